@@ -1,0 +1,24 @@
+/**
+ * A Deno subscriber: prints every message on a topic filter.
+ *
+ *     deno run --allow-net examples/deno_subscriber.ts mqtt://127.0.0.1:1883 "sensors/#"
+ *
+ * @module
+ */
+import { MQTTClient } from "../mod.ts";
+
+const [url = "mqtt://127.0.0.1:1883", filter = "#"] = Deno.args;
+const client = new MQTTClient(`sub-${crypto.randomUUID().slice(0, 8)}`, url);
+client.set_callback((topic, msg) => {
+  console.log(`${topic} ${new TextDecoder().decode(msg)}`);
+});
+await client.connect();
+await client.subscribe(filter, 1);
+console.error(`subscribed to ${filter} on ${url}; Ctrl-C to stop`);
+Deno.addSignalListener("SIGINT", () => void client.disconnect());
+try {
+  while (true) await client.wait_msg();
+} catch (e) {
+  // wait_msg rejects once the connection ends; after Ctrl-C that is the way out.
+  if (client.connected) throw e;
+}

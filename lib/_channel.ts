@@ -1,0 +1,121 @@
+// The client's byte source and sink over a StreamPair. Two implementations:
+// direct read(buf)/write(bytes) where the transport offers them (a Deno.Conn),
+// which skips the streams' per-chunk cost, and the streams otherwise, read
+// with a BYOB reader where the stream is a byte stream so that an idle
+// connection pins a small buffer, not the default reader's 64 KiB.
+import type { StreamPair } from "./transports/types.ts";
+
+/** What the client core reads from and writes to. */
+export interface Channel {
+  /** The next bytes, in a buffer never reused afterwards; null at end of stream. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes both directions; a pending read ends. Never throws. */
+  close(): Promise<void>;
+}
+
+interface Conn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+const MIN_READ = 4096;
+const MAX_READ = 65_536;
+
+/** Grows the read buffer while reads fill it, shrinks it when they do not. */
+function nextSize(size: number, got: number): number {
+  if (got === size) return Math.min(size * 2, MAX_READ);
+  if (got < size >> 2) return Math.max(size >> 1, MIN_READ);
+  return size;
+}
+
+/** Makes the channel for a transport's stream pair. */
+export function channel(pair: StreamPair): Channel {
+  const conn = pair as unknown as Partial<Conn>;
+  if (
+    typeof conn.read === "function" && typeof conn.write === "function" &&
+    typeof conn.close === "function"
+  ) {
+    return connChannel(conn as Conn);
+  }
+  return streamChannel(pair);
+}
+
+function connChannel(conn: Conn): Channel {
+  let size = MIN_READ;
+  let closed = false;
+  return {
+    async read() {
+      const buf = new Uint8Array(size);
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (e) {
+        if (closed) return null;
+        throw e;
+      }
+      if (n === null) return null;
+      size = nextSize(size, n);
+      return buf.subarray(0, n);
+    },
+    async write(bytes) {
+      // Deno.Conn.write may write only part of the buffer.
+      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+    },
+    close() {
+      if (!closed) {
+        closed = true;
+        try {
+          conn.close();
+        } catch { /* already closed by the peer */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+function streamChannel(pair: StreamPair): Channel {
+  let byob: ReadableStreamBYOBReader | null = null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  try {
+    byob = pair.readable.getReader({ mode: "byob" });
+  } catch {
+    reader = pair.readable.getReader();
+  }
+  const writer = pair.writable.getWriter();
+  let size = MIN_READ;
+  let closed = false;
+  return {
+    async read() {
+      try {
+        if (byob) {
+          const { value, done } = await byob.read(new Uint8Array(size));
+          if (done || !value) return null;
+          size = nextSize(size, value.length);
+          return value;
+        }
+        const { value, done } = await reader!.read();
+        return done ? null : value;
+      } catch (e) {
+        if (closed) return null;
+        throw e;
+      }
+    },
+    write(bytes) {
+      return writer.write(bytes);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([
+        (byob ?? reader!).cancel(),
+        writer.close().catch(() => writer.abort()),
+      ]);
+      try {
+        await pair.close?.();
+      } catch { /* already closed */ }
+    },
+  };
+}

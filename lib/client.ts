@@ -1,0 +1,1017 @@
+/**
+ * {@linkcode MQTTClient}: MicroPython's `umqtt.simple` API over any byte
+ * stream pair, with promises.
+ *
+ * @example Subscribe, publish, receive
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ *
+ * const client = new MQTTClient("umqtt-demo", "mqtt://127.0.0.1:1883");
+ * client.set_callback((topic, msg) => console.log(topic, new TextDecoder().decode(msg)));
+ * await client.connect();
+ * await client.subscribe("demo/#", 1);
+ * await client.publish("demo/hello", "hi", false, 1);
+ * await client.wait_msg();
+ * await client.disconnect();
+ * ```
+ *
+ * @module
+ */
+import { type Channel, channel } from "./_channel.ts";
+import { encodeConnect } from "./codec/connect.ts";
+import { PacketDecoder } from "./codec/decoder.ts";
+import type { Packet, PublishPacket, QoS, Will } from "./codec/packet.ts";
+import { connackReturnCodeMessage } from "./codec/packet.ts";
+import { encodeAck, encodePublish } from "./codec/publish.ts";
+import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
+import { payloadBytes, utf8 } from "./codec/_strings.ts";
+import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import type { SslParams, StreamPair, Transport } from "./transports/types.ts";
+
+/** A message received from the broker; the same shape everywhere one surfaces. */
+export interface Message {
+  /** The topic it was published to. */
+  topic: string;
+  /** The payload bytes. */
+  payload: Uint8Array;
+  /** The QoS it was delivered with. */
+  qos: QoS;
+  /** Whether it came from the broker's retained store. */
+  retain: boolean;
+  /** Whether the broker marked it as a redelivery. */
+  dup: boolean;
+}
+
+/** umqtt's message callback: topic and payload; awaited before the message is acknowledged. */
+export type MessageCallback = (topic: string, msg: Uint8Array) => void | Promise<void>;
+
+/** The constructor's options: umqtt's parameters under umqtt's names, new ones in camelCase. */
+export interface MQTTClientOptions {
+  /** Broker port; 0 (default) means the URL's port, else 1883, or 8883 with `ssl`. */
+  port?: number;
+  /** User name. */
+  user?: string;
+  /** Password (text or bytes). */
+  password?: string | Uint8Array;
+  /** Keep-alive interval in seconds, 0–65535; 0 (default) turns it off. */
+  keepalive?: number;
+  /** Use TLS (also implied by an `mqtts://` server URL). */
+  ssl?: boolean;
+  /** TLS parameters with MicroPython's names. */
+  ssl_params?: SslParams;
+  /** Makes the connection instead of the built-in socket; the core's only view of the network. */
+  transport?: Transport;
+  /** Largest incoming packet accepted, in bytes; default 1 MiB. */
+  maxPacketSize?: number;
+  /**
+   * Most messages held for `wait_msg`/`check_msg`; default 1000. Past it, QoS 0
+   * messages are dropped oldest first and counted in
+   * {@linkcode MQTTClient.droppedMessages}. QoS 1 messages are never dropped:
+   * they are acknowledged only once handled, so the broker's in-flight window
+   * bounds them.
+   */
+  maxQueuedMessages?: number;
+  /** Milliseconds to wait for the connection and its CONNACK; default 30 000. */
+  connectTimeout?: number;
+}
+
+/** Options for {@linkcode MQTTClient.publish} and {@linkcode MQTTClient.set_last_will}. */
+export interface PublishOptions {
+  /** Ask the broker to retain the message (default false). */
+  retain?: boolean;
+  /** Quality of service, 0 or 1 (default 0). */
+  qos?: QoS;
+}
+
+/** Options for {@linkcode MQTTClient.connect}. */
+export interface ConnectOptions {
+  /** Start a fresh session (default true) or resume the broker's stored one. */
+  clean_session?: boolean;
+}
+
+/** Options for {@linkcode MQTTClient.subscribe}. */
+export interface SubscribeOptions {
+  /** Maximum QoS asked for (default 0). */
+  qos?: QoS;
+}
+
+interface Deferred<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** A packet id in use: a QoS 1 publish, a SUBSCRIBE or an UNSUBSCRIBE awaiting its ack. */
+interface InFlight extends Deferred<unknown> {
+  kind: "puback" | "suback" | "unsuback";
+  /** The encoded PUBLISH, kept to resend with DUP=1 after reconnecting. */
+  publish?: Uint8Array;
+  /** Number of filters in the SUBSCRIBE, to check the SUBACK against. */
+  filters?: number;
+}
+
+/** A received PUBLISH waiting to be handed out, with the connection it came on. */
+interface Queued {
+  packet: PublishPacket;
+  generation: number;
+}
+
+const DEFAULTS = {
+  maxPacketSize: 1_048_576,
+  maxQueuedMessages: 1000,
+  connectTimeout: 30_000,
+};
+
+const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
+const noop = () => {};
+
+/**
+ * An MQTT 3.1.1 client with MicroPython `umqtt.simple`'s API: same names,
+ * same positional parameters, with promises for I/O. Each umqtt method also
+ * has a camelCase twin (`setCallback`, `waitMsg`, …), and trailing umqtt
+ * parameters may be given as one options object.
+ *
+ * One reader pulls from the connection all the time: acknowledgements settle
+ * their promises as they arrive, and incoming messages wait in a queue for
+ * {@linkcode MQTTClient.wait_msg} or {@linkcode MQTTClient.check_msg}.
+ *
+ * @example Publish with QoS 1
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ * const client = new MQTTClient("sensor-1", "127.0.0.1", 1883);
+ * await client.connect();
+ * await client.publish("sensors/1/temp", "21.5", { qos: 1 }); // resolves on PUBACK
+ * await client.disconnect();
+ * ```
+ */
+export class MQTTClient {
+  /** The client identifier sent in CONNECT. */
+  readonly client_id: string;
+  /** Host name or address connected to. */
+  readonly server: string;
+  /** TCP port connected to. */
+  readonly port: number;
+  /** User name, if any. */
+  readonly user: string | undefined;
+  /** Keep-alive interval in seconds (0: off). */
+  readonly keepalive: number;
+  /** Whether TLS is used. */
+  readonly ssl: boolean;
+  /** TLS parameters. */
+  readonly ssl_params: SslParams;
+
+  readonly #password: Uint8Array | undefined;
+  readonly #transport: Transport | undefined;
+  readonly #maxPacketSize: number;
+  readonly #maxQueued: number;
+  readonly #connectTimeout: number;
+
+  #callback: MessageCallback | undefined;
+  #will: Will | undefined;
+
+  // Connection state; `#generation` counts connections so that stale work
+  // (an ack for a message from an earlier connection) is recognised.
+  #ch: Channel | null = null;
+  #generation = 0;
+  #connected = false;
+  #connecting = false;
+  #closeError: MQTTConnectionError | null = null;
+  #readLoop: Promise<void> = Promise.resolve();
+  #connack: Deferred<Packet> | null = null;
+
+  // Packet ids this client allocated, in allocation order (Map keeps it), so
+  // kept publishes are resent in their original order.
+  #inflight = new Map<number, InFlight>();
+  #lastId = 0;
+  #idWaiters: Deferred<number>[] = [];
+  #pings: Deferred<void>[] = [];
+
+  // Incoming messages and the wait_msg calls waiting for them.
+  #queue: Queued[] = [];
+  #queueHead = 0;
+  #waiters: Deferred<Queued>[] = [];
+  #dropped = 0;
+  // Incoming QoS 2 ids received and not yet released by PUBREL: true once PUBREC was sent.
+  #qos2In = new Map<number, boolean>();
+
+  // Writes issued while one is under way go out together in the next one.
+  #out: Uint8Array[] = [];
+  #outBatch: (Deferred<void> & { promise: Promise<void> }) | null = null;
+  #writing = false;
+
+  /**
+   * Makes a client; nothing is sent until {@linkcode MQTTClient.connect}.
+   *
+   * @param client_id Client identifier (may be empty with a clean session).
+   * @param server Host name, IP address, or URL `mqtt://host[:port]` / `mqtts://host[:port]`.
+   * @param port Port (0: the URL's, else 1883, or 8883 with ssl), or all options as one object.
+   * @param user User name.
+   * @param password Password.
+   * @param keepalive Keep-alive in seconds, 0–65535.
+   * @param ssl Use TLS.
+   * @param ssl_params TLS parameters: `server_hostname`, `cadata`, `cert`, `key`.
+   * @throws {TypeError} A parameter of the wrong type, an unsupported URL scheme or `ssl_params` key.
+   * @throws {RangeError} A number out of range (port, keepalive, limits).
+   */
+  constructor(
+    client_id: string,
+    server: string,
+    port?: number | MQTTClientOptions,
+    user?: string,
+    password?: string | Uint8Array,
+    keepalive?: number,
+    ssl?: boolean,
+    ssl_params?: SslParams,
+  ) {
+    const o: MQTTClientOptions = typeof port === "object" && port !== null
+      ? port
+      : { port, user, password, keepalive, ssl, ssl_params };
+    if (typeof client_id !== "string") {
+      throw new TypeError(`Invalid client_id: must be a string, got ${typeof client_id}`);
+    }
+    utf8(client_id, "client_id");
+    if (typeof server !== "string" || server.length === 0) {
+      throw new TypeError("Invalid server: must be a host name, an IP address or an mqtt:// URL");
+    }
+    let host = server;
+    let urlPort = 0;
+    let urlSsl = false;
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
+    if (scheme) {
+      const proto = scheme[1].toLowerCase();
+      if (proto !== "mqtt" && proto !== "mqtts") {
+        throw new TypeError(
+          `Invalid server "${server}": the URL scheme must be mqtt:// or mqtts://` +
+            (proto === "ws" || proto === "wss"
+              ? " (WebSocket needs a transport, e.g. from @umqtt/umqtt/websocket)"
+              : ""),
+        );
+      }
+      const url = new URL(server.replace(/^[a-z]+/i, "http"));
+      host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+      urlPort = url.port ? Number(url.port) : 0;
+      urlSsl = proto === "mqtts";
+    }
+    const explicitPort = o.port ?? 0;
+    checkInt("port", explicitPort, 0, 65535);
+    this.ssl = checkBool("ssl", o.ssl ?? false) || urlSsl;
+    this.client_id = client_id;
+    this.server = host;
+    this.port = explicitPort || urlPort || (this.ssl ? 8883 : 1883);
+    if (o.user !== undefined && typeof o.user !== "string") {
+      throw new TypeError(`Invalid user: must be a string, got ${typeof o.user}`);
+    }
+    this.user = o.user;
+    if (o.password !== undefined) {
+      if (typeof o.password !== "string" && !(o.password instanceof Uint8Array)) {
+        throw new TypeError("Invalid password: must be a string or a Uint8Array");
+      }
+      if (o.user === undefined) {
+        throw new TypeError(
+          "Invalid password: MQTT 3.1.1 needs a user with a password (MQTT-3.1.2-22)",
+        );
+      }
+      this.#password = payloadBytes(o.password);
+      if (this.#password.length > 65535) {
+        throw new RangeError("Invalid password: over the limit of 65535 bytes");
+      }
+    }
+    if (o.user !== undefined) utf8(o.user, "user");
+    this.keepalive = o.keepalive ?? 0;
+    checkInt("keepalive", this.keepalive, 0, 65535);
+    const sp = o.ssl_params ?? {};
+    if (typeof sp !== "object" || sp === null) {
+      throw new TypeError("Invalid ssl_params: must be an object");
+    }
+    for (const [k, v] of Object.entries(sp)) {
+      if (!SSL_KEYS.includes(k)) {
+        throw new TypeError(
+          `Invalid ssl_params key "${k}": accepted keys are ${
+            SSL_KEYS.join(", ")
+          } (certificate verification is always on)`,
+        );
+      }
+      if (v !== undefined && typeof v !== "string") {
+        throw new TypeError(`Invalid ssl_params.${k}: must be a string (PEM text or a host name)`);
+      }
+    }
+    if ((sp.cert === undefined) !== (sp.key === undefined)) {
+      throw new TypeError("Invalid ssl_params: cert and key go together");
+    }
+    this.ssl_params = sp;
+    if (o.transport !== undefined && typeof o.transport !== "function") {
+      throw new TypeError("Invalid transport: must be a function returning a StreamPair");
+    }
+    this.#transport = o.transport;
+    this.#maxPacketSize = o.maxPacketSize ?? DEFAULTS.maxPacketSize;
+    checkInt("maxPacketSize", this.#maxPacketSize, 2, 268_435_460);
+    this.#maxQueued = o.maxQueuedMessages ?? DEFAULTS.maxQueuedMessages;
+    checkInt("maxQueuedMessages", this.#maxQueued, 1, Number.MAX_SAFE_INTEGER);
+    this.#connectTimeout = o.connectTimeout ?? DEFAULTS.connectTimeout;
+    checkInt("connectTimeout", this.#connectTimeout, 1, 2_147_483_647);
+  }
+
+  /** True between CONNACK and the end of the connection. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** QoS 0 messages dropped because more than `maxQueuedMessages` were waiting to be handled. */
+  get droppedMessages(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Sets the function called for each message that `wait_msg`/`check_msg`
+   * handle. It is awaited before the message is acknowledged.
+   *
+   * @param f Called as `f(topic, msg)`.
+   * @throws {TypeError} When `f` is not a function.
+   */
+  set_callback(f: MessageCallback): void {
+    if (typeof f !== "function") {
+      throw new TypeError(`Invalid callback: must be a function, got ${typeof f}`);
+    }
+    this.#callback = f;
+  }
+
+  /** camelCase twin of {@linkcode MQTTClient.set_callback}. @param f Called as `f(topic, msg)`. */
+  setCallback(f: MessageCallback): void {
+    this.set_callback(f);
+  }
+
+  /**
+   * Sets the will: the message the broker publishes if this client vanishes
+   * without `disconnect()`. Call before `connect()`.
+   *
+   * @param topic Topic name (no wildcards).
+   * @param msg Payload.
+   * @param retain Retain flag, or `{ retain, qos }`.
+   * @param qos QoS 0, 1 or 2.
+   * @throws {TypeError} A bad topic or payload.
+   * @throws {RangeError} A QoS out of range, or a payload over 65535 bytes.
+   */
+  set_last_will(
+    topic: string,
+    msg: string | Uint8Array,
+    retain: boolean | PublishOptions = false,
+    qos: QoS = 0,
+  ): void {
+    const o = publishArgs(retain, qos, 2);
+    validateTopicName(topic, "set the will");
+    utf8(topic, "will topic");
+    const payload = checkPayload(msg);
+    if (payload.length > 65535) {
+      throw new RangeError(
+        `Invalid will message: ${payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
+      );
+    }
+    this.#will = { topic, payload, qos: o.qos, retain: o.retain };
+  }
+
+  /**
+   * camelCase twin of {@linkcode MQTTClient.set_last_will}.
+   * @param topic Topic name. @param msg Payload. @param retain Retain flag or options. @param qos QoS.
+   */
+  setLastWill(
+    topic: string,
+    msg: string | Uint8Array,
+    retain: boolean | PublishOptions = false,
+    qos: QoS = 0,
+  ): void {
+    this.set_last_will(topic, msg, retain, qos);
+  }
+
+  /**
+   * Connects, sends CONNECT and waits for CONNACK. With a persistent session
+   * (`clean_session = false`), QoS 1 messages left unacknowledged by the last
+   * connection are resent first, with DUP=1, in their original order.
+   *
+   * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session }`.
+   * @returns CONNACK's session-present flag: whether the broker had a session for this client.
+   * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
+   * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
+   * @throws {TypeError} An empty client id with a persistent session (MQTT-3.1.3-7), or already connected.
+   */
+  async connect(clean_session: boolean | ConnectOptions = true): Promise<boolean> {
+    const clean = checkBool(
+      "clean_session",
+      typeof clean_session === "object" && clean_session !== null
+        ? clean_session.clean_session ?? true
+        : clean_session,
+    );
+    if (this.#connected || this.#connecting) {
+      throw new TypeError("Cannot connect: this client is already connected or connecting");
+    }
+    const connect = encodeConnect({
+      type: "connect",
+      clientId: this.client_id,
+      cleanSession: clean,
+      keepalive: this.keepalive,
+      username: this.user,
+      password: this.#password,
+      will: this.#will,
+    });
+    this.#connecting = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    let ch: Channel | null = null;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(
+            new MQTTConnectionError(
+              `Connection to ${this.server}:${this.port} timed out: no CONNACK within ${this.#connectTimeout} ms`,
+            ),
+          );
+        }, this.#connectTimeout);
+      });
+      const opening = this.#open();
+      // A connection that opens after the timeout must still be closed.
+      opening.then((pair) => {
+        if (timedOut) void channel(pair).close();
+      }, noop);
+      const pair = await Promise.race([opening, timeout]);
+      ch = channel(pair);
+      this.#startConnection(ch, clean);
+      const connack = new Promise<Packet>((resolve, reject) => {
+        this.#connack = { resolve, reject };
+      });
+      void this.#send(connect).catch(noop);
+      const ack = await Promise.race([connack, timeout]);
+      if (ack.type !== "connack") throw new Error("unreachable");
+      if (ack.returnCode !== 0) {
+        throw new MQTTException(connackReturnCodeMessage(ack.returnCode), ack.returnCode);
+      }
+      this.#connected = true;
+      this.#resendInflight();
+      return ack.sessionPresent;
+    } catch (e) {
+      const error = e instanceof MQTTException || e instanceof MQTTConnectionError
+        ? e
+        : new MQTTConnectionError(
+          `Cannot connect to ${this.server}:${this.port}: ${(e as Error)?.message ?? e}`,
+          { cause: e },
+        );
+      if (ch) {
+        this.#teardown(
+          error instanceof MQTTConnectionError
+            ? error
+            : new MQTTConnectionError(`Connection refused by the broker: ${error.message}`, {
+              cause: error,
+            }),
+        );
+        await this.#readLoop;
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#connecting = false;
+    }
+  }
+
+  /**
+   * Sends DISCONNECT (so the broker discards the will) and closes the
+   * connection. Pending operations, a waiting `wait_msg` included, reject
+   * with {@linkcode MQTTConnectionError}. Does nothing when not connected.
+   */
+  async disconnect(): Promise<void> {
+    const ch = this.#ch;
+    if (!ch) return;
+    if (this.#connected) {
+      try {
+        await this.#send(Uint8Array.of(0xe0, 0x00));
+      } catch { /* the connection is gone already */ }
+    }
+    this.#teardown(new MQTTConnectionError("Disconnected: disconnect() was called"));
+    await this.#readLoop;
+  }
+
+  /**
+   * Sends PINGREQ and resolves when the broker's PINGRESP arrives.
+   *
+   * @throws {MQTTConnectionError} When not connected, or the connection ends first.
+   */
+  async ping(): Promise<void> {
+    this.#requireConnected("ping");
+    const pong = new Promise<void>((resolve, reject) => this.#pings.push({ resolve, reject }));
+    await Promise.all([this.#send(Uint8Array.of(0xc0, 0x00)), pong]);
+  }
+
+  /**
+   * Publishes a message. QoS 0 resolves once written; QoS 1 once the broker's
+   * PUBACK arrives.
+   *
+   * @param topic Topic name (no wildcards).
+   * @param msg Payload: text (sent as UTF-8) or bytes.
+   * @param retain Retain flag, or `{ retain, qos }`.
+   * @param qos 0 or 1 (QoS 2 is not supported yet).
+   * @throws {TypeError} A bad topic or payload.
+   * @throws {RangeError} A QoS out of range, or a packet over the protocol's limit.
+   * @throws {MQTTConnectionError} Not connected, or the connection ended before the ack.
+   */
+  async publish(
+    topic: string,
+    msg: string | Uint8Array,
+    retain: boolean | PublishOptions = false,
+    qos: QoS = 0,
+  ): Promise<void> {
+    const o = publishArgs(retain, qos, 1);
+    validateTopicName(topic);
+    const payload = checkPayload(msg);
+    // Encoded with a stand-in id, patched below, so that every encoding
+    // error is raised before an id is taken or a byte written.
+    const bytes = encodePublish({
+      type: "publish",
+      topic,
+      payload,
+      qos: o.qos,
+      retain: o.retain,
+      dup: false,
+      packetId: 1,
+    });
+    this.#requireConnected("publish");
+    if (o.qos === 0) return this.#send(bytes);
+    const id = await this.#allocId();
+    const at = bytes.length - payload.length - 2;
+    bytes[at] = id >> 8;
+    bytes[at + 1] = id & 0xff;
+    return this.#request<void>(id, { kind: "puback", publish: bytes }, bytes);
+  }
+
+  /**
+   * Subscribes to one topic filter, or to several in one SUBSCRIBE.
+   *
+   * @param topic A topic filter, or a list of `[filter, qos]` pairs.
+   * @param qos Maximum QoS asked for (0, 1 or 2), or `{ qos }`; ignored with a list.
+   * @returns The granted QoS; with a list, the list of SUBACK return codes (0x80 entries included).
+   * @throws {MQTTException} The broker refused a single filter (`code` 0x80).
+   * @throws {TypeError} A malformed filter.
+   * @throws {RangeError} A QoS out of range.
+   * @throws {MQTTConnectionError} Not connected, or the connection ended before SUBACK.
+   */
+  subscribe(topic: string, qos?: QoS | SubscribeOptions): Promise<number>;
+  /**
+   * Subscribes to several filters in one SUBSCRIBE.
+   *
+   * @param topics `[filter, qos]` pairs.
+   * @returns The SUBACK return codes, one per filter: the granted QoS, or 0x80 for a refusal.
+   */
+  subscribe(topics: [string, QoS][]): Promise<number[]>;
+  async subscribe(
+    topic: string | [string, QoS][],
+    qos: QoS | SubscribeOptions = 0,
+  ): Promise<number | number[]> {
+    const single = !Array.isArray(topic);
+    const q = typeof qos === "object" && qos !== null ? qos.qos ?? 0 : qos;
+    const pairs: [string, QoS][] = single ? [[topic as string, q]] : topic as [string, QoS][];
+    if (pairs.length === 0) {
+      throw new TypeError(
+        "Cannot subscribe to an empty list: at least one filter is needed (MQTT-3.8.3-3)",
+      );
+    }
+    const subscriptions = pairs.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");
+      }
+      validateTopicFilter(pair[0]);
+      checkQos(pair[1], 2);
+      return { topic: pair[0], qos: pair[1] };
+    });
+    const bytes = encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions });
+    this.#requireConnected("subscribe");
+    const id = await this.#allocId();
+    setId(bytes, id);
+    const codes = await this.#request<number[]>(
+      id,
+      { kind: "suback", filters: subscriptions.length },
+      bytes,
+    );
+    if (!single) return codes;
+    if (codes[0] === 0x80) {
+      throw new MQTTException(
+        `Subscription to "${
+          subscriptions[0].topic
+        }" refused by the broker (SUBACK return code 0x80)`,
+        0x80,
+      );
+    }
+    return codes[0];
+  }
+
+  /**
+   * Unsubscribes from one topic filter or several, in one UNSUBSCRIBE.
+   *
+   * @param topic A topic filter or a list of them.
+   * @throws {TypeError} A malformed filter.
+   * @throws {MQTTConnectionError} Not connected, or the connection ended before UNSUBACK.
+   */
+  async unsubscribe(topic: string | string[]): Promise<void> {
+    const topics = Array.isArray(topic) ? topic : [topic];
+    for (const t of topics) validateTopicFilter(t, "unsubscribe");
+    const bytes = encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics });
+    this.#requireConnected("unsubscribe");
+    const id = await this.#allocId();
+    setId(bytes, id);
+    await this.#request<void>(id, { kind: "unsuback" }, bytes);
+  }
+
+  /**
+   * Waits for the next incoming message, runs the callback if one is set,
+   * sends the message's acknowledgement, and resolves with it. Concurrent
+   * calls are served in call order, one message each.
+   *
+   * @returns The message.
+   * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
+   */
+  async wait_msg(): Promise<Message> {
+    const queued = this.#dequeue() ?? await this.#waitQueued();
+    return this.#handle(queued);
+  }
+
+  /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @returns The message. */
+  waitMsg(): Promise<Message> {
+    return this.wait_msg();
+  }
+
+  /**
+   * Handles at most one message already in the client's queue, as
+   * {@linkcode MQTTClient.wait_msg} does; never waits on the network.
+   *
+   * @returns The message, or `undefined` at once when none is queued.
+   * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
+   */
+  check_msg(): Promise<Message | undefined> {
+    const queued = this.#dequeue();
+    if (queued) return this.#handle(queued);
+    return this.#ch ? Promise.resolve(undefined) : Promise.reject(this.#notConnected("check_msg"));
+  }
+
+  /** camelCase twin of {@linkcode MQTTClient.check_msg}. @returns The message or `undefined`. */
+  checkMsg(): Promise<Message | undefined> {
+    return this.check_msg();
+  }
+
+  // ---- connection ------------------------------------------------------
+
+  async #open(): Promise<StreamPair> {
+    if (this.#transport) return await this.#transport();
+    if ("Deno" in globalThis) {
+      const { connectDeno } = await import("./transports/deno.ts");
+      return await connectDeno({
+        hostname: this.server,
+        port: this.port,
+        ssl: this.ssl,
+        ssl_params: this.ssl_params,
+      });
+    }
+    throw new TypeError(
+      "No built-in transport for this runtime: pass the transport option, e.g. a function returning { readable, writable } streams connected to the broker",
+    );
+  }
+
+  #startConnection(ch: Channel, clean: boolean): void {
+    this.#ch = ch;
+    this.#closeError = null;
+    const generation = ++this.#generation;
+    if (clean) {
+      // A clean session forgets what the last one left unacknowledged.
+      for (const [id, f] of this.#inflight) {
+        if (f.publish) this.#inflight.delete(id);
+      }
+      this.#qos2In.clear();
+    }
+    this.#readLoop = this.#read(
+      ch,
+      generation,
+      new PacketDecoder({ maxPacketSize: this.#maxPacketSize }),
+    );
+  }
+
+  async #read(ch: Channel, generation: number, decoder: PacketDecoder): Promise<void> {
+    try {
+      while (generation === this.#generation && this.#ch === ch) {
+        const chunk = await ch.read();
+        if (chunk === null) {
+          this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
+          return;
+        }
+        for (const packet of decoder.push(chunk)) this.#dispatch(packet);
+      }
+    } catch (e) {
+      this.#teardown(
+        e instanceof MQTTProtocolError
+          ? new MQTTConnectionError(
+            `Connection closed: the broker broke the protocol: ${e.message}`,
+            {
+              cause: e,
+            },
+          )
+          : new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
+        ch,
+      );
+    }
+  }
+
+  #dispatch(p: Packet): void {
+    if (this.#connack) {
+      if (p.type !== "connack") {
+        throw new MQTTProtocolError(
+          `Expected CONNACK first, got ${p.type.toUpperCase()}`,
+          "MQTT-3.2.0-1",
+        );
+      }
+      const d = this.#connack;
+      this.#connack = null;
+      d.resolve(p);
+      return;
+    }
+    switch (p.type) {
+      case "publish":
+        return this.#receive(p);
+      case "puback":
+      case "suback":
+      case "unsuback": {
+        const f = this.#inflight.get(p.packetId);
+        if (!f || f.kind !== p.type) {
+          throw new MQTTProtocolError(
+            `${p.type.toUpperCase()} for packet id ${p.packetId}, which has no ${
+              p.type === "puback"
+                ? "QoS 1 PUBLISH"
+                : p.type === "suback"
+                ? "SUBSCRIBE"
+                : "UNSUBSCRIBE"
+            } in flight`,
+          );
+        }
+        if (p.type === "suback" && p.returnCodes.length !== f.filters) {
+          throw new MQTTProtocolError(
+            `SUBACK has ${p.returnCodes.length} return codes for a SUBSCRIBE of ${f.filters} filters`,
+            "MQTT-3.8.4-5",
+          );
+        }
+        this.#release(p.packetId);
+        f.resolve(p.type === "suback" ? p.returnCodes : undefined);
+        return;
+      }
+      case "pubrel":
+        // Releases an incoming QoS 2 id; answered whether or not it is known (MQTT-4.3.3-2 ff).
+        this.#qos2In.delete(p.packetId);
+        void this.#send(encodeAck({ type: "pubcomp", packetId: p.packetId })).catch(noop);
+        return;
+      case "pingresp":
+        this.#pings.shift()?.resolve();
+        return;
+      case "connack":
+        throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1");
+      default:
+        throw new MQTTProtocolError(
+          `${p.type.toUpperCase()} is a packet a broker must never send to a client`,
+          "MQTT 3.1.1 section 2.2.1",
+        );
+    }
+  }
+
+  #receive(p: PublishPacket): void {
+    if (p.qos === 2) {
+      const acked = this.#qos2In.get(p.packetId!);
+      if (acked !== undefined) {
+        // A resend of a message already received: never deliver it twice.
+        if (acked) {
+          void this.#send(encodeAck({ type: "pubrec", packetId: p.packetId! })).catch(noop);
+        }
+        return;
+      }
+      this.#qos2In.set(p.packetId!, false);
+    }
+    const queued = { packet: p, generation: this.#generation };
+    const waiter = this.#waiters.shift();
+    if (waiter) return waiter.resolve(queued);
+    if (this.#queue.length - this.#queueHead >= this.#maxQueued && p.qos === 0) {
+      // Full: drop the oldest QoS 0 message, which may be this one.
+      let i = this.#queueHead;
+      while (i < this.#queue.length && this.#queue[i].packet.qos !== 0) i++;
+      this.#dropped++;
+      if (i === this.#queue.length) return;
+      this.#queue.splice(i, 1);
+    }
+    this.#queue.push(queued);
+  }
+
+  #dequeue(): Queued | undefined {
+    if (this.#queueHead === this.#queue.length) return undefined;
+    const q = this.#queue[this.#queueHead++];
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    return q;
+  }
+
+  #waitQueued(): Promise<Queued> {
+    if (!this.#ch) return Promise.reject(this.#notConnected("wait_msg"));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  async #handle({ packet: p, generation }: Queued): Promise<Message> {
+    const msg: Message = {
+      topic: p.topic,
+      payload: p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      dup: p.dup,
+    };
+    if (this.#callback) await this.#callback(msg.topic, msg.payload);
+    // Acknowledge only on the connection the message came on.
+    if (p.qos > 0 && generation === this.#generation && this.#ch) {
+      if (p.qos === 2) this.#qos2In.set(p.packetId!, true);
+      const type = p.qos === 1 ? "puback" : "pubrec";
+      void this.#send(encodeAck({ type, packetId: p.packetId! })).catch(noop);
+    }
+    return msg;
+  }
+
+  /** Ends the connection once: closes the transport and settles what waited on it. */
+  #teardown(error: MQTTConnectionError, ch: Channel | null = this.#ch): void {
+    if (ch === null || ch !== this.#ch) return;
+    this.#ch = null;
+    this.#connected = false;
+    this.#closeError = error;
+    void ch.close();
+    this.#connack?.reject(error);
+    this.#connack = null;
+    for (const p of this.#pings.splice(0)) p.reject(error);
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+    for (const w of this.#idWaiters.splice(0)) w.reject(error);
+    this.#outBatch?.reject(error);
+    this.#outBatch = null;
+    this.#out = [];
+    for (const [id, f] of this.#inflight) {
+      f.reject(error);
+      if (f.publish) {
+        // Kept for the next connect(false); nobody awaits it any more.
+        f.resolve = f.reject = noop;
+      } else {
+        this.#inflight.delete(id);
+      }
+    }
+  }
+
+  #resendInflight(): void {
+    for (const f of this.#inflight.values()) {
+      if (!f.publish) continue;
+      const dup = f.publish.slice();
+      dup[0] |= 0x08; // DUP=1 (MQTT-4.4.0-1 / MQTT-3.3.1-1)
+      void this.#send(dup).catch(noop);
+    }
+  }
+
+  // ---- packet ids and requests -------------------------------------------
+
+  #allocId(): number | Promise<number> {
+    if (this.#inflight.size >= 65535) {
+      return new Promise((resolve, reject) => this.#idWaiters.push({ resolve, reject }));
+    }
+    let id = this.#lastId;
+    do id = id === 65535 ? 1 : id + 1; while (this.#inflight.has(id));
+    this.#lastId = id;
+    return id;
+  }
+
+  #release(id: number): void {
+    this.#inflight.delete(id);
+    const w = this.#idWaiters.shift();
+    if (w) {
+      const next = this.#allocId() as number;
+      // Hold the id for the waiter until its request takes it over.
+      this.#inflight.set(next, { kind: "puback", resolve: noop, reject: noop });
+      w.resolve(next);
+    }
+  }
+
+  #request<T>(id: number, f: Omit<InFlight, "resolve" | "reject">, bytes: Uint8Array): Promise<T> {
+    if (!this.#ch) {
+      // The connection ended while this request waited for a packet id.
+      this.#inflight.delete(id);
+      return Promise.reject(this.#notConnected("send"));
+    }
+    const done = new Promise<T>((resolve, reject) => {
+      this.#inflight.set(id, { ...f, resolve: resolve as (v: unknown) => void, reject });
+    });
+    // Reserve the id at once (the loop above must skip it) even if the write fails.
+    void this.#send(bytes).catch(noop);
+    return done;
+  }
+
+  #send(bytes: Uint8Array): Promise<void> {
+    const ch = this.#ch;
+    if (!ch) return Promise.reject(this.#notConnected("write"));
+    this.#out.push(bytes);
+    if (!this.#outBatch) {
+      let d!: Deferred<void>;
+      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
+      this.#outBatch = { ...d, promise };
+    }
+    const promise = this.#outBatch.promise;
+    if (!this.#writing) void this.#flush(ch);
+    return promise;
+  }
+
+  async #flush(ch: Channel): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#out.length > 0 && this.#ch === ch) {
+        const chunks = this.#out;
+        const batch = this.#outBatch!;
+        this.#out = [];
+        this.#outBatch = null;
+        try {
+          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
+          batch.resolve();
+        } catch (e) {
+          const error = new MQTTConnectionError(
+            `Connection lost while writing: ${(e as Error)?.message ?? e}`,
+            {
+              cause: e,
+            },
+          );
+          batch.reject(error);
+          this.#teardown(error, ch);
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  #requireConnected(what: string): void {
+    if (!this.#connected) throw this.#notConnected(what);
+  }
+
+  #notConnected(what: string): MQTTConnectionError {
+    return this.#closeError
+      ? new MQTTConnectionError(`Cannot ${what}: ${this.#closeError.message}`, {
+        cause: this.#closeError,
+      })
+      : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function setId(bytes: Uint8Array, id: number): void {
+  // SUBSCRIBE and UNSUBSCRIBE: the packet id follows the fixed header.
+  let at = 1;
+  while (bytes[at] & 0x80) at++;
+  bytes[at + 1] = id >> 8;
+  bytes[at + 2] = id & 0xff;
+}
+
+function publishArgs(retain: boolean | PublishOptions, qos: QoS, maxQos: number) {
+  const o = typeof retain === "object" && retain !== null
+    ? { retain: retain.retain ?? false, qos: retain.qos ?? 0 }
+    : { retain, qos };
+  checkBool("retain", o.retain);
+  checkQos(o.qos, maxQos);
+  return o as { retain: boolean; qos: QoS };
+}
+
+function checkQos(qos: unknown, max: number): void {
+  if (qos === 2 && max === 1) {
+    throw new RangeError("Invalid qos 2: QoS 2 publishing is not supported yet; use 0 or 1");
+  }
+  if (qos !== 0 && qos !== 1 && qos !== 2) {
+    throw new RangeError(`Invalid qos ${String(qos)}: must be 0, 1 or 2 (MQTT-3.3.1-4)`);
+  }
+}
+
+function checkBool(name: string, v: unknown): boolean {
+  if (typeof v !== "boolean") {
+    throw new TypeError(`Invalid ${name}: must be a boolean, got ${typeof v}`);
+  }
+  return v;
+}
+
+function checkInt(name: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`Invalid ${name} ${String(v)}: must be an integer from ${min} to ${max}`);
+  }
+}
+
+function checkPayload(msg: unknown): Uint8Array {
+  if (typeof msg !== "string" && !(msg instanceof Uint8Array)) {
+    throw new TypeError(`Invalid msg: must be a string or a Uint8Array, got ${typeof msg}`);
+  }
+  return payloadBytes(msg);
+}

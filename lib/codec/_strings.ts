@@ -1,0 +1,142 @@
+// UTF-8 encoded strings and binary data with a two-byte length prefix
+// (MQTT 3.1.1 sections 1.5.3 and 3.1.3.5), and a bounds-checked body reader.
+import { MQTTProtocolError } from "../errors.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Largest length a two-byte prefix can say. */
+export const MAX_STRING_BYTES = 65_535;
+
+/**
+ * Encodes `s` as UTF-8, refusing what MQTT forbids in strings.
+ * @param what Names the string in the error message, e.g. `"topic"`.
+ */
+export function utf8(s: string, what: string): Uint8Array {
+  if (!s.isWellFormed()) {
+    throw new TypeError(`Invalid ${what}: it contains a lone UTF-16 surrogate (MQTT-1.5.3-1)`);
+  }
+  if (s.includes("\0")) {
+    throw new TypeError(`Invalid ${what}: it contains U+0000 (MQTT-1.5.3-2)`);
+  }
+  const bytes = encoder.encode(s);
+  if (bytes.length > MAX_STRING_BYTES) {
+    throw new RangeError(
+      `Invalid ${what}: ${bytes.length} bytes in UTF-8, over the limit of ${MAX_STRING_BYTES} (MQTT 3.1.1 section 1.5.3)`,
+    );
+  }
+  return bytes;
+}
+
+/** Encodes a payload given as text or bytes; bytes are used as they are. */
+export function payloadBytes(payload: string | Uint8Array): Uint8Array {
+  return typeof payload === "string" ? encoder.encode(payload) : payload;
+}
+
+/** Writes a two-byte big-endian number at `at`. */
+export function writeU16(buf: Uint8Array, at: number, n: number): number {
+  buf[at] = n >> 8;
+  buf[at + 1] = n & 0xff;
+  return at + 2;
+}
+
+/** Writes `bytes` with its two-byte length prefix at `at`. */
+export function writeBytes(buf: Uint8Array, at: number, bytes: Uint8Array): number {
+  at = writeU16(buf, at, bytes.length);
+  buf.set(bytes, at);
+  return at + bytes.length;
+}
+
+/**
+ * Reads the fields of one packet body, every read checked against the end of
+ * the body so that a truncated field is an error that names the field.
+ */
+export class BodyReader {
+  pos = 0;
+  constructor(readonly body: Uint8Array, readonly packet: string) {}
+
+  /** Bytes not yet read. */
+  get left(): number {
+    return this.body.length - this.pos;
+  }
+
+  #need(n: number, field: string): void {
+    if (this.body.length - this.pos < n) {
+      throw new MQTTProtocolError(
+        `Malformed ${this.packet}: the packet ends inside its ${field}`,
+        "MQTT 3.1.1 section 2.2.3",
+      );
+    }
+  }
+
+  u8(field: string): number {
+    this.#need(1, field);
+    return this.body[this.pos++];
+  }
+
+  u16(field: string): number {
+    this.#need(2, field);
+    const n = (this.body[this.pos] << 8) | this.body[this.pos + 1];
+    this.pos += 2;
+    return n;
+  }
+
+  /** Length-prefixed binary data, as a view into the body. */
+  bytes(field: string): Uint8Array {
+    const n = this.u16(field);
+    this.#need(n, field);
+    return this.body.subarray(this.pos, this.pos += n);
+  }
+
+  /** Length-prefixed UTF-8 string, validated (MQTT-1.5.3-1, MQTT-1.5.3-2). */
+  string(field: string): string {
+    return decodeUtf8(this.bytes(field), `${this.packet} ${field}`);
+  }
+
+  /** Everything left, as a view. */
+  rest(): Uint8Array {
+    const v = this.body.subarray(this.pos);
+    this.pos = this.body.length;
+    return v;
+  }
+
+  /** Fails if bytes remain that the packet type does not allow. */
+  end(): void {
+    if (this.pos !== this.body.length) {
+      throw new MQTTProtocolError(
+        `Malformed ${this.packet}: ${this.body.length - this.pos} bytes left after its last field`,
+        "MQTT 3.1.1 section 2.2.3",
+      );
+    }
+  }
+}
+
+/** Decodes UTF-8 that MQTT accepts: well-formed, no U+0000. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  const n = bytes.length;
+  // Short ASCII strings (most topics) skip TextDecoder's call overhead.
+  if (n <= 64) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (b === 0) throw nulError(what);
+      if (b > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  let s: string;
+  try {
+    s = decoder.decode(bytes);
+  } catch {
+    throw new MQTTProtocolError(`Invalid UTF-8 in ${what}`, "MQTT-1.5.3-1");
+  }
+  if (s.includes("\0")) throw nulError(what);
+  return s;
+}
+
+function nulError(what: string): MQTTProtocolError {
+  return new MQTTProtocolError(`U+0000 in ${what}`, "MQTT-1.5.3-2");
+}

@@ -1,0 +1,148 @@
+/**
+ * CONNECT and CONNACK (MQTT 3.1.1 sections 3.1 and 3.2).
+ *
+ * @module
+ */
+import { MQTTProtocolError } from "../errors.ts";
+import { BodyReader, utf8, writeBytes, writeU16 } from "./_strings.ts";
+import { allocPacket } from "./_varint.ts";
+import type { ConnackPacket, ConnectPacket, QoS } from "./packet.ts";
+
+// Variable header: protocol name "MQTT" (00 04 4D 51 54 54), then level 4.
+const PROTOCOL = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04];
+
+/** Encodes a CONNECT packet. Throws `TypeError`/`RangeError` on fields MQTT forbids. */
+export function encodeConnect(p: ConnectPacket): Uint8Array {
+  const id = utf8(p.clientId, "client id");
+  if (id.length === 0 && !p.cleanSession) {
+    throw new TypeError(
+      "Invalid client id: an empty client id needs clean_session = true (MQTT-3.1.3-7)",
+    );
+  }
+  if (!Number.isInteger(p.keepalive) || p.keepalive < 0 || p.keepalive > 65535) {
+    throw new RangeError(
+      `Invalid keepalive ${p.keepalive}: must be a whole number of seconds from 0 to 65535 (MQTT 3.1.1 section 3.1.2.10)`,
+    );
+  }
+  if (p.password !== undefined && p.username === undefined) {
+    throw new TypeError("A password needs a user name in MQTT 3.1.1 (MQTT-3.1.2-22)");
+  }
+  const user = p.username === undefined ? undefined : utf8(p.username, "user name");
+  const will = p.will;
+  const willTopic = will ? utf8(will.topic, "will topic") : undefined;
+  if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
+    throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
+  }
+  if (will && will.payload.length > 65535) {
+    throw new RangeError(
+      `Invalid will message: ${will.payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
+    );
+  }
+  if (p.password && p.password.length > 65535) {
+    throw new RangeError(
+      `Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)`,
+    );
+  }
+  let flags = p.cleanSession ? 0x02 : 0;
+  let remaining = PROTOCOL.length + 1 + 2 + 2 + id.length;
+  if (will && willTopic) {
+    flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
+    remaining += 2 + willTopic.length + 2 + will.payload.length;
+  }
+  if (user) {
+    flags |= 0x80;
+    remaining += 2 + user.length;
+  }
+  if (p.password) {
+    flags |= 0x40;
+    remaining += 2 + p.password.length;
+  }
+  const [buf, start] = allocPacket(0x10, remaining);
+  buf.set(PROTOCOL, start);
+  let at = start + PROTOCOL.length;
+  buf[at++] = flags;
+  at = writeU16(buf, at, p.keepalive);
+  at = writeBytes(buf, at, id);
+  if (will && willTopic) {
+    at = writeBytes(buf, at, willTopic);
+    at = writeBytes(buf, at, will.payload);
+  }
+  if (user) at = writeBytes(buf, at, user);
+  if (p.password) writeBytes(buf, at, p.password);
+  return buf;
+}
+
+/** Decodes a CONNECT body. */
+export function decodeConnect(body: Uint8Array): ConnectPacket {
+  const r = new BodyReader(body, "CONNECT");
+  const name = r.string("protocol name");
+  if (name !== "MQTT") {
+    throw new MQTTProtocolError(`CONNECT protocol name is "${name}", not "MQTT"`, "MQTT-3.1.2-1");
+  }
+  const level = r.u8("protocol level");
+  if (level !== 4) {
+    throw new MQTTProtocolError(
+      `CONNECT protocol level is ${level}; MQTT 3.1.1 is 4`,
+      "MQTT-3.1.2-2",
+    );
+  }
+  const flags = r.u8("connect flags");
+  if (flags & 0x01) {
+    throw new MQTTProtocolError("CONNECT reserved flag is set", "MQTT-3.1.2-3");
+  }
+  const willFlag = (flags & 0x04) !== 0;
+  const willQos = (flags >> 3) & 0x03;
+  const willRetain = (flags & 0x20) !== 0;
+  if (willQos === 3) throw new MQTTProtocolError("CONNECT will QoS is 3", "MQTT-3.1.2-14");
+  if (!willFlag && (willQos !== 0 || willRetain)) {
+    throw new MQTTProtocolError(
+      "CONNECT has will QoS or will retain set without the will flag",
+      "MQTT-3.1.2-13",
+    );
+  }
+  if ((flags & 0x40) && !(flags & 0x80)) {
+    throw new MQTTProtocolError(
+      "CONNECT has a password flag without a user name flag",
+      "MQTT-3.1.2-22",
+    );
+  }
+  const packet: ConnectPacket = {
+    type: "connect",
+    cleanSession: (flags & 0x02) !== 0,
+    keepalive: r.u16("keep alive"),
+    clientId: r.string("client identifier"),
+  };
+  if (willFlag) {
+    const topic = r.string("will topic");
+    packet.will = {
+      topic,
+      payload: r.bytes("will message"),
+      qos: willQos as QoS,
+      retain: willRetain,
+    };
+  }
+  if (flags & 0x80) packet.username = r.string("user name");
+  if (flags & 0x40) packet.password = r.bytes("password");
+  r.end();
+  return packet;
+}
+
+/** Encodes a CONNACK packet. */
+export function encodeConnack(p: ConnackPacket): Uint8Array {
+  return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, p.returnCode);
+}
+
+/** Decodes a CONNACK body. */
+export function decodeConnack(body: Uint8Array): ConnackPacket {
+  const r = new BodyReader(body, "CONNACK");
+  const flags = r.u8("acknowledge flags");
+  if (flags & 0xfe) {
+    throw new MQTTProtocolError(
+      "CONNACK acknowledge flags bits 7-1 are reserved and must be 0",
+      "MQTT 3.1.1 section 3.2.2.1",
+    );
+  }
+  const returnCode = r.u8("return code");
+  r.end();
+  return { type: "connack", sessionPresent: flags === 1, returnCode };
+}

@@ -1,0 +1,121 @@
+/**
+ * PUBLISH and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 3.1.1
+ * sections 3.3–3.7), and UNSUBACK, which has the same shape.
+ *
+ * @module
+ */
+import { MQTTProtocolError } from "../errors.ts";
+import { validateTopicName } from "../topic.ts";
+import { BodyReader, decodeUtf8, utf8, writeBytes, writeU16 } from "./_strings.ts";
+import { allocPacket } from "./_varint.ts";
+import type { AckPacket, AckType, PublishPacket, QoS } from "./packet.ts";
+
+// Publishers tend to repeat one topic: keep its bytes from the last call.
+let lastTopic = "";
+let lastTopicBytes: Uint8Array = new Uint8Array(0);
+
+/** Throws `RangeError` unless `id` is a packet identifier (1–65535, MQTT-2.3.1-1). */
+export function checkPacketId(id: unknown, what: string): void {
+  if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 65535) {
+    throw new RangeError(
+      `Invalid packet id ${id} for ${what}: must be an integer from 1 to 65535 (MQTT-2.3.1-1)`,
+    );
+  }
+}
+
+/** Encodes a PUBLISH packet. */
+export function encodePublish(p: PublishPacket): Uint8Array {
+  let topic = lastTopicBytes;
+  // Empty cached bytes mean nothing is cached yet: "" must not match the initial lastTopic.
+  if (p.topic !== lastTopic || topic.length === 0) {
+    validateTopicName(p.topic);
+    topic = utf8(p.topic, "topic");
+    lastTopic = p.topic;
+    lastTopicBytes = topic;
+  }
+  const qos = p.qos;
+  if (qos !== 0 && qos !== 1 && qos !== 2) {
+    throw new RangeError(`Invalid QoS ${qos}: must be 0, 1 or 2 (MQTT-3.3.1-4)`);
+  }
+  if (qos > 0) checkPacketId(p.packetId, "PUBLISH");
+  if (p.dup && qos === 0) {
+    throw new TypeError("Invalid PUBLISH: the DUP flag must be 0 at QoS 0 (MQTT-3.3.1-2)");
+  }
+  const payload = p.payload;
+  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
+  const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
+  const [buf, start] = allocPacket(byte1, remaining);
+  let at = writeBytes(buf, start, topic);
+  if (qos > 0) at = writeU16(buf, at, p.packetId!);
+  buf.set(payload, at);
+  return buf;
+}
+
+/** Decodes a PUBLISH from its fixed header's first byte and its body. */
+export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
+  const qos = (byte1 >> 1) & 0x03;
+  if (qos === 3) throw new MQTTProtocolError("PUBLISH with QoS 3", "MQTT-3.3.1-4");
+  const dup = (byte1 & 0x08) !== 0;
+  if (dup && qos === 0) {
+    throw new MQTTProtocolError("PUBLISH with QoS 0 has the DUP flag set", "MQTT-3.3.1-2");
+  }
+  if (body.length < 2) {
+    throw new MQTTProtocolError(
+      "Malformed PUBLISH: the packet ends inside its topic name",
+      "MQTT 3.1.1 section 2.2.3",
+    );
+  }
+  const n = (body[0] << 8) | body[1];
+  const idLen = qos > 0 ? 2 : 0;
+  if (body.length < 2 + n + idLen) {
+    const field = body.length < 2 + n ? "topic name" : "packet identifier";
+    throw new MQTTProtocolError(
+      `Malformed PUBLISH: the packet ends inside its ${field}`,
+      "MQTT 3.1.1 section 2.2.3",
+    );
+  }
+  const topic = decodeUtf8(body.subarray(2, 2 + n), "PUBLISH topic name");
+  if (n === 0) throw new MQTTProtocolError("PUBLISH with an empty topic name", "MQTT-4.7.3-1");
+  if (topic.includes("+") || topic.includes("#")) {
+    throw new MQTTProtocolError(`PUBLISH topic name "${topic}" has a wildcard`, "MQTT-3.3.2-2");
+  }
+  const packet: PublishPacket = {
+    type: "publish",
+    topic,
+    payload: body.subarray(2 + n + idLen),
+    qos: qos as QoS,
+    retain: (byte1 & 0x01) !== 0,
+    dup,
+  };
+  if (qos > 0) {
+    const id = (body[2 + n] << 8) | body[3 + n];
+    if (id === 0) throw new MQTTProtocolError("PUBLISH with packet identifier 0", "MQTT-2.3.1-1");
+    packet.packetId = id;
+  }
+  return packet;
+}
+
+const ACK_BYTE1: Record<AckType, number> = {
+  puback: 0x40,
+  pubrec: 0x50,
+  pubrel: 0x62,
+  pubcomp: 0x70,
+  unsuback: 0xb0,
+};
+
+/** Encodes PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK. */
+export function encodeAck(p: AckPacket<AckType>): Uint8Array {
+  checkPacketId(p.packetId, p.type.toUpperCase());
+  return Uint8Array.of(ACK_BYTE1[p.type], 0x02, p.packetId >> 8, p.packetId & 0xff);
+}
+
+/** Decodes the body of an acknowledgement that carries only a packet identifier. */
+export function decodeAck<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
+  const r = new BodyReader(body, type.toUpperCase());
+  const packetId = r.u16("packet identifier");
+  r.end();
+  if (packetId === 0) {
+    throw new MQTTProtocolError(`${type.toUpperCase()} with packet identifier 0`, "MQTT-2.3.1-1");
+  }
+  return { type, packetId };
+}

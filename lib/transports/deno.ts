@@ -1,0 +1,62 @@
+/**
+ * The built-in transport under Deno: TCP through `Deno.connect`, TLS through
+ * `Deno.connectTls`, or `Deno.connect` then `Deno.startTls` when the name to
+ * verify (`ssl_params.server_hostname`) differs from the address.
+ *
+ * @module
+ */
+import type { SslParams, StreamPair } from "./types.ts";
+
+/** Where and how {@linkcode connectDeno} connects. */
+export interface DenoConnectOptions {
+  /** Host name or IP address to connect to. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Use TLS. */
+  ssl: boolean;
+  /** TLS parameters (MicroPython names). */
+  ssl_params: SslParams;
+}
+
+/**
+ * Opens a TCP or TLS connection with Deno's own sockets. A `Deno.Conn` is
+ * itself a {@linkcode StreamPair}.
+ *
+ * @param options Address, port and TLS settings.
+ * @returns The open connection.
+ * @throws {TypeError} When `server_hostname` differs from the address and a
+ * client certificate is given: `Deno.startTls` cannot present one.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectDeno } from "@umqtt/umqtt/deno";
+ * const conn = await connectDeno({ hostname: "127.0.0.1", port: 1883, ssl: false, ssl_params: {} });
+ * conn.close();
+ * ```
+ */
+export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
+  const { hostname, port, ssl, ssl_params: p } = options;
+  if (!ssl) return await Deno.connect({ hostname, port });
+  const caCerts = p.cadata === undefined ? undefined : [p.cadata];
+  const name = p.server_hostname ?? hostname;
+  if (name === hostname) {
+    return p.cert !== undefined && p.key !== undefined
+      ? await Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key })
+      : await Deno.connectTls({ hostname, port, caCerts });
+  }
+  if (p.cert !== undefined) {
+    throw new TypeError(
+      "Cannot use ssl_params.cert with a server_hostname other than the server address under Deno: Deno.startTls cannot present a client certificate; connect to the certificate's host name instead",
+    );
+  }
+  const tcp = await Deno.connect({ hostname, port });
+  try {
+    return await Deno.startTls(tcp, { hostname: name, caCerts });
+  } catch (e) {
+    try {
+      tcp.close();
+    } catch { /* startTls consumed it */ }
+    throw e;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The one view of the network the client core has: a pair of byte streams.
+ *
+ * @module
+ */
+
+/**
+ * A bidirectional byte stream: what the client reads MQTT from and writes
+ * MQTT to. A `Deno.Conn` (TCP or TLS) and a Cloudflare `connect()` socket
+ * already are one.
+ *
+ * @example A Deno TCP connection is a StreamPair
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ * const client = new MQTTClient("id", "broker.local", {
+ *   transport: () => Deno.connect({ hostname: "broker.local", port: 1883 }),
+ * });
+ * ```
+ */
+export interface StreamPair {
+  /** Bytes from the broker. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the broker. */
+  writable: WritableStream<Uint8Array>;
+  /** Closes the connection, if the streams alone cannot (a `Deno.Conn` has it). */
+  close?(): void | Promise<void>;
+}
+
+/** Makes a new connection each time it is called; the client calls it on every `connect()`. */
+export type Transport = () => StreamPair | Promise<StreamPair>;
+
+/**
+ * TLS parameters, named as MicroPython's `ssl.wrap_socket` names them.
+ * Certificate verification is always on.
+ */
+export interface SslParams {
+  /** The host name verified in the broker's certificate and sent as SNI; the address connected to stays `server`. */
+  server_hostname?: string;
+  /** Trusted CA certificates, PEM text (one or more certificates). */
+  cadata?: string;
+  /** Client certificate chain for mutual TLS, PEM text. */
+  cert?: string;
+  /** Client private key for mutual TLS, PEM text. */
+  key?: string;
+}

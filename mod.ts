@@ -1,0 +1,25 @@
+/**
+ * umqtt: an MQTT 3.1.1 client for Deno, Bun, Node, Cloudflare Workers and
+ * browsers, with MicroPython `umqtt.simple`'s API, zero dependencies, on a
+ * core that speaks MQTT over any pair of web byte streams.
+ *
+ * @example The shortest useful program
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ *
+ * const client = new MQTTClient("my-app", "mqtt://test.mosquitto.org");
+ * await client.connect();
+ * await client.subscribe("umqtt/demo");
+ * await client.publish("umqtt/demo", "hello", false, 1);
+ * const msg = await client.wait_msg();
+ * console.log(msg.topic, new TextDecoder().decode(msg.payload));
+ * await client.disconnect();
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/client.ts";
+export * from "./lib/errors.ts";
+export * from "./lib/topic.ts";
+export type { SslParams, StreamPair, Transport } from "./lib/transports/types.ts";
+export type { QoS } from "./lib/codec/packet.ts";

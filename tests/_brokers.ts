@@ -1,0 +1,500 @@
+/**
+ * Real brokers for client tests: mosquitto and aedes, each a subprocess on
+ * its own free 127.0.0.1 port. Runs under Deno and Bun (node: modules only;
+ * `Deno.*`/`Bun.*` only behind runtime checks).
+ *
+ * How shared brokers coexist with Deno's sanitizers (measured, Deno 2.9):
+ * - A child process spawned inside a sanitized test and still running when
+ *   the test ends is reported as a leaked resource *and* a leaked op (the
+ *   wait for its exit), `unref()` or `stdio: "ignore"` notwithstanding.
+ * - Anything started before a test (module evaluation) is not counted, but an
+ *   op started before a test that *completes* during it is ("a timer was
+ *   started before the test, but completed during the test"), so readiness
+ *   polling and pipe reads must not straddle the test boundary.
+ * So {@linkcode forEachBroker} spawns one broker per kind per test file
+ * synchronously while the file registers its tests (ports picked with a
+ * synchronous bind probe, aedes' port read from a file rather than a pipe),
+ * and each test then waits for readiness itself: connect probes and file
+ * reads that finish inside that test. The process lives until the file's
+ * `unload` (Deno runs each test file in its own worker, with its own module
+ * state) or `process` `exit` (Bun, Node). Tests keep sanitizeOps and
+ * sanitizeResources on; only the first test of a file pays the start-up.
+ * Brokers with a special config ({@linkcode startMosquitto} with options,
+ * {@linkcode startAedes}) are started and stopped inside one test.
+ *
+ * Beware: Deno 2.9's resource sanitizer sees `Deno.connect` sockets but not
+ * `node:net` ones; a leaked node:net socket passes (checked).
+ *
+ * No broker outlives the test process: each runs under a small `sh` watchdog
+ * that kills it when its stdin pipe (held by the test process) closes, which
+ * the kernel does even if the test process is SIGKILLed.
+ *
+ * @module
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { connect } from "node:net";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import process from "node:process";
+import { test, type TestOptions } from "./_test.ts";
+
+/** A broker implementation the harness can run. */
+export type BrokerKind = "mosquitto" | "aedes";
+
+/** A running broker. */
+export interface Broker {
+  /** Which implementation this is; tests may branch on known differences. */
+  name: BrokerKind;
+  /** Always `127.0.0.1`. */
+  host: string;
+  /** Plain MQTT (TCP) port. */
+  port: number;
+  /** `mqtt://127.0.0.1:<port>`. */
+  url: string;
+  /** TLS listener port, when started with `tls`. */
+  tlsPort?: number;
+  /** `ws://127.0.0.1:<port>` when started with `websockets`; clients must ask for subprotocol `mqtt`. */
+  wsUrl?: string;
+  /** Stops the broker and waits for its exit. A no-op on the shared brokers of {@linkcode forEachBroker}. */
+  stop(): Promise<void>;
+}
+
+/** Server-side TLS files for {@linkcode startMosquitto}; paths, copied so mosquitto can read them. */
+export interface MosquittoTlsOptions {
+  cafile: string;
+  certfile: string;
+  keyfile: string;
+  /** Ask for and verify a client certificate (mutual TLS). */
+  requireCertificate?: boolean;
+}
+
+/** Special configurations for {@linkcode startMosquitto}. */
+export interface MosquittoOptions {
+  /** Turn off anonymous access and accept only these users. */
+  passwordFile?: { user: string; password: string }[];
+  /** Literal topic filters whose SUBSCRIBE gets return code 0x80; all else is allowed. */
+  denySubscribe?: string[];
+  /** Add a WebSocket listener (`Broker.wsUrl`). */
+  websockets?: boolean;
+  /** Add a TLS listener (`Broker.tlsPort`). */
+  tls?: MosquittoTlsOptions;
+}
+
+const HOST = "127.0.0.1";
+const DYNSEC_PLUGINS = [
+  "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+  "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+  "/usr/lib/mosquitto_dynamic_security.so",
+  "/usr/local/lib/mosquitto_dynamic_security.so",
+];
+// Runs the broker ("$@") with stdin closed and stderr in the log file ($0).
+// Once the test process's end of our stdin pipe closes, removes the temp dir
+// ($0's folder; first, since the broker's exit ends this script) and kills
+// the broker. SIGKILL, not SIGTERM: mosquitto takes ~100 ms to act on
+// SIGTERM, and a test broker has nothing to save (persistence is off, and an
+// MQTT 3.1.1 server sends nothing on shutdown; the kernel closes sockets).
+const WATCHDOG = `exec 3<&0 </dev/null 2>"$0"
+"$@" 3<&- &
+c=$!
+{ read -r _ <&3; rm -rf "\${0%/*}"; kill -KILL $c 2>/dev/null; } &
+r=$!
+wait $c; s=$?
+kill $r 2>/dev/null
+exit $s`;
+
+/** Path of the mosquitto binary: `/usr/sbin/mosquitto` or one on `PATH`, else `undefined`. */
+export function mosquittoPath(): string | undefined {
+  const dirs = ["/usr/sbin", ...(process.env.PATH ?? "").split(delimiter).filter(Boolean)];
+  return dirs.map((dir) => join(dir, "mosquitto")).find((path) => existsSync(path));
+}
+
+/**
+ * The broker kinds this machine can run: aedes always, mosquitto when
+ * installed.
+ *
+ * @throws {Error} If `CI=true` and mosquitto is missing: CI must test against
+ * both brokers, so a missing one is a failure, not a skip.
+ */
+export function brokerKinds(): BrokerKind[] {
+  if (mosquittoPath()) return ["mosquitto", "aedes"];
+  if (process.env.CI === "true") {
+    throw new Error("CI=true but mosquitto is not installed (apt-get install -y mosquitto)");
+  }
+  return ["aedes"];
+}
+
+/** A broker's listeners. */
+interface Ports {
+  port: number;
+  wsPort?: number;
+  tlsPort?: number;
+}
+
+/** One spawned broker process and what the harness knows about it. */
+interface Launch {
+  kind: BrokerKind;
+  dir: string;
+  child: ChildProcess;
+  /** Listener ports, when chosen up front (mosquitto). */
+  ports?: Ports;
+  /** File the broker writes `PORT <n>` to, when it chooses its own (aedes). */
+  portFile?: string;
+  log: string;
+}
+
+const live = new Set<Launch>();
+let exitHookInstalled = false;
+
+/** Spawns `argv` under the watchdog, synchronously, in a fresh temp dir. */
+function launch(kind: BrokerKind, dir: string, argv: string[], ports?: Ports): Launch {
+  const log = join(dir, "stderr.log");
+  const child = spawn("sh", ["-c", WATCHDOG, log, ...argv], {
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  // Swallow EPIPE if the watchdog is already gone when we close its stdin.
+  child.stdin?.on("error", () => {});
+  const l: Launch = { kind, dir, child, ports, log };
+  if (kind === "aedes") l.portFile = argv.at(-1);
+  live.add(l);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    const killAll = () => [...live].forEach(release);
+    if ("Deno" in globalThis) globalThis.addEventListener("unload", killAll);
+    else process.on("exit", killAll);
+  }
+  return l;
+}
+
+/** Closes the watchdog's stdin (which kills the broker) and removes the temp dir. */
+function release(l: Launch): void {
+  live.delete(l);
+  l.child.stdin?.destroy();
+  rmSync(l.dir, { recursive: true, force: true });
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function stopLaunch(l: Launch): Promise<void> {
+  if (!live.has(l)) return;
+  const gone = exited(l.child) ? Promise.resolve() : new Promise((r) => l.child.once("close", r));
+  release(l);
+  await gone;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True if a TCP connection to the port succeeds; resolves only once the socket is closed. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let ok = false;
+    const socket = connect(port, HOST);
+    socket.once("connect", () => {
+      ok = true;
+      socket.destroy();
+    });
+    socket.once("error", () => {});
+    socket.once("close", () => resolve(ok));
+  });
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").slice(-2000).trim() || "(empty)";
+  } catch {
+    return "(no output)";
+  }
+}
+
+/** Waits until every listener accepts connections; returns their ports. */
+async function ready(l: Launch, timeoutMs: number): Promise<Ports> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited(l.child)) {
+      const how = l.child.signalCode ?? `code ${l.child.exitCode}`;
+      throw new Error(
+        `${l.kind} exited (${how}) before accepting connections; stderr:\n${tail(l.log)}`,
+      );
+    }
+    const ports = l.ports ?? readPortFile(l.portFile!);
+    const all = ports ? Object.values(ports) : [];
+    if (ports && (await Promise.all(all.map(accepts))).every(Boolean)) return ports;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${l.kind} did not accept connections on 127.0.0.1:${all.join(",") || "?"} ` +
+          `within ${timeoutMs} ms; stderr:\n${tail(l.log)}`,
+      );
+    }
+    await sleep(10);
+  }
+}
+
+function readPortFile(path: string): Ports | undefined {
+  if (!existsSync(path)) return undefined;
+  const match = /^PORT (\d+)/.exec(readFileSync(path, "utf8"));
+  return match ? { port: Number(match[1]) } : undefined;
+}
+
+/**
+ * A port that nothing listens on right now, checked with a synchronous bind
+ * so brokers can be spawned during module evaluation. Chosen below Linux's
+ * ephemeral range (32768+), so the kernel never hands it to another socket
+ * between our probe and the broker's bind; only another harness picking the
+ * same random port at the same moment can collide, and startMosquitto
+ * retries that.
+ */
+function freePort(): number {
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (canBind(port)) return port;
+  }
+  throw new Error("no free port found in 20000-31999 on 127.0.0.1");
+}
+
+function canBind(port: number): boolean {
+  const { Bun } = globalThis as unknown as {
+    Bun?: { listen(o: object): { stop(closeActive?: boolean): void } };
+  };
+  try {
+    if ("Deno" in globalThis) Deno.listen({ hostname: HOST, port }).close();
+    else if (Bun) Bun.listen({ hostname: HOST, port, socket: { data() {} } }).stop(true);
+    // Node has no synchronous bind; the caller's retry covers a taken port.
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "umqtt-broker-"));
+  // Started as root, mosquitto drops to user `mosquitto`, which must read
+  // everything here.
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+function writeReadable(path: string, text: string): string {
+  writeFileSync(path, text);
+  chmodSync(path, 0o644);
+  return path;
+}
+
+/** Writes a config for `opts` and spawns mosquitto on fresh ports. */
+function launchMosquitto(opts: MosquittoOptions): Launch {
+  const bin = mosquittoPath();
+  if (!bin) throw new Error("mosquitto is not installed (apt-get install -y mosquitto)");
+  if (opts.passwordFile && opts.denySubscribe) {
+    // The dynamic-security plugin takes over authentication, so the password
+    // file would silently stop applying.
+    throw new TypeError("startMosquitto: passwordFile and denySubscribe cannot be combined");
+  }
+  const dir = tempDir();
+  try {
+    const ports: Ports = {
+      port: freePort(),
+      ...(opts.websockets ? { wsPort: freePort() } : {}),
+      ...(opts.tls ? { tlsPort: freePort() } : {}),
+    };
+    return launch("mosquitto", dir, [bin, "-c", writeConfig(dir, ports, opts)], ports);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Writes mosquitto.conf (and the files it names) into `dir`; returns its path. */
+function writeConfig(dir: string, ports: Ports, opts: MosquittoOptions): string {
+  const conf = [
+    `listener ${ports.port} ${HOST}`,
+    "persistence false",
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    `allow_anonymous ${opts.passwordFile ? "false" : "true"}`,
+  ];
+  if (opts.passwordFile) {
+    const file = writeReadable(join(dir, "passwd"), "");
+    for (const { user, password } of opts.passwordFile) {
+      execFileSync("mosquitto_passwd", ["-b", file, user, password]);
+    }
+    conf.push(`password_file ${file}`);
+  }
+  if (opts.denySubscribe) {
+    const plugin = DYNSEC_PLUGINS.find((path) => existsSync(path));
+    if (!plugin) {
+      throw new Error(`mosquitto dynamic-security plugin not found in ${DYNSEC_PLUGINS}`);
+    }
+    const dynsec = {
+      defaultACLAccess: {
+        publishClientSend: true,
+        publishClientReceive: true,
+        subscribe: true,
+        unsubscribe: true,
+      },
+      clients: [],
+      groups: [{ groupname: "anonymous", roles: [{ rolename: "deny" }], clients: [] }],
+      roles: [{
+        rolename: "deny",
+        acls: opts.denySubscribe.map((topic) => ({
+          acltype: "subscribeLiteral",
+          topic,
+          allow: false,
+        })),
+      }],
+      anonymousGroup: "anonymous",
+    };
+    const file = writeReadable(join(dir, "dynsec.json"), JSON.stringify(dynsec));
+    conf.push(`plugin ${plugin}`, `plugin_opt_config_file ${file}`);
+  }
+  if (ports.wsPort) conf.push(`listener ${ports.wsPort} ${HOST}`, "protocol websockets");
+  if (opts.tls) {
+    const copy = (name: string, from: string) => {
+      copyFileSync(from, join(dir, name));
+      chmodSync(join(dir, name), 0o644);
+      return join(dir, name);
+    };
+    conf.push(
+      `listener ${ports.tlsPort} ${HOST}`,
+      `cafile ${copy("ca.pem", opts.tls.cafile)}`,
+      `certfile ${copy("cert.pem", opts.tls.certfile)}`,
+      `keyfile ${copy("key.pem", opts.tls.keyfile)}`,
+      `require_certificate ${opts.tls.requireCertificate ? "true" : "false"}`,
+    );
+  }
+  return writeReadable(join(dir, "mosquitto.conf"), conf.join("\n") + "\n");
+}
+
+function launchAedes(): Launch {
+  const dir = tempDir();
+  const script = join(import.meta.dirname!, "_aedes_server.ts");
+  const portFile = join(dir, "port");
+  const argv = "Deno" in globalThis
+    ? [Deno.execPath(), "run", "--quiet", "--allow-all", script, portFile]
+    // Bun runs TypeScript directly; so would a Node that strips types.
+    : [process.execPath, script, portFile];
+  return launch("aedes", dir, argv);
+}
+
+/** Wraps a ready launch as a Broker. */
+function asBroker(l: Launch, { port, wsPort, tlsPort }: Ports, owned = true): Broker {
+  return {
+    name: l.kind,
+    host: HOST,
+    port,
+    url: `mqtt://${HOST}:${port}`,
+    ...(wsPort ? { wsUrl: `ws://${HOST}:${wsPort}` } : {}),
+    ...(tlsPort ? { tlsPort } : {}),
+    stop: owned ? () => stopLaunch(l) : () => Promise.resolve(),
+  };
+}
+
+// First start of the aedes script may download aedes from npm.
+const TIMEOUT = { mosquitto: 5000, aedes: 60000 };
+
+/**
+ * Starts a mosquitto with its own config, for a test that needs one; call
+ * `stop()` before the test ends. The listeners bind 127.0.0.1 on free ports;
+ * persistence is off.
+ *
+ * @throws {Error} If mosquitto is missing or does not come up (the message
+ * carries its stderr).
+ * @throws {TypeError} If `passwordFile` and `denySubscribe` are combined.
+ */
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broker> {
+  for (let attempt = 1;; attempt++) {
+    const l = launchMosquitto(opts);
+    try {
+      return asBroker(l, await ready(l, TIMEOUT.mosquitto));
+    } catch (err) {
+      await stopLaunch(l);
+      // Another harness may have bound the port we probed; pick again.
+      if (attempt < 3 && /Address already in use/.test(String(err))) continue;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Starts an aedes broker subprocess under the current runtime (Deno or
+ * Bun), for a test that needs its own; call `stop()` before the test ends.
+ *
+ * @throws {Error} If it does not come up (the message carries its stderr).
+ */
+export async function startAedes(): Promise<Broker> {
+  const l = launchAedes();
+  try {
+    return asBroker(l, await ready(l, TIMEOUT.aedes));
+  } catch (err) {
+    await stopLaunch(l);
+    throw err;
+  }
+}
+
+/** Per kind: the file's shared broker, spawned at registration, ready on first await. */
+const shared = new Map<BrokerKind, { launch: Launch; broker?: Promise<Broker> }>();
+
+function sharedBroker(kind: BrokerKind): () => Promise<Broker> {
+  let entry = shared.get(kind);
+  if (!entry) {
+    entry = { launch: kind === "mosquitto" ? launchMosquitto({}) : launchAedes() };
+    shared.set(kind, entry);
+  }
+  const e = entry;
+  return () =>
+    e.broker ??= ready(e.launch, TIMEOUT[kind]).then((ports) => asBroker(e.launch, ports, false));
+}
+
+/** Options for {@linkcode forEachBroker}. */
+export interface ForEachBrokerOptions extends Omit<TestOptions, "mosquitto"> {
+  /** Register only for these kinds. */
+  only?: BrokerKind[];
+}
+
+/**
+ * Registers `fn` once per broker kind, as `"<title> [mosquitto]"` and
+ * `"<title> [aedes]"`, each given the test file's shared broker of that kind
+ * (plain TCP, anonymous). A kind this machine cannot run is registered as
+ * ignored. Call it at module level: the brokers are spawned right here, so
+ * that they are not resources of any one test.
+ *
+ * @example
+ * ```ts ignore
+ * forEachBroker("CONNECT gets CONNACK 0", async (broker) => {
+ *   const client = new MQTTClient(uniqueId("c"), broker.host, { port: broker.port });
+ *   await client.connect();
+ *   await client.disconnect();
+ * });
+ * ```
+ *
+ * @throws {Error} If `CI=true` and mosquitto is missing (see {@linkcode brokerKinds}).
+ */
+export function forEachBroker(
+  title: string,
+  fn: (broker: Broker) => Promise<void>,
+  opts: ForEachBrokerOptions = {},
+): void {
+  const kinds = opts.only ?? ["mosquitto", "aedes"];
+  // Only a file that wants mosquitto should fail for its absence under CI.
+  const available = kinds.includes("mosquitto") ? brokerKinds() : ["aedes"];
+  for (const kind of kinds) {
+    const name = `${title} [${kind}]`;
+    if (opts.ignore || !available.includes(kind)) {
+      test(name, () => {}, { ignore: true });
+      continue;
+    }
+    const broker = sharedBroker(kind);
+    test(name, async () => fn(await broker()), opts);
+  }
+}

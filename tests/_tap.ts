@@ -1,0 +1,89 @@
+// A transport for tests: a real TCP connection to a real broker, with a tap
+// that decodes every packet the client writes, a switch that swallows the
+// client's writes (as a network that loses them would), and a way to cut
+// the connection abruptly (no DISCONNECT).
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import type { Packet } from "../lib/codec/packet.ts";
+import type { StreamPair } from "../mod.ts";
+
+/** One tapped connection, made by {@linkcode Tap.transport}. */
+export interface TapConn {
+  /** Packets the client wrote, decoded, in order (swallowed ones included). */
+  written: Packet[];
+  /** Packets the broker sent, decoded, in order, as they pass to the client. */
+  read: Packet[];
+  /** Closes the socket under the client, abruptly. */
+  cut(): void;
+}
+
+/** Makes tapped connections to one broker; each `connect()` gets a new one. */
+export class Tap {
+  /** Every connection made, in order. */
+  conns: TapConn[] = [];
+  /** While true, the client's writes are decoded but never reach the broker. */
+  swallow = false;
+
+  constructor(readonly hostname: string, readonly port: number) {}
+
+  /** The function to pass as the `transport` option. */
+  transport = async (): Promise<StreamPair> => {
+    const conn = await Deno.connect({ hostname: this.hostname, port: this.port });
+    const written: Packet[] = [];
+    const read: Packet[] = [];
+    const decoder = new PacketDecoder({ maxPacketSize: 1 << 28 });
+    const readDecoder = new PacketDecoder({ maxPacketSize: 1 << 28 });
+    const writer = conn.writable.getWriter();
+    let cut = false;
+    this.conns.push({
+      written,
+      read,
+      cut() {
+        if (!cut) {
+          cut = true;
+          conn.close();
+        }
+      },
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        written.push(...decoder.push(chunk));
+        if (!this.swallow) await writer.write(chunk);
+      },
+      close: () => writer.close().catch(() => {}),
+      abort: () => writer.abort().catch(() => {}),
+    });
+    // Not a byte stream any more: the client reads it with a default reader.
+    // Pull-based, so no read is pending unless the client asked for one.
+    const source = conn.readable.getReader();
+    const readable = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { value, done } = await source.read();
+        if (done) return controller.close();
+        const copy = value.slice();
+        read.push(...readDecoder.push(copy));
+        controller.enqueue(copy);
+      },
+      cancel: (reason) => source.cancel(reason),
+    });
+    return {
+      readable,
+      writable,
+      close() {
+        if (!cut) {
+          cut = true;
+          try {
+            conn.close();
+          } catch { /* closed already */ }
+        }
+      },
+    };
+  };
+
+  /** The PUBLISH packets written on connection `i`. */
+  publishes(i: number): Extract<Packet, { type: "publish" }>[] {
+    return this.conns[i].written.filter((p) => p.type === "publish") as Extract<
+      Packet,
+      { type: "publish" }
+    >[];
+  }
+}

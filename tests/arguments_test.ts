@@ -1,0 +1,206 @@
+// Every public member with bad arguments: a TypeError or RangeError that
+// names the argument and the rule, raised before any byte is sent (thrown by
+// synchronous members, a rejection from async ones). The client here has a
+// transport that counts calls, so "before any byte" is checked too.
+import assert from "node:assert/strict";
+import { MQTTClient, type QoS, topicMatches } from "../mod.ts";
+import { test } from "./_test.ts";
+
+type Ctor = ConstructorParameters<typeof MQTTClient>;
+const long = "x".repeat(65536);
+
+const constructorCases: [string, Ctor, ErrorConstructor, RegExp][] = [
+  ["client_id not a string", [42 as unknown as string, "h"], TypeError, /client_id/],
+  ["client_id over 65535 bytes", [long, "h"], RangeError, /client_id.*65535/],
+  ["client_id with U+0000", ["a\0b", "h"], TypeError, /client_id.*MQTT-1\.5\.3-2/],
+  ["empty server", ["id", ""], TypeError, /server/],
+  ["ws:// server", ["id", "ws://h/mqtt"], TypeError, /mqtt:\/\/.*WebSocket/],
+  ["http:// server", ["id", "http://h"], TypeError, /scheme/],
+  ["negative port", ["id", "h", -1], RangeError, /port -1/],
+  ["port 65536", ["id", "h", 65536], RangeError, /port 65536/],
+  ["fractional port", ["id", "h", 1883.5], RangeError, /port 1883\.5.*integer/],
+  ["keepalive 65536", ["id", "h", 0, undefined, undefined, 65536], RangeError, /keepalive/],
+  ["negative keepalive", ["id", "h", { keepalive: -1 }], RangeError, /keepalive -1/],
+  ["fractional keepalive", ["id", "h", { keepalive: 0.5 }], RangeError, /keepalive/],
+  ["password without user", ["id", "h", { password: "p" }], TypeError, /MQTT-3\.1\.2-22/],
+  [
+    "password of a wrong type",
+    ["id", "h", {
+      user: "u",
+      password: 5 as unknown as string,
+    }],
+    TypeError,
+    /password/,
+  ],
+  ["user not a string", ["id", "h", { user: 1 as unknown as string }], TypeError, /user/],
+  ["ssl not a boolean", ["id", "h", { ssl: "yes" as unknown as boolean }], TypeError, /ssl/],
+  [
+    "unknown ssl_params key",
+    ["id", "h", {
+      ssl_params: { cert_reqs: 0 } as unknown as Record<string, string>,
+    }],
+    TypeError,
+    /ssl_params key "cert_reqs".*server_hostname, cadata, cert, key/,
+  ],
+  ["cert without key", ["id", "h", { ssl_params: { cert: "PEM" } }], TypeError, /cert and key/],
+  [
+    "transport not a function",
+    ["id", "h", {
+      transport: {} as unknown as () => never,
+    }],
+    TypeError,
+    /transport/,
+  ],
+  ["maxPacketSize 0", ["id", "h", { maxPacketSize: 0 }], RangeError, /maxPacketSize/],
+  ["maxQueuedMessages 0", ["id", "h", { maxQueuedMessages: 0 }], RangeError, /maxQueuedMessages/],
+  ["connectTimeout -5", ["id", "h", { connectTimeout: -5 }], RangeError, /connectTimeout/],
+];
+
+for (const [name, args, type, message] of constructorCases) {
+  test(`constructor refuses ${name}`, () => {
+    assert.throws(() => new MQTTClient(...args), (e: Error) => {
+      assert.ok(e instanceof type, `${name}: expected ${type.name}, got ${e}`);
+      assert.match(e.message, message);
+      return true;
+    });
+  });
+}
+
+/** A client whose transport records whether it was ever called. */
+function offline() {
+  const state = { opened: 0 };
+  const client = new MQTTClient("args", "127.0.0.1", {
+    transport: () => {
+      state.opened++;
+      throw new Error("no network in this test");
+    },
+  });
+  return { client, state };
+}
+
+const asyncCases: [string, (c: MQTTClient) => Promise<unknown>, ErrorConstructor, RegExp][] = [
+  ["publish to an empty topic", (c) => c.publish("", "m"), TypeError, /MQTT-4\.7\.3-1/],
+  ["publish to a + topic", (c) => c.publish("a/+", "m"), TypeError, /"a\/\+".*MQTT-3\.3\.2-2/],
+  ["publish to a # topic", (c) => c.publish("a/#", "m"), TypeError, /MQTT-3\.3\.2-2/],
+  ["publish with U+0000", (c) => c.publish("a\0", "m"), TypeError, /MQTT-1\.5\.3-2/],
+  ["publish with a lone surrogate", (c) => c.publish("a\ud800", "m"), TypeError, /MQTT-1\.5\.3-1/],
+  ["publish to a topic over 65535 bytes", (c) => c.publish(long, "m"), RangeError, /65535/],
+  ["publish with QoS 3", (c) => c.publish("a", "m", false, 3 as QoS), RangeError, /qos 3/],
+  ["publish with QoS 2", (c) => c.publish("a", "m", { qos: 2 }), RangeError, /QoS 2/],
+  ["publish with QoS -1", (c) => c.publish("a", "m", false, -1 as QoS), RangeError, /qos -1/],
+  ["publish a number", (c) => c.publish("a", 5 as unknown as string), TypeError, /msg/],
+  [
+    "publish a topic not a string",
+    (c) => c.publish(1 as unknown as string, "m"),
+    TypeError,
+    /topic/,
+  ],
+  [
+    "publish retain not a boolean",
+    (c) => c.publish("a", "m", 1 as unknown as boolean),
+    TypeError,
+    /retain/,
+  ],
+  ["subscribe to an empty filter", (c) => c.subscribe(""), TypeError, /MQTT-4\.7\.3-1/],
+  ["subscribe to a/#/b", (c) => c.subscribe("a/#/b"), TypeError, /"a\/#\/b".*MQTT-4\.7\.1-2/],
+  ["subscribe to a#", (c) => c.subscribe("a#"), TypeError, /MQTT-4\.7\.1-2/],
+  ["subscribe to a+", (c) => c.subscribe("a+"), TypeError, /"a\+".*MQTT-4\.7\.1-3/],
+  ["subscribe to a/+b/c", (c) => c.subscribe("a/+b/c"), TypeError, /MQTT-4\.7\.1-3/],
+  ["subscribe with QoS 3", (c) => c.subscribe("a", 3 as QoS), RangeError, /qos 3/],
+  ["subscribe to an empty list", (c) => c.subscribe([]), TypeError, /MQTT-3\.8\.3-3/],
+  [
+    "subscribe with a bad pair",
+    (c) => c.subscribe([["a"]] as unknown as [string, QoS][]),
+    TypeError,
+    /pair/,
+  ],
+  ["subscribe to a filter over 65535 bytes", (c) => c.subscribe(long), RangeError, /65535/],
+  ["unsubscribe from a+", (c) => c.unsubscribe("a+"), TypeError, /MQTT-4\.7\.1-3/],
+  ["unsubscribe from an empty list", (c) => c.unsubscribe([]), TypeError, /MQTT-3\.10\.3-2/],
+  [
+    "connect with clean_session not a boolean",
+    (c) => c.connect("no" as unknown as boolean),
+    TypeError,
+    /clean_session/,
+  ],
+];
+
+for (const [name, call, type, message] of asyncCases) {
+  test(`${name} rejects with ${type.name} before any byte`, async () => {
+    const { client, state } = offline();
+    await assert.rejects(call(client), (e: Error) => {
+      assert.ok(e instanceof type, `${name}: expected ${type.name}, got ${e}`);
+      assert.match(e.message, message);
+      return true;
+    });
+    assert.equal(state.opened, 0, "the transport was never opened");
+  });
+}
+
+test("an empty client id needs a clean session (MQTT-3.1.3-7)", async () => {
+  let opened = 0;
+  const c = new MQTTClient("", "127.0.0.1", { transport: () => (opened++, new Promise(() => {})) });
+  await assert.rejects(c.connect(false), /MQTT-3\.1\.3-7/);
+  assert.equal(opened, 0);
+});
+
+test("synchronous members throw on bad arguments", () => {
+  const c = new MQTTClient("args", "127.0.0.1");
+  assert.throws(() => c.set_callback("f" as unknown as () => void), TypeError);
+  assert.throws(() => c.setCallback(undefined as unknown as () => void), /callback/);
+  assert.throws(() => c.set_last_will("a/+", "m"), /MQTT-3\.3\.2-2/);
+  assert.throws(() => c.set_last_will("", "m"), /MQTT-4\.7\.3-1/);
+  assert.throws(() => c.set_last_will("a", "m", false, 3 as QoS), RangeError);
+  assert.throws(() => c.setLastWill("a", new Uint8Array(65536)), /will message.*65535/);
+  assert.throws(() => c.set_last_will("a", 7 as unknown as string), /msg/);
+});
+
+test("server URLs and ports follow umqtt's precedence", () => {
+  const cases: [Ctor, string, number, boolean][] = [
+    [["id", "broker.local"], "broker.local", 1883, false],
+    [["id", "broker.local", 0, undefined, undefined, 0, true], "broker.local", 8883, true],
+    [["id", "mqtt://10.0.0.1"], "10.0.0.1", 1883, false],
+    [["id", "mqtt://10.0.0.1:1999"], "10.0.0.1", 1999, false],
+    [["id", "mqtt://10.0.0.1:1999", 2000], "10.0.0.1", 2000, false],
+    [["id", "mqtts://h"], "h", 8883, true],
+    [["id", "MQTTS://h:9000", { port: 0 }], "h", 9000, true],
+    [["id", "mqtt://[::1]:1884"], "::1", 1884, false],
+  ];
+  for (const [args, server, port, ssl] of cases) {
+    const c = new MQTTClient(...args);
+    assert.deepEqual([c.server, c.port, c.ssl], [server, port, ssl], String(args));
+  }
+});
+
+test("a client that never connected rejects I/O with MQTTConnectionError", async () => {
+  const c = new MQTTClient("never", "127.0.0.1");
+  await assert.rejects(c.publish("a", "b"), /not connected; call connect\(\) first/);
+  await assert.rejects(c.subscribe("a"), /not connected/);
+  await assert.rejects(c.unsubscribe("a"), /not connected/);
+  await assert.rejects(c.ping(), /not connected/);
+  await assert.rejects(c.wait_msg(), /not connected/);
+  await assert.rejects(c.check_msg(), /not connected/);
+  await c.disconnect();
+});
+
+test("topicMatches follows MQTT's matching rules", () => {
+  const table: [string, string, boolean][] = [
+    ["a/b", "a/b", true],
+    ["a/+", "a/b", true],
+    ["a/+", "a/b/c", false],
+    ["a/+", "a/", true],
+    ["+/+", "/finance", true],
+    ["+", "/finance", false],
+    ["a/#", "a", true],
+    ["a/#", "a/b/c", true],
+    ["#", "a/b", true],
+    ["#", "$SYS/x", false],
+    ["+/x", "$SYS/x", false],
+    ["$SYS/#", "$SYS/x", true],
+    ["a/b", "a/c", false],
+    ["a/b/c", "a/b", false],
+  ];
+  for (const [filter, topic, expected] of table) {
+    assert.equal(topicMatches(filter, topic), expected, `${filter} vs ${topic}`);
+  }
+});

@@ -1,0 +1,404 @@
+// The MQTT 3.1.1 codec against hand-written byte fixtures (codec_fixtures.ts):
+// the encoder must produce them exactly, and the streaming decoder must read
+// them back however the bytes are split.
+import assert from "node:assert/strict";
+import { encode } from "../lib/codec/encode.ts";
+import { decodePacket } from "../lib/codec/decode.ts";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
+import { MQTTProtocolError } from "../lib/errors.ts";
+import { type Fixture, fixtures, hugeFixture, malformed, pattern } from "./codec_fixtures.ts";
+import { test } from "./_test.ts";
+
+// Large enough for the 4-byte remaining length fixture (2 MiB body).
+const MAX = 4 * 1_048_576;
+// Fixtures at least this long are decoded at a sample of two-chunk splits.
+const ALL_SPLITS_BELOW = 300;
+
+const hex = (b: ArrayLike<number>): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+
+/** Byte equality that reports the first difference in hex, not a 2 MiB dump. */
+function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  const n = Math.min(actual.length, expected.length);
+  let i = 0;
+  while (i < n && actual[i] === expected[i]) i++;
+  if (i === n && actual.length === expected.length) return;
+  const from = Math.max(0, i - 4);
+  assert.fail(
+    `${what}: first difference at byte ${i} of ${expected.length} (got ${actual.length})\n` +
+      `  actual   @${from}: ${hex(actual.subarray(from, i + 8))}\n` +
+      `  expected @${from}: ${hex(expected.subarray(from, i + 8))}`,
+  );
+}
+
+/** Deep equality of packets, with large payloads compared byte by byte first. */
+function assertPacket(actual: Packet, expected: Packet, what: string): void {
+  if (
+    actual.type === "publish" && expected.type === "publish" && expected.payload.length > 1024
+  ) {
+    assertBytes(actual.payload, expected.payload, `${what}: payload`);
+    assert.deepStrictEqual({ ...actual, payload: null }, { ...expected, payload: null }, what);
+    return;
+  }
+  assert.deepStrictEqual(actual, expected, what);
+}
+
+/** Decodes `chunks` in order with one fresh decoder; checks nothing is left pending. */
+function decodeChunks(chunks: Uint8Array[]): Packet[] {
+  const decoder = new PacketDecoder({ maxPacketSize: MAX });
+  const out: Packet[] = [];
+  for (const chunk of chunks) out.push(...decoder.push(chunk));
+  assert.equal(decoder.pending, false, "a packet is left half decoded");
+  return out;
+}
+
+/** Cuts `bytes` into copies of `size` bytes (the last may be shorter). */
+function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.slice(i, i + size));
+  return out;
+}
+
+/** Two-chunk split points: all of them for short packets, ~50 spread ones for long ones. */
+function splitPoints(length: number): number[] {
+  if (length < ALL_SPLITS_BELOW) return Array.from({ length: length - 1 }, (_, i) => i + 1);
+  // Every point in and just past the fixed header, the last few, and 40 spread between.
+  const points = new Set([1, 2, 3, 4, 5, 6, 7, 8, length - 2, length - 1]);
+  for (let k = 1; k <= 40; k++) points.add(Math.floor((length * k) / 41));
+  return [...points].sort((a, b) => a - b);
+}
+
+/** Asserts `fn` throws an MQTTProtocolError for `rule`, with the rule in its message. */
+function assertProtocolError(fn: () => unknown, rule: string, what: string): MQTTProtocolError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(
+    caught instanceof MQTTProtocolError,
+    `${what}: expected MQTTProtocolError, got ${caught}`,
+  );
+  assert.equal(caught.name, "MQTTProtocolError");
+  assert.equal(caught.rule, rule, `${what}: ${caught.message}`);
+  assert.ok(caught.message.includes(rule), `${what}: message "${caught.message}" omits ${rule}`);
+  return caught;
+}
+
+/** Asserts `fn` throws exactly `type` (not a subclass) with `words` in its message. */
+function assertArgError(
+  fn: () => unknown,
+  type: typeof TypeError | typeof RangeError,
+  words: string,
+): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.constructor, type, `expected ${type.name}, got ${e.name}: ${e.message}`);
+    assert.ok(e.message.includes(words), `message "${e.message}" omits ${words}`);
+    return true;
+  });
+}
+
+const u8 = (f: Fixture): Uint8Array => Uint8Array.from(f.bytes);
+
+function publish(topic: string, fields: Partial<PublishPacket> = {}): PublishPacket {
+  return {
+    type: "publish",
+    topic,
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    dup: false,
+    ...fields,
+  };
+}
+
+// First in the file on purpose: the PUBLISH encoder caches the last topic it
+// validated, and an empty topic once slipped through when nothing was cached yet.
+test("encode refuses an empty PUBLISH topic, before and after other topics", () => {
+  assertArgError(() => encode(publish("")), TypeError, "MQTT-4.7.3-1");
+  encode(publish("a/b"));
+  assertArgError(() => encode(publish("")), TypeError, "MQTT-4.7.3-1");
+});
+
+test("the fixtures cover all 14 packet types", () => {
+  const types = new Set(fixtures.map((f) => f.packet.type));
+  assert.equal(types.size, 14, [...types].join());
+});
+
+for (const f of fixtures) {
+  test(`encode: ${f.name}`, () => {
+    assertBytes(encode(f.packet), u8(f), f.name);
+  });
+
+  test(`decode in every split: ${f.name}`, () => {
+    const bytes = u8(f);
+    const what = (how: string) => `${f.name}, ${how}`;
+
+    // All at once; a PUBLISH payload is then a view into the chunk.
+    const [whole, ...extra] = decodeChunks([bytes]);
+    assert.equal(extra.length, 0);
+    assertPacket(whole, f.packet, what("one chunk"));
+    if (whole.type === "publish") {
+      assert.equal(whole.payload.buffer, bytes.buffer, "payload is not a view into the chunk");
+      assert.equal(
+        whole.payload.byteOffset,
+        bytes.byteOffset + bytes.length - whole.payload.length,
+      );
+    }
+
+    // One byte at a time; the payload is then gathered into a buffer of its own.
+    const ones = chunked(bytes, 1);
+    const [byByte] = decodeChunks(ones);
+    assertPacket(byByte, f.packet, what("one byte at a time"));
+    if (byByte.type === "publish") {
+      assert.ok(ones.every((c) => c.buffer !== byByte.payload.buffer));
+    }
+
+    // Every (or, for long packets, a spread of) two-chunk split.
+    for (const at of splitPoints(bytes.length)) {
+      const packets = decodeChunks([bytes.slice(0, at), bytes.slice(at)]);
+      assert.equal(packets.length, 1, what(`split at ${at}`));
+      assertPacket(packets[0], f.packet, what(`split at ${at}`));
+    }
+  });
+}
+
+test("a 4-byte remaining length (2 MiB PUBLISH) encodes and decodes", () => {
+  const bytes = u8(hugeFixture);
+  assertBytes(encode(hugeFixture.packet), bytes, hugeFixture.name);
+  const [whole] = decodeChunks([bytes]);
+  assertPacket(whole, hugeFixture.packet, "one chunk");
+  for (const at of [1, 2, 3, 4, 5, 6, 7, 8, 1_000_000, bytes.length - 1]) {
+    const [p] = decodeChunks([bytes.slice(0, at), bytes.slice(at)]);
+    assertPacket(p, hugeFixture.packet, `split at ${at}`);
+  }
+  const [p] = decodeChunks(chunked(bytes, 65_536));
+  assertPacket(p, hugeFixture.packet, "64 KiB chunks");
+  // The default maxPacketSize (1 MiB) refuses it from its header.
+  assertProtocolError(() => new PacketDecoder().push(bytes.subarray(0, 5)), "", "default max");
+});
+
+test("decodePacket decodes a body given apart from its fixed header", () => {
+  for (const f of fixtures) {
+    // Skip the fixed header: byte 1, then the remaining length's bytes.
+    let start = 1;
+    while (f.bytes[start] & 0x80) start++;
+    start++;
+    assertPacket(decodePacket(f.bytes[0], u8(f).subarray(start)), f.packet, f.name);
+  }
+});
+
+test("all fixtures in one stream decode in order at chunk sizes 1, 3, 17 and whole", () => {
+  const stream = Uint8Array.from(fixtures.flatMap((f) => f.bytes));
+  for (const size of [1, 3, 17, stream.length]) {
+    const chunks = chunked(stream, size);
+    const packets = decodeChunks(chunks);
+    assert.equal(packets.length, fixtures.length, `chunk size ${size}`);
+    packets.forEach((p, i) => assertPacket(p, fixtures[i].packet, `chunk size ${size}: #${i}`));
+    if (chunks.length === 1) {
+      // In one chunk, every PUBLISH payload is a view into it.
+      const publishes = packets.filter((p) => p.type === "publish");
+      assert.ok(publishes.length > 0);
+      assert.ok(publishes.every((p) => p.payload.buffer === chunks[0].buffer));
+    }
+  }
+});
+
+test("a packet completed mid-chunk leaves the next packet's start pending", () => {
+  const decoder = new PacketDecoder();
+  // PUBACK 10, then the first two bytes of a PUBLISH.
+  assert.deepStrictEqual(decoder.push(Uint8Array.of(0x40, 0x02, 0x00, 0x0a, 0x30, 0x03)), [
+    { type: "puback", packetId: 10 },
+  ]);
+  assert.equal(decoder.pending, true);
+  const [p] = decoder.push(Uint8Array.of(0x00, 0x01, 0x74)); // topic "t"
+  assert.deepStrictEqual(p, publish("t"));
+  assert.equal(decoder.pending, false);
+});
+
+test("a 65535-byte topic encodes and decodes", () => {
+  const topic = "a".repeat(65_535);
+  const bytes = encode(publish(topic));
+  // PUBLISH; remaining length 65537 = 0x81 0x80 0x04; topic length 0xffff.
+  assert.deepStrictEqual([...bytes.subarray(0, 6)], [0x30, 0x81, 0x80, 0x04, 0xff, 0xff]);
+  assert.deepStrictEqual(decodeChunks(chunked(bytes, 4096)), [publish(topic)]);
+});
+
+for (const m of malformed) {
+  test(`decode rejects ${m.name} (${m.rule})`, () => {
+    const bytes = Uint8Array.from(m.bytes);
+    const whole = new PacketDecoder();
+    const err = assertProtocolError(() => whole.push(bytes), m.rule, `${m.name}, one chunk`);
+    // A spent decoder keeps failing with the same error, even on good bytes.
+    assert.throws(() => whole.push(Uint8Array.of(0xc0, 0x00)), (e) => e === err);
+
+    // Fed byte by byte: the same rule, raised by the push of the first byte
+    // that shows the fault (the last one, unless the fixture says otherwise).
+    const byByte = new PacketDecoder();
+    const at = m.failsAt ?? bytes.length - 1;
+    for (let i = 0; i < at; i++) {
+      assert.deepStrictEqual(byByte.push(bytes.subarray(i, i + 1)), [], `${m.name}, byte ${i}`);
+    }
+    assertProtocolError(
+      () => byByte.push(bytes.subarray(at, at + 1)),
+      m.rule,
+      `${m.name}, byte ${at}`,
+    );
+  });
+}
+
+test("reserved packet types 0 and 15 are refused from their first byte", () => {
+  for (const byte1 of [0x00, 0x0f, 0xf0, 0xff]) {
+    const decoder = new PacketDecoder();
+    const err = assertProtocolError(
+      () => decoder.push(Uint8Array.of(byte1)),
+      "MQTT 3.1.1 section 2.2.1",
+      `first byte 0x${byte1.toString(16)}`,
+    );
+    assert.throws(() => decoder.push(Uint8Array.of(0x00)), (e) => e === err);
+  }
+  // Also after a good packet in the same chunk.
+  assertProtocolError(
+    () => new PacketDecoder().push(Uint8Array.of(0xd0, 0x00, 0xf0)),
+    "MQTT 3.1.1 section 2.2.1",
+    "after PINGRESP",
+  );
+  assertProtocolError(
+    () => decodePacket(0xf0, new Uint8Array(0)),
+    "MQTT 3.1.1 section 2.2.1",
+    "decodePacket",
+  );
+});
+
+test("maxPacketSize refuses a packet from its fixed header alone", () => {
+  const decoder = new PacketDecoder({ maxPacketSize: 100 });
+  // PUBLISH whose remaining length says 1 MiB: 1048576 = 0 + 0*128 + 64*128^2.
+  assert.deepStrictEqual(decoder.push(Uint8Array.of(0x30, 0x80, 0x80)), []);
+  const err = assertProtocolError(() => decoder.push(Uint8Array.of(0x40)), "", "1 MiB header");
+  assert.match(err.message, /1048580 bytes exceeds maxPacketSize 100/);
+  // Spent: every later push throws the same error, whatever it is given.
+  assert.throws(() => decoder.push(Uint8Array.of(0xc0, 0x00)), (e) => e === err);
+  assert.throws(() => decoder.push(new Uint8Array(0)), (e) => e === err);
+
+  // The same header in one chunk.
+  assertProtocolError(
+    () => new PacketDecoder({ maxPacketSize: 100 }).push(Uint8Array.of(0x30, 0x80, 0x80, 0x40)),
+    "",
+    "1 MiB header in one chunk",
+  );
+});
+
+test("maxPacketSize accepts a packet of exactly that size and refuses one byte more", () => {
+  // 100 bytes: fixed header (2) + topic length (2) + "t" (1) + 95 bytes of payload.
+  const payload = pattern(95);
+  // deno-fmt-ignore
+  const bytes = Uint8Array.of(
+    0x30, // PUBLISH
+    0x62, // remaining length 98
+    0x00, 0x01, 0x74, // topic "t"
+    ...payload,
+  );
+  assert.equal(bytes.length, 100);
+  const decoder = new PacketDecoder({ maxPacketSize: 100 });
+  assert.deepStrictEqual(decoder.push(bytes), [publish("t", { payload })]);
+  assert.deepStrictEqual(decoder.push(Uint8Array.of(0xd0, 0x00)), [{ type: "pingresp" }]);
+
+  const over = new PacketDecoder({ maxPacketSize: 99 });
+  assertProtocolError(() => over.push(bytes.subarray(0, 2)), "", "101 bytes over 99");
+});
+
+test("PacketDecoder refuses a maxPacketSize that is not an integer of at least 2", () => {
+  for (const maxPacketSize of [0, 1, 1.5, -1, NaN, Infinity]) {
+    assert.throws(() => new PacketDecoder({ maxPacketSize }), RangeError, String(maxPacketSize));
+  }
+});
+
+test("encode refuses PUBLISH fields MQTT forbids", () => {
+  assertArgError(() => encode(publish("a/+")), TypeError, "MQTT-3.3.2-2");
+  assertArgError(() => encode(publish("a/#")), TypeError, "MQTT-3.3.2-2");
+  assertArgError(() => encode(publish("\ud800")), TypeError, "MQTT-1.5.3-1");
+  assertArgError(() => encode(publish("a\udc00b")), TypeError, "MQTT-1.5.3-1");
+  assertArgError(() => encode(publish("a\0b")), TypeError, "MQTT-1.5.3-2");
+  // 32768 two-byte characters: 65536 bytes of UTF-8, one over the limit.
+  assertArgError(() => encode(publish("é".repeat(32_768))), RangeError, "65535");
+  assertArgError(() => encode(publish("a".repeat(65_536))), RangeError, "65535");
+  assertArgError(() => encode(publish("a", { qos: 3 as 0 })), RangeError, "MQTT-3.3.1-4");
+  assertArgError(() => encode(publish("a", { dup: true })), TypeError, "MQTT-3.3.1-2");
+  for (const packetId of [0, 65_536, 1.5, undefined]) {
+    assertArgError(
+      () => encode(publish("a", { qos: 1, packetId })),
+      RangeError,
+      "MQTT-2.3.1-1",
+    );
+  }
+});
+
+test("encode refuses packet ids outside 1–65535 on every packet that has one", () => {
+  for (const packetId of [0, 65_536, -1, 2.5]) {
+    for (const type of ["puback", "pubrec", "pubrel", "pubcomp", "unsuback"] as const) {
+      assertArgError(() => encode({ type, packetId }), RangeError, "MQTT-2.3.1-1");
+    }
+    assertArgError(
+      () => encode({ type: "subscribe", packetId, subscriptions: [{ topic: "a", qos: 0 }] }),
+      RangeError,
+      "MQTT-2.3.1-1",
+    );
+    assertArgError(
+      () => encode({ type: "unsubscribe", packetId, topics: ["a"] }),
+      RangeError,
+      "MQTT-2.3.1-1",
+    );
+    assertArgError(
+      () => encode({ type: "suback", packetId, returnCodes: [0] }),
+      RangeError,
+      "MQTT-2.3.1-1",
+    );
+  }
+});
+
+test("encode refuses CONNECT fields MQTT forbids", () => {
+  const connect = { type: "connect", clientId: "c", cleanSession: true, keepalive: 60 } as const;
+  assertArgError(
+    () => encode({ ...connect, clientId: "", cleanSession: false }),
+    TypeError,
+    "MQTT-3.1.3-7",
+  );
+  assertArgError(() => encode({ ...connect, clientId: "\ud800" }), TypeError, "MQTT-1.5.3-1");
+  assertArgError(() => encode({ ...connect, keepalive: 65_536 }), RangeError, "65535");
+  assertArgError(() => encode({ ...connect, keepalive: -1 }), RangeError, "65535");
+  assertArgError(
+    () => encode({ ...connect, password: Uint8Array.of(1) }),
+    TypeError,
+    "MQTT-3.1.2-22",
+  );
+  const will = { topic: "t", payload: new Uint8Array(0), qos: 0, retain: false } as const;
+  assertArgError(
+    () => encode({ ...connect, will: { ...will, payload: new Uint8Array(65_536) } }),
+    RangeError,
+    "65535",
+  );
+  assertArgError(() => encode({ ...connect, will: { ...will, qos: 3 as 0 } }), RangeError, "QoS");
+  assertArgError(() => encode({ ...connect, will: { ...will, qos: 4 as 0 } }), RangeError, "QoS");
+});
+
+test("encode refuses SUBSCRIBE and UNSUBSCRIBE fields MQTT forbids", () => {
+  const sub = (topic: string, qos = 0) =>
+    encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic, qos: qos as 0 }] });
+  assertArgError(
+    () => encode({ type: "subscribe", packetId: 1, subscriptions: [] }),
+    TypeError,
+    "MQTT-3.8.3-3",
+  );
+  assertArgError(() => sub("a/#/b"), TypeError, "MQTT-4.7.1-2");
+  assertArgError(() => sub("a+"), TypeError, "MQTT-4.7.1-3");
+  assertArgError(() => sub(""), TypeError, "MQTT-4.7.3-1");
+  assertArgError(() => sub("a", 3), RangeError, "MQTT-3.8.3-4");
+  assertArgError(
+    () => encode({ type: "unsubscribe", packetId: 1, topics: [] }),
+    TypeError,
+    "MQTT-3.10.3-2",
+  );
+});
