@@ -27,6 +27,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import { connectDefault, type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, StreamPair, Transport } from "./transports/types.ts";
 
 /** A message received from the broker; the same shape everywhere one surfaces. */
@@ -160,6 +161,7 @@ export class MQTTClient {
   /** TLS parameters. */
   readonly ssl_params: SslParams;
 
+  readonly #endpoint: Endpoint;
   readonly #password: Uint8Array | undefined;
   readonly #transport: Transport | undefined;
   readonly #maxPacketSize: number;
@@ -230,34 +232,14 @@ export class MQTTClient {
       throw new TypeError(`Invalid client_id: must be a string, got ${typeof client_id}`);
     }
     utf8(client_id, "client_id");
-    if (typeof server !== "string" || server.length === 0) {
-      throw new TypeError("Invalid server: must be a host name, an IP address or an mqtt:// URL");
-    }
-    let host = server;
-    let urlPort = 0;
-    let urlSsl = false;
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
-    if (scheme) {
-      const proto = scheme[1].toLowerCase();
-      if (proto !== "mqtt" && proto !== "mqtts") {
-        throw new TypeError(
-          `Invalid server "${server}": the URL scheme must be mqtt:// or mqtts://` +
-            (proto === "ws" || proto === "wss"
-              ? " (WebSocket needs a transport, e.g. from @umqtt/umqtt/websocket)"
-              : ""),
-        );
-      }
-      const url = new URL(server.replace(/^[a-z]+/i, "http"));
-      host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-      urlPort = url.port ? Number(url.port) : 0;
-      urlSsl = proto === "mqtts";
-    }
     const explicitPort = o.port ?? 0;
     checkInt("port", explicitPort, 0, 65535);
-    this.ssl = checkBool("ssl", o.ssl ?? false) || urlSsl;
+    const endpoint = parseServer(server, explicitPort, checkBool("ssl", o.ssl ?? false));
+    this.#endpoint = endpoint;
     this.client_id = client_id;
-    this.server = host;
-    this.port = explicitPort || urlPort || (this.ssl ? 8883 : 1883);
+    this.server = endpoint.hostname;
+    this.port = endpoint.port;
+    this.ssl = endpoint.ssl;
     if (o.user !== undefined && typeof o.user !== "string") {
       throw new TypeError(`Invalid user: must be a string, got ${typeof o.user}`);
     }
@@ -656,19 +638,9 @@ export class MQTTClient {
   // ---- connection ------------------------------------------------------
 
   async #open(): Promise<StreamPair> {
-    if (this.#transport) return await this.#transport();
-    if ("Deno" in globalThis) {
-      const { connectDeno } = await import("./transports/deno.ts");
-      return await connectDeno({
-        hostname: this.server,
-        port: this.port,
-        ssl: this.ssl,
-        ssl_params: this.ssl_params,
-      });
-    }
-    throw new TypeError(
-      "No built-in transport for this runtime: pass the transport option, e.g. a function returning { readable, writable } streams connected to the broker",
-    );
+    return this.#transport
+      ? await this.#transport()
+      : await connectDefault(this.#endpoint, this.ssl_params);
   }
 
   #startConnection(ch: Channel, clean: boolean): void {
