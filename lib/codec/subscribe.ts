@@ -42,7 +42,7 @@ export function decodeSubscribe(body: Uint8Array): SubscribePacket {
   const packetId = nonZeroId(r, "SUBSCRIBE");
   const subscriptions = [];
   while (r.left > 0) {
-    const topic = r.string("topic filter");
+    const topic = readFilter(r, "SUBSCRIBE");
     const qos = r.u8("requested QoS");
     if (qos > 2) {
       throw new MQTTProtocolError(`SUBSCRIBE requested QoS byte is ${qos}`, "MQTT-3.8.3-4");
@@ -108,11 +108,27 @@ export function decodeUnsubscribe(body: Uint8Array): UnsubscribePacket {
   const r = new BodyReader(body, "UNSUBSCRIBE");
   const packetId = nonZeroId(r, "UNSUBSCRIBE");
   const topics = [];
-  while (r.left > 0) topics.push(r.string("topic filter"));
+  while (r.left > 0) topics.push(readFilter(r, "UNSUBSCRIBE"));
   if (topics.length === 0) {
     throw new MQTTProtocolError("UNSUBSCRIBE without a topic filter", "MQTT-3.10.3-2");
   }
   return { type: "unsubscribe", packetId, topics };
+}
+
+/**
+ * Reads a topic filter held to the rules the encoder enforces (MQTT-4.7.1-2,
+ * MQTT-4.7.1-3, MQTT-4.7.3-1), so that whatever decodes also encodes again.
+ */
+function readFilter(r: BodyReader, packet: string): string {
+  const filter = r.string("topic filter");
+  try {
+    validateTopicFilter(filter, packet.toLowerCase());
+  } catch (e) {
+    // "Cannot subscribe to "a+": ... (MQTT-4.7.1-3)": keep the words, move the rule to `rule`.
+    const [, words, rule] = /^(.*?)(?: \(([^()]+)\))?$/s.exec((e as Error).message)!;
+    throw new MQTTProtocolError(`Malformed ${packet}: ${words}`, rule ?? "");
+  }
+  return filter;
 }
 
 function nonZeroId(r: BodyReader, what: string): number {
