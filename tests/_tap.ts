@@ -5,6 +5,7 @@
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import type { StreamPair } from "../mod.ts";
+import { connectNode } from "../lib/transports/node.ts";
 
 /** One tapped connection, made by {@linkcode Tap.transport}. */
 export interface TapConn {
@@ -27,7 +28,11 @@ export class Tap {
 
   /** The function to pass as the `transport` option. */
   transport = async (): Promise<StreamPair> => {
-    const conn = await Deno.connect({ hostname: this.hostname, port: this.port });
+    // Deno's own socket under Deno; node:net under Bun, so `bun test` runs the client tests.
+    const address = { hostname: this.hostname, port: this.port };
+    const conn = "Deno" in globalThis
+      ? await Deno.connect(address)
+      : (await connectNode(address)) as StreamPair & { close(): void };
     const written: Packet[] = [];
     const read: Packet[] = [];
     const decoder = new PacketDecoder({ maxPacketSize: 1 << 28 });

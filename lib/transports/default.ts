@@ -9,29 +9,47 @@ import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where to connect, as parsed from the client's `server`, `port` and `ssl`. */
 export interface Endpoint {
-  /** URL scheme given, or `mqtt`/`mqtts` for a bare host. */
-  scheme: "mqtt" | "mqtts";
+  /** URL scheme given, or `mqtt`/`mqtts` for a bare host; `ws`/`wss` select WebSocket. */
+  scheme: "mqtt" | "mqtts" | "ws" | "wss";
   /** Host name or IP address (IPv6 without brackets). */
   hostname: string;
   /** TCP port. */
   port: number;
   /** Use TLS. */
   ssl: boolean;
+  /** For `ws`/`wss`: the URL's path and query; `/mqtt` when the URL has none. */
+  path?: string;
 }
 
+const DEFAULT_PORT = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
+
 /**
- * Parses `server` (a host, or an `mqtt://`/`mqtts://` URL) with umqtt's port
- * rules: a non-zero `port` wins, else the URL's, else 1883 (8883 with ssl).
+ * Parses `server` (a host, or an `mqtt://`, `mqtts://`, `ws://` or `wss://`
+ * URL) with umqtt's port rules: a non-zero `port` wins, else the URL's, else
+ * the scheme's default (1883, 8883 with ssl; 80 for `ws`, 443 for `wss`).
+ * A WebSocket URL keeps its path, `/mqtt` if it has none.
  *
  * @param server Host name, IP address or URL.
  * @param port The explicit port, 0 for none.
- * @param ssl Whether TLS was asked for.
+ * @param ssl Whether TLS was asked for (turns `ws` into `wss`).
  * @returns The endpoint.
  * @throws {TypeError} An empty server or an unsupported URL scheme.
+ * @example
+ * ```ts
+ * import { parseServer } from "./default.ts";
+ * const e = parseServer("ws://broker.local", 0, false);
+ * if (e.port !== 80 || e.path !== "/mqtt") throw new Error("unexpected");
+ * ```
  */
-export function parseServer(server: string, port: number, ssl: boolean): Endpoint {
+export function parseServer(
+  server: string,
+  port: number,
+  ssl: boolean,
+): Endpoint {
   if (typeof server !== "string" || server.length === 0) {
-    throw new TypeError("Invalid server: must be a host name, an IP address or an mqtt:// URL");
+    throw new TypeError(
+      "Invalid server: must be a host name, an IP address or an mqtt:// URL",
+    );
   }
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
   if (!match) {
@@ -42,47 +60,106 @@ export function parseServer(server: string, port: number, ssl: boolean): Endpoin
       ssl,
     };
   }
-  const scheme = match[1].toLowerCase();
-  if (scheme !== "mqtt" && scheme !== "mqtts") {
+  const given = match[1].toLowerCase();
+  if (!(given in DEFAULT_PORT)) {
     throw new TypeError(
-      `Invalid server "${server}": the URL scheme must be mqtt:// or mqtts://` +
-        (scheme === "ws" || scheme === "wss"
-          ? " (WebSocket needs a transport, e.g. from @umqtt/umqtt/websocket)"
-          : ""),
+      `Invalid server "${server}": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
     );
   }
   const url = new URL(server.replace(/^[a-z]+/i, "http"));
-  const tls = ssl || scheme === "mqtts";
-  return {
-    scheme: tls ? "mqtts" : "mqtt",
+  const ws = given === "ws" || given === "wss";
+  const tls = ssl || given === "mqtts" || given === "wss";
+  const scheme = ws ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
+  const endpoint: Endpoint = {
+    scheme,
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: port || (url.port ? Number(url.port) : 0) || (tls ? 8883 : 1883),
+    port: port || (url.port ? Number(url.port) : 0) || DEFAULT_PORT[scheme],
     ssl: tls,
   };
+  if (ws) {
+    endpoint.path = url.pathname === "/" && !server.endsWith("/")
+      ? "/mqtt" + url.search
+      : url.pathname + url.search;
+  }
+  return endpoint;
 }
 
 /**
- * Opens a connection to `endpoint` with the sockets of the runtime this runs in.
+ * The URL a WebSocket endpoint connects to.
+ *
+ * @param endpoint A `ws`/`wss` endpoint from {@linkcode parseServer}.
+ * @returns `ws[s]://host:port/path`.
+ * @example
+ * ```ts
+ * import { parseServer, webSocketUrl } from "./default.ts";
+ * const url = webSocketUrl(parseServer("wss://[::1]/mqtt", 0, false));
+ * if (url !== "wss://[::1]:443/mqtt") throw new Error(url);
+ * ```
+ */
+export function webSocketUrl(endpoint: Endpoint): string {
+  const host = endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname;
+  return `${endpoint.ssl ? "wss" : "ws"}://${host}:${endpoint.port}${endpoint.path ?? "/mqtt"}`;
+}
+
+/** The runtime this code runs in, as far as picking sockets goes. */
+export function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
+  const g = globalThis as Record<string, unknown> & {
+    navigator?: { userAgent?: string };
+    process?: { versions?: { node?: string } };
+  };
+  if ("Deno" in g) return "deno";
+  if ("Bun" in g) return "bun";
+  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
+  if (g.process?.versions?.node !== undefined) return "node";
+  return "browser";
+}
+
+/**
+ * Opens a connection to `endpoint` with the sockets of the runtime this runs
+ * in: `Deno.connect` in Deno, `node:net`/`node:tls` in Bun and Node,
+ * `cloudflare:sockets` in Workers, and the global `WebSocket` for `ws`/`wss`.
+ * Each adapter is imported only when it is used.
  *
  * @param endpoint Where to connect.
  * @param ssl_params TLS parameters.
  * @returns The connection as a stream pair.
- * @throws {TypeError} In a runtime with no built-in transport.
+ * @throws {TypeError} Plain MQTT in a browser, or WebSocket where there is no global `WebSocket`.
+ * @example
+ * ```ts ignore
+ * import { connectDefault, parseServer } from "./default.ts";
+ * const pair = await connectDefault(parseServer("mqtt://127.0.0.1", 0, false), {});
+ * ```
  */
 export async function connectDefault(
   endpoint: Endpoint,
   ssl_params: SslParams,
 ): Promise<StreamPair> {
-  if ("Deno" in globalThis) {
-    const { connectDeno } = await import("./deno.ts");
-    return await connectDeno({
-      hostname: endpoint.hostname,
-      port: endpoint.port,
-      ssl: endpoint.ssl,
-      ssl_params,
-    });
+  const { hostname, port, ssl } = endpoint;
+  if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
+    const { connectWebSocket } = await import("./websocket.ts");
+    return await connectWebSocket(webSocketUrl(endpoint));
+  }
+  switch (runtime()) {
+    case "deno": {
+      const { connectDeno } = await import("./deno.ts");
+      return await connectDeno({ hostname, port, ssl, ssl_params });
+    }
+    case "bun": {
+      const { connectBun } = await import("./bun.ts");
+      return await connectBun({ hostname, port, ssl, ssl_params });
+    }
+    case "node": {
+      const { connectNode } = await import("./node.ts");
+      return await connectNode({ hostname, port, ssl, ssl_params });
+    }
+    case "workerd": {
+      const { connectCloudflare } = await import("./cloudflare.ts");
+      return await connectCloudflare({ hostname, port, ssl, ssl_params });
+    }
   }
   throw new TypeError(
-    "No built-in transport for this runtime: pass the transport option, e.g. a function returning { readable, writable } streams connected to the broker",
+    `Cannot connect to mqtt${
+      ssl ? "s" : ""
+    }://${hostname}:${port} here: a browser has no TCP sockets; use a ws:// or wss:// URL, or pass the transport option`,
   );
 }

@@ -1,0 +1,72 @@
+/**
+ * The transport for Cloudflare Workers: `connect()` from
+ * `cloudflare:sockets`, whose socket already is a stream pair; `ssl` turns
+ * on `secureTransport`. Workers cannot reach port 25, and a connection lives
+ * only as long as the request (or Durable Object, or cron run) that opened
+ * it: publish from a `fetch` handler, subscribe for a short while.
+ *
+ * @module
+ */
+import type { SslParams, StreamPair } from "./types.ts";
+
+/** Where and how {@linkcode connectCloudflare} connects. */
+export interface CloudflareConnectOptions {
+  /** Host name or IP address to connect to. */
+  hostname: string;
+  /** TCP port (not 25). */
+  port: number;
+  /** Use TLS (`secureTransport: "on"`). */
+  ssl?: boolean;
+  /** Only `server_hostname` absent or equal to `hostname` is possible: Workers verify against the public roots. */
+  ssl_params?: SslParams;
+}
+
+interface CloudflareSocket extends StreamPair {
+  opened: Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a TCP or TLS connection from a Worker.
+ *
+ * @param options Address, port and TLS settings.
+ * @returns The socket, once open.
+ * @throws {TypeError} For `ssl_params` a Worker cannot honour (a CA, a client certificate, another name).
+ * @throws {Error} The socket's error if it cannot connect.
+ *
+ * @example
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ * import { connectCloudflare } from "@umqtt/umqtt/cloudflare";
+ * const client = new MQTTClient("worker", "broker.example", {
+ *   transport: () => connectCloudflare({ hostname: "broker.example", port: 8883, ssl: true }),
+ * });
+ * ```
+ */
+export async function connectCloudflare(
+  options: CloudflareConnectOptions,
+): Promise<StreamPair> {
+  const { hostname, port, ssl = false, ssl_params: p = {} } = options;
+  if (
+    p.cadata !== undefined || p.cert !== undefined ||
+    (p.server_hostname !== undefined && p.server_hostname !== hostname)
+  ) {
+    throw new TypeError(
+      "Invalid ssl_params for Workers: cloudflare:sockets verifies against the public CAs by the host connected to; cadata, cert/key and another server_hostname are not possible",
+    );
+  }
+  // A computed specifier: only workerd knows this module, and no other
+  // runtime's type checker or bundler should go looking for it.
+  const specifier = "cloudflare:sockets";
+  const { connect } = (await import(specifier)) as {
+    connect(
+      address: { hostname: string; port: number },
+      o: object,
+    ): CloudflareSocket;
+  };
+  const socket = connect({ hostname, port }, {
+    secureTransport: ssl ? "on" : "off",
+  });
+  await socket.opened;
+  return socket;
+}

@@ -1,0 +1,132 @@
+/**
+ * The transport for Node.js (and Bun): `node:net` / `node:tls` sockets as a
+ * web {@linkcode StreamPair}, with backpressure both ways. The `node:`
+ * modules load when a connection is made, never at import, so a browser
+ * bundle that contains this file does not load them.
+ *
+ * @module
+ */
+import type { Duplex } from "node:stream";
+import type { SslParams, StreamPair } from "./types.ts";
+
+/** Where and how {@linkcode connectNode} connects. */
+export interface NodeConnectOptions {
+  /** Host name or IP address to connect to. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Use TLS. */
+  ssl?: boolean;
+  /** TLS parameters (MicroPython names); `cadata` is trusted besides the system roots. */
+  ssl_params?: SslParams;
+}
+
+/**
+ * Opens a TCP or TLS connection with `node:net` / `node:tls`.
+ *
+ * @param options Address, port and TLS settings.
+ * @returns The open connection as a stream pair.
+ * @throws {Error} The socket's error if it cannot connect (refused, TLS verification).
+ *
+ * @example
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ * import { connectNode } from "@umqtt/umqtt/node";
+ * const client = new MQTTClient("id", "broker.local", {
+ *   transport: () => connectNode({ hostname: "broker.local", port: 1883 }),
+ * });
+ * ```
+ */
+export async function connectNode(
+  options: NodeConnectOptions,
+): Promise<StreamPair> {
+  const { hostname: host, port, ssl = false, ssl_params: p = {} } = options;
+  let socket: Duplex & { setNoDelay(on: boolean): unknown };
+  if (ssl) {
+    const tls = await import("node:tls");
+    const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
+    socket = tls.connect({
+      host,
+      port,
+      servername: p.server_hostname,
+      ca,
+      cert: p.cert,
+      key: p.key,
+    });
+  } else socket = (await import("node:net")).connect({ host, port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once(ssl ? "secureConnect" : "connect", () => {
+      socket.off("error", reject);
+      resolve();
+    });
+    socket.once("error", reject);
+  });
+  socket.setNoDelay(true);
+  return socketStreams(socket);
+}
+
+/**
+ * Wraps a connected Node duplex (a `net.Socket`, a `tls.TLSSocket`) as a
+ * stream pair: a byte stream that pauses the socket while its queue is full,
+ * and a sink whose writes wait for `drain`. Closing ends the socket, then
+ * destroys it once its writes are flushed.
+ *
+ * @param socket A connected socket.
+ * @returns The stream pair over it.
+ * @example
+ * ```ts ignore
+ * import { connect } from "node:net";
+ * import { socketStreams } from "@umqtt/umqtt/node";
+ * const pair = socketStreams(connect({ host: "127.0.0.1", port: 1883 }));
+ * ```
+ */
+export function socketStreams(socket: Duplex): StreamPair {
+  let done = false; // the readable side was closed, errored or cancelled
+  const end = () => {
+    if (!socket.destroyed) socket.end(() => socket.destroy());
+  };
+  const readable = new ReadableStream({
+    type: "bytes",
+    start(c) {
+      const finish = (e?: unknown) => {
+        if (done) return;
+        done = true;
+        e === undefined ? c.close() : c.error(e);
+      };
+      socket.on("data", (chunk: Uint8Array) => {
+        // A copy: enqueue transfers the buffer, and Node may share it.
+        c.enqueue(new Uint8Array(chunk));
+        if ((c.desiredSize ?? 0) <= 0) socket.pause();
+      });
+      socket.once("end", () => finish());
+      socket.on("error", finish);
+      socket.once("close", () => finish());
+    },
+    pull: () => void socket.resume(),
+    cancel() {
+      done = true;
+      socket.resume(); // keep reading, so the peer's FIN is seen and the socket closes
+      end();
+    },
+  }, { highWaterMark: 65_536 });
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (socket.destroyed) throw new Error("The socket is closed");
+      if (socket.write(chunk)) return;
+      return new Promise((resolve, reject) => {
+        const settle = () => {
+          socket.off("drain", settle).off("close", settle);
+          socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
+        };
+        socket.on("drain", settle).on("close", settle);
+      });
+    },
+    close: end,
+    abort: () => void socket.destroy(),
+  });
+  return {
+    readable: readable as ReadableStream<Uint8Array>,
+    writable,
+    close: end,
+  };
+}

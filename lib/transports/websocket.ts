@@ -1,0 +1,124 @@
+/**
+ * The WebSocket transport: MQTT over a classic `WebSocket` (subprotocol
+ * `mqtt`, binary frames), as browsers, Deno, Bun and Node 22+ have it
+ * globally. MQTT packets split across frames or packed into one are both
+ * fine: the client decodes a byte stream, not frames.
+ *
+ * @module
+ */
+import type { StreamPair } from "./types.ts";
+
+/** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
+export interface WebSocketLike {
+  /** Set to `"arraybuffer"` by the adapter. */
+  binaryType: string;
+  /** Bytes sent but not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Sends one binary message. */
+  send(data: Uint8Array): void;
+  /** Closes the connection. */
+  close(code?: number): void;
+  /** Listens for `open`, `message`, `error` and `close`. */
+  addEventListener(type: string, listener: (event: unknown) => void): void;
+}
+
+/** A `WebSocket` constructor; the third argument is for constructors that take options (`ws`). */
+export type WebSocketConstructor = new (
+  url: string,
+  protocols: string[],
+  options?: { headers?: Record<string, string> },
+) => WebSocketLike;
+
+/** Options for {@linkcode connectWebSocket}. */
+export interface WebSocketOptions {
+  /** The constructor to use; default the global `WebSocket` (Node 20 has none: pass `ws`'s). */
+  WebSocket?: WebSocketConstructor;
+  /** Extra handshake headers, where the constructor takes them (`ws`, Bun); browsers cannot. */
+  headers?: Record<string, string>;
+  /** Writes wait while more than this many bytes are buffered; default 1 MiB. */
+  highWaterMark?: number;
+}
+
+/**
+ * Opens a WebSocket to an MQTT broker, e.g. `ws://host:8080/mqtt`.
+ *
+ * @param url The `ws://` or `wss://` URL, path included.
+ * @param options Constructor, headers, send buffer limit.
+ * @returns The connection as a stream pair.
+ * @throws {TypeError} When there is no `WebSocket` to use.
+ * @throws {Error} When the connection fails or the broker does not speak `mqtt`.
+ *
+ * @example
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt";
+ * import { connectWebSocket } from "@umqtt/umqtt/websocket";
+ * import WebSocket from "ws"; // Node 20 only; elsewhere leave WebSocket out
+ * const client = new MQTTClient("id", "broker.local", {
+ *   transport: () => connectWebSocket("ws://broker.local:8080/mqtt", { WebSocket }),
+ * });
+ * ```
+ */
+export async function connectWebSocket(
+  url: string,
+  options: WebSocketOptions = {},
+): Promise<StreamPair> {
+  const WS = options.WebSocket ??
+    (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (typeof WS !== "function") {
+    throw new TypeError(
+      "Invalid options.WebSocket: this runtime has no global WebSocket; pass a constructor, e.g. from the ws package",
+    );
+  }
+  const high = options.highWaterMark ?? 1 << 20;
+  const ws = options.headers
+    ? new WS(url, ["mqtt"], { headers: options.headers })
+    : new WS(url, ["mqtt"]);
+  ws.binaryType = "arraybuffer";
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener("open", () => resolve());
+    ws.addEventListener(
+      "error",
+      () => reject(new Error(`WebSocket connection to ${url} failed`)),
+    );
+    ws.addEventListener(
+      "close",
+      () => reject(new Error(`WebSocket to ${url} closed`)),
+    );
+  });
+  let closed = false;
+  const close = () => {
+    closed = true;
+    ws.close(1000);
+  };
+  const readable = new ReadableStream({
+    type: "bytes",
+    start(c) {
+      // WebSocket has no pause: backpressure ends at the broker's TCP window.
+      ws.addEventListener("message", (e) => {
+        if (!closed) {
+          c.enqueue(new Uint8Array((e as { data: ArrayBuffer }).data));
+        }
+      });
+      ws.addEventListener("close", () => {
+        if (!closed) (closed = true, c.close());
+      });
+    },
+    cancel: close,
+  });
+  // bufferedAmount has no event: poll it while over the mark.
+  const drained = async () => {
+    while (ws.bufferedAmount > high && !closed) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      if (closed) throw new Error("The WebSocket is closed");
+      ws.send(chunk);
+      if (ws.bufferedAmount > high) await drained();
+    },
+    close,
+    abort: close,
+  });
+  return { readable: readable as ReadableStream<Uint8Array>, writable, close };
+}
