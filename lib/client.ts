@@ -426,6 +426,8 @@ export class MQTTClient {
       if (ack.returnCode !== 0) {
         throw new MQTTException(connackReturnCodeMessage(ack.returnCode), ack.returnCode);
       }
+      // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
+      if (this.#ch !== ch) throw this.#closeError ?? this.#notConnected("connect");
       this.#connected = true;
       this.#resendInflight();
       return ack.sessionPresent;
