@@ -37,6 +37,7 @@ import {
   chmodSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -66,6 +67,12 @@ export interface Broker {
   wsUrl?: string;
   /** Stops the broker and waits for its exit. A no-op on the shared brokers of {@linkcode forEachBroker}. */
   stop(): Promise<void>;
+  /**
+   * Only on a broker from {@linkcode startMosquitto}: stops mosquitto with
+   * SIGTERM (so that, with `persistence`, it saves its state), waits for its
+   * exit and starts it again with the same config on the same ports, ready.
+   */
+  restart?(): Promise<void>;
 }
 
 /** Server-side TLS files for {@linkcode startMosquitto}; paths, copied so mosquitto can read them. */
@@ -87,6 +94,18 @@ export interface MosquittoOptions {
   websockets?: boolean;
   /** Add a TLS listener (`Broker.tlsPort`). */
   tls?: MosquittoTlsOptions;
+  /**
+   * Keep sessions and queued messages in a file in the broker's temp folder,
+   * saved only on exit (`autosave_interval 0`), so a {@linkcode Broker.restart}
+   * keeps exactly what the broker held when it was stopped.
+   */
+  persistence?: boolean;
+  /**
+   * More config lines, e.g. `max_queued_messages 0`, `max_inflight_messages 1`,
+   * `max_qos 1`; written right after the main TCP listener's, so listener
+   * options apply to it.
+   */
+  extraConfig?: string[];
 }
 
 const HOST = "127.0.0.1";
@@ -100,11 +119,15 @@ const DYNSEC_PLUGINS = [
 // Once the test process's end of our stdin pipe closes, removes the temp dir
 // ($0's folder; first, since the broker's exit ends this script) and kills
 // the broker. SIGKILL, not SIGTERM: mosquitto takes ~100 ms to act on
-// SIGTERM, and a test broker has nothing to save (persistence is off, and an
-// MQTT 3.1.1 server sends nothing on shutdown; the kernel closes sockets).
+// SIGTERM, and a stopped test broker has nothing to save (its folder goes,
+// and an MQTT 3.1.1 server sends nothing on shutdown; the kernel closes
+// sockets). restart() alone needs SIGTERM (mosquitto saves its persistence
+// file on it) and sends it to the broker itself, by the pid written here;
+// the broker's exit then ends this script, folder kept, stdin still open.
 const WATCHDOG = `exec 3<&0 </dev/null 2>"$0"
 "$@" 3<&- &
 c=$!
+echo $c >"\${0%/*}/pid"
 { read -r _ <&3; rm -rf "\${0%/*}"; kill -KILL $c 2>/dev/null; } &
 r=$!
 wait $c; s=$?
@@ -149,6 +172,8 @@ interface Launch {
   /** File the broker writes `PORT <n>` to, when it chooses its own (aedes). */
   portFile?: string;
   log: string;
+  /** The command the watchdog runs, kept for a restart. */
+  argv: string[];
 }
 
 const live = new Set<Launch>();
@@ -162,7 +187,7 @@ function launch(kind: BrokerKind, dir: string, argv: string[], ports?: Ports): L
   });
   // Swallow EPIPE if the watchdog is already gone when we close its stdin.
   child.stdin?.on("error", () => {});
-  const l: Launch = { kind, dir, child, ports, log };
+  const l: Launch = { kind, dir, child, ports, log, argv };
   if (kind === "aedes") l.portFile = argv.at(-1);
   live.add(l);
   if (!exitHookInstalled) {
@@ -318,12 +343,26 @@ function launchMosquitto(opts: MosquittoOptions): Launch {
 function writeConfig(dir: string, ports: Ports, opts: MosquittoOptions): string {
   const conf = [
     `listener ${ports.port} ${HOST}`,
-    "persistence false",
+    `persistence ${opts.persistence ? "true" : "false"}`,
     "log_dest stderr",
     "log_type error",
     "log_type warning",
     `allow_anonymous ${opts.passwordFile ? "false" : "true"}`,
   ];
+  if (opts.persistence) {
+    // Written by the `mosquitto` user it drops to; saved on exit only, so
+    // what survives a restart does not depend on when a timer fired.
+    const data = join(dir, "data");
+    mkdirSync(data);
+    chmodSync(data, 0o777);
+    conf.push(`persistence_location ${data}/`, "autosave_interval 0");
+  }
+  for (const line of opts.extraConfig ?? []) {
+    if (typeof line !== "string" || /[\r\n]/.test(line)) {
+      throw new TypeError(`startMosquitto: extraConfig must hold single lines, got ${line}`);
+    }
+    conf.push(line);
+  }
   if (opts.passwordFile) {
     const file = writeReadable(join(dir, "passwd"), "");
     for (const { user, password } of opts.passwordFile) {
@@ -387,8 +426,38 @@ function launchAedes(): Launch {
   return launch("aedes", dir, argv);
 }
 
+/**
+ * SIGTERMs the broker itself (not the watchdog, whose stdin stays open, so
+ * the folder and its persistence file stay), waits for its exit, and
+ * launches the same command in the same folder on the same ports.
+ */
+async function restartLaunch(l: Launch): Promise<Launch> {
+  if (!live.has(l)) throw new Error(`Cannot restart ${l.kind}: it was stopped`);
+  const pid = Number(readFileSync(join(l.dir, "pid"), "utf8"));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exit = exited(l.child) ? Promise.resolve(true) : Promise.race([
+    new Promise<boolean>((resolve) => l.child.once("close", () => resolve(true))),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000))),
+  ]);
+  if (!exited(l.child)) process.kill(pid, "SIGTERM");
+  const gone = await exit;
+  clearTimeout(timer);
+  if (!gone) throw new Error(`${l.kind} did not exit within 10 s of SIGTERM`);
+  live.delete(l);
+  l.child.stdin?.destroy();
+  const next = launch(l.kind, l.dir, l.argv, l.ports);
+  try {
+    await ready(next, TIMEOUT[l.kind]);
+    return next;
+  } catch (err) {
+    await stopLaunch(next);
+    throw err;
+  }
+}
+
 /** Wraps a ready launch as a Broker. */
 function asBroker(l: Launch, { port, wsPort, tlsPort }: Ports, owned = true): Broker {
+  let current = l;
   return {
     name: l.kind,
     host: HOST,
@@ -396,7 +465,10 @@ function asBroker(l: Launch, { port, wsPort, tlsPort }: Ports, owned = true): Br
     url: `mqtt://${HOST}:${port}`,
     ...(wsPort ? { wsUrl: `ws://${HOST}:${wsPort}` } : {}),
     ...(tlsPort ? { tlsPort } : {}),
-    stop: owned ? () => stopLaunch(l) : () => Promise.resolve(),
+    stop: owned ? () => stopLaunch(current) : () => Promise.resolve(),
+    ...(owned && l.kind === "mosquitto"
+      ? { restart: async () => void (current = await restartLaunch(current)) }
+      : {}),
   };
 }
 
@@ -406,11 +478,19 @@ const TIMEOUT = { mosquitto: 5000, aedes: 60000 };
 /**
  * Starts a mosquitto with its own config, for a test that needs one; call
  * `stop()` before the test ends. The listeners bind 127.0.0.1 on free ports;
- * persistence is off.
+ * persistence is off unless asked for. `restart()` keeps the ports.
+ *
+ * @example A broker that keeps sessions across a restart
+ * ```ts ignore
+ * const broker = await startMosquitto({ persistence: true, extraConfig: ["max_queued_messages 0"] });
+ * await broker.restart!(); // SIGTERM (state saved), then up again on broker.port
+ * await broker.stop();
+ * ```
  *
  * @throws {Error} If mosquitto is missing or does not come up (the message
  * carries its stderr).
- * @throws {TypeError} If `passwordFile` and `denySubscribe` are combined.
+ * @throws {TypeError} If `passwordFile` and `denySubscribe` are combined, or
+ * an `extraConfig` entry is not one line.
  */
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broker> {
   for (let attempt = 1;; attempt++) {
