@@ -21,5 +21,6 @@
 export * from "./lib/client.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";
+export * from "./lib/session_store.ts";
 export type { SslParams, StreamPair, Transport } from "./lib/transports/types.ts";
 export type { QoS } from "./lib/codec/packet.ts";

@@ -27,6 +27,8 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import { type CoreHooks, hooks } from "./_internal.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { connectDefault, type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, StreamPair, Transport } from "./transports/types.ts";
 
@@ -75,24 +77,35 @@ export interface MQTTClientOptions {
   maxQueuedMessages?: number;
   /** Milliseconds to wait for the connection and its CONNACK; default 30 000. */
   connectTimeout?: number;
+  /**
+   * Where unacknowledged outgoing packets and QoS 2 receive state are kept;
+   * default in memory. See {@linkcode SessionStore} to keep a session across restarts.
+   */
+  sessionStore?: SessionStore;
+}
+
+/** Cancels a wait: the call rejects with the signal's reason, and the client stays usable. */
+export interface SignalOptions {
+  /** Aborting it stops the wait. */
+  signal?: AbortSignal;
 }
 
 /** Options for {@linkcode MQTTClient.publish} and {@linkcode MQTTClient.set_last_will}. */
-export interface PublishOptions {
+export interface PublishOptions extends SignalOptions {
   /** Ask the broker to retain the message (default false). */
   retain?: boolean;
-  /** Quality of service, 0 or 1 (default 0). */
+  /** Quality of service, 0, 1 or 2 (default 0). */
   qos?: QoS;
 }
 
 /** Options for {@linkcode MQTTClient.connect}. */
-export interface ConnectOptions {
+export interface ConnectOptions extends SignalOptions {
   /** Start a fresh session (default true) or resume the broker's stored one. */
   clean_session?: boolean;
 }
 
 /** Options for {@linkcode MQTTClient.subscribe}. */
-export interface SubscribeOptions {
+export interface SubscribeOptions extends SignalOptions {
   /** Maximum QoS asked for (default 0). */
   qos?: QoS;
 }
@@ -102,11 +115,13 @@ interface Deferred<T> {
   reject(error: unknown): void;
 }
 
-/** A packet id in use: a QoS 1 publish, a SUBSCRIBE or an UNSUBSCRIBE awaiting its ack. */
+/**
+ * A packet id in use, and the acknowledgement it waits for: PUBACK (QoS 1),
+ * PUBREC then PUBCOMP (QoS 2), SUBACK or UNSUBACK. Publishes also sit in the
+ * session store, to be resent after a reconnect.
+ */
 interface InFlight extends Deferred<unknown> {
-  kind: "puback" | "suback" | "unsuback";
-  /** The encoded PUBLISH, kept to resend with DUP=1 after reconnecting. */
-  publish?: Uint8Array;
+  kind: "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
   /** Number of filters in the SUBSCRIBE, to check the SUBACK against. */
   filters?: number;
 }
@@ -145,7 +160,7 @@ const noop = () => {};
  * await client.disconnect();
  * ```
  */
-export class MQTTClient {
+export class MQTTClient extends EventTarget {
   /** The client identifier sent in CONNECT. */
   readonly client_id: string;
   /** Host name or address connected to. */
@@ -167,6 +182,8 @@ export class MQTTClient {
   readonly #maxPacketSize: number;
   readonly #maxQueued: number;
   readonly #connectTimeout: number;
+  readonly #store: SessionStore;
+  readonly #hooks: CoreHooks;
 
   #callback: MessageCallback | undefined;
   #will: Will | undefined;
@@ -178,6 +195,7 @@ export class MQTTClient {
   #connected = false;
   #connecting = false;
   #closeError: MQTTConnectionError | null = null;
+  #userClosed = false;
   #readLoop: Promise<void> = Promise.resolve();
   #connack: Deferred<Packet> | null = null;
 
@@ -193,8 +211,14 @@ export class MQTTClient {
   #queueHead = 0;
   #waiters: Deferred<Queued>[] = [];
   #dropped = 0;
-  // Incoming QoS 2 ids received and not yet released by PUBREL: true once PUBREC was sent.
-  #qos2In = new Map<number, boolean>();
+  // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
+  #qos2Queued = new Set<number>();
+
+  // Keepalive: when bytes last went out and came in, and when our PINGREQ went.
+  #kaTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastWrite = 0;
+  #lastRead = 0;
+  #pingSentAt = 0;
 
   // Writes issued while one is under way go out together in the next one.
   #out: Uint8Array[] = [];
@@ -225,6 +249,7 @@ export class MQTTClient {
     ssl?: boolean,
     ssl_params?: SslParams,
   ) {
+    super();
     const o: MQTTClientOptions = typeof port === "object" && port !== null
       ? port
       : { port, user, password, keepalive, ssl, ssl_params };
@@ -291,6 +316,22 @@ export class MQTTClient {
     checkInt("maxQueuedMessages", this.#maxQueued, 1, Number.MAX_SAFE_INTEGER);
     this.#connectTimeout = o.connectTimeout ?? DEFAULTS.connectTimeout;
     checkInt("connectTimeout", this.#connectTimeout, 1, 2_147_483_647);
+    const store = o.sessionStore ?? new MemorySessionStore();
+    if (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set)) {
+      throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
+    }
+    this.#store = store;
+    // Ids of a stored session stay taken until their acknowledgements come.
+    for (const [id, bytes] of store.outgoing) {
+      const kind = bytes[0] >> 4 === 6
+        ? "pubcomp"
+        : ((bytes[0] >> 1) & 3) === 2
+        ? "pubrec"
+        : "puback";
+      this.#inflight.set(id, { kind, resolve: noop, reject: noop });
+    }
+    this.#hooks = { keepPending: false, rejectKept: (e) => this.#rejectKept(e) };
+    hooks.set(this, this.#hooks);
   }
 
   /** True between CONNACK and the end of the connection. */
@@ -339,7 +380,7 @@ export class MQTTClient {
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
   ): void {
-    const o = publishArgs(retain, qos, 2);
+    const o = publishArgs(retain, qos);
     validateTopicName(topic, "set the will");
     utf8(topic, "will topic");
     const payload = checkPayload(msg);
@@ -369,19 +410,24 @@ export class MQTTClient {
    * (`clean_session = false`), QoS 1 messages left unacknowledged by the last
    * connection are resent first, with DUP=1, in their original order.
    *
-   * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session }`.
+   * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session, signal }`.
+   * @param options `signal`: aborting it closes the connection attempt.
    * @returns CONNACK's session-present flag: whether the broker had a session for this client.
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
    * @throws {TypeError} An empty client id with a persistent session (MQTT-3.1.3-7), or already connected.
    */
-  async connect(clean_session: boolean | ConnectOptions = true): Promise<boolean> {
+  async connect(
+    clean_session: boolean | ConnectOptions = true,
+    options: SignalOptions = {},
+  ): Promise<boolean> {
+    const asObject = typeof clean_session === "object" && clean_session !== null;
     const clean = checkBool(
       "clean_session",
-      typeof clean_session === "object" && clean_session !== null
-        ? clean_session.clean_session ?? true
-        : clean_session,
+      asObject ? clean_session.clean_session ?? true : clean_session,
     );
+    const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
+    signal?.throwIfAborted();
     if (this.#connected || this.#connecting) {
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
@@ -396,9 +442,11 @@ export class MQTTClient {
     });
     this.#connecting = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort = noop;
     let timedOut = false;
     let ch: Channel | null = null;
     try {
+      // Rejects on the connect timeout or on abort, whichever comes first.
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           timedOut = true;
@@ -408,6 +456,11 @@ export class MQTTClient {
             ),
           );
         }, this.#connectTimeout);
+        onAbort = () => {
+          timedOut = true;
+          reject(signal!.reason);
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
       const opening = this.#open();
       // A connection that opens after the timeout must still be closed.
@@ -429,10 +482,16 @@ export class MQTTClient {
       // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
       if (this.#ch !== ch) throw this.#closeError ?? this.#notConnected("connect");
       this.#connected = true;
+      this.#userClosed = false;
       this.#resendInflight();
+      this.#keepalive();
+      this.dispatchEvent(
+        new CustomEvent("connected", { detail: { sessionPresent: ack.sessionPresent } }),
+      );
       return ack.sessionPresent;
     } catch (e) {
-      const error = e instanceof MQTTException || e instanceof MQTTConnectionError
+      const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||
+          (signal?.aborted && e === signal.reason)
         ? e
         : new MQTTConnectionError(
           `Cannot connect to ${this.server}:${this.port}: ${(e as Error)?.message ?? e}`,
@@ -440,17 +499,19 @@ export class MQTTClient {
         );
       if (ch) {
         this.#teardown(
-          error instanceof MQTTConnectionError
-            ? error
-            : new MQTTConnectionError(`Connection refused by the broker: ${error.message}`, {
+          error instanceof MQTTConnectionError ? error : new MQTTConnectionError(
+            `Connection not completed: ${(error as Error)?.message ?? error}`,
+            {
               cause: error,
-            }),
+            },
+          ),
         );
         await this.#readLoop;
       }
       throw error;
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       this.#connecting = false;
     }
   }
@@ -461,6 +522,10 @@ export class MQTTClient {
    * with {@linkcode MQTTConnectionError}. Does nothing when not connected.
    */
   async disconnect(): Promise<void> {
+    this.#userClosed = true;
+    const error = new MQTTConnectionError("Disconnected: disconnect() was called");
+    // Publishes kept awaiting across connections (robust client) end here.
+    this.#rejectKept(error);
     const ch = this.#ch;
     if (!ch) return;
     if (this.#connected) {
@@ -468,7 +533,7 @@ export class MQTTClient {
         await this.#send(Uint8Array.of(0xe0, 0x00));
       } catch { /* the connection is gone already */ }
     }
-    this.#teardown(new MQTTConnectionError("Disconnected: disconnect() was called"));
+    this.#teardown(error);
     await this.#readLoop;
   }
 
@@ -489,8 +554,10 @@ export class MQTTClient {
    *
    * @param topic Topic name (no wildcards).
    * @param msg Payload: text (sent as UTF-8) or bytes.
-   * @param retain Retain flag, or `{ retain, qos }`.
-   * @param qos 0 or 1 (QoS 2 is not supported yet).
+   * @param retain Retain flag, or `{ retain, qos, signal }`.
+   * @param qos 0, 1 or 2. QoS 2 resolves on PUBCOMP.
+   * @param options `signal`: aborting it stops the wait for the acknowledgement
+   * (the message may already be on its way).
    * @throws {TypeError} A bad topic or payload.
    * @throws {RangeError} A QoS out of range, or a packet over the protocol's limit.
    * @throws {MQTTConnectionError} Not connected, or the connection ended before the ack.
@@ -500,8 +567,11 @@ export class MQTTClient {
     msg: string | Uint8Array,
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
+    options: SignalOptions = {},
   ): Promise<void> {
-    const o = publishArgs(retain, qos, 1);
+    const o = publishArgs(retain, qos);
+    const signal = (typeof retain === "object" ? retain?.signal : undefined) ?? options.signal;
+    signal?.throwIfAborted();
     validateTopicName(topic);
     const payload = checkPayload(msg);
     // Encoded with a stand-in id, patched below, so that every encoding
@@ -518,37 +588,48 @@ export class MQTTClient {
     this.#requireConnected("publish");
     if (o.qos === 0) return this.#send(bytes);
     const id = await this.#allocId();
+    if (signal?.aborted) {
+      this.#release(id);
+      throw signal.reason;
+    }
     const at = bytes.length - payload.length - 2;
     bytes[at] = id >> 8;
     bytes[at + 1] = id & 0xff;
-    return this.#request<void>(id, { kind: "puback", publish: bytes }, bytes);
+    const kind = o.qos === 1 ? "puback" : "pubrec";
+    return abortable(this.#request<void>(id, { kind }, bytes, true), signal);
   }
 
   /**
    * Subscribes to one topic filter, or to several in one SUBSCRIBE.
    *
    * @param topic A topic filter, or a list of `[filter, qos]` pairs.
-   * @param qos Maximum QoS asked for (0, 1 or 2), or `{ qos }`; ignored with a list.
+   * @param qos Maximum QoS asked for (0, 1 or 2), or `{ qos, signal }`.
+   * @param options `signal`: aborting it stops the wait for SUBACK.
    * @returns The granted QoS; with a list, the list of SUBACK return codes (0x80 entries included).
    * @throws {MQTTException} The broker refused a single filter (`code` 0x80).
    * @throws {TypeError} A malformed filter.
    * @throws {RangeError} A QoS out of range.
    * @throws {MQTTConnectionError} Not connected, or the connection ended before SUBACK.
    */
-  subscribe(topic: string, qos?: QoS | SubscribeOptions): Promise<number>;
+  subscribe(topic: string, qos?: QoS | SubscribeOptions, options?: SignalOptions): Promise<number>;
   /**
    * Subscribes to several filters in one SUBSCRIBE.
    *
    * @param topics `[filter, qos]` pairs.
+   * @param options `signal`: aborting it stops the wait for SUBACK.
    * @returns The SUBACK return codes, one per filter: the granted QoS, or 0x80 for a refusal.
    */
-  subscribe(topics: [string, QoS][]): Promise<number[]>;
+  subscribe(topics: [string, QoS][], options?: SignalOptions): Promise<number[]>;
   async subscribe(
     topic: string | [string, QoS][],
     qos: QoS | SubscribeOptions = 0,
+    options: SignalOptions = {},
   ): Promise<number | number[]> {
     const single = !Array.isArray(topic);
-    const q = typeof qos === "object" && qos !== null ? qos.qos ?? 0 : qos;
+    const asObject = typeof qos === "object" && qos !== null;
+    const q = asObject ? qos.qos ?? 0 : qos;
+    const signal = (asObject ? qos.signal : undefined) ?? options.signal;
+    signal?.throwIfAborted();
     const pairs: [string, QoS][] = single ? [[topic as string, q]] : topic as [string, QoS][];
     if (pairs.length === 0) {
       throw new TypeError(
@@ -560,17 +641,16 @@ export class MQTTClient {
         throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");
       }
       validateTopicFilter(pair[0]);
-      checkQos(pair[1], 2);
+      checkQos(pair[1]);
       return { topic: pair[0], qos: pair[1] };
     });
     const bytes = encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions });
     this.#requireConnected("subscribe");
     const id = await this.#allocId();
     setId(bytes, id);
-    const codes = await this.#request<number[]>(
-      id,
-      { kind: "suback", filters: subscriptions.length },
-      bytes,
+    const codes = await abortable(
+      this.#request<number[]>(id, { kind: "suback", filters: subscriptions.length }, bytes),
+      signal,
     );
     if (!single) return codes;
     if (codes[0] === 0x80) {
@@ -606,17 +686,65 @@ export class MQTTClient {
    * sends the message's acknowledgement, and resolves with it. Concurrent
    * calls are served in call order, one message each.
    *
+   * @param options `signal`: aborting it stops the wait (rejecting with the
+   * signal's reason); no message is lost, and the client stays usable.
    * @returns The message.
    * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
    */
-  async wait_msg(): Promise<Message> {
-    const queued = this.#dequeue() ?? await this.#waitQueued();
+  async wait_msg(options: SignalOptions = {}): Promise<Message> {
+    options.signal?.throwIfAborted();
+    const queued = this.#dequeue() ?? await this.#waitQueued(options.signal, "wait_msg");
     return this.#handle(queued);
   }
 
-  /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @returns The message. */
-  waitMsg(): Promise<Message> {
-    return this.wait_msg();
+  /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @param options `signal`. @returns The message. */
+  waitMsg(options: SignalOptions = {}): Promise<Message> {
+    return this.wait_msg(options);
+  }
+
+  /**
+   * Incoming messages as an async iterable, from the same queue as
+   * `wait_msg`: each message goes to exactly one consumer, whichever asked
+   * first. The callback set by `set_callback` does not run for these; a QoS 1
+   * or 2 message is acknowledged when the loop asks for the next one, that is
+   * once its body has run. The iteration ends after `disconnect()`, and
+   * throws `MQTTConnectionError` when the connection is lost.
+   *
+   * @param options `signal`: aborting it ends the iteration with the signal's reason.
+   * @returns An async iterable of messages.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const msg of client.messages()) {
+   *   console.log(msg.topic, msg.payload.length);
+   * }
+   * ```
+   */
+  async *messages(options: SignalOptions = {}): AsyncGenerator<Message, void, undefined> {
+    const signal = options.signal;
+    for (;;) {
+      signal?.throwIfAborted();
+      let queued = this.#dequeue();
+      if (!queued) {
+        try {
+          queued = await this.#waitQueued(signal, "iterate messages");
+        } catch (e) {
+          if (this.#userClosed && e instanceof MQTTConnectionError) return;
+          throw e;
+        }
+      }
+      yield this.#message(queued.packet);
+      this.#ack(queued);
+    }
+  }
+
+  /**
+   * Disconnects, for `await using client = new MQTTClient(…)`.
+   *
+   * @returns When the connection is closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
   }
 
   /**
@@ -651,10 +779,13 @@ export class MQTTClient {
     const generation = ++this.#generation;
     if (clean) {
       // A clean session forgets what the last one left unacknowledged.
-      for (const [id, f] of this.#inflight) {
-        if (f.publish) this.#inflight.delete(id);
+      const error = new MQTTConnectionError("Dropped: connect() started a clean session");
+      for (const id of this.#store.outgoing.keys()) {
+        this.#inflight.get(id)?.reject(error);
+        this.#inflight.delete(id);
       }
-      this.#qos2In.clear();
+      this.#store.outgoing.clear();
+      this.#store.incoming.clear();
     }
     this.#readLoop = this.#read(
       ch,
@@ -671,6 +802,7 @@ export class MQTTClient {
           this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
           return;
         }
+        this.#lastRead = Date.now();
         for (const packet of decoder.push(chunk)) this.#dispatch(packet);
       }
     } catch (e) {
@@ -705,19 +837,27 @@ export class MQTTClient {
       case "publish":
         return this.#receive(p);
       case "puback":
+      case "pubrec":
+      case "pubcomp":
       case "suback":
       case "unsuback": {
         const f = this.#inflight.get(p.packetId);
-        if (!f || f.kind !== p.type) {
+        // A PUBREC may come again for a PUBREL already sent: send it again.
+        const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
+        if (!f || (f.kind !== p.type && !rerec)) {
           throw new MQTTProtocolError(
             `${p.type.toUpperCase()} for packet id ${p.packetId}, which has no ${
-              p.type === "puback"
-                ? "QoS 1 PUBLISH"
-                : p.type === "suback"
-                ? "SUBSCRIBE"
-                : "UNSUBSCRIBE"
+              WAITS_FOR[p.type]
             } in flight`,
           );
+        }
+        if (p.type === "pubrec") {
+          // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
+          const pubrel = encodeAck({ type: "pubrel", packetId: p.packetId });
+          this.#store.outgoing.set(p.packetId, pubrel);
+          f.kind = "pubcomp";
+          void this.#send(pubrel).catch(noop);
+          return;
         }
         if (p.type === "suback" && p.returnCodes.length !== f.filters) {
           throw new MQTTProtocolError(
@@ -730,8 +870,9 @@ export class MQTTClient {
         return;
       }
       case "pubrel":
-        // Releases an incoming QoS 2 id; answered whether or not it is known (MQTT-4.3.3-2 ff).
-        this.#qos2In.delete(p.packetId);
+        // Releases an incoming QoS 2 id; answered even when unknown, as the
+        // broker may resend a PUBREL whose PUBCOMP was lost (MQTT-4.3.3).
+        this.#store.incoming.delete(p.packetId);
         void this.#send(encodeAck({ type: "pubcomp", packetId: p.packetId })).catch(noop);
         return;
       case "pingresp":
@@ -749,15 +890,14 @@ export class MQTTClient {
 
   #receive(p: PublishPacket): void {
     if (p.qos === 2) {
-      const acked = this.#qos2In.get(p.packetId!);
-      if (acked !== undefined) {
-        // A resend of a message already received: never deliver it twice.
-        if (acked) {
-          void this.#send(encodeAck({ type: "pubrec", packetId: p.packetId! })).catch(noop);
-        }
+      // A resend of a QoS 2 message already delivered or queued is never
+      // delivered twice (MQTT-4.3.3-2); a delivered one is answered again.
+      if (this.#store.incoming.has(p.packetId!)) {
+        void this.#send(encodeAck({ type: "pubrec", packetId: p.packetId! })).catch(noop);
         return;
       }
-      this.#qos2In.set(p.packetId!, false);
+      if (this.#qos2Queued.has(p.packetId!)) return;
+      this.#qos2Queued.add(p.packetId!);
     }
     const queued = { packet: p, generation: this.#generation };
     const waiter = this.#waiters.shift();
@@ -783,35 +923,64 @@ export class MQTTClient {
     return q;
   }
 
-  #waitQueued(): Promise<Queued> {
-    if (!this.#ch) return Promise.reject(this.#notConnected("wait_msg"));
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  #waitQueued(signal: AbortSignal | undefined, what: string): Promise<Queued> {
+    if (!this.#ch) return Promise.reject(this.#notConnected(what));
+    if (!signal) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const done = () => signal.removeEventListener("abort", onAbort);
+      const waiter: Deferred<Queued> = {
+        resolve: (q) => (done(), resolve(q)),
+        reject: (e) => (done(), reject(e)),
+      };
+      // Only a waiter still waiting is withdrawn: one already handed a
+      // message resolves with it, so no message is lost to an abort.
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) {
+          this.#waiters.splice(i, 1);
+          reject(signal.reason);
+        }
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
   }
 
-  async #handle({ packet: p, generation }: Queued): Promise<Message> {
-    const msg: Message = {
-      topic: p.topic,
-      payload: p.payload,
-      qos: p.qos,
-      retain: p.retain,
-      dup: p.dup,
-    };
+  async #handle(queued: Queued): Promise<Message> {
+    const msg = this.#message(queued.packet);
     if (this.#callback) await this.#callback(msg.topic, msg.payload);
-    // Acknowledge only on the connection the message came on.
-    if (p.qos > 0 && generation === this.#generation && this.#ch) {
-      if (p.qos === 2) this.#qos2In.set(p.packetId!, true);
-      const type = p.qos === 1 ? "puback" : "pubrec";
-      void this.#send(encodeAck({ type, packetId: p.packetId! })).catch(noop);
-    }
+    this.#ack(queued);
     return msg;
+  }
+
+  #message(p: PublishPacket): Message {
+    return { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+  }
+
+  /** Acknowledges a message the application has handled. */
+  #ack({ packet: p, generation }: Queued): void {
+    if (p.qos === 0) return;
+    const id = p.packetId!;
+    if (p.qos === 2) {
+      // Delivered: from now on a resend of this id is answered, not delivered.
+      this.#qos2Queued.delete(id);
+      this.#store.incoming.add(id);
+      if (this.#ch) void this.#send(encodeAck({ type: "pubrec", packetId: id })).catch(noop);
+    } else if (generation === this.#generation && this.#ch) {
+      // A QoS 1 ack goes only on the connection the message came on.
+      void this.#send(encodeAck({ type: "puback", packetId: id })).catch(noop);
+    }
   }
 
   /** Ends the connection once: closes the transport and settles what waited on it. */
   #teardown(error: MQTTConnectionError, ch: Channel | null = this.#ch): void {
     if (ch === null || ch !== this.#ch) return;
+    const wasConnected = this.#connected;
     this.#ch = null;
     this.#connected = false;
     this.#closeError = error;
+    clearTimeout(this.#kaTimer);
+    this.#pingSentAt = 0;
     void ch.close();
     this.#connack?.reject(error);
     this.#connack = null;
@@ -822,23 +991,70 @@ export class MQTTClient {
     this.#outBatch = null;
     this.#out = [];
     for (const [id, f] of this.#inflight) {
-      f.reject(error);
-      if (f.publish) {
-        // Kept for the next connect(false); nobody awaits it any more.
-        f.resolve = f.reject = noop;
-      } else {
+      if (!this.#store.outgoing.has(id)) {
         this.#inflight.delete(id);
+        f.reject(error);
+      } else if (!this.#hooks.keepPending) {
+        // Kept for the next connect(false); nobody awaits it any more.
+        f.reject(error);
+        f.resolve = f.reject = noop;
+      }
+    }
+    if (wasConnected) this.dispatchEvent(new CustomEvent("disconnected", { detail: { error } }));
+    if (!this.#userClosed) this.#hooks.onLost?.(error);
+  }
+
+  #rejectKept(error: Error): void {
+    for (const id of this.#store.outgoing.keys()) {
+      const f = this.#inflight.get(id);
+      if (f) {
+        f.reject(error);
+        f.resolve = f.reject = noop;
       }
     }
   }
 
+  /** Resends the session's unacknowledged packets, in their order (MQTT-4.4.0-1). */
   #resendInflight(): void {
-    for (const f of this.#inflight.values()) {
-      if (!f.publish) continue;
-      const dup = f.publish.slice();
-      dup[0] |= 0x08; // DUP=1 (MQTT-4.4.0-1 / MQTT-3.3.1-1)
-      void this.#send(dup).catch(noop);
+    for (const bytes of this.#store.outgoing.values()) {
+      let packet = bytes;
+      if (bytes[0] >> 4 === 3) {
+        packet = bytes.slice();
+        packet[0] |= 0x08; // a PUBLISH again: DUP=1 (MQTT-3.3.1-1)
+      }
+      void this.#send(packet).catch(noop);
     }
+  }
+
+  // ---- keepalive -----------------------------------------------------------
+
+  /**
+   * Sends PINGREQ when nothing has been sent for the keepalive interval, and
+   * declares the connection dead when, half an interval after a PINGREQ,
+   * not a byte has come back. Timer-driven, so a slow message handler does
+   * not delay it.
+   */
+  #keepalive(): void {
+    const k = this.keepalive * 1000;
+    if (k === 0 || !this.#connected) return;
+    const now = Date.now();
+    if (this.#pingSentAt && this.#lastRead < this.#pingSentAt && now - this.#pingSentAt >= k / 2) {
+      this.#teardown(
+        new MQTTConnectionError(
+          `Connection dead: no answer to PINGREQ within ${
+            k / 2
+          } ms (keepalive ${this.keepalive} s)`,
+        ),
+      );
+      return;
+    }
+    if (this.#pingSentAt && this.#lastRead >= this.#pingSentAt) this.#pingSentAt = 0;
+    if (!this.#pingSentAt && now - this.#lastWrite >= k) {
+      this.#pingSentAt = now;
+      void this.#send(Uint8Array.of(0xc0, 0x00)).catch(noop);
+    }
+    const next = this.#pingSentAt ? this.#pingSentAt + k / 2 : this.#lastWrite + k;
+    this.#kaTimer = setTimeout(() => this.#keepalive(), Math.max(next - now, 10));
   }
 
   // ---- packet ids and requests -------------------------------------------
@@ -855,6 +1071,7 @@ export class MQTTClient {
 
   #release(id: number): void {
     this.#inflight.delete(id);
+    this.#store.outgoing.delete(id);
     const w = this.#idWaiters.shift();
     if (w) {
       const next = this.#allocId() as number;
@@ -864,7 +1081,12 @@ export class MQTTClient {
     }
   }
 
-  #request<T>(id: number, f: Omit<InFlight, "resolve" | "reject">, bytes: Uint8Array): Promise<T> {
+  #request<T>(
+    id: number,
+    f: Omit<InFlight, "resolve" | "reject">,
+    bytes: Uint8Array,
+    keep = false,
+  ): Promise<T> {
     if (!this.#ch) {
       // The connection ended while this request waited for a packet id.
       this.#inflight.delete(id);
@@ -873,6 +1095,7 @@ export class MQTTClient {
     const done = new Promise<T>((resolve, reject) => {
       this.#inflight.set(id, { ...f, resolve: resolve as (v: unknown) => void, reject });
     });
+    if (keep) this.#store.outgoing.set(id, bytes);
     // Reserve the id at once (the loop above must skip it) even if the write fails.
     void this.#send(bytes).catch(noop);
     return done;
@@ -902,6 +1125,7 @@ export class MQTTClient {
         this.#outBatch = null;
         try {
           await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
+          this.#lastWrite = Date.now();
           batch.resolve();
         } catch (e) {
           const error = new MQTTConnectionError(
@@ -932,6 +1156,24 @@ export class MQTTClient {
   }
 }
 
+const WAITS_FOR = {
+  puback: "QoS 1 PUBLISH",
+  pubrec: "QoS 2 PUBLISH",
+  pubcomp: "PUBREL",
+  suback: "SUBSCRIBE",
+  unsuback: "UNSUBSCRIBE",
+};
+
+/** `p`, or a rejection with the signal's reason once it aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const c of chunks) n += c.length;
@@ -952,19 +1194,16 @@ function setId(bytes: Uint8Array, id: number): void {
   bytes[at + 2] = id & 0xff;
 }
 
-function publishArgs(retain: boolean | PublishOptions, qos: QoS, maxQos: number) {
+function publishArgs(retain: boolean | PublishOptions, qos: QoS) {
   const o = typeof retain === "object" && retain !== null
     ? { retain: retain.retain ?? false, qos: retain.qos ?? 0 }
     : { retain, qos };
   checkBool("retain", o.retain);
-  checkQos(o.qos, maxQos);
+  checkQos(o.qos);
   return o as { retain: boolean; qos: QoS };
 }
 
-function checkQos(qos: unknown, max: number): void {
-  if (qos === 2 && max === 1) {
-    throw new RangeError("Invalid qos 2: QoS 2 publishing is not supported yet; use 0 or 1");
-  }
+function checkQos(qos: unknown): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) {
     throw new RangeError(`Invalid qos ${String(qos)}: must be 0, 1 or 2 (MQTT-3.3.1-4)`);
   }

@@ -21,8 +21,11 @@ export interface TapConn {
 export class Tap {
   /** Every connection made, in order. */
   conns: TapConn[] = [];
-  /** While true, the client's writes are decoded but never reach the broker. */
-  swallow = false;
+  /**
+   * While true, the client's writes are decoded but never reach the broker;
+   * a function swallows the chunks holding a packet it picks.
+   */
+  swallow: boolean | ((packet: Packet) => boolean) = false;
 
   constructor(readonly hostname: string, readonly port: number) {}
 
@@ -51,8 +54,11 @@ export class Tap {
     });
     const writable = new WritableStream<Uint8Array>({
       write: async (chunk) => {
-        written.push(...decoder.push(chunk));
-        if (!this.swallow) await writer.write(chunk);
+        const packets = decoder.push(chunk);
+        written.push(...packets);
+        const swallow = this.swallow;
+        if (swallow === true || (swallow && packets.some(swallow))) return;
+        await writer.write(chunk);
       },
       close: () => writer.close().catch(() => {}),
       abort: () => writer.abort().catch(() => {}),

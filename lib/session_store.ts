@@ -1,0 +1,61 @@
+/**
+ * Where a client keeps its side of an MQTT session: the outgoing packets the
+ * broker has not acknowledged yet, and the incoming QoS 2 messages already
+ * delivered but not yet released. This is what makes QoS 1 "at least once"
+ * and QoS 2 "exactly once" hold across reconnects.
+ *
+ * The default, {@linkcode MemorySessionStore}, lives as long as the client
+ * object. To keep a session across process restarts, pass a store whose
+ * `outgoing` map and `incoming` set write through to disk (subclass `Map`
+ * and `Set`, save on `set`/`add`/`delete`, load in the constructor), give the
+ * client the same `client_id`, and call `connect(false)`: whatever the store
+ * holds is resent first, in its order.
+ *
+ * @example A store that survives restarts (sketch)
+ * ```ts ignore
+ * import { MQTTClient, type SessionStore } from "@umqtt/umqtt";
+ * class SavedMap extends Map<number, Uint8Array> {
+ *   override set(id: number, bytes: Uint8Array) { super.set(id, bytes); save(this); return this; }
+ *   override delete(id: number) { const had = super.delete(id); save(this); return had; }
+ * }
+ * const sessionStore: SessionStore = { outgoing: new SavedMap(load()), incoming: new Set() };
+ * const client = new MQTTClient("meter-7", "mqtt://broker", { sessionStore });
+ * await client.connect(false);
+ * ```
+ *
+ * @module
+ */
+
+/** The client's session state, as plain collections a user may persist. */
+export interface SessionStore {
+  /**
+   * Outgoing packets awaiting acknowledgement, by packet id, in the order
+   * first sent: the encoded PUBLISH (QoS 1, or QoS 2 before its PUBREC) or
+   * the encoded PUBREL (QoS 2 after its PUBREC). Resent by `connect(false)`
+   * (a PUBLISH with DUP=1), cleared by a clean session.
+   */
+  readonly outgoing: Map<number, Uint8Array>;
+  /**
+   * Packet ids of incoming QoS 2 messages that were handed to the
+   * application and answered with PUBREC, until the broker's PUBREL: a
+   * resent PUBLISH with one of these ids is not delivered again.
+   */
+  readonly incoming: Set<number>;
+}
+
+/**
+ * The default {@linkcode SessionStore}: in memory, for the life of the client.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore } from "@umqtt/umqtt";
+ * const store = new MemorySessionStore();
+ * console.assert(store.outgoing.size === 0 && store.incoming.size === 0);
+ * ```
+ */
+export class MemorySessionStore implements SessionStore {
+  /** Outgoing packets awaiting acknowledgement. */
+  readonly outgoing: Map<number, Uint8Array> = new Map();
+  /** Incoming QoS 2 ids delivered and not yet released. */
+  readonly incoming: Set<number> = new Set();
+}

@@ -1,0 +1,142 @@
+// Automatic keepalive, async iteration, AbortSignal, `await using` and the
+// connection events, against real brokers.
+import assert from "node:assert/strict";
+import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { forEachBroker } from "./_brokers.ts";
+import { Tap } from "./_tap.ts";
+import { uniqueId } from "./_test.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+forEachBroker("an idle client pings by itself and stays connected", async (broker) => {
+  const tap = new Tap(broker.host, broker.port);
+  const c = new MQTTClient(uniqueId("ka"), broker.host, { transport: tap.transport, keepalive: 1 });
+  await c.connect();
+  await sleep(2500);
+  const pings = tap.conns[0].written.filter((p) => p.type === "pingreq").length;
+  assert.ok(pings >= 2, `expected at least 2 PINGREQs in 2.5 s with keepalive 1, got ${pings}`);
+  assert.ok(tap.conns[0].read.filter((p) => p.type === "pingresp").length >= 1);
+  assert.equal(c.connected, true);
+  await c.disconnect();
+});
+
+forEachBroker("a connection whose PINGREQ gets no answer is declared dead", async (broker) => {
+  const tap = new Tap(broker.host, broker.port);
+  const c = new MQTTClient(uniqueId("dead"), broker.host, {
+    transport: tap.transport,
+    keepalive: 1,
+  });
+  const disconnected = new Promise<Error>((resolve) => {
+    c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+      once: true,
+    });
+  });
+  await c.connect();
+  tap.swallow = true; // a dead network: nothing reaches the broker, so nothing comes back
+  const waiting = c.wait_msg().then(() => null, (e) => e);
+  const error = await disconnected;
+  assert.ok(error instanceof MQTTConnectionError);
+  assert.match(error.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
+  assert.equal(c.connected, false);
+  assert.ok((await waiting) instanceof MQTTConnectionError, "a waiting wait_msg rejects");
+});
+
+forEachBroker(
+  "a handler that awaits 3× the keepalive does not lose the connection",
+  async (broker) => {
+    const u = uniqueId("slow");
+    const c = new MQTTClient(uniqueId("slow"), broker.host, { port: broker.port, keepalive: 1 });
+    await c.connect();
+    await c.subscribe(u, 1);
+    c.set_callback(() => sleep(3000));
+    await c.publish(u, "slow", false, 1);
+    const msg = await c.wait_msg();
+    assert.equal(text(msg.payload), "slow");
+    assert.equal(c.connected, true);
+    await c.ping();
+    await c.disconnect();
+  },
+);
+
+forEachBroker(
+  "messages() yields from the same queue as wait_msg, one consumer each",
+  async (broker) => {
+    const u = uniqueId("iter");
+    const c = new MQTTClient(uniqueId("it"), broker.host, broker.port);
+    let callbacks = 0;
+    c.set_callback(() => void callbacks++);
+    await c.connect();
+    await c.subscribe(u, 1);
+    for (let i = 0; i < 5; i++) await c.publish(u, String(i), false, 1);
+    const first = await c.wait_msg();
+    assert.equal(text(first.payload), "0");
+    const seen: string[] = [];
+    for await (const msg of c.messages()) {
+      seen.push(text(msg.payload));
+      if (seen.length === 3) break;
+    }
+    assert.deepEqual(seen, ["1", "2", "3"]);
+    assert.equal(text((await c.wait_msg()).payload), "4");
+    assert.equal(callbacks, 2, "the callback ran for wait_msg's messages only");
+    await c.disconnect();
+  },
+);
+
+forEachBroker("messages() ends after disconnect()", async (broker) => {
+  const c = new MQTTClient(uniqueId("end"), broker.host, broker.port);
+  await c.connect();
+  const loop = (async () => {
+    const got: Message[] = [];
+    for await (const m of c.messages()) got.push(m);
+    return got;
+  })();
+  await c.disconnect();
+  assert.deepEqual(await loop, []);
+});
+
+forEachBroker(
+  "an aborted wait_msg rejects with the reason and loses no message",
+  async (broker) => {
+    const u = uniqueId("abort");
+    const c = new MQTTClient(uniqueId("ab"), broker.host, broker.port);
+    await c.connect();
+    await c.subscribe(u, 1);
+    const ac = new AbortController();
+    const waiting = c.wait_msg({ signal: ac.signal });
+    ac.abort(new Error("stop waiting"));
+    await assert.rejects(waiting, /stop waiting/);
+    await c.publish(u, "after", false, 1);
+    assert.equal(text((await c.wait_msg()).payload), "after", "the client stays usable");
+    await assert.rejects(c.publish(u, "x", { qos: 1, signal: AbortSignal.abort() }), {
+      name: "AbortError",
+    });
+    await c.disconnect();
+  },
+);
+
+forEachBroker(
+  "await using disconnects, and events report connected and disconnected",
+  async (broker) => {
+    const events: string[] = [];
+    {
+      await using c = new MQTTClient(uniqueId("use"), broker.host, broker.port);
+      c.addEventListener("connected", () => events.push("connected"));
+      c.addEventListener("disconnected", () => events.push("disconnected"));
+      await c.connect();
+      assert.equal(c.connected, true);
+    }
+    assert.deepEqual(events, ["connected", "disconnected"]);
+  },
+);
+
+forEachBroker("connect accepts an AbortSignal", async (broker) => {
+  const c = new MQTTClient(uniqueId("ca"), broker.host, broker.port);
+  await assert.rejects(c.connect(true, { signal: AbortSignal.abort() }), { name: "AbortError" });
+  assert.equal(c.connected, false);
+  assert.equal(
+    await c.connect({ clean_session: true, signal: new AbortController().signal }),
+    false,
+  );
+  await c.disconnect();
+});
