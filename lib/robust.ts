@@ -1,0 +1,461 @@
+/**
+ * A reconnecting {@linkcode MQTTClient}, as MicroPython's `umqtt.robust`
+ * extends `umqtt.simple`: the same API, plus `DELAY`, `DEBUG`, `delay(i)`,
+ * `log(in_reconnect, e)` and `reconnect()`, and `publish`, `wait_msg` and
+ * `check_msg` that ride out a lost connection by reconnecting.
+ *
+ * Beyond umqtt.robust: a publish resolves once acknowledged however many
+ * reconnects that takes, and is never published twice under a new packet id
+ * (a message already written waits for the session's DUP=1 resend); the
+ * connection is re-established in the background as soon as it is lost;
+ * subscriptions are renewed when the broker has no session; backoff is
+ * exponential with full jitter; publishing while offline is bounded; an
+ * `AbortSignal` stops it all.
+ *
+ * @example Port of umqtt.robust's example
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt/robust";
+ *
+ * const c = new MQTTClient("umqtt_client", "mqtt://127.0.0.1");
+ * c.DEBUG = true;
+ * c.set_callback((topic, msg) => console.log(topic, msg));
+ * if (!await c.connect(false)) await c.subscribe("foo_topic");
+ * while (true) await c.wait_msg();
+ * ```
+ *
+ * @module
+ */
+import { hooks } from "./_internal.ts";
+import {
+  type ConnectOptions,
+  type Message,
+  MQTTClient as SimpleClient,
+  type MQTTClientOptions,
+  type PublishOptions,
+  type SignalOptions,
+  type SubscribeOptions,
+} from "./client.ts";
+import type { QoS } from "./codec/packet.ts";
+import { MQTTConnectionError } from "./errors.ts";
+import type { SslParams } from "./transports/types.ts";
+
+/** Options of the reconnecting client: the simple client's, and these. */
+export interface RobustClientOptions extends MQTTClientOptions {
+  /** Longest wait between reconnect attempts, in milliseconds; default 30 000. */
+  reconnectMaxDelay?: number;
+  /** Most publishes waiting for the connection to come back; default 1000. */
+  maxOfflineMessages?: number;
+  /** Most payload bytes waiting for the connection to come back; default 16 MiB. */
+  maxOfflineBytes?: number;
+  /**
+   * What a publish does when the offline limits are reached: `"wait"`
+   * (default) until there is room, or `"reject"` with an `MQTTConnectionError`.
+   */
+  whenOfflineFull?: "wait" | "reject";
+  /** Aborting it stops reconnecting for good; pending calls reject with its reason. */
+  signal?: AbortSignal;
+}
+
+/** What a `reconnecting` event carries. */
+export interface ReconnectingDetail {
+  /** Attempt number, from 1. */
+  attempt: number;
+  /** Milliseconds the default `delay()` waits before this attempt. */
+  delay: number;
+  /** Why the last attempt (or the connection) failed. */
+  error: unknown;
+}
+
+const noop = () => {};
+
+export type {
+  ConnectOptions,
+  Message,
+  MessageCallback,
+  MQTTClientOptions,
+  PublishOptions,
+  SignalOptions,
+  SubscribeOptions,
+} from "./client.ts";
+export { SimpleClient as SimpleMQTTClient };
+export type { QoS, SslParams };
+export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+export type { SessionStore } from "./session_store.ts";
+export type { StreamPair, Transport } from "./transports/types.ts";
+
+/**
+ * The reconnecting client. Existing `umqtt.robust` code ports line by line;
+ * see the module documentation for what it adds.
+ *
+ * Events (an `EventTarget`): `connected` (`detail.sessionPresent`),
+ * `disconnected` (`detail.error`), `reconnecting` ({@linkcode ReconnectingDetail}).
+ *
+ * @example
+ * ```ts ignore
+ * import { MQTTClient } from "@umqtt/umqtt/robust";
+ * const client = new MQTTClient("meter-7", "mqtt://127.0.0.1", { keepalive: 30 });
+ * client.DELAY = 0.5; // seconds, as in umqtt.robust
+ * client.addEventListener("reconnecting", (e) => console.log((e as CustomEvent).detail));
+ * await client.connect(false);
+ * await client.publish("meters/7", "42", { qos: 1 }); // resolves on PUBACK, across reconnects
+ * ```
+ */
+export class MQTTClient extends SimpleClient {
+  /** Base delay between reconnect attempts, in seconds (umqtt.robust's `DELAY`); read on each use. */
+  DELAY = 2;
+  /** Print connection errors to the console (umqtt.robust's `DEBUG`); read on each use. */
+  DEBUG = false;
+
+  readonly #maxDelay: number;
+  readonly #maxOffline: number;
+  readonly #maxOfflineBytes: number;
+  readonly #rejectWhenFull: boolean;
+  readonly #signal: AbortSignal | undefined;
+  // Aborted by disconnect(): ends a running attempt and any delay.
+  #stop = new AbortController();
+  #closed = false;
+  #reconnecting: Promise<boolean> | null = null;
+  #plannedDelay = 0;
+  #subscriptions = new Map<string, QoS>();
+  #offline = 0;
+  #offlineBytes = 0;
+  #room: (() => void)[] = [];
+
+  /**
+   * Makes a reconnecting client; the parameters are umqtt's (see the simple
+   * client), or an options object with {@linkcode RobustClientOptions}.
+   *
+   * @param client_id Client identifier; reconnects resume its session.
+   * @param server Host, IP address or `mqtt://`/`mqtts://` URL.
+   * @param port Port, or all options as one object.
+   * @param user User name.
+   * @param password Password.
+   * @param keepalive Keep-alive in seconds.
+   * @param ssl Use TLS.
+   * @param ssl_params TLS parameters.
+   * @throws {TypeError} A parameter of the wrong type.
+   * @throws {RangeError} A number out of range.
+   */
+  constructor(
+    client_id: string,
+    server: string,
+    port?: number | RobustClientOptions,
+    user?: string,
+    password?: string | Uint8Array,
+    keepalive?: number,
+    ssl?: boolean,
+    ssl_params?: SslParams,
+  ) {
+    super(client_id, server, port, user, password, keepalive, ssl, ssl_params);
+    const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
+    this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000);
+    this.#maxOffline = positive("maxOfflineMessages", o.maxOfflineMessages ?? 1000);
+    this.#maxOfflineBytes = positive("maxOfflineBytes", o.maxOfflineBytes ?? 16 * 1024 * 1024);
+    if (
+      o.whenOfflineFull !== undefined && o.whenOfflineFull !== "wait" &&
+      o.whenOfflineFull !== "reject"
+    ) {
+      throw new TypeError(
+        `Invalid whenOfflineFull "${o.whenOfflineFull}": must be "wait" or "reject"`,
+      );
+    }
+    this.#rejectWhenFull = o.whenOfflineFull === "reject";
+    this.#signal = o.signal;
+    this.#signal?.addEventListener("abort", () => {
+      this.#stop.abort(this.#signal!.reason);
+      hooks.get(this)!.rejectKept(this.#signal!.reason);
+    }, { once: true });
+    const h = hooks.get(this)!;
+    h.keepPending = true;
+    // Lost without disconnect(): start reconnecting at once, so that kept
+    // publishes are resent even when nobody calls anything.
+    h.onLost = (error) => {
+      this.log(false, error);
+      void this.reconnect().catch(noop);
+    };
+  }
+
+  /**
+   * Waits before reconnect attempt `i` (from 1). The default waits a random
+   * time between 0 and `DELAY * 2^(i-1)` seconds, capped at
+   * `reconnectMaxDelay` (exponential backoff with full jitter). Override it
+   * to decide alone, as with umqtt.robust.
+   *
+   * @param i The attempt about to be made.
+   * @returns When the wait is over (early if the client is disconnected).
+   */
+  delay(i: number): Promise<void> {
+    const ms = this.#plannedDelay || this.#backoff(i);
+    this.#plannedDelay = 0;
+    const stop = this.#stop.signal;
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", done);
+        resolve();
+      }
+      stop.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /**
+   * Reports a connection error when `DEBUG` is on (umqtt.robust's `log`).
+   *
+   * @param in_reconnect Whether the error came from a reconnect attempt.
+   * @param e The error.
+   */
+  log(in_reconnect: boolean, e: unknown): void {
+    if (this.DEBUG) console.error(in_reconnect ? "mqtt reconnect:" : "mqtt:", String(e));
+  }
+
+  /**
+   * Connects, as the simple client does; the client then keeps itself connected.
+   *
+   * @param clean_session Start a fresh session or resume one; or `{ clean_session, signal }`.
+   * @param options `signal`.
+   * @returns CONNACK's session-present flag.
+   * @throws {MQTTException} The broker refused.
+   * @throws {MQTTConnectionError} No connection.
+   */
+  override connect(
+    clean_session: boolean | ConnectOptions = true,
+    options: SignalOptions = {},
+  ): Promise<boolean> {
+    this.#closed = false;
+    if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stop = new AbortController();
+    return super.connect(clean_session, options);
+  }
+
+  /**
+   * Retries `connect(false)` until it succeeds, waiting `delay(i)` between
+   * attempts; renews every subscription when the broker reports no
+   * session. Concurrent calls share one attempt. Resolves at once when connected.
+   *
+   * @returns CONNACK's session-present flag.
+   * @throws {MQTTException} The broker refused the connection (as umqtt.robust, not retried).
+   * @throws {MQTTConnectionError} After `disconnect()`.
+   */
+  reconnect(): Promise<boolean> {
+    return this.#reconnecting ??= this.#reconnect().finally(() => (this.#reconnecting = null));
+  }
+
+  async #reconnect(): Promise<boolean> {
+    for (let i = 1;; i++) {
+      if (this.connected) return true;
+      if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+      this.#signal?.throwIfAborted();
+      let error: unknown;
+      try {
+        const present = await super.connect(false, { signal: this.#stop.signal });
+        if (!present && this.#subscriptions.size > 0) {
+          await super.subscribe([...this.#subscriptions]);
+        }
+        return present;
+      } catch (e) {
+        if (!(e instanceof MQTTConnectionError) || this.#stop.signal.aborted) {
+          this.#signal?.throwIfAborted();
+          if (this.#closed) {
+            throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+          }
+          hooks.get(this)!.rejectKept(e as Error);
+          throw e;
+        }
+        error = e;
+      }
+      this.log(true, error);
+      this.#plannedDelay = this.#backoff(i);
+      this.dispatchEvent(
+        new CustomEvent<ReconnectingDetail>("reconnecting", {
+          detail: { attempt: i, delay: this.#plannedDelay, error },
+        }),
+      );
+      await this.delay(i);
+    }
+  }
+
+  #backoff(i: number): number {
+    const ceiling = Math.min(this.#maxDelay, this.DELAY * 1000 * 2 ** Math.min(i - 1, 30));
+    return Math.random() * ceiling;
+  }
+
+  /** Runs `op`, reconnecting and retrying while it fails for want of a connection. */
+  async #ride<T>(op: () => Promise<T>, bytes = 0): Promise<T> {
+    for (;;) {
+      if (!this.connected) await this.#waitOnline(bytes);
+      try {
+        return await op();
+      } catch (e) {
+        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        this.#signal?.throwIfAborted();
+        this.log(false, e);
+      }
+    }
+  }
+
+  /** Waits for the connection, within the offline limits. */
+  async #waitOnline(bytes: number): Promise<void> {
+    while (
+      this.#offline >= this.#maxOffline || this.#offlineBytes + bytes > this.#maxOfflineBytes
+    ) {
+      if (this.#rejectWhenFull) {
+        throw new MQTTConnectionError(
+          `Offline queue full: ${this.#offline} messages (${this.#offlineBytes} bytes) wait for the connection (maxOfflineMessages ${this.#maxOffline}, maxOfflineBytes ${this.#maxOfflineBytes})`,
+        );
+      }
+      await new Promise<void>((resolve) => this.#room.push(resolve));
+    }
+    this.#offline++;
+    this.#offlineBytes += bytes;
+    try {
+      await this.reconnect();
+    } finally {
+      this.#offline--;
+      this.#offlineBytes -= bytes;
+      this.#room.shift()?.();
+    }
+  }
+
+  /**
+   * Publishes, riding out lost connections: resolves once acknowledged,
+   * however many reconnects that takes, and never publishes the message twice
+   * under a new packet id.
+   *
+   * @param topic Topic name.
+   * @param msg Payload.
+   * @param retain Retain flag, or `{ retain, qos, signal }`.
+   * @param qos 0, 1 or 2.
+   * @param options `signal`.
+   * @throws {TypeError} A bad topic or payload.
+   * @throws {RangeError} A QoS out of range.
+   * @throws {MQTTConnectionError} After `disconnect()`, or the offline queue is full with `whenOfflineFull: "reject"`.
+   */
+  override publish(
+    topic: string,
+    msg: string | Uint8Array,
+    retain: boolean | PublishOptions = false,
+    qos: QoS = 0,
+    options: SignalOptions = {},
+  ): Promise<void> {
+    const size = typeof msg === "string" ? msg.length * 3 : msg?.length ?? 0;
+    return this.#ride(() => super.publish(topic, msg, retain, qos, options), size);
+  }
+
+  /**
+   * Subscribes (riding out lost connections) and remembers the filter, to
+   * renew it after a reconnect to a broker that lost the session.
+   *
+   * @param topic A topic filter, or `[filter, qos]` pairs.
+   * @param qos Maximum QoS, or `{ qos, signal }`.
+   * @param options `signal`.
+   * @returns The granted QoS, or the list of return codes.
+   * @throws {MQTTException} The broker refused a single filter (0x80).
+   */
+  override subscribe(
+    topic: string,
+    qos?: QoS | SubscribeOptions,
+    options?: SignalOptions,
+  ): Promise<number>;
+  /**
+   * Subscribes to several filters in one SUBSCRIBE, riding out lost connections.
+   *
+   * @param topics `[filter, qos]` pairs.
+   * @param options `signal`.
+   * @returns The SUBACK return codes.
+   */
+  override subscribe(topics: [string, QoS][], options?: SignalOptions): Promise<number[]>;
+  override async subscribe(
+    topic: string | [string, QoS][],
+    qos: QoS | SubscribeOptions | SignalOptions = 0,
+    options: SignalOptions = {},
+  ): Promise<number | number[]> {
+    const codes = await this.#ride(() =>
+      // deno-lint-ignore no-explicit-any
+      (super.subscribe as any)(topic, qos, options) as Promise<number | number[]>
+    );
+    const granted = Array.isArray(topic) ? topic.map(([f], i) => [f, (codes as number[])[i]]) : [[
+      topic,
+      codes as number,
+    ]];
+    for (const [filter, code] of granted as [string, number][]) {
+      if (code !== 0x80) this.#subscriptions.set(filter, code as QoS);
+    }
+    return codes;
+  }
+
+  /**
+   * Unsubscribes (riding out lost connections) and forgets the filters.
+   *
+   * @param topic A filter or a list of them.
+   */
+  override async unsubscribe(topic: string | string[]): Promise<void> {
+    await this.#ride(() => super.unsubscribe(topic));
+    for (const t of Array.isArray(topic) ? topic : [topic]) this.#subscriptions.delete(t);
+  }
+
+  /**
+   * The next message, riding out lost connections (as umqtt.robust).
+   *
+   * @param options `signal`.
+   * @returns The message.
+   */
+  override wait_msg(options: SignalOptions = {}): Promise<Message> {
+    return this.#ride(() => super.wait_msg(options));
+  }
+
+  /**
+   * At most one queued message; on a lost connection, reconnects and tries
+   * once more (as umqtt.robust's `check_msg(attempts=2)`).
+   *
+   * @returns The message, or `undefined`.
+   */
+  override async check_msg(): Promise<Message | undefined> {
+    for (let attempts = 2;; attempts--) {
+      try {
+        return await super.check_msg();
+      } catch (e) {
+        if (!(e instanceof MQTTConnectionError) || this.#closed || attempts === 1) throw e;
+        this.log(false, e);
+      }
+      await this.reconnect();
+    }
+  }
+
+  /**
+   * Messages as an async iterable that survives lost connections; ends after `disconnect()`.
+   *
+   * @param options `signal`.
+   * @returns An async iterable of messages.
+   */
+  override async *messages(options: SignalOptions = {}): AsyncGenerator<Message, void, undefined> {
+    for (;;) {
+      try {
+        return yield* super.messages(options);
+      } catch (e) {
+        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        this.log(false, e);
+      }
+      await this.reconnect();
+    }
+  }
+
+  /**
+   * Disconnects for good: no reconnect follows; kept publishes reject.
+   *
+   * @returns When the connection is closed.
+   */
+  override async disconnect(): Promise<void> {
+    this.#closed = true;
+    this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
+    for (const wake of this.#room.splice(0)) wake();
+    await this.#reconnecting?.catch(noop);
+    await super.disconnect();
+  }
+}
+
+function positive(name: string, v: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
+  }
+  return v;
+}

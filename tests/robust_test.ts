@@ -1,0 +1,260 @@
+// The reconnecting client (umqtt.robust's API) against real brokers, with
+// faults injected by a loopback proxy between client and broker.
+import assert from "node:assert/strict";
+import { MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
+import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
+import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { FaultProxy } from "./_fault_proxy.ts";
+import { Tap } from "./_tap.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const hasMosquitto = brokerKinds().includes("mosquitto");
+
+async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !f();) {
+    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
+
+function proxyTo(broker: Broker): Promise<FaultProxy> {
+  return FaultProxy.start({ hostname: broker.host, port: broker.port });
+}
+
+/** A robust client through `proxy`, with short delays; counts its reconnect attempts. */
+function robust(proxy: FaultProxy, options: ConstructorParameters<typeof MQTTClient>[2] = {}) {
+  const c = new MQTTClient(uniqueId("rb"), proxy.hostname, {
+    port: proxy.port,
+    ...(options as object),
+  });
+  c.DELAY = 0.02;
+  const attempts: ReconnectingDetail[] = [];
+  c.addEventListener("reconnecting", (e) => attempts.push((e as CustomEvent).detail));
+  return { c, attempts };
+}
+
+forEachBroker("reconnect() retries connect(false) until the broker is back", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c, attempts } = robust(proxy);
+  try {
+    assert.equal(c.DELAY, 0.02, "DELAY is a writable field");
+    await c.connect(false);
+    await c.subscribe(uniqueId("keep"), 1); // aedes keeps a session only with a subscription
+    proxy.refuse(true);
+    proxy.cut();
+    await until(() => attempts.length >= 3, "three attempts fail while the broker is away");
+    assert.equal(c.connected, false);
+    proxy.refuse(false);
+    assert.equal(await c.reconnect(), true, "the session is resumed");
+    assert.equal(c.connected, true);
+    assert.deepEqual(attempts.slice(0, 3).map((a) => a.attempt), [1, 2, 3]);
+    for (const a of attempts) {
+      assert.ok(a.error instanceof MQTTConnectionError);
+      assert.ok(a.delay >= 0 && a.delay <= 20 * 2 ** (a.attempt - 1), `full jitter: ${a.delay}`);
+    }
+  } finally {
+    await c.disconnect();
+    await c.connect(true).then(() => c.disconnect(), () => {});
+    await proxy.close();
+  }
+});
+
+forEachBroker("publish after a drop succeeds once reconnected", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy);
+  const u = uniqueId("drop");
+  const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+  await sub.connect();
+  await sub.subscribe(u, 1);
+  try {
+    await c.connect(false);
+    const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+    proxy.cut();
+    await lost;
+    await c.publish(u, "after the drop", false, 1);
+    assert.equal(text((await sub.wait_msg()).payload), "after the drop");
+  } finally {
+    await c.disconnect();
+    await sub.disconnect();
+    await proxy.close();
+  }
+});
+
+forEachBroker(
+  "a written publish is resent with its id (DUP=1), never published afresh",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const tap = new Tap(proxy.hostname, proxy.port);
+    const c = new MQTTClient(uniqueId("dup"), proxy.hostname, { transport: tap.transport });
+    c.DELAY = 0.02;
+    const u = uniqueId("dup");
+    const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+    await sub.connect();
+    await sub.subscribe(u, 1);
+    try {
+      await c.connect(false);
+      proxy.blackhole(true); // written, never arrives
+      const publishing = c.publish(u, "once", false, 1);
+      await until(() => tap.publishes(0).length === 1, "the PUBLISH is written");
+      proxy.blackhole(false);
+      proxy.cut();
+      await publishing;
+      const [first] = tap.publishes(0);
+      const later = tap.conns.slice(1).flatMap((_, i) => tap.publishes(i + 1));
+      assert.deepEqual(later.map((p) => [p.packetId, p.dup]), [[first.packetId, true]]);
+      assert.equal(text((await sub.wait_msg()).payload), "once");
+      await sub.ping();
+      assert.equal(await sub.check_msg(), undefined, "delivered once");
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "keepalive finds a blackholed connection and the client reconnects",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    // A connection attempt into the blackhole waits for its CONNACK: keep that short.
+    const { c } = robust(proxy, { keepalive: 1, connectTimeout: 500 });
+    const events: [string, number][] = [];
+    for (const type of ["connected", "disconnected"]) {
+      c.addEventListener(type, () => events.push([type, Date.now()]));
+    }
+    try {
+      await c.connect(false);
+      const start = Date.now();
+      proxy.blackhole(true);
+      await until(() => events.some(([t]) => t === "disconnected"), "the dead connection is found");
+      const found = events.find(([t]) => t === "disconnected")![1] - start;
+      // Silent for up to one interval, then half an interval for the PINGRESP.
+      assert.ok(found <= 1500 + 500, `found after ${found} ms, expected within 1.5 × keepalive`);
+      proxy.blackhole(false);
+      await until(() => c.connected, "the client reconnects by itself");
+      assert.deepEqual(events.map(([t]) => t), ["connected", "disconnected", "connected"]);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker("publishing while offline is bounded: whenOfflineFull reject", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy, { maxOfflineMessages: 2, whenOfflineFull: "reject" });
+  const u = uniqueId("off");
+  try {
+    await c.connect(false);
+    const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+    proxy.refuse(true);
+    proxy.cut();
+    await lost;
+    const waiting = [c.publish(u, "1", false, 1), c.publish(u, "2", false, 1)];
+    await assert.rejects(c.publish(u, "3", false, 1), /Offline queue full: 2 messages/);
+    proxy.refuse(false);
+    await Promise.all(waiting);
+  } finally {
+    await c.disconnect();
+    await proxy.close();
+  }
+});
+
+forEachBroker(
+  "after disconnect() it never reconnects, and an abort stops reconnecting",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const ac = new AbortController();
+    const { c, attempts } = robust(proxy, { signal: ac.signal });
+    try {
+      await c.connect(false);
+      await c.disconnect();
+      await sleep(100);
+      assert.equal(proxy.accepted, 1, "no reconnect after disconnect()");
+      await assert.rejects(c.reconnect(), /disconnect\(\) was called/);
+
+      await c.connect(false);
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => attempts.length >= 1, "reconnecting");
+      const pending = c.publish(uniqueId("ab"), "x", false, 1);
+      ac.abort(new Error("shutting down"));
+      await assert.rejects(pending, /shutting down/);
+      await assert.rejects(c.reconnect(), /shutting down/);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker("a delay() override decides the waits alone", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const calls: number[] = [];
+  class Mine extends MQTTClient {
+    override delay(i: number): Promise<void> {
+      calls.push(i);
+      return sleep(5);
+    }
+  }
+  const c = new Mine(uniqueId("dl"), proxy.hostname, proxy.port);
+  try {
+    await c.connect(false);
+    proxy.refuse(true);
+    proxy.cut();
+    await until(() => calls.length >= 3, "three waits");
+    proxy.refuse(false);
+    await c.reconnect();
+    assert.deepEqual(calls.slice(0, 3), [1, 2, 3]);
+  } finally {
+    await c.disconnect();
+    await proxy.close();
+  }
+});
+
+forEachBroker("wait_msg rides out a lost connection", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy);
+  const u = uniqueId("wm");
+  const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+  await pub.connect();
+  try {
+    await c.connect(false);
+    await c.subscribe(u, 1);
+    const waiting = c.wait_msg();
+    proxy.cut();
+    await until(() => proxy.accepted >= 2 && c.connected, "reconnected");
+    await pub.publish(u, "later", false, 1);
+    assert.equal(text((await waiting).payload), "later");
+  } finally {
+    await c.disconnect();
+    await c.connect(true).then(() => c.disconnect(), () => {});
+    await pub.disconnect();
+    await proxy.close();
+  }
+});
+
+test("subscriptions are renewed when the broker comes back without the session", async () => {
+  const broker = await startMosquitto(); // no persistence: a restart forgets sessions
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy);
+  const u = uniqueId("resub");
+  try {
+    await c.connect(false);
+    await c.subscribe(u, 1);
+    await broker.restart!();
+    await until(() => c.connected, "reconnected after the restart", 15_000);
+    const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+    await pub.connect();
+    await pub.publish(u, "renewed", false, 1);
+    assert.equal(text((await c.wait_msg()).payload), "renewed");
+    await pub.disconnect();
+  } finally {
+    await c.disconnect();
+    await proxy.close();
+    await broker.stop();
+  }
+}, { ignore: !hasMosquitto });
