@@ -1,0 +1,158 @@
+// What pub and sub share: making the client from the flags, reporting
+// errors as one line and an exit code, stdout, and Ctrl-C.
+import {
+  type MQTTClient,
+  type MQTTClientOptions,
+  MQTTConnectionError,
+  MQTTException,
+  type SslParams,
+} from "../../mod.ts";
+import { type ConnectionArgs, EXIT, UsageError } from "./_args.ts";
+import { debugTransport } from "./_debug.ts";
+
+/** The command's output channels; stderr lines carry the command's name. */
+export class Console {
+  readonly #prefix: string;
+  quiet = false;
+
+  constructor(readonly command: "pub" | "sub") {
+    this.#prefix = `umqtt ${command}: `;
+  }
+
+  /** One line on stderr (dropped with --quiet). */
+  error(message: string): void {
+    if (!this.quiet) console.error(this.#prefix + message.replace(/\s*\n\s*/g, " "));
+  }
+
+  /** A -d line on stderr. */
+  debug(line: string): void {
+    console.error(`${this.#prefix}${line}`);
+  }
+}
+
+const enc = new TextEncoder();
+
+/** Writes all of `bytes` to stdout. */
+export async function writeOut(bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await Deno.stdout.write(bytes.subarray(at));
+}
+
+/** Writes text to stdout. */
+export function printOut(text: string): Promise<void> {
+  return writeOut(enc.encode(text));
+}
+
+async function readText(flag: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot read it: ${(e as Error).message}`);
+  }
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16))
+    .map((s) => s.padStart(2, "0")).join("");
+}
+
+/** A client constructor with the simple client's signature (the simple or the robust one). */
+export type ClientClass<C extends MQTTClient> = new (
+  client_id: string,
+  server: string,
+  options: MQTTClientOptions,
+) => C;
+
+/**
+ * Makes the client the flags describe (nothing is sent yet).
+ *
+ * @throws {UsageError} An unreadable file, or arguments the library rejects.
+ */
+export async function makeClient<C extends MQTTClient>(
+  Client: ClientClass<C>,
+  o: ConnectionArgs,
+  con: Console,
+): Promise<C> {
+  const ws = o.scheme === "ws" || o.scheme === "wss";
+  const ssl = o.scheme === "mqtts" || o.scheme === "wss" || o.cafile !== undefined;
+  const ssl_params: SslParams = {};
+  if (o.cafile !== undefined) ssl_params.cadata = await readText("--cafile", o.cafile);
+  if (o.cert !== undefined) ssl_params.cert = await readText("--cert", o.cert);
+  if (o.key !== undefined) ssl_params.key = await readText("--key", o.key);
+  const port = o.port || (ws ? (ssl ? 443 : 80) : ssl ? 8883 : 1883);
+  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
+  const server = ws ? `${ssl ? "wss" : "ws"}://${host}:${port}${o.wsPath}` : o.host;
+  const id = o.id ??
+    (o.idPrefix !== undefined
+      ? `${o.idPrefix}${Deno.pid}`
+      : `umqtt-${con.command}-${randomHex(4)}`);
+  const options: MQTTClientOptions = {
+    port: ws ? 0 : port,
+    user: o.user,
+    password: o.password,
+    keepalive: o.keepalive,
+    ssl,
+    ssl_params,
+  };
+  if (o.debug) {
+    options.transport = debugTransport(
+      { url: ws ? server : undefined, hostname: o.host, port, ssl, ssl_params },
+      (line) => con.debug(line),
+    );
+  }
+  let client: C;
+  try {
+    client = new Client(id, server, options);
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (o.willTopic !== undefined) {
+    try {
+      client.set_last_will(o.willTopic, o.willPayload ?? "", o.willRetain, o.willQos);
+    } catch (e) {
+      throw new UsageError(`--will-topic: ${(e as Error).message}`);
+    }
+  }
+  return client;
+}
+
+/** The exit code for an error, per {@linkcode EXIT}. */
+export function exitCode(e: unknown): number {
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
+    return EXIT.usage;
+  }
+  if (e instanceof MQTTException) {
+    return e.code >= 1 && e.code <= 5 ? EXIT.refused + e.code : EXIT.error;
+  }
+  if (e instanceof MQTTConnectionError) {
+    return /timed out/i.test(e.message) ? EXIT.timeout : EXIT.network;
+  }
+  if (e instanceof Deno.errors.BrokenPipe) return EXIT.error;
+  return EXIT.error;
+}
+
+/** The one-line message for an error. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof UsageError) return `${e.message} (see --help)`;
+  if (e instanceof MQTTException && e.code >= 1 && e.code <= 5) {
+    return `${e.message} (CONNACK return code ${e.code})`;
+  }
+  if (e instanceof Error) {
+    // The library's connection errors carry the socket's reason in `cause` only sometimes.
+    const cause = e.cause instanceof Error && !e.message.includes(e.cause.message)
+      ? `: ${e.cause.message}`
+      : "";
+    return e.message + cause;
+  }
+  return String(e);
+}
+
+/** Calls `fn` on SIGINT or SIGTERM; returns the function that stops listening. */
+export function onInterrupt(fn: () => void): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, fn);
+  return () => {
+    for (const s of signals) Deno.removeSignalListener(s, fn);
+  };
+}

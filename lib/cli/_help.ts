@@ -1,0 +1,104 @@
+// The --help texts. Flags are mosquitto_pub/mosquitto_sub's, with their meaning.
+
+const CONNECTION = `Connection:
+  -h, --host HOST        broker host (default localhost)
+  -p, --port PORT        broker port (default 1883; 8883 with TLS; 80/443 for ws/wss)
+  -L, --url URL          mqtt://, mqtts://, ws:// or wss://[user[:password]@]host[:port]/topic
+      --ws-path PATH     WebSocket path for ws:// and wss:// URLs (default /mqtt)
+  -i, --id ID            client id (default umqtt-<command>-<random>)
+  -I, --id-prefix P      client id: P followed by the process id
+  -u, --username USER    user name
+  -P, --pw PASSWORD      password (needs -u)
+  -k, --keepalive SECS   keep-alive interval, 0 to turn it off (default 60)
+  -c                     persistent session (clean session off); needs -i
+  -V mqttv311            protocol version; only MQTT 3.1.1 is spoken
+      --will-topic T     will: published by the broker if this client vanishes
+      --will-payload M   will payload (default empty)
+      --will-qos Q       will QoS 0, 1 or 2 (default 0)
+      --will-retain      retain the will
+TLS (certificate verification is always on):
+      --cafile FILE      trust the CA certificates in FILE (PEM); turns TLS on
+      --cert FILE        client certificate (PEM), with --key, for mutual TLS
+      --key FILE         client private key (PEM)
+Output:
+  -d, --debug            print each packet in and out on stderr: type, flags, packet id,
+                         topic, sizes (never a payload or a password)
+      --quiet            print no error messages
+      --help             this text`;
+
+const EXIT_CODES = `Exit codes:
+  0   done (or stopped with Ctrl-C, after a clean DISCONNECT)
+  1   another error (every subscription refused, an unexpected failure)
+  2   bad arguments (unknown flag, missing or bad value), or a value the library rejects
+  3   network: cannot connect (refused, unreachable, TLS), or the connection was lost
+  4   timed out (-W, or no CONNACK within 30 s)
+  11-15  the broker refused the connection: 10 + the CONNACK return code
+         (11 protocol version, 12 client id, 13 server unavailable,
+          14 bad user name or password, 15 not authorized)`;
+
+/** `umqtt pub --help`. */
+export const PUB_HELP: string = `umqtt pub: publish one message, or one per line of stdin, and exit.
+
+Usage: umqtt pub {-t topic | -L URL/topic} {-m message | -f file | -s | -l | -n} [options]
+
+Message:
+  -t, --topic TOPIC      topic to publish to
+  -m, --message TEXT     the message
+  -f, --file FILE        the file's contents as the message
+  -s, --stdin-file       all of stdin as one message
+  -l, --stdin-line       one message per line of stdin (blank lines skipped), as lines arrive
+  -n, --null-message     an empty message
+  -q, --qos Q            QoS 0, 1 or 2 (default 0); QoS 1 waits for each PUBACK
+  -r, --retain           ask the broker to retain the message
+      --repeat N         publish the message N times (-m, -f, -s, -n)
+      --repeat-delay S   seconds between repeats
+${CONNECTION}
+
+${EXIT_CODES}
+
+Examples:
+  umqtt pub -t home/lamp -m on
+  umqtt pub -h broker.local -t home/temp -m 21.5 -q 1 -r
+  umqtt pub -L mqtts://user:secret@broker.example:8883/alerts -m hi --cafile ca.pem
+  tail -f app.log | umqtt pub -t logs/app -l
+  umqtt pub -t firmware/blob -f image.bin -q 1
+`;
+
+/** `umqtt sub --help`. */
+export const SUB_HELP: string = `umqtt sub: subscribe and print the messages that arrive.
+
+Usage: umqtt sub {-t filter ... | -L URL/filter} [options]
+
+Subscription:
+  -t, --topic FILTER     topic filter to subscribe to; repeatable
+  -T, --filter-out F     do not print messages whose topic matches F; repeatable
+  -U, --unsubscribe F    unsubscribe from F after connecting (with -c); repeatable
+  -q, --qos Q            maximum QoS asked for, 0, 1 or 2 (default 0)
+  -C, --count N          exit after printing N messages
+  -W, --timeout SECS     exit with code 4 if still running after SECS seconds
+  -R, --no-retained      do not print retained (stale) messages
+      --retained-only    print only retained messages; exit at the first fresh one
+      --remove-retained  clear each retained message printed (publish an empty retained one)
+  -E                     exit once subscribed (with -c: create the session)
+Printing (one message a line; payloads go out byte for byte, except on a terminal,
+where bytes that are not printable text are shown as \\xNN):
+  -v, --verbose          topic, one space, payload
+  -N, --no-eol           no newline after each message
+  -F, --format FMT       %t topic, %p payload, %q QoS, %r retain (0/1), %l payload length,
+                         %x/%X payload in hex, %j JSON line, %I ISO 8601 time, %U Unix time,
+                         %% a percent sign; escapes \\n \\t \\r \\0 \\a \\e \\v \\\\
+      --json             one JSON object a message: tst, topic, qos, retain, payloadlen,
+                         payload (text; base64 with "encoding":"base64" if not UTF-8)
+A long subscription survives a broker restart: it reconnects (saying so on stderr),
+subscribes again, and keeps printing.
+${CONNECTION}
+
+${EXIT_CODES}
+
+Examples:
+  umqtt sub -t 'sensors/#' -v
+  umqtt sub -h broker.local -t home/door -C 1 -W 30
+  umqtt sub -t 'devices/+/status' --json | jq .payload
+  umqtt sub -L ws://broker.local:8080/things/# -v --ws-path /mqtt
+  umqtt sub -t 'tele/#' -F '%I %t %l bytes: %x'
+`;

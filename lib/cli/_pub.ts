@@ -1,0 +1,125 @@
+// `umqtt pub`: connect, publish one message (or one per stdin line), wait
+// for the acknowledgements, disconnect.
+import { MQTTClient } from "../../mod.ts";
+import { EXIT, parsePubArgs, type PubArgs, UsageError } from "./_args.ts";
+import { Console, errorMessage, exitCode, makeClient, onInterrupt, printOut } from "./_common.ts";
+import { PUB_HELP } from "./_help.ts";
+
+/** Thrown into the pending await when Ctrl-C arrives. */
+class Interrupted extends Error {}
+
+/** QoS 1/2 publishes from -l awaiting their acks at once; more wait for the oldest. */
+const WINDOW = 64;
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Lines of a byte stream, without their "\n"; a last line without one counts too. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let buf = new Uint8Array(0);
+  for await (const chunk of stream) {
+    const joined = new Uint8Array(buf.length + chunk.length);
+    joined.set(buf);
+    joined.set(chunk, buf.length);
+    let start = 0;
+    for (let nl = joined.indexOf(10); nl !== -1; nl = joined.indexOf(10, start)) {
+      yield joined.slice(start, nl);
+      start = nl + 1;
+    }
+    buf = joined.slice(start);
+  }
+  if (buf.length > 0) yield buf;
+}
+
+async function payloadOf(o: PubArgs): Promise<string | Uint8Array> {
+  const s = o.source!;
+  switch (s.kind) {
+    case "message":
+      return s.text;
+    case "null":
+      return new Uint8Array(0);
+    case "stdin":
+      return await readAll(Deno.stdin.readable);
+    case "file":
+      try {
+        return await Deno.readFile(s.path);
+      } catch (e) {
+        throw new UsageError(`-f ${s.path}: cannot read it: ${(e as Error).message}`);
+      }
+    case "lines":
+      throw new Error("unreachable: -l is read line by line");
+  }
+}
+
+/**
+ * Runs `umqtt pub` with its arguments (the command name excluded).
+ *
+ * @returns The exit code.
+ */
+export async function pub(args: string[]): Promise<number> {
+  const con = new Console("pub");
+  let o: PubArgs;
+  try {
+    o = parsePubArgs(args);
+  } catch (e) {
+    con.error(errorMessage(e));
+    return exitCode(e);
+  }
+  if (o.help) {
+    await printOut(PUB_HELP);
+    return EXIT.ok;
+  }
+  con.quiet = o.quiet;
+
+  let interrupt!: (e: Interrupted) => void;
+  const interrupted = new Promise<never>((_, reject) => interrupt = reject);
+  interrupted.catch(() => {});
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
+  const stopListening = onInterrupt(() => interrupt(new Interrupted()));
+  let client: MQTTClient | undefined;
+  try {
+    // A message from a file or stdin is read before connecting, so a bad path costs no connection.
+    const payload = o.source!.kind === "lines" ? undefined : await race(payloadOf(o));
+    client = await makeClient(MQTTClient, o, con);
+    await race(client.connect(!o.persistent));
+    const c = client;
+    const topic = o.topic!;
+    if (payload !== undefined) {
+      for (let i = 0; i < o.repeat; i++) {
+        if (i > 0 && o.repeatDelay > 0) {
+          await race(new Promise((r) => setTimeout(r, o.repeatDelay * 1000)));
+        }
+        await race(c.publish(topic, payload, o.retain, o.qos));
+      }
+    } else {
+      const pending: Promise<void>[] = [];
+      const input = lines(Deno.stdin.readable);
+      for (;;) {
+        const next = await race(input.next());
+        if (next.done) break;
+        // mosquitto_pub -l skips blank lines.
+        if (next.value.length === 0) continue;
+        const published = c.publish(topic, next.value, o.retain, o.qos);
+        // Awaited below; until then a rejection must not count as unhandled.
+        published.catch(() => {});
+        pending.push(published);
+        if (pending.length >= WINDOW) await race(pending.shift()!);
+      }
+      await race(Promise.all(pending));
+    }
+    await client.disconnect();
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof Interrupted) {
+      // Ctrl-C: DISCONNECT, so that the broker discards the will.
+      await client?.disconnect();
+      return EXIT.ok;
+    }
+    con.error(errorMessage(e));
+    await client?.disconnect().catch(() => {});
+    return exitCode(e);
+  } finally {
+    stopListening();
+  }
+}

@@ -1,0 +1,139 @@
+// `umqtt sub`: connect, subscribe, print each message until -C, -W or
+// Ctrl-C; a lost connection is reconnected and reported on stderr.
+import { type Message, MQTTConnectionError, topicMatches } from "../../mod.ts";
+// The reconnecting client; lib/robust.ts's has the same API.
+import { MQTTClient } from "./_reconnect.ts";
+import { EXIT, parseSubArgs, type SubArgs } from "./_args.ts";
+import {
+  Console,
+  errorMessage,
+  exitCode,
+  makeClient,
+  onInterrupt,
+  printOut,
+  writeOut,
+} from "./_common.ts";
+import { type Formatter, formatter } from "./_format.ts";
+import { SUB_HELP } from "./_help.ts";
+
+/** Why the message loop stopped early. */
+class Stop extends Error {
+  constructor(readonly code: number, message = "") {
+    super(message);
+  }
+}
+
+/** The client as `sub` uses it: stderr says when the connection drops and comes back. */
+class SubClient extends MQTTClient {
+  lost = false;
+  constructor(readonly con: Console, ...args: ConstructorParameters<typeof MQTTClient>) {
+    super(...args);
+  }
+  override log(in_reconnect: boolean, e: unknown): void {
+    if (!in_reconnect) {
+      this.lost = true;
+      this.con.error(`${errorMessage(e)}; reconnecting`);
+    } else if (this.DEBUG) {
+      this.con.error(`reconnect failed: ${errorMessage(e)}`);
+    }
+  }
+  override async reconnect(): Promise<boolean> {
+    const session = await super.reconnect();
+    if (this.lost) this.con.error(`reconnected to ${this.server}:${this.port}`);
+    this.lost = false;
+    return session;
+  }
+}
+
+/**
+ * Runs `umqtt sub` with its arguments (the command name excluded).
+ *
+ * @returns The exit code.
+ */
+export async function sub(args: string[]): Promise<number> {
+  const con = new Console("sub");
+  let o: SubArgs;
+  let format: Formatter;
+  try {
+    o = parseSubArgs(args);
+    format = formatter({ ...o, terminal: Deno.stdout.isTerminal() });
+  } catch (e) {
+    con.error(errorMessage(e));
+    return exitCode(e);
+  }
+  if (o.help) {
+    await printOut(SUB_HELP);
+    return EXIT.ok;
+  }
+  con.quiet = o.quiet;
+
+  let stop!: (e: Stop) => void;
+  const stopped = new Promise<never>((_, reject) => stop = reject);
+  stopped.catch(() => {});
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stopped]);
+  const stopListening = onInterrupt(() => stop(new Stop(EXIT.ok)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let client: SubClient | undefined;
+  try {
+    client = await makeClient(
+      class extends SubClient {
+        constructor(...args: ConstructorParameters<typeof MQTTClient>) {
+          super(con, ...args);
+        }
+      },
+      o,
+      con,
+    );
+    const c = client;
+    c.DEBUG = o.debug;
+    // Sooner than umqtt.robust's 2 s: a person is watching.
+    c.DELAY = 0.5;
+    await race(c.connect(!o.persistent));
+    if (o.topics.length > 0) {
+      let refused = 0;
+      for (const t of o.topics) {
+        // One SUBSCRIBE each, as mosquitto_sub does, so a refusal names its filter.
+        const granted = await race(
+          c.subscribe(t, o.qos).catch((e) => {
+            if (e instanceof MQTTConnectionError || e instanceof Stop) throw e;
+            con.error(errorMessage(e));
+            return 0x80;
+          }),
+        );
+        if (granted === 0x80) refused++;
+      }
+      if (refused === o.topics.length) throw new Stop(EXIT.error, "every subscription was refused");
+    }
+    for (const t of o.unsubscribe) await race(c.unsubscribe(t));
+    if (o.exitAfterSubscribe) throw new Stop(EXIT.ok);
+    if (o.timeout > 0) {
+      timer = setTimeout(() => stop(new Stop(EXIT.timeout, "timed out")), o.timeout * 1000);
+    }
+    let count = 0;
+    for (;;) {
+      const msg: Message = await race(c.wait_msg());
+      if (o.filterOut.some((f) => topicMatches(f, msg.topic))) continue;
+      if (o.noRetained && msg.retain) continue;
+      if (o.retainedOnly && !msg.retain) throw new Stop(EXIT.ok);
+      await writeOut(format(msg));
+      if (o.removeRetained && msg.retain && msg.payload.length > 0) {
+        await race(c.publish(msg.topic, new Uint8Array(0), true, 0));
+      }
+      if (o.count > 0 && ++count === o.count) throw new Stop(EXIT.ok);
+    }
+  } catch (e) {
+    if (!(e instanceof Stop)) {
+      // Whoever read our output has gone (`| head -1`): nothing to say to them.
+      if (!(e instanceof Deno.errors.BrokenPipe)) con.error(errorMessage(e));
+      await client?.disconnect().catch(() => {});
+      return exitCode(e);
+    }
+    if (e.message) con.error(e.message);
+    // DISCONNECT first, so that the broker discards the will (Ctrl-C included).
+    await client?.disconnect().catch(() => {});
+    return e.code;
+  } finally {
+    clearTimeout(timer);
+    stopListening();
+  }
+}

@@ -1,0 +1,545 @@
+// `umqtt pub` / `umqtt sub` run as subprocesses (`deno run -A lib/cli/mod.ts`)
+// against real brokers: output formats, exit codes, TLS, credentials, Ctrl-C,
+// a broker restart, and interop with mosquitto_pub/mosquitto_sub.
+import assert from "node:assert/strict";
+import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { makeCerts, type TestCerts } from "./_certs.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
+import { escapePayload } from "../lib/cli/_format.ts";
+import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
+
+const ENTRY = new URL("../lib/cli/mod.ts", import.meta.url).pathname;
+const hasMosquitto = brokerKinds().includes("mosquitto");
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Result {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+/** A running command: its stderr so far, and a way to wait for a line in it. */
+class Running {
+  stderr = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #stdout: Promise<Uint8Array>;
+  readonly #pump: Promise<void>;
+  #waiters: { re: RegExp; resolve: () => void }[] = [];
+
+  /** The child's stdin, when the test keeps it open to write as it goes. */
+  stdin?: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#stdout = new Response(child.stdout).arrayBuffer().then((b) => new Uint8Array(b));
+    this.#pump = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.stderr += chunk;
+        this.#waiters = this.#waiters.filter((w) => w.re.test(this.stderr) ? w.resolve() : true);
+      }
+    })();
+  }
+
+  /** Resolves once stderr matches `re` (bounded, so a hang fails with what was printed). */
+  waitFor(re: RegExp, ms = 15000): Promise<void> {
+    if (re.test(this.stderr)) return Promise.resolve();
+    const seen = new Promise<void>((resolve) => this.#waiters.push({ re, resolve }));
+    return withTimeout(seen, ms, `${re} on stderr; got: ${this.stderr}`);
+  }
+
+  kill(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
+  async result(ms = 20000): Promise<Result> {
+    await this.stdin?.close().catch(() => {});
+    const { code } = await withTimeout(this.#child.status, ms, `exit; stderr: ${this.stderr}`);
+    const [stdout] = await Promise.all([this.#stdout, this.#pump]);
+    return { code, stdout, stderr: this.stderr };
+  }
+}
+
+/** Runs the CLI; `stdin` is written and closed, or with "open" left to the test. */
+function spawnCli(args: string[], stdin?: string | Uint8Array | "open"): Running {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", ENTRY, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const running = new Running(child);
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    if (stdin === "open") running.stdin = w;
+    else void w.write(typeof stdin === "string" ? enc.encode(stdin) : stdin).then(() => w.close());
+  }
+  return running;
+}
+
+function cli(args: string[], stdin?: string | Uint8Array): Promise<Result> {
+  return spawnCli(args, stdin).result();
+}
+
+function at(b: Broker): string[] {
+  return ["-h", b.host, "-p", String(b.port)];
+}
+
+/** Starts `sub` with -d and waits for its SUBACK, so that what is published next reaches it. */
+async function subscribed(args: string[]): Promise<Running> {
+  const sub = spawnCli(["sub", "-d", ...args]);
+  await sub.waitFor(/<- SUBACK/);
+  return sub;
+}
+
+async function run(cmd: string, args: string[]): Promise<Result> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: out.code, stdout: out.stdout, stderr: dec.decode(out.stderr) };
+}
+
+forEachBroker("sub -v prints `topic payload` for a pub -m at QoS 1", async (b) => {
+  const topic = `${uniqueId("cli")}/text`;
+  const sub = await subscribed([
+    ...at(b),
+    "-t",
+    `${topic.split("/")[0]}/#`,
+    "-q",
+    "1",
+    "-v",
+    "-C",
+    "1",
+  ]);
+  const pub = await cli(["pub", ...at(b), "-t", topic, "-m", "héllo wörld", "-q", "1"]);
+  assert.equal(pub.code, 0, pub.stderr);
+  assert.equal(pub.stderr, "");
+  const r = await sub.result();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(dec.decode(r.stdout), `${topic} héllo wörld\n`);
+});
+
+forEachBroker("binary payloads go through byte for byte (-f file, -s stdin, -N)", async (b) => {
+  const topic = uniqueId("cli-bin");
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(file, bytes);
+    const sub = await subscribed([...at(b), "-t", topic, "-C", "2", "-N"]);
+    assert.equal((await cli(["pub", ...at(b), "-t", topic, "-f", file])).code, 0);
+    assert.equal((await cli(["pub", ...at(b), "-t", topic, "-s"], bytes.toReversed())).code, 0);
+    const r = await sub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout, new Uint8Array([...bytes, ...bytes.toReversed()]));
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+forEachBroker("pub -l publishes one message per stdin line, blank lines skipped", async (b) => {
+  const topic = uniqueId("cli-lines");
+  const sub = await subscribed([...at(b), "-t", topic, "-q", "1", "-C", "3"]);
+  const pub = await cli(["pub", ...at(b), "-t", topic, "-l", "-q", "1"], "one\ntwo\n\nthree");
+  assert.equal(pub.code, 0, pub.stderr);
+  const r = await sub.result();
+  assert.equal(dec.decode(r.stdout), "one\ntwo\nthree\n");
+});
+
+forEachBroker("-F and --json print the fields asked for", async (b) => {
+  const topic = uniqueId("cli-fmt");
+  const fmt = await subscribed([...at(b), "-t", topic, "-C", "2", "-F", "%t|%q|%r|%l|%x|%p%%"]);
+  const json = await subscribed([...at(b), "-t", topic, "-C", "2", "--json"]);
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "hi"])).code, 0);
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-s"], Uint8Array.of(0, 0xff))).code, 0);
+  const f = await fmt.result();
+  assert.equal(f.code, 0, f.stderr);
+  assert.deepEqual(
+    f.stdout,
+    new Uint8Array([
+      ...enc.encode(`${topic}|0|0|2|6869|hi%\n${topic}|0|0|2|00ff|`),
+      0,
+      0xff,
+      ...enc.encode("%\n"),
+    ]),
+  );
+  const j = await json.result();
+  const lines = dec.decode(j.stdout).trimEnd().split("\n").map((l) => JSON.parse(l));
+  for (const l of lines) assert.match(l.tst, /^\d{4}-\d\d-\d\dT/), delete l.tst;
+  assert.deepEqual(lines, [
+    { topic, qos: 0, retain: 0, payloadlen: 2, payload: "hi" },
+    { topic, qos: 0, retain: 0, payloadlen: 2, payload: "AP8=", encoding: "base64" },
+  ]);
+});
+
+forEachBroker("retained: pub -r is printed with %r=1; sub -R skips it", async (b) => {
+  const topic = uniqueId("cli-ret");
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "old", "-r", "-q", "1"])).code, 0);
+  const all = await cli(["sub", ...at(b), "-t", topic, "-C", "1", "-F", "%r %p"]);
+  assert.equal(dec.decode(all.stdout), "1 old\n");
+  const fresh = await subscribed([...at(b), "-t", topic, "-C", "1", "-R", "-F", "%r %p"]);
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "new"])).code, 0);
+  const r = await fresh.result();
+  assert.equal(dec.decode(r.stdout), "0 new\n");
+  // Clear the retained message: an empty retained publish.
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-n", "-r"])).code, 0);
+});
+
+forEachBroker("-W with no message exits 4 with `timed out` and prints nothing", async (b) => {
+  const r = await cli(["sub", ...at(b), "-t", uniqueId("cli-w"), "-W", "1"]);
+  assert.equal(r.code, 4);
+  assert.equal(r.stdout.length, 0);
+  assert.equal(r.stderr, "umqtt sub: timed out\n");
+});
+
+forEachBroker("-T filters topics out; -C counts only what is printed", async (b) => {
+  const root = uniqueId("cli-t");
+  const sub = await subscribed([
+    ...at(b),
+    "-t",
+    `${root}/#`,
+    "-T",
+    `${root}/noise/#`,
+    "-v",
+    "-C",
+    "1",
+  ]);
+  assert.equal((await cli(["pub", ...at(b), "-t", `${root}/noise/x`, "-m", "no"])).code, 0);
+  assert.equal((await cli(["pub", ...at(b), "-t", `${root}/signal`, "-m", "yes"])).code, 0);
+  assert.equal(dec.decode((await sub.result()).stdout), `${root}/signal yes\n`);
+});
+
+forEachBroker("pub -q 2 reaches a QoS 2 subscriber", async (b) => {
+  const topic = uniqueId("cli-q2");
+  const sub = await subscribed([...at(b), "-t", topic, "-q", "2", "-C", "1", "-F", "%q %p"]);
+  const pub = await cli(["pub", ...at(b), "-t", topic, "-m", "exactly once", "-q", "2"]);
+  assert.equal(pub.code, 0, pub.stderr);
+  assert.equal(dec.decode((await sub.result()).stdout), "2 exactly once\n");
+});
+
+forEachBroker("-d traces packets without payloads or passwords", async (b) => {
+  const topic = uniqueId("cli-d");
+  const r = await cli([
+    "pub",
+    ...at(b),
+    "-t",
+    topic,
+    "-m",
+    "sekret-payload",
+    "-q",
+    "1",
+    "-d",
+    ...(b.name === "aedes" ? ["-u", "someone", "-P", "sekret-password"] : []),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.deepEqual(lines.map((l) => l.split(" ").slice(2, 4).join(" ")), [
+    "-> CONNECT",
+    "<- CONNACK",
+    "-> PUBLISH",
+    "<- PUBACK",
+    "-> DISCONNECT",
+  ]);
+  assert.match(
+    lines[2],
+    new RegExp(
+      `^umqtt pub: -> PUBLISH d0 q1 r0, id \\d+, "${topic}", 14-byte payload \\(\\d+ bytes\\)$`,
+    ),
+  );
+  assert.doesNotMatch(r.stderr, /sekret/);
+});
+
+forEachBroker("bad arguments exit 2 with a one-line message", async (b) => {
+  const bad = await cli(["sub", ...at(b), "-t", "x", "--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, "umqtt sub: unknown option --bogus (see --help)\n");
+  const noTopic = await cli(["pub", ...at(b), "-m", "x"]);
+  assert.equal(noTopic.code, 2);
+  assert.equal(
+    noTopic.stderr,
+    "umqtt pub: a topic is needed: -t topic or -L URL/topic (see --help)\n",
+  );
+  const qos = await cli(["pub", ...at(b), "-t", "x", "-m", "x", "-q", "3"]);
+  assert.equal(qos.code, 2);
+  assert.equal(qos.stderr, "umqtt pub: -q 3: must be an integer from 0 to 2 (see --help)\n");
+  const wildcard = await cli(["pub", ...at(b), "-t", "a/+", "-m", "x"]);
+  assert.equal(wildcard.code, 2);
+  assert.match(wildcard.stderr, /^umqtt pub: .*wildcard.*\n$/);
+  const help = await cli(["sub", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(dec.decode(help.stdout), /Exit codes:/);
+}, { only: ["aedes"] });
+
+test("a closed port exits 3 with the socket's reason", async () => {
+  // A port from the ephemeral range just released: nothing listens there.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const r = await cli(["sub", "-h", "127.0.0.1", "-p", String(port), "-t", "x"]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /^umqtt sub: Cannot connect to 127\.0\.0\.1:\d+: .*refused.*\n$/i);
+});
+
+test(
+  "wrong credentials exit 15 (CONNACK 5) with the broker's reason; right ones work",
+  async () => {
+    const broker = await startMosquitto({ passwordFile: [{ user: "alice", password: "wonder" }] });
+    try {
+      const wrong = await cli([
+        "pub",
+        ...at(broker),
+        "-u",
+        "alice",
+        "-P",
+        "nope",
+        "-t",
+        "t",
+        "-m",
+        "x",
+      ]);
+      assert.equal(wrong.code, 15);
+      assert.equal(
+        wrong.stderr,
+        "umqtt pub: Connection refused: not authorized (CONNACK return code 5)\n",
+      );
+      const right = await cli([
+        "pub",
+        ...at(broker),
+        "-u",
+        "alice",
+        "-P",
+        "wonder",
+        "-t",
+        "t",
+        "-m",
+        "x",
+      ]);
+      assert.equal(right.code, 0, right.stderr);
+      const url = await cli([
+        "pub",
+        "-L",
+        `mqtt://alice:wonder@127.0.0.1:${broker.port}/t`,
+        "-m",
+        "x",
+      ]);
+      assert.equal(url.code, 0, url.stderr);
+    } finally {
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
+const certs: TestCerts | undefined = hasMosquitto ? makeCerts() : undefined;
+globalThis.addEventListener?.("unload", () => certs?.remove());
+
+test("TLS with --cafile: sub and pub over mqtts; without the CA it fails with exit 3", async () => {
+  const c = certs!;
+  const broker = await startMosquitto({
+    tls: {
+      cafile: c.path("ca.pem"),
+      certfile: c.path("server.pem"),
+      keyfile: c.path("server.key"),
+    },
+  });
+  try {
+    const topic = uniqueId("cli-tls");
+    const tls = ["-h", "127.0.0.1", "-p", String(broker.tlsPort), "--cafile", c.path("ca.pem")];
+    const sub = await subscribed([...tls, "-t", topic, "-C", "1"]);
+    const pub = await cli([
+      "pub",
+      "-L",
+      `mqtts://127.0.0.1:${broker.tlsPort}/${topic}`,
+      "--cafile",
+      c.path("ca.pem"),
+      "-m",
+      "secret",
+    ]);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(dec.decode((await sub.result()).stdout), "secret\n");
+    const untrusted = await cli([
+      "pub",
+      "-L",
+      `mqtts://127.0.0.1:${broker.tlsPort}/${topic}`,
+      "-m",
+      "x",
+    ]);
+    assert.equal(untrusted.code, 3);
+    assert.match(untrusted.stderr, /^umqtt pub: .*certificate.*\n$/i);
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
+forEachBroker(
+  "interop: mosquitto_sub gets umqtt pub's messages, umqtt sub gets mosquitto_pub's",
+  async (b) => {
+    const topic = uniqueId("cli-mosq");
+    const port = String(b.port);
+    // mosquitto_sub's -d shows its SUBACK; wait for it as for ours.
+    // stdbuf: mosquitto_sub's -d lines would sit in stdio's buffer, stdout being a pipe.
+    const theirs = new Deno.Command("stdbuf", {
+      args: [
+        "-oL",
+        "mosquitto_sub",
+        "-h",
+        b.host,
+        "-p",
+        port,
+        "-t",
+        topic,
+        "-C",
+        "2",
+        "-v",
+        "-q",
+        "1",
+        "-d",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const ours = await subscribed([...at(b), "-t", topic, "-C", "2", "-v", "-q", "1"]);
+    const stdout = theirs.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("received SUBACK")) {
+      const { value } = await withTimeout(stdout.read(), 15000, `mosquitto_sub's SUBACK: ${seen}`);
+      seen += value ?? "";
+    }
+    assert.equal(
+      (await cli(["pub", ...at(b), "-t", topic, "-m", "from umqtt", "-q", "1"])).code,
+      0,
+    );
+    const mp = await run("mosquitto_pub", [
+      "-h",
+      b.host,
+      "-p",
+      port,
+      "-t",
+      topic,
+      "-m",
+      "from mosquitto",
+      "-q",
+      "1",
+    ]);
+    assert.equal(mp.code, 0, mp.stderr);
+    for (;;) {
+      const { value, done } = await withTimeout(stdout.read(), 15000, "mosquitto_sub's output");
+      if (done) break;
+      seen += value;
+    }
+    assert.equal((await theirs.status).code, 0);
+    const printed = seen.split("\n").filter((l) => l.startsWith(topic));
+    assert.deepEqual(printed, [`${topic} from umqtt`, `${topic} from mosquitto`]);
+    assert.equal(
+      dec.decode((await ours.result()).stdout),
+      `${topic} from umqtt\n${topic} from mosquitto\n`,
+    );
+  },
+  { ignore: !hasMosquitto },
+);
+
+forEachBroker("Ctrl-C sends DISCONNECT, exits 0, and the will is not published", async (b) => {
+  const willTopic = uniqueId("cli-will");
+  const watcher = await subscribed([...at(b), "-t", willTopic, "-C", "1"]);
+  const sub = await subscribed([
+    ...at(b),
+    "-t",
+    uniqueId("cli-int"),
+    "--will-topic",
+    willTopic,
+    "--will-payload",
+    "died",
+  ]);
+  sub.kill("SIGINT");
+  const r = await sub.result();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /-> CONNECT .*will "cli-will-[0-9a-f]+" q0 r0 4-byte payload/);
+  assert.match(r.stderr, /-> DISCONNECT \(2 bytes\)\n$/);
+  // Had the will gone out, the watcher would print it before this.
+  assert.equal((await cli(["pub", ...at(b), "-t", willTopic, "-m", "sentinel"])).code, 0);
+  assert.equal(dec.decode((await watcher.result()).stdout), "sentinel\n");
+});
+
+test("a long sub survives a mosquitto restart, says so on stderr, and keeps printing", async () => {
+  const broker = await startMosquitto();
+  try {
+    assert.ok(broker.restart, "the harness can restart mosquitto");
+    const topic = uniqueId("cli-restart");
+    const sub = await subscribed([...at(broker), "-t", topic, "-C", "2", "-q", "1"]);
+    assert.equal(
+      (await cli(["pub", ...at(broker), "-t", topic, "-m", "before", "-q", "1"])).code,
+      0,
+    );
+    await broker.restart!();
+    await sub.waitFor(/umqtt sub: reconnected to 127\.0\.0\.1:\d+\n/);
+    // Clean session: the sub subscribed again before saying so.
+    assert.equal(
+      (await cli(["pub", ...at(broker), "-t", topic, "-m", "after", "-q", "1"])).code,
+      0,
+    );
+    const r = await sub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dec.decode(r.stdout), "before\nafter\n");
+    assert.match(r.stderr, /umqtt sub: Connection (closed|lost)[^\n]*; reconnecting\n/);
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
+test("-L ws:// subscribes and publishes over WebSocket", async () => {
+  const broker = await startMosquitto({ websockets: true });
+  try {
+    const topic = uniqueId("cli-ws");
+    const sub = await subscribed(["-L", `${broker.wsUrl}/${topic}`, "-C", "1", "-v"]);
+    const pub = await cli([
+      "pub",
+      "-L",
+      `${broker.wsUrl}/${topic}`,
+      "--ws-path",
+      "/mqtt",
+      "-m",
+      "over ws",
+    ]);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(dec.decode((await sub.result()).stdout), `${topic} over ws\n`);
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
+forEachBroker(
+  "Ctrl-C during pub -l, stdin still open, disconnects cleanly and exits 0",
+  async (b) => {
+    const topic = uniqueId("cli-pubint");
+    const pub = spawnCli(["pub", ...at(b), "-t", topic, "-l", "-q", "1", "-d"], "open");
+    await pub.stdin!.write(enc.encode("first\n"));
+    await pub.waitFor(/<- PUBACK/);
+    pub.kill("SIGINT");
+    const r = await pub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /-> DISCONNECT \(2 bytes\)\n$/);
+  },
+);
+
+test("on a terminal, payloads that are not printable text are escaped", () => {
+  const esc = (b: Uint8Array) => dec.decode(escapePayload(b));
+  const text = enc.encode("plain\ttext\nwith ünïcode");
+  assert.equal(escapePayload(text), text);
+  assert.equal(esc(enc.encode("bell\x07 esc\x1b[2J")), "bell\\x07 esc\\x1b[2J");
+  assert.equal(esc(Uint8Array.of(0x41, 0x00, 0xff, 0x5c, 0x0a)), "A\\x00\\xff\\\\\\x0a");
+});
+
+test("-L takes user, password, host, port and topic; later flags win", () => {
+  const o = parseSubArgs([
+    "-L",
+    "mqtts://al%40ice:p%3Ass@broker.test:8884/a%2Fb/%23",
+    "-p",
+    "9000",
+  ]);
+  assert.deepEqual(
+    [o.scheme, o.user, o.password, o.host, o.port, o.topics],
+    ["mqtts", "al@ice", "p:ss", "broker.test", 9000, ["a/b/#"]],
+  );
+  const w = parsePubArgs(["-L", "ws://[::1]/t", "--ws-path", "ws", "-n"]);
+  assert.deepEqual([w.scheme, w.host, w.port, w.topic, w.wsPath], ["ws", "::1", 0, "t", "/ws"]);
+  // Wildcards as they are typed: "#" is no URL fragment here.
+  assert.deepEqual(parseSubArgs(["-L", "mqtt://h/a/+/#"]).topics, ["a/+/#"]);
+  assert.throws(() => parseSubArgs(["-L", "http://h/t"]), /-L http:\/\/h\/t: expected mqtt:\/\//);
+});
