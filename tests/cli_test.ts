@@ -462,7 +462,8 @@ test("a long sub survives a mosquitto restart, says so on stderr, and keeps prin
   try {
     assert.ok(broker.restart, "the harness can restart mosquitto");
     const topic = uniqueId("cli-restart");
-    const sub = await subscribed([...at(broker), "-t", topic, "-C", "2", "-q", "1"]);
+    const id = uniqueId("cli-rs");
+    const sub = await subscribed([...at(broker), "-i", id, "-t", topic, "-C", "2", "-q", "1"]);
     assert.equal(
       (await cli(["pub", ...at(broker), "-t", topic, "-m", "before", "-q", "1"])).code,
       0,
@@ -478,6 +479,10 @@ test("a long sub survives a mosquitto restart, says so on stderr, and keeps prin
     assert.equal(r.code, 0, r.stderr);
     assert.equal(dec.decode(r.stdout), "before\nafter\n");
     assert.match(r.stderr, /umqtt sub: Connection (closed|lost)[^\n]*; reconnecting\n/);
+    // Reconnecting resumed a session (connect(false)); without -c none is left behind.
+    const probe = await cli(["sub", ...at(broker), "-i", id, "-c", "-t", topic, "-E", "-d"]);
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.match(probe.stderr, /<- CONNACK session 0, rc 0/);
   } finally {
     await broker.stop();
   }

@@ -1,8 +1,7 @@
 // `umqtt sub`: connect, subscribe, print each message until -C, -W or
 // Ctrl-C; a lost connection is reconnected and reported on stderr.
 import { type Message, MQTTConnectionError, topicMatches } from "../../mod.ts";
-// The reconnecting client; lib/robust.ts's has the same API.
-import { MQTTClient } from "./_reconnect.ts";
+import { MQTTClient } from "../robust.ts";
 import { EXIT, parseSubArgs, type SubArgs } from "./_args.ts";
 import {
   Console,
@@ -26,6 +25,8 @@ class Stop extends Error {
 /** The client as `sub` uses it: stderr says when the connection drops and comes back. */
 class SubClient extends MQTTClient {
   lost = false;
+  /** Whether the connection was ever re-established. */
+  reconnected = false;
   constructor(readonly con: Console, ...args: ConstructorParameters<typeof MQTTClient>) {
     super(...args);
   }
@@ -41,8 +42,21 @@ class SubClient extends MQTTClient {
     const session = await super.reconnect();
     if (this.lost) this.con.error(`reconnected to ${this.server}:${this.port}`);
     this.lost = false;
+    this.reconnected = true;
     return session;
   }
+}
+
+/**
+ * The reconnecting client resumes with `connect(false)`, as umqtt.robust
+ * does, which leaves a session on the broker; without -c, a clean connect
+ * ends it, as if the sub had never reconnected.
+ */
+async function dropSession(client: SubClient): Promise<void> {
+  try {
+    await client.connect(true);
+  } catch { /* the broker is gone again: nothing to clean */ }
+  await client.disconnect().catch(() => {});
 }
 
 /**
@@ -131,6 +145,7 @@ export async function sub(args: string[]): Promise<number> {
     if (e.message) con.error(e.message);
     // DISCONNECT first, so that the broker discards the will (Ctrl-C included).
     await client?.disconnect().catch(() => {});
+    if (client?.reconnected && !o.persistent) await dropSession(client);
     return e.code;
   } finally {
     clearTimeout(timer);
