@@ -548,3 +548,29 @@ test("-L takes user, password, host, port and topic; later flags win", () => {
   assert.deepEqual(parseSubArgs(["-L", "mqtt://h/a/+/#"]).topics, ["a/+/#"]);
   assert.throws(() => parseSubArgs(["-L", "http://h/t"]), /-L http:\/\/h\/t: expected mqtt:\/\//);
 });
+
+forEachBroker(
+  "--retained-only --remove-retained prints the retained message and clears it",
+  async (b) => {
+    const topic = uniqueId("cli-rr");
+    assert.equal(
+      (await cli(["pub", ...at(b), "-t", topic, "-m", "stale", "-r", "-q", "1"])).code,
+      0,
+    );
+    const r = await cli([
+      "sub",
+      ...at(b),
+      "-t",
+      topic,
+      "--retained-only",
+      "--remove-retained",
+      "-C",
+      "1",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dec.decode(r.stdout), "stale\n");
+    const after = await cli(["sub", ...at(b), "-t", topic, "-W", "1"]);
+    assert.equal(after.code, 4);
+    assert.equal(after.stdout.length, 0);
+  },
+);

@@ -91,6 +91,7 @@ where bytes that are not printable text are shown as \\xNN):
                          payload (text; base64 with "encoding":"base64" if not UTF-8)
 A long subscription survives a broker restart: it reconnects (saying so on stderr),
 subscribes again, and keeps printing.
+
 ${CONNECTION}
 
 ${EXIT_CODES}
