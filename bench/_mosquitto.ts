@@ -1,0 +1,83 @@
+// A mosquitto for the benchmark: its own config on a free loopback port,
+// with no queue or in-flight limits so that the broker never drops or
+// throttles what the contenders send.
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A running benchmark broker. */
+export interface BenchBroker {
+  port: number;
+  version: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Path of mosquitto, or undefined. */
+export function mosquittoBinary(): string | undefined {
+  const dirs = ["/usr/sbin", "/usr/local/sbin", ...(Deno.env.get("PATH") ?? "").split(":")];
+  return dirs.map((d) => join(d, "mosquitto")).find((p) => existsSync(p));
+}
+
+/** Starts mosquitto and waits until it accepts connections. */
+export async function startBroker(): Promise<BenchBroker> {
+  const bin = mosquittoBinary();
+  if (!bin) {
+    throw new Error(
+      "mosquitto is not installed: apt-get install -y mosquitto (or brew install mosquitto), then run again",
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), "umqtt-bench-"));
+  chmodSync(dir, 0o777); // mosquitto drops to its own user when started as root
+  const port = freePort();
+  const conf = join(dir, "mosquitto.conf");
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "max_queued_messages 0",
+      "max_inflight_messages 0",
+      "persistence false",
+      "log_dest none",
+      "",
+    ].join("\n"),
+  );
+  chmodSync(conf, 0o644);
+  const version = new TextDecoder().decode(
+    (await new Deno.Command(bin, { args: ["-h"], stdout: "piped", stderr: "null" }).output())
+      .stdout,
+  ).match(/version ([\d.]+)/)?.[1] ?? "?";
+  const child = new Deno.Command(bin, {
+    args: ["-c", conf],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (e) {
+      if (i > 100) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    port,
+    version,
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

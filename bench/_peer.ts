@@ -1,0 +1,58 @@
+// The client-only benchmark's peer: a process that speaks just enough MQTT
+// to let a client connect and subscribe, then either discards everything it
+// is sent ("sink-…" client ids) or writes pre-encoded QoS 0 PUBLISH frames
+// as fast as the socket takes them ("blast-<count>-…" client ids).
+// Prints "PORT <n>" once listening; exits when its stdin closes.
+import { publishFrames, readPackets, writeAll } from "./_raw.ts";
+
+const PAYLOAD = new Uint8Array(64).fill(0x61);
+const CHUNK_FRAMES = 800; // ~64 KiB per write
+const { bytes: chunk, frameLength } = publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES);
+
+async function serve(conn: Deno.Conn): Promise<void> {
+  let mode = "";
+  let subscribed!: () => void;
+  const subscribe = new Promise<void>((r) => (subscribed = r));
+  const reading = readPackets(conn, (byte1, body) => {
+    const type = byte1 >> 4;
+    if (type === 1) {
+      // CONNECT: protocol name (6), level, flags, keepalive (4), then the client id.
+      const n = (body[10] << 8) | body[11];
+      mode = new TextDecoder().decode(body.subarray(12, 12 + n));
+      void writeAll(conn, Uint8Array.of(0x20, 2, 0, 0)).catch(() => {});
+    } else if (type === 8) {
+      void writeAll(conn, Uint8Array.of(0x90, 3, body[0], body[1], 0)).then(subscribed, () => {});
+    } else if (type === 12) {
+      void writeAll(conn, Uint8Array.of(0xd0, 0)).catch(() => {});
+    }
+  });
+  // A sink never subscribes: it just reads until the client leaves.
+  await Promise.race([reading, subscribe]);
+  const blast = /^blast-(\d+)-/.exec(mode);
+  if (blast) {
+    let left = Number(blast[1]);
+    try {
+      while (left > 0) {
+        const k = Math.min(left, CHUNK_FRAMES);
+        await writeAll(conn, k === CHUNK_FRAMES ? chunk : chunk.subarray(0, k * frameLength));
+        left -= k;
+      }
+    } catch { /* the client went away */ }
+  }
+  await reading;
+  try {
+    conn.close();
+  } catch { /* closed */ }
+}
+
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(`PORT ${(listener.addr as Deno.NetAddr).port}`);
+// Exit with the parent: it holds our stdin.
+void (async () => {
+  for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+  Deno.exit(0);
+})();
+for await (const conn of listener) {
+  conn.setNoDelay(true);
+  void serve(conn);
+}

@@ -1,0 +1,325 @@
+// The timed workloads, one implementation per contender. Each workload sets
+// up its connections untimed and returns `run`, the part that is measured,
+// and `close`.
+import mqtt from "npm:mqtt@5";
+import { MQTTClient } from "../mod.ts";
+import { publishFrames, RawSession, writeAll } from "./_raw.ts";
+
+export type ContenderName = "raw" | "umqtt" | "MQTT.js";
+
+/** A set-up workload: `run` is what gets timed. */
+export interface Prepared {
+  run(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What each workload is given. */
+export interface Ctx {
+  port: number;
+  /** Messages in the timed part. */
+  n: number;
+  /** A fresh id for topics and client ids. */
+  id: string;
+}
+
+export type Workload = (ctx: Ctx) => Promise<Prepared>;
+
+export const PAYLOAD: Uint8Array = new Uint8Array(64).fill(0x62);
+/** Publishes fired before waiting for the last of them (QoS 0). */
+const BURST = 100;
+/** QoS 1 publishes in flight in the pipelined workload. */
+export const WINDOW = 1000;
+
+// ---- helpers -----------------------------------------------------------
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void, reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => (resolve = a, reject = b));
+  return { promise, resolve, reject };
+}
+
+/** Keeps `window` calls of `one` pending until `n` have completed. */
+function pipeline(n: number, window: number, one: (i: number) => Promise<void>): Promise<void> {
+  const done = deferred();
+  let next = 0, finished = 0;
+  const pump = () => {
+    while (next < n && next - finished < window) {
+      one(next++).then(() => {
+        if (++finished === n) done.resolve();
+        else pump();
+      }, done.reject);
+    }
+  };
+  pump();
+  return done.promise;
+}
+
+function umqtt(ctx: Ctx, name: string, port = ctx.port): Promise<MQTTClient> {
+  const c = new MQTTClient(`${name}-${ctx.id}`, "127.0.0.1", {
+    port,
+    // Hold every message as MQTT.js does, rather than drop QoS 0 past the default 1000.
+    maxQueuedMessages: ctx.n,
+  });
+  return c.connect().then(() => c);
+}
+
+function mqttjs(ctx: Ctx, name: string, port = ctx.port): Promise<mqtt.MqttClient> {
+  const c = mqtt.connect({
+    host: "127.0.0.1",
+    port,
+    clientId: `${name}-${ctx.id}`,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    keepalive: 0,
+  });
+  return new Promise((resolve, reject) => {
+    c.once("connect", () => resolve(c));
+    c.once("error", reject);
+  });
+}
+
+function mqttjsPublish(c: mqtt.MqttClient, topic: string, qos: 0 | 1): Promise<void> {
+  return new Promise((resolve, reject) =>
+    c.publish(topic, PAYLOAD as Buffer, { qos }, (e) => e ? reject(e) : resolve())
+  );
+}
+
+function endMqttjs(c: mqtt.MqttClient): Promise<void> {
+  return new Promise((resolve) => c.end(false, {}, () => resolve()));
+}
+
+// ---- through the broker ------------------------------------------------
+
+/** QoS 0, one publisher and one subscriber; timed until the subscriber has all. */
+export const qos0e2e: Record<ContenderName, Workload> = {
+  async raw(ctx) {
+    const topic = `bench/${ctx.id}`;
+    const sub = await RawSession.open(ctx.port, `sub-${ctx.id}`);
+    await sub.subscribe(topic, 0);
+    const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
+    const { bytes, frameLength } = publishFrames(topic, PAYLOAD, 0, ctx.n);
+    const all = deferred();
+    let got = 0;
+    sub.onPublish = () => {
+      if (++got === ctx.n) all.resolve();
+    };
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n; i += BURST) {
+          await writeAll(pub.conn, bytes.subarray(i * frameLength, (i + BURST) * frameLength));
+        }
+        await all.promise;
+      },
+      async close() {
+        await Promise.all([pub.close(), sub.close()]);
+      },
+    };
+  },
+  async umqtt(ctx) {
+    const topic = `bench/${ctx.id}`;
+    const sub = await umqtt(ctx, "sub");
+    await sub.subscribe(topic, 0);
+    const pub = await umqtt(ctx, "pub");
+    return {
+      async run() {
+        const receiving = (async () => {
+          for (let i = 0; i < ctx.n; i++) await sub.wait_msg();
+        })();
+        for (let i = 0; i < ctx.n;) {
+          let last!: Promise<void>;
+          for (const end = Math.min(i + BURST, ctx.n); i < end; i++) {
+            last = pub.publish(topic, PAYLOAD);
+          }
+          await last;
+        }
+        await receiving;
+      },
+      async close() {
+        await Promise.all([pub.disconnect(), sub.disconnect()]);
+      },
+    };
+  },
+  async "MQTT.js"(ctx) {
+    const topic = `bench/${ctx.id}`;
+    const sub = await mqttjs(ctx, "sub");
+    await sub.subscribeAsync(topic, { qos: 0 });
+    const pub = await mqttjs(ctx, "pub");
+    const all = deferred();
+    let got = 0;
+    sub.on("message", () => {
+      if (++got === ctx.n) all.resolve();
+    });
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n;) {
+          const end = Math.min(i + BURST, ctx.n);
+          for (; i < end - 1; i++) pub.publish(topic, PAYLOAD as Buffer, { qos: 0 });
+          i++;
+          await mqttjsPublish(pub, topic, 0);
+        }
+        await all.promise;
+      },
+      async close() {
+        await Promise.all([endMqttjs(pub), endMqttjs(sub)]);
+      },
+    };
+  },
+};
+
+/** QoS 1 publishes through the broker, `window` at a time (1: sequential). */
+function qos1(window: number): Record<ContenderName, Workload> {
+  return {
+    async raw(ctx) {
+      const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
+      const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, 1, ctx.n);
+      return {
+        async run() {
+          const all = deferred();
+          let sent = 0, acked = 0;
+          const send = () => {
+            const k = Math.min(ctx.n, acked + window) - sent;
+            if (k <= 0) return;
+            const chunk = bytes.subarray(sent * frameLength, (sent + k) * frameLength);
+            sent += k;
+            writeAll(pub.conn, chunk).catch(all.reject);
+          };
+          pub.onAck = () => {
+            if (++acked === ctx.n) all.resolve();
+            else send();
+          };
+          send();
+          await all.promise;
+        },
+        close: () => pub.close(),
+      };
+    },
+    async umqtt(ctx) {
+      const topic = `bench/${ctx.id}`;
+      const pub = await umqtt(ctx, "pub");
+      return {
+        async run() {
+          if (window === 1) {
+            for (let i = 0; i < ctx.n; i++) await pub.publish(topic, PAYLOAD, false, 1);
+          } else {
+            await pipeline(ctx.n, window, () => pub.publish(topic, PAYLOAD, false, 1));
+          }
+        },
+        close: () => pub.disconnect(),
+      };
+    },
+    async "MQTT.js"(ctx) {
+      const topic = `bench/${ctx.id}`;
+      const pub = await mqttjs(ctx, "pub");
+      return {
+        async run() {
+          if (window === 1) {
+            for (let i = 0; i < ctx.n; i++) await mqttjsPublish(pub, topic, 1);
+          } else {
+            await pipeline(ctx.n, window, () => mqttjsPublish(pub, topic, 1));
+          }
+        },
+        close: () => endMqttjs(pub),
+      };
+    },
+  };
+}
+
+export const qos1seq: Record<ContenderName, Workload> = qos1(1);
+export const qos1pipe: Record<ContenderName, Workload> = qos1(WINDOW);
+
+// ---- client only (the peer) ---------------------------------------------
+
+/** QoS 0 publishes into a peer that discards them; bursts of 1000, awaiting the last. */
+export const clientPublish: Partial<Record<ContenderName, Workload>> = {
+  async raw(ctx) {
+    const s = await RawSession.open(ctx.port, `sink-${ctx.id}`);
+    const { bytes, frameLength } = publishFrames("bench/sink", PAYLOAD, 0, 1000);
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n; i += 1000) {
+          await writeAll(s.conn, bytes.subarray(0, Math.min(1000, ctx.n - i) * frameLength));
+        }
+      },
+      close: () => s.close(),
+    };
+  },
+  async umqtt(ctx) {
+    const c = await umqtt(ctx, "sink");
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n;) {
+          let last!: Promise<void>;
+          for (const end = Math.min(i + 1000, ctx.n); i < end; i++) {
+            last = c.publish("bench/sink", PAYLOAD);
+          }
+          await last;
+        }
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  async "MQTT.js"(ctx) {
+    const c = await mqttjs(ctx, "sink");
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n;) {
+          const end = Math.min(i + 1000, ctx.n);
+          for (; i < end - 1; i++) c.publish("bench/sink", PAYLOAD as Buffer, { qos: 0 });
+          i++;
+          await mqttjsPublish(c, "bench/sink", 0);
+        }
+      },
+      close: () => endMqttjs(c),
+    };
+  },
+};
+
+/** QoS 0 messages blasted by the peer, consumed with wait_msg / on("message"). */
+export const clientReceive: Partial<Record<ContenderName, Workload>> = {
+  async raw(ctx) {
+    const s = await RawSession.open(ctx.port, `blast-${ctx.n}-${ctx.id}`);
+    const all = deferred();
+    let got = 0;
+    s.onPublish = () => {
+      if (++got === ctx.n) all.resolve();
+    };
+    return {
+      async run() {
+        await s.subscribe("bench/#", 0);
+        await all.promise;
+      },
+      close: () => s.close(),
+    };
+  },
+  async umqtt(ctx) {
+    const c = new MQTTClient(`blast-${ctx.n}-${ctx.id}`, "127.0.0.1", {
+      port: ctx.port,
+      // The peer writes faster than anyone reads: hold what arrives rather than drop it.
+      maxQueuedMessages: ctx.n,
+    });
+    await c.connect();
+    return {
+      async run() {
+        const subscribed = c.subscribe("bench/#", 0);
+        await subscribed;
+        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  async "MQTT.js"(ctx) {
+    const c = await mqttjs(ctx, `blast-${ctx.n}`);
+    const all = deferred();
+    let got = 0;
+    c.on("message", () => {
+      if (++got === ctx.n) all.resolve();
+    });
+    return {
+      async run() {
+        await c.subscribeAsync("bench/#", { qos: 0 });
+        await all.promise;
+      },
+      close: () => endMqttjs(c),
+    };
+  },
+};

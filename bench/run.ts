@@ -1,0 +1,447 @@
+/**
+ * `deno task bench [--quick] [--only=broker,client,codec,size,memory]`:
+ * umqtt beside MQTT.js (and raw sockets, and mqtt-packet) in one run, every
+ * figure the median of several rounds with the contenders alternating.
+ * Prints a table and writes bench/RESULTS.md.
+ *
+ * @module
+ */
+import process from "node:process";
+import { gzipSync } from "node:zlib";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { Buffer } from "node:buffer";
+import mqttPacket from "npm:mqtt-packet@9";
+import * as esbuild from "npm:esbuild@0.28";
+import { encode, PacketDecoder, type PublishPacket } from "../lib/codec/mod.ts";
+import { startBroker } from "./_mosquitto.ts";
+import {
+  clientPublish,
+  clientReceive,
+  type ContenderName,
+  type Ctx,
+  PAYLOAD,
+  qos0e2e,
+  qos1pipe,
+  qos1seq,
+  WINDOW,
+  type Workload,
+} from "./_workloads.ts";
+
+const quick = Deno.args.includes("--quick");
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const want = (section: string) => !only || only.includes(section);
+const ROUNDS = quick ? 3 : 5;
+const here = new URL(".", import.meta.url);
+const root = new URL("..", import.meta.url);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+let seq = 0;
+const freshId = () => `${Date.now().toString(36)}${(seq++).toString(36)}`;
+
+// ---- result rows ---------------------------------------------------------
+
+interface Row {
+  section: string;
+  workload: string;
+  unit: string;
+  /** Median value per contender. */
+  values: Partial<Record<string, number>>;
+  /** CPU µs per message per contender, where measured. */
+  cpu?: Partial<Record<string, number>>;
+  /** [label, ratio, target, higher is better] */
+  checks: { label: string; ratio: number; target: number; atLeast: boolean }[];
+}
+const rows: Row[] = [];
+
+function check(label: string, ratio: number, target: number, atLeast = true) {
+  return { label, ratio, target, atLeast };
+}
+
+// ---- message workloads ---------------------------------------------------
+
+/** Fails loudly instead of hanging when a step makes no progress for a minute. */
+async function stall<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer!: ReturnType<typeof setTimeout>;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench stalled: ${what}`)), 60_000);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a workload for each contender, alternating, ROUNDS times; medians of msg/s and CPU µs/msg. */
+async function measure(
+  workload: Partial<Record<ContenderName, Workload>>,
+  port: number,
+  n: number,
+): Promise<{ rate: Record<string, number>; cpu: Record<string, number> }> {
+  const names = Object.keys(workload) as ContenderName[];
+  const rates: Record<string, number[]> = {}, cpus: Record<string, number[]> = {};
+  for (const name of names) (rates[name] = []), (cpus[name] = []);
+  // One untimed warm-up each, so that JIT and connection set-up are not measured.
+  for (const name of names) await once(name, Math.min(n, 2000));
+  console.error(`  ${names.join(", ")}: ${ROUNDS} rounds of ${n}`);
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate who goes first so no contender always follows the same one.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length];
+      const { rate, cpu } = await once(name, n);
+      rates[name].push(rate);
+      cpus[name].push(cpu);
+    }
+  }
+  const rate: Record<string, number> = {}, cpu: Record<string, number> = {};
+  for (const name of names) (rate[name] = median(rates[name])), (cpu[name] = median(cpus[name]));
+  return { rate, cpu };
+
+  async function once(name: ContenderName, count: number) {
+    const ctx: Ctx = { port, n: count, id: freshId() };
+    const prepared = await stall(workload[name]!(ctx), `${name}: setting up`);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await stall(prepared.run(), `${name}: ${count} messages`);
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    await stall(prepared.close(), `${name}: closing`);
+    return { rate: count / ms * 1000, cpu: (c.user + c.system) / count };
+  }
+}
+
+async function brokerRows() {
+  const broker = await startBroker();
+  console.error(`mosquitto ${broker.version} on port ${broker.port}`);
+  try {
+    console.error("QoS 0 e2e");
+    const e2e = await measure(qos0e2e, broker.port, quick ? 30_000 : 60_000);
+    rows.push(msgRow("through mosquitto", "QoS 0, end to end (1 pub → 1 sub)", e2e, true, 0.9));
+    const seq = await measure(qos1seq, broker.port, quick ? 2_000 : 5_000);
+    rows.push(msgRow("through mosquitto", "QoS 1, sequential (await each)", seq, true, 0.95));
+    const pipe = await measure(qos1pipe, broker.port, quick ? 5_000 : 15_000);
+    rows.push(
+      msgRow("through mosquitto", `QoS 1, pipelined (${WINDOW} in flight)`, pipe, true, 0.9),
+    );
+    return broker.version;
+  } finally {
+    await broker.stop();
+  }
+}
+
+function msgRow(
+  section: string,
+  workload: string,
+  m: { rate: Record<string, number>; cpu: Record<string, number> },
+  broker: boolean,
+  rawTarget = 0,
+): Row {
+  const checks = [];
+  if (broker) {
+    checks.push(check("umqtt / raw", m.rate.umqtt / m.rate.raw, rawTarget));
+    if (rawTarget !== 0.95) {
+      checks.push(check("umqtt / MQTT.js", m.rate.umqtt / m.rate["MQTT.js"], 0.95));
+    }
+  }
+  return { section, workload, unit: "msg/s", values: m.rate, cpu: m.cpu, checks };
+}
+
+async function clientRows() {
+  const peer = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", new URL("_peer.ts", here).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = (await lines.read()).value ?? "";
+  const port = Number(/PORT (\d+)/.exec(first)?.[1]);
+  try {
+    const n = quick ? 50_000 : 200_000;
+    const pub = await measure(clientPublish, port, n);
+    rows.push({
+      section: "client only",
+      workload: "publish QoS 0 into a discarding peer",
+      unit: "msg/s",
+      values: pub.rate,
+      cpu: pub.cpu,
+      checks: [
+        check("umqtt / MQTT.js msg/s", pub.rate.umqtt / pub.rate["MQTT.js"], 2),
+        check("CPU/msg umqtt / MQTT.js", pub.cpu.umqtt / pub.cpu["MQTT.js"], 0.5, false),
+      ],
+    });
+    const recv = await measure(clientReceive, port, n);
+    rows.push({
+      section: "client only",
+      workload: "receive QoS 0 from a blasting peer (wait_msg)",
+      unit: "msg/s",
+      values: recv.rate,
+      cpu: recv.cpu,
+      checks: [
+        check("umqtt / MQTT.js msg/s", recv.rate.umqtt / recv.rate["MQTT.js"], 1.5),
+        check("CPU/msg umqtt / MQTT.js", recv.cpu.umqtt / recv.cpu["MQTT.js"], 0.5, false),
+      ],
+    });
+  } finally {
+    await peer.stdin.close();
+    await lines.cancel();
+    await peer.status;
+  }
+}
+
+// ---- codec ---------------------------------------------------------------
+
+/** ops/s of `fn`, run for about `ms` milliseconds. */
+function opsPerSecond(fn: () => void, ms: number): number {
+  let ops = 0, batch = 16;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < batch; i++) fn();
+    ops += batch;
+    t = performance.now();
+    if (t - t0 < ms / 10) batch *= 2;
+  }
+  return ops / (t - t0) * 1000;
+}
+
+function codecRows() {
+  const cases = [
+    { name: "small PUBLISH (64 B payload)", payload: PAYLOAD },
+    { name: "64 KiB PUBLISH", payload: new Uint8Array(65_536).fill(0x63) },
+  ];
+  const ms = quick ? 100 : 250;
+  for (const { name, payload } of cases) {
+    const topic = "bench/codec/topic";
+    const packet: PublishPacket = {
+      type: "publish",
+      topic,
+      payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    const frame = encode(packet);
+    const frameBuf = Buffer.from(frame);
+    const payloadBuf = Buffer.from(payload);
+    const ours = new PacketDecoder();
+    const theirs = mqttPacket.parser({ protocolVersion: 4 });
+    let parsed = 0;
+    theirs.on("packet", () => parsed++);
+    const contenders: Record<string, Record<string, () => void>> = {
+      decode: {
+        umqtt: () => ours.push(frame),
+        "mqtt-packet": () => theirs.parse(frameBuf),
+      },
+      encode: {
+        umqtt: () => encode(packet),
+        "mqtt-packet": () =>
+          mqttPacket.generate({
+            cmd: "publish",
+            topic,
+            payload: payloadBuf,
+            qos: 0,
+            retain: false,
+            dup: false,
+          }),
+      },
+    };
+    for (const [op, fns] of Object.entries(contenders)) {
+      const runs: Record<string, number[]> = { umqtt: [], "mqtt-packet": [] };
+      for (const f of Object.values(fns)) opsPerSecond(f, ms / 2);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [who, f] of Object.entries(fns)) runs[who].push(opsPerSecond(f, ms));
+      }
+      const umqtt = median(runs.umqtt), mp = median(runs["mqtt-packet"]);
+      rows.push({
+        section: "codec",
+        workload: `${op} ${name}`,
+        unit: "ops/s",
+        values: { umqtt, "mqtt-packet": mp },
+        checks: [check("umqtt / mqtt-packet", umqtt / mp, 2)],
+      });
+    }
+    if (parsed === 0) throw new Error("mqtt-packet parsed nothing");
+  }
+}
+
+// ---- bundle size ---------------------------------------------------------
+
+async function sizeRows() {
+  const ws = new URL("lib/transports/websocket.ts", root).pathname;
+  const hasWs = existsSync(ws);
+  const entries = [new URL("mod.ts", root).pathname, ...(hasWs ? [ws] : [])];
+  const result = await esbuild.build({
+    stdin: {
+      contents: entries.map((e) => `export * from ${JSON.stringify(e)};`).join("\n"),
+      resolveDir: root.pathname,
+      loader: "ts",
+    },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    external: ["node:*", "cloudflare:*"],
+    write: false,
+    logLevel: "error",
+  });
+  await esbuild.stop();
+  const ours = result.outputFiles[0].contents;
+  const theirs = readFileSync(await mqttjsBrowserBuild());
+  const oursGz = gzipSync(ours, { level: 9 }).length;
+  const theirsGz = gzipSync(theirs, { level: 9 }).length;
+  rows.push({
+    section: "size",
+    workload: `browser bundle, minified + gzip (${
+      hasWs ? "mod.ts + websocket adapter" : "mod.ts; no websocket adapter yet"
+    })`,
+    unit: "bytes",
+    values: { umqtt: oursGz, "MQTT.js": theirsGz },
+    checks: [
+      check("umqtt bytes ≤ 5 KB", oursGz / 5000, 1, false),
+      check("umqtt / MQTT.js", oursGz / theirsGz, 1, false),
+    ],
+  });
+  rows.push({
+    section: "size",
+    workload: "browser bundle, minified",
+    unit: "bytes",
+    values: { umqtt: ours.length, "MQTT.js": theirs.length },
+    checks: [],
+  });
+}
+
+/** MQTT.js's own browser build (dist/mqtt.min.js) in Deno's npm cache. */
+async function mqttjsBrowserBuild(): Promise<string> {
+  const { default: pkg } = await import("npm:mqtt@5/package.json", { with: { type: "json" } });
+  const info = JSON.parse(
+    new TextDecoder().decode(
+      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
+        .output()).stdout,
+    ),
+  );
+  return `${info.npmCache}/registry.npmjs.org/mqtt/${pkg.version}/dist/mqtt.min.js`;
+}
+
+// ---- memory --------------------------------------------------------------
+
+async function memoryRows() {
+  const broker = await startBroker();
+  const count = quick ? 300 : 1000;
+  try {
+    const runs: Record<string, number[]> = { umqtt: [], "MQTT.js": [] };
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      for (const name of Object.keys(runs)) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--v8-flags=--expose-gc",
+            new URL("_memory.ts", here).pathname,
+            name,
+            String(broker.port),
+            String(count),
+          ],
+          stdout: "piped",
+          stderr: "inherit",
+        }).output();
+        runs[name].push(JSON.parse(new TextDecoder().decode(out.stdout)).perConnection);
+      }
+    }
+    const umqtt = median(runs.umqtt), mj = median(runs["MQTT.js"]);
+    rows.push({
+      section: "memory",
+      workload: `resident memory per idle connection (${count} in one process)`,
+      unit: "bytes",
+      values: { umqtt, "MQTT.js": mj },
+      checks: [check("umqtt / MQTT.js", umqtt / mj, 0.5, false)],
+    });
+  } finally {
+    await broker.stop();
+  }
+}
+
+// ---- output --------------------------------------------------------------
+
+const fmt = (v: number | undefined, unit: string) =>
+  v === undefined
+    ? "—"
+    : unit === "bytes"
+    ? v >= 10_000 ? `${(v / 1000).toFixed(1)} KB` : `${Math.round(v)} B`
+    : v >= 100_000
+    ? `${Math.round(v / 1000)}k`
+    : v >= 1000
+    ? `${(v / 1000).toFixed(1)}k`
+    : v.toFixed(0);
+
+function render(header: string): string {
+  const out = [header, ""];
+  const sections = [...new Set(rows.map((r) => r.section))];
+  for (const section of sections) {
+    const rs = rows.filter((r) => r.section === section);
+    const names = [...new Set(rs.flatMap((r) => Object.keys(r.values)))];
+    const hasCpu = rs.some((r) => r.cpu);
+    out.push(`### ${section}`, "");
+    out.push(
+      `| workload | unit | ${names.join(" | ")} |${
+        hasCpu ? ` CPU µs/msg (${names.join(" / ")}) |` : ""
+      } ratio | target | met |`,
+    );
+    out.push(`|---|---|${names.map(() => "---:").join("|")}|${hasCpu ? "---:|" : ""}---|---|---|`);
+    for (const r of rs) {
+      const cells = names.map((n) => fmt(r.values[n], r.unit));
+      const cpu = hasCpu ? names.map((n) => r.cpu?.[n]?.toFixed(2) ?? "—").join(" / ") : "";
+      const checks = r.checks.length ? r.checks : [undefined];
+      checks.forEach((c, i) => {
+        const lead = i === 0
+          ? `| ${r.workload} | ${r.unit} | ${cells.join(" | ")} |${hasCpu ? ` ${cpu} |` : ""}`
+          : `| ↳ | | ${names.map(() => "").join(" | ")} |${hasCpu ? " |" : ""}`;
+        out.push(
+          c
+            ? `${lead} ${c.label} = ${c.ratio.toFixed(2)} | ${
+              c.atLeast ? "≥" : "≤"
+            } ${c.target} | ${
+              (c.atLeast ? c.ratio >= c.target : c.ratio <= c.target) ? "yes" : "**no**"
+            } |`
+            : `${lead} | | |`,
+        );
+      });
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+const started = new Date();
+let mosquittoVersion = "";
+if (want("codec")) codecRows();
+if (want("size")) await sizeRows();
+if (want("client")) await clientRows();
+if (want("broker")) mosquittoVersion = await brokerRows();
+if (want("memory")) await memoryRows();
+
+const header = [
+  `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC${quick ? " (--quick)" : ""}: ` +
+  `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${cpus().length} cores (${
+    cpus()[0]?.model.trim() ?? "?"
+  }), ` +
+  `${mosquittoVersion ? `mosquitto ${mosquittoVersion}, ` : ""}MQTT.js 5 (npm:mqtt@5), ` +
+  `mqtt-packet 9, 64-byte payloads, medians of ${ROUNDS} rounds, contenders alternating.`,
+].join("\n");
+const table = render(header);
+console.log(table);
+if (!quick && !only) {
+  const doc = readFileSync(new URL("RESULTS.md", here), { encoding: "utf8", flag: "a+" });
+  const marker = "<!-- results -->";
+  const intro = doc.includes(marker)
+    ? doc.slice(0, doc.indexOf(marker))
+    : "# Benchmark results\n\n";
+  Deno.writeTextFileSync(new URL("RESULTS.md", here), `${intro}${marker}\n\n${table}`);
+  console.error("written to bench/RESULTS.md");
+}
