@@ -1,10 +1,11 @@
 // QoS 2, exactly once, in both directions and across reconnects, against
 // real brokers (MQTT 3.1.1 section 4.3.3).
 import assert from "node:assert/strict";
-import { MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { MQTTClient, MQTTConnectionError, MQTTProtocolError } from "../mod.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { Tap } from "./_tap.ts";
-import { uniqueId } from "./_test.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -152,3 +153,79 @@ forEachBroker(
     await pub.disconnect();
   },
 );
+
+// Scripted brokers for what real ones rarely do (MQTT 3.1.1 section 4.3.3).
+
+test("a PUBREL for an unknown packet id is answered with PUBCOMP; the connection stays", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.write({ type: "pubrel", packetId: 77 });
+    assert.equal((await peer.expect("pubcomp")).packetId, 77);
+    await peer.expect("pingreq");
+    await peer.write({ type: "pingresp" });
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("rel"), broker.url);
+    await c.connect();
+    await until(() => broker.peers[0].received.some((p) => p.type === "pubcomp"), "PUBCOMP");
+    await c.ping();
+    assert.equal(c.connected, true);
+    await c.disconnect();
+  });
+});
+
+test("a PUBREC for a packet id not in flight breaks the protocol: the client closes", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    const publish = await peer.expect("publish");
+    await peer.write({ type: "pubrec", packetId: (publish.packetId! % 65535) + 1 });
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("rec"), broker.url);
+    await c.connect();
+    await assert.rejects(c.publish("t", "m", false, 2), (e: Error) => {
+      assert.ok(e instanceof MQTTConnectionError);
+      assert.ok(e.cause instanceof MQTTProtocolError);
+      assert.match(e.message, /PUBREC for packet id \d+, which has no QoS 2 PUBLISH in flight/);
+      return true;
+    });
+    assert.equal(c.connected, false);
+  });
+});
+
+test("a QoS 2 PUBLISH resent before PUBREL is delivered once; after PUBREL its id is new", async () => {
+  const publish = (dup: boolean, payload: string) => ({
+    type: "publish" as const,
+    topic: "q2/dedupe",
+    payload: new TextEncoder().encode(payload),
+    qos: 2 as const,
+    retain: false,
+    dup,
+    packetId: 9,
+  });
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.write(publish(false, "first"));
+    assert.equal((await peer.expect("pubrec")).packetId, 9);
+    await peer.write(publish(true, "first")); // as if our PUBREC was lost
+    assert.equal((await peer.expect("pubrec")).packetId, 9, "the resend is answered");
+    await peer.write({ type: "pubrel", packetId: 9 });
+    assert.equal((await peer.expect("pubcomp")).packetId, 9);
+    await peer.write(publish(false, "second")); // id 9 again, a new message
+    assert.equal((await peer.expect("pubrec")).packetId, 9);
+    await peer.write({ type: "pubrel", packetId: 9 });
+    await peer.expect("pubcomp");
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("dd"), broker.url);
+    await c.connect();
+    assert.equal(text((await c.wait_msg()).payload), "first");
+    assert.equal(text((await c.wait_msg()).payload), "second");
+    await until(
+      () => broker.peers[0].received.filter((p) => p.type === "pubcomp").length === 2,
+      "both exchanges complete",
+    );
+    assert.equal(await c.check_msg(), undefined, "the resend was not delivered");
+    await c.disconnect();
+  });
+});
