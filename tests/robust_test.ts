@@ -258,3 +258,72 @@ test("subscriptions are renewed when the broker comes back without the session",
     await broker.stop();
   }
 }, { ignore: !hasMosquitto });
+
+forEachBroker(
+  "umqtt.robust's example, ported line by line, keeps working through a cut",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const topic = uniqueId("foo_topic");
+    const received: string[] = [];
+    // def sub_cb(topic, msg): print((topic, msg))
+    const sub_cb = (_topic: string, msg: Uint8Array) => void received.push(text(msg));
+    // c = MQTTClient("umqtt_client", server)
+    const c = new MQTTClient(uniqueId("umqtt_client"), proxy.url);
+    c.DELAY = 0.01;
+    // c.DEBUG = True
+    c.DEBUG = false; // (true prints to stderr; the test keeps its output clean)
+    // c.set_callback(sub_cb)
+    c.set_callback(sub_cb);
+    // if not c.connect(clean_session=False): c.subscribe(b"foo_topic")
+    if (!await c.connect({ clean_session: false })) await c.subscribe(topic);
+    const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+    await pub.connect();
+    try {
+      // while 1: c.wait_msg()
+      await pub.publish(topic, "before", false, 1);
+      await c.wait_msg();
+      proxy.cut();
+      const next = c.wait_msg();
+      await until(() => proxy.accepted >= 2 && c.connected, "reconnected");
+      await pub.publish(topic, "after", false, 1);
+      await next;
+      assert.deepEqual(received, ["before", "after"]);
+    } finally {
+      // c.disconnect()
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await pub.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "publishing while offline waits for room when whenOfflineFull is wait",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { maxOfflineMessages: 1 });
+    const u = uniqueId("wait");
+    const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+    await sub.connect();
+    await sub.subscribe(u, 1);
+    try {
+      await c.connect(false);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      const all = ["1", "2", "3"].map((m) => c.publish(u, m, false, 1));
+      await sleep(50);
+      proxy.refuse(false);
+      await Promise.all(all);
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push(text((await sub.wait_msg()).payload));
+      assert.deepEqual(got, ["1", "2", "3"], "all published, in call order");
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+);
