@@ -74,11 +74,7 @@ export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
       "MQTT 3.1.1 section 2.2.3",
     );
   }
-  const topic = decodeUtf8(body.subarray(2, 2 + n), "PUBLISH topic name");
-  if (n === 0) throw new MQTTProtocolError("PUBLISH with an empty topic name", "MQTT-4.7.3-1");
-  if (topic.includes("+") || topic.includes("#")) {
-    throw new MQTTProtocolError(`PUBLISH topic name "${topic}" has a wildcard`, "MQTT-3.3.2-2");
-  }
+  const topic = decodeTopic(body, n);
   const packet: PublishPacket = {
     type: "publish",
     topic,
@@ -95,6 +91,32 @@ export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
   return packet;
 }
 
+// Subscribers tend to see one topic many times over: keep the last one
+// decoded, its bytes and its (already validated) string.
+let seenTopicBytes: Uint8Array = new Uint8Array(0);
+let seenTopic = "";
+
+/** The topic name of a PUBLISH body whose topic is `n` bytes long, validated. */
+function decodeTopic(body: Uint8Array, n: number): string {
+  const seen = seenTopicBytes;
+  if (n === seen.length && n !== 0) {
+    let i = 0;
+    while (i < n && body[i + 2] === seen[i]) i++;
+    if (i === n) return seenTopic;
+  }
+  const bytes = body.subarray(2, 2 + n);
+  const topic = decodeUtf8(bytes, "PUBLISH topic name");
+  if (n === 0) throw new MQTTProtocolError("PUBLISH with an empty topic name", "MQTT-4.7.3-1");
+  if (topic.includes("+") || topic.includes("#")) {
+    throw new MQTTProtocolError(`PUBLISH topic name "${topic}" has a wildcard`, "MQTT-3.3.2-2");
+  }
+  if (n <= 256) {
+    seenTopicBytes = bytes.slice();
+    seenTopic = topic;
+  }
+  return topic;
+}
+
 const ACK_BYTE1: Record<AckType, number> = {
   puback: 0x40,
   pubrec: 0x50,
@@ -105,12 +127,20 @@ const ACK_BYTE1: Record<AckType, number> = {
 
 /** Encodes PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK. */
 export function encodeAck(p: AckPacket<AckType>): Uint8Array {
-  checkPacketId(p.packetId, p.type.toUpperCase());
+  const id = p.packetId;
+  // Checked inline: the packet's name is needed only for the error.
+  if (!(id >= 1 && id <= 65535 && Number.isInteger(id))) {
+    checkPacketId(id, p.type.toUpperCase());
+  }
   return Uint8Array.of(ACK_BYTE1[p.type], 0x02, p.packetId >> 8, p.packetId & 0xff);
 }
 
 /** Decodes the body of an acknowledgement that carries only a packet identifier. */
 export function decodeAck<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
+  // The well-formed case, once per QoS 1 publish: no reader, no name string.
+  if (body.length === 2 && (body[0] | body[1]) !== 0) {
+    return { type, packetId: (body[0] << 8) | body[1] };
+  }
   const r = new BodyReader(body, type.toUpperCase());
   const packetId = r.u16("packet identifier");
   r.end();
