@@ -21,7 +21,8 @@ interface Conn {
   close(): void;
 }
 
-const MIN_READ = 4096;
+// An idle connection holds one pending read of MIN_READ bytes: keep it small.
+const MIN_READ = 1024;
 const MAX_READ = 65_536;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
@@ -44,11 +45,13 @@ export function channel(pair: StreamPair): Channel {
 }
 
 function connChannel(conn: Conn): Channel {
-  let size = MIN_READ;
+  // One read buffer for the connection's life; each read hands out a copy of
+  // just the bytes read. Copying n bytes is cheaper than zero-filling a fresh
+  // buffer of `size` per read, and a small copy (an ack) lives on the JS heap.
+  let buf = new Uint8Array(MIN_READ);
   let closed = false;
   return {
     async read() {
-      const buf = new Uint8Array(size);
       let n: number | null;
       try {
         n = await conn.read(buf);
@@ -57,8 +60,10 @@ function connChannel(conn: Conn): Channel {
         throw e;
       }
       if (n === null) return null;
-      size = nextSize(size, n);
-      return buf.subarray(0, n);
+      const chunk = buf.slice(0, n);
+      const size = nextSize(buf.length, n);
+      if (size !== buf.length) buf = new Uint8Array(size);
+      return chunk;
     },
     async write(bytes) {
       // Deno.Conn.write may write only part of the buffer.
