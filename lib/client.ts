@@ -1001,7 +1001,8 @@ export class MQTTClient extends EventTarget {
       }
     }
     if (wasConnected) this.dispatchEvent(new CustomEvent("disconnected", { detail: { error } }));
-    if (!this.#userClosed) this.#hooks.onLost?.(error);
+    // Only an established connection is "lost"; a failed attempt is its caller's to retry.
+    if (wasConnected && !this.#userClosed) this.#hooks.onLost?.(error);
   }
 
   #rejectKept(error: Error): void {
