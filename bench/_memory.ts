@@ -4,6 +4,7 @@
 import mqtt from "npm:mqtt@5";
 import process from "node:process";
 import { MQTTClient } from "../mod.ts";
+import { connectFrame, writeAll } from "./_raw.ts";
 
 const [name, portArg, countArg] = Deno.args;
 const port = Number(portArg), count = Number(countArg);
@@ -17,8 +18,22 @@ const settle = async () => {
 const id = crypto.randomUUID().slice(0, 8);
 
 async function open(i: number): Promise<() => Promise<void>> {
+  if (name === "raw") {
+    // The floor: a socket with a CONNACK read and a 4 KiB conn.read pending.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, connectFrame(`mem-${id}-${i}`));
+    await conn.read(new Uint8Array(4));
+    const pending = conn.read(new Uint8Array(4096)).catch(() => null);
+    return async () => {
+      conn.close();
+      await pending;
+    };
+  }
   if (name === "umqtt") {
-    const c = new MQTTClient(`mem-${id}-${i}`, "127.0.0.1", { port, keepalive: 60 });
+    const c = new MQTTClient(`mem-${id}-${i}`, "127.0.0.1", {
+      port,
+      keepalive: Number(Deno.env.get("KA") ?? 60),
+    });
     await c.connect();
     return () => c.disconnect();
   }
@@ -37,7 +52,7 @@ async function open(i: number): Promise<() => Promise<void>> {
 // Warm up: load and run everything once so code and pools are not counted.
 await (await open(-1))();
 await settle();
-const before = process.memoryUsage().rss;
+const before = process.memoryUsage();
 const closers = [];
 for (let i = 0; i < count; i += 50) {
   closers.push(
@@ -47,7 +62,10 @@ for (let i = 0; i < count; i += 50) {
   );
 }
 await settle();
-const after = process.memoryUsage().rss;
-console.log(JSON.stringify({ perConnection: (after - before) / count }));
+const after = process.memoryUsage();
+console.log(JSON.stringify({
+  perConnection: (after.rss - before.rss) / count,
+  heapPerConnection: (after.heapUsed - before.heapUsed) / count,
+}));
 await Promise.all(closers.map((c) => c()));
 Deno.exit(0);
