@@ -29,8 +29,36 @@ export function writeFixedHeader(buf: Uint8Array, byte1: number, remaining: numb
   return i;
 }
 
-/** Allocates a packet buffer for `remaining` body bytes and writes its fixed header. */
-export function allocPacket(byte1: number, remaining: number): [Uint8Array, number] {
-  const buf = new Uint8Array(1 + varintSize(remaining) + remaining);
+// Small QoS 0 PUBLISH packets are carved out of a shared slab, as Node's
+// Buffer pool does: a view on an existing ArrayBuffer costs far less than a
+// new ArrayBuffer (21% of the client-only publish profile went to
+// allocating them). Views never overlap, so each packet is still its own
+// bytes. Only packets that are written and forgotten come from the slab: a
+// kept packet (a QoS 1 publish awaiting its ack) would pin the whole slab.
+const SLAB_SIZE = 65_536;
+const SLAB_MAX = 1024;
+let slab = new Uint8Array(0);
+let slabAt = 0;
+
+/** `n` fresh zeroed bytes, from the slab when `pooled` and small. */
+function alloc(n: number, pooled: boolean): Uint8Array {
+  if (!pooled || n > SLAB_MAX) return new Uint8Array(n);
+  if (slabAt + n > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabAt = 0;
+  }
+  return slab.subarray(slabAt, slabAt += n);
+}
+
+/**
+ * Allocates a packet buffer for `remaining` body bytes and writes its fixed header.
+ * @param pooled The packet is short-lived (written, then dropped): it may share a slab.
+ */
+export function allocPacket(
+  byte1: number,
+  remaining: number,
+  pooled = false,
+): [Uint8Array, number] {
+  const buf = alloc(1 + varintSize(remaining) + remaining, pooled);
   return [buf, writeFixedHeader(buf, byte1, remaining)];
 }

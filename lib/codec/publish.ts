@@ -44,7 +44,7 @@ export function encodePublish(p: PublishPacket): Uint8Array {
   const payload = p.payload;
   const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
-  const [buf, start] = allocPacket(byte1, remaining);
+  const [buf, start] = allocPacket(byte1, remaining, qos === 0);
   let at = writeBytes(buf, start, topic);
   if (qos > 0) at = writeU16(buf, at, p.packetId!);
   buf.set(payload, at);
