@@ -9,6 +9,11 @@
 import type { Duplex } from "node:stream";
 import type { SslParams, StreamPair } from "./types.ts";
 
+// Computed specifiers: browser bundlers (webpack, Vite) refuse or polyfill a
+// literal "node:net" even in code that never runs there.
+const NODE_NET = "node:net";
+const NODE_TLS = "node:tls";
+
 /** Where and how {@linkcode connectNode} connects. */
 export interface NodeConnectOptions {
   /** Host name or IP address to connect to. */
@@ -43,7 +48,7 @@ export async function connectNode(
   const { hostname: host, port, ssl = false, ssl_params: p = {} } = options;
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
-    const tls = await import("node:tls");
+    const tls: typeof import("node:tls") = await import(NODE_TLS);
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
@@ -53,7 +58,7 @@ export async function connectNode(
       cert: p.cert,
       key: p.key,
     });
-  } else socket = (await import("node:net")).connect({ host, port });
+  } else socket = ((await import(NODE_NET)) as typeof import("node:net")).connect({ host, port });
   await new Promise<void>((resolve, reject) => {
     socket.once(ssl ? "secureConnect" : "connect", () => {
       socket.off("error", reject);

@@ -1,0 +1,35 @@
+// The smoke scenario as a user of the npm package runs it: copied (as
+// smoke.test.mjs, for bun test) by
+// tests/runtimes/run.ts into a fresh project that installed the packed
+// tarball, then run with `node --test` (Node 20) and `bun test`. The broker
+// comes from run.ts: UMQTT_URL (mqtt://) and UMQTT_WS_URL (ws://).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MQTTClient } from "@umqtt/umqtt";
+import { connectWebSocket } from "@umqtt/umqtt/websocket";
+import { encode } from "@umqtt/umqtt/codec";
+import WebSocket from "ws";
+import { smoke } from "./_smoke.mjs";
+
+const runtime = "Bun" in globalThis ? "Bun" : `Node ${process.versions.node}`;
+
+test(`${runtime}: TCP through the default connector`, async () => {
+  const result = await smoke((id) => new MQTTClient(id, process.env.UMQTT_URL));
+  assert.deepEqual(result, { received: 3, bytes: 256 + 2 * 65536 });
+});
+
+test(`${runtime}: WebSocket through the adapter (ws's constructor where there is no global)`, async () => {
+  const options = globalThis.WebSocket ? {} : { WebSocket };
+  const client = new MQTTClient("npm-ws", "unused", {
+    transport: () => connectWebSocket(process.env.UMQTT_WS_URL, options),
+  });
+  await client.connect();
+  await client.subscribe("npm-ws/#", 1);
+  await client.publish("npm-ws/t", Uint8Array.of(0, 1, 2, 255), false, 1);
+  assert.deepEqual([...(await client.wait_msg()).payload], [0, 1, 2, 255]);
+  await client.disconnect();
+});
+
+test(`${runtime}: the codec subpath works on its own`, () => {
+  assert.deepEqual([...encode({ type: "pingreq" })], [0xc0, 0x00]);
+});
