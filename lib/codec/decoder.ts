@@ -5,6 +5,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { decodePacket } from "./decode.ts";
+import { decodePublishIn } from "./publish.ts";
 import type { Packet } from "./packet.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
@@ -145,7 +146,13 @@ export class PacketDecoder {
         out.push(this.#finish(chunk.subarray(i, i)));
       } else if (n - i >= len) {
         // Whole body inside this chunk: decode in place.
-        out.push(this.#finish(chunk.subarray(i, i + len)));
+        if (this.#byte1 >> 4 === 3) {
+          const byte1 = this.#byte1;
+          this.#byte1 = -1;
+          out.push(decodePublishIn(byte1, chunk, i, i + len));
+        } else {
+          out.push(this.#finish(chunk.subarray(i, i + len)));
+        }
         i += len;
       } else {
         this.#body = new Uint8Array(len);

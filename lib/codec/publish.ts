@@ -53,38 +53,52 @@ export function encodePublish(p: PublishPacket): Uint8Array {
 
 /** Decodes a PUBLISH from its fixed header's first byte and its body. */
 export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
+  return decodePublishIn(byte1, body, 0, body.length);
+}
+
+/**
+ * Decodes a PUBLISH whose body is `buf[start..end)`. The streaming decoder
+ * calls this directly, so that a message costs one view (its payload), not two.
+ */
+export function decodePublishIn(
+  byte1: number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): PublishPacket {
   const qos = (byte1 >> 1) & 0x03;
   if (qos === 3) throw new MQTTProtocolError("PUBLISH with QoS 3", "MQTT-3.3.1-4");
   const dup = (byte1 & 0x08) !== 0;
   if (dup && qos === 0) {
     throw new MQTTProtocolError("PUBLISH with QoS 0 has the DUP flag set", "MQTT-3.3.1-2");
   }
-  if (body.length < 2) {
+  const length = end - start;
+  if (length < 2) {
     throw new MQTTProtocolError(
       "Malformed PUBLISH: the packet ends inside its topic name",
       "MQTT 3.1.1 section 2.2.3",
     );
   }
-  const n = (body[0] << 8) | body[1];
+  const n = (buf[start] << 8) | buf[start + 1];
   const idLen = qos > 0 ? 2 : 0;
-  if (body.length < 2 + n + idLen) {
-    const field = body.length < 2 + n ? "topic name" : "packet identifier";
+  if (length < 2 + n + idLen) {
+    const field = length < 2 + n ? "topic name" : "packet identifier";
     throw new MQTTProtocolError(
       `Malformed PUBLISH: the packet ends inside its ${field}`,
       "MQTT 3.1.1 section 2.2.3",
     );
   }
-  const topic = decodeTopic(body, n);
+  const topic = decodeTopic(buf, start + 2, n);
   const packet: PublishPacket = {
     type: "publish",
     topic,
-    payload: body.subarray(2 + n + idLen),
+    payload: buf.subarray(start + 2 + n + idLen, end),
     qos: qos as QoS,
     retain: (byte1 & 0x01) !== 0,
     dup,
   };
   if (qos > 0) {
-    const id = (body[2 + n] << 8) | body[3 + n];
+    const id = (buf[start + 2 + n] << 8) | buf[start + 3 + n];
     if (id === 0) throw new MQTTProtocolError("PUBLISH with packet identifier 0", "MQTT-2.3.1-1");
     packet.packetId = id;
   }
@@ -96,15 +110,15 @@ export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
 let seenTopicBytes: Uint8Array = new Uint8Array(0);
 let seenTopic = "";
 
-/** The topic name of a PUBLISH body whose topic is `n` bytes long, validated. */
-function decodeTopic(body: Uint8Array, n: number): string {
+/** The topic name in `buf[at..at+n)`, validated. */
+function decodeTopic(buf: Uint8Array, at: number, n: number): string {
   const seen = seenTopicBytes;
   if (n === seen.length && n !== 0) {
     let i = 0;
-    while (i < n && body[i + 2] === seen[i]) i++;
+    while (i < n && buf[at + i] === seen[i]) i++;
     if (i === n) return seenTopic;
   }
-  const bytes = body.subarray(2, 2 + n);
+  const bytes = buf.subarray(at, at + n);
   const topic = decodeUtf8(bytes, "PUBLISH topic name");
   if (n === 0) throw new MQTTProtocolError("PUBLISH with an empty topic name", "MQTT-4.7.3-1");
   if (topic.includes("+") || topic.includes("#")) {
