@@ -323,3 +323,23 @@ export const clientReceive: Partial<Record<ContenderName, Workload>> = {
     };
   },
 };
+
+/** The same, consumed with the async iterator `messages()` (MQTT.js has none: its event). */
+export const clientReceiveIter: Partial<Record<ContenderName, Workload>> = {
+  async umqtt(ctx) {
+    const c = new MQTTClient(`blast-${ctx.n}-${ctx.id}`, "127.0.0.1", {
+      port: ctx.port,
+      maxQueuedMessages: ctx.n,
+    });
+    await c.connect();
+    return {
+      async run() {
+        await c.subscribe("bench/#", 0);
+        let got = 0;
+        for await (const _ of c.messages()) if (++got === ctx.n) break;
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  "MQTT.js": clientReceive["MQTT.js"],
+};

@@ -18,6 +18,7 @@ import { startBroker } from "./_mosquitto.ts";
 import {
   clientPublish,
   clientReceive,
+  clientReceiveIter,
   type ContenderName,
   type Ctx,
   PAYLOAD,
@@ -205,6 +206,18 @@ async function clientRows() {
       checks: [
         check("umqtt / MQTT.js msg/s", paired(recv.rates.umqtt, recv.rates["MQTT.js"]), 1.5),
         check("CPU/msg umqtt / MQTT.js", paired(recv.cpus.umqtt, recv.cpus["MQTT.js"]), 0.5, false),
+      ],
+    });
+    const iter = await measure(clientReceiveIter, port, n);
+    rows.push({
+      section: "client only",
+      workload: "receive, consumed with messages() (MQTT.js: its message event)",
+      unit: "msg/s",
+      values: iter.rate,
+      cpu: iter.cpu,
+      checks: [
+        check("umqtt / MQTT.js msg/s", paired(iter.rates.umqtt, iter.rates["MQTT.js"]), 1.5),
+        check("CPU/msg umqtt / MQTT.js", paired(iter.cpus.umqtt, iter.cpus["MQTT.js"]), 0.5, false),
       ],
     });
   } finally {
