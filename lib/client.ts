@@ -1209,6 +1209,9 @@ function publishArgs(retain: boolean | PublishOptions, qos: QoS) {
 }
 
 function checkQos(qos: unknown): void {
+  if (typeof qos !== "number") {
+    throw new TypeError(`Invalid qos: must be 0, 1 or 2, got ${typeof qos} (MQTT-3.3.1-4)`);
+  }
   if (qos !== 0 && qos !== 1 && qos !== 2) {
     throw new RangeError(`Invalid qos ${String(qos)}: must be 0, 1 or 2 (MQTT-3.3.1-4)`);
   }
@@ -1222,7 +1225,12 @@ function checkBool(name: string, v: unknown): boolean {
 }
 
 function checkInt(name: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+  if (typeof v !== "number") {
+    throw new TypeError(
+      `Invalid ${name}: must be an integer from ${min} to ${max}, got ${typeof v}`,
+    );
+  }
+  if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be an integer from ${min} to ${max}`);
   }
 }
