@@ -4,7 +4,10 @@
 // transport that counts calls, so "before any byte" is checked too.
 import assert from "node:assert/strict";
 import { MQTTClient, type QoS, topicMatches } from "../mod.ts";
-import { test } from "./_test.ts";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import { connectNode } from "../lib/transports/node.ts";
+import { type Broker, forEachBroker } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
 
 type Ctor = ConstructorParameters<typeof MQTTClient>;
 const long = "x".repeat(65536);
@@ -53,6 +56,39 @@ const constructorCases: [string, Ctor, ErrorConstructor, RegExp][] = [
   ["maxPacketSize 0", ["id", "h", { maxPacketSize: 0 }], RangeError, /maxPacketSize/],
   ["maxQueuedMessages 0", ["id", "h", { maxQueuedMessages: 0 }], RangeError, /maxQueuedMessages/],
   ["connectTimeout -5", ["id", "h", { connectTimeout: -5 }], RangeError, /connectTimeout/],
+  // Wrong types are TypeErrors; a number out of range is a RangeError.
+  ["server not a string", ["id", 1883 as unknown as string], TypeError, /server/],
+  ["port as a string", ["id", "h", "1883" as unknown as number], TypeError, /port.*got string/],
+  [
+    "keepalive as a string",
+    ["id", "h", { keepalive: "60" as unknown as number }],
+    TypeError,
+    /keepalive.*got string/,
+  ],
+  ["keepalive NaN", ["id", "h", { keepalive: NaN }], RangeError, /keepalive NaN/],
+  ["client_id with a lone surrogate", ["\udc00", "h"], TypeError, /client_id.*MQTT-1\.5\.3-1/],
+  ["user over 65535 bytes", ["id", "h", { user: long }], RangeError, /user.*65535/],
+  ["user with U+0000", ["id", "h", { user: "a\0" }], TypeError, /user.*MQTT-1\.5\.3-2/],
+  [
+    "ssl_params not an object",
+    ["id", "h", { ssl_params: "tls" as unknown as Record<string, string> }],
+    TypeError,
+    /ssl_params/,
+  ],
+  [
+    "ssl_params.cadata not a string",
+    ["id", "h", { ssl_params: { cadata: 1 as unknown as string } }],
+    TypeError,
+    /ssl_params\.cadata/,
+  ],
+  ["maxPacketSize 1.5", ["id", "h", { maxPacketSize: 1.5 }], RangeError, /maxPacketSize 1\.5/],
+  [
+    "maxPacketSize over the protocol's limit",
+    ["id", "h", { maxPacketSize: 268_435_461 }],
+    RangeError,
+    /maxPacketSize/,
+  ],
+  ["connectTimeout 0", ["id", "h", { connectTimeout: 0 }], RangeError, /connectTimeout 0/],
 ];
 
 for (const [name, args, type, message] of constructorCases) {
@@ -115,6 +151,38 @@ const asyncCases: [string, (c: MQTTClient) => Promise<unknown>, ErrorConstructor
   ["subscribe to a filter over 65535 bytes", (c) => c.subscribe(long), RangeError, /65535/],
   ["unsubscribe from a+", (c) => c.unsubscribe("a+"), TypeError, /MQTT-4\.7\.1-3/],
   ["unsubscribe from an empty list", (c) => c.unsubscribe([]), TypeError, /MQTT-3\.10\.3-2/],
+  ["publish with QoS 1.5", (c) => c.publish("a", "m", false, 1.5 as QoS), RangeError, /qos 1\.5/],
+  [
+    'publish with QoS "1"',
+    (c) => c.publish("a", "m", { qos: "1" as unknown as QoS }),
+    TypeError,
+    /qos: must be 0, 1 or 2, got string/,
+  ],
+  ["publish a null payload", (c) => c.publish("a", null as unknown as string), TypeError, /msg/],
+  [
+    "subscribe to a filter not a string",
+    (c) => c.subscribe(7 as unknown as string),
+    TypeError,
+    /filter must be a string/,
+  ],
+  ["subscribe to # then more", (c) => c.subscribe("#/a"), TypeError, /MQTT-4\.7\.1-2/],
+  ["subscribe to a filter with U+0000", (c) => c.subscribe("a/\0"), TypeError, /MQTT-1\.5\.3-2/],
+  ["subscribe with QoS -1 in a list", (c) => c.subscribe([["a", -1 as QoS]]), RangeError, /qos -1/],
+  [
+    "subscribe with one bad filter in a list",
+    (c) => c.subscribe([["a", 0], ["b+", 1]]),
+    TypeError,
+    /"b\+".*MQTT-4\.7\.1-3/,
+  ],
+  ["unsubscribe from an empty filter", (c) => c.unsubscribe(""), TypeError, /MQTT-4\.7\.3-1/],
+  ["unsubscribe from a#", (c) => c.unsubscribe("a#"), TypeError, /MQTT-4\.7\.1-2/],
+  [
+    "unsubscribe from a filter not a string",
+    (c) => c.unsubscribe(5 as unknown as string),
+    TypeError,
+    /filter must be a string/,
+  ],
+  ["unsubscribe from a filter over 65535 bytes", (c) => c.unsubscribe(long), RangeError, /65535/],
   [
     "connect with clean_session not a boolean",
     (c) => c.connect("no" as unknown as boolean),
@@ -134,6 +202,47 @@ for (const [name, call, type, message] of asyncCases) {
     assert.equal(state.opened, 0, "the transport was never opened");
   });
 }
+
+/** A transport to `broker` through the node:net adapter that records the type of every packet written. */
+function recording(broker: Broker) {
+  const sent: string[] = [];
+  const decoder = new PacketDecoder();
+  const transport = async () => {
+    const pair = await connectNode({ hostname: broker.host, port: broker.port });
+    const writer = pair.writable.getWriter();
+    const writable = new WritableStream<Uint8Array>({
+      write(chunk) {
+        for (const p of decoder.push(chunk.slice())) sent.push(p.type);
+        return writer.write(chunk);
+      },
+      close: () => writer.close(),
+      abort: (reason) => writer.abort(reason),
+    });
+    return { readable: pair.readable, writable, close: pair.close };
+  };
+  return { sent, transport };
+}
+
+forEachBroker(
+  "every bad argument on a connected client: refused, nothing sent, still connected",
+  async (broker) => {
+    const { sent, transport } = recording(broker);
+    const client = new MQTTClient(uniqueId("args"), broker.host, { port: broker.port, transport });
+    await client.connect();
+    for (const [name, call, type, message] of asyncCases) {
+      await assert.rejects(call(client), (e: Error) => {
+        assert.ok(e instanceof type, `${name}: expected ${type.name}, got ${e}`);
+        assert.match(e.message, message, name);
+        return true;
+      });
+    }
+    assert.throws(() => client.set_last_will("a/+", "m"), /MQTT-3\.3\.2-2/);
+    assert.equal(client.connected, true);
+    await client.ping();
+    assert.deepEqual(sent, ["connect", "pingreq"], "only the CONNECT and the PINGREQ went out");
+    await client.disconnect();
+  },
+);
 
 test("an empty client id needs a clean session (MQTT-3.1.3-7)", async () => {
   let opened = 0;
