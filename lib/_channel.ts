@@ -32,6 +32,18 @@ function nextSize(size: number, got: number): number {
   return size;
 }
 
+/**
+ * Size of a reused read buffer: a large one costs nothing per read, so jump to
+ * the maximum as soon as a read fills it (one read then takes all that is
+ * waiting), and drop to the minimum once a read comes in small: the
+ * connection has gone quiet, and its pending read should pin little.
+ */
+function reuseSize(size: number, got: number): number {
+  if (got === size) return MAX_READ;
+  if (got < MIN_READ) return MIN_READ;
+  return size;
+}
+
 /** Makes the channel for a transport's stream pair. */
 export function channel(pair: StreamPair): Channel {
   const conn = pair as unknown as Partial<Conn>;
@@ -61,7 +73,7 @@ function connChannel(conn: Conn): Channel {
       }
       if (n === null) return null;
       const chunk = buf.slice(0, n);
-      const size = nextSize(buf.length, n);
+      const size = reuseSize(buf.length, n);
       if (size !== buf.length) buf = new Uint8Array(size);
       return chunk;
     },
