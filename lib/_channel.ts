@@ -22,7 +22,7 @@ interface Conn {
 }
 
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
-const MIN_READ = 1024;
+const MIN_READ = 256;
 const MAX_READ = 65_536;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
