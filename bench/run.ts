@@ -32,7 +32,7 @@ import {
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const want = (section: string) => !only || only.includes(section);
-const ROUNDS = quick ? 3 : 5;
+const ROUNDS = quick ? 3 : 7;
 const here = new URL(".", import.meta.url);
 const root = new URL("..", import.meta.url);
 
