@@ -220,11 +220,93 @@ async function clientRows() {
         check("CPU/msg umqtt / MQTT.js", paired(iter.cpus.umqtt, iter.cpus["MQTT.js"]), 0.5, false),
       ],
     });
+    for (const runtime of ["node", "bun"]) await runtimeRows(runtime, port, n);
   } finally {
     await peer.stdin.close();
     await lines.cancel();
     await peer.status;
   }
+}
+
+/** The client-only rows in Node or Bun, through the runtime adapters, when both can be had. */
+async function runtimeRows(runtime: string, port: number, n: number) {
+  const bundle = await runtimeBundle();
+  if (!bundle) return;
+  const [cmd, ...pre] = runtime === "node" ? ["node"] : ["npx", "-y", "bun"];
+  let out;
+  try {
+    out = await new Deno.Command(cmd, {
+      args: [...pre, bundle, String(port), String(n), String(ROUNDS)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+  } catch {
+    notes.push(`No ${runtime} rows: ${runtime} is not installed.`);
+    return;
+  }
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  if (!out.success || !text.startsWith("{")) {
+    notes.push(`No ${runtime} rows: the ${runtime} run failed.`);
+    return;
+  }
+  const version = new TextDecoder().decode(
+    (await new Deno.Command(cmd, { args: [...pre, "--version"], stdout: "piped" }).output()).stdout,
+  ).trim();
+  const res = JSON.parse(text);
+  for (
+    const [name, label, target] of [
+      ["publish", "publish QoS 0 into a discarding peer", 2],
+      ["receive", "receive QoS 0 from a blasting peer (wait_msg)", 1.5],
+    ] as const
+  ) {
+    const { rate, cpu } = res[name] as Record<string, Record<string, number[]>>;
+    rows.push({
+      section: `client only, ${runtime === "node" ? "Node" : "Bun"} ${version.replace(/^v/, "")}`,
+      workload: label,
+      unit: "msg/s",
+      values: { umqtt: median(rate.umqtt), "MQTT.js": median(rate["MQTT.js"]) },
+      cpu: { umqtt: median(cpu.umqtt), "MQTT.js": median(cpu["MQTT.js"]) },
+      checks: [
+        check("umqtt / MQTT.js msg/s", paired(rate.umqtt, rate["MQTT.js"]), target),
+        check("CPU/msg umqtt / MQTT.js", paired(cpu.umqtt, cpu["MQTT.js"]), 0.5, false),
+      ],
+    });
+  }
+}
+
+let bundled: Promise<string | undefined> | undefined;
+/** bench/_runtime_client.ts bundled for Node and Bun, with MQTT.js from npm. */
+function runtimeBundle(): Promise<string | undefined> {
+  return bundled ??= (async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "umqtt-bench-rt-" });
+    const npm = await new Deno.Command("npm", {
+      args: ["install", "--prefix", dir, "--no-audit", "--no-fund", "--silent", "mqtt@5"],
+      stdout: "null",
+      stderr: "inherit",
+    }).output().catch(() => undefined);
+    if (!npm?.success) {
+      notes.push("No Node or Bun rows: `npm install mqtt@5` failed.");
+      return undefined;
+    }
+    const outfile = `${dir}/client.mjs`;
+    await esbuild.build({
+      entryPoints: [new URL("_runtime_client.ts", here).pathname],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      nodePaths: [`${dir}/node_modules`],
+      external: ["cloudflare:*"],
+      banner: {
+        js:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+      outfile,
+      logLevel: "error",
+    });
+    await esbuild.stop();
+    return outfile;
+  })();
 }
 
 // ---- codec ---------------------------------------------------------------
