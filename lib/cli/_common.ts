@@ -72,6 +72,7 @@ export async function makeClient<C extends MQTTClient>(
   Client: ClientClass<C>,
   o: ConnectionArgs,
   con: Console,
+  extra: MQTTClientOptions = {},
 ): Promise<C> {
   const ws = o.scheme === "ws" || o.scheme === "wss";
   const ssl = o.scheme === "mqtts" || o.scheme === "wss" || o.cafile !== undefined;
@@ -93,6 +94,7 @@ export async function makeClient<C extends MQTTClient>(
     keepalive: o.keepalive,
     ssl,
     ssl_params,
+    ...extra,
   };
   if (o.debug) {
     options.transport = debugTransport(

@@ -1,6 +1,6 @@
 // `umqtt sub`: connect, subscribe, print each message until -C, -W or
 // Ctrl-C; a lost connection is reconnected and reported on stderr.
-import { type Message, MQTTConnectionError, topicMatches } from "../../mod.ts";
+import { MQTTConnectionError, topicMatches } from "../../mod.ts";
 import { MQTTClient } from "../robust.ts";
 import { EXIT, parseSubArgs, type SubArgs } from "./_args.ts";
 import {
@@ -14,6 +14,24 @@ import {
 } from "./_common.ts";
 import { type Formatter, formatter } from "./_format.ts";
 import { SUB_HELP } from "./_help.ts";
+
+/** QoS 0 messages held while printing lags behind, before the oldest are dropped (and counted). */
+const QUEUE = 100_000;
+
+/** Most messages printed with one write. */
+const BATCH = 256;
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
 
 /** Why the message loop stopped early. */
 class Stop extends Error {
@@ -97,6 +115,8 @@ export async function sub(args: string[]): Promise<number> {
       },
       o,
       con,
+      // A burst waits in memory rather than being dropped while stdout catches up.
+      { maxQueuedMessages: QUEUE },
     );
     const c = client;
     c.DEBUG = o.debug;
@@ -125,15 +145,37 @@ export async function sub(args: string[]): Promise<number> {
     }
     let count = 0;
     for (;;) {
-      const msg: Message = await race(c.wait_msg());
-      if (o.filterOut.some((f) => topicMatches(f, msg.topic))) continue;
-      if (o.noRetained && msg.retain) continue;
-      if (o.retainedOnly && !msg.retain) throw new Stop(EXIT.ok);
-      await writeOut(format(msg));
-      if (o.removeRetained && msg.retain && msg.payload.length > 0) {
-        await race(c.publish(msg.topic, new Uint8Array(0), true, 0));
+      const batch = [await race(c.wait_msg())];
+      // Take what else has arrived already and print it in one write: a
+      // write per message cannot keep up with a busy topic, and a broker
+      // drops QoS 1 messages for a client that falls behind (mosquitto: 1000).
+      while (
+        batch.length < BATCH && c.connected && (o.count === 0 || count + batch.length < o.count)
+      ) {
+        const more = await c.check_msg();
+        if (!more) break;
+        batch.push(more);
       }
-      if (o.count > 0 && ++count === o.count) throw new Stop(EXIT.ok);
+      let done: Stop | undefined;
+      const out: Uint8Array[] = [];
+      for (const msg of batch) {
+        if (o.filterOut.some((f) => topicMatches(f, msg.topic))) continue;
+        if (o.noRetained && msg.retain) continue;
+        if (o.retainedOnly && !msg.retain) {
+          done = new Stop(EXIT.ok);
+          break;
+        }
+        out.push(format(msg));
+        if (o.removeRetained && msg.retain && msg.payload.length > 0) {
+          await race(c.publish(msg.topic, new Uint8Array(0), true, 0));
+        }
+        if (o.count > 0 && ++count === o.count) {
+          done = new Stop(EXIT.ok);
+          break;
+        }
+      }
+      await writeOut(out.length === 1 ? out[0] : concat(out));
+      if (done) throw done;
     }
   } catch (e) {
     if (!(e instanceof Stop)) {
@@ -141,6 +183,11 @@ export async function sub(args: string[]): Promise<number> {
       if (!(e instanceof Deno.errors.BrokenPipe)) con.error(errorMessage(e));
       await client?.disconnect().catch(() => {});
       return exitCode(e);
+    }
+    if (client && client.droppedMessages > 0) {
+      con.error(
+        `${client.droppedMessages} QoS 0 messages dropped: they arrived faster than they could be printed`,
+      );
     }
     if (e.message) con.error(e.message);
     // DISCONNECT first, so that the broker discards the will (Ctrl-C included).
