@@ -574,3 +574,32 @@ forEachBroker(
     assert.equal(after.stdout.length, 0);
   },
 );
+
+forEachBroker("on a terminal (script's pty), a binary payload prints escaped", async (b) => {
+  const topic = uniqueId("cli-tty");
+  const cmd = [Deno.execPath(), "run", "-A", "--quiet", ENTRY, "sub", ...at(b), "-t", topic];
+  // script(1) runs the sub on a pseudo-terminal: stdout and stderr both go to it.
+  const child = new Deno.Command("script", {
+    args: ["-qefc", [...cmd, "-C", "1", "-d"].join(" "), "/dev/null"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("<- SUBACK")) {
+    const { value, done } = await withTimeout(reader.read(), 15000, `SUBACK on the pty: ${seen}`);
+    if (done) break;
+    seen += value;
+  }
+  const payload = Uint8Array.of(0x41, 0x00, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x0a);
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-s"], payload)).code, 0);
+  for (;;) {
+    const { value, done } = await withTimeout(reader.read(), 15000, `output on the pty: ${seen}`);
+    if (done) break;
+    seen += value;
+  }
+  assert.equal((await child.status).code, 0);
+  // The pty turns "\n" into "\r\n"; the payload's ESC and bytes that are not UTF-8 come out as text.
+  assert.match(seen, /\r\nA\\x00\\x1b\[2J\\xff\\x0a\r\n/);
+});
