@@ -141,6 +141,9 @@ forEachBroker("pub -l publishes one message per stdin line, blank lines skipped"
   assert.equal(pub.code, 0, pub.stderr);
   const r = await sub.result();
   assert.equal(dec.decode(r.stdout), "one\ntwo\nthree\n");
+  const again = await subscribed([...at(b), "-t", topic, "-C", "3"]);
+  assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "x", "--repeat", "3"])).code, 0);
+  assert.equal(dec.decode((await again.result()).stdout), "x\nx\nx\n");
 });
 
 forEachBroker("-F and --json print the fields asked for", async (b) => {

@@ -130,7 +130,6 @@ export function exitCode(e: unknown): number {
   if (e instanceof MQTTConnectionError) {
     return /timed out/i.test(e.message) ? EXIT.timeout : EXIT.network;
   }
-  if (e instanceof Deno.errors.BrokenPipe) return EXIT.error;
   return EXIT.error;
 }
 
