@@ -49,7 +49,9 @@ export async function connectNode(
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import(NODE_TLS);
-    const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
+    const ca = p.cadata === undefined
+      ? undefined
+      : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
       port,
@@ -58,7 +60,8 @@ export async function connectNode(
       cert: p.cert,
       key: p.key,
     });
-  } else socket = ((await import(NODE_NET)) as typeof import("node:net")).connect({ host, port });
+  } else {socket = ((await import(NODE_NET)) as typeof import("node:net"))
+      .connect({ host, port });}
   await new Promise<void>((resolve, reject) => {
     socket.once(ssl ? "secureConnect" : "connect", () => {
       socket.off("error", reject);
@@ -96,7 +99,10 @@ export function socketStreams(socket: Duplex): StreamPair {
       const finish = (e?: unknown) => {
         if (done) return;
         done = true;
-        e === undefined ? c.close() : c.error(e);
+        if (e !== undefined) return c.error(e);
+        c.close();
+        // A pending BYOB read is answered only by respond(0), not by close().
+        c.byobRequest?.respond(0);
       };
       socket.on("data", (chunk: Uint8Array) => {
         // A copy: enqueue transfers the buffer, and Node may share it.
@@ -121,7 +127,9 @@ export function socketStreams(socket: Duplex): StreamPair {
       return new Promise((resolve, reject) => {
         const settle = () => {
           socket.off("drain", settle).off("close", settle);
-          socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
+          socket.destroyed
+            ? reject(new Error("The socket closed before drain"))
+            : resolve();
         };
         socket.on("drain", settle).on("close", settle);
       });

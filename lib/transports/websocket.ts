@@ -100,7 +100,10 @@ export async function connectWebSocket(
         }
       });
       ws.addEventListener("close", () => {
-        if (!closed) (closed = true, c.close());
+        if (closed) return;
+        closed = true;
+        c.close();
+        c.byobRequest?.respond(0); // a pending BYOB read ends only this way
       });
     },
     cancel: close,

@@ -1,7 +1,7 @@
 // The smoke scenario in Deno through the default connector: TCP against each
 // broker, TLS and WebSocket against mosquitto listeners made for the test.
 import assert from "node:assert/strict";
-import { MQTTClient } from "../../../mod.ts";
+import { MQTTClient, MQTTConnectionError } from "../../../mod.ts";
 import { connectWebSocket } from "../../../lib/transports/websocket.ts";
 import { forEachBroker, startMosquitto } from "../../_brokers.ts";
 import { makeCerts } from "../../_certs.ts";
@@ -54,10 +54,15 @@ test(
       });
       await viaAdapter.connect();
       await viaAdapter.ping();
-      await viaAdapter.disconnect();
+      // The broker going away must end a pending read (a BYOB read on the
+      // WebSocket's byte stream), so that the waiting call learns of it.
+      const waiting = viaAdapter.wait_msg().then(() => null, (e) => e);
+      await broker.stop();
+      assert.ok((await waiting) instanceof MQTTConnectionError);
+      assert.equal(viaAdapter.connected, false);
     } finally {
       await broker.stop();
     }
   },
-  { mosquitto: true },
+  { mosquitto: true, timeout: 30_000 },
 );
