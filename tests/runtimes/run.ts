@@ -136,8 +136,7 @@ async function runNpm() {
   await run("npm", ["pack", "--silent", "--pack-destination", tmp], {
     cwd: pkg,
   });
-  const tarball =
-    [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".tgz"))!.name;
+  const tarball = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".tgz"))!.name;
   const app = join(tmp, "app");
   Deno.mkdirSync(app);
   Deno.writeTextFileSync(
