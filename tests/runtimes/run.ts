@@ -153,15 +153,13 @@ async function runNpm() {
     join(here, "node_modules/ws"),
   ], { cwd: app });
   Deno.copyFileSync(join(here, "_smoke.mjs"), join(app, "_smoke.mjs"));
-  Deno.copyFileSync(
-    join(here, "node/smoke.node.mjs"),
-    join(app, "smoke.test.mjs"),
-  );
+  Deno.mkdirSync(join(app, "node"));
+  Deno.copyFileSync(join(here, "node/smoke.node.mjs"), join(app, "node/smoke.test.mjs"));
   const broker = await startMosquitto({ websockets: true });
   try {
     const env = { UMQTT_URL: broker.url, UMQTT_WS_URL: broker.wsUrl! };
-    await run("node", ["--test", "smoke.test.mjs"], { cwd: app, env });
-    await run("npx", ["-y", "bun", "test", "./smoke.test.mjs"], {
+    await run("node", ["--test", "node/smoke.test.mjs"], { cwd: app, env });
+    await run("npx", ["-y", "bun", "test", "./node/smoke.test.mjs"], {
       cwd: app,
       env,
     });

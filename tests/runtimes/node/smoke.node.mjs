@@ -1,5 +1,5 @@
 // The smoke scenario as a user of the npm package runs it: copied (as
-// smoke.test.mjs, for bun test) by
+// node/smoke.test.mjs, beside ../_smoke.mjs, for bun test) by
 // tests/runtimes/run.ts into a fresh project that installed the packed
 // tarball, then run with `node --test` (Node 20) and `bun test`. The broker
 // comes from run.ts: UMQTT_URL (mqtt://) and UMQTT_WS_URL (ws://).
@@ -8,8 +8,11 @@ import assert from "node:assert/strict";
 import { MQTTClient } from "@umqtt/umqtt";
 import { connectWebSocket } from "@umqtt/umqtt/websocket";
 import { encode } from "@umqtt/umqtt/codec";
-import WebSocket from "ws";
-import { smoke } from "./_smoke.mjs";
+import { smoke } from "../_smoke.mjs";
+
+// Node 20 has no global WebSocket: take the ws package's, through a computed
+// specifier because `deno check tests/` reads this file and has no "ws".
+const WebSocket = globalThis.WebSocket ?? (await import(String("ws"))).default;
 
 const runtime = "Bun" in globalThis ? "Bun" : `Node ${process.versions.node}`;
 
@@ -19,7 +22,7 @@ test(`${runtime}: TCP through the default connector`, async () => {
 });
 
 test(`${runtime}: WebSocket through the adapter (ws's constructor where there is no global)`, async () => {
-  const options = globalThis.WebSocket ? {} : { WebSocket };
+  const options = { WebSocket };
   const client = new MQTTClient("npm-ws", "unused", {
     transport: () => connectWebSocket(process.env.UMQTT_WS_URL, options),
   });
