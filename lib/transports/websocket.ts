@@ -33,7 +33,11 @@ export type WebSocketConstructor = new (
 export interface WebSocketOptions {
   /** The constructor to use; default the global `WebSocket` (Node 20 has none: pass `ws`'s). */
   WebSocket?: WebSocketConstructor;
-  /** Extra handshake headers, where the constructor takes them (`ws`, Bun); browsers cannot. */
+  /**
+   * Extra handshake headers: with the global `WebSocket` of Deno and Bun, or
+   * a passed constructor that takes `{ headers }` third (`ws`). Browsers
+   * cannot send any.
+   */
   headers?: Record<string, string>;
   /** Writes wait while more than this many bytes are buffered; default 1 MiB. */
   highWaterMark?: number;
@@ -70,9 +74,14 @@ export async function connectWebSocket(
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
-  const ws = options.headers
-    ? new WS(url, ["mqtt"], { headers: options.headers })
-    : new WS(url, ["mqtt"]);
+  const { headers } = options;
+  // Headers go where each constructor looks: Deno's and Bun's global take
+  // `{ protocols, headers }` as the second argument, `ws` a third argument.
+  const ws = !headers
+    ? new WS(url, ["mqtt"])
+    : options.WebSocket
+    ? new WS(url, ["mqtt"], { headers })
+    : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
   ws.binaryType = "arraybuffer";
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener("open", () => resolve());
