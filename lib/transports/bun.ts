@@ -8,6 +8,7 @@
  */
 import { connectNode, type NodeConnectOptions } from "./node.ts";
 import type { StreamPair } from "./types.ts";
+export type { StreamPair };
 
 /** Where and how {@linkcode connectBun} connects. */
 export type BunConnectOptions = NodeConnectOptions;

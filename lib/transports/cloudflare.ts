@@ -8,6 +8,7 @@
  * @module
  */
 import type { SslParams, StreamPair } from "./types.ts";
+export type { SslParams, StreamPair };
 
 /** Where and how {@linkcode connectCloudflare} connects. */
 export interface CloudflareConnectOptions {

@@ -8,6 +8,7 @@
  */
 import type { Duplex } from "node:stream";
 import type { SslParams, StreamPair } from "./types.ts";
+export type { SslParams, StreamPair };
 
 // Computed specifiers: browser bundlers (webpack, Vite) refuse or polyfill a
 // literal "node:net" even in code that never runs there.

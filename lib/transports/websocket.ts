@@ -7,6 +7,7 @@
  * @module
  */
 import type { StreamPair } from "./types.ts";
+export type { StreamPair };
 
 /** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
 export interface WebSocketLike {
