@@ -17,6 +17,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { startMosquitto } from "../_brokers.ts";
+import { makeCerts } from "../_certs.ts";
 import { buildNpm } from "../../scripts/build_npm.ts";
 
 const here = import.meta.dirname!;
@@ -155,9 +156,22 @@ async function runNpm() {
   Deno.copyFileSync(join(here, "_smoke.mjs"), join(app, "_smoke.mjs"));
   Deno.mkdirSync(join(app, "node"));
   Deno.copyFileSync(join(here, "node/smoke.node.mjs"), join(app, "node/smoke.test.mjs"));
-  const broker = await startMosquitto({ websockets: true });
+  const certs = makeCerts();
+  const broker = await startMosquitto({
+    websockets: true,
+    tls: {
+      cafile: certs.path("ca.pem"),
+      certfile: certs.path("server.pem"),
+      keyfile: certs.path("server.key"),
+    },
+  });
   try {
-    const env = { UMQTT_URL: broker.url, UMQTT_WS_URL: broker.wsUrl! };
+    const env = {
+      UMQTT_URL: broker.url,
+      UMQTT_WS_URL: broker.wsUrl!,
+      UMQTT_TLS_URL: `mqtts://127.0.0.1:${broker.tlsPort}`,
+      UMQTT_CA: certs.path("ca.pem"),
+    };
     await run("node", ["--test", "node/smoke.test.mjs"], { cwd: app, env });
     await run("npx", ["-y", "bun", "test", "./node/smoke.test.mjs"], {
       cwd: app,
@@ -165,5 +179,6 @@ async function runNpm() {
     });
   } finally {
     await broker.stop();
+    certs.remove();
   }
 }

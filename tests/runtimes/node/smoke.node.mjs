@@ -2,9 +2,11 @@
 // node/smoke.test.mjs, beside ../_smoke.mjs, for bun test) by
 // tests/runtimes/run.ts into a fresh project that installed the packed
 // tarball, then run with `node --test` (Node 20) and `bun test`. The broker
-// comes from run.ts: UMQTT_URL (mqtt://) and UMQTT_WS_URL (ws://).
+// comes from run.ts: UMQTT_URL (mqtt://), UMQTT_TLS_URL (mqtts://, its CA in
+// the file UMQTT_CA) and UMQTT_WS_URL (ws://).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { MQTTClient } from "@umqtt/umqtt";
 import { connectWebSocket } from "@umqtt/umqtt/websocket";
 import { encode } from "@umqtt/umqtt/codec";
@@ -19,6 +21,16 @@ const runtime = "Bun" in globalThis ? "Bun" : `Node ${process.versions.node}`;
 test(`${runtime}: TCP through the default connector`, async () => {
   const result = await smoke((id) => new MQTTClient(id, process.env.UMQTT_URL));
   assert.deepEqual(result, { received: 3, bytes: 256 + 2 * 65536 });
+});
+
+test(`${runtime}: TLS through the default connector, with the test CA`, async () => {
+  const cadata = readFileSync(process.env.UMQTT_CA, "utf8");
+  const result = await smoke((id) =>
+    new MQTTClient(id, process.env.UMQTT_TLS_URL, { ssl_params: { cadata } })
+  );
+  assert.deepEqual(result, { received: 3, bytes: 256 + 2 * 65536 });
+  const untrusted = new MQTTClient("npm-untrusted", process.env.UMQTT_TLS_URL);
+  await assert.rejects(untrusted.connect(), /certificate/i);
 });
 
 test(`${runtime}: WebSocket through the adapter (ws's constructor where there is no global)`, async () => {
