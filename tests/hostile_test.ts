@@ -74,7 +74,7 @@ function afterTrigger(
  * `Deno.connect`) and the node:net adapter that Node and Bun use, whose
  * close and error paths go through web streams instead.
  */
-function register(via: Via, skip: (name: string) => string | undefined = () => undefined) {
+function register(via: Via) {
   const newClient = (broker: HostileBroker, prefix: string, opts: MQTTClientOptions = {}) =>
     new MQTTClient(uniqueId(prefix), broker.url, {
       ...opts,
@@ -83,7 +83,7 @@ function register(via: Via, skip: (name: string) => string | undefined = () => u
         : {}),
     });
   const test = (name: string, fn: () => Promise<void>, opts: TestOptions) =>
-    registerTest(`${name} [${via}]`, fn, { ...opts, ignore: skip(name) !== undefined });
+    registerTest(`${name} [${via}]`, fn, opts);
 
   test("garbage bytes after CONNACK: pending calls reject, the socket is closed", async () => {
     await withHostileBroker(
@@ -395,12 +395,4 @@ function register(via: Via, skip: (name: string) => string | undefined = () => u
 }
 
 register("default transport");
-// Known bug, reported with its fix: lib/transports/node.ts closes its byte
-// stream on the socket's "end" but never answers the pending BYOB request
-// (`c.byobRequest?.respond(0)` after `c.close()`), so a client on Node or Bun
-// never sees the broker close the connection. Enable once that is fixed.
-register(
-  "node:net adapter",
-  (name) =>
-    name.startsWith("the broker closes") ? "node adapter misses the broker's FIN" : undefined,
-);
+register("node:net adapter");
