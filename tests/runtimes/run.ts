@@ -6,7 +6,7 @@
  *   deno run -A tests/runtimes/run.ts cloudflare   # workerd through miniflare
  *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20 and Bun
  *
- * The drivers (playwright-core, miniflare, ws, typescript) come from
+ * The drivers (playwright-core, miniflare, ws) come from
  * tests/runtimes/package.json (`npm ci --prefix tests/runtimes`), so the
  * library itself never depends on them. A missing tool skips with a notice,
  * but is a failure under `CI=true`.
