@@ -176,12 +176,8 @@ test(
   opts,
 );
 
-// Known bug, reported with its fix: when the handshake fails (here the
-// broker's CertificateRequired alert), connectNode rejects but neither
-// destroys the socket nor keeps an "error" listener on it, so a second
-// "error" event is uncaught; under Deno's node:tls it is, in most runs, and it
-// would crash a Node process. Enable once connectNode destroys the socket and
-// swallows later errors on that path.
+// A failed handshake used to leave a second "error" event unhandled (the
+// broker's CertificateRequired alert); connectNode now destroys the socket.
 test("node:tls adapter: mutual TLS without a client certificate is refused", async () => {
   await withTlsBroker(true, async (b, c) => {
     await assert.rejects(
@@ -189,7 +185,7 @@ test("node:tls adapter: mutual TLS without a client certificate is refused", asy
       MQTTConnectionError,
     );
   });
-}, { ignore: true });
+}, opts);
 
 // ---- credentials -----------------------------------------------------------
 

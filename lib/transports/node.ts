@@ -62,11 +62,20 @@ export async function connectNode(
   } else {socket = ((await import(NODE_NET)) as typeof import("node:net"))
       .connect({ host, port });}
   await new Promise<void>((resolve, reject) => {
+    // Listens for good: an error can also come after "secureConnect" (a TLS
+    // alert refusing our certificate), emitted before the stream below
+    // listens, and must not go unhandled. Before the connection is made, an
+    // error fails it and destroys the socket.
+    let connected = false;
+    socket.on("error", (e: Error) => {
+      if (connected) return;
+      socket.destroy();
+      reject(e);
+    });
     socket.once(ssl ? "secureConnect" : "connect", () => {
-      socket.off("error", reject);
+      connected = true;
       resolve();
     });
-    socket.once("error", reject);
   });
   socket.setNoDelay(true);
   return socketStreams(socket);
