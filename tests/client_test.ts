@@ -2,6 +2,7 @@
 // for every broker the harness finds. Each test uses fresh client ids and
 // topics, so tests never see each other's messages.
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import {
   type Message,
   MQTTClient,
@@ -442,26 +443,36 @@ test(
   { ignore: !hasMosquitto },
 );
 
+/** A node:net listener on a free loopback port (node:net, so Bun runs these tests too). */
+async function listen(onSocket: (socket: Socket) => void = () => {}): Promise<Server> {
+  const server = createServer(onSocket);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
+const closed = (server: Server) => new Promise((resolve) => server.close(resolve));
+
 test("connect times out with MQTTConnectionError when no CONNACK comes", async () => {
   // A TCP peer that accepts and then says nothing: not a broker, a silent one.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
+  const sockets: Socket[] = [];
+  const server = await listen((socket) => sockets.push(socket));
   const c = new MQTTClient(uniqueId("to"), "127.0.0.1", {
-    port: listener.addr.port,
+    port: portOf(server),
     connectTimeout: 300,
   });
   const e = await c.connect().then(() => null, (e) => e);
   assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
   assert.match(e.message, /no CONNACK within 300 ms/);
   assert.equal(c.connected, false);
-  (await accepted).close();
-  listener.close();
+  for (const socket of sockets) socket.destroy();
+  await closed(server);
 });
 
 test("connect to a closed port rejects with MQTTConnectionError and its cause", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
+  const server = await listen();
+  const port = portOf(server);
+  await closed(server);
   const c = new MQTTClient(uniqueId("cr"), `mqtt://127.0.0.1:${port}`);
   const e = await c.connect().then(() => null, (e) => e);
   assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
