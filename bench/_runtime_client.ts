@@ -97,7 +97,6 @@ const workloads: Record<string, Record<string, Run>> = {
   },
 };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const out: Record<string, unknown> = {};
 for (const [name, contenders] of Object.entries(workloads)) {
   const rate: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
