@@ -279,6 +279,7 @@ let bundled: Promise<string | undefined> | undefined;
 function runtimeBundle(): Promise<string | undefined> {
   return bundled ??= (async () => {
     const dir = Deno.makeTempDirSync({ prefix: "umqtt-bench-rt-" });
+    addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
     const npm = await new Deno.Command("npm", {
       args: ["install", "--prefix", dir, "--no-audit", "--no-fund", "--silent", "mqtt@5"],
       stdout: "null",
