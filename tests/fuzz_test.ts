@@ -433,8 +433,14 @@ test("fuzz: mutated packets make the decoder throw only MQTTProtocolError", () =
         const result = feed(cut(bytes, points), 1_048_576);
         if (result instanceof MQTTProtocolError) return;
         accepted++;
-        // Whatever the decoder accepts is a packet the encoder can write again.
-        for (const p of result) assertSamePacket(decodeAll([encode(p)], 1_048_576)[0], p);
+        // Whatever the decoder accepts is a packet the encoder can write again,
+        // but for a CONNECT with an empty client id and a persistent session:
+        // well-formed, so it decodes, yet the server refuses it with CONNACK 2
+        // (MQTT-3.1.3-8), and the encoder, a client's, never writes it (MQTT-3.1.3-7).
+        for (const p of result) {
+          if (p.type === "connect" && p.clientId === "" && !p.cleanSession) continue;
+          assertSamePacket(decodeAll([encode(p)], 1_048_576)[0], p);
+        }
       },
     ),
     RUNS.mutated,
