@@ -15,6 +15,7 @@ import process from "node:process";
 import { encode } from "../lib/codec/encode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
+import { concat } from "../lib/_bytes.ts";
 
 /** How the client ended the connection, as the peer saw it. */
 export type ClientClose = "eof" | "reset";
@@ -130,17 +131,6 @@ function makePeer(socket: Socket): Peer {
     },
   };
   return peer;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

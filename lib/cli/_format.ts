@@ -2,6 +2,7 @@
 // outputs, and one JSON object a line for --json / %j.
 import type { Message } from "../../mod.ts";
 import { UsageError } from "./_args.ts";
+import { concat } from "../_bytes.ts";
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -164,18 +165,6 @@ function compile(format: string): Part[] {
   }
   if (lit) parts.push(lit);
   return parts;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /**

@@ -14,24 +14,13 @@ import {
 } from "./_common.ts";
 import { type Formatter, formatter } from "./_format.ts";
 import { SUB_HELP } from "./_help.ts";
+import { concat } from "../_bytes.ts";
 
 /** QoS 0 messages held while printing lags behind, before the oldest are dropped (and counted). */
 const QUEUE = 100_000;
 
 /** Most messages printed with one write. */
 const BATCH = 256;
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /** Why the message loop stopped early. */
 class Stop extends Error {
