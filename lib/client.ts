@@ -31,6 +31,7 @@ import { type CoreHooks, hooks } from "./_internal.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { connectDefault, type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, StreamPair, Transport } from "./transports/types.ts";
+import { concat } from "./_bytes.ts";
 
 /** A message received from the broker; the same shape everywhere one surfaces. */
 export interface Message {
@@ -896,6 +897,8 @@ export class MQTTClient extends EventTarget {
     if (p.qos === 2) {
       // A resend of a QoS 2 message already delivered or queued is never
       // delivered twice (MQTT-4.3.3-2); a delivered one is answered again.
+      // Known by its id alone: a broker may not reuse it before our PUBCOMP,
+      // and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
         void this.#send(encodeAck({ type: "pubrec", packetId: p.packetId! })).catch(noop);
         return;
@@ -1177,18 +1180,6 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function setId(bytes: Uint8Array, id: number): void {
