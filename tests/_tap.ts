@@ -26,6 +26,8 @@ export class Tap {
    * a function swallows the chunks holding a packet it picks.
    */
   swallow: boolean | ((packet: Packet) => boolean) = false;
+  /** While true, the broker's bytes are dropped before the client sees them. */
+  deaf = false;
 
   constructor(readonly hostname: string, readonly port: number) {}
 
@@ -67,9 +69,10 @@ export class Tap {
     // Pull-based, so no read is pending unless the client asked for one.
     const source = conn.readable.getReader();
     const readable = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const { value, done } = await source.read();
-        if (done) return controller.close();
+      pull: async (controller) => {
+        let { value, done } = await source.read();
+        while (!done && this.deaf) ({ value, done } = await source.read());
+        if (done || !value) return controller.close();
         const copy = value.slice();
         read.push(...readDecoder.push(copy));
         controller.enqueue(copy);
