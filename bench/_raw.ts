@@ -65,11 +65,11 @@ export function subscribeFrame(filter: string, qos: number): Uint8Array {
   return Uint8Array.of(0x82, body.length, ...body);
 }
 
-/** `count` PUBLISH frames back to back, ids 1, 2, … (QoS 1) or none (QoS 0). */
+/** `count` PUBLISH frames back to back, ids 1, 2, … (QoS 1 and 2) or none (QoS 0). */
 export function publishFrames(
   topic: string,
   payload: Uint8Array,
-  qos: 0 | 1,
+  qos: 0 | 1 | 2,
   count: number,
 ): { bytes: Uint8Array; frameLength: number } {
   const t = new TextEncoder().encode(topic);
@@ -98,6 +98,7 @@ export function publishFrames(
 /** A raw MQTT session: connected, reading packets, with handlers by type. */
 export class RawSession {
   onPublish: (body: Uint8Array) => void = () => {};
+  /** PUBACK, or PUBCOMP (a QoS 2 exchange complete). */
   onAck: () => void = () => {};
   #connack!: () => void;
   #suback!: () => void;
@@ -107,7 +108,9 @@ export class RawSession {
     this.done = readPackets(conn, (byte1, body) => {
       const type = byte1 >> 4;
       if (type === 3) this.onPublish(body);
-      else if (type === 4) this.onAck();
+      else if (type === 4 || type === 7) this.onAck();
+      // QoS 2, second step: release the id at once, as any client must.
+      else if (type === 5) void writeAll(conn, Uint8Array.of(0x62, 0x02, body[0], body[1]));
       else if (type === 2) this.#connack();
       else if (type === 9) this.#suback();
     });

@@ -78,7 +78,7 @@ function mqttjs(ctx: Ctx, name: string, port = ctx.port): Promise<mqtt.MqttClien
   });
 }
 
-function mqttjsPublish(c: mqtt.MqttClient, topic: string, qos: 0 | 1): Promise<void> {
+function mqttjsPublish(c: mqtt.MqttClient, topic: string, qos: 0 | 1 | 2): Promise<void> {
   return new Promise((resolve, reject) =>
     c.publish(topic, PAYLOAD as Buffer, { qos }, (e) => e ? reject(e) : resolve())
   );
@@ -166,12 +166,12 @@ export const qos0e2e: Record<ContenderName, Workload> = {
   },
 };
 
-/** QoS 1 publishes through the broker, `window` at a time (1: sequential). */
-function qos1(window: number): Record<ContenderName, Workload> {
+/** QoS 1 (or 2) publishes through the broker, `window` at a time (1: sequential). */
+function qos1(window: number, qos: 1 | 2 = 1): Record<ContenderName, Workload> {
   return {
     async raw(ctx) {
       const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
-      const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, 1, ctx.n);
+      const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, qos, ctx.n);
       return {
         async run() {
           const all = deferred();
@@ -199,9 +199,9 @@ function qos1(window: number): Record<ContenderName, Workload> {
       return {
         async run() {
           if (window === 1) {
-            for (let i = 0; i < ctx.n; i++) await pub.publish(topic, PAYLOAD, false, 1);
+            for (let i = 0; i < ctx.n; i++) await pub.publish(topic, PAYLOAD, false, qos);
           } else {
-            await pipeline(ctx.n, window, () => pub.publish(topic, PAYLOAD, false, 1));
+            await pipeline(ctx.n, window, () => pub.publish(topic, PAYLOAD, false, qos));
           }
         },
         close: () => pub.disconnect(),
@@ -213,9 +213,9 @@ function qos1(window: number): Record<ContenderName, Workload> {
       return {
         async run() {
           if (window === 1) {
-            for (let i = 0; i < ctx.n; i++) await mqttjsPublish(pub, topic, 1);
+            for (let i = 0; i < ctx.n; i++) await mqttjsPublish(pub, topic, qos);
           } else {
-            await pipeline(ctx.n, window, () => mqttjsPublish(pub, topic, 1));
+            await pipeline(ctx.n, window, () => mqttjsPublish(pub, topic, qos));
           }
         },
         close: () => endMqttjs(pub),
@@ -226,6 +226,7 @@ function qos1(window: number): Record<ContenderName, Workload> {
 
 export const qos1seq: Record<ContenderName, Workload> = qos1(1);
 export const qos1pipe: Record<ContenderName, Workload> = qos1(WINDOW);
+export const qos2seq: Record<ContenderName, Workload> = qos1(1, 2);
 
 // ---- client only (the peer) ---------------------------------------------
 

@@ -25,6 +25,7 @@ import {
   qos0e2e,
   qos1pipe,
   qos1seq,
+  qos2seq,
   WINDOW,
   type Workload,
 } from "./_workloads.ts";
@@ -149,6 +150,8 @@ async function brokerRows() {
     rows.push(
       msgRow("through mosquitto", `QoS 1, pipelined (${WINDOW} in flight)`, pipe, true, 0.9),
     );
+    const seq2 = await measure(qos2seq, broker.port, quick ? 1_000 : 3_000);
+    rows.push(msgRow("through mosquitto", "QoS 2, sequential (await each)", seq2, true, 0.95));
     return broker.version;
   } finally {
     await broker.stop();
