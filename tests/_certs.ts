@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { MosquittoTlsOptions } from "./_brokers.ts";
 
 /** File paths and PEM text of the test certificates. */
 export interface TestCerts {
@@ -21,6 +22,8 @@ export interface TestCerts {
   pem: (name: string) => string;
   /** Deletes the folder. */
   remove(): void;
+  /** The files a mosquitto TLS listener needs, for `startMosquitto({ tls })`. */
+  serverTls(requireCertificate?: boolean): MosquittoTlsOptions;
 }
 
 /** Makes a fresh CA with a server and a client certificate (about 0.5 s). */
@@ -49,5 +52,11 @@ export function makeCerts(): TestCerts {
     path,
     pem: (name) => readFileSync(path(name), "utf8"),
     remove: () => rmSync(dir, { recursive: true, force: true }),
+    serverTls: (requireCertificate = false) => ({
+      cafile: path("ca.pem"),
+      certfile: path("server.pem"),
+      keyfile: path("server.key"),
+      requireCertificate,
+    }),
   };
 }

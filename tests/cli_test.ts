@@ -336,11 +336,7 @@ globalThis.addEventListener?.("unload", () => certs?.remove());
 test("TLS with --cafile: sub and pub over mqtts; without the CA it fails with exit 3", async () => {
   const c = certs!;
   const broker = await startMosquitto({
-    tls: {
-      cafile: c.path("ca.pem"),
-      certfile: c.path("server.pem"),
-      keyfile: c.path("server.key"),
-    },
+    tls: c.serverTls(),
   });
   try {
     const topic = uniqueId("cli-tls");

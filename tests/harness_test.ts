@@ -204,12 +204,7 @@ test("startMosquitto: TLS listener with a client certificate", async () => {
   const f = certs.path;
   try {
     const broker = await startMosquitto({
-      tls: {
-        cafile: f("ca.pem"),
-        certfile: f("server.pem"),
-        keyfile: f("server.key"),
-        requireCertificate: true,
-      },
+      tls: certs.serverTls(true),
     });
     try {
       const socket = tlsConnect({

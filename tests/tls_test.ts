@@ -22,12 +22,7 @@ else process.once("exit", () => certs?.remove());
 async function withTlsBroker(mutual: boolean, fn: (b: Broker, c: TestCerts) => Promise<void>) {
   const c = certs!;
   const broker = await startMosquitto({
-    tls: {
-      cafile: c.path("ca.pem"),
-      certfile: c.path("server.pem"),
-      keyfile: c.path("server.key"),
-      requireCertificate: mutual,
-    },
+    tls: c.serverTls(mutual),
   });
   try {
     await fn(broker, c);
@@ -227,11 +222,7 @@ test(
     const c = certs!;
     const broker = await startMosquitto({
       passwordFile: [{ user: USER, password: PASSWORD }],
-      tls: {
-        cafile: c.path("ca.pem"),
-        certfile: c.path("server.pem"),
-        keyfile: c.path("server.key"),
-      },
+      tls: c.serverTls(),
     });
     const ssl_params = { cadata: c.pem("ca.pem") };
     const url = `mqtts://127.0.0.1:${broker.tlsPort}`;

@@ -159,11 +159,7 @@ async function runNpm() {
   const certs = makeCerts();
   const broker = await startMosquitto({
     websockets: true,
-    tls: {
-      cafile: certs.path("ca.pem"),
-      certfile: certs.path("server.pem"),
-      keyfile: certs.path("server.key"),
-    },
+    tls: certs.serverTls(),
   });
   try {
     const env = {

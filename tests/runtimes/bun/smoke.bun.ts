@@ -24,11 +24,7 @@ forEachBroker(
 test("Bun smoke: TLS with the test CA, checking server_hostname", async () => {
   const certs = makeCerts();
   const broker = await startMosquitto({
-    tls: {
-      cafile: certs.path("ca.pem"),
-      certfile: certs.path("server.pem"),
-      keyfile: certs.path("server.key"),
-    },
+    tls: certs.serverTls(),
   });
   try {
     const ssl_params = {

@@ -19,11 +19,7 @@ forEachBroker(
 test("Deno smoke: TLS (mqtts://) with the test CA", async () => {
   const certs = makeCerts();
   const broker = await startMosquitto({
-    tls: {
-      cafile: certs.path("ca.pem"),
-      certfile: certs.path("server.pem"),
-      keyfile: certs.path("server.key"),
-    },
+    tls: certs.serverTls(),
   });
   try {
     await smoke((id) =>
