@@ -19,7 +19,8 @@
  */
 import { type Channel, channel } from "./_channel.ts";
 import { encodeConnect } from "./codec/connect.ts";
-import { PacketDecoder } from "./codec/decoder.ts";
+import { Framer } from "./codec/_framer.ts";
+import { decodeFromBroker } from "./codec/decode.ts";
 import type { Packet, PublishPacket, QoS, Will } from "./codec/packet.ts";
 import { connackReturnCodeMessage } from "./codec/packet.ts";
 import { encodeAck, encodePublish } from "./codec/publish.ts";
@@ -795,11 +796,11 @@ export class MQTTClient extends EventTarget {
     this.#readLoop = this.#read(
       ch,
       generation,
-      new PacketDecoder({ maxPacketSize: this.#maxPacketSize }),
+      new Framer(this.#maxPacketSize, decodeFromBroker),
     );
   }
 
-  async #read(ch: Channel, generation: number, decoder: PacketDecoder): Promise<void> {
+  async #read(ch: Channel, generation: number, decoder: Framer): Promise<void> {
     try {
       while (generation === this.#generation && this.#ch === ch) {
         const chunk = await ch.read();
@@ -885,11 +886,7 @@ export class MQTTClient extends EventTarget {
         return;
       case "connack":
         throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1");
-      default:
-        throw new MQTTProtocolError(
-          `${p.type.toUpperCase()} is a packet a broker must never send to a client`,
-          "MQTT 3.1.1 section 2.2.1",
-        );
+        // The decoder refuses the packets only a client sends.
     }
   }
 

@@ -3,7 +3,7 @@
 // them back however the bytes are split.
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
-import { decodePacket } from "../lib/codec/decode.ts";
+import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
@@ -189,6 +189,27 @@ test("decodePacket decodes a body given apart from its fixed header", () => {
     start++;
     assertPacket(decodePacket(f.bytes[0], u8(f).subarray(start)), f.packet, f.name);
   }
+});
+
+test("decodeFromBroker decodes what a broker sends and refuses what only a client sends", () => {
+  const clientOnly = ["connect", "subscribe", "unsubscribe", "pingreq", "disconnect"];
+  let refused = 0;
+  for (const f of fixtures) {
+    let start = 1;
+    while (f.bytes[start] & 0x80) start++;
+    const body = u8(f).subarray(start + 1);
+    if (clientOnly.includes(f.packet.type)) {
+      assertProtocolError(
+        () => decodeFromBroker(f.bytes[0], body),
+        "MQTT 3.1.1 section 2.2.1",
+        f.name,
+      );
+      refused++;
+    } else {
+      assertPacket(decodeFromBroker(f.bytes[0], body), f.packet, f.name);
+    }
+  }
+  assert.ok(refused >= clientOnly.length, `only ${refused} client-only fixtures`);
 });
 
 test("all fixtures in one stream decode in order at chunk sizes 1, 3, 17 and whole", () => {

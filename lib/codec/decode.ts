@@ -45,24 +45,46 @@ const NAMES = [
  * ```
  */
 export function decodePacket(byte1: number, body: Uint8Array): Packet {
-  const type = byte1 >> 4;
-  if (type === 3) return decodePublish(byte1, body);
-  if (type === 0 || type === 15) {
-    throw new MQTTProtocolError(`Reserved packet type ${type}`, "MQTT 3.1.1 section 2.2.1");
-  }
-  // PUBREL, SUBSCRIBE and UNSUBSCRIBE carry flags 0010, every other type 0000.
-  const flags = type === 6 || type === 8 || type === 10 ? 0x02 : 0x00;
-  if ((byte1 & 0x0f) !== flags) {
-    throw new MQTTProtocolError(
-      `${NAMES[type]} fixed header flags are 0x${(byte1 & 0x0f).toString(16)}, must be 0x${flags}`,
-      "MQTT-2.2.2-1",
-    );
-  }
-  switch (type) {
+  switch (checkHeader(byte1)) {
     case 1:
       return decodeConnect(body);
+    case 8:
+      return decodeSubscribe(body);
+    case 10:
+      return decodeUnsubscribe(body);
+    case 12:
+      return empty(12, body, { type: "pingreq" });
+    case 14:
+      return empty(14, body, { type: "disconnect" });
+  }
+  return decodeFromBroker(byte1, body);
+}
+
+/**
+ * Decodes a packet a broker may send to a client, as {@linkcode decodePacket}
+ * does, and refuses the others (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+ * DISCONNECT) as a protocol error. The client uses this one, so that its
+ * bundle carries no decoder for packets it must never receive.
+ *
+ * @param byte1 The fixed header's first byte: packet type and flags.
+ * @param body Exactly the packet's body.
+ * @returns The packet.
+ * @throws {MQTTProtocolError} Bytes that break the specification, or a packet only a client sends.
+ *
+ * @example
+ * ```ts
+ * import { decodeFromBroker } from "@umqtt/umqtt/codec";
+ * const p = decodeFromBroker(0x40, Uint8Array.of(0x00, 0x07));
+ * console.assert(p.type === "puback" && p.packetId === 7);
+ * ```
+ */
+export function decodeFromBroker(byte1: number, body: Uint8Array): Packet {
+  const type = checkHeader(byte1);
+  switch (type) {
     case 2:
       return decodeConnack(body);
+    case 3:
+      return decodePublish(byte1, body);
     case 4:
       return decodeAck("puback", body);
     case 5:
@@ -71,24 +93,44 @@ export function decodePacket(byte1: number, body: Uint8Array): Packet {
       return decodeAck("pubrel", body);
     case 7:
       return decodeAck("pubcomp", body);
-    case 8:
-      return decodeSubscribe(body);
     case 9:
       return decodeSuback(body);
-    case 10:
-      return decodeUnsubscribe(body);
     case 11:
       return decodeAck("unsuback", body);
+    case 13:
+      return empty(13, body, { type: "pingresp" });
   }
+  throw new MQTTProtocolError(
+    `${NAMES[type]} is a packet a broker must never send to a client`,
+    "MQTT 3.1.1 section 2.2.1",
+  );
+}
+
+/** The packet type of `byte1`, once the type is not reserved and the flags are right. */
+function checkHeader(byte1: number): number {
+  const type = byte1 >> 4;
+  if (type === 0 || type === 15) {
+    throw new MQTTProtocolError(`Reserved packet type ${type}`, "MQTT 3.1.1 section 2.2.1");
+  }
+  // PUBLISH has flags of its own; PUBREL, SUBSCRIBE and UNSUBSCRIBE carry
+  // 0010, every other type 0000.
+  const flags = type === 6 || type === 8 || type === 10 ? 0x02 : 0x00;
+  if (type !== 3 && (byte1 & 0x0f) !== flags) {
+    throw new MQTTProtocolError(
+      `${NAMES[type]} fixed header flags are 0x${(byte1 & 0x0f).toString(16)}, must be 0x${flags}`,
+      "MQTT-2.2.2-1",
+    );
+  }
+  return type;
+}
+
+/** `packet`, for a type whose body must be empty. */
+function empty<P extends Packet>(type: number, body: Uint8Array, packet: P): P {
   if (body.length !== 0) {
     throw new MQTTProtocolError(
       `Malformed ${NAMES[type]}: remaining length is ${body.length}, must be 0`,
       "MQTT 3.1.1 section 2.2.3",
     );
   }
-  return type === 12
-    ? { type: "pingreq" }
-    : type === 13
-    ? { type: "pingresp" }
-    : { type: "disconnect" };
+  return packet;
 }

@@ -3,9 +3,8 @@
  *
  * @module
  */
-import { MQTTProtocolError } from "../errors.ts";
 import { decodePacket } from "./decode.ts";
-import { decodePublishIn } from "./publish.ts";
+import { Framer } from "./_framer.ts";
 import type { Packet } from "./packet.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
@@ -41,16 +40,7 @@ export const DEFAULT_MAX_PACKET_SIZE = 1_048_576;
  * ```
  */
 export class PacketDecoder {
-  readonly #max: number;
-  // Fixed header in progress.
-  #byte1 = -1;
-  #length = 0;
-  #multiplier = 1;
-  #lengthBytes = 0;
-  // Body being gathered across chunks.
-  #body: Uint8Array | null = null;
-  #filled = 0;
-  #error: MQTTProtocolError | null = null;
+  readonly #framer: Framer;
 
   /**
    * Makes a decoder.
@@ -59,18 +49,12 @@ export class PacketDecoder {
    * @throws {RangeError} When `maxPacketSize` is not a positive integer.
    */
   constructor(options: PacketDecoderOptions = {}) {
-    const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
-    if (!Number.isInteger(max) || max < 2) {
-      throw new RangeError(
-        `Invalid maxPacketSize ${max}: must be an integer of at least 2 bytes`,
-      );
-    }
-    this.#max = max;
+    this.#framer = new Framer(options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE, decodePacket);
   }
 
   /** Whether a packet has been started but not finished. */
   get pending(): boolean {
-    return this.#byte1 !== -1;
+    return this.#framer.pending;
   }
 
   /**
@@ -82,89 +66,6 @@ export class PacketDecoder {
    * or a reserved packet type.
    */
   push(chunk: Uint8Array): Packet[] {
-    if (this.#error) throw this.#error;
-    try {
-      return this.#push(chunk);
-    } catch (e) {
-      if (e instanceof MQTTProtocolError) this.#error = e;
-      throw e;
-    }
-  }
-
-  #push(chunk: Uint8Array): Packet[] {
-    const out: Packet[] = [];
-    const n = chunk.length;
-    let i = 0;
-    while (i < n) {
-      if (this.#body !== null) {
-        // Gathering a body split across chunks.
-        const take = Math.min(n - i, this.#body.length - this.#filled);
-        this.#body.set(chunk.subarray(i, i + take), this.#filled);
-        this.#filled += take;
-        i += take;
-        if (this.#filled === this.#body.length) {
-          const body = this.#body;
-          this.#body = null;
-          out.push(this.#finish(body));
-        }
-        continue;
-      }
-      if (this.#byte1 === -1) {
-        const byte1 = chunk[i++];
-        if (byte1 >> 4 === 0 || byte1 >> 4 === 15) {
-          // Refuse a reserved type from its first byte, before buffering anything.
-          throw new MQTTProtocolError(
-            `Reserved packet type ${byte1 >> 4}`,
-            "MQTT 3.1.1 section 2.2.1",
-          );
-        }
-        this.#byte1 = byte1;
-        this.#length = 0;
-        this.#multiplier = 1;
-        this.#lengthBytes = 0;
-        continue;
-      }
-      // Remaining Length, one varint byte at a time (section 2.2.3).
-      const b = chunk[i++];
-      this.#length += (b & 0x7f) * this.#multiplier;
-      this.#multiplier *= 128;
-      if (++this.#lengthBytes === 4 && b & 0x80) {
-        throw new MQTTProtocolError(
-          "Malformed Remaining Length: more than 4 bytes",
-          "MQTT 3.1.1 section 2.2.3",
-        );
-      }
-      if (b & 0x80) continue;
-      const total = 1 + this.#lengthBytes + this.#length;
-      if (total > this.#max) {
-        throw new MQTTProtocolError(
-          `Incoming packet of ${total} bytes exceeds maxPacketSize ${this.#max}`,
-        );
-      }
-      const len = this.#length;
-      if (len === 0) {
-        out.push(this.#finish(chunk.subarray(i, i)));
-      } else if (n - i >= len) {
-        // Whole body inside this chunk: decode in place.
-        if (this.#byte1 >> 4 === 3) {
-          const byte1 = this.#byte1;
-          this.#byte1 = -1;
-          out.push(decodePublishIn(byte1, chunk, i, i + len));
-        } else {
-          out.push(this.#finish(chunk.subarray(i, i + len)));
-        }
-        i += len;
-      } else {
-        this.#body = new Uint8Array(len);
-        this.#filled = 0;
-      }
-    }
-    return out;
-  }
-
-  #finish(body: Uint8Array): Packet {
-    const byte1 = this.#byte1;
-    this.#byte1 = -1;
-    return decodePacket(byte1, body);
+    return this.#framer.push(chunk);
   }
 }

@@ -1,0 +1,130 @@
+// The framing half of the decoder: splits a byte stream into packets and
+// hands each body to a packet decoder. The client gives it the decoder for
+// what a broker may send; the public PacketDecoder gives it every packet.
+import { MQTTProtocolError } from "../errors.ts";
+import { decodePublishIn } from "./publish.ts";
+import type { Packet } from "./packet.ts";
+
+export class Framer {
+  readonly #decode: (byte1: number, body: Uint8Array) => Packet;
+  readonly #max: number;
+  // Fixed header in progress.
+  #byte1 = -1;
+  #length = 0;
+  #multiplier = 1;
+  #lengthBytes = 0;
+  // Body being gathered across chunks.
+  #body: Uint8Array | null = null;
+  #filled = 0;
+  #error: MQTTProtocolError | null = null;
+
+  constructor(max: number, decode: (byte1: number, body: Uint8Array) => Packet) {
+    this.#decode = decode;
+    if (!Number.isInteger(max) || max < 2) {
+      throw new RangeError(
+        `Invalid maxPacketSize ${max}: must be an integer of at least 2 bytes`,
+      );
+    }
+    this.#max = max;
+  }
+
+  /** Whether a packet has been started but not finished. */
+  get pending(): boolean {
+    return this.#byte1 !== -1;
+  }
+
+  /**
+   * Feeds bytes to the decoder.
+   *
+   * @param chunk The next bytes of the stream; not to be modified afterwards.
+   * @returns The packets this chunk completed, in order (often none or one).
+   * @throws {MQTTProtocolError} On malformed bytes, a packet over `maxPacketSize`
+   * or a reserved packet type.
+   */
+  push(chunk: Uint8Array): Packet[] {
+    if (this.#error) throw this.#error;
+    try {
+      return this.#push(chunk);
+    } catch (e) {
+      if (e instanceof MQTTProtocolError) this.#error = e;
+      throw e;
+    }
+  }
+
+  #push(chunk: Uint8Array): Packet[] {
+    const out: Packet[] = [];
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.#body !== null) {
+        // Gathering a body split across chunks.
+        const take = Math.min(n - i, this.#body.length - this.#filled);
+        this.#body.set(chunk.subarray(i, i + take), this.#filled);
+        this.#filled += take;
+        i += take;
+        if (this.#filled === this.#body.length) {
+          const body = this.#body;
+          this.#body = null;
+          out.push(this.#finish(body));
+        }
+        continue;
+      }
+      if (this.#byte1 === -1) {
+        const byte1 = chunk[i++];
+        if (byte1 >> 4 === 0 || byte1 >> 4 === 15) {
+          // Refuse a reserved type from its first byte, before buffering anything.
+          throw new MQTTProtocolError(
+            `Reserved packet type ${byte1 >> 4}`,
+            "MQTT 3.1.1 section 2.2.1",
+          );
+        }
+        this.#byte1 = byte1;
+        this.#length = 0;
+        this.#multiplier = 1;
+        this.#lengthBytes = 0;
+        continue;
+      }
+      // Remaining Length, one varint byte at a time (section 2.2.3).
+      const b = chunk[i++];
+      this.#length += (b & 0x7f) * this.#multiplier;
+      this.#multiplier *= 128;
+      if (++this.#lengthBytes === 4 && b & 0x80) {
+        throw new MQTTProtocolError(
+          "Malformed Remaining Length: more than 4 bytes",
+          "MQTT 3.1.1 section 2.2.3",
+        );
+      }
+      if (b & 0x80) continue;
+      const total = 1 + this.#lengthBytes + this.#length;
+      if (total > this.#max) {
+        throw new MQTTProtocolError(
+          `Incoming packet of ${total} bytes exceeds maxPacketSize ${this.#max}`,
+        );
+      }
+      const len = this.#length;
+      if (len === 0) {
+        out.push(this.#finish(chunk.subarray(i, i)));
+      } else if (n - i >= len) {
+        // Whole body inside this chunk: decode in place.
+        if (this.#byte1 >> 4 === 3) {
+          const byte1 = this.#byte1;
+          this.#byte1 = -1;
+          out.push(decodePublishIn(byte1, chunk, i, i + len));
+        } else {
+          out.push(this.#finish(chunk.subarray(i, i + len)));
+        }
+        i += len;
+      } else {
+        this.#body = new Uint8Array(len);
+        this.#filled = 0;
+      }
+    }
+    return out;
+  }
+
+  #finish(body: Uint8Array): Packet {
+    const byte1 = this.#byte1;
+    this.#byte1 = -1;
+    return this.#decode(byte1, body);
+  }
+}
