@@ -475,7 +475,7 @@ export class MQTTClient extends EventTarget {
       const connack = new Promise<Packet>((resolve, reject) => {
         this.#connack = { resolve, reject };
       });
-      void this.#send(connect).catch(noop);
+      this.#write(connect);
       const ack = await Promise.race([connack, timeout]);
       if (ack.type !== "connack") throw new Error("unreachable");
       if (ack.returnCode !== 0) {
@@ -589,7 +589,7 @@ export class MQTTClient extends EventTarget {
     });
     this.#requireConnected("publish");
     if (o.qos === 0) return this.#send(bytes);
-    const id = await this.#allocId();
+    const id = this.#takeId() ?? await this.#waitForId();
     if (signal?.aborted) {
       this.#release(id);
       throw signal.reason;
@@ -648,7 +648,7 @@ export class MQTTClient extends EventTarget {
     });
     const bytes = encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions });
     this.#requireConnected("subscribe");
-    const id = await this.#allocId();
+    const id = this.#takeId() ?? await this.#waitForId();
     setId(bytes, id);
     const codes = await abortable(
       this.#request<number[]>(id, { kind: "suback", filters: subscriptions.length }, bytes),
@@ -678,7 +678,7 @@ export class MQTTClient extends EventTarget {
     for (const t of topics) validateTopicFilter(t, "unsubscribe");
     const bytes = encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics });
     this.#requireConnected("unsubscribe");
-    const id = await this.#allocId();
+    const id = this.#takeId() ?? await this.#waitForId();
     setId(bytes, id);
     await this.#request<void>(id, { kind: "unsuback" }, bytes);
   }
@@ -862,7 +862,7 @@ export class MQTTClient extends EventTarget {
           const pubrel = encodeAck({ type: "pubrel", packetId: p.packetId });
           this.#store.outgoing.set(p.packetId, pubrel);
           f.kind = "pubcomp";
-          void this.#send(pubrel).catch(noop);
+          this.#write(pubrel);
           return;
         }
         if (p.type === "suback" && p.returnCodes.length !== f.filters) {
@@ -879,7 +879,7 @@ export class MQTTClient extends EventTarget {
         // Releases an incoming QoS 2 id; answered even when unknown, as the
         // broker may resend a PUBREL whose PUBCOMP was lost (MQTT-4.3.3).
         this.#store.incoming.delete(p.packetId);
-        void this.#send(encodeAck({ type: "pubcomp", packetId: p.packetId })).catch(noop);
+        this.#write(encodeAck({ type: "pubcomp", packetId: p.packetId }));
         return;
       case "pingresp":
         this.#pings.shift()?.resolve();
@@ -897,7 +897,7 @@ export class MQTTClient extends EventTarget {
       // Known by its id alone: a broker may not reuse it before our PUBCOMP,
       // and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
-        void this.#send(encodeAck({ type: "pubrec", packetId: p.packetId! })).catch(noop);
+        this.#write(encodeAck({ type: "pubrec", packetId: p.packetId! }));
         return;
       }
       if (this.#qos2Queued.has(p.packetId!)) return;
@@ -969,10 +969,10 @@ export class MQTTClient extends EventTarget {
       // Delivered: from now on a resend of this id is answered, not delivered.
       this.#qos2Queued.delete(id);
       this.#store.incoming.add(id);
-      if (this.#ch) void this.#send(encodeAck({ type: "pubrec", packetId: id })).catch(noop);
+      this.#write(encodeAck({ type: "pubrec", packetId: id }));
     } else if (generation === this.#generation && this.#ch) {
       // A QoS 1 ack goes only on the connection the message came on.
-      void this.#send(encodeAck({ type: "puback", packetId: id })).catch(noop);
+      this.#write(encodeAck({ type: "puback", packetId: id }));
     }
   }
 
@@ -1027,7 +1027,7 @@ export class MQTTClient extends EventTarget {
         packet = bytes.slice();
         packet[0] |= 0x08; // a PUBLISH again: DUP=1 (MQTT-3.3.1-1)
       }
-      void this.#send(packet).catch(noop);
+      this.#write(packet);
     }
   }
 
@@ -1056,7 +1056,7 @@ export class MQTTClient extends EventTarget {
     if (this.#pingSentAt && this.#lastRead >= this.#pingSentAt) this.#pingSentAt = 0;
     if (!this.#pingSentAt && now - this.#lastWrite >= k) {
       this.#pingSentAt = now;
-      void this.#send(Uint8Array.of(0xc0, 0x00)).catch(noop);
+      this.#write(Uint8Array.of(0xc0, 0x00));
     }
     const next = this.#pingSentAt ? this.#pingSentAt + k / 2 : this.#lastWrite + k;
     this.#kaTimer = setTimeout(() => this.#keepalive(), Math.max(next - now, 10));
@@ -1064,14 +1064,22 @@ export class MQTTClient extends EventTarget {
 
   // ---- packet ids and requests -------------------------------------------
 
-  #allocId(): number | Promise<number> {
-    if (this.#inflight.size >= 65535) {
-      return new Promise((resolve, reject) => this.#idWaiters.push({ resolve, reject }));
-    }
+  // A request takes a free id at once, with no await in between, so that its
+  // packet goes out in the caller's turn, in call order; it waits only when
+  // all 65535 ids are in use.
+
+  /** The next free packet id, or undefined when all are in use. */
+  #takeId(): number | undefined {
+    if (this.#inflight.size >= 65535) return undefined;
     let id = this.#lastId;
     do id = id === 65535 ? 1 : id + 1; while (this.#inflight.has(id));
     this.#lastId = id;
     return id;
+  }
+
+  /** A packet id, once a release frees one. */
+  #waitForId(): Promise<number> {
+    return new Promise((resolve, reject) => this.#idWaiters.push({ resolve, reject }));
   }
 
   #release(id: number): void {
@@ -1079,7 +1087,7 @@ export class MQTTClient extends EventTarget {
     this.#store.outgoing.delete(id);
     const w = this.#idWaiters.shift();
     if (w) {
-      const next = this.#allocId() as number;
+      const next = this.#takeId()!;
       // Hold the id for the waiter until its request takes it over.
       this.#inflight.set(next, { kind: "puback", resolve: noop, reject: noop });
       w.resolve(next);
@@ -1102,21 +1110,33 @@ export class MQTTClient extends EventTarget {
     });
     if (keep) this.#store.outgoing.set(id, bytes);
     // Reserve the id at once (the loop above must skip it) even if the write fails.
-    void this.#send(bytes).catch(noop);
+    this.#write(bytes);
     return done;
   }
 
-  #send(bytes: Uint8Array): Promise<void> {
+  /**
+   * Queues `bytes` to go out in the next write, when nobody awaits the
+   * writing: a failed write ends the connection, and that settles whatever
+   * waits on it. Does nothing when not connected.
+   */
+  #write(bytes: Uint8Array): void {
     const ch = this.#ch;
-    if (!ch) return Promise.reject(this.#notConnected("write"));
+    if (!ch) return;
     this.#out.push(bytes);
+    if (!this.#writing) void this.#flush(ch);
+  }
+
+  /** Queues `bytes` as `#write` does; resolves once they are written. */
+  #send(bytes: Uint8Array): Promise<void> {
+    if (!this.#ch) return Promise.reject(this.#notConnected("write"));
+    // One promise for all the bytes going out together, made only when awaited.
     if (!this.#outBatch) {
       let d!: Deferred<void>;
       const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
       this.#outBatch = { ...d, promise };
     }
     const promise = this.#outBatch.promise;
-    if (!this.#writing) void this.#flush(ch);
+    this.#write(bytes);
     return promise;
   }
 
@@ -1125,13 +1145,13 @@ export class MQTTClient extends EventTarget {
     try {
       while (this.#out.length > 0 && this.#ch === ch) {
         const chunks = this.#out;
-        const batch = this.#outBatch!;
+        const batch = this.#outBatch;
         this.#out = [];
         this.#outBatch = null;
         try {
           await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
           this.#lastWrite = Date.now();
-          batch.resolve();
+          batch?.resolve();
         } catch (e) {
           const error = new MQTTConnectionError(
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
@@ -1139,7 +1159,7 @@ export class MQTTClient extends EventTarget {
               cause: e,
             },
           );
-          batch.reject(error);
+          batch?.reject(error);
           this.#teardown(error, ch);
         }
       }
