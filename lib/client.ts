@@ -810,6 +810,12 @@ export class MQTTClient extends EventTarget {
         }
         this.#lastRead = Date.now();
         for (const packet of decoder.push(chunk)) this.#dispatch(packet);
+        // Before the next read, let the code these packets resumed run: a
+        // publish that awaited its PUBACK sends the next PUBLISH first, and
+        // setting up the read is then off the round trip. Two turns reach
+        // it: publish()'s own promise, then its caller's await.
+        await null;
+        await null;
       }
     } catch (e) {
       this.#teardown(
