@@ -222,10 +222,12 @@ export class MQTTClient extends EventTarget {
   #lastRead = 0;
   #pingSentAt = 0;
 
-  // Writes issued while one is under way go out together in the next one.
+  // Writes issued while one is under way go out together in the next one,
+  // and so do those issued while the reader hands out a chunk's packets.
   #out: Uint8Array[] = [];
   #outBatch: (Deferred<void> & { promise: Promise<void> }) | null = null;
   #writing = false;
+  #corked = false;
 
   /**
    * Makes a client; nothing is sent until {@linkcode MQTTClient.connect}.
@@ -809,13 +811,18 @@ export class MQTTClient extends EventTarget {
           return;
         }
         this.#lastRead = Date.now();
+        // What the packets of one chunk cause goes out in one write: their
+        // acks, and what the code they resumed sends. Two turns let that code
+        // run (publish()'s own promise, then its caller's await): a publish
+        // that awaited its PUBACK sends the next PUBLISH before the next read
+        // is set up, and 1000 pipelined ones go out together, so the broker
+        // too reads them in one go.
+        this.#corked = true;
         for (const packet of decoder.push(chunk)) this.#dispatch(packet);
-        // Before the next read, let the code these packets resumed run: a
-        // publish that awaited its PUBACK sends the next PUBLISH first, and
-        // setting up the read is then off the round trip. Two turns reach
-        // it: publish()'s own promise, then its caller's await.
         await null;
         await null;
+        this.#corked = false;
+        if (this.#out.length > 0 && !this.#writing) void this.#flush(ch);
       }
     } catch (e) {
       this.#teardown(
@@ -1000,6 +1007,7 @@ export class MQTTClient extends EventTarget {
     this.#outBatch?.reject(error);
     this.#outBatch = null;
     this.#out = [];
+    this.#corked = false;
     for (const [id, f] of this.#inflight) {
       if (!this.#store.outgoing.has(id)) {
         this.#inflight.delete(id);
@@ -1129,7 +1137,7 @@ export class MQTTClient extends EventTarget {
     const ch = this.#ch;
     if (!ch) return;
     this.#out.push(bytes);
-    if (!this.#writing) void this.#flush(ch);
+    if (!this.#writing && !this.#corked) void this.#flush(ch);
   }
 
   /** Queues `bytes` as `#write` does; resolves once they are written. */
