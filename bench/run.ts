@@ -361,7 +361,8 @@ function codecRows() {
         umqtt: () => encode(packet),
         // The floor for any encoder that returns one fresh buffer: allocate
         // the packet's length and copy the payload in, no header at all.
-        "alloc+copy": () => new Uint8Array(frame.length).set(payload, frame.length - payload.length),
+        "alloc+copy": () =>
+          new Uint8Array(frame.length).set(payload, frame.length - payload.length),
         "mqtt-packet": () =>
           mqttPacket.generate({
             cmd: "publish",
