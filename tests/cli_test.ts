@@ -516,6 +516,10 @@ forEachBroker(
     await pub.stdin!.write(enc.encode("first\n"));
     await pub.waitFor(/<- PUBACK/);
     pub.kill("SIGINT");
+    // Stdin stays open until the DISCONNECT is out: closing it at once
+    // raced the signal (end of input also disconnects and exits 0, and
+    // Deno's signal thread could then find no listener left: exit 130).
+    await pub.waitFor(/-> DISCONNECT/);
     const r = await pub.result();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /-> DISCONNECT \(2 bytes\)\n$/);
