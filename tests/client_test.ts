@@ -224,6 +224,26 @@ forEachBroker(
   },
 );
 
+forEachBroker("packets go out in the order of the calls, whatever their QoS", async (broker) => {
+  const tap = new Tap(broker.host, broker.port);
+  const c = new MQTTClient(uniqueId("order"), broker.host, { transport: tap.transport });
+  await c.connect();
+  const topic = uniqueId("order");
+  // One turn: QoS 1 and 2 take a packet id, QoS 0 and a subscribe do not wait for one either.
+  await Promise.all([
+    c.publish(topic, "a", false, 0),
+    c.publish(topic, "b", false, 1),
+    c.subscribe(topic, 1),
+    c.publish(topic, "c", false, 2),
+    c.publish(topic, "d", false, 0),
+  ]);
+  const sent = tap.conns[0].written
+    .filter((p) => p.type === "publish" || p.type === "subscribe")
+    .map((p) => p.type === "publish" ? text(p.payload) : "subscribe");
+  assert.deepEqual(sent, ["a", "b", "subscribe", "c", "d"]);
+  await c.disconnect();
+});
+
 forEachBroker("packet ids wrap after 65535 and skip none", async (broker) => {
   const tap = new Tap(broker.host, broker.port);
   const c = new MQTTClient(uniqueId("wrap"), broker.host, { transport: tap.transport });
