@@ -101,19 +101,6 @@ export function webSocketUrl(endpoint: Endpoint): string {
   return `${endpoint.ssl ? "wss" : "ws"}://${host}:${endpoint.port}${endpoint.path ?? "/mqtt"}`;
 }
 
-/** The runtime this code runs in, as far as picking sockets goes. */
-export function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
-  const g = globalThis as Record<string, unknown> & {
-    navigator?: { userAgent?: string };
-    process?: { versions?: { node?: string } };
-  };
-  if ("Deno" in g) return "deno";
-  if ("Bun" in g) return "bun";
-  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
-  if (g.process?.versions?.node !== undefined) return "node";
-  return "browser";
-}
-
 /**
  * Opens a connection to `endpoint` with the sockets of the runtime this runs
  * in: `Deno.connect` in Deno, `node:net`/`node:tls` in Bun and Node,
@@ -134,32 +121,11 @@ export async function connectDefault(
   endpoint: Endpoint,
   ssl_params: SslParams,
 ): Promise<StreamPair> {
-  const { hostname, port, ssl } = endpoint;
   if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
     const { connectWebSocket } = await import("./websocket.ts");
     return await connectWebSocket(webSocketUrl(endpoint));
   }
-  switch (runtime()) {
-    case "deno": {
-      const { connectDeno } = await import("./deno.ts");
-      return await connectDeno({ hostname, port, ssl, ssl_params });
-    }
-    case "bun": {
-      const { connectBun } = await import("./bun.ts");
-      return await connectBun({ hostname, port, ssl, ssl_params });
-    }
-    case "node": {
-      const { connectNode } = await import("./node.ts");
-      return await connectNode({ hostname, port, ssl, ssl_params });
-    }
-    case "workerd": {
-      const { connectCloudflare } = await import("./cloudflare.ts");
-      return await connectCloudflare({ hostname, port, ssl, ssl_params });
-    }
-  }
-  throw new TypeError(
-    `Cannot connect to mqtt${
-      ssl ? "s" : ""
-    }://${hostname}:${port} here: a browser has no TCP sockets; use a ws:// or wss:// URL, or pass the transport option`,
-  );
+  // TCP: which sockets depends on the runtime; a browser never loads this.
+  const { connectTcp } = await import("./_tcp.ts");
+  return await connectTcp(endpoint, ssl_params);
 }

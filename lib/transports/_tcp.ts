@@ -1,0 +1,45 @@
+// The default connector's TCP half, loaded on first use so that a browser
+// bundle, which only ever connects over WebSocket, carries none of it.
+import type { Endpoint } from "./default.ts";
+import type { SslParams, StreamPair } from "./types.ts";
+
+/** The runtime this code runs in, as far as picking sockets goes. */
+function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
+  const g = globalThis as Record<string, unknown> & {
+    navigator?: { userAgent?: string };
+    process?: { versions?: { node?: string } };
+  };
+  if ("Deno" in g) return "deno";
+  if ("Bun" in g) return "bun";
+  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
+  if (g.process?.versions?.node !== undefined) return "node";
+  return "browser";
+}
+
+/** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, each adapter imported when used. */
+export async function connectTcp(endpoint: Endpoint, ssl_params: SslParams): Promise<StreamPair> {
+  const { hostname, port, ssl } = endpoint;
+  switch (runtime()) {
+    case "deno": {
+      const { connectDeno } = await import("./deno.ts");
+      return await connectDeno({ hostname, port, ssl, ssl_params });
+    }
+    case "bun": {
+      const { connectBun } = await import("./bun.ts");
+      return await connectBun({ hostname, port, ssl, ssl_params });
+    }
+    case "node": {
+      const { connectNode } = await import("./node.ts");
+      return await connectNode({ hostname, port, ssl, ssl_params });
+    }
+    case "workerd": {
+      const { connectCloudflare } = await import("./cloudflare.ts");
+      return await connectCloudflare({ hostname, port, ssl, ssl_params });
+    }
+  }
+  throw new TypeError(
+    `Cannot connect to mqtt${
+      ssl ? "s" : ""
+    }://${hostname}:${port} here: a browser has no TCP sockets; use a ws:// or wss:// URL, or pass the transport option`,
+  );
+}
