@@ -57,7 +57,7 @@ export function decodePacket(byte1: number, body: Uint8Array): Packet {
     case 14:
       return empty(14, body, { type: "disconnect" });
   }
-  return decodeFromBroker(byte1, body);
+  return fromBroker(byte1 >> 4, byte1, body);
 }
 
 /**
@@ -79,7 +79,11 @@ export function decodePacket(byte1: number, body: Uint8Array): Packet {
  * ```
  */
 export function decodeFromBroker(byte1: number, body: Uint8Array): Packet {
-  const type = checkHeader(byte1);
+  return fromBroker(checkHeader(byte1), byte1, body);
+}
+
+/** {@linkcode decodeFromBroker} once the header is checked. */
+function fromBroker(type: number, byte1: number, body: Uint8Array): Packet {
   switch (type) {
     case 2:
       return decodeConnack(body);
