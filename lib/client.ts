@@ -199,6 +199,8 @@ export class MQTTClient extends EventTarget {
   #closeError: MQTTConnectionError | null = null;
   #userClosed = false;
   #readLoop: Promise<void> = Promise.resolve();
+  // The closing of the last connection's transport (a WebSocket's closing handshake).
+  #closing: Promise<void> = Promise.resolve();
   #connack: Deferred<Packet> | null = null;
 
   // Packet ids this client allocated, in allocation order (Map keeps it), so
@@ -538,7 +540,9 @@ export class MQTTClient extends EventTarget {
       } catch { /* the connection is gone already */ }
     }
     this.#teardown(error);
-    await this.#readLoop;
+    // Resolves once the transport is closed, so that the DISCONNECT is out
+    // even if the process exits next (the broker would publish the will).
+    await Promise.all([this.#readLoop, this.#closing]);
   }
 
   /**
@@ -998,7 +1002,7 @@ export class MQTTClient extends EventTarget {
     this.#closeError = error;
     clearTimeout(this.#kaTimer);
     this.#pingSentAt = 0;
-    void ch.close();
+    this.#closing = ch.close().catch(noop);
     this.#connack?.reject(error);
     this.#connack = null;
     for (const p of this.#pings.splice(0)) p.reject(error);

@@ -9,6 +9,9 @@
 import type { StreamPair } from "./types.ts";
 export type { StreamPair };
 
+/** How long close() waits for the closing handshake before it gives up waiting. */
+const CLOSE_WAIT_MS = 2000;
+
 /** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
 export interface WebSocketLike {
   /** Set to `"arraybuffer"` by the adapter. */
@@ -96,10 +99,25 @@ export async function connectWebSocket(
     );
   });
   let closed = false;
-  const close = () => {
-    closed = true;
-    ws.close(1000);
-  };
+  let socketClosed = false;
+  ws.addEventListener("close", () => (socketClosed = true));
+  // Resolves once the closing handshake is done (the "close" event), so that
+  // frames sent before, such as a DISCONNECT, have reached the broker when
+  // disconnect() returns: a process that exits right after it would otherwise
+  // drop them, and the broker would publish the will. Bounded, for a peer
+  // that never answers the handshake.
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= new Promise<void>((resolve) => {
+      closed = true;
+      if (socketClosed) return resolve();
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      ws.addEventListener("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.close(1000);
+    });
   const readable = new ReadableStream({
     type: "bytes",
     start(c) {
