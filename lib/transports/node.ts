@@ -14,6 +14,8 @@ export type { SslParams, StreamPair };
 // literal "node:net" even in code that never runs there.
 const NODE_NET = "node:net";
 const NODE_TLS = "node:tls";
+/** How long closing waits for written bytes to be flushed before it destroys the socket. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Where and how {@linkcode connectNode} connects. */
 export interface NodeConnectOptions {
@@ -98,9 +100,22 @@ export async function connectNode(
  */
 export function socketStreams(socket: Duplex): StreamPair {
   let done = false; // the readable side was closed, errored or cancelled
-  const end = () => {
-    if (!socket.destroyed) socket.end(() => socket.destroy());
-  };
+  // Ends the socket and resolves once what was written is flushed, so that a
+  // process may exit right after (bounded, for a peer that stops reading).
+  let ending: Promise<void> | undefined;
+  const end = () =>
+    ending ??= new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, CLOSE_WAIT_MS);
+      socket.end(() => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      });
+    });
   const readable = new ReadableStream({
     type: "bytes",
     start(c) {
@@ -125,7 +140,7 @@ export function socketStreams(socket: Duplex): StreamPair {
     cancel() {
       done = true;
       socket.resume(); // keep reading, so the peer's FIN is seen and the socket closes
-      end();
+      return end();
     },
   }, { highWaterMark: 65_536 });
   const writable = new WritableStream<Uint8Array>({
