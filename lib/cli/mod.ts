@@ -60,10 +60,10 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // Let the event loop drain rather than Deno.exit() at once: a WebSocket's
-  // last frames (DISCONNECT) are still being sent when main() returns. An
-  // unref'd timer ends the process anyway if something, like a stdin read
-  // left pending by Ctrl-C, would keep it alive.
+  // Let the event loop drain rather than Deno.exit() at once, so that nothing
+  // still in progress is cut (disconnect() itself waits for its transport to
+  // close). An unref'd timer ends the process anyway if something, like a
+  // stdin read left pending by Ctrl-C, would keep it alive.
   Deno.exitCode = await main(Deno.args);
   Deno.unrefTimer(setTimeout(() => Deno.exit(), 1000));
 }
