@@ -526,6 +526,8 @@ export class MQTTClient extends EventTarget {
    * Sends DISCONNECT (so the broker discards the will) and closes the
    * connection. Pending operations, a waiting `wait_msg` included, reject
    * with {@linkcode MQTTConnectionError}. Does nothing when not connected.
+   * Resolves once the transport is closed (a WebSocket after its closing
+   * handshake, at most 2 s), so the process may exit right after.
    */
   async disconnect(): Promise<void> {
     this.#userClosed = true;
