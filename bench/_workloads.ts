@@ -293,12 +293,7 @@ export const clientReceive: Partial<Record<ContenderName, Workload>> = {
     };
   },
   async umqtt(ctx) {
-    const c = new MQTTClient(`blast-${ctx.n}-${ctx.id}`, "127.0.0.1", {
-      port: ctx.port,
-      // The peer writes faster than anyone reads: hold what arrives rather than drop it.
-      maxQueuedMessages: ctx.n,
-    });
-    await c.connect();
+    const c = await umqtt(ctx, `blast-${ctx.n}`);
     return {
       async run() {
         const subscribed = c.subscribe("bench/#", 0);
@@ -328,11 +323,7 @@ export const clientReceive: Partial<Record<ContenderName, Workload>> = {
 /** The same, consumed with the async iterator `messages()` (MQTT.js has none: its event). */
 export const clientReceiveIter: Partial<Record<ContenderName, Workload>> = {
   async umqtt(ctx) {
-    const c = new MQTTClient(`blast-${ctx.n}-${ctx.id}`, "127.0.0.1", {
-      port: ctx.port,
-      maxQueuedMessages: ctx.n,
-    });
-    await c.connect();
+    const c = await umqtt(ctx, `blast-${ctx.n}`);
     return {
       async run() {
         await c.subscribe("bench/#", 0);
