@@ -225,6 +225,7 @@ function qos1(window: number, qos: 1 | 2 = 1): Record<ContenderName, Workload> {
 }
 
 export const qos1seq: Record<ContenderName, Workload> = qos1(1);
+
 export const qos1pipe: Record<ContenderName, Workload> = qos1(WINDOW);
 export const qos2seq: Record<ContenderName, Workload> = qos1(1, 2);
 
@@ -335,3 +336,35 @@ export const clientReceiveIter: Partial<Record<ContenderName, Workload>> = {
   },
   "MQTT.js": clientReceive["MQTT.js"],
 };
+
+/**
+ * Steps from raw to a client, for QoS 1 sequential: raw writes the next
+ * PUBLISH from its PUBACK handler; these await each publish, as a client's
+ * API has its caller do, and the second also copies each PUBLISH into a
+ * fresh buffer, as a client that keeps it for a resend must (MQTT-4.4.0-1).
+ * What lies between them and umqtt is the rest of a client's work per message.
+ */
+export const qos1seqSteps: Record<string, Workload> = {
+  "raw, await each": rawAwaitEach(false),
+  "raw, await each, copy each": rawAwaitEach(true),
+};
+
+function rawAwaitEach(copy: boolean): Workload {
+  return async (ctx) => {
+    const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
+    const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, 1, ctx.n);
+    return {
+      async run() {
+        for (let i = 0; i < ctx.n; i++) {
+          const acked = new Promise<void>((resolve) => (pub.onAck = resolve));
+          const frame = bytes.subarray(i * frameLength, (i + 1) * frameLength);
+          // Not awaited, as a client does not wait for its write: a failed
+          // write rejects unhandled and ends the bench loudly.
+          void writeAll(pub.conn, copy ? frame.slice() : frame);
+          await acked;
+        }
+      },
+      close: () => pub.close(),
+    };
+  };
+}
