@@ -619,6 +619,14 @@ const fmt = (v: number | undefined, unit: string) =>
     ? `${(v / 1000).toFixed(1)}k`
     : v.toFixed(0);
 
+/** A ratio to two places, or three where two would round it across its target. */
+function shown(c: Row["checks"][number]): string {
+  const met = c.atLeast ? c.ratio >= c.target : c.ratio <= c.target;
+  const two = Number(c.ratio.toFixed(2));
+  const metShown = c.atLeast ? two >= c.target : two <= c.target;
+  return c.ratio.toFixed(met === metShown ? 2 : 3);
+}
+
 function render(header: string): string {
   const out = [header, ""];
   const sections = [...new Set(rows.map((r) => r.section))];
@@ -645,9 +653,7 @@ function render(header: string): string {
           c && Number.isNaN(c.target)
             ? `${lead} ${c.label} = ${c.ratio.toFixed(2)} | — | — |`
             : c
-            ? `${lead} ${c.label} = ${c.ratio.toFixed(2)} | ${
-              c.atLeast ? "≥" : "≤"
-            } ${c.target} | ${
+            ? `${lead} ${c.label} = ${shown(c)} | ${c.atLeast ? "≥" : "≤"} ${c.target} | ${
               (c.atLeast ? c.ratio >= c.target : c.ratio <= c.target) ? "yes" : "**no**"
             } |`
             : `${lead} | | |`,
