@@ -338,21 +338,26 @@ export const clientReceiveIter: Partial<Record<ContenderName, Workload>> = {
 };
 
 /**
- * Steps from raw to a client, for QoS 1 sequential: raw writes the next
- * PUBLISH from its PUBACK handler; these await each publish, as a client's
- * API has its caller do, and the second also copies each PUBLISH into a
- * fresh buffer, as a client that keeps it for a resend must (MQTT-4.4.0-1).
- * What lies between them and umqtt is the rest of a client's work per message.
+ * Steps from raw to a client, for QoS 1 and QoS 2 sequential: raw writes the
+ * next PUBLISH from the handler of the packet that completes the last one;
+ * these await each publish, as a client's API has its caller do, and the
+ * second also copies each PUBLISH into a fresh buffer, as a client that keeps
+ * it for a resend must (MQTT-4.4.0-1). What lies between them and umqtt is the
+ * rest of a client's work per message.
  */
-export const qos1seqSteps: Record<string, Workload> = {
-  "raw, await each": rawAwaitEach(false),
-  "raw, await each, copy each": rawAwaitEach(true),
-};
+function seqSteps(qos: 1 | 2): Record<string, Workload> {
+  return {
+    "raw, await each": rawAwaitEach(false, qos),
+    "raw, await each, copy each": rawAwaitEach(true, qos),
+  };
+}
+export const qos1seqSteps: Record<string, Workload> = seqSteps(1);
+export const qos2seqSteps: Record<string, Workload> = seqSteps(2);
 
-function rawAwaitEach(copy: boolean): Workload {
+function rawAwaitEach(copy: boolean, qos: 1 | 2): Workload {
   return async (ctx) => {
     const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
-    const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, 1, ctx.n);
+    const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, qos, ctx.n);
     return {
       async run() {
         for (let i = 0; i < ctx.n; i++) {
