@@ -52,7 +52,9 @@ export async function connectNode(
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import(NODE_TLS);
-    const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
+    const ca = p.cadata === undefined
+      ? undefined
+      : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
       port,
@@ -128,6 +130,9 @@ export function socketStreams(socket: Duplex): StreamPair {
         c.byobRequest?.respond(0);
       };
       socket.on("data", (chunk: Uint8Array) => {
+        // After cancel() the socket still reads until the peer's FIN; what
+        // comes is dropped (enqueue on a closed stream throws).
+        if (done) return;
         // A copy: enqueue transfers the buffer, and Node may share it.
         c.enqueue(new Uint8Array(chunk));
         if ((c.desiredSize ?? 0) <= 0) socket.pause();
@@ -150,7 +155,9 @@ export function socketStreams(socket: Duplex): StreamPair {
       return new Promise((resolve, reject) => {
         const settle = () => {
           socket.off("drain", settle).off("close", settle);
-          socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
+          socket.destroyed
+            ? reject(new Error("The socket closed before drain"))
+            : resolve();
         };
         socket.on("drain", settle).on("close", settle);
       });
