@@ -52,9 +52,7 @@ export async function connectNode(
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import(NODE_TLS);
-    const ca = p.cadata === undefined
-      ? undefined
-      : [...tls.rootCertificates, p.cadata];
+    const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
       port,
@@ -155,9 +153,7 @@ export function socketStreams(socket: Duplex): StreamPair {
       return new Promise((resolve, reject) => {
         const settle = () => {
           socket.off("drain", settle).off("close", settle);
-          socket.destroyed
-            ? reject(new Error("The socket closed before drain"))
-            : resolve();
+          socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
         };
         socket.on("drain", settle).on("close", settle);
       });

@@ -9,8 +9,7 @@ import { socketStreams } from "../../../lib/transports/node.ts";
 import { test } from "../../_test.ts";
 
 const MiB = 1 << 20;
-const pattern = (n: number) =>
-  Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
 
 /** A loopback server and a client socket connected to it, with the server's side. */
 async function pairOfSockets(): Promise<
