@@ -24,6 +24,8 @@ interface Conn {
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
 const MIN_READ = 256;
 const MAX_READ = 65_536;
+/** How long close() waits for queued writes before closing anyway. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
 function nextSize(size: number, got: number): number {
@@ -126,10 +128,17 @@ function streamChannel(pair: StreamPair): Channel {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([
-        (byob ?? reader!).cancel(),
-        writer.close().catch(() => writer.abort()),
+      // Bounded: behind a write stuck on a peer that stopped reading,
+      // writer.close() never settles; pair.close() then ends the connection.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([
+          (byob ?? reader!).cancel(),
+          writer.close().catch(() => writer.abort()),
+        ]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
       ]);
+      clearTimeout(timer);
       try {
         await pair.close?.();
       } catch { /* already closed */ }

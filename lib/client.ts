@@ -128,10 +128,11 @@ interface InFlight extends Deferred<unknown> {
   filters?: number;
 }
 
-/** A received PUBLISH waiting to be handed out, with the connection it came on. */
+/** A received PUBLISH waiting to be handed out, with the connection and session it came in. */
 interface Queued {
   packet: PublishPacket;
   generation: number;
+  session: number;
 }
 
 const DEFAULTS = {
@@ -141,6 +142,8 @@ const DEFAULTS = {
 };
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
+/** How long disconnect() waits for its DISCONNECT to be written. */
+const CLOSE_WAIT_MS = 2000;
 const noop = () => {};
 
 /**
@@ -194,8 +197,16 @@ export class MQTTClient extends EventTarget {
   // (an ack for a message from an earlier connection) is recognised.
   #ch: Channel | null = null;
   #generation = 0;
+  // Counts clean starts: a QoS 2 message from an earlier session is not acknowledged in this one.
+  #session = 0;
   #connected = false;
   #connecting = false;
+  // Fails the connect() under way (disconnect() calls it).
+  #abortConnect: ((error: Error) => void) | null = null;
+  // The disconnect() under way, which a second call joins.
+  #disconnecting: Promise<void> | null = null;
+  // DISCONNECT is queued: nothing more goes out on this connection (MQTT-3.14.4-2).
+  #sealed = false;
   #closeError: MQTTConnectionError | null = null;
   #userClosed = false;
   #readLoop: Promise<void> = Promise.resolve();
@@ -228,7 +239,9 @@ export class MQTTClient extends EventTarget {
   // and so do those issued while the reader hands out a chunk's packets.
   #out: Uint8Array[] = [];
   #outBatch: (Deferred<void> & { promise: Promise<void> }) | null = null;
-  #writing = false;
+  // The channel a write loop runs for: a write stuck on a dead connection
+  // must not hold back the next connection's CONNECT.
+  #flushing: Channel | null = null;
   #corked = false;
 
   /**
@@ -467,6 +480,10 @@ export class MQTTClient extends EventTarget {
           reject(signal!.reason);
         };
         signal?.addEventListener("abort", onAbort, { once: true });
+        this.#abortConnect = (error) => {
+          timedOut = true;
+          reject(error);
+        };
       });
       const opening = this.#open();
       // A connection that opens after the timeout must still be closed.
@@ -518,6 +535,7 @@ export class MQTTClient extends EventTarget {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      this.#abortConnect = null;
       this.#connecting = false;
     }
   }
@@ -529,17 +547,29 @@ export class MQTTClient extends EventTarget {
    * Resolves once the transport is closed (a WebSocket after its closing
    * handshake, at most 2 s), so the process may exit right after.
    */
-  async disconnect(): Promise<void> {
+  disconnect(): Promise<void> {
+    return this.#disconnecting ??= this.#disconnect().finally(() => (this.#disconnecting = null));
+  }
+
+  async #disconnect(): Promise<void> {
     this.#userClosed = true;
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     // Publishes kept awaiting across connections (robust client) end here.
     this.#rejectKept(error);
+    // A connect() still opening its transport or waiting for CONNACK fails.
+    this.#abortConnect?.(error);
     const ch = this.#ch;
     if (!ch) return;
     if (this.#connected) {
-      try {
-        await this.#send(Uint8Array.of(0xe0, 0x00));
-      } catch { /* the connection is gone already */ }
+      // From here on requests fail with `error`, and nothing is written after DISCONNECT.
+      this.#closeError = error;
+      const sent = this.#send(Uint8Array.of(0xe0, 0x00)).catch(noop);
+      this.#sealed = true;
+      // Bounded: a write stuck behind a broker that stopped reading must not
+      // hold disconnect() for as long as TCP takes to give up.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([sent, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
     }
     this.#teardown(error);
     // Resolves once the transport is closed, so that the DISCONNECT is out
@@ -720,8 +750,10 @@ export class MQTTClient extends EventTarget {
    * Incoming messages as an async iterable, from the same queue as
    * `wait_msg`: each message goes to exactly one consumer, whichever asked
    * first. The callback set by `set_callback` does not run for these; a QoS 1
-   * or 2 message is acknowledged when the loop asks for the next one, that is
-   * once its body has run. The iteration ends after `disconnect()`, and
+   * or 2 message is acknowledged once its body has run: when the loop asks
+   * for the next one, or is left by `break`, `return` or a throw (to have a
+   * message redelivered when handling it fails, use `wait_msg` with a
+   * callback that throws). The iteration ends after `disconnect()`, and
    * throws `MQTTConnectionError` when the connection is lost.
    *
    * @param options `signal`: aborting it ends the iteration with the signal's reason.
@@ -747,8 +779,13 @@ export class MQTTClient extends EventTarget {
           throw e;
         }
       }
-      yield this.#message(queued.packet);
-      this.#ack(queued);
+      try {
+        yield this.#message(queued.packet);
+      } finally {
+        // The loop asks for the next message, or is left (break, return,
+        // throw): the body had the message either way.
+        this.#ack(queued);
+      }
     }
   }
 
@@ -790,8 +827,13 @@ export class MQTTClient extends EventTarget {
   #startConnection(ch: Channel, clean: boolean): void {
     this.#ch = ch;
     this.#closeError = null;
+    this.#sealed = false;
     const generation = ++this.#generation;
     if (clean) {
+      // Queued QoS 2 messages of the old session are still handed out, but
+      // not acknowledged in the new one, where their ids mean other messages.
+      this.#session++;
+      this.#qos2Queued.clear();
       // A clean session forgets what the last one left unacknowledged.
       const error = new MQTTConnectionError("Dropped: connect() started a clean session");
       for (const id of this.#store.outgoing.keys()) {
@@ -828,7 +870,7 @@ export class MQTTClient extends EventTarget {
         await null;
         await null;
         this.#corked = false;
-        if (this.#out.length > 0 && !this.#writing) void this.#flush(ch);
+        if (this.#out.length > 0 && this.#flushing !== ch) void this.#flush(ch);
       }
     } catch (e) {
       this.#teardown(
@@ -922,7 +964,7 @@ export class MQTTClient extends EventTarget {
       if (this.#qos2Queued.has(p.packetId!)) return;
       this.#qos2Queued.add(p.packetId!);
     }
-    const queued = { packet: p, generation: this.#generation };
+    const queued = { packet: p, generation: this.#generation, session: this.#session };
     const waiter = this.#waiters.shift();
     if (waiter) return waiter.resolve(queued);
     if (this.#queue.length - this.#queueHead >= this.#maxQueued && p.qos === 0) {
@@ -971,7 +1013,14 @@ export class MQTTClient extends EventTarget {
 
   async #handle(queued: Queued): Promise<Message> {
     const msg = this.#message(queued.packet);
-    if (this.#callback) await this.#callback(msg.topic, msg.payload);
+    try {
+      if (this.#callback) await this.#callback(msg.topic, msg.payload);
+    } catch (e) {
+      // Not acknowledged: the broker's resend of a QoS 2 message, after a
+      // reconnect, must be delivered again rather than taken for a duplicate.
+      if (queued.packet.qos === 2) this.#qos2Queued.delete(queued.packet.packetId!);
+      throw e;
+    }
     this.#ack(queued);
     return msg;
   }
@@ -981,10 +1030,13 @@ export class MQTTClient extends EventTarget {
   }
 
   /** Acknowledges a message the application has handled. */
-  #ack({ packet: p, generation }: Queued): void {
+  #ack({ packet: p, generation, session }: Queued): void {
     if (p.qos === 0) return;
     const id = p.packetId!;
     if (p.qos === 2) {
+      // A clean start since: the broker forgot this message, and its id may
+      // now be another's.
+      if (session !== this.#session) return;
       // Delivered: from now on a resend of this id is answered, not delivered.
       this.#qos2Queued.delete(id);
       this.#store.incoming.add(id);
@@ -1141,9 +1193,9 @@ export class MQTTClient extends EventTarget {
    */
   #write(bytes: Uint8Array): void {
     const ch = this.#ch;
-    if (!ch) return;
+    if (!ch || this.#sealed) return;
     this.#out.push(bytes);
-    if (!this.#writing && !this.#corked) void this.#flush(ch);
+    if (this.#flushing !== ch && !this.#corked) void this.#flush(ch);
   }
 
   /** Queues `bytes` as `#write` does; resolves once they are written. */
@@ -1161,7 +1213,7 @@ export class MQTTClient extends EventTarget {
   }
 
   async #flush(ch: Channel): Promise<void> {
-    this.#writing = true;
+    this.#flushing = ch;
     try {
       while (this.#out.length > 0 && this.#ch === ch) {
         const chunks = this.#out;
@@ -1184,12 +1236,12 @@ export class MQTTClient extends EventTarget {
         }
       }
     } finally {
-      this.#writing = false;
+      if (this.#flushing === ch) this.#flushing = null;
     }
   }
 
   #requireConnected(what: string): void {
-    if (!this.#connected) throw this.#notConnected(what);
+    if (!this.#connected || this.#sealed) throw this.#notConnected(what);
   }
 
   #notConnected(what: string): MQTTConnectionError {

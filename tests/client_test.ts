@@ -11,8 +11,11 @@ import {
   MQTTException,
 } from "../mod.ts";
 import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId } from "./_test.ts";
+import { socketStreams } from "../lib/transports/node.ts";
+import { connect as netConnect } from "node:net";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const hasMosquitto = brokerKinds().includes("mosquitto");
@@ -498,4 +501,141 @@ test("connect to a closed port rejects with MQTTConnectionError and its cause", 
   assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
   assert.ok(e.cause instanceof Error);
   assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+});
+
+forEachBroker(
+  "leaving a messages() loop with break acknowledges the message it had",
+  async (broker) => {
+    const u = uniqueId("brk");
+    const tap = new Tap(broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("it"), broker.host, { transport: tap.transport });
+    await c.connect();
+    await c.subscribe(u, 1);
+    const pub = await client(broker);
+    await pub.publish(u, "one", false, 1);
+    for await (const msg of c.messages()) {
+      assert.equal(text(msg.payload), "one");
+      break;
+    }
+    await until(
+      () => tap.conns[0].written.some((p) => p.type === "puback"),
+      "the PUBACK is written after break",
+    );
+    await c.disconnect();
+    await pub.disconnect();
+  },
+);
+
+test("nothing is written after DISCONNECT: a second disconnect() joins the first, a publish rejects", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("dc"), broker.url);
+    await c.connect();
+    const first = c.disconnect();
+    const late = c.publish("x/y", "late", false, 1).then(() => null, (e) => e);
+    await Promise.all([first, c.disconnect()]);
+    const e = await late;
+    assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+    assert.match(e.message, /disconnect\(\) was called/);
+    await broker.peers[0].clientClosed;
+    assert.deepEqual(broker.peers[0].received.map((p) => p.type), ["connect", "disconnect"]);
+  });
+});
+
+test("disconnect() resolves while a write is stuck on a broker that stopped reading", async () => {
+  // Answers CONNECT, then reads nothing more: a large publish fills the socket buffers.
+  const sockets: Socket[] = [];
+  const server = await listen((socket) => {
+    sockets.push(socket);
+    socket.once("data", () => {
+      socket.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+      socket.pause();
+    });
+    socket.on("error", () => {});
+  });
+  const c = new MQTTClient(uniqueId("stuck"), "127.0.0.1", portOf(server));
+  await c.connect();
+  const big = c.publish("t", new Uint8Array(32 * 1024 * 1024)).then(() => null, (e) => e);
+  await new Promise((r) => setTimeout(r, 300)); // the socket buffers fill
+  await c.disconnect(); // bounded: the test's timeout fails it if it hangs
+  assert.equal(c.connected, false);
+  assert.ok((await big) instanceof MQTTConnectionError);
+  for (const socket of sockets) socket.destroy();
+  await closed(server);
+}, { timeout: 15_000 });
+
+test(
+  "a reconnect's CONNECT goes out while the last connection's write is still stuck",
+  async () => {
+    const sockets: Socket[] = [];
+    const stall = await listen((socket) => {
+      sockets.push(socket);
+      socket.once("data", () => {
+        socket.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+        socket.pause();
+      });
+      socket.on("error", () => {});
+    });
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.clientClosed;
+    }, async (healthy) => {
+      let n = 0;
+      const c = new MQTTClient(uniqueId("re"), "127.0.0.1", {
+        keepalive: 1,
+        connectTimeout: 5000,
+        // node:net streams: closing them does not cancel a pending write.
+        transport: () =>
+          new Promise((resolve, reject) => {
+            const port = n++ === 0 ? portOf(stall) : healthy.port;
+            const s = netConnect({ host: "127.0.0.1", port }, () => resolve(socketStreams(s)));
+            s.once("error", reject);
+          }),
+      });
+      await c.connect();
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      const big = c.publish("t", new Uint8Array(32 * 1024 * 1024)).then(() => null, (e) => e);
+      await lost; // keepalive: no PINGRESP behind the stuck write
+      assert.equal(await c.connect(), false);
+      await c.disconnect();
+      assert.ok((await big) instanceof MQTTConnectionError);
+    });
+    for (const socket of sockets) socket.destroy();
+    await closed(stall);
+  },
+  { timeout: 20_000 },
+);
+
+test("disconnect() while connect() opens its transport: connect() rejects, nothing stays open", async () => {
+  await withHostileBroker(async (peer) => {
+    await peer.clientClosed;
+  }, async (broker) => {
+    let opened: Promise<unknown> = Promise.resolve();
+    const c = new MQTTClient(uniqueId("dco"), "127.0.0.1", {
+      transport: () => {
+        const pair = new Promise<ReturnType<typeof socketStreams>>((resolve, reject) => {
+          const s = netConnect({ host: "127.0.0.1", port: broker.port }, () => {
+            // Opens only after disconnect() was called.
+            setTimeout(() => resolve(socketStreams(s)), 100);
+          });
+          s.once("error", reject);
+        });
+        opened = pair;
+        return pair;
+      },
+    });
+    const connecting = c.connect().then(() => null, (e) => e);
+    await c.disconnect();
+    const e = await connecting;
+    assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+    assert.match(e.message, /disconnect\(\) was called/);
+    assert.equal(c.connected, false);
+    await opened;
+    // The connection that opened late is closed, without a CONNECT.
+    await until(() => broker.peers.length === 1, "the late connection reaches the broker");
+    assert.equal(await broker.peers[0].clientClosed, "eof");
+    assert.deepEqual(broker.peers[0].received, []);
+  });
 });

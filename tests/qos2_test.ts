@@ -154,6 +154,62 @@ forEachBroker(
   },
 );
 
+forEachBroker(
+  "a clean start does not lose a QoS 2 message under an id an unhandled one of the old session had",
+  async (broker) => {
+    const u = uniqueId("q2clean");
+    const c = new MQTTClient(uniqueId("in"), broker.host, broker.port);
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    await pub.connect();
+    await c.connect(true);
+    await c.subscribe(u, 2);
+    await pub.publish(u, "old session", false, 2);
+    await until(() => c.droppedMessages === 0 && c.connected, "connected");
+    await c.ping(); // the PUBLISH is queued, unhandled
+    await c.disconnect();
+    // A fresh session: its packet ids start over, and the queued message's
+    // id may be the new message's.
+    await c.connect(true);
+    await c.subscribe(u, 2);
+    await pub.publish(u, "new session", false, 2);
+    const got = [text((await c.wait_msg()).payload), text((await c.wait_msg()).payload)];
+    assert.deepEqual(got, ["old session", "new session"]);
+    await c.disconnect();
+    await pub.disconnect();
+  },
+  { timeout: 15_000 },
+);
+
+forEachBroker(
+  "a QoS 2 message whose callback threw is delivered again when the broker resends it",
+  async (broker) => {
+    const u = uniqueId("q2throw");
+    const c = new MQTTClient(uniqueId("in"), broker.host, broker.port);
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    await pub.connect();
+    await c.connect(false);
+    await c.subscribe(u, 2);
+    let fail = true;
+    c.set_callback(() => {
+      if (fail) throw new Error("handler failed");
+    });
+    await pub.publish(u, "again", false, 2);
+    await assert.rejects(c.wait_msg(), /handler failed/);
+    fail = false;
+    // Not acknowledged: after a reconnect to the same session the broker
+    // resends it, and this time it is handled.
+    await c.disconnect();
+    assert.equal(await c.connect(false), true);
+    const msg = await c.wait_msg();
+    assert.deepEqual([text(msg.payload), msg.qos], ["again", 2]);
+    await c.disconnect();
+    await c.connect(true);
+    await c.disconnect();
+    await pub.disconnect();
+  },
+  { timeout: 15_000 },
+);
+
 // Scripted brokers for what real ones rarely do (MQTT 3.1.1 section 4.3.3).
 
 test("a PUBREL for an unknown packet id is answered with PUBCOMP; the connection stays", async () => {
