@@ -45,7 +45,10 @@ export interface RobustClientOptions extends MQTTClientOptions {
   reconnectMaxDelay?: number;
   /** Most publishes waiting for the connection to come back; default 1000. */
   maxOfflineMessages?: number;
-  /** Most payload bytes waiting for the connection to come back; default 16 MiB. */
+  /**
+   * Most payload bytes (UTF-8 for a string) waiting for the connection to come
+   * back; default 16 MiB. A larger payload published offline rejects with a `RangeError`.
+   */
   maxOfflineBytes?: number;
   /**
    * What a publish does when the offline limits are reached: `"wait"`
@@ -67,6 +70,7 @@ export interface ReconnectingDetail {
 }
 
 const noop = () => {};
+const zero = () => 0;
 
 export type {
   ConnectOptions,
@@ -163,6 +167,7 @@ export class MQTTClient extends SimpleClient {
     this.#signal = o.signal;
     this.#signal?.addEventListener("abort", () => {
       this.#stop.abort(this.#signal!.reason);
+      for (const wake of this.#room.splice(0)) wake();
       hooks.get(this)!.rejectKept(this.#signal!.reason);
     }, { once: true });
     const h = hooks.get(this)!;
@@ -279,10 +284,13 @@ export class MQTTClient extends SimpleClient {
     return Math.random() * ceiling;
   }
 
-  /** Runs `op`, reconnecting and retrying while it fails for want of a connection. */
-  async #ride<T>(op: () => Promise<T>, bytes = 0): Promise<T> {
+  /**
+   * Runs `op`, reconnecting and retrying while it fails for want of a
+   * connection; `size` (a publish's payload bytes) is asked for only when offline.
+   */
+  async #ride<T>(op: () => Promise<T>, size: () => number = zero): Promise<T> {
     for (;;) {
-      if (!this.connected) await this.#waitOnline(bytes);
+      if (!this.connected) await this.#waitOnline(size());
       try {
         return await op();
       } catch (e) {
@@ -295,6 +303,12 @@ export class MQTTClient extends SimpleClient {
 
   /** Waits for the connection, within the offline limits. */
   async #waitOnline(bytes: number): Promise<void> {
+    if (bytes > this.#maxOfflineBytes) {
+      // Waiting for room would never end: even an empty queue has too little.
+      throw new RangeError(
+        `Cannot publish while offline: the message is ${bytes} bytes, over maxOfflineBytes ${this.#maxOfflineBytes}`,
+      );
+    }
     while (
       this.#offline >= this.#maxOffline || this.#offlineBytes + bytes > this.#maxOfflineBytes
     ) {
@@ -303,7 +317,16 @@ export class MQTTClient extends SimpleClient {
           `Offline queue full: ${this.#offline} messages (${this.#offlineBytes} bytes) wait for the connection (maxOfflineMessages ${this.#maxOffline}, maxOfflineBytes ${this.#maxOfflineBytes})`,
         );
       }
+      // Aborted by disconnect() and by the client's signal, which wake every waiter.
+      const stop = this.#stop.signal;
+      if (stop.aborted) throw stop.reason;
       await new Promise<void>((resolve) => this.#room.push(resolve));
+      if (stop.aborted) throw stop.reason;
+      if (this.connected) {
+        // Back online: no queue to wait in. Pass the wake-up on, in call order.
+        this.#room.shift()?.();
+        return;
+      }
     }
     this.#offline++;
     this.#offlineBytes += bytes;
@@ -327,7 +350,8 @@ export class MQTTClient extends SimpleClient {
    * @param qos 0, 1 or 2.
    * @param options `signal`.
    * @throws {TypeError} A bad topic or payload.
-   * @throws {RangeError} A QoS out of range.
+   * @throws {RangeError} A QoS out of range, or, while offline, a payload over
+   * `maxOfflineBytes` (it could never wait for the connection).
    * @throws {MQTTConnectionError} After `disconnect()`, or the offline queue is full with `whenOfflineFull: "reject"`.
    */
   override publish(
@@ -337,8 +361,10 @@ export class MQTTClient extends SimpleClient {
     qos: QoS = 0,
     options: SignalOptions = {},
   ): Promise<void> {
-    const size = typeof msg === "string" ? msg.length * 3 : msg?.length ?? 0;
-    return this.#ride(() => super.publish(topic, msg, retain, qos, options), size);
+    return this.#ride(
+      () => super.publish(topic, msg, retain, qos, options),
+      () => typeof msg === "string" ? utf8Length(msg) : msg?.length ?? 0,
+    );
   }
 
   /**
@@ -458,4 +484,20 @@ function positive(name: string, v: number): number {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
   }
   return v;
+}
+
+/** Bytes of `s` in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c < 0xd800 || c > 0xdbff || (s.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) n += 2;
+    else {
+      n += 2; // a surrogate pair: 4 bytes for its 2 code units
+      i++;
+    }
+  }
+  return n;
 }

@@ -6,7 +6,7 @@ import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { Tap } from "./_tap.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -323,6 +323,53 @@ forEachBroker(
     } finally {
       await c.disconnect();
       await sub.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "an offline publish over maxOfflineBytes rejects at once; strings count their UTF-8 bytes",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { maxOfflineBytes: 1000 });
+    const u = uniqueId("big");
+    try {
+      await c.connect(false);
+      await c.publish(u, new Uint8Array(2000), false, 1); // online: no offline limit applies
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      const settled = (p: Promise<void>, what: string) =>
+        withTimeout(p.then(() => "resolved", (e) => e), 2000, what);
+      const bytes = await settled(c.publish(u, new Uint8Array(2000), false, 1), "2000 bytes");
+      assert.ok(bytes instanceof RangeError, `2000 bytes: ${bytes}`);
+      assert.match(bytes.message, /2000 bytes, over maxOfflineBytes 1000/);
+      const text = await settled(c.publish(u, "é".repeat(600), false, 1), "1200 bytes"); // 1200 bytes
+      assert.ok(text instanceof RangeError, `600 × "é": ${text}`);
+      assert.match(text.message, /1200 bytes, over maxOfflineBytes 1000/);
+      // 400 ASCII characters are 400 bytes (not 3 × 400); two fit, a third waits for room.
+      const fit = [
+        c.publish(u, "a".repeat(400), false, 1),
+        c.publish(u, "b".repeat(400), false, 1),
+      ];
+      const third = c.publish(u, "c".repeat(400), false, 1);
+      proxy.refuse(false);
+      await Promise.all([...fit, third]);
+      // A publish waiting for room ends with disconnect().
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost again");
+      const holders = [c.publish(u, "a".repeat(600), false, 1)];
+      const waiting = c.publish(u, "b".repeat(600), false, 1);
+      await sleep(20);
+      await c.disconnect();
+      await assert.rejects(waiting, MQTTConnectionError);
+      await assert.rejects(Promise.all(holders), MQTTConnectionError);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
       await proxy.close();
     }
   },
