@@ -254,7 +254,8 @@ export class MQTTClient extends SimpleClient {
       try {
         const present = await super.connect(false, { signal: this.#stop.signal });
         if (!present && this.#subscriptions.size > 0) {
-          await super.subscribe([...this.#subscriptions]);
+          // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
+          await super.subscribe([...this.#subscriptions], { signal: this.#stop.signal });
         }
         return present;
       } catch (e) {

@@ -374,3 +374,58 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker(
+  "disconnect() and an abort do not wait for a resubscribe's SUBACK that never comes",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const ac = new AbortController();
+    const one = robust(proxy); // keepalive 0: nothing else would ever end the wait
+    const two = robust(proxy, { signal: ac.signal });
+    const u = uniqueId("resub");
+    /**
+     * Connects `c` cleanly and subscribes, cuts, publishes while offline; the
+     * network dies right after the next CONNACK. Returns the publish.
+     */
+    const resubscribing = async (c: MQTTClient) => {
+      await c.connect(true); // no session: the reconnect resubscribes
+      await c.subscribe(u, 1);
+      const back = new Promise<void>((resolve) =>
+        c.addEventListener("connected", () => {
+          proxy.blackhole(true);
+          resolve();
+        }, { once: true })
+      );
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost");
+      const waiting = c.publish(u, "x", false, 0);
+      waiting.catch(() => {});
+      proxy.refuse(false);
+      await back;
+      await until(() => proxy.bytes.dropped > 0, "the SUBSCRIBE is lost");
+      return { waiting };
+    };
+    let closing: Promise<void> | undefined;
+    try {
+      const { waiting: first } = await resubscribing(one.c);
+      closing = one.c.disconnect();
+      await withTimeout(closing, 2000, "disconnect() during the resubscribe");
+      await withTimeout(assert.rejects(first, /disconnect\(\) was called/), 2000, "a publish");
+
+      proxy.blackhole(false);
+      const { waiting: second } = await resubscribing(two.c);
+      ac.abort(new Error("shutting down"));
+      await withTimeout(assert.rejects(second, /shutting down/), 2000, "a publish after the abort");
+    } finally {
+      proxy.blackhole(false);
+      proxy.cut();
+      await closing;
+      for (const c of [one.c, two.c]) {
+        await c.disconnect();
+        await c.connect(true).then(() => c.disconnect(), () => {});
+      }
+      await proxy.close();
+    }
+  },
+);
