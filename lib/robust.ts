@@ -119,6 +119,8 @@ export class MQTTClient extends SimpleClient {
   #stop = new AbortController();
   #closed = false;
   #reconnecting: Promise<boolean> | null = null;
+  // The application's connect() while it runs (not while it waits for a reconnect).
+  #appConnecting: Promise<boolean> | null = null;
   #plannedDelay = 0;
   #subscriptions = new Map<string, QoS>();
   #offline = 0;
@@ -216,20 +218,45 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Connects, as the simple client does; the client then keeps itself connected.
+   * While a reconnect is under way, waits for it first (the `signal` ends
+   * that wait): when it connected, resolves with its session-present flag if
+   * `clean_session` is false, and throws the simple client's `TypeError`
+   * (already connected) if it is true; when it failed, connects.
    *
    * @param clean_session Start a fresh session or resume one; or `{ clean_session, signal }`.
    * @param options `signal`.
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused.
    * @throws {MQTTConnectionError} No connection.
+   * @throws {TypeError} Already connected or connecting, or a bad argument.
    */
-  override connect(
+  override async connect(
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
+    const asObject = typeof clean_session === "object" && clean_session !== null;
+    const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
+    // The reconnect loop's own connect would collide with ours: let it finish.
+    for (let r; (r = this.#reconnecting);) {
+      let present: boolean | undefined;
+      try {
+        present = await abortable(r, signal);
+      } catch (e) {
+        if (signal?.aborted && e === signal.reason) throw e;
+      }
+      const clean = asObject ? clean_session.clean_session ?? true : clean_session;
+      if (present !== undefined && this.connected && clean === false) return present;
+    }
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stop = new AbortController();
-    return super.connect(clean_session, options);
+    // Watched by the reconnect loop, which waits for it rather than collide.
+    const connecting = super.connect(clean_session, options);
+    this.#appConnecting = connecting;
+    const done = () => {
+      if (this.#appConnecting === connecting) this.#appConnecting = null;
+    };
+    connecting.then(done, done);
+    return connecting;
   }
 
   /**
@@ -247,7 +274,13 @@ export class MQTTClient extends SimpleClient {
 
   async #reconnect(): Promise<boolean> {
     for (let i = 1;; i++) {
-      if (this.connected) return true;
+      // An application connect() under way: our own would be refused with a
+      // TypeError ("already connecting"). Wait for it, then look again.
+      let present: boolean | undefined;
+      while (this.#appConnecting && !this.#stop.signal.aborted) {
+        present = await abortable(this.#appConnecting, this.#stop.signal).catch(() => undefined);
+      }
+      if (this.connected) return present ?? true;
       if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
       this.#signal?.throwIfAborted();
       let error: unknown;
@@ -485,6 +518,17 @@ function positive(name: string, v: number): number {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
   }
   return v;
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Bytes of `s` in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD: 3 bytes). */

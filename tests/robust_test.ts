@@ -429,3 +429,54 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker(
+  "an application connect() and the reconnect loop wait for each other, and nothing is rejected",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { reconnectMaxDelay: 50 });
+    const u = uniqueId("both");
+    try {
+      await c.connect(false);
+      await c.subscribe(uniqueId("keep"), 1); // aedes keeps a session only with a subscription
+      // A QoS 1 publish written into the void: kept for the DUP=1 resend.
+      proxy.blackhole(true);
+      const kept = c.publish(u, "kept", false, 1);
+      await until(() => proxy.bytes.dropped > 0, "the PUBLISH is lost");
+      proxy.refuse(true);
+      proxy.cut();
+      await new Promise((r) => c.addEventListener("reconnecting", r, { once: true }));
+      proxy.blackhole(false);
+      // The application connects itself over a slow network; the loop's next
+      // attempt (at most 50 ms away) comes while that connect is under way.
+      proxy.refuse(false);
+      proxy.delay(150);
+      const mine = c.connect(false);
+      mine.catch(() => {}); // awaited below
+      await withTimeout(kept, 5000, "the kept publish");
+      assert.equal(await mine, true, "the application's connect() resumed the session");
+
+      // The other way round: the loop's connect is under way when the application's comes.
+      const accepted = proxy.accepted;
+      proxy.cut();
+      await until(() => proxy.accepted > accepted, "the loop is connecting");
+      assert.equal(c.connected, false);
+      assert.equal(await c.connect(false), true, "resolves once the loop has reconnected");
+      assert.equal(c.connected, true);
+      await withTimeout(c.publish(u, "after", false, 1), 5000, "a publish");
+
+      // A publish while the application's connect() is under way: the loop it
+      // starts waits for that connect instead of failing on it.
+      await c.disconnect();
+      const again = c.connect(false);
+      again.catch(() => {}); // awaited below
+      await withTimeout(c.publish(u, "during", false, 1), 5000, "a publish during connect()");
+      assert.equal(await again, true);
+    } finally {
+      proxy.delay(0);
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await proxy.close();
+    }
+  },
+);
