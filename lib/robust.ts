@@ -492,10 +492,17 @@ export class MQTTClient extends SimpleClient {
       try {
         return yield* super.messages(options);
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        if (!(e instanceof MQTTConnectionError)) throw e;
+        if (this.#closed) return;
         this.log(false, e);
       }
-      await this.reconnect();
+      try {
+        await this.reconnect();
+      } catch (e) {
+        // disconnect() during the outage: the iteration ends, as documented.
+        if (this.#closed && e instanceof MQTTConnectionError) return;
+        throw e;
+      }
     }
   }
 

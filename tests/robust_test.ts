@@ -480,3 +480,35 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker("messages() ends when disconnect() comes during an outage", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy);
+  const u = uniqueId("iter");
+  const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+  await pub.connect();
+  try {
+    await c.connect(false);
+    await c.subscribe(u, 1);
+    const got: string[] = [];
+    const loop = (async () => {
+      for await (const m of c.messages()) got.push(text(m.payload));
+      return "ended";
+    })();
+    loop.catch(() => {}); // awaited below
+    await pub.publish(u, "before", false, 1);
+    await until(() => got.length === 1, "a message");
+    proxy.refuse(true);
+    proxy.cut();
+    await until(() => !c.connected, "the connection is lost");
+    await sleep(50); // the iteration now waits for the reconnect
+    await c.disconnect();
+    assert.equal(await withTimeout(loop, 2000, "the iteration"), "ended");
+    assert.deepEqual(got, ["before"]);
+  } finally {
+    await c.disconnect();
+    await c.connect(true).then(() => c.disconnect(), () => {});
+    await pub.disconnect();
+    await proxy.close();
+  }
+});
