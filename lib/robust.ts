@@ -70,7 +70,6 @@ export interface ReconnectingDetail {
 }
 
 const noop = () => {};
-const zero = () => 0;
 
 export type {
   ConnectOptions,
@@ -320,11 +319,13 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Runs `op`, reconnecting and retrying while it fails for want of a
-   * connection; `size` (a publish's payload bytes) is asked for only when offline.
+   * connection. Only a publish, which gives `size` (its payload bytes, asked
+   * for only when offline), counts against the offline limits; other calls
+   * just wait for the reconnect.
    */
-  async #ride<T>(op: () => Promise<T>, size: () => number = zero): Promise<T> {
+  async #ride<T>(op: () => Promise<T>, size?: () => number): Promise<T> {
     for (;;) {
-      if (!this.connected) await this.#waitOnline(size());
+      if (!this.connected) await (size ? this.#waitOnline(size()) : this.reconnect());
       try {
         return await op();
       } catch (e) {
@@ -335,7 +336,7 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  /** Waits for the connection, within the offline limits. */
+  /** Waits for the connection, within the offline limits (publishes only). */
   async #waitOnline(bytes: number): Promise<void> {
     if (bytes > this.#maxOfflineBytes) {
       // Waiting for room would never end: even an empty queue has too little.

@@ -512,3 +512,35 @@ forEachBroker("messages() ends when disconnect() comes during an outage", async 
     await proxy.close();
   }
 });
+
+forEachBroker(
+  "only publishes count against the offline limits, not wait_msg or subscribe",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { maxOfflineMessages: 1, whenOfflineFull: "reject" });
+    const u = uniqueId("slot");
+    try {
+      await c.connect(false);
+      const reader = c.wait_msg(); // the application's receive loop
+      reader.catch(() => {}); // awaited below
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost");
+      await sleep(50); // wait_msg now waits for the reconnect
+      const subscribing = c.subscribe(uniqueId("other"), 1); // not what it publishes
+      subscribing.catch(() => {}); // awaited below
+      const first = c.publish(u, "1", false, 1);
+      first.catch(() => {}); // awaited below
+      await assert.rejects(c.publish(u, "2", false, 1), /Offline queue full: 1 messages/);
+      proxy.refuse(false);
+      await withTimeout(first, 5000, "the publish that waited");
+      assert.equal(await withTimeout(subscribing, 5000, "the subscribe"), 1);
+      await c.disconnect();
+      await assert.rejects(reader, MQTTConnectionError);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await proxy.close();
+    }
+  },
+);
