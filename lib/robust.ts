@@ -45,7 +45,10 @@ export interface RobustClientOptions extends MQTTClientOptions {
   reconnectMaxDelay?: number;
   /** Most publishes waiting for the connection to come back; default 1000. */
   maxOfflineMessages?: number;
-  /** Most payload bytes waiting for the connection to come back; default 16 MiB. */
+  /**
+   * Most payload bytes (UTF-8 for a string) waiting for the connection to come
+   * back; default 16 MiB. A larger payload published offline rejects with a `RangeError`.
+   */
   maxOfflineBytes?: number;
   /**
    * What a publish does when the offline limits are reached: `"wait"`
@@ -115,6 +118,8 @@ export class MQTTClient extends SimpleClient {
   #stop = new AbortController();
   #closed = false;
   #reconnecting: Promise<boolean> | null = null;
+  // The application's connect() while it runs (not while it waits for a reconnect).
+  #appConnecting: Promise<boolean> | null = null;
   #plannedDelay = 0;
   #subscriptions = new Map<string, QoS>();
   #offline = 0;
@@ -163,6 +168,7 @@ export class MQTTClient extends SimpleClient {
     this.#signal = o.signal;
     this.#signal?.addEventListener("abort", () => {
       this.#stop.abort(this.#signal!.reason);
+      for (const wake of this.#room.splice(0)) wake();
       hooks.get(this)!.rejectKept(this.#signal!.reason);
     }, { once: true });
     const h = hooks.get(this)!;
@@ -211,20 +217,45 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Connects, as the simple client does; the client then keeps itself connected.
+   * While a reconnect is under way, waits for it first (the `signal` ends
+   * that wait): when it connected, resolves with its session-present flag if
+   * `clean_session` is false, and throws the simple client's `TypeError`
+   * (already connected) if it is true; when it failed, connects.
    *
    * @param clean_session Start a fresh session or resume one; or `{ clean_session, signal }`.
    * @param options `signal`.
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused.
    * @throws {MQTTConnectionError} No connection.
+   * @throws {TypeError} Already connected or connecting, or a bad argument.
    */
-  override connect(
+  override async connect(
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
+    const asObject = typeof clean_session === "object" && clean_session !== null;
+    const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
+    // The reconnect loop's own connect would collide with ours: let it finish.
+    for (let r; (r = this.#reconnecting);) {
+      let present: boolean | undefined;
+      try {
+        present = await abortable(r, signal);
+      } catch (e) {
+        if (signal?.aborted && e === signal.reason) throw e;
+      }
+      const clean = asObject ? clean_session.clean_session ?? true : clean_session;
+      if (present !== undefined && this.connected && clean === false) return present;
+    }
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stop = new AbortController();
-    return super.connect(clean_session, options);
+    // Watched by the reconnect loop, which waits for it rather than collide.
+    const connecting = super.connect(clean_session, options);
+    this.#appConnecting = connecting;
+    const done = () => {
+      if (this.#appConnecting === connecting) this.#appConnecting = null;
+    };
+    connecting.then(done, done);
+    return connecting;
   }
 
   /**
@@ -242,14 +273,21 @@ export class MQTTClient extends SimpleClient {
 
   async #reconnect(): Promise<boolean> {
     for (let i = 1;; i++) {
-      if (this.connected) return true;
+      // An application connect() under way: our own would be refused with a
+      // TypeError ("already connecting"). Wait for it, then look again.
+      let present: boolean | undefined;
+      while (this.#appConnecting && !this.#stop.signal.aborted) {
+        present = await abortable(this.#appConnecting, this.#stop.signal).catch(() => undefined);
+      }
+      if (this.connected) return present ?? true;
       if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
       this.#signal?.throwIfAborted();
       let error: unknown;
       try {
         const present = await super.connect(false, { signal: this.#stop.signal });
         if (!present && this.#subscriptions.size > 0) {
-          await super.subscribe([...this.#subscriptions]);
+          // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
+          await super.subscribe([...this.#subscriptions], { signal: this.#stop.signal });
         }
         return present;
       } catch (e) {
@@ -279,10 +317,15 @@ export class MQTTClient extends SimpleClient {
     return Math.random() * ceiling;
   }
 
-  /** Runs `op`, reconnecting and retrying while it fails for want of a connection. */
-  async #ride<T>(op: () => Promise<T>, bytes = 0): Promise<T> {
+  /**
+   * Runs `op`, reconnecting and retrying while it fails for want of a
+   * connection. Only a publish, which gives `size` (its payload bytes, asked
+   * for only when offline), counts against the offline limits; other calls
+   * just wait for the reconnect.
+   */
+  async #ride<T>(op: () => Promise<T>, size?: () => number): Promise<T> {
     for (;;) {
-      if (!this.connected) await this.#waitOnline(bytes);
+      if (!this.connected) await (size ? this.#waitOnline(size()) : this.reconnect());
       try {
         return await op();
       } catch (e) {
@@ -293,8 +336,14 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  /** Waits for the connection, within the offline limits. */
+  /** Waits for the connection, within the offline limits (publishes only). */
   async #waitOnline(bytes: number): Promise<void> {
+    if (bytes > this.#maxOfflineBytes) {
+      // Waiting for room would never end: even an empty queue has too little.
+      throw new RangeError(
+        `Cannot publish while offline: the message is ${bytes} bytes, over maxOfflineBytes ${this.#maxOfflineBytes}`,
+      );
+    }
     while (
       this.#offline >= this.#maxOffline || this.#offlineBytes + bytes > this.#maxOfflineBytes
     ) {
@@ -303,7 +352,16 @@ export class MQTTClient extends SimpleClient {
           `Offline queue full: ${this.#offline} messages (${this.#offlineBytes} bytes) wait for the connection (maxOfflineMessages ${this.#maxOffline}, maxOfflineBytes ${this.#maxOfflineBytes})`,
         );
       }
+      // Aborted by disconnect() and by the client's signal, which wake every waiter.
+      const stop = this.#stop.signal;
+      if (stop.aborted) throw stop.reason;
       await new Promise<void>((resolve) => this.#room.push(resolve));
+      if (stop.aborted) throw stop.reason;
+      if (this.connected) {
+        // Back online: no queue to wait in. Pass the wake-up on, in call order.
+        this.#room.shift()?.();
+        return;
+      }
     }
     this.#offline++;
     this.#offlineBytes += bytes;
@@ -327,7 +385,8 @@ export class MQTTClient extends SimpleClient {
    * @param qos 0, 1 or 2.
    * @param options `signal`.
    * @throws {TypeError} A bad topic or payload.
-   * @throws {RangeError} A QoS out of range.
+   * @throws {RangeError} A QoS out of range, or, while offline, a payload over
+   * `maxOfflineBytes` (it could never wait for the connection).
    * @throws {MQTTConnectionError} After `disconnect()`, or the offline queue is full with `whenOfflineFull: "reject"`.
    */
   override publish(
@@ -337,8 +396,10 @@ export class MQTTClient extends SimpleClient {
     qos: QoS = 0,
     options: SignalOptions = {},
   ): Promise<void> {
-    const size = typeof msg === "string" ? msg.length * 3 : msg?.length ?? 0;
-    return this.#ride(() => super.publish(topic, msg, retain, qos, options), size);
+    return this.#ride(
+      () => super.publish(topic, msg, retain, qos, options),
+      () => typeof msg === "string" ? utf8Length(msg) : msg?.length ?? 0,
+    );
   }
 
   /**
@@ -432,10 +493,17 @@ export class MQTTClient extends SimpleClient {
       try {
         return yield* super.messages(options);
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        if (!(e instanceof MQTTConnectionError)) throw e;
+        if (this.#closed) return;
         this.log(false, e);
       }
-      await this.reconnect();
+      try {
+        await this.reconnect();
+      } catch (e) {
+        // disconnect() during the outage: the iteration ends, as documented.
+        if (this.#closed && e instanceof MQTTConnectionError) return;
+        throw e;
+      }
     }
   }
 
@@ -458,4 +526,31 @@ function positive(name: string, v: number): number {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
   }
   return v;
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Bytes of `s` in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c < 0xd800 || c > 0xdbff || (s.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) n += 2;
+    else {
+      n += 2; // a surrogate pair: 4 bytes for its 2 code units
+      i++;
+    }
+  }
+  return n;
 }

@@ -6,7 +6,7 @@ import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { Tap } from "./_tap.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -323,6 +323,223 @@ forEachBroker(
     } finally {
       await c.disconnect();
       await sub.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "an offline publish over maxOfflineBytes rejects at once; strings count their UTF-8 bytes",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { maxOfflineBytes: 1000 });
+    const u = uniqueId("big");
+    try {
+      await c.connect(false);
+      await c.publish(u, new Uint8Array(2000), false, 1); // online: no offline limit applies
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      const settled = (p: Promise<void>, what: string) =>
+        withTimeout(p.then(() => "resolved", (e) => e), 2000, what);
+      const bytes = await settled(c.publish(u, new Uint8Array(2000), false, 1), "2000 bytes");
+      assert.ok(bytes instanceof RangeError, `2000 bytes: ${bytes}`);
+      assert.match(bytes.message, /2000 bytes, over maxOfflineBytes 1000/);
+      const text = await settled(c.publish(u, "é".repeat(600), false, 1), "1200 bytes"); // 1200 bytes
+      assert.ok(text instanceof RangeError, `600 × "é": ${text}`);
+      assert.match(text.message, /1200 bytes, over maxOfflineBytes 1000/);
+      // 400 ASCII characters are 400 bytes (not 3 × 400); two fit, a third waits for room.
+      const fit = [
+        c.publish(u, "a".repeat(400), false, 1),
+        c.publish(u, "b".repeat(400), false, 1),
+      ];
+      const third = c.publish(u, "c".repeat(400), false, 1);
+      proxy.refuse(false);
+      await Promise.all([...fit, third]);
+      // A publish waiting for room ends with disconnect().
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost again");
+      const holders = [c.publish(u, "a".repeat(600), false, 1)];
+      const waiting = c.publish(u, "b".repeat(600), false, 1);
+      await sleep(20);
+      await c.disconnect();
+      await assert.rejects(waiting, MQTTConnectionError);
+      await assert.rejects(Promise.all(holders), MQTTConnectionError);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "disconnect() and an abort do not wait for a resubscribe's SUBACK that never comes",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const ac = new AbortController();
+    const one = robust(proxy); // keepalive 0: nothing else would ever end the wait
+    const two = robust(proxy, { signal: ac.signal });
+    const u = uniqueId("resub");
+    /**
+     * Connects `c` cleanly and subscribes, cuts, publishes while offline; the
+     * network dies right after the next CONNACK. Returns the publish.
+     */
+    const resubscribing = async (c: MQTTClient) => {
+      await c.connect(true); // no session: the reconnect resubscribes
+      await c.subscribe(u, 1);
+      const back = new Promise<void>((resolve) =>
+        c.addEventListener("connected", () => {
+          proxy.blackhole(true);
+          resolve();
+        }, { once: true })
+      );
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost");
+      const waiting = c.publish(u, "x", false, 0);
+      waiting.catch(() => {});
+      proxy.refuse(false);
+      await back;
+      await until(() => proxy.bytes.dropped > 0, "the SUBSCRIBE is lost");
+      return { waiting };
+    };
+    let closing: Promise<void> | undefined;
+    try {
+      const { waiting: first } = await resubscribing(one.c);
+      closing = one.c.disconnect();
+      await withTimeout(closing, 2000, "disconnect() during the resubscribe");
+      await withTimeout(assert.rejects(first, /disconnect\(\) was called/), 2000, "a publish");
+
+      proxy.blackhole(false);
+      const { waiting: second } = await resubscribing(two.c);
+      ac.abort(new Error("shutting down"));
+      await withTimeout(assert.rejects(second, /shutting down/), 2000, "a publish after the abort");
+    } finally {
+      proxy.blackhole(false);
+      proxy.cut();
+      await closing;
+      for (const c of [one.c, two.c]) {
+        await c.disconnect();
+        await c.connect(true).then(() => c.disconnect(), () => {});
+      }
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "an application connect() and the reconnect loop wait for each other, and nothing is rejected",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { reconnectMaxDelay: 50 });
+    const u = uniqueId("both");
+    try {
+      await c.connect(false);
+      await c.subscribe(uniqueId("keep"), 1); // aedes keeps a session only with a subscription
+      // A QoS 1 publish written into the void: kept for the DUP=1 resend.
+      proxy.blackhole(true);
+      const kept = c.publish(u, "kept", false, 1);
+      await until(() => proxy.bytes.dropped > 0, "the PUBLISH is lost");
+      proxy.refuse(true);
+      proxy.cut();
+      await new Promise((r) => c.addEventListener("reconnecting", r, { once: true }));
+      proxy.blackhole(false);
+      // The application connects itself over a slow network; the loop's next
+      // attempt (at most 50 ms away) comes while that connect is under way.
+      proxy.refuse(false);
+      proxy.delay(150);
+      const mine = c.connect(false);
+      mine.catch(() => {}); // awaited below
+      await withTimeout(kept, 5000, "the kept publish");
+      assert.equal(await mine, true, "the application's connect() resumed the session");
+
+      // The other way round: the loop's connect is under way when the application's comes.
+      const accepted = proxy.accepted;
+      proxy.cut();
+      await until(() => proxy.accepted > accepted, "the loop is connecting");
+      assert.equal(c.connected, false);
+      assert.equal(await c.connect(false), true, "resolves once the loop has reconnected");
+      assert.equal(c.connected, true);
+      await withTimeout(c.publish(u, "after", false, 1), 5000, "a publish");
+
+      // A publish while the application's connect() is under way: the loop it
+      // starts waits for that connect instead of failing on it.
+      await c.disconnect();
+      const again = c.connect(false);
+      again.catch(() => {}); // awaited below
+      await withTimeout(c.publish(u, "during", false, 1), 5000, "a publish during connect()");
+      assert.equal(await again, true);
+    } finally {
+      proxy.delay(0);
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker("messages() ends when disconnect() comes during an outage", async (broker) => {
+  const proxy = await proxyTo(broker);
+  const { c } = robust(proxy);
+  const u = uniqueId("iter");
+  const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+  await pub.connect();
+  try {
+    await c.connect(false);
+    await c.subscribe(u, 1);
+    const got: string[] = [];
+    const loop = (async () => {
+      for await (const m of c.messages()) got.push(text(m.payload));
+      return "ended";
+    })();
+    loop.catch(() => {}); // awaited below
+    await pub.publish(u, "before", false, 1);
+    await until(() => got.length === 1, "a message");
+    proxy.refuse(true);
+    proxy.cut();
+    await until(() => !c.connected, "the connection is lost");
+    await sleep(50); // the iteration now waits for the reconnect
+    await c.disconnect();
+    assert.equal(await withTimeout(loop, 2000, "the iteration"), "ended");
+    assert.deepEqual(got, ["before"]);
+  } finally {
+    await c.disconnect();
+    await c.connect(true).then(() => c.disconnect(), () => {});
+    await pub.disconnect();
+    await proxy.close();
+  }
+});
+
+forEachBroker(
+  "only publishes count against the offline limits, not wait_msg or subscribe",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, { maxOfflineMessages: 1, whenOfflineFull: "reject" });
+    const u = uniqueId("slot");
+    try {
+      await c.connect(false);
+      const reader = c.wait_msg(); // the application's receive loop
+      reader.catch(() => {}); // awaited below
+      proxy.refuse(true);
+      proxy.cut();
+      await until(() => !c.connected, "the connection is lost");
+      await sleep(50); // wait_msg now waits for the reconnect
+      const subscribing = c.subscribe(uniqueId("other"), 1); // not what it publishes
+      subscribing.catch(() => {}); // awaited below
+      const first = c.publish(u, "1", false, 1);
+      first.catch(() => {}); // awaited below
+      await assert.rejects(c.publish(u, "2", false, 1), /Offline queue full: 1 messages/);
+      proxy.refuse(false);
+      await withTimeout(first, 5000, "the publish that waited");
+      assert.equal(await withTimeout(subscribing, 5000, "the subscribe"), 1);
+      await c.disconnect();
+      await assert.rejects(reader, MQTTConnectionError);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
       await proxy.close();
     }
   },
