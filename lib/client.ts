@@ -33,6 +33,7 @@ import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { connectDefault, type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, StreamPair, Transport } from "./transports/types.ts";
 import { concat } from "./_bytes.ts";
+import { abortable } from "./_abortable.ts";
 
 /** A message received from the broker; the same shape everywhere one surfaces. */
 export interface Message {
@@ -1260,16 +1261,6 @@ const WAITS_FOR = {
   suback: "SUBSCRIBE",
   unsuback: "UNSUBSCRIBE",
 };
-
-/** `p`, or a rejection with the signal's reason once it aborts. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 function setId(bytes: Uint8Array, id: number): void {
   // SUBSCRIBE and UNSUBSCRIBE: the packet id follows the fixed header.

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { abortable } from "./_abortable.ts";
 import { hooks } from "./_internal.ts";
 import {
   type ConnectOptions,
@@ -526,17 +527,6 @@ function positive(name: string, v: number): number {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
   }
   return v;
-}
-
-/** `p`, or a rejection with the signal's reason once it aborts. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /** Bytes of `s` in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD: 3 bytes). */

@@ -1,0 +1,13 @@
+// Waiting on a promise that an AbortSignal may cut short: shared by the core
+// client and the reconnecting one.
+
+/** `p`, or a rejection with the signal's reason once it aborts (at once if it has). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
