@@ -465,28 +465,28 @@ export class MQTTClient extends EventTarget {
     let onAbort = noop;
     let timedOut = false;
     let ch: Channel | null = null;
+    // Aborted when this attempt is given up, so that a transport still
+    // opening (a TLS or WebSocket handshake) closes what it opened.
+    const attempt = new AbortController();
     try {
-      // Rejects on the connect timeout or on abort, whichever comes first.
+      // Rejects on the connect timeout, on abort or on disconnect(), whichever comes first.
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
+        const giveUp = (error: unknown) => {
           timedOut = true;
-          reject(
+          attempt.abort(error);
+          reject(error);
+        };
+        timer = setTimeout(() =>
+          giveUp(
             new MQTTConnectionError(
               `Connection to ${this.server}:${this.port} timed out: no CONNACK within ${this.#connectTimeout} ms`,
             ),
-          );
-        }, this.#connectTimeout);
-        onAbort = () => {
-          timedOut = true;
-          reject(signal!.reason);
-        };
+          ), this.#connectTimeout);
+        onAbort = () => giveUp(signal!.reason);
         signal?.addEventListener("abort", onAbort, { once: true });
-        this.#abortConnect = (error) => {
-          timedOut = true;
-          reject(error);
-        };
+        this.#abortConnect = giveUp;
       });
-      const opening = this.#open();
+      const opening = this.#open(attempt.signal);
       // A connection that opens after the timeout must still be closed.
       opening.then((pair) => {
         if (timedOut) void channel(pair).close();
@@ -819,10 +819,10 @@ export class MQTTClient extends EventTarget {
 
   // ---- connection ------------------------------------------------------
 
-  async #open(): Promise<StreamPair> {
+  async #open(signal: AbortSignal): Promise<StreamPair> {
     return this.#transport
-      ? await this.#transport()
-      : await connectDefault(this.#endpoint, this.ssl_params);
+      ? await this.#transport(signal)
+      : await connectDefault(this.#endpoint, this.ssl_params, signal);
   }
 
   #startConnection(ch: Channel, clean: boolean): void {

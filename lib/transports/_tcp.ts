@@ -17,24 +17,28 @@ function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
 }
 
 /** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, each adapter imported when used. */
-export async function connectTcp(endpoint: Endpoint, ssl_params: SslParams): Promise<StreamPair> {
+export async function connectTcp(
+  endpoint: Endpoint,
+  ssl_params: SslParams,
+  signal?: AbortSignal,
+): Promise<StreamPair> {
   const { hostname, port, ssl } = endpoint;
   switch (runtime()) {
     case "deno": {
       const { connectDeno } = await import("./deno.ts");
-      return await connectDeno({ hostname, port, ssl, ssl_params });
+      return await connectDeno({ hostname, port, ssl, ssl_params, signal });
     }
     case "bun": {
       const { connectBun } = await import("./bun.ts");
-      return await connectBun({ hostname, port, ssl, ssl_params });
+      return await connectBun({ hostname, port, ssl, ssl_params, signal });
     }
     case "node": {
       const { connectNode } = await import("./node.ts");
-      return await connectNode({ hostname, port, ssl, ssl_params });
+      return await connectNode({ hostname, port, ssl, ssl_params, signal });
     }
     case "workerd": {
       const { connectCloudflare } = await import("./cloudflare.ts");
-      return await connectCloudflare({ hostname, port, ssl, ssl_params });
+      return await connectCloudflare({ hostname, port, ssl, ssl_params, signal });
     }
   }
   throw new TypeError(

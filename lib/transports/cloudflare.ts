@@ -20,6 +20,8 @@ export interface CloudflareConnectOptions {
   ssl?: boolean;
   /** Only `server_hostname` absent or equal to `hostname` is possible: Workers verify against the public roots. */
   ssl_params?: SslParams;
+  /** Aborting it before the socket opens closes it and rejects. */
+  signal?: AbortSignal;
 }
 
 interface CloudflareSocket extends StreamPair {
@@ -47,7 +49,7 @@ interface CloudflareSocket extends StreamPair {
 export async function connectCloudflare(
   options: CloudflareConnectOptions,
 ): Promise<StreamPair> {
-  const { hostname, port, ssl = false, ssl_params: p = {} } = options;
+  const { hostname, port, ssl = false, ssl_params: p = {}, signal } = options;
   if (
     p.cadata !== undefined || p.cert !== undefined ||
     (p.server_hostname !== undefined && p.server_hostname !== hostname)
@@ -65,9 +67,19 @@ export async function connectCloudflare(
       o: object,
     ): CloudflareSocket;
   };
+  signal?.throwIfAborted();
   const socket = connect({ hostname, port }, {
     secureTransport: ssl ? "on" : "off",
   });
-  await socket.opened;
+  const onAbort = () => void socket.close().catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await socket.opened;
+  } catch (e) {
+    throw signal?.aborted ? signal.reason : e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  signal?.throwIfAborted();
   return socket;
 }

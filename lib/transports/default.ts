@@ -109,6 +109,7 @@ export function webSocketUrl(endpoint: Endpoint): string {
  *
  * @param endpoint Where to connect.
  * @param ssl_params TLS parameters.
+ * @param signal Aborting it gives up a connection still opening.
  * @returns The connection as a stream pair.
  * @throws {TypeError} Plain MQTT in a browser, or WebSocket where there is no global `WebSocket`.
  * @example
@@ -120,12 +121,13 @@ export function webSocketUrl(endpoint: Endpoint): string {
 export async function connectDefault(
   endpoint: Endpoint,
   ssl_params: SslParams,
+  signal?: AbortSignal,
 ): Promise<StreamPair> {
   if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
     const { connectWebSocket } = await import("./websocket.ts");
-    return await connectWebSocket(webSocketUrl(endpoint));
+    return await connectWebSocket(webSocketUrl(endpoint), { signal });
   }
   // TCP: which sockets depends on the runtime; a browser never loads this.
   const { connectTcp } = await import("./_tcp.ts");
-  return await connectTcp(endpoint, ssl_params);
+  return await connectTcp(endpoint, ssl_params, signal);
 }

@@ -17,6 +17,8 @@ export interface DenoConnectOptions {
   ssl: boolean;
   /** TLS parameters (MicroPython names). */
   ssl_params: SslParams;
+  /** Aborting it gives up a connection still opening (closed if it opens later). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -36,8 +38,34 @@ export interface DenoConnectOptions {
  * ```
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
-  const { hostname, port, ssl, ssl_params: p } = options;
-  if (!ssl) return await Deno.connect({ hostname, port });
+  const { hostname, port, ssl, ssl_params: p, signal } = options;
+  if (!ssl) return await Deno.connect({ hostname, port, signal });
+  // Deno's TLS handshakes take no signal: give up on one at the abort, and
+  // close its connection if it completes later (one that never completes
+  // stays until the network gives up on it).
+  signal?.throwIfAborted();
+  const tls = connectDenoTls(hostname, port, p);
+  if (!signal) return await tls;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      tls.then((conn) => conn.close(), () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([tls, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function connectDenoTls(
+  hostname: string,
+  port: number,
+  p: SslParams,
+): Promise<Deno.TlsConn> {
   const caCerts = p.cadata === undefined ? undefined : [p.cadata];
   const name = p.server_hostname ?? hostname;
   if (name === hostname) {

@@ -27,6 +27,8 @@ export interface NodeConnectOptions {
   ssl?: boolean;
   /** TLS parameters (MicroPython names); `cadata` is trusted besides the system roots. */
   ssl_params?: SslParams;
+  /** Aborting it before the connection is made destroys the socket and rejects. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,7 +50,8 @@ export interface NodeConnectOptions {
 export async function connectNode(
   options: NodeConnectOptions,
 ): Promise<StreamPair> {
-  const { hostname: host, port, ssl = false, ssl_params: p = {} } = options;
+  const { hostname: host, port, ssl = false, ssl_params: p = {}, signal } = options;
+  signal?.throwIfAborted();
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import(NODE_TLS);
@@ -61,21 +64,30 @@ export async function connectNode(
       cert: p.cert,
       key: p.key,
     });
-  } else {socket = ((await import(NODE_NET)) as typeof import("node:net"))
-      .connect({ host, port });}
+  } else {
+    const net: typeof import("node:net") = await import(NODE_NET);
+    socket = net.connect({ host, port });
+  }
   await new Promise<void>((resolve, reject) => {
     // Listens for good: an error can also come after "secureConnect" (a TLS
     // alert refusing our certificate), emitted before the stream below
     // listens, and must not go unhandled. Before the connection is made, an
     // error fails it and destroys the socket.
-    let connected = false;
-    socket.on("error", (e: Error) => {
-      if (connected) return;
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
       socket.destroy();
       reject(e);
-    });
+    };
+    const onAbort = () => fail(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.on("error", fail);
     socket.once(ssl ? "secureConnect" : "connect", () => {
-      connected = true;
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
       resolve();
     });
   });

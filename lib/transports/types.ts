@@ -26,8 +26,14 @@ export interface StreamPair {
   close?(): void | Promise<void>;
 }
 
-/** Makes a new connection each time it is called; the client calls it on every `connect()`. */
-export type Transport = () => StreamPair | Promise<StreamPair>;
+/**
+ * Makes a new connection each time it is called; the client calls it on every
+ * `connect()`. The signal aborts when the client gives up on that attempt
+ * (connect timeout, `connect()`'s signal, `disconnect()`): a transport still
+ * opening should then close what it opened and reject. One that ignores it
+ * is closed by the client if it opens later.
+ */
+export type Transport = (signal: AbortSignal) => StreamPair | Promise<StreamPair>;
 
 /**
  * TLS parameters, named as MicroPython's `ssl.wrap_socket` names them.

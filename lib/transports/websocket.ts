@@ -45,6 +45,8 @@ export interface WebSocketOptions {
   headers?: Record<string, string>;
   /** Writes wait while more than this many bytes are buffered; default 1 MiB. */
   highWaterMark?: number;
+  /** Aborting it before the WebSocket opens closes it and rejects. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -78,7 +80,8 @@ export async function connectWebSocket(
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
-  const { headers } = options;
+  const { headers, signal } = options;
+  signal?.throwIfAborted();
   // Headers go where each constructor looks: Deno's and Bun's global take
   // `{ protocols, headers }` as the second argument, `ws` a third argument.
   const ws = !headers
@@ -87,17 +90,23 @@ export async function connectWebSocket(
     ? new WS(url, ["mqtt"], { headers })
     : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
   ws.binaryType = "arraybuffer";
-  await new Promise<void>((resolve, reject) => {
-    ws.addEventListener("open", () => resolve());
-    ws.addEventListener(
-      "error",
-      () => reject(new Error(`WebSocket connection to ${url} failed`)),
-    );
-    ws.addEventListener(
-      "close",
-      () => reject(new Error(`WebSocket to ${url} closed`)),
-    );
-  });
+  const onAbort = () => ws.close();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve());
+      ws.addEventListener(
+        "error",
+        () => reject(new Error(`WebSocket connection to ${url} failed`)),
+      );
+      ws.addEventListener(
+        "close",
+        () => reject(signal?.reason ?? new Error(`WebSocket to ${url} closed`)),
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
   let closed = false;
   let socketClosed = false;
   ws.addEventListener("close", () => (socketClosed = true));
