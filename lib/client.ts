@@ -543,10 +543,14 @@ export class MQTTClient extends EventTarget {
 
   /**
    * Sends DISCONNECT (so the broker discards the will) and closes the
-   * connection. Pending operations, a waiting `wait_msg` included, reject
-   * with {@linkcode MQTTConnectionError}. Does nothing when not connected.
-   * Resolves once the transport is closed (a WebSocket after its closing
-   * handshake, at most 2 s), so the process may exit right after.
+   * connection. Pending operations, a waiting `wait_msg` and a `connect()`
+   * under way included, reject with {@linkcode MQTTConnectionError}; nothing
+   * is written after DISCONNECT. Does nothing when not connected. A second
+   * call while one runs joins it. Resolves once the transport is closed (a
+   * WebSocket after its closing handshake; the DISCONNECT write and the close
+   * each wait at most 2 s), so the process may exit right after.
+   *
+   * @returns When the connection is closed.
    */
   disconnect(): Promise<void> {
     return this.#disconnecting ??= this.#disconnect().finally(() => (this.#disconnecting = null));
