@@ -220,7 +220,8 @@ export class MQTTClient extends EventTarget {
   #inflight = new Map<number, InFlight>();
   #lastId = 0;
   #idWaiters: Deferred<number>[] = [];
-  #pings: Deferred<void>[] = [];
+  // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
+  #pings: (Deferred<void> | null)[] = [];
 
   // Incoming messages and the wait_msg calls waiting for them.
   #queue: Queued[] = [];
@@ -948,6 +949,7 @@ export class MQTTClient extends EventTarget {
         this.#write(encodeAck({ type: "pubcomp", packetId: p.packetId }));
         return;
       case "pingresp":
+        // Answers come in order: the first goes to the oldest PINGREQ.
         this.#pings.shift()?.resolve();
         return;
       case "connack":
@@ -1064,7 +1066,7 @@ export class MQTTClient extends EventTarget {
     this.#closing = ch.close().catch(noop);
     this.#connack?.reject(error);
     this.#connack = null;
-    for (const p of this.#pings.splice(0)) p.reject(error);
+    for (const p of this.#pings.splice(0)) p?.reject(error);
     for (const w of this.#waiters.splice(0)) w.reject(error);
     for (const w of this.#idWaiters.splice(0)) w.reject(error);
     this.#outBatch?.reject(error);
@@ -1133,6 +1135,7 @@ export class MQTTClient extends EventTarget {
     if (this.#pingSentAt && this.#lastRead >= this.#pingSentAt) this.#pingSentAt = 0;
     if (!this.#pingSentAt && now - this.#lastWrite >= k) {
       this.#pingSentAt = now;
+      this.#pings.push(null);
       this.#write(Uint8Array.of(0xc0, 0x00));
     }
     const next = this.#pingSentAt ? this.#pingSentAt + k / 2 : this.#lastWrite + k;

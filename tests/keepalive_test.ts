@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
-import { uniqueId } from "./_test.ts";
+import { test, uniqueId } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -141,4 +142,28 @@ forEachBroker("connect accepts an AbortSignal", async (broker) => {
     false,
   );
   await c.disconnect();
+});
+
+test("ping() is answered by its own PINGRESP, not by the one for the keepalive's PINGREQ", async () => {
+  const bothSent = Promise.withResolvers<() => Promise<void>>();
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq"); // the keepalive's: answered only when the test says
+    await peer.expect("pingreq"); // ping()'s
+    bothSent.resolve(() => peer.write({ type: "pingresp" }));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("pong"), broker.url, { keepalive: 1 });
+    await c.connect();
+    await sleep(1100); // a second of silence: the keepalive's PINGREQ goes out
+    let settled = false;
+    const pong = c.ping().then(() => void (settled = true));
+    const answer = await bothSent.promise;
+    await answer(); // the first PINGRESP answers the first PINGREQ, the keepalive's
+    await sleep(50);
+    assert.equal(settled, false, "ping() resolved on the keepalive's PINGRESP");
+    await answer(); // ping()'s
+    await pong;
+    await c.disconnect();
+  });
 });
