@@ -397,10 +397,18 @@ export class MQTTClient extends SimpleClient {
     qos: QoS = 0,
     options: SignalOptions = {},
   ): Promise<void> {
-    return this.#ride(
-      () => super.publish(topic, msg, retain, qos, options),
-      () => typeof msg === "string" ? utf8Length(msg) : msg?.length ?? 0,
-    );
+    const ride = () =>
+      this.#ride(
+        () => super.publish(topic, msg, retain, qos, options),
+        () => typeof msg === "string" ? utf8Length(msg) : msg?.length ?? 0,
+      );
+    if (this.connected) return ride();
+    // Offline: the simple client checks the arguments before it finds no
+    // connection, so a bad topic or payload fails now, not after the reconnect.
+    return super.publish(topic, msg, retain, qos, options).catch((e) => {
+      if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+      return ride();
+    });
   }
 
   /**

@@ -155,6 +155,10 @@ forEachBroker("publishing while offline is bounded: whenOfflineFull reject", asy
     await lost;
     const waiting = [c.publish(u, "1", false, 1), c.publish(u, "2", false, 1)];
     await assert.rejects(c.publish(u, "3", false, 1), /Offline queue full: 2 messages/);
+    // Bad arguments fail at once while offline too, not after the reconnect.
+    await assert.rejects(c.publish("a/+", "x", false, 1), TypeError);
+    // deno-lint-ignore no-explicit-any
+    await assert.rejects(c.publish(u, "x", false, 3 as any), RangeError);
     proxy.refuse(false);
     await Promise.all(waiting);
   } finally {
