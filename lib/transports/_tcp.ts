@@ -23,22 +23,25 @@ export async function connectTcp(
   signal?: AbortSignal,
 ): Promise<StreamPair> {
   const { hostname, port, ssl } = endpoint;
+  const options = { hostname, port, ssl, ssl_params, signal };
+  // One case per runtime, each with its own import(), so that a bundler
+  // makes each adapter a chunk of its own.
   switch (runtime()) {
     case "deno": {
       const { connectDeno } = await import("./deno.ts");
-      return await connectDeno({ hostname, port, ssl, ssl_params, signal });
+      return await connectDeno(options);
     }
     case "bun": {
       const { connectBun } = await import("./bun.ts");
-      return await connectBun({ hostname, port, ssl, ssl_params, signal });
+      return await connectBun(options);
     }
     case "node": {
       const { connectNode } = await import("./node.ts");
-      return await connectNode({ hostname, port, ssl, ssl_params, signal });
+      return await connectNode(options);
     }
     case "workerd": {
       const { connectCloudflare } = await import("./cloudflare.ts");
-      return await connectCloudflare({ hostname, port, ssl, ssl_params, signal });
+      return await connectCloudflare(options);
     }
   }
   throw new TypeError(
