@@ -146,44 +146,40 @@ async function brokerRows() {
     console.error("QoS 0 e2e");
     const e2e = await measure(qos0e2e, broker.port, quick ? 30_000 : 60_000);
     rows.push(msgRow("through mosquitto", "QoS 0, end to end (1 pub → 1 sub)", e2e, true, 0.9));
-    // One measurement for a sequential row and its steps, so that their figures agree.
-    const seq = await measure(
-      { ...qos1seq, ...qos1seqSteps },
-      broker.port,
-      quick ? 1_000 : 1_500,
-      ROUNDS * 3,
-    );
-    rows.push(msgRow("through mosquitto", "QoS 1, sequential (await each)", seq, true, 0.95));
+    await sequentialRows(1, qos1seq, qos1seqSteps, broker.port, quick ? 1_000 : 1_500);
     const pipe = await measure(qos1pipe, broker.port, quick ? 5_000 : 15_000);
     rows.push(
       msgRow("through mosquitto", `QoS 1, pipelined (${WINDOW} in flight)`, pipe, true, 0.9),
     );
-    rows.push(stepsRow(1, seq));
-    const seq2 = await measure(
-      { ...qos2seq, ...qos2seqSteps },
-      broker.port,
-      quick ? 500 : 1_000,
-      ROUNDS * 3,
-    );
-    rows.push(msgRow("through mosquitto", "QoS 2, sequential (await each)", seq2, true, 0.95));
-    rows.push(stepsRow(2, seq2));
+    await sequentialRows(2, qos2seq, qos2seqSteps, broker.port, quick ? 500 : 1_000);
     return broker.version;
   } finally {
     await broker.stop();
   }
 }
 
-/** The steps from raw to umqtt measured in the rounds of a sequential row. */
-function stepsRow(qos: 1 | 2, m: Measured): Row {
-  const steps = ["raw", ...Object.keys(qos1seqSteps), "umqtt"];
-  return {
+/**
+ * A sequential row and its steps from raw to umqtt, from one measurement so
+ * that their figures agree: 21 rounds (`ROUNDS * 3`) of `n` messages.
+ */
+async function sequentialRows(
+  qos: 1 | 2,
+  contenders: Record<string, Workload>,
+  steps: Record<string, Workload>,
+  port: number,
+  n: number,
+): Promise<void> {
+  const m = await measure({ ...contenders, ...steps }, port, n, ROUNDS * 3);
+  rows.push(msgRow("through mosquitto", `QoS ${qos}, sequential (await each)`, m, true, 0.95));
+  const names = ["raw", ...Object.keys(steps), "umqtt"];
+  rows.push({
     section: "sequential publishes, from raw to umqtt step by step (through mosquitto)",
     workload: `QoS ${qos}, await each publish`,
     unit: "msg/s",
-    values: Object.fromEntries(steps.map((k) => [k, m.rate[k]])),
-    cpu: Object.fromEntries(steps.map((k) => [k, m.cpu[k]])),
-    checks: steps.slice(1).map((k) => check(`${k} / raw`, paired(m.rates[k], m.rates.raw), NaN)),
-  };
+    values: Object.fromEntries(names.map((k) => [k, m.rate[k]])),
+    cpu: Object.fromEntries(names.map((k) => [k, m.cpu[k]])),
+    checks: names.slice(1).map((k) => check(`${k} / raw`, paired(m.rates[k], m.rates.raw), NaN)),
+  });
 }
 
 function msgRow(
