@@ -24,8 +24,11 @@ interface Conn {
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
 const MIN_READ = 256;
 const MAX_READ = 65_536;
-/** How long close() waits for queued writes before closing anyway. */
-const CLOSE_WAIT_MS = 2000;
+/**
+ * How long close() waits for queued writes before closing anyway, and the
+ * client's disconnect() for its DISCONNECT to be written.
+ */
+export const CLOSE_WAIT_MS = 2000;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
 function nextSize(size: number, got: number): number {

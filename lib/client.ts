@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type Channel, channel } from "./_channel.ts";
+import { type Channel, channel, CLOSE_WAIT_MS } from "./_channel.ts";
 import { encodeConnect } from "./codec/connect.ts";
 import { Framer } from "./codec/_framer.ts";
 import { decodeFromBroker } from "./codec/decode.ts";
@@ -143,8 +143,6 @@ const DEFAULTS = {
 };
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
-/** How long disconnect() waits for its DISCONNECT to be written. */
-const CLOSE_WAIT_MS = 2000;
 const noop = () => {};
 
 /**
@@ -201,8 +199,7 @@ export class MQTTClient extends EventTarget {
   // Counts clean starts: a QoS 2 message from an earlier session is not acknowledged in this one.
   #session = 0;
   #connected = false;
-  #connecting = false;
-  // Fails the connect() under way (disconnect() calls it).
+  // Set while a connect() is under way; fails it (disconnect() calls it).
   #abortConnect: ((error: Error) => void) | null = null;
   // The disconnect() under way, which a second call joins.
   #disconnecting: Promise<void> | null = null;
@@ -449,7 +446,7 @@ export class MQTTClient extends EventTarget {
     );
     const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
     signal?.throwIfAborted();
-    if (this.#connected || this.#connecting) {
+    if (this.#connected || this.#abortConnect) {
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
     const connect = encodeConnect({
@@ -461,7 +458,6 @@ export class MQTTClient extends EventTarget {
       password: this.#password,
       will: this.#will,
     });
-    this.#connecting = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort = noop;
     let timedOut = false;
@@ -538,7 +534,6 @@ export class MQTTClient extends EventTarget {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       this.#abortConnect = null;
-      this.#connecting = false;
     }
   }
 
