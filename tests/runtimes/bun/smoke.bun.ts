@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../../../mod.ts";
 import { connectBun } from "../../../lib/transports/bun.ts";
-import { connectWebSocket } from "../../../lib/transports/websocket.ts";
 import { forEachBroker, startMosquitto } from "../../_brokers.ts";
 import { makeCerts } from "../../_certs.ts";
 import { test } from "../../_test.ts";
 import { smoke } from "../_smoke.mjs";
+import { assertHeadersReachHandshake } from "../_ws_headers.ts";
 
 if (!("Bun" in globalThis)) throw new Error("run this file with bun test");
 
@@ -65,21 +65,7 @@ test("Bun smoke: WebSocket through the global WebSocket", async () => {
   }
 }, { mosquitto: true });
 
-test("WebSocket adapter: extra headers reach the handshake (Bun's global WebSocket)", async () => {
-  const { createServer } = await import("node:http");
-  const server = createServer();
-  const seen = new Promise<unknown>((resolve) =>
-    server.once("upgrade", (req, socket) => {
-      resolve([req.headers["x-umqtt-test"], req.headers["sec-websocket-protocol"]]);
-      socket.destroy();
-    })
-  );
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  const opened = connectWebSocket(`ws://127.0.0.1:${port}/mqtt`, {
-    headers: { "x-umqtt-test": "yes" },
-  });
-  await assert.rejects(opened, /WebSocket/);
-  assert.deepEqual(await seen, ["yes", "mqtt"]);
-  await new Promise((r) => server.close(r));
-});
+test(
+  "WebSocket adapter: extra headers reach the handshake (Bun's global WebSocket)",
+  assertHeadersReachHandshake,
+);

@@ -7,6 +7,7 @@ import { forEachBroker, startMosquitto } from "../../_brokers.ts";
 import { makeCerts } from "../../_certs.ts";
 import { test, uniqueId } from "../../_test.ts";
 import { smoke } from "../_smoke.mjs";
+import { assertHeadersReachHandshake } from "../_ws_headers.ts";
 
 forEachBroker(
   "Deno smoke: TCP through the default connector",
@@ -63,21 +64,7 @@ test(
   { mosquitto: true, timeout: 30_000 },
 );
 
-test("WebSocket adapter: extra headers reach the handshake (Deno's global WebSocket)", async () => {
-  const { createServer } = await import("node:http");
-  const server = createServer();
-  const seen = new Promise<unknown>((resolve) =>
-    server.once("upgrade", (req, socket) => {
-      resolve([req.headers["x-umqtt-test"], req.headers["sec-websocket-protocol"]]);
-      socket.destroy();
-    })
-  );
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  const opened = connectWebSocket(`ws://127.0.0.1:${port}/mqtt`, {
-    headers: { "x-umqtt-test": "yes" },
-  });
-  await assert.rejects(opened, /WebSocket/);
-  assert.deepEqual(await seen, ["yes", "mqtt"]);
-  await new Promise((r) => server.close(r));
-});
+test(
+  "WebSocket adapter: extra headers reach the handshake (Deno's global WebSocket)",
+  assertHeadersReachHandshake,
+);
