@@ -32,9 +32,7 @@ import {
   type Message,
   MQTTClient as SimpleClient,
   type MQTTClientOptions,
-  type PublishOptions,
   type SignalOptions,
-  type SubscribeOptions,
 } from "./client.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
@@ -180,6 +178,18 @@ export class MQTTClient extends SimpleClient {
       this.log(false, error);
       void this.reconnect().catch(noop);
     };
+    // publish, subscribe, unsubscribe and wait_msg are the simple client's,
+    // their arguments checked there; each then runs through #ride.
+    h.run = (op, offlineBytes) => this.#ride(op, offlineBytes);
+    // Remembered to be renewed after a reconnect to a broker that lost the session.
+    h.subscribed = (subscriptions, codes) => {
+      subscriptions.forEach(({ topic }, i) => {
+        if (codes[i] !== 0x80) this.#subscriptions.set(topic, codes[i] as QoS);
+      });
+    };
+    h.unsubscribed = (topics) => {
+      for (const t of topics) this.#subscriptions.delete(t);
+    };
   }
 
   /**
@@ -288,7 +298,10 @@ export class MQTTClient extends SimpleClient {
         const present = await super.connect(false, { signal: this.#stop.signal });
         if (!present && this.#subscriptions.size > 0) {
           // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-          await super.subscribe([...this.#subscriptions], { signal: this.#stop.signal });
+          await hooks.get(this)!.resubscribe(
+            [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos })),
+            this.#stop.signal,
+          );
         }
         return present;
       } catch (e) {
@@ -320,13 +333,14 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Runs `op`, reconnecting and retrying while it fails for want of a
-   * connection. Only a publish, which gives `size` (its payload bytes, asked
-   * for only when offline), counts against the offline limits; other calls
-   * just wait for the reconnect.
+   * connection. Only a publish, which gives its payload's size in bytes,
+   * counts against the offline limits; other calls just wait for the reconnect.
    */
-  async #ride<T>(op: () => Promise<T>, size?: () => number): Promise<T> {
+  async #ride<T>(op: () => Promise<T>, offlineBytes?: number): Promise<T> {
     for (;;) {
-      if (!this.connected) await (size ? this.#waitOnline(size()) : this.reconnect());
+      if (!this.connected) {
+        await (offlineBytes === undefined ? this.reconnect() : this.#waitOnline(offlineBytes));
+      }
       try {
         return await op();
       } catch (e) {
@@ -373,104 +387,6 @@ export class MQTTClient extends SimpleClient {
       this.#offlineBytes -= bytes;
       this.#room.shift()?.();
     }
-  }
-
-  /**
-   * Publishes, riding out lost connections: resolves once acknowledged,
-   * however many reconnects that takes, and never publishes the message twice
-   * under a new packet id.
-   *
-   * @param topic Topic name.
-   * @param msg Payload.
-   * @param retain Retain flag, or `{ retain, qos, signal }`.
-   * @param qos 0, 1 or 2.
-   * @param options `signal`.
-   * @throws {TypeError} A bad topic or payload.
-   * @throws {RangeError} A QoS out of range, or, while offline, a payload over
-   * `maxOfflineBytes` (it could never wait for the connection).
-   * @throws {MQTTConnectionError} After `disconnect()`, or the offline queue is full with `whenOfflineFull: "reject"`.
-   */
-  override publish(
-    topic: string,
-    msg: string | Uint8Array,
-    retain: boolean | PublishOptions = false,
-    qos: QoS = 0,
-    options: SignalOptions = {},
-  ): Promise<void> {
-    const ride = () =>
-      this.#ride(
-        () => super.publish(topic, msg, retain, qos, options),
-        () => typeof msg === "string" ? utf8Length(msg) : msg?.length ?? 0,
-      );
-    if (this.connected) return ride();
-    // Offline: the simple client checks the arguments before it finds no
-    // connection, so a bad topic or payload fails now, not after the reconnect.
-    return super.publish(topic, msg, retain, qos, options).catch((e) => {
-      if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
-      return ride();
-    });
-  }
-
-  /**
-   * Subscribes (riding out lost connections) and remembers the filter, to
-   * renew it after a reconnect to a broker that lost the session.
-   *
-   * @param topic A topic filter, or `[filter, qos]` pairs.
-   * @param qos Maximum QoS, or `{ qos, signal }`.
-   * @param options `signal`.
-   * @returns The granted QoS, or the list of return codes.
-   * @throws {MQTTException} The broker refused a single filter (0x80).
-   */
-  override subscribe(
-    topic: string,
-    qos?: QoS | SubscribeOptions,
-    options?: SignalOptions,
-  ): Promise<number>;
-  /**
-   * Subscribes to several filters in one SUBSCRIBE, riding out lost connections.
-   *
-   * @param topics `[filter, qos]` pairs.
-   * @param options `signal`.
-   * @returns The SUBACK return codes.
-   */
-  override subscribe(topics: [string, QoS][], options?: SignalOptions): Promise<number[]>;
-  override async subscribe(
-    topic: string | [string, QoS][],
-    qos: QoS | SubscribeOptions | SignalOptions = 0,
-    options: SignalOptions = {},
-  ): Promise<number | number[]> {
-    const codes = await this.#ride(() =>
-      // deno-lint-ignore no-explicit-any
-      (super.subscribe as any)(topic, qos, options) as Promise<number | number[]>
-    );
-    const granted = Array.isArray(topic) ? topic.map(([f], i) => [f, (codes as number[])[i]]) : [[
-      topic,
-      codes as number,
-    ]];
-    for (const [filter, code] of granted as [string, number][]) {
-      if (code !== 0x80) this.#subscriptions.set(filter, code as QoS);
-    }
-    return codes;
-  }
-
-  /**
-   * Unsubscribes (riding out lost connections) and forgets the filters.
-   *
-   * @param topic A filter or a list of them.
-   */
-  override async unsubscribe(topic: string | string[]): Promise<void> {
-    await this.#ride(() => super.unsubscribe(topic));
-    for (const t of Array.isArray(topic) ? topic : [topic]) this.#subscriptions.delete(t);
-  }
-
-  /**
-   * The next message, riding out lost connections (as umqtt.robust).
-   *
-   * @param options `signal`.
-   * @returns The message.
-   */
-  override wait_msg(options: SignalOptions = {}): Promise<Message> {
-    return this.#ride(() => super.wait_msg(options));
   }
 
   /**
@@ -535,20 +451,4 @@ function positive(name: string, v: number): number {
     throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
   }
   return v;
-}
-
-/** Bytes of `s` in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c < 0xd800 || c > 0xdbff || (s.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) n += 2;
-    else {
-      n += 2; // a surrogate pair: 4 bytes for its 2 code units
-      i++;
-    }
-  }
-  return n;
 }

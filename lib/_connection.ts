@@ -1,0 +1,286 @@
+// One client's connection, one after another: opening it within the connect
+// timeout, the CONNECT/CONNACK exchange, the reader that feeds the protocol
+// state, the writer and the keepalive, and ending it exactly once.
+import { type Channel, channel, CLOSE_WAIT_MS } from "./_channel.ts";
+import { Framer } from "./codec/_framer.ts";
+import { decodeFromBroker } from "./codec/decode.ts";
+import { type ConnackPacket, connackReturnCodeMessage } from "./codec/packet.ts";
+import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+import type { Inbox } from "./_inbox.ts";
+import { Keepalive } from "./_keepalive.ts";
+import type { Pending, Protocol } from "./_protocol.ts";
+import { Writer } from "./_writer.ts";
+import type { ClientConfig } from "./options.ts";
+import { connectDefault } from "./transports/default.ts";
+import type { StreamPair } from "./transports/types.ts";
+
+const noop = () => {};
+
+/** What the connection tells its client. */
+export interface ConnectionEvents {
+  /** The broker accepted CONNECT. */
+  connected(connack: ConnackPacket): void;
+  /** The connection ended; `lost` when it was established and `disconnect()` did not end it. */
+  ended(error: MQTTConnectionError, wasConnected: boolean, lost: boolean): void;
+}
+
+/** A client's link to the broker, re-established by each `open()`. */
+export class Connection {
+  /** True between CONNACK and the end of the connection. */
+  connected = false;
+  /** `disconnect()` was called and no `open()` succeeded since. */
+  userClosed = false;
+  /** Where the protocol state's bytes go. */
+  readonly writer: Writer;
+  readonly #core: Protocol;
+  readonly #inbox: Inbox;
+  readonly #config: ClientConfig;
+  readonly #events: ConnectionEvents;
+  readonly #keepalive: Keepalive;
+  readonly #keepPending: () => boolean;
+  #ch: Channel | null = null;
+  // Set while an open() is under way; fails it (disconnect() calls it).
+  #abortOpen: ((error: Error) => void) | null = null;
+  #closeError: MQTTConnectionError | null = null;
+  #readLoop: Promise<void> = Promise.resolve();
+  // The closing of the last transport (a WebSocket's closing handshake).
+  #closing: Promise<void> = Promise.resolve();
+  #connack: Pending<ConnackPacket> | null = null;
+
+  /**
+   * @param core The protocol state the reader feeds.
+   * @param inbox Whose waiters fail when the connection ends.
+   * @param config Transport, endpoint, limits and timeouts.
+   * @param keepPending Whether kept publishes stay awaited across a loss (robust).
+   * @param events Where the connection reports.
+   */
+  constructor(
+    core: Protocol,
+    inbox: Inbox,
+    config: ClientConfig,
+    keepPending: () => boolean,
+    events: ConnectionEvents,
+  ) {
+    this.#core = core;
+    this.#inbox = inbox;
+    this.#config = config;
+    this.#keepPending = keepPending;
+    this.#events = events;
+    this.writer = new Writer(
+      () => (core.lastWrite = Date.now()),
+      (error, ch) => this.#teardown(error, ch),
+    );
+    this.#keepalive = new Keepalive(core, (error) => this.#teardown(error));
+  }
+
+  /** Whether a transport is open (from before CONNECT to the end). */
+  get open(): boolean {
+    return this.#ch !== null;
+  }
+
+  /** Whether an `open()` is under way. */
+  get opening(): boolean {
+    return this.#abortOpen !== null;
+  }
+
+  /** The protocol state's answer to CONNECT. */
+  connack(packet: ConnackPacket): void {
+    const d = this.#connack;
+    this.#connack = null;
+    d?.resolve(packet);
+  }
+
+  /**
+   * Opens the transport, sends `connect` and waits for an accepting CONNACK,
+   * all within the connect timeout.
+   *
+   * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
+   * @throws {MQTTConnectionError} No connection, or no CONNACK in time.
+   */
+  async start(
+    connect: Uint8Array,
+    clean: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<ConnackPacket> {
+    const where = `${this.#config.endpoint.hostname}:${this.#config.endpoint.port}`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort = noop;
+    let timedOut = false;
+    let ch: Channel | null = null;
+    // Aborted when this attempt is given up, so that a transport still
+    // opening (a TLS or WebSocket handshake) closes what it opened.
+    const attempt = new AbortController();
+    try {
+      // Rejects on the connect timeout, on abort or on disconnect(), whichever comes first.
+      const timeout = new Promise<never>((_, reject) => {
+        const giveUp = (error: unknown) => {
+          timedOut = true;
+          attempt.abort(error);
+          reject(error);
+        };
+        timer = setTimeout(() =>
+          giveUp(
+            new MQTTConnectionError(
+              `Connection to ${where} timed out: no CONNACK within ${this.#config.connectTimeout} ms`,
+            ),
+          ), this.#config.connectTimeout);
+        onAbort = () => giveUp(signal!.reason);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        this.#abortOpen = giveUp;
+      });
+      const opening = this.#transport(attempt.signal);
+      // A connection that opens after the timeout must still be closed.
+      opening.then((pair) => {
+        if (timedOut) void channel(pair).close();
+      }, noop);
+      const pair = await Promise.race([opening, timeout]);
+      ch = channel(pair);
+      this.#ch = ch;
+      this.#closeError = null;
+      this.writer.attach(ch);
+      this.#core.start(clean);
+      this.#readLoop = this.#read(ch, new Framer(this.#config.maxPacketSize, decodeFromBroker));
+      const connack = new Promise<ConnackPacket>((resolve, reject) => {
+        this.#connack = { resolve, reject };
+      });
+      this.writer.write(connect);
+      const ack = await Promise.race([connack, timeout]);
+      if (ack.returnCode !== 0) {
+        throw new MQTTException(connackReturnCodeMessage(ack.returnCode), ack.returnCode);
+      }
+      // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
+      if (this.#ch !== ch) throw this.#closeError ?? this.notConnected("connect");
+      this.connected = true;
+      this.userClosed = false;
+      this.#core.resend();
+      this.#keepalive.start(this.#config.keepalive);
+      this.#events.connected(ack);
+      return ack;
+    } catch (e) {
+      const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||
+          (signal?.aborted && e === signal.reason)
+        ? e
+        : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
+          cause: e,
+        });
+      if (ch) {
+        this.#teardown(
+          error instanceof MQTTConnectionError ? error : new MQTTConnectionError(
+            `Connection not completed: ${(error as Error)?.message ?? error}`,
+            { cause: error },
+          ),
+        );
+        await this.#readLoop;
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      this.#abortOpen = null;
+    }
+  }
+
+  /**
+   * Ends the connection for the user: fails an `open()` under way, sends
+   * DISCONNECT when connected (nothing is written after it), closes the
+   * transport, and resolves once it is closed.
+   */
+  async stop(error: MQTTConnectionError): Promise<void> {
+    this.userClosed = true;
+    this.#abortOpen?.(error);
+    if (!this.#ch) return;
+    if (this.connected) {
+      // From here on requests fail with `error`, and nothing is written after DISCONNECT.
+      this.#closeError = error;
+      const sent = this.writer.send(Uint8Array.of(0xe0, 0x00)).catch(noop);
+      this.writer.sealed = true;
+      // Bounded: a write stuck behind a broker that stopped reading must not
+      // hold disconnect() for as long as TCP takes to give up.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([sent, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    this.#teardown(error);
+    // Resolves once the transport is closed, so that the DISCONNECT is out
+    // even if the process exits next (the broker would publish the will).
+    await Promise.all([this.#readLoop, this.#closing]);
+  }
+
+  /** Throws unless connected and still writing. */
+  requireConnected(what: string): void {
+    const e = this.unusable(what);
+    if (e) throw e;
+  }
+
+  /** Why `what` cannot be done now, or null when connected and still writing. */
+  unusable(what: string): MQTTConnectionError | null {
+    return !this.connected || this.writer.sealed ? this.notConnected(what) : null;
+  }
+
+  /** The error for `what` when there is no connection, naming why it ended. */
+  notConnected(what: string): MQTTConnectionError {
+    return this.#closeError
+      ? new MQTTConnectionError(`Cannot ${what}: ${this.#closeError.message}`, {
+        cause: this.#closeError,
+      })
+      : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
+  }
+
+  async #transport(signal: AbortSignal): Promise<StreamPair> {
+    const c = this.#config;
+    return c.transport
+      ? await c.transport(signal)
+      : await connectDefault(c.endpoint, c.ssl_params, signal);
+  }
+
+  async #read(ch: Channel, decoder: Framer): Promise<void> {
+    try {
+      while (this.#ch === ch) {
+        const chunk = await ch.read();
+        if (chunk === null) {
+          this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
+          return;
+        }
+        this.#core.lastRead = Date.now();
+        // What the packets of one chunk cause goes out in one write: their
+        // acks, and what the code they resumed sends. Two turns let that code
+        // run (publish()'s own promise, then its caller's await): a publish
+        // that awaited its PUBACK sends the next PUBLISH before the next read
+        // is set up, and 1000 pipelined ones go out together, so the broker
+        // too reads them in one go.
+        this.writer.cork();
+        for (const packet of decoder.push(chunk)) this.#core.handle(packet);
+        await null;
+        await null;
+        this.writer.uncork();
+      }
+    } catch (e) {
+      this.#teardown(
+        e instanceof MQTTProtocolError
+          ? new MQTTConnectionError(
+            `Connection closed: the broker broke the protocol: ${e.message}`,
+            { cause: e },
+          )
+          : new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
+        ch,
+      );
+    }
+  }
+
+  /** Ends the connection once: closes the transport and settles what waited on it. */
+  #teardown(error: MQTTConnectionError, ch: Channel | null = this.#ch): void {
+    if (ch === null || ch !== this.#ch) return;
+    const wasConnected = this.connected;
+    this.#ch = null;
+    this.connected = false;
+    this.#closeError = error;
+    this.#keepalive.stop();
+    this.#closing = ch.close().catch(noop);
+    this.#connack?.reject(error);
+    this.#connack = null;
+    this.#inbox.fail(error);
+    this.writer.detach(error);
+    this.#core.end(error, this.#keepPending());
+    this.#events.ended(error, wasConnected, wasConnected && !this.userClosed);
+  }
+}

@@ -1,0 +1,395 @@
+// The MQTT protocol state of one client, apart from all I/O (the "sans-I/O"
+// pattern of h11, and of rumqttc's MqttState): packet ids, what is in flight
+// and what acknowledges it, the QoS 1 and 2 flows in both directions, the
+// session store, the order of PINGREQs, and the keepalive's arithmetic.
+//
+// It is driven from outside: the client hands it decoded packets (`handle`)
+// and requests (`request`, `ack`, …), tells it when a connection starts and
+// ends, and passes time in as an argument. It answers by calling its output:
+// bytes to write, messages to deliver, the CONNACK to settle. It opens no
+// socket, sets no timer and reads no clock, so tests drive it packet by packet.
+import type { ConnackPacket, Packet, PublishPacket } from "./codec/packet.ts";
+import { encodeAck } from "./codec/publish.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
+import type { SessionStore } from "./session_store.ts";
+
+/** Settles one waiting call. */
+export interface Pending<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** The acknowledgement a packet id waits for. */
+export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
+
+/**
+ * A packet id in use and the acknowledgement it waits for: PUBACK (QoS 1),
+ * PUBREC then PUBCOMP (QoS 2), SUBACK or UNSUBACK. Publishes also sit in the
+ * session store, to be resent after a reconnect.
+ */
+export interface InFlight extends Pending<unknown> {
+  kind: AckKind;
+  /** Number of filters in the SUBSCRIBE, to check the SUBACK against. */
+  filters?: number;
+}
+
+/**
+ * A packet that takes a packet id, for {@linkcode Protocol.send}; settled by
+ * its acknowledgement, or rejected when the connection ends.
+ */
+export interface Request extends InFlight {
+  /** The whole packet; its id is written in at `idAt`. */
+  bytes: Uint8Array;
+  /** Where the two bytes of the packet id go. */
+  idAt: number;
+  /** Keep it in the session until acknowledged (publishes). */
+  keep: boolean;
+  /** Aborting it drops a request still waiting for an id. */
+  signal?: AbortSignal;
+}
+
+/** A received PUBLISH, with the connection and the session it came in. */
+export interface Incoming {
+  packet: PublishPacket;
+  generation: number;
+  session: number;
+}
+
+/** What the protocol state asks of whoever drives it. */
+export interface ProtocolOutput {
+  /** Sends bytes on the current connection. */
+  write(bytes: Uint8Array): void;
+  /** Hands a received message to the application. */
+  deliver(message: Incoming): void;
+  /** The broker answered CONNECT. */
+  connack(packet: ConnackPacket): void;
+}
+
+const noop = () => {};
+
+const WAITS_FOR = {
+  puback: "QoS 1 PUBLISH",
+  pubrec: "QoS 2 PUBLISH",
+  pubcomp: "PUBREL",
+  suback: "SUBSCRIBE",
+  unsuback: "UNSUBSCRIBE",
+};
+
+/** The protocol state of one client, across its connections. */
+export class Protocol {
+  /** When bytes last came in (a time the driver passes in, in ms). */
+  lastRead = 0;
+  /** When bytes last went out. */
+  lastWrite = 0;
+
+  readonly #store: SessionStore;
+  readonly #out: ProtocolOutput;
+  // Packet ids this client allocated, in allocation order (Map keeps it), so
+  // kept publishes are resent in their original order.
+  readonly #inflight = new Map<number, InFlight>();
+  #lastId = 0;
+  // Requests waiting for a free packet id, in call order.
+  #waiting: Request[] = [];
+  // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
+  #pings: (Pending<void> | null)[] = [];
+  #pingSentAt = 0;
+  // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
+  readonly #qos2Queued = new Set<number>();
+  // Counts connections, so that stale work (an ack for a message from an
+  // earlier connection) is recognised; and clean starts, so that a QoS 2
+  // message of an earlier session is not acknowledged in this one.
+  #generation = 0;
+  #session = 0;
+  #online = false;
+  #awaitingConnack = false;
+
+  /**
+   * @param store The session: unacknowledged outgoing packets and delivered
+   * incoming QoS 2 ids. Ids it holds stay taken until acknowledged.
+   * @param out Where bytes, messages and the CONNACK go.
+   */
+  constructor(store: SessionStore, out: ProtocolOutput) {
+    this.#store = store;
+    this.#out = out;
+    for (const [id, bytes] of store.outgoing) {
+      const kind = bytes[0] >> 4 === 6
+        ? "pubcomp"
+        : ((bytes[0] >> 1) & 3) === 2
+        ? "pubrec"
+        : "puback";
+      this.#inflight.set(id, { kind, resolve: noop, reject: noop });
+    }
+  }
+
+  /** Whether a connection is under way (from `start` to `end`). */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Packet ids in use. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  // ---- connections -----------------------------------------------------
+
+  /**
+   * A connection starts; CONNECT goes out next. A clean start forgets the
+   * session: what it left unacknowledged rejects.
+   */
+  start(clean: boolean): void {
+    this.#online = true;
+    this.#awaitingConnack = true;
+    this.#generation++;
+    if (clean) {
+      // Queued QoS 2 messages of the old session are still handed out, but
+      // not acknowledged in the new one, where their ids mean other messages.
+      this.#session++;
+      this.#qos2Queued.clear();
+      const dropped = new MQTTConnectionError("Dropped: connect() started a clean session");
+      for (const id of this.#store.outgoing.keys()) {
+        this.#inflight.get(id)?.reject(dropped);
+        this.#inflight.delete(id);
+      }
+      this.#store.outgoing.clear();
+      this.#store.incoming.clear();
+    }
+  }
+
+  /** CONNACK accepted: resends the session's unacknowledged packets, in order (MQTT-4.4.0-1). */
+  resend(): void {
+    for (const bytes of this.#store.outgoing.values()) {
+      let packet = bytes;
+      if (bytes[0] >> 4 === 3) {
+        packet = bytes.slice();
+        packet[0] |= 0x08; // a PUBLISH again: DUP=1 (MQTT-3.3.1-1)
+      }
+      this.#out.write(packet);
+    }
+  }
+
+  /**
+   * The connection ended. What waited on it rejects with `error`, but for
+   * publishes kept in the session: with `keepPending` they stay awaited,
+   * to settle on the next connection; otherwise they reject and are kept
+   * for the next `connect(false)` with nobody awaiting them.
+   */
+  end(error: Error, keepPending: boolean): void {
+    this.#online = false;
+    this.#awaitingConnack = false;
+    this.#pingSentAt = 0;
+    for (const p of this.#pings.splice(0)) p?.reject(error);
+    for (const r of this.#waiting.splice(0)) r.reject(error);
+    for (const [id, f] of this.#inflight) {
+      if (!this.#store.outgoing.has(id)) {
+        this.#inflight.delete(id);
+        f.reject(error);
+      } else if (!keepPending) {
+        f.reject(error);
+        f.resolve = f.reject = noop;
+      }
+    }
+  }
+
+  /** Rejects every publish kept awaiting in the session; they stay in it, unawaited. */
+  rejectKept(error: Error): void {
+    for (const id of this.#store.outgoing.keys()) {
+      const f = this.#inflight.get(id);
+      if (f) {
+        f.reject(error);
+        f.resolve = f.reject = noop;
+      }
+    }
+  }
+
+  // ---- requests --------------------------------------------------------
+
+  /**
+   * Sends a packet that takes a packet id — a QoS 1 or 2 PUBLISH, a
+   * SUBSCRIBE or an UNSUBSCRIBE — and settles the request when its
+   * acknowledgement comes: `undefined` for a publish or an UNSUBACK, the
+   * return codes for a SUBACK. The id goes into `request.bytes` at
+   * `request.idAt`. With `keep`, the packet joins the session, to be resent
+   * after a reconnect. It goes out at once, in the caller's turn, when an id
+   * is free; when all 65535 are in use it waits, in call order, for an
+   * acknowledgement to free one (and is dropped if its signal aborts first).
+   */
+  send(request: Request): void {
+    const id = this.#waiting.length === 0 ? this.#takeId() : undefined;
+    if (id === undefined) this.#waiting.push(request);
+    else this.#sendAs(id, request);
+  }
+
+  #sendAs(id: number, r: Request): void {
+    r.bytes[r.idAt] = id >> 8;
+    r.bytes[r.idAt + 1] = id & 0xff;
+    this.#inflight.set(id, r);
+    if (r.keep) this.#store.outgoing.set(id, r.bytes);
+    this.#out.write(r.bytes);
+  }
+
+  /** The next free packet id, or undefined when all are in use. */
+  #takeId(): number | undefined {
+    if (this.#inflight.size >= 65535) return undefined;
+    let id = this.#lastId;
+    do id = id === 65535 ? 1 : id + 1; while (this.#inflight.has(id));
+    this.#lastId = id;
+    return id;
+  }
+
+  /** Frees `id`, acknowledged: the oldest request waiting for an id takes it. */
+  #release(id: number): void {
+    this.#inflight.delete(id);
+    this.#store.outgoing.delete(id);
+    while (this.#waiting.length > 0) {
+      const r = this.#waiting.shift()!;
+      if (r.signal?.aborted) {
+        r.reject(r.signal.reason);
+        continue;
+      }
+      this.#sendAs(this.#takeId()!, r);
+      return;
+    }
+  }
+
+  /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
+  expectPong(pong: Pending<void> | null): void {
+    this.#pings.push(pong);
+  }
+
+  // ---- incoming --------------------------------------------------------
+
+  /**
+   * Takes one packet from the broker: settles what it acknowledges, answers
+   * what needs an answer, delivers messages.
+   *
+   * @throws {MQTTProtocolError} A packet the broker must not send now; the
+   * connection must be closed.
+   */
+  handle(p: Packet): void {
+    if (this.#awaitingConnack) {
+      if (p.type !== "connack") {
+        throw new MQTTProtocolError(
+          `Expected CONNACK first, got ${p.type.toUpperCase()}`,
+          "MQTT-3.2.0-1",
+        );
+      }
+      this.#awaitingConnack = false;
+      this.#out.connack(p);
+      return;
+    }
+    switch (p.type) {
+      case "publish":
+        return this.#receive(p);
+      case "puback":
+      case "pubrec":
+      case "pubcomp":
+      case "suback":
+      case "unsuback": {
+        const f = this.#inflight.get(p.packetId);
+        // A PUBREC may come again for a PUBREL already sent: send it again.
+        const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
+        if (!f || (f.kind !== p.type && !rerec)) {
+          throw new MQTTProtocolError(
+            `${p.type.toUpperCase()} for packet id ${p.packetId}, which has no ${
+              WAITS_FOR[p.type]
+            } in flight`,
+          );
+        }
+        if (p.type === "pubrec") {
+          // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
+          const pubrel = encodeAck({ type: "pubrel", packetId: p.packetId });
+          this.#store.outgoing.set(p.packetId, pubrel);
+          f.kind = "pubcomp";
+          this.#out.write(pubrel);
+          return;
+        }
+        if (p.type === "suback" && p.returnCodes.length !== f.filters) {
+          throw new MQTTProtocolError(
+            `SUBACK has ${p.returnCodes.length} return codes for a SUBSCRIBE of ${f.filters} filters`,
+            "MQTT-3.8.4-5",
+          );
+        }
+        this.#release(p.packetId);
+        f.resolve(p.type === "suback" ? p.returnCodes : undefined);
+        return;
+      }
+      case "pubrel":
+        // Releases an incoming QoS 2 id; answered even when unknown, as the
+        // broker may resend a PUBREL whose PUBCOMP was lost (MQTT-4.3.3).
+        this.#store.incoming.delete(p.packetId);
+        this.#out.write(encodeAck({ type: "pubcomp", packetId: p.packetId }));
+        return;
+      case "pingresp":
+        // Answers come in order: the first goes to the oldest PINGREQ.
+        this.#pings.shift()?.resolve();
+        return;
+      case "connack":
+        throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1");
+        // The decoder refuses the packets only a client sends.
+    }
+  }
+
+  #receive(p: PublishPacket): void {
+    if (p.qos === 2) {
+      // A resend of a QoS 2 message already delivered or queued is never
+      // delivered twice (MQTT-4.3.3-2); a delivered one is answered again.
+      // Known by its id alone: a broker may not reuse it before our PUBCOMP,
+      // and not every broker sets DUP=1 on a resend (aedes does not).
+      if (this.#store.incoming.has(p.packetId!)) {
+        this.#out.write(encodeAck({ type: "pubrec", packetId: p.packetId! }));
+        return;
+      }
+      if (this.#qos2Queued.has(p.packetId!)) return;
+      this.#qos2Queued.add(p.packetId!);
+    }
+    this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session });
+  }
+
+  /** Acknowledges a message the application has handled. */
+  ack({ packet: p, generation, session }: Incoming): void {
+    if (p.qos === 0) return;
+    const id = p.packetId!;
+    if (p.qos === 2) {
+      // A clean start since: the broker forgot this message, and its id may
+      // now be another's.
+      if (session !== this.#session) return;
+      // Delivered: from now on a resend of this id is answered, not delivered.
+      this.#qos2Queued.delete(id);
+      this.#store.incoming.add(id);
+      this.#out.write(encodeAck({ type: "pubrec", packetId: id }));
+    } else if (generation === this.#generation && this.#online) {
+      // A QoS 1 ack goes only on the connection the message came on.
+      this.#out.write(encodeAck({ type: "puback", packetId: id }));
+    }
+  }
+
+  /**
+   * The application failed to handle a message: it is not acknowledged, and
+   * the broker's resend of a QoS 2 one, after a reconnect, must be delivered
+   * again rather than taken for a duplicate.
+   */
+  unhandled({ packet: p }: Incoming): void {
+    if (p.qos === 2) this.#qos2Queued.delete(p.packetId!);
+  }
+
+  // ---- keepalive -------------------------------------------------------
+
+  /**
+   * The keepalive's decision at `now`, with an interval of `ms`: sends
+   * PINGREQ when nothing has been sent for the interval, and declares the
+   * connection dead when, half an interval after a PINGREQ, not a byte has
+   * come back. Returns when to look again, or -1 for a dead connection.
+   */
+  keepalive(now: number, ms: number): number {
+    const sent = this.#pingSentAt;
+    if (sent && this.lastRead < sent && now - sent >= ms / 2) return -1;
+    if (sent && this.lastRead >= sent) this.#pingSentAt = 0;
+    if (!this.#pingSentAt && now - this.lastWrite >= ms) {
+      this.#pingSentAt = now;
+      this.#pings.push(null);
+      this.#out.write(Uint8Array.of(0xc0, 0x00));
+    }
+    return this.#pingSentAt ? this.#pingSentAt + ms / 2 : this.lastWrite + ms;
+  }
+}

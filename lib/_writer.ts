@@ -1,0 +1,109 @@
+// The client's outgoing bytes on its current channel: packets written while
+// a write is under way go out together in the next one, and so do those
+// written while the reader holds writes back ("corked") to hand out a chunk.
+import type { Channel } from "./_channel.ts";
+import { concat } from "./_bytes.ts";
+import type { Pending } from "./_protocol.ts";
+import { MQTTConnectionError } from "./errors.ts";
+
+/** Batches and writes a client's packets on one channel at a time. */
+export class Writer {
+  /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
+  sealed = false;
+  #ch: Channel | null = null;
+  #out: Uint8Array[] = [];
+  // One promise for all the bytes going out together, made only when awaited.
+  #batch: (Pending<void> & { promise: Promise<void> }) | null = null;
+  // The channel a write loop runs for: a write stuck on a dead connection
+  // must not hold back the next connection's CONNECT.
+  #flushing: Channel | null = null;
+  #corked = false;
+  readonly #written: () => void;
+  readonly #failed: (error: MQTTConnectionError, ch: Channel) => void;
+
+  /**
+   * @param written Called after each write that went through.
+   * @param failed Called when a write fails: the connection is lost.
+   */
+  constructor(written: () => void, failed: (error: MQTTConnectionError, ch: Channel) => void) {
+    this.#written = written;
+    this.#failed = failed;
+  }
+
+  /** Writes go to `ch` from now on. */
+  attach(ch: Channel): void {
+    this.#ch = ch;
+    this.sealed = false;
+  }
+
+  /** The channel is gone: what waited for a write rejects with `error`, unwritten bytes are dropped. */
+  detach(error: Error): void {
+    this.#ch = null;
+    this.#batch?.reject(error);
+    this.#batch = null;
+    this.#out = [];
+    this.#corked = false;
+  }
+
+  /**
+   * Queues `bytes` to go out in the next write, when nobody awaits the
+   * writing: a failed write ends the connection, and that settles whatever
+   * waits on it. Does nothing when detached or sealed.
+   */
+  write(bytes: Uint8Array): void {
+    const ch = this.#ch;
+    if (!ch || this.sealed) return;
+    this.#out.push(bytes);
+    if (this.#flushing !== ch && !this.#corked) void this.#flush(ch);
+  }
+
+  /** Queues `bytes` as `write` does; resolves once they are written. Needs a channel. */
+  send(bytes: Uint8Array): Promise<void> {
+    if (!this.#batch) {
+      let d!: Pending<void>;
+      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
+      this.#batch = { ...d, promise };
+    }
+    const promise = this.#batch.promise;
+    this.write(bytes);
+    return promise;
+  }
+
+  /** Holds writes back until {@linkcode Writer.uncork}. */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Writes what was held back, in one write. */
+  uncork(): void {
+    this.#corked = false;
+    const ch = this.#ch;
+    if (ch && this.#out.length > 0 && this.#flushing !== ch) void this.#flush(ch);
+  }
+
+  async #flush(ch: Channel): Promise<void> {
+    this.#flushing = ch;
+    try {
+      while (this.#out.length > 0 && this.#ch === ch) {
+        const chunks = this.#out;
+        const batch = this.#batch;
+        this.#out = [];
+        this.#batch = null;
+        try {
+          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
+          this.#written();
+          batch?.resolve();
+        } catch (e) {
+          const error = new MQTTConnectionError(
+            `Connection lost while writing: ${(e as Error)?.message ?? e}`,
+            { cause: e },
+          );
+          batch?.reject(error);
+          this.#failed(error, ch);
+        }
+      }
+    } finally {
+      if (this.#flushing === ch) this.#flushing = null;
+    }
+  }
+}
