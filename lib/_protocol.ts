@@ -369,8 +369,9 @@ export class Protocol {
    * the broker's resend of a QoS 2 one, after a reconnect, must be delivered
    * again rather than taken for a duplicate.
    */
-  unhandled({ packet: p }: Incoming): void {
-    if (p.qos === 2) this.#qos2Queued.delete(p.packetId!);
+  unhandled({ packet: p, session }: Incoming): void {
+    // Only in its own session: after a clean start the id may be another message's.
+    if (p.qos === 2 && session === this.#session) this.#qos2Queued.delete(p.packetId!);
   }
 
   // ---- keepalive -------------------------------------------------------
