@@ -1,0 +1,106 @@
+// Drives the protocol state (lib/_protocol.ts) without I/O, for its own
+// tests: a recording output, connections as calls, requests whose outcome
+// can be read without awaiting.
+import { encode } from "../lib/codec/encode.ts";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import type { ConnackPacket, Packet, QoS } from "../lib/codec/packet.ts";
+import { MQTTConnectionError } from "../lib/errors.ts";
+import { MemorySessionStore } from "../lib/session_store.ts";
+import { type AckKind, type Incoming, Protocol } from "../lib/_protocol.ts";
+
+/** A protocol state with its output recorded, connected unless told otherwise. */
+export function harness(store = new MemorySessionStore()) {
+  const written: Packet[] = [];
+  const delivered: Incoming[] = [];
+  const connacks: ConnackPacket[] = [];
+  let online = false;
+  const core = new Protocol(store, {
+    // As the writer: bytes written while no connection is up go nowhere.
+    write: (bytes) => {
+      if (online) written.push(...new PacketDecoder().push(bytes));
+    },
+    deliver: (m) => delivered.push(m),
+    connack: (p) => connacks.push(p),
+  });
+  return {
+    core,
+    store,
+    written,
+    delivered,
+    connacks,
+    /** A new connection: start, CONNACK accepted, resends. */
+    connect(clean: boolean, sessionPresent = !clean) {
+      online = true;
+      core.start(clean);
+      core.handle({ type: "connack", sessionPresent, returnCode: 0 });
+      core.resend();
+    },
+    /** The connection ends. */
+    cut(keepPending = false, error = new MQTTConnectionError("cut")) {
+      online = false;
+      core.end(error, keepPending);
+    },
+    /** What went out since the last call. */
+    sent(): Packet[] {
+      return written.splice(0);
+    },
+  };
+}
+
+/** A request's outcome, observable without awaiting. */
+export interface Tracked {
+  state: "pending" | "resolved" | "rejected";
+  value?: unknown;
+  error?: unknown;
+  settled: number;
+}
+
+/** Sends a QoS 1/2 PUBLISH, SUBSCRIBE or UNSUBSCRIBE through `core.send`, tracking its outcome. */
+export function request(
+  core: Protocol,
+  kind: AckKind,
+  opts: { payload?: string; filters?: number; signal?: AbortSignal; retain?: boolean } = {},
+): Tracked {
+  const t: Tracked = { state: "pending", settled: 0 };
+  let bytes: Uint8Array;
+  let idAt: number;
+  if (kind === "puback" || kind === "pubrec") {
+    const payload = new TextEncoder().encode(opts.payload ?? "m");
+    const qos: QoS = kind === "puback" ? 1 : 2;
+    bytes = encode({
+      type: "publish",
+      topic: "t",
+      payload,
+      qos,
+      retain: false,
+      dup: false,
+      packetId: 1,
+    });
+    idAt = bytes.length - payload.length - 2;
+  } else if (kind === "suback") {
+    const n = opts.filters ?? 1;
+    const subscriptions = Array.from({ length: n }, (_, i) => ({ topic: `f${i}`, qos: 1 as QoS }));
+    bytes = encode({ type: "subscribe", packetId: 1, subscriptions });
+    idAt = 2;
+  } else {
+    bytes = encode({ type: "unsubscribe", packetId: 1, topics: ["f"] });
+    idAt = 2;
+  }
+  core.send({
+    kind,
+    bytes,
+    idAt,
+    keep: kind === "puback" || kind === "pubrec",
+    filters: kind === "suback" ? opts.filters ?? 1 : undefined,
+    signal: opts.signal,
+    resolve: (value) => {
+      t.settled++;
+      if (t.state === "pending") Object.assign(t, { state: "resolved", value });
+    },
+    reject: (error) => {
+      t.settled++;
+      if (t.state === "pending") Object.assign(t, { state: "rejected", error });
+    },
+  });
+  return t;
+}

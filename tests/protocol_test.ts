@@ -1,0 +1,358 @@
+// The protocol state alone (lib/_protocol.ts): driven with decoded packets
+// and requests, its output recorded — no broker, no socket, no timer. Each
+// test names the rule it checks and the exact packets that go out.
+import assert from "node:assert/strict";
+import { encode } from "../lib/codec/encode.ts";
+import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
+import { MemorySessionStore } from "../lib/session_store.ts";
+import { harness, request } from "./_protocol_harness.ts";
+import { test } from "./_test.ts";
+
+function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): PublishPacket {
+  return {
+    type: "publish",
+    topic: "in",
+    payload: new TextEncoder().encode(payload),
+    qos,
+    retain: false,
+    dup,
+    packetId: qos > 0 ? packetId : undefined,
+  };
+}
+
+function ids(packets: Packet[]): string[] {
+  return packets.map((p) =>
+    `${p.type}${"packetId" in p && p.packetId !== undefined ? ` ${p.packetId}` : ""}${
+      p.type === "publish" && p.dup ? " dup" : ""
+    }`
+  );
+}
+
+test("CONNACK must be the first packet of a connection (MQTT-3.2.0-1)", () => {
+  const h = harness();
+  h.core.start(true);
+  assert.throws(
+    () => h.core.handle({ type: "puback", packetId: 1 }),
+    (e: Error) =>
+      e instanceof MQTTProtocolError && /Expected CONNACK first, got PUBACK/.test(e.message),
+  );
+});
+
+test("a second CONNACK on one connection is a protocol error (MQTT-3.2.0-1)", () => {
+  const h = harness();
+  h.connect(true);
+  assert.equal(h.connacks.length, 1);
+  assert.throws(
+    () => h.core.handle({ type: "connack", sessionPresent: false, returnCode: 0 }),
+    /A second CONNACK.*MQTT-3\.2\.0-1/,
+  );
+});
+
+test("QoS 0 in: delivered at once, never acknowledged", () => {
+  const h = harness();
+  h.connect(true);
+  h.core.handle(publishIn(0, 0));
+  assert.equal(h.delivered.length, 1);
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual(h.sent(), []);
+});
+
+test("QoS 1 out: PUBLISH with id 1, resolved by its PUBACK, then gone from the session", () => {
+  const h = harness();
+  h.connect(true);
+  const t = request(h.core, "puback");
+  assert.deepEqual(ids(h.sent()), ["publish 1"]);
+  assert.equal(h.store.outgoing.size, 1);
+  assert.equal(t.state, "pending");
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.equal(t.state, "resolved");
+  assert.equal(h.store.outgoing.size, 0);
+  assert.equal(h.core.inflight, 0);
+});
+
+test("an acknowledgement for an id nothing waits on is a protocol error", () => {
+  const h = harness();
+  h.connect(true);
+  assert.throws(() => h.core.handle({ type: "puback", packetId: 9 }), /PUBACK for packet id 9/);
+  request(h.core, "puback");
+  // Id 1 waits for a PUBACK, not a PUBCOMP.
+  assert.throws(() => h.core.handle({ type: "pubcomp", packetId: 1 }), /no PUBREL in flight/);
+});
+
+test("QoS 1 in: acknowledged only once handled, and only on the connection it came on", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(7, 1));
+  assert.deepEqual(h.sent(), []);
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual(ids(h.sent()), ["puback 7"]);
+  h.core.handle(publishIn(8, 1));
+  h.cut();
+  h.connect(false);
+  // Handled after a reconnect: the broker will resend it; no PUBACK for the old delivery.
+  h.core.ack(h.delivered[1]);
+  assert.deepEqual(h.sent(), []);
+});
+
+test("QoS 2 out: PUBLISH, PUBREC → PUBREL (kept), PUBCOMP resolves; a PUBREC again resends PUBREL", () => {
+  const h = harness();
+  h.connect(true);
+  const t = request(h.core, "pubrec");
+  assert.deepEqual(ids(h.sent()), ["publish 1"]);
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 1"]);
+  assert.equal(h.store.outgoing.get(1)![0], 0x62, "the session now holds the PUBREL");
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 1"]);
+  assert.equal(t.state, "pending");
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.equal(t.state, "resolved");
+  assert.equal(h.store.outgoing.size, 0);
+});
+
+test("QoS 2 in: delivered once, PUBREC once handled, resends answered not delivered (MQTT-4.3.3-2)", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(5, 2));
+  h.core.handle(publishIn(5, 2, "x", true)); // resent before we handled it
+  assert.equal(h.delivered.length, 1);
+  assert.deepEqual(h.sent(), []);
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual(ids(h.sent()), ["pubrec 5"]);
+  assert.ok(h.store.incoming.has(5));
+  h.core.handle(publishIn(5, 2, "x", true)); // PUBREC lost: resent after handling
+  assert.equal(h.delivered.length, 1);
+  assert.deepEqual(ids(h.sent()), ["pubrec 5"]);
+  h.core.handle({ type: "pubrel", packetId: 5 });
+  assert.deepEqual(ids(h.sent()), ["pubcomp 5"]);
+  assert.ok(!h.store.incoming.has(5));
+  // A PUBREL whose PUBCOMP was lost is answered again, though the id is released.
+  h.core.handle({ type: "pubrel", packetId: 5 });
+  assert.deepEqual(ids(h.sent()), ["pubcomp 5"]);
+  // Released: the id is free for a new message, delivered again.
+  h.core.handle(publishIn(5, 2, "y"));
+  assert.equal(h.delivered.length, 2);
+});
+
+test("QoS 2 in: a message whose handler failed is delivered again when resent", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(3, 2));
+  h.core.unhandled(h.delivered[0]);
+  h.core.handle(publishIn(3, 2, "x", true));
+  assert.equal(h.delivered.length, 2);
+});
+
+test("packet ids: 1, 2, … 65535, then wrap to the lowest free one, skipping ids in use", () => {
+  const h = harness();
+  h.connect(true);
+  const first = request(h.core, "unsuback"); // id 1 stays in use
+  for (let i = 2; i <= 65535; i++) {
+    request(h.core, "unsuback");
+    h.core.handle({ type: "unsuback", packetId: i });
+  }
+  h.sent();
+  request(h.core, "unsuback");
+  assert.deepEqual(ids(h.sent()), ["unsubscribe 2"], "1 is still in use");
+  assert.equal(first.state, "pending");
+});
+
+test("packet ids exhausted: the next request waits, in call order, for an acknowledgement", () => {
+  const h = harness();
+  h.connect(true);
+  for (let i = 1; i <= 65535; i++) request(h.core, "unsuback");
+  assert.equal(h.sent().length, 65535);
+  assert.equal(h.core.inflight, 65535);
+  const aborted = new AbortController();
+  const skipped = request(h.core, "unsuback", { signal: aborted.signal });
+  const a = request(h.core, "puback", { payload: "a" });
+  const b = request(h.core, "suback", { filters: 2 });
+  assert.deepEqual(h.sent(), [], "nothing goes out without an id");
+  aborted.abort(new Error("gave up"));
+  h.core.handle({ type: "unsuback", packetId: 42 });
+  assert.equal(skipped.state, "rejected", "an aborted waiter is dropped");
+  assert.equal((skipped.error as Error).message, "gave up");
+  assert.deepEqual(ids(h.sent()), ["publish 42"], "the oldest live waiter takes the freed id");
+  h.core.handle({ type: "unsuback", packetId: 7 });
+  assert.deepEqual(ids(h.sent()), ["subscribe 7"]);
+  h.core.handle({ type: "puback", packetId: 42 });
+  assert.equal(a.state, "resolved");
+  h.core.handle({ type: "suback", packetId: 7, returnCodes: [1, 0x80] });
+  assert.deepEqual(b.value, [1, 0x80]);
+});
+
+test("requests waiting for an id reject when the connection ends", () => {
+  const h = harness();
+  h.connect(true);
+  for (let i = 1; i <= 65535; i++) request(h.core, "unsuback");
+  const waiting = request(h.core, "puback");
+  h.cut(false, new MQTTConnectionError("gone"));
+  assert.equal(waiting.state, "rejected");
+  assert.equal((waiting.error as Error).message, "gone");
+  assert.equal(h.core.inflight, 0, "unkept requests free their ids");
+});
+
+test("SUBACK with a return code per filter resolves with them; a wrong count is a protocol error (MQTT-3.8.4-5)", () => {
+  const h = harness();
+  h.connect(true);
+  const t = request(h.core, "suback", { filters: 2 });
+  h.core.handle({ type: "suback", packetId: 1, returnCodes: [0, 2] });
+  assert.deepEqual(t.value, [0, 2]);
+  request(h.core, "suback", { filters: 2 });
+  assert.throws(
+    () => h.core.handle({ type: "suback", packetId: 2, returnCodes: [0] }),
+    /MQTT-3\.8\.4-5/,
+  );
+});
+
+test("connect(false) resends the session in its order: PUBLISH with DUP=1, PUBREL as it was (MQTT-4.4.0-1)", () => {
+  const h = harness();
+  h.connect(false);
+  const q1 = request(h.core, "puback", { payload: "one" });
+  const q2 = request(h.core, "pubrec", { payload: "two" });
+  const q3 = request(h.core, "puback", { payload: "three" });
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.sent();
+  h.cut(false);
+  // Without keepPending: callers are told, but the session keeps the packets.
+  assert.deepEqual([q1.state, q2.state, q3.state], ["rejected", "rejected", "rejected"]);
+  assert.equal(h.store.outgoing.size, 3);
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup", "pubrel 2", "publish 3 dup"]);
+  h.core.handle({ type: "puback", packetId: 1 });
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  h.core.handle({ type: "puback", packetId: 3 });
+  assert.equal(h.store.outgoing.size, 0);
+  assert.equal(q1.settled, 1, "a rejected request is not settled again");
+});
+
+test("with keepPending, kept publishes stay awaited across a cut and resolve on the next connection", () => {
+  const h = harness();
+  h.connect(false);
+  const t = request(h.core, "puback");
+  const sub = request(h.core, "suback");
+  h.sent();
+  h.cut(true);
+  assert.equal(t.state, "pending");
+  assert.equal(sub.state, "rejected", "only publishes are kept");
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup"]);
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.equal(t.state, "resolved");
+});
+
+test("rejectKept ends the wait for kept publishes; they stay in the session", () => {
+  const h = harness();
+  h.connect(false);
+  const t = request(h.core, "puback");
+  h.cut(true);
+  h.core.rejectKept(new Error("disconnect() was called"));
+  assert.equal(t.state, "rejected");
+  assert.equal(h.store.outgoing.size, 1);
+});
+
+test("a clean start drops the session: kept publishes reject, incoming QoS 2 state is forgotten", () => {
+  const h = harness();
+  h.connect(false);
+  const t = request(h.core, "puback");
+  h.core.handle(publishIn(9, 2));
+  const old = h.delivered[0];
+  h.core.ack(old);
+  h.sent();
+  h.core.handle(publishIn(10, 2));
+  h.cut(true);
+  h.connect(true);
+  assert.equal(t.state, "rejected");
+  assert.match((t.error as Error).message, /Dropped: connect\(\) started a clean session/);
+  assert.equal(h.store.outgoing.size, 0);
+  assert.equal(h.store.incoming.size, 0);
+  assert.deepEqual(h.sent(), [], "nothing is resent");
+  // The old session's queued QoS 2 message is not acknowledged in the new one.
+  h.core.ack(h.delivered[1]);
+  assert.deepEqual(h.sent(), []);
+  // Its id may now be a new message's.
+  h.core.handle(publishIn(10, 2));
+  assert.equal(h.delivered.length, 3);
+});
+
+test("a stored session's ids stay taken until acknowledged", () => {
+  const store = new MemorySessionStore();
+  store.outgoing.set(1, encode({ type: "pubrel", packetId: 1 }));
+  store.outgoing.set(
+    2,
+    encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array(1),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 2,
+    }),
+  );
+  const h = harness(store);
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["pubrel 1", "publish 2 dup"]);
+  request(h.core, "puback");
+  assert.deepEqual(ids(h.sent()), ["publish 3"]);
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  h.core.handle({ type: "puback", packetId: 2 });
+  assert.equal(store.outgoing.size, 1);
+});
+
+test("PINGRESPs settle PINGREQs in order; the connection's end rejects the rest", () => {
+  const h = harness();
+  h.connect(true);
+  const seen: string[] = [];
+  h.core.expectPong({ resolve: () => seen.push("a"), reject: () => seen.push("a rejected") });
+  h.core.expectPong(null);
+  h.core.expectPong({ resolve: () => seen.push("c"), reject: () => seen.push("c rejected") });
+  h.core.handle({ type: "pingresp" });
+  h.core.handle({ type: "pingresp" });
+  h.cut();
+  assert.deepEqual(seen, ["a", "c rejected"]);
+});
+
+test("keepalive: PINGREQ after an idle interval; dead when nothing comes back within half an interval", () => {
+  const h = harness();
+  h.connect(true);
+  h.core.lastWrite = 1000;
+  h.core.lastRead = 1000;
+  assert.equal(
+    h.core.keepalive(5000, 10_000),
+    11_000,
+    "not idle yet: look again at lastWrite + interval",
+  );
+  assert.deepEqual(h.sent(), []);
+  assert.equal(
+    h.core.keepalive(11_000, 10_000),
+    16_000,
+    "PINGREQ sent: look again half an interval on",
+  );
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
+  h.core.lastRead = 12_000; // any byte back counts
+  h.core.handle({ type: "pingresp" });
+  h.core.lastWrite = 11_000;
+  assert.equal(h.core.keepalive(16_000, 10_000), 21_000);
+  assert.equal(h.core.keepalive(21_000, 10_000), 26_000);
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
+  assert.equal(h.core.keepalive(26_000, 10_000), -1, "no byte since the PINGREQ at 21 000");
+});
+
+test("a failed handler of an old session's QoS 2 message leaves the new session's same id alone", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(1, 2, "old"));
+  h.cut();
+  h.connect(true);
+  h.core.handle(publishIn(1, 2, "new"));
+  // The old message's handler fails after the clean start: id 1 is now "new"'s.
+  h.core.unhandled(h.delivered[0]);
+  h.core.handle(publishIn(1, 2, "new", true));
+  assert.deepEqual(
+    h.delivered.map((m) => new TextDecoder().decode(m.packet.payload)),
+    ["old", "new"],
+    "the resend of the new message is not delivered twice",
+  );
+});
