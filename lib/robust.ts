@@ -1,8 +1,9 @@
 /**
  * A reconnecting {@linkcode MQTTClient}, as MicroPython's `umqtt.robust`
  * extends `umqtt.simple`: the same API, plus `DELAY`, `DEBUG`, `delay(i)`,
- * `log(in_reconnect, e)` and `reconnect()`, and `publish`, `wait_msg` and
- * `check_msg` that ride out a lost connection by reconnecting.
+ * `log(in_reconnect, e)` and `reconnect()`, and `publish`, `subscribe`,
+ * `unsubscribe`, `wait_msg`, `check_msg` and `messages()` that ride out a
+ * lost connection by reconnecting.
  *
  * Beyond umqtt.robust: a publish resolves once acknowledged however many
  * reconnects that takes, and is never published twice under a new packet id
@@ -88,6 +89,17 @@ export type { StreamPair, Transport } from "./transports/types.ts";
 /**
  * The reconnecting client. Existing `umqtt.robust` code ports line by line;
  * see the module documentation for what it adds.
+ *
+ * `publish`, `subscribe`, `unsubscribe` and `wait_msg` take the simple
+ * client's arguments, checked at once; then, while the connection is lost,
+ * they wait for the reconnect and retry. A publish resolves once
+ * acknowledged, however many reconnects that takes. While offline, at most
+ * `maxOfflineMessages` publishes (`maxOfflineBytes` of payload) wait; a
+ * payload larger than `maxOfflineBytes` published offline rejects with a
+ * `RangeError`, and with `whenOfflineFull: "reject"` a publish that finds the
+ * offline queue full rejects with an `MQTTConnectionError`. Subscriptions
+ * are remembered and renewed after a reconnect to a broker that lost the
+ * session. All of them reject after `disconnect()`.
  *
  * Events (an `EventTarget`): `connected` (`detail.sessionPresent`),
  * `disconnected` (`detail.error`), `reconnecting` ({@linkcode ReconnectingDetail}).
