@@ -1,14 +1,17 @@
-// One client's connection, one after another: opening it within the connect
-// timeout, the CONNECT/CONNACK exchange, the reader that feeds the protocol
-// state, the writer and the keepalive, and ending it exactly once.
+// One client's connections, one after another, and the parts that serve
+// them (as rumqttc's event loop drives its MqttState): opening within the
+// connect timeout, the CONNECT/CONNACK exchange, the reader that feeds the
+// protocol state, the writer its bytes go to, the inbox its messages go to,
+// the keepalive, and ending each connection exactly once.
 import { type Channel, channel, CLOSE_WAIT_MS } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
 import { decodeFromBroker } from "./codec/decode.ts";
 import { type ConnackPacket, connackReturnCodeMessage } from "./codec/packet.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
-import type { Inbox } from "./_inbox.ts";
+import { Inbox } from "./_inbox.ts";
+import type { CoreHooks } from "./_internal.ts";
 import { Keepalive } from "./_keepalive.ts";
-import type { Pending, Protocol } from "./_protocol.ts";
+import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer } from "./_writer.ts";
 import type { ClientConfig } from "./options.ts";
 import { connectDefault } from "./transports/default.ts";
@@ -16,28 +19,26 @@ import type { StreamPair } from "./transports/types.ts";
 
 const noop = () => {};
 
-/** What the connection tells its client. */
-export interface ConnectionEvents {
-  /** The broker accepted CONNECT. */
-  connected(connack: ConnackPacket): void;
-  /** The connection ended; `lost` when it was established and `disconnect()` did not end it. */
-  ended(error: MQTTConnectionError, wasConnected: boolean, lost: boolean): void;
-}
-
-/** A client's link to the broker, re-established by each `open()`. */
-export class Connection {
+/**
+ * A client's link to the broker, re-established by each `start()`. It owns
+ * the protocol state, and is its output: bytes go to the writer, messages
+ * to the inbox.
+ */
+export class Connection implements ProtocolOutput {
   /** True between CONNACK and the end of the connection. */
   connected = false;
   /** `disconnect()` was called and no `open()` succeeded since. */
   userClosed = false;
+  /** The protocol state. */
+  readonly core: Protocol;
+  /** Received messages waiting for the application. */
+  readonly inbox: Inbox;
   /** Where the protocol state's bytes go. */
   readonly writer: Writer;
-  readonly #core: Protocol;
-  readonly #inbox: Inbox;
   readonly #config: ClientConfig;
-  readonly #events: ConnectionEvents;
+  readonly #hooks: CoreHooks;
+  readonly #target: EventTarget;
   readonly #keepalive: Keepalive;
-  readonly #keepPending: () => boolean;
   #ch: Channel | null = null;
   // Set while an open() is under way; fails it (disconnect() calls it).
   #abortOpen: ((error: Error) => void) | null = null;
@@ -48,29 +49,37 @@ export class Connection {
   #connack: Pending<ConnackPacket> | null = null;
 
   /**
-   * @param core The protocol state the reader feeds.
-   * @param inbox Whose waiters fail when the connection ends.
-   * @param config Transport, endpoint, limits and timeouts.
-   * @param keepPending Whether kept publishes stay awaited across a loss (robust).
-   * @param events Where the connection reports.
+   * @param config Transport, endpoint, session store, limits and timeouts.
+   * @param hooks The robust client's hooks: `keepPending`, `onLost`.
+   * @param target Where `connected` and `disconnected` events are dispatched.
    */
-  constructor(
-    core: Protocol,
-    inbox: Inbox,
-    config: ClientConfig,
-    keepPending: () => boolean,
-    events: ConnectionEvents,
-  ) {
-    this.#core = core;
-    this.#inbox = inbox;
+  constructor(config: ClientConfig, hooks: CoreHooks, target: EventTarget) {
     this.#config = config;
-    this.#keepPending = keepPending;
-    this.#events = events;
+    this.#hooks = hooks;
+    this.#target = target;
+    const core = new Protocol(config.store, this);
+    this.core = core;
+    this.inbox = new Inbox(config.maxQueued, this);
     this.writer = new Writer(
       () => (core.lastWrite = Date.now()),
       (error, ch) => this.#teardown(error, ch),
     );
     this.#keepalive = new Keepalive(core, (error) => this.#teardown(error));
+  }
+
+  /** Sends bytes on the current connection (the protocol state's output). */
+  write(bytes: Uint8Array): void {
+    this.writer.write(bytes);
+  }
+
+  /** Hands a received message to the inbox (the protocol state's output). */
+  deliver(message: Incoming): void {
+    this.inbox.push(message);
+  }
+
+  /** Why no message can come for `what` now: null while a connection is open (the inbox asks). */
+  closed(what: string): MQTTConnectionError | null {
+    return this.#ch ? null : this.notConnected(what);
   }
 
   /** Whether a transport is open (from before CONNECT to the end). */
@@ -83,7 +92,7 @@ export class Connection {
     return this.#abortOpen !== null;
   }
 
-  /** The protocol state's answer to CONNECT. */
+  /** The broker answered CONNECT (the protocol state's output). */
   connack(packet: ConnackPacket): void {
     const d = this.#connack;
     this.#connack = null;
@@ -138,7 +147,7 @@ export class Connection {
       this.#ch = ch;
       this.#closeError = null;
       this.writer.attach(ch);
-      this.#core.start(clean);
+      this.core.start(clean);
       this.#readLoop = this.#read(ch, new Framer(this.#config.maxPacketSize, decodeFromBroker));
       const connack = new Promise<ConnackPacket>((resolve, reject) => {
         this.#connack = { resolve, reject };
@@ -152,9 +161,11 @@ export class Connection {
       if (this.#ch !== ch) throw this.#closeError ?? this.notConnected("connect");
       this.connected = true;
       this.userClosed = false;
-      this.#core.resend();
+      this.core.resend();
       this.#keepalive.start(this.#config.keepalive);
-      this.#events.connected(ack);
+      this.#target.dispatchEvent(
+        new CustomEvent("connected", { detail: { sessionPresent: ack.sessionPresent } }),
+      );
       return ack;
     } catch (e) {
       const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||
@@ -206,12 +217,6 @@ export class Connection {
     await Promise.all([this.#readLoop, this.#closing]);
   }
 
-  /** Throws unless connected and still writing. */
-  requireConnected(what: string): void {
-    const e = this.unusable(what);
-    if (e) throw e;
-  }
-
   /** Why `what` cannot be done now, or null when connected and still writing. */
   unusable(what: string): MQTTConnectionError | null {
     return !this.connected || this.writer.sealed ? this.notConnected(what) : null;
@@ -241,7 +246,7 @@ export class Connection {
           this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
           return;
         }
-        this.#core.lastRead = Date.now();
+        this.core.lastRead = Date.now();
         // What the packets of one chunk cause goes out in one write: their
         // acks, and what the code they resumed sends. Two turns let that code
         // run (publish()'s own promise, then its caller's await): a publish
@@ -249,7 +254,7 @@ export class Connection {
         // is set up, and 1000 pipelined ones go out together, so the broker
         // too reads them in one go.
         this.writer.cork();
-        for (const packet of decoder.push(chunk)) this.#core.handle(packet);
+        for (const packet of decoder.push(chunk)) this.core.handle(packet);
         await null;
         await null;
         this.writer.uncork();
@@ -278,9 +283,12 @@ export class Connection {
     this.#closing = ch.close().catch(noop);
     this.#connack?.reject(error);
     this.#connack = null;
-    this.#inbox.fail(error);
+    this.inbox.fail(error);
     this.writer.detach(error);
-    this.#core.end(error, this.#keepPending());
-    this.#events.ended(error, wasConnected, wasConnected && !this.userClosed);
+    this.core.end(error, this.#hooks.keepPending);
+    if (!wasConnected) return;
+    this.#target.dispatchEvent(new CustomEvent("disconnected", { detail: { error } }));
+    // Only an established connection is "lost"; a failed attempt is its caller's to retry.
+    if (!this.userClosed) this.#hooks.onLost?.(error);
   }
 }

@@ -5,16 +5,14 @@ import type { Incoming, Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Message, MessageCallback } from "./options.ts";
 
-/** What the inbox needs from the rest of the client. */
+/** What the inbox needs from the connection. */
 export interface InboxLink {
-  /** Acknowledges a message the application has handled. */
-  ack(message: Incoming): void;
-  /** The application failed to handle a message. */
-  unhandled(message: Incoming): void;
+  /** Acknowledges handled messages. */
+  readonly core: { ack(message: Incoming): void; unhandled(message: Incoming): void };
   /** Why no message can come for `what`: null while a connection is open. */
   closed(what: string): MQTTConnectionError | null;
   /** Whether `disconnect()` ended the connection. */
-  closedByUser(): boolean;
+  readonly userClosed: boolean;
 }
 
 /** The queue of received messages, with its waiters and its QoS 0 drop policy. */
@@ -29,7 +27,7 @@ export class Inbox {
 
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
-   * @param link Acknowledgements and the connection's state.
+   * @param link The protocol state, for acknowledgements, and the connection's state.
    */
   constructor(max: number, link: InboxLink) {
     this.#max = max;
@@ -65,7 +63,7 @@ export class Inbox {
     if (callback) return this.#handle(queued, callback);
     // No callback to await: skip #handle's promise and the ticks it costs.
     const msg = message(queued);
-    this.#link.ack(queued);
+    this.#link.core.ack(queued);
     return msg;
   }
 
@@ -86,7 +84,7 @@ export class Inbox {
         try {
           queued = await this.#wait(signal, "iterate messages");
         } catch (e) {
-          if (this.#link.closedByUser() && e instanceof MQTTConnectionError) return;
+          if (this.#link.userClosed && e instanceof MQTTConnectionError) return;
           throw e;
         }
       }
@@ -95,7 +93,7 @@ export class Inbox {
       } finally {
         // The loop asks for the next message, or is left (break, return,
         // throw): the body had the message either way.
-        this.#link.ack(queued);
+        this.#link.core.ack(queued);
       }
     }
   }
@@ -105,10 +103,10 @@ export class Inbox {
     try {
       if (callback) await callback(msg.topic, msg.payload);
     } catch (e) {
-      this.#link.unhandled(queued);
+      this.#link.core.unhandled(queued);
       throw e;
     }
-    this.#link.ack(queued);
+    this.#link.core.ack(queued);
     return msg;
   }
 

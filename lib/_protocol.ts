@@ -121,11 +121,6 @@ export class Protocol {
     }
   }
 
-  /** Whether a connection is under way (from `start` to `end`). */
-  get online(): boolean {
-    return this.#online;
-  }
-
   /** Packet ids in use. */
   get inflight(): number {
     return this.#inflight.size;

@@ -31,8 +31,8 @@ import { validateTopicFilter, validateTopicName } from "./topic.ts";
 import { type CoreHooks, hooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
 import { abortable } from "./_abortable.ts";
-import { type AckKind, Protocol } from "./_protocol.ts";
-import { Inbox } from "./_inbox.ts";
+import type { AckKind, Protocol } from "./_protocol.ts";
+import type { Inbox } from "./_inbox.ts";
 import { Connection } from "./_connection.ts";
 import {
   checkBool,
@@ -148,32 +148,6 @@ export class MQTTClient extends EventTarget {
     this.user = c.user;
     this.keepalive = c.keepalive;
     this.ssl_params = c.ssl_params;
-    const inbox: Inbox = new Inbox(c.maxQueued, {
-      ack: (message) => this.#core.ack(message),
-      unhandled: (message) => this.#core.unhandled(message),
-      closed: (what) => conn.open ? null : conn.notConnected(what),
-      closedByUser: () => conn.userClosed,
-    });
-    this.#inbox = inbox;
-    this.#core = new Protocol(c.store, {
-      write: (bytes) => conn.writer.write(bytes),
-      deliver: (message) => inbox.push(message),
-      connack: (packet) => conn.connack(packet),
-    });
-    const conn: Connection = new Connection(this.#core, inbox, c, () => this.#hooks.keepPending, {
-      connected: (ack) =>
-        this.dispatchEvent(
-          new CustomEvent("connected", { detail: { sessionPresent: ack.sessionPresent } }),
-        ),
-      ended: (error, wasConnected, lost) => {
-        if (wasConnected) {
-          this.dispatchEvent(new CustomEvent("disconnected", { detail: { error } }));
-        }
-        // Only an established connection is "lost"; a failed attempt is its caller's to retry.
-        if (lost) this.#hooks.onLost?.(error);
-      },
-    });
-    this.#conn = conn;
     this.#hooks = {
       keepPending: false,
       rejectKept: (e) => this.#core.rejectKept(e),
@@ -184,6 +158,9 @@ export class MQTTClient extends EventTarget {
           signal,
         ),
     };
+    this.#conn = new Connection(c, this.#hooks, this);
+    this.#core = this.#conn.core;
+    this.#inbox = this.#conn.inbox;
     hooks.set(this, this.#hooks);
   }
 
@@ -325,7 +302,8 @@ export class MQTTClient extends EventTarget {
    * @throws {MQTTConnectionError} When not connected, or the connection ends first.
    */
   async ping(): Promise<void> {
-    this.#conn.requireConnected("ping");
+    const offline = this.#conn.unusable("ping");
+    if (offline) throw offline;
     const pong = new Promise<void>((resolve, reject) => this.#core.expectPong({ resolve, reject }));
     await Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
   }
@@ -448,7 +426,8 @@ export class MQTTClient extends EventTarget {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      this.#conn.requireConnected("unsubscribe");
+      const offline = this.#conn.unusable("unsubscribe");
+      if (offline) throw offline;
       await this.#send("unsuback", bytes, headerLength(bytes));
       this.#hooks.unsubscribed?.(topics);
     });
