@@ -6,8 +6,10 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
   if (!signal) return p;
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
+    // Handled even when the signal has already aborted: a later rejection of
+    // `p` (the connection ending) must not go unhandled.
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }

@@ -401,6 +401,7 @@ export class MQTTClient extends EventTarget {
     filters: number,
     signal: AbortSignal | undefined,
   ): Promise<number[]> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const offline = this.#conn.unusable("subscribe");
     if (offline) return Promise.reject(offline);
     return abortable(
