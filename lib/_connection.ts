@@ -14,7 +14,7 @@ import { Keepalive } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer } from "./_writer.ts";
 import type { ClientConfig } from "./options.ts";
-import { connectDefault } from "./transports/default.ts";
+import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 
 const noop = () => {};
@@ -100,18 +100,19 @@ export class Connection implements ProtocolOutput {
   }
 
   /**
-   * Opens the transport, sends `connect` and waits for an accepting CONNACK,
-   * all within the connect timeout.
+   * Opens a transport to `server`, sends `connect` and waits for an
+   * accepting CONNACK, all within the connect timeout.
    *
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK in time.
    */
   async start(
+    server: Endpoint,
     connect: Uint8Array,
     clean: boolean,
     signal: AbortSignal | undefined,
   ): Promise<ConnackPacket> {
-    const where = `${this.#config.endpoint.hostname}:${this.#config.endpoint.port}`;
+    const where = `${server.hostname}:${server.port}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort = noop;
     let timedOut = false;
@@ -137,7 +138,7 @@ export class Connection implements ProtocolOutput {
         signal?.addEventListener("abort", onAbort, { once: true });
         this.#abortOpen = giveUp;
       });
-      const opening = this.#transport(attempt.signal);
+      const opening = this.#transport(server, attempt.signal);
       // A connection that opens after the timeout must still be closed.
       opening.then((pair) => {
         if (timedOut) void channel(pair).close();
@@ -231,11 +232,11 @@ export class Connection implements ProtocolOutput {
       : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
   }
 
-  async #transport(signal: AbortSignal): Promise<StreamPair> {
+  async #transport(server: Endpoint, signal: AbortSignal): Promise<StreamPair> {
     const c = this.#config;
     return c.transport
       ? await c.transport(signal)
-      : await connectDefault(c.endpoint, c.ssl_params, signal);
+      : await connectDefault(server, c.ssl_params, signal);
   }
 
   async #read(ch: Channel, decoder: Framer): Promise<void> {

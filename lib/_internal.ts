@@ -1,6 +1,7 @@
 // What the reconnecting client (robust.ts) needs from the core client and no
 // user should see: one record per client, keyed by the client object.
 import type { Subscription } from "./codec/packet.ts";
+import type { Endpoint } from "./transports/default.ts";
 
 /** Hooks the core client consults; robust.ts sets them. */
 export interface CoreHooks {
@@ -20,6 +21,10 @@ export interface CoreHooks {
   subscribed?: (subscriptions: Subscription[], codes: number[]) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
+  /** The servers in the order a reconnect tries them: the last one that worked first; set by the core. */
+  servers: () => Endpoint[];
+  /** One connection attempt to one server; set by the core. */
+  connectTo: (server: Endpoint, clean: boolean, signal?: AbortSignal) => Promise<boolean>;
   /** Subscribes on the current connection, past `run`: the robust client's renewal; set by the core. */
   resubscribe: (subscriptions: Subscription[], signal?: AbortSignal) => Promise<number[]>;
 }

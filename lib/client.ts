@@ -23,13 +23,15 @@
 // (_connection.ts, with _writer.ts and _keepalive.ts) and the queue of
 // received messages (_inbox.ts). CONTRIBUTING.md has the map.
 import { encodeConnect } from "./codec/connect.ts";
-import type { QoS, Subscription, Will } from "./codec/packet.ts";
+import type { ConnackPacket, QoS, Subscription, Will } from "./codec/packet.ts";
 import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { utf8 } from "./codec/_strings.ts";
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
 import { type CoreHooks, hooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
+import type { Endpoint } from "./transports/default.ts";
+import { endpointUrl, Servers } from "./_servers.ts";
 import { abortable } from "./_abortable.ts";
 import type { AckKind, Protocol } from "./_protocol.ts";
 import type { Inbox } from "./_inbox.ts";
@@ -43,8 +45,10 @@ import {
   publishArgs,
 } from "./_checks.ts";
 import {
+  type ClientConfig,
   clientConfig,
   type ConnectOptions,
+  credentials,
   type Message,
   type MessageCallback,
   type MQTTClientOptions,
@@ -55,6 +59,7 @@ import {
 
 export type {
   ConnectOptions,
+  Credential,
   Message,
   MessageCallback,
   MQTTClientOptions,
@@ -85,20 +90,15 @@ export type {
 export class MQTTClient extends EventTarget {
   /** The client identifier sent in CONNECT. */
   readonly client_id: string;
-  /** Host name or address connected to. */
-  readonly server: string;
-  /** TCP port connected to. */
-  readonly port: number;
-  /** User name, if any. */
+  /** User name, if any (undefined when `user` is a function). */
   readonly user: string | undefined;
   /** Keep-alive interval in seconds (0: off). */
   readonly keepalive: number;
-  /** Whether TLS is used. */
-  readonly ssl: boolean;
   /** TLS parameters. */
   readonly ssl_params: SslParams;
 
-  readonly #password: Uint8Array | undefined;
+  readonly #config: ClientConfig;
+  readonly #servers: Servers;
   readonly #hooks: CoreHooks;
   readonly #core: Protocol;
   readonly #inbox: Inbox;
@@ -107,12 +107,17 @@ export class MQTTClient extends EventTarget {
   #will: Will | undefined;
   // The disconnect() under way, which a second call joins.
   #disconnecting: Promise<void> | null = null;
+  // A connect() is under way (from before its first attempt to after its last).
+  #connecting = false;
+  // Counts disconnect() calls: a connect() that sees it change stops trying.
+  #stops = 0;
 
   /**
    * Makes a client; nothing is sent until {@linkcode MQTTClient.connect}.
    *
    * @param client_id Client identifier (may be empty with a clean session).
-   * @param server Host name, IP address, or URL `mqtt://host[:port]` / `mqtts://host[:port]`.
+   * @param server Host name, IP address, or URL `mqtt://host[:port]` / `mqtts://host[:port]`
+   * (`ws://`, `wss://`); or a list of them, tried in order by `connect()`.
    * @param port Port (0: the URL's, else 1883, or 8883 with ssl), or all options as one object.
    * @param user User name.
    * @param password Password.
@@ -124,7 +129,7 @@ export class MQTTClient extends EventTarget {
    */
   constructor(
     client_id: string,
-    server: string,
+    server: string | string[],
     port?: number | MQTTClientOptions,
     user?: string,
     password?: string | Uint8Array,
@@ -140,17 +145,24 @@ export class MQTTClient extends EventTarget {
         ? port
         : { port, user, password, keepalive, ssl, ssl_params },
     );
-    this.#password = c.password;
+    this.#config = c;
+    this.#servers = new Servers(c.servers);
     this.client_id = client_id;
-    this.server = c.endpoint.hostname;
-    this.port = c.endpoint.port;
-    this.ssl = c.endpoint.ssl;
-    this.user = c.user;
+    this.user = typeof c.user === "string" ? c.user : undefined;
     this.keepalive = c.keepalive;
     this.ssl_params = c.ssl_params;
     this.#hooks = {
       keepPending: false,
       rejectKept: (e) => this.#core.rejectKept(e),
+      servers: () => this.#servers.fromCurrent(),
+      connectTo: async (server, clean, signal) => {
+        this.#startConnecting();
+        try {
+          return (await this.#attempt(server, clean, signal, this.#stops)).sessionPresent;
+        } finally {
+          this.#connecting = false;
+        }
+      },
       resubscribe: (subscriptions, signal) =>
         this.#subscribeNow(
           encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions }),
@@ -162,6 +174,26 @@ export class MQTTClient extends EventTarget {
     this.#core = this.#conn.core;
     this.#inbox = this.#conn.inbox;
     hooks.set(this, this.#hooks);
+  }
+
+  /** Host name or address of the server connected to, or last connected to (else the first given). */
+  get server(): string {
+    return this.#servers.current.hostname;
+  }
+
+  /** TCP port of that server. */
+  get port(): number {
+    return this.#servers.current.port;
+  }
+
+  /** Whether TLS is used with that server. */
+  get ssl(): boolean {
+    return this.#servers.current.ssl;
+  }
+
+  /** URL of that server, `scheme://host:port`. */
+  get url(): string {
+    return endpointUrl(this.#servers.current);
   }
 
   /** True between CONNACK and the end of the connection. */
@@ -258,20 +290,54 @@ export class MQTTClient extends EventTarget {
     );
     const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
     signal?.throwIfAborted();
-    if (this.#conn.connected || this.#conn.opening) {
+    this.#startConnecting();
+    const stops = this.#stops;
+    try {
+      const ack = await this.#servers.first(
+        (server) => this.#attempt(server, clean, signal, stops),
+        () => stops !== this.#stops || signal?.aborted === true,
+      );
+      return ack.sessionPresent;
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  #startConnecting(): void {
+    if (this.#conn.connected || this.#connecting) {
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
+    this.#connecting = true;
+  }
+
+  /** One connection attempt to `server`, with credentials fetched for it. */
+  async #attempt(
+    server: Endpoint,
+    clean: boolean,
+    signal: AbortSignal | undefined,
+    stops: number,
+  ): Promise<ConnackPacket> {
+    // Only credentials given as functions are awaited: with none, the
+    // transport starts opening in the caller's turn.
+    const given = credentials(this.#config);
+    const { user, password } = given instanceof Promise ? await given : given;
     const connect = encodeConnect({
       type: "connect",
       clientId: this.client_id,
       cleanSession: clean,
       keepalive: this.keepalive,
-      username: this.user,
-      password: this.#password,
+      username: user,
+      password,
       will: this.#will,
     });
-    const ack = await this.#conn.start(connect, clean, signal);
-    return ack.sessionPresent;
+    // Fetching credentials may have taken a while.
+    if (stops !== this.#stops) {
+      throw new MQTTConnectionError("Disconnected: disconnect() was called");
+    }
+    signal?.throwIfAborted();
+    const ack = await this.#conn.start(server, connect, clean, signal);
+    this.#servers.use(server);
+    return ack;
   }
 
   /**
@@ -290,6 +356,7 @@ export class MQTTClient extends EventTarget {
   }
 
   async #disconnect(): Promise<void> {
+    this.#stops++;
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     // Publishes kept awaiting across connections (robust client) end here.
     this.#core.rejectKept(error);

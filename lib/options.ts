@@ -34,10 +34,16 @@ export type MessageCallback = (topic: string, msg: Uint8Array) => void | Promise
 export interface MQTTClientOptions {
   /** Broker port; 0 (default) means the URL's port, else 1883, or 8883 with `ssl`. */
   port?: number;
-  /** User name. */
-  user?: string;
-  /** Password (text or bytes). */
-  password?: string | Uint8Array;
+  /**
+   * User name; or a function called on every connection attempt for the
+   * current one (rotating tokens).
+   */
+  user?: string | Credential<string>;
+  /**
+   * Password (text or bytes); or a function called on every connection
+   * attempt for the current one (a JWT, a cloud IoT custom authorizer's token).
+   */
+  password?: string | Uint8Array | Credential<string | Uint8Array>;
   /** Keep-alive interval in seconds, 0–65535; 0 (default) turns it off. */
   keepalive?: number;
   /** Use TLS (also implied by an `mqtts://` server URL). */
@@ -91,11 +97,14 @@ export interface SubscribeOptions extends SignalOptions {
   qos?: QoS;
 }
 
+/** A credential computed on every connection attempt. */
+export type Credential<T> = () => T | Promise<T>;
+
 /** The constructor's arguments, checked; what the client runs on. */
 export interface ClientConfig {
-  endpoint: Endpoint;
-  user: string | undefined;
-  password: Uint8Array | undefined;
+  servers: Endpoint[];
+  user: string | Credential<string> | undefined;
+  password: Uint8Array | Credential<string | Uint8Array> | undefined;
   keepalive: number;
   ssl_params: SslParams;
   transport: Transport | undefined;
@@ -107,6 +116,40 @@ export interface ClientConfig {
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
 
+type Credentials = { user: string | undefined; password: Uint8Array | undefined };
+
+/** The user name and password for one connection attempt: at once, or once the functions answer. */
+export function credentials(c: ClientConfig): Credentials | Promise<Credentials> {
+  const { user, password } = c;
+  if (typeof user !== "function" && typeof password !== "function") return { user, password };
+  return (async () => {
+    let u = user;
+    if (typeof u === "function") {
+      u = await u();
+      if (typeof u !== "string") {
+        throw new TypeError(`Invalid user: the user function returned ${typeof u}, not a string`);
+      }
+      utf8(u, "user");
+    }
+    return {
+      user: u,
+      password: typeof password === "function" ? checkPassword(await password()) : password,
+    };
+  })();
+}
+
+/** The password's bytes, once it is text or bytes within the limit. */
+export function checkPassword(password: unknown): Uint8Array {
+  if (typeof password !== "string" && !(password instanceof Uint8Array)) {
+    throw new TypeError("Invalid password: must be a string or a Uint8Array");
+  }
+  const bytes = payloadBytes(password);
+  if (bytes.length > 65535) {
+    throw new RangeError("Invalid password: over the limit of 65535 bytes");
+  }
+  return bytes;
+}
+
 /**
  * Checks the constructor's arguments (umqtt's positional ones, or an options
  * object in place of `port`).
@@ -116,7 +159,7 @@ const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
  */
 export function clientConfig(
   client_id: string,
-  server: string,
+  server: string | string[],
   o: MQTTClientOptions,
 ): ClientConfig {
   if (typeof client_id !== "string") {
@@ -125,26 +168,26 @@ export function clientConfig(
   utf8(client_id, "client_id");
   const explicitPort = o.port ?? 0;
   checkInt("port", explicitPort, 0, 65535);
-  const endpoint = parseServer(server, explicitPort, checkBool("ssl", o.ssl ?? false));
-  if (o.user !== undefined && typeof o.user !== "string") {
-    throw new TypeError(`Invalid user: must be a string, got ${typeof o.user}`);
+  const ssl = checkBool("ssl", o.ssl ?? false);
+  if (Array.isArray(server) && server.length === 0) {
+    throw new TypeError("Invalid server: an empty list; give at least one host or URL");
   }
-  let password: Uint8Array | undefined;
+  const servers = (Array.isArray(server) ? server : [server]).map((s) =>
+    parseServer(s, explicitPort, ssl)
+  );
+  if (o.user !== undefined && typeof o.user !== "string" && typeof o.user !== "function") {
+    throw new TypeError(`Invalid user: must be a string or a function, got ${typeof o.user}`);
+  }
+  let password: ClientConfig["password"];
   if (o.password !== undefined) {
-    if (typeof o.password !== "string" && !(o.password instanceof Uint8Array)) {
-      throw new TypeError("Invalid password: must be a string or a Uint8Array");
-    }
     if (o.user === undefined) {
       throw new TypeError(
         "Invalid password: MQTT 3.1.1 needs a user with a password (MQTT-3.1.2-22)",
       );
     }
-    password = payloadBytes(o.password);
-    if (password.length > 65535) {
-      throw new RangeError("Invalid password: over the limit of 65535 bytes");
-    }
+    password = typeof o.password === "function" ? o.password : checkPassword(o.password);
   }
-  if (o.user !== undefined) utf8(o.user, "user");
+  if (typeof o.user === "string") utf8(o.user, "user");
   const keepalive = o.keepalive ?? 0;
   checkInt("keepalive", keepalive, 0, 65535);
   const sp = o.ssl_params ?? {};
@@ -180,7 +223,7 @@ export function clientConfig(
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
   return {
-    endpoint,
+    servers,
     user: o.user,
     password,
     keepalive,

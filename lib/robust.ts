@@ -28,6 +28,7 @@
  */
 import { abortable } from "./_abortable.ts";
 import { hooks } from "./_internal.ts";
+import { endpointUrl, movesOn } from "./_servers.ts";
 import {
   type ConnectOptions,
   type Message,
@@ -59,7 +60,7 @@ export interface RobustClientOptions extends MQTTClientOptions {
   signal?: AbortSignal;
 }
 
-/** What a `reconnecting` event carries. */
+/** What a `reconnecting` event carries: one event before each attempt, one per server tried. */
 export interface ReconnectingDetail {
   /** Attempt number, from 1. */
   attempt: number;
@@ -67,12 +68,15 @@ export interface ReconnectingDetail {
   delay: number;
   /** Why the last attempt (or the connection) failed. */
   error: unknown;
+  /** URL of the server about to be tried, `scheme://host:port`. */
+  server: string;
 }
 
 const noop = () => {};
 
 export type {
   ConnectOptions,
+  Credential,
   Message,
   MessageCallback,
   MQTTClientOptions,
@@ -131,7 +135,9 @@ export class MQTTClient extends SimpleClient {
   #reconnecting: Promise<boolean> | null = null;
   // The application's connect() while it runs (not while it waits for a reconnect).
   #appConnecting: Promise<boolean> | null = null;
-  #plannedDelay = 0;
+  #plannedDelay: number | undefined;
+  // Why the connection, or the last attempt, failed.
+  #lastError: unknown;
   #subscriptions = new Map<string, QoS>();
   #offline = 0;
   #offlineBytes = 0;
@@ -142,7 +148,7 @@ export class MQTTClient extends SimpleClient {
    * client), or an options object with {@linkcode RobustClientOptions}.
    *
    * @param client_id Client identifier; reconnects resume its session.
-   * @param server Host, IP address or `mqtt://`/`mqtts://` URL.
+   * @param server Host, IP address or `mqtt://`/`mqtts://` URL, or a list of them.
    * @param port Port, or all options as one object.
    * @param user User name.
    * @param password Password.
@@ -154,7 +160,7 @@ export class MQTTClient extends SimpleClient {
    */
   constructor(
     client_id: string,
-    server: string,
+    server: string | string[],
     port?: number | RobustClientOptions,
     user?: string,
     password?: string | Uint8Array,
@@ -187,6 +193,7 @@ export class MQTTClient extends SimpleClient {
     // Lost without disconnect(): start reconnecting at once, so that kept
     // publishes are resent even when nobody calls anything.
     h.onLost = (error) => {
+      this.#lastError = error;
       this.log(false, error);
       void this.reconnect().catch(noop);
     };
@@ -205,17 +212,19 @@ export class MQTTClient extends SimpleClient {
   }
 
   /**
-   * Waits before reconnect attempt `i` (from 1). The default waits a random
-   * time between 0 and `DELAY * 2^(i-1)` seconds, capped at
-   * `reconnectMaxDelay` (exponential backoff with full jitter). Override it
-   * to decide alone, as with umqtt.robust.
+   * Waits before reconnect attempt `i` (from 1). The default waits, before
+   * the first server of round `r` of the server list, a random time between
+   * 0 and `DELAY * 2^(r-2)` seconds (`DELAY` before the first round too),
+   * capped at `reconnectMaxDelay` (exponential backoff with full jitter), and
+   * not at all before the other servers of a round. Override it to decide
+   * alone, as with umqtt.robust.
    *
    * @param i The attempt about to be made.
    * @returns When the wait is over (early if the client is disconnected).
    */
   delay(i: number): Promise<void> {
-    const ms = this.#plannedDelay || this.#backoff(i);
-    this.#plannedDelay = 0;
+    const ms = this.#plannedDelay ?? this.#backoff(i);
+    this.#plannedDelay = undefined;
     const stop = this.#stop.signal;
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -282,12 +291,16 @@ export class MQTTClient extends SimpleClient {
   }
 
   /**
-   * Retries `connect(false)` until it succeeds, waiting `delay(i)` between
-   * attempts; renews every subscription when the broker reports no
-   * session. Concurrent calls share one attempt. Resolves at once when connected.
+   * Retries `connect(false)` until it succeeds: through the server list,
+   * from the server that worked last, each attempt announced by a
+   * `reconnecting` event and preceded by `delay(i)`; renews every
+   * subscription when the broker reports no session. Concurrent calls share
+   * one attempt. Resolves at once when connected.
    *
    * @returns CONNACK's session-present flag.
-   * @throws {MQTTException} The broker refused the connection (as umqtt.robust, not retried).
+   * @throws {MQTTException} The broker refused the client itself (bad
+   * credentials, not authorized…; as umqtt.robust, not retried). A refusal
+   * that speaks of the server (unavailable, busy, use another) moves on.
    * @throws {MQTTConnectionError} After `disconnect()`.
    */
   reconnect(): Promise<boolean> {
@@ -295,47 +308,65 @@ export class MQTTClient extends SimpleClient {
   }
 
   async #reconnect(): Promise<boolean> {
-    for (let i = 1;; i++) {
-      // An application connect() under way: our own would be refused with a
-      // TypeError ("already connecting"). Wait for it, then look again.
-      let present: boolean | undefined;
-      while (this.#appConnecting && !this.#stop.signal.aborted) {
-        present = await abortable(this.#appConnecting, this.#stop.signal).catch(() => undefined);
-      }
-      if (this.connected) return present ?? true;
-      if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
-      this.#signal?.throwIfAborted();
-      let error: unknown;
-      try {
-        const present = await super.connect(false, { signal: this.#stop.signal });
-        if (!present && this.#subscriptions.size > 0) {
-          // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-          await hooks.get(this)!.resubscribe(
-            [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos })),
-            this.#stop.signal,
-          );
+    const h = hooks.get(this)!;
+    for (let attempt = 1, round = 1;; round++) {
+      const servers = h.servers();
+      for (let k = 0; k < servers.length; k++, attempt++) {
+        if (this.connected) return true;
+        this.#stopped();
+        // Full jitter before the first attempt too, so that a fleet does not
+        // come back to a restarted broker all at once; exponential backoff
+        // between rounds of the list; none between its servers.
+        this.#plannedDelay = k > 0 ? 0 : this.#backoff(Math.max(round - 1, 1));
+        this.dispatchEvent(
+          new CustomEvent<ReconnectingDetail>("reconnecting", {
+            detail: {
+              attempt,
+              delay: this.#plannedDelay,
+              error: this.#lastError,
+              server: endpointUrl(servers[k]),
+            },
+          }),
+        );
+        await this.delay(attempt);
+        // An application connect() under way: our own would be refused with a
+        // TypeError ("already connecting"). Wait for it, then look again.
+        let present: boolean | undefined;
+        while (this.#appConnecting && !this.#stop.signal.aborted) {
+          present = await abortable(this.#appConnecting, this.#stop.signal).catch(() => undefined);
         }
-        return present;
-      } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#stop.signal.aborted) {
-          this.#signal?.throwIfAborted();
-          if (this.#closed) {
-            throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+        if (this.connected) return present ?? true;
+        this.#stopped();
+        try {
+          const present = await h.connectTo(servers[k], false, this.#stop.signal);
+          if (!present && this.#subscriptions.size > 0) {
+            // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
+            await h.resubscribe(
+              [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos })),
+              this.#stop.signal,
+            );
           }
-          hooks.get(this)!.rejectKept(e as Error);
-          throw e;
+          return present;
+        } catch (e) {
+          if (!movesOn(e) || this.#stop.signal.aborted) {
+            this.#signal?.throwIfAborted();
+            if (this.#closed) {
+              throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+            }
+            h.rejectKept(e as Error);
+            throw e;
+          }
+          this.#lastError = e;
+          this.log(true, e);
         }
-        error = e;
       }
-      this.log(true, error);
-      this.#plannedDelay = this.#backoff(i);
-      this.dispatchEvent(
-        new CustomEvent<ReconnectingDetail>("reconnecting", {
-          detail: { attempt: i, delay: this.#plannedDelay, error },
-        }),
-      );
-      await this.delay(i);
     }
+  }
+
+  /** Throws when reconnecting must stop: after `disconnect()`, or the client's signal aborted. */
+  #stopped(): void {
+    if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+    this.#signal?.throwIfAborted();
   }
 
   #backoff(i: number): number {

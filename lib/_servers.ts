@@ -1,0 +1,81 @@
+// The servers a client may connect to, which one it is on, and failover:
+// which failures move on to the next server, trying them in turn, and the
+// order a reconnect goes through them.
+import { MQTTConnectionError, MQTTException } from "./errors.ts";
+import type { Endpoint } from "./transports/default.ts";
+
+/** `scheme://host:port` of an endpoint, an IPv6 address in brackets. */
+export function endpointUrl(e: Endpoint): string {
+  const host = e.hostname.includes(":") ? `[${e.hostname}]` : e.hostname;
+  return `${e.scheme}://${host}:${e.port}`;
+}
+
+// Refusals that speak of the server, not of the client: 3.1.1 return code 3
+// (server unavailable); MQTT 5 0x88 server unavailable, 0x89 server busy,
+// 0x9C use another server, 0x9D server moved.
+const SERVER_REFUSALS = [3, 0x88, 0x89, 0x9c, 0x9d];
+
+/**
+ * Whether a failed connection attempt speaks of the server — a network
+ * failure, a timeout, a refusal such as "server unavailable" — so that the
+ * next server is worth trying; a refusal of the client itself (bad
+ * credentials, not authorized, bad client id…) is not.
+ */
+export function movesOn(error: unknown): boolean {
+  if (error instanceof MQTTException) return SERVER_REFUSALS.includes(error.code);
+  return error instanceof MQTTConnectionError;
+}
+
+/** The client's servers, in the order given, and the one connected to, or last connected to. */
+export class Servers {
+  /** The servers, as given. */
+  readonly list: readonly Endpoint[];
+  #current = 0;
+
+  constructor(list: Endpoint[]) {
+    this.list = list;
+  }
+
+  /** The server connected to, or last connected to (the first before any connection). */
+  get current(): Endpoint {
+    return this.list[this.#current];
+  }
+
+  /** `server` is the one connected to now. */
+  use(server: Endpoint): void {
+    this.#current = this.list.indexOf(server);
+  }
+
+  /** The order a reconnect tries them: from the one that worked last, round the list. */
+  fromCurrent(): Endpoint[] {
+    return [...this.list.slice(this.#current), ...this.list.slice(0, this.#current)];
+  }
+
+  /**
+   * Tries `attempt` on each server in order until one succeeds. A failure
+   * that speaks of the server moves on, unless `stopped()`; any other
+   * failure rejects at once. When every server failed, rejects with the
+   * last error, its message listing each address tried and why (with one
+   * server, that server's error as it is).
+   */
+  async first<T>(attempt: (server: Endpoint) => Promise<T>, stopped: () => boolean): Promise<T> {
+    const failures: string[] = [];
+    let last: unknown;
+    for (const server of this.list) {
+      try {
+        return await attempt(server);
+      } catch (e) {
+        if (!movesOn(e) || stopped()) throw e;
+        last = e;
+        failures.push(`${endpointUrl(server)}: ${(e as Error).message}`);
+      }
+    }
+    if (this.list.length === 1) throw last;
+    const message = `Cannot connect to any of the ${this.list.length} servers: ${
+      failures.join("; ")
+    }`;
+    throw last instanceof MQTTException
+      ? new MQTTException(message, last.code)
+      : new MQTTConnectionError(message, { cause: last });
+  }
+}

@@ -1,0 +1,254 @@
+// Several servers: connect() tries them in order and moves on past failures
+// that speak of the server; the robust client reconnects from the server that
+// worked last, one `reconnecting` event per server tried; credentials given as
+// functions are fetched for every attempt. Real brokers behind loopback
+// proxies, scripted brokers for refusals.
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { MQTTClient, MQTTConnectionError, MQTTException } from "../mod.ts";
+import { MQTTClient as RobustClient, type ReconnectingDetail } from "../lib/robust.ts";
+import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { FaultProxy } from "./_fault_proxy.ts";
+import { startHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !f();) {
+    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A scripted broker that answers every CONNECT with CONNACK `code`. */
+function refusing(code: number) {
+  return startHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write(Uint8Array.of(0x20, 0x02, 0x00, code));
+    await peer.clientClosed;
+  });
+}
+
+/** A scripted broker that accepts TCP and never answers. */
+function silent() {
+  return startHostileBroker(async (peer) => {
+    await peer.clientClosed;
+  });
+}
+
+test("a list of servers: each entry parsed as a single server; a non-zero port replaces every entry's", () => {
+  const c = new MQTTClient("id", ["mqtt://a:1000", "mqtts://b", "c", "ws://d/x"]);
+  assert.equal(c.url, "mqtt://a:1000", "before any connection: the first entry");
+  assert.equal(c.server, "a");
+  assert.equal(c.port, 1000);
+  assert.equal(c.ssl, false);
+  const p = new MQTTClient("id", ["mqtt://a:1000", "mqtts://b"], { port: 2000 });
+  assert.equal(p.url, "mqtt://a:2000");
+  const s = new MQTTClient("id", ["a", "[::1]"], { ssl: true });
+  assert.equal(s.url, "mqtts://a:8883");
+  assert.equal(new MQTTClient("id", ["::1"], {}).url, "mqtt://[::1]:1883");
+  assert.throws(() => new MQTTClient("id", []), /Invalid server: an empty list/);
+  assert.throws(() => new MQTTClient("id", ["a", "http://b"]), /Invalid server "http:\/\/b"/);
+  assert.throws(() => new MQTTClient("id", ["a", ""]), /Invalid server/);
+});
+
+forEachBroker(
+  "connect() moves on past a refused port, a silent server and 'server unavailable', to the broker",
+  async (broker: Broker) => {
+    const unavailable = await refusing(3);
+    const quiet = await silent();
+    const dead = await closedPort();
+    const c = new MQTTClient(uniqueId("fo"), [
+      `mqtt://127.0.0.1:${dead}`,
+      quiet.url,
+      unavailable.url,
+      broker.url,
+    ], { connectTimeout: 300 });
+    const connected: unknown[] = [];
+    c.addEventListener("connected", (e) => connected.push((e as CustomEvent).detail));
+    try {
+      assert.equal(await c.connect(), false);
+      assert.equal(c.url, broker.url, "connected to the last entry");
+      assert.equal(c.port, broker.port);
+      assert.deepEqual(connected, [{ sessionPresent: false }]);
+      assert.equal(quiet.peers.length, 1, "the silent server was tried once");
+      assert.equal(unavailable.peers.length, 1);
+      await c.publish(uniqueId("t"), "hi", false, 1);
+    } finally {
+      await c.disconnect();
+      await unavailable.close();
+      await quiet.close();
+    }
+  },
+);
+
+test("a refusal of the client itself does not move on: bad credentials reject at once", async () => {
+  const bad = await refusing(4);
+  const next = await refusing(0);
+  try {
+    const c = new MQTTClient(uniqueId("fo"), [bad.url, next.url]);
+    await assert.rejects(c.connect(), (e: Error) => e instanceof MQTTException && e.code === 4);
+    assert.equal(next.peers.length, 0, "the next server was not tried");
+    assert.equal(c.connected, false);
+  } finally {
+    await bad.close();
+    await next.close();
+  }
+});
+
+test("when every server fails, connect() rejects with the last error, listing each address and why", async () => {
+  const dead = await closedPort();
+  const unavailable = await refusing(3);
+  try {
+    const c = new MQTTClient(uniqueId("fo"), [`mqtt://127.0.0.1:${dead}`, unavailable.url]);
+    const e = await c.connect().then(() => null, (e) => e);
+    assert.ok(e instanceof MQTTException, `the last error's class: ${e}`);
+    assert.equal(e.code, 3);
+    assert.match(e.message, /any of the 2 servers/);
+    assert.ok(e.message.includes(`mqtt://127.0.0.1:${dead}: `), e.message);
+    assert.ok(e.message.includes(`${unavailable.url}: Connection refused: server unavailable`));
+  } finally {
+    await unavailable.close();
+  }
+});
+
+test("disconnect() during connect() stops trying the servers", async () => {
+  const quiet = await silent();
+  const next = await refusing(0);
+  try {
+    const c = new MQTTClient(uniqueId("fo"), [quiet.url, next.url]);
+    const connecting = c.connect().then(() => null, (e) => e);
+    await until(() => quiet.peers.length === 1, "the first server is being tried");
+    await c.disconnect();
+    const e = await connecting;
+    assert.ok(e instanceof MQTTConnectionError);
+    assert.match(e.message, /disconnect\(\) was called/);
+    assert.equal(next.peers.length, 0);
+  } finally {
+    await quiet.close();
+    await next.close();
+  }
+});
+
+forEachBroker(
+  "robust: after a loss it reconnects from the server that worked last, one event per server tried",
+  async (broker) => {
+    const a = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const b = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const urlA = `mqtt://127.0.0.1:${a.port}`;
+    const urlB = `mqtt://127.0.0.1:${b.port}`;
+    const c = new RobustClient(uniqueId("rf"), [urlA, urlB]);
+    c.DELAY = 0.02;
+    const events: ReconnectingDetail[] = [];
+    c.addEventListener("reconnecting", (e) => events.push((e as CustomEvent).detail));
+    try {
+      await c.connect(false);
+      assert.equal(c.url, urlA);
+      // A goes away: the reconnect tries A (the last that worked), then B.
+      a.refuse(true);
+      a.cut();
+      await until(() => c.connected && c.url === urlB, "connected to B");
+      assert.deepEqual(events.map((e) => [e.attempt, e.server]), [[1, urlA], [2, urlB]]);
+      assert.ok(events[0].error instanceof MQTTConnectionError, "the loss");
+      assert.ok(events[0].delay >= 0 && events[0].delay <= 20, "full jitter before the first");
+      assert.equal(events[1].delay, 0, "no wait between the servers of one round");
+      assert.ok(events[1].error instanceof MQTTConnectionError, "A's refusal");
+      // B goes away, A is back: B first (it worked last), then A.
+      events.length = 0;
+      a.refuse(false);
+      b.refuse(true);
+      b.cut();
+      await until(() => c.connected && c.url === urlA, "connected to A again");
+      assert.deepEqual(events.map((e) => e.server), [urlB, urlA]);
+      await c.publish(uniqueId("t"), "after failover", false, 1);
+    } finally {
+      await c.disconnect();
+      await a.close();
+      await b.close();
+    }
+  },
+);
+
+forEachBroker(
+  "robust: with every server down it goes round the list with backoff between rounds",
+  async (broker) => {
+    const a = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const b = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const c = new RobustClient(uniqueId("rr"), [
+      `mqtt://127.0.0.1:${a.port}`,
+      `mqtt://127.0.0.1:${b.port}`,
+    ]);
+    c.DELAY = 0.02;
+    const events: ReconnectingDetail[] = [];
+    c.addEventListener("reconnecting", (e) => events.push((e as CustomEvent).detail));
+    try {
+      await c.connect(false);
+      a.refuse(true);
+      b.refuse(true);
+      a.cut();
+      await until(() => events.length >= 6, "three rounds");
+      assert.deepEqual(events.slice(0, 6).map((e) => e.attempt), [1, 2, 3, 4, 5, 6]);
+      for (const [i, e] of events.slice(0, 6).entries()) {
+        const round = Math.floor(i / 2) + 1;
+        if (i % 2 === 1) assert.equal(e.delay, 0);
+        else assert.ok(e.delay <= 20 * 2 ** Math.max(round - 2, 0), `round ${round}: ${e.delay}`);
+      }
+      a.refuse(false);
+      await until(() => c.connected, "back");
+    } finally {
+      await c.disconnect();
+      await a.close();
+      await b.close();
+    }
+  },
+);
+
+test("user and password may be functions, called on every connection attempt", async () => {
+  const broker = await startMosquitto({ passwordFile: [{ user: "dev", password: "token-2" }] });
+  const calls: string[] = [];
+  let token = "token-1";
+  const c = new MQTTClient(uniqueId("cr"), broker.url, {
+    user: () => (calls.push("user"), "dev"),
+    password: async () => {
+      calls.push("password");
+      await sleep(1);
+      return token;
+    },
+  });
+  try {
+    assert.equal(c.user, undefined, "a user function is not exposed");
+    const e = await c.connect().then(() => null, (e) => e);
+    assert.ok(e instanceof MQTTException, `refused: ${e}`);
+    assert.ok(!e.message.includes("token"), "no secret in the error");
+    token = "token-2"; // rotated
+    await c.connect();
+    assert.deepEqual(calls, ["user", "password", "user", "password"]);
+  } finally {
+    await c.disconnect();
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
+test("a credential function that returns the wrong type rejects connect() with a TypeError", async () => {
+  const c = new MQTTClient("id", "127.0.0.1", {
+    user: "u",
+    password: () => 5 as unknown as string,
+  });
+  await assert.rejects(
+    c.connect(),
+    (e: Error) => e instanceof TypeError && /password/.test(e.message),
+  );
+  const d = new MQTTClient("id", "127.0.0.1", { user: () => 5 as unknown as string });
+  await assert.rejects(d.connect(), /Invalid user: the user function returned number/);
+  assert.throws(() => new MQTTClient("id", "h", { user: 5 as unknown as string }), /Invalid user/);
+});
