@@ -1,6 +1,6 @@
 // The default connector's TCP half, loaded on first use so that a browser
 // bundle, which only ever connects over WebSocket, carries none of it.
-import type { Endpoint } from "./default.ts";
+import type { Endpoint } from "./endpoint.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** The runtime this code runs in, as far as picking sockets goes. */
