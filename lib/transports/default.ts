@@ -35,7 +35,9 @@ export async function connectDefault(
     const { connectWebSocket } = await import("./websocket.ts");
     return await connectWebSocket(webSocketUrl(endpoint), { signal });
   }
-  // TCP: which sockets depends on the runtime; a browser never loads this.
+  // TCP: which sockets depends on the runtime, told apart at run time by
+  // _tcp.ts; the npm build turns this specifier into "#tcp", which resolves
+  // by condition instead (scripts/build_npm.ts). A browser never loads it.
   const { connectTcp } = await import("./_tcp.ts");
   return await connectTcp(endpoint, ssl_params, signal);
 }

@@ -58,6 +58,9 @@ async function bundle(
     "bundle",
     "--quiet",
     `--platform=${platform}`,
+    // Only workerd has it; the source imports it (unused elsewhere) by name.
+    "--external",
+    "cloudflare:*",
     "-o",
     out,
     entry,

@@ -23,7 +23,8 @@ before(async () => {
   mf = new Miniflare({
     // As text: a scriptPath outside miniflare's working folder is refused.
     // Listed, not discovered: miniflare's module discovery refuses the
-    // library's computed import("cloudflare:sockets"), which workerd serves.
+    // source bundle's import("node:net") (never run in workerd) unless
+    // nodejs_compat is on.
     modules: [{
       type: "ESModule",
       path: "worker.js",
