@@ -121,11 +121,7 @@ try {
       }
     } else if (which === "cloudflare") {
       if (!drivers) continue;
-      const node = node22();
-      if (!need(node !== undefined, "no Node 22 for wrangler (npm ci --prefix tests/runtimes)")) {
-        continue;
-      }
-      const workers = await workerBundles(node!);
+      const workers = await workerBundles();
       await run(join(tools, ".bin/esbuild"), [
         join(root, "mod.ts"),
         "--bundle",
@@ -217,19 +213,24 @@ interface WorkerBundle {
   npm: boolean;
 }
 
-/** cloudflare/worker.ts built three ways; `node` runs wrangler and Vite with the Cloudflare plugin. */
-async function workerBundles(node: string): Promise<WorkerBundle[]> {
+/** cloudflare/worker.ts built three ways; the npm ones only where there is a Node 22 to build them. */
+async function workerBundles(): Promise<WorkerBundle[]> {
   const source = join(tmp, "worker-source/worker.js");
   await esbuildSource(join(here, "cloudflare/worker.ts"), source, [
     "--format=esm",
     "--platform=browser",
     "--conditions=workerd,worker",
   ]);
+  const fromSource = { name: "source (esbuild)", entry: source, npm: false };
+  const node = node22();
+  if (!need(node !== undefined, "no Node 22 for wrangler (npm ci --prefix tests/runtimes)")) {
+    return [fromSource];
+  }
   const app = await npmApp();
   const worker = join(app, "cloudflare");
   // Nothing sent anywhere: no metrics, and no banner, whose update check asks npm.
   const env = { WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" };
-  await run(node, [
+  await run(node!, [
     join(app, "node_modules/wrangler/bin/wrangler.js"),
     "deploy",
     "--dry-run",
@@ -240,7 +241,7 @@ async function workerBundles(node: string): Promise<WorkerBundle[]> {
     join(worker, "vite.config.mjs"),
     `import { cloudflare } from "@cloudflare/vite-plugin";\nexport default { plugins: [cloudflare()] };\n`,
   );
-  await run(node, [join(app, "node_modules/vite/bin/vite.js"), "build", "--logLevel=warn"], {
+  await run(node!, [join(app, "node_modules/vite/bin/vite.js"), "build", "--logLevel=warn"], {
     cwd: worker,
     env,
   });
@@ -248,7 +249,7 @@ async function workerBundles(node: string): Promise<WorkerBundle[]> {
   const [built] = readdirSync(join(worker, "dist"));
   const { main } = JSON.parse(readFileSync(join(worker, "dist", built, "wrangler.json"), "utf8"));
   return [
-    { name: "source (esbuild)", entry: source, npm: false },
+    fromSource,
     {
       name: "npm (wrangler deploy --dry-run)",
       entry: join(worker, "out-wrangler/worker.js"),
