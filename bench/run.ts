@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import mqttPacket from "npm:mqtt-packet@9";
 import * as esbuild from "npm:esbuild@0.28";
 import { encode, PacketDecoder, type PublishPacket } from "../lib/codec/mod.ts";
+import { buildNpm } from "../scripts/build_npm.ts";
 import { startBroker } from "./_mosquitto.ts";
 import {
   clientPublish,
@@ -522,6 +523,78 @@ async function sizeRows() {
     values: { umqtt: ours.length, "MQTT.js": theirs.length },
     checks: [],
   });
+  await oneFileRows();
+}
+
+/** The TCP half of the default connector, by module: none of it belongs in a browser build of the npm package. */
+const TCP_MODULES =
+  /transports\/(_tcp|_tcp_deno|_tcp_node|_tcp_workerd|deno|node|bun|cloudflare)\.js$/;
+
+/**
+ * Issue 17 §4: the one-file browser build a user makes of the source,
+ * `esbuild mod.ts --bundle --minify --format=esm --platform=browser
+ * --external:node:* --external:cloudflare:*`, beside the same build of the
+ * npm package's entry (`deno task build:npm`, resolved with esbuild's
+ * `browser` condition and no externals), which must hold no TCP adapter.
+ */
+async function oneFileRows() {
+  const build = async (options: esbuild.BuildOptions) => {
+    const result = await esbuild.build({
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      metafile: true,
+      logLevel: "error",
+      ...options,
+    });
+    const code = result.outputFiles![0].contents;
+    return { gz: gzipSync(code, { level: 9 }).length, inputs: result.metafile!.inputs };
+  };
+  const source = await build({
+    entryPoints: [new URL("mod.ts", root).pathname],
+    external: ["node:*", "cloudflare:*"],
+  });
+  const dir = Deno.makeTempDirSync({ prefix: "umqtt-bench-npm-" });
+  try {
+    await buildNpm(`${dir}/node_modules/@umqtt/umqtt`);
+    const npm = await build({
+      stdin: { contents: `export * from "@umqtt/umqtt";`, resolveDir: dir, loader: "js" },
+    });
+    await esbuild.stop();
+    const tcp = Object.keys(npm.inputs).filter((f) => TCP_MODULES.test(f));
+    if (tcp.length) throw new Error(`The npm package's browser build holds ${tcp.join(", ")}`);
+    const named = (f: string) => f.replace(/^.*\/transports\//, "");
+    notes.push(
+      `One-file builds: the source's holds every runtime's TCP modules (${
+        Object.keys(source.inputs).filter((f) =>
+          /transports\/(_tcp_\w+|deno|node|cloudflare)\.ts$/.test(f)
+        )
+          .map(named).join(", ")
+      }), unused in a browser; the npm package's holds ${
+        Object.keys(npm.inputs).filter((f) => f.includes("/transports/")).map(named).join(", ")
+      }.`,
+    );
+    console.error(`one-file bundle: source ${source.gz} B, npm package ${npm.gz} B (gzip -9)`);
+    rows.push({
+      section: "size",
+      workload: "browser bundle, one file, minified + gzip: the source (`node:*`, " +
+        "`cloudflare:*` external)",
+      unit: "bytes",
+      values: { umqtt: source.gz },
+      checks: [check("umqtt bytes ≤ 15 KB", source.gz / 15000, 1, false)],
+    });
+    rows.push({
+      section: "size",
+      workload: "the same, from the npm package (`browser` condition: no TCP adapter)",
+      unit: "bytes",
+      values: { umqtt: npm.gz },
+      checks: [check("npm package / source", npm.gz / source.gz, NaN, false)],
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {

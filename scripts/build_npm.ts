@@ -8,12 +8,39 @@
  * `lib/transports/deno.ts` uses the `Deno` namespace, which the Node build has
  * no types for, and is only ever loaded under Deno.
  *
+ * One thing differs from the source: which sockets the default connector
+ * uses is chosen by module resolution, not at run time. The source's
+ * `lib/transports/_tcp.ts` tells runtimes apart and imports the one it finds;
+ * in the package, `default.js` imports `#tcp` instead, which `imports` in
+ * package.json resolves by condition (see {@linkcode TCP_BY_CONDITION}) to
+ * that runtime's module alone. A Worker bundle then holds `cloudflare:sockets`
+ * and no `node:net`, a browser bundle no TCP code at all, and no bundler
+ * meets a `node:` or `cloudflare:` module it cannot resolve.
+ *
  * @module
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname!, "..");
+
+/**
+ * The default connector's TCP module per condition, in the order a resolver
+ * tries them (the first condition it has wins): wrangler and the Cloudflare
+ * Vite plugin set `workerd` (with `browser`), Deno sets `deno` (with `node`),
+ * Bun `bun`, Node `node`, and browser bundlers (Vite, esbuild, webpack)
+ * `browser`. `default` is the source's run-time choice, for anything else.
+ */
+export const TCP_BY_CONDITION: Record<string, string> = {
+  workerd: "./lib/transports/_tcp_workerd.js",
+  deno: "./lib/transports/_tcp_deno.js",
+  bun: "./lib/transports/_tcp_node.js",
+  node: "./lib/transports/_tcp_node.js",
+  browser: "./lib/transports/_tcp_none.js",
+  default: "./lib/transports/_tcp.js",
+};
+/** The specifier in the compiled default connector that `#tcp` replaces. */
+const TCP_IMPORT = 'import("./_tcp.js")';
 
 /**
  * Builds the package into `outDir` (emptied first).
@@ -67,6 +94,12 @@ export async function buildNpm(
       text.replace(/(["'])(\.\.?\/[^"']*)\.ts\1/g, "$1$2.js$1"),
     );
   }
+  const connector = join(outDir, "lib/transports/default.js");
+  const compiled = Deno.readTextFileSync(connector);
+  if (compiled.split(TCP_IMPORT).length !== 2) {
+    throw new Error(`build:npm: expected one ${TCP_IMPORT} in ${connector}`);
+  }
+  Deno.writeTextFileSync(connector, compiled.replace(TCP_IMPORT, 'import("#tcp")'));
   const js = (p: string) => "./" + p.replace(/^\.\//, "").replace(/\.ts$/, ".js");
   const dts = (p: string) => "./" + p.replace(/^\.\//, "").replace(/\.ts$/, ".d.ts");
   const pkg = {
@@ -92,6 +125,7 @@ export async function buildNpm(
         [k, p],
       ) => [k, { types: dts(p), default: js(p) }]),
     ),
+    imports: { "#tcp": TCP_BY_CONDITION },
   };
   writeFileSync(
     join(outDir, "package.json"),
@@ -100,6 +134,11 @@ export async function buildNpm(
   for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
     if (existsSync(join(root, file))) {
       copyFileSync(join(root, file), join(outDir, file));
+    }
+  }
+  for (const [condition, p] of Object.entries(TCP_BY_CONDITION)) {
+    if (!existsSync(join(outDir, p))) {
+      throw new Error(`build:npm: #tcp's "${condition}" module ${p} is not in ${outDir}`);
     }
   }
   for (const [k, p] of Object.entries(exportsMap)) {

@@ -1,6 +1,13 @@
-// The default connector's TCP half, loaded on first use so that a browser
-// bundle, which only ever connects over WebSocket, carries none of it.
-import type { Endpoint } from "./default.ts";
+// The default connector's TCP half as the source has it (JSR, Deno, Bun, a
+// bundle of the TypeScript): the runtime is told apart at run time, and only
+// its module is imported. Every specifier is a literal, so that `deno
+// publish` and bundlers see each one; a bundler for the browser needs
+// `node:*` and `cloudflare:*` marked external, which code that never runs
+// there then leaves unloaded. The npm package replaces this module's import
+// in default.ts by "#tcp", which package.json's `imports` resolves by
+// condition straight to one of the modules below (scripts/build_npm.ts).
+import type { Endpoint } from "./endpoint.ts";
+import { connectTcp as noTcp } from "./_tcp_none.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** The runtime this code runs in, as far as picking sockets goes. */
@@ -16,37 +23,22 @@ function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
   return "browser";
 }
 
-/** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, each adapter imported when used. */
+/** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, importing only its module. */
 export async function connectTcp(
   endpoint: Endpoint,
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  const { hostname, port, ssl } = endpoint;
-  const options = { hostname, port, ssl, ssl_params, signal };
-  // One case per runtime, each with its own import(), so that a bundler
-  // makes each adapter a chunk of its own.
+  // One import() each, so that a bundler that splits code makes each
+  // runtime's module a chunk of its own.
   switch (runtime()) {
-    case "deno": {
-      const { connectDeno } = await import("./deno.ts");
-      return await connectDeno(options);
-    }
-    case "bun": {
-      const { connectBun } = await import("./bun.ts");
-      return await connectBun(options);
-    }
-    case "node": {
-      const { connectNode } = await import("./node.ts");
-      return await connectNode(options);
-    }
-    case "workerd": {
-      const { connectCloudflare } = await import("./cloudflare.ts");
-      return await connectCloudflare(options);
-    }
+    case "deno":
+      return await (await import("./_tcp_deno.ts")).connectTcp(endpoint, ssl_params, signal);
+    case "bun":
+    case "node":
+      return await (await import("./_tcp_node.ts")).connectTcp(endpoint, ssl_params, signal);
+    case "workerd":
+      return await (await import("./_tcp_workerd.ts")).connectTcp(endpoint, ssl_params, signal);
   }
-  throw new TypeError(
-    `Cannot connect to mqtt${
-      ssl ? "s" : ""
-    }://${hostname}:${port} here: a browser has no TCP sockets; use a ws:// or wss:// URL, or pass the transport option`,
-  );
+  return await noTcp(endpoint);
 }

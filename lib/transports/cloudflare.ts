@@ -58,10 +58,10 @@ export async function connectCloudflare(
       "Invalid ssl_params for Workers: cloudflare:sockets verifies against the public CAs by the host connected to; cadata, cert/key and another server_hostname are not possible",
     );
   }
-  // A computed specifier: only workerd knows this module, and no other
-  // runtime's type checker or bundler should go looking for it.
-  const specifier = "cloudflare:sockets";
-  const { connect } = (await import(specifier)) as {
+  // Imported when connecting, not at the top: only workerd has this module,
+  // and a bundle that holds this file for every runtime (the source's, which
+  // picks at run time) must not load it anywhere else.
+  const { connect } = (await import("cloudflare:sockets")) as {
     connect(
       address: { hostname: string; port: number },
       o: object,

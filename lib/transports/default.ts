@@ -5,101 +5,9 @@
  *
  * @module
  */
+import { type Endpoint, webSocketUrl } from "./endpoint.ts";
 import type { SslParams, StreamPair } from "./types.ts";
-
-/** Where to connect, as parsed from the client's `server`, `port` and `ssl`. */
-export interface Endpoint {
-  /** URL scheme given, or `mqtt`/`mqtts` for a bare host; `ws`/`wss` select WebSocket. */
-  scheme: "mqtt" | "mqtts" | "ws" | "wss";
-  /** Host name or IP address (IPv6 without brackets). */
-  hostname: string;
-  /** TCP port. */
-  port: number;
-  /** Use TLS. */
-  ssl: boolean;
-  /** For `ws`/`wss`: the URL's path and query; `/mqtt` when the URL has none. */
-  path?: string;
-}
-
-const DEFAULT_PORT = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
-
-/**
- * Parses `server` (a host, or an `mqtt://`, `mqtts://`, `ws://` or `wss://`
- * URL) with umqtt's port rules: a non-zero `port` wins, else the URL's, else
- * the scheme's default (1883, 8883 with ssl; 80 for `ws`, 443 for `wss`).
- * A WebSocket URL keeps its path, `/mqtt` if it has none.
- *
- * @param server Host name, IP address or URL.
- * @param port The explicit port, 0 for none.
- * @param ssl Whether TLS was asked for (turns `ws` into `wss`).
- * @returns The endpoint.
- * @throws {TypeError} An empty server or an unsupported URL scheme.
- * @example
- * ```ts
- * import { parseServer } from "./default.ts";
- * const e = parseServer("ws://broker.local", 0, false);
- * if (e.port !== 80 || e.path !== "/mqtt") throw new Error("unexpected");
- * ```
- */
-export function parseServer(
-  server: string,
-  port: number,
-  ssl: boolean,
-): Endpoint {
-  if (typeof server !== "string" || server.length === 0) {
-    throw new TypeError(
-      "Invalid server: must be a host name, an IP address or an mqtt:// URL",
-    );
-  }
-  const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
-  if (!match) {
-    return {
-      scheme: ssl ? "mqtts" : "mqtt",
-      hostname: server,
-      port: port || (ssl ? 8883 : 1883),
-      ssl,
-    };
-  }
-  const given = match[1].toLowerCase();
-  if (!(given in DEFAULT_PORT)) {
-    throw new TypeError(
-      `Invalid server "${server}": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
-    );
-  }
-  const url = new URL(server.replace(/^[a-z]+/i, "http"));
-  const ws = given === "ws" || given === "wss";
-  const tls = ssl || given === "mqtts" || given === "wss";
-  const scheme = ws ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
-  const endpoint: Endpoint = {
-    scheme,
-    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: port || (url.port ? Number(url.port) : 0) || DEFAULT_PORT[scheme],
-    ssl: tls,
-  };
-  if (ws) {
-    endpoint.path = url.pathname === "/" && !server.endsWith("/")
-      ? "/mqtt" + url.search
-      : url.pathname + url.search;
-  }
-  return endpoint;
-}
-
-/**
- * The URL a WebSocket endpoint connects to.
- *
- * @param endpoint A `ws`/`wss` endpoint from {@linkcode parseServer}.
- * @returns `ws[s]://host:port/path`.
- * @example
- * ```ts
- * import { parseServer, webSocketUrl } from "./default.ts";
- * const url = webSocketUrl(parseServer("wss://[::1]/mqtt", 0, false));
- * if (url !== "wss://[::1]:443/mqtt") throw new Error(url);
- * ```
- */
-export function webSocketUrl(endpoint: Endpoint): string {
-  const host = endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname;
-  return `${endpoint.ssl ? "wss" : "ws"}://${host}:${endpoint.port}${endpoint.path ?? "/mqtt"}`;
-}
+export { type Endpoint, parseServer, webSocketUrl } from "./endpoint.ts";
 
 /**
  * Opens a connection to `endpoint` with the sockets of the runtime this runs
@@ -127,7 +35,9 @@ export async function connectDefault(
     const { connectWebSocket } = await import("./websocket.ts");
     return await connectWebSocket(webSocketUrl(endpoint), { signal });
   }
-  // TCP: which sockets depends on the runtime; a browser never loads this.
+  // TCP: which sockets depends on the runtime, told apart at run time by
+  // _tcp.ts; the npm build turns this specifier into "#tcp", which resolves
+  // by condition instead (scripts/build_npm.ts). A browser never loads it.
   const { connectTcp } = await import("./_tcp.ts");
   return await connectTcp(endpoint, ssl_params, signal);
 }

