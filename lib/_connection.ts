@@ -47,6 +47,8 @@ export class Connection implements ProtocolOutput {
   // The closing of the last transport (a WebSocket's closing handshake).
   #closing: Promise<void> = Promise.resolve();
   #connack: Pending<ConnackPacket> | null = null;
+  // The last attempt's transport, closed if it opens after the attempt was given up.
+  #late: Promise<unknown> = Promise.resolve();
 
   /**
    * @param config Transport, endpoint, session store, limits and timeouts.
@@ -139,10 +141,8 @@ export class Connection implements ProtocolOutput {
         this.#abortOpen = giveUp;
       });
       const opening = this.#transport(server, attempt.signal);
-      // A connection that opens after the timeout must still be closed.
-      opening.then((pair) => {
-        if (timedOut) void channel(pair).close();
-      }, noop);
+      // A connection that opens after the attempt was given up must still be closed.
+      this.#late = opening.then((pair) => timedOut ? channel(pair).close() : undefined, noop);
       const pair = await Promise.race([opening, timeout]);
       ch = channel(pair);
       this.#ch = ch;
@@ -200,7 +200,10 @@ export class Connection implements ProtocolOutput {
   async stop(error: MQTTConnectionError): Promise<void> {
     this.userClosed = true;
     this.#abortOpen?.(error);
-    if (!this.#ch) return;
+    // A transport still opening is closed once it opens (a handshake that
+    // ignores its abort signal is not waited for past CLOSE_WAIT_MS).
+    const late = within(this.#late, CLOSE_WAIT_MS);
+    if (!this.#ch) return void await late;
     if (this.connected) {
       // From here on requests fail with `error`, and nothing is written after DISCONNECT.
       this.#closeError = error;
@@ -208,14 +211,12 @@ export class Connection implements ProtocolOutput {
       this.writer.sealed = true;
       // Bounded: a write stuck behind a broker that stopped reading must not
       // hold disconnect() for as long as TCP takes to give up.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([sent, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await within(sent, CLOSE_WAIT_MS);
     }
     this.#teardown(error);
     // Resolves once the transport is closed, so that the DISCONNECT is out
     // even if the process exits next (the broker would publish the will).
-    await Promise.all([this.#readLoop, this.#closing]);
+    await Promise.all([this.#readLoop, this.#closing, late]);
   }
 
   /** Why `what` cannot be done now, or null when connected and still writing. */
@@ -292,4 +293,11 @@ export class Connection implements ProtocolOutput {
     // Only an established connection is "lost"; a failed attempt is its caller's to retry.
     if (!this.userClosed) this.#hooks.onLost?.(error);
   }
+}
+
+/** Waits for `p`, but no longer than `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

@@ -73,7 +73,7 @@ forEachBroker(
       quiet.url,
       unavailable.url,
       broker.url,
-    ], { connectTimeout: 300 });
+    ], { connectTimeout: 1500 });
     const connected: unknown[] = [];
     c.addEventListener("connected", (e) => connected.push((e as CustomEvent).detail));
     try {
