@@ -56,95 +56,118 @@ export function channel(pair: StreamPair): Channel {
     typeof conn.read === "function" && typeof conn.write === "function" &&
     typeof conn.close === "function"
   ) {
-    return connChannel(conn as Conn);
+    return new ConnChannel(conn as Conn);
   }
-  return streamChannel(pair);
+  return new StreamChannel(pair);
 }
 
-function connChannel(conn: Conn): Channel {
-  // One read buffer for the connection's life; each read hands out a copy of
-  // just the bytes read. Copying n bytes is cheaper than zero-filling a fresh
-  // buffer of `size` per read, and a small copy (an ack) lives on the JS heap.
-  let buf = new Uint8Array(MIN_READ);
-  let closed = false;
-  return {
-    async read() {
-      let n: number | null;
+/**
+ * Over direct read(buf)/write(bytes). One read buffer for the connection's
+ * life; each read hands out a copy of just the bytes read. Copying n bytes
+ * is cheaper than zero-filling a fresh buffer of `size` per read, and a
+ * small copy (an ack) lives on the JS heap.
+ */
+class ConnChannel implements Channel {
+  readonly #conn: Conn;
+  #buf = new Uint8Array(MIN_READ);
+  #closed = false;
+
+  constructor(conn: Conn) {
+    this.#conn = conn;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buf);
+    } catch (e) {
+      if (this.#closed) return null;
+      throw e;
+    }
+    if (n === null) return null;
+    const buf = this.#buf;
+    const chunk = buf.slice(0, n);
+    const size = reuseSize(buf.length, n);
+    if (size !== buf.length) this.#buf = new Uint8Array(size);
+    return chunk;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    // Deno.Conn.write may write only part of the buffer.
+    for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
       try {
-        n = await conn.read(buf);
-      } catch (e) {
-        if (closed) return null;
-        throw e;
-      }
-      if (n === null) return null;
-      const chunk = buf.slice(0, n);
-      const size = reuseSize(buf.length, n);
-      if (size !== buf.length) buf = new Uint8Array(size);
-      return chunk;
-    },
-    async write(bytes) {
-      // Deno.Conn.write may write only part of the buffer.
-      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-    },
-    close() {
-      if (!closed) {
-        closed = true;
-        try {
-          conn.close();
-        } catch { /* already closed by the peer */ }
-      }
-      return Promise.resolve();
-    },
-  };
+        this.#conn.close();
+      } catch { /* already closed by the peer */ }
+    }
+    return Promise.resolve();
+  }
 }
 
-function streamChannel(pair: StreamPair): Channel {
-  let byob: ReadableStreamBYOBReader | null = null;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  try {
-    byob = pair.readable.getReader({ mode: "byob" });
-  } catch {
-    reader = pair.readable.getReader();
+/**
+ * Over the streams, read with a BYOB reader where the stream is a byte
+ * stream, so that an idle connection pins a small buffer, not the default
+ * reader's 64 KiB.
+ */
+class StreamChannel implements Channel {
+  readonly #pair: StreamPair;
+  readonly #byob: ReadableStreamBYOBReader | null = null;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #size = MIN_READ;
+  #closed = false;
+
+  constructor(pair: StreamPair) {
+    this.#pair = pair;
+    try {
+      this.#byob = pair.readable.getReader({ mode: "byob" });
+    } catch {
+      this.#reader = pair.readable.getReader();
+    }
+    this.#writer = pair.writable.getWriter();
   }
-  const writer = pair.writable.getWriter();
-  let size = MIN_READ;
-  let closed = false;
-  return {
-    async read() {
-      try {
-        if (byob) {
-          const { value, done } = await byob.read(new Uint8Array(size));
-          if (done || !value) return null;
-          size = nextSize(size, value.length);
-          return value;
-        }
-        const { value, done } = await reader!.read();
-        return done ? null : value;
-      } catch (e) {
-        if (closed) return null;
-        throw e;
+
+  async read(): Promise<Uint8Array | null> {
+    try {
+      if (this.#byob) {
+        const { value, done } = await this.#byob.read(new Uint8Array(this.#size));
+        if (done || !value) return null;
+        this.#size = nextSize(this.#size, value.length);
+        return value;
       }
-    },
-    write(bytes) {
-      return writer.write(bytes);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      // Bounded: behind a write stuck on a peer that stopped reading,
-      // writer.close() never settles; pair.close() then ends the connection.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled([
-          (byob ?? reader!).cancel(),
-          writer.close().catch(() => writer.abort()),
-        ]),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      try {
-        await pair.close?.();
-      } catch { /* already closed */ }
-    },
-  };
+      const { value, done } = await this.#reader!.read();
+      return done ? null : value;
+    } catch (e) {
+      if (this.#closed) return null;
+      throw e;
+    }
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#writer.write(bytes);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const writer = this.#writer;
+    // Bounded: behind a write stuck on a peer that stopped reading,
+    // writer.close() never settles; pair.close() then ends the connection.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([
+        (this.#byob ?? this.#reader!).cancel(),
+        writer.close().catch(() => writer.abort()),
+      ]),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    try {
+      await this.#pair.close?.();
+    } catch { /* already closed */ }
+  }
 }

@@ -10,21 +10,23 @@ import { type ConnackPacket, connackReturnCodeMessage } from "./codec/packet.ts"
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
-import { Keepalive } from "./_keepalive.ts";
+import { Keepalive, type KeepaliveOwner } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
-import { Writer } from "./_writer.ts";
+import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig } from "./options.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 
 const noop = () => {};
+// What waits on nothing: one settled promise for every client.
+const DONE: Promise<unknown> = Promise.resolve();
 
 /**
  * A client's link to the broker, re-established by each `start()`. It owns
  * the protocol state, and is its output: bytes go to the writer, messages
  * to the inbox.
  */
-export class Connection implements ProtocolOutput {
+export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   /** True between CONNACK and the end of the connection. */
   connected = false;
   /** `disconnect()` was called and no `open()` succeeded since. */
@@ -43,12 +45,12 @@ export class Connection implements ProtocolOutput {
   // Set while an open() is under way; fails it (disconnect() calls it).
   #abortOpen: ((error: Error) => void) | null = null;
   #closeError: MQTTConnectionError | null = null;
-  #readLoop: Promise<void> = Promise.resolve();
+  #readLoop: Promise<unknown> = DONE;
   // The closing of the last transport (a WebSocket's closing handshake).
-  #closing: Promise<void> = Promise.resolve();
+  #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
   // The last attempt's transport, closed if it opens after the attempt was given up.
-  #late: Promise<unknown> = Promise.resolve();
+  #late: Promise<unknown> = DONE;
 
   /**
    * @param config Transport, endpoint, session store, limits and timeouts.
@@ -62,16 +64,28 @@ export class Connection implements ProtocolOutput {
     const core = new Protocol(config.store, this);
     this.core = core;
     this.inbox = new Inbox(config.maxQueued, this);
-    this.writer = new Writer(
-      () => (core.lastWrite = Date.now()),
-      (error, ch) => this.#teardown(error, ch),
-    );
-    this.#keepalive = new Keepalive(core, (error) => this.#teardown(error));
+    this.writer = new Writer(this);
+    this.#keepalive = new Keepalive(this);
   }
 
   /** Sends bytes on the current connection (the protocol state's output). */
   write(bytes: Uint8Array): void {
     this.writer.write(bytes);
+  }
+
+  /** A write went through (the writer says). */
+  written(): void {
+    this.core.lastWrite = Date.now();
+  }
+
+  /** A write failed (the writer says): the connection on `ch` is lost. */
+  writeFailed(error: MQTTConnectionError, ch: Channel): void {
+    this.#teardown(error, ch);
+  }
+
+  /** The keepalive found the connection dead. */
+  dead(error: MQTTConnectionError): void {
+    this.#teardown(error);
   }
 
   /** Hands a received message to the inbox (the protocol state's output). */

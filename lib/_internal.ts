@@ -1,7 +1,8 @@
 // What the reconnecting client (robust.ts) needs from the core client and no
-// user should see: one record per client, keyed by the client object.
+// user should see. The core client fills `access` once, from a static block
+// that may reach its private members, so no client carries closures for it.
 import type { Subscription } from "./codec/packet.ts";
-import type { Endpoint } from "./transports/default.ts";
+import type { Endpoint } from "./transports/endpoint.ts";
 
 /** Hooks the core client consults; robust.ts sets them. */
 export interface CoreHooks {
@@ -9,8 +10,6 @@ export interface CoreHooks {
   keepPending: boolean;
   /** Called once when a connection ends other than by `disconnect()`. */
   onLost?: (error: Error) => void;
-  /** Rejects every kept publish; set by the core. */
-  rejectKept: (error: Error) => void;
   /**
    * Runs a call that needs the connection, once its arguments are checked:
    * the robust client rides out lost connections. `offlineBytes` is given
@@ -21,13 +20,30 @@ export interface CoreHooks {
   subscribed?: (subscriptions: Subscription[], codes: number[]) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
-  /** The servers in the order a reconnect tries them: the last one that worked first; set by the core. */
-  servers: () => Endpoint[];
-  /** One connection attempt to one server; set by the core. */
-  connectTo: (server: Endpoint, clean: boolean, signal?: AbortSignal) => Promise<boolean>;
-  /** Subscribes on the current connection, past `run`: the robust client's renewal; set by the core. */
-  resubscribe: (subscriptions: Subscription[], signal?: AbortSignal) => Promise<number[]>;
 }
 
-/** The hooks of each core client. */
-export const hooks: WeakMap<object, CoreHooks> = new WeakMap();
+/** What the core client lets the robust client do, as functions of the client. */
+export interface CoreAccess {
+  /** The client's hooks, for the robust client to set. */
+  hooks(client: object): CoreHooks;
+  /** Rejects every kept publish. */
+  rejectKept(client: object, error: Error): void;
+  /** The servers in the order a reconnect tries them: the last one that worked first. */
+  servers(client: object): Endpoint[];
+  /** One connection attempt to one server. */
+  connectTo(
+    client: object,
+    server: Endpoint,
+    clean: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
+  /** Subscribes on the current connection, past `run`: the robust client's renewal. */
+  resubscribe(
+    client: object,
+    subscriptions: Subscription[],
+    signal?: AbortSignal,
+  ): Promise<number[]>;
+}
+
+/** Filled by the core client when its module loads. */
+export const access = {} as CoreAccess;

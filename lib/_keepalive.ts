@@ -1,49 +1,167 @@
 // The keepalive's clock: asks the protocol state when to look again, and
 // looks then. Timer-driven, so a slow message handler does not delay it.
+//
+// All the clients of a process share one timer, set for the earliest of
+// their deadlines (a pending timer costs ~1 KB per client; 10 000 idle
+// clients need one). In a Worker each keeps a timer of its own: there a
+// timer belongs to the request that set it.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
-/** Runs one connection's keepalive until stopped or the connection is found dead. */
-export class Keepalive {
-  readonly #core: Protocol;
-  readonly #dead: (error: MQTTConnectionError) => void;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #seconds = 0;
+/** Whose keepalive it is. */
+export interface KeepaliveOwner {
+  /** Whose PINGREQs to send and whose reads and writes to watch. */
+  readonly core: Protocol;
+  /** No answer came to a PINGREQ in time: the connection is dead. */
+  dead(error: MQTTConnectionError): void;
+}
 
-  /**
-   * @param core Whose PINGREQs to send and whose reads and writes to watch.
-   * @param dead Called when no answer came to a PINGREQ in time.
-   */
-  constructor(core: Protocol, dead: (error: MQTTConnectionError) => void) {
-    this.#core = core;
-    this.#dead = dead;
+/** Runs one client's keepalive until stopped or the connection is found dead. */
+export class Keepalive {
+  /** When to look next (ms since the epoch); the shared schedule orders by it. */
+  due = 0;
+  /** Position in the shared schedule's heap, -1 when not in it. */
+  slot = -1;
+  readonly #owner: KeepaliveOwner;
+  #seconds = 0;
+  // Only where each client keeps its own timer (Workers).
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param owner The connection it watches. */
+  constructor(owner: KeepaliveOwner) {
+    this.#owner = owner;
   }
 
   /** Starts watching with an interval of `seconds` (0: off). */
   start(seconds: number): void {
     this.#seconds = seconds;
-    this.#check();
+    this.check(Date.now());
   }
 
   /** Stops watching. */
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (OWN_TIMERS) clearTimeout(this.#timer);
+    else schedule.remove(this);
   }
 
-  #check(): void {
+  /** Looks now: sends a PINGREQ, finds the connection dead, or plans the next look. */
+  check(now: number): void {
     const k = this.#seconds * 1000;
     if (k === 0) return;
-    const now = Date.now();
-    const next = this.#core.keepalive(now, k);
+    const next = this.#owner.core.keepalive(now, k);
     if (next < 0) {
-      this.#dead(
+      this.#owner.dead(
         new MQTTConnectionError(
           `Connection dead: no answer to PINGREQ within ${k / 2} ms (keepalive ${this.#seconds} s)`,
         ),
       );
       return;
     }
-    this.#timer = setTimeout(() => this.#check(), Math.max(next - now, 10));
+    this.due = Math.max(next, now + 10);
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(Date.now()), this.due - now);
+    else schedule.add(this);
   }
 }
+
+/** The process's keepalives, earliest deadline first (a binary heap), and its one timer. */
+class Schedule {
+  #heap: Keepalive[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedFor = Infinity;
+  // While due keepalives are looked at: the timer is set once, after.
+  #firing = false;
+
+  /** Adds `k` at its `due`, or moves it there. */
+  add(k: Keepalive): void {
+    if (k.slot === -1) {
+      k.slot = this.#heap.length;
+      this.#heap.push(k);
+    }
+    this.#up(k.slot);
+    this.#down(k.slot);
+    this.#arm();
+  }
+
+  remove(k: Keepalive): void {
+    const i = k.slot;
+    if (i === -1) return;
+    const last = this.#heap.pop()!;
+    k.slot = -1;
+    if (last !== k) {
+      this.#heap[i] = last;
+      last.slot = i;
+      this.#up(i);
+      this.#down(i);
+    }
+    this.#arm();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    this.#firing = true;
+    const now = Date.now();
+    try {
+      // Each check re-adds its keepalive, further on (at least 10 ms later).
+      for (let k = this.#heap[0]; k && k.due <= now; k = this.#heap[0]) {
+        this.remove(k);
+        k.check(now);
+      }
+    } finally {
+      this.#firing = false;
+      this.#arm();
+    }
+  }
+
+  /** The timer set for the earliest deadline, or cleared when none is left. */
+  #arm(): void {
+    if (this.#firing) return;
+    const first = this.#heap[0];
+    if (!first) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#armedFor = Infinity;
+      return;
+    }
+    if (first.due === this.#armedFor && this.#timer !== undefined) return;
+    clearTimeout(this.#timer);
+    this.#armedFor = first.due;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(first.due - Date.now(), 0));
+  }
+
+  #up(i: number): void {
+    const h = this.#heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent].due <= h[i].due) return;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  #down(i: number): void {
+    const h = this.#heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let least = i;
+      if (l < h.length && h[l].due < h[least].due) least = l;
+      if (r < h.length && h[r].due < h[least].due) least = r;
+      if (least === i) return;
+      this.#swap(i, least);
+      i = least;
+    }
+  }
+
+  #swap(i: number, j: number): void {
+    const h = this.#heap;
+    [h[i], h[j]] = [h[j], h[i]];
+    h[i].slot = i;
+    h[j].slot = j;
+  }
+}
+
+// In workerd a timer set while one request runs belongs to that request.
+const OWN_TIMERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
+  "Cloudflare-Workers";
+const schedule = new Schedule();

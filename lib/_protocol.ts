@@ -94,7 +94,8 @@ export class Protocol {
   #pings: (Pending<void> | null)[] = [];
   #pingSentAt = 0;
   // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
-  readonly #qos2Queued = new Set<number>();
+  // (Made on the first QoS 2 message: an idle client carries no empty Set.)
+  #qos2Queued: Set<number> | null = null;
   // Counts connections, so that stale work (an ack for a message from an
   // earlier connection) is recognised; and clean starts, so that a QoS 2
   // message of an earlier session is not acknowledged in this one.
@@ -140,7 +141,7 @@ export class Protocol {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
       this.#session++;
-      this.#qos2Queued.clear();
+      this.#qos2Queued = null;
       const dropped = new MQTTConnectionError("Dropped: connect() started a clean session");
       for (const id of this.#store.outgoing.keys()) {
         this.#inflight.get(id)?.reject(dropped);
@@ -335,8 +336,9 @@ export class Protocol {
         this.#out.write(encodeAck({ type: "pubrec", packetId: p.packetId! }));
         return;
       }
-      if (this.#qos2Queued.has(p.packetId!)) return;
-      this.#qos2Queued.add(p.packetId!);
+      const queued = this.#qos2Queued ??= new Set();
+      if (queued.has(p.packetId!)) return;
+      queued.add(p.packetId!);
     }
     this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session });
   }
@@ -350,7 +352,7 @@ export class Protocol {
       // now be another's.
       if (session !== this.#session) return;
       // Delivered: from now on a resend of this id is answered, not delivered.
-      this.#qos2Queued.delete(id);
+      this.#qos2Queued?.delete(id);
       this.#store.incoming.add(id);
       this.#out.write(encodeAck({ type: "pubrec", packetId: id }));
     } else if (generation === this.#generation && this.#online) {
@@ -366,7 +368,7 @@ export class Protocol {
    */
   unhandled({ packet: p, session }: Incoming): void {
     // Only in its own session: after a clean start the id may be another message's.
-    if (p.qos === 2 && session === this.#session) this.#qos2Queued.delete(p.packetId!);
+    if (p.qos === 2 && session === this.#session) this.#qos2Queued?.delete(p.packetId!);
   }
 
   // ---- keepalive -------------------------------------------------------

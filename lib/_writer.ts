@@ -6,6 +6,14 @@ import { concat } from "./_bytes.ts";
 import type { Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
+/** Who is told how writes went. */
+export interface WriterOwner {
+  /** A write went through. */
+  written(): void;
+  /** A write failed: the connection on `ch` is lost. */
+  writeFailed(error: MQTTConnectionError, ch: Channel): void;
+}
+
 /** Batches and writes a client's packets on one channel at a time. */
 export class Writer {
   /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
@@ -18,16 +26,11 @@ export class Writer {
   // must not hold back the next connection's CONNECT.
   #flushing: Channel | null = null;
   #corked = false;
-  readonly #written: () => void;
-  readonly #failed: (error: MQTTConnectionError, ch: Channel) => void;
+  readonly #owner: WriterOwner;
 
-  /**
-   * @param written Called after each write that went through.
-   * @param failed Called when a write fails: the connection is lost.
-   */
-  constructor(written: () => void, failed: (error: MQTTConnectionError, ch: Channel) => void) {
-    this.#written = written;
-    this.#failed = failed;
+  /** @param owner Told of each write that went through, and of a failed one. */
+  constructor(owner: WriterOwner) {
+    this.#owner = owner;
   }
 
   /** Writes go to `ch` from now on. */
@@ -91,7 +94,7 @@ export class Writer {
         this.#batch = null;
         try {
           await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
-          this.#written();
+          this.#owner.written();
           batch?.resolve();
         } catch (e) {
           const error = new MQTTConnectionError(
@@ -99,7 +102,7 @@ export class Writer {
             { cause: e },
           );
           batch?.reject(error);
-          this.#failed(error, ch);
+          this.#owner.writeFailed(error, ch);
         }
       }
     } finally {

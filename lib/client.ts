@@ -28,7 +28,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { utf8 } from "./codec/_strings.ts";
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
-import { type CoreHooks, hooks } from "./_internal.ts";
+import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
 import type { Endpoint } from "./transports/default.ts";
 import { endpointUrl, Servers } from "./_servers.ts";
@@ -151,29 +151,32 @@ export class MQTTClient extends EventTarget {
     this.user = typeof c.user === "string" ? c.user : undefined;
     this.keepalive = c.keepalive;
     this.ssl_params = c.ssl_params;
-    this.#hooks = {
-      keepPending: false,
-      rejectKept: (e) => this.#core.rejectKept(e),
-      servers: () => this.#servers.fromCurrent(),
-      connectTo: async (server, clean, signal) => {
-        this.#startConnecting();
-        try {
-          return (await this.#attempt(server, clean, signal, this.#stops)).sessionPresent;
-        } finally {
-          this.#connecting = false;
-        }
-      },
-      resubscribe: (subscriptions, signal) =>
-        this.#subscribeNow(
-          encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions }),
-          subscriptions.length,
-          signal,
-        ),
-    };
+    this.#hooks = { keepPending: false };
     this.#conn = new Connection(c, this.#hooks, this);
     this.#core = this.#conn.core;
     this.#inbox = this.#conn.inbox;
-    hooks.set(this, this.#hooks);
+  }
+
+  static {
+    // For the robust client (lib/_internal.ts): one set of functions for all clients.
+    access.hooks = (c) => (c as MQTTClient).#hooks;
+    access.rejectKept = (c, e) => (c as MQTTClient).#core.rejectKept(e);
+    access.servers = (c) => (c as MQTTClient).#servers.fromCurrent();
+    access.connectTo = async (client, server, clean, signal) => {
+      const c = client as MQTTClient;
+      c.#startConnecting();
+      try {
+        return (await c.#attempt(server, clean, signal, c.#stops)).sessionPresent;
+      } finally {
+        c.#connecting = false;
+      }
+    };
+    access.resubscribe = (c, subscriptions, signal) =>
+      (c as MQTTClient).#subscribeNow(
+        encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions }),
+        subscriptions.length,
+        signal,
+      );
   }
 
   /** Host name or address of the server connected to, or last connected to (else the first given). */

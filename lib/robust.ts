@@ -27,7 +27,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import { hooks } from "./_internal.ts";
+import { access } from "./_internal.ts";
 import { endpointUrl, movesOn } from "./_servers.ts";
 import {
   type ConnectOptions,
@@ -186,9 +186,9 @@ export class MQTTClient extends SimpleClient {
     this.#signal?.addEventListener("abort", () => {
       this.#stop.abort(this.#signal!.reason);
       for (const wake of this.#room.splice(0)) wake();
-      hooks.get(this)!.rejectKept(this.#signal!.reason);
+      access.rejectKept(this, this.#signal!.reason);
     }, { once: true });
-    const h = hooks.get(this)!;
+    const h = access.hooks(this);
     h.keepPending = true;
     // Lost without disconnect(): start reconnecting at once, so that kept
     // publishes are resent even when nobody calls anything.
@@ -308,9 +308,8 @@ export class MQTTClient extends SimpleClient {
   }
 
   async #reconnect(): Promise<boolean> {
-    const h = hooks.get(this)!;
     for (let attempt = 1, round = 1;; round++) {
-      const servers = h.servers();
+      const servers = access.servers(this);
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
@@ -338,10 +337,11 @@ export class MQTTClient extends SimpleClient {
         if (this.connected) return present ?? true;
         this.#stopped();
         try {
-          const present = await h.connectTo(servers[k], false, this.#stop.signal);
+          const present = await access.connectTo(this, servers[k], false, this.#stop.signal);
           if (!present && this.#subscriptions.size > 0) {
             // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-            await h.resubscribe(
+            await access.resubscribe(
+              this,
               [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos })),
               this.#stop.signal,
             );
@@ -353,7 +353,7 @@ export class MQTTClient extends SimpleClient {
             if (this.#closed) {
               throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
             }
-            h.rejectKept(e as Error);
+            access.rejectKept(this, e as Error);
             throw e;
           }
           this.#lastError = e;
