@@ -155,7 +155,7 @@ const publish = fc.record({
 
 const ACK_TYPES = ["puback", "pubrec", "pubrel", "pubcomp", "unsuback"] as const;
 
-const byType: Record<Packet["type"], fc.Arbitrary<Packet>> = {
+const byType: Record<Exclude<Packet["type"], "auth">, fc.Arbitrary<Packet>> = {
   connect,
   connack: fc.record({ sessionPresent: fc.boolean(), returnCode: fc.integer({ min: 0, max: 255 }) })
     .map((r): Packet => ({ type: "connack", ...r })),
