@@ -283,7 +283,7 @@ test("fuzz: streams of packets decode in order, cut anywhere", () => {
   check(
     "streams",
     fc.property(fc.array(anyPacket, { minLength: 1, maxLength: 8 }), cuts, (packets, points) => {
-      const encoded = packets.map(encode);
+      const encoded = packets.map((p) => encode(p));
       const stream = concat(encoded);
       const max = Math.max(...encoded.map((e) => e.length));
       const decoded = decodeAll(cut(stream, points), max);
@@ -429,7 +429,7 @@ test("fuzz: mutated packets make the decoder throw only MQTTProtocolError", () =
       fc.array(mutation, { minLength: 1, maxLength: 4 }),
       cuts,
       (packets, edits, points) => {
-        const bytes = mutate(concat(packets.map(encode)), edits);
+        const bytes = mutate(concat(packets.map((p) => encode(p))), edits);
         const result = feed(cut(bytes, points), 1_048_576);
         if (result instanceof MQTTProtocolError) return;
         accepted++;

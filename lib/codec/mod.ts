@@ -25,10 +25,13 @@
  * @module
  */
 export * from "./packet.ts";
+export type * from "./properties.ts";
 export * from "./encode.ts";
-export * from "./decode.ts";
+export { decodeFromBroker, decodePacket } from "./decode.ts";
 export * from "./decoder.ts";
+export { reasonCodeMessage } from "./reason_codes.ts";
 export { encodeConnack, encodeConnect } from "./connect.ts";
 export { encodeAck, encodePublish } from "./publish.ts";
-export { encodeSuback, encodeSubscribe, encodeUnsubscribe } from "./subscribe.ts";
+export { encodeSuback, encodeSubscribe, encodeUnsuback, encodeUnsubscribe } from "./subscribe.ts";
+export { encodeAuth, encodeDisconnect } from "./auth.ts";
 export { MQTTProtocolError } from "../errors.ts";
