@@ -191,13 +191,13 @@ const TABLE: Entry[] = [
 ];
 
 /**
- * The rule a bad value of property `id` in packet `type` breaks: where that
- * packet's properties are defined (the will's in 3.1.3.2, CONNECT's in
+ * The rule a bad value `v` of property `id` in packet `type` breaks: where
+ * that packet's properties are defined (the will's in 3.1.3.2, CONNECT's in
  * 3.1.2.11, CONNACK's and PUBLISH's in 3.x.2.3, SUBSCRIBE…UNSUBACK's in
  * 3.x.2.1, the others' in 3.x.2.2), or for a topic alias of 0 its own rule.
  */
-function rule(id: number, type: number): string {
-  return id === 0x23
+function rule(id: number, type: number, v?: unknown): string {
+  return id === 0x23 && v === 0
     ? "MQTT-3.3.2-8"
     : `MQTT 5.0 section 3.${type || 1}.${
       type ? `2.${type < 2 ? 11 : type < 4 ? 3 : type > 7 && type < 12 ? 1 : 2}` : "3.2"
@@ -229,7 +229,8 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
           ? !(v instanceof Uint8Array) || v.length > 0xffff
           : t <= VBI && (!Number.isInteger(n) || n < min || n > MAX[t])
       ) {
-        throw new (typeof v === "number" || t === BIN && v instanceof Uint8Array
+        // The right type out of range is a RangeError, the wrong type a TypeError.
+        throw new ((t === BIN ? v instanceof Uint8Array : t && typeof v === "number")
           ? RangeError
           : TypeError)(
           `Invalid ${key} ${v} in ${where}: must be ${
@@ -238,7 +239,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
               : t
               ? `an integer from ${min} to ${MAX[t]}`
               : "true or false"
-          } (${rule(e[0], type)})`,
+          } (${rule(e[0], type, v)})`,
         );
       }
       if (t === VBI) pushVarint(out, n);
@@ -312,7 +313,7 @@ export function readProperties<T extends object>(
       : r.u8(name);
     // A Byte property is 0 or 1; some numbers must not be 0.
     if ((t < U16 && (v as number) > 1) || (kind & NONZERO && v === 0)) {
-      throw new MQTTProtocolError(`${where} has ${name} ${v}`, rule(id, type));
+      throw new MQTTProtocolError(`${where} has ${name} ${v}`, rule(id, type, v));
     }
     if (kind & REPEAT) ((props[name] ??= []) as unknown[]).push(v);
     else if (name in props) {
