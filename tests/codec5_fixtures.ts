@@ -141,6 +141,23 @@ export const fixtures5: Fixture5[] = [
     ],
   },
 
+  {
+    name: "CONNECT with an empty client id and the session kept (allowed in 5.0)",
+    packet: {
+      type: "connect", protocolVersion: 5, clientId: "", cleanSession: false, keepalive: 60,
+    },
+    bytes: [
+      0x10, // CONNECT
+      0x0d, // remaining length 13
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT"
+      0x05, // protocol version 5
+      0x00, // connect flags: none (clean start 0)
+      0x00, 0x3c, // keep alive 60
+      0x00, // property length 0
+      0x00, 0x00, // client id "" (the server assigns one)
+    ],
+  },
+
   // ---- CONNACK (3.2) ----
   {
     name: "CONNACK success, no properties",

@@ -27,7 +27,8 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   }
   const v5 = level === 5;
   const id = utf8(p.clientId, "client id");
-  if (id.length === 0 && !p.cleanSession) {
+  // MQTT 5.0 drops this rule: the server assigns an id, and may keep the session (section 3.1.3.1).
+  if (id.length === 0 && !p.cleanSession && !v5) {
     throw new TypeError(
       "Invalid client id: an empty client id needs clean_session = true (MQTT-3.1.3-7)",
     );
