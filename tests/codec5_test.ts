@@ -8,7 +8,7 @@ import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
 import { reasonCodeMessage } from "../lib/codec/reason_codes.ts";
-import { type Fixture5, fixtures5, malformed5 } from "./codec5_fixtures.ts";
+import { type Fixture5, fixtures5, malformed5, reasonCodes5 } from "./codec5_fixtures.ts";
 import {
   assertArgError,
   assertBytes,
@@ -192,90 +192,8 @@ for (const m of malformed5) {
   });
 }
 
-// Each packet's reason codes as its own table in the specification lists
-// them (3-1, 3-4 to 3-11): everything else must be refused.
-const REASON_CODES: [name: string, byte1: number, head: number[], codes: number[]][] = [
-  ["CONNACK", 0x20, [0x00], [
-    0x00,
-    0x80,
-    0x81,
-    0x82,
-    0x83,
-    0x84,
-    0x85,
-    0x86,
-    0x87,
-    0x88,
-    0x89,
-    0x8a,
-    0x8c,
-    0x90,
-    0x95,
-    0x97,
-    0x99,
-    0x9a,
-    0x9b,
-    0x9c,
-    0x9d,
-    0x9f,
-  ]],
-  ["PUBACK", 0x40, [0x00, 0x01], [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]],
-  ["PUBREC", 0x50, [0x00, 0x01], [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]],
-  ["PUBREL", 0x62, [0x00, 0x01], [0x00, 0x92]],
-  ["PUBCOMP", 0x70, [0x00, 0x01], [0x00, 0x92]],
-  ["SUBACK", 0x90, [0x00, 0x01, 0x00], [
-    0x00,
-    0x01,
-    0x02,
-    0x80,
-    0x83,
-    0x87,
-    0x8f,
-    0x91,
-    0x97,
-    0x9e,
-    0xa1,
-    0xa2,
-  ]],
-  ["UNSUBACK", 0xb0, [0x00, 0x01, 0x00], [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91]],
-  // Table 3-10, and 0x8C, which table 2-6 gives DISCONNECT too.
-  ["DISCONNECT", 0xe0, [], [
-    0x00,
-    0x04,
-    0x80,
-    0x81,
-    0x82,
-    0x83,
-    0x87,
-    0x89,
-    0x8b,
-    0x8c,
-    0x8d,
-    0x8e,
-    0x8f,
-    0x90,
-    0x93,
-    0x94,
-    0x95,
-    0x96,
-    0x97,
-    0x98,
-    0x99,
-    0x9a,
-    0x9b,
-    0x9c,
-    0x9d,
-    0x9e,
-    0x9f,
-    0xa0,
-    0xa1,
-    0xa2,
-  ]],
-  ["AUTH", 0xf0, [], [0x00, 0x18, 0x19]],
-];
-
 test("each packet takes exactly the reason codes of its own table, and encodes only those", () => {
-  for (const [name, byte1, head, codes] of REASON_CODES) {
+  for (const [name, byte1, head, codes] of reasonCodes5) {
     for (let code = 0; code < 256; code++) {
       // The code, then property length 0 (SUBACK and UNSUBACK: the list is last).
       const tail = name.endsWith("SUBACK") ? [code] : [code, 0x00];
