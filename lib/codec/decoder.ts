@@ -44,6 +44,14 @@ export const DEFAULT_MAX_PACKET_SIZE = 1_048_576;
  * const [packet] = decoder.push(Uint8Array.of(0x00));
  * console.assert(packet.type === "pingresp");
  * ```
+ *
+ * @example A server's decoder: MQTT 5.0 or 3.1.1, as the CONNECT says
+ * ```ts
+ * import { encode, PacketDecoder } from "@umqtt/umqtt/codec";
+ * const decoder = new PacketDecoder({ protocolVersion: 5 });
+ * decoder.push(encode({ type: "connect", clientId: "a", cleanSession: true, keepalive: 60 }));
+ * console.assert(decoder.protocolVersion === 4);
+ * ```
  */
 export class PacketDecoder {
   readonly #framer: Framer;

@@ -23,7 +23,11 @@ import type {
 import { readProperties, writeProperties } from "./properties.ts";
 import { checkReasonCode } from "./reason_codes.ts";
 
-/** Encodes a SUBSCRIBE packet; in MQTT 5.0 with properties and subscription options. */
+/**
+ * Encodes a SUBSCRIBE packet; with `version` 5 its properties and each
+ * subscription's options (No Local, Retain As Published, Retain Handling).
+ * Throws `TypeError`/`RangeError` on fields MQTT forbids.
+ */
 export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4): Uint8Array {
   checkPacketId(p.packetId, "SUBSCRIBE");
   if (p.subscriptions.length === 0) {
@@ -123,7 +127,24 @@ export function encodeSuback(p: SubackPacket, version: ProtocolVersion = 4): Uin
   return encodeCodes(0x90, p.packetId, p.returnCodes, version === 5 ? p.properties : null);
 }
 
-/** Encodes an MQTT 5.0 UNSUBACK packet: its reason codes, one per filter, and properties. */
+/**
+ * Encodes an MQTT 5.0 UNSUBACK packet: its properties and one reason code per
+ * filter of the UNSUBSCRIBE answered. (An MQTT 3.1.1 UNSUBACK has only a
+ * packet identifier: {@linkcode encodeAck}.)
+ *
+ * @param p The packet, with `reasonCodes` (0x00 success, 0x11 no subscription existed…).
+ * @returns The whole packet, fixed header included.
+ * @throws {TypeError} No reason code, or a property UNSUBACK does not allow.
+ * @throws {RangeError} A packet id outside 1–65535, a reason code UNSUBACK does not allow
+ * (MQTT-3.11.3-2).
+ *
+ * @example
+ * ```ts
+ * import { encodeUnsuback } from "@umqtt/umqtt/codec";
+ * const bytes = encodeUnsuback({ type: "unsuback", packetId: 3, reasonCodes: [0x00, 0x11] });
+ * console.assert(bytes.join() === [0xb0, 0x05, 0x00, 0x03, 0x00, 0x00, 0x11].join());
+ * ```
+ */
 export function encodeUnsuback(p: UnsubackPacket): Uint8Array {
   return encodeCodes(0xb0, p.packetId, p.reasonCodes ?? [], p.properties);
 }
