@@ -468,6 +468,10 @@ test("encode refuses MQTT 5.0 property values out of range or of the wrong type"
     [publish({ topicAlias: "1" }), "an integer"],
     [publish({ contentType: "a\0b" }), "MQTT-1.5.3-2"],
     [publish({ userProperties: [["k", "\ud800"]] }), "MQTT-1.5.3-1"],
+    [publish({ userProperties: "k=v" }), "must be an array of [name, value] pairs"],
+    [publish({ userProperties: [["k"]] }), "must be an array of [name, value] pairs"],
+    [publish({ userProperties: [["k", "v", "w"]] }), "must be an array of [name, value] pairs"],
+    [publish({ subscriptionIdentifiers: 5 }), "must be an array"],
   ];
   for (const [packet, words] of types) assertArgError(() => encode(packet, 5), TypeError, words);
   // Absent and undefined properties are the same: a property length of 0.

@@ -220,7 +220,16 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
     const e = TABLE.find((e) => e[1] === key && (e[3] >> type) & 1);
     if (!e) throw new TypeError(`${where} has no property ${key} (MQTT 5.0 section 2.2.2.2)`);
     const kind = e[2], t = kind & 7, min = kind & NONZERO ? 1 : 0;
-    for (const v of kind & REPEAT ? value : [value]) {
+    const values = kind & REPEAT ? value : [value];
+    // A string would be iterated by character, a pair of any other length written as it is.
+    if (!Array.isArray(values) || t === PAIR && values.some((v) => v?.length !== 2)) {
+      throw new TypeError(
+        `Invalid ${key} in ${where}: must be an array${
+          t === PAIR ? " of [name, value] pairs" : ""
+        }`,
+      );
+    }
+    for (const v of values) {
       out.push(e[0]);
       const n = t === BOOL ? (typeof v === "boolean" ? +v : NaN) : v;
       // A Uint8Array of at most 65535 bytes (section 1.5.6), a number in range.
