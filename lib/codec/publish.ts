@@ -202,9 +202,9 @@ export function decodeAck<T extends AckType>(
   body: Uint8Array,
   version: ProtocolVersion = 4,
 ): AckPacket<T> {
-  // The well-formed case, once per QoS 1 publish: no reader, no name string.
-  // MQTT 5.0 branches off first, so that this path stays as it was.
+  // MQTT 5.0 branches off first, so that the MQTT 3.1.1 path stays as it was.
   if (version === 5) return decodeAck5(type, body);
+  // The well-formed case, once per QoS 1 publish: no reader, no name string.
   if (body.length === 2 && (body[0] | body[1]) !== 0) {
     return { type, packetId: (body[0] << 8) | body[1] };
   }
