@@ -5,14 +5,36 @@
 // fixed header, before its body is buffered.
 //
 // Each property runs a fixed number of cases from one seed, random per run
-// and printed on failure; replay a failure with UMQTT_FUZZ_SEED=<seed>.
+// and printed on failure; replay a failure with UMQTT_FUZZ_SEED=<seed>. The
+// generators and stream helpers are in _fuzz.ts; MQTT 5.0's in fuzz5_test.ts.
 import assert from "node:assert/strict";
-import process from "node:process";
 import fc from "npm:fast-check@4";
 import { encode } from "../lib/codec/encode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { Packet, QoS, Will } from "../lib/codec/packet.ts";
+import type { Packet, Will } from "../lib/codec/packet.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
+import {
+  assertSamePacket,
+  BIG,
+  check,
+  concat,
+  cut,
+  cuts,
+  decodeAll,
+  EXHAUSTIVE_BELOW,
+  feed,
+  framedGarbage,
+  mqttString,
+  mutate,
+  mutation,
+  packetId,
+  payload,
+  qos,
+  smallPayload,
+  topicFilter,
+  topicName,
+  varint,
+} from "./_fuzz.ts";
 import { test } from "./_test.ts";
 
 // Cases per property: together about two seconds on a slow CI core.
@@ -23,91 +45,6 @@ const RUNS = {
   randomBytes: 20000,
   mutated: 10000,
 };
-
-const SEED = process.env.UMQTT_FUZZ_SEED !== undefined
-  ? Number(process.env.UMQTT_FUZZ_SEED)
-  : Math.floor(Math.random() * 2 ** 31);
-
-/** Runs `property` for `numRuns` cases from SEED; a failure names the seed to replay it. */
-function check(name: string, property: fc.IProperty<unknown>, numRuns: number): void {
-  try {
-    fc.assert(property, { seed: SEED, numRuns });
-  } catch (e) {
-    throw new Error(
-      `${name}: failed with seed ${SEED}; replay with UMQTT_FUZZ_SEED=${SEED}\n${
-        (e as Error).message
-      }`,
-      { cause: e },
-    );
-  }
-  console.log(`${name}: ${numRuns} cases passed (seed ${SEED})`);
-}
-
-// ---- generated fields ----------------------------------------------------
-
-// Code points of every UTF-8 length (1 to 4 bytes), never U+0000 nor a lone
-// surrogate, which MQTT strings forbid (MQTT-1.5.3-1, -2).
-const codePoint = fc.oneof(
-  fc.integer({ min: 0x01, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0x7ff }),
-  fc.integer({ min: 0x800, max: 0xd7ff }),
-  fc.integer({ min: 0xe000, max: 0xffff }),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-  fc.constantFrom(0xfeff, 0xfffe, 0x10ffff), // BOM and non-characters must survive as they are
-).map((c) => String.fromCodePoint(c));
-
-/** Any MQTT string: client ids, user names. */
-const mqttString = fc.array(codePoint, { maxLength: 12 }).map((a) => a.join(""));
-
-/** One topic level: no separator, no wildcard. */
-const level = fc.array(codePoint.filter((c) => c !== "/" && c !== "+" && c !== "#"), {
-  maxLength: 6,
-}).map((a) => a.join(""));
-
-// 65535 bytes, the most a two-byte length can say, once in ASCII and once in
-// three-byte characters.
-const longestTopics = ["a".repeat(65535), "€".repeat(21845)];
-
-const topicName = fc.oneof(
-  {
-    weight: 20,
-    arbitrary: fc.array(level, { minLength: 1, maxLength: 5 }).map((l) => l.join("/")),
-  },
-  { weight: 1, arbitrary: fc.constantFrom(...longestTopics) },
-).filter((t) => t.length > 0);
-
-const topicFilter = fc.oneof(
-  fc.constantFrom("#", "+", "+/#", "/"),
-  fc.tuple(
-    fc.array(
-      fc.oneof({ weight: 1, arbitrary: fc.constant("+") }, { weight: 3, arbitrary: level }),
-      {
-        minLength: 1,
-        maxLength: 5,
-      },
-    ),
-    fc.boolean(),
-  ).map(([levels, hash]) => (hash ? [...levels, "#"] : levels).join("/")),
-).filter((f) => f.length > 0);
-
-const qos = fc.constantFrom<QoS>(0, 1, 2);
-const packetId = fc.integer({ min: 1, max: 65535 });
-const BIG = 256 * 1024;
-
-/** Empty, small, or 256 KiB payloads; a big one is a fill pattern, not 256 Ki generated values. */
-const payload = fc.oneof(
-  { weight: 3, arbitrary: fc.constant(new Uint8Array(0)) },
-  { weight: 12, arbitrary: fc.uint8Array({ maxLength: 64 }) },
-  {
-    weight: 1,
-    arbitrary: fc.integer({ min: 0, max: 255 }).map((seed) => {
-      const p = new Uint8Array(BIG);
-      for (let i = 0; i < BIG; i++) p[i] = (i * 31 + seed) & 0xff;
-      return p;
-    }),
-  },
-);
-const smallPayload = fc.uint8Array({ maxLength: 32 });
 
 // ---- generated packets, one arbitrary per type ----------------------------
 
@@ -155,7 +92,7 @@ const publish = fc.record({
 
 const ACK_TYPES = ["puback", "pubrec", "pubrel", "pubcomp", "unsuback"] as const;
 
-const byType: Record<Packet["type"], fc.Arbitrary<Packet>> = {
+const byType: Record<Exclude<Packet["type"], "auth">, fc.Arbitrary<Packet>> = {
   connect,
   connack: fc.record({ sessionPresent: fc.boolean(), returnCode: fc.integer({ min: 0, max: 255 }) })
     .map((r): Packet => ({ type: "connack", ...r })),
@@ -185,57 +122,6 @@ const byType: Record<Packet["type"], fc.Arbitrary<Packet>> = {
 };
 
 const anyPacket: fc.Arbitrary<Packet> = fc.oneof(...Object.values(byType));
-
-/** Where to cut a stream: up to 8 points, mapped onto whatever length it turns out to have. */
-const cuts = fc.array(fc.nat(), { maxLength: 8 });
-
-/** Cuts `bytes` at `points` (taken modulo its length), into views. */
-function cut(bytes: Uint8Array, points: number[]): Uint8Array[] {
-  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out = [];
-  let from = 0;
-  for (const p of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, p));
-    from = p;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Decodes `chunks` with one fresh decoder; nothing may be left half decoded. */
-function decodeAll(chunks: Uint8Array[], maxPacketSize: number): Packet[] {
-  const decoder = new PacketDecoder({ maxPacketSize });
-  const out: Packet[] = [];
-  for (const chunk of chunks) out.push(...decoder.push(chunk));
-  assert.equal(decoder.pending, false, "a packet is left half decoded");
-  return out;
-}
-
-/** Deep equality that compares a 256 KiB payload as bytes, not as a 256 Ki-line diff. */
-function assertSamePacket(actual: Packet, expected: Packet): void {
-  if (actual.type === "publish" && expected.type === "publish" && expected.payload.length > 64) {
-    assert.ok(
-      actual.payload.length === expected.payload.length &&
-        actual.payload.every((b, i) => b === expected.payload[i]),
-      `payload of ${expected.payload.length} bytes differs`,
-    );
-    assert.deepStrictEqual({ ...actual, payload: null }, { ...expected, payload: null });
-    return;
-  }
-  assert.deepStrictEqual(actual, expected);
-}
-
-// Packets shorter than this are also decoded at every two-chunk split and one byte at a time.
-const EXHAUSTIVE_BELOW = 300;
 
 // ---- properties ----------------------------------------------------------
 
@@ -283,7 +169,7 @@ test("fuzz: streams of packets decode in order, cut anywhere", () => {
   check(
     "streams",
     fc.property(fc.array(anyPacket, { minLength: 1, maxLength: 8 }), cuts, (packets, points) => {
-      const encoded = packets.map(encode);
+      const encoded = packets.map((p) => encode(p));
       const stream = concat(encoded);
       const max = Math.max(...encoded.map((e) => e.length));
       const decoded = decodeAll(cut(stream, points), max);
@@ -293,18 +179,6 @@ test("fuzz: streams of packets decode in order, cut anywhere", () => {
     RUNS.streams,
   );
 });
-
-/** The varint bytes of a Remaining Length (1 to 4 bytes). */
-function varint(n: number): number[] {
-  const out = [];
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    out.push(digit);
-  } while (n > 0);
-  return out;
-}
 
 test("fuzz: a packet over maxPacketSize is refused from its fixed header", () => {
   check(
@@ -341,42 +215,6 @@ test("fuzz: a packet over maxPacketSize is refused from its fixed header", () =>
   );
 });
 
-/** Feeds chunks; returns the error thrown, checking it is an MQTTProtocolError and sticks. */
-function feed(chunks: Uint8Array[], maxPacketSize: number): MQTTProtocolError | Packet[] {
-  const decoder = new PacketDecoder({ maxPacketSize });
-  const packets: Packet[] = [];
-  for (const chunk of chunks) {
-    try {
-      packets.push(...decoder.push(chunk));
-    } catch (e) {
-      if (!(e instanceof MQTTProtocolError)) {
-        throw new Error(`decoder threw ${(e as Error)?.name}, not MQTTProtocolError: ${e}`, {
-          cause: e,
-        });
-      }
-      assert.ok(e.message.length > 0);
-      // After an error the stream cannot be framed any more: every later push fails alike.
-      assert.throws(() => decoder.push(Uint8Array.of(0xd0, 0x00)), (again) => again === e);
-      return e;
-    }
-  }
-  return packets;
-}
-
-// Frames with a real packet type and a plausible length around random bodies,
-// so that every body decoder sees garbage, not just the fixed-header checks.
-const framedGarbage = fc.array(
-  fc.tuple(
-    fc.integer({ min: 0, max: 255 }),
-    fc.uint8Array({ maxLength: 40 }),
-    fc.integer({ min: -2, max: 2 }),
-  )
-    .map(([byte1, body, skew]) =>
-      Uint8Array.of(byte1, ...varint(Math.max(0, body.length + skew)), ...body)
-    ),
-  { minLength: 1, maxLength: 6 },
-).map(concat);
-
 test("fuzz: random bytes make the decoder throw only MQTTProtocolError", () => {
   check(
     "random bytes",
@@ -391,28 +229,6 @@ test("fuzz: random bytes make the decoder throw only MQTTProtocolError", () => {
     RUNS.randomBytes,
   );
 });
-
-/** One edit to a byte stream. */
-const mutation = fc.oneof(
-  fc.tuple(fc.constant("set" as const), fc.nat(), fc.integer({ min: 0, max: 255 })),
-  fc.tuple(fc.constant("flip" as const), fc.nat(), fc.integer({ min: 0, max: 7 })),
-  fc.tuple(fc.constant("insert" as const), fc.nat(), fc.integer({ min: 0, max: 255 })),
-  fc.tuple(fc.constant("delete" as const), fc.nat(), fc.constant(0)),
-  fc.tuple(fc.constant("truncate" as const), fc.nat(), fc.constant(0)),
-);
-
-function mutate(bytes: Uint8Array, edits: [string, number, number][]): Uint8Array {
-  const b = Array.from(bytes);
-  for (const [kind, pos, value] of edits) {
-    const at = b.length === 0 ? 0 : pos % b.length;
-    if (kind === "set") b[at] = value;
-    else if (kind === "flip") b[at] ^= 1 << value;
-    else if (kind === "insert") b.splice(at, 0, value);
-    else if (kind === "delete") b.splice(at, 1);
-    else b.length = at;
-  }
-  return Uint8Array.from(b);
-}
 
 // Small packets only: the point is the edits, and a 256 KiB array copy per case would be slow.
 const smallPacket = anyPacket.filter((p) =>
@@ -429,7 +245,7 @@ test("fuzz: mutated packets make the decoder throw only MQTTProtocolError", () =
       fc.array(mutation, { minLength: 1, maxLength: 4 }),
       cuts,
       (packets, edits, points) => {
-        const bytes = mutate(concat(packets.map(encode)), edits);
+        const bytes = mutate(concat(packets.map((p) => encode(p))), edits);
         const result = feed(cut(bytes, points), 1_048_576);
         if (result instanceof MQTTProtocolError) return;
         accepted++;

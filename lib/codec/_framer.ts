@@ -3,11 +3,19 @@
 // what a broker may send; the public PacketDecoder gives it every packet.
 import { MQTTProtocolError } from "../errors.ts";
 import { decodePublishIn } from "./publish.ts";
-import type { Packet } from "./packet.ts";
+import type { Packet, ProtocolVersion } from "./packet.ts";
+
+/** Decodes one packet's body, as `decodePacket` and `decodeFromBroker` do. */
+export type BodyDecoder = (byte1: number, body: Uint8Array, version: ProtocolVersion) => Packet;
 
 export class Framer {
-  readonly #decode: (byte1: number, body: Uint8Array) => Packet;
+  readonly #decode: BodyDecoder;
   readonly #max: number;
+  /**
+   * The protocol version the stream speaks. A server's decoder sets it once
+   * the CONNECT says which; MQTT 5.0 packets are decoded by `#decode`.
+   */
+  version: ProtocolVersion;
   // Fixed header in progress.
   #byte1 = -1;
   #length = 0;
@@ -18,8 +26,9 @@ export class Framer {
   #filled = 0;
   #error: MQTTProtocolError | null = null;
 
-  constructor(max: number, decode: (byte1: number, body: Uint8Array) => Packet) {
+  constructor(max: number, decode: BodyDecoder, version: ProtocolVersion = 4) {
     this.#decode = decode;
+    this.version = version;
     if (!Number.isInteger(max) || max < 2) {
       throw new RangeError(
         `Invalid maxPacketSize ${max}: must be an integer of at least 2 bytes`,
@@ -71,11 +80,11 @@ export class Framer {
       }
       if (this.#byte1 === -1) {
         const byte1 = chunk[i++];
-        if (byte1 >> 4 === 0 || byte1 >> 4 === 15) {
+        if (byte1 >> 4 === 0 || (byte1 >> 4 === 15 && this.version !== 5)) {
           // Refuse a reserved type from its first byte, before buffering anything.
           throw new MQTTProtocolError(
             `Reserved packet type ${byte1 >> 4}`,
-            "MQTT 3.1.1 section 2.2.1",
+            this.version === 5 ? "MQTT 5.0 section 2.1.2" : "MQTT 3.1.1 section 2.2.1",
           );
         }
         this.#byte1 = byte1;
@@ -91,7 +100,7 @@ export class Framer {
       if (++this.#lengthBytes === 4 && b & 0x80) {
         throw new MQTTProtocolError(
           "Malformed Remaining Length: more than 4 bytes",
-          "MQTT 3.1.1 section 2.2.3",
+          this.version === 5 ? "MQTT 5.0 section 1.5.5" : "MQTT 3.1.1 section 2.2.3",
         );
       }
       if (b & 0x80) continue;
@@ -105,8 +114,9 @@ export class Framer {
       if (len === 0) {
         out.push(this.#finish(chunk.subarray(i, i)));
       } else if (n - i >= len) {
-        // Whole body inside this chunk: decode in place.
-        if (this.#byte1 >> 4 === 3) {
+        // Whole body inside this chunk: decode in place (an MQTT 3.1.1 PUBLISH
+        // without even a view of its body).
+        if (this.#byte1 >> 4 === 3 && this.version === 4) {
           const byte1 = this.#byte1;
           this.#byte1 = -1;
           out.push(decodePublishIn(byte1, chunk, i, i + len));
@@ -125,6 +135,6 @@ export class Framer {
   #finish(body: Uint8Array): Packet {
     const byte1 = this.#byte1;
     this.#byte1 = -1;
-    return this.#decode(byte1, body);
+    return this.#decode(byte1, body, this.version);
   }
 }

@@ -1,5 +1,6 @@
 // UTF-8 encoded strings and binary data with a two-byte length prefix
-// (MQTT 3.1.1 sections 1.5.3 and 3.1.3.5), and a bounds-checked body reader.
+// (MQTT 3.1.1 sections 1.5.3 and 3.1.3.5, MQTT 5.0 sections 1.5.4 and
+// 1.5.6), and a bounds-checked body reader.
 import { MQTTProtocolError } from "../errors.ts";
 
 const encoder = new TextEncoder();
@@ -53,18 +54,27 @@ export function writeBytes(buf: Uint8Array, at: number, bytes: Uint8Array): numb
  */
 export class BodyReader {
   pos = 0;
-  constructor(readonly body: Uint8Array, readonly packet: string) {}
+  /** Where reads stop: the body's end, or while reading properties, theirs. */
+  limit: number;
+  /** Reading MQTT 5.0 properties: a read past `limit` overruns their length. */
+  inProperties = false;
+  constructor(readonly body: Uint8Array, readonly packet: string) {
+    this.limit = body.length;
+  }
 
   /** Bytes not yet read. */
   get left(): number {
-    return this.body.length - this.pos;
+    return this.limit - this.pos;
   }
 
   #need(n: number, field: string): void {
-    if (this.body.length - this.pos < n) {
+    if (this.limit - this.pos < n) {
+      const props = this.inProperties;
       throw new MQTTProtocolError(
-        `Malformed ${this.packet}: the packet ends inside its ${field}`,
-        "MQTT 3.1.1 section 2.2.3",
+        `Malformed ${this.packet}: the ${
+          props ? "property length" : "packet"
+        } ends inside its ${field}`,
+        props ? "MQTT 5.0 section 2.2.2.1" : "MQTT 3.1.1 section 2.2.3",
       );
     }
   }
@@ -78,6 +88,32 @@ export class BodyReader {
     this.#need(2, field);
     const n = (this.body[this.pos] << 8) | this.body[this.pos + 1];
     this.pos += 2;
+    return n;
+  }
+
+  /** A Four Byte Integer (MQTT 5.0 section 1.5.3). */
+  u32(field: string): number {
+    this.#need(4, field);
+    const b = this.body, p = this.pos;
+    this.pos += 4;
+    return b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
+  }
+
+  /** A Variable Byte Integer (MQTT 5.0 section 1.5.5): 1 to 4 bytes, the fewest that fit. */
+  vbi(field: string): number {
+    let n = 0, scale = 1, b;
+    do {
+      b = this.u8(field);
+      n += (b & 0x7f) * scale;
+      scale *= 128;
+    } while (b & 0x80 && scale < 2 ** 28);
+    // Over 4 bytes, or more bytes than the value needs (MQTT-1.5.5-1).
+    if (b & 0x80 || (b === 0 && scale > 128)) {
+      throw new MQTTProtocolError(
+        `Malformed ${this.packet}: its ${field} is not a Variable Byte Integer of the fewest bytes, at most 4`,
+        "MQTT-1.5.5-1",
+      );
+    }
     return n;
   }
 
@@ -95,8 +131,8 @@ export class BodyReader {
 
   /** Everything left, as a view. */
   rest(): Uint8Array {
-    const v = this.body.subarray(this.pos);
-    this.pos = this.body.length;
+    const v = this.body.subarray(this.pos, this.limit);
+    this.pos = this.limit;
     return v;
   }
 

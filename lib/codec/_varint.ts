@@ -1,4 +1,6 @@
-// The Remaining Length field (MQTT 3.1.1 section 2.2.3): 1–4 bytes, 7 bits each.
+// The Remaining Length field (MQTT 3.1.1 section 2.2.3), which MQTT 5.0 calls
+// a Variable Byte Integer (section 1.5.5) and uses for property lengths and
+// subscription identifiers too: 1–4 bytes, 7 bits each.
 
 /** Largest Remaining Length four bytes can say: 268,435,455. */
 export const MAX_REMAINING_LENGTH = 268_435_455;
@@ -27,6 +29,14 @@ export function writeFixedHeader(buf: Uint8Array, byte1: number, remaining: numb
     buf[i++] = digit;
   } while (remaining > 0);
   return i;
+}
+
+/** Appends `n` (at most {@linkcode MAX_REMAINING_LENGTH}) as a Variable Byte Integer. */
+export function pushVarint(out: number[], n: number): void {
+  do {
+    out.push((n % 128) | (n >= 128 ? 0x80 : 0));
+    n = Math.floor(n / 128);
+  } while (n > 0);
 }
 
 // Small QoS 0 PUBLISH packets are carved out of a shared slab, as Node's

@@ -1,20 +1,34 @@
 /**
- * CONNECT and CONNACK (MQTT 3.1.1 sections 3.1 and 3.2).
+ * CONNECT and CONNACK (MQTT 3.1.1 sections 3.1 and 3.2, MQTT 5.0 sections
+ * 3.1 and 3.2).
  *
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { BodyReader, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket } from "./_varint.ts";
-import type { ConnackPacket, ConnectPacket, QoS } from "./packet.ts";
+import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
+import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
+import { checkReasonCode } from "./reason_codes.ts";
 
-// Variable header: protocol name "MQTT" (00 04 4D 51 54 54), then level 4.
+// Variable header: protocol name "MQTT" (00 04 4D 51 54 54), then the level.
 const PROTOCOL = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04];
 
-/** Encodes a CONNECT packet. Throws `TypeError`/`RangeError` on fields MQTT forbids. */
-export function encodeConnect(p: ConnectPacket): Uint8Array {
+/**
+ * Encodes a CONNECT packet at level `p.protocolVersion ?? version`.
+ * Throws `TypeError`/`RangeError` on fields MQTT forbids.
+ */
+export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): Uint8Array {
+  const level = p.protocolVersion ?? version;
+  if (level !== 4 && level !== 5) {
+    throw new RangeError(
+      `Invalid protocolVersion ${level}: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0) (MQTT-3.1.2-2)`,
+    );
+  }
+  const v5 = level === 5;
   const id = utf8(p.clientId, "client id");
-  if (id.length === 0 && !p.cleanSession) {
+  // MQTT 5.0 drops this rule: the server assigns an id, and may keep the session (section 3.1.3.1).
+  if (id.length === 0 && !p.cleanSession && !v5) {
     throw new TypeError(
       "Invalid client id: an empty client id needs clean_session = true (MQTT-3.1.3-7)",
     );
@@ -24,7 +38,7 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
       `Invalid keepalive ${p.keepalive}: must be a whole number of seconds from 0 to 65535 (MQTT 3.1.1 section 3.1.2.10)`,
     );
   }
-  if (p.password !== undefined && p.username === undefined) {
+  if (p.password !== undefined && p.username === undefined && !v5) {
     throw new TypeError("A password needs a user name in MQTT 3.1.1 (MQTT-3.1.2-22)");
   }
   const user = p.username === undefined ? undefined : utf8(p.username, "user name");
@@ -43,11 +57,13 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
       `Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)`,
     );
   }
+  const props = v5 ? writeProperties(p.properties, 1) : undefined;
+  const willProps = v5 && will ? writeProperties(will.properties, 0) : undefined;
   let flags = p.cleanSession ? 0x02 : 0;
-  let remaining = PROTOCOL.length + 1 + 2 + 2 + id.length;
+  let remaining = PROTOCOL.length + 1 + 2 + 2 + id.length + (props?.length ?? 0);
   if (will && willTopic) {
     flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
-    remaining += 2 + willTopic.length + 2 + will.payload.length;
+    remaining += (willProps?.length ?? 0) + 2 + willTopic.length + 2 + will.payload.length;
   }
   if (user) {
     flags |= 0x80;
@@ -60,10 +76,13 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
   const [buf, start] = allocPacket(0x10, remaining);
   buf.set(PROTOCOL, start);
   let at = start + PROTOCOL.length;
+  buf[at - 1] = level;
   buf[at++] = flags;
   at = writeU16(buf, at, p.keepalive);
+  if (props) buf.set(props, at), at += props.length;
   at = writeBytes(buf, at, id);
   if (will && willTopic) {
+    if (willProps) buf.set(willProps, at), at += willProps.length;
     at = writeBytes(buf, at, willTopic);
     at = writeBytes(buf, at, will.payload);
   }
@@ -72,20 +91,26 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
   return buf;
 }
 
-/** Decodes a CONNECT body. */
-export function decodeConnect(body: Uint8Array): ConnectPacket {
+/**
+ * Decodes a CONNECT body. With `version` 4 only level 4 (MQTT 3.1.1) is
+ * accepted; with 5, a server's decoder, level 4 or 5, as the CONNECT says.
+ */
+export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): ConnectPacket {
   const r = new BodyReader(body, "CONNECT");
   const name = r.string("protocol name");
   if (name !== "MQTT") {
     throw new MQTTProtocolError(`CONNECT protocol name is "${name}", not "MQTT"`, "MQTT-3.1.2-1");
   }
   const level = r.u8("protocol level");
-  if (level !== 4) {
+  if (level !== 4 && (level !== 5 || version !== 5)) {
     throw new MQTTProtocolError(
-      `CONNECT protocol level is ${level}; MQTT 3.1.1 is 4`,
+      `CONNECT protocol level is ${level}; ${
+        version === 5 ? "MQTT 3.1.1 is 4, MQTT 5.0 is 5" : "MQTT 3.1.1 is 4"
+      }`,
       "MQTT-3.1.2-2",
     );
   }
+  const v5 = level === 5;
   const flags = r.u8("connect flags");
   if (flags & 0x01) {
     throw new MQTTProtocolError("CONNECT reserved flag is set", "MQTT-3.1.2-3");
@@ -93,14 +118,18 @@ export function decodeConnect(body: Uint8Array): ConnectPacket {
   const willFlag = (flags & 0x04) !== 0;
   const willQos = (flags >> 3) & 0x03;
   const willRetain = (flags & 0x20) !== 0;
-  if (willQos === 3) throw new MQTTProtocolError("CONNECT will QoS is 3", "MQTT-3.1.2-14");
+  if (willQos === 3) {
+    throw new MQTTProtocolError("CONNECT will QoS is 3", v5 ? "MQTT-3.1.2-12" : "MQTT-3.1.2-14");
+  }
   if (!willFlag && (willQos !== 0 || willRetain)) {
     throw new MQTTProtocolError(
       "CONNECT has will QoS or will retain set without the will flag",
-      "MQTT-3.1.2-13",
+      // MQTT 5.0 numbers the two apart: will QoS MQTT-3.1.2-11, will retain MQTT-3.1.2-13.
+      v5 && willQos ? "MQTT-3.1.2-11" : "MQTT-3.1.2-13",
     );
   }
-  if ((flags & 0x40) && !(flags & 0x80)) {
+  // MQTT 5.0 allows a password without a user name (section 3.1.2.9).
+  if ((flags & 0x40) && !(flags & 0x80) && !v5) {
     throw new MQTTProtocolError(
       "CONNECT has a password flag without a user name flag",
       "MQTT-3.1.2-22",
@@ -110,9 +139,15 @@ export function decodeConnect(body: Uint8Array): ConnectPacket {
     type: "connect",
     cleanSession: (flags & 0x02) !== 0,
     keepalive: r.u16("keep alive"),
-    clientId: r.string("client identifier"),
+    clientId: "",
   };
+  if (v5) {
+    packet.protocolVersion = 5;
+    readProperties(r, 1, packet);
+  }
+  packet.clientId = r.string("client identifier");
   if (willFlag) {
+    const props = v5 ? readProperties<WillProperties>(r, 0) : undefined;
     const topic = r.string("will topic");
     packet.will = {
       topic,
@@ -120,6 +155,7 @@ export function decodeConnect(body: Uint8Array): ConnectPacket {
       qos: willQos as QoS,
       retain: willRetain,
     };
+    if (props) packet.will.properties = props;
   }
   if (flags & 0x80) packet.username = r.string("user name");
   if (flags & 0x40) packet.password = r.bytes("password");
@@ -127,13 +163,19 @@ export function decodeConnect(body: Uint8Array): ConnectPacket {
   return packet;
 }
 
-/** Encodes a CONNACK packet. */
-export function encodeConnack(p: ConnackPacket): Uint8Array {
-  return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, p.returnCode);
+/** Encodes a CONNACK packet; in MQTT 5.0 with its properties. */
+export function encodeConnack(p: ConnackPacket, version: ProtocolVersion = 4): Uint8Array {
+  if (version !== 5) return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, p.returnCode);
+  const props = writeProperties(p.properties, 2);
+  const [buf, start] = allocPacket(0x20, 2 + props.length);
+  buf[start] = p.sessionPresent ? 1 : 0;
+  buf[start + 1] = checkReasonCode(p.returnCode, 2, true);
+  buf.set(props, start + 2);
+  return buf;
 }
 
-/** Decodes a CONNACK body. */
-export function decodeConnack(body: Uint8Array): ConnackPacket {
+/** Decodes a CONNACK body; in MQTT 5.0 its reason code is checked and its properties read. */
+export function decodeConnack(body: Uint8Array, version: ProtocolVersion = 4): ConnackPacket {
   const r = new BodyReader(body, "CONNACK");
   const flags = r.u8("acknowledge flags");
   if (flags & 0xfe) {
@@ -143,6 +185,11 @@ export function decodeConnack(body: Uint8Array): ConnackPacket {
     );
   }
   const returnCode = r.u8("return code");
+  const packet: ConnackPacket = { type: "connack", sessionPresent: flags === 1, returnCode };
+  if (version === 5) {
+    checkReasonCode(returnCode, 2);
+    readProperties(r, 2, packet);
+  }
   r.end();
-  return { type: "connack", sessionPresent: flags === 1, returnCode };
+  return packet;
 }

@@ -1,31 +1,15 @@
 /**
- * Decodes one MQTT 3.1.1 packet from its first byte and its body.
+ * Decodes one MQTT 3.1.1 or 5.0 packet from its first byte and its body.
  *
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
+import { NAMES } from "./_names.ts";
+import { decodeDisconnectOrAuth } from "./auth.ts";
 import { decodeConnack, decodeConnect } from "./connect.ts";
-import type { Packet } from "./packet.ts";
+import type { Packet, ProtocolVersion } from "./packet.ts";
 import { decodeAck, decodePublish } from "./publish.ts";
-import { decodeSuback, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
-
-const NAMES = [
-  "",
-  "CONNECT",
-  "CONNACK",
-  "PUBLISH",
-  "PUBACK",
-  "PUBREC",
-  "PUBREL",
-  "PUBCOMP",
-  "SUBSCRIBE",
-  "SUBACK",
-  "UNSUBSCRIBE",
-  "UNSUBACK",
-  "PINGREQ",
-  "PINGRESP",
-  "DISCONNECT",
-];
+import { decodeCodes, decodeSuback, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
 
 /**
  * Decodes a whole packet given the fixed header's first byte and the body
@@ -34,6 +18,8 @@ const NAMES = [
  *
  * @param byte1 The fixed header's first byte: packet type and flags.
  * @param body Exactly the packet's body.
+ * @param version 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0). With 5 a
+ * CONNECT may be of either level; with 4 only of level 4.
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification; the message names the rule.
  *
@@ -43,31 +29,55 @@ const NAMES = [
  * const p = decodePacket(0x20, Uint8Array.of(0x00, 0x00));
  * console.assert(p.type === "connack" && p.returnCode === 0);
  * ```
+ *
+ * @example An MQTT 5.0 PUBACK with reason code 0x10, no matching subscribers
+ * ```ts
+ * import { decodePacket } from "@umqtt/umqtt/codec";
+ * const p = decodePacket(0x40, Uint8Array.of(0x00, 0x07, 0x10), 5);
+ * console.assert(p.type === "puback" && p.reasonCode === 0x10);
+ * ```
  */
-export function decodePacket(byte1: number, body: Uint8Array): Packet {
-  switch (checkHeader(byte1)) {
+export function decodePacket(
+  byte1: number,
+  body: Uint8Array,
+  version: ProtocolVersion = 4,
+): Packet {
+  if (version === 5) {
+    try {
+      return anyPacket(byte1, body, 5);
+    } catch (e) {
+      throw renumber(e);
+    }
+  }
+  return anyPacket(byte1, body, 4);
+}
+
+function anyPacket(byte1: number, body: Uint8Array, version: ProtocolVersion): Packet {
+  switch (checkHeader(byte1, version)) {
     case 1:
-      return decodeConnect(body);
+      return decodeConnect(body, version);
     case 8:
-      return decodeSubscribe(body);
+      return decodeSubscribe(body, version);
     case 10:
-      return decodeUnsubscribe(body);
+      return decodeUnsubscribe(body, version);
     case 12:
       return empty(12, body, { type: "pingreq" });
     case 14:
-      return empty(14, body, { type: "disconnect" });
+      if (version !== 5) return empty(14, body, { type: "disconnect" });
   }
-  return fromBroker(byte1 >> 4, byte1, body);
+  return fromBroker(byte1 >> 4, byte1, body, version);
 }
 
 /**
  * Decodes a packet a broker may send to a client, as {@linkcode decodePacket}
- * does, and refuses the others (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
- * DISCONNECT) as a protocol error. The client uses this one, so that its
- * bundle carries no decoder for packets it must never receive.
+ * does, and refuses the others (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, and
+ * in MQTT 3.1.1 DISCONNECT) as a protocol error. The client uses this one, so
+ * that its bundle carries no decoder for packets it must never receive.
  *
  * @param byte1 The fixed header's first byte: packet type and flags.
  * @param body Exactly the packet's body.
+ * @param version 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0, where a broker may also send
+ * DISCONNECT and AUTH).
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification, or a packet only a client sends.
  *
@@ -77,33 +87,57 @@ export function decodePacket(byte1: number, body: Uint8Array): Packet {
  * const p = decodeFromBroker(0x40, Uint8Array.of(0x00, 0x07));
  * console.assert(p.type === "puback" && p.packetId === 7);
  * ```
+ *
+ * @example An MQTT 5.0 DISCONNECT with reason code 0x8B, server shutting down
+ * ```ts
+ * import { decodeFromBroker } from "@umqtt/umqtt/codec";
+ * const p = decodeFromBroker(0xe0, Uint8Array.of(0x8b), 5);
+ * console.assert(p.type === "disconnect" && p.reasonCode === 0x8b);
+ * ```
  */
-export function decodeFromBroker(byte1: number, body: Uint8Array): Packet {
-  return fromBroker(checkHeader(byte1), byte1, body);
+export function decodeFromBroker(
+  byte1: number,
+  body: Uint8Array,
+  version: ProtocolVersion = 4,
+): Packet {
+  if (version === 5) {
+    try {
+      return fromBroker(checkHeader(byte1, 5), byte1, body, 5);
+    } catch (e) {
+      throw renumber(e);
+    }
+  }
+  return fromBroker(checkHeader(byte1, 4), byte1, body, 4);
 }
 
 /** {@linkcode decodeFromBroker} once the header is checked. */
-function fromBroker(type: number, byte1: number, body: Uint8Array): Packet {
+function fromBroker(
+  type: number,
+  byte1: number,
+  body: Uint8Array,
+  version: ProtocolVersion,
+): Packet {
   switch (type) {
     case 2:
-      return decodeConnack(body);
+      return decodeConnack(body, version);
     case 3:
-      return decodePublish(byte1, body);
+      return decodePublish(byte1, body, version);
     case 4:
-      return decodeAck("puback", body);
+      return decodeAck("puback", body, version);
     case 5:
-      return decodeAck("pubrec", body);
+      return decodeAck("pubrec", body, version);
     case 6:
-      return decodeAck("pubrel", body);
+      return decodeAck("pubrel", body, version);
     case 7:
-      return decodeAck("pubcomp", body);
+      return decodeAck("pubcomp", body, version);
     case 9:
-      return decodeSuback(body);
+      return decodeSuback(body, version);
     case 11:
-      return decodeAck("unsuback", body);
+      return version === 5 ? decodeCodes(11, body) : decodeAck("unsuback", body);
     case 13:
       return empty(13, body, { type: "pingresp" });
   }
+  if (type > 13 && version === 5) return decodeDisconnectOrAuth(type as 14 | 15, body);
   throw new MQTTProtocolError(
     `${NAMES[type]} is a packet a broker must never send to a client`,
     "MQTT 3.1.1 section 2.2.1",
@@ -111,9 +145,9 @@ function fromBroker(type: number, byte1: number, body: Uint8Array): Packet {
 }
 
 /** The packet type of `byte1`, once the type is not reserved and the flags are right. */
-function checkHeader(byte1: number): number {
+function checkHeader(byte1: number, version: ProtocolVersion): number {
   const type = byte1 >> 4;
-  if (type === 0 || type === 15) {
+  if (type === 0 || (type === 15 && version !== 5)) {
     throw new MQTTProtocolError(`Reserved packet type ${type}`, "MQTT 3.1.1 section 2.2.1");
   }
   // PUBLISH has flags of its own; PUBREL, SUBSCRIBE and UNSUBSCRIBE carry
@@ -137,4 +171,26 @@ function empty<P extends Packet>(type: number, body: Uint8Array, packet: P): P {
     );
   }
   return packet;
+}
+
+// The code shared by both versions names MQTT 3.1.1's rules; an MQTT 5.0
+// packet's error names the same rule as MQTT 5.0 numbers it. Rules that only
+// MQTT 5.0 code raises are named right where they are raised.
+const V5_RULES: Record<string, string> = {
+  "MQTT 3.1.1 section 2.2.1": "MQTT 5.0 section 2.1.2",
+  "MQTT 3.1.1 section 2.2.3": "MQTT 5.0 section 2.1.4",
+  "MQTT 3.1.1 section 3.2.2.1": "MQTT-3.2.2-1",
+  "MQTT-2.2.2-1": "MQTT-2.1.3-1",
+  "MQTT-1.5.3-1": "MQTT-1.5.4-1",
+  "MQTT-1.5.3-2": "MQTT-1.5.4-2",
+  "MQTT-2.3.1-1": "MQTT-2.2.1-3",
+  "MQTT-3.8.3-3": "MQTT-3.8.3-2",
+  "MQTT-4.7.1-2": "MQTT-4.7.1-1",
+  "MQTT-4.7.1-3": "MQTT-4.7.1-2",
+};
+
+/** `e` with its MQTT 3.1.1 rule replaced by MQTT 5.0's number for it. */
+function renumber(e: unknown): unknown {
+  const rule = e instanceof MQTTProtocolError && V5_RULES[e.rule];
+  return rule ? new MQTTProtocolError(e.message.slice(0, -e.rule.length - 3), rule) : e;
 }

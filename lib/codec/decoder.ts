@@ -5,7 +5,7 @@
  */
 import { decodePacket } from "./decode.ts";
 import { Framer } from "./_framer.ts";
-import type { Packet } from "./packet.ts";
+import type { Packet, ProtocolVersion } from "./packet.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
 export interface PacketDecoderOptions {
@@ -14,6 +14,12 @@ export interface PacketDecoderOptions {
    * whose header says more is refused before its body is buffered. Default 1 MiB.
    */
   maxPacketSize?: number;
+  /**
+   * 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0). A server's decoder starts at
+   * 5: it then takes a CONNECT of either level, and decodes what follows at
+   * the level the CONNECT gave. At 4 a CONNECT of level 5 is refused.
+   */
+  protocolVersion?: ProtocolVersion;
 }
 
 /** Default {@linkcode PacketDecoderOptions.maxPacketSize}: 1 MiB. */
@@ -38,6 +44,14 @@ export const DEFAULT_MAX_PACKET_SIZE = 1_048_576;
  * const [packet] = decoder.push(Uint8Array.of(0x00));
  * console.assert(packet.type === "pingresp");
  * ```
+ *
+ * @example A server's decoder: MQTT 5.0 or 3.1.1, as the CONNECT says
+ * ```ts
+ * import { encode, PacketDecoder } from "@umqtt/umqtt/codec";
+ * const decoder = new PacketDecoder({ protocolVersion: 5 });
+ * decoder.push(encode({ type: "connect", clientId: "a", cleanSession: true, keepalive: 60 }));
+ * console.assert(decoder.protocolVersion === 4);
+ * ```
  */
 export class PacketDecoder {
   readonly #framer: Framer;
@@ -45,11 +59,31 @@ export class PacketDecoder {
   /**
    * Makes a decoder.
    *
-   * @param options `maxPacketSize` in bytes (default 1 MiB).
-   * @throws {RangeError} When `maxPacketSize` is not a positive integer.
+   * @param options `maxPacketSize` in bytes (default 1 MiB); `protocolVersion` 4 (default) or 5.
+   * @throws {RangeError} When `maxPacketSize` is not an integer of at least 2, or
+   * `protocolVersion` is neither 4 nor 5.
    */
   constructor(options: PacketDecoderOptions = {}) {
-    this.#framer = new Framer(options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE, decodePacket);
+    const version = options.protocolVersion ?? 4;
+    if (version !== 4 && version !== 5) {
+      throw new RangeError(
+        `Invalid protocolVersion ${version}: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`,
+      );
+    }
+    this.#framer = new Framer(
+      options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+      (byte1, body, version) => {
+        const packet = decodePacket(byte1, body, version);
+        if (packet.type === "connect") this.#framer.version = packet.protocolVersion ?? 4;
+        return packet;
+      },
+      version,
+    );
+  }
+
+  /** The protocol version packets are decoded at (see {@linkcode PacketDecoderOptions.protocolVersion}). */
+  get protocolVersion(): ProtocolVersion {
+    return this.#framer.version;
   }
 
   /** Whether a packet has been started but not finished. */

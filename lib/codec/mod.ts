@@ -1,7 +1,13 @@
 /**
- * The MQTT 3.1.1 codec: every control packet as a plain object, an encoder,
- * and a streaming decoder that takes bytes split anywhere. No I/O; use it to
- * build brokers, proxies, test peers or your own client.
+ * The MQTT 3.1.1 and MQTT 5.0 codec: every control packet as a plain object,
+ * an encoder, and a streaming decoder that takes bytes split anywhere. No
+ * I/O; use it to build brokers, proxies, test peers or your own client.
+ *
+ * MQTT 3.1.1 is the default; pass version 5 to {@linkcode encode},
+ * {@linkcode decodePacket} and {@linkcode decodeFromBroker}, or
+ * `protocolVersion: 5` to {@linkcode PacketDecoder}, for MQTT 5.0: the same
+ * packets with properties, reason codes, subscription options, and AUTH.
+ * Malformed bytes raise {@linkcode MQTTProtocolError} naming the rule broken.
  *
  * @example Encode a PUBLISH and decode it again, one byte at a time
  * ```ts
@@ -22,13 +28,50 @@
  * console.assert(packets.length === 1 && packets[0].type === "publish");
  * ```
  *
+ * @example MQTT 5.0: a PUBLISH with a topic alias and a user property, and a PUBACK's reason
+ * ```ts
+ * import { decodeFromBroker, encode, PacketDecoder, reasonCodeMessage } from "@umqtt/umqtt/codec";
+ *
+ * const bytes = encode({
+ *   type: "publish",
+ *   topic: "sensors/1/temp",
+ *   payload: new TextEncoder().encode("21.5"),
+ *   qos: 1,
+ *   retain: false,
+ *   dup: false,
+ *   packetId: 7,
+ *   properties: { topicAlias: 1, userProperties: [["unit", "C"]] },
+ * }, 5);
+ * const [packet] = new PacketDecoder({ protocolVersion: 5 }).push(bytes);
+ * console.assert(packet.type === "publish" && packet.properties?.topicAlias === 1);
+ *
+ * // PUBACK 7 with reason code 0x87.
+ * const ack = decodeFromBroker(0x40, Uint8Array.of(0x00, 0x07, 0x87), 5);
+ * console.assert(ack.type === "puback" && reasonCodeMessage(ack.reasonCode!) === "Not authorized");
+ * ```
+ *
  * @module
  */
 export * from "./packet.ts";
+export type {
+  AckProperties,
+  AuthProperties,
+  ConnackProperties,
+  ConnectProperties,
+  DisconnectProperties,
+  MessageProperties,
+  PublishProperties,
+  SubscribeProperties,
+  UnsubscribeProperties,
+  UserProperty,
+  WillProperties,
+} from "./properties.ts";
 export * from "./encode.ts";
-export * from "./decode.ts";
+export { decodeFromBroker, decodePacket } from "./decode.ts";
 export * from "./decoder.ts";
+export { reasonCodeMessage } from "./reason_codes.ts";
 export { encodeConnack, encodeConnect } from "./connect.ts";
 export { encodeAck, encodePublish } from "./publish.ts";
-export { encodeSuback, encodeSubscribe, encodeUnsubscribe } from "./subscribe.ts";
+export { encodeSuback, encodeSubscribe, encodeUnsuback, encodeUnsubscribe } from "./subscribe.ts";
+export { encodeAuth, encodeDisconnect } from "./auth.ts";
 export { MQTTProtocolError } from "../errors.ts";

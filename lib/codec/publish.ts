@@ -1,6 +1,7 @@
 /**
  * PUBLISH and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 3.1.1
- * sections 3.3–3.7), and UNSUBACK, which has the same shape.
+ * and MQTT 5.0 sections 3.3–3.7), and UNSUBACK, which has the same shape in
+ * MQTT 3.1.1.
  *
  * @module
  */
@@ -8,7 +9,9 @@ import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicName } from "../topic.ts";
 import { BodyReader, decodeUtf8, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket } from "./_varint.ts";
-import type { AckPacket, AckType, PublishPacket, QoS } from "./packet.ts";
+import type { AckPacket, AckType, ProtocolVersion, PublishPacket, QoS } from "./packet.ts";
+import { type PublishProperties, readProperties, writeProperties } from "./properties.ts";
+import { readReasoned, writeReasoned } from "./reason_codes.ts";
 
 // Publishers tend to repeat one topic: keep its bytes from the last call.
 let lastTopic = "";
@@ -23,15 +26,24 @@ export function checkPacketId(id: unknown, what: string): void {
   }
 }
 
-/** Encodes a PUBLISH packet. */
-export function encodePublish(p: PublishPacket): Uint8Array {
+/**
+ * Encodes a PUBLISH packet; in MQTT 5.0 with its properties, after the packet
+ * identifier, so that the identifier is at the same offset in both versions.
+ */
+export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): Uint8Array {
+  const props = version === 5 ? writeProperties(p.properties, 3) : undefined;
   let topic = lastTopicBytes;
   // Empty cached bytes mean nothing is cached yet: "" must not match the initial lastTopic.
   if (p.topic !== lastTopic || topic.length === 0) {
-    validateTopicName(p.topic);
-    topic = utf8(p.topic, "topic");
-    lastTopic = p.topic;
-    lastTopicBytes = topic;
+    if (p.topic === "" && props && p.properties?.topicAlias) {
+      // An alias stands for the topic the receiver mapped to it (MQTT 5.0 section 3.3.2.3.4).
+      topic = new Uint8Array(0);
+    } else {
+      validateTopicName(p.topic);
+      topic = utf8(p.topic, "topic");
+      lastTopic = p.topic;
+      lastTopicBytes = topic;
+    }
   }
   const qos = p.qos;
   if (qos !== 0 && qos !== 1 && qos !== 2) {
@@ -42,18 +54,24 @@ export function encodePublish(p: PublishPacket): Uint8Array {
     throw new TypeError("Invalid PUBLISH: the DUP flag must be 0 at QoS 0 (MQTT-3.3.1-2)");
   }
   const payload = p.payload;
-  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
+  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + (props ? props.length : 0) +
+    payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
   const [buf, start] = allocPacket(byte1, remaining, qos === 0);
   let at = writeBytes(buf, start, topic);
   if (qos > 0) at = writeU16(buf, at, p.packetId!);
+  if (props) buf.set(props, at), at += props.length;
   buf.set(payload, at);
   return buf;
 }
 
 /** Decodes a PUBLISH from its fixed header's first byte and its body. */
-export function decodePublish(byte1: number, body: Uint8Array): PublishPacket {
-  return decodePublishIn(byte1, body, 0, body.length);
+export function decodePublish(
+  byte1: number,
+  body: Uint8Array,
+  version: ProtocolVersion = 4,
+): PublishPacket {
+  return decodePublishIn(byte1, body, 0, body.length, version);
 }
 
 /**
@@ -65,6 +83,7 @@ export function decodePublishIn(
   buf: Uint8Array,
   start: number,
   end: number,
+  version: ProtocolVersion = 4,
 ): PublishPacket {
   const qos = (byte1 >> 1) & 0x03;
   if (qos === 3) throw new MQTTProtocolError("PUBLISH with QoS 3", "MQTT-3.3.1-4");
@@ -88,11 +107,26 @@ export function decodePublishIn(
       "MQTT 3.1.1 section 2.2.3",
     );
   }
-  const topic = decodeTopic(buf, start + 2, n);
+  let payloadAt = start + 2 + n + idLen;
+  let props: PublishProperties | undefined;
+  if (version === 5) {
+    // Properties follow the packet identifier (MQTT 5.0 section 3.3.2).
+    const r = new BodyReader(buf.subarray(start, end), "PUBLISH");
+    r.pos = payloadAt - start;
+    props = readProperties<PublishProperties>(r, 3);
+    payloadAt = start + r.pos;
+    if (n === 0 && !props?.topicAlias) {
+      throw new MQTTProtocolError(
+        "PUBLISH with an empty topic name and no topicAlias",
+        "MQTT 5.0 section 3.3.2.1",
+      );
+    }
+  }
+  const topic = n === 0 && props ? "" : decodeTopic(buf, start + 2, n);
   const packet: PublishPacket = {
     type: "publish",
     topic,
-    payload: buf.subarray(start + 2 + n + idLen, end),
+    payload: buf.subarray(payloadAt, end),
     qos: qos as QoS,
     retain: (byte1 & 0x01) !== 0,
     dup,
@@ -102,6 +136,7 @@ export function decodePublishIn(
     if (id === 0) throw new MQTTProtocolError("PUBLISH with packet identifier 0", "MQTT-2.3.1-1");
     packet.packetId = id;
   }
+  if (props) packet.properties = props;
   return packet;
 }
 
@@ -139,18 +174,36 @@ const ACK_BYTE1: Record<AckType, number> = {
   unsuback: 0xb0,
 };
 
-/** Encodes PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK. */
-export function encodeAck(p: AckPacket<AckType>): Uint8Array {
+/**
+ * Encodes PUBACK, PUBREC, PUBREL, PUBCOMP, or an MQTT 3.1.1 UNSUBACK (an
+ * MQTT 5.0 UNSUBACK has a list of reason codes: `encodeUnsuback`). In MQTT
+ * 5.0 the reason code and properties follow the packet identifier, unless
+ * the code is 0 and there are no properties (remaining length 2).
+ */
+export function encodeAck(p: AckPacket<AckType>, version: ProtocolVersion = 4): Uint8Array {
   const id = p.packetId;
   // Checked inline: the packet's name is needed only for the error.
   if (!(id >= 1 && id <= 65535 && Number.isInteger(id))) {
     checkPacketId(id, p.type.toUpperCase());
   }
-  return Uint8Array.of(ACK_BYTE1[p.type], 0x02, p.packetId >> 8, p.packetId & 0xff);
+  const byte1 = ACK_BYTE1[p.type];
+  if (version === 5 && (p.reasonCode || p.properties)) {
+    return writeReasoned(byte1, id, p.reasonCode, p.properties);
+  }
+  return Uint8Array.of(byte1, 0x02, id >> 8, id & 0xff);
 }
 
-/** Decodes the body of an acknowledgement that carries only a packet identifier. */
-export function decodeAck<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
+/**
+ * Decodes the body of an acknowledgement: a packet identifier, and in MQTT
+ * 5.0 a reason code (0x00 when absent) and properties.
+ */
+export function decodeAck<T extends AckType>(
+  type: T,
+  body: Uint8Array,
+  version: ProtocolVersion = 4,
+): AckPacket<T> {
+  // MQTT 5.0 branches off first, so that the MQTT 3.1.1 path stays as it was.
+  if (version === 5) return decodeAck5(type, body);
   // The well-formed case, once per QoS 1 publish: no reader, no name string.
   if (body.length === 2 && (body[0] | body[1]) !== 0) {
     return { type, packetId: (body[0] << 8) | body[1] };
@@ -162,4 +215,14 @@ export function decodeAck<T extends AckType>(type: T, body: Uint8Array): AckPack
     throw new MQTTProtocolError(`${type.toUpperCase()} with packet identifier 0`, "MQTT-2.3.1-1");
   }
   return { type, packetId };
+}
+
+/** {@linkcode decodeAck} in MQTT 5.0: a reason code and properties may follow (section 3.4.2). */
+function decodeAck5<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
+  const r = new BodyReader(body, type.toUpperCase());
+  const packetId = r.u16("packet identifier");
+  if (packetId === 0) {
+    throw new MQTTProtocolError(`${type.toUpperCase()} with packet identifier 0`, "MQTT-2.3.1-1");
+  }
+  return readReasoned<AckPacket<T>>(r, ACK_BYTE1[type] >> 4, { type, packetId });
 }

@@ -1,5 +1,7 @@
 /**
- * SUBSCRIBE, SUBACK and UNSUBSCRIBE (MQTT 3.1.1 sections 3.8–3.10).
+ * SUBSCRIBE, SUBACK and UNSUBSCRIBE (MQTT 3.1.1 sections 3.8–3.10), and MQTT
+ * 5.0's UNSUBACK, which lists reason codes as SUBACK does (MQTT 5.0 sections
+ * 3.8–3.11).
  *
  * @module
  */
@@ -7,65 +9,175 @@ import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicFilter } from "../topic.ts";
 import { BodyReader, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket } from "./_varint.ts";
+import { NAMES } from "./_names.ts";
 import { checkPacketId } from "./publish.ts";
-import type { QoS, SubackPacket, SubscribePacket, UnsubscribePacket } from "./packet.ts";
+import type {
+  ProtocolVersion,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+} from "./packet.ts";
+import { readProperties, writeProperties } from "./properties.ts";
+import { checkReasonCode } from "./reason_codes.ts";
 
-/** Encodes a SUBSCRIBE packet. */
-export function encodeSubscribe(p: SubscribePacket): Uint8Array {
+/**
+ * Encodes a SUBSCRIBE packet; with `version` 5 its properties and each
+ * subscription's options (No Local, Retain As Published, Retain Handling).
+ * Throws `TypeError`/`RangeError` on fields MQTT forbids.
+ */
+export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4): Uint8Array {
   checkPacketId(p.packetId, "SUBSCRIBE");
   if (p.subscriptions.length === 0) {
     throw new TypeError(
       "Cannot subscribe to no topic: at least one filter is needed (MQTT-3.8.3-3)",
     );
   }
-  const filters = p.subscriptions.map(({ topic, qos }) => {
+  const v5 = version === 5;
+  const options: number[] = [];
+  const filters = p.subscriptions.map((s) => {
+    const { topic, qos } = s;
     validateTopicFilter(topic);
     if (qos !== 0 && qos !== 1 && qos !== 2) {
       throw new RangeError(`Invalid QoS ${qos} for "${topic}": must be 0, 1 or 2 (MQTT-3.8.3-4)`);
     }
+    options.push(v5 ? subscriptionOptions(s) : qos);
     return utf8(topic, "topic filter");
   });
-  let remaining = 2;
+  const props = v5 ? writeProperties(p.properties, 8) : undefined;
+  let remaining = 2 + (props?.length ?? 0);
   for (const f of filters) remaining += 2 + f.length + 1;
   const [buf, start] = allocPacket(0x82, remaining);
   let at = writeU16(buf, start, p.packetId);
+  if (props) buf.set(props, at), at += props.length;
   filters.forEach((f, i) => {
     at = writeBytes(buf, at, f);
-    buf[at++] = p.subscriptions[i].qos;
+    buf[at++] = options[i];
   });
   return buf;
 }
 
-/** Decodes a SUBSCRIBE body. */
-export function decodeSubscribe(body: Uint8Array): SubscribePacket {
+/** The MQTT 5.0 Subscription Options byte of `s` (section 3.8.3.1). */
+function subscriptionOptions(s: Subscription): number {
+  const rh = s.retainHandling ?? 0;
+  if (rh !== 0 && rh !== 1 && rh !== 2) {
+    throw new RangeError(
+      `Invalid retainHandling ${rh} for "${s.topic}": must be 0, 1 or 2 (MQTT 5.0 section 3.8.3.1)`,
+    );
+  }
+  if (s.noLocal && s.topic.startsWith("$share/")) {
+    throw new TypeError(
+      `Cannot subscribe to "${s.topic}" with noLocal: not on a shared subscription (MQTT-3.8.3-4)`,
+    );
+  }
+  return s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (rh << 4);
+}
+
+/** Decodes a SUBSCRIBE body; in MQTT 5.0 with properties and subscription options. */
+export function decodeSubscribe(body: Uint8Array, version: ProtocolVersion = 4): SubscribePacket {
   const r = new BodyReader(body, "SUBSCRIBE");
   const packetId = nonZeroId(r, "SUBSCRIBE");
-  const subscriptions = [];
+  const packet: SubscribePacket = { type: "subscribe", packetId, subscriptions: [] };
+  if (version === 5) readProperties(r, 8, packet);
+  const subscriptions = packet.subscriptions;
   while (r.left > 0) {
     const topic = readFilter(r, "SUBSCRIBE");
-    const qos = r.u8("requested QoS");
-    if (qos > 2) {
-      throw new MQTTProtocolError(`SUBSCRIBE requested QoS byte is ${qos}`, "MQTT-3.8.3-4");
+    if (version !== 5) {
+      const qos = r.u8("requested QoS");
+      if (qos > 2) {
+        throw new MQTTProtocolError(`SUBSCRIBE requested QoS byte is ${qos}`, "MQTT-3.8.3-4");
+      }
+      subscriptions.push({ topic, qos: qos as QoS });
+      continue;
     }
-    subscriptions.push({ topic, qos: qos as QoS });
+    const o = r.u8("subscription options");
+    const qos = o & 3, rh = (o >> 4) & 3;
+    // Reserved bits 7-6 set; QoS 3 or retain handling 3; No Local on a shared subscription.
+    const rule = o & 0xc0
+      ? "MQTT-3.8.3-5"
+      : qos === 3 || rh === 3
+      ? "MQTT 5.0 section 3.8.3.1"
+      : o & 4 && topic.startsWith("$share/")
+      ? "MQTT-3.8.3-4"
+      : "";
+    if (rule) {
+      throw new MQTTProtocolError(
+        `SUBSCRIBE "${topic}" has subscription options 0x${o.toString(16)}`,
+        rule,
+      );
+    }
+    subscriptions.push({
+      topic,
+      qos: qos as QoS,
+      noLocal: (o & 4) !== 0,
+      retainAsPublished: (o & 8) !== 0,
+      retainHandling: rh as 0 | 1 | 2,
+    });
   }
   if (subscriptions.length === 0) {
     throw new MQTTProtocolError("SUBSCRIBE without a topic filter", "MQTT-3.8.3-3");
   }
-  return { type: "subscribe", packetId, subscriptions };
+  return packet;
 }
 
-/** Encodes a SUBACK packet. */
-export function encodeSuback(p: SubackPacket): Uint8Array {
-  checkPacketId(p.packetId, "SUBACK");
-  const [buf, start] = allocPacket(0x90, 2 + p.returnCodes.length);
-  const at = writeU16(buf, start, p.packetId);
-  buf.set(p.returnCodes, at);
+/** Encodes a SUBACK packet; in MQTT 5.0 with properties, its reason codes checked. */
+export function encodeSuback(p: SubackPacket, version: ProtocolVersion = 4): Uint8Array {
+  return encodeCodes(0x90, p.packetId, p.returnCodes, version === 5 ? p.properties : null);
+}
+
+/**
+ * Encodes an MQTT 5.0 UNSUBACK packet: its properties and one reason code per
+ * filter of the UNSUBSCRIBE answered. (An MQTT 3.1.1 UNSUBACK has only a
+ * packet identifier: {@linkcode encodeAck}.)
+ *
+ * @param p The packet, with `reasonCodes` (0x00 success, 0x11 no subscription existed…).
+ * @returns The whole packet, fixed header included.
+ * @throws {TypeError} No reason code, or a property UNSUBACK does not allow.
+ * @throws {RangeError} A packet id outside 1–65535, a reason code UNSUBACK does not allow
+ * (MQTT-3.11.3-2).
+ *
+ * @example
+ * ```ts
+ * import { encodeUnsuback } from "@umqtt/umqtt/codec";
+ * const bytes = encodeUnsuback({ type: "unsuback", packetId: 3, reasonCodes: [0x00, 0x11] });
+ * console.assert(bytes.join() === [0xb0, 0x05, 0x00, 0x03, 0x00, 0x00, 0x11].join());
+ * ```
+ */
+export function encodeUnsuback(p: UnsubackPacket): Uint8Array {
+  return encodeCodes(0xb0, p.packetId, p.reasonCodes ?? [], p.properties);
+}
+
+/** SUBACK or UNSUBACK: packet id, properties unless `props` is null (MQTT 3.1.1), codes. */
+function encodeCodes(
+  byte1: number,
+  packetId: number,
+  codes: number[],
+  props: object | null | undefined,
+): Uint8Array {
+  const type = byte1 >> 4;
+  checkPacketId(packetId, NAMES[type]);
+  const bytes = props === null ? undefined : writeProperties(props, type);
+  if (bytes) {
+    if (codes.length === 0) {
+      throw new TypeError(
+        `Invalid ${NAMES[type]}: at least one reason code is needed (MQTT 5.0 section 3.${type}.3)`,
+      );
+    }
+    for (const c of codes) checkReasonCode(c, type, true);
+  }
+  const n = bytes?.length ?? 0;
+  const [buf, start] = allocPacket(byte1, 2 + n + codes.length);
+  const at = writeU16(buf, start, packetId);
+  if (bytes) buf.set(bytes, at);
+  buf.set(codes, at + n);
   return buf;
 }
 
-/** Decodes a SUBACK body. */
-export function decodeSuback(body: Uint8Array): SubackPacket {
+/** Decodes a SUBACK body; in MQTT 5.0 with properties, its reason codes checked. */
+export function decodeSuback(body: Uint8Array, version: ProtocolVersion = 4): SubackPacket {
+  if (version === 5) return decodeCodes(9, body) as SubackPacket;
   const r = new BodyReader(body, "SUBACK");
   const packetId = nonZeroId(r, "SUBACK");
   const returnCodes = Array.from(r.rest());
@@ -83,8 +195,30 @@ export function decodeSuback(body: Uint8Array): SubackPacket {
   return { type: "suback", packetId, returnCodes };
 }
 
-/** Encodes an UNSUBSCRIBE packet. */
-export function encodeUnsubscribe(p: UnsubscribePacket): Uint8Array {
+/**
+ * Decodes the body of an MQTT 5.0 SUBACK (`type` 9) or UNSUBACK (11): packet
+ * identifier, properties, and at least one reason code.
+ */
+export function decodeCodes(type: 9 | 11, body: Uint8Array): SubackPacket | UnsubackPacket {
+  const r = new BodyReader(body, NAMES[type]);
+  const packet: Record<string, unknown> = {
+    type: type === 9 ? "suback" : "unsuback",
+    packetId: nonZeroId(r, NAMES[type]),
+  };
+  readProperties(r, type, packet);
+  const codes = Array.from(r.rest(), (c) => checkReasonCode(c, type));
+  if (codes.length === 0) {
+    throw new MQTTProtocolError(
+      `${r.packet} without a reason code`,
+      `MQTT 5.0 section 3.${type}.3`,
+    );
+  }
+  packet[type === 9 ? "returnCodes" : "reasonCodes"] = codes;
+  return packet as unknown as SubackPacket | UnsubackPacket;
+}
+
+/** Encodes an UNSUBSCRIBE packet; in MQTT 5.0 with properties. */
+export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion = 4): Uint8Array {
   checkPacketId(p.packetId, "UNSUBSCRIBE");
   if (p.topics.length === 0) {
     throw new TypeError(
@@ -95,24 +229,30 @@ export function encodeUnsubscribe(p: UnsubscribePacket): Uint8Array {
     validateTopicFilter(t, "unsubscribe");
     return utf8(t, "topic filter");
   });
-  let remaining = 2;
+  const props = version === 5 ? writeProperties(p.properties, 10) : undefined;
+  let remaining = 2 + (props?.length ?? 0);
   for (const f of filters) remaining += 2 + f.length;
   const [buf, start] = allocPacket(0xa2, remaining);
   let at = writeU16(buf, start, p.packetId);
+  if (props) buf.set(props, at), at += props.length;
   for (const f of filters) at = writeBytes(buf, at, f);
   return buf;
 }
 
-/** Decodes an UNSUBSCRIBE body. */
-export function decodeUnsubscribe(body: Uint8Array): UnsubscribePacket {
+/** Decodes an UNSUBSCRIBE body; in MQTT 5.0 with properties. */
+export function decodeUnsubscribe(
+  body: Uint8Array,
+  version: ProtocolVersion = 4,
+): UnsubscribePacket {
   const r = new BodyReader(body, "UNSUBSCRIBE");
   const packetId = nonZeroId(r, "UNSUBSCRIBE");
-  const topics = [];
-  while (r.left > 0) topics.push(readFilter(r, "UNSUBSCRIBE"));
-  if (topics.length === 0) {
+  const packet: UnsubscribePacket = { type: "unsubscribe", packetId, topics: [] };
+  if (version === 5) readProperties(r, 10, packet);
+  while (r.left > 0) packet.topics.push(readFilter(r, "UNSUBSCRIBE"));
+  if (packet.topics.length === 0) {
     throw new MQTTProtocolError("UNSUBSCRIBE without a topic filter", "MQTT-3.10.3-2");
   }
-  return { type: "unsubscribe", packetId, topics };
+  return packet;
 }
 
 /**
