@@ -1,7 +1,8 @@
 // The client against a three-node NATS cluster (JetStream, MQTT listener on
 // every node; tests/_nats.ts): the harness's own check that a node lost to
-// SIGKILL costs nothing but a failover and comes back. NATS 2.9 speaks MQTT
-// 3.1.1 with QoS 0 and 1 only. Timings are printed, never asserted.
+// SIGKILL costs nothing but a failover and comes back, and a load scenario of
+// 1000 clients in this one process, spread over the nodes. NATS 2.9 speaks MQTT 3.1.1 with QoS 0
+// and 1 only. Timings are printed, never asserted.
 import assert from "node:assert/strict";
 import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { natsAvailable, type NatsNode, startNatsCluster } from "./_nats.ts";
@@ -10,6 +11,13 @@ import { test, uniqueId, withTimeout } from "./_test.ts";
 const ignore = !natsAvailable();
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** A clean- or persistent-session client connected to `node`. */
+async function connectTo(node: NatsNode, id: string, clean = true): Promise<MQTTClient> {
+  const c = new MQTTClient(id, node.mqttUrl, { connectTimeout: 5000 });
+  await c.connect(clean);
+  return c;
+}
 
 /** The next message, or a failure naming what was awaited after 30 s. */
 function next(c: MQTTClient, what: string): Promise<Message> {
@@ -151,6 +159,78 @@ test(
       );
     } finally {
       await Promise.all(clients.map((c) => c.disconnect()));
+      await cluster.stop();
+    }
+  },
+  { ignore },
+);
+
+test(
+  "NATS cluster: 1000 clients over three nodes publish 10 QoS 1 messages each; a subscriber on each node gets all 10 000",
+  async () => {
+    const CLIENTS = 1000;
+    const EACH = 10;
+    const TOTAL = CLIENTS * EACH;
+    const cluster = await startNatsCluster();
+    const base = uniqueId("load");
+    const subs: MQTTClient[] = [];
+    const pubs: MQTTClient[] = [];
+    try {
+      for (const node of cluster.nodes) {
+        const s = await connectTo(node, `${base}-s${node.name}`);
+        subs.push(s);
+        assert.equal(await s.subscribe(`${base}/#`, 1), 1);
+      }
+      // Each subscriber counts every copy; an end marker, published once
+      // every message has its PUBACK (stored on a majority), comes after all
+      // of them in the message stream, so at the marker nothing more is due.
+      const end = `${base}/end`;
+      const copies = subs.map(() => new Uint16Array(TOTAL));
+      const t0 = performance.now();
+      const receiving = subs.map(async (s, k) => {
+        for (;;) {
+          const m = await next(s, `messages on ${cluster.nodes[k].name}`);
+          if (m.topic === end) return performance.now();
+          const client = Number(m.topic.slice(base.length + 1));
+          copies[k][client * EACH + Number(text(m.payload))]++;
+        }
+      });
+
+      for (let i = 0; i < CLIENTS; i += 100) {
+        const batch = Array.from({ length: Math.min(100, CLIENTS - i) }, async (_, j) => {
+          const n = i + j;
+          pubs[n] = await connectTo(cluster.nodes[n % 3], `${base}-${n}`);
+        });
+        await Promise.all(batch);
+      }
+      const tConnected = performance.now();
+      await Promise.all(pubs.map(async (p, n) => {
+        for (let k = 0; k < EACH; k++) await p.publish(`${base}/${n}`, String(k), false, 1);
+      }));
+      const tPublished = performance.now();
+      await pubs[0].publish(end, "", false, 1);
+      const tDone = await Promise.all(receiving);
+
+      const report = cluster.nodes.map((node, k) => {
+        const missing = copies[k].filter((c) => c === 0).length;
+        const duplicates = copies[k].reduce((sum, c) => sum + Math.max(0, c - 1), 0);
+        return { node: node.name, missing, duplicates, ms: Math.round(tDone[k] - tPublished) };
+      });
+      console.log(
+        `NATS load: ${CLIENTS} clients connected in ${seconds(tConnected - t0)}; ` +
+          `${TOTAL} QoS 1 publishes acknowledged in ${seconds(tPublished - tConnected)} ` +
+          `(${Math.round(TOTAL / ((tPublished - tConnected) / 1000))}/s); per subscriber ` +
+          report.map((r) =>
+            `${r.node}: ${r.missing} missing, ${r.duplicates} duplicates, ` +
+            `last +${seconds(r.ms)} after the last PUBACK`
+          ).join("; "),
+      );
+      for (const r of report) assert.equal(r.missing, 0, `messages missing on ${r.node}`);
+    } finally {
+      for (let i = 0; i < pubs.length; i += 200) {
+        await Promise.all(pubs.slice(i, i + 200).map((p) => p?.disconnect()));
+      }
+      await Promise.all(subs.map((s) => s.disconnect()));
       await cluster.stop();
     }
   },
