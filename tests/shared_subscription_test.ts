@@ -445,6 +445,15 @@ forEachBroker(
           await Promise.all(Array.from({ length: 300 }, (_, i) => publish(i)));
           await leaving;
           await leaver.disconnect(); // with messages in flight and queued for it, unacknowledged
+          // mosquitto reads each connection on its own, so it may route some
+          // of the next messages to the leaver before it reads its
+          // DISCONNECT. A CONNECT under the leaver's client id is a barrier:
+          // once it is accepted, the old connection is gone (had the
+          // DISCONNECT not been read, the takeover ends it; the session is
+          // clean either way), and nothing more is routed to that member.
+          const barrier = new MQTTClient(leaver.client_id, broker.host, { port: broker.port });
+          await barrier.connect();
+          await barrier.disconnect();
           await Promise.all(Array.from({ length: 300 }, (_, i) => publish(300 + i)));
           for (const m of g.markers.slice(1)) await g.pub.publish(m, "", false, 1);
           await Promise.all(consuming);
