@@ -1,6 +1,6 @@
 /**
  * Topic names and topic filters: validation and matching (MQTT 3.1.1
- * section 4.7).
+ * section 4.7), shared subscriptions included (MQTT 5.0 section 4.8.2).
  *
  * @example
  * ```ts
@@ -11,6 +11,9 @@
  *
  * @module
  */
+
+/** What starts a shared subscription's filter: `$share/{group}/{filter}` (MQTT-4.8.2-1). */
+const SHARE = "$share/";
 
 /**
  * Throws unless `topic` is a valid topic name to publish to: non-empty, no
@@ -45,16 +48,29 @@ export function validateTopicName(topic: string, what = "publish"): void {
 
 /**
  * Throws unless `filter` is a valid topic filter: non-empty, `#` only as the
- * whole last level, `+` only as a whole level.
+ * whole last level, `+` only as a whole level. A shared subscription,
+ * `$share/{group}/{filter}` (MQTT 5.0 section 4.8.2, which mosquitto and
+ * others also serve to MQTT 3.1.1 clients), needs a group name of at least
+ * one character without `/`, `+` or `#`, followed by `/` and a filter that is
+ * valid by the same rules.
  *
  * @param filter The topic filter.
  * @param what How the error names the operation, e.g. `"subscribe"`.
- * @throws {TypeError} When the filter is not a string, is empty or misuses a wildcard.
+ * @throws {TypeError} When the filter is not a string, is empty, misuses a
+ * wildcard, or is a malformed shared subscription.
  *
  * @example
  * ```ts
  * import { validateTopicFilter } from "@umqtt/umqtt";
  * validateTopicFilter("a/+/c/#");
+ * validateTopicFilter("$share/workers/jobs/+"); // group "workers", filter "jobs/+"
+ * let error = "";
+ * try {
+ *   validateTopicFilter("$share/a+b/x");
+ * } catch (e) {
+ *   error = (e as Error).message; // ... group name must not contain "/", "+" or "#" (MQTT-4.8.2-2)
+ * }
+ * if (!error.endsWith("(MQTT-4.8.2-2)")) throw new Error(`expected a refusal, got "${error}"`);
  * ```
  */
 export function validateTopicFilter(filter: string, what = "subscribe"): void {
@@ -66,14 +82,29 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
       `Cannot ${what} to "": a topic filter must be at least one character (MQTT-4.7.3-1)`,
     );
   }
-  const hash = filter.indexOf("#");
-  if (hash !== -1 && (hash !== filter.length - 1 || (hash > 0 && filter[hash - 1] !== "/"))) {
+  let inner = filter;
+  if (filter.startsWith(SHARE)) {
+    const slash = filter.indexOf("/", SHARE.length);
+    const group = filter.slice(SHARE.length, slash === -1 ? undefined : slash);
+    const bad = (rule: string) =>
+      new TypeError(`Cannot ${what} to "${filter}": a shared subscription's group name ${rule}`);
+    if (group.length === 0) throw bad("must be at least one character (MQTT-4.8.2-1)");
+    if (group.includes("+") || group.includes("#")) {
+      throw bad(`must not contain "/", "+" or "#" (MQTT-4.8.2-2)`);
+    }
+    if (slash === -1 || slash === filter.length - 1) {
+      throw bad(`must be followed by "/" and a topic filter (MQTT-4.8.2-2)`);
+    }
+    inner = filter.slice(slash + 1);
+  }
+  const hash = inner.indexOf("#");
+  if (hash !== -1 && (hash !== inner.length - 1 || (hash > 0 && inner[hash - 1] !== "/"))) {
     throw new TypeError(
       `Cannot ${what} to "${filter}": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
     );
   }
-  for (let i = filter.indexOf("+"); i !== -1; i = filter.indexOf("+", i + 1)) {
-    if ((i > 0 && filter[i - 1] !== "/") || (i < filter.length - 1 && filter[i + 1] !== "/")) {
+  for (let i = inner.indexOf("+"); i !== -1; i = inner.indexOf("+", i + 1)) {
+    if ((i > 0 && inner[i - 1] !== "/") || (i < inner.length - 1 && inner[i + 1] !== "/")) {
       throw new TypeError(
         `Cannot ${what} to "${filter}": "+" must occupy a whole level (MQTT-4.7.1-3)`,
       );
@@ -85,11 +116,14 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
  * Tells whether a topic name matches a topic filter, by MQTT's rules: `+`
  * matches one level, `#` the parent level and any below, and a filter that
  * starts with a wildcard does not match topics that start with `$`
- * (MQTT-4.7.2-1).
+ * (MQTT-4.7.2-1). A shared subscription, `$share/{group}/{filter}`, matches
+ * what its `{filter}` matches; a malformed one (see {@linkcode validateTopicFilter})
+ * matches nothing.
  *
  * @param filter A topic filter, e.g. `"sensors/+/temp"` or `"sensors/#"`.
  * @param topic A topic name, e.g. `"sensors/kitchen/temp"`.
- * @returns Whether a subscription to `filter` receives messages published to `topic`.
+ * @returns Whether a subscription to `filter` receives messages published to `topic`
+ * (for a shared one: whether the group receives them; one member of it gets each).
  *
  * @example
  * ```ts
@@ -97,9 +131,17 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
  * console.assert(topicMatches("a/#", "a"));
  * console.assert(topicMatches("+/+", "/finance"));
  * console.assert(!topicMatches("a/+", "a/b/c"));
+ * console.assert(topicMatches("$share/g/a/+", "a/b"));
  * ```
  */
 export function topicMatches(filter: string, topic: string): boolean {
+  if (filter.startsWith(SHARE)) {
+    const slash = filter.indexOf("/", SHARE.length);
+    if (slash <= SHARE.length || slash === filter.length - 1) return false;
+    const group = filter.slice(SHARE.length, slash);
+    if (group.includes("+") || group.includes("#")) return false;
+    filter = filter.slice(slash + 1);
+  }
   if (topic.startsWith("$") && (filter[0] === "+" || filter[0] === "#")) return false;
   const f = filter.split("/");
   const t = topic.split("/");

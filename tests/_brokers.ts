@@ -124,7 +124,13 @@ const DYNSEC_PLUGINS = [
 // sockets). restart() alone needs SIGTERM (mosquitto saves its persistence
 // file on it) and sends it to the broker itself, by the pid written here;
 // the broker's exit then ends this script, folder kept, stdin still open.
-const WATCHDOG = `exec 3<&0 </dev/null 2>"$0"
+/**
+ * The `sh -c` script that runs a broker (`"$@"`, stderr to the file `$0`,
+ * its pid written to `pid` beside it) and kills it, removing `$0`'s folder,
+ * once its stdin pipe closes: spawn it with `stdio: ["pipe", …]` and hold
+ * the pipe, so no broker outlives the test process.
+ */
+export const WATCHDOG = `exec 3<&0 </dev/null 2>"$0"
 "$@" 3<&- &
 c=$!
 echo $c >"\${0%/*}/pid"
@@ -280,7 +286,7 @@ function readPortFile(path: string): Ports | undefined {
  * same random port at the same moment can collide, and startMosquitto
  * retries that.
  */
-function freePort(): number {
+export function freePort(): number {
   for (let i = 0; i < 100; i++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (canBind(port)) return port;

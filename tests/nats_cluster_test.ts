@@ -1,0 +1,238 @@
+// The client against a three-node NATS cluster (JetStream, MQTT listener on
+// every node; tests/_nats.ts): the harness's own check that a node lost to
+// SIGKILL costs nothing but a failover and comes back, and a load scenario of
+// 1000 clients in this one process, spread over the nodes. NATS 2.9 speaks MQTT 3.1.1 with QoS 0
+// and 1 only. Timings are printed, never asserted.
+import assert from "node:assert/strict";
+import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { natsAvailable, type NatsNode, startNatsCluster } from "./_nats.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
+
+const ignore = !natsAvailable();
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** A clean- or persistent-session client connected to `node`. */
+async function connectTo(node: NatsNode, id: string, clean = true): Promise<MQTTClient> {
+  const c = new MQTTClient(id, node.mqttUrl, { connectTimeout: 5000 });
+  await c.connect(clean);
+  return c;
+}
+
+/** The next message, or a failure naming what was awaited after 30 s. */
+function next(c: MQTTClient, what: string): Promise<Message> {
+  const stop = new AbortController();
+  return withTimeout(c.wait_msg({ signal: stop.signal }), 30_000, what).finally(() => stop.abort());
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `attempt` until it succeeds, as an application with the simple
+ * client must while the cluster fails over: a connection error (refused,
+ * no CONNACK, closed by the server) means try again in 100 ms; anything
+ * else fails. Returns the number of attempts; fails after 60 s.
+ */
+async function retry(what: string, attempt: () => Promise<void>): Promise<number> {
+  const deadline = performance.now() + 60_000;
+  for (let n = 1;; n++) {
+    try {
+      await attempt();
+      return n;
+    } catch (e) {
+      if (!(e instanceof MQTTConnectionError)) throw e;
+      if (performance.now() > deadline) {
+        throw new Error(`${what}: no success in 60 s`, { cause: e });
+      }
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * Waits for the message whose payload is `payload` on `c`, a client with a
+ * persistent session: if the connection is lost meanwhile, reconnects it to
+ * the same server with `connect(false)`. Counts what else came first (QoS 1
+ * duplicates of earlier messages).
+ */
+async function receive(c: MQTTClient, payload: string, what: string) {
+  let skipped = 0;
+  for (;;) {
+    if (!c.connected) {
+      await retry(`reconnecting for ${what}`, () => c.connect(false).then(() => {}));
+    }
+    try {
+      const msg = await next(c, what);
+      if (text(msg.payload) === payload) return { msg, skipped };
+      skipped++;
+    } catch (e) {
+      if (!(e instanceof MQTTConnectionError)) throw e;
+    }
+  }
+}
+
+test(
+  "NATS cluster: a node lost to SIGKILL, the others serve, its MQTT session resumes on another; restarted, it rejoins",
+  async () => {
+    const cluster = await startNatsCluster();
+    const clients: MQTTClient[] = [];
+    const connect = async (node: NatsNode, id: string, clean: boolean) => {
+      const c = new MQTTClient(id, node.mqttUrl, { connectTimeout: 2000 });
+      clients.push(c);
+      await c.connect(clean);
+      return c;
+    };
+    try {
+      // The worst case: the client sits on the node that leads the session
+      // stream, so its loss costs a JetStream leader election.
+      const sessLeader = await cluster.streamLeader("$MQTT_sess");
+      const msgsLeader = await cluster.streamLeader("$MQTT_msgs");
+      const victim = sessLeader ?? cluster.nodes[0];
+      const [a, b] = cluster.nodes.filter((n) => n !== victim);
+      const base = uniqueId("nats");
+      const id = `${base}-s`;
+      const topic = `${base}/t`;
+
+      const session = await connect(victim, id, false);
+      assert.equal(await session.subscribe(topic, 1), 1);
+      assert.equal(await cluster.nodeOf(id), victim, "/connz finds the client on its node");
+      const watcher = await connect(a, `${base}-w`, false);
+      await watcher.subscribe(topic, 1);
+      const pub = await connect(b, `${base}-p`, true);
+
+      const t0 = performance.now();
+      await victim.kill();
+      assert.equal(victim.running, false);
+      assert.equal(await cluster.nodeOf(id), undefined, "no running node has the client");
+
+      // Both at once, each timed from the kill:
+      // - The two others keep serving: a QoS 1 message published on one
+      //   reaches a subscriber on the other. While the message stream has no
+      //   leader, NATS closes a publisher's connection after 4 s without
+      //   storing; a simple client reconnects and publishes again.
+      // - The session fails over: CONNECTs to a surviving node fail until the
+      //   session stream has a new leader; then the session is there, with
+      //   its subscription and the QoS 1 message published meanwhile.
+      let resumed!: MQTTClient;
+      const [[pubAttempts, tPuback], [connectAttempts, tFailover]] = await Promise.all([
+        retry("publishing while a node is down", async () => {
+          if (!pub.connected) await pub.connect(true);
+          await pub.publish(topic, "while down", false, 1);
+        }).then((n) => [n, performance.now() - t0]),
+        retry("resuming the session", async () => {
+          const c = new MQTTClient(id, a.mqttUrl, { connectTimeout: 2000 });
+          try {
+            assert.equal(await c.connect(false), true, "session present after the failover");
+            resumed = c;
+            clients.push(c);
+          } catch (e) {
+            await c.disconnect();
+            throw e;
+          }
+        }).then((n) => [n, performance.now() - t0]),
+      ]);
+      const seen = await receive(watcher, "while down", "the message on a surviving node");
+      assert.equal(await cluster.nodeOf(id), a, "the client is on the surviving node now");
+      const held = await receive(resumed, "while down", "the message kept in the session");
+      assert.deepEqual([held.msg.topic, held.msg.qos], [topic, 1]);
+
+      // Restarted with its store, the node rejoins and serves again, both ways.
+      const t1 = performance.now();
+      await victim.start();
+      const tRejoin = performance.now() - t1;
+      const back = await connect(victim, `${base}-r`, true);
+      await back.subscribe(`${base}/back`, 1);
+      await pub.publish(`${base}/back`, "to the rejoined node", false, 1);
+      await receive(back, "to the rejoined node", "a message on the rejoined node");
+      await back.publish(topic, "from the rejoined node", false, 1);
+      const last = await receive(resumed, "from the rejoined node", "a message from it");
+
+      console.log(
+        `NATS failover: killed ${victim.name} (it led ${
+          [sessLeader === victim && "$MQTT_sess", msgsLeader === victim && "$MQTT_msgs"]
+            .filter(Boolean).join(" and ") || "no MQTT stream"
+        }); a QoS 1 publish on ${b.name} was acknowledged after ${seconds(tPuback)} ` +
+          `(${pubAttempts} attempt(s)); the session resumed on ${a.name} after ` +
+          `${seconds(tFailover)} (${connectAttempts} CONNECT attempts); ${victim.name} rejoined ` +
+          `${seconds(tRejoin)} after its restart; duplicates seen: ` +
+          `${seen.skipped + held.skipped + last.skipped}`,
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.disconnect()));
+      await cluster.stop();
+    }
+  },
+  { ignore },
+);
+
+test(
+  "NATS cluster: 1000 clients over three nodes publish 10 QoS 1 messages each; a subscriber on each node gets all 10 000",
+  async () => {
+    const CLIENTS = 1000;
+    const EACH = 10;
+    const TOTAL = CLIENTS * EACH;
+    const cluster = await startNatsCluster();
+    const base = uniqueId("load");
+    const subs: MQTTClient[] = [];
+    const pubs: MQTTClient[] = [];
+    try {
+      for (const node of cluster.nodes) {
+        const s = await connectTo(node, `${base}-s${node.name}`);
+        subs.push(s);
+        assert.equal(await s.subscribe(`${base}/#`, 1), 1);
+      }
+      // Each subscriber counts every copy; an end marker, published once
+      // every message has its PUBACK (stored on a majority), comes after all
+      // of them in the message stream, so at the marker nothing more is due.
+      const end = `${base}/end`;
+      const copies = subs.map(() => new Uint16Array(TOTAL));
+      const t0 = performance.now();
+      const receiving = subs.map(async (s, k) => {
+        for (;;) {
+          const m = await next(s, `messages on ${cluster.nodes[k].name}`);
+          if (m.topic === end) return performance.now();
+          const client = Number(m.topic.slice(base.length + 1));
+          copies[k][client * EACH + Number(text(m.payload))]++;
+        }
+      });
+
+      for (let i = 0; i < CLIENTS; i += 100) {
+        const batch = Array.from({ length: Math.min(100, CLIENTS - i) }, async (_, j) => {
+          const n = i + j;
+          pubs[n] = await connectTo(cluster.nodes[n % 3], `${base}-${n}`);
+        });
+        await Promise.all(batch);
+      }
+      const tConnected = performance.now();
+      await Promise.all(pubs.map(async (p, n) => {
+        for (let k = 0; k < EACH; k++) await p.publish(`${base}/${n}`, String(k), false, 1);
+      }));
+      const tPublished = performance.now();
+      await pubs[0].publish(end, "", false, 1);
+      const tDone = await Promise.all(receiving);
+
+      const report = cluster.nodes.map((node, k) => {
+        const missing = copies[k].filter((c) => c === 0).length;
+        const duplicates = copies[k].reduce((sum, c) => sum + Math.max(0, c - 1), 0);
+        return { node: node.name, missing, duplicates, ms: Math.round(tDone[k] - tPublished) };
+      });
+      console.log(
+        `NATS load: ${CLIENTS} clients connected in ${seconds(tConnected - t0)}; ` +
+          `${TOTAL} QoS 1 publishes acknowledged in ${seconds(tPublished - tConnected)} ` +
+          `(${Math.round(TOTAL / ((tPublished - tConnected) / 1000))}/s); per subscriber ` +
+          report.map((r) =>
+            `${r.node}: ${r.missing} missing, ${r.duplicates} duplicates, ` +
+            `last +${seconds(r.ms)} after the last PUBACK`
+          ).join("; "),
+      );
+      for (const r of report) assert.equal(r.missing, 0, `messages missing on ${r.node}`);
+    } finally {
+      for (let i = 0; i < pubs.length; i += 200) {
+        await Promise.all(pubs.slice(i, i + 200).map((p) => p?.disconnect()));
+      }
+      await Promise.all(subs.map((s) => s.disconnect()));
+      await cluster.stop();
+    }
+  },
+  { ignore },
+);
