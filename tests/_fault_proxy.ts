@@ -43,6 +43,14 @@ export interface ProxyTarget {
 export interface FaultProxyOptions {
   /** Port to listen on, on 127.0.0.1; default 0: one the system picks. */
   listenPort?: number;
+  /**
+   * Sees the traffic, for traces: each chunk as it leaves the proxy (cut
+   * short where a cut falls), just before it is written, so that nothing the
+   * peer does with it can come first; and each connection's opening and
+   * closing. `link` numbers the proxy's connections from 1, in the order
+   * accepted (refused ones too). Blackholed bytes are not shown.
+   */
+  tap?: (link: number, event: Direction | "open" | "close", bytes?: Uint8Array) => void;
 }
 
 /** A direction of traffic: `"up"` is client → broker, `"down"` broker → client. */
@@ -65,6 +73,7 @@ interface Faults {
   split: number | null;
   coalesce: number | null;
   bytes: ProxyBytes;
+  tap: FaultProxyOptions["tap"];
 }
 
 const HOSTNAME = "127.0.0.1";
@@ -105,15 +114,24 @@ class Link {
   readonly #faults: Faults;
   readonly #onClose: () => void;
   readonly #conns: Deno.TcpConn[];
+  readonly #id: number;
   #closed = false;
   /** Bytes left before the cut armed by cutAfter(), and the directions that count. */
   #budget: { left: number; up: boolean; down: boolean } | null = null;
   /** Wakers of pending sleeps, so that close() ends them and leaves no timer. */
   readonly #sleeps = new Set<() => void>();
 
-  constructor(client: Deno.TcpConn, target: ProxyTarget, faults: Faults, onClose: () => void) {
+  constructor(
+    id: number,
+    client: Deno.TcpConn,
+    target: ProxyTarget,
+    faults: Faults,
+    onClose: () => void,
+  ) {
+    this.#id = id;
     this.#faults = faults;
     this.#onClose = onClose;
+    faults.tap?.(id, "open");
     this.#conns = [client];
     this.done = this.#run(client, target).catch(() => this.close());
   }
@@ -127,6 +145,7 @@ class Link {
       } catch { /* already closed */ }
     }
     for (const wake of [...this.#sleeps]) wake();
+    this.#faults.tap?.(this.#id, "close");
     this.#onClose();
   }
 
@@ -206,6 +225,7 @@ class Link {
       budget.left -= bytes.length;
     }
     const piece = faults.split ?? bytes.length;
+    faults.tap?.(this.#id, dir, bytes);
     for (let off = 0; off < bytes.length;) {
       const n = await to.write(bytes.subarray(off, Math.min(off + piece, bytes.length)));
       off += n;
@@ -268,6 +288,7 @@ export class FaultProxy {
     split: null,
     coalesce: null,
     bytes: { up: 0, down: 0, dropped: 0 },
+    tap: undefined,
   };
   readonly #open = new Set<Link>();
   readonly #running = new Set<Promise<void>>();
@@ -276,8 +297,13 @@ export class FaultProxy {
   #closed = false;
   #accepted = 0;
 
-  private constructor(listener: Deno.TcpListener, target: ProxyTarget) {
+  private constructor(
+    listener: Deno.TcpListener,
+    target: ProxyTarget,
+    tap: FaultProxyOptions["tap"],
+  ) {
     this.#listener = listener;
+    this.#faults.tap = tap;
     this.target = { hostname: target.hostname, port: target.port };
     this.port = listener.addr.port;
     this.url = `mqtt://${HOSTNAME}:${this.port}`;
@@ -288,7 +314,7 @@ export class FaultProxy {
    * Starts a proxy to `target`, listening on 127.0.0.1.
    *
    * @param target The broker (or any TCP server) to forward to.
-   * @param opts `listenPort`: the port to listen on (default: a free one).
+   * @param opts `listenPort`: the port to listen on (default: a free one); `tap`: sees the traffic.
    * @returns The listening proxy; call {@linkcode FaultProxy.close} when done.
    * @throws {TypeError} A target without a hostname string.
    * @throws {RangeError} A port out of 0–65535 (the target's must be 1–65535).
@@ -310,7 +336,7 @@ export class FaultProxy {
         }
       }
       const listener = Deno.listen({ hostname: HOSTNAME, port: opts.listenPort ?? 0 });
-      return Promise.resolve(new FaultProxy(listener, target));
+      return Promise.resolve(new FaultProxy(listener, target, opts.tap));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -471,7 +497,13 @@ export class FaultProxy {
         conn.close();
         continue;
       }
-      const link: Link = new Link(conn, this.target, this.#faults, () => this.#open.delete(link));
+      const link: Link = new Link(
+        this.#accepted,
+        conn,
+        this.target,
+        this.#faults,
+        () => this.#open.delete(link),
+      );
       this.#open.add(link);
       this.#running.add(link.done);
       void link.done.then(() => this.#running.delete(link.done));

@@ -168,6 +168,21 @@ forEachBroker("FaultProxy cutAfterBytes(): exactly n bytes pass, mid-packet", as
 });
 
 forEachBroker(
+  "FaultProxy tap: each link's opening, bytes each way as they leave, closing",
+  async (b) => {
+    const seen: string[] = [];
+    await using proxy = await FaultProxy.start({ hostname: b.host, port: b.port }, {
+      tap: (link, event, bytes) => seen.push(`${link} ${event}${bytes ? ` ${[...bytes]}` : ""}`),
+    });
+    const connect = connectPacket(uniqueId("tap"));
+    // Cut after 3 bytes of CONNACK: the tap sees those 3, as the client does.
+    const down = await rawExchange(proxy, connect, () => proxy.cutAfterBytes(3, "down"));
+    await until(() => proxy.connections === 0, "the cut connection is closed");
+    assert.deepEqual(seen, ["1 open", `1 up ${[...connect]}`, `1 down ${down}`, "1 close"]);
+  },
+);
+
+forEachBroker(
   "FaultProxy cutAfterBytes(): a PUBLISH cut in half is never delivered",
   async (b) => {
     await using proxy = await proxyTo(b);

@@ -7,6 +7,7 @@ import { MQTTClient } from "../lib/robust.ts";
 import { MemorySessionStore, type QoS } from "../mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
+import { PacketLog } from "./_packet_log.ts";
 import { uniqueId, withTimeout } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -30,14 +31,23 @@ interface Figures {
   restarts: number;
   maxReconnectMs: number;
   ms: number;
+  /** QoS 2 messages the broker sent the subscriber again after their PUBREL (MQTT-4.3.3). */
+  brokerResends: number;
 }
 
-/** Publishes `total` numbered messages while cutting connections; returns what the subscriber saw. */
+/**
+ * Publishes `total` numbered messages while cutting connections; returns
+ * what the subscriber saw, and the packets that went through the proxy
+ * (FAULT_TRACE=FILE writes them to FILE).
+ */
 async function faultRun(
   broker: Broker,
   run: Run,
-): Promise<{ figures: Figures; firstSeen: number[] }> {
-  const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+): Promise<{ figures: Figures; firstSeen: number[]; log: PacketLog; pub: string; sub: string }> {
+  const log = new PacketLog();
+  const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port }, {
+    tap: log.tap,
+  });
   const topic = uniqueId("fault");
   const make = (prefix: string, sessionStore?: MemorySessionStore) => {
     const c = new MQTTClient(uniqueId(prefix), proxy.hostname, {
@@ -95,7 +105,9 @@ async function faultRun(
           clearTimeout(timer);
         }
         lastAt = Date.now();
-        const n = Number(new TextDecoder().decode(msg.payload));
+        const text = new TextDecoder().decode(msg.payload);
+        log.delivered(sub.client_id, text);
+        const n = Number(text);
         if (!counts.has(n)) firstSeen.push(n);
         counts.set(n, (counts.get(n) ?? 0) + 1);
       }
@@ -133,8 +145,14 @@ async function faultRun(
         }
         // Cut now, or once a random number of bytes more has passed: inside
         // a packet, between PUBREC and PUBREL, wherever it falls.
-        if (Math.random() < 0.5) proxy.cut();
-        else proxy.cutAfterBytes(Math.floor(Math.random() * 4000));
+        if (Math.random() < 0.5) {
+          log.note("cut");
+          proxy.cut();
+        } else {
+          const n = Math.floor(Math.random() * 4000);
+          log.note(`cut after ${n} bytes`);
+          proxy.cutAfterBytes(n);
+        }
         cuts++;
       }
     })();
@@ -164,10 +182,15 @@ async function faultRun(
     await pub.disconnect();
     await sub.disconnect();
     await proxy.close();
+    const trace = Deno.env.get("FAULT_TRACE");
+    if (trace) await Deno.writeTextFile(trace, log.lines().join("\n") + "\n");
   }
   const received = [...counts.values()].reduce((a, b) => a + b, 0);
   return {
     firstSeen,
+    log,
+    pub: pub.client_id,
+    sub: sub.client_id,
     figures: {
       sent: run.total,
       received,
@@ -179,6 +202,7 @@ async function faultRun(
       restarts,
       maxReconnectMs,
       ms: Date.now() - start,
+      brokerResends: log.brokerResendsAfterPubrel(sub.client_id).length,
     },
   };
 }
@@ -198,7 +222,7 @@ forEachBroker(
       ? await startMosquitto({ persistence: true, extraConfig: ["max_queued_messages 0"] })
       : undefined;
     try {
-      const { figures, firstSeen } = await withTimeout(
+      const { figures, firstSeen, log, pub } = await withTimeout(
         faultRun(own ?? shared, {
           qos: 1,
           total: 10_000,
@@ -212,6 +236,8 @@ forEachBroker(
       console.log(`QoS 1 fault run [${shared.name}]:`, JSON.stringify(figures));
       assert.equal(figures.unique, 10_000, "every message arrived at least once");
       assert.ok(figures.cuts >= 20);
+      // However often resent, a message keeps its packet id (robust.ts's promise).
+      assert.deepEqual(log.senderBreaches(pub), [], "the publisher broke a sender's rule");
       // aedes may deliver a message queued for a reconnecting subscriber after
       // newer live ones; mosquitto keeps the order, so the order is ours to keep.
       if (shared.name === "mosquitto") assertInOrder(firstSeen);
@@ -228,23 +254,44 @@ forEachBroker("2000 QoS 2 messages survive 20+ random cuts: each exactly once", 
     ? await startMosquitto({ extraConfig: ["max_inflight_messages 0"] })
     : undefined;
   try {
-    const { figures, firstSeen } = await withTimeout(
+    const { figures, firstSeen, log, pub, sub } = await withTimeout(
       faultRun(own ?? shared, { qos: 2, total: 2000, window: 100, minCuts: 20, restart: false }),
       180_000,
       "the QoS 2 fault run",
     );
     console.log(`QoS 2 fault run [${shared.name}]:`, JSON.stringify(figures));
     assert.ok(figures.cuts >= 20);
-    // Exactly once needs the broker's half of QoS 2 across reconnects, which
-    // mosquitto keeps. aedes does not (seen here): it resends an outgoing
-    // QoS 2 PUBLISH with DUP=0, forwards our DUP=1 resends as new messages,
-    // and after a reconnect may start a new message under a packet id still
+    // Whatever the broker, our publisher keeps the QoS 2 sender's rules on
+    // the wire: one packet id per message, no PUBLISH after its PUBREL.
+    assert.deepEqual(log.senderBreaches(pub), [], "the publisher broke a QoS 2 sender's rule");
+    // Exactly once needs the broker's half of QoS 2 across reconnects too.
+    // aedes does not keep it (seen here): it resends an outgoing QoS 2
+    // PUBLISH with DUP=0, forwards our DUP=1 resends as new messages, and
+    // after a reconnect may start a new message under a packet id still
     // awaiting its PUBREL, which a receiver must take for a resend
-    // (MQTT-4.3.3-2). Against aedes only our side is checked: every publish
-    // completed its PUBREC/PUBCOMP exchange (the batches above settled).
+    // (MQTT-4.3.3-2). Against aedes only our side is checked: the rules above,
+    // and every publish completed its PUBREC/PUBCOMP exchange (the batches
+    // settled).
+    //
+    // mosquitto keeps it but for one breach of MQTT-4.3.3 ("MUST NOT re-send
+    // the PUBLISH once it has sent the corresponding PUBREL"), seen in one
+    // run in five to ten: when a reconnect's resend of a PUBREL fails (the
+    // connection cut right after CONNACK), the message stays in its "resend
+    // PUBREL" state, and the next reconnect turns every state but "wait for
+    // PUBCOMP" back into "publish" (db__message_reconnect_reset_outgoing in
+    // src/database.c: so from 2.0.11 to 2.0.22 and on master; no upstream
+    // issue found, and no setting avoids it). It then sends the PUBLISH
+    // again, DUP=1, under the packet id the subscriber released on that
+    // PUBREL, and a receiver must take that for a new message (MQTT-4.3.3).
+    // So a message handed out twice is excused only by such a resend of it,
+    // seen at the proxy before the repeat; any other duplicate is ours.
     if (shared.name === "mosquitto") {
       assert.equal(figures.unique, 2000, "no message lost");
-      assert.equal(figures.duplicates, 0, "no message delivered twice");
+      assert.deepEqual(
+        log.unexplainedDuplicates(sub),
+        [],
+        "the client delivered a message twice",
+      );
       assertInOrder(firstSeen);
     }
   } finally {
