@@ -1,5 +1,5 @@
 /**
- * umqtt: an MQTT 3.1.1 client for Deno, Bun, Node, Cloudflare Workers and
+ * umqtt: an MQTT 3.1.1 and MQTT 5 client for Deno, Bun, Node, Cloudflare Workers and
  * browsers, with MicroPython `umqtt.simple`'s API, zero dependencies, on a
  * core that speaks MQTT over any pair of web byte streams.
  *
@@ -19,6 +19,29 @@
  * @module
  */
 export * from "./lib/client.ts";
+export type {
+  AuthChallenge,
+  AuthHandler,
+  Connack,
+  ConnackProperties,
+  ConnectOptions,
+  Credential,
+  DisconnectOptions,
+  Message,
+  MessageCallback,
+  MessageProperties,
+  MQTTClientOptions,
+  PublishOptions,
+  PublishProperties,
+  RequestOptions,
+  SignalOptions,
+  SubscribeOptions,
+  SubscriptionOptions,
+  UserProperty,
+  WillProperties,
+} from "./lib/options.ts";
+export type { DisconnectReason } from "./lib/errors.ts";
+export type { AckProperties, UnsubscribeProperties } from "./lib/codec/properties.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";
 export * from "./lib/session_store.ts";

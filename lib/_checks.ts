@@ -1,8 +1,17 @@
 // Argument checks shared by the client's methods and its constructor: each
 // error names the argument and what was expected.
-import type { QoS, Subscription } from "./codec/packet.ts";
+import type { ProtocolVersion, PublishPacket, QoS, Subscription, Will } from "./codec/packet.ts";
+import {
+  type ConnackProperties,
+  type SubscribeProperties,
+  writeProperties,
+} from "./codec/properties.ts";
 import { encodePublish } from "./codec/publish.ts";
-import { payloadBytes } from "./codec/_strings.ts";
+import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
+import { encodeDisconnect } from "./codec/auth.ts";
+import { reasonCodeMessage } from "./codec/reason_codes.ts";
+import { MQTTException } from "./errors.ts";
+import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
 
 /** The retain flag and QoS of a publish or a will, given as umqtt's positional pair or `{ retain, qos }`. */
@@ -60,10 +69,57 @@ export function checkPayload(msg: unknown): Uint8Array {
 export interface CheckedPublish {
   /** The PUBLISH, with a stand-in packet id at `idAt` for QoS 1 and 2. */
   bytes: Uint8Array;
+  /** MQTT 5: the PUBLISH as a packet, for topic aliases and the broker's limits. */
+  packet?: PublishPacket;
   qos: QoS;
   idAt: number;
   payloadLength: number;
   signal: AbortSignal | undefined;
+}
+
+type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
+
+const MESSAGE_PROPERTIES = [
+  "payloadFormatIndicator",
+  "messageExpiryInterval",
+  "contentType",
+  "responseTopic",
+  "correlationData",
+  "userProperties",
+];
+
+/**
+ * MQTT 5 properties a call may give, checked for its version and keys (the
+ * codec checks their values when it encodes them); a string Correlation
+ * Data becomes its UTF-8 bytes.
+ *
+ * @throws {TypeError} Properties with MQTT 3.1.1, or a key `allowed` has not.
+ */
+export function checkProperties<T extends object>(
+  props: T | undefined,
+  allowed: string[],
+  what: string,
+  version: ProtocolVersion,
+): T | undefined {
+  if (props === undefined) return undefined;
+  if (version !== 5) {
+    throw new TypeError(
+      `Invalid properties for ${what}: they are MQTT 5's; give protocolVersion: 5`,
+    );
+  }
+  if (typeof props !== "object" || props === null) {
+    throw new TypeError(`Invalid properties for ${what}: must be an object`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(props)) {
+    if (!allowed.includes(k)) {
+      throw new TypeError(
+        `Invalid property ${k} for ${what}: accepted are ${allowed.join(", ")}`,
+      );
+    }
+    out[k] = k === "correlationData" && typeof v === "string" ? payloadBytes(v) : v;
+  }
+  return out as T;
 }
 
 /**
@@ -74,16 +130,18 @@ export interface CheckedPublish {
 export function checkPublish(
   topic: string,
   msg: string | Uint8Array,
-  retain: boolean | { retain?: boolean; qos?: QoS; signal?: AbortSignal },
+  retain: boolean | PublishArgs,
   qos: QoS,
-  options: { signal?: AbortSignal },
+  options: PublishArgs,
+  version: ProtocolVersion,
 ): CheckedPublish {
   const o = publishArgs(retain, qos);
+  const given = typeof retain === "object" && retain !== null ? retain : options;
   const signal = (typeof retain === "object" ? retain?.signal : undefined) ?? options.signal;
   signal?.throwIfAborted();
   validateTopicName(topic);
   const payload = checkPayload(msg);
-  const bytes = encodePublish({
+  const packet: PublishPacket = {
     type: "publish",
     topic,
     payload,
@@ -91,22 +149,71 @@ export function checkPublish(
     retain: o.retain,
     dup: false,
     packetId: 1,
-  });
-  const idAt = bytes.length - payload.length - 2;
-  return { bytes, qos: o.qos, idAt, payloadLength: payload.length, signal };
+    properties: checkProperties(given.properties, MESSAGE_PROPERTIES, "publish", version),
+  };
+  const bytes = encodePublish(packet, version);
+  // The packet id follows the topic name (section 3.3.2).
+  const h = headerLength(bytes);
+  const idAt = h + 2 + ((bytes[h] << 8) | bytes[h + 1]);
+  return {
+    bytes,
+    packet: version === 5 ? packet : undefined,
+    qos: o.qos,
+    idAt,
+    payloadLength: payload.length,
+    signal,
+  };
 }
 
-/** Checks `subscribe()`'s arguments: one filter and its QoS, or `[filter, qos]` pairs. */
+/** Where a packet's variable header starts: after its fixed header. */
+export function headerLength(bytes: Uint8Array): number {
+  let at = 1;
+  while (bytes[at] & 0x80) at++;
+  return at + 1;
+}
+
+/** One subscription's MQTT 5 options, as `subscribe()` takes them. */
+type SubscriptionArgs = {
+  qos?: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: 0 | 1 | 2;
+};
+type SubscribeArgs = SubscriptionArgs & {
+  signal?: AbortSignal;
+  subscriptionIdentifier?: number;
+  userProperties?: [string, string][];
+};
+const SUBSCRIPTION_OPTIONS = ["qos", "noLocal", "retainAsPublished", "retainHandling"];
+const SUBSCRIBE_OPTIONS = [
+  ...SUBSCRIPTION_OPTIONS,
+  "signal",
+  "subscriptionIdentifier",
+  "userProperties",
+];
+
+/**
+ * Checks `subscribe()`'s arguments: one filter with its QoS or options, or a
+ * list of `[filter, qos | options]`, and the SUBSCRIBE's own options.
+ */
 export function checkSubscribe(
-  topic: string | [string, QoS][],
-  qos: QoS | { qos?: QoS; signal?: AbortSignal },
-  options: { signal?: AbortSignal },
-): { subscriptions: Subscription[]; signal: AbortSignal | undefined } {
-  const asObject = typeof qos === "object" && qos !== null;
-  const q = asObject ? qos.qos ?? 0 : qos;
-  const signal = (asObject ? qos.signal : undefined) ?? options.signal;
+  topic: string | [string, QoS | SubscriptionArgs][],
+  qos: QoS | SubscribeArgs,
+  options: SubscribeArgs,
+  version: ProtocolVersion,
+): {
+  subscriptions: Subscription[];
+  signal?: AbortSignal;
+  properties?: SubscribeProperties;
+  bytes: Uint8Array;
+} {
+  const list = Array.isArray(topic);
+  // The SUBSCRIBE's options: the second argument's, or the third's after a list.
+  const o: SubscribeArgs = !list && typeof qos === "object" && qos !== null ? qos : options;
+  checkKeys(o, list ? SUBSCRIBE_OPTIONS.slice(4) : SUBSCRIBE_OPTIONS, "subscribe", version);
+  const signal = o.signal ?? options.signal;
   signal?.throwIfAborted();
-  const pairs: [string, QoS][] = Array.isArray(topic) ? topic : [[topic, q]];
+  const pairs: [string, QoS | SubscriptionArgs][] = list ? topic : [[topic, qos ?? 0]];
   if (pairs.length === 0) {
     throw new TypeError(
       "Cannot subscribe to an empty list: at least one filter is needed (MQTT-3.8.3-3)",
@@ -116,9 +223,146 @@ export function checkSubscribe(
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");
     }
-    validateTopicFilter(pair[0]);
-    checkQos(pair[1]);
-    return { topic: pair[0], qos: pair[1] };
+    const [filter, q] = pair;
+    validateTopicFilter(filter);
+    const s: Subscription = typeof q === "object" && q !== null
+      ? { ...q, topic: filter, qos: q.qos ?? 0 }
+      : { topic: filter, qos: q as QoS };
+    if (typeof q === "object" && q !== null) {
+      checkKeys(
+        q,
+        list ? SUBSCRIPTION_OPTIONS : SUBSCRIBE_OPTIONS,
+        `subscribe to "${filter}"`,
+        version,
+      );
+      delete (s as SubscribeArgs).signal;
+      delete (s as SubscribeArgs).subscriptionIdentifier;
+      delete (s as SubscribeArgs).userProperties;
+    }
+    checkQos(s.qos);
+    for (const k of ["noLocal", "retainAsPublished"] as const) {
+      if (s[k] !== undefined) checkBool(k, s[k]);
+    }
+    return s;
   });
-  return { subscriptions, signal };
+  const properties = o.subscriptionIdentifier !== undefined || o.userProperties !== undefined
+    ? { subscriptionIdentifier: o.subscriptionIdentifier, userProperties: o.userProperties }
+    : undefined;
+  const bytes = encodeSubscribe(
+    { type: "subscribe", packetId: 1, subscriptions, properties },
+    version,
+  );
+  return { subscriptions, signal, properties, bytes };
+}
+
+/** Throws unless every key of `o` is one of `allowed` and, but for qos and signal, MQTT 5. */
+function checkKeys(o: object, allowed: string[], what: string, version: ProtocolVersion): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    if (!allowed.includes(k)) {
+      throw new TypeError(`Invalid option ${k} for ${what}: accepted are ${allowed.join(", ")}`);
+    }
+    if (version !== 5 && k !== "qos" && k !== "signal") {
+      throw new TypeError(
+        `Invalid option ${k} for ${what}: it is MQTT 5's; give protocolVersion: 5`,
+      );
+    }
+  }
+}
+
+const WILL_PROPERTIES = [...MESSAGE_PROPERTIES, "willDelayInterval"];
+
+/** Checks `set_last_will()`'s arguments, with MQTT 5 the will's properties. */
+export function checkWill(
+  topic: string,
+  msg: string | Uint8Array,
+  retain: boolean | PublishArgs,
+  qos: QoS,
+  options: PublishArgs,
+  version: ProtocolVersion,
+): Will {
+  const o = publishArgs(retain, qos);
+  validateTopicName(topic, "set the will");
+  utf8(topic, "will topic");
+  const payload = checkPayload(msg);
+  if (payload.length > 65535) {
+    throw new RangeError(
+      `Invalid will message: ${payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
+    );
+  }
+  const given = typeof retain === "object" && retain !== null ? retain : options;
+  const properties = checkProperties(given.properties, WILL_PROPERTIES, "the will", version);
+  // The codec checks the values.
+  if (properties) writeProperties(properties, 0);
+  return { topic, payload, qos: o.qos, retain: o.retain, properties };
+}
+
+/**
+ * MQTT 5: throws unless what the broker's CONNACK allows lets this publish
+ * (a PUBLISH of `size` bytes) or these subscriptions go, before any byte is
+ * written.
+ *
+ * @throws {RangeError} Naming the limit.
+ */
+export function checkLimits(
+  broker: ConnackProperties,
+  what: PublishPacket | Subscription[],
+  size?: number | SubscribeProperties,
+): void {
+  let why: string | undefined;
+  if (!Array.isArray(what)) {
+    const max = broker.maximumPacketSize;
+    if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
+      why = `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (MQTT-3.2.2-11)`;
+    } else if (what.retain && broker.retainAvailable === false) {
+      why = "retain: the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)";
+    } else if (max !== undefined && (size as number) > max) {
+      why =
+        `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`;
+    }
+    if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
+    return;
+  }
+  for (const { topic } of what) {
+    if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
+      why = "a shared subscription: the broker has none (Shared Subscription Available 0)";
+    } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
+      why = "wildcards: the broker has none (Wildcard Subscription Available 0)";
+    } else if (
+      broker.subscriptionIdentifiersAvailable === false &&
+      (size as SubscribeProperties | undefined)?.subscriptionIdentifier !== undefined
+    ) {
+      why = "a subscription identifier: the broker has none (Subscription Identifier Available 0)";
+    }
+    if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
+  }
+}
+
+/** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE. */
+export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Uint8Array {
+  for (const t of topics) validateTopicFilter(t, "unsubscribe");
+  return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics }, version);
+}
+
+/** `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined without options. */
+export function checkDisconnect(
+  options: { reasonCode?: number } | undefined,
+  version: ProtocolVersion,
+): Uint8Array | undefined {
+  if (options === undefined) return undefined;
+  if (version !== 5) {
+    throw new TypeError("Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5");
+  }
+  const { reasonCode, ...properties } = options;
+  return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
+}
+
+/** The error for a SUBSCRIBE or UNSUBSCRIBE of one filter the broker refused. */
+export function refused(what: string, topic: string, packet: string, code: number): MQTTException {
+  return new MQTTException(
+    `${what} "${topic}" refused by the broker (${packet} ${
+      code === 0x80 ? "return" : "reason"
+    } code 0x${code.toString(16)}${code === 0x80 ? "" : `, ${reasonCodeMessage(code)}`})`,
+    code,
+  );
 }

@@ -6,14 +6,21 @@
 import { type Channel, channel, CLOSE_WAIT_MS } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
 import { decodeFromBroker } from "./codec/decode.ts";
-import { type ConnackPacket, connackReturnCodeMessage } from "./codec/packet.ts";
+import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
+import {
+  type AuthPacket,
+  type ConnackPacket,
+  connackReturnCodeMessage,
+  type DisconnectPacket,
+} from "./codec/packet.ts";
+import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
 import { Keepalive, type KeepaliveOwner } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
-import type { ClientConfig } from "./options.ts";
+import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 
@@ -31,6 +38,13 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   connected = false;
   /** `disconnect()` was called and no `open()` succeeded since. */
   userClosed = false;
+  /** The last accepting CONNACK, as `client.connack` shows it. */
+  accepted: Connack | undefined;
+  /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
+  replies: {
+    take(message: Incoming): boolean;
+    lost(error: MQTTConnectionError, keep: boolean): void;
+  } | null = null;
   /** The protocol state. */
   readonly core: Protocol;
   /** Received messages waiting for the application. */
@@ -49,6 +63,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   // The closing of the last transport (a WebSocket's closing handshake).
   #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
+  // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
+  #reauth: Pending<void> | null = null;
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
 
@@ -61,7 +77,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     this.#config = config;
     this.#hooks = hooks;
     this.#target = target;
-    const core = new Protocol(config.store, this);
+    const core = new Protocol(config.store, this, {
+      version: config.version,
+      receiveMaximum: config.receiveMaximum,
+      topicAliasMaximum: config.topicAliasMaximum,
+      autoTopicAlias: config.autoTopicAlias,
+    });
     this.core = core;
     this.inbox = new Inbox(config.maxQueued, this);
     this.writer = new Writer(this);
@@ -90,7 +111,102 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
 
   /** Hands a received message to the inbox (the protocol state's output). */
   deliver(message: Incoming): void {
-    this.inbox.push(message);
+    // A reply to request() goes only there, acknowledged at once.
+    if (this.replies?.take(message)) this.core.ack(message);
+    else this.inbox.push(message);
+  }
+
+  /** MQTT 5: the broker's DISCONNECT ends the connection (the protocol state's output). */
+  disconnected(p: DisconnectPacket): void {
+    const code = p.reasonCode ?? 0, props = p.properties ?? {};
+    this.#teardown(
+      new MQTTConnectionError(
+        `Disconnected by the broker: ${reasonCodeMessage(code)}${
+          props.reasonString ? `: ${props.reasonString}` : ""
+        } (DISCONNECT reason code 0x${code.toString(16)})`,
+        {
+          reasonCode: code,
+          reasonString: props.reasonString,
+          serverReference: props.serverReference,
+        },
+      ),
+    );
+  }
+
+  /**
+   * MQTT 5: an AUTH from the broker (the protocol state's output). 0x18
+   * asks the next step of enhanced authentication of `onAuth`; 0x00 ends a
+   * re-authentication.
+   */
+  auth(p: AuthPacket): void {
+    const ch = this.#ch;
+    const props = p.properties ?? {};
+    if (p.reasonCode === 0) {
+      const d = this.#reauth;
+      this.#reauth = null;
+      return d?.resolve();
+    }
+    const method = this.#config.connectProperties.authenticationMethod;
+    const onAuth = this.#config.onAuth;
+    if (p.reasonCode !== 0x18 || !method || props.authenticationMethod !== method || !onAuth) {
+      return this.#fail(
+        new MQTTProtocolError(
+          !method
+            ? "AUTH from the broker, but this client asked for no enhanced authentication"
+            : !onAuth
+            ? `AUTH from the broker for ${method}, and no onAuth to answer it`
+            : `AUTH from the broker with reason 0x${
+              p.reasonCode.toString(16)
+            } for method ${props.authenticationMethod}`,
+          "MQTT-4.12.0-4",
+          method && !onAuth ? 0x8c : 0x82,
+        ),
+        ch!,
+      );
+    }
+    Promise.resolve()
+      .then(() =>
+        onAuth({
+          reasonCode: p.reasonCode,
+          authenticationMethod: props.authenticationMethod,
+          authenticationData: props.authenticationData,
+        })
+      )
+      .then((data) => {
+        if (this.#ch !== ch) return;
+        this.writer.write(encodeAuth({
+          type: "auth",
+          reasonCode: 0x18,
+          properties: { authenticationMethod: method, authenticationData: data },
+        }));
+      }, (e) => {
+        if (this.#ch !== ch) return;
+        this.#teardown(
+          new MQTTConnectionError(`Authentication failed: onAuth threw ${e?.message ?? e}`, {
+            cause: e,
+          }),
+          ch!,
+        );
+      });
+  }
+
+  /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
+  async reauthenticate(data: Uint8Array | undefined): Promise<void> {
+    const method = this.#config.connectProperties.authenticationMethod;
+    if (!method) {
+      throw new TypeError(
+        "Cannot reauthenticate: the client has no authenticationMethod (MQTT 5 enhanced authentication)",
+      );
+    }
+    const offline = this.unusable("reauthenticate");
+    if (offline) throw offline;
+    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
+    this.writer.write(encodeAuth({
+      type: "auth",
+      reasonCode: 0x19,
+      properties: { authenticationMethod: method, authenticationData: data },
+    }));
+    await done;
   }
 
   /** Why no message can come for `what` now: null while a connection is open (the inbox asks). */
@@ -163,21 +279,41 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       this.#closeError = null;
       this.writer.attach(ch);
       this.core.start(clean);
-      this.#readLoop = this.#read(ch, new Framer(this.#config.maxPacketSize, decodeFromBroker));
+      this.#readLoop = this.#read(
+        ch,
+        new Framer(this.#config.maxPacketSize, decodeFromBroker, this.#config.version),
+      );
       const connack = new Promise<ConnackPacket>((resolve, reject) => {
         this.#connack = { resolve, reject };
       });
       this.writer.write(connect);
       const ack = await Promise.race([connack, timeout]);
-      if (ack.returnCode !== 0) {
-        throw new MQTTException(connackReturnCodeMessage(ack.returnCode), ack.returnCode);
+      const code = ack.returnCode;
+      if (code !== 0) {
+        const why = ack.properties?.reasonString;
+        throw this.#config.version === 5
+          ? new MQTTException(
+            `Connection refused: ${reasonCodeMessage(code)}${
+              why ? `: ${why}` : ""
+            } (CONNACK reason code 0x${code.toString(16)})`,
+            code,
+            why,
+            ack.properties?.serverReference,
+          )
+          : new MQTTException(connackReturnCodeMessage(code), code);
       }
       // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
       if (this.#ch !== ch) throw this.#closeError ?? this.notConnected("connect");
       this.connected = true;
       this.userClosed = false;
+      this.accepted = {
+        sessionPresent: ack.sessionPresent,
+        reasonCode: code,
+        properties: ack.properties ?? {},
+      };
       this.core.resend();
-      this.#keepalive.start(this.#config.keepalive);
+      // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
+      this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
       this.#target.dispatchEvent(
         new CustomEvent("connected", { detail: { sessionPresent: ack.sessionPresent } }),
       );
@@ -211,7 +347,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
    * DISCONNECT when connected (nothing is written after it), closes the
    * transport, and resolves once it is closed.
    */
-  async stop(error: MQTTConnectionError): Promise<void> {
+  async stop(
+    error: MQTTConnectionError,
+    disconnect: Uint8Array = Uint8Array.of(0xe0, 0x00),
+  ): Promise<void> {
     this.userClosed = true;
     this.#abortOpen?.(error);
     // A transport still opening is closed once it opens (a handshake that
@@ -221,7 +360,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     if (this.connected) {
       // From here on requests fail with `error`, and nothing is written after DISCONNECT.
       this.#closeError = error;
-      const sent = this.writer.send(Uint8Array.of(0xe0, 0x00)).catch(noop);
+      const sent = this.writer.send(disconnect).catch(noop);
       this.writer.sealed = true;
       // Bounded: a write stuck behind a broker that stopped reading must not
       // hold disconnect() for as long as TCP takes to give up.
@@ -276,16 +415,33 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         this.writer.uncork();
       }
     } catch (e) {
+      if (e instanceof MQTTProtocolError) return this.#fail(e, ch);
       this.#teardown(
-        e instanceof MQTTProtocolError
-          ? new MQTTConnectionError(
-            `Connection closed: the broker broke the protocol: ${e.message}`,
-            { cause: e },
-          )
-          : new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
+        new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
         ch,
       );
     }
+  }
+
+  /**
+   * Closes the connection on `ch` because the broker broke the protocol;
+   * with MQTT 5 a DISCONNECT first says why (MQTT-4.13.1-1).
+   */
+  #fail(e: MQTTProtocolError, ch: Channel): void {
+    if (this.#ch !== ch) return;
+    const error = new MQTTConnectionError(
+      `Connection closed: the broker broke the protocol: ${e.message}`,
+      { cause: e },
+    );
+    if (this.#config.version !== 5) return this.#teardown(error, ch);
+    // Nothing goes out after the DISCONNECT; what was queued goes before it.
+    this.#closeError = error;
+    this.writer.uncork();
+    const sent = this.writer.send(
+      encodeDisconnect({ type: "disconnect", reasonCode: e.reasonCode }, 5),
+    ).catch(noop);
+    this.writer.sealed = true;
+    void within(sent, CLOSE_WAIT_MS).then(() => this.#teardown(error, ch));
   }
 
   /** Ends the connection once: closes the transport and settles what waited on it. */
@@ -299,11 +455,23 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     this.#closing = ch.close().catch(noop);
     this.#connack?.reject(error);
     this.#connack = null;
+    this.#reauth?.reject(error);
+    this.#reauth = null;
     this.inbox.fail(error);
     this.writer.detach(error);
     this.core.end(error, this.#hooks.keepPending);
+    this.replies?.lost(error, this.#hooks.keepPending);
     if (!wasConnected) return;
-    this.#target.dispatchEvent(new CustomEvent("disconnected", { detail: { error } }));
+    this.#target.dispatchEvent(
+      new CustomEvent("disconnected", {
+        detail: {
+          error,
+          reasonCode: error.reasonCode,
+          reasonString: error.reasonString,
+          serverReference: error.serverReference,
+        },
+      }),
+    );
     // Only an established connection is "lost"; a failed attempt is its caller's to retry.
     if (!this.userClosed) this.#hooks.onLost?.(error);
   }

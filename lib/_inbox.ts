@@ -101,7 +101,7 @@ export class Inbox {
   async #handle(queued: Incoming, callback?: MessageCallback): Promise<Message> {
     const msg = message(queued);
     try {
-      if (callback) await callback(msg.topic, msg.payload);
+      if (callback) await callback(msg.topic, msg.payload, msg);
     } catch (e) {
       this.#link.core.unhandled(queued);
       throw e;
@@ -148,5 +148,14 @@ export class Inbox {
 }
 
 function message({ packet: p }: Incoming): Message {
-  return { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+  const m: Message = {
+    topic: p.topic,
+    payload: p.payload,
+    qos: p.qos,
+    retain: p.retain,
+    dup: p.dup,
+  };
+  // MQTT 5: the protocol state gave every message properties, its topic alias resolved.
+  if (p.properties) m.properties = p.properties;
+  return m;
 }

@@ -2,6 +2,7 @@
 // user should see. The core client fills `access` once, from a static block
 // that may reach its private members, so no client carries closures for it.
 import type { Subscription } from "./codec/packet.ts";
+import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 /** Hooks the core client consults; robust.ts sets them. */
@@ -17,7 +18,11 @@ export interface CoreHooks {
    */
   run?: <T>(op: () => Promise<T>, offlineBytes?: number) => Promise<T>;
   /** A SUBSCRIBE was answered: one return code per subscription. */
-  subscribed?: (subscriptions: Subscription[], codes: number[]) => void;
+  subscribed?: (
+    subscriptions: Subscription[],
+    codes: number[],
+    properties?: SubscribeProperties,
+  ) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
 }
@@ -42,6 +47,7 @@ export interface CoreAccess {
     client: object,
     subscriptions: Subscription[],
     signal?: AbortSignal,
+    properties?: SubscribeProperties,
   ): Promise<number[]>;
 }
 

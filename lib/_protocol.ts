@@ -1,17 +1,29 @@
 // The MQTT protocol state of one client, apart from all I/O (the "sans-I/O"
 // pattern of h11, and of rumqttc's MqttState): packet ids, what is in flight
 // and what acknowledges it, the QoS 1 and 2 flows in both directions, the
-// session store, the order of PINGREQs, and the keepalive's arithmetic.
+// session store, the order of PINGREQs, and the keepalive's arithmetic; with
+// MQTT 5 also reason codes, flow control (Receive Maximum both ways), topic
+// aliases both ways, the broker's limits and DISCONNECT and AUTH from it.
 //
 // It is driven from outside: the client hands it decoded packets (`handle`)
 // and requests (`request`, `ack`, …), tells it when a connection starts and
 // ends, and passes time in as an argument. It answers by calling its output:
 // bytes to write, messages to deliver, the CONNACK to settle. It opens no
 // socket, sets no timer and reads no clock, so tests drive it packet by packet.
-import type { ConnackPacket, Packet, PublishPacket } from "./codec/packet.ts";
+import type {
+  AuthPacket,
+  ConnackPacket,
+  DisconnectPacket,
+  Packet,
+  ProtocolVersion,
+  PublishPacket,
+} from "./codec/packet.ts";
+import type { AckProperties, ConnackProperties } from "./codec/properties.ts";
 import { encodeAck } from "./codec/publish.ts";
-import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
+import { reasonCodeMessage } from "./codec/reason_codes.ts";
+import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
+import { TopicAliases } from "./_aliases.ts";
 
 /** Settles one waiting call. */
 export interface Pending<T> {
@@ -29,7 +41,7 @@ export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
  */
 export interface InFlight extends Pending<unknown> {
   kind: AckKind;
-  /** Number of filters in the SUBSCRIBE, to check the SUBACK against. */
+  /** Number of filters in the SUBSCRIBE or UNSUBSCRIBE, to check the answer against. */
   filters?: number;
 }
 
@@ -46,6 +58,20 @@ export interface Request extends InFlight {
   keep: boolean;
   /** Aborting it drops a request still waiting for an id. */
   signal?: AbortSignal;
+  /** MQTT 5: the PUBLISH as a packet, to send it under a topic alias. */
+  packet?: PublishPacket;
+}
+
+/** MQTT 5 settings of the client's own side, from its options. */
+export interface ProtocolOptions {
+  /** 4 (MQTT 3.1.1) or 5. */
+  version: ProtocolVersion;
+  /** Our Receive Maximum: more unacknowledged QoS 1/2 messages than this are counted as overruns. */
+  receiveMaximum: number;
+  /** Our Topic Alias Maximum: the highest alias the broker may use. */
+  topicAliasMaximum: number;
+  /** Send repeated topics as aliases when the broker allows them. */
+  autoTopicAlias: boolean;
 }
 
 /** A received PUBLISH, with the connection and the session it came in. */
@@ -63,9 +89,19 @@ export interface ProtocolOutput {
   deliver(message: Incoming): void;
   /** The broker answered CONNECT. */
   connack(packet: ConnackPacket): void;
+  /** MQTT 5: the broker ends the connection with a DISCONNECT. */
+  disconnected(packet: DisconnectPacket): void;
+  /** MQTT 5: an AUTH from the broker, a step of enhanced authentication. */
+  auth(packet: AuthPacket): void;
 }
 
 const noop = () => {};
+const V4: ProtocolOptions = {
+  version: 4,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 0,
+  autoTopicAlias: false,
+};
 
 const WAITS_FOR = {
   puback: "QoS 1 PUBLISH",
@@ -81,14 +117,26 @@ export class Protocol {
   lastRead = 0;
   /** When bytes last went out. */
   lastWrite = 0;
+  /** MQTT 5: the properties of this connection's CONNACK (the broker's limits); `{}` before one. */
+  broker: ConnackProperties = {};
+  /** MQTT 5: times the broker sent more unacknowledged QoS 1/2 messages than our Receive Maximum. */
+  overruns = 0;
 
   readonly #store: SessionStore;
   readonly #out: ProtocolOutput;
+  readonly #options: ProtocolOptions;
+  // MQTT 5 flow control: how many QoS 1/2 publishes may be unacknowledged
+  // (the broker's Receive Maximum), and how many of its we have not acked.
+  #window = 65535;
+  #unacked = 0;
+  // MQTT 5 topic aliases of this connection, ours and the broker's.
+  #aliases = new TopicAliases();
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
   readonly #inflight = new Map<number, InFlight>();
   #lastId = 0;
-  // Requests waiting for a free packet id, in call order.
+  // Requests waiting for a free packet id (or, publishes, for room in the
+  // broker's Receive Maximum), in call order.
   #waiting: Request[] = [];
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
   #pings: (Pending<void> | null)[] = [];
@@ -108,10 +156,16 @@ export class Protocol {
    * @param store The session: unacknowledged outgoing packets and delivered
    * incoming QoS 2 ids. Ids it holds stay taken until acknowledged.
    * @param out Where bytes, messages and the CONNACK go.
+   * @param options The protocol version and, with MQTT 5, the client's own limits.
    */
-  constructor(store: SessionStore, out: ProtocolOutput) {
+  constructor(
+    store: SessionStore,
+    out: ProtocolOutput,
+    options: ProtocolOptions = V4,
+  ) {
     this.#store = store;
     this.#out = out;
+    this.#options = options;
     for (const [id, bytes] of store.outgoing) {
       const kind = bytes[0] >> 4 === 6
         ? "pubcomp"
@@ -120,6 +174,11 @@ export class Protocol {
         : "puback";
       this.#inflight.set(id, { kind, resolve: noop, reject: noop });
     }
+  }
+
+  /** 4 (MQTT 3.1.1) or 5. */
+  get version(): ProtocolVersion {
+    return this.#options.version;
   }
 
   /** Packet ids in use. */
@@ -137,6 +196,11 @@ export class Protocol {
     this.#online = true;
     this.#awaitingConnack = true;
     this.#generation++;
+    // Aliases, flow control and limits belong to one connection.
+    this.#aliases = new TopicAliases();
+    this.#window = 65535;
+    this.#unacked = 0;
+    this.broker = {};
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
@@ -211,9 +275,14 @@ export class Protocol {
    * acknowledgement to free one (and is dropped if its signal aborts first).
    */
   send(request: Request): void {
-    const id = this.#waiting.length === 0 ? this.#takeId() : undefined;
+    const id = this.#waiting.length === 0 && this.#room(request) ? this.#takeId() : undefined;
     if (id === undefined) this.#waiting.push(request);
     else this.#sendAs(id, request);
+  }
+
+  /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */
+  #room(r: Request): boolean {
+    return !r.keep || this.#store.outgoing.size < this.#window;
   }
 
   #sendAs(id: number, r: Request): void {
@@ -221,7 +290,14 @@ export class Protocol {
     r.bytes[r.idAt + 1] = id & 0xff;
     this.#inflight.set(id, r);
     if (r.keep) this.#store.outgoing.set(id, r.bytes);
-    this.#out.write(r.bytes);
+    this.#out.write(r.packet ? this.wire(r.packet, r.bytes, id) : r.bytes);
+  }
+
+  /** MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic alias if it may. */
+  wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
+    return this.#options.autoTopicAlias
+      ? this.#aliases.out(packet, full, packetId, this.broker.topicAliasMaximum ?? 0)
+      : full;
   }
 
   /** The next free packet id, or undefined when all are in use. */
@@ -233,18 +309,26 @@ export class Protocol {
     return id;
   }
 
-  /** Frees `id`, acknowledged: the oldest request waiting for an id takes it. */
+  /** Frees `id`, acknowledged: requests waiting for an id or for room go, in call order. */
   #release(id: number): void {
     this.#inflight.delete(id);
     this.#store.outgoing.delete(id);
+    this.#drain();
+  }
+
+  /** Sends the waiting requests that may go now, oldest first, until one may not. */
+  #drain(): void {
     while (this.#waiting.length > 0) {
-      const r = this.#waiting.shift()!;
+      const r = this.#waiting[0];
       if (r.signal?.aborted) {
+        this.#waiting.shift();
         r.reject(r.signal.reason);
         continue;
       }
-      this.#sendAs(this.#takeId()!, r);
-      return;
+      const id = this.#room(r) ? this.#takeId() : undefined;
+      if (id === undefined) return;
+      this.#waiting.shift();
+      this.#sendAs(id, r);
     }
   }
 
@@ -264,13 +348,18 @@ export class Protocol {
    */
   handle(p: Packet): void {
     if (this.#awaitingConnack) {
+      // MQTT 5: an AUTH may come before the CONNACK (enhanced authentication).
+      if (p.type === "auth") return this.#out.auth(p);
       if (p.type !== "connack") {
         throw new MQTTProtocolError(
           `Expected CONNACK first, got ${p.type.toUpperCase()}`,
           "MQTT-3.2.0-1",
+          0x82,
         );
       }
       this.#awaitingConnack = false;
+      this.broker = p.properties ?? {};
+      this.#window = this.broker.receiveMaximum ?? 65535;
       this.#out.connack(p);
       return;
     }
@@ -290,7 +379,15 @@ export class Protocol {
             `${p.type.toUpperCase()} for packet id ${p.packetId}, which has no ${
               WAITS_FOR[p.type]
             } in flight`,
+            "",
+            0x82,
           );
+        }
+        const reason = "reasonCode" in p ? p.reasonCode ?? 0 : 0;
+        if (reason >= 0x80 && p.type !== "pubcomp") {
+          // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.
+          this.#release(p.packetId);
+          return f.reject(refusal(p.type, reason, p.properties));
         }
         if (p.type === "pubrec") {
           // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
@@ -300,14 +397,23 @@ export class Protocol {
           this.#out.write(pubrel);
           return;
         }
-        if (p.type === "suback" && p.returnCodes.length !== f.filters) {
-          throw new MQTTProtocolError(
-            `SUBACK has ${p.returnCodes.length} return codes for a SUBSCRIBE of ${f.filters} filters`,
-            "MQTT-3.8.4-5",
-          );
+        let value: number[] | undefined;
+        if (p.type === "suback" || p.type === "unsuback") {
+          // A code per filter: SUBACK's granted QoS or failures; UNSUBACK's
+          // only in MQTT 5 (3.1.1: all 0, success).
+          value = p.type === "suback" ? p.returnCodes : p.reasonCodes ?? Array(f.filters).fill(0);
+          if (value.length !== f.filters) {
+            throw new MQTTProtocolError(
+              p.type === "suback"
+                ? `SUBACK has ${value.length} return codes for a SUBSCRIBE of ${f.filters} filters`
+                : `UNSUBACK has ${value.length} reason codes for an UNSUBSCRIBE of ${f.filters} filters`,
+              p.type === "suback" ? "MQTT-3.8.4-5" : "MQTT-3.11.3-1",
+              0x82,
+            );
+          }
         }
         this.#release(p.packetId);
-        f.resolve(p.type === "suback" ? p.returnCodes : undefined);
+        f.resolve(value);
         return;
       }
       case "pubrel":
@@ -320,24 +426,40 @@ export class Protocol {
         // Answers come in order: the first goes to the oldest PINGREQ.
         this.#pings.shift()?.resolve();
         return;
+      case "disconnect":
+        return this.#out.disconnected(p);
+      case "auth":
+        return this.#out.auth(p);
       case "connack":
-        throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1");
+        throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1", 0x82);
         // The decoder refuses the packets only a client sends.
     }
   }
 
   #receive(p: PublishPacket): void {
+    if (this.#options.version === 5) {
+      // Every message gets properties, `{}` when it has none.
+      p.properties ??= {};
+      this.#aliases.in(p, this.#options.topicAliasMaximum);
+    }
+    if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
+      // The broker sent more than our Receive Maximum. Tolerated (mosquitto
+      // 2.0.11 does it by a few): we acknowledge only once a message is
+      // handled, which already bounds what waits.
+      this.overruns++;
+    }
     if (p.qos === 2) {
       // A resend of a QoS 2 message already delivered or queued is never
       // delivered twice (MQTT-4.3.3-2); a delivered one is answered again.
       // Known by its id alone: a broker may not reuse it before our PUBCOMP,
       // and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
+        this.#unacked--;
         this.#out.write(encodeAck({ type: "pubrec", packetId: p.packetId! }));
         return;
       }
       const queued = this.#qos2Queued ??= new Set();
-      if (queued.has(p.packetId!)) return;
+      if (queued.has(p.packetId!)) return void this.#unacked--;
       queued.add(p.packetId!);
     }
     this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session });
@@ -347,6 +469,7 @@ export class Protocol {
   ack({ packet: p, generation, session }: Incoming): void {
     if (p.qos === 0) return;
     const id = p.packetId!;
+    if (generation === this.#generation && this.#unacked > 0) this.#unacked--;
     if (p.qos === 2) {
       // A clean start since: the broker forgot this message, and its id may
       // now be another's.
@@ -390,4 +513,16 @@ export class Protocol {
     }
     return this.#pingSentAt ? this.#pingSentAt + ms / 2 : this.lastWrite + ms;
   }
+}
+
+/** The error for a PUBLISH the broker refused in its PUBACK or PUBREC (MQTT 5). */
+function refusal(type: string, code: number, props?: AckProperties): MQTTException {
+  const why = props?.reasonString ? `: ${props.reasonString}` : "";
+  return new MQTTException(
+    `Publish refused by the broker: ${
+      reasonCodeMessage(code)
+    }${why} (${type.toUpperCase()} reason code 0x${code.toString(16)})`,
+    code,
+    props?.reasonString,
+  );
 }

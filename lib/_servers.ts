@@ -2,7 +2,7 @@
 // which failures move on to the next server, trying them in turn, and the
 // order a reconnect goes through them.
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
-import type { Endpoint } from "./transports/default.ts";
+import { type Endpoint, parseServer } from "./transports/endpoint.ts";
 
 /** `scheme://host:port` of an endpoint, an IPv6 address in brackets. */
 export function endpointUrl(e: Endpoint): string {
@@ -78,4 +78,20 @@ export class Servers {
       ? new MQTTException(message, last.code)
       : new MQTTConnectionError(message, { cause: last });
   }
+}
+
+/**
+ * MQTT 5: the servers of a Server Reference (section 4.11): space-separated
+ * `host[:port]` references, reached as `like` is (its scheme, its TLS); an
+ * entry that does not parse is left out.
+ */
+export function referredServers(reference: string, like: Endpoint): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const ref of reference.split(/\s+/)) {
+    if (!ref) continue;
+    try {
+      out.push(parseServer(`${like.scheme}://${ref}`, 0, like.ssl));
+    } catch { /* not a host[:port] */ }
+  }
+  return out;
 }

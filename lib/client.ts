@@ -20,56 +20,48 @@
 // The API room: umqtt's names, argument checks and options, wired to the
 // parts that do the work: the protocol state (_protocol.ts: packet ids,
 // acknowledgements, QoS flows, the session), the connection's life
-// (_connection.ts, with _writer.ts and _keepalive.ts) and the queue of
-// received messages (_inbox.ts). CONTRIBUTING.md has the map.
-import { encodeConnect } from "./codec/connect.ts";
-import type { ConnackPacket, QoS, Subscription, Will } from "./codec/packet.ts";
-import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
-import { utf8 } from "./codec/_strings.ts";
-import { MQTTConnectionError, MQTTException } from "./errors.ts";
-import { validateTopicFilter, validateTopicName } from "./topic.ts";
+// (_connection.ts, with _writer.ts and _keepalive.ts), how connections are
+// made (_connector.ts), the calls that wait for an answer (_outbox.ts) and
+// the queue of received messages (_inbox.ts). CONTRIBUTING.md has the map.
+import type { QoS } from "./codec/packet.ts";
+import { MQTTConnectionError } from "./errors.ts";
 import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
-import type { Endpoint } from "./transports/default.ts";
-import { endpointUrl, Servers } from "./_servers.ts";
-import { abortable } from "./_abortable.ts";
-import type { AckKind, Protocol } from "./_protocol.ts";
+import { endpointUrl } from "./_servers.ts";
+import { Connector } from "./_connector.ts";
+import { Outbox } from "./_outbox.ts";
+import type { Protocol } from "./_protocol.ts";
 import type { Inbox } from "./_inbox.ts";
 import { Connection } from "./_connection.ts";
 import {
   checkBool,
+  checkDisconnect,
   type CheckedPublish,
-  checkPayload,
   checkPublish,
   checkSubscribe,
-  publishArgs,
+  checkUnsubscribe,
+  checkWill,
+  refused,
 } from "./_checks.ts";
+import { reply, Requests } from "./_requests.ts";
 import {
   type ClientConfig,
   clientConfig,
+  type Connack,
   type ConnectOptions,
-  credentials,
+  type DisconnectOptions,
   type Message,
   type MessageCallback,
   type MQTTClientOptions,
   type PublishOptions,
+  type RequestOptions,
   type SignalOptions,
   type SubscribeOptions,
-} from "./options.ts";
-
-export type {
-  ConnectOptions,
-  Credential,
-  Message,
-  MessageCallback,
-  MQTTClientOptions,
-  PublishOptions,
-  SignalOptions,
-  SubscribeOptions,
+  type SubscriptionOptions,
 } from "./options.ts";
 
 /**
- * An MQTT 3.1.1 client with MicroPython `umqtt.simple`'s API: same names,
+ * An MQTT 3.1.1 and MQTT 5 client with MicroPython `umqtt.simple`'s API: same names,
  * same positional parameters, with promises for I/O. Each umqtt method also
  * has a camelCase twin (`setCallback`, `waitMsg`, …), and trailing umqtt
  * parameters may be given as one options object.
@@ -88,8 +80,6 @@ export type {
  * ```
  */
 export class MQTTClient extends EventTarget {
-  /** The client identifier sent in CONNECT. */
-  readonly client_id: string;
   /** User name, if any (undefined when `user` is a function). */
   readonly user: string | undefined;
   /** Keep-alive interval in seconds (0: off). */
@@ -98,19 +88,16 @@ export class MQTTClient extends EventTarget {
   readonly ssl_params: SslParams;
 
   readonly #config: ClientConfig;
-  readonly #servers: Servers;
   readonly #hooks: CoreHooks;
   readonly #core: Protocol;
   readonly #inbox: Inbox;
   readonly #conn: Connection;
+  readonly #link: Connector;
+  readonly #out: Outbox;
   #callback: MessageCallback | undefined;
-  #will: Will | undefined;
   // The disconnect() under way, which a second call joins.
   #disconnecting: Promise<void> | null = null;
-  // A connect() is under way (from before its first attempt to after its last).
-  #connecting = false;
-  // Counts disconnect() calls: a connect() that sees it change stops trying.
-  #stops = 0;
+  #requests: Requests | undefined;
 
   /**
    * Makes a client; nothing is sent until {@linkcode MQTTClient.connect}.
@@ -146,8 +133,6 @@ export class MQTTClient extends EventTarget {
         : { port, user, password, keepalive, ssl, ssl_params },
     );
     this.#config = c;
-    this.#servers = new Servers(c.servers);
-    this.client_id = client_id;
     this.user = typeof c.user === "string" ? c.user : undefined;
     this.keepalive = c.keepalive;
     this.ssl_params = c.ssl_params;
@@ -155,53 +140,71 @@ export class MQTTClient extends EventTarget {
     this.#conn = new Connection(c, this.#hooks, this);
     this.#core = this.#conn.core;
     this.#inbox = this.#conn.inbox;
+    this.#link = new Connector(c, this.#conn, client_id);
+    this.#out = new Outbox(this.#conn);
   }
 
   static {
     // For the robust client (lib/_internal.ts): one set of functions for all clients.
     access.hooks = (c) => (c as MQTTClient).#hooks;
     access.rejectKept = (c, e) => (c as MQTTClient).#core.rejectKept(e);
-    access.servers = (c) => (c as MQTTClient).#servers.fromCurrent();
-    access.connectTo = async (client, server, clean, signal) => {
-      const c = client as MQTTClient;
-      c.#startConnecting();
-      try {
-        return (await c.#attempt(server, clean, signal, c.#stops)).sessionPresent;
-      } finally {
-        c.#connecting = false;
-      }
-    };
-    access.resubscribe = (c, subscriptions, signal) =>
-      (c as MQTTClient).#subscribeNow(
-        encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions }),
-        subscriptions.length,
-        signal,
-      );
+    access.servers = (c) => (c as MQTTClient).#link.servers.fromCurrent();
+    access.connectTo = (c, server, clean, signal) =>
+      (c as MQTTClient).#link.connectTo(server, clean, signal);
+    access.resubscribe = (c, subscriptions, signal, properties) =>
+      (c as MQTTClient).#out.subscribe(subscriptions, signal, properties);
+  }
+
+  /**
+   * The client identifier sent in CONNECT; with MQTT 5, once the broker has
+   * assigned one for an empty identifier, that one (it is sent from then on).
+   */
+  get client_id(): string {
+    return this.#link.clientId;
   }
 
   /** Host name or address of the server connected to, or last connected to (else the first given). */
   get server(): string {
-    return this.#servers.current.hostname;
+    return this.#link.servers.current.hostname;
   }
 
   /** TCP port of that server. */
   get port(): number {
-    return this.#servers.current.port;
+    return this.#link.servers.current.port;
   }
 
   /** Whether TLS is used with that server. */
   get ssl(): boolean {
-    return this.#servers.current.ssl;
+    return this.#link.servers.current.ssl;
   }
 
   /** URL of that server, `scheme://host:port`. */
   get url(): string {
-    return endpointUrl(this.#servers.current);
+    return endpointUrl(this.#link.servers.current);
   }
 
   /** True between CONNACK and the end of the connection. */
   get connected(): boolean {
     return this.#conn.connected;
+  }
+
+  /**
+   * What the last accepting CONNACK said: session present, reason code and,
+   * with MQTT 5, its properties (the broker's limits, an assigned client
+   * identifier, …); undefined before the first connection.
+   */
+  get connack(): Connack | undefined {
+    return this.#conn.accepted;
+  }
+
+  /**
+   * MQTT 5: times the broker had more unacknowledged QoS 1/2 messages in
+   * flight to this client than its `receiveMaximum` allows. They are
+   * delivered all the same (acknowledging only once handled already bounds
+   * what waits); this counts the broker's overrun.
+   */
+  get receiveMaximumExceeded(): number {
+    return this.#core.overruns;
   }
 
   /** QoS 0 messages dropped because more than `maxQueuedMessages` were waiting to be handled. */
@@ -213,7 +216,8 @@ export class MQTTClient extends EventTarget {
    * Sets the function called for each message that `wait_msg`/`check_msg`
    * handle. It is awaited before the message is acknowledged.
    *
-   * @param f Called as `f(topic, msg)`.
+   * @param f Called as `f(topic, msg, message)`: umqtt's two arguments, then the whole
+   * {@linkcode Message} (with its MQTT 5 properties).
    * @throws {TypeError} When `f` is not a function.
    */
   set_callback(f: MessageCallback): void {
@@ -234,9 +238,10 @@ export class MQTTClient extends EventTarget {
    *
    * @param topic Topic name (no wildcards).
    * @param msg Payload.
-   * @param retain Retain flag, or `{ retain, qos }`.
+   * @param retain Retain flag, or `{ retain, qos, properties }`.
    * @param qos QoS 0, 1 or 2.
-   * @throws {TypeError} A bad topic or payload.
+   * @param options MQTT 5: `properties` of the will, `willDelayInterval` included.
+   * @throws {TypeError} A bad topic or payload, properties with MQTT 3.1.1 or an unknown one.
    * @throws {RangeError} A QoS out of range, or a payload over 65535 bytes.
    */
   set_last_will(
@@ -244,41 +249,30 @@ export class MQTTClient extends EventTarget {
     msg: string | Uint8Array,
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
+    options: PublishOptions = {},
   ): void {
-    const o = publishArgs(retain, qos);
-    validateTopicName(topic, "set the will");
-    utf8(topic, "will topic");
-    const payload = checkPayload(msg);
-    if (payload.length > 65535) {
-      throw new RangeError(
-        `Invalid will message: ${payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
-      );
-    }
-    this.#will = { topic, payload, qos: o.qos, retain: o.retain };
+    this.#link.will = checkWill(topic, msg, retain, qos, options, this.#config.version);
+  }
+
+  /** camelCase twin of {@linkcode MQTTClient.set_last_will}. @param args Its arguments. */
+  setLastWill(...args: Parameters<MQTTClient["set_last_will"]>): void {
+    this.set_last_will(...args);
   }
 
   /**
-   * camelCase twin of {@linkcode MQTTClient.set_last_will}.
-   * @param topic Topic name. @param msg Payload. @param retain Retain flag or options. @param qos QoS.
-   */
-  setLastWill(
-    topic: string,
-    msg: string | Uint8Array,
-    retain: boolean | PublishOptions = false,
-    qos: QoS = 0,
-  ): void {
-    this.set_last_will(topic, msg, retain, qos);
-  }
-
-  /**
-   * Connects, sends CONNECT and waits for CONNACK. With a persistent session
-   * (`clean_session = false`), QoS 1 messages left unacknowledged by the last
-   * connection are resent first, with DUP=1, in their original order.
+   * Connects, sends CONNECT and waits for CONNACK: to the servers in order
+   * until one accepts. With a persistent session (`clean_session = false`),
+   * QoS 1 messages left unacknowledged by the last connection are resent
+   * first, with DUP=1, in their original order. With MQTT 5,
+   * `connect(false)` asks for a session that outlives the connection
+   * (Session Expiry Interval 0xFFFFFFFF unless `sessionExpiryInterval` is
+   * given), `connect(true)` for one that ends with it; what the CONNACK
+   * allows is obeyed from then on (see {@linkcode MQTTClient.connack}).
    *
    * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session, signal }`.
    * @param options `signal`: aborting it closes the connection attempt.
    * @returns CONNACK's session-present flag: whether the broker had a session for this client.
-   * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
+   * @throws {MQTTException} The broker refused: `code` is the CONNACK return (MQTT 5: reason) code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
    * @throws {TypeError} An empty client id with a persistent session (MQTT-3.1.3-7), or already connected.
    */
@@ -293,54 +287,7 @@ export class MQTTClient extends EventTarget {
     );
     const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
     signal?.throwIfAborted();
-    this.#startConnecting();
-    const stops = this.#stops;
-    try {
-      const ack = await this.#servers.first(
-        (server) => this.#attempt(server, clean, signal, stops),
-        () => stops !== this.#stops || signal?.aborted === true,
-      );
-      return ack.sessionPresent;
-    } finally {
-      this.#connecting = false;
-    }
-  }
-
-  #startConnecting(): void {
-    if (this.#conn.connected || this.#connecting) {
-      throw new TypeError("Cannot connect: this client is already connected or connecting");
-    }
-    this.#connecting = true;
-  }
-
-  /** One connection attempt to `server`, with credentials fetched for it. */
-  async #attempt(
-    server: Endpoint,
-    clean: boolean,
-    signal: AbortSignal | undefined,
-    stops: number,
-  ): Promise<ConnackPacket> {
-    // Only credentials given as functions are awaited: with none, the
-    // transport starts opening in the caller's turn.
-    const given = credentials(this.#config);
-    const { user, password } = given instanceof Promise ? await given : given;
-    const connect = encodeConnect({
-      type: "connect",
-      clientId: this.client_id,
-      cleanSession: clean,
-      keepalive: this.keepalive,
-      username: user,
-      password,
-      will: this.#will,
-    });
-    // Fetching credentials may have taken a while.
-    if (stops !== this.#stops) {
-      throw new MQTTConnectionError("Disconnected: disconnect() was called");
-    }
-    signal?.throwIfAborted();
-    const ack = await this.#conn.start(server, connect, clean, signal);
-    this.#servers.use(server);
-    return ack;
+    return await this.#link.connect(clean, signal);
   }
 
   /**
@@ -352,18 +299,44 @@ export class MQTTClient extends EventTarget {
    * WebSocket after its closing handshake; the DISCONNECT write and the close
    * each wait at most 2 s), so the process may exit right after.
    *
+   * @param options MQTT 5: what the DISCONNECT says; `{ reasonCode: 0x04 }` makes the broker
+   * publish the will.
    * @returns When the connection is closed.
+   * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} a reason code DISCONNECT
+   * may not carry.
    */
-  disconnect(): Promise<void> {
-    return this.#disconnecting ??= this.#disconnect().finally(() => (this.#disconnecting = null));
+  disconnect(options?: DisconnectOptions): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = checkDisconnect(options, this.#config.version);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#disconnecting ??= this.#disconnect(bytes).finally(() =>
+      this.#disconnecting = null
+    );
   }
 
-  async #disconnect(): Promise<void> {
-    this.#stops++;
+  async #disconnect(bytes: Uint8Array | undefined): Promise<void> {
+    this.#link.stop();
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     // Publishes kept awaiting across connections (robust client) end here.
     this.#core.rejectKept(error);
-    await this.#conn.stop(error);
+    await this.#conn.stop(error, bytes);
+  }
+
+  /**
+   * MQTT 5: re-authenticates on the open connection (AUTH 0x19) with the
+   * `authenticationMethod` given to the constructor; `onAuth` answers the
+   * broker's challenges. Resolves on the broker's AUTH 0x00; a broker that
+   * refuses ends the connection with a DISCONNECT.
+   *
+   * @param data The first step's Authentication Data.
+   * @throws {TypeError} MQTT 3.1.1, or no `authenticationMethod`.
+   * @throws {MQTTConnectionError} Not connected, or the connection ended first.
+   */
+  reauthenticate(data?: Uint8Array): Promise<void> {
+    return this.#conn.reauthenticate(data);
   }
 
   /**
@@ -371,25 +344,28 @@ export class MQTTClient extends EventTarget {
    *
    * @throws {MQTTConnectionError} When not connected, or the connection ends first.
    */
-  async ping(): Promise<void> {
-    const offline = this.#conn.unusable("ping");
-    if (offline) throw offline;
-    const pong = new Promise<void>((resolve, reject) => this.#core.expectPong({ resolve, reject }));
-    await Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+  ping(): Promise<void> {
+    return this.#out.ping();
   }
 
   /**
    * Publishes a message. QoS 0 resolves once written; QoS 1 once the broker's
-   * PUBACK arrives.
+   * PUBACK arrives; QoS 2 on PUBCOMP. With MQTT 5, at most the broker's
+   * Receive Maximum of QoS 1/2 publishes are unacknowledged at once: further
+   * ones wait their turn, in call order; a repeated topic goes out as a
+   * topic alias when the broker allows them (`autoTopicAlias`).
    *
    * @param topic Topic name (no wildcards).
    * @param msg Payload: text (sent as UTF-8) or bytes.
-   * @param retain Retain flag, or `{ retain, qos, signal }`.
-   * @param qos 0, 1 or 2. QoS 2 resolves on PUBCOMP.
+   * @param retain Retain flag, or `{ retain, qos, properties, signal }`.
+   * @param qos 0, 1 or 2.
    * @param options `signal`: aborting it stops the wait for the acknowledgement
-   * (the message may already be on its way).
-   * @throws {TypeError} A bad topic or payload.
-   * @throws {RangeError} A QoS out of range, or a packet over the protocol's limit.
+   * (the message may already be on its way); MQTT 5: `properties`.
+   * @throws {TypeError} A bad topic, payload or property.
+   * @throws {RangeError} A QoS out of range, a packet over the protocol's limit; with MQTT 5
+   * a QoS over the broker's Maximum QoS, retain where it has none, or a packet over its Maximum
+   * Packet Size (before any byte is written).
+   * @throws {MQTTException} MQTT 5: the broker refused it (PUBACK/PUBREC reason 0x80 or above).
    * @throws {MQTTConnectionError} Not connected, or the connection ended before the ack.
    */
   publish(
@@ -397,111 +373,159 @@ export class MQTTClient extends EventTarget {
     msg: string | Uint8Array,
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
-    options: SignalOptions = {},
+    options: PublishOptions = {},
   ): Promise<void> {
     let p: CheckedPublish;
     try {
-      p = checkPublish(topic, msg, retain, qos, options);
+      p = checkPublish(topic, msg, retain, qos, options, this.#config.version);
     } catch (e) {
       return Promise.reject(e);
     }
     const run = this.#hooks.run;
-    return run ? run(() => this.#publish(p), p.payloadLength) : this.#publish(p);
-  }
-
-  #publish({ bytes, qos, idAt, signal }: CheckedPublish): Promise<void> {
-    const offline = this.#conn.unusable("publish");
-    if (offline) return Promise.reject(offline);
-    if (qos === 0) return this.#conn.writer.send(bytes);
-    return abortable(
-      this.#send(qos === 1 ? "puback" : "pubrec", bytes, idAt, signal, true),
-      signal,
-    );
+    return run ? run(() => this.#out.publish(p), p.payloadLength) : this.#out.publish(p);
   }
 
   /**
    * Subscribes to one topic filter, or to several in one SUBSCRIBE.
    *
-   * @param topic A topic filter, or a list of `[filter, qos]` pairs.
-   * @param qos Maximum QoS asked for (0, 1 or 2), or `{ qos, signal }`.
+   * @param topic A topic filter (`$share/{group}/{filter}` for a shared subscription).
+   * @param qos Maximum QoS asked for (0, 1 or 2), or {@linkcode SubscribeOptions}: `qos`,
+   * `signal` and, with MQTT 5, `noLocal`, `retainAsPublished`, `retainHandling`,
+   * `subscriptionIdentifier`, `userProperties`.
    * @param options `signal`: aborting it stops the wait for SUBACK.
-   * @returns The granted QoS; with a list, the list of SUBACK return codes (0x80 entries included).
-   * @throws {MQTTException} The broker refused a single filter (`code` 0x80).
-   * @throws {TypeError} A malformed filter.
-   * @throws {RangeError} A QoS out of range.
+   * @returns The granted QoS.
+   * @throws {MQTTException} The broker refused it (`code` 0x80; MQTT 5: the reason code).
+   * @throws {TypeError} A malformed filter or option, an MQTT 5 option with 3.1.1.
+   * @throws {RangeError} A QoS out of range; MQTT 5: a wildcard, shared subscription or
+   * subscription identifier the broker said it lacks.
    * @throws {MQTTConnectionError} Not connected, or the connection ended before SUBACK.
    */
   subscribe(topic: string, qos?: QoS | SubscribeOptions, options?: SignalOptions): Promise<number>;
   /**
    * Subscribes to several filters in one SUBSCRIBE.
    *
-   * @param topics `[filter, qos]` pairs.
-   * @param options `signal`: aborting it stops the wait for SUBACK.
-   * @returns The SUBACK return codes, one per filter: the granted QoS, or 0x80 for a refusal.
+   * @param topics `[filter, qos | options]` pairs.
+   * @param options `signal`; MQTT 5: the SUBSCRIBE's `subscriptionIdentifier` and `userProperties`.
+   * @returns The SUBACK's codes, one per filter: the granted QoS, or 0x80 and above for a refusal.
    */
-  subscribe(topics: [string, QoS][], options?: SignalOptions): Promise<number[]>;
   subscribe(
-    topic: string | [string, QoS][],
+    topics: [string, QoS | SubscriptionOptions][],
+    options?: SubscribeOptions,
+  ): Promise<number[]>;
+  subscribe(
+    topic: string | [string, QoS | SubscriptionOptions][],
     qos: QoS | SubscribeOptions = 0,
-    options: SignalOptions = {},
+    options: SubscribeOptions = {},
   ): Promise<number | number[]> {
-    let subscriptions: Subscription[], signal: AbortSignal | undefined, bytes: Uint8Array;
+    const list = Array.isArray(topic);
+    let s: ReturnType<typeof checkSubscribe>;
     try {
-      ({ subscriptions, signal } = checkSubscribe(topic, qos, options));
-      bytes = encodeSubscribe({ type: "subscribe", packetId: 1, subscriptions });
+      s = checkSubscribe(
+        topic,
+        list ? 0 : qos,
+        list ? qos as SubscribeOptions : options,
+        this.#config.version,
+      );
     } catch (e) {
       return Promise.reject(e);
     }
+    const { subscriptions, signal, properties } = s;
     return this.#run(async () => {
-      const codes = await this.#subscribeNow(bytes, subscriptions.length, signal);
-      this.#hooks.subscribed?.(subscriptions, codes);
-      if (Array.isArray(topic)) return codes;
-      if (codes[0] === 0x80) {
-        throw new MQTTException(
-          `Subscription to "${topic}" refused by the broker (SUBACK return code 0x80)`,
-          0x80,
-        );
-      }
+      const codes = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
+      this.#hooks.subscribed?.(subscriptions, codes, properties);
+      if (list) return codes;
+      if (codes[0] >= 0x80) throw refused("Subscription to", topic, "SUBACK", codes[0]);
       return codes[0];
     });
-  }
-
-  #subscribeNow(
-    bytes: Uint8Array,
-    filters: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number[]> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const offline = this.#conn.unusable("subscribe");
-    if (offline) return Promise.reject(offline);
-    return abortable(
-      this.#send("suback", bytes, headerLength(bytes), signal, false, filters),
-      signal,
-    );
   }
 
   /**
    * Unsubscribes from one topic filter or several, in one UNSUBSCRIBE.
    *
-   * @param topic A topic filter or a list of them.
+   * @param topic A topic filter.
    * @throws {TypeError} A malformed filter.
+   * @throws {MQTTException} MQTT 5: the broker refused it (UNSUBACK reason 0x80 or above; 0x11,
+   * no subscription existed, resolves).
    * @throws {MQTTConnectionError} Not connected, or the connection ended before UNSUBACK.
    */
-  unsubscribe(topic: string | string[]): Promise<void> {
+  unsubscribe(topic: string): Promise<void>;
+  /**
+   * Unsubscribes from several filters in one UNSUBSCRIBE.
+   *
+   * @param topics The filters.
+   * @returns The UNSUBACK's reason codes, one per filter (MQTT 3.1.1: all 0).
+   */
+  unsubscribe(topics: string[]): Promise<number[]>;
+  unsubscribe(topic: string | string[]): Promise<void | number[]> {
     const topics = Array.isArray(topic) ? topic : [topic];
     let bytes: Uint8Array;
     try {
-      for (const t of topics) validateTopicFilter(t, "unsubscribe");
-      bytes = encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics });
+      bytes = checkUnsubscribe(topics, this.#config.version);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const offline = this.#conn.unusable("unsubscribe");
-      if (offline) throw offline;
-      await this.#send("unsuback", bytes, headerLength(bytes));
+      const codes = await this.#out.unsubscribe(bytes, topics.length);
       this.#hooks.unsubscribed?.(topics);
+      if (Array.isArray(topic)) return codes;
+      if (codes[0] >= 0x80) throw refused("Unsubscribe from", topic, "UNSUBACK", codes[0]);
     });
+  }
+
+  /**
+   * MQTT 5 request/response: publishes a request with a Response Topic and
+   * a fresh Correlation Data and resolves with the matching reply. The
+   * client subscribes once to its response topic (built from the broker's
+   * Response Information when it gave one, else `<client_id>/responses/…`).
+   * Replies go only to their request, never to the callback, `wait_msg` or
+   * `messages()`; a late or unmatched one is acknowledged and dropped. Many
+   * requests may be in flight at once.
+   *
+   * @param topic Where the request goes.
+   * @param payload The request.
+   * @param options `timeout` in ms (default 30 000), `qos`, more `properties`, `signal`.
+   * @returns The reply.
+   * @throws {DOMException} `TimeoutError` when no reply came in time.
+   * @throws {MQTTConnectionError} The connection was lost (the robust client keeps waiting).
+   * @throws {TypeError} MQTT 3.1.1, or a bad argument.
+   */
+  request(
+    topic: string,
+    payload: string | Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<Message> {
+    if (this.#config.version !== 5) {
+      return Promise.reject(new TypeError("Cannot request: request/response is MQTT 5's"));
+    }
+    const r = this.#requests ??= new Requests({
+      clientId: this.client_id,
+      responseInformation: () => this.connack?.properties.responseInformation,
+      subscribe: (t, q) => this.subscribe(t, q),
+      publish: (t, m, o) => this.publish(t, m, o),
+    });
+    this.#conn.replies = r;
+    return r.request(topic, payload, options);
+  }
+
+  /**
+   * MQTT 5: answers a request received as a message: publishes `payload` to
+   * its Response Topic with its Correlation Data.
+   *
+   * @param request The request, as `wait_msg`, `messages()` or the callback gave it.
+   * @param payload The reply.
+   * @param options As {@linkcode MQTTClient.publish}'s (its properties are added to the reply's).
+   * @throws {TypeError} A request without a Response Topic.
+   */
+  respond(
+    request: Message,
+    payload: string | Uint8Array,
+    options: PublishOptions = {},
+  ): Promise<void> {
+    try {
+      return this.publish(...reply(request, payload, options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -581,34 +605,4 @@ export class MQTTClient extends EventTarget {
   #run<T>(op: () => Promise<T>): Promise<T> {
     return this.#hooks.run ? this.#hooks.run(op) : op();
   }
-
-  /** Sends a packet that takes a packet id; settles on its acknowledgement. */
-  #send<T>(
-    kind: AckKind,
-    bytes: Uint8Array,
-    idAt: number,
-    signal?: AbortSignal,
-    keep = false,
-    filters?: number,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) =>
-      this.#core.send({
-        kind,
-        bytes,
-        idAt,
-        keep,
-        filters,
-        signal,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-      })
-    );
-  }
-}
-
-/** Where a packet's variable header starts: after its fixed header. */
-function headerLength(bytes: Uint8Array): number {
-  let at = 1;
-  while (bytes[at] & 0x80) at++;
-  return at + 1;
 }

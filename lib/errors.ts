@@ -25,20 +25,41 @@
  * ```
  */
 export class MQTTException extends Error {
-  /** The MQTT return code the broker sent (CONNACK return code, or 0x80 for a SUBACK failure). */
+  /**
+   * The code the broker sent: a 3.1.1 CONNACK return code or 0x80 for a
+   * SUBACK failure; in MQTT 5 the reason code (0x80 and above).
+   */
   readonly code: number;
+  /** MQTT 5: the broker's Reason String, when it sent one. */
+  readonly reasonString?: string;
+  /** MQTT 5: a refused CONNACK's Server Reference (with 0x9C use another server, 0x9D server moved). */
+  readonly serverReference?: string;
 
   /**
    * Makes an exception for a broker's refusal.
    *
    * @param message What was refused and why.
-   * @param code The MQTT return code.
+   * @param code The MQTT return or reason code.
+   * @param reasonString The broker's Reason String (MQTT 5), if any.
+   * @param serverReference A CONNACK's Server Reference (MQTT 5), if any.
    */
-  constructor(message: string, code: number) {
+  constructor(message: string, code: number, reasonString?: string, serverReference?: string) {
     super(message);
     this.name = "MQTTException";
     this.code = code;
+    if (reasonString !== undefined) this.reasonString = reasonString;
+    if (serverReference !== undefined) this.serverReference = serverReference;
   }
+}
+
+/** What an MQTT 5 DISCONNECT from the broker said, on {@linkcode MQTTConnectionError}. */
+export interface DisconnectReason {
+  /** The DISCONNECT's reason code, e.g. 0x8B server shutting down. */
+  reasonCode?: number;
+  /** Its Reason String, if any. */
+  reasonString?: string;
+  /** Its Server Reference (with 0x9C use another server, 0x9D server moved), if any. */
+  serverReference?: string;
 }
 
 /**
@@ -54,15 +75,28 @@ export class MQTTException extends Error {
  * ```
  */
 export class MQTTConnectionError extends Error {
+  /** MQTT 5: the reason code of the broker's DISCONNECT, when one ended the connection. */
+  readonly reasonCode?: number;
+  /** MQTT 5: that DISCONNECT's Reason String, if any. */
+  readonly reasonString?: string;
+  /** MQTT 5: that DISCONNECT's Server Reference, if any. */
+  readonly serverReference?: string;
+
   /**
    * Makes a connection error.
    *
    * @param message What happened to the connection.
-   * @param options `cause`: the error underneath, if any.
+   * @param options `cause`: the error underneath, if any; with MQTT 5, what the broker's
+   * DISCONNECT said (`reasonCode`, `reasonString`, `serverReference`).
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & DisconnectReason) {
     super(message, options);
     this.name = "MQTTConnectionError";
+    if (options?.reasonCode !== undefined) {
+      this.reasonCode = options.reasonCode;
+      this.reasonString = options.reasonString;
+      this.serverReference = options.serverReference;
+    }
   }
 }
 
@@ -81,16 +115,24 @@ export class MQTTConnectionError extends Error {
 export class MQTTProtocolError extends Error {
   /** The specification rule broken, e.g. `"MQTT-1.5.3-1"`, or `""` when none has a number. */
   readonly rule: string;
+  /**
+   * The MQTT 5 reason code the client's DISCONNECT gives for it: 0x81
+   * malformed packet (the default), 0x82 protocol error, 0x94 topic alias
+   * invalid, 0x95 packet too large.
+   */
+  readonly reasonCode: number;
 
   /**
    * Makes a protocol error.
    *
    * @param message What was wrong with the bytes.
    * @param rule The specification rule broken; appended to the message as `(rule)`.
+   * @param reasonCode The MQTT 5 reason code for it (default 0x81, malformed packet).
    */
-  constructor(message: string, rule = "") {
+  constructor(message: string, rule = "", reasonCode = 0x81) {
     super(rule ? `${message} (${rule})` : message);
     this.name = "MQTTProtocolError";
     this.rule = rule;
+    this.reasonCode = reasonCode;
   }
 }

@@ -6,16 +6,20 @@
  *
  * @module
  */
-import type { QoS } from "./codec/packet.ts";
+import type { ProtocolVersion, QoS } from "./codec/packet.ts";
+import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
+import { writeProperties } from "./codec/properties.ts";
 import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
 import { checkBool, checkInt } from "./_checks.ts";
 
+export type { ConnackProperties, UserProperty };
+
 /** A message received from the broker; the same shape everywhere one surfaces. */
 export interface Message {
-  /** The topic it was published to. */
+  /** The topic it was published to (always the full topic, also when it came as a topic alias). */
   topic: string;
   /** The payload bytes. */
   payload: Uint8Array;
@@ -25,10 +29,79 @@ export interface Message {
   retain: boolean;
   /** Whether the broker marked it as a redelivery. */
   dup: boolean;
+  /** MQTT 5: the message's properties (absent with MQTT 3.1.1). */
+  properties?: MessageProperties;
 }
 
-/** umqtt's message callback: topic and payload; awaited before the message is acknowledged. */
-export type MessageCallback = (topic: string, msg: Uint8Array) => void | Promise<void>;
+/**
+ * MQTT 5: the properties a `publish()` may give (section 3.3.2.3). The
+ * topic alias is the client's own business (`autoTopicAlias`); subscription
+ * identifiers come only from brokers.
+ */
+export interface PublishProperties {
+  /** True when the payload is UTF-8 text, false (or absent) for unspecified bytes. */
+  payloadFormatIndicator?: boolean;
+  /** Lifetime of the message in seconds; absent, it does not expire. */
+  messageExpiryInterval?: number;
+  /** Content type of the payload, e.g. a MIME type. */
+  contentType?: string;
+  /** Topic name a response to this request goes to. */
+  responseTopic?: string;
+  /** Bytes that match a response to its request; a string is sent as UTF-8. */
+  correlationData?: Uint8Array | string;
+  /** Name/value pairs for the application, in order; a name may appear more than once. */
+  userProperties?: UserProperty[];
+}
+
+/**
+ * MQTT 5: the properties of a received message, its topic alias resolved;
+ * `messageExpiryInterval` is the lifetime left.
+ */
+export interface MessageProperties extends Omit<PublishProperties, "correlationData"> {
+  /** Bytes that match a response to its request. */
+  correlationData?: Uint8Array;
+  /** The identifiers of the subscriptions the message matched, one per matching subscription. */
+  subscriptionIdentifiers?: number[];
+}
+
+/** MQTT 5: the properties of a will: a message's, and how long the broker waits before publishing it. */
+export interface WillProperties extends PublishProperties {
+  /** Seconds the broker waits after the connection is lost before it publishes the will. */
+  willDelayInterval?: number;
+}
+
+/**
+ * umqtt's message callback: topic and payload, and the whole message (with
+ * its MQTT 5 properties); awaited before the message is acknowledged.
+ */
+export type MessageCallback = (
+  topic: string,
+  msg: Uint8Array,
+  message: Message,
+) => void | Promise<void>;
+
+/** What the broker's CONNACK said, as {@linkcode MQTTClient.connack} keeps it. */
+export interface Connack {
+  /** Whether the broker had a session for this client. */
+  sessionPresent: boolean;
+  /** 0 when accepted (the 3.1.1 return code, or the MQTT 5 reason code). */
+  reasonCode: number;
+  /** MQTT 5: its properties (`{}` with 3.1.1). */
+  properties: ConnackProperties;
+}
+
+/** MQTT 5 enhanced authentication: one step the broker asked for (AUTH, reason 0x18). */
+export interface AuthChallenge {
+  /** 0x18, continue authentication. */
+  reasonCode: number;
+  /** The method, as the broker names it. */
+  authenticationMethod?: string;
+  /** The broker's data for this step. */
+  authenticationData?: Uint8Array;
+}
+
+/** MQTT 5: answers the broker's AUTH challenge with the data for the next step. */
+export type AuthHandler = (challenge: AuthChallenge) => Uint8Array | Promise<Uint8Array>;
 
 /** The constructor's options: umqtt's parameters under umqtt's names, new ones in camelCase. */
 export interface MQTTClientOptions {
@@ -69,6 +142,32 @@ export interface MQTTClientOptions {
    * default in memory. See {@linkcode SessionStore} to keep a session across restarts.
    */
   sessionStore?: SessionStore;
+  /** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. The options below are MQTT 5's. */
+  protocolVersion?: ProtocolVersion;
+  /**
+   * Seconds the broker keeps the session after the connection ends. Unless
+   * given, `connect(false)` asks for 0xFFFFFFFF (the session outlives the
+   * connection, as in 3.1.1) and `connect(true)` for 0.
+   */
+  sessionExpiryInterval?: number;
+  /** How many QoS 1 and 2 messages the broker may send at once, unacknowledged; default 65535. */
+  receiveMaximum?: number;
+  /** Highest topic alias the broker may use towards this client; default 0 (none). */
+  topicAliasMaximum?: number;
+  /** Ask for the broker's Response Information (a base for response topics); default false. */
+  requestResponseInformation?: boolean;
+  /** False asks the broker to leave reason strings and user properties out of failures; default true. */
+  requestProblemInformation?: boolean;
+  /** User properties of the CONNECT: `[name, value]` pairs, in order, names may repeat. */
+  userProperties?: UserProperty[];
+  /** Enhanced authentication: the method's name (e.g. `"SCRAM-SHA-256"`). */
+  authenticationMethod?: string;
+  /** Enhanced authentication: the first step's data. */
+  authenticationData?: Uint8Array;
+  /** Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. */
+  onAuth?: AuthHandler;
+  /** Send repeated topics as topic aliases when the broker allows them; default true. */
+  autoTopicAlias?: boolean;
 }
 
 /** Cancels a wait: the call rejects with the signal's reason, and the client stays usable. */
@@ -83,6 +182,8 @@ export interface PublishOptions extends SignalOptions {
   retain?: boolean;
   /** Quality of service, 0, 1 or 2 (default 0). */
   qos?: QoS;
+  /** MQTT 5: the message's properties (a will's may add `willDelayInterval`). */
+  properties?: WillProperties;
 }
 
 /** Options for {@linkcode MQTTClient.connect}. */
@@ -91,10 +192,48 @@ export interface ConnectOptions extends SignalOptions {
   clean_session?: boolean;
 }
 
-/** Options for {@linkcode MQTTClient.subscribe}. */
-export interface SubscribeOptions extends SignalOptions {
+/** One subscription's options: its QoS and, with MQTT 5, its subscription options. */
+export interface SubscriptionOptions {
   /** Maximum QoS asked for (default 0). */
   qos?: QoS;
+  /** MQTT 5: do not send this client's own publishes back to it (not on a `$share` filter). */
+  noLocal?: boolean;
+  /** MQTT 5: keep the RETAIN flag as published, not 0, on forwarded messages. */
+  retainAsPublished?: boolean;
+  /** MQTT 5: retained messages on subscribing: 0 always (default), 1 only if new, 2 never. */
+  retainHandling?: 0 | 1 | 2;
+}
+
+/** Options for {@linkcode MQTTClient.subscribe}: the subscription's and the SUBSCRIBE's. */
+export interface SubscribeOptions extends SubscriptionOptions, SignalOptions {
+  /** MQTT 5: returned with every message these filters match (1 to 268 435 455). */
+  subscriptionIdentifier?: number;
+  /** MQTT 5: the SUBSCRIBE's user properties. */
+  userProperties?: UserProperty[];
+}
+
+/** MQTT 5: what {@linkcode MQTTClient.disconnect}'s DISCONNECT says. */
+export interface DisconnectOptions {
+  /** 0x00 normal (default); 0x04 makes the broker publish the will; others per the spec's table 3-10. */
+  reasonCode?: number;
+  /** A new session expiry, in seconds (not if CONNECT's was 0, MQTT-3.14.2-2). */
+  sessionExpiryInterval?: number;
+  /** Why, for the broker's logs. */
+  reasonString?: string;
+  /** User properties of the DISCONNECT. */
+  userProperties?: UserProperty[];
+}
+
+/** Options for {@linkcode MQTTClient.request}. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the reply; default 30 000. */
+  timeout?: number;
+  /** QoS of the request's PUBLISH (default 0). */
+  qos?: QoS;
+  /** More properties of the request (its Response Topic and Correlation Data are the client's). */
+  properties?: Omit<PublishProperties, "responseTopic" | "correlationData">;
+  /** Aborting it stops the wait. */
+  signal?: AbortSignal;
 }
 
 /** A credential computed on every connection attempt. */
@@ -102,6 +241,14 @@ export type Credential<T> = () => T | Promise<T>;
 
 /** The constructor's arguments, checked; what the client runs on. */
 export interface ClientConfig {
+  version: ProtocolVersion;
+  /** MQTT 5: CONNECT's properties but the session expiry, which depends on `connect()`'s argument. */
+  connectProperties: ConnectProperties;
+  sessionExpiryInterval: number | undefined;
+  receiveMaximum: number;
+  topicAliasMaximum: number;
+  onAuth: AuthHandler | undefined;
+  autoTopicAlias: boolean;
   servers: Endpoint[];
   user: string | Credential<string> | undefined;
   password: Uint8Array | Credential<string | Uint8Array> | undefined;
@@ -115,6 +262,18 @@ export interface ClientConfig {
 }
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
+const V5_OPTIONS = [
+  "sessionExpiryInterval",
+  "receiveMaximum",
+  "topicAliasMaximum",
+  "requestResponseInformation",
+  "requestProblemInformation",
+  "userProperties",
+  "authenticationMethod",
+  "authenticationData",
+  "onAuth",
+  "autoTopicAlias",
+] as const;
 
 type Credentials = { user: string | undefined; password: Uint8Array | undefined };
 
@@ -178,9 +337,22 @@ export function clientConfig(
   if (o.user !== undefined && typeof o.user !== "string" && typeof o.user !== "function") {
     throw new TypeError(`Invalid user: must be a string or a function, got ${typeof o.user}`);
   }
+  const version = o.protocolVersion ?? 4;
+  if (version !== 4 && version !== 5) {
+    throw new RangeError(
+      `Invalid protocolVersion ${version}: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`,
+    );
+  }
+  if (version === 4) {
+    for (const k of V5_OPTIONS) {
+      if (o[k] !== undefined) {
+        throw new TypeError(`Invalid option ${k}: it is MQTT 5's; give protocolVersion: 5`);
+      }
+    }
+  }
   let password: ClientConfig["password"];
   if (o.password !== undefined) {
-    if (o.user === undefined) {
+    if (o.user === undefined && version === 4) {
       throw new TypeError(
         "Invalid password: MQTT 3.1.1 needs a user with a password (MQTT-3.1.2-22)",
       );
@@ -222,7 +394,36 @@ export function clientConfig(
   if (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set)) {
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
+  if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
+    throw new TypeError("Invalid onAuth: must be a function");
+  }
+  const receiveMaximum = o.receiveMaximum ?? 65535;
+  const topicAliasMaximum = o.topicAliasMaximum ?? 0;
+  const connectProperties: ConnectProperties = {
+    receiveMaximum: receiveMaximum === 65535 ? undefined : receiveMaximum,
+    maximumPacketSize: maxPacketSize,
+    topicAliasMaximum: topicAliasMaximum || undefined,
+    requestResponseInformation: o.requestResponseInformation || undefined,
+    requestProblemInformation: o.requestProblemInformation === false ? false : undefined,
+    userProperties: o.userProperties,
+    authenticationMethod: o.authenticationMethod,
+    authenticationData: o.authenticationData,
+  };
+  if (version === 5) {
+    // The codec checks each value's type and range, naming the property.
+    writeProperties({ ...connectProperties, sessionExpiryInterval: o.sessionExpiryInterval }, 1);
+    checkBool("requestResponseInformation", o.requestResponseInformation ?? false);
+    checkBool("requestProblemInformation", o.requestProblemInformation ?? true);
+    checkBool("autoTopicAlias", o.autoTopicAlias ?? true);
+  }
   return {
+    version,
+    connectProperties,
+    sessionExpiryInterval: o.sessionExpiryInterval,
+    receiveMaximum,
+    topicAliasMaximum,
+    onAuth: o.onAuth,
+    autoTopicAlias: o.autoTopicAlias ?? true,
     servers,
     user: o.user,
     password,

@@ -28,14 +28,18 @@
  */
 import { abortable } from "./_abortable.ts";
 import { access } from "./_internal.ts";
-import { endpointUrl, movesOn } from "./_servers.ts";
-import {
-  type ConnectOptions,
-  type Message,
-  MQTTClient as SimpleClient,
-  type MQTTClientOptions,
-  type SignalOptions,
-} from "./client.ts";
+import { endpointUrl, movesOn, referredServers } from "./_servers.ts";
+import type { Endpoint } from "./transports/endpoint.ts";
+import type { Subscription } from "./codec/packet.ts";
+import type { SubscribeProperties } from "./codec/properties.ts";
+import { MQTTClient as SimpleClient } from "./client.ts";
+import type {
+  ConnectOptions,
+  DisconnectOptions,
+  Message,
+  MQTTClientOptions,
+  SignalOptions,
+} from "./options.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { SslParams } from "./transports/types.ts";
@@ -58,6 +62,12 @@ export interface RobustClientOptions extends MQTTClientOptions {
   whenOfflineFull?: "wait" | "reject";
   /** Aborting it stops reconnecting for good; pending calls reject with its reason. */
   signal?: AbortSignal;
+  /**
+   * MQTT 5: on a CONNACK or DISCONNECT with reason 0x9C (use another server)
+   * or 0x9D (server moved), try the servers of its Server Reference first;
+   * default true.
+   */
+  followServerReference?: boolean;
 }
 
 /** What a `reconnecting` event carries: one event before each attempt, one per server tried. */
@@ -75,15 +85,27 @@ export interface ReconnectingDetail {
 const noop = () => {};
 
 export type {
+  AuthChallenge,
+  AuthHandler,
+  Connack,
+  ConnackProperties,
   ConnectOptions,
   Credential,
+  DisconnectOptions,
   Message,
   MessageCallback,
+  MessageProperties,
   MQTTClientOptions,
   PublishOptions,
+  PublishProperties,
+  RequestOptions,
   SignalOptions,
   SubscribeOptions,
-} from "./client.ts";
+  SubscriptionOptions,
+  UserProperty,
+  WillProperties,
+} from "./options.ts";
+export type { DisconnectReason } from "./errors.ts";
 export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };
 export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
@@ -138,7 +160,11 @@ export class MQTTClient extends SimpleClient {
   #plannedDelay: number | undefined;
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
-  #subscriptions = new Map<string, QoS>();
+  // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
+  #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
+  // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
+  #referred: Endpoint[] = [];
+  readonly #follow: boolean;
   #offline = 0;
   #offlineBytes = 0;
   #room: (() => void)[] = [];
@@ -182,6 +208,7 @@ export class MQTTClient extends SimpleClient {
       );
     }
     this.#rejectWhenFull = o.whenOfflineFull === "reject";
+    this.#follow = o.followServerReference ?? true;
     this.#signal = o.signal;
     this.#signal?.addEventListener("abort", () => {
       this.#stop.abort(this.#signal!.reason);
@@ -194,6 +221,7 @@ export class MQTTClient extends SimpleClient {
     // publishes are resent even when nobody calls anything.
     h.onLost = (error) => {
       this.#lastError = error;
+      this.#refer(error);
       this.log(false, error);
       void this.reconnect().catch(noop);
     };
@@ -201,9 +229,11 @@ export class MQTTClient extends SimpleClient {
     // their arguments checked there; each then runs through #ride.
     h.run = (op, offlineBytes) => this.#ride(op, offlineBytes);
     // Remembered to be renewed after a reconnect to a broker that lost the session.
-    h.subscribed = (subscriptions, codes) => {
-      subscriptions.forEach(({ topic }, i) => {
-        if (codes[i] !== 0x80) this.#subscriptions.set(topic, codes[i] as QoS);
+    h.subscribed = (subscriptions, codes, properties) => {
+      subscriptions.forEach((s, i) => {
+        if (codes[i] < 0x80) {
+          this.#subscriptions.set(s.topic, [{ ...s, qos: codes[i] as QoS }, properties]);
+        }
       });
     };
     h.unsubscribed = (topics) => {
@@ -309,7 +339,8 @@ export class MQTTClient extends SimpleClient {
 
   async #reconnect(): Promise<boolean> {
     for (let attempt = 1, round = 1;; round++) {
-      const servers = access.servers(this);
+      // A server the broker referred us to first, once; then the list, from the last that worked.
+      const servers = [...this.#referred.splice(0), ...access.servers(this)];
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
@@ -339,12 +370,15 @@ export class MQTTClient extends SimpleClient {
         try {
           const present = await access.connectTo(this, servers[k], false, this.#stop.signal);
           if (!present && this.#subscriptions.size > 0) {
-            // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-            await access.resubscribe(
-              this,
-              [...this.#subscriptions].map(([topic, qos]) => ({ topic, qos })),
-              this.#stop.signal,
-            );
+            // One SUBSCRIBE per set of properties the filters were subscribed with.
+            const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
+            for (const [s, props] of this.#subscriptions.values()) {
+              groups.set(props, [...groups.get(props) ?? [], s]);
+            }
+            for (const [props, subs] of groups) {
+              // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
+              await access.resubscribe(this, subs, this.#stop.signal, props);
+            }
           }
           return present;
         } catch (e) {
@@ -357,9 +391,23 @@ export class MQTTClient extends SimpleClient {
             throw e;
           }
           this.#lastError = e;
+          this.#refer(e);
           this.log(true, e);
         }
       }
+    }
+  }
+
+  /** MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) when told to. */
+  #refer(e: unknown): void {
+    const { serverReference: ref, reasonCode, code } = e as {
+      serverReference?: string;
+      reasonCode?: number;
+      code?: number;
+    };
+    const why = reasonCode ?? code;
+    if (ref && this.#follow && (why === 0x9c || why === 0x9d)) {
+      this.#referred = referredServers(ref, access.servers(this)[0]);
     }
   }
 
@@ -478,14 +526,15 @@ export class MQTTClient extends SimpleClient {
   /**
    * Disconnects for good: no reconnect follows; kept publishes reject.
    *
+   * @param options MQTT 5: what the DISCONNECT says (see the simple client's).
    * @returns When the connection is closed.
    */
-  override async disconnect(): Promise<void> {
+  override async disconnect(options?: DisconnectOptions): Promise<void> {
     this.#closed = true;
     this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
     for (const wake of this.#room.splice(0)) wake();
     await this.#reconnecting?.catch(noop);
-    await super.disconnect();
+    await super.disconnect(options);
   }
 }
 

@@ -13,6 +13,8 @@ export function harness(store = new MemorySessionStore()) {
   const written: Packet[] = [];
   const delivered: Incoming[] = [];
   const connacks: ConnackPacket[] = [];
+  // DISCONNECT and AUTH from the broker (MQTT 5).
+  const others: Packet[] = [];
   let online = false;
   const core = new Protocol(store, {
     // As the writer: bytes written while no connection is up go nowhere.
@@ -21,6 +23,8 @@ export function harness(store = new MemorySessionStore()) {
     },
     deliver: (m) => delivered.push(m),
     connack: (p) => connacks.push(p),
+    disconnected: (p) => others.push(p),
+    auth: (p) => others.push(p),
   });
   return {
     core,
@@ -28,6 +32,7 @@ export function harness(store = new MemorySessionStore()) {
     written,
     delivered,
     connacks,
+    others,
     /** A new connection: start, CONNACK accepted, resends. */
     connect(clean: boolean, sessionPresent = !clean) {
       online = true;
@@ -91,7 +96,7 @@ export function request(
     bytes,
     idAt,
     keep: kind === "puback" || kind === "pubrec",
-    filters: kind === "suback" ? opts.filters ?? 1 : undefined,
+    filters: kind === "suback" || kind === "unsuback" ? opts.filters ?? 1 : undefined,
     signal: opts.signal,
     resolve: (value) => {
       t.settled++;

@@ -108,6 +108,8 @@ export class Framer {
       if (total > this.#max) {
         throw new MQTTProtocolError(
           `Incoming packet of ${total} bytes exceeds maxPacketSize ${this.#max}`,
+          "",
+          0x95, // MQTT 5: Packet too large
         );
       }
       const len = this.#length;

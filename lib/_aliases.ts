@@ -1,0 +1,71 @@
+// MQTT 5 topic aliases of one connection (section 3.3.2.3.4): numbers that
+// stand for topic names, ours towards the broker and the broker's towards us.
+// Part of the protocol state: no I/O.
+import type { PublishPacket } from "./codec/packet.ts";
+import { encodePublish } from "./codec/publish.ts";
+import { MQTTProtocolError } from "./errors.ts";
+
+/** The topic aliases of one connection, both ways; a new connection starts with none. */
+export class TopicAliases {
+  #out: Map<string, number> | null = null;
+  #in: Map<number, string> | null = null;
+
+  /**
+   * The bytes of `packet` (whose full encoding is `full`) to write: with a
+   * topic alias while fewer than `max` are in use — the first time a topic
+   * goes out with the alias that will stand for it, then the alias alone.
+   * The session keeps `full`: aliases do not outlive a connection.
+   */
+  out(
+    packet: PublishPacket,
+    full: Uint8Array,
+    packetId: number | undefined,
+    max: number,
+  ): Uint8Array {
+    if (!max) return full;
+    const aliases = this.#out ??= new Map();
+    let alias = aliases.get(packet.topic);
+    const known = alias !== undefined;
+    if (!known) {
+      if (aliases.size >= max) return full;
+      aliases.set(packet.topic, alias = aliases.size + 1);
+    }
+    return encodePublish({
+      ...packet,
+      topic: known ? "" : packet.topic,
+      packetId,
+      properties: { ...packet.properties, topicAlias: alias },
+    }, 5);
+  }
+
+  /**
+   * Resolves the broker's topic alias in `p`, so that nobody sees one
+   * (MQTT-3.3.2-10, -11, -12): a topic with an alias sets it, an empty topic
+   * takes the one set before.
+   *
+   * @throws {MQTTProtocolError} An alias over `max` or one that names no topic (reason 0x94).
+   */
+  in(p: PublishPacket, max: number): void {
+    const alias = p.properties?.topicAlias;
+    if (alias === undefined) return;
+    delete p.properties!.topicAlias;
+    if (alias > max) {
+      throw new MQTTProtocolError(
+        `PUBLISH with topic alias ${alias}, over our Topic Alias Maximum ${max}`,
+        "MQTT-3.3.2-9",
+        0x94,
+      );
+    }
+    const aliases = this.#in ??= new Map();
+    if (p.topic) return void aliases.set(alias, p.topic);
+    const topic = aliases.get(alias);
+    if (topic === undefined) {
+      throw new MQTTProtocolError(
+        `PUBLISH with an empty topic and topic alias ${alias}, which names no topic yet`,
+        "MQTT-3.3.4-9",
+        0x94,
+      );
+    }
+    p.topic = topic;
+  }
+}

@@ -1,0 +1,114 @@
+// How a client gets connected: to which server (the list and its failover),
+// with which credentials and which CONNECT, one attempt at a time, and
+// stopped by disconnect().
+import { encodeConnect } from "./codec/connect.ts";
+import type { Will } from "./codec/packet.ts";
+import { MQTTConnectionError } from "./errors.ts";
+import type { Connection } from "./_connection.ts";
+import { type ClientConfig, credentials } from "./options.ts";
+import { Servers } from "./_servers.ts";
+import type { Endpoint } from "./transports/endpoint.ts";
+
+/** Makes a client's connections. */
+export class Connector {
+  /** The servers, and the one in use. */
+  readonly servers: Servers;
+  /** The will sent in every CONNECT. */
+  will: Will | undefined;
+  readonly #config: ClientConfig;
+  readonly #conn: Connection;
+  #clientId: string;
+  // A connect() is under way (from before its first attempt to after its last).
+  #connecting = false;
+  // Counts disconnect() calls: a connect() that sees it change stops trying.
+  #stops = 0;
+
+  constructor(config: ClientConfig, conn: Connection, clientId: string) {
+    this.#config = config;
+    this.#conn = conn;
+    this.#clientId = clientId;
+    this.servers = new Servers(config.servers);
+  }
+
+  /** The client identifier: with MQTT 5, the one the broker assigned for an empty one. */
+  get clientId(): string {
+    return this.#conn.accepted?.properties.assignedClientIdentifier ?? this.#clientId;
+  }
+
+  /** connect(): the servers in order until one accepts. */
+  async connect(clean: boolean, signal: AbortSignal | undefined): Promise<boolean> {
+    this.#start();
+    const stops = this.#stops;
+    try {
+      const ack = await this.servers.first(
+        (server) => this.#attempt(server, clean, signal, stops),
+        () => stops !== this.#stops || signal?.aborted === true,
+      );
+      return ack.sessionPresent;
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  /** One attempt to one server (the robust client's reconnect loop). */
+  async connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
+    this.#start();
+    try {
+      return (await this.#attempt(server, clean, signal, this.#stops)).sessionPresent;
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  /** disconnect() was called: a connect() under way tries no further. */
+  stop(): void {
+    this.#stops++;
+  }
+
+  #start(): void {
+    if (this.#conn.connected || this.#connecting) {
+      throw new TypeError("Cannot connect: this client is already connected or connecting");
+    }
+    this.#connecting = true;
+  }
+
+  /** One connection attempt to `server`, with credentials fetched for it. */
+  async #attempt(
+    server: Endpoint,
+    clean: boolean,
+    signal: AbortSignal | undefined,
+    stops: number,
+  ) {
+    const c = this.#config;
+    // Only credentials given as functions are awaited: with none, the
+    // transport starts opening in the caller's turn.
+    const given = credentials(c);
+    const { user, password } = given instanceof Promise ? await given : given;
+    const connect = encodeConnect({
+      type: "connect",
+      protocolVersion: c.version,
+      clientId: this.clientId,
+      cleanSession: clean,
+      keepalive: c.keepalive,
+      username: user,
+      password,
+      will: this.will,
+      properties: c.version === 5
+        ? {
+          ...c.connectProperties,
+          // umqtt's meaning in both versions: connect(false) keeps the session.
+          sessionExpiryInterval: c.sessionExpiryInterval ?? (clean ? undefined : 0xffffffff),
+        }
+        : undefined,
+    }, c.version);
+    // Fetching credentials may have taken a while.
+    if (stops !== this.#stops) {
+      throw new MQTTConnectionError("Disconnected: disconnect() was called");
+    }
+    signal?.throwIfAborted();
+    const ack = await this.#conn.start(server, connect, clean, signal);
+    this.servers.use(server);
+    this.#clientId = this.clientId;
+    return ack;
+  }
+}

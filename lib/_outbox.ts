@@ -1,0 +1,103 @@
+// Calls that send a packet and wait for its answer: a publish (its PUBACK,
+// or PUBREC then PUBCOMP), a SUBSCRIBE, an UNSUBSCRIBE, a PINGREQ. Each is
+// a promise settled by the protocol state; with MQTT 5 each first meets the
+// limits of the connection's CONNACK, before any byte is written.
+import type { PublishPacket, Subscription } from "./codec/packet.ts";
+import { encodeSubscribe } from "./codec/subscribe.ts";
+import type { SubscribeProperties } from "./codec/properties.ts";
+import type { Connection } from "./_connection.ts";
+import type { AckKind } from "./_protocol.ts";
+import { type CheckedPublish, checkLimits, headerLength } from "./_checks.ts";
+import { abortable } from "./_abortable.ts";
+
+/** The client's outgoing calls over its connection. */
+export class Outbox {
+  readonly #conn: Connection;
+
+  constructor(conn: Connection) {
+    this.#conn = conn;
+  }
+
+  /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
+  publish({ bytes, packet, qos, idAt, signal }: CheckedPublish): Promise<void> {
+    const conn = this.#conn;
+    const offline = conn.unusable("publish");
+    if (offline) return Promise.reject(offline);
+    if (packet) {
+      // MQTT 5: what this connection's CONNACK allows.
+      try {
+        checkLimits(conn.core.broker, packet, bytes.length);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (qos === 0) return conn.writer.send(conn.core.wire(packet, bytes));
+    }
+    if (qos === 0) return conn.writer.send(bytes);
+    const kind = qos === 1 ? "puback" : "pubrec";
+    return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
+  }
+
+  /** A SUBSCRIBE (`bytes` if already encoded): resolves with the SUBACK's codes. */
+  subscribe(
+    subscriptions: Subscription[],
+    signal: AbortSignal | undefined,
+    properties?: SubscribeProperties,
+    bytes: Uint8Array = encodeSubscribe(
+      { type: "subscribe", packetId: 1, subscriptions, properties },
+      this.#conn.core.version,
+    ),
+  ): Promise<number[]> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const offline = this.#conn.unusable("subscribe");
+    if (offline) return Promise.reject(offline);
+    try {
+      checkLimits(this.#conn.core.broker, subscriptions, properties);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const n = subscriptions.length;
+    return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
+  }
+
+  /** An encoded UNSUBSCRIBE of `n` filters: resolves with the UNSUBACK's codes (3.1.1: all 0). */
+  unsubscribe(bytes: Uint8Array, n: number): Promise<number[]> {
+    const offline = this.#conn.unusable("unsubscribe");
+    if (offline) return Promise.reject(offline);
+    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
+  }
+
+  /** A PINGREQ: resolves on its PINGRESP. */
+  async ping(): Promise<void> {
+    const offline = this.#conn.unusable("ping");
+    if (offline) throw offline;
+    const pong = new Promise<void>((resolve, reject) =>
+      this.#conn.core.expectPong({ resolve, reject })
+    );
+    await Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+  }
+
+  /** Sends a packet that takes a packet id; settles on its acknowledgement. */
+  #send<T>(
+    kind: AckKind,
+    bytes: Uint8Array,
+    idAt: number,
+    signal?: AbortSignal,
+    keep = false,
+    filters?: number,
+    packet?: PublishPacket,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.#conn.core.send({
+        kind,
+        bytes,
+        idAt,
+        keep,
+        filters,
+        signal,
+        packet,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      })
+    );
+  }
+}

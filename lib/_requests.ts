@@ -1,0 +1,146 @@
+// MQTT 5 request/response (section 4.10): a request is a publish with a
+// Response Topic and a fresh Correlation Data; its reply is the message on
+// that topic that carries the same data. Replies go only to their request():
+// the client's connection hands them here before its inbox sees them.
+import type { Incoming } from "./_protocol.ts";
+import type { Message, PublishOptions, RequestOptions } from "./options.ts";
+import type { MQTTConnectionError } from "./errors.ts";
+
+/** What the requests need of their client. */
+export interface RequestsLink {
+  /** The client identifier (the assigned one, if the broker assigned it). */
+  readonly clientId: string;
+  /** The broker's Response Information from the last CONNACK, if any. */
+  responseInformation(): string | undefined;
+  subscribe(topic: string, qos: 1): Promise<number>;
+  publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
+}
+
+interface Waiting {
+  resolve(message: Message): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** The client's requests in flight and its response topic. */
+export class Requests {
+  readonly #link: RequestsLink;
+  readonly #waiting = new Map<string, Waiting>();
+  #topic: string | undefined;
+  #subscribed: Promise<unknown> | undefined;
+
+  constructor(link: RequestsLink) {
+    this.#link = link;
+  }
+
+  /**
+   * Publishes a request and resolves with its reply.
+   *
+   * @throws {DOMException} `TimeoutError` when no reply came within `timeout` ms.
+   */
+  async request(
+    topic: string,
+    payload: string | Uint8Array,
+    o: RequestOptions,
+  ): Promise<Message> {
+    const timeout = o.timeout ?? 30_000;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2_147_483_647) {
+      throw new RangeError(`Invalid timeout ${timeout}: must be an integer of milliseconds`);
+    }
+    o.signal?.throwIfAborted();
+    const responseTopic = this.#topic ??= this.#responseTopic();
+    // Subscribed once (a robust client renews it after a reconnect without session).
+    await (this.#subscribed ??= this.#link.subscribe(responseTopic, 1).catch((e) => {
+      this.#subscribed = undefined;
+      throw e;
+    }));
+    const correlationData = crypto.getRandomValues(new Uint8Array(16));
+    const key = hex(correlationData);
+    const reply = new Promise<Message>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(w.timer);
+        this.#waiting.delete(key);
+        o.signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => (done(), reject(o.signal!.reason));
+      const w: Waiting = {
+        resolve: (m) => (done(), resolve(m)),
+        reject: (e) => (done(), reject(e)),
+        timer: setTimeout(
+          () =>
+            w.reject(
+              new DOMException(
+                `No reply on ${responseTopic} to the request to ${topic} within ${timeout} ms`,
+                "TimeoutError",
+              ),
+            ),
+          timeout,
+        ),
+      };
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.set(key, w);
+    });
+    try {
+      await this.#link.publish(topic, payload, {
+        qos: o.qos ?? 0,
+        properties: { ...o.properties, responseTopic, correlationData },
+        signal: o.signal,
+      });
+    } catch (e) {
+      this.#waiting.get(key)?.reject(e);
+    }
+    return reply;
+  }
+
+  /** Takes `m` if it came on the response topic: to its request, or dropped when late or unmatched. */
+  take({ packet: p }: Incoming): boolean {
+    if (p.topic !== this.#topic) return false;
+    const data = p.properties?.correlationData;
+    const w = data && this.#waiting.get(hex(data));
+    w?.resolve({
+      topic: p.topic,
+      payload: p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      dup: p.dup,
+      properties: p.properties,
+    });
+    return true;
+  }
+
+  /** The connection is gone: requests waiting reject, unless the client rides it out. */
+  lost(error: MQTTConnectionError, keep: boolean): void {
+    // A new connection may be a new session: subscribe again on the next request.
+    this.#subscribed = undefined;
+    if (keep) return;
+    for (const w of [...this.#waiting.values()]) w.reject(error);
+  }
+
+  #responseTopic(): string {
+    const base = this.#link.responseInformation()?.replace(/\/+$/, "") ||
+      `${this.#link.clientId}/responses`;
+    return `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** `respond()`'s publish: to the request's Response Topic, with its Correlation Data. */
+export function reply(
+  request: Message,
+  payload: string | Uint8Array,
+  options: PublishOptions,
+): [string, string | Uint8Array, PublishOptions] {
+  const p = request?.properties;
+  if (!p?.responseTopic) {
+    throw new TypeError("Cannot respond: the request has no Response Topic (MQTT 5 section 4.10)");
+  }
+  return [p.responseTopic, payload, {
+    ...options,
+    properties: { ...options.properties, correlationData: p.correlationData },
+  }];
+}
