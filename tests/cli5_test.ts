@@ -1,11 +1,14 @@
 // `umqtt pub` / `umqtt sub` with MQTT 5 (-V 5, -D, -x) against mosquitto,
-// with mosquitto_pub and mosquitto_sub (2.0) as the reference.
+// with mosquitto_pub and mosquitto_sub (2.0) as the reference: the same
+// properties sent, the same -F output byte for byte.
 import assert from "node:assert/strict";
 import { brokerKinds, forEachBroker } from "./_brokers.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
-import { at, cli, subscribed } from "./_cli.ts";
+import { at, cli, run, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import type { Broker } from "./_brokers.ts";
+import type { Message } from "../mod.ts";
+import { formatter } from "../lib/cli/_format.ts";
 
 const hasMosquitto = brokerKinds().includes("mosquitto");
 const dec = new TextDecoder();
@@ -44,6 +47,74 @@ async function mosquittoSub(b: Broker, args: string[]) {
     },
   };
 }
+
+/** The -D flags for every PUBLISH property mosquitto_pub sends, user properties repeated. */
+const PUBLISH_PROPERTIES = [
+  ...["-D", "publish", "user-property", "k", "v"],
+  ...["-D", "publish", "user-property", "k", "w"],
+  ...["-D", "publish", "user-property", "with space", "a:b"],
+  ...["-D", "publish", "content-type", "text/plain; charset=utf-8"],
+  ...["-D", "publish", "correlation-data", "req-42"],
+  ...["-D", "publish", "message-expiry-interval", "3600"],
+  ...["-D", "publish", "payload-format-indicator", "1"],
+  ...["-D", "publish", "response-topic", "replies/here"],
+];
+
+// Every mosquitto_sub field but %I and %U (the time) and %m (the packet id), with flags and widths.
+const FORMAT = "%t|%q|%r|%l|%P|%C|%D|%E|%F|%R|%S|%A|%p|%x|" +
+  "[%-12C][%05E][%3F][%-4S][%3A][%-6R][%8.3t][%-3l][%06l]\t%j";
+
+forEachBroker(
+  "-V 5 -D publish: umqtt sub prints what mosquitto_sub prints, for umqtt pub's and mosquitto_pub's messages",
+  async (b) => {
+    const topic = `${uniqueId("cli5")}/fmt`;
+    const sub = ["-t", topic, "-q", "1", "-C", "4", "-F", FORMAT];
+    const identifier = ["-D", "subscribe", "subscription-identifier", "42"];
+    const theirs = await mosquittoSub(b, [...V5, ...sub, ...identifier]);
+    const ours = await subscribed([...at(b), ...V5, ...sub, ...identifier]);
+    const pub = (args: string[]) => cli(["pub", ...at(b), "-t", topic, "-q", "1", ...args]);
+    // The same message from umqtt pub and from mosquitto_pub; a bare one; a format indicator of 0.
+    let r = await pub([...V5, "-m", "héllo", ...PUBLISH_PROPERTIES]);
+    assert.equal(r.code, 0, r.stderr);
+    const mp = await run("mosquitto_pub", [
+      ...at(b),
+      ...["-t", topic, "-q", "1", "-m", "héllo", ...V5, ...PUBLISH_PROPERTIES],
+    ]);
+    assert.equal(mp.code, 0, mp.stderr);
+    r = await pub([...V5, "-m", "bare"]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await pub(["-D", "publish", "payload-format-indicator", "0", "-n"]);
+    assert.equal(r.code, 0, r.stderr);
+
+    const result = await ours.result();
+    assert.equal(result.code, 0, result.stderr);
+    // %j's time, and the packet id mosquitto_sub adds (umqtt's messages do not carry it).
+    const norm = (s: string) => s.replace(/"tst":"[^"]*",/g, "").replace(/"mid":\d+,/g, "");
+    const printed = norm(dec.decode(result.stdout));
+    assert.equal(printed, norm(await theirs.output()));
+    // The broker counts the expiry down: 3600 may be 3599 by the time it forwards.
+    const lines = printed.replace(/\b3599\b/g, "3600").split("\n");
+    const full = `${topic}|1|0|6|k:v k:w with space:a:b|text/plain; charset=utf-8|req-42|3600|1|` +
+      `replies/here|42||héllo|68c3a96c6c6f|[text/plain; charset=utf-8][03600][  1][42  ][   ]` +
+      `[replies/here][     cli][6  ][000006]\t{"topic":"${topic}","qos":1,"retain":0,` +
+      `"payloadlen":6,"properties":{"subscription-identifier":42,"user-properties":{"k":"v",` +
+      `"k":"w","with space":"a:b"},"content-type":"text/plain; charset=utf-8",` +
+      `"correlation-data":"req-42","payload-format-indicator":1,"response-topic":"replies/here",` +
+      `"message-expiry-interval":3600},"payload":"héllo"}`;
+    assert.deepEqual(lines, [
+      full,
+      full,
+      `${topic}|1|0|4|||||||42||bare|62617265|[            ][00000][   ][42  ][   ][][     cli]` +
+      `[4  ][000004]\t{"topic":"${topic}","qos":1,"retain":0,"payloadlen":4,` +
+      `"properties":{"subscription-identifier":42},"payload":"bare"}`,
+      `${topic}|1|0|0|||||0||42||||[            ][00000][  0][42  ][   ][][     cli][0  ]` +
+      `[000000]\t{"topic":"${topic}","qos":1,"retain":0,"payloadlen":0,` +
+      `"properties":{"subscription-identifier":42,"payload-format-indicator":0},"payload":null}`,
+      "",
+    ]);
+  },
+  { only: ["mosquitto"], ignore: !hasMosquitto },
+);
 
 forEachBroker(
   "-D will: the will mosquitto publishes carries its properties, after its delay",
@@ -409,4 +480,34 @@ test("a bad -D exits 2 with one line naming it", async () => {
     "umqtt pub: -D publish message-expiry-interval soon: must be an integer from 0 to 4294967295 " +
       "(see --help)\n",
   );
+  const help = await cli(["sub", "--help"]);
+  assert.match(dec.decode(help.stdout), /-D, --property CMD PROP VALUE/);
+});
+
+test("-F: widths on payload fields pad and never cut; %D is escaped on a terminal", () => {
+  const enc = new TextEncoder();
+  const msg: Message = {
+    topic: "abc",
+    payload: enc.encode("hi"),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { correlationData: Uint8Array.of(0x41, 0x00), userProperties: [["a", "b"]] },
+  };
+  const f = (format: string, terminal = false) =>
+    dec.decode(formatter({ verbose: false, eol: false, format, json: false, terminal })(msg));
+  // mosquitto_sub 2.0 cuts a payload at the width and halves the bytes shown in hex: not here.
+  assert.equal(f("%5p|%-5p|%05x|%-3X|%1p|%.2t|%-5.1t|"), "   hi|hi   |06869|6869|hi|ab|a    |");
+  assert.equal(f("%D|%P", true), "A\\x00|a:b");
+  assert.equal(f("%D"), "A\0");
+  for (
+    const [format, message] of [
+      ["%m", "-F %m: unknown %m (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)"],
+      ["%J", "-F %J: unknown %J (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)"],
+      ["%-05", "-F %-05: incomplete format specifier at the end"],
+      ["x\\q", "-F x\\q: unknown escape \\q"],
+    ]
+  ) {
+    assert.throws(() => f(format), { name: "UsageError", message });
+  }
 });
