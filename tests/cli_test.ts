@@ -522,3 +522,16 @@ forEachBroker("on a terminal (script's pty), a binary payload prints escaped", a
   // The pty turns "\n" into "\r\n"; the payload's ESC and bytes that are not UTF-8 come out as text.
   assert.match(seen, /\r\nA\\x00\\x1b\[2J\\xff\\x0a\r\n/);
 });
+
+forEachBroker("sub prints a message over 1 MiB, as mosquitto_sub does", async (b) => {
+  const topic = uniqueId("cli-big");
+  const versions = b.name === "mosquitto" ? [["-V", "311"], ["-V", "5"]] : [[]];
+  for (const v of versions) {
+    const sub = await subscribed([...at(b), ...v, "-t", topic, "-C", "1", "-F", "%l %X"]);
+    const big = new Uint8Array(3 * 1024 * 1024).fill(0xab);
+    assert.equal((await cli(["pub", ...at(b), "-t", topic, "-s", "-q", "1"], big)).code, 0);
+    const r = await sub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dec.decode(r.stdout), `${big.length} ${"AB".repeat(big.length)}\n`);
+  }
+});

@@ -96,6 +96,8 @@ export async function makeClient<C extends MQTTClient>(
     keepalive: o.keepalive,
     ssl,
     ssl_params,
+    // Any packet there can be, as mosquitto_sub prints any message (the client's default is 1 MiB).
+    maxPacketSize: 268_435_460,
     ...extra,
   };
   if (o.version === 5) {
