@@ -218,6 +218,15 @@ test(
         wrong.stderr,
         "umqtt pub: Connection refused: not authorized (CONNACK return code 5)\n",
       );
+      // MQTT 5 says it with a reason code (0x87); the exit code is the 3.1.1 one it stands for.
+      const wrong5 = await cli([
+        ...["pub", ...at(broker), "-V", "5", "-u", "alice", "-P", "nope", "-t", "t", "-m", "x"],
+      ]);
+      assert.equal(wrong5.code, 15);
+      assert.equal(
+        wrong5.stderr,
+        "umqtt pub: Connection refused: Not authorized (CONNACK reason code 0x87)\n",
+      );
       const right = await cli([
         "pub",
         ...at(broker),
