@@ -2,100 +2,16 @@
 // against real brokers: output formats, exit codes, TLS, credentials, Ctrl-C,
 // a broker restart, and interop with mosquitto_pub/mosquitto_sub.
 import assert from "node:assert/strict";
-import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { makeCerts, type TestCerts } from "./_certs.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
+import { at, cli, ENTRY, run, spawnCli, subscribed } from "./_cli.ts";
 import { escapePayload } from "../lib/cli/_format.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 
-const ENTRY = new URL("../lib/cli/mod.ts", import.meta.url).pathname;
 const hasMosquitto = brokerKinds().includes("mosquitto");
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-interface Result {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
-/** A running command: its stderr so far, and a way to wait for a line in it. */
-class Running {
-  stderr = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #stdout: Promise<Uint8Array>;
-  readonly #pump: Promise<void>;
-  #waiters: { re: RegExp; resolve: () => void }[] = [];
-
-  /** The child's stdin, when the test keeps it open to write as it goes. */
-  stdin?: WritableStreamDefaultWriter<Uint8Array>;
-
-  constructor(child: Deno.ChildProcess) {
-    this.#child = child;
-    this.#stdout = new Response(child.stdout).arrayBuffer().then((b) => new Uint8Array(b));
-    this.#pump = (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        this.stderr += chunk;
-        this.#waiters = this.#waiters.filter((w) => w.re.test(this.stderr) ? w.resolve() : true);
-      }
-    })();
-  }
-
-  /** Resolves once stderr matches `re` (bounded, so a hang fails with what was printed). */
-  waitFor(re: RegExp, ms = 15000): Promise<void> {
-    if (re.test(this.stderr)) return Promise.resolve();
-    const seen = new Promise<void>((resolve) => this.#waiters.push({ re, resolve }));
-    return withTimeout(seen, ms, `${re} on stderr; got: ${this.stderr}`);
-  }
-
-  kill(signal: Deno.Signal): void {
-    this.#child.kill(signal);
-  }
-
-  async result(ms = 20000): Promise<Result> {
-    await this.stdin?.close().catch(() => {});
-    const { code } = await withTimeout(this.#child.status, ms, `exit; stderr: ${this.stderr}`);
-    const [stdout] = await Promise.all([this.#stdout, this.#pump]);
-    return { code, stdout, stderr: this.stderr };
-  }
-}
-
-/** Runs the CLI; `stdin` is written and closed, or with "open" left to the test. */
-function spawnCli(args: string[], stdin?: string | Uint8Array | "open"): Running {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", ENTRY, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const running = new Running(child);
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    if (stdin === "open") running.stdin = w;
-    else void w.write(typeof stdin === "string" ? enc.encode(stdin) : stdin).then(() => w.close());
-  }
-  return running;
-}
-
-function cli(args: string[], stdin?: string | Uint8Array): Promise<Result> {
-  return spawnCli(args, stdin).result();
-}
-
-function at(b: Broker): string[] {
-  return ["-h", b.host, "-p", String(b.port)];
-}
-
-/** Starts `sub` with -d and waits for its SUBACK, so that what is published next reaches it. */
-async function subscribed(args: string[]): Promise<Running> {
-  const sub = spawnCli(["sub", "-d", ...args]);
-  await sub.waitFor(/<- SUBACK/);
-  return sub;
-}
-
-async function run(cmd: string, args: string[]): Promise<Result> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  return { code: out.code, stdout: out.stdout, stderr: dec.decode(out.stderr) };
-}
 
 forEachBroker("sub -v prints `topic payload` for a pub -m at QoS 1", async (b) => {
   const topic = `${uniqueId("cli")}/text`;
@@ -301,6 +217,15 @@ test(
       assert.equal(
         wrong.stderr,
         "umqtt pub: Connection refused: not authorized (CONNACK return code 5)\n",
+      );
+      // MQTT 5 says it with a reason code (0x87); the exit code is the 3.1.1 one it stands for.
+      const wrong5 = await cli([
+        ...["pub", ...at(broker), "-V", "5", "-u", "alice", "-P", "nope", "-t", "t", "-m", "x"],
+      ]);
+      assert.equal(wrong5.code, 15);
+      assert.equal(
+        wrong5.stderr,
+        "umqtt pub: Connection refused: Not authorized (CONNACK reason code 0x87)\n",
       );
       const right = await cli([
         "pub",
@@ -605,4 +530,17 @@ forEachBroker("on a terminal (script's pty), a binary payload prints escaped", a
   assert.equal((await child.status).code, 0);
   // The pty turns "\n" into "\r\n"; the payload's ESC and bytes that are not UTF-8 come out as text.
   assert.match(seen, /\r\nA\\x00\\x1b\[2J\\xff\\x0a\r\n/);
+});
+
+forEachBroker("sub prints a message over 1 MiB, as mosquitto_sub does", async (b) => {
+  const topic = uniqueId("cli-big");
+  const versions = b.name === "mosquitto" ? [["-V", "311"], ["-V", "5"]] : [[]];
+  for (const v of versions) {
+    const sub = await subscribed([...at(b), ...v, "-t", topic, "-C", "1", "-F", "%l %X"]);
+    const big = new Uint8Array(3 * 1024 * 1024).fill(0xab);
+    assert.equal((await cli(["pub", ...at(b), "-t", topic, "-s", "-q", "1"], big)).code, 0);
+    const r = await sub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dec.decode(r.stdout), `${big.length} ${"AB".repeat(big.length)}\n`);
+  }
 });

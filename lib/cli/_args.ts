@@ -2,6 +2,16 @@
 // spellings, applied in order so that a later flag wins over an earlier one
 // (as mosquitto does with -L followed by -p, say).
 import type { QoS } from "../../mod.ts";
+import {
+  anyProperties,
+  type Command,
+  COMMANDS,
+  hasProperties,
+  noProperties,
+  type Properties,
+  PropertyError,
+  takeProperty,
+} from "./_props.ts";
 
 /** Exit codes a script can rely on; documented in --help and the README. */
 export const EXIT = {
@@ -15,7 +25,10 @@ export const EXIT = {
   network: 3,
   /** Timed out: -W expired, or no CONNACK within the connect timeout. */
   timeout: 4,
-  /** The broker refused the connection: 10 + the CONNACK return code (11 to 15). */
+  /**
+   * The broker refused the connection: 10 + the CONNACK return code (11 to 15; MQTT 5's reason
+   * codes as the return code they stand for), 10 for an MQTT 5 reason without one.
+   */
   refused: 10,
 } as const;
 
@@ -53,6 +66,14 @@ export interface ConnectionArgs {
   /** -c: persistent session. */
   persistent: boolean;
   help: boolean;
+  /** 4 (MQTT 3.1.1, the default) or 5: `-V 5`, or `-D` without `-V`. */
+  version: 4 | 5;
+  /** -V as given, if it was: `-D` or `-x` with `-V 311` is an error. */
+  versionFlag?: string;
+  /** -x: the session expiry interval in seconds (0xFFFFFFFF: never). */
+  sessionExpiry?: number;
+  /** -D: MQTT 5 properties, per command. */
+  properties: Properties;
 }
 
 /** Where a pub message comes from. */
@@ -87,6 +108,8 @@ export interface SubArgs extends ConnectionArgs {
   eol: boolean;
   format?: string;
   json: boolean;
+  /** --retain-as-published: MQTT 5's subscription option. */
+  retainAsPublished: boolean;
 }
 
 type Handler<T> = (o: T, value: string) => void;
@@ -95,6 +118,8 @@ interface Flag<T> {
   /** Takes a value (the next argument, or `--name=value`). */
   value: boolean;
   set: Handler<T>;
+  /** Takes several values (-D): reads them from `args` at `at`, returns how many. */
+  take?: (o: T, args: string[], at: number) => number;
 }
 
 function int(flag: string, value: string, min: number, max: number): number {
@@ -133,6 +158,36 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   else o.topic = topic;
 }
 
+/** -V: 311 (mqttv311) or 5 (mqttv5), as mosquitto spells them; MQTT 3.1 is refused. */
+function protocolVersion(o: ConnectionArgs, flag: string, x: string): void {
+  if (/^(mqttv311|v311|311)$/i.test(x)) o.version = 4;
+  else if (/^(mqttv5|v5|5)$/i.test(x)) o.version = 5;
+  else if (/^(mqttv31|v31|31)$/i.test(x)) {
+    throw new UsageError(`${flag} ${x}: MQTT 3.1 is not supported; use mqttv311 or mqttv5`);
+  } else throw new UsageError(`${flag} ${x}: expected mqttv311 (311) or mqttv5 (5)`);
+  o.versionFlag = `${flag} ${x}`;
+}
+
+/** -D COMMAND PROPERTY VALUE; a usage error names what is wrong. */
+function property(o: ConnectionArgs, flag: string, args: string[], at: number): number {
+  try {
+    return takeProperty(flag, args, at, o.properties);
+  } catch (e) {
+    if (e instanceof PropertyError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** -x SECS: 0 to 4294967295, or -1 or ∞ for a session that does not expire (4294967295). */
+function sessionExpiry(x: string): number {
+  if (x === "-1" || x === "∞") return 0xffffffff;
+  const n = /^\d+$/.test(x) ? Number(x) : NaN;
+  if (!(n <= 0xffffffff)) {
+    throw new UsageError(`-x ${x}: must be an integer from 0 to 4294967295, or -1 or ∞ for never`);
+  }
+  return n;
+}
+
 function connectionFlags<T extends ConnectionArgs>(): Record<string, Flag<T>> {
   const v = (set: Handler<T>): Flag<T> => ({ value: true, set });
   const b = (set: (o: T) => void): Flag<T> => ({ value: false, set });
@@ -156,16 +211,15 @@ function connectionFlags<T extends ConnectionArgs>(): Record<string, Flag<T>> {
     "--keepalive": v((o, x) => o.keepalive = int("--keepalive", x, 0, 65535)),
     "-q": v((o, x) => o.qos = qos("-q", x)),
     "--qos": v((o, x) => o.qos = qos("--qos", x)),
-    "-V": v((_, x) => {
-      if (!/^(mqttv311|311|v311)$/i.test(x)) {
-        throw new UsageError(`-V ${x}: only mqttv311 (MQTT 3.1.1) is supported`);
-      }
-    }),
-    "--protocol-version": v((_, x) => {
-      if (!/^(mqttv311|311|v311)$/i.test(x)) {
-        throw new UsageError(`--protocol-version ${x}: only mqttv311 (MQTT 3.1.1) is supported`);
-      }
-    }),
+    "-V": v((o, x) => protocolVersion(o, "-V", x)),
+    "--protocol-version": v((o, x) => protocolVersion(o, "--protocol-version", x)),
+    "-D": { value: true, set: () => {}, take: (o, args, at) => property(o, "-D", args, at) },
+    "--property": {
+      value: true,
+      set: () => {},
+      take: (o, args, at) => property(o, "--property", args, at),
+    },
+    "-x": v((o, x) => o.sessionExpiry = sessionExpiry(x)),
     "-c": b((o) => o.persistent = true),
     "--disable-clean-session": b((o) => o.persistent = true),
     "--cafile": v((o, x) => o.cafile = x),
@@ -196,6 +250,8 @@ function connectionDefaults(): ConnectionArgs {
     quiet: false,
     persistent: false,
     help: false,
+    version: 4,
+    properties: noProperties(),
   };
 }
 
@@ -215,6 +271,13 @@ function run<T extends ConnectionArgs>(args: string[], o: T, flags: Record<strin
       flag.set(o, "");
       continue;
     }
+    if (flag.take) {
+      if (eq > 0) {
+        throw new UsageError(`${name} takes COMMAND PROPERTY VALUE as separate arguments`);
+      }
+      i += flag.take(o, args, i + 1);
+      continue;
+    }
     let value: string;
     if (eq > 0) value = arg.slice(eq + 1);
     else if (i + 1 < args.length) value = args[++i];
@@ -224,8 +287,47 @@ function run<T extends ConnectionArgs>(args: string[], o: T, flags: Record<strin
   return o;
 }
 
-function checkConnection(o: ConnectionArgs): void {
-  if (o.password !== undefined && o.user === undefined) {
+const PACKET: Record<Command, string> = {
+  connect: "CONNECT",
+  publish: "PUBLISH",
+  subscribe: "SUBSCRIBE",
+  unsubscribe: "UNSUBSCRIBE",
+  disconnect: "DISCONNECT",
+  will: "will",
+};
+
+/** What pub and sub check alike; `sends` are the -D commands the program has a use for. */
+function checkConnection(o: ConnectionArgs, program: string, sends: Command[]): void {
+  if (anyProperties(o.properties)) {
+    // As mosquitto: -D means MQTT 5. It ignores -D after -V 311 and drops the properties when -V 311
+    // comes after; either way the command line asks for two things at once.
+    if (o.version === 4 && o.versionFlag !== undefined) {
+      throw new UsageError(`-D needs MQTT 5: it cannot be combined with ${o.versionFlag}`);
+    }
+    o.version = 5;
+  }
+  if (o.sessionExpiry !== undefined) {
+    if (o.version === 4) {
+      throw new UsageError("-x needs -V 5: MQTT 3.1.1 has no session expiry interval");
+    }
+    if (o.properties.connect.sessionExpiryInterval !== undefined) {
+      throw new UsageError("-x and -D connect session-expiry-interval set the same: give one");
+    }
+  }
+  for (const c of COMMANDS) {
+    if (hasProperties(o.properties, c) && !sends.includes(c)) {
+      throw new UsageError(`-D ${c}: umqtt ${program} sends no ${PACKET[c]}`);
+    }
+  }
+  if (hasProperties(o.properties, "unsubscribe")) {
+    throw new UsageError(
+      "-D unsubscribe: not supported: the client's unsubscribe() sends no properties",
+    );
+  }
+  if (hasProperties(o.properties, "will") && o.willTopic === undefined) {
+    throw new UsageError("-D will needs --will-topic");
+  }
+  if (o.password !== undefined && o.user === undefined && o.version === 4) {
     throw new UsageError("-P needs -u: MQTT 3.1.1 sends a password only with a user name");
   }
   if ((o.cert === undefined) !== (o.key === undefined)) {
@@ -234,8 +336,23 @@ function checkConnection(o: ConnectionArgs): void {
   if (o.willTopic === undefined && (o.willPayload !== undefined || o.willRetain)) {
     throw new UsageError("--will-payload and --will-retain need --will-topic");
   }
-  if (o.persistent && o.id === undefined) {
-    throw new UsageError("-c needs a client id (-i): a persistent session is kept per id");
+  // MQTT 5 keeps a session for its expiry interval: only one that never expires needs a known id
+  // (mosquitto's rule); -c alone asks for that.
+  const expiry = o.sessionExpiry ?? o.properties.connect.sessionExpiryInterval;
+  if (o.id === undefined) {
+    if (o.persistent && (o.version === 4 || expiry === undefined)) {
+      throw new UsageError("-c needs a client id (-i): a persistent session is kept per id");
+    }
+    if (expiry === 0xffffffff) {
+      throw new UsageError("a session that never expires needs a client id (-i)");
+    }
+  }
+  const atDisconnect = o.properties.disconnect.sessionExpiryInterval;
+  if (atDisconnect && !(expiry ?? (o.persistent ? 1 : 0))) {
+    throw new UsageError(
+      `-D disconnect session-expiry-interval ${atDisconnect}: the session expiry at CONNECT is 0, ` +
+        "so DISCONNECT may not set one (MQTT-3.14.2-2); give -c or -x",
+    );
   }
 }
 
@@ -279,7 +396,7 @@ export function parsePubArgs(args: string[]): PubArgs {
     }),
   });
   if (o.help) return o;
-  checkConnection(o);
+  checkConnection(o, "pub", ["connect", "publish", "disconnect", "will"]);
   if (o.topic === undefined) throw new UsageError("a topic is needed: -t topic or -L URL/topic");
   if (!o.source) throw new UsageError("a message is needed: one of -m, -f, -s, -l or -n");
   if (o.repeat > 1 && o.source.kind === "lines") {
@@ -308,6 +425,7 @@ export function parseSubArgs(args: string[]): SubArgs {
     exitAfterSubscribe: false,
     eol: true,
     json: false,
+    retainAsPublished: false,
   };
   const v = (set: Handler<SubArgs>): Flag<SubArgs> => ({ value: true, set });
   const b = (set: (o: SubArgs) => void): Flag<SubArgs> => ({ value: false, set });
@@ -335,15 +453,19 @@ export function parseSubArgs(args: string[]): SubArgs {
     "-F": v((o, x) => o.format = x),
     "--format": v((o, x) => o.format = x),
     "--json": b((o) => o.json = true),
+    "--retain-as-published": b((o) => o.retainAsPublished = true),
   });
   if (o.help) return o;
-  checkConnection(o);
+  checkConnection(o, "sub", ["connect", "subscribe", "unsubscribe", "disconnect", "will"]);
   if (o.topics.length === 0 && o.unsubscribe.length === 0) {
     throw new UsageError("a topic is needed: -t filter (repeatable) or -L URL/filter");
   }
   if (o.json && o.format !== undefined) throw new UsageError("--json and -F cannot be combined");
   if (o.noRetained && o.retainedOnly) {
     throw new UsageError("-R and --retained-only cannot be combined");
+  }
+  if (o.retainAsPublished && o.version !== 5) {
+    throw new UsageError("--retain-as-published needs -V 5: it is an MQTT 5 subscription option");
   }
   return o;
 }

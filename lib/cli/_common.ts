@@ -1,6 +1,7 @@
 // What pub and sub share: making the client from the flags, reporting
 // errors as one line and an exit code, stdout, and Ctrl-C.
 import {
+  type DisconnectOptions,
   type MQTTClient,
   type MQTTClientOptions,
   MQTTConnectionError,
@@ -9,6 +10,7 @@ import {
 } from "../../mod.ts";
 import { type ConnectionArgs, EXIT, UsageError } from "./_args.ts";
 import { debugTransport } from "./_debug.ts";
+import { hasProperties } from "./_props.ts";
 
 /** The command's output channels; stderr lines carry the command's name. */
 export class Console {
@@ -94,11 +96,21 @@ export async function makeClient<C extends MQTTClient>(
     keepalive: o.keepalive,
     ssl,
     ssl_params,
+    // Any packet there can be, as mosquitto_sub prints any message (the client's default is 1 MiB).
+    maxPacketSize: 268_435_460,
     ...extra,
   };
+  if (o.version === 5) {
+    options.protocolVersion = 5;
+    Object.assign(options, o.properties.connect);
+    if (o.sessionExpiry !== undefined) options.sessionExpiryInterval = o.sessionExpiry;
+    // mosquitto_pub sends topic aliases only when -D publish topic-alias asks for them.
+    options.autoTopicAlias = o.properties.publish.topicAlias !== undefined;
+  }
   if (o.debug) {
     options.transport = debugTransport(
       { url: ws ? server : undefined, hostname: o.host, port, ssl, ssl_params },
+      o.version,
       (line) => con.debug(line),
     );
   }
@@ -111,7 +123,12 @@ export async function makeClient<C extends MQTTClient>(
   }
   if (o.willTopic !== undefined) {
     try {
-      client.set_last_will(o.willTopic, o.willPayload ?? "", o.willRetain, o.willQos);
+      const properties = hasProperties(o.properties, "will") ? o.properties.will : undefined;
+      client.set_last_will(o.willTopic, o.willPayload ?? "", {
+        retain: o.willRetain,
+        qos: o.willQos,
+        properties,
+      });
     } catch (e) {
       throw new UsageError(`--will-topic: ${(e as Error).message}`);
     }
@@ -119,14 +136,59 @@ export async function makeClient<C extends MQTTClient>(
   return client;
 }
 
+/**
+ * MQTT 5 CONNACK reason codes that mean what a 3.1.1 return code means
+ * (the MQTT 5.0 spec pairs them, section 3.2.2.2), as that return code.
+ */
+const V311_CODE: Record<number, number> = {
+  0x84: 1, // unsupported protocol version
+  0x85: 2, // client identifier not valid
+  0x88: 3, // server unavailable
+  0x89: 3, // server busy
+  0x86: 4, // bad user name or password
+  0x87: 5, // not authorized
+};
+
+/** The broker refused the connection: its CONNACK's code, and the exit code for it. */
+export class Refused extends Error {
+  /** 11 to 15 for the 3.1.1 return codes and the MQTT 5 reason codes paired with them, else 10. */
+  readonly exit: number;
+  constructor(readonly refusal: MQTTException, version: 4 | 5) {
+    super(
+      version === 4 ? `${refusal.message} (CONNACK return code ${refusal.code})` : refusal.message,
+    );
+    this.name = "Refused";
+    const code = version === 4 ? refusal.code : V311_CODE[refusal.code] ?? 0;
+    this.exit = EXIT.refused + (code >= 1 && code <= 5 ? code : 0);
+  }
+}
+
+/** `client.connect()`, with a refusal as {@linkcode Refused}. */
+export async function connectTo(
+  client: MQTTClient,
+  clean: boolean,
+  race: <T>(p: Promise<T>) => Promise<T>,
+  version: 4 | 5,
+): Promise<boolean> {
+  try {
+    return await race(client.connect(clean));
+  } catch (e) {
+    throw e instanceof MQTTException ? new Refused(e, version) : e;
+  }
+}
+
+/** With -D disconnect, what the DISCONNECT says (MQTT 5). */
+export function disconnectOptions(o: ConnectionArgs): DisconnectOptions | undefined {
+  return hasProperties(o.properties, "disconnect") ? o.properties.disconnect : undefined;
+}
+
 /** The exit code for an error, per {@linkcode EXIT}. */
 export function exitCode(e: unknown): number {
   if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
     return EXIT.usage;
   }
-  if (e instanceof MQTTException) {
-    return e.code >= 1 && e.code <= 5 ? EXIT.refused + e.code : EXIT.error;
-  }
+  if (e instanceof Refused) return e.exit;
+  if (e instanceof MQTTException) return EXIT.error;
   if (e instanceof MQTTConnectionError) {
     return /timed out/i.test(e.message) ? EXIT.timeout : EXIT.network;
   }
@@ -136,9 +198,6 @@ export function exitCode(e: unknown): number {
 /** The one-line message for an error. */
 export function errorMessage(e: unknown): string {
   if (e instanceof UsageError) return `${e.message} (see --help)`;
-  if (e instanceof MQTTException && e.code >= 1 && e.code <= 5) {
-    return `${e.message} (CONNACK return code ${e.code})`;
-  }
   if (e instanceof Error) {
     // The library's connection errors carry the socket's reason in `cause` only sometimes.
     const cause = e.cause instanceof Error && !e.message.includes(e.cause.message)

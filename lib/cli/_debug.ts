@@ -2,7 +2,14 @@
 // stderr. It decodes a copy of the bytes with the codec's streaming decoder;
 // the connection underneath is Deno's own, as the built-in transport makes it.
 // Never prints a payload or a password: only their presence and lengths.
-import { encode, type Packet, PacketDecoder } from "../codec/mod.ts";
+import {
+  encode,
+  type Packet,
+  PacketDecoder,
+  type ProtocolVersion,
+  reasonCodeMessage,
+} from "../codec/mod.ts";
+import { mosquittoName } from "./_props.ts";
 import type { SslParams, StreamPair, Transport } from "../../mod.ts";
 import { connectWebSocket } from "../transports/websocket.ts";
 
@@ -10,10 +17,51 @@ function flags(p: { dup: boolean; qos: number; retain: boolean }): string {
   return `d${p.dup ? 1 : 0} q${p.qos} r${p.retain ? 1 : 0}`;
 }
 
-/** One line for a packet: type, flags, packet id, topic, lengths; never a payload or password. */
-export function describePacket(p: Packet): string {
-  const size = `(${encode(p).length} bytes)`;
-  const q = JSON.stringify;
+const q = JSON.stringify;
+
+/**
+ * MQTT 5 properties in brackets, by mosquitto's names, after a space; ""
+ * when there are none. Binary data (correlation, authentication) shows only
+ * its length.
+ */
+export function describeProperties(props: object | undefined): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(props ?? {})) {
+    const name = mosquittoName(key);
+    for (
+      const v of key === "userProperties" || key === "subscriptionIdentifiers" ? value : [value]
+    ) {
+      parts.push(
+        key === "userProperties"
+          ? `${name} ${q(v[0])}:${q(v[1])}`
+          : v instanceof Uint8Array
+          ? `${name} ${v.length} bytes`
+          : typeof v === "string"
+          ? `${name} ${q(v)}`
+          : `${name} ${typeof v === "boolean" ? +v : v}`,
+      );
+    }
+  }
+  return parts.length ? ` [${parts.join(", ")}]` : "";
+}
+
+function code(c: number, version: ProtocolVersion): string {
+  return version === 5 && c !== 0
+    ? `0x${c.toString(16).padStart(2, "0")} ${reasonCodeMessage(c)}`
+    : String(c);
+}
+
+/** ", rc …" for an MQTT 5 reason code other than success; "" otherwise. */
+function reason(c: number | undefined, version: ProtocolVersion): string {
+  return version === 5 && c ? `, rc ${code(c, version)}` : "";
+}
+
+/**
+ * One line for a packet: type, flags, packet id, topic, lengths and, with
+ * MQTT 5, reason codes and properties; never a payload or password.
+ */
+export function describePacket(p: Packet, version: ProtocolVersion = 4): string {
+  const size = `(${encode(p, version).length} bytes)`;
   switch (p.type) {
     case "connect": {
       const parts = [`id ${q(p.clientId)}`, `clean ${p.cleanSession ? 1 : 0}`];
@@ -23,40 +71,78 @@ export function describePacket(p: Packet): string {
       if (p.will) {
         parts.push(
           `will ${q(p.will.topic)} q${p.will.qos} r${p.will.retain ? 1 : 0} ` +
-            `${p.will.payload.length}-byte payload`,
+            `${p.will.payload.length}-byte payload${describeProperties(p.will.properties)}`,
         );
       }
-      return `CONNECT ${parts.join(", ")} ${size}`;
+      if (version === 5) parts.push("MQTT 5");
+      return `CONNECT ${parts.join(", ")}${describeProperties(p.properties)} ${size}`;
     }
     case "connack":
-      return `CONNACK session ${p.sessionPresent ? 1 : 0}, rc ${p.returnCode} ${size}`;
+      return `CONNACK session ${p.sessionPresent ? 1 : 0}, rc ${code(p.returnCode, version)}${
+        describeProperties(p.properties)
+      } ${size}`;
     case "publish":
       return `PUBLISH ${flags(p)}${p.packetId === undefined ? "" : `, id ${p.packetId}`}, ` +
-        `${q(p.topic)}, ${p.payload.length}-byte payload ${size}`;
+        `${q(p.topic)}, ${p.payload.length}-byte payload${
+          describeProperties(p.properties)
+        } ${size}`;
     case "subscribe":
       return `SUBSCRIBE id ${p.packetId}, ${
-        p.subscriptions.map((s) => `${q(s.topic)} q${s.qos}`).join(", ")
-      } ${size}`;
+        p.subscriptions.map((s) =>
+          `${q(s.topic)} q${s.qos}${s.noLocal ? " no-local" : ""}${
+            s.retainAsPublished ? " retain-as-published" : ""
+          }${s.retainHandling ? ` retain-handling ${s.retainHandling}` : ""}`
+        ).join(", ")
+      }${describeProperties(p.properties)} ${size}`;
     case "suback":
       return `SUBACK id ${p.packetId}, codes ${
-        p.returnCodes.map((c) => c === 0x80 ? "0x80" : String(c)).join(",")
-      } ${size}`;
+        p.returnCodes.map((c) => c >= 0x80 ? `0x${c.toString(16)}` : String(c)).join(",")
+      }${describeProperties(p.properties)} ${size}`;
     case "unsubscribe":
-      return `UNSUBSCRIBE id ${p.packetId}, ${p.topics.map((t) => q(t)).join(", ")} ${size}`;
+      return `UNSUBSCRIBE id ${p.packetId}, ${p.topics.map((t) => q(t)).join(", ")}${
+        describeProperties(p.properties)
+      } ${size}`;
+    case "unsuback":
+      return `UNSUBACK id ${p.packetId}${
+        p.reasonCodes
+          ? `, codes ${
+            p.reasonCodes.map((c) => c >= 0x80 ? `0x${c.toString(16)}` : String(c)).join(",")
+          }`
+          : ""
+      }${describeProperties(p.properties)} ${size}`;
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      return `${p.type.toUpperCase()} id ${p.packetId}${reason(p.reasonCode, version)}${
+        describeProperties(p.properties)
+      } ${size}`;
+    case "disconnect":
+    case "auth":
+      return `${p.type.toUpperCase()}${
+        p.type === "auth" ? ` rc ${code(p.reasonCode, 5)}` : reason(p.reasonCode, version).slice(1)
+      }${describeProperties(p.properties)} ${size}`;
     default:
-      return `${p.type.toUpperCase()}${"packetId" in p ? ` id ${p.packetId}` : ""} ${size}`;
+      return `${p.type.toUpperCase()} ${size}`;
   }
 }
 
 /** Logs each packet in the bytes it is given, in one direction. */
-function tracer(direction: string, log: (line: string) => void): (chunk: Uint8Array) => void {
+function tracer(
+  direction: string,
+  version: ProtocolVersion,
+  log: (line: string) => void,
+): (chunk: Uint8Array) => void {
   // Big enough for anything a broker may send; the client enforces its own limit.
-  const decoder = new PacketDecoder({ maxPacketSize: 268_435_460 });
+  // The outgoing side learns the version from CONNECT; the broker's side must be told.
+  const decoder = new PacketDecoder({ maxPacketSize: 268_435_460, protocolVersion: version });
   let broken = false;
   return (chunk) => {
     if (broken) return;
     try {
-      for (const p of decoder.push(chunk.slice())) log(`${direction} ${describePacket(p)}`);
+      for (const p of decoder.push(chunk.slice())) {
+        log(`${direction} ${describePacket(p, decoder.protocolVersion)}`);
+      }
     } catch (e) {
       // The client reports the broken packet itself; stop tracing this direction.
       broken = true;
@@ -66,9 +152,13 @@ function tracer(direction: string, log: (line: string) => void): (chunk: Uint8Ar
 }
 
 /** Wraps a stream pair so that each packet through it is logged. */
-export function traced(pair: StreamPair, log: (line: string) => void): StreamPair {
-  const out = tracer("->", log);
-  const incoming = tracer("<-", log);
+export function traced(
+  pair: StreamPair,
+  version: ProtocolVersion,
+  log: (line: string) => void,
+): StreamPair {
+  const out = tracer("->", version, log);
+  const incoming = tracer("<-", version, log);
   // A write resolves only once the connection took it (not a pipe's buffer), so
   // that DISCONNECT is out before the client closes the connection.
   const writer = pair.writable.getWriter();
@@ -104,9 +194,13 @@ export interface DebugTarget {
 }
 
 /** A transport for -d: Deno's TCP or TLS connection, or the WebSocket adapter's, traced. */
-export function debugTransport(t: DebugTarget, log: (line: string) => void): Transport {
+export function debugTransport(
+  t: DebugTarget,
+  version: ProtocolVersion,
+  log: (line: string) => void,
+): Transport {
   return async () => {
-    if (t.url !== undefined) return traced(await connectWebSocket(t.url), log);
+    if (t.url !== undefined) return traced(await connectWebSocket(t.url), version, log);
     const { hostname, port, ssl_params: p } = t;
     const caCerts = p.cadata === undefined ? undefined : [p.cadata];
     const conn = !t.ssl
@@ -114,6 +208,6 @@ export function debugTransport(t: DebugTarget, log: (line: string) => void): Tra
       : p.cert !== undefined && p.key !== undefined
       ? await Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key })
       : await Deno.connectTls({ hostname, port, caCerts });
-    return traced(conn, log);
+    return traced(conn, version, log);
   };
 }

@@ -1,6 +1,7 @@
 // How `umqtt sub` prints a message: mosquitto_sub's plain, -v and -F
 // outputs, and one JSON object a line for --json / %j.
-import type { Message } from "../../mod.ts";
+import type { Message, MessageProperties, UserProperty } from "../../mod.ts";
+import { mosquittoName } from "./_props.ts";
 import { UsageError } from "./_args.ts";
 import { concat } from "../_bytes.ts";
 
@@ -72,23 +73,60 @@ function base64(bytes: Uint8Array): string {
 
 /**
  * One JSON object: mosquitto_sub's `%j` fields (`tst`, `topic`, `qos`,
- * `retain` as 0/1, `payloadlen`, `payload`), plus `"encoding": "base64"` when
- * the payload is not UTF-8 text and `payload` holds it in base64.
+ * `retain` as 0/1, `payloadlen`, then with MQTT 5 `properties` by
+ * mosquitto's names, `payload`, null when empty), plus `"encoding": "base64"`
+ * when the payload is not UTF-8 text and `payload` holds it in base64.
  */
 export function jsonLine(msg: Message, now: Date = new Date()): string {
   const s = text(msg.payload);
-  return JSON.stringify({
+  const head = JSON.stringify({
     tst: now.toISOString(),
     topic: msg.topic,
     qos: msg.qos,
     retain: msg.retain ? 1 : 0,
     payloadlen: msg.payload.length,
-    payload: s ?? base64(msg.payload),
+  });
+  const props = msg.properties && Object.keys(msg.properties).length > 0
+    ? `,"properties":${jsonProperties(msg.properties)}`
+    : "";
+  // An empty payload is null, as mosquitto_sub prints it.
+  const tail = JSON.stringify({
+    payload: msg.payload.length === 0 ? null : s ?? base64(msg.payload),
     ...(s === undefined ? { encoding: "base64" } : {}),
   });
+  return `${head.slice(0, -1)}${props},${tail.slice(1)}`;
 }
 
-type Part = string | ((msg: Message, payload: Uint8Array) => string | Uint8Array);
+/**
+ * A message's properties as mosquitto_sub's `%j` prints them: in the order
+ * they came, by mosquitto's names, user properties as one object (a name
+ * that repeats is repeated, as mosquitto does), one `subscription-identifier`
+ * per identifier. Correlation data is text, or base64 with
+ * `"correlation-data-encoding": "base64"` when it is not UTF-8.
+ */
+function jsonProperties(props: MessageProperties): string {
+  const q = JSON.stringify;
+  const out: string[] = [];
+  for (const [key, v] of Object.entries(props)) {
+    if (v === undefined) continue;
+    const name = q(mosquittoName(key));
+    if (key === "userProperties") {
+      const pairs = (v as UserProperty[]).map(([k, val]) => `${q(k)}:${q(val)}`);
+      out.push(`"user-properties":{${pairs.join(",")}}`);
+    } else if (key === "subscriptionIdentifiers") {
+      for (const id of v as number[]) out.push(`${name}:${id}`);
+    } else if (v instanceof Uint8Array) {
+      const s = text(v);
+      out.push(`${name}:${q(s ?? base64(v))}`);
+      if (s === undefined) out.push(`${q(`${mosquittoName(key)}-encoding`)}:"base64"`);
+    } else out.push(`${name}:${q(typeof v === "boolean" ? +v : v)}`);
+  }
+  return `{${out.join(",")}}`;
+}
+
+type Part =
+  | string
+  | ((msg: Message, payload: (b: Uint8Array) => Uint8Array) => string | Uint8Array);
 
 const ESCAPES: Record<string, string> = {
   "\\": "\\",
@@ -101,6 +139,51 @@ const ESCAPES: Record<string, string> = {
   v: "\v",
 };
 
+/** A `%` sequence's flags, as mosquitto_sub reads them: `%[-][0][width][.precision]X`. */
+interface Field {
+  /** `-`: left-aligned, padded with blanks on the right. */
+  left: boolean;
+  /** `0`: numbers (and a blank for an absent one) padded with zeros. */
+  pad: " " | "0";
+  width: number;
+  /** `.N`: at most N bytes of a text field (-1: no limit). */
+  precision: number;
+}
+
+function repeat(c: string, n: number): string {
+  return n > 0 ? c.repeat(n) : "";
+}
+
+/** printf's `%d` with the field's flags. */
+function int(n: number, f: Field): string {
+  const s = String(n);
+  if (f.left) return s + repeat(" ", f.width - s.length);
+  if (f.pad === "0") {
+    const digits = s.replace("-", "");
+    return (n < 0 ? "-" : "") + repeat("0", f.width - s.length) + digits;
+  }
+  return repeat(" ", f.width - s.length) + s;
+}
+
+/** printf's `%s` with the field's flags: width and precision count bytes, as in C. */
+function str(s: string, f: Field): Uint8Array {
+  let bytes = enc.encode(s);
+  if (f.precision >= 0) bytes = bytes.subarray(0, f.precision);
+  const blanks = enc.encode(repeat(" ", f.width - bytes.length));
+  return f.left ? concat([bytes, blanks]) : concat([blanks, bytes]);
+}
+
+/** A payload field (`%p`, `%x`, `%X`): at least `width` bytes or hex digits, padded. */
+function padded(bytes: Uint8Array, f: Field): Uint8Array {
+  const blanks = enc.encode(repeat(f.left ? " " : f.pad, f.width - bytes.length));
+  return f.left ? concat([bytes, blanks]) : concat([blanks, bytes]);
+}
+
+/** The blank mosquitto_sub prints for an absent number property: `width` pad characters. */
+function blank(f: Field, pad = f.pad): string {
+  return repeat(pad, f.width);
+}
+
 /** Compiles a -F format string once. @throws {UsageError} An unknown `%` or `\` escape. */
 function compile(format: string): Part[] {
   const parts: Part[] = [];
@@ -110,28 +193,40 @@ function compile(format: string): Part[] {
     lit = "";
     parts.push(p);
   };
+  const incomplete = () => new UsageError(`-F ${format}: incomplete format specifier at the end`);
   for (let i = 0; i < format.length; i++) {
     const c = format[i];
     if (c !== "%" && c !== "\\") {
       lit += c;
       continue;
     }
-    const n = format[++i];
-    if (n === undefined) throw new UsageError(`-F ${format}: a lone ${c} at the end`);
     if (c === "\\") {
+      const n = format[++i];
+      if (n === undefined) throw new UsageError(`-F ${format}: a lone \\ at the end`);
       if (!(n in ESCAPES)) throw new UsageError(`-F ${format}: unknown escape \\${n}`);
       lit += ESCAPES[n];
       continue;
     }
+    const m = /^(-?)(0?)(\d*)(?:\.(\d*))?/.exec(format.slice(i + 1))!;
+    const f: Field = {
+      left: m[1] === "-",
+      pad: m[2] === "0" ? "0" : " ",
+      width: Number(m[3] || 0),
+      precision: m[4] === undefined ? -1 : Number(m[4] || 0),
+    };
+    i += m[0].length + 1;
+    const n = format[i];
+    if (n === undefined) throw incomplete();
+    const props = (m: Message) => m.properties ?? {};
     switch (n) {
       case "%":
         lit += "%";
         break;
       case "t":
-        push((m) => m.topic);
+        push((m) => str(m.topic, f));
         break;
       case "p":
-        push((_, payload) => payload);
+        push((m, payload) => padded(payload(m.payload), f));
         break;
       case "q":
         push((m) => String(m.qos));
@@ -140,26 +235,71 @@ function compile(format: string): Part[] {
         push((m) => m.retain ? "1" : "0");
         break;
       case "l":
-        push((m) => String(m.payload.length));
+        push((m) => int(m.payload.length, f));
         break;
       case "x":
-        push((m) => hex(m.payload, false));
+        push((m) => padded(enc.encode(hex(m.payload, false)), f));
         break;
       case "X":
-        push((m) => hex(m.payload, true));
+        push((m) => padded(enc.encode(hex(m.payload, true)), f));
         break;
       case "j":
         push((m) => jsonLine(m));
         break;
       case "I":
-        push(() => new Date().toISOString());
+        push(() => str(new Date().toISOString(), f));
         break;
       case "U":
         push(() => (Date.now() / 1000).toFixed(3));
         break;
+      // MQTT 5 properties: blank (or nothing) when the message has none, as mosquitto_sub prints.
+      case "A":
+        // The client resolves topic aliases and does not say which one a message came with.
+        push(() => blank(f));
+        break;
+      case "C":
+        push((m) => {
+          const v = props(m).contentType;
+          return v === undefined ? blank(f, " ") : str(v, f);
+        });
+        break;
+      case "D":
+        push((m, payload) => {
+          const v = props(m).correlationData;
+          return v === undefined ? "" : payload(v);
+        });
+        break;
+      case "E":
+        push((m) => {
+          const v = props(m).messageExpiryInterval;
+          return v === undefined ? blank(f) : int(v, f);
+        });
+        break;
+      case "F":
+        push((m) => {
+          const v = props(m).payloadFormatIndicator;
+          return v === undefined ? blank(f) : int(+v, f);
+        });
+        break;
+      case "P":
+        push((m) => (props(m).userProperties ?? []).map(([k, v]) => `${k}:${v}`).join(" "));
+        break;
+      case "R":
+        push((m) => {
+          const v = props(m).responseTopic;
+          return v === undefined ? "" : str(v, f);
+        });
+        break;
+      case "S":
+        push((m) => {
+          // The first, as mosquitto_sub prints.
+          const v = props(m).subscriptionIdentifiers?.[0];
+          return v === undefined ? blank(f) : int(v, f);
+        });
+        break;
       default:
         throw new UsageError(
-          `-F ${format}: unknown %${n} (known: %t %p %q %r %l %x %X %j %I %U %%)`,
+          `-F ${format}: unknown %${n} (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)`,
         );
     }
   }
@@ -179,9 +319,8 @@ export function formatter(o: FormatOptions): Formatter {
   if (o.format !== undefined) {
     const parts = compile(o.format);
     return (m) => {
-      const payload = payloadOf(m.payload);
       const out: Uint8Array[] = parts.map((p) => {
-        const v = typeof p === "string" ? p : p(m, payload);
+        const v = typeof p === "string" ? p : p(m, payloadOf);
         return typeof v === "string" ? enc.encode(v) : v;
       });
       out.push(eol);

@@ -8,10 +8,11 @@ const CONNECTION = `Connection:
   -i, --id ID            client id (default umqtt-<command>-<random>)
   -I, --id-prefix P      client id: P followed by the process id
   -u, --username USER    user name
-  -P, --pw PASSWORD      password (needs -u)
+  -P, --pw PASSWORD      password (with MQTT 3.1.1 it needs -u)
   -k, --keepalive SECS   keep-alive interval, 0 to turn it off (default 60)
   -c                     persistent session (clean session off); needs -i
-  -V mqttv311            protocol version; only MQTT 3.1.1 is spoken
+  -V, --protocol-version V
+                         mqttv311 (311, the default) or mqttv5 (5); MQTT 3.1 is not spoken
       --will-topic T     will: published by the broker if this client vanishes
       --will-payload M   will payload (default empty)
       --will-qos Q       will QoS 0, 1 or 2 (default 0)
@@ -22,7 +23,8 @@ TLS (certificate verification is always on):
       --key FILE         client private key (PEM)
 Output:
   -d, --debug            print each packet in and out on stderr: type, flags, packet id,
-                         topic, sizes (never a payload or a password)
+                         topic, sizes, MQTT 5 reason codes and properties (never a payload,
+                         a password, or correlation or authentication data: their lengths)
       --quiet            print no error messages
       --help             this text`;
 
@@ -34,7 +36,30 @@ const EXIT_CODES = `Exit codes:
   4   timed out (-W, or no CONNACK within 30 s)
   11-15  the broker refused the connection: 10 + the CONNACK return code
          (11 protocol version, 12 client id, 13 server unavailable,
-          14 bad user name or password, 15 not authorized)`;
+          14 bad user name or password, 15 not authorized); MQTT 5 reason codes
+          that mean the same give the same (0x84, 0x85, 0x88/0x89, 0x86, 0x87)
+  10  the broker refused the connection for another MQTT 5 reason (the message says which)`;
+
+const CONNECT_PROPERTIES =
+  `    connect     session-expiry-interval (or -x), receive-maximum, topic-alias-maximum,
+                maximum-packet-size, request-response-information (0/1),
+                request-problem-information (0/1), authentication-method,
+                authentication-data, user-property`;
+
+const DISCONNECT_PROPERTIES =
+  `    disconnect  session-expiry-interval (not when the CONNECT's is 0), reason-string,
+                user-property
+    will        payload-format-indicator (0/1), message-expiry-interval, content-type,
+                response-topic, correlation-data, will-delay-interval, user-property
+                (with --will-topic)`;
+
+const MQTT5 =
+  `  -x SECS                session expiry interval: the broker keeps the session SECS after
+                         the connection ends (-1 or ∞: never; default 0, never with -c)
+  -D, --property CMD PROP VALUE
+                         an MQTT 5 property, by mosquitto's names; repeatable; -D without -V
+                         means -V 5, as with mosquitto. user-property takes NAME VALUE and
+                         may repeat; the others may be given once. CMD and its PROPs:`;
 
 /** `umqtt pub --help`. */
 export const PUB_HELP: string = `umqtt pub: publish one message, or one per line of stdin, and exit.
@@ -52,6 +77,13 @@ Message:
   -r, --retain           ask the broker to retain the message
       --repeat N         publish the message N times (-m, -f, -s, -n)
       --repeat-delay S   seconds between repeats
+MQTT 5 (with -V 5):
+${MQTT5}
+${CONNECT_PROPERTIES}
+    publish     payload-format-indicator (0/1), message-expiry-interval, content-type,
+                response-topic, correlation-data, user-property, topic-alias N (repeats
+                of the topic, with --repeat or -l, go out as an alias; umqtt picks N)
+${DISCONNECT_PROPERTIES}
 ${CONNECTION}
 
 ${EXIT_CODES}
@@ -62,6 +94,8 @@ Examples:
   umqtt pub -L mqtts://user:secret@broker.example:8883/alerts -m hi --cafile ca.pem
   tail -f app.log | umqtt pub -t logs/app -l
   umqtt pub -t firmware/blob -f image.bin -q 1
+  umqtt pub -V 5 -t jobs/new -m '{}' -D publish content-type application/json \\
+    -D publish user-property trace-id 42 -D publish message-expiry-interval 60
 `;
 
 /** `umqtt sub --help`. */
@@ -80,15 +114,29 @@ Subscription:
       --retained-only    print only retained messages; exit at the first fresh one
       --remove-retained  clear each retained message printed (publish an empty retained one)
   -E                     exit once subscribed (with -c: create the session)
+MQTT 5 (with -V 5):
+      --retain-as-published  messages keep the retain flag they were published with
+  -R                     also asks the broker not to send retained messages (retain handling 2)
+${MQTT5}
+${CONNECT_PROPERTIES}
+    subscribe   subscription-identifier (1 to 268435455; printed by %S), user-property
+${DISCONNECT_PROPERTIES}
 Printing (one message a line; payloads go out byte for byte, except on a terminal,
 where bytes that are not printable text are shown as \\xNN):
   -v, --verbose          topic, one space, payload
   -N, --no-eol           no newline after each message
   -F, --format FMT       %t topic, %p payload, %q QoS, %r retain (0/1), %l payload length,
                          %x/%X payload in hex, %j JSON line, %I ISO 8601 time, %U Unix time,
-                         %% a percent sign; escapes \\n \\t \\r \\0 \\a \\e \\v \\\\
+                         %% a percent sign; MQTT 5 properties, blank when absent:
+                         %P user properties (name:value, space-separated), %C content type,
+                         %D correlation data, %E message expiry interval, %F payload format
+                         indicator, %R response topic, %S subscription identifier, %A topic
+                         alias (always blank: umqtt resolves aliases and does not keep them);
+                         %[-][0][width][.precision]X as mosquitto_sub pads and cuts fields;
+                         escapes \\n \\t \\r \\0 \\a \\e \\v \\\\
       --json             one JSON object a message: tst, topic, qos, retain, payloadlen,
-                         payload (text; base64 with "encoding":"base64" if not UTF-8)
+                         MQTT 5 properties (mosquitto's names), payload (text; null if empty;
+                         base64 with "encoding":"base64" if not UTF-8)
 A long subscription survives a broker restart: it reconnects (saying so on stderr),
 subscribes again, and keeps printing.
 
@@ -102,4 +150,5 @@ Examples:
   umqtt sub -t 'devices/+/status' --json | jq .payload
   umqtt sub -L ws://broker.local:8080/things/# -v --ws-path /mqtt
   umqtt sub -t 'tele/#' -F '%I %t %l bytes: %x'
+  umqtt sub -V 5 -t 'jobs/#' -F '%t [%C] %P: %p' -D subscribe subscription-identifier 7
 `;

@@ -1,8 +1,17 @@
 // `umqtt pub`: connect, publish one message (or one per stdin line), wait
 // for the acknowledgements, disconnect.
-import { MQTTClient } from "../../mod.ts";
+import { MQTTClient, type PublishOptions } from "../../mod.ts";
 import { EXIT, parsePubArgs, type PubArgs, UsageError } from "./_args.ts";
-import { Console, errorMessage, exitCode, makeClient, onInterrupt, printOut } from "./_common.ts";
+import {
+  connectTo,
+  Console,
+  disconnectOptions,
+  errorMessage,
+  exitCode,
+  makeClient,
+  onInterrupt,
+  printOut,
+} from "./_common.ts";
 import { PUB_HELP } from "./_help.ts";
 
 /** Thrown into the pending await when Ctrl-C arrives. */
@@ -52,6 +61,17 @@ async function payloadOf(o: PubArgs): Promise<string | Uint8Array> {
   }
 }
 
+/** QoS, retain and, with -D publish, the MQTT 5 properties of each message. */
+function publishOptions(o: PubArgs): PublishOptions {
+  // The client numbers topic aliases itself (autoTopicAlias): -D publish topic-alias only turns it on.
+  const { topicAlias: _, ...properties } = o.properties.publish;
+  return {
+    qos: o.qos,
+    retain: o.retain,
+    properties: Object.keys(properties).length > 0 ? properties : undefined,
+  };
+}
+
 /**
  * Runs `umqtt pub` with its arguments (the command name excluded).
  *
@@ -82,15 +102,16 @@ export async function pub(args: string[]): Promise<number> {
     // A message from a file or stdin is read before connecting, so a bad path costs no connection.
     const payload = o.source!.kind === "lines" ? undefined : await race(payloadOf(o));
     client = await makeClient(MQTTClient, o, con);
-    await race(client.connect(!o.persistent));
+    await connectTo(client, !o.persistent, race, o.version);
     const c = client;
     const topic = o.topic!;
+    const options = publishOptions(o);
     if (payload !== undefined) {
       for (let i = 0; i < o.repeat; i++) {
         if (i > 0 && o.repeatDelay > 0) {
           await race(new Promise((r) => setTimeout(r, o.repeatDelay * 1000)));
         }
-        await race(c.publish(topic, payload, o.retain, o.qos));
+        await race(c.publish(topic, payload, options));
       }
     } else {
       const pending: Promise<void>[] = [];
@@ -100,7 +121,7 @@ export async function pub(args: string[]): Promise<number> {
         if (next.done) break;
         // mosquitto_pub -l skips blank lines.
         if (next.value.length === 0) continue;
-        const published = c.publish(topic, next.value, o.retain, o.qos);
+        const published = c.publish(topic, next.value, options);
         // Awaited below; until then a rejection must not count as unhandled.
         published.catch(() => {});
         pending.push(published);
@@ -108,16 +129,16 @@ export async function pub(args: string[]): Promise<number> {
       }
       await race(Promise.all(pending));
     }
-    await client.disconnect();
+    await client.disconnect(disconnectOptions(o));
     return EXIT.ok;
   } catch (e) {
     if (e instanceof Interrupted) {
       // Ctrl-C: DISCONNECT, so that the broker discards the will.
-      await client?.disconnect();
+      await client?.disconnect(disconnectOptions(o));
       return EXIT.ok;
     }
     con.error(errorMessage(e));
-    await client?.disconnect().catch(() => {});
+    await client?.disconnect(disconnectOptions(o)).catch(() => {});
     return exitCode(e);
   } finally {
     stopListening();

@@ -1,10 +1,12 @@
 // `umqtt sub`: connect, subscribe, print each message until -C, -W or
 // Ctrl-C; a lost connection is reconnected and reported on stderr.
-import { MQTTConnectionError, topicMatches } from "../../mod.ts";
+import { MQTTConnectionError, type SubscribeOptions, topicMatches } from "../../mod.ts";
 import { MQTTClient } from "../robust.ts";
 import { EXIT, parseSubArgs, type SubArgs } from "./_args.ts";
 import {
+  connectTo,
   Console,
+  disconnectOptions,
   errorMessage,
   exitCode,
   makeClient,
@@ -66,6 +68,18 @@ async function dropSession(client: SubClient): Promise<void> {
   await client.disconnect().catch(() => {});
 }
 
+/** The subscriptions' QoS and, with MQTT 5, their options and -D subscribe's properties. */
+function subscribeOptions(o: SubArgs): SubscribeOptions {
+  if (o.version === 4) return { qos: o.qos };
+  return {
+    qos: o.qos,
+    ...o.properties.subscribe,
+    // As mosquitto_sub: -R asks the broker not to send retained messages at all.
+    retainHandling: o.noRetained ? 2 : undefined,
+    retainAsPublished: o.retainAsPublished || undefined,
+  };
+}
+
 /**
  * Runs `umqtt sub` with its arguments (the command name excluded).
  *
@@ -111,13 +125,14 @@ export async function sub(args: string[]): Promise<number> {
     c.DEBUG = o.debug;
     // Sooner than umqtt.robust's 2 s: a person is watching.
     c.DELAY = 0.5;
-    await race(c.connect(!o.persistent));
+    await connectTo(c, !o.persistent, race, o.version);
+    const options = subscribeOptions(o);
     if (o.topics.length > 0) {
       let refused = 0;
       for (const t of o.topics) {
         // One SUBSCRIBE each, as mosquitto_sub does, so a refusal names its filter.
         const granted = await race(
-          c.subscribe(t, o.qos).catch((e) => {
+          c.subscribe(t, options).catch((e) => {
             if (e instanceof MQTTConnectionError || e instanceof Stop) throw e;
             con.error(errorMessage(e));
             return 0x80;
@@ -170,7 +185,7 @@ export async function sub(args: string[]): Promise<number> {
     if (!(e instanceof Stop)) {
       // Whoever read our output has gone (`| head -1`): nothing to say to them.
       if (!(e instanceof Deno.errors.BrokenPipe)) con.error(errorMessage(e));
-      await client?.disconnect().catch(() => {});
+      await client?.disconnect(disconnectOptions(o)).catch(() => {});
       return exitCode(e);
     }
     if (client && client.droppedMessages > 0) {
@@ -180,7 +195,7 @@ export async function sub(args: string[]): Promise<number> {
     }
     if (e.message) con.error(e.message);
     // DISCONNECT first, so that the broker discards the will (Ctrl-C included).
-    await client?.disconnect().catch(() => {});
+    await client?.disconnect(disconnectOptions(o)).catch(() => {});
     if (client?.reconnected && !o.persistent) await dropSession(client);
     return e.code;
   } finally {

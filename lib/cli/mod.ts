@@ -21,7 +21,7 @@ import { EXIT } from "./_args.ts";
 import { pub } from "./_pub.ts";
 import { sub } from "./_sub.ts";
 
-const USAGE = `umqtt: an MQTT 3.1.1 command-line client.
+const USAGE = `umqtt: an MQTT 3.1.1 and MQTT 5 command-line client.
 
 Usage:
   umqtt pub {-t topic | -L URL/topic} {-m message | -f file | -s | -l | -n} [options]
