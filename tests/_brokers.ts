@@ -576,7 +576,7 @@ function sharedBroker(kind: BrokerKind): () => Promise<Broker> {
 /** Options for {@linkcode forEachBroker}. */
 export interface ForEachBrokerOptions extends Omit<TestOptions, "mosquitto"> {
   /** Register only for these kinds. */
-  only?: BrokerKind[];
+  only?: readonly BrokerKind[];
   /**
    * The MQTT versions to run the body at, on each broker that speaks them
    * (aedes speaks 4 only); default `[4]`. A version 5 run is named
