@@ -295,8 +295,9 @@ export class Protocol {
 
   /** MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic alias if it may. */
   wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
+    const b = this.broker;
     return this.#options.autoTopicAlias
-      ? this.#aliases.out(packet, full, packetId, this.broker.topicAliasMaximum ?? 0)
+      ? this.#aliases.out(packet, full, packetId, b.topicAliasMaximum ?? 0, b.maximumPacketSize)
       : full;
   }
 

@@ -534,6 +534,38 @@ test(
   { mosquitto: true },
 );
 
+test("a topic alias never takes a PUBLISH over the broker's Maximum Packet Size", async () => {
+  const broker = await startMosquitto({ extraConfig: ["max_packet_size 200"] });
+  try {
+    const u = uniqueId("aliassize");
+    const sub = await client(broker);
+    await sub.subscribe([[`${u}/#`, 1], ["s", 1]]);
+    const { c, tap } = await tapped(broker);
+    // Exactly 200 bytes without an alias; setting one would add 3, making 203.
+    const topic = `${u}/new`;
+    await c.publish(topic, new Uint8Array(200 - (3 + 2 + topic.length + 2 + 1)), { qos: 1 });
+    // A one-letter topic (this broker is the test's own) with an alias already
+    // set: the alias alone would take off 1 and add 3.
+    const short = "s";
+    await c.publish(short, "sets an alias", { qos: 1 });
+    await c.publish(short, new Uint8Array(200 - (3 + 2 + short.length + 2 + 1)), { qos: 1 });
+    await c.publish(short, "uses the alias", { qos: 1 });
+    assert.deepEqual(
+      published(tap.conns[0]).map((p) => [p.topic, p.properties?.topicAlias]),
+      [[topic, undefined], [short, 1], [short, undefined], ["", 1]],
+      "each in full where an alias would not fit",
+    );
+    assert.equal(c.connected, true);
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push((await next(sub, `message ${i}`)).payload.length);
+    assert.deepEqual(got.map((n) => n > 100), [true, false, true, false]);
+    await c.disconnect();
+    await sub.disconnect();
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
 test(
   "maximum QoS and retain available: refused before any byte, subscriptions downgraded",
   async () => {
