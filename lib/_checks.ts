@@ -338,6 +338,28 @@ export function checkLimits(
   }
 }
 
+/**
+ * MQTT 5: throws unless a SUBSCRIBE or UNSUBSCRIBE of `topics` (encoded as
+ * `bytes`) is within the broker's Maximum Packet Size (MQTT-3.1.2-24).
+ *
+ * @throws {RangeError} Naming the limit.
+ */
+export function checkSize(
+  broker: ConnackProperties,
+  packet: "SUBSCRIBE" | "UNSUBSCRIBE",
+  topics: string[],
+  bytes: Uint8Array,
+): void {
+  const max = broker.maximumPacketSize;
+  if (max === undefined || bytes.length <= max) return;
+  const what = packet === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
+  throw new RangeError(
+    `Cannot ${what} "${
+      topics.join('", "')
+    }": a ${packet} of ${bytes.length} bytes is over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`,
+  );
+}
+
 /** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE. */
 export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Uint8Array {
   for (const t of topics) validateTopicFilter(t, "unsubscribe");

@@ -567,6 +567,42 @@ test("a topic alias never takes a PUBLISH over the broker's Maximum Packet Size"
 }, { mosquitto: true });
 
 test(
+  "a SUBSCRIBE or UNSUBSCRIBE over the broker's Maximum Packet Size is refused before writing",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["max_packet_size 100"] });
+    try {
+      const { c, tap } = await tapped(broker);
+      const long = `${uniqueId("long")}/${"x".repeat(100)}`;
+      const writes = () => tap.conns[0].written.length;
+      const before = writes();
+      for (
+        const [call, what] of [
+          [() => c.subscribe(long, 1), "SUBSCRIBE"],
+          [() => c.subscribe([["short", 1], [long, 0]]), "SUBSCRIBE"],
+          [() => c.unsubscribe(long), "UNSUBSCRIBE"],
+          [() => c.unsubscribe(["short", long]), "UNSUBSCRIBE"],
+        ] as const
+      ) {
+        const e = await outcome<unknown>(call());
+        assert.ok(e instanceof RangeError, `${e}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `^Cannot (un)?subscribe (to|from) ".*": a ${what} of 1\\d\\d bytes is over the broker's Maximum Packet Size 100 \\(MQTT-3\\.1\\.2-24\\)$`,
+          ),
+        );
+      }
+      assert.equal(writes(), before, "nothing written");
+      assert.equal(await c.subscribe("short", 1), 1, "the connection is still up");
+      await c.disconnect();
+    } finally {
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
+test(
   "maximum QoS and retain available: refused before any byte, subscriptions downgraded",
   async () => {
     const broker = await startMosquitto({ extraConfig: ["max_qos 1", "retain_available false"] });
