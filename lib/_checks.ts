@@ -366,16 +366,28 @@ export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Ui
   return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics }, version);
 }
 
-/** `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined without options. */
+/**
+ * `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined
+ * without options. `connectExpiry` is the last CONNECT's Session Expiry
+ * Interval: when it was 0, the DISCONNECT may not set one (MQTT-3.14.2-2).
+ */
 export function checkDisconnect(
-  options: { reasonCode?: number } | undefined,
+  options: { reasonCode?: number; sessionExpiryInterval?: number } | undefined,
   version: ProtocolVersion,
+  connectExpiry?: number,
 ): Uint8Array | undefined {
   if (options === undefined) return undefined;
   if (version !== 5) {
     throw new TypeError("Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5");
   }
   const { reasonCode, ...properties } = options;
+  const expiry = properties.sessionExpiryInterval;
+  if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
+    // A broker takes it for a protocol error: mosquitto publishes the will.
+    throw new RangeError(
+      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT asked for no session after the connection (connect(true) without sessionExpiryInterval), so the DISCONNECT may not ask for one (MQTT-3.14.2-2)`,
+    );
+  }
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
 }
 

@@ -158,6 +158,38 @@ forEachBroker(
   V5,
 );
 
+forEachBroker(
+  "disconnect() may set a session expiry only when the CONNECT asked for one (MQTT-3.14.2-2)",
+  async (broker) => {
+    const u = uniqueId("dexp");
+    const watcher = await client(broker);
+    await watcher.subscribe(`${u}/#`, 1);
+    const { c, tap } = await tapped(broker);
+    c.set_last_will(`${u}/will`, "should not appear", false, 1);
+    await c.subscribe(`${u}/session`, 1);
+    // connect(true): no session after the connection. Setting one now would
+    // be a protocol error, which mosquitto answers by publishing the will.
+    const e = await outcome(c.disconnect({ sessionExpiryInterval: 60 }));
+    assert.ok(e instanceof RangeError, `${e}`);
+    assert.match(e.message, /sessionExpiryInterval 60.*\(MQTT-3\.14\.2-2\)/);
+    assert.equal(c.connected, true, "still connected");
+    assert.equal(tap.conns[0].written.filter((p) => p.type === "disconnect").length, 0);
+    await c.disconnect({ sessionExpiryInterval: 0, reasonString: "done" }); // 0 is allowed
+    await watcher.publish(`${u}/marker`, "marker", { qos: 1 });
+    assert.equal((await next(watcher, "the marker")).topic, `${u}/marker`, "no will");
+    assert.equal(await c.connect(false), false);
+    // connect(false) asked for one: the DISCONNECT may change it, to 0 too.
+    await c.subscribe(`${u}/session`, 1);
+    await c.disconnect({ sessionExpiryInterval: 3600 });
+    assert.equal(await c.connect(false), true, "kept");
+    await c.disconnect({ sessionExpiryInterval: 0 });
+    assert.equal(await c.connect(false), false, "ended with the connection");
+    await c.disconnect({ sessionExpiryInterval: 0 });
+    await watcher.disconnect();
+  },
+  V5,
+);
+
 // --- properties both ways ----------------------------------------------------
 
 forEachBroker(
