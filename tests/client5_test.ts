@@ -493,29 +493,46 @@ test(
 );
 
 forEachBroker(
-  "our Receive Maximum: mosquitto overruns it; every message is delivered, in order, and counted",
+  "our Receive Maximum: mosquitto overruns it; all delivered, in order, each overrun counted",
   async (broker) => {
-    const u = uniqueId("ourmax");
-    const { c: sub, tap } = await tapped(broker, { receiveMaximum: 2 });
-    const pub = await client(broker);
-    try {
-      await sub.subscribe(u, 1);
-      const connect = tap.conns[0].written[0];
-      assert.equal(connect.type === "connect" && connect.properties?.receiveMaximum, 2);
-      await Promise.all(
-        Array.from({ length: 40 }, (_, i) => pub.publish(u, String(i), { qos: 1 })),
-      );
-      const got = [];
-      for (let i = 0; i < 40; i++) got.push(text((await next(sub, `message ${i}`)).payload));
-      assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => String(i)));
-      // mosquitto 2.0.11 keeps to 2 only until the first acknowledgements.
-      const most = mostInFlight(tap.conns[0], "in");
-      assert.ok(most > 2, `mosquitto had at most ${most} in flight: it no longer overruns`);
-      assert.ok(sub.receiveMaximumExceeded > 0, "the overrun is counted");
-      assert.equal(sub.connected, true, "and tolerated");
-    } finally {
-      await sub.disconnect();
-      await pub.disconnect();
+    for (const qos of [1, 2] as const) {
+      const u = uniqueId("ourmax");
+      const { c: sub, tap } = await tapped(broker, { receiveMaximum: 2 });
+      const pub = await client(broker);
+      try {
+        await sub.subscribe(u, qos);
+        const connect = tap.conns[0].written[0];
+        assert.equal(connect.type === "connect" && connect.properties?.receiveMaximum, 2);
+        await Promise.all(Array.from({ length: 40 }, (_, i) => pub.publish(u, String(i), { qos })));
+        const got = [];
+        for (let i = 0; i < 40; i++) got.push(text((await next(sub, `message ${i}`)).payload));
+        assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => String(i)));
+        await until(
+          () =>
+            tap.conns[0].written.filter((p) => p.type === "puback" || p.type === "pubcomp")
+              .length === 40,
+          "every message is acknowledged to the end",
+        );
+        // mosquitto 2.0.11 keeps to 2 only until the first acknowledgements.
+        const most = mostInFlight(tap.conns[0], "in");
+        assert.ok(most > 2, `QoS ${qos}: mosquitto had at most ${most} in flight`);
+        // Each PUBLISH that came with 2 or more unacknowledged (a QoS 2 one
+        // until our PUBCOMP, MQTT 5 section 4.9) is counted, and tolerated.
+        // The Tap logs an acknowledgement when it is written, the client
+        // counts it when it is decided, which may be a little earlier: its
+        // count may fall short of the Tap's by one now and then, under load.
+        let inFlight = 0, over = 0;
+        for (const { dir, packet: p } of tap.conns[0].log) {
+          if (dir === "in" && p.type === "publish" && ++inFlight > 2) over++;
+          if (dir === "out" && (p.type === "puback" || p.type === "pubcomp")) inFlight--;
+        }
+        const counted = sub.receiveMaximumExceeded;
+        assert.ok(counted <= over && counted >= over - 3, `QoS ${qos}: ${counted} of ${over}`);
+        assert.equal(sub.connected, true);
+      } finally {
+        await sub.disconnect();
+        await pub.disconnect();
+      }
     }
   },
   V5,
