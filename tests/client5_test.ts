@@ -671,6 +671,27 @@ test(
       await c.publish(u, "x", { qos: 1 });
       assert.equal((await next(c, "the message")).qos, 1);
       await c.disconnect();
+      // A will it cannot take is refused in the CONNACK, with its reason code.
+      for (
+        const [will, code, reason] of [[[true, 0], 0x9a, "Retain not supported"], [
+          [false, 2],
+          0x9b,
+          "QoS not supported",
+        ]] as const
+      ) {
+        const w = new MQTTClient(uniqueId("will"), broker.host, {
+          port: broker.port,
+          protocolVersion: 5,
+        });
+        w.set_last_will(`${u}/will`, "x", { retain: will[0], qos: will[1] });
+        const e = await outcome(w.connect());
+        assert.ok(e instanceof MQTTException, `${e}`);
+        assert.equal(e.code, code);
+        assert.match(
+          e.message,
+          new RegExp(`${reason} \\(CONNACK reason code 0x${code.toString(16)}\\)`),
+        );
+      }
     } finally {
       await broker.stop();
     }
@@ -707,7 +728,8 @@ forEachBroker(
   async (broker) => {
     const u = uniqueId("rr");
     const svc = await responder(broker, `${u}/svc/+`);
-    const { c, tap } = await tapped(broker);
+    // mosquitto sends no Response Information: the client makes its own topic.
+    const { c, tap } = await tapped(broker, { requestResponseInformation: true });
     try {
       await c.subscribe(`${u}/other`, 1);
       const first = c.wait_msg(); // must see only the marker below
@@ -719,6 +741,7 @@ forEachBroker(
         replies.map((m) => text(m.payload)),
         Array.from({ length: 50 }, (_, i) => `reply:q${i}`),
       );
+      assert.equal(c.connack!.properties.responseInformation, undefined);
       const responseTopic = replies[0].topic;
       assert.match(responseTopic, new RegExp(`^${c.client_id}/responses/[0-9a-f]{12}$`));
       assert.ok(replies.every((m) => m.topic === responseTopic && m.qos === 1));
@@ -850,6 +873,42 @@ test(
     } finally {
       await robust.disconnect();
       await r?.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
+test(
+  "a robust client renews its subscriptions with their MQTT 5 options when the session is new",
+  async () => {
+    const broker = await startMosquitto(); // no persistence: a restart forgets sessions
+    const robust = new RobustClient(uniqueId("rb"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+    });
+    robust.DELAY = 0.01;
+    try {
+      await robust.connect(false);
+      await robust.subscribe("own/+", { qos: 1, noLocal: true, subscriptionIdentifier: 7 });
+      await robust.subscribe([["other/+", 2], ["other/x", 0]], { subscriptionIdentifier: 8 });
+      await broker.restart!();
+      await until(() => robust.connected, "the robust client is back", 10_000);
+      await robust.reconnect(); // resolves once it has subscribed again
+      assert.equal(robust.connack!.sessionPresent, false);
+      await robust.publish("own/a", "not for me", { qos: 1 });
+      const other = await client(broker);
+      await other.publish("own/b", "own", { qos: 1 });
+      await other.publish("other/x", "other", { qos: 2 });
+      const got = [];
+      for (let i = 0; i < 3; i++) {
+        const m = await next(robust, `message ${i}`);
+        got.push([text(m.payload), m.qos, m.properties?.subscriptionIdentifiers]);
+      }
+      assert.deepEqual(got.sort(), [["other", 0, [8]], ["other", 2, [8]], ["own", 1, [7]]]);
+      await other.disconnect();
+    } finally {
+      await robust.disconnect();
       await broker.stop();
     }
   },
