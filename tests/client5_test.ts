@@ -433,8 +433,24 @@ test("topic aliases: autoTopicAlias false sends none; max_topic_alias bounds the
     const { c: two, tap: twoTap } = await tapped(broker);
     assert.equal(two.connack!.properties.topicAliasMaximum, 2);
     for (const c of [off, two]) {
-      for (const t of ["a", "b", "c", "a", "b", "c"]) await c.publish(`${u}/${t}`, t, { qos: 1 });
+      for (const t of ["a", "b", "c", "a", "b", "c"]) {
+        await c.publish(`${u}/${t}`, `${t} from ${c === off ? "off" : "two"}`, {
+          qos: 1,
+          retain: true,
+        });
+      }
     }
+    // Retained as sent under an alias: a later subscriber sees the full topics.
+    const late = new MQTTClient(uniqueId("late"), broker.host, broker.port);
+    await late.connect();
+    await late.subscribe(`${u}/+`, 1);
+    const kept = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await next(late, `retained ${i}`);
+      kept.push([m.topic, text(m.payload)]);
+    }
+    assert.deepEqual(kept.sort(), ["a", "b", "c"].map((t) => [`${u}/${t}`, `${t} from two`]));
+    await late.disconnect();
     assert.deepEqual(
       published(offTap.conns[0]).map((p) => p.properties?.topicAlias),
       Array(6).fill(undefined),
