@@ -13,14 +13,16 @@ export class TopicAliases {
   /**
    * The bytes of `packet` (whose full encoding is `full`) to write: with a
    * topic alias while fewer than `max` are in use — the first time a topic
-   * goes out with the alias that will stand for it, then the alias alone.
-   * The session keeps `full`: aliases do not outlive a connection.
+   * goes out with the alias that will stand for it, then the alias alone —
+   * unless that would take it over `maxSize` bytes (the alias property adds
+   * 3). The session keeps `full`: aliases do not outlive a connection.
    */
   out(
     packet: PublishPacket,
     full: Uint8Array,
     packetId: number | undefined,
     max: number,
+    maxSize = Infinity,
   ): Uint8Array {
     if (!max) return full;
     const aliases = this.#out ??= new Map();
@@ -28,14 +30,18 @@ export class TopicAliases {
     const known = alias !== undefined;
     if (!known) {
       if (aliases.size >= max) return full;
-      aliases.set(packet.topic, alias = aliases.size + 1);
+      alias = aliases.size + 1;
     }
-    return encodePublish({
+    const bytes = encodePublish({
       ...packet,
       topic: known ? "" : packet.topic,
       packetId,
       properties: { ...packet.properties, topicAlias: alias },
     }, 5);
+    // In full, it fits (checked before): an alias not set now stays free.
+    if (bytes.length > maxSize) return full;
+    if (!known) aliases.set(packet.topic, alias);
+    return bytes;
   }
 
   /**

@@ -338,22 +338,56 @@ export function checkLimits(
   }
 }
 
+/**
+ * MQTT 5: throws unless a SUBSCRIBE or UNSUBSCRIBE of `topics` (encoded as
+ * `bytes`) is within the broker's Maximum Packet Size (MQTT-3.1.2-24).
+ *
+ * @throws {RangeError} Naming the limit.
+ */
+export function checkSize(
+  broker: ConnackProperties,
+  packet: "SUBSCRIBE" | "UNSUBSCRIBE",
+  topics: string[],
+  bytes: Uint8Array,
+): void {
+  const max = broker.maximumPacketSize;
+  if (max === undefined || bytes.length <= max) return;
+  const what = packet === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
+  throw new RangeError(
+    `Cannot ${what} "${
+      topics.join('", "')
+    }": a ${packet} of ${bytes.length} bytes is over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`,
+  );
+}
+
 /** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE. */
 export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Uint8Array {
   for (const t of topics) validateTopicFilter(t, "unsubscribe");
   return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics }, version);
 }
 
-/** `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined without options. */
+/**
+ * `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined
+ * without options. `connectExpiry` is the last CONNECT's Session Expiry
+ * Interval: when it was 0, the DISCONNECT may not set one (MQTT-3.14.2-2).
+ */
 export function checkDisconnect(
-  options: { reasonCode?: number } | undefined,
+  options: { reasonCode?: number; sessionExpiryInterval?: number } | undefined,
   version: ProtocolVersion,
+  connectExpiry?: number,
 ): Uint8Array | undefined {
   if (options === undefined) return undefined;
   if (version !== 5) {
     throw new TypeError("Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5");
   }
   const { reasonCode, ...properties } = options;
+  const expiry = properties.sessionExpiryInterval;
+  if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
+    // A broker takes it for a protocol error: mosquitto publishes the will.
+    throw new RangeError(
+      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT asked for no session after the connection (connect(true) without sessionExpiryInterval), so the DISCONNECT may not ask for one (MQTT-3.14.2-2)`,
+    );
+  }
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
 }
 

@@ -15,6 +15,8 @@ export class Connector {
   readonly servers: Servers;
   /** The will sent in every CONNECT. */
   will: Will | undefined;
+  /** MQTT 5: the Session Expiry Interval of the last CONNECT sent (0 when it had none). */
+  sessionExpiry: number | undefined;
   readonly #config: ClientConfig;
   readonly #conn: Connection;
   #clientId: string;
@@ -84,6 +86,7 @@ export class Connector {
     // transport starts opening in the caller's turn.
     const given = credentials(c);
     const { user, password } = given instanceof Promise ? await given : given;
+    const expiry = c.sessionExpiryInterval ?? (clean ? undefined : 0xffffffff);
     const connect = encodeConnect({
       type: "connect",
       protocolVersion: c.version,
@@ -97,7 +100,7 @@ export class Connector {
         ? {
           ...c.connectProperties,
           // umqtt's meaning in both versions: connect(false) keeps the session.
-          sessionExpiryInterval: c.sessionExpiryInterval ?? (clean ? undefined : 0xffffffff),
+          sessionExpiryInterval: expiry,
         }
         : undefined,
     }, c.version);
@@ -106,6 +109,7 @@ export class Connector {
       throw new MQTTConnectionError("Disconnected: disconnect() was called");
     }
     signal?.throwIfAborted();
+    this.sessionExpiry = expiry ?? 0;
     const ack = await this.#conn.start(server, connect, clean, signal);
     this.servers.use(server);
     this.#clientId = this.clientId;

@@ -7,7 +7,7 @@ import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
 import type { AckKind } from "./_protocol.ts";
-import { type CheckedPublish, checkLimits, headerLength } from "./_checks.ts";
+import { type CheckedPublish, checkLimits, checkSize, headerLength } from "./_checks.ts";
 import { abortable } from "./_abortable.ts";
 
 /** The client's outgoing calls over its connection. */
@@ -52,6 +52,7 @@ export class Outbox {
     if (offline) return Promise.reject(offline);
     try {
       checkLimits(this.#conn.core.broker, subscriptions, properties);
+      checkSize(this.#conn.core.broker, "SUBSCRIBE", subscriptions.map((s) => s.topic), bytes);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -59,11 +60,16 @@ export class Outbox {
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
-  /** An encoded UNSUBSCRIBE of `n` filters: resolves with the UNSUBACK's codes (3.1.1: all 0). */
-  unsubscribe(bytes: Uint8Array, n: number): Promise<number[]> {
+  /** An encoded UNSUBSCRIBE of `topics`: resolves with the UNSUBACK's codes (3.1.1: all 0). */
+  unsubscribe(bytes: Uint8Array, topics: string[]): Promise<number[]> {
     const offline = this.#conn.unusable("unsubscribe");
     if (offline) return Promise.reject(offline);
-    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
+    try {
+      checkSize(this.#conn.core.broker, "UNSUBSCRIBE", topics, bytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, topics.length);
   }
 
   /** A PINGREQ: resolves on its PINGRESP. */

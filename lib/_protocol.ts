@@ -144,6 +144,9 @@ export class Protocol {
   // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
   // (Made on the first QoS 2 message: an idle client carries no empty Set.)
   #qos2Queued: Set<number> | null = null;
+  // Incoming QoS 2 ids of this connection PUBREC'd and awaiting PUBREL: they
+  // count against our Receive Maximum until our PUBCOMP (MQTT 5 section 4.9).
+  #qos2Released: Set<number> | null = null;
   // Counts connections, so that stale work (an ack for a message from an
   // earlier connection) is recognised; and clean starts, so that a QoS 2
   // message of an earlier session is not acknowledged in this one.
@@ -200,6 +203,7 @@ export class Protocol {
     this.#aliases = new TopicAliases();
     this.#window = 65535;
     this.#unacked = 0;
+    this.#qos2Released = null;
     this.broker = {};
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
@@ -295,8 +299,9 @@ export class Protocol {
 
   /** MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic alias if it may. */
   wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
+    const b = this.broker;
     return this.#options.autoTopicAlias
-      ? this.#aliases.out(packet, full, packetId, this.broker.topicAliasMaximum ?? 0)
+      ? this.#aliases.out(packet, full, packetId, b.topicAliasMaximum ?? 0, b.maximumPacketSize)
       : full;
   }
 
@@ -420,6 +425,7 @@ export class Protocol {
         // Releases an incoming QoS 2 id; answered even when unknown, as the
         // broker may resend a PUBREL whose PUBCOMP was lost (MQTT-4.3.3).
         this.#store.incoming.delete(p.packetId);
+        if (this.#qos2Released?.delete(p.packetId)) this.#unacked--;
         this.#out.write(encodeAck({ type: "pubcomp", packetId: p.packetId }));
         return;
       case "pingresp":
@@ -469,7 +475,9 @@ export class Protocol {
   ack({ packet: p, generation, session }: Incoming): void {
     if (p.qos === 0) return;
     const id = p.packetId!;
-    if (generation === this.#generation && this.#unacked > 0) this.#unacked--;
+    // Counted until acknowledged; a QoS 2 message until its PUBREL is answered.
+    const counted = generation === this.#generation && this.#unacked > 0;
+    if (counted && p.qos === 1) this.#unacked--;
     if (p.qos === 2) {
       // A clean start since: the broker forgot this message, and its id may
       // now be another's.
@@ -477,6 +485,7 @@ export class Protocol {
       // Delivered: from now on a resend of this id is answered, not delivered.
       this.#qos2Queued?.delete(id);
       this.#store.incoming.add(id);
+      if (counted) (this.#qos2Released ??= new Set()).add(id);
       this.#out.write(encodeAck({ type: "pubrec", packetId: id }));
     } else if (generation === this.#generation && this.#online) {
       // A QoS 1 ack goes only on the connection the message came on.

@@ -303,12 +303,12 @@ export class MQTTClient extends EventTarget {
    * publish the will.
    * @returns When the connection is closed.
    * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} a reason code DISCONNECT
-   * may not carry.
+   * may not carry, a session expiry when the CONNECT had none (MQTT-3.14.2-2).
    */
   disconnect(options?: DisconnectOptions): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
-      bytes = checkDisconnect(options, this.#config.version);
+      bytes = checkDisconnect(options, this.#config.version, this.#link.sessionExpiry);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -397,7 +397,7 @@ export class MQTTClient extends EventTarget {
    * @throws {MQTTException} The broker refused it (`code` 0x80; MQTT 5: the reason code).
    * @throws {TypeError} A malformed filter or option, an MQTT 5 option with 3.1.1.
    * @throws {RangeError} A QoS out of range; MQTT 5: a wildcard, shared subscription or
-   * subscription identifier the broker said it lacks.
+   * subscription identifier the broker lacks, a packet over its Maximum Packet Size.
    * @throws {MQTTConnectionError} Not connected, or the connection ended before SUBACK.
    */
   subscribe(topic: string, qos?: QoS | SubscribeOptions, options?: SignalOptions): Promise<number>;
@@ -443,7 +443,7 @@ export class MQTTClient extends EventTarget {
    * Unsubscribes from one topic filter or several, in one UNSUBSCRIBE.
    *
    * @param topic A topic filter.
-   * @throws {TypeError} A malformed filter.
+   * @throws {TypeError} A malformed filter. {@linkcode RangeError}: over the Maximum Packet Size.
    * @throws {MQTTException} MQTT 5: the broker refused it (UNSUBACK reason 0x80 or above; 0x11,
    * no subscription existed, resolves).
    * @throws {MQTTConnectionError} Not connected, or the connection ended before UNSUBACK.
@@ -465,7 +465,7 @@ export class MQTTClient extends EventTarget {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const codes = await this.#out.unsubscribe(bytes, topics.length);
+      const codes = await this.#out.unsubscribe(bytes, topics);
       this.#hooks.unsubscribed?.(topics);
       if (Array.isArray(topic)) return codes;
       if (codes[0] >= 0x80) throw refused("Unsubscribe from", topic, "UNSUBACK", codes[0]);

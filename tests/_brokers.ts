@@ -46,6 +46,7 @@ import {
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { test, type TestOptions } from "./_test.ts";
 
 /** A broker implementation the harness can run. */
@@ -90,6 +91,15 @@ export interface MosquittoOptions {
   passwordFile?: { user: string; password: string }[];
   /** Literal topic filters whose SUBSCRIBE gets return code 0x80; all else is allowed. */
   denySubscribe?: string[];
+  /**
+   * The dynamic-security plugin for anonymous clients, as `denySubscribe`
+   * starts it, with more: `deny` lists `[acltype, topic]` pairs refused to
+   * them (e.g. `["publishClientSend", "a/b"]`: an MQTT 5 QoS 1 PUBLISH there
+   * gets PUBACK 0x87, and the connection stays open); with `control`
+   * they may send the plugin's commands to `$CONTROL/dynamic-security/v1`
+   * (`createClient`, `disableClient`, …) and read its answers.
+   */
+  dynsec?: { deny?: [DynsecAclType, string][]; control?: boolean };
   /** Add a WebSocket listener (`Broker.wsUrl`). */
   websockets?: boolean;
   /** Add a TLS listener (`Broker.tlsPort`). */
@@ -107,6 +117,18 @@ export interface MosquittoOptions {
    */
   extraConfig?: string[];
 }
+
+/** The dynamic-security plugin's ACL types. */
+export type DynsecAclType =
+  | "publishClientSend"
+  | "publishClientReceive"
+  | "subscribeLiteral"
+  | "subscribePattern"
+  | "unsubscribeLiteral"
+  | "unsubscribePattern";
+
+/** The dynamic-security plugin's command topic (`dynsec.control`); answers come on `…/response`. */
+export const DYNSEC_CONTROL = "$CONTROL/dynamic-security/v1";
 
 const HOST = "127.0.0.1";
 const DYNSEC_PLUGINS = [
@@ -326,10 +348,12 @@ function writeReadable(path: string, text: string): string {
 function launchMosquitto(opts: MosquittoOptions): Launch {
   const bin = mosquittoPath();
   if (!bin) throw new Error("mosquitto is not installed (apt-get install -y mosquitto)");
-  if (opts.passwordFile && opts.denySubscribe) {
+  if (opts.passwordFile && (opts.denySubscribe || opts.dynsec)) {
     // The dynamic-security plugin takes over authentication, so the password
     // file would silently stop applying.
-    throw new TypeError("startMosquitto: passwordFile and denySubscribe cannot be combined");
+    throw new TypeError(
+      "startMosquitto: passwordFile and denySubscribe or dynsec cannot be combined",
+    );
   }
   const dir = tempDir();
   try {
@@ -376,10 +400,23 @@ function writeConfig(dir: string, ports: Ports, opts: MosquittoOptions): string 
     }
     conf.push(`password_file ${file}`);
   }
-  if (opts.denySubscribe) {
+  if (opts.denySubscribe || opts.dynsec) {
     const plugin = DYNSEC_PLUGINS.find((path) => existsSync(path));
     if (!plugin) {
       throw new Error(`mosquitto dynamic-security plugin not found in ${DYNSEC_PLUGINS}`);
+    }
+    const deny: [DynsecAclType, string][] = [
+      ...(opts.denySubscribe ?? []).map((t): [DynsecAclType, string] => ["subscribeLiteral", t]),
+      ...opts.dynsec?.deny ?? [],
+    ];
+    const acls = deny.map(([acltype, topic]) => ({ acltype, topic, allow: false }));
+    if (opts.dynsec?.control) {
+      // Allowed explicitly: defaultACLAccess does not reach $CONTROL (checked: SUBACK 0x87).
+      acls.push(
+        { acltype: "publishClientSend", topic: `${DYNSEC_CONTROL}`, allow: true },
+        { acltype: "subscribePattern", topic: `${DYNSEC_CONTROL}/#`, allow: true },
+        { acltype: "publishClientReceive", topic: `${DYNSEC_CONTROL}/#`, allow: true },
+      );
     }
     const dynsec = {
       defaultACLAccess: {
@@ -390,16 +427,10 @@ function writeConfig(dir: string, ports: Ports, opts: MosquittoOptions): string 
       },
       clients: [],
       groups: [{ groupname: "anonymous", roles: [{ rolename: "deny" }], clients: [] }],
-      roles: [{
-        rolename: "deny",
-        acls: opts.denySubscribe.map((topic) => ({
-          acltype: "subscribeLiteral",
-          topic,
-          allow: false,
-        })),
-      }],
+      roles: [{ rolename: "deny", acls }],
       anonymousGroup: "anonymous",
     };
+    // (Changes made through $CONTROL are not saved: the folder is root's. They need not be.)
     const file = writeReadable(join(dir, "dynsec.json"), JSON.stringify(dynsec));
     conf.push(`plugin ${plugin}`, `plugin_opt_config_file ${file}`);
   }
@@ -545,42 +576,55 @@ function sharedBroker(kind: BrokerKind): () => Promise<Broker> {
 /** Options for {@linkcode forEachBroker}. */
 export interface ForEachBrokerOptions extends Omit<TestOptions, "mosquitto"> {
   /** Register only for these kinds. */
-  only?: BrokerKind[];
+  only?: readonly BrokerKind[];
+  /**
+   * The MQTT versions to run the body at, on each broker that speaks them
+   * (aedes speaks 4 only); default `[4]`. A version 5 run is named
+   * `"<title> [<kind>, MQTT 5]"`.
+   */
+  versions?: readonly ProtocolVersion[];
 }
+
+/** Which MQTT versions each broker kind speaks. */
+const SPEAKS: Record<BrokerKind, ProtocolVersion[]> = { mosquitto: [4, 5], aedes: [4] };
 
 /**
  * Registers `fn` once per broker kind, as `"<title> [mosquitto]"` and
  * `"<title> [aedes]"`, each given the test file's shared broker of that kind
- * (plain TCP, anonymous). A kind this machine cannot run is registered as
- * ignored. Call it at module level: the brokers are spawned right here, so
- * that they are not resources of any one test.
+ * (plain TCP, anonymous) and the MQTT version to speak; with `versions: [4,
+ * 5]` also as `"<title> [mosquitto, MQTT 5]"`. A kind this machine cannot
+ * run is registered as ignored. Call it at module level: the brokers are
+ * spawned right here, so that they are not resources of any one test.
  *
  * @example
  * ```ts ignore
- * forEachBroker("CONNECT gets CONNACK 0", async (broker) => {
- *   const client = new MQTTClient(uniqueId("c"), broker.host, { port: broker.port });
+ * forEachBroker("CONNECT gets CONNACK 0", async (broker, protocolVersion) => {
+ *   const client = new MQTTClient(uniqueId("c"), broker.host, { port: broker.port, protocolVersion });
  *   await client.connect();
  *   await client.disconnect();
- * });
+ * }, { versions: [4, 5] });
  * ```
  *
  * @throws {Error} If `CI=true` and mosquitto is missing (see {@linkcode brokerKinds}).
  */
 export function forEachBroker(
   title: string,
-  fn: (broker: Broker) => Promise<void>,
+  fn: (broker: Broker, version: ProtocolVersion) => Promise<void>,
   opts: ForEachBrokerOptions = {},
 ): void {
   const kinds = opts.only ?? ["mosquitto", "aedes"];
   // Only a file that wants mosquitto should fail for its absence under CI.
   const available = kinds.includes("mosquitto") ? brokerKinds() : ["aedes"];
-  for (const kind of kinds) {
-    const name = `${title} [${kind}]`;
-    if (opts.ignore || !available.includes(kind)) {
-      test(name, () => {}, { ignore: true });
-      continue;
+  for (const version of opts.versions ?? [4]) {
+    for (const kind of kinds) {
+      if (!SPEAKS[kind].includes(version)) continue;
+      const name = `${title} [${kind}${version === 4 ? "" : `, MQTT ${version}`}]`;
+      if (opts.ignore || !available.includes(kind)) {
+        test(name, () => {}, { ignore: true });
+        continue;
+      }
+      const broker = sharedBroker(kind);
+      test(name, async () => fn(await broker(), version), opts);
     }
-    const broker = sharedBroker(kind);
-    test(name, async () => fn(await broker()), opts);
   }
 }

@@ -6,10 +6,10 @@ import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { ConnackPacket, Packet, QoS } from "../lib/codec/packet.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
-import { type AckKind, type Incoming, Protocol } from "../lib/_protocol.ts";
+import { type AckKind, type Incoming, Protocol, type ProtocolOptions } from "../lib/_protocol.ts";
 
 /** A protocol state with its output recorded, connected unless told otherwise. */
-export function harness(store = new MemorySessionStore()) {
+export function harness(store = new MemorySessionStore(), options?: ProtocolOptions) {
   const written: Packet[] = [];
   const delivered: Incoming[] = [];
   const connacks: ConnackPacket[] = [];
@@ -25,7 +25,7 @@ export function harness(store = new MemorySessionStore()) {
     connack: (p) => connacks.push(p),
     disconnected: (p) => others.push(p),
     auth: (p) => others.push(p),
-  });
+  }, options);
   return {
     core,
     store,

@@ -1,7 +1,8 @@
 // A transport for tests: a real TCP connection to a real broker, with a tap
 // that decodes every packet the client writes, a switch that swallows the
 // client's writes (as a network that loses them would), and a way to cut
-// the connection abruptly (no DISCONNECT).
+// the connection abruptly (no DISCONNECT). It decodes MQTT 3.1.1 or 5.0, as
+// the client's CONNECT says.
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import type { StreamPair } from "../mod.ts";
@@ -13,6 +14,12 @@ export interface TapConn {
   written: Packet[];
   /** Packets the broker sent, decoded, in order, as they pass to the client. */
   read: Packet[];
+  /**
+   * Both, in the order the client saw them: a packet written as the client
+   * writes it, a packet read as it passes to the client. What the client had
+   * unacknowledged at any moment can be counted from it.
+   */
+  log: { dir: "out" | "in"; packet: Packet }[];
   /** Closes the socket under the client, abruptly. */
   cut(): void;
 }
@@ -40,13 +47,18 @@ export class Tap {
       : (await connectNode(address)) as StreamPair & { close(): void };
     const written: Packet[] = [];
     const read: Packet[] = [];
-    const decoder = new PacketDecoder({ maxPacketSize: 1 << 28 });
-    const readDecoder = new PacketDecoder({ maxPacketSize: 1 << 28 });
+    const log: TapConn["log"] = [];
+    // A server's decoder: it takes the CONNECT of either version and then
+    // decodes at its level. The broker's side is decoded at that level too,
+    // once the CONNECT has gone out (nothing comes before it).
+    const decoder = new PacketDecoder({ maxPacketSize: 1 << 28, protocolVersion: 5 });
+    let readDecoder: PacketDecoder | undefined;
     const writer = conn.writable.getWriter();
     let cut = false;
     this.conns.push({
       written,
       read,
+      log,
       cut() {
         if (!cut) {
           cut = true;
@@ -58,6 +70,7 @@ export class Tap {
       write: async (chunk) => {
         const packets = decoder.push(chunk);
         written.push(...packets);
+        for (const packet of packets) log.push({ dir: "out", packet });
         const swallow = this.swallow;
         if (swallow === true || (swallow && packets.some(swallow))) return;
         await writer.write(chunk);
@@ -74,7 +87,13 @@ export class Tap {
         while (!done && this.deaf) ({ value, done } = await source.read());
         if (done || !value) return controller.close();
         const copy = value.slice();
-        read.push(...readDecoder.push(copy));
+        readDecoder ??= new PacketDecoder({
+          maxPacketSize: 1 << 28,
+          protocolVersion: decoder.protocolVersion,
+        });
+        const packets = readDecoder.push(copy);
+        read.push(...packets);
+        for (const packet of packets) log.push({ dir: "in", packet });
         controller.enqueue(copy);
       },
       cancel: (reason) => source.cancel(reason),

@@ -11,6 +11,7 @@ import {
   MQTTException,
 } from "../mod.ts";
 import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId } from "./_test.ts";
@@ -20,14 +21,18 @@ import { connect as netConnect } from "node:net";
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const hasMosquitto = brokerKinds().includes("mosquitto");
 
-/** A connected client; `close` disconnects it if it still is. */
+// The tests that hold for either MQTT version run at both (MQTT 5 on mosquitto only).
+const BOTH = { versions: [4, 5] } as const;
+
+/** A connected client speaking MQTT `protocolVersion`. */
 async function client(
   broker: Broker,
+  protocolVersion: ProtocolVersion,
   options: MQTTClientOptions = {},
   clean = true,
   id = uniqueId("c"),
 ): Promise<MQTTClient> {
-  const c = new MQTTClient(id, broker.host, { port: broker.port, ...options });
+  const c = new MQTTClient(id, broker.host, { port: broker.port, protocolVersion, ...options });
   await c.connect(clean);
   return c;
 }
@@ -41,9 +46,9 @@ async function until(f: () => boolean | Promise<boolean>, what: string, tries = 
   throw new Error(`Timed out waiting until ${what}`);
 }
 
-forEachBroker("connect reports session present: clean, then persistent", async (broker) => {
+forEachBroker("connect reports session present: clean, then persistent", async (broker, v) => {
   const id = uniqueId("sp");
-  const c = new MQTTClient(id, broker.host, broker.port);
+  const c = new MQTTClient(id, broker.host, { port: broker.port, protocolVersion: v });
   assert.equal(c.connected, false);
   assert.equal(await c.connect(true), false);
   assert.equal(c.connected, true);
@@ -56,48 +61,52 @@ forEachBroker("connect reports session present: clean, then persistent", async (
   await c.disconnect();
   assert.equal(await c.connect(true), false, "a clean session discards it");
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("QoS 0 and 1 carry exact payload bytes: empty, binary, 256 KiB", async (broker) => {
-  const topic = uniqueId("payload");
-  const sub = await client(broker);
-  const pub = await client(broker);
-  try {
-    await sub.subscribe(`${topic}/#`, 1);
-    const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
-    const big = new Uint8Array(256 * 1024);
-    crypto.getRandomValues(big.subarray(0, 65536));
-    big.set(big.subarray(0, 65536), 65536 * 3);
-    const cases: [string, Uint8Array | string, 0 | 1][] = [
-      ["empty0", new Uint8Array(0), 0],
-      ["empty1", "", 1],
-      ["binary0", binary, 0],
-      ["binary1", binary, 1],
-      ["big0", big, 0],
-      ["big1", big, 1],
-      ["text1", "héllo ✓", 1],
-    ];
-    for (const [name, payload, qos] of cases) {
-      await pub.publish(`${topic}/${name}`, payload, false, qos);
-      const msg = await sub.wait_msg();
-      assert.equal(msg.topic, `${topic}/${name}`);
-      assert.equal(msg.qos, qos);
-      assert.equal(msg.retain, false);
-      assert.equal(msg.dup, false);
-      const expected = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-      assert.deepEqual(msg.payload, expected, name);
+forEachBroker(
+  "QoS 0 and 1 carry exact payload bytes: empty, binary, 256 KiB",
+  async (broker, v) => {
+    const topic = uniqueId("payload");
+    const sub = await client(broker, v);
+    const pub = await client(broker, v);
+    try {
+      await sub.subscribe(`${topic}/#`, 1);
+      const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const big = new Uint8Array(256 * 1024);
+      crypto.getRandomValues(big.subarray(0, 65536));
+      big.set(big.subarray(0, 65536), 65536 * 3);
+      const cases: [string, Uint8Array | string, 0 | 1][] = [
+        ["empty0", new Uint8Array(0), 0],
+        ["empty1", "", 1],
+        ["binary0", binary, 0],
+        ["binary1", binary, 1],
+        ["big0", big, 0],
+        ["big1", big, 1],
+        ["text1", "héllo ✓", 1],
+      ];
+      for (const [name, payload, qos] of cases) {
+        await pub.publish(`${topic}/${name}`, payload, false, qos);
+        const msg = await sub.wait_msg();
+        assert.equal(msg.topic, `${topic}/${name}`);
+        assert.equal(msg.qos, qos);
+        assert.equal(msg.retain, false);
+        assert.equal(msg.dup, false);
+        const expected = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+        assert.deepEqual(msg.payload, expected, name);
+      }
+    } finally {
+      await sub.disconnect();
+      await pub.disconnect();
     }
-  } finally {
-    await sub.disconnect();
-    await pub.disconnect();
-  }
-});
+  },
+  BOTH,
+);
 
-forEachBroker("retained messages reach later subscribers until cleared", async (broker) => {
+forEachBroker("retained messages reach later subscribers until cleared", async (broker, v) => {
   const topic = uniqueId("retain");
-  const pub = await client(broker);
+  const pub = await client(broker, v);
   await pub.publish(topic, "kept", true, 1);
-  const sub1 = await client(broker);
+  const sub1 = await client(broker, v);
   await sub1.subscribe(topic, 1);
   const m = await sub1.wait_msg();
   assert.deepEqual({ ...m, payload: text(m.payload) }, {
@@ -106,6 +115,8 @@ forEachBroker("retained messages reach later subscribers until cleared", async (
     qos: 1,
     retain: true,
     dup: false,
+    // MQTT 5: every message has properties, none here.
+    ...(v === 5 ? { properties: {} } : {}),
   });
   // A live message on a retained topic arrives with retain=false (MQTT-3.3.1-9).
   await pub.publish(topic, "live", { retain: true, qos: 1 });
@@ -115,45 +126,55 @@ forEachBroker("retained messages reach later subscribers until cleared", async (
   // An empty retained message clears the topic (MQTT-3.3.1-10).
   await pub.publish(topic, new Uint8Array(0), true, 1);
   assert.equal((await sub1.wait_msg()).payload.length, 0);
-  const sub2 = await client(broker);
+  const sub2 = await client(broker, v);
   await sub2.subscribe([[topic, 1], [`${topic}/marker`, 1]]);
   await pub.publish(`${topic}/marker`, "marker", false, 1);
   const first = await sub2.wait_msg();
   assert.equal(first.topic, `${topic}/marker`, "nothing retained is left before the marker");
   for (const c of [pub, sub1, sub2]) await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("the will is published on abrupt close, not after disconnect()", async (broker) => {
-  const topic = uniqueId("will");
-  const watcher = await client(broker);
-  await watcher.subscribe(`${topic}/#`, 1);
+forEachBroker(
+  "the will is published on abrupt close, not after disconnect()",
+  async (broker, v) => {
+    const topic = uniqueId("will");
+    const watcher = await client(broker, v);
+    await watcher.subscribe(`${topic}/#`, 1);
 
-  const tap = new Tap(broker.host, broker.port);
-  const dying = new MQTTClient(uniqueId("w"), broker.host, { transport: tap.transport });
-  dying.set_last_will(`${topic}/gone`, "abrupt", false, 1);
-  await dying.connect();
-  tap.conns[0].cut();
-  const will = await watcher.wait_msg();
-  assert.equal(will.topic, `${topic}/gone`);
-  assert.equal(text(will.payload), "abrupt");
-  await assert.rejects(dying.ping(), MQTTConnectionError);
+    const tap = new Tap(broker.host, broker.port);
+    const dying = new MQTTClient(uniqueId("w"), broker.host, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
+    dying.set_last_will(`${topic}/gone`, "abrupt", false, 1);
+    await dying.connect();
+    tap.conns[0].cut();
+    const will = await watcher.wait_msg();
+    assert.equal(will.topic, `${topic}/gone`);
+    assert.equal(text(will.payload), "abrupt");
+    await assert.rejects(dying.ping(), MQTTConnectionError);
 
-  const polite = new MQTTClient(uniqueId("w"), broker.host, broker.port);
-  polite.setLastWill(`${topic}/gone`, "should not appear", { qos: 1 });
-  await polite.connect();
-  await polite.disconnect();
-  // Give a will a chance to be (wrongly) published before the marker.
-  await new Promise((r) => setTimeout(r, 200));
-  await watcher.publish(`${topic}/marker`, "marker", false, 1);
-  assert.equal((await watcher.wait_msg()).topic, `${topic}/marker`);
-  await watcher.disconnect();
-});
+    const polite = new MQTTClient(uniqueId("w"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
+    polite.setLastWill(`${topic}/gone`, "should not appear", { qos: 1 });
+    await polite.connect();
+    await polite.disconnect();
+    // Give a will a chance to be (wrongly) published before the marker.
+    await new Promise((r) => setTimeout(r, 200));
+    await watcher.publish(`${topic}/marker`, "marker", false, 1);
+    assert.equal((await watcher.wait_msg()).topic, `${topic}/marker`);
+    await watcher.disconnect();
+  },
+  BOTH,
+);
 
 forEachBroker(
   "wildcards + and # match, and do not match $-topics at the first level",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("wc");
-    const c = await client(broker);
+    const c = await client(broker, v);
     await c.subscribe([[`${u}/+/c`, 0], [`${u}/x/#`, 0]]);
     for (const t of [`${u}/a/c`, `${u}/a/b/c`, `${u}/x`, `${u}/x/y/z`, `${u}/b/c`]) {
       await c.publish(t, t, false, 1);
@@ -162,8 +183,8 @@ forEachBroker(
     for (let i = 0; i < 4; i++) got.push((await c.wait_msg()).topic);
     assert.deepEqual(got, [`${u}/a/c`, `${u}/x`, `${u}/x/y/z`, `${u}/b/c`]);
 
-    const wild = await client(broker);
-    const exact = await client(broker);
+    const wild = await client(broker, v);
+    const exact = await client(broker, v);
     await wild.subscribe(`+/${u}`, 0);
     await exact.subscribe(`$${u}/${u}`, 0);
     await c.publish(`$${u}/${u}`, "dollar", false, 1);
@@ -172,11 +193,12 @@ forEachBroker(
     assert.equal(text((await wild.wait_msg()).payload), "plain", "+ must not match a $-topic");
     for (const x of [c, wild, exact]) await x.disconnect();
   },
+  BOTH,
 );
 
-forEachBroker("unsubscribe stops delivery", async (broker) => {
+forEachBroker("unsubscribe stops delivery", async (broker, v) => {
   const u = uniqueId("unsub");
-  const c = await client(broker);
+  const c = await client(broker, v);
   await c.subscribe(`${u}/a`, 1);
   await c.subscribe(`${u}/b`, 1);
   await c.unsubscribe([`${u}/a`]);
@@ -185,13 +207,13 @@ forEachBroker("unsubscribe stops delivery", async (broker) => {
   assert.equal((await c.wait_msg()).topic, `${u}/b`);
   await c.unsubscribe(`${u}/b`);
   await c.disconnect();
-});
+}, BOTH);
 
 forEachBroker(
   "check_msg returns undefined when nothing is queued, else one message",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("check");
-    const c = await client(broker);
+    const c = await client(broker, v);
     const seen: string[] = [];
     c.set_callback((topic) => {
       seen.push(topic);
@@ -209,14 +231,15 @@ forEachBroker(
     assert.equal(await c.check_msg(), undefined);
     await c.disconnect();
   },
+  BOTH,
 );
 
 forEachBroker(
   "1000 QoS 1 publishes in flight are all acked and delivered in order",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("flight");
-    const sub = await client(broker);
-    const pub = await client(broker);
+    const sub = await client(broker, v);
+    const pub = await client(broker, v);
     await sub.subscribe(u, 1);
     await Promise.all(Array.from({ length: 1000 }, (_, i) => pub.publish(u, String(i), false, 1)));
     for (let i = 0; i < 1000; i++) {
@@ -225,11 +248,15 @@ forEachBroker(
     await sub.disconnect();
     await pub.disconnect();
   },
+  BOTH,
 );
 
-forEachBroker("packets go out in the order of the calls, whatever their QoS", async (broker) => {
+forEachBroker("packets go out in the order of the calls, whatever their QoS", async (broker, v) => {
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("order"), broker.host, { transport: tap.transport });
+  const c = new MQTTClient(uniqueId("order"), broker.host, {
+    transport: tap.transport,
+    protocolVersion: v,
+  });
   await c.connect();
   const topic = uniqueId("order");
   // One turn: QoS 1 and 2 take a packet id, QoS 0 and a subscribe do not wait for one either.
@@ -245,11 +272,14 @@ forEachBroker("packets go out in the order of the calls, whatever their QoS", as
     .map((p) => p.type === "publish" ? text(p.payload) : "subscribe");
   assert.deepEqual(sent, ["a", "b", "subscribe", "c", "d"]);
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("packet ids wrap after 65535 and skip none", async (broker) => {
+forEachBroker("packet ids wrap after 65535 and skip none", async (broker, v) => {
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("wrap"), broker.host, { transport: tap.transport });
+  const c = new MQTTClient(uniqueId("wrap"), broker.host, {
+    transport: tap.transport,
+    protocolVersion: v,
+  });
   await c.connect();
   const topic = uniqueId("wrap");
   const total = 65535 + 500;
@@ -264,51 +294,61 @@ forEachBroker("packet ids wrap after 65535 and skip none", async (broker) => {
   assert.equal(ids[65535], 1, "after 65535 comes 1, never 0");
   assert.equal(ids[total - 1], 500);
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("an unacked QoS 1 publish is resent with DUP=1 by connect(false)", async (broker) => {
-  const u = uniqueId("resend");
-  const sub = await client(broker, {}, true);
-  await sub.subscribe(u, 1);
-  const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("r"), broker.host, { transport: tap.transport });
-  await c.connect(false);
-  await c.subscribe(`${u}/session`, 1); // gives every broker a session to keep
-  await c.publish(u, "before", false, 1);
-  tap.swallow = true; // the network loses what follows
-  const lost = [c.publish(u, "lost-1", false, 1), c.publish(u, "lost-2", false, 1)];
-  await until(() => tap.publishes(0).length === 3, "both publishes are written");
-  tap.conns[0].cut();
-  for (const p of lost) await assert.rejects(p, MQTTConnectionError);
-  assert.equal(c.connected, false);
-  tap.swallow = false;
-  assert.equal(await c.connect(false), true);
-  await c.publish(u, "after", false, 1);
+forEachBroker(
+  "an unacked QoS 1 publish is resent with DUP=1 by connect(false)",
+  async (broker, v) => {
+    const u = uniqueId("resend");
+    const sub = await client(broker, v, {}, true);
+    await sub.subscribe(u, 1);
+    const tap = new Tap(broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("r"), broker.host, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
+    await c.connect(false);
+    await c.subscribe(`${u}/session`, 1); // gives every broker a session to keep
+    await c.publish(u, "before", false, 1);
+    tap.swallow = true; // the network loses what follows
+    const lost = [c.publish(u, "lost-1", false, 1), c.publish(u, "lost-2", false, 1)];
+    await until(() => tap.publishes(0).length === 3, "both publishes are written");
+    tap.conns[0].cut();
+    for (const p of lost) await assert.rejects(p, MQTTConnectionError);
+    assert.equal(c.connected, false);
+    tap.swallow = false;
+    assert.equal(await c.connect(false), true);
+    await c.publish(u, "after", false, 1);
 
-  const [, first, second] = tap.publishes(0);
-  const resent = tap.publishes(1);
-  assert.deepEqual(
-    resent.map((p) => [p.packetId, p.dup, text(p.payload)]),
-    [[first.packetId, true, "lost-1"], [second.packetId, true, "lost-2"], [
-      resent[2].packetId,
-      false,
-      "after",
-    ]],
-    "resent with their ids and DUP=1, in order, before new messages",
-  );
-  const got = [];
-  for (let i = 0; i < 4; i++) got.push(text((await sub.wait_msg()).payload));
-  assert.deepEqual(got, ["before", "lost-1", "lost-2", "after"]);
-  await c.disconnect();
-  await c.connect(true); // leave no session behind
-  await c.disconnect();
-  await sub.disconnect();
-});
+    const [, first, second] = tap.publishes(0);
+    const resent = tap.publishes(1);
+    assert.deepEqual(
+      resent.map((p) => [p.packetId, p.dup, text(p.payload)]),
+      [[first.packetId, true, "lost-1"], [second.packetId, true, "lost-2"], [
+        resent[2].packetId,
+        false,
+        "after",
+      ]],
+      "resent with their ids and DUP=1, in order, before new messages",
+    );
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(text((await sub.wait_msg()).payload));
+    assert.deepEqual(got, ["before", "lost-1", "lost-2", "after"]);
+    await c.disconnect();
+    await c.connect(true); // leave no session behind
+    await c.disconnect();
+    await sub.disconnect();
+  },
+  BOTH,
+);
 
-forEachBroker("a clean session drops unacked QoS 1 publishes", async (broker) => {
+forEachBroker("a clean session drops unacked QoS 1 publishes", async (broker, v) => {
   const u = uniqueId("dropq");
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("d"), broker.host, { transport: tap.transport });
+  const c = new MQTTClient(uniqueId("d"), broker.host, {
+    transport: tap.transport,
+    protocolVersion: v,
+  });
   await c.connect(false);
   tap.swallow = true;
   const lost = c.publish(u, "lost", false, 1);
@@ -320,14 +360,14 @@ forEachBroker("a clean session drops unacked QoS 1 publishes", async (broker) =>
   await c.ping();
   assert.equal(tap.publishes(1).length, 0);
   await c.disconnect();
-});
+}, BOTH);
 
 forEachBroker(
   "QoS 0 messages past maxQueuedMessages are dropped oldest first and counted",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("drop");
-    const sub = await client(broker, { maxQueuedMessages: 10 });
-    const pub = await client(broker);
+    const sub = await client(broker, v, { maxQueuedMessages: 10 });
+    const pub = await client(broker, v);
     await sub.subscribe(u, 1);
     for (let i = 0; i < 50; i++) await pub.publish(u, String(i), false, 0);
     await pub.publish(u, "marker", false, 1);
@@ -343,22 +383,26 @@ forEachBroker(
     await sub.disconnect();
     await pub.disconnect();
   },
+  BOTH,
 );
 
-forEachBroker("concurrent wait_msg calls are served in call order", async (broker) => {
+forEachBroker("concurrent wait_msg calls are served in call order", async (broker, v) => {
   const u = uniqueId("order");
-  const c = await client(broker);
+  const c = await client(broker, v);
   await c.subscribe(u, 0);
   const waits = [c.wait_msg(), c.waitMsg(), c.wait_msg()];
   for (const p of ["a", "b", "c"]) await c.publish(u, p, false, 1);
   assert.deepEqual((await Promise.all(waits)).map((m) => text(m.payload)), ["a", "b", "c"]);
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("an async callback is awaited before the QoS 1 ack", async (broker) => {
+forEachBroker("an async callback is awaited before the QoS 1 ack", async (broker, v) => {
   const u = uniqueId("cb");
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("cb"), broker.host, { transport: tap.transport });
+  const c = new MQTTClient(uniqueId("cb"), broker.host, {
+    transport: tap.transport,
+    protocolVersion: v,
+  });
   await c.connect();
   await c.subscribe(u, 1);
   let acksAtCallback = -1;
@@ -376,10 +420,10 @@ forEachBroker("an async callback is awaited before the QoS 1 ack", async (broker
     "the PUBACK is written",
   );
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("disconnect rejects a waiting wait_msg and pending calls", async (broker) => {
-  const c = await client(broker);
+forEachBroker("disconnect rejects a waiting wait_msg and pending calls", async (broker, v) => {
+  const c = await client(broker, v);
   const waiting = assert.rejects(c.wait_msg(), MQTTConnectionError);
   await c.disconnect();
   await waiting;
@@ -387,14 +431,17 @@ forEachBroker("disconnect rejects a waiting wait_msg and pending calls", async (
   await assert.rejects(c.check_msg(), MQTTConnectionError);
   await assert.rejects(c.publish("a", "b"), MQTTConnectionError);
   await c.disconnect(); // a second disconnect does nothing
-});
+}, BOTH);
 
 forEachBroker(
   "messages queued before the connection is lost are still handed out",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("lost");
     const tap = new Tap(broker.host, broker.port);
-    const c = new MQTTClient(uniqueId("l"), broker.host, { transport: tap.transport });
+    const c = new MQTTClient(uniqueId("l"), broker.host, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
     await c.connect();
     await c.subscribe(u, 0);
     await c.publish(u, "1", false, 1);
@@ -414,16 +461,17 @@ forEachBroker(
     await assert.rejects(c.check_msg(), MQTTConnectionError);
     await assert.rejects(c.wait_msg(), MQTTConnectionError);
   },
+  BOTH,
 );
 
-forEachBroker("subscribe reports each granted QoS", async (broker) => {
+forEachBroker("subscribe reports each granted QoS", async (broker, v) => {
   const u = uniqueId("grant");
-  const c = await client(broker);
+  const c = await client(broker, v);
   assert.equal(await c.subscribe(`${u}/0`), 0);
   assert.equal(await c.subscribe(`${u}/1`, { qos: 1 }), 1);
   assert.deepEqual(await c.subscribe([[`${u}/a`, 0], [`${u}/b`, 1]]), [0, 1]);
   await c.disconnect();
-});
+}, BOTH);
 
 test("mosquitto: a wrong password is refused with CONNACK code 5", async () => {
   const broker = await startMosquitto({ passwordFile: [{ user: "alice", password: "s3cret" }] });
@@ -505,13 +553,16 @@ test("connect to a closed port rejects with MQTTConnectionError and its cause", 
 
 forEachBroker(
   "leaving a messages() loop with break acknowledges the message it had",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("brk");
     const tap = new Tap(broker.host, broker.port);
-    const c = new MQTTClient(uniqueId("it"), broker.host, { transport: tap.transport });
+    const c = new MQTTClient(uniqueId("it"), broker.host, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
     await c.connect();
     await c.subscribe(u, 1);
-    const pub = await client(broker);
+    const pub = await client(broker, v);
     await pub.publish(u, "one", false, 1);
     for await (const msg of c.messages()) {
       assert.equal(text(msg.payload), "one");
@@ -524,6 +575,7 @@ forEachBroker(
     await c.disconnect();
     await pub.disconnect();
   },
+  BOTH,
 );
 
 test("nothing is written after DISCONNECT: a second disconnect() joins the first, a publish rejects", async () => {

@@ -7,12 +7,19 @@ import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId } from "./_test.ts";
 
+// The tests that hold for either MQTT version run at both (MQTT 5 on mosquitto only).
+const BOTH = { versions: [4, 5] } as const;
+
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-forEachBroker("an idle client pings by itself and stays connected", async (broker) => {
+forEachBroker("an idle client pings by itself and stays connected", async (broker, v) => {
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("ka"), broker.host, { transport: tap.transport, keepalive: 1 });
+  const c = new MQTTClient(uniqueId("ka"), broker.host, {
+    protocolVersion: v,
+    transport: tap.transport,
+    keepalive: 1,
+  });
   await c.connect();
   await sleep(2500);
   const pings = tap.conns[0].written.filter((p) => p.type === "pingreq").length;
@@ -20,11 +27,12 @@ forEachBroker("an idle client pings by itself and stays connected", async (broke
   assert.ok(tap.conns[0].read.filter((p) => p.type === "pingresp").length >= 1);
   assert.equal(c.connected, true);
   await c.disconnect();
-});
+}, BOTH);
 
-forEachBroker("a connection whose PINGREQ gets no answer is declared dead", async (broker) => {
+forEachBroker("a connection whose PINGREQ gets no answer is declared dead", async (broker, v) => {
   const tap = new Tap(broker.host, broker.port);
   const c = new MQTTClient(uniqueId("dead"), broker.host, {
+    protocolVersion: v,
     transport: tap.transport,
     keepalive: 1,
   });
@@ -43,13 +51,17 @@ forEachBroker("a connection whose PINGREQ gets no answer is declared dead", asyn
   assert.match(error.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
   assert.equal(c.connected, false);
   assert.ok((await waiting) instanceof MQTTConnectionError, "a waiting wait_msg rejects");
-});
+}, BOTH);
 
 forEachBroker(
   "a handler that awaits 3× the keepalive does not lose the connection",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("slow");
-    const c = new MQTTClient(uniqueId("slow"), broker.host, { port: broker.port, keepalive: 1 });
+    const c = new MQTTClient(uniqueId("slow"), broker.host, {
+      protocolVersion: v,
+      port: broker.port,
+      keepalive: 1,
+    });
     await c.connect();
     await c.subscribe(u, 1);
     c.set_callback(() => sleep(3000));
@@ -60,13 +72,17 @@ forEachBroker(
     await c.ping();
     await c.disconnect();
   },
+  BOTH,
 );
 
 forEachBroker(
   "messages() yields from the same queue as wait_msg, one consumer each",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("iter");
-    const c = new MQTTClient(uniqueId("it"), broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("it"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
     let callbacks = 0;
     c.set_callback(() => void callbacks++);
     await c.connect();
@@ -84,10 +100,11 @@ forEachBroker(
     assert.equal(callbacks, 2, "the callback ran for wait_msg's messages only");
     await c.disconnect();
   },
+  BOTH,
 );
 
-forEachBroker("messages() ends after disconnect()", async (broker) => {
-  const c = new MQTTClient(uniqueId("end"), broker.host, broker.port);
+forEachBroker("messages() ends after disconnect()", async (broker, v) => {
+  const c = new MQTTClient(uniqueId("end"), broker.host, { port: broker.port, protocolVersion: v });
   await c.connect();
   const loop = (async () => {
     const got: Message[] = [];
@@ -96,13 +113,16 @@ forEachBroker("messages() ends after disconnect()", async (broker) => {
   })();
   await c.disconnect();
   assert.deepEqual(await loop, []);
-});
+}, BOTH);
 
 forEachBroker(
   "an aborted wait_msg rejects with the reason and loses no message",
-  async (broker) => {
+  async (broker, v) => {
     const u = uniqueId("abort");
-    const c = new MQTTClient(uniqueId("ab"), broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("ab"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
     await c.connect();
     await c.subscribe(u, 1);
     const ac = new AbortController();
@@ -116,14 +136,18 @@ forEachBroker(
     });
     await c.disconnect();
   },
+  BOTH,
 );
 
 forEachBroker(
   "await using disconnects, and events report connected and disconnected",
-  async (broker) => {
+  async (broker, v) => {
     const events: string[] = [];
     {
-      await using c = new MQTTClient(uniqueId("use"), broker.host, broker.port);
+      await using c = new MQTTClient(uniqueId("use"), broker.host, {
+        port: broker.port,
+        protocolVersion: v,
+      });
       c.addEventListener("connected", () => events.push("connected"));
       c.addEventListener("disconnected", () => events.push("disconnected"));
       await c.connect();
@@ -131,10 +155,11 @@ forEachBroker(
     }
     assert.deepEqual(events, ["connected", "disconnected"]);
   },
+  BOTH,
 );
 
-forEachBroker("connect accepts an AbortSignal", async (broker) => {
-  const c = new MQTTClient(uniqueId("ca"), broker.host, broker.port);
+forEachBroker("connect accepts an AbortSignal", async (broker, v) => {
+  const c = new MQTTClient(uniqueId("ca"), broker.host, { port: broker.port, protocolVersion: v });
   await assert.rejects(c.connect(true, { signal: AbortSignal.abort() }), { name: "AbortError" });
   assert.equal(c.connected, false);
   assert.equal(
@@ -142,7 +167,7 @@ forEachBroker("connect accepts an AbortSignal", async (broker) => {
     false,
   );
   await c.disconnect();
-});
+}, BOTH);
 
 test("ping() is answered by its own PINGRESP, not by the one for the keepalive's PINGREQ", async () => {
   const bothSent = Promise.withResolvers<() => Promise<void>>();

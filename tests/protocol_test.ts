@@ -135,6 +135,29 @@ test("QoS 2 in: delivered once, PUBREC once handled, resends answered not delive
   assert.equal(h.delivered.length, 2);
 });
 
+test("our Receive Maximum: a QoS 2 message counts until its PUBREL is answered (MQTT 5 section 4.9)", () => {
+  const h = harness(undefined, {
+    version: 5,
+    receiveMaximum: 1,
+    topicAliasMaximum: 0,
+    autoTopicAlias: false,
+  });
+  h.connect(true);
+  h.core.handle(publishIn(1, 2));
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual(ids(h.sent()), ["pubrec 1"]);
+  h.core.handle(publishIn(2, 2)); // 1 is not complete: one too many
+  assert.equal(h.core.overruns, 1);
+  h.core.handle({ type: "pubrel", packetId: 1 });
+  h.core.ack(h.delivered[1]);
+  h.core.handle({ type: "pubrel", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["pubcomp 1", "pubrec 2", "pubcomp 2"]);
+  h.core.handle(publishIn(3, 1)); // both complete: room for one
+  h.core.ack(h.delivered[2]);
+  h.core.handle(publishIn(4, 2));
+  assert.equal(h.core.overruns, 1);
+});
+
 test("QoS 2 in: a message whose handler failed is delivered again when resent", () => {
   const h = harness();
   h.connect(false);

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -23,10 +24,21 @@ function proxyTo(broker: Broker): Promise<FaultProxy> {
   return FaultProxy.start({ hostname: broker.host, port: broker.port });
 }
 
-/** A robust client through `proxy`, with short delays; counts its reconnect attempts. */
-function robust(proxy: FaultProxy, options: ConstructorParameters<typeof MQTTClient>[2] = {}) {
+// The tests run at both MQTT versions (MQTT 5 on mosquitto only).
+const BOTH = { versions: [4, 5] } as const;
+
+/**
+ * A robust client through `proxy`, speaking MQTT `protocolVersion`, with
+ * short delays; counts its reconnect attempts.
+ */
+function robust(
+  proxy: FaultProxy,
+  protocolVersion: ProtocolVersion,
+  options: ConstructorParameters<typeof MQTTClient>[2] = {},
+) {
   const c = new MQTTClient(uniqueId("rb"), proxy.hostname, {
     port: proxy.port,
+    protocolVersion,
     ...(options as object),
   });
   c.DELAY = 0.02;
@@ -35,9 +47,9 @@ function robust(proxy: FaultProxy, options: ConstructorParameters<typeof MQTTCli
   return { c, attempts };
 }
 
-forEachBroker("reconnect() retries connect(false) until the broker is back", async (broker) => {
+forEachBroker("reconnect() retries connect(false) until the broker is back", async (broker, v) => {
   const proxy = await proxyTo(broker);
-  const { c, attempts } = robust(proxy);
+  const { c, attempts } = robust(proxy, v);
   try {
     assert.equal(c.DELAY, 0.02, "DELAY is a writable field");
     await c.connect(false);
@@ -59,13 +71,13 @@ forEachBroker("reconnect() retries connect(false) until the broker is back", asy
     await c.connect(true).then(() => c.disconnect(), () => {});
     await proxy.close();
   }
-});
+}, BOTH);
 
-forEachBroker("publish after a drop succeeds once reconnected", async (broker) => {
+forEachBroker("publish after a drop succeeds once reconnected", async (broker, v) => {
   const proxy = await proxyTo(broker);
-  const { c } = robust(proxy);
+  const { c } = robust(proxy, v);
   const u = uniqueId("drop");
-  const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+  const sub = new Simple(uniqueId("s"), broker.host, { port: broker.port, protocolVersion: v });
   await sub.connect();
   await sub.subscribe(u, 1);
   try {
@@ -80,17 +92,20 @@ forEachBroker("publish after a drop succeeds once reconnected", async (broker) =
     await sub.disconnect();
     await proxy.close();
   }
-});
+}, BOTH);
 
 forEachBroker(
   "a written publish is resent with its id (DUP=1), never published afresh",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
     const tap = new Tap(proxy.hostname, proxy.port);
-    const c = new MQTTClient(uniqueId("dup"), proxy.hostname, { transport: tap.transport });
+    const c = new MQTTClient(uniqueId("dup"), proxy.hostname, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
     c.DELAY = 0.02;
     const u = uniqueId("dup");
-    const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+    const sub = new Simple(uniqueId("s"), broker.host, { port: broker.port, protocolVersion: v });
     await sub.connect();
     await sub.subscribe(u, 1);
     try {
@@ -113,14 +128,15 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
 forEachBroker(
   "keepalive finds a blackholed connection and the client reconnects",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
     // A connection attempt into the blackhole waits for its CONNACK: keep that short.
-    const { c } = robust(proxy, { keepalive: 1, connectTimeout: 500 });
+    const { c } = robust(proxy, v, { keepalive: 1, connectTimeout: 500 });
     const events: [string, number][] = [];
     for (const type of ["connected", "disconnected"]) {
       c.addEventListener(type, () => events.push([type, Date.now()]));
@@ -141,11 +157,12 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
-forEachBroker("publishing while offline is bounded: whenOfflineFull reject", async (broker) => {
+forEachBroker("publishing while offline is bounded: whenOfflineFull reject", async (broker, v) => {
   const proxy = await proxyTo(broker);
-  const { c } = robust(proxy, { maxOfflineMessages: 2, whenOfflineFull: "reject" });
+  const { c } = robust(proxy, v, { maxOfflineMessages: 2, whenOfflineFull: "reject" });
   const u = uniqueId("off");
   try {
     await c.connect(false);
@@ -165,14 +182,14 @@ forEachBroker("publishing while offline is bounded: whenOfflineFull reject", asy
     await c.disconnect();
     await proxy.close();
   }
-});
+}, BOTH);
 
 forEachBroker(
   "after disconnect() it never reconnects, and an abort stops reconnecting",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
     const ac = new AbortController();
-    const { c, attempts } = robust(proxy, { signal: ac.signal });
+    const { c, attempts } = robust(proxy, v, { signal: ac.signal });
     try {
       await c.connect(false);
       await c.disconnect();
@@ -193,9 +210,10 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
-forEachBroker("a delay() override decides the waits alone", async (broker) => {
+forEachBroker("a delay() override decides the waits alone", async (broker, v) => {
   const proxy = await proxyTo(broker);
   const calls: number[] = [];
   class Mine extends MQTTClient {
@@ -204,7 +222,7 @@ forEachBroker("a delay() override decides the waits alone", async (broker) => {
       return sleep(5);
     }
   }
-  const c = new Mine(uniqueId("dl"), proxy.hostname, proxy.port);
+  const c = new Mine(uniqueId("dl"), proxy.hostname, { port: proxy.port, protocolVersion: v });
   try {
     await c.connect(false);
     proxy.refuse(true);
@@ -217,13 +235,13 @@ forEachBroker("a delay() override decides the waits alone", async (broker) => {
     await c.disconnect();
     await proxy.close();
   }
-});
+}, BOTH);
 
-forEachBroker("wait_msg rides out a lost connection", async (broker) => {
+forEachBroker("wait_msg rides out a lost connection", async (broker, v) => {
   const proxy = await proxyTo(broker);
-  const { c } = robust(proxy);
+  const { c } = robust(proxy, v);
   const u = uniqueId("wm");
-  const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+  const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
   await pub.connect();
   try {
     await c.connect(false);
@@ -239,40 +257,51 @@ forEachBroker("wait_msg rides out a lost connection", async (broker) => {
     await pub.disconnect();
     await proxy.close();
   }
-});
+}, BOTH);
 
-test("subscriptions are renewed when the broker comes back without the session", async () => {
-  const broker = await startMosquitto(); // no persistence: a restart forgets sessions
-  const proxy = await proxyTo(broker);
-  const { c } = robust(proxy);
-  const u = uniqueId("resub");
-  try {
-    await c.connect(false);
-    await c.subscribe(u, 1);
-    await broker.restart!();
-    await until(() => c.connected, "reconnected after the restart", 15_000);
-    const pub = new Simple(uniqueId("p"), broker.host, broker.port);
-    await pub.connect();
-    await pub.publish(u, "renewed", false, 1);
-    assert.equal(text((await c.wait_msg()).payload), "renewed");
-    await pub.disconnect();
-  } finally {
-    await c.disconnect();
-    await proxy.close();
-    await broker.stop();
-  }
-}, { ignore: !hasMosquitto });
+for (const v of BOTH.versions) {
+  test(
+    `subscriptions are renewed when the broker comes back without the session${
+      v === 5 ? " [MQTT 5]" : ""
+    }`,
+    async () => {
+      const broker = await startMosquitto(); // no persistence: a restart forgets sessions
+      const proxy = await proxyTo(broker);
+      const { c } = robust(proxy, v);
+      const u = uniqueId("resub");
+      try {
+        await c.connect(false);
+        await c.subscribe(u, 1);
+        await broker.restart!();
+        await until(() => c.connected, "reconnected after the restart", 15_000);
+        const pub = new Simple(uniqueId("p"), broker.host, {
+          port: broker.port,
+          protocolVersion: v,
+        });
+        await pub.connect();
+        await pub.publish(u, "renewed", false, 1);
+        assert.equal(text((await c.wait_msg()).payload), "renewed");
+        await pub.disconnect();
+      } finally {
+        await c.disconnect();
+        await proxy.close();
+        await broker.stop();
+      }
+    },
+    { ignore: !hasMosquitto },
+  );
+}
 
 forEachBroker(
   "umqtt.robust's example, ported line by line, keeps working through a cut",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
     const topic = uniqueId("foo_topic");
     const received: string[] = [];
     // def sub_cb(topic, msg): print((topic, msg))
     const sub_cb = (_topic: string, msg: Uint8Array) => void received.push(text(msg));
     // c = MQTTClient("umqtt_client", server)
-    const c = new MQTTClient(uniqueId("umqtt_client"), proxy.url);
+    const c = new MQTTClient(uniqueId("umqtt_client"), proxy.url, { protocolVersion: v });
     c.DELAY = 0.01;
     // c.DEBUG = True
     c.DEBUG = false; // (true prints to stderr; the test keeps its output clean)
@@ -280,7 +309,7 @@ forEachBroker(
     c.set_callback(sub_cb);
     // if not c.connect(clean_session=False): c.subscribe(b"foo_topic")
     if (!await c.connect({ clean_session: false })) await c.subscribe(topic);
-    const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+    const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
     await pub.connect();
     try {
       // while 1: c.wait_msg()
@@ -300,15 +329,16 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
 forEachBroker(
   "publishing while offline waits for room when whenOfflineFull is wait",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
-    const { c } = robust(proxy, { maxOfflineMessages: 1 });
+    const { c } = robust(proxy, v, { maxOfflineMessages: 1 });
     const u = uniqueId("wait");
-    const sub = new Simple(uniqueId("s"), broker.host, broker.port);
+    const sub = new Simple(uniqueId("s"), broker.host, { port: broker.port, protocolVersion: v });
     await sub.connect();
     await sub.subscribe(u, 1);
     try {
@@ -330,13 +360,14 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
 forEachBroker(
   "an offline publish over maxOfflineBytes rejects at once; strings count their UTF-8 bytes",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
-    const { c } = robust(proxy, { maxOfflineBytes: 1000 });
+    const { c } = robust(proxy, v, { maxOfflineBytes: 1000 });
     const u = uniqueId("big");
     try {
       await c.connect(false);
@@ -380,15 +411,16 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
 forEachBroker(
   "disconnect() and an abort do not wait for a resubscribe's SUBACK that never comes",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
     const ac = new AbortController();
-    const one = robust(proxy); // keepalive 0: nothing else would ever end the wait
-    const two = robust(proxy, { signal: ac.signal });
+    const one = robust(proxy, v); // keepalive 0: nothing else would ever end the wait
+    const two = robust(proxy, v, { signal: ac.signal });
     const u = uniqueId("resub");
     /**
      * Connects `c` cleanly and subscribes, cuts, publishes while offline; the
@@ -435,13 +467,14 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
 forEachBroker(
   "an application connect() and the reconnect loop wait for each other, and nothing is rejected",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
-    const { c } = robust(proxy, { reconnectMaxDelay: 50 });
+    const { c } = robust(proxy, v, { reconnectMaxDelay: 50 });
     const u = uniqueId("both");
     try {
       await c.connect(false);
@@ -486,13 +519,14 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );
 
-forEachBroker("messages() ends when disconnect() comes during an outage", async (broker) => {
+forEachBroker("messages() ends when disconnect() comes during an outage", async (broker, v) => {
   const proxy = await proxyTo(broker);
-  const { c } = robust(proxy);
+  const { c } = robust(proxy, v);
   const u = uniqueId("iter");
-  const pub = new Simple(uniqueId("p"), broker.host, broker.port);
+  const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
   await pub.connect();
   try {
     await c.connect(false);
@@ -518,13 +552,13 @@ forEachBroker("messages() ends when disconnect() comes during an outage", async 
     await pub.disconnect();
     await proxy.close();
   }
-});
+}, BOTH);
 
 forEachBroker(
   "only publishes count against the offline limits, not wait_msg or subscribe",
-  async (broker) => {
+  async (broker, v) => {
     const proxy = await proxyTo(broker);
-    const { c } = robust(proxy, { maxOfflineMessages: 1, whenOfflineFull: "reject" });
+    const { c } = robust(proxy, v, { maxOfflineMessages: 1, whenOfflineFull: "reject" });
     const u = uniqueId("slot");
     try {
       await c.connect(false);
@@ -550,4 +584,5 @@ forEachBroker(
       await proxy.close();
     }
   },
+  BOTH,
 );

@@ -39,7 +39,13 @@ export interface DenoConnectOptions {
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
-  if (!ssl) return await Deno.connect({ hostname, port, signal });
+  if (!ssl) {
+    const conn = await Deno.connect({ hostname, port, signal });
+    // Nagle off, as node.ts has it: a small write (a PUBLISH after a PUBACK)
+    // must not wait for the broker's delayed ACK, ~40 ms per round trip.
+    conn.setNoDelay(true);
+    return conn;
+  }
   // Deno's TLS handshakes take no signal: give up on one at the abort, and
   // close its connection if it completes later (one that never completes
   // stays until the network gives up on it).

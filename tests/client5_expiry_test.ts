@@ -1,0 +1,214 @@
+// MQTT 5 against mosquitto 2.0.11: what only waiting shows, after the Paho
+// interoperability suite's client_test5 (test_session_expiry,
+// test_will_delay, test_publication_expiry, test_server_keep_alive). Each
+// test waits once, a little longer than the intervals it sets, and asserts
+// what happened, never how long it took. Apart from client5_test.ts so that
+// the waits overlap other files' tests.
+import assert from "node:assert/strict";
+import { type Message, MQTTClient, type MQTTClientOptions } from "../mod.ts";
+import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { Tap } from "./_tap.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const V5 = { only: ["mosquitto"], versions: [5], timeout: 30_000 } as const;
+
+function options(broker: Broker, more: MQTTClientOptions = {}): MQTTClientOptions {
+  return { port: broker.port, protocolVersion: 5, ...more };
+}
+
+async function client(broker: Broker, more: MQTTClientOptions = {}, clean = true) {
+  const c = new MQTTClient(uniqueId("x5"), broker.host, options(broker, more));
+  await c.connect(clean);
+  return c;
+}
+
+function next(c: MQTTClient, what: string, ms = 10_000): Promise<Message> {
+  return withTimeout(c.wait_msg(), ms, what);
+}
+
+forEachBroker(
+  "session expiry: a session ends its interval after the connection, as CONNECT or DISCONNECT set it",
+  async (broker) => {
+    const u = uniqueId("expiry");
+    const make = (more: MQTTClientOptions) =>
+      new MQTTClient(uniqueId("se"), broker.host, options(broker, more));
+    const short = make({ sessionExpiryInterval: 1 });
+    const extended = make({ sessionExpiryInterval: 1 });
+    const forever = make({}); // connect(false): 0xFFFFFFFF
+    for (const c of [short, extended, forever]) {
+      assert.equal(await c.connect(false), false);
+      await c.subscribe(`${u}/#`, 1);
+    }
+    await short.disconnect();
+    await extended.disconnect({ sessionExpiryInterval: 3600 });
+    await forever.disconnect();
+    const pub = await client(broker);
+    await pub.publish(`${u}/queued`, "while away", { qos: 1 });
+    await sleep(2500); // mosquitto looks at session expiry about once a second
+    assert.equal(await short.connect(false), false, "expired after 1 s");
+    assert.equal(await extended.connect(false), true, "the DISCONNECT's 3600 s replaced 1 s");
+    assert.equal(await forever.connect(false), true, "connect(false) keeps it");
+    for (const c of [extended, forever]) {
+      assert.equal(text((await next(c, "the queued message")).payload), "while away");
+    }
+    await short.ping();
+    assert.equal(await short.check_msg(), undefined, "nothing kept for the expired session");
+    for (const c of [short, extended, forever]) await c.disconnect({ sessionExpiryInterval: 0 });
+    await pub.disconnect();
+  },
+  V5,
+);
+
+forEachBroker(
+  "will delay: published after the delay, or when the session ends first, not if the client is back",
+  async (broker) => {
+    const u = uniqueId("willdelay");
+    const watcher = await client(broker);
+    await watcher.subscribe(`${u}/#`, 1);
+    /** A client with a will on `${u}/<name>`, connected through a Tap to cut it. */
+    const dying = async (name: string, willDelayInterval: number, more: MQTTClientOptions) => {
+      const tap = new Tap(broker.host, broker.port);
+      const c = new MQTTClient(uniqueId(name), broker.host, {
+        transport: tap.transport,
+        protocolVersion: 5,
+        ...more,
+      });
+      c.set_last_will(`${u}/${name}`, `${name}'s will`, false, 1, {
+        properties: { willDelayInterval },
+      });
+      await c.connect(false);
+      return { c, cut: () => tap.conns.at(-1)!.cut() };
+    };
+    // Back within its 2 s: no will (MQTT-3.1.3-9).
+    const back = await dying("back", 2, {});
+    back.cut();
+    await back.c.ping().catch(() => {});
+    assert.equal(await back.c.connect(false), true);
+    // Gone: its will comes 3 s later, after a message published right now.
+    const gone = await dying("gone", 3, {});
+    gone.cut();
+    await watcher.publish(`${u}/marker`, "right after the cut", { qos: 1 });
+    // A session that ends (after 1 s) before the delay (60 s) ends it too.
+    // (mosquitto 2.0.11 waits out the delay when the session expiry is 0.)
+    const ends = await dying("ends", 60, { sessionExpiryInterval: 1 });
+    ends.cut();
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push(text((await next(watcher, `message ${i}`)).payload));
+    assert.deepEqual(got, ["right after the cut", "ends's will", "gone's will"]);
+    // By now back's 2 s are over too: still no will from it.
+    await watcher.publish(`${u}/marker`, "marker", { qos: 1 });
+    assert.equal(text((await next(watcher, "the marker")).payload), "marker");
+    await back.c.disconnect();
+    for (const c of [back.c, gone.c]) {
+      await c.connect(true);
+      await c.disconnect();
+    }
+    await watcher.disconnect();
+  },
+  V5,
+);
+
+forEachBroker(
+  "the will's properties reach its subscribers; disconnect({ reasonCode: 0x04 }) publishes it",
+  async (broker) => {
+    const u = uniqueId("will");
+    const watcher = await client(broker);
+    await watcher.subscribe(`${u}/#`, 1);
+    const properties = {
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 3600,
+      contentType: "text/plain",
+      responseTopic: `${u}/answer`,
+      correlationData: Uint8Array.of(1, 2, 3),
+      userProperties: [["a", "1"], ["a", "2"]] as [string, string][],
+    };
+    const c = new MQTTClient(uniqueId("w"), broker.host, options(broker));
+    c.set_last_will(`${u}/will`, "goodbye", { qos: 1, properties });
+    await c.connect();
+    await c.disconnect({ reasonCode: 0x04, reasonString: "with will" });
+    const will = await next(watcher, "the will");
+    assert.equal(text(will.payload), "goodbye");
+    const { messageExpiryInterval, ...rest } = will.properties!;
+    const { messageExpiryInterval: _, ...expected } = properties;
+    assert.deepEqual(rest, expected);
+    assert.ok(messageExpiryInterval! <= 3600 && messageExpiryInterval! > 3590);
+    await watcher.disconnect();
+  },
+  V5,
+);
+
+forEachBroker(
+  "message expiry: a retained or queued message expires; one that does not comes with the time left",
+  async (broker) => {
+    const u = uniqueId("msgexp");
+    const away = await client(broker, {}, false);
+    await away.subscribe(`${u}/q/#`, 1);
+    await away.disconnect();
+    const pub = await client(broker);
+    const publish = (topic: string, retain: boolean, messageExpiryInterval?: number) =>
+      pub.publish(`${u}/${topic}`, topic, {
+        qos: 1,
+        retain,
+        properties: messageExpiryInterval ? { messageExpiryInterval } : undefined,
+      });
+    await publish("r/short", true, 1);
+    await publish("r/long", true, 60);
+    await publish("q/short", false, 1);
+    await publish("q/long", false, 60);
+    await publish("q/none", false);
+    await sleep(2500);
+    const late = await client(broker);
+    await late.subscribe([[`${u}/r/+`, 1], [`${u}/marker`, 1]]);
+    await pub.publish(`${u}/marker`, "marker", { qos: 1 });
+    const retained = await next(late, "the retained message");
+    assert.deepEqual([retained.topic, retained.retain], [`${u}/r/long`, true]);
+    const left = retained.properties!.messageExpiryInterval!;
+    assert.ok(left > 0 && left < 60, `time left ${left}`);
+    assert.equal((await next(late, "the marker")).topic, `${u}/marker`, "r/short expired");
+    assert.equal(await away.connect(false), true);
+    const queued = [await next(away, "1st queued"), await next(away, "2nd queued")];
+    assert.deepEqual(queued.map((m) => m.topic), [`${u}/q/long`, `${u}/q/none`], "q/short expired");
+    assert.ok(queued[0].properties!.messageExpiryInterval! < 60);
+    assert.deepEqual(queued[1].properties, {}, "no expiry: none given");
+    await pub.publish(`${u}/r/long`, "", { qos: 1, retain: true });
+    await away.disconnect({ sessionExpiryInterval: 0 });
+    await late.disconnect();
+    await pub.disconnect();
+  },
+  V5,
+);
+
+test("server keepalive: the client pings at the broker's interval, whatever its own", async () => {
+  const broker = await startMosquitto({ extraConfig: ["max_keepalive 10"] });
+  try {
+    // Keepalive 0 (off) and 60: mosquitto answers 10 to both, and would close
+    // a connection silent for 15 s.
+    const clients = await Promise.all([0, 60].map(async (keepalive) => {
+      const tap = new Tap(broker.host, broker.port);
+      const c = new MQTTClient(uniqueId("ka"), broker.host, {
+        transport: tap.transport,
+        protocolVersion: 5,
+        keepalive,
+      });
+      await c.connect();
+      return { c, tap };
+    }));
+    for (const { c } of clients) assert.equal(c.connack!.properties.serverKeepAlive, 10);
+    for (const { c, tap } of clients) {
+      await withTimeout(
+        (async () => {
+          while (!tap.conns[0].read.some((p) => p.type === "pingresp")) await sleep(50);
+        })(),
+        14_000,
+        `a PINGREQ answered, keepalive ${c.keepalive}`,
+      );
+      assert.equal(tap.conns[0].written.filter((p) => p.type === "pingreq").length, 1);
+      assert.equal(c.connected, true);
+    }
+    for (const { c } of clients) await c.disconnect();
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true, timeout: 30_000 });
