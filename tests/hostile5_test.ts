@@ -122,6 +122,59 @@ test("a PUBACK whose property length ends inside its Reason String: DISCONNECT 0
   });
 }, TIMEOUT);
 
+test("a property given twice in a PUBLISH: DISCONNECT 0x82, protocol error", async () => {
+  // deno-fmt-ignore
+  const twice = raw(
+    0x30, // PUBLISH, QoS 0
+    0x00, 0x01, 0x74, // topic "t"
+    0x08, // property length 8
+    0x03, 0x00, 0x01, 0x61, // Content Type "a"
+    0x03, 0x00, 0x01, 0x62, // Content Type "b": again
+    0x01, // payload
+  );
+  await withHostileBroker(
+    afterPing(twice),
+    (broker) => pingBreaks(broker, /PUBLISH has contentType twice/, 0x82),
+  );
+}, TIMEOUT);
+
+test("a property given twice in CONNACK: connect() rejects, DISCONNECT 0x82", async () => {
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    // deno-fmt-ignore
+    await peer.write(raw(
+      0x20, // CONNACK
+      0x00, 0x00, // no session, success
+      0x06, // property length 6
+      0x21, 0x00, 0x0a, // Receive Maximum 10
+      0x21, 0x00, 0x14, // Receive Maximum 20: again
+    ));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = v5(broker, "dup");
+    await assert.rejects(client.connect(), brokeProtocol(/CONNACK has receiveMaximum twice/));
+    await closedWith(client, broker.peers[0], 0x82);
+  });
+}, TIMEOUT);
+
+test("Receive Maximum 0 in CONNACK: connect() rejects, DISCONNECT 0x82", async () => {
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    // deno-fmt-ignore
+    await peer.write(raw(
+      0x20, // CONNACK
+      0x00, 0x00, // no session, success
+      0x03, // property length 3
+      0x21, 0x00, 0x00, // Receive Maximum 0
+    ));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = v5(broker, "rm0");
+    await assert.rejects(client.connect(), brokeProtocol(/CONNACK has receiveMaximum 0/));
+    await closedWith(client, broker.peers[0], 0x82);
+  });
+}, TIMEOUT);
+
 test("a packet over our maxPacketSize: DISCONNECT 0x95, packet too large", async () => {
   await withHostileBroker(async (peer) => {
     const connect = await acceptConnect(peer);
@@ -157,6 +210,16 @@ function aliased(topic: number[], alias: number): Uint8Array {
   );
 }
 
+test("a topic alias of 0: DISCONNECT 0x94, topic alias invalid", async () => {
+  await withHostileBroker(
+    afterPing(aliased([0x74], 0)),
+    (broker) =>
+      pingBreaks(broker, /PUBLISH has topicAlias 0 \(MQTT-3\.3\.2-8\)/, 0x94, {
+        topicAliasMaximum: 5,
+      }),
+  );
+}, TIMEOUT);
+
 test("a topic alias over our topicAliasMaximum: DISCONNECT 0x94", async () => {
   await withHostileBroker(
     afterPing(aliased([0x74], 3)),
@@ -188,6 +251,20 @@ test("an empty topic with an alias never set: DISCONNECT 0x94", async () => {
       pingBreaks(broker, /empty topic and topic alias 1, which names no topic yet/, 0x94, {
         topicAliasMaximum: 5,
       }),
+  );
+}, TIMEOUT);
+
+test("an empty topic without a topic alias: DISCONNECT 0x82", async () => {
+  // deno-fmt-ignore
+  const noTopic = raw(
+    0x30, // PUBLISH, QoS 0
+    0x00, 0x00, // empty topic name
+    0x00, // no properties
+    0x6d, // payload "m"
+  );
+  await withHostileBroker(
+    afterPing(noTopic),
+    (broker) => pingBreaks(broker, /empty topic name and no topicAlias/, 0x82),
   );
 }, TIMEOUT);
 
