@@ -409,7 +409,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         // is set up, and 1000 pipelined ones go out together, so the broker
         // too reads them in one go.
         this.writer.cork();
-        for (const packet of decoder.push(chunk)) this.core.handle(packet);
+        for (const packet of decoder.push(chunk)) {
+          // The broker's DISCONNECT ended the connection: nothing after it
+          // counts (the broker must send nothing more, MQTT-3.14.4-1).
+          if (this.#ch !== ch) break;
+          this.core.handle(packet);
+        }
         await null;
         await null;
         this.writer.uncork();

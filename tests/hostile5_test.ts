@@ -489,6 +489,30 @@ test(
   TIMEOUT,
 );
 
+test("nothing after the broker's DISCONNECT is handled", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq");
+    // One write: the PUBLISH comes in the same read as the DISCONNECT.
+    await peer.write(
+      { type: "disconnect", reasonCode: 0x8b },
+      { type: "publish", topic: "t", payload: bytes("late"), qos: 0, retain: false, dup: false },
+    );
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = v5(broker, "after");
+    await client.connect();
+    await assert.rejects(client.ping(), (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.equal(e.reasonCode, 0x8b);
+      return true;
+    });
+    await broker.peers[0].clientClosed;
+    // No message was queued: check_msg says why the connection is gone.
+    await assert.rejects(client.check_msg(), MQTTConnectionError);
+  });
+}, TIMEOUT);
+
 test("a DISCONNECT before CONNACK: connect() rejects, DISCONNECT 0x82", async () => {
   await withHostileBroker(async (peer) => {
     await peer.expect("connect");
