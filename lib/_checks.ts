@@ -13,6 +13,7 @@ import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
 import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import type { Acked } from "./_protocol.ts";
 
 /** The retain flag and QoS of a publish or a will, given as umqtt's positional pair or `{ retain, qos }`. */
 export function publishArgs(
@@ -357,12 +358,22 @@ export function checkDisconnect(
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
 }
 
-/** The error for a SUBSCRIBE or UNSUBSCRIBE of one filter the broker refused. */
-export function refused(what: string, topic: string, packet: string, code: number): MQTTException {
-  return new MQTTException(
+/**
+ * The code of a SUBSCRIBE's or UNSUBSCRIBE's one filter, once the broker
+ * granted it; a refusal (0x80 and above) throws, with the acknowledgement's
+ * Reason String (MQTT 5) when it gave one.
+ *
+ * @throws {MQTTException} The refusal.
+ */
+export function granted(what: string, topic: string, packet: string, acked: Acked): number {
+  const code = acked.codes[0], reasonString = acked.reasonString;
+  if (code < 0x80) return code;
+  const why = code === 0x80 ? "" : `, ${reasonCodeMessage(code)}`;
+  throw new MQTTException(
     `${what} "${topic}" refused by the broker (${packet} ${
       code === 0x80 ? "return" : "reason"
-    } code 0x${code.toString(16)}${code === 0x80 ? "" : `, ${reasonCodeMessage(code)}`})`,
+    } code 0x${code.toString(16)}${why}${reasonString ? `: ${reasonString}` : ""})`,
     code,
+    reasonString,
   );
 }

@@ -6,7 +6,7 @@ import type { PublishPacket, Subscription } from "./codec/packet.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
-import type { AckKind } from "./_protocol.ts";
+import type { Acked, AckKind } from "./_protocol.ts";
 import { type CheckedPublish, checkLimits, headerLength } from "./_checks.ts";
 import { abortable } from "./_abortable.ts";
 
@@ -37,7 +37,7 @@ export class Outbox {
     return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
   }
 
-  /** A SUBSCRIBE (`bytes` if already encoded): resolves with the SUBACK's codes. */
+  /** A SUBSCRIBE (`bytes` if already encoded): resolves with what the SUBACK said. */
   subscribe(
     subscriptions: Subscription[],
     signal: AbortSignal | undefined,
@@ -46,7 +46,7 @@ export class Outbox {
       { type: "subscribe", packetId: 1, subscriptions, properties },
       this.#conn.core.version,
     ),
-  ): Promise<number[]> {
+  ): Promise<Acked> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const offline = this.#conn.unusable("subscribe");
     if (offline) return Promise.reject(offline);
@@ -59,8 +59,8 @@ export class Outbox {
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
-  /** An encoded UNSUBSCRIBE of `n` filters: resolves with the UNSUBACK's codes (3.1.1: all 0). */
-  unsubscribe(bytes: Uint8Array, n: number): Promise<number[]> {
+  /** An encoded UNSUBSCRIBE of `n` filters: resolves with what the UNSUBACK said (3.1.1: all 0). */
+  unsubscribe(bytes: Uint8Array, n: number): Promise<Acked> {
     const offline = this.#conn.unusable("unsubscribe");
     if (offline) return Promise.reject(offline);
     return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
@@ -95,7 +95,12 @@ export class Outbox {
         filters,
         signal,
         packet,
-        resolve: resolve as (v: unknown) => void,
+        resolve: (value, properties) =>
+          (resolve as (v: unknown) => void)(
+            filters === undefined
+              ? value
+              : { codes: value, reasonString: properties?.reasonString },
+          ),
         reject,
       })
     );

@@ -31,6 +31,14 @@ export interface Pending<T> {
   reject(error: unknown): void;
 }
 
+/** What a SUBACK or UNSUBACK said: a code per filter and, with MQTT 5, maybe why. */
+export interface Acked {
+  /** A code per filter, in order. */
+  codes: number[];
+  /** MQTT 5: the acknowledgement's Reason String. */
+  reasonString?: string;
+}
+
 /** The acknowledgement a packet id waits for. */
 export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
 
@@ -40,6 +48,8 @@ export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
  * session store, to be resent after a reconnect.
  */
 export interface InFlight extends Pending<unknown> {
+  /** Settles it; a SUBACK's or UNSUBACK's codes come with its properties (MQTT 5: why). */
+  resolve(value: unknown, properties?: AckProperties): void;
   kind: AckKind;
   /** Number of filters in the SUBSCRIBE or UNSUBSCRIBE, to check the answer against. */
   filters?: number;
@@ -413,7 +423,7 @@ export class Protocol {
           }
         }
         this.#release(p.packetId);
-        f.resolve(value);
+        f.resolve(value, p.properties);
         return;
       }
       case "pubrel":

@@ -439,6 +439,44 @@ test("PUBREC 0x97 ends a QoS 2 publish: it rejects, no PUBREL follows", async ()
   });
 }, TIMEOUT);
 
+test("SUBACK and UNSUBACK refusals carry their reason string", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    const subscribe = await peer.expect("subscribe");
+    await peer.write({
+      type: "suback",
+      packetId: subscribe.packetId,
+      returnCodes: [0x87],
+      properties: { reasonString: "no reads of t" },
+    });
+    const unsubscribe = await peer.expect("unsubscribe");
+    await peer.write({
+      type: "unsuback",
+      packetId: unsubscribe.packetId,
+      reasonCodes: [0x8f],
+      properties: { reasonString: "bad filter" },
+    });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = v5(broker, "suback");
+    await client.connect();
+    await assert.rejects(client.subscribe("t", 1), (e: unknown) => {
+      assert.ok(e instanceof MQTTException, String(e));
+      assert.equal(e.code, 0x87);
+      assert.equal(e.reasonString, "no reads of t");
+      assert.match(e.message, /Not authorized: no reads of t/);
+      return true;
+    });
+    await assert.rejects(client.unsubscribe("t"), (e: unknown) => {
+      assert.ok(e instanceof MQTTException, String(e));
+      assert.equal(e.code, 0x8f);
+      assert.equal(e.reasonString, "bad filter");
+      return true;
+    });
+    await bye(client, broker);
+  });
+}, TIMEOUT);
+
 // ---- the broker's DISCONNECT ------------------------------------------------
 
 test(
