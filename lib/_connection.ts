@@ -137,6 +137,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
    * MQTT 5: an AUTH from the broker (the protocol state's output). 0x18
    * asks the next step of enhanced authentication of `onAuth`; 0x00 ends a
    * re-authentication.
+   *
+   * @throws {MQTTProtocolError} An AUTH this client cannot take: the reader
+   * stops there (a CONNACK after it must not connect) and closes.
    */
   auth(p: AuthPacket): void {
     const ch = this.#ch;
@@ -149,19 +152,16 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     const method = this.#config.connectProperties.authenticationMethod;
     const onAuth = this.#config.onAuth;
     if (p.reasonCode !== 0x18 || !method || props.authenticationMethod !== method || !onAuth) {
-      return this.#fail(
-        new MQTTProtocolError(
-          !method
-            ? "AUTH from the broker, but this client asked for no enhanced authentication"
-            : !onAuth
-            ? `AUTH from the broker for ${method}, and no onAuth to answer it`
-            : `AUTH from the broker with reason 0x${
-              p.reasonCode.toString(16)
-            } for method ${props.authenticationMethod}`,
-          "MQTT-4.12.0-4",
-          method && !onAuth ? 0x8c : 0x82,
-        ),
-        ch!,
+      throw new MQTTProtocolError(
+        !method
+          ? "AUTH from the broker, but this client asked for no enhanced authentication"
+          : !onAuth
+          ? `AUTH from the broker for ${method}, and no onAuth to answer it`
+          : `AUTH from the broker with reason 0x${
+            p.reasonCode.toString(16)
+          } for method ${props.authenticationMethod}`,
+        "MQTT-4.12.0-4",
+        method && !onAuth ? 0x8c : 0x82,
       );
     }
     Promise.resolve()

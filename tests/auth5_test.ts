@@ -1,0 +1,280 @@
+// MQTT 5 enhanced authentication (section 4.12) against a scripted broker:
+// a SCRAM-like exchange in CONNECT/AUTH/CONNACK, a re-authentication, and
+// the ways either side gives up. No broker the tests run implements an
+// authentication method, so the scripted broker plays one.
+import assert from "node:assert/strict";
+import {
+  type AuthChallenge,
+  MQTTClient,
+  type MQTTClientOptions,
+  MQTTConnectionError,
+  MQTTException,
+  MQTTProtocolError,
+} from "../mod.ts";
+import {
+  acceptConnect,
+  type HostileBroker,
+  type Peer,
+  withHostileBroker,
+} from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const METHOD = "SCRAM-SHA-256";
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array | undefined) =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+/** A v5 client with enhanced authentication; `onAuth` answers the broker's steps. */
+function authClient(
+  broker: HostileBroker,
+  onAuth: MQTTClientOptions["onAuth"],
+  opts: MQTTClientOptions = {},
+) {
+  return new MQTTClient(uniqueId("auth"), broker.url, {
+    protocolVersion: 5,
+    authenticationMethod: METHOD,
+    authenticationData: bytes("n,,n=user,r=c1"),
+    onAuth,
+    ...opts,
+  });
+}
+
+/** The SCRAM client's side: the client-final for the server-first challenge. */
+function scram(seen: AuthChallenge[]) {
+  return (challenge: AuthChallenge) => {
+    seen.push(challenge);
+    const server = text(challenge.authenticationData);
+    return bytes(`c=biws,${server?.split(",")[0]},p=proof`);
+  };
+}
+
+/** The broker's challenge: server-first. */
+const challenge = (data: string) => ({
+  type: "auth" as const,
+  reasonCode: 0x18,
+  properties: { authenticationMethod: METHOD, authenticationData: bytes(data) },
+});
+
+/** Reads the client's AUTH: its reason code, method and data as text. */
+async function expectAuth(peer: Peer) {
+  const p = await peer.expect("auth");
+  return {
+    reasonCode: p.reasonCode,
+    method: p.properties?.authenticationMethod,
+    data: text(p.properties?.authenticationData),
+  };
+}
+
+/** Reads CONNECT, checks the first step, sends the challenge and checks the answer. */
+async function scramUntilConnack(peer: Peer) {
+  const connect = await peer.expect("connect");
+  assert.equal(connect.properties?.authenticationMethod, METHOD);
+  assert.equal(text(connect.properties?.authenticationData), "n,,n=user,r=c1");
+  await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+  assert.deepEqual(await expectAuth(peer), {
+    reasonCode: 0x18,
+    method: METHOD,
+    data: "c=biws,r=c1s1,p=proof",
+  });
+}
+
+/** The client's last word was a DISCONNECT with `reasonCode`, then it closed. */
+async function closedWith(peer: Peer, reasonCode: number) {
+  assert.equal(await peer.clientClosed, "eof");
+  assert.deepEqual(peer.received.at(-1), { type: "disconnect", reasonCode });
+}
+
+test(
+  "a SCRAM-like exchange: CONNECT, AUTH challenge, AUTH answer, CONNACK with the server's data",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({
+        type: "connack",
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("v=verifier") },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram(seen));
+      assert.equal(await client.connect(), false);
+      assert.deepEqual(seen, [{
+        reasonCode: 0x18,
+        authenticationMethod: METHOD,
+        authenticationData: bytes("r=c1s1,s=salt,i=4096"),
+      }]);
+      // The server-final, for the application to verify.
+      assert.equal(text(client.connack?.properties.authenticationData), "v=verifier");
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "reauthenticate(): AUTH 0x19, the challenge answered, resolves on the broker's AUTH 0x00",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      assert.deepEqual(await expectAuth(peer), {
+        reasonCode: 0x19,
+        method: METHOD,
+        data: "n,,n=user,r=c2",
+      });
+      // Other packets go on meanwhile (section 4.12.1).
+      const publish = await peer.expect("publish");
+      await peer.write({ type: "puback", packetId: publish.packetId! });
+      await peer.write(challenge("r=c2s2,s=salt,i=4096"));
+      assert.deepEqual(await expectAuth(peer), {
+        reasonCode: 0x18,
+        method: METHOD,
+        data: "c=biws,r=c2s2,p=proof",
+      });
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x00,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("v=2") },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram(seen));
+      await client.connect();
+      const reauth = client.reauthenticate(bytes("n,,n=user,r=c2"));
+      await client.publish("t", "during", false, 1);
+      await reauth;
+      assert.deepEqual(seen.map((c) => text(c.authenticationData)), [
+        "r=c1s1,s=salt,i=4096",
+        "r=c2s2,s=salt,i=4096",
+      ]);
+      assert.equal(client.connected, true);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("the broker refuses the method in CONNACK 0x8C: connect() rejects with it", async () => {
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write({
+      type: "connack",
+      sessionPresent: false,
+      returnCode: 0x8c,
+      properties: { reasonString: "use PLAIN" },
+    });
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = authClient(broker, () => assert.fail("no challenge came"));
+    await assert.rejects(client.connect(), (e: unknown) => {
+      assert.ok(e instanceof MQTTException, String(e));
+      assert.equal(e.code, 0x8c);
+      assert.equal(e.reasonString, "use PLAIN");
+      return true;
+    });
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
+
+for (const code of [0x87, 0x8c]) {
+  test(`the broker ends a re-authentication with DISCONNECT 0x${code.toString(16)}`, async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer);
+      await peer.expect("publish");
+      await peer.write({
+        type: "disconnect",
+        reasonCode: code,
+        properties: { reasonString: "credentials revoked" },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, scram([]));
+      await client.connect();
+      const reauth = client.reauthenticate(bytes("n,,n=user,r=c2"));
+      const publish = client.publish("t", "m", false, 1);
+      const said = (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.equal(e.reasonCode, code);
+        assert.equal(e.reasonString, "credentials revoked");
+        return true;
+      };
+      await assert.rejects(reauth, said);
+      await assert.rejects(publish, said);
+      // The broker ended it: no DISCONNECT from the client.
+      assert.equal(await broker.peers[0].clientClosed, "eof");
+      assert.deepEqual(broker.peers[0].received.map((p) => p.type), [
+        "connect",
+        "auth",
+        "auth",
+        "publish",
+      ]);
+    });
+  }, TIMEOUT);
+}
+
+test(
+  "an AUTH for another method, with the CONNACK in the same read: connect() rejects, DISCONNECT 0x82",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(
+        {
+          type: "auth",
+          reasonCode: 0x18,
+          properties: { authenticationMethod: "PLAIN", authenticationData: bytes("x") },
+        },
+        { type: "connack", sessionPresent: false, returnCode: 0 },
+      );
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => assert.fail("not for our method"));
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        assert.match(e.cause.message, /AUTH from the broker with reason 0x18 for method PLAIN/);
+        return true;
+      });
+      assert.equal(client.connected, false);
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
+
+test("an AUTH to a client that asked for no enhanced authentication: DISCONNECT 0x82", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq");
+    await peer.write(challenge("r=1"));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("noauth"), broker.url, { protocolVersion: 5 });
+    await client.connect();
+    await assert.rejects(client.ping(), (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(String(e.cause), /this client asked for no enhanced authentication/);
+      return true;
+    });
+    await closedWith(broker.peers[0], 0x82);
+  });
+}, TIMEOUT);
+
+test("reauthenticate() needs an authenticationMethod and a connection", async () => {
+  const plain = new MQTTClient(uniqueId("r"), "127.0.0.1", { protocolVersion: 5 });
+  await assert.rejects(plain.reauthenticate(), TypeError);
+  const v4 = new MQTTClient(uniqueId("r"), "127.0.0.1");
+  await assert.rejects(v4.reauthenticate(), TypeError);
+  const offline = new MQTTClient(uniqueId("r"), "127.0.0.1", {
+    protocolVersion: 5,
+    authenticationMethod: METHOD,
+  });
+  await assert.rejects(offline.reauthenticate(), MQTTConnectionError);
+});
