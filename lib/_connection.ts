@@ -164,6 +164,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         method && !onAuth ? 0x8c : 0x82,
       );
     }
+    // The client gives up with DISCONNECT 0x80 (unspecified error): it may
+    // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
+    const giveUp = (why: string, cause: unknown) =>
+      this.#close(new MQTTConnectionError(`Authentication failed: ${why}`, { cause }), 0x80, ch!);
     Promise.resolve()
       .then(() =>
         onAuth({
@@ -174,20 +178,18 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       )
       .then((data) => {
         if (this.#ch !== ch) return;
+        if (!(data instanceof Uint8Array)) {
+          // Not the value in the message: it may be a secret.
+          const what = data === null ? "null" : typeof data;
+          return giveUp(`onAuth answered ${what}, not a Uint8Array`, new TypeError(what));
+        }
         this.writer.write(encodeAuth({
           type: "auth",
           reasonCode: 0x18,
           properties: { authenticationMethod: method, authenticationData: data },
         }));
-      }, (e) => {
-        if (this.#ch !== ch) return;
-        this.#teardown(
-          new MQTTConnectionError(`Authentication failed: onAuth threw ${e?.message ?? e}`, {
-            cause: e,
-          }),
-          ch!,
-        );
-      });
+      }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
+      .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));
   }
 
   /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
@@ -433,18 +435,26 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
    * with MQTT 5 a DISCONNECT first says why (MQTT-4.13.1-1).
    */
   #fail(e: MQTTProtocolError, ch: Channel): void {
-    if (this.#ch !== ch) return;
     const error = new MQTTConnectionError(
       `Connection closed: the broker broke the protocol: ${e.message}`,
       { cause: e },
     );
+    this.#close(error, e.reasonCode, ch);
+  }
+
+  /**
+   * Ends the connection on `ch` with `error`, unless it is gone already;
+   * with MQTT 5 a DISCONNECT with `reasonCode` goes first.
+   */
+  #close(error: MQTTConnectionError, reasonCode: number, ch: Channel): void {
+    // Gone, or a DISCONNECT already queued (whoever queued it ends the connection).
+    if (this.#ch !== ch || this.writer.sealed) return;
     if (this.#config.version !== 5) return this.#teardown(error, ch);
     // Nothing goes out after the DISCONNECT; what was queued goes before it.
     this.#closeError = error;
     this.writer.uncork();
-    const sent = this.writer.send(
-      encodeDisconnect({ type: "disconnect", reasonCode: e.reasonCode }, 5),
-    ).catch(noop);
+    const sent = this.writer.send(encodeDisconnect({ type: "disconnect", reasonCode }, 5))
+      .catch(noop);
     this.writer.sealed = true;
     void within(sent, CLOSE_WAIT_MS).then(() => this.#teardown(error, ch));
   }

@@ -182,6 +182,86 @@ test("the broker refuses the method in CONNACK 0x8C: connect() rejects with it",
   });
 }, TIMEOUT);
 
+test(
+  "onAuth throws: connect() rejects with the error as cause, the client says so and closes",
+  async () => {
+    const wrong = new Error("server signature does not verify");
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => {
+        throw wrong;
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /Authentication failed: onAuth threw server signature does not verify/,
+        );
+        assert.equal(e.cause, wrong);
+        return true;
+      });
+      assert.equal(client.connected, false);
+      // DISCONNECT 0x80, unspecified error: the client gives up (section 4.12).
+      await closedWith(broker.peers[0], 0x80);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "onAuth answers with no bytes: connect() rejects at once, no unhandled rejection",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      // A JavaScript caller's mistake: text where bytes belong.
+      const client = authClient(broker, () => "c=biws" as unknown as Uint8Array, {
+        connectTimeout: 600_000,
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /Authentication failed: onAuth/);
+        assert.ok(e.cause instanceof TypeError, String(e.cause));
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x80);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "onAuth throws during a re-authentication: it rejects, the client says so and closes",
+  async () => {
+    let step = 0;
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer);
+      await peer.write(challenge("r=c2s2"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, (c) => {
+        if (step++ === 0) return scram([])(c);
+        throw new Error("no key for r=c2s2");
+      });
+      const events: CustomEvent[] = [];
+      client.addEventListener("disconnected", (e) => events.push(e as CustomEvent));
+      await client.connect();
+      await assert.rejects(client.reauthenticate(), /Authentication failed: onAuth threw no key/);
+      await closedWith(broker.peers[0], 0x80);
+      assert.equal(client.connected, false);
+      assert.equal(events.length, 1);
+    });
+  },
+  TIMEOUT,
+);
+
 for (const code of [0x87, 0x8c]) {
   test(`the broker ends a re-authentication with DISCONNECT 0x${code.toString(16)}`, async () => {
     await withHostileBroker(async (peer) => {
