@@ -200,14 +200,22 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         "Cannot reauthenticate: the client has no authenticationMethod (MQTT 5 enhanced authentication)",
       );
     }
+    if (data !== undefined && !(data instanceof Uint8Array)) {
+      throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
+    }
     const offline = this.unusable("reauthenticate");
     if (offline) throw offline;
-    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
-    this.writer.write(encodeAuth({
+    // One at a time: the broker's AUTH 0x00 does not say which one it ends.
+    if (this.#reauth) {
+      throw new TypeError("Cannot reauthenticate: a re-authentication is under way");
+    }
+    const auth = encodeAuth({
       type: "auth",
       reasonCode: 0x19,
       properties: { authenticationMethod: method, authenticationData: data },
-    }));
+    });
+    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
+    this.writer.write(auth);
     await done;
   }
 

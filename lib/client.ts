@@ -332,7 +332,7 @@ export class MQTTClient extends EventTarget {
    * refuses ends the connection with a DISCONNECT.
    *
    * @param data The first step's Authentication Data.
-   * @throws {TypeError} MQTT 3.1.1, or no `authenticationMethod`.
+   * @throws {TypeError} MQTT 3.1.1, no `authenticationMethod`, `data` not bytes, or one under way.
    * @throws {MQTTConnectionError} Not connected, or the connection ended first.
    */
   reauthenticate(data?: Uint8Array): Promise<void> {

@@ -347,6 +347,55 @@ test("an AUTH to a client that asked for no enhanced authentication: DISCONNECT 
   });
 }, TIMEOUT);
 
+test("reauthenticate() with bad data rejects at once and leaves nothing behind", async () => {
+  await withHostileBroker(async (peer) => {
+    await scramUntilConnack(peer);
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = authClient(broker, scram([]));
+    await client.connect();
+    await assert.rejects(
+      client.reauthenticate("n,,n=user" as unknown as Uint8Array),
+      TypeError,
+    );
+    // disconnect() must not reject a re-authentication that never started (unhandled rejection).
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+    assert.deepEqual(broker.peers[0].received.map((p) => p.type), [
+      "connect",
+      "auth",
+      "disconnect",
+    ]);
+  });
+}, TIMEOUT);
+
+test("reauthenticate() while one is under way rejects; the first completes", async () => {
+  await withHostileBroker(async (peer) => {
+    await scramUntilConnack(peer);
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    await expectAuth(peer);
+    await peer.expect("pingreq");
+    await peer.write({ type: "pingresp" });
+    await peer.write({ type: "auth", reasonCode: 0, properties: { authenticationMethod: METHOD } });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = authClient(broker, scram([]));
+    await client.connect();
+    const first = client.reauthenticate(bytes("r=a"));
+    await assert.rejects(client.reauthenticate(bytes("r=b")), /a re-authentication is under way/);
+    await client.ping();
+    await first;
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+    // One AUTH 0x19 only.
+    assert.deepEqual(
+      broker.peers[0].received.map((p) => p.type),
+      ["connect", "auth", "auth", "pingreq", "disconnect"],
+    );
+  });
+}, TIMEOUT);
+
 test("reauthenticate() needs an authenticationMethod and a connection", async () => {
   const plain = new MQTTClient(uniqueId("r"), "127.0.0.1", { protocolVersion: 5 });
   await assert.rejects(plain.reauthenticate(), TypeError);
