@@ -299,43 +299,52 @@ export function checkWill(
 }
 
 /**
- * MQTT 5: throws unless what the broker's CONNACK allows lets this publish
- * (a PUBLISH of `size` bytes) or these subscriptions go, before any byte is
- * written.
+ * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
+ * these subscriptions or this unsubscribe (`what`, a packet of `size`
+ * bytes) go, before any byte is written.
  *
  * @throws {RangeError} Naming the limit.
  */
 export function checkLimits(
   broker: ConnackProperties,
-  what: PublishPacket | Subscription[],
-  size?: number | SubscribeProperties,
+  what: PublishPacket | Subscription[] | string[],
+  size: number,
+  properties?: SubscribeProperties,
 ): void {
   let why: string | undefined;
+  const max = broker.maximumPacketSize;
+  // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
+  const tooLarge = max !== undefined && size > max
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`
+    : undefined;
   if (!Array.isArray(what)) {
-    const max = broker.maximumPacketSize;
     if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
       why = `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (MQTT-3.2.2-11)`;
     } else if (what.retain && broker.retainAvailable === false) {
       why = "retain: the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)";
-    } else if (max !== undefined && (size as number) > max) {
-      why =
-        `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`;
-    }
+    } else why = tooLarge;
     if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
     return;
   }
-  for (const { topic } of what) {
+  for (const s of what) {
+    if (typeof s === "string") continue;
+    const topic = s.topic;
     if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
       why = "a shared subscription: the broker has none (Shared Subscription Available 0)";
     } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
       why = "wildcards: the broker has none (Wildcard Subscription Available 0)";
     } else if (
       broker.subscriptionIdentifiersAvailable === false &&
-      (size as SubscribeProperties | undefined)?.subscriptionIdentifier !== undefined
+      properties?.subscriptionIdentifier !== undefined
     ) {
       why = "a subscription identifier: the broker has none (Subscription Identifier Available 0)";
     }
     if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
+  }
+  if (tooLarge) {
+    const filters = what.map((s) => `"${typeof s === "string" ? s : s.topic}"`).join(", ");
+    const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
+    throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
   }
 }
 

@@ -51,7 +51,7 @@ export class Outbox {
     const offline = this.#conn.unusable("subscribe");
     if (offline) return Promise.reject(offline);
     try {
-      checkLimits(this.#conn.core.broker, subscriptions, properties);
+      checkLimits(this.#conn.core.broker, subscriptions, bytes.length, properties);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -59,10 +59,16 @@ export class Outbox {
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
-  /** An encoded UNSUBSCRIBE of `n` filters: resolves with what the UNSUBACK said (3.1.1: all 0). */
-  unsubscribe(bytes: Uint8Array, n: number): Promise<Acked> {
+  /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
+  unsubscribe(bytes: Uint8Array, topics: string[]): Promise<Acked> {
     const offline = this.#conn.unusable("unsubscribe");
     if (offline) return Promise.reject(offline);
+    try {
+      checkLimits(this.#conn.core.broker, topics, bytes.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const n = topics.length;
     return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
   }
 

@@ -464,7 +464,7 @@ export class MQTTClient extends EventTarget {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const acked = await this.#out.unsubscribe(bytes, topics.length);
+      const acked = await this.#out.unsubscribe(bytes, topics);
       this.#hooks.unsubscribed?.(topics);
       if (Array.isArray(topic)) return acked.codes;
       granted("Unsubscribe from", topic, "UNSUBACK", acked);

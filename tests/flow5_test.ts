@@ -155,6 +155,18 @@ const LIMITS: Limit[] = [
     /^Cannot publish to "t" with a packet of 72 bytes: over the broker's Maximum Packet Size 64/,
   ],
   [
+    "Maximum Packet Size 64: a larger SUBSCRIBE",
+    { maximumPacketSize: 64 },
+    (c) => c.subscribe("f".repeat(64), 1),
+    /^Cannot subscribe to "f{64}" with a packet of 72 bytes: over the broker's Maximum Packet Size 64/,
+  ],
+  [
+    "Maximum Packet Size 64: a larger UNSUBSCRIBE",
+    { maximumPacketSize: 64 },
+    (c) => c.unsubscribe("f".repeat(64)),
+    /^Cannot unsubscribe from "f{64}" with a packet of 71 bytes: over the broker's Maximum Packet Size 64/,
+  ],
+  [
     "Wildcard Subscription Available 0: a filter with +",
     { wildcardSubscriptionAvailable: false },
     (c) => c.subscribe("a/+/c"),
