@@ -40,6 +40,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   userClosed = false;
   /** The last accepting CONNACK, as `client.connack` shows it. */
   accepted: Connack | undefined;
+  /** Told which server accepted, before the `connected` event (the connector keeps it). */
+  onAccept: (server: Endpoint) => void = noop;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
   replies: {
     take(message: Incoming): boolean;
@@ -321,6 +323,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         reasonCode: code,
         properties: ack.properties ?? {},
       };
+      this.onAccept(server);
       this.core.resend();
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
