@@ -155,6 +155,80 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a CONNACK 0x9D while reconnecting: its reference is tried next, before the rest of the list",
+  async () => {
+    let b!: HostileBroker;
+    let n = 0;
+    await withBrokers([
+      // The first server: accepts, drops the connection, then says it moved.
+      async (peer) => {
+        if (n++ === 0) {
+          await acceptConnect(peer);
+          await peer.expect("pingreq");
+          peer.end();
+          await peer.clientClosed;
+        } else {
+          await refusing(0x9d, { serverReference: `127.0.0.1:${b.port}` })(peer);
+        }
+      },
+      accepting, // the second of the configured list: must not be tried
+      accepting, // where the first moved to
+    ], async ([a, x, moved]) => {
+      b = moved;
+      const { client, tried } = robust([a, x]);
+      await client.connect(false);
+      const back = connected(client);
+      await assert.rejects(client.ping());
+      assert.equal(await back, b.url);
+      assert.deepEqual(tried, [a.url, b.url]);
+      assert.equal(x.peers.length, 0);
+      assert.equal(client.url, b.url);
+      await bye(client, [a, x, b]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a server that refers to itself is tried again only after the next round's backoff",
+  async () => {
+    let a!: HostileBroker;
+    let n = 0;
+    await withBrokers([
+      async (peer) => {
+        if (n++ === 0) {
+          await acceptConnect(peer);
+          await peer.expect("pingreq");
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        await refusing(0x9c, { serverReference: `127.0.0.1:${a.port}` })(peer);
+      },
+    ], async ([first]) => {
+      a = first;
+      const { client } = robust([a]);
+      client.DELAY = 1;
+      const delays: number[] = [];
+      let done!: () => void;
+      const fourth = new Promise<void>((resolve) => (done = resolve));
+      client.addEventListener("reconnecting", (e) => {
+        delays.push((e as CustomEvent<ReconnectingDetail>).detail.delay);
+        if (delays.length === 4) done();
+      });
+      // The waits themselves are skipped; the planned ones are what is checked.
+      client.delay = () => Promise.resolve();
+      await client.connect(false);
+      await assert.rejects(client.ping());
+      await fourth;
+      await client.disconnect();
+      // Round 1: the list (with backoff), then the reference (at once); round 2 likewise.
+      assert.deepEqual(delays.slice(0, 4).map((d) => d > 0), [true, false, true, false]);
+    });
+  },
+  TIMEOUT,
+);
+
 test("followServerReference: false: the reference is not followed", async () => {
   let b!: HostileBroker;
   let n = 0;
