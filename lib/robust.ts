@@ -181,7 +181,7 @@ export class MQTTClient extends SimpleClient {
    * @param keepalive Keep-alive in seconds.
    * @param ssl Use TLS.
    * @param ssl_params TLS parameters.
-   * @throws {TypeError} A parameter of the wrong type.
+   * @throws {TypeError} A parameter of the wrong type, an MQTT 5 option with 3.1.1.
    * @throws {RangeError} A number out of range.
    */
   constructor(
@@ -208,6 +208,12 @@ export class MQTTClient extends SimpleClient {
       );
     }
     this.#rejectWhenFull = o.whenOfflineFull === "reject";
+    if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
+      // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
+      throw new TypeError(
+        "Invalid option followServerReference: it is MQTT 5's; give protocolVersion: 5",
+      );
+    }
     this.#follow = o.followServerReference ?? true;
     this.#signal = o.signal;
     this.#signal?.addEventListener("abort", () => {

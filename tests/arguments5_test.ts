@@ -36,6 +36,16 @@ for (const [name, value] of V5_ONLY) {
   });
 }
 
+test("followServerReference with MQTT 3.1.1 is a TypeError naming it", () => {
+  for (const followServerReference of [true, false]) {
+    assert.throws(
+      () => new RobustClient("id", "127.0.0.1", { followServerReference }),
+      /^TypeError: Invalid option followServerReference: it is MQTT 5's; give protocolVersion: 5$/,
+    );
+  }
+  new RobustClient("id", "127.0.0.1", { protocolVersion: 5, followServerReference: false });
+});
+
 test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anything is sent", async () => {
   const c = new MQTTClient("id", "127.0.0.1");
   const v5 = /it is MQTT 5's|they are MQTT 5's|is MQTT 5's/;
