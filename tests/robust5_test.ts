@@ -4,11 +4,18 @@
 // in order before the configured list (unless followServerReference is
 // false). Scripted brokers (tests/_hostile_broker.ts) play every server.
 import assert from "node:assert/strict";
-import { MQTTClient, type ReconnectingDetail, type RobustClientOptions } from "../lib/robust.ts";
+import type { PublishPacket } from "../lib/codec/mod.ts";
+import {
+  MQTTClient,
+  MQTTException,
+  type ReconnectingDetail,
+  type RobustClientOptions,
+} from "../lib/robust.ts";
 import {
   acceptConnect,
   type HostileBroker,
   type Peer,
+  roundTrip,
   type Scenario,
   startHostileBroker,
   watchUnhandledRejections,
@@ -16,6 +23,7 @@ import {
 import { test, uniqueId } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** Runs `fn` with scripted brokers, one per scenario; then closes them and reports their failures. */
 async function withBrokers(
@@ -258,3 +266,200 @@ test("followServerReference: false: the reference is not followed", async () => 
     await bye(client, [a, b]);
   });
 }, TIMEOUT);
+
+// ---- the robust client's other MQTT 5 behaviours ---------------------------
+
+test(
+  "after a reconnect without session, subscriptions are renewed with their MQTT 5 options and properties",
+  async () => {
+    let n = 0;
+    let renewed!: () => void;
+    const done = new Promise<void>((resolve) => (renewed = resolve));
+    await withBrokers([
+      async (peer) => {
+        const connect = await peer.expect("connect");
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        if (n++ === 0) {
+          assert.equal(connect.cleanSession, false);
+          for (const granted of [[1], [2]]) {
+            const sub = await peer.expect("subscribe");
+            await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: granted });
+          }
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        // One SUBSCRIBE per set of SUBSCRIBE properties, each filter with its options.
+        const first = await peer.expect("subscribe");
+        assert.deepEqual(first.properties, {
+          subscriptionIdentifier: 7,
+          userProperties: [["k", "v"]],
+        });
+        assert.deepEqual(first.subscriptions, [
+          { topic: "a/+", qos: 1, noLocal: true, retainAsPublished: false, retainHandling: 2 },
+        ]);
+        await peer.write({ type: "suback", packetId: first.packetId, returnCodes: [1] });
+        const second = await peer.expect("subscribe");
+        assert.equal(second.properties, undefined);
+        assert.deepEqual(second.subscriptions, [
+          { topic: "b", qos: 2, noLocal: false, retainAsPublished: true, retainHandling: 0 },
+        ]);
+        await peer.write({ type: "suback", packetId: second.packetId, returnCodes: [2] });
+        renewed();
+        await peer.expect("disconnect");
+      },
+    ], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      await client.subscribe("a/+", {
+        qos: 1,
+        noLocal: true,
+        retainHandling: 2,
+        subscriptionIdentifier: 7,
+        userProperties: [["k", "v"]],
+      });
+      await client.subscribe("b", { qos: 2, retainAsPublished: true });
+      await done;
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test("disconnect() options reach the broker through the robust client", async () => {
+  await withBrokers([async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  }], async ([a]) => {
+    const { client } = robust([a]);
+    await client.connect();
+    await client.disconnect({ reasonCode: 0x04, reasonString: "going, with my will" });
+    await a.peers[0].clientClosed;
+    assert.deepEqual(a.peers[0].received.at(-1), {
+      type: "disconnect",
+      reasonCode: 0x04,
+      properties: { reasonString: "going, with my will" },
+    });
+  });
+}, TIMEOUT);
+
+test(
+  "Receive Maximum across a reconnect: the session's two resent first, the rest in call order as acks come",
+  async () => {
+    const N = 5;
+    let n = 0;
+    const arrived: string[] = [];
+    await withBrokers([async (peer) => {
+      const connect = await peer.expect("connect");
+      await peer.write({
+        type: "connack",
+        sessionPresent: !connect.cleanSession && n > 0,
+        returnCode: 0,
+        properties: { receiveMaximum: 2 },
+      });
+      if (n++ === 0) {
+        // Two arrive; none is acknowledged; the connection drops.
+        await peer.expect("publish");
+        await peer.expect("publish");
+        assert.deepEqual(await roundTrip(peer), []);
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      const unacked: PublishPacket[] = [];
+      const take = async () => {
+        const p = await peer.expect("publish");
+        arrived.push(`${text(p.payload)}${p.dup ? " dup" : ""}`);
+        unacked.push(p);
+      };
+      await take();
+      await take();
+      while (unacked.length > 0) {
+        assert.deepEqual(await roundTrip(peer), [], `with ${unacked.length} unacknowledged`);
+        await peer.write({ type: "puback", packetId: unacked.shift()!.packetId! });
+        if (arrived.length < N) await take();
+      }
+      await peer.expect("disconnect");
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      const publishes = Array.from(
+        { length: N },
+        (_, i) => client.publish("t", String(i), false, 1),
+      );
+      await Promise.all(publishes);
+      assert.deepEqual(arrived, ["0 dup", "1 dup", "2", "3", "4"]);
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a request survives a reconnect: the response topic is subscribed again, the reply resolves it",
+  async () => {
+    let n = 0;
+    let correlation!: Uint8Array;
+    await withBrokers([async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      const sub = await peer.expect("subscribe");
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+      const responseTopic = sub.subscriptions[0].topic;
+      if (n++ === 0) {
+        // The request, QoS 0; then the connection drops.
+        correlation = (await peer.expect("publish")).properties!.correlationData!;
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      // The robust client renewed the response topic's subscription; the reply comes now.
+      assert.match(responseTopic, /\/responses\/[0-9a-f]{12}$/);
+      await peer.write({
+        type: "publish",
+        topic: responseTopic,
+        payload: new TextEncoder().encode("answer"),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 9,
+        properties: { correlationData: correlation },
+      });
+      await peer.expect("puback");
+      await peer.expect("disconnect");
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      const reply = await client.request("svc", "q", { timeout: 10_000 });
+      assert.equal(text(reply.payload), "answer");
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a CONNACK refusing the client itself while reconnecting ends the reconnecting: 0x87 is not retried",
+  async () => {
+    let n = 0;
+    await withBrokers([async (peer) => {
+      if (n++ === 0) {
+        await acceptConnect(peer);
+        await peer.expect("publish");
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      await refusing(0x87, { reasonString: "banned meanwhile" })(peer);
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      await assert.rejects(client.publish("t", "m", false, 1), (e: unknown) => {
+        assert.ok(e instanceof MQTTException, String(e));
+        assert.equal(e.code, 0x87);
+        assert.equal(e.reasonString, "banned meanwhile");
+        return true;
+      });
+      assert.equal(a.peers.length, 2);
+      assert.equal(client.connected, false);
+      await client.disconnect();
+    });
+  },
+  TIMEOUT,
+);
