@@ -146,10 +146,18 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   auth(p: AuthPacket): void {
     const ch = this.#ch;
     const props = p.properties ?? {};
+    // Only the client starts an exchange: CONNECT, or AUTH 0x19 (section 4.12.1).
     if (p.reasonCode === 0) {
       const d = this.#reauth;
+      if (!d) {
+        throw new MQTTProtocolError(
+          "AUTH 0x00 from the broker, but no re-authentication is under way",
+          "MQTT 5.0 section 4.12.1",
+          0x82,
+        );
+      }
       this.#reauth = null;
-      return d?.resolve();
+      return d.resolve();
     }
     const method = this.#config.connectProperties.authenticationMethod;
     const onAuth = this.#config.onAuth;
@@ -164,6 +172,13 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
           } for method ${props.authenticationMethod}`,
         "MQTT-4.12.0-4",
         method && !onAuth ? 0x8c : 0x82,
+      );
+    }
+    if (!this.#connack && !this.#reauth) {
+      throw new MQTTProtocolError(
+        "AUTH 0x18 from the broker, but no authentication is under way",
+        "MQTT 5.0 section 4.12.1",
+        0x82,
       );
     }
     // The client gives up with DISCONNECT 0x80 (unspecified error): it may

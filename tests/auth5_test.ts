@@ -347,6 +347,39 @@ test("an AUTH to a client that asked for no enhanced authentication: DISCONNECT 
   });
 }, TIMEOUT);
 
+for (
+  const [name, auth] of [
+    ["AUTH 0x00 with no re-authentication under way", { reasonCode: 0x00 }],
+    ["AUTH 0x18 the client did not ask for, after CONNACK", { reasonCode: 0x18 }],
+  ] as const
+) {
+  test(`${name}: DISCONNECT 0x82, onAuth not called`, async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("pingreq");
+      await peer.write({
+        type: "auth",
+        ...auth,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("r=x") },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      let calls = 0;
+      const client = authClient(broker, (c) => (calls++, scram([])(c)));
+      await client.connect();
+      await assert.rejects(client.ping(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        assert.match(e.cause.message, /but no (re-)?authentication is under way/);
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+      assert.equal(calls, 1, "only the CONNECT exchange's challenge");
+    });
+  }, TIMEOUT);
+}
+
 test("reauthenticate() with bad data rejects at once and leaves nothing behind", async () => {
   await withHostileBroker(async (peer) => {
     await scramUntilConnack(peer);
