@@ -562,3 +562,45 @@ test("a DISCONNECT before CONNACK: connect() rejects, DISCONNECT 0x82", async ()
     await closedWith(client, broker.peers[0], 0x82);
   });
 }, TIMEOUT);
+
+test(
+  "a broker over our receiveMaximum: every message is delivered, the overrun counted",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      const connect = await acceptConnect(peer);
+      assert.equal(connect.properties?.receiveMaximum, 2);
+      await peer.expect("pingreq");
+      // Three QoS 1 messages unacknowledged at once, one over the maximum.
+      await peer.write(
+        ...[1, 2, 3].map((id) => ({
+          type: "publish" as const,
+          topic: "t",
+          payload: bytes(String(id)),
+          qos: 1 as const,
+          retain: false,
+          dup: false,
+          packetId: id,
+        })),
+        { type: "pingresp" },
+      );
+      for (const id of [1, 2, 3]) {
+        assert.deepEqual(await peer.expect("puback"), {
+          type: "puback",
+          packetId: id,
+          reasonCode: 0,
+        });
+      }
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = v5(broker, "over", { receiveMaximum: 2 });
+      await client.connect();
+      await client.ping();
+      assert.equal(client.receiveMaximumExceeded, 1);
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push(text((await client.wait_msg()).payload));
+      assert.deepEqual(got, ["1", "2", "3"]);
+      await bye(client, broker);
+    });
+  },
+  TIMEOUT,
+);
