@@ -161,6 +161,8 @@ export class Protocol {
   #session = 0;
   #online = false;
   #awaitingConnack = false;
+  // This connection asked for a clean start.
+  #clean = false;
 
   /**
    * @param store The session: unacknowledged outgoing packets and delivered
@@ -205,6 +207,7 @@ export class Protocol {
   start(clean: boolean): void {
     this.#online = true;
     this.#awaitingConnack = true;
+    this.#clean = clean;
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = new TopicAliases();
@@ -364,6 +367,14 @@ export class Protocol {
         throw new MQTTProtocolError(
           `Expected CONNACK first, got ${p.type.toUpperCase()}`,
           "MQTT-3.2.0-1",
+          0x82,
+        );
+      }
+      if (this.#options.version === 5 && this.#clean && p.sessionPresent && p.returnCode === 0) {
+        // MQTT 5 makes the client close (3.1.1 leaves it the choice).
+        throw new MQTTProtocolError(
+          "CONNACK with Session Present after a clean start",
+          "MQTT-3.2.2-4",
           0x82,
         );
       }

@@ -604,3 +604,23 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "Session Present after a clean start: connect() rejects, DISCONNECT 0x82 (MQTT-3.2.2-4)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      const connect = await peer.expect("connect");
+      assert.equal(connect.cleanSession, true);
+      await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = v5(broker, "sp");
+      await assert.rejects(
+        client.connect(true),
+        brokeProtocol(/CONNACK with Session Present after a clean start \(MQTT-3\.2\.2-4\)/),
+      );
+      await closedWith(client, broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
