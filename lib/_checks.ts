@@ -13,6 +13,7 @@ import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
 import { payloadBytes, utf8 } from "./codec/_strings.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import type { Acked } from "./_protocol.ts";
 
 /** The retain flag and QoS of a publish or a will, given as umqtt's positional pair or `{ retain, qos }`. */
 export function publishArgs(
@@ -298,66 +299,53 @@ export function checkWill(
 }
 
 /**
- * MQTT 5: throws unless what the broker's CONNACK allows lets this publish
- * (a PUBLISH of `size` bytes) or these subscriptions go, before any byte is
- * written.
+ * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
+ * these subscriptions or this unsubscribe (`what`, a packet of `size`
+ * bytes) go, before any byte is written.
  *
  * @throws {RangeError} Naming the limit.
  */
 export function checkLimits(
   broker: ConnackProperties,
-  what: PublishPacket | Subscription[],
-  size?: number | SubscribeProperties,
+  what: PublishPacket | Subscription[] | string[],
+  size: number,
+  properties?: SubscribeProperties,
 ): void {
   let why: string | undefined;
+  const max = broker.maximumPacketSize;
+  // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
+  const tooLarge = max !== undefined && size > max
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`
+    : undefined;
   if (!Array.isArray(what)) {
-    const max = broker.maximumPacketSize;
     if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
       why = `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (MQTT-3.2.2-11)`;
     } else if (what.retain && broker.retainAvailable === false) {
       why = "retain: the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)";
-    } else if (max !== undefined && (size as number) > max) {
-      why =
-        `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`;
-    }
+    } else why = tooLarge;
     if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
     return;
   }
-  for (const { topic } of what) {
+  for (const s of what) {
+    if (typeof s === "string") continue;
+    const topic = s.topic;
     if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
       why = "a shared subscription: the broker has none (Shared Subscription Available 0)";
     } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
       why = "wildcards: the broker has none (Wildcard Subscription Available 0)";
     } else if (
       broker.subscriptionIdentifiersAvailable === false &&
-      (size as SubscribeProperties | undefined)?.subscriptionIdentifier !== undefined
+      properties?.subscriptionIdentifier !== undefined
     ) {
       why = "a subscription identifier: the broker has none (Subscription Identifier Available 0)";
     }
     if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
   }
-}
-
-/**
- * MQTT 5: throws unless a SUBSCRIBE or UNSUBSCRIBE of `topics` (encoded as
- * `bytes`) is within the broker's Maximum Packet Size (MQTT-3.1.2-24).
- *
- * @throws {RangeError} Naming the limit.
- */
-export function checkSize(
-  broker: ConnackProperties,
-  packet: "SUBSCRIBE" | "UNSUBSCRIBE",
-  topics: string[],
-  bytes: Uint8Array,
-): void {
-  const max = broker.maximumPacketSize;
-  if (max === undefined || bytes.length <= max) return;
-  const what = packet === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
-  throw new RangeError(
-    `Cannot ${what} "${
-      topics.join('", "')
-    }": a ${packet} of ${bytes.length} bytes is over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`,
-  );
+  if (tooLarge) {
+    const filters = what.map((s) => `"${typeof s === "string" ? s : s.topic}"`).join(", ");
+    const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
+    throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
+  }
 }
 
 /** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE. */
@@ -391,12 +379,22 @@ export function checkDisconnect(
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
 }
 
-/** The error for a SUBSCRIBE or UNSUBSCRIBE of one filter the broker refused. */
-export function refused(what: string, topic: string, packet: string, code: number): MQTTException {
-  return new MQTTException(
+/**
+ * The code of a SUBSCRIBE's or UNSUBSCRIBE's one filter, once the broker
+ * granted it; a refusal (0x80 and above) throws, with the acknowledgement's
+ * Reason String (MQTT 5) when it gave one.
+ *
+ * @throws {MQTTException} The refusal.
+ */
+export function granted(what: string, topic: string, packet: string, acked: Acked): number {
+  const code = acked.codes[0], reasonString = acked.reasonString;
+  if (code < 0x80) return code;
+  const why = code === 0x80 ? "" : `, ${reasonCodeMessage(code)}`;
+  throw new MQTTException(
     `${what} "${topic}" refused by the broker (${packet} ${
       code === 0x80 ? "return" : "reason"
-    } code 0x${code.toString(16)}${code === 0x80 ? "" : `, ${reasonCodeMessage(code)}`})`,
+    } code 0x${code.toString(16)}${why}${reasonString ? `: ${reasonString}` : ""})`,
     code,
+    reasonString,
   );
 }

@@ -40,6 +40,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   userClosed = false;
   /** The last accepting CONNACK, as `client.connack` shows it. */
   accepted: Connack | undefined;
+  /** Told which server accepted, before the `connected` event (the connector keeps it). */
+  onAccept: (server: Endpoint) => void = noop;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
   replies: {
     take(message: Incoming): boolean;
@@ -137,33 +139,52 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
    * MQTT 5: an AUTH from the broker (the protocol state's output). 0x18
    * asks the next step of enhanced authentication of `onAuth`; 0x00 ends a
    * re-authentication.
+   *
+   * @throws {MQTTProtocolError} An AUTH this client cannot take: the reader
+   * stops there (a CONNACK after it must not connect) and closes.
    */
   auth(p: AuthPacket): void {
     const ch = this.#ch;
     const props = p.properties ?? {};
+    // Only the client starts an exchange: CONNECT, or AUTH 0x19 (section 4.12.1).
     if (p.reasonCode === 0) {
       const d = this.#reauth;
+      if (!d) {
+        throw new MQTTProtocolError(
+          "AUTH 0x00 from the broker, but no re-authentication is under way",
+          "MQTT 5.0 section 4.12.1",
+          0x82,
+        );
+      }
       this.#reauth = null;
-      return d?.resolve();
+      return d.resolve();
     }
     const method = this.#config.connectProperties.authenticationMethod;
     const onAuth = this.#config.onAuth;
     if (p.reasonCode !== 0x18 || !method || props.authenticationMethod !== method || !onAuth) {
-      return this.#fail(
-        new MQTTProtocolError(
-          !method
-            ? "AUTH from the broker, but this client asked for no enhanced authentication"
-            : !onAuth
-            ? `AUTH from the broker for ${method}, and no onAuth to answer it`
-            : `AUTH from the broker with reason 0x${
-              p.reasonCode.toString(16)
-            } for method ${props.authenticationMethod}`,
-          "MQTT-4.12.0-4",
-          method && !onAuth ? 0x8c : 0x82,
-        ),
-        ch!,
+      throw new MQTTProtocolError(
+        !method
+          ? "AUTH from the broker, but this client asked for no enhanced authentication"
+          : !onAuth
+          ? `AUTH from the broker for ${method}, and no onAuth to answer it`
+          : `AUTH from the broker with reason 0x${
+            p.reasonCode.toString(16)
+          } for method ${props.authenticationMethod}`,
+        "MQTT-4.12.0-4",
+        method && !onAuth ? 0x8c : 0x82,
       );
     }
+    if (!this.#connack && !this.#reauth) {
+      throw new MQTTProtocolError(
+        "AUTH 0x18 from the broker, but no authentication is under way",
+        "MQTT 5.0 section 4.12.1",
+        0x82,
+      );
+    }
+    // The client gives up with DISCONNECT 0x80 (unspecified error): it may
+    // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
+    const giveUp = (why: string, cause: unknown) =>
+      this.#close(new MQTTConnectionError(`Authentication failed: ${why}`, { cause }), 0x80, ch!);
     Promise.resolve()
       .then(() =>
         onAuth({
@@ -174,20 +195,18 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       )
       .then((data) => {
         if (this.#ch !== ch) return;
+        if (!(data instanceof Uint8Array)) {
+          // Not the value in the message: it may be a secret.
+          const what = data === null ? "null" : typeof data;
+          return giveUp(`onAuth answered ${what}, not a Uint8Array`, new TypeError(what));
+        }
         this.writer.write(encodeAuth({
           type: "auth",
           reasonCode: 0x18,
           properties: { authenticationMethod: method, authenticationData: data },
         }));
-      }, (e) => {
-        if (this.#ch !== ch) return;
-        this.#teardown(
-          new MQTTConnectionError(`Authentication failed: onAuth threw ${e?.message ?? e}`, {
-            cause: e,
-          }),
-          ch!,
-        );
-      });
+      }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
+      .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));
   }
 
   /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
@@ -198,14 +217,22 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         "Cannot reauthenticate: the client has no authenticationMethod (MQTT 5 enhanced authentication)",
       );
     }
+    if (data !== undefined && !(data instanceof Uint8Array)) {
+      throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
+    }
     const offline = this.unusable("reauthenticate");
     if (offline) throw offline;
-    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
-    this.writer.write(encodeAuth({
+    // One at a time: the broker's AUTH 0x00 does not say which one it ends.
+    if (this.#reauth) {
+      throw new TypeError("Cannot reauthenticate: a re-authentication is under way");
+    }
+    const auth = encodeAuth({
       type: "auth",
       reasonCode: 0x19,
       properties: { authenticationMethod: method, authenticationData: data },
-    }));
+    });
+    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
+    this.writer.write(auth);
     await done;
   }
 
@@ -311,6 +338,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         reasonCode: code,
         properties: ack.properties ?? {},
       };
+      this.onAccept(server);
       this.core.resend();
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
@@ -409,7 +437,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         // is set up, and 1000 pipelined ones go out together, so the broker
         // too reads them in one go.
         this.writer.cork();
-        for (const packet of decoder.push(chunk)) this.core.handle(packet);
+        for (const packet of decoder.push(chunk)) {
+          // The broker's DISCONNECT ended the connection: nothing after it
+          // counts (the broker must send nothing more, MQTT-3.14.4-1).
+          if (this.#ch !== ch) break;
+          this.core.handle(packet);
+        }
         await null;
         await null;
         this.writer.uncork();
@@ -428,18 +461,26 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
    * with MQTT 5 a DISCONNECT first says why (MQTT-4.13.1-1).
    */
   #fail(e: MQTTProtocolError, ch: Channel): void {
-    if (this.#ch !== ch) return;
     const error = new MQTTConnectionError(
       `Connection closed: the broker broke the protocol: ${e.message}`,
       { cause: e },
     );
+    this.#close(error, e.reasonCode, ch);
+  }
+
+  /**
+   * Ends the connection on `ch` with `error`, unless it is gone already;
+   * with MQTT 5 a DISCONNECT with `reasonCode` goes first.
+   */
+  #close(error: MQTTConnectionError, reasonCode: number, ch: Channel): void {
+    // Gone, or a DISCONNECT already queued (whoever queued it ends the connection).
+    if (this.#ch !== ch || this.writer.sealed) return;
     if (this.#config.version !== 5) return this.#teardown(error, ch);
     // Nothing goes out after the DISCONNECT; what was queued goes before it.
     this.#closeError = error;
     this.writer.uncork();
-    const sent = this.writer.send(
-      encodeDisconnect({ type: "disconnect", reasonCode: e.reasonCode }, 5),
-    ).catch(noop);
+    const sent = this.writer.send(encodeDisconnect({ type: "disconnect", reasonCode }, 5))
+      .catch(noop);
     this.writer.sealed = true;
     void within(sent, CLOSE_WAIT_MS).then(() => this.#teardown(error, ch));
   }

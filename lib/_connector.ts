@@ -30,6 +30,8 @@ export class Connector {
     this.#conn = conn;
     this.#clientId = clientId;
     this.servers = new Servers(config.servers);
+    // Known as the current server by the time anyone hears of the connection.
+    conn.onAccept = (server) => this.servers.use(server);
   }
 
   /** The client identifier: with MQTT 5, the one the broker assigned for an empty one. */
@@ -111,7 +113,6 @@ export class Connector {
     signal?.throwIfAborted();
     this.sessionExpiry = expiry ?? 0;
     const ack = await this.#conn.start(server, connect, clean, signal);
-    this.servers.use(server);
     this.#clientId = this.clientId;
     return ack;
   }

@@ -48,7 +48,7 @@ export interface CoreAccess {
     subscriptions: Subscription[],
     signal?: AbortSignal,
     properties?: SubscribeProperties,
-  ): Promise<number[]>;
+  ): Promise<unknown>;
 }
 
 /** Filled by the core client when its module loads. */

@@ -6,8 +6,8 @@ import type { PublishPacket, Subscription } from "./codec/packet.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
-import type { AckKind } from "./_protocol.ts";
-import { type CheckedPublish, checkLimits, checkSize, headerLength } from "./_checks.ts";
+import type { Acked, AckKind } from "./_protocol.ts";
+import { type CheckedPublish, checkLimits, headerLength } from "./_checks.ts";
 import { abortable } from "./_abortable.ts";
 
 /** The client's outgoing calls over its connection. */
@@ -37,7 +37,7 @@ export class Outbox {
     return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
   }
 
-  /** A SUBSCRIBE (`bytes` if already encoded): resolves with the SUBACK's codes. */
+  /** A SUBSCRIBE (`bytes` if already encoded): resolves with what the SUBACK said. */
   subscribe(
     subscriptions: Subscription[],
     signal: AbortSignal | undefined,
@@ -46,13 +46,12 @@ export class Outbox {
       { type: "subscribe", packetId: 1, subscriptions, properties },
       this.#conn.core.version,
     ),
-  ): Promise<number[]> {
+  ): Promise<Acked> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const offline = this.#conn.unusable("subscribe");
     if (offline) return Promise.reject(offline);
     try {
-      checkLimits(this.#conn.core.broker, subscriptions, properties);
-      checkSize(this.#conn.core.broker, "SUBSCRIBE", subscriptions.map((s) => s.topic), bytes);
+      checkLimits(this.#conn.core.broker, subscriptions, bytes.length, properties);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -60,16 +59,17 @@ export class Outbox {
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
-  /** An encoded UNSUBSCRIBE of `topics`: resolves with the UNSUBACK's codes (3.1.1: all 0). */
-  unsubscribe(bytes: Uint8Array, topics: string[]): Promise<number[]> {
+  /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
+  unsubscribe(bytes: Uint8Array, topics: string[]): Promise<Acked> {
     const offline = this.#conn.unusable("unsubscribe");
     if (offline) return Promise.reject(offline);
     try {
-      checkSize(this.#conn.core.broker, "UNSUBSCRIBE", topics, bytes);
+      checkLimits(this.#conn.core.broker, topics, bytes.length);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, topics.length);
+    const n = topics.length;
+    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
   }
 
   /** A PINGREQ: resolves on its PINGRESP. */
@@ -101,7 +101,12 @@ export class Outbox {
         filters,
         signal,
         packet,
-        resolve: resolve as (v: unknown) => void,
+        resolve: (value, properties) =>
+          (resolve as (v: unknown) => void)(
+            filters === undefined
+              ? value
+              : { codes: value, reasonString: properties?.reasonString },
+          ),
         reject,
       })
     );

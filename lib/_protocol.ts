@@ -31,6 +31,14 @@ export interface Pending<T> {
   reject(error: unknown): void;
 }
 
+/** What a SUBACK or UNSUBACK said: a code per filter and, with MQTT 5, maybe why. */
+export interface Acked {
+  /** A code per filter, in order. */
+  codes: number[];
+  /** MQTT 5: the acknowledgement's Reason String. */
+  reasonString?: string;
+}
+
 /** The acknowledgement a packet id waits for. */
 export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
 
@@ -40,6 +48,8 @@ export type AckKind = "puback" | "pubrec" | "pubcomp" | "suback" | "unsuback";
  * session store, to be resent after a reconnect.
  */
 export interface InFlight extends Pending<unknown> {
+  /** Settles it; a SUBACK's or UNSUBACK's codes come with its properties (MQTT 5: why). */
+  resolve(value: unknown, properties?: AckProperties): void;
   kind: AckKind;
   /** Number of filters in the SUBSCRIBE or UNSUBSCRIBE, to check the answer against. */
   filters?: number;
@@ -154,6 +164,8 @@ export class Protocol {
   #session = 0;
   #online = false;
   #awaitingConnack = false;
+  // This connection asked for a clean start.
+  #clean = false;
 
   /**
    * @param store The session: unacknowledged outgoing packets and delivered
@@ -198,6 +210,7 @@ export class Protocol {
   start(clean: boolean): void {
     this.#online = true;
     this.#awaitingConnack = true;
+    this.#clean = clean;
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = new TopicAliases();
@@ -362,6 +375,14 @@ export class Protocol {
           0x82,
         );
       }
+      if (this.#options.version === 5 && this.#clean && p.sessionPresent && p.returnCode === 0) {
+        // MQTT 5 makes the client close (3.1.1 leaves it the choice).
+        throw new MQTTProtocolError(
+          "CONNACK with Session Present after a clean start",
+          "MQTT-3.2.2-4",
+          0x82,
+        );
+      }
       this.#awaitingConnack = false;
       this.broker = p.properties ?? {};
       this.#window = this.broker.receiveMaximum ?? 65535;
@@ -418,7 +439,7 @@ export class Protocol {
           }
         }
         this.#release(p.packetId);
-        f.resolve(value);
+        f.resolve(value, p.properties);
         return;
       }
       case "pubrel":

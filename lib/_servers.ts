@@ -30,7 +30,10 @@ export function movesOn(error: unknown): boolean {
 export class Servers {
   /** The servers, as given. */
   readonly list: readonly Endpoint[];
+  // The listed server that worked last, and a server a Server Reference
+  // (MQTT 5) led to when that is the one connected to now.
   #current = 0;
+  #referred: Endpoint | null = null;
 
   constructor(list: Endpoint[]) {
     this.list = list;
@@ -38,15 +41,17 @@ export class Servers {
 
   /** The server connected to, or last connected to (the first before any connection). */
   get current(): Endpoint {
-    return this.list[this.#current];
+    return this.#referred ?? this.list[this.#current];
   }
 
-  /** `server` is the one connected to now. */
+  /** `server` is the one connected to now: one of the list, or one a Server Reference named. */
   use(server: Endpoint): void {
-    this.#current = this.list.indexOf(server);
+    const i = this.list.indexOf(server);
+    this.#referred = i === -1 ? server : null;
+    if (i !== -1) this.#current = i;
   }
 
-  /** The order a reconnect tries them: from the one that worked last, round the list. */
+  /** The order a reconnect tries them: from the listed one that worked last, round the list. */
   fromCurrent(): Endpoint[] {
     return [...this.list.slice(this.#current), ...this.list.slice(0, this.#current)];
   }

@@ -41,7 +41,7 @@ import {
   checkSubscribe,
   checkUnsubscribe,
   checkWill,
-  refused,
+  granted,
 } from "./_checks.ts";
 import { reply, Requests } from "./_requests.ts";
 import {
@@ -332,7 +332,7 @@ export class MQTTClient extends EventTarget {
    * refuses ends the connection with a DISCONNECT.
    *
    * @param data The first step's Authentication Data.
-   * @throws {TypeError} MQTT 3.1.1, or no `authenticationMethod`.
+   * @throws {TypeError} MQTT 3.1.1, no `authenticationMethod`, `data` not bytes, or one under way.
    * @throws {MQTTConnectionError} Not connected, or the connection ended first.
    */
   reauthenticate(data?: Uint8Array): Promise<void> {
@@ -394,7 +394,8 @@ export class MQTTClient extends EventTarget {
    * `subscriptionIdentifier`, `userProperties`.
    * @param options `signal`: aborting it stops the wait for SUBACK.
    * @returns The granted QoS.
-   * @throws {MQTTException} The broker refused it (`code` 0x80; MQTT 5: the reason code).
+   * @throws {MQTTException} The broker refused it (`code` 0x80; MQTT 5: the reason code, and
+   * the SUBACK's `reasonString`).
    * @throws {TypeError} A malformed filter or option, an MQTT 5 option with 3.1.1.
    * @throws {RangeError} A QoS out of range; MQTT 5: a wildcard, shared subscription or
    * subscription identifier the broker lacks, a packet over its Maximum Packet Size.
@@ -431,11 +432,9 @@ export class MQTTClient extends EventTarget {
     }
     const { subscriptions, signal, properties } = s;
     return this.#run(async () => {
-      const codes = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
-      this.#hooks.subscribed?.(subscriptions, codes, properties);
-      if (list) return codes;
-      if (codes[0] >= 0x80) throw refused("Subscription to", topic, "SUBACK", codes[0]);
-      return codes[0];
+      const acked = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
+      this.#hooks.subscribed?.(subscriptions, acked.codes, properties);
+      return list ? acked.codes : granted("Subscription to", topic, "SUBACK", acked);
     });
   }
 
@@ -465,10 +464,10 @@ export class MQTTClient extends EventTarget {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const codes = await this.#out.unsubscribe(bytes, topics);
+      const acked = await this.#out.unsubscribe(bytes, topics);
       this.#hooks.unsubscribed?.(topics);
-      if (Array.isArray(topic)) return codes;
-      if (codes[0] >= 0x80) throw refused("Unsubscribe from", topic, "UNSUBACK", codes[0]);
+      if (Array.isArray(topic)) return acked.codes;
+      granted("Unsubscribe from", topic, "UNSUBACK", acked);
     });
   }
 

@@ -181,7 +181,7 @@ export class MQTTClient extends SimpleClient {
    * @param keepalive Keep-alive in seconds.
    * @param ssl Use TLS.
    * @param ssl_params TLS parameters.
-   * @throws {TypeError} A parameter of the wrong type.
+   * @throws {TypeError} A parameter of the wrong type, an MQTT 5 option with 3.1.1.
    * @throws {RangeError} A number out of range.
    */
   constructor(
@@ -208,6 +208,12 @@ export class MQTTClient extends SimpleClient {
       );
     }
     this.#rejectWhenFull = o.whenOfflineFull === "reject";
+    if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
+      // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
+      throw new TypeError(
+        "Invalid option followServerReference: it is MQTT 5's; give protocolVersion: 5",
+      );
+    }
     this.#follow = o.followServerReference ?? true;
     this.#signal = o.signal;
     this.#signal?.addEventListener("abort", () => {
@@ -341,6 +347,7 @@ export class MQTTClient extends SimpleClient {
     for (let attempt = 1, round = 1;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.
       const servers = [...this.#referred.splice(0), ...access.servers(this)];
+      let referred = false;
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
@@ -391,24 +398,33 @@ export class MQTTClient extends SimpleClient {
             throw e;
           }
           this.#lastError = e;
-          this.#refer(e);
+          // A refusal naming other servers: those next, before the rest of the
+          // list; once a round, so that servers referring to each other wait
+          // for the next round's backoff.
+          if (this.#refer(e) && !referred) {
+            referred = true;
+            servers.splice(k + 1, 0, ...this.#referred.splice(0));
+          }
           this.log(true, e);
         }
       }
     }
   }
 
-  /** MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) when told to. */
-  #refer(e: unknown): void {
+  /**
+   * MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C,
+   * 0x9D) when told to; returns whether it did.
+   */
+  #refer(e: unknown): boolean {
     const { serverReference: ref, reasonCode, code } = e as {
       serverReference?: string;
       reasonCode?: number;
       code?: number;
     };
     const why = reasonCode ?? code;
-    if (ref && this.#follow && (why === 0x9c || why === 0x9d)) {
-      this.#referred = referredServers(ref, access.servers(this)[0]);
-    }
+    if (!ref || !this.#follow || (why !== 0x9c && why !== 0x9d)) return false;
+    this.#referred = referredServers(ref, access.servers(this)[0]);
+    return true;
   }
 
   /** Throws when reconnecting must stop: after `disconnect()`, or the client's signal aborted. */

@@ -2,7 +2,8 @@
  * A scripted MQTT peer on raw TCP (127.0.0.1, a free port) for tests of how
  * the client survives a broken or hostile broker: each accepted connection
  * runs a scenario that reads the client's packets (decoded with our codec)
- * and writes whatever bytes it likes, valid or not.
+ * and writes whatever bytes it likes, valid or not. It speaks the level the
+ * client's CONNECT gives, MQTT 3.1.1 or 5.0, as a broker's decoder does.
  *
  * Built on `node:net`, so it runs under Deno, Bun and Node alike. (Deno's
  * resource sanitizer does not see `node:net` sockets, but it does see the
@@ -14,7 +15,12 @@ import { createServer, type Server, type Socket } from "node:net";
 import process from "node:process";
 import { encode } from "../lib/codec/encode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { Packet } from "../lib/codec/packet.ts";
+import type {
+  ConnackProperties,
+  ConnectPacket,
+  Packet,
+  ProtocolVersion,
+} from "../lib/codec/mod.ts";
 import { concat } from "../lib/_bytes.ts";
 
 /** How the client ended the connection, as the peer saw it. */
@@ -24,6 +30,8 @@ export type ClientClose = "eof" | "reset";
 export interface Peer {
   /** Every packet the client has sent so far, in order. */
   readonly received: Packet[];
+  /** The protocol level the client's CONNECT gave (5 until a CONNECT is read). */
+  readonly version: ProtocolVersion;
   /** Resolves when the client has closed the connection: FIN (`"eof"`) or RST (`"reset"`). */
   readonly clientClosed: Promise<ClientClose>;
   /**
@@ -36,7 +44,10 @@ export interface Peer {
    * @throws {Error} If it is another type, or the connection ends first.
    */
   expect<T extends Packet["type"]>(type: T): Promise<Extract<Packet, { type: T }>>;
-  /** Writes bytes, or packets encoded with our codec; resolves once handed to the kernel. */
+  /**
+   * Writes bytes, or packets encoded with our codec at the connection's
+   * level; resolves once handed to the kernel.
+   */
   write(...data: (Uint8Array | number[] | Packet)[]): Promise<void>;
   /** Sends FIN: the broker closes its side. */
   end(): void;
@@ -61,14 +72,46 @@ export type Scenario = (peer: Peer) => Promise<void>;
 
 const CONNACK_OK = Uint8Array.of(0x20, 0x02, 0x00, 0x00);
 
-/** Reads CONNECT and answers CONNACK 0 (accepted): the start of most scenarios. */
-export async function acceptConnect(peer: Peer): Promise<void> {
-  await peer.expect("connect");
-  await peer.write(CONNACK_OK);
+/**
+ * Reads CONNECT and answers CONNACK 0 (accepted): the start of most
+ * scenarios. With MQTT 5 the CONNACK carries `properties` (the broker's
+ * limits, say).
+ *
+ * @returns The client's CONNECT.
+ */
+export async function acceptConnect(
+  peer: Peer,
+  properties?: ConnackProperties,
+): Promise<ConnectPacket> {
+  const connect = await peer.expect("connect");
+  await peer.write(
+    peer.version === 5
+      ? { type: "connack", sessionPresent: false, returnCode: 0, properties }
+      : CONNACK_OK,
+  );
+  return connect;
+}
+
+/**
+ * A round trip to the client: writes a PUBREL for a packet id it never
+ * received, which the client answers with a PUBCOMP at once (MQTT-4.3.3).
+ * Whatever the client wrote before it read the PUBREL comes first.
+ *
+ * @returns The packets that came before the PUBCOMP.
+ */
+export async function roundTrip(peer: Peer, packetId = 65535): Promise<Packet[]> {
+  await peer.write({ type: "pubrel", packetId });
+  const before: Packet[] = [];
+  for (;;) {
+    const p = await peer.next();
+    if (p.type === "pubcomp" && p.packetId === packetId) return before;
+    before.push(p);
+  }
 }
 
 function makePeer(socket: Socket): Peer {
-  const decoder = new PacketDecoder({ maxPacketSize: 16 * 1_048_576 });
+  // A broker's decoder: it takes a CONNECT of either level, then decodes at that level.
+  const decoder = new PacketDecoder({ maxPacketSize: 16 * 1_048_576, protocolVersion: 5 });
   const received: Packet[] = [];
   const queue: Packet[] = [];
   const waiters: { resolve(p: Packet): void; reject(e: Error): void }[] = [];
@@ -104,6 +147,9 @@ function makePeer(socket: Socket): Peer {
   });
   const peer: Peer = {
     received,
+    get version() {
+      return decoder.protocolVersion;
+    },
     clientClosed,
     next() {
       const p = queue.shift();
@@ -118,7 +164,11 @@ function makePeer(socket: Socket): Peer {
     },
     write(...data) {
       const bytes = data.map((d) =>
-        d instanceof Uint8Array ? d : Array.isArray(d) ? Uint8Array.from(d) : encode(d)
+        d instanceof Uint8Array
+          ? d
+          : Array.isArray(d)
+          ? Uint8Array.from(d)
+          : encode(d, decoder.protocolVersion)
       );
       return new Promise((resolve) => {
         if (socket.destroyed) return resolve();

@@ -653,7 +653,9 @@ test(
         assert.match(
           e.message,
           new RegExp(
-            `^Cannot (un)?subscribe (to|from) ".*": a ${what} of 1\\d\\d bytes is over the broker's Maximum Packet Size 100 \\(MQTT-3\\.1\\.2-24\\)$`,
+            `^Cannot ${
+              what === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from"
+            } ".*" with a packet of 1\\d\\d bytes: over the broker's Maximum Packet Size 100 \\(MQTT-3\\.1\\.2-24\\)$`,
           ),
         );
       }

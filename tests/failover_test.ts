@@ -106,6 +106,23 @@ test("a refusal of the client itself does not move on: bad credentials reject at
   }
 });
 
+test("a `connected` listener already sees the server that accepted in client.url", async () => {
+  const unavailable = await refusing(3);
+  const accepting = await refusing(0);
+  try {
+    const c = new MQTTClient(uniqueId("fo"), [unavailable.url, accepting.url]);
+    let seen = "";
+    c.addEventListener("connected", () => (seen = c.url));
+    await c.connect();
+    assert.equal(seen, accepting.url);
+    await c.disconnect();
+    await accepting.peers[0].clientClosed;
+  } finally {
+    await unavailable.close();
+    await accepting.close();
+  }
+});
+
 test("when every server fails, connect() rejects with the last error, listing each address and why", async () => {
   const dead = await closedPort();
   const unavailable = await refusing(3);

@@ -192,5 +192,7 @@ const V5_RULES: Record<string, string> = {
 /** `e` with its MQTT 3.1.1 rule replaced by MQTT 5.0's number for it. */
 function renumber(e: unknown): unknown {
   const rule = e instanceof MQTTProtocolError && V5_RULES[e.rule];
-  return rule ? new MQTTProtocolError(e.message.slice(0, -e.rule.length - 3), rule) : e;
+  return rule
+    ? new MQTTProtocolError(e.message.slice(0, -e.rule.length - 3), rule, e.reasonCode)
+    : e;
 }

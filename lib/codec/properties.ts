@@ -277,7 +277,8 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
  * as `into.properties` unless there are none.
  *
  * @throws {MQTTProtocolError} A length that overruns the packet, an unknown property or one the
- * packet does not allow, one given twice that may appear once, a value out of its range.
+ * packet does not allow (reason code 0x81, Malformed Packet); one given twice that may appear
+ * once, a value out of its range (0x82, Protocol Error; a topic alias of 0: 0x94).
  */
 export function readProperties<T extends object>(
   r: BodyReader,
@@ -320,13 +321,20 @@ export function readProperties<T extends object>(
       : t === PAIR
       ? [r.string(name), r.string(name)]
       : r.u8(name);
-    // A Byte property is 0 or 1; some numbers must not be 0.
+    // A Byte property is 0 or 1; some numbers must not be 0. The packet is
+    // well formed, but the value is a Protocol Error (0x82), a topic alias
+    // of 0 one that says so (0x94, Topic Alias invalid).
     if ((t < U16 && (v as number) > 1) || (kind & NONZERO && v === 0)) {
-      throw new MQTTProtocolError(`${where} has ${name} ${v}`, rule(id, type, v));
+      throw new MQTTProtocolError(
+        `${where} has ${name} ${v}`,
+        rule(id, type, v),
+        id === 0x23 ? 0x94 : 0x82,
+      );
     }
     if (kind & REPEAT) ((props[name] ??= []) as unknown[]).push(v);
     else if (name in props) {
-      throw new MQTTProtocolError(`${where} has ${name} twice`, rule(id, type));
+      // "It is a Protocol Error to include [it] more than once" (sections 3.x.2.x).
+      throw new MQTTProtocolError(`${where} has ${name} twice`, rule(id, type), 0x82);
     } else props[name] = t === BOOL ? v === 1 : v;
   }
   r.limit = limit;

@@ -119,6 +119,7 @@ export function decodePublishIn(
       throw new MQTTProtocolError(
         "PUBLISH with an empty topic name and no topicAlias",
         "MQTT 5.0 section 3.3.2.1",
+        0x82, // "It is a Protocol Error if the Topic Name is zero length and there is no Topic Alias"
       );
     }
   }

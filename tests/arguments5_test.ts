@@ -1,0 +1,93 @@
+// MQTT 5's options, properties and calls given to an MQTT 3.1.1 client: a
+// TypeError that names what was given, before anything is sent.
+import assert from "node:assert/strict";
+import { MQTTClient, type MQTTClientOptions } from "../mod.ts";
+import { MQTTClient as RobustClient, type RobustClientOptions } from "../lib/robust.ts";
+import { test } from "./_test.ts";
+
+const V5_ONLY: [keyof MQTTClientOptions | keyof RobustClientOptions, unknown][] = [
+  ["sessionExpiryInterval", 60],
+  ["receiveMaximum", 10],
+  ["topicAliasMaximum", 10],
+  ["requestResponseInformation", true],
+  ["requestProblemInformation", false],
+  ["userProperties", [["a", "b"]]],
+  ["authenticationMethod", "SCRAM-SHA-256"],
+  ["authenticationData", new Uint8Array(1)],
+  ["onAuth", () => new Uint8Array(0)],
+  ["autoTopicAlias", false],
+];
+
+for (const [name, value] of V5_ONLY) {
+  test(`the option ${name} with MQTT 3.1.1 is a TypeError naming it`, () => {
+    const message = new RegExp(`^Invalid option ${name}: it is MQTT 5's; give protocolVersion: 5$`);
+    for (const version of [undefined, 4] as const) {
+      assert.throws(
+        () => new MQTTClient("id", "127.0.0.1", { protocolVersion: version, [name]: value }),
+        (e: unknown) => e instanceof TypeError && message.test(e.message),
+      );
+      assert.throws(
+        () => new RobustClient("id", "127.0.0.1", { protocolVersion: version, [name]: value }),
+        (e: unknown) => e instanceof TypeError && message.test(e.message),
+      );
+    }
+    // The same option is taken with MQTT 5.
+    new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, [name]: value });
+  });
+}
+
+test("followServerReference with MQTT 3.1.1 is a TypeError naming it", () => {
+  for (const followServerReference of [true, false]) {
+    assert.throws(
+      () => new RobustClient("id", "127.0.0.1", { followServerReference }),
+      /^TypeError: Invalid option followServerReference: it is MQTT 5's; give protocolVersion: 5$/,
+    );
+  }
+  new RobustClient("id", "127.0.0.1", { protocolVersion: 5, followServerReference: false });
+});
+
+test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anything is sent", async () => {
+  const c = new MQTTClient("id", "127.0.0.1");
+  const v5 = /it is MQTT 5's|they are MQTT 5's|is MQTT 5's/;
+  const props = { properties: { contentType: "text/plain" } };
+  await assert.rejects(c.publish("t", "m", props), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.equal(
+      e.message,
+      "Invalid properties for publish: they are MQTT 5's; give protocolVersion: 5",
+    );
+    return true;
+  });
+  assert.throws(() => c.set_last_will("t", "m", props), TypeError);
+  assert.throws(() => c.set_last_will("t", "m", props), v5);
+  for (const option of ["noLocal", "retainAsPublished"]) {
+    await assert.rejects(c.subscribe("t", { qos: 1, [option]: true }), (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal(
+        e.message,
+        `Invalid option ${option} for subscribe: it is MQTT 5's; give protocolVersion: 5`,
+      );
+      return true;
+    });
+  }
+  await assert.rejects(c.subscribe("t", { retainHandling: 2 }), /retainHandling.*MQTT 5's/);
+  await assert.rejects(c.subscribe("t", { subscriptionIdentifier: 3 }), TypeError);
+  await assert.rejects(c.subscribe([["t", { qos: 0, noLocal: true }]]), TypeError);
+  await assert.rejects(c.disconnect({}), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.equal(
+      e.message,
+      "Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5",
+    );
+    return true;
+  });
+  await assert.rejects(c.disconnect({ reasonCode: 0x04 }), TypeError);
+  await assert.rejects(
+    c.request("t", "q"),
+    /^TypeError: Cannot request: request\/response is MQTT 5's$/,
+  );
+  await assert.rejects(c.reauthenticate(), TypeError);
+  // Nothing of that was a connection attempt: the client was never connected, and is not now.
+  assert.equal(c.connected, false);
+  assert.equal(c.connack, undefined);
+});

@@ -1,0 +1,442 @@
+// MQTT 5 enhanced authentication (section 4.12) against a scripted broker:
+// a SCRAM-like exchange in CONNECT/AUTH/CONNACK, a re-authentication, and
+// the ways either side gives up. No broker the tests run implements an
+// authentication method, so the scripted broker plays one.
+import assert from "node:assert/strict";
+import {
+  type AuthChallenge,
+  MQTTClient,
+  type MQTTClientOptions,
+  MQTTConnectionError,
+  MQTTException,
+  MQTTProtocolError,
+} from "../mod.ts";
+import {
+  acceptConnect,
+  type HostileBroker,
+  type Peer,
+  withHostileBroker,
+} from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const METHOD = "SCRAM-SHA-256";
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array | undefined) =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+/** A v5 client with enhanced authentication; `onAuth` answers the broker's steps. */
+function authClient(
+  broker: HostileBroker,
+  onAuth: MQTTClientOptions["onAuth"],
+  opts: MQTTClientOptions = {},
+) {
+  return new MQTTClient(uniqueId("auth"), broker.url, {
+    protocolVersion: 5,
+    authenticationMethod: METHOD,
+    authenticationData: bytes("n,,n=user,r=c1"),
+    onAuth,
+    ...opts,
+  });
+}
+
+/** The SCRAM client's side: the client-final for the server-first challenge. */
+function scram(seen: AuthChallenge[]) {
+  return (challenge: AuthChallenge) => {
+    seen.push(challenge);
+    const server = text(challenge.authenticationData);
+    return bytes(`c=biws,${server?.split(",")[0]},p=proof`);
+  };
+}
+
+/** The broker's challenge: server-first. */
+const challenge = (data: string) => ({
+  type: "auth" as const,
+  reasonCode: 0x18,
+  properties: { authenticationMethod: METHOD, authenticationData: bytes(data) },
+});
+
+/** Reads the client's AUTH: its reason code, method and data as text. */
+async function expectAuth(peer: Peer) {
+  const p = await peer.expect("auth");
+  return {
+    reasonCode: p.reasonCode,
+    method: p.properties?.authenticationMethod,
+    data: text(p.properties?.authenticationData),
+  };
+}
+
+/** Reads CONNECT, checks the first step, sends the challenge and checks the answer. */
+async function scramUntilConnack(peer: Peer) {
+  const connect = await peer.expect("connect");
+  assert.equal(connect.properties?.authenticationMethod, METHOD);
+  assert.equal(text(connect.properties?.authenticationData), "n,,n=user,r=c1");
+  await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+  assert.deepEqual(await expectAuth(peer), {
+    reasonCode: 0x18,
+    method: METHOD,
+    data: "c=biws,r=c1s1,p=proof",
+  });
+}
+
+/** The client's last word was a DISCONNECT with `reasonCode`, then it closed. */
+async function closedWith(peer: Peer, reasonCode: number) {
+  assert.equal(await peer.clientClosed, "eof");
+  assert.deepEqual(peer.received.at(-1), { type: "disconnect", reasonCode });
+}
+
+test(
+  "a SCRAM-like exchange: CONNECT, AUTH challenge, AUTH answer, CONNACK with the server's data",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({
+        type: "connack",
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("v=verifier") },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram(seen));
+      assert.equal(await client.connect(), false);
+      assert.deepEqual(seen, [{
+        reasonCode: 0x18,
+        authenticationMethod: METHOD,
+        authenticationData: bytes("r=c1s1,s=salt,i=4096"),
+      }]);
+      // The server-final, for the application to verify.
+      assert.equal(text(client.connack?.properties.authenticationData), "v=verifier");
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "reauthenticate(): AUTH 0x19, the challenge answered, resolves on the broker's AUTH 0x00",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      assert.deepEqual(await expectAuth(peer), {
+        reasonCode: 0x19,
+        method: METHOD,
+        data: "n,,n=user,r=c2",
+      });
+      // Other packets go on meanwhile (section 4.12.1).
+      const publish = await peer.expect("publish");
+      await peer.write({ type: "puback", packetId: publish.packetId! });
+      await peer.write(challenge("r=c2s2,s=salt,i=4096"));
+      assert.deepEqual(await expectAuth(peer), {
+        reasonCode: 0x18,
+        method: METHOD,
+        data: "c=biws,r=c2s2,p=proof",
+      });
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x00,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("v=2") },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram(seen));
+      await client.connect();
+      const reauth = client.reauthenticate(bytes("n,,n=user,r=c2"));
+      await client.publish("t", "during", false, 1);
+      await reauth;
+      assert.deepEqual(seen.map((c) => text(c.authenticationData)), [
+        "r=c1s1,s=salt,i=4096",
+        "r=c2s2,s=salt,i=4096",
+      ]);
+      assert.equal(client.connected, true);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("the broker refuses the method in CONNACK 0x8C: connect() rejects with it", async () => {
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write({
+      type: "connack",
+      sessionPresent: false,
+      returnCode: 0x8c,
+      properties: { reasonString: "use PLAIN" },
+    });
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = authClient(broker, () => assert.fail("no challenge came"));
+    await assert.rejects(client.connect(), (e: unknown) => {
+      assert.ok(e instanceof MQTTException, String(e));
+      assert.equal(e.code, 0x8c);
+      assert.equal(e.reasonString, "use PLAIN");
+      return true;
+    });
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
+
+test(
+  "onAuth throws: connect() rejects with the error as cause, the client says so and closes",
+  async () => {
+    const wrong = new Error("server signature does not verify");
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => {
+        throw wrong;
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /Authentication failed: onAuth threw server signature does not verify/,
+        );
+        assert.equal(e.cause, wrong);
+        return true;
+      });
+      assert.equal(client.connected, false);
+      // DISCONNECT 0x80, unspecified error: the client gives up (section 4.12).
+      await closedWith(broker.peers[0], 0x80);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "onAuth answers with no bytes: connect() rejects at once, no unhandled rejection",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      // A JavaScript caller's mistake: text where bytes belong.
+      const client = authClient(broker, () => "c=biws" as unknown as Uint8Array, {
+        connectTimeout: 600_000,
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /Authentication failed: onAuth/);
+        assert.ok(e.cause instanceof TypeError, String(e.cause));
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x80);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "onAuth throws during a re-authentication: it rejects, the client says so and closes",
+  async () => {
+    let step = 0;
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer);
+      await peer.write(challenge("r=c2s2"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, (c) => {
+        if (step++ === 0) return scram([])(c);
+        throw new Error("no key for r=c2s2");
+      });
+      const events: CustomEvent[] = [];
+      client.addEventListener("disconnected", (e) => events.push(e as CustomEvent));
+      await client.connect();
+      await assert.rejects(client.reauthenticate(), /Authentication failed: onAuth threw no key/);
+      await closedWith(broker.peers[0], 0x80);
+      assert.equal(client.connected, false);
+      assert.equal(events.length, 1);
+    });
+  },
+  TIMEOUT,
+);
+
+for (const code of [0x87, 0x8c]) {
+  test(`the broker ends a re-authentication with DISCONNECT 0x${code.toString(16)}`, async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer);
+      await peer.expect("publish");
+      await peer.write({
+        type: "disconnect",
+        reasonCode: code,
+        properties: { reasonString: "credentials revoked" },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, scram([]));
+      await client.connect();
+      const reauth = client.reauthenticate(bytes("n,,n=user,r=c2"));
+      const publish = client.publish("t", "m", false, 1);
+      const said = (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.equal(e.reasonCode, code);
+        assert.equal(e.reasonString, "credentials revoked");
+        return true;
+      };
+      await assert.rejects(reauth, said);
+      await assert.rejects(publish, said);
+      // The broker ended it: no DISCONNECT from the client.
+      assert.equal(await broker.peers[0].clientClosed, "eof");
+      assert.deepEqual(broker.peers[0].received.map((p) => p.type), [
+        "connect",
+        "auth",
+        "auth",
+        "publish",
+      ]);
+    });
+  }, TIMEOUT);
+}
+
+test(
+  "an AUTH for another method, with the CONNACK in the same read: connect() rejects, DISCONNECT 0x82",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(
+        {
+          type: "auth",
+          reasonCode: 0x18,
+          properties: { authenticationMethod: "PLAIN", authenticationData: bytes("x") },
+        },
+        { type: "connack", sessionPresent: false, returnCode: 0 },
+      );
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => assert.fail("not for our method"));
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        assert.match(e.cause.message, /AUTH from the broker with reason 0x18 for method PLAIN/);
+        return true;
+      });
+      assert.equal(client.connected, false);
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
+
+test("an AUTH to a client that asked for no enhanced authentication: DISCONNECT 0x82", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq");
+    await peer.write(challenge("r=1"));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("noauth"), broker.url, { protocolVersion: 5 });
+    await client.connect();
+    await assert.rejects(client.ping(), (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(String(e.cause), /this client asked for no enhanced authentication/);
+      return true;
+    });
+    await closedWith(broker.peers[0], 0x82);
+  });
+}, TIMEOUT);
+
+for (
+  const [name, auth] of [
+    ["AUTH 0x00 with no re-authentication under way", { reasonCode: 0x00 }],
+    ["AUTH 0x18 the client did not ask for, after CONNACK", { reasonCode: 0x18 }],
+  ] as const
+) {
+  test(`${name}: DISCONNECT 0x82, onAuth not called`, async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("pingreq");
+      await peer.write({
+        type: "auth",
+        ...auth,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("r=x") },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      let calls = 0;
+      const client = authClient(broker, (c) => (calls++, scram([])(c)));
+      await client.connect();
+      await assert.rejects(client.ping(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        assert.match(e.cause.message, /but no (re-)?authentication is under way/);
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+      assert.equal(calls, 1, "only the CONNECT exchange's challenge");
+    });
+  }, TIMEOUT);
+}
+
+test("reauthenticate() with bad data rejects at once and leaves nothing behind", async () => {
+  await withHostileBroker(async (peer) => {
+    await scramUntilConnack(peer);
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = authClient(broker, scram([]));
+    await client.connect();
+    await assert.rejects(
+      client.reauthenticate("n,,n=user" as unknown as Uint8Array),
+      TypeError,
+    );
+    // disconnect() must not reject a re-authentication that never started (unhandled rejection).
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+    assert.deepEqual(broker.peers[0].received.map((p) => p.type), [
+      "connect",
+      "auth",
+      "disconnect",
+    ]);
+  });
+}, TIMEOUT);
+
+test("reauthenticate() while one is under way rejects; the first completes", async () => {
+  await withHostileBroker(async (peer) => {
+    await scramUntilConnack(peer);
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    await expectAuth(peer);
+    await peer.expect("pingreq");
+    await peer.write({ type: "pingresp" });
+    await peer.write({ type: "auth", reasonCode: 0, properties: { authenticationMethod: METHOD } });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = authClient(broker, scram([]));
+    await client.connect();
+    const first = client.reauthenticate(bytes("r=a"));
+    await assert.rejects(client.reauthenticate(bytes("r=b")), /a re-authentication is under way/);
+    await client.ping();
+    await first;
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+    // One AUTH 0x19 only.
+    assert.deepEqual(
+      broker.peers[0].received.map((p) => p.type),
+      ["connect", "auth", "auth", "pingreq", "disconnect"],
+    );
+  });
+}, TIMEOUT);
+
+test("reauthenticate() needs an authenticationMethod and a connection", async () => {
+  const plain = new MQTTClient(uniqueId("r"), "127.0.0.1", { protocolVersion: 5 });
+  await assert.rejects(plain.reauthenticate(), TypeError);
+  const v4 = new MQTTClient(uniqueId("r"), "127.0.0.1");
+  await assert.rejects(v4.reauthenticate(), TypeError);
+  const offline = new MQTTClient(uniqueId("r"), "127.0.0.1", {
+    protocolVersion: 5,
+    authenticationMethod: METHOD,
+  });
+  await assert.rejects(offline.reauthenticate(), MQTTConnectionError);
+});

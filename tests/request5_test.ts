@@ -1,0 +1,170 @@
+// MQTT 5 request/response (section 4.10) against a scripted responder:
+// the response topic built from the broker's Response Information, replies
+// matched by Correlation Data, and the replies nobody waits for any more
+// (late, unmatched) acknowledged and dropped, never handed to wait_msg.
+import assert from "node:assert/strict";
+import type { Packet, PublishPacket } from "../lib/codec/mod.ts";
+import { type Message, MQTTClient } from "../mod.ts";
+import { acceptConnect, type Peer, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A PUBLISH from the broker. */
+function publish(
+  topic: string,
+  payload: string,
+  qos: 0 | 1 | 2,
+  packetId?: number,
+  properties?: PublishPacket["properties"],
+): Packet {
+  return {
+    type: "publish",
+    topic,
+    payload: bytes(payload),
+    qos,
+    retain: false,
+    dup: false,
+    packetId,
+    properties,
+  };
+}
+
+/** Answers the client's SUBSCRIBE to its response topic; returns the filter. */
+async function grantResponseTopic(peer: Peer): Promise<string> {
+  const sub = await peer.expect("subscribe");
+  assert.equal(sub.subscriptions.length, 1);
+  assert.equal(sub.subscriptions[0].qos, 1);
+  await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+  return sub.subscriptions[0].topic;
+}
+
+test(
+  "requestResponseInformation: the response topic is built from CONNACK's Response Information",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      const connect = await acceptConnect(peer, { responseInformation: "replies/c1/" });
+      assert.equal(connect.properties?.requestResponseInformation, true);
+      const responseTopic = await grantResponseTopic(peer);
+      assert.match(responseTopic, /^replies\/c1\/[0-9a-f]{12}$/);
+      for (const alias of [undefined, 1]) {
+        const req = await peer.expect("publish");
+        assert.equal(req.topic, "svc/echo");
+        assert.equal(req.properties?.responseTopic, responseTopic);
+        assert.equal(req.properties?.correlationData?.length, 16);
+        // The second reply comes under a topic alias, set by a message nobody
+        // waits for: the client resolves it before it matches the reply.
+        if (alias) await peer.write(publish(responseTopic, "set", 0, undefined, { topicAlias: 1 }));
+        await peer.write(
+          publish(alias ? "" : responseTopic, `${text(req.payload)}!`, 1, 5, {
+            correlationData: req.properties!.correlationData,
+            topicAlias: alias,
+          }),
+        );
+        assert.deepEqual(await peer.expect("puback"), {
+          type: "puback",
+          packetId: 5,
+          reasonCode: 0,
+        });
+      }
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, {
+        protocolVersion: 5,
+        requestResponseInformation: true,
+        topicAliasMaximum: 1,
+      });
+      await client.connect();
+      const first = await client.request("svc/echo", "one", { timeout: 10_000 });
+      assert.equal(text(first.payload), "one!");
+      assert.match(first.topic, /^replies\/c1\/[0-9a-f]{12}$/);
+      const second = await client.request("svc/echo", "two", { timeout: 10_000 });
+      assert.equal(text(second.payload), "two!");
+      assert.equal(second.topic, first.topic);
+      assert.equal("topicAlias" in second.properties!, false);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("without Response Information the response topic is <client_id>/responses/…", async () => {
+  const id = uniqueId("rr");
+  await withHostileBroker(async (peer) => {
+    const connect = await acceptConnect(peer);
+    assert.equal(connect.properties?.requestResponseInformation, undefined);
+    const responseTopic = await grantResponseTopic(peer);
+    assert.match(responseTopic, new RegExp(`^${id}/responses/[0-9a-f]{12}$`));
+    const req = await peer.expect("publish");
+    await peer.write(
+      publish(responseTopic, "ok", 0, undefined, {
+        correlationData: req.properties!.correlationData,
+      }),
+    );
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = new MQTTClient(id, broker.url, { protocolVersion: 5 });
+    await client.connect();
+    assert.equal(text((await client.request("svc", "q")).payload), "ok");
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
+
+test(
+  "a late reply and unmatched ones are acknowledged and dropped; wait_msg never sees them",
+  async () => {
+    let timedOut!: () => void;
+    const late = new Promise<void>((resolve) => (timedOut = resolve));
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const responseTopic = await grantResponseTopic(peer);
+      const req = await peer.expect("publish");
+      await late;
+      const correlationData = req.properties!.correlationData;
+      // The reply, after the request timed out.
+      await peer.write(publish(responseTopic, "late", 1, 1, { correlationData }));
+      assert.deepEqual(await peer.expect("puback"), { type: "puback", packetId: 1, reasonCode: 0 });
+      // A reply to a request never made, at QoS 2: acknowledged all the way.
+      await peer.write(publish(responseTopic, "stray", 2, 2, { correlationData: bytes("nobody") }));
+      assert.deepEqual(await peer.expect("pubrec"), { type: "pubrec", packetId: 2, reasonCode: 0 });
+      await peer.write({ type: "pubrel", packetId: 2 });
+      assert.deepEqual(await peer.expect("pubcomp"), {
+        type: "pubcomp",
+        packetId: 2,
+        reasonCode: 0,
+      });
+      // On the response topic without Correlation Data.
+      await peer.write(publish(responseTopic, "bare", 1, 3));
+      assert.deepEqual(await peer.expect("puback"), { type: "puback", packetId: 3, reasonCode: 0 });
+      // A message for the application, last.
+      await peer.write(publish("news", "for the app", 1, 4));
+      await peer.expect("puback");
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      const called: string[] = [];
+      client.set_callback((topic) => void called.push(topic));
+      await client.connect();
+      // Waiting already: a reply must not be what it gets.
+      const next = client.wait_msg();
+      await assert.rejects(client.request("svc", "q", { timeout: 100 }), (e: unknown) => {
+        assert.ok(e instanceof DOMException && e.name === "TimeoutError", String(e));
+        assert.match(e.message, /No reply on .* to the request to svc within 100 ms/);
+        return true;
+      });
+      timedOut();
+      const m: Message = await next;
+      assert.equal(m.topic, "news");
+      assert.equal(text(m.payload), "for the app");
+      assert.deepEqual(called, ["news"]);
+      assert.equal(await client.check_msg(), undefined);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);

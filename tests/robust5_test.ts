@@ -1,0 +1,465 @@
+// The reconnecting client and MQTT 5's Server Reference (section 4.11): a
+// CONNACK or DISCONNECT with 0x9C (use another server) or 0x9D (server moved)
+// names servers, space-separated host[:port], which the next reconnect tries
+// in order before the configured list (unless followServerReference is
+// false). Scripted brokers (tests/_hostile_broker.ts) play every server.
+import assert from "node:assert/strict";
+import type { PublishPacket } from "../lib/codec/mod.ts";
+import {
+  MQTTClient,
+  MQTTException,
+  type ReconnectingDetail,
+  type RobustClientOptions,
+} from "../lib/robust.ts";
+import {
+  acceptConnect,
+  type HostileBroker,
+  type Peer,
+  roundTrip,
+  type Scenario,
+  startHostileBroker,
+  watchUnhandledRejections,
+} from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Runs `fn` with scripted brokers, one per scenario; then closes them and reports their failures. */
+async function withBrokers(
+  scenarios: Scenario[],
+  fn: (brokers: HostileBroker[]) => Promise<void>,
+): Promise<void> {
+  const unhandled = watchUnhandledRejections();
+  const errors: unknown[] = [];
+  const brokers = await Promise.all(scenarios.map((s) => startHostileBroker(s, errors)));
+  try {
+    await fn(brokers);
+  } finally {
+    // A failed test leaves no client reconnecting behind it.
+    await Promise.all(clients.splice(0).map((c) => c.disconnect()));
+    await Promise.all(brokers.map((b) => b.close()));
+    errors.push(...await unhandled.stop());
+  }
+  if (errors.length > 0) throw new Error(`${errors.length} failure(s); the first: ${errors[0]}`);
+}
+
+const clients: MQTTClient[] = [];
+
+/** A robust MQTT 5 client of `servers` that reconnects at once. */
+function robust(servers: HostileBroker[], opts: RobustClientOptions = {}) {
+  const client = new MQTTClient(uniqueId("ref"), servers.map((b) => b.url), {
+    protocolVersion: 5,
+    ...opts,
+  });
+  client.DELAY = 0;
+  clients.push(client);
+  const tried: string[] = [];
+  client.addEventListener("reconnecting", (e) => {
+    tried.push((e as CustomEvent<ReconnectingDetail>).detail.server);
+  });
+  return { client, tried };
+}
+
+/** A broker that accepts, then waits for the client's DISCONNECT. */
+const accepting: Scenario = async (peer: Peer) => {
+  await acceptConnect(peer);
+  await peer.expect("disconnect");
+};
+
+/** A broker that refuses every CONNECT with `returnCode`, with `properties`. */
+const refusing = (returnCode: number, properties = {}): Scenario => async (peer: Peer) => {
+  await peer.expect("connect");
+  await peer.write({ type: "connack", sessionPresent: false, returnCode, properties });
+  await peer.clientClosed;
+};
+
+/** Resolves on the client's next `connected` event with the URL the client says it is on then. */
+const connected = (client: MQTTClient) =>
+  new Promise<string>((resolve) =>
+    client.addEventListener("connected", () => resolve(client.url), { once: true })
+  );
+
+/** disconnect(), then every broker has seen the client go. */
+async function bye(client: MQTTClient, brokers: HostileBroker[]) {
+  await client.disconnect();
+  for (const b of brokers) for (const peer of b.peers) await peer.clientClosed;
+}
+
+test(
+  "DISCONNECT 0x9C with a Server Reference: the robust client reconnects there, the publish resolves",
+  async () => {
+    let b!: HostileBroker;
+    await withBrokers([
+      async (peer) => {
+        await acceptConnect(peer);
+        await peer.expect("publish"); // not acknowledged here
+        await peer.write({
+          type: "disconnect",
+          reasonCode: 0x9c,
+          properties: { serverReference: `127.0.0.1:${b.port}` },
+        });
+        await peer.clientClosed;
+      },
+      async (peer) => {
+        const connect = await peer.expect("connect");
+        assert.equal(connect.cleanSession, false);
+        await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
+        const resent = await peer.expect("publish");
+        assert.equal(resent.dup, true);
+        await peer.write({ type: "puback", packetId: resent.packetId! });
+        await peer.expect("disconnect");
+      },
+    ], async ([a, second]) => {
+      b = second;
+      const { client, tried } = robust([a]);
+      await client.connect(false);
+      const moved = connected(client);
+      await client.publish("t", "m", false, 1);
+      assert.equal(await moved, b.url);
+      assert.deepEqual(tried, [b.url]);
+      assert.equal(a.peers.length, 1, "the configured server is not tried first");
+      // Where the client is now: the referred server.
+      assert.equal(client.url, b.url);
+      assert.equal(client.port, b.port);
+      assert.equal(client.server, "127.0.0.1");
+      await bye(client, [a, b]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a Server Reference of several servers: each tried in order before the configured list",
+  async () => {
+    let refs = "";
+    await withBrokers([
+      async (peer) => {
+        await acceptConnect(peer);
+        await peer.expect("pingreq");
+        await peer.write({
+          type: "disconnect",
+          reasonCode: 0x9d,
+          properties: { serverReference: refs },
+        });
+        await peer.clientClosed;
+      },
+      refusing(0x88), // server unavailable: the client moves on
+      accepting,
+    ], async (brokers) => {
+      const [a, unavailable, c] = brokers;
+      refs = `127.0.0.1:${unavailable.port} 127.0.0.1:${c.port}`;
+      const { client, tried } = robust([a]);
+      await client.connect(false);
+      const moved = connected(client);
+      await assert.rejects(client.ping());
+      assert.equal(await moved, c.url);
+      assert.deepEqual(tried, [unavailable.url, c.url]);
+      assert.deepEqual([a, unavailable, c].map((x) => x.peers.length), [1, 1, 1]);
+      assert.equal(client.url, c.url);
+      await bye(client, brokers);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a CONNACK 0x9D while reconnecting: its reference is tried next, before the rest of the list",
+  async () => {
+    let b!: HostileBroker;
+    let n = 0;
+    await withBrokers([
+      // The first server: accepts, drops the connection, then says it moved.
+      async (peer) => {
+        if (n++ === 0) {
+          await acceptConnect(peer);
+          await peer.expect("pingreq");
+          peer.end();
+          await peer.clientClosed;
+        } else {
+          await refusing(0x9d, { serverReference: `127.0.0.1:${b.port}` })(peer);
+        }
+      },
+      accepting, // the second of the configured list: must not be tried
+      accepting, // where the first moved to
+    ], async ([a, x, moved]) => {
+      b = moved;
+      const { client, tried } = robust([a, x]);
+      await client.connect(false);
+      const back = connected(client);
+      await assert.rejects(client.ping());
+      assert.equal(await back, b.url);
+      assert.deepEqual(tried, [a.url, b.url]);
+      assert.equal(x.peers.length, 0);
+      assert.equal(client.url, b.url);
+      await bye(client, [a, x, b]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a server that refers to itself is tried again only after the next round's backoff",
+  async () => {
+    let a!: HostileBroker;
+    let n = 0;
+    await withBrokers([
+      async (peer) => {
+        if (n++ === 0) {
+          await acceptConnect(peer);
+          await peer.expect("pingreq");
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        await refusing(0x9c, { serverReference: `127.0.0.1:${a.port}` })(peer);
+      },
+    ], async ([first]) => {
+      a = first;
+      const { client } = robust([a]);
+      client.DELAY = 1;
+      const delays: number[] = [];
+      let done!: () => void;
+      const fourth = new Promise<void>((resolve) => (done = resolve));
+      client.addEventListener("reconnecting", (e) => {
+        delays.push((e as CustomEvent<ReconnectingDetail>).detail.delay);
+        if (delays.length === 4) done();
+      });
+      // The waits themselves are skipped; the planned ones are what is checked.
+      client.delay = () => Promise.resolve();
+      await client.connect(false);
+      await assert.rejects(client.ping());
+      await fourth;
+      await client.disconnect();
+      // Round 1: the list (with backoff), then the reference (at once); round 2 likewise.
+      assert.deepEqual(delays.slice(0, 4).map((d) => d > 0), [true, false, true, false]);
+    });
+  },
+  TIMEOUT,
+);
+
+test("followServerReference: false: the reference is not followed", async () => {
+  let b!: HostileBroker;
+  let n = 0;
+  await withBrokers([
+    async (peer) => {
+      await acceptConnect(peer);
+      if (n++ > 0) return void await peer.expect("disconnect");
+      await peer.expect("pingreq");
+      await peer.write({
+        type: "disconnect",
+        reasonCode: 0x9c,
+        properties: { serverReference: `127.0.0.1:${b.port}` },
+      });
+      await peer.clientClosed;
+    },
+    accepting,
+  ], async ([a, second]) => {
+    b = second;
+    const { client, tried } = robust([a], { followServerReference: false });
+    await client.connect(false);
+    const back = connected(client);
+    await assert.rejects(client.ping());
+    assert.equal(await back, a.url);
+    assert.deepEqual(tried, [a.url]);
+    assert.equal(b.peers.length, 0);
+    assert.equal(a.peers.length, 2);
+    await bye(client, [a, b]);
+  });
+}, TIMEOUT);
+
+// ---- the robust client's other MQTT 5 behaviours ---------------------------
+
+test(
+  "after a reconnect without session, subscriptions are renewed with their MQTT 5 options and properties",
+  async () => {
+    let n = 0;
+    let renewed!: () => void;
+    const done = new Promise<void>((resolve) => (renewed = resolve));
+    await withBrokers([
+      async (peer) => {
+        const connect = await peer.expect("connect");
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        if (n++ === 0) {
+          assert.equal(connect.cleanSession, false);
+          for (const granted of [[1], [2]]) {
+            const sub = await peer.expect("subscribe");
+            await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: granted });
+          }
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        // One SUBSCRIBE per set of SUBSCRIBE properties, each filter with its options.
+        const first = await peer.expect("subscribe");
+        assert.deepEqual(first.properties, {
+          subscriptionIdentifier: 7,
+          userProperties: [["k", "v"]],
+        });
+        assert.deepEqual(first.subscriptions, [
+          { topic: "a/+", qos: 1, noLocal: true, retainAsPublished: false, retainHandling: 2 },
+        ]);
+        await peer.write({ type: "suback", packetId: first.packetId, returnCodes: [1] });
+        const second = await peer.expect("subscribe");
+        assert.equal(second.properties, undefined);
+        assert.deepEqual(second.subscriptions, [
+          { topic: "b", qos: 2, noLocal: false, retainAsPublished: true, retainHandling: 0 },
+        ]);
+        await peer.write({ type: "suback", packetId: second.packetId, returnCodes: [2] });
+        renewed();
+        await peer.expect("disconnect");
+      },
+    ], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      await client.subscribe("a/+", {
+        qos: 1,
+        noLocal: true,
+        retainHandling: 2,
+        subscriptionIdentifier: 7,
+        userProperties: [["k", "v"]],
+      });
+      await client.subscribe("b", { qos: 2, retainAsPublished: true });
+      await done;
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test("disconnect() options reach the broker through the robust client", async () => {
+  await withBrokers([async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  }], async ([a]) => {
+    const { client } = robust([a]);
+    await client.connect();
+    await client.disconnect({ reasonCode: 0x04, reasonString: "going, with my will" });
+    await a.peers[0].clientClosed;
+    assert.deepEqual(a.peers[0].received.at(-1), {
+      type: "disconnect",
+      reasonCode: 0x04,
+      properties: { reasonString: "going, with my will" },
+    });
+  });
+}, TIMEOUT);
+
+test(
+  "Receive Maximum across a reconnect: the session's two resent first, the rest in call order as acks come",
+  async () => {
+    const N = 5;
+    let n = 0;
+    const arrived: string[] = [];
+    await withBrokers([async (peer) => {
+      const connect = await peer.expect("connect");
+      await peer.write({
+        type: "connack",
+        sessionPresent: !connect.cleanSession && n > 0,
+        returnCode: 0,
+        properties: { receiveMaximum: 2 },
+      });
+      if (n++ === 0) {
+        // Two arrive; none is acknowledged; the connection drops.
+        await peer.expect("publish");
+        await peer.expect("publish");
+        assert.deepEqual(await roundTrip(peer), []);
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      const unacked: PublishPacket[] = [];
+      const take = async () => {
+        const p = await peer.expect("publish");
+        arrived.push(`${text(p.payload)}${p.dup ? " dup" : ""}`);
+        unacked.push(p);
+      };
+      await take();
+      await take();
+      while (unacked.length > 0) {
+        assert.deepEqual(await roundTrip(peer), [], `with ${unacked.length} unacknowledged`);
+        await peer.write({ type: "puback", packetId: unacked.shift()!.packetId! });
+        if (arrived.length < N) await take();
+      }
+      await peer.expect("disconnect");
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      const publishes = Array.from(
+        { length: N },
+        (_, i) => client.publish("t", String(i), false, 1),
+      );
+      await Promise.all(publishes);
+      assert.deepEqual(arrived, ["0 dup", "1 dup", "2", "3", "4"]);
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a request survives a reconnect: the response topic is subscribed again, the reply resolves it",
+  async () => {
+    let n = 0;
+    let correlation!: Uint8Array;
+    await withBrokers([async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      const sub = await peer.expect("subscribe");
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+      const responseTopic = sub.subscriptions[0].topic;
+      if (n++ === 0) {
+        // The request, QoS 0; then the connection drops.
+        correlation = (await peer.expect("publish")).properties!.correlationData!;
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      // The robust client renewed the response topic's subscription; the reply comes now.
+      assert.match(responseTopic, /\/responses\/[0-9a-f]{12}$/);
+      await peer.write({
+        type: "publish",
+        topic: responseTopic,
+        payload: new TextEncoder().encode("answer"),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 9,
+        properties: { correlationData: correlation },
+      });
+      await peer.expect("puback");
+      await peer.expect("disconnect");
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      const reply = await client.request("svc", "q", { timeout: 10_000 });
+      assert.equal(text(reply.payload), "answer");
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a CONNACK refusing the client itself while reconnecting ends the reconnecting: 0x87 is not retried",
+  async () => {
+    let n = 0;
+    await withBrokers([async (peer) => {
+      if (n++ === 0) {
+        await acceptConnect(peer);
+        await peer.expect("publish");
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      await refusing(0x87, { reasonString: "banned meanwhile" })(peer);
+    }], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      await assert.rejects(client.publish("t", "m", false, 1), (e: unknown) => {
+        assert.ok(e instanceof MQTTException, String(e));
+        assert.equal(e.code, 0x87);
+        assert.equal(e.reasonString, "banned meanwhile");
+        return true;
+      });
+      assert.equal(a.peers.length, 2);
+      assert.equal(client.connected, false);
+      await client.disconnect();
+    });
+  },
+  TIMEOUT,
+);
