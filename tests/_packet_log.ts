@@ -21,7 +21,7 @@
  * @module
  */
 import { type Packet, PacketDecoder } from "../lib/codec/mod.ts";
-import type { Direction } from "./_fault_proxy.ts";
+import type { Direction, TapEvent } from "./_fault_proxy.ts";
 
 type Entry =
   | { at: number; link: number; dir: Direction; packet: Packet }
@@ -40,20 +40,21 @@ export class PacketLog {
   readonly #client = new Map<number, string>();
 
   /** The proxy's `tap`: give it to {@linkcode FaultProxy.start}. */
-  readonly tap = (link: number, event: Direction | "open" | "close", bytes?: Uint8Array) => {
+  readonly tap = (e: TapEvent): void => {
     const at = performance.now() - this.#t0;
-    if (event === "open" || event === "close") {
+    if (e.type === "open" || e.type === "close") {
       const cutInside = (["up", "down"] as const)
-        .filter((d) => this.#decoders.get(`${link} ${d}`)?.pending);
-      this.#entries.push({ at, link, event, cutInside });
+        .filter((d) => this.#decoders.get(`${e.link} ${d}`)?.pending);
+      this.#entries.push({ at, link: e.link, event: e.type, cutInside });
       return;
     }
-    const key = `${link} ${event}`;
+    if (e.type !== "leave") return;
+    const key = `${e.link} ${e.dir}`;
     let decoder = this.#decoders.get(key);
     if (!decoder) this.#decoders.set(key, decoder = new PacketDecoder());
-    for (const packet of decoder.push(bytes!)) {
-      if (packet.type === "connect") this.#client.set(link, packet.clientId);
-      this.#entries.push({ at, link, dir: event, packet });
+    for (const packet of decoder.push(e.bytes)) {
+      if (packet.type === "connect") this.#client.set(e.link, packet.clientId);
+      this.#entries.push({ at, link: e.link, dir: e.dir, packet });
     }
   };
 

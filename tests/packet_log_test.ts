@@ -2,6 +2,7 @@
 // what it excuses as the broker's doing, and what it leaves to the client.
 import assert from "node:assert/strict";
 import { encode, type Packet } from "../lib/codec/mod.ts";
+import type { Direction } from "./_fault_proxy.ts";
 import { PacketLog } from "./_packet_log.ts";
 import { test } from "./_test.ts";
 
@@ -21,12 +22,17 @@ function scene() {
   let links = 0;
   const open = (clientId: string) => {
     const link = ++links;
-    log.tap(link, "open");
-    log.tap(link, "up", encode({ type: "connect", clientId, cleanSession: false, keepalive: 0 }));
+    const send = (dir: Direction, p: Packet) => {
+      const bytes = encode(p);
+      log.tap({ type: "leave", link, dir, bytes });
+      log.tap({ type: "written", link, dir, bytes });
+    };
+    log.tap({ type: "open", link });
+    send("up", { type: "connect", clientId, cleanSession: false, keepalive: 0 });
     return {
-      up: (p: Packet) => log.tap(link, "up", encode(p)),
-      down: (p: Packet) => log.tap(link, "down", encode(p)),
-      close: () => log.tap(link, "close"),
+      up: (p: Packet) => send("up", p),
+      down: (p: Packet) => send("down", p),
+      close: () => log.tap({ type: "close", link }),
     };
   };
   return { log, open };
