@@ -43,6 +43,14 @@ export interface ProxyTarget {
 export interface FaultProxyOptions {
   /** Port to listen on, on 127.0.0.1; default 0: one the system picks. */
   listenPort?: number;
+  /**
+   * Called with the bytes of each write the proxy completes, as they reach
+   * the other side's socket: `link` numbers the client connections from 1,
+   * in the order accepted. Bytes dropped by a blackhole or past a cut are not
+   * reported, so each link's bytes each way are exactly what its receiver
+   * could read: feed them to a `PacketDecoder` to see the packets.
+   */
+  tap?: (link: number, direction: Direction, bytes: Uint8Array) => void;
 }
 
 /** A direction of traffic: `"up"` is client → broker, `"down"` broker → client. */
@@ -60,6 +68,7 @@ export interface ProxyBytes {
 
 /** The proxy-wide faults, read by every connection each time bytes leave. */
 interface Faults {
+  tap: ((link: number, direction: Direction, bytes: Uint8Array) => void) | undefined;
   blackhole: boolean;
   delay: number;
   split: number | null;
@@ -102,6 +111,7 @@ function checkBool(name: string, on: boolean): void {
  */
 class Link {
   readonly done: Promise<void>;
+  readonly #id: number;
   readonly #faults: Faults;
   readonly #onClose: () => void;
   readonly #conns: Deno.TcpConn[];
@@ -111,7 +121,14 @@ class Link {
   /** Wakers of pending sleeps, so that close() ends them and leaves no timer. */
   readonly #sleeps = new Set<() => void>();
 
-  constructor(client: Deno.TcpConn, target: ProxyTarget, faults: Faults, onClose: () => void) {
+  constructor(
+    id: number,
+    client: Deno.TcpConn,
+    target: ProxyTarget,
+    faults: Faults,
+    onClose: () => void,
+  ) {
+    this.#id = id;
     this.#faults = faults;
     this.#onClose = onClose;
     this.#conns = [client];
@@ -208,6 +225,7 @@ class Link {
     const piece = faults.split ?? bytes.length;
     for (let off = 0; off < bytes.length;) {
       const n = await to.write(bytes.subarray(off, Math.min(off + piece, bytes.length)));
+      faults.tap?.(this.#id, dir, bytes.subarray(off, off + n));
       off += n;
       faults.bytes[dir] += n;
     }
@@ -263,6 +281,7 @@ export class FaultProxy {
 
   readonly #listener: Deno.TcpListener;
   readonly #faults: Faults = {
+    tap: undefined,
     blackhole: false,
     delay: 0,
     split: null,
@@ -276,8 +295,13 @@ export class FaultProxy {
   #closed = false;
   #accepted = 0;
 
-  private constructor(listener: Deno.TcpListener, target: ProxyTarget) {
+  private constructor(
+    listener: Deno.TcpListener,
+    target: ProxyTarget,
+    tap: FaultProxyOptions["tap"],
+  ) {
     this.#listener = listener;
+    this.#faults.tap = tap;
     this.target = { hostname: target.hostname, port: target.port };
     this.port = listener.addr.port;
     this.url = `mqtt://${HOSTNAME}:${this.port}`;
@@ -288,7 +312,7 @@ export class FaultProxy {
    * Starts a proxy to `target`, listening on 127.0.0.1.
    *
    * @param target The broker (or any TCP server) to forward to.
-   * @param opts `listenPort`: the port to listen on (default: a free one).
+   * @param opts `listenPort`: the port to listen on (default: a free one); `tap`: sees the bytes delivered.
    * @returns The listening proxy; call {@linkcode FaultProxy.close} when done.
    * @throws {TypeError} A target without a hostname string.
    * @throws {RangeError} A port out of 0–65535 (the target's must be 1–65535).
@@ -310,7 +334,7 @@ export class FaultProxy {
         }
       }
       const listener = Deno.listen({ hostname: HOSTNAME, port: opts.listenPort ?? 0 });
-      return Promise.resolve(new FaultProxy(listener, target));
+      return Promise.resolve(new FaultProxy(listener, target, opts.tap));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -471,7 +495,13 @@ export class FaultProxy {
         conn.close();
         continue;
       }
-      const link: Link = new Link(conn, this.target, this.#faults, () => this.#open.delete(link));
+      const link: Link = new Link(
+        this.#accepted,
+        conn,
+        this.target,
+        this.#faults,
+        () => this.#open.delete(link),
+      );
       this.#open.add(link);
       this.#running.add(link.done);
       void link.done.then(() => this.#running.delete(link.done));
