@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy, type TapEvent } from "./_fault_proxy.ts";
+import { MqttTrace } from "./_mqtt_trace.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -215,6 +216,36 @@ forEachBroker(
     await watcher.publish(`${topic}/marker`, "marker", false, 1);
     assert.equal((await watcher.wait_msg()).topic, `${topic}/marker`);
     await watcher.disconnect();
+  },
+);
+
+forEachBroker(
+  "FaultProxy tap: MqttTrace pairs each link's PUBLISHes with their PUBACKs, skips a half packet",
+  async (b) => {
+    const trace = new MqttTrace();
+    await using proxy = await FaultProxy.start({ hostname: b.host, port: b.port }, {
+      tap: trace.tap,
+    });
+    const topic = uniqueId("tap");
+    const id = uniqueId("t");
+    const client = new MQTTClient(id, proxy.url);
+    await client.connect();
+    await client.subscribe(topic, 1);
+    await client.publish(topic, "one", false, 1);
+    assert.equal(text((await client.wait_msg()).payload), "one");
+    await client.ping(); // the PUBACK for "one" has gone up before the cut is armed
+    proxy.cutAfterBytes(10, "up");
+    await assert.rejects(client.publish(topic, "two".repeat(10), false, 1), MQTTConnectionError);
+    await client.connect();
+    await client.disconnect();
+
+    assert.deepEqual(trace.linksOf(id), [1, 2]);
+    assert.deepEqual(trace.connacks(id).map((c) => c?.sessionPresent), [false, false]);
+    const pairs = (dir: "up" | "down") =>
+      trace.exchanges(dir).map((x) => [x.publish.link, x.publish.payload, x.puback?.link]);
+    assert.deepEqual(pairs("up"), [[1, "one", 1]], "the cut PUBLISH is not recorded");
+    assert.deepEqual(pairs("down"), [[1, "one", 1]]);
+    assert.equal(trace.story("one").length, 2);
   },
 );
 
