@@ -71,8 +71,10 @@ export interface FaultProxyOptions {
  * Blackholed bytes, and bytes past a cut, are in neither `leave` nor `written`.
  */
 export type TapEvent =
-  | { type: "open" | "close"; link: number }
-  | { type: "leave" | "written"; link: number; dir: Direction; bytes: Uint8Array };
+  | { type: "open"; link: number }
+  | { type: "close"; link: number }
+  | { type: "leave"; link: number; dir: Direction; bytes: Uint8Array }
+  | { type: "written"; link: number; dir: Direction; bytes: Uint8Array };
 
 /** A direction of traffic: `"up"` is client → broker, `"down"` broker → client. */
 export type Direction = "up" | "down";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy, type TapEvent } from "./_fault_proxy.ts";
-import { MqttTrace } from "./_mqtt_trace.ts";
+import { PacketLog } from "./_packet_log.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -220,11 +220,11 @@ forEachBroker(
 );
 
 forEachBroker(
-  "FaultProxy tap: MqttTrace pairs each link's PUBLISHes with their PUBACKs, skips a half packet",
+  "FaultProxy tap: PacketLog pairs each link's PUBLISHes with their PUBACKs, skips a half packet",
   async (b) => {
-    const trace = new MqttTrace();
+    const log = new PacketLog();
     await using proxy = await FaultProxy.start({ hostname: b.host, port: b.port }, {
-      tap: trace.tap,
+      tap: log.tap,
     });
     const topic = uniqueId("tap");
     const id = uniqueId("t");
@@ -239,13 +239,21 @@ forEachBroker(
     await client.connect();
     await client.disconnect();
 
-    assert.deepEqual(trace.linksOf(id), [1, 2]);
-    assert.deepEqual(trace.connacks(id).map((c) => c?.sessionPresent), [false, false]);
+    assert.deepEqual(log.gaps(), []);
+    assert.deepEqual(log.linksOf(id), [1, 2]);
+    assert.deepEqual(log.connacks(id).map((c) => c?.packet.sessionPresent), [false, false]);
     const pairs = (dir: "up" | "down") =>
-      trace.exchanges(dir).map((x) => [x.publish.link, x.publish.payload, x.puback?.link]);
-    assert.deepEqual(pairs("up"), [[1, "one", 1]], "the cut PUBLISH is not recorded");
-    assert.deepEqual(pairs("down"), [[1, "one", 1]]);
-    assert.equal(trace.story("one").length, 2);
+      log.exchanges(dir).map((x) => [
+        x.publish.link,
+        text(x.publish.packet.payload),
+        x.publish.written,
+        x.puback?.link,
+        x.puback?.written,
+      ]);
+    assert.deepEqual(pairs("up"), [[1, "one", true, 1, true]], "the cut PUBLISH is not recorded");
+    assert.deepEqual(pairs("down"), [[1, "one", true, 1, true]]);
+    assert.equal(log.story("one").length, 2);
+    assert.ok(log.lines().some((l) => / L1 close \(cut inside up\)$/.test(l)), "the cut is shown");
   },
 );
 
