@@ -14,6 +14,7 @@ import { type LossReport, PacketLog } from "./_packet_log.ts";
 import { uniqueId, withTimeout } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const noop = () => {};
 
 interface Run {
   qos: QoS;
@@ -92,6 +93,35 @@ async function faultRun(
       lostAt = 0;
     });
   }
+  // A robust client reconnects by itself, announcing each attempt, each
+  // over within the connect timeout: one offline with no attempt for 10 s
+  // has stopped for good, and what waits on it would wait until the run's
+  // timeout. So would a run where nothing settles or arrives any more (a
+  // session not resent, say): messages flow every few milliseconds, and
+  // even the quiet end ends within 10 s. Either fails the run at once.
+  let progressAt = Date.now();
+  const lastSign = new Map<MQTTClient, number>();
+  const clients = [[pub, "publisher"], [sub, "subscriber"]] as const;
+  for (const [c] of clients) {
+    for (const type of ["connected", "disconnected", "reconnecting"]) {
+      c.addEventListener(type, () => lastSign.set(c, Date.now()));
+    }
+  }
+  let stop: (e: Error) => void = noop;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  stopped.catch(noop);
+  const watched = <T>(p: Promise<T>) => Promise.race([p, stopped]);
+  const watchdog = setInterval(() => {
+    for (const [c, name] of clients) {
+      const at = lastSign.get(c);
+      if (at !== undefined && !c.connected && Date.now() - at > 10_000) {
+        stop(new Error(`The ${name} stopped reconnecting: offline, no attempt for 10 s`));
+      }
+    }
+    if (Date.now() - progressAt > 30_000) {
+      stop(new Error("No publish settled and no message arrived for 30 s"));
+    }
+  }, 500);
   const start = Date.now();
   const counts = new Map<number, number>();
   const firstSeen: number[] = [];
@@ -99,6 +129,8 @@ async function faultRun(
   let published = 0;
   let restarts = 0;
   let done = false;
+  let receiving: Promise<void> = Promise.resolve();
+  let cutting: Promise<void> = Promise.resolve();
   try {
     await sub.connect(false);
     await sub.subscribe(topic, run.qos);
@@ -114,13 +146,14 @@ async function faultRun(
     let lastAt = Date.now();
     let calmAt = 0;
     const record = (msg: Message) => {
+      progressAt = Date.now();
       const text = new TextDecoder().decode(msg.payload);
       log.delivered(sub.client_id, text);
       const n = Number(text);
       if (!counts.has(n)) firstSeen.push(n);
       counts.set(n, (counts.get(n) ?? 0) + 1);
     };
-    const receiving = (async () => {
+    receiving = (async () => {
       while (counts.size < run.total) {
         const quiet = new AbortController();
         const timer = setTimeout(() => quiet.abort(), 1000);
@@ -161,9 +194,9 @@ async function faultRun(
         2000,
       )
       : undefined;
-    receiving.finally(() => clearInterval(progress));
+    receiving.catch(noop).finally(() => clearInterval(progress));
     const stalled = () => published === run.total && Date.now() - lastAt > 2000;
-    const cutting = (async () => {
+    cutting = (async () => {
       while (cuts < run.minCuts || (!done && counts.size < run.total && !stalled())) {
         await sleep(10 + Math.random() * 40);
         if (run.restart && restarts === 0 && counts.size > run.total / 2) {
@@ -196,14 +229,15 @@ async function faultRun(
       for (let j = i; j < Math.min(i + run.window, run.total); j++) {
         batch.push(
           pub.publish(topic, String(j), false, run.qos).then(() => {
+            progressAt = Date.now();
             published++;
             settled.add(j);
           }),
         );
       }
-      await Promise.all(batch); // every publish settles, and settles resolved
+      await watched(Promise.all(batch)); // every publish settles, and settles resolved
     }
-    await receiving;
+    await watched(receiving);
     done = true;
     await cutting;
     // Redeliveries still on their way are counted too.
@@ -211,8 +245,11 @@ async function faultRun(
     for (let msg; (msg = await sub.check_msg().catch(() => undefined));) record(msg);
   } finally {
     done = true;
+    clearInterval(watchdog);
     await pub.disconnect();
     await sub.disconnect();
+    // Ended early, they end now: nothing left running past the test.
+    await Promise.all([receiving.catch(noop), cutting]);
     await proxy.close();
     const traceFile = Deno.env.get("FAULT_TRACE");
     if (traceFile) await Deno.writeTextFile(traceFile, log.lines().join("\n") + "\n");
