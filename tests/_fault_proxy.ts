@@ -44,14 +44,37 @@ export interface FaultProxyOptions {
   /** Port to listen on, on 127.0.0.1; default 0: one the system picks. */
   listenPort?: number;
   /**
-   * Sees the traffic, for traces: each chunk as it leaves the proxy (cut
-   * short where a cut falls), just before it is written, so that nothing the
-   * peer does with it can come first; and each connection's opening and
-   * closing. `link` numbers the proxy's connections from 1, in the order
-   * accepted (refused ones too). Blackholed bytes are not shown.
+   * Sees the traffic, for traces: each connection's opening and closing,
+   * each chunk as it leaves, and each write as it completes (see
+   * {@linkcode TapEvent}). Called synchronously; it must not throw.
    */
-  tap?: (link: number, event: Direction | "open" | "close", bytes?: Uint8Array) => void;
+  tap?: (event: TapEvent) => void;
 }
+
+/**
+ * What a {@linkcode FaultProxyOptions.tap} is shown. `link` numbers the
+ * proxy's connections from 1, in the order accepted (refused ones take a
+ * number too, and show nothing).
+ *
+ * - `open`: a connection accepted, before the broker's side is connected.
+ * - `leave`: a chunk about to be written, cut short where a cut falls;
+ *   shown before the write, so that nothing the receiver does with it can be
+ *   recorded before it. Each way, a link's `leave` bytes are its stream in
+ *   order.
+ * - `written`: the bytes of one completed write, after it. Each way, a
+ *   link's `written` bytes are a prefix of its `leave` bytes, exactly what
+ *   its receiver could read: a write that fails shows nothing and ends the
+ *   link, and {@linkcode FaultProxy.split} shows one event per piece.
+ * - `close`: the connection closed, both sides. No `leave` follows it; a
+ *   `written` may, for a write that was under way when the link was cut.
+ *
+ * Blackholed bytes, and bytes past a cut, are in neither `leave` nor `written`.
+ */
+export type TapEvent =
+  | { type: "open"; link: number }
+  | { type: "close"; link: number }
+  | { type: "leave"; link: number; dir: Direction; bytes: Uint8Array }
+  | { type: "written"; link: number; dir: Direction; bytes: Uint8Array };
 
 /** A direction of traffic: `"up"` is client → broker, `"down"` broker → client. */
 export type Direction = "up" | "down";
@@ -131,7 +154,7 @@ class Link {
     this.#id = id;
     this.#faults = faults;
     this.#onClose = onClose;
-    faults.tap?.(id, "open");
+    faults.tap?.({ type: "open", link: id });
     this.#conns = [client];
     this.done = this.#run(client, target).catch(() => this.close());
   }
@@ -145,7 +168,7 @@ class Link {
       } catch { /* already closed */ }
     }
     for (const wake of [...this.#sleeps]) wake();
-    this.#faults.tap?.(this.#id, "close");
+    this.#faults.tap?.({ type: "close", link: this.#id });
     this.#onClose();
   }
 
@@ -225,9 +248,10 @@ class Link {
       budget.left -= bytes.length;
     }
     const piece = faults.split ?? bytes.length;
-    faults.tap?.(this.#id, dir, bytes);
+    faults.tap?.({ type: "leave", link: this.#id, dir, bytes });
     for (let off = 0; off < bytes.length;) {
       const n = await to.write(bytes.subarray(off, Math.min(off + piece, bytes.length)));
+      faults.tap?.({ type: "written", link: this.#id, dir, bytes: bytes.subarray(off, off + n) });
       off += n;
       faults.bytes[dir] += n;
     }
@@ -314,7 +338,7 @@ export class FaultProxy {
    * Starts a proxy to `target`, listening on 127.0.0.1.
    *
    * @param target The broker (or any TCP server) to forward to.
-   * @param opts `listenPort`: the port to listen on (default: a free one); `tap`: sees the traffic.
+   * @param opts `listenPort`: the port to listen on (default: a free one); `tap`: sees the traffic ({@linkcode TapEvent}).
    * @returns The listening proxy; call {@linkcode FaultProxy.close} when done.
    * @throws {TypeError} A target without a hostname string.
    * @throws {RangeError} A port out of 0–65535 (the target's must be 1–65535).

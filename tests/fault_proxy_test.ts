@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
-import { FaultProxy } from "./_fault_proxy.ts";
+import { FaultProxy, type TapEvent } from "./_fault_proxy.ts";
+import { PacketLog } from "./_packet_log.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -168,17 +169,30 @@ forEachBroker("FaultProxy cutAfterBytes(): exactly n bytes pass, mid-packet", as
 });
 
 forEachBroker(
-  "FaultProxy tap: each link's opening, bytes each way as they leave, closing",
+  "FaultProxy tap: a link's opening, each chunk as it leaves, each write done, its closing",
   async (b) => {
-    const seen: string[] = [];
+    const seen: TapEvent[] = [];
     await using proxy = await FaultProxy.start({ hostname: b.host, port: b.port }, {
-      tap: (link, event, bytes) => seen.push(`${link} ${event}${bytes ? ` ${[...bytes]}` : ""}`),
+      tap: (e) => seen.push(e),
     });
+    proxy.split(8);
     const connect = connectPacket(uniqueId("tap"));
     // Cut after 3 bytes of CONNACK: the tap sees those 3, as the client does.
     const down = await rawExchange(proxy, connect, () => proxy.cutAfterBytes(3, "down"));
     await until(() => proxy.connections === 0, "the cut connection is closed");
-    assert.deepEqual(seen, ["1 open", `1 up ${[...connect]}`, `1 down ${down}`, "1 close"]);
+    assert.deepEqual(seen.at(0), { type: "open", link: 1 });
+    assert.deepEqual(seen.at(-1), { type: "close", link: 1 });
+    const way = (dir: "up" | "down") =>
+      seen.flatMap((e) =>
+        "dir" in e && e.dir === dir ? [`${e.link} ${e.type} ${[...e.bytes]}`] : []
+      );
+    // The CONNECT leaves whole, then is written in pieces of 8, one event each.
+    const pieces = Array.from(
+      { length: Math.ceil(connect.length / 8) },
+      (_, i) => `1 written ${[...connect.subarray(i * 8, i * 8 + 8)]}`,
+    );
+    assert.deepEqual(way("up"), [`1 leave ${[...connect]}`, ...pieces]);
+    assert.deepEqual(way("down"), [`1 leave ${down}`, `1 written ${down}`]);
   },
 );
 
@@ -202,6 +216,44 @@ forEachBroker(
     await watcher.publish(`${topic}/marker`, "marker", false, 1);
     assert.equal((await watcher.wait_msg()).topic, `${topic}/marker`);
     await watcher.disconnect();
+  },
+);
+
+forEachBroker(
+  "FaultProxy tap: PacketLog pairs each link's PUBLISHes with their PUBACKs, skips a half packet",
+  async (b) => {
+    const log = new PacketLog();
+    await using proxy = await FaultProxy.start({ hostname: b.host, port: b.port }, {
+      tap: log.tap,
+    });
+    const topic = uniqueId("tap");
+    const id = uniqueId("t");
+    const client = new MQTTClient(id, proxy.url);
+    await client.connect();
+    await client.subscribe(topic, 1);
+    await client.publish(topic, "one", false, 1);
+    assert.equal(text((await client.wait_msg()).payload), "one");
+    await client.ping(); // the PUBACK for "one" has gone up before the cut is armed
+    proxy.cutAfterBytes(10, "up");
+    await assert.rejects(client.publish(topic, "two".repeat(10), false, 1), MQTTConnectionError);
+    await client.connect();
+    await client.disconnect();
+
+    assert.deepEqual(log.gaps(), []);
+    assert.deepEqual(log.linksOf(id), [1, 2]);
+    assert.deepEqual(log.connacks(id).map((c) => c?.packet.sessionPresent), [false, false]);
+    const pairs = (dir: "up" | "down") =>
+      log.exchanges(dir).map((x) => [
+        x.publish.link,
+        text(x.publish.packet.payload),
+        x.publish.written,
+        x.puback?.link,
+        x.puback?.written,
+      ]);
+    assert.deepEqual(pairs("up"), [[1, "one", true, 1, true]], "the cut PUBLISH is not recorded");
+    assert.deepEqual(pairs("down"), [[1, "one", true, 1, true]]);
+    assert.equal(log.story("one").length, 2);
+    assert.ok(log.lines().some((l) => / L1 close \(cut inside up\)$/.test(l)), "the cut is shown");
   },
 );
 

@@ -1,16 +1,20 @@
 // Nothing lost under faults: thousands of messages through a proxy that cuts
 // the connections at random points (and, for mosquitto, a broker restart),
 // published and received by robust clients with persistent sessions.
-// The figures are printed for the record; the assertions are exact.
+// The figures are printed for the record; the assertions are exact. The
+// proxy's packet log (tests/_packet_log.ts) checks our side on the wire and
+// tells whose doing a lost QoS 1 message or a repeated QoS 2 one is, ours or
+// the broker's.
 import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/robust.ts";
-import { MemorySessionStore, type QoS } from "../mod.ts";
+import { MemorySessionStore, type Message, type QoS } from "../mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
-import { PacketLog } from "./_packet_log.ts";
+import { type LossReport, PacketLog } from "./_packet_log.ts";
 import { uniqueId, withTimeout } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const noop = () => {};
 
 interface Run {
   qos: QoS;
@@ -30,6 +34,8 @@ interface Figures {
   reconnects: number;
   restarts: number;
   maxReconnectMs: number;
+  /** Subscriber reconnects answered with session-present=false. */
+  sessionsLost: number;
   ms: number;
   /** QoS 2 messages the broker sent the subscriber again after their PUBREL (MQTT-4.3.3). */
   brokerResends: number;
@@ -37,13 +43,20 @@ interface Figures {
 
 /**
  * Publishes `total` numbered messages while cutting connections; returns
- * what the subscriber saw, and the packets that went through the proxy
- * (FAULT_TRACE=FILE writes them to FILE).
+ * what the subscriber saw, where lost messages went missing, and the
+ * packets that went through the proxy (FAULT_TRACE=FILE writes them to FILE).
  */
 async function faultRun(
   broker: Broker,
   run: Run,
-): Promise<{ figures: Figures; firstSeen: number[]; log: PacketLog; pub: string; sub: string }> {
+): Promise<{
+  figures: Figures;
+  firstSeen: number[];
+  loss: LossReport;
+  log: PacketLog;
+  pub: string;
+  sub: string;
+}> {
   const log = new PacketLog();
   const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port }, {
     tap: log.tap,
@@ -53,6 +66,10 @@ async function faultRun(
     const c = new MQTTClient(uniqueId(prefix), proxy.hostname, {
       port: proxy.port,
       connectTimeout: 2000,
+      // On a loaded machine a CONNACK may take longer than the gap between
+      // two cuts, and each failed attempt doubles the wait before the next:
+      // capped, the subscriber is never away for seconds.
+      reconnectMaxDelay: 200,
       sessionStore,
     });
     c.DELAY = 0.01;
@@ -64,6 +81,8 @@ async function faultRun(
   const settled = new Set<number>();
   let reconnects = 0;
   let maxReconnectMs = 0;
+  let subConnectedAt = 0;
+  sub.addEventListener("connected", () => (subConnectedAt = Date.now()));
   for (const c of [pub, sub]) {
     let lostAt = 0;
     c.addEventListener("disconnected", () => (lostAt = Date.now()));
@@ -74,6 +93,35 @@ async function faultRun(
       lostAt = 0;
     });
   }
+  // A robust client reconnects by itself, announcing each attempt, each
+  // over within the connect timeout: one offline with no attempt for 10 s
+  // has stopped for good, and what waits on it would wait until the run's
+  // timeout. So would a run where nothing settles or arrives any more (a
+  // session not resent, say): messages flow every few milliseconds, and
+  // even the quiet end ends within 10 s. Either fails the run at once.
+  let progressAt = Date.now();
+  const lastSign = new Map<MQTTClient, number>();
+  const clients = [[pub, "publisher"], [sub, "subscriber"]] as const;
+  for (const [c] of clients) {
+    for (const type of ["connected", "disconnected", "reconnecting"]) {
+      c.addEventListener(type, () => lastSign.set(c, Date.now()));
+    }
+  }
+  let stop: (e: Error) => void = noop;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  stopped.catch(noop);
+  const watched = <T>(p: Promise<T>) => Promise.race([p, stopped]);
+  const watchdog = setInterval(() => {
+    for (const [c, name] of clients) {
+      const at = lastSign.get(c);
+      if (at !== undefined && !c.connected && Date.now() - at > 10_000) {
+        stop(new Error(`The ${name} stopped reconnecting: offline, no attempt for 10 s`));
+      }
+    }
+    if (Date.now() - progressAt > 30_000) {
+      stop(new Error("No publish settled and no message arrived for 30 s"));
+    }
+  }, 500);
   const start = Date.now();
   const counts = new Map<number, number>();
   const firstSeen: number[] = [];
@@ -81,16 +129,31 @@ async function faultRun(
   let published = 0;
   let restarts = 0;
   let done = false;
+  let receiving: Promise<void> = Promise.resolve();
+  let cutting: Promise<void> = Promise.resolve();
   try {
     await sub.connect(false);
     await sub.subscribe(topic, run.qos);
     await pub.connect(false);
 
-    // Receives until every message has come, or until nothing more has come
-    // for 5 s after the last publish settled: a broker that lost a message
-    // fails the assertions below instead of hanging the test.
+    // Receives until every message has come. The faults stop once every
+    // publish has settled and nothing has come for 2 s (a subscriber that
+    // cannot get through the cuts is slow, not lost); after one last cut, so
+    // that the subscriber resumes its session once more in calm and the
+    // broker resends all it still holds (MQTT-4.4.0-1), receiving ends when a
+    // connected subscriber has had nothing for 5 s: a broker that lost a
+    // message fails the assertions below instead of hanging the test.
     let lastAt = Date.now();
-    const receiving = (async () => {
+    let calmAt = 0;
+    const record = (msg: Message) => {
+      progressAt = Date.now();
+      const text = new TextDecoder().decode(msg.payload);
+      log.delivered(sub.client_id, text);
+      const n = Number(text);
+      if (!counts.has(n)) firstSeen.push(n);
+      counts.set(n, (counts.get(n) ?? 0) + 1);
+    };
+    receiving = (async () => {
       while (counts.size < run.total) {
         const quiet = new AbortController();
         const timer = setTimeout(() => quiet.abort(), 1000);
@@ -99,17 +162,14 @@ async function faultRun(
           msg = await sub.wait_msg({ signal: quiet.signal });
         } catch (e) {
           if (!quiet.signal.aborted) throw e;
-          if (published === run.total && Date.now() - lastAt > 5000) return;
+          const since = Math.max(lastAt, calmAt, subConnectedAt);
+          if (calmAt && sub.connected && Date.now() - since > 5000) return;
           continue;
         } finally {
           clearTimeout(timer);
         }
         lastAt = Date.now();
-        const text = new TextDecoder().decode(msg.payload);
-        log.delivered(sub.client_id, text);
-        const n = Number(text);
-        if (!counts.has(n)) firstSeen.push(n);
-        counts.set(n, (counts.get(n) ?? 0) + 1);
+        record(msg);
       }
     })();
 
@@ -134,11 +194,13 @@ async function faultRun(
         2000,
       )
       : undefined;
-    receiving.finally(() => clearInterval(progress));
-    const cutting = (async () => {
-      while (!done || cuts < run.minCuts) {
+    receiving.catch(noop).finally(() => clearInterval(progress));
+    const stalled = () => published === run.total && Date.now() - lastAt > 2000;
+    cutting = (async () => {
+      while (cuts < run.minCuts || (!done && counts.size < run.total && !stalled())) {
         await sleep(10 + Math.random() * 40);
         if (run.restart && restarts === 0 && counts.size > run.total / 2) {
+          log.note("broker restart");
           await broker.restart!();
           restarts++;
           continue;
@@ -155,6 +217,11 @@ async function faultRun(
         }
         cuts++;
       }
+      calmAt = Date.now();
+      if (counts.size < run.total) {
+        log.note("last cut, then calm");
+        proxy.cut();
+      }
     })();
 
     for (let i = 0; i < run.total; i += run.window) {
@@ -162,35 +229,41 @@ async function faultRun(
       for (let j = i; j < Math.min(i + run.window, run.total); j++) {
         batch.push(
           pub.publish(topic, String(j), false, run.qos).then(() => {
+            progressAt = Date.now();
             published++;
             settled.add(j);
           }),
         );
       }
-      await Promise.all(batch); // every publish settles, and settles resolved
+      await watched(Promise.all(batch)); // every publish settles, and settles resolved
     }
-    await receiving;
+    await watched(receiving);
     done = true;
     await cutting;
     // Redeliveries still on their way are counted too.
     await sleep(200);
-    while (await sub.check_msg().catch(() => undefined)) {
-      // drained by the loop condition
-    }
+    for (let msg; (msg = await sub.check_msg().catch(() => undefined));) record(msg);
   } finally {
     done = true;
+    clearInterval(watchdog);
     await pub.disconnect();
     await sub.disconnect();
+    // Ended early, they end now: nothing left running past the test.
+    await Promise.all([receiving.catch(noop), cutting]);
     await proxy.close();
-    const trace = Deno.env.get("FAULT_TRACE");
-    if (trace) await Deno.writeTextFile(trace, log.lines().join("\n") + "\n");
+    const traceFile = Deno.env.get("FAULT_TRACE");
+    if (traceFile) await Deno.writeTextFile(traceFile, log.lines().join("\n") + "\n");
   }
   const received = [...counts.values()].reduce((a, b) => a + b, 0);
+  const connacks = log.connacks(sub.client_id);
   return {
     firstSeen,
     log,
     pub: pub.client_id,
     sub: sub.client_id,
+    loss: run.qos === 1
+      ? log.losses(pub.client_id, sub.client_id, [...settled].map(String))
+      : { ours: [], broker: [], idReused: 0, evidence: [] },
     figures: {
       sent: run.total,
       received,
@@ -201,6 +274,7 @@ async function faultRun(
       reconnects,
       restarts,
       maxReconnectMs,
+      sessionsLost: connacks.slice(1).filter((c) => c?.packet.sessionPresent === false).length,
       ms: Date.now() - start,
       brokerResends: log.brokerResendsAfterPubrel(sub.client_id).length,
     },
@@ -222,7 +296,7 @@ forEachBroker(
       ? await startMosquitto({ persistence: true, extraConfig: ["max_queued_messages 0"] })
       : undefined;
     try {
-      const { figures, firstSeen, log, pub } = await withTimeout(
+      const { figures, firstSeen, loss, log, pub } = await withTimeout(
         faultRun(own ?? shared, {
           qos: 1,
           total: 10_000,
@@ -233,11 +307,38 @@ forEachBroker(
         180_000,
         "the QoS 1 fault run",
       );
-      console.log(`QoS 1 fault run [${shared.name}]:`, JSON.stringify(figures));
-      assert.equal(figures.unique, 10_000, "every message arrived at least once");
+      console.log(
+        `QoS 1 fault run [${shared.name}]:`,
+        JSON.stringify({ ...figures, brokerLost: loss.broker.length, idReused: loss.idReused }),
+      );
+      if (loss.broker.length > 0) {
+        console.log(
+          `The broker lost ${loss.broker.length} message(s) it had acknowledged, e.g.\n  ${
+            loss.evidence.join("\n  ")
+          }`,
+        );
+      }
+      // The checks below read a complete record of the traffic.
+      assert.deepEqual(log.gaps(), [], "the packet log followed every connection");
+      // Our half holds with any broker: no message acknowledged without being
+      // handed over, no publish settled without the broker's PUBACK.
+      assert.deepEqual(loss.ours, [], "our clients lost no message");
       assert.ok(figures.cuts >= 20);
       // However often resent, a message keeps its packet id (robust.ts's promise).
       assert.deepEqual(log.senderBreaches(pub), [], "the publisher broke a sender's rule");
+      // aedes 1.2.0 loses queued QoS 1 messages of a persistent session when
+      // its subscriber reconnects often (diagnosed on these traces with a
+      // logging aedes): it numbers each connection's PUBLISHes from a random
+      // start, without skipping the packet ids that queued messages still
+      // hold from earlier connections (MQTT-2.3.1-4), and its PUBACK handler
+      // removes the first queued message with the acknowledged id. A message
+      // given id X on a connection that died before it got through is then
+      // removed by the subscriber's PUBACK for another message given X on a
+      // later connection, and never sent again. Against aedes, losses the
+      // trace shows to be the broker's are reported above, not failed on.
+      if (shared.name !== "aedes") {
+        assert.equal(figures.unique, 10_000, "every message arrived at least once");
+      } else assert.equal(figures.lost, loss.broker.length, "each lost message is the broker's");
       // aedes may deliver a message queued for a reconnecting subscriber after
       // newer live ones; mosquitto keeps the order, so the order is ours to keep.
       if (shared.name === "mosquitto") assertInOrder(firstSeen);
@@ -261,6 +362,7 @@ forEachBroker("2000 QoS 2 messages survive 20+ random cuts: each exactly once", 
     );
     console.log(`QoS 2 fault run [${shared.name}]:`, JSON.stringify(figures));
     assert.ok(figures.cuts >= 20);
+    assert.deepEqual(log.gaps(), [], "the packet log followed every connection");
     // Whatever the broker, our publisher keeps the QoS 2 sender's rules on
     // the wire: one packet id per message, no PUBLISH after its PUBREL.
     assert.deepEqual(log.senderBreaches(pub), [], "the publisher broke a QoS 2 sender's rule");
@@ -284,7 +386,8 @@ forEachBroker("2000 QoS 2 messages survive 20+ random cuts: each exactly once", 
     // again, DUP=1, under the packet id the subscriber released on that
     // PUBREL, and a receiver must take that for a new message (MQTT-4.3.3).
     // So a message handed out twice is excused only by such a resend of it,
-    // seen at the proxy before the repeat; any other duplicate is ours.
+    // seen at the proxy before the repeat and written to the subscriber after
+    // a PUBREL of it that was written too; any other duplicate is ours.
     if (shared.name === "mosquitto") {
       assert.equal(figures.unique, 2000, "no message lost");
       assert.deepEqual(
