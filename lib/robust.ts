@@ -340,7 +340,19 @@ export class MQTTClient extends SimpleClient {
    * @throws {MQTTConnectionError} After `disconnect()`.
    */
   reconnect(): Promise<boolean> {
-    return this.#reconnecting ??= this.#reconnect().finally(() => (this.#reconnecting = null));
+    return this.#reconnecting ??= (async () => {
+      try {
+        for (;;) {
+          const present = await this.#reconnect();
+          // Lost again before the loop ended: that loss's onLost found it
+          // still running. Checked and cleared in one turn, so a later loss
+          // starts a loop of its own.
+          if (this.connected) return present;
+        }
+      } finally {
+        this.#reconnecting = null;
+      }
+    })();
   }
 
   async #reconnect(): Promise<boolean> {

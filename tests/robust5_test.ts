@@ -463,3 +463,34 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a connection lost in the turn its CONNACK arrived is reconnected too, not left offline",
+  async () => {
+    let b!: HostileBroker;
+    await withBrokers([
+      async (peer) => {
+        await peer.expect("connect");
+        // Peers 0 and 1: the CONNACK and the FIN leave together, so the
+        // loss is seen while the reconnect that made the connection is
+        // still settling. Peer 2 stays.
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        if (b.peers.indexOf(peer) < 2) peer.end();
+        else await peer.expect("disconnect");
+      },
+    ], async ([broker]) => {
+      b = broker;
+      const { client } = robust([broker]);
+      const third = new Promise<void>((resolve) => {
+        client.addEventListener("connected", () => {
+          if (broker.peers.length === 3) resolve();
+        });
+      });
+      await client.connect();
+      await third;
+      assert.equal(client.connected, true);
+      await bye(client, [broker]);
+    });
+  },
+  TIMEOUT,
+);
