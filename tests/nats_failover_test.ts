@@ -114,7 +114,7 @@ test(
       })();
 
       const tStart = performance.now();
-      await withTimeout(Promise.all([receiving, publishing]), 60_000, `all ${TOTAL} messages`)
+      await withTimeout(Promise.all([receiving, publishing]), 120_000, `all ${TOTAL} messages`)
         .catch((e) => {
           stop.abort();
           throw new Error(`${e.message}: ${distinct} received, ${acked} acknowledged`, {
