@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Buffer } from "node:buffer";
 import mqttPacket from "npm:mqtt-packet@9";
+import * as acorn from "npm:acorn@8";
 import * as esbuild from "npm:esbuild@0.28";
 import { encode, PacketDecoder, type PublishPacket } from "../lib/codec/mod.ts";
 import { buildNpm } from "../scripts/build_npm.ts";
@@ -472,9 +473,7 @@ async function sizeRows() {
   // (error messages, spec references, packet names; a template's
   // interpolations go with it), re-minified, which also proves it still parses.
   const blanked = await esbuild.transform(
-    files.map((f) =>
-      f.text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""')
-    ).join("\n"),
+    files.map((f) => emptyStrings(f.text)).join("\n"),
     { loader: "js", minify: true, format: "esm" },
   );
   await esbuild.stop();
@@ -599,6 +598,36 @@ async function oneFileRows() {
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+/**
+ * `code` with every string literal and every template literal (its
+ * interpolations with it) replaced by `""`, found by parsing: a regular
+ * expression over the text loses its place at a quote inside a template or a
+ * regular expression literal.
+ */
+function emptyStrings(code: string): string {
+  type Node = { type: string; start: number; end: number; value?: unknown };
+  const ranges: [number, number][] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== "object") return;
+    const n = node as Node;
+    if (
+      (n.type === "Literal" && typeof n.value === "string") || n.type === "TemplateLiteral"
+    ) {
+      ranges.push([n.start, n.end]);
+      return; // what is inside goes with it
+    }
+    for (const [key, child] of Object.entries(n)) if (key !== "loc") walk(child);
+  };
+  walk(acorn.parse(code, { ecmaVersion: "latest", sourceType: "module" }));
+  let out = "", at = 0;
+  for (const [start, end] of ranges.sort((a, b) => a[0] - b[0])) {
+    out += code.slice(at, start) + '""';
+    at = end;
+  }
+  return out + code.slice(at);
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
