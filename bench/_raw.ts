@@ -51,10 +51,11 @@ export async function readPackets(
   }
 }
 
-/** A CONNECT for MQTT 3.1.1, clean session, keepalive 0. */
-export function connectFrame(clientId: string): Uint8Array {
+/** A CONNECT for MQTT 3.1.1, clean session, keepalive `keepalive` seconds (default 0: off). */
+export function connectFrame(clientId: string, keepalive = 0): Uint8Array {
   const id = new TextEncoder().encode(clientId);
-  const body = [0, 4, 77, 81, 84, 84, 4, 0x02, 0, 0, id.length >> 8, id.length & 0xff, ...id];
+  const ka = [keepalive >> 8, keepalive & 0xff];
+  const body = [0, 4, 77, 81, 84, 84, 4, 0x02, ...ka, id.length >> 8, id.length & 0xff, ...id];
   return Uint8Array.of(0x10, body.length, ...body);
 }
 

@@ -3,7 +3,7 @@
 // and `close`.
 import mqtt from "npm:mqtt@5";
 import { MQTTClient } from "../mod.ts";
-import { publishFrames, RawSession, writeAll } from "./_raw.ts";
+import { connectFrame, publishFrames, RawSession, writeAll } from "./_raw.ts";
 
 export type ContenderName = "raw" | "umqtt" | "MQTT.js";
 
@@ -373,3 +373,73 @@ function rawAwaitEach(copy: boolean, qos: 1 | 2): Workload {
     };
   };
 }
+
+// ---- connection rate ---------------------------------------------------
+
+/** Connections opened at once in the connection-rate workload. */
+export const CONNECT_BATCH = 100;
+
+/**
+ * Opens `ctx.n` connections, `CONNECT_BATCH` at a time, each timed until its
+ * CONNACK; they are closed untimed after. `open` makes one and returns its
+ * closer.
+ */
+function connectRate(open: (id: string) => Promise<() => Promise<void>>): Workload {
+  return (ctx) => {
+    const closers: (() => Promise<void>)[] = [];
+    return Promise.resolve({
+      async run() {
+        for (let i = 0; i < ctx.n; i += CONNECT_BATCH) {
+          const batch = Array.from(
+            { length: Math.min(CONNECT_BATCH, ctx.n - i) },
+            (_, k) => open(`cr-${ctx.id}-${i + k}`),
+          );
+          closers.push(...await Promise.all(batch));
+        }
+      },
+      async close() {
+        for (let i = 0; i < closers.length; i += 500) {
+          await Promise.all(closers.slice(i, i + 500).map((close) => close()));
+        }
+      },
+    });
+  };
+}
+
+/** Reads until `buf` is full; false at end of stream. */
+async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<boolean> {
+  for (let got = 0; got < buf.length;) {
+    const n = await conn.read(buf.subarray(got));
+    if (n === null) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** Connections per second, each `Deno.connect` → CONNECT → CONNACK, in batches. */
+export const connectionRate: Record<ContenderName, Workload> = {
+  raw: (ctx) =>
+    connectRate(async (id) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: ctx.port });
+      await writeAll(conn, connectFrame(id));
+      const connack = new Uint8Array(4);
+      if (!await readFull(conn, connack) || connack[3] !== 0) throw new Error("raw: no CONNACK");
+      return async () => {
+        try {
+          await writeAll(conn, Uint8Array.of(0xe0, 0));
+        } catch { /* closed */ }
+        conn.close();
+      };
+    })(ctx),
+  umqtt: (ctx) =>
+    connectRate(async (id) => {
+      const c = new MQTTClient(id, "127.0.0.1", { port: ctx.port });
+      await c.connect();
+      return () => c.disconnect();
+    })(ctx),
+  "MQTT.js": (ctx) =>
+    connectRate(async (id) => {
+      const c = await mqttjs({ ...ctx, id }, "cr");
+      return () => endMqttjs(c);
+    })(ctx),
+};
