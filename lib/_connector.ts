@@ -64,9 +64,16 @@ export class Connector {
     }
   }
 
-  /** disconnect() was called: a connect() under way tries no further. */
-  stop(): void {
+  /**
+   * disconnect(): a connect() under way tries no further, publishes kept
+   * across connections (robust client) reject, and the connection ends
+   * with `bytes` (the DISCONNECT) as its last write.
+   */
+  async disconnect(bytes: Uint8Array | undefined): Promise<void> {
     this.#stops++;
+    const error = new MQTTConnectionError("Disconnected: disconnect() was called");
+    this.#conn.core.rejectKept(error);
+    await this.#conn.stop(error, bytes);
   }
 
   #start(): void {

@@ -9,9 +9,9 @@ import type { MQTTConnectionError } from "./errors.ts";
 /** What the requests need of their client. */
 export interface RequestsLink {
   /** The client identifier (the assigned one, if the broker assigned it). */
-  readonly clientId: string;
-  /** The broker's Response Information from the last CONNACK, if any. */
-  responseInformation(): string | undefined;
+  readonly client_id: string;
+  /** The last CONNACK: its Response Information, if any, is the response topics' base. */
+  readonly connack?: { properties: { responseInformation?: string } };
   subscribe(topic: string, qos: 1): Promise<number>;
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
 }
@@ -117,8 +117,8 @@ export class Requests {
   }
 
   #responseTopic(): string {
-    const base = this.#link.responseInformation()?.replace(/\/+$/, "") ||
-      `${this.#link.clientId}/responses`;
+    const base = this.#link.connack?.properties.responseInformation?.replace(/\/+$/, "") ||
+      `${this.#link.client_id}/responses`;
     return `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
   }
 }

@@ -24,7 +24,6 @@
 // made (_connector.ts), the calls that wait for an answer (_outbox.ts) and
 // the queue of received messages (_inbox.ts). CONTRIBUTING.md has the map.
 import type { QoS } from "./codec/packet.ts";
-import { MQTTConnectionError } from "./errors.ts";
 import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
 import { endpointUrl } from "./_servers.ts";
@@ -312,17 +311,9 @@ export class MQTTClient extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#disconnecting ??= this.#disconnect(bytes).finally(() =>
+    return this.#disconnecting ??= this.#link.disconnect(bytes).finally(() =>
       this.#disconnecting = null
     );
-  }
-
-  async #disconnect(bytes: Uint8Array | undefined): Promise<void> {
-    this.#link.stop();
-    const error = new MQTTConnectionError("Disconnected: disconnect() was called");
-    // Publishes kept awaiting across connections (robust client) end here.
-    this.#core.rejectKept(error);
-    await this.#conn.stop(error, bytes);
   }
 
   /**
@@ -496,12 +487,7 @@ export class MQTTClient extends EventTarget {
     if (this.#config.version !== 5) {
       return Promise.reject(new TypeError("Cannot request: request/response is MQTT 5's"));
     }
-    const r = this.#requests ??= new Requests({
-      clientId: this.client_id,
-      responseInformation: () => this.connack?.properties.responseInformation,
-      subscribe: (t, q) => this.subscribe(t, q),
-      publish: (t, m, o) => this.publish(t, m, o),
-    });
+    const r = this.#requests ??= new Requests(this);
     this.#conn.replies = r;
     return r.request(topic, payload, options);
   }
