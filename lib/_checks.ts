@@ -1,17 +1,14 @@
 // Argument checks shared by the client's methods and its constructor: each
 // error names the argument and what was expected.
 import type { ProtocolVersion, PublishPacket, QoS, Subscription, Will } from "./codec/packet.ts";
-import {
-  type ConnackProperties,
-  type SubscribeProperties,
-  writeProperties,
-} from "./codec/properties.ts";
+import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
+import { encodeConnect } from "./codec/connect.ts";
 import { encodePublish } from "./codec/publish.ts";
 import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { payloadBytes, utf8 } from "./codec/_strings.ts";
+import { payloadBytes } from "./codec/_strings.ts";
 import { validateTopicFilter, validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
 
@@ -28,40 +25,41 @@ export function publishArgs(
   return o as { retain: boolean; qos: QoS };
 }
 
+/**
+ * The error for argument `name`, `v`, that is not `expected`: a
+ * `RangeError` naming the value when `numeric` and `v` is a number, else a
+ * `TypeError` naming the type it has; `rule` follows.
+ */
+export function invalid(name: string, v: unknown, expected: string, numeric = 0, rule = ""): Error {
+  return numeric && typeof v === "number"
+    ? new RangeError(`Invalid ${name} ${String(v)}: must be ${expected}${rule}`)
+    : new TypeError(`Invalid ${name}: must be ${expected}, got ${typeof v}${rule}`);
+}
+
 /** Throws unless `qos` is 0, 1 or 2. */
 export function checkQos(qos: unknown): void {
-  if (typeof qos !== "number") {
-    throw new TypeError(`Invalid qos: must be 0, 1 or 2, got ${typeof qos} (MQTT-3.3.1-4)`);
-  }
   if (qos !== 0 && qos !== 1 && qos !== 2) {
-    throw new RangeError(`Invalid qos ${String(qos)}: must be 0, 1 or 2 (MQTT-3.3.1-4)`);
+    throw invalid("qos", qos, "0, 1 or 2", 1, " (MQTT-3.3.1-4)");
   }
 }
 
 /** `v`, once it is a boolean. */
 export function checkBool(name: string, v: unknown): boolean {
-  if (typeof v !== "boolean") {
-    throw new TypeError(`Invalid ${name}: must be a boolean, got ${typeof v}`);
-  }
+  if (typeof v !== "boolean") throw invalid(name, v, "a boolean");
   return v;
 }
 
 /** Throws unless `v` is an integer from `min` to `max`. */
 export function checkInt(name: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== "number") {
-    throw new TypeError(
-      `Invalid ${name}: must be an integer from ${min} to ${max}, got ${typeof v}`,
-    );
-  }
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`Invalid ${name} ${String(v)}: must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+    throw invalid(name, v, `an integer from ${min} to ${max}`, 1);
   }
 }
 
 /** The payload's bytes, once it is text or bytes. */
-export function checkPayload(msg: unknown): Uint8Array {
+export function checkPayload(msg: unknown, name = "msg"): Uint8Array {
   if (typeof msg !== "string" && !(msg instanceof Uint8Array)) {
-    throw new TypeError(`Invalid msg: must be a string or a Uint8Array, got ${typeof msg}`);
+    throw invalid(name, msg, "a string or a Uint8Array");
   }
   return payloadBytes(msg);
 }
@@ -214,12 +212,8 @@ export function checkSubscribe(
   checkKeys(o, list ? SUBSCRIBE_OPTIONS.slice(4) : SUBSCRIBE_OPTIONS, "subscribe", version);
   const signal = o.signal ?? options.signal;
   signal?.throwIfAborted();
+  // An empty list: the codec refuses it (MQTT-3.8.3-3).
   const pairs: [string, QoS | SubscriptionArgs][] = list ? topic : [[topic, qos ?? 0]];
-  if (pairs.length === 0) {
-    throw new TypeError(
-      "Cannot subscribe to an empty list: at least one filter is needed (MQTT-3.8.3-3)",
-    );
-  }
   const subscriptions = pairs.map((pair) => {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");
@@ -284,18 +278,17 @@ export function checkWill(
 ): Will {
   const o = publishArgs(retain, qos);
   validateTopicName(topic, "set the will");
-  utf8(topic, "will topic");
-  const payload = checkPayload(msg);
-  if (payload.length > 65535) {
-    throw new RangeError(
-      `Invalid will message: ${payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
-    );
-  }
   const given = typeof retain === "object" && retain !== null ? retain : options;
-  const properties = checkProperties(given.properties, WILL_PROPERTIES, "the will", version);
-  // The codec checks the values.
-  if (properties) writeProperties(properties, 0);
-  return { topic, payload, qos: o.qos, retain: o.retain, properties };
+  const will: Will = {
+    topic,
+    payload: checkPayload(msg),
+    qos: o.qos,
+    retain: o.retain,
+    properties: checkProperties(given.properties, WILL_PROPERTIES, "the will", version),
+  };
+  // The codec checks the rest: the topic's UTF-8, the message's length, the properties' values.
+  encodeConnect({ type: "connect", clientId: "", cleanSession: true, keepalive: 0, will }, version);
+  return will;
 }
 
 /**
@@ -373,7 +366,7 @@ export function checkDisconnect(
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
     // A broker takes it for a protocol error: mosquitto publishes the will.
     throw new RangeError(
-      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT asked for no session after the connection (connect(true) without sessionExpiryInterval), so the DISCONNECT may not ask for one (MQTT-3.14.2-2)`,
+      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval), so the DISCONNECT may not set one (MQTT-3.14.2-2)`,
     );
   }
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);

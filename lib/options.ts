@@ -9,11 +9,11 @@
 import type { ProtocolVersion, QoS } from "./codec/packet.ts";
 import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
 import { writeProperties } from "./codec/properties.ts";
-import { payloadBytes, utf8 } from "./codec/_strings.ts";
+import { utf8 } from "./codec/_strings.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
-import { checkBool, checkInt } from "./_checks.ts";
+import { checkBool, checkInt, checkPayload, invalid } from "./_checks.ts";
 
 export type { ConnackProperties, UserProperty };
 
@@ -299,12 +299,11 @@ export function credentials(c: ClientConfig): Credentials | Promise<Credentials>
 
 /** The password's bytes, once it is text or bytes within the limit. */
 export function checkPassword(password: unknown): Uint8Array {
-  if (typeof password !== "string" && !(password instanceof Uint8Array)) {
-    throw new TypeError("Invalid password: must be a string or a Uint8Array");
-  }
-  const bytes = payloadBytes(password);
+  const bytes = checkPayload(password, "password");
   if (bytes.length > 65535) {
-    throw new RangeError("Invalid password: over the limit of 65535 bytes");
+    throw new RangeError(
+      "Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)",
+    );
   }
   return bytes;
 }
@@ -321,9 +320,7 @@ export function clientConfig(
   server: string | string[],
   o: MQTTClientOptions,
 ): ClientConfig {
-  if (typeof client_id !== "string") {
-    throw new TypeError(`Invalid client_id: must be a string, got ${typeof client_id}`);
-  }
+  if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");
   utf8(client_id, "client_id");
   const explicitPort = o.port ?? 0;
   checkInt("port", explicitPort, 0, 65535);
@@ -335,7 +332,7 @@ export function clientConfig(
     parseServer(s, explicitPort, ssl)
   );
   if (o.user !== undefined && typeof o.user !== "string" && typeof o.user !== "function") {
-    throw new TypeError(`Invalid user: must be a string or a function, got ${typeof o.user}`);
+    throw invalid("user", o.user, "a string or a function");
   }
   const version = o.protocolVersion ?? 4;
   if (version !== 4 && version !== 5) {
@@ -363,9 +360,7 @@ export function clientConfig(
   const keepalive = o.keepalive ?? 0;
   checkInt("keepalive", keepalive, 0, 65535);
   const sp = o.ssl_params ?? {};
-  if (typeof sp !== "object" || sp === null) {
-    throw new TypeError("Invalid ssl_params: must be an object");
-  }
+  if (typeof sp !== "object" || sp === null) throw invalid("ssl_params", sp, "an object");
   for (const [k, v] of Object.entries(sp)) {
     if (!SSL_KEYS.includes(k)) {
       throw new TypeError(
@@ -375,14 +370,14 @@ export function clientConfig(
       );
     }
     if (v !== undefined && typeof v !== "string") {
-      throw new TypeError(`Invalid ssl_params.${k}: must be a string (PEM text or a host name)`);
+      throw invalid(`ssl_params.${k}`, v, "a string (PEM text or a host name)");
     }
   }
   if ((sp.cert === undefined) !== (sp.key === undefined)) {
     throw new TypeError("Invalid ssl_params: cert and key go together");
   }
   if (o.transport !== undefined && typeof o.transport !== "function") {
-    throw new TypeError("Invalid transport: must be a function returning a StreamPair");
+    throw invalid("transport", o.transport, "a function returning a StreamPair");
   }
   const maxPacketSize = o.maxPacketSize ?? 1_048_576;
   checkInt("maxPacketSize", maxPacketSize, 2, 268_435_460);
@@ -395,7 +390,7 @@ export function clientConfig(
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
-    throw new TypeError("Invalid onAuth: must be a function");
+    throw invalid("onAuth", o.onAuth, "a function");
   }
   const receiveMaximum = o.receiveMaximum ?? 65535;
   const topicAliasMaximum = o.topicAliasMaximum ?? 0;

@@ -55,7 +55,7 @@ export async function connectCloudflare(
     (p.server_hostname !== undefined && p.server_hostname !== hostname)
   ) {
     throw new TypeError(
-      "Invalid ssl_params for Workers: cloudflare:sockets verifies against the public CAs by the host connected to; cadata, cert/key and another server_hostname are not possible",
+      "Invalid ssl_params: cloudflare:sockets takes no cadata, cert, key or other server_hostname",
     );
   }
   // Imported when connecting, not at the top: only workerd has this module,

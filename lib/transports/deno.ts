@@ -81,7 +81,7 @@ async function connectDenoTls(
   }
   if (p.cert !== undefined) {
     throw new TypeError(
-      "Cannot use ssl_params.cert with a server_hostname other than the server address under Deno: Deno.startTls cannot present a client certificate; connect to the certificate's host name instead",
+      "Invalid ssl_params: Deno.startTls cannot present a client certificate (cert) with a server_hostname other than the host connected to",
     );
   }
   const tcp = await Deno.connect({ hostname, port });

@@ -76,7 +76,7 @@ export async function connectWebSocket(
     (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WS !== "function") {
     throw new TypeError(
-      "Invalid options.WebSocket: this runtime has no global WebSocket; pass a constructor, e.g. from the ws package",
+      "Invalid options.WebSocket: no global WebSocket here; pass a constructor (e.g. the ws package's)",
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
