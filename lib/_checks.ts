@@ -9,7 +9,7 @@ import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
 import { payloadBytes } from "./codec/_strings.ts";
-import { validateTopicFilter, validateTopicName } from "./topic.ts";
+import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
 
 /** The retain flag and QoS of a publish or a will, given as umqtt's positional pair or `{ retain, qos }`. */
@@ -138,7 +138,7 @@ export function checkPublish(
   const given = typeof retain === "object" && retain !== null ? retain : options;
   const signal = (typeof retain === "object" ? retain?.signal : undefined) ?? options.signal;
   signal?.throwIfAborted();
-  validateTopicName(topic);
+  // The topic: the codec checks it (validateTopicName, then its UTF-8).
   const payload = checkPayload(msg);
   const packet: PublishPacket = {
     type: "publish",
@@ -218,8 +218,8 @@ export function checkSubscribe(
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");
     }
+    // The filter: the codec checks it (validateTopicFilter, then its UTF-8).
     const [filter, q] = pair;
-    validateTopicFilter(filter);
     const s: Subscription = typeof q === "object" && q !== null
       ? { ...q, topic: filter, qos: q.qos ?? 0 }
       : { topic: filter, qos: q as QoS };
@@ -341,9 +341,8 @@ export function checkLimits(
   }
 }
 
-/** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE. */
+/** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE (the codec checks them). */
 export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Uint8Array {
-  for (const t of topics) validateTopicFilter(t, "unsubscribe");
   return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics }, version);
 }
 
