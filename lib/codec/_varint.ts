@@ -72,3 +72,25 @@ export function allocPacket(
   const buf = alloc(1 + varintSize(remaining) + remaining, pooled);
   return [buf, writeFixedHeader(buf, byte1, remaining)];
 }
+
+/**
+ * A whole packet: `byte1`, the Remaining Length, then `parts` in order (for
+ * the packets built once in a while; PUBLISH writes into its buffer).
+ */
+export function buildPacket(byte1: number, parts: ArrayLike<number>[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  let [buf, at] = allocPacket(byte1, n);
+  for (const p of parts) buf.set(p, at), at += p.length;
+  return buf;
+}
+
+/** `n` as a Two Byte Integer. */
+export function u16(n: number): number[] {
+  return [n >> 8, n & 0xff];
+}
+
+/** `bytes` as a field: its two-byte length, then itself (two parts for {@linkcode buildPacket}). */
+export function field(bytes: Uint8Array): ArrayLike<number>[] {
+  return [u16(bytes.length), bytes];
+}

@@ -5,14 +5,14 @@
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
-import { BodyReader, utf8, writeBytes, writeU16 } from "./_strings.ts";
-import { allocPacket } from "./_varint.ts";
+import { BodyReader, utf8 } from "./_strings.ts";
+import { buildPacket, field, u16 } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
 import { checkReasonCode } from "./reason_codes.ts";
 
 // Variable header: protocol name "MQTT" (00 04 4D 51 54 54), then the level.
-const PROTOCOL = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04];
+const PROTOCOL = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54];
 
 /**
  * Encodes a CONNECT packet at level `p.protocolVersion ?? version`.
@@ -57,38 +57,20 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
       `Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)`,
     );
   }
-  const props = v5 ? writeProperties(p.properties, 1) : undefined;
-  const willProps = v5 && will ? writeProperties(will.properties, 0) : undefined;
-  let flags = p.cleanSession ? 0x02 : 0;
-  let remaining = PROTOCOL.length + 1 + 2 + 2 + id.length + (props?.length ?? 0);
-  if (will && willTopic) {
-    flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
-    remaining += (willProps?.length ?? 0) + 2 + willTopic.length + 2 + will.payload.length;
-  }
-  if (user) {
-    flags |= 0x80;
-    remaining += 2 + user.length;
-  }
-  if (p.password) {
-    flags |= 0x40;
-    remaining += 2 + p.password.length;
-  }
-  const [buf, start] = allocPacket(0x10, remaining);
-  buf.set(PROTOCOL, start);
-  let at = start + PROTOCOL.length;
-  buf[at - 1] = level;
-  buf[at++] = flags;
-  at = writeU16(buf, at, p.keepalive);
-  if (props) buf.set(props, at), at += props.length;
-  at = writeBytes(buf, at, id);
-  if (will && willTopic) {
-    if (willProps) buf.set(willProps, at), at += willProps.length;
-    at = writeBytes(buf, at, willTopic);
-    at = writeBytes(buf, at, will.payload);
-  }
-  if (user) at = writeBytes(buf, at, user);
-  if (p.password) writeBytes(buf, at, p.password);
-  return buf;
+  const flags = (p.cleanSession ? 0x02 : 0) |
+    (will ? 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0) : 0) |
+    (user ? 0x80 : 0) | (p.password ? 0x40 : 0);
+  return buildPacket(0x10, [
+    PROTOCOL,
+    [level, flags, ...u16(p.keepalive)],
+    v5 ? writeProperties(p.properties, 1) : [],
+    ...field(id),
+    ...(will && willTopic
+      ? [v5 ? writeProperties(will.properties, 0) : [], ...field(willTopic), ...field(will.payload)]
+      : []),
+    ...(user ? field(user) : []),
+    ...(p.password ? field(p.password) : []),
+  ]);
 }
 
 /**
@@ -167,11 +149,7 @@ export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): C
 export function encodeConnack(p: ConnackPacket, version: ProtocolVersion = 4): Uint8Array {
   if (version !== 5) return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, p.returnCode);
   const props = writeProperties(p.properties, 2);
-  const [buf, start] = allocPacket(0x20, 2 + props.length);
-  buf[start] = p.sessionPresent ? 1 : 0;
-  buf[start + 1] = checkReasonCode(p.returnCode, 2, true);
-  buf.set(props, start + 2);
-  return buf;
+  return buildPacket(0x20, [[+p.sessionPresent, checkReasonCode(p.returnCode, 2, true)], props]);
 }
 
 /** Decodes a CONNACK body; in MQTT 5.0 its reason code is checked and its properties read. */

@@ -8,7 +8,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
 import type { BodyReader } from "./_strings.ts";
-import { allocPacket } from "./_varint.ts";
+import { buildPacket, u16 } from "./_varint.ts";
 import { readProperties, writeProperties } from "./properties.ts";
 
 // Packet sets, a bit per packet type.
@@ -140,10 +140,8 @@ export function writeReasoned(
   const type = byte1 >> 4;
   checkReasonCode(code, type, true);
   const props = writeProperties(properties, type);
-  const body = (id === undefined ? [] : [id >> 8, id & 0xff]).concat(
+  return buildPacket(byte1, [
+    id === undefined ? [] : u16(id),
     props.length > 1 ? [code, ...props] : code ? (type === 15 ? [code, 0] : [code]) : [],
-  );
-  const [buf, start] = allocPacket(byte1, body.length);
-  buf.set(body, start);
-  return buf;
+  ]);
 }

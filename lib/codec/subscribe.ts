@@ -7,8 +7,8 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicFilter } from "../topic.ts";
-import { BodyReader, utf8, writeBytes, writeU16 } from "./_strings.ts";
-import { allocPacket } from "./_varint.ts";
+import { BodyReader, utf8 } from "./_strings.ts";
+import { buildPacket, field, u16 } from "./_varint.ts";
 import { NAMES } from "./_names.ts";
 import { checkPacketId } from "./publish.ts";
 import type {
@@ -46,17 +46,11 @@ export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4
     options.push(v5 ? subscriptionOptions(s) : qos);
     return utf8(topic, "topic filter");
   });
-  const props = v5 ? writeProperties(p.properties, 8) : undefined;
-  let remaining = 2 + (props?.length ?? 0);
-  for (const f of filters) remaining += 2 + f.length + 1;
-  const [buf, start] = allocPacket(0x82, remaining);
-  let at = writeU16(buf, start, p.packetId);
-  if (props) buf.set(props, at), at += props.length;
-  filters.forEach((f, i) => {
-    at = writeBytes(buf, at, f);
-    buf[at++] = options[i];
-  });
-  return buf;
+  return buildPacket(0x82, [
+    u16(p.packetId),
+    v5 ? writeProperties(p.properties, 8) : [],
+    ...filters.flatMap((f, i) => [...field(f), [options[i]]]),
+  ]);
 }
 
 /** The MQTT 5.0 Subscription Options byte of `s` (section 3.8.3.1). */
@@ -167,12 +161,7 @@ function encodeCodes(
     }
     for (const c of codes) checkReasonCode(c, type, true);
   }
-  const n = bytes?.length ?? 0;
-  const [buf, start] = allocPacket(byte1, 2 + n + codes.length);
-  const at = writeU16(buf, start, packetId);
-  if (bytes) buf.set(bytes, at);
-  buf.set(codes, at + n);
-  return buf;
+  return buildPacket(byte1, [u16(packetId), bytes ?? [], codes]);
 }
 
 /** Decodes a SUBACK body; in MQTT 5.0 with properties, its reason codes checked. */
@@ -227,16 +216,13 @@ export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion
   }
   const filters = p.topics.map((t) => {
     validateTopicFilter(t, "unsubscribe");
-    return utf8(t, "topic filter");
+    return field(utf8(t, "topic filter"));
   });
-  const props = version === 5 ? writeProperties(p.properties, 10) : undefined;
-  let remaining = 2 + (props?.length ?? 0);
-  for (const f of filters) remaining += 2 + f.length;
-  const [buf, start] = allocPacket(0xa2, remaining);
-  let at = writeU16(buf, start, p.packetId);
-  if (props) buf.set(props, at), at += props.length;
-  for (const f of filters) at = writeBytes(buf, at, f);
-  return buf;
+  return buildPacket(0xa2, [
+    u16(p.packetId),
+    version === 5 ? writeProperties(p.properties, 10) : [],
+    ...filters.flat(),
+  ]);
 }
 
 /** Decodes an UNSUBSCRIBE body; in MQTT 5.0 with properties. */
