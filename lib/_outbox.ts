@@ -21,17 +21,9 @@ export class Outbox {
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
   publish({ bytes, packet, qos, idAt, signal }: CheckedPublish): Promise<void> {
     const conn = this.#conn;
-    const offline = conn.unusable("publish");
-    if (offline) return Promise.reject(offline);
-    if (packet) {
-      // MQTT 5: what this connection's CONNACK allows.
-      try {
-        checkLimits(conn.core.broker, packet, bytes.length);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (qos === 0) return conn.writer.send(conn.core.wire(packet, bytes));
-    }
+    const refused = this.#refused("publish", bytes, packet);
+    if (refused) return Promise.reject(refused);
+    if (packet && qos === 0) return conn.writer.send(conn.core.wire(packet, bytes));
     if (qos === 0) return conn.writer.send(bytes);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
@@ -48,26 +40,16 @@ export class Outbox {
     ),
   ): Promise<Acked> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const offline = this.#conn.unusable("subscribe");
-    if (offline) return Promise.reject(offline);
-    try {
-      checkLimits(this.#conn.core.broker, subscriptions, bytes.length, properties);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const refused = this.#refused("subscribe", bytes, subscriptions, properties);
+    if (refused) return Promise.reject(refused);
     const n = subscriptions.length;
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
   /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
   unsubscribe(bytes: Uint8Array, topics: string[]): Promise<Acked> {
-    const offline = this.#conn.unusable("unsubscribe");
-    if (offline) return Promise.reject(offline);
-    try {
-      checkLimits(this.#conn.core.broker, topics, bytes.length);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const refused = this.#refused("unsubscribe", bytes, topics);
+    if (refused) return Promise.reject(refused);
     const n = topics.length;
     return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
   }
@@ -80,6 +62,25 @@ export class Outbox {
       this.#conn.core.expectPong({ resolve, reject })
     );
     await Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+  }
+
+  /**
+   * Why `what` (the packet `bytes`) cannot go: the connection is unusable,
+   * or with MQTT 5 (`limits` given) it breaks what this connection's CONNACK allows.
+   */
+  #refused(
+    what: string,
+    bytes: Uint8Array,
+    limits?: PublishPacket | Subscription[] | string[],
+    properties?: SubscribeProperties,
+  ): unknown {
+    try {
+      const offline = this.#conn.unusable(what);
+      if (offline || !limits) return offline;
+      checkLimits(this.#conn.core.broker, limits, bytes.length, properties);
+    } catch (e) {
+      return e;
+    }
   }
 
   /** Sends a packet that takes a packet id; settles on its acknowledgement. */
