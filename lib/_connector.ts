@@ -6,6 +6,7 @@ import type { Will } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Connection } from "./_connection.ts";
 import { type ClientConfig, credentials } from "./options.ts";
+import type { ConnackPacket } from "./codec/packet.ts";
 import { Servers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
@@ -40,28 +41,18 @@ export class Connector {
   }
 
   /** connect(): the servers in order until one accepts. */
-  async connect(clean: boolean, signal: AbortSignal | undefined): Promise<boolean> {
-    this.#start();
-    const stops = this.#stops;
-    try {
-      const ack = await this.servers.first(
+  connect(clean: boolean, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.#run((stops) =>
+      this.servers.first(
         (server) => this.#attempt(server, clean, signal, stops),
         () => stops !== this.#stops || signal?.aborted === true,
-      );
-      return ack.sessionPresent;
-    } finally {
-      this.#connecting = false;
-    }
+      )
+    );
   }
 
   /** One attempt to one server (the robust client's reconnect loop). */
-  async connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
-    this.#start();
-    try {
-      return (await this.#attempt(server, clean, signal, this.#stops)).sessionPresent;
-    } finally {
-      this.#connecting = false;
-    }
+  connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
+    return this.#run((stops) => this.#attempt(server, clean, signal, stops));
   }
 
   /**
@@ -76,11 +67,17 @@ export class Connector {
     await this.#conn.stop(error, bytes);
   }
 
-  #start(): void {
+  /** Connects with `attempts` (given the disconnect() count), one connect at a time: Session Present. */
+  async #run(attempts: (stops: number) => Promise<ConnackPacket>): Promise<boolean> {
     if (this.#conn.connected || this.#connecting) {
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
     this.#connecting = true;
+    try {
+      return (await attempts(this.#stops)).sessionPresent;
+    } finally {
+      this.#connecting = false;
+    }
   }
 
   /** One connection attempt to `server`, with credentials fetched for it. */
@@ -89,7 +86,7 @@ export class Connector {
     clean: boolean,
     signal: AbortSignal | undefined,
     stops: number,
-  ) {
+  ): Promise<ConnackPacket> {
     const c = this.#config;
     // Only credentials given as functions are awaited: with none, the
     // transport starts opening in the caller's turn.
