@@ -2,13 +2,8 @@
 // which failures move on to the next server, trying them in turn, and the
 // order a reconnect goes through them.
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
-import { type Endpoint, parseServer } from "./transports/endpoint.ts";
-
-/** `scheme://host:port` of an endpoint, an IPv6 address in brackets. */
-export function endpointUrl(e: Endpoint): string {
-  const host = e.hostname.includes(":") ? `[${e.hostname}]` : e.hostname;
-  return `${e.scheme}://${host}:${e.port}`;
-}
+import { type Endpoint, endpointUrl, parseServer } from "./transports/endpoint.ts";
+export { endpointUrl };
 
 // Refusals that speak of the server, not of the client: 3.1.1 return code 3
 // (server unavailable); MQTT 5 0x88 server unavailable, 0x89 server busy,

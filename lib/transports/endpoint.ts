@@ -97,6 +97,12 @@ export function parseServer(
  * ```
  */
 export function webSocketUrl(endpoint: Endpoint): string {
-  const host = endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname;
-  return `${endpoint.ssl ? "wss" : "ws"}://${host}:${endpoint.port}${endpoint.path ?? "/mqtt"}`;
+  // parseServer makes a ws endpoint's scheme wss exactly when it has ssl.
+  return endpointUrl(endpoint) + (endpoint.path ?? "/mqtt");
+}
+
+/** `scheme://host:port` of an endpoint, an IPv6 address in brackets. */
+export function endpointUrl(e: Endpoint): string {
+  const host = e.hostname.includes(":") ? `[${e.hostname}]` : e.hostname;
+  return `${e.scheme}://${host}:${e.port}`;
 }
