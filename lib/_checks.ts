@@ -224,12 +224,8 @@ export function checkSubscribe(
       ? { ...q, topic: filter, qos: q.qos ?? 0 }
       : { topic: filter, qos: q as QoS };
     if (typeof q === "object" && q !== null) {
-      checkKeys(
-        q,
-        list ? SUBSCRIPTION_OPTIONS : SUBSCRIBE_OPTIONS,
-        `subscribe to "${filter}"`,
-        version,
-      );
+      // One filter's options are the SUBSCRIBE's, checked above.
+      if (list) checkKeys(q, SUBSCRIPTION_OPTIONS, `subscribe to "${filter}"`, version);
       delete (s as SubscribeArgs).signal;
       delete (s as SubscribeArgs).subscriptionIdentifier;
       delete (s as SubscribeArgs).userProperties;
