@@ -30,6 +30,9 @@ export class Inbox {
   #waiters: Pending<Incoming>[] = [];
   // The reader waiting for the queue to empty (see `drained`).
   #drained: (() => void) | null = null;
+  // Messages handed to a consumer so far, and as of the last `drained()`.
+  #took = 0;
+  #tookBefore = 0;
 
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
@@ -42,7 +45,10 @@ export class Inbox {
 
   /** A message arrived: to the oldest waiter, else into the queue. */
   push(message: Incoming): void {
-    if (this.#waiters.length !== 0) return this.#waiters.shift()!.resolve(message);
+    if (this.#waiters.length !== 0) {
+      this.#took++;
+      return this.#waiters.shift()!.resolve(message);
+    }
     if (this.#queue.length - this.#head >= this.#max && message.packet.qos === 0) {
       // Full: drop the oldest QoS 0 message, which may be this one. QoS 1
       // and 2 messages are never dropped: they are acknowledged only once
@@ -57,18 +63,25 @@ export class Inbox {
   }
 
   /**
-   * Settles once the queue is empty, or at the next turn of the event loop,
-   * whichever comes first; at once when it is empty. The reader waits on it
-   * between reads: a consumer that keeps up takes a chunk's messages while
-   * they are young, instead of reads that complete at once piling up more
-   * (the drop policy still applies to a consumer that does not keep up).
+   * For the reader, before its next read: settles once the queue is empty,
+   * or at the next turn of the event loop, whichever comes first. Returns
+   * nothing (go on at once) when the queue is empty, or when no consumer
+   * took a message since the last call: an application that does not
+   * consume, or polls with check_msg, is not held to its timers.
+   *
+   * Reads that complete at once (Deno's, from a peer that writes as fast as
+   * it can) would otherwise outrun a wait_msg loop tick for tick, and its
+   * queue grow to `max`: a consumer that keeps up takes each chunk's messages
+   * while they are young. One that does not still has the drop policy.
    */
   drained(): Promise<void> | undefined {
-    if (this.#head === this.#queue.length) return undefined;
+    const active = this.#took !== this.#tookBefore;
+    this.#tookBefore = this.#took;
+    if (this.#head === this.#queue.length || !active) return undefined;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#drained = null;
+        if (this.#drained === done) this.#drained = null;
         resolve();
       };
       const timer = setTimeout(done, 0);
@@ -169,6 +182,7 @@ export class Inbox {
     if (this.#head === queue.length) return undefined;
     const q = queue[this.#head];
     queue[this.#head++] = undefined;
+    this.#took++;
     if (this.#head === queue.length) {
       queue.length = 0;
       this.#head = 0;

@@ -162,10 +162,13 @@ test("a full queue drops its oldest QoS 0 message, never a QoS 1 one", async () 
   assert.deepEqual(got, ["a", "d", "e"]);
 });
 
-test("drained(): at once when empty, else when the queue empties or the event loop turns", async () => {
+test("drained(): waits while a consumer takes messages, until the queue empties or the event loop turns", async () => {
   const { inbox, push } = setup();
   assert.equal(inbox.drained(), undefined);
-  push("a"), push("b");
+  push("a"), push("b"), push("c");
+  // Nobody took a message since the last call: the reader goes on at once.
+  assert.equal(inbox.drained(), undefined);
+  await inbox.check();
   let settled = false;
   const d = inbox.drained()!.then(() => (settled = true));
   await inbox.check();
@@ -173,8 +176,11 @@ test("drained(): at once when empty, else when the queue empties or the event lo
   assert.equal(settled, false);
   await inbox.check();
   await d;
-  push("c");
-  // Nobody takes it: the reader goes on after a turn of the event loop.
+  push("d"), push("e");
+  await inbox.check();
+  // The consumer stops with "e" left: the reader goes on after a turn of the event loop…
   await inbox.drained();
-  assert.equal((await inbox.check())?.topic, "c");
+  // …and from then on at once, until a consumer takes a message again.
+  assert.equal(inbox.drained(), undefined);
+  assert.equal((await inbox.check())?.topic, "e");
 });
