@@ -276,8 +276,13 @@ export const clientPublish: Partial<Record<ContenderName, Workload>> = {
   },
 };
 
-/** QoS 0 messages blasted by the peer, consumed with wait_msg / on("message"). */
-export const clientReceive: Partial<Record<ContenderName, Workload>> = {
+/**
+ * QoS 0 messages blasted by the peer: read raw, consumed with wait_msg (with
+ * and without a callback) and with messages(), and by MQTT.js's message
+ * event. One measurement, so that every way of receiving is timed (and its
+ * CPU counted) in the same run, rounds alternating.
+ */
+export const clientReceive: Partial<Record<string, Workload>> = {
   async raw(ctx) {
     const s = await RawSession.open(ctx.port, `blast-${ctx.n}-${ctx.id}`);
     const all = deferred();
@@ -297,9 +302,35 @@ export const clientReceive: Partial<Record<ContenderName, Workload>> = {
     const c = await umqtt(ctx, `blast-${ctx.n}`);
     return {
       async run() {
-        const subscribed = c.subscribe("bench/#", 0);
-        await subscribed;
+        await c.subscribe("bench/#", 0);
         for (let i = 0; i < ctx.n; i++) await c.wait_msg();
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  async "umqtt, callback"(ctx) {
+    const c = await umqtt(ctx, `blast-${ctx.n}`);
+    let bytes = 0;
+    c.set_callback((_topic, payload) => {
+      bytes += payload.length;
+    });
+    return {
+      async run() {
+        await c.subscribe("bench/#", 0);
+        let i = 0;
+        while (i++ < ctx.n) await c.wait_msg();
+        if (bytes !== ctx.n * PAYLOAD.length) throw new Error("callback: bytes missing");
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  async "umqtt, messages()"(ctx) {
+    const c = await umqtt(ctx, `blast-${ctx.n}`);
+    return {
+      async run() {
+        await c.subscribe("bench/#", 0);
+        let got = 0;
+        for await (const _ of c.messages()) if (++got === ctx.n) break;
       },
       close: () => c.disconnect(),
     };
@@ -319,22 +350,6 @@ export const clientReceive: Partial<Record<ContenderName, Workload>> = {
       close: () => endMqttjs(c),
     };
   },
-};
-
-/** The same, consumed with the async iterator `messages()` (MQTT.js has none: its event). */
-export const clientReceiveIter: Partial<Record<ContenderName, Workload>> = {
-  async umqtt(ctx) {
-    const c = await umqtt(ctx, `blast-${ctx.n}`);
-    return {
-      async run() {
-        await c.subscribe("bench/#", 0);
-        let got = 0;
-        for await (const _ of c.messages()) if (++got === ctx.n) break;
-      },
-      close: () => c.disconnect(),
-    };
-  },
-  "MQTT.js": clientReceive["MQTT.js"],
 };
 
 /**

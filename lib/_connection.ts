@@ -446,6 +446,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         await null;
         await null;
         this.writer.uncork();
+        // Reads that complete at once would outrun the consumer: let it take these first.
+        await this.inbox.drained();
       }
     } catch (e) {
       if (e instanceof MQTTProtocolError) return this.#fail(e, ch);

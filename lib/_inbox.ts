@@ -1,6 +1,9 @@
 // Received messages waiting for the application, and the calls waiting for
 // them: the one queue that wait_msg, check_msg and messages() share, its QoS
 // 0 drop policy, and how a message is handed out and then acknowledged.
+//
+// The hot path is a message already queued: wait_msg and messages() hand it
+// out without an async function or a waiter, in one settled promise.
 import type { Incoming, Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Message, MessageCallback } from "./options.ts";
@@ -21,9 +24,15 @@ export class Inbox {
   dropped = 0;
   readonly #max: number;
   readonly #link: InboxLink;
-  #queue: Incoming[] = [];
+  // Handed-out slots before #head are cleared, so that they pin nothing.
+  #queue: (Incoming | undefined)[] = [];
   #head = 0;
   #waiters: Pending<Incoming>[] = [];
+  // The reader waiting for the queue to empty (see `drained`).
+  #drained: (() => void) | null = null;
+  // Messages handed to a consumer so far, and as of the last `drained()`.
+  #took = 0;
+  #tookBefore = 0;
 
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
@@ -36,14 +45,16 @@ export class Inbox {
 
   /** A message arrived: to the oldest waiter, else into the queue. */
   push(message: Incoming): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) return waiter.resolve(message);
+    if (this.#waiters.length !== 0) {
+      this.#took++;
+      return this.#waiters.shift()!.resolve(message);
+    }
     if (this.#queue.length - this.#head >= this.#max && message.packet.qos === 0) {
       // Full: drop the oldest QoS 0 message, which may be this one. QoS 1
       // and 2 messages are never dropped: they are acknowledged only once
       // handled, so the broker's in-flight window bounds them.
       let i = this.#head;
-      while (i < this.#queue.length && this.#queue[i].packet.qos !== 0) i++;
+      while (i < this.#queue.length && this.#queue[i]!.packet.qos !== 0) i++;
       this.dropped++;
       if (i === this.#queue.length) return;
       this.#queue.splice(i, 1);
@@ -51,60 +62,115 @@ export class Inbox {
     this.#queue.push(message);
   }
 
+  /**
+   * For the reader, before its next read: settles once the queue is empty,
+   * or at the next turn of the event loop, whichever comes first. Returns
+   * nothing (go on at once) when the queue is empty, or when no consumer
+   * took a message since the last call: an application that does not
+   * consume, or polls with check_msg, is not held to its timers.
+   *
+   * Reads that complete at once (Deno's, from a peer that writes as fast as
+   * it can) would otherwise outrun a wait_msg loop tick for tick, and its
+   * queue grow to `max`: a consumer that keeps up takes each chunk's messages
+   * while they are young. One that does not still has the drop policy.
+   */
+  drained(): Promise<void> | undefined {
+    const active = this.#took !== this.#tookBefore;
+    this.#tookBefore = this.#took;
+    if (this.#head === this.#queue.length || !active) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.#drained === done) this.#drained = null;
+        resolve();
+      };
+      const timer = setTimeout(done, 0);
+      this.#drained = done;
+    });
+  }
+
   /** The connection ended: every waiter rejects; queued messages stay to be handed out. */
   fail(error: Error): void {
     for (const w of this.#waiters.splice(0)) w.reject(error);
+    this.#drained?.();
   }
 
   /** `wait_msg`: the next message, through `callback`, then acknowledged. */
-  async receive(signal: AbortSignal | undefined, callback?: MessageCallback): Promise<Message> {
-    signal?.throwIfAborted();
-    const queued = this.#take() ?? await this.#wait(signal, "wait_msg");
-    if (callback) return this.#handle(queued, callback);
-    // No callback to await: skip #handle's promise and the ticks it costs.
-    const msg = message(queued);
-    this.#link.core.ack(queued);
-    return msg;
+  receive(signal: AbortSignal | undefined, callback?: MessageCallback): Promise<Message> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const queued = this.#take();
+    if (!queued) {
+      return this.#wait(signal, "wait_msg").then((q) => this.#handle(q, callback));
+    }
+    try {
+      return Promise.resolve(this.#handle(queued, callback));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** `check_msg`: at most one queued message, as `receive` hands it out; never waits. */
   check(callback?: MessageCallback): Promise<Message | undefined> {
     const queued = this.#take();
-    if (queued) return this.#handle(queued, callback);
+    if (queued) {
+      try {
+        return Promise.resolve(this.#handle(queued, callback));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const closed = this.#link.closed("check_msg");
     return closed ? Promise.reject(closed) : Promise.resolve(undefined);
   }
 
   /** `messages()`: each message acknowledged once the loop's body has run. */
-  async *messages(signal: AbortSignal | undefined): AsyncGenerator<Message, void, undefined> {
-    for (;;) {
-      signal?.throwIfAborted();
-      let queued = this.#take();
-      if (!queued) {
-        try {
-          queued = await this.#wait(signal, "iterate messages");
-        } catch (e) {
-          if (this.#link.userClosed && e instanceof MQTTConnectionError) return;
-          throw e;
-        }
-      }
-      try {
-        yield message(queued);
-      } finally {
-        // The loop asks for the next message, or is left (break, return,
-        // throw): the body had the message either way.
-        this.#link.core.ack(queued);
-      }
-    }
+  messages(signal: AbortSignal | undefined): AsyncGenerator<Message, void, undefined> {
+    return new Messages(this, signal);
   }
 
-  async #handle(queued: Incoming, callback?: MessageCallback): Promise<Message> {
-    const msg = message(queued);
-    try {
-      if (callback) await callback(msg.topic, msg.payload, msg);
-    } catch (e) {
-      this.#link.core.unhandled(queued);
+  /** Acknowledges `queued` (for `Messages`). */
+  ack(queued: Incoming): void {
+    this.#link.core.ack(queued);
+  }
+
+  /**
+   * The next message for `Messages`: at once when one is queued, else when
+   * one arrives; `undefined` when the iteration ends (after `disconnect()`).
+   */
+  next(signal: AbortSignal | undefined): Incoming | Promise<Incoming | undefined> {
+    return this.#take() ?? this.#wait(signal, "iterate messages").catch((e) => {
+      if (this.#link.userClosed && e instanceof MQTTConnectionError) return undefined;
       throw e;
+    });
+  }
+
+  /**
+   * Runs `callback` on the message, then acknowledges it. Returns the message
+   * itself when the callback returns nothing to wait for, so that the common
+   * case costs no promise of its own.
+   *
+   * @throws What the callback throws; the message is then not acknowledged.
+   */
+  #handle(queued: Incoming, callback: MessageCallback | undefined): Message | Promise<Message> {
+    const msg = message(queued);
+    if (callback) {
+      let r: void | Promise<void>;
+      try {
+        r = callback(msg.topic, msg.payload, msg);
+      } catch (e) {
+        this.#link.core.unhandled(queued);
+        throw e;
+      }
+      // Awaited only when it returned something (a promise, as an async callback does).
+      if (r !== undefined) {
+        return Promise.resolve(r).then(() => {
+          this.#link.core.ack(queued);
+          return msg;
+        }, (e) => {
+          this.#link.core.unhandled(queued);
+          throw e;
+        });
+      }
     }
     this.#link.core.ack(queued);
     return msg;
@@ -112,10 +178,17 @@ export class Inbox {
 
   /** The oldest queued message, if any. */
   #take(): Incoming | undefined {
-    if (this.#head === this.#queue.length) return undefined;
-    const q = this.#queue[this.#head++];
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    const queue = this.#queue;
+    if (this.#head === queue.length) return undefined;
+    const q = queue[this.#head];
+    queue[this.#head++] = undefined;
+    this.#took++;
+    if (this.#head === queue.length) {
+      queue.length = 0;
+      this.#head = 0;
+      this.#drained?.();
+    } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
+      this.#queue = queue.slice(this.#head);
       this.#head = 0;
     }
     return q;
@@ -144,6 +217,101 @@ export class Inbox {
       signal.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+}
+
+const DONE: IteratorResult<Message, void> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * `messages()`, as an async generator over the inbox would run, without one:
+ * a message already queued costs one settled promise and one result. Each
+ * message is acknowledged when the next is asked for, or when the loop is
+ * left (`return`, `throw`): the body had it either way. Calls made while one
+ * still waits for a message run after it, in order, as a generator's do.
+ */
+class Messages implements AsyncGenerator<Message, void, undefined> {
+  readonly #inbox: Inbox;
+  readonly #signal: AbortSignal | undefined;
+  // The message handed out last, acknowledged by the next call.
+  #held: Incoming | undefined;
+  #done = false;
+  // The last call still under way (waiting for a message): later calls run after it.
+  #tail: Promise<unknown> | null = null;
+  // Set by #next when it waits for a message.
+  #waits = false;
+
+  constructor(inbox: Inbox, signal: AbortSignal | undefined) {
+    this.#inbox = inbox;
+    this.#signal = signal;
+  }
+
+  next(): Promise<IteratorResult<Message, void>> {
+    if (this.#tail) return this.#chain(() => this.#next());
+    const r = this.#next();
+    if (this.#waits) this.#track(r);
+    return r;
+  }
+
+  return(): Promise<IteratorResult<Message, void>> {
+    return this.#tail ? this.#chain(() => this.#end()) : this.#end();
+  }
+
+  throw(e: unknown): Promise<IteratorResult<Message, void>> {
+    return this.#tail ? this.#chain(() => this.#end(e, true)) : this.#end(e, true);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+
+  #next(): Promise<IteratorResult<Message, void>> {
+    this.#waits = false;
+    this.#release();
+    if (this.#done) return Promise.resolve(DONE);
+    const signal = this.#signal;
+    if (signal?.aborted) return this.#end(signal.reason, true);
+    const q = this.#inbox.next(signal);
+    if (!(q instanceof Promise)) return Promise.resolve(this.#hold(q));
+    this.#waits = true;
+    return q.then((q) => q ? this.#hold(q) : this.#end(), (e) => this.#end(e, true));
+  }
+
+  /** The iteration ends: the message handed out is acknowledged; rejects with `error` if thrown. */
+  #end(error?: unknown, thrown = false): Promise<IteratorResult<Message, void>> {
+    this.#release();
+    this.#done = true;
+    return thrown ? Promise.reject(error) : Promise.resolve(DONE);
+  }
+
+  #hold(q: Incoming): IteratorResult<Message, void> {
+    this.#held = q;
+    return { value: message(q), done: false };
+  }
+
+  #release(): void {
+    const q = this.#held;
+    if (q) {
+      this.#held = undefined;
+      this.#inbox.ack(q);
+    }
+  }
+
+  #chain(call: () => Promise<IteratorResult<Message, void>>) {
+    const r = this.#tail!.then(call, call);
+    this.#track(r);
+    return r;
+  }
+
+  #track(r: Promise<unknown>): void {
+    this.#tail = r;
+    const clear = () => {
+      if (this.#tail === r) this.#tail = null;
+    };
+    r.then(clear, clear);
   }
 }
 

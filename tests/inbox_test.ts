@@ -1,0 +1,186 @@
+// The inbox alone (lib/_inbox.ts): its queue, waiters and acknowledgements,
+// driven with messages and a fake connection. Checks the orders a generator
+// over the queue gave, now that queued messages skip the generator.
+import assert from "node:assert/strict";
+import { Inbox } from "../lib/_inbox.ts";
+import type { Incoming } from "../lib/_protocol.ts";
+import type { QoS } from "../lib/codec/packet.ts";
+import { MQTTConnectionError } from "../lib/errors.ts";
+import type { Message } from "../lib/options.ts";
+import { test } from "./_test.ts";
+
+function setup(max = 100) {
+  const log: string[] = [];
+  let closed: MQTTConnectionError | null = null;
+  const link = {
+    core: {
+      ack: (m: Incoming) => void log.push(`ack ${m.packet.topic}`),
+      unhandled: (m: Incoming) => void log.push(`unhandled ${m.packet.topic}`),
+    },
+    closed: (what: string) =>
+      closed && new MQTTConnectionError(`Cannot ${what}: ${closed.message}`),
+    userClosed: false,
+  };
+  const inbox = new Inbox(max, link);
+  const push = (topic: string, qos: QoS = 1) =>
+    inbox.push({
+      packet: {
+        type: "publish",
+        topic,
+        payload: new Uint8Array(0),
+        qos,
+        retain: false,
+        dup: false,
+        packetId: qos ? 1 : undefined,
+      },
+      generation: 1,
+      session: 1,
+    });
+  const end = (error: MQTTConnectionError, user = false) => {
+    closed = error;
+    link.userClosed = user;
+    inbox.fail(error);
+  };
+  return { inbox, log, push, end };
+}
+
+const topic = (r: IteratorResult<Message, void>) => r.done ? "done" : r.value.topic;
+
+test("messages(): each message acknowledged when the next is asked for, or the loop is left", async () => {
+  const { inbox, log, push } = setup();
+  push("a"), push("b"), push("c");
+  const it = inbox.messages(undefined);
+  assert.equal(topic(await it.next()), "a");
+  assert.deepEqual(log, []);
+  assert.equal(topic(await it.next()), "b");
+  assert.deepEqual(log, ["ack a"]);
+  assert.equal(topic(await it.return()), "done");
+  assert.deepEqual(log, ["ack a", "ack b"]);
+  assert.equal(topic(await it.next()), "done");
+  // Not handed out, so neither acknowledged nor lost.
+  assert.equal((await inbox.check())?.topic, "c");
+});
+
+test("messages(): calls made while one waits run after it, in order", async () => {
+  const { inbox, log, push } = setup();
+  const it = inbox.messages(undefined);
+  const first = it.next(), second = it.next(), ended = it.return();
+  push("a");
+  assert.equal(topic(await first), "a");
+  push("b");
+  assert.equal(topic(await second), "b");
+  assert.equal(topic(await ended), "done");
+  assert.deepEqual(log, ["ack a", "ack b"]);
+});
+
+test("messages(): throw() acknowledges the message and rejects; a later next() is done", async () => {
+  const { inbox, log, push } = setup();
+  push("a");
+  const it = inbox.messages(undefined);
+  await it.next();
+  const boom = new Error("boom");
+  await assert.rejects(it.throw(boom), (e) => e === boom);
+  assert.deepEqual(log, ["ack a"]);
+  assert.equal(topic(await it.next()), "done");
+});
+
+test("messages(): an abort rejects the waiting call and loses no message", async () => {
+  const { inbox, push } = setup();
+  const ac = new AbortController();
+  const it = inbox.messages(ac.signal);
+  const waiting = it.next();
+  ac.abort(new Error("stop"));
+  await assert.rejects(waiting, /stop/);
+  push("a");
+  assert.equal(topic(await it.next()), "done");
+  assert.equal((await inbox.receive(undefined)).topic, "a");
+  // Aborted before it asks: rejects at once.
+  await assert.rejects(inbox.messages(ac.signal).next(), /stop/);
+});
+
+test("messages(): queued messages first, then the lost connection's error; after disconnect() the end", async () => {
+  const w = setup();
+  const waiting = w.inbox.messages(undefined).next();
+  w.end(new MQTTConnectionError("lost"));
+  await assert.rejects(waiting, /^MQTTConnectionError: lost$/);
+
+  const { inbox, push, end } = setup();
+  push("a");
+  const it = inbox.messages(undefined);
+  end(new MQTTConnectionError("lost"));
+  assert.equal(topic(await it.next()), "a");
+  await assert.rejects(it.next(), /iterate messages: lost/);
+  assert.equal(topic(await it.next()), "done");
+
+  const b = setup();
+  const it2 = b.inbox.messages(undefined);
+  const next = it2.next();
+  b.end(new MQTTConnectionError("bye"), true);
+  assert.equal(topic(await next), "done");
+});
+
+test("wait_msg: a callback that throws leaves the message unacknowledged; an async one is awaited", async () => {
+  const { inbox, log, push } = setup();
+  push("a"), push("b"), push("c"), push("d");
+  const boom = new Error("boom");
+  await assert.rejects(
+    inbox.receive(undefined, () => {
+      throw boom;
+    }),
+    (e) => e === boom,
+  );
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const b = inbox.receive(undefined, () => gate);
+  await null;
+  assert.deepEqual(log, ["unhandled a"]);
+  release();
+  assert.equal((await b).topic, "b");
+  await assert.rejects(inbox.receive(undefined, () => Promise.reject(boom)), (e) => e === boom);
+  const seen: string[] = [];
+  const d = await inbox.check((t, _p, m) => void seen.push(`${t} ${m.qos}`));
+  assert.equal(d?.topic, "d");
+  assert.deepEqual(seen, ["d 1"]);
+  assert.deepEqual(log, ["unhandled a", "ack b", "unhandled c", "ack d"]);
+  assert.equal(await inbox.check(), undefined);
+});
+
+test("wait_msg: concurrent calls are served in call order, queued or waiting", async () => {
+  const { inbox, push } = setup();
+  push("a");
+  const calls = [inbox.receive(undefined), inbox.receive(undefined), inbox.receive(undefined)];
+  push("b"), push("c");
+  assert.deepEqual((await Promise.all(calls)).map((m) => m.topic), ["a", "b", "c"]);
+});
+
+test("a full queue drops its oldest QoS 0 message, never a QoS 1 one", async () => {
+  const { inbox, push } = setup(2);
+  push("a", 1), push("b", 0), push("c", 0), push("d", 1), push("e", 0);
+  assert.equal(inbox.dropped, 2);
+  const got = [];
+  for (let m; (m = await inbox.check());) got.push(m.topic);
+  assert.deepEqual(got, ["a", "d", "e"]);
+});
+
+test("drained(): waits while a consumer takes messages, until the queue empties or the event loop turns", async () => {
+  const { inbox, push } = setup();
+  assert.equal(inbox.drained(), undefined);
+  push("a"), push("b"), push("c");
+  // Nobody took a message since the last call: the reader goes on at once.
+  assert.equal(inbox.drained(), undefined);
+  await inbox.check();
+  let settled = false;
+  const d = inbox.drained()!.then(() => (settled = true));
+  await inbox.check();
+  await null;
+  assert.equal(settled, false);
+  await inbox.check();
+  await d;
+  push("d"), push("e");
+  await inbox.check();
+  // The consumer stops with "e" left: the reader goes on after a turn of the event loop…
+  await inbox.drained();
+  // …and from then on at once, until a consumer takes a message again.
+  assert.equal(inbox.drained(), undefined);
+  assert.equal((await inbox.check())?.topic, "e");
+});
