@@ -5,7 +5,8 @@ import { encodeConnect } from "./codec/connect.ts";
 import type { Will } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Connection } from "./_connection.ts";
-import { type ClientConfig, credentials } from "./options.ts";
+import { type ClientConfig, credentials, type DisconnectOptions } from "./options.ts";
+import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
@@ -62,6 +63,14 @@ export class Connector {
     } finally {
       this.#connecting = false;
     }
+  }
+
+  /**
+   * disconnect()'s options checked, and encoded: the DISCONNECT they make.
+   * Throws before anything changes, in the simple and the robust client alike.
+   */
+  checkDisconnect(options: DisconnectOptions | undefined): Uint8Array | undefined {
+    return checkDisconnect(options, this.#config.version, this.sessionExpiry);
   }
 
   /**

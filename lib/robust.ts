@@ -556,8 +556,12 @@ export class MQTTClient extends SimpleClient {
    *
    * @param options MQTT 5: what the DISCONNECT says (see the simple client's).
    * @returns When the connection is closed.
+   * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} as the simple client's.
+   * Either rejects before anything changes: the client stays connected, or reconnecting.
    */
   override async disconnect(options?: DisconnectOptions): Promise<void> {
+    // Invalid options reject before anything changes: the client keeps running, and reconnecting.
+    access.checkDisconnect(this, options);
     this.#closed = true;
     this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
     for (const wake of this.#room.splice(0)) wake();

@@ -494,3 +494,44 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "disconnect() with invalid options rejects and changes nothing: the robust client stays connected and reconnects",
+  async () => {
+    for (const version of [5, 4] as const) {
+      let n = 0;
+      await withBrokers([async (peer) => {
+        await acceptConnect(peer);
+        if (n++ === 0) {
+          const p = await peer.expect("publish");
+          await peer.write({ type: "puback", packetId: p.packetId! });
+          // Lost: a client still running reconnects.
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        await peer.expect("disconnect");
+      }], async ([a]) => {
+        const { client } = robust([a], { protocolVersion: version });
+        await client.connect(true);
+        const invalid = version === 5
+          ? [
+            // 0x11 is not a DISCONNECT reason code (MQTT 5.0 section 3.14.2.1).
+            [{ reasonCode: 0x11 }, RangeError],
+            // A session expiry when the CONNECT asked for none (MQTT-3.14.2-2).
+            [{ sessionExpiryInterval: 60 }, RangeError],
+          ] as const
+          : [[{ reasonCode: 0x04 }, TypeError]] as const; // MQTT 5's options with 3.1.1
+        for (const [options, error] of invalid) {
+          await assert.rejects(client.disconnect(options), error);
+          assert.equal(client.connected, true);
+        }
+        const again = connected(client);
+        await client.publish("t", "still running", false, 1);
+        await again;
+        assert.equal(a.peers.length, 2);
+        await bye(client, [a]);
+      });
+    }
+  },
+  TIMEOUT,
+);
