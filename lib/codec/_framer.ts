@@ -26,9 +26,17 @@ export class Framer {
   #filled = 0;
   #error: MQTTProtocolError | null = null;
 
-  constructor(max: number, decode: BodyDecoder, version: ProtocolVersion = 4) {
+  /**
+   * MQTT 5: give every PUBLISH decoded in place `properties`, `{}` when it has
+   * none (the client's, whose messages all have them): set in its literal,
+   * an object keeps its shape, smaller than one given the field after.
+   */
+  readonly fill: boolean;
+
+  constructor(max: number, decode: BodyDecoder, version: ProtocolVersion = 4, fill = false) {
     this.#decode = decode;
     this.version = version;
+    this.fill = fill;
     if (!Number.isInteger(max) || max < 2) {
       throw new RangeError(
         `Invalid maxPacketSize ${max}: must be an integer of at least 2 bytes`,
@@ -127,7 +135,7 @@ export class Framer {
           } else {
             let p: Packet;
             try {
-              p = decodePublishIn(byte1, chunk, i, i + len, 5);
+              p = decodePublishIn(byte1, chunk, i, i + len, 5, this.fill);
             } catch {
               p = this.#finish(chunk.subarray(i, i + len));
             }

@@ -94,6 +94,7 @@ export function decodePublishIn(
   start: number,
   end: number,
   version: ProtocolVersion = 4,
+  fill = false,
 ): PublishPacket {
   const qos = (byte1 >> 1) & 0x03;
   if (qos === 3) throw new MQTTProtocolError("PUBLISH with QoS 3", "MQTT-3.3.1-4");
@@ -138,20 +139,16 @@ export function decodePublishIn(
     }
   }
   const topic = n === 0 && props ? "" : decodeTopic(buf, start + 2, n);
-  const packet: PublishPacket = {
-    type: "publish",
-    topic,
-    payload: buf.subarray(payloadAt, end),
-    qos: qos as QoS,
-    retain: (byte1 & 0x01) !== 0,
-    dup,
-  };
+  const retain = (byte1 & 0x01) !== 0, payload = buf.subarray(payloadAt, end);
+  // With `fill` (the client's framer), `properties` in the literal, `{}` when there are none.
+  const packet: PublishPacket = props || (fill && version === 5)
+    ? { type: "publish", topic, payload, qos: qos as QoS, retain, dup, properties: props ?? {} }
+    : { type: "publish", topic, payload, qos: qos as QoS, retain, dup };
   if (qos > 0) {
     const id = (buf[start + 2 + n] << 8) | buf[start + 3 + n];
     if (id === 0) throw new MQTTProtocolError("PUBLISH with packet identifier 0", "MQTT-2.3.1-1");
     packet.packetId = id;
   }
-  if (props) packet.properties = props;
   return packet;
 }
 
