@@ -7,7 +7,8 @@
  *
  * Beyond umqtt.robust: a publish resolves once acknowledged however many
  * reconnects that takes, and is never published twice under a new packet id
- * (a message already written waits for the session's DUP=1 resend); the
+ * (a message already written waits for the session's DUP=1 resend, or with
+ * MQTT 5 after Session Present 0 goes anew under its id, DUP=0); the
  * connection is re-established in the background as soon as it is lost;
  * subscriptions are renewed when the broker has no session; backoff is
  * exponential with full jitter; publishing while offline is bounded; an
