@@ -1,27 +1,41 @@
 // The client-only benchmark's peer: a process that speaks just enough MQTT
 // to let a client connect and subscribe, then either discards everything it
 // is sent ("sink-…" client ids) or writes pre-encoded QoS 0 PUBLISH frames
-// as fast as the socket takes them ("blast-<count>-…" client ids).
+// as fast as the socket takes them ("blast-<count>-…" client ids). It
+// answers in the client's protocol version: MQTT 3.1.1, or MQTT 5.0 with
+// empty property sets in its CONNACK, SUBACK and PUBLISH frames.
 // Prints "PORT <n>" once listening; exits when its stdin closes.
 import { publishFrames, readPackets, writeAll } from "./_raw.ts";
 
 const PAYLOAD = new Uint8Array(64).fill(0x61);
 const CHUNK_FRAMES = 800; // ~64 KiB per write
-const { bytes: chunk, frameLength } = publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES);
+const frames = {
+  4: publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES),
+  5: publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES, 5),
+};
 
 async function serve(conn: Deno.Conn): Promise<void> {
   let mode = "";
+  let v5 = false;
   let subscribed!: () => void;
   const subscribe = new Promise<void>((r) => (subscribed = r));
   const reading = readPackets(conn, (byte1, body) => {
     const type = byte1 >> 4;
     if (type === 1) {
-      // CONNECT: protocol name (6), level, flags, keepalive (4), then the client id.
-      const n = (body[10] << 8) | body[11];
-      mode = new TextDecoder().decode(body.subarray(12, 12 + n));
-      void writeAll(conn, Uint8Array.of(0x20, 2, 0, 0)).catch(() => {});
+      // CONNECT: protocol name (6), level, flags, keepalive (4), MQTT 5's
+      // properties (a one-byte length here: they are empty or short), then
+      // the client id.
+      v5 = body[6] === 5;
+      const at = v5 ? 11 + body[10] : 10;
+      const n = (body[at] << 8) | body[at + 1];
+      mode = new TextDecoder().decode(body.subarray(at + 2, at + 2 + n));
+      const connack = v5 ? Uint8Array.of(0x20, 3, 0, 0, 0) : Uint8Array.of(0x20, 2, 0, 0);
+      void writeAll(conn, connack).catch(() => {});
     } else if (type === 8) {
-      void writeAll(conn, Uint8Array.of(0x90, 3, body[0], body[1], 0)).then(subscribed, () => {});
+      const suback = v5
+        ? Uint8Array.of(0x90, 4, body[0], body[1], 0, 0)
+        : Uint8Array.of(0x90, 3, body[0], body[1], 0);
+      void writeAll(conn, suback).then(subscribed, () => {});
     } else if (type === 12) {
       void writeAll(conn, Uint8Array.of(0xd0, 0)).catch(() => {});
     }
@@ -30,6 +44,7 @@ async function serve(conn: Deno.Conn): Promise<void> {
   await Promise.race([reading, subscribe]);
   const blast = /^blast-(\d+)-/.exec(mode);
   if (blast) {
+    const { bytes: chunk, frameLength } = frames[v5 ? 5 : 4];
     let left = Number(blast[1]);
     try {
       while (left > 0) {

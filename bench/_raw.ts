@@ -66,15 +66,20 @@ export function subscribeFrame(filter: string, qos: number): Uint8Array {
   return Uint8Array.of(0x82, body.length, ...body);
 }
 
-/** `count` PUBLISH frames back to back, ids 1, 2, … (QoS 1 and 2) or none (QoS 0). */
+/**
+ * `count` PUBLISH frames back to back, ids 1, 2, … (QoS 1 and 2) or none (QoS
+ * 0); with `version` 5, each with an empty property set (Property Length 0).
+ */
 export function publishFrames(
   topic: string,
   payload: Uint8Array,
   qos: 0 | 1 | 2,
   count: number,
+  version: 4 | 5 = 4,
 ): { bytes: Uint8Array; frameLength: number } {
   const t = new TextEncoder().encode(topic);
-  const remaining = 2 + t.length + (qos ? 2 : 0) + payload.length;
+  const props = version === 5 ? 1 : 0;
+  const remaining = 2 + t.length + (qos ? 2 : 0) + props + payload.length;
   if (remaining > 127) throw new RangeError("bench frames are small");
   const frameLength = 2 + remaining;
   const bytes = new Uint8Array(frameLength * count);
@@ -91,6 +96,7 @@ export function publishFrames(
       bytes[at++] = id >> 8;
       bytes[at++] = id & 0xff;
     }
+    if (props) bytes[at++] = 0; // Property Length 0 (MQTT 5.0 section 3.3.2.3)
     bytes.set(payload, at);
   }
   return { bytes, frameLength };

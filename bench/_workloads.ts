@@ -20,6 +20,8 @@ export interface Ctx {
   n: number;
   /** A fresh id for topics and client ids. */
   id: string;
+  /** umqtt's protocol version: 4 (MQTT 3.1.1, the default) or 5. */
+  version?: 4 | 5;
 }
 
 export type Workload = (ctx: Ctx) => Promise<Prepared>;
@@ -57,6 +59,7 @@ function pipeline(n: number, window: number, one: (i: number) => Promise<void>):
 function umqtt(ctx: Ctx, name: string, port = ctx.port): Promise<MQTTClient> {
   const c = new MQTTClient(`${name}-${ctx.id}`, "127.0.0.1", {
     port,
+    protocolVersion: ctx.version ?? 4,
     // Hold every message as MQTT.js does, rather than drop QoS 0 past the default 1000.
     maxQueuedMessages: ctx.n,
   });
@@ -228,6 +231,11 @@ export const qos1seq: Record<ContenderName, Workload> = qos1(1);
 
 export const qos1pipe: Record<ContenderName, Workload> = qos1(WINDOW);
 export const qos2seq: Record<ContenderName, Workload> = qos1(1, 2);
+
+/** `workload` with umqtt speaking protocol `version` (its other contenders ignore it). */
+export function inVersion(workload: Workload, version: 4 | 5): Workload {
+  return (ctx) => workload({ ...ctx, version });
+}
 
 // ---- client only (the peer) ---------------------------------------------
 

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only=broker,client,codec,size,connect,memory]`:
+ * `deno task bench [--quick] [--only=broker,client,codec,size,connect,memory,v5]`:
  * umqtt beside MQTT.js (and raw sockets, and mqtt-packet) in one run, every
  * figure the median of several rounds with the contenders alternating.
  * Prints a table and writes bench/RESULTS.md. The memory rows open 10 000
@@ -25,6 +25,7 @@ import {
   CONNECT_BATCH,
   connectionRate,
   type Ctx,
+  inVersion,
   PAYLOAD,
   qos0e2e,
   qos1pipe,
@@ -348,6 +349,72 @@ function runtimeBundle(): Promise<string | undefined> {
     await esbuild.stop();
     return outfile;
   })();
+}
+
+// ---- MQTT 5 beside MQTT 3.1.1 --------------------------------------------
+
+/** Starts bench/_peer.ts; its port, and a function that stops it. */
+async function startPeer(): Promise<{ port: number; stop(): Promise<void> }> {
+  const peer = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", new URL("_peer.ts", here).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = (await lines.read()).value ?? "";
+  return {
+    port: Number(/PORT (\d+)/.exec(first)?.[1]),
+    async stop() {
+      await peer.stdin.close();
+      await lines.cancel();
+      await peer.status;
+    },
+  };
+}
+
+/**
+ * Issue 15: umqtt with `protocolVersion: 5` beside itself with MQTT 3.1.1, in
+ * the same rounds, alternating: QoS 0 end to end and QoS 1 awaited through
+ * mosquitto, and the client-only publish and receive rows against the peer,
+ * which answers (and blasts) in MQTT 5 to an MQTT 5 client. Target: v5 costs
+ * at most 5%, msg/s at least 0.95 of 3.1.1's.
+ */
+async function v5Rows() {
+  const V4 = "umqtt 3.1.1", V5 = "umqtt 5";
+  const both = (w: Workload) => ({ [V4]: inVersion(w, 4), [V5]: inVersion(w, 5) });
+  const section = "MQTT 5 beside MQTT 3.1.1 (umqtt, same rounds)";
+  const row = (workload: string, m: Measured): Row => ({
+    section,
+    workload,
+    unit: "msg/s",
+    values: { [V4]: m.rate[V4], [V5]: m.rate[V5] },
+    cpu: { [V4]: m.cpu[V4], [V5]: m.cpu[V5] },
+    checks: [
+      check("5 / 3.1.1 msg/s", paired(m.rates[V5], m.rates[V4]), 0.95),
+      check("CPU/msg 5 / 3.1.1", paired(m.cpus[V5], m.cpus[V4]), 1.05, false),
+    ],
+  });
+  const broker = await startBroker();
+  console.error(`MQTT 5 beside 3.1.1: mosquitto ${broker.version} on port ${broker.port}`);
+  try {
+    const e2e = await measure(both(qos0e2e.umqtt), broker.port, quick ? 30_000 : 60_000);
+    rows.push(row("QoS 0, end to end through mosquitto (1 pub → 1 sub)", e2e));
+    const seq = await measure(both(qos1seq.umqtt), broker.port, quick ? 1_000 : 1_500, ROUNDS * 3);
+    rows.push(row("QoS 1, sequential through mosquitto (await each)", seq));
+  } finally {
+    await broker.stop();
+  }
+  const peer = await startPeer();
+  try {
+    const n = quick ? 50_000 : 200_000;
+    const pub = await measure(both(clientPublish.umqtt!), peer.port, n);
+    rows.push(row("client only: publish QoS 0 into a discarding peer", pub));
+    const recv = await measure(both(clientReceive.umqtt!), peer.port, n);
+    rows.push(row("client only: receive QoS 0 from a blasting peer (wait_msg)", recv));
+  } finally {
+    await peer.stop();
+  }
 }
 
 // ---- codec ---------------------------------------------------------------
@@ -879,6 +946,7 @@ if (want("codec")) codecRows();
 if (want("size")) await sizeRows();
 if (want("client")) await clientRows();
 if (want("broker")) mosquittoVersion = await brokerRows();
+if (want("v5")) await v5Rows();
 if (want("connect")) await connectRows();
 if (want("memory")) await memoryRows();
 

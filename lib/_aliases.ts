@@ -3,6 +3,7 @@
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
 import { encodePublish } from "./codec/publish.ts";
+import { allocPacket } from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
 /** The topic aliases of one connection, both ways; a new connection starts with none. */
@@ -32,12 +33,14 @@ export class TopicAliases {
       if (aliases.size >= max) return full;
       alias = aliases.size + 1;
     }
-    const bytes = encodePublish({
-      ...packet,
-      topic: known ? "" : packet.topic,
-      packetId,
-      properties: { ...packet.properties, topicAlias: alias },
-    }, 5);
+    const bytes = hasAny(packet.properties)
+      ? encodePublish({
+        ...packet,
+        topic: known ? "" : packet.topic,
+        packetId,
+        properties: { ...packet.properties, topicAlias: alias },
+      }, 5)
+      : withAlias(full, packet.qos, alias, known);
     // In full, it fits (checked before): an alias not set now stays free.
     if (bytes.length > maxSize) return full;
     if (!known) aliases.set(packet.topic, alias);
@@ -74,4 +77,39 @@ export class TopicAliases {
     }
     p.topic = topic;
   }
+}
+
+/** Whether `o` has an own key. */
+function hasAny(o: object | undefined): boolean {
+  if (o !== undefined) { for (const _ in o) return true; }
+  return false;
+}
+
+/**
+ * `full`, a PUBLISH with no properties, with a Topic Alias property instead
+ * (what `encodePublish` would make of it, without encoding it again) and,
+ * when the alias is `known`, an empty topic name. Per publish, on the hot path.
+ */
+function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean): Uint8Array {
+  let h = 1;
+  while (full[h] & 0x80) h++;
+  h++; // the variable header starts here
+  const n = (full[h] << 8) | full[h + 1];
+  const id = qos > 0 ? 2 : 0;
+  const payloadAt = h + 2 + n + id + 1; // past the Property Length 0
+  const topic = known ? 0 : n;
+  const payload = full.length - payloadAt;
+  const [buf, start] = allocPacket(full[0], 2 + topic + id + 4 + payload, true);
+  let at = start;
+  buf[at++] = topic >> 8;
+  buf[at++] = topic & 0xff;
+  buf.set(full.subarray(h + 2 + n - topic, h + 2 + n + id), at);
+  at += topic + id;
+  // Property Length 3: Topic Alias (0x23), a two-byte integer (MQTT 5.0 section 3.3.2.3.4).
+  buf[at++] = 3;
+  buf[at++] = 0x23;
+  buf[at++] = alias >> 8;
+  buf[at++] = alias & 0xff;
+  buf.set(full.subarray(payloadAt), at);
+  return buf;
 }

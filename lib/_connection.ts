@@ -308,7 +308,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       this.core.start(clean);
       this.#readLoop = this.#read(
         ch,
-        new Framer(this.#config.maxPacketSize, decodeFromBroker, this.#config.version),
+        new Framer(this.#config.maxPacketSize, decodeFromBroker, this.#config.version, true),
       );
       const connack = new Promise<ConnackPacket>((resolve, reject) => {
         this.#connack = { resolve, reject };

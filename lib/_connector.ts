@@ -5,8 +5,9 @@ import { encodeConnect } from "./codec/connect.ts";
 import type { Will } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Connection } from "./_connection.ts";
-import { type ClientConfig, credentials } from "./options.ts";
+import { type ClientConfig, credentials, type DisconnectOptions } from "./options.ts";
 import type { ConnackPacket } from "./codec/packet.ts";
+import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
@@ -53,6 +54,14 @@ export class Connector {
   /** One attempt to one server (the robust client's reconnect loop). */
   connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
     return this.#run((stops) => this.#attempt(server, clean, signal, stops));
+  }
+
+  /**
+   * disconnect()'s options checked, and encoded: the DISCONNECT they make.
+   * Throws before anything changes, in the simple and the robust client alike.
+   */
+  checkDisconnect(options: DisconnectOptions | undefined): Uint8Array | undefined {
+    return checkDisconnect(options, this.#config.version, this.sessionExpiry);
   }
 
   /**

@@ -4,6 +4,7 @@
 import type { Subscription } from "./codec/packet.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
+import type { DisconnectOptions } from "./options.ts";
 
 /** Hooks the core client consults; robust.ts sets them. */
 export interface CoreHooks {
@@ -33,6 +34,11 @@ export interface CoreAccess {
   hooks(client: object): CoreHooks;
   /** Rejects every kept publish. */
   rejectKept(client: object, error: Error): void;
+  /**
+   * Checks disconnect()'s options as the core client's disconnect() does,
+   * so that invalid ones throw before the robust client stops reconnecting.
+   */
+  checkDisconnect(client: object, options: DisconnectOptions | undefined): unknown;
   /** The servers in the order a reconnect tries them: the last one that worked first. */
   servers(client: object): Endpoint[];
   /** One connection attempt to one server. */

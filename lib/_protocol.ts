@@ -166,6 +166,9 @@ export class Protocol {
   #awaitingConnack = false;
   // This connection asked for a clean start.
   #clean = false;
+  // MQTT 5: the broker had no session for this connect(false): kept
+  // publishes go out as new ones, not as retransmissions.
+  #renewed = false;
 
   /**
    * @param store The session: unacknowledged outgoing packets and delivered
@@ -211,6 +214,7 @@ export class Protocol {
     this.#online = true;
     this.#awaitingConnack = true;
     this.#clean = clean;
+    this.#renewed = false;
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = new TopicAliases();
@@ -233,11 +237,14 @@ export class Protocol {
     }
   }
 
-  /** CONNACK accepted: resends the session's unacknowledged packets, in order (MQTT-4.4.0-1). */
+  /**
+   * CONNACK accepted: resends the session's unacknowledged packets, in order
+   * (MQTT-4.4.0-1); MQTT 5 after Session Present 0, its publishes as new ones.
+   */
   resend(): void {
     for (const bytes of this.#store.outgoing.values()) {
       let packet = bytes;
-      if (bytes[0] >> 4 === 3) {
+      if (bytes[0] >> 4 === 3 && !this.#renewed) {
         packet = bytes.slice();
         packet[0] |= 0x08; // a PUBLISH again: DUP=1 (MQTT-3.3.1-1)
       }
@@ -264,6 +271,33 @@ export class Protocol {
       } else if (!keepPending) {
         f.reject(error);
         f.resolve = f.reject = noop;
+      }
+    }
+  }
+
+  /**
+   * MQTT 5: connect(false) met Session Present 0, so the session goes
+   * (MQTT-3.2.2-5): incoming QoS 2 ids, PUBRELs. Kept publishes are not
+   * retransmitted (MQTT-4.4.0-1 needs "a session is present") but published
+   * anew, DUP=0, in order, under their ids, still awaited; a QoS 2 one past
+   * its PUBREC too (twice rather than lost), unless only its PUBREL is known.
+   */
+  #renew(): void {
+    this.#renewed = true;
+    // As after a clean start: a queued QoS 2 message of the old session is not acknowledged.
+    this.#session++;
+    this.#qos2Queued = null;
+    this.#store.incoming.clear();
+    for (const [id, bytes] of this.#store.outgoing) {
+      if (bytes[0] >> 4 === 3) continue;
+      const f = this.#inflight.get(id) as Partial<Request> | undefined;
+      if (f?.keep && f.bytes) {
+        // Set again under its id, it keeps its place in the order.
+        this.#store.outgoing.set(id, f.bytes);
+        f.kind = "pubrec";
+      } else {
+        this.#store.outgoing.delete(id);
+        this.#inflight.delete(id);
       }
     }
   }
@@ -382,6 +416,11 @@ export class Protocol {
           "MQTT-3.2.2-4",
           0x82,
         );
+      }
+      if (
+        this.#options.version === 5 && !this.#clean && !p.sessionPresent && p.returnCode === 0
+      ) {
+        this.#renew();
       }
       this.#awaitingConnack = false;
       this.broker = p.properties ?? {};

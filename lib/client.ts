@@ -34,7 +34,6 @@ import type { Inbox } from "./_inbox.ts";
 import { Connection } from "./_connection.ts";
 import {
   checkBool,
-  checkDisconnect,
   type CheckedPublish,
   checkPublish,
   checkSubscribe,
@@ -147,6 +146,7 @@ export class MQTTClient extends EventTarget {
     // For the robust client (lib/_internal.ts): one set of functions for all clients.
     access.hooks = (c) => (c as MQTTClient).#hooks;
     access.rejectKept = (c, e) => (c as MQTTClient).#core.rejectKept(e);
+    access.checkDisconnect = (c, options) => (c as MQTTClient).#link.checkDisconnect(options);
     access.servers = (c) => (c as MQTTClient).#link.servers.fromCurrent();
     access.connectTo = (c, server, clean, signal) =>
       (c as MQTTClient).#link.connectTo(server, clean, signal);
@@ -307,7 +307,7 @@ export class MQTTClient extends EventTarget {
   disconnect(options?: DisconnectOptions): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
-      bytes = checkDisconnect(options, this.#config.version, this.#link.sessionExpiry);
+      bytes = this.#link.checkDisconnect(options);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -7,7 +7,8 @@
  *
  * Beyond umqtt.robust: a publish resolves once acknowledged however many
  * reconnects that takes, and is never published twice under a new packet id
- * (a message already written waits for the session's DUP=1 resend); the
+ * (a message already written waits for the session's DUP=1 resend, or with
+ * MQTT 5 after Session Present 0 goes anew under its id, DUP=0); the
  * connection is re-established in the background as soon as it is lost;
  * subscriptions are renewed when the broker has no session; backoff is
  * exponential with full jitter; publishing while offline is bounded; an
@@ -556,8 +557,12 @@ export class MQTTClient extends SimpleClient {
    *
    * @param options MQTT 5: what the DISCONNECT says (see the simple client's).
    * @returns When the connection is closed.
+   * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} as the simple client's.
+   * Either rejects before anything changes: the client stays connected, or reconnecting.
    */
   override async disconnect(options?: DisconnectOptions): Promise<void> {
+    // Invalid options reject before anything changes: the client keeps running, and reconnecting.
+    access.checkDisconnect(this, options);
     this.#closed = true;
     this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
     for (const wake of this.#room.splice(0)) wake();

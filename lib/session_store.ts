@@ -32,7 +32,8 @@ export interface SessionStore {
    * Outgoing packets awaiting acknowledgement, by packet id, in the order
    * first sent: the encoded PUBLISH (QoS 1, or QoS 2 before its PUBREC) or
    * the encoded PUBREL (QoS 2 after its PUBREC). Resent by `connect(false)`
-   * (a PUBLISH with DUP=1), cleared by a clean session.
+   * (a PUBLISH with DUP=1), cleared by a clean session; MQTT 5 with Session
+   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped.
    */
   readonly outgoing: Map<number, Uint8Array>;
   /**

@@ -5,7 +5,8 @@
 // what happened, never how long it took. Apart from client5_test.ts so that
 // the waits overlap other files' tests.
 import assert from "node:assert/strict";
-import { type Message, MQTTClient, type MQTTClientOptions } from "../mod.ts";
+import { MemorySessionStore, type Message, MQTTClient, type MQTTClientOptions } from "../mod.ts";
+import { encodeAck, encodePublish } from "../lib/codec/mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -212,3 +213,53 @@ test("server keepalive: the client pings at the broker's interval, whatever its 
     await broker.stop();
   }
 }, { mosquitto: true, timeout: 30_000 });
+
+forEachBroker(
+  "Session Present 0 after the session expired: the kept publish goes anew and is delivered, the session's PUBREL and QoS 2 ids are dropped (MQTT-3.2.2-5)",
+  async (broker) => {
+    const u = uniqueId("sp0");
+    const sub = await client(broker);
+    await sub.subscribe(`${u}/#`, 1);
+    const id = uniqueId("sp0");
+    const store = new MemorySessionStore();
+    const make = () =>
+      new MQTTClient(
+        id,
+        broker.host,
+        options(broker, { sessionExpiryInterval: 1, sessionStore: store }),
+      );
+    const first = make();
+    assert.equal(await first.connect(false), false);
+    await first.disconnect();
+    // What a process that crashed mid-exchange left in its store: a QoS 1
+    // PUBLISH unacknowledged, a QoS 2 one past its PUBREC, an incoming QoS 2 id.
+    store.outgoing.set(
+      5,
+      encodePublish({
+        type: "publish",
+        topic: `${u}/kept`,
+        payload: new TextEncoder().encode("kept"),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 5,
+      }, 5),
+    );
+    store.outgoing.set(6, encodeAck({ type: "pubrel", packetId: 6 }, 5));
+    store.incoming.add(9);
+    await sleep(2500); // mosquitto looks at session expiry about once a second
+    const second = make();
+    assert.equal(await second.connect(false), false, "expired after 1 s");
+    assert.deepEqual([...store.incoming], [], "the session's incoming QoS 2 ids are gone");
+    const m = await next(sub, "the kept message");
+    assert.equal(text(m.payload), "kept");
+    // PUBACK comes before PINGRESP: then nothing is left in the store.
+    await second.ping();
+    assert.deepEqual([...store.outgoing.keys()], [], "acknowledged; the PUBREL dropped");
+    await second.ping();
+    assert.equal(await sub.check_msg(), undefined, "delivered once");
+    await second.disconnect({ sessionExpiryInterval: 0 });
+    await sub.disconnect();
+  },
+  V5,
+);

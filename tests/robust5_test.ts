@@ -494,3 +494,156 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "disconnect() with invalid options rejects and changes nothing: the robust client stays connected and reconnects",
+  async () => {
+    for (const version of [5, 4] as const) {
+      let n = 0;
+      await withBrokers([async (peer) => {
+        await acceptConnect(peer);
+        if (n++ === 0) {
+          const p = await peer.expect("publish");
+          await peer.write({ type: "puback", packetId: p.packetId! });
+          // Lost: a client still running reconnects.
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        await peer.expect("disconnect");
+      }], async ([a]) => {
+        const { client } = robust([a], { protocolVersion: version });
+        await client.connect(true);
+        const invalid = version === 5
+          ? [
+            // 0x11 is not a DISCONNECT reason code (MQTT 5.0 section 3.14.2.1).
+            [{ reasonCode: 0x11 }, RangeError],
+            // A session expiry when the CONNECT asked for none (MQTT-3.14.2-2).
+            [{ sessionExpiryInterval: 60 }, RangeError],
+          ] as const
+          : [[{ reasonCode: 0x04 }, TypeError]] as const; // MQTT 5's options with 3.1.1
+        for (const [options, error] of invalid) {
+          await assert.rejects(client.disconnect(options), error);
+          assert.equal(client.connected, true);
+        }
+        const again = connected(client);
+        await client.publish("t", "still running", false, 1);
+        await again;
+        assert.equal(a.peers.length, 2);
+        await bye(client, [a]);
+      });
+    }
+  },
+  TIMEOUT,
+);
+
+test(
+  "Session Present 0 after connect(false): MQTT 5 discards the session and publishes the kept messages anew, DUP=0 (MQTT-3.2.2-5); 3.1.1 retransmits",
+  async () => {
+    for (const version of [5, 4] as const) {
+      let n = 0;
+      const seen: string[] = [];
+      let exchanged!: () => void;
+      const done = new Promise<void>((resolve) => (exchanged = resolve));
+      const show = (p: PublishPacket) =>
+        `${text(p.payload)} qos${p.qos} id${p.packetId}${p.dup ? " dup" : ""}`;
+      await withBrokers([async (peer) => {
+        await peer.expect("connect");
+        // Never a session: Session Present 0 every time.
+        await peer.write(
+          version === 5
+            ? { type: "connack", sessionPresent: false, returnCode: 0 }
+            : Uint8Array.of(0x20, 2, 0, 0),
+        );
+        if (n++ === 0) {
+          // A QoS 2 message in, PUBREC'd by the client: its id is session state.
+          await peer.write({
+            type: "publish",
+            topic: "in",
+            payload: new TextEncoder().encode("old"),
+            qos: 2,
+            retain: false,
+            dup: false,
+            packetId: 7,
+          });
+          assert.equal((await peer.expect("pubrec")).packetId, 7);
+          seen.push(show(await peer.expect("publish"))); // QoS 1, not acknowledged
+          const two = await peer.expect("publish"); // QoS 2, PUBREC'd, no PUBCOMP
+          seen.push(show(two));
+          await peer.write({ type: "pubrec", packetId: two.packetId! });
+          await peer.expect("pubrel");
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        // What the client sends on its own after the CONNACK: two packets, then nothing.
+        const resent = [await peer.next(), await peer.next()];
+        assert.deepEqual(await roundTrip(peer), []);
+        seen.push(
+          ...resent.map((p) =>
+            p.type === "publish" ? show(p) : `${p.type} id${"packetId" in p ? p.packetId : "-"}`
+          ),
+        );
+        for (const p of resent) {
+          if (p.type === "publish" && p.qos === 1) {
+            await peer.write({ type: "puback", packetId: p.packetId! });
+          } else if (p.type === "publish") {
+            await peer.write({ type: "pubrec", packetId: p.packetId! });
+            await peer.expect("pubrel");
+            await peer.write({ type: "pubcomp", packetId: p.packetId! });
+          } else if (p.type === "pubrel") {
+            await peer.write({ type: "pubcomp", packetId: p.packetId });
+          }
+        }
+        // The same id as the old session's QoS 2 message: a new message in a new session.
+        await peer.write({
+          type: "publish",
+          topic: "in",
+          payload: new TextEncoder().encode("new"),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: 7,
+        });
+        const answer = await peer.expect("pubrec");
+        seen.push(`pubrec id${answer.packetId}`);
+        await peer.write({ type: "pubrel", packetId: 7 });
+        await peer.expect("pubcomp");
+        exchanged();
+        await peer.expect("disconnect");
+      }], async ([a]) => {
+        const { client } = robust([a], { protocolVersion: version });
+        await client.connect(false);
+        assert.equal(text((await client.wait_msg()).payload), "old");
+        const one = client.publish("t", "one", false, 1);
+        const two = client.publish("t", "two", false, 2);
+        await Promise.all([one, two]);
+        if (version === 5) {
+          // Delivered: after Session Present 0, id 7 is not the old session's message.
+          assert.equal(text((await client.wait_msg()).payload), "new");
+          await done;
+          assert.deepEqual(seen, [
+            "one qos1 id1",
+            "two qos2 id2",
+            // Anew, in order, DUP=0: the QoS 2 one past its PUBREC too (no PUBREL).
+            "one qos1 id1",
+            "two qos2 id2",
+            "pubrec id7",
+          ]);
+        } else {
+          // MQTT 3.1.1: retransmitted as before (MQTT-4.4.0-1), and id 7 is
+          // taken for the old message's resend: answered, not delivered.
+          await done;
+          assert.deepEqual(seen, [
+            "one qos1 id1",
+            "two qos2 id2",
+            "one qos1 id1 dup",
+            "pubrel id2",
+            "pubrec id7",
+          ]);
+          assert.equal(await client.check_msg(), undefined);
+        }
+        await bye(client, [a]);
+      });
+    }
+  },
+  TIMEOUT,
+);

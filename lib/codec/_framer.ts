@@ -26,9 +26,17 @@ export class Framer {
   #filled = 0;
   #error: MQTTProtocolError | null = null;
 
-  constructor(max: number, decode: BodyDecoder, version: ProtocolVersion = 4) {
+  /**
+   * MQTT 5: give every PUBLISH decoded in place `properties`, `{}` when it has
+   * none (the client's, whose messages all have them): set in its literal,
+   * an object keeps its shape, smaller than one given the field after.
+   */
+  readonly fill: boolean;
+
+  constructor(max: number, decode: BodyDecoder, version: ProtocolVersion = 4, fill = false) {
     this.#decode = decode;
     this.version = version;
+    this.fill = fill;
     if (!Number.isInteger(max) || max < 2) {
       throw new RangeError(
         `Invalid maxPacketSize ${max}: must be an integer of at least 2 bytes`,
@@ -116,12 +124,24 @@ export class Framer {
       if (len === 0) {
         out.push(this.#finish(chunk.subarray(i, i)));
       } else if (n - i >= len) {
-        // Whole body inside this chunk: decode in place (an MQTT 3.1.1 PUBLISH
-        // without even a view of its body).
-        if (this.#byte1 >> 4 === 3 && this.version === 4) {
+        // Whole body inside this chunk: decode in place (a PUBLISH without
+        // even a view of its body). MQTT 5: a malformed one goes again
+        // through the decoder, which numbers the error by MQTT 5.0's rules.
+        if (this.#byte1 >> 4 === 3) {
           const byte1 = this.#byte1;
-          this.#byte1 = -1;
-          out.push(decodePublishIn(byte1, chunk, i, i + len));
+          if (this.version === 4) {
+            this.#byte1 = -1;
+            out.push(decodePublishIn(byte1, chunk, i, i + len));
+          } else {
+            let p: Packet;
+            try {
+              p = decodePublishIn(byte1, chunk, i, i + len, 5, this.fill);
+            } catch {
+              p = this.#finish(chunk.subarray(i, i + len));
+            }
+            this.#byte1 = -1;
+            out.push(p);
+          }
         } else {
           out.push(this.#finish(chunk.subarray(i, i + len)));
         }

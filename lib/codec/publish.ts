@@ -31,7 +31,11 @@ export function checkPacketId(id: unknown, what: string): void {
  * identifier, so that the identifier is at the same offset in both versions.
  */
 export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): Uint8Array {
-  const props = version === 5 ? writeProperties(p.properties, 3) : undefined;
+  // No properties (the usual case) is a Property Length of 0, one byte, built from nothing.
+  const props = version === 5 && hasAny(p.properties)
+    ? writeProperties(p.properties, 3)
+    : undefined;
+  const propsLength = props ? props.length : version === 5 ? 1 : 0;
   let topic = lastTopicBytes;
   // Empty cached bytes mean nothing is cached yet: "" must not match the initial lastTopic.
   if (p.topic !== lastTopic || topic.length === 0) {
@@ -54,15 +58,21 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
     throw new TypeError("Invalid PUBLISH: the DUP flag must be 0 at QoS 0 (MQTT-3.3.1-2)");
   }
   const payload = p.payload;
-  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + (props ? props.length : 0) +
-    payload.length;
+  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + propsLength + payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
   const [buf, start] = allocPacket(byte1, remaining, qos === 0);
   let at = writeBytes(buf, start, topic);
   if (qos > 0) at = writeU16(buf, at, p.packetId!);
   if (props) buf.set(props, at), at += props.length;
+  else if (propsLength) buf[at++] = 0;
   buf.set(payload, at);
   return buf;
+}
+
+/** Whether `o` has an own key (its properties are then encoded, and checked, one by one). */
+function hasAny(o: object | undefined): boolean {
+  if (o !== undefined) { for (const _ in o) return true; }
+  return false;
 }
 
 /** Decodes a PUBLISH from its fixed header's first byte and its body. */
@@ -84,6 +94,7 @@ export function decodePublishIn(
   start: number,
   end: number,
   version: ProtocolVersion = 4,
+  fill = false,
 ): PublishPacket {
   const qos = (byte1 >> 1) & 0x03;
   if (qos === 3) throw new MQTTProtocolError("PUBLISH with QoS 3", "MQTT-3.3.1-4");
@@ -110,11 +121,15 @@ export function decodePublishIn(
   let payloadAt = start + 2 + n + idLen;
   let props: PublishProperties | undefined;
   if (version === 5) {
-    // Properties follow the packet identifier (MQTT 5.0 section 3.3.2).
-    const r = new BodyReader(buf.subarray(start, end), "PUBLISH");
-    r.pos = payloadAt - start;
-    props = readProperties<PublishProperties>(r, 3);
-    payloadAt = start + r.pos;
+    // Properties follow the packet identifier (MQTT 5.0 section 3.3.2);
+    // a Property Length of 0, the usual case, is read without a reader.
+    if (payloadAt < end && buf[payloadAt] === 0) payloadAt++;
+    else {
+      const r = new BodyReader(buf.subarray(start, end), "PUBLISH");
+      r.pos = payloadAt - start;
+      props = readProperties<PublishProperties>(r, 3);
+      payloadAt = start + r.pos;
+    }
     if (n === 0 && !props?.topicAlias) {
       throw new MQTTProtocolError(
         "PUBLISH with an empty topic name and no topicAlias",
@@ -124,20 +139,16 @@ export function decodePublishIn(
     }
   }
   const topic = n === 0 && props ? "" : decodeTopic(buf, start + 2, n);
-  const packet: PublishPacket = {
-    type: "publish",
-    topic,
-    payload: buf.subarray(payloadAt, end),
-    qos: qos as QoS,
-    retain: (byte1 & 0x01) !== 0,
-    dup,
-  };
+  const retain = (byte1 & 0x01) !== 0, payload = buf.subarray(payloadAt, end);
+  // With `fill` (the client's framer), `properties` in the literal, `{}` when there are none.
+  const packet: PublishPacket = props || (fill && version === 5)
+    ? { type: "publish", topic, payload, qos: qos as QoS, retain, dup, properties: props ?? {} }
+    : { type: "publish", topic, payload, qos: qos as QoS, retain, dup };
   if (qos > 0) {
     const id = (buf[start + 2 + n] << 8) | buf[start + 3 + n];
     if (id === 0) throw new MQTTProtocolError("PUBLISH with packet identifier 0", "MQTT-2.3.1-1");
     packet.packetId = id;
   }
-  if (props) packet.properties = props;
   return packet;
 }
 
@@ -220,6 +231,10 @@ export function decodeAck<T extends AckType>(
 
 /** {@linkcode decodeAck} in MQTT 5.0: a reason code and properties may follow (section 3.4.2). */
 function decodeAck5<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
+  // Success with no reason code and no properties, the usual case: as decodeAck's.
+  if (body.length === 2 && (body[0] | body[1]) !== 0) {
+    return { type, packetId: (body[0] << 8) | body[1], reasonCode: 0 };
+  }
   const r = new BodyReader(body, type.toUpperCase());
   const packetId = r.u16("packet identifier");
   if (packetId === 0) {
