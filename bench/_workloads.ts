@@ -100,6 +100,9 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     const sub = await RawSession.open(ctx.port, `sub-${ctx.id}`);
     await sub.subscribe(topic, 0);
     const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
+    // Nagle off, as umqtt's Deno transport has it: both sides alike.
+    (sub.conn as Deno.TcpConn).setNoDelay(true);
+    (pub.conn as Deno.TcpConn).setNoDelay(true);
     const { bytes, frameLength } = publishFrames(topic, PAYLOAD, 0, ctx.n);
     const all = deferred();
     let got = 0;

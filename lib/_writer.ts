@@ -1,6 +1,7 @@
-// The client's outgoing bytes on its current channel: packets written while
-// a write is under way go out together in the next one, and so do those
-// written while the reader holds writes back ("corked") to hand out a chunk.
+// The client's outgoing bytes on its current channel: packets written in one
+// turn of the event loop go out in one write, those written while a write is
+// under way together in the next one, and so do those written while the
+// reader holds writes back ("corked") to hand out a chunk.
 import type { Channel } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import type { Pending } from "./_protocol.ts";
@@ -87,6 +88,9 @@ export class Writer {
   async #flush(ch: Channel): Promise<void> {
     this.#flushing = ch;
     try {
+      // Wait for the code that wrote to finish: a burst of publishes goes
+      // out in one write, not its first packet alone and the rest after.
+      await null;
       while (this.#out.length > 0 && this.#ch === ch) {
         const chunks = this.#out;
         const batch = this.#batch;
