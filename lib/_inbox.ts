@@ -15,15 +15,19 @@ export interface InboxLink {
   readonly userClosed: boolean;
 }
 
+// Shared by every inbox until it needs its own, never pushed to: an idle
+// client carries no empty arrays.
+const NONE: never[] = [];
+
 /** The queue of received messages, with its waiters and its QoS 0 drop policy. */
 export class Inbox {
   /** QoS 0 messages dropped because the queue was full. */
   dropped = 0;
   readonly #max: number;
   readonly #link: InboxLink;
-  #queue: Incoming[] = [];
+  #queue: Incoming[] = NONE;
   #head = 0;
-  #waiters: Pending<Incoming>[] = [];
+  #waiters: Pending<Incoming>[] = NONE;
 
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
@@ -48,6 +52,7 @@ export class Inbox {
       if (i === this.#queue.length) return;
       this.#queue.splice(i, 1);
     }
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
   }
 
@@ -125,6 +130,7 @@ export class Inbox {
   #wait(signal: AbortSignal | undefined, what: string): Promise<Incoming> {
     const closed = this.#link.closed(what);
     if (closed) return Promise.reject(closed);
+    if (this.#waiters === NONE) this.#waiters = [];
     if (!signal) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
     return new Promise((resolve, reject) => {
       const done = () => signal.removeEventListener("abort", onAbort);
