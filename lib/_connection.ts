@@ -306,6 +306,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       // A connection that opens after the attempt was given up must still be closed.
       this.#late = opening.then((pair) => timedOut ? channel(pair).close() : undefined, noop);
       const pair = await Promise.race([opening, timeout]);
+      // It opened in time: nothing opens late (and an idle client keeps no promise for it).
+      this.#late = DONE;
       ch = channel(pair);
       this.#ch = ch;
       this.#closeError = null;
