@@ -35,7 +35,7 @@ interface Conn {
 }
 
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
-const MIN_READ = 256;
+const MIN_READ = 64;
 const MAX_READ = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
