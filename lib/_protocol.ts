@@ -128,6 +128,8 @@ const WAITS_FOR = {
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
 const NO_IDS = new Map<number, InFlight>();
 const NONE: never[] = [];
+// The broker's limits before its CONNACK, or when it sent none: never written to.
+const NO_PROPS: ConnackProperties = Object.freeze({});
 
 /** The protocol state of one client, across its connections. */
 export class Protocol {
@@ -136,7 +138,7 @@ export class Protocol {
   /** When bytes last went out. */
   lastWrite = 0;
   /** MQTT 5: the properties of this connection's CONNACK (the broker's limits); `{}` before one. */
-  broker: ConnackProperties = {};
+  broker: ConnackProperties = NO_PROPS;
   /** MQTT 5: times the broker sent more unacknowledged QoS 1/2 messages than our Receive Maximum. */
   overruns = 0;
 
@@ -147,8 +149,8 @@ export class Protocol {
   // (the broker's Receive Maximum), and how many of its we have not acked.
   #window = 65535;
   #unacked = 0;
-  // MQTT 5 topic aliases of this connection, ours and the broker's.
-  #aliases = new TopicAliases();
+  // MQTT 5 topic aliases of this connection, ours and the broker's (made on first use).
+  #aliases: TopicAliases | null = null;
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
   #inflight = NO_IDS;
@@ -234,11 +236,11 @@ export class Protocol {
     this.#clean = clean;
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
-    this.#aliases = new TopicAliases();
+    this.#aliases = null;
     this.#window = 65535;
     this.#unacked = 0;
     this.#qos2Released = null;
-    this.broker = {};
+    this.broker = NO_PROPS;
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
@@ -337,7 +339,13 @@ export class Protocol {
   wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
     const b = this.broker;
     return this.#options.autoTopicAlias
-      ? this.#aliases.out(packet, full, packetId, b.topicAliasMaximum ?? 0, b.maximumPacketSize)
+      ? (this.#aliases ??= new TopicAliases()).out(
+        packet,
+        full,
+        packetId,
+        b.topicAliasMaximum ?? 0,
+        b.maximumPacketSize,
+      )
       : full;
   }
 
@@ -408,7 +416,7 @@ export class Protocol {
         );
       }
       this.#awaitingConnack = false;
-      this.broker = p.properties ?? {};
+      this.broker = p.properties ?? NO_PROPS;
       this.#window = this.broker.receiveMaximum ?? 65535;
       this.#out.connack(p);
       return;
@@ -491,7 +499,7 @@ export class Protocol {
     if (this.#options.version === 5) {
       // Every message gets properties, `{}` when it has none.
       p.properties ??= {};
-      this.#aliases.in(p, this.#options.topicAliasMaximum);
+      (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
     if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
       // The broker sent more than our Receive Maximum. Tolerated (mosquitto
