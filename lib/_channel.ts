@@ -22,6 +22,8 @@ export interface ReadSink {
 export interface Channel {
   /** Reads the next bytes, for `sink`: one read at a time. */
   read(sink: ReadSink): void;
+  /** The sink of the last read. */
+  readonly sink: ReadSink | null;
   /** Writes all of `bytes`. */
   write(bytes: Uint8Array): Promise<void>;
   /** Closes both directions; a pending read ends. Never throws. */
@@ -90,6 +92,10 @@ class ConnChannel implements Channel {
     this.#conn = conn;
   }
 
+  get sink(): ReadSink | null {
+    return this.#sink;
+  }
+
   read(sink: ReadSink): void {
     this.#sink = sink;
     try {
@@ -154,6 +160,10 @@ class StreamChannel implements Channel {
   }
 
   #sink: ReadSink | null = null;
+
+  get sink(): ReadSink | null {
+    return this.#sink;
+  }
 
   read(sink: ReadSink): void {
     this.#sink = sink;

@@ -28,6 +28,8 @@ const noop = () => {};
 // What waits on nothing: one settled promise for every client.
 const DONE: Promise<unknown> = Promise.resolve();
 const same = <T>(x: T): T => x;
+// After a chunk's two turns: one function for every connection, which the channel leads to.
+const handed = (ch: Channel): void => (ch.sink as Connection).handed(ch);
 // What waits for a channel's reader to end, made only when something does.
 const readEnds = new WeakMap<Channel, Pending<void> & { promise: Promise<void> }>();
 
@@ -44,7 +46,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   /** The last accepting CONNACK, as `client.connack` shows it. */
   accepted: Connack | undefined;
   /** Told which server accepted, before the `connected` event (the connector keeps it). */
-  onAccept: (server: Endpoint) => void = noop;
+  acceptor: { accepted(server: Endpoint): void } | null = null;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
   replies: {
     take(message: Incoming): boolean;
@@ -84,12 +86,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     this.#config = config;
     this.#hooks = hooks;
     this.#target = target;
-    const core = new Protocol(config.store, this, {
-      version: config.version,
-      receiveMaximum: config.receiveMaximum,
-      topicAliasMaximum: config.topicAliasMaximum,
-      autoTopicAlias: config.autoTopicAlias,
-    });
+    // The config has the protocol's options under their names: no copy of them per client.
+    const core = new Protocol(config.store, this, config);
     this.core = core;
     this.inbox = new Inbox(config.maxQueued, this);
     this.writer = new Writer(this);
@@ -344,7 +342,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         reasonCode: code,
         properties: ack.properties ?? {},
       };
-      this.onAccept(server);
+      this.acceptor?.accepted(server);
       this.core.resend();
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
@@ -456,7 +454,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       return this.failed(ch, e);
     }
     // Two turns without a closure: the first passes `ch` on, the second takes it.
-    Promise.resolve(ch).then(same).then(this.#handed);
+    Promise.resolve(ch).then(same).then(handed);
   }
 
   /** Reading `ch` failed, or what it read broke the protocol: the connection on it ends. */
@@ -471,12 +469,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     this.#endRead(ch);
   }
 
-  // A chunk was handed out: write what it caused, then read on. Made once per connection.
-  readonly #handed = (ch: Channel): void => {
+  /** A chunk read on `ch` was handed out: writes what it caused, then reads on. */
+  handed(ch: Channel): void {
     this.writer.uncork();
     if (this.#ch === ch) ch.read(this);
     else this.#endRead(ch);
-  };
+  }
 
   /** The reader of `ch` ended. */
   #endRead(ch: Channel): void {
