@@ -5,10 +5,25 @@
 // connection pins a small buffer, not the default reader's 64 KiB.
 import type { StreamPair } from "./transports/types.ts";
 
+/**
+ * Where a channel's reads go. Called once per read(), from a promise
+ * reaction: an idle connection holds one pending read and no suspended
+ * async function, whose frames, promises and resume closures would cost
+ * about 1 KB per connection.
+ */
+export interface ReadSink {
+  /** The bytes read, in a buffer never reused afterwards; null at end of stream. */
+  data(ch: Channel, chunk: Uint8Array | null): void;
+  /** The read failed. */
+  failed(ch: Channel, error: unknown): void;
+}
+
 /** What the client core reads from and writes to. */
 export interface Channel {
-  /** The next bytes, in a buffer never reused afterwards; null at end of stream. */
-  read(): Promise<Uint8Array | null>;
+  /** Reads the next bytes, for `sink`: one read at a time. */
+  read(sink: ReadSink): void;
+  /** The sink of the last read. */
+  readonly sink: ReadSink | null;
   /** Writes all of `bytes`. */
   write(bytes: Uint8Array): Promise<void>;
   /** Closes both directions; a pending read ends. Never throws. */
@@ -22,7 +37,7 @@ interface Conn {
 }
 
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
-const MIN_READ = 256;
+const MIN_READ = 64;
 const MAX_READ = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
@@ -71,26 +86,39 @@ class ConnChannel implements Channel {
   readonly #conn: Conn;
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
+  #sink: ReadSink | null = null;
 
   constructor(conn: Conn) {
     this.#conn = conn;
   }
 
-  async read(): Promise<Uint8Array | null> {
-    let n: number | null;
+  get sink(): ReadSink | null {
+    return this.#sink;
+  }
+
+  read(sink: ReadSink): void {
+    this.#sink = sink;
     try {
-      n = await this.#conn.read(this.#buf);
+      this.#conn.read(this.#buf).then(this.#onRead, this.#onFail);
     } catch (e) {
-      if (this.#closed) return null;
-      throw e;
+      queueMicrotask(() => this.#onFail(e));
     }
-    if (n === null) return null;
+  }
+
+  // Made once per channel, not per read.
+  readonly #onRead = (n: number | null): void => {
+    if (n === null) return this.#sink!.data(this, null);
     const buf = this.#buf;
     const chunk = buf.slice(0, n);
     const size = reuseSize(buf.length, n);
     if (size !== buf.length) this.#buf = new Uint8Array(size);
-    return chunk;
-  }
+    this.#sink!.data(this, chunk);
+  };
+
+  readonly #onFail = (e: unknown): void => {
+    if (this.#closed) this.#sink!.data(this, null);
+    else this.#sink!.failed(this, e);
+  };
 
   async write(bytes: Uint8Array): Promise<void> {
     // Deno.Conn.write may write only part of the buffer.
@@ -131,21 +159,37 @@ class StreamChannel implements Channel {
     this.#writer = pair.writable.getWriter();
   }
 
-  async read(): Promise<Uint8Array | null> {
+  #sink: ReadSink | null = null;
+
+  get sink(): ReadSink | null {
+    return this.#sink;
+  }
+
+  read(sink: ReadSink): void {
+    this.#sink = sink;
     try {
-      if (this.#byob) {
-        const { value, done } = await this.#byob.read(new Uint8Array(this.#size));
-        if (done || !value) return null;
-        this.#size = nextSize(this.#size, value.length);
-        return value;
-      }
-      const { value, done } = await this.#reader!.read();
-      return done ? null : value;
+      if (this.#byob) this.#byob.read(new Uint8Array(this.#size)).then(this.#onByob, this.#onFail);
+      else this.#reader!.read().then(this.#onRead, this.#onFail);
     } catch (e) {
-      if (this.#closed) return null;
-      throw e;
+      queueMicrotask(() => this.#onFail(e));
     }
   }
+
+  // Made once per channel, not per read.
+  readonly #onByob = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
+    if (done || !value) return this.#sink!.data(this, null);
+    this.#size = nextSize(this.#size, value.length);
+    this.#sink!.data(this, value);
+  };
+
+  readonly #onRead = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
+    this.#sink!.data(this, done ? null : value);
+  };
+
+  readonly #onFail = (e: unknown): void => {
+    if (this.#closed) this.#sink!.data(this, null);
+    else this.#sink!.failed(this, e);
+  };
 
   write(bytes: Uint8Array): Promise<void> {
     return this.#writer.write(bytes);

@@ -3,7 +3,7 @@
 // connect timeout, the CONNECT/CONNACK exchange, the reader that feeds the
 // protocol state, the writer its bytes go to, the inbox its messages go to,
 // the keepalive, and ending each connection exactly once.
-import { type Channel, channel, CLOSE_WAIT_MS } from "./_channel.ts";
+import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
 import { decodeFromBroker } from "./codec/decode.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
@@ -27,13 +27,18 @@ import type { StreamPair } from "./transports/types.ts";
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
 const DONE: Promise<unknown> = Promise.resolve();
+const same = <T>(x: T): T => x;
+// After a chunk's two turns: one function for every connection, which the channel leads to.
+const handed = (ch: Channel): void => (ch.sink as Connection).handed(ch);
+// What waits for a channel's reader to end, made only when something does.
+const readEnds = new WeakMap<Channel, Pending<void> & { promise: Promise<void> }>();
 
 /**
  * A client's link to the broker, re-established by each `start()`. It owns
  * the protocol state, and is its output: bytes go to the writer, messages
  * to the inbox.
  */
-export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
+export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, ReadSink {
   /** True between CONNACK and the end of the connection. */
   connected = false;
   /** `disconnect()` was called and no `open()` succeeded since. */
@@ -41,7 +46,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   /** The last accepting CONNACK, as `client.connack` shows it. */
   accepted: Connack | undefined;
   /** Told which server accepted, before the `connected` event (the connector keeps it). */
-  onAccept: (server: Endpoint) => void = noop;
+  acceptor: { accepted(server: Endpoint): void } | null = null;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
   replies: {
     take(message: Incoming): boolean;
@@ -61,7 +66,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
   // Set while an open() is under way; fails it (disconnect() calls it).
   #abortOpen: ((error: Error) => void) | null = null;
   #closeError: MQTTConnectionError | null = null;
-  #readLoop: Promise<unknown> = DONE;
+  // The channel the last reader started reads, until that reader ends.
+  #reading: Channel | null = null;
+  #framer: Framer | null = null;
   // The closing of the last transport (a WebSocket's closing handshake).
   #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
@@ -79,12 +86,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     this.#config = config;
     this.#hooks = hooks;
     this.#target = target;
-    const core = new Protocol(config.store, this, {
-      version: config.version,
-      receiveMaximum: config.receiveMaximum,
-      topicAliasMaximum: config.topicAliasMaximum,
-      autoTopicAlias: config.autoTopicAlias,
-    });
+    // The config has the protocol's options under their names: no copy of them per client.
+    const core = new Protocol(config.store, this, config);
     this.core = core;
     this.inbox = new Inbox(config.maxQueued, this);
     this.writer = new Writer(this);
@@ -301,15 +304,21 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       // A connection that opens after the attempt was given up must still be closed.
       this.#late = opening.then((pair) => timedOut ? channel(pair).close() : undefined, noop);
       const pair = await Promise.race([opening, timeout]);
+      // It opened in time: nothing opens late (and an idle client keeps no promise for it).
+      this.#late = DONE;
       ch = channel(pair);
       this.#ch = ch;
       this.#closeError = null;
       this.writer.attach(ch);
       this.core.start(clean);
-      this.#readLoop = this.#read(
-        ch,
-        new Framer(this.#config.maxPacketSize, decodeFromBroker, this.#config.version, true),
+      this.#framer = new Framer(
+        this.#config.maxPacketSize,
+        decodeFromBroker,
+        this.#config.version,
+        true,
       );
+      this.#reading = ch;
+      ch.read(this);
       const connack = new Promise<ConnackPacket>((resolve, reject) => {
         this.#connack = { resolve, reject };
       });
@@ -338,7 +347,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
         reasonCode: code,
         properties: ack.properties ?? {},
       };
-      this.onAccept(server);
+      this.acceptor?.accepted(server);
       this.core.resend();
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
@@ -360,7 +369,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
             { cause: error },
           ),
         );
-        await this.#readLoop;
+        await this.#readEnded();
       }
       throw error;
     } finally {
@@ -397,7 +406,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
     this.#teardown(error);
     // Resolves once the transport is closed, so that the DISCONNECT is out
     // even if the process exits next (the broker would publish the will).
-    await Promise.all([this.#readLoop, this.#closing, late]);
+    await Promise.all([this.#readEnded(), this.#closing, late]);
   }
 
   /** Why `what` cannot be done now, or null when connected and still writing. */
@@ -421,41 +430,83 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner {
       : await connectDefault(server, c.ssl_params, signal);
   }
 
-  async #read(ch: Channel, decoder: Framer): Promise<void> {
+  /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */
+  data(ch: Channel, chunk: Uint8Array | null): void {
     try {
-      while (this.#ch === ch) {
-        const chunk = await ch.read();
-        if (chunk === null) {
-          this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
-          return;
-        }
-        this.core.lastRead = Date.now();
-        // What the packets of one chunk cause goes out in one write: their
-        // acks, and what the code they resumed sends. Two turns let that code
-        // run (publish()'s own promise, then its caller's await): a publish
-        // that awaited its PUBACK sends the next PUBLISH before the next read
-        // is set up, and 1000 pipelined ones go out together, so the broker
-        // too reads them in one go.
-        this.writer.cork();
-        for (const packet of decoder.push(chunk)) {
+      if (chunk === null) {
+        this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
+        return this.#endRead(ch);
+      }
+      this.core.lastRead = Date.now();
+      // What the packets of one chunk cause goes out in one write: their
+      // acks, and what the code they resumed sends. Two turns let that code
+      // run (publish()'s own promise, then its caller's await): a publish
+      // that awaited its PUBACK sends the next PUBLISH before the next read
+      // is set up, and 1000 pipelined ones go out together, so the broker
+      // too reads them in one go.
+      this.writer.cork();
+      // A connection that ended already takes nothing more (its bytes would
+      // reach the next connection's framer).
+      if (this.#ch === ch) {
+        for (const packet of this.#framer!.push(chunk)) {
           // The broker's DISCONNECT ended the connection: nothing after it
           // counts (the broker must send nothing more, MQTT-3.14.4-1).
           if (this.#ch !== ch) break;
           this.core.handle(packet);
         }
-        await null;
-        await null;
-        this.writer.uncork();
-        // Reads that complete at once would outrun the consumer: let it take these first.
-        await this.inbox.drained();
       }
     } catch (e) {
-      if (e instanceof MQTTProtocolError) return this.#fail(e, ch);
+      return this.failed(ch, e);
+    }
+    // Two turns without a closure: the first passes `ch` on, the second takes it.
+    Promise.resolve(ch).then(same).then(handed);
+  }
+
+  /** Reading `ch` failed, or what it read broke the protocol: the connection on it ends. */
+  failed(ch: Channel, e: unknown): void {
+    if (e instanceof MQTTProtocolError) this.#fail(e, ch);
+    else {
       this.#teardown(
         new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
         ch,
       );
     }
+    this.#endRead(ch);
+  }
+
+  /** A chunk read on `ch` was handed out: writes what it caused, then reads on. */
+  handed(ch: Channel): void {
+    this.writer.uncork();
+    // Reads that complete at once would outrun the consumer: let it take these first.
+    const drained = this.#ch === ch ? this.inbox.drained() : undefined;
+    if (drained) drained.then(() => this.#readOn(ch));
+    else this.#readOn(ch);
+  }
+
+  #readOn(ch: Channel): void {
+    if (this.#ch === ch) ch.read(this);
+    else this.#endRead(ch);
+  }
+
+  /** The reader of `ch` ended. */
+  #endRead(ch: Channel): void {
+    if (this.#reading === ch) this.#reading = null;
+    const end = readEnds.get(ch);
+    readEnds.delete(ch);
+    end?.resolve();
+  }
+
+  /** Resolves once the last reader started has ended. */
+  #readEnded(): Promise<unknown> {
+    const ch = this.#reading;
+    if (!ch) return DONE;
+    let end = readEnds.get(ch);
+    if (!end) {
+      let d!: Pending<void>;
+      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
+      readEnds.set(ch, end = { ...d, promise });
+    }
+    return end.promise;
   }
 
   /**

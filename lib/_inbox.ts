@@ -18,6 +18,10 @@ export interface InboxLink {
   readonly userClosed: boolean;
 }
 
+// Shared by every inbox until it needs its own, never pushed to: an idle
+// client carries no empty arrays.
+const NONE: never[] = [];
+
 /** The queue of received messages, with its waiters and its QoS 0 drop policy. */
 export class Inbox {
   /** QoS 0 messages dropped because the queue was full. */
@@ -25,9 +29,9 @@ export class Inbox {
   readonly #max: number;
   readonly #link: InboxLink;
   // Handed-out slots before #head are cleared, so that they pin nothing.
-  #queue: (Incoming | undefined)[] = [];
+  #queue: (Incoming | undefined)[] = NONE;
   #head = 0;
-  #waiters: Pending<Incoming>[] = [];
+  #waiters: Pending<Incoming>[] = NONE;
   // The reader waiting for the queue to empty (see `drained`).
   #drained: (() => void) | null = null;
   // Messages handed to a consumer so far, and as of the last `drained()`.
@@ -59,6 +63,7 @@ export class Inbox {
       if (i === this.#queue.length) return;
       this.#queue.splice(i, 1);
     }
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
   }
 
@@ -198,6 +203,7 @@ export class Inbox {
   #wait(signal: AbortSignal | undefined, what: string): Promise<Incoming> {
     const closed = this.#link.closed(what);
     if (closed) return Promise.reject(closed);
+    if (this.#waiters === NONE) this.#waiters = [];
     if (!signal) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
     return new Promise((resolve, reject) => {
       const done = () => signal.removeEventListener("abort", onAbort);

@@ -22,7 +22,7 @@ import type { AckProperties, ConnackProperties } from "./codec/properties.ts";
 import { encodeAck } from "./codec/publish.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
-import type { SessionStore } from "./session_store.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 
 /** Settles one waiting call. */
@@ -121,6 +121,16 @@ const WAITS_FOR = {
   unsuback: "UNSUBSCRIBE",
 };
 
+// Empty collections every client shares until it needs its own: an idle
+// client carries no empty Map, Set or array. Never written to: the session
+// store, the id map and the arrays are replaced before their first set, add
+// or push.
+const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
+const NO_IDS = new Map<number, InFlight>();
+const NONE: never[] = [];
+// The broker's limits before its CONNACK, or when it sent none: never written to.
+const NO_PROPS: ConnackProperties = Object.freeze({});
+
 /** The protocol state of one client, across its connections. */
 export class Protocol {
   /** When bytes last came in (a time the driver passes in, in ms). */
@@ -128,28 +138,28 @@ export class Protocol {
   /** When bytes last went out. */
   lastWrite = 0;
   /** MQTT 5: the properties of this connection's CONNACK (the broker's limits); `{}` before one. */
-  broker: ConnackProperties = {};
+  broker: ConnackProperties = NO_PROPS;
   /** MQTT 5: times the broker sent more unacknowledged QoS 1/2 messages than our Receive Maximum. */
   overruns = 0;
 
-  readonly #store: SessionStore;
+  #store: SessionStore;
   readonly #out: ProtocolOutput;
   readonly #options: ProtocolOptions;
   // MQTT 5 flow control: how many QoS 1/2 publishes may be unacknowledged
   // (the broker's Receive Maximum), and how many of its we have not acked.
   #window = 65535;
   #unacked = 0;
-  // MQTT 5 topic aliases of this connection, ours and the broker's.
-  #aliases = new TopicAliases();
+  // MQTT 5 topic aliases of this connection, ours and the broker's (made on first use).
+  #aliases: TopicAliases | null = null;
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
-  readonly #inflight = new Map<number, InFlight>();
+  #inflight = NO_IDS;
   #lastId = 0;
   // Requests waiting for a free packet id (or, publishes, for room in the
   // broker's Receive Maximum), in call order.
-  #waiting: Request[] = [];
+  #waiting: Request[] = NONE;
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
-  #pings: (Pending<void> | null)[] = [];
+  #pings: (Pending<void> | null)[] = NONE;
   #pingSentAt = 0;
   // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
   // (Made on the first QoS 2 message: an idle client carries no empty Set.)
@@ -172,26 +182,39 @@ export class Protocol {
 
   /**
    * @param store The session: unacknowledged outgoing packets and delivered
-   * incoming QoS 2 ids. Ids it holds stay taken until acknowledged.
+   * incoming QoS 2 ids. Ids it holds stay taken until acknowledged. Null: a
+   * {@linkcode MemorySessionStore}, made when something is first kept.
    * @param out Where bytes, messages and the CONNACK go.
    * @param options The protocol version and, with MQTT 5, the client's own limits.
    */
   constructor(
-    store: SessionStore,
+    store: SessionStore | null,
     out: ProtocolOutput,
     options: ProtocolOptions = V4,
   ) {
-    this.#store = store;
+    this.#store = store ?? NO_SESSION;
     this.#out = out;
     this.#options = options;
-    for (const [id, bytes] of store.outgoing) {
+    for (const [id, bytes] of this.#store.outgoing) {
       const kind = bytes[0] >> 4 === 6
         ? "pubcomp"
         : ((bytes[0] >> 1) & 3) === 2
         ? "pubrec"
         : "puback";
-      this.#inflight.set(id, { kind, resolve: noop, reject: noop });
+      this.#ids().set(id, { kind, resolve: noop, reject: noop });
     }
+  }
+
+  /** The session store, to write to. */
+  #kept(): SessionStore {
+    if (this.#store === NO_SESSION) this.#store = new MemorySessionStore();
+    return this.#store;
+  }
+
+  /** The packet ids in flight, to write to. */
+  #ids(): Map<number, InFlight> {
+    if (this.#inflight === NO_IDS) this.#inflight = new Map();
+    return this.#inflight;
   }
 
   /** 4 (MQTT 3.1.1) or 5. */
@@ -217,11 +240,11 @@ export class Protocol {
     this.#renewed = false;
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
-    this.#aliases = new TopicAliases();
+    this.#aliases = null;
     this.#window = 65535;
     this.#unacked = 0;
     this.#qos2Released = null;
-    this.broker = {};
+    this.broker = NO_PROPS;
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
@@ -327,8 +350,10 @@ export class Protocol {
    */
   send(request: Request): void {
     const id = this.#waiting.length === 0 && this.#room(request) ? this.#takeId() : undefined;
-    if (id === undefined) this.#waiting.push(request);
-    else this.#sendAs(id, request);
+    if (id === undefined) {
+      if (this.#waiting === NONE) this.#waiting = [];
+      this.#waiting.push(request);
+    } else this.#sendAs(id, request);
   }
 
   /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */
@@ -339,8 +364,8 @@ export class Protocol {
   #sendAs(id: number, r: Request): void {
     r.bytes[r.idAt] = id >> 8;
     r.bytes[r.idAt + 1] = id & 0xff;
-    this.#inflight.set(id, r);
-    if (r.keep) this.#store.outgoing.set(id, r.bytes);
+    this.#ids().set(id, r);
+    if (r.keep) this.#kept().outgoing.set(id, r.bytes);
     this.#out.write(r.packet ? this.wire(r.packet, r.bytes, id) : r.bytes);
   }
 
@@ -348,7 +373,13 @@ export class Protocol {
   wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
     const b = this.broker;
     return this.#options.autoTopicAlias
-      ? this.#aliases.out(packet, full, packetId, b.topicAliasMaximum ?? 0, b.maximumPacketSize)
+      ? (this.#aliases ??= new TopicAliases()).out(
+        packet,
+        full,
+        packetId,
+        b.topicAliasMaximum ?? 0,
+        b.maximumPacketSize,
+      )
       : full;
   }
 
@@ -386,6 +417,7 @@ export class Protocol {
 
   /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
   expectPong(pong: Pending<void> | null): void {
+    if (this.#pings === NONE) this.#pings = [];
     this.#pings.push(pong);
   }
 
@@ -423,7 +455,7 @@ export class Protocol {
         this.#renew();
       }
       this.#awaitingConnack = false;
-      this.broker = p.properties ?? {};
+      this.broker = p.properties ?? NO_PROPS;
       this.#window = this.broker.receiveMaximum ?? 65535;
       this.#out.connack(p);
       return;
@@ -457,7 +489,7 @@ export class Protocol {
         if (p.type === "pubrec") {
           // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
           const pubrel = encodeAck({ type: "pubrel", packetId: p.packetId });
-          this.#store.outgoing.set(p.packetId, pubrel);
+          this.#kept().outgoing.set(p.packetId, pubrel);
           f.kind = "pubcomp";
           this.#out.write(pubrel);
           return;
@@ -506,7 +538,7 @@ export class Protocol {
     if (this.#options.version === 5) {
       // Every message gets properties, `{}` when it has none.
       p.properties ??= {};
-      this.#aliases.in(p, this.#options.topicAliasMaximum);
+      (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
     if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
       // The broker sent more than our Receive Maximum. Tolerated (mosquitto
@@ -544,7 +576,7 @@ export class Protocol {
       if (session !== this.#session) return;
       // Delivered: from now on a resend of this id is answered, not delivered.
       this.#qos2Queued?.delete(id);
-      this.#store.incoming.add(id);
+      this.#kept().incoming.add(id);
       if (counted) (this.#qos2Released ??= new Set()).add(id);
       this.#out.write(encodeAck({ type: "pubrec", packetId: id }));
     } else if (generation === this.#generation && this.#online) {
@@ -577,6 +609,7 @@ export class Protocol {
     if (sent && this.lastRead >= sent) this.#pingSentAt = 0;
     if (!this.#pingSentAt && now - this.lastWrite >= ms) {
       this.#pingSentAt = now;
+      if (this.#pings === NONE) this.#pings = [];
       this.#pings.push(null);
       this.#out.write(Uint8Array.of(0xc0, 0x00));
     }

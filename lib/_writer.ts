@@ -15,12 +15,15 @@ export interface WriterOwner {
   writeFailed(error: MQTTConnectionError, ch: Channel): void;
 }
 
+// Shared by every writer with nothing queued: never pushed to.
+const NONE: never[] = [];
+
 /** Batches and writes a client's packets on one channel at a time. */
 export class Writer {
   /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
   sealed = false;
   #ch: Channel | null = null;
-  #out: Uint8Array[] = [];
+  #out: Uint8Array[] = NONE;
   // One promise for all the bytes going out together, made only when awaited.
   #batch: (Pending<void> & { promise: Promise<void> }) | null = null;
   // The channel a write loop runs for: a write stuck on a dead connection
@@ -45,7 +48,7 @@ export class Writer {
     this.#ch = null;
     this.#batch?.reject(error);
     this.#batch = null;
-    this.#out = [];
+    this.#out = NONE;
     this.#corked = false;
   }
 
@@ -57,7 +60,8 @@ export class Writer {
   write(bytes: Uint8Array): void {
     const ch = this.#ch;
     if (!ch || this.sealed) return;
-    this.#out.push(bytes);
+    if (this.#out === NONE) this.#out = [bytes];
+    else this.#out.push(bytes);
     if (this.#flushing !== ch && !this.#corked) void this.#flush(ch);
   }
 
@@ -94,7 +98,7 @@ export class Writer {
       while (this.#out.length > 0 && this.#ch === ch) {
         const chunks = this.#out;
         const batch = this.#batch;
-        this.#out = [];
+        this.#out = NONE;
         this.#batch = null;
         try {
           await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));

@@ -10,7 +10,7 @@ import type { ProtocolVersion, QoS } from "./codec/packet.ts";
 import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
 import { writeProperties } from "./codec/properties.ts";
 import { utf8 } from "./codec/_strings.ts";
-import { MemorySessionStore, type SessionStore } from "./session_store.ts";
+import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
 import { checkBool, checkInt, checkPayload, invalid } from "./_checks.ts";
@@ -258,7 +258,8 @@ export interface ClientConfig {
   maxPacketSize: number;
   maxQueued: number;
   connectTimeout: number;
-  store: SessionStore;
+  /** Null: a MemorySessionStore, made on first use. */
+  store: SessionStore | null;
 }
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
@@ -385,8 +386,9 @@ export function clientConfig(
   checkInt("maxQueuedMessages", maxQueued, 1, Number.MAX_SAFE_INTEGER);
   const connectTimeout = o.connectTimeout ?? 30_000;
   checkInt("connectTimeout", connectTimeout, 1, 2_147_483_647);
-  const store = o.sessionStore ?? new MemorySessionStore();
-  if (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set)) {
+  // None given: the protocol state makes one when it first keeps something.
+  const store = o.sessionStore ?? null;
+  if (store !== null && (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set))) {
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
