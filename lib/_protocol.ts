@@ -18,16 +18,7 @@ import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 
-export type {
-  Acked,
-  AckKind,
-  Incoming,
-  InFlight,
-  Pending,
-  ProtocolOptions,
-  ProtocolOutput,
-  Request,
-} from "./_protocol_types.ts";
+export type * from "./_protocol_types.ts";
 import type {
   Incoming,
   InFlight,
