@@ -2,7 +2,7 @@
 // stand for topic names, ours towards the broker and the broker's towards us.
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
-import { encodePublish } from "./codec/publish.ts";
+import { encodePublish, hasAny } from "./codec/publish.ts";
 import { allocPacket } from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
@@ -77,12 +77,6 @@ export class TopicAliases {
     }
     p.topic = topic;
   }
-}
-
-/** Whether `o` has an own key. */
-function hasAny(o: object | undefined): boolean {
-  if (o !== undefined) { for (const _ in o) return true; }
-  return false;
 }
 
 /**

@@ -70,7 +70,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
 }
 
 /** Whether `o` has an own key (its properties are then encoded, and checked, one by one). */
-function hasAny(o: object | undefined): boolean {
+export function hasAny(o: object | undefined): boolean {
   if (o !== undefined) { for (const _ in o) return true; }
   return false;
 }
