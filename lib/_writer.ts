@@ -1,7 +1,7 @@
-// The client's outgoing bytes on its current channel: packets written in one
-// turn of the event loop go out in one write, those written while a write is
-// under way together in the next one, and so do those written while the
-// reader holds writes back ("corked") to hand out a chunk.
+// The client's outgoing bytes on its current channel: packets written by one
+// run of code (before its next await) go out in one write, those written
+// while a write is under way together in the next one, and so do those
+// written while the reader holds writes back ("corked") to hand out a chunk.
 import type { Channel } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import type { Pending } from "./_protocol.ts";
