@@ -11,6 +11,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import process from "node:process";
 import { encode } from "../lib/codec/encode.ts";
@@ -20,6 +21,7 @@ import type {
   ConnectPacket,
   Packet,
   ProtocolVersion,
+  PublishPacket,
 } from "../lib/codec/mod.ts";
 import { concat } from "../lib/_bytes.ts";
 
@@ -107,6 +109,32 @@ export async function roundTrip(peer: Peer, packetId = 65535): Promise<Packet[]>
     if (p.type === "pubcomp" && p.packetId === packetId) return before;
     before.push(p);
   }
+}
+
+/**
+ * Takes `n` QoS 1 PUBLISHes from a client the broker gave Receive Maximum
+ * 2: two on the wire, then at each step a round trip shows that no third
+ * came before the oldest is acknowledged (PUBACK), and the next is taken.
+ *
+ * @returns The PUBLISHes, in arrival order.
+ */
+export async function ackTwoAtATime(peer: Peer, n: number): Promise<PublishPacket[]> {
+  const arrived: PublishPacket[] = [];
+  const unacked: PublishPacket[] = [];
+  const take = async () => {
+    const p = await peer.expect("publish");
+    arrived.push(p);
+    unacked.push(p);
+  };
+  await take();
+  await take();
+  while (unacked.length > 0) {
+    // Two on the wire: a third, had it come, would be here before the round trip's answer.
+    assert.deepEqual(await roundTrip(peer), [], `with ${unacked.length} unacknowledged`);
+    await peer.write({ type: "puback", packetId: unacked.shift()!.packetId! });
+    if (arrived.length < n) await take();
+  }
+  return arrived;
 }
 
 function makePeer(socket: Socket): Peer {

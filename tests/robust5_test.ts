@@ -13,6 +13,7 @@ import {
 } from "../lib/robust.ts";
 import {
   acceptConnect,
+  ackTwoAtATime,
   type HostileBroker,
   type Peer,
   roundTrip,
@@ -73,6 +74,14 @@ const refusing = (returnCode: number, properties = {}): Scenario => async (peer:
   await peer.write({ type: "connack", sessionPresent: false, returnCode, properties });
   await peer.clientClosed;
 };
+
+/** A broker that accepts, then drops the connection at the client's PINGREQ. */
+async function droppingAtPing(peer: Peer) {
+  await acceptConnect(peer);
+  await peer.expect("pingreq");
+  peer.end();
+  await peer.clientClosed;
+}
 
 /** Resolves on the client's next `connected` event with the URL the client says it is on then. */
 const connected = (client: MQTTClient) =>
@@ -172,10 +181,7 @@ test(
       // The first server: accepts, drops the connection, then says it moved.
       async (peer) => {
         if (n++ === 0) {
-          await acceptConnect(peer);
-          await peer.expect("pingreq");
-          peer.end();
-          await peer.clientClosed;
+          await droppingAtPing(peer);
         } else {
           await refusing(0x9d, { serverReference: `127.0.0.1:${b.port}` })(peer);
         }
@@ -206,10 +212,7 @@ test(
     await withBrokers([
       async (peer) => {
         if (n++ === 0) {
-          await acceptConnect(peer);
-          await peer.expect("pingreq");
-          peer.end();
-          return void await peer.clientClosed;
+          return void await droppingAtPing(peer);
         }
         await refusing(0x9c, { serverReference: `127.0.0.1:${a.port}` })(peer);
       },
@@ -364,18 +367,8 @@ test(
         peer.end();
         return void await peer.clientClosed;
       }
-      const unacked: PublishPacket[] = [];
-      const take = async () => {
-        const p = await peer.expect("publish");
+      for (const p of await ackTwoAtATime(peer, N)) {
         arrived.push(`${text(p.payload)}${p.dup ? " dup" : ""}`);
-        unacked.push(p);
-      };
-      await take();
-      await take();
-      while (unacked.length > 0) {
-        assert.deepEqual(await roundTrip(peer), [], `with ${unacked.length} unacknowledged`);
-        await peer.write({ type: "puback", packetId: unacked.shift()!.packetId! });
-        if (arrived.length < N) await take();
       }
       await peer.expect("disconnect");
     }], async ([a]) => {
