@@ -260,15 +260,7 @@ function msgRow(
 }
 
 async function clientRows() {
-  const peer = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", new URL("_peer.ts", here).pathname],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const first = (await lines.read()).value ?? "";
-  const port = Number(/PORT (\d+)/.exec(first)?.[1]);
+  const { port, stop } = await startPeer();
   try {
     const n = quick ? 50_000 : 200_000;
     const section = "client only";
@@ -294,9 +286,7 @@ async function clientRows() {
     );
     for (const runtime of ["node", "bun"]) await runtimeRows(runtime, port, n);
   } finally {
-    await peer.stdin.close();
-    await lines.cancel();
-    await peer.status;
+    await stop();
   }
 }
 
