@@ -107,23 +107,13 @@ export class Inbox {
     if (!queued) {
       return this.#wait(signal, "wait_msg").then((q) => this.#handle(q, callback));
     }
-    try {
-      return Promise.resolve(this.#handle(queued, callback));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.#settle(queued, callback);
   }
 
   /** `check_msg`: at most one queued message, as `receive` hands it out; never waits. */
   check(callback?: MessageCallback): Promise<Message | undefined> {
     const queued = this.#take();
-    if (queued) {
-      try {
-        return Promise.resolve(this.#handle(queued, callback));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
+    if (queued) return this.#settle(queued, callback);
     const closed = this.#link.closed("check_msg");
     return closed ? Promise.reject(closed) : Promise.resolve(undefined);
   }
@@ -147,6 +137,15 @@ export class Inbox {
       if (this.#link.userClosed && e instanceof MQTTConnectionError) return undefined;
       throw e;
     });
+  }
+
+  /** `#handle` of a queued message, as one promise: settled at once unless the callback waits. */
+  #settle(queued: Incoming, callback: MessageCallback | undefined): Promise<Message> {
+    try {
+      return Promise.resolve(this.#handle(queued, callback));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
