@@ -81,6 +81,16 @@ export interface NatsCluster {
    * is no leader.
    */
   streamLeader(stream?: string): Promise<NatsNode | undefined>;
+  /**
+   * What each consumer of `$MQTT_msgs` (one per QoS 1 subscription) has
+   * done, as its leader reports it, one line each: the stream's last
+   * sequence, then per consumer the last delivered and acknowledged
+   * sequences, how many wait to be delivered, to be acknowledged, and how
+   * many were delivered again; then the end of each node's log. For a
+   * failure message: it tells messages the broker still holds from messages
+   * it thinks done.
+   */
+  consumers(): Promise<string>;
   /** Kills every node, waits for their exit and removes their folders. */
   stop(): Promise<void>;
 }
@@ -196,8 +206,23 @@ async function monitor<T>(url: string): Promise<T | undefined> {
 interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number };
   account_details?: {
-    stream_detail?: { name: string; cluster?: { leader?: string } }[];
+    stream_detail?: {
+      name: string;
+      cluster?: { leader?: string };
+      state?: { messages?: number; last_seq?: number };
+      consumer_detail?: JszConsumer[];
+    }[];
   }[];
+}
+
+interface JszConsumer {
+  name: string;
+  cluster?: { leader?: string };
+  delivered?: { stream_seq?: number };
+  ack_floor?: { stream_seq?: number };
+  num_ack_pending?: number;
+  num_redelivered?: number;
+  num_pending?: number;
 }
 
 /**
@@ -298,6 +323,7 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
     () => ({ cluster: freePort(), http: freePort(), mqtt: freePort() }),
   );
   const names = ports.map((_, i) => `n${i + 1}`);
+  const clusterName = `umqtt-${crypto.randomUUID().slice(0, 8)}`;
   const procs: (Proc | undefined)[] = new Array(SIZE);
   const runs = new Array(SIZE).fill(0);
   const dirs = names.map((name) => join(root, name));
@@ -311,7 +337,10 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
       `listen: "${HOST}:-1"`, // the NATS client port: unused, any free one
       `http: "${HOST}:${ports[i].http}"`,
       `cluster {`,
-      `  name: umqtt`,
+      // A name of its own: should a node of another test's cluster come up
+      // on a port this one's routes name (a killed node's ports are free
+      // until it restarts), the route is refused rather than the clusters merged.
+      `  name: ${clusterName}`,
       `  listen: "${HOST}:${ports[i].cluster}"`,
       `  routes: [${routes.join(", ")}]`,
       `}`,
@@ -445,6 +474,28 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
         if (detail?.cluster?.leader === node.name) return node;
       }
       return undefined;
+    },
+    async consumers() {
+      const lines: string[] = [];
+      for (const node of nodes.filter((n) => n.running)) {
+        const jsz = await monitor<Jsz>(
+          `${node.monitorUrl}/jsz?accounts=true&streams=true&consumers=true`,
+        );
+        const msgs = jsz?.account_details?.flatMap((a) => a.stream_detail ?? [])
+          .find((s) => s.name === "$MQTT_msgs");
+        if (msgs?.cluster?.leader === node.name) {
+          lines.push(`$MQTT_msgs (leader ${node.name}): last sequence ${msgs.state?.last_seq}`);
+        }
+        for (const c of msgs?.consumer_detail ?? []) {
+          if (c.cluster?.leader !== node.name) continue;
+          lines.push(
+            `consumer ${c.name} (leader ${node.name}): delivered up to ${c.delivered?.stream_seq}, ` +
+              `acknowledged up to ${c.ack_floor?.stream_seq}, ${c.num_pending} to deliver, ` +
+              `${c.num_ack_pending} awaiting ack, ${c.num_redelivered} redelivered`,
+          );
+        }
+      }
+      return `${lines.join("\n") || "(no node answered)"}\nlogs:\n${logs()}`;
     },
     stop,
   };

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { natsAvailable, type NatsNode, startNatsCluster } from "./_nats.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
+import { Tap } from "./_tap.ts";
 
 const ignore = !natsAvailable();
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -177,8 +178,15 @@ test(
     const subs: MQTTClient[] = [];
     const pubs: MQTTClient[] = [];
     try {
-      for (const node of cluster.nodes) {
-        const s = await connectTo(node, `${base}-s${node.name}`);
+      // Each subscriber's connection is tapped: if a message is missing, the
+      // failure says whether it ever came on the wire (then it is ours).
+      const taps = cluster.nodes.map((node) => new Tap("127.0.0.1", node.mqttPort));
+      for (const [k, node] of cluster.nodes.entries()) {
+        const s = new MQTTClient(`${base}-s${node.name}`, node.mqttUrl, {
+          connectTimeout: 5000,
+          transport: taps[k].transport,
+        });
+        await s.connect(true);
         subs.push(s);
         assert.equal(await s.subscribe(`${base}/#`, 1), 1);
       }
@@ -195,10 +203,39 @@ test(
       const copies = subs.map(() => new Uint16Array(TOTAL));
       const afterMarker = subs.map(() => -1); // -1: the marker not seen
       const t0 = performance.now();
+      // Of the messages subscriber k lacks, how many came on its wire: a
+      // PUBLISH that came but never reached the application is our loss;
+      // one that never came is the broker's.
+      const wireAccount = (k: number) => {
+        const missing = new Set<string>();
+        copies[k].forEach((c, i) => c === 0 && missing.add(`${Math.floor(i / EACH)}:${i % EACH}`));
+        const came = new Set<string>();
+        for (const conn of taps[k].conns) {
+          for (const p of conn.read) {
+            if (p.type !== "publish" || p.topic === end) continue;
+            const id = `${Number(p.topic.slice(base.length + 1))}:${text(p.payload)}`;
+            if (missing.has(id)) came.add(id);
+          }
+        }
+        const list = (ids: Iterable<string>) => [...ids].slice(0, 20).join(" ") || "none";
+        const never = [...missing].filter((id) => !came.has(id));
+        return `of the ${missing.size} missing (client:message), ${came.size} came on the wire ` +
+          `but never reached the application (${list(came)}), ${never.length} never came ` +
+          `from the broker (${list(never)})`;
+      };
       const receiving = subs.map(async (s, k) => {
         let have = 0;
         for (;;) {
-          const m = await next(s, `messages on ${cluster.nodes[k].name} (${have} of ${TOTAL})`);
+          let m: Message;
+          try {
+            m = await next(s, `messages on ${cluster.nodes[k].name} (${have} of ${TOTAL})`);
+          } catch (e) {
+            throw new Error(
+              `${(e as Error).message}; ${wireAccount(k)}; NATS says:\n${await cluster
+                .consumers()}`,
+              { cause: e },
+            );
+          }
           if (m.topic === end) {
             afterMarker[k] = TOTAL - have;
           } else {
