@@ -17,6 +17,10 @@ async function until(f: () => boolean, what: string, tries = 300) {
   if (!f()) throw new Error(`Timed out waiting until ${what}`);
 }
 
+/** A client of `broker` at protocol version `v`, its id made from `prefix`. */
+const clientOn = (broker: { host: string; port: number }, v: 4 | 5, prefix: string) =>
+  new MQTTClient(uniqueId(prefix), broker.host, { port: broker.port, protocolVersion: v });
+
 forEachBroker("QoS 2 round trip: PUBLISH, PUBREC, PUBREL, PUBCOMP", async (broker, v) => {
   const u = uniqueId("q2");
   const tap = new Tap(broker.host, broker.port);
@@ -48,8 +52,8 @@ forEachBroker("1000 QoS 2 messages pipelined arrive exactly once, in order", asy
     : undefined;
   const broker = own ?? shared;
   const u = uniqueId("q2many");
-  const sub = new MQTTClient(uniqueId("s"), broker.host, { port: broker.port, protocolVersion: v });
-  const pub = new MQTTClient(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
+  const sub = clientOn(broker, v, "s");
+  const pub = clientOn(broker, v, "p");
   await sub.connect();
   await pub.connect();
   await sub.subscribe(u, 2);
@@ -69,7 +73,7 @@ forEachBroker("1000 QoS 2 messages pipelined arrive exactly once, in order", asy
 
 forEachBroker("a subscription at QoS 1 receives a QoS 2 publish at QoS 1", async (broker, v) => {
   const u = uniqueId("down");
-  const c = new MQTTClient(uniqueId("d"), broker.host, { port: broker.port, protocolVersion: v });
+  const c = clientOn(broker, v, "d");
   await c.connect();
   assert.equal(await c.subscribe(u, 1), 1);
   await c.publish(u, "x", { qos: 2 });
@@ -81,10 +85,7 @@ forEachBroker(
   "an unacked QoS 2 publish resumes after connect(false): PUBLISH again, or PUBREL once PUBREC came",
   async (broker, v) => {
     const u = uniqueId("q2re");
-    const sub = new MQTTClient(uniqueId("s"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
+    const sub = clientOn(broker, v, "s");
     await sub.connect();
     await sub.subscribe(u, 2);
     const tap = new Tap(broker.host, broker.port);
@@ -144,10 +145,7 @@ forEachBroker(
     });
     await c.connect(false);
     await c.subscribe(u, 2);
-    const pub = new MQTTClient(uniqueId("p"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
+    const pub = clientOn(broker, v, "p");
     await pub.connect();
     tap.swallow = true; // our PUBREC will be lost
     await pub.publish(u, "once", false, 2);
@@ -178,14 +176,8 @@ forEachBroker(
   "a clean start does not lose a QoS 2 message under an id an unhandled one of the old session had",
   async (broker, v) => {
     const u = uniqueId("q2clean");
-    const c = new MQTTClient(uniqueId("in"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
-    const pub = new MQTTClient(uniqueId("p"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
+    const c = clientOn(broker, v, "in");
+    const pub = clientOn(broker, v, "p");
     await pub.connect();
     await c.connect(true);
     await c.subscribe(u, 2);
@@ -210,14 +202,8 @@ forEachBroker(
   "a QoS 2 message whose callback threw is delivered again when the broker resends it",
   async (broker, v) => {
     const u = uniqueId("q2throw");
-    const c = new MQTTClient(uniqueId("in"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
-    const pub = new MQTTClient(uniqueId("p"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-    });
+    const c = clientOn(broker, v, "in");
+    const pub = clientOn(broker, v, "p");
     await pub.connect();
     await c.connect(false);
     await c.subscribe(u, 2);
