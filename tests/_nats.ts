@@ -215,6 +215,22 @@ interface Jsz {
   }[];
 }
 
+type JszStream = NonNullable<
+  NonNullable<Jsz["account_details"]>[number]["stream_detail"]
+>[number];
+
+/** `node`'s view of `stream` (with its consumers when asked), or undefined. */
+async function streamDetail(
+  node: { monitorUrl: string },
+  stream: string,
+  consumers = false,
+): Promise<JszStream | undefined> {
+  const jsz = await monitor<Jsz>(
+    `${node.monitorUrl}/jsz?accounts=true&streams=true${consumers ? "&consumers=true" : ""}`,
+  );
+  return jsz?.account_details?.flatMap((a) => a.stream_detail ?? []).find((s) => s.name === stream);
+}
+
 interface JszConsumer {
   name: string;
   cluster?: { leader?: string };
@@ -467,9 +483,7 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
     },
     async streamLeader(stream = "$MQTT_sess") {
       for (const node of nodes.filter((n) => n.running)) {
-        const jsz = await monitor<Jsz>(`${node.monitorUrl}/jsz?accounts=true&streams=true`);
-        const detail = jsz?.account_details?.flatMap((a) => a.stream_detail ?? [])
-          .find((s) => s.name === stream);
+        const detail = await streamDetail(node, stream);
         // Only the leader's own word: a follower's view may be stale.
         if (detail?.cluster?.leader === node.name) return node;
       }
@@ -478,11 +492,7 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
     async consumers() {
       const lines: string[] = [];
       for (const node of nodes.filter((n) => n.running)) {
-        const jsz = await monitor<Jsz>(
-          `${node.monitorUrl}/jsz?accounts=true&streams=true&consumers=true`,
-        );
-        const msgs = jsz?.account_details?.flatMap((a) => a.stream_detail ?? [])
-          .find((s) => s.name === "$MQTT_msgs");
+        const msgs = await streamDetail(node, "$MQTT_msgs", true);
         if (msgs?.cluster?.leader === node.name) {
           lines.push(`$MQTT_msgs (leader ${node.name}): last sequence ${msgs.state?.last_seq}`);
         }
