@@ -295,14 +295,9 @@ export class Protocol {
   /** MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic alias if it may. */
   wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
     const b = this.broker;
-    return this.#options.autoTopicAlias
-      ? (this.#aliases ??= new TopicAliases()).out(
-        packet,
-        full,
-        packetId,
-        b.topicAliasMaximum ?? 0,
-        b.maximumPacketSize,
-      )
+    const max = b.topicAliasMaximum;
+    return max && this.#options.autoTopicAlias
+      ? (this.#aliases ??= new TopicAliases()).out(packet, full, packetId, max, b.maximumPacketSize)
       : full;
   }
 
