@@ -89,21 +89,22 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   while (full[h] & 0x80) h++;
   h++; // the variable header starts here
   const n = (full[h] << 8) | full[h + 1];
-  const id = qos > 0 ? 2 : 0;
-  const payloadAt = h + 2 + n + id + 1; // past the Property Length 0
-  const topic = known ? 0 : n;
-  const payload = full.length - payloadAt;
-  const [buf, start] = allocPacket(full[0], 2 + topic + id + 4 + payload, true);
+  const idAt = h + 2 + n; // the packet identifier follows the topic name
+  const propsAt = idAt + (qos > 0 ? 2 : 0); // its Property Length 0
+  const from = known ? idAt : h + 2; // the topic name unless known, and the id, are copied
+  const payload = full.length - propsAt - 1;
+  const [buf, start] = allocPacket(full[0], 2 + propsAt - from + 4 + payload, true);
   let at = start;
-  buf[at++] = topic >> 8;
-  buf[at++] = topic & 0xff;
-  buf.set(full.subarray(h + 2 + n - topic, h + 2 + n + id), at);
-  at += topic + id;
+  buf[at++] = (idAt - from) >> 8;
+  buf[at++] = (idAt - from) & 0xff;
+  // Byte by byte: a view to copy from costs more than copying a few bytes.
+  for (let i = from; i < propsAt; i++) buf[at++] = full[i];
   // Property Length 3: Topic Alias (0x23), a two-byte integer (MQTT 5.0 section 3.3.2.3.4).
   buf[at++] = 3;
   buf[at++] = 0x23;
   buf[at++] = alias >> 8;
   buf[at++] = alias & 0xff;
-  buf.set(full.subarray(payloadAt), at);
+  if (payload > 32) buf.set(full.subarray(propsAt + 1), at);
+  else for (let i = propsAt + 1; i < full.length; i++) buf[at++] = full[i];
   return buf;
 }

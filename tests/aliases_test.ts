@@ -1,0 +1,47 @@
+// Topic aliases towards the broker (lib/_aliases.ts) alone: the aliased
+// PUBLISH, built from the full one without encoding it again, must be the
+// bytes the codec makes of the same packet with its Topic Alias property
+// (MQTT 5.0 section 3.3.2.3.4), at every QoS and payload size.
+import assert from "node:assert/strict";
+import { TopicAliases } from "../lib/_aliases.ts";
+import type { PublishPacket, QoS } from "../lib/codec/packet.ts";
+import { encodePublish } from "../lib/codec/publish.ts";
+import { test } from "./_test.ts";
+
+function packet(topic: string, qos: QoS, size: number): PublishPacket {
+  const payload = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
+  return { type: "publish", topic, payload, qos, retain: qos === 1, dup: false, packetId: 0x1234 };
+}
+
+test("topic aliases out: the aliased PUBLISH is what the codec encodes, at every QoS and size", () => {
+  // Sizes about the byte-by-byte copy's limit (32), an empty payload, a
+  // Remaining Length of two bytes and a long topic name.
+  for (const topic of ["a/b", "t/".repeat(100)]) {
+    for (const qos of [0, 1, 2] as QoS[]) {
+      for (const size of [0, 1, 32, 33, 200, 20_000]) {
+        const aliases = new TopicAliases();
+        const p = packet(topic, qos, size);
+        const full = encodePublish(p, 5);
+        const id = qos > 0 ? p.packetId : undefined;
+        const first = aliases.out(p, full, id, 10);
+        const then = aliases.out(p, full, id, 10);
+        const name = `topic ${topic.length} B, QoS ${qos}, payload ${size} B`;
+        assert.deepEqual(
+          first,
+          encodePublish({ ...p, properties: { topicAlias: 1 } }, 5),
+          `${name}: the topic with its alias`,
+        );
+        assert.deepEqual(
+          then,
+          encodePublish({ ...p, topic: "", properties: { topicAlias: 1 } }, 5),
+          `${name}: the alias alone`,
+        );
+        assert.deepEqual(
+          full,
+          encodePublish(p, 5),
+          `${name}: the full bytes are left as they were`,
+        );
+      }
+    }
+  }
+});
