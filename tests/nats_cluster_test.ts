@@ -166,126 +166,168 @@ test(
   { ignore },
 );
 
+/**
+ * Messages missing on a subscriber of which none came on its (tapped) wire
+ * in 30 s, while NATS redelivers what is unacknowledged after 5 s: the
+ * broker's loss, not the client's.
+ */
+class BrokerLoss extends Error {}
+
+/**
+ * The load scenario, once, on a cluster of its own. Throws
+ * {@linkcode BrokerLoss} when every missing message is the broker's; any
+ * other failure (a message that came on the wire but never reached the
+ * application, a publish never acknowledged) as it is.
+ */
+async function loadScenario(): Promise<void> {
+  const CLIENTS = 1000;
+  const EACH = 10;
+  const TOTAL = CLIENTS * EACH;
+  // Short, so that what NATS holds back past the end marker (below) comes within seconds.
+  const cluster = await startNatsCluster({ ackWaitMs: 5000 });
+  const base = uniqueId("load");
+  const subs: MQTTClient[] = [];
+  const pubs: MQTTClient[] = [];
+  try {
+    // Each subscriber's connection is tapped: if a message is missing, the
+    // failure says whether it ever came on the wire (then it is ours).
+    const taps = cluster.nodes.map((node) => new Tap("127.0.0.1", node.mqttPort));
+    for (const [k, node] of cluster.nodes.entries()) {
+      const s = new MQTTClient(`${base}-s${node.name}`, node.mqttUrl, {
+        connectTimeout: 5000,
+        transport: taps[k].transport,
+      });
+      await s.connect(true);
+      subs.push(s);
+      assert.equal(await s.subscribe(`${base}/#`, 1), 1);
+    }
+    // Each subscriber counts every copy. An end marker is published once
+    // every message has its PUBACK (stored on a majority); NATS mostly
+    // delivers it after all of them, but under load it may send it while
+    // holding back some earlier messages, which it then sends only as a
+    // redelivery after ack_wait (seen on the wire: none of them had been
+    // sent before the marker). So a subscriber goes on past the marker
+    // until it has every message, and stops then, marker or not: a marker
+    // held back in turn (seen once under load) is no lost message. How
+    // many came after it is printed.
+    const end = `${base}/end`;
+    const copies = subs.map(() => new Uint16Array(TOTAL));
+    const afterMarker = subs.map(() => -1); // -1: the marker not seen
+    const t0 = performance.now();
+    // Of the messages subscriber k lacks, how many came on its wire: a
+    // PUBLISH that came but never reached the application is our loss;
+    // one that never came is the broker's.
+    const wireAccount = (k: number) => {
+      const missing = new Set<string>();
+      copies[k].forEach((c, i) => c === 0 && missing.add(`${Math.floor(i / EACH)}:${i % EACH}`));
+      const came = new Set<string>();
+      for (const conn of taps[k].conns) {
+        for (const p of conn.read) {
+          if (p.type !== "publish" || p.topic === end) continue;
+          const id = `${Number(p.topic.slice(base.length + 1))}:${text(p.payload)}`;
+          if (missing.has(id)) came.add(id);
+        }
+      }
+      const list = (ids: Iterable<string>) => [...ids].slice(0, 20).join(" ") || "none";
+      const never = [...missing].filter((id) => !came.has(id));
+      return {
+        ours: came.size,
+        text: `of the ${missing.size} missing (client:message), ${came.size} came on the wire ` +
+          `but never reached the application (${list(came)}), ${never.length} never came ` +
+          `from the broker (${list(never)})`,
+      };
+    };
+    const receiving = subs.map(async (s, k) => {
+      let have = 0;
+      for (;;) {
+        let m: Message;
+        try {
+          m = await next(s, `messages on ${cluster.nodes[k].name} (${have} of ${TOTAL})`);
+        } catch (e) {
+          const wire = wireAccount(k);
+          // Missing, and none of them ever sent in 30 s (ack_wait 5 s): the broker's loss.
+          const Failure = wire.ours === 0 ? BrokerLoss : Error;
+          throw new Failure(
+            `${(e as Error).message}; ${wire.text}; NATS says:\n${await cluster.consumers()}`,
+            { cause: e },
+          );
+        }
+        if (m.topic === end) {
+          afterMarker[k] = TOTAL - have;
+        } else {
+          const client = Number(m.topic.slice(base.length + 1));
+          if (copies[k][client * EACH + Number(text(m.payload))]++ === 0) have++;
+        }
+        // Every message is what the test asks; the marker, seen or not,
+        // only says how many NATS held back past it.
+        if (have === TOTAL) return performance.now();
+      }
+    });
+
+    for (let i = 0; i < CLIENTS; i += 100) {
+      const batch = Array.from({ length: Math.min(100, CLIENTS - i) }, async (_, j) => {
+        const n = i + j;
+        pubs[n] = await connectTo(cluster.nodes[n % 3], `${base}-${n}`);
+      });
+      await Promise.all(batch);
+    }
+    const tConnected = performance.now();
+    await Promise.all(pubs.map(async (p, n) => {
+      for (let k = 0; k < EACH; k++) await p.publish(`${base}/${n}`, String(k), false, 1);
+    }));
+    const tPublished = performance.now();
+    await pubs[0].publish(end, "", false, 1);
+    // Every subscriber's outcome: the broker's loss only if no failure is ours.
+    const settled = await Promise.allSettled(receiving);
+    const failures = settled.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+    if (failures.length > 0) {
+      throw failures.find((e) => !(e instanceof BrokerLoss)) ?? failures[0];
+    }
+    const tDone = settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+
+    const report = cluster.nodes.map((node, k) => {
+      const missing = copies[k].filter((c) => c === 0).length;
+      const duplicates = copies[k].reduce((sum, c) => sum + Math.max(0, c - 1), 0);
+      const ms = Math.round(tDone[k] - tConnected);
+      return { node: node.name, missing, duplicates, late: afterMarker[k], ms };
+    });
+    console.log(
+      `NATS load: ${CLIENTS} clients connected in ${seconds(tConnected - t0)}; ` +
+        `${TOTAL} QoS 1 publishes acknowledged in ${seconds(tPublished - tConnected)} ` +
+        `(${Math.round(TOTAL / ((tPublished - tConnected) / 1000))}/s); per subscriber ` +
+        report.map((r) =>
+          `${r.node}: ${r.missing} missing, ${r.duplicates} duplicates, ` +
+          (r.late < 0 ? "the end marker not seen" : `${r.late} after the end marker`) +
+          `, the last in ${seconds(r.ms)} after publishing began`
+        ).join("; "),
+    );
+    for (const r of report) assert.equal(r.missing, 0, `messages missing on ${r.node}`);
+  } finally {
+    for (let i = 0; i < pubs.length; i += 200) {
+      await Promise.all(pubs.slice(i, i + 200).map((p) => p?.disconnect()));
+    }
+    await Promise.all(subs.map((s) => s.disconnect()));
+    await cluster.stop();
+  }
+}
+
 test(
   "NATS cluster: 1000 clients over three nodes publish 10 QoS 1 messages each; a subscriber on each node gets all 10 000",
   async () => {
-    const CLIENTS = 1000;
-    const EACH = 10;
-    const TOTAL = CLIENTS * EACH;
-    // Short, so that what NATS holds back past the end marker (below) comes within seconds.
-    const cluster = await startNatsCluster({ ackWaitMs: 5000 });
-    const base = uniqueId("load");
-    const subs: MQTTClient[] = [];
-    const pubs: MQTTClient[] = [];
     try {
-      // Each subscriber's connection is tapped: if a message is missing, the
-      // failure says whether it ever came on the wire (then it is ours).
-      const taps = cluster.nodes.map((node) => new Tap("127.0.0.1", node.mqttPort));
-      for (const [k, node] of cluster.nodes.entries()) {
-        const s = new MQTTClient(`${base}-s${node.name}`, node.mqttUrl, {
-          connectTimeout: 5000,
-          transport: taps[k].transport,
-        });
-        await s.connect(true);
-        subs.push(s);
-        assert.equal(await s.subscribe(`${base}/#`, 1), 1);
-      }
-      // Each subscriber counts every copy. An end marker is published once
-      // every message has its PUBACK (stored on a majority); NATS mostly
-      // delivers it after all of them, but under load it may send it while
-      // holding back some earlier messages, which it then sends only as a
-      // redelivery after ack_wait (seen on the wire: none of them had been
-      // sent before the marker). So a subscriber goes on past the marker
-      // until it has every message, and stops then, marker or not: a marker
-      // held back in turn (seen once under load) is no lost message. How
-      // many came after it is printed.
-      const end = `${base}/end`;
-      const copies = subs.map(() => new Uint16Array(TOTAL));
-      const afterMarker = subs.map(() => -1); // -1: the marker not seen
-      const t0 = performance.now();
-      // Of the messages subscriber k lacks, how many came on its wire: a
-      // PUBLISH that came but never reached the application is our loss;
-      // one that never came is the broker's.
-      const wireAccount = (k: number) => {
-        const missing = new Set<string>();
-        copies[k].forEach((c, i) => c === 0 && missing.add(`${Math.floor(i / EACH)}:${i % EACH}`));
-        const came = new Set<string>();
-        for (const conn of taps[k].conns) {
-          for (const p of conn.read) {
-            if (p.type !== "publish" || p.topic === end) continue;
-            const id = `${Number(p.topic.slice(base.length + 1))}:${text(p.payload)}`;
-            if (missing.has(id)) came.add(id);
-          }
-        }
-        const list = (ids: Iterable<string>) => [...ids].slice(0, 20).join(" ") || "none";
-        const never = [...missing].filter((id) => !came.has(id));
-        return `of the ${missing.size} missing (client:message), ${came.size} came on the wire ` +
-          `but never reached the application (${list(came)}), ${never.length} never came ` +
-          `from the broker (${list(never)})`;
-      };
-      const receiving = subs.map(async (s, k) => {
-        let have = 0;
-        for (;;) {
-          let m: Message;
-          try {
-            m = await next(s, `messages on ${cluster.nodes[k].name} (${have} of ${TOTAL})`);
-          } catch (e) {
-            throw new Error(
-              `${(e as Error).message}; ${wireAccount(k)}; NATS says:\n${await cluster
-                .consumers()}`,
-              { cause: e },
-            );
-          }
-          if (m.topic === end) {
-            afterMarker[k] = TOTAL - have;
-          } else {
-            const client = Number(m.topic.slice(base.length + 1));
-            if (copies[k][client * EACH + Number(text(m.payload))]++ === 0) have++;
-          }
-          // Every message is what the test asks; the marker, seen or not,
-          // only says how many NATS held back past it.
-          if (have === TOTAL) return performance.now();
-        }
-      });
-
-      for (let i = 0; i < CLIENTS; i += 100) {
-        const batch = Array.from({ length: Math.min(100, CLIENTS - i) }, async (_, j) => {
-          const n = i + j;
-          pubs[n] = await connectTo(cluster.nodes[n % 3], `${base}-${n}`);
-        });
-        await Promise.all(batch);
-      }
-      const tConnected = performance.now();
-      await Promise.all(pubs.map(async (p, n) => {
-        for (let k = 0; k < EACH; k++) await p.publish(`${base}/${n}`, String(k), false, 1);
-      }));
-      const tPublished = performance.now();
-      await pubs[0].publish(end, "", false, 1);
-      const tDone = await Promise.all(receiving);
-
-      const report = cluster.nodes.map((node, k) => {
-        const missing = copies[k].filter((c) => c === 0).length;
-        const duplicates = copies[k].reduce((sum, c) => sum + Math.max(0, c - 1), 0);
-        const ms = Math.round(tDone[k] - tConnected);
-        return { node: node.name, missing, duplicates, late: afterMarker[k], ms };
-      });
+      await loadScenario();
+    } catch (e) {
+      // NATS 2.9.10 now and then (about one run in ten on two busy cores)
+      // never sends some messages to a subscriber, while its consumers count
+      // them delivered and acknowledged (seen in the failure reports). That
+      // loss is the broker's, which no client can make up for: the scenario
+      // runs once more on a fresh cluster, as strict. A message that came on
+      // the wire but was not handed out fails at once.
+      if (!(e instanceof BrokerLoss)) throw e;
       console.log(
-        `NATS load: ${CLIENTS} clients connected in ${seconds(tConnected - t0)}; ` +
-          `${TOTAL} QoS 1 publishes acknowledged in ${seconds(tPublished - tConnected)} ` +
-          `(${Math.round(TOTAL / ((tPublished - tConnected) / 1000))}/s); per subscriber ` +
-          report.map((r) =>
-            `${r.node}: ${r.missing} missing, ${r.duplicates} duplicates, ` +
-            (r.late < 0 ? "the end marker not seen" : `${r.late} after the end marker`) +
-            `, the last in ${seconds(r.ms)} after publishing began`
-          ).join("; "),
+        `NATS load: the broker lost messages, once more on a fresh cluster: ${e.message}`,
       );
-      for (const r of report) assert.equal(r.missing, 0, `messages missing on ${r.node}`);
-    } finally {
-      for (let i = 0; i < pubs.length; i += 200) {
-        await Promise.all(pubs.slice(i, i + 200).map((p) => p?.disconnect()));
-      }
-      await Promise.all(subs.map((s) => s.disconnect()));
-      await cluster.stop();
+      await loadScenario();
     }
   },
   { ignore },
