@@ -40,6 +40,16 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
+/** A count of received messages: call `tick` once per message; `done` resolves at the `n`th. */
+function countTo(n: number): { tick: () => void; done: Promise<void> } {
+  const all = deferred();
+  let got = 0;
+  const tick = () => {
+    if (++got === n) all.resolve();
+  };
+  return { tick, done: all.promise };
+}
+
 /** Keeps `window` calls of `one` pending until `n` have completed. */
 function pipeline(n: number, window: number, one: (i: number) => Promise<void>): Promise<void> {
   const done = deferred();
@@ -104,17 +114,14 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     (sub.conn as Deno.TcpConn).setNoDelay(true);
     (pub.conn as Deno.TcpConn).setNoDelay(true);
     const { bytes, frameLength } = publishFrames(topic, PAYLOAD, 0, ctx.n);
-    const all = deferred();
-    let got = 0;
-    sub.onPublish = () => {
-      if (++got === ctx.n) all.resolve();
-    };
+    const count = countTo(ctx.n);
+    sub.onPublish = count.tick;
     return {
       async run() {
         for (let i = 0; i < ctx.n; i += BURST) {
           await writeAll(pub.conn, bytes.subarray(i * frameLength, (i + BURST) * frameLength));
         }
-        await all.promise;
+        await count.done;
       },
       async close() {
         await Promise.all([pub.close(), sub.close()]);
@@ -150,11 +157,8 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     const sub = await mqttjs(ctx, "sub");
     await sub.subscribeAsync(topic, { qos: 0 });
     const pub = await mqttjs(ctx, "pub");
-    const all = deferred();
-    let got = 0;
-    sub.on("message", () => {
-      if (++got === ctx.n) all.resolve();
-    });
+    const count = countTo(ctx.n);
+    sub.on("message", count.tick);
     return {
       async run() {
         for (let i = 0; i < ctx.n;) {
@@ -163,7 +167,7 @@ export const qos0e2e: Record<ContenderName, Workload> = {
           i++;
           await mqttjsPublish(pub, topic, 0);
         }
-        await all.promise;
+        await count.done;
       },
       async close() {
         await Promise.all([endMqttjs(pub), endMqttjs(sub)]);
@@ -296,15 +300,12 @@ export const clientPublish: Partial<Record<ContenderName, Workload>> = {
 export const clientReceive: Partial<Record<string, Workload>> = {
   async raw(ctx) {
     const s = await RawSession.open(ctx.port, `blast-${ctx.n}-${ctx.id}`);
-    const all = deferred();
-    let got = 0;
-    s.onPublish = () => {
-      if (++got === ctx.n) all.resolve();
-    };
+    const count = countTo(ctx.n);
+    s.onPublish = count.tick;
     return {
       async run() {
         await s.subscribe("bench/#", 0);
-        await all.promise;
+        await count.done;
       },
       close: () => s.close(),
     };
@@ -348,15 +349,12 @@ export const clientReceive: Partial<Record<string, Workload>> = {
   },
   async "MQTT.js"(ctx) {
     const c = await mqttjs(ctx, `blast-${ctx.n}`);
-    const all = deferred();
-    let got = 0;
-    c.on("message", () => {
-      if (++got === ctx.n) all.resolve();
-    });
+    const count = countTo(ctx.n);
+    c.on("message", count.tick);
     return {
       async run() {
         await c.subscribeAsync("bench/#", { qos: 0 });
-        await all.promise;
+        await count.done;
       },
       close: () => endMqttjs(c),
     };
