@@ -3,7 +3,7 @@
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
 import { encodePublish, hasAny } from "./codec/publish.ts";
-import { allocPacket } from "./codec/_varint.ts";
+import { allocPacket, varintSize, writeFixedHeader } from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
 /** The topic aliases of one connection, both ways; a new connection starts with none. */
@@ -17,6 +17,8 @@ export class TopicAliases {
    * goes out with the alias that will stand for it, then the alias alone —
    * unless that would take it over `maxSize` bytes (the alias property adds
    * 3). The session keeps `full`: aliases do not outlive a connection.
+   * With `reuse` (a QoS 0 publish, written once and not kept), a known
+   * alias's packet is built at the end of `full` itself, which is then spent.
    */
   out(
     packet: PublishPacket,
@@ -24,6 +26,7 @@ export class TopicAliases {
     packetId: number | undefined,
     max: number,
     maxSize = Infinity,
+    reuse = false,
   ): Uint8Array {
     if (!max) return full;
     const aliases = this.#out ??= new Map();
@@ -40,7 +43,8 @@ export class TopicAliases {
         packetId,
         properties: { ...packet.properties, topicAlias: alias },
       }, 5)
-      : withAlias(full, packet.qos, alias, known);
+      : (reuse && known && packet.qos === 0 && aliasInPlace(full, alias)) ||
+        withAlias(full, packet.qos, alias, known);
     // In full, it fits (checked before): an alias not set now stays free.
     if (bytes.length > maxSize) return full;
     if (!known) aliases.set(packet.topic, alias);
@@ -107,4 +111,30 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   if (payload > 32) buf.set(full.subarray(propsAt + 1), at);
   else for (let i = propsAt + 1; i < full.length; i++) buf[at++] = full[i];
   return buf;
+}
+
+/**
+ * A QoS 0 PUBLISH with no properties (`full`) under a known `alias`, built in
+ * `full`'s own bytes, ending where it ends: an empty topic name and the Topic
+ * Alias property take the place of the topic name when it has 3 bytes or
+ * more (else undefined). The payload stays where it is, uncopied.
+ */
+function aliasInPlace(full: Uint8Array, alias: number): Uint8Array | undefined {
+  let h = 1;
+  while (full[h] & 0x80) h++;
+  h++;
+  const n = (full[h] << 8) | full[h + 1];
+  if (n < 3) return undefined;
+  const payloadAt = h + 2 + n + 1; // after the topic name and its Property Length 0
+  const remaining = 6 + full.length - payloadAt;
+  const bytes = full.subarray(payloadAt - 7 - varintSize(remaining));
+  let at = writeFixedHeader(bytes, full[0], remaining);
+  bytes[at++] = 0; // an empty topic name
+  bytes[at++] = 0;
+  // Property Length 3: Topic Alias (0x23), a two-byte integer (MQTT 5.0 section 3.3.2.3.4).
+  bytes[at++] = 3;
+  bytes[at++] = 0x23;
+  bytes[at++] = alias >> 8;
+  bytes[at] = alias & 0xff;
+  return bytes;
 }

@@ -74,6 +74,8 @@ export interface CheckedPublish {
   idAt: number;
   payloadLength: number;
   signal: AbortSignal | undefined;
+  /** MQTT 5, QoS 0: `bytes` were written, perhaps rebuilt in place under a topic alias. */
+  spent: boolean;
 }
 
 type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
@@ -161,6 +163,7 @@ export function checkPublish(
     idAt,
     payloadLength: payload.length,
     signal,
+    spent: false,
   };
 }
 

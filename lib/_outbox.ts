@@ -3,6 +3,7 @@
 // a promise settled by the protocol state; with MQTT 5 each first meets the
 // limits of the connection's CONNACK, before any byte is written.
 import type { PublishPacket, Subscription } from "./codec/packet.ts";
+import { encodePublish } from "./codec/publish.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
@@ -19,11 +20,18 @@ export class Outbox {
   }
 
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
-  publish({ bytes, packet, qos, idAt, signal }: CheckedPublish): Promise<void> {
+  publish(p: CheckedPublish): Promise<void> {
+    // A QoS 0 publish's bytes may have gone out under a topic alias, built in
+    // them: when the robust client tries it again, it is encoded again.
+    if (p.spent) p.bytes = encodePublish(p.packet!, 5), p.spent = false;
+    const { bytes, packet, qos, idAt, signal } = p;
     const conn = this.#conn;
     const refused = this.#refused("publish", bytes, packet);
     if (refused) return Promise.reject(refused);
-    if (packet && qos === 0) return conn.writer.send(conn.core.wire(packet, bytes));
+    if (packet && qos === 0) {
+      p.spent = true;
+      return conn.writer.send(conn.core.wire(packet, bytes, undefined, true));
+    }
     if (qos === 0) return conn.writer.send(bytes);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);

@@ -292,12 +292,16 @@ export class Protocol {
     this.#out.write(r.packet ? this.wire(r.packet, r.bytes, id) : r.bytes);
   }
 
-  /** MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic alias if it may. */
-  wire(packet: PublishPacket, full: Uint8Array, packetId?: number): Uint8Array {
+  /**
+   * MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic
+   * alias if it may; with `reuse` (QoS 0), perhaps built in `full` itself.
+   */
+  wire(packet: PublishPacket, full: Uint8Array, packetId?: number, reuse?: boolean): Uint8Array {
     const b = this.broker;
     const max = b.topicAliasMaximum;
     return max && this.#options.autoTopicAlias
-      ? (this.#aliases ??= new TopicAliases()).out(packet, full, packetId, max, b.maximumPacketSize)
+      ? (this.#aliases ??= new TopicAliases())
+        .out(packet, full, packetId, max, b.maximumPacketSize, reuse)
       : full;
   }
 

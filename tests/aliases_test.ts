@@ -45,3 +45,48 @@ test("topic aliases out: the aliased PUBLISH is what the codec encodes, at every
     }
   }
 });
+
+test("topic aliases out, reuse: a QoS 0 PUBLISH under a known alias is built in its own bytes", () => {
+  // Topic names too short to make room (1, 2 bytes) and long enough (3 and
+  // more); payloads whose Remaining Length takes one byte full and aliased,
+  // two full and one aliased (about 121), and two and three bytes.
+  for (const topic of ["a", "ab", "abc", "a/b/c/d", "t/".repeat(100)]) {
+    for (const size of [0, 1, 33, 118, 119, 121, 122, 123, 200, 16_377, 16_378, 16_379, 20_000]) {
+      const aliases = new TopicAliases();
+      const p = packet(topic, 0, size);
+      const name = `topic ${topic.length} B, payload ${size} B`;
+      const first = encodePublish(p, 5);
+      assert.deepEqual(
+        aliases.out(p, first, undefined, 10, Infinity, true),
+        encodePublish({ ...p, properties: { topicAlias: 1 } }, 5),
+        `${name}: the topic with its alias`,
+      );
+      assert.deepEqual(first, encodePublish(p, 5), `${name}: a new alias leaves the bytes alone`);
+      const full = encodePublish(p, 5);
+      const then = aliases.out(p, full, undefined, 10, Infinity, true);
+      assert.deepEqual(
+        then,
+        encodePublish({ ...p, topic: "", properties: { topicAlias: 1 } }, 5),
+        `${name}: the alias alone`,
+      );
+      const inPlace = then.buffer === full.buffer &&
+        then.byteOffset + then.length === full.byteOffset + full.length;
+      assert.equal(inPlace, topic.length >= 3, `${name}: built in place`);
+      if (!inPlace) {
+        assert.deepEqual(full, encodePublish(p, 5), `${name}: a copy leaves them alone`);
+      }
+    }
+  }
+});
+
+test("topic aliases out, reuse: QoS 1 and 2 publishes keep their bytes (the session resends them)", () => {
+  for (const qos of [1, 2] as QoS[]) {
+    const aliases = new TopicAliases();
+    const p = packet("a/b/c/d", qos, 64);
+    aliases.out(p, encodePublish(p, 5), p.packetId, 10, Infinity, true);
+    const full = encodePublish(p, 5);
+    const then = aliases.out(p, full, p.packetId, 10, Infinity, true);
+    assert.deepEqual(then, encodePublish({ ...p, topic: "", properties: { topicAlias: 1 } }, 5));
+    assert.deepEqual(full, encodePublish(p, 5), `QoS ${qos}: the full bytes are left as they were`);
+  }
+});

@@ -640,3 +640,60 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a QoS 0 publish whose write failed goes out again whole, after one that went under a topic alias",
+  async () => {
+    // A QoS 0 publish under a known topic alias is built in its own bytes
+    // (lib/_aliases.ts); when its write fails, the robust client publishes
+    // it again on the next connection, where aliases start afresh: it must
+    // go out whole, with its topic.
+    const topic = "sensors/alias/7";
+    let b!: HostileBroker;
+    let failNext = false;
+    await withBrokers([
+      async (peer) => {
+        const first = peer === b.peers[0];
+        await acceptConnect(peer, { topicAliasMaximum: 10 });
+        const got = await peer.expect("publish");
+        assert.equal(got.topic, topic);
+        assert.equal(got.properties?.topicAlias, 1);
+        assert.equal(text(got.payload), first ? "one" : "two");
+        if (first) await peer.clientClosed; // "two" never arrives here
+        else await peer.expect("disconnect");
+      },
+    ], async ([broker]) => {
+      b = broker;
+      const client = new MQTTClient(uniqueId("alias"), broker.url, {
+        protocolVersion: 5,
+        transport: async () => {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
+          const writer = conn.writable.getWriter();
+          return {
+            readable: conn.readable,
+            writable: new WritableStream<Uint8Array>({
+              write(chunk) {
+                if (failNext) {
+                  failNext = false;
+                  throw new Error("the write fails (the test's transport)");
+                }
+                return writer.write(chunk);
+              },
+            }),
+            close: () => conn.close(),
+          };
+        },
+      });
+      client.DELAY = 0;
+      clients.push(client);
+      await client.connect();
+      await client.publish(topic, "one"); // written: the alias is known from now on
+      failNext = true;
+      // Under the alias alone, its write fails; it resolves once written again.
+      await client.publish(topic, "two");
+      assert.equal(broker.peers.length, 2, "written again on a second connection");
+      await bye(client, [broker]);
+    });
+  },
+  TIMEOUT,
+);
