@@ -8,6 +8,8 @@
  */
 import type { ProtocolVersion, QoS } from "./codec/packet.ts";
 import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
+
+const NO_CONNECT_PROPERTIES: ConnectProperties = Object.freeze({});
 import { writeProperties } from "./codec/properties.ts";
 import { utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
@@ -396,7 +398,8 @@ export function clientConfig(
   }
   const receiveMaximum = o.receiveMaximum ?? 65535;
   const topicAliasMaximum = o.topicAliasMaximum ?? 0;
-  const connectProperties: ConnectProperties = {
+  // 3.1.1 sends none: every such client shares one empty object.
+  const connectProperties: ConnectProperties = version !== 5 ? NO_CONNECT_PROPERTIES : {
     receiveMaximum: receiveMaximum === 65535 ? undefined : receiveMaximum,
     maximumPacketSize: maxPacketSize,
     topicAliasMaximum: topicAliasMaximum || undefined,
