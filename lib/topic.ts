@@ -15,6 +15,10 @@
 /** What starts a shared subscription's filter: `$share/{group}/{filter}` (MQTT-4.8.2-1). */
 const SHARE = "$share/";
 
+// "Cannot publish to", "Cannot subscribe to", but "Cannot unsubscribe from".
+const towards = (what: string): string =>
+  what === "unsubscribe" ? "unsubscribe from" : `${what} to`;
+
 /**
  * Throws unless `topic` is a valid topic name to publish to: non-empty, no
  * `+` or `#` wildcards. (Encoding limits — UTF-8, U+0000, 65535 bytes — are
@@ -36,12 +40,12 @@ export function validateTopicName(topic: string, what = "publish"): void {
   }
   if (topic.length === 0) {
     throw new TypeError(
-      `Cannot ${what} to "": a topic must be at least one character (MQTT-4.7.3-1)`,
+      `Cannot ${towards(what)} "": a topic must be at least one character (MQTT-4.7.3-1)`,
     );
   }
   if (topic.includes("+") || topic.includes("#")) {
     throw new TypeError(
-      `Cannot ${what} to "${topic}": a topic name must not contain wildcards (MQTT-3.3.2-2)`,
+      `Cannot ${towards(what)} "${topic}": a topic name must not contain wildcards (MQTT-3.3.2-2)`,
     );
   }
 }
@@ -79,7 +83,7 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
   }
   if (filter.length === 0) {
     throw new TypeError(
-      `Cannot ${what} to "": a topic filter must be at least one character (MQTT-4.7.3-1)`,
+      `Cannot ${towards(what)} "": a topic filter must be at least one character (MQTT-4.7.3-1)`,
     );
   }
   let inner = filter;
@@ -87,7 +91,9 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
     const slash = filter.indexOf("/", SHARE.length);
     const group = filter.slice(SHARE.length, slash === -1 ? undefined : slash);
     const bad = (rule: string) =>
-      new TypeError(`Cannot ${what} to "${filter}": a shared subscription's group name ${rule}`);
+      new TypeError(
+        `Cannot ${towards(what)} "${filter}": a shared subscription's group name ${rule}`,
+      );
     if (group.length === 0) throw bad("must be at least one character (MQTT-4.8.2-1)");
     if (group.includes("+") || group.includes("#")) {
       throw bad(`must not contain "/", "+" or "#" (MQTT-4.8.2-2)`);
@@ -100,13 +106,15 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
   const hash = inner.indexOf("#");
   if (hash !== -1 && (hash !== inner.length - 1 || (hash > 0 && inner[hash - 1] !== "/"))) {
     throw new TypeError(
-      `Cannot ${what} to "${filter}": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
+      `Cannot ${
+        towards(what)
+      } "${filter}": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
     );
   }
   for (let i = inner.indexOf("+"); i !== -1; i = inner.indexOf("+", i + 1)) {
     if ((i > 0 && inner[i - 1] !== "/") || (i < inner.length - 1 && inner[i + 1] !== "/")) {
       throw new TypeError(
-        `Cannot ${what} to "${filter}": "+" must occupy a whole level (MQTT-4.7.1-3)`,
+        `Cannot ${towards(what)} "${filter}": "+" must occupy a whole level (MQTT-4.7.1-3)`,
       );
     }
   }

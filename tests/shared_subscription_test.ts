@@ -80,7 +80,7 @@ test("$share filters: each malformed one is refused with the rule it breaks", ()
     assert.throws(() => validateTopicFilter(filter), { name: "TypeError", message });
     assert.throws(() => validateTopicFilter(filter, "unsubscribe"), {
       name: "TypeError",
-      message: message.replace("Cannot subscribe", "Cannot unsubscribe"),
+      message: message.replace("Cannot subscribe to", "Cannot unsubscribe from"),
     });
   }
 });
@@ -98,7 +98,7 @@ test("subscribe and unsubscribe reject a malformed $share filter before any byte
     await assert.rejects(client.subscribe([["ok", 0], [filter, 1]]), { message });
     await assert.rejects(client.unsubscribe(filter), {
       name: "TypeError",
-      message: message.replace("Cannot subscribe", "Cannot unsubscribe"),
+      message: message.replace("Cannot subscribe to", "Cannot unsubscribe from"),
     });
   }
   assert.equal(opened, 0, "the transport was never opened");
