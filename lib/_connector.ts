@@ -46,12 +46,20 @@ export class Connector {
     return this.#conn.accepted?.properties.assignedClientIdentifier ?? this.#clientId;
   }
 
-  /** connect(): the servers in order until one accepts. */
-  connect(clean: boolean, signal: AbortSignal | undefined): Promise<boolean> {
+  /**
+   * connect(): the servers in order until one accepts; `referred` names
+   * those a refusal's Server Reference points to (the robust client's).
+   */
+  connect(
+    clean: boolean,
+    signal: AbortSignal | undefined,
+    referred?: (error: unknown, server: Endpoint) => Endpoint[],
+  ): Promise<boolean> {
     return this.#run((stops) =>
       this.servers.first(
         (server) => this.#attempt(server, clean, signal, stops),
         () => stops !== this.#stops || signal?.aborted === true,
+        referred,
       )
     );
   }

@@ -26,6 +26,11 @@ export interface CoreHooks {
   ) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
+  /**
+   * MQTT 5: the servers a refused connection attempt's Server Reference
+   * names, for connect() to try next (the robust client follows them).
+   */
+  referred?: (error: unknown, server: Endpoint) => Endpoint[];
 }
 
 /** What the core client lets the robust client do, as functions of the client. */

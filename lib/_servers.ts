@@ -54,29 +54,36 @@ export class Servers {
   /**
    * Tries `attempt` on each server in order until one succeeds. A failure
    * that speaks of the server moves on, unless `stopped()`; any other
-   * failure rejects at once. When every server failed, rejects with the
-   * last error, its message listing each address tried and why (with one
-   * server, that server's error as it is).
+   * failure rejects at once. `referred` (the robust client's) names the
+   * servers a refusal's Server Reference points to, tried next, once. When
+   * every server failed, rejects with the last error, its message then
+   * listing each address tried and why (with one server, as it was).
    */
-  async first<T>(attempt: (server: Endpoint) => Promise<T>, stopped: () => boolean): Promise<T> {
+  async first<T>(
+    attempt: (server: Endpoint) => Promise<T>,
+    stopped: () => boolean,
+    referred?: (error: unknown, server: Endpoint) => Endpoint[],
+  ): Promise<T> {
+    const servers = [...this.list];
     const failures: string[] = [];
     let last: unknown;
-    for (const server of this.list) {
+    for (let i = 0, followed = false; i < servers.length; i++) {
       try {
-        return await attempt(server);
+        return await attempt(servers[i]);
       } catch (e) {
         if (!movesOn(e) || stopped()) throw e;
         last = e;
-        failures.push(`${endpointUrl(server)}: ${(e as Error).message}`);
+        failures.push(`${endpointUrl(servers[i])}: ${(e as Error).message}`);
+        const next = followed ? [] : referred?.(e, servers[i]) ?? [];
+        if (next.length > 0) followed = true, servers.splice(i + 1, 0, ...next);
       }
     }
-    if (this.list.length === 1) throw last;
-    const message = `Cannot connect to any of the ${this.list.length} servers: ${
-      failures.join("; ")
-    }`;
-    throw last instanceof MQTTException
-      ? new MQTTException(message, last.code)
-      : new MQTTConnectionError(message, { cause: last });
+    if (servers.length > 1) {
+      (last as Error).message = `Cannot connect to any of the ${servers.length} servers: ${
+        failures.join("; ")
+      }`;
+    }
+    throw last;
   }
 }
 

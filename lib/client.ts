@@ -47,6 +47,7 @@ import {
   clientConfig,
   type Connack,
   type ConnectOptions,
+  type Credential,
   type DisconnectOptions,
   type Message,
   type MessageCallback,
@@ -114,10 +115,10 @@ export class MQTTClient extends EventTarget {
    */
   constructor(
     client_id: string,
-    server: string | string[],
+    server: string | readonly string[],
     port?: number | MQTTClientOptions,
-    user?: string,
-    password?: string | Uint8Array,
+    user?: string | Credential<string>,
+    password?: string | Uint8Array | Credential<string | Uint8Array>,
     keepalive?: number,
     ssl?: boolean,
     ssl_params?: SslParams,
@@ -286,7 +287,7 @@ export class MQTTClient extends EventTarget {
     );
     const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
     signal?.throwIfAborted();
-    return await this.#link.connect(clean, signal);
+    return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 
   /**

@@ -320,7 +320,7 @@ export function checkPassword(password: unknown): Uint8Array {
  */
 export function clientConfig(
   client_id: string,
-  server: string | string[],
+  server: string | readonly string[],
   o: MQTTClientOptions,
 ): ClientConfig {
   if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");

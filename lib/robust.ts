@@ -36,6 +36,7 @@ import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type {
   ConnectOptions,
+  Credential,
   DisconnectOptions,
   Message,
   MQTTClientOptions,
@@ -187,10 +188,10 @@ export class MQTTClient extends SimpleClient {
    */
   constructor(
     client_id: string,
-    server: string | string[],
+    server: string | readonly string[],
     port?: number | RobustClientOptions,
-    user?: string,
-    password?: string | Uint8Array,
+    user?: string | Credential<string>,
+    password?: string | Uint8Array | Credential<string | Uint8Array>,
     keepalive?: number,
     ssl?: boolean,
     ssl_params?: SslParams,
@@ -246,6 +247,8 @@ export class MQTTClient extends SimpleClient {
     h.unsubscribed = (topics) => {
       for (const t of topics) this.#subscriptions.delete(t);
     };
+    // connect() follows a refusal's Server Reference too, before the rest of the list.
+    h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
   }
 
   /**
@@ -428,7 +431,7 @@ export class MQTTClient extends SimpleClient {
    * MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C,
    * 0x9D) when told to; returns whether it did.
    */
-  #refer(e: unknown): boolean {
+  #refer(e: unknown, like: Endpoint = access.servers(this)[0]): boolean {
     const { serverReference: ref, reasonCode, code } = e as {
       serverReference?: string;
       reasonCode?: number;
@@ -436,7 +439,7 @@ export class MQTTClient extends SimpleClient {
     };
     const why = reasonCode ?? code;
     if (!ref || !this.#follow || (why !== 0x9c && why !== 0x9d)) return false;
-    this.#referred = referredServers(ref, access.servers(this)[0]);
+    this.#referred = referredServers(ref, like);
     return true;
   }
 

@@ -139,6 +139,36 @@ test("when every server fails, connect() rejects with the last error, listing ea
   }
 });
 
+test("MQTT 5: when every server fails, the last refusal keeps its reason string and reference", async () => {
+  const dead = await closedPort();
+  const moved = await startHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write({
+      type: "connack",
+      sessionPresent: false,
+      returnCode: 0x9d,
+      properties: { reasonString: "moved for good", serverReference: "elsewhere:1883" },
+    });
+    await peer.clientClosed;
+  });
+  try {
+    // The simple client follows no Server Reference: it moves on, here past the end of the list.
+    const c = new MQTTClient(uniqueId("fo"), [`mqtt://127.0.0.1:${dead}`, moved.url], {
+      protocolVersion: 5,
+    });
+    const e = await c.connect().then(() => null, (e) => e);
+    assert.ok(e instanceof MQTTException, `the last error's class: ${e}`);
+    assert.equal(e.code, 0x9d);
+    assert.equal(e.reasonString, "moved for good");
+    assert.equal(e.serverReference, "elsewhere:1883");
+    assert.match(e.message, /^Cannot connect to any of the 2 servers: /);
+    assert.ok(e.message.includes(`${moved.url}: `), e.message);
+    assert.equal(moved.peers.length, 1);
+  } finally {
+    await moved.close();
+  }
+});
+
 test("disconnect() during connect() stops trying the servers", async () => {
   const quiet = await silent();
   const next = await refusing(0);
@@ -255,6 +285,29 @@ test("user and password may be functions, called on every connection attempt", a
     await broker.stop();
   }
 }, { mosquitto: true });
+
+test(
+  "MicroPython's positional form takes credential functions and a readonly list of servers",
+  async () => {
+    const broker = await startMosquitto({ passwordFile: [{ user: "dev", password: "token-2" }] });
+    const servers = [broker.url] as const;
+    const c = new MQTTClient(
+      uniqueId("cr"),
+      servers,
+      0,
+      () => "dev",
+      () => Promise.resolve("token-2"),
+    );
+    try {
+      assert.equal(await c.connect(), false);
+      assert.equal(c.url, broker.url);
+    } finally {
+      await c.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
 
 test("a credential function that returns the wrong type rejects connect() with a TypeError", async () => {
   const c = new MQTTClient("id", "127.0.0.1", {

@@ -642,6 +642,59 @@ test(
 );
 
 test(
+  "connect(): a refusal's Server Reference is tried next, before the rest of the list",
+  async () => {
+    let ok!: HostileBroker;
+    await withBrokers([
+      // The first listed server refuses: use another server, the third.
+      async (peer) => {
+        await peer.expect("connect");
+        await peer.write({
+          type: "connack",
+          sessionPresent: false,
+          returnCode: 0x9c,
+          properties: { serverReference: `127.0.0.1:${ok.port}` },
+        });
+        await peer.clientClosed;
+      },
+      // The second listed server is never tried.
+      async (peer) => {
+        await acceptConnect(peer);
+        await peer.expect("disconnect");
+      },
+      accepting,
+    ], async ([a, second, third]) => {
+      ok = third;
+      const { client } = robust([a, second]);
+      const events: string[] = [];
+      client.addEventListener("reconnecting", () => events.push("reconnecting"));
+      assert.equal(await client.connect(), false);
+      assert.equal(client.url, third.url);
+      assert.equal(second.peers.length, 0, "the referred server came before the rest of the list");
+      assert.deepEqual(events, [], "connect() is not a reconnect");
+      await bye(client, [a, third]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "connect() with followServerReference: false moves on through the list",
+  async () => {
+    await withBrokers([
+      refusing(0x9c, { serverReference: "127.0.0.1:1" }),
+      accepting,
+    ], async ([a, b]) => {
+      const { client } = robust([a, b], { followServerReference: false });
+      await client.connect();
+      assert.equal(client.url, b.url);
+      await bye(client, [a, b]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
   "a QoS 0 publish whose write failed goes out again whole, after one that went under a topic alias",
   async () => {
     // A QoS 0 publish under a known topic alias is built in its own bytes
