@@ -81,6 +81,8 @@ export class Protocol {
   // Requests waiting for a free packet id (or, publishes, for room in the
   // broker's Receive Maximum), in call order.
   #waiting: Request[] = NONE;
+  // MQTT 5: ids of kept publishes not yet resent on this connection, for want of Receive Maximum.
+  #held: number[] = NONE;
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
   #pings: (Pending<void> | null)[] = NONE;
   #pingSentAt = 0;
@@ -165,6 +167,7 @@ export class Protocol {
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = null;
     this.#window = 65535;
+    this.#held = NONE;
     this.#unacked = 0;
     this.#qos2Released = null;
     this.broker = NO_PROPS;
@@ -188,14 +191,24 @@ export class Protocol {
    * (MQTT-4.4.0-1); MQTT 5 after Session Present 0, its publishes as new ones.
    */
   resend(): void {
-    for (const bytes of this.#store.outgoing.values()) {
-      let packet = bytes;
-      if (bytes[0] >> 4 === 3 && !this.#renewed) {
-        packet = bytes.slice();
-        packet[0] |= 0x08; // a PUBLISH again: DUP=1 (MQTT-3.3.1-1)
+    let sent = 0;
+    for (const [id, bytes] of this.#store.outgoing) {
+      // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
+      if (bytes[0] >> 4 === 3 && sent >= this.#window) {
+        (this.#held === NONE ? this.#held = [] : this.#held).push(id);
+      } else {
+        sent++;
+        this.#out.write(this.#again(bytes));
       }
-      this.#out.write(packet);
     }
+  }
+
+  /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */
+  #again(bytes: Uint8Array): Uint8Array {
+    if (bytes[0] >> 4 !== 3 || this.#renewed) return bytes;
+    const packet = bytes.slice();
+    packet[0] |= 0x08;
+    return packet;
   }
 
   /**
@@ -321,8 +334,16 @@ export class Protocol {
     this.#drain();
   }
 
-  /** Sends the waiting requests that may go now, oldest first, until one may not. */
+  /**
+   * Sends what may go now, oldest first, until one may not: the session's
+   * publishes held back by the Receive Maximum, then the waiting requests.
+   */
   #drain(): void {
+    const held = this.#held, kept = this.#store.outgoing;
+    while (held.length > 0 && kept.size - held.length < this.#window) {
+      const bytes = kept.get(held.shift()!);
+      if (bytes) this.#out.write(this.#again(bytes));
+    }
     while (this.#waiting.length > 0) {
       const r = this.#waiting[0];
       if (r.signal?.aborted) {

@@ -4,6 +4,7 @@
 import { encode } from "../lib/codec/encode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { ConnackPacket, Packet, QoS } from "../lib/codec/packet.ts";
+import type { ConnackProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { type AckKind, type Incoming, Protocol, type ProtocolOptions } from "../lib/_protocol.ts";
@@ -33,11 +34,11 @@ export function harness(store = new MemorySessionStore(), options?: ProtocolOpti
     delivered,
     connacks,
     others,
-    /** A new connection: start, CONNACK accepted, resends. */
-    connect(clean: boolean, sessionPresent = !clean) {
+    /** A new connection: start, CONNACK accepted (MQTT 5: with `properties`), resends. */
+    connect(clean: boolean, sessionPresent = !clean, properties?: ConnackProperties) {
       online = true;
       core.start(clean);
-      core.handle({ type: "connack", sessionPresent, returnCode: 0 });
+      core.handle({ type: "connack", sessionPresent, returnCode: 0, properties });
       core.resend();
     },
     /** The connection ends. */

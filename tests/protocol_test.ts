@@ -250,6 +250,46 @@ test("connect(false) resends the session in its order: PUBLISH with DUP=1, PUBRE
   assert.equal(q1.settled, 1, "a rejected request is not settled again");
 });
 
+test("MQTT 5: the session's publishes are resent within the broker's Receive Maximum (section 4.9)", () => {
+  const h = harness(undefined, {
+    version: 5,
+    receiveMaximum: 65535,
+    topicAliasMaximum: 0,
+    autoTopicAlias: false,
+  });
+  h.connect(false);
+  const sent = [1, 2, 3, 4].map((i) => request(h.core, i === 2 ? "pubrec" : "puback"));
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.sent();
+  h.cut(true);
+  // The next broker allows two unacknowledged publishes: 2's PUBREL counts too.
+  h.connect(false, true, { receiveMaximum: 2 });
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup", "pubrel 2"]);
+  const later = request(h.core, "puback"); // waits behind the held ones
+  assert.deepEqual(ids(h.sent()), []);
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 3 dup"]);
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["publish 4 dup"]);
+  h.core.handle({ type: "puback", packetId: 3 });
+  assert.deepEqual(ids(h.sent()), ["publish 5"], "then the new publish");
+  h.core.handle({ type: "puback", packetId: 4 });
+  h.core.handle({ type: "puback", packetId: 5 });
+  assert.deepEqual([...sent, later].map((t) => t.state), Array(5).fill("resolved"));
+  // Held back and then cut: the next connection resends them all, in order.
+  const more = [request(h.core, "puback"), request(h.core, "puback")];
+  h.sent();
+  h.cut(true);
+  h.connect(false, true, { receiveMaximum: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 6 dup"]);
+  h.cut(true);
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 6 dup", "publish 7 dup"]);
+  h.core.handle({ type: "puback", packetId: 6 });
+  h.core.handle({ type: "puback", packetId: 7 });
+  assert.deepEqual(more.map((t) => t.state), ["resolved", "resolved"]);
+});
+
 test("with keepPending, kept publishes stay awaited across a cut and resolve on the next connection", () => {
   const h = harness();
   h.connect(false);
