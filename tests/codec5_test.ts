@@ -471,6 +471,10 @@ test("encode refuses MQTT 5.0 property values out of range or of the wrong type"
     [publish({ userProperties: "k=v" }), "must be an array of [name, value] pairs"],
     [publish({ userProperties: [["k"]] }), "must be an array of [name, value] pairs"],
     [publish({ userProperties: [["k", "v", "w"]] }), "must be an array of [name, value] pairs"],
+    // A two-character string is not a pair.
+    [publish({ userProperties: ["ab", ["x", "y"]] }), "must be an array of [name, value] pairs"],
+    [publish({ userProperties: [["k", 5]] }), "userProperties in PUBLISH: must be a string"],
+    [publish({ contentType: 3 }), "contentType in PUBLISH: must be a string, got number"],
     [publish({ subscriptionIdentifiers: 5 }), "must be an array"],
   ];
   for (const [packet, words] of types) assertArgError(() => encode(packet, 5), TypeError, words);

@@ -14,6 +14,9 @@ export const MAX_STRING_BYTES = 65_535;
  * @param what Names the string in the error message, e.g. `"topic"`.
  */
 export function utf8(s: string, what: string): Uint8Array {
+  if (typeof s !== "string") {
+    throw new TypeError(`Invalid ${what}: must be a string, got ${typeof s}`);
+  }
   if (!s.isWellFormed()) {
     throw new TypeError(`Invalid ${what}: it contains a lone UTF-16 surrogate (MQTT-1.5.3-1)`);
   }

@@ -222,7 +222,10 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
     const kind = e[2], t = kind & 7, min = kind & NONZERO ? 1 : 0;
     const values = kind & REPEAT ? value : [value];
     // A string would be iterated by character, a pair of any other length written as it is.
-    if (!Array.isArray(values) || t === PAIR && values.some((v) => v?.length !== 2)) {
+    if (
+      !Array.isArray(values) ||
+      t === PAIR && values.some((v) => !Array.isArray(v) || v.length !== 2)
+    ) {
       throw new TypeError(
         `Invalid ${key} in ${where}: must be an array${
           t === PAIR ? " of [name, value] pairs" : ""
@@ -259,7 +262,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
       } else {
         // Length-prefixed: a string, binary data, or a pair of strings.
         for (const s of t === PAIR ? v : [v]) {
-          const bytes = t === BIN ? s : utf8(s, key);
+          const bytes = t === BIN ? s : utf8(s, `${key} in ${where}`);
           out.push(bytes.length >> 8, bytes.length & 0xff);
           for (let i = 0; i < bytes.length; i++) out.push(bytes[i]);
         }
