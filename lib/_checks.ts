@@ -80,14 +80,14 @@ export interface CheckedPublish {
 
 type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
 
-const MESSAGE_PROPERTIES = [
+/** MQTT 5: the properties `request()` takes (its Response Topic and Correlation Data are its own). */
+export const REQUEST_PROPERTIES = [
   "payloadFormatIndicator",
   "messageExpiryInterval",
   "contentType",
-  "responseTopic",
-  "correlationData",
   "userProperties",
 ];
+const MESSAGE_PROPERTIES = [...REQUEST_PROPERTIES, "responseTopic", "correlationData"];
 
 /**
  * MQTT 5 properties a call may give, checked for its version and keys (the
@@ -116,6 +116,11 @@ export function checkProperties<T extends object>(
     if (!allowed.includes(k)) {
       throw new TypeError(
         `Invalid property ${k} for ${what}: accepted are ${allowed.join(", ")}`,
+      );
+    }
+    if (k === "responseTopic" && typeof v === "string" && (v === "" || /[+#]/.test(v))) {
+      throw new TypeError(
+        `Invalid property responseTopic "${v}" for ${what}: a Response Topic is a topic name, not empty, without wildcards (MQTT-3.3.2-14)`,
       );
     }
     out[k] = k === "correlationData" && typeof v === "string" ? payloadBytes(v) : v;

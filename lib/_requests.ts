@@ -5,6 +5,7 @@
 import type { Incoming } from "./_protocol.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import type { MQTTConnectionError } from "./errors.ts";
+import { checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
 
 /** What the requests need of their client. */
 export interface RequestsLink {
@@ -34,27 +35,35 @@ export class Requests {
   }
 
   /**
-   * Publishes a request and resolves with its reply.
+   * Publishes a request and resolves with its reply. Its arguments are
+   * checked before anything is sent, and its timeout runs from the call on,
+   * the wait for the response topic's subscription included.
    *
+   * @throws {TypeError} A bad argument; a `responseTopic` or `correlationData` of the caller's.
    * @throws {DOMException} `TimeoutError` when no reply came within `timeout` ms.
    */
-  async request(
-    topic: string,
-    payload: string | Uint8Array,
-    o: RequestOptions,
-  ): Promise<Message> {
+  request(topic: string, payload: string | Uint8Array, o: RequestOptions): Promise<Message> {
+    try {
+      return this.#start(topic, payload, o);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** request(), whose bad arguments throw before anything is sent. */
+  #start(topic: string, payload: string | Uint8Array, o: RequestOptions): Promise<Message> {
     const timeout = o.timeout ?? 30_000;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2_147_483_647) {
       throw new RangeError(`Invalid timeout ${timeout}: must be an integer of milliseconds`);
     }
     o.signal?.throwIfAborted();
     const responseTopic = this.#topic ??= this.#responseTopic();
-    // Subscribed once (a robust client renews it after a reconnect without session).
-    await (this.#subscribed ??= this.#link.subscribe(responseTopic, 1).catch((e) => {
-      this.#subscribed = undefined;
-      throw e;
-    }));
     const correlationData = crypto.getRandomValues(new Uint8Array(16));
+    // The request's own keys, then the whole PUBLISH, as publish() would check it.
+    checkProperties(o.properties, REQUEST_PROPERTIES, "request", 5);
+    const properties = { ...o.properties, responseTopic, correlationData };
+    const options = { qos: o.qos ?? 0, properties, signal: o.signal };
+    checkPublish(topic, payload, options, 0, {}, 5);
     const key = hex(correlationData);
     const reply = new Promise<Message>((resolve, reject) => {
       const done = () => {
@@ -80,16 +89,28 @@ export class Requests {
       o.signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiting.set(key, w);
     });
+    void this.#send(key, topic, payload, options);
+    return reply;
+  }
+
+  /** Subscribes to the response topic if need be, then publishes the request waiting under `key`. */
+  async #send(
+    key: string,
+    topic: string,
+    payload: string | Uint8Array,
+    options: PublishOptions,
+  ): Promise<void> {
     try {
-      await this.#link.publish(topic, payload, {
-        qos: o.qos ?? 0,
-        properties: { ...o.properties, responseTopic, correlationData },
-        signal: o.signal,
-      });
+      // Subscribed once (a robust client renews it after a reconnect without session).
+      await (this.#subscribed ??= this.#link.subscribe(this.#topic!, 1).catch((e) => {
+        this.#subscribed = undefined;
+        throw e;
+      }));
+      // Over (timed out, aborted) before it was sent: it is not sent.
+      if (this.#waiting.has(key)) await this.#link.publish(topic, payload, options);
     } catch (e) {
       this.#waiting.get(key)?.reject(e);
     }
-    return reply;
   }
 
   /** Takes `m` if it came on the response topic: to its request, or dropped when late or unmatched. */

@@ -168,3 +168,70 @@ test(
   },
   TIMEOUT,
 );
+
+test("request() checks its arguments first: its properties, the topic, before anything is sent", async () => {
+  // Never connected: a bad argument is still the TypeError, not "not connected".
+  const client = new MQTTClient(uniqueId("rr"), "127.0.0.1", { protocolVersion: 5 });
+  const cases: [object, RegExp][] = [
+    [
+      { properties: { responseTopic: "mine" } },
+      /^TypeError: Invalid property responseTopic for request: /,
+    ],
+    [
+      { properties: { correlationData: bytes("mine") } },
+      /^TypeError: Invalid property correlationData for request: /,
+    ],
+    [{ properties: { topicAlias: 1 } }, /^TypeError: Invalid property topicAlias for request: /],
+    [{ properties: { contentType: 3 } }, /contentType in PUBLISH: must be a string/],
+    [{ qos: 3 }, /qos/i],
+  ];
+  for (const [options, message] of cases) {
+    await assert.rejects(client.request("svc", "q", options), message);
+  }
+  await assert.rejects(client.request("svc/+", "q"), /wildcards/);
+  await assert.rejects(client.request("svc", 42 as unknown as string), TypeError);
+  assert.equal(client.connected, false);
+});
+
+test(
+  "request()'s timeout runs from the call, the wait for its subscription included",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.expect("subscribe"); // never answered
+      // The request timed out before its subscription was granted: never published.
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      await assert.rejects(client.request("svc", "q", { timeout: 200 }), (e: unknown) => {
+        assert.ok(e instanceof DOMException && e.name === "TimeoutError", String(e));
+        return true;
+      });
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("a Response Topic given to publish() or the will is a topic name: no wildcards, not empty", async () => {
+  const client = new MQTTClient(uniqueId("rr"), "127.0.0.1", { protocolVersion: 5 });
+  for (const responseTopic of ["a/+", "a/#", "+", ""]) {
+    const message = new RegExp(
+      `^Invalid property responseTopic "${
+        responseTopic.replace("+", "\\+")
+      }" for (publish|the will): .*\\(MQTT-3\\.3\\.2-14\\)$`,
+    );
+    await assert.rejects(client.publish("t", "m", { properties: { responseTopic } }), {
+      name: "TypeError",
+      message,
+    });
+    assert.throws(() => client.set_last_will("t", "m", { properties: { responseTopic } }), {
+      name: "TypeError",
+      message,
+    });
+  }
+  // A topic name with "/" levels, "$" or spaces is fine.
+  client.set_last_will("t", "m", { properties: { responseTopic: "$replies/a b/c" } });
+});
