@@ -114,7 +114,9 @@ export class Connector {
     // transport starts opening in the caller's turn.
     const given = credentials(c);
     const { user, password } = given instanceof Promise ? await given : given;
-    const expiry = c.sessionExpiryInterval ?? (clean ? undefined : 0xffffffff);
+    // MQTT 5: umqtt's sessions in both versions, said outright (issue 15): connect(false)
+    // keeps the session (0xFFFFFFFF: it never expires), connect(true) ends it with the connection.
+    const expiry = c.sessionExpiryInterval ?? (clean ? 0 : 0xffffffff);
     const connect = encodeConnect({
       type: "connect",
       protocolVersion: c.version,

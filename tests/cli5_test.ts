@@ -219,7 +219,8 @@ forEachBroker(
     assert.deepEqual(r.stderr.split("\n").filter((l) => l.includes("->")), [
       `umqtt sub: -> CONNECT id "cli5-trace", clean 1, keepalive 60, MQTT 5 [receive-maximum 10, ` +
       `maximum-packet-size 100000, topic-alias-maximum 5, request-response-information 1, ` +
-      `request-problem-information 0, user-property "who":"me", user-property "who":"too"] (61 bytes)`,
+      `request-problem-information 0, user-property "who":"me", user-property "who":"too", ` +
+      `session-expiry-interval 0] (66 bytes)`,
       `umqtt sub: -> SUBSCRIBE id 1, "${topic}" q0 [user-property "k":"v"] (38 bytes)`,
       `umqtt sub: -> DISCONNECT [reason-string "done here", user-property "a":"b"] (23 bytes)`,
     ]);
