@@ -81,8 +81,6 @@ import {
 export class MQTTClient extends EventTarget {
   /** User name, if any (undefined when `user` is a function). */
   readonly user: string | undefined;
-  /** Keep-alive interval in seconds (0: off). */
-  readonly keepalive: number;
   /** TLS parameters. */
   readonly ssl_params: SslParams;
 
@@ -133,7 +131,6 @@ export class MQTTClient extends EventTarget {
     );
     this.#config = c;
     this.user = typeof c.user === "string" ? c.user : undefined;
-    this.keepalive = c.keepalive;
     this.ssl_params = c.ssl_params;
     this.#hooks = { keepPending: false };
     this.#conn = new Connection(c, this.#hooks, this);
@@ -181,6 +178,14 @@ export class MQTTClient extends EventTarget {
   /** URL of that server, `scheme://host:port`. */
   get url(): string {
     return endpointUrl(this.#link.servers.current);
+  }
+
+  /**
+   * Keep-alive interval in seconds (0: off): as given, or with MQTT 5 the
+   * Server Keep Alive of the broker's CONNACK, which replaces it (MQTT-3.2.2-21).
+   */
+  get keepalive(): number {
+    return this.#conn.accepted?.properties.serverKeepAlive ?? this.#config.keepalive;
   }
 
   /** True between CONNACK and the end of the connection. */

@@ -248,7 +248,9 @@ test(
       const lost = new Promise<Error>((resolve) =>
         client.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error))
       );
+      assert.equal(client.keepalive, 60, "as given, before a CONNACK");
       await client.connect();
+      assert.equal(client.keepalive, 1, "the broker's, once it set one");
       const error = await lost;
       assert.ok(error instanceof MQTTConnectionError);
       assert.match(error.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
