@@ -418,9 +418,14 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** The error for `what` when there is no connection, naming why it ended. */
   notConnected(what: string): MQTTConnectionError {
-    return this.#closeError
-      ? new MQTTConnectionError(`Cannot ${what}: ${this.#closeError.message}`, {
-        cause: this.#closeError,
+    const e = this.#closeError;
+    return e
+      ? new MQTTConnectionError(`Cannot ${what}: ${e.message}`, {
+        cause: e,
+        // MQTT 5: what the broker's DISCONNECT said, as the calls it ended were told.
+        reasonCode: e.reasonCode,
+        reasonString: e.reasonString,
+        serverReference: e.serverReference,
       })
       : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
   }

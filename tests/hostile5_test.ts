@@ -518,6 +518,17 @@ test(
         reasonString: "maintenance",
         serverReference: "b.example",
       });
+      // A call made afterwards is told why too.
+      await assert.rejects(client.publish("t", "m"), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.deepEqual([e.reasonCode, e.reasonString, e.serverReference], [
+          0x8b,
+          "maintenance",
+          "b.example",
+        ]);
+        assert.match(e.message, /^Cannot publish: Disconnected by the broker: /);
+        return true;
+      });
       // The client closes without a DISCONNECT of its own (MQTT-3.14.4-1 is the broker's).
       assert.equal(await broker.peers[0].clientClosed, "eof");
       assert.deepEqual(broker.peers[0].received.map((p) => p.type), ["connect", "publish"]);
