@@ -17,12 +17,10 @@
  *
  * @module
  */
-// The API room: umqtt's names, argument checks and options, wired to the
-// parts that do the work: the protocol state (_protocol.ts: packet ids,
-// acknowledgements, QoS flows, the session), the connection's life
-// (_connection.ts, with _writer.ts and _keepalive.ts), how connections are
-// made (_connector.ts), the calls that wait for an answer (_outbox.ts) and
-// the queue of received messages (_inbox.ts). CONTRIBUTING.md has the map.
+// The API room: umqtt's names, argument checks and options, wired to the parts that do the
+// work: the protocol state (_protocol.ts: packet ids, acks, QoS flows, the session), the
+// connection (_connection.ts, _writer.ts, _keepalive.ts), how it is made (_connector.ts), calls
+// that wait for an answer (_outbox.ts), received messages (_inbox.ts). CONTRIBUTING.md: the map.
 import type { QoS } from "./codec/packet.ts";
 import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
@@ -180,10 +178,7 @@ export class MQTTClient extends EventTarget {
     return endpointUrl(this.#link.servers.current);
   }
 
-  /**
-   * Keep-alive interval in seconds (0: off): as given, or with MQTT 5 the
-   * Server Keep Alive of the broker's CONNACK, which replaces it (MQTT-3.2.2-21).
-   */
+  /** Keep-alive in seconds (0: off): as given, or MQTT 5's Server Keep Alive once set (MQTT-3.2.2-21). */
   get keepalive(): number {
     return this.#conn.accepted?.properties.serverKeepAlive ?? this.#config.keepalive;
   }
