@@ -61,3 +61,19 @@ test("the package's modules import each other without cycles, from every entry p
     assert.deepEqual(cycles(edges), [], `cycles from ${entry}`);
   }
 });
+
+test("no module under lib/ is over 600 lines (issue 14: each concern a room of its own)", () => {
+  const over: string[] = [];
+  const walk = (dir: URL) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const url = new URL(e.isDirectory ? `${e.name}/` : e.name, dir);
+      if (e.isDirectory) walk(url);
+      else if (e.name.endsWith(".ts")) {
+        const lines = Deno.readTextFileSync(url).split("\n").length - 1;
+        if (lines > 600) over.push(`${url.href.slice(root.href.length)}: ${lines} lines`);
+      }
+    }
+  };
+  walk(new URL("lib/", root));
+  assert.deepEqual(over, []);
+});
