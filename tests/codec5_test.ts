@@ -564,3 +564,47 @@ test("the protocol version must be 4 or 5", () => {
     );
   }
 });
+
+test("SUBSCRIBE's subscription options: a Malformed Packet or a Protocol Error, as the spec calls each", () => {
+  // SUBSCRIBE, packet id 1, no properties, filter "a" or "$share/g/a", options `o`.
+  const subscribe = (topic: string, o: number) => {
+    const t = new TextEncoder().encode(topic);
+    return Uint8Array.of(0, 1, 0, 0, t.length, ...t, o);
+  };
+  const cases: [string, number, string, number][] = [
+    ["a", 0x40, "MQTT-3.8.3-5", 0x81], // a reserved bit
+    ["a", 0x03, "MQTT 5.0 section 3.8.3.1", 0x81], // QoS 3: "a Malformed Packet"
+    ["a", 0x30, "MQTT 5.0 section 3.8.3.1", 0x82], // retain handling 3: "a Protocol Error"
+    ["$share/g/a", 0x04, "MQTT-3.8.3-4", 0x82], // No Local on a shared subscription
+  ];
+  for (const [topic, o, rule, reasonCode] of cases) {
+    const e = assertProtocolError(
+      () => decodePacket(0x82, subscribe(topic, o), 5),
+      rule,
+      `options 0x${o.toString(16)} on ${topic}`,
+    );
+    assert.equal(e.reasonCode, reasonCode, `options 0x${o.toString(16)} on ${topic}`);
+  }
+});
+
+test("a packet over our Maximum Packet Size names MQTT-3.1.2-24 in MQTT 5, DISCONNECT 0x95", () => {
+  const e = assertProtocolError(
+    () =>
+      new PacketDecoder({ protocolVersion: 5, maxPacketSize: 100 }).push(Uint8Array.of(0x30, 0x7f)),
+    "MQTT-3.1.2-24",
+    "129 bytes",
+  );
+  assert.equal(e.reasonCode, 0x95);
+});
+
+test("encode names a missing reason code rather than fail inside (CONNACK's is its returnCode)", () => {
+  const bad: [object, string][] = [
+    [{ type: "connack", sessionPresent: false, reasonCode: 0x87 }, "CONNACK: returnCode undefined"],
+    [{ type: "puback", packetId: 1, reasonCode: "0x10" }, "PUBACK: reasonCode 0x10"],
+    [{ type: "suback", packetId: 1, reasonCodes: [0] }, "SUBACK: returnCodes must be an array"],
+    [{ type: "unsuback", packetId: 1 }, "UNSUBACK: at least one reason code"],
+  ];
+  for (const [packet, words] of bad) {
+    assertArgError(() => encode(packet as Packet, 5), TypeError, words);
+  }
+});

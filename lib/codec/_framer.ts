@@ -116,7 +116,8 @@ export class Framer {
       if (total > this.#max) {
         throw new MQTTProtocolError(
           `Incoming packet of ${total} bytes exceeds maxPacketSize ${this.#max}`,
-          "",
+          // MQTT 5: our Maximum Packet Size, sent in CONNECT; 3.1.1 has no rule for it.
+          this.version === 5 ? "MQTT-3.1.2-24" : "",
           0x95, // MQTT 5: Packet too large
         );
       }

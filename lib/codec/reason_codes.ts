@@ -100,6 +100,11 @@ export function reasonCodeMessage(code: number): string {
  * `RangeError` when `encoding`, else an `MQTTProtocolError`.
  */
 export function checkReasonCode(code: number, type: number, encoding?: boolean): number {
+  if (encoding && !Number.isInteger(code)) {
+    // CONNACK's is its returnCode (MQTT 5.0: the Connect Reason Code).
+    const field = type === 2 ? "returnCode" : "reasonCode";
+    throw new TypeError(`Invalid ${NAMES[type]}: ${field} ${code} is not a reason code`);
+  }
   if (!((PACKETS[code] >> type) & 1)) {
     // CONNACK's list is MQTT-3.2.2-8; SUBACK's and UNSUBACK's MQTT-3.x.3-2; the others MQTT-3.x.2-1.
     const rule = `MQTT-3.${type}.${type === 2 ? "2-8" : type === 9 || type === 11 ? "3-2" : "2-1"}`;

@@ -100,6 +100,8 @@ export function decodeSubscribe(body: Uint8Array, version: ProtocolVersion = 4):
       throw new MQTTProtocolError(
         `SUBSCRIBE "${topic}" has subscription options 0x${o.toString(16)}`,
         rule,
+        // Retain handling 3 and No Local on a shared subscription are Protocol Errors.
+        (o & 0xc0) === 0 && qos !== 3 ? 0x82 : 0x81,
       );
     }
     subscriptions.push({
@@ -152,6 +154,10 @@ function encodeCodes(
 ): Uint8Array {
   const type = byte1 >> 4;
   checkPacketId(packetId, NAMES[type]);
+  if (!Array.isArray(codes)) {
+    const field = type === 9 ? "returnCodes" : "reasonCodes";
+    throw new TypeError(`Invalid ${NAMES[type]}: ${field} must be an array of codes`);
+  }
   const bytes = props === null ? undefined : writeProperties(props, type);
   if (bytes) {
     if (codes.length === 0) {
