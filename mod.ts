@@ -37,6 +37,7 @@ export type {
   SignalOptions,
   SubscribeOptions,
   SubscriptionOptions,
+  UnsubscribeOptions,
   UserProperty,
   WillProperties,
 } from "./lib/options.ts";

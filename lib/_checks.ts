@@ -345,9 +345,20 @@ export function checkLimits(
   }
 }
 
-/** Checks `unsubscribe()`'s filters and encodes the UNSUBSCRIBE (the codec checks them). */
-export function checkUnsubscribe(topics: string[], version: ProtocolVersion): Uint8Array {
-  return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics }, version);
+/** Checks `unsubscribe()`'s filters and options, and encodes the UNSUBSCRIBE (the codec checks the filters). */
+export function checkUnsubscribe(
+  topics: string[],
+  version: ProtocolVersion,
+  options: { signal?: AbortSignal; userProperties?: [string, string][] } = {},
+): Uint8Array {
+  if (typeof options !== "object" || options === null) {
+    throw invalid("unsubscribe() options", options, "an object");
+  }
+  checkKeys(options, ["signal", "userProperties"], "unsubscribe", version);
+  options.signal?.throwIfAborted();
+  const { userProperties } = options;
+  const properties = userProperties === undefined ? undefined : { userProperties };
+  return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics, properties }, version);
 }
 
 /**

@@ -55,11 +55,12 @@ export class Outbox {
   }
 
   /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
-  unsubscribe(bytes: Uint8Array, topics: string[]): Promise<Acked> {
+  unsubscribe(bytes: Uint8Array, topics: string[], signal?: AbortSignal): Promise<Acked> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const refused = this.#refused("unsubscribe", bytes, topics);
     if (refused) return Promise.reject(refused);
     const n = topics.length;
-    return this.#send("unsuback", bytes, headerLength(bytes), undefined, false, n);
+    return abortable(this.#send("unsuback", bytes, headerLength(bytes), signal, false, n), signal);
   }
 
   /** A PINGREQ: resolves on its PINGRESP. */

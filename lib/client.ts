@@ -55,6 +55,7 @@ import {
   type SignalOptions,
   type SubscribeOptions,
   type SubscriptionOptions,
+  type UnsubscribeOptions,
 } from "./options.ts";
 
 /**
@@ -413,12 +414,8 @@ export class MQTTClient extends EventTarget {
     const list = Array.isArray(topic);
     let s: ReturnType<typeof checkSubscribe>;
     try {
-      s = checkSubscribe(
-        topic,
-        list ? 0 : qos,
-        list ? qos as SubscribeOptions : options,
-        this.#config.version,
-      );
+      const o = list ? qos as SubscribeOptions : options;
+      s = checkSubscribe(topic, list ? 0 : qos, o, this.#config.version);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -434,29 +431,31 @@ export class MQTTClient extends EventTarget {
    * Unsubscribes from one topic filter or several, in one UNSUBSCRIBE.
    *
    * @param topic A topic filter.
-   * @throws {TypeError} A malformed filter. {@linkcode RangeError}: over the Maximum Packet Size.
+   * @param options `signal`: aborting it stops the wait for UNSUBACK; MQTT 5: `userProperties`.
+   * @throws {TypeError} A malformed filter or option. {@linkcode RangeError}: over the Maximum Packet Size.
    * @throws {MQTTException} MQTT 5: the broker refused it (UNSUBACK reason 0x80 or above; 0x11,
    * no subscription existed, resolves).
    * @throws {MQTTConnectionError} Not connected, or the connection ended before UNSUBACK.
    */
-  unsubscribe(topic: string): Promise<void>;
+  unsubscribe(topic: string, options?: UnsubscribeOptions): Promise<void>;
   /**
    * Unsubscribes from several filters in one UNSUBSCRIBE.
    *
    * @param topics The filters.
+   * @param options As for one filter.
    * @returns The UNSUBACK's reason codes, one per filter (MQTT 3.1.1: all 0).
    */
-  unsubscribe(topics: string[]): Promise<number[]>;
-  unsubscribe(topic: string | string[]): Promise<void | number[]> {
+  unsubscribe(topics: string[], options?: UnsubscribeOptions): Promise<number[]>;
+  unsubscribe(topic: string | string[], options?: UnsubscribeOptions): Promise<void | number[]> {
     const topics = Array.isArray(topic) ? topic : [topic];
     let bytes: Uint8Array;
     try {
-      bytes = checkUnsubscribe(topics, this.#config.version);
+      bytes = checkUnsubscribe(topics, this.#config.version, options);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const acked = await this.#out.unsubscribe(bytes, topics);
+      const acked = await this.#out.unsubscribe(bytes, topics, options?.signal);
       this.#hooks.unsubscribed?.(topics);
       if (Array.isArray(topic)) return acked.codes;
       granted("Unsubscribe from", topic, "UNSUBACK", acked);

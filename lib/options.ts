@@ -214,6 +214,12 @@ export interface SubscribeOptions extends SubscriptionOptions, SignalOptions {
   userProperties?: UserProperty[];
 }
 
+/** Options for {@linkcode MQTTClient.unsubscribe}. */
+export interface UnsubscribeOptions extends SignalOptions {
+  /** MQTT 5: the UNSUBSCRIBE's user properties. */
+  userProperties?: UserProperty[];
+}
+
 /** MQTT 5: what {@linkcode MQTTClient.disconnect}'s DISCONNECT says. */
 export interface DisconnectOptions {
   /** 0x00 normal (default); 0x04 makes the broker publish the will; others per the spec's table 3-10. */

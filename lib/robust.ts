@@ -104,6 +104,7 @@ export type {
   SignalOptions,
   SubscribeOptions,
   SubscriptionOptions,
+  UnsubscribeOptions,
   UserProperty,
   WillProperties,
 } from "./options.ts";

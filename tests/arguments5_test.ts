@@ -83,6 +83,17 @@ test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anythin
   });
   await assert.rejects(c.disconnect({ reasonCode: 0x04 }), TypeError);
   await assert.rejects(
+    c.unsubscribe("t", { userProperties: [["a", "b"]] }),
+    /^TypeError: Invalid option userProperties for unsubscribe: it is MQTT 5's; give protocolVersion: 5$/,
+  );
+  await assert.rejects(
+    new MQTTClient("id", "127.0.0.1", { protocolVersion: 5 }).unsubscribe(
+      ["t"],
+      { qos: 1 } as object,
+    ),
+    /^TypeError: Invalid option qos for unsubscribe: accepted are signal, userProperties$/,
+  );
+  await assert.rejects(
     c.request("t", "q"),
     /^TypeError: Cannot request: request\/response is MQTT 5's$/,
   );

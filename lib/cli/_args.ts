@@ -319,11 +319,6 @@ function checkConnection(o: ConnectionArgs, program: string, sends: Command[]): 
       throw new UsageError(`-D ${c}: umqtt ${program} sends no ${PACKET[c]}`);
     }
   }
-  if (hasProperties(o.properties, "unsubscribe")) {
-    throw new UsageError(
-      "-D unsubscribe: not supported: the client's unsubscribe() sends no properties",
-    );
-  }
   if (hasProperties(o.properties, "will") && o.willTopic === undefined) {
     throw new UsageError("-D will needs --will-topic");
   }

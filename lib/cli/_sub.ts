@@ -142,7 +142,7 @@ export async function sub(args: string[]): Promise<number> {
       }
       if (refused === o.topics.length) throw new Stop(EXIT.error, "every subscription was refused");
     }
-    for (const t of o.unsubscribe) await race(c.unsubscribe(t));
+    for (const t of o.unsubscribe) await race(c.unsubscribe(t, o.properties.unsubscribe));
     if (o.exitAfterSubscribe) throw new Stop(EXIT.ok);
     if (o.timeout > 0) {
       timer = setTimeout(() => stop(new Stop(EXIT.timeout, "timed out")), o.timeout * 1000);
