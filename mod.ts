@@ -47,4 +47,4 @@ export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";
 export * from "./lib/session_store.ts";
 export type { SslParams, StreamPair, Transport } from "./lib/transports/types.ts";
-export type { QoS } from "./lib/codec/packet.ts";
+export type { ProtocolVersion, QoS } from "./lib/codec/packet.ts";

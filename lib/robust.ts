@@ -109,6 +109,8 @@ export type {
   WillProperties,
 } from "./options.ts";
 export type { DisconnectReason } from "./errors.ts";
+export type { AckProperties, UnsubscribeProperties } from "./codec/properties.ts";
+export type { ProtocolVersion } from "./codec/packet.ts";
 export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };
 export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
