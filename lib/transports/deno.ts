@@ -32,7 +32,8 @@ export interface DenoConnectOptions {
  *
  * @example
  * ```ts ignore
- * import { connectDeno } from "@umqtt/umqtt/deno";
+ * // Internal: the default connector uses it under Deno (not a public entry point).
+ * import { connectDeno } from "./deno.ts";
  * const conn = await connectDeno({ hostname: "127.0.0.1", port: 1883, ssl: false, ssl_params: {} });
  * conn.close();
  * ```
