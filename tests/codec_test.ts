@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { PublishPacket } from "../lib/codec/packet.ts";
+import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
 import { type Fixture, fixtures, hugeFixture, malformed, pattern } from "./codec_fixtures.ts";
 import {
   assertArgError,
@@ -339,4 +339,34 @@ test("encode refuses SUBSCRIBE and UNSUBSCRIBE fields MQTT forbids", () => {
     TypeError,
     "MQTT-3.10.3-2",
   );
+});
+
+test("encode: a payload or password that is not bytes is a TypeError, and leaves the codec usable", () => {
+  const publish = (payload: unknown) =>
+    encode({ type: "publish", topic: "t", payload, qos: 0, retain: false, dup: false } as Packet);
+  for (const payload of [5, "text", null, [1, 2], new ArrayBuffer(2)]) {
+    assertArgError(
+      () => publish(payload),
+      TypeError,
+      "Invalid PUBLISH payload: must be a Uint8Array",
+    );
+  }
+  const connect = (password: unknown) =>
+    encode({
+      type: "connect",
+      protocolVersion: 4,
+      clientId: "c",
+      cleanSession: true,
+      keepalive: 0,
+      username: "u",
+      password,
+    } as Packet);
+  assertArgError(
+    () => connect("secret"),
+    TypeError,
+    "Invalid CONNECT password: must be a Uint8Array, got string",
+  );
+  // Small QoS 0 packets share a slab: a failed one must not have moved it (it once made every
+  // later publish of the process fail with "offset is out of bounds").
+  assert.deepEqual([...publish(Uint8Array.of(7))], [0x30, 4, 0, 1, 0x74, 7]);
 });

@@ -32,6 +32,15 @@ export function utf8(s: string, what: string): Uint8Array {
   return bytes;
 }
 
+/** What `v` is, for an error message: `null`, `number`, `string`, `Array`, `ArrayBuffer`… */
+export function typeName(v: unknown): string {
+  return v === null
+    ? "null"
+    : typeof v === "object"
+    ? (v as object).constructor?.name ?? "object"
+    : typeof v;
+}
+
 /** Encodes a payload given as text or bytes; bytes are used as they are. */
 export function payloadBytes(payload: string | Uint8Array): Uint8Array {
   return typeof payload === "string" ? encoder.encode(payload) : payload;

@@ -15,7 +15,7 @@ export function varintSize(n: number): number {
  * @returns The offset right after it.
  */
 export function writeFixedHeader(buf: Uint8Array, byte1: number, remaining: number): number {
-  if (remaining > MAX_REMAINING_LENGTH) {
+  if (!(remaining <= MAX_REMAINING_LENGTH)) {
     throw new RangeError(
       `Packet too large: remaining length ${remaining} exceeds ${MAX_REMAINING_LENGTH} bytes (MQTT 3.1.1 section 2.2.3)`,
     );
@@ -69,6 +69,8 @@ export function allocPacket(
   remaining: number,
   pooled = false,
 ): [Uint8Array, number] {
+  // Checked before the slab moves: a length that is not a number must not leave it unusable.
+  if (!(remaining <= MAX_REMAINING_LENGTH)) writeFixedHeader(new Uint8Array(5), byte1, remaining);
   const buf = alloc(1 + varintSize(remaining) + remaining, pooled);
   return [buf, writeFixedHeader(buf, byte1, remaining)];
 }

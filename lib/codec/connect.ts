@@ -5,7 +5,7 @@
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
-import { BodyReader, utf8 } from "./_strings.ts";
+import { BodyReader, typeName, utf8 } from "./_strings.ts";
 import { buildPacket, field, u16 } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
@@ -46,6 +46,11 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   const willTopic = will ? utf8(will.topic, "will topic") : undefined;
   if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
     throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
+  }
+  for (const [what, bytes] of [["will message", will?.payload], ["password", p.password]]) {
+    if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
+      throw new TypeError(`Invalid CONNECT ${what}: must be a Uint8Array, got ${typeName(bytes)}`);
+    }
   }
   if (will && will.payload.length > 65535) {
     throw new RangeError(

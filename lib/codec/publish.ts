@@ -7,7 +7,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicName } from "../topic.ts";
-import { BodyReader, decodeUtf8, utf8, writeBytes, writeU16 } from "./_strings.ts";
+import { BodyReader, decodeUtf8, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket } from "./_varint.ts";
 import type { AckPacket, AckType, ProtocolVersion, PublishPacket, QoS } from "./packet.ts";
 import { type PublishProperties, readProperties, writeProperties } from "./properties.ts";
@@ -58,6 +58,9 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
     throw new TypeError("Invalid PUBLISH: the DUP flag must be 0 at QoS 0 (MQTT-3.3.1-2)");
   }
   const payload = p.payload;
+  if (!(payload instanceof Uint8Array)) {
+    throw new TypeError(`Invalid PUBLISH payload: must be a Uint8Array, got ${typeName(payload)}`);
+  }
   const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + propsLength + payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
   const [buf, start] = allocPacket(byte1, remaining, qos === 0);
