@@ -11,6 +11,8 @@ import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
+type Credentials = Awaited<ReturnType<typeof credentials>>;
+
 /** Makes a client's connections. */
 export class Connector {
   /** The servers, and the one in use. */
@@ -26,6 +28,9 @@ export class Connector {
   #connecting = false;
   // Counts disconnect() calls: a connect() that sees it change stops trying.
   #stops = 0;
+  // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
+  // Made only while one waits: an idle client holds no AbortController.
+  #onStop: ((error: Error) => void) | null = null;
 
   constructor(config: ClientConfig, conn: Connection, clientId: string) {
     this.#config = config;
@@ -85,6 +90,7 @@ export class Connector {
   async disconnect(bytes: Uint8Array | undefined): Promise<void> {
     this.#stops++;
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
+    this.#onStop?.(error);
     this.#conn.core.rejectKept(error);
     await this.#conn.stop(error, bytes);
   }
@@ -102,6 +108,36 @@ export class Connector {
     }
   }
 
+  /**
+   * Credentials from the user's functions, within `connectTimeout`: a function
+   * that never settles must not hold connect(), nor the client, for good.
+   * The signal and disconnect() end the wait too.
+   */
+  #fetch(given: Promise<Credentials>, signal: AbortSignal | undefined): Promise<Credentials> {
+    const ms = this.#config.connectTimeout;
+    return new Promise((resolve, reject) => {
+      const end = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", aborted);
+        if (this.#onStop === stopped) this.#onStop = null;
+      };
+      const aborted = () => (end(), reject(signal!.reason));
+      const stopped = (error: Error) => (end(), reject(error));
+      const timer = setTimeout(() => {
+        end();
+        reject(
+          new MQTTConnectionError(
+            `Connection attempt timed out: the user or password function did not settle within ${ms} ms (connectTimeout)`,
+          ),
+        );
+      }, ms);
+      given.then((v) => (end(), resolve(v)), (e) => (end(), reject(e)));
+      if (signal?.aborted) return aborted();
+      signal?.addEventListener("abort", aborted, { once: true });
+      this.#onStop = stopped;
+    });
+  }
+
   /** One connection attempt to `server`, with credentials fetched for it. */
   async #attempt(
     server: Endpoint,
@@ -113,7 +149,7 @@ export class Connector {
     // Only credentials given as functions are awaited: with none, the
     // transport starts opening in the caller's turn.
     const given = credentials(c);
-    const { user, password } = given instanceof Promise ? await given : given;
+    const { user, password } = given instanceof Promise ? await this.#fetch(given, signal) : given;
     // MQTT 5: umqtt's sessions in both versions, said outright (issue 15): connect(false)
     // keeps the session (0xFFFFFFFF: it never expires), connect(true) ends it with the connection.
     const expiry = c.sessionExpiryInterval ?? (clean ? 0 : 0xffffffff);

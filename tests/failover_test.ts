@@ -309,6 +309,39 @@ test(
   { mosquitto: true },
 );
 
+test(
+  "a credential function that never settles: connect() ends at connectTimeout, the signal or disconnect()",
+  async () => {
+    const broker = await startMosquitto();
+    let hang = true;
+    const c = new MQTTClient(uniqueId("cr"), broker.url, {
+      user: "dev",
+      password: () => hang ? new Promise<string>(() => {}) : "token",
+      connectTimeout: 300,
+    });
+    try {
+      await assert.rejects(c.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /the user or password function did not settle within 300 ms/);
+        return true;
+      });
+      const reason = new Error("given up");
+      await assert.rejects(c.connect({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+      const connecting = c.connect();
+      await sleep(50);
+      await c.disconnect();
+      await assert.rejects(connecting, /Disconnected: disconnect\(\) was called/);
+      // Not stuck "already connecting": the next attempt, with credentials, connects.
+      hang = false;
+      assert.equal(await c.connect(), false);
+    } finally {
+      await c.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
 test("a credential function that returns the wrong type rejects connect() with a TypeError", async () => {
   const c = new MQTTClient("id", "127.0.0.1", {
     user: "u",
