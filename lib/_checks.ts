@@ -33,7 +33,27 @@ export function publishArgs(
 export function invalid(name: string, v: unknown, expected: string, numeric = 0, rule = ""): Error {
   return numeric && typeof v === "number"
     ? new RangeError(`Invalid ${name} ${String(v)}: must be ${expected}${rule}`)
-    : new TypeError(`Invalid ${name}: must be ${expected}, got ${typeof v}${rule}`);
+    : new TypeError(
+      `Invalid ${name}: must be ${expected}, got ${v === null ? "null" : typeof v}${rule}`,
+    );
+}
+
+/**
+ * Throws unless `o`, the options object of `what`, is an object whose keys
+ * are all `allowed` (a misspelt key is not silently ignored) and whose
+ * `signal`, if any, is an AbortSignal.
+ */
+export function checkOptions(o: unknown, allowed: readonly string[], what: string): void {
+  if (typeof o !== "object" || o === null) throw invalid(`options for ${what}`, o, "an object");
+  for (const k in o) {
+    if (!allowed.includes(k) && (o as Record<string, unknown>)[k] !== undefined) {
+      throw new TypeError(`Invalid option ${k} for ${what}: accepted are ${allowed.join(", ")}`);
+    }
+  }
+  const signal = (o as { signal?: unknown }).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalid(`option signal for ${what}`, signal, "an AbortSignal");
+  }
 }
 
 /** Throws unless `qos` is 0, 1 or 2. */
@@ -79,6 +99,8 @@ export interface CheckedPublish {
 }
 
 type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
+const PUBLISH_OPTIONS = ["retain", "qos", "signal", "properties"];
+const WILL_OPTIONS = ["retain", "qos", "properties"];
 
 /** MQTT 5: the properties `request()` takes (its Response Topic and Correlation Data are its own). */
 export const REQUEST_PROPERTIES = [
@@ -143,7 +165,8 @@ export function checkPublish(
 ): CheckedPublish {
   const o = publishArgs(retain, qos);
   const given = typeof retain === "object" && retain !== null ? retain : options;
-  const signal = (typeof retain === "object" ? retain?.signal : undefined) ?? options.signal;
+  checkOptions(given, PUBLISH_OPTIONS, "publish");
+  const signal = given.signal ?? options?.signal;
   signal?.throwIfAborted();
   // The topic: the codec checks it (validateTopicName, then its UTF-8).
   const payload = checkPayload(msg);
@@ -283,6 +306,7 @@ export function checkWill(
   const o = publishArgs(retain, qos);
   validateTopicName(topic, "set the will");
   const given = typeof retain === "object" && retain !== null ? retain : options;
+  checkOptions(given, WILL_OPTIONS, "the will");
   const will: Will = {
     topic,
     payload: checkPayload(msg),

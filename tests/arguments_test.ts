@@ -311,3 +311,32 @@ test("topicMatches follows MQTT's matching rules", () => {
     assert.equal(topicMatches(filter, topic), expected, `${filter} vs ${topic}`);
   }
 });
+
+test("publish and the will: a misspelt option is a TypeError naming it, not a QoS 0 publish", async () => {
+  const c = new MQTTClient("id", "127.0.0.1");
+  const cases: [unknown, RegExp][] = [
+    [
+      { QoS: 1 },
+      /^TypeError: Invalid option QoS for publish: accepted are retain, qos, signal, properties$/,
+    ],
+    [{ qos: 1, retained: true }, /^TypeError: Invalid option retained for publish: /],
+    [
+      { signal: "stop" },
+      /^TypeError: Invalid option signal for publish: must be an AbortSignal, got string$/,
+    ],
+  ];
+  for (const [options, message] of cases) {
+    await assert.rejects(c.publish("t", "m", options as { qos: QoS }), message);
+    await assert.rejects(c.publish("t", "m", false, 0, options as { qos: QoS }), message);
+  }
+  await assert.rejects(
+    c.publish("t", "m", false, 0, null as unknown as { qos: QoS }),
+    /^TypeError: Invalid options for publish: must be an object, got null$/,
+  );
+  assert.throws(
+    () => c.set_last_will("t", "m", { qos: 1, retian: true } as { qos: QoS }),
+    /^TypeError: Invalid option retian for the will: accepted are retain, qos, properties$/,
+  );
+  // Not connected, but the arguments were right: the usual refusal.
+  await assert.rejects(c.publish("t", "m", { qos: 1, retain: true }), /not connected/);
+});
