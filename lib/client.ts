@@ -127,6 +127,7 @@ export class MQTTClient extends EventTarget {
       typeof port === "object" && port !== null
         ? port
         : { port, user, password, keepalive, ssl, ssl_params },
+      new.target !== MQTTClient, // the reconnecting client's options are its own
     );
     this.#config = c;
     this.user = typeof c.user === "string" ? c.user : undefined;

@@ -15,7 +15,7 @@ import { utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
-import { checkBool, checkInt, checkPayload, invalid } from "./_checks.ts";
+import { checkBool, checkInt, checkOptions, checkPayload, invalid } from "./_checks.ts";
 
 export type { ConnackProperties, UserProperty };
 
@@ -284,6 +284,33 @@ const V5_OPTIONS = [
   "autoTopicAlias",
 ] as const;
 
+/** The constructor's options: a misspelt one is a TypeError, not a setting silently left out. */
+const OPTIONS = [
+  "port",
+  "user",
+  "password",
+  "keepalive",
+  "ssl",
+  "ssl_params",
+  "transport",
+  "maxPacketSize",
+  "maxQueuedMessages",
+  "connectTimeout",
+  "sessionStore",
+  "protocolVersion",
+  ...V5_OPTIONS,
+];
+/** The reconnecting client's, besides (it checks their values). */
+const ROBUST_OPTIONS = [
+  ...OPTIONS,
+  "reconnectMaxDelay",
+  "maxOfflineMessages",
+  "maxOfflineBytes",
+  "whenOfflineFull",
+  "signal",
+  "followServerReference",
+];
+
 type Credentials = { user: string | undefined; password: Uint8Array | undefined };
 
 /** The user name and password for one connection attempt: at once, or once the functions answer. */
@@ -328,8 +355,10 @@ export function clientConfig(
   client_id: string,
   server: string | readonly string[],
   o: MQTTClientOptions,
+  reconnecting = false,
 ): ClientConfig {
   if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");
+  checkOptions(o, reconnecting ? ROBUST_OPTIONS : OPTIONS, "the client");
   utf8(client_id, "client_id");
   const explicitPort = o.port ?? 0;
   checkInt("port", explicitPort, 0, 65535);

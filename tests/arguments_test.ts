@@ -4,6 +4,7 @@
 // transport that counts calls, so "before any byte" is checked too.
 import assert from "node:assert/strict";
 import { MQTTClient, type QoS, topicMatches } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import { connectNode } from "../lib/transports/node.ts";
 import { type Broker, forEachBroker } from "./_brokers.ts";
@@ -339,4 +340,25 @@ test("publish and the will: a misspelt option is a TypeError naming it, not a Qo
   );
   // Not connected, but the arguments were right: the usual refusal.
   await assert.rejects(c.publish("t", "m", { qos: 1, retain: true }), /not connected/);
+});
+
+test("the constructor: a misspelt option is a TypeError naming it, not a setting left out", () => {
+  for (
+    const [key, value] of [["keepAlive", 60], ["cleanSession", false], ["username", "bob"]] as const
+  ) {
+    assert.throws(
+      () => new MQTTClient("id", "127.0.0.1", { [key]: value }),
+      new RegExp(`^TypeError: Invalid option ${key} for the client: accepted are port, user, `),
+    );
+  }
+  // The reconnecting client's own options are for it alone.
+  assert.throws(
+    () => new MQTTClient("id", "127.0.0.1", { reconnectMaxDelay: 5 } as object),
+    /^TypeError: Invalid option reconnectMaxDelay for the client: /,
+  );
+  new RobustClient("id", "127.0.0.1", { reconnectMaxDelay: 5, keepalive: 5 });
+  assert.throws(
+    () => new RobustClient("id", "127.0.0.1", { signal: 5 as unknown as AbortSignal }),
+    /^TypeError: Invalid option signal for the client: must be an AbortSignal, got number$/,
+  );
 });
