@@ -146,6 +146,12 @@ export class Connector {
     stops: number,
   ): Promise<ConnackPacket> {
     const c = this.#config;
+    const { authenticationData, authenticationMethod } = c.connectProperties;
+    if (authenticationData !== undefined && authenticationMethod === undefined) {
+      throw new TypeError(
+        "Invalid CONNECT: authenticationData needs an authenticationMethod (MQTT 5.0 section 3.1.2.11.10)",
+      );
+    }
     // Only credentials given as functions are awaited: with none, the
     // transport starts opening in the caller's turn.
     const given = credentials(c);

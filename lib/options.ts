@@ -450,6 +450,8 @@ export function clientConfig(
     checkBool("requestResponseInformation", o.requestResponseInformation ?? false);
     checkBool("requestProblemInformation", o.requestProblemInformation ?? true);
     checkBool("autoTopicAlias", o.autoTopicAlias ?? true);
+    // 0 is left out of CONNECT (its meaning when absent), so it is checked here.
+    checkInt("topicAliasMaximum", topicAliasMaximum, 0, 65535);
   }
   return {
     version,

@@ -102,3 +102,19 @@ test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anythin
   assert.equal(c.connected, false);
   assert.equal(c.connack, undefined);
 });
+
+test("MQTT 5 options CONNECT would carry wrongly are refused: topicAliasMaximum NaN, data without a method", async () => {
+  const make = (o: object) => new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, ...o });
+  assert.throws(
+    () => make({ topicAliasMaximum: NaN }),
+    /^RangeError: Invalid topicAliasMaximum NaN: /,
+  );
+  // Refused when CONNECT is made, before the transport opens.
+  let opened = 0;
+  const transport = () => (opened++, Promise.reject(new Error("no network here")));
+  await assert.rejects(
+    make({ authenticationData: new Uint8Array(1), transport }).connect(),
+    /^TypeError: Invalid CONNECT: authenticationData needs an authenticationMethod \(MQTT 5\.0 section 3\.1\.2\.11\.10\)$/,
+  );
+  assert.equal(opened, 0);
+});
