@@ -280,6 +280,29 @@ test("server URLs and ports follow umqtt's precedence", () => {
   }
 });
 
+test("a server URL with credentials, or that is no URL, is a TypeError (and does not echo a password)", () => {
+  assert.throws(
+    () => new MQTTClient("id", "mqtt://alice:s3cret@127.0.0.1:1883"),
+    (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal(
+        e.message,
+        "Invalid server mqtt://…@127.0.0.1:1883: credentials in the URL are not used; give the user and password options",
+      );
+      return true;
+    },
+  );
+  assert.throws(() => new MQTTClient("id", ["h", "ws://bob@h/mqtt"]), /ws:\/\/…@h: credentials/);
+  assert.throws(
+    () => new MQTTClient("id", "mqtt://"),
+    /^TypeError: Invalid server "mqtt:\/\/": not a URL \(mqtt:\/\/host\[:port\]\)$/,
+  );
+  assert.throws(() => new MQTTClient("id", "mqtt://alice:s3cret@"), (e: unknown) => {
+    assert.ok(e instanceof TypeError && !e.message.includes("s3cret"), String(e));
+    return true;
+  });
+});
+
 test("a client that never connected rejects I/O with MQTTConnectionError", async () => {
   const c = new MQTTClient("never", "127.0.0.1");
   await assert.rejects(c.publish("a", "b"), /not connected; call connect\(\) first/);

@@ -66,7 +66,20 @@ export function parseServer(
       `Invalid server "${server}": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
     );
   }
-  const url = new URL(server.replace(/^[a-z]+/i, "http"));
+  let url: URL;
+  try {
+    url = new URL(server.replace(/^[a-z]+/i, "http"));
+  } catch {
+    // Whatever came before an @ may be a password: not echoed.
+    const shown = server.replace(/\/\/[^/]*@/, "//…@");
+    throw new TypeError(`Invalid server "${shown}": not a URL (${given}://host[:port])`);
+  }
+  if (url.username || url.password) {
+    // Not echoed: it may hold a password.
+    throw new TypeError(
+      `Invalid server ${given}://…@${url.host}: credentials in the URL are not used; give the user and password options`,
+    );
+  }
   const ws = given === "ws" || given === "wss";
   const tls = ssl || given === "mqtts" || given === "wss";
   const scheme = ws ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
