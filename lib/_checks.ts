@@ -56,6 +56,23 @@ export function checkOptions(o: unknown, allowed: readonly string[], what: strin
   }
 }
 
+/** `connect()`'s arguments: umqtt's `clean_session` and options, or `{ clean_session, signal }`. */
+export function checkConnect(
+  clean_session: boolean | { clean_session?: boolean; signal?: AbortSignal },
+  options: { signal?: AbortSignal },
+): { clean: boolean; signal: AbortSignal | undefined } {
+  const asObject = typeof clean_session === "object" && clean_session !== null;
+  const o = asObject ? clean_session : options;
+  checkOptions(o, ["clean_session", "signal"], "connect");
+  const clean = checkBool(
+    "clean_session",
+    asObject ? clean_session.clean_session ?? true : clean_session,
+  );
+  const signal = o.signal ?? options?.signal;
+  signal?.throwIfAborted();
+  return { clean, signal };
+}
+
 /** Throws unless `qos` is 0, 1 or 2. */
 export function checkQos(qos: unknown): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) {
@@ -279,6 +296,7 @@ export function checkSubscribe(
 
 /** Throws unless every key of `o` is one of `allowed` and, but for qos and signal, MQTT 5. */
 function checkKeys(o: object, allowed: string[], what: string, version: ProtocolVersion): void {
+  checkOptions(o, allowed, what);
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
     if (!allowed.includes(k)) {
@@ -375,9 +393,6 @@ export function checkUnsubscribe(
   version: ProtocolVersion,
   options: { signal?: AbortSignal; userProperties?: [string, string][] } = {},
 ): Uint8Array {
-  if (typeof options !== "object" || options === null) {
-    throw invalid("unsubscribe() options", options, "an object");
-  }
   checkKeys(options, ["signal", "userProperties"], "unsubscribe", version);
   options.signal?.throwIfAborted();
   const { userProperties } = options;

@@ -31,7 +31,7 @@ import type { Protocol } from "./_protocol.ts";
 import type { Inbox } from "./_inbox.ts";
 import { Connection } from "./_connection.ts";
 import {
-  checkBool,
+  checkConnect,
   type CheckedPublish,
   checkPublish,
   checkSubscribe,
@@ -282,13 +282,7 @@ export class MQTTClient extends EventTarget {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const asObject = typeof clean_session === "object" && clean_session !== null;
-    const clean = checkBool(
-      "clean_session",
-      asObject ? clean_session.clean_session ?? true : clean_session,
-    );
-    const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
-    signal?.throwIfAborted();
+    const { clean, signal } = checkConnect(clean_session, options);
     return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 
@@ -415,7 +409,8 @@ export class MQTTClient extends EventTarget {
     const list = Array.isArray(topic);
     let s: ReturnType<typeof checkSubscribe>;
     try {
-      const o = list ? qos as SubscribeOptions : options;
+      // After a list the second argument is the options (0, its default, meaning none).
+      const o = list ? (qos === 0 ? {} : qos as SubscribeOptions) : options;
       s = checkSubscribe(topic, list ? 0 : qos, o, this.#config.version);
     } catch (e) {
       return Promise.reject(e);

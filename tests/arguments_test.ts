@@ -385,3 +385,29 @@ test("the constructor: a misspelt option is a TypeError naming it, not a setting
     /^TypeError: Invalid option signal for the client: must be an AbortSignal, got number$/,
   );
 });
+
+test("options that are not an object, or a signal that is not an AbortSignal, are TypeErrors naming them", async () => {
+  const c = new MQTTClient("id", "127.0.0.1");
+  const no = null as unknown as object;
+  await assert.rejects(
+    c.connect(true, no),
+    /^TypeError: Invalid options for connect: must be an object, got null$/,
+  );
+  await assert.rejects(
+    c.connect({ signal: "stop" as unknown as AbortSignal }),
+    /^TypeError: Invalid option signal for connect: must be an AbortSignal, got string$/,
+  );
+  await assert.rejects(
+    c.subscribe("t", 0, no),
+    /^TypeError: Invalid options for subscribe: must be an object, got null$/,
+  );
+  await assert.rejects(
+    c.subscribe("t", { qos: 1, signal: 5 as unknown as AbortSignal }),
+    /^TypeError: Invalid option signal for subscribe: must be an AbortSignal, got number$/,
+  );
+  await assert.rejects(
+    c.unsubscribe("t", { signal: {} as AbortSignal }),
+    /^TypeError: Invalid option signal for unsubscribe: must be an AbortSignal, got object$/,
+  );
+  assert.equal(c.connected, false);
+});
