@@ -209,7 +209,7 @@ export class MQTTClient extends SimpleClient {
       o.whenOfflineFull !== "reject"
     ) {
       throw new TypeError(
-        `Invalid whenOfflineFull "${o.whenOfflineFull}": must be "wait" or "reject"`,
+        `Invalid whenOfflineFull "${String(o.whenOfflineFull)}": must be "wait" or "reject"`,
       );
     }
     this.#rejectWhenFull = o.whenOfflineFull === "reject";

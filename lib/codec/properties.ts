@@ -245,7 +245,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
         throw new ((t === BIN ? v instanceof Uint8Array : t && typeof v === "number")
           ? RangeError
           : TypeError)(
-          `Invalid ${key} ${v} in ${where}: must be ${
+          `Invalid ${key} ${String(v)} in ${where}: must be ${
             t === BIN
               ? "a Uint8Array of at most 65535 bytes"
               : t

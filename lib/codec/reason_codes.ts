@@ -103,7 +103,7 @@ export function checkReasonCode(code: number, type: number, encoding?: boolean):
   if (encoding && !Number.isInteger(code)) {
     // CONNACK's is its returnCode (MQTT 5.0: the Connect Reason Code).
     const field = type === 2 ? "returnCode" : "reasonCode";
-    throw new TypeError(`Invalid ${NAMES[type]}: ${field} ${code} is not a reason code`);
+    throw new TypeError(`Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code`);
   }
   if (!((PACKETS[code] >> type) & 1)) {
     // CONNACK's list is MQTT-3.2.2-8; SUBACK's and UNSUBACK's MQTT-3.x.3-2; the others MQTT-3.x.2-1.
