@@ -66,6 +66,14 @@ function reuseSize(size: number, got: number): number {
 
 /** Makes the channel for a transport's stream pair. */
 export function channel(pair: StreamPair): Channel {
+  // With `in`: reading a Deno.Conn's `readable` would make its stream (a KB per idle connection).
+  if (typeof pair !== "object" || pair === null || !("readable" in pair) && !("read" in pair)) {
+    throw new TypeError(
+      `Invalid transport: it gave ${pair === null ? "null" : typeof pair}${
+        typeof pair === "object" && pair !== null ? " without readable" : ""
+      }, not a StreamPair { readable, writable }`,
+    );
+  }
   const conn = pair as unknown as Partial<Conn>;
   if (
     typeof conn.read === "function" && typeof conn.write === "function" &&

@@ -414,6 +414,9 @@ export function checkDisconnect(
   if (version !== 5) {
     throw new TypeError("Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5");
   }
+  if (typeof options !== "object" || options === null) {
+    throw invalid("options for disconnect", options, "an object");
+  }
   const { reasonCode, ...properties } = options;
   const expiry = properties.sessionExpiryInterval;
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {

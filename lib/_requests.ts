@@ -5,7 +5,7 @@
 import type { Incoming } from "./_protocol.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import type { MQTTConnectionError } from "./errors.ts";
-import { checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
+import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
 
 /** What the requests need of their client. */
 export interface RequestsLink {
@@ -44,6 +44,7 @@ export class Requests {
    */
   request(topic: string, payload: string | Uint8Array, o: RequestOptions): Promise<Message> {
     try {
+      checkOptions(o, ["timeout", "qos", "properties", "signal"], "request");
       return this.#start(topic, payload, o);
     } catch (e) {
       return Promise.reject(e);
@@ -54,7 +55,9 @@ export class Requests {
   #start(topic: string, payload: string | Uint8Array, o: RequestOptions): Promise<Message> {
     const timeout = o.timeout ?? 30_000;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2_147_483_647) {
-      throw new RangeError(`Invalid timeout ${timeout}: must be an integer of milliseconds`);
+      throw typeof timeout === "number"
+        ? new RangeError(`Invalid timeout ${timeout}: must be an integer of milliseconds from 1`)
+        : new TypeError(`Invalid timeout: must be a number of milliseconds, got ${typeof timeout}`);
     }
     o.signal?.throwIfAborted();
     const responseTopic = this.#topic ??= this.#responseTopic();

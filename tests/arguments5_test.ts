@@ -1,7 +1,7 @@
 // MQTT 5's options, properties and calls given to an MQTT 3.1.1 client: a
 // TypeError that names what was given, before anything is sent.
 import assert from "node:assert/strict";
-import { MQTTClient, type MQTTClientOptions } from "../mod.ts";
+import { MQTTClient, type MQTTClientOptions, type StreamPair } from "../mod.ts";
 import { MQTTClient as RobustClient, type RobustClientOptions } from "../lib/robust.ts";
 import { test } from "./_test.ts";
 
@@ -117,4 +117,32 @@ test("MQTT 5 options CONNECT would carry wrongly are refused: topicAliasMaximum 
     /^TypeError: Invalid CONNECT: authenticationData needs an authenticationMethod \(MQTT 5\.0 section 3\.1\.2\.11\.10\)$/,
   );
   assert.equal(opened, 0);
+});
+
+test("disconnect, request and a transport: what is not an object, or not a StreamPair, is named", async () => {
+  const c = new MQTTClient("id", "127.0.0.1", {
+    protocolVersion: 5,
+    transport: () => null as unknown as StreamPair,
+  });
+  await assert.rejects(
+    c.connect(),
+    /Invalid transport: it gave null, not a StreamPair \{ readable, writable \}$/,
+  );
+  const no = null as unknown as object;
+  await assert.rejects(
+    c.disconnect(no),
+    /^TypeError: Invalid options for disconnect: must be an object, got null$/,
+  );
+  await assert.rejects(
+    c.request("t", "q", no),
+    /^TypeError: Invalid options for request: must be an object, got null$/,
+  );
+  await assert.rejects(
+    c.request("t", "q", { timeout: "100" as unknown as number }),
+    /^TypeError: Invalid timeout: must be a number of milliseconds, got string$/,
+  );
+  await assert.rejects(
+    c.request("t", "q", { timeot: 100 } as object),
+    /^TypeError: Invalid option timeot for request: accepted are timeout, qos, properties, signal$/,
+  );
 });
