@@ -117,6 +117,8 @@ export interface CheckedPublish {
 
 type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
 const PUBLISH_OPTIONS = ["retain", "qos", "signal", "properties"];
+/** publish()'s options when none are given: shared, and known to need no checking. */
+export const NO_OPTIONS: PublishArgs = Object.freeze({});
 const WILL_OPTIONS = ["retain", "qos", "properties"];
 
 /** MQTT 5: the properties `request()` takes (its Response Topic and Correlation Data are its own). */
@@ -182,7 +184,7 @@ export function checkPublish(
 ): CheckedPublish {
   const o = publishArgs(retain, qos);
   const given = typeof retain === "object" && retain !== null ? retain : options;
-  checkOptions(given, PUBLISH_OPTIONS, "publish");
+  if (given !== NO_OPTIONS) checkOptions(given, PUBLISH_OPTIONS, "publish");
   const signal = given.signal ?? options?.signal;
   signal?.throwIfAborted();
   // The topic: the codec checks it (validateTopicName, then its UTF-8).

@@ -38,6 +38,7 @@ import {
   checkUnsubscribe,
   checkWill,
   granted,
+  NO_OPTIONS,
 } from "./_checks.ts";
 import { reply, Requests } from "./_requests.ts";
 import {
@@ -361,7 +362,7 @@ export class MQTTClient extends EventTarget {
     msg: string | Uint8Array,
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
-    options: PublishOptions = {},
+    options: PublishOptions = NO_OPTIONS,
   ): Promise<void> {
     let p: CheckedPublish;
     try {
