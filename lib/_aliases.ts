@@ -3,7 +3,7 @@
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
 import { encodePublish, hasAny } from "./codec/publish.ts";
-import { allocPacket, varintSize, writeFixedHeader } from "./codec/_varint.ts";
+import { allocPacket, headerLength, varintSize, writeFixedHeader } from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
 /** The topic aliases of one connection, both ways; a new connection starts with none. */
@@ -89,9 +89,7 @@ export class TopicAliases {
  * when the alias is `known`, an empty topic name. Per publish, on the hot path.
  */
 function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean): Uint8Array {
-  let h = 1;
-  while (full[h] & 0x80) h++;
-  h++; // the variable header starts here
+  const h = headerLength(full);
   const n = (full[h] << 8) | full[h + 1];
   const idAt = h + 2 + n; // the packet identifier follows the topic name
   const propsAt = idAt + (qos > 0 ? 2 : 0); // its Property Length 0
@@ -120,9 +118,7 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
  * more (else undefined). The payload stays where it is, uncopied.
  */
 function aliasInPlace(full: Uint8Array, alias: number): Uint8Array | undefined {
-  let h = 1;
-  while (full[h] & 0x80) h++;
-  h++;
+  const h = headerLength(full);
   const n = (full[h] << 8) | full[h + 1];
   if (n < 3) return undefined;
   const payloadAt = h + 2 + n + 1; // after the topic name and its Property Length 0

@@ -9,6 +9,7 @@ import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
 import { payloadBytes } from "./codec/_strings.ts";
+import { headerLength } from "./codec/_varint.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
 
@@ -212,13 +213,6 @@ export function checkPublish(
     signal,
     spent: false,
   };
-}
-
-/** Where a packet's variable header starts: after its fixed header. */
-export function headerLength(bytes: Uint8Array): number {
-  let at = 1;
-  while (bytes[at] & 0x80) at++;
-  return at + 1;
 }
 
 /** One subscription's MQTT 5 options, as `subscribe()` takes them. */

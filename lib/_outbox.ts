@@ -8,7 +8,8 @@ import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
 import type { Acked, AckKind } from "./_protocol.ts";
-import { type CheckedPublish, checkLimits, headerLength } from "./_checks.ts";
+import { type CheckedPublish, checkLimits } from "./_checks.ts";
+import { headerLength } from "./codec/_varint.ts";
 import { abortable } from "./_abortable.ts";
 
 /** The client's outgoing calls over its connection. */

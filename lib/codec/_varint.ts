@@ -10,16 +10,33 @@ export function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }
 
-/**
- * Writes the fixed header (`byte1`, then `remaining` as a varint) at offset 0.
- * @returns The offset right after it.
- */
-export function writeFixedHeader(buf: Uint8Array, byte1: number, remaining: number): number {
+/** Throws unless `remaining` (not a number included) fits a Remaining Length. */
+function checkRemaining(remaining: number): void {
   if (!(remaining <= MAX_REMAINING_LENGTH)) {
     throw new RangeError(
       `Packet too large: remaining length ${remaining} exceeds ${MAX_REMAINING_LENGTH} bytes (MQTT 3.1.1 section 2.2.3)`,
     );
   }
+}
+
+/**
+ * Writes the fixed header (`byte1`, then `remaining` as a varint) at offset 0.
+ * @returns The offset right after it.
+ */
+export function writeFixedHeader(buf: Uint8Array, byte1: number, remaining: number): number {
+  checkRemaining(remaining);
+  return writeHeader(buf, byte1, remaining);
+}
+
+/** Where an encoded packet's variable header starts: after its fixed header. */
+export function headerLength(bytes: Uint8Array): number {
+  let at = 1;
+  while (bytes[at] & 0x80) at++;
+  return at + 1;
+}
+
+/** {@linkcode writeFixedHeader} for a `remaining` already checked. */
+function writeHeader(buf: Uint8Array, byte1: number, remaining: number): number {
   buf[0] = byte1;
   let i = 1;
   do {
@@ -70,9 +87,9 @@ export function allocPacket(
   pooled = false,
 ): [Uint8Array, number] {
   // Checked before the slab moves: a length that is not a number must not leave it unusable.
-  if (!(remaining <= MAX_REMAINING_LENGTH)) writeFixedHeader(new Uint8Array(5), byte1, remaining);
+  checkRemaining(remaining);
   const buf = alloc(1 + varintSize(remaining) + remaining, pooled);
-  return [buf, writeFixedHeader(buf, byte1, remaining)];
+  return [buf, writeHeader(buf, byte1, remaining)];
 }
 
 /**
