@@ -290,15 +290,11 @@ export function checkSubscribe(
   return { subscriptions, signal, properties, bytes };
 }
 
-/** Throws unless every key of `o` is one of `allowed` and, but for qos and signal, MQTT 5. */
+/** Throws unless `o` passes {@linkcode checkOptions} and its keys, but for qos and signal, are MQTT 5's. */
 function checkKeys(o: object, allowed: string[], what: string, version: ProtocolVersion): void {
   checkOptions(o, allowed, what);
   for (const [k, v] of Object.entries(o)) {
-    if (v === undefined) continue;
-    if (!allowed.includes(k)) {
-      throw new TypeError(`Invalid option ${k} for ${what}: accepted are ${allowed.join(", ")}`);
-    }
-    if (version !== 5 && k !== "qos" && k !== "signal") {
+    if (v !== undefined && version !== 5 && k !== "qos" && k !== "signal") {
       throw new TypeError(
         `Invalid option ${k} for ${what}: it is MQTT 5's; give protocolVersion: 5`,
       );
