@@ -6,7 +6,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { BodyReader, typeName, utf8 } from "./_strings.ts";
-import { buildPacket, field, u16 } from "./_varint.ts";
+import { allocPacket, buildPacket } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
 import { checkReasonCode } from "./reason_codes.ts";
@@ -47,35 +47,62 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
     throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
   }
-  for (const [what, bytes] of [["will message", will?.payload], ["password", p.password]]) {
-    if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
-      throw new TypeError(`Invalid CONNECT ${what}: must be a Uint8Array, got ${typeName(bytes)}`);
-    }
-  }
+  checkBytes("will message", will?.payload);
+  checkBytes("password", p.password);
   if (will && will.payload.length > 65535) {
     throw new RangeError(
       `Invalid will message: ${will.payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
     );
   }
-  if (p.password && p.password.length > 65535) {
+  const password = p.password;
+  if (password && password.length > 65535) {
     throw new RangeError(
       `Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)`,
     );
   }
   const flags = (p.cleanSession ? 0x02 : 0) |
     (will ? 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0) : 0) |
-    (user ? 0x80 : 0) | (p.password ? 0x40 : 0);
-  return buildPacket(0x10, [
-    PROTOCOL,
-    [level, flags, ...u16(p.keepalive)],
-    v5 ? writeProperties(p.properties, 1) : [],
-    ...field(id),
-    ...(will && willTopic
-      ? [v5 ? writeProperties(will.properties, 0) : [], ...field(willTopic), ...field(will.payload)]
-      : []),
-    ...(user ? field(user) : []),
-    ...(p.password ? field(p.password) : []),
-  ]);
+    (user ? 0x80 : 0) | (password ? 0x40 : 0);
+  const props = v5 ? writeProperties(p.properties, 1) : undefined;
+  const willProps = v5 && will ? writeProperties(will.properties, 0) : undefined;
+  // Sized first, then written in place: a connect's garbage is what grows the
+  // young generation of a process opening thousands of connections.
+  let n = PROTOCOL.length + 4 + (props?.length ?? 0) + 2 + id.length;
+  if (will && willTopic) {
+    n += (willProps?.length ?? 0) + 4 + willTopic.length + will.payload.length;
+  }
+  if (user) n += 2 + user.length;
+  if (password) n += 2 + password.length;
+  const [buf, start] = allocPacket(0x10, n);
+  let at = put(buf, start, PROTOCOL, false);
+  buf[at++] = level,
+    buf[at++] = flags,
+    buf[at++] = p.keepalive >> 8,
+    buf[at++] = p.keepalive & 0xff;
+  if (props) at = put(buf, at, props, false);
+  at = put(buf, at, id, true);
+  if (will && willTopic) {
+    if (willProps) at = put(buf, at, willProps, false);
+    at = put(buf, at, willTopic, true);
+    at = put(buf, at, will.payload, true);
+  }
+  if (user) at = put(buf, at, user, true);
+  if (password) put(buf, at, password, true);
+  return buf;
+}
+
+/** Writes `bytes` at `at`, after their two-byte length if `sized`; returns where they end. */
+function put(buf: Uint8Array, at: number, bytes: ArrayLike<number>, sized: boolean): number {
+  if (sized) buf[at++] = bytes.length >> 8, buf[at++] = bytes.length & 0xff;
+  buf.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** A CONNECT field given as bytes must be a `Uint8Array`. */
+function checkBytes(what: string, bytes: unknown): void {
+  if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
+    throw new TypeError(`Invalid CONNECT ${what}: must be a Uint8Array, got ${typeName(bytes)}`);
+  }
 }
 
 /**
