@@ -430,11 +430,15 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
   }
 
-  async #transport(server: Endpoint, signal: AbortSignal): Promise<StreamPair> {
+  #transport(server: Endpoint, signal: AbortSignal): Promise<StreamPair> {
     const c = this.#config;
-    return c.transport
-      ? await c.transport(signal)
-      : await connectDefault(server, c.ssl_params, signal);
+    if (!c.transport) return connectDefault(server, c.ssl_params, signal);
+    // The user's may return a pair or throw, rather than resolve or reject.
+    try {
+      return Promise.resolve(c.transport(signal));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */

@@ -24,7 +24,7 @@ function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
 }
 
 /** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, importing only its module. */
-export async function connectTcp(
+export function connectTcp(
   endpoint: Endpoint,
   ssl_params: SslParams,
   signal?: AbortSignal,
@@ -33,12 +33,12 @@ export async function connectTcp(
   // runtime's module a chunk of its own.
   switch (runtime()) {
     case "deno":
-      return await (await import("./_tcp_deno.ts")).connectTcp(endpoint, ssl_params, signal);
+      return import("./_tcp_deno.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
     case "bun":
     case "node":
-      return await (await import("./_tcp_node.ts")).connectTcp(endpoint, ssl_params, signal);
+      return import("./_tcp_node.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
     case "workerd":
-      return await (await import("./_tcp_workerd.ts")).connectTcp(endpoint, ssl_params, signal);
+      return import("./_tcp_workerd.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
   }
-  return await noTcp(endpoint);
+  return noTcp(endpoint);
 }

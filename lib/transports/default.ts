@@ -26,18 +26,20 @@ export { type Endpoint, parseServer, webSocketUrl } from "./endpoint.ts";
  * const pair = await connectDefault(parseServer("mqtt://127.0.0.1", 0, false), {});
  * ```
  */
-export async function connectDefault(
+export function connectDefault(
   endpoint: Endpoint,
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
+  // Promise chains, not async functions: each of those would be one more
+  // promise and generator per connection opened.
   if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
-    const { connectWebSocket } = await import("./websocket.ts");
-    return await connectWebSocket(webSocketUrl(endpoint), { signal });
+    return import("./websocket.ts").then((m) =>
+      m.connectWebSocket(webSocketUrl(endpoint), { signal })
+    );
   }
   // TCP: which sockets depends on the runtime, told apart at run time by
   // _tcp.ts; the npm build turns this specifier into "#tcp", which resolves
   // by condition instead (scripts/build_npm.ts). A browser never loads it.
-  const { connectTcp } = await import("./_tcp.ts");
-  return await connectTcp(endpoint, ssl_params, signal);
+  return import("./_tcp.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
 }
