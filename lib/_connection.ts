@@ -277,7 +277,6 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     signal: AbortSignal | undefined,
   ): Promise<ConnackPacket> {
     const where = `${server.hostname}:${server.port}`;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort = noop;
     let timedOut = false;
     let ch: Channel | null = null;
@@ -292,12 +291,13 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
           attempt.abort(error);
           reject(error);
         };
-        timer = setTimeout(() =>
+        // The keepalive's clock, which CONNACK hands over to the keepalive.
+        this.#keepalive.deadline(this.#config.connectTimeout, () =>
           giveUp(
             new MQTTConnectionError(
               `Connection to ${where} timed out: no CONNACK within ${this.#config.connectTimeout} ms`,
             ),
-          ), this.#config.connectTimeout);
+          ));
         onAbort = () => giveUp(signal!.reason);
         signal?.addEventListener("abort", onAbort, { once: true });
         this.#abortOpen = giveUp;
@@ -375,7 +375,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       }
       throw error;
     } finally {
-      clearTimeout(timer);
+      this.#keepalive.cancel();
       signal?.removeEventListener("abort", onAbort);
       this.#abortOpen = null;
     }

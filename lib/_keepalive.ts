@@ -4,7 +4,8 @@
 // All the clients of a process share one timer, set for the earliest of
 // their deadlines (a pending timer costs ~1 KB per client; 10 000 idle
 // clients need one). In a Worker each keeps a timer of its own: there a
-// timer belongs to the request that set it.
+// timer belongs to the request that set it. Before CONNACK the same clock
+// keeps the connect timeout, so opening a connection sets no timer either.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
@@ -26,6 +27,8 @@ export class Keepalive {
   #seconds = 0;
   // Only where each client keeps its own timer (Workers).
   #timer: ReturnType<typeof setTimeout> | undefined;
+  // Set while a deadline() runs instead of the keepalive.
+  #expired: (() => void) | null = null;
 
   /** @param owner The connection it watches. */
   constructor(owner: KeepaliveOwner) {
@@ -34,18 +37,42 @@ export class Keepalive {
 
   /** Starts watching with an interval of `seconds` (0: off). */
   start(seconds: number): void {
+    this.cancel();
     this.#seconds = seconds;
     this.check(Date.now());
   }
 
   /** Stops watching. */
   stop(): void {
+    this.#expired = null;
     if (OWN_TIMERS) clearTimeout(this.#timer);
     else schedule.remove(this);
   }
 
+  /**
+   * Calls `expired` in `ms`, unless `start()`, `stop()` or `cancel()` comes
+   * first: the connect timeout, before there is a keepalive to keep.
+   */
+  deadline(ms: number, expired: () => void): void {
+    this.stop();
+    this.#expired = expired;
+    this.due = Date.now() + ms;
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(Date.now()), ms);
+    else schedule.add(this);
+  }
+
+  /** Ends a `deadline()` still running; does nothing otherwise. */
+  cancel(): void {
+    if (this.#expired) this.stop();
+  }
+
   /** Looks now: sends a PINGREQ, finds the connection dead, or plans the next look. */
   check(now: number): void {
+    const expired = this.#expired;
+    if (expired) {
+      this.#expired = null;
+      return expired();
+    }
     const k = this.#seconds * 1000;
     if (k === 0) return;
     const next = this.#owner.core.keepalive(now, k);
@@ -113,7 +140,7 @@ class Schedule {
     }
   }
 
-  /** The timer set for the earliest deadline, or cleared when none is left. */
+  /** A timer set for no later than the earliest deadline, or none when none is left. */
   #arm(): void {
     if (this.#firing) return;
     const first = this.#heap[0];
@@ -123,7 +150,10 @@ class Schedule {
       this.#armedFor = Infinity;
       return;
     }
-    if (first.due === this.#armedFor && this.#timer !== undefined) return;
+    // A timer set for no later than the first deadline serves: firing early
+    // only sets it again. So a connect timeout cancelled at CONNACK, earlier
+    // than every keepalive, costs no second timer.
+    if (this.#timer !== undefined && this.#armedFor <= first.due) return;
     clearTimeout(this.#timer);
     this.#armedFor = first.due;
     this.#timer = setTimeout(() => this.#fire(), Math.max(first.due - Date.now(), 0));
