@@ -304,6 +304,34 @@ function register(via: Via) {
   }, TIMEOUT);
 
   test(
+    "a connect timeout is kept on time while another client's keepalive is due much later",
+    async () => {
+      // The first connection is accepted; every later one gets no CONNACK.
+      let accepted = false;
+      await withHostileBroker(async (peer) => {
+        if (!accepted) {
+          accepted = true;
+          await acceptConnect(peer);
+        } else await peer.expect("connect");
+        await peer.clientClosed;
+      }, async (broker) => {
+        // Its keepalive holds the shared clock's first deadline 600 s away.
+        const idle = newClient(broker, "idle", { keepalive: 600 });
+        await idle.connect();
+        const silent = newClient(broker, "silent", { connectTimeout: 300 });
+        const started = performance.now();
+        await assert.rejects(silent.connect(), /timed out: no CONNACK within 300 ms/);
+        const took = performance.now() - started;
+        // Not a timing assertion: without the earlier deadline it would be 600 s.
+        assert.ok(took < 60_000, `the connect timeout came after ${took} ms`);
+        assert.equal(idle.connected, true);
+        await idle.disconnect();
+      });
+    },
+    TIMEOUT,
+  );
+
+  test(
     "a flood of QoS 0 messages nobody reads: the queue stays at maxQueuedMessages, drops are counted",
     async () => {
       const FLOOD = 5000;
