@@ -72,3 +72,45 @@ test(
   },
   opts,
 );
+
+test(
+  "disconnect() as Deno.connect's connection opens leaves no socket open",
+  async () => {
+    // Deno.connect (2.9) checks its signal once more after the connection has
+    // opened, and rejects when it finds it aborted: the connection is then
+    // open and out of reach. This stand-in behaves so, with disconnect()
+    // landing in that window every time (in the wild: a reconnect attempt
+    // that disconnect() meets just as its TCP connection opens).
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = new MQTTClient(uniqueId("dcab"), "127.0.0.1", { port: listener.addr.port });
+    const real = Deno.connect;
+    let stopped: Promise<void> | undefined;
+    Deno.connect = (async (o: Deno.ConnectOptions) => {
+      const conn = await real({ hostname: o.hostname, port: o.port });
+      stopped = client.disconnect();
+      if (o.signal?.aborted) throw o.signal.reason; // as Deno's `finally`: `conn` is lost
+      return conn;
+    }) as typeof Deno.connect;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await assert.rejects(client.connect(), MQTTConnectionError);
+      assert.ok(stopped, "disconnect() was called while Deno.connect ran");
+      await stopped;
+      // Once disconnect() has resolved, the client's end of the connection is closed.
+      const server = await listener.accept();
+      const read = server.read(new Uint8Array(1)).catch(() => null);
+      const end = await Promise.race([
+        read,
+        new Promise((r) => (timer = setTimeout(() => r("still open"), 1000))),
+      ]);
+      server.close();
+      await read;
+      assert.equal(end, null, "the client's socket is closed");
+    } finally {
+      clearTimeout(timer);
+      Deno.connect = real;
+      listener.close();
+    }
+  },
+  { ignore: !("Deno" in globalThis) },
+);

@@ -41,7 +41,7 @@ export interface DenoConnectOptions {
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
   if (!ssl) {
-    const conn = await Deno.connect({ hostname, port, signal });
+    const conn = await connectTcp(hostname, port, signal);
     // Nagle off, as node.ts has it: a small write (a PUBLISH after a PUBACK)
     // must not wait for the broker's delayed ACK, ~40 ms per round trip.
     conn.setNoDelay(true);
@@ -66,6 +66,49 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * How long after the abort a TCP connect still under way may complete (its
+ * connection is then closed) before Deno is told to cancel it.
+ */
+const CANCEL_AFTER_MS = 250;
+
+/**
+ * `Deno.connect`, given up when `signal` aborts: rejects with its reason, and
+ * only once the connection is closed, if it opened.
+ *
+ * `signal` is not handed to `Deno.connect` itself: Deno (2.9) checks its
+ * signal once more after the connection has opened (a `finally` that throws),
+ * so an abort that lands between the socket opening and `Deno.connect`
+ * returning makes it reject with the connection open and out of anyone's
+ * reach, a leaked socket (disconnect() during a reconnect attempt). Deno is
+ * told to cancel only a connect still pending `CANCEL_AFTER_MS` after the
+ * abort (an unreachable host), so that no pending op outlives disconnect().
+ */
+async function connectTcp(
+  hostname: string,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TcpConn> {
+  if (!signal) return await Deno.connect({ hostname, port });
+  signal.throwIfAborted();
+  const cancel = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => (timer = setTimeout(() => cancel.abort(signal.reason), CANCEL_AFTER_MS));
+  signal.addEventListener("abort", onAbort, { once: true });
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal: cancel.signal });
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+  if (signal.aborted) {
+    conn.close();
+    throw signal.reason;
+  }
+  return conn;
 }
 
 async function connectDenoTls(
