@@ -545,21 +545,26 @@ export class Protocol {
 
   /**
    * The keepalive's decision at `now`, with an interval of `ms`: sends
-   * PINGREQ when nothing has been sent for the interval, and declares the
-   * connection dead when, half an interval after a PINGREQ, not a byte has
-   * come back. Returns when to look again, or -1 for a dead connection.
+   * PINGREQ when nothing has been sent, or nothing received, for the
+   * interval, and declares the connection dead when, half an interval after
+   * a PINGREQ, not a byte has come back. Returns when to look again, or -1
+   * for a dead connection.
    */
   keepalive(now: number, ms: number): number {
     const sent = this.#pingSentAt;
     if (sent && this.lastRead < sent && now - sent >= ms / 2) return -1;
     if (sent && this.lastRead >= sent) this.#pingSentAt = 0;
-    if (!this.#pingSentAt && now - this.lastWrite >= ms) {
+    // Idle either way: writes into a stalled broker's socket buffer still
+    // succeed, so a client that keeps publishing must ask too (as
+    // libmosquitto does), or it never learns the broker is gone.
+    const idleSince = Math.min(this.lastWrite, this.lastRead);
+    if (!this.#pingSentAt && now - idleSince >= ms) {
       this.#pingSentAt = now;
       if (this.#pings === NONE) this.#pings = [];
       this.#pings.push(null);
       this.#out.write(Uint8Array.of(0xc0, 0x00));
     }
-    return this.#pingSentAt ? this.#pingSentAt + ms / 2 : this.lastWrite + ms;
+    return this.#pingSentAt ? this.#pingSentAt + ms / 2 : idleSince + ms;
   }
 }
 

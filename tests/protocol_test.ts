@@ -403,6 +403,23 @@ test("keepalive: PINGREQ after an idle interval; dead when nothing comes back wi
   assert.equal(h.core.keepalive(26_000, 10_000), -1, "no byte since the PINGREQ at 21 000");
 });
 
+test("keepalive: a client that keeps writing but reads nothing pings too, and finds the broker dead", () => {
+  const h = harness();
+  h.connect(true);
+  h.core.lastRead = 1000;
+  // Publishes go out every second into a stalled broker's socket buffer.
+  for (let t = 2000; t < 11_000; t += 1000) {
+    h.core.lastWrite = t;
+    assert.equal(h.core.keepalive(t, 10_000), 11_000, "nothing read since 1000");
+  }
+  assert.deepEqual(h.sent(), []);
+  h.core.lastWrite = 11_000;
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  assert.deepEqual(ids(h.sent()), ["pingreq"], "PINGREQ though writes are recent");
+  h.core.lastWrite = 15_000;
+  assert.equal(h.core.keepalive(16_000, 10_000), -1, "no byte back within half an interval");
+});
+
 test("a failed handler of an old session's QoS 2 message leaves the new session's same id alone", () => {
   const h = harness();
   h.connect(false);
