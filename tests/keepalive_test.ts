@@ -54,6 +54,43 @@ forEachBroker("a connection whose PINGREQ gets no answer is declared dead", asyn
 }, BOTH);
 
 forEachBroker(
+  "a client that keeps publishing but hears nothing back finds the connection dead",
+  async (broker, v) => {
+    const tap = new Tap(broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("busy"), broker.host, {
+      protocolVersion: v,
+      transport: tap.transport,
+      keepalive: 1,
+    });
+    const disconnected = new Promise<Error>((resolve) => {
+      c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+        once: true,
+      });
+    });
+    await c.connect();
+    // As a stalled broker: our writes still go out, nothing comes back.
+    tap.deaf = true;
+    let stop = false;
+    const publishes: Promise<unknown>[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        publishes.push(c.publish(uniqueId("busy/t"), "x", false, 1).catch((e) => e));
+        await sleep(200); // writes more often than the keepalive interval
+      }
+    })();
+    const error = await disconnected;
+    stop = true;
+    await loop;
+    assert.match(error.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
+    assert.ok(tap.conns[0].written.some((p) => p.type === "pingreq"), "a PINGREQ went out");
+    for (const r of await Promise.all(publishes)) {
+      assert.ok(r instanceof MQTTConnectionError, `every publish rejects, got ${r}`);
+    }
+  },
+  { ...BOTH, timeout: 15_000 },
+);
+
+forEachBroker(
   "a handler that awaits 3× the keepalive does not lose the connection",
   async (broker, v) => {
     const u = uniqueId("slow");
