@@ -167,6 +167,10 @@ export class MQTTClient extends SimpleClient {
   #lastError: unknown;
   // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
   #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
+  // A broker without our session was met and the subscriptions are not all
+  // renewed yet: the next connection renews them even if its broker, having
+  // kept the session the cut renewal's CONNECT made, says Session Present 1.
+  #renewOwed = false;
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
   readonly #follow: boolean;
@@ -395,7 +399,8 @@ export class MQTTClient extends SimpleClient {
         this.#stopped();
         try {
           const present = await access.connectTo(this, servers[k], false, this.#stop.signal);
-          if (!present && this.#subscriptions.size > 0) {
+          if (!present) this.#renewOwed = true;
+          if (this.#renewOwed && this.#subscriptions.size > 0) {
             // One SUBSCRIBE per set of properties the filters were subscribed with.
             const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
             for (const [s, props] of this.#subscriptions.values()) {
@@ -406,6 +411,7 @@ export class MQTTClient extends SimpleClient {
               await access.resubscribe(this, subs, this.#stop.signal, props);
             }
           }
+          this.#renewOwed = false;
           return present;
         } catch (e) {
           if (!movesOn(e) || this.#stop.signal.aborted) {

@@ -750,3 +750,36 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a renewal SUBSCRIBE cut off is sent again, though the next broker says Session Present 1",
+  async () => {
+    // A broker that lost our session (Session Present 0), then a cut as the
+    // renewal SUBSCRIBE leaves: the CONNECT that met it made a session,
+    // empty, which the next connection finds (Session Present 1). The
+    // subscription must still be renewed there.
+    let n = 0;
+    let renewed!: (filters: string[]) => void;
+    const renewal = new Promise<string[]>((r) => (renewed = r));
+    await withBrokers([async (peer) => {
+      const k = ++n;
+      const connect = await peer.expect("connect");
+      await peer.write({ type: "connack", sessionPresent: k === 3, returnCode: 0 });
+      if (k > 3) return void await peer.clientClosed;
+      const sub = await peer.expect("subscribe");
+      if (k === 2) return peer.end(); // cut: no SUBACK
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+      if (k === 1) return peer.end();
+      assert.equal(connect.cleanSession, false);
+      renewed(sub.subscriptions.map((s) => s.topic));
+      await peer.expect("disconnect");
+    }], async ([b]) => {
+      const { client } = robust([b]);
+      await client.connect(false);
+      await client.subscribe("renew/a", 1);
+      assert.deepEqual(await renewal, ["renew/a"]);
+      await bye(client, [b]);
+    });
+  },
+  TIMEOUT,
+);
