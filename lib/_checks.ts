@@ -57,6 +57,19 @@ export function checkOptions(o: unknown, allowed: readonly string[], what: strin
   }
 }
 
+/**
+ * `wait_msg()`'s and `messages()`'s options checked, unless they are the
+ * default (a receive loop pays one comparison): the error, if any.
+ */
+export function signalOptionsError(options: object, what: string): unknown {
+  if (options === NO_OPTIONS) return undefined;
+  try {
+    checkOptions(options, ["signal"], what);
+  } catch (e) {
+    return e;
+  }
+}
+
 /** `connect()`'s arguments: umqtt's `clean_session` and options, or `{ clean_session, signal }`. */
 export function checkConnect(
   clean_session: boolean | { clean_session?: boolean; signal?: AbortSignal },

@@ -39,6 +39,7 @@ import {
   checkWill,
   granted,
   NO_OPTIONS,
+  signalOptionsError,
 } from "./_checks.ts";
 import { reply, Requests } from "./_requests.ts";
 import {
@@ -520,7 +521,9 @@ export class MQTTClient extends EventTarget {
    * @returns The message.
    * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
    */
-  wait_msg(options: SignalOptions = {}): Promise<Message> {
+  wait_msg(options: SignalOptions = NO_OPTIONS): Promise<Message> {
+    const bad = signalOptionsError(options, "wait_msg");
+    if (bad) return Promise.reject(bad);
     const run = this.#hooks.run;
     return run
       ? run(() => this.#inbox.receive(options.signal, this.#callback))
@@ -528,7 +531,7 @@ export class MQTTClient extends EventTarget {
   }
 
   /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @param options `signal`. @returns The message. */
-  waitMsg(options: SignalOptions = {}): Promise<Message> {
+  waitMsg(options: SignalOptions = NO_OPTIONS): Promise<Message> {
     return this.wait_msg(options);
   }
 
@@ -552,7 +555,9 @@ export class MQTTClient extends EventTarget {
    * }
    * ```
    */
-  messages(options: SignalOptions = {}): AsyncGenerator<Message, void, undefined> {
+  messages(options: SignalOptions = NO_OPTIONS): AsyncGenerator<Message, void, undefined> {
+    const bad = signalOptionsError(options, "messages");
+    if (bad) throw bad;
     return this.#inbox.messages(options.signal);
   }
 

@@ -411,3 +411,29 @@ test("options that are not an object, or a signal that is not an AbortSignal, ar
   );
   assert.equal(c.connected, false);
 });
+
+test("wait_msg, waitMsg and messages: options that are not an object, unknown, or a bad signal are TypeErrors naming them", async () => {
+  for (const c of [new MQTTClient("id", "127.0.0.1"), new RobustClient("id", "127.0.0.1")]) {
+    const cases: [unknown, RegExp][] = [
+      [null, /^TypeError: Invalid options for WHAT: must be an object, got null$/],
+      [{ timeout: 100 }, /^TypeError: Invalid option timeout for WHAT: accepted are signal$/],
+      [
+        { signal: 1 },
+        /^TypeError: Invalid option signal for WHAT: must be an AbortSignal, got number$/,
+      ],
+    ];
+    for (const [options, message] of cases) {
+      const named = (what: string) => new RegExp(message.source.replace("WHAT", what));
+      await assert.rejects(c.wait_msg(options as { signal?: AbortSignal }), named("wait_msg"));
+      await assert.rejects(c.waitMsg(options as { signal?: AbortSignal }), named("wait_msg"));
+      // At the call (the simple client) or at the first next() (the robust one's generator).
+      await assert.rejects(
+        (async () => await c.messages(options as { signal?: AbortSignal }).next())(),
+        named("messages"),
+      );
+    }
+  }
+  // Right options, no connection: the usual refusal.
+  const c = new MQTTClient("id", "127.0.0.1");
+  await assert.rejects(c.wait_msg({ signal: new AbortController().signal }), /not connected/);
+});
