@@ -37,3 +37,62 @@ test(
   },
   { mosquitto: true },
 );
+
+/** A WebSocket "broker" on loopback whose socket `onSocket` drives; closed by `fn`'s end. */
+async function withWsServer(
+  onSocket: (socket: WebSocket) => void,
+  fn: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mqtt" });
+    onSocket(socket);
+    return response;
+  });
+  try {
+    await fn(`ws://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+const CONNACK = Uint8Array.of(0x20, 0x02, 0x00, 0x00);
+
+test("an empty binary WebSocket frame carries no bytes: it is skipped", async () => {
+  await withWsServer((socket) => {
+    socket.onmessage = () => {
+      socket.send(new Uint8Array(0));
+      socket.send(CONNACK);
+    };
+  }, async (url) => {
+    const c = new MQTTClient(uniqueId("ws-empty"), url);
+    assert.equal(await c.connect(), false);
+    await c.disconnect();
+  });
+});
+
+test("a text WebSocket frame ends the connection with an error naming it (MQTT-6.0.0-1)", async () => {
+  await withWsServer((socket) => {
+    socket.onmessage = () => socket.send("CONNACK?");
+  }, async (url) => {
+    const c = new MQTTClient(uniqueId("ws-text"), url, { connectTimeout: 5000 });
+    await assert.rejects(
+      c.connect(),
+      /A text WebSocket frame from .*: MQTT takes binary frames only/,
+    );
+    assert.equal(c.connected, false);
+  });
+});
+
+test("connectWebSocket: closing the pair ends a pending read", async () => {
+  const { connectWebSocket } = await import("../lib/transports/websocket.ts");
+  for (const how of ["close()", "writable.close()"]) {
+    await withWsServer(() => {}, async (url) => {
+      const pair = await connectWebSocket(url);
+      const reader = pair.readable.getReader();
+      const pending = reader.read();
+      if (how === "close()") await pair.close!();
+      else await pair.writable.close();
+      assert.deepEqual(await pending, { done: true, value: undefined }, how);
+    });
+  }
+});

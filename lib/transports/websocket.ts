@@ -127,23 +127,38 @@ export async function connectWebSocket(
       });
       ws.close(1000);
     });
+  // The readable was cancelled, or has ended: its controller takes nothing more.
+  let readEnded = false;
   const readable = new ReadableStream({
     type: "bytes",
     start(c) {
       // WebSocket has no pause: backpressure ends at the broker's TCP window.
       ws.addEventListener("message", (e) => {
-        if (!closed) {
-          c.enqueue(new Uint8Array((e as { data: ArrayBuffer }).data));
+        if (closed || readEnded) return;
+        const data = (e as { data: ArrayBuffer | string }).data;
+        if (typeof data === "string") {
+          // MQTT goes in binary frames only (MQTT-6.0.0-1): the connection ends.
+          readEnded = true;
+          c.error(new Error(`A text WebSocket frame from ${url}: MQTT takes binary frames only`));
+          void close();
+          return;
         }
+        // An empty frame carries no bytes (and a byte stream takes no empty chunk).
+        if (data.byteLength > 0) c.enqueue(new Uint8Array(data));
       });
       ws.addEventListener("close", () => {
-        if (closed) return;
         closed = true;
+        // Also after a close of ours (the writable's): a pending read ends.
+        if (readEnded) return;
+        readEnded = true;
         c.close();
         c.byobRequest?.respond(0); // a pending BYOB read ends only this way
       });
     },
-    cancel: close,
+    cancel: () => {
+      readEnded = true;
+      return close();
+    },
   });
   // bufferedAmount has no event: poll it while over the mark.
   const drained = async () => {
