@@ -437,3 +437,23 @@ test("wait_msg, waitMsg and messages: options that are not an object, unknown, o
   const c = new MQTTClient("id", "127.0.0.1");
   await assert.rejects(c.wait_msg({ signal: new AbortController().signal }), /not connected/);
 });
+
+test("a host with a port is a TypeError pointing at the port option or a URL; a bracketed IPv6 host loses its brackets", () => {
+  for (const server of ["127.0.0.1:1883", "broker.local:1883", "[::1]:1883"]) {
+    assert.throws(
+      () => new MQTTClient("id", server),
+      new RegExp(
+        `^TypeError: Invalid server "${
+          server.replace(/[[\].]/g, "\\$&")
+        }": a host cannot carry a port; give the port option, or a URL \\(mqtt://`,
+      ),
+    );
+  }
+  assert.throws(() => new MQTTClient("id", ["a", "b:1883"]), /Invalid server "b:1883"/);
+  // An IPv6 address is a host: bare, or in brackets as in a URL (which node:net would not resolve).
+  for (const server of ["::1", "[::1]", "mqtt://[::1]"]) {
+    const c = new MQTTClient("id", server);
+    assert.equal(c.server, "::1", server);
+    assert.equal(c.url, "mqtt://[::1]:1883", server);
+  }
+});

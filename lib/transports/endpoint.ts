@@ -33,7 +33,7 @@ const DEFAULT_PORT = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
  * @param port The explicit port, 0 for none.
  * @param ssl Whether TLS was asked for (turns `ws` into `wss`).
  * @returns The endpoint.
- * @throws {TypeError} An empty server or an unsupported URL scheme.
+ * @throws {TypeError} An empty server, a host with a port (`host:1883`), or an unsupported URL scheme.
  * @example
  * ```ts
  * import { parseServer } from "./endpoint.ts";
@@ -53,9 +53,15 @@ export function parseServer(
   }
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
   if (!match) {
+    // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
+    if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
+      throw new TypeError(
+        `Invalid server "${server}": a host cannot carry a port; give the port option, or a URL (mqtt://${server})`,
+      );
+    }
     return {
       scheme: ssl ? "mqtts" : "mqtt",
-      hostname: server,
+      hostname: server.replace(/^\[(.*)\]$/, "$1"),
       port: port || (ssl ? 8883 : 1883),
       ssl,
     };
