@@ -452,3 +452,13 @@ export function granted(what: string, topic: string, packet: string, acked: Acke
     reasonString,
   );
 }
+
+/** The robust client's `DELAY`: a finite number of seconds, 0 or more. */
+export function checkDelay(seconds: number): number {
+  if (typeof seconds !== "number" || !(seconds >= 0) || seconds === Infinity) {
+    throw new RangeError(
+      `Invalid DELAY ${String(seconds)}: must be a finite number of seconds, 0 or more`,
+    );
+  }
+  return seconds;
+}

@@ -28,6 +28,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
+import { checkDelay } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -146,8 +147,15 @@ export type { StreamPair, Transport } from "./transports/types.ts";
  * ```
  */
 export class MQTTClient extends SimpleClient {
+  #delay = 2;
   /** Base delay between reconnect attempts, in seconds (umqtt.robust's `DELAY`); read on each use. */
-  DELAY = 2;
+  get DELAY(): number {
+    return this.#delay;
+  }
+  /** @throws {RangeError} Anything but a finite number ≥ 0 (which would mean no backoff). */
+  set DELAY(seconds: number) {
+    this.#delay = checkDelay(seconds);
+  }
   /** Print connection errors to the console (umqtt.robust's `DEBUG`); read on each use. */
   DEBUG = false;
 

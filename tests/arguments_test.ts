@@ -457,3 +457,17 @@ test("a host with a port is a TypeError pointing at the port option or a URL; a 
     assert.equal(c.url, "mqtt://[::1]:1883", server);
   }
 });
+
+test("the robust client's DELAY: anything but a finite number of seconds ≥ 0 is a RangeError naming it", () => {
+  const c = new RobustClient("id", "127.0.0.1");
+  for (const bad of ["2s", NaN, -5, Infinity, null]) {
+    assert.throws(
+      () => (c.DELAY = bad as number),
+      new RegExp(`^RangeError: Invalid DELAY ${String(bad)}: must be a finite number of seconds`),
+    );
+  }
+  assert.equal(c.DELAY, 2, "unchanged by the refused values");
+  c.DELAY = 0;
+  c.DELAY = 0.5;
+  assert.equal(c.DELAY, 0.5);
+});
