@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { typeName } from "./codec/_strings.ts";
 
 /** What starts a shared subscription's filter: `$share/{group}/{filter}` (MQTT-4.8.2-1). */
 const SHARE = "$share/";
@@ -36,7 +37,7 @@ const towards = (what: string): string =>
  */
 export function validateTopicName(topic: string, what = "publish"): void {
   if (typeof topic !== "string") {
-    throw new TypeError(`Cannot ${what}: the topic must be a string, got ${typeof topic}`);
+    throw new TypeError(`Cannot ${what}: the topic must be a string, got ${typeName(topic)}`);
   }
   if (topic.length === 0) {
     throw new TypeError(
@@ -79,7 +80,9 @@ export function validateTopicName(topic: string, what = "publish"): void {
  */
 export function validateTopicFilter(filter: string, what = "subscribe"): void {
   if (typeof filter !== "string") {
-    throw new TypeError(`Cannot ${what}: the topic filter must be a string, got ${typeof filter}`);
+    throw new TypeError(
+      `Cannot ${what}: the topic filter must be a string, got ${typeName(filter)}`,
+    );
   }
   if (filter.length === 0) {
     throw new TypeError(

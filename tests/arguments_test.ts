@@ -471,3 +471,20 @@ test("the robust client's DELAY: anything but a finite number of seconds ≥ 0 i
   c.DELAY = 0.5;
   assert.equal(c.DELAY, 0.5);
 });
+
+test('a topic given as bytes (MicroPython\'s b"topic") is refused with its type named', async () => {
+  const c = new MQTTClient("id", "127.0.0.1");
+  const bytes = new TextEncoder().encode("a/b");
+  await assert.rejects(
+    c.publish(bytes as unknown as string, "m"),
+    /^TypeError: Cannot publish: the topic must be a string, got Uint8Array$/,
+  );
+  await assert.rejects(
+    c.subscribe(bytes as unknown as string),
+    /^TypeError: Cannot subscribe: the topic filter must be a string, got Uint8Array$/,
+  );
+  assert.throws(
+    () => c.set_last_will(bytes as unknown as string, "gone"),
+    /the topic must be a string, got Uint8Array$/,
+  );
+});
