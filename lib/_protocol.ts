@@ -196,14 +196,33 @@ export class Protocol {
   resend(): void {
     let sent = 0;
     for (const [id, bytes] of this.#store.outgoing) {
-      // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
-      if (bytes[0] >> 4 === 3 && sent >= this.#window) {
+      const publish = bytes[0] >> 4 === 3;
+      // MQTT 5: one the broker's new limits refuse would close every connection; it rejects.
+      const refused = publish && this.#refusedKept(bytes);
+      if (refused) {
+        this.#store.outgoing.delete(id);
+        this.#inflight.get(id)?.reject(new RangeError(`Cannot resend publish ${id}: ${refused}`));
+        this.#inflight.delete(id);
+      } else if (publish && sent >= this.#window) {
+        // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
         (this.#held === NONE ? this.#held = [] : this.#held).push(id);
       } else {
         sent++;
         this.#out.write(this.#again(bytes));
       }
     }
+  }
+
+  /** MQTT 5: the limit of this CONNACK a kept PUBLISH is over, if any. */
+  #refusedKept(bytes: Uint8Array): string | undefined {
+    const b = this.broker, qos = (bytes[0] >> 1) & 3, max = b.maximumPacketSize;
+    return qos > (b.maximumQoS ?? 2)
+      ? `QoS ${qos}, over the broker's Maximum QoS ${b.maximumQoS} (MQTT-3.2.2-11)`
+      : bytes[0] & 1 && b.retainAvailable === false
+      ? "retain, and the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)"
+      : max !== undefined && bytes.length > max
+      ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`
+      : undefined;
   }
 
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */

@@ -78,7 +78,7 @@ export function request(
       topic: "t",
       payload,
       qos,
-      retain: false,
+      retain: opts.retain ?? false,
       dup: false,
       packetId: 1,
     });

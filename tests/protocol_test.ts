@@ -6,7 +6,7 @@ import { encode } from "../lib/codec/encode.ts";
 import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
-import { harness, request } from "./_protocol_harness.ts";
+import { harness, request, type Tracked } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
 function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): PublishPacket {
@@ -435,4 +435,40 @@ test("a failed handler of an old session's QoS 2 message leaves the new session'
     ["old", "new"],
     "the resend of the new message is not delivered twice",
   );
+});
+
+test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent to close every connection", () => {
+  const h = harness(undefined, {
+    version: 5,
+    receiveMaximum: 65535,
+    topicAliasMaximum: 0,
+    autoTopicAlias: false,
+  });
+  h.connect(false);
+  const two = request(h.core, "pubrec");
+  const one = request(h.core, "puback");
+  const big = request(h.core, "puback", { payload: "x".repeat(100) });
+  const kept = request(h.core, "puback", { retain: true });
+  h.sent();
+  h.cut(true);
+  h.connect(false, true, { maximumQoS: 1, maximumPacketSize: 50, retainAvailable: false });
+  assert.deepEqual(ids(h.sent()), ["publish 2 dup"], "only the one within the limits");
+  const why = (t: Tracked) => (t.error as Error).message;
+  assert.equal(two.state, "rejected");
+  assert.equal(
+    why(two),
+    "Cannot resend publish 1: QoS 2, over the broker's Maximum QoS 1 (MQTT-3.2.2-11)",
+  );
+  assert.match(
+    why(big),
+    /^Cannot resend publish 3: 10\d bytes, over the broker's Maximum Packet Size 50 \(MQTT-3\.1\.2-24\)$/,
+  );
+  assert.match(
+    why(kept),
+    /^Cannot resend publish 4: retain, and the broker has no retained messages/,
+  );
+  assert.ok(two.error instanceof RangeError);
+  assert.deepEqual([...h.store.outgoing.keys()], [2], "the refused ones leave the session");
+  h.core.handle({ type: "puback", packetId: 2 });
+  assert.equal(one.state, "resolved");
 });
