@@ -184,10 +184,13 @@ class Schedule {
   }
 
   #swap(i: number, j: number): void {
-    const h = this.#heap;
-    [h[i], h[j]] = [h[j], h[i]];
+    // Not [a, b] = [b, a]: that allocates an array per swap, and a connect
+    // timeout, due before every keepalive, climbs the whole heap and back.
+    const h = this.#heap, k = h[i];
+    h[i] = h[j];
+    h[j] = k;
     h[i].slot = i;
-    h[j].slot = j;
+    k.slot = j;
   }
 }
 
