@@ -468,13 +468,38 @@ test("-L takes user, password, host, port and topic; later flags win", () => {
   ]);
   assert.deepEqual(
     [o.scheme, o.user, o.password, o.host, o.port, o.topics],
-    ["mqtts", "al@ice", "p:ss", "broker.test", 9000, ["a/b/#"]],
+    // The topic as typed, as mosquitto takes it; only the user name and password are decoded.
+    ["mqtts", "al@ice", "p:ss", "broker.test", 9000, ["a%2Fb/%23"]],
   );
   const w = parsePubArgs(["-L", "ws://[::1]/t", "--ws-path", "ws", "-n"]);
   assert.deepEqual([w.scheme, w.host, w.port, w.topic, w.wsPath], ["ws", "::1", 0, "t", "/ws"]);
   // Wildcards as they are typed: "#" is no URL fragment here.
   assert.deepEqual(parseSubArgs(["-L", "mqtt://h/a/+/#"]).topics, ["a/+/#"]);
   assert.throws(() => parseSubArgs(["-L", "http://h/t"]), /-L http:\/\/h\/t: expected mqtt:\/\//);
+});
+
+forEachBroker("-L takes its topic as typed, a % included, as mosquitto_pub does", async (b) => {
+  const root = uniqueId("cli-pct");
+  const sub = await subscribed([...at(b), "-t", `${root}/#`, "-v", "-C", "2"]);
+  const url = `mqtt://${b.host}:${b.port}/${root}`;
+  const bad = await cli(["pub", "-L", `${url}/100%`, "-m", "x"]);
+  assert.equal(bad.code, 0, bad.stderr);
+  const escaped = await cli(["pub", "-L", `${url}/a%20b`, "-m", "y"]);
+  assert.equal(escaped.code, 0, escaped.stderr);
+  assert.equal(dec.decode((await sub.result()).stdout), `${root}/100% x\n${root}/a%20b y\n`);
+  // The user name and password are %-decoded (they cannot hold ":" or "@" otherwise): a bad
+  // escape there is a usage error.
+  const user = await cli(["pub", "-L", `mqtt://us%zz:pw@${b.host}:${b.port}/t`, "-m", "x"]);
+  assert.equal(user.code, 2);
+  assert.equal(
+    user.stderr,
+    `umqtt pub: -L mqtt://us%zz:pw@${b.host}:${b.port}/t: the user name has a % that does not ` +
+      "start an escape (%XX, two hex digits) (see --help)\n",
+  );
+  assert.throws(
+    () => parseSubArgs(["-L", "mqtt://u:p%4@h/t"]),
+    /^UsageError: -L mqtt:\/\/u:p%4@h\/t: the password has a % that does not start an escape/,
+  );
 });
 
 forEachBroker(

@@ -134,7 +134,11 @@ function qos(flag: string, value: string): QoS {
   return int(flag, value, 0, 2) as QoS;
 }
 
-/** Parses `-L mqtt(s)|ws(s)://[user[:password]@]host[:port]/topic` into `o`. */
+/**
+ * Parses `-L mqtt(s)|ws(s)://[user[:password]@]host[:port]/topic` into `o`. The topic is taken as
+ * typed, `%` and all, as mosquitto does; the user name and password are %-decoded, so that they can
+ * hold ":" and "@".
+ */
 function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, value: string) {
   const m = /^(mqtts?|wss?):\/\/([^/]*)(?:\/(.*))?$/is.exec(value);
   let url: URL | undefined;
@@ -150,9 +154,18 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   o.scheme = m[1].toLowerCase() as ConnectionArgs["scheme"];
   o.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   o.port = url.port ? Number(url.port) : 0;
-  if (url.username) o.user = decodeURIComponent(url.username);
-  if (url.password) o.password = decodeURIComponent(url.password);
-  const topic = decodeURIComponent(m[3] ?? "");
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new UsageError(
+        `-L ${value}: the ${what} has a % that does not start an escape (%XX, two hex digits)`,
+      );
+    }
+  };
+  if (url.username) o.user = decode(url.username, "user name");
+  if (url.password) o.password = decode(url.password, "password");
+  const topic = m[3] ?? "";
   if (topic === "") throw new UsageError(`-L ${value}: the URL needs a topic as its path`);
   if (o.topics) o.topics.push(topic);
   else o.topic = topic;

@@ -4,6 +4,7 @@ const CONNECTION = `Connection:
   -h, --host HOST        broker host (default localhost)
   -p, --port PORT        broker port (default 1883; 8883 with TLS; 80/443 for ws/wss)
   -L, --url URL          mqtt://, mqtts://, ws:// or wss://[user[:password]@]host[:port]/topic
+                         (user and password %-decoded; the topic taken as typed)
       --ws-path PATH     WebSocket path for ws:// and wss:// URLs (default /mqtt)
   -i, --id ID            client id (default umqtt-<command>-<random>)
   -I, --id-prefix P      client id: P followed by the process id
