@@ -73,7 +73,8 @@ Message:
   -m, --message TEXT     the message
   -f, --file FILE        the file's contents as the message
   -s, --stdin-file       all of stdin as one message
-  -l, --stdin-line       one message per line of stdin (blank lines skipped), as lines arrive
+  -l, --stdin-line       one message per line of stdin, as lines arrive (a blank line is
+                         an empty message)
   -n, --null-message     an empty message
   -q, --qos Q            QoS 0, 1 or 2 (default 0); QoS 1 waits for each PUBACK
   -r, --retain           ask the broker to retain the message

@@ -119,8 +119,7 @@ export async function pub(args: string[]): Promise<number> {
       for (;;) {
         const next = await race(input.next());
         if (next.done) break;
-        // mosquitto_pub -l skips blank lines.
-        if (next.value.length === 0) continue;
+        // A blank line is an empty message, as mosquitto_pub 2.0 publishes it.
         const published = c.publish(topic, next.value, options);
         // Awaited below; until then a rejection must not count as unhandled.
         published.catch(() => {});
