@@ -63,6 +63,27 @@ forEachBroker("pub -l publishes one message per stdin line, a blank one empty", 
   assert.equal(dec.decode((await again.result()).stdout), "x\nx\nx\n");
 });
 
+forEachBroker(
+  "pub -s with empty stdin publishes nothing and fails, as mosquitto_pub",
+  async (b) => {
+    const topic = uniqueId("cli-empty");
+    assert.equal(
+      (await cli(["pub", ...at(b), "-t", topic, "-m", "kept", "-r", "-q", "1"])).code,
+      0,
+    );
+    // An empty retained message would delete the retained one.
+    const empty = await cli(["pub", ...at(b), "-t", topic, "-s", "-r", "-q", "1", "-d"], "");
+    assert.equal(empty.code, 1);
+    assert.equal(
+      empty.stderr,
+      "umqtt pub: -s: stdin is empty (zero-length input); -n publishes an empty message\n",
+    );
+    const r = await cli(["sub", ...at(b), "-t", topic, "-C", "1"]);
+    assert.equal(dec.decode(r.stdout), "kept\n");
+    assert.equal((await cli(["pub", ...at(b), "-t", topic, "-n", "-r"])).code, 0);
+  },
+);
+
 forEachBroker("-F and --json print the fields asked for", async (b) => {
   const topic = uniqueId("cli-fmt");
   const fmt = await subscribed([...at(b), "-t", topic, "-C", "2", "-F", "%t|%q|%r|%l|%x|%p%%"]);

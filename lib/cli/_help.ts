@@ -72,7 +72,8 @@ Message:
   -t, --topic TOPIC      topic to publish to
   -m, --message TEXT     the message
   -f, --file FILE        the file's contents as the message
-  -s, --stdin-file       all of stdin as one message
+  -s, --stdin-file       all of stdin as one message (empty stdin is an error: an empty
+                         message is -n)
   -l, --stdin-line       one message per line of stdin, as lines arrive (a blank line is
                          an empty message)
   -n, --null-message     an empty message

@@ -48,8 +48,15 @@ async function payloadOf(o: PubArgs): Promise<string | Uint8Array> {
       return s.text;
     case "null":
       return new Uint8Array(0);
-    case "stdin":
-      return await readAll(Deno.stdin.readable);
+    case "stdin": {
+      const all = await readAll(Deno.stdin.readable);
+      // As mosquitto_pub ("Zero length input", exit 1): an empty message, which with -r would
+      // delete the retained one, is asked for with -n, not by a producer that wrote nothing.
+      if (all.length === 0) {
+        throw new Error("-s: stdin is empty (zero-length input); -n publishes an empty message");
+      }
+      return all;
+    }
     case "file":
       try {
         return await Deno.readFile(s.path);
