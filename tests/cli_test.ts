@@ -208,6 +208,24 @@ forEachBroker("bad arguments exit 2 with a one-line message", async (b) => {
   assert.match(dec.decode(help.stdout), /Exit codes:/);
 }, { only: ["aedes"] });
 
+test("pub takes one message source: a second -m (or -n after -m) is a usage error", async () => {
+  // mosquitto_pub: "Error: Only one type of message can be sent at once." (a repeat included).
+  const twice = await cli(["pub", "-t", "t", "-m", "first", "-m", "second"]);
+  assert.equal(twice.code, 2);
+  assert.equal(
+    twice.stderr,
+    "umqtt pub: -m: only one message may be given, and -m gave one already (see --help)\n",
+  );
+  assert.throws(
+    () => parsePubArgs(["-t", "t", "--message", "x", "-n"]),
+    /^UsageError: -n: only one message may be given, and --message gave one already$/,
+  );
+  for (const flag of ["-s", "-l", "-n"]) {
+    assert.throws(() => parsePubArgs(["-t", "t", flag, flag]), new RegExp(`^UsageError: ${flag}:`));
+  }
+  assert.throws(() => parsePubArgs(["-t", "t", "-f", "a", "--file", "b"]), /^UsageError: --file:/);
+});
+
 test("a closed port exits 3 with the socket's reason", async () => {
   // A port from the ephemeral range just released: nothing listens there.
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

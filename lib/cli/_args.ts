@@ -372,10 +372,15 @@ function checkConnection(o: ConnectionArgs, program: string, sends: Command[]): 
 export function parsePubArgs(args: string[]): PubArgs {
   const o: PubArgs = { ...connectionDefaults(), retain: false, repeat: 1, repeatDelay: 0 };
   const v = (set: Handler<PubArgs>): Flag<PubArgs> => ({ value: true, set });
-  const source = (s: MessageSource) => (o: PubArgs) => {
-    if (o.source && o.source.kind !== s.kind) {
-      throw new UsageError("only one of -m, -f, -s, -l and -n may be given");
+  // As mosquitto_pub: one message source, given once (a second -m does not replace the first).
+  let sourceFlag: string | undefined;
+  const source = (flag: string, s: MessageSource) => (o: PubArgs) => {
+    if (sourceFlag !== undefined) {
+      throw new UsageError(
+        `${flag}: only one message may be given, and ${sourceFlag} gave one already`,
+      );
     }
+    sourceFlag = flag;
     o.source = s;
   };
   run(args, o, {
@@ -384,16 +389,16 @@ export function parsePubArgs(args: string[]): PubArgs {
     "--topic": v((o, x) => o.topic = x),
     "-r": { value: false, set: (o) => o.retain = true },
     "--retain": { value: false, set: (o) => o.retain = true },
-    "-m": v((o, x) => source({ kind: "message", text: x })(o)),
-    "--message": v((o, x) => source({ kind: "message", text: x })(o)),
-    "-f": v((o, x) => source({ kind: "file", path: x })(o)),
-    "--file": v((o, x) => source({ kind: "file", path: x })(o)),
-    "-s": { value: false, set: source({ kind: "stdin" }) },
-    "--stdin-file": { value: false, set: source({ kind: "stdin" }) },
-    "-l": { value: false, set: source({ kind: "lines" }) },
-    "--stdin-line": { value: false, set: source({ kind: "lines" }) },
-    "-n": { value: false, set: source({ kind: "null" }) },
-    "--null-message": { value: false, set: source({ kind: "null" }) },
+    "-m": v((o, x) => source("-m", { kind: "message", text: x })(o)),
+    "--message": v((o, x) => source("--message", { kind: "message", text: x })(o)),
+    "-f": v((o, x) => source("-f", { kind: "file", path: x })(o)),
+    "--file": v((o, x) => source("--file", { kind: "file", path: x })(o)),
+    "-s": { value: false, set: source("-s", { kind: "stdin" }) },
+    "--stdin-file": { value: false, set: source("--stdin-file", { kind: "stdin" }) },
+    "-l": { value: false, set: source("-l", { kind: "lines" }) },
+    "--stdin-line": { value: false, set: source("--stdin-line", { kind: "lines" }) },
+    "-n": { value: false, set: source("-n", { kind: "null" }) },
+    "--null-message": { value: false, set: source("--null-message", { kind: "null" }) },
     "--repeat": v((o, x) => o.repeat = int("--repeat", x, 1, 2 ** 31)),
     "--repeat-delay": v((o, x) => {
       const n = Number(x);
