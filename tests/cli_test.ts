@@ -147,6 +147,29 @@ forEachBroker("-T filters topics out; -C counts only what is printed", async (b)
   assert.equal(dec.decode((await sub.result()).stdout), `${root}/signal yes\n`);
 });
 
+test("-T takes only valid topic filters: a bad one is a usage error, as with mosquitto_sub", async () => {
+  // mosquitto_sub: "Error: Invalid filter topic 'tt/#/y', are all '+' and '#' wildcards correct?"
+  const r = await cli(["sub", "-t", "tt/#", "-T", "tt/#/y"]);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    `umqtt sub: -T tt/#/y: not a valid topic filter: "#" must be the last character and a whole ` +
+      "level (MQTT-4.7.1-2) (see --help)\n",
+  );
+  assert.throws(
+    () => parseSubArgs(["-t", "a/#", "--filter-out", "a/b+"]),
+    /^UsageError: --filter-out a\/b\+: not a valid topic filter: "\+" must occupy a whole level/,
+  );
+  assert.throws(
+    () => parseSubArgs(["-t", "a/#", "-T", ""]),
+    /^UsageError: -T "": not a valid topic filter: a topic filter must be at least one/,
+  );
+  assert.deepEqual(parseSubArgs(["-t", "#", "-T", "a/+/c", "-T", "$SYS/#"]).filterOut, [
+    "a/+/c",
+    "$SYS/#",
+  ]);
+});
+
 forEachBroker("pub -q 2 reaches a QoS 2 subscriber", async (b) => {
   const topic = uniqueId("cli-q2");
   const sub = await subscribed([...at(b), "-t", topic, "-q", "2", "-C", "1", "-F", "%q %p"]);

@@ -2,6 +2,7 @@
 // spellings, applied in order so that a later flag wins over an earlier one
 // (as mosquitto does with -L followed by -p, say).
 import type { QoS } from "../../mod.ts";
+import { validateTopicFilter } from "../topic.ts";
 import {
   anyProperties,
   type Command,
@@ -169,6 +170,22 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   if (topic === "") throw new UsageError(`-L ${value}: the URL needs a topic as its path`);
   if (o.topics) o.topics.push(topic);
   else o.topic = topic;
+}
+
+/** -T FILTER: a valid topic filter, or a usage error that says what is wrong with it. */
+function filterOut(flag: string, x: string): string {
+  try {
+    validateTopicFilter(x);
+  } catch (e) {
+    // The library's message is `Cannot subscribe to "FILTER": why`; the why is what is wanted.
+    const message = (e as Error).message;
+    const quoted = `"${x}": `;
+    const why = message.includes(quoted)
+      ? message.slice(message.indexOf(quoted) + quoted.length)
+      : message;
+    throw new UsageError(`${flag} ${x || '""'}: not a valid topic filter: ${why}`);
+  }
+  return x;
 }
 
 /** -V: 311 (mqttv311) or 5 (mqttv5), as mosquitto spells them; MQTT 3.1 is refused. */
@@ -446,8 +463,8 @@ export function parseSubArgs(args: string[]): SubArgs {
     ...connectionFlags<SubArgs>(),
     "-t": v((o, x) => o.topics.push(x)),
     "--topic": v((o, x) => o.topics.push(x)),
-    "-T": v((o, x) => o.filterOut.push(x)),
-    "--filter-out": v((o, x) => o.filterOut.push(x)),
+    "-T": v((o, x) => o.filterOut.push(filterOut("-T", x))),
+    "--filter-out": v((o, x) => o.filterOut.push(filterOut("--filter-out", x))),
     "-U": v((o, x) => o.unsubscribe.push(x)),
     "--unsubscribe": v((o, x) => o.unsubscribe.push(x)),
     "-v": b((o) => o.verbose = true),
