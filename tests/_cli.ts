@@ -56,10 +56,18 @@ export class Running {
   }
 }
 
-/** Runs the CLI; `stdin` is written and closed, or with "open" left to the test. */
-export function spawnCli(args: string[], stdin?: string | Uint8Array | "open"): Running {
+/**
+ * Runs the CLI; `stdin` is written and closed, or with "open" left to the test. `env` is added to
+ * the environment (`TZ`, say).
+ */
+export function spawnCli(
+  args: string[],
+  stdin?: string | Uint8Array | "open",
+  env?: Record<string, string>,
+): Running {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", ENTRY, ...args],
+    env,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -84,8 +92,8 @@ export function at(b: Broker): string[] {
 }
 
 /** Starts `sub` with -d and waits for its SUBACK, so that what is published next reaches it. */
-export async function subscribed(args: string[]): Promise<Running> {
-  const sub = spawnCli(["sub", "-d", ...args]);
+export async function subscribed(args: string[], env?: Record<string, string>): Promise<Running> {
+  const sub = spawnCli(["sub", "-d", ...args], undefined, env);
   await sub.waitFor(/<- SUBACK/);
   return sub;
 }

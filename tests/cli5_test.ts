@@ -15,10 +15,11 @@ const dec = new TextDecoder();
 const V5 = ["-V", "5"];
 
 /** mosquitto_sub, started and subscribed (its -d shows the SUBACK); `output()` is what it printed. */
-async function mosquittoSub(b: Broker, args: string[]) {
+async function mosquittoSub(b: Broker, args: string[], env?: Record<string, string>) {
   // stdbuf: mosquitto_sub's -d lines, on stdout with the messages, would sit in stdio's buffer.
   const child = new Deno.Command("stdbuf", {
     args: ["-oL", "mosquitto_sub", ...at(b), "-d", ...args],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -112,6 +113,42 @@ forEachBroker(
       `"properties":{"subscription-identifier":42,"payload-format-indicator":0},"payload":null}`,
       "",
     ]);
+  },
+  { only: ["mosquitto"], ignore: !hasMosquitto },
+);
+
+forEachBroker(
+  "-F %I, %U and %j's tst print the local time as mosquitto_sub prints them",
+  async (b) => {
+    // Offsets of hours and minutes, east and west of UTC.
+    for (const TZ of ["Asia/Kolkata", "America/St_Johns"]) {
+      const topic = uniqueId("cli-time");
+      const sub = ["-t", topic, "-C", "1", "-F", "%I|%U|%j"];
+      const theirs = await mosquittoSub(b, sub, { TZ });
+      const ours = await subscribed([...at(b), ...sub], { TZ });
+      assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "x"])).code, 0);
+      const r = await ours.result();
+      assert.equal(r.code, 0, r.stderr);
+      const line = dec.decode(r.stdout);
+      const their = await theirs.output();
+      // The same text but for the digits of the time.
+      const digitless = (s: string) => s.replace(/\d/g, "0");
+      assert.equal(digitless(line), digitless(their), `TZ=${TZ}`);
+      const [iso, unix, json] = line.trimEnd().split("|");
+      const [theirIso] = their.split("|");
+      assert.equal(iso.slice(-5), theirIso.slice(-5), `TZ=${TZ}: %z`);
+      // One time for all three fields: %I to the second; %U and tst to the millisecond, the rest
+      // zeros (mosquitto_sub prints nanoseconds and microseconds).
+      const seconds = (s: string) => Date.parse(s.replace(/(\d\d)(\d\d)$/, "$1:$2")) / 1000;
+      assert.match(unix, /^\d+\.\d{3}000000$/);
+      assert.equal(Math.floor(Number(unix)), seconds(iso));
+      assert.equal(
+        JSON.parse(json).tst,
+        `${iso.slice(0, 19)}.${unix.slice(-9, -6)}000Z${iso.slice(-5)}`,
+      );
+      // And mosquitto_sub's clock, within the time between the two.
+      assert.ok(Math.abs(seconds(iso) - seconds(theirIso)) <= 2, `${iso} and ${theirIso}`);
+    }
   },
   { only: ["mosquitto"], ignore: !hasMosquitto },
 );

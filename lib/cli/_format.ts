@@ -76,11 +76,12 @@ function base64(bytes: Uint8Array): string {
  * `retain` as 0/1, `payloadlen`, then with MQTT 5 `properties` by
  * mosquitto's names, `payload`, null when empty), plus `"encoding": "base64"`
  * when the payload is not UTF-8 text and `payload` holds it in base64.
+ * `tst` is ISO 8601 in UTC (`--json`) unless given (`%j`: mosquitto_sub's).
  */
-export function jsonLine(msg: Message, now: Date = new Date()): string {
+export function jsonLine(msg: Message, tst: string = new Date().toISOString()): string {
   const s = text(msg.payload);
   const head = JSON.stringify({
-    tst: now.toISOString(),
+    tst,
     topic: msg.topic,
     qos: msg.qos,
     retain: msg.retain ? 1 : 0,
@@ -124,9 +125,41 @@ function jsonProperties(props: MessageProperties): string {
   return `{${out.join(",")}}`;
 }
 
+/**
+ * `now` as strftime's `%Y-%m-%dT%H:%M:%S` in local time (the TZ environment variable's), and `%z`:
+ * what mosquitto_sub prints in `%I` and `%j`.
+ */
+function localTime(now: Date): { time: string; zone: string } {
+  const d2 = (n: number) => String(n).padStart(2, "0");
+  const time = `${String(now.getFullYear()).padStart(4, "0")}-${d2(now.getMonth() + 1)}-` +
+    `${d2(now.getDate())}T${d2(now.getHours())}:${d2(now.getMinutes())}:${d2(now.getSeconds())}`;
+  const east = -now.getTimezoneOffset();
+  const zone = `${east < 0 ? "-" : "+"}${d2(Math.floor(Math.abs(east) / 60))}${
+    d2(Math.abs(east) % 60)
+  }`;
+  return { time, zone };
+}
+
+/**
+ * Sub-second digits: mosquitto_sub prints the clock's nanoseconds (`%U`) or microseconds (`%j`);
+ * `Date` has milliseconds, so the digits past them are zeros.
+ */
+function fraction(now: Date, digits: 6 | 9): string {
+  return String(now.getTime() % 1000).padStart(3, "0").padEnd(digits, "0");
+}
+
+/**
+ * `%j`'s `tst` as mosquitto_sub 2.0 prints it: the local time with microseconds, then "Z" and
+ * the offset from UTC, "Z" though the time is not UTC (2026-12-04T23:40:59.058000Z+0530).
+ */
+function mosquittoTst(now: Date): string {
+  const { time, zone } = localTime(now);
+  return `${time}.${fraction(now, 6)}Z${zone}`;
+}
+
 type Part =
   | string
-  | ((msg: Message, payload: (b: Uint8Array) => Uint8Array) => string | Uint8Array);
+  | ((msg: Message, payload: (b: Uint8Array) => Uint8Array, now: Date) => string | Uint8Array);
 
 const ESCAPES: Record<string, string> = {
   "\\": "\\",
@@ -244,13 +277,18 @@ function compile(format: string): Part[] {
         push((m) => padded(enc.encode(hex(m.payload, true)), f));
         break;
       case "j":
-        push((m) => jsonLine(m));
+        push((m, _p, now) => jsonLine(m, mosquittoTst(now)));
         break;
       case "I":
-        push(() => str(new Date().toISOString(), f));
+        // strftime's "%FT%T%z", as mosquitto_sub prints it: 2026-12-04T17:59:26+0000.
+        push((_m, _p, now) => {
+          const { time, zone } = localTime(now);
+          return str(time + zone, f);
+        });
         break;
       case "U":
-        push(() => (Date.now() / 1000).toFixed(3));
+        // Seconds since the epoch with 9 decimals, as mosquitto_sub prints them.
+        push((_m, _p, now) => `${Math.floor(now.getTime() / 1000)}.${fraction(now, 9)}`);
         break;
       // MQTT 5 properties: blank (or nothing) when the message has none, as mosquitto_sub prints.
       case "A":
@@ -319,8 +357,10 @@ export function formatter(o: FormatOptions): Formatter {
   if (o.format !== undefined) {
     const parts = compile(o.format);
     return (m) => {
+      // One time for every time field of the message.
+      const now = new Date();
       const out: Uint8Array[] = parts.map((p) => {
-        const v = typeof p === "string" ? p : p(m, payloadOf);
+        const v = typeof p === "string" ? p : p(m, payloadOf, now);
         return typeof v === "string" ? enc.encode(v) : v;
       });
       out.push(eol);

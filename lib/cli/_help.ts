@@ -130,17 +130,18 @@ where bytes that are not printable text are shown as \\xNN):
   -v, --verbose          topic, one space, payload
   -N, --no-eol           no newline after each message
   -F, --format FMT       %t topic, %p payload, %q QoS, %r retain (0/1), %l payload length,
-                         %x/%X payload in hex, %j JSON line, %I ISO 8601 time, %U Unix time,
-                         %% a percent sign; MQTT 5 properties, blank when absent:
+                         %x/%X payload in hex, %j JSON line (as --json, but tst in local
+                         time as mosquitto_sub prints it), %I ISO 8601 local time, %U Unix
+                         time, %% a percent sign; MQTT 5 properties, blank when absent:
                          %P user properties (name:value, space-separated), %C content type,
                          %D correlation data, %E message expiry interval, %F payload format
                          indicator, %R response topic, %S subscription identifier, %A topic
                          alias (always blank: umqtt resolves aliases and does not keep them);
                          %[-][0][width][.precision]X as mosquitto_sub pads and cuts fields;
                          escapes \\n \\t \\r \\0 \\a \\e \\v \\\\
-      --json             one JSON object a message: tst, topic, qos, retain, payloadlen,
-                         MQTT 5 properties (mosquitto's names), payload (text; null if empty;
-                         base64 with "encoding":"base64" if not UTF-8)
+      --json             one JSON object a message: tst (ISO 8601, UTC), topic, qos, retain,
+                         payloadlen, MQTT 5 properties (mosquitto's names), payload (text;
+                         null if empty; base64 with "encoding":"base64" if not UTF-8)
 A long subscription survives a broker restart: it reconnects (saying so on stderr),
 subscribes again, and keeps printing.
 
