@@ -32,7 +32,10 @@ async function mosquittoSub(b: Broker, args: string[], env?: Record<string, stri
     chunks.push(value);
     seen += dec.decode(value);
   }
+  let stderr = "";
   return {
+    /** Its stderr, once output() has returned. */
+    stderr: () => stderr,
     /** Its stdout without its -d lines, once it has exited. */
     async output(): Promise<string> {
       for (;;) {
@@ -41,7 +44,7 @@ async function mosquittoSub(b: Broker, args: string[], env?: Record<string, stri
         chunks.push(value);
       }
       const { code } = await child.status;
-      const stderr = dec.decode(await new Response(child.stderr).arrayBuffer());
+      stderr = dec.decode(await new Response(child.stderr).arrayBuffer());
       assert.equal(code, 0, stderr);
       const text = dec.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
       return text.split("\n").filter((l) => !/^(Client |Subscribed \(mid)/.test(l)).join("\n");
@@ -149,6 +152,52 @@ forEachBroker(
       // And mosquitto_sub's clock, within the time between the two.
       assert.ok(Math.abs(seconds(iso) - seconds(theirIso)) <= 2, `${iso} and ${theirIso}`);
     }
+  },
+  { only: ["mosquitto"], ignore: !hasMosquitto },
+);
+
+forEachBroker(
+  "-F %J embeds a JSON payload as JSON, as mosquitto_sub does; other payloads are an error",
+  async (b) => {
+    const topic = uniqueId("cli5-json");
+    const sub = [...V5, "-t", topic, "-F", "<%J>"];
+    // The sixth message, a JSON string that is not UTF-8, mosquitto_sub prints with the bytes as
+    // they came (JSON that is not UTF-8); umqtt sub refuses it as not JSON: it is compared alone.
+    const theirs = await mosquittoSub(b, [...sub, "-C", "5"]);
+    const ours = await subscribed([...at(b), ...sub, "-C", "6"]);
+    const pub = async (args: string[], stdin?: Uint8Array) => {
+      const r = await cli(["pub", ...at(b), "-t", topic, ...args], stdin);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await pub(["-m", "not json"]);
+    await pub(["-m", ' { "a" : 1.50, "b":[1, 2e3,"x\\u0041", true, null] } ']);
+    await pub(["-n"]);
+    await pub([...V5, "-m", '"s"', ...PUBLISH_PROPERTIES]);
+    await pub(["-m", "12"]);
+    await pub(["-s"], Uint8Array.of(0x22, 0xff, 0x22));
+    const r = await ours.result();
+    assert.equal(r.code, 0, r.stderr);
+    const norm = (s: string) => s.replace(/"tst":"[^"]*",/g, "");
+    const printed = norm(dec.decode(r.stdout));
+    assert.equal(printed, norm(await theirs.output()) + "<>\n");
+    const head = `{"topic":"${topic}","qos":0,"retain":0,"payloadlen"`;
+    const props = `"properties":{"user-properties":{"k":"v","k":"w","with space":"a:b"},` +
+      `"content-type":"text/plain; charset=utf-8","correlation-data":"req-42",` +
+      `"payload-format-indicator":1,"response-topic":"replies/here",`;
+    assert.deepEqual(printed.replace(/"message-expiry-interval":\d+/, "EXPIRY").split("\n"), [
+      "<>",
+      `<${head}:52,"payload":{"a":1.5,"b":[1,2000,"xA",true,null]}}>`,
+      `<${head}:0,"payload":null}>`,
+      `<${head}:3,${props}EXPIRY},"payload":"s"}>`,
+      `<${head}:2,"payload":12}>`,
+      "<>",
+      "",
+    ]);
+    // A message on stderr for each payload that is not JSON, the others printed regardless.
+    const error = `%J: message payload is not valid JSON on topic ${topic}`;
+    const errors = r.stderr.split("\n").filter((l) => l.includes("%J"));
+    assert.deepEqual(errors, [`umqtt sub: ${error}`, `umqtt sub: ${error}`]);
+    assert.equal(theirs.stderr().match(/not valid JSON/g)?.length, 1);
   },
   { only: ["mosquitto"], ignore: !hasMosquitto },
 );
@@ -558,8 +607,10 @@ test("-F: widths on payload fields pad and never cut; %D is escaped on a termina
   assert.equal(f("%D"), "A\0");
   for (
     const [format, message] of [
-      ["%m", "-F %m: unknown %m (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)"],
-      ["%J", "-F %J: unknown %J (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)"],
+      [
+        "%m",
+        "-F %m: unknown %m (known: %t %p %q %r %l %x %X %j %J %I %U %P %C %D %E %F %R %S %A %%)",
+      ],
       ["%-05", "-F %-05: incomplete format specifier at the end"],
       ["x\\q", "-F x\\q: unknown escape \\q"],
     ]

@@ -23,6 +23,8 @@ export interface FormatOptions {
    * or into a file payloads go out byte for byte, as mosquitto_sub prints them.
    */
   terminal: boolean;
+  /** Says on stderr that a message could not be printed as asked (`%J`); console.error if not given. */
+  warn?: (message: string) => void;
 }
 
 function text(bytes: Uint8Array): string | undefined {
@@ -80,6 +82,35 @@ function base64(bytes: Uint8Array): string {
  */
 export function jsonLine(msg: Message, tst: string = new Date().toISOString()): string {
   const s = text(msg.payload);
+  // An empty payload is null, as mosquitto_sub prints it.
+  const tail = JSON.stringify({
+    payload: msg.payload.length === 0 ? null : s ?? base64(msg.payload),
+    ...(s === undefined ? { encoding: "base64" } : {}),
+  });
+  return `${jsonHead(msg, tst)},${tail.slice(1)}`;
+}
+
+/**
+ * mosquitto_sub's `%J`: `%j`'s object with the payload as the JSON value it holds (`null` when
+ * empty), or undefined when the payload is not JSON text. The value is written out again, as
+ * mosquitto_sub does (`{ "a" : 1.50 }` prints as `{"a":1.5}`), by JavaScript's rules.
+ */
+export function jsonPayloadLine(msg: Message, tst: string): string | undefined {
+  let payload = "null";
+  if (msg.payload.length > 0) {
+    const s = text(msg.payload);
+    if (s === undefined) return undefined;
+    try {
+      payload = JSON.stringify(JSON.parse(s));
+    } catch {
+      return undefined;
+    }
+  }
+  return `${jsonHead(msg, tst)},"payload":${payload}}`;
+}
+
+/** `%j`'s and `%J`'s object up to the payload, without its closing brace. */
+function jsonHead(msg: Message, tst: string): string {
   const head = JSON.stringify({
     tst,
     topic: msg.topic,
@@ -90,12 +121,7 @@ export function jsonLine(msg: Message, tst: string = new Date().toISOString()): 
   const props = msg.properties && Object.keys(msg.properties).length > 0
     ? `,"properties":${jsonProperties(msg.properties)}`
     : "";
-  // An empty payload is null, as mosquitto_sub prints it.
-  const tail = JSON.stringify({
-    payload: msg.payload.length === 0 ? null : s ?? base64(msg.payload),
-    ...(s === undefined ? { encoding: "base64" } : {}),
-  });
-  return `${head.slice(0, -1)}${props},${tail.slice(1)}`;
+  return head.slice(0, -1) + props;
 }
 
 /**
@@ -218,7 +244,7 @@ function blank(f: Field, pad = f.pad): string {
 }
 
 /** Compiles a -F format string once. @throws {UsageError} An unknown `%` or `\` escape. */
-function compile(format: string): Part[] {
+function compile(format: string, warn: (message: string) => void): Part[] {
   const parts: Part[] = [];
   let lit = "";
   const push = (p: Part) => {
@@ -279,6 +305,16 @@ function compile(format: string): Part[] {
       case "j":
         push((m, _p, now) => jsonLine(m, mosquittoTst(now)));
         break;
+      case "J":
+        // As mosquitto_sub: a payload that is not JSON is said on stderr, and the field is empty.
+        push((m, _p, now) => {
+          const line = jsonPayloadLine(m, mosquittoTst(now));
+          if (line === undefined) {
+            warn(`%J: message payload is not valid JSON on topic ${m.topic}`);
+          }
+          return line ?? "";
+        });
+        break;
       case "I":
         // strftime's "%FT%T%z", as mosquitto_sub prints it: 2026-12-04T17:59:26+0000.
         push((_m, _p, now) => {
@@ -337,7 +373,7 @@ function compile(format: string): Part[] {
         break;
       default:
         throw new UsageError(
-          `-F ${format}: unknown %${n} (known: %t %p %q %r %l %x %X %j %I %U %P %C %D %E %F %R %S %A %%)`,
+          `-F ${format}: unknown %${n} (known: %t %p %q %r %l %x %X %j %J %I %U %P %C %D %E %F %R %S %A %%)`,
         );
     }
   }
@@ -355,7 +391,7 @@ export function formatter(o: FormatOptions): Formatter {
   const payloadOf = o.terminal ? escapePayload : (b: Uint8Array) => b;
   if (o.json) return (m) => enc.encode(jsonLine(m) + "\n");
   if (o.format !== undefined) {
-    const parts = compile(o.format);
+    const parts = compile(o.format, o.warn ?? ((message) => console.error(message)));
     return (m) => {
       // One time for every time field of the message.
       const now = new Date();

@@ -131,7 +131,8 @@ where bytes that are not printable text are shown as \\xNN):
   -N, --no-eol           no newline after each message
   -F, --format FMT       %t topic, %p payload, %q QoS, %r retain (0/1), %l payload length,
                          %x/%X payload in hex, %j JSON line (as --json, but tst in local
-                         time as mosquitto_sub prints it), %I ISO 8601 local time, %U Unix
+                         time as mosquitto_sub prints it), %J the same with a JSON payload
+                         as JSON (any other: said on stderr), %I ISO 8601 local time, %U Unix
                          time, %% a percent sign; MQTT 5 properties, blank when absent:
                          %P user properties (name:value, space-separated), %C content type,
                          %D correlation data, %E message expiry interval, %F payload format

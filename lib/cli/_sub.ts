@@ -91,7 +91,11 @@ export async function sub(args: string[]): Promise<number> {
   let format: Formatter;
   try {
     o = parseSubArgs(args);
-    format = formatter({ ...o, terminal: Deno.stdout.isTerminal() });
+    format = formatter({
+      ...o,
+      terminal: Deno.stdout.isTerminal(),
+      warn: (message) => con.error(message),
+    });
   } catch (e) {
     con.error(errorMessage(e));
     return exitCode(e);
