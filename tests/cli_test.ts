@@ -466,6 +466,8 @@ test("a long sub survives a mosquitto restart, says so on stderr, and keeps prin
     assert.equal(r.code, 0, r.stderr);
     assert.equal(dec.decode(r.stdout), "before\nafter\n");
     assert.match(r.stderr, /umqtt sub: Connection (closed|lost)[^\n]*; reconnecting\n/);
+    // One lost connection, said once (the wait for a message failed with the same error).
+    assert.equal(r.stderr.match(/; reconnecting\n/g)?.length, 1, r.stderr);
     // Reconnecting resumed a session (connect(false)); without -c none is left behind.
     const probe = await cli(["sub", ...at(broker), "-i", id, "-c", "-t", topic, "-E", "-d"]);
     assert.equal(probe.code, 0, probe.stderr);

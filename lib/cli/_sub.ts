@@ -39,7 +39,11 @@ class SubClient extends MQTTClient {
   constructor(readonly con: Console, ...args: ConstructorParameters<typeof MQTTClient>) {
     super(...args);
   }
+  /** The error logged last: one lost connection is reported by the client and by wait_msg. */
+  #logged: unknown;
   override log(in_reconnect: boolean, e: unknown): void {
+    if (e === this.#logged) return;
+    this.#logged = e;
     if (!in_reconnect) {
       this.lost = true;
       this.con.error(`${errorMessage(e)}; reconnecting`);
