@@ -1,8 +1,8 @@
 /**
  * Builds the npm package: ESM JavaScript and `.d.ts` types compiled from the
  * same sources JSR publishes, and a `package.json` whose `exports` mirror
- * `deno.json`'s. `deno task build:npm [outDir]` (default `dist/npm`); then
- * `npm pack` or `npm publish` in that folder.
+ * `deno.json`'s but for {@linkcode DENO_ONLY}. `deno task build:npm [outDir]`
+ * (default `dist/npm`); then `npm pack` or `npm publish` in that folder.
  *
  * TypeScript compiles without type checking (`deno task check` does that):
  * `lib/transports/deno.ts` uses the `Deno` namespace, which the Node build has
@@ -39,6 +39,13 @@ export const TCP_BY_CONDITION: Record<string, string> = {
   browser: "./lib/transports/_tcp_none.js",
   default: "./lib/transports/_tcp.js",
 };
+/**
+ * `deno.json`'s exports the npm package leaves out: `./cli`, the command
+ * line, runs under Deno (`deno run -A jsr:@umqtt/umqtt/cli`, as the README
+ * says); under Node or Bun its `main()` could only throw "Deno is not defined".
+ */
+export const DENO_ONLY: readonly string[] = ["./cli"];
+
 /** The specifier in the compiled default connector that `#tcp` replaces. */
 const TCP_IMPORT = 'import("./_tcp.js")';
 
@@ -53,7 +60,11 @@ export async function buildNpm(
   outDir: string,
 ): Promise<Record<string, unknown>> {
   const config = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
-  const exportsMap = config.exports as Record<string, string>;
+  const exportsMap = Object.fromEntries(
+    Object.entries(config.exports as Record<string, string>).filter(([k]) =>
+      !DENO_ONLY.includes(k)
+    ),
+  );
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const tsconfig = join(outDir, "tsconfig.build.json");

@@ -48,3 +48,13 @@ test(`${runtime}: WebSocket through the adapter (ws's constructor where there is
 test(`${runtime}: the codec subpath works on its own`, () => {
   assert.deepEqual([...encode({ type: "pingreq" })], [0xc0, 0x00]);
 });
+
+test(`${runtime}: the package leaves out ./cli, the command line, which runs under Deno`, async () => {
+  // Its main() used Deno's API and threw "Deno is not defined"; now the subpath is not there.
+  const cli = "@umqtt/umqtt/cli";
+  // Node: ERR_PACKAGE_PATH_NOT_EXPORTED; Bun: ERR_MODULE_NOT_FOUND ("Cannot find package").
+  await assert.rejects(
+    import(cli),
+    (e) => ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(e.code),
+  );
+});
