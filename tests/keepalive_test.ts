@@ -29,9 +29,10 @@ forEachBroker("an idle client pings by itself and stays connected", async (broke
   await c.disconnect();
 }, BOTH);
 
-forEachBroker("a connection whose PINGREQ gets no answer is declared dead", async (broker, v) => {
+/** A connected client with keepalive 1 through a tap, and its first `disconnected` event's error. */
+async function tapped(broker: { host: string; port: number }, v: 4 | 5, prefix: string) {
   const tap = new Tap(broker.host, broker.port);
-  const c = new MQTTClient(uniqueId("dead"), broker.host, {
+  const c = new MQTTClient(uniqueId(prefix), broker.host, {
     protocolVersion: v,
     transport: tap.transport,
     keepalive: 1,
@@ -42,6 +43,11 @@ forEachBroker("a connection whose PINGREQ gets no answer is declared dead", asyn
     });
   });
   await c.connect();
+  return { tap, c, disconnected };
+}
+
+forEachBroker("a connection whose PINGREQ gets no answer is declared dead", async (broker, v) => {
+  const { tap, c, disconnected } = await tapped(broker, v, "dead");
   // A dead way back: our PINGREQ reaches the broker (which so keeps the
   // connection open), but its PINGRESP never reaches us.
   tap.deaf = true;
@@ -56,18 +62,7 @@ forEachBroker("a connection whose PINGREQ gets no answer is declared dead", asyn
 forEachBroker(
   "a client that keeps publishing but hears nothing back finds the connection dead",
   async (broker, v) => {
-    const tap = new Tap(broker.host, broker.port);
-    const c = new MQTTClient(uniqueId("busy"), broker.host, {
-      protocolVersion: v,
-      transport: tap.transport,
-      keepalive: 1,
-    });
-    const disconnected = new Promise<Error>((resolve) => {
-      c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
-        once: true,
-      });
-    });
-    await c.connect();
+    const { tap, c, disconnected } = await tapped(broker, v, "busy");
     // As a stalled broker: our writes still go out, nothing comes back.
     tap.deaf = true;
     let stop = false;

@@ -21,6 +21,14 @@ function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): Publ
   };
 }
 
+/** The protocol state's options for MQTT 5, with no topic aliases. */
+const V5 = {
+  version: 5,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 0,
+  autoTopicAlias: false,
+} as const;
+
 function ids(packets: Packet[]): string[] {
   return packets.map((p) =>
     `${p.type}${"packetId" in p && p.packetId !== undefined ? ` ${p.packetId}` : ""}${
@@ -136,12 +144,7 @@ test("QoS 2 in: delivered once, PUBREC once handled, resends answered not delive
 });
 
 test("our Receive Maximum: a QoS 2 message counts until its PUBREL is answered (MQTT 5 section 4.9)", () => {
-  const h = harness(undefined, {
-    version: 5,
-    receiveMaximum: 1,
-    topicAliasMaximum: 0,
-    autoTopicAlias: false,
-  });
+  const h = harness(undefined, { ...V5, receiveMaximum: 1 });
   h.connect(true);
   h.core.handle(publishIn(1, 2));
   h.core.ack(h.delivered[0]);
@@ -251,12 +254,7 @@ test("connect(false) resends the session in its order: PUBLISH with DUP=1, PUBRE
 });
 
 test("MQTT 5: the session's publishes are resent within the broker's Receive Maximum (section 4.9)", () => {
-  const h = harness(undefined, {
-    version: 5,
-    receiveMaximum: 65535,
-    topicAliasMaximum: 0,
-    autoTopicAlias: false,
-  });
+  const h = harness(undefined, V5);
   h.connect(false);
   const sent = [1, 2, 3, 4].map((i) => request(h.core, i === 2 ? "pubrec" : "puback"));
   h.core.handle({ type: "pubrec", packetId: 2 });
@@ -438,12 +436,7 @@ test("a failed handler of an old session's QoS 2 message leaves the new session'
 });
 
 test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent to close every connection", () => {
-  const h = harness(undefined, {
-    version: 5,
-    receiveMaximum: 65535,
-    topicAliasMaximum: 0,
-    autoTopicAlias: false,
-  });
+  const h = harness(undefined, V5);
   h.connect(false);
   const two = request(h.core, "pubrec");
   const one = request(h.core, "puback");
