@@ -75,10 +75,10 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (password) n += 2 + password.length;
   const [buf, start] = allocPacket(0x10, n);
   let at = put(buf, start, PROTOCOL, false);
-  buf[at++] = level,
-    buf[at++] = flags,
-    buf[at++] = p.keepalive >> 8,
-    buf[at++] = p.keepalive & 0xff;
+  buf[at++] = level;
+  buf[at++] = flags;
+  buf[at++] = p.keepalive >> 8;
+  buf[at++] = p.keepalive & 0xff;
   if (props) at = put(buf, at, props, false);
   at = put(buf, at, id, true);
   if (will && willTopic) {

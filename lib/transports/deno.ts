@@ -41,7 +41,7 @@ export interface DenoConnectOptions {
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
   if (!ssl) {
-    const conn = await connectTcp(hostname, port, signal);
+    const conn = await connectDenoTcp(hostname, port, signal);
     // Nagle off, as node.ts has it: a small write (a PUBLISH after a PUBACK)
     // must not wait for the broker's delayed ACK, ~40 ms per round trip.
     conn.setNoDelay(true);
@@ -86,7 +86,7 @@ const CANCEL_AFTER_MS = 250;
  * told to cancel only a connect still pending `CANCEL_AFTER_MS` after the
  * abort (an unreachable host), so that no pending op outlives disconnect().
  */
-async function connectTcp(
+async function connectDenoTcp(
   hostname: string,
   port: number,
   signal: AbortSignal | undefined,
