@@ -565,7 +565,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     this.inbox.fail(error);
     this.writer.detach(error);
     this.core.end(error, this.#hooks.keepPending);
-    this.replies?.lost(error, this.#hooks.keepPending);
+    // disconnect() ends requests too, though the robust client rides out a loss.
+    this.replies?.lost(error, this.#hooks.keepPending && !this.userClosed);
     if (!wasConnected) return;
     this.#target.dispatchEvent(
       new CustomEvent("disconnected", {

@@ -4,8 +4,9 @@
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
-import type { MQTTConnectionError } from "./errors.ts";
+import { type MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
+import { validateTopicName } from "./topic.ts";
 
 /** What the requests need of their client. */
 export interface RequestsLink {
@@ -28,6 +29,8 @@ export class Requests {
   readonly #link: RequestsLink;
   readonly #waiting = new Map<string, Waiting>();
   #topic: string | undefined;
+  // The broker's Response Information #topic was built on.
+  #base: string | undefined;
   #subscribed: Promise<unknown> | undefined;
 
   constructor(link: RequestsLink) {
@@ -60,7 +63,7 @@ export class Requests {
         : new TypeError(`Invalid timeout: must be a number of milliseconds, got ${typeof timeout}`);
     }
     o.signal?.throwIfAborted();
-    const responseTopic = this.#topic ??= this.#responseTopic();
+    const responseTopic = this.#responseTopic();
     const correlationData = crypto.getRandomValues(new Uint8Array(16));
     // The request's own keys, then the whole PUBLISH, as publish() would check it.
     checkProperties(o.properties, REQUEST_PROPERTIES, "request", 5);
@@ -140,10 +143,33 @@ export class Requests {
     for (const w of [...this.#waiting.values()]) w.reject(error);
   }
 
+  /**
+   * The response topic: built on the last CONNACK's Response Information,
+   * and built anew when a later CONNACK's differs and no request waits on
+   * the old one.
+   *
+   * @throws {MQTTProtocolError} The broker's Response Information makes no topic name.
+   */
   #responseTopic(): string {
-    const base = this.#link.connack?.properties.responseInformation?.replace(/\/+$/, "") ||
-      `${this.#link.client_id}/responses`;
-    return `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
+    const info = this.#link.connack?.properties.responseInformation;
+    if (this.#topic !== undefined && (info === this.#base || this.#waiting.size > 0)) {
+      return this.#topic;
+    }
+    const base = info?.replace(/\/+$/, "") || `${this.#link.client_id}/responses`;
+    const topic = `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
+    try {
+      validateTopicName(topic, "request");
+    } catch (e) {
+      throw new MQTTProtocolError(
+        `Cannot request: the broker's Response Information "${info}" makes no response topic: ${
+          (e as Error).message
+        }`,
+      );
+    }
+    this.#topic = topic;
+    this.#base = info;
+    this.#subscribed = undefined;
+    return topic;
   }
 }
 

@@ -4,7 +4,8 @@
 // (late, unmatched) acknowledged and dropped, never handed to wait_msg.
 import assert from "node:assert/strict";
 import type { Packet, PublishPacket } from "../lib/codec/mod.ts";
-import { type Message, MQTTClient } from "../mod.ts";
+import { type Message, MQTTClient, MQTTConnectionError, MQTTProtocolError } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { acceptConnect, type Peer, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
@@ -235,3 +236,75 @@ test("a Response Topic given to publish() or the will is a topic name: no wildca
   // A topic name with "/" levels, "$" or spaces is fine.
   client.set_last_will("t", "m", { properties: { responseTopic: "$replies/a b/c" } });
 });
+
+test(
+  "a later CONNACK's other Response Information gives a new response topic; one that makes no topic is named",
+  async () => {
+    let n = 0;
+    const topics: string[] = [];
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      const info = k === 1 ? "a/resp" : k === 2 ? "b/resp" : "resp/+";
+      await acceptConnect(peer, { responseInformation: info });
+      if (k === 3) return void await peer.clientClosed;
+      const responseTopic = await grantResponseTopic(peer);
+      topics.push(responseTopic);
+      const req = await peer.expect("publish");
+      await peer.write(
+        publish(responseTopic, `ok ${k}`, 0, undefined, {
+          correlationData: req.properties!.correlationData,
+        }),
+      );
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, {
+        protocolVersion: 5,
+        requestResponseInformation: true,
+      });
+      for (const k of [1, 2]) {
+        await client.connect();
+        assert.equal(text((await client.request("svc", "q")).payload), `ok ${k}`);
+        await client.disconnect();
+      }
+      assert.match(topics[0], /^a\/resp\/[0-9a-f]{12}$/);
+      assert.match(topics[1], /^b\/resp\/[0-9a-f]{12}$/);
+      await client.connect();
+      await assert.rejects(
+        client.request("svc", "q"),
+        (e: unknown) => {
+          assert.ok(e instanceof MQTTProtocolError, String(e));
+          assert.match(
+            e.message,
+            /^Cannot request: the broker's Response Information "resp\/\+" makes no response topic: /,
+          );
+          return true;
+        },
+      );
+      await client.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("the robust client's disconnect() ends a request waiting for its reply", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await grantResponseTopic(peer);
+    await peer.expect("publish"); // never answered
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = new RobustClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+    await client.connect();
+    const pending = client.request("svc", "q", { timeout: 60_000 });
+    pending.catch(() => {}); // rejects within disconnect(): asserted below
+    await new Promise((r) => setTimeout(r, 100)); // published, waiting for the reply
+    await client.disconnect();
+    await assert.rejects(pending, (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(e.message, /disconnect\(\) was called/);
+      return true;
+    });
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
