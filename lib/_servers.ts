@@ -89,16 +89,19 @@ export class Servers {
 
 /**
  * MQTT 5: the servers of a Server Reference (section 4.11): space-separated
- * `host[:port]` references, reached as `like` is (its scheme, its TLS); an
- * entry that does not parse is left out.
+ * `host[:port]` references (`[v6]:port` too), reached as `like` is (its
+ * scheme, its TLS), or URLs as a `server` is given (TLS kept if `like` has
+ * it); an entry that is neither is left out.
  */
 export function referredServers(reference: string, like: Endpoint): Endpoint[] {
   const out: Endpoint[] = [];
   for (const ref of reference.split(/\s+/)) {
-    if (!ref) continue;
+    const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
+    // Not "mqtt://" prefixed to a URL, which made its scheme the host name.
+    if (!url && !/^(\[[0-9a-f:.]+\]|[^\s:/?#@[\]]+)(:\d{1,5})?$/i.test(ref)) continue;
     try {
-      out.push(parseServer(`${like.scheme}://${ref}`, 0, like.ssl));
-    } catch { /* not a host[:port] */ }
+      out.push(parseServer(url ? ref : `${like.scheme}://${ref}`, 0, like.ssl));
+    } catch { /* not a reference we can reach */ }
   }
   return out;
 }

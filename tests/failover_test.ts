@@ -10,6 +10,8 @@ import { MQTTClient as RobustClient, type ReconnectingDetail } from "../lib/robu
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { startHostileBroker } from "./_hostile_broker.ts";
+import { endpointUrl, referredServers } from "../lib/_servers.ts";
+import { parseServer } from "../lib/transports/endpoint.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -354,4 +356,22 @@ test("a credential function that returns the wrong type rejects connect() with a
   const d = new MQTTClient("id", "127.0.0.1", { user: () => 5 as unknown as string });
   await assert.rejects(d.connect(), /Invalid user: the user function returned number/);
   assert.throws(() => new MQTTClient("id", "h", { user: 5 as unknown as string }), /Invalid user/);
+});
+
+test("a Server Reference: host[:port] entries reached as the current server is, URLs as given, anything else left out", () => {
+  const urls = (reference: string, like: string) =>
+    referredServers(reference, parseServer(like, 0, false)).map(endpointUrl);
+  assert.deepEqual(urls("h h:1884 10.0.0.1:8883 [fe80::1]:1883", "mqtt://a"), [
+    "mqtt://h:1883",
+    "mqtt://h:1884",
+    "mqtt://10.0.0.1:8883",
+    "mqtt://[fe80::1]:1883",
+  ]);
+  assert.deepEqual(urls("h:1884", "mqtts://a"), ["mqtts://h:1884"], "TLS as the current server");
+  // A URL is not prefixed with the current scheme (that made "mqtt" the host name).
+  assert.deepEqual(urls("mqtt://127.0.0.1:1884 mqtts://other", "mqtt://a"), [
+    "mqtt://127.0.0.1:1884",
+    "mqtts://other:8883",
+  ]);
+  assert.deepEqual(urls("http://x h/path user@h h:99999", "mqtt://a"), []);
 });
