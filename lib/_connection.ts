@@ -23,6 +23,7 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
+import { OWN_FAILURES } from "./_servers.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -188,8 +189,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     }
     // The client gives up with DISCONNECT 0x80 (unspecified error): it may
     // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
-    const giveUp = (why: string, cause: unknown) =>
-      this.#close(new MQTTConnectionError(`Authentication failed: ${why}`, { cause }), 0x80, ch!);
+    const giveUp = (why: string, cause: unknown) => {
+      const error = new MQTTConnectionError(`Authentication failed: ${why}`, { cause });
+      // Not a network failure: the robust client does not retry it, as bad credentials.
+      OWN_FAILURES.add(error);
+      this.#close(error, 0x80, ch!);
+    };
     Promise.resolve()
       .then(() =>
         onAuth({

@@ -18,8 +18,15 @@ const SERVER_REFUSALS = [3, 0x88, 0x89, 0x9c, 0x9d];
  */
 export function movesOn(error: unknown): boolean {
   if (error instanceof MQTTException) return SERVER_REFUSALS.includes(error.code);
-  return error instanceof MQTTConnectionError;
+  return error instanceof MQTTConnectionError && !OWN_FAILURES.has(error);
 }
+
+/**
+ * Connection errors of the client's own making, which no other attempt
+ * would change: MQTT 5 enhanced authentication given up (its `onAuth` threw
+ * or answered wrongly), as bad credentials would be refused.
+ */
+export const OWN_FAILURES: WeakSet<Error> = new WeakSet();
 
 /** The client's servers, in the order given, and the one connected to, or last connected to. */
 export class Servers {

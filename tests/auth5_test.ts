@@ -18,6 +18,7 @@ import {
   withHostileBroker,
 } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 const METHOD = "SCRAM-SHA-256";
@@ -440,3 +441,46 @@ test("reauthenticate() needs an authenticationMethod and a connection", async ()
   });
   await assert.rejects(offline.reauthenticate(), MQTTConnectionError);
 });
+
+test(
+  "the robust client: an onAuth that throws on a reconnect is not retried; kept publishes reject with its error",
+  async () => {
+    let n = 0;
+    const refused = new Error("token vault down");
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      if (k > 2) return void await peer.clientClosed; // a retry: there must be none
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      if (k === 2) return void await peer.clientClosed; // onAuth throws now
+      await expectAuth(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("publish"); // not acknowledged: kept for the next connection
+      peer.end();
+      await peer.clientClosed;
+    }, async (broker) => {
+      let calls = 0;
+      const client = new RobustClient(uniqueId("auth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+        authenticationData: bytes("n,,n=user,r=c1"),
+        onAuth: () => {
+          if (++calls > 1) throw refused;
+          return bytes("c=biws,r=c1s1,p=proof");
+        },
+      });
+      client.DELAY = 0;
+      await client.connect(false);
+      await assert.rejects(client.publish("t", "m", { qos: 1 }), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /Authentication failed: onAuth threw token vault down/);
+        assert.equal(e.cause, refused);
+        return true;
+      });
+      await new Promise((r) => setTimeout(r, 200)); // time for a retry, were there one
+      assert.equal(broker.peers.length, 2, "no attempt after the one whose onAuth threw");
+      await client.disconnect();
+    });
+  },
+  TIMEOUT,
+);
