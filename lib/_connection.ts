@@ -378,6 +378,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         );
         await this.#readEnded();
       }
+      // Given up while still opening: wait (bounded) until what was opening is closed or cancelled.
+      if (!ch && timedOut) await within(this.#late, CLOSE_WAIT_MS);
       throw error;
     } finally {
       this.#keepalive.cancel();

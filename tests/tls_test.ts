@@ -290,3 +290,17 @@ test("payloads and passwords never appear in argument errors", () => {
     assertNoSecret(e, [secret, PASSWORD], what);
   }
 });
+
+test(
+  "a refused server certificate fails connect() as a connection that never opened, as node:tls says",
+  async () => {
+    await withTlsBroker(false, async (b) => {
+      const client = new MQTTClient(uniqueId("tls"), `mqtts://127.0.0.1:${b.tlsPort}`);
+      const e = await client.connect().then(() => null, (e) => e);
+      assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+      // The handshake is done while connecting, not at the first read ("Connection lost").
+      assert.match(e.message, new RegExp(`^Cannot connect to 127\\.0\\.0\\.1:${b.tlsPort}: `));
+    });
+  },
+  opts,
+);

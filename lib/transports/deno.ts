@@ -47,25 +47,23 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     conn.setNoDelay(true);
     return conn;
   }
-  // Deno's TLS handshakes take no signal: give up on one at the abort, and
-  // close its connection if it completes later (one that never completes
-  // stays until the network gives up on it).
   signal?.throwIfAborted();
-  const tls = connectDenoTls(hostname, port, p);
-  if (!signal) return await tls;
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      tls.then((conn) => conn.close(), () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  const conn = await connectDenoTls(hostname, port, p, signal);
+  // Handshake now, so that a refused certificate fails the connect (as under
+  // node:tls), and an abort closes the connection, ending the handshake.
+  const onAbort = () => conn.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    return await Promise.race([tls, aborted]);
+    await conn.handshake();
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed by the abort */ }
+    throw signal?.aborted ? signal.reason : e;
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
   }
+  return conn;
 }
 
 /**
@@ -115,20 +113,34 @@ async function connectDenoTls(
   hostname: string,
   port: number,
   p: SslParams,
+  signal: AbortSignal | undefined,
 ): Promise<Deno.TlsConn> {
   const caCerts = p.cadata === undefined ? undefined : [p.cadata];
   const name = p.server_hostname ?? hostname;
-  if (name === hostname) {
-    return p.cert !== undefined && p.key !== undefined
-      ? await Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key })
-      : await Deno.connectTls({ hostname, port, caCerts });
+  if (p.cert !== undefined && name === hostname) {
+    // Deno.connectTls takes no signal: give up at the abort, close it if it opens later.
+    const tls = Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key });
+    if (!signal) return await tls;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        tls.then((conn) => conn.close(), () => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([tls, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
   if (p.cert !== undefined) {
     throw new TypeError(
       "Invalid ssl_params: Deno.startTls cannot present a client certificate (cert) with a server_hostname other than the host connected to",
     );
   }
-  const tcp = await Deno.connect({ hostname, port });
+  const tcp = await connectDenoTcp(hostname, port, signal);
   try {
     return await Deno.startTls(tcp, { hostname: name, caCerts });
   } catch (e) {
