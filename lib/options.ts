@@ -14,6 +14,7 @@ import { writeProperties } from "./codec/properties.ts";
 import { utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
+import { endpointUrl } from "./transports/endpoint.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
 import { checkBool, checkInt, checkOptions, checkPayload, invalid } from "./_checks.ts";
 
@@ -410,6 +411,19 @@ export function clientConfig(
     if (v !== undefined && typeof v !== "string") {
       throw invalid(`ssl_params.${k}`, v, "a string (PEM text or a host name)");
     }
+    // Runtimes differ on an empty value: Deno verified another name, Node sent no certificate.
+    if (v !== undefined && v.trim() === "") {
+      throw new TypeError(`Invalid ssl_params.${k}: empty; leave it out instead`);
+    }
+  }
+  // A WebSocket's TLS is the runtime's (its CA store, the URL's host name): none of these applies.
+  const ws = servers.find((e) => e.scheme === "ws" || e.scheme === "wss");
+  if (ws && Object.values(sp).some((v) => v !== undefined)) {
+    throw new TypeError(
+      `Invalid ssl_params for ${
+        endpointUrl(ws)
+      }: they do not apply to ws:// and wss://, where the runtime verifies the server itself`,
+    );
   }
   if ((sp.cert === undefined) !== (sp.key === undefined)) {
     throw new TypeError("Invalid ssl_params: cert and key go together");

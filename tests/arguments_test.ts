@@ -488,3 +488,23 @@ test('a topic given as bytes (MicroPython\'s b"topic") is refused with its type 
     /the topic must be a string, got Uint8Array$/,
   );
 });
+
+test("ssl_params: an empty value, or any value for a ws:// or wss:// server, is a TypeError naming it", () => {
+  for (const key of ["server_hostname", "cadata"]) {
+    assert.throws(
+      () => new MQTTClient("id", "mqtts://h", { ssl_params: { [key]: " " } }),
+      new RegExp(`^TypeError: Invalid ssl_params\\.${key}: empty; leave it out instead$`),
+    );
+  }
+  assert.throws(
+    () => new MQTTClient("id", "mqtts://h", { ssl_params: { cert: "", key: "" } }),
+    /^TypeError: Invalid ssl_params\.cert: empty/,
+  );
+  assert.throws(
+    () =>
+      new MQTTClient("id", ["mqtts://a", "wss://b/mqtt"], { ssl_params: { server_hostname: "a" } }),
+    /^TypeError: Invalid ssl_params for wss:\/\/b:443: they do not apply to ws:\/\/ and wss:\/\//,
+  );
+  // None given: fine, as before.
+  new MQTTClient("id", "wss://b/mqtt", { ssl_params: {} });
+});
