@@ -177,15 +177,15 @@ export class Protocol {
       this.#session++;
       this.#qos2Queued = null;
       // Made only when there is something to drop: an Error, with its stack, costs ~0.8 KB.
-      if (this.#store.outgoing.size > 0) {
-        const dropped = new MQTTConnectionError("Dropped: connect() started a clean session");
-        for (const id of this.#store.outgoing.keys()) {
-          this.#inflight.get(id)?.reject(dropped);
-          this.#inflight.delete(id);
-        }
-        this.#store.outgoing.clear();
+      let dropped: MQTTConnectionError | undefined;
+      for (const id of this.#store.outgoing.keys()) {
+        dropped ??= new MQTTConnectionError("Dropped: connect() started a clean session");
+        this.#inflight.get(id)?.reject(dropped);
+        this.#inflight.delete(id);
+        // Not clear(): a store that writes through overrides delete (session_store.ts).
+        this.#store.outgoing.delete(id);
       }
-      this.#store.incoming.clear();
+      for (const id of this.#store.incoming) this.#store.incoming.delete(id);
     }
   }
 
@@ -268,7 +268,7 @@ export class Protocol {
     // As after a clean start: a queued QoS 2 message of the old session is not acknowledged.
     this.#session++;
     this.#qos2Queued = null;
-    this.#store.incoming.clear();
+    for (const id of this.#store.incoming) this.#store.incoming.delete(id);
     for (const [id, bytes] of this.#store.outgoing) {
       if (bytes[0] >> 4 === 3) continue;
       const f = this.#inflight.get(id) as Partial<Request> | undefined;

@@ -7,9 +7,14 @@
  * The default, {@linkcode MemorySessionStore}, lives as long as the client
  * object. To keep a session across process restarts, pass a store whose
  * `outgoing` map and `incoming` set write through to disk (subclass `Map`
- * and `Set`, save on `set`/`add`/`delete`, load in the constructor), give the
- * client the same `client_id`, and call `connect(false)`: whatever the store
- * holds is resent first, in its order.
+ * and `Set`, save on `set`/`add`/`delete`, load in the constructor; the
+ * client empties them with `delete`, never `clear`), give the client the same
+ * `client_id` and protocol version, and call `connect(false)`: whatever the
+ * store holds is resent first, in its order. Save atomically (write a new
+ * file, then rename it): a process killed mid-write must not leave half a
+ * session. Only packets already sent are in the store: publishes still
+ * waiting their turn (MQTT 5's Receive Maximum, the robust client's offline
+ * queue) die with the process. One store serves one client.
  *
  * @example A store that survives restarts (sketch)
  * ```ts ignore
@@ -18,7 +23,14 @@
  *   override set(id: number, bytes: Uint8Array) { super.set(id, bytes); save(this); return this; }
  *   override delete(id: number) { const had = super.delete(id); save(this); return had; }
  * }
- * const sessionStore: SessionStore = { outgoing: new SavedMap(load()), incoming: new Set() };
+ * class SavedSet extends Set<number> {
+ *   override add(id: number) { super.add(id); save(this); return this; }
+ *   override delete(id: number) { const had = super.delete(id); save(this); return had; }
+ * }
+ * const sessionStore: SessionStore = {
+ *   outgoing: new SavedMap(load("outgoing")),
+ *   incoming: new SavedSet(load("incoming")),
+ * };
  * const client = new MQTTClient("meter-7", "mqtt://broker", { sessionStore });
  * await client.connect(false);
  * ```

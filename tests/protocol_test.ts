@@ -465,3 +465,40 @@ test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent
   h.core.handle({ type: "puback", packetId: 2 });
   assert.equal(one.state, "resolved");
 });
+
+test("a clean start empties the store through delete(), which a store writing through to disk overrides", () => {
+  // session_store.ts's recipe: subclasses that save on set/add and delete.
+  const disk = { outgoing: new Set<number>(), incoming: new Set<number>() };
+  class SavedMap extends Map<number, Uint8Array> {
+    override set(id: number, bytes: Uint8Array): this {
+      disk.outgoing.add(id);
+      return super.set(id, bytes);
+    }
+    override delete(id: number): boolean {
+      disk.outgoing.delete(id);
+      return super.delete(id);
+    }
+  }
+  class SavedSet extends Set<number> {
+    override add(id: number): this {
+      disk.incoming.add(id);
+      return super.add(id);
+    }
+    override delete(id: number): boolean {
+      disk.incoming.delete(id);
+      return super.delete(id);
+    }
+  }
+  const h = harness({ outgoing: new SavedMap(), incoming: new SavedSet() } as MemorySessionStore);
+  h.connect(false);
+  const kept = [request(h.core, "puback"), request(h.core, "pubrec")];
+  h.core.handle(publishIn(7, 2));
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual([...disk.outgoing], [1, 2]);
+  assert.deepEqual([...disk.incoming], [7]);
+  h.cut(true);
+  h.connect(true);
+  assert.deepEqual([...disk.outgoing], [], "the kept publishes left the disk too");
+  assert.deepEqual([...disk.incoming], [], "and the incoming QoS 2 id");
+  assert.deepEqual(kept.map((t) => t.state), ["rejected", "rejected"]);
+});
