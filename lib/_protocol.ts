@@ -257,18 +257,21 @@ export class Protocol {
   }
 
   /**
-   * MQTT 5: connect(false) met Session Present 0, so the session goes
-   * (MQTT-3.2.2-5): incoming QoS 2 ids, PUBRELs. Kept publishes are not
-   * retransmitted (MQTT-4.4.0-1 needs "a session is present") but published
-   * anew, DUP=0, in order, under their ids, still awaited; a QoS 2 one past
-   * its PUBREC too (twice rather than lost), unless only its PUBREL is known.
+   * connect(false) met Session Present 0, so the session goes: its incoming
+   * QoS 2 ids (both versions). MQTT 5 (MQTT-3.2.2-5), its PUBRELs too: kept
+   * publishes are not retransmitted (MQTT-4.4.0-1 needs "a session is
+   * present") but published anew, DUP=0, in order, under their ids, still
+   * awaited; a QoS 2 one past its PUBREC too (twice rather than lost),
+   * unless only its PUBREL is known.
    */
   #renew(): void {
-    this.#renewed = true;
     // As after a clean start: a queued QoS 2 message of the old session is not acknowledged.
     this.#session++;
     this.#qos2Queued = null;
     for (const id of this.#store.incoming) this.#store.incoming.delete(id);
+    // 3.1.1 keeps the resend (as the spec has it for a session it takes as present).
+    if (this.#options.version !== 5) return;
+    this.#renewed = true;
     for (const [id, bytes] of this.#store.outgoing) {
       if (bytes[0] >> 4 === 3) continue;
       const f = this.#inflight.get(id) as Partial<Request> | undefined;
@@ -414,11 +417,7 @@ export class Protocol {
           0x82,
         );
       }
-      if (
-        this.#options.version === 5 && !this.#clean && !p.sessionPresent && p.returnCode === 0
-      ) {
-        this.#renew();
-      }
+      if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
       this.broker = p.properties ?? NO_PROPS;
       this.#window = this.broker.receiveMaximum ?? 65535;

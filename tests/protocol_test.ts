@@ -502,3 +502,20 @@ test("a clean start empties the store through delete(), which a store writing th
   assert.deepEqual([...disk.incoming], [], "and the incoming QoS 2 id");
   assert.deepEqual(kept.map((t) => t.state), ["rejected", "rejected"]);
 });
+
+test("3.1.1, Session Present 0 after connect(false): a new session's QoS 2 message under an old id is delivered", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(1, 2, "old"));
+  h.core.ack(h.delivered[0]); // PUBREC sent; id 1 awaits its PUBREL
+  h.cut();
+  // The broker lost the session (restarted without persistence): id 1 is a new message.
+  h.connect(false, false);
+  h.sent();
+  h.core.handle(publishIn(1, 2, "new"));
+  assert.deepEqual(
+    h.delivered.map((m) => new TextDecoder().decode(m.packet.payload)),
+    ["old", "new"],
+    "not taken for a resend of the old one",
+  );
+});
