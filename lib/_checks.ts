@@ -462,3 +462,16 @@ export function checkDelay(seconds: number): number {
   }
   return seconds;
 }
+
+/** reauthenticate()'s: the client's Authentication Method (MQTT 5), and data given as bytes. */
+export function checkReauth(method: string | undefined, data: unknown): string {
+  if (!method) {
+    throw new TypeError(
+      "Cannot reauthenticate: the client has no authenticationMethod (MQTT 5 enhanced authentication)",
+    );
+  }
+  if (data !== undefined && !(data instanceof Uint8Array)) {
+    throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
+  }
+  return method;
+}

@@ -24,6 +24,7 @@ import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES } from "./_servers.ts";
+import { checkReauth } from "./_checks.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -221,15 +222,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
   async reauthenticate(data: Uint8Array | undefined): Promise<void> {
-    const method = this.#config.connectProperties.authenticationMethod;
-    if (!method) {
-      throw new TypeError(
-        "Cannot reauthenticate: the client has no authenticationMethod (MQTT 5 enhanced authentication)",
-      );
-    }
-    if (data !== undefined && !(data instanceof Uint8Array)) {
-      throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
-    }
+    const method = checkReauth(this.#config.connectProperties.authenticationMethod, data);
     const offline = this.unusable("reauthenticate");
     if (offline) throw offline;
     // One at a time: the broker's AUTH 0x00 does not say which one it ends.
@@ -242,7 +235,16 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       properties: { authenticationMethod: method, authenticationData: data },
     });
     const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
+    const mine = this.#reauth;
     this.writer.write(auth);
+    // Bounded as a connect is: one that a broker or an onAuth never ends
+    // fails as MQTT-4.12.1-2 has it, with a DISCONNECT.
+    const ms = this.#config.connectTimeout, ch = this.#ch!;
+    await within(done.catch(noop), ms);
+    if (this.#reauth === mine) {
+      const why = `Re-authentication failed: not ended within ${ms} ms (connectTimeout)`;
+      this.#close(new MQTTConnectionError(why), 0x80, ch);
+    }
     await done;
   }
 

@@ -484,3 +484,42 @@ test(
   },
   TIMEOUT,
 );
+
+for (const who of ["the broker never answers", "onAuth never settles"]) {
+  test(
+    `a re-authentication ${who}: it fails at connectTimeout with DISCONNECT 0x80, and does not block the next`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await scramUntilConnack(peer);
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        await expectAuth(peer);
+        if (who === "onAuth never settles") await peer.write(challenge("r=c2s2"));
+        await peer.clientClosed;
+      }, async (broker) => {
+        let step = 0;
+        const client = authClient(
+          broker,
+          (c) => step++ === 0 ? scram([])(c) : new Promise<Uint8Array>(() => {}),
+          { connectTimeout: 300 },
+        );
+        await client.connect();
+        await assert.rejects(client.reauthenticate(), (e: unknown) => {
+          assert.ok(e instanceof MQTTConnectionError, String(e));
+          assert.match(
+            e.message,
+            /^Re-authentication failed: not ended within 300 ms \(connectTimeout\)/,
+          );
+          return true;
+        });
+        await closedWith(broker.peers[0], 0x80);
+        assert.equal(client.connected, false);
+        // Not "a re-authentication is under way" for good: the client is free again.
+        await assert.rejects(
+          client.reauthenticate(),
+          /^MQTTConnectionError: Cannot reauthenticate: /,
+        );
+      });
+    },
+    TIMEOUT,
+  );
+}
