@@ -8,8 +8,9 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { payloadBytes } from "./codec/_strings.ts";
+import { payloadBytes, typeName } from "./codec/_strings.ts";
 import { headerLength } from "./codec/_varint.ts";
+import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
 
@@ -474,4 +475,47 @@ export function checkReauth(method: string | undefined, data: unknown): string {
     throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
   }
   return method;
+}
+
+/**
+ * A session store's contents, as the client reads them back (a store saved
+ * to disk may come back wrong): packet ids from 1 to 65535, and outgoing
+ * packets that are a QoS 1/2 PUBLISH or a PUBREL, whole, under their own id.
+ *
+ * @throws {TypeError} Naming the entry and what is wrong with it.
+ */
+export function checkStore(store: SessionStore): void {
+  const isId = (id: unknown) =>
+    Number.isInteger(id) && (id as number) >= 1 && (id as number) <= 65535;
+  for (const id of store.incoming) {
+    if (!isId(id)) {
+      throw new TypeError(
+        `Invalid sessionStore.incoming entry ${String(id)}: not a packet id (1 to 65535)`,
+      );
+    }
+  }
+  for (const [id, bytes] of store.outgoing) {
+    const why = !isId(id)
+      ? "not a packet id (1 to 65535)"
+      : !(bytes instanceof Uint8Array)
+      ? `its packet is not a Uint8Array (got ${typeName(bytes)})`
+      : storedPacketError(bytes, id);
+    if (why) throw new TypeError(`Invalid sessionStore.outgoing entry ${String(id)}: ${why}`);
+  }
+}
+
+/** What is wrong with a stored packet under `id`, if anything. */
+function storedPacketError(bytes: Uint8Array, id: number): string | undefined {
+  const publish = bytes[0] >> 4 === 3 && ((bytes[0] >> 1) & 3) !== 0 && ((bytes[0] >> 1) & 3) !== 3;
+  if (!publish && bytes[0] !== 0x62) return "not a QoS 1/2 PUBLISH or a PUBREL";
+  let remaining = 0, at = 1;
+  for (let shift = 0; at < bytes.length && at <= 4; shift += 7) {
+    const b = bytes[at++];
+    remaining += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) break;
+  }
+  if (at + remaining !== bytes.length) return `${bytes.length} bytes, not a whole packet`;
+  const idAt = publish ? at + 2 + ((bytes[at] << 8) | bytes[at + 1]) : at;
+  const inside = (bytes[idAt] << 8) | bytes[idAt + 1];
+  if (idAt + 2 > bytes.length || inside !== id) return `the packet inside has packet id ${inside}`;
 }

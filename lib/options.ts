@@ -16,7 +16,7 @@ import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import { endpointUrl } from "./transports/endpoint.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
-import { checkBool, checkInt, checkOptions, checkPayload, invalid } from "./_checks.ts";
+import { checkBool, checkInt, checkOptions, checkPayload, checkStore, invalid } from "./_checks.ts";
 
 export type { ConnackProperties, UserProperty };
 
@@ -442,6 +442,7 @@ export function clientConfig(
   if (store !== null && (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set))) {
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
+  if (store) checkStore(store);
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
     throw invalid("onAuth", o.onAuth, "a function");
   }

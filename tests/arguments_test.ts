@@ -3,7 +3,8 @@
 // synchronous members, a rejection from async ones). The client here has a
 // transport that counts calls, so "before any byte" is checked too.
 import assert from "node:assert/strict";
-import { MQTTClient, type QoS, topicMatches } from "../mod.ts";
+import { type MemorySessionStore, MQTTClient, type QoS, topicMatches } from "../mod.ts";
+import { encode } from "../lib/codec/encode.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import { connectNode } from "../lib/transports/node.ts";
@@ -507,4 +508,53 @@ test("ssl_params: an empty value, or any value for a ws:// or wss:// server, is 
   );
   // None given: fine, as before.
   new MQTTClient("id", "wss://b/mqtt", { ssl_params: {} });
+});
+
+test("a session store read back wrong is a TypeError naming the entry, before anything is sent", () => {
+  const publish = (id: number, qos: QoS = 1) =>
+    encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array([1]),
+      qos,
+      retain: false,
+      dup: false,
+      packetId: id,
+    });
+  const out = "^TypeError: Invalid sessionStore\\.outgoing entry";
+  const cases: [Map<unknown, unknown>, Set<unknown>, string][] = [
+    [
+      new Map([[7, publish(7).subarray(0, 6)]]),
+      new Set(),
+      `${out} 7: 6 bytes, not a whole packet$`,
+    ],
+    [
+      new Map([[7, [...publish(7)]]]),
+      new Set(),
+      `${out} 7: its packet is not a Uint8Array \\(got Array\\)$`,
+    ],
+    [new Map([["7", publish(7)]]), new Set(), `${out} 7: not a packet id \\(1 to 65535\\)$`],
+    [new Map([[0, publish(1)]]), new Set(), `${out} 0: not a packet id`],
+    [new Map([[8, publish(7)]]), new Set(), `${out} 8: the packet inside has packet id 7$`],
+    [new Map([[7, new Uint8Array(0)]]), new Set(), `${out} 7: not a QoS 1/2 PUBLISH or a PUBREL$`],
+    [
+      new Map(),
+      new Set([70000]),
+      "^TypeError: Invalid sessionStore\\.incoming entry 70000: not a packet id",
+    ],
+  ];
+  for (const [outgoing, incoming, message] of cases) {
+    const sessionStore = { outgoing, incoming } as unknown as MemorySessionStore;
+    assert.throws(() => new MQTTClient("id", "127.0.0.1", { sessionStore }), new RegExp(message));
+  }
+  // What the client itself keeps passes: a PUBLISH at QoS 1 and 2, and a PUBREL.
+  new MQTTClient("id", "127.0.0.1", {
+    sessionStore: {
+      outgoing: new Map([[1, publish(1)], [2, publish(2, 2)], [
+        3,
+        encode({ type: "pubrel", packetId: 3 }),
+      ]]),
+      incoming: new Set([5]),
+    },
+  });
 });
