@@ -409,7 +409,7 @@ export function checkUnsubscribe(
 /**
  * `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined
  * without options. `connectExpiry` is the last CONNECT's Session Expiry
- * Interval: when it was 0, the DISCONNECT may not set one (MQTT-3.14.2-2).
+ * Interval: when it was 0, the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2).
  */
 export function checkDisconnect(
   options: { reasonCode?: number; sessionExpiryInterval?: number } | undefined,
@@ -428,7 +428,7 @@ export function checkDisconnect(
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
     // A broker takes it for a protocol error: mosquitto publishes the will.
     throw new RangeError(
-      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval), so the DISCONNECT may not set one (MQTT-3.14.2-2)`,
+      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
     );
   }
   return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);

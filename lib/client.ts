@@ -301,7 +301,7 @@ export class MQTTClient extends EventTarget {
    * publish the will.
    * @returns When the connection is closed.
    * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} a reason code DISCONNECT
-   * may not carry, a session expiry when the CONNECT had none (MQTT-3.14.2-2).
+   * may not carry, a session expiry when the CONNECT had none (MQTT 5.0 section 3.14.2.2.2).
    */
   disconnect(options?: DisconnectOptions): Promise<void> {
     let bytes: Uint8Array | undefined;

@@ -225,7 +225,7 @@ export interface UnsubscribeOptions extends SignalOptions {
 export interface DisconnectOptions {
   /** 0x00 normal (default); 0x04 makes the broker publish the will; others per the spec's table 3-10. */
   reasonCode?: number;
-  /** A new session expiry, in seconds (not if CONNECT's was 0, MQTT-3.14.2-2). */
+  /** A new session expiry, in seconds (not if CONNECT's was 0: MQTT 5.0 section 3.14.2.2.2). */
   sessionExpiryInterval?: number;
   /** Why, for the broker's logs. */
   reasonString?: string;

@@ -518,7 +518,7 @@ test("-V and -D: bad values, commands and properties are usage errors naming the
     [
       pub("-V", "5", "-D", "disconnect", "session-expiry-interval", "5"),
       "-D disconnect session-expiry-interval 5: the session expiry at CONNECT is 0, so " +
-      "DISCONNECT may not set one (MQTT-3.14.2-2); give -c or -x",
+      "DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2); give -c or -x",
     ],
     [
       sub("--retain-as-published"),

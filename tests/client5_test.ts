@@ -159,7 +159,7 @@ forEachBroker(
 );
 
 forEachBroker(
-  "disconnect() may set a session expiry only when the CONNECT asked for one (MQTT-3.14.2-2)",
+  "disconnect() may set a session expiry only when the CONNECT asked for one (MQTT 5.0 section 3.14.2.2.2)",
   async (broker) => {
     const u = uniqueId("dexp");
     const watcher = await client(broker);
@@ -171,7 +171,7 @@ forEachBroker(
     // be a protocol error, which mosquitto answers by publishing the will.
     const e = await outcome(c.disconnect({ sessionExpiryInterval: 60 }));
     assert.ok(e instanceof RangeError, `${e}`);
-    assert.match(e.message, /sessionExpiryInterval 60.*\(MQTT-3\.14\.2-2\)/);
+    assert.match(e.message, /sessionExpiryInterval 60.*\(MQTT 5\.0 section 3\.14\.2\.2\.2\)/);
     assert.equal(c.connected, true, "still connected");
     assert.equal(tap.conns[0].written.filter((p) => p.type === "disconnect").length, 0);
     await c.disconnect({ sessionExpiryInterval: 0, reasonString: "done" }); // 0 is allowed

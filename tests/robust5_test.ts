@@ -510,7 +510,7 @@ test(
           ? [
             // 0x11 is not a DISCONNECT reason code (MQTT 5.0 section 3.14.2.1).
             [{ reasonCode: 0x11 }, RangeError],
-            // A session expiry when the CONNECT asked for none (MQTT-3.14.2-2).
+            // A session expiry when the CONNECT asked for none (MQTT 5.0 section 3.14.2.2.2).
             [{ sessionExpiryInterval: 60 }, RangeError],
           ] as const
           : [[{ reasonCode: 0x04 }, TypeError]] as const; // MQTT 5's options with 3.1.1

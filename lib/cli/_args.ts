@@ -376,7 +376,7 @@ function checkConnection(o: ConnectionArgs, program: string, sends: Command[]): 
   if (atDisconnect && !(expiry ?? (o.persistent ? 1 : 0))) {
     throw new UsageError(
       `-D disconnect session-expiry-interval ${atDisconnect}: the session expiry at CONNECT is 0, ` +
-        "so DISCONNECT may not set one (MQTT-3.14.2-2); give -c or -x",
+        "so DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2); give -c or -x",
     );
   }
 }
