@@ -5,7 +5,7 @@
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
-import { BodyReader, typeName, utf8 } from "./_strings.ts";
+import { BodyReader, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket, buildPacket } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
@@ -74,28 +74,21 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (user) n += 2 + user.length;
   if (password) n += 2 + password.length;
   const [buf, start] = allocPacket(0x10, n);
-  let at = put(buf, start, PROTOCOL, false);
+  buf.set(PROTOCOL, start);
+  let at = start + PROTOCOL.length;
   buf[at++] = level;
   buf[at++] = flags;
-  buf[at++] = p.keepalive >> 8;
-  buf[at++] = p.keepalive & 0xff;
-  if (props) at = put(buf, at, props, false);
-  at = put(buf, at, id, true);
+  at = writeU16(buf, at, p.keepalive);
+  if (props) buf.set(props, at), at += props.length;
+  at = writeBytes(buf, at, id);
   if (will && willTopic) {
-    if (willProps) at = put(buf, at, willProps, false);
-    at = put(buf, at, willTopic, true);
-    at = put(buf, at, will.payload, true);
+    if (willProps) buf.set(willProps, at), at += willProps.length;
+    at = writeBytes(buf, at, willTopic);
+    at = writeBytes(buf, at, will.payload);
   }
-  if (user) at = put(buf, at, user, true);
-  if (password) put(buf, at, password, true);
+  if (user) at = writeBytes(buf, at, user);
+  if (password) writeBytes(buf, at, password);
   return buf;
-}
-
-/** Writes `bytes` at `at`, after their two-byte length if `sized`; returns where they end. */
-function put(buf: Uint8Array, at: number, bytes: ArrayLike<number>, sized: boolean): number {
-  if (sized) buf[at++] = bytes.length >> 8, buf[at++] = bytes.length & 0xff;
-  buf.set(bytes, at);
-  return at + bytes.length;
 }
 
 /** A CONNECT field given as bytes must be a `Uint8Array`. */
