@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { payloadBytes, typeName } from "./codec/_strings.ts";
+import { BodyReader, payloadBytes, typeName } from "./codec/_strings.ts";
 import { headerLength } from "./codec/_varint.ts";
 import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
@@ -506,16 +506,22 @@ export function checkStore(store: SessionStore): void {
 
 /** What is wrong with a stored packet under `id`, if anything. */
 function storedPacketError(bytes: Uint8Array, id: number): string | undefined {
-  const publish = bytes[0] >> 4 === 3 && ((bytes[0] >> 1) & 3) !== 0 && ((bytes[0] >> 1) & 3) !== 3;
+  const qos = (bytes[0] >> 1) & 3;
+  const publish = bytes[0] >> 4 === 3 && qos !== 0 && qos !== 3;
   if (!publish && bytes[0] !== 0x62) return "not a QoS 1/2 PUBLISH or a PUBREL";
-  let remaining = 0, at = 1;
-  for (let shift = 0; at < bytes.length && at <= 4; shift += 7) {
-    const b = bytes[at++];
-    remaining += (b & 0x7f) * 2 ** shift;
-    if (!(b & 0x80)) break;
+  // Read as the codec reads a body: a field past the end throws.
+  const r = new BodyReader(bytes, "stored packet");
+  try {
+    r.u8("packet type");
+    const remaining = r.vbi("remaining length");
+    if (r.pos + remaining !== bytes.length) return `${bytes.length} bytes, not a whole packet`;
+    if (publish) {
+      const topicLength = r.u16("topic length");
+      r.pos += topicLength;
+    }
+    const inside = r.u16("packet identifier");
+    if (inside !== id) return `the packet inside has packet id ${inside}`;
+  } catch {
+    return `${bytes.length} bytes, not a whole packet`;
   }
-  if (at + remaining !== bytes.length) return `${bytes.length} bytes, not a whole packet`;
-  const idAt = publish ? at + 2 + ((bytes[at] << 8) | bytes[at + 1]) : at;
-  const inside = (bytes[idAt] << 8) | bytes[idAt + 1];
-  if (idAt + 2 > bytes.length || inside !== id) return `the packet inside has packet id ${inside}`;
 }
