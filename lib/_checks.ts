@@ -472,7 +472,7 @@ export function checkReauth(method: string | undefined, data: unknown): string {
     );
   }
   if (data !== undefined && !(data instanceof Uint8Array)) {
-    throw new TypeError(`Invalid data: must be a Uint8Array, got ${typeof data}`);
+    throw invalid("data", data, "a Uint8Array");
   }
   return method;
 }
