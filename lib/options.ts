@@ -8,8 +8,6 @@
  */
 import type { ProtocolVersion, QoS } from "./codec/packet.ts";
 import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
-
-const NO_CONNECT_PROPERTIES: ConnectProperties = Object.freeze({});
 import { writeProperties } from "./codec/properties.ts";
 import { utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
@@ -19,6 +17,9 @@ import type { SslParams, Transport } from "./transports/types.ts";
 import { checkBool, checkInt, checkOptions, checkPayload, checkStore, invalid } from "./_checks.ts";
 
 export type { ConnackProperties, UserProperty };
+
+// 3.1.1's CONNECT has no properties: every such client shares this one.
+const NO_CONNECT_PROPERTIES: ConnectProperties = Object.freeze({});
 
 /** A message received from the broker; the same shape everywhere one surfaces. */
 export interface Message {
