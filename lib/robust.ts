@@ -28,7 +28,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import { checkDelay } from "./_checks.ts";
+import { checkConnect, checkDelay } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -320,8 +320,7 @@ export class MQTTClient extends SimpleClient {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const asObject = typeof clean_session === "object" && clean_session !== null;
-    const signal = (asObject ? clean_session.signal : undefined) ?? options.signal;
+    const { clean, signal } = checkConnect(clean_session, options);
     // The reconnect loop's own connect would collide with ours: let it finish.
     for (let r; (r = this.#reconnecting);) {
       let present: boolean | undefined;
@@ -330,7 +329,6 @@ export class MQTTClient extends SimpleClient {
       } catch (e) {
         if (signal?.aborted && e === signal.reason) throw e;
       }
-      const clean = asObject ? clean_session.clean_session ?? true : clean_session;
       if (present !== undefined && this.connected && clean === false) return present;
     }
     this.#closed = false;
