@@ -29,8 +29,6 @@ import { checkReauth } from "./_checks.ts";
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
 const DONE: Promise<unknown> = Promise.resolve();
-// A CONNACK without properties (all of 3.1.1's): every client shares one empty object.
-const NO_PROPERTIES: Connack["properties"] = Object.freeze({});
 const same = <T>(x: T): T => x;
 // After a chunk's two turns: one function for every connection, which the channel leads to.
 const handed = (ch: Channel): void => (ch.sink as Connection).handed(ch);
@@ -354,7 +352,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.accepted = {
         sessionPresent: ack.sessionPresent,
         reasonCode: code,
-        properties: ack.properties ?? NO_PROPERTIES,
+        // The core's copy: `{}` shared by every client whose broker sent none (3.1.1's).
+        properties: this.core.broker,
       };
       this.acceptor?.accepted(server);
       this.core.resend();
