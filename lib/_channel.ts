@@ -45,6 +45,25 @@ const MAX_READ = 65_536;
  */
 export const CLOSE_WAIT_MS = 2000;
 
+/**
+ * A read below SMALL_READ bytes that was answered within FAST_READ_MS of
+ * being issued, with nothing written since, means a stream arriving in small
+ * segments: the next read waits one timer turn (about a millisecond).
+ *
+ * Why: a broker that writes each packet as it routes it, with Nagle's
+ * algorithm on (mosquitto's default), sends the next segment as soon as the
+ * last one is acknowledged, and Linux acknowledges at once when the reader
+ * empties its socket buffer after a small segment. A reader that keeps up
+ * thus keeps the segments small: measured through mosquitto, ~230 bytes per
+ * read against ~60 KB once it falls behind, and 7× the CPU per QoS 0
+ * message (2.9 against 0.4 µs), in runs that differed only in which of the
+ * two states the first milliseconds chose. Waiting a timer turn lets the
+ * broker's writes gather; a read that has a reply to send (a PUBACK, the
+ * next publish) does not wait, nor does one that waited for its data.
+ */
+const SMALL_READ = 4096;
+const FAST_READ_MS = 0.05;
+
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
 function nextSize(size: number, got: number): number {
   if (got === size) return Math.min(size * 2, MAX_READ);
@@ -95,6 +114,14 @@ class ConnChannel implements Channel {
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
   #sink: ReadSink | null = null;
+  /** When the pending read was issued (performance.now()). */
+  #issued = 0;
+  /** The last read was small and fast, and nothing has been written since. */
+  #gather = false;
+  /** The pending read waited for a timer turn: finding data at once proves nothing. */
+  #waited = false;
+  /** The timer a gathering read waits for. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Conn) {
     this.#conn = conn;
@@ -106,6 +133,23 @@ class ConnChannel implements Channel {
 
   read(sink: ReadSink): void {
     this.#sink = sink;
+    // Decided a turn later: what the last chunk caused may be on its way to write().
+    if (this.#gather) queueMicrotask(() => this.#gatherOrRead());
+    else this.#readNow();
+  }
+
+  // Methods, not per-channel closures: an idle connection keeps its channel.
+  #gatherOrRead(): void {
+    if (this.#gather && !this.#closed) {
+      this.#timer = setTimeout(() => this.#readNow(true), 0);
+    } else this.#readNow();
+  }
+
+  #readNow(waited = false): void {
+    this.#timer = undefined;
+    this.#waited = waited;
+    if (this.#closed) return this.#sink!.data(this, null);
+    this.#issued = performance.now();
     try {
       this.#conn.read(this.#buf).then(this.#onRead, this.#onFail);
     } catch (e) {
@@ -116,6 +160,8 @@ class ConnChannel implements Channel {
   // Made once per channel, not per read.
   readonly #onRead = (n: number | null): void => {
     if (n === null) return this.#sink!.data(this, null);
+    this.#gather = !this.#waited && n < SMALL_READ &&
+      performance.now() - this.#issued < FAST_READ_MS;
     const buf = this.#buf;
     const chunk = buf.slice(0, n);
     const size = reuseSize(buf.length, n);
@@ -129,6 +175,12 @@ class ConnChannel implements Channel {
   };
 
   async write(bytes: Uint8Array): Promise<void> {
+    this.#gather = false;
+    // A read put off for its timer is issued now: the reply may come soon.
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#readNow();
+    }
     // Deno.Conn.write may write only part of the buffer.
     for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
   }
@@ -139,6 +191,11 @@ class ConnChannel implements Channel {
       try {
         this.#conn.close();
       } catch { /* already closed by the peer */ }
+      // A read waiting for its timer ends now, as a pending read does.
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        queueMicrotask(() => this.#readNow());
+      }
     }
     return Promise.resolve();
   }

@@ -1,0 +1,230 @@
+// A stream that arrives in small segments is read a timer turn at a time, so
+// that the sender's writes gather: not a read, a wakeup and a window update
+// per segment (see lib/_channel.ts). Deno: the gathering is in the channel
+// over direct read()/write(), and the peer is a subprocess, so its writes
+// keep their pace whatever this process does.
+import assert from "node:assert/strict";
+import { MQTTClient } from "../mod.ts";
+import { type Channel, channel, type ReadSink } from "../lib/_channel.ts";
+import type { StreamPair } from "../lib/transports/types.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const PEER = new URL("./_trickle_peer.ts", import.meta.url).pathname;
+
+/** Starts the trickling peer; its port, and the process. */
+async function startPeer(count: number, gapUs: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", PEER, String(count), String(gapUs)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the trickling peer ended before printing its port");
+    out += value;
+  }
+  await reader.cancel();
+  return { port: Number(out.trim()), child };
+}
+
+test("a stream in small segments is read in gathered chunks, not a read per segment", async () => {
+  const N = 2000;
+  const { port, child } = await startPeer(N, 20);
+  let reads = 0;
+  const c = new MQTTClient(uniqueId("gather"), "127.0.0.1", {
+    port,
+    transport: async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      return {
+        read: async (p: Uint8Array) => {
+          const n = await conn.read(p);
+          reads++;
+          return n;
+        },
+        write: (p: Uint8Array) => conn.write(p),
+        close: () => conn.close(),
+      } as unknown as Deno.Conn;
+    },
+  });
+  try {
+    await c.connect();
+    reads = 0;
+    for (let i = 0; i < N; i++) {
+      const m = await c.wait_msg();
+      assert.equal(m.topic, "t");
+      assert.equal(m.payload.length, 64);
+    }
+  } finally {
+    await c.disconnect();
+    assert.equal((await child.status).code, 0);
+  }
+  // A segment every 20 µs over ~40 ms: a read per segment would be ~2000,
+  // a read per timer turn a few dozen.
+  assert.ok(reads < N / 10, `${reads} reads for ${N} messages in ${N} segments`);
+});
+
+// The channel itself, over a conn whose reads answer at once with what the
+// test says: when a read waits for a timer turn, and what cuts the wait short.
+
+/** A conn whose `read` answers at once with the next of `sizes` (null: end). */
+function conn(sizes: (number | null)[]) {
+  const c = {
+    reads: 0,
+    read(p: Uint8Array): Promise<number | null> {
+      const n = sizes[c.reads++] ?? null;
+      return Promise.resolve(n === null ? null : Math.min(n, p.length));
+    },
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    close() {},
+  };
+  return c;
+}
+
+/** The channel over a conn (a pair with direct read/write, as a Deno.Conn is). */
+const open = (c: object): Channel => channel(c as unknown as StreamPair);
+
+/** A sink that keeps what it is given; the test reads on itself. */
+function sink() {
+  const got: (number | null)[] = [];
+  const sink: ReadSink = {
+    data(_ch, chunk) {
+      got.push(chunk?.length ?? null);
+    },
+    failed(_ch, e) {
+      throw e;
+    },
+  };
+  return { sink, got };
+}
+
+/** Runs the queued microtasks, and no timer. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await null;
+}
+
+/** A few timer turns. */
+const timers = () => new Promise((r) => setTimeout(r, 20));
+
+/**
+ * The channel's clock in these tests (`performance.now()`): it moves only
+ * when a test moves it, so "answered at once" does not depend on this
+ * machine's load.
+ */
+let clock = 0;
+
+function channelTest(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    const now = performance.now;
+    performance.now = () => clock;
+    try {
+      await fn();
+    } finally {
+      performance.now = now;
+    }
+  });
+}
+
+channelTest(
+  "channel: after a small read answered at once, the next read waits a timer turn",
+  async () => {
+    const c = conn([64, 100, null]);
+    const { sink: s, got } = sink();
+    const ch = open(c);
+    ch.read(s);
+    await microtasks();
+    assert.deepEqual([c.reads, got], [1, [64]]);
+    ch.read(s);
+    await microtasks();
+    assert.deepEqual([c.reads, got], [1, [64]], "read before a timer turn");
+    await timers();
+    assert.deepEqual([c.reads, got], [2, [64, 100]]);
+    // That read waited: that it found data at once says nothing of the stream.
+    ch.read(s);
+    await microtasks();
+    assert.deepEqual([c.reads, got], [3, [64, 100, null]]);
+  },
+);
+
+channelTest(
+  "channel: a write issues the waiting read at once, before or after its timer is set",
+  async () => {
+    // A write in the same turn as the read (a PUBACK, the next publish).
+    const c1 = conn([64, 100, null]);
+    const r1 = sink();
+    const ch1 = open(c1);
+    ch1.read(r1.sink);
+    await microtasks();
+    ch1.read(r1.sink);
+    await ch1.write(new Uint8Array(4));
+    await microtasks();
+    assert.deepEqual([c1.reads, r1.got], [2, [64, 100]]);
+    // A write once the read waits for its timer.
+    ch1.read(r1.sink);
+    await microtasks();
+    assert.equal(c1.reads, 2);
+    await ch1.write(new Uint8Array(4));
+    await microtasks();
+    assert.deepEqual([c1.reads, r1.got], [3, [64, 100, null]]);
+  },
+);
+
+channelTest(
+  "channel: close() ends a read that waits for its timer, and reads no more",
+  async () => {
+    const c = conn([64, 100]);
+    const { sink: s, got } = sink();
+    const ch = open(c);
+    ch.read(s);
+    await microtasks();
+    ch.read(s);
+    await microtasks();
+    await ch.close();
+    await microtasks();
+    assert.deepEqual([c.reads, got], [1, [64, null]]);
+  },
+);
+
+channelTest(
+  "channel: a large read, or one that waited for its data, does not make the next wait",
+  async () => {
+    // 64 fills the first (small) buffer, so the next ones are large.
+    const c = conn([64, 100, 8192, 50]);
+    const r = sink();
+    const ch = open(c);
+    ch.read(r.sink);
+    await microtasks();
+    ch.read(r.sink);
+    await timers();
+    ch.read(r.sink); // after one that waited: at once
+    await microtasks();
+    assert.deepEqual(r.got, [64, 100, 8192]);
+    ch.read(r.sink); // after a large one: at once
+    await microtasks();
+    assert.deepEqual(r.got, [64, 100, 8192, 50]);
+    // A read answered later than FAST_READ_MS after it was issued.
+    let reads = 0;
+    const slow = open({
+      read: () => {
+        reads++;
+        return new Promise<number>((r) =>
+          setTimeout(() => {
+            clock += 1;
+            r(10);
+          }, 2)
+        );
+      },
+      write: (p: Uint8Array) => Promise.resolve(p.length),
+      close() {},
+    });
+    const r2 = sink();
+    slow.read(r2.sink);
+    await timers();
+    slow.read(r2.sink);
+    await microtasks();
+    assert.equal(reads, 2, "issued at once");
+    await timers();
+    assert.deepEqual(r2.got, [10, 10]);
+  },
+);
