@@ -46,9 +46,10 @@ const MAX_READ = 65_536;
 export const CLOSE_WAIT_MS = 2000;
 
 /**
- * A read below SMALL_READ bytes that was answered within FAST_READ_MS of
- * being issued, with nothing written since, means a stream arriving in small
- * segments: the next read waits one timer turn (about a millisecond).
+ * Reads below SMALL_READ bytes, each answered within FAST_READ_MS of being
+ * issued, GATHER_AFTER in a row with nothing written since, mean a stream
+ * arriving in small segments: the next read waits one timer turn (about a
+ * millisecond in Deno), and so on while the reads stay small and prompt.
  *
  * Why: a broker that writes each packet as it routes it, with Nagle's
  * algorithm on (mosquitto's default), sends the next segment as soon as the
@@ -58,11 +59,15 @@ export const CLOSE_WAIT_MS = 2000;
  * read against ~60 KB once it falls behind, and 7× the CPU per QoS 0
  * message (2.9 against 0.4 µs), in runs that differed only in which of the
  * two states the first milliseconds chose. Waiting a timer turn lets the
- * broker's writes gather; a read that has a reply to send (a PUBACK, the
- * next publish) does not wait, nor does one that waited for its data.
+ * broker's writes gather. A write issues a waiting read at once (a PUBACK,
+ * the next publish: the reply may come soon), and a read that has to wait
+ * for its data ends the streak: messages 0.3 ms or more apart keep their
+ * latency (bench/RESULTS.md has the table).
  */
 const SMALL_READ = 4096;
 const FAST_READ_MS = 0.05;
+/** Reads like that in a row before the next waits: one alone (a CONNACK) is no stream. */
+const GATHER_AFTER = 2;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
 function nextSize(size: number, got: number): number {
@@ -116,10 +121,8 @@ class ConnChannel implements Channel {
   #sink: ReadSink | null = null;
   /** When the pending read was issued (performance.now()). */
   #issued = 0;
-  /** The last read was small and fast, and nothing has been written since. */
-  #gather = false;
-  /** The pending read waited for a timer turn: finding data at once proves nothing. */
-  #waited = false;
+  /** Small reads answered at once in a row, with nothing written since. */
+  #streak = 0;
   /** The timer a gathering read waits for. */
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -134,20 +137,19 @@ class ConnChannel implements Channel {
   read(sink: ReadSink): void {
     this.#sink = sink;
     // Decided a turn later: what the last chunk caused may be on its way to write().
-    if (this.#gather) queueMicrotask(() => this.#gatherOrRead());
+    if (this.#streak >= GATHER_AFTER) queueMicrotask(() => this.#gatherOrRead());
     else this.#readNow();
   }
 
   // Methods, not per-channel closures: an idle connection keeps its channel.
   #gatherOrRead(): void {
-    if (this.#gather && !this.#closed) {
-      this.#timer = setTimeout(() => this.#readNow(true), 0);
+    if (this.#streak >= GATHER_AFTER && !this.#closed) {
+      this.#timer = setTimeout(() => this.#readNow(), 0);
     } else this.#readNow();
   }
 
-  #readNow(waited = false): void {
+  #readNow(): void {
     this.#timer = undefined;
-    this.#waited = waited;
     if (this.#closed) return this.#sink!.data(this, null);
     this.#issued = performance.now();
     try {
@@ -160,8 +162,8 @@ class ConnChannel implements Channel {
   // Made once per channel, not per read.
   readonly #onRead = (n: number | null): void => {
     if (n === null) return this.#sink!.data(this, null);
-    this.#gather = !this.#waited && n < SMALL_READ &&
-      performance.now() - this.#issued < FAST_READ_MS;
+    const fast = n < SMALL_READ && performance.now() - this.#issued < FAST_READ_MS;
+    this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     const buf = this.#buf;
     const chunk = buf.slice(0, n);
     const size = reuseSize(buf.length, n);
@@ -175,7 +177,7 @@ class ConnChannel implements Channel {
   };
 
   async write(bytes: Uint8Array): Promise<void> {
-    this.#gather = false;
+    this.#streak = 0;
     // A read put off for its timer is issued now: the reply may come soon.
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);

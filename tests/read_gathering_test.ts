@@ -68,13 +68,19 @@ test("a stream in small segments is read in gathered chunks, not a read per segm
 // The channel itself, over a conn whose reads answer at once with what the
 // test says: when a read waits for a timer turn, and what cuts the wait short.
 
-/** A conn whose `read` answers at once with the next of `sizes` (null: end). */
-function conn(sizes: (number | null)[]) {
+/**
+ * A conn whose `read` answers with the next of `sizes`: a byte count at once,
+ * `[count, ms]` after `ms` of the test's clock, null for the end.
+ */
+function conn(sizes: (number | [number, number] | null)[]) {
   const c = {
     reads: 0,
     read(p: Uint8Array): Promise<number | null> {
-      const n = sizes[c.reads++] ?? null;
-      return Promise.resolve(n === null ? null : Math.min(n, p.length));
+      const next = sizes[c.reads++] ?? null;
+      if (next === null) return Promise.resolve(null);
+      const [n, ms] = typeof next === "number" ? [next, 0] : next;
+      clock += ms;
+      return Promise.resolve(Math.min(n, p.length));
     },
     write: (p: Uint8Array) => Promise.resolve(p.length),
     close() {},
@@ -126,105 +132,111 @@ function channelTest(name: string, fn: () => Promise<void>): void {
   });
 }
 
+// 64 fills the first buffer (64 bytes), so the later ones are large.
+
 channelTest(
-  "channel: after a small read answered at once, the next read waits a timer turn",
+  "channel: after two small reads answered at once, the next read waits a timer turn",
   async () => {
-    const c = conn([64, 100, null]);
+    const c = conn([64, 100, 100, 100, null]);
     const { sink: s, got } = sink();
     const ch = open(c);
     ch.read(s);
     await microtasks();
-    assert.deepEqual([c.reads, got], [1, [64]]);
-    ch.read(s);
+    ch.read(s); // one small read is no stream (a CONNACK): at once
     await microtasks();
-    assert.deepEqual([c.reads, got], [1, [64]], "read before a timer turn");
-    await timers();
     assert.deepEqual([c.reads, got], [2, [64, 100]]);
-    // That read waited: that it found data at once says nothing of the stream.
     ch.read(s);
     await microtasks();
-    assert.deepEqual([c.reads, got], [3, [64, 100, null]]);
+    assert.equal(c.reads, 2, "read before a timer turn");
+    await timers();
+    assert.deepEqual([c.reads, got], [3, [64, 100, 100]]);
+    // That read waited for its timer and found data at once: the stream goes on.
+    ch.read(s);
+    await microtasks();
+    assert.equal(c.reads, 3, "read before a timer turn");
+    await timers();
+    assert.deepEqual(got, [64, 100, 100, 100]);
+    ch.read(s);
+    await timers();
+    assert.deepEqual(got, [64, 100, 100, 100, null]);
   },
 );
 
 channelTest(
   "channel: a write issues the waiting read at once, before or after its timer is set",
   async () => {
-    // A write in the same turn as the read (a PUBACK, the next publish).
-    const c1 = conn([64, 100, null]);
-    const r1 = sink();
-    const ch1 = open(c1);
-    ch1.read(r1.sink);
-    await microtasks();
-    ch1.read(r1.sink);
-    await ch1.write(new Uint8Array(4));
-    await microtasks();
-    assert.deepEqual([c1.reads, r1.got], [2, [64, 100]]);
-    // A write once the read waits for its timer.
-    ch1.read(r1.sink);
-    await microtasks();
-    assert.equal(c1.reads, 2);
-    await ch1.write(new Uint8Array(4));
-    await microtasks();
-    assert.deepEqual([c1.reads, r1.got], [3, [64, 100, null]]);
-  },
-);
-
-channelTest(
-  "channel: close() ends a read that waits for its timer, and reads no more",
-  async () => {
-    const c = conn([64, 100]);
+    const c = conn([64, 100, 100, 100, 100, null]);
     const { sink: s, got } = sink();
     const ch = open(c);
     ch.read(s);
     await microtasks();
     ch.read(s);
     await microtasks();
-    await ch.close();
+    // A write in the same turn as the read (a PUBACK, the next publish).
+    ch.read(s);
+    await ch.write(new Uint8Array(4));
     await microtasks();
-    assert.deepEqual([c.reads, got], [1, [64, null]]);
+    assert.deepEqual([c.reads, got], [3, [64, 100, 100]]);
+    // A write once the read waits for its timer (after two more small reads).
+    ch.read(s);
+    await microtasks();
+    assert.equal(c.reads, 4, "the write ended the streak");
+    ch.read(s);
+    await microtasks();
+    assert.equal(c.reads, 4, "read before a timer turn");
+    await ch.write(new Uint8Array(4));
+    await microtasks();
+    assert.deepEqual([c.reads, got], [5, [64, 100, 100, 100, 100]]);
   },
 );
 
 channelTest(
-  "channel: a large read, or one that waited for its data, does not make the next wait",
+  "channel: close() ends a read that waits for its timer, and reads no more",
   async () => {
-    // 64 fills the first (small) buffer, so the next ones are large.
-    const c = conn([64, 100, 8192, 50]);
-    const r = sink();
+    const c = conn([64, 100, 100]);
+    const { sink: s, got } = sink();
     const ch = open(c);
-    ch.read(r.sink);
+    ch.read(s);
     await microtasks();
-    ch.read(r.sink);
-    await timers();
-    ch.read(r.sink); // after one that waited: at once
+    ch.read(s);
     await microtasks();
-    assert.deepEqual(r.got, [64, 100, 8192]);
-    ch.read(r.sink); // after a large one: at once
+    ch.read(s);
     await microtasks();
-    assert.deepEqual(r.got, [64, 100, 8192, 50]);
-    // A read answered later than FAST_READ_MS after it was issued.
-    let reads = 0;
-    const slow = open({
-      read: () => {
-        reads++;
-        return new Promise<number>((r) =>
-          setTimeout(() => {
-            clock += 1;
-            r(10);
-          }, 2)
-        );
-      },
-      write: (p: Uint8Array) => Promise.resolve(p.length),
-      close() {},
-    });
-    const r2 = sink();
-    slow.read(r2.sink);
-    await timers();
-    slow.read(r2.sink);
+    await ch.close();
     await microtasks();
-    assert.equal(reads, 2, "issued at once");
-    await timers();
-    assert.deepEqual(r2.got, [10, 10]);
+    assert.deepEqual([c.reads, got], [2, [64, 100, null]]);
   },
 );
+
+channelTest("channel: a large read, or one that waited for its data, ends the streak", async () => {
+  // A large read answered at once.
+  const c1 = conn([64, 8192, 100, 100, null]);
+  const r1 = sink();
+  const ch1 = open(c1);
+  for (let i = 0; i < 4; i++) {
+    ch1.read(r1.sink);
+    await microtasks();
+  }
+  assert.deepEqual(r1.got, [64, 8192, 100, 100], "no read waited");
+  // A small read that waited for its data, after a timer turn or not.
+  const c2 = conn([64, 100, [100, 1], 100, 100, [100, 1], 100, null]);
+  const r2 = sink();
+  const ch2 = open(c2);
+  ch2.read(r2.sink);
+  await microtasks();
+  ch2.read(r2.sink);
+  await microtasks();
+  ch2.read(r2.sink); // after two: waits
+  await timers();
+  assert.equal(c2.reads, 3);
+  ch2.read(r2.sink); // it waited for its data too: at once
+  await microtasks();
+  ch2.read(r2.sink);
+  await microtasks();
+  assert.equal(c2.reads, 5, "no read waited");
+  ch2.read(r2.sink); // after two: waits
+  await timers();
+  ch2.read(r2.sink); // it waited for its data: at once
+  await microtasks();
+  assert.deepEqual(r2.got, [64, 100, 100, 100, 100, 100, 100]);
+});
