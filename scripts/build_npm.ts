@@ -117,13 +117,14 @@ export async function buildNpm(
     name: config.name,
     version: config.version,
     description:
-      "MQTT 3.1.1 client with MicroPython umqtt.simple's API for Deno, Bun, Node, Cloudflare Workers and browsers",
+      "MQTT 3.1.1 and MQTT 5 client with MicroPython umqtt.simple's API for Deno, Bun, Node, Cloudflare Workers and browsers",
     license: config.license,
     type: "module",
     sideEffects: false,
     engines: { node: ">=20" },
     keywords: [
       "mqtt",
+      "mqtt5",
       "umqtt",
       "iot",
       "websocket",
