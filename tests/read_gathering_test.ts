@@ -110,6 +110,12 @@ async function microtasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await null;
 }
 
+/** Asks `ch` for a read, then runs the queued microtasks (a read issued at once has completed). */
+async function readStep(ch: Channel, s: ReadSink): Promise<void> {
+  ch.read(s);
+  await microtasks();
+}
+
 /** A few timer turns. */
 const timers = () => new Promise((r) => setTimeout(r, 20));
 
@@ -140,19 +146,15 @@ channelTest(
     const c = conn([64, 100, 100, 100, null]);
     const { sink: s, got } = sink();
     const ch = open(c);
-    ch.read(s);
-    await microtasks();
-    ch.read(s); // one small read is no stream (a CONNACK): at once
-    await microtasks();
+    await readStep(ch, s);
+    await readStep(ch, s); // one small read is no stream (a CONNACK): at once
     assert.deepEqual([c.reads, got], [2, [64, 100]]);
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
     assert.equal(c.reads, 2, "read before a timer turn");
     await timers();
     assert.deepEqual([c.reads, got], [3, [64, 100, 100]]);
     // That read waited for its timer and found data at once: the stream goes on.
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
     assert.equal(c.reads, 3, "read before a timer turn");
     await timers();
     assert.deepEqual(got, [64, 100, 100, 100]);
@@ -168,21 +170,17 @@ channelTest(
     const c = conn([64, 100, 100, 100, 100, null]);
     const { sink: s, got } = sink();
     const ch = open(c);
-    ch.read(s);
-    await microtasks();
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
+    await readStep(ch, s);
     // A write in the same turn as the read (a PUBACK, the next publish).
     ch.read(s);
     await ch.write(new Uint8Array(4));
     await microtasks();
     assert.deepEqual([c.reads, got], [3, [64, 100, 100]]);
     // A write once the read waits for its timer (after two more small reads).
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
     assert.equal(c.reads, 4, "the write ended the streak");
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
     assert.equal(c.reads, 4, "read before a timer turn");
     await ch.write(new Uint8Array(4));
     await microtasks();
@@ -196,12 +194,9 @@ channelTest(
     const c = conn([64, 100, 100]);
     const { sink: s, got } = sink();
     const ch = open(c);
-    ch.read(s);
-    await microtasks();
-    ch.read(s);
-    await microtasks();
-    ch.read(s);
-    await microtasks();
+    await readStep(ch, s);
+    await readStep(ch, s);
+    await readStep(ch, s);
     await ch.close();
     await microtasks();
     assert.deepEqual([c.reads, got], [2, [64, 100, null]]);
@@ -214,29 +209,23 @@ channelTest("channel: a large read, or one that waited for its data, ends the st
   const r1 = sink();
   const ch1 = open(c1);
   for (let i = 0; i < 4; i++) {
-    ch1.read(r1.sink);
-    await microtasks();
+    await readStep(ch1, r1.sink);
   }
   assert.deepEqual(r1.got, [64, 8192, 100, 100], "no read waited");
   // A small read that waited for its data, after a timer turn or not.
   const c2 = conn([64, 100, [100, 1], 100, 100, [100, 1], 100, null]);
   const r2 = sink();
   const ch2 = open(c2);
-  ch2.read(r2.sink);
-  await microtasks();
-  ch2.read(r2.sink);
-  await microtasks();
+  await readStep(ch2, r2.sink);
+  await readStep(ch2, r2.sink);
   ch2.read(r2.sink); // after two: waits
   await timers();
   assert.equal(c2.reads, 3);
-  ch2.read(r2.sink); // it waited for its data too: at once
-  await microtasks();
-  ch2.read(r2.sink);
-  await microtasks();
+  await readStep(ch2, r2.sink); // it waited for its data too: at once
+  await readStep(ch2, r2.sink);
   assert.equal(c2.reads, 5, "no read waited");
   ch2.read(r2.sink); // after two: waits
   await timers();
-  ch2.read(r2.sink); // it waited for its data: at once
-  await microtasks();
+  await readStep(ch2, r2.sink); // it waited for its data: at once
   assert.deepEqual(r2.got, [64, 100, 100, 100, 100, 100, 100]);
 });
