@@ -47,9 +47,10 @@ export const CLOSE_WAIT_MS = 2000;
 
 /**
  * Reads below SMALL_READ bytes, each answered within FAST_READ_MS of being
- * issued, GATHER_AFTER in a row with nothing written since, mean a stream
- * arriving in small segments: the next read waits one timer turn (about a
- * millisecond in Deno), and so on while the reads stay small and prompt.
+ * issued, GATHER_AFTER in a row with nothing written since, mean a fast
+ * stream arriving in small segments: the next read waits one timer turn
+ * (1–2 ms in Deno). It goes on waiting while each wait gathers SMALL_READ
+ * bytes or more; a wait that gathers less ends it.
  *
  * Why: a broker that writes each packet as it routes it, with Nagle's
  * algorithm on (mosquitto's default), sends the next segment as soon as the
@@ -58,16 +59,17 @@ export const CLOSE_WAIT_MS = 2000;
  * thus keeps the segments small: measured through mosquitto, ~230 bytes per
  * read against ~60 KB once it falls behind, and 7× the CPU per QoS 0
  * message (2.9 against 0.4 µs), in runs that differed only in which of the
- * two states the first milliseconds chose. Waiting a timer turn lets the
- * broker's writes gather. A write issues a waiting read at once (a PUBACK,
- * the next publish: the reply may come soon), and a read that has to wait
- * for its data ends the streak: messages 0.3 ms or more apart keep their
- * latency (bench/RESULTS.md has the table).
+ * two states the first milliseconds chose. Waiting lets the broker's writes
+ * gather. But a reader that waits also acknowledges later, and a slower
+ * stream then sits behind the broker's Nagle for a delayed ACK (~40 ms):
+ * hence the long streak before waiting, and the end of it as soon as a wait
+ * gathers little. A write issues a waiting read at once (a PUBACK, the next
+ * publish: the reply may come soon). bench/RESULTS.md has the measurements.
  */
-const SMALL_READ = 4096;
+export const SMALL_READ = 4096;
 const FAST_READ_MS = 0.05;
-/** Reads like that in a row before the next waits: one alone (a CONNACK) is no stream. */
-const GATHER_AFTER = 2;
+/** Reads like that in a row before the next waits. */
+export const GATHER_AFTER = 8;
 
 /** Grows the read buffer while reads fill it, shrinks it when they do not. */
 function nextSize(size: number, got: number): number {
@@ -123,6 +125,8 @@ class ConnChannel implements Channel {
   #issued = 0;
   /** Small reads answered at once in a row, with nothing written since. */
   #streak = 0;
+  /** The pending read waited for a timer turn. */
+  #waited = false;
   /** The timer a gathering read waits for. */
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -144,12 +148,13 @@ class ConnChannel implements Channel {
   // Methods, not per-channel closures: an idle connection keeps its channel.
   #gatherOrRead(): void {
     if (this.#streak >= GATHER_AFTER && !this.#closed) {
-      this.#timer = setTimeout(() => this.#readNow(), 0);
+      this.#timer = setTimeout(() => this.#readNow(true), 0);
     } else this.#readNow();
   }
 
-  #readNow(): void {
+  #readNow(waited = false): void {
     this.#timer = undefined;
+    this.#waited = waited;
     if (this.#closed) return this.#sink!.data(this, null);
     this.#issued = performance.now();
     try {
@@ -162,8 +167,13 @@ class ConnChannel implements Channel {
   // Made once per channel, not per read.
   readonly #onRead = (n: number | null): void => {
     if (n === null) return this.#sink!.data(this, null);
-    const fast = n < SMALL_READ && performance.now() - this.#issued < FAST_READ_MS;
-    this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
+    if (this.#waited) {
+      // A wait that gathered little: the stream is not that fast, read as it comes.
+      if (n < SMALL_READ) this.#streak = 0;
+    } else {
+      const fast = n < SMALL_READ && performance.now() - this.#issued < FAST_READ_MS;
+      this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
+    }
     const buf = this.#buf;
     const chunk = buf.slice(0, n);
     const size = reuseSize(buf.length, n);
