@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { abortable } from "../_abortable.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where and how {@linkcode connectDeno} connects. */
@@ -120,19 +121,11 @@ async function connectDenoTls(
   if (p.cert !== undefined && name === hostname) {
     // Deno.connectTls takes no signal: give up at the abort, close it if it opens later.
     const tls = Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key });
-    if (!signal) return await tls;
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        tls.then((conn) => conn.close(), () => {});
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
     try {
-      return await Promise.race([tls, aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+      return await abortable(tls, signal);
+    } catch (e) {
+      if (signal?.aborted) tls.then((conn) => conn.close(), () => {});
+      throw e;
     }
   }
   if (p.cert !== undefined) {
