@@ -12,7 +12,7 @@
 // socket, sets no timer and reads no clock, so tests drive it packet by packet.
 import type { Packet, ProtocolVersion, PublishPacket } from "./codec/packet.ts";
 import type { AckProperties, ConnackProperties } from "./codec/properties.ts";
-import { encodeAck } from "./codec/publish.ts";
+import { encodeAck, NO_PROPERTIES } from "./codec/publish.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
@@ -500,8 +500,8 @@ export class Protocol {
 
   #receive(p: PublishPacket): void {
     if (this.#options.version === 5) {
-      // Every message gets properties, `{}` when it has none.
-      p.properties ??= {};
+      // Every message gets properties: when it has none, the shared frozen `{}`.
+      p.properties ??= NO_PROPERTIES;
       (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
     if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {

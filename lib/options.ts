@@ -33,7 +33,10 @@ export interface Message {
   retain: boolean;
   /** Whether the broker marked it as a redelivery. */
   dup: boolean;
-  /** MQTT 5: the message's properties (absent with MQTT 3.1.1). */
+  /**
+   * MQTT 5: the message's properties (absent with MQTT 3.1.1). A message with
+   * none has `{}`: one frozen object that all such messages share.
+   */
   properties?: MessageProperties;
 }
 

@@ -193,6 +193,34 @@ forEachBroker(
 // --- properties both ways ----------------------------------------------------
 
 forEachBroker(
+  "a message with no properties has {}: one frozen object, shared; one with properties its own",
+  async (broker) => {
+    const u = uniqueId("noprops");
+    const sub = await client(broker);
+    const pub = await client(broker);
+    try {
+      await sub.subscribe(u, 1);
+      const got: Message[] = [];
+      for (const qos of [0, 1, 0] as const) {
+        const properties = got.length === 1 ? { contentType: "text/plain" } : undefined;
+        await pub.publish(u, `qos ${qos}`, { qos, properties });
+        got.push(await next(sub, `message ${got.length + 1}`));
+      }
+      const [a, b, c] = got.map((m) => m.properties!);
+      assert.deepEqual([a, b, c], [{}, { contentType: "text/plain" }, {}]);
+      assert.equal(a, c, "messages with none share one object");
+      assert.ok(Object.isFrozen(a), "the shared {} cannot be changed through one message");
+      assert.throws(() => (a as Record<string, unknown>).contentType = "x", TypeError);
+      assert.ok(!Object.isFrozen(b), "a message's own properties are its to change");
+    } finally {
+      await sub.disconnect();
+      await pub.disconnect();
+    }
+  },
+  V5,
+);
+
+forEachBroker(
   "user properties go both ways, in order, names repeated, at QoS 0, 1 and 2 and retained",
   async (broker) => {
     const u = uniqueId("userprop");

@@ -145,7 +145,15 @@ export function decodePublishIn(
   const retain = (byte1 & 0x01) !== 0, payload = buf.subarray(payloadAt, end);
   // With `fill` (the client's framer), `properties` in the literal, `{}` when there are none.
   const packet: PublishPacket = props || (fill && version === 5)
-    ? { type: "publish", topic, payload, qos: qos as QoS, retain, dup, properties: props ?? {} }
+    ? {
+      type: "publish",
+      topic,
+      payload,
+      qos: qos as QoS,
+      retain,
+      dup,
+      properties: props ?? NO_PROPERTIES,
+    }
     : { type: "publish", topic, payload, qos: qos as QoS, retain, dup };
   if (qos > 0) {
     const id = (buf[start + 2 + n] << 8) | buf[start + 3 + n];
@@ -154,6 +162,13 @@ export function decodePublishIn(
   }
   return packet;
 }
+
+/**
+ * The properties of every received message that has none: one frozen empty
+ * object, shared, rather than one allocated per message (8% of the CPU of
+ * receiving in MQTT 5).
+ */
+export const NO_PROPERTIES: PublishProperties = Object.freeze({});
 
 // Subscribers tend to see one topic many times over: keep the last one
 // decoded, its bytes and its (already validated) string.
