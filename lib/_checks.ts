@@ -344,6 +344,16 @@ export function checkWill(
 }
 
 /**
+ * MQTT 5: whether the broker's CONNACK sets a limit that {@linkcode checkLimits}
+ * may refuse a publish for (Maximum QoS, Retain Available 0, Maximum Packet
+ * Size). Most brokers set none, and a publish then skips the check.
+ */
+export function limitsPublish(broker: ConnackProperties): boolean {
+  return broker.maximumQoS !== undefined || broker.retainAvailable === false ||
+    broker.maximumPacketSize !== undefined;
+}
+
+/**
  * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
  * these subscriptions or this unsubscribe (`what`, a packet of `size`
  * bytes) go, before any byte is written.

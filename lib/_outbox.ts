@@ -5,16 +5,19 @@
 import type { PublishPacket, Subscription } from "./codec/packet.ts";
 import { encodePublish } from "./codec/publish.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
-import type { SubscribeProperties } from "./codec/properties.ts";
+import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
 import type { Acked, AckKind } from "./_protocol.ts";
-import { type CheckedPublish, checkLimits } from "./_checks.ts";
+import { type CheckedPublish, checkLimits, limitsPublish } from "./_checks.ts";
 import { headerLength } from "./codec/_varint.ts";
 import { abortable } from "./_abortable.ts";
 
 /** The client's outgoing calls over its connection. */
 export class Outbox {
   readonly #conn: Connection;
+  // MQTT 5: the CONNACK properties last looked at, and whether they limit a publish.
+  #broker?: ConnackProperties;
+  #limited = true;
 
   constructor(conn: Connection) {
     this.#conn = conn;
@@ -27,7 +30,7 @@ export class Outbox {
     if (p.spent) p.bytes = encodePublish(p.packet!, 5), p.spent = false;
     const { bytes, packet, qos, idAt, signal } = p;
     const conn = this.#conn;
-    const refused = this.#refused("publish", bytes, packet);
+    const refused = this.#refused("publish", bytes, packet && this.#limits() ? packet : undefined);
     if (refused) return Promise.reject(refused);
     if (packet && qos === 0) {
       p.spent = true;
@@ -36,6 +39,13 @@ export class Outbox {
     if (qos === 0) return conn.writer.send(bytes);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
+  }
+
+  /** MQTT 5: whether this connection's CONNACK has a limit a publish may break (cached per CONNACK). */
+  #limits(): boolean {
+    const broker = this.#conn.core.broker;
+    if (broker !== this.#broker) this.#broker = broker, this.#limited = limitsPublish(broker);
+    return this.#limited;
   }
 
   /** A SUBSCRIBE (`bytes` if already encoded): resolves with what the SUBACK said. */
