@@ -19,19 +19,24 @@ export class TopicAliases {
    * 3). The session keeps `full`: aliases do not outlive a connection.
    * With `reuse` (a QoS 0 publish, written once and not kept), a known
    * alias's packet is built at the end of `full` itself, which is then spent.
+   * Without `full` (a QoS 0 publish with no properties, not encoded yet), a
+   * known alias's packet is built from `packet` alone, and no full one.
    */
   out(
     packet: PublishPacket,
-    full: Uint8Array,
+    full: Uint8Array | undefined,
     packetId: number | undefined,
     max: number,
     maxSize = Infinity,
     reuse = false,
   ): Uint8Array {
-    if (!max) return full;
+    if (!max) return full ?? encodePublish(packet, 5);
     const aliases = this.#out ??= new Map();
     let alias = aliases.get(packet.topic);
     const known = alias !== undefined;
+    // No `full` is left out under a Maximum Packet Size: this is smaller anyway.
+    if (known && !full) return aliased(packet, alias!);
+    full ??= encodePublish(packet, 5);
     if (!known) {
       if (aliases.size >= max) return full;
       alias = aliases.size + 1;
@@ -108,6 +113,24 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   buf[at++] = alias & 0xff;
   if (payload > 32) buf.set(full.subarray(propsAt + 1), at);
   else for (let i = propsAt + 1; i < full.length; i++) buf[at++] = full[i];
+  return buf;
+}
+
+/**
+ * A QoS 0 `packet` with no properties, under the known `alias`: an empty
+ * topic name and the Topic Alias property (MQTT 5.0 section 3.3.2.3.4).
+ */
+function aliased(packet: PublishPacket, alias: number): Uint8Array {
+  const payload = packet.payload;
+  const [buf, start] = allocPacket(0x30 | (packet.retain ? 1 : 0), 6 + payload.length, true);
+  let at = start;
+  buf[at++] = 0; // an empty topic name
+  buf[at++] = 0;
+  buf[at++] = 3; // Property Length 3: Topic Alias (0x23), a two-byte integer
+  buf[at++] = 0x23;
+  buf[at++] = alias >> 8;
+  buf[at++] = alias & 0xff;
+  buf.set(payload, at);
   return buf;
 }
 

@@ -28,17 +28,22 @@ export class Outbox {
     // A QoS 0 publish's bytes may have gone out under a topic alias, built in
     // them: when the robust client tries it again, it is encoded again.
     if (p.spent) p.bytes = encodePublish(p.packet!, 5), p.spent = false;
-    const { bytes, packet, qos, idAt, signal } = p;
+    const { packet, qos, idAt, signal } = p;
     const conn = this.#conn;
-    const refused = this.#refused("publish", bytes, packet && this.#limits() ? packet : undefined);
+    // MQTT 5: bytes not built yet are needed here only to be measured against a limit.
+    const limited = packet !== undefined && this.#limits();
+    const bytes = limited ? p.bytes ??= encodePublish(packet, 5) : p.bytes;
+    const refused = this.#refused("publish", bytes?.length ?? 0, limited ? packet : undefined);
     if (refused) return Promise.reject(refused);
     if (packet && qos === 0) {
-      p.spent = true;
+      p.spent = bytes !== undefined;
       return conn.writer.send(conn.core.wire(packet, bytes, undefined, true));
     }
-    if (qos === 0) return conn.writer.send(bytes);
+    // Only MQTT 5 QoS 0 bytes are built as they go (above): these are here.
+    const full = bytes!;
+    if (qos === 0) return conn.writer.send(full);
     const kind = qos === 1 ? "puback" : "pubrec";
-    return abortable(this.#send(kind, bytes, idAt, signal, true, undefined, packet), signal);
+    return abortable(this.#send(kind, full, idAt, signal, true, undefined, packet), signal);
   }
 
   /** MQTT 5: whether this connection's CONNACK has a limit a publish may break (cached per CONNACK). */
@@ -59,7 +64,7 @@ export class Outbox {
     ),
   ): Promise<Acked> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const refused = this.#refused("subscribe", bytes, subscriptions, properties);
+    const refused = this.#refused("subscribe", bytes.length, subscriptions, properties);
     if (refused) return Promise.reject(refused);
     const n = subscriptions.length;
     return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
@@ -68,7 +73,7 @@ export class Outbox {
   /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
   unsubscribe(bytes: Uint8Array, topics: string[], signal?: AbortSignal): Promise<Acked> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const refused = this.#refused("unsubscribe", bytes, topics);
+    const refused = this.#refused("unsubscribe", bytes.length, topics);
     if (refused) return Promise.reject(refused);
     const n = topics.length;
     return abortable(this.#send("unsuback", bytes, headerLength(bytes), signal, false, n), signal);
@@ -85,19 +90,19 @@ export class Outbox {
   }
 
   /**
-   * Why `what` (the packet `bytes`) cannot go: the connection is unusable,
+   * Why `what` (a packet of `size` bytes) cannot go: the connection is unusable,
    * or with MQTT 5 (`limits` given) it breaks what this connection's CONNACK allows.
    */
   #refused(
     what: string,
-    bytes: Uint8Array,
+    size: number,
     limits?: PublishPacket | Subscription[] | string[],
     properties?: SubscribeProperties,
   ): unknown {
     try {
       const offline = this.#conn.unusable(what);
       if (offline || !limits) return offline;
-      checkLimits(this.#conn.core.broker, limits, bytes.length, properties);
+      checkLimits(this.#conn.core.broker, limits, size, properties);
     } catch (e) {
       return e;
     }

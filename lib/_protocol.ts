@@ -12,7 +12,7 @@
 // socket, sets no timer and reads no clock, so tests drive it packet by packet.
 import type { Packet, ProtocolVersion, PublishPacket } from "./codec/packet.ts";
 import type { AckProperties, ConnackProperties } from "./codec/properties.ts";
-import { encodeAck, NO_PROPERTIES } from "./codec/publish.ts";
+import { encodeAck, encodePublish, NO_PROPERTIES } from "./codec/publish.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
@@ -332,15 +332,16 @@ export class Protocol {
 
   /**
    * MQTT 5: the bytes of a PUBLISH to write on this connection, under a topic
-   * alias if it may; with `reuse` (QoS 0), perhaps built in `full` itself.
+   * alias if it may; with `reuse` (QoS 0), perhaps built in `full` itself,
+   * and built here if not given (a QoS 0 publish's).
    */
-  wire(packet: PublishPacket, full: Uint8Array, packetId?: number, reuse?: boolean): Uint8Array {
+  wire(packet: PublishPacket, full?: Uint8Array, packetId?: number, reuse?: boolean): Uint8Array {
     const b = this.broker;
     const max = b.topicAliasMaximum;
     return max && this.#options.autoTopicAlias
       ? (this.#aliases ??= new TopicAliases())
         .out(packet, full, packetId, max, b.maximumPacketSize, reuse)
-      : full;
+      : full ?? encodePublish(packet, 5);
   }
 
   /** The next free packet id, or undefined when all are in use. */

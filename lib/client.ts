@@ -366,12 +366,12 @@ export class MQTTClient extends EventTarget {
     options: PublishOptions = NO_OPTIONS,
   ): Promise<void> {
     let p: CheckedPublish;
+    const run = this.#hooks.run;
     try {
-      p = checkPublish(topic, msg, retain, qos, options, this.#config.version);
+      p = checkPublish(topic, msg, retain, qos, options, this.#config.version, !run);
     } catch (e) {
       return Promise.reject(e);
     }
-    const run = this.#hooks.run;
     return run ? run(() => this.#out.publish(p), p.payloadLength) : this.#out.publish(p);
   }
 

@@ -90,3 +90,30 @@ test("topic aliases out, reuse: QoS 1 and 2 publishes keep their bytes (the sess
     assert.deepEqual(full, encodePublish(p, 5), `QoS ${qos}: the full bytes are left as they were`);
   }
 });
+
+test("topic aliases out, no full bytes: a QoS 0 PUBLISH is built from the packet alone", () => {
+  // Payloads whose Remaining Length takes one, two and three bytes aliased; retained or not.
+  for (const size of [0, 1, 64, 121, 122, 16_377, 16_378, 20_000]) {
+    for (const retain of [false, true]) {
+      const aliases = new TopicAliases();
+      const p = { ...packet("a/b/c/d", 0, size), retain, packetId: undefined };
+      const name = `payload ${size} B, retain ${retain}`;
+      assert.deepEqual(
+        aliases.out(p, undefined, undefined, 10, Infinity, true),
+        encodePublish({ ...p, properties: { topicAlias: 1 } }, 5),
+        `${name}: a new alias goes with the topic`,
+      );
+      assert.deepEqual(
+        aliases.out(p, undefined, undefined, 10, Infinity, true),
+        encodePublish({ ...p, topic: "", properties: { topicAlias: 1 } }, 5),
+        `${name}: then the alias alone`,
+      );
+    }
+  }
+  // No alias to give (none allowed, or all taken): the full packet.
+  const p = packet("x/y", 0, 8);
+  assert.deepEqual(new TopicAliases().out(p, undefined, undefined, 0), encodePublish(p, 5));
+  const full = new TopicAliases();
+  full.out(packet("x/1", 0, 8), undefined, undefined, 1);
+  assert.deepEqual(full.out(p, undefined, undefined, 1), encodePublish(p, 5));
+});

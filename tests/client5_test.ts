@@ -453,6 +453,46 @@ forEachBroker(
   V5,
 );
 
+forEachBroker(
+  "topic aliases: QoS 0 publishes to one topic go under its alias alone, payloads and retain intact",
+  async (broker) => {
+    const u = uniqueId("alias0");
+    const sub = await client(broker);
+    await sub.subscribe(u, 0);
+    const { c, tap } = await tapped(broker);
+    const payloads = ["one", "", "x".repeat(300), "four"];
+    try {
+      const buf = new Uint8Array(4);
+      for (const [i, m] of payloads.entries()) {
+        if (i < 3) await c.publish(u, m, { retain: i === 2 });
+        else {
+          buf.set(new TextEncoder().encode(m));
+          const sent = c.publish(u, buf);
+          buf.fill(0); // reused by the caller at once: the packet was built in the call
+          await sent;
+        }
+      }
+      assert.deepEqual(
+        published(tap.conns[0]).map((p) => [p.topic, p.properties?.topicAlias, p.retain]),
+        [[u, 1, false], ["", 1, false], ["", 1, true], ["", 1, false]],
+      );
+      const got = [];
+      for (const _ of payloads) got.push(text((await next(sub, "a message")).payload));
+      assert.deepEqual(got, payloads);
+      const late = await client(broker);
+      await late.subscribe(u, 0);
+      const kept = await next(late, "the retained message");
+      assert.deepEqual([kept.topic, kept.retain, text(kept.payload)], [u, true, payloads[2]]);
+      await c.publish(u, "", { retain: true });
+      await late.disconnect();
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+    }
+  },
+  V5,
+);
+
 test("topic aliases: autoTopicAlias false sends none; max_topic_alias bounds them", async () => {
   const broker = await startMosquitto({ extraConfig: ["max_topic_alias 2"] });
   try {

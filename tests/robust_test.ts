@@ -185,6 +185,42 @@ forEachBroker("publishing while offline is bounded: whenOfflineFull reject", asy
 }, BOTH);
 
 forEachBroker(
+  "a QoS 0 publish queued offline keeps the payload as it was: the caller may reuse the buffer",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, v);
+    const sub = new Simple(uniqueId("sub"), broker.host, { port: broker.port, protocolVersion: v });
+    const u = uniqueId("reuse");
+    try {
+      await sub.connect();
+      await sub.subscribe(u, 0);
+      await c.connect(false);
+      const buf = new TextEncoder().encode("first");
+      // Online, to the same topic (MQTT 5: its topic alias is set on this connection).
+      await c.publish(u, buf);
+      const first = await withTimeout(sub.wait_msg(), 5000, "the online message");
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      buf.set(new TextEncoder().encode("2nd.."));
+      const waiting = c.publish(u, buf);
+      buf.set(new TextEncoder().encode("later"), 0); // the caller reuses its buffer at once
+      proxy.refuse(false);
+      await withTimeout(waiting, 5000, "the offline publish, after the reconnect");
+      const second = await withTimeout(sub.wait_msg(), 5000, "the offline message");
+      assert.deepEqual([first, second].map((m) => text(m.payload)), ["first", "2nd.."]);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "after disconnect() it never reconnects, and an abort stops reconnecting",
   async (broker, v) => {
     const proxy = await proxyTo(broker);

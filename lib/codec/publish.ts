@@ -27,6 +27,14 @@ export function checkPacketId(id: unknown, what: string): void {
 }
 
 /**
+ * Whether `topic` is the topic name that {@linkcode encodePublish} encoded
+ * last: it is valid, and its bytes are at hand.
+ */
+export function topicEncoded(topic: string): boolean {
+  return topic === lastTopic && lastTopicBytes.length !== 0;
+}
+
+/**
  * Encodes a PUBLISH packet; in MQTT 5.0 with its properties, after the packet
  * identifier, so that the identifier is at the same offset in both versions.
  */
