@@ -257,8 +257,10 @@ export function decodeAck<T extends AckType>(
 
 /** {@linkcode decodeAck} in MQTT 5.0: a reason code and properties may follow (section 3.4.2). */
 function decodeAck5<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
-  // Success with no reason code and no properties, the usual case: as decodeAck's.
-  if (body.length === 2 && (body[0] | body[1]) !== 0) {
+  // Success with no properties, the usual case, with the reason code left
+  // out or (as mosquitto sends it) given: as decodeAck's, without a reader.
+  const n = body.length;
+  if ((n === 2 || (n === 3 && body[2] === 0)) && (body[0] | body[1]) !== 0) {
     return { type, packetId: (body[0] << 8) | body[1], reasonCode: 0 };
   }
   const r = new BodyReader(body, type.toUpperCase());
