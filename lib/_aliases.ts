@@ -106,11 +106,7 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   buf[at++] = (idAt - from) & 0xff;
   // Byte by byte: a view to copy from costs more than copying a few bytes.
   for (let i = from; i < propsAt; i++) buf[at++] = full[i];
-  // Property Length 3: Topic Alias (0x23), a two-byte integer (MQTT 5.0 section 3.3.2.3.4).
-  buf[at++] = 3;
-  buf[at++] = 0x23;
-  buf[at++] = alias >> 8;
-  buf[at++] = alias & 0xff;
+  at = writeAliasProperty(buf, at, alias);
   if (payload > 32) buf.set(full.subarray(propsAt + 1), at);
   else for (let i = propsAt + 1; i < full.length; i++) buf[at++] = full[i];
   return buf;
@@ -126,11 +122,7 @@ function aliased(packet: PublishPacket, alias: number): Uint8Array {
   let at = start;
   buf[at++] = 0; // an empty topic name
   buf[at++] = 0;
-  buf[at++] = 3; // Property Length 3: Topic Alias (0x23), a two-byte integer
-  buf[at++] = 0x23;
-  buf[at++] = alias >> 8;
-  buf[at++] = alias & 0xff;
-  buf.set(payload, at);
+  buf.set(payload, writeAliasProperty(buf, at, alias));
   return buf;
 }
 
@@ -150,10 +142,18 @@ function aliasInPlace(full: Uint8Array, alias: number): Uint8Array | undefined {
   let at = writeFixedHeader(bytes, full[0], remaining);
   bytes[at++] = 0; // an empty topic name
   bytes[at++] = 0;
-  // Property Length 3: Topic Alias (0x23), a two-byte integer (MQTT 5.0 section 3.3.2.3.4).
-  bytes[at++] = 3;
-  bytes[at++] = 0x23;
-  bytes[at++] = alias >> 8;
-  bytes[at] = alias & 0xff;
+  writeAliasProperty(bytes, at, alias);
   return bytes;
+}
+
+/**
+ * Writes Property Length 3 and the Topic Alias property (0x23, a two-byte
+ * integer; MQTT 5.0 section 3.3.2.3.4) at `at`; returns the offset after it.
+ */
+function writeAliasProperty(buf: Uint8Array, at: number, alias: number): number {
+  buf[at] = 3;
+  buf[at + 1] = 0x23;
+  buf[at + 2] = alias >> 8;
+  buf[at + 3] = alias & 0xff;
+  return at + 4;
 }
