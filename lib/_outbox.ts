@@ -26,8 +26,12 @@ export class Outbox {
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
   publish(p: CheckedPublish): Promise<void> {
     // A QoS 0 publish's bytes may have gone out under a topic alias, built in
-    // them: when the robust client tries it again, it is encoded again.
-    if (p.spent) p.bytes = encodePublish(p.packet!, 5), p.spent = false;
+    // them: when the robust client tries it again, it is encoded again, with
+    // the payload they still end with (the caller may have reused its buffer).
+    if (p.spent) {
+      const spent = p.bytes!, payload = spent.subarray(spent.length - p.payloadLength);
+      p.bytes = encodePublish({ ...p.packet!, payload }, 5), p.spent = false;
+    }
     const { packet, qos, idAt, signal } = p;
     const conn = this.#conn;
     // MQTT 5: bytes not built yet are needed here only to be measured against a limit.

@@ -753,6 +753,61 @@ test(
 );
 
 test(
+  "a QoS 0 publish whose write failed goes out again with its payload as given, not as reused",
+  async () => {
+    // As above; the caller reuses its buffer before the publish settles. The
+    // publish sent again must carry the bytes given to publish(), as the
+    // first attempt did (and as a 3.1.1 client's does).
+    const topic = "sensors/alias/8";
+    let b!: HostileBroker;
+    let failNext = false;
+    await withBrokers([
+      async (peer) => {
+        const first = peer === b.peers[0];
+        await acceptConnect(peer, { topicAliasMaximum: 10 });
+        const got = await peer.expect("publish");
+        assert.equal(text(got.payload), first ? "one" : "two");
+        if (first) await peer.clientClosed;
+        else await peer.expect("disconnect");
+      },
+    ], async ([broker]) => {
+      b = broker;
+      const client = new MQTTClient(uniqueId("reuse"), broker.url, {
+        protocolVersion: 5,
+        transport: async () => {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
+          const writer = conn.writable.getWriter();
+          return {
+            readable: conn.readable,
+            writable: new WritableStream<Uint8Array>({
+              write(chunk) {
+                if (!failNext) return writer.write(chunk);
+                failNext = false;
+                throw new Error("the write fails (the test's transport)");
+              },
+            }),
+            close: () => conn.close(),
+          };
+        },
+      });
+      client.DELAY = 0;
+      clients.push(client);
+      await client.connect();
+      const buf = new TextEncoder().encode("one");
+      await client.publish(topic, buf);
+      failNext = true;
+      buf.set(new TextEncoder().encode("two"));
+      const sending = client.publish(topic, buf);
+      buf.set(new TextEncoder().encode("xyz")); // reused before the publish settles
+      await sending;
+      assert.equal(broker.peers.length, 2, "written again on a second connection");
+      await bye(client, [broker]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
   "a renewal SUBSCRIBE cut off is sent again, though the next broker says Session Present 1",
   async () => {
     // A broker that lost our session (Session Present 0), then a cut as the
