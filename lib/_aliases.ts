@@ -41,10 +41,13 @@ export class TopicAliases {
       if (aliases.size >= max) return full;
       alias = aliases.size + 1;
     }
+    // With properties, encoded anew: its payload taken from `full`, which
+    // holds the bytes given to publish() (the caller may have reused its buffer).
     const bytes = hasAny(packet.properties)
       ? encodePublish({
         ...packet,
         topic: known ? "" : packet.topic,
+        payload: full.subarray(full.length - packet.payload.length),
         packetId,
         properties: { ...packet.properties, topicAlias: alias },
       }, 5)

@@ -117,3 +117,33 @@ test("topic aliases out, no full bytes: a QoS 0 PUBLISH is built from the packet
   full.out(packet("x/1", 0, 8), undefined, undefined, 1);
   assert.deepEqual(full.out(p, undefined, undefined, 1), encodePublish(p, 5));
 });
+
+test("topic aliases out: a PUBLISH with properties takes its payload from the full bytes", () => {
+  // A publish waiting for a packet id goes out later; by then the caller may
+  // have reused the buffer it gave. Its full bytes, encoded at the call, hold
+  // the payload it gave.
+  for (const qos of [0, 1] as QoS[]) {
+    const aliases = new TopicAliases();
+    const payload = new TextEncoder().encode("given");
+    const p: PublishPacket = {
+      ...packet("a/b", qos, 0),
+      payload,
+      properties: { contentType: "text/plain" },
+    };
+    const full = encodePublish(p, 5);
+    const original = { ...p, payload: payload.slice() };
+    payload.set(new TextEncoder().encode("later"));
+    const id = qos > 0 ? p.packetId : undefined;
+    const topicAlias = (alias: number) => ({ contentType: "text/plain", topicAlias: alias });
+    assert.deepEqual(
+      aliases.out(p, full, id, 10),
+      encodePublish({ ...original, properties: topicAlias(1) }, 5),
+      `QoS ${qos}: the first, with the topic`,
+    );
+    assert.deepEqual(
+      aliases.out(p, full, id, 10),
+      encodePublish({ ...original, topic: "", properties: topicAlias(1) }, 5),
+      `QoS ${qos}: then the alias alone`,
+    );
+  }
+});
