@@ -190,7 +190,9 @@ export function checkProperties<T extends object>(
 /**
  * Checks `publish()`'s arguments and encodes the PUBLISH with a stand-in
  * id, to be patched once one is taken, so that every encoding error is
- * raised before an id is taken or a byte written.
+ * raised before an id is taken or a byte written. With `now` (the publish
+ * goes to the connection within the caller's call), an MQTT 5 QoS 0 one
+ * that cannot fail to encode may be left unencoded (`bytes` undefined).
  */
 export function checkPublish(
   topic: string,
