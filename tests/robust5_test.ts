@@ -21,6 +21,7 @@ import {
   startHostileBroker,
   watchUnhandledRejections,
 } from "./_hostile_broker.ts";
+import type { Transport } from "../lib/transports/types.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
@@ -695,6 +696,28 @@ test(
   TIMEOUT,
 );
 
+/**
+ * A transport to the scripted broker on `port` whose next write fails while
+ * `fail.next` is set (and clears it), as a connection lost mid-write would.
+ */
+function failingWrites(port: number, fail: { next: boolean }): Transport {
+  return async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const writer = conn.writable.getWriter();
+    return {
+      readable: conn.readable,
+      writable: new WritableStream<Uint8Array>({
+        write(chunk) {
+          if (!fail.next) return writer.write(chunk);
+          fail.next = false;
+          throw new Error("the write fails (the test's transport)");
+        },
+      }),
+      close: () => conn.close(),
+    };
+  };
+}
+
 test(
   "a QoS 0 publish whose write failed goes out again whole, after one that went under a topic alias",
   async () => {
@@ -704,7 +727,7 @@ test(
     // go out whole, with its topic.
     const topic = "sensors/alias/7";
     let b!: HostileBroker;
-    let failNext = false;
+    const fail = { next: false };
     await withBrokers([
       async (peer) => {
         const first = peer === b.peers[0];
@@ -720,29 +743,13 @@ test(
       b = broker;
       const client = new MQTTClient(uniqueId("alias"), broker.url, {
         protocolVersion: 5,
-        transport: async () => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
-          const writer = conn.writable.getWriter();
-          return {
-            readable: conn.readable,
-            writable: new WritableStream<Uint8Array>({
-              write(chunk) {
-                if (failNext) {
-                  failNext = false;
-                  throw new Error("the write fails (the test's transport)");
-                }
-                return writer.write(chunk);
-              },
-            }),
-            close: () => conn.close(),
-          };
-        },
+        transport: failingWrites(broker.port, fail),
       });
       client.DELAY = 0;
       clients.push(client);
       await client.connect();
       await client.publish(topic, "one"); // written: the alias is known from now on
-      failNext = true;
+      fail.next = true;
       // Under the alias alone, its write fails; it resolves once written again.
       await client.publish(topic, "two");
       assert.equal(broker.peers.length, 2, "written again on a second connection");
@@ -760,7 +767,7 @@ test(
     // first attempt did (and as a 3.1.1 client's does).
     const topic = "sensors/alias/8";
     let b!: HostileBroker;
-    let failNext = false;
+    const fail = { next: false };
     await withBrokers([
       async (peer) => {
         const first = peer === b.peers[0];
@@ -774,28 +781,14 @@ test(
       b = broker;
       const client = new MQTTClient(uniqueId("reuse"), broker.url, {
         protocolVersion: 5,
-        transport: async () => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
-          const writer = conn.writable.getWriter();
-          return {
-            readable: conn.readable,
-            writable: new WritableStream<Uint8Array>({
-              write(chunk) {
-                if (!failNext) return writer.write(chunk);
-                failNext = false;
-                throw new Error("the write fails (the test's transport)");
-              },
-            }),
-            close: () => conn.close(),
-          };
-        },
+        transport: failingWrites(broker.port, fail),
       });
       client.DELAY = 0;
       clients.push(client);
       await client.connect();
       const buf = new TextEncoder().encode("one");
       await client.publish(topic, buf);
-      failNext = true;
+      fail.next = true;
       buf.set(new TextEncoder().encode("two"));
       const sending = client.publish(topic, buf);
       buf.set(new TextEncoder().encode("xyz")); // reused before the publish settles
