@@ -82,19 +82,22 @@ export class Writer {
     this.#corked = true;
   }
 
-  /** Writes what was held back, in one write. */
+  /**
+   * Writes what was held back, in one write, at once: the code that wrote
+   * has run already, and the write goes before the reader reads again.
+   */
   uncork(): void {
     this.#corked = false;
     const ch = this.#ch;
-    if (ch && this.#out.length > 0 && this.#flushing !== ch) void this.#flush(ch);
+    if (ch && this.#out.length > 0 && this.#flushing !== ch) void this.#flush(ch, true);
   }
 
-  async #flush(ch: Channel): Promise<void> {
+  async #flush(ch: Channel, now = false): Promise<void> {
     this.#flushing = ch;
     try {
       // Wait for the code that wrote to finish: a burst of publishes goes
       // out in one write, not its first packet alone and the rest after.
-      await null;
+      if (!now) await null;
       while (this.#out.length > 0 && this.#ch === ch) {
         const chunks = this.#out;
         const batch = this.#batch;
