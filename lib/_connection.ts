@@ -103,7 +103,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** A write went through (the writer says). */
   written(): void {
-    this.core.lastWrite = Date.now();
+    this.core.lastWrite = performance.now();
   }
 
   /** A write failed (the writer says): the connection on `ch` is lost. */
@@ -456,7 +456,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
         return this.#endRead(ch);
       }
-      this.core.lastRead = Date.now();
+      this.core.lastRead = performance.now();
       // What the packets of one chunk cause goes out in one write: their
       // acks, and what the code they resumed sends. Two turns let that code
       // run (publish()'s own promise, then its caller's await): a publish

@@ -6,6 +6,10 @@
 // clients need one). In a Worker each keeps a timer of its own: there a
 // timer belongs to the request that set it. Before CONNACK the same clock
 // keeps the connect timeout, so opening a connection sets no timer either.
+//
+// Times are performance.now(), never Date.now(): the wall clock may be set
+// back or forward (NTP, a user) while a connection is open, and a keepalive
+// on it would then stay silent that long, or find a live connection dead.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
@@ -19,7 +23,7 @@ export interface KeepaliveOwner {
 
 /** Runs one client's keepalive until stopped or the connection is found dead. */
 export class Keepalive {
-  /** When to look next (ms since the epoch); the shared schedule orders by it. */
+  /** When to look next (ms, `performance.now()`); the shared schedule orders by it. */
   due = 0;
   /** Position in the shared schedule's heap, -1 when not in it. */
   slot = -1;
@@ -39,7 +43,7 @@ export class Keepalive {
   start(seconds: number): void {
     this.cancel();
     this.#seconds = seconds;
-    this.check(Date.now());
+    this.check(performance.now());
   }
 
   /** Stops watching. */
@@ -56,8 +60,8 @@ export class Keepalive {
   deadline(ms: number, expired: () => void): void {
     this.stop();
     this.#expired = expired;
-    this.due = Date.now() + ms;
-    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(Date.now()), ms);
+    this.due = performance.now() + ms;
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), ms);
     else schedule.add(this);
   }
 
@@ -85,7 +89,7 @@ export class Keepalive {
       return;
     }
     this.due = Math.max(next, now + 10);
-    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(Date.now()), this.due - now);
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), this.due - now);
     else schedule.add(this);
   }
 }
@@ -127,7 +131,7 @@ class Schedule {
     this.#timer = undefined;
     this.#armedFor = Infinity;
     this.#firing = true;
-    const now = Date.now();
+    const now = performance.now();
     try {
       // Each check re-adds its keepalive, further on (at least 10 ms later).
       for (let k = this.#heap[0]; k && k.due <= now; k = this.#heap[0]) {
@@ -156,7 +160,7 @@ class Schedule {
     if (this.#timer !== undefined && this.#armedFor <= first.due) return;
     clearTimeout(this.#timer);
     this.#armedFor = first.due;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(first.due - Date.now(), 0));
+    this.#timer = setTimeout(() => this.#fire(), Math.max(first.due - performance.now(), 0));
   }
 
   #up(i: number): void {

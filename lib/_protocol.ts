@@ -56,7 +56,7 @@ const NO_PROPS: ConnackProperties = Object.freeze({});
 
 /** The protocol state of one client, across its connections. */
 export class Protocol {
-  /** When bytes last came in (a time the driver passes in, in ms). */
+  /** When bytes last came in (a time the driver passes in, in ms, on a monotonic clock). */
   lastRead = 0;
   /** When bytes last went out. */
   lastWrite = 0;

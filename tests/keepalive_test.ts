@@ -59,6 +59,23 @@ forEachBroker("a connection whose PINGREQ gets no answer is declared dead", asyn
   assert.ok((await waiting) instanceof MQTTConnectionError, "a waiting wait_msg rejects");
 }, BOTH);
 
+forEachBroker("a wall clock set back an hour does not silence the keepalive", async (broker, v) => {
+  const { tap, c } = await tapped(broker, v, "clock");
+  const realNow = Date.now;
+  // As NTP or a user setting the clock back while the connection is open.
+  Date.now = () => realNow() - 3_600_000;
+  try {
+    const pings = () => tap.conns[0].written.filter((p) => p.type === "pingreq").length;
+    // setTimeout runs on the monotonic clock: 10 s is ten keepalive intervals.
+    for (let waited = 0; pings() < 2 && waited < 10_000; waited += 50) await sleep(50);
+    assert.ok(pings() >= 2, `expected PINGREQs every second with keepalive 1, got ${pings()}`);
+    assert.equal(c.connected, true);
+  } finally {
+    Date.now = realNow;
+    await c.disconnect();
+  }
+}, BOTH);
+
 forEachBroker(
   "a client that keeps publishing but hears nothing back finds the connection dead",
   async (broker, v) => {
