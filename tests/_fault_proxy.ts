@@ -92,6 +92,8 @@ export interface ProxyBytes {
 /** The proxy-wide faults, read by every connection each time bytes leave. */
 interface Faults {
   blackhole: boolean;
+  /** Wakers of the links holding back an end while blackholed, woken when it lifts. */
+  lifted: Set<() => void>;
   delay: number;
   split: number | null;
   coalesce: number | null;
@@ -214,8 +216,16 @@ class Link {
     try {
       for (;;) {
         if (queue.length === 0) {
-          // A side that ended (its queue flushed) ends the whole link, as MQTT has no half-close.
-          if (ended || this.#closed) break;
+          if (this.#closed) break;
+          if (ended) {
+            // A side that ended (its queue flushed) ends the whole link, as MQTT has no
+            // half-close; but in a blackhole the broker's FIN is lost like any byte, until
+            // it lifts. (The client's own close ends the link: `connections` counts the
+            // sockets it holds open.)
+            if (!this.#faults.blackhole || dir === "up") break;
+            await this.#untilLifted();
+            continue;
+          }
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
@@ -256,6 +266,19 @@ class Link {
       faults.bytes[dir] += n;
     }
     if (cut) this.close();
+  }
+
+  /** Resolves when the blackhole lifts or the link closes. */
+  #untilLifted(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#faults.lifted.delete(done);
+        this.#sleeps.delete(done);
+        resolve();
+      };
+      this.#faults.lifted.add(done);
+      this.#sleeps.add(done);
+    });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -308,6 +331,7 @@ export class FaultProxy {
   readonly #listener: Deno.TcpListener;
   readonly #faults: Faults = {
     blackhole: false,
+    lifted: new Set(),
     delay: 0,
     split: null,
     coalesce: null,
@@ -418,7 +442,9 @@ export class FaultProxy {
    * While on, every byte in both directions is read and silently dropped
    * (counted in `bytes.dropped`), including bytes already queued by
    * {@linkcode FaultProxy.delay}: no FIN, no RST, the sockets stay open, as
-   * when a network dies. Dropped bytes are gone for good, so the MQTT
+   * when a network dies. A broker that closes meanwhile is not seen closing
+   * by the client until the blackhole lifts (or a cut); a client that
+   * closes its socket ends the link at once. Dropped bytes are gone for good, so the MQTT
    * stream of a connection that lived through a blackhole is usually broken
    * mid-packet: cut it afterwards. New connections are still accepted (and
    * then carry nothing).
@@ -429,6 +455,7 @@ export class FaultProxy {
   blackhole(on: boolean): void {
     checkBool("on", on);
     this.#faults.blackhole = on;
+    if (!on) { for (const wake of [...this.#faults.lifted]) wake(); }
   }
 
   /**

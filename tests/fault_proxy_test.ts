@@ -104,6 +104,24 @@ forEachBroker("FaultProxy blackhole(): bytes vanish, the socket stays open", asy
   assert.equal(proxy.bytes.dropped, 2);
 });
 
+test("FaultProxy blackhole(): the broker closing is not seen by the client until it lifts", async () => {
+  // Plain TCP as the target: the server side closes whenever the test says.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using proxy = await FaultProxy.start({ hostname: "127.0.0.1", port: listener.addr.port });
+  using client = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const server = await listener.accept();
+  const eof = track(client.read(new Uint8Array(16)));
+  proxy.blackhole(true);
+  server.close(); // as a broker timing the client out while the network is dead
+  // The absence of the FIN cannot be awaited; give it ample time to show.
+  await sleep(300);
+  assert.equal(eof.settled, false, "no FIN through a blackhole");
+  assert.equal(proxy.connections, 1);
+  proxy.blackhole(false);
+  assert.equal(await eof.promise, null, "the FIN comes once the blackhole lifts");
+  await until(() => proxy.connections === 0, "the link is closed");
+});
+
 forEachBroker(
   "FaultProxy split(1), coalesce(20), delay(5): 100 QoS 1 messages each arrive intact, in order",
   async (b) => {

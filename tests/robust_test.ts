@@ -137,18 +137,20 @@ forEachBroker(
     const proxy = await proxyTo(broker);
     // A connection attempt into the blackhole waits for its CONNACK: keep that short.
     const { c } = robust(proxy, v, { keepalive: 1, connectTimeout: 500 });
-    const events: [string, number][] = [];
+    const events: [string, Error?][] = [];
     for (const type of ["connected", "disconnected"]) {
-      c.addEventListener(type, () => events.push([type, Date.now()]));
+      c.addEventListener(type, (e) => events.push([type, (e as CustomEvent).detail?.error]));
     }
     try {
       await c.connect(false);
-      const start = Date.now();
       proxy.blackhole(true);
       await until(() => events.some(([t]) => t === "disconnected"), "the dead connection is found");
-      const found = events.find(([t]) => t === "disconnected")![1] - start;
-      // Silent for up to one interval, then half an interval for the PINGRESP.
-      assert.ok(found <= 1500 + 500, `found after ${found} ms, expected within 1.5 × keepalive`);
+      // Found by the keepalive itself: the blackhole hides even the broker's
+      // own timeout from the client. (When, by the interval, protocol_test
+      // checks on the core's clock; a wall-clock bound here failed on a
+      // loaded machine.)
+      const [, error] = events.find(([t]) => t === "disconnected")!;
+      assert.match(error!.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
       proxy.blackhole(false);
       await until(() => c.connected, "the client reconnects by itself");
       assert.deepEqual(events.map(([t]) => t), ["connected", "disconnected", "connected"]);
