@@ -196,9 +196,18 @@ async function faultRun(
       : undefined;
     receiving.catch(noop).finally(() => clearInterval(progress));
     const stalled = () => published === run.total && Date.now() - lastAt > 2000;
+    // Publishes settled plus messages received: what got through so far.
+    const through = () => published + counts.size;
+    const finished = () => published === run.total && counts.size === run.total;
     cutting = (async () => {
+      let atCut = -1;
       while (cuts < run.minCuts || (!done && counts.size < run.total && !stalled())) {
         await sleep(10 + Math.random() * 40);
+        // Cut again only once something got through since the last cut: on a
+        // loaded machine a reconnect may take longer than the gap between
+        // two cuts, and the run would then be cut faster than it can move.
+        // (Nothing getting through for 30 s fails the run: the watchdog.)
+        while (through() === atCut && !done && !finished() && !stalled()) await sleep(10);
         if (run.restart && restarts === 0 && counts.size > run.total / 2) {
           log.note("broker restart");
           await broker.restart!();
@@ -215,6 +224,7 @@ async function faultRun(
           log.note(`cut after ${n} bytes`);
           proxy.cutAfterBytes(n);
         }
+        atCut = through();
         cuts++;
       }
       calmAt = Date.now();
