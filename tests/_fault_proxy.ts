@@ -444,9 +444,9 @@ export class FaultProxy {
    * {@linkcode FaultProxy.delay}: no FIN, no RST, the sockets stay open, as
    * when a network dies. A broker that closes meanwhile is not seen closing
    * by the client until the blackhole lifts (or a cut); a client that
-   * closes its socket ends the link at once. Dropped bytes are gone for good, so the MQTT
-   * stream of a connection that lived through a blackhole is usually broken
-   * mid-packet: cut it afterwards. New connections are still accepted (and
+   * closes its socket ends the link at once. Dropped bytes are gone for
+   * good, so the MQTT stream of a connection that lived through a blackhole
+   * is usually broken mid-packet: cut it afterwards. New connections are still accepted (and
    * then carry nothing).
    *
    * @param on Drop (true) or forward (false).

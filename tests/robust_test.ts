@@ -146,9 +146,9 @@ forEachBroker(
       proxy.blackhole(true);
       await until(() => events.some(([t]) => t === "disconnected"), "the dead connection is found");
       // Found by the keepalive itself: the blackhole hides even the broker's
-      // own timeout from the client. (When, by the interval, protocol_test
-      // checks on the core's clock; a wall-clock bound here failed on a
-      // loaded machine.)
+      // own timeout from the client. (The timing, one interval then half of
+      // one, protocol_test.ts checks on the core's own clock; a wall-clock
+      // bound here failed on a loaded machine.)
       const [, error] = events.find(([t]) => t === "disconnected")!;
       assert.match(error!.message, /no answer to PINGREQ within 500 ms \(keepalive 1 s\)/);
       proxy.blackhole(false);
