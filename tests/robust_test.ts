@@ -24,6 +24,15 @@ function proxyTo(broker: Broker): Promise<FaultProxy> {
   return FaultProxy.start({ hostname: broker.host, port: broker.port });
 }
 
+/**
+ * Disconnects `c`, then drops the persistent session it left at the broker
+ * with a clean connect, when that still gets through.
+ */
+async function endSession(c: MQTTClient): Promise<void> {
+  await c.disconnect();
+  await c.connect(true).then(() => c.disconnect(), () => {});
+}
+
 // The tests run at both MQTT versions (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
 
@@ -67,8 +76,7 @@ forEachBroker("reconnect() retries connect(false) until the broker is back", asy
       assert.ok(a.delay >= 0 && a.delay <= 20 * 2 ** (a.attempt - 1), `full jitter: ${a.delay}`);
     }
   } finally {
-    await c.disconnect();
-    await c.connect(true).then(() => c.disconnect(), () => {});
+    await endSession(c);
     await proxy.close();
   }
 }, BOTH);
@@ -213,8 +221,7 @@ forEachBroker(
       const second = await withTimeout(sub.wait_msg(), 5000, "the offline message");
       assert.deepEqual([first, second].map((m) => text(m.payload)), ["first", "2nd.."]);
     } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
+      await endSession(c);
       await sub.disconnect();
       await proxy.close();
     }
@@ -290,8 +297,7 @@ forEachBroker("wait_msg rides out a lost connection", async (broker, v) => {
     await pub.publish(u, "later", false, 1);
     assert.equal(text((await waiting).payload), "later");
   } finally {
-    await c.disconnect();
-    await c.connect(true).then(() => c.disconnect(), () => {});
+    await endSession(c);
     await pub.disconnect();
     await proxy.close();
   }
@@ -360,9 +366,7 @@ forEachBroker(
       await next;
       assert.deepEqual(received, ["before", "after"]);
     } finally {
-      // c.disconnect()
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
+      await endSession(c);
       await pub.disconnect();
       await proxy.close();
     }
@@ -446,8 +450,7 @@ forEachBroker(
       await c.disconnect();
       await rejected;
     } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
+      await endSession(c);
       await proxy.close();
     }
   },
@@ -501,8 +504,7 @@ forEachBroker(
       proxy.cut();
       await closing;
       for (const c of [one.c, two.c]) {
-        await c.disconnect();
-        await c.connect(true).then(() => c.disconnect(), () => {});
+        await endSession(c);
       }
       await proxy.close();
     }
@@ -554,8 +556,7 @@ forEachBroker(
       assert.equal(await again, true);
     } finally {
       proxy.delay(0);
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
+      await endSession(c);
       await proxy.close();
     }
   },
@@ -587,8 +588,7 @@ forEachBroker("messages() ends when disconnect() comes during an outage", async 
     assert.equal(await withTimeout(loop, 2000, "the iteration"), "ended");
     assert.deepEqual(got, ["before"]);
   } finally {
-    await c.disconnect();
-    await c.connect(true).then(() => c.disconnect(), () => {});
+    await endSession(c);
     await pub.disconnect();
     await proxy.close();
   }
@@ -619,8 +619,7 @@ forEachBroker(
       await c.disconnect();
       await assert.rejects(reader, MQTTConnectionError);
     } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
+      await endSession(c);
       await proxy.close();
     }
   },
