@@ -718,6 +718,42 @@ function failingWrites(port: number, fail: { next: boolean }): Transport {
   };
 }
 
+/**
+ * A v5 robust client, through {@linkcode failingWrites}, to brokers that
+ * grant topic aliases. `send` publishes "one" (written) and then "two" with
+ * `fail.next` set, so that "two" goes out again on a second connection;
+ * each connection's broker checks the PUBLISH it gets with `check`.
+ */
+async function resentAfterFailedWrite(
+  id: string,
+  check: (got: PublishPacket, first: boolean) => void,
+  send: (client: MQTTClient, fail: { next: boolean }) => Promise<void>,
+): Promise<void> {
+  let b!: HostileBroker;
+  const fail = { next: false };
+  await withBrokers([
+    async (peer) => {
+      const first = peer === b.peers[0];
+      await acceptConnect(peer, { topicAliasMaximum: 10 });
+      check(await peer.expect("publish"), first);
+      if (first) await peer.clientClosed; // "two" never arrives here
+      else await peer.expect("disconnect");
+    },
+  ], async ([broker]) => {
+    b = broker;
+    const client = new MQTTClient(uniqueId(id), broker.url, {
+      protocolVersion: 5,
+      transport: failingWrites(broker.port, fail),
+    });
+    client.DELAY = 0;
+    clients.push(client);
+    await client.connect();
+    await send(client, fail);
+    assert.equal(broker.peers.length, 2, "written again on a second connection");
+    await bye(client, [broker]);
+  });
+}
+
 test(
   "a QoS 0 publish whose write failed goes out again whole, after one that went under a topic alias",
   async () => {
@@ -726,34 +762,15 @@ test(
     // it again on the next connection, where aliases start afresh: it must
     // go out whole, with its topic.
     const topic = "sensors/alias/7";
-    let b!: HostileBroker;
-    const fail = { next: false };
-    await withBrokers([
-      async (peer) => {
-        const first = peer === b.peers[0];
-        await acceptConnect(peer, { topicAliasMaximum: 10 });
-        const got = await peer.expect("publish");
-        assert.equal(got.topic, topic);
-        assert.equal(got.properties?.topicAlias, 1);
-        assert.equal(text(got.payload), first ? "one" : "two");
-        if (first) await peer.clientClosed; // "two" never arrives here
-        else await peer.expect("disconnect");
-      },
-    ], async ([broker]) => {
-      b = broker;
-      const client = new MQTTClient(uniqueId("alias"), broker.url, {
-        protocolVersion: 5,
-        transport: failingWrites(broker.port, fail),
-      });
-      client.DELAY = 0;
-      clients.push(client);
-      await client.connect();
+    await resentAfterFailedWrite("alias", (got, first) => {
+      assert.equal(got.topic, topic);
+      assert.equal(got.properties?.topicAlias, 1);
+      assert.equal(text(got.payload), first ? "one" : "two");
+    }, async (client, fail) => {
       await client.publish(topic, "one"); // written: the alias is known from now on
       fail.next = true;
       // Under the alias alone, its write fails; it resolves once written again.
       await client.publish(topic, "two");
-      assert.equal(broker.peers.length, 2, "written again on a second connection");
-      await bye(client, [broker]);
     });
   },
   TIMEOUT,
@@ -766,26 +783,9 @@ test(
     // publish sent again must carry the bytes given to publish(), as the
     // first attempt did (and as a 3.1.1 client's does).
     const topic = "sensors/alias/8";
-    let b!: HostileBroker;
-    const fail = { next: false };
-    await withBrokers([
-      async (peer) => {
-        const first = peer === b.peers[0];
-        await acceptConnect(peer, { topicAliasMaximum: 10 });
-        const got = await peer.expect("publish");
-        assert.equal(text(got.payload), first ? "one" : "two");
-        if (first) await peer.clientClosed;
-        else await peer.expect("disconnect");
-      },
-    ], async ([broker]) => {
-      b = broker;
-      const client = new MQTTClient(uniqueId("reuse"), broker.url, {
-        protocolVersion: 5,
-        transport: failingWrites(broker.port, fail),
-      });
-      client.DELAY = 0;
-      clients.push(client);
-      await client.connect();
+    await resentAfterFailedWrite("reuse", (got, first) => {
+      assert.equal(text(got.payload), first ? "one" : "two");
+    }, async (client, fail) => {
       const buf = new TextEncoder().encode("one");
       await client.publish(topic, buf);
       fail.next = true;
@@ -793,8 +793,6 @@ test(
       const sending = client.publish(topic, buf);
       buf.set(new TextEncoder().encode("xyz")); // reused before the publish settles
       await sending;
-      assert.equal(broker.peers.length, 2, "written again on a second connection");
-      await bye(client, [broker]);
     });
   },
   TIMEOUT,
