@@ -33,7 +33,7 @@ export class Servers {
   /** The servers, as given. */
   readonly list: readonly Endpoint[];
   // The listed server that worked last, and a server a Server Reference
-  // (MQTT 5) led to when that is the one connected to now.
+  // (MQTT 5) led to when that is the one connected to now, or last.
   #current = 0;
   #referred: Endpoint | null = null;
 
@@ -53,9 +53,13 @@ export class Servers {
     if (i !== -1) this.#current = i;
   }
 
-  /** The order a reconnect tries them: from the listed one that worked last, round the list. */
+  /**
+   * The order a reconnect tries them: from the one that worked last — a
+   * server a Server Reference led to first, if that is the one — round the list.
+   */
   fromCurrent(): Endpoint[] {
-    return [...this.list.slice(this.#current), ...this.list.slice(0, this.#current)];
+    const list = [...this.list.slice(this.#current), ...this.list.slice(0, this.#current)];
+    return this.#referred ? [this.#referred, ...list] : list;
   }
 
   /**

@@ -140,6 +140,46 @@ test(
 );
 
 test(
+  "lost on the server a reference led to: the reconnect tries that server first, not the list",
+  async () => {
+    let b!: HostileBroker;
+    let n = 0;
+    await withBrokers([
+      // The configured server: accepts, then says it moved.
+      async (peer) => {
+        await acceptConnect(peer);
+        await peer.expect("pingreq");
+        await peer.write({
+          type: "disconnect",
+          reasonCode: 0x9d,
+          properties: { serverReference: `127.0.0.1:${b.port}` },
+        });
+        await peer.clientClosed;
+      },
+      // Where it moved to: drops the first connection at a PINGREQ, keeps the second.
+      async (peer) => {
+        if (n++ === 0) await droppingAtPing(peer);
+        else await accepting(peer);
+      },
+    ], async ([a, moved]) => {
+      b = moved;
+      const { client, tried } = robust([a]);
+      await client.connect(false);
+      const there = connected(client);
+      await assert.rejects(client.ping());
+      assert.equal(await there, b.url);
+      const back = connected(client);
+      await assert.rejects(client.ping());
+      assert.equal(await back, b.url);
+      assert.deepEqual(tried, [b.url, b.url]);
+      assert.equal(a.peers.length, 1, "the server that sent the client away is not tried again");
+      await bye(client, [a, b]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
   "a Server Reference of several servers: each tried in order before the configured list",
   async () => {
     let refs = "";
