@@ -270,7 +270,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /**
    * Opens a transport to `server`, sends `connect` and waits for an
-   * accepting CONNACK, all within the connect timeout.
+   * accepting CONNACK, all within `ms` (what is left of the connect timeout).
    *
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK in time.
@@ -280,6 +280,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     connect: Uint8Array,
     clean: boolean,
     signal: AbortSignal | undefined,
+    ms: number,
   ): Promise<ConnackPacket> {
     const where = `${server.hostname}:${server.port}`;
     let onAbort = noop;
@@ -297,7 +298,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
           reject(error);
         };
         // The keepalive's clock, which CONNACK hands over to the keepalive.
-        this.#keepalive.deadline(this.#config.connectTimeout, () =>
+        this.#keepalive.deadline(ms, () =>
           giveUp(
             new MQTTConnectionError(
               `Connection to ${where} timed out: no CONNACK within ${this.#config.connectTimeout} ms`,

@@ -153,9 +153,15 @@ export class Connector {
       );
     }
     // Only credentials given as functions are awaited: with none, the
-    // transport starts opening in the caller's turn.
-    const given = credentials(c);
-    const { user, password } = given instanceof Promise ? await this.#fetch(given, signal) : given;
+    // transport starts opening in the caller's turn. connectTimeout bounds
+    // the whole attempt: what the wait for them took is not given again.
+    let given = credentials(c), left = c.connectTimeout;
+    if (given instanceof Promise) {
+      const t0 = performance.now();
+      given = await this.#fetch(given, signal);
+      left -= performance.now() - t0;
+    }
+    const { user, password } = given;
     // MQTT 5: umqtt's sessions in both versions, said outright (issue 15): connect(false)
     // keeps the session (0xFFFFFFFF: it never expires), connect(true) ends it with the connection.
     const expiry = c.sessionExpiryInterval ?? (clean ? 0 : 0xffffffff);
@@ -182,7 +188,7 @@ export class Connector {
     }
     signal?.throwIfAborted();
     this.sessionExpiry = expiry ?? 0;
-    const ack = await this.#conn.start(server, connect, clean, signal);
+    const ack = await this.#conn.start(server, connect, clean, signal, left);
     this.#clientId = this.clientId;
     return ack;
   }

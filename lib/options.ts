@@ -142,7 +142,10 @@ export interface MQTTClientOptions {
    * bounds them.
    */
   maxQueuedMessages?: number;
-  /** Milliseconds to wait for the connection and its CONNACK; default 30 000. */
+  /**
+   * Milliseconds one connection attempt may take: credential functions
+   * settling, the connection, its CONNACK; default 30 000.
+   */
   connectTimeout?: number;
   /**
    * Where unacknowledged outgoing packets and QoS 2 receive state are kept;

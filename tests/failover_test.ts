@@ -344,6 +344,35 @@ test(
   { mosquitto: true },
 );
 
+test("connectTimeout bounds the whole attempt, the wait for the credential functions included", async () => {
+  // A broker that answers CONNACK 500 ms after the CONNECT.
+  const slow = await startHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await sleep(500);
+    await peer.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00)).catch(() => {});
+    await peer.clientClosed;
+  });
+  let wait = 600;
+  const c = new MQTTClient(uniqueId("cr"), slow.url, {
+    user: "dev",
+    password: () => sleep(wait).then(() => "token"),
+    connectTimeout: 1000,
+  });
+  try {
+    // 600 ms for the password, then 500 for the CONNACK: past the 1000 ms of the attempt.
+    await assert.rejects(c.connect(), (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(e.message, /timed out: no CONNACK within 1000 ms/);
+      return true;
+    });
+    wait = 0; // the same broker, the password at once: within the attempt's time
+    assert.equal(await c.connect(), false);
+  } finally {
+    await c.disconnect();
+    await slow.close();
+  }
+});
+
 test("a credential function that returns the wrong type rejects connect() with a TypeError", async () => {
   const c = new MQTTClient("id", "127.0.0.1", {
     user: "u",
