@@ -328,7 +328,7 @@ export function credentials(c: ClientConfig): Credentials | Promise<Credentials>
   return (async () => {
     let u = user;
     if (typeof u === "function") {
-      u = await u();
+      u = await fetched(u);
       if (typeof u !== "string") {
         throw new TypeError(`Invalid user: the user function returned ${typeof u}, not a string`);
       }
@@ -336,9 +336,26 @@ export function credentials(c: ClientConfig): Credentials | Promise<Credentials>
     }
     return {
       user: u,
-      password: typeof password === "function" ? checkPassword(await password()) : password,
+      password: typeof password === "function" ? checkPassword(await fetched(password)) : password,
     };
   })();
+}
+
+/**
+ * Errors thrown by the user's credential functions (a token service that
+ * is down, say): not the server's doing nor a refusal, so a later attempt
+ * may succeed, and the robust client goes on trying.
+ */
+export const CREDENTIAL_FAILURES: WeakSet<object> = new WeakSet();
+
+/** What a credential function gives; what it throws is marked as its. */
+async function fetched<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (Object(e) === e) CREDENTIAL_FAILURES.add(e as object);
+    throw e;
+  }
 }
 
 /** The password's bytes, once it is text or bytes within the limit. */

@@ -35,6 +35,7 @@ import type { Endpoint } from "./transports/endpoint.ts";
 import type { Subscription } from "./codec/packet.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
+import { CREDENTIAL_FAILURES } from "./options.ts";
 import type {
   ConnectOptions,
   Credential,
@@ -420,7 +421,8 @@ export class MQTTClient extends SimpleClient {
           this.#renewOwed = false;
           return present;
         } catch (e) {
-          if (!movesOn(e) || this.#stop.signal.aborted) {
+          // A credential function's failure is tried again too: its service may come back.
+          if (!movesOn(e) && !CREDENTIAL_FAILURES.has(e as object) || this.#stop.signal.aborted) {
             this.#signal?.throwIfAborted();
             if (this.#closed) {
               throw new MQTTConnectionError("Not reconnecting: disconnect() was called");

@@ -262,6 +262,36 @@ forEachBroker(
   },
 );
 
+forEachBroker(
+  "robust: a credential function that throws while reconnecting is tried again; nothing kept is lost",
+  async (broker) => {
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const down = new Error("token service down");
+    let calls = 0;
+    const c = new RobustClient(uniqueId("rc"), `mqtt://127.0.0.1:${proxy.port}`, {
+      user: "dev",
+      password: () => (++calls === 2 ? Promise.reject(down) : "token"),
+    });
+    c.DELAY = 0.02;
+    const events: ReconnectingDetail[] = [];
+    c.addEventListener("reconnecting", (e) => events.push((e as CustomEvent).detail));
+    try {
+      await c.connect(false);
+      proxy.cut();
+      await until(() => !c.connected, "the loss seen");
+      // Kept while offline: a reconnect that gave up would reject it.
+      await c.publish(uniqueId("t"), "kept", false, 1);
+      assert.ok(c.connected);
+      assert.equal(calls, 3, "the initial connect, the failed fetch, the one that worked");
+      assert.deepEqual(events.map((e) => e.attempt), [1, 2]);
+      assert.equal(events[1].error, down, "the second attempt is told why the first failed");
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
 test("user and password may be functions, called on every connection attempt", async () => {
   const broker = await startMosquitto({ passwordFile: [{ user: "dev", password: "token-2" }] });
   const calls: string[] = [];
