@@ -149,6 +149,20 @@ export const REQUEST_PROPERTIES = [
 const MESSAGE_PROPERTIES = [...REQUEST_PROPERTIES, "responseTopic", "correlationData"];
 
 /**
+ * The TypeError for MQTT 5 `given` with MQTT 3.1.1, naming its keys:
+ * `Invalid ${one} k ${what}: it is MQTT 5's…` (`${many}` for several or none).
+ */
+function v5Only(given: unknown, what: string, many: string, one: string): TypeError {
+  const keys = typeof given === "object" && given !== null ? Object.keys(given) : [];
+  const list = keys.join(", ");
+  const head = keys.length === 1 ? `${one} ${list}` : keys.length > 0 ? `${many} ${list}` : many;
+  const verb = keys.length === 1 ? "it is" : "they are";
+  return new TypeError(
+    `Invalid ${head}${what ? ` ${what}` : ""}: ${verb} MQTT 5's; give protocolVersion: 5`,
+  );
+}
+
+/**
  * MQTT 5 properties a call may give, checked for its version and keys (the
  * codec checks their values when it encodes them); a string Correlation
  * Data becomes its UTF-8 bytes.
@@ -162,11 +176,7 @@ export function checkProperties<T extends object>(
   version: ProtocolVersion,
 ): T | undefined {
   if (props === undefined) return undefined;
-  if (version !== 5) {
-    throw new TypeError(
-      `Invalid properties for ${what}: they are MQTT 5's; give protocolVersion: 5`,
-    );
-  }
+  if (version !== 5) throw v5Only(props, `for ${what}`, "properties", "property");
   if (typeof props !== "object" || props === null) {
     throw new TypeError(`Invalid properties for ${what}: must be an object`);
   }
@@ -444,9 +454,7 @@ export function checkDisconnect(
   connectExpiry?: number,
 ): Uint8Array | undefined {
   if (options === undefined) return undefined;
-  if (version !== 5) {
-    throw new TypeError("Invalid disconnect() options: they are MQTT 5's; give protocolVersion: 5");
-  }
+  if (version !== 5) throw v5Only(options, "", "disconnect() options", "disconnect() option");
   if (typeof options !== "object" || options === null) {
     throw invalid("options for disconnect", options, "an object");
   }

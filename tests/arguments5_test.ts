@@ -54,12 +54,20 @@ test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anythin
     assert.ok(e instanceof TypeError);
     assert.equal(
       e.message,
-      "Invalid properties for publish: they are MQTT 5's; give protocolVersion: 5",
+      "Invalid property contentType for publish: it is MQTT 5's; give protocolVersion: 5",
     );
     return true;
   });
   assert.throws(() => c.set_last_will("t", "m", props), TypeError);
   assert.throws(() => c.set_last_will("t", "m", props), v5);
+  assert.throws(
+    () => c.set_last_will("t", "m", { properties: { willDelayInterval: 3 } }),
+    /^TypeError: Invalid property willDelayInterval for the will: it is MQTT 5's/,
+  );
+  await assert.rejects(
+    c.publish("t", "m", { properties: { contentType: "a", messageExpiryInterval: 3 } }),
+    /^TypeError: Invalid properties contentType, messageExpiryInterval for publish: they are MQTT 5's/,
+  );
   for (const option of ["noLocal", "retainAsPublished"]) {
     await assert.rejects(c.subscribe("t", { qos: 1, [option]: true }), (e: unknown) => {
       assert.ok(e instanceof TypeError);
@@ -81,7 +89,10 @@ test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anythin
     );
     return true;
   });
-  await assert.rejects(c.disconnect({ reasonCode: 0x04 }), TypeError);
+  await assert.rejects(
+    c.disconnect({ reasonCode: 0x04 }),
+    /^TypeError: Invalid disconnect\(\) option reasonCode: it is MQTT 5's; give protocolVersion: 5$/,
+  );
   await assert.rejects(
     c.unsubscribe("t", { userProperties: [["a", "b"]] }),
     /^TypeError: Invalid option userProperties for unsubscribe: it is MQTT 5's; give protocolVersion: 5$/,
