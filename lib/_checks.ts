@@ -397,13 +397,15 @@ export function checkLimits(
   const max = broker.maximumPacketSize;
   // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
   const tooLarge = max !== undefined && size > max
-    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
     : undefined;
   if (!Array.isArray(what)) {
     if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
-      why = `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (MQTT-3.2.2-11)`;
+      why =
+        `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`;
     } else if (what.retain && broker.retainAvailable === false) {
-      why = "retain: the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)";
+      why =
+        "retain: the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)";
     } else why = tooLarge;
     if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
     return;
@@ -412,14 +414,17 @@ export function checkLimits(
     if (typeof s === "string") continue;
     const topic = s.topic;
     if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
-      why = "a shared subscription: the broker has none (Shared Subscription Available 0)";
+      why =
+        "a shared subscription: the broker has none (Shared Subscription Available 0, sharedSubscriptionAvailable)";
     } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
-      why = "wildcards: the broker has none (Wildcard Subscription Available 0)";
+      why =
+        "wildcards: the broker has none (Wildcard Subscription Available 0, wildcardSubscriptionAvailable)";
     } else if (
       broker.subscriptionIdentifiersAvailable === false &&
       properties?.subscriptionIdentifier !== undefined
     ) {
-      why = "a subscription identifier: the broker has none (Subscription Identifier Available 0)";
+      why =
+        "a subscription identifier: the broker has none (Subscription Identifier Available 0, subscriptionIdentifiersAvailable)";
     }
     if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
   }

@@ -217,11 +217,11 @@ export class Protocol {
   #refusedKept(bytes: Uint8Array): string | undefined {
     const b = this.broker, qos = (bytes[0] >> 1) & 3, max = b.maximumPacketSize;
     return qos > (b.maximumQoS ?? 2)
-      ? `QoS ${qos}, over the broker's Maximum QoS ${b.maximumQoS} (MQTT-3.2.2-11)`
+      ? `QoS ${qos}, over the broker's Maximum QoS ${b.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`
       : bytes[0] & 1 && b.retainAvailable === false
-      ? "retain, and the broker has no retained messages (Retain Available 0, MQTT-3.2.2-14)"
+      ? "retain, and the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)"
       : max !== undefined && bytes.length > max
-      ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (MQTT-3.1.2-24)`
+      ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
       : undefined;
   }
 

@@ -644,7 +644,7 @@ test(
         assert.ok(e instanceof RangeError, `QoS ${qos}: ${e}`);
         assert.equal(
           e.message,
-          `Cannot publish to "${topic}" with a packet of 201 bytes: over the broker's Maximum Packet Size 200 (MQTT-3.1.2-24)`,
+          `Cannot publish to "${topic}" with a packet of 201 bytes: over the broker's Maximum Packet Size 200 (maximumPacketSize; MQTT-3.1.2-24)`,
         );
         assert.equal(writes(), before, "nothing written");
       }
@@ -723,7 +723,7 @@ test(
           new RegExp(
             `^Cannot ${
               what === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from"
-            } ".*" with a packet of 1\\d\\d bytes: over the broker's Maximum Packet Size 100 \\(MQTT-3\\.1\\.2-24\\)$`,
+            } ".*" with a packet of 1\\d\\d bytes: over the broker's Maximum Packet Size 100 \\(maximumPacketSize; MQTT-3\\.1\\.2-24\\)$`,
           ),
         );
       }
@@ -748,7 +748,10 @@ test(
       assert.equal(c.connack!.properties.retainAvailable, false);
       const q2 = await outcome(c.publish(u, "x", { qos: 2 }));
       assert.ok(q2 instanceof RangeError);
-      assert.match(q2.message, /QoS 2: the broker's Maximum QoS is 1 \(MQTT-3\.2\.2-11\)/);
+      assert.match(
+        q2.message,
+        /QoS 2: the broker's Maximum QoS is 1 \(maximumQoS; MQTT-3\.2\.2-11\)/,
+      );
       const kept = await outcome(c.publish(u, "x", { retain: true }));
       assert.ok(kept instanceof RangeError);
       assert.match(kept.message, /Retain Available 0/);

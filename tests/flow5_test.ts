@@ -122,7 +122,7 @@ const LIMITS: Limit[] = [
     "Maximum QoS 1: a QoS 2 publish",
     { maximumQoS: 1 },
     (c) => c.publish("t", "m", false, 2),
-    /^Cannot publish to "t" with QoS 2: the broker's Maximum QoS is 1 \(MQTT-3\.2\.2-11\)$/,
+    /^Cannot publish to "t" with QoS 2: the broker's Maximum QoS is 1 \(maximumQoS; MQTT-3\.2\.2-11\)$/,
   ],
   [
     "Maximum QoS 0: a QoS 1 publish",
@@ -134,7 +134,7 @@ const LIMITS: Limit[] = [
     "Retain Available 0: a retained publish",
     { retainAvailable: false },
     (c) => c.publish("t", "m", true),
-    /^Cannot publish to "t" with retain: the broker has no retained messages \(Retain Available 0, MQTT-3\.2\.2-14\)$/,
+    /^Cannot publish to "t" with retain: the broker has no retained messages \(Retain Available 0, retainAvailable; MQTT-3\.2\.2-14\)$/,
   ],
   [
     "Maximum Packet Size 64: a larger PUBLISH",
@@ -158,7 +158,7 @@ const LIMITS: Limit[] = [
     "Wildcard Subscription Available 0: a filter with +",
     { wildcardSubscriptionAvailable: false },
     (c) => c.subscribe("a/+/c"),
-    /^Cannot subscribe to "a\/\+\/c" with wildcards: the broker has none \(Wildcard Subscription Available 0\)$/,
+    /^Cannot subscribe to "a\/\+\/c" with wildcards: the broker has none \(Wildcard Subscription Available 0, wildcardSubscriptionAvailable\)$/,
   ],
   [
     "Wildcard Subscription Available 0: one of several filters with #",
@@ -170,13 +170,13 @@ const LIMITS: Limit[] = [
     "Shared Subscription Available 0: a $share filter",
     { sharedSubscriptionAvailable: false },
     (c) => c.subscribe("$share/g/a"),
-    /^Cannot subscribe to "\$share\/g\/a" with a shared subscription: the broker has none \(Shared Subscription Available 0\)$/,
+    /^Cannot subscribe to "\$share\/g\/a" with a shared subscription: the broker has none \(Shared Subscription Available 0, sharedSubscriptionAvailable\)$/,
   ],
   [
     "Subscription Identifiers Available 0: a subscription identifier",
     { subscriptionIdentifiersAvailable: false },
     (c) => c.subscribe("a", { qos: 1, subscriptionIdentifier: 7 }),
-    /^Cannot subscribe to "a" with a subscription identifier: the broker has none \(Subscription Identifier Available 0\)$/,
+    /^Cannot subscribe to "a" with a subscription identifier: the broker has none \(Subscription Identifier Available 0, subscriptionIdentifiersAvailable\)$/,
   ],
 ];
 

@@ -450,11 +450,11 @@ test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent
   assert.equal(two.state, "rejected");
   assert.equal(
     why(two),
-    "Cannot resend publish 1: QoS 2, over the broker's Maximum QoS 1 (MQTT-3.2.2-11)",
+    "Cannot resend publish 1: QoS 2, over the broker's Maximum QoS 1 (maximumQoS; MQTT-3.2.2-11)",
   );
   assert.match(
     why(big),
-    /^Cannot resend publish 3: 10\d bytes, over the broker's Maximum Packet Size 50 \(MQTT-3\.1\.2-24\)$/,
+    /^Cannot resend publish 3: 10\d bytes, over the broker's Maximum Packet Size 50 \(maximumPacketSize; MQTT-3\.1\.2-24\)$/,
   );
   assert.match(
     why(kept),
