@@ -15,7 +15,8 @@
 
 /**
  * The broker refused an operation: a CONNACK with a non-zero return code, or a
- * SUBACK failure (0x80).
+ * SUBACK failure (0x80); in MQTT 5 any reason code from 0x80 (CONNACK, PUBACK,
+ * PUBREC, SUBACK, UNSUBACK).
  *
  * @example Catch a refused connection
  * ```ts
