@@ -15,9 +15,10 @@ export interface CoreHooks {
   /**
    * Runs a call that needs the connection, once its arguments are checked:
    * the robust client rides out lost connections. `offlineBytes` is given
-   * by publishes only, which count against the offline limits.
+   * by publishes only, which count against the offline limits; the call's
+   * `signal` ends the wait for a connection.
    */
-  run?: <T>(op: () => Promise<T>, offlineBytes?: number) => Promise<T>;
+  run?: <T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal) => Promise<T>;
   /** A SUBSCRIBE was answered: one return code per subscription. */
   subscribed?: (
     subscriptions: Subscription[],

@@ -372,7 +372,7 @@ export class MQTTClient extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
-    return run ? run(() => this.#out.publish(p), p.payloadLength) : this.#out.publish(p);
+    return run ? run(() => this.#out.publish(p), p.payloadLength, p.signal) : this.#out.publish(p);
   }
 
   /**
@@ -422,7 +422,7 @@ export class MQTTClient extends EventTarget {
       const acked = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
       this.#hooks.subscribed?.(subscriptions, acked.codes, properties);
       return list ? acked.codes : granted("Subscription to", topic, "SUBACK", acked);
-    });
+    }, signal);
   }
 
   /**
@@ -457,7 +457,7 @@ export class MQTTClient extends EventTarget {
       this.#hooks.unsubscribed?.(topics);
       if (Array.isArray(topic)) return acked.codes;
       granted("Unsubscribe from", topic, "UNSUBACK", acked);
-    });
+    }, options?.signal);
   }
 
   /**
@@ -589,7 +589,7 @@ export class MQTTClient extends EventTarget {
   // ---- plumbing ----------------------------------------------------------
 
   /** Runs a call that needs the connection: at once, or as the robust client rides it. */
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    return this.#hooks.run ? this.#hooks.run(op) : op();
+  #run<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#hooks.run ? this.#hooks.run(op, undefined, signal) : op();
   }
 }

@@ -251,7 +251,7 @@ export class MQTTClient extends SimpleClient {
     };
     // publish, subscribe, unsubscribe and wait_msg are the simple client's,
     // their arguments checked there; each then runs through #ride.
-    h.run = (op, offlineBytes) => this.#ride(op, offlineBytes);
+    h.run = (op, offlineBytes, signal) => abortable(this.#ride(op, offlineBytes), signal);
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
       subscriptions.forEach((s, i) => {

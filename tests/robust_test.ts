@@ -195,6 +195,48 @@ forEachBroker("publishing while offline is bounded: whenOfflineFull reject", asy
 }, BOTH);
 
 forEachBroker(
+  "calls aborted while offline reject at once, and do not go out after the reconnect",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, v);
+    const u = uniqueId("abo");
+    const watcher = new Simple(uniqueId("w"), broker.host, { port: broker.port });
+    try {
+      await watcher.connect();
+      await watcher.subscribe(`${u}/#`, 1);
+      await c.connect(false);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      const ac = new AbortController();
+      const reason = new Error("given up");
+      const calls = [
+        c.publish(`${u}/q1`, "x", { qos: 1, signal: ac.signal }),
+        c.publish(`${u}/q0`, "x", { qos: 0, signal: ac.signal }),
+        c.subscribe(`${u}/sub`, { qos: 1, signal: ac.signal }),
+        c.unsubscribe(`${u}/sub`, { signal: ac.signal }),
+      ];
+      let settled = 0;
+      for (const call of calls) call.catch(() => settled++);
+      ac.abort(reason);
+      await until(() => settled === calls.length, "every aborted call rejected, still offline");
+      assert.ok(!c.connected);
+      for (const call of calls) await assert.rejects(call, (e) => e === reason);
+      proxy.refuse(false);
+      await c.publish(`${u}/marker`, "m", false, 1);
+      const m = await watcher.wait_msg();
+      assert.equal(m.topic, `${u}/marker`, "the aborted publishes did not go out");
+    } finally {
+      await watcher.disconnect();
+      await endSession(c);
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "a QoS 0 publish queued offline keeps the payload as it was: the caller may reuse the buffer",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
