@@ -7,6 +7,8 @@ import type { Packet, PublishPacket } from "../lib/codec/mod.ts";
 import { type Message, MQTTClient, MQTTConnectionError, MQTTProtocolError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { acceptConnect, type Peer, withHostileBroker } from "./_hostile_broker.ts";
+import { startMosquitto } from "./_brokers.ts";
+import { FaultProxy } from "./_fault_proxy.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
@@ -308,3 +310,46 @@ test("the robust client's disconnect() ends a request waiting for its reply", as
     await broker.peers[0].clientClosed;
   });
 }, TIMEOUT);
+
+test(
+  "a robust request that times out while offline is not published after the reconnect",
+  async () => {
+    const broker = await startMosquitto();
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const u = uniqueId("rq");
+    const watcher = new MQTTClient(uniqueId("w"), broker.url, { protocolVersion: 5 });
+    const client = new RobustClient(uniqueId("rr"), `mqtt://127.0.0.1:${proxy.port}`, {
+      protocolVersion: 5,
+    });
+    client.DELAY = 0.02;
+    try {
+      await watcher.connect();
+      await watcher.subscribe(`${u}/#`, 1);
+      await client.connect(false);
+      // One request answered first: the response topic is subscribed, so the
+      // next request goes straight to its publish.
+      const answered = client.request(`${u}/svc`, "q1", { qos: 1 });
+      await watcher.respond(await watcher.wait_msg(), "a1");
+      assert.equal(text((await answered).payload), "a1");
+      const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      await assert.rejects(client.request(`${u}/svc`, "q", { timeout: 100, qos: 1 }), (e) => {
+        assert.ok(e instanceof DOMException && e.name === "TimeoutError", String(e));
+        return true;
+      });
+      proxy.refuse(false);
+      await client.publish(`${u}/marker`, "m", false, 1);
+      const m = await watcher.wait_msg();
+      assert.equal(m.topic, `${u}/marker`, "the request given up did not go out");
+    } finally {
+      await watcher.disconnect();
+      await client.disconnect();
+      await client.connect(true).then(() => client.disconnect(), () => {});
+      await proxy.close();
+      await broker.stop();
+    }
+  },
+  { ...TIMEOUT, mosquitto: true },
+);
