@@ -76,6 +76,17 @@ const refusing = (returnCode: number, properties = {}): Scenario => async (peer:
   await peer.clientClosed;
 };
 
+/**
+ * A broker that accepts, then at the client's PINGREQ sends it elsewhere:
+ * DISCONNECT `reasonCode` with the Server Reference `ref()`.
+ */
+const referringAtPing = (reasonCode: number, ref: () => string): Scenario => async (peer) => {
+  await acceptConnect(peer);
+  await peer.expect("pingreq");
+  await peer.write({ type: "disconnect", reasonCode, properties: { serverReference: ref() } });
+  await peer.clientClosed;
+};
+
 /** A broker that accepts, then drops the connection at the client's PINGREQ. */
 async function droppingAtPing(peer: Peer) {
   await acceptConnect(peer);
@@ -146,16 +157,7 @@ test(
     let n = 0;
     await withBrokers([
       // The configured server: accepts, then says it moved.
-      async (peer) => {
-        await acceptConnect(peer);
-        await peer.expect("pingreq");
-        await peer.write({
-          type: "disconnect",
-          reasonCode: 0x9d,
-          properties: { serverReference: `127.0.0.1:${b.port}` },
-        });
-        await peer.clientClosed;
-      },
+      referringAtPing(0x9d, () => `127.0.0.1:${b.port}`),
       // Where it moved to: drops the first connection at a PINGREQ, keeps the second.
       async (peer) => {
         if (n++ === 0) await droppingAtPing(peer);
@@ -184,16 +186,7 @@ test(
   async () => {
     let refs = "";
     await withBrokers([
-      async (peer) => {
-        await acceptConnect(peer);
-        await peer.expect("pingreq");
-        await peer.write({
-          type: "disconnect",
-          reasonCode: 0x9d,
-          properties: { serverReference: refs },
-        });
-        await peer.clientClosed;
-      },
+      referringAtPing(0x9d, () => refs),
       refusing(0x88), // server unavailable: the client moves on
       accepting,
     ], async (brokers) => {
@@ -285,17 +278,7 @@ test("followServerReference: false: the reference is not followed", async () => 
   let b!: HostileBroker;
   let n = 0;
   await withBrokers([
-    async (peer) => {
-      await acceptConnect(peer);
-      if (n++ > 0) return void await peer.expect("disconnect");
-      await peer.expect("pingreq");
-      await peer.write({
-        type: "disconnect",
-        reasonCode: 0x9c,
-        properties: { serverReference: `127.0.0.1:${b.port}` },
-      });
-      await peer.clientClosed;
-    },
+    (peer) => n++ > 0 ? accepting(peer) : referringAtPing(0x9c, () => `127.0.0.1:${b.port}`)(peer),
     accepting,
   ], async ([a, second]) => {
     b = second;
