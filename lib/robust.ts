@@ -251,7 +251,7 @@ export class MQTTClient extends SimpleClient {
     };
     // publish, subscribe, unsubscribe and wait_msg are the simple client's,
     // their arguments checked there; each then runs through #ride.
-    h.run = (op, offlineBytes, signal) => abortable(this.#ride(op, offlineBytes), signal);
+    h.run = (op, offlineBytes, signal) => abortable(this.#ride(op, offlineBytes, signal), signal);
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
       subscriptions.forEach((s, i) => {
@@ -473,10 +473,10 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Runs `op`, reconnecting and retrying while it fails for want of a
-   * connection. Only a publish, which gives its payload's size in bytes,
-   * counts against the offline limits; other calls just wait for the reconnect.
+   * connection, until the call's `signal` aborts. Only a publish, which gives its
+   * payload's size in bytes, counts against the offline limits; other calls just wait.
    */
-  async #ride<T>(op: () => Promise<T>, offlineBytes?: number): Promise<T> {
+  async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
       if (!this.connected) {
         await (offlineBytes === undefined ? this.reconnect() : this.#waitOnline(offlineBytes));
@@ -484,7 +484,8 @@ export class MQTTClient extends SimpleClient {
       try {
         return await op();
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        // Not the connection's: an abort whose reason is an MQTTConnectionError is the caller's.
+        if (!(e instanceof MQTTConnectionError) || this.#closed || signal?.aborted) throw e;
         this.#signal?.throwIfAborted();
         this.log(false, e);
       }

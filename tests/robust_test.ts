@@ -237,6 +237,38 @@ forEachBroker(
 );
 
 forEachBroker(
+  "a call aborted with an MQTTConnectionError for its reason is not retried as a lost connection",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, v);
+    const u = uniqueId("abr");
+    const watcher = new Simple(uniqueId("w"), broker.host, { port: broker.port });
+    let retries = 0;
+    c.log = (inReconnect) => void (inReconnect || retries++);
+    try {
+      await watcher.connect();
+      await watcher.subscribe(`${u}/#`, 1);
+      await c.connect(false);
+      proxy.blackhole(true); // the PUBACK does not come: the publish waits for it
+      const ac = new AbortController();
+      const reason = new MQTTConnectionError("given up by the caller");
+      const publishing = c.publish(`${u}/once`, "x", { qos: 1, signal: ac.signal });
+      await sleep(50);
+      ac.abort(reason);
+      await assert.rejects(publishing, (e) => e === reason);
+      await sleep(50);
+      assert.equal(retries, 0, "the abort was taken for a lost connection and the call retried");
+      proxy.blackhole(false);
+    } finally {
+      await watcher.disconnect();
+      await endSession(c);
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "a QoS 0 publish queued offline keeps the payload as it was: the caller may reuse the buffer",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
