@@ -526,7 +526,7 @@ export class MQTTClient extends EventTarget {
     if (bad) return Promise.reject(bad);
     const run = this.#hooks.run;
     return run
-      ? run(() => this.#inbox.receive(options.signal, this.#callback))
+      ? run(() => this.#inbox.receive(options.signal, this.#callback), undefined, options.signal)
       : this.#inbox.receive(options.signal, this.#callback);
   }
 

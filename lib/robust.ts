@@ -251,7 +251,7 @@ export class MQTTClient extends SimpleClient {
     };
     // publish, subscribe, unsubscribe and wait_msg are the simple client's,
     // their arguments checked there; each then runs through #ride.
-    h.run = (op, offlineBytes, signal) => abortable(this.#ride(op, offlineBytes, signal), signal);
+    h.run = (op, offlineBytes, signal) => this.#ride(op, offlineBytes, signal);
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
       subscriptions.forEach((s, i) => {
@@ -472,19 +472,16 @@ export class MQTTClient extends SimpleClient {
   }
 
   /**
-   * Runs `op`, reconnecting and retrying while it fails for want of a
-   * connection, until the call's `signal` aborts. Only a publish, which gives its
-   * payload's size in bytes, counts against the offline limits; other calls just wait.
+   * Runs `op`, reconnecting and retrying while it fails for want of a connection, until the
+   * call's `signal` aborts (its reason, even an MQTTConnectionError, is the caller's). Only a
+   * publish, which gives its payload's size in bytes, counts against the offline limits.
    */
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
-      if (!this.connected) {
-        await (offlineBytes === undefined ? this.reconnect() : this.#waitOnline(offlineBytes));
-      }
+      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal);
       try {
         return await op();
       } catch (e) {
-        // Not the connection's: an abort whose reason is an MQTTConnectionError is the caller's.
         if (!(e instanceof MQTTConnectionError) || this.#closed || signal?.aborted) throw e;
         this.#signal?.throwIfAborted();
         this.log(false, e);
@@ -492,8 +489,9 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  /** Waits for the connection, within the offline limits (publishes only). */
-  async #waitOnline(bytes: number): Promise<void> {
+  /** Waits for the connection: a publish (`bytes` given) within the offline limits. */
+  async #waitOnline(bytes: number | undefined): Promise<void> {
+    if (bytes === undefined) return void await this.reconnect();
     if (bytes > this.#maxOfflineBytes) {
       // Waiting for room would never end: even an empty queue has too little.
       throw new RangeError(
@@ -559,7 +557,7 @@ export class MQTTClient extends SimpleClient {
       try {
         return yield* super.messages(options);
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError)) throw e;
+        if (!(e instanceof MQTTConnectionError) || options.signal?.aborted) throw e;
         if (this.#closed) return;
         this.log(false, e);
       }

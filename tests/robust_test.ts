@@ -216,6 +216,7 @@ forEachBroker(
         c.publish(`${u}/q0`, "x", { qos: 0, signal: ac.signal }),
         c.subscribe(`${u}/sub`, { qos: 1, signal: ac.signal }),
         c.unsubscribe(`${u}/sub`, { signal: ac.signal }),
+        c.wait_msg({ signal: ac.signal }),
       ];
       let settled = 0;
       for (const call of calls) call.catch(() => settled++);
@@ -256,8 +257,17 @@ forEachBroker(
       await sleep(50);
       ac.abort(reason);
       await assert.rejects(publishing, (e) => e === reason);
+      // The same for a wait_msg() and a messages() loop waiting for a message.
+      const waitAbort = new AbortController(), loopAbort = new AbortController();
+      const waiting = c.wait_msg({ signal: waitAbort.signal });
+      const looping = c.messages({ signal: loopAbort.signal })[Symbol.asyncIterator]().next();
+      await sleep(20);
+      waitAbort.abort(reason);
+      loopAbort.abort(reason);
+      await assert.rejects(waiting, (e) => e === reason);
+      await assert.rejects(looping, (e) => e === reason);
       await sleep(50);
-      assert.equal(retries, 0, "the abort was taken for a lost connection and the call retried");
+      assert.equal(retries, 0, "an abort was taken for a lost connection and the call retried");
       proxy.blackhole(false);
     } finally {
       await watcher.disconnect();
