@@ -482,7 +482,8 @@ export class MQTTClient extends SimpleClient {
       try {
         return await op();
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed || signal?.aborted) throw e;
+        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        signal?.throwIfAborted();
         this.#signal?.throwIfAborted();
         this.log(false, e);
       }
@@ -557,12 +558,13 @@ export class MQTTClient extends SimpleClient {
       try {
         return yield* super.messages(options);
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || options.signal?.aborted) throw e;
+        if (!(e instanceof MQTTConnectionError)) throw e;
         if (this.#closed) return;
+        options.signal?.throwIfAborted();
         this.log(false, e);
       }
       try {
-        await this.reconnect();
+        await abortable(this.reconnect(), options.signal);
       } catch (e) {
         // disconnect() during the outage: the iteration ends, as documented.
         if (this.#closed && e instanceof MQTTConnectionError) return;

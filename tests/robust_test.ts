@@ -217,6 +217,7 @@ forEachBroker(
         c.subscribe(`${u}/sub`, { qos: 1, signal: ac.signal }),
         c.unsubscribe(`${u}/sub`, { signal: ac.signal }),
         c.wait_msg({ signal: ac.signal }),
+        c.messages({ signal: ac.signal })[Symbol.asyncIterator]().next(),
       ];
       let settled = 0;
       for (const call of calls) call.catch(() => settled++);
