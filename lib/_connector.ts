@@ -92,6 +92,8 @@ export class Connector {
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     this.#onStop?.(error);
     this.#conn.core.rejectKept(error);
+    // Requests a robust client kept waiting while offline too (a live connection's end does it).
+    this.#conn.replies?.lost(error, false);
     await this.#conn.stop(error, bytes);
   }
 

@@ -4,7 +4,7 @@
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
-import { type MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
+import { MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
 import { validateTopicName } from "./topic.ts";
 
@@ -136,7 +136,7 @@ export class Requests {
   }
 
   /** The connection is gone: requests waiting reject, unless the client rides it out. */
-  lost(error: MQTTConnectionError, keep: boolean): void {
+  lost(error: unknown, keep: boolean): void {
     // A new connection may be a new session: subscribe again on the next request.
     this.#subscribed = undefined;
     if (keep) return;

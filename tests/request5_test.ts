@@ -353,3 +353,37 @@ test(
   },
   { ...TIMEOUT, mosquitto: true },
 );
+
+test(
+  "a robust request waiting while offline rejects at disconnect(), with no timer left behind",
+  async () => {
+    const broker = await startMosquitto();
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const client = new RobustClient(uniqueId("rr"), `mqtt://127.0.0.1:${proxy.port}`, {
+      protocolVersion: 5,
+    });
+    client.DELAY = 0.02;
+    try {
+      await client.connect(false);
+      const pending = client.request(`${uniqueId("nobody")}/svc`, "q", { timeout: 60_000 });
+      pending.catch(() => {}); // asserted below
+      await new Promise((r) => setTimeout(r, 100)); // published, waiting for its reply
+      const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      await client.disconnect();
+      await assert.rejects(pending, (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /disconnect\(\) was called/);
+        return true;
+      });
+    } finally {
+      await client.disconnect();
+      await client.connect(true).then(() => client.disconnect(), () => {});
+      await proxy.close();
+      await broker.stop();
+    }
+  },
+  { ...TIMEOUT, mosquitto: true },
+);
