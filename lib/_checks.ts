@@ -494,6 +494,14 @@ export function granted(what: string, topic: string, packet: string, acked: Acke
   );
 }
 
+/** A robust client's option that must be a positive integer (its limits, its longest delay). */
+export function positive(name: string, v: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
+  }
+  return v;
+}
+
 /** The robust client's `DELAY`: a finite number of seconds, 0 or more. */
 export function checkDelay(seconds: number): number {
   if (typeof seconds !== "number" || !(seconds >= 0) || seconds === Infinity) {

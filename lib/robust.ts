@@ -28,23 +28,22 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import { checkConnect, checkDelay } from "./_checks.ts";
+import { checkConnect, checkDelay, positive } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
-import type { Subscription } from "./codec/packet.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
-import { CREDENTIAL_FAILURES } from "./options.ts";
-import type {
-  ConnectOptions,
-  Credential,
-  DisconnectOptions,
-  Message,
-  MQTTClientOptions,
-  SignalOptions,
+import {
+  type ConnectOptions,
+  type Credential,
+  CREDENTIAL_FAILURES,
+  type DisconnectOptions,
+  type Message,
+  type MQTTClientOptions,
+  type SignalOptions,
 } from "./options.ts";
-import type { QoS } from "./codec/packet.ts";
+import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { SslParams } from "./transports/types.ts";
 
@@ -217,15 +216,11 @@ export class MQTTClient extends SimpleClient {
     this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000);
     this.#maxOffline = positive("maxOfflineMessages", o.maxOfflineMessages ?? 1000);
     this.#maxOfflineBytes = positive("maxOfflineBytes", o.maxOfflineBytes ?? 16 * 1024 * 1024);
-    if (
-      o.whenOfflineFull !== undefined && o.whenOfflineFull !== "wait" &&
-      o.whenOfflineFull !== "reject"
-    ) {
-      throw new TypeError(
-        `Invalid whenOfflineFull "${String(o.whenOfflineFull)}": must be "wait" or "reject"`,
-      );
+    const full = o.whenOfflineFull;
+    if (full !== undefined && full !== "wait" && full !== "reject") {
+      throw new TypeError(`Invalid whenOfflineFull "${String(full)}": must be "wait" or "reject"`);
     }
-    this.#rejectWhenFull = o.whenOfflineFull === "reject";
+    this.#rejectWhenFull = full === "reject";
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw new TypeError(
@@ -590,11 +585,4 @@ export class MQTTClient extends SimpleClient {
     await this.#reconnecting?.catch(noop);
     await super.disconnect(options);
   }
-}
-
-function positive(name: string, v: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
-  }
-  return v;
 }
