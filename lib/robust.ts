@@ -364,6 +364,8 @@ export class MQTTClient extends SimpleClient {
         }
       } finally {
         this.#reconnecting = null;
+        // Stopped for good by the client's signal: nothing kept is waited for any more.
+        if (this.#signal?.aborted) access.rejectKept(this, this.#signal.reason);
       }
     })();
   }

@@ -280,6 +280,32 @@ forEachBroker(
 );
 
 forEachBroker(
+  "once the client's signal aborted, a publish on a connection then lost rejects with its reason",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const ac = new AbortController();
+    const { c } = robust(proxy, v, { signal: ac.signal });
+    try {
+      await c.connect(false);
+      ac.abort(new Error("STOP"));
+      proxy.blackhole(true); // no PUBACK: the publish is in flight when the connection goes
+      const publishing = c.publish(uniqueId("t"), "m", { qos: 1 });
+      await sleep(50);
+      proxy.cut();
+      await withTimeout(
+        assert.rejects(publishing, /STOP/),
+        10_000,
+        "the publish kept for a reconnect that will never come",
+      );
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "a QoS 0 publish queued offline keeps the payload as it was: the caller may reuse the buffer",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
