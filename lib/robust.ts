@@ -479,7 +479,8 @@ export class MQTTClient extends SimpleClient {
       try {
         return await op();
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed) throw e;
+        // While still connected it is not the connection's (a callback threw it): the caller's.
+        if (!(e instanceof MQTTConnectionError) || this.#closed || this.connected) throw e;
         signal?.throwIfAborted();
         this.#signal?.throwIfAborted();
         this.log(false, e);
@@ -537,7 +538,8 @@ export class MQTTClient extends SimpleClient {
       try {
         return await super.check_msg();
       } catch (e) {
-        if (!(e instanceof MQTTConnectionError) || this.#closed || attempts === 1) throw e;
+        const lost = e instanceof MQTTConnectionError && !this.#closed && !this.connected;
+        if (!lost || attempts === 1) throw e;
         this.log(false, e);
       }
       await this.reconnect();

@@ -306,6 +306,45 @@ forEachBroker(
 );
 
 forEachBroker(
+  "an MQTTConnectionError thrown by the callback rejects wait_msg and check_msg, as with the simple client",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, v);
+    const u = uniqueId("cb");
+    const failure = new MQTTConnectionError("downstream offline");
+    const seen: string[] = [];
+    c.set_callback((_t, m) => {
+      seen.push(text(m));
+      if (text(m).startsWith("fail")) throw failure;
+    });
+    const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port });
+    try {
+      await c.connect(true);
+      await c.subscribe(`${u}/#`, 1);
+      await pub.connect();
+      const waiting = c.wait_msg();
+      await pub.publish(`${u}/a`, "fail 1", false, 1);
+      await assert.rejects(waiting, (e) => e === failure);
+      await pub.publish(`${u}/a`, "fail 2", false, 1);
+      // check_msg() resolves undefined until the message is queued, then handles it.
+      let outcome: unknown;
+      for (const end = Date.now() + 10_000; outcome === undefined && Date.now() < end;) {
+        outcome = await c.check_msg().then((m) => m, (e) => e);
+        if (outcome === undefined) await sleep(10);
+      }
+      assert.equal(outcome, failure);
+      assert.deepEqual(seen, ["fail 1", "fail 2"], "each call handled one message");
+      assert.ok(c.connected);
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "a QoS 0 publish queued offline keeps the payload as it was: the caller may reuse the buffer",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
