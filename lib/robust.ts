@@ -229,11 +229,8 @@ export class MQTTClient extends SimpleClient {
     }
     this.#follow = o.followServerReference ?? true;
     this.#signal = o.signal;
-    this.#signal?.addEventListener("abort", () => {
-      this.#stop.abort(this.#signal!.reason);
-      for (const wake of this.#room.splice(0)) wake();
-      access.rejectKept(this, this.#signal!.reason);
-    }, { once: true });
+    // Watched weakly, from a scope without `this`: a long-lived signal must not keep the client.
+    if (this.#signal) MQTTClient.#watch(this.#signal, new WeakRef(this));
     const h = access.hooks(this);
     h.keepPending = true;
     // Lost without disconnect(): start reconnecting at once, so that kept
@@ -260,6 +257,17 @@ export class MQTTClient extends SimpleClient {
     };
     // connect() follows a refusal's Server Reference too, before the rest of the list.
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
+  }
+
+  /** On the client's signal: reconnecting stops for good, and what waits for it rejects. */
+  static #watch(signal: AbortSignal, client: WeakRef<MQTTClient>): void {
+    signal.addEventListener("abort", () => {
+      const c = client.deref();
+      if (!c) return;
+      c.#stop.abort(signal.reason);
+      for (const wake of c.#room.splice(0)) wake();
+      access.rejectKept(c, signal.reason);
+    }, { once: true });
   }
 
   /**
