@@ -63,7 +63,7 @@ export interface RobustClientOptions extends MQTTClientOptions {
    * (default) until there is room, or `"reject"` with an `MQTTConnectionError`.
    */
   whenOfflineFull?: "wait" | "reject";
-  /** Aborting it stops reconnecting for good; pending calls reject with its reason. */
+  /** Aborting it ends reconnecting for good; what waits for a connection rejects with its reason. */
   signal?: AbortSignal;
   /**
    * MQTT 5: on a CONNACK or DISCONNECT with reason 0x9C (use another server)
