@@ -100,6 +100,11 @@ export class Inbox {
     this.#drained?.();
   }
 
+  /** Whether a message waits to be handed out (the robust client hands it out while offline). */
+  get queued(): boolean {
+    return this.#head < this.#queue.length;
+  }
+
   /** `wait_msg`: the next message, through `callback`, then acknowledged. */
   receive(signal: AbortSignal | undefined, callback?: MessageCallback): Promise<Message> {
     if (signal?.aborted) return Promise.reject(signal.reason);

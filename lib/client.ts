@@ -528,8 +528,9 @@ export class MQTTClient extends EventTarget {
   wait_msg(options: SignalOptions = NO_OPTIONS): Promise<Message> {
     const bad = signalOptionsError(options, "wait_msg");
     if (bad) return Promise.reject(bad);
+    // A message already queued needs no connection: the robust client's too.
     const run = this.#hooks.run;
-    return run
+    return run && !this.#inbox.queued
       ? run(() => this.#inbox.receive(options.signal, this.#callback), undefined, options.signal)
       : this.#inbox.receive(options.signal, this.#callback);
   }

@@ -428,6 +428,42 @@ forEachBroker("a delay() override decides the waits alone", async (broker, v) =>
   }
 }, BOTH);
 
+forEachBroker(
+  "wait_msg hands out what is queued while offline, without waiting to reconnect",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c } = robust(proxy, v);
+    const u = uniqueId("wq");
+    const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
+    try {
+      await pub.connect();
+      await c.connect(true);
+      await c.subscribe(u, 0);
+      const before = proxy.bytes.down;
+      await pub.publish(u, "q1");
+      await pub.publish(u, "q2");
+      // Both PUBLISHes written to the client (4 + topic + payload bytes each, one more in MQTT 5):
+      // they come before the end of the stream the cut makes, so the client queues them.
+      const size = 4 + u.length + 2 + (v === 5 ? 1 : 0);
+      await until(() => proxy.bytes.down >= before + 2 * size, "both messages on their way");
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.refuse(true);
+      proxy.cut();
+      await lost;
+      const next = () => withTimeout(c.wait_msg(), 5_000, "a queued message, offline");
+      const got = [text((await next()).payload), text((await next()).payload)];
+      assert.deepEqual(got, ["q1", "q2"]);
+      assert.ok(!c.connected, "handed out while offline");
+      proxy.refuse(false);
+    } finally {
+      await c.disconnect();
+      await pub.disconnect();
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
 forEachBroker("wait_msg rides out a lost connection", async (broker, v) => {
   const proxy = await proxyTo(broker);
   const { c } = robust(proxy, v);
