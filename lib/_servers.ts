@@ -99,6 +99,20 @@ export class Servers {
 }
 
 /**
+ * MQTT 5: the Server Reference that a refusal or a DISCONNECT (`e`, with 0x9C
+ * use another server or 0x9D server moved) names, if any.
+ */
+export function serverReferenceOf(e: unknown): string | undefined {
+  const { serverReference: ref, reasonCode, code } = e as {
+    serverReference?: string;
+    reasonCode?: number;
+    code?: number;
+  };
+  const why = reasonCode ?? code;
+  return ref && (why === 0x9c || why === 0x9d) ? ref : undefined;
+}
+
+/**
  * MQTT 5: the servers of a Server Reference (section 4.11): space-separated
  * `host[:port]` references (`[v6]:port` too), reached as `like` is (its
  * scheme, its TLS), or URLs as a `server` is given (TLS kept if `like` has

@@ -30,7 +30,7 @@
 import { abortable } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive } from "./_checks.ts";
 import { access } from "./_internal.ts";
-import { endpointUrl, movesOn, referredServers } from "./_servers.ts";
+import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
@@ -454,15 +454,9 @@ export class MQTTClient extends SimpleClient {
    * 0x9D) when told to; returns whether it did.
    */
   #refer(e: unknown, like: Endpoint = access.servers(this)[0]): boolean {
-    const { serverReference: ref, reasonCode, code } = e as {
-      serverReference?: string;
-      reasonCode?: number;
-      code?: number;
-    };
-    const why = reasonCode ?? code;
-    if (!ref || !this.#follow || (why !== 0x9c && why !== 0x9d)) return false;
-    this.#referred = referredServers(ref, like);
-    return true;
+    const ref = this.#follow ? serverReferenceOf(e) : undefined;
+    if (ref) this.#referred = referredServers(ref, like);
+    return ref !== undefined;
   }
 
   /** Throws when reconnecting must stop: after `disconnect()`, or the client's signal aborted. */
