@@ -335,6 +335,7 @@ export class MQTTClient extends SimpleClient {
       }
       if (present !== undefined && this.connected && clean === false) return present;
     }
+    const wasClosed = this.#closed;
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stop = new AbortController();
     // Watched by the reconnect loop, which waits for it rather than collide.
@@ -343,7 +344,8 @@ export class MQTTClient extends SimpleClient {
     const done = () => {
       if (this.#appConnecting === connecting) this.#appConnecting = null;
     };
-    connecting.then(done, done);
+    // One that fails (a disconnect() under way, say) leaves a disconnected client disconnected.
+    connecting.then(done, () => (done(), this.#closed ||= wasClosed));
     return connecting;
   }
 

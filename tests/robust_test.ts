@@ -429,6 +429,40 @@ forEachBroker("a delay() override decides the waits alone", async (broker, v) =>
 }, BOTH);
 
 forEachBroker(
+  "a connect() that loses a race with disconnect() leaves the client disconnected for good",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    const { c, attempts } = robust(proxy, v);
+    try {
+      for (const lostFirst of [false, true]) {
+        await c.connect(false);
+        if (lostFirst) {
+          // The same while a reconnect is under way.
+          proxy.cut();
+          await until(() => attempts.length > 0, "reconnecting");
+        }
+        const disconnecting = c.disconnect();
+        const connecting = c.connect(false);
+        connecting.catch(() => {}); // asserted below
+        await disconnecting;
+        await assert.rejects(connecting);
+        await sleep(100);
+        assert.ok(!c.connected, "it reconnected on its own");
+        await assert.rejects(
+          c.publish(uniqueId("t"), "m", { qos: 1 }),
+          /Not reconnecting: disconnect\(\) was called/,
+        );
+        attempts.length = 0;
+      }
+    } finally {
+      await endSession(c);
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "wait_msg hands out what is queued while offline, without waiting to reconnect",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
