@@ -11,16 +11,21 @@ import type { Acked, AckKind } from "./_protocol.ts";
 import { type CheckedPublish, checkLimits, limitsPublish } from "./_checks.ts";
 import { headerLength } from "./codec/_varint.ts";
 import { abortable } from "./_abortable.ts";
+import type { CoreHooks } from "./_internal.ts";
+
+const noop = () => {};
 
 /** The client's outgoing calls over its connection. */
 export class Outbox {
   readonly #conn: Connection;
+  readonly #hooks: CoreHooks;
   // MQTT 5: the CONNACK properties last looked at, and whether they limit a publish.
   #broker?: ConnackProperties;
   #limited = true;
 
-  constructor(conn: Connection) {
+  constructor(conn: Connection, hooks: CoreHooks) {
     this.#conn = conn;
+    this.#hooks = hooks;
   }
 
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
@@ -73,7 +78,10 @@ export class Outbox {
     const refused = this.#refused("subscribe", bytes.length, subscriptions, properties);
     if (refused) return Promise.reject(refused);
     const n = subscriptions.length;
-    return abortable(this.#send("suback", bytes, headerLength(bytes), signal, false, n), signal);
+    const sent = this.#send<Acked>("suback", bytes, headerLength(bytes), signal, false, n);
+    // The robust client learns what the broker applied, though the caller may have stopped waiting.
+    sent.then((a) => this.#hooks.subscribed?.(subscriptions, a.codes, properties), noop);
+    return abortable(sent, signal);
   }
 
   /** An encoded UNSUBSCRIBE of `topics`: resolves with what the UNSUBACK said (3.1.1: all 0). */
@@ -82,7 +90,9 @@ export class Outbox {
     const refused = this.#refused("unsubscribe", bytes.length, topics);
     if (refused) return Promise.reject(refused);
     const n = topics.length;
-    return abortable(this.#send("unsuback", bytes, headerLength(bytes), signal, false, n), signal);
+    const sent = this.#send<Acked>("unsuback", bytes, headerLength(bytes), signal, false, n);
+    sent.then(() => this.#hooks.unsubscribed?.(topics), noop);
+    return abortable(sent, signal);
   }
 
   /** A PINGREQ: resolves on its PINGRESP. */

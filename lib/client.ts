@@ -139,7 +139,7 @@ export class MQTTClient extends EventTarget {
     this.#core = this.#conn.core;
     this.#inbox = this.#conn.inbox;
     this.#link = new Connector(c, this.#conn, client_id);
-    this.#out = new Outbox(this.#conn);
+    this.#out = new Outbox(this.#conn, this.#hooks);
   }
 
   static {
@@ -424,7 +424,6 @@ export class MQTTClient extends EventTarget {
     const { subscriptions, signal, properties } = s;
     return this.#run(async () => {
       const acked = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
-      this.#hooks.subscribed?.(subscriptions, acked.codes, properties);
       return list ? acked.codes : granted("Subscription to", topic, "SUBACK", acked);
     }, signal);
   }
@@ -458,7 +457,6 @@ export class MQTTClient extends EventTarget {
     }
     return this.#run(async () => {
       const acked = await this.#out.unsubscribe(bytes, topics, options?.signal);
-      this.#hooks.unsubscribed?.(topics);
       if (Array.isArray(topic)) return acked.codes;
       granted("Unsubscribe from", topic, "UNSUBACK", acked);
     }, options?.signal);

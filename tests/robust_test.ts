@@ -552,6 +552,46 @@ for (const v of BOTH.versions) {
   );
 }
 
+for (const v of BOTH.versions) {
+  test(
+    `a subscribe or unsubscribe aborted after it went out is renewed as the broker applied it${
+      v === 5 ? " [MQTT 5]" : ""
+    }`,
+    async () => {
+      const broker = await startMosquitto(); // no persistence: a restart forgets sessions
+      const proxy = await proxyTo(broker);
+      const { c } = robust(proxy, v);
+      const u = uniqueId("abs");
+      const pub = new Simple(uniqueId("p"), broker.host, { port: broker.port, protocolVersion: v });
+      try {
+        await c.connect(false);
+        await c.subscribe(`${u}/b`, 1);
+        // Both written at once (connected, ids free); the caller then stops waiting.
+        const [subAbort, unsubAbort] = [new AbortController(), new AbortController()];
+        const sub = c.subscribe(`${u}/a`, { qos: 1, signal: subAbort.signal });
+        const unsub = c.unsubscribe(`${u}/b`, { signal: unsubAbort.signal });
+        subAbort.abort(new Error("gave up"));
+        unsubAbort.abort(new Error("gave up"));
+        await assert.rejects(sub, /gave up/);
+        await assert.rejects(unsub, /gave up/);
+        await c.ping(); // after the SUBACK and UNSUBACK: the broker applied both
+        await broker.restart!();
+        await until(() => c.connected, "reconnected after the restart", 15_000);
+        await pub.connect();
+        await pub.publish(`${u}/b`, "to the filter removed", false, 1);
+        await pub.publish(`${u}/a`, "to the filter added", false, 1);
+        assert.equal(text((await c.wait_msg()).payload), "to the filter added");
+      } finally {
+        await pub.disconnect();
+        await c.disconnect();
+        await proxy.close();
+        await broker.stop();
+      }
+    },
+    { mosquitto: true },
+  );
+}
+
 forEachBroker(
   "umqtt.robust's example, ported line by line, keeps working through a cut",
   async (broker, v) => {
