@@ -149,17 +149,22 @@ export const REQUEST_PROPERTIES = [
 const MESSAGE_PROPERTIES = [...REQUEST_PROPERTIES, "responseTopic", "correlationData"];
 
 /**
- * The TypeError for MQTT 5 `given` with MQTT 3.1.1, naming its keys:
- * `Invalid ${one} k ${what}: it is MQTT 5's…` (`${many}` for several or none).
+ * The TypeError for MQTT 5 options or properties (`keys`) given with MQTT
+ * 3.1.1, naming them: `Invalid ${one} k ${what}: it is MQTT 5's; give
+ * protocolVersion: 5` (`${many}` for several, or for none named).
  */
-function v5Only(given: unknown, what: string, many: string, one: string): TypeError {
-  const keys = typeof given === "object" && given !== null ? Object.keys(given) : [];
+export function v5Only(keys: string[], what = "", one = "option", many = "options"): TypeError {
   const list = keys.join(", ");
   const head = keys.length === 1 ? `${one} ${list}` : keys.length > 0 ? `${many} ${list}` : many;
   const verb = keys.length === 1 ? "it is" : "they are";
   return new TypeError(
     `Invalid ${head}${what ? ` ${what}` : ""}: ${verb} MQTT 5's; give protocolVersion: 5`,
   );
+}
+
+/** The keys of `given` when it is an object (those a TypeError names), else none. */
+function keysOf(given: unknown): string[] {
+  return typeof given === "object" && given !== null ? Object.keys(given) : [];
 }
 
 /**
@@ -176,7 +181,7 @@ export function checkProperties<T extends object>(
   version: ProtocolVersion,
 ): T | undefined {
   if (props === undefined) return undefined;
-  if (version !== 5) throw v5Only(props, `for ${what}`, "properties", "property");
+  if (version !== 5) throw v5Only(keysOf(props), `for ${what}`, "property", "properties");
   if (typeof props !== "object" || props === null) {
     throw new TypeError(`Invalid properties for ${what}: must be an object`);
   }
@@ -336,9 +341,7 @@ function checkKeys(o: object, allowed: string[], what: string, version: Protocol
   checkOptions(o, allowed, what);
   for (const [k, v] of Object.entries(o)) {
     if (v !== undefined && version !== 5 && k !== "qos" && k !== "signal") {
-      throw new TypeError(
-        `Invalid option ${k} for ${what}: it is MQTT 5's; give protocolVersion: 5`,
-      );
+      throw v5Only([k], `for ${what}`);
     }
   }
 }
@@ -459,7 +462,9 @@ export function checkDisconnect(
   connectExpiry?: number,
 ): Uint8Array | undefined {
   if (options === undefined) return undefined;
-  if (version !== 5) throw v5Only(options, "", "disconnect() options", "disconnect() option");
+  if (version !== 5) {
+    throw v5Only(keysOf(options), "", "disconnect() option", "disconnect() options");
+  }
   if (typeof options !== "object" || options === null) {
     throw invalid("options for disconnect", options, "an object");
   }

@@ -14,7 +14,15 @@ import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import { endpointUrl } from "./transports/endpoint.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
-import { checkBool, checkInt, checkOptions, checkPayload, checkStore, invalid } from "./_checks.ts";
+import {
+  checkBool,
+  checkInt,
+  checkOptions,
+  checkPayload,
+  checkStore,
+  invalid,
+  v5Only,
+} from "./_checks.ts";
 
 export type { ConnackProperties, UserProperty };
 
@@ -405,9 +413,7 @@ export function clientConfig(
   }
   if (version === 4) {
     for (const k of V5_OPTIONS) {
-      if (o[k] !== undefined) {
-        throw new TypeError(`Invalid option ${k}: it is MQTT 5's; give protocolVersion: 5`);
-      }
+      if (o[k] !== undefined) throw v5Only([k]);
     }
   }
   let password: ClientConfig["password"];

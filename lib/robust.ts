@@ -28,7 +28,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import { checkConnect, checkDelay, positive } from "./_checks.ts";
+import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -223,9 +223,7 @@ export class MQTTClient extends SimpleClient {
     this.#rejectWhenFull = full === "reject";
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
-      throw new TypeError(
-        "Invalid option followServerReference: it is MQTT 5's; give protocolVersion: 5",
-      );
+      throw v5Only(["followServerReference"]);
     }
     this.#follow = o.followServerReference ?? true;
     this.#signal = o.signal;
