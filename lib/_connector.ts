@@ -91,10 +91,18 @@ export class Connector {
     this.#stops++;
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     this.#onStop?.(error);
-    this.#conn.core.rejectKept(error);
-    // Requests a robust client kept waiting while offline too (a live connection's end does it).
-    this.#conn.replies?.lost(error, false);
+    this.rejectKept(error);
     await this.#conn.stop(error, bytes);
+  }
+
+  /**
+   * Rejects what waits across connections: the publishes kept for a
+   * reconnect, and requests waiting for their replies (a live connection's
+   * end rejects those, but a robust client keeps them while offline).
+   */
+  rejectKept(error: Error): void {
+    this.#conn.core.rejectKept(error);
+    this.#conn.replies?.lost(error, false);
   }
 
   /** Connects with `attempts` (given the disconnect() count), one connect at a time: Session Present. */

@@ -38,7 +38,7 @@ export interface CoreHooks {
 export interface CoreAccess {
   /** The client's hooks, for the robust client to set. */
   hooks(client: object): CoreHooks;
-  /** Rejects every kept publish. */
+  /** Rejects every kept publish, and the requests waiting for replies. */
   rejectKept(client: object, error: Error): void;
   /**
    * Checks disconnect()'s options as the core client's disconnect() does,

@@ -145,11 +145,7 @@ export class MQTTClient extends EventTarget {
   static {
     // For the robust client (lib/_internal.ts): one set of functions for all clients.
     access.hooks = (c) => (c as MQTTClient).#hooks;
-    // Publishes kept for a reconnect, and requests waiting for their replies.
-    access.rejectKept = (c, e) => {
-      (c as MQTTClient).#core.rejectKept(e);
-      (c as MQTTClient).#conn.replies?.lost(e, false);
-    };
+    access.rejectKept = (c, e) => (c as MQTTClient).#link.rejectKept(e);
     access.checkDisconnect = (c, options) => (c as MQTTClient).#link.checkDisconnect(options);
     access.servers = (c) => (c as MQTTClient).#link.servers.fromCurrent();
     access.connectTo = (c, server, clean, signal) =>
