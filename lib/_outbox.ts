@@ -30,8 +30,6 @@ export class Outbox {
 
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
   publish(p: CheckedPublish): Promise<void> {
-    // Aborted while it waited for a connection (robust client): it does not go.
-    if (p.signal?.aborted) return Promise.reject(p.signal.reason);
     // A QoS 0 publish's bytes may have gone out under a topic alias, built in
     // them: when the robust client tries it again, it is encoded again, with
     // the payload they still end with (the caller may have reused its buffer).

@@ -478,6 +478,8 @@ export class MQTTClient extends SimpleClient {
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
       if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal);
+      // Aborted while it waited: nothing of it goes out.
+      signal?.throwIfAborted();
       try {
         return await op();
       } catch (e) {
