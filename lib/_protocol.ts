@@ -11,10 +11,10 @@
 // bytes to write, messages to deliver, the CONNACK to settle. It opens no
 // socket, sets no timer and reads no clock, so tests drive it packet by packet.
 import type { Packet, ProtocolVersion, PublishPacket } from "./codec/packet.ts";
-import type { AckProperties, ConnackProperties } from "./codec/properties.ts";
+import type { ConnackProperties } from "./codec/properties.ts";
 import { encodeAck, encodePublish, NO_PROPERTIES } from "./codec/publish.ts";
-import { reasonCodeMessage } from "./codec/reason_codes.ts";
-import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+import { ackRefusal } from "./codec/reason_codes.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 
@@ -449,7 +449,7 @@ export class Protocol {
         if (reason >= 0x80 && p.type !== "pubcomp") {
           // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.
           this.#release(p.packetId);
-          return f.reject(refusal(p.type, reason, p.properties));
+          return f.reject(ackRefusal(p.type, reason, p.properties));
         }
         if (p.type === "pubrec") {
           // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
@@ -585,16 +585,4 @@ export class Protocol {
     }
     return this.#pingSentAt ? this.#pingSentAt + ms / 2 : idleSince + ms;
   }
-}
-
-/** The error for a PUBLISH the broker refused in its PUBACK or PUBREC (MQTT 5). */
-function refusal(type: string, code: number, props?: AckProperties): MQTTException {
-  const why = props?.reasonString ? `: ${props.reasonString}` : "";
-  return new MQTTException(
-    `Publish refused by the broker: ${
-      reasonCodeMessage(code)
-    }${why} (${type.toUpperCase()} reason code 0x${code.toString(16)})`,
-    code,
-    props?.reasonString,
-  );
 }

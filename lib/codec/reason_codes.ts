@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { MQTTProtocolError } from "../errors.ts";
+import { MQTTException, MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
 import type { BodyReader } from "./_strings.ts";
 import { buildPacket, u16 } from "./_varint.ts";
-import { readProperties, writeProperties } from "./properties.ts";
+import { type AckProperties, readProperties, writeProperties } from "./properties.ts";
 
 // Packet sets, a bit per packet type.
 const CONNACK = 1 << 2, PUB = 3 << 4, PUBREL = 1 << 6, PUBCOMP = 1 << 7, SUBACK = 1 << 9;
@@ -93,6 +93,18 @@ for (const [code, packets, message] of CODES) {
  */
 export function reasonCodeMessage(code: number): string {
   return MESSAGES[code] ?? `Reserved reason code 0x${code.toString(16)}`;
+}
+
+/** The error for a PUBLISH the broker refused in its PUBACK or PUBREC (MQTT 5). */
+export function ackRefusal(type: string, code: number, props?: AckProperties): MQTTException {
+  const why = props?.reasonString ? `: ${props.reasonString}` : "";
+  return new MQTTException(
+    `Publish refused by the broker: ${
+      reasonCodeMessage(code)
+    }${why} (${type.toUpperCase()} reason code 0x${code.toString(16)})`,
+    code,
+    props?.reasonString,
+  );
 }
 
 /**
