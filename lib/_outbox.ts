@@ -5,10 +5,10 @@
 import type { PublishPacket, Subscription } from "./codec/packet.ts";
 import { encodePublish } from "./codec/publish.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
-import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
+import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
 import type { Acked, AckKind } from "./_protocol.ts";
-import { type CheckedPublish, checkLimits, limitsPublish } from "./_checks.ts";
+import { type CheckedPublish, checkLimits } from "./_checks.ts";
 import { headerLength } from "./codec/_varint.ts";
 import { abortable } from "./_abortable.ts";
 import type { CoreHooks } from "./_internal.ts";
@@ -19,9 +19,6 @@ const noop = () => {};
 export class Outbox {
   readonly #conn: Connection;
   readonly #hooks: CoreHooks;
-  // MQTT 5: the CONNACK properties last looked at, and whether they limit a publish.
-  #broker?: ConnackProperties;
-  #limited = true;
 
   constructor(conn: Connection, hooks: CoreHooks) {
     this.#conn = conn;
@@ -40,7 +37,7 @@ export class Outbox {
     const { packet, qos, idAt, signal } = p;
     const conn = this.#conn;
     // MQTT 5: bytes not built yet are needed here only to be measured against a limit.
-    const limited = packet !== undefined && this.#limits();
+    const limited = packet !== undefined && conn.core.limited;
     const bytes = limited ? p.bytes ??= encodePublish(packet, 5) : p.bytes;
     const refused = this.#refused("publish", bytes?.length ?? 0, limited ? packet : undefined);
     if (refused) return Promise.reject(refused);
@@ -53,13 +50,6 @@ export class Outbox {
     if (qos === 0) return conn.writer.send(full);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, full, idAt, signal, true, undefined, packet), signal);
-  }
-
-  /** MQTT 5: whether this connection's CONNACK has a limit a publish may break (cached per CONNACK). */
-  #limits(): boolean {
-    const broker = this.#conn.core.broker;
-    if (broker !== this.#broker) this.#broker = broker, this.#limited = limitsPublish(broker);
-    return this.#limited;
   }
 
   /** A SUBSCRIBE (`bytes` if already encoded): resolves with what the SUBACK said. */

@@ -62,6 +62,10 @@ export class Protocol {
   lastWrite = 0;
   /** MQTT 5: the properties of this connection's CONNACK (the broker's limits); `{}` before one. */
   broker: ConnackProperties = NO_PROPS;
+  /** MQTT 5: `broker` has a limit a publish may break (Maximum QoS, Retain, Maximum Packet Size). */
+  limited = false;
+  /** MQTT 5: a QoS 0 PUBLISH without properties goes as built, as 3.1.1's (no limit, no alias). */
+  plain = true;
   /** MQTT 5: times the broker sent more unacknowledged QoS 1/2 messages than our Receive Maximum. */
   overruns = 0;
 
@@ -72,8 +76,9 @@ export class Protocol {
   // (the broker's Receive Maximum), and how many of its we have not acked.
   #window = 65535;
   #unacked = 0;
-  // MQTT 5 topic aliases of this connection, ours and the broker's (made on first use).
+  // MQTT 5 topic aliases of this connection, both ways (made on first use); whether we use ours.
   #aliases: TopicAliases | null = null;
+  #aliasing = false;
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
   #inflight = NO_IDS;
@@ -166,11 +171,10 @@ export class Protocol {
     this.#generation++;
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = null;
-    this.#window = 65535;
+    this.#limits(NO_PROPS);
     this.#held = NONE;
     this.#unacked = 0;
     this.#qos2Released = null;
-    this.broker = NO_PROPS;
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
@@ -337,11 +341,20 @@ export class Protocol {
    */
   wire(packet: PublishPacket, full?: Uint8Array, packetId?: number, reuse?: boolean): Uint8Array {
     const b = this.broker;
-    const max = b.topicAliasMaximum;
-    return max && this.#options.autoTopicAlias
+    return this.#aliasing
       ? (this.#aliases ??= new TopicAliases())
-        .out(packet, full, packetId, max, b.maximumPacketSize, reuse)
+        .out(packet, full, packetId, b.topicAliasMaximum!, b.maximumPacketSize, reuse)
       : full ?? encodePublish(packet, 5);
+  }
+
+  /** Takes the broker's limits: its CONNACK's properties (`NO_PROPS` before one). */
+  #limits(b: ConnackProperties): void {
+    this.broker = b;
+    this.#window = b.receiveMaximum ?? 65535;
+    this.#aliasing = !!b.topicAliasMaximum && this.#options.autoTopicAlias;
+    this.limited = b.maximumQoS !== undefined || b.retainAvailable === false ||
+      b.maximumPacketSize !== undefined;
+    this.plain = !this.limited && !this.#aliasing;
   }
 
   /** The next free packet id, or undefined when all are in use. */
@@ -420,8 +433,7 @@ export class Protocol {
       }
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
-      this.broker = p.properties ?? NO_PROPS;
-      this.#window = this.broker.receiveMaximum ?? 65535;
+      this.#limits(p.properties ?? NO_PROPS);
       this.#out.connack(p);
       return;
     }

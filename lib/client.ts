@@ -366,9 +366,9 @@ export class MQTTClient extends EventTarget {
     options: PublishOptions = NO_OPTIONS,
   ): Promise<void> {
     let p: CheckedPublish;
-    const run = this.#hooks.run;
+    const run = this.#hooks.run, plain = !run && this.#core.plain;
     try {
-      p = checkPublish(topic, msg, retain, qos, options, this.#config.version, !run);
+      p = checkPublish(topic, msg, retain, qos, options, this.#config.version, !run, plain);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -335,6 +335,47 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a QoS 0 publish follows each connection's CONNACK: as built with none, refused over a limit, aliased where granted",
+  async () => {
+    let n = 0;
+    await withHostileBroker(async (peer) => {
+      const connection = n++;
+      // First no limit and no alias; then a Maximum Packet Size; then aliases.
+      await acceptConnect(
+        peer,
+        [{}, { maximumPacketSize: 40 }, { topicAliasMaximum: 5 }][connection],
+      );
+      const first = await peer.expect("publish");
+      const alias = connection === 2 ? 1 : undefined;
+      assert.deepEqual(
+        [first.topic, text(first.payload), first.retain, first.properties],
+        ["t/plain", "m1", true, alias && { topicAlias: alias }],
+      );
+      if (connection === 0) {
+        const second = await peer.expect("publish");
+        assert.deepEqual(second.properties, { contentType: "text/plain" });
+      }
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = v5(broker, "plain");
+      for (let i = 0; i < 3; i++) {
+        await client.connect();
+        await client.publish("t/plain", "m1", true);
+        if (i === 0) {
+          await client.publish("t/plain", "m2", { properties: { contentType: "text/plain" } });
+        }
+        if (i === 1) {
+          // Over the broker's Maximum Packet Size: refused before a byte is written.
+          await assert.rejects(client.publish("t/plain", "x".repeat(64)), RangeError);
+        }
+        await bye(client, broker);
+      }
+    });
+  },
+  TIMEOUT,
+);
+
 test("autoTopicAlias false: no aliases even when the broker allows them", async () => {
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer, { topicAliasMaximum: 10 });

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
+import type { ConnackProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { harness, request, type Tracked } from "./_protocol_harness.ts";
@@ -464,6 +465,32 @@ test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent
   assert.deepEqual([...h.store.outgoing.keys()], [2], "the refused ones leave the session");
   h.core.handle({ type: "puback", packetId: 2 });
   assert.equal(one.state, "resolved");
+});
+
+test("MQTT 5: a connection is plain (a QoS 0 publish goes as built) unless its CONNACK limits publishes or grants aliases we use", () => {
+  const h = harness(undefined, { ...V5, autoTopicAlias: true });
+  const flags = () => ({ limited: h.core.limited, plain: h.core.plain });
+  h.connect(true, false, {});
+  assert.deepEqual(flags(), { limited: false, plain: true });
+  for (const limit of [{ maximumQoS: 1 }, { retainAvailable: false }, { maximumPacketSize: 99 }]) {
+    h.cut();
+    h.connect(true, false, limit as ConnackProperties);
+    assert.deepEqual(flags(), { limited: true, plain: false }, JSON.stringify(limit));
+  }
+  h.cut();
+  h.connect(true, false, { retainAvailable: true, maximumQoS: undefined });
+  assert.deepEqual(flags(), { limited: false, plain: true }, "retain available is no limit");
+  h.cut();
+  h.connect(true, false, { topicAliasMaximum: 10 });
+  assert.deepEqual(flags(), { limited: false, plain: false }, "aliases granted, and used");
+  // A new connection forgets the last one's limits until its own CONNACK.
+  h.cut();
+  h.core.start(true);
+  assert.deepEqual(flags(), { limited: false, plain: true });
+  // Aliases granted but not used (autoTopicAlias false): still plain.
+  const off = harness(undefined, V5);
+  off.connect(true, false, { topicAliasMaximum: 10 });
+  assert.equal(off.core.plain, true);
 });
 
 test("a clean start empties the store through delete(), which a store writing through to disk overrides", () => {
