@@ -3,7 +3,13 @@
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
 import { encodePublish, hasAny } from "./codec/publish.ts";
-import { allocPacket, headerLength, varintSize, writeFixedHeader } from "./codec/_varint.ts";
+import {
+  allocPacket,
+  headerLength,
+  SHORT_LIVED,
+  varintSize,
+  writeFixedHeader,
+} from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
 /** The topic aliases of one connection, both ways; a new connection starts with none. */
@@ -103,7 +109,7 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   const propsAt = idAt + (qos > 0 ? 2 : 0); // its Property Length 0
   const from = known ? idAt : h + 2; // the topic name unless known, and the id, are copied
   const payload = full.length - propsAt - 1;
-  const [buf, start] = allocPacket(full[0], 2 + propsAt - from + 4 + payload, true);
+  const [buf, start] = allocPacket(full[0], 2 + propsAt - from + 4 + payload, SHORT_LIVED);
   let at = start;
   buf[at++] = (idAt - from) >> 8;
   buf[at++] = (idAt - from) & 0xff;
@@ -121,7 +127,7 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
  */
 function aliased(packet: PublishPacket, alias: number): Uint8Array {
   const payload = packet.payload;
-  const [buf, start] = allocPacket(0x30 | (packet.retain ? 1 : 0), 6 + payload.length, true);
+  const [buf, start] = allocPacket(0x30 | (packet.retain ? 1 : 0), 6 + payload.length, SHORT_LIVED);
   let at = start;
   buf[at++] = 0; // an empty topic name
   buf[at++] = 0;

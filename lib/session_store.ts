@@ -45,7 +45,9 @@ export interface SessionStore {
    * first sent: the encoded PUBLISH (QoS 1, or QoS 2 before its PUBREC) or
    * the encoded PUBREL (QoS 2 after its PUBREC). Resent by `connect(false)`
    * (a PUBLISH with DUP=1), cleared by a clean session; MQTT 5 with Session
-   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped.
+   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped. A small
+   * packet is a view into a buffer it shares with other packets: save its
+   * bytes (the view itself, or `bytes.slice()`), never `bytes.buffer`.
    */
   readonly outgoing: Map<number, Uint8Array>;
   /**

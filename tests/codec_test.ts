@@ -370,3 +370,33 @@ test("encode: a payload or password that is not bytes is a TypeError, and leaves
   // later publish of the process fail with "offset is out of bounds").
   assert.deepEqual([...publish(Uint8Array.of(7))], [0x30, 4, 0, 1, 0x74, 7]);
 });
+
+test("small PUBLISH packets of every QoS come out of shared slabs, each its own bytes", () => {
+  // Enough of each QoS to fill several slabs (64 KiB for QoS 0, 8 KiB for the kept QoS 1/2
+  // ones), interleaved, all kept: a slab handed out twice would overwrite earlier packets.
+  const kept: [PublishPacket, Uint8Array][] = [];
+  for (let i = 0; i < 3000; i++) {
+    const qos = (i % 3) as 0 | 1 | 2;
+    const payload = Uint8Array.from({ length: i % 200 }, (_, k) => (k + i) & 0xff);
+    const p: PublishPacket = {
+      type: "publish",
+      topic: `t/${i}`,
+      payload,
+      qos,
+      retain: false,
+      dup: false,
+    };
+    if (qos === 0) {
+      kept.push([p, encode(p)]);
+      continue;
+    }
+    // As the session does: a stand-in id, then the real one patched in (before the payload).
+    const bytes = encode({ ...p, packetId: 1 });
+    const id = (i % 65535) + 1;
+    bytes.set([id >> 8, id & 0xff], bytes.length - payload.length - 2);
+    kept.push([{ ...p, packetId: id }, bytes]);
+  }
+  const buffers = new Set(kept.map(([, b]) => b.buffer));
+  assert.ok(buffers.size < kept.length / 10, `${buffers.size} buffers for ${kept.length} packets`);
+  for (const [p, bytes] of kept) assert.deepEqual(new PacketDecoder().push(bytes), [p]);
+});

@@ -56,39 +56,52 @@ export function pushVarint(out: number[], n: number): void {
   } while (n > 0);
 }
 
-// Small QoS 0 PUBLISH packets are carved out of a shared slab, as Node's
-// Buffer pool does: a view on an existing ArrayBuffer costs far less than a
-// new ArrayBuffer (21% of the client-only publish profile went to
-// allocating them). Views never overlap, so each packet is still its own
-// bytes. Only packets that are written and forgotten come from the slab: a
-// kept packet (a QoS 1 publish awaiting its ack) would pin the whole slab.
-const SLAB_SIZE = 65_536;
+// Small PUBLISH packets are carved out of shared slabs, as Node's Buffer
+// pool does: a view on an existing ArrayBuffer costs far less than a new
+// ArrayBuffer (21% of the client-only publish profile went to allocating
+// them, and a third of a QoS 1 round trip's client side, its GC included).
+// Views never overlap, so each packet is still its own bytes. A kept packet
+// (QoS 1/2, in the session until acknowledged) pins its slab while it is
+// kept, so kept packets share small slabs: one kept long holds at most
+// 8 KiB. Packets written and forgotten (QoS 0) share large ones.
 const SLAB_MAX = 1024;
-let slab = new Uint8Array(0);
-let slabAt = 0;
 
-/** `n` fresh zeroed bytes, from the slab when `pooled` and small. */
-function alloc(n: number, pooled: boolean): Uint8Array {
-  if (!pooled || n > SLAB_MAX) return new Uint8Array(n);
-  if (slabAt + n > slab.length) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabAt = 0;
+/** Where small packets come from: one slab at a time, never reused. */
+export class Slab {
+  #buf = new Uint8Array(0);
+  #at = 0;
+  /** @param size The bytes of each slab. */
+  constructor(readonly size: number) {}
+
+  /** `n` fresh zeroed bytes, a view into the current slab. */
+  take(n: number): Uint8Array {
+    if (this.#at + n > this.#buf.length) {
+      this.#buf = new Uint8Array(this.size);
+      this.#at = 0;
+    }
+    return this.#buf.subarray(this.#at, this.#at += n);
   }
-  return slab.subarray(slabAt, slabAt += n);
 }
+
+/** For packets written, then dropped. */
+export const SHORT_LIVED: Slab = new Slab(65_536);
+/** For packets the session keeps until their acknowledgement. */
+export const KEPT: Slab = new Slab(8192);
 
 /**
  * Allocates a packet buffer for `remaining` body bytes and writes its fixed header.
- * @param pooled The packet is short-lived (written, then dropped): it may share a slab.
+ * @param slab Where a small packet may come from ({@linkcode SHORT_LIVED}, {@linkcode KEPT});
+ * none: a buffer of its own.
  */
 export function allocPacket(
   byte1: number,
   remaining: number,
-  pooled = false,
+  slab?: Slab,
 ): [Uint8Array, number] {
   // Checked before the slab moves: a length that is not a number must not leave it unusable.
   checkRemaining(remaining);
-  const buf = alloc(1 + varintSize(remaining) + remaining, pooled);
+  const n = 1 + varintSize(remaining) + remaining;
+  const buf = slab && n <= SLAB_MAX ? slab.take(n) : new Uint8Array(n);
   return [buf, writeHeader(buf, byte1, remaining)];
 }
 

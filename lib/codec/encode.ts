@@ -13,7 +13,9 @@ const PINGREQ = Uint8Array.of(0xc0, 0x00);
 const PINGRESP = Uint8Array.of(0xd0, 0x00);
 
 /**
- * Encodes a packet to the bytes that go on the wire, one new buffer each call.
+ * Encodes a packet to the bytes that go on the wire, new bytes each call. A
+ * small PUBLISH is a view into a buffer shared with other packets (views
+ * never overlap): use the view, not its `buffer`.
  *
  * @param packet The packet, e.g. `{ type: "publish", topic, payload, qos, retain, dup }`.
  * @param version 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0). A CONNECT is

@@ -8,7 +8,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicName } from "../topic.ts";
 import { BodyReader, decodeUtf8, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
-import { allocPacket } from "./_varint.ts";
+import { allocPacket, KEPT, SHORT_LIVED } from "./_varint.ts";
 import type { AckPacket, AckType, ProtocolVersion, PublishPacket, QoS } from "./packet.ts";
 import { type PublishProperties, readProperties, writeProperties } from "./properties.ts";
 import { readReasoned, writeReasoned } from "./reason_codes.ts";
@@ -37,6 +37,7 @@ export function topicEncoded(topic: string): boolean {
 /**
  * Encodes a PUBLISH packet; in MQTT 5.0 with its properties, after the packet
  * identifier, so that the identifier is at the same offset in both versions.
+ * A small one is a view into a buffer shared with other packets.
  */
 export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): Uint8Array {
   // No properties (the usual case) is a Property Length of 0, one byte, built from nothing.
@@ -71,7 +72,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
   }
   const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + propsLength + payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
-  const [buf, start] = allocPacket(byte1, remaining, qos === 0);
+  const [buf, start] = allocPacket(byte1, remaining, qos === 0 ? SHORT_LIVED : KEPT);
   let at = writeBytes(buf, start, topic);
   if (qos > 0) at = writeU16(buf, at, p.packetId!);
   if (props) buf.set(props, at), at += props.length;
