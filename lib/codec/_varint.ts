@@ -68,18 +68,21 @@ const SLAB_MAX = 1024;
 
 /** Where small packets come from: one slab at a time, never reused. */
 export class Slab {
-  #buf = new Uint8Array(0);
+  #buf = new ArrayBuffer(0);
   #at = 0;
   /** @param size The bytes of each slab. */
   constructor(readonly size: number) {}
 
   /** `n` fresh zeroed bytes, a view into the current slab. */
   take(n: number): Uint8Array {
-    if (this.#at + n > this.#buf.length) {
-      this.#buf = new Uint8Array(this.size);
+    if (this.#at + n > this.#buf.byteLength) {
+      this.#buf = new ArrayBuffer(this.size);
       this.#at = 0;
     }
-    return this.#buf.subarray(this.#at, this.#at += n);
+    // Not subarray(), which looks up the species constructor: 24 ns a view against 16 (Deno 2).
+    const bytes = new Uint8Array(this.#buf, this.#at, n);
+    this.#at += n;
+    return bytes;
   }
 }
 
