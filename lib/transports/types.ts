@@ -20,7 +20,11 @@
 export interface StreamPair {
   /** Bytes from the broker. */
   readable: ReadableStream<Uint8Array>;
-  /** Bytes to the broker. */
+  /**
+   * Bytes to the broker. A chunk may be a view into a buffer shared with
+   * other packets, which the client may keep to send again (an unacknowledged
+   * QoS 1/2 PUBLISH): write its bytes, never transfer or detach its buffer.
+   */
   writable: WritableStream<Uint8Array>;
   /** Closes the connection, if the streams alone cannot (a `Deno.Conn` has it). */
   close?(): void | Promise<void>;
