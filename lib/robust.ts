@@ -483,13 +483,17 @@ export class MQTTClient extends SimpleClient {
       try {
         return await op();
       } catch (e) {
-        // While still connected it is not the connection's (a callback threw it): the caller's.
-        if (!(e instanceof MQTTConnectionError) || this.#closed || this.connected) throw e;
+        if (!this.#lost(e)) throw e;
         signal?.throwIfAborted();
         this.#signal?.throwIfAborted();
         this.log(false, e);
       }
     }
+  }
+
+  /** Whether `e` lost the connection: not after disconnect(), nor still connected (a callback's). */
+  #lost(e: unknown): boolean {
+    return e instanceof MQTTConnectionError && !this.#closed && !this.connected;
   }
 
   /** Waits for the connection: a publish (`bytes` given) within the offline limits. */
@@ -542,8 +546,7 @@ export class MQTTClient extends SimpleClient {
       try {
         return await super.check_msg();
       } catch (e) {
-        const lost = e instanceof MQTTConnectionError && !this.#closed && !this.connected;
-        if (!lost || attempts === 1) throw e;
+        if (!this.#lost(e) || attempts === 1) throw e;
         this.log(false, e);
       }
       await this.reconnect();
