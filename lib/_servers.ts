@@ -70,7 +70,18 @@ export class Servers {
    * every server failed, rejects with the last error, its message then
    * listing each address tried and why (with one server, as it was).
    */
-  async first<T>(
+  first<T>(
+    attempt: (server: Endpoint) => Promise<T>,
+    stopped: () => boolean,
+    referred?: (error: unknown, server: Endpoint) => Endpoint[],
+  ): Promise<T> {
+    // One server and no reference to follow: its attempt's outcome as it is.
+    if (this.list.length === 1 && !referred) return attempt(this.list[0]);
+    return this.#round(attempt, stopped, referred);
+  }
+
+  /** first()'s round of the list: each server in turn, references followed once. */
+  async #round<T>(
     attempt: (server: Endpoint) => Promise<T>,
     stopped: () => boolean,
     referred?: (error: unknown, server: Endpoint) => Endpoint[],
