@@ -400,3 +400,17 @@ test("small PUBLISH packets of every QoS come out of shared slabs, each its own 
   assert.ok(buffers.size < kept.length / 10, `${buffers.size} buffers for ${kept.length} packets`);
   for (const [p, bytes] of kept) assert.deepEqual(new PacketDecoder().push(bytes), [p]);
 });
+
+test("acks come out of shared slabs, each its own bytes", () => {
+  // Enough to fill several slabs, all kept: PUBREL (kept by the session until its PUBCOMP)
+  // from the kept packets' slab, the others from the short-lived one.
+  const types = ["puback", "pubrec", "pubrel", "pubcomp"] as const;
+  const kept: [Packet, Uint8Array][] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const p = { type: types[i % 4], packetId: (i % 65535) + 1 } as Packet;
+    kept.push([p, encode(p)]);
+  }
+  const buffers = new Set(kept.map(([, b]) => b.buffer));
+  assert.ok(buffers.size < kept.length / 100, `${buffers.size} buffers for ${kept.length} acks`);
+  for (const [p, bytes] of kept) assert.deepEqual(new PacketDecoder().push(bytes), [p]);
+});

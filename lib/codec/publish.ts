@@ -229,7 +229,14 @@ export function encodeAck(p: AckPacket<AckType>, version: ProtocolVersion = 4): 
   if (version === 5 && (p.reasonCode || p.properties)) {
     return writeReasoned(byte1, id, p.reasonCode, p.properties);
   }
-  return Uint8Array.of(byte1, 0x02, id >> 8, id & 0xff);
+  // From a slab, as small PUBLISH packets are: a buffer of its own costs
+  // more than all the rest of an ack. A PUBREL stays in the session until its PUBCOMP.
+  const buf = (p.type === "pubrel" ? KEPT : SHORT_LIVED).take(4);
+  buf[0] = byte1;
+  buf[1] = 0x02;
+  buf[2] = id >> 8;
+  buf[3] = id & 0xff;
+  return buf;
 }
 
 /**
