@@ -221,3 +221,46 @@ channelTest("channel: a large read, or one that waited for its data, ends the st
     await ch.close();
   }
 });
+
+channelTest(
+  "channel: every chunk read is its own bytes, small ones out of shared slabs",
+  async () => {
+    // Sizes around the slab limit and the buffer's growth; read i fills its bytes with i. All
+    // chunks are kept: a slab handed out twice, or a read buffer handed out, would show.
+    const sizes = Array.from({ length: 600 }, (_, i) => [7, 64, 300, 1024, 1025, 5000][i % 6]);
+    let reads = 0;
+    const c = {
+      read(p: Uint8Array): Promise<number | null> {
+        if (reads === sizes.length) return Promise.resolve(null);
+        const n = Math.min(sizes[reads], p.length);
+        p.fill(reads++ & 0xff, 0, n);
+        return Promise.resolve(n);
+      },
+      write: (p: Uint8Array) => Promise.resolve(p.length),
+      close() {},
+    };
+    const chunks: Uint8Array[] = [];
+    let ended = false;
+    const ch = open(c);
+    const s: ReadSink = {
+      data(_ch, chunk) {
+        if (chunk === null) ended = true;
+        else chunks.push(chunk);
+      },
+      failed(_ch, e) {
+        throw e;
+      },
+    };
+    while (!ended) await readStep(ch, s);
+    assert.equal(chunks.length, sizes.length);
+    chunks.forEach((chunk, i) => {
+      assert.ok(chunk.every((b) => b === (i & 0xff)), `chunk ${i} (${chunk.length} bytes) changed`);
+    });
+    const small = chunks.filter((chunk) => chunk.length <= 1024);
+    const buffers = new Set(small.map((chunk) => chunk.buffer));
+    assert.ok(
+      buffers.size < small.length / 10,
+      `${buffers.size} buffers for ${small.length} chunks`,
+    );
+  },
+);
