@@ -4,6 +4,7 @@
 // written while the reader holds writes back ("corked") to hand out a chunk.
 import type { Channel } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
+import { SHORT_LIVED } from "./codec/_varint.ts";
 import type { Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
@@ -104,7 +105,8 @@ export class Writer {
         this.#out = NONE;
         this.#batch = null;
         try {
-          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks));
+          // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
+          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED));
           this.#owner.written();
           batch?.resolve();
         } catch (e) {
