@@ -9,7 +9,7 @@ import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
 import { BodyReader, payloadBytes, typeName } from "./codec/_strings.ts";
-import { headerLength } from "./codec/_varint.ts";
+import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
@@ -108,12 +108,15 @@ export function checkInt(name: string, v: unknown, min: number, max: number): vo
   }
 }
 
-/** The payload's bytes, once it is text or bytes. */
-export function checkPayload(msg: unknown, name = "msg"): Uint8Array {
+/**
+ * The payload's bytes, once it is text or bytes; short text's in `slab`
+ * (a publish's, copied into its packet), else in a buffer of their own.
+ */
+export function checkPayload(msg: unknown, name = "msg", slab?: Slab): Uint8Array {
   if (typeof msg !== "string" && !(msg instanceof Uint8Array)) {
     throw invalid(name, msg, "a string or a Uint8Array");
   }
-  return payloadBytes(msg);
+  return payloadBytes(msg, slab);
 }
 
 /** A publish's arguments, checked and encoded. */
@@ -227,7 +230,7 @@ export function checkPublish(
   const signal = given.signal ?? options?.signal;
   signal?.throwIfAborted();
   // The topic: the codec checks it (validateTopicName, then its UTF-8).
-  const payload = checkPayload(msg);
+  const payload = checkPayload(msg, "msg", SHORT_LIVED);
   const packet: PublishPacket = {
     type: "publish",
     topic,

@@ -53,7 +53,8 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
       topic = new Uint8Array(0);
     } else {
       validateTopicName(p.topic);
-      topic = utf8(p.topic, "topic");
+      // Kept only until the next topic: a slab view (which it keeps alive until then).
+      topic = utf8(p.topic, "topic", SHORT_LIVED);
       lastTopic = p.topic;
       lastTopicBytes = topic;
     }
