@@ -414,3 +414,19 @@ test("acks come out of shared slabs, each its own bytes", () => {
   assert.ok(buffers.size < kept.length / 100, `${buffers.size} buffers for ${kept.length} acks`);
   for (const [p, bytes] of kept) assert.deepEqual(new PacketDecoder().push(bytes), [p]);
 });
+
+test("decoding a topic that differs from the last only in its bytes, from a buffer reused", () => {
+  // The decoder remembers the last topic's bytes to skip decoding it again: they must be its
+  // own copy, not a view of the caller's buffer, and every topic change must be seen.
+  const buf = new Uint8Array(64);
+  const topics = ["a/b", "a/c", "a/c", "x/c", "a/b", "é/z"];
+  for (let i = 0; i < 1000; i++) {
+    const topic = topics[i % topics.length];
+    const bytes = encode(publish(topic, { payload: Uint8Array.of(i & 0xff) }));
+    buf.set(bytes);
+    assert.deepEqual(
+      decodePacket(buf[0], buf.subarray(2, bytes.length)),
+      publish(topic, { payload: Uint8Array.of(i & 0xff) }),
+    );
+  }
+});
