@@ -608,3 +608,26 @@ test("encode names a missing reason code rather than fail inside (CONNACK's is i
     assertArgError(() => encode(packet as Packet, 5), TypeError, words);
   }
 });
+
+test("5.0: packets with properties, all kept, each decode as encoded (properties go through a slab)", () => {
+  const kept: [Packet, Uint8Array][] = [];
+  for (let i = 0; i < 2000; i++) {
+    const p: PublishPacket = {
+      type: "publish",
+      topic: `t/${i % 7}`,
+      payload: Uint8Array.of(i & 0xff),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: {
+        responseTopic: `r/${i}/${"é".repeat(i % 50)}`,
+        correlationData: Uint8Array.of(i >> 8, i & 0xff),
+        userProperties: [["n", String(i)], ["x".repeat(i % 400), "y"]],
+      },
+    };
+    kept.push([p, encode(p, 5)]);
+  }
+  for (const [p, bytes] of kept) {
+    assert.deepEqual(new PacketDecoder({ protocolVersion: 5 }).push(bytes), [p]);
+  }
+});

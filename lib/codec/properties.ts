@@ -7,7 +7,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
 import { type BodyReader, utf8 } from "./_strings.ts";
-import { pushVarint } from "./_varint.ts";
+import { pushVarint, SHORT_LIVED, SLAB_MAX } from "./_varint.ts";
 
 /** A user property: a name and a value. Names may repeat; order is kept (MQTT 5.0 section 1.5.7). */
 export type UserProperty = [name: string, value: string];
@@ -207,7 +207,8 @@ function rule(id: number, type: number, v?: unknown): string {
 /**
  * Encodes `props` as the properties of packet `type` (0 for a will): the
  * Property Length, then each property. Absent or empty properties are the
- * single byte 0x00 (MQTT-2.2.2-1).
+ * single byte 0x00 (MQTT-2.2.2-1). Small ones are a view into a buffer
+ * shared with other packets, to be copied into a packet.
  *
  * @throws {TypeError} A key the table does not know or that packet does not allow, a value of the wrong type.
  * @throws {RangeError} A number out of its range (a topic alias of 0, a receive maximum over 65535…).
@@ -262,16 +263,21 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
       } else {
         // Length-prefixed: a string, binary data, or a pair of strings.
         for (const s of t === PAIR ? v : [v]) {
-          const bytes = t === BIN ? s : utf8(s, `${key} in ${where}`);
+          const bytes = t === BIN ? s : utf8(s, `${key} in ${where}`, SHORT_LIVED);
           out.push(bytes.length >> 8, bytes.length & 0xff);
           for (let i = 0; i < bytes.length; i++) out.push(bytes[i]);
         }
       }
     }
   }
-  const bytes: number[] = [];
-  pushVarint(bytes, out.length);
-  return Uint8Array.from(bytes.concat(out));
+  const length: number[] = [];
+  pushVarint(length, out.length);
+  // Copied into a packet at once: small ones from a slab (a buffer of their own costs ~1 us).
+  const n = length.length + out.length;
+  const bytes = n <= SLAB_MAX ? SHORT_LIVED.take(n) : new Uint8Array(n);
+  bytes.set(length);
+  bytes.set(out, length.length);
+  return bytes;
 }
 
 /**
