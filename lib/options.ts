@@ -33,7 +33,11 @@ const NO_CONNECT_PROPERTIES: ConnectProperties = Object.freeze({});
 export interface Message {
   /** The topic it was published to (always the full topic, also when it came as a topic alias). */
   topic: string;
-  /** The payload bytes. */
+  /**
+   * The payload bytes: a view into a buffer that holds other bytes too (the
+   * chunk read, or a slab shared by small ones). Keep the view, or a
+   * `slice()` of it, never its `.buffer`.
+   */
   payload: Uint8Array;
   /** The QoS it was delivered with. */
   qos: QoS;
