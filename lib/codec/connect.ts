@@ -6,7 +6,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { BodyReader, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
-import { allocPacket, buildPacket } from "./_varint.ts";
+import { allocPacket, buildPacket, SHORT_LIVED } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
 import { checkReasonCode } from "./reason_codes.ts";
@@ -26,7 +26,7 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
     );
   }
   const v5 = level === 5;
-  const id = utf8(p.clientId, "client id");
+  const id = utf8(p.clientId, "client id", SHORT_LIVED);
   // MQTT 5.0 drops this rule: the server assigns an id, and may keep the session (section 3.1.3.1).
   if (id.length === 0 && !p.cleanSession && !v5) {
     throw new TypeError(
@@ -41,9 +41,9 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (p.password !== undefined && p.username === undefined && !v5) {
     throw new TypeError("A password needs a user name in MQTT 3.1.1 (MQTT-3.1.2-22)");
   }
-  const user = p.username === undefined ? undefined : utf8(p.username, "user name");
+  const user = p.username === undefined ? undefined : utf8(p.username, "user name", SHORT_LIVED);
   const will = p.will;
-  const willTopic = will ? utf8(will.topic, "will topic") : undefined;
+  const willTopic = will ? utf8(will.topic, "will topic", SHORT_LIVED) : undefined;
   if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
     throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
   }
@@ -65,15 +65,16 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
     (user ? 0x80 : 0) | (password ? 0x40 : 0);
   const props = v5 ? writeProperties(p.properties, 1) : undefined;
   const willProps = v5 && will ? writeProperties(will.properties, 0) : undefined;
-  // Sized first, then written in place: a connect's garbage is what grows the
-  // young generation of a process opening thousands of connections.
+  // Sized first, then written in place, its text in a slab and the packet too
+  // (written, then dropped): a connect's garbage is what grows the young
+  // generation of a process opening thousands of connections.
   let n = PROTOCOL.length + 4 + (props?.length ?? 0) + 2 + id.length;
   if (will && willTopic) {
     n += (willProps?.length ?? 0) + 4 + willTopic.length + will.payload.length;
   }
   if (user) n += 2 + user.length;
   if (password) n += 2 + password.length;
-  const [buf, start] = allocPacket(0x10, n);
+  const [buf, start] = allocPacket(0x10, n, SHORT_LIVED);
   buf.set(PROTOCOL, start);
   let at = start + PROTOCOL.length;
   buf[at++] = level;
