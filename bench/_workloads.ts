@@ -91,9 +91,14 @@ function mqttjs(ctx: Ctx, name: string, port = ctx.port): Promise<mqtt.MqttClien
   });
 }
 
-function mqttjsPublish(c: mqtt.MqttClient, topic: string, qos: 0 | 1 | 2): Promise<void> {
+function mqttjsPublish(
+  c: mqtt.MqttClient,
+  topic: string,
+  qos: 0 | 1 | 2,
+  msg: string | Buffer = PAYLOAD as Buffer,
+): Promise<void> {
   return new Promise((resolve, reject) =>
-    c.publish(topic, PAYLOAD as Buffer, { qos }, (e) => e ? reject(e) : resolve())
+    c.publish(topic, msg, { qos }, (e) => e ? reject(e) : resolve())
   );
 }
 
@@ -246,50 +251,72 @@ export function inVersion(workload: Workload, version: 4 | 5): Workload {
 
 // ---- client only (the peer) ---------------------------------------------
 
-/** QoS 0 publishes into a peer that discards them; bursts of 1000, awaiting the last. */
-export const clientPublish: Partial<Record<ContenderName, Workload>> = {
-  async raw(ctx) {
-    const s = await RawSession.open(ctx.port, `sink-${ctx.id}`);
-    const { bytes, frameLength } = publishFrames("bench/sink", PAYLOAD, 0, 1000);
-    return {
-      async run() {
-        for (let i = 0; i < ctx.n; i += 1000) {
-          await writeAll(s.conn, bytes.subarray(0, Math.min(1000, ctx.n - i) * frameLength));
-        }
-      },
-      close: () => s.close(),
-    };
-  },
-  async umqtt(ctx) {
-    const c = await umqtt(ctx, "sink");
-    return {
-      async run() {
-        for (let i = 0; i < ctx.n;) {
-          let last!: Promise<void>;
-          for (const end = Math.min(i + 1000, ctx.n); i < end; i++) {
-            last = c.publish("bench/sink", PAYLOAD);
+/**
+ * QoS 0 publishes into a peer that discards them; bursts of 1000, awaiting
+ * the last. `text`: the payload given as a string and two topics taking
+ * turns, as a sensor publishing readings does (raw writes the same bytes
+ * pre-encoded).
+ */
+function publishInto(text: boolean): Partial<Record<ContenderName, Workload>> {
+  const topics = text ? ["bench/sink/a", "bench/sink/b"] : ["bench/sink", "bench/sink"];
+  const reading = "x".repeat(PAYLOAD.length);
+  const payload = text ? new TextEncoder().encode(reading) : PAYLOAD;
+  return {
+    async raw(ctx) {
+      const s = await RawSession.open(ctx.port, `sink-${ctx.id}`);
+      // The topics are the same length: frames alternate in one buffer.
+      const a = publishFrames(topics[0], payload, 0, 1000);
+      const b = publishFrames(topics[1], payload, 0, 1000);
+      const { frameLength } = a;
+      for (let i = 1; i < 1000; i += 2) {
+        a.bytes.set(b.bytes.subarray(i * frameLength, (i + 1) * frameLength), i * frameLength);
+      }
+      return {
+        async run() {
+          for (let i = 0; i < ctx.n; i += 1000) {
+            await writeAll(s.conn, a.bytes.subarray(0, Math.min(1000, ctx.n - i) * frameLength));
           }
-          await last;
-        }
-      },
-      close: () => c.disconnect(),
-    };
-  },
-  async "MQTT.js"(ctx) {
-    const c = await mqttjs(ctx, "sink");
-    return {
-      async run() {
-        for (let i = 0; i < ctx.n;) {
-          const end = Math.min(i + 1000, ctx.n);
-          for (; i < end - 1; i++) c.publish("bench/sink", PAYLOAD as Buffer, { qos: 0 });
-          i++;
-          await mqttjsPublish(c, "bench/sink", 0);
-        }
-      },
-      close: () => endMqttjs(c),
-    };
-  },
-};
+        },
+        close: () => s.close(),
+      };
+    },
+    async umqtt(ctx) {
+      const c = await umqtt(ctx, "sink");
+      const msg = text ? reading : PAYLOAD;
+      return {
+        async run() {
+          for (let i = 0; i < ctx.n;) {
+            let last!: Promise<void>;
+            for (const end = Math.min(i + 1000, ctx.n); i < end; i++) {
+              last = c.publish(topics[i & 1], msg);
+            }
+            await last;
+          }
+        },
+        close: () => c.disconnect(),
+      };
+    },
+    async "MQTT.js"(ctx) {
+      const c = await mqttjs(ctx, "sink");
+      const msg = text ? reading : PAYLOAD as Buffer;
+      return {
+        async run() {
+          for (let i = 0; i < ctx.n;) {
+            const end = Math.min(i + 1000, ctx.n);
+            for (; i < end - 1; i++) c.publish(topics[i & 1], msg, { qos: 0 });
+            await mqttjsPublish(c, topics[i++ & 1], 0, msg);
+          }
+        },
+        close: () => endMqttjs(c),
+      };
+    },
+  };
+}
+
+/** QoS 0 publishes of bytes to one topic into a peer that discards them. */
+export const clientPublish: Partial<Record<ContenderName, Workload>> = publishInto(false);
+/** The same with text payloads and two topics taking turns. */
+export const clientPublishText: Partial<Record<ContenderName, Workload>> = publishInto(true);
 
 /**
  * QoS 0 messages blasted by the peer: read raw, consumed with wait_msg (with

@@ -21,6 +21,7 @@ import { buildNpm } from "../scripts/build_npm.ts";
 import { segmentSize, startBroker } from "./_mosquitto.ts";
 import {
   clientPublish,
+  clientPublishText,
   clientReceive,
   CONNECT_BATCH,
   connectionRate,
@@ -266,6 +267,8 @@ async function clientRows() {
     const section = "client only";
     const pub = await measure(clientPublish, port, n);
     rows.push(clientRow(section, "publish QoS 0 into a discarding peer", pub, 2));
+    const text = await measure(clientPublishText, port, n);
+    rows.push(clientRow(section, "publish QoS 0, text payloads, two topics taking turns", text, 2));
     // Every way of receiving in one measurement: the same rounds, the same MQTT.js runs.
     const recv = await measure(clientReceive, port, n);
     const as = (name: string): Pick<Measured, "rates" | "cpus"> => ({
