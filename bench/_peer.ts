@@ -1,7 +1,8 @@
 // The client-only benchmark's peer: a process that speaks just enough MQTT
 // to let a client connect and subscribe, then either discards everything it
 // is sent ("sink-…" client ids) or writes pre-encoded QoS 0 PUBLISH frames
-// as fast as the socket takes them ("blast-<count>-…" client ids). It
+// as fast as the socket takes them ("blast-<count>-…" client ids; QoS 1
+// ones, MQTT 3.1.1, for "blast1-<count>-…", their acks read and dropped). It
 // answers in the client's protocol version: MQTT 3.1.1, or MQTT 5.0 with
 // empty property sets in its CONNACK, SUBACK and PUBLISH frames.
 // Prints "PORT <n>" once listening; exits when its stdin closes.
@@ -13,6 +14,7 @@ const frames = {
   4: publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES),
   5: publishFrames("bench/blast", PAYLOAD, 0, CHUNK_FRAMES, 5),
 };
+const qos1Frames = publishFrames("bench/blast", PAYLOAD, 1, CHUNK_FRAMES);
 
 async function serve(conn: Deno.Conn): Promise<void> {
   let mode = "";
@@ -32,9 +34,11 @@ async function serve(conn: Deno.Conn): Promise<void> {
       const connack = v5 ? Uint8Array.of(0x20, 3, 0, 0, 0) : Uint8Array.of(0x20, 2, 0, 0);
       void writeAll(conn, connack).catch(() => {});
     } else if (type === 8) {
+      // Granted: the QoS asked for (the last byte, the filter's options).
+      const qos = body[body.length - 1] & 3;
       const suback = v5
-        ? Uint8Array.of(0x90, 4, body[0], body[1], 0, 0)
-        : Uint8Array.of(0x90, 3, body[0], body[1], 0);
+        ? Uint8Array.of(0x90, 4, body[0], body[1], 0, qos)
+        : Uint8Array.of(0x90, 3, body[0], body[1], qos);
       void writeAll(conn, suback).then(subscribed, () => {});
     } else if (type === 12) {
       void writeAll(conn, Uint8Array.of(0xd0, 0)).catch(() => {});
@@ -42,10 +46,10 @@ async function serve(conn: Deno.Conn): Promise<void> {
   });
   // A sink never subscribes: it just reads until the client leaves.
   await Promise.race([reading, subscribe]);
-  const blast = /^blast-(\d+)-/.exec(mode);
+  const blast = /^blast(1?)-(\d+)-/.exec(mode);
   if (blast) {
-    const { bytes: chunk, frameLength } = frames[v5 ? 5 : 4];
-    let left = Number(blast[1]);
+    const { bytes: chunk, frameLength } = blast[1] ? qos1Frames : frames[v5 ? 5 : 4];
+    let left = Number(blast[2]);
     try {
       while (left > 0) {
         const k = Math.min(left, CHUNK_FRAMES);

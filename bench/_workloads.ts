@@ -389,6 +389,60 @@ export const clientReceive: Partial<Record<string, Workload>> = {
 };
 
 /**
+ * QoS 1 messages blasted by the peer, each acknowledged: raw writes the acks
+ * of a chunk's messages in one write, umqtt's are its own (wait_msg), MQTT.js
+ * its message event's.
+ */
+export const clientReceiveQos1: Partial<Record<ContenderName, Workload>> = {
+  async raw(ctx) {
+    const s = await RawSession.open(ctx.port, `blast1-${ctx.n}-${ctx.id}`);
+    const count = countTo(ctx.n);
+    let acks: number[] = [];
+    const flush = () => {
+      const bytes = Uint8Array.from(acks);
+      acks = [];
+      void writeAll(s.conn, bytes).catch(() => {});
+    };
+    s.onPublish = (body) => {
+      // The packet id follows the topic.
+      const at = 2 + ((body[0] << 8) | body[1]);
+      if (acks.length === 0) queueMicrotask(flush);
+      acks.push(0x40, 2, body[at], body[at + 1]);
+      count.tick();
+    };
+    return {
+      async run() {
+        await s.subscribe("bench/#", 1);
+        await count.done;
+      },
+      close: () => s.close(),
+    };
+  },
+  async umqtt(ctx) {
+    const c = await umqtt(ctx, `blast1-${ctx.n}`);
+    return {
+      async run() {
+        await c.subscribe("bench/#", 1);
+        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
+      },
+      close: () => c.disconnect(),
+    };
+  },
+  async "MQTT.js"(ctx) {
+    const c = await mqttjs(ctx, `blast1-${ctx.n}`);
+    const count = countTo(ctx.n);
+    c.on("message", count.tick);
+    return {
+      async run() {
+        await c.subscribeAsync("bench/#", { qos: 1 });
+        await count.done;
+      },
+      close: () => endMqttjs(c),
+    };
+  },
+};
+
+/**
  * Steps from raw to a client, for QoS 1 and QoS 2 sequential: raw writes the
  * next PUBLISH from the handler of the packet that completes the last one;
  * these await each publish, as a client's API has its caller do, and the

@@ -23,6 +23,7 @@ import {
   clientPublish,
   clientPublishText,
   clientReceive,
+  clientReceiveQos1,
   CONNECT_BATCH,
   connectionRate,
   type Ctx,
@@ -284,6 +285,15 @@ async function clientRows() {
         section,
         "receive, consumed with messages() (MQTT.js: its message event)",
         as("umqtt, messages()"),
+        1.5,
+      ),
+    );
+    const recv1 = await measure(clientReceiveQos1, port, n);
+    rows.push(
+      clientRow(
+        section,
+        "receive QoS 1 from a blasting peer (wait_msg), each acknowledged",
+        recv1,
         1.5,
       ),
     );
