@@ -3,7 +3,7 @@
 // which skips the streams' per-chunk cost, and the streams otherwise, read
 // with a BYOB reader where the stream is a byte stream so that an idle
 // connection pins a small buffer, not the default reader's 64 KiB.
-import { Slab, SLAB_MAX } from "./codec/_varint.ts";
+import { Slab } from "./codec/_varint.ts";
 import type { StreamPair } from "./transports/types.ts";
 
 /**
@@ -40,12 +40,12 @@ interface Conn {
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
 const MIN_READ = 64;
 /**
- * Chunks read of up to SLAB_MAX bytes are copied into a shared slab: a
- * buffer of their own (an ArrayBuffer each) costs about a microsecond, more
- * than the rest of handling an ack. A message kept from such a chunk keeps
- * its slab alive (8 KiB, as Node's Buffer pool).
+ * Where each chunk read is copied: a small one (up to SLAB_MAX bytes) into a
+ * shared slab, as a buffer of its own (an ArrayBuffer each) costs about a
+ * microsecond, more than the rest of handling an ack. A message kept from
+ * such a chunk keeps its slab alive (8 KiB, as Node's Buffer pool).
  */
-const SMALL_CHUNKS = new Slab(8192);
+const CHUNKS = new Slab(8192);
 const MAX_READ = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
@@ -183,11 +183,8 @@ class ConnChannel implements Channel {
       this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     }
     const buf = this.#buf;
-    let chunk: Uint8Array;
-    if (n <= SLAB_MAX) {
-      chunk = SMALL_CHUNKS.take(n);
-      chunk.set(n === buf.length ? buf : new Uint8Array(buf.buffer, 0, n));
-    } else chunk = buf.slice(0, n);
+    const chunk = CHUNKS.take(n);
+    chunk.set(n === buf.length ? buf : new Uint8Array(buf.buffer, 0, n));
     const size = reuseSize(buf.length, n);
     if (size !== buf.length) this.#buf = new Uint8Array(size);
     this.#sink!.data(this, chunk);

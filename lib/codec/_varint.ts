@@ -76,8 +76,9 @@ export class Slab {
   /** @param size The bytes of each slab. */
   constructor(readonly size: number) {}
 
-  /** `n` fresh zeroed bytes, a view into the current slab. */
+  /** `n` fresh zeroed bytes: a view into the current slab, or over SLAB_MAX a buffer of their own. */
   take(n: number): Uint8Array {
+    if (n > SLAB_MAX) return new Uint8Array(n);
     if (this.#at + n > this.#buf.byteLength) {
       this.#buf = new ArrayBuffer(this.size);
       this.#at = 0;
@@ -107,7 +108,7 @@ export function allocPacket(
   // Checked before the slab moves: a length that is not a number must not leave it unusable.
   checkRemaining(remaining);
   const n = 1 + varintSize(remaining) + remaining;
-  const buf = slab && n <= SLAB_MAX ? slab.take(n) : new Uint8Array(n);
+  const buf = slab ? slab.take(n) : new Uint8Array(n);
   return [buf, writeHeader(buf, byte1, remaining)];
 }
 

@@ -7,7 +7,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
 import { type BodyReader, utf8 } from "./_strings.ts";
-import { pushVarint, SHORT_LIVED, SLAB_MAX } from "./_varint.ts";
+import { pushVarint, SHORT_LIVED } from "./_varint.ts";
 
 /** A user property: a name and a value. Names may repeat; order is kept (MQTT 5.0 section 1.5.7). */
 export type UserProperty = [name: string, value: string];
@@ -274,7 +274,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
   pushVarint(length, out.length);
   // Copied into a packet at once: small ones from a slab (a buffer of their own costs ~1 us).
   const n = length.length + out.length;
-  const bytes = n <= SLAB_MAX ? SHORT_LIVED.take(n) : new Uint8Array(n);
+  const bytes = SHORT_LIVED.take(n);
   bytes.set(length);
   bytes.set(out, length.length);
   return bytes;
