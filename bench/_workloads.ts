@@ -318,6 +318,36 @@ export const clientPublish: Partial<Record<ContenderName, Workload>> = publishIn
 /** The same with text payloads and two topics taking turns. */
 export const clientPublishText: Partial<Record<ContenderName, Workload>> = publishInto(true);
 
+/** umqtt takes the `n` messages the peer blasts for `mode` ("blast", "blast1") with wait_msg. */
+function waitMsgFrom(mode: string, qos: 0 | 1): Workload {
+  return async (ctx) => {
+    const c = await umqtt(ctx, `${mode}-${ctx.n}`);
+    return {
+      async run() {
+        await c.subscribe("bench/#", qos);
+        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
+      },
+      close: () => c.disconnect(),
+    };
+  };
+}
+
+/** MQTT.js takes the `n` messages the peer blasts for `mode` with its message event. */
+function messageEventFrom(mode: string, qos: 0 | 1): Workload {
+  return async (ctx) => {
+    const c = await mqttjs(ctx, `${mode}-${ctx.n}`);
+    const count = countTo(ctx.n);
+    c.on("message", count.tick);
+    return {
+      async run() {
+        await c.subscribeAsync("bench/#", { qos });
+        await count.done;
+      },
+      close: () => endMqttjs(c),
+    };
+  };
+}
+
 /**
  * QoS 0 messages blasted by the peer: read raw, consumed with wait_msg (with
  * and without a callback) and with messages(), and by MQTT.js's message
@@ -337,16 +367,7 @@ export const clientReceive: Partial<Record<string, Workload>> = {
       close: () => s.close(),
     };
   },
-  async umqtt(ctx) {
-    const c = await umqtt(ctx, `blast-${ctx.n}`);
-    return {
-      async run() {
-        await c.subscribe("bench/#", 0);
-        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
-      },
-      close: () => c.disconnect(),
-    };
-  },
+  umqtt: waitMsgFrom("blast", 0),
   async "umqtt, callback"(ctx) {
     const c = await umqtt(ctx, `blast-${ctx.n}`);
     let bytes = 0;
@@ -374,18 +395,7 @@ export const clientReceive: Partial<Record<string, Workload>> = {
       close: () => c.disconnect(),
     };
   },
-  async "MQTT.js"(ctx) {
-    const c = await mqttjs(ctx, `blast-${ctx.n}`);
-    const count = countTo(ctx.n);
-    c.on("message", count.tick);
-    return {
-      async run() {
-        await c.subscribeAsync("bench/#", { qos: 0 });
-        await count.done;
-      },
-      close: () => endMqttjs(c),
-    };
-  },
+  "MQTT.js": messageEventFrom("blast", 0),
 };
 
 /**
@@ -418,28 +428,8 @@ export const clientReceiveQos1: Partial<Record<ContenderName, Workload>> = {
       close: () => s.close(),
     };
   },
-  async umqtt(ctx) {
-    const c = await umqtt(ctx, `blast1-${ctx.n}`);
-    return {
-      async run() {
-        await c.subscribe("bench/#", 1);
-        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
-      },
-      close: () => c.disconnect(),
-    };
-  },
-  async "MQTT.js"(ctx) {
-    const c = await mqttjs(ctx, `blast1-${ctx.n}`);
-    const count = countTo(ctx.n);
-    c.on("message", count.tick);
-    return {
-      async run() {
-        await c.subscribeAsync("bench/#", { qos: 1 });
-        await count.done;
-      },
-      close: () => endMqttjs(c),
-    };
-  },
+  umqtt: waitMsgFrom("blast1", 1),
+  "MQTT.js": messageEventFrom("blast1", 1),
 };
 
 /**
