@@ -2,6 +2,7 @@
 // the encoder must produce them exactly, and the streaming decoder must read
 // them back however the bytes are split.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { encode } from "../lib/codec/encode.ts";
 import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
@@ -429,4 +430,20 @@ test("decoding a topic that differs from the last only in its bytes, from a buff
       publish(topic, { payload: Uint8Array.of(i & 0xff) }),
     );
   }
+});
+
+test("decoded payloads and bodies are plain views of the bytes given, a Node Buffer's too", () => {
+  // A Buffer's subarray() is a Buffer: the decoder makes its views itself, so a
+  // payload is a Uint8Array in every runtime, and it shares the bytes it came from.
+  const bytes = Buffer.from(encode(publish("a/b", { payload: Uint8Array.of(1, 2, 3) })));
+  const decoder = new PacketDecoder();
+  const [fromStream] = decoder.push(bytes) as PublishPacket[];
+  const whole = decodePacket(bytes[0], bytes.subarray(2)) as PublishPacket;
+  for (const p of [fromStream, whole]) {
+    assert.equal(Object.getPrototypeOf(p.payload), Uint8Array.prototype);
+    assert.deepEqual([...p.payload], [1, 2, 3]);
+    assert.equal(p.payload.buffer, bytes.buffer);
+  }
+  const [ack] = decoder.push(Buffer.from(encode({ type: "puback", packetId: 7 })));
+  assert.deepEqual(ack, { type: "puback", packetId: 7 });
 });

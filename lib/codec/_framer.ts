@@ -4,6 +4,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { decodePublishIn } from "./publish.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
+import { view } from "./_varint.ts";
 
 /** Decodes one packet's body, as `decodePacket` and `decodeFromBroker` do. */
 export type BodyDecoder = (byte1: number, body: Uint8Array, version: ProtocolVersion) => Packet;
@@ -76,7 +77,7 @@ export class Framer {
       if (this.#body !== null) {
         // Gathering a body split across chunks.
         const take = Math.min(n - i, this.#body.length - this.#filled);
-        this.#body.set(chunk.subarray(i, i + take), this.#filled);
+        this.#body.set(view(chunk, i, i + take), this.#filled);
         this.#filled += take;
         i += take;
         if (this.#filled === this.#body.length) {
@@ -123,7 +124,7 @@ export class Framer {
       }
       const len = this.#length;
       if (len === 0) {
-        out.push(this.#finish(chunk.subarray(i, i)));
+        out.push(this.#finish(view(chunk, i, i)));
       } else if (n - i >= len) {
         // Whole body inside this chunk: decode in place (a PUBLISH without
         // even a view of its body). MQTT 5: a malformed one goes again
@@ -138,13 +139,13 @@ export class Framer {
             try {
               p = decodePublishIn(byte1, chunk, i, i + len, 5, this.fill);
             } catch {
-              p = this.#finish(chunk.subarray(i, i + len));
+              p = this.#finish(view(chunk, i, i + len));
             }
             this.#byte1 = -1;
             out.push(p);
           }
         } else {
-          out.push(this.#finish(chunk.subarray(i, i + len)));
+          out.push(this.#finish(view(chunk, i, i + len)));
         }
         i += len;
       } else {

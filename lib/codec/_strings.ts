@@ -2,7 +2,7 @@
 // (MQTT 3.1.1 sections 1.5.3 and 3.1.3.5, MQTT 5.0 sections 1.5.4 and
 // 1.5.6), and a bounds-checked body reader.
 import { MQTTProtocolError } from "../errors.ts";
-import { type Slab, SLAB_MAX } from "./_varint.ts";
+import { type Slab, SLAB_MAX, view } from "./_varint.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -152,7 +152,7 @@ export class BodyReader {
   bytes(field: string): Uint8Array {
     const n = this.u16(field);
     this.#need(n, field);
-    return this.body.subarray(this.pos, this.pos += n);
+    return view(this.body, this.pos, this.pos += n);
   }
 
   /** Length-prefixed UTF-8 string, validated (MQTT-1.5.3-1, MQTT-1.5.3-2). */
@@ -162,7 +162,7 @@ export class BodyReader {
 
   /** Everything left, as a view. */
   rest(): Uint8Array {
-    const v = this.body.subarray(this.pos, this.limit);
+    const v = view(this.body, this.pos, this.limit);
     this.pos = this.limit;
     return v;
   }

@@ -8,7 +8,7 @@
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicName } from "../topic.ts";
 import { BodyReader, decodeUtf8, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
-import { allocPacket, KEPT, SHORT_LIVED } from "./_varint.ts";
+import { allocPacket, KEPT, SHORT_LIVED, view } from "./_varint.ts";
 import type { AckPacket, AckType, ProtocolVersion, PublishPacket, QoS } from "./packet.ts";
 import { type PublishProperties, readProperties, writeProperties } from "./properties.ts";
 import { readReasoned, writeReasoned } from "./reason_codes.ts";
@@ -138,7 +138,7 @@ export function decodePublishIn(
     // a Property Length of 0, the usual case, is read without a reader.
     if (payloadAt < end && buf[payloadAt] === 0) payloadAt++;
     else {
-      const r = new BodyReader(buf.subarray(start, end), "PUBLISH");
+      const r = new BodyReader(view(buf, start, end), "PUBLISH");
       r.pos = payloadAt - start;
       props = readProperties<PublishProperties>(r, 3);
       payloadAt = start + r.pos;
@@ -152,7 +152,7 @@ export function decodePublishIn(
     }
   }
   const topic = n === 0 && props ? "" : decodeTopic(buf, start + 2, n);
-  const retain = (byte1 & 0x01) !== 0, payload = buf.subarray(payloadAt, end);
+  const retain = (byte1 & 0x01) !== 0, payload = view(buf, payloadAt, end);
   // With `fill` (the client's framer), `properties` in the literal, `{}` when there are none.
   const packet: PublishPacket = props || (fill && version === 5)
     ? {
@@ -193,7 +193,7 @@ function decodeTopic(buf: Uint8Array, at: number, n: number): string {
     while (i < n && buf[at + i] === seen[i]) i++;
     if (i === n) return seenTopic;
   }
-  const bytes = buf.subarray(at, at + n);
+  const bytes = view(buf, at, at + n);
   const topic = decodeUtf8(bytes, "PUBLISH topic name");
   if (n === 0) throw new MQTTProtocolError("PUBLISH with an empty topic name", "MQTT-4.7.3-1");
   if (topic.includes("+") || topic.includes("#")) {
