@@ -8,6 +8,7 @@
 // condition straight to one of the modules below (scripts/build_npm.ts).
 import type { Endpoint } from "./endpoint.ts";
 import { connectTcp as noTcp } from "./_tcp_none.ts";
+import { lazy } from "./_lazy.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** The runtime this code runs in, as far as picking sockets goes. */
@@ -29,16 +30,20 @@ export function connectTcp(
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  // One import() each, so that a bundler that splits code makes each
-  // runtime's module a chunk of its own.
   switch (runtime()) {
     case "deno":
-      return import("./_tcp_deno.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
+      return deno().then((m) => m.connectTcp(endpoint, ssl_params, signal));
     case "bun":
     case "node":
-      return import("./_tcp_node.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
+      return node().then((m) => m.connectTcp(endpoint, ssl_params, signal));
     case "workerd":
-      return import("./_tcp_workerd.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
+      return workerd().then((m) => m.connectTcp(endpoint, ssl_params, signal));
   }
   return noTcp(endpoint);
 }
+
+// One import() each, so that a bundler that splits code makes each
+// runtime's module a chunk of its own.
+const deno = lazy(() => import("./_tcp_deno.ts"));
+const node = lazy(() => import("./_tcp_node.ts"));
+const workerd = lazy(() => import("./_tcp_workerd.ts"));

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Endpoint, webSocketUrl } from "./endpoint.ts";
+import { lazy } from "./_lazy.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export { type Endpoint, parseServer, webSocketUrl } from "./endpoint.ts";
 
@@ -34,12 +35,13 @@ export function connectDefault(
   // Promise chains, not async functions: each of those would be one more
   // promise and generator per connection opened.
   if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
-    return import("./websocket.ts").then((m) =>
-      m.connectWebSocket(webSocketUrl(endpoint), { signal })
-    );
+    return webSocket().then((m) => m.connectWebSocket(webSocketUrl(endpoint), { signal }));
   }
-  // TCP: which sockets depends on the runtime, told apart at run time by
-  // _tcp.ts; the npm build turns this specifier into "#tcp", which resolves
-  // by condition instead (scripts/build_npm.ts). A browser never loads it.
-  return import("./_tcp.ts").then((m) => m.connectTcp(endpoint, ssl_params, signal));
+  return tcp().then((m) => m.connectTcp(endpoint, ssl_params, signal));
 }
+
+const webSocket = lazy(() => import("./websocket.ts"));
+// TCP: which sockets depends on the runtime, told apart at run time by
+// _tcp.ts; the npm build turns this specifier into "#tcp", which resolves
+// by condition instead (scripts/build_npm.ts). A browser never loads it.
+const tcp = lazy(() => import("./_tcp.ts"));
