@@ -13,3 +13,6 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** A signal that never aborts: `abortable(p, NEVER)` settles as `abortable(p, signal)` does, turn for turn. */
+export const NEVER: AbortSignal = new AbortController().signal;

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { abortable } from "./_abortable.ts";
+import { abortable, NEVER } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
@@ -477,7 +477,8 @@ export class MQTTClient extends SimpleClient {
    */
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
-      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal);
+      // The same turns with a signal and without: calls resume in call order.
+      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal ?? NEVER);
       // Aborted while it waited: nothing of it goes out.
       signal?.throwIfAborted();
       try {

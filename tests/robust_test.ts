@@ -662,6 +662,53 @@ forEachBroker(
 );
 
 forEachBroker(
+  "offline publishes go out in call order, those given a signal too",
+  async (broker, v) => {
+    // A signal made a call wait for the connection through one more promise,
+    // so it resumed after later calls without one: 1, 2, 4, 5, …, 3, 6, 9, ….
+    const proxy = await proxyTo(broker);
+    const u = uniqueId("order");
+    const sub = new Simple(uniqueId("s"), broker.host, { port: broker.port, protocolVersion: v });
+    await sub.connect();
+    await sub.subscribe(u, 1);
+    try {
+      for (const maxOfflineMessages of [1000, 4]) {
+        const { c } = robust(proxy, v, { maxOfflineMessages });
+        try {
+          await c.connect(false);
+          const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+          proxy.refuse(true);
+          proxy.cut();
+          await lost;
+          const signal = new AbortController().signal;
+          const sent = [];
+          for (let i = 1; i <= 24; i++) {
+            sent.push(c.publish(u, String(i), { qos: 1, signal: i % 3 ? undefined : signal }));
+          }
+          await sleep(50);
+          proxy.refuse(false);
+          await Promise.all(sent);
+          const got = [];
+          for (let i = 0; i < 24; i++) got.push(Number(text((await sub.wait_msg()).payload)));
+          assert.deepEqual(
+            got,
+            got.toSorted((a, b) => a - b),
+            `maxOfflineMessages ${maxOfflineMessages}`,
+          );
+          assert.equal(new Set(got).size, 24);
+        } finally {
+          await endSession(c);
+        }
+      }
+    } finally {
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
+
+forEachBroker(
   "an offline publish over maxOfflineBytes rejects at once; strings count their UTF-8 bytes",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
