@@ -1,5 +1,5 @@
-// Waiting on a promise that an AbortSignal may cut short: shared by the core
-// client and the reconnecting one.
+// Waiting on a promise that an AbortSignal or a time limit may cut short:
+// shared by the core client and the reconnecting one.
 
 /** `p`, or a rejection with the signal's reason once it aborts (at once if it has). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -16,3 +16,10 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
 
 /** A signal that never aborts: `abortable(p, NEVER)` settles as `abortable(p, signal)` does, turn for turn. */
 export const NEVER: AbortSignal = new AbortController().signal;
+
+/** Waits for `p`, but no longer than `ms`. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

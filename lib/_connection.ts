@@ -25,6 +25,7 @@ import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
+import { within } from "./_abortable.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -590,11 +591,4 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     // Only an established connection is "lost"; a failed attempt is its caller's to retry.
     if (!this.userClosed) this.#hooks.onLost?.(error);
   }
-}
-
-/** Waits for `p`, but no longer than `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }

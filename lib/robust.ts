@@ -34,15 +34,8 @@ import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_ser
 import type { Endpoint } from "./transports/endpoint.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
-import {
-  type ConnectOptions,
-  type Credential,
-  CREDENTIAL_FAILURES,
-  type DisconnectOptions,
-  type Message,
-  type MQTTClientOptions,
-  type SignalOptions,
-} from "./options.ts";
+import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
+import { CREDENTIAL_FAILURES, type MQTTClientOptions, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { SslParams } from "./transports/types.ts";
