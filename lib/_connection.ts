@@ -72,7 +72,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   // The channel the last reader started reads, until that reader ends.
   #reading: Channel | null = null;
   #framer: Framer | null = null;
-  // The closing of the last transport (a WebSocket's closing handshake).
+  // The closing of the last transport (a WebSocket's closing handshake);
+  // while a DISCONNECT of #close's goes out, the teardown that follows it.
   #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
@@ -421,6 +422,11 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     await Promise.all([this.#readEnded(), this.#closing, late]);
   }
 
+  /** Ending under its own DISCONNECT (#close), not disconnect()'s: settles once it has ended. */
+  ending(): Promise<unknown> | undefined {
+    return this.connected && this.writer.sealed && !this.userClosed ? this.#closing : undefined;
+  }
+
   /** Why `what` cannot be done now, or null when connected and still writing. */
   unusable(what: string): MQTTConnectionError | null {
     return !this.connected || this.writer.sealed ? this.notConnected(what) : null;
@@ -556,7 +562,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const sent = this.writer.send(encodeDisconnect({ type: "disconnect", reasonCode }, 5))
       .catch(noop);
     this.writer.sealed = true;
-    void within(sent, CLOSE_WAIT_MS).then(() => this.#teardown(error, ch));
+    this.#closing = within(sent, CLOSE_WAIT_MS).then(() => this.#teardown(error, ch));
   }
 
   /** Ends the connection once: closes the transport and settles what waited on it. */

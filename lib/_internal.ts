@@ -54,6 +54,11 @@ export interface CoreAccess {
     clean: boolean,
     signal?: AbortSignal,
   ): Promise<boolean>;
+  /**
+   * A connection ending under a DISCONNECT of the client's own (a protocol
+   * error; not `disconnect()`): settles once it has ended. Otherwise nothing.
+   */
+  ending(client: object): Promise<unknown> | undefined;
   /** Subscribes on the current connection, past `run`: the robust client's renewal. */
   resubscribe(
     client: object,

@@ -150,6 +150,7 @@ export class MQTTClient extends EventTarget {
     access.servers = (c) => (c as MQTTClient).#link.servers.fromCurrent();
     access.connectTo = (c, server, clean, signal) =>
       (c as MQTTClient).#link.connectTo(server, clean, signal);
+    access.ending = (c) => (c as MQTTClient).#conn.ending();
     access.resubscribe = (c, subscriptions, signal, properties) =>
       (c as MQTTClient).#out.subscribe(subscriptions, signal, properties);
   }

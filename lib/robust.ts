@@ -477,6 +477,8 @@ export class MQTTClient extends SimpleClient {
       try {
         return await op();
       } catch (e) {
+        // Ending under a DISCONNECT of ours (still "connected"): lost once it has ended.
+        if (e instanceof MQTTConnectionError) await access.ending(this);
         if (!this.#lost(e)) throw e;
         signal?.throwIfAborted();
         this.#signal?.throwIfAborted();

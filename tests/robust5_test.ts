@@ -853,3 +853,79 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a publish made while the client's own DISCONNECT is going out is published after the reconnect",
+  async () => {
+    // The broker breaks the protocol: the client queues DISCONNECT 0x94 and
+    // closes once it is written. A QoS 1 publish made in that window (here by
+    // the callback of a message read with the bad packet) is a robust call:
+    // it waits for the next connection rather than reject.
+    let b!: HostileBroker;
+    const payload = new TextEncoder().encode("request");
+    await withBrokers([
+      async (peer) => {
+        if (peer === b.peers[0]) {
+          await acceptConnect(peer, { topicAliasMaximum: 5 });
+          await peer.write(
+            { type: "publish", topic: "req", payload, qos: 0, retain: false, dup: false },
+            // Topic alias 3 was never set: a protocol error (MQTT-3.3.4-7).
+            {
+              type: "publish",
+              topic: "",
+              payload,
+              qos: 0,
+              retain: false,
+              dup: false,
+              properties: { topicAlias: 3 },
+            },
+          );
+          assert.equal((await peer.expect("disconnect")).reasonCode, 0x94);
+          return;
+        }
+        await acceptConnect(peer);
+        const reply = await peer.expect("publish");
+        assert.equal(reply.topic, "resp");
+        await peer.write({ type: "puback", packetId: reply.packetId! });
+        await peer.expect("disconnect");
+      },
+    ], async ([broker]) => {
+      b = broker;
+      const client = new MQTTClient(uniqueId("ending"), broker.url, {
+        protocolVersion: 5,
+        transport: slowWrites(broker.port, 50),
+      });
+      client.DELAY = 0;
+      clients.push(client);
+      let reply: Promise<void> | undefined;
+      client.set_callback((topic) => {
+        if (topic === "req") reply = client.publish("resp", "reply", false, 1);
+      });
+      await client.connect(false);
+      await client.wait_msg();
+      assert.ok(reply, "the callback published");
+      await reply;
+      assert.equal(broker.peers.length, 2, "published on a second connection");
+      await bye(client, [broker]);
+    });
+  },
+  TIMEOUT,
+);
+
+/** A transport to the scripted broker on `port` whose every write takes `ms` more, as on a slow link. */
+function slowWrites(port: number, ms: number): Transport {
+  return async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const writer = conn.writable.getWriter();
+    return {
+      readable: conn.readable,
+      writable: new WritableStream<Uint8Array>({
+        async write(chunk) {
+          await new Promise((r) => setTimeout(r, ms));
+          await writer.write(chunk);
+        },
+      }),
+      close: () => conn.close(),
+    };
+  };
+}
