@@ -1,7 +1,7 @@
 // Argument checks shared by the client's methods and its constructor: each
 // error names the argument and what was expected.
 import type { ProtocolVersion, PublishPacket, QoS, Subscription, Will } from "./codec/packet.ts";
-import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
+import type { SubscribeProperties } from "./codec/properties.ts";
 import { encodeConnect } from "./codec/connect.ts";
 import { encodePublish, topicEncoded } from "./codec/publish.ts";
 import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
@@ -380,61 +380,6 @@ export function checkWill(
   // The codec checks the rest: the topic's UTF-8, the message's length, the properties' values.
   encodeConnect({ type: "connect", clientId: "", cleanSession: true, keepalive: 0, will }, version);
   return will;
-}
-
-/**
- * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
- * these subscriptions or this unsubscribe (`what`, a packet of `size`
- * bytes) go, before any byte is written.
- *
- * @throws {RangeError} Naming the limit.
- */
-export function checkLimits(
-  broker: ConnackProperties,
-  what: PublishPacket | Subscription[] | string[],
-  size: number,
-  properties?: SubscribeProperties,
-): void {
-  let why: string | undefined;
-  const max = broker.maximumPacketSize;
-  // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
-  const tooLarge = max !== undefined && size > max
-    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
-    : undefined;
-  if (!Array.isArray(what)) {
-    if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
-      why =
-        `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`;
-    } else if (what.retain && broker.retainAvailable === false) {
-      why =
-        "retain: the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)";
-    } else why = tooLarge;
-    if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
-    return;
-  }
-  for (const s of what) {
-    if (typeof s === "string") continue;
-    const topic = s.topic;
-    if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
-      why =
-        "a shared subscription: the broker has none (Shared Subscription Available 0, sharedSubscriptionAvailable)";
-    } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
-      why =
-        "wildcards: the broker has none (Wildcard Subscription Available 0, wildcardSubscriptionAvailable)";
-    } else if (
-      broker.subscriptionIdentifiersAvailable === false &&
-      properties?.subscriptionIdentifier !== undefined
-    ) {
-      why =
-        "a subscription identifier: the broker has none (Subscription Identifier Available 0, subscriptionIdentifiersAvailable)";
-    }
-    if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
-  }
-  if (tooLarge) {
-    const filters = what.map((s) => `"${typeof s === "string" ? s : s.topic}"`).join(", ");
-    const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
-    throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
-  }
 }
 
 /** Checks `unsubscribe()`'s filters and options, and encodes the UNSUBSCRIBE (the codec checks the filters). */

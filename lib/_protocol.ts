@@ -17,6 +17,7 @@ import { ackRefusal } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
+import { keptRefusal } from "./_limits.ts";
 
 export type * from "./_protocol_types.ts";
 import type {
@@ -202,7 +203,7 @@ export class Protocol {
     for (const [id, bytes] of this.#store.outgoing) {
       const publish = bytes[0] >> 4 === 3;
       // MQTT 5: one the broker's new limits refuse would close every connection; it rejects.
-      const refused = publish && this.#refusedKept(bytes);
+      const refused = publish && keptRefusal(this.broker, bytes);
       if (refused) {
         this.#store.outgoing.delete(id);
         this.#inflight.get(id)?.reject(new RangeError(`Cannot resend publish ${id}: ${refused}`));
@@ -215,18 +216,6 @@ export class Protocol {
         this.#out.write(this.#again(bytes));
       }
     }
-  }
-
-  /** MQTT 5: the limit of this CONNACK a kept PUBLISH is over, if any. */
-  #refusedKept(bytes: Uint8Array): string | undefined {
-    const b = this.broker, qos = (bytes[0] >> 1) & 3, max = b.maximumPacketSize;
-    return qos > (b.maximumQoS ?? 2)
-      ? `QoS ${qos}, over the broker's Maximum QoS ${b.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`
-      : bytes[0] & 1 && b.retainAvailable === false
-      ? "retain, and the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)"
-      : max !== undefined && bytes.length > max
-      ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
-      : undefined;
   }
 
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */

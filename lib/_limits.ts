@@ -1,0 +1,73 @@
+// MQTT 5: what the limits of the broker's CONNACK let through (Maximum QoS,
+// Retain Available, Maximum Packet Size, Wildcard, Shared Subscription and
+// Subscription Identifier Available): for a call before any byte of it is
+// written, and for a publish kept in the session before it is resent.
+import type { PublishPacket, Subscription } from "./codec/packet.ts";
+import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
+
+/**
+ * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
+ * these subscriptions or this unsubscribe (`what`, a packet of `size`
+ * bytes) go, before any byte is written.
+ *
+ * @throws {RangeError} Naming the limit.
+ */
+export function checkLimits(
+  broker: ConnackProperties,
+  what: PublishPacket | Subscription[] | string[],
+  size: number,
+  properties?: SubscribeProperties,
+): void {
+  let why: string | undefined;
+  const max = broker.maximumPacketSize;
+  // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
+  const tooLarge = max !== undefined && size > max
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
+    : undefined;
+  if (!Array.isArray(what)) {
+    if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
+      why =
+        `QoS ${what.qos}: the broker's Maximum QoS is ${broker.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`;
+    } else if (what.retain && broker.retainAvailable === false) {
+      why =
+        "retain: the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)";
+    } else why = tooLarge;
+    if (why) throw new RangeError(`Cannot publish to "${what.topic}" with ${why}`);
+    return;
+  }
+  for (const s of what) {
+    if (typeof s === "string") continue;
+    const topic = s.topic;
+    if (broker.sharedSubscriptionAvailable === false && topic.startsWith("$share/")) {
+      why =
+        "a shared subscription: the broker has none (Shared Subscription Available 0, sharedSubscriptionAvailable)";
+    } else if (broker.wildcardSubscriptionAvailable === false && /[+#]/.test(topic)) {
+      why =
+        "wildcards: the broker has none (Wildcard Subscription Available 0, wildcardSubscriptionAvailable)";
+    } else if (
+      broker.subscriptionIdentifiersAvailable === false &&
+      properties?.subscriptionIdentifier !== undefined
+    ) {
+      why =
+        "a subscription identifier: the broker has none (Subscription Identifier Available 0, subscriptionIdentifiersAvailable)";
+    }
+    if (why) throw new RangeError(`Cannot subscribe to "${topic}" with ${why}`);
+  }
+  if (tooLarge) {
+    const filters = what.map((s) => `"${typeof s === "string" ? s : s.topic}"`).join(", ");
+    const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
+    throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
+  }
+}
+
+/** MQTT 5: the limit of the CONNACK `b` that a kept PUBLISH, `bytes`, is over, if any. */
+export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | undefined {
+  const qos = (bytes[0] >> 1) & 3, max = b.maximumPacketSize;
+  return qos > (b.maximumQoS ?? 2)
+    ? `QoS ${qos}, over the broker's Maximum QoS ${b.maximumQoS} (maximumQoS; MQTT-3.2.2-11)`
+    : bytes[0] & 1 && b.retainAvailable === false
+    ? "retain, and the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)"
+    : max !== undefined && bytes.length > max
+    ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
+    : undefined;
+}
