@@ -478,7 +478,8 @@ export class MQTTClient extends SimpleClient {
         return await op();
       } catch (e) {
         // Ending under a DISCONNECT of ours (still "connected"): lost once it has ended.
-        if (e instanceof MQTTConnectionError) await access.ending(this);
+        const ending = e instanceof MQTTConnectionError ? access.ending(this) : undefined;
+        if (ending) await ending; // (not a turn more otherwise: the reconnect may end meanwhile)
         if (!this.#lost(e)) throw e;
         signal?.throwIfAborted();
         this.#signal?.throwIfAborted();
