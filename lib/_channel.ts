@@ -19,14 +19,23 @@ export interface ReadSink {
   failed(ch: Channel, error: unknown): void;
 }
 
+/** Told of a large write's progress. */
+export interface WriteProgress {
+  /** Part of the bytes went out (a piece of at most WRITE_PIECE bytes, not the last). */
+  written(): void;
+}
+
 /** What the client core reads from and writes to. */
 export interface Channel {
   /** Reads the next bytes, for `sink`: one read at a time. */
   read(sink: ReadSink): void;
   /** The sink of the last read. */
   readonly sink: ReadSink | null;
-  /** Writes all of `bytes`. */
-  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes all of `bytes`, more than WRITE_PIECE of them in pieces, telling
+   * `progress` of each piece but the last.
+   */
+  write(bytes: Uint8Array, progress?: WriteProgress): Promise<void>;
   /** Closes both directions; a pending read ends. Never throws. */
   close(): Promise<void>;
 }
@@ -47,6 +56,12 @@ const MIN_READ = 64;
  */
 const CHUNKS = new Slab(8192);
 const MAX_READ = 65_536;
+/**
+ * Most bytes handed to the transport in one write: a large PUBLISH on a
+ * slow link goes in pieces, and each piece written shows the keepalive that
+ * the link still moves while its PINGREQ waits behind it.
+ */
+const WRITE_PIECE = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
  * client's disconnect() for its DISCONNECT to be written.
@@ -195,15 +210,22 @@ class ConnChannel implements Channel {
     else this.#sink!.failed(this, e);
   };
 
-  async write(bytes: Uint8Array): Promise<void> {
+  async write(bytes: Uint8Array, progress?: WriteProgress): Promise<void> {
     this.#streak = 0;
     // A read put off for its timer is issued now: the reply may come soon.
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#readNow();
     }
-    // Deno.Conn.write may write only part of the buffer.
-    for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
+    if (bytes.length <= WRITE_PIECE) {
+      // Deno.Conn.write may write only part of the buffer.
+      for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
+      return;
+    }
+    for (let off = 0; off < bytes.length;) {
+      if (off > 0) progress?.written();
+      off += await this.#conn.write(bytes.subarray(off, off + WRITE_PIECE));
+    }
   }
 
   close(): Promise<void> {
@@ -277,8 +299,15 @@ class StreamChannel implements Channel {
     else this.#sink!.failed(this, e);
   };
 
-  write(bytes: Uint8Array): Promise<void> {
-    return this.#writer.write(bytes);
+  write(bytes: Uint8Array, progress?: WriteProgress): Promise<void> {
+    return bytes.length <= WRITE_PIECE ? this.#writer.write(bytes) : this.#pieces(bytes, progress);
+  }
+
+  async #pieces(bytes: Uint8Array, progress: WriteProgress | undefined): Promise<void> {
+    for (let off = 0; off < bytes.length; off += WRITE_PIECE) {
+      if (off > 0) progress?.written();
+      await this.#writer.write(bytes.subarray(off, off + WRITE_PIECE));
+    }
   }
 
   async close(): Promise<void> {

@@ -99,13 +99,13 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   }
 
   /** Sends bytes on the current connection (the protocol state's output). */
-  write(bytes: Uint8Array): void {
-    this.writer.write(bytes);
+  write(bytes: Uint8Array): number {
+    return this.writer.write(bytes);
   }
 
-  /** A write went through (the writer says). */
-  written(): void {
-    this.core.lastWrite = performance.now();
+  /** Bytes went out (the writer and the channel say): `sent` packets so far for a whole write. */
+  written(sent?: number): void {
+    this.core.wrote(performance.now(), sent);
   }
 
   /** A write failed (the writer says): the connection on `ch` is lost. */

@@ -92,6 +92,8 @@ export class Protocol {
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
   #pings: (Pending<void> | null)[] = NONE;
   #pingSentAt = 0;
+  // The writer's count for the keepalive's PINGREQ until it is written (behind a large PUBLISH).
+  #pingTicket = 0;
   // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
   // (Made on the first QoS 2 message: an idle client carries no empty Set.)
   #qos2Queued: Set<number> | null = null;
@@ -118,11 +120,7 @@ export class Protocol {
    * @param out Where bytes, messages and the CONNACK go.
    * @param options The protocol version and, with MQTT 5, the client's own limits.
    */
-  constructor(
-    store: SessionStore | null,
-    out: ProtocolOutput,
-    options: ProtocolOptions = V4,
-  ) {
+  constructor(store: SessionStore | null, out: ProtocolOutput, options: ProtocolOptions = V4) {
     this.#store = store ?? NO_SESSION;
     this.#out = out;
     this.#options = options;
@@ -235,7 +233,7 @@ export class Protocol {
   end(error: Error, keepPending: boolean): void {
     this.#online = false;
     this.#awaitingConnack = false;
-    this.#pingSentAt = 0;
+    this.#pingSentAt = this.#pingTicket = 0;
     for (const p of this.#pings.splice(0)) p?.reject(error);
     for (const r of this.#waiting.splice(0)) r.reject(error);
     for (const [id, f] of this.#inflight) {
@@ -563,17 +561,24 @@ export class Protocol {
 
   // ---- keepalive -------------------------------------------------------
 
+  /** Bytes went out at `now` (part of a large write, or a whole one: `sent` packets so far). */
+  wrote(now: number, sent = 0): void {
+    this.lastWrite = now;
+    // The keepalive's PINGREQ is out: the wait for its answer starts now.
+    if (this.#pingTicket && sent >= this.#pingTicket) this.#pingSentAt = now, this.#pingTicket = 0;
+  }
+
   /**
    * The keepalive's decision at `now`, with an interval of `ms`: sends
    * PINGREQ when nothing has been sent, or nothing received, for the
    * interval, and declares the connection dead when, half an interval after
-   * a PINGREQ, not a byte has come back. Returns when to look again, or -1
-   * for a dead connection.
+   * a PINGREQ went, not a byte has come back. Until it goes (behind a large
+   * PUBLISH on a slow link) that half interval counts from the last bytes
+   * written: a write stuck that long is a dead connection too. Returns when
+   * to look again, or -1 for a dead connection.
    */
   keepalive(now: number, ms: number): number {
-    const sent = this.#pingSentAt;
-    if (sent && this.lastRead < sent && now - sent >= ms / 2) return -1;
-    if (sent && this.lastRead >= sent) this.#pingSentAt = 0;
+    if (this.lastRead >= this.#pingSentAt) this.#pingSentAt = this.#pingTicket = 0;
     // Idle either way: writes into a stalled broker's socket buffer still
     // succeed, so a client that keeps publishing must ask too (as
     // libmosquitto does), or it never learns the broker is gone.
@@ -582,8 +587,11 @@ export class Protocol {
       this.#pingSentAt = now;
       if (this.#pings === NONE) this.#pings = [];
       this.#pings.push(null);
-      this.#out.write(Uint8Array.of(0xc0, 0x00));
+      this.#pingTicket = this.#out.write(Uint8Array.of(0xc0, 0x00)) || 0;
     }
-    return this.#pingSentAt ? this.#pingSentAt + ms / 2 : idleSince + ms;
+    const sent = this.#pingSentAt;
+    if (!sent) return idleSince + ms;
+    const due = (this.#pingTicket ? Math.max(sent, this.lastWrite) : sent) + ms / 2;
+    return now >= due ? -1 : due;
   }
 }

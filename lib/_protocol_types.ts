@@ -77,8 +77,12 @@ export interface Incoming {
 
 /** What the protocol state asks of whoever drives it. */
 export interface ProtocolOutput {
-  /** Sends bytes on the current connection. */
-  write(bytes: Uint8Array): void;
+  /**
+   * Sends bytes on the current connection. Returns the writer's count of
+   * packets queued so far, this one included, which {@linkcode Protocol.wrote}
+   * is told back once they are written; nothing when they go out at once.
+   */
+  write(bytes: Uint8Array): number | void;
   /** Hands a received message to the application. */
   deliver(message: Incoming): void;
   /** The broker answered CONNECT. */

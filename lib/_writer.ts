@@ -10,8 +10,11 @@ import { MQTTConnectionError } from "./errors.ts";
 
 /** Who is told how writes went. */
 export interface WriterOwner {
-  /** A write went through. */
-  written(): void;
+  /**
+   * Bytes went out: a whole write, with `sent` the count of packets written
+   * so far (see {@linkcode Writer.write}); without it, part of a large one.
+   */
+  written(sent?: number): void;
   /** A write failed: the connection on `ch` is lost. */
   writeFailed(error: MQTTConnectionError, ch: Channel): void;
 }
@@ -31,6 +34,9 @@ export class Writer {
   // must not hold back the next connection's CONNECT.
   #flushing: Channel | null = null;
   #corked = false;
+  // Packets queued so far, and written (or dropped with their channel) so far.
+  #queued = 0;
+  #sent = 0;
   readonly #owner: WriterOwner;
 
   /** @param owner Told of each write that went through, and of a failed one. */
@@ -50,20 +56,24 @@ export class Writer {
     this.#batch?.reject(error);
     this.#batch = null;
     this.#out = NONE;
+    this.#sent = this.#queued;
     this.#corked = false;
   }
 
   /**
    * Queues `bytes` to go out in the next write, when nobody awaits the
    * writing: a failed write ends the connection, and that settles whatever
-   * waits on it. Does nothing when detached or sealed.
+   * waits on it. Does nothing when detached or sealed (returns 0). Returns
+   * the count of packets queued so far, this one included: the owner's
+   * `written(sent)` says when they are out.
    */
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array): number {
     const ch = this.#ch;
-    if (!ch || this.sealed) return;
+    if (!ch || this.sealed) return 0;
     if (this.#out === NONE) this.#out = [bytes];
     else this.#out.push(bytes);
     if (this.#flushing !== ch && !this.#corked) void this.#flush(ch);
+    return ++this.#queued;
   }
 
   /** Queues `bytes` as `write` does; resolves once they are written. Needs a channel. */
@@ -106,8 +116,11 @@ export class Writer {
         this.#batch = null;
         try {
           // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
-          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED));
-          this.#owner.written();
+          await ch.write(
+            chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
+            this.#owner,
+          );
+          this.#owner.written(this.#sent += chunks.length);
           batch?.resolve();
         } catch (e) {
           const error = new MQTTConnectionError(

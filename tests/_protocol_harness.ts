@@ -9,8 +9,18 @@ import { MQTTConnectionError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { type AckKind, type Incoming, Protocol, type ProtocolOptions } from "../lib/_protocol.ts";
 
-/** A protocol state with its output recorded, connected unless told otherwise. */
-export function harness(store = new MemorySessionStore(), options?: ProtocolOptions) {
+/**
+ * A protocol state with its output recorded, connected unless told otherwise.
+ * With `counted`, its output counts the packets written, as the client's
+ * writer does, so that `core.wrote(now, n)` can say they went out; without,
+ * they go out at once.
+ */
+export function harness(
+  store = new MemorySessionStore(),
+  options?: ProtocolOptions,
+  counted = false,
+) {
+  let queued = 0;
   const written: Packet[] = [];
   const delivered: Incoming[] = [];
   const connacks: ConnackPacket[] = [];
@@ -21,6 +31,7 @@ export function harness(store = new MemorySessionStore(), options?: ProtocolOpti
     // As the writer: bytes written while no connection is up go nowhere.
     write: (bytes) => {
       if (online) written.push(...new PacketDecoder().push(bytes));
+      if (counted) return ++queued;
     },
     deliver: (m) => delivered.push(m),
     connack: (p) => connacks.push(p),

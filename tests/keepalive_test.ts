@@ -245,3 +245,59 @@ test("ping() is answered by its own PINGRESP, not by the one for the keepalive's
     await c.disconnect();
   });
 });
+
+/**
+ * A transport over Deno's TCP whose writes go `bytesPerTick` every `tickMs`,
+ * as over a slow link, and which calls `afterPing` once a PINGREQ is written.
+ */
+function slowLink(
+  broker: { host: string; port: number },
+  bytesPerTick: number,
+  tickMs: number,
+  afterPing = () => {},
+) {
+  return async () => {
+    const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+    return {
+      readable: conn.readable,
+      writable: conn.writable,
+      close: () => conn.close(),
+      read: (b: Uint8Array) => conn.read(b),
+      write: async (b: Uint8Array) => {
+        for (let at = 0; at < b.length; at += bytesPerTick) {
+          const part = b.subarray(at, at + bytesPerTick);
+          for (let off = 0; off < part.length;) off += await conn.write(part.subarray(off));
+          if (b.length > bytesPerTick) await sleep(tickMs);
+        }
+        if (b[0] === 0xc0 && b.length === 2) afterPing();
+        return b.length;
+      },
+    };
+  };
+}
+
+forEachBroker(
+  "a PINGREQ behind a large PUBLISH on a slow link waits for it, and the connection lives",
+  async (broker, v) => {
+    // 1 MB at ~400 KB/s: the keepalive (1 s) asks while the PUBLISH is
+    // still going out, and its PINGREQ waits behind it. The wait for the
+    // answer starts once it is written; before, the client declared the
+    // connection dead half an interval after asking, and a robust client
+    // sent the publish again, and again.
+    const c = new MQTTClient(uniqueId("slow"), broker.host, {
+      protocolVersion: v,
+      keepalive: 1,
+      transport: slowLink(broker, 16_384, 40),
+    });
+    let lost: unknown;
+    c.addEventListener("disconnected", (e) => (lost = (e as CustomEvent).detail.error));
+    await c.connect();
+    const t0 = performance.now();
+    await c.publish(uniqueId("big"), new Uint8Array(1_000_000), false, 1);
+    assert.ok(performance.now() - t0 > 2000, "the PUBLISH took two keepalive intervals");
+    assert.equal(lost, undefined);
+    assert.equal(c.connected, true);
+    await c.disconnect();
+  },
+  { only: ["mosquitto"], versions: [4, 5], timeout: 15_000 },
+);

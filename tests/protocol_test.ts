@@ -419,6 +419,48 @@ test("keepalive: a client that keeps writing but reads nothing pings too, and fi
   assert.equal(h.core.keepalive(16_000, 10_000), -1, "no byte back within half an interval");
 });
 
+test("keepalive: a PINGREQ queued behind a long write waits for it, and its answer is due half an interval after it went", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastRead = 1000;
+  h.core.wrote(1000);
+  // A large PUBLISH is on its way over a slow link; the PINGREQ queues behind it.
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
+  h.core.wrote(14_000); // a piece of the PUBLISH went out
+  assert.equal(h.core.keepalive(16_000, 10_000), 19_000, "still writing: no verdict before 19 000");
+  h.core.wrote(18_000); // another piece
+  h.core.wrote(20_000, 1); // the rest, and the PINGREQ: written at 20 000
+  assert.equal(h.core.keepalive(20_000, 10_000), 25_000, "its answer is due at 25 000");
+  h.core.wrote(24_000, 1); // later publishes do not put the verdict off
+  assert.equal(h.core.keepalive(25_000, 10_000), -1, "no byte back since the PINGREQ went");
+});
+
+test("keepalive: a write stuck for half an interval, with the PINGREQ behind it, is a dead connection", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastRead = 1000;
+  h.core.wrote(1000);
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  h.core.wrote(12_000); // the last piece that went
+  assert.equal(h.core.keepalive(16_000, 10_000), 17_000);
+  assert.equal(h.core.keepalive(17_000, 10_000), -1, "nothing written, nothing read since 12 000");
+});
+
+test("keepalive: any byte read after the PINGREQ was queued, before it went, answers it", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastRead = 1000;
+  h.core.wrote(1000);
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  h.core.lastRead = 12_000; // the broker is there
+  h.core.wrote(14_000); // a piece of the write ahead of the PINGREQ
+  assert.equal(h.core.keepalive(16_000, 10_000), 22_000, "no verdict: idle since 12 000");
+  h.core.wrote(17_000, 1); // the PINGREQ goes, answered already
+  assert.equal(h.core.keepalive(22_000, 10_000), 27_000, "a new PINGREQ only once idle again");
+  assert.deepEqual(ids(h.sent()), ["pingreq", "pingreq"]);
+});
+
 test("a failed handler of an old session's QoS 2 message leaves the new session's same id alone", () => {
   const h = harness();
   h.connect(false);
