@@ -33,6 +33,8 @@ export class Keepalive {
   #timer: ReturnType<typeof setTimeout> | undefined;
   // Set while a deadline() runs instead of the keepalive.
   #expired: (() => void) | null = null;
+  // This look is the second, after one that ran late (see LATE_MS).
+  #again = false;
 
   /** @param owner The connection it watches. */
   constructor(owner: KeepaliveOwner) {
@@ -43,12 +45,13 @@ export class Keepalive {
   start(seconds: number): void {
     this.cancel();
     this.#seconds = seconds;
-    this.check(performance.now());
+    this.check(this.due = performance.now());
   }
 
   /** Stops watching. */
   stop(): void {
     this.#expired = null;
+    this.#again = false;
     if (OWN_TIMERS) clearTimeout(this.#timer);
     else schedule.remove(this);
   }
@@ -72,6 +75,16 @@ export class Keepalive {
 
   /** Looks now: sends a PINGREQ, finds the connection dead, or plans the next look. */
   check(now: number): void {
+    if (now - this.due > LATE_MS && !this.#again) {
+      // The event loop was held up past the deadline: the answer may be read
+      // but not handled yet (a PINGRESP, a CONNACK). Look again after it, once.
+      this.#again = true;
+      this.due = now + 1;
+      if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), 1);
+      else schedule.add(this);
+      return;
+    }
+    this.#again = false;
     const expired = this.#expired;
     if (expired) {
       this.#expired = null;
@@ -197,6 +210,13 @@ class Schedule {
     k.slot = j;
   }
 }
+
+/**
+ * How late a look may run and still judge at once: later than that, the
+ * event loop was held up (by the application's code, a GC), and what came
+ * in meanwhile is handled first.
+ */
+const LATE_MS = 20;
 
 // In workerd a timer set while one request runs belongs to that request.
 const OWN_TIMERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===

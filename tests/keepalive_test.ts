@@ -301,3 +301,32 @@ forEachBroker(
   },
   { only: ["mosquitto"], versions: [4, 5], timeout: 15_000 },
 );
+
+forEachBroker(
+  "a PINGRESP that came while the application held the event loop up counts",
+  async (broker, v) => {
+    // Right after the PINGREQ is written the application computes for 800 ms,
+    // past the half interval (500 ms) in which the answer is due. The broker
+    // answers at once; the keepalive's late look must see that answer first.
+    let blocked = false;
+    const c = new MQTTClient(uniqueId("busy"), broker.host, {
+      protocolVersion: v,
+      keepalive: 1,
+      transport: slowLink(broker, 1 << 20, 0, () => {
+        if (blocked) return;
+        blocked = true;
+        for (const end = performance.now() + 800; performance.now() < end;) { /* busy */ }
+      }),
+    });
+    let lost: unknown;
+    c.addEventListener("disconnected", (e) => (lost = (e as CustomEvent).detail.error));
+    await c.connect();
+    for (let waited = 0; !blocked && waited < 10_000; waited += 50) await sleep(50);
+    assert.ok(blocked, "a PINGREQ was written");
+    await sleep(300);
+    assert.equal(lost, undefined);
+    assert.equal(c.connected, true);
+    await c.disconnect();
+  },
+  { versions: [4, 5] },
+);
