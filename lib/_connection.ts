@@ -265,9 +265,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** The broker answered CONNECT (the protocol state's output). */
   connack(packet: ConnackPacket): void {
-    const d = this.#connack;
+    if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed();
+    this.#connack?.resolve(packet);
     this.#connack = null;
-    d?.resolve(packet);
   }
 
   /**

@@ -185,6 +185,27 @@ export class Inbox {
     return msg;
   }
 
+  /**
+   * A connection resumed the session (Session Present 1): the QoS 1
+   * messages still queued came on earlier connections, and the broker sends
+   * each again on this one (MQTT-4.4.0-1), where it can be acknowledged.
+   * They go: kept, each would be handed out twice, its first copy never
+   * acknowledged, and a connection that keeps failing would pile up copies.
+   */
+  resumed(): void {
+    const queue = this.#queue;
+    if (this.#head === queue.length) return;
+    let kept = this.#head;
+    for (let i = this.#head; i < queue.length; i++) {
+      if (queue[i]!.packet.qos !== 1) queue[kept++] = queue[i];
+    }
+    queue.length = kept;
+    if (kept === this.#head) {
+      queue.length = this.#head = 0;
+      this.#drained?.();
+    }
+  }
+
   /** The oldest queued message, if any. */
   #take(): Incoming | undefined {
     const queue = this.#queue;

@@ -424,3 +424,49 @@ function register(via: Via) {
 
 register("default transport");
 register("node:net adapter");
+
+registerTest(
+  "resumed session: a queued QoS 1 message the broker sends again is handed out once, and acknowledged",
+  async () => {
+    // Not yet handed out when the connection was lost, the message cannot be
+    // acknowledged on it; the broker sends it again on the resumed session
+    // (MQTT-4.4.0-1). Before, both copies were queued: the first handed out
+    // unacknowledged, the second as a duplicate, and a connection that kept
+    // failing piled up copies.
+    const message = {
+      type: "publish",
+      topic: "t",
+      payload: text("once"),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 7,
+    } as const;
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
+      if (!message.dup) {
+        await peer.write(message);
+        return peer.end();
+      }
+      await peer.write({ ...message, dup: true });
+      await peer.clientClosed;
+      assert.deepEqual(peer.received.slice(1), [
+        { type: "puback", packetId: 7 },
+        { type: "disconnect" },
+      ]);
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("resumed"), broker.url);
+      const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+      await client.connect(false);
+      await lost;
+      (message as { dup: boolean }).dup = true;
+      assert.equal(await client.connect(false), true, "the session was resumed");
+      assert.equal(new TextDecoder().decode((await client.wait_msg()).payload), "once");
+      assert.equal(await client.check_msg(), undefined, "no second copy");
+      await client.disconnect();
+      await broker.peers[1].clientClosed; // what it sent is read before the broker closes
+    });
+  },
+  TIMEOUT,
+);

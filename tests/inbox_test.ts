@@ -184,3 +184,19 @@ test("drained(): waits while a consumer takes messages, until the queue empties 
   assert.equal(inbox.drained(), undefined);
   assert.equal((await inbox.check())?.topic, "e");
 });
+
+test("resumed(): queued QoS 1 messages go, QoS 0 and 2 ones stay in order, after what was handed out", async () => {
+  const { inbox, push } = setup();
+  for (const [t, qos] of [["a", 1], ["b", 0], ["c", 1], ["d", 2], ["e", 1], ["f", 0]] as const) {
+    push(t, qos);
+  }
+  assert.equal((await inbox.check())?.topic, "a"); // handed out before the resume
+  inbox.resumed();
+  const rest = [];
+  for (let m; (m = await inbox.check());) rest.push(m.topic);
+  assert.deepEqual(rest, ["b", "d", "f"]);
+  inbox.resumed(); // nothing queued: nothing to do
+  push("g", 1);
+  inbox.resumed();
+  assert.equal(await inbox.check(), undefined);
+});
