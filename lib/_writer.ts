@@ -120,7 +120,9 @@ export class Writer {
             chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
             this.#owner,
           );
-          this.#owner.written(this.#sent += chunks.length);
+          // Detached meanwhile: detach() counted these as gone already.
+          if (this.#ch === ch) this.#sent += chunks.length;
+          this.#owner.written(this.#sent);
           batch?.resolve();
         } catch (e) {
           const error = new MQTTConnectionError(
