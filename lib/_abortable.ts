@@ -14,8 +14,15 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
   });
 }
 
-/** A signal that never aborts: `abortable(p, NEVER)` settles as `abortable(p, signal)` does, turn for turn. */
-export const NEVER: AbortSignal = new AbortController().signal;
+/**
+ * A signal that never aborts: `abortable(p, never())` settles as
+ * `abortable(p, signal)` does, turn for turn. Made on first use: workerd
+ * allows no AbortController in a module's top level.
+ */
+export function never(): AbortSignal {
+  return neverSignal ??= new AbortController().signal;
+}
+let neverSignal: AbortSignal | undefined;
 
 /** Waits for `p`, but no longer than `ms`. */
 export async function within(p: Promise<unknown>, ms: number): Promise<void> {

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { abortable, NEVER } from "./_abortable.ts";
+import { abortable, never } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
@@ -471,7 +471,7 @@ export class MQTTClient extends SimpleClient {
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
       // The same turns with a signal and without: calls resume in call order.
-      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal ?? NEVER);
+      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal ?? never());
       // Aborted while it waited: nothing of it goes out.
       signal?.throwIfAborted();
       try {
