@@ -724,18 +724,24 @@ test(
  * `fail.next` is set (and clears it), as a connection lost mid-write would.
  */
 function failingWrites(port: number, fail: { next: boolean }): Transport {
+  return writingThrough(port, (chunk, writer) => {
+    if (!fail.next) return writer.write(chunk);
+    fail.next = false;
+    throw new Error("the write fails (the test's transport)");
+  });
+}
+
+/** A transport to the scripted broker on `port` whose writes go through `write`. */
+function writingThrough(
+  port: number,
+  write: (chunk: Uint8Array, writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>,
+): Transport {
   return async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const writer = conn.writable.getWriter();
     return {
       readable: conn.readable,
-      writable: new WritableStream<Uint8Array>({
-        write(chunk) {
-          if (!fail.next) return writer.write(chunk);
-          fail.next = false;
-          throw new Error("the write fails (the test's transport)");
-        },
-      }),
+      writable: new WritableStream<Uint8Array>({ write: (chunk) => write(chunk, writer) }),
       close: () => conn.close(),
     };
   };
@@ -914,18 +920,8 @@ test(
 
 /** A transport to the scripted broker on `port` whose every write takes `ms` more, as on a slow link. */
 function slowWrites(port: number, ms: number): Transport {
-  return async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const writer = conn.writable.getWriter();
-    return {
-      readable: conn.readable,
-      writable: new WritableStream<Uint8Array>({
-        async write(chunk) {
-          await new Promise((r) => setTimeout(r, ms));
-          await writer.write(chunk);
-        },
-      }),
-      close: () => conn.close(),
-    };
-  };
+  return writingThrough(port, async (chunk, writer) => {
+    await new Promise((r) => setTimeout(r, ms));
+    await writer.write(chunk);
+  });
 }

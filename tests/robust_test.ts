@@ -33,6 +33,14 @@ async function endSession(c: MQTTClient): Promise<void> {
   await c.connect(true).then(() => c.disconnect(), () => {});
 }
 
+/** Takes `c` offline: its connection cut, the proxy refusing new ones; resolves once `c` saw the loss. */
+async function offline(c: MQTTClient, proxy: FaultProxy): Promise<void> {
+  const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+  proxy.refuse(true);
+  proxy.cut();
+  await lost;
+}
+
 // The tests run at both MQTT versions (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
 
@@ -176,10 +184,7 @@ forEachBroker("publishing while offline is bounded: whenOfflineFull reject", asy
   const u = uniqueId("off");
   try {
     await c.connect(false);
-    const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-    proxy.refuse(true);
-    proxy.cut();
-    await lost;
+    await offline(c, proxy);
     const waiting = [c.publish(u, "1", false, 1), c.publish(u, "2", false, 1)];
     await assert.rejects(c.publish(u, "3", false, 1), /Offline queue full: 2 messages/);
     // Bad arguments fail at once while offline too, not after the reconnect.
@@ -205,10 +210,7 @@ forEachBroker(
       await watcher.connect();
       await watcher.subscribe(`${u}/#`, 1);
       await c.connect(false);
-      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-      proxy.refuse(true);
-      proxy.cut();
-      await lost;
+      await offline(c, proxy);
       const ac = new AbortController();
       const reason = new Error("given up");
       const calls = [
@@ -355,10 +357,7 @@ forEachBroker(
       // Online, to the same topic (MQTT 5: its topic alias is set on this connection).
       await c.publish(u, buf);
       const first = await withTimeout(sub.wait_msg(), 5000, "the online message");
-      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-      proxy.refuse(true);
-      proxy.cut();
-      await lost;
+      await offline(c, proxy);
       buf.set(new TextEncoder().encode("2nd.."));
       const waiting = c.publish(u, buf);
       buf.set(new TextEncoder().encode("later"), 0); // the caller reuses its buffer at once
@@ -480,10 +479,7 @@ forEachBroker(
       // they come before the end of the stream the cut makes, so the client queues them.
       const size = 4 + u.length + 2 + (v === 5 ? 1 : 0);
       await until(() => proxy.bytes.down >= before + 2 * size, "both messages on their way");
-      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-      proxy.refuse(true);
-      proxy.cut();
-      await lost;
+      await offline(c, proxy);
       const next = () => withTimeout(c.wait_msg(), 5_000, "a queued message, offline");
       const got = [text((await next()).payload), text((await next()).payload)];
       assert.deepEqual(got, ["q1", "q2"]);
@@ -641,10 +637,7 @@ forEachBroker(
     await sub.subscribe(u, 1);
     try {
       await c.connect(false);
-      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-      proxy.refuse(true);
-      proxy.cut();
-      await lost;
+      await offline(c, proxy);
       const all = ["1", "2", "3"].map((m) => c.publish(u, m, false, 1));
       await sleep(50);
       proxy.refuse(false);
@@ -676,10 +669,7 @@ forEachBroker(
         const { c } = robust(proxy, v, { maxOfflineMessages });
         try {
           await c.connect(false);
-          const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-          proxy.refuse(true);
-          proxy.cut();
-          await lost;
+          await offline(c, proxy);
           const signal = new AbortController().signal;
           const sent = [];
           for (let i = 1; i <= 24; i++) {
@@ -717,10 +707,7 @@ forEachBroker(
     try {
       await c.connect(false);
       await c.publish(u, new Uint8Array(2000), false, 1); // online: no offline limit applies
-      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-      proxy.refuse(true);
-      proxy.cut();
-      await lost;
+      await offline(c, proxy);
       const settled = (p: Promise<void>, what: string) =>
         withTimeout(p.then(() => "resolved", (e) => e), 2000, what);
       const bytes = await settled(c.publish(u, new Uint8Array(2000), false, 1), "2000 bytes");
