@@ -3,7 +3,7 @@
 // which skips the streams' per-chunk cost, and the streams otherwise, read
 // with a BYOB reader where the stream is a byte stream so that an idle
 // connection pins a small buffer, not the default reader's 64 KiB.
-import { Slab } from "./codec/_varint.ts";
+import { Slab, view } from "./codec/_varint.ts";
 import type { StreamPair } from "./transports/types.ts";
 
 /**
@@ -198,8 +198,7 @@ class ConnChannel implements Channel {
       this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     }
     const buf = this.#buf;
-    const chunk = CHUNKS.take(n);
-    chunk.set(n === buf.length ? buf : new Uint8Array(buf.buffer, 0, n));
+    const chunk = CHUNKS.copy(n === buf.length ? buf : view(buf, 0, n));
     const size = reuseSize(buf.length, n);
     if (size !== buf.length) this.#buf = new Uint8Array(size);
     this.#sink!.data(this, chunk);

@@ -15,10 +15,7 @@ const scratch = new Uint8Array(SLAB_MAX);
 function encode(s: string, slab: Slab | undefined): Uint8Array {
   // At most 3 bytes per UTF-16 code unit: text this short fits the scratch buffer.
   if (!slab || s.length * 3 > SLAB_MAX) return encoder.encode(s);
-  const n = encoder.encodeInto(s, scratch).written;
-  const bytes = slab.take(n);
-  bytes.set(new Uint8Array(scratch.buffer, 0, n));
-  return bytes;
+  return slab.copy(view(scratch, 0, encoder.encodeInto(s, scratch).written));
 }
 
 /** Largest length a two-byte prefix can say. */

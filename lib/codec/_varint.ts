@@ -88,6 +88,13 @@ export class Slab {
     this.#at += n;
     return bytes;
   }
+
+  /** A copy of `bytes`, as {@linkcode Slab.take} gives room for it. */
+  copy(bytes: Uint8Array): Uint8Array {
+    const out = this.take(bytes.length);
+    out.set(bytes);
+    return out;
+  }
 }
 
 /**

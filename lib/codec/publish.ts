@@ -201,8 +201,7 @@ function decodeTopic(buf: Uint8Array, at: number, n: number): string {
   }
   if (n <= 256) {
     // A copy (the chunk is the user's to keep), in a slab: a buffer of its own costs ~1 us.
-    seenTopicBytes = SHORT_LIVED.take(n);
-    seenTopicBytes.set(bytes);
+    seenTopicBytes = SHORT_LIVED.copy(bytes);
     seenTopic = topic;
   }
   return topic;
