@@ -63,9 +63,7 @@ export class Keepalive {
   deadline(ms: number, expired: () => void): void {
     this.stop();
     this.#expired = expired;
-    this.due = performance.now() + ms;
-    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), ms);
-    else schedule.add(this);
+    this.#lookIn(ms, performance.now());
   }
 
   /** Ends a `deadline()` still running; does nothing otherwise. */
@@ -79,10 +77,7 @@ export class Keepalive {
       // The event loop was held up past the deadline: the answer may be read
       // but not handled yet (a PINGRESP, a CONNACK). Look again after it, once.
       this.#again = true;
-      this.due = now + 1;
-      if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), 1);
-      else schedule.add(this);
-      return;
+      return this.#lookIn(1, now);
     }
     this.#again = false;
     const expired = this.#expired;
@@ -101,8 +96,13 @@ export class Keepalive {
       );
       return;
     }
-    this.due = Math.max(next, now + 10);
-    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), this.due - now);
+    this.#lookIn(Math.max(next - now, 10), now);
+  }
+
+  /** Looks again `ms` after `now`: on the shared schedule, or (Workers) a timer of its own. */
+  #lookIn(ms: number, now: number): void {
+    this.due = now + ms;
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), ms);
     else schedule.add(this);
   }
 }
