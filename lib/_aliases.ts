@@ -79,7 +79,7 @@ export class TopicAliases {
     if (alias > max) {
       throw new MQTTProtocolError(
         `PUBLISH with topic alias ${alias}, over our Topic Alias Maximum ${max}`,
-        "MQTT-3.3.2-9",
+        "MQTT-3.3.2-11",
         0x94,
       );
     }
@@ -87,9 +87,11 @@ export class TopicAliases {
     if (p.topic) return void aliases.set(alias, p.topic);
     const topic = aliases.get(alias);
     if (topic === undefined) {
+      // The section names 0x82 (protocol error) for this one; umqtt's contract
+      // gives every misused alias 0x94 (topic alias invalid).
       throw new MQTTProtocolError(
         `PUBLISH with an empty topic and topic alias ${alias}, which names no topic yet`,
-        "MQTT-3.3.4-9",
+        "MQTT 5.0 section 3.3.2.3.4",
         0x94,
       );
     }

@@ -20,9 +20,9 @@ export function checkLimits(
 ): void {
   let why: string | undefined;
   const max = broker.maximumPacketSize;
-  // The Maximum Packet Size holds for every packet (MQTT-3.1.2-24).
+  // The Maximum Packet Size holds for every packet (MQTT-3.2.2-15).
   const tooLarge = max !== undefined && size > max
-    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
     : undefined;
   if (!Array.isArray(what)) {
     if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
@@ -68,6 +68,6 @@ export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | u
     : bytes[0] & 1 && b.retainAvailable === false
     ? "retain, and the broker has no retained messages (Retain Available 0, retainAvailable; MQTT-3.2.2-14)"
     : max !== undefined && bytes.length > max
-    ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.1.2-24)`
+    ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
     : undefined;
 }

@@ -644,7 +644,7 @@ test(
         assert.ok(e instanceof RangeError, `QoS ${qos}: ${e}`);
         assert.equal(
           e.message,
-          `Cannot publish to "${topic}" with a packet of 201 bytes: over the broker's Maximum Packet Size 200 (maximumPacketSize; MQTT-3.1.2-24)`,
+          `Cannot publish to "${topic}" with a packet of 201 bytes: over the broker's Maximum Packet Size 200 (maximumPacketSize; MQTT-3.2.2-15)`,
         );
         assert.equal(writes(), before, "nothing written");
       }
@@ -723,7 +723,7 @@ test(
           new RegExp(
             `^Cannot ${
               what === "SUBSCRIBE" ? "subscribe to" : "unsubscribe from"
-            } ".*" with a packet of 1\\d\\d bytes: over the broker's Maximum Packet Size 100 \\(maximumPacketSize; MQTT-3\\.1\\.2-24\\)$`,
+            } ".*" with a packet of 1\\d\\d bytes: over the broker's Maximum Packet Size 100 \\(maximumPacketSize; MQTT-3\\.2\\.2-15\\)$`,
           ),
         );
       }

@@ -497,7 +497,7 @@ test("MQTT 5: a kept publish the next broker's limits refuse rejects, not resent
   );
   assert.match(
     why(big),
-    /^Cannot resend publish 3: 10\d bytes, over the broker's Maximum Packet Size 50 \(maximumPacketSize; MQTT-3\.1\.2-24\)$/,
+    /^Cannot resend publish 3: 10\d bytes, over the broker's Maximum Packet Size 50 \(maximumPacketSize; MQTT-3\.2\.2-15\)$/,
   );
   assert.match(
     why(kept),
