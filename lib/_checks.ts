@@ -1,7 +1,7 @@
 // Argument checks shared by the client's methods and its constructor: each
 // error names the argument and what was expected.
 import type { ProtocolVersion, PublishPacket, QoS, Subscription, Will } from "./codec/packet.ts";
-import type { SubscribeProperties } from "./codec/properties.ts";
+import type { DisconnectProperties, SubscribeProperties } from "./codec/properties.ts";
 import { encodeConnect } from "./codec/connect.ts";
 import { encodePublish, topicEncoded } from "./codec/publish.ts";
 import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
@@ -241,6 +241,8 @@ export function checkPublish(
     packetId: 1,
     properties: checkProperties(given.properties, MESSAGE_PROPERTIES, "publish", version),
   };
+  if (packet.properties?.payloadFormatIndicator && typeof msg !== "string") {
+  }
   // MQTT 5, QoS 0, no properties. To a `plain` connection (no topic alias,
   // no limit): built as in 3.1.1, no packet kept (keeping it cost v5 ~4% of
   // a publish's CPU). Otherwise, with a payload far from the size limit, to
@@ -395,23 +397,32 @@ export function checkUnsubscribe(
   return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics, properties }, version);
 }
 
+const DISCONNECT_OPTIONS = [
+  "reasonCode",
+  "sessionExpiryInterval",
+  "reasonString",
+  "userProperties",
+];
+
 /**
  * `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined
  * without options. `connectExpiry` is the last CONNECT's Session Expiry
  * Interval: when it was 0, the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2).
+ * Over the broker's Maximum Packet Size `max`, the Reason String goes, else
+ * the User Properties, else both (MQTT-3.14.2-3, -4): a DISCONNECT the broker
+ * refused would make it publish the will.
  */
 export function checkDisconnect(
-  options: { reasonCode?: number; sessionExpiryInterval?: number } | undefined,
+  options: { reasonCode?: number } & DisconnectProperties | undefined,
   version: ProtocolVersion,
   connectExpiry?: number,
+  max = Infinity,
 ): Uint8Array | undefined {
   if (options === undefined) return undefined;
   if (version !== 5) {
     throw v5Only(keysOf(options), "", "disconnect() option", "disconnect() options");
   }
-  if (typeof options !== "object" || options === null) {
-    throw invalid("options for disconnect", options, "an object");
-  }
+  checkOptions(options, DISCONNECT_OPTIONS, "disconnect");
   const { reasonCode, ...properties } = options;
   const expiry = properties.sessionExpiryInterval;
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
@@ -420,7 +431,13 @@ export function checkDisconnect(
       `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
     );
   }
-  return encodeDisconnect({ type: "disconnect", reasonCode, properties }, 5);
+  const { reasonString, userProperties, ...rest } = properties;
+  let bytes!: Uint8Array;
+  for (const p of [properties, { ...rest, userProperties }, { ...rest, reasonString }, rest]) {
+    bytes = encodeDisconnect({ type: "disconnect", reasonCode, properties: p }, 5);
+    if (bytes.length <= max) break;
+  }
+  return bytes;
 }
 
 /**

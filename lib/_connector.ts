@@ -79,7 +79,8 @@ export class Connector {
    * Throws before anything changes, in the simple and the robust client alike.
    */
   checkDisconnect(options: DisconnectOptions | undefined): Uint8Array | undefined {
-    return checkDisconnect(options, this.#config.version, this.sessionExpiry);
+    const max = this.#conn.core.broker.maximumPacketSize;
+    return checkDisconnect(options, this.#config.version, this.sessionExpiry, max);
   }
 
   /**

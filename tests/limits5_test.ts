@@ -1,0 +1,98 @@
+// MQTT 5: what the client sends stays within what the broker said it takes
+// and what the spec lets a client send, against a scripted broker
+// (tests/_hostile_broker.ts): the Maximum Packet Size of the broker's CONNACK
+// for DISCONNECT and AUTH too (MQTT-3.2.2-15, MQTT-3.14.2-3/-4), the
+// Request Problem Information the client asked for (MQTT-3.1.2-29), a payload
+// said to be UTF-8 (section 3.3.2.3.2), and disconnect()'s option names.
+import assert from "node:assert/strict";
+import {
+  type AuthChallenge,
+  MQTTClient,
+  type MQTTClientOptions,
+  MQTTConnectionError,
+  MQTTProtocolError,
+} from "../mod.ts";
+import { type DisconnectPacket, encodeDisconnect } from "../lib/codec/mod.ts";
+import { acceptConnect, type HostileBroker, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const METHOD = "SCRAM-SHA-256";
+const bytes = (s: string) => new TextEncoder().encode(s);
+const LONG = "x".repeat(100);
+
+/** An MQTT 5 client of `broker`. */
+function v5(broker: HostileBroker, opts: MQTTClientOptions = {}) {
+  return new MQTTClient(uniqueId("lim5"), broker.url, { protocolVersion: 5, ...opts });
+}
+
+// ---- DISCONNECT within the broker's Maximum Packet Size ---------------------
+
+for (
+  const [name, options, sent] of [
+    [
+      "both fit: both go",
+      { reasonString: "bye", userProperties: [["k", "v"]] },
+      { reasonString: "bye", userProperties: [["k", "v"]] },
+    ],
+    [
+      "a long Reason String goes, the User Properties stay",
+      { reasonString: LONG, userProperties: [["k", "v"]] },
+      { userProperties: [["k", "v"]] },
+    ],
+    [
+      "long User Properties go, the Reason String stays",
+      { reasonString: "bye", userProperties: [["k", LONG]] },
+      { reasonString: "bye" },
+    ],
+    [
+      "both long: both go, the reason code and expiry stay",
+      { reasonString: LONG, userProperties: [["k", LONG]], sessionExpiryInterval: 9 },
+      { sessionExpiryInterval: 9 },
+    ],
+  ] as const
+) {
+  test(
+    `disconnect() over the broker's Maximum Packet Size 60: ${name} (MQTT-3.14.2-3, -4)`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await acceptConnect(peer, { maximumPacketSize: 60 });
+        await peer.clientClosed;
+      }, async (broker) => {
+        const client = v5(broker, { sessionExpiryInterval: 5 });
+        await client.connect();
+        await client.disconnect({
+          reasonCode: 0x04,
+          ...options,
+          userProperties: options.userProperties?.map(([k, v]) => [k, v]),
+        });
+        const peer = broker.peers[0];
+        await peer.clientClosed;
+        const disconnect = peer.received.at(-1) as DisconnectPacket;
+        assert.equal(disconnect.type, "disconnect");
+        assert.equal(disconnect.reasonCode, 0x04);
+        assert.deepEqual({ ...disconnect.properties }, sent);
+        assert.ok(encodeDisconnect(disconnect, 5).length <= 60, "the DISCONNECT fits");
+      });
+    },
+    TIMEOUT,
+  );
+}
+
+test("disconnect() takes only its own options: serverReference is the broker's", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = v5(broker);
+    await client.connect();
+    await assert.rejects(
+      client.disconnect({ serverReference: "b" } as never),
+      /^TypeError: Invalid option serverReference for disconnect: accepted are reasonCode, sessionExpiryInterval, reasonString, userProperties$/,
+    );
+    assert.equal(client.connected, true);
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
+
