@@ -25,6 +25,7 @@ import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
+import { sized } from "./_limits.ts";
 import { within } from "./_abortable.ts";
 
 const noop = () => {};
@@ -211,13 +212,15 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
           const what = data === null ? "null" : typeof data;
           return giveUp(`onAuth answered ${what}, not a Uint8Array`, new TypeError(what));
         }
-        this.writer.write(encodeAuth({
-          type: "auth",
-          reasonCode: 0x18,
-          properties: { authenticationMethod: method, authenticationData: data },
-        }));
+        this.writer.write(this.#auth(0x18, method, data, "answer the broker's AUTH"));
       }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
       .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));
+  }
+
+  /** Our AUTH, within the broker's Maximum Packet Size (else a RangeError saying we cannot `what`). */
+  #auth(reasonCode: number, method: string, data: Uint8Array | undefined, what: string) {
+    const properties = { authenticationMethod: method, authenticationData: data };
+    return sized(this.core.broker, encodeAuth({ type: "auth", reasonCode, properties }), what);
   }
 
   /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
@@ -229,11 +232,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (this.#reauth) {
       throw new TypeError("Cannot reauthenticate: a re-authentication is under way");
     }
-    const auth = encodeAuth({
-      type: "auth",
-      reasonCode: 0x19,
-      properties: { authenticationMethod: method, authenticationData: data },
-    });
+    const auth = this.#auth(0x19, method, data, "reauthenticate");
     const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
     const mine = this.#reauth;
     this.writer.write(auth);

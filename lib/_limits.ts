@@ -19,11 +19,8 @@ export function checkLimits(
   properties?: SubscribeProperties,
 ): void {
   let why: string | undefined;
-  const max = broker.maximumPacketSize;
   // The Maximum Packet Size holds for every packet (MQTT-3.2.2-15).
-  const tooLarge = max !== undefined && size > max
-    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
-    : undefined;
+  const tooLarge = overMax(broker, size);
   if (!Array.isArray(what)) {
     if (broker.maximumQoS !== undefined && what.qos > broker.maximumQoS) {
       why =
@@ -58,6 +55,26 @@ export function checkLimits(
     const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
     throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
   }
+}
+
+/** Why a packet of `size` bytes may not go to the broker of CONNACK `b`, if it may not. */
+function overMax(b: ConnackProperties, size: number): string | undefined {
+  const max = b.maximumPacketSize;
+  return max !== undefined && size > max
+    ? `a packet of ${size} bytes: over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
+    : undefined;
+}
+
+/**
+ * MQTT 5: `bytes`, a packet to `what` (an AUTH), when within the Maximum
+ * Packet Size of the broker's CONNACK `b`.
+ *
+ * @throws {RangeError} Naming the limit.
+ */
+export function sized(b: ConnackProperties, bytes: Uint8Array, what: string): Uint8Array {
+  const why = overMax(b, bytes.length);
+  if (why) throw new RangeError(`Cannot ${what} with ${why}`);
+  return bytes;
 }
 
 /** MQTT 5: the limit of the CONNACK `b` that a kept PUBLISH, `bytes`, is over, if any. */

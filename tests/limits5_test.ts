@@ -96,3 +96,78 @@ test("disconnect() takes only its own options: serverReference is the broker's",
   });
 }, TIMEOUT);
 
+// ---- AUTH within the broker's Maximum Packet Size ---------------------------
+
+/** A client with enhanced authentication whose `onAuth` answers with `answer`. */
+function authClient(broker: HostileBroker, answer: Uint8Array, seen: AuthChallenge[] = []) {
+  return v5(broker, {
+    authenticationMethod: METHOD,
+    onAuth: (challenge) => (seen.push(challenge), answer),
+  });
+}
+
+test(
+  "reauthenticate() with data over the broker's Maximum Packet Size rejects before writing",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { maximumPacketSize: 60 });
+      await peer.expect("pingreq");
+      await peer.write({ type: "pingresp" });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, bytes("ok"));
+      await client.connect();
+      await assert.rejects(client.reauthenticate(bytes(LONG)), (e: unknown) => {
+        assert.ok(e instanceof RangeError, String(e));
+        assert.match(
+          e.message,
+          /^Cannot reauthenticate with a packet of 1\d\d bytes: over the broker's Maximum Packet Size 60 \(maximumPacketSize; MQTT-3\.2\.2-15\)$/,
+        );
+        return true;
+      });
+      // Nothing went, nothing waits: the connection goes on, a later one may start.
+      await client.ping();
+      assert.equal(client.connected, true);
+      await client.disconnect();
+      const peer = broker.peers[0];
+      await peer.clientClosed;
+      assert.deepEqual(peer.received.map((p) => p.type), ["connect", "pingreq", "disconnect"]);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "an onAuth answer over the broker's Maximum Packet Size: the client gives up, DISCONNECT 0x80",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { maximumPacketSize: 60 });
+      await peer.expect("auth");
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("step") },
+      });
+      assert.equal(await peer.clientClosed, "eof");
+    }, async (broker) => {
+      const client = authClient(broker, bytes(LONG), seen);
+      await client.connect();
+      await assert.rejects(client.reauthenticate(bytes("r")), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /^Authentication failed: its AUTH cannot be sent: Cannot answer the broker's AUTH with a packet of 1\d\d bytes: over the broker's Maximum Packet Size 60/,
+        );
+        return true;
+      });
+      assert.equal(seen.length, 1);
+      const peer = broker.peers[0];
+      await peer.clientClosed;
+      assert.deepEqual(peer.received.at(-1), { type: "disconnect", reasonCode: 0x80 });
+      assert.ok(!peer.received.some((p) => p.type === "auth" && p.reasonCode === 0x18));
+    });
+  },
+  TIMEOUT,
+);
+
