@@ -5,7 +5,6 @@
 // the keepalive, and ending each connection exactly once.
 import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
-import { decodeFromBroker } from "./codec/decode.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import {
   type AuthPacket,
@@ -25,7 +24,7 @@ import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
-import { sized } from "./_limits.ts";
+import { brokerDecoder, sized } from "./_limits.ts";
 import { within } from "./_abortable.ts";
 
 const noop = () => {};
@@ -322,7 +321,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.core.start(clean);
       this.#framer = new Framer(
         this.#config.maxPacketSize,
-        decodeFromBroker,
+        brokerDecoder(this.#config.connectProperties),
         this.#config.version,
         true,
       );

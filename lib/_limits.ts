@@ -1,9 +1,18 @@
 // MQTT 5: what the limits of the broker's CONNACK let through (Maximum QoS,
 // Retain Available, Maximum Packet Size, Wildcard, Shared Subscription and
 // Subscription Identifier Available): for a call before any byte of it is
-// written, and for a publish kept in the session before it is resent.
+// written, and for a publish kept in the session before it is resent. And
+// what our CONNECT's Request Problem Information lets the broker send.
 import type { PublishPacket, Subscription } from "./codec/packet.ts";
-import type { ConnackProperties, SubscribeProperties } from "./codec/properties.ts";
+import type {
+  AckProperties,
+  ConnackProperties,
+  ConnectProperties,
+  SubscribeProperties,
+} from "./codec/properties.ts";
+import { decodeFromBroker } from "./codec/decode.ts";
+import type { BodyDecoder } from "./codec/_framer.ts";
+import { MQTTProtocolError } from "./errors.ts";
 
 /**
  * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
@@ -87,4 +96,29 @@ export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | u
     : max !== undefined && bytes.length > max
     ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
     : undefined;
+}
+
+/**
+ * The decoder of what the broker sends. MQTT 5 with Request Problem
+ * Information 0 in `c`: a Reason String or User Properties on any packet but
+ * PUBLISH, CONNACK and DISCONNECT is a protocol error (MQTT-3.1.2-29; 0x82,
+ * section 3.1.2.11.7).
+ */
+export function brokerDecoder(c: ConnectProperties): BodyDecoder {
+  if (c.requestProblemInformation !== false) return decodeFromBroker;
+  return (byte1, body, version) => {
+    const p = decodeFromBroker(byte1, body, version);
+    const props = (p as { properties?: AckProperties }).properties;
+    if (
+      props && (props.reasonString !== undefined || props.userProperties !== undefined) &&
+      p.type !== "publish" && p.type !== "connack" && p.type !== "disconnect"
+    ) {
+      throw new MQTTProtocolError(
+        `${p.type.toUpperCase()} with a Reason String or User Properties, which our CONNECT asked the broker not to send (requestProblemInformation false)`,
+        "MQTT-3.1.2-29",
+        0x82,
+      );
+    }
+    return p;
+  };
 }

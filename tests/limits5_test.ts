@@ -171,3 +171,90 @@ test(
   TIMEOUT,
 );
 
+// ---- Request Problem Information 0 -----------------------------------------
+
+for (
+  const [name, packet] of [
+    ["a PUBACK with a Reason String", { reasonString: "why" }],
+    ["a PUBACK with User Properties", { userProperties: [["k", "v"]] }],
+  ] as const
+) {
+  test(
+    `requestProblemInformation false, then ${name}: DISCONNECT 0x82 (MQTT-3.1.2-29)`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        const connect = await acceptConnect(peer, { reasonString: "welcome" });
+        assert.equal(connect.properties?.requestProblemInformation, false);
+        const publish = await peer.expect("publish");
+        await peer.write({
+          type: "puback",
+          packetId: publish.packetId!,
+          reasonCode: 0x10,
+          properties: { ...packet, userProperties: packet.userProperties?.map(([k, v]) => [k, v]) },
+        });
+        await peer.clientClosed;
+      }, async (broker) => {
+        // A CONNACK may carry a Reason String all the same.
+        const client = v5(broker, { requestProblemInformation: false });
+        await client.connect();
+        assert.equal(client.connack?.properties.reasonString, "welcome");
+        await assert.rejects(client.publish("t", "m", false, 1), (e: unknown) => {
+          assert.ok(e instanceof MQTTConnectionError, String(e));
+          assert.ok(e.cause instanceof MQTTProtocolError);
+          assert.equal(
+            e.cause.message,
+            "PUBACK with a Reason String or User Properties, which our CONNECT asked the broker not to send (requestProblemInformation false) (MQTT-3.1.2-29)",
+          );
+          return true;
+        });
+        const peer = broker.peers[0];
+        await peer.clientClosed;
+        assert.deepEqual(peer.received.at(-1), { type: "disconnect", reasonCode: 0x82 });
+      });
+    },
+    TIMEOUT,
+  );
+}
+
+test(
+  "requestProblemInformation false: a PUBLISH's and a DISCONNECT's User Properties are allowed",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.expect("pingreq");
+      await peer.write({
+        type: "publish",
+        topic: "t",
+        payload: bytes("m"),
+        qos: 0,
+        retain: false,
+        dup: false,
+        properties: { userProperties: [["k", "v"]] },
+      });
+      await peer.write({ type: "pingresp" });
+      await peer.write({
+        type: "disconnect",
+        reasonCode: 0x8b,
+        properties: { reasonString: "restart", userProperties: [["k", "v"]] },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = v5(broker, { requestProblemInformation: false });
+      await client.connect();
+      const message = client.wait_msg();
+      await client.ping();
+      assert.deepEqual((await message).properties?.userProperties, [["k", "v"]]);
+      await assert.rejects(client.wait_msg(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.equal(e.reasonCode, 0x8b);
+        assert.equal(e.reasonString, "restart");
+        return true;
+      });
+      await broker.peers[0].clientClosed;
+      // The broker ended it: the client sent no DISCONNECT of its own.
+      assert.ok(!broker.peers[0].received.some((p) => p.type === "disconnect"));
+    });
+  },
+  TIMEOUT,
+);
+
