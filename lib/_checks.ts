@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { BodyReader, payloadBytes, typeName } from "./codec/_strings.ts";
+import { BodyReader, isUtf8, payloadBytes, typeName } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
@@ -242,6 +242,7 @@ export function checkPublish(
     properties: checkProperties(given.properties, MESSAGE_PROPERTIES, "publish", version),
   };
   if (packet.properties?.payloadFormatIndicator && typeof msg !== "string") {
+    checkText(payload, "msg");
   }
   // MQTT 5, QoS 0, no properties. To a `plain` connection (no topic alias,
   // no limit): built as in 3.1.1, no packet kept (keeping it cost v5 ~4% of
@@ -359,6 +360,18 @@ function checkKeys(o: object, allowed: string[], what: string, version: Protocol
 
 const WILL_PROPERTIES = [...MESSAGE_PROPERTIES, "willDelayInterval"];
 
+/**
+ * MQTT 5: a payload with Payload Format Indicator 1 is UTF-8 text, which
+ * must be well-formed (section 3.3.2.3.2); text given as a string always is.
+ */
+function checkText(payload: Uint8Array, what: string): void {
+  if (!isUtf8(payload)) {
+    throw new TypeError(
+      `Invalid ${what}: not well-formed UTF-8, and payloadFormatIndicator says it is (MQTT 5.0 section 3.3.2.3.2)`,
+    );
+  }
+}
+
 /** Checks `set_last_will()`'s arguments, with MQTT 5 the will's properties. */
 export function checkWill(
   topic: string,
@@ -379,6 +392,7 @@ export function checkWill(
     retain: o.retain,
     properties: checkProperties(given.properties, WILL_PROPERTIES, "the will", version),
   };
+  if (will.properties?.payloadFormatIndicator) checkText(will.payload, "will message");
   // The codec checks the rest: the topic's UTF-8, the message's length, the properties' values.
   encodeConnect({ type: "connect", clientId: "", cleanSession: true, keepalive: 0, will }, version);
   return will;

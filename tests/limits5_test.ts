@@ -258,3 +258,38 @@ test(
   TIMEOUT,
 );
 
+// ---- Payload Format Indicator 1: the payload is UTF-8 ----------------------
+
+test(
+  "payloadFormatIndicator true with bytes that are not UTF-8: a TypeError before any byte goes",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const publish = await peer.expect("publish");
+      assert.equal(new TextDecoder().decode(publish.payload), "é, or \u0000 either");
+      await peer.expect("publish");
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = v5(broker);
+      const notUtf8 = Uint8Array.of(0x68, 0xff, 0xfe);
+      const rule =
+        /^TypeError: Invalid (msg|will message): not well-formed UTF-8, and payloadFormatIndicator says it is \(MQTT 5\.0 section 3\.3\.2\.3\.2\)$/;
+      assert.throws(
+        () => client.set_last_will("w", notUtf8, { properties: { payloadFormatIndicator: true } }),
+        rule,
+      );
+      await client.connect();
+      const pfi = { properties: { payloadFormatIndicator: true } };
+      await assert.rejects(client.publish("t", notUtf8, pfi), rule);
+      // A lone surrogate half, encoded as WTF-8 would: not UTF-8 either.
+      await assert.rejects(client.publish("t", Uint8Array.of(0xed, 0xa0, 0x80), pfi), rule);
+      // Well-formed bytes go; U+0000 is a character like any other in a payload.
+      await client.publish("t", bytes("é, or \u0000 either"), pfi);
+      // Not said to be text: any bytes.
+      await client.publish("t", notUtf8, { properties: { payloadFormatIndicator: false } });
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);

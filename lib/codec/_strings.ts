@@ -201,6 +201,16 @@ export function decodeUtf8(bytes: Uint8Array, what: string): string {
   return s;
 }
 
+/** Whether `bytes` are well-formed UTF-8 (U+0000 allowed: payloads, not MQTT strings). */
+export function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    decoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function nulError(what: string): MQTTProtocolError {
   return new MQTTProtocolError(`U+0000 in ${what}`, "MQTT-1.5.3-2");
 }
