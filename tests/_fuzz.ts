@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import fc from "npm:fast-check@4";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
+import { encode } from "../lib/codec/encode.ts";
 import type { Packet, ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
 
@@ -32,16 +33,25 @@ export function check(name: string, property: fc.IProperty<unknown>, numRuns: nu
 
 // ---- generated fields ----------------------------------------------------
 
+/**
+ * Whether a sender should not put `c` in an MQTT string (section 1.5.3): a
+ * control character or a non-character. The codec refuses to send them.
+ */
+export const shouldNot = (c: number) =>
+  (c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) || (c >= 0xfdd0 && c <= 0xfdef) ||
+  (c & 0xfffe) === 0xfffe;
+
 // Code points of every UTF-8 length (1 to 4 bytes), never U+0000 nor a lone
-// surrogate, which MQTT strings forbid (MQTT-1.5.3-1, -2).
+// surrogate, which MQTT strings forbid (MQTT-1.5.3-1, -2), nor one a sender
+// should not send.
 export const codePoint = fc.oneof(
-  fc.integer({ min: 0x01, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0x7ff }),
+  fc.integer({ min: 0x20, max: 0x7e }),
+  fc.integer({ min: 0xa0, max: 0x7ff }),
   fc.integer({ min: 0x800, max: 0xd7ff }),
   fc.integer({ min: 0xe000, max: 0xffff }),
   fc.integer({ min: 0x10000, max: 0x10ffff }),
-  fc.constantFrom(0xfeff, 0xfffe, 0x10ffff), // BOM and non-characters must survive as they are
-).map((c) => String.fromCodePoint(c));
+  fc.constantFrom(0xfeff, 0xfffd, 0x10fffd), // the BOM survives as it is
+).filter((c) => !shouldNot(c)).map((c) => String.fromCodePoint(c));
 
 /** Any MQTT string: client ids, user names. */
 export const mqttString = fc.array(codePoint, { maxLength: 12 }).map((a) => a.join(""));
@@ -132,6 +142,20 @@ export function decodeAll(
   for (const chunk of chunks) out.push(...decoder.push(chunk));
   assert.equal(decoder.pending, false, "a packet is left half decoded");
   return out;
+}
+
+/**
+ * `p` encoded again, or undefined when it holds a string that a sender should
+ * not send (a control character or non-character, section 1.5.3): the
+ * decoder takes those, the encoder refuses them.
+ */
+export function encodeAgain(p: Packet, version: ProtocolVersion = 4): Uint8Array | undefined {
+  try {
+    return encode(p, version);
+  } catch (e) {
+    if (e instanceof TypeError && / which MQTT strings should not hold /.test(e.message)) return;
+    throw e;
+  }
 }
 
 /** Deep equality that compares a 256 KiB payload as bytes, not as a 256 Ki-line diff. */

@@ -72,6 +72,13 @@ const constructorCases: [string, Ctor, ErrorConstructor, RegExp][] = [
   ["user over 65535 bytes", ["id", "h", { user: long }], RangeError, /user.*65535/],
   ["user with U+0000", ["id", "h", { user: "a\0" }], TypeError, /user.*MQTT-1\.5\.3-2/],
   [
+    "client_id with a control character",
+    ["a\u0001", "h"],
+    TypeError,
+    /^Invalid client_id: it contains U\+0001, a control character, which MQTT strings should not hold \(MQTT 3\.1\.1 section 1\.5\.3, MQTT 5\.0 section 1\.5\.4\)$/,
+  ],
+  ["user with a newline", ["id", "h", { user: "a\nb" }], TypeError, /user.*U\+000A, a control/],
+  [
     "ssl_params not an object",
     ["id", "h", { ssl_params: "tls" as unknown as Record<string, string> }],
     TypeError,
@@ -121,6 +128,15 @@ const asyncCases: [string, (c: MQTTClient) => Promise<unknown>, ErrorConstructor
   ["publish to a # topic", (c) => c.publish("a/#", "m"), TypeError, /MQTT-3\.3\.2-2/],
   ["publish with U+0000", (c) => c.publish("a\0", "m"), TypeError, /MQTT-1\.5\.3-2/],
   ["publish with a lone surrogate", (c) => c.publish("a\ud800", "m"), TypeError, /MQTT-1\.5\.3-1/],
+  // mosquitto 2.0 closes the connection over these, and a kept publish would
+  // then be refused on every reconnect: refused before any byte goes.
+  ["publish with a tab", (c) => c.publish("a\tb", "m"), TypeError, /topic.*U\+0009, a control/],
+  ["publish with U+0085", (c) => c.publish("a\x85", "m"), TypeError, /U\+0085, a control/],
+  ["publish with U+FFFF", (c) => c.publish("a\uffff", "m"), TypeError, /U\+FFFF, a non-char/],
+  ["publish with U+FDD0", (c) => c.publish("a\ufdd0", "m"), TypeError, /U\+FDD0, a non-char/],
+  ["publish with U+10FFFE", (c) => c.publish("a\u{10fffe}", "m"), TypeError, /U\+10FFFE, a non/],
+  ["subscribe with U+007F", (c) => c.subscribe("a\x7f/#"), TypeError, /filter.*U\+007F/],
+  ["unsubscribe with U+001F", (c) => c.unsubscribe("a\x1f"), TypeError, /filter.*U\+001F/],
   ["publish to a topic over 65535 bytes", (c) => c.publish(long, "m"), RangeError, /65535/],
   ["publish with QoS 3", (c) => c.publish("a", "m", false, 3 as QoS), RangeError, /qos 3/],
   ["publish with QoS -1", (c) => c.publish("a", "m", false, -1 as QoS), RangeError, /qos -1/],
@@ -259,6 +275,7 @@ test("synchronous members throw on bad arguments", () => {
   assert.throws(() => c.setCallback(undefined as unknown as () => void), /callback/);
   assert.throws(() => c.set_last_will("a/+", "m"), /MQTT-3\.3\.2-2/);
   assert.throws(() => c.set_last_will("", "m"), /MQTT-4\.7\.3-1/);
+  assert.throws(() => c.set_last_will("a\u0007", "m"), /will topic.*U\+0007, a control/);
   assert.throws(() => c.set_last_will("a", "m", false, 3 as QoS), RangeError);
   assert.throws(() => c.setLastWill("a", new Uint8Array(65536)), /will message.*65535/);
   assert.throws(() => c.set_last_will("a", 7 as unknown as string), /msg/);

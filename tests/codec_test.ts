@@ -447,3 +447,31 @@ test("decoded payloads and bodies are plain views of the bytes given, a Node Buf
   const [ack] = decoder.push(Buffer.from(encode({ type: "puback", packetId: 7 })));
   assert.deepEqual(ack, { type: "puback", packetId: 7 });
 });
+
+test("control characters and non-characters: refused when encoding, decoded as they are", () => {
+  // A sender should not send them, a receiver may close the connection over
+  // them (section 1.5.3; mosquitto 2.0 does); umqtt receives them.
+  const refused = {
+    "a\u0001": "0001",
+    "a\u001f": "001F",
+    "\u007f": "007F",
+    "a\u0085b": "0085",
+    "\u009f": "009F",
+    "\ufdd0": "FDD0",
+    "a\ufffe": "FFFE",
+    "\u{1ffff}": "1FFFF",
+  };
+  for (const [s, hex] of Object.entries(refused)) {
+    assert.throws(
+      () => encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: s, qos: 0 }] }),
+      new RegExp(`^TypeError: Invalid topic filter: it contains U\\+${hex}, a `),
+    );
+    const topic = new TextEncoder().encode(s);
+    const publish = decodeFromBroker(0x30, Uint8Array.of(0, topic.length, ...topic, 0x21));
+    assert.equal((publish as PublishPacket).topic, s);
+  }
+  // Their neighbours go.
+  for (const s of ["a\u0020", "\u007e", "\u00a0", "\ufdcf", "\ufdf0", "\ufffd", "\u{1fffd}"]) {
+    encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: s, qos: 0 }] });
+  }
+});

@@ -21,6 +21,7 @@ import {
   cut,
   cuts,
   decodeAll,
+  encodeAgain,
   EXHAUSTIVE_BELOW,
   feed,
   framedGarbage,
@@ -406,7 +407,8 @@ test("fuzz 5.0: mutated packets make the decoder throw only MQTTProtocolError", 
           if (p.type === "connect" && version === 4 && p.clientId === "" && !p.cleanSession) {
             continue;
           }
-          const again = encode(p, version);
+          const again = encodeAgain(p, version);
+          if (!again) continue; // a string a sender should not send
           const decoder = new PacketDecoder({ maxPacketSize: 1_048_576, protocolVersion: version });
           assertSamePacket(decoder.push(again)[0], p);
         }

@@ -21,6 +21,7 @@ import {
   cut,
   cuts,
   decodeAll,
+  encodeAgain,
   EXHAUSTIVE_BELOW,
   feed,
   framedGarbage,
@@ -252,10 +253,12 @@ test("fuzz: mutated packets make the decoder throw only MQTTProtocolError", () =
         // Whatever the decoder accepts is a packet the encoder can write again,
         // but for a CONNECT with an empty client id and a persistent session:
         // well-formed, so it decodes, yet the server refuses it with CONNACK 2
-        // (MQTT-3.1.3-8), and the encoder, a client's, never writes it (MQTT-3.1.3-7).
+        // (MQTT-3.1.3-8), and the encoder, a client's, never writes it (MQTT-3.1.3-7);
+        // and but for a string a sender should not send (encodeAgain).
         for (const p of result) {
           if (p.type === "connect" && p.clientId === "" && !p.cleanSession) continue;
-          assertSamePacket(decodeAll([encode(p)], 1_048_576)[0], p);
+          const again = encodeAgain(p);
+          if (again) assertSamePacket(decodeAll([again], 1_048_576)[0], p);
         }
       },
     ),

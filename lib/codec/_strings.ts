@@ -18,6 +18,15 @@ function encode(s: string, slab: Slab | undefined): Uint8Array {
   return slab.copy(view(scratch, 0, encoder.encodeInto(s, scratch).written));
 }
 
+/**
+ * What a sender should not put in an MQTT string, and a receiver may close
+ * the connection over: U+0001-U+001F, U+007F-U+009F and the non-characters
+ * (U+FDD0-U+FDEF, the last two code points of every plane).
+ */
+const SHOULD_NOT =
+  // deno-lint-ignore no-control-regex -- the control characters are what it finds
+  /[\x01-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+
 /** Largest length a two-byte prefix can say. */
 export const MAX_STRING_BYTES = 65_535;
 
@@ -35,6 +44,15 @@ export function utf8(s: string, what: string, slab?: Slab): Uint8Array {
   }
   if (s.includes("\0")) {
     throw new TypeError(`Invalid ${what}: it contains U+0000 (MQTT-1.5.3-2)`);
+  }
+  const c = SHOULD_NOT.exec(s)?.[0].codePointAt(0);
+  if (c !== undefined) {
+    // mosquitto 2.0 closes the connection over any of them, in any string.
+    throw new TypeError(
+      `Invalid ${what}: it contains U+${c.toString(16).toUpperCase().padStart(4, "0")}, a ${
+        c < 0xa0 ? "control character" : "non-character"
+      }, which MQTT strings should not hold (MQTT 3.1.1 section 1.5.3, MQTT 5.0 section 1.5.4)`,
+    );
   }
   const bytes = encode(s, slab);
   if (bytes.length > MAX_STRING_BYTES) {
