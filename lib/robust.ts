@@ -372,6 +372,10 @@ export class MQTTClient extends SimpleClient {
   }
 
   async #reconnect(): Promise<boolean> {
+    // An application connect() under way: a call made meanwhile waits for it, not for a backoff.
+    const app = this.#appConnecting;
+    const appPresent = app && await abortable(app, this.#stop.signal).catch(noop);
+    if (this.connected) return appPresent ?? true;
     for (let attempt = 1, round = 1;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.
       const servers = [...this.#referred.splice(0), ...access.servers(this)];

