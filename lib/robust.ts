@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { abortable, never } from "./_abortable.ts";
+import { abortable, never, sleep } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
@@ -275,16 +275,7 @@ export class MQTTClient extends SimpleClient {
   delay(i: number): Promise<void> {
     const ms = this.#plannedDelay ?? this.#backoff(i);
     this.#plannedDelay = undefined;
-    const stop = this.#stop.signal;
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        stop.removeEventListener("abort", done);
-        resolve();
-      }
-      stop.addEventListener("abort", done, { once: true });
-    });
+    return sleep(ms, this.#stop.signal);
   }
 
   /**
@@ -397,7 +388,9 @@ export class MQTTClient extends SimpleClient {
             },
           }),
         );
-        await this.delay(attempt);
+        // disconnect() ends an overridden delay() too, which cannot see #stop.
+        const stop = this.#stop.signal;
+        await abortable(this.delay(attempt), stop).catch((e) => stop.aborted || Promise.reject(e));
         // An application connect() under way: our own would be refused with a
         // TypeError ("already connecting"). Wait for it, then look again.
         let present: boolean | undefined;

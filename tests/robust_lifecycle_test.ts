@@ -38,3 +38,32 @@ forEachBroker(
   },
   { versions: [4, 5] },
 );
+
+test("disconnect() ends an overridden delay() that would wait for ever", async () => {
+  let waits = 0;
+  class Patient extends MQTTClient {
+    override delay(): Promise<void> {
+      waits++;
+      return new Promise(() => {}); // umqtt.robust's time.sleep, taken to the limit
+    }
+  }
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    try {
+      const c = new Patient(uniqueId("dl"), proxy.hostname, { port: proxy.port });
+      await c.connect(false);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      proxy.cut();
+      await lost;
+      while (waits === 0) await new Promise((r) => setTimeout(r, 5));
+      await c.disconnect();
+      assert.equal(c.connected, false);
+      await assert.rejects(c.publish("t", "m"), MQTTConnectionError);
+    } finally {
+      await proxy.close();
+    }
+  });
+}, TIMEOUT);
