@@ -175,6 +175,8 @@ export class MQTTClient extends SimpleClient {
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
   readonly #follow: boolean;
+  // MQTT 3.1.1 with an empty client id: every connection starts a clean session (MQTT-3.1.3-7).
+  readonly #anonymous: boolean;
   #offline = 0;
   #offlineBytes = 0;
   #room: (() => void)[] = [];
@@ -219,6 +221,7 @@ export class MQTTClient extends SimpleClient {
       throw v5Only(["followServerReference"]);
     }
     this.#follow = o.followServerReference ?? true;
+    this.#anonymous = client_id === "" && o.protocolVersion !== 5;
     this.#signal = o.signal;
     // Watched weakly, from a scope without `this`: a long-lived signal must not keep the client.
     if (this.#signal) MQTTClient.#watch(this.#signal, new WeakRef(this));
@@ -400,7 +403,8 @@ export class MQTTClient extends SimpleClient {
         if (this.connected) return present ?? true;
         this.#stopped();
         try {
-          const present = await access.connectTo(this, servers[k], false, this.#stop.signal);
+          const clean = this.#anonymous; // no session to resume
+          const present = await access.connectTo(this, servers[k], clean, this.#stop.signal);
           if (!present) this.#renewOwed = true;
           if (this.#renewOwed && this.#subscriptions.size > 0) {
             // One SUBSCRIBE per set of properties the filters were subscribed with.
@@ -422,6 +426,7 @@ export class MQTTClient extends SimpleClient {
             if (this.#closed) {
               throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
             }
+            this.log(true, e);
             access.rejectKept(this, e as Error);
             throw e;
           }

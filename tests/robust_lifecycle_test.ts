@@ -67,3 +67,41 @@ test("disconnect() ends an overridden delay() that would wait for ever", async (
     }
   });
 }, TIMEOUT);
+
+test(
+  "3.1.1 with an empty client id: a reconnect asks for a clean session and renews the subscriptions",
+  async () => {
+    let peers = 0;
+    await withHostileBroker(async (peer) => {
+      const mine = ++peers;
+      const connect = await peer.expect("connect");
+      assert.equal(connect.clientId, "");
+      assert.equal(connect.cleanSession, true, "MQTT-3.1.3-7: an empty id needs a clean session");
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      const subscribe = await peer.expect("subscribe");
+      assert.deepEqual(subscribe.subscriptions.map((s) => [s.topic, s.qos]), [["rl/anon", 1]]);
+      await peer.write({ type: "suback", packetId: subscribe.packetId, returnCodes: [1] });
+      // The first connection is cut once subscribed; the second stays.
+      if (mine === 1) return peer.end();
+      await peer.clientClosed;
+    }, async (broker) => {
+      const c = new MQTTClient("", broker.url);
+      c.DELAY = 0.01;
+      const connected: boolean[] = [];
+      c.addEventListener(
+        "connected",
+        (e) => connected.push((e as CustomEvent).detail.sessionPresent),
+      );
+      await c.connect(true);
+      await c.subscribe("rl/anon", 1);
+      while (
+        broker.peers.length < 2 || !broker.peers[1].received.some((p) => p.type === "subscribe")
+      ) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(connected, [false, false]);
+      await c.disconnect();
+    });
+  },
+  TIMEOUT,
+);
