@@ -475,9 +475,10 @@ export function granted(what: string, topic: string, packet: string, acked: Acke
 }
 
 /** A robust client's option that must be a positive integer (its limits, its longest delay). */
-export function positive(name: string, v: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer`);
+export function positive(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+    const most = max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : "";
+    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer${most}`);
   }
   return v;
 }

@@ -208,7 +208,8 @@ export class MQTTClient extends SimpleClient {
   ) {
     super(client_id, server, port, user, password, keepalive, ssl, ssl_params);
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
-    this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000);
+    // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
+    this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
     this.#maxOffline = positive("maxOfflineMessages", o.maxOfflineMessages ?? 1000);
     this.#maxOfflineBytes = positive("maxOfflineBytes", o.maxOfflineBytes ?? 16 * 1024 * 1024);
     const full = o.whenOfflineFull;

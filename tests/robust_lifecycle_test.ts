@@ -105,3 +105,12 @@ test(
   },
   TIMEOUT,
 );
+
+test("reconnectMaxDelay is at most what a timer can wait", () => {
+  const make = (ms: number) => new MQTTClient("id", "127.0.0.1", { reconnectMaxDelay: ms });
+  make(2_147_483_647);
+  assert.throws(
+    () => make(2_147_483_648),
+    /^RangeError: Invalid reconnectMaxDelay 2147483648: must be a positive integer of at most 2147483647$/,
+  );
+});
