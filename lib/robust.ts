@@ -311,6 +311,7 @@ export class MQTTClient extends SimpleClient {
     options: SignalOptions = {},
   ): Promise<boolean> {
     const { clean, signal } = checkConnect(clean_session, options);
+    this.#signal?.throwIfAborted(); // stopped for good
     // The reconnect loop's own connect would collide with ours: let it finish.
     for (let r; (r = this.#reconnecting);) {
       let present: boolean | undefined;

@@ -106,6 +106,18 @@ test(
   TIMEOUT,
 );
 
+test("a client whose signal has aborted does not connect: stopped for good", async () => {
+  const controller = new AbortController();
+  controller.abort(new Error("shut down"));
+  let opened = 0;
+  const c = new MQTTClient("stopped", "127.0.0.1", {
+    signal: controller.signal,
+    transport: () => (opened++, new Promise(() => {})),
+  });
+  await assert.rejects(c.connect(), (e) => e === controller.signal.reason);
+  assert.equal(opened, 0);
+});
+
 test("reconnectMaxDelay is at most what a timer can wait", () => {
   const make = (ms: number) => new MQTTClient("id", "127.0.0.1", { reconnectMaxDelay: ms });
   make(2_147_483_647);
