@@ -272,7 +272,8 @@ export class MQTTClient extends EventTarget {
    * `connect(false)` asks for a session that outlives the connection
    * (Session Expiry Interval 0xFFFFFFFF unless `sessionExpiryInterval` is
    * given), `connect(true)` for one that ends with it; what the CONNACK
-   * allows is obeyed from then on (see {@linkcode MQTTClient.connack}).
+   * allows is obeyed from then on (see {@linkcode MQTTClient.connack}). A
+   * `disconnect()` still under way ends first.
    *
    * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session, signal }`.
    * @param options `signal`: aborting it closes the connection attempt.
@@ -286,6 +287,8 @@ export class MQTTClient extends EventTarget {
     options: SignalOptions = {},
   ): Promise<boolean> {
     const { clean, signal } = checkConnect(clean_session, options);
+    // A disconnect() under way, not awaited: the connection it ends first.
+    await this.#disconnecting?.catch(() => {});
     return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 

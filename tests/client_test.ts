@@ -596,6 +596,26 @@ test("nothing is written after DISCONNECT: a second disconnect() joins the first
   });
 });
 
+test("connect() right after a disconnect() not awaited: the old connection ends, a new one opens", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("re"), broker.url);
+    await c.connect();
+    const disconnecting = c.disconnect();
+    assert.equal(await c.connect(), false);
+    await disconnecting;
+    assert.equal(c.connected, true);
+    await c.disconnect();
+    assert.equal(broker.peers.length, 2);
+    for (const peer of broker.peers) {
+      await peer.clientClosed;
+      assert.deepEqual(peer.received.map((p) => p.type), ["connect", "disconnect"]);
+    }
+  });
+});
+
 test("disconnect() resolves while a write is stuck on a broker that stopped reading", async () => {
   // Answers CONNECT, then reads nothing more: a large publish fills the socket buffers.
   const sockets: Socket[] = [];
