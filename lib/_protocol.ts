@@ -18,6 +18,7 @@ import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { keptRefusal } from "./_limits.ts";
+import { AckOrder } from "./_ack_order.ts";
 
 export type * from "./_protocol_types.ts";
 import type {
@@ -100,6 +101,8 @@ export class Protocol {
   // Incoming QoS 2 ids of this connection PUBREC'd and awaiting PUBREL: they
   // count against our Receive Maximum until our PUBCOMP (MQTT 5 section 4.9).
   #qos2Released: Set<number> | null = null;
+  // The order our acks go in on this connection (made on its first QoS 1/2 message).
+  #acks: AckOrder | null = null;
   // Counts connections, so that stale work (an ack for a message from an
   // earlier connection) is recognised; and clean starts, so that a QoS 2
   // message of an earlier session is not acknowledged in this one.
@@ -125,11 +128,8 @@ export class Protocol {
     this.#out = out;
     this.#options = options;
     for (const [id, bytes] of this.#store.outgoing) {
-      const kind = bytes[0] >> 4 === 6
-        ? "pubcomp"
-        : ((bytes[0] >> 1) & 3) === 2
-        ? "pubrec"
-        : "puback";
+      // A PUBREL awaits PUBCOMP; a QoS 2 PUBLISH (flags 0b0100) PUBREC; a QoS 1 one PUBACK.
+      const kind = bytes[0] >> 4 === 6 ? "pubcomp" : bytes[0] & 4 ? "pubrec" : "puback";
       this.#ids().set(id, { kind, resolve: noop, reject: noop });
     }
   }
@@ -173,7 +173,7 @@ export class Protocol {
     this.#limits(NO_PROPS);
     this.#held = NONE;
     this.#unacked = 0;
-    this.#qos2Released = null;
+    this.#qos2Released = this.#acks = null;
     if (clean) {
       // Queued QoS 2 messages of the old session are still handed out, but
       // not acknowledged in the new one, where their ids mean other messages.
@@ -302,10 +302,8 @@ export class Protocol {
    */
   send(request: Request): void {
     const id = this.#waiting.length === 0 && this.#room(request) ? this.#takeId() : undefined;
-    if (id === undefined) {
-      if (this.#waiting === NONE) this.#waiting = [];
-      this.#waiting.push(request);
-    } else this.#sendAs(id, request);
+    if (id !== undefined) this.#sendAs(id, request);
+    else (this.#waiting === NONE ? this.#waiting = [] : this.#waiting).push(request);
   }
 
   /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */
@@ -386,8 +384,7 @@ export class Protocol {
 
   /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
   expectPong(pong: Pending<void> | null): void {
-    if (this.#pings === NONE) this.#pings = [];
-    this.#pings.push(pong);
+    (this.#pings === NONE ? this.#pings = [] : this.#pings).push(pong);
   }
 
   // ---- incoming --------------------------------------------------------
@@ -504,10 +501,10 @@ export class Protocol {
       p.properties ??= NO_PROPERTIES;
       (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
+    const seq = p.qos > 0 ? (this.#acks ??= new AckOrder()).next() : 0;
     if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
-      // The broker sent more than our Receive Maximum. Tolerated (mosquitto
-      // 2.0.11 does it by a few): we acknowledge only once a message is
-      // handled, which already bounds what waits.
+      // Over our Receive Maximum: tolerated (mosquitto 2.0.11 goes a few over);
+      // acknowledging only once handled already bounds what waits.
       this.overruns++;
     }
     if (p.qos === 2) {
@@ -517,35 +514,39 @@ export class Protocol {
       // and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
         this.#unacked--;
-        this.#out.write(encodeAck({ type: "pubrec", packetId: p.packetId! }));
-        return;
+        const pubrec = encodeAck({ type: "pubrec", packetId: p.packetId! });
+        return this.#acks!.settle(seq, pubrec, this.#out);
       }
       const queued = this.#qos2Queued ??= new Set();
-      if (queued.has(p.packetId!)) return void this.#unacked--;
+      // Answered when the one queued is handled; this one gets no ack of its own.
+      if (queued.has(p.packetId!)) return this.#unacked--, this.#acks!.settle(seq, null, this.#out);
       queued.add(p.packetId!);
     }
-    this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session });
+    this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session, seq });
   }
 
   /** Acknowledges a message the application has handled. */
-  ack({ packet: p, generation, session }: Incoming): void {
+  ack({ packet: p, generation, session, seq }: Incoming): void {
     if (p.qos === 0) return;
     const id = p.packetId!;
-    // Counted until acknowledged; a QoS 2 message until its PUBREL is answered.
-    const counted = generation === this.#generation && this.#unacked > 0;
+    // This connection's: in the order the messages came. Counted until
+    // acknowledged; a QoS 2 message until its PUBREL is answered.
+    const now = generation === this.#generation, counted = now && this.#unacked > 0;
     if (counted && p.qos === 1) this.#unacked--;
     if (p.qos === 2) {
-      // A clean start since: the broker forgot this message, and its id may
-      // now be another's.
+      // A clean start since: the broker forgot it, and its id may now be another's.
       if (session !== this.#session) return;
       // Delivered: from now on a resend of this id is answered, not delivered.
       this.#qos2Queued?.delete(id);
       this.#kept().incoming.add(id);
       if (counted) (this.#qos2Released ??= new Set()).add(id);
-      this.#out.write(encodeAck({ type: "pubrec", packetId: id }));
-    } else if (generation === this.#generation && this.#online) {
+      const pubrec = encodeAck({ type: "pubrec", packetId: id });
+      if (now) this.#acks!.settle(seq, pubrec, this.#out);
+      else this.#out.write(pubrec);
+    } else if (now) {
       // A QoS 1 ack goes only on the connection the message came on.
-      this.#out.write(encodeAck({ type: "puback", packetId: id }));
+      const puback = this.#online ? encodeAck({ type: "puback", packetId: id }) : null;
+      this.#acks!.settle(seq, puback, this.#out);
     }
   }
 
@@ -554,9 +555,11 @@ export class Protocol {
    * the broker's resend of a QoS 2 one, after a reconnect, must be delivered
    * again rather than taken for a duplicate.
    */
-  unhandled({ packet: p, session }: Incoming): void {
+  unhandled({ packet: p, session, generation, seq }: Incoming): void {
     // Only in its own session: after a clean start the id may be another message's.
     if (p.qos === 2 && session === this.#session) this.#qos2Queued?.delete(p.packetId!);
+    // No ack of its own: the later ones go without it.
+    if (p.qos > 0 && generation === this.#generation) this.#acks!.settle(seq, null, this.#out);
   }
 
   // ---- keepalive -------------------------------------------------------

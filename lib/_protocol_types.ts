@@ -73,6 +73,8 @@ export interface Incoming {
   packet: PublishPacket;
   generation: number;
   session: number;
+  /** QoS 1 and 2: its place among the connection's, for the order of the acks (from 1). */
+  seq: number;
 }
 
 /** What the protocol state asks of whoever drives it. */

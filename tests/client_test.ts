@@ -596,6 +596,44 @@ test("nothing is written after DISCONNECT: a second disconnect() joins the first
   });
 });
 
+test("PUBACKs go in the order their PUBLISHes came, though the handlers finish in reverse (MQTT-4.6.0-2)", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    for (const [packetId, m] of [[1, "slow"], [2, "fast"]] as const) {
+      await peer.write({
+        type: "publish",
+        topic: "t",
+        payload: new TextEncoder().encode(m),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId,
+      });
+    }
+    assert.deepEqual([
+      (await peer.expect("puback")).packetId,
+      (await peer.expect("puback")).packetId,
+    ], [1, 2]);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("order"), broker.url);
+    let fastDone!: () => void;
+    const fast = new Promise<void>((r) => fastDone = r);
+    const handled: string[] = [];
+    c.set_callback(async (_topic, msg) => {
+      const m = text(msg);
+      if (m === "slow") await fast; // finishes after "fast"
+      handled.push(m);
+      if (m === "fast") fastDone();
+    });
+    await c.connect();
+    await Promise.all([c.wait_msg(), c.wait_msg()]);
+    assert.deepEqual(handled, ["fast", "slow"]);
+    await c.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+});
+
 test("connect() right after a disconnect() not awaited: the old connection ends, a new one opens", async () => {
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer);

@@ -35,6 +35,7 @@ function setup(max = 100) {
       },
       generation: 1,
       session: 1,
+      seq: 0,
     });
   const end = (error: MQTTConnectionError, user = false) => {
     closed = error;

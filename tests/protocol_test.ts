@@ -104,6 +104,53 @@ test("QoS 1 in: acknowledged only once handled, and only on the connection it ca
   assert.deepEqual(h.sent(), []);
 });
 
+test("acks go in the order their PUBLISHes came, whatever order they are handled in (MQTT-4.6.0-2, -3)", () => {
+  const h = harness();
+  h.connect(false);
+  for (const [id, qos] of [[1, 1], [2, 2], [3, 0], [4, 1], [5, 1]] as const) {
+    h.core.handle(publishIn(id, qos));
+  }
+  const [m1, m2, m3, m4, m5] = h.delivered;
+  h.core.ack(m5);
+  h.core.ack(m3); // QoS 0: no ack, no place in the order
+  h.core.ack(m2);
+  assert.deepEqual(h.sent(), [], "1 is not handled yet: nothing after it goes");
+  h.core.ack(m1);
+  assert.deepEqual(ids(h.sent()), ["puback 1", "pubrec 2"]);
+  // A message whose handler failed gets no ack (it comes again after a
+  // reconnect): the later ones go without it.
+  h.core.unhandled(m4);
+  assert.deepEqual(ids(h.sent()), ["puback 5"]);
+  // In order, each goes at once.
+  h.core.handle(publishIn(6, 1));
+  h.core.ack(h.delivered[5]);
+  assert.deepEqual(ids(h.sent()), ["puback 6"]);
+});
+
+test("ack order: a QoS 2 resend answered at once waits for the messages before it", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(1, 2));
+  h.core.ack(h.delivered[0]);
+  assert.deepEqual(ids(h.sent()), ["pubrec 1"]);
+  h.core.handle(publishIn(2, 1));
+  h.core.handle(publishIn(1, 2, "x", true)); // its PUBREC was lost: answered, not delivered
+  h.core.handle(publishIn(3, 2));
+  h.core.handle(publishIn(3, 2, "x", true)); // resent while queued: answered by 3's own PUBREC
+  assert.deepEqual(h.sent(), []);
+  h.core.ack(h.delivered[1]);
+  assert.deepEqual(ids(h.sent()), ["puback 2", "pubrec 1"]);
+  h.core.ack(h.delivered[2]);
+  assert.deepEqual(ids(h.sent()), ["pubrec 3"]);
+  // A new connection counts anew: the old one's unhandled message holds nothing up.
+  h.core.handle(publishIn(4, 1));
+  h.cut();
+  h.connect(false);
+  h.core.handle(publishIn(5, 1));
+  h.core.ack(h.delivered.at(-1)!);
+  assert.deepEqual(ids(h.sent()), ["puback 5"]);
+});
+
 test("QoS 2 out: PUBLISH, PUBREC → PUBREL (kept), PUBCOMP resolves; a PUBREC again resends PUBREL", () => {
   const h = harness();
   h.connect(true);
