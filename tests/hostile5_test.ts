@@ -21,6 +21,8 @@ import {
   withHostileBroker,
 } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
+import { encode } from "../lib/codec/encode.ts";
+import type { Packet } from "../lib/codec/packet.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -253,6 +255,22 @@ test("an empty topic with an alias never set: DISCONNECT 0x94", async () => {
       }),
   );
 }, TIMEOUT);
+
+for (
+  const packet of [
+    { type: "subscribe", packetId: 1, subscriptions: [{ topic: "#", qos: 0 }] },
+    { type: "pingreq" },
+  ] as const
+) {
+  const name = packet.type.toUpperCase();
+  test(`a ${name} from the broker, a packet only a client sends: DISCONNECT 0x82`, async () => {
+    await withHostileBroker(
+      afterPing(encode(packet as Packet, 5)),
+      (broker) =>
+        pingBreaks(broker, new RegExp(`${name} is a packet a broker must never send`), 0x82),
+    );
+  }, TIMEOUT);
+}
 
 test("an empty topic without a topic alias: DISCONNECT 0x82", async () => {
   // deno-fmt-ignore

@@ -138,9 +138,11 @@ function fromBroker(
       return empty(13, body, { type: "pingresp" });
   }
   if (type > 13 && version === 5) return decodeDisconnectOrAuth(type as 14 | 15, body);
+  // Well-formed, but not allowed from a broker: MQTT 5 calls that a protocol error.
   throw new MQTTProtocolError(
     `${NAMES[type]} is a packet a broker must never send to a client`,
     "MQTT 3.1.1 section 2.2.1",
+    0x82,
   );
 }
 
