@@ -315,7 +315,9 @@ export function checkSubscribe(
   const signal = o.signal ?? options.signal;
   signal?.throwIfAborted();
   // An empty list: the codec refuses it (MQTT-3.8.3-3).
-  const pairs: [string, QoS | SubscriptionArgs][] = list ? topic : [[topic, qos ?? 0]];
+  const pairs: [string, QoS | SubscriptionArgs][] = list
+    ? topic
+    : [[topic, qos === undefined ? 0 : qos]];
   const subscriptions = pairs.map((pair) => {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TypeError("Invalid subscription: each entry must be a [filter, qos] pair");

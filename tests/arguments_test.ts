@@ -159,6 +159,7 @@ const asyncCases: [string, (c: MQTTClient) => Promise<unknown>, ErrorConstructor
   ["subscribe to a+", (c) => c.subscribe("a+"), TypeError, /"a\+".*MQTT-4\.7\.1-3/],
   ["subscribe to a/+b/c", (c) => c.subscribe("a/+b/c"), TypeError, /MQTT-4\.7\.1-3/],
   ["subscribe with QoS 3", (c) => c.subscribe("a", 3 as QoS), RangeError, /qos 3/],
+  ["subscribe with QoS null", (c) => c.subscribe("a", null as never), TypeError, /got null/],
   ["subscribe to an empty list", (c) => c.subscribe([]), TypeError, /MQTT-3\.8\.3-3/],
   [
     "subscribe with a bad pair",
