@@ -288,7 +288,8 @@ export class MQTTClient extends EventTarget {
   ): Promise<boolean> {
     const { clean, signal } = checkConnect(clean_session, options);
     // A disconnect() under way, not awaited: the connection it ends first.
-    await this.#disconnecting?.catch(() => {});
+    // (Awaited only then: a disconnect() right after this call must find it under way.)
+    if (this.#disconnecting) await this.#disconnecting.catch(() => {});
     return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 
