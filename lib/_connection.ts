@@ -22,7 +22,7 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { OWN_FAILURES } from "./_servers.ts";
+import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { within } from "./_abortable.ts";
@@ -371,6 +371,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
           cause: e,
         });
+      if (ch && error instanceof MQTTConnectionError) UNANSWERED.add(error); // CONNECT went out
       if (ch) {
         this.#teardown(
           error instanceof MQTTConnectionError ? error : new MQTTConnectionError(

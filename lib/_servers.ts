@@ -28,6 +28,13 @@ export function movesOn(error: unknown): boolean {
  */
 export const OWN_FAILURES: WeakSet<Error> = new WeakSet();
 
+/**
+ * Attempts given up after their CONNECT went out unanswered (a timeout, a
+ * cut): the broker may still act on it, starting a session or taking one
+ * over, so a later CONNACK's Session Present may speak of that session.
+ */
+export const UNANSWERED: WeakSet<Error> = new WeakSet();
+
 /** The client's servers, in the order given, and the one connected to, or last connected to. */
 export class Servers {
   /** The servers, as given. */

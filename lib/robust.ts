@@ -31,6 +31,7 @@ import { abortable, never, sleep } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
+import { UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
@@ -168,9 +169,10 @@ export class MQTTClient extends SimpleClient {
   #lastError: unknown;
   // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
   #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
-  // A broker without our session was met and the subscriptions are not all
-  // renewed yet: the next connection renews them even if its broker, having
-  // kept the session the cut renewal's CONNECT made, says Session Present 1.
+  // A broker without our session was met, or an attempt's CONNECT went
+  // unanswered (the broker may yet make a session of it), and the
+  // subscriptions are not all renewed yet: the next connection renews them
+  // even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
@@ -228,8 +230,7 @@ export class MQTTClient extends SimpleClient {
     if (this.#signal) MQTTClient.#watch(this.#signal, new WeakRef(this));
     const h = access.hooks(this);
     h.keepPending = true;
-    // Lost without disconnect(): start reconnecting at once, so that kept
-    // publishes are resent even when nobody calls anything.
+    // Lost without disconnect(): reconnect at once, so that kept publishes go even unasked.
     h.onLost = (error) => {
       this.#lastError = error;
       this.#refer(error);
@@ -354,9 +355,8 @@ export class MQTTClient extends SimpleClient {
       try {
         for (;;) {
           const present = await this.#reconnect();
-          // Lost again before the loop ended: that loss's onLost found it
-          // still running. Checked and cleared in one turn, so a later loss
-          // starts a loop of its own.
+          // Lost again before the loop ended (that loss's onLost found it running): checked
+          // and cleared in one turn, so that a later loss starts a loop of its own.
           if (this.connected) return present;
         }
       } finally {
@@ -379,9 +379,8 @@ export class MQTTClient extends SimpleClient {
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
-        // Full jitter before the first attempt too, so that a fleet does not
-        // come back to a restarted broker all at once; exponential backoff
-        // between rounds of the list; none between its servers.
+        // Full jitter before the first attempt too (a fleet must not come back to a restarted
+        // broker all at once); exponential backoff between rounds of the list, none within one.
         this.#plannedDelay = k > 0 ? 0 : this.#backoff(Math.max(round - 1, 1));
         this.dispatchEvent(
           new CustomEvent<ReconnectingDetail>("reconnecting", {
@@ -396,8 +395,7 @@ export class MQTTClient extends SimpleClient {
         // disconnect() ends an overridden delay() too, which cannot see #stop.
         const stop = this.#stop.signal;
         await abortable(this.delay(attempt), stop).catch((e) => stop.aborted || Promise.reject(e));
-        // An application connect() under way: our own would be refused with a
-        // TypeError ("already connecting"). Wait for it, then look again.
+        // An application connect() under way (ours would be refused, "already connecting"): wait.
         let present: boolean | undefined;
         while (this.#appConnecting && !this.#stop.signal.aborted) {
           present = await abortable(this.#appConnecting, this.#stop.signal).catch(() => undefined);
@@ -433,6 +431,7 @@ export class MQTTClient extends SimpleClient {
             throw e;
           }
           this.#lastError = e;
+          if (UNANSWERED.has(e as Error)) this.#renewOwed = true;
           // A refusal naming other servers: those next, before the rest of the
           // list; once a round, so that servers referring to each other wait
           // for the next round's backoff.

@@ -106,6 +106,45 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a reconnect after an attempt whose CONNECT went unanswered renews the subscriptions, even to Session Present 1",
+  async () => {
+    // The soak's case: the broker lost the session (a restart), an attempt's
+    // CONNECT reaches it only after the client gave up on it and makes an empty
+    // session, and the next attempt finds that one "present".
+    let peers = 0;
+    await withHostileBroker(async (peer) => {
+      const mine = ++peers;
+      const connect = await peer.expect("connect");
+      assert.equal(connect.cleanSession, false);
+      if (mine === 2) return void await peer.clientClosed; // no CONNACK: the attempt times out
+      await peer.write({ type: "connack", sessionPresent: mine === 3, returnCode: 0 });
+      const subscribe = await peer.expect("subscribe");
+      assert.deepEqual(subscribe.subscriptions.map((s) => s.topic), ["rl/unanswered"]);
+      await peer.write({ type: "suback", packetId: subscribe.packetId, returnCodes: [1] });
+      if (mine === 1) return peer.end();
+      await peer.expect("pingreq");
+      await peer.write({ type: "pingresp" });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("un"), broker.url, { connectTimeout: 200 });
+      c.DELAY = 0.01;
+      const connected: boolean[] = [];
+      c.addEventListener(
+        "connected",
+        (e) => connected.push((e as CustomEvent).detail.sessionPresent),
+      );
+      await c.connect(false);
+      await c.subscribe("rl/unanswered", 1);
+      while (connected.length < 2) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(connected, [false, true]);
+      await c.ping(); // after the SUBSCRIBE the third broker checks for
+      await c.disconnect();
+    });
+  },
+  TIMEOUT,
+);
+
 test("a client whose signal has aborted does not connect: stopped for good", async () => {
   const controller = new AbortController();
   controller.abort(new Error("shut down"));
