@@ -21,8 +21,8 @@ export interface ReadSink {
 
 /** Told of a large write's progress. */
 export interface WriteProgress {
-  /** Part of the bytes went out (a piece of at most WRITE_PIECE bytes, not the last). */
-  written(): void;
+  /** The first `off` bytes went out; the rest follow, at most WRITE_PIECE at a time. */
+  written(off: number): void;
 }
 
 /** What the client core reads from and writes to. */
@@ -61,7 +61,7 @@ const MAX_READ = 65_536;
  * slow link goes in pieces, and each piece written shows the keepalive that
  * the link still moves while its PINGREQ waits behind it.
  */
-const WRITE_PIECE = 65_536;
+export const WRITE_PIECE = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
  * client's disconnect() for its DISCONNECT to be written.
@@ -222,7 +222,7 @@ class ConnChannel implements Channel {
       return;
     }
     for (let off = 0; off < bytes.length;) {
-      if (off > 0) progress?.written();
+      if (off > 0) progress?.written(off);
       off += await this.#conn.write(bytes.subarray(off, off + WRITE_PIECE));
     }
   }
@@ -304,7 +304,7 @@ class StreamChannel implements Channel {
 
   async #pieces(bytes: Uint8Array, progress: WriteProgress | undefined): Promise<void> {
     for (let off = 0; off < bytes.length; off += WRITE_PIECE) {
-      if (off > 0) progress?.written();
+      if (off > 0) progress?.written(off);
       await this.#writer.write(bytes.subarray(off, off + WRITE_PIECE));
     }
   }

@@ -13,6 +13,7 @@ import { checkLimits } from "./_limits.ts";
 import { headerLength } from "./codec/_varint.ts";
 import { abortable } from "./_abortable.ts";
 import type { CoreHooks } from "./_internal.ts";
+import { WRITTEN } from "./_writer.ts";
 
 const noop = () => {};
 
@@ -44,13 +45,28 @@ export class Outbox {
     if (refused) return Promise.reject(refused);
     if (packet && qos === 0) {
       p.spent = bytes !== undefined;
-      return conn.writer.send(conn.core.wire(packet, bytes, undefined, true));
+      return this.#once(conn.core.wire(packet, bytes, undefined, true));
     }
     // Only MQTT 5 QoS 0 bytes are built as they go (above): these are here.
     const full = bytes!;
-    if (qos === 0) return conn.writer.send(full);
+    if (qos === 0) return this.#once(full);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, full, idAt, signal, true, undefined, packet), signal);
+  }
+
+  /**
+   * A QoS 0 publish's write. Its bytes handed to a transport whose write then
+   * failed may have arrived: the robust client (`keepPending`) takes them as
+   * sent, rather than send them again on the next connection (QoS 0 is at
+   * most once); those of a large write that never left go again. The simple
+   * client rejects, as it always did.
+   */
+  #once(bytes: Uint8Array): Promise<void> {
+    const writer = this.#conn.writer, at = writer.queuedBytes, sent = writer.send(bytes);
+    if (!this.#hooks.keepPending) return sent;
+    return sent.catch((e) => {
+      if (at >= (WRITTEN.get(e) ?? 0)) throw e; // never left: sent on the next connection
+    });
   }
 
   /** A SUBSCRIBE (`bytes` if already encoded): resolves with what the SUBACK said. */

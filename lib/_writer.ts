@@ -2,7 +2,7 @@
 // run of code (before its next await) go out in one write, those written
 // while a write is under way together in the next one, and so do those
 // written while the reader holds writes back ("corked") to hand out a chunk.
-import type { Channel } from "./_channel.ts";
+import { type Channel, WRITE_PIECE, type WriteProgress } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import { SHORT_LIVED } from "./codec/_varint.ts";
 import type { Pending } from "./_protocol.ts";
@@ -22,12 +22,22 @@ export interface WriterOwner {
 // Shared by every writer with nothing queued: never pushed to.
 const NONE: never[] = [];
 
+/**
+ * Errors of writes that failed after their bytes were handed to the
+ * transport: how many of the write's first bytes may have reached the peer
+ * (those after them never left).
+ */
+export const WRITTEN: WeakMap<Error, number> = new WeakMap();
+
 /** Batches and writes a client's packets on one channel at a time. */
-export class Writer {
+export class Writer implements WriteProgress {
   /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
   sealed = false;
   #ch: Channel | null = null;
   #out: Uint8Array[] = NONE;
+  // Bytes in #out; and, of the write under way, how many went out so far.
+  #outBytes = 0;
+  #handed = 0;
   // One promise for all the bytes going out together, made only when awaited.
   #batch: (Pending<void> & { promise: Promise<void> }) | null = null;
   // The channel a write loop runs for: a write stuck on a dead connection
@@ -56,6 +66,7 @@ export class Writer {
     this.#batch?.reject(error);
     this.#batch = null;
     this.#out = NONE;
+    this.#outBytes = 0;
     this.#sent = this.#queued;
     this.#corked = false;
   }
@@ -72,8 +83,20 @@ export class Writer {
     if (!ch || this.sealed) return 0;
     if (this.#out === NONE) this.#out = [bytes];
     else this.#out.push(bytes);
+    this.#outBytes += bytes.length;
     if (this.#flushing !== ch && !this.#corked) void this.#flush(ch);
     return ++this.#queued;
+  }
+
+  /** Bytes queued for the next write so far: where the next packet will start in it. */
+  get queuedBytes(): number {
+    return this.#outBytes;
+  }
+
+  /** Part of a large write went out: its first `off` bytes (the channel's progress). */
+  written(off: number): void {
+    this.#handed = off;
+    this.#owner.written();
   }
 
   /** Queues `bytes` as `write` does; resolves once they are written. Needs a channel. */
@@ -110,16 +133,14 @@ export class Writer {
       // out in one write, not its first packet alone and the rest after.
       if (!now) await null;
       while (this.#out.length > 0 && this.#ch === ch) {
-        const chunks = this.#out;
+        const chunks = this.#out, total = this.#outBytes;
         const batch = this.#batch;
         this.#out = NONE;
+        this.#outBytes = this.#handed = 0;
         this.#batch = null;
         try {
           // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
-          await ch.write(
-            chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
-            this.#owner,
-          );
+          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED), this);
           // Detached meanwhile: detach() counted these as gone already.
           if (this.#ch === ch) this.#sent += chunks.length;
           this.#owner.written(this.#sent);
@@ -129,6 +150,8 @@ export class Writer {
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );
+          // The piece being written when it failed may have gone, in part.
+          WRITTEN.set(error, Math.min(total, this.#handed + WRITE_PIECE));
           batch?.reject(error);
           this.#owner.writeFailed(error, ch);
         }

@@ -5,7 +5,7 @@
 // longest delay a timer can wait. Each of these once hung, waited a backoff
 // for nothing, or stopped reconnecting without a word.
 import assert from "node:assert/strict";
-import { MQTTConnectionError } from "../mod.ts";
+import { MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { forEachBroker } from "./_brokers.ts";
@@ -165,3 +165,62 @@ test("reconnectMaxDelay is at most what a timer can wait", () => {
     /^RangeError: Invalid reconnectMaxDelay 2147483648: must be a positive integer of at most 2147483647$/,
   );
 });
+
+forEachBroker(
+  "QoS 0 is at most once: a burst cut in the middle of its write is never published twice",
+  async (broker, v) => {
+    const topic = uniqueId("rl/q0");
+    const sub = new Simple(uniqueId("q0s"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+      maxQueuedMessages: 10_000,
+    });
+    await sub.connect();
+    await sub.subscribe(topic, 0);
+    const counts = new Map<string, number>();
+    sub.set_callback((_t, msg) => {
+      const i = new TextDecoder().decode(msg.subarray(0, 8)).trim();
+      counts.set(i, (counts.get(i) ?? 0) + 1);
+    });
+    const reading = (async () => {
+      try {
+        for (;;) await sub.wait_msg();
+      } catch { /* disconnected */ }
+    })();
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const pub = new MQTTClient(uniqueId("q0p"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+    });
+    pub.DELAY = 0.01;
+    let connections = 0;
+    pub.addEventListener("connected", () => connections++);
+    try {
+      await pub.connect(false);
+      // One write of 8 MB, more than the socket buffers take at once; cut after 500 KB.
+      proxy.cutAfterBytes(500_000, "up");
+      const pad = new Uint8Array(10_000);
+      await Promise.all(Array.from({ length: 800 }, (_, i) => {
+        const payload = pad.slice();
+        payload.set(new TextEncoder().encode(String(i).padEnd(8)));
+        return pub.publish(topic, payload, false, 0);
+      }));
+      // Those of the write that never left go on the next connection: the last arrives.
+      for (const end = Date.now() + 10_000; !counts.has("799");) {
+        assert.ok(Date.now() < end, `${counts.size} arrived, not the last`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(connections, 2);
+      // Anything sent twice would have come before the last one's PUBLISH, or with it.
+      await sub.ping();
+      const twice = [...counts].filter(([, n]) => n > 1).map(([i]) => i);
+      assert.deepEqual(twice, [], "published twice");
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await reading;
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5] },
+);
