@@ -19,9 +19,9 @@ export interface ReadSink {
   failed(ch: Channel, error: unknown): void;
 }
 
-/** Told of a large write's progress. */
+/** Told of a write's progress, when it goes in more than one piece. */
 export interface WriteProgress {
-  /** The first `off` bytes went out; the rest follow, at most WRITE_PIECE at a time. */
+  /** The transport took the first `off` bytes; the rest follow, at most WRITE_PIECE at a time. */
   written(off: number): void;
 }
 
@@ -61,7 +61,7 @@ const MAX_READ = 65_536;
  * slow link goes in pieces, and each piece written shows the keepalive that
  * the link still moves while its PINGREQ waits behind it.
  */
-export const WRITE_PIECE = 65_536;
+const WRITE_PIECE = 65_536;
 /**
  * How long close() waits for queued writes before closing anyway, and the
  * client's disconnect() for its DISCONNECT to be written.
@@ -216,11 +216,7 @@ class ConnChannel implements Channel {
       clearTimeout(this.#timer);
       this.#readNow();
     }
-    if (bytes.length <= WRITE_PIECE) {
-      // Deno.Conn.write may write only part of the buffer.
-      for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
-      return;
-    }
+    // Deno.Conn.write may write only part of what it is given: what it took is told.
     for (let off = 0; off < bytes.length;) {
       if (off > 0) progress?.written(off);
       off += await this.#conn.write(bytes.subarray(off, off + WRITE_PIECE));

@@ -55,17 +55,19 @@ export class Outbox {
   }
 
   /**
-   * A QoS 0 publish's write. Its bytes handed to a transport whose write then
-   * failed may have arrived: the robust client (`keepPending`) takes them as
-   * sent, rather than send them again on the next connection (QoS 0 is at
-   * most once); those of a large write that never left go again. The simple
-   * client rejects, as it always did.
+   * A QoS 0 publish's write. When the write fails, a packet the transport had
+   * taken whole may have arrived: the robust client (`keepPending`) takes it
+   * as sent, rather than send it again on the next connection (QoS 0 is at
+   * most once); one not taken whole goes again. The simple client rejects
+   * both, as it always did.
    */
   #once(bytes: Uint8Array): Promise<void> {
-    const writer = this.#conn.writer, at = writer.queuedBytes, sent = writer.send(bytes);
+    const writer = this.#conn.writer, end = writer.queuedBytes + bytes.length;
+    const sent = writer.send(bytes);
     if (!this.#hooks.keepPending) return sent;
     return sent.catch((e) => {
-      if (at >= (WRITTEN.get(e) ?? 0)) throw e; // never left: sent on the next connection
+      // Not all taken: it never left whole, and goes again on the next connection.
+      if (end > (WRITTEN.get(e) ?? 0)) throw e;
     });
   }
 

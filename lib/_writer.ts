@@ -2,7 +2,7 @@
 // run of code (before its next await) go out in one write, those written
 // while a write is under way together in the next one, and so do those
 // written while the reader holds writes back ("corked") to hand out a chunk.
-import { type Channel, WRITE_PIECE, type WriteProgress } from "./_channel.ts";
+import type { Channel, WriteProgress } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import { SHORT_LIVED } from "./codec/_varint.ts";
 import type { Pending } from "./_protocol.ts";
@@ -23,9 +23,8 @@ export interface WriterOwner {
 const NONE: never[] = [];
 
 /**
- * Errors of writes that failed after their bytes were handed to the
- * transport: how many of the write's first bytes may have reached the peer
- * (those after them never left).
+ * Errors of failed writes: how many of the write's first bytes the
+ * transport had taken, which may have reached the peer (the rest never left).
  */
 export const WRITTEN: WeakMap<Error, number> = new WeakMap();
 
@@ -93,7 +92,7 @@ export class Writer implements WriteProgress {
     return this.#outBytes;
   }
 
-  /** Part of a large write went out: its first `off` bytes (the channel's progress). */
+  /** Part of a write went out: its first `off` bytes (the channel's progress). */
   written(off: number): void {
     this.#handed = off;
     this.#owner.written();
@@ -133,7 +132,7 @@ export class Writer implements WriteProgress {
       // out in one write, not its first packet alone and the rest after.
       if (!now) await null;
       while (this.#out.length > 0 && this.#ch === ch) {
-        const chunks = this.#out, total = this.#outBytes;
+        const chunks = this.#out;
         const batch = this.#batch;
         this.#out = NONE;
         this.#outBytes = this.#handed = 0;
@@ -150,8 +149,7 @@ export class Writer implements WriteProgress {
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );
-          // The piece being written when it failed may have gone, in part.
-          WRITTEN.set(error, Math.min(total, this.#handed + WRITE_PIECE));
+          WRITTEN.set(error, this.#handed);
           batch?.reject(error);
           this.#owner.writeFailed(error, ch);
         }
