@@ -19,10 +19,10 @@ export interface ReadSink {
   failed(ch: Channel, error: unknown): void;
 }
 
-/** Told of a write's progress, when it goes in more than one piece. */
+/** Told of a large write's progress. */
 export interface WriteProgress {
-  /** The transport took the first `off` bytes; the rest follow, at most WRITE_PIECE at a time. */
-  written(off: number): void;
+  /** Part of the bytes went out (a piece of at most WRITE_PIECE bytes, not the last). */
+  written(): void;
 }
 
 /** What the client core reads from and writes to. */
@@ -31,6 +31,12 @@ export interface Channel {
   read(sink: ReadSink): void;
   /** The sink of the last read. */
   readonly sink: ReadSink | null;
+  /**
+   * Of the write under way, or the last one, the bytes the transport has
+   * taken so far (the rest never left): after a failed write, what may have
+   * reached the peer.
+   */
+  readonly taken: number;
   /**
    * Writes all of `bytes`, more than WRITE_PIECE of them in pieces, telling
    * `progress` of each piece but the last.
@@ -140,6 +146,7 @@ export function channel(pair: StreamPair): Channel {
  * small copy (an ack) lives on the JS heap.
  */
 class ConnChannel implements Channel {
+  taken = 0;
   readonly #conn: Conn;
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
@@ -216,10 +223,11 @@ class ConnChannel implements Channel {
       clearTimeout(this.#timer);
       this.#readNow();
     }
-    // Deno.Conn.write may write only part of what it is given: what it took is told.
+    // Deno.Conn.write may take only part of what it is given; a call that fails takes nothing.
+    this.taken = 0;
     for (let off = 0; off < bytes.length;) {
-      if (off > 0) progress?.written(off);
-      off += await this.#conn.write(bytes.subarray(off, off + WRITE_PIECE));
+      if (off > 0) progress?.written();
+      this.taken = off += await this.#conn.write(bytes.subarray(off, off + WRITE_PIECE));
     }
   }
 
@@ -245,6 +253,7 @@ class ConnChannel implements Channel {
  * reader's 64 KiB.
  */
 class StreamChannel implements Channel {
+  taken = 0;
   readonly #pair: StreamPair;
   readonly #byob: ReadableStreamBYOBReader | null = null;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
@@ -295,13 +304,16 @@ class StreamChannel implements Channel {
   };
 
   write(bytes: Uint8Array, progress?: WriteProgress): Promise<void> {
+    // A stream says nothing of what a failed write took: a piece failing counts as none of it.
+    this.taken = 0;
     return bytes.length <= WRITE_PIECE ? this.#writer.write(bytes) : this.#pieces(bytes, progress);
   }
 
   async #pieces(bytes: Uint8Array, progress: WriteProgress | undefined): Promise<void> {
     for (let off = 0; off < bytes.length; off += WRITE_PIECE) {
-      if (off > 0) progress?.written(off);
+      if (off > 0) progress?.written();
       await this.#writer.write(bytes.subarray(off, off + WRITE_PIECE));
+      this.taken = Math.min(off + WRITE_PIECE, bytes.length);
     }
   }
 

@@ -2,7 +2,7 @@
 // run of code (before its next await) go out in one write, those written
 // while a write is under way together in the next one, and so do those
 // written while the reader holds writes back ("corked") to hand out a chunk.
-import type { Channel, WriteProgress } from "./_channel.ts";
+import type { Channel } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import { SHORT_LIVED } from "./codec/_varint.ts";
 import type { Pending } from "./_protocol.ts";
@@ -29,14 +29,13 @@ const NONE: never[] = [];
 export const WRITTEN: WeakMap<Error, number> = new WeakMap();
 
 /** Batches and writes a client's packets on one channel at a time. */
-export class Writer implements WriteProgress {
+export class Writer {
   /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
   sealed = false;
   #ch: Channel | null = null;
   #out: Uint8Array[] = NONE;
-  // Bytes in #out; and, of the write under way, how many went out so far.
+  // Bytes in #out.
   #outBytes = 0;
-  #handed = 0;
   // One promise for all the bytes going out together, made only when awaited.
   #batch: (Pending<void> & { promise: Promise<void> }) | null = null;
   // The channel a write loop runs for: a write stuck on a dead connection
@@ -92,12 +91,6 @@ export class Writer implements WriteProgress {
     return this.#outBytes;
   }
 
-  /** Part of a write went out: its first `off` bytes (the channel's progress). */
-  written(off: number): void {
-    this.#handed = off;
-    this.#owner.written();
-  }
-
   /** Queues `bytes` as `write` does; resolves once they are written. Needs a channel. */
   send(bytes: Uint8Array): Promise<void> {
     if (!this.#batch) {
@@ -135,11 +128,14 @@ export class Writer implements WriteProgress {
         const chunks = this.#out;
         const batch = this.#batch;
         this.#out = NONE;
-        this.#outBytes = this.#handed = 0;
+        this.#outBytes = 0;
         this.#batch = null;
         try {
           // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
-          await ch.write(chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED), this);
+          await ch.write(
+            chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
+            this.#owner,
+          );
           // Detached meanwhile: detach() counted these as gone already.
           if (this.#ch === ch) this.#sent += chunks.length;
           this.#owner.written(this.#sent);
@@ -149,7 +145,7 @@ export class Writer implements WriteProgress {
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );
-          WRITTEN.set(error, this.#handed);
+          WRITTEN.set(error, ch.taken);
           batch?.reject(error);
           this.#owner.writeFailed(error, ch);
         }
