@@ -371,8 +371,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
           cause: e,
         });
-      if (ch && error instanceof MQTTConnectionError) UNANSWERED.add(error); // CONNECT went out
       if (ch) {
+        // Its CONNECT went out: the broker may yet act on it.
+        if (error instanceof MQTTConnectionError) UNANSWERED.add(error);
         this.#teardown(
           error instanceof MQTTConnectionError ? error : new MQTTConnectionError(
             `Connection not completed: ${(error as Error)?.message ?? error}`,
