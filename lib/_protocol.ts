@@ -531,7 +531,7 @@ export class Protocol {
     const id = p.packetId!;
     // This connection's: in the order the messages came. Counted until
     // acknowledged; a QoS 2 message until its PUBREL is answered.
-    const now = generation === this.#generation, counted = now && this.#unacked > 0;
+    const current = generation === this.#generation, counted = current && this.#unacked > 0;
     if (counted && p.qos === 1) this.#unacked--;
     if (p.qos === 2) {
       // A clean start since: the broker forgot it, and its id may now be another's.
@@ -541,9 +541,9 @@ export class Protocol {
       this.#kept().incoming.add(id);
       if (counted) (this.#qos2Released ??= new Set()).add(id);
       const pubrec = encodeAck({ type: "pubrec", packetId: id });
-      if (now) this.#acks!.settle(seq, pubrec, this.#out);
+      if (current) this.#acks!.settle(seq, pubrec, this.#out);
       else this.#out.write(pubrec);
-    } else if (now) {
+    } else if (current) {
       // A QoS 1 ack goes only on the connection the message came on.
       const puback = this.#online ? encodeAck({ type: "puback", packetId: id }) : null;
       this.#acks!.settle(seq, puback, this.#out);
