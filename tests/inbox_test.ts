@@ -154,6 +154,46 @@ test("wait_msg: concurrent calls are served in call order, queued or waiting", a
   assert.deepEqual((await Promise.all(calls)).map((m) => m.topic), ["a", "b", "c"]);
 });
 
+/** Holds the event loop `ms` milliseconds, as a slow synchronous message handler does. */
+function busy(ms: number) {
+  for (const end = performance.now() + ms; performance.now() < end;);
+}
+
+for (
+  const [way, drain] of [
+    ["wait_msg", async (inbox: Inbox, n: number, each: () => void) => {
+      for (let i = 0; i < n; i++) await inbox.receive(undefined, each);
+    }],
+    ["check_msg", async (inbox: Inbox, n: number, each: () => void) => {
+      for (let i = 0; i < n; i++) assert.ok(await inbox.check(each));
+    }],
+    ["messages()", async (inbox: Inbox, n: number, each: () => void) => {
+      let i = 0;
+      for await (const _ of inbox.messages(undefined)) {
+        each();
+        if (++i === n) break;
+      }
+    }],
+  ] as const
+) {
+  test(`${way}: a long backlog handed out one message after another lets timers run between`, async () => {
+    // Each queued message is handed out in a settled promise: without a
+    // timer turn now and then, a backlog of slow handlers holds the event
+    // loop until it is empty, and the keepalive's PINGREQ waits that long.
+    const { inbox, log, push } = setup(1000);
+    const n = 100;
+    for (let i = 0; i < n; i++) push(`m${i}`, 0);
+    let handled = 0;
+    let timerRanAt = -1;
+    setTimeout(() => (timerRanAt = handled), 0);
+    await drain(inbox, n, () => (busy(3), handled++));
+    assert.equal(handled, n);
+    // 100 handlers of 3 ms each: 300 ms, several times the run allowed without a turn.
+    assert.ok(timerRanAt >= 0 && timerRanAt < n, `the timer ran after ${timerRanAt} of ${n}`);
+    assert.deepEqual(log, Array.from({ length: n }, (_, i) => `ack m${i}`));
+  });
+}
+
 test("a full queue drops its oldest QoS 0 message, never a QoS 1 one", async () => {
   const { inbox, push } = setup(2);
   push("a", 1), push("b", 0), push("c", 0), push("d", 1), push("e", 0);
