@@ -67,7 +67,7 @@ export class Outbox {
     if (!this.#hooks.keepPending) return sent;
     return sent.catch((e) => {
       // Not all taken: it never left whole, and goes again on the next connection.
-      if (end > (WRITTEN.get(e) ?? 0)) throw e;
+      if (end > (WRITTEN.get(sent) ?? 0)) throw e;
     });
   }
 

@@ -23,10 +23,13 @@ export interface WriterOwner {
 const NONE: never[] = [];
 
 /**
- * Errors of failed writes: how many of the write's first bytes the
- * transport had taken, which may have reached the peer (the rest never left).
+ * Batches whose write failed (the promises {@linkcode Writer.send} returns):
+ * how many of the write's first bytes the transport had taken, which may
+ * have reached the peer (the rest never left). A batch that failed before its
+ * write began (the connection was lost under the one before) has no entry:
+ * none of it left.
  */
-export const WRITTEN: WeakMap<Error, number> = new WeakMap();
+export const WRITTEN: WeakMap<Promise<void>, number> = new WeakMap();
 
 /** Batches and writes a client's packets on one channel at a time. */
 export class Writer {
@@ -145,8 +148,10 @@ export class Writer {
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );
-          WRITTEN.set(error, ch.taken);
-          batch?.reject(error);
+          if (batch) {
+            WRITTEN.set(batch.promise, ch.taken);
+            batch.reject(error);
+          }
           this.#owner.writeFailed(error, ch);
         }
       }

@@ -167,6 +167,76 @@ test("reconnectMaxDelay is at most what a timer can wait", () => {
 });
 
 forEachBroker(
+  "QoS 0 publishes queued behind a write that fails never left: they go on the next connection",
+  async (broker, v) => {
+    // The transport's write fails (as EPIPE would) while the read side has
+    // seen nothing yet. What the failed write had taken may have arrived
+    // and is not sent again; the publishes queued behind it, in the next
+    // write, never left, and must go out on the next connection.
+    const topic = uniqueId("rl/behind");
+    const sub = new Simple(uniqueId("bs"), broker.host, { port: broker.port, protocolVersion: v });
+    await sub.connect();
+    await sub.subscribe(`${topic}/#`, 0);
+    const got: string[] = [];
+    sub.set_callback((t) => void got.push(t.slice(topic.length + 1)));
+    const reading = (async () => {
+      try {
+        for (;;) await sub.wait_msg();
+      } catch { /* disconnected */ }
+    })();
+    let held: ((e: Error) => void) | null = null;
+    let pieces = 0;
+    let writeHeld!: () => void;
+    const holding = new Promise<void>((r) => (writeHeld = r));
+    const pub = new MQTTClient(uniqueId("bp"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+      transport: async () => {
+        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+        const writer = conn.writable.getWriter();
+        return {
+          readable: conn.readable,
+          writable: new WritableStream<Uint8Array>({
+            write: (chunk) => {
+              if (chunk.length < 1000 || held || ++pieces === 1) return writer.write(chunk);
+              // The big publish's second piece: held, then failed, once.
+              return new Promise<void>((_, reject) => {
+                held = reject;
+                writeHeld();
+              });
+            },
+          }),
+          close: () => conn.close(),
+        };
+      },
+    });
+    pub.DELAY = 0;
+    try {
+      await pub.connect(false);
+      // Written in pieces (64 KiB): the first is taken, the second fails.
+      const big = pub.publish(`${topic}/big`, new Uint8Array(200_000), false, 0);
+      await holding;
+      const small = [0, 1, 2].map((i) => pub.publish(`${topic}/small${i}`, `s${i}`, false, 0));
+      await null;
+      held!(new Error("the write fails (the test's transport)"));
+      await Promise.all([big, ...small]);
+      for (const end = Date.now() + 5_000; !got.includes("small2");) {
+        assert.ok(Date.now() < end, `arrived: ${got.join(", ")}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await sub.ping();
+      // The big one, not taken whole, went again too; each arrived once.
+      assert.deepEqual(got, ["big", "small0", "small1", "small2"]);
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await reading;
+    }
+  },
+  { versions: [4, 5] },
+);
+
+forEachBroker(
   "QoS 0 is at most once: a burst cut in the middle of its write is never published twice",
   async (broker, v) => {
     const topic = uniqueId("rl/q0");
