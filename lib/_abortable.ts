@@ -24,11 +24,35 @@ export function never(): AbortSignal {
 }
 let neverSignal: AbortSignal | undefined;
 
-/** Waits for `p`, but no longer than `ms`. */
+/**
+ * How late (ms) a timer may fire and still be believed: later than that, the
+ * event loop was held up (the application's synchronous code, a debugger, a
+ * long GC), and what the network delivered meanwhile is not handled yet.
+ */
+export const LATE_MS = 20;
+
+/**
+ * Calls `expired` once `ms` have passed: a time limit on the network. A
+ * timer that fires more than `LATE_MS` late waits once more, as long as it was
+ * late (at most `ms`): the time the event loop was held up does not count
+ * against the peer, whose answer may be read but not handled yet, or whose
+ * request went out late. Returns what cancels it.
+ */
+export function timeLimit(ms: number, expired: () => void): () => void {
+  const due = performance.now() + ms;
+  let timer = setTimeout(() => {
+    const late = performance.now() - due;
+    if (late <= LATE_MS) return expired();
+    timer = setTimeout(expired, Math.min(late, ms));
+  }, ms);
+  return () => clearTimeout(timer);
+}
+
+/** Waits for `p`, but no longer than `ms` (a {@linkcode timeLimit}). */
 export async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  let cancel: (() => void) | undefined;
+  await Promise.race([p, new Promise<void>((r) => (cancel = timeLimit(ms, r)))]);
+  cancel!();
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts (at once if it has); never rejects. */

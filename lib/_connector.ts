@@ -9,6 +9,7 @@ import { type ClientConfig, credentials, type DisconnectOptions } from "./option
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
+import { timeLimit } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
@@ -128,20 +129,20 @@ export class Connector {
     const ms = this.#config.connectTimeout;
     return new Promise((resolve, reject) => {
       const end = () => {
-        clearTimeout(timer);
+        cancel();
         signal?.removeEventListener("abort", aborted);
         if (this.#onStop === stopped) this.#onStop = null;
       };
       const aborted = () => (end(), reject(signal!.reason));
       const stopped = (error: Error) => (end(), reject(error));
-      const timer = setTimeout(() => {
+      const cancel = timeLimit(ms, () => {
         end();
         reject(
           new MQTTConnectionError(
             `Connection attempt timed out: the user or password function did not settle within ${ms} ms (connectTimeout)`,
           ),
         );
-      }, ms);
+      });
       given.then((v) => (end(), resolve(v)), (e) => (end(), reject(e)));
       if (signal?.aborted) return aborted();
       signal?.addEventListener("abort", aborted, { once: true });

@@ -12,6 +12,7 @@
 // on it would then stay silent that long, or find a live connection dead.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
+import { LATE_MS } from "./_abortable.ts";
 
 /** Whose keepalive it is. */
 export interface KeepaliveOwner {
@@ -31,8 +32,9 @@ export class Keepalive {
   #seconds = 0;
   // Only where each client keeps its own timer (Workers).
   #timer: ReturnType<typeof setTimeout> | undefined;
-  // Set while a deadline() runs instead of the keepalive.
+  // Set while a deadline() runs instead of the keepalive, and its length (ms).
   #expired: (() => void) | null = null;
+  #span = 0;
   // This look is the second, after one that ran late (see LATE_MS).
   #again = false;
 
@@ -63,6 +65,7 @@ export class Keepalive {
   deadline(ms: number, expired: () => void): void {
     this.stop();
     this.#expired = expired;
+    this.#span = ms;
     this.#lookIn(ms, performance.now());
   }
 
@@ -73,11 +76,15 @@ export class Keepalive {
 
   /** Looks now: sends a PINGREQ, finds the connection dead, or plans the next look. */
   check(now: number): void {
-    if (now - this.due > LATE_MS && !this.#again) {
+    const late = now - this.due;
+    if (late > LATE_MS && !this.#again) {
       // The event loop was held up past the deadline: the answer may be read
-      // but not handled yet (a PINGRESP, a CONNACK). Look again after it, once.
+      // but not handled yet (a PINGRESP, a CONNACK). Look again after it,
+      // once; a deadline (the connect timeout) gives back the time it was
+      // held up, at most its length, since the CONNECT itself may have gone
+      // out late (as timeLimit() does).
       this.#again = true;
-      return this.#lookIn(1, now);
+      return this.#lookIn(this.#expired ? Math.min(late, this.#span) : 1, now);
     }
     this.#again = false;
     const expired = this.#expired;
@@ -210,13 +217,6 @@ class Schedule {
     k.slot = j;
   }
 }
-
-/**
- * How late a look may run and still judge at once: later than that, the
- * event loop was held up (by the application's code, a GC), and what came
- * in meanwhile is handled first.
- */
-const LATE_MS = 20;
 
 // In workerd a timer set while one request runs belongs to that request.
 const OWN_TIMERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===

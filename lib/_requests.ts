@@ -3,6 +3,7 @@
 // that topic that carries the same data. Replies go only to their request():
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
+import { timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
@@ -21,7 +22,8 @@ export interface RequestsLink {
 interface Waiting {
   resolve(message: Message): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** Ends its time limit. */
+  cancel(): void;
 }
 
 /** The client's requests in flight and its response topic. */
@@ -73,7 +75,7 @@ export class Requests {
     const key = hex(correlationData);
     const reply = new Promise<Message>((resolve, reject) => {
       const done = () => {
-        clearTimeout(w.timer);
+        w.cancel();
         this.#waiting.delete(key);
         o.signal?.removeEventListener("abort", onAbort);
       };
@@ -81,16 +83,13 @@ export class Requests {
       const w: Waiting = {
         resolve: (m) => (done(), resolve(m)),
         reject: (e) => (done(), reject(e)),
-        timer: setTimeout(
-          () =>
-            w.reject(
-              new DOMException(
-                `No reply on ${responseTopic} to the request to ${topic} within ${timeout} ms`,
-                "TimeoutError",
-              ),
+        cancel: timeLimit(timeout, () =>
+          w.reject(
+            new DOMException(
+              `No reply on ${responseTopic} to the request to ${topic} within ${timeout} ms`,
+              "TimeoutError",
             ),
-          timeout,
-        ),
+          )),
       };
       o.signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiting.set(key, w);
