@@ -19,6 +19,7 @@ import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { keptRefusal } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
+import { ackCodes, unexpectedAck } from "./_acks.ts";
 
 export type * from "./_protocol_types.ts";
 import type {
@@ -36,14 +37,6 @@ const V4: ProtocolOptions = {
   receiveMaximum: 65535,
   topicAliasMaximum: 0,
   autoTopicAlias: false,
-};
-
-const WAITS_FOR = {
-  puback: "QoS 1 PUBLISH",
-  pubrec: "QoS 2 PUBLISH",
-  pubcomp: "PUBREL",
-  suback: "SUBSCRIBE",
-  unsuback: "UNSUBSCRIBE",
 };
 
 // Empty collections every client shares until it needs its own: an idle
@@ -432,15 +425,7 @@ export class Protocol {
         const f = this.#inflight.get(p.packetId);
         // A PUBREC may come again for a PUBREL already sent: send it again.
         const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
-        if (!f || (f.kind !== p.type && !rerec)) {
-          throw new MQTTProtocolError(
-            `${p.type.toUpperCase()} for packet id ${p.packetId}, which has no ${
-              WAITS_FOR[p.type]
-            } in flight`,
-            "",
-            0x82,
-          );
-        }
+        if (!f || (f.kind !== p.type && !rerec)) throw unexpectedAck(p.type, p.packetId);
         const reason = "reasonCode" in p ? p.reasonCode ?? 0 : 0;
         if (reason >= 0x80 && p.type !== "pubcomp") {
           // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.
@@ -455,21 +440,9 @@ export class Protocol {
           this.#out.write(pubrel);
           return;
         }
-        let value: number[] | undefined;
-        if (p.type === "suback" || p.type === "unsuback") {
-          // A code per filter: SUBACK's granted QoS or failures; UNSUBACK's
-          // only in MQTT 5 (3.1.1: all 0, success).
-          value = p.type === "suback" ? p.returnCodes : p.reasonCodes ?? Array(f.filters).fill(0);
-          if (value.length !== f.filters) {
-            throw new MQTTProtocolError(
-              p.type === "suback"
-                ? `SUBACK has ${value.length} return codes for a SUBSCRIBE of ${f.filters} filters`
-                : `UNSUBACK has ${value.length} reason codes for an UNSUBSCRIBE of ${f.filters} filters`,
-              p.type === "suback" ? "MQTT-3.8.4-5" : "MQTT-3.11.3-1",
-              0x82,
-            );
-          }
-        }
+        const value = p.type === "suback" || p.type === "unsuback"
+          ? ackCodes(p, f.filters!)
+          : undefined;
         this.#release(p.packetId);
         f.resolve(value, p.properties);
         return;
