@@ -207,6 +207,15 @@ export class Protocol {
         this.#out.write(this.#again(bytes));
       }
     }
+    // Publishes that waited for their turn on an earlier connection (see end()).
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const r = this.#waiting[i], refused = keptRefusal(this.broker, r.bytes);
+      if (refused) {
+        this.#waiting.splice(i--, 1);
+        r.reject(new RangeError(`Cannot publish: ${refused}`));
+      }
+    }
+    this.#drain();
   }
 
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */
@@ -221,14 +230,18 @@ export class Protocol {
    * The connection ended. What waited on it rejects with `error`, but for
    * publishes kept in the session: with `keepPending` they stay awaited,
    * to settle on the next connection; otherwise they reject and are kept
-   * for the next `connect(false)` with nobody awaiting them.
+   * for the next `connect(false)` with nobody awaiting them. With
+   * `keepPending`, publishes still waiting for their turn (Receive Maximum)
+   * keep it too: they go on the next connection, after the session's, in
+   * call order, ahead of anything published from then on.
    */
   end(error: Error, keepPending: boolean): void {
     this.#online = false;
     this.#awaitingConnack = false;
     this.#pingSentAt = this.#pingTicket = 0;
     for (const p of this.#pings.splice(0)) p?.reject(error);
-    for (const r of this.#waiting.splice(0)) r.reject(error);
+    const left = this.#waiting.filter((r) => (keepPending && r.keep) || void r.reject(error));
+    this.#waiting = left.length > 0 ? left : NONE;
     for (const [id, f] of this.#inflight) {
       if (!this.#store.outgoing.has(id)) {
         this.#inflight.delete(id);
@@ -270,8 +283,12 @@ export class Protocol {
     }
   }
 
-  /** Rejects every publish kept awaiting in the session; they stay in it, unawaited. */
+  /**
+   * Rejects every publish kept awaiting in the session; they stay in it,
+   * unawaited. Those still waiting for their turn go.
+   */
   rejectKept(error: Error): void {
+    for (const r of this.#waiting.splice(0)) r.reject(error);
     for (const id of this.#store.outgoing.keys()) {
       const f = this.#inflight.get(id);
       if (f) {

@@ -1,0 +1,81 @@
+// The robust client keeps publishes in call order across a reconnect
+// ("Packets go out in the order of the calls that send them"): those that
+// waited for the connection, or for their turn under the broker's Receive
+// Maximum, go before anything published as the connection comes back.
+import assert from "node:assert/strict";
+import { MQTTClient as Simple } from "../mod.ts";
+import { MQTTClient } from "../lib/robust.ts";
+import { type Broker, startMosquitto } from "./_brokers.ts";
+import { FaultProxy } from "./_fault_proxy.ts";
+import { test, uniqueId } from "./_test.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+
+/**
+ * A subscriber to `topic` on `broker` and a robust publisher through a
+ * fault proxy; `run` publishes, and the payloads arrive in `got`, each
+ * once, in the order they first came.
+ */
+async function ordered(
+  broker: Broker,
+  v: ProtocolVersion,
+  run: (pub: MQTTClient, proxy: FaultProxy, topic: string) => Promise<void>,
+): Promise<string[]> {
+  const topic = uniqueId("order");
+  const sub = new Simple(uniqueId("os"), broker.host, { port: broker.port, protocolVersion: v });
+  await sub.connect();
+  await sub.subscribe(topic, 1);
+  const got: string[] = [];
+  sub.set_callback((_t, msg) => {
+    const text = new TextDecoder().decode(msg);
+    if (!got.includes(text)) got.push(text);
+  });
+  const reading = (async () => {
+    try {
+      for (;;) await sub.wait_msg();
+    } catch { /* disconnected */ }
+  })();
+  const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+  const pub = new MQTTClient(uniqueId("op"), proxy.hostname, {
+    port: proxy.port,
+    protocolVersion: v,
+  });
+  pub.DELAY = 0;
+  try {
+    await pub.connect(false);
+    await run(pub, proxy, topic);
+    await sub.ping(); // what the publisher's acknowledged publishes sent has come
+    return got;
+  } finally {
+    await pub.disconnect();
+    await sub.disconnect();
+    await reading;
+    await proxy.close();
+  }
+}
+
+test(
+  "robust: publishes waiting for the broker's Receive Maximum keep their turn across a reconnect",
+  async () => {
+    // mosquitto's max_inflight_messages is its Receive Maximum (MQTT 5).
+    const broker = await startMosquitto({ extraConfig: ["max_inflight_messages 2"] });
+    try {
+      const got = await ordered(broker, 5, async (pub, proxy, topic) => {
+        // Two go out, four wait for the window; the connection is lost first.
+        const all = [0, 1, 2, 3, 4, 5].map((i) => pub.publish(topic, String(i), false, 1));
+        let late!: Promise<void>;
+        pub.addEventListener("disconnected", () => (late = pub.publish(topic, "late", false, 1)), {
+          once: true,
+        });
+        proxy.cut();
+        await Promise.all(all);
+        await late;
+      });
+      assert.deepEqual(got, ["0", "1", "2", "3", "4", "5", "late"]);
+    } finally {
+      await broker.stop();
+    }
+  },
+  TIMEOUT,
+);
