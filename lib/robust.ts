@@ -473,8 +473,9 @@ export class MQTTClient extends SimpleClient {
    */
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
-      // The same turns with a signal and without: calls resume in call order.
-      if (!this.connected) await abortable(this.#waitOnline(offlineBytes), signal ?? never());
+      // In call order, with a signal or without; a call as a reconnect ends waits for it too.
+      const offline = !this.connected || this.#reconnecting;
+      if (offline) await abortable(this.#waitOnline(offlineBytes), signal ?? never());
       // Aborted while it waited: nothing of it goes out.
       signal?.throwIfAborted();
       try {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
-import { type Broker, startMosquitto } from "./_brokers.ts";
+import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { test, uniqueId } from "./_test.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
@@ -54,6 +54,28 @@ async function ordered(
     await proxy.close();
   }
 }
+
+forEachBroker(
+  "robust: publishes that waited for the connection go before one made as it comes back",
+  async (broker, v) => {
+    const got = await ordered(broker, v, async (pub, proxy, topic) => {
+      proxy.refuse(true);
+      proxy.cut();
+      await new Promise((r) => pub.addEventListener("disconnected", r, { once: true }));
+      const waiting = [0, 1, 2, 3, 4].map((i) => pub.publish(topic, String(i), false, 1));
+      // Published as the connection comes back, while those above still wait for it.
+      let late!: Promise<void>;
+      pub.addEventListener("connected", () => (late = pub.publish(topic, "late", false, 1)), {
+        once: true,
+      });
+      proxy.refuse(false);
+      await Promise.all(waiting);
+      await late;
+    });
+    assert.deepEqual(got, ["0", "1", "2", "3", "4", "late"]);
+  },
+  { versions: [4, 5], ...TIMEOUT },
+);
 
 test(
   "robust: publishes waiting for the broker's Receive Maximum keep their turn across a reconnect",
