@@ -23,6 +23,14 @@ export interface WriterOwner {
 const NONE: never[] = [];
 
 /**
+ * A batch of up to this many bytes goes in one write, its packets joined; a
+ * larger one in writes of about this size, runs of small packets joined and
+ * large ones written as they are: 200 unawaited publishes of 1 MB held twice
+ * their size while a write was stuck, in a copy made only to be written.
+ */
+const JOIN_MAX = 65_536;
+
+/**
  * Batches whose write failed (the promises {@linkcode Writer.send} returns):
  * how many of the write's first bytes the transport had taken, which may
  * have reached the peer (the rest never left). A batch that failed before its
@@ -128,17 +136,31 @@ export class Writer {
       // out in one write, not its first packet alone and the rest after.
       if (!now) await null;
       while (this.#out.length > 0 && this.#ch === ch) {
-        const chunks = this.#out;
+        const chunks = this.#out, size = this.#outBytes;
         const batch = this.#batch;
         this.#out = NONE;
         this.#outBytes = 0;
         this.#batch = null;
+        // Bytes of the batch in writes that completed.
+        let done = 0;
         try {
-          // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
-          await ch.write(
-            chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
-            this.#owner,
-          );
+          if (chunks.length === 1 || size <= JOIN_MAX) {
+            // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
+            await ch.write(
+              chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
+              this.#owner,
+            );
+          } else {
+            for (let i = 0; i < chunks.length;) {
+              let j = i + 1, n = chunks[i].length;
+              while (j < chunks.length && n + chunks[j].length <= JOIN_MAX) n += chunks[j++].length;
+              if (done > 0) this.#owner.written();
+              const piece = j === i + 1 ? chunks[i] : concat(chunks.slice(i, j), SHORT_LIVED);
+              await ch.write(piece, this.#owner);
+              done += n;
+              i = j;
+            }
+          }
           // Detached meanwhile: detach() counted these as gone already.
           if (this.#ch === ch) this.#sent += chunks.length;
           this.#owner.written(this.#sent);
@@ -149,7 +171,7 @@ export class Writer {
             { cause: e },
           );
           if (batch) {
-            WRITTEN.set(batch.promise, ch.taken);
+            WRITTEN.set(batch.promise, done + ch.taken);
             batch.reject(error);
           }
           this.#owner.writeFailed(error, ch);

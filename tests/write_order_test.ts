@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { test, uniqueId } from "./_test.ts";
+import { forEachBroker } from "./_brokers.ts";
 
 /** A conn that answers CONNECT with CONNACK and each QoS 1 PUBLISH with its PUBACK; logs each call. */
 function scriptedConn() {
@@ -78,3 +79,48 @@ test("a PUBLISH that a PUBACK resumed is written before the next read is issued"
     );
   }
 });
+
+forEachBroker(
+  "a large batch goes out in its packets' own bytes, not in a copy joining them",
+  async (broker, v) => {
+    // Three 100 KB publishes in one turn make one batch of 300 KB: joined,
+    // it would be held twice (the packets and their copy) while it is written.
+    const buffers = new Set<ArrayBufferLike>();
+    const topic = uniqueId("wo/big");
+    const sub = new MQTTClient(uniqueId("ws"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
+    await sub.connect();
+    await sub.subscribe(topic, 0);
+    const pub = new MQTTClient(uniqueId("wp"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+      transport: async () => {
+        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+        const writer = conn.writable.getWriter();
+        return {
+          readable: conn.readable,
+          writable: new WritableStream<Uint8Array>({
+            write: (chunk) => {
+              if (chunk.length > 10_000) buffers.add(chunk.buffer);
+              return writer.write(chunk);
+            },
+          }),
+          close: () => conn.close(),
+        };
+      },
+    });
+    try {
+      await pub.connect();
+      const payloads = [1, 2, 3].map((k) => new Uint8Array(100_000).fill(k));
+      await Promise.all(payloads.map((p) => pub.publish(topic, p, false, 0)));
+      assert.equal(buffers.size, 3, "one buffer per packet");
+      for (const p of payloads) assert.deepEqual((await sub.wait_msg()).payload, p);
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+    }
+  },
+  { versions: [4, 5] },
+);
