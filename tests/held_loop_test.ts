@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { MQTTClient } from "../mod.ts";
 import { LATE_MS, timeLimit } from "../lib/_abortable.ts";
 import { startMosquitto } from "./_brokers.ts";
+import { writingThrough } from "./_writing_through.ts";
 import { test, uniqueId } from "./_test.ts";
 
 /** Holds the event loop `ms` milliseconds. */
@@ -74,24 +75,14 @@ test("request(): a reply that came while the application held the event loop res
   const client = new MQTTClient(uniqueId("req"), broker.host, {
     port: broker.port,
     protocolVersion: 5,
-    transport: async () => {
-      const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
-      const writer = conn.writable.getWriter();
-      return {
-        readable: conn.readable,
-        writable: new WritableStream<Uint8Array>({
-          write: (chunk) => {
-            const written = writer.write(chunk);
-            if (holdAfter?.(chunk)) {
-              holdAfter = null;
-              hold(600);
-            }
-            return written;
-          },
-        }),
-        close: () => conn.close(),
-      };
-    },
+    transport: writingThrough(broker.port, (chunk, writer) => {
+      const written = writer.write(chunk);
+      if (holdAfter?.(chunk)) {
+        holdAfter = null;
+        hold(600);
+      }
+      return written;
+    }),
   });
   let serving: Promise<void> | undefined;
   try {

@@ -22,6 +22,7 @@ import {
   watchUnhandledRejections,
 } from "./_hostile_broker.ts";
 import type { Transport } from "../lib/transports/types.ts";
+import { writingThrough } from "./_writing_through.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
@@ -729,22 +730,6 @@ function failingWrites(port: number, fail: { next: boolean }): Transport {
     fail.next = false;
     throw new Error("the write fails (the test's transport)");
   });
-}
-
-/** A transport to the scripted broker on `port` whose writes go through `write`. */
-function writingThrough(
-  port: number,
-  write: (chunk: Uint8Array, writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>,
-): Transport {
-  return async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const writer = conn.writable.getWriter();
-    return {
-      readable: conn.readable,
-      writable: new WritableStream<Uint8Array>({ write: (chunk) => write(chunk, writer) }),
-      close: () => conn.close(),
-    };
-  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
+import { writingThrough } from "./_writing_through.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
@@ -191,24 +192,14 @@ forEachBroker(
     const pub = new MQTTClient(uniqueId("bp"), broker.host, {
       port: broker.port,
       protocolVersion: v,
-      transport: async () => {
-        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
-        const writer = conn.writable.getWriter();
-        return {
-          readable: conn.readable,
-          writable: new WritableStream<Uint8Array>({
-            write: (chunk) => {
-              if (chunk.length < 1000 || held || ++pieces === 1) return writer.write(chunk);
-              // The big publish's second piece: held, then failed, once.
-              return new Promise<void>((_, reject) => {
-                held = reject;
-                writeHeld();
-              });
-            },
-          }),
-          close: () => conn.close(),
-        };
-      },
+      transport: writingThrough(broker.port, (chunk, writer) => {
+        if (chunk.length < 1000 || held || ++pieces === 1) return writer.write(chunk);
+        // The big publish's second piece: held, then failed, once.
+        return new Promise<void>((_, reject) => {
+          held = reject;
+          writeHeld();
+        });
+      }),
     });
     pub.DELAY = 0;
     try {

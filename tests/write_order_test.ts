@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { test, uniqueId } from "./_test.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { writingThrough } from "./_writing_through.ts";
 
 /** A conn that answers CONNECT with CONNACK and each QoS 1 PUBLISH with its PUBACK; logs each call. */
 function scriptedConn() {
@@ -96,20 +97,10 @@ forEachBroker(
     const pub = new MQTTClient(uniqueId("wp"), broker.host, {
       port: broker.port,
       protocolVersion: v,
-      transport: async () => {
-        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
-        const writer = conn.writable.getWriter();
-        return {
-          readable: conn.readable,
-          writable: new WritableStream<Uint8Array>({
-            write: (chunk) => {
-              if (chunk.length > 10_000) buffers.add(chunk.buffer);
-              return writer.write(chunk);
-            },
-          }),
-          close: () => conn.close(),
-        };
-      },
+      transport: writingThrough(broker.port, (chunk, writer) => {
+        if (chunk.length > 10_000) buffers.add(chunk.buffer);
+        return writer.write(chunk);
+      }),
     });
     try {
       await pub.connect();
