@@ -1,15 +1,41 @@
 // Waiting on a promise that an AbortSignal or a time limit may cut short:
 // shared by the core client and the reconnecting one.
 
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+// The waits on each promise `abortable()` was given, still pending: one
+// reaction per promise settles them all, in the order they began. An aborted
+// wait leaves nothing on its promise, which may stay pending long (a
+// reconnect through an outage, while calls with a timeout come and go).
+const WAITS = new WeakMap<Promise<unknown>, Set<Waiter>>();
+
 /** `p`, or a rejection with the signal's reason once it aborts (at once if it has). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    // Handled even when the signal has already aborted: a later rejection of
+  let waits = WAITS.get(p);
+  if (!waits) {
+    // Made even when the signal has already aborted: a later rejection of
     // `p` (the connection ending) must not go unhandled.
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    if (signal.aborted) return onAbort();
+    const all = waits = new Set();
+    WAITS.set(p, all);
+    const settle = (each: (w: Waiter) => void) => {
+      WAITS.delete(p);
+      for (const w of all) each(w);
+    };
+    p.then((v) => settle((w) => w.resolve(v)), (e) => settle((w) => w.reject(e)));
+  }
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const all = waits;
+  return new Promise<T>((resolve, reject) => {
+    const w: Waiter = {
+      resolve: (v) => (signal.removeEventListener("abort", onAbort), resolve(v as T)),
+      reject: (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+    };
+    const onAbort = () => (all.delete(w), reject(signal.reason));
+    all.add(w);
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

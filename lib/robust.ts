@@ -39,6 +39,7 @@ import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./o
 import { CREDENTIAL_FAILURES, type MQTTClientOptions, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
+import { Offline } from "./_offline.ts";
 import type { SslParams } from "./transports/types.ts";
 
 /** Options of the reconnecting client: the simple client's, and these. */
@@ -154,9 +155,8 @@ export class MQTTClient extends SimpleClient {
   DEBUG = false;
 
   readonly #maxDelay: number;
-  readonly #maxOffline: number;
-  readonly #maxOfflineBytes: number;
-  readonly #rejectWhenFull: boolean;
+  // Calls waiting for the connection, and the offline limits.
+  readonly #offline: Offline;
   readonly #signal: AbortSignal | undefined;
   // Aborted by disconnect(): ends a running attempt and any delay.
   #stop = new AbortController();
@@ -179,9 +179,6 @@ export class MQTTClient extends SimpleClient {
   readonly #follow: boolean;
   // MQTT 3.1.1 with an empty client id: every connection starts a clean session (MQTT-3.1.3-7).
   readonly #anonymous: boolean;
-  #offline = 0;
-  #offlineBytes = 0;
-  #room: (() => void)[] = [];
 
   /**
    * Makes a reconnecting client; the parameters are umqtt's (see the simple
@@ -212,13 +209,7 @@ export class MQTTClient extends SimpleClient {
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
     // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
     this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
-    this.#maxOffline = positive("maxOfflineMessages", o.maxOfflineMessages ?? 1000);
-    this.#maxOfflineBytes = positive("maxOfflineBytes", o.maxOfflineBytes ?? 16 * 1024 * 1024);
-    const full = o.whenOfflineFull;
-    if (full !== undefined && full !== "wait" && full !== "reject") {
-      throw new TypeError(`Invalid whenOfflineFull "${String(full)}": must be "wait" or "reject"`);
-    }
-    this.#rejectWhenFull = full === "reject";
+    this.#offline = new Offline(o, this);
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw v5Only(["followServerReference"]);
@@ -261,7 +252,7 @@ export class MQTTClient extends SimpleClient {
       const c = client.deref();
       if (!c) return;
       c.#stop.abort(signal.reason);
-      for (const wake of c.#room.splice(0)) wake();
+      c.#offline.wakeAll();
       access.rejectKept(c, signal.reason);
     }, { once: true });
   }
@@ -475,7 +466,7 @@ export class MQTTClient extends SimpleClient {
     for (;;) {
       // In call order, with a signal or without; a call as a reconnect ends waits for it too.
       const offline = !this.connected || this.#reconnecting;
-      if (offline) await abortable(this.#waitOnline(offlineBytes), signal ?? never());
+      if (offline) await this.#offline.wait(offlineBytes, signal ?? never(), this.#stop.signal);
       // Aborted while it waited: nothing of it goes out.
       signal?.throwIfAborted();
       try {
@@ -495,45 +486,6 @@ export class MQTTClient extends SimpleClient {
   /** Whether `e` lost the connection: not after disconnect(), nor still connected (a callback's). */
   #lost(e: unknown): boolean {
     return e instanceof MQTTConnectionError && !this.#closed && !this.connected;
-  }
-
-  /** Waits for the connection: a publish (`bytes` given) within the offline limits. */
-  async #waitOnline(bytes: number | undefined): Promise<void> {
-    if (bytes === undefined) return void await this.reconnect();
-    if (bytes > this.#maxOfflineBytes) {
-      // Waiting for room would never end: even an empty queue has too little.
-      throw new RangeError(
-        `Cannot publish while offline: the message is ${bytes} bytes, over maxOfflineBytes ${this.#maxOfflineBytes}`,
-      );
-    }
-    while (
-      this.#offline >= this.#maxOffline || this.#offlineBytes + bytes > this.#maxOfflineBytes
-    ) {
-      if (this.#rejectWhenFull) {
-        throw new MQTTConnectionError(
-          `Offline queue full: ${this.#offline} messages (${this.#offlineBytes} bytes) wait for the connection (maxOfflineMessages ${this.#maxOffline}, maxOfflineBytes ${this.#maxOfflineBytes})`,
-        );
-      }
-      // Aborted by disconnect() and by the client's signal, which wake every waiter.
-      const stop = this.#stop.signal;
-      if (stop.aborted) throw stop.reason;
-      await new Promise<void>((resolve) => this.#room.push(resolve));
-      if (stop.aborted) throw stop.reason;
-      if (this.connected) {
-        // Back online: no queue to wait in. Pass the wake-up on, in call order.
-        this.#room.shift()?.();
-        return;
-      }
-    }
-    this.#offline++;
-    this.#offlineBytes += bytes;
-    try {
-      await this.reconnect();
-    } finally {
-      this.#offline--;
-      this.#offlineBytes -= bytes;
-      this.#room.shift()?.();
-    }
   }
 
   /**
@@ -593,7 +545,7 @@ export class MQTTClient extends SimpleClient {
     access.checkDisconnect(this, options);
     this.#closed = true;
     this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
-    for (const wake of this.#room.splice(0)) wake();
+    this.#offline.wakeAll();
     await this.#reconnecting?.catch(noop);
     await super.disconnect(options);
   }
