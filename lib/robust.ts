@@ -82,6 +82,9 @@ export interface ReconnectingDetail {
 
 const noop = () => {};
 
+// Removes the abort listener of a collected client from its signal (see #watch).
+let unwatch: FinalizationRegistry<[AbortSignal, () => void]> | null | undefined;
+
 export type {
   AuthChallenge,
   AuthHandler,
@@ -218,7 +221,7 @@ export class MQTTClient extends SimpleClient {
     this.#anonymous = client_id === "" && o.protocolVersion !== 5;
     this.#signal = o.signal;
     // Watched weakly, from a scope without `this`: a long-lived signal must not keep the client.
-    if (this.#signal) MQTTClient.#watch(this.#signal, new WeakRef(this));
+    if (this.#signal) MQTTClient.#watch(this.#signal, this);
     const h = access.hooks(this);
     h.keepPending = true;
     // Lost without disconnect(): reconnect at once, so that kept publishes go even unasked.
@@ -246,15 +249,26 @@ export class MQTTClient extends SimpleClient {
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
   }
 
-  /** On the client's signal: reconnecting stops for good, and what waits for it rejects. */
-  static #watch(signal: AbortSignal, client: WeakRef<MQTTClient>): void {
-    signal.addEventListener("abort", () => {
-      const c = client.deref();
+  /**
+   * On the client's signal: reconnecting stops for good, and what waits for
+   * it rejects. The listener holds the client weakly, and goes once the
+   * client is collected: a long-lived signal keeps neither.
+   */
+  static #watch(signal: AbortSignal, client: MQTTClient): void {
+    const ref = new WeakRef(client);
+    const onAbort = () => {
+      const c = ref.deref();
       if (!c) return;
       c.#stop.abort(signal.reason);
       c.#offline.wakeAll();
       access.rejectKept(c, signal.reason);
-    }, { once: true });
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    // Made on first use: workerd runs nothing of the kind in a module's top level.
+    unwatch ??= typeof FinalizationRegistry === "function"
+      ? new FinalizationRegistry(([s, f]) => s.removeEventListener("abort", f))
+      : null;
+    unwatch?.register(client, [signal, onAbort]);
   }
 
   /**
