@@ -16,6 +16,7 @@ export interface RequestsLink {
   /** The last CONNACK: its Response Information, if any, is the response topics' base. */
   readonly connack?: { properties: { responseInformation?: string } };
   subscribe(topic: string, qos: 1): Promise<number>;
+  unsubscribe(topic: string): Promise<unknown>;
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
 }
 
@@ -165,6 +166,10 @@ export class Requests {
         }`,
       );
     }
+    // The old topic's subscription goes (best effort): a robust client would
+    // otherwise renew it for ever, one more after each such change.
+    const old = this.#topic;
+    if (old !== undefined) this.#link.unsubscribe(old).catch(() => {});
     this.#topic = topic;
     this.#base = info;
     this.#subscribed = undefined;

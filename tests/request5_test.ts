@@ -249,6 +249,12 @@ test(
       const info = k === 1 ? "a/resp" : k === 2 ? "b/resp" : "resp/+";
       await acceptConnect(peer, { responseInformation: info });
       if (k === 3) return void await peer.clientClosed;
+      if (k === 2) {
+        // The old response topic's subscription goes first (best effort).
+        const unsub = await peer.expect("unsubscribe");
+        assert.deepEqual(unsub.topics, [topics[0]]);
+        await peer.write({ type: "unsuback", packetId: unsub.packetId, reasonCodes: [0x11] });
+      }
       const responseTopic = await grantResponseTopic(peer);
       topics.push(responseTopic);
       const req = await peer.expect("publish");
@@ -284,6 +290,65 @@ test(
       );
       await client.disconnect();
       for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a robust client forgets the response topic a new Response Information replaced: renewals stay one filter",
+  async () => {
+    // Each connection's CONNACK has another Response Information and no
+    // session: the robust client renews its subscriptions, then the next
+    // request builds a new response topic. The old one must not be renewed
+    // for ever (it was: one filter more after each such reconnect).
+    let n = 0;
+    const renewals: string[][] = [];
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      await acceptConnect(peer, { responseInformation: `r${k}/` });
+      if (k > 1) {
+        const renewal = await peer.expect("subscribe");
+        await peer.write({
+          type: "suback",
+          packetId: renewal.packetId,
+          returnCodes: renewal.subscriptions.map(() => 1),
+        });
+        renewals.push(renewal.subscriptions.map((s) => s.topic));
+      }
+      if (k === 4) return void await peer.clientClosed;
+      // The request: its response topic's SUBSCRIBE (after the old one's UNSUBSCRIBE), its PUBLISH.
+      let req = await peer.next();
+      for (; req.type !== "publish"; req = await peer.next()) {
+        if (req.type === "unsubscribe") {
+          await peer.write({ type: "unsuback", packetId: req.packetId, reasonCodes: [0] });
+        } else if (req.type === "subscribe") {
+          await peer.write({ type: "suback", packetId: req.packetId, returnCodes: [1] });
+        } else throw new Error(`unexpected ${req.type}`);
+      }
+      await peer.write(
+        publish(req.properties!.responseTopic!, `ok ${k}`, 0, undefined, {
+          correlationData: req.properties!.correlationData,
+        }),
+      );
+      peer.end(); // lost: the robust client reconnects
+    }, async (broker) => {
+      const client = new RobustClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      client.DELAY = 0;
+      try {
+        await client.connect(false);
+        for (const k of [1, 2, 3]) {
+          const back = new Promise((r) => client.addEventListener("connected", r, { once: true }));
+          assert.equal(text((await client.request("svc", "q")).payload), `ok ${k}`);
+          await back; // the broker ended connection k
+        }
+        // Connected a fourth time, its subscriptions renewed.
+        while (renewals.length < 3) await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual(renewals.map((filters) => filters.length), [1, 1, 1]);
+        assert.match(renewals[2][0], /^r3\/[0-9a-f]{12}$/);
+      } finally {
+        await client.disconnect();
+      }
     });
   },
   TIMEOUT,
