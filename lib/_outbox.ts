@@ -62,9 +62,11 @@ export class Outbox {
    * both, as it always did.
    */
   #once(bytes: Uint8Array): Promise<void> {
-    const writer = this.#conn.writer, end = writer.queuedBytes + bytes.length;
+    const writer = this.#conn.writer;
+    if (!this.#hooks.keepPending) return writer.send(bytes);
+    // Where it ends in the next write, read before it is queued.
+    const end = writer.queuedBytes + bytes.length;
     const sent = writer.send(bytes);
-    if (!this.#hooks.keepPending) return sent;
     return sent.catch((e) => {
       // Not all taken: it never left whole, and goes again on the next connection.
       if (end > (WRITTEN.get(sent) ?? 0)) throw e;
