@@ -667,6 +667,39 @@ test(
   { mosquitto: true },
 );
 
+test("mosquitto's PUBACK/PUBREC 0x95 (message_size_limit) refuses that publish alone", async () => {
+  // mosquitto 2.0 answers a PUBLISH over its message_size_limit with reason
+  // 0x95, which tables 3-4 and 3-5 do not list; it keeps the connection.
+  const broker = await startMosquitto({ extraConfig: ["message_size_limit 100"] });
+  try {
+    const u = uniqueId("msgsize");
+    const c = await client(broker);
+    const robust = new RobustClient(uniqueId("msgsize-r"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+    });
+    let reconnects = 0;
+    robust.addEventListener("reconnecting", () => reconnects++);
+    await robust.connect(false);
+    for (const [who, x] of [["simple", c], ["robust", robust]] as const) {
+      for (const qos of [1, 2] as const) {
+        const e = await outcome(x.publish(`${u}/big`, new Uint8Array(300), { qos }));
+        assert.ok(e instanceof MQTTException, `${who}, QoS ${qos}: ${e}`);
+        assert.equal(e.code, 0x95);
+        assert.match(e.message, /Packet too large \(PUB(ACK|REC) reason code 0x95\)/);
+        // The connection stays, and carries what comes next.
+        assert.equal(x.connected, true, `${who}, QoS ${qos}`);
+        await x.publish(`${u}/small`, "fits", { qos });
+      }
+    }
+    assert.equal(reconnects, 0, "the robust client did not reconnect over it");
+    await c.disconnect();
+    await robust.disconnect();
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
 test("a topic alias never takes a PUBLISH over the broker's Maximum Packet Size", async () => {
   const broker = await startMosquitto({ extraConfig: ["max_packet_size 200"] });
   try {

@@ -19,9 +19,12 @@ const ERR = CONNACK | PUB | SUBACK | UNSUBACK | DISCONNECT;
 const CD = CONNACK | DISCONNECT;
 
 // Table 2-6, each code's packets checked against that packet's own table
-// (3-1, 3-4 to 3-11). One difference: table 2-6 gives 0x8C to DISCONNECT,
+// (3-1, 3-4 to 3-11). Two differences: table 2-6 gives 0x8C to DISCONNECT,
 // table 3-10 does not; DISCONNECT may carry it here (a failed
-// re-authentication, section 4.12.1, has no better code).
+// re-authentication, section 4.12.1, has no better code). And PUBACK and
+// PUBREC may carry 0x95, which mosquitto 2.0 sends for a PUBLISH over its
+// message_size_limit: read as the refusal it is, rather than closing the
+// connection over it (a robust client would resend that PUBLISH for ever).
 const CODES: [code: number, packets: number, message: string][] = [
   [0x00, CD | PUB | PUBREL | PUBCOMP | SUBACK | UNSUBACK | AUTH, "Success"],
   [0x01, SUBACK, "Granted QoS 1"],
@@ -52,7 +55,7 @@ const CODES: [code: number, packets: number, message: string][] = [
   [0x92, PUBREL | PUBCOMP, "Packet Identifier not found"],
   [0x93, DISCONNECT, "Receive Maximum exceeded"],
   [0x94, DISCONNECT, "Topic Alias invalid"],
-  [0x95, CD, "Packet too large"],
+  [0x95, CD | PUB, "Packet too large"],
   [0x96, DISCONNECT, "Message rate too high"],
   [0x97, CD | PUB | SUBACK, "Quota exceeded"],
   [0x98, DISCONNECT, "Administrative action"],
