@@ -7,8 +7,10 @@ export { endpointUrl };
 
 // Refusals that speak of the server, not of the client: 3.1.1 return code 3
 // (server unavailable); MQTT 5 0x88 server unavailable, 0x89 server busy,
-// 0x9C use another server, 0x9D server moved.
-const SERVER_REFUSALS = [3, 0x88, 0x89, 0x9c, 0x9d];
+// 0x97 quota exceeded, 0x9C use another server, 0x9D server moved, 0x9F
+// connection rate exceeded (what a broker that limits a fleet coming back
+// after its restart says: try later, or elsewhere).
+const SERVER_REFUSALS = [3, 0x88, 0x89, 0x97, 0x9c, 0x9d, 0x9f];
 
 /**
  * Whether a failed connection attempt speaks of the server — a network

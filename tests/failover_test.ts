@@ -171,6 +171,53 @@ test("MQTT 5: when every server fails, the last refusal keeps its reason string 
   }
 });
 
+test("MQTT 5: quota exceeded (0x97) and connection rate exceeded (0x9F) move on, and the robust client retries them", async () => {
+  const v5 = (code: number) => Uint8Array.of(0x20, 0x03, 0x00, code, 0x00); // CONNACK, no properties
+  const quota = await refusingV5(0x97);
+  const rate = await refusingV5(0x9f);
+  // Accepts, then drops the connection; then refuses twice, then accepts for good.
+  let n = 0;
+  const flaky = await startHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    const i = n++;
+    await peer.write(v5([0, 0x9f, 0x97, 0][i] ?? 0));
+    if (i === 0) peer.end();
+    await peer.clientClosed;
+  });
+  function refusingV5(code: number) {
+    return startHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(v5(code));
+      await peer.clientClosed;
+    });
+  }
+  try {
+    const c = new MQTTClient(uniqueId("fo"), [rate.url, quota.url, flaky.url], {
+      protocolVersion: 5,
+    });
+    assert.equal(await c.connect(), false);
+    assert.equal(c.url, flaky.url, "past both refusals");
+    assert.deepEqual([rate.peers.length, quota.peers.length], [1, 1]);
+    await c.disconnect();
+    n = 0;
+    const r = new RobustClient(uniqueId("fo"), flaky.url, { protocolVersion: 5 });
+    r.DELAY = 0.01;
+    const events: ReconnectingDetail[] = [];
+    r.addEventListener("reconnecting", (e) => events.push((e as CustomEvent).detail));
+    await r.connect(false);
+    await until(() => n === 4 && r.connected, "the fourth connection");
+    assert.deepEqual(
+      events.map((e) => e.error instanceof MQTTException ? e.error.code : "lost"),
+      ["lost", 0x9f, 0x97],
+    );
+    await r.disconnect();
+  } finally {
+    await quota.close();
+    await rate.close();
+    await flaky.close();
+  }
+});
+
 test("disconnect() during connect() stops trying the servers", async () => {
   const quiet = await silent();
   const next = await refusing(0);
