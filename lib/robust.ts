@@ -81,6 +81,8 @@ export interface ReconnectingDetail {
 }
 
 const noop = () => {};
+/** How long a reconnected connection must last for the next loss to start the backoff over. */
+const STABLE_MS = 10_000;
 
 // Removes the abort listener of a collected client from its signal (see #watch).
 let unwatch: FinalizationRegistry<[AbortSignal, () => void]> | null | undefined;
@@ -167,7 +169,16 @@ export class MQTTClient extends SimpleClient {
   #reconnecting: Promise<boolean> | null = null;
   // The application's connect() while it runs (not while it waits for a reconnect).
   #appConnecting: Promise<boolean> | null = null;
+  // The reconnect loop's attempt under way (connect, then renew), and its wait before one.
+  #attempt: Promise<boolean> | null = null;
+  #nap: AbortController | null = null;
   #plannedDelay: number | undefined;
+  // The round of the server list the last reconnect connected in, and when:
+  // a connection lost within STABLE_MS of it goes on from the next round's
+  // backoff rather than the first (a broker that closes every connection at
+  // once, over a kept publish, say, is not met again every DELAY / 2).
+  #round = 0;
+  #upAt = -Infinity;
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
   // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
@@ -276,8 +287,9 @@ export class MQTTClient extends SimpleClient {
    * the first server of round `r` of the server list, a random time between
    * 0 and `DELAY * 2^(r-2)` seconds (`DELAY` before the first round too),
    * capped at `reconnectMaxDelay` (exponential backoff with full jitter), and
-   * not at all before the other servers of a round. Override it to decide
-   * alone, as with umqtt.robust.
+   * not at all before the other servers of a round. The rounds count on
+   * across a connection lost within 10 s of the reconnect that made it.
+   * Override it to decide alone, as with umqtt.robust.
    *
    * @param i The attempt about to be made.
    * @returns When the wait is over (early if the client is disconnected).
@@ -300,10 +312,12 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Connects, as the simple client does; the client then keeps itself connected.
-   * While a reconnect is under way, waits for it first (the `signal` ends
-   * that wait): when it connected, resolves with its session-present flag if
-   * `clean_session` is false, and throws the simple client's `TypeError`
-   * (already connected) if it is true; when it failed, connects.
+   * While a reconnect attempt is under way, waits for it first (the `signal`
+   * ends that wait): when it connected, resolves with its session-present
+   * flag if `clean_session` is false, and throws the simple client's
+   * `TypeError` (already connected) if it is true; when it failed, or while
+   * the reconnect waits before its next attempt, connects, and the reconnect
+   * waits for this.
    *
    * @param clean_session Start a fresh session or resume one; or `{ clean_session, signal }`.
    * @param options `signal`.
@@ -318,8 +332,9 @@ export class MQTTClient extends SimpleClient {
   ): Promise<boolean> {
     const { clean, signal } = checkConnect(clean_session, options);
     this.#signal?.throwIfAborted(); // stopped for good
-    // The reconnect loop's own connect would collide with ours: let it finish.
-    for (let r; (r = this.#reconnecting);) {
+    // The reconnect loop's attempt under way would collide with ours: let it
+    // finish (the whole loop, if disconnect() stopped it: it is ending).
+    for (let r; (r = this.#stop.signal.aborted ? this.#reconnecting : this.#attempt);) {
       let present: boolean | undefined;
       try {
         present = await abortable(r, signal);
@@ -334,6 +349,8 @@ export class MQTTClient extends SimpleClient {
     // Watched by the reconnect loop, which waits for it rather than collide.
     const connecting = super.connect(clean_session, options);
     this.#appConnecting = connecting;
+    // A reconnect loop between attempts wakes, and waits for this one.
+    this.#nap?.abort();
     const done = () => {
       if (this.#appConnecting === connecting) this.#appConnecting = null;
     };
@@ -377,7 +394,8 @@ export class MQTTClient extends SimpleClient {
     const app = this.#appConnecting;
     const appPresent = app && await abortable(app, this.#stop.signal).catch(noop);
     if (this.connected) return appPresent ?? true;
-    for (let attempt = 1, round = 1;; round++) {
+    const first = performance.now() - this.#upAt < STABLE_MS ? this.#round + 1 : 1;
+    for (let attempt = 1, round = first;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.
       const servers = [...this.#referred.splice(0), ...access.servers(this)];
       let referred = false;
@@ -397,9 +415,12 @@ export class MQTTClient extends SimpleClient {
             },
           }),
         );
-        // disconnect() ends an overridden delay() too, which cannot see #stop.
-        const stop = this.#stop.signal;
-        await abortable(this.delay(attempt), stop).catch((e) => stop.aborted || Promise.reject(e));
+        // disconnect() ends an overridden delay() too, which cannot see #stop;
+        // so does an application connect(), which this loop then waits for.
+        const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
+        await abortable(abortable(this.delay(attempt), stop), nap)
+          .catch((e) => stop.aborted || nap.aborted || Promise.reject(e));
+        this.#nap = null;
         // An application connect() under way (ours would be refused, "already connecting"): wait.
         let present: boolean | undefined;
         while (this.#appConnecting && !this.#stop.signal.aborted) {
@@ -408,21 +429,9 @@ export class MQTTClient extends SimpleClient {
         if (this.connected) return present ?? true;
         this.#stopped();
         try {
-          const clean = this.#anonymous; // no session to resume
-          const present = await access.connectTo(this, servers[k], clean, this.#stop.signal);
-          if (!present) this.#renewOwed = true;
-          if (this.#renewOwed && this.#subscriptions.size > 0) {
-            // One SUBSCRIBE per set of properties the filters were subscribed with.
-            const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
-            for (const [s, props] of this.#subscriptions.values()) {
-              groups.set(props, [...groups.get(props) ?? [], s]);
-            }
-            for (const [props, subs] of groups) {
-              // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-              await access.resubscribe(this, subs, this.#stop.signal, props);
-            }
-          }
-          this.#renewOwed = false;
+          const present = await (this.#attempt = this.#attemptTo(servers[k]));
+          this.#round = round;
+          this.#upAt = performance.now();
           return present;
         } catch (e) {
           // A credential function's failure is tried again too: its service may come back.
@@ -445,9 +454,31 @@ export class MQTTClient extends SimpleClient {
             servers.splice(k + 1, 0, ...this.#referred.splice(0));
           }
           this.log(true, e);
+        } finally {
+          this.#attempt = null;
         }
       }
     }
+  }
+
+  /** One reconnect attempt: connects to `server`, then renews what a new session lacks. */
+  async #attemptTo(server: Endpoint): Promise<boolean> {
+    const clean = this.#anonymous; // no session to resume
+    const present = await access.connectTo(this, server, clean, this.#stop.signal);
+    if (!present) this.#renewOwed = true;
+    if (this.#renewOwed && this.#subscriptions.size > 0) {
+      // One SUBSCRIBE per set of properties the filters were subscribed with.
+      const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
+      for (const [s, props] of this.#subscriptions.values()) {
+        groups.set(props, [...groups.get(props) ?? [], s]);
+      }
+      for (const [props, subs] of groups) {
+        // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
+        await access.resubscribe(this, subs, this.#stop.signal, props);
+      }
+    }
+    this.#renewOwed = false;
+    return present;
   }
 
   /**

@@ -11,7 +11,7 @@ import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { writingThrough } from "./_writing_through.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 
@@ -284,4 +284,82 @@ forEachBroker(
     }
   },
   { versions: [4, 5] },
+);
+
+test(
+  "connections lost at once keep the backoff growing; one that lasted starts it over",
+  async () => {
+    // Every connection closed by the broker right after its CONNACK (as over a
+    // kept publish it will not take), until told to keep one.
+    let keep = false;
+    const random = Math.random, now = performance.now;
+    let skipped = 0;
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      if (!keep) peer.end();
+      await peer.clientClosed;
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("grow"), broker.host, { port: broker.port });
+      c.DELAY = 0.01;
+      const delays: number[] = [];
+      c.addEventListener("reconnecting", (e) => {
+        delays.push((e as CustomEvent<ReconnectingDetail>).detail.delay);
+        if (delays.length === 5) keep = true;
+      });
+      Math.random = () => 1; // every wait its ceiling
+      performance.now = () => now.call(performance) + skipped;
+      try {
+        await c.connect(false);
+        for (const end = Date.now() + 10_000; !(keep && c.connected && delays.length === 5);) {
+          if (Date.now() > end) throw new Error(`still reconnecting: ${delays}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        // The sixth connection has lasted 10 s when the broker closes it.
+        skipped = 10_000;
+        broker.peers.at(-1)!.end();
+        for (const end = Date.now() + 10_000; delays.length < 6 || !c.connected;) {
+          if (Date.now() > end) throw new Error(`not back: ${delays}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        // Rounds 1 and 2 wait DELAY, then twice as long each round.
+        assert.deepEqual(delays, [10, 10, 20, 40, 80, 10]);
+      } finally {
+        Math.random = random;
+        performance.now = now;
+        await c.disconnect();
+      }
+    });
+  },
+  TIMEOUT,
+);
+
+forEachBroker(
+  "connect(true) goes at once while every reconnect fails: a session the client cannot take",
+  async (broker) => {
+    const u = uniqueId("poison");
+    // MQTT 3.1.1 has no Maximum Packet Size: the broker sends the 5000-byte
+    // message kept in the session on every connection, and each closes over it.
+    const c = new MQTTClient(u, broker.host, { port: broker.port, maxPacketSize: 1000 });
+    let failures = 0;
+    c.addEventListener("reconnecting", () => failures++);
+    const pub = new Simple(uniqueId("pub"), broker.host, { port: broker.port });
+    try {
+      await c.connect(false);
+      await c.subscribe(`${u}/t`, 1);
+      await pub.connect();
+      await pub.publish(`${u}/t`, new Uint8Array(5000), false, 1);
+      for (const end = Date.now() + 10_000; failures < 2;) {
+        if (Date.now() > end) throw new Error(`${failures} reconnects`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // The application leaves that session: its connect() does not wait for the loop.
+      assert.equal(await withTimeout(c.connect(true), 5000, "connect(true)"), false);
+      assert.equal(c.connected, true);
+      await c.publish(`${u}/after`, "fits", false, 1);
+    } finally {
+      await c.disconnect();
+      await pub.disconnect();
+    }
+  },
+  { only: ["mosquitto"], ...TIMEOUT },
 );
