@@ -72,8 +72,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   // The channel the last reader started reads, until that reader ends.
   #reading: Channel | null = null;
   #framer: Framer | null = null;
-  // The closing of the last transport (a WebSocket's closing handshake);
-  // while a DISCONNECT of #close's goes out, the teardown that follows it.
+  // The closing of the last transport (a WebSocket's closing handshake); while a DISCONNECT
+  // of #close's goes out, the teardown that follows it.
   #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
@@ -465,22 +465,22 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         return this.#endRead(ch);
       }
       this.core.lastRead = performance.now();
-      // What the packets of one chunk cause goes out in one write: their
-      // acks, and what the code they resumed sends. Two turns let that code
-      // run (publish()'s own promise, then its caller's await): a publish
-      // that awaited its PUBACK sends the next PUBLISH before the next read
-      // is set up, and 1000 pipelined ones go out together, so the broker
-      // too reads them in one go.
+      // What the packets of one chunk cause goes out in one write: their acks, and what
+      // the code they resumed sends. Two turns let that code run (publish()'s own promise,
+      // then its caller's await): a publish that awaited its PUBACK sends the next PUBLISH
+      // before the next read is set up, and 1000 pipelined ones go out together, so the
+      // broker too reads them in one go.
       this.writer.cork();
-      // A connection that ended already takes nothing more (its bytes would
-      // reach the next connection's framer).
+      // A connection that ended already takes nothing more (its bytes would reach the next
+      // connection's framer).
       if (this.#ch === ch) {
         for (const packet of this.#framer!.push(chunk)) {
-          // The broker's DISCONNECT ended the connection: nothing after it
-          // counts (the broker must send nothing more, MQTT-3.14.4-1).
+          // After the broker's DISCONNECT nothing counts (it must send nothing more, MQTT-3.14.4-1).
           if (this.#ch !== ch) break;
           this.core.handle(packet);
         }
+        // Malformed bytes after those packets: handled first, they stand.
+        if (this.#ch === ch && this.#framer!.error) throw this.#framer!.error;
       }
     } catch (e) {
       return this.failed(ch, e);

@@ -753,6 +753,18 @@ const OVERRUN = "MQTT 5.0 section 2.2.2.1";
 
 // deno-fmt-ignore
 export const malformed5: Malformed5[] = [
+  // ---- a Remaining Length in more bytes than its value needs ----
+  {
+    name: "PINGREQ with Remaining Length 0 in two bytes",
+    bytes: [0xc0, 0x80, 0x00],
+    rule: "MQTT-1.5.5-1",
+  },
+  {
+    name: "PUBACK with Remaining Length 2 in three bytes",
+    bytes: [0x40, 0x82, 0x80, 0x00, 0x00, 0x01],
+    rule: "MQTT-1.5.5-1",
+    failsAt: 3,
+  },
   // ---- a property the packet does not allow, or no property at all ----
   {
     name: "PUBLISH carrying a session expiry interval",

@@ -573,7 +573,7 @@ test("SUBSCRIBE's subscription options: a Malformed Packet or a Protocol Error, 
   };
   const cases: [string, number, string, number][] = [
     ["a", 0x40, "MQTT-3.8.3-5", 0x81], // a reserved bit
-    ["a", 0x03, "MQTT 5.0 section 3.8.3.1", 0x81], // QoS 3: "a Malformed Packet"
+    ["a", 0x03, "MQTT 5.0 section 3.8.3.1", 0x82], // Maximum QoS 3: "a Protocol Error"
     ["a", 0x30, "MQTT 5.0 section 3.8.3.1", 0x82], // retain handling 3: "a Protocol Error"
     ["$share/g/a", 0x04, "MQTT-3.8.3-4", 0x82], // No Local on a shared subscription
   ];

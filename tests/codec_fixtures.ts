@@ -745,6 +745,19 @@ export const malformed: Malformed[] = [
     rule: "MQTT-3.1.2-13",
   },
   {
+    name: "CONNECT with will retain but no will flag",
+    bytes: [
+      0x10, // CONNECT
+      0x0d, // remaining length 13
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT"
+      0x04, // protocol level 4
+      0x22, // connect flags: will retain 0x20 | clean session 0x02, will flag 0
+      0x00, 0x3c, // keepalive 60
+      0x00, 0x01, 0x61, // client id "a"
+    ],
+    rule: "MQTT-3.1.2-15",
+  },
+  {
     name: "CONNECT with will QoS 3",
     bytes: [
       0x10, // CONNECT

@@ -199,9 +199,11 @@ test("reserved packet types 0 and 15 are refused from their first byte", () => {
     );
     assert.throws(() => decoder.push(Uint8Array.of(0x00)), (e) => e === err);
   }
-  // Also after a good packet in the same chunk.
+  // Also after a good packet in the same chunk: that packet stands, the next push() throws.
+  const after = new PacketDecoder();
+  assert.deepEqual(after.push(Uint8Array.of(0xd0, 0x00, 0xf0)), [{ type: "pingresp" }]);
   assertProtocolError(
-    () => new PacketDecoder().push(Uint8Array.of(0xd0, 0x00, 0xf0)),
+    () => after.push(Uint8Array.of(0)),
     "MQTT 3.1.1 section 2.2.1",
     "after PINGRESP",
   );
@@ -474,4 +476,71 @@ test("control characters and non-characters: refused when encoding, decoded as t
   for (const s of ["a\u0020", "\u007e", "\u00a0", "\ufdcf", "\ufdf0", "\ufffd", "\u{1fffd}"]) {
     encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: s, qos: 0 }] });
   }
+});
+
+test("a chunk with packets, then malformed bytes: those packets stand, the next push() throws", () => {
+  // PUBACK 7, then a reserved packet type; an MQTT 5 DISCONNECT 0x8B, then the same.
+  const cases: [4 | 5, number[], Packet, string][] = [
+    [
+      4,
+      [0x40, 0x02, 0x00, 0x07, 0x00, 0x00],
+      { type: "puback", packetId: 7 },
+      "MQTT 3.1.1 section 2.2.1",
+    ],
+    [
+      5,
+      [0xe0, 0x01, 0x8b, 0x00, 0x00],
+      { type: "disconnect", reasonCode: 0x8b },
+      "MQTT 5.0 section 2.1.2",
+    ],
+  ];
+  for (const [protocolVersion, bytes, packet, rule] of cases) {
+    // However the bytes are split, the packet comes out, then the error.
+    for (const at of [1, 2, bytes.length - 1, bytes.length]) {
+      const decoder = new PacketDecoder({ protocolVersion });
+      const got: Packet[] = [];
+      let error: unknown;
+      for (const chunk of [bytes.slice(0, at), bytes.slice(at), [0]]) {
+        try {
+          got.push(...decoder.push(Uint8Array.from(chunk)));
+        } catch (e) {
+          error = e;
+          break;
+        }
+      }
+      assert.deepEqual(got, [packet], `split at ${at}`);
+      assertProtocolError(
+        () => {
+          throw error;
+        },
+        rule,
+        `split at ${at}`,
+      );
+    }
+  }
+});
+
+test("encode, MQTT 3.1.1: a CONNACK return code that is not a byte, a SUBACK without a valid code", () => {
+  for (const returnCode of [256, -1, 1.5, undefined, "0"]) {
+    const connack = { type: "connack", sessionPresent: false, returnCode } as unknown as Packet;
+    assert.throws(
+      () => encode(connack),
+      (e) => e instanceof RangeError && /CONNACK: returnCode/.test(e.message),
+      String(returnCode),
+    );
+  }
+  const refused = encode({ type: "connack", sessionPresent: false, returnCode: 5 });
+  assertBytes(refused, Uint8Array.of(0x20, 0x02, 0x00, 0x05), "return code 5");
+  const suback = (returnCodes: unknown[]) =>
+    encode({ type: "suback", packetId: 1, returnCodes } as unknown as Packet);
+  assert.throws(() => suback([]), /SUBACK: at least one return code is needed/);
+  for (const code of [3, 0x87, 256, 0x180]) {
+    assert.throws(
+      () => suback([0, code]),
+      (e) => e instanceof RangeError && /MQTT-3\.9\.3-2/.test(e.message),
+      String(code),
+    );
+  }
+  const codes = Uint8Array.of(0x90, 0x06, 0x00, 0x01, 0x00, 0x01, 0x02, 0x80);
+  assertBytes(suback([0, 1, 2, 0x80]), codes, "every valid code");
 });

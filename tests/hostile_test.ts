@@ -470,3 +470,28 @@ registerTest(
   },
   TIMEOUT,
 );
+
+registerTest(
+  "a PUBACK and malformed bytes in one read: the PUBACK counts, then the connection closes",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const p = await peer.expect("publish");
+      // The PUBACK, then a reserved packet type, in one write.
+      await peer.write(Uint8Array.of(0x40, 0x02, p.packetId! >> 8, p.packetId! & 0xff, 0x00, 0x00));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("acked"), broker.host, { port: broker.port });
+      await client.connect();
+      const closed = new Promise<unknown>((r) =>
+        client.addEventListener("disconnected", (e) => r((e as CustomEvent).detail.error), {
+          once: true,
+        })
+      );
+      await client.publish("t", "m", false, 1); // resolves: its PUBACK came whole
+      assert.ok(brokeProtocol(/Reserved packet type 0/)(await closed));
+      assert.equal(client.connected, false);
+    });
+  },
+  TIMEOUT,
+);

@@ -61,16 +61,24 @@ export class Framer {
    */
   push(chunk: Uint8Array): Packet[] {
     if (this.#error) throw this.#error;
+    const out: Packet[] = [];
     try {
-      return this.#push(chunk);
+      this.#push(chunk, out);
     } catch (e) {
-      if (e instanceof MQTTProtocolError) this.#error = e;
-      throw e;
+      if (!(e instanceof MQTTProtocolError)) throw e;
+      this.#error = e;
+      // The packets before the malformed bytes stand, however the stream was split.
+      if (out.length === 0) throw e;
     }
+    return out;
   }
 
-  #push(chunk: Uint8Array): Packet[] {
-    const out: Packet[] = [];
+  /** What broke the stream after the packets the last `push()` returned, thrown by the next. */
+  get error(): MQTTProtocolError | null {
+    return this.#error;
+  }
+
+  #push(chunk: Uint8Array, out: Packet[]): void {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -113,6 +121,12 @@ export class Framer {
         );
       }
       if (b & 0x80) continue;
+      if (b === 0 && this.#lengthBytes > 1 && this.version === 5) {
+        throw new MQTTProtocolError(
+          "Malformed Remaining Length: more bytes than its value needs",
+          "MQTT-1.5.5-1",
+        );
+      }
       const total = 1 + this.#lengthBytes + this.#length;
       if (total > this.#max) {
         throw new MQTTProtocolError(
@@ -153,7 +167,6 @@ export class Framer {
         this.#filled = 0;
       }
     }
-    return out;
   }
 
   #finish(body: Uint8Array): Packet {

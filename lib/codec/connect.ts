@@ -132,8 +132,8 @@ export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): C
   if (!willFlag && (willQos !== 0 || willRetain)) {
     throw new MQTTProtocolError(
       "CONNECT has will QoS or will retain set without the will flag",
-      // MQTT 5.0 numbers the two apart: will QoS MQTT-3.1.2-11, will retain MQTT-3.1.2-13.
-      v5 && willQos ? "MQTT-3.1.2-11" : "MQTT-3.1.2-13",
+      // Will QoS, then will retain: MQTT-3.1.2-11 and -13 in MQTT 5.0, -13 and -15 in 3.1.1.
+      `MQTT-3.1.2-${(v5 ? 11 : 13) + (willQos ? 0 : 2)}`,
     );
   }
   // MQTT 5.0 allows a password without a user name (section 3.1.2.9).
@@ -173,9 +173,14 @@ export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): C
 
 /** Encodes a CONNACK packet; in MQTT 5.0 with its properties. */
 export function encodeConnack(p: ConnackPacket, version: ProtocolVersion = 4): Uint8Array {
-  if (version !== 5) return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, p.returnCode);
+  const code = p.returnCode;
+  if (version !== 5 && !(code >= 0 && code <= 255 && Number.isInteger(code))) {
+    // A byte, as 3.1.1's decoder reads it (0-5; 6-255 reserved): 256 must not go out as 0.
+    throw new RangeError(`Invalid CONNACK: returnCode ${String(code)} is not a byte`);
+  }
+  if (version !== 5) return Uint8Array.of(0x20, 0x02, p.sessionPresent ? 1 : 0, code);
   const props = writeProperties(p.properties, 2);
-  return buildPacket(0x20, [[+p.sessionPresent, checkReasonCode(p.returnCode, 2, true)], props]);
+  return buildPacket(0x20, [[+p.sessionPresent, checkReasonCode(code, 2, true)], props]);
 }
 
 /** Decodes a CONNACK body; in MQTT 5.0 its reason code is checked and its properties read. */

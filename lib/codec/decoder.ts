@@ -96,6 +96,8 @@ export class PacketDecoder {
    *
    * @param chunk The next bytes of the stream; not to be modified afterwards.
    * @returns The packets this chunk completed, in order (often none or one).
+   * When malformed bytes follow packets in one chunk, those packets are
+   * returned, and the next `push()` throws.
    * @throws {MQTTProtocolError} On malformed bytes, a packet over `maxPacketSize`
    * or a reserved packet type.
    */

@@ -100,8 +100,9 @@ export function decodeSubscribe(body: Uint8Array, version: ProtocolVersion = 4):
       throw new MQTTProtocolError(
         `SUBSCRIBE "${topic}" has subscription options 0x${o.toString(16)}`,
         rule,
-        // Retain handling 3 and No Local on a shared subscription are Protocol Errors.
-        (o & 0xc0) === 0 && qos !== 3 ? 0x82 : 0x81,
+        // Maximum QoS 3, Retain handling 3 and No Local on a shared subscription
+        // are Protocol Errors; reserved bits set, a Malformed Packet.
+        o & 0xc0 ? 0x81 : 0x82,
       );
     }
     subscriptions.push({
@@ -159,13 +160,18 @@ function encodeCodes(
     throw new TypeError(`Invalid ${NAMES[type]}: ${field} must be an array of codes`);
   }
   const bytes = props === null ? undefined : writeProperties(props, type);
-  if (bytes) {
-    if (codes.length === 0) {
-      throw new TypeError(
-        `Invalid ${NAMES[type]}: at least one reason code is needed (MQTT 5.0 section 3.${type}.3)`,
-      );
+  if (codes.length === 0) {
+    throw new TypeError(
+      `Invalid ${NAMES[type]}: at least one ${bytes ? "reason" : "return"} code is needed (MQTT ${
+        bytes ? "5.0" : "3.1.1"
+      } section 3.${type}.3)`,
+    );
+  }
+  for (const c of codes) {
+    if (bytes) checkReasonCode(c, type, true);
+    else if (c !== 0 && c !== 1 && c !== 2 && c !== 0x80) {
+      throw new RangeError(`Invalid SUBACK: return code ${String(c)} is reserved (MQTT-3.9.3-2)`);
     }
-    for (const c of codes) checkReasonCode(c, type, true);
   }
   return buildPacket(byte1, [u16(packetId), bytes ?? [], codes]);
 }
