@@ -187,7 +187,7 @@ export class Inbox {
   #handle(queued: Incoming, callback: MessageCallback | undefined): Message | Promise<Message> {
     const msg = message(queued);
     if (callback) {
-      let r: void | Promise<void>;
+      let r: unknown;
       try {
         r = callback(msg.topic, msg.payload, msg);
       } catch (e) {

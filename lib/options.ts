@@ -91,13 +91,15 @@ export interface WillProperties extends PublishProperties {
 
 /**
  * umqtt's message callback: topic and payload, and the whole message (with
- * its MQTT 5 properties); awaited before the message is acknowledged.
+ * its MQTT 5 properties); what it returns (an async callback's promise) is
+ * awaited before the message is acknowledged. Any return type is accepted:
+ * `(t, m) => list.push(m)` is a callback too.
  */
 export type MessageCallback = (
   topic: string,
   msg: Uint8Array,
   message: Message,
-) => void | Promise<void>;
+) => unknown;
 
 /** What the broker's CONNACK said, as {@linkcode MQTTClient.connack} keeps it. */
 export interface Connack {

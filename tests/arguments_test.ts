@@ -576,3 +576,12 @@ test("a session store read back wrong is a TypeError naming the entry, before an
     },
   });
 });
+
+// Checked by the type checker (`deno test` checks before it runs): a callback
+// may return anything, as the client awaits only what it returns.
+test("set_callback's type takes callbacks that return a value, not only void or a promise", () => {
+  const c = new MQTTClient("id", "127.0.0.1");
+  const list: Uint8Array[] = [];
+  c.set_callback((_topic, msg) => list.push(msg)); // returns a number
+  c.set_callback(async (_topic, msg) => await Promise.resolve(msg.length)); // a Promise<number>
+});
