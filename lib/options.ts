@@ -59,17 +59,17 @@ export interface Message {
  */
 export interface PublishProperties {
   /** True when the payload is UTF-8 text, false (or absent) for unspecified bytes. */
-  payloadFormatIndicator?: boolean;
+  payloadFormatIndicator?: boolean | undefined;
   /** Lifetime of the message in seconds; absent, it does not expire. */
-  messageExpiryInterval?: number;
+  messageExpiryInterval?: number | undefined;
   /** Content type of the payload, e.g. a MIME type. */
-  contentType?: string;
+  contentType?: string | undefined;
   /** Topic name a response to this request goes to. */
-  responseTopic?: string;
+  responseTopic?: string | undefined;
   /** Bytes that match a response to its request; a string is sent as UTF-8. */
-  correlationData?: Uint8Array | string;
+  correlationData?: Uint8Array | string | undefined;
   /** Name/value pairs for the application, in order; a name may appear more than once. */
-  userProperties?: UserProperty[];
+  userProperties?: UserProperty[] | undefined;
 }
 
 /**
@@ -86,7 +86,7 @@ export interface MessageProperties extends Omit<PublishProperties, "correlationD
 /** MQTT 5: the properties of a will: a message's, and how long the broker waits before publishing it. */
 export interface WillProperties extends PublishProperties {
   /** Seconds the broker waits after the connection is lost before it publishes the will. */
-  willDelayInterval?: number;
+  willDelayInterval?: number | undefined;
 }
 
 /**
@@ -127,27 +127,27 @@ export type AuthHandler = (challenge: AuthChallenge) => Uint8Array | Promise<Uin
 /** The constructor's options: umqtt's parameters under umqtt's names, new ones in camelCase. */
 export interface MQTTClientOptions {
   /** Broker port; 0 (default) means the URL's port, else 1883, or 8883 with `ssl`. */
-  port?: number;
+  port?: number | undefined;
   /**
    * User name; or a function called on every connection attempt for the
    * current one (rotating tokens).
    */
-  user?: string | Credential<string>;
+  user?: string | Credential<string> | undefined;
   /**
    * Password (text or bytes); or a function called on every connection
    * attempt for the current one (a JWT, a cloud IoT custom authorizer's token).
    */
-  password?: string | Uint8Array | Credential<string | Uint8Array>;
+  password?: string | Uint8Array | Credential<string | Uint8Array> | undefined;
   /** Keep-alive interval in seconds, 0–65535; 0 (default) turns it off. */
-  keepalive?: number;
+  keepalive?: number | undefined;
   /** Use TLS (also implied by an `mqtts://` server URL). */
-  ssl?: boolean;
+  ssl?: boolean | undefined;
   /** TLS parameters with MicroPython's names. */
-  ssl_params?: SslParams;
+  ssl_params?: SslParams | undefined;
   /** Makes the connection instead of the built-in socket; the core's only view of the network. */
-  transport?: Transport;
+  transport?: Transport | undefined;
   /** Largest incoming packet accepted, in bytes; default 1 MiB. */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /**
    * Most messages held for `wait_msg`/`check_msg`; default 1000. Past it, QoS 0
    * messages are dropped oldest first and counted in
@@ -155,115 +155,115 @@ export interface MQTTClientOptions {
    * they are acknowledged only once handled, so the broker's in-flight window
    * bounds them.
    */
-  maxQueuedMessages?: number;
+  maxQueuedMessages?: number | undefined;
   /**
    * Milliseconds one connection attempt may take: credential functions
    * settling, the connection, its CONNACK; default 30 000.
    */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
   /**
    * Where unacknowledged outgoing packets and QoS 2 receive state are kept;
    * default in memory. See {@linkcode SessionStore} to keep a session across restarts.
    */
-  sessionStore?: SessionStore;
+  sessionStore?: SessionStore | undefined;
   /** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. The options below are MQTT 5's. */
-  protocolVersion?: ProtocolVersion;
+  protocolVersion?: ProtocolVersion | undefined;
   /**
    * Seconds the broker keeps the session after the connection ends. Unless
    * given, `connect(false)` asks for 0xFFFFFFFF (the session outlives the
    * connection, as in 3.1.1) and `connect(true)` for 0.
    */
-  sessionExpiryInterval?: number;
+  sessionExpiryInterval?: number | undefined;
   /** How many QoS 1 and 2 messages the broker may send at once, unacknowledged; default 65535. */
-  receiveMaximum?: number;
+  receiveMaximum?: number | undefined;
   /** Highest topic alias the broker may use towards this client; default 0 (none). */
-  topicAliasMaximum?: number;
+  topicAliasMaximum?: number | undefined;
   /** Ask for the broker's Response Information (a base for response topics); default false. */
-  requestResponseInformation?: boolean;
+  requestResponseInformation?: boolean | undefined;
   /** False asks the broker to leave reason strings and user properties out of failures; default true. */
-  requestProblemInformation?: boolean;
+  requestProblemInformation?: boolean | undefined;
   /** User properties of the CONNECT: `[name, value]` pairs, in order, names may repeat. */
-  userProperties?: UserProperty[];
+  userProperties?: UserProperty[] | undefined;
   /** Enhanced authentication: the method's name (e.g. `"SCRAM-SHA-256"`). */
-  authenticationMethod?: string;
+  authenticationMethod?: string | undefined;
   /** Enhanced authentication: the first step's data. */
-  authenticationData?: Uint8Array;
+  authenticationData?: Uint8Array | undefined;
   /** Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. */
-  onAuth?: AuthHandler;
+  onAuth?: AuthHandler | undefined;
   /** Send repeated topics as topic aliases when the broker allows them; default true. */
-  autoTopicAlias?: boolean;
+  autoTopicAlias?: boolean | undefined;
 }
 
 /** Cancels a wait: the call rejects with the signal's reason, and the client stays usable. */
 export interface SignalOptions {
   /** Aborting it stops the wait. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.publish} and {@linkcode MQTTClient.set_last_will}. */
 export interface PublishOptions extends SignalOptions {
   /** Ask the broker to retain the message (default false). */
-  retain?: boolean;
+  retain?: boolean | undefined;
   /** Quality of service, 0, 1 or 2 (default 0). */
-  qos?: QoS;
+  qos?: QoS | undefined;
   /** MQTT 5: the message's properties (a will's may add `willDelayInterval`). */
-  properties?: WillProperties;
+  properties?: WillProperties | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.connect}. */
 export interface ConnectOptions extends SignalOptions {
   /** Start a fresh session (default true) or resume the broker's stored one. */
-  clean_session?: boolean;
+  clean_session?: boolean | undefined;
 }
 
 /** One subscription's options: its QoS and, with MQTT 5, its subscription options. */
 export interface SubscriptionOptions {
   /** Maximum QoS asked for (default 0). */
-  qos?: QoS;
+  qos?: QoS | undefined;
   /** MQTT 5: do not send this client's own publishes back to it (not on a `$share` filter). */
-  noLocal?: boolean;
+  noLocal?: boolean | undefined;
   /** MQTT 5: keep the RETAIN flag as published, not 0, on forwarded messages. */
-  retainAsPublished?: boolean;
+  retainAsPublished?: boolean | undefined;
   /** MQTT 5: retained messages on subscribing: 0 always (default), 1 only if new, 2 never. */
-  retainHandling?: 0 | 1 | 2;
+  retainHandling?: 0 | 1 | 2 | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.subscribe}: the subscription's and the SUBSCRIBE's. */
 export interface SubscribeOptions extends SubscriptionOptions, SignalOptions {
   /** MQTT 5: returned with every message these filters match (1 to 268 435 455). */
-  subscriptionIdentifier?: number;
+  subscriptionIdentifier?: number | undefined;
   /** MQTT 5: the SUBSCRIBE's user properties. */
-  userProperties?: UserProperty[];
+  userProperties?: UserProperty[] | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.unsubscribe}. */
 export interface UnsubscribeOptions extends SignalOptions {
   /** MQTT 5: the UNSUBSCRIBE's user properties. */
-  userProperties?: UserProperty[];
+  userProperties?: UserProperty[] | undefined;
 }
 
 /** MQTT 5: what {@linkcode MQTTClient.disconnect}'s DISCONNECT says. */
 export interface DisconnectOptions {
   /** 0x00 normal (default); 0x04 makes the broker publish the will; others per the spec's table 3-10. */
-  reasonCode?: number;
+  reasonCode?: number | undefined;
   /** A new session expiry, in seconds (not if CONNECT's was 0: MQTT 5.0 section 3.14.2.2.2). */
-  sessionExpiryInterval?: number;
+  sessionExpiryInterval?: number | undefined;
   /** Why, for the broker's logs. */
-  reasonString?: string;
+  reasonString?: string | undefined;
   /** User properties of the DISCONNECT. */
-  userProperties?: UserProperty[];
+  userProperties?: UserProperty[] | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.request}. */
 export interface RequestOptions {
   /** Milliseconds to wait for the reply; default 30 000. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** QoS of the request's PUBLISH (default 0). */
-  qos?: QoS;
+  qos?: QoS | undefined;
   /** More properties of the request (its Response Topic and Correlation Data are the client's). */
-  properties?: Omit<PublishProperties, "responseTopic" | "correlationData">;
+  properties?: Omit<PublishProperties, "responseTopic" | "correlationData"> | undefined;
   /** Aborting it stops the wait. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** A credential computed on every connection attempt. */

@@ -45,27 +45,27 @@ import type { SslParams } from "./transports/types.ts";
 /** Options of the reconnecting client: the simple client's, and these. */
 export interface RobustClientOptions extends MQTTClientOptions {
   /** Longest wait between reconnect attempts, in milliseconds; default 30 000. */
-  reconnectMaxDelay?: number;
+  reconnectMaxDelay?: number | undefined;
   /** Most publishes waiting for the connection to come back; default 1000. */
-  maxOfflineMessages?: number;
+  maxOfflineMessages?: number | undefined;
   /**
    * Most payload bytes (UTF-8 for a string) waiting for the connection to come
    * back; default 16 MiB. A larger payload published offline rejects with a `RangeError`.
    */
-  maxOfflineBytes?: number;
+  maxOfflineBytes?: number | undefined;
   /**
    * What a publish does when the offline limits are reached: `"wait"`
    * (default) until there is room, or `"reject"` with an `MQTTConnectionError`.
    */
-  whenOfflineFull?: "wait" | "reject";
+  whenOfflineFull?: "wait" | "reject" | undefined;
   /** Aborting it ends reconnecting for good; what waits for a connection rejects with its reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * MQTT 5: on a CONNACK or DISCONNECT with reason 0x9C (use another server)
    * or 0x9D (server moved), try the servers of its Server Reference first;
    * default true.
    */
-  followServerReference?: boolean;
+  followServerReference?: boolean | undefined;
 }
 
 /** What a `reconnecting` event carries: one event before each attempt, one per server tried. */

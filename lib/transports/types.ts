@@ -45,11 +45,11 @@ export type Transport = (signal: AbortSignal) => StreamPair | Promise<StreamPair
  */
 export interface SslParams {
   /** The host name verified in the broker's certificate and sent as SNI; the address connected to stays `server`. */
-  server_hostname?: string;
+  server_hostname?: string | undefined;
   /** Trusted CA certificates, PEM text (one or more certificates). */
-  cadata?: string;
+  cadata?: string | undefined;
   /** Client certificate chain for mutual TLS, PEM text. */
-  cert?: string;
+  cert?: string | undefined;
   /** Client private key for mutual TLS, PEM text. */
-  key?: string;
+  key?: string | undefined;
 }
