@@ -35,10 +35,12 @@ export type {
   PublishProperties,
   RequestOptions,
   SignalOptions,
+  SubscribeListOptions,
   SubscribeOptions,
   SubscriptionOptions,
   UnsubscribeOptions,
   UserProperty,
+  WillOptions,
   WillProperties,
 } from "./lib/options.ts";
 export type { DisconnectReason } from "./lib/errors.ts";

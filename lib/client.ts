@@ -17,10 +17,8 @@
  *
  * @module
  */
-// The API room: umqtt's names, argument checks and options, wired to the parts that do the
-// work: the protocol state (_protocol.ts: packet ids, acks, QoS flows, the session), the
-// connection (_connection.ts, _writer.ts, _keepalive.ts), how it is made (_connector.ts), calls
-// that wait for an answer (_outbox.ts), received messages (_inbox.ts). CONTRIBUTING.md: the map.
+// The API room: umqtt's names, argument checks and options, wired to the parts doing the work;
+// CONTRIBUTING.md has the map (_protocol.ts, _connection.ts, _connector.ts, _outbox.ts, _inbox.ts).
 import type { QoS } from "./codec/packet.ts";
 import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
@@ -55,9 +53,11 @@ import {
   type PublishOptions,
   type RequestOptions,
   type SignalOptions,
+  type SubscribeListOptions,
   type SubscribeOptions,
   type SubscriptionOptions,
   type UnsubscribeOptions,
+  type WillOptions,
 } from "./options.ts";
 
 /**
@@ -252,9 +252,9 @@ export class MQTTClient extends EventTarget {
   set_last_will(
     topic: string,
     msg: string | Uint8Array,
-    retain: boolean | PublishOptions = false,
+    retain: boolean | WillOptions = false,
     qos: QoS = 0,
-    options: PublishOptions = {},
+    options: WillOptions = {},
   ): void {
     this.#link.will = checkWill(topic, msg, retain, qos, options, this.#config.version);
   }
@@ -406,7 +406,7 @@ export class MQTTClient extends EventTarget {
    */
   subscribe(
     topics: [string, QoS | SubscriptionOptions][],
-    options?: SubscribeOptions,
+    options?: SubscribeListOptions,
   ): Promise<number[]>;
   subscribe(
     topic: string | [string, QoS | SubscriptionOptions][],

@@ -200,13 +200,23 @@ export interface SignalOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Options for {@linkcode MQTTClient.publish} and {@linkcode MQTTClient.set_last_will}. */
+/** Options for {@linkcode MQTTClient.publish}. */
 export interface PublishOptions extends SignalOptions {
   /** Ask the broker to retain the message (default false). */
   retain?: boolean | undefined;
   /** Quality of service, 0, 1 or 2 (default 0). */
   qos?: QoS | undefined;
-  /** MQTT 5: the message's properties (a will's may add `willDelayInterval`). */
+  /** MQTT 5: the message's properties. */
+  properties?: PublishProperties | undefined;
+}
+
+/** Options for {@linkcode MQTTClient.set_last_will}: a publish's, without a signal. */
+export interface WillOptions {
+  /** Ask the broker to retain the will (default false). */
+  retain?: boolean | undefined;
+  /** Quality of service, 0, 1 or 2 (default 0). */
+  qos?: QoS | undefined;
+  /** MQTT 5: the will's properties, `willDelayInterval` included. */
   properties?: WillProperties | undefined;
 }
 
@@ -226,6 +236,17 @@ export interface SubscriptionOptions {
   retainAsPublished?: boolean | undefined;
   /** MQTT 5: retained messages on subscribing: 0 always (default), 1 only if new, 2 never. */
   retainHandling?: 0 | 1 | 2 | undefined;
+}
+
+/**
+ * Options for the list form of {@linkcode MQTTClient.subscribe}: the
+ * SUBSCRIBE's own (each filter's options are in the list).
+ */
+export interface SubscribeListOptions extends SignalOptions {
+  /** MQTT 5: returned with every message these filters match (1 to 268 435 455). */
+  subscriptionIdentifier?: number | undefined;
+  /** MQTT 5: the SUBSCRIBE's user properties. */
+  userProperties?: UserProperty[] | undefined;
 }
 
 /** Options for {@linkcode MQTTClient.subscribe}: the subscription's and the SUBSCRIBE's. */

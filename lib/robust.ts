@@ -103,10 +103,12 @@ export type {
   PublishProperties,
   RequestOptions,
   SignalOptions,
+  SubscribeListOptions,
   SubscribeOptions,
   SubscriptionOptions,
   UnsubscribeOptions,
   UserProperty,
+  WillOptions,
   WillProperties,
 } from "./options.ts";
 export type { DisconnectReason } from "./errors.ts";

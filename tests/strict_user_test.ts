@@ -3,6 +3,7 @@
 // user's stricter compiler options (exactOptionalPropertyTypes: a variable
 // from the environment, a signal passed on). Only the user's file is
 // judged there: the library's own files are checked under deno.json's options.
+// And the types refuse what the runtime refuses with a TypeError.
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
@@ -78,9 +79,16 @@ await c.wait_msg({ signal });
 await c.request("t", "q", { timeout: n, signal });
 await c.disconnect({ reasonCode: n, reasonString: env });
 new Robust("id", "mqtt://broker", { reconnectMaxDelay: n, signal, whenOfflineFull: undefined });
+// What the runtime refuses with a TypeError does not type-check either.
+// @ts-expect-error: a will takes no signal
+c.set_last_will("w", "gone", { qos: 1, signal });
+// @ts-expect-error: willDelayInterval is a will's property, not a publish's
+await c.publish("t", "m", { properties: { willDelayInterval: 5 } });
+// @ts-expect-error: the list form's options are the SUBSCRIBE's, each filter's QoS is in the list
+await c.subscribe([["t", 0]], { qos: 1 });
 `;
 
-test("options that may be undefined type-check under exactOptionalPropertyTypes", async () => {
+test("a strict user's project: options that may be undefined type-check, options refused at run time do not", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/user.ts`, USER);
