@@ -82,7 +82,9 @@ export async function buildNpm(
         skipLibCheck: true,
         rootDir: root,
         outDir,
-        lib: ["ES2022", "DOM"],
+        // ESNext.Disposable: without it tsc declares [Symbol.asyncDispose] a
+        // property, not the method it is, and a subclass's override fails.
+        lib: ["ES2022", "ESNext.Disposable", "DOM"],
         types: [],
       },
       files: Object.values(exportsMap).map((p) => join(root, p)),
@@ -137,6 +139,16 @@ export async function buildNpm(
         [k, p],
       ) => [k, { types: dts(p), default: js(p) }]),
     ),
+    // For TypeScript's older "node" (node10) resolution, which reads no
+    // `exports`: the root's types, and each subpath's.
+    types: dts(exportsMap["."]),
+    typesVersions: {
+      "*": Object.fromEntries(
+        Object.entries(exportsMap).filter(([k]) => k !== ".").map((
+          [k, p],
+        ) => [k.slice(2), [dts(p).slice(2)]]),
+      ),
+    },
     imports: { "#tcp": TCP_BY_CONDITION },
   };
   writeFileSync(

@@ -299,6 +299,7 @@ function npmApp(): Promise<string> {
     };
     copy("_smoke.mjs");
     copy("node/smoke.node.mjs", "node/smoke.test.mjs");
+    copy("node/types_app.ts");
     copy("browser/index.html");
     copy("browser/main.js");
     copy("cloudflare/worker.ts");
@@ -307,9 +308,40 @@ function npmApp(): Promise<string> {
   })();
 }
 
+/**
+ * Type-checks node/types_app.ts against the installed tarball with tsc, once
+ * per module resolution a TypeScript user may have: the types must resolve
+ * and hold under strict settings without @types/node.
+ */
+async function typecheckNpm(dir: string) {
+  const resolutions = [["node16", "node16"], ["bundler", "esnext"], ["node10", "esnext"]];
+  for (const [moduleResolution, module] of resolutions) {
+    const config = join(dir, `tsconfig.${moduleResolution}.json`);
+    const compilerOptions = {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      skipLibCheck: false,
+      noEmit: true,
+      target: "ES2022",
+      module,
+      moduleResolution,
+      lib: ["ES2022", "ESNext.Disposable", "DOM"],
+      types: [],
+    };
+    Deno.writeTextFileSync(
+      config,
+      JSON.stringify({ compilerOptions, files: ["node/types_app.ts"] }),
+    );
+    const tsc = ["run", "-A", "npm:typescript@5.9.3/tsc", "-p", config];
+    await run(Deno.execPath(), tsc, { cwd: dir });
+  }
+}
+
 /** Runs the smoke test in the npm app under Node 20 and Bun: the tarball, unbundled. */
 async function runNpm() {
   const dir = await npmApp();
+  await typecheckNpm(dir);
   const certs = makeCerts();
   const broker = await startMosquitto({
     websockets: true,
