@@ -298,7 +298,7 @@ const SUBSCRIBE_OPTIONS = [
  * list of `[filter, qos | options]`, and the SUBSCRIBE's own options.
  */
 export function checkSubscribe(
-  topic: string | [string, QoS | SubscriptionArgs][],
+  topic: string | readonly (readonly [string, QoS | SubscriptionArgs])[],
   qos: QoS | SubscribeArgs,
   options: SubscribeArgs,
   version: ProtocolVersion,
@@ -402,7 +402,7 @@ export function checkWill(
 
 /** Checks `unsubscribe()`'s filters and options, and encodes the UNSUBSCRIBE (the codec checks the filters). */
 export function checkUnsubscribe(
-  topics: string[],
+  topics: readonly string[],
   version: ProtocolVersion,
   options: { signal?: AbortSignal; userProperties?: [string, string][] } = {},
 ): Uint8Array {
@@ -410,7 +410,12 @@ export function checkUnsubscribe(
   options.signal?.throwIfAborted();
   const { userProperties } = options;
   const properties = userProperties === undefined ? undefined : { userProperties };
-  return encodeUnsubscribe({ type: "unsubscribe", packetId: 1, topics, properties }, version);
+  return encodeUnsubscribe({
+    type: "unsubscribe",
+    packetId: 1,
+    topics: topics as string[],
+    properties,
+  }, version);
 }
 
 const DISCONNECT_OPTIONS = [

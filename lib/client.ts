@@ -405,11 +405,11 @@ export class MQTTClient extends EventTarget {
    * @returns The SUBACK's codes, one per filter: the granted QoS, or 0x80 and above for a refusal.
    */
   subscribe(
-    topics: [string, QoS | SubscriptionOptions][],
+    topics: readonly (readonly [string, QoS | SubscriptionOptions])[],
     options?: SubscribeListOptions,
   ): Promise<number[]>;
   subscribe(
-    topic: string | [string, QoS | SubscriptionOptions][],
+    topic: string | readonly (readonly [string, QoS | SubscriptionOptions])[],
     qos: QoS | SubscribeOptions = 0,
     options: SubscribeOptions = {},
   ): Promise<number | number[]> {
@@ -425,7 +425,7 @@ export class MQTTClient extends EventTarget {
     const { subscriptions, signal, properties } = s;
     return this.#run(async () => {
       const acked = await this.#out.subscribe(subscriptions, signal, properties, s.bytes);
-      return list ? acked.codes : granted("Subscription to", topic, "SUBACK", acked);
+      return list ? acked.codes : granted("Subscription to", topic as string, "SUBACK", acked);
     }, signal);
   }
 
@@ -447,20 +447,20 @@ export class MQTTClient extends EventTarget {
    * @param options As for one filter.
    * @returns The UNSUBACK's reason codes, one per filter (MQTT 3.1.1: all 0).
    */
-  unsubscribe(topics: string[], options?: UnsubscribeOptions): Promise<number[]>;
-  unsubscribe(topic: string | string[], options?: UnsubscribeOptions): Promise<void | number[]> {
+  unsubscribe(topics: readonly string[], options?: UnsubscribeOptions): Promise<number[]>;
+  unsubscribe(topic: string | readonly string[], o?: UnsubscribeOptions): Promise<void | number[]> {
     const topics = Array.isArray(topic) ? topic : [topic];
     let bytes: Uint8Array;
     try {
-      bytes = checkUnsubscribe(topics, this.#config.version, options);
+      bytes = checkUnsubscribe(topics, this.#config.version, o);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#run(async () => {
-      const acked = await this.#out.unsubscribe(bytes, topics, options?.signal);
+      const acked = await this.#out.unsubscribe(bytes, topics, o?.signal);
       if (Array.isArray(topic)) return acked.codes;
-      granted("Unsubscribe from", topic, "UNSUBACK", acked);
-    }, options?.signal);
+      granted("Unsubscribe from", topic as string, "UNSUBACK", acked);
+    }, o?.signal);
   }
 
   /**

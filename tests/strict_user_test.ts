@@ -50,6 +50,9 @@ forEachBroker("every option given as undefined is taken as not given", async (br
   const properties = v5 ? { contentType: U, correlationData: U, userProperties: U } : U;
   await c.publish(t, "m", { qos: U, retain: U, signal: U, properties });
   assert.equal((await c.wait_msg({ signal: U })).topic, t);
+  const frozen = Object.freeze([Object.freeze([`${t}/y`, 1] as const)]);
+  assert.deepEqual(await c.subscribe(frozen), [1]);
+  assert.deepEqual(await c.unsubscribe(Object.freeze([`${t}/y`])), [0]);
   await c.unsubscribe(t, { signal: U, userProperties: U });
   await c.disconnect(v5 ? { reasonCode: U, reasonString: U, userProperties: U } : U);
   const robustOnly = { reconnectMaxDelay: U, maxOfflineMessages: U, whenOfflineFull: U, signal: U };
@@ -75,6 +78,10 @@ await c.connect({ clean_session: undefined, signal });
 await c.publish("t", "m", { qos: 1, signal, properties: { contentType: env } });
 await c.subscribe("t", { qos: 1, noLocal: undefined, signal });
 await c.unsubscribe("t", { signal });
+// Lists may be readonly (\`as const\`, frozen).
+const filters = [["t/a", 1], ["t/b", { qos: 2, noLocal: true }]] as const;
+const codes: number[] = await c.subscribe(filters);
+await c.unsubscribe(["t/a", "t/b"] as const);
 await c.wait_msg({ signal });
 await c.request("t", "q", { timeout: n, signal });
 await c.disconnect({ reasonCode: n, reasonString: env });
