@@ -450,18 +450,16 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const c = this.#config;
     if (!c.transport) return connectDefault(server, c.ssl_params, signal);
     // The user's may return a pair or throw, rather than resolve or reject.
-    try {
-      return Promise.resolve(c.transport(signal));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return new Promise((resolve) => resolve(c.transport!(signal)));
   }
 
   /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */
   data(ch: Channel, chunk: Uint8Array | null): void {
     try {
       if (chunk === null) {
-        this.#teardown(new MQTTConnectionError("Connection closed by the broker"), ch);
+        // Before CONNACK: a 3.1.1 broker refuses a CONNECT it cannot take (a will's QoS) so.
+        const before = this.#connack ? " before its CONNACK" : "";
+        this.#teardown(new MQTTConnectionError(`Connection closed by the broker${before}`), ch);
         return this.#endRead(ch);
       }
       this.core.lastRead = performance.now();

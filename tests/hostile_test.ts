@@ -495,3 +495,24 @@ registerTest(
   },
   TIMEOUT,
 );
+
+registerTest(
+  "a CONNECT answered by a closed connection says it closed before its CONNACK",
+  async () => {
+    // As mosquitto refuses a 3.1.1 will it cannot take (QoS 2 under max_qos 1): no CONNACK.
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      peer.end();
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("refused"), broker.host, { port: broker.port });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /Connection closed by the broker before its CONNACK/);
+        return true;
+      });
+      assert.equal(client.connected, false);
+    });
+  },
+  TIMEOUT,
+);
