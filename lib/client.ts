@@ -52,6 +52,7 @@ import {
   type MQTTClientOptions,
   type PublishOptions,
   type RequestOptions,
+  shownSsl,
   type SignalOptions,
   type SubscribeListOptions,
   type SubscribeOptions,
@@ -82,7 +83,7 @@ import {
 export class MQTTClient extends EventTarget {
   /** User name, if any (undefined when `user` is a function). */
   readonly user: string | undefined;
-  /** TLS parameters. */
+  /** TLS parameters, but the private key (`key`): the client keeps it to itself. */
   readonly ssl_params: SslParams;
 
   readonly #config: ClientConfig;
@@ -133,7 +134,7 @@ export class MQTTClient extends EventTarget {
     );
     this.#config = c;
     this.user = typeof c.user === "string" ? c.user : undefined;
-    this.ssl_params = c.ssl_params;
+    this.ssl_params = shownSsl(c.ssl_params);
     this.#hooks = { keepPending: false };
     this.#conn = new Connection(c, this.#hooks, this);
     this.#core = this.#conn.core;

@@ -405,6 +405,15 @@ export function checkPassword(password: unknown): Uint8Array {
 }
 
 /**
+ * The TLS parameters a client shows as `ssl_params`: all but the private key
+ * (`key`), which stays in its config, as the password does, so that no
+ * `inspect()` or JSON of the client shows it.
+ */
+export function shownSsl({ key: _key, ...shown }: SslParams): SslParams {
+  return shown;
+}
+
+/**
  * Checks the constructor's arguments (umqtt's positional ones, or an options
  * object in place of `port`).
  *

@@ -99,6 +99,10 @@ test("mutual TLS: a client certificate from ssl_params.cert/key is accepted", as
       ssl_params: { cadata: c.pem("ca.pem"), cert: c.pem("client.pem"), key: c.pem("client.key") },
     });
     await roundTrip(client);
+    // The private key, as the password, is the client's alone: not in ssl_params, inspect or JSON.
+    assert.equal(client.ssl_params.key, undefined);
+    assert.equal(client.ssl_params.cert, c.pem("client.pem"));
+    assertNoSecret(client, [c.pem("client.key").split("\n")[1]], "a client with a private key");
   });
 }, opts);
 
