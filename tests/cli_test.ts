@@ -634,3 +634,27 @@ forEachBroker("sub prints a message over 1 MiB, as mosquitto_sub does", async (b
     assert.equal(dec.decode(r.stdout), `${big.length} ${"AB".repeat(big.length)}\n`);
   }
 });
+
+forEachBroker(
+  "sub prints an empty payload as mosquitto_sub does: topic (null) with -v, else nothing",
+  async (b) => {
+    // mosquitto_sub 2.0.11, the same two messages (mosquitto_pub -n, then -m x):
+    // -v "t (null)\nt x\n", none "x\n", -N -v "t x", -N "x".
+    const cases: [string[], (t: string) => string][] = [
+      [["-v"], (t) => `${t} (null)\n${t} x\n`],
+      [[], () => "x\n"],
+      [["-N", "-v"], (t) => `${t} x`],
+      [["-N"], () => "x"],
+    ];
+    for (const [flags, expected] of cases) {
+      const topic = uniqueId("cli-empty");
+      const sub = await subscribed([...at(b), "-t", topic, "-C", "2", ...flags]);
+      assert.equal((await cli(["pub", ...at(b), "-t", topic, "-n"])).code, 0);
+      assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "x"])).code, 0);
+      const { code, stdout } = await sub.result();
+      assert.equal(code, 0);
+      assert.equal(dec.decode(stdout), expected(topic), `flags ${flags.join(" ")}`);
+    }
+  },
+  { only: ["mosquitto"] },
+);

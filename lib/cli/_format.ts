@@ -403,6 +403,11 @@ export function formatter(o: FormatOptions): Formatter {
       return concat(out);
     };
   }
-  if (o.verbose) return (m) => concat([enc.encode(m.topic + " "), payloadOf(m.payload), eol]);
-  return (m) => concat([payloadOf(m.payload), eol]);
+  // An empty payload, as mosquitto_sub prints it: "topic (null)" with -v, unless -N; else nothing.
+  const empty = (m: Message) => enc.encode(o.verbose && o.eol ? `${m.topic} (null)\n` : "");
+  if (o.verbose) {
+    return (m) =>
+      m.payload.length ? concat([enc.encode(m.topic + " "), payloadOf(m.payload), eol]) : empty(m);
+  }
+  return (m) => m.payload.length ? concat([payloadOf(m.payload), eol]) : empty(m);
 }
