@@ -31,6 +31,8 @@
  * @module
  */
 
+import { connect, listen, type TcpConnLike, type TcpListenerLike } from "./_net.ts";
+
 /** Where a {@linkcode FaultProxy} forwards each connection to. */
 export interface ProxyTarget {
   /** Host name or address of the broker. */
@@ -138,7 +140,7 @@ class Link {
   readonly done: Promise<void>;
   readonly #faults: Faults;
   readonly #onClose: () => void;
-  readonly #conns: Deno.TcpConn[];
+  readonly #conns: TcpConnLike[];
   readonly #id: number;
   #closed = false;
   /** Bytes left before the cut armed by cutAfter(), and the directions that count. */
@@ -148,7 +150,7 @@ class Link {
 
   constructor(
     id: number,
-    client: Deno.TcpConn,
+    client: TcpConnLike,
     target: ProxyTarget,
     faults: Faults,
     onClose: () => void,
@@ -179,10 +181,10 @@ class Link {
     this.#budget = { left: n, up: dir !== "down", down: dir !== "up" };
   }
 
-  async #run(client: Deno.TcpConn, target: ProxyTarget): Promise<void> {
-    let broker: Deno.TcpConn;
+  async #run(client: TcpConnLike, target: ProxyTarget): Promise<void> {
+    let broker: TcpConnLike;
     try {
-      broker = await Deno.connect({ hostname: target.hostname, port: target.port });
+      broker = await connect({ hostname: target.hostname, port: target.port });
     } catch {
       // Broker down: the client sees its connection accepted, then closed.
       return this.close();
@@ -196,7 +198,7 @@ class Link {
   }
 
   /** Forwards `from` → `to` until either side ends or the link is cut. */
-  async #pump(from: Deno.TcpConn, to: Deno.TcpConn, dir: Direction): Promise<void> {
+  async #pump(from: TcpConnLike, to: TcpConnLike, dir: Direction): Promise<void> {
     const queue: { bytes: Uint8Array; due: number }[] = [];
     let ended = false;
     let wake = noop;
@@ -242,7 +244,7 @@ class Link {
     await reading;
   }
 
-  async #forward(to: Deno.TcpConn, bytes: Uint8Array, dir: Direction): Promise<void> {
+  async #forward(to: TcpConnLike, bytes: Uint8Array, dir: Direction): Promise<void> {
     const faults = this.#faults;
     if (faults.blackhole) {
       faults.bytes.dropped += bytes.length;
@@ -328,7 +330,7 @@ export class FaultProxy {
   /** Where each connection is forwarded to. */
   readonly target: ProxyTarget;
 
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: TcpListenerLike;
   readonly #faults: Faults = {
     blackhole: false,
     lifted: new Set(),
@@ -346,7 +348,7 @@ export class FaultProxy {
   #accepted = 0;
 
   private constructor(
-    listener: Deno.TcpListener,
+    listener: TcpListenerLike,
     target: ProxyTarget,
     tap: FaultProxyOptions["tap"],
   ) {
@@ -383,8 +385,9 @@ export class FaultProxy {
           throw new RangeError(`Invalid ${name}: must be an integer ${min}-65535, got ${port}`);
         }
       }
-      const listener = Deno.listen({ hostname: HOSTNAME, port: opts.listenPort ?? 0 });
-      return Promise.resolve(new FaultProxy(listener, target, opts.tap));
+      return listen({ hostname: HOSTNAME, port: opts.listenPort ?? 0 }).then((listener) =>
+        new FaultProxy(listener, target, opts.tap)
+      );
     } catch (e) {
       return Promise.reject(e);
     }
@@ -537,7 +540,7 @@ export class FaultProxy {
 
   async #accept(): Promise<void> {
     for (;;) {
-      let conn: Deno.TcpConn;
+      let conn: TcpConnLike;
       try {
         conn = await this.#listener.accept();
       } catch {

@@ -2,6 +2,7 @@
 // function of the test's, which may look at each chunk, hold it, fail it or
 // hand it on.
 import type { Transport } from "../lib/transports/types.ts";
+import { connect } from "./_net.ts";
 
 /**
  * A transport to `127.0.0.1:port` whose writes go through `write`, given
@@ -12,7 +13,7 @@ export function writingThrough(
   write: (chunk: Uint8Array, writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>,
 ): Transport {
   return async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const conn = await connect({ hostname: "127.0.0.1", port });
     const writer = conn.writable.getWriter();
     return {
       readable: conn.readable,

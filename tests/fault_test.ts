@@ -7,6 +7,8 @@
 // proxy's packet log (tests/_packet_log.ts) checks our side on the wire and
 // tells whose doing a lost QoS 1 message or a repeated QoS 2 one is, ours or
 // the broker's.
+import process from "node:process";
+import { writeFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/robust.ts";
 import { MemorySessionStore, type Message, type ProtocolVersion, type QoS } from "../mod.ts";
@@ -178,7 +180,7 @@ async function faultRun(
     })();
 
     // FAULT_DEBUG=1 prints progress: received, cuts, connected flags, open connections.
-    const progress = Deno.env.get("FAULT_DEBUG")
+    const progress = process.env.FAULT_DEBUG
       ? setInterval(
         () =>
           console.error(
@@ -265,8 +267,8 @@ async function faultRun(
     // Ended early, they end now: nothing left running past the test.
     await Promise.all([receiving.catch(noop), cutting]);
     await proxy.close();
-    const traceFile = Deno.env.get("FAULT_TRACE");
-    if (traceFile) await Deno.writeTextFile(traceFile, log.lines().join("\n") + "\n");
+    const traceFile = process.env.FAULT_TRACE;
+    if (traceFile) writeFileSync(traceFile, log.lines().join("\n") + "\n");
   }
   const received = [...counts.values()].reduce((a, b) => a + b, 0);
   const connacks = log.connacks(sub.client_id);

@@ -1,5 +1,6 @@
 // Automatic keepalive, async iteration, AbortSignal, `await using` and the
 // connection events, against real brokers.
+import { connect } from "./_net.ts";
 import assert from "node:assert/strict";
 import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { forEachBroker } from "./_brokers.ts";
@@ -257,7 +258,7 @@ function slowLink(
   afterPing = () => {},
 ) {
   return async () => {
-    const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+    const conn = await connect({ hostname: broker.host, port: broker.port });
     return {
       readable: conn.readable,
       writable: conn.writable,
