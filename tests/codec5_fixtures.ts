@@ -1082,6 +1082,16 @@ export const malformed5: Malformed5[] = [
     rule: "MQTT-3.1.2-11",
   },
   {
+    name: "CONNECT level 5 with Authentication Data and no Authentication Method",
+    bytes: [
+      0x10, 0x12, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, // CONNECT; length 18; "MQTT" 5
+      0x02, 0x00, 0x3c, // flags: clean start; keep alive 60
+      0x04, 0x16, 0x00, 0x01, 0x78, // properties: authentication data "x", no method
+      0x00, 0x01, 0x61, // client id "a"
+    ],
+    rule: "MQTT 5.0 section 3.1.2.11.10",
+  },
+  {
     name: "CONNECT level 5 with will retain and no will flag",
     bytes: [
       0x10, 0x0e, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, // CONNECT; length 14; "MQTT" 5

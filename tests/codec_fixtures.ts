@@ -745,6 +745,30 @@ export const malformed: Malformed[] = [
     rule: "MQTT-3.1.2-13",
   },
   {
+    name: "CONNECT with a will topic holding a wildcard",
+    bytes: [
+      0x10, 0x14, // CONNECT; remaining length 20
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, // "MQTT", level 4
+      0x06, 0x00, 0x3c, // flags: will 0x04 | clean session 0x02; keepalive 60
+      0x00, 0x01, 0x61, // client id "a"
+      0x00, 0x03, 0x61, 0x2f, 0x23, // will topic "a/#"
+      0x00, 0x00, // will message, empty
+    ],
+    rule: "MQTT-3.3.2-2",
+  },
+  {
+    name: "CONNECT with an empty will topic",
+    bytes: [
+      0x10, 0x11, // CONNECT; remaining length 17
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, // "MQTT", level 4
+      0x06, 0x00, 0x3c, // flags: will 0x04 | clean session 0x02; keepalive 60
+      0x00, 0x01, 0x61, // client id "a"
+      0x00, 0x00, // will topic ""
+      0x00, 0x00, // will message, empty
+    ],
+    rule: "MQTT-4.7.3-1",
+  },
+  {
     name: "CONNECT with will retain but no will flag",
     bytes: [
       0x10, // CONNECT

@@ -544,3 +544,20 @@ test("encode, MQTT 3.1.1: a CONNACK return code that is not a byte, a SUBACK wit
   const codes = Uint8Array.of(0x90, 0x06, 0x00, 0x01, 0x00, 0x01, 0x02, 0x80);
   assertBytes(suback([0, 1, 2, 0x80]), codes, "every valid code");
 });
+
+test("encode refuses a will topic that is not a topic name, and MQTT 5 Authentication Data without its method", () => {
+  const connect = (p: Record<string, unknown>) =>
+    encode({ type: "connect", clientId: "a", cleanSession: true, keepalive: 0, ...p } as Packet, 5);
+  const will = (topic: string) => ({
+    will: { topic, payload: new Uint8Array(0), qos: 0, retain: false },
+  });
+  assert.throws(() => connect(will("a/#")), /Cannot set the will to "a\/#": .*MQTT-3\.3\.2-2/);
+  assert.throws(() => connect(will("a/+/b")), /MQTT-3\.3\.2-2/);
+  assert.throws(() => connect(will("")), /MQTT-4\.7\.3-1/);
+  assert.throws(
+    () => connect({ properties: { authenticationData: Uint8Array.of(1) } }),
+    /Invalid CONNECT: Authentication Data without an Authentication Method \(MQTT 5\.0 section 3\.1\.2\.11\.10\)/,
+  );
+  const fine = { authenticationMethod: "SCRAM-SHA-1", authenticationData: Uint8Array.of(1) };
+  assert.equal(connect({ properties: fine, ...will("a/b") })[0], 0x10);
+});

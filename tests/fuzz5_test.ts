@@ -191,6 +191,9 @@ const connect = fc.tuple(
   // with a session kept.
   if (r.username !== undefined) p.username = r.username;
   if (r.password !== undefined) p.password = r.password;
+  // Authentication Data needs an Authentication Method (section 3.1.2.11.10).
+  const auth = p.properties;
+  if (auth?.authenticationData && !auth.authenticationMethod) delete auth.authenticationData;
   return p;
 });
 

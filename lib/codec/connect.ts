@@ -10,7 +10,11 @@ import { allocPacket, buildPacket, SHORT_LIVED } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
 import { checkReasonCode } from "./reason_codes.ts";
+import { validateTopicName } from "../topic.ts";
 
+// It is a Protocol Error to include Authentication Data without an Authentication Method.
+const NO_METHOD = "Authentication Data without an Authentication Method";
+const NO_METHOD_RULE = "MQTT 5.0 section 3.1.2.11.10";
 // Variable header: protocol name "MQTT" (00 04 4D 51 54 54), then the level.
 const PROTOCOL = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54];
 
@@ -43,6 +47,8 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   }
   const user = p.username === undefined ? undefined : utf8(p.username, "user name", SHORT_LIVED);
   const will = p.will;
+  // The will is published to its topic: a topic name, no wildcards (MQTT-3.3.2-2).
+  if (will) validateTopicName(will.topic, "set the will");
   const willTopic = will ? utf8(will.topic, "will topic", SHORT_LIVED) : undefined;
   if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
     throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
@@ -63,6 +69,9 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   const flags = (p.cleanSession ? 0x02 : 0) |
     (will ? 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0) : 0) |
     (user ? 0x80 : 0) | (password ? 0x40 : 0);
+  if (v5 && p.properties?.authenticationData && !p.properties.authenticationMethod) {
+    throw new TypeError(`Invalid CONNECT: ${NO_METHOD} (${NO_METHOD_RULE})`);
+  }
   const props = v5 ? writeProperties(p.properties, 1) : undefined;
   const willProps = v5 && will ? writeProperties(will.properties, 0) : undefined;
   // Sized first, then written in place, its text in a slab and the packet too
@@ -152,11 +161,20 @@ export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): C
   if (v5) {
     packet.protocolVersion = 5;
     readProperties(r, 1, packet);
+    const auth = packet.properties;
+    if (auth?.authenticationData && !auth.authenticationMethod) {
+      throw new MQTTProtocolError(`CONNECT has ${NO_METHOD}`, NO_METHOD_RULE, 0x82);
+    }
   }
   packet.clientId = r.string("client identifier");
   if (willFlag) {
     const props = v5 ? readProperties<WillProperties>(r, 0) : undefined;
     const topic = r.string("will topic");
+    // Published as a PUBLISH is: a topic name, not empty, no wildcards.
+    if (topic === "" || topic.includes("+") || topic.includes("#")) {
+      const rule = topic ? "MQTT-3.3.2-2" : "MQTT-4.7.3-1";
+      throw new MQTTProtocolError(`CONNECT will topic "${topic}" is not a topic name`, rule);
+    }
     packet.will = {
       topic,
       payload: r.bytes("will message"),
