@@ -357,7 +357,8 @@ export class MQTTClient extends SimpleClient {
       if (this.#appConnecting === connecting) this.#appConnecting = null;
     };
     // One that fails (a disconnect() under way, say) leaves a disconnected client disconnected.
-    connecting.then(done, () => (done(), this.#closed ||= wasClosed));
+    // One that succeeds starts the backoff over (see #round).
+    connecting.then(() => (done(), this.#round = 0), () => (done(), this.#closed ||= wasClosed));
     return connecting;
   }
 
@@ -407,6 +408,9 @@ export class MQTTClient extends SimpleClient {
         // Full jitter before the first attempt too (a fleet must not come back to a restarted
         // broker all at once); exponential backoff between rounds of the list, none within one.
         this.#plannedDelay = k > 0 ? 0 : this.#backoff(Math.max(round - 1, 1));
+        // disconnect() ends an overridden delay() too, which cannot see #stop; so does an
+        // application connect() (a listener's, even), which this loop then waits for.
+        const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
         this.dispatchEvent(
           new CustomEvent<ReconnectingDetail>("reconnecting", {
             detail: {
@@ -417,9 +421,6 @@ export class MQTTClient extends SimpleClient {
             },
           }),
         );
-        // disconnect() ends an overridden delay() too, which cannot see #stop;
-        // so does an application connect(), which this loop then waits for.
-        const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
         await abortable(abortable(this.delay(attempt), stop), nap)
           .catch((e) => stop.aborted || nap.aborted || Promise.reject(e));
         this.#nap = null;

@@ -363,3 +363,31 @@ forEachBroker(
   },
   { only: ["mosquitto"], ...TIMEOUT },
 );
+
+forEachBroker(
+  "connect() from a reconnecting listener goes at once; the reconnect's wait does not hold calls",
+  async (broker) => {
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const c = new MQTTClient(uniqueId("listener"), proxy.hostname, { port: proxy.port });
+    c.DELAY = 3600; // the reconnect's own first attempt would wait up to an hour
+    let asked = 0;
+    c.addEventListener("reconnecting", () => {
+      if (asked++ === 0) void c.connect(false);
+    });
+    try {
+      await c.connect(false);
+      proxy.cut();
+      await withTimeout(
+        new Promise((r) => c.addEventListener("connected", r, { once: true })),
+        5000,
+        "the listener's connect()",
+      );
+      await withTimeout(c.publish(uniqueId("t"), "after", false, 1), 5000, "a publish after it");
+      assert.equal(asked, 1, "one reconnect attempt announced, then the application's connect()");
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  TIMEOUT,
+);
