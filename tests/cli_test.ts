@@ -658,3 +658,43 @@ forEachBroker(
   },
   { only: ["mosquitto"] },
 );
+
+forEachBroker(
+  "sub whose reader has gone (| head -1) ends with 0, as mosquitto_sub does",
+  async (b) => {
+    const topic = uniqueId("cli-head");
+    const sub = [Deno.execPath(), "run", "-A", "--quiet", ENTRY, "sub", ...at(b), "-t", topic];
+    const script = `${sub.join(" ")} -C 10 -v -d | head -n 1; echo "exit=\${PIPESTATUS[0]}"`;
+    const bash = new Deno.Command("bash", {
+      args: ["-c", script],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    const stderr = bash.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    for (let seen = ""; !seen.includes("<- SUBACK");) {
+      const { value, done } = await withTimeout(stderr.read(), 15000, `SUBACK: ${seen}`);
+      if (done) throw new Error(`sub ended: ${seen}`);
+      seen += value;
+    }
+    // The first message ends head; a later one finds the pipe closed.
+    for (let i = 1; i <= 3; i++) {
+      assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", `m${i}`])).code, 0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const out = await withTimeout(new Response(bash.stdout).text(), 15000, "bash's output");
+    await stderr.cancel();
+    assert.equal((await bash.status).code, 0);
+    assert.equal(out, `${topic} m1\nexit=0\n`);
+  },
+  { only: ["mosquitto"] },
+);
+
+test("--nodelay, as scripts written for mosquitto's tools pass it, is taken and changes nothing", () => {
+  const plain = parseSubArgs(["-t", "a/#", "-v"]);
+  assert.deepEqual(parseSubArgs(["--nodelay", "-t", "a/#", "-v"]), plain);
+  assert.deepEqual(
+    parsePubArgs(["-t", "a", "-m", "x", "--nodelay"]),
+    parsePubArgs(["-t", "a", "-m", "x"]),
+  );
+});

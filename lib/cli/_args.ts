@@ -18,7 +18,7 @@ import {
 export const EXIT = {
   /** Done: all published, or -C/-E reached, or stopped by Ctrl-C. */
   ok: 0,
-  /** Anything else: a subscription refused, stdout closed, an unexpected error. */
+  /** Anything else: a subscription refused, an unexpected error. */
   error: 1,
   /** Bad arguments: an unknown flag, a missing value, a value out of range. */
   usage: 2,
@@ -262,6 +262,7 @@ function connectionFlags<T extends ConnectionArgs>(): Record<string, Flag<T>> {
     "-d": b((o) => o.debug = true),
     "--debug": b((o) => o.debug = true),
     "--quiet": b((o) => o.quiet = true),
+    "--nodelay": b(() => {}), // mosquitto's flag to turn Nagle off, which is always off here
     "--help": b((o) => o.help = true),
   };
 }

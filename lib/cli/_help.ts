@@ -28,11 +28,12 @@ Output:
                          topic, sizes, MQTT 5 reason codes and properties (never a payload,
                          a password, or correlation or authentication data: their lengths)
       --quiet            print no error messages
+      --nodelay          taken, and nothing to do: Nagle's algorithm is always off
       --help             this text`;
 
 const EXIT_CODES = `Exit codes:
-  0   done (or stopped with Ctrl-C, after a clean DISCONNECT)
-  1   another error (every subscription refused, an unexpected failure)
+  0   done (or stopped with Ctrl-C, after a clean DISCONNECT; or sub's stdout closed)
+  1   another error (every subscription refused, a publish refused, an unexpected failure)
   2   bad arguments (unknown flag, missing or bad value), or a value the library rejects
   3   network: cannot connect (refused, unreachable, TLS), or the connection was lost
   4   timed out (-W, or no CONNACK within 30 s)

@@ -191,10 +191,12 @@ export async function sub(args: string[]): Promise<number> {
     }
   } catch (e) {
     if (!(e instanceof Stop)) {
-      // Whoever read our output has gone (`| head -1`): nothing to say to them.
-      if (!(e instanceof Deno.errors.BrokenPipe)) con.error(errorMessage(e));
+      // Whoever read our output has gone (`| head -1`): they took what they wanted, and, as
+      // mosquitto_sub does, this ends with 0 (a `set -o pipefail` script goes on).
+      const gone = e instanceof Deno.errors.BrokenPipe;
+      if (!gone) con.error(errorMessage(e));
       await client?.disconnect(disconnectOptions(o)).catch(() => {});
-      return exitCode(e);
+      return gone ? EXIT.ok : exitCode(e);
     }
     if (client && client.droppedMessages > 0) {
       con.error(
