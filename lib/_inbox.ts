@@ -44,6 +44,9 @@ export class Inbox {
   // Handed-out slots before #head are cleared, so that they pin nothing.
   #queue: (Incoming | undefined)[] = NONE;
   #head = 0;
+  // No QoS 0 message queued before this index: where the search for the
+  // oldest one starts, so that a QoS 1 backlog is walked once, not per drop.
+  #zeroFrom = 0;
   #waiters: Pending<Incoming>[] = NONE;
   // The reader waiting for the queue to empty (see `drained`).
   #drained: (() => void) | null = null;
@@ -74,8 +77,9 @@ export class Inbox {
       // Full: drop the oldest QoS 0 message, which may be this one. QoS 1
       // and 2 messages are never dropped: they are acknowledged only once
       // handled, so the broker's in-flight window bounds them.
-      let i = this.#head;
+      let i = Math.max(this.#head, this.#zeroFrom);
       while (i < this.#queue.length && this.#queue[i]!.packet.qos !== 0) i++;
+      this.#zeroFrom = i;
       this.dropped++;
       if (i === this.#queue.length) return;
       this.#queue.splice(i, 1);
@@ -224,6 +228,7 @@ export class Inbox {
       if (queue[i]!.packet.qos !== 1) queue[kept++] = queue[i];
     }
     queue.length = kept;
+    this.#zeroFrom = 0;
     if (kept === this.#head) {
       queue.length = this.#head = 0;
       this.#drained?.();
@@ -238,11 +243,12 @@ export class Inbox {
     queue[this.#head++] = undefined;
     this.#took++;
     if (this.#head === queue.length) {
-      queue.length = 0;
+      queue.length = this.#zeroFrom = 0;
       this.#head = 0;
       this.#drained?.();
     } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
       this.#queue = queue.slice(this.#head);
+      this.#zeroFrom = Math.max(0, this.#zeroFrom - this.#head);
       this.#head = 0;
     }
     return q;

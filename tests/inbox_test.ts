@@ -241,3 +241,42 @@ test("resumed(): queued QoS 1 messages go, QoS 0 and 2 ones stay in order, after
   inbox.resumed();
   assert.equal(await inbox.check(), undefined);
 });
+
+test("a full queue drops the oldest QoS 0 message, finding it once past a QoS 1 backlog, not per drop", async () => {
+  // 20 000 QoS 1 messages queued (a broker within a large Receive Maximum, a
+  // consumer that does not keep up), then 2000 QoS 0 ones with room for 100.
+  let looks = 0;
+  const inbox = new Inbox(100, {
+    core: { ack: () => {}, unhandled: () => {} },
+    closed: () => null,
+    userClosed: false,
+  });
+  const message = (topic: string, qos: QoS): Incoming => {
+    const packet = {
+      type: "publish",
+      topic,
+      payload: new Uint8Array(0),
+      qos,
+      retain: false,
+      dup: false,
+    } as const;
+    return {
+      get packet() {
+        looks++;
+        return packet;
+      },
+      generation: 1,
+      session: 1,
+      seq: 0,
+    } as unknown as Incoming;
+  };
+  for (let i = 0; i < 20_000; i++) inbox.push(message(`q1/${i}`, 1));
+  for (let i = 0; i < 2000; i++) inbox.push(message(`q0/${i}`, 0));
+  // Full, with no QoS 0 message queued: each is the oldest QoS 0 message, and goes.
+  assert.equal(inbox.dropped, 2000);
+  const left: string[] = [];
+  for (let m; (m = await inbox.check());) left.push(m.topic);
+  assert.deepEqual(left, Array.from({ length: 20_000 }, (_, i) => `q1/${i}`));
+  // The backlog is walked once in all, not once per QoS 0 message (20 000 × 2000).
+  assert.ok(looks < 100_000, `${looks} looks at queued messages`);
+});
