@@ -473,7 +473,7 @@ export class MQTTClient extends SimpleClient {
       // One SUBSCRIBE per set of properties the filters were subscribed with.
       const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
       for (const [s, props] of this.#subscriptions.values()) {
-        groups.set(props, [...groups.get(props) ?? [], s]);
+        (groups.get(props) ?? groups.set(props, []).get(props)!).push(s); // not a copy per filter
       }
       for (const [props, subs] of groups) {
         // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
