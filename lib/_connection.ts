@@ -457,8 +457,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   data(ch: Channel, chunk: Uint8Array | null): void {
     try {
       if (chunk === null) {
-        // Before CONNACK: a 3.1.1 broker refuses a CONNECT it cannot take (a will's QoS) so.
-        const before = this.#connack ? " before its CONNACK" : "";
+        const before = this.#connack ? " before its CONNACK" : ""; // a 3.1.1 refusal, say
         this.#teardown(new MQTTConnectionError(`Connection closed by the broker${before}`), ch);
         return this.#endRead(ch);
       }
@@ -509,7 +508,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   }
 
   #readOn(ch: Channel): void {
-    if (this.#ch === ch) ch.read(this);
+    // Answers the broker does not take wait in memory: no more reads until they move on.
+    const held = this.#ch === ch && this.writer.held();
+    if (held) void held.then(() => this.#readOn(ch));
+    else if (this.#ch === ch) ch.read(this);
     else this.#endRead(ch);
   }
 

@@ -31,6 +31,14 @@ const NONE: never[] = [];
 const JOIN_MAX = 65_536;
 
 /**
+ * Queued and not yet in a write: past this many bytes, or packets, the
+ * reader waits (see {@linkcode Writer.held}). A broker that sends packets to
+ * be answered (PUBRELs, QoS 1 messages) and never reads grew the answers at
+ * ~450 MB/s; the keepalive then finds it dead, its PINGREQ unwritten.
+ */
+const HOLD_BYTES = 1_048_576, HOLD_PACKETS = 16_384;
+
+/**
  * Batches whose write failed (the promises {@linkcode Writer.send} returns):
  * how many of the write's first bytes the transport had taken, which may
  * have reached the peer (the rest never left). A batch that failed before its
@@ -53,6 +61,8 @@ export class Writer {
   // must not hold back the next connection's CONNECT.
   #flushing: Channel | null = null;
   #corked = false;
+  // Settled once the queued bytes go into a write (or the channel is gone): the reader waits on it.
+  #moved: (Pending<void> & { promise: Promise<void> }) | null = null;
   // Packets queued so far, and written (or dropped with their channel) so far.
   #queued = 0;
   #sent = 0;
@@ -78,6 +88,27 @@ export class Writer {
     this.#outBytes = 0;
     this.#sent = this.#queued;
     this.#corked = false;
+    this.#move();
+  }
+
+  /**
+   * For the reader, before its next read: settles once the packets queued
+   * go into a write, when they are over `HOLD_BYTES` or `HOLD_PACKETS`;
+   * nothing (read on) otherwise.
+   */
+  held(): Promise<void> | undefined {
+    if (this.#outBytes <= HOLD_BYTES && this.#out.length <= HOLD_PACKETS) return undefined;
+    if (!this.#moved) {
+      let d!: Pending<void>;
+      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
+      this.#moved = { ...d, promise };
+    }
+    return this.#moved.promise;
+  }
+
+  #move(): void {
+    this.#moved?.resolve();
+    this.#moved = null;
   }
 
   /**
@@ -141,6 +172,7 @@ export class Writer {
         this.#out = NONE;
         this.#outBytes = 0;
         this.#batch = null;
+        this.#move();
         // Bytes of the batch in writes that completed.
         let done = 0;
         try {

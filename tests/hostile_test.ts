@@ -19,7 +19,7 @@ import {
   type Peer,
   withHostileBroker,
 } from "./_hostile_broker.ts";
-import { test as registerTest, type TestOptions, uniqueId } from "./_test.ts";
+import { test as registerTest, type TestOptions, uniqueId, withTimeout } from "./_test.ts";
 
 type Via = "default transport" | "node:net adapter";
 
@@ -513,6 +513,46 @@ registerTest(
       });
       assert.equal(client.connected, false);
     });
+  },
+  TIMEOUT,
+);
+
+registerTest(
+  "a broker that sends PUBRELs and never reads: reads stop, and the keepalive finds it dead",
+  async () => {
+    // Each PUBREL is answered with a PUBCOMP the broker never takes: the
+    // answers would pile up in memory while the client kept reading (~450 MB/s).
+    const { createServer } = await import("node:net");
+    const pubrels = new Uint8Array(4 * 16_384);
+    for (let i = 0; i < pubrels.length; i += 4) pubrels.set([0x62, 0x02, 0x00, 0x01], i);
+    let sent = 0;
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", async () => { // the CONNECT
+        socket.pause(); // and nothing more is read
+        socket.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+        while (!socket.destroyed && sent < 64 * 1_048_576) {
+          sent += pubrels.length;
+          if (!socket.write(pubrels)) await new Promise((r) => socket.once("drain", r));
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as { port: number };
+    const client = new MQTTClient(uniqueId("unread"), "127.0.0.1", { port, keepalive: 1 });
+    try {
+      const dead = new Promise<unknown>((r) =>
+        client.addEventListener("disconnected", (e) => r((e as CustomEvent).detail.error))
+      );
+      await client.connect();
+      const error = await withTimeout(dead, 15_000, "the connection found dead");
+      assert.match(String(error), /Connection dead: no answer to PINGREQ/);
+      // Reading stopped long before the broker had sent all it would.
+      assert.ok(sent < 64 * 1_048_576, `${sent} bytes of PUBRELs sent`);
+    } finally {
+      await client.disconnect().catch(() => {});
+      server.close();
+    }
   },
   TIMEOUT,
 );
