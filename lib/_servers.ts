@@ -12,6 +12,9 @@ export { endpointUrl };
 // after its restart says: try later, or elsewhere).
 const SERVER_REFUSALS = [3, 0x88, 0x89, 0x97, 0x9c, 0x9d, 0x9f];
 
+/** Most servers of one Server Reference followed (MQTT 5.0 section 4.11 sets no limit). */
+const MAX_REFERRED = 8;
+
 /**
  * Whether a failed connection attempt speaks of the server — a network
  * failure, a timeout, a refusal such as "server unavailable" — so that the
@@ -136,16 +139,20 @@ export function serverReferenceOf(e: unknown): string | undefined {
  * MQTT 5: the servers of a Server Reference (section 4.11): space-separated
  * `host[:port]` references (`[v6]:port` too), reached as `like` is (its
  * scheme, its TLS), or URLs as a `server` is given (TLS kept if `like` has
- * it); an entry that is neither is left out.
+ * it); an entry that is neither is left out, and so is one given before. At
+ * most the first `MAX_REFERRED`: 1000 references made a robust client try
+ * 1000 servers at once, with no wait between them.
  */
 export function referredServers(reference: string, like: Endpoint): Endpoint[] {
   const out: Endpoint[] = [];
   for (const ref of reference.split(/\s+/)) {
+    if (out.length === MAX_REFERRED) break;
     const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
     // Not "mqtt://" prefixed to a URL, which made its scheme the host name.
     if (!url && !/^(\[[0-9a-f:.]+\]|[^\s:/?#@[\]]+)(:\d{1,5})?$/i.test(ref)) continue;
     try {
-      out.push(parseServer(url ? ref : `${like.scheme}://${ref}`, 0, like.ssl));
+      const e = parseServer(url ? ref : `${like.scheme}://${ref}`, 0, like.ssl);
+      if (!out.some((o) => endpointUrl(o) === endpointUrl(e))) out.push(e);
     } catch { /* not a reference we can reach */ }
   }
   return out;

@@ -481,3 +481,12 @@ test("a Server Reference: host[:port] entries reached as the current server is, 
   ]);
   assert.deepEqual(urls("http://x h/path user@h h:99999", "mqtt://a"), []);
 });
+
+test("a Server Reference: each server once, and at most the first 8", () => {
+  const urls = (reference: string) =>
+    referredServers(reference, parseServer("mqtt://a", 0, false)).map(endpointUrl);
+  assert.deepEqual(urls("h h:1883 mqtt://h g h"), ["mqtt://h:1883", "mqtt://g:1883"]);
+  // A broker's reference of 1000 servers (a robust client tried them all, with no wait).
+  const many = Array.from({ length: 1000 }, (_, i) => `n${i}`).join(" ");
+  assert.deepEqual(urls(many), Array.from({ length: 8 }, (_, i) => `mqtt://n${i}:1883`));
+});
