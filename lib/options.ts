@@ -409,7 +409,9 @@ export function checkPassword(password: unknown): Uint8Array {
  * (`key`), which stays in its config, as the password does, so that no
  * `inspect()` or JSON of the client shows it.
  */
-export function shownSsl({ key: _key, ...shown }: SslParams): SslParams {
+export function shownSsl(params: SslParams): SslParams {
+  if (params.key === undefined) return params; // shared, as the config's: nothing to leave out
+  const { key: _key, ...shown } = params;
   return shown;
 }
 
