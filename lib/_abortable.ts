@@ -1,5 +1,6 @@
 // Waiting on a promise that an AbortSignal or a time limit may cut short:
 // shared by the core client and the reconnecting one.
+import type { Pending } from "./_protocol_types.ts";
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -11,6 +12,18 @@ interface Waiter {
 // wait leaves nothing on its promise, which may stay pending long (a
 // reconnect through an outage, while calls with a timeout come and go).
 const WAITS = new WeakMap<Promise<unknown>, Set<Waiter>>();
+
+/** A promise with its own settling functions (a wait that something else ends). */
+export interface Settleable<T> extends Pending<T> {
+  readonly promise: Promise<T>;
+}
+
+/** Makes a {@linkcode Settleable}: what several readers of one event wait on. */
+export function settleable<T>(): Settleable<T> {
+  let p!: Pending<T>;
+  const promise = new Promise<T>((resolve, reject) => (p = { resolve, reject }));
+  return { ...p, promise };
+}
 
 /** `p`, or a rejection with the signal's reason once it aborts (at once if it has). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -25,7 +25,7 @@ import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
-import { within } from "./_abortable.ts";
+import { type Settleable, settleable, within } from "./_abortable.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -34,7 +34,7 @@ const same = <T>(x: T): T => x;
 // After a chunk's two turns: one function for every connection, which the channel leads to.
 const handed = (ch: Channel): void => (ch.sink as Connection).handed(ch);
 // What waits for a channel's reader to end, made only when something does.
-const readEnds = new WeakMap<Channel, Pending<void> & { promise: Promise<void> }>();
+const readEnds = new WeakMap<Channel, Settleable<void>>();
 
 /**
  * A client's link to the broker, re-established by each `start()`. It owns
@@ -528,11 +528,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const ch = this.#reading;
     if (!ch) return DONE;
     let end = readEnds.get(ch);
-    if (!end) {
-      let d!: Pending<void>;
-      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
-      readEnds.set(ch, end = { ...d, promise });
-    }
+    if (!end) readEnds.set(ch, end = settleable());
     return end.promise;
   }
 

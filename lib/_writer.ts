@@ -5,7 +5,7 @@
 import type { Channel } from "./_channel.ts";
 import { concat } from "./_bytes.ts";
 import { SHORT_LIVED } from "./codec/_varint.ts";
-import type { Pending } from "./_protocol.ts";
+import { type Settleable, settleable } from "./_abortable.ts";
 import { MQTTConnectionError } from "./errors.ts";
 
 /** Who is told how writes went. */
@@ -56,13 +56,13 @@ export class Writer {
   // Bytes in #out.
   #outBytes = 0;
   // One promise for all the bytes going out together, made only when awaited.
-  #batch: (Pending<void> & { promise: Promise<void> }) | null = null;
+  #batch: Settleable<void> | null = null;
   // The channel a write loop runs for: a write stuck on a dead connection
   // must not hold back the next connection's CONNECT.
   #flushing: Channel | null = null;
   #corked = false;
   // Settled once the queued bytes go into a write (or the channel is gone): the reader waits on it.
-  #moved: (Pending<void> & { promise: Promise<void> }) | null = null;
+  #moved: Settleable<void> | null = null;
   // Packets queued so far, and written (or dropped with their channel) so far.
   #queued = 0;
   #sent = 0;
@@ -98,12 +98,7 @@ export class Writer {
    */
   held(): Promise<void> | undefined {
     if (this.#outBytes <= HOLD_BYTES && this.#out.length <= HOLD_PACKETS) return undefined;
-    if (!this.#moved) {
-      let d!: Pending<void>;
-      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
-      this.#moved = { ...d, promise };
-    }
-    return this.#moved.promise;
+    return (this.#moved ??= settleable()).promise;
   }
 
   #move(): void {
@@ -135,12 +130,7 @@ export class Writer {
 
   /** Queues `bytes` as `write` does; resolves once they are written. Needs a channel. */
   send(bytes: Uint8Array): Promise<void> {
-    if (!this.#batch) {
-      let d!: Pending<void>;
-      const promise = new Promise<void>((resolve, reject) => (d = { resolve, reject }));
-      this.#batch = { ...d, promise };
-    }
-    const promise = this.#batch.promise;
+    const promise = (this.#batch ??= settleable()).promise;
     this.write(bytes);
     return promise;
   }
