@@ -377,11 +377,11 @@ export class MQTTClient extends SimpleClient {
    */
   reconnect(): Promise<boolean> {
     return this.#reconnecting ??= (async () => {
+      await null; // #reconnecting set first: a listener of the first event must join this loop
       try {
         for (;;) {
           const present = await this.#reconnect();
-          // Lost again before the loop ended (that loss's onLost found it running): checked
-          // and cleared in one turn, so that a later loss starts a loop of its own.
+          // Lost again before the loop ended: checked and cleared in one turn (a later loss loops anew).
           if (this.connected) return present;
         }
       } finally {

@@ -391,3 +391,39 @@ forEachBroker(
   },
   TIMEOUT,
 );
+
+forEachBroker(
+  "reconnect() and publish() from the first reconnecting listener join the loop under way",
+  async (broker) => {
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    const c = new MQTTClient(uniqueId("join"), proxy.hostname, { port: proxy.port });
+    c.DELAY = 0.01;
+    const attempts: number[] = [];
+    let joined: Promise<unknown> | undefined;
+    c.addEventListener("reconnecting", (e) => {
+      attempts.push((e as CustomEvent<ReconnectingDetail>).detail.attempt);
+      // A second loop started here would be refused "already connecting", and
+      // reject what the client keeps with that TypeError.
+      joined ??= Promise.all([c.reconnect(), c.publish(uniqueId("t"), "kept", false, 1)]);
+    });
+    try {
+      await c.connect(false);
+      proxy.cut();
+      await withTimeout(
+        new Promise<void>((r) => {
+          const poll = () => (joined ? r() : setTimeout(poll, 1));
+          poll();
+        }),
+        5000,
+        "the loss",
+      );
+      await withTimeout(joined!, 5000, "the listener's calls");
+      assert.ok(c.connected);
+      assert.deepEqual(attempts, [1], "one loop: one attempt announced");
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  TIMEOUT,
+);
