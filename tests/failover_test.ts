@@ -321,13 +321,23 @@ forEachBroker(
     });
     c.DELAY = 0.02;
     const events: ReconnectingDetail[] = [];
-    c.addEventListener("reconnecting", (e) => events.push((e as CustomEvent).detail));
+    // Published from the first `reconnecting` event, when the client is
+    // offline for sure: with a 0–20 ms jitter the outage can be shorter than
+    // any poll for it. Kept while offline: a reconnect that gave up would
+    // reject it.
+    let kept: Promise<void> | undefined;
+    let offline = false;
+    c.addEventListener("reconnecting", (e) => {
+      events.push((e as CustomEvent).detail);
+      offline ||= !c.connected;
+      kept ??= c.publish(uniqueId("t"), "kept", false, 1);
+    });
     try {
       await c.connect(false);
       proxy.cut();
-      await until(() => !c.connected, "the loss seen");
-      // Kept while offline: a reconnect that gave up would reject it.
-      await c.publish(uniqueId("t"), "kept", false, 1);
+      await until(() => kept !== undefined, "the loss seen");
+      await kept;
+      assert.ok(offline, "published while offline");
       assert.ok(c.connected);
       assert.equal(calls, 3, "the initial connect, the failed fetch, the one that worked");
       assert.deepEqual(events.map((e) => e.attempt), [1, 2]);
