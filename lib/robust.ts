@@ -36,49 +36,14 @@ import type { Endpoint } from "./transports/endpoint.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
-import { CREDENTIAL_FAILURES, type MQTTClientOptions, type SignalOptions } from "./options.ts";
+import { CREDENTIAL_FAILURES, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
+import type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.ts";
 import type { SslParams } from "./transports/types.ts";
 
-/** Options of the reconnecting client: the simple client's, and these. */
-export interface RobustClientOptions extends MQTTClientOptions {
-  /** Longest wait between reconnect attempts, in milliseconds; default 30 000. */
-  reconnectMaxDelay?: number | undefined;
-  /** Most publishes waiting for the connection to come back; default 1000. */
-  maxOfflineMessages?: number | undefined;
-  /**
-   * Most payload bytes (UTF-8 for a string) waiting for the connection to come
-   * back; default 16 MiB. A larger payload published offline rejects with a `RangeError`.
-   */
-  maxOfflineBytes?: number | undefined;
-  /**
-   * What a publish does when the offline limits are reached: `"wait"`
-   * (default) until there is room, or `"reject"` with an `MQTTConnectionError`.
-   */
-  whenOfflineFull?: "wait" | "reject" | undefined;
-  /** Aborting it ends reconnecting for good; what waits for a connection rejects with its reason. */
-  signal?: AbortSignal | undefined;
-  /**
-   * MQTT 5: on a CONNACK or DISCONNECT with reason 0x9C (use another server)
-   * or 0x9D (server moved), try the servers of its Server Reference first;
-   * default true.
-   */
-  followServerReference?: boolean | undefined;
-}
-
-/** What a `reconnecting` event carries: one event before each attempt, one per server tried. */
-export interface ReconnectingDetail {
-  /** Attempt number, from 1. */
-  attempt: number;
-  /** Milliseconds the default `delay()` waits before this attempt. */
-  delay: number;
-  /** Why the last attempt (or the connection) failed. */
-  error: unknown;
-  /** URL of the server about to be tried, `scheme://host:port`. */
-  server: string;
-}
+export type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.ts";
 
 const noop = () => {};
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
