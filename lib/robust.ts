@@ -148,6 +148,8 @@ export class MQTTClient extends SimpleClient {
   #upAt = -Infinity;
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
+  #hookFailed: { error: unknown } | null = null; // log() threw on the loss: the reconnect ends
+  #endedWith: Error | null = null; // what the last reconnect that gave up ended with
   // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
   #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
   // A broker without our session was met, or an attempt's CONNECT went
@@ -206,7 +208,12 @@ export class MQTTClient extends SimpleClient {
     h.onLost = (error) => {
       this.#lastError = error;
       this.#refer(error);
-      this.log(false, error);
+      try {
+        this.log(false, error);
+      } catch (e) {
+        // Not into the connection's teardown or a keepalive timer: the reconnect ends with it.
+        this.#hookFailed = { error: e };
+      }
       void this.reconnect().catch(noop);
     };
     // publish, subscribe, unsubscribe and wait_msg are the simple client's,
@@ -260,6 +267,7 @@ export class MQTTClient extends SimpleClient {
    *
    * @param i The attempt about to be made.
    * @returns When the wait is over (early if the client is disconnected).
+   * @throws An override's rejection ends the reconnect, as `log()`'s error does.
    */
   delay(i: number): Promise<void> {
     const ms = this.#plannedDelay ?? this.#backoff(i);
@@ -269,6 +277,10 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Reports a connection error when `DEBUG` is on (umqtt.robust's `log`).
+   *
+   * An override that throws ends the reconnect under way, as an exception out of
+   * umqtt.robust's `reconnect()` would: `reconnect()`, the calls waiting for it and the
+   * publishes kept in the session reject with its error; the next call reconnects anew.
    *
    * @param in_reconnect Whether the error came from a reconnect attempt.
    * @param e The error.
@@ -349,8 +361,15 @@ export class MQTTClient extends SimpleClient {
           // Lost again before the loop ended: checked and cleared in one turn (a later loss loops anew).
           if (this.connected) return present;
         }
+      } catch (e) {
+        // Ended by what is not retried (a refusal of the client itself; log() or delay() that
+        // failed, as out of umqtt.robust's reconnect()): kept publishes wait for no loop now.
+        const gaveUp = !this.#closed && !this.#signal?.aborted;
+        if (gaveUp) access.rejectKept(this, this.#endedWith = e as Error);
+        throw e;
       } finally {
         this.#reconnecting = null;
+        this.#hookFailed = null;
         // Stopped for good by the client's signal: nothing kept is waited for any more.
         if (this.#signal?.aborted) access.rejectKept(this, this.#signal.reason);
       }
@@ -409,7 +428,6 @@ export class MQTTClient extends SimpleClient {
               throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
             }
             this.log(true, e);
-            access.rejectKept(this, e as Error);
             throw e;
           }
           this.#lastError = e;
@@ -459,10 +477,13 @@ export class MQTTClient extends SimpleClient {
     return ref !== undefined;
   }
 
-  /** Throws when reconnecting must stop: after `disconnect()`, or the client's signal aborted. */
+  /** Throws when reconnecting must stop: after `disconnect()`, the client's signal aborted, log() failed. */
   #stopped(): void {
     if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
     this.#signal?.throwIfAborted();
+    const failed = this.#hookFailed;
+    this.#hookFailed = null;
+    if (failed) throw failed.error;
   }
 
   #backoff(i: number): number {
@@ -496,9 +517,11 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  /** Whether `e` lost the connection: not after disconnect(), nor still connected (a callback's). */
+  // Whether `e` lost the connection: not after disconnect(), nor still connected (a callback's),
+  // nor what a reconnect gave up with (a kept publish that it rejected is not retried).
   #lost(e: unknown): boolean {
-    return e instanceof MQTTConnectionError && !this.#closed && !this.connected;
+    const lost = e instanceof MQTTConnectionError && e !== this.#endedWith;
+    return lost && !this.#closed && !this.connected;
   }
 
   /**
