@@ -449,6 +449,7 @@ export class MQTTClient extends SimpleClient {
 
   /** One reconnect attempt: connects to `server`, then renews what a new session lacks. */
   async #attemptTo(server: Endpoint): Promise<boolean> {
+    await null; // #attempt set first: a credential function calling connect() must find it
     const clean = this.#anonymous; // no session to resume
     const present = await access.connectTo(this, server, clean, this.#stop.signal);
     if (!present) this.#renewOwed = true;

@@ -427,3 +427,42 @@ forEachBroker(
   },
   TIMEOUT,
 );
+
+forEachBroker(
+  "connect(false) from a credential function of a reconnect attempt joins that attempt",
+  async (broker, v) => {
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    let joined: Promise<boolean> | undefined;
+    let armed = false;
+    const c: MQTTClient = new MQTTClient(uniqueId("cred"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+      user: () => {
+        // Synchronously, as the attempt fetches its credentials: "already connecting" once.
+        if (armed) joined = c.connect(false);
+        armed = false;
+        return "u";
+      },
+    });
+    c.DELAY = 0.01;
+    try {
+      await c.connect(false);
+      armed = true;
+      proxy.cut();
+      await withTimeout(
+        new Promise<void>((r) => {
+          const poll = () => (joined ? r() : setTimeout(poll, 1));
+          poll();
+        }),
+        5000,
+        "the attempt's credentials",
+      );
+      assert.equal(typeof await withTimeout(joined!, 5000, "the joined connect()"), "boolean");
+      assert.ok(c.connected);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5], ...TIMEOUT },
+);
