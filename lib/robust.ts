@@ -133,6 +133,7 @@ export class MQTTClient extends SimpleClient {
   // Aborted by disconnect(): ends a running attempt and any delay.
   #stop = new AbortController();
   #closed = false;
+  #leaving: Promise<void> | null = null; // disconnect() while it runs
   #reconnecting: Promise<boolean> | null = null;
   // The application's connect() while it runs (not while it waits for a reconnect).
   #appConnecting: Promise<boolean> | null = null;
@@ -291,7 +292,8 @@ export class MQTTClient extends SimpleClient {
 
   /**
    * Connects, as the simple client does; the client then keeps itself connected.
-   * While a reconnect attempt is under way, waits for it first (the `signal`
+   * A `disconnect()` under way, not awaited, ends its connection first, as with the
+   * simple client. While a reconnect attempt is under way, waits for it first (the `signal`
    * ends that wait): when it connected, resolves with its session-present
    * flag if `clean_session` is false, and throws the simple client's
    * `TypeError` (already connected) if it is true; when it failed, or while
@@ -311,6 +313,8 @@ export class MQTTClient extends SimpleClient {
   ): Promise<boolean> {
     const { clean, signal } = checkConnect(clean_session, options);
     this.#signal?.throwIfAborted(); // stopped for good
+    // A disconnect() under way, not awaited: the connection it ends first, as the simple client.
+    if (this.#leaving) await this.#leaving.catch(noop);
     // The reconnect loop's attempt under way would collide with ours: let it
     // finish (the whole loop, if disconnect() stopped it: it is ending).
     for (let r; (r = this.#stop.signal.aborted ? this.#reconnecting : this.#attempt);) {
@@ -577,13 +581,20 @@ export class MQTTClient extends SimpleClient {
    * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} as the simple client's.
    * Either rejects before anything changes: the client stays connected, or reconnecting.
    */
-  override async disconnect(options?: DisconnectOptions): Promise<void> {
-    // Invalid options reject before anything changes: the client keeps running, and reconnecting.
-    access.checkDisconnect(this, options);
-    this.#closed = true;
-    this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
-    this.#offline.wakeAll();
-    await this.#reconnecting?.catch(noop);
-    await super.disconnect(options);
+  override disconnect(options?: DisconnectOptions): Promise<void> {
+    try {
+      // Invalid options reject before anything changes: the client keeps running, and reconnecting.
+      access.checkDisconnect(this, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Marked at once, as the simple client's: a connect() right after this call waits for it.
+    return this.#leaving ??= (async () => {
+      this.#closed = true;
+      this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
+      this.#offline.wakeAll();
+      await this.#reconnecting?.catch(noop);
+      await super.disconnect(options);
+    })().finally(() => this.#leaving = null);
   }
 }

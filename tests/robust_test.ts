@@ -428,23 +428,34 @@ forEachBroker("a delay() override decides the waits alone", async (broker, v) =>
 }, BOTH);
 
 forEachBroker(
-  "a connect() that loses a race with disconnect() leaves the client disconnected for good",
+  "a connect() right after disconnect() waits for it; one that fails leaves the client disconnected for good",
   async (broker, v) => {
     const proxy = await proxyTo(broker);
     const { c, attempts } = robust(proxy, v);
     try {
       for (const lostFirst of [false, true]) {
-        await c.connect(false);
-        if (lostFirst) {
+        const lose = async () => {
+          if (!lostFirst) return;
           // The same while a reconnect is under way.
+          attempts.length = 0;
           proxy.cut();
           await until(() => attempts.length > 0, "reconnecting");
-        }
+        };
+        await c.connect(false);
+        await lose();
+        // As the simple client's: the connection disconnect() ends first, then a new one.
+        const leaving = c.disconnect();
+        await c.connect(false);
+        await leaving;
+        assert.ok(c.connected, "connected by the connect() after disconnect()");
+        await lose();
         const disconnecting = c.disconnect();
+        proxy.refuse(true);
         const connecting = c.connect(false);
         connecting.catch(() => {}); // asserted below
         await disconnecting;
         await assert.rejects(connecting);
+        proxy.refuse(false);
         await sleep(100);
         assert.ok(!c.connected, "it reconnected on its own");
         await assert.rejects(
