@@ -29,9 +29,9 @@ async function startPeer(count: number, gapUs: number) {
   return { port: Number(out.trim()), child };
 }
 
-test("a stream in small segments is read in gathered chunks, not a read per segment", async () => {
-  const N = 2000;
-  const { port, child } = await startPeer(N, 10);
+/** One run against a peer trickling `n` messages: how many reads the client made. */
+async function readsFor(n: number): Promise<number> {
+  const { port, child } = await startPeer(n, 10);
   let reads = 0;
   const c = new MQTTClient(uniqueId("gather"), "127.0.0.1", {
     port,
@@ -51,7 +51,7 @@ test("a stream in small segments is read in gathered chunks, not a read per segm
   try {
     await c.connect();
     reads = 0;
-    for (let i = 0; i < N; i++) {
+    for (let i = 0; i < n; i++) {
       const m = await c.wait_msg();
       assert.equal(m.topic, "t");
       assert.equal(m.payload.length, 64);
@@ -60,9 +60,20 @@ test("a stream in small segments is read in gathered chunks, not a read per segm
     await c.disconnect();
     assert.equal((await child.status).code, 0);
   }
+  return reads;
+}
+
+test("a stream in small segments is read in gathered chunks, not a read per segment", async () => {
+  const N = 2000;
   // A segment every 10 µs over ~20 ms: read as they come, 518–840 reads
-  // (measured without the gathering); gathered, 88–141.
-  assert.ok(reads < N / 8, `${reads} reads for ${N} messages in ${N} segments`);
+  // (measured without the gathering); gathered, 88–141. Up to three runs: a
+  // loaded machine that deschedules either process for a while breaks the
+  // run of quick reads the gathering waits for (seen: 253–311 reads, 1 run
+  // in 10 with three busy loops on two cores).
+  const tries: number[] = [];
+  while (tries.length < 3 && !(tries.at(-1)! < N / 8)) tries.push(await readsFor(N));
+  const reads = tries.at(-1)!;
+  assert.ok(reads < N / 8, `${reads} reads for ${N} messages in ${N} segments (runs: ${tries})`);
 });
 
 // The channel itself, over a conn whose reads answer at once with what the
