@@ -24,6 +24,7 @@ import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
+import { checkBrokerAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { type Settleable, settleable, within } from "./_abortable.ts";
 
@@ -153,40 +154,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   auth(p: AuthPacket): void {
     const ch = this.#ch;
     const props = p.properties ?? {};
-    // Only the client starts an exchange: CONNECT, or AUTH 0x19 (section 4.12.1).
+    const method = this.#config.connectProperties.authenticationMethod!;
+    const onAuth = this.#config.onAuth!;
+    checkBrokerAuth(p, method, !!onAuth, this.#reauth !== null, this.#connack !== null);
     if (p.reasonCode === 0) {
-      const d = this.#reauth;
-      if (!d) {
-        throw new MQTTProtocolError(
-          "AUTH 0x00 from the broker, but no re-authentication is under way",
-          "MQTT 5.0 section 4.12.1",
-          0x82,
-        );
-      }
-      this.#reauth = null;
-      return d.resolve();
-    }
-    const method = this.#config.connectProperties.authenticationMethod;
-    const onAuth = this.#config.onAuth;
-    if (p.reasonCode !== 0x18 || !method || props.authenticationMethod !== method || !onAuth) {
-      throw new MQTTProtocolError(
-        !method
-          ? "AUTH from the broker, but this client asked for no enhanced authentication"
-          : !onAuth
-          ? `AUTH from the broker for ${method}, and no onAuth to answer it`
-          : `AUTH from the broker with reason 0x${
-            p.reasonCode.toString(16)
-          } for method ${props.authenticationMethod}`,
-        "MQTT-4.12.0-4",
-        method && !onAuth ? 0x8c : 0x82,
-      );
-    }
-    if (!this.#connack && !this.#reauth) {
-      throw new MQTTProtocolError(
-        "AUTH 0x18 from the broker, but no authentication is under way",
-        "MQTT 5.0 section 4.12.1",
-        0x82,
-      );
+      this.#reauth!.resolve();
+      return void (this.#reauth = null);
     }
     // The client gives up with DISCONNECT 0x80 (unspecified error): it may
     // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
