@@ -59,9 +59,27 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
  * allows no AbortController in a module's top level.
  */
 export function never(): AbortSignal {
+  if (neverSignal && !readable(neverSignal)) neverSignal = undefined;
   return neverSignal ??= new AbortController().signal;
 }
 let neverSignal: AbortSignal | undefined;
+
+/** Whether this is workerd (Cloudflare Workers), whose timers, signals and sockets are per request. */
+export const WORKERD: boolean =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
+    "Cloudflare-Workers";
+
+/**
+ * Whether this code may read `signal`: workerd ties a signal to the request
+ * that made it, and reading it in another request throws.
+ */
+export function readable(signal: AbortSignal): boolean {
+  try {
+    return signal.aborted || true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * How late (ms) a timer may fire and still be believed: later than that, the

@@ -12,7 +12,7 @@
 // on it would then stay silent that long, or find a live connection dead.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
-import { LATE_MS } from "./_abortable.ts";
+import { LATE_MS, WORKERD } from "./_abortable.ts";
 
 /** Whose keepalive it is. */
 export interface KeepaliveOwner {
@@ -219,6 +219,5 @@ class Schedule {
 }
 
 // In workerd a timer set while one request runs belongs to that request.
-const OWN_TIMERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
-  "Cloudflare-Workers";
+const OWN_TIMERS = WORKERD;
 const schedule = new Schedule();
