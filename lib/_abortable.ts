@@ -125,3 +125,29 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", done, { once: true });
   });
 }
+
+// Removes the abort listener of a collected owner from its signal (see watchWeakly).
+let unwatch: FinalizationRegistry<[AbortSignal, () => void]> | null | undefined;
+
+/**
+ * Calls `onAbort(owner, reason)` when `signal` aborts, holding `owner`
+ * weakly: the listener goes once `owner` is collected, so that a long-lived
+ * signal keeps neither. `onAbort` must not hold `owner` itself.
+ */
+export function watchWeakly<T extends object>(
+  signal: AbortSignal,
+  owner: T,
+  onAbort: (owner: T, reason: unknown) => void,
+): void {
+  const ref = new WeakRef(owner);
+  const listener = () => {
+    const o = ref.deref();
+    if (o) onAbort(o, signal.reason);
+  };
+  signal.addEventListener("abort", listener, { once: true });
+  // Made on first use: workerd runs nothing of the kind in a module's top level.
+  unwatch ??= typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry(([s, f]) => s.removeEventListener("abort", f))
+    : null;
+  unwatch?.register(owner, [signal, listener]);
+}

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { abortable, never, sleep } from "./_abortable.ts";
+import { abortable, never, readable, sleep, watchWeakly } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
@@ -48,9 +48,6 @@ export type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.
 const noop = () => {};
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
 const STABLE_MS = 10_000;
-
-// Removes the abort listener of a collected client from its signal (see #watch).
-let unwatch: FinalizationRegistry<[AbortSignal, () => void]> | null | undefined;
 
 export type {
   AuthChallenge,
@@ -130,8 +127,7 @@ export class MQTTClient extends SimpleClient {
   // Calls waiting for the connection, and the offline limits.
   readonly #offline: Offline;
   readonly #signal: AbortSignal | undefined;
-  // Aborted by disconnect(): ends a running attempt and any delay.
-  #stop = new AbortController();
+  #stopper: AbortController | null = null; // see #stop
   #closed = false;
   #leaving: Promise<void> | null = null; // disconnect() while it runs
   #reconnecting: Promise<boolean> | null = null;
@@ -201,8 +197,8 @@ export class MQTTClient extends SimpleClient {
     this.#follow = o.followServerReference ?? true;
     this.#anonymous = client_id === "" && o.protocolVersion !== 5;
     this.#signal = o.signal;
-    // Watched weakly, from a scope without `this`: a long-lived signal must not keep the client.
-    if (this.#signal) MQTTClient.#watch(this.#signal, this);
+    // Watched weakly, by a function without `this`: a long-lived signal must not keep the client.
+    if (this.#signal) watchWeakly(this.#signal, this, MQTTClient.#aborted);
     const h = access.hooks(this);
     h.keepPending = true;
     // Lost without disconnect(): reconnect at once, so that kept publishes go even unasked.
@@ -235,26 +231,18 @@ export class MQTTClient extends SimpleClient {
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
   }
 
-  /**
-   * On the client's signal: reconnecting stops for good, and what waits for
-   * it rejects. The listener holds the client weakly, and goes once the
-   * client is collected: a long-lived signal keeps neither.
-   */
-  static #watch(signal: AbortSignal, client: MQTTClient): void {
-    const ref = new WeakRef(client);
-    const onAbort = () => {
-      const c = ref.deref();
-      if (!c) return;
-      c.#stop.abort(signal.reason);
-      c.#offline.wakeAll();
-      access.rejectKept(c, signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    // Made on first use: workerd runs nothing of the kind in a module's top level.
-    unwatch ??= typeof FinalizationRegistry === "function"
-      ? new FinalizationRegistry(([s, f]) => s.removeEventListener("abort", f))
-      : null;
-    unwatch?.register(client, [signal, onAbort]);
+  /** On the client's signal: reconnecting stops for good, and what waits for it rejects. */
+  static #aborted(c: MQTTClient, reason: unknown): void {
+    c.#stop.abort(reason);
+    c.#offline.wakeAll();
+    access.rejectKept(c, reason as Error);
+  }
+
+  // Aborted by disconnect(): ends a running attempt and any delay. Made on first use (workerd
+  // allows none in a module's top level), and anew in a workerd request other than its own.
+  get #stop(): AbortController {
+    const s = this.#stopper;
+    return s && readable(s.signal) ? s : (this.#stopper = new AbortController());
   }
 
   /**
@@ -328,7 +316,7 @@ export class MQTTClient extends SimpleClient {
     }
     const wasClosed = this.#closed;
     this.#closed = false;
-    if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stop = new AbortController();
+    if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
     // Watched by the reconnect loop, which waits for it rather than collide.
     const connecting = super.connect(clean_session, options);
     this.#appConnecting = connecting;
