@@ -26,11 +26,13 @@ import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
-import { type Settleable, settleable, within } from "./_abortable.ts";
+import { readable, type Settleable, settleable, within, WORKERD } from "./_abortable.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
 const DONE: Promise<unknown> = Promise.resolve();
+const FORSAKEN = "Connection opened by another request: Workers let no request use another's I/O;" +
+  " connect in each request, or keep the client in a Durable Object";
 const same = <T>(x: T): T => x;
 // After a chunk's two turns: one function for every connection, which the channel leads to.
 const handed = (ch: Channel): void => (ch.sink as Connection).handed(ch);
@@ -81,6 +83,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #reauth: Pending<void> | null = null;
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
+  // workerd: the connecting request's signal while connected, which another request cannot read.
+  #owner: AbortSignal | null = null;
 
   /**
    * @param config Transport, endpoint, session store, limits and timeouts.
@@ -221,7 +225,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Why no message can come for `what` now: null while a connection is open (the inbox asks). */
   closed(what: string): MQTTConnectionError | null {
-    return this.#ch ? null : this.notConnected(what);
+    return this.#ch && !this.forsaken() ? null : this.notConnected(what);
   }
 
   /** Whether a transport is open (from before CONNECT to the end). */
@@ -323,6 +327,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       if (this.#ch !== ch) throw this.#closeError ?? this.notConnected("connect");
       this.connected = true;
       this.userClosed = false;
+      if (WORKERD) this.#owner = attempt.signal;
       this.accepted = {
         sessionPresent: ack.sessionPresent,
         reasonCode: code,
@@ -375,6 +380,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     disconnect: Uint8Array = Uint8Array.of(0xe0, 0x00),
   ): Promise<void> {
     this.userClosed = true;
+    this.forsaken();
     this.#abortOpen?.(error);
     // A transport still opening is closed once it opens (a handshake that
     // ignores its abort signal is not waited for past CLOSE_WAIT_MS).
@@ -402,7 +408,21 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Why `what` cannot be done now, or null when connected and still writing. */
   unusable(what: string): MQTTConnectionError | null {
-    return !this.connected || this.writer.sealed ? this.notConnected(what) : null;
+    return !this.connected || this.writer.sealed || this.forsaken()
+      ? this.notConnected(what)
+      : null;
+  }
+
+  /**
+   * workerd: whether the connection was opened by another request (ended, or
+   * running beside this one), which this one may not use. It is then given
+   * up at once, its I/O untouched: workerd would settle none of it here.
+   */
+  forsaken(): boolean {
+    if (!this.#owner || readable(this.#owner)) return false;
+    this.#owner = null;
+    this.#teardown(new MQTTConnectionError(FORSAKEN), this.#ch, true);
+    return true;
   }
 
   /** The error for `what` when there is no connection, naming why it ended. */
@@ -535,14 +555,17 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   }
 
   /** Ends the connection once: closes the transport and settles what waited on it. */
-  #teardown(error: MQTTConnectionError, ch: Channel | null = this.#ch): void {
+  #teardown(error: MQTTConnectionError, ch: Channel | null = this.#ch, foreign = false): void {
     if (ch === null || ch !== this.#ch) return;
     const wasConnected = this.connected;
     this.#ch = null;
     this.connected = false;
     this.#closeError = error;
+    this.#owner = null;
     this.#keepalive.stop();
-    this.#closing = ch.close().catch(noop);
+    // Another request's (workerd): closed when it ended; its reads and close are not ours to await.
+    if (foreign) this.#reading = null;
+    this.#closing = foreign ? DONE : ch.close().catch(noop);
     this.#connack?.reject(error);
     this.#connack = null;
     this.#reauth?.reject(error);

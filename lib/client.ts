@@ -191,7 +191,7 @@ export class MQTTClient extends EventTarget {
 
   /** True between CONNACK and the end of the connection. */
   get connected(): boolean {
-    return this.#conn.connected;
+    return this.#conn.connected && !this.#conn.forsaken();
   }
 
   /**
