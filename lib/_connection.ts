@@ -349,6 +349,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
           cause: e,
         });
+      // The transport refused its arguments (ssl_params a runtime cannot take): no retry.
+      if (e instanceof TypeError) OWN_FAILURES.add(error as Error);
       if (ch) {
         // Its CONNECT went out: the broker may yet act on it.
         if (error instanceof MQTTConnectionError) UNANSWERED.add(error);

@@ -29,7 +29,8 @@ export function movesOn(error: unknown): boolean {
 /**
  * Connection errors of the client's own making, which no other attempt
  * would change: MQTT 5 enhanced authentication given up (its `onAuth` threw
- * or answered wrongly), as bad credentials would be refused.
+ * or answered wrongly), as bad credentials would be refused; a transport
+ * that refused its arguments with a TypeError (`ssl_params` it cannot take).
  */
 export const OWN_FAILURES: WeakSet<Error> = new WeakSet();
 

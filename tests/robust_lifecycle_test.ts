@@ -466,3 +466,33 @@ forEachBroker(
   },
   { versions: [4, 5], ...TIMEOUT },
 );
+
+test(
+  "ssl_params the transport refuses (a TypeError) are not retried: the publish rejects",
+  async () => {
+    // Deno.startTls cannot present a client certificate under another name:
+    // refused before any I/O, so no broker is needed, and no attempt would differ.
+    const c = new MQTTClient(uniqueId("tls"), "127.0.0.1", {
+      port: 1,
+      ssl: true,
+      ssl_params: { cert: "c", key: "k", server_hostname: "other.example" },
+    });
+    c.DELAY = 0.01;
+    let attempts = 0;
+    c.addEventListener("reconnecting", () => attempts++);
+    try {
+      const e = await withTimeout(
+        c.publish("t", "m", false, 1).then(() => null, (e) => e),
+        5000,
+        "the publish",
+      );
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(e.message, /Deno\.startTls cannot present a client certificate/);
+      assert.ok(e.cause instanceof TypeError);
+      assert.equal(attempts, 1, "one attempt, no retry");
+    } finally {
+      await c.disconnect();
+    }
+  },
+  TIMEOUT,
+);
