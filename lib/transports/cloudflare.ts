@@ -76,7 +76,16 @@ export async function connectCloudflare(
   try {
     await socket.opened;
   } catch (e) {
-    throw signal?.aborted ? signal.reason : e;
+    if (signal?.aborted) throw signal.reason;
+    // workerd says why only in its own log: the likely cause, when it is TLS.
+    throw ssl
+      ? new Error(
+        `${
+          (e as Error)?.message ?? e
+        } (over TLS, the broker's certificate must chain to a public CA and name ${hostname})`,
+        { cause: e },
+      )
+      : e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
