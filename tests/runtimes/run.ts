@@ -64,6 +64,7 @@ async function esbuildSource(entry: string, out: string, flags: string[]) {
   await run(join(tools, ".bin/esbuild"), [
     entry,
     "--bundle",
+    `--alias:@umqtt/umqtt/robust=${join(root, "lib/robust.ts")}`,
     `--alias:@umqtt/umqtt=${join(root, "mod.ts")}`,
     "--external:node:*",
     "--external:cloudflare:*",
@@ -131,17 +132,21 @@ try {
         "--log-level=warning",
         `--outfile=${join(tmp, "umqtt.node.js")}`,
       ]);
-      const broker = await startMosquitto({});
+      // A TLS listener too, whose test CA workerd does not trust.
+      const certs = makeCerts();
+      const broker = await startMosquitto({ tls: certs.serverTls() });
       try {
         await run("node", ["--test", join(here, "cloudflare/worker.node.mjs")], {
           env: {
             UMQTT_PORT: String(broker.port),
+            UMQTT_TLS_PORT: String(broker.tlsPort),
             UMQTT_WORKERS: JSON.stringify(workers),
             UMQTT_NODE_BUNDLE: join(tmp, "umqtt.node.js"),
           },
         });
       } finally {
         await broker.stop();
+        certs.remove();
       }
     } else if (which === "npm") {
       if (!drivers) continue;

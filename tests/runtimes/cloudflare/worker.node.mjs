@@ -12,8 +12,11 @@
 // but which discovery refuses. In each, a Worker publishes on each fetch and
 // the messages arrive at mosquitto (UMQTT_PORT on 127.0.0.1); a Worker
 // subscribes and returns what it received; the smoke scenario runs inside a
-// Worker. The test's own MQTT client is the library bundled for Node
-// (UMQTT_NODE_BUNDLE).
+// Worker. Clients kept across requests (workerd lets no request use
+// another's I/O), a reconnecting client in every request and made in the
+// module's top level, and TLS settings workerd cannot take or a CA it does
+// not trust (UMQTT_TLS_PORT). The test's own MQTT client is the library
+// bundled for Node (UMQTT_NODE_BUNDLE).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -122,6 +125,98 @@ for (const { name, entry, npm } of workers) {
         } finally {
           await pub.disconnect();
         }
+      });
+
+      /** Subscribes to `topic/#`; returns the next `n` messages as "topic payload". */
+      async function watch(topic) {
+        const sub = new MQTTClient(`t-${topic}`, `mqtt://127.0.0.1:${port}`);
+        await sub.connect();
+        await sub.subscribe(`${topic}/#`, 1);
+        return {
+          async next(n) {
+            const got = [];
+            while (got.length < n) {
+              const m = await sub.wait_msg();
+              got.push(`${m.topic} ${new TextDecoder().decode(m.payload)}`);
+            }
+            return got;
+          },
+          done: () => sub.disconnect(),
+        };
+      }
+
+      test("a client kept across requests: the next is told at once, and connects anew", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          assert.deepEqual(await get(`/across?port=${port}&topic=${topic}&step=1`), {
+            connected: true,
+          });
+          const second = await get(`/across?port=${port}&topic=${topic}&step=2`);
+          assert.equal(second.connected, false, "the connection is request 1's");
+          const told = /^MQTTConnectionError: Cannot \w+: Connection opened by another request/;
+          assert.match(second.waiting, told);
+          assert.match(second.publishing, told);
+          assert.equal(second.disconnecting, "resolved");
+          assert.deepEqual(await sub.next(2), [
+            `${topic}/1 from request 1`,
+            `${topic}/2 from request 2`,
+          ]);
+        } finally {
+          await sub.done();
+        }
+      });
+
+      test("a reconnecting client per request publishes while connecting, in every request", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual(await get(`/robust?port=${port}&topic=${topic}&i=${i}`), {
+              published: true,
+              early: false,
+            });
+          }
+          assert.deepEqual(
+            await sub.next(3),
+            [0, 1, 2].map((i) => `${topic}/${i} while connecting`),
+          );
+        } finally {
+          await sub.done();
+        }
+      });
+
+      test("a reconnecting client kept across requests reconnects in each", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          for (const step of [1, 2, 3]) {
+            assert.deepEqual(
+              await get(`/robust-across?port=${port}&topic=${topic}&step=${step}`),
+              { published: true },
+            );
+          }
+          assert.deepEqual(
+            await sub.next(3),
+            [1, 2, 3].map((i) => `${topic}/${i} from request ${i}`),
+          );
+        } finally {
+          await sub.done();
+        }
+      });
+
+      test("ssl_params workerd cannot take are refused, and not retried", async () => {
+        const r = await get(`/cadata?port=${port}`);
+        const refusal = /^MQTTConnectionError: .*cloudflare:sockets takes no cadata/;
+        assert.match(r.refused, refusal);
+        assert.match(r.publishing, refusal);
+        assert.equal(r.attempts, 1, "one attempt, no retry");
+      });
+
+      test("TLS to a broker whose CA workerd does not trust: the error says what it must be", async () => {
+        const r = await get(`/tls?port=${process.env.UMQTT_TLS_PORT}`);
+        assert.match(r.refused, /^MQTTConnectionError: Cannot connect to 127\.0\.0\.1:\d+: /);
+        assert.match(r.refused, /certificate must chain to a public CA and name 127\.0\.0\.1/);
       });
 
       test("the smoke scenario inside a Worker", async () => {

@@ -8,12 +8,40 @@
 //   GET /subscribe?port=&topic=&n= subscribes to topic/#, announces itself on
 //                                  topic-ready, returns the n messages it got
 //   GET /smoke?port=               the smoke scenario, inside the Worker
+//   GET /across?port=&topic=&step= a client kept across requests (a module's
+//                                  variable): step 1 connects and publishes,
+//                                  step 2 finds the connection is request 1's
+//                                  (workerd lets no request use another's
+//                                  I/O), then connects anew and publishes
+//   GET /robust?port=&topic=&i=    a reconnecting client per request,
+//                                  publishing while it connects (the offline
+//                                  path), in every request of the isolate
+//   GET /robust-across?port=&topic=&step=  the reconnecting client kept
+//                                  across requests: it reconnects in each
+//   GET /cadata?port=              ssl_params workerd cannot take: refused,
+//                                  and the reconnecting client does not retry
+//   GET /tls?port=                 a TLS broker whose CA workerd does not trust
 // No transport option anywhere: the default connector must find
-// cloudflare:sockets on its own.
+// cloudflare:sockets on its own. A reconnecting client is made in the
+// module's top level, as the simple one can be: workerd allows no
+// AbortController there.
 import { MQTTClient } from "@umqtt/umqtt";
+import { MQTTClient as RobustClient } from "@umqtt/umqtt/robust";
 import { smoke } from "../_smoke.mjs";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const early = new RobustClient("w-early", "mqtt://127.0.0.1:1883");
+let kept: MQTTClient | undefined;
+let keptRobust: RobustClient | undefined;
+
+/** What a call that must fail at once failed with, or that it did not. */
+async function failure(call: () => Promise<unknown>): Promise<string> {
+  const limit = new Promise<string>((r) => setTimeout(() => r("still pending after 2 s"), 2000));
+  return await Promise.race([
+    call().then(() => "resolved", (e) => `${e?.name}: ${e?.message}`),
+    limit,
+  ]);
+}
 
 export default {
   async fetch(request: Request): Promise<Response> {
@@ -52,6 +80,60 @@ export default {
         }
         case "/smoke":
           return Response.json(await smoke((id) => new MQTTClient(id, server)));
+        case "/across": {
+          if (q.get("step") === "1") {
+            kept = new MQTTClient(`w-across-${topic}`.slice(0, 23), server);
+            await kept.connect();
+            await kept.publish(`${topic}/1`, "from request 1", false, 1);
+            return Response.json({ connected: kept.connected });
+          }
+          const c = kept!;
+          const connected = c.connected;
+          const waiting = await failure(() => c.wait_msg());
+          const publishing = await failure(() => c.publish(`${topic}/x`, "lost", false, 1));
+          const disconnecting = await failure(() => c.disconnect());
+          await c.connect();
+          await c.publish(`${topic}/2`, "from request 2", false, 1);
+          await c.disconnect();
+          return Response.json({ connected, waiting, publishing, disconnecting });
+        }
+        case "/robust": {
+          const c = new RobustClient(`w-robust-${topic}`.slice(0, 23), server);
+          const connecting = c.connect();
+          // Not connected yet: it waits for the connection, as while offline.
+          const publishing = c.publish(`${topic}/${q.get("i")}`, "while connecting", false, 1);
+          await connecting;
+          await publishing;
+          await c.disconnect();
+          return Response.json({ published: true, early: early.connected });
+        }
+        case "/robust-across": {
+          const step = q.get("step");
+          if (step === "1") {
+            keptRobust = new RobustClient(`w-racross-${topic}`.slice(0, 23), server);
+            await keptRobust.connect();
+          }
+          await keptRobust!.publish(`${topic}/${step}`, `from request ${step}`, false, 1);
+          if (step === "3") await keptRobust!.disconnect();
+          return Response.json({ published: true });
+        }
+        case "/tls": {
+          const c = new MQTTClient("w-tls", `mqtts://127.0.0.1:${q.get("port")}`);
+          return Response.json({ refused: await failure(() => c.connect()) });
+        }
+        case "/cadata": {
+          const options = { ssl_params: { cadata: "-----BEGIN CERTIFICATE-----" } };
+          const simple = new MQTTClient("w-cadata", `mqtts://127.0.0.1:${q.get("port")}`, options);
+          const refused = await failure(() => simple.connect());
+          const c = new RobustClient("w-cadata-r", `mqtts://127.0.0.1:${q.get("port")}`, options);
+          c.DELAY = 0.01;
+          let attempts = 0;
+          c.addEventListener("reconnecting", () => attempts++);
+          // Offline: the publish starts the reconnect loop, which must not retry.
+          const publishing = await failure(() => c.publish("w/cadata", "never", false, 1));
+          await c.disconnect();
+          return Response.json({ refused, publishing, attempts });
+        }
       }
       return new Response("not found", { status: 404 });
     } catch (e) {
