@@ -64,7 +64,7 @@ export function never(): AbortSignal {
 }
 let neverSignal: AbortSignal | undefined;
 
-/** Whether this is workerd (Cloudflare Workers), whose timers, signals and sockets are per request. */
+/** Whether this is workerd (Cloudflare Workers): timers, signals and sockets are per request. */
 export const WORKERD: boolean =
   (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
     "Cloudflare-Workers";

@@ -350,7 +350,7 @@ export class MQTTClient extends SimpleClient {
       try {
         for (;;) {
           const present = await this.#reconnect();
-          // Lost again before the loop ended: checked and cleared in one turn (a later loss loops anew).
+          // Lost again before the loop ended: checked and cleared in one turn (a later loss: anew).
           if (this.connected) return present;
         }
       } catch (e) {
@@ -470,7 +470,7 @@ export class MQTTClient extends SimpleClient {
     return ref !== undefined;
   }
 
-  /** Throws when reconnecting must stop: after `disconnect()`, the client's signal aborted, log() failed. */
+  /** Throws when reconnecting must stop: disconnect(), the client's signal, log() that threw. */
   #stopped(): void {
     if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
     this.#signal?.throwIfAborted();
