@@ -3,7 +3,7 @@
 // that topic that carries the same data. Replies go only to their request():
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
-import { timeLimit } from "./_abortable.ts";
+import { abortable, timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
@@ -35,6 +35,8 @@ export class Requests {
   // The broker's Response Information #topic was built on.
   #base: string | undefined;
   #subscribed: Promise<unknown> | undefined;
+  // #subscribed not settled yet (a robust client's SUBSCRIBE waiting for the connection).
+  #subscribing = false;
 
   constructor(link: RequestsLink) {
     this.#link = link;
@@ -74,8 +76,11 @@ export class Requests {
     const options = { qos: o.qos ?? 0, properties, signal: o.signal };
     checkPublish(topic, payload, options, 0, {}, 5);
     const key = hex(correlationData);
+    // Aborted once the request is over: its wait for the subscription leaves nothing behind.
+    const over = new AbortController();
     const reply = new Promise<Message>((resolve, reject) => {
       const done = () => {
+        over.abort();
         w.cancel();
         this.#waiting.delete(key);
         o.signal?.removeEventListener("abort", onAbort);
@@ -95,7 +100,7 @@ export class Requests {
       o.signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiting.set(key, w);
     });
-    void this.#send(key, topic, payload, options);
+    void this.#send(key, topic, payload, options, over.signal);
     return reply;
   }
 
@@ -105,18 +110,30 @@ export class Requests {
     topic: string,
     payload: string | Uint8Array,
     options: PublishOptions,
+    over: AbortSignal,
   ): Promise<void> {
     try {
-      // Subscribed once (a robust client renews it after a reconnect without session).
-      await (this.#subscribed ??= this.#link.subscribe(this.#topic!, 1).catch((e) => {
-        this.#subscribed = undefined;
-        throw e;
-      }));
+      // A request over (timed out, aborted) waits no more: through an outage,
+      // requests that time out by the thousand would each hold their publish.
+      await abortable(this.#subscription(), over);
       // Over (timed out, aborted) before it was sent: it is not sent.
       if (this.#waiting.has(key)) await this.#link.publish(topic, payload, options);
     } catch (e) {
       this.#waiting.get(key)?.reject(e);
     }
+  }
+
+  /** Subscribes once to the response topic (a robust client renews it after a reconnect without session). */
+  #subscription(): Promise<unknown> {
+    if (this.#subscribed) return this.#subscribed;
+    this.#subscribing = true;
+    const p: Promise<unknown> = this.#link.subscribe(this.#topic!, 1)
+      .finally(() => this.#subscribed === p && (this.#subscribing = false))
+      .catch((e) => {
+        if (this.#subscribed === p) this.#subscribed = undefined;
+        throw e;
+      });
+    return this.#subscribed = p;
   }
 
   /** Takes `m` if it came on the response topic: to its request, or dropped when late or unmatched. */
@@ -137,8 +154,9 @@ export class Requests {
 
   /** The connection is gone: requests waiting reject, unless the client rides it out. */
   lost(error: unknown, keep: boolean): void {
-    // A new connection may be a new session: subscribe again on the next request.
-    this.#subscribed = undefined;
+    // A new connection may be a new session: subscribe again on the next request. A robust
+    // client's SUBSCRIBE still waiting goes on that connection, not one more per attempt.
+    if (!keep || !this.#subscribing) this.#subscribed = undefined;
     if (keep) return;
     for (const w of [...this.#waiting.values()]) w.reject(error);
   }

@@ -452,3 +452,54 @@ test(
   },
   { ...TIMEOUT, mosquitto: true },
 );
+
+test(
+  "the robust client's requests through an outage: one SUBSCRIBE when it is back, none sent once over",
+  async () => {
+    let n = 0, up = false, failed = 0;
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      if (k === 1) {
+        await acceptConnect(peer);
+        peer.end(); // the outage begins
+        return void await peer.clientClosed;
+      }
+      await peer.expect("connect");
+      if (!up) {
+        failed++;
+        peer.end(); // an attempt that fails after its CONNECT went out
+        return void await peer.clientClosed;
+      }
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      // One SUBSCRIBE of the response topic, whatever the failed attempts and
+      // the requests that timed out meanwhile; then only the last request.
+      const responseTopic = await grantResponseTopic(peer);
+      const req = await peer.expect("publish");
+      assert.equal(text(req.payload), "last");
+      await peer.write(
+        publish(responseTopic, "reply", 0, undefined, {
+          correlationData: req.properties!.correlationData,
+        }),
+      );
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new RobustClient(uniqueId("rq"), broker.url, { protocolVersion: 5 });
+      client.DELAY = 0.002;
+      await client.connect(false);
+      const over: Promise<unknown>[] = [];
+      while (failed < 5 || over.length < 10) {
+        over.push(client.request("svc", `early ${over.length}`, { timeout: 5 }).catch((e) => e));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (const e of await Promise.all(over)) assert.equal((e as Error).name, "TimeoutError");
+      up = true;
+      assert.equal(
+        text((await client.request("svc", "last", { timeout: 10_000 })).payload),
+        "reply",
+      );
+      await client.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
