@@ -15,6 +15,18 @@ import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 
+/** Resolves once `get()` returns something (within 5 s): a value that the code under test sets. */
+function whenSet(get: () => unknown, what: string): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve) => {
+      const poll = () => (get() === undefined ? setTimeout(poll, 1) : resolve());
+      poll();
+    }),
+    5000,
+    what,
+  );
+}
+
 forEachBroker(
   "calls made while the application's connect() runs wait for it, not for a backoff",
   async (broker, v) => {
@@ -409,14 +421,7 @@ forEachBroker(
     try {
       await c.connect(false);
       proxy.cut();
-      await withTimeout(
-        new Promise<void>((r) => {
-          const poll = () => (joined ? r() : setTimeout(poll, 1));
-          poll();
-        }),
-        5000,
-        "the loss",
-      );
+      await whenSet(() => joined, "the loss");
       await withTimeout(joined!, 5000, "the listener's calls");
       assert.ok(c.connected);
       assert.deepEqual(attempts, [1], "one loop: one attempt announced");
@@ -449,14 +454,7 @@ forEachBroker(
       await c.connect(false);
       armed = true;
       proxy.cut();
-      await withTimeout(
-        new Promise<void>((r) => {
-          const poll = () => (joined ? r() : setTimeout(poll, 1));
-          poll();
-        }),
-        5000,
-        "the attempt's credentials",
-      );
+      await whenSet(() => joined, "the attempt's credentials");
       assert.equal(typeof await withTimeout(joined!, 5000, "the joined connect()"), "boolean");
       assert.ok(c.connected);
     } finally {
