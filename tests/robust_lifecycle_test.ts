@@ -466,14 +466,18 @@ forEachBroker(
 );
 
 test(
-  "ssl_params the transport refuses (a TypeError) are not retried: the publish rejects",
+  "a transport that refuses its arguments (a TypeError) is not retried: the publish rejects",
   async () => {
-    // Deno.startTls cannot present a client certificate under another name:
-    // refused before any I/O, so no broker is needed, and no attempt would differ.
+    // As connectCloudflare refuses cadata, or the Deno transport a client
+    // certificate under another server_hostname: before any I/O, so no broker
+    // is needed, and no other attempt would differ.
+    let opened = 0;
     const c = new MQTTClient(uniqueId("tls"), "127.0.0.1", {
       port: 1,
-      ssl: true,
-      ssl_params: { cert: "c", key: "k", server_hostname: "other.example" },
+      transport: () => {
+        opened++;
+        return Promise.reject(new TypeError("Invalid ssl_params: this runtime takes no cadata"));
+      },
     });
     c.DELAY = 0.01;
     let attempts = 0;
@@ -485,9 +489,9 @@ test(
         "the publish",
       );
       assert.ok(e instanceof MQTTConnectionError, String(e));
-      assert.match(e.message, /Deno\.startTls cannot present a client certificate/);
+      assert.match(e.message, /^Cannot connect to 127\.0\.0\.1:1: Invalid ssl_params: /);
       assert.ok(e.cause instanceof TypeError);
-      assert.equal(attempts, 1, "one attempt, no retry");
+      assert.deepEqual([attempts, opened], [1, 1], "one attempt, no retry");
     } finally {
       await c.disconnect();
     }
