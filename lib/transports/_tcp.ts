@@ -9,17 +9,15 @@
 import type { Endpoint } from "./endpoint.ts";
 import { connectTcp as noTcp } from "./_tcp_none.ts";
 import { lazy } from "./_lazy.ts";
+import { WORKERD } from "../_abortable.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** The runtime this code runs in, as far as picking sockets goes. */
 function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
-  const g = globalThis as Record<string, unknown> & {
-    navigator?: { userAgent?: string };
-    process?: { versions?: { node?: string } };
-  };
+  const g = globalThis as Record<string, unknown> & { process?: { versions?: { node?: string } } };
   if ("Deno" in g) return "deno";
   if ("Bun" in g) return "bun";
-  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
+  if (WORKERD) return "workerd";
   if (g.process?.versions?.node !== undefined) return "node";
   return "browser";
 }
