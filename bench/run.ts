@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only=broker,client,codec,size,connect,memory,v5]`:
+ * `deno task bench [--quick] [--only=broker,client,codec,size,connect,memory,v5,gather]`:
  * umqtt beside MQTT.js (and raw sockets, and mqtt-packet) in one run, every
  * figure the median of several rounds with the contenders alternating.
  * Prints a table and writes bench/RESULTS.md. The memory rows open 10 000
@@ -19,6 +19,7 @@ import * as esbuild from "npm:esbuild@0.28";
 import { encode, PacketDecoder, type PublishPacket } from "../lib/codec/mod.ts";
 import { buildNpm } from "../scripts/build_npm.ts";
 import { segmentSize, startBroker } from "./_mosquitto.ts";
+import { readsFor } from "./_gathering.ts";
 import {
   clientPublish,
   clientPublishText,
@@ -812,6 +813,30 @@ async function connectRows() {
   }
 }
 
+/**
+ * Reads for a stream in small segments (`bench/_gathering.ts`): 2000 QoS 0
+ * messages, a TCP segment each, 10 µs apart, from a peer process; every round
+ * printed, the median checked against one read per eight messages.
+ */
+async function gatherRows() {
+  const n = 2000;
+  const rounds = quick ? 3 : 5;
+  console.error(`read gathering: ${rounds} rounds of ${n}`);
+  const reads: number[] = [];
+  for (let r = 0; r < rounds; r++) reads.push(await readsFor(n));
+  rows.push({
+    section: "reading",
+    workload: `reads for ${n} QoS 0 messages trickled a TCP segment each, 10 µs apart`,
+    unit: "reads",
+    values: { umqtt: median(reads) },
+    checks: [check("reads / messages", median(reads) / n, 0.125, false)],
+  });
+  notes.push(
+    `Read gathering, reads per round for ${n} messages: ${reads.join(", ")} ` +
+      `(read as they come, without the gathering: 518–840).`,
+  );
+}
+
 /** `ulimit -n` of this process's children (Infinity when unlimited). */
 async function openFileLimit(): Promise<number> {
   const out = await new Deno.Command("sh", { args: ["-c", "ulimit -n"], stdout: "piped" })
@@ -1012,6 +1037,7 @@ if (want("broker")) mosquittoVersion = await brokerRows();
 if (want("v5")) await v5Rows();
 if (want("connect")) await connectRows();
 if (want("memory")) await memoryRows();
+if (want("gather")) await gatherRows();
 
 const header = [
   `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC${quick ? " (--quick)" : ""}: ` +

@@ -1,6 +1,6 @@
 // A peer that streams in small segments, as a broker with Nagle's algorithm
 // on sends to a reader that keeps up (see lib/_channel.ts, SMALL_READ).
-// `deno run -A tests/_trickle_peer.ts COUNT GAP_US`: prints its port, takes
+// `deno run -A bench/_trickle_peer.ts COUNT GAP_US`: prints its port, takes
 // one client, answers its CONNECT with a CONNACK, then writes COUNT QoS 0
 // PUBLISH frames (topic "t", 64-byte payload), one write each with
 // TCP_NODELAY, GAP_US microseconds apart, and waits for the client to close.
