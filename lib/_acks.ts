@@ -11,12 +11,15 @@ const WAITS_FOR = {
   unsuback: "UNSUBSCRIBE",
 };
 
+/** The error for a packet the broker must not send now: MQTT 5's 0x82, protocol error. */
+export function outOfTurn(message: string, rule = ""): MQTTProtocolError {
+  return new MQTTProtocolError(message, rule, 0x82);
+}
+
 /** The error for an acknowledgement of `type` for `id`, which has nothing of its kind in flight. */
 export function unexpectedAck(type: keyof typeof WAITS_FOR, id: number): MQTTProtocolError {
-  return new MQTTProtocolError(
+  return outOfTurn(
     `${type.toUpperCase()} for packet id ${id}, which has no ${WAITS_FOR[type]} in flight`,
-    "",
-    0x82,
   );
 }
 
@@ -30,12 +33,11 @@ export function unexpectedAck(type: keyof typeof WAITS_FOR, id: number): MQTTPro
 export function ackCodes(p: SubackPacket | UnsubackPacket, filters: number): number[] {
   const codes = p.type === "suback" ? p.returnCodes : p.reasonCodes ?? Array(filters).fill(0);
   if (codes.length !== filters) {
-    throw new MQTTProtocolError(
+    throw outOfTurn(
       p.type === "suback"
         ? `SUBACK has ${codes.length} return codes for a SUBSCRIBE of ${filters} filters`
         : `UNSUBACK has ${codes.length} reason codes for an UNSUBSCRIBE of ${filters} filters`,
       p.type === "suback" ? "MQTT-3.8.4-5" : "MQTT-3.11.3-1",
-      0x82,
     );
   }
   return codes;

@@ -14,12 +14,12 @@ import type { Packet, ProtocolVersion, PublishPacket } from "./codec/packet.ts";
 import type { ConnackProperties } from "./codec/properties.ts";
 import { encodeAck, encodePublish, NO_PROPERTIES } from "./codec/publish.ts";
 import { ackRefusal } from "./codec/reason_codes.ts";
-import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
+import { MQTTConnectionError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { keptRefusal } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
-import { ackCodes, unexpectedAck } from "./_acks.ts";
+import { ackCodes, outOfTurn, unexpectedAck } from "./_acks.ts";
 
 export type * from "./_protocol_types.ts";
 import type {
@@ -411,19 +411,11 @@ export class Protocol {
       // MQTT 5: an AUTH may come before the CONNACK (enhanced authentication).
       if (p.type === "auth") return this.#out.auth(p);
       if (p.type !== "connack") {
-        throw new MQTTProtocolError(
-          `Expected CONNACK first, got ${p.type.toUpperCase()}`,
-          "MQTT-3.2.0-1",
-          0x82,
-        );
+        throw outOfTurn(`Expected CONNACK first, got ${p.type.toUpperCase()}`, "MQTT-3.2.0-1");
       }
       if (this.#options.version === 5 && this.#clean && p.sessionPresent && p.returnCode === 0) {
         // MQTT 5 makes the client close (3.1.1 leaves it the choice).
-        throw new MQTTProtocolError(
-          "CONNACK with Session Present after a clean start",
-          "MQTT-3.2.2-4",
-          0x82,
-        );
+        throw outOfTurn("CONNACK with Session Present after a clean start", "MQTT-3.2.2-4");
       }
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
@@ -480,7 +472,7 @@ export class Protocol {
       case "auth":
         return this.#out.auth(p);
       case "connack":
-        throw new MQTTProtocolError("A second CONNACK on one connection", "MQTT-3.2.0-1", 0x82);
+        throw outOfTurn("A second CONNACK on one connection", "MQTT-3.2.0-1");
         // The decoder refuses the packets only a client sends.
     }
   }
