@@ -103,6 +103,8 @@ export class Protocol {
   #session = 0;
   #online = false;
   #awaitingConnack = false;
+  // This connection's CONNACK refused it: the broker closes it and may send nothing more.
+  #refused = false;
   // This connection asked for a clean start.
   #clean = false;
   // MQTT 5: the broker had no session for this connect(false): kept
@@ -158,6 +160,7 @@ export class Protocol {
   start(clean: boolean): void {
     this.#online = true;
     this.#awaitingConnack = true;
+    this.#refused = false;
     this.#clean = clean;
     this.#renewed = false;
     this.#generation++;
@@ -407,6 +410,10 @@ export class Protocol {
    * connection must be closed.
    */
   handle(p: Packet): void {
+    if (this.#refused) {
+      const rule = this.#options.version === 5 ? "MQTT-3.2.2-7" : "MQTT-3.2.2-5";
+      throw outOfTurn(`${p.type.toUpperCase()} after a refusing CONNACK`, rule);
+    }
     if (this.#awaitingConnack) {
       // MQTT 5: an AUTH may come before the CONNACK (enhanced authentication).
       if (p.type === "auth") return this.#out.auth(p);
@@ -419,6 +426,7 @@ export class Protocol {
       }
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
+      this.#refused = p.returnCode !== 0;
       this.#limits(p.properties ?? NO_PROPS);
       this.#out.connack(p);
       return;

@@ -11,6 +11,7 @@ import {
   MQTTClient,
   type MQTTClientOptions,
   MQTTConnectionError,
+  MQTTException,
   MQTTProtocolError,
 } from "../mod.ts";
 import {
@@ -387,6 +388,26 @@ function register(via: Via) {
           await assertClosedBecause(client, /Reserved packet type 15/, broker.peers[0]);
         },
       );
+    },
+    TIMEOUT,
+  );
+
+  test(
+    "a PUBLISH after a refusing CONNACK is not handed out: the connection is closed (MQTT-3.2.2-5)",
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await peer.expect("connect");
+        // CONNACK 5 (not authorized) and, in the same write, a message it must not send.
+        const publish = { type: "publish", topic: "secret", payload: text("x"), qos: 0 } as const;
+        await peer.write(Uint8Array.of(0x20, 2, 0, 5), { ...publish, retain: false, dup: false });
+        await peer.clientClosed;
+      }, async (broker) => {
+        const client = newClient(broker, "refused");
+        await assert.rejects(client.connect(), (e: unknown) => e instanceof MQTTException);
+        assert.equal(client.connected, false);
+        await broker.peers[0].clientClosed;
+        await assert.rejects(client.check_msg(), MQTTConnectionError);
+      });
     },
     TIMEOUT,
   );
