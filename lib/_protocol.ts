@@ -107,6 +107,8 @@ export class Protocol {
   #refused = false;
   // This connection asked for a clean start.
   #clean = false;
+  // The session kept is a clean one's, ended with its connection (MQTT-3.1.2-6).
+  #ended = false;
   // MQTT 5: the broker had no session for this connect(false): kept
   // publishes go out as new ones, not as retransmissions.
   #renewed = false;
@@ -258,9 +260,10 @@ export class Protocol {
 
   /**
    * connect(false) met Session Present 0, so the session goes: its incoming
-   * QoS 2 ids (both versions). MQTT 5 (MQTT-3.2.2-5), its PUBRELs too: kept
-   * publishes are not retransmitted (MQTT-4.4.0-1 needs "a session is
-   * present") but published anew, DUP=0, in order, under their ids, still
+   * QoS 2 ids (both versions). MQTT 5 (MQTT-3.2.2-5), and 3.1.1 after a
+   * clean session (whose state is not reused, MQTT-3.1.2-6), its PUBRELs
+   * too: kept publishes are not retransmitted (MQTT-4.4.0-1 needs "a session
+   * is present") but published anew, DUP=0, in order, under their ids, still
    * awaited; a QoS 2 one past its PUBREC too (twice rather than lost),
    * unless only its PUBREL is known.
    */
@@ -269,8 +272,9 @@ export class Protocol {
     this.#session++;
     this.#qos2Queued = null;
     for (const id of this.#store.incoming) this.#store.incoming.delete(id);
-    // 3.1.1 keeps the resend (as the spec has it for a session it takes as present).
-    if (this.#options.version !== 5) return;
+    // 3.1.1 keeps the resend (as the spec has it for a session it takes as present),
+    // but for a clean session's: the broker ended that one, as the client asked.
+    if (this.#options.version !== 5 && !this.#ended) return;
     this.#renewed = true;
     for (const [id, bytes] of this.#store.outgoing) {
       if (bytes[0] >> 4 === 3) continue;
@@ -427,6 +431,7 @@ export class Protocol {
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
       this.#refused = p.returnCode !== 0;
+      if (p.returnCode === 0) this.#ended = this.#clean;
       this.#limits(p.properties ?? NO_PROPS);
       this.#out.connack(p);
       return;

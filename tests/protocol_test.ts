@@ -635,3 +635,30 @@ test("3.1.1, Session Present 0 after connect(false): a new session's QoS 2 messa
     "not taken for a resend of the old one",
   );
 });
+
+test("3.1.1: connect(false) after a clean session publishes what it kept anew, DUP=0, no PUBREL: the broker ended that session (MQTT-3.1.2-6)", () => {
+  const h = harness();
+  h.connect(true);
+  const q1 = request(h.core, "puback", { payload: "one" });
+  const q2 = request(h.core, "pubrec", { payload: "two" });
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["publish 1", "publish 2", "pubrel 2"]);
+  h.cut(true); // the robust client's keepPending
+  h.connect(false, false);
+  // A PUBREL alone would be completed by a broker without the message: it would never go out.
+  assert.deepEqual(ids(h.sent()), ["publish 1", "publish 2"]);
+  h.core.handle({ type: "puback", packetId: 1 });
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 2"]);
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  assert.deepEqual([q1.state, q2.state], ["resolved", "resolved"]);
+  assert.equal(h.store.outgoing.size, 0);
+  // A session of connect(false)'s, lost by the broker, is still retransmitted as 3.1.1 has it.
+  const q3 = request(h.core, "puback", { payload: "three" });
+  h.sent();
+  h.cut(true);
+  h.connect(false, false);
+  assert.deepEqual(ids(h.sent()), ["publish 3 dup"]);
+  h.core.handle({ type: "puback", packetId: 3 });
+  assert.equal(q3.state, "resolved");
+});

@@ -147,6 +147,44 @@ forEachBroker(
   BOTH,
 );
 
+test(
+  "3.1.1, first connect() clean: a QoS 2 publish past its PUBREC when the connection is cut is delivered, not completed as a bare PUBREL (MQTT-3.1.2-6)",
+  async () => {
+    // mosquitto releases a QoS 2 message on PUBREL, and ends a clean session with its
+    // connection: a PUBREL resent into the next session would complete it unpublished.
+    const broker = await startMosquitto();
+    const tap = new Tap(broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("clean"), broker.host, {
+      port: broker.port,
+      transport: tap.transport,
+    });
+    c.DELAY = 0;
+    const u = uniqueId("clean");
+    const sub = new Simple(uniqueId("s"), broker.host, { port: broker.port });
+    try {
+      await sub.connect();
+      await sub.subscribe(u, 2);
+      await c.connect(); // clean, as umqtt.robust's examples start; reconnects are connect(false)
+      tap.swallow = (p) => p.type === "pubrel"; // the broker holds the message, never its release
+      const publishing = c.publish(u, "once", false, 2);
+      await until(() => tap.conns[0].written.some((p) => p.type === "pubrel"), "PUBREL written");
+      tap.swallow = false;
+      tap.conns[0].cut();
+      await publishing;
+      const again = tap.conns.slice(1).flatMap((k) => k.written.map((p) => p.type));
+      assert.deepEqual(again.filter((t) => t !== "connect"), ["publish", "pubrel"]);
+      assert.equal(text((await withTimeout(sub.wait_msg(), 5000, "the message")).payload), "once");
+      await sub.ping();
+      assert.equal(await sub.check_msg(), undefined, "delivered once");
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await broker.stop();
+    }
+  },
+  { timeout: 30_000 },
+);
+
 forEachBroker(
   "keepalive finds a blackholed connection and the client reconnects",
   async (broker, v) => {
