@@ -88,8 +88,7 @@ export class Protocol {
   #pingSentAt = 0;
   // The writer's count for the keepalive's PINGREQ until it is written (behind a large PUBLISH).
   #pingTicket = 0;
-  // Incoming QoS 2 ids queued and not yet handled (the store has the handled ones).
-  // (Made on the first QoS 2 message: an idle client carries no empty Set.)
+  // Incoming QoS 2 ids queued, not yet handled (the store has those); made on first use.
   #qos2Queued: Set<number> | null = null;
   // Incoming QoS 2 ids of this connection PUBREC'd and awaiting PUBREL: they
   // count against our Receive Maximum until our PUBCOMP (MQTT 5 section 4.9).
@@ -314,11 +313,14 @@ export class Protocol {
    * return codes for a SUBACK. The id goes into `request.bytes` at
    * `request.idAt`. With `keep`, the packet joins the session, to be resent
    * after a reconnect. It goes out at once, in the caller's turn, when an id
-   * is free; when all 65535 are in use it waits, in call order, for an
-   * acknowledgement to free one (and is dropped if its signal aborts first).
+   * is free (a publish: and the broker's Receive Maximum has room); if not,
+   * it waits, in call order, and is dropped if its signal aborts first. Only
+   * publishes wait for the Receive Maximum (MQTT-3.3.4-8): a SUBSCRIBE or
+   * UNSUBSCRIBE goes when an id is free, whatever publishes wait.
    */
   send(request: Request): void {
-    const id = this.#waiting.length === 0 && this.#room(request) ? this.#takeId() : undefined;
+    const first = this.#waiting.length === 0 || !request.keep;
+    const id = first && this.#room(request) ? this.#takeId() : undefined;
     if (id !== undefined) this.#sendAs(id, request);
     else (this.#waiting === NONE ? this.#waiting = [] : this.#waiting).push(request);
   }

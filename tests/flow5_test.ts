@@ -391,3 +391,42 @@ test("autoTopicAlias false: no aliases even when the broker allows them", async 
     await bye(client, broker);
   });
 }, TIMEOUT);
+
+test(
+  "Receive Maximum delays only PUBLISHes: a SUBSCRIBE and an UNSUBSCRIBE go at once (MQTT-3.3.4-8)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { receiveMaximum: 1 });
+      const first = await peer.expect("publish");
+      // The second publish waits for the first's PUBACK; the SUBSCRIBE and UNSUBSCRIBE must not.
+      const before = await roundTrip(peer);
+      assert.deepEqual(before.map((p) => p.type), ["subscribe", "unsubscribe"]);
+      const [sub, unsub] = before as unknown as [{ packetId: number }, { packetId: number }];
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [0] });
+      await peer.write({ type: "unsuback", packetId: unsub.packetId, reasonCodes: [0] });
+      await peer.write({ type: "puback", packetId: first.packetId! });
+      const second = await peer.expect("publish");
+      await peer.write({ type: "puback", packetId: second.packetId! });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = v5(broker, "rm1sub");
+      await client.connect();
+      const calls = [
+        client.publish("t", "1", false, 1),
+        client.publish("t", "2", false, 1),
+        client.subscribe("s", 0),
+        client.unsubscribe("s"),
+      ];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settled = await Promise.race([
+        Promise.all(calls),
+        new Promise((r) => timer = setTimeout(r, 3000, "timed out")),
+      ]);
+      clearTimeout(timer);
+      assert.notEqual(settled, "timed out", "the SUBSCRIBE waited for the PUBACK");
+      await client.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
