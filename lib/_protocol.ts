@@ -539,7 +539,8 @@ export class Protocol {
       if (counted) (this.#qos2Released ??= new Set()).add(id);
       const pubrec = encodeAck({ type: "pubrec", packetId: id });
       if (current) this.#acks!.settle(seq, pubrec, this.#out);
-      else this.#out.write(pubrec);
+      // Not before the CONNACK (MQTT-3.1.2-30): the broker's resend is answered then.
+      else if (!this.#awaitingConnack) this.#out.write(pubrec);
     } else if (current) {
       // A QoS 1 ack goes only on the connection the message came on.
       const puback = this.#online ? encodeAck({ type: "puback", packetId: id }) : null;

@@ -523,3 +523,82 @@ for (const who of ["the broker never answers", "onAuth never settles"]) {
     TIMEOUT,
   );
 }
+
+let authBroker: HostileBroker | undefined;
+
+test(
+  "with an Authentication Method nothing but AUTH goes before CONNACK: a PUBREC of the last connection's message waits (MQTT-3.1.2-30)",
+  async () => {
+    const METHOD = "SCRAM-SHA-256";
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    let handled!: () => void;
+    const messageHandled = new Promise<void>((r) => handled = r);
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      const n = authBroker!.peers.indexOf(peer);
+      if (n === 0) {
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        await peer.write({
+          type: "publish",
+          topic: "t",
+          payload: bytes("q2"),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: 7,
+        });
+        // Lost before the client handled it.
+        peer.end();
+        return;
+      }
+      // The second connection: its CONNECT is read; the application handles the message now.
+      await messageHandled;
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: { authenticationMethod: METHOD, authenticationData: bytes("challenge") },
+      });
+      const before: string[] = [];
+      for (let p = await peer.next(); p.type !== "auth"; p = await peer.next()) before.push(p.type);
+      await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
+      // The session's resend (MQTT-4.4.0-1) is answered: the message was handled.
+      await peer.write({
+        type: "publish",
+        topic: "t",
+        payload: bytes("q2"),
+        qos: 2,
+        retain: false,
+        dup: true,
+        packetId: 7,
+      });
+      const after: string[] = [];
+      for (let p = await peer.next(); p.type !== "disconnect"; p = await peer.next()) {
+        after.push(`${p.type} ${"packetId" in p ? p.packetId : ""}`);
+      }
+      assert.deepEqual(before, [], "packets other than AUTH before CONNACK");
+      assert.deepEqual(after, ["pubrec 7"]);
+    }, async (b) => {
+      authBroker = b;
+      const client = new MQTTClient(uniqueId("auth-pubrec"), b.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+        onAuth: () => bytes("answer"),
+        sessionExpiryInterval: 60,
+      });
+      const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+      await client.connect(false);
+      await lost;
+      const connecting = client.connect(false);
+      await new Promise((r) => setTimeout(r, 100)); // its CONNECT is out
+      const m = await client.check_msg();
+      assert.equal(m?.qos, 2);
+      await new Promise((r) => setTimeout(r, 50));
+      handled();
+      assert.equal(await connecting, true);
+      await new Promise((r) => setTimeout(r, 100)); // the resend is answered
+      await client.disconnect();
+      for (const peer of b.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
