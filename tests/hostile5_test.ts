@@ -21,6 +21,7 @@ import {
   withHostileBroker,
 } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
+import { startAedes } from "./_brokers.ts";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 
@@ -650,6 +651,49 @@ test(
       );
       await closedWith(client, broker.peers[0], 0x82);
     });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a broker without MQTT 5 refuses level 5 with 3.1.1's CONNACK 0x01: connect() rejects with 0x84, Unsupported Protocol Version",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      // What an MQTT 3.1.1 broker answers a CONNECT of a level it lacks (MQTT 3.1.1, MQTT-3.1.2-2).
+      await peer.write([0x20, 0x02, 0x00, 0x01]);
+      peer.end();
+      await peer.clientClosed;
+    }, async (b) => {
+      const client = v5(b, "v5on311");
+      const e = await client.connect().catch((e) => e);
+      assert.ok(e instanceof MQTTException, String(e));
+      assert.equal(e.code, 0x84);
+      assert.match(e.message, /Unsupported Protocol Version/);
+      await client.disconnect();
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "aedes, which speaks 3.1.1 only, answers protocol level 5 that way: connect() rejects with 0x84",
+  async () => {
+    const broker = await startAedes();
+    try {
+      const client = new MQTTClient(uniqueId("v5on311"), broker.host, {
+        port: broker.port,
+        protocolVersion: 5,
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTException, String(e));
+        assert.equal(e.code, 0x84);
+        return true;
+      });
+      assert.equal(client.connected, false);
+    } finally {
+      await broker.stop();
+    }
   },
   TIMEOUT,
 );

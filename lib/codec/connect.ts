@@ -201,7 +201,12 @@ export function encodeConnack(p: ConnackPacket, version: ProtocolVersion = 4): U
   return buildPacket(0x20, [[+p.sessionPresent, checkReasonCode(code, 2, true)], props]);
 }
 
-/** Decodes a CONNACK body; in MQTT 5.0 its reason code is checked and its properties read. */
+/**
+ * Decodes a CONNACK body; in MQTT 5.0 its reason code is checked and its
+ * properties read, but for a 3.1.1 broker's refusal of protocol level 5
+ * (return code 0x01, no properties), which reads as 0x84, Unsupported
+ * Protocol Version.
+ */
 export function decodeConnack(body: Uint8Array, version: ProtocolVersion = 4): ConnackPacket {
   const r = new BodyReader(body, "CONNACK");
   const flags = r.u8("acknowledge flags");
@@ -214,6 +219,8 @@ export function decodeConnack(body: Uint8Array, version: ProtocolVersion = 4): C
   const returnCode = r.u8("return code");
   const packet: ConnackPacket = { type: "connack", sessionPresent: flags === 1, returnCode };
   if (version === 5) {
+    // A broker without MQTT 5 refuses level 5 as MQTT 3.1.1 has it (its MQTT-3.1.2-2).
+    if (returnCode === 1 && r.left === 0) return { ...packet, returnCode: 0x84 };
     checkReasonCode(returnCode, 2);
     readProperties(r, 2, packet);
   }
