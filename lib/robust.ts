@@ -21,7 +21,11 @@
  * const c = new MQTTClient("umqtt_client", "mqtt://127.0.0.1");
  * c.DEBUG = true;
  * c.set_callback((topic, msg) => console.log(topic, msg));
- * if (!await c.connect(false)) await c.subscribe("foo_topic");
+ * await c.connect(false);
+ * // umqtt.robust subscribes only if connect() found no session; subscribe
+ * // whatever it returns, so that this client knows the subscription and
+ * // renews it when a broker has lost the session.
+ * await c.subscribe("foo_topic");
  * while (true) await c.wait_msg();
  * ```
  *
