@@ -4,6 +4,7 @@
 // passes to it. Before, each such attempt left a socket open, and a
 // reconnecting client leaked one per attempt.
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { connectNode } from "../lib/transports/node.ts";
 import { brokerKinds, startMosquitto } from "./_brokers.ts";
@@ -114,3 +115,28 @@ test(
   },
   { ignore: !("Deno" in globalThis) },
 );
+
+test("connectNode aborted while node:net or node:tls loads rejects with the reason, opening nothing", async () => {
+  // The abort lands while connectNode awaits its import(): the listener it
+  // adds afterwards is added to a signal that has already aborted, and never
+  // runs. The socket then connected anyway (to a host that drops SYNs, it
+  // kept a Node process alive for the ~2 min the kernel tries).
+  let accepted = 0;
+  const server = createServer((s) => (accepted++, s.destroy()));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    for (const ssl of [false, true]) {
+      const ac = new AbortController();
+      const opening = connectNode({ hostname: "127.0.0.1", port, ssl, signal: ac.signal });
+      const reason = new Error("given up");
+      ac.abort(reason);
+      const got = await opening.then(async (pair) => (await pair.close?.(), "opened"), (e) => e);
+      assert.equal(got, reason, `ssl: ${ssl}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(accepted, 0, "a connection reached the server");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -52,6 +52,8 @@ export async function connectNode(
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import("node:tls");
+    // Again: an abort while the module loaded has no listener below to hear it.
+    signal?.throwIfAborted();
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     socket = tls.connect({
       host,
@@ -63,6 +65,7 @@ export async function connectNode(
     });
   } else {
     const net: typeof import("node:net") = await import("node:net");
+    signal?.throwIfAborted();
     socket = net.connect({ host, port });
   }
   await new Promise<void>((resolve, reject) => {
