@@ -22,6 +22,8 @@ export interface WebSocketLike {
   send(data: Uint8Array): void;
   /** Closes the connection. */
   close(code?: number): void;
+  /** Drops the connection without the closing handshake, where there is one (`ws`, Bun). */
+  terminate?(): void;
   /** Listens for `open`, `message`, `error` and `close`. */
   addEventListener(type: string, listener: (event: unknown) => void): void;
 }
@@ -114,13 +116,17 @@ export async function connectWebSocket(
   // frames sent before, such as a DISCONNECT, have reached the broker when
   // disconnect() returns: a process that exits right after it would otherwise
   // drop them, and the broker would publish the will. Bounded, for a peer
-  // that never answers the handshake.
+  // that never answers the handshake; then dropped where the WebSocket can
+  // be (`ws` waits 30 s more for it, keeping the process alive).
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= new Promise<void>((resolve) => {
       closed = true;
       if (socketClosed) return resolve();
-      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      const timer = setTimeout(() => {
+        ws.terminate?.();
+        resolve();
+      }, CLOSE_WAIT_MS);
       ws.addEventListener("close", () => {
         clearTimeout(timer);
         resolve();
@@ -171,6 +177,8 @@ export async function connectWebSocket(
       if (closed) throw new Error("The WebSocket is closed");
       ws.send(chunk);
       if (ws.bufferedAmount > high) await drained();
+      // Its bytes may never leave: a write that resolved would say they had.
+      if (closed) throw new Error("The WebSocket closed before its buffer drained");
     },
     close,
     abort: close,

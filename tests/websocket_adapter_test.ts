@@ -1,0 +1,62 @@
+// The WebSocket adapter against a stand-in WebSocket whose peer stopped
+// reading, under any runtime (Deno, and Bun in CI): what the adapter does
+// when the closing handshake never ends, and when the connection drops under
+// a write that waits for the send buffer to drain.
+import assert from "node:assert/strict";
+import { connectWebSocket } from "../lib/transports/websocket.ts";
+import { test } from "./_test.ts";
+
+/**
+ * A WebSocket whose peer stopped reading: it opens, buffers whatever is
+ * sent, and never answers the closing handshake. `terminate()` (as `ws`'s
+ * and Bun's) drops the connection at once.
+ */
+class StuckWebSocket {
+  static last: StuckWebSocket | null = null;
+  binaryType = "";
+  bufferedAmount = 0;
+  terminated = false;
+  readonly #listeners = new Map<string, ((e: unknown) => void)[]>();
+  readonly #opening: ReturnType<typeof setTimeout>;
+  constructor(_url: string, _protocols: string[]) {
+    StuckWebSocket.last = this;
+    this.#opening = setTimeout(() => this.emit("open", {}), 0);
+  }
+  send(data: Uint8Array) {
+    this.bufferedAmount += data.length;
+  }
+  close() {}
+  terminate() {
+    clearTimeout(this.#opening);
+    this.terminated = true;
+    this.emit("close", {});
+  }
+  addEventListener(type: string, f: (e: unknown) => void) {
+    this.#listeners.set(type, [...this.#listeners.get(type) ?? [], f]);
+  }
+  emit(type: string, e: unknown) {
+    for (const f of this.#listeners.get(type) ?? []) f(e);
+  }
+}
+
+test("connectWebSocket: close() ends a connection whose closing handshake never ends", async () => {
+  // ws (Node) waits 30 s for the peer's close frame, Bun about as long: the
+  // socket then kept the process alive that long after disconnect() resolved.
+  const pair = await connectWebSocket("ws://stuck.test", { WebSocket: StuckWebSocket });
+  await pair.close!();
+  assert.equal(StuckWebSocket.last!.terminated, true, "close() left the WebSocket open");
+});
+
+test("connectWebSocket: a write waiting for the buffer to drain rejects when the WebSocket closes", async () => {
+  // It resolved, as if its bytes had gone out; the client then wrote its next
+  // piece to the closed stream (Node 20: an ERR_INTERNAL_ASSERTION "bug in
+  // Node.js" as the publish's error), and a QoS 0 publish could resolve unsent.
+  const pair = await connectWebSocket("ws://stuck.test", { WebSocket: StuckWebSocket });
+  const writer = pair.writable.getWriter();
+  const write = writer.write(new Uint8Array(2 << 20)).then(() => "resolved", (e) => e);
+  await new Promise((r) => setTimeout(r, 20));
+  StuckWebSocket.last!.terminate(); // the connection drops under the pending write
+  const got = await write;
+  assert.ok(got instanceof Error, `the write ${got}`);
+  assert.match(got.message, /closed/);
+});
