@@ -96,3 +96,58 @@ test("connectWebSocket: closing the pair ends a pending read", async () => {
     });
   }
 });
+
+test("connectWebSocket: a failed connection's error says why (the runtime's reason)", async () => {
+  const { connectWebSocket } = await import("../lib/transports/websocket.ts");
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    () => new Response("no MQTT here", { status: 404 }),
+  );
+  try {
+    await assert.rejects(
+      connectWebSocket(`ws://127.0.0.1:${server.addr.port}/mqtt`),
+      /WebSocket connection to .* failed: .*404/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+test("connectWebSocket: a server that does not select the subprotocol mqtt is refused (MQTT-6.0.0-4)", async () => {
+  // Browsers, ws and Bun refuse it in the handshake; Deno's WebSocket opened,
+  // and connect() waited out its connectTimeout for a CONNACK.
+  const { connectWebSocket } = await import("../lib/transports/websocket.ts");
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req); // no protocol chosen
+    socket.onerror = () => {};
+    return response;
+  });
+  try {
+    await assert.rejects(
+      connectWebSocket(`ws://127.0.0.1:${server.addr.port}/mqtt`),
+      /subprotocol/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+test("connectWebSocket: aborted during the handshake, it rejects with the signal's reason", async () => {
+  // As connectNode and connectDeno do; the WebSocket's own "error" came first.
+  const { connectWebSocket } = await import("../lib/transports/websocket.ts");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // takes TCP, never answers
+  const accepted = listener.accept();
+  try {
+    const ac = new AbortController();
+    const opening = connectWebSocket(`ws://127.0.0.1:${listener.addr.port}/mqtt`, {
+      signal: ac.signal,
+    });
+    const conn = await accepted;
+    const reason = new Error("given up");
+    ac.abort(reason);
+    assert.equal(await opening.catch((e) => e), reason);
+    conn.close();
+  } finally {
+    listener.close();
+  }
+});

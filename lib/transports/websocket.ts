@@ -18,6 +18,8 @@ export interface WebSocketLike {
   binaryType: string;
   /** Bytes sent but not yet handed to the network. */
   readonly bufferedAmount: number;
+  /** The subprotocol the server selected. */
+  readonly protocol?: string;
   /** Sends one binary message. */
   send(data: Uint8Array): void;
   /** Closes the connection. */
@@ -95,11 +97,23 @@ export async function connectWebSocket(
   const onAbort = () => ws.close();
   try {
     await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve());
-      ws.addEventListener(
-        "error",
-        () => reject(new Error(`WebSocket connection to ${url} failed`)),
-      );
+      ws.addEventListener("open", () => {
+        // MQTT-6.0.0-4: the server selects "mqtt". Browsers, ws and Bun fail
+        // the handshake of one that selects none; Deno's WebSocket opens.
+        if (ws.protocol === undefined || ws.protocol === "mqtt") return resolve();
+        ws.close();
+        reject(new Error(`WebSocket to ${url}: the server did not select the subprotocol mqtt`));
+      });
+      ws.addEventListener("error", (e) => {
+        // The runtime's reason, where it gives one (ws, Deno, Bun; browsers give none).
+        const why = (e as { message?: unknown }).message;
+        // An abort closes it, and the runtimes report that as an error first.
+        reject(
+          signal?.aborted
+            ? signal.reason
+            : new Error(`WebSocket connection to ${url} failed${why ? `: ${why}` : ""}`),
+        );
+      });
       ws.addEventListener(
         "close",
         () => reject(signal?.reason ?? new Error(`WebSocket to ${url} closed`)),
