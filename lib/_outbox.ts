@@ -45,11 +45,12 @@ export class Outbox {
     if (refused) return Promise.reject(refused);
     if (packet && qos === 0) {
       p.spent = bytes !== undefined;
-      return this.#once(conn.core.wire(packet, bytes, undefined, true));
+      return abortable(this.#once(conn.core.wire(packet, bytes, undefined, true)), signal);
     }
     // Only MQTT 5 QoS 0 bytes are built as they go (above): these are here.
     const full = bytes!;
-    if (qos === 0) return this.#once(full);
+    // QoS 0: the signal stops the wait for the write (a broker that stopped reading).
+    if (qos === 0) return abortable(this.#once(full), signal);
     const kind = qos === 1 ? "puback" : "pubrec";
     return abortable(this.#send(kind, full, idAt, signal, true, undefined, packet), signal);
   }

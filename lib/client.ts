@@ -356,7 +356,7 @@ export class MQTTClient extends EventTarget {
    * @param retain Retain flag, or `{ retain, qos, properties, signal }`.
    * @param qos 0, 1 or 2.
    * @param options `signal`: aborting it stops the wait for the acknowledgement
-   * (the message may already be on its way); MQTT 5: `properties`.
+   * (QoS 0: for the write; the message may already be on its way); MQTT 5: `properties`.
    * @throws {TypeError} A bad topic, payload or property.
    * @throws {RangeError} A QoS out of range, a packet over the protocol's limit; with MQTT 5
    * a QoS over the broker's Maximum QoS, retain where it has none, or a packet over its Maximum

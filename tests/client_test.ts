@@ -14,7 +14,7 @@ import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brok
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 import { socketStreams } from "../lib/transports/node.ts";
 import { connect as netConnect } from "node:net";
 
@@ -538,6 +538,34 @@ test("connect times out with MQTTConnectionError when no CONNACK comes", async (
   assert.equal(c.connected, false);
   for (const socket of sockets) socket.destroy();
   await closed(server);
+});
+
+test("a QoS 0 publish whose write is stuck rejects with its signal's reason when it aborts", async () => {
+  // A broker that answers CONNECT, then stops reading: 16 MiB cannot all go out.
+  const sockets: Socket[] = [];
+  const server = await listen((socket) => {
+    sockets.push(socket);
+    socket.once("data", () => {
+      socket.write(Uint8Array.of(0x20, 2, 0, 0));
+      socket.pause();
+    });
+  });
+  const c = new MQTTClient(uniqueId("stuck"), "127.0.0.1", { port: portOf(server) });
+  try {
+    await c.connect();
+    const stop = new AbortController();
+    const publishing = c.publish("t", new Uint8Array(16 << 20), { signal: stop.signal });
+    const outcome = publishing.then(() => "written", (e) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    const reason = new Error("given up");
+    stop.abort(reason);
+    // Keepalive is off: without the signal, nothing would ever settle it.
+    assert.equal(await withTimeout(outcome, 5000, "the aborted publish to settle"), reason);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await c.disconnect();
+    await closed(server);
+  }
 });
 
 test("connect to a closed port rejects with MQTTConnectionError and its cause", async () => {
