@@ -151,7 +151,8 @@ export class MQTTClient extends SimpleClient {
   #lastError: unknown;
   #hookFailed: { error: unknown } | null = null; // log() threw on the loss: the reconnect ends
   #endedWith: Error | null = null; // what the last reconnect that gave up ended with
-  // Each filter subscribed to, with its options (the granted QoS) and its SUBSCRIBE's properties.
+  // Each filter subscribed to, with its options (the QoS asked for: another broker may grant
+  // more than the last did) and its SUBSCRIBE's properties.
   #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
   // A broker without our session was met, or an attempt's CONNECT went
   // unanswered (the broker may yet make a session of it), and the
@@ -223,9 +224,7 @@ export class MQTTClient extends SimpleClient {
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
       subscriptions.forEach((s, i) => {
-        if (codes[i] < 0x80) {
-          this.#subscriptions.set(s.topic, [{ ...s, qos: codes[i] as QoS }, properties]);
-        }
+        if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [{ ...s }, properties]);
       });
     };
     h.unsubscribed = (topics) => {

@@ -275,6 +275,39 @@ forEachBroker(
   },
 );
 
+test(
+  "robust: a failover renews each subscription at the QoS asked for, not the one the last broker granted",
+  async () => {
+    const capped = await startMosquitto({ extraConfig: ["max_qos 1"] });
+    const full = await startMosquitto();
+    const u = uniqueId("renew");
+    const c = new RobustClient(uniqueId("rq"), [
+      `mqtt://${capped.host}:${capped.port}`,
+      `mqtt://${full.host}:${full.port}`,
+    ]);
+    c.DELAY = 0.02;
+    const pub = new MQTTClient(uniqueId("p"), full.host, { port: full.port });
+    try {
+      await c.connect(false);
+      assert.equal(await c.subscribe(u, 2), 1, "the first broker grants QoS 1");
+      await capped.stop();
+      await until(() => c.connected && c.url.endsWith(`:${full.port}`), "failed over");
+      // The renewal asked the second broker for QoS 2, which it grants: a QoS 2 message arrives so.
+      await pub.connect();
+      await pub.publish(u, "exactly once", false, 2);
+      const m = await c.wait_msg();
+      assert.equal(m.qos, 2);
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), () => {});
+      await full.stop();
+      await capped.stop();
+    }
+  },
+  { timeout: 30_000 },
+);
+
 forEachBroker(
   "robust: with every server down it goes round the list with backoff between rounds",
   async (broker) => {
