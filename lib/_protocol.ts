@@ -208,7 +208,7 @@ export class Protocol {
         (this.#held === NONE ? this.#held = [] : this.#held).push(id);
       } else {
         sent++;
-        this.#out.write(this.#again(bytes));
+        this.#out.write(this.#again(bytes, id));
       }
     }
     // Publishes that waited for their turn on an earlier connection (see end()).
@@ -223,8 +223,10 @@ export class Protocol {
   }
 
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */
-  #again(bytes: Uint8Array): Uint8Array {
+  #again(bytes: Uint8Array, id: number): Uint8Array {
     if (bytes[0] >> 4 !== 3 || this.#renewed) return bytes;
+    // Past its PUBREC, stored as its PUBLISH by a 3.1.1 clean session; session kept: PUBREL.
+    if (this.#inflight.get(id)?.kind === "pubcomp") return Uint8Array.of(0x62, 2, id >> 8, id);
     const packet = bytes.slice();
     packet[0] |= 0x08;
     return packet;
@@ -384,8 +386,8 @@ export class Protocol {
   #drain(): void {
     const held = this.#held, kept = this.#store.outgoing;
     while (held.length > 0 && kept.size - held.length < this.#window) {
-      const bytes = kept.get(held.shift()!);
-      if (bytes) this.#out.write(this.#again(bytes));
+      const id = held.shift()!, bytes = kept.get(id);
+      if (bytes) this.#out.write(this.#again(bytes, id));
     }
     while (this.#waiting.length > 0) {
       const r = this.#waiting[0];
@@ -457,9 +459,9 @@ export class Protocol {
           return f.reject(ackRefusal(p.type, reason, p.properties));
         }
         if (p.type === "pubrec") {
-          // QoS 2, step two: the broker has the message; release it (MQTT-4.3.3).
-          const pubrel = encodeAck({ type: "pubrel", packetId: p.packetId });
-          this.#kept().outgoing.set(p.packetId, pubrel);
+          // Release (MQTT-4.3.3); a 3.1.1 clean session stores the PUBLISH, anew if restarted.
+          const id = p.packetId, pubrel = encodeAck({ type: "pubrel", packetId: id });
+          if (!this.#clean || this.#options.version === 5) this.#kept().outgoing.set(id, pubrel);
           f.kind = "pubcomp";
           this.#out.write(pubrel);
           return;

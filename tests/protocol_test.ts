@@ -153,7 +153,8 @@ test("ack order: a QoS 2 resend answered at once waits for the messages before i
 
 test("QoS 2 out: PUBLISH, PUBREC → PUBREL (kept), PUBCOMP resolves; a PUBREC again resends PUBREL", () => {
   const h = harness();
-  h.connect(true);
+  // A persistent session's: a 3.1.1 clean session keeps the PUBLISH (see below).
+  h.connect(false);
   const t = request(h.core, "pubrec");
   assert.deepEqual(ids(h.sent()), ["publish 1"]);
   h.core.handle({ type: "pubrec", packetId: 1 });
@@ -661,4 +662,20 @@ test("3.1.1: connect(false) after a clean session publishes what it kept anew, D
   assert.deepEqual(ids(h.sent()), ["publish 3 dup"]);
   h.core.handle({ type: "puback", packetId: 3 });
   assert.equal(q3.state, "resolved");
+});
+
+test("3.1.1: a clean session's QoS 2 publish past its PUBREC is stored as its PUBLISH: a process restarted on the store sends it anew, not a PUBREL the broker would complete unpublished", () => {
+  const h = harness();
+  h.connect(true);
+  request(h.core, "pubrec", { payload: "two" });
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 1", "pubrel 1"]);
+  // Killed here; a new process, on the same (persisted) store, resumes with connect(false).
+  const again = harness(h.store);
+  again.connect(false, false);
+  assert.deepEqual(ids(again.sent()), ["publish 1 dup"]);
+  again.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(again.sent()), ["pubrel 1"]);
+  again.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.equal(again.store.outgoing.size, 0);
 });
