@@ -511,6 +511,10 @@ export function clientConfig(
     throw new TypeError("Invalid sessionStore: needs an outgoing Map and an incoming Set");
   }
   if (store) checkStore(store);
+  if (o.authenticationMethod === "") {
+    // The codec takes it (an empty string is a string); as the client's method it names nothing.
+    throw new TypeError("Invalid authenticationMethod: an empty string; give the method's name");
+  }
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
     throw invalid("onAuth", o.onAuth, "a function");
   }

@@ -128,6 +128,11 @@ test("MQTT 5 options CONNECT would carry wrongly are refused: topicAliasMaximum 
     /^TypeError: Invalid CONNECT: authenticationData needs an authenticationMethod \(MQTT 5\.0 section 3\.1\.2\.11\.10\)$/,
   );
   assert.equal(opened, 0);
+  // The codec takes an empty method (a zero-length string is one); the client names none so.
+  assert.throws(
+    () => make({ authenticationMethod: "", authenticationData: new Uint8Array(1) }),
+    /^TypeError: Invalid authenticationMethod: an empty string; give the method's name$/,
+  );
 });
 
 test("disconnect, request and a transport: what is not an object, or not a StreamPair, is named", async () => {

@@ -157,6 +157,27 @@ export const fixtures5: Fixture5[] = [
       0x00, 0x00, // client id "" (the server assigns one)
     ],
   },
+  {
+    // A zero-length UTF-8 string is a string: the method is present, so the
+    // data may follow it (MQTT 5.0 sections 1.5.4, 3.1.2.11.9, 3.1.2.11.10).
+    name: "CONNECT with an empty Authentication Method and Authentication Data",
+    packet: {
+      type: "connect", protocolVersion: 5, clientId: "a", cleanSession: true, keepalive: 60,
+      properties: { authenticationMethod: "", authenticationData: text("x") },
+    },
+    bytes: [
+      0x10, // CONNECT
+      0x15, // remaining length 21
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT"
+      0x05, // protocol version 5
+      0x02, // connect flags: clean start
+      0x00, 0x3c, // keep alive 60
+      0x07, // property length 7
+      0x15, 0x00, 0x00, // authentication method ""
+      0x16, 0x00, 0x01, 0x78, // authentication data "x"
+      0x00, 0x01, 0x61, // client id "a"
+    ],
+  },
 
   // ---- CONNACK (3.2) ----
   {

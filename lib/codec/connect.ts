@@ -69,7 +69,11 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   const flags = (p.cleanSession ? 0x02 : 0) |
     (will ? 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0) : 0) |
     (user ? 0x80 : 0) | (password ? 0x40 : 0);
-  if (v5 && p.properties?.authenticationData && !p.properties.authenticationMethod) {
+  // An empty method is a method (a zero-length string): only an absent one is missing.
+  if (
+    v5 && p.properties?.authenticationData !== undefined &&
+    p.properties.authenticationMethod === undefined
+  ) {
     throw new TypeError(`Invalid CONNECT: ${NO_METHOD} (${NO_METHOD_RULE})`);
   }
   const props = v5 ? writeProperties(p.properties, 1) : undefined;
@@ -162,7 +166,7 @@ export function decodeConnect(body: Uint8Array, version: ProtocolVersion = 4): C
     packet.protocolVersion = 5;
     readProperties(r, 1, packet);
     const auth = packet.properties;
-    if (auth?.authenticationData && !auth.authenticationMethod) {
+    if (auth?.authenticationData && auth.authenticationMethod === undefined) {
       throw new MQTTProtocolError(`CONNECT has ${NO_METHOD}`, NO_METHOD_RULE, 0x82);
     }
   }
