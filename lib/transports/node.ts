@@ -52,13 +52,22 @@ export async function connectNode(
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
   if (ssl) {
     const tls: typeof import("node:tls") = await import("node:tls");
+    const net: typeof import("node:net") = await import("node:net");
     // Again: an abort while the module loaded has no listener below to hear it.
     signal?.throwIfAborted();
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
+    const name = p.server_hostname;
+    // An IP address is no SNI name (RFC 6066): as `servername`, Node prints
+    // DEP0123 to stderr and Bun throws. It goes unsent, and is verified
+    // against the certificate by checkServerIdentity instead.
+    const ip = name !== undefined && net.isIP(name) !== 0;
     socket = tls.connect({
       host,
       port,
-      servername: p.server_hostname,
+      servername: ip ? "" : name,
+      ...(ip
+        ? { checkServerIdentity: (_: string, cert) => tls.checkServerIdentity(name, cert) }
+        : {}),
       ca,
       cert: p.cert,
       key: p.key,
