@@ -618,3 +618,30 @@ test("-F: widths on payload fields pad and never cut; %D is escaped on a termina
     assert.throws(() => f(format), { name: "UsageError", message });
   }
 });
+
+forEachBroker(
+  "-F @ sequences print strftime's fields in local time, as mosquitto_sub prints them",
+  async (b) => {
+    const format = "@Y-@m-@dT@H:@M:@S@z|@a @b @e @j @p @Z|@@|@q|@N";
+    for (const TZ of ["Asia/Kolkata", "America/St_Johns"]) {
+      const topic = uniqueId("cli-strftime");
+      const sub = ["-t", topic, "-C", "1", "-F", `${format}|%I`];
+      const theirs = await mosquittoSub(b, sub, { TZ });
+      const ours = await subscribed([...at(b), ...sub], { TZ });
+      assert.equal((await cli(["pub", ...at(b), "-t", topic, "-m", "x"])).code, 0);
+      const r = await ours.result();
+      assert.equal(r.code, 0, r.stderr);
+      const line = dec.decode(r.stdout).trimEnd();
+      const their = (await theirs.output()).trimEnd();
+      // The same text but for the digits of the time (and the words of a day or month that ends).
+      const shape = (s: string) => s.replace(/\d/g, "0").split("|").slice(2).join("|");
+      assert.equal(shape(line), shape(their), `TZ=${TZ}`);
+      const [stamp, words, , , nanos, iso] = line.split("|");
+      assert.equal(stamp, iso, `TZ=${TZ}: @ and %I print one time`);
+      assert.match(words, /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{3} [AP]M \S+$/);
+      assert.match(nanos, /^\d{3}000000$/);
+      assert.equal(stamp.slice(-5), their.split("|")[0].slice(-5), `TZ=${TZ}: @z`);
+    }
+  },
+  { only: ["mosquitto"], ignore: !hasMosquitto },
+);

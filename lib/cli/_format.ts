@@ -183,6 +183,63 @@ function mosquittoTst(now: Date): string {
   return `${time}.${fraction(now, 6)}Z${zone}`;
 }
 
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = [
+  ...["January", "February", "March", "April", "May", "June", "July", "August", "September"],
+  ...["October", "November", "December"],
+];
+
+/**
+ * mosquitto_sub's `@X`: strftime's `%X` for `now` in the C locale and local time, or `@N`, the
+ * nanoseconds of the second (`Date` has milliseconds: the digits past them are zeros). As glibc,
+ * a conversion it does not know is printed as it is (`@q` as `%q`).
+ */
+function strftime(c: string, now: Date): string {
+  const pad = (n: number, w = 2, p = "0") => String(n).padStart(w, p);
+  const { time, zone } = localTime(now);
+  const h12 = now.getHours() % 12 || 12;
+  const yday = (Date.UTC(now.getFullYear(), now.getMonth(), now.getDate()) -
+    Date.UTC(now.getFullYear(), 0, 1)) / 86_400_000;
+  const conv: Record<string, () => string> = {
+    a: () => DAYS[now.getDay()].slice(0, 3),
+    A: () => DAYS[now.getDay()],
+    b: () => MONTHS[now.getMonth()].slice(0, 3),
+    h: () => MONTHS[now.getMonth()].slice(0, 3),
+    B: () => MONTHS[now.getMonth()],
+    C: () => pad(Math.floor(now.getFullYear() / 100)),
+    d: () => pad(now.getDate()),
+    D: () => `${conv.m()}/${conv.d()}/${conv.y()}`,
+    e: () => pad(now.getDate(), 2, " "),
+    F: () => time.slice(0, 10),
+    H: () => pad(now.getHours()),
+    I: () => pad(h12),
+    j: () => pad(yday + 1, 3),
+    k: () => pad(now.getHours(), 2, " "),
+    l: () => pad(h12, 2, " "),
+    m: () => pad(now.getMonth() + 1),
+    M: () => pad(now.getMinutes()),
+    n: () => "\n",
+    N: () => fraction(now, 9),
+    p: () => now.getHours() < 12 ? "AM" : "PM",
+    R: () => time.slice(11, 16),
+    s: () => String(Math.floor(now.getTime() / 1000)),
+    S: () => pad(now.getSeconds()),
+    t: () => "\t",
+    T: () => time.slice(11),
+    u: () => String(now.getDay() || 7),
+    w: () => String(now.getDay()),
+    y: () => pad(now.getFullYear() % 100),
+    Y: () => String(now.getFullYear()),
+    z: () => zone,
+    Z: () =>
+      new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(now)
+        .find((p) => p.type === "timeZoneName")?.value ?? "",
+    "%": () => "%",
+    "@": () => "@",
+  };
+  return Object.hasOwn(conv, c) ? conv[c]() : `%${c}`;
+}
+
 type Part =
   | string
   | ((msg: Message, payload: (b: Uint8Array) => Uint8Array, now: Date) => string | Uint8Array);
@@ -255,6 +312,13 @@ function compile(format: string, warn: (message: string) => void): Part[] {
   const incomplete = () => new UsageError(`-F ${format}: incomplete format specifier at the end`);
   for (let i = 0; i < format.length; i++) {
     const c = format[i];
+    if (c === "@") {
+      // As mosquitto_sub: @X is strftime's %X in local time (@N the nanoseconds, @@ an @).
+      const n = format[++i];
+      if (n === undefined) throw incomplete();
+      push((_m, _p, now) => strftime(n, now));
+      continue;
+    }
     if (c !== "%" && c !== "\\") {
       lit += c;
       continue;

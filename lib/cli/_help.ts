@@ -134,10 +134,12 @@ where bytes that are not printable text are shown as \\xNN):
                          %x/%X payload in hex, %j JSON line (as --json, but tst in local
                          time as mosquitto_sub prints it), %J the same with a JSON payload
                          as JSON (any other: said on stderr), %I ISO 8601 local time, %U Unix
-                         time, %% a percent sign; MQTT 5 properties, blank when absent:
-                         %P user properties (name:value, space-separated), %C content type,
-                         %D correlation data, %E message expiry interval, %F payload format
-                         indicator, %R response topic, %S subscription identifier, %A topic
+                         time, %% a percent sign; @X strftime's %X in local time (@Y-@m-@d
+                         @H:@M:@S @z), @N nanoseconds, @@ an @; MQTT 5 properties, blank
+                         when absent: %P user properties (name:value, space-separated),
+                         %C content type, %D correlation data, %E message expiry interval,
+                         %F payload format indicator, %R response topic, %S subscription
+                         identifier, %A topic
                          alias (always blank: umqtt resolves aliases and does not keep them);
                          %[-][0][width][.precision]X as mosquitto_sub pads and cuts fields;
                          escapes \\n \\t \\r \\0 \\a \\e \\v \\\\
