@@ -698,3 +698,32 @@ test("--nodelay, as scripts written for mosquitto's tools pass it, is taken and 
     parsePubArgs(["-t", "a", "-m", "x"]),
   );
 });
+
+test(
+  "Ctrl-C or SIGTERM before pub -m's message is published exits 1, not 0 (mosquitto_pub fails too)",
+  async () => {
+    // A broker that takes the connection and never answers: the message cannot go out.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const conns: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const c of listener) conns.push(c);
+    })();
+    try {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        const pub = spawnCli([
+          ...["pub", "-h", "127.0.0.1", "-p", String(listener.addr.port), "-t", "t", "-m", "x"],
+          ...["-q", "1", "-d"],
+        ]);
+        await pub.waitFor(/-> CONNECT/);
+        pub.kill(signal);
+        const r = await pub.result();
+        assert.equal(r.code, 1, `${signal}: ${r.stderr}`);
+        assert.match(r.stderr, /umqtt pub: interrupted before the message was published\n/);
+      }
+    } finally {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const c of conns) c.close();
+    }
+  },
+);

@@ -105,6 +105,8 @@ export async function pub(args: string[]): Promise<number> {
   const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
   const stopListening = onInterrupt(() => interrupt(new Interrupted()));
   let client: MQTTClient | undefined;
+  // Whether -m, -f, -s or -n's message went out (acknowledged, at QoS 1 and 2) every time asked.
+  let published = false;
   try {
     // A message from a file or stdin is read before connecting, so a bad path costs no connection.
     const payload = o.source!.kind === "lines" ? undefined : await race(payloadOf(o));
@@ -120,6 +122,7 @@ export async function pub(args: string[]): Promise<number> {
         }
         await race(c.publish(topic, payload, options));
       }
+      published = true;
     } else {
       const pending: Promise<void>[] = [];
       const input = lines(Deno.stdin.readable);
@@ -141,7 +144,11 @@ export async function pub(args: string[]): Promise<number> {
     if (e instanceof Interrupted) {
       // Ctrl-C: DISCONNECT, so that the broker discards the will.
       await client?.disconnect(disconnectOptions(o));
-      return EXIT.ok;
+      // Ctrl-C ends -l's input; any other message it cut short is not published: a script
+      // (`timeout 5 umqtt pub …`) must not take that for success, nor does mosquitto_pub's exit.
+      if (o.source!.kind === "lines" || published) return EXIT.ok;
+      con.error("interrupted before the message was published");
+      return EXIT.error;
     }
     con.error(errorMessage(e));
     await client?.disconnect(disconnectOptions(o)).catch(() => {});
