@@ -533,20 +533,20 @@ test(
     const bytes = (s: string) => new TextEncoder().encode(s);
     let handled!: () => void;
     const messageHandled = new Promise<void>((r) => handled = r);
+    const q2 = {
+      type: "publish",
+      topic: "t",
+      payload: bytes("q2"),
+      qos: 2,
+      retain: false,
+      packetId: 7,
+    } as const;
     await withHostileBroker(async (peer) => {
       await peer.expect("connect");
       const n = authBroker!.peers.indexOf(peer);
       if (n === 0) {
         await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
-        await peer.write({
-          type: "publish",
-          topic: "t",
-          payload: bytes("q2"),
-          qos: 2,
-          retain: false,
-          dup: false,
-          packetId: 7,
-        });
+        await peer.write({ ...q2, dup: false });
         // Lost before the client handled it.
         peer.end();
         return;
@@ -562,15 +562,7 @@ test(
       for (let p = await peer.next(); p.type !== "auth"; p = await peer.next()) before.push(p.type);
       await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
       // The session's resend (MQTT-4.4.0-1) is answered: the message was handled.
-      await peer.write({
-        type: "publish",
-        topic: "t",
-        payload: bytes("q2"),
-        qos: 2,
-        retain: false,
-        dup: true,
-        packetId: 7,
-      });
+      await peer.write({ ...q2, dup: true });
       const after: string[] = [];
       for (let p = await peer.next(); p.type !== "disconnect"; p = await peer.next()) {
         after.push(`${p.type} ${"packetId" in p ? p.packetId : ""}`);
