@@ -2,6 +2,7 @@
 // the client can take, apart from the connection that acts on it.
 import type { AuthPacket } from "./codec/packet.ts";
 import { MQTTProtocolError } from "./errors.ts";
+import { outOfTurn } from "./_acks.ts";
 
 /**
  * Checks an AUTH from the broker. Only the client starts an exchange (CONNECT,
@@ -25,10 +26,9 @@ export function checkBrokerAuth(
 ): void {
   if (p.reasonCode === 0) {
     if (reauthenticating) return;
-    throw new MQTTProtocolError(
+    throw outOfTurn(
       "AUTH 0x00 from the broker, but no re-authentication is under way",
       "MQTT 5.0 section 4.12.1",
-      0x82,
     );
   }
   const theirs = p.properties?.authenticationMethod;
@@ -44,10 +44,9 @@ export function checkBrokerAuth(
     );
   }
   if (!connecting && !reauthenticating) {
-    throw new MQTTProtocolError(
+    throw outOfTurn(
       "AUTH 0x18 from the broker, but no authentication is under way",
       "MQTT 5.0 section 4.12.1",
-      0x82,
     );
   }
 }

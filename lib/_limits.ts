@@ -12,7 +12,7 @@ import type {
 } from "./codec/properties.ts";
 import { decodeFromBroker } from "./codec/decode.ts";
 import type { BodyDecoder } from "./codec/_framer.ts";
-import { MQTTProtocolError } from "./errors.ts";
+import { outOfTurn } from "./_acks.ts";
 
 /**
  * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
@@ -113,10 +113,9 @@ export function brokerDecoder(c: ConnectProperties): BodyDecoder {
       props && (props.reasonString !== undefined || props.userProperties !== undefined) &&
       p.type !== "publish" && p.type !== "connack" && p.type !== "disconnect"
     ) {
-      throw new MQTTProtocolError(
+      throw outOfTurn(
         `${p.type.toUpperCase()} with a Reason String or User Properties, which our CONNECT asked the broker not to send (requestProblemInformation false)`,
         "MQTT-3.1.2-29",
-        0x82,
       );
     }
     return p;
