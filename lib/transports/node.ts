@@ -49,12 +49,12 @@ export async function connectNode(
 ): Promise<StreamPair> {
   const { hostname: host, port, ssl = false, ssl_params: p = {}, signal } = options;
   signal?.throwIfAborted();
+  const net: typeof import("node:net") = await import("node:net");
+  const tls: typeof import("node:tls") | undefined = ssl ? await import("node:tls") : undefined;
+  // Again: an abort while the modules loaded has no listener below to hear it.
+  signal?.throwIfAborted();
   let socket: Duplex & { setNoDelay(on: boolean): unknown };
-  if (ssl) {
-    const tls: typeof import("node:tls") = await import("node:tls");
-    const net: typeof import("node:net") = await import("node:net");
-    // Again: an abort while the module loaded has no listener below to hear it.
-    signal?.throwIfAborted();
+  if (tls) {
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     const name = p.server_hostname;
     // An IP address is no SNI name (RFC 6066): as `servername`, Node prints
@@ -73,8 +73,6 @@ export async function connectNode(
       key: p.key,
     });
   } else {
-    const net: typeof import("node:net") = await import("node:net");
-    signal?.throwIfAborted();
     socket = net.connect({ host, port });
   }
   await new Promise<void>((resolve, reject) => {
