@@ -225,8 +225,9 @@ export class Protocol {
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */
   #again(bytes: Uint8Array, id: number): Uint8Array {
     if (bytes[0] >> 4 !== 3 || this.#renewed) return bytes;
-    // Past its PUBREC, stored as its PUBLISH by a 3.1.1 clean session; session kept: PUBREL.
-    if (this.#inflight.get(id)?.kind === "pubcomp") return Uint8Array.of(0x62, 2, id >> 8, id);
+    // Past its PUBREC, kept as its PUBLISH by a 3.1.1 clean session: its PUBREL goes.
+    const kind = this.#inflight.get(id)?.kind;
+    if (kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
     const packet = bytes.slice();
     packet[0] |= 0x08;
     return packet;
@@ -309,16 +310,14 @@ export class Protocol {
   // ---- requests --------------------------------------------------------
 
   /**
-   * Sends a packet that takes a packet id — a QoS 1 or 2 PUBLISH, a
-   * SUBSCRIBE or an UNSUBSCRIBE — and settles the request when its
-   * acknowledgement comes: `undefined` for a publish or an UNSUBACK, the
-   * return codes for a SUBACK. The id goes into `request.bytes` at
-   * `request.idAt`. With `keep`, the packet joins the session, to be resent
-   * after a reconnect. It goes out at once, in the caller's turn, when an id
-   * is free (a publish: and the broker's Receive Maximum has room); if not,
-   * it waits, in call order, and is dropped if its signal aborts first. Only
-   * publishes wait for the Receive Maximum (MQTT-3.3.4-8): a SUBSCRIBE or
-   * UNSUBSCRIBE goes when an id is free, whatever publishes wait.
+   * Sends a packet that takes a packet id — a QoS 1 or 2 PUBLISH, a SUBSCRIBE or an
+   * UNSUBSCRIBE — and settles the request when its acknowledgement comes: `undefined` for a
+   * publish or an UNSUBACK, the return codes for a SUBACK. The id goes into `request.bytes` at
+   * `request.idAt`. With `keep`, the packet joins the session, to be resent after a reconnect.
+   * It goes out at once, in the caller's turn, when an id is free (a publish: and the broker's
+   * Receive Maximum has room); if not, it waits, in call order, and is dropped if its signal
+   * aborts first. Only publishes wait for the Receive Maximum (MQTT-3.3.4-8): a SUBSCRIBE or
+   * UNSUBSCRIBE goes when an id is free.
    */
   send(request: Request): void {
     const first = this.#waiting.length === 0 || !request.keep;
