@@ -13,7 +13,7 @@ import {
   roundTrip,
   withHostileBroker,
 } from "./_hostile_broker.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -417,15 +417,8 @@ test(
         client.subscribe("s", 0),
         client.unsubscribe("s"),
       ];
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const settled = await Promise.race([
-        Promise.all(calls),
-        new Promise((r) => timer = setTimeout(r, 3000, "timed out")),
-      ]);
-      clearTimeout(timer);
-      assert.notEqual(settled, "timed out", "the SUBSCRIBE waited for the PUBACK");
-      await client.disconnect();
-      for (const peer of broker.peers) await peer.clientClosed;
+      await withTimeout(Promise.all(calls), 3000, "the calls: the SUBSCRIBE waited for the PUBACK");
+      await bye(client, broker);
     });
   },
   TIMEOUT,
