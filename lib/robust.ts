@@ -224,7 +224,7 @@ export class MQTTClient extends SimpleClient {
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
       subscriptions.forEach((s, i) => {
-        if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [{ ...s }, properties]);
+        if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [s, properties]);
       });
     };
     h.unsubscribed = (topics) => {
