@@ -881,28 +881,39 @@ async function memoryRows() {
       heap[key(r)] = Object.fromEntries(names.map((n) => [n, []]));
       reduced[key(r)] = Object.fromEntries(names.map((n) => [n, []]));
     }
+    const measure = async (name: string, count: number, flags: string) => {
+      console.error(`  memory: ${name}, ${count} connections (${flags})`);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `--v8-flags=${flags}`,
+          new URL("_memory.ts", here).pathname,
+          name,
+          String(broker.port),
+          String(count),
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    // The bare socket holding a little more JS heap (bench/_memory.ts's
+    // `raw+N`): how far a client's state beyond the socket moves the figure.
+    const held = [128, 640];
+    const floor: Record<number, number[]> = Object.fromEntries(held.map((n) => [n, []]));
     for (let round = 0; round < (quick ? 1 : 3); round++) {
       for (const r of runs) {
         for (const name of names) {
-          console.error(`  memory: ${name}, ${r.count} connections (${r.setup})`);
-          const out = await new Deno.Command(Deno.execPath(), {
-            args: [
-              "run",
-              "-A",
-              `--v8-flags=${r.flags}`,
-              new URL("_memory.ts", here).pathname,
-              name,
-              String(broker.port),
-              String(r.count),
-            ],
-            stdout: "piped",
-            stderr: "inherit",
-          }).output();
-          const m = JSON.parse(new TextDecoder().decode(out.stdout));
+          const m = await measure(name, r.count, r.flags);
           rss[key(r)][name].push(m.perConnection);
           heap[key(r)][name].push(m.heapPerConnection);
           reduced[key(r)][name].push(m.reducedPerConnection);
         }
+      }
+      if (!counts.includes(BIG)) continue;
+      for (const n of held) {
+        floor[n].push((await measure(`raw+${n}`, BIG, "--expose-gc")).perConnection);
       }
     }
     const values = (runs: Record<string, number[]>) =>
@@ -962,6 +973,20 @@ async function memoryRows() {
       values: values(heap[key({ count: heapCount, setup: "default" })]),
       checks: [],
     });
+    if (counts.includes(BIG)) {
+      for (const n of held) {
+        rows.push({
+          section: "memory",
+          workload:
+            `resident memory per idle connection, the raw column's bare socket holding ${n} B more of JS objects, ${
+              thousands(BIG)
+            } in one process`,
+          unit: "bytes",
+          values: { raw: median(floor[n]) },
+          checks: [],
+        });
+      }
+    }
   } finally {
     await broker.stop();
   }
