@@ -278,7 +278,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         this.#keepalive.deadline(ms, () =>
           giveUp(
             new MQTTConnectionError(
-              `Connection to ${where} timed out: no CONNACK within ${this.#config.connectTimeout} ms`,
+              `Connection to ${where} timed out: ${
+                ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
+              } within ${this.#config.connectTimeout} ms`,
             ),
           ));
         onAbort = () => giveUp(signal!.reason);
