@@ -456,7 +456,15 @@ export class MQTTClient extends SimpleClient {
       }
       for (const [props, subs] of groups) {
         // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-        await access.resubscribe(this, subs, this.#stop.signal, props);
+        // MQTT 5: a filter this broker's CONNACK refuses (no wildcards here, say) is left out,
+        // as a SUBACK's refusal leaves it; neither the reconnect nor kept publishes end on it.
+        const renew = (s: Subscription[]) =>
+          access.resubscribe(this, s, this.#stop.signal, props).then(() => true, (e) => {
+            if (!(e instanceof RangeError)) throw e;
+            this.log(true, e);
+            return false;
+          });
+        if (!await renew(subs) && subs.length > 1) { for (const s of subs) await renew([s]); }
       }
     }
     this.#renewOwed = false;

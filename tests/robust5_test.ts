@@ -353,6 +353,50 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a renewal the new broker's CONNACK refuses (no wildcards) is left out: the kept publish resolves, the other filter is renewed",
+  async () => {
+    let n = 0;
+    const renewals: string[][] = [];
+    await withBrokers([
+      async (peer) => {
+        if (n++ === 0) {
+          await acceptConnect(peer);
+          for (let i = 0; i < 2; i++) {
+            const sub = await peer.expect("subscribe");
+            await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+          }
+          await peer.expect("publish"); // not acknowledged: kept in the session
+          peer.end();
+          return void await peer.clientClosed;
+        }
+        // The broker lost the session, and takes no wildcard subscription now.
+        await acceptConnect(peer, { wildcardSubscriptionAvailable: false });
+        for (;;) {
+          const p = await peer.next().catch(() => undefined);
+          if (p === undefined || p.type === "disconnect") return;
+          if (p.type === "publish") await peer.write({ type: "puback", packetId: p.packetId! });
+          if (p.type === "subscribe") {
+            renewals.push(p.subscriptions.map((s) => s.topic));
+            await peer.write({ type: "suback", packetId: p.packetId, returnCodes: [1] });
+          }
+        }
+      },
+    ], async ([a]) => {
+      const { client } = robust([a]);
+      await client.connect(false);
+      await client.subscribe("a/#", 1);
+      await client.subscribe("plain", 1);
+      // Before, the RangeError of the refused renewal rejected it, though the broker took it.
+      await client.publish("t", "kept", false, 1);
+      await client.publish("t", "after", false, 1);
+      assert.deepEqual(renewals, [["plain"]]);
+      await bye(client, [a]);
+    });
+  },
+  TIMEOUT,
+);
+
 test("disconnect() options reach the broker through the robust client", async () => {
   await withBrokers([async (peer) => {
     await acceptConnect(peer);
