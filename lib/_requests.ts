@@ -167,17 +167,28 @@ export class Requests {
    * the old one.
    *
    * @throws {MQTTProtocolError} The broker's Response Information makes no topic name.
+   * @throws {TypeError} Without one, the client identifier makes none (a "+" or "#" in it).
    */
   #responseTopic(): string {
     const info = this.#link.connack?.properties.responseInformation;
     if (this.#topic !== undefined && (info === this.#base || this.#waiting.size > 0)) {
       return this.#topic;
     }
-    const base = info?.replace(/\/+$/, "") || `${this.#link.client_id}/responses`;
+    const given = info?.replace(/\/+$/, "");
+    const base = given || `${this.#link.client_id}/responses`;
     const topic = `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
     try {
       validateTopicName(topic, "request");
     } catch (e) {
+      // Built on the client identifier when the broker gave no base: a "+"
+      // or "#" in it is the caller's to change, not the broker's fault.
+      if (!given) {
+        throw new TypeError(
+          `Cannot request: the client identifier "${this.#link.client_id}" makes no response topic: ${
+            (e as Error).message
+          }`,
+        );
+      }
       throw new MQTTProtocolError(
         `Cannot request: the broker's Response Information "${info}" makes no response topic: ${
           (e as Error).message

@@ -118,6 +118,29 @@ test("without Response Information the response topic is <client_id>/responses/â
 }, TIMEOUT);
 
 test(
+  "a client identifier with a wildcard makes no response topic: a TypeError names it",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer); // no Response Information
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient("dev+1", broker.url, { protocolVersion: 5 });
+      await client.connect();
+      // Before, an MQTTProtocolError blamed the broker's Response Information "undefined".
+      await assert.rejects(client.request("svc", "q"), (e: unknown) => {
+        assert.ok(e instanceof TypeError, String(e));
+        assert.match(e.message, /the client identifier "dev\+1" makes no response topic/);
+        return true;
+      });
+      assert.equal(client.connected, true);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
   "a late reply and unmatched ones are acknowledged and dropped; wait_msg never sees them",
   async () => {
     let timedOut!: () => void;
