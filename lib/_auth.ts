@@ -1,14 +1,14 @@
 // MQTT 5 enhanced authentication (section 4.12): which AUTH from the broker
 // the client can take, apart from the connection that acts on it.
-import type { AuthPacket } from "./codec/packet.ts";
+import type { AuthPacket, ConnackPacket } from "./codec/packet.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import { outOfTurn } from "./_acks.ts";
 
 /**
  * Checks an AUTH from the broker. Only the client starts an exchange (CONNECT,
  * or AUTH 0x19: section 4.12.1): 0x00 must end a re-authentication under way,
- * and 0x18 must continue an exchange under way of the client's `method`, with
- * an `onAuth` to answer it.
+ * of the client's `method` (MQTT-4.12.0-5), and 0x18 must continue an exchange
+ * under way of that method, with an `onAuth` to answer it.
  *
  * @param p The broker's AUTH.
  * @param method The client's Authentication Method, if any.
@@ -24,14 +24,24 @@ export function checkBrokerAuth(
   reauthenticating: boolean,
   connecting: boolean,
 ): void {
+  const theirs = p.properties?.authenticationMethod;
   if (p.reasonCode === 0) {
-    if (reauthenticating) return;
+    if (!reauthenticating) {
+      throw outOfTurn(
+        "AUTH 0x00 from the broker, but no re-authentication is under way",
+        "MQTT 5.0 section 4.12.1",
+      );
+    }
+    // The success that ends it names the method too: one for another
+    // method, or none, authenticates nothing the client asked for.
+    if (theirs === method) return;
     throw outOfTurn(
-      "AUTH 0x00 from the broker, but no re-authentication is under way",
-      "MQTT 5.0 section 4.12.1",
+      `AUTH 0x00 from the broker ${
+        theirs === undefined ? "without an Authentication Method" : `for method ${theirs}`
+      }, not ${method}`,
+      "MQTT-4.12.0-5",
     );
   }
-  const theirs = p.properties?.authenticationMethod;
   if (p.reasonCode !== 0x18 || !method || theirs !== method || !onAuth) {
     throw new MQTTProtocolError(
       !method
@@ -49,4 +59,25 @@ export function checkBrokerAuth(
       "MQTT 5.0 section 4.12.1",
     );
   }
+}
+
+/**
+ * Checks a CONNACK against the client's Authentication Method: an accepting
+ * one must name the same method (MQTT-4.12.0-5). One that names none is
+ * taken (brokers have left it out); one that names another authenticated
+ * something the client never asked for.
+ *
+ * @param p The broker's CONNACK.
+ * @param method The client's Authentication Method, if any.
+ * @throws {MQTTProtocolError} An accepting CONNACK for another method (reason 0x82).
+ */
+export function checkConnackAuth(p: ConnackPacket, method: string | undefined): void {
+  const theirs = p.properties?.authenticationMethod;
+  if (p.returnCode !== 0 || theirs === undefined || theirs === method) return;
+  throw outOfTurn(
+    `CONNACK accepting Authentication Method ${theirs}, ${
+      method ? `not ${method}` : "which this client did not ask for"
+    }`,
+    "MQTT-4.12.0-5",
+  );
 }

@@ -24,7 +24,7 @@ import { connectDefault, type Endpoint } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
-import { checkBrokerAuth } from "./_auth.ts";
+import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { readable, type Settleable, settleable, within, WORKERD } from "./_abortable.ts";
 
@@ -238,8 +238,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return this.#abortOpen !== null;
   }
 
-  /** The broker answered CONNECT (the protocol state's output). */
+  /**
+   * The broker answered CONNECT (the protocol state's output).
+   * @throws {MQTTProtocolError} It accepts for another Authentication Method: the reader closes.
+   */
   connack(packet: ConnackPacket): void {
+    checkConnackAuth(packet, this.#config.connectProperties.authenticationMethod);
     if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed();
     this.#connack?.resolve(packet);
     this.#connack = null;

@@ -330,6 +330,78 @@ test(
   TIMEOUT,
 );
 
+for (const method of ["PLAIN", undefined]) {
+  test(
+    `the AUTH 0x00 ending a re-authentication ${
+      method ? "for another method" : "without a method"
+    }: reauthenticate() rejects, DISCONNECT 0x82 (MQTT-4.12.0-5)`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await scramUntilConnack(peer);
+        await peer.write({
+          type: "connack",
+          sessionPresent: false,
+          returnCode: 0,
+          properties: { authenticationMethod: METHOD },
+        });
+        await peer.expect("auth"); // 0x19
+        await peer.write({
+          type: "auth",
+          reasonCode: 0,
+          properties: method ? { authenticationMethod: method } : undefined,
+        });
+        await peer.clientClosed;
+      }, async (broker) => {
+        const client = authClient(broker, scram([]));
+        await client.connect();
+        // Before, it resolved: a success for nothing the client asked for.
+        await assert.rejects(client.reauthenticate(bytes("n,,n=user,r=c2")), (e: unknown) => {
+          assert.ok(e instanceof MQTTConnectionError, String(e));
+          assert.match(
+            e.message,
+            method
+              ? /AUTH 0x00 from the broker for method PLAIN, not SCRAM-SHA-256 \(MQTT-4\.12\.0-5\)/
+              : /AUTH 0x00 from the broker without an Authentication Method, not SCRAM-SHA-256/,
+          );
+          return true;
+        });
+        assert.equal(client.connected, false);
+        await closedWith(broker.peers[0], 0x82);
+      });
+    },
+    TIMEOUT,
+  );
+}
+
+test(
+  "a CONNACK accepting another Authentication Method: connect() rejects, DISCONNECT 0x82 (MQTT-4.12.0-5)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({
+        type: "connack",
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: "PLAIN" },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, scram([]));
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /CONNACK accepting Authentication Method PLAIN, not SCRAM-SHA-256.*MQTT-4\.12\.0-5/,
+        );
+        return true;
+      });
+      assert.equal(client.connected, false);
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
+
 test("an AUTH to a client that asked for no enhanced authentication: DISCONNECT 0x82", async () => {
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer);
