@@ -39,6 +39,12 @@ const timerTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 export class Inbox {
   /** QoS 0 messages dropped because the queue was full. */
   dropped = 0;
+  /**
+   * `set_callback()`'s function, read as each message is handled, not when
+   * `wait_msg` is called: one set while a call waits runs for its message,
+   * as umqtt.simple's `self.cb` does. A callback given to `receive`/`check` is used instead.
+   */
+  callback: MessageCallback | undefined;
   readonly #max: number;
   readonly #link: InboxLink;
   // Handed-out slots before #head are cleared, so that they pin nothing.
@@ -188,8 +194,8 @@ export class Inbox {
    *
    * @throws What the callback throws; the message is then not acknowledged.
    */
-  #handle(queued: Incoming, callback: MessageCallback | undefined): Message | Promise<Message> {
-    const msg = message(queued);
+  #handle(queued: Incoming, given: MessageCallback | undefined): Message | Promise<Message> {
+    const msg = message(queued), callback = given ?? this.callback;
     if (callback) {
       let r: unknown;
       try {

@@ -93,7 +93,6 @@ export class MQTTClient extends EventTarget {
   readonly #conn: Connection;
   readonly #link: Connector;
   readonly #out: Outbox;
-  #callback: MessageCallback | undefined;
   // The disconnect() under way, which a second call joins.
   #disconnecting: Promise<void> | null = null;
   #requests: Requests | undefined;
@@ -220,7 +219,8 @@ export class MQTTClient extends EventTarget {
 
   /**
    * Sets the function called for each message that `wait_msg`/`check_msg`
-   * handle. It is awaited before the message is acknowledged.
+   * handle (a `wait_msg` already waiting included). It is awaited before the
+   * message is acknowledged.
    *
    * @param f Called as `f(topic, msg, message)`: umqtt's two arguments, then the whole
    * {@linkcode Message} (with its MQTT 5 properties).
@@ -230,7 +230,7 @@ export class MQTTClient extends EventTarget {
     if (typeof f !== "function") {
       throw new TypeError(`Invalid callback: must be a function, got ${typeof f}`);
     }
-    this.#callback = f;
+    this.#inbox.callback = f;
   }
 
   /** camelCase twin of {@linkcode MQTTClient.set_callback}. @param f Called as `f(topic, msg)`. */
@@ -531,8 +531,8 @@ export class MQTTClient extends EventTarget {
     // A message already queued needs no connection: the robust client's too.
     const run = this.#hooks.run;
     return run && !this.#inbox.queued
-      ? run(() => this.#inbox.receive(options.signal, this.#callback), undefined, options.signal)
-      : this.#inbox.receive(options.signal, this.#callback);
+      ? run(() => this.#inbox.receive(options.signal), undefined, options.signal)
+      : this.#inbox.receive(options.signal);
   }
 
   /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @param options `signal`. @returns The message. */
@@ -583,7 +583,7 @@ export class MQTTClient extends EventTarget {
    * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
    */
   check_msg(): Promise<Message | undefined> {
-    return this.#inbox.check(this.#callback);
+    return this.#inbox.check();
   }
 
   /** camelCase twin of {@linkcode MQTTClient.check_msg}. @returns The message or `undefined`. */

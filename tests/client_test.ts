@@ -210,6 +210,29 @@ forEachBroker("unsubscribe stops delivery", async (broker, v) => {
 }, BOTH);
 
 forEachBroker(
+  "a wait_msg() already waiting runs the callback set since, as umqtt.simple reads self.cb per message",
+  async (broker, v) => {
+    const u = uniqueId("late-cb");
+    const c = await client(broker, v);
+    await c.subscribe(u, 1);
+    const seen: string[] = [];
+    // Set after the call, before its message: before, the call ran none and acknowledged it.
+    const first = c.wait_msg();
+    c.set_callback((_t, msg) => void seen.push(`set ${text(msg)}`));
+    await c.publish(u, "one", false, 1);
+    await first;
+    // Replaced while a call waits: the replacement runs, not the one it replaced.
+    const second = c.wait_msg();
+    c.setCallback((_t, msg) => void seen.push(`replaced ${text(msg)}`));
+    await c.publish(u, "two", false, 1);
+    await second;
+    assert.deepEqual(seen, ["set one", "replaced two"]);
+    await c.disconnect();
+  },
+  BOTH,
+);
+
+forEachBroker(
   "check_msg returns undefined when nothing is queued, else one message",
   async (broker, v) => {
     const u = uniqueId("check");
