@@ -485,7 +485,7 @@ export function granted(what: string, topic: string, packet: string, acked: Acke
 export function positive(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
     const most = max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : "";
-    throw new RangeError(`Invalid ${name} ${String(v)}: must be a positive integer${most}`);
+    throw invalid(name, v, `a positive integer${most}`, 1);
   }
   return v;
 }

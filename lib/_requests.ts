@@ -64,7 +64,9 @@ export class Requests {
     const timeout = o.timeout ?? 30_000;
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2_147_483_647) {
       throw typeof timeout === "number"
-        ? new RangeError(`Invalid timeout ${timeout}: must be an integer of milliseconds from 1`)
+        ? new RangeError(
+          `Invalid timeout ${timeout}: must be an integer of milliseconds from 1 to 2147483647`,
+        )
         : new TypeError(`Invalid timeout: must be a number of milliseconds, got ${typeof timeout}`);
     }
     o.signal?.throwIfAborted();

@@ -445,9 +445,7 @@ export function clientConfig(
   }
   const version = o.protocolVersion ?? 4;
   if (version !== 4 && version !== 5) {
-    throw new RangeError(
-      `Invalid protocolVersion ${String(version)}: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`,
-    );
+    throw invalid("protocolVersion", version, "4 (MQTT 3.1.1) or 5 (MQTT 5.0)", 1);
   }
   if (version === 4) {
     for (const k of V5_OPTIONS) {

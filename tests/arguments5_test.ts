@@ -162,3 +162,35 @@ test("disconnect, request and a transport: what is not an object, or not a Strea
     /^TypeError: Invalid option timeot for request: accepted are timeout, qos, properties, signal$/,
   );
 });
+
+test("a number given as a string of digits is a TypeError saying so, not a RangeError about its value", async () => {
+  const offline = { transport: () => Promise.reject(new Error("no network in this test")) };
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, ...offline });
+  const str = (s: string) => s as unknown as number;
+  // Before, each said a valid value was invalid: "Invalid protocolVersion 5: must be 4 … or 5".
+  assert.throws(
+    () => new MQTTClient("id", "127.0.0.1", { protocolVersion: str("5") as 5 }),
+    /^TypeError: Invalid protocolVersion: must be 4 \(MQTT 3\.1\.1\) or 5 \(MQTT 5\.0\), got string$/,
+  );
+  await assert.rejects(
+    c.subscribe("t", { retainHandling: str("1") as 1 }),
+    /^TypeError: Invalid retainHandling for "t": must be 0, 1 or 2, got string \(MQTT 5\.0 section 3\.8\.3\.1\)$/,
+  );
+  await assert.rejects(
+    c.publish("t", "m", { properties: { messageExpiryInterval: str("60") } }),
+    /^TypeError: Invalid messageExpiryInterval "60" in PUBLISH: must be an integer from 0 to 4294967295/,
+  );
+  assert.throws(
+    () => new RobustClient("id", "127.0.0.1", { maxOfflineMessages: str("5") }),
+    /^TypeError: Invalid maxOfflineMessages: must be a positive integer, got string$/,
+  );
+  // Numbers out of range keep their RangeError, the limit named.
+  assert.throws(
+    () => new MQTTClient("id", "127.0.0.1", { protocolVersion: 3 as 5 }),
+    /^RangeError: Invalid protocolVersion 3: must be 4 \(MQTT 3\.1\.1\) or 5 \(MQTT 5\.0\)$/,
+  );
+  await assert.rejects(
+    c.request("t", "q", { timeout: 2 ** 31 }),
+    /^RangeError: Invalid timeout 2147483648: must be an integer of milliseconds from 1 to 2147483647$/,
+  );
+});

@@ -246,7 +246,10 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
         throw new ((t === BIN ? v instanceof Uint8Array : t && typeof v === "number")
           ? RangeError
           : TypeError)(
-          `Invalid ${key} ${String(v)} in ${where}: must be ${
+          // A string quoted: `Invalid x 60: must be an integer` would read as if 60 were wrong.
+          `Invalid ${key} ${
+            typeof v === "string" ? JSON.stringify(v) : String(v)
+          } in ${where}: must be ${
             t === BIN
               ? "a Uint8Array of at most 65535 bytes"
               : t

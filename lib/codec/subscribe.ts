@@ -57,9 +57,13 @@ export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4
 function subscriptionOptions(s: Subscription): number {
   const rh = s.retainHandling ?? 0;
   if (rh !== 0 && rh !== 1 && rh !== 2) {
-    throw new RangeError(
-      `Invalid retainHandling ${rh} for "${s.topic}": must be 0, 1 or 2 (MQTT 5.0 section 3.8.3.1)`,
-    );
+    const rule = `for "${s.topic}": must be 0, 1 or 2`;
+    // Another type than a number (a "1" from a form, say) is named, not shown as if 1 were wrong.
+    throw typeof rh === "number"
+      ? new RangeError(`Invalid retainHandling ${rh} ${rule} (MQTT 5.0 section 3.8.3.1)`)
+      : new TypeError(
+        `Invalid retainHandling ${rule}, got ${typeof rh} (MQTT 5.0 section 3.8.3.1)`,
+      );
   }
   if (s.noLocal && s.topic.startsWith("$share/")) {
     throw new TypeError(
