@@ -20,8 +20,12 @@ export interface WebSocketLike {
   readonly bufferedAmount: number;
   /** The subprotocol the server selected. */
   readonly protocol?: string;
-  /** Sends one binary message. */
-  send(data: Uint8Array): void;
+  /**
+   * Sends one binary message. Its bytes are in an `ArrayBuffer`, never a
+   * `SharedArrayBuffer`: the DOM's `WebSocket` (TypeScript 6 on) takes no
+   * other `BufferSource`.
+   */
+  send(data: Uint8Array & { readonly buffer: ArrayBuffer }): void;
   /** Closes the connection. */
   close(code?: number): void;
   /** Drops the connection without the closing handshake, where there is one (`ws`, Bun). */
@@ -80,7 +84,8 @@ export async function connectWebSocket(
     (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WS !== "function") {
     throw new TypeError(
-      "Invalid options.WebSocket: no global WebSocket here; pass a constructor (e.g. the ws package's)",
+      "Invalid options.WebSocket: no global WebSocket here; pass a constructor (e.g. the ws package's), " +
+        "for the client as its transport: () => connectWebSocket(url, { WebSocket })",
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
@@ -189,7 +194,7 @@ export async function connectWebSocket(
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       if (closed) throw new Error("The WebSocket is closed");
-      ws.send(chunk);
+      ws.send(chunk as Uint8Array & { readonly buffer: ArrayBuffer });
       if (ws.bufferedAmount > high) await drained();
       // Its bytes may never leave: a write that resolved would say they had.
       if (closed) throw new Error("The WebSocket closed before its buffer drained");

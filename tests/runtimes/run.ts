@@ -316,12 +316,19 @@ function npmApp(): Promise<string> {
 /**
  * Type-checks node/types_app.ts against the installed tarball with tsc, once
  * per module resolution a TypeScript user may have: the types must resolve
- * and hold under strict settings without @types/node.
+ * and hold under strict settings without @types/node. Also with TypeScript
+ * 6 (Deno's; npm's latest, 7, has the same DOM lib), whose `WebSocket` takes
+ * no view of a `SharedArrayBuffer`.
  */
 async function typecheckNpm(dir: string) {
-  const resolutions = [["node16", "node16"], ["bundler", "esnext"], ["node10", "esnext"]];
-  for (const [moduleResolution, module] of resolutions) {
-    const config = join(dir, `tsconfig.${moduleResolution}.json`);
+  const resolutions = [
+    ["node16", "node16", "5.9.3"],
+    ["bundler", "esnext", "5.9.3"],
+    ["node10", "esnext", "5.9.3"],
+    ["bundler", "esnext", "6.0.3"],
+  ];
+  for (const [moduleResolution, module, typescript] of resolutions) {
+    const config = join(dir, `tsconfig.${moduleResolution}.${typescript}.json`);
     const compilerOptions = {
       strict: true,
       exactOptionalPropertyTypes: true,
@@ -338,7 +345,7 @@ async function typecheckNpm(dir: string) {
       config,
       JSON.stringify({ compilerOptions, files: ["node/types_app.ts"] }),
     );
-    const tsc = ["run", "-A", "npm:typescript@5.9.3/tsc", "-p", config];
+    const tsc = ["run", "-A", `npm:typescript@${typescript}/tsc`, "-p", config];
     await run(Deno.execPath(), tsc, { cwd: dir });
   }
 }

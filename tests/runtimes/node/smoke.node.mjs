@@ -45,6 +45,17 @@ test(`${runtime}: WebSocket through the adapter (ws's constructor where there is
   await client.disconnect();
 });
 
+// Node 20: the client takes no WebSocket option, so the error names its transport.
+if (globalThis.WebSocket === undefined) {
+  test(`${runtime}: ws:// with no global WebSocket says how to give one`, async () => {
+    const client = new MQTTClient("npm-ws-none", process.env.UMQTT_WS_URL);
+    await assert.rejects(
+      client.connect(),
+      /transport: \(\) => connectWebSocket\(url, \{ WebSocket \}\)/,
+    );
+  });
+}
+
 test(`${runtime}: the codec subpath works on its own`, () => {
   assert.deepEqual([...encode({ type: "pingreq" })], [0xc0, 0x00]);
 });

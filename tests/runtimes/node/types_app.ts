@@ -42,6 +42,11 @@ export async function main(): Promise<number> {
     }
   }
   await using m = new Mine("x", "mqtt://broker");
-  void [m, connectWebSocket, connectCloudflare];
+  // The DOM's WebSocket, or a subclass of it, passed as the constructor.
+  class Logged extends WebSocket {}
+  const ws = new MQTTClient("id", "wss://broker/mqtt", {
+    transport: (signal) => connectWebSocket("wss://broker/mqtt", { WebSocket: Logged, signal }),
+  });
+  void [m, ws, connectCloudflare];
   return granted + codes.length + seen.length;
 }
