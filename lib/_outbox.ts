@@ -11,7 +11,8 @@ import type { Acked, AckKind } from "./_protocol.ts";
 import type { CheckedPublish } from "./_checks.ts";
 import { checkLimits } from "./_limits.ts";
 import { headerLength } from "./codec/_varint.ts";
-import { abortable } from "./_abortable.ts";
+import { abortable, within } from "./_abortable.ts";
+import { MQTTConnectionError } from "./errors.ts";
 import type { CoreHooks } from "./_internal.ts";
 import { WRITTEN } from "./_writer.ts";
 
@@ -105,14 +106,28 @@ export class Outbox {
     return abortable(sent, signal);
   }
 
-  /** A PINGREQ: resolves on its PINGRESP. */
-  async ping(): Promise<void> {
+  /**
+   * A PINGREQ: resolves on its PINGRESP. With `bound` (ms; the keepalive is
+   * off, so nothing else would) a connection that sends none within it is
+   * dead (MQTT 3.1.2.10: the client closes it), rather than ping() hanging.
+   */
+  async ping(bound = 0): Promise<void> {
     const offline = this.#conn.unusable("ping");
     if (offline) throw offline;
     const pong = new Promise<void>((resolve, reject) =>
       this.#conn.core.expectPong({ resolve, reject })
     );
-    await Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+    let settled = false;
+    const sent = Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+    if (bound > 0) {
+      await within(pong.finally(() => (settled = true)).catch(noop), bound);
+      // Unsettled, so the connection it went on is still the current one (its end rejects it).
+      if (!settled) {
+        const why = `Connection dead: no answer to PINGREQ within ${bound} ms (connectTimeout)`;
+        this.#conn.dead(new MQTTConnectionError(why));
+      }
+    }
+    await sent;
   }
 
   /**

@@ -576,11 +576,11 @@ export class Protocol {
    * interval, and declares the connection dead when, half an interval after
    * a PINGREQ went, not a byte has come back. Until it goes (behind a large
    * PUBLISH on a slow link) that half interval counts from the last bytes
-   * written: a write stuck that long is a dead connection too. Returns when
-   * to look again, or -1 for a dead connection.
+   * written: a write stuck that long is a dead connection too, whatever is
+   * read meanwhile. Returns when to look again, or -1 for a dead connection.
    */
   keepalive(now: number, ms: number): number {
-    if (this.lastRead >= this.#pingSentAt) this.#pingSentAt = this.#pingTicket = 0;
+    if (!this.#pingTicket && this.lastRead >= this.#pingSentAt) this.#pingSentAt = 0;
     // Idle either way: writes into a stalled broker's socket buffer still
     // succeed, so a client that keeps publishing must ask too (as
     // libmosquitto does), or it never learns the broker is gone.

@@ -336,12 +336,12 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * Sends PINGREQ and resolves when the broker's PINGRESP arrives.
-   *
+   * Sends PINGREQ and resolves on the broker's PINGRESP; with keepalive 0, none
+   * within `connectTimeout` ends the connection (the keepalive bounds it otherwise).
    * @throws {MQTTConnectionError} When not connected, or the connection ends first.
    */
   ping(): Promise<void> {
-    return this.#out.ping();
+    return this.#out.ping(this.keepalive === 0 ? this.#config.connectTimeout : 0);
   }
 
   /**

@@ -1,12 +1,14 @@
 // Automatic keepalive, async iteration, AbortSignal, `await using` and the
 // connection events, against real brokers.
 import { connect } from "./_net.ts";
+import { createServer, type Socket } from "node:net";
 import assert from "node:assert/strict";
 import { type Message, MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { encode } from "../lib/codec/encode.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 // The tests that hold for either MQTT version run at both (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
@@ -331,3 +333,103 @@ forEachBroker(
   },
   { versions: [4, 5] },
 );
+
+/** A raw broker: CONNACK, then stops reading the client and floods it with QoS 0 PUBLISHes. */
+async function floodingDeafBroker() {
+  const sockets = new Set<Socket>();
+  const timers = new Set<ReturnType<typeof setInterval>>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+    s.once("data", () => {
+      s.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+      s.pause(); // reads nothing more: the client's writes back up
+      const pub = encode(
+        {
+          type: "publish",
+          topic: "flood",
+          payload: new Uint8Array(10),
+          qos: 0,
+          retain: false,
+          dup: false,
+        } as never,
+        4,
+      );
+      const t = setInterval(() => {
+        if (!s.destroyed) s.write(pub);
+      }, 20);
+      timers.add(t);
+      s.on("close", () => {
+        clearInterval(t);
+        timers.delete(t);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test("a broker that floods QoS 0 but reads nothing: the stuck write is found dead", async () => {
+  const broker = await floodingDeafBroker();
+  const c = new MQTTClient(uniqueId("flood"), broker.url, { keepalive: 1 });
+  try {
+    const lost = new Promise<Error>((resolve) =>
+      c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+        once: true,
+      })
+    );
+    await c.connect();
+    // 64 MB: more than the loopback socket buffers take, so the write stalls.
+    const big = c.publish("big", new Uint8Array(64 * 1024 * 1024)).catch((e) => e);
+    // Before, each byte the broker sent cleared the PINGREQ still queued behind the
+    // stuck write, and the connection was never found dead.
+    const error = await withTimeout(lost, 8000, "the connection found dead");
+    assert.ok(error instanceof MQTTConnectionError, String(error));
+    assert.ok((await big) instanceof MQTTConnectionError);
+  } finally {
+    await c.disconnect().catch(() => {});
+    await broker.close();
+  }
+}, { timeout: 15_000 });
+
+test("ping() with keepalive 0 to a broker that never answers it: the connection ends, no hang", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq"); // never answered
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("p0"), broker.url, { keepalive: 0, connectTimeout: 1000 });
+    await c.connect();
+    // Before, it waited for ever: nothing else bounds it with the keepalive off.
+    const error = await withTimeout(c.ping().then(() => "resolved", (e) => e), 5000, "ping()");
+    assert.ok(error instanceof MQTTConnectionError, `ping() rejects, got ${error}`);
+    assert.match(error.message, /no answer to PINGREQ within 1000 ms/);
+    assert.equal(c.connected, false);
+    await c.disconnect();
+  });
+});
+
+test("ping() with keepalive 0, answered or cut: settles, and leaves no timer", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq");
+    await peer.write({ type: "pingresp" });
+    await peer.expect("pingreq");
+    peer.end(); // the second is answered by the connection's end
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("p0"), broker.url, { keepalive: 0, connectTimeout: 60_000 });
+    await c.connect();
+    await c.ping();
+    await assert.rejects(withTimeout(c.ping(), 5000, "ping()"), MQTTConnectionError);
+    await c.disconnect();
+  });
+});

@@ -495,18 +495,34 @@ test("keepalive: a write stuck for half an interval, with the PINGREQ behind it,
   assert.equal(h.core.keepalive(17_000, 10_000), -1, "nothing written, nothing read since 12 000");
 });
 
-test("keepalive: any byte read after the PINGREQ was queued, before it went, answers it", () => {
+test("keepalive: a byte read before the PINGREQ went does not answer it; one read after does", () => {
   const h = harness(undefined, undefined, true);
   h.connect(true);
   h.core.lastRead = 1000;
   h.core.wrote(1000);
   assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
-  h.core.lastRead = 12_000; // the broker is there
+  h.core.lastRead = 12_000; // the broker sends, but the PINGREQ has not gone yet
   h.core.wrote(14_000); // a piece of the write ahead of the PINGREQ
-  assert.equal(h.core.keepalive(16_000, 10_000), 22_000, "no verdict: idle since 12 000");
-  h.core.wrote(17_000, 1); // the PINGREQ goes, answered already
+  assert.equal(h.core.keepalive(16_000, 10_000), 19_000, "still writing: no verdict before 19 000");
+  h.core.wrote(17_000, 1); // the PINGREQ goes
+  assert.equal(h.core.keepalive(17_000, 10_000), 22_000, "its answer is due at 22 000");
+  h.core.lastRead = 18_000; // a byte after it went
   assert.equal(h.core.keepalive(22_000, 10_000), 27_000, "a new PINGREQ only once idle again");
-  assert.deepEqual(ids(h.sent()), ["pingreq", "pingreq"]);
+  assert.deepEqual(ids(h.sent()), ["pingreq"], "no second PINGREQ while the first was queued");
+});
+
+test("keepalive: a write stuck behind the PINGREQ is dead, though the broker keeps sending", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastRead = 1000;
+  h.core.wrote(1000);
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  h.core.wrote(12_000); // the last piece that went
+  h.core.lastRead = 16_000; // a broker that floods us and reads nothing
+  assert.equal(h.core.keepalive(16_000, 10_000), 17_000);
+  h.core.lastRead = 17_000;
+  assert.equal(h.core.keepalive(17_000, 10_000), -1, "nothing written since 12 000");
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
 });
 
 test("a failed handler of an old session's QoS 2 message leaves the new session's same id alone", () => {
