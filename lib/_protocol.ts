@@ -6,7 +6,7 @@
 // aliases both ways, the broker's limits and DISCONNECT and AUTH from it.
 //
 // It is driven from outside: the client hands it decoded packets (`handle`)
-// and requests (`request`, `ack`, …), tells it when a connection starts and
+// and requests (`send`, `ack`, …), tells it when a connection starts and
 // ends, and passes time in as an argument. It answers by calling its output:
 // bytes to write, messages to deliver, the CONNACK to settle. It opens no
 // socket, sets no timer and reads no clock, so tests drive it packet by packet.

@@ -103,7 +103,7 @@ export class MQTTClient extends EventTarget {
    * @param client_id Client identifier (may be empty with a clean session).
    * @param server Host name, IP address, or URL `mqtt://host[:port]` / `mqtts://host[:port]`
    * (`ws://`, `wss://`); or a list of them, tried in order by `connect()`.
-   * @param port Port (0: the URL's, else 1883, or 8883 with ssl), or all options as one object.
+   * @param port Port (0: the URL's, else 1883, or 8883 with ssl; 80 `ws://`, 443 `wss://`), or all options as one object.
    * @param user User name.
    * @param password Password.
    * @param keepalive Keep-alive in seconds, 0–65535.
@@ -281,7 +281,7 @@ export class MQTTClient extends EventTarget {
    * @returns CONNACK's session-present flag: whether the broker had a session for this client.
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return (MQTT 5: reason) code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
-   * @throws {TypeError} An empty client id with a persistent session (MQTT-3.1.3-7), or already connected.
+   * @throws {TypeError} MQTT 3.1.1: an empty client id with a persistent session (MQTT-3.1.3-7); or already connected.
    */
   async connect(
     clean_session: boolean | ConnectOptions = true,
@@ -479,7 +479,7 @@ export class MQTTClient extends EventTarget {
    * @returns The reply.
    * @throws {DOMException} `TimeoutError` when no reply came in time.
    * @throws {MQTTConnectionError} The connection was lost (the robust client keeps waiting).
-   * @throws {TypeError} MQTT 3.1.1, or a bad argument.
+   * @throws {TypeError} MQTT 3.1.1, or a bad argument; {@linkcode RangeError} a `timeout` or `qos` out of range.
    */
   request(
     topic: string,
@@ -516,9 +516,9 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * Waits for the next incoming message, runs the callback if one is set,
-   * sends the message's acknowledgement, and resolves with it. Concurrent
-   * calls are served in call order, one message each.
+   * Waits for the next incoming message, runs the callback if one is set, sends the message's
+   * acknowledgement, and resolves with it (or rejects with what the callback threw, the message
+   * unacknowledged). Concurrent calls are served in call order, one message each.
    *
    * @param options `signal`: aborting it stops the wait (rejecting with the
    * signal's reason); no message is lost, and the client stays usable.

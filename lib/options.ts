@@ -126,7 +126,10 @@ export type AuthHandler = (challenge: AuthChallenge) => Uint8Array | Promise<Uin
 
 /** The constructor's options: umqtt's parameters under umqtt's names, new ones in camelCase. */
 export interface MQTTClientOptions {
-  /** Broker port; 0 (default) means the URL's port, else 1883, or 8883 with `ssl`. */
+  /**
+   * Broker port; 0 (default) means the URL's port, else 1883, or 8883 with `ssl` (80 for
+   * `ws://`, 443 for `wss://`).
+   */
   port?: number | undefined;
   /**
    * User name; or a function called on every connection attempt for the

@@ -7,6 +7,9 @@
  *     npx -y deno@2 task build:npm && cd examples/worker && npm install
  *     npx wrangler dev        # then: curl -d 21.5 localhost:8787/sensors/kitchen
  *
+ * wrangler needs Node 22 or later (under Node 20 it stops: "Wrangler requires
+ * at least Node.js v22.0.0").
+ *
  * Set BROKER in wrangler.toml to your broker (`mqtts://` for TLS, which uses
  * `secureTransport: "on"` and the public CAs).
  *
