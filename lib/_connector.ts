@@ -9,7 +9,7 @@ import { type ClientConfig, credentials, type DisconnectOptions } from "./option
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
-import { timeLimit } from "./_abortable.ts";
+import { timeLimit, WORKERD } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
@@ -27,6 +27,9 @@ export class Connector {
   #clientId: string;
   // A connect() is under way (from before its first attempt to after its last).
   #connecting = false;
+  // workerd: by when (performance.now()) its attempt must have settled, timed out at the latest.
+  // One that has not was left by an ended request, whose timers and sockets never settle.
+  #due = Infinity;
   // Counts disconnect() calls: a connect() that sees it change stops trying.
   #stops = 0;
   // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
@@ -72,7 +75,7 @@ export class Connector {
 
   /** One attempt to one server (the robust client's reconnect loop). */
   connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
-    return this.#run((stops) => this.#attempt(server, clean, signal, stops));
+    return this.#run((stops) => this.#attempt(server, clean, signal, stops), true);
   }
 
   /**
@@ -108,8 +111,15 @@ export class Connector {
   }
 
   /** Connects with `attempts` (given the disconnect() count), one connect at a time: Session Present. */
-  async #run(attempts: (stops: number) => Promise<ConnackPacket>): Promise<boolean> {
-    if (this.#conn.connected || this.#connecting) {
+  async #run(
+    attempts: (stops: number) => Promise<ConnackPacket>,
+    loop = false,
+  ): Promise<boolean> {
+    // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
+    const stranded = WORKERD && performance.now() > this.#due;
+    if (this.#conn.connected && !this.#conn.forsaken() || this.#connecting && !stranded) {
+      // The reconnect loop retries: in workerd, another request's loop may be connecting it.
+      if (loop) throw new MQTTConnectionError("Cannot reconnect: already connected or connecting");
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
     this.#connecting = true;
@@ -168,6 +178,8 @@ export class Connector {
     // transport starts opening in the caller's turn. connectTimeout bounds
     // the whole attempt: what the wait for them took is not given again.
     let given = credentials(c), left = c.connectTimeout;
+    // A time limit fires late by as much as it waited, at most (timeLimit): twice it, then.
+    this.#due = performance.now() + 2 * left;
     if (given instanceof Promise) {
       const t0 = performance.now();
       given = await this.#fetch(given, signal);

@@ -154,10 +154,9 @@ export class MQTTClient extends SimpleClient {
   // Each filter subscribed to, with its options (the QoS asked for: another broker may grant
   // more than the last did) and its SUBSCRIBE's properties.
   #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
-  // A broker without our session was met, or an attempt's CONNECT went
-  // unanswered (the broker may yet make a session of it), and the
-  // subscriptions are not all renewed yet: the next connection renews them
-  // even if its broker says Session Present 1 (of the session that CONNECT made).
+  // A broker without our session was met, or an attempt's CONNECT went unanswered (the broker may
+  // yet make a session of it), and the subscriptions are not all renewed yet: the next connection
+  // renews them even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
@@ -242,10 +241,13 @@ export class MQTTClient extends SimpleClient {
   }
 
   // Aborted by disconnect(): ends a running attempt and any delay. Made on first use (workerd
-  // allows none in a module's top level), and anew in a workerd request other than its own.
+  // allows none at top level), and anew in another workerd request: the old one's waits never end.
   get #stop(): AbortController {
     const s = this.#stopper;
-    return s && readable(s.signal) ? s : (this.#stopper = new AbortController());
+    if (s && readable(s.signal)) return s;
+    if (s) this.#reconnecting = this.#attempt = this.#appConnecting = null;
+    this.#nap = null;
+    return (this.#stopper = new AbortController());
   }
 
   /**
@@ -427,9 +429,8 @@ export class MQTTClient extends SimpleClient {
           }
           this.#lastError = e;
           if (UNANSWERED.has(e as Error)) this.#renewOwed = true;
-          // A refusal naming other servers: those next, before the rest of the
-          // list; once a round, so that servers referring to each other wait
-          // for the next round's backoff.
+          // A refusal naming other servers: those next, before the rest of the list; once a round,
+          // so that servers referring to each other wait for the next round's backoff.
           if (this.#refer(e) && !referred) {
             referred = true;
             servers.splice(k + 1, 0, ...this.#referred.splice(0));

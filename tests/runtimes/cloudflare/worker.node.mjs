@@ -22,6 +22,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { connect, createServer } from "node:net";
 // Computed: `deno check tests/` reads this file too, and cannot resolve the
 // dev folder's packages; Node resolves them from tests/runtimes/node_modules.
 const { Miniflare } = await import(String("miniflare"));
@@ -167,6 +168,26 @@ for (const { name, entry, npm } of workers) {
         }
       });
 
+      test("a client kept across requests: connect() in the next request connects anew", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          assert.deepEqual(await get(`/across?port=${port}&topic=${topic}&step=1`), {
+            connected: true,
+          });
+          assert.deepEqual(await get(`/across?port=${port}&topic=${topic}&step=connect`), {
+            connecting: "resolved",
+            publishing: "resolved",
+          });
+          assert.deepEqual(await sub.next(2), [
+            `${topic}/1 from request 1`,
+            `${topic}/2 from request 2`,
+          ]);
+        } finally {
+          await sub.done();
+        }
+      });
+
       test("a reconnecting client per request publishes while connecting, in every request", async () => {
         const topic = `cf-${hex()}`;
         const sub = await watch(topic);
@@ -200,6 +221,85 @@ for (const { name, entry, npm } of workers) {
             await sub.next(3),
             [1, 2, 3].map((i) => `${topic}/${i} from request ${i}`),
           );
+        } finally {
+          await sub.done();
+        }
+      });
+
+      /** A broker that is silent (`"silent"`), closes each connection (`"away"`) or is mosquitto (`"up"`). */
+      async function flaky() {
+        const sockets = new Set();
+        let mode = "up";
+        const server = createServer((s) => {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s)).on("error", () => {});
+          if (mode === "away") return s.destroy();
+          if (mode === "silent") return;
+          const up = connect(Number(port), "127.0.0.1").on("error", () => s.destroy());
+          s.on("close", () => up.destroy());
+          up.on("close", () => s.destroy());
+          s.pipe(up).pipe(s);
+        });
+        await new Promise((r) => server.listen(0, "127.0.0.1", r));
+        return {
+          port: server.address().port,
+          set(to) {
+            mode = to;
+            if (to === "away") { for (const s of sockets) s.destroy(); }
+          },
+          close: () => new Promise((r) => (server.close(r), sockets.forEach((s) => s.destroy()))),
+        };
+      }
+
+      for (const robust of [false, true]) {
+        const what = robust ? "a reconnecting client" : "a client";
+        test(`${what} kept across requests outlives a request that ended while it connected`, async () => {
+          const topic = `cf-${hex()}`;
+          const sub = await watch(topic);
+          const broker = await flaky();
+          try {
+            broker.set("silent");
+            const q = `port=${broker.port}&topic=${topic}&robust=${robust ? 1 : 0}`;
+            assert.deepEqual(await get(`/stranded?${q}&step=1`), {
+              connecting: "still pending after 200 ms",
+            });
+            if (robust) {
+              // Its publish is cancelled with its request, as the README says; the loop must not be.
+              broker.set("away");
+              await get(`/stranded?${q}&step=2`);
+            }
+            broker.set("up");
+            // Past the stranded attempt's own connect timeout (1 s), however late its timer.
+            await new Promise((r) => setTimeout(r, 2200));
+            for (const step of ["3", "4"]) {
+              assert.deepEqual(await get(`/stranded?${q}&step=${step}`), {
+                connecting: robust ? "robust" : "resolved",
+                publishing: "resolved",
+              }, `step ${step}`);
+            }
+            assert.deepEqual(await sub.next(2), [`${topic}/3 3`, `${topic}/4 4`]);
+          } finally {
+            await sub.done();
+            await broker.close();
+          }
+        });
+      }
+
+      test("a reconnecting client kept across requests serves requests that run at once", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          const requests = [0, 1, 2].map((i) => get(`/shared?port=${port}&topic=${topic}&i=${i}`));
+          for (const r of await Promise.all(requests)) {
+            assert.deepEqual(r, { publishing: ["resolved", "resolved", "resolved"] });
+          }
+          // Each at least once (QoS 1): a connection another request took over may resend some.
+          const got = new Set();
+          while (got.size < 9) got.add((await sub.next(1))[0]);
+          const want = [0, 1, 2].flatMap((i) =>
+            [0, 1, 2].map((k) => `${topic}/${i} request ${i} message ${k}`)
+          );
+          assert.deepEqual([...got].sort(), want);
         } finally {
           await sub.done();
         }

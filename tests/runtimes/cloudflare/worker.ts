@@ -12,12 +12,23 @@
 //                                  variable): step 1 connects and publishes,
 //                                  step 2 finds the connection is request 1's
 //                                  (workerd lets no request use another's
-//                                  I/O), then connects anew and publishes
+//                                  I/O), then connects anew and publishes;
+//                                  step=connect only connects and publishes
 //   GET /robust?port=&topic=&i=    a reconnecting client per request,
 //                                  publishing while it connects (the offline
 //                                  path), in every request of the isolate
 //   GET /robust-across?port=&topic=&step=  the reconnecting client kept
 //                                  across requests: it reconnects in each
+//   GET /stranded?port=&topic=&step=&robust=  a client kept across requests
+//                                  whose connect() (step 1), or whose
+//                                  reconnect loop (step 2, publishing while
+//                                  the broker is away), its request left
+//                                  unfinished: the next requests connect and
+//                                  publish (workerd never runs an ended
+//                                  request's timers and sockets again)
+//   GET /shared?port=&topic=&i=    one reconnecting client kept across
+//                                  requests that run at once, each
+//                                  publishing 3 messages on it
 //   GET /cadata?port=              ssl_params workerd cannot take: refused,
 //                                  and the reconnecting client does not retry
 //   GET /tls?port=                 a TLS broker whose CA workerd does not trust
@@ -33,10 +44,12 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const early = new RobustClient("w-early", "mqtt://127.0.0.1:1883");
 let kept: MQTTClient | undefined;
 let keptRobust: RobustClient | undefined;
+let stranded: MQTTClient | undefined;
+const shared = new Map<string, RobustClient>();
 
 /** What a call that must fail at once failed with, or that it did not. */
-async function failure(call: () => Promise<unknown>): Promise<string> {
-  const limit = new Promise<string>((r) => setTimeout(() => r("still pending after 2 s"), 2000));
+async function failure(call: () => Promise<unknown>, ms = 2000): Promise<string> {
+  const limit = new Promise<string>((r) => setTimeout(() => r(`still pending after ${ms} ms`), ms));
   return await Promise.race([
     call().then(() => "resolved", (e) => `${e?.name}: ${e?.message}`),
     limit,
@@ -88,6 +101,15 @@ export default {
             return Response.json({ connected: kept.connected });
           }
           const c = kept!;
+          if (q.get("step") === "connect") {
+            // connect() first, as the README says to: nothing else told the client yet.
+            const connecting = await failure(() => c.connect());
+            const publishing = await failure(() =>
+              c.publish(`${topic}/2`, "from request 2", false, 1)
+            );
+            await c.disconnect();
+            return Response.json({ connecting, publishing });
+          }
           const connected = c.connected;
           const waiting = await failure(() => c.wait_msg());
           const publishing = await failure(() => c.publish(`${topic}/x`, "lost", false, 1));
@@ -116,6 +138,40 @@ export default {
           await keptRobust!.publish(`${topic}/${step}`, `from request ${step}`, false, 1);
           if (step === "3") await keptRobust!.disconnect();
           return Response.json({ published: true });
+        }
+        case "/stranded": {
+          const step = q.get("step");
+          if (step === "1") {
+            const Client = q.get("robust") === "1" ? RobustClient : MQTTClient;
+            stranded = new Client(`w-str-${topic}`.slice(0, 23), server, { connectTimeout: 1000 });
+            if (stranded instanceof RobustClient) stranded.DELAY = 0.2;
+            // The broker does not answer yet: this request ends with the connect() under way.
+            return Response.json({ connecting: await failure(() => stranded!.connect(), 200) });
+          }
+          const c = stranded!;
+          if (step === "2" && c instanceof RobustClient) {
+            // The broker is away: the reconnect loop is waiting when this request ends.
+            const publishing = await failure(() => c.publish(`${topic}/2`, "2"), 500);
+            return Response.json({ publishing });
+          }
+          const connecting = c instanceof RobustClient
+            ? "robust"
+            : await failure(() => c.connect());
+          const publishing = await failure(() => c.publish(`${topic}/${step}`, step!, false, 1));
+          if (step === "4") await c.disconnect();
+          return Response.json({ connecting, publishing });
+        }
+        case "/shared": {
+          let c = shared.get(topic);
+          if (!c) shared.set(topic, c = new RobustClient(`w-sh-${topic}`.slice(0, 23), server));
+          const publishing: string[] = [];
+          for (const k of [0, 1, 2]) {
+            const i = q.get("i"), payload = `request ${i} message ${k}`;
+            publishing.push(
+              await failure(() => c.publish(`${topic}/${i}`, payload, false, 1), 5000),
+            );
+          }
+          return Response.json({ publishing });
         }
         case "/tls": {
           const c = new MQTTClient("w-tls", `mqtts://127.0.0.1:${q.get("port")}`);
