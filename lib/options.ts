@@ -497,6 +497,15 @@ export function clientConfig(
   if ((sp.cert === undefined) !== (sp.key === undefined)) {
     throw new TypeError("Invalid ssl_params: cert and key go together");
   }
+  // Where no server uses TLS they would go unused, and the connection, with
+  // the password, in clear: a contradiction, as with ws:// above.
+  if (!servers.some((e) => e.ssl) && Object.values(sp).some((v) => v !== undefined)) {
+    throw new TypeError(
+      `Invalid ssl_params for ${
+        endpointUrl(servers[0])
+      }: no server uses TLS; give mqtts:// or ssl: true, or leave them out`,
+    );
+  }
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw invalid("transport", o.transport, "a function returning a StreamPair");
   }

@@ -3,6 +3,7 @@
 // (as mosquitto does with -L followed by -p, say).
 import type { QoS } from "../../mod.ts";
 import { validateTopicFilter } from "../topic.ts";
+import { withoutCredentials } from "../transports/endpoint.ts";
 import {
   anyProperties,
   type Command,
@@ -141,6 +142,7 @@ function qos(flag: string, value: string): QoS {
  * hold ":" and "@".
  */
 function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, value: string) {
+  const shown = withoutCredentials(value); // what an error may echo: no password
   const m = /^(mqtts?|wss?):\/\/([^/]*)(?:\/(.*))?$/is.exec(value);
   let url: URL | undefined;
   try {
@@ -149,7 +151,7 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   } catch { /* reported below */ }
   if (!m || !url || !m[2]) {
     throw new UsageError(
-      `-L ${value}: expected mqtt://, mqtts://, ws:// or wss://[user[:password]@]host[:port]/topic`,
+      `-L ${shown}: expected mqtt://, mqtts://, ws:// or wss://[user[:password]@]host[:port]/topic`,
     );
   }
   o.scheme = m[1].toLowerCase() as ConnectionArgs["scheme"];
@@ -160,14 +162,14 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
       return decodeURIComponent(part);
     } catch {
       throw new UsageError(
-        `-L ${value}: the ${what} has a % that does not start an escape (%XX, two hex digits)`,
+        `-L ${shown}: the ${what} has a % that does not start an escape (%XX, two hex digits)`,
       );
     }
   };
   if (url.username) o.user = decode(url.username, "user name");
   if (url.password) o.password = decode(url.password, "password");
   const topic = m[3] ?? "";
-  if (topic === "") throw new UsageError(`-L ${value}: the URL needs a topic as its path`);
+  if (topic === "") throw new UsageError(`-L ${shown}: the URL needs a topic as its path`);
   if (o.topics) o.topics.push(topic);
   else o.topic = topic;
 }

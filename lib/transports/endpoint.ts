@@ -24,6 +24,18 @@ export interface Endpoint {
 const DEFAULT_PORT = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
 
 /**
+ * `server` as an error may show it: whatever comes before an `@` (after the
+ * scheme, if any) may be a user name and password, and is replaced by `…`.
+ *
+ * @param server A server as given, a URL or not.
+ * @returns It without its user information.
+ */
+export function withoutCredentials(server: string): string {
+  // Up to the last @: a password may hold an unescaped "@" or "/".
+  return server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1…@");
+}
+
+/**
  * Parses `server` (a host, or an `mqtt://`, `mqtts://`, `ws://` or `wss://`
  * URL) with umqtt's port rules: a non-zero `port` wins, else the URL's, else
  * the scheme's default (1883, 8883 with ssl; 80 for `ws`, 443 for `wss`).
@@ -55,8 +67,9 @@ export function parseServer(
   if (!match) {
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
+      const shown = withoutCredentials(server);
       throw new TypeError(
-        `Invalid server "${server}": a host cannot carry a port; give the port option, or a URL (mqtt://${server})`,
+        `Invalid server "${shown}": a host cannot carry a port; give the port option, or a URL (mqtt://${shown})`,
       );
     }
     return {
@@ -69,16 +82,18 @@ export function parseServer(
   const given = match[1].toLowerCase();
   if (!(given in DEFAULT_PORT)) {
     throw new TypeError(
-      `Invalid server "${server}": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
+      `Invalid server "${
+        withoutCredentials(server)
+      }": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
     );
   }
   let url: URL;
   try {
     url = new URL(server.replace(/^[a-z]+/i, "http"));
   } catch {
-    // Whatever came before an @ may be a password: not echoed.
-    const shown = server.replace(/\/\/[^/]*@/, "//…@");
-    throw new TypeError(`Invalid server "${shown}": not a URL (${given}://host[:port])`);
+    throw new TypeError(
+      `Invalid server "${withoutCredentials(server)}": not a URL (${given}://host[:port])`,
+    );
   }
   if (url.username || url.password) {
     // Not echoed: it may hold a password.
