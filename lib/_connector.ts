@@ -29,7 +29,8 @@ export class Connector {
   #connecting = false;
   // workerd: by when (performance.now()) its attempt must have settled, timed out at the latest.
   // One that has not was left by an ended request, whose timers and sockets never settle.
-  #due = Infinity;
+  // Set in workerd only: elsewhere it stays a small integer, not a boxed number per client.
+  #due = 0;
   // Counts disconnect() calls: a connect() that sees it change stops trying.
   #stops = 0;
   // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
@@ -116,7 +117,7 @@ export class Connector {
     loop = false,
   ): Promise<boolean> {
     // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
-    const stranded = WORKERD && performance.now() > this.#due;
+    const stranded = WORKERD && this.#due > 0 && performance.now() > this.#due;
     if (this.#conn.connected && !this.#conn.forsaken() || this.#connecting && !stranded) {
       // The reconnect loop retries: in workerd, another request's loop may be connecting it.
       if (loop) throw new MQTTConnectionError("Cannot reconnect: already connected or connecting");
@@ -179,7 +180,7 @@ export class Connector {
     // the whole attempt: what the wait for them took is not given again.
     let given = credentials(c), left = c.connectTimeout;
     // A time limit fires late by as much as it waited, at most (timeLimit): twice it, then.
-    this.#due = performance.now() + 2 * left;
+    if (WORKERD) this.#due = performance.now() + 2 * left;
     if (given instanceof Promise) {
       const t0 = performance.now();
       given = await this.#fetch(given, signal);
