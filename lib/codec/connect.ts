@@ -30,6 +30,14 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
     );
   }
   const v5 = level === 5;
+  // Level 4 has no properties: dropping them without a word would send another CONNECT.
+  if (!v5 && (p.properties !== undefined || p.will?.properties !== undefined)) {
+    throw new TypeError(
+      `Cannot encode CONNECT with ${
+        p.properties !== undefined ? "properties" : "will properties"
+      } at protocol level 4 (MQTT 3.1.1): they are MQTT 5.0 only; set protocolVersion 5`,
+    );
+  }
   const id = utf8(p.clientId, "client id", SHORT_LIVED);
   // MQTT 5.0 drops this rule: the server assigns an id, and may keep the session (section 3.1.3.1).
   if (id.length === 0 && !p.cleanSession && !v5) {
@@ -53,7 +61,8 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (will && will.qos !== 0 && will.qos !== 1 && will.qos !== 2) {
     throw new RangeError(`Invalid will QoS ${will.qos}: must be 0, 1 or 2 (MQTT-3.1.2-14)`);
   }
-  checkBytes("will message", will?.payload);
+  // A will needs its message, empty or not (MQTT-3.1.2-9).
+  checkBytes("will message", will?.payload, will !== undefined);
   checkBytes("password", p.password);
   if (will && will.payload.length > 65535) {
     throw new RangeError(
@@ -105,9 +114,9 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   return buf;
 }
 
-/** A CONNECT field given as bytes must be a `Uint8Array`. */
-function checkBytes(what: string, bytes: unknown): void {
-  if (bytes !== undefined && !(bytes instanceof Uint8Array)) {
+/** A CONNECT field given as bytes must be a `Uint8Array`; a `required` one must be given. */
+function checkBytes(what: string, bytes: unknown, required = false): void {
+  if ((required || bytes !== undefined) && !(bytes instanceof Uint8Array)) {
     throw new TypeError(`Invalid CONNECT ${what}: must be a Uint8Array, got ${typeName(bytes)}`);
   }
 }

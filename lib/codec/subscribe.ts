@@ -30,6 +30,9 @@ import { checkReasonCode } from "./reason_codes.ts";
  */
 export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4): Uint8Array {
   checkPacketId(p.packetId, "SUBSCRIBE");
+  if (!Array.isArray(p.subscriptions)) {
+    throw new TypeError("Invalid SUBSCRIBE: subscriptions must be an array of { topic, qos }");
+  }
   if (p.subscriptions.length === 0) {
     throw new TypeError(
       "Cannot subscribe to no topic: at least one filter is needed (MQTT-3.8.3-3)",
@@ -225,6 +228,9 @@ export function decodeCodes(type: 9 | 11, body: Uint8Array): SubackPacket | Unsu
 /** Encodes an UNSUBSCRIBE packet; in MQTT 5.0 with properties. */
 export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion = 4): Uint8Array {
   checkPacketId(p.packetId, "UNSUBSCRIBE");
+  if (!Array.isArray(p.topics)) {
+    throw new TypeError("Invalid UNSUBSCRIBE: topics must be an array of topic filters");
+  }
   if (p.topics.length === 0) {
     throw new TypeError(
       "Cannot unsubscribe from no topic: at least one filter is needed (MQTT-3.10.3-2)",
