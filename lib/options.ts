@@ -386,6 +386,15 @@ export function credentials(c: ClientConfig): Credentials | Promise<Credentials>
  */
 export const CREDENTIAL_FAILURES: WeakSet<object> = new WeakSet();
 
+/**
+ * Whether an attempt failed with what a credential function threw: one it
+ * marked, or a primitive (`throw "down"`), which no WeakSet holds and
+ * nothing else in an attempt throws (the connection wraps the rest).
+ */
+export function credentialFailure(e: unknown): boolean {
+  return Object(e) !== e || CREDENTIAL_FAILURES.has(e as object);
+}
+
 /** What a credential function gives; what it throws is marked as its. */
 async function fetched<T>(f: () => T | Promise<T>): Promise<T> {
   try {

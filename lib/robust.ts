@@ -40,7 +40,7 @@ import type { Endpoint } from "./transports/endpoint.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
-import { CREDENTIAL_FAILURES, type SignalOptions } from "./options.ts";
+import { credentialFailure, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
@@ -208,7 +208,7 @@ export class MQTTClient extends SimpleClient {
     // Lost without disconnect(): reconnect at once, so that kept publishes go even unasked.
     h.onLost = (error) => {
       this.#lastError = error;
-      this.#refer(error);
+      if (!this.#refer(error)) this.#referred = []; // none left from an earlier outage
       try {
         this.log(false, error);
       } catch (e) {
@@ -419,7 +419,7 @@ export class MQTTClient extends SimpleClient {
           return present;
         } catch (e) {
           // A credential function's failure is tried again too: its service may come back.
-          if (!movesOn(e) && !CREDENTIAL_FAILURES.has(e as object) || this.#stop.signal.aborted) {
+          if (!movesOn(e) && !credentialFailure(e) || this.#stop.signal.aborted) {
             this.#signal?.throwIfAborted();
             if (this.#closed) {
               throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
@@ -431,7 +431,7 @@ export class MQTTClient extends SimpleClient {
           if (UNANSWERED.has(e as Error)) this.#renewOwed = true;
           // A refusal naming other servers: those next, before the rest of the list; once a round,
           // so that servers referring to each other wait for the next round's backoff.
-          if (this.#refer(e) && !referred) {
+          if (this.#refer(e, servers[k]) && !referred) {
             referred = true;
             servers.splice(k + 1, 0, ...this.#referred.splice(0));
           }

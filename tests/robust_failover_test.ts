@@ -1,0 +1,175 @@
+// The robust client over several servers, the cases failover_test.ts and
+// robust5_test.ts leave out: which server comes first after a later loss, how
+// a refusal's Server Reference is reached, and a credential function that
+// throws what is not an Error.
+import assert from "node:assert/strict";
+import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
+import {
+  acceptConnect,
+  type HostileBroker,
+  type Peer,
+  startHostileBroker,
+} from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+
+/** Accepts; drops the connection at the client's PINGREQ. */
+async function droppingAtPing(peer: Peer) {
+  await acceptConnect(peer);
+  await peer.expect("pingreq");
+  peer.end();
+  await peer.clientClosed;
+}
+
+/** Accepts and holds the connection until the client leaves. */
+async function accepting(peer: Peer) {
+  await acceptConnect(peer);
+  await peer.clientClosed;
+}
+
+function refuse(peer: Peer, returnCode: number, serverReference?: string) {
+  return (async () => {
+    await peer.expect("connect");
+    await peer.write({
+      type: "connack",
+      sessionPresent: false,
+      returnCode,
+      properties: serverReference ? { serverReference } : {},
+    });
+    await peer.clientClosed;
+  })();
+}
+
+const connectedOnce = (c: Robust) =>
+  new Promise<void>((r) => c.addEventListener("connected", () => r(), { once: true }));
+
+test(
+  "robust: a Server Reference met in one outage is not tried first after a later loss: the server that worked last is",
+  async () => {
+    let na = 0, nb = 0;
+    // A: accepts once and drops at a PINGREQ; from then on refuses 0x9C, naming itself.
+    const a: HostileBroker = await startHostileBroker(async (peer) => {
+      if (na++ === 0) return void await droppingAtPing(peer);
+      await refuse(peer, 0x9c, `127.0.0.1:${a.port}`);
+    });
+    // B: the first connection drops at a PINGREQ; the second stays.
+    const b = await startHostileBroker(async (peer) => {
+      if (nb++ === 0) return void await droppingAtPing(peer);
+      await accepting(peer);
+    });
+    const c = new Robust(uniqueId("gap"), [a.url, b.url], { protocolVersion: 5 });
+    c.DELAY = 0;
+    const tried: string[] = [];
+    c.addEventListener(
+      "reconnecting",
+      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
+    );
+    try {
+      await c.connect(false);
+      // Lost on A: A refuses (naming itself, followed at once), A refuses again, B accepts.
+      let up = connectedOnce(c);
+      await assert.rejects(c.ping());
+      await up;
+      assert.equal(c.url, b.url);
+      assert.deepEqual(tried, [a.url, a.url, b.url]);
+      // Lost on B: B worked last and must be tried first (README, "The order").
+      tried.length = 0;
+      up = connectedOnce(c);
+      await assert.rejects(c.ping());
+      await up;
+      assert.equal(tried[0], b.url, `tried: ${tried.join(", ")}`);
+    } finally {
+      await c.disconnect();
+      await a.close();
+      await b.close();
+    }
+  },
+  TIMEOUT,
+);
+
+test(
+  "robust: a host:port Server Reference in a refusal is reached as the server that refused is, not as the one lost",
+  async () => {
+    // A WebSocket broker: accepts the first connection and closes it at a PINGREQ, then is unavailable.
+    let nw = 0;
+    const ws = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mqtt" });
+      const first = nw++ === 0;
+      socket.binaryType = "arraybuffer";
+      socket.onmessage = (m) => {
+        const type = new Uint8Array(m.data as ArrayBuffer)[0] >> 4;
+        if (type === 1) socket.send(Uint8Array.of(0x20, 0x03, 0x00, first ? 0x00 : 0x88, 0x00));
+        if (type === 12) socket.close();
+      };
+      return response;
+    });
+    const wsUrl = `ws://127.0.0.1:${ws.addr.port}`;
+    // A plain MQTT server that refuses: "use another server", host:port.
+    const tcp = await startHostileBroker((peer) => refuse(peer, 0x9c, `127.0.0.1:${target.port}`));
+    const target = await startHostileBroker(accepting);
+    const c = new Robust(uniqueId("gap"), [wsUrl, tcp.url], {
+      protocolVersion: 5,
+      connectTimeout: 1000,
+    });
+    c.DELAY = 0;
+    const tried: string[] = [];
+    c.addEventListener(
+      "reconnecting",
+      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
+    );
+    try {
+      await c.connect(false);
+      assert.equal(c.url, `${wsUrl}`);
+      await assert.rejects(c.ping());
+      // Connected, or round the list again without reaching the server referred to.
+      for (const end = Date.now() + 3000; !c.connected && tried.length < 4 && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(tried.slice(0, 3), [wsUrl, tcp.url, target.url]);
+      assert.equal(c.url, target.url);
+    } finally {
+      await c.disconnect();
+      await tcp.close();
+      await target.close();
+      await ws.shutdown();
+    }
+  },
+  TIMEOUT,
+);
+
+test(
+  "robust: a credential function that throws a string while reconnecting is tried again too; the kept publish resolves",
+  async () => {
+    let n = 0;
+    const b = await startHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      if (n++ === 0) {
+        await peer.expect("publish"); // not acknowledged: kept in the session
+        peer.end();
+        return void await peer.clientClosed;
+      }
+      for (;;) {
+        const p = await peer.next().catch(() => undefined);
+        if (p === undefined || p.type === "disconnect") return;
+        if (p.type === "publish") await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+    });
+    let calls = 0;
+    const c = new Robust(uniqueId("gap"), b.url, {
+      user: "dev",
+      // The second call (the first reconnect attempt) fails as a token service that is down.
+      password: () => (++calls === 2 ? Promise.reject("token service down") : "token"),
+    });
+    c.DELAY = 0.01;
+    try {
+      await c.connect(false);
+      await c.publish("t", "kept", false, 1);
+      assert.equal(calls, 3, "the initial connect, the failed fetch, the one that worked");
+    } finally {
+      await c.disconnect();
+      await b.close();
+    }
+  },
+  TIMEOUT,
+);
