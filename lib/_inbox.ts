@@ -156,9 +156,18 @@ export class Inbox {
     return new Messages(this, signal);
   }
 
-  /** Acknowledges `queued` (for `Messages`). */
+  /**
+   * Acknowledges `queued` (for `Messages` too). A session store that fails to
+   * keep a QoS 2 message's id throws: the message is then left unacknowledged,
+   * as when its callback throws, so the acks of the later messages still go.
+   */
   ack(queued: Incoming): void {
-    this.#link.core.ack(queued);
+    try {
+      this.#link.core.ack(queued);
+    } catch (e) {
+      this.#link.core.unhandled(queued);
+      throw e;
+    }
   }
 
   /**
@@ -207,7 +216,7 @@ export class Inbox {
       // Awaited only when it returned something (a promise, as an async callback does).
       if (r !== undefined) {
         return Promise.resolve(r).then(() => {
-          this.#link.core.ack(queued);
+          this.ack(queued);
           return msg;
         }, (e) => {
           this.#link.core.unhandled(queued);
@@ -215,7 +224,7 @@ export class Inbox {
         });
       }
     }
-    this.#link.core.ack(queued);
+    this.ack(queued);
     return msg;
   }
 

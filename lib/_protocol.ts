@@ -373,8 +373,8 @@ export class Protocol {
 
   /** Frees `id`, acknowledged: requests waiting for an id or for room go, in call order. */
   #release(id: number): void {
+    this.#store.outgoing.delete(id); // first: if its save throws, end() settles the request
     this.#inflight.delete(id);
-    this.#store.outgoing.delete(id);
     this.#drain();
   }
 
@@ -460,8 +460,8 @@ export class Protocol {
         if (p.type === "pubrec") {
           // Release (MQTT-4.3.3); a 3.1.1 clean session stores the PUBLISH, anew if restarted.
           const id = p.packetId, pubrel = encodeAck({ type: "pubrel", packetId: id });
+          f.kind = "pubcomp"; // first: if the save throws, the next connection sends PUBREL
           if (!this.#clean || this.#options.version === 5) this.#kept().outgoing.set(id, pubrel);
-          f.kind = "pubcomp";
           this.#out.write(pubrel);
           return;
         }

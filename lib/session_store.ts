@@ -12,8 +12,12 @@
  * `client_id` and protocol version, and call `connect(false)`: whatever the
  * store holds is resent first, in its order. Save atomically (write a new
  * file, then rename it): a process killed mid-write must not leave half a
- * session. Only packets already sent are in the store: publishes still
- * waiting their turn (MQTT 5's Receive Maximum, the robust client's offline
+ * session. Save before `set`/`add`/`delete` return (synchronously): the
+ * client writes the acknowledgement right after, and a save still under way
+ * when the process dies loses what it acknowledged. A save that throws
+ * rejects the call it served (`publish()`; `wait_msg()` for an incoming QoS 2
+ * message, left unacknowledged) or ends the connection; nothing hangs. Only
+ * packets already sent are in the store: publishes still waiting their turn (MQTT 5's Receive Maximum, the robust client's offline
  * queue) die with the process. One store serves one client.
  *
  * @example A store that survives restarts (sketch)

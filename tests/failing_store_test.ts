@@ -1,0 +1,151 @@
+// A user's own SessionStore as session_store.ts sketches it (the change in
+// memory first, then a save), whose save throws: the client must not hang, loop
+// or stall, and a publish must not resolve as kept when it was not.
+import assert from "node:assert/strict";
+import type { PublishPacket, QoS } from "../lib/codec/packet.ts";
+import type { SessionStore } from "../lib/session_store.ts";
+import { harness, request } from "./_protocol_harness.ts";
+import { test, uniqueId } from "./_test.ts";
+import { MQTTClient } from "../mod.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+
+/** Save fails while `broken.now` is set, after the change was made in memory (the sketch's order). */
+function failingStore() {
+  const broken = { now: false };
+  const save = () => {
+    if (broken.now) throw new Error("disk full");
+  };
+  class SavedMap extends Map<number, Uint8Array> {
+    override set(id: number, b: Uint8Array) {
+      super.set(id, b);
+      save();
+      return this;
+    }
+    override delete(id: number) {
+      const had = super.delete(id);
+      save();
+      return had;
+    }
+  }
+  class SavedSet extends Set<number> {
+    override add(id: number) {
+      super.add(id);
+      save();
+      return this;
+    }
+    override delete(id: number) {
+      const had = super.delete(id);
+      save();
+      return had;
+    }
+  }
+  const store: SessionStore = { outgoing: new SavedMap(), incoming: new SavedSet() };
+  return { store, broken };
+}
+
+/** `p`'s value, or "nothing in 1 s". */
+async function within<T>(p: Promise<T>): Promise<T | string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => timer = setTimeout(() => r("nothing in 1 s"), 1000));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function publishIn(packetId: number, qos: QoS): PublishPacket {
+  return {
+    type: "publish",
+    topic: "in",
+    payload: Uint8Array.of(1),
+    qos,
+    retain: false,
+    dup: false,
+    packetId,
+  };
+}
+
+test("a failed save of a PUBACK's delete: the publish settles when the connection ends", () => {
+  const { store, broken } = failingStore();
+  const h = harness(store as never);
+  h.connect(false);
+  const p = request(h.core, "puback");
+  h.sent();
+  broken.now = true;
+  assert.throws(() => h.core.handle({ type: "puback", packetId: 1 }), /disk full/);
+  // The connection ends on that throw (Connection.data → failed → teardown → end).
+  h.cut(false);
+  assert.notEqual(p.state, "pending", "publish() never settles");
+});
+
+test("a failed save of the PUBREL: the next connection's PUBCOMP is no protocol error", () => {
+  const { store, broken } = failingStore();
+  const h = harness(store as never);
+  h.connect(false);
+  const p = request(h.core, "pubrec");
+  h.sent();
+  broken.now = true;
+  assert.throws(() => h.core.handle({ type: "pubrec", packetId: 1 }), /disk full/);
+  h.cut(true);
+  broken.now = false;
+  h.connect(false, true);
+  assert.deepEqual(h.sent().map((x) => x.type), ["pubrel"]);
+  h.core.handle({ type: "pubcomp", packetId: 1 }); // before the fix: MQTTProtocolError on every reconnect
+  assert.equal(p.state, "resolved");
+  assert.equal(store.outgoing.size, 0);
+});
+
+test("a failed save of an incoming QoS 2 id: later messages are still acknowledged (client)", async () => {
+  const { store, broken } = failingStore();
+  let scripted!: () => void;
+  const done = new Promise<void>((r) => scripted = r);
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.write(publishIn(1, 2), publishIn(2, 1));
+    // Message 1 was not kept, so gets no PUBREC; message 2 still gets its PUBACK.
+    const p = await within(peer.next());
+    scripted();
+    assert.deepEqual(p, { type: "puback", packetId: 2 });
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("us"), broker.url, { sessionStore: store });
+    await client.connect(false);
+    broken.now = true;
+    await assert.rejects(client.wait_msg(), /disk full/);
+    broken.now = false;
+    await client.wait_msg();
+    await done;
+    await client.disconnect();
+  });
+});
+
+test("a failed save of a PUBACK's delete: publish() settles (client)", async () => {
+  const { store, broken } = failingStore();
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    const pub = await peer.expect("publish");
+    broken.now = true;
+    await peer.write({ type: "puback", packetId: pub.packetId! });
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("us"), broker.url, { sessionStore: store });
+    await client.connect(false);
+    const sent = client.publish("t", "m", false, 1);
+    const outcome = await within(sent.then(() => "resolved", (e) => `rejected: ${e.message}`));
+    assert.match(String(outcome), /^rejected: Connection lost: disk full/);
+    await client.disconnect().catch(() => {});
+  });
+});
+
+test("a failed save of an outgoing PUBLISH: publish() rejects with the store's error", async () => {
+  const { store, broken } = failingStore();
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("us"), broker.url, { sessionStore: store });
+    await client.connect(false);
+    broken.now = true;
+    await assert.rejects(client.publish("t", "m", false, 1), /disk full/);
+    broken.now = false;
+    await client.disconnect();
+  });
+});
