@@ -494,9 +494,10 @@ export function clientConfig(
       throw new TypeError(`Invalid ssl_params.${k}: empty; leave it out instead`);
     }
   }
+  const tls = Object.values(sp).some((v) => v !== undefined); // any TLS parameter given
   // A WebSocket's TLS is the runtime's (its CA store, the URL's host name): none of these applies.
   const ws = servers.find((e) => e.scheme === "ws" || e.scheme === "wss");
-  if (ws && Object.values(sp).some((v) => v !== undefined)) {
+  if (ws && tls) {
     throw new TypeError(
       `Invalid ssl_params for ${
         endpointUrl(ws)
@@ -508,7 +509,7 @@ export function clientConfig(
   }
   // Where no server uses TLS they would go unused, and the connection, with
   // the password, in clear: a contradiction, as with ws:// above.
-  if (!servers.some((e) => e.ssl) && Object.values(sp).some((v) => v !== undefined)) {
+  if (tls && !servers.some((e) => e.ssl)) {
     throw new TypeError(
       `Invalid ssl_params for ${
         endpointUrl(servers[0])
