@@ -83,12 +83,18 @@ export class Inbox {
       // Full: drop the oldest QoS 0 message, which may be this one. QoS 1
       // and 2 messages are never dropped: they are acknowledged only once
       // handled, so the broker's in-flight window bounds them.
-      let i = Math.max(this.#head, this.#zeroFrom);
-      while (i < this.#queue.length && this.#queue[i]!.packet.qos !== 0) i++;
+      const queue = this.#queue, head = this.#head;
+      let i = Math.max(head, this.#zeroFrom);
+      while (i < queue.length && queue[i]!.packet.qos !== 0) i++;
       this.#zeroFrom = i;
       this.dropped++;
-      if (i === this.#queue.length) return;
-      this.#queue.splice(i, 1);
+      if (i === queue.length) return;
+      // The messages before it move up a slot, not the queue after it (as
+      // splice() did, 10–700 µs a drop at 1000–100 000 queued): none when all are QoS 0.
+      queue.copyWithin(head + 1, head, i);
+      queue[this.#head++] = undefined;
+      this.#zeroFrom++;
+      this.#compact();
     }
     if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
@@ -261,12 +267,17 @@ export class Inbox {
       queue.length = this.#zeroFrom = 0;
       this.#head = 0;
       this.#drained?.();
-    } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
-      this.#queue = queue.slice(this.#head);
+    } else this.#compact();
+    return q;
+  }
+
+  /** Drops the cleared slots before the head once they are most of the queue. */
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
       this.#zeroFrom = Math.max(0, this.#zeroFrom - this.#head);
       this.#head = 0;
     }
-    return q;
   }
 
   /**

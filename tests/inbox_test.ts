@@ -280,3 +280,63 @@ test("a full queue drops the oldest QoS 0 message, finding it once past a QoS 1 
   // The backlog is walked once in all, not once per QoS 0 message (20 000 × 2000).
   assert.ok(looks < 100_000, `${looks} looks at queued messages`);
 });
+
+test("a full queue drops its oldest QoS 0 message without moving the rest of the queue", async () => {
+  // A firehose of QoS 0 messages into a full queue (a slow consumer, a deep
+  // maxQueuedMessages): each drop must cost about the same whatever the
+  // queue's length, not move every message queued after the dropped one.
+  // Counted: array slots that array methods move or copy.
+  const proto = Array.prototype as unknown as Record<string, (...a: number[]) => unknown>;
+  const methods = ["splice", "copyWithin", "slice", "shift", "unshift"] as const;
+  const saved = methods.map((m) => proto[m]);
+  let moved = 0;
+  proto.splice = function (this: unknown[], start: number, del = 0, ...items: number[]) {
+    moved += Math.max(0, this.length - start - del) + items.length;
+    return saved[0].call(this, start, del, ...items);
+  };
+  proto.copyWithin = function (this: unknown[], target: number, start: number, end?: number) {
+    moved += Math.max(0, (end ?? this.length) - start);
+    return saved[1].call(this, target, start, end!);
+  };
+  proto.slice = function (this: unknown[], start?: number, end?: number) {
+    const r = saved[2].call(this, start!, end!) as unknown[];
+    moved += r.length;
+    return r;
+  };
+  proto.shift = function (this: unknown[]) {
+    moved += Math.max(0, this.length - 1);
+    return saved[3].call(this);
+  };
+  proto.unshift = function (this: unknown[], ...items: number[]) {
+    moved += this.length + items.length;
+    return saved[4].call(this, ...items);
+  };
+  const max = 10_000, extra = 20_000;
+  let left: string[];
+  const counts: Record<string, number> = {};
+  try {
+    for (const qos1Ahead of [0, 20]) {
+      const { inbox, push } = setup(max);
+      // A few QoS 1 messages first, as a broker's in-flight window lets through.
+      for (let i = 0; i < qos1Ahead; i++) push(`q1/${i}`, 1);
+      for (let i = 0; i < max + extra; i++) push(`q0/${i}`, 0);
+      moved = 0;
+      for (let i = max + extra; i < max + 2 * extra; i++) push(`q0/${i}`, 0);
+      counts[qos1Ahead] = moved;
+      assert.equal(inbox.dropped, 2 * extra + qos1Ahead);
+      left = [];
+      for (let m; (m = await inbox.check());) left.push(m.topic);
+      // The QoS 1 messages, then the newest QoS 0 ones, in order.
+      assert.deepEqual(left, [
+        ...Array.from({ length: qos1Ahead }, (_, i) => `q1/${i}`),
+        ...Array.from({ length: max - qos1Ahead }, (_, i) => `q0/${2 * extra + qos1Ahead + i}`),
+      ]);
+    }
+  } finally {
+    methods.forEach((m, i) => (proto[m] = saved[i]));
+  }
+  // 20 000 drops: a few slots each, not the queue's 10 000 (2 × 10^8 in all).
+  for (const [ahead, n] of Object.entries(counts)) {
+    assert.ok(n < 50 * extra, `${n} slots moved for ${extra} drops (${ahead} QoS 1 ahead)`);
+  }
+});
