@@ -293,7 +293,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       });
       const opening = this.#transport(server, attempt.signal);
       // A connection that opens after the attempt was given up must still be closed.
-      this.#late = opening.then((pair) => timedOut ? channel(pair).close() : undefined, noop);
+      this.#late = opening.then((p) => timedOut ? channel(p).close() : undefined).catch(noop);
       const pair = await Promise.race([opening, timeout]);
       // It opened in time: nothing opens late (and an idle client keeps no promise for it).
       this.#late = DONE;
