@@ -533,3 +533,41 @@ test("a Server Reference: each server once, and at most the first 8", () => {
   const many = Array.from({ length: 1000 }, (_, i) => `n${i}`).join(" ");
   assert.deepEqual(urls(many), Array.from({ length: 8 }, (_, i) => `mqtt://n${i}:1883`));
 });
+
+test("disconnect() during a round of the list: no further server is tried, connect() says why", async () => {
+  let opened = 0, asked = 0;
+  const client = new MQTTClient(uniqueId("fostop"), [
+    "mqtt://127.0.0.1:1",
+    "mqtt://127.0.0.1:2",
+    "mqtt://127.0.0.1:3",
+  ], {
+    user: () => (asked++, "u"),
+    // Opens nothing until given up.
+    transport: (signal) => {
+      opened++;
+      return new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+      );
+    },
+  });
+  const connecting = client.connect().catch((e) => e);
+  for (let i = 0; i < 500 && opened === 0; i++) await sleep(1);
+  await client.disconnect();
+  const e = await connecting;
+  assert.ok(e instanceof MQTTConnectionError, String(e));
+  assert.equal(e.message, "Disconnected: disconnect() was called");
+  assert.deepEqual([opened, asked], [1, 1], "another server was tried");
+});
+
+test("a robust client with one server: its connect() error is that server's, not a list's", async () => {
+  const client = new RobustClient(uniqueId("foone"), "127.0.0.1", {
+    transport: () => {
+      throw new Error("no route");
+    },
+  });
+  await assert.rejects(client.connect(), (e: unknown) => {
+    assert.ok(e instanceof MQTTConnectionError, String(e));
+    assert.match(e.message, /^Cannot connect to 127\.0\.0\.1:1883: no route$/);
+    return true;
+  });
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { MQTTClient } from "../mod.ts";
+import { MQTTClient, type MQTTClientOptions } from "../mod.ts";
 import { LATE_MS, timeLimit } from "../lib/_abortable.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { writingThrough } from "./_writing_through.ts";
@@ -110,4 +110,80 @@ test("request(): a reply that came while the application held the event loop res
     await serving;
     await broker.stop();
   }
+});
+
+test("connect(): an application that keeps holding the event loop does not put the connect timeout off for ever", async () => {
+  // A transport whose broker never answers. The application holds the loop
+  // 200 ms at a time, one timer turn after another, so that every look of the
+  // connect timeout (100 ms) comes late: it looks once more after a late look,
+  // not after every one, and gives up while the holds go on.
+  const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
+    connectTimeout: 100,
+    transport: () => ({ readable: new ReadableStream(), writable: new WritableStream() }),
+  });
+  let settled = false;
+  const connecting = c.connect().finally(() => (settled = true));
+  connecting.catch(() => {});
+  let holds = 0;
+  for (; holds < 10 && !settled; holds++) {
+    hold(200);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.ok(settled, `connect() still waited after ${holds} holds of 200 ms`);
+  await assert.rejects(connecting, /timed out: no CONNACK within 100 ms/);
+});
+
+test("connect(): a hold longer than the connect timeout is given back only up to the timeout's length", async () => {
+  // Held 1000 ms right after connect() (connectTimeout 100): the late look
+  // waits once more, 100 ms, not the whole 1000 ms the loop was held.
+  const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
+    connectTimeout: 100,
+    transport: () => ({ readable: new ReadableStream(), writable: new WritableStream() }),
+  });
+  const connecting = c.connect().then(() => "connected", () => "rejected");
+  hold(1000);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const first = await Promise.race([
+    connecting,
+    new Promise((r) => (timer = setTimeout(() => r("still waiting"), 600))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(first, "rejected");
+  assert.equal(await connecting, "rejected");
+});
+
+test("connect(): a hold is given back after an earlier attempt was stopped while its timeout looked again", async () => {
+  // The first attempt's connect timeout looks late (the loop was held) and is
+  // to look once more when disconnect() stops it. The next attempt, held up
+  // too, still gets its second look: the CONNACK read after the hold counts.
+  let wantConnack: (() => void) | undefined;
+  let close!: (end: null) => void;
+  const closed = new Promise<null>((r) => (close = r));
+  const answering = {
+    read: (p: Uint8Array) =>
+      wantConnack
+        ? closed
+        : new Promise<number | null>((resolve) =>
+          wantConnack = () => setTimeout(() => (p.set([0x20, 2, 0, 0]), resolve(4)), 0)
+        ),
+    write: (p: Uint8Array) => (p[0] === 0x10 && wantConnack?.(), Promise.resolve(p.length)),
+    close: () => close(null),
+  };
+  const transports = [
+    () => ({ readable: new ReadableStream(), writable: new WritableStream() }),
+    () => answering as unknown as ReturnType<NonNullable<MQTTClientOptions["transport"]>>,
+  ];
+  const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
+    connectTimeout: 100,
+    transport: () => transports.shift()!(),
+  });
+  const first = c.connect().catch((e) => e);
+  hold(150);
+  await new Promise((r) => setTimeout(r, 0)); // after the timeout's late look
+  await c.disconnect();
+  assert.match(String(await first), /disconnect\(\) was called/);
+  const second = c.connect();
+  hold(300);
+  assert.equal(await second, false);
+  await c.disconnect();
 });

@@ -9,6 +9,7 @@ import { forEachBroker } from "./_brokers.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
+import { Keepalive } from "../lib/_keepalive.ts";
 
 // The tests that hold for either MQTT version run at both (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
@@ -432,4 +433,26 @@ test("ping() with keepalive 0, answered or cut: settles, and leaves no timer", a
     await assert.rejects(withTimeout(c.ping(), 5000, "ping()"), MQTTConnectionError);
     await c.disconnect();
   });
+});
+
+test("the shared schedule keeps its deadlines in heap order after one is stopped", async () => {
+  // Clients' connect timeouts and keepalives share one timer, set for the
+  // earliest of a binary heap of deadlines (each knows its `slot` and `due`).
+  // Stopping the first one here moves the heap's last (57) to where it must
+  // climb above the 153 one: left below it, it would fire with it, late.
+  const owner = {} as ConstructorParameters<typeof Keepalive>[0];
+  const all = [162, 153, 222, 117, 246, 45, 57].map((ms) => {
+    const k = new Keepalive(owner);
+    const done = new Promise<void>((r) => k.deadline(ms, r));
+    return { k, done };
+  });
+  all[0].k.stop();
+  const heap = all.map((d) => d.k).filter((k) => k.slot !== -1);
+  assert.equal(heap.length, 6);
+  for (const k of heap) {
+    if (k.slot === 0) continue;
+    const parent = heap.find((p) => p.slot === (k.slot - 1) >> 1)!;
+    assert.ok(parent.due <= k.due, `slot ${k.slot} (due ${k.due}) under a later deadline`);
+  }
+  await withTimeout(Promise.all(all.slice(1).map((d) => d.done)), 10_000, "the deadlines");
 });
