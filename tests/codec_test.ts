@@ -323,6 +323,15 @@ test("encode refuses CONNECT fields MQTT forbids", () => {
   );
   assertArgError(() => encode({ ...connect, will: { ...will, qos: 3 as 0 } }), RangeError, "QoS");
   assertArgError(() => encode({ ...connect, will: { ...will, qos: 4 as 0 } }), RangeError, "QoS");
+  // A password is binary data with a two-byte length (MQTT 3.1.1 section 3.1.3.5): 65535 bytes at most.
+  const user = { ...connect, username: "u" };
+  assertArgError(
+    () => encode({ ...user, password: new Uint8Array(65_536) }),
+    RangeError,
+    "65535",
+  );
+  const [p] = decodeChunks([encode({ ...user, password: new Uint8Array(65_535).fill(7) })]);
+  assert.equal(p.type === "connect" && p.password?.length, 65_535);
 });
 
 test("encode refuses SUBSCRIBE and UNSUBSCRIBE fields MQTT forbids", () => {
@@ -460,6 +469,7 @@ test("control characters and non-characters: refused when encoding, decoded as t
     "a\u0085b": "0085",
     "\u009f": "009F",
     "\ufdd0": "FDD0",
+    "a\ufdef": "FDEF",
     "a\ufffe": "FFFE",
     "\u{1ffff}": "1FFFF",
   };
