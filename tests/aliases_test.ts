@@ -147,3 +147,14 @@ test("topic aliases out: a PUBLISH with properties takes its payload from the fu
     );
   }
 });
+
+test("topic aliases out: a PUBLISH that with its alias is exactly the broker's Maximum Packet Size takes the alias (MQTT-3.2.2-15)", () => {
+  const p = packet("a/b", 1, 10);
+  const full = encodePublish(p, 5);
+  const withAlias = encodePublish({ ...p, properties: { topicAlias: 1 } }, 5);
+  assert.equal(withAlias.length, full.length + 3);
+  const exact = new TopicAliases();
+  assert.deepEqual(exact.out(p, full, p.packetId, 10, withAlias.length), withAlias, "it fits");
+  const over = new TopicAliases();
+  assert.deepEqual(over.out(p, full, p.packetId, 10, withAlias.length - 1), full, "one byte over");
+});

@@ -340,3 +340,27 @@ test("a full queue drops its oldest QoS 0 message without moving the rest of the
     assert.ok(n < 50 * extra, `${n} slots moved for ${extra} drops (${ahead} QoS 1 ahead)`);
   }
 });
+
+test("messages(): a message is acknowledged once, however often the loop is called after it ended", async () => {
+  const { inbox, log, push } = setup();
+  push("a");
+  const it = inbox.messages(undefined);
+  assert.equal(topic(await it.next()), "a");
+  await it.return();
+  assert.equal(topic(await it.next()), "done");
+  await it.return();
+  assert.deepEqual(log, ["ack a"]);
+});
+
+test("drained(): a message handed straight to a waiting call counts as taken: the reader waits for the consumer", async () => {
+  const { inbox, push } = setup();
+  assert.equal(inbox.drained(), undefined);
+  const first = inbox.receive(undefined);
+  push("a"); // straight to the waiting call
+  push("b"); // queued behind it
+  const wait = inbox.drained();
+  assert.ok(wait instanceof Promise, "a consumer is taking messages: the next read waits");
+  assert.equal((await first).topic, "a");
+  assert.equal((await inbox.receive(undefined)).topic, "b");
+  await wait;
+});
