@@ -3,7 +3,7 @@
 // can be read without awaiting.
 import { encode } from "../lib/codec/encode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { ConnackPacket, Packet, QoS } from "../lib/codec/packet.ts";
+import type { ConnackPacket, Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
 import type { ConnackProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
@@ -120,4 +120,34 @@ export function request(
     },
   });
   return t;
+}
+
+/** An incoming PUBLISH on topic `in`. */
+export function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): PublishPacket {
+  return {
+    type: "publish",
+    topic: "in",
+    payload: new TextEncoder().encode(payload),
+    qos,
+    retain: false,
+    dup,
+    packetId: qos > 0 ? packetId : undefined,
+  };
+}
+
+/** The protocol state's options for MQTT 5, with no topic aliases. */
+export const V5 = {
+  version: 5,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 0,
+  autoTopicAlias: false,
+} as const;
+
+/** Each packet as its type, packet id and dup flag: what a test compares. */
+export function ids(packets: Packet[]): string[] {
+  return packets.map((p) =>
+    `${p.type}${"packetId" in p && p.packetId !== undefined ? ` ${p.packetId}` : ""}${
+      p.type === "publish" && p.dup ? " dup" : ""
+    }`
+  );
 }

@@ -3,42 +3,14 @@
 // one connection, the MQTT 5 session renewal, flow control, acks. Driven as
 // in protocol_test.ts: decoded packets in, the exact packets out.
 import assert from "node:assert/strict";
-import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
+import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { type Incoming, Protocol } from "../lib/_protocol.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { Requests } from "../lib/_requests.ts";
-import { harness, request } from "./_protocol_harness.ts";
+import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
-
-function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): PublishPacket {
-  return {
-    type: "publish",
-    topic: "in",
-    payload: new TextEncoder().encode(payload),
-    qos,
-    retain: false,
-    dup,
-    packetId: qos > 0 ? packetId : undefined,
-  };
-}
-
-/** The protocol state's options for MQTT 5, with no topic aliases. */
-const V5 = {
-  version: 5,
-  receiveMaximum: 65535,
-  topicAliasMaximum: 0,
-  autoTopicAlias: false,
-} as const;
-
-function ids(packets: Packet[]): string[] {
-  return packets.map((p) =>
-    `${p.type}${"packetId" in p && p.packetId !== undefined ? ` ${p.packetId}` : ""}${
-      p.type === "publish" && p.dup ? " dup" : ""
-    }`
-  );
-}
 
 const text = (m: { packet: PublishPacket }) => new TextDecoder().decode(m.packet.payload);
 

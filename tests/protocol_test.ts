@@ -3,40 +3,11 @@
 // test names the rule it checks and the exact packets that go out.
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
-import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
 import type { ConnackProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
-import { harness, request, type Tracked } from "./_protocol_harness.ts";
+import { harness, ids, publishIn, request, type Tracked, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
-
-function publishIn(packetId: number, qos: QoS, payload = "x", dup = false): PublishPacket {
-  return {
-    type: "publish",
-    topic: "in",
-    payload: new TextEncoder().encode(payload),
-    qos,
-    retain: false,
-    dup,
-    packetId: qos > 0 ? packetId : undefined,
-  };
-}
-
-/** The protocol state's options for MQTT 5, with no topic aliases. */
-const V5 = {
-  version: 5,
-  receiveMaximum: 65535,
-  topicAliasMaximum: 0,
-  autoTopicAlias: false,
-} as const;
-
-function ids(packets: Packet[]): string[] {
-  return packets.map((p) =>
-    `${p.type}${"packetId" in p && p.packetId !== undefined ? ` ${p.packetId}` : ""}${
-      p.type === "publish" && p.dup ? " dup" : ""
-    }`
-  );
-}
 
 test("CONNACK must be the first packet of a connection (MQTT-3.2.0-1)", () => {
   const h = harness();
