@@ -555,6 +555,25 @@ test("a session store read back wrong is a TypeError naming the entry, before an
     [new Map([[0, publish(1)]]), new Set(), `${out} 0: not a packet id`],
     [new Map([[8, publish(7)]]), new Set(), `${out} 8: the packet inside has packet id 7$`],
     [new Map([[7, new Uint8Array(0)]]), new Set(), `${out} 7: not a QoS 1/2 PUBLISH or a PUBREL$`],
+    // The edges: the largest id plus one, QoS bits 3, a packet with a byte
+    // more than its Remaining Length says, a PUBREL without its 0010 flags.
+    [new Map([[65536, publish(1)]]), new Set(), `${out} 65536: not a packet id`],
+    [new Map(), new Set([65536]), "^TypeError: Invalid sessionStore\\.incoming entry 65536"],
+    [
+      new Map([[7, publish(7).map((b, i) => i === 0 ? b | 0x06 : b)]]),
+      new Set(),
+      `${out} 7: not a QoS 1/2 PUBLISH or a PUBREL$`,
+    ],
+    [
+      new Map([[7, Uint8Array.from([...publish(7), 0])]]),
+      new Set(),
+      `${out} 7: \\d+ bytes, not a whole packet$`,
+    ],
+    [
+      new Map([[7, Uint8Array.of(0x60, 2, 0, 7)]]),
+      new Set(),
+      `${out} 7: not a QoS 1/2 PUBLISH or a PUBREL$`,
+    ],
     [
       new Map(),
       new Set([70000]),
