@@ -666,3 +666,100 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "an AUTH 0x18 during CONNECT to a client with onAuth but no authenticationMethod: DISCONNECT 0x82, onAuth not called",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ type: "auth", reasonCode: 0x18 });
+      await peer.clientClosed;
+    }, async (broker) => {
+      let calls = 0;
+      const client = new MQTTClient(uniqueId("nomethod"), broker.url, {
+        protocolVersion: 5,
+        onAuth: () => (calls++, bytes("answer")),
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(String(e.cause), /this client asked for no enhanced authentication/);
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+      assert.equal(calls, 0);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "an AUTH 0x18 of the client's method when it has no onAuth: DISCONNECT 0x8C (bad authentication method)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("noonauth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(String(e.cause), /no onAuth to answer it/);
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x8c);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a refusing CONNACK that names another method rejects with its reason code, not as a protocol error",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({
+        type: "connack",
+        sessionPresent: false,
+        returnCode: 0x8c,
+        properties: { authenticationMethod: "PLAIN" },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => assert.fail("no challenge came"));
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTException, String(e));
+        assert.ok(!(e instanceof MQTTProtocolError), String(e));
+        assert.equal(e.code, 0x8c);
+        return true;
+      });
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("a re-authentication that succeeded leaves none under way: the next one goes", async () => {
+  await withHostileBroker(async (peer) => {
+    await scramUntilConnack(peer);
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    for (const round of ["r=c2", "r=c3"]) {
+      assert.equal((await expectAuth(peer)).data, `n,,n=user,${round}`);
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x00,
+        properties: { authenticationMethod: METHOD },
+      });
+    }
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = authClient(broker, scram([]));
+    await client.connect();
+    await client.reauthenticate(bytes("n,,n=user,r=c2"));
+    await client.reauthenticate(bytes("n,,n=user,r=c3"));
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);

@@ -210,6 +210,7 @@ test("request() checks its arguments first: its properties, the topic, before an
     [{ properties: { topicAlias: 1 } }, /^TypeError: Invalid property topicAlias for request: /],
     [{ properties: { contentType: 3 } }, /contentType in PUBLISH: must be a string/],
     [{ qos: 3 }, /qos/i],
+    [{ timeout: 0 }, /^RangeError: Invalid timeout 0: /],
   ];
   for (const [options, message] of cases) {
     await assert.rejects(client.request("svc", "q", options), message);
@@ -217,6 +218,13 @@ test("request() checks its arguments first: its properties, the topic, before an
   await assert.rejects(client.request("svc/+", "q"), /wildcards/);
   await assert.rejects(client.request("svc", 42 as unknown as string), TypeError);
   assert.equal(client.connected, false);
+});
+
+test("request() with a signal already aborted rejects with its reason before anything else", async () => {
+  // Never connected, and a client identifier that makes no response topic: the reason comes first.
+  const client = new MQTTClient("dev+2", "127.0.0.1", { protocolVersion: 5 });
+  const why = new Error("not wanted");
+  await assert.rejects(client.request("svc", "q", { signal: AbortSignal.abort(why) }), why);
 });
 
 test(
@@ -522,6 +530,149 @@ test(
       );
       await client.disconnect();
       for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a request whose subscription fails rejects with that error at once; the next request subscribes anew",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const responseTopic = await grantResponseTopic(peer);
+      const req = await peer.expect("publish");
+      await peer.write(
+        publish(responseTopic, "pong", 0, undefined, {
+          correlationData: req.properties!.correlationData,
+        }),
+      );
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      // Not connected: its SUBSCRIBE fails, and so does the request, long before its timeout.
+      await assert.rejects(client.request("svc", "q", { timeout: 600_000 }), MQTTConnectionError);
+      await client.connect();
+      assert.equal(text((await client.request("svc", "ping")).payload), "pong");
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test("a reply's flags reach the request: QoS, retain and DUP as the broker sent them", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    const responseTopic = await grantResponseTopic(peer);
+    const req = await peer.expect("publish");
+    await peer.write({
+      ...publish(responseTopic, "again", 1, 9, {
+        correlationData: req.properties!.correlationData,
+      }),
+      retain: true,
+      dup: true,
+    } as Packet);
+    await peer.expect("puback");
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+    await client.connect();
+    const reply = await client.request("svc", "q");
+    assert.deepEqual([reply.qos, reply.retain, reply.dup], [1, true, true]);
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+}, TIMEOUT);
+
+test(
+  "a robust request waiting through a reconnect keeps its response topic, though the new CONNACK's Response Information differs",
+  async () => {
+    let n = 0;
+    let first: Uint8Array | undefined;
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      await acceptConnect(peer, { responseInformation: `r${k}/` });
+      if (k === 1) {
+        await grantResponseTopic(peer);
+        // The first request, answered on the next connection.
+        first = (await peer.expect("publish")).properties!.correlationData;
+        return peer.end();
+      }
+      // Session Present 0: the response topic's subscription is renewed.
+      const renewal = await peer.expect("subscribe");
+      await peer.write({ type: "suback", packetId: renewal.packetId, returnCodes: [1] });
+      // The second request goes out under the old response topic too (subscribed to once more,
+      // a new connection may be a new session); the first is answered.
+      let second = await peer.next();
+      for (; second.type !== "publish"; second = await peer.next()) {
+        if (second.type !== "subscribe") throw new Error(`unexpected ${second.type}`);
+        await peer.write({ type: "suback", packetId: second.packetId, returnCodes: [1] });
+      }
+      const old = renewal.subscriptions[0].topic;
+      assert.equal(second.properties?.responseTopic, old);
+      await peer.write(publish(old, "first", 0, undefined, { correlationData: first! }));
+      await peer.write(
+        publish(old, "second", 0, undefined, {
+          correlationData: second.properties!.correlationData,
+        }),
+      );
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new RobustClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      client.DELAY = 0;
+      try {
+        await client.connect(false);
+        const back = new Promise((r) => client.addEventListener("connected", r, { once: true }));
+        const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+        const one = client.request("svc", "1");
+        one.catch(() => {}); // awaited below
+        await lost;
+        await back;
+        const two = client.request("svc", "2");
+        assert.deepEqual([text((await one).payload), text((await two).payload)], [
+          "first",
+          "second",
+        ]);
+      } finally {
+        await client.disconnect();
+        for (const peer of broker.peers) await peer.clientClosed;
+      }
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "respond(): to the request's Response Topic, its Correlation Data beside the caller's properties",
+  async () => {
+    const correlationData = bytes("id-7");
+    const request: Message = {
+      topic: "svc",
+      payload: bytes("q"),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { responseTopic: "back/7", correlationData },
+    };
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const reply = await peer.expect("publish");
+      assert.equal(reply.topic, "back/7");
+      assert.deepEqual(reply.properties?.correlationData, correlationData);
+      assert.equal(reply.properties?.contentType, "text/plain");
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      // One without a Response Topic is named as such, before anything is sent.
+      await assert.rejects(
+        client.respond({ ...request, properties: { correlationData } }, "r"),
+        /^TypeError: Cannot respond: the request has no Response Topic/,
+      );
+      await client.respond(request, "r", { properties: { contentType: "text/plain" } });
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
     });
   },
   TIMEOUT,
