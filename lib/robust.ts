@@ -377,7 +377,7 @@ export class MQTTClient extends SimpleClient {
     // An application connect() under way: a call made meanwhile waits for it, not for a backoff.
     const app = this.#appConnecting;
     const appPresent = app && await abortable(app, this.#stop.signal).catch(noop);
-    if (this.connected) return appPresent ?? true;
+    if (this.connected) return appPresent ?? this.connack?.sessionPresent ?? true;
     const first = performance.now() - this.#upAt < STABLE_MS ? this.#round + 1 : 1;
     for (let attempt = 1, round = first;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.

@@ -237,3 +237,25 @@ test(
   },
   TIMEOUT,
 );
+
+forEachBroker(
+  "reconnect() on a connected client resolves with this connection's session-present flag",
+  async (broker, v) => {
+    const c = new MQTTClient(uniqueId("present"), broker.host, {
+      port: broker.port,
+      protocolVersion: v,
+    });
+    try {
+      // A new client id: no session, and reconnect() says so rather than `true`.
+      assert.equal(await c.connect(false), false);
+      assert.equal(await c.reconnect(), false);
+      await c.subscribe(uniqueId("keep"), 1); // aedes keeps a session only with a subscription
+      await c.disconnect();
+      assert.equal(await c.connect(false), true);
+      assert.equal(await c.reconnect(), true);
+    } finally {
+      await c.disconnect();
+    }
+  },
+  { versions: [4, 5] },
+);
