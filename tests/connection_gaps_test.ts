@@ -11,6 +11,8 @@ import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
 import { abortable, sleep } from "../lib/_abortable.ts";
+import type { Channel, WriteProgress } from "../lib/_channel.ts";
+import { Writer, WRITTEN } from "../lib/_writer.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const CONNACK_OK = [0x20, 0x02, 0x00, 0x00];
@@ -37,6 +39,8 @@ interface FakeConnOptions {
   chunked?: boolean;
   /** What a read pending when close() comes answers (bytes that had arrived), not the end. */
   lastWords?: number[];
+  /** Makes a write stay pending, until `failHeld()` makes it fail (taking nothing), when it returns true. */
+  holdWrite?: (bytes: Uint8Array) => boolean;
 }
 
 /**
@@ -50,11 +54,23 @@ function fakeConn(o: FakeConnOptions = {}) {
   const queue: number[][] = connack ? [[...connack]] : [];
   let wake: (() => void) | null = null;
   let endRead!: () => void;
+  const held: (() => void)[] = [];
   const ended = new Promise<null>((resolve) => (endRead = () => resolve(null)));
   const conn = {
     closed: false,
     written: [] as Uint8Array[],
     endRead,
+    /** Writes pending (`holdWrite`). */
+    get holding() {
+      return held.length;
+    },
+    /** Bytes fed and not yet read. */
+    get unread() {
+      return queue.reduce((n, q) => n + q.length, 0);
+    },
+    failHeld() {
+      for (const fail of held.splice(0)) fail();
+    },
     feed(bytes: number[]) {
       if (o.chunked || queue.length === 0) queue.push([...bytes]);
       else queue[0].push(...bytes);
@@ -77,6 +93,9 @@ function fakeConn(o: FakeConnOptions = {}) {
     write(p: Uint8Array): Promise<number> {
       if (conn.closed) return Promise.reject(new Error("closed"));
       if (o.failWrite?.(p)) return Promise.reject(new Error("write failed"));
+      if (o.holdWrite?.(p)) {
+        return new Promise((_, reject) => held.push(() => reject(new Error("write failed"))));
+      }
       conn.written.push(p.slice());
       return Promise.resolve(p.length);
     },
@@ -626,4 +645,203 @@ test("disconnect() waits for the current reader even when an older one ends mean
   assert.equal(stopping.settled, false, "disconnect() resolved while a read was still pending");
   second.endRead();
   await stopping.done;
+});
+
+test("a publish queued behind a write that is stuck rejects when the connection is lost", async () => {
+  // The first PUBLISH's write never completes; the second waits behind it for
+  // the next write. The broker then closes: the second must be told, not left pending.
+  const conn = fakeConn({ holdWrite: (b) => b[0] === 0x30 });
+  const client = new MQTTClient(uniqueId("behind"), "127.0.0.1", { transport: () => asPair(conn) });
+  await client.connect();
+  const first = outcomeOf(client.publish("t/a", "1"));
+  await until(() => conn.holding === 1, "began the first PUBLISH's write");
+  const second = outcomeOf(client.publish("t/a", "2"));
+  await turns();
+  assert.equal(second.settled, false);
+  conn.endRead(); // the broker closes; the stuck write stays stuck
+  await withTimeout(second.done, 5000, "the queued publish to settle");
+  assert.ok(second.error instanceof MQTTConnectionError, `publish() ${second.error ?? "resolved"}`);
+  assert.equal(first.settled, false, "the stuck write settled");
+  conn.failHeld();
+  await first.done;
+  assert.ok(first.error instanceof MQTTConnectionError, String(first.error));
+});
+
+test("a reader held behind answers the broker does not take is released when the connection ends", async () => {
+  // The first PUBCOMP's write never completes: the PUBCOMPs of the next 16,400
+  // PUBRELs queue behind it, past what the writer holds, and reading stops.
+  const conn = fakeConn({ chunked: true, holdWrite: (b) => b[0] === 0x70 });
+  const client = new MQTTClient(uniqueId("held"), "127.0.0.1", { transport: () => asPair(conn) });
+  await client.connect();
+  conn.feed([0x62, 0x02, 0x00, 0x01]);
+  await until(() => conn.holding === 1, "began the first PUBCOMP's write");
+  const pubrels = Array.from({ length: 16_400 + 1000 }, () => [0x62, 0x02, 0x00, 0x01]).flat();
+  conn.feed(pubrels);
+  let left = -1;
+  await until(() => (left = conn.unread) < pubrels.length, "read the PUBRELs");
+  await turns();
+  assert.ok(conn.unread > 0 && conn.unread === left, "reading did not stop");
+  const stopping = outcomeOf(client.disconnect());
+  await turns();
+  conn.failHeld(); // the stuck write fails: the connection is lost
+  await withTimeout(stopping.done, 5000, "disconnect()");
+  assert.equal(stopping.error, undefined);
+});
+
+test("no write begins while one is under way: neither a publish's nor the reader's answers", async () => {
+  // Two writes at once would interleave on the socket where a transport takes
+  // part of one (a Deno.Conn's write may): what waits goes in the next write.
+  let publishes = 0;
+  const conn = fakeConn({ holdWrite: (b) => b[0] === 0x30 && ++publishes === 1 });
+  const client = new MQTTClient(uniqueId("one"), "127.0.0.1", { transport: () => asPair(conn) });
+  await client.connect();
+  const before = conn.written.length;
+  const first = outcomeOf(client.publish("t/a", "1"));
+  await until(() => conn.holding === 1, "began the first PUBLISH's write");
+  const second = outcomeOf(client.publish("t/a", "2"));
+  await turns();
+  assert.equal(conn.written.length, before, "a PUBLISH was written beside the stuck one");
+  conn.feed([0x62, 0x02, 0x00, 0x01]); // a PUBREL: its PUBCOMP goes when the reader uncorks
+  await until(() => conn.unread === 0, "read the PUBREL");
+  await turns();
+  assert.equal(conn.written.length, before, "a PUBCOMP was written beside the stuck PUBLISH");
+  conn.failHeld();
+  await first.done;
+  await second.done;
+  assert.ok(first.error instanceof MQTTConnectionError, String(first.error));
+  assert.ok(second.error instanceof MQTTConnectionError, String(second.error));
+});
+
+test("publishes made by one run of code go out in one write", async () => {
+  const conn = fakeConn();
+  const client = new MQTTClient(uniqueId("burst"), "127.0.0.1", { transport: () => asPair(conn) });
+  await client.connect();
+  const before = conn.written.length;
+  await Promise.all([1, 2, 3].map((i) => client.publish("t/a", String(i))));
+  const after = conn.written.slice(before);
+  assert.equal(after.length, 1, `${after.length} writes, not 1`);
+  assert.equal(after[0].length, 3 * 8); // each 0x30 0x06 0x00 0x03 "t/a" digit
+  await client.disconnect();
+});
+
+test("a write stuck on a lost connection, failing once the next one is up, leaves the next one's writes alone", async () => {
+  let publishes = 0;
+  const first = fakeConn({ holdWrite: (b) => b[0] === 0x30 });
+  const second = fakeConn({ holdWrite: (b) => b[0] === 0x30 && ++publishes === 1 });
+  const conns = [first, second];
+  const client = new MQTTClient(uniqueId("stuck"), "127.0.0.1", {
+    transport: () => asPair(conns.shift()!),
+  });
+  await client.connect();
+  const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+  const old = outcomeOf(client.publish("t/a", "0"));
+  await until(() => first.holding === 1, "began the PUBLISH's write");
+  first.endRead(); // the broker closes; the write stays stuck
+  await lost;
+  await client.connect();
+  const q1 = outcomeOf(client.publish("t/a", "1"));
+  await until(() => second.holding === 1, "began the next connection's PUBLISH write");
+  const q2 = outcomeOf(client.publish("t/a", "2")); // waits for q1's write
+  first.failHeld();
+  await old.done;
+  assert.ok(old.error instanceof MQTTConnectionError, String(old.error));
+  await turns();
+  assert.equal(q2.settled, false, `the next connection's publish settled: ${q2.error}`);
+  const q3 = outcomeOf(client.publish("t/a", "3"));
+  await turns();
+  assert.equal(second.written.filter((b) => b[0] === 0x30).length, 0, "written beside q1's");
+  assert.equal(client.connected, true);
+  second.failHeld();
+  for (const q of [q1, q2, q3]) await q.done;
+  assert.ok(q2.error instanceof MQTTConnectionError, String(q2.error));
+});
+
+/**
+ * A Channel for the Writer alone: each write waits until the test settles it
+ * (`done()`, or `fail(taken)` once the transport took `taken` of its bytes).
+ */
+function heldChannel() {
+  const writes: { bytes: Uint8Array; done: () => void; fail: (taken: number) => void }[] = [];
+  const ch: Channel & { writes: typeof writes; taken: number } = {
+    writes,
+    sink: null,
+    taken: 0,
+    read() {},
+    close: () => Promise.resolve(),
+    write(bytes: Uint8Array, _progress?: WriteProgress): Promise<void> {
+      ch.taken = 0;
+      return new Promise((resolve, reject) =>
+        writes.push({
+          bytes,
+          done: resolve,
+          fail: (taken) => (ch.taken = taken, reject(new Error("write failed"))),
+        })
+      );
+    },
+  };
+  return ch;
+}
+
+/** A Writer whose owner records what it is told: `written(sent)` as sent, `written()` as -1. */
+function recordingWriter() {
+  const told: number[] = [];
+  const failed: Channel[] = [];
+  const writer = new Writer({
+    written: (sent) => void told.push(sent ?? -1),
+    writeFailed: (_e, ch) => void failed.push(ch),
+  });
+  return { writer, told, failed };
+}
+
+test("Writer: write() returns the packets queued so far, and written() says when they are out", async () => {
+  const { writer, told } = recordingWriter();
+  const ch = heldChannel();
+  writer.attach(ch);
+  assert.equal(writer.write(Uint8Array.of(1)), 1);
+  assert.equal(writer.write(Uint8Array.of(2)), 2);
+  await until(() => ch.writes.length === 1, "wrote");
+  ch.writes[0].done();
+  await until(() => told.length > 0, "told");
+  assert.deepEqual(told, [2]);
+});
+
+test("Writer: a write that completes after its channel was dropped does not count toward the next", async () => {
+  // The count says when a PINGREQ is out: a write of the old connection
+  // must not make the next connection's PINGREQ look written before it is.
+  const { writer, told } = recordingWriter();
+  const old = heldChannel(), next = heldChannel();
+  writer.attach(old);
+  writer.write(Uint8Array.of(1));
+  await until(() => old.writes.length === 1, "wrote on the old channel");
+  writer.detach(new Error("lost"));
+  writer.attach(next);
+  const ticket = writer.write(Uint8Array.of(2));
+  old.writes[0].done(); // the old write completes only now
+  await until(() => next.writes.length === 1, "wrote on the next channel");
+  next.writes[0].done();
+  await until(() => told.length === 2, "told of both writes");
+  assert.equal(told[1], ticket, `the next write says ${told[1]} packets are out, not ${ticket}`);
+});
+
+test("Writer: a batch over 64 KiB tells of each piece, and a failed one how many bytes may have left", async () => {
+  const { writer, told, failed } = recordingWriter();
+  const ch = heldChannel();
+  writer.attach(ch);
+  const big = () => new Uint8Array(40_000);
+  const sent = writer.send(big());
+  writer.send(big());
+  writer.send(big()); // three packets of 40 000 bytes: three writes
+  const outcome = outcomeOf(sent);
+  await until(() => ch.writes.length === 1, "wrote the first piece");
+  ch.writes[0].done();
+  await until(() => ch.writes.length === 2, "wrote the second piece");
+  assert.deepEqual(told, [-1], "not told of the first piece written");
+  ch.writes[1].done();
+  await until(() => ch.writes.length === 3, "wrote the third piece");
+  assert.deepEqual(told, [-1, -1], "not told of each piece written");
+  ch.writes[2].fail(1234);
+  await outcome.done;
+  assert.ok(outcome.error instanceof MQTTConnectionError, String(outcome.error));
+  assert.equal(WRITTEN.get(sent), 80_000 + 1234);
+  assert.deepEqual(failed, [ch]);
 });
