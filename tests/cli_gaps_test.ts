@@ -1,0 +1,155 @@
+// Gaps found by mutation testing of `umqtt pub` / `umqtt sub`: behaviour the
+// other CLI tests left open, pinned here against mosquitto (and aedes where
+// no broker feature is needed).
+import assert from "node:assert/strict";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
+import { at, cli, subscribed } from "./_cli.ts";
+import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
+import { escapePayload, formatter } from "../lib/cli/_format.ts";
+import type { Message } from "../mod.ts";
+
+const dec = new TextDecoder();
+
+test("-p 0 is a usage error, not the scheme's default port", () => {
+  for (const flag of ["-p", "--port"]) {
+    assert.throws(() => parseSubArgs(["-t", "t", flag, "0"]), {
+      name: "UsageError",
+      message: `${flag} 0: must be an integer from 1 to 65535`,
+    });
+  }
+  assert.equal(parsePubArgs(["-t", "t", "-n", "-p", "1"]).port, 1);
+});
+
+test(
+  "sub with one of its subscriptions refused goes on with the others; all refused exits 1",
+  async () => {
+    const broker = await startMosquitto({ denySubscribe: ["gaps/secret"] });
+    try {
+      const hp = ["-h", broker.host, "-p", String(broker.port)];
+      const open = `gaps/${uniqueId("open")}`;
+      const sub = await subscribed([...hp, "-t", "gaps/secret", "-t", open, "-C", "1"]);
+      await sub.waitFor(new RegExp(`<- SUBACK.*\\n(.|\\n)*<- SUBACK`));
+      assert.equal((await cli(["pub", ...hp, "-t", open, "-m", "still here"])).code, 0);
+      const r = await sub.result();
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(dec.decode(r.stdout), "still here\n");
+      const all = await cli(["sub", ...hp, "-t", "gaps/secret"]);
+      assert.equal(all.code, 1, all.stderr);
+      assert.match(all.stderr, /every subscription was refused\n$/);
+    } finally {
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
+test("-L: the scheme in any case, as mosquitto takes it; an empty topic is a usage error", () => {
+  const o = parseSubArgs(["-L", "MQTTS://broker.test/a/b"]);
+  assert.deepEqual([o.scheme, o.host, o.topics], ["mqtts", "broker.test", ["a/b"]]);
+  assert.equal(parsePubArgs(["-L", "Ws://h/t", "-n"]).scheme, "ws");
+  for (const url of ["mqtt://h/", "mqtt://h"]) {
+    assert.throws(() => parsePubArgs(["-L", url, "-n"]), {
+      name: "UsageError",
+      message: `-L ${url}: the URL needs a topic as its path`,
+    });
+  }
+});
+
+test("usage errors mosquitto_pub also refuses: -P without -u (MQTT 3.1.1), a will's flags without --will-topic", () => {
+  const cases: [string[], string][] = [
+    [["-P", "pw"], "-P needs -u: MQTT 3.1.1 sends a password only with a user name"],
+    [["--will-retain"], "--will-payload and --will-retain need --will-topic"],
+    [["--will-payload", "x"], "--will-payload and --will-retain need --will-topic"],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parsePubArgs(["-t", "t", "-m", "x", ...args]), {
+      name: "UsageError",
+      message,
+    }, args.join(" "));
+    assert.throws(() => parseSubArgs(["-t", "t", ...args]), { name: "UsageError", message });
+  }
+});
+
+test("sub: -R with --retained-only is a usage error, as mosquitto_sub refuses it", () => {
+  for (const args of [["-R", "--retained-only"], ["--retained-only", "--no-retained"]]) {
+    assert.throws(() => parseSubArgs(["-t", "t", ...args]), {
+      name: "UsageError",
+      message: "-R and --retained-only cannot be combined",
+    });
+  }
+});
+
+forEachBroker("pub --repeat 2 --repeat-delay 1 waits a second between its publishes", async (b) => {
+  const topic = uniqueId("cli-delay");
+  // %U: when sub received each message, in seconds.
+  const sub = await subscribed([...at(b), "-t", topic, "-C", "2", "-F", "%U %p"]);
+  const args = ["-t", topic, "-m", "x", "--repeat", "2", "--repeat-delay", "1"];
+  const pub = await cli(["pub", ...at(b), ...args]);
+  assert.equal(pub.code, 0, pub.stderr);
+  const lines = dec.decode((await sub.result()).stdout).trim().split("\n");
+  assert.deepEqual(lines.map((l) => l.split(" ")[1]), ["x", "x"]);
+  const [first, second] = lines.map((l) => Number(l.split(" ")[0]));
+  assert.ok(second - first >= 0.9, `${second - first} s apart`);
+}, { only: ["mosquitto"] });
+
+/** `sub -F format`'s output for `msg`, as printed into a pipe. */
+function formatted(format: string, msg: Partial<Message> = {}): string {
+  const m: Message = {
+    topic: "t",
+    payload: new TextEncoder().encode("abc"),
+    qos: 0,
+    retain: false,
+    dup: false,
+    ...msg,
+  };
+  return dec.decode(
+    formatter({ verbose: false, eol: false, format, json: false, terminal: false })(m),
+  );
+}
+
+test("-F: `-` with `0` pads on the right with blanks, as mosquitto_sub 2.0 prints %-07p and %-07x", () => {
+  // mosquitto_sub 2.0.11, payload "abc": [abc    ][0000abc] and, for %-07x, "61" then blanks.
+  assert.equal(formatted("[%-07p][%07p][%-07x][%-05l]"), "[abc    ][0000abc][616263 ][3    ]");
+});
+
+test("-F: an absent MQTT 5 text property is blanks at its width, `0` or not, as mosquitto_sub prints it", () => {
+  // mosquitto_sub 2.0.11 -V 5 -F '[%05C][%05E][%-5C]', a message without properties.
+  assert.equal(formatted("[%05C][%05E][%-5C]", { properties: {} }), "[     ][00000][     ]");
+});
+
+test("on a terminal a newline and a tab stay as they are; other control bytes print as \\xNN", () => {
+  const shown = dec.decode(escapePayload(new TextEncoder().encode("a\nb\tc\x01")));
+  assert.equal(shown, "a\nb\tc\\x01");
+});
+
+test("-F %I in UTC ends +0000, as strftime's %z prints it", async () => {
+  const format = new URL("../lib/cli/_format.ts", import.meta.url).href;
+  const code = `import { formatter } from "${format}";
+    const f = formatter({ verbose: false, eol: false, format: "%I", json: false, terminal: false });
+    const m = { topic: "t", payload: new Uint8Array(), qos: 0, retain: false, dup: false };
+    console.log(new TextDecoder().decode(f(m)));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { TZ: "UTC" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.match(dec.decode(out.stdout), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000\n$/);
+});
+
+forEachBroker(
+  "sub --retained-only exits 0 at the first message that is not retained, unprinted, as mosquitto_sub",
+  async (b) => {
+    const root = uniqueId("cli-ro");
+    assert.equal((await cli(["pub", ...at(b), "-t", `${root}/old`, "-m", "kept", "-r"])).code, 0);
+    const sub = await subscribed([...at(b), "-t", `${root}/#`, "--retained-only", "-v"]);
+    assert.equal((await cli(["pub", ...at(b), "-t", `${root}/new`, "-m", "live"])).code, 0);
+    const r = await sub.result();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dec.decode(r.stdout), `${root}/old kept\n`);
+    assert.equal((await cli(["pub", ...at(b), "-t", `${root}/old`, "-n", "-r"])).code, 0);
+  },
+  { only: ["mosquitto"] },
+);
