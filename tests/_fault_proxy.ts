@@ -564,3 +564,19 @@ export class FaultProxy {
     }
   }
 }
+
+/** A proxy in front of a test broker (`tests/_brokers.ts`). */
+export function proxyTo(broker: { host: string; port: number }): Promise<FaultProxy> {
+  return FaultProxy.start({ hostname: broker.host, port: broker.port });
+}
+
+/**
+ * Takes a robust client offline: its connection cut, the proxy refusing new
+ * ones; resolves once the client saw the loss (its `disconnected` event).
+ */
+export async function offline(client: EventTarget, proxy: FaultProxy): Promise<void> {
+  const lost = new Promise((r) => client.addEventListener("disconnected", r, { once: true }));
+  proxy.refuse(true);
+  proxy.cut();
+  await lost;
+}

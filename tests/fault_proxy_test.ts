@@ -3,8 +3,8 @@
 // brokers) and the harness's mosquitto restart with persistence.
 import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
-import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
-import { FaultProxy, type TapEvent } from "./_fault_proxy.ts";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { FaultProxy, proxyTo, type TapEvent } from "./_fault_proxy.ts";
 import { PacketLog } from "./_packet_log.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
@@ -24,10 +24,6 @@ function track<T>(p: Promise<T>): { settled: boolean; promise: Promise<T> } {
   const t = { settled: false, promise: p };
   p.then(() => (t.settled = true), () => (t.settled = true));
   return t;
-}
-
-function proxyTo(broker: Broker): Promise<FaultProxy> {
-  return FaultProxy.start({ hostname: broker.host, port: broker.port });
 }
 
 /** CONNECT, MQTT 3.1.1, clean session, keepalive 60 s; `id` under 100 bytes. */

@@ -3,25 +3,13 @@
 import assert from "node:assert/strict";
 import { MQTTConnectionError } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
-import { type Broker, forEachBroker } from "./_brokers.ts";
+import { forEachBroker } from "./_brokers.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
-import { FaultProxy } from "./_fault_proxy.ts";
+import { type FaultProxy, offline, proxyTo } from "./_fault_proxy.ts";
 import { acceptConnect, type HostileBroker, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
-
-function proxyTo(broker: Broker): Promise<FaultProxy> {
-  return FaultProxy.start({ hostname: broker.host, port: broker.port });
-}
-
-/** Takes `c` offline: its connection cut, the proxy refusing new ones; resolves once `c` saw the loss. */
-async function offline(c: MQTTClient, proxy: FaultProxy): Promise<void> {
-  const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-  proxy.refuse(true);
-  proxy.cut();
-  await lost;
-}
 
 /** A robust client through `proxy` with short delays. */
 function robust(

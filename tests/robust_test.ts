@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
-import { type Broker, brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
-import { FaultProxy } from "./_fault_proxy.ts";
+import { type FaultProxy, offline, proxyTo } from "./_fault_proxy.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
@@ -20,10 +20,6 @@ async function until(f: () => boolean, what: string, ms = 10_000): Promise<void>
   }
 }
 
-function proxyTo(broker: Broker): Promise<FaultProxy> {
-  return FaultProxy.start({ hostname: broker.host, port: broker.port });
-}
-
 /**
  * Disconnects `c`, then drops the persistent session it left at the broker
  * with a clean connect, when that still gets through.
@@ -31,14 +27,6 @@ function proxyTo(broker: Broker): Promise<FaultProxy> {
 async function endSession(c: MQTTClient): Promise<void> {
   await c.disconnect();
   await c.connect(true).then(() => c.disconnect(), () => {});
-}
-
-/** Takes `c` offline: its connection cut, the proxy refusing new ones; resolves once `c` saw the loss. */
-async function offline(c: MQTTClient, proxy: FaultProxy): Promise<void> {
-  const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
-  proxy.refuse(true);
-  proxy.cut();
-  await lost;
 }
 
 // The tests run at both MQTT versions (MQTT 5 on mosquitto only).
