@@ -1,4 +1,4 @@
-// The default connector's TCP under Deno: Deno.connect / Deno.connectTls.
+// The default connector's TCP under Deno: Deno.connect (+ startTls) / connectTls.
 // Imported by _tcp.ts when it finds itself in Deno, and what "#tcp" resolves
 // to under the `deno` condition in the npm package.
 import { connectDeno } from "./deno.ts";

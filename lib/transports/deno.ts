@@ -1,7 +1,7 @@
 /**
  * The built-in transport under Deno: TCP through `Deno.connect`, TLS through
- * `Deno.connectTls`, or `Deno.connect` then `Deno.startTls` when the name to
- * verify (`ssl_params.server_hostname`) differs from the address.
+ * `Deno.connect` then `Deno.startTls`, or `Deno.connectTls` when a client
+ * certificate is given (`Deno.startTls` cannot present one).
  *
  * @module
  */
@@ -135,6 +135,7 @@ async function connectDenoTls(
   }
   const tcp = await connectDenoTcp(hostname, port, signal);
   try {
+    tcp.setNoDelay(true); // kept by the TLS connection, which has no setNoDelay of its own
     return await Deno.startTls(tcp, { hostname: name, caCerts });
   } catch (e) {
     try {
