@@ -1,0 +1,444 @@
+// Real MicroPython programs that use umqtt.simple / umqtt.robust, ported line
+// by line as the README's "From umqtt.simple" says a porter should (same
+// names, same argument order, `await` where needed, time.sleep → a timer), run
+// against real brokers. Each test quotes the Python it ports in comments.
+// Sources: micropython-lib's micropython/umqtt.simple/example_*.py and
+// micropython/umqtt.robust/example_*.py, Random Nerd Tutorials' ESP32/ESP8266
+// MQTT main.py, and a check_msg/set_last_will echo program from GitHub.
+import assert from "node:assert/strict";
+import { MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const noop = () => {};
+
+/** A plain client on the broker itself, subscribed to `filter`; collects "topic payload". */
+async function watch(broker: Broker, filter: string) {
+  const seen: string[] = [];
+  const w = new MQTTClient(uniqueId("watch"), broker.host, broker.port);
+  w.set_callback((topic, msg) => void seen.push(`${topic} ${text(msg)}`));
+  await w.connect();
+  await w.subscribe(filter, 1);
+  /** Handles messages until `n` have been seen. */
+  const upTo = async (n: number, what: string) => {
+    while (seen.length < n) await withTimeout(w.wait_msg(), 10_000, what);
+  };
+  return { w, seen, upTo };
+}
+
+forEachBroker(
+  "example_pub.py: connect, publish, disconnect; a publish not awaited still goes first",
+  async (broker) => {
+    const foo_topic = uniqueId("foo_topic");
+    const { w, seen, upTo } = await watch(broker, foo_topic);
+    try {
+      // def main(server="localhost"):
+      //     c = MQTTClient("umqtt_client", server)
+      //     c.connect()
+      //     c.publish(b"foo_topic", b"hello")
+      //     c.disconnect()
+      const main = async (server = broker.host) => {
+        const c = new MQTTClient(uniqueId("umqtt_client"), server, broker.port);
+        await c.connect();
+        await c.publish(foo_topic, "hello");
+        await c.disconnect();
+      };
+      await main();
+      // The same without `await` on publish, as the Python reads: DISCONNECT
+      // goes after the PUBLISH (calls write in call order), so it arrives.
+      const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
+      await c.connect();
+      void c.publish(foo_topic, "hello again");
+      await c.disconnect();
+      await upTo(2, "both publishes");
+      assert.deepEqual(seen, [`${foo_topic} hello`, `${foo_topic} hello again`]);
+    } finally {
+      await w.disconnect();
+    }
+  },
+);
+
+forEachBroker(
+  "example_sub.py: both loops, wait_msg and check_msg with a sleep, run the callback",
+  async (broker) => {
+    const foo_topic = uniqueId("foo_topic");
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    await pub.connect();
+    // def sub_cb(topic, msg): print((topic, msg))
+    const got: [string, Uint8Array][] = [];
+    const sub_cb = (topic: string, msg: Uint8Array) => void got.push([topic, msg]);
+    // c = MQTTClient("umqtt_client", server); c.set_callback(sub_cb); c.connect()
+    const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
+    c.set_callback(sub_cb);
+    await c.connect();
+    try {
+      // c.subscribe(b"foo_topic"): None in MicroPython, the granted QoS here
+      assert.equal(await c.subscribe(foo_topic), 0);
+      // Blocking wait for message: c.wait_msg()
+      await pub.publish(foo_topic, "hello");
+      const m = await withTimeout(c.wait_msg(), 10_000, "wait_msg");
+      assert.equal(got.length, 1);
+      assert.equal(got[0][0], foo_topic, "the topic comes as a string (bytes in MicroPython)");
+      assert.ok(got[0][1] instanceof Uint8Array, "the message comes as bytes, as in MicroPython");
+      assert.equal(text(got[0][1]), "hello");
+      assert.equal(m.topic, foo_topic, "wait_msg resolves with the message (MicroPython: the op)");
+      // Non-blocking: c.check_msg(); time.sleep(1). Nothing waiting: None / undefined, at once.
+      assert.equal(await c.check_msg(), undefined);
+      await pub.publish(foo_topic, "polled");
+      for (const end = Date.now() + 10_000; got.length < 2;) {
+        assert.ok(Date.now() < end, "check_msg never ran the callback");
+        await c.check_msg();
+        await sleep(10); // time.sleep(1)
+      }
+      assert.equal(text(got[1][1]), "polled");
+      assert.equal(await c.check_msg(), undefined, "one message per check_msg, then none");
+    } finally {
+      await c.disconnect();
+      await pub.disconnect();
+    }
+  },
+);
+
+forEachBroker(
+  "example_pub_button.py drives example_sub_led.py; disconnect() ends the wait_msg loop",
+  async (broker) => {
+    const TOPIC = uniqueId("led");
+    // state = 0; led = Pin(2, Pin.OUT, value=1), active low: the values written to it
+    let state = 0;
+    const led: number[] = [1];
+    // def sub_cb(topic, msg): if msg == b"on": … elif msg == b"off": … elif msg == b"toggle": …
+    const sub_cb = (_topic: string, bytes: Uint8Array) => {
+      const msg = text(bytes); // a Uint8Array never equals a string: compare text
+      if (msg === "on") {
+        led.push(0);
+        state = 1;
+      } else if (msg === "off") {
+        led.push(1);
+        state = 0;
+      } else if (msg === "toggle") {
+        led.push(state); // LED is inversed, so setting it to current state toggles it
+        state = 1 - state;
+      }
+    };
+    // c = MQTTClient(CLIENT_ID, server); c.set_callback(sub_cb); c.connect(); c.subscribe(TOPIC)
+    const c = new MQTTClient(uniqueId("led"), broker.host, broker.port);
+    c.set_callback(sub_cb);
+    await c.connect();
+    await c.subscribe(TOPIC);
+    let handled = 0;
+    // try: while 1: c.wait_msg()  finally: c.disconnect()
+    const loop = (async () => {
+      try {
+        while (true) {
+          await c.wait_msg();
+          handled++;
+        }
+      } finally {
+        await c.disconnect();
+      }
+    })();
+    // The button: c.publish(TOPIC, b"toggle") on each press, time.sleep_ms(200) after it.
+    const b = new MQTTClient(uniqueId("button"), broker.host, broker.port);
+    await b.connect();
+    for (const msg of ["on", "toggle", "toggle", "off", "toggle"]) {
+      await b.publish(TOPIC, msg);
+      await sleep(5);
+    }
+    await b.disconnect();
+    for (const end = Date.now() + 10_000; handled < 5;) {
+      assert.ok(Date.now() < end, `only ${handled} of 5 presses handled`);
+      await sleep(5);
+    }
+    assert.deepEqual(led, [1, 0, 1, 0, 1, 0]);
+    assert.equal(state, 1);
+    // Ctrl-C on the board; here: disconnect() rejects the pending wait_msg, and the finally runs.
+    await c.disconnect();
+    await assert.rejects(withTimeout(loop, 10_000, "the loop's end"), MQTTConnectionError);
+    assert.equal(c.connected, false);
+  },
+);
+
+forEachBroker(
+  "Random Nerd Tutorials' main.py: check_msg loop, periodic publish, reset on a lost connection",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const u = uniqueId("rnt");
+    const topic_sub = `${u}/notification`, topic_pub = `${u}/hello`;
+    const { w, seen } = await watch(broker, `${u}/hello`);
+    const notes: string[] = [];
+    let resets = 0;
+    // def sub_cb(topic, msg):
+    //   if topic == b'notification' and msg == b'received': print('ESP received hello message')
+    const sub_cb = (topic: string, msg: Uint8Array) => {
+      if (topic === topic_sub && text(msg) === "received") notes.push("ESP received hello message");
+    };
+    // def connect_and_subscribe():
+    //   client = MQTTClient(client_id, mqtt_server); client.set_callback(sub_cb)
+    //   client.connect(); client.subscribe(topic_sub); return client
+    const client_id = uniqueId("esp");
+    const connect_and_subscribe = async () => {
+      const client = new MQTTClient(client_id, proxy.hostname, proxy.port);
+      client.set_callback(sub_cb);
+      await client.connect();
+      await client.subscribe(topic_sub);
+      return client;
+    };
+    // def restart_and_reconnect(): time.sleep(10); machine.reset()
+    // (the reset runs the program again: a new client)
+    let client = await connect_and_subscribe();
+    const restart_and_reconnect = async () => {
+      resets++;
+      await sleep(10);
+      client = await connect_and_subscribe();
+    };
+    let last_message = 0, counter = 0, cut = false, answered = false;
+    const message_interval = 0.02; // seconds, 5 in the tutorial
+    try {
+      // while True: try: client.check_msg(); if time.time() - last_message > message_interval:
+      //   client.publish(topic_pub, b'Hello #%d' % counter); … except OSError: restart_and_reconnect()
+      for (const end = Date.now() + 20_000; notes.length === 0;) {
+        assert.ok(Date.now() < end, `stuck: ${resets} resets, ${seen.length} seen`);
+        try {
+          await client.check_msg();
+          if (Date.now() / 1000 - last_message > message_interval) {
+            await client.publish(topic_pub, `Hello #${counter}`);
+            last_message = Date.now() / 1000;
+            counter++;
+          }
+        } catch (e) {
+          assert.ok(e instanceof MQTTConnectionError, `OSError's counterpart: ${e}`);
+          await restart_and_reconnect();
+        }
+        // The broker goes away once two greetings arrived; the loop must notice.
+        if (!cut && seen.length >= 2) {
+          cut = true;
+          proxy.cut();
+        }
+        // Back after the reset: the other side answers the greetings, once.
+        if (resets > 0 && seen.length >= 3 && !answered) {
+          answered = true;
+          await w.publish(topic_sub, "received");
+        }
+        await w.check_msg(); // the watcher's own loop
+        await sleep(1);
+      }
+      assert.equal(resets, 1, "one lost connection, one reset");
+      assert.ok(seen.length >= 3);
+      seen.forEach((s, i) => assert.match(s, new RegExp(`^${topic_pub} Hello #\\d+$`), `#${i}`));
+    } finally {
+      await client.disconnect();
+      await w.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "an echo program: the callback publishes, set_last_will with str arguments, the will on a crash",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const u = uniqueId("echo");
+    const MQTT_SUB = `${u}/junk`, MQTT_PUB = `${u}/stuff`, ADMIN = `${u}/admin`;
+    const { w, seen, upTo } = await watch(broker, `${u}/#`);
+    const mac = "a4cf12b3c4d5"; // utils.get_mac()
+    // client = MQTTClient(utils.get_mac(), MQTT_BROKER)
+    const client = new MQTTClient(uniqueId(mac), proxy.hostname, proxy.port);
+    // def rcv(topic, msg): client.publish(MQTT_PUB, '{"rcv":"' + msg.decode("utf-8") + '"}')
+    // (async, so that its publish is awaited: its error, if any, comes out of check_msg as
+    // MicroPython's OSError would, not as an unhandled rejection)
+    const rcv = async (_topic: string, msg: Uint8Array) => {
+      await client.publish(MQTT_PUB, '{"rcv":"' + text(msg) + '"}');
+    };
+    client.set_callback(rcv);
+    // client.set_last_will('test/admin', 'OOPS - ' + utils.get_mac() + ' crashed!')
+    client.set_last_will(ADMIN, "OOPS - " + mac + " crashed!");
+    await client.connect();
+    await client.subscribe(MQTT_SUB);
+    // def start_loop(): try: while True: client.check_msg(); sleep(1)  finally: client.disconnect()
+    const start_loop = async () => {
+      try {
+        while (true) {
+          await client.check_msg();
+          await sleep(5);
+        }
+      } finally {
+        await client.disconnect();
+      }
+    };
+    const loop = start_loop();
+    try {
+      await w.publish(MQTT_SUB, "hi");
+      await upTo(2, "the echo");
+      assert.deepEqual(seen, [`${MQTT_SUB} hi`, `${MQTT_PUB} {"rcv":"hi"}`]);
+      // The board crashes (no DISCONNECT): the broker publishes the will.
+      proxy.cut();
+      await upTo(3, "the will");
+      assert.equal(seen[2], `${ADMIN} OOPS - ${mac} crashed!`);
+      // The loop sees the loss (OSError in MicroPython) and its finally's disconnect() is harmless.
+      await assert.rejects(withTimeout(loop, 10_000, "the loop's end"), MQTTConnectionError);
+    } finally {
+      await client.disconnect();
+      await w.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "example_lwt_robust.py: an overridden connect() is not called by the reconnect; a connected listener is",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const u = uniqueId("tele");
+    const LWT = `${u}/LWT`;
+    const { w, seen, upTo } = await watch(broker, LWT);
+    // class MyMQTTClient(umqtt.robust.MQTTClient):
+    //     def connect(self, clean_session=True):
+    //         self.set_last_will(b"tele/test/LWT", b"Offline", retain=True)
+    //         try: return super().connect(clean_session)
+    //         finally: self.publish(b"tele/test/LWT", b"Online", retain=True)
+    let overrideCalls = 0;
+    class MyMQTTClient extends RobustClient {
+      override async connect(clean_session = true): Promise<boolean> {
+        overrideCalls++;
+        this.set_last_will(LWT, "Offline", true);
+        try {
+          return await super.connect(clean_session);
+        } finally {
+          await this.publish(LWT, "Online", true);
+        }
+      }
+    }
+    // c = MyMQTTClient("test_client", "localhost", keepalive=5); c.DEBUG = True; c.connect()
+    const c = new MyMQTTClient(uniqueId("test_client"), proxy.hostname, {
+      port: proxy.port,
+      keepalive: 5,
+    });
+    c.DELAY = 0.01;
+    const d = new RobustClient(uniqueId("test_client"), proxy.hostname, {
+      port: proxy.port,
+      keepalive: 5,
+    });
+    d.DELAY = 0.01;
+    try {
+      await c.connect();
+      await upTo(1, "Online");
+      await offline(c, proxy); // the connection cut, and refused until the will is in
+      await upTo(2, "the will");
+      proxy.refuse(false);
+      await c.reconnect();
+      // umqtt.robust's reconnect() calls self.connect(False), the override, which
+      // publishes "Online" again; this reconnect does not (see the README).
+      await c.publish(LWT, "marker", true);
+      await upTo(3, "the marker");
+      assert.deepEqual(seen, [`${LWT} Online`, `${LWT} Offline`, `${LWT} marker`]);
+      assert.equal(overrideCalls, 1);
+      await c.disconnect();
+
+      // The umqtt way: the will once before connect(), "Online" on every `connected` event.
+      d.set_last_will(LWT, "Offline", true);
+      d.addEventListener("connected", () => d.publish(LWT, "Online", true).catch(noop));
+      await d.connect();
+      await upTo(4, "Online");
+      await offline(d, proxy);
+      await upTo(5, "the will");
+      proxy.refuse(false);
+      await d.reconnect();
+      await upTo(6, "Online again");
+      await offline(d, proxy);
+      await upTo(7, "the will, kept for every reconnect");
+      proxy.refuse(false);
+      await d.reconnect();
+      await upTo(8, "Online once more");
+      assert.deepEqual(seen.slice(3), [
+        `${LWT} Online`,
+        `${LWT} Offline`,
+        `${LWT} Online`,
+        `${LWT} Offline`,
+        `${LWT} Online`,
+      ]);
+      await d.publish(LWT, "", true); // no retained message left behind
+    } finally {
+      await c.disconnect();
+      await d.disconnect();
+      await w.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
+forEachBroker(
+  "example_resubscribe_robust.py without its subclass: a clean first session is renewed, nothing lost",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const topic = uniqueId("test/topic/a");
+    const got: string[] = [];
+    // c = MyMQTTClient("test_client", "localhost", keepalive=5); c.set_callback(print)
+    const c = new RobustClient(uniqueId("test_client"), proxy.hostname, {
+      port: proxy.port,
+      keepalive: 5,
+    });
+    c.DELAY = 0.01;
+    c.set_callback((_topic, msg) => void got.push(text(msg)));
+    try {
+      // c.connect() (a clean session); c.subscribe(b"test/topic/a")
+      assert.equal(await c.connect(), false);
+      await c.subscribe(topic);
+      // c.publish(b"test/topic/a", b"message 1"); c.wait_msg()
+      await c.publish(topic, "message 1");
+      await withTimeout(c.wait_msg(), 10_000, "message 1");
+      // The connection breaks (the example lets the keepalive run out; umqtt pings by itself).
+      await offline(c, proxy);
+      // c.publish(b"test/topic/a", b"message 2"): lost in MicroPython, kept here
+      const p2 = c.publish(topic, "message 2");
+      proxy.refuse(false);
+      // c.check_msg(): reconnects, with connect(False): the clean session is gone, so the
+      // subscription is renewed by the client itself (the subclass's job in MicroPython).
+      await withTimeout(c.check_msg(), 10_000, "check_msg");
+      await p2;
+      // c.publish(b"test/topic/a", b"message 3"); c.wait_msg()
+      await c.publish(topic, "message 3");
+      while (got.length < 3) await withTimeout(c.wait_msg(), 10_000, `message ${got.length + 1}`);
+      assert.deepEqual(got, ["message 1", "message 2", "message 3"]);
+    } finally {
+      await c.disconnect();
+      await c.connect(true).then(() => c.disconnect(), noop); // leave no session behind
+      await proxy.close();
+    }
+  },
+);
+
+test(
+  "example_sub_robust.py: a wait_msg() pending across a broker restart gets the next message",
+  async () => {
+    const broker = await startMosquitto(); // no persistence: the restart forgets the session
+    const foo_topic = uniqueId("foo_topic");
+    const got: string[] = [];
+    // c = MQTTClient("umqtt_client", "localhost"); c.DEBUG = True; c.set_callback(sub_cb)
+    const c = new RobustClient(uniqueId("umqtt_client"), broker.host, broker.port);
+    c.DELAY = 0.05;
+    c.set_callback((_topic, msg) => void got.push(text(msg)));
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    try {
+      // if not c.connect(clean_session=False): c.subscribe(b"foo_topic")
+      if (!(await c.connect(false))) await c.subscribe(foo_topic);
+      // while 1: c.wait_msg()
+      const waiting = c.wait_msg();
+      const back = new Promise((r) => c.addEventListener("connected", r, { once: true }));
+      await broker.restart!();
+      await withTimeout(back, 15_000, "the reconnect");
+      await pub.connect();
+      await pub.publish(foo_topic, "after the restart", false, 1);
+      await withTimeout(waiting, 10_000, "the message");
+      assert.deepEqual(got, ["after the restart"]);
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
