@@ -19,10 +19,30 @@ export class AckOrder {
   #done = 0;
   // Acks (null: none) of messages after the first not done, by their place.
   #early: Map<number, Uint8Array | null> | null = null;
+  // By packet id: the place of the last ack taken by `again`.
+  #again: Map<number, number> | null = null;
 
   /** A QoS 1 or 2 PUBLISH came: its place in the order, from 1. */
   next(): number {
     return ++this.#arrived;
+  }
+
+  /**
+   * The ack of a broker's resend of a message already answered (a QoS 2
+   * PUBLISH after its PUBREC): it takes a place in the order and goes in it,
+   * unless one for the same packet id still waits there. A broker that resent
+   * one id without end while an older message waited to be handled had every
+   * PUBREC kept until then (20 000 resends: 20 000 PUBRECs); now at most one
+   * per packet id, 65 535 in all.
+   *
+   * @param bytes The ack: a 4-byte PUBACK, PUBREC, PUBREL or PUBCOMP, its packet id in bytes 2–3.
+   */
+  again(bytes: Uint8Array, out: AckWriter): void {
+    const id = (bytes[2] << 8) | bytes[3], waiting = this.#again?.get(id);
+    if (waiting !== undefined && waiting > this.#done) return;
+    const seq = this.next();
+    (this.#again ??= new Map()).set(id, seq);
+    this.settle(seq, bytes, out);
   }
 
   /**

@@ -499,7 +499,7 @@ export class Protocol {
       p.properties ??= NO_PROPERTIES;
       (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
-    const seq = p.qos > 0 ? (this.#acks ??= new AckOrder()).next() : 0;
+    const acks = p.qos > 0 ? this.#acks ??= new AckOrder() : undefined;
     if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
       // Over our Receive Maximum: tolerated (mosquitto 2.0.11 goes a few over);
       // acknowledging only once handled already bounds what waits.
@@ -512,14 +512,14 @@ export class Protocol {
       // and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
         this.#unacked--;
-        const pubrec = encodeAck({ type: "pubrec", packetId: p.packetId! });
-        return this.#acks!.settle(seq, pubrec, this.#out);
+        return acks!.again(encodeAck({ type: "pubrec", packetId: p.packetId! }), this.#out);
       }
       const queued = this.#qos2Queued ??= new Set();
-      // Answered when the one queued is handled; this one gets no ack of its own.
-      if (queued.has(p.packetId!)) return this.#unacked--, this.#acks!.settle(seq, null, this.#out);
+      // Answered when the one queued is handled: no ack of its own, no place in the acks' order.
+      if (queued.has(p.packetId!)) return void this.#unacked--;
       queued.add(p.packetId!);
     }
+    const seq = acks?.next() ?? 0;
     this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session, seq });
   }
 
