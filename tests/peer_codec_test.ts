@@ -3,6 +3,7 @@
 // the other codec tests did not already pin it. Every test works on bytes,
 // through the public codec; the peer issue is named above each one.
 import assert from "node:assert/strict";
+import process from "node:process";
 import {
   decodeFromBroker,
   decodePacket,
@@ -386,3 +387,38 @@ test("a SUBSCRIBE's subscription identifier 268,435,455 is a four-byte Variable 
     );
   }
 });
+
+// eclipse/mosquitto CVE-2023-0809 (fixed in 2.0.16): the broker allocated a
+// packet's whole declared length from its fixed header, so a few bytes per
+// connection claimed gigabytes. The public decoder serves brokers and
+// proxies, and the client's own takes a maxPacketSize up to 256 MiB: what a
+// header declares must not be allocated before the bytes come. Watched as
+// the process's external memory, where ArrayBuffers count under Deno (Bun
+// does not count them there).
+test(
+  "a fixed header alone allocates at most 64 KiB of the body it declares; the body grows as it comes",
+  () => {
+    const MAX = 268_435_460; // 1 + 4 + 268 435 455: the largest packet
+    const decoders = Array.from(
+      { length: 8 },
+      () => new PacketDecoder({ protocolVersion: 4, maxPacketSize: MAX }),
+    );
+    const before = process.memoryUsage().external;
+    for (const d of decoders) {
+      // A PUBLISH that declares 268 435 455 bytes, and its first three.
+      assert.deepEqual(d.push(Uint8Array.of(0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x74)), []);
+      assert.equal(d.pending, true);
+    }
+    const grown = process.memoryUsage().external - before;
+    assert.ok(grown < 8 * 1_048_576, `8 headers of 256 MiB packets took ${grown} bytes`);
+    // A body that comes, in pieces of every size, decodes whole: past 64 KiB,
+    // its buffer grows (and once exactly to its length) as the bytes arrive.
+    for (const size of [1000, 65_535, 65_536, 70_000, 200_001]) {
+      const payload = pattern(300_000);
+      const bytes = encode(publish({ payload }));
+      const [p] = decodeChunks(chunked(bytes, size)) as PublishPacket[];
+      assertBytes(p.payload, payload, `pieces of ${size}`);
+    }
+  },
+  { ignore: !("Deno" in globalThis) },
+);

@@ -6,6 +6,15 @@ import { decodePublishIn } from "./publish.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { view } from "./_varint.ts";
 
+/**
+ * The first buffer for a body split across chunks holds its whole length up
+ * to this; a longer one doubles as its bytes come. So a header alone does not
+ * make the decoder allocate all that `maxPacketSize` lets a packet declare
+ * (up to 256 MiB) before any of it arrives, the class of mosquitto's
+ * CVE-2023-0809; what a packet costs follows what was sent.
+ */
+const FIRST_BODY = 65_536;
+
 /** Decodes one packet's body, as `decodePacket` and `decodeFromBroker` do. */
 export type BodyDecoder = (byte1: number, body: Uint8Array, version: ProtocolVersion) => Packet;
 
@@ -22,7 +31,7 @@ export class Framer {
   #length = 0;
   #multiplier = 1;
   #lengthBytes = 0;
-  // Body being gathered across chunks.
+  // Body being gathered across chunks (#length bytes in all), and how much of it has come.
   #body: Uint8Array | null = null;
   #filled = 0;
   #error: MQTTProtocolError | null = null;
@@ -84,11 +93,12 @@ export class Framer {
     while (i < n) {
       if (this.#body !== null) {
         // Gathering a body split across chunks.
-        const take = Math.min(n - i, this.#body.length - this.#filled);
+        const take = Math.min(n - i, this.#length - this.#filled);
+        if (this.#filled + take > this.#body.length) this.#grow(this.#filled + take);
         this.#body.set(view(chunk, i, i + take), this.#filled);
         this.#filled += take;
         i += take;
-        if (this.#filled === this.#body.length) {
+        if (this.#filled === this.#length) {
           const body = this.#body;
           this.#body = null;
           out.push(this.#finish(body));
@@ -163,10 +173,17 @@ export class Framer {
         }
         i += len;
       } else {
-        this.#body = new Uint8Array(len);
+        this.#body = new Uint8Array(Math.min(len, FIRST_BODY));
         this.#filled = 0;
       }
     }
+  }
+
+  /** A body buffer for at least `need` bytes: twice as large, never past the body's length. */
+  #grow(need: number): void {
+    const body = new Uint8Array(Math.min(this.#length, Math.max(need, this.#body!.length * 2)));
+    body.set(view(this.#body!, 0, this.#filled));
+    this.#body = body;
   }
 
   #finish(body: Uint8Array): Packet {
