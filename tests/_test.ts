@@ -101,3 +101,22 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/**
+ * Waits until `f()` holds, looking every 5 ms; throws `Timed out waiting
+ * until <what>` after `ms`.
+ *
+ * @example
+ * ```ts
+ * import { until } from "./_test.ts";
+ * let ready = false;
+ * setTimeout(() => (ready = true), 10);
+ * await until(() => ready, "ready");
+ * ```
+ */
+export async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !f();) {
+    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise<void>((r) => setTimeout(r, 5));
+  }
+}

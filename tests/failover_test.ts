@@ -12,16 +12,9 @@ import { FaultProxy } from "./_fault_proxy.ts";
 import { startHostileBroker } from "./_hostile_broker.ts";
 import { endpointUrl, referredServers } from "../lib/_servers.ts";
 import { parseServer } from "../lib/transports/endpoint.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, until } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !f();) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

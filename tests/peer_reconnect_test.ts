@@ -8,41 +8,19 @@ import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { type FaultProxy, proxyTo } from "./_fault_proxy.ts";
-import { test, uniqueId, withTimeout } from "./_test.ts";
+import { endSession, robust as robustThrough } from "./_robust.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
+
+/** A robust client through `proxy`, DELAY 10 ms. */
+const robust = (
+  proxy: FaultProxy,
+  v: ProtocolVersion,
+  options: ConstructorParameters<typeof MQTTClient>[2] = {},
+) => robustThrough(proxy, v, options, 0.01);
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const BOTH = { versions: [4, 5] } as const;
-
-async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !f();) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
-
-/** Drops the persistent session `c` left, when the broker is still reachable. */
-async function endSession(c: MQTTClient): Promise<void> {
-  await c.disconnect();
-  await c.connect(true).then(() => c.disconnect(), () => {});
-}
-
-/** A robust client through `proxy` with short delays; counts its reconnect attempts. */
-function robust(
-  proxy: FaultProxy,
-  protocolVersion: ProtocolVersion,
-  options: ConstructorParameters<typeof MQTTClient>[2] = {},
-) {
-  const c = new MQTTClient(uniqueId("peer"), proxy.hostname, {
-    port: proxy.port,
-    protocolVersion,
-    ...(options as object),
-  });
-  c.DELAY = 0.01;
-  const attempts: ReconnectingDetail[] = [];
-  c.addEventListener("reconnecting", (e) => attempts.push((e as CustomEvent).detail));
-  return { c, attempts };
-}
 
 // pubsubclient#129, emqx#151, nest-mqtt#21: two clients given one client id
 // take the session from each other, and each reconnects at once: a loop of

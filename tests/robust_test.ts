@@ -2,55 +2,19 @@
 // faults injected by a loopback proxy between client and broker.
 import assert from "node:assert/strict";
 import { MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
-import { MQTTClient, type ReconnectingDetail } from "../lib/robust.ts";
+import { MQTTClient } from "../lib/robust.ts";
 import { brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
-import type { ProtocolVersion } from "../lib/codec/packet.ts";
-import { type FaultProxy, offline, proxyTo } from "./_fault_proxy.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { Tap } from "./_tap.ts";
-import { test, uniqueId, withTimeout } from "./_test.ts";
+import { endSession, robust } from "./_robust.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const hasMosquitto = brokerKinds().includes("mosquitto");
 
-async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !f();) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
-
-/**
- * Disconnects `c`, then drops the persistent session it left at the broker
- * with a clean connect, when that still gets through.
- */
-async function endSession(c: MQTTClient): Promise<void> {
-  await c.disconnect();
-  await c.connect(true).then(() => c.disconnect(), () => {});
-}
-
 // The tests run at both MQTT versions (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
-
-/**
- * A robust client through `proxy`, speaking MQTT `protocolVersion`, with
- * short delays; counts its reconnect attempts.
- */
-function robust(
-  proxy: FaultProxy,
-  protocolVersion: ProtocolVersion,
-  options: ConstructorParameters<typeof MQTTClient>[2] = {},
-) {
-  const c = new MQTTClient(uniqueId("rb"), proxy.hostname, {
-    port: proxy.port,
-    protocolVersion,
-    ...(options as object),
-  });
-  c.DELAY = 0.02;
-  const attempts: ReconnectingDetail[] = [];
-  c.addEventListener("reconnecting", (e) => attempts.push((e as CustomEvent).detail));
-  return { c, attempts };
-}
 
 forEachBroker("reconnect() retries connect(false) until the broker is back", async (broker, v) => {
   const proxy = await proxyTo(broker);
