@@ -669,13 +669,14 @@ test("a publish queued behind a write that is stuck rejects when the connection 
 
 test("a reader held behind answers the broker does not take is released when the connection ends", async () => {
   // The first PUBCOMP's write never completes: the PUBCOMPs of the next 16,400
-  // PUBRELs queue behind it, past what the writer holds, and reading stops.
+  // PUBRELs queue behind it, past what the writer holds, and reading stops
+  // (20 000 more than that: more than the reads before the stop take).
   const conn = fakeConn({ chunked: true, holdWrite: (b) => b[0] === 0x70 });
   const client = new MQTTClient(uniqueId("held"), "127.0.0.1", { transport: () => asPair(conn) });
   await client.connect();
   conn.feed([0x62, 0x02, 0x00, 0x01]);
   await until(() => conn.holding === 1, "began the first PUBCOMP's write");
-  const pubrels = Array.from({ length: 16_400 + 1000 }, () => [0x62, 0x02, 0x00, 0x01]).flat();
+  const pubrels = Array.from({ length: 16_400 + 20_000 }, () => [0x62, 0x02, 0x00, 0x01]).flat();
   conn.feed(pubrels);
   let left = -1;
   await until(() => (left = conn.unread) < pubrels.length, "read the PUBRELs");

@@ -115,6 +115,35 @@ function recordingTransport(host: string, port: number, kind: "read" | "byob") {
   return { sizes, transport };
 }
 
+// "Through read(buf): 64 bytes after an ack or a PINGRESP, 4 KiB after a
+// message of a few hundred bytes": a subscriber's usual message must not
+// leave a 64 KiB read pending (10 000 such connections: 640 MB).
+forEachBroker(
+  "README, Transports: a message of a few hundred bytes leaves a 4 KiB read pending, a PINGRESP 64 bytes",
+  async (broker) => {
+    const { sizes, transport } = recordingTransport(broker.host, broker.port, "read");
+    const c = new MQTTClient(uniqueId("mid"), broker.host, { transport });
+    await c.connect();
+    try {
+      const topic = uniqueId("mid");
+      await c.subscribe(topic, 0);
+      assert.equal(sizes.at(-1), 64);
+      for (const n of [200, 1000, 3000]) {
+        await c.publish(topic, new Uint8Array(n), false, 0);
+        assert.equal((await c.wait_msg()).payload.length, n);
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(sizes.at(-1), 4096, `after a ${n}-byte message: reads of ${sizes.slice(-4)}`);
+      }
+      await c.ping();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(sizes.at(-1), 64, "after the PINGRESP");
+    } finally {
+      await c.disconnect();
+    }
+  },
+  { ...TIMEOUT, only: ["mosquitto"] },
+);
+
 for (const kind of ["read", "byob"] as const) {
   forEachBroker(
     `README, Transports: an idle connection's pending read is 64 bytes, back there after a burst (${kind})`,
