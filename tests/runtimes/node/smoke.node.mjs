@@ -7,6 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { MQTTClient } from "@umqtt/umqtt";
 import { connectWebSocket } from "@umqtt/umqtt/websocket";
 import { encode } from "@umqtt/umqtt/codec";
@@ -45,6 +47,18 @@ test(`${runtime}: WebSocket through the adapter (ws's constructor where there is
   await client.disconnect();
 });
 
+// Node 22 and Bun have a global WebSocket: ws:// needs no transport there.
+if (globalThis.WebSocket !== undefined) {
+  test(`${runtime}: ws:// through the default connector, with the global WebSocket`, async () => {
+    const client = new MQTTClient("npm-ws-global", process.env.UMQTT_WS_URL);
+    await client.connect();
+    await client.subscribe("npm-ws-global/#", 1);
+    await client.publish("npm-ws-global/t", "g", false, 1);
+    assert.equal(new TextDecoder().decode((await client.wait_msg()).payload), "g");
+    await client.disconnect();
+  });
+}
+
 // Node 20: the client takes no WebSocket option, so the error names its transport.
 if (globalThis.WebSocket === undefined) {
   test(`${runtime}: ws:// with no global WebSocket says how to give one`, async () => {
@@ -68,4 +82,35 @@ test(`${runtime}: the package leaves out ./cli, the command line, which runs und
     import(cli),
     (e) => ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(e.code),
   );
+});
+
+// require(esm): Node 20.19+/22.12+ and Bun load the ESM-only package from
+// CommonJS, as long as no module in it has a top-level await.
+if (process.features.require_module) {
+  test(`${runtime}: require() gives the same modules as import`, async () => {
+    const require = createRequire(import.meta.url);
+    assert.equal(require("@umqtt/umqtt").MQTTClient, MQTTClient);
+    assert.equal(require("@umqtt/umqtt/codec").encode, encode);
+    const { MQTTClient: Robust } = require("@umqtt/umqtt/robust");
+    assert.equal(Robust, (await import("@umqtt/umqtt/robust")).MQTTClient);
+    assert.equal(typeof require("@umqtt/umqtt/node").socketStreams, "function");
+  });
+}
+
+test(`${runtime}: failed, abandoned and reset connections crash nothing and hold no process`, async () => {
+  // node/exit_child.mjs in a process of its own: it must print "done" and
+  // exit 0 by itself; one that is still running after 20 s has failed.
+  const child = spawn(process.execPath, ["node/exit_child.mjs", process.env.UMQTT_URL], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => output += d);
+  child.stderr.on("data", (d) => output += d);
+  const timer = setTimeout(() => child.kill(), 20_000);
+  const code = await new Promise((resolve) =>
+    child.on("close", (c, signal) => resolve(c ?? signal))
+  );
+  clearTimeout(timer);
+  assert.equal(code, 0, output);
+  assert.match(output, /^done$/m);
 });
