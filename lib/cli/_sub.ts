@@ -171,12 +171,13 @@ export async function sub(args: string[]): Promise<number> {
       let done: Stop | undefined;
       const out: Uint8Array[] = [];
       for (const msg of batch) {
-        if (o.filterOut.some((f) => topicMatches(f, msg.topic))) continue;
-        if (o.noRetained && msg.retain) continue;
+        // As mosquitto_sub: the first live message ends --retained-only, even on a -T topic.
         if (o.retainedOnly && !msg.retain) {
           done = new Stop(EXIT.ok);
           break;
         }
+        if (o.filterOut.some((f) => topicMatches(f, msg.topic))) continue;
+        if (o.noRetained && msg.retain) continue;
         out.push(format(msg));
         if (o.removeRetained && msg.retain && msg.payload.length > 0) {
           await race(c.publish(msg.topic, new Uint8Array(0), true, 0));
