@@ -3,8 +3,21 @@
 // fed in chunks, and the split points every fixture is decoded at.
 import assert from "node:assert/strict";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { Packet, ProtocolVersion } from "../lib/codec/packet.ts";
+import type { Packet, ProtocolVersion, PublishPacket } from "../lib/codec/packet.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
+
+/** A QoS 0 PUBLISH to `topic` with an empty payload, and whatever `fields` change. */
+export function publish(topic: string, fields: Partial<PublishPacket> = {}): PublishPacket {
+  return {
+    type: "publish",
+    topic,
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    dup: false,
+    ...fields,
+  };
+}
 
 // Large enough for the 4-byte remaining length fixture (2 MiB body).
 export const MAX = 4 * 1_048_576;

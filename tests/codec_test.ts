@@ -15,23 +15,12 @@ import {
   assertProtocolError,
   chunked,
   decodeChunks,
+  publish,
   splitPoints,
 } from "./_codec.ts";
 import { test } from "./_test.ts";
 
 const u8 = (f: Fixture): Uint8Array => Uint8Array.from(f.bytes);
-
-function publish(topic: string, fields: Partial<PublishPacket> = {}): PublishPacket {
-  return {
-    type: "publish",
-    topic,
-    payload: new Uint8Array(0),
-    qos: 0,
-    retain: false,
-    dup: false,
-    ...fields,
-  };
-}
 
 // First in the file on purpose: the PUBLISH encoder caches the last topic it
 // validated, and an empty topic once slipped through when nothing was cached yet.

@@ -23,6 +23,7 @@ import {
   chunked,
   decodeChunks,
   hex,
+  publish,
   splitPoints,
 } from "./_codec.ts";
 import { test } from "./_test.ts";
@@ -41,18 +42,6 @@ function inLargerBuffer(bytes: ArrayLike<number>, at: number): Uint8Array {
   const host = new Uint8Array(at + bytes.length + 9).fill(0xee);
   host.set(bytes, at);
   return host.subarray(at, at + bytes.length);
-}
-
-function publish(fields: Partial<PublishPacket> = {}): PublishPacket {
-  return {
-    type: "publish",
-    topic: "t",
-    payload: new Uint8Array(0),
-    qos: 0,
-    retain: false,
-    dup: false,
-    ...fields,
-  };
 }
 
 // paho.mqtt.golang#766 (Message ID 0 accepted by packet decoders: a SUBACK
@@ -177,7 +166,7 @@ test("MQTT 5.0 user properties keep empty names and values and repeated names, i
     0x26, 0x00, 0x01, 0x61, 0x00, 0x00, // user property "a" = ""
     0x70, // payload "p"
   ];
-  const packet = publish({ retain: true, payload: utf8("p"), properties: { userProperties } });
+  const packet = publish("t", { retain: true, payload: utf8("p"), properties: { userProperties } });
   const bytes = encode(packet, 5);
   assertBytes(bytes, Uint8Array.from(expected), "encoded");
   for (const at of splitPoints(bytes.length)) {
@@ -206,15 +195,15 @@ test("bytes given as views into a larger buffer encode only their own bytes, eve
     make: (b: (n: number, at: number) => Uint8Array) => Packet,
     v: ProtocolVersion,
   ][] = [
-    ["PUBLISH QoS 0 payload", (b) => publish({ payload: b(5, 3) }), 4],
+    ["PUBLISH QoS 0 payload", (b) => publish("t", { payload: b(5, 3) }), 4],
     [
       "PUBLISH QoS 1 payload over a slab",
-      (b) => publish({ payload: b(3000, 7), qos: 1, packetId: 2 }),
+      (b) => publish("t", { payload: b(3000, 7), qos: 1, packetId: 2 }),
       4,
     ],
     [
       "MQTT 5.0 PUBLISH payload and correlation data",
-      (b) => publish({ payload: b(40, 1), properties: { correlationData: b(4, 9) } }),
+      (b) => publish("t", { payload: b(40, 1), properties: { correlationData: b(4, 9) } }),
       5,
     ],
     ["CONNECT password and will payload", (b) => ({
@@ -285,12 +274,12 @@ test("the 65535-byte limit of a string counts UTF-8 bytes of characters outside 
   const grin = "\u{1F600}"; // 4 bytes in UTF-8, 2 UTF-16 code units
   const atLimit = grin.repeat(16_383) + "abc"; // 65535 bytes, 32769 code units
   assert.equal(utf8(atLimit).length, 65_535);
-  const bytes = encode(publish({ topic: atLimit }));
+  const bytes = encode(publish(atLimit));
   assert.deepEqual([...bytes.subarray(0, 6)], [0x30, 0x81, 0x80, 0x04, 0xff, 0xff]);
   const [p] = decodeChunks([bytes]) as PublishPacket[];
   assert.equal(p.topic, atLimit);
   // 65536 bytes in 32768 code units: under 65535 as JavaScript counts, over it as MQTT does.
-  assertArgError(() => encode(publish({ topic: grin.repeat(16_384) })), RangeError, "65536 bytes");
+  assertArgError(() => encode(publish(grin.repeat(16_384))), RangeError, "65536 bytes");
   assertArgError(
     () =>
       encode({
@@ -302,7 +291,7 @@ test("the 65535-byte limit of a string counts UTF-8 bytes of characters outside 
     "65536 bytes",
   );
   assertArgError(
-    () => encode(publish({ properties: { contentType: grin.repeat(16_384) } }), 5),
+    () => encode(publish("t", { properties: { contentType: grin.repeat(16_384) } }), 5),
     RangeError,
     "65536 bytes",
   );
@@ -314,7 +303,7 @@ test("the 65535-byte limit of a string counts UTF-8 bytes of characters outside 
     responseTopic: mixed,
     userProperties: [[mixed, mixed]] as [string, string][],
   };
-  const packet = publish({ topic: mixed, properties: props });
+  const packet = publish(mixed, { properties: props });
   const out = encode(packet, 5);
   const mixedField = [0x00, 0x0a, ...utf8(mixed)];
   assert.equal(hex(out.subarray(2, 14)), hex(mixedField), "topic");
@@ -331,13 +320,13 @@ test("the 65535-byte limit of a string counts UTF-8 bytes of characters outside 
 // largest three-byte length, and the decoder reading the largest four-byte one.
 test("Remaining Length: 2,097,151 in three bytes; 268,435,455 read from FF FF FF 7F", () => {
   const payload = pattern(2_097_151 - 3); // topic length (2) + "t" (1)
-  const bytes = encode(publish({ payload }));
+  const bytes = encode(publish("t", { payload }));
   assert.deepEqual([...bytes.subarray(0, 4)], [0x30, 0xff, 0xff, 0x7f]);
   assert.equal(bytes.length, 1 + 3 + 2_097_151);
   const [p] = decodeChunks(chunked(bytes, 65_536)) as PublishPacket[];
   assertBytes(p.payload, payload, "payload");
   // One byte more is four bytes of length.
-  const more = encode(publish({ payload: new Uint8Array(payload.length + 1) }));
+  const more = encode(publish("t", { payload: new Uint8Array(payload.length + 1) }));
   assert.deepEqual([...more.subarray(0, 5)], [0x30, 0x80, 0x80, 0x80, 0x01]);
 
   // The largest Remaining Length, from its header alone: 1 + 4 + 268435455 bytes, its sum exact.
@@ -415,7 +404,7 @@ test(
     // its buffer grows (and once exactly to its length) as the bytes arrive.
     for (const size of [1000, 65_535, 65_536, 70_000, 200_001]) {
       const payload = pattern(300_000);
-      const bytes = encode(publish({ payload }));
+      const bytes = encode(publish("t", { payload }));
       const [p] = decodeChunks(chunked(bytes, size)) as PublishPacket[];
       assertBytes(p.payload, payload, `pieces of ${size}`);
     }
