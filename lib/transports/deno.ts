@@ -41,13 +41,7 @@ export interface DenoConnectOptions {
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
-  if (!ssl) {
-    const conn = await connectDenoTcp(hostname, port, signal);
-    // Nagle off, as node.ts has it: a small write (a PUBLISH after a PUBACK)
-    // must not wait for the broker's delayed ACK, ~40 ms per round trip.
-    conn.setNoDelay(true);
-    return conn;
-  }
+  if (!ssl) return await connectDenoTcp(hostname, port, signal);
   signal?.throwIfAborted();
   const conn = await connectDenoTls(hostname, port, p, signal);
   // Handshake now, so that a refused certificate fails the connect (as under
@@ -74,6 +68,22 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
 const CANCEL_AFTER_MS = 250;
 
 /**
+ * {@linkcode openDenoTcp} with Nagle's algorithm off, as node.ts has it: a
+ * small write (a PUBLISH after a PUBACK) must not wait for the broker's
+ * delayed ACK, ~40 ms per round trip. A TLS connection `Deno.startTls` makes
+ * of it keeps the option, which it cannot set itself.
+ */
+async function connectDenoTcp(
+  hostname: string,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TcpConn> {
+  const conn = await openDenoTcp(hostname, port, signal);
+  conn.setNoDelay(true);
+  return conn;
+}
+
+/**
  * `Deno.connect`, given up when `signal` aborts: rejects with its reason, and
  * only once the connection is closed, if it opened.
  *
@@ -85,7 +95,7 @@ const CANCEL_AFTER_MS = 250;
  * told to cancel only a connect still pending `CANCEL_AFTER_MS` after the
  * abort (an unreachable host), so that no pending op outlives disconnect().
  */
-async function connectDenoTcp(
+async function openDenoTcp(
   hostname: string,
   port: number,
   signal: AbortSignal | undefined,
@@ -135,7 +145,6 @@ async function connectDenoTls(
   }
   const tcp = await connectDenoTcp(hostname, port, signal);
   try {
-    tcp.setNoDelay(true); // kept by the TLS connection, which has no setNoDelay of its own
     return await Deno.startTls(tcp, { hostname: name, caCerts });
   } catch (e) {
     try {
