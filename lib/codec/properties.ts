@@ -139,6 +139,8 @@ export interface AuthProperties extends AckProperties {
 // Value types (MQTT 5.0 section 1.5). BOOL is a Byte of 0 or 1 read as a
 // boolean; BYTE is the one Byte property that stays a number, Maximum QoS (0 or 1).
 const BOOL = 0, BYTE = 1, U16 = 2, U32 = 3, VBI = 4, STR = 5, BIN = 6, PAIR = 7;
+/** The BodyReader method that reads each type but PAIR (two strings). */
+const READ = ["u8", "u8", "u16", "u32", "vbi", "string", "bytes"] as const;
 /** Largest value of each numeric type. */
 const MAX = [1, 1, 0xffff, 0xffffffff, 268_435_455];
 // Flags beside the type: the property may repeat (collected in an array); 0 is a protocol error.
@@ -320,19 +322,7 @@ export function readProperties<T extends object>(
       );
     }
     const [, name, kind] = e, t = kind & 7;
-    const v = t === U16
-      ? r.u16(name)
-      : t === U32
-      ? r.u32(name)
-      : t === VBI
-      ? r.vbi(name)
-      : t === STR
-      ? r.string(name)
-      : t === BIN
-      ? r.bytes(name)
-      : t === PAIR
-      ? [r.string(name), r.string(name)]
-      : r.u8(name);
+    const v = t === PAIR ? [r.string(name), r.string(name)] : r[READ[t]](name);
     // A Byte property is 0 or 1; some numbers must not be 0. The packet is
     // well formed, but the value is a Protocol Error (0x82), a topic alias
     // of 0 one that says so (0x94, Topic Alias invalid).
