@@ -20,12 +20,11 @@ function encode(s: string, slab: Slab | undefined): Uint8Array {
 
 /**
  * What a sender should not put in an MQTT string, and a receiver may close
- * the connection over: U+0001-U+001F, U+007F-U+009F and the non-characters
+ * the connection over: U+0001-U+001F, U+007F-U+009F (the control characters,
+ * Unicode's Cc, U+0000 aside, which is refused before) and the non-characters
  * (U+FDD0-U+FDEF, the last two code points of every plane).
  */
-const SHOULD_NOT =
-  // deno-lint-ignore no-control-regex -- the control characters are what it finds
-  /[\x01-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+const SHOULD_NOT = /[\p{Cc}\p{Noncharacter_Code_Point}]/u;
 
 /** Largest length a two-byte prefix can say. */
 export const MAX_STRING_BYTES = 65_535;
