@@ -116,12 +116,8 @@ export function decodePublishIn(
     throw new MQTTProtocolError("PUBLISH with QoS 0 has the DUP flag set", "MQTT-3.3.1-2");
   }
   const length = end - start;
-  if (length < 2) {
-    throw new MQTTProtocolError(
-      "Malformed PUBLISH: the packet ends inside its topic name",
-      "MQTT 3.1.1 section 2.2.3",
-    );
-  }
+  // With fewer than 2 bytes, `n` is whatever they make (0 past the buffer's
+  // end): 2 + n is over the length all the same, and names the topic name.
   const n = (buf[start] << 8) | buf[start + 1];
   const idLen = qos > 0 ? 2 : 0;
   if (length < 2 + n + idLen) {
