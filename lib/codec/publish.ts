@@ -246,33 +246,26 @@ export function decodeAck<T extends AckType>(
   body: Uint8Array,
   version: ProtocolVersion = 4,
 ): AckPacket<T> {
-  // MQTT 5.0 branches off first, so that the MQTT 3.1.1 path stays as it was.
-  if (version === 5) return decodeAck5(type, body);
-  // The well-formed case, once per QoS 1 publish: no reader, no name string.
-  if (body.length === 2 && (body[0] | body[1]) !== 0) {
-    return { type, packetId: (body[0] << 8) | body[1] };
-  }
-  const r = new BodyReader(body, type.toUpperCase());
-  const packetId = r.u16("packet identifier");
-  r.end();
-  if (packetId === 0) {
-    throw new MQTTProtocolError(`${type.toUpperCase()} with packet identifier 0`, "MQTT-2.3.1-1");
-  }
-  return { type, packetId };
-}
-
-/** {@linkcode decodeAck} in MQTT 5.0: a reason code and properties may follow (section 3.4.2). */
-function decodeAck5<T extends AckType>(type: T, body: Uint8Array): AckPacket<T> {
-  // Success with no properties, the usual case, with the reason code left
-  // out or (as mosquitto sends it) given: as decodeAck's, without a reader.
+  // The well-formed case, once per QoS 1 publish: no reader, no name string;
+  // in MQTT 5.0 success with no properties, the reason code left out or (as
+  // mosquitto sends it) given.
   const n = body.length;
-  if ((n === 2 || (n === 3 && body[2] === 0)) && (body[0] | body[1]) !== 0) {
-    return { type, packetId: (body[0] << 8) | body[1], reasonCode: 0 };
+  if ((body[0] | body[1]) !== 0) {
+    if (version !== 5) {
+      if (n === 2) return { type, packetId: (body[0] << 8) | body[1] };
+    } else if (n === 2 || (n === 3 && body[2] === 0)) {
+      return { type, packetId: (body[0] << 8) | body[1], reasonCode: 0 };
+    }
   }
   const r = new BodyReader(body, type.toUpperCase());
   const packetId = r.u16("packet identifier");
+  // MQTT 3.1.1: nothing may follow, and that is checked first.
+  if (version !== 5) r.end();
   if (packetId === 0) {
-    throw new MQTTProtocolError(`${type.toUpperCase()} with packet identifier 0`, "MQTT-2.3.1-1");
+    throw new MQTTProtocolError(`${r.packet} with packet identifier 0`, "MQTT-2.3.1-1");
   }
-  return readReasoned<AckPacket<T>>(r, ACK_BYTE1[type] >> 4, { type, packetId });
+  // MQTT 5.0: a reason code and properties may follow (section 3.4.2).
+  return version === 5
+    ? readReasoned<AckPacket<T>>(r, ACK_BYTE1[type] >> 4, { type, packetId })
+    : { type, packetId };
 }
