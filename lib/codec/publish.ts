@@ -27,6 +27,19 @@ export function checkPacketId(id: unknown, what: string): void {
 }
 
 /**
+ * Reads a packet identifier, which must not be 0 (MQTT-2.3.1-1); with `end`,
+ * the body must end after it, which is checked first.
+ */
+export function nonZeroId(r: BodyReader, end?: boolean): number {
+  const id = r.u16("packet identifier");
+  if (end) r.end();
+  if (id === 0) {
+    throw new MQTTProtocolError(`${r.packet} with packet identifier 0`, "MQTT-2.3.1-1");
+  }
+  return id;
+}
+
+/**
  * Whether `topic` is the topic name that {@linkcode encodePublish} encoded
  * last: it is valid, and its bytes are at hand.
  */
@@ -258,12 +271,8 @@ export function decodeAck<T extends AckType>(
     }
   }
   const r = new BodyReader(body, type.toUpperCase());
-  const packetId = r.u16("packet identifier");
-  // MQTT 3.1.1: nothing may follow, and that is checked first.
-  if (version !== 5) r.end();
-  if (packetId === 0) {
-    throw new MQTTProtocolError(`${r.packet} with packet identifier 0`, "MQTT-2.3.1-1");
-  }
+  // MQTT 3.1.1: nothing may follow, and that is checked before the id.
+  const packetId = nonZeroId(r, version !== 5);
   // MQTT 5.0: a reason code and properties may follow (section 3.4.2).
   return version === 5
     ? readReasoned<AckPacket<T>>(r, ACK_BYTE1[type] >> 4, { type, packetId })

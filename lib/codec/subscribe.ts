@@ -10,7 +10,7 @@ import { validateTopicFilter } from "../topic.ts";
 import { BodyReader, utf8 } from "./_strings.ts";
 import { buildPacket, field, u16 } from "./_varint.ts";
 import { NAMES } from "./_names.ts";
-import { checkPacketId } from "./publish.ts";
+import { checkPacketId, nonZeroId } from "./publish.ts";
 import type {
   ProtocolVersion,
   QoS,
@@ -79,7 +79,7 @@ function subscriptionOptions(s: Subscription): number {
 /** Decodes a SUBSCRIBE body; in MQTT 5.0 with properties and subscription options. */
 export function decodeSubscribe(body: Uint8Array, version: ProtocolVersion = 4): SubscribePacket {
   const r = new BodyReader(body, "SUBSCRIBE");
-  const packetId = nonZeroId(r, "SUBSCRIBE");
+  const packetId = nonZeroId(r);
   const packet: SubscribePacket = { type: "subscribe", packetId, subscriptions: [] };
   if (version === 5) readProperties(r, 8, packet);
   const subscriptions = packet.subscriptions;
@@ -187,7 +187,7 @@ function encodeCodes(
 export function decodeSuback(body: Uint8Array, version: ProtocolVersion = 4): SubackPacket {
   if (version === 5) return decodeCodes(9, body) as SubackPacket;
   const r = new BodyReader(body, "SUBACK");
-  const packetId = nonZeroId(r, "SUBACK");
+  const packetId = nonZeroId(r);
   const returnCodes = Array.from(r.rest());
   if (returnCodes.length === 0) {
     throw new MQTTProtocolError("SUBACK without a return code", "MQTT 3.1.1 section 3.9.3");
@@ -211,7 +211,7 @@ export function decodeCodes(type: 9 | 11, body: Uint8Array): SubackPacket | Unsu
   const r = new BodyReader(body, NAMES[type]);
   const packet: Record<string, unknown> = {
     type: type === 9 ? "suback" : "unsuback",
-    packetId: nonZeroId(r, NAMES[type]),
+    packetId: nonZeroId(r),
   };
   readProperties(r, type, packet);
   const codes = Array.from(r.rest(), (c) => checkReasonCode(c, type));
@@ -253,7 +253,7 @@ export function decodeUnsubscribe(
   version: ProtocolVersion = 4,
 ): UnsubscribePacket {
   const r = new BodyReader(body, "UNSUBSCRIBE");
-  const packetId = nonZeroId(r, "UNSUBSCRIBE");
+  const packetId = nonZeroId(r);
   const packet: UnsubscribePacket = { type: "unsubscribe", packetId, topics: [] };
   if (version === 5) readProperties(r, 10, packet);
   while (r.left > 0) packet.topics.push(readFilter(r, "UNSUBSCRIBE"));
@@ -277,10 +277,4 @@ function readFilter(r: BodyReader, packet: string): string {
     throw new MQTTProtocolError(`Malformed ${packet}: ${words}`, rule ?? "");
   }
   return filter;
-}
-
-function nonZeroId(r: BodyReader, what: string): number {
-  const id = r.u16("packet identifier");
-  if (id === 0) throw new MQTTProtocolError(`${what} with packet identifier 0`, "MQTT-2.3.1-1");
-  return id;
 }
