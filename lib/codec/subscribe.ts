@@ -29,30 +29,51 @@ import { checkReasonCode } from "./reason_codes.ts";
  * Throws `TypeError`/`RangeError` on fields MQTT forbids.
  */
 export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4): Uint8Array {
-  checkPacketId(p.packetId, "SUBSCRIBE");
-  if (!Array.isArray(p.subscriptions)) {
-    throw new TypeError("Invalid SUBSCRIBE: subscriptions must be an array of { topic, qos }");
-  }
-  if (p.subscriptions.length === 0) {
-    throw new TypeError(
-      "Cannot subscribe to no topic: at least one filter is needed (MQTT-3.8.3-3)",
-    );
-  }
-  const v5 = version === 5;
-  const options: number[] = [];
-  const filters = p.subscriptions.map((s) => {
+  return encodeList(8, p, p.subscriptions, version, (s) => {
     const { topic, qos } = s;
     validateTopicFilter(topic);
     if (qos !== 0 && qos !== 1 && qos !== 2) {
       throw new RangeError(`Invalid QoS ${qos} for "${topic}": must be 0, 1 or 2 (MQTT-3.8.3-4)`);
     }
-    options.push(v5 ? subscriptionOptions(s) : qos);
-    return utf8(topic, "topic filter");
+    const options = version === 5 ? subscriptionOptions(s) : qos;
+    return [...field(utf8(topic, "topic filter")), [options]];
   });
-  return buildPacket(0x82, [
+}
+
+/**
+ * SUBSCRIBE (`type` 8) or UNSUBSCRIBE (10): checks the packet identifier and
+ * that `list` is an array of at least one item, then writes the identifier,
+ * in MQTT 5.0 the properties, and each item as `write` gives it (its checks
+ * made first, in order, then the properties').
+ */
+function encodeList<T>(
+  type: 8 | 10,
+  p: { packetId: number; properties?: object },
+  list: T[],
+  version: ProtocolVersion,
+  write: (item: T) => ArrayLike<number>[],
+): Uint8Array {
+  const sub = type === 8;
+  checkPacketId(p.packetId, NAMES[type]);
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      sub
+        ? "Invalid SUBSCRIBE: subscriptions must be an array of { topic, qos }"
+        : "Invalid UNSUBSCRIBE: topics must be an array of topic filters",
+    );
+  }
+  if (list.length === 0) {
+    throw new TypeError(
+      `Cannot ${
+        sub ? "subscribe to" : "unsubscribe from"
+      } no topic: at least one filter is needed (MQTT-3.${sub ? "8.3-3" : "10.3-2"})`,
+    );
+  }
+  const items = list.flatMap(write);
+  return buildPacket(type << 4 | 2, [
     u16(p.packetId),
-    v5 ? writeProperties(p.properties, 8) : [],
-    ...filters.flatMap((f, i) => [...field(f), [options[i]]]),
+    version === 5 ? writeProperties(p.properties, type) : [],
+    ...items,
   ]);
 }
 
@@ -227,24 +248,10 @@ export function decodeCodes(type: 9 | 11, body: Uint8Array): SubackPacket | Unsu
 
 /** Encodes an UNSUBSCRIBE packet; in MQTT 5.0 with properties. */
 export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion = 4): Uint8Array {
-  checkPacketId(p.packetId, "UNSUBSCRIBE");
-  if (!Array.isArray(p.topics)) {
-    throw new TypeError("Invalid UNSUBSCRIBE: topics must be an array of topic filters");
-  }
-  if (p.topics.length === 0) {
-    throw new TypeError(
-      "Cannot unsubscribe from no topic: at least one filter is needed (MQTT-3.10.3-2)",
-    );
-  }
-  const filters = p.topics.map((t) => {
+  return encodeList(10, p, p.topics, version, (t) => {
     validateTopicFilter(t, "unsubscribe");
     return field(utf8(t, "topic filter"));
   });
-  return buildPacket(0xa2, [
-    u16(p.packetId),
-    version === 5 ? writeProperties(p.properties, 10) : [],
-    ...filters.flat(),
-  ]);
 }
 
 /** Decodes an UNSUBSCRIBE body; in MQTT 5.0 with properties. */
