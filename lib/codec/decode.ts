@@ -9,7 +9,7 @@ import { decodeDisconnectOrAuth } from "./auth.ts";
 import { decodeConnack, decodeConnect } from "./connect.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { decodeAck, decodePublish } from "./publish.ts";
-import { decodeCodes, decodeSuback, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
+import { decodeCodes, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
 
 /**
  * Decodes a whole packet given the fixed header's first byte and the body
@@ -131,9 +131,9 @@ function fromBroker(
     case 7:
       return decodeAck("pubcomp", body, version);
     case 9:
-      return decodeSuback(body, version);
+      return decodeCodes(9, body, version);
     case 11:
-      return version === 5 ? decodeCodes(11, body) : decodeAck("unsuback", body);
+      return version === 5 ? decodeCodes(11, body, 5) : decodeAck("unsuback", body);
     case 13:
       return empty(13, body, { type: "pingresp" });
   }

@@ -204,42 +204,37 @@ function encodeCodes(
   return buildPacket(byte1, [u16(packetId), bytes ?? [], codes]);
 }
 
-/** Decodes a SUBACK body; in MQTT 5.0 with properties, its reason codes checked. */
-export function decodeSuback(body: Uint8Array, version: ProtocolVersion = 4): SubackPacket {
-  if (version === 5) return decodeCodes(9, body) as SubackPacket;
-  const r = new BodyReader(body, "SUBACK");
-  const packetId = nonZeroId(r);
-  const returnCodes = Array.from(r.rest());
-  if (returnCodes.length === 0) {
-    throw new MQTTProtocolError("SUBACK without a return code", "MQTT 3.1.1 section 3.9.3");
-  }
-  for (const c of returnCodes) {
+/**
+ * Decodes the body of a SUBACK (`type` 9) or an MQTT 5.0 UNSUBACK (11):
+ * packet identifier, in MQTT 5.0 properties, and at least one return code
+ * (0, 1, 2 or 0x80; MQTT-3.9.3-2) or in MQTT 5.0 reason code, checked.
+ */
+export function decodeCodes(
+  type: 9 | 11,
+  body: Uint8Array,
+  version: ProtocolVersion,
+): SubackPacket | UnsubackPacket {
+  const v5 = version === 5;
+  const r = new BodyReader(body, NAMES[type]);
+  const packet: Record<string, unknown> = {
+    type: type === 9 ? "suback" : "unsuback",
+    packetId: nonZeroId(r),
+  };
+  if (v5) readProperties(r, type, packet);
+  const codes = Array.from(r.rest(), (c) => {
+    if (v5) return checkReasonCode(c, type);
     if (c > 2 && c !== 0x80) {
       throw new MQTTProtocolError(
         `SUBACK return code 0x${c.toString(16)} is reserved`,
         "MQTT-3.9.3-2",
       );
     }
-  }
-  return { type: "suback", packetId, returnCodes };
-}
-
-/**
- * Decodes the body of an MQTT 5.0 SUBACK (`type` 9) or UNSUBACK (11): packet
- * identifier, properties, and at least one reason code.
- */
-export function decodeCodes(type: 9 | 11, body: Uint8Array): SubackPacket | UnsubackPacket {
-  const r = new BodyReader(body, NAMES[type]);
-  const packet: Record<string, unknown> = {
-    type: type === 9 ? "suback" : "unsuback",
-    packetId: nonZeroId(r),
-  };
-  readProperties(r, type, packet);
-  const codes = Array.from(r.rest(), (c) => checkReasonCode(c, type));
+    return c;
+  });
   if (codes.length === 0) {
     throw new MQTTProtocolError(
-      `${r.packet} without a reason code`,
-      `MQTT 5.0 section 3.${type}.3`,
+      `${r.packet} without a ${v5 ? "reason" : "return"} code`,
+      `MQTT ${v5 ? "5.0" : "3.1.1"} section 3.${type}.3`,
     );
   }
   packet[type === 9 ? "returnCodes" : "reasonCodes"] = codes;
