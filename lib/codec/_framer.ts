@@ -147,12 +147,11 @@ export class Framer {
         );
       }
       const len = this.#length;
-      if (len === 0) {
-        out.push(this.#finish(view(chunk, i, i)));
-      } else if (n - i >= len) {
-        // Whole body inside this chunk: decode in place (a PUBLISH without
-        // even a view of its body). MQTT 5: a malformed one goes again
-        // through the decoder, which numbers the error by MQTT 5.0's rules.
+      if (n - i >= len) {
+        // Whole body inside this chunk (an empty one always is): decode in
+        // place (a PUBLISH without even a view of its body). MQTT 5: a
+        // malformed one goes again through the decoder, which numbers the
+        // error by MQTT 5.0's rules.
         if (this.#byte1 >> 4 === 3) {
           const byte1 = this.#byte1;
           if (this.version === 4) {
