@@ -192,6 +192,11 @@ const TABLE: Entry[] = [
   [0x2a, "sharedSubscriptionAvailable", BOOL, CONNACK],
 ];
 
+/** The entry whose id (`at` 0) or name (`at` 1) is `v` and that packet `type` allows. */
+function entry(at: 0 | 1, v: unknown, type: number): Entry | undefined {
+  return TABLE.find((e) => e[at] === v && (e[3] >> type) & 1);
+}
+
 /**
  * The rule a bad value `v` of property `id` in packet `type` breaks: where
  * that packet's properties are defined (the will's in 3.1.3.2, CONNECT's in
@@ -220,7 +225,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
   const where = NAMES[type];
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === undefined) continue;
-    const e = TABLE.find((e) => e[1] === key && (e[3] >> type) & 1);
+    const e = entry(1, key, type);
     if (!e) throw new TypeError(`${where} has no property ${key} (MQTT 5.0 section 2.2.2.2)`);
     const kind = e[2], t = kind & 7, min = kind & NONZERO ? 1 : 0;
     const values = kind & REPEAT ? value : [value];
@@ -314,7 +319,7 @@ export function readProperties<T extends object>(
   r.inProperties = true;
   while (r.left) {
     const id = r.u8("property identifier");
-    const e = TABLE.find((e) => e[0] === id && (e[3] >> type) & 1);
+    const e = entry(0, id, type);
     if (!e) {
       throw new MQTTProtocolError(
         `${where} must not carry property 0x${id.toString(16)}`,
