@@ -8,6 +8,28 @@ import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
 import { type BodyReader, utf8 } from "./_strings.ts";
 import { pushVarint, SHORT_LIVED } from "./_varint.ts";
+import {
+  ACKS,
+  AUTH,
+  BIN,
+  BOOL,
+  BYTE,
+  CONNACK,
+  CONNECT,
+  DISCONNECT,
+  MESSAGE,
+  NONZERO,
+  PAIR,
+  PUBLISH,
+  REPEAT,
+  STR,
+  SUBSCRIBE,
+  U16,
+  U32,
+  UNSUBSCRIBE,
+  VBI,
+  WILL,
+} from "./_sets.ts";
 
 /** A user property: a name and a value. Names may repeat; order is kept (MQTT 5.0 section 1.5.7). */
 export type UserProperty = [name: string, value: string];
@@ -136,20 +158,10 @@ export interface AuthProperties extends AckProperties {
 
 // ---- the table -------------------------------------------------------------
 
-// Value types (MQTT 5.0 section 1.5). BOOL is a Byte of 0 or 1 read as a
-// boolean; BYTE is the one Byte property that stays a number, Maximum QoS (0 or 1).
-const BOOL = 0, BYTE = 1, U16 = 2, U32 = 3, VBI = 4, STR = 5, BIN = 6, PAIR = 7;
 /** The BodyReader method that reads each type but PAIR (two strings). */
 const READ = ["u8", "u8", "u16", "u32", "vbi", "string", "bytes"] as const;
 /** Largest value of each numeric type. */
 const MAX = [1, 1, 0xffff, 0xffffffff, 268_435_455];
-// Flags beside the type: the property may repeat (collected in an array); 0 is a protocol error.
-const REPEAT = 8, NONZERO = 16;
-
-// Packet sets, a bit per packet type; bit 0 (type 0 is reserved) is the will.
-const WILL = 1, CONNECT = 2, CONNACK = 4, PUBLISH = 8, SUBSCRIBE = 256, DISCONNECT = 1 << 14;
-const AUTH = 1 << 15, ACKS = 0xf0 | 1 << 9 | 1 << 11; // PUBACK…PUBCOMP, SUBACK, UNSUBACK
-const MESSAGE = PUBLISH | WILL;
 
 type Entry = [id: number, name: string, kind: number, packets: number];
 
@@ -184,7 +196,7 @@ const TABLE: Entry[] = [
     0x26,
     "userProperties",
     PAIR | REPEAT,
-    MESSAGE | CONNECT | CONNACK | ACKS | SUBSCRIBE | 1 << 10 | DISCONNECT | AUTH,
+    MESSAGE | CONNECT | CONNACK | ACKS | SUBSCRIBE | UNSUBSCRIBE | DISCONNECT | AUTH,
   ],
   [0x27, "maximumPacketSize", U32 | NONZERO, CONNECT | CONNACK],
   [0x28, "wildcardSubscriptionAvailable", BOOL, CONNACK],

@@ -10,13 +10,18 @@ import { NAMES } from "./_names.ts";
 import type { BodyReader } from "./_strings.ts";
 import { buildPacket, u16 } from "./_varint.ts";
 import { type AckProperties, readProperties, writeProperties } from "./properties.ts";
-
-// Packet sets, a bit per packet type.
-const CONNACK = 1 << 2, PUB = 3 << 4, PUBREL = 1 << 6, PUBCOMP = 1 << 7, SUBACK = 1 << 9;
-const UNSUBACK = 1 << 11, DISCONNECT = 1 << 14, AUTH = 1 << 15;
-// PUB is PUBACK and PUBREC, whose tables (3-4, 3-5) are the same; ERR the failures most carry.
-const ERR = CONNACK | PUB | SUBACK | UNSUBACK | DISCONNECT;
-const CD = CONNACK | DISCONNECT;
+import {
+  AUTH,
+  CD,
+  CONNACK,
+  DISCONNECT,
+  ERR,
+  PUB,
+  PUBCOMP,
+  PUBREL,
+  SUBACK,
+  UNSUBACK,
+} from "./_sets.ts";
 
 // Table 2-6, each code's packets checked against that packet's own table
 // (3-1, 3-4 to 3-11). Two differences: table 2-6 gives 0x8C to DISCONNECT,
