@@ -158,11 +158,14 @@ export interface AuthProperties extends AckProperties {
 
 // ---- the table -------------------------------------------------------------
 
+// Its value types (BOOL…PAIR), flags (REPEAT, NONZERO) and packet sets (a bit
+// per packet type, bit 0 the will) are in _sets.ts.
 /** The BodyReader method that reads each type but PAIR (two strings). */
 const READ = ["u8", "u8", "u16", "u32", "vbi", "string", "bytes"] as const;
 /** Largest value of each numeric type. */
 const MAX = [1, 1, 0xffff, 0xffffffff, 268_435_455];
 
+/** A property: its identifier, its name, its type and flags, the packets that may carry it. */
 type Entry = [id: number, name: string, kind: number, packets: number];
 
 // Table 2-4 of MQTT 5.0 section 2.2.2.2, with each property's camelCase name.

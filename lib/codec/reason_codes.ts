@@ -23,7 +23,7 @@ import {
   UNSUBACK,
 } from "./_sets.ts";
 
-// Table 2-6, each code's packets checked against that packet's own table
+// Table 2-6 (its packet sets, a bit per packet type, are in _sets.ts), each code's packets checked against that packet's own table
 // (3-1, 3-4 to 3-11). Two differences: table 2-6 gives 0x8C to DISCONNECT,
 // table 3-10 does not; DISCONNECT may carry it here (a failed
 // re-authentication, section 4.12.1, has no better code). And PUBACK and
