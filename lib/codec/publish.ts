@@ -270,6 +270,18 @@ export function decodeAck<T extends AckType>(
       return { type, packetId: (body[0] << 8) | body[1], reasonCode: 0 };
     }
   }
+  return readAck(type, body, version);
+}
+
+/**
+ * {@linkcode decodeAck} but for its usual cases, with a reader; apart, so
+ * that the function the framer calls for every ack stays small.
+ */
+function readAck<T extends AckType>(
+  type: T,
+  body: Uint8Array,
+  version: ProtocolVersion,
+): AckPacket<T> {
   const r = new BodyReader(body, type.toUpperCase());
   // MQTT 3.1.1: nothing may follow, and that is checked before the id.
   const packetId = nonZeroId(r, version !== 5);
