@@ -19,7 +19,8 @@ let lastTopicBytes: Uint8Array = new Uint8Array(0);
 
 /** Throws `RangeError` unless `id` is a packet identifier (1–65535, MQTT-2.3.1-1). */
 export function checkPacketId(id: unknown, what: string): void {
-  if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 65535) {
+  // Number.isInteger() is false for anything not a number.
+  if (!Number.isInteger(id) || (id as number) < 1 || (id as number) > 65535) {
     throw new RangeError(
       `Invalid packet id ${id} for ${what}: must be an integer from 1 to 65535 (MQTT-2.3.1-1)`,
     );
