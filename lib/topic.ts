@@ -36,19 +36,25 @@ const towards = (what: string): string =>
  * ```
  */
 export function validateTopicName(topic: string, what = "publish"): void {
-  if (typeof topic !== "string") {
-    throw new TypeError(`Cannot ${what}: the topic must be a string, got ${typeName(topic)}`);
-  }
-  if (topic.length === 0) {
-    throw new TypeError(
-      `Cannot ${towards(what)} "": a topic must be at least one character (MQTT-4.7.3-1)`,
-    );
-  }
+  checkNonEmpty(topic, what, "topic");
   if (topic.includes("+") || topic.includes("#")) {
-    throw new TypeError(
-      `Cannot ${towards(what)} "${topic}": a topic name must not contain wildcards (MQTT-3.3.2-2)`,
-    );
+    throw refusal(what, topic, "a topic name must not contain wildcards (MQTT-3.3.2-2)");
   }
+}
+
+/** Throws unless `t`, a `noun` ("topic", "topic filter") to `what`, is a string of at least one character. */
+function checkNonEmpty(t: string, what: string, noun: string): void {
+  if (typeof t !== "string") {
+    throw new TypeError(`Cannot ${what}: the ${noun} must be a string, got ${typeName(t)}`);
+  }
+  if (t.length === 0) {
+    throw refusal(what, t, `a ${noun} must be at least one character (MQTT-4.7.3-1)`);
+  }
+}
+
+/** The TypeError refusing to `what` the topic or filter `t`: `Cannot publish to "t": why`. */
+function refusal(what: string, t: string, why: string): TypeError {
+  return new TypeError(`Cannot ${towards(what)} "${t}": ${why}`);
 }
 
 /**
@@ -79,24 +85,13 @@ export function validateTopicName(topic: string, what = "publish"): void {
  * ```
  */
 export function validateTopicFilter(filter: string, what = "subscribe"): void {
-  if (typeof filter !== "string") {
-    throw new TypeError(
-      `Cannot ${what}: the topic filter must be a string, got ${typeName(filter)}`,
-    );
-  }
-  if (filter.length === 0) {
-    throw new TypeError(
-      `Cannot ${towards(what)} "": a topic filter must be at least one character (MQTT-4.7.3-1)`,
-    );
-  }
+  checkNonEmpty(filter, what, "topic filter");
   let inner = filter;
   if (filter.startsWith(SHARE)) {
     const slash = filter.indexOf("/", SHARE.length);
     const group = filter.slice(SHARE.length, slash === -1 ? undefined : slash);
     const bad = (rule: string) =>
-      new TypeError(
-        `Cannot ${towards(what)} "${filter}": a shared subscription's group name ${rule}`,
-      );
+      refusal(what, filter, `a shared subscription's group name ${rule}`);
     if (group.length === 0) throw bad("must be at least one character (MQTT-4.8.2-1)");
     if (group.includes("+") || group.includes("#")) {
       throw bad(`must not contain "/", "+" or "#" (MQTT-4.8.2-2)`);
@@ -108,17 +103,11 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
   }
   const hash = inner.indexOf("#");
   if (hash !== -1 && (hash !== inner.length - 1 || (hash > 0 && inner[hash - 1] !== "/"))) {
-    throw new TypeError(
-      `Cannot ${
-        towards(what)
-      } "${filter}": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
-    );
+    throw refusal(what, filter, `"#" must be the last character and a whole level (MQTT-4.7.1-2)`);
   }
   for (let i = inner.indexOf("+"); i !== -1; i = inner.indexOf("+", i + 1)) {
     if ((i > 0 && inner[i - 1] !== "/") || (i < inner.length - 1 && inner[i + 1] !== "/")) {
-      throw new TypeError(
-        `Cannot ${towards(what)} "${filter}": "+" must occupy a whole level (MQTT-4.7.1-3)`,
-      );
+      throw refusal(what, filter, `"+" must occupy a whole level (MQTT-4.7.1-3)`);
     }
   }
 }
