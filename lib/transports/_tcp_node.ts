@@ -11,6 +11,6 @@ export function connectTcp(
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  const { hostname, port, ssl } = endpoint;
-  return connectNode({ hostname, port, ssl, ssl_params, signal });
+  // The endpoint's scheme and path go along, unread.
+  return connectNode({ ...endpoint, ssl_params, signal });
 }

@@ -12,6 +12,6 @@ export function connectTcp(
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  const { hostname, port, ssl } = endpoint;
-  return connectCloudflare({ hostname, port, ssl, ssl_params, signal });
+  // The endpoint's scheme and path go along, unread.
+  return connectCloudflare({ ...endpoint, ssl_params, signal });
 }
