@@ -12,14 +12,16 @@ import { lazy } from "./_lazy.ts";
 import { WORKERD } from "../_abortable.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
-/** The runtime this code runs in, as far as picking sockets goes. */
-function runtime(): "deno" | "bun" | "workerd" | "node" | "browser" {
+/**
+ * The loader of this runtime's TCP module: Deno's, Node's (for Bun too),
+ * workerd's; none in a browser.
+ */
+function runtimeTcp(): typeof deno | undefined {
   const g = globalThis as Record<string, unknown> & { process?: { versions?: { node?: string } } };
-  if ("Deno" in g) return "deno";
-  if ("Bun" in g) return "bun";
-  if (WORKERD) return "workerd";
-  if (g.process?.versions?.node !== undefined) return "node";
-  return "browser";
+  if ("Deno" in g) return deno;
+  if ("Bun" in g) return node;
+  if (WORKERD) return workerd;
+  if (g.process?.versions?.node !== undefined) return node;
 }
 
 /** Opens TCP (or TLS) to `endpoint` with this runtime's sockets, importing only its module. */
@@ -28,16 +30,8 @@ export function connectTcp(
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  switch (runtime()) {
-    case "deno":
-      return deno().then((m) => m.connectTcp(endpoint, ssl_params, signal));
-    case "bun":
-    case "node":
-      return node().then((m) => m.connectTcp(endpoint, ssl_params, signal));
-    case "workerd":
-      return workerd().then((m) => m.connectTcp(endpoint, ssl_params, signal));
-  }
-  return noTcp(endpoint);
+  const load = runtimeTcp();
+  return load ? load().then((m) => m.connectTcp(endpoint, ssl_params, signal)) : noTcp(endpoint);
 }
 
 // One import() each, so that a bundler that splits code makes each
