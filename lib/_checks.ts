@@ -101,11 +101,12 @@ export function checkBool(name: string, v: unknown): boolean {
   return v;
 }
 
-/** Throws unless `v` is an integer from `min` to `max`. */
-export function checkInt(name: string, v: unknown, min: number, max: number): void {
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+/** `v`, once it is an integer from `min` to `max`. */
+export function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
     throw invalid(name, v, `an integer from ${min} to ${max}`, 1);
   }
+  return v;
 }
 
 /**

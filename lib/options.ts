@@ -443,8 +443,7 @@ export function clientConfig(
   if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");
   checkOptions(o, reconnecting ? ROBUST_OPTIONS : OPTIONS, "the client");
   utf8(client_id, "client_id");
-  const explicitPort = o.port ?? 0;
-  checkInt("port", explicitPort, 0, 65535);
+  const explicitPort = checkInt("port", o.port ?? 0, 0, 65535);
   const ssl = checkBool("ssl", o.ssl ?? false);
   if (Array.isArray(server) && server.length === 0) {
     throw new TypeError("Invalid server: an empty list; give at least one host or URL");
@@ -474,8 +473,7 @@ export function clientConfig(
     password = typeof o.password === "function" ? o.password : checkPassword(o.password);
   }
   if (typeof o.user === "string") utf8(o.user, "user");
-  const keepalive = o.keepalive ?? 0;
-  checkInt("keepalive", keepalive, 0, 65535);
+  const keepalive = checkInt("keepalive", o.keepalive ?? 0, 0, 65535);
   const sp = o.ssl_params ?? {};
   if (typeof sp !== "object" || sp === null) throw invalid("ssl_params", sp, "an object");
   for (const [k, v] of Object.entries(sp)) {
@@ -519,12 +517,14 @@ export function clientConfig(
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw invalid("transport", o.transport, "a function returning a StreamPair");
   }
-  const maxPacketSize = o.maxPacketSize ?? 1_048_576;
-  checkInt("maxPacketSize", maxPacketSize, 2, 268_435_460);
-  const maxQueued = o.maxQueuedMessages ?? 1000;
-  checkInt("maxQueuedMessages", maxQueued, 1, Number.MAX_SAFE_INTEGER);
-  const connectTimeout = o.connectTimeout ?? 30_000;
-  checkInt("connectTimeout", connectTimeout, 1, 2_147_483_647);
+  const maxPacketSize = checkInt("maxPacketSize", o.maxPacketSize ?? 1_048_576, 2, 268_435_460);
+  const maxQueued = checkInt(
+    "maxQueuedMessages",
+    o.maxQueuedMessages ?? 1000,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const connectTimeout = checkInt("connectTimeout", o.connectTimeout ?? 30_000, 1, 2_147_483_647);
   // None given: the protocol state makes one when it first keeps something.
   const store = o.sessionStore ?? null;
   if (store !== null && (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set))) {
