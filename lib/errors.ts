@@ -48,8 +48,9 @@ export class MQTTException extends Error {
     super(message);
     this.name = "MQTTException";
     this.code = code;
-    if (reasonString !== undefined) this.reasonString = reasonString;
-    if (serverReference !== undefined) this.serverReference = serverReference;
+    // Undefined when not given: the declared fields are own properties either way.
+    this.reasonString = reasonString;
+    this.serverReference = serverReference;
   }
 }
 
