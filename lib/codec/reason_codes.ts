@@ -23,10 +23,11 @@ import {
   UNSUBACK,
 } from "./_sets.ts";
 
-// Table 2-6 (its packet sets, a bit per packet type, are in _sets.ts), each code's packets checked against that packet's own table
-// (3-1, 3-4 to 3-11). Two differences: table 2-6 gives 0x8C to DISCONNECT,
-// table 3-10 does not; DISCONNECT may carry it here (a failed
-// re-authentication, section 4.12.1, has no better code). And PUBACK and
+// Table 2-6 (its packet sets, a bit per packet type, are in _sets.ts), each
+// code's packets checked against that packet's own table (3-1, 3-4 to
+// 3-11). Two differences: table 2-6 gives 0x8C to DISCONNECT, table 3-10
+// does not; DISCONNECT may carry it here (a failed re-authentication,
+// section 4.12.1, has no better code). And PUBACK and
 // PUBREC may carry 0x95, which mosquitto 2.0 sends for a PUBLISH over its
 // message_size_limit: read as the refusal it is, rather than closing the
 // connection over it (a robust client would resend that PUBLISH for ever).
