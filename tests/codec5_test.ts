@@ -16,6 +16,7 @@ import {
   assertProtocolError,
   chunked,
   decodeChunks,
+  publish,
   splitPoints,
 } from "./_codec.ts";
 import { test } from "./_test.ts";
@@ -351,23 +352,19 @@ test("a PUBLISH's packet identifier sits right after its topic in MQTT 5.0 too",
 });
 
 test("MQTT 5.0 PUBLISH: an empty topic needs a topic alias, in both directions", () => {
-  const publish = (topic: string, properties?: PublishPacket["properties"]): PublishPacket => ({
-    type: "publish",
-    topic,
-    payload: new Uint8Array(0),
-    qos: 0,
-    retain: false,
-    dup: false,
-    properties,
-  });
+  const alias2 = { properties: { topicAlias: 2 } };
   assertArgError(() => encode(publish(""), 5), TypeError, "MQTT-4.7.3-1");
-  assertArgError(() => encode(publish("", { contentType: "x" }), 5), TypeError, "MQTT-4.7.3-1");
-  assertArgError(() => encode(publish("", { topicAlias: 2 })), TypeError, "MQTT 5.0 only");
+  assertArgError(
+    () => encode(publish("", { properties: { contentType: "x" } }), 5),
+    TypeError,
+    "MQTT-4.7.3-1",
+  );
+  assertArgError(() => encode(publish("", alias2)), TypeError, "MQTT 5.0 only");
   // The encoder's topic cache does not make a later empty topic pass.
   encode(publish("a"), 5);
   assertArgError(() => encode(publish(""), 5), TypeError, "MQTT-4.7.3-1");
   assert.deepStrictEqual(
-    [...encode(publish("", { topicAlias: 2 }), 5)],
+    [...encode(publish("", alias2), 5)],
     [0x30, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, 0x02], // topic ""; props 3: topic alias 2
   );
 });
