@@ -59,9 +59,15 @@ export class Servers {
     return this.#referred ?? this.list[this.#current];
   }
 
-  /** `server` is the one connected to now: one of the list, or one a Server Reference named. */
+  /**
+   * `server` is the one connected to now: one of the list, or one a Server
+   * Reference named, which is the listed one if it names that (the list then
+   * goes on from there).
+   */
   use(server: Endpoint): void {
-    const i = this.list.indexOf(server);
+    const i = this.list.findIndex((e) =>
+      endpointUrl(e) === endpointUrl(server) && e.path === server.path
+    );
     this.#referred = i === -1 ? server : null;
     if (i !== -1) this.#current = i;
   }

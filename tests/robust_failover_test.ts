@@ -173,3 +173,56 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "robust: a Server Reference naming a listed server: lost there, the list goes on from it, not from the server that sent the client away",
+  async () => {
+    let na = 0, nb = 0;
+    // A: accepts, then at a PINGREQ sends the client to B; accepts any later connection.
+    const a: HostileBroker = await startHostileBroker(async (peer) => {
+      if (na++ > 0) return void await accepting(peer);
+      await acceptConnect(peer);
+      await peer.expect("pingreq");
+      await peer.write({
+        type: "disconnect",
+        reasonCode: 0x9c,
+        properties: { serverReference: `127.0.0.1:${b.port}` },
+      });
+      await peer.clientClosed;
+    });
+    // B (listed after A): the first connection drops at a PINGREQ; later ones are refused 0x88.
+    const b: HostileBroker = await startHostileBroker(async (peer) => {
+      if (nb++ === 0) return void await droppingAtPing(peer);
+      await refuse(peer, 0x88);
+    });
+    const c = await startHostileBroker(accepting);
+    const client = new Robust(uniqueId("gap"), [a.url, b.url, c.url], { protocolVersion: 5 });
+    client.DELAY = 0;
+    const tried: string[] = [];
+    client.addEventListener(
+      "reconnecting",
+      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
+    );
+    try {
+      await client.connect(false);
+      let up = connectedOnce(client);
+      await assert.rejects(client.ping());
+      await up;
+      assert.equal(client.url, b.url, "moved to B");
+      // Lost on B: B first (it worked last), then C, which follows B in the list.
+      tried.length = 0;
+      up = connectedOnce(client);
+      await assert.rejects(client.ping());
+      await up;
+      assert.deepEqual(tried, [b.url, c.url]);
+      assert.equal(client.url, c.url);
+      assert.equal(na, 1, "A, which sent the client away, was not tried again");
+    } finally {
+      await client.disconnect();
+      await a.close();
+      await b.close();
+      await c.close();
+    }
+  },
+  TIMEOUT,
+);
