@@ -48,5 +48,5 @@ export type { AckProperties, UnsubscribeProperties } from "./lib/codec/propertie
 export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";
 export * from "./lib/session_store.ts";
-export type { SslParams, StreamPair, Transport } from "./lib/transports/types.ts";
+export type { Endpoint, SslParams, StreamPair, Transport } from "./lib/transports/types.ts";
 export type { ProtocolVersion, QoS } from "./lib/codec/packet.ts";

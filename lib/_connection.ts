@@ -451,7 +451,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const c = this.#config;
     if (!c.transport) return connectDefault(server, c.ssl_params, signal);
     // The user's may return a pair or throw, rather than resolve or reject.
-    return new Promise((resolve) => resolve(c.transport!(signal)));
+    return new Promise((resolve) => resolve(c.transport!(signal, server)));
   }
 
   /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */

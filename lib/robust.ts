@@ -84,7 +84,7 @@ export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };
 export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 export type { SessionStore } from "./session_store.ts";
-export type { StreamPair, Transport } from "./transports/types.ts";
+export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
 
 /**
  * The reconnecting client. Existing `umqtt.robust` code ports line by line;

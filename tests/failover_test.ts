@@ -9,6 +9,7 @@ import { MQTTClient, MQTTConnectionError, MQTTException } from "../mod.ts";
 import { MQTTClient as RobustClient, type ReconnectingDetail } from "../lib/robust.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
+import { connect } from "./_net.ts";
 import { startHostileBroker } from "./_hostile_broker.ts";
 import { endpointUrl, referredServers } from "../lib/_servers.ts";
 import { parseServer } from "../lib/transports/endpoint.ts";
@@ -564,3 +565,27 @@ test("a robust client with one server: its connect() error is that server's, not
     return true;
   });
 });
+
+forEachBroker(
+  "a custom transport is told the server of each attempt: a list fails over through it too",
+  async (broker) => {
+    const dead = await closedPort();
+    const asked: string[] = [];
+    const c = new MQTTClient(uniqueId("fotr"), [`mqtt://127.0.0.1:${dead}`, broker.url], {
+      // tests/_net.ts: Deno's connect, or node:net's under Bun.
+      transport: (_signal, server) => {
+        asked.push(endpointUrl(server));
+        return connect({ hostname: server.hostname, port: server.port });
+      },
+    });
+    try {
+      assert.equal(await c.connect(), false);
+      assert.deepEqual(asked, [`mqtt://127.0.0.1:${dead}`, broker.url]);
+      assert.equal(c.url, broker.url);
+      await c.publish(uniqueId("t"), "through the transport", false, 1);
+    } finally {
+      await c.disconnect();
+    }
+  },
+  { only: ["mosquitto"] },
+);

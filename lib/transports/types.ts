@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { Endpoint } from "./endpoint.ts";
+export type { Endpoint };
 
 /**
  * A bidirectional byte stream: what the client reads MQTT from and writes
@@ -35,9 +37,14 @@ export interface StreamPair {
  * `connect()`. The signal aborts when the client gives up on that attempt
  * (connect timeout, `connect()`'s signal, `disconnect()`): a transport still
  * opening should then close what it opened and reject. One that ignores it
- * is closed by the client if it opens later.
+ * is closed by the client if it opens later. `server` is the server of that
+ * attempt, parsed (`hostname`, `port`, `ssl`): with a list of servers, the
+ * one failover is trying now.
  */
-export type Transport = (signal: AbortSignal) => StreamPair | Promise<StreamPair>;
+export type Transport = (
+  signal: AbortSignal,
+  server: Endpoint,
+) => StreamPair | Promise<StreamPair>;
 
 /**
  * TLS parameters, named as MicroPython's `ssl.wrap_socket` names them.
