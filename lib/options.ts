@@ -448,8 +448,10 @@ export function clientConfig(
   if (Array.isArray(server) && server.length === 0) {
     throw new TypeError("Invalid server: an empty list; give at least one host or URL");
   }
-  const servers = (Array.isArray(server) ? server : [server]).map((s) =>
-    parseServer(s, explicitPort, ssl)
+  // Array.from: a hole in the list is an entry too, refused as any non-string.
+  const servers = Array.from(
+    Array.isArray(server) ? server : [server],
+    (s) => parseServer(s, explicitPort, ssl),
   );
   if (o.user !== undefined && typeof o.user !== "string" && typeof o.user !== "function") {
     throw invalid("user", o.user, "a string or a function");

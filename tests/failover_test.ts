@@ -589,3 +589,13 @@ forEachBroker(
   },
   { only: ["mosquitto"] },
 );
+
+test("a hole in the list of servers is refused as an invalid server, when the client is made", () => {
+  // deno-lint-ignore no-sparse-arrays
+  const holed = [, "mqtt://a"] as unknown as string[];
+  assert.throws(() => new MQTTClient("id", holed), {
+    name: "TypeError",
+    message: "Invalid server: must be a host name, an IP address or an mqtt:// URL",
+  });
+  assert.throws(() => new MQTTClient("id", new Array<string>(2)), /^TypeError: Invalid server: /);
+});
