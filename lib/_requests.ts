@@ -7,6 +7,8 @@ import { abortable, timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
+import { checkLimits } from "./_limits.ts";
+import type { ConnackProperties } from "./codec/properties.ts";
 import { validateTopicName } from "./topic.ts";
 
 /** What the requests need of their client. */
@@ -14,7 +16,9 @@ export interface RequestsLink {
   /** The client identifier (the assigned one, if the broker assigned it). */
   readonly client_id: string;
   /** The last CONNACK: its Response Information, if any, is the response topics' base. */
-  readonly connack?: { properties: { responseInformation?: string } };
+  readonly connack?: { properties: ConnackProperties };
+  /** Whether the last CONNACK's limits hold now (unknown: the publish meets them later). */
+  readonly connected?: boolean;
   subscribe(topic: string, qos: 1): Promise<number>;
   unsubscribe(topic: string): Promise<unknown>;
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
@@ -48,6 +52,7 @@ export class Requests {
    * the wait for the response topic's subscription included.
    *
    * @throws {TypeError} A bad argument; a `responseTopic` or `correlationData` of the caller's.
+   * @throws {RangeError} Connected: a publish over the broker's limits, as publish() refuses it.
    * @throws {DOMException} `TimeoutError` when no reply came within `timeout` ms.
    */
   request(topic: string, payload: string | Uint8Array, o: RequestOptions): Promise<Message> {
@@ -76,7 +81,11 @@ export class Requests {
     checkProperties(o.properties, REQUEST_PROPERTIES, "request", 5);
     const properties = { ...o.properties, responseTopic, correlationData };
     const options = { qos: o.qos ?? 0, properties, signal: o.signal };
-    checkPublish(topic, payload, options, 0, {}, 5);
+    const p = checkPublish(topic, payload, options, 0, {}, 5);
+    // The broker's limits too, as publish() meets them: before the response topic's SUBSCRIBE.
+    if (this.#link.connected) {
+      checkLimits(this.#link.connack!.properties, p.packet!, p.bytes!.length);
+    }
     const key = hex(correlationData);
     // Aborted once the request is over: its wait for the subscription leaves nothing behind.
     const over = new AbortController();

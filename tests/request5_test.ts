@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Packet, PublishPacket } from "../lib/codec/mod.ts";
 import { type Message, MQTTClient, MQTTConnectionError, MQTTProtocolError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
-import { acceptConnect, type Peer, withHostileBroker } from "./_hostile_broker.ts";
+import { acceptConnect, type Peer, roundTrip, withHostileBroker } from "./_hostile_broker.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { test, uniqueId } from "./_test.ts";
@@ -671,6 +671,32 @@ test(
         /^TypeError: Cannot respond: the request has no Response Topic/,
       );
       await client.respond(request, "r", { properties: { contentType: "text/plain" } });
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "a request over the broker's limits rejects with their RangeError before any byte, its SUBSCRIBE included",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { maximumQoS: 1, retainAvailable: false, maximumPacketSize: 100 });
+      // Nothing but the round trip's answer: no SUBSCRIBE to the response topic, no PUBLISH.
+      assert.deepEqual(await roundTrip(peer), []);
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      await assert.rejects(client.request("svc", "q", { qos: 2 }), {
+        name: "RangeError",
+        message: /Maximum QoS is 1 \(maximumQoS; MQTT-3\.2\.2-11\)/,
+      });
+      await assert.rejects(client.request("svc", "q".repeat(100)), {
+        name: "RangeError",
+        message: /over the broker's Maximum Packet Size 100 \(maximumPacketSize; MQTT-3\.2\.2-15\)/,
+      });
       await client.disconnect();
       await broker.peers[0].clientClosed;
     });
