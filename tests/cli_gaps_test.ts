@@ -153,3 +153,30 @@ forEachBroker(
   },
   { only: ["mosquitto"] },
 );
+
+test("a bad -t, -U or -L topic is a usage error before any connection, as mosquitto's tools refuse it", async () => {
+  // Port 1 on the loopback: nothing listens there, so a command that connected first would exit 3.
+  const closed = ["-h", "127.0.0.1", "-p", "1"];
+  const cases: [string[], string][] = [
+    [["sub", "-t", "a/#/b"], '-t a/#/b: not a valid topic filter: "#" must be the last character'],
+    [["sub", "-t", "ok", "-t", "a+"], '-t a+: not a valid topic filter: "+" must occupy a whole'],
+    [["sub", "-t", "ok", "-U", "a+"], '-U a+: not a valid topic filter: "+" must occupy a whole'],
+    [["sub", "-t", ""], '-t "": not a valid topic filter: a topic filter must be at least one'],
+    [["pub", "-t", "a/#", "-m", "x"], "-t a/#: not a valid topic name: a topic name must not"],
+    [["pub", "--topic", "+", "-n"], "--topic +: not a valid topic name: a topic name must not"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli([...args, ...closed]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`umqtt ${args[0]}: ${message}`), r.stderr);
+    assert.equal(r.stderr.split("\n").length, 2, r.stderr); // one line
+  }
+  assert.throws(
+    () => parseSubArgs(["-L", "mqtt://h/a/#/b"]),
+    /^UsageError: -L a\/#\/b: not a valid topic filter/,
+  );
+  assert.throws(
+    () => parsePubArgs(["-L", "mqtt://h/a/+", "-n"]),
+    /^UsageError: -L a\/\+: not a valid topic name/,
+  );
+});

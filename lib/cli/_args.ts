@@ -2,7 +2,7 @@
 // spellings, applied in order so that a later flag wins over an earlier one
 // (as mosquitto does with -L followed by -p, say).
 import type { QoS } from "../../mod.ts";
-import { validateTopicFilter } from "../topic.ts";
+import { validateTopicFilter, validateTopicName } from "../topic.ts";
 import { withoutCredentials } from "../transports/endpoint.ts";
 import {
   anyProperties,
@@ -170,14 +170,18 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   if (url.password) o.password = decode(url.password, "password");
   const topic = m[3] ?? "";
   if (topic === "") throw new UsageError(`-L ${shown}: the URL needs a topic as its path`);
-  if (o.topics) o.topics.push(topic);
-  else o.topic = topic;
+  if (o.topics) o.topics.push(topicArg("-L", topic));
+  else o.topic = topicArg("-L", topic, false);
 }
 
-/** -T FILTER: a valid topic filter, or a usage error that says what is wrong with it. */
-function filterOut(flag: string, x: string): string {
+/**
+ * A topic given by `flag`: a valid topic filter (`filter`), else topic name, as mosquitto's tools
+ * check them before connecting; or a usage error that says what is wrong with it. The string's
+ * own checks (U+0000, control characters, …) come with the client's call.
+ */
+function topicArg(flag: string, x: string, filter = true): string {
   try {
-    validateTopicFilter(x);
+    (filter ? validateTopicFilter : validateTopicName)(x);
   } catch (e) {
     // The library's message is `Cannot subscribe to "FILTER": why`; the why is what is wanted.
     const message = (e as Error).message;
@@ -185,7 +189,9 @@ function filterOut(flag: string, x: string): string {
     const why = message.includes(quoted)
       ? message.slice(message.indexOf(quoted) + quoted.length)
       : message;
-    throw new UsageError(`${flag} ${x || '""'}: not a valid topic filter: ${why}`);
+    throw new UsageError(
+      `${flag} ${x || '""'}: not a valid topic ${filter ? "filter" : "name"}: ${why}`,
+    );
   }
   return x;
 }
@@ -405,8 +411,8 @@ export function parsePubArgs(args: string[]): PubArgs {
   };
   run(args, o, {
     ...connectionFlags<PubArgs>(),
-    "-t": v((o, x) => o.topic = x),
-    "--topic": v((o, x) => o.topic = x),
+    "-t": v((o, x) => o.topic = topicArg("-t", x, false)),
+    "--topic": v((o, x) => o.topic = topicArg("--topic", x, false)),
     "-r": { value: false, set: (o) => o.retain = true },
     "--retain": { value: false, set: (o) => o.retain = true },
     "-m": v((o, x) => source("-m", { kind: "message", text: x })(o)),
@@ -464,12 +470,12 @@ export function parseSubArgs(args: string[]): SubArgs {
   const b = (set: (o: SubArgs) => void): Flag<SubArgs> => ({ value: false, set });
   run(args, o, {
     ...connectionFlags<SubArgs>(),
-    "-t": v((o, x) => o.topics.push(x)),
-    "--topic": v((o, x) => o.topics.push(x)),
-    "-T": v((o, x) => o.filterOut.push(filterOut("-T", x))),
-    "--filter-out": v((o, x) => o.filterOut.push(filterOut("--filter-out", x))),
-    "-U": v((o, x) => o.unsubscribe.push(x)),
-    "--unsubscribe": v((o, x) => o.unsubscribe.push(x)),
+    "-t": v((o, x) => o.topics.push(topicArg("-t", x))),
+    "--topic": v((o, x) => o.topics.push(topicArg("--topic", x))),
+    "-T": v((o, x) => o.filterOut.push(topicArg("-T", x))),
+    "--filter-out": v((o, x) => o.filterOut.push(topicArg("--filter-out", x))),
+    "-U": v((o, x) => o.unsubscribe.push(topicArg("-U", x))),
+    "--unsubscribe": v((o, x) => o.unsubscribe.push(topicArg("--unsubscribe", x))),
     "-v": b((o) => o.verbose = true),
     "--verbose": b((o) => o.verbose = true),
     "-C": v((o, x) => o.count = int("-C", x, 1, Number.MAX_SAFE_INTEGER)),
