@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { encodeConnect } from "../lib/codec/connect.ts";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import { assertArgError } from "./_codec.ts";
 import { test } from "./_test.ts";
@@ -57,4 +58,21 @@ test("a missing will payload, subscription list or topic list names the field", 
     "subscriptions",
   );
   assertArgError(() => encode(loose({ type: "unsubscribe", packetId: 1 })), TypeError, "topics");
+});
+
+test("PacketDecoder.push: a chunk that is not a Uint8Array is a TypeError naming it, never no bytes", () => {
+  const decoder = new PacketDecoder();
+  const bytes = Uint8Array.of(0xd0, 0x00); // PINGRESP
+  // An ArrayBuffer (a WebSocket's message with binaryType "arraybuffer") has no `length`: it was
+  // taken as an empty chunk, its packet lost without a word; null failed inside the framer.
+  for (const chunk of [bytes.buffer, null, "\xd0\x00", [0xd0, 0x00], new DataView(bytes.buffer)]) {
+    assert.throws(
+      () => decoder.push(chunk as unknown as Uint8Array),
+      (e: Error) =>
+        e instanceof TypeError &&
+        /^Invalid chunk: must be a Uint8Array.*, got \w+$/.test(e.message),
+    );
+  }
+  // Still usable, from the packet's first byte.
+  assert.deepEqual(decoder.push(bytes), [{ type: "pingresp" }]);
 });

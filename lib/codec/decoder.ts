@@ -6,6 +6,7 @@
 import { decodePacket } from "./decode.ts";
 import { Framer } from "./_framer.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
+import { typeName } from "./_strings.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
 export interface PacketDecoderOptions {
@@ -100,8 +101,16 @@ export class PacketDecoder {
    * returned, and the next `push()` throws.
    * @throws {MQTTProtocolError} On malformed bytes, a packet over `maxPacketSize`
    * or a reserved packet type.
+   * @throws {TypeError} When `chunk` is not a Uint8Array (a Node Buffer is one); the decoder
+   * stays usable.
    */
   push(chunk: Uint8Array): Packet[] {
+    // An ArrayBuffer (a WebSocket's binaryType "arraybuffer") would be read as no bytes at all.
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError(
+        `Invalid chunk: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(chunk)}`,
+      );
+    }
     return this.#framer.push(chunk);
   }
 }
