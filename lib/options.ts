@@ -453,8 +453,10 @@ export function clientConfig(
     Array.isArray(server) ? server : [server],
     (s) => parseServer(s, explicitPort, ssl),
   );
-  if (o.user !== undefined && typeof o.user !== "string" && typeof o.user !== "function") {
-    throw invalid("user", o.user, "a string or a function");
+  // null is umqtt's None, "no user" (or password), as port, keepalive and ssl take it.
+  const user = o.user ?? undefined, pass = o.password ?? undefined;
+  if (user !== undefined && typeof user !== "string" && typeof user !== "function") {
+    throw invalid("user", user, "a string or a function");
   }
   const version = o.protocolVersion ?? 4;
   if (version !== 4 && version !== 5) {
@@ -466,15 +468,15 @@ export function clientConfig(
     }
   }
   let password: ClientConfig["password"];
-  if (o.password !== undefined) {
-    if (o.user === undefined && version === 4) {
+  if (pass !== undefined) {
+    if (user === undefined && version === 4) {
       throw new TypeError(
         "Invalid password: MQTT 3.1.1 needs a user with a password (MQTT-3.1.2-22)",
       );
     }
-    password = typeof o.password === "function" ? o.password : checkPassword(o.password);
+    password = typeof pass === "function" ? pass : checkPassword(pass);
   }
-  if (typeof o.user === "string") utf8(o.user, "user");
+  if (typeof user === "string") utf8(user, "user");
   const keepalive = checkInt("keepalive", o.keepalive ?? 0, 0, 65535);
   const sp = o.ssl_params ?? {};
   if (typeof sp !== "object" || sp === null) throw invalid("ssl_params", sp, "an object");
@@ -571,7 +573,7 @@ export function clientConfig(
     onAuth: o.onAuth,
     autoTopicAlias: o.autoTopicAlias ?? true,
     servers,
-    user: o.user,
+    user,
     password,
     keepalive,
     ssl_params: sp,

@@ -442,3 +442,26 @@ test(
   },
   { mosquitto: true },
 );
+
+forEachBroker(
+  "None for user and password, as umqtt's defaults spell them, is null here: no user, no password",
+  async (broker) => {
+    // c = MQTTClient(CLIENT_ID, SERVER, PORT, None, None, 30)
+    for (const C of [MQTTClient, RobustClient]) {
+      const c = new C(uniqueId("none"), broker.host, broker.port, null!, null!, 30);
+      assert.equal(c.user, undefined);
+      assert.equal(c.keepalive, 30);
+      try {
+        assert.equal(await c.connect(), false);
+        await c.publish(uniqueId("none"), "m", false, 1);
+      } finally {
+        await c.disconnect();
+      }
+    }
+    // A password still needs a user with MQTT 3.1.1 (MQTT-3.1.2-22), None or left out.
+    assert.throws(
+      () => new MQTTClient("id", broker.host, broker.port, null!, "pw"),
+      /^TypeError: Invalid password: MQTT 3\.1\.1 needs a user with a password \(MQTT-3\.1\.2-22\)$/,
+    );
+  },
+);
