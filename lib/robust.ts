@@ -530,17 +530,17 @@ export class MQTTClient extends SimpleClient {
   }
 
   /**
-   * At most one queued message; on a lost connection, reconnects and tries
-   * once more (as umqtt.robust's `check_msg(attempts=2)`).
+   * At most one queued message; on a lost connection, reconnects and tries again, `attempts`
+   * tries in all (umqtt.robust's `check_msg(attempts=2)`; 1: no reconnect), a positive integer.
    *
    * @returns The message, or `undefined`.
    */
-  override async check_msg(): Promise<Message | undefined> {
-    for (let attempts = 2;; attempts--) {
+  override async check_msg(attempts = 2): Promise<Message | undefined> {
+    for (let left = positive("attempts", attempts);; left--) {
       try {
         return await super.check_msg();
       } catch (e) {
-        if (!this.#lost(e) || attempts === 1) throw e;
+        if (!this.#lost(e) || left === 1) throw e;
         this.log(false, e);
       }
       await this.reconnect();

@@ -465,3 +465,36 @@ forEachBroker(
     );
   },
 );
+
+forEachBroker(
+  "umqtt.robust's check_msg(attempts=2): check_msg(1) rejects on a lost connection, no reconnect",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const c = new RobustClient(uniqueId("attempts"), proxy.hostname, proxy.port);
+    c.DELAY = 0.01;
+    try {
+      // Refused before anything: what Python's `while attempts:` would make of them is no port.
+      for (const bad of [0, -1, 1.5, NaN]) {
+        await assert.rejects(c.check_msg(bad), /^RangeError: Invalid attempts .*positive integer/);
+      }
+      await assert.rejects(c.check_msg("2" as never), /^TypeError: Invalid attempts/);
+      await c.connect();
+      assert.equal(await c.check_msg(1), undefined);
+      await offline(c, proxy);
+      // check_msg(attempts=1): one try, which fails; its reconnect is not waited for (the proxy
+      // refuses, so one that waited would never resolve).
+      await assert.rejects(
+        withTimeout(c.check_msg(1), 10_000, "check_msg(1)"),
+        MQTTConnectionError,
+      );
+      // The default, 2: reconnects, then tries again.
+      const checked = c.check_msg();
+      proxy.refuse(false);
+      assert.equal(await withTimeout(checked, 10_000, "check_msg()"), undefined);
+      assert.equal(c.connected, true);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
