@@ -227,7 +227,11 @@ export function checkPublish(
 ): CheckedPublish {
   const o = publishArgs(retain, qos);
   const given = typeof retain === "object" && retain !== null ? retain : options;
-  if (given !== NO_OPTIONS) checkOptions(given, PUBLISH_OPTIONS, "publish");
+  if (given !== NO_OPTIONS) {
+    checkOptions(given, PUBLISH_OPTIONS, "publish");
+    // After positional retain and qos, the options' own would go unused.
+    if (given === options) checkOptions(given, PUBLISH_OPTIONS.slice(2), "publish");
+  }
   const signal = given.signal ?? options?.signal;
   signal?.throwIfAborted();
   // The topic: the codec checks it (validateTopicName, then its UTF-8).
@@ -307,7 +311,13 @@ export function checkSubscribe(
   const list = Array.isArray(topic);
   // The SUBSCRIBE's options: the second argument's, or the third's after a list.
   const o: SubscribeArgs = !list && typeof qos === "object" && qos !== null ? qos : options;
-  checkKeys(o, list ? SUBSCRIBE_OPTIONS.slice(4) : SUBSCRIBE_OPTIONS, "subscribe", version);
+  // After a list or a positional qos, one filter's options (qos, noLocal, …) would go unused.
+  checkKeys(
+    o,
+    o === options ? SUBSCRIBE_OPTIONS.slice(4) : SUBSCRIBE_OPTIONS,
+    "subscribe",
+    version,
+  );
   const signal = o.signal ?? options.signal;
   signal?.throwIfAborted();
   // An empty list: the codec refuses it (MQTT-3.8.3-3).
@@ -383,6 +393,7 @@ export function checkWill(
   validateTopicName(topic, "set the will");
   const given = typeof retain === "object" && retain !== null ? retain : options;
   checkOptions(given, WILL_OPTIONS, "the will");
+  if (given === options) checkOptions(given, WILL_OPTIONS.slice(2), "the will");
   const will: Will = {
     topic,
     payload: checkPayload(msg),

@@ -194,3 +194,43 @@ test("a number given as a string of digits is a TypeError saying so, not a Range
     /^RangeError: Invalid timeout 2147483648: must be an integer of milliseconds from 1 to 2147483647$/,
   );
 });
+
+test("after a positional qos, options that only the options form takes are refused, not dropped", async () => {
+  for (const version of [4, 5] as const) {
+    let opened = 0;
+    const c = new MQTTClient("id", "127.0.0.1", {
+      protocolVersion: version,
+      transport: () => {
+        opened++;
+        throw new Error("no network in this test");
+      },
+    });
+    // publish(topic, msg, retain, qos, options): the options' qos and retain went unused.
+    const trailing =
+      /^TypeError: Invalid option (qos|retain) for publish: accepted are signal, properties$/;
+    await assert.rejects(c.publish("t", "m", false, 1, { qos: 0 }), trailing);
+    await assert.rejects(c.publish("t", "m", false, 0, { retain: true }), trailing);
+    // subscribe(filter, qos, options): a second qos, or (MQTT 5) noLocal and the like.
+    const sub =
+      /^TypeError: Invalid option (\w+) for subscribe: accepted are signal, subscriptionIdentifier, userProperties$/;
+    await assert.rejects(c.subscribe("t", 1, { qos: 2 } as never), sub);
+    if (version === 5) {
+      await assert.rejects(c.subscribe("t", 1, { noLocal: true } as never), sub);
+      await assert.rejects(c.subscribe("t", 0, { retainHandling: 2 } as never), sub);
+    }
+    // set_last_will(topic, msg, retain, qos, options): the same as publish.
+    assert.throws(
+      () => c.set_last_will("w", "m", false, 1, { qos: 2 }),
+      /^TypeError: Invalid option qos for the will: accepted are properties$/,
+    );
+    // The options forms are unchanged.
+    await assert.rejects(c.publish("t", "m", { qos: 1, retain: true }), /not connected/);
+    await assert.rejects(c.subscribe("t", { qos: 1 }, {}), /not connected/);
+    await assert.rejects(
+      c.publish("t", "m", false, 1, { signal: AbortSignal.timeout(1e6) }),
+      /not connected/,
+    );
+    c.set_last_will("w", "m", { qos: 1, retain: true });
+    assert.equal(opened, 0);
+  }
+});
