@@ -47,6 +47,10 @@ export function invalid(name: string, v: unknown, expected: string, numeric = 0,
  */
 export function checkOptions(o: unknown, allowed: readonly string[], what: string): void {
   if (typeof o !== "object" || o === null) throw invalid(`options for ${what}`, o, "an object");
+  // A signal given as the options (as in setTimeout-style APIs) would be read as keys "aborted", …
+  if (o instanceof AbortSignal) {
+    throw new TypeError(`Invalid options for ${what}: an AbortSignal; give { signal }`);
+  }
   for (const k in o) {
     if (!allowed.includes(k) && (o as Record<string, unknown>)[k] !== undefined) {
       throw new TypeError(`Invalid option ${k} for ${what}: accepted are ${allowed.join(", ")}`);

@@ -604,3 +604,22 @@ test("set_callback's type takes callbacks that return a value, not only void or 
   c.set_callback((_topic, msg) => list.push(msg)); // returns a number
   c.set_callback(async (_topic, msg) => await Promise.resolve(msg.length)); // a Promise<number>
 });
+
+test("a signal given in place of the options object is a TypeError saying to give { signal }", async () => {
+  const signal = new AbortController().signal;
+  const as = signal as never;
+  for (const c of [new MQTTClient("id", "127.0.0.1"), new RobustClient("id", "127.0.0.1")]) {
+    const said = (what: string) =>
+      new RegExp(`^TypeError: Invalid options for ${what}: an AbortSignal; give \\{ signal \\}$`);
+    // It was read as options with the keys "aborted", "reason", … : "Invalid option aborted".
+    await assert.rejects(c.wait_msg(as), said("wait_msg"));
+    await assert.rejects((async () => await c.messages(as).next())(), said("messages"));
+    await assert.rejects(c.connect(as), said("connect"));
+    await assert.rejects(c.connect(true, as), said("connect"));
+    await assert.rejects(c.publish("t", "m", as), said("publish"));
+    await assert.rejects(c.publish("t", "m", false, 0, as), said("publish"));
+    await assert.rejects(c.subscribe("t", as), said("subscribe"));
+    await assert.rejects(c.unsubscribe("t", as), said("unsubscribe"));
+    assert.throws(() => c.set_last_will("t", "m", as), said("the will"));
+  }
+});
