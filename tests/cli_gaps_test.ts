@@ -180,3 +180,15 @@ test("a bad -t, -U or -L topic is a usage error before any connection, as mosqui
     /^UsageError: -L a\/\+: not a valid topic name/,
   );
 });
+
+test("-F: a width over 65535 is a usage error, not a failure at the first message", async () => {
+  assert.equal(formatted("[%65535p]").length, 65537);
+  assert.throws(
+    () => formatted("%99999999999p"),
+    /^UsageError: -F %99999999999p: width 99999999999 is over 65535$/,
+  );
+  // Refused before connecting (nothing listens on port 1: a connection attempt would exit 3).
+  const r = await cli(["sub", "-h", "127.0.0.1", "-p", "1", "-t", "t", "-F", "%-070000t"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, "umqtt sub: -F %-070000t: width 70000 is over 65535 (see --help)\n");
+});

@@ -337,6 +337,8 @@ function compile(format: string, warn: (message: string) => void): Part[] {
       width: Number(m[3] || 0),
       precision: m[4] === undefined ? -1 : Number(m[4] || 0),
     };
+    // Each message would pad to it: past what a string can hold, every message fails at run time.
+    if (f.width > 65535) throw new UsageError(`-F ${format}: width ${m[3]} is over 65535`);
     i += m[0].length + 1;
     const n = format[i];
     if (n === undefined) throw incomplete();
