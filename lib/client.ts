@@ -126,9 +126,8 @@ export class MQTTClient extends EventTarget {
     const c = clientConfig(
       client_id,
       server,
-      typeof port === "object" && port !== null
-        ? port
-        : { port, user, password, keepalive, ssl, ssl_params },
+      port,
+      { user, password, keepalive, ssl, ssl_params },
       new.target !== MQTTClient, // the reconnecting client's options are its own
     );
     this.#config = c;

@@ -428,8 +428,8 @@ export function shownSsl(params: SslParams): SslParams {
 }
 
 /**
- * Checks the constructor's arguments (umqtt's positional ones, or an options
- * object in place of `port`).
+ * Checks the constructor's arguments: umqtt's positional ones (`port` and
+ * `rest`), or an options object in place of `port`, with nothing after it.
  *
  * @throws {TypeError} A parameter of the wrong type, an unsupported URL scheme or `ssl_params` key.
  * @throws {RangeError} A number out of range (port, keepalive, limits).
@@ -437,9 +437,17 @@ export function shownSsl(params: SslParams): SslParams {
 export function clientConfig(
   client_id: string,
   server: string | readonly string[],
-  o: MQTTClientOptions,
+  port: number | MQTTClientOptions | undefined,
+  rest: MQTTClientOptions,
   reconnecting = false,
 ): ClientConfig {
+  const o = typeof port === "object" && port !== null ? port : { port, ...rest };
+  for (const [k, v] of Object.entries(rest)) {
+    // new MQTTClient(id, server, { port }, user, password): that user would go unused.
+    if (o === port && v !== undefined) {
+      throw new TypeError(`Invalid ${k}: give it in the options object`);
+    }
+  }
   if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");
   checkOptions(o, reconnecting ? ROBUST_OPTIONS : OPTIONS, "the client");
   utf8(client_id, "client_id");

@@ -623,3 +623,29 @@ test("a signal given in place of the options object is a TypeError saying to giv
     assert.throws(() => c.set_last_will("t", "m", as), said("the will"));
   }
 });
+
+test("the constructor: an argument after the options object is a TypeError naming it, not left unused", () => {
+  for (const C of [MQTTClient, RobustClient]) {
+    // new MQTTClient(id, server, { port }, user, password): connected anonymously, without a word.
+    assert.throws(
+      () => new C("id", "127.0.0.1", { port: 1883 }, "alice", "secret"),
+      /^TypeError: Invalid user: give it in the options object$/,
+    );
+    const rest = [["keepalive", 60], ["ssl", true], ["ssl_params", { server_hostname: "h" }]];
+    for (const [i, [name, value]] of rest.entries()) {
+      const args = [undefined, undefined, undefined, undefined, undefined] as unknown[];
+      args[i + 2] = value;
+      assert.throws(
+        () => new C("id", "127.0.0.1", { port: 1883 }, ...(args as [])),
+        new RegExp(`^TypeError: Invalid ${name}: give it in the options object$`),
+      );
+    }
+    assert.throws(
+      () => new C("id", "127.0.0.1", {}, undefined, "pw"),
+      /^TypeError: Invalid password: give it in the options object$/,
+    );
+    // Either form alone is as before.
+    assert.equal(new C("id", "127.0.0.1", { port: 1884, keepalive: 60 }).keepalive, 60);
+    assert.equal(new C("id", "127.0.0.1", 1884, "u", "p", 60, false, {}).keepalive, 60);
+  }
+});
