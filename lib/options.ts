@@ -442,9 +442,9 @@ export function clientConfig(
   reconnecting = false,
 ): ClientConfig {
   const o = typeof port === "object" && port !== null ? port : { port, ...rest };
-  for (const [k, v] of Object.entries(rest)) {
-    // new MQTTClient(id, server, { port }, user, password): that user would go unused.
-    if (o === port && v !== undefined) {
+  // new MQTTClient(id, server, { port }, user, password): that user would go unused.
+  for (const k in o === port ? rest : {}) {
+    if (rest[k as keyof MQTTClientOptions] !== undefined) {
       throw new TypeError(`Invalid ${k}: give it in the options object`);
     }
   }
