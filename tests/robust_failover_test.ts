@@ -28,6 +28,16 @@ async function accepting(peer: Peer) {
   await peer.clientClosed;
 }
 
+/** The servers `client`'s `reconnecting` events name, in order, from now on. */
+function triedServers(client: Robust): string[] {
+  const tried: string[] = [];
+  client.addEventListener(
+    "reconnecting",
+    (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
+  );
+  return tried;
+}
+
 function refuse(peer: Peer, returnCode: number, serverReference?: string) {
   return (async () => {
     await peer.expect("connect");
@@ -60,11 +70,7 @@ test(
     });
     const c = new Robust(uniqueId("gap"), [a.url, b.url], { protocolVersion: 5 });
     c.DELAY = 0;
-    const tried: string[] = [];
-    c.addEventListener(
-      "reconnecting",
-      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
-    );
+    const tried = triedServers(c);
     try {
       await c.connect(false);
       // Lost on A: A refuses (naming itself, followed at once), A refuses again, B accepts.
@@ -113,11 +119,7 @@ test(
       connectTimeout: 1000,
     });
     c.DELAY = 0;
-    const tried: string[] = [];
-    c.addEventListener(
-      "reconnecting",
-      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
-    );
+    const tried = triedServers(c);
     try {
       await c.connect(false);
       assert.equal(c.url, `${wsUrl}`);
@@ -198,11 +200,7 @@ test(
     const c = await startHostileBroker(accepting);
     const client = new Robust(uniqueId("gap"), [a.url, b.url, c.url], { protocolVersion: 5 });
     client.DELAY = 0;
-    const tried: string[] = [];
-    client.addEventListener(
-      "reconnecting",
-      (e) => tried.push((e as CustomEvent<ReconnectingDetail>).detail.server),
-    );
+    const tried = triedServers(client);
     try {
       await client.connect(false);
       let up = connectedOnce(client);
