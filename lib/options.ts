@@ -443,9 +443,11 @@ export function clientConfig(
 ): ClientConfig {
   const o = typeof port === "object" && port !== null ? port : { port, ...rest };
   // new MQTTClient(id, server, { port }, user, password): that user would go unused.
-  for (const k in o === port ? rest : {}) {
-    if (rest[k as keyof MQTTClientOptions] !== undefined) {
-      throw new TypeError(`Invalid ${k}: give it in the options object`);
+  if (o === port) {
+    for (const k in rest) {
+      if (rest[k as keyof MQTTClientOptions] !== undefined) {
+        throw new TypeError(`Invalid ${k}: give it in the options object`);
+      }
     }
   }
   if (typeof client_id !== "string") throw invalid("client_id", client_id, "a string");
