@@ -65,9 +65,8 @@ export class Servers {
    * goes on from there).
    */
   use(server: Endpoint): void {
-    const i = this.list.findIndex((e) =>
-      endpointUrl(e) === endpointUrl(server) && e.path === server.path
-    );
+    const url = endpointUrl(server);
+    const i = this.list.findIndex((e) => endpointUrl(e) === url && e.path === server.path);
     this.#referred = i === -1 ? server : null;
     if (i !== -1) this.#current = i;
   }
@@ -159,7 +158,8 @@ export function referredServers(reference: string, like: Endpoint): Endpoint[] {
     if (!url && !/^(\[[0-9a-f:.]+\]|[^\s:/?#@[\]]+)(:\d{1,5})?$/i.test(ref)) continue;
     try {
       const e = parseServer(url ? ref : `${like.scheme}://${ref}`, 0, like.ssl);
-      if (!out.some((o) => endpointUrl(o) === endpointUrl(e))) out.push(e);
+      const href = endpointUrl(e);
+      if (!out.some((o) => endpointUrl(o) === href)) out.push(e);
     } catch { /* not a reference we can reach */ }
   }
   return out;
