@@ -82,7 +82,8 @@ export function checkConnect(
 ): { clean: boolean; signal: AbortSignal | undefined } {
   const asObject = typeof clean_session === "object" && clean_session !== null;
   const o = asObject ? clean_session : options;
-  checkOptions(o, ["clean_session", "signal"], "connect");
+  // After a positional clean_session, one in the options would go unused.
+  checkOptions(o, asObject ? ["clean_session", "signal"] : ["signal"], "connect");
   const clean = checkBool(
     "clean_session",
     asObject ? clean_session.clean_session ?? true : clean_session,

@@ -1,0 +1,29 @@
+// What the README and the JSDoc promise about arguments, checked where an
+// audit of the docs against the running code found the code falling short.
+import assert from "node:assert/strict";
+import { MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { test } from "./_test.ts";
+
+// README "From MQTT.js": unknown keys in the options of connect are a
+// TypeError naming them, not ignored. After a positional clean_session the
+// options object is `{ signal }` (SignalOptions): a clean_session there would
+// go unused, and connect(false, { clean_session: true }) resumed the session.
+test("connect(clean_session, options): a clean_session in the options is a TypeError naming it", async () => {
+  // A connection attempt would mean the option went unchecked.
+  const transport = () => Promise.reject(new Error("no connection expected"));
+  for (const C of [MQTTClient, RobustClient]) {
+    const c = new C("id", "127.0.0.1", { transport });
+    for (const [clean, inOptions] of [[false, true], [true, false]]) {
+      await assert.rejects(
+        c.connect(clean, { clean_session: inOptions } as never),
+        /^TypeError: Invalid option clean_session for connect: accepted are signal$/,
+      );
+    }
+    // As one object it is where it belongs.
+    await assert.rejects(
+      c.connect({ clean_session: true, signal: AbortSignal.abort(new Error("stop")) }),
+      /^Error: stop$/,
+    );
+  }
+});
