@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { encode } from "../lib/codec/mod.ts";
 import { test } from "./_test.ts";
 
 // README "From MQTT.js": unknown keys in the options of connect are a
@@ -26,4 +27,26 @@ test("connect(clean_session, options): a clean_session in the options is a TypeE
       /^Error: stop$/,
     );
   }
+});
+
+// A reason code given as a string of digits: the message said `reasonCode 4
+// is not a reason code` though 4 (0x04) is one; it names the type it has.
+test("a reason code that is not an integer is refused naming the type it has", async () => {
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5 });
+  await assert.rejects(
+    c.disconnect({ reasonCode: "4" as never }),
+    /^TypeError: Invalid DISCONNECT: reasonCode 4 is not a reason code \(string\)$/,
+  );
+  assert.throws(
+    () => encode({ type: "puback", packetId: 1, reasonCode: "16" as never }, 5),
+    /^TypeError: Invalid PUBACK: reasonCode 16 is not a reason code \(string\)$/,
+  );
+  assert.throws(
+    () => encode({ type: "connack", sessionPresent: false, returnCode: "0" as never }, 5),
+    /^TypeError: Invalid CONNACK: returnCode 0 is not a reason code \(string\)$/,
+  );
+  assert.throws(
+    () => encode({ type: "disconnect", reasonCode: 1.5 }, 5),
+    /^TypeError: Invalid DISCONNECT: reasonCode 1.5 is not a reason code \(number\)$/,
+  );
 });

@@ -124,7 +124,10 @@ export function checkReasonCode(code: number, type: number, encoding?: boolean):
   if (encoding && !Number.isInteger(code)) {
     // CONNACK's is its returnCode (MQTT 5.0: the Connect Reason Code).
     const field = type === 2 ? "returnCode" : "reasonCode";
-    throw new TypeError(`Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code`);
+    // Its type named: `reasonCode 4 is not a reason code` would read as if 0x04 were wrong.
+    throw new TypeError(
+      `Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code (${typeof code})`,
+    );
   }
   if (!((PACKETS[code] >> type) & 1)) {
     // CONNACK's list is MQTT-3.2.2-8; SUBACK's and UNSUBACK's MQTT-3.x.3-2; the others MQTT-3.x.2-1.
