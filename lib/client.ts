@@ -267,13 +267,13 @@ export class MQTTClient extends EventTarget {
   /**
    * Connects, sends CONNECT and waits for CONNACK: to the servers in order
    * until one accepts. With a persistent session (`clean_session = false`),
-   * QoS 1 messages left unacknowledged by the last connection are resent
-   * first, with DUP=1, in their original order. With MQTT 5,
-   * `connect(false)` asks for a session that outlives the connection
-   * (Session Expiry Interval 0xFFFFFFFF unless `sessionExpiryInterval` is
-   * given), `connect(true)` for one that ends with it; what the CONNACK
-   * allows is obeyed from then on (see {@linkcode MQTTClient.connack}). A
-   * `disconnect()` still under way ends first.
+   * QoS 1/2 publishes left unacknowledged go first, in their order: DUP=1, or
+   * the PUBREL past a PUBREC (anew, DUP=0, after a clean session or MQTT 5's
+   * Session Present 0). With MQTT 5, `connect(false)` asks for a session that
+   * outlives the connection (Session Expiry Interval 0xFFFFFFFF unless
+   * `sessionExpiryInterval` is given), `connect(true)` for one that ends with
+   * it; what the CONNACK allows is obeyed from then on (see
+   * {@linkcode MQTTClient.connack}). A `disconnect()` still under way ends first.
    *
    * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session, signal }`.
    * @param options `signal`: aborting it closes the connection attempt.
