@@ -154,7 +154,7 @@ export interface MQTTClientOptions {
   /**
    * Most messages held for `wait_msg`/`check_msg`; default 1000. Past it, QoS 0
    * messages are dropped oldest first and counted in
-   * {@linkcode MQTTClient.droppedMessages}. QoS 1 messages are never dropped:
+   * {@linkcode MQTTClient.droppedMessages}. QoS 1 and 2 messages are never dropped:
    * they are acknowledged only once handled, so the broker's in-flight window
    * bounds them.
    */
