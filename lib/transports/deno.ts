@@ -36,7 +36,7 @@ export interface DenoConnectOptions {
  * // Internal: the default connector uses it under Deno (not a public entry point).
  * import { connectDeno } from "./deno.ts";
  * const conn = await connectDeno({ hostname: "127.0.0.1", port: 1883, ssl: false, ssl_params: {} });
- * conn.close();
+ * await conn.close?.();
  * ```
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
