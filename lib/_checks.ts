@@ -53,7 +53,9 @@ export function checkOptions(o: unknown, allowed: readonly string[], what: strin
   }
   for (const k in o) {
     if (!allowed.includes(k) && (o as Record<string, unknown>)[k] !== undefined) {
-      throw new TypeError(`Invalid option ${k} for ${what}: accepted are ${allowed.join(", ")}`);
+      throw new TypeError(
+        `Invalid option ${k} for ${what}: accepted are ${allowed.join(", ") || "none"}`,
+      );
     }
   }
   const signal = (o as { signal?: unknown }).signal;
@@ -232,10 +234,11 @@ export function checkPublish(
 ): CheckedPublish {
   const o = publishArgs(retain, qos);
   const given = typeof retain === "object" && retain !== null ? retain : options;
-  if (given !== NO_OPTIONS) {
-    checkOptions(given, PUBLISH_OPTIONS, "publish");
-    // After positional retain and qos, the options' own would go unused.
-    if (given === options) checkOptions(given, PUBLISH_OPTIONS.slice(2), "publish");
+  if (given !== NO_OPTIONS) checkOptions(given, PUBLISH_OPTIONS, "publish");
+  // After positional retain and qos, the options' own would go unused; after
+  // an options object, all but a signal.
+  if (options !== NO_OPTIONS) {
+    checkOptions(options, PUBLISH_OPTIONS.slice(2, given === options ? 4 : 3), "publish");
   }
   const signal = given.signal ?? options?.signal;
   signal?.throwIfAborted();
@@ -323,6 +326,8 @@ export function checkSubscribe(
     "subscribe",
     version,
   );
+  // After an options object, the third argument lends it a signal, nothing else.
+  if (o !== options) checkOptions(options, ["signal"], "subscribe");
   const signal = o.signal ?? options.signal;
   signal?.throwIfAborted();
   // An empty list: the codec refuses it (MQTT-3.8.3-3).
@@ -398,7 +403,8 @@ export function checkWill(
   validateTopicName(topic, "set the will");
   const given = typeof retain === "object" && retain !== null ? retain : options;
   checkOptions(given, WILL_OPTIONS, "the will");
-  if (given === options) checkOptions(given, WILL_OPTIONS.slice(2), "the will");
+  // After positional retain and qos, the options' own would go unused; after an options object, all.
+  checkOptions(options, given === options ? WILL_OPTIONS.slice(2) : [], "the will");
   const will: Will = {
     topic,
     payload: checkPayload(msg),

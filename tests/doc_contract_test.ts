@@ -50,3 +50,41 @@ test("a reason code that is not an integer is refused naming the type it has", a
     /^TypeError: Invalid DISCONNECT: reasonCode 1.5 is not a reason code \(number\)$/,
   );
 });
+
+// README "From MQTT.js": unknown keys in the options of publish, the will and
+// subscribe are a TypeError naming them, not ignored. After an options object
+// in retain's (qos's) place, the trailing options object only lends its
+// signal: anything else there went unused without a word, `properties` and
+// `qos` included.
+test("after an options object, the trailing options object takes only a signal: the rest is a TypeError naming it", async () => {
+  const transport = () => Promise.reject(new Error("no connection expected"));
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, transport });
+  const refused = (key: string, what: string, accepted: string) =>
+    new RegExp(`^TypeError: Invalid option ${key} for ${what}: accepted are ${accepted}$`);
+  await assert.rejects(
+    c.publish("t", "m", { qos: 1 }, 0, { foo: 1 } as never),
+    refused("foo", "publish", "signal"),
+  );
+  await assert.rejects(
+    c.publish("t", "m", { qos: 1 }, 0, { properties: { contentType: "text/plain" } }),
+    refused("properties", "publish", "signal"),
+  );
+  await assert.rejects(
+    c.subscribe("t", { qos: 1 }, { foo: 1 } as never),
+    refused("foo", "subscribe", "signal"),
+  );
+  await assert.rejects(
+    c.subscribe("t", { qos: 1 }, { qos: 2 } as never),
+    refused("qos", "subscribe", "signal"),
+  );
+  assert.throws(
+    () => c.set_last_will("t", "m", { retain: true }, 0, { properties: { contentType: "a" } }),
+    refused("properties", "the will", "none"),
+  );
+  // The forms that were right stay so: a signal there is the call's.
+  const signal = AbortSignal.abort(new Error("stop"));
+  await assert.rejects(c.publish("t", "m", { qos: 1 }, 0, { signal }), /^Error: stop$/);
+  await assert.rejects(c.subscribe("t", { qos: 1 }, { signal }), /^Error: stop$/);
+  c.set_last_will("t", "m", { retain: true }, 0, {});
+  c.set_last_will("t", "m", true, 1, { properties: { contentType: "a" } });
+});
