@@ -511,8 +511,10 @@ export function positive(name: string, v: number, max = Number.MAX_SAFE_INTEGER)
 /** The robust client's `DELAY`: a finite number of seconds, 0 or more. */
 export function checkDelay(seconds: number): number {
   if (typeof seconds !== "number" || !(seconds >= 0) || seconds === Infinity) {
+    // A string named as one: `Invalid DELAY 1` would read as if 1 were out of range.
+    const got = typeof seconds === "string" ? ", got a string" : "";
     throw new RangeError(
-      `Invalid DELAY ${String(seconds)}: must be a finite number of seconds, 0 or more`,
+      `Invalid DELAY ${String(seconds)}: must be a finite number of seconds, 0 or more${got}`,
     );
   }
   return seconds;

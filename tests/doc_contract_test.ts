@@ -88,3 +88,19 @@ test("after an options object, the trailing options object takes only a signal: 
   c.set_last_will("t", "m", { retain: true }, 0, {});
   c.set_last_will("t", "m", true, 1, { properties: { contentType: "a" } });
 });
+
+// DELAY's setter: "anything but a finite number ≥ 0 is a RangeError" (its
+// JSDoc). Given the string "1", the message read `Invalid DELAY 1: must be a
+// finite number of seconds, 0 or more`, as if 1 were out of range; it names
+// the type it got.
+test("the robust client's DELAY given a string says it got a string", () => {
+  const c = new RobustClient("id", "127.0.0.1");
+  assert.throws(
+    () => (c.DELAY = "1" as never),
+    /^RangeError: Invalid DELAY 1: must be a finite number of seconds, 0 or more, got a string$/,
+  );
+  assert.throws(
+    () => (c.DELAY = -1),
+    /^RangeError: Invalid DELAY -1: must be a finite number of seconds, 0 or more$/,
+  );
+});
