@@ -31,7 +31,7 @@ export class Connector {
   // One that has not was left by an ended request, whose timers and sockets never settle.
   // Set in workerd only: elsewhere it stays a small integer, not a boxed number per client.
   #due = 0;
-  // Counts disconnect() calls: a connect() that sees it change stops trying.
+  // Counts disconnect() calls, joined ones too: a connect() that sees it change stops trying.
   #stops = 0;
   // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
   // Made only while one waits: an idle client holds no AbortController.
@@ -81,11 +81,28 @@ export class Connector {
 
   /**
    * disconnect()'s options checked, and encoded: the DISCONNECT they make.
-   * Throws before anything changes, in the simple and the robust client alike.
+   * Throws before anything changes, in the simple and the robust client alike;
+   * else, with `count` (a disconnect() the user called), counts the call, which
+   * a connect() made before it must see (see `since`).
    */
-  checkDisconnect(options: DisconnectOptions | undefined): Uint8Array | undefined {
+  checkDisconnect(options: DisconnectOptions | undefined, count: boolean): Uint8Array | undefined {
     const max = this.#conn.core.broker.maximumPacketSize;
-    return checkDisconnect(options, this.#config.version, this.sessionExpiry, max);
+    const bytes = checkDisconnect(options, this.#config.version, this.sessionExpiry, max);
+    if (count) this.#stops++;
+    return bytes;
+  }
+
+  /**
+   * For a connect() that waits (for a disconnect() under way, which a second
+   * disconnect() joins): a check that throws once disconnect() is called after it.
+   */
+  since(): () => void {
+    const stops = this.#stops;
+    return () => {
+      if (stops !== this.#stops) {
+        throw new MQTTConnectionError("Disconnected: disconnect() was called");
+      }
+    };
   }
 
   /**
@@ -94,7 +111,6 @@ export class Connector {
    * with `bytes` (the DISCONNECT) as its last write.
    */
   async disconnect(bytes: Uint8Array | undefined): Promise<void> {
-    this.#stops++;
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     this.#onStop?.(error);
     this.rejectKept(error);

@@ -42,9 +42,12 @@ export interface CoreAccess {
   rejectKept(client: object, error: Error): void;
   /**
    * Checks disconnect()'s options as the core client's disconnect() does,
-   * so that invalid ones throw before the robust client stops reconnecting.
+   * so that invalid ones throw before the robust client stops reconnecting;
+   * valid ones count as a disconnect() call (see `since`).
    */
   checkDisconnect(client: object, options: DisconnectOptions | undefined): unknown;
+  /** A check that throws once disconnect() is called after this call: a connect() it ends. */
+  since(client: object): () => void;
   /** The servers in the order a reconnect tries them: the last one that worked first. */
   servers(client: object): Endpoint[];
   /** One connection attempt to one server. */

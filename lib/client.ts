@@ -145,7 +145,8 @@ export class MQTTClient extends EventTarget {
     // For the robust client (lib/_internal.ts): one set of functions for all clients.
     access.hooks = (c) => (c as MQTTClient).#hooks;
     access.rejectKept = (c, e) => (c as MQTTClient).#link.rejectKept(e);
-    access.checkDisconnect = (c, options) => (c as MQTTClient).#link.checkDisconnect(options);
+    access.checkDisconnect = (c, options) => (c as MQTTClient).#link.checkDisconnect(options, true);
+    access.since = (c) => (c as MQTTClient).#link.since();
     access.servers = (c) => (c as MQTTClient).#link.servers.fromCurrent();
     access.connectTo = (c, server, clean, signal) =>
       (c as MQTTClient).#link.connectTo(server, clean, signal);
@@ -286,10 +287,10 @@ export class MQTTClient extends EventTarget {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const { clean, signal } = checkConnect(clean_session, options);
-    // A disconnect() under way, not awaited: the connection it ends first.
-    // (Awaited only then: a disconnect() right after this call must find it under way.)
-    if (this.#disconnecting) await this.#disconnecting.catch(() => {});
+    const { clean, signal } = checkConnect(clean_session, options), stopped = this.#link.since();
+    // A disconnect() under way, not awaited: the connection it ends first; one called after this
+    // call ends it. (Awaited only then: a disconnect() right after this call must find it under way.)
+    if (this.#disconnecting) await this.#disconnecting.catch(() => {}).then(stopped);
     return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 
@@ -311,7 +312,7 @@ export class MQTTClient extends EventTarget {
   disconnect(options?: DisconnectOptions): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
-      bytes = this.#link.checkDisconnect(options);
+      bytes = this.#link.checkDisconnect(options, !this.#hooks.run);
     } catch (e) {
       return Promise.reject(e);
     }

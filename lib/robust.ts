@@ -226,9 +226,7 @@ export class MQTTClient extends SimpleClient {
         if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [s, properties]);
       });
     };
-    h.unsubscribed = (topics) => {
-      for (const t of topics) this.#subscriptions.delete(t);
-    };
+    h.unsubscribed = (topics) => topics.forEach((t) => this.#subscriptions.delete(t));
     // connect() follows a refusal's Server Reference too, before the rest of the list.
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
   }
@@ -304,7 +302,7 @@ export class MQTTClient extends SimpleClient {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const { clean, signal } = checkConnect(clean_session, options);
+    const { clean, signal } = checkConnect(clean_session, options), stopped = access.since(this);
     this.#signal?.throwIfAborted(); // stopped for good
     // A disconnect() under way, not awaited: the connection it ends first, as the simple client.
     if (this.#leaving) await this.#leaving.catch(noop);
@@ -319,6 +317,7 @@ export class MQTTClient extends SimpleClient {
       }
       if (present !== undefined && this.connected && clean === false) return present;
     }
+    stopped(); // a disconnect() called since this call ends it, as the simple client's
     const wasClosed = this.#closed;
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
