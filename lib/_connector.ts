@@ -9,7 +9,7 @@ import { type ClientConfig, credentials, type DisconnectOptions } from "./option
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
-import { timeLimit, WORKERD } from "./_abortable.ts";
+import { abortable, timeLimit, WORKERD } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
@@ -33,6 +33,8 @@ export class Connector {
   #due = 0;
   // Counts disconnect() calls, joined ones too: a connect() that sees it change stops trying.
   #stops = 0;
+  // The disconnect() under way, which a second call joins.
+  #leaving: Promise<void> | null = null;
   // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
   // Made only while one waits: an idle client holds no AbortController.
   #onStop: ((error: Error) => void) | null = null;
@@ -59,13 +61,17 @@ export class Connector {
   /**
    * connect(): the servers in order until one accepts; `referred` names
    * those a refusal's Server Reference points to (the robust client's).
+   * A disconnect() under way, not awaited, ends its connection first; one
+   * called after this call ends this call; so does `signal`, meanwhile.
    */
-  connect(
+  async connect(
     clean: boolean,
     signal: AbortSignal | undefined,
     referred?: (error: unknown, server: Endpoint) => Endpoint[],
   ): Promise<boolean> {
-    return this.#run((stops) =>
+    // Awaited only then: a disconnect() right after this call must find it under way.
+    if (this.#leaving) await abortable(this.#leaving.catch(() => {}), signal).then(this.since());
+    return await this.#run((stops) =>
       this.servers.first(
         (server) => this.#attempt(server, clean, signal, stops),
         () => stops !== this.#stops || signal?.aborted === true,
@@ -108,9 +114,14 @@ export class Connector {
   /**
    * disconnect(): a connect() under way tries no further, publishes kept
    * across connections (robust client) reject, and the connection ends
-   * with `bytes` (the DISCONNECT) as its last write.
+   * with `bytes` (the DISCONNECT) as its last write. A second call while
+   * one runs joins it.
    */
-  async disconnect(bytes: Uint8Array | undefined): Promise<void> {
+  disconnect(bytes: Uint8Array | undefined): Promise<void> {
+    return this.#leaving ??= this.#stop(bytes).finally(() => this.#leaving = null);
+  }
+
+  async #stop(bytes: Uint8Array | undefined): Promise<void> {
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     this.#onStop?.(error);
     this.rejectKept(error);

@@ -93,8 +93,6 @@ export class MQTTClient extends EventTarget {
   readonly #conn: Connection;
   readonly #link: Connector;
   readonly #out: Outbox;
-  // The disconnect() under way, which a second call joins.
-  #disconnecting: Promise<void> | null = null;
   #requests: Requests | undefined;
 
   /**
@@ -274,10 +272,12 @@ export class MQTTClient extends EventTarget {
    * outlives the connection (Session Expiry Interval 0xFFFFFFFF unless
    * `sessionExpiryInterval` is given), `connect(true)` for one that ends with
    * it; what the CONNACK allows is obeyed from then on (see
-   * {@linkcode MQTTClient.connack}). A `disconnect()` still under way ends first.
+   * {@linkcode MQTTClient.connack}). A `disconnect()` still under way ends first;
+   * one called after this call ends this call.
    *
    * @param clean_session Start a fresh session (default) or resume the stored one; or `{ clean_session, signal }`.
-   * @param options `signal`: aborting it closes the connection attempt.
+   * @param options `signal`: aborting it closes the connection attempt (or ends the wait for a
+   * `disconnect()` under way).
    * @returns CONNACK's session-present flag: whether the broker had a session for this client.
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return (MQTT 5: reason) code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
@@ -287,10 +287,7 @@ export class MQTTClient extends EventTarget {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const { clean, signal } = checkConnect(clean_session, options), stopped = this.#link.since();
-    // A disconnect() under way, not awaited: the connection it ends first; one called after this
-    // call ends it. (Awaited only then: a disconnect() right after this call must find it under way.)
-    if (this.#disconnecting) await this.#disconnecting.catch(() => {}).then(stopped);
+    const { clean, signal } = checkConnect(clean_session, options);
     return await this.#link.connect(clean, signal, this.#hooks.referred);
   }
 
@@ -316,9 +313,7 @@ export class MQTTClient extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#disconnecting ??= this.#link.disconnect(bytes).finally(() =>
-      this.#disconnecting = null
-    );
+    return this.#link.disconnect(bytes);
   }
 
   /**

@@ -305,7 +305,7 @@ export class MQTTClient extends SimpleClient {
     const { clean, signal } = checkConnect(clean_session, options), stopped = access.since(this);
     this.#signal?.throwIfAborted(); // stopped for good
     // A disconnect() under way, not awaited: the connection it ends first, as the simple client.
-    if (this.#leaving) await this.#leaving.catch(noop);
+    if (this.#leaving) await abortable(this.#leaving.catch(noop), signal);
     // The reconnect loop's attempt under way would collide with ours: let it
     // finish (the whole loop, if disconnect() stopped it: it is ending).
     for (let r; (r = this.#stop.signal.aborted ? this.#reconnecting : this.#attempt);) {

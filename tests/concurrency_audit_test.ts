@@ -1,6 +1,7 @@
 // The client used concurrently and re-entrantly, through its public API:
 // calls that cross each other, made from outside or from inside a callback.
 import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
@@ -28,5 +29,50 @@ for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] 
         assert.equal(broker.peers.length, 1, "the connect() opened no connection");
       });
     },
+  );
+}
+
+for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] as const) {
+  test(
+    `${name}: a connect() waiting for a disconnect() under way rejects with its signal's reason when it aborts`,
+    async () => {
+      // Answers CONNECT, then reads nothing more: disconnect()'s DISCONNECT is stuck behind a
+      // large publish, and disconnect() lasts until its bound.
+      const sockets: Socket[] = [];
+      const server = createServer((socket) => {
+        sockets.push(socket);
+        socket.once("data", () => {
+          socket.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+          socket.pause();
+        });
+        socket.on("error", () => {});
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const c = new Client(
+          uniqueId("ca"),
+          "127.0.0.1",
+          (server.address() as { port: number }).port,
+        );
+        await c.connect();
+        const big = c.publish("t", new Uint8Array(32 * 1024 * 1024)).catch(() => {});
+        let disconnected = false;
+        const disconnecting = c.disconnect().then(() => (disconnected = true));
+        const aborted = new AbortController();
+        const connecting = c.connect({ signal: aborted.signal });
+        const reason = new Error("gave up waiting");
+        aborted.abort(reason);
+        await assert.rejects(connecting, (e) => e === reason);
+        assert.equal(disconnected, false, "connect() waited for disconnect() to end");
+        await disconnecting;
+        await big;
+        assert.equal(c.connected, false);
+        assert.equal(sockets.length, 1, "the connect() opened no connection");
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+    { timeout: 15_000 },
   );
 }
