@@ -102,8 +102,8 @@ export class MQTTClient extends EventTarget {
    * @param server Host name, IP address, or URL `mqtt://host[:port]` / `mqtts://host[:port]`
    * (`ws://`, `wss://`); or a list of them, tried in order by `connect()`.
    * @param port Port (0: the URL's, else 1883, or 8883 with ssl; 80 `ws://`, 443 `wss://`), or all options as one object.
-   * @param user User name.
-   * @param password Password.
+   * @param user User name (`null`, umqtt's `None`, or left out: none).
+   * @param password Password (`null` or left out: none).
    * @param keepalive Keep-alive in seconds, 0–65535.
    * @param ssl Use TLS.
    * @param ssl_params TLS parameters: `server_hostname`, `cadata`, `cert`, `key`.
@@ -114,8 +114,8 @@ export class MQTTClient extends EventTarget {
     client_id: string,
     server: string | readonly string[],
     port?: number | MQTTClientOptions,
-    user?: string | Credential<string>,
-    password?: string | Uint8Array | Credential<string | Uint8Array>,
+    user?: string | Credential<string> | null,
+    password?: string | Uint8Array | Credential<string | Uint8Array> | null,
     keepalive?: number,
     ssl?: boolean,
     ssl_params?: SslParams,

@@ -132,15 +132,15 @@ export interface MQTTClientOptions {
    */
   port?: number | undefined;
   /**
-   * User name; or a function called on every connection attempt for the
-   * current one (rotating tokens).
+   * User name (`null`, umqtt's `None`: none); or a function called on
+   * every connection attempt for the current one (rotating tokens).
    */
-  user?: string | Credential<string> | undefined;
+  user?: string | Credential<string> | null | undefined;
   /**
    * Password (text or bytes); or a function called on every connection
    * attempt for the current one (a JWT, a cloud IoT custom authorizer's token).
    */
-  password?: string | Uint8Array | Credential<string | Uint8Array> | undefined;
+  password?: string | Uint8Array | Credential<string | Uint8Array> | null | undefined;
   /** Keep-alive interval in seconds, 0–65535; 0 (default) turns it off. */
   keepalive?: number | undefined;
   /** Use TLS (also implied by an `mqtts://` server URL). */

@@ -30,6 +30,9 @@ export async function main(): Promise<number> {
     noLocal: true,
   }]], { signal });
   await c.publish("a/b", "m", { qos: 1, properties: { contentType: env } });
+  // umqtt.simple's positional parameters, None (null) for user and password, as the README says.
+  const none = new MQTTClient("id", "broker", 1883, null, null, 30);
+  const robustNone = new Robust("id", "broker", 1883, null, null, 30, false);
   const r = new Robust("id", ["mqtt://a", "mqtt://b"], {
     reconnectMaxDelay: 5000,
   });
@@ -47,6 +50,6 @@ export async function main(): Promise<number> {
   const ws = new MQTTClient("id", "wss://broker/mqtt", {
     transport: (signal) => connectWebSocket("wss://broker/mqtt", { WebSocket: Logged, signal }),
   });
-  void [m, ws, connectCloudflare];
+  void [m, ws, connectCloudflare, none, robustNone];
   return granted + codes.length + seen.length;
 }
