@@ -71,10 +71,15 @@ export async function connectCloudflare(
   const socket = connect({ hostname, port }, {
     secureTransport: ssl ? "on" : "off",
   });
-  const onAbort = () => void socket.close().catch(() => {});
+  // workerd settles neither `opened` nor `close()` of a socket whose TLS
+  // handshake never ends: an abort rejects at once (below, with its reason).
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) =>
+    onAbort = () => (socket.close().catch(() => {}), reject())
+  );
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await socket.opened;
+    await Promise.race([socket.opened, aborted]);
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
     // workerd says why only in its own log: the likely cause, when it is TLS.

@@ -319,6 +319,24 @@ for (const { name, entry, npm } of workers) {
         assert.match(r.refused, /certificate must chain to a public CA and name 127\.0\.0\.1/);
       });
 
+      test("TLS to a server that never answers the handshake: given up when asked, not 2 s later", async () => {
+        const silent = createServer((s) => s.on("error", () => {}));
+        await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+        try {
+          const r = await get(`/tls-silent?port=${silent.address().port}`);
+          assert.match(
+            r.timeout,
+            /^MQTTConnectionError: Connection to 127\.0\.0\.1:\d+ timed out: not open \(TCP, TLS or WebSocket handshake\) within 300 ms$/,
+          );
+          assert.equal(r.disconnect, "resolved");
+          assert.equal(r.abort, "TimeoutError: The operation was aborted due to timeout");
+          assert.equal(r.stop, "resolved");
+          assert.equal(r.stopping, "MQTTConnectionError: Disconnected: disconnect() was called");
+        } finally {
+          silent.close();
+        }
+      });
+
       test("the smoke scenario inside a Worker", async () => {
         assert.deepEqual(await get(`/smoke?port=${port}`), {
           received: 3,

@@ -32,6 +32,9 @@
 //   GET /cadata?port=              ssl_params workerd cannot take: refused,
 //                                  and the reconnecting client does not retry
 //   GET /tls?port=                 a TLS broker whose CA workerd does not trust
+//   GET /tls-silent?port=          a server that takes TCP and never answers
+//                                  the TLS handshake: connectTimeout, the
+//                                  connect signal and disconnect() end it
 // No transport option anywhere: the default connector must find
 // cloudflare:sockets on its own. A reconnecting client is made in the
 // module's top level, as the simple one can be: workerd allows no
@@ -176,6 +179,22 @@ export default {
         case "/tls": {
           const c = new MQTTClient("w-tls", `mqtts://127.0.0.1:${q.get("port")}`);
           return Response.json({ refused: await failure(() => c.connect()) });
+        }
+        case "/tls-silent": {
+          // workerd settles neither opened nor close() of a socket whose TLS
+          // handshake never ends: giving up must not wait for them.
+          const url = `mqtts://127.0.0.1:${q.get("port")}`;
+          const timed = new MQTTClient("w-silent", url, { connectTimeout: 300 });
+          const timeout = await failure(() => timed.connect(), 1500);
+          const disconnect = await failure(() => timed.disconnect(), 1500);
+          const aborted = new MQTTClient("w-silent-a", url);
+          const signal = AbortSignal.timeout(300);
+          const abort = await failure(() => aborted.connect({ signal }), 1500);
+          const stopped = new MQTTClient("w-silent-d", url);
+          const connecting = failure(() => stopped.connect(), 1500);
+          await new Promise((r) => setTimeout(r, 300));
+          const stop = await failure(() => stopped.disconnect(), 1500);
+          return Response.json({ timeout, disconnect, abort, stop, stopping: await connecting });
         }
         case "/cadata": {
           const options = { ssl_params: { cadata: "-----BEGIN CERTIFICATE-----" } };
