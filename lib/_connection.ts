@@ -20,7 +20,7 @@ import { Keepalive, type KeepaliveOwner } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
-import { connectDefault, type Endpoint } from "./transports/default.ts";
+import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
@@ -263,7 +263,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     signal: AbortSignal | undefined,
     ms: number,
   ): Promise<ConnackPacket> {
-    const where = `${server.hostname}:${server.port}`;
+    const where = endpointUrl(server).slice(server.scheme.length + 3); // [::1]:1883
     let onAbort = noop;
     let timedOut = false;
     let ch: Channel | null = null;

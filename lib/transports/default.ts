@@ -8,7 +8,7 @@
 import { type Endpoint, webSocketUrl } from "./endpoint.ts";
 import { lazy } from "./_lazy.ts";
 import type { SslParams, StreamPair } from "./types.ts";
-export { type Endpoint, parseServer, webSocketUrl } from "./endpoint.ts";
+export { type Endpoint, endpointUrl, parseServer, webSocketUrl } from "./endpoint.ts";
 
 /**
  * Opens a connection to `endpoint` with the sockets of the runtime this runs
