@@ -1,6 +1,6 @@
 // What the broker's acknowledgements answer, checked against what they
 // acknowledge: for the protocol state (lib/_protocol.ts).
-import type { SubackPacket, UnsubackPacket } from "./codec/packet.ts";
+import type { ConnackPacket, Packet, SubackPacket, UnsubackPacket } from "./codec/packet.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
 const WAITS_FOR = {
@@ -14,6 +14,22 @@ const WAITS_FOR = {
 /** The error for a packet the broker must not send now: MQTT 5's 0x82, protocol error. */
 export function outOfTurn(message: string, rule = ""): MQTTProtocolError {
   return new MQTTProtocolError(message, rule, 0x82);
+}
+
+/**
+ * While a CONNACK is awaited (an MQTT 5 AUTH aside): `p` must be it, and after an MQTT 5 clean
+ * start (`v5Clean`) one that accepts must not say Session Present: MQTT 5 makes the client close
+ * (3.1.1 leaves it the choice).
+ *
+ * @throws {MQTTProtocolError} Either broken (MQTT-3.2.0-1, MQTT-3.2.2-4).
+ */
+export function connackFirst(p: Packet, v5Clean: boolean): asserts p is ConnackPacket {
+  if (p.type !== "connack") {
+    throw outOfTurn(`Expected CONNACK first, got ${p.type.toUpperCase()}`, "MQTT-3.2.0-1");
+  }
+  if (v5Clean && p.sessionPresent && p.returnCode === 0) {
+    throw outOfTurn("CONNACK with Session Present after a clean start", "MQTT-3.2.2-4");
+  }
 }
 
 /** The error for an acknowledgement of `type` for `id`, which has nothing of its kind in flight. */

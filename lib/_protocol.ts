@@ -19,7 +19,7 @@ import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { keptRefusal } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
-import { ackCodes, outOfTurn, unexpectedAck } from "./_acks.ts";
+import { ackCodes, connackFirst, outOfTurn, unexpectedAck } from "./_acks.ts";
 
 export type * from "./_protocol_types.ts";
 import type {
@@ -424,13 +424,7 @@ export class Protocol {
     if (this.#awaitingConnack) {
       // MQTT 5: an AUTH may come before the CONNACK (enhanced authentication).
       if (p.type === "auth") return this.#out.auth(p);
-      if (p.type !== "connack") {
-        throw outOfTurn(`Expected CONNACK first, got ${p.type.toUpperCase()}`, "MQTT-3.2.0-1");
-      }
-      if (this.#options.version === 5 && this.#clean && p.sessionPresent && p.returnCode === 0) {
-        // MQTT 5 makes the client close (3.1.1 leaves it the choice).
-        throw outOfTurn("CONNACK with Session Present after a clean start", "MQTT-3.2.2-4");
-      }
+      connackFirst(p, this.#options.version === 5 && this.#clean);
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
       this.#refused = p.returnCode !== 0;
