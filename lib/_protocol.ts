@@ -88,8 +88,9 @@ export class Protocol {
   #pingSentAt = 0;
   // The writer's count for the keepalive's PINGREQ until it is written (behind a large PUBLISH).
   #pingTicket = 0;
-  // Incoming QoS 2 ids queued, not yet handled (the store has those); made on first use.
-  #qos2Queued: Set<number> | null = null;
+  // Incoming QoS 2 ids queued, not yet handled (the store has those), each with the resend held
+  // back meanwhile, if one came (see unhandled()); made on first use.
+  #qos2Queued: Map<number, PublishPacket | undefined> | null = null;
   // Incoming QoS 2 ids of this connection PUBREC'd and awaiting PUBREL: they
   // count against our Receive Maximum until our PUBCOMP (MQTT 5 section 4.9).
   #qos2Released: Set<number> | null = null;
@@ -508,10 +509,10 @@ export class Protocol {
         this.#unacked--;
         return acks!.again(encodeAck({ type: "pubrec", packetId: p.packetId! }), this.#out);
       }
-      const queued = this.#qos2Queued ??= new Set();
+      const queued = this.#qos2Queued ??= new Map();
       // Answered when the one queued is handled: no ack of its own, no place in the acks' order.
-      if (queued.has(p.packetId!)) return void this.#unacked--;
-      queued.add(p.packetId!);
+      if (queued.has(p.packetId!)) return void (this.#unacked--, queued.set(p.packetId!, p));
+      queued.set(p.packetId!, undefined);
     }
     const seq = acks?.next() ?? 0;
     this.#out.deliver({ packet: p, generation: this.#generation, session: this.#session, seq });
@@ -550,9 +551,14 @@ export class Protocol {
    */
   unhandled({ packet: p, session, generation, seq }: Incoming): void {
     // Only in its own session: after a clean start the id may be another message's.
-    if (p.qos === 2 && session === this.#session) this.#qos2Queued?.delete(p.packetId!);
+    const queued = p.qos === 2 && session === this.#session ? this.#qos2Queued : null;
+    const again = queued?.get(p.packetId!);
+    queued?.delete(p.packetId!);
     // No ack of its own: the later ones go without it.
     if (p.qos > 0 && generation === this.#generation) this.#acks!.settle(seq, null, this.#out);
+    // The broker's resend, held back while this one was handled, is handed out in its place;
+    // the broker sends it again after a CONNACK to come (MQTT-4.4.0-1).
+    if (again && this.#online && !this.#awaitingConnack) this.#receive(again);
   }
 
   // ---- keepalive -------------------------------------------------------

@@ -255,8 +255,12 @@ function run(ops: Op[]): void {
       case "handle": {
         if (queue.length === 0) break;
         const m = queue.splice(o.k % queue.length, 1)[0];
-        if (o.fail) h.core.unhandled(m);
-        else {
+        if (o.fail) {
+          // A failure hands out the broker's resend of the message, if one came meanwhile.
+          const before = h.delivered.length;
+          h.core.unhandled(m);
+          deliverFrom(before);
+        } else {
           const payload = new TextDecoder().decode(m.packet.payload);
           handled.set(payload, (handled.get(payload) ?? 0) + 1);
           h.core.ack(m);
