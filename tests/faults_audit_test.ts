@@ -103,3 +103,142 @@ for (const version of [4, 5] as const) {
     );
   }
 }
+
+/** mulberry32: the same faults, in the same order, for the same seed. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6D2B79F5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Replay a failure with UMQTT_FAULT_SEED=<the seed it printed>.
+const SEED = Number(Deno.env.get("UMQTT_FAULT_SEED") ?? Date.now() % 100_000);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What fault_test.ts's runs leave out: half-open stalls (bytes stop, no FIN:
+ * only the keepalive can tell), cuts counted in one direction only (mid-CONNACK,
+ * mid-PUBACK, between PUBREC and PUBREL), and a subscriber that takes its
+ * messages through the callback or messages() rather than wait_msg alone.
+ */
+async function seededRun(version: ProtocolVersion, qos: 1 | 2, viaMessages: boolean) {
+  const random = seeded(SEED * 10 + version + qos);
+  const total = 400;
+  const broker = await startMosquitto({
+    persistence: true,
+    extraConfig: ["max_queued_messages 0", ...(qos === 2 ? ["max_inflight_messages 0"] : [])],
+  });
+  const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+  const make = (prefix: string) => {
+    const c = new Robust(uniqueId(prefix), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: version,
+      keepalive: 1,
+      connectTimeout: 2000,
+      reconnectMaxDelay: 200,
+    });
+    c.DELAY = 0.01;
+    return c;
+  };
+  const topic = uniqueId("seeded");
+  const pub = make("sdp"), sub = make("sds");
+  const counts = new Map<number, number>();
+  const firstSeen: number[] = [];
+  const record = (payload: Uint8Array) => {
+    const n = Number(text(payload));
+    if (!counts.has(n)) firstSeen.push(n);
+    counts.set(n, (counts.get(n) ?? 0) + 1);
+  };
+  const faults: string[] = [];
+  let receiving: Promise<void> = Promise.resolve();
+  let faulting: Promise<void> = Promise.resolve();
+  let done = false;
+  try {
+    await sub.connect(false);
+    await sub.subscribe(topic, qos);
+    await pub.connect(false);
+    if (viaMessages) {
+      receiving = (async () => {
+        for await (const msg of sub.messages()) {
+          record(msg.payload);
+          if (counts.size === total) return;
+        }
+      })();
+    } else {
+      sub.set_callback((_topic, msg) => record(msg));
+      receiving = (async () => {
+        while (counts.size < total && !done) await sub.wait_msg().catch(() => {});
+      })();
+    }
+    let restarted = false;
+    faulting = (async () => {
+      while (!done) {
+        await sleep(20 + random() * 200);
+        const r = random();
+        if (!restarted && counts.size > total / 2) {
+          restarted = true;
+          faults.push("restart");
+          await broker.restart!();
+        } else if (r < 0.3) {
+          faults.push("cut");
+          proxy.cut();
+        } else if (r < 0.8) {
+          const n = Math.floor(random() * 600);
+          const dir = (["up", "down", "both"] as const)[Math.floor(random() * 3)];
+          faults.push(`cut after ${n} bytes ${dir}`);
+          proxy.cutAfterBytes(n, dir);
+        } else {
+          faults.push("stall");
+          proxy.blackhole(true);
+          await sleep(1800 + random() * 600); // keepalive 1 s: found dead within 1.5 s
+          proxy.blackhole(false);
+          proxy.cut(); // what a stall left of the stream is broken mid-packet
+        }
+        await sleep(100);
+      }
+    })();
+    for (let i = 0; i < total; i += 10) {
+      await sleep(random() * 40);
+      const batch = [];
+      for (let j = i; j < i + 10; j++) batch.push(pub.publish(topic, String(j), false, qos));
+      await Promise.all(batch); // each settles, resolved: the robust client rides the faults
+    }
+    await until(() => counts.size === total, "every message arrived", 60_000);
+  } catch (e) {
+    throw new Error(
+      `seed ${SEED} (replay with UMQTT_FAULT_SEED=${SEED}); faults: ${faults.join(", ")}`,
+      { cause: e },
+    );
+  } finally {
+    done = true;
+    proxy.blackhole(false);
+    await faulting;
+    await pub.disconnect();
+    await sub.disconnect();
+    await receiving.catch(() => {});
+    await proxy.close();
+    await broker.stop();
+  }
+  const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !counts.has(i));
+  assert.deepEqual(missing, [], `seed ${SEED}: none lost`);
+  // mosquitto keeps the order of first arrival; the client keeps it too.
+  const late = firstSeen.findIndex((n, i) => i > 0 && n < firstSeen[i - 1]);
+  assert.equal(late, -1, `seed ${SEED}: ${firstSeen[late]} came after ${firstSeen[late - 1]}`);
+  assert.ok(faults.length >= 5, `seed ${SEED}: only ${faults.length} faults`);
+  console.log(`seeded fault run, seed ${SEED}: ${faults.length} faults (${faults.join(", ")})`);
+}
+
+for (const version of [4, 5] as const) {
+  const viaMessages = version === 5;
+  test(
+    `v${version} QoS 1, ${
+      viaMessages ? "messages()" : "callback"
+    } subscriber: seeded cuts either way, half-open stalls and a restart lose nothing`,
+    () => seededRun(version, 1, viaMessages),
+    { mosquitto: true, timeout: 120_000 },
+  );
+}
