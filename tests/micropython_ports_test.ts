@@ -270,6 +270,9 @@ forEachBroker(
       }
     };
     const loop = start_loop();
+    // Its end is asserted below; should a step before fail, that failure is
+    // the one to show, not the loop's rejection left unhandled.
+    loop.catch(noop);
     try {
       await w.publish(MQTT_SUB, "hi");
       await upTo(2, "the echo");
