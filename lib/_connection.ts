@@ -22,7 +22,7 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
+import { connackStart, OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
@@ -469,9 +469,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       // before the next read is set up, and 1000 pipelined ones go out together, so the
       // broker too reads them in one go.
       this.writer.cork();
-      // A connection that ended already takes nothing more (its bytes would reach the next
-      // connection's framer).
+      // A connection that ended takes nothing more: its bytes would reach the next one's framer.
       if (this.#ch === ch) {
+        if (this.#connack && !this.#framer!.pending) connackStart(chunk);
         for (const packet of this.#framer!.push(chunk)) {
           // After the broker's DISCONNECT nothing counts (it must send nothing more, MQTT-3.14.4-1).
           if (this.#ch !== ch) break;
