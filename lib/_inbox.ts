@@ -53,6 +53,8 @@ export class Inbox {
   // No QoS 0 message queued before this index: where the search for the
   // oldest one starts, so that a QoS 1 backlog is walked once, not per drop.
   #zeroFrom = 0;
+  // Empty slots after #head, left by dropped messages; the last slot is never one.
+  #holes = 0;
   #waiters: Pending<Incoming>[] = NONE;
   // The reader waiting for the queue to empty (see `drained`).
   #drained: (() => void) | null = null;
@@ -79,22 +81,25 @@ export class Inbox {
       this.#took++;
       return this.#waiters.shift()!.resolve(message);
     }
-    if (this.#queue.length - this.#head >= this.#max && message.packet.qos === 0) {
+    const queue = this.#queue;
+    if (queue.length - this.#head - this.#holes >= this.#max && message.packet.qos === 0) {
       // Full: drop the oldest QoS 0 message, which may be this one. QoS 1
       // and 2 messages are never dropped: they are acknowledged only once
       // handled, so the broker's in-flight window bounds them.
-      const queue = this.#queue, head = this.#head;
-      let i = Math.max(head, this.#zeroFrom);
-      while (i < queue.length && queue[i]!.packet.qos !== 0) i++;
+      let i = Math.max(this.#head, this.#zeroFrom);
+      while (i < queue.length && queue[i]?.packet.qos !== 0) i++;
       this.#zeroFrom = i;
       this.dropped++;
       if (i === queue.length) return;
-      // The messages before it move up a slot, not the queue after it (as
-      // splice() did, 10–700 µs a drop at 1000–100 000 queued): none when all are QoS 0.
-      queue.copyWithin(head + 1, head, i);
-      queue[this.#head++] = undefined;
-      this.#zeroFrom++;
-      this.#compact();
+      // Its slot is left empty, nothing moved (splice() moved the queue after
+      // it, and moving the messages before it moved a QoS 1 backlog on every
+      // drop: 20 000 QoS 0 messages behind 50 000 QoS 1 ones took 30 s); the
+      // empty slots go once they outnumber the messages.
+      queue[this.#zeroFrom++] = undefined;
+      if (++this.#holes * 2 > queue.length - this.#head) {
+        this.#queue = queue.filter((q) => q);
+        this.#head = this.#zeroFrom = this.#holes = 0;
+      }
     }
     if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
@@ -246,10 +251,10 @@ export class Inbox {
     if (this.#head === queue.length) return;
     let kept = this.#head;
     for (let i = this.#head; i < queue.length; i++) {
-      if (queue[i]!.packet.qos !== 1) queue[kept++] = queue[i];
+      if (queue[i] && queue[i]!.packet.qos !== 1) queue[kept++] = queue[i];
     }
     queue.length = kept;
-    this.#zeroFrom = 0;
+    this.#zeroFrom = this.#holes = 0;
     if (kept === this.#head) {
       queue.length = this.#head = 0;
       this.#drained?.();
@@ -260,7 +265,9 @@ export class Inbox {
   #take(): Incoming | undefined {
     const queue = this.#queue;
     if (this.#head === queue.length) return undefined;
-    const q = queue[this.#head];
+    let q;
+    // Past the empty slots: a message follows them.
+    while (!(q = queue[this.#head])) this.#head++, this.#holes--;
     queue[this.#head++] = undefined;
     this.#took++;
     if (this.#head === queue.length) {

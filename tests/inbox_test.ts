@@ -364,3 +364,46 @@ test("drained(): a message handed straight to a waiting call counts as taken: th
   assert.equal((await inbox.receive(undefined)).topic, "b");
   await wait;
 });
+
+test("a full queue drops its oldest QoS 0 message without moving the QoS 1 messages queued before it", async () => {
+  // A broker that keeps sending QoS 1 and QoS 0 messages to a consumer that
+  // does not keep up: the QoS 1 ones stay, so the oldest QoS 0 message sits
+  // behind more of them with each drop. Counted: array slots moved or copied.
+  const proto = Array.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const methods = ["splice", "copyWithin", "slice", "filter"] as const;
+  const saved = methods.map((m) => proto[m]);
+  let moved = 0;
+  proto.splice = function (this: unknown[], start, del = 0, ...items) {
+    moved += Math.max(0, this.length - (start as number) - (del as number)) + items.length;
+    return saved[0].call(this, start, del, ...items);
+  };
+  proto.copyWithin = function (this: unknown[], target, start, end) {
+    moved += Math.max(0, ((end as number) ?? this.length) - (start as number));
+    return saved[1].call(this, target, start, end);
+  };
+  for (const i of [2, 3] as const) {
+    proto[methods[i]] = function (this: unknown[], ...a: unknown[]) {
+      const r = saved[i].apply(this, a) as unknown[];
+      moved += i === 3 ? this.length : r.length;
+      return r;
+    };
+  }
+  const pairs = 20_000;
+  const { inbox, push } = setup(1000);
+  try {
+    for (let i = 0; i < pairs; i++) push(`q1/${i}`, 1), push(`q0/${i}`, 0);
+  } finally {
+    methods.forEach((m, i) => (proto[m] = saved[i]));
+  }
+  // Full from the 500th pair on: 500 QoS 0 messages stay, the newest.
+  assert.equal(inbox.dropped, pairs - 500);
+  const left: string[] = [];
+  for (let m; (m = await inbox.check());) left.push(m.topic);
+  assert.deepEqual(
+    left,
+    Array.from({ length: pairs }, (_, i) => i < pairs - 500 ? [`q1/${i}`] : [`q1/${i}`, `q0/${i}`])
+      .flat(),
+  );
+  // A few slots a drop, not the QoS 1 backlog's length (about 2 × 10^8 in all).
+  assert.ok(moved < 50 * pairs, `${moved} slots moved for ${pairs - 500} drops`);
+});
