@@ -47,6 +47,9 @@ const HOLD_BYTES = 1_048_576, HOLD_PACKETS = 16_384;
  */
 export const WRITTEN: WeakMap<Promise<void>, number> = new WeakMap();
 
+/** Channels detached, and why: a write cut short by that rejects with the reason. */
+const LOST: WeakMap<Channel, Error> = new WeakMap();
+
 /** Batches and writes a client's packets on one channel at a time. */
 export class Writer {
   /** DISCONNECT is queued: nothing more goes out on this channel (MQTT-3.14.4-2). */
@@ -81,6 +84,7 @@ export class Writer {
 
   /** The channel is gone: what waited for a write rejects with `error`, unwritten bytes are dropped. */
   detach(error: Error): void {
+    if (this.#ch) LOST.set(this.#ch, error);
     this.#ch = null;
     this.#batch?.reject(error);
     this.#batch = null;
@@ -188,7 +192,9 @@ export class Writer {
           this.#owner.written(this.#sent);
           batch?.resolve();
         } catch (e) {
-          const error = new MQTTConnectionError(
+          // The connection ended first (the keepalive found this write stuck): its reason, not
+          // the transport's word for the write it cut short ("operation canceled").
+          const error = LOST.get(ch) as MQTTConnectionError ?? new MQTTConnectionError(
             `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );

@@ -401,6 +401,34 @@ test("a broker that floods QoS 0 but reads nothing: the stuck write is found dea
   }
 }, { timeout: 15_000 });
 
+test(
+  "a publish whose write the keepalive found stuck rejects with the keepalive's error",
+  async () => {
+    const broker = await floodingDeafBroker();
+    const c = new MQTTClient(uniqueId("stuck"), broker.url, { keepalive: 1 });
+    try {
+      const lost = new Promise<Error>((resolve) =>
+        c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+          once: true,
+        })
+      );
+      await c.connect();
+      // QoS 0, awaited: it settles when its write does. 64 MB stalls the write.
+      const big = c.publish("big", new Uint8Array(64 * 1024 * 1024)).catch((e) => e);
+      const error = await withTimeout(lost, 8000, "the connection found dead");
+      assert.match(error.message, /no answer to PINGREQ/);
+      const rejected = await big;
+      assert.ok(rejected instanceof MQTTConnectionError, String(rejected));
+      // Before, the transport's own word for the write cut short: "operation canceled".
+      assert.equal(rejected.message, error.message);
+    } finally {
+      await c.disconnect().catch(() => {});
+      await broker.close();
+    }
+  },
+  { timeout: 15_000 },
+);
+
 test("ping() with keepalive 0 to a broker that never answers it: the connection ends, no hang", async () => {
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer);
