@@ -179,7 +179,10 @@ export interface MQTTClientOptions {
   sessionExpiryInterval?: number | undefined;
   /** How many QoS 1 and 2 messages the broker may send at once, unacknowledged; default 65535. */
   receiveMaximum?: number | undefined;
-  /** Highest topic alias the broker may use towards this client; default 0 (none). */
+  /**
+   * Highest topic alias the broker may use towards this client; default 0 (none).
+   * Each alias keeps its topic for the connection: up to this many topics held.
+   */
   topicAliasMaximum?: number | undefined;
   /** Ask for the broker's Response Information (a base for response topics); default false. */
   requestResponseInformation?: boolean | undefined;
