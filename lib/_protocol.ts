@@ -375,7 +375,8 @@ export class Protocol {
   /** Frees `id`, acknowledged: requests waiting for an id or for room go, in call order. */
   #release(id: number): void {
     this.#store.outgoing.delete(id); // first: if its save throws, end() settles the request
-    this.#inflight.delete(id);
+    // All were in use: `id` is the one free, so the next is taken there, not after 65 535 looks.
+    if (this.#inflight.delete(id) && this.#inflight.size === 65534) this.#lastId = id - 1 || 65535;
     this.#drain();
   }
 

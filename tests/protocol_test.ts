@@ -228,6 +228,35 @@ test("packet ids exhausted: the next request waits, in call order, for an acknow
   assert.deepEqual(b.value, [1, 0x80]);
 });
 
+test("packet ids exhausted: a freed id goes to the next waiter without a search of all 65 535", () => {
+  // A broker that acknowledges out of order (here newest first): each freed
+  // id was found by looking at every id after the last one given, 65 535
+  // looks a request (4 465 waiting publishes took 7 s). Counted: Map lookups.
+  const h = harness();
+  h.connect(true);
+  for (let i = 1; i <= 65535; i++) request(h.core, "unsuback");
+  h.sent();
+  const waiting = Array.from({ length: 1000 }, () => request(h.core, "unsuback"));
+  const has = Map.prototype.has;
+  let looks = 0;
+  Map.prototype.has = function (this: Map<unknown, unknown>, key: unknown) {
+    looks++;
+    return has.call(this, key);
+  };
+  try {
+    for (let id = 65535; id > 64535; id--) h.core.handle({ type: "unsuback", packetId: id });
+  } finally {
+    Map.prototype.has = has;
+  }
+  // Each waiter took the id just freed, as the search found it.
+  assert.deepEqual(
+    ids(h.sent()),
+    Array.from({ length: 1000 }, (_, i) => `unsubscribe ${65535 - i}`),
+  );
+  assert.equal(waiting.filter((t) => t.state === "pending").length, 1000);
+  assert.ok(looks < 20 * 1000, `${looks} Map lookups for 1000 ids handed on`);
+});
+
 test("requests waiting for an id reject when the connection ends", () => {
   const h = harness();
   h.connect(true);
