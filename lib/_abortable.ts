@@ -47,21 +47,26 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
   }
   if (signal.aborted) return Promise.reject(signal.reason);
   const all = waits;
+  return new Promise<T>((resolve, reject) => {
+    const off = onAbort(signal, () => (all.delete(w), reject(signal.reason)));
+    const w: Waiter = {
+      resolve: (v) => (off(), resolve(v as T)),
+      reject: (e) => (off(), reject(e)),
+    };
+    all.add(w);
+  });
+}
+
+/** Runs `fn` once `signal` aborts (see `ABORTS`); returns what withdraws it. */
+export function onAbort(signal: AbortSignal, fn: () => void): () => void {
   let on = ABORTS.get(signal);
   if (!on) {
     const each = on = new Set();
-    ABORTS.set(signal, on);
+    ABORTS.set(signal, each);
     signal.addEventListener("abort", () => each.forEach((f) => f()), { once: true });
   }
-  return new Promise<T>((resolve, reject) => {
-    const w: Waiter = {
-      resolve: (v) => (on!.delete(onAbort), resolve(v as T)),
-      reject: (e) => (on!.delete(onAbort), reject(e)),
-    };
-    const onAbort = () => (all.delete(w), reject(signal.reason));
-    all.add(w);
-    on!.add(onAbort);
-  });
+  const set = on.add(fn);
+  return () => void set.delete(fn);
 }
 
 /**

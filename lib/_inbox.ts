@@ -6,6 +6,7 @@
 // out without an async function or a waiter, in one settled promise.
 import type { Incoming, Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
+import { onAbort } from "./_abortable.ts";
 import type { Message, MessageCallback } from "./options.ts";
 
 /** What the inbox needs from the connection. */
@@ -324,21 +325,19 @@ export class Inbox {
     if (this.#waiters === NONE) this.#waiters = [];
     if (!signal) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
     return new Promise((resolve, reject) => {
-      const done = () => signal.removeEventListener("abort", onAbort);
       const waiter: Pending<Incoming> = {
-        resolve: (q) => (done(), resolve(q)),
-        reject: (e) => (done(), reject(e)),
+        resolve: (q) => (off(), resolve(q)),
+        reject: (e) => (off(), reject(e)),
       };
       // Only a waiter still waiting is withdrawn: one already handed a
       // message resolves with it, so no message is lost to an abort.
-      const onAbort = () => {
+      const off = onAbort(signal, () => {
         const i = this.#waiters.indexOf(waiter);
         if (i !== -1) {
           this.#waiters.splice(i, 1);
           reject(signal.reason);
         }
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
+      });
       this.#waiters.push(waiter);
     });
   }

@@ -3,7 +3,7 @@
 // that topic that carries the same data. Replies go only to their request():
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
-import { abortable, timeLimit } from "./_abortable.ts";
+import { abortable, onAbort, timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
@@ -94,9 +94,8 @@ export class Requests {
         over.abort();
         w.cancel();
         this.#waiting.delete(key);
-        o.signal?.removeEventListener("abort", onAbort);
+        off?.();
       };
-      const onAbort = () => (done(), reject(o.signal!.reason));
       const w: Waiting = {
         resolve: (m) => (done(), resolve(m)),
         reject: (e) => (done(), reject(e)),
@@ -108,7 +107,7 @@ export class Requests {
             ),
           )),
       };
-      o.signal?.addEventListener("abort", onAbort, { once: true });
+      const off = o.signal && onAbort(o.signal, () => (done(), reject(o.signal!.reason)));
       this.#waiting.set(key, w);
     });
     void this.#send(key, topic, payload, options, over.signal);
