@@ -7,7 +7,7 @@ import { encodePublish } from "./codec/publish.ts";
 import { encodeSubscribe } from "./codec/subscribe.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Connection } from "./_connection.ts";
-import type { Acked, AckKind } from "./_protocol.ts";
+import type { Acked, AckKind, Request } from "./_protocol.ts";
 import type { CheckedPublish } from "./_checks.ts";
 import { checkLimits } from "./_limits.ts";
 import { headerLength } from "./codec/_varint.ts";
@@ -159,23 +159,30 @@ export class Outbox {
     filters?: number,
     packet?: PublishPacket,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) =>
-      this.#conn.core.send({
-        kind,
-        bytes,
-        idAt,
-        keep,
-        filters,
-        signal,
-        packet,
-        resolve: (value, properties) =>
-          (resolve as (v: unknown) => void)(
-            filters === undefined
-              ? value
-              : { codes: value, reasonString: properties?.reasonString },
-          ),
-        reject,
-      })
+    let r!: Request;
+    const sent = new Promise<T>((resolve, reject) =>
+      this.#conn.core.send(
+        r = {
+          kind,
+          bytes,
+          idAt,
+          keep,
+          filters,
+          signal,
+          packet,
+          resolve: (value, properties) =>
+            (resolve as (v: unknown) => void)(
+              filters === undefined
+                ? value
+                : { codes: value, reasonString: properties?.reasonString },
+            ),
+          reject,
+        },
+      )
     );
+    // Aborted while it waits for its turn, it leaves the queue at once: a
+    // broker that stopped acknowledging must not pile up given-up requests.
+    if (signal) void abortable(sent, signal).catch(() => this.#conn.core.drop(r));
+    return sent;
   }
 }

@@ -30,14 +30,9 @@ import type {
   ProtocolOutput,
   Request,
 } from "./_protocol_types.ts";
+import { V4 } from "./_protocol_types.ts";
 
 const noop = () => {};
-const V4: ProtocolOptions = {
-  version: 4,
-  receiveMaximum: 65535,
-  topicAliasMaximum: 0,
-  autoTopicAlias: false,
-};
 
 // Empty collections every client shares until it needs its own: an idle
 // client carries no empty Map, Set or array. Never written to: the session
@@ -325,6 +320,12 @@ export class Protocol {
     const id = first && this.#room(request) ? this.#takeId() : undefined;
     if (id !== undefined) this.#sendAs(id, request);
     else (this.#waiting === NONE ? this.#waiting = [] : this.#waiting).push(request);
+  }
+
+  /** Drops `r` if it still waits for its turn (its signal aborted): a stalled broker keeps none. */
+  drop(r: Request): void {
+    const i = this.#waiting.indexOf(r);
+    if (i >= 0) this.#waiting.splice(i, 1)[0].reject(r.signal?.reason);
   }
 
   /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */

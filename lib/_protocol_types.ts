@@ -68,6 +68,14 @@ export interface ProtocolOptions {
   autoTopicAlias: boolean;
 }
 
+/** The settings of a 3.1.1 client. */
+export const V4: ProtocolOptions = {
+  version: 4,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 0,
+  autoTopicAlias: false,
+};
+
 /** A received PUBLISH, with the connection and the session it came in. */
 export interface Incoming {
   packet: PublishPacket;
