@@ -22,22 +22,21 @@ import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, connackFirst, outOfTurn, unexpectedAck } from "./_acks.ts";
 
 export type * from "./_protocol_types.ts";
-import type {
-  Incoming,
-  InFlight,
-  Pending,
-  ProtocolOptions,
-  ProtocolOutput,
-  Request,
+import {
+  type Incoming,
+  type InFlight,
+  type Pending,
+  type ProtocolOptions,
+  type ProtocolOutput,
+  type Request,
+  V4,
 } from "./_protocol_types.ts";
-import { V4 } from "./_protocol_types.ts";
 
 const noop = () => {};
 
-// Empty collections every client shares until it needs its own: an idle
-// client carries no empty Map, Set or array. Never written to: the session
-// store, the id map and the arrays are replaced before their first set, add
-// or push.
+// Empty collections every client shares until it needs its own: an idle client carries no
+// empty Map, Set or array. Never written to: the session store, the id map and the arrays are
+// replaced before their first set, add or push.
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
 const NO_IDS = new Map<number, InFlight>();
 const NONE: never[] = [];
