@@ -55,9 +55,11 @@ async function handlerFailsAfterResume(robust: boolean, version: ProtocolVersion
   sub.set_callback(async (_topic, msg) => {
     if (first) {
       first = false;
-      // Lost and resumed while this runs; the broker's resend has come.
+      // Lost and resumed while this runs; the broker's resend has come. The loss is
+      // awaited as an event: the robust client may be back before a poll would see it.
+      const lost = new Promise((r) => sub.addEventListener("disconnected", r, { once: true }));
       proxy.cut();
-      await until(() => !sub.connected, "the loss is seen");
+      await lost;
       if (!robust) await sub.connect(false);
       await until(() => sub.connected && resent.size > 0, "the broker resends the message");
       throw new Error("handler failed");
