@@ -16,7 +16,7 @@ const WAITS = new WeakMap<Promise<unknown>, Set<Waiter>>();
 // The waits each signal ends, run by one listener of its own: adding a
 // listener looks through those already there (Deno, Bun and Node), and Node
 // warns past 10. 40 000 publishes waiting offline on one took 6 s to make.
-const ABORTS = new WeakMap<AbortSignal, Set<() => void>>();
+const ABORTS = new WeakMap<AbortSignal, Aborts>();
 
 /** A promise with its own settling functions (a wait that something else ends). */
 export interface Settleable<T> extends Pending<T> {
@@ -57,16 +57,28 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
   });
 }
 
+/** The waits one signal ends (see `ABORTS`), and its one listener. */
+class Aborts extends Set<() => void> {
+  handleEvent(): void {
+    this.forEach((f) => f());
+  }
+}
+
 /** Runs `fn` once `signal` aborts (see `ABORTS`); returns what withdraws it. */
 export function onAbort(signal: AbortSignal, fn: () => void): () => void {
   let on = ABORTS.get(signal);
   if (!on) {
-    const each = on = new Set();
-    ABORTS.set(signal, each);
-    signal.addEventListener("abort", () => each.forEach((f) => f()), { once: true });
+    ABORTS.set(signal, on = new Aborts());
+    signal.addEventListener("abort", on, { once: true });
   }
   const set = on.add(fn);
-  return () => void set.delete(fn);
+  // The last wait withdrawn takes the listener with it: a long-lived signal keeps nothing.
+  return () => {
+    if (set.delete(fn) && !set.size) {
+      ABORTS.delete(signal);
+      signal.removeEventListener("abort", set);
+    }
+  };
 }
 
 /**
