@@ -193,9 +193,10 @@ export class Writer {
           batch?.resolve();
         } catch (e) {
           // The connection ended first (the keepalive found this write stuck): its reason, not
-          // the transport's word for the write it cut short ("operation canceled").
-          const error = LOST.get(ch) as MQTTConnectionError ?? new MQTTConnectionError(
-            `Connection lost while writing: ${(e as Error)?.message ?? e}`,
+          // the transport's word for the write it cut short ("operation canceled"), which stays
+          // the cause (a reset's EPIPE says more than the reader's "closed by the broker").
+          const error = new MQTTConnectionError(
+            LOST.get(ch)?.message ?? `Connection lost while writing: ${(e as Error)?.message ?? e}`,
             { cause: e },
           );
           if (batch) {
