@@ -378,9 +378,13 @@ async function floodingDeafBroker() {
   };
 }
 
-test("a broker that floods QoS 0 but reads nothing: the stuck write is found dead", async () => {
+/**
+ * A client with keepalive 1 s whose 64 MB QoS 0 publish, awaited, stalls against
+ * `floodingDeafBroker()`: the error the connection ended with, and the publish's.
+ */
+async function stuckWrite(id: string): Promise<{ error: Error; rejected: unknown }> {
   const broker = await floodingDeafBroker();
-  const c = new MQTTClient(uniqueId("flood"), broker.url, { keepalive: 1 });
+  const c = new MQTTClient(uniqueId(id), broker.url, { keepalive: 1 });
   try {
     const lost = new Promise<Error>((resolve) =>
       c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
@@ -390,41 +394,30 @@ test("a broker that floods QoS 0 but reads nothing: the stuck write is found dea
     await c.connect();
     // 64 MB: more than the loopback socket buffers take, so the write stalls.
     const big = c.publish("big", new Uint8Array(64 * 1024 * 1024)).catch((e) => e);
-    // Before, each byte the broker sent cleared the PINGREQ still queued behind the
-    // stuck write, and the connection was never found dead.
     const error = await withTimeout(lost, 8000, "the connection found dead");
-    assert.ok(error instanceof MQTTConnectionError, String(error));
-    assert.ok((await big) instanceof MQTTConnectionError);
+    return { error, rejected: await big };
   } finally {
     await c.disconnect().catch(() => {});
     await broker.close();
   }
+}
+
+test("a broker that floods QoS 0 but reads nothing: the stuck write is found dead", async () => {
+  // Before, each byte the broker sent cleared the PINGREQ still queued behind the
+  // stuck write, and the connection was never found dead.
+  const { error, rejected } = await stuckWrite("flood");
+  assert.ok(error instanceof MQTTConnectionError, String(error));
+  assert.ok(rejected instanceof MQTTConnectionError);
 }, { timeout: 15_000 });
 
 test(
   "a publish whose write the keepalive found stuck rejects with the keepalive's error",
   async () => {
-    const broker = await floodingDeafBroker();
-    const c = new MQTTClient(uniqueId("stuck"), broker.url, { keepalive: 1 });
-    try {
-      const lost = new Promise<Error>((resolve) =>
-        c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
-          once: true,
-        })
-      );
-      await c.connect();
-      // QoS 0, awaited: it settles when its write does. 64 MB stalls the write.
-      const big = c.publish("big", new Uint8Array(64 * 1024 * 1024)).catch((e) => e);
-      const error = await withTimeout(lost, 8000, "the connection found dead");
-      assert.match(error.message, /no answer to PINGREQ/);
-      const rejected = await big;
-      assert.ok(rejected instanceof MQTTConnectionError, String(rejected));
-      // Before, the transport's own word for the write cut short: "operation canceled".
-      assert.equal(rejected.message, error.message);
-    } finally {
-      await c.disconnect().catch(() => {});
-      await broker.close();
-    }
+    const { error, rejected } = await stuckWrite("stuck");
+    assert.match(error.message, /no answer to PINGREQ/);
+    assert.ok(rejected instanceof MQTTConnectionError, String(rejected));
+    // Before, the transport's own word for the write cut short: "operation canceled".
+    assert.equal(rejected.message, error.message);
   },
   { timeout: 15_000 },
 );
