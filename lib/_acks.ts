@@ -1,5 +1,6 @@
 // What the broker's acknowledgements answer, checked against what they
-// acknowledge: for the protocol state (lib/_protocol.ts).
+// acknowledge, and what may come while a CONNACK is awaited: for the
+// protocol state (lib/_protocol.ts) and the reader (lib/_connection.ts).
 import type { ConnackPacket, Packet, SubackPacket, UnsubackPacket } from "./codec/packet.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
@@ -29,6 +30,25 @@ export function connackFirst(p: Packet, v5Clean: boolean): asserts p is ConnackP
   }
   if (v5Clean && p.sessionPresent && p.returnCode === 0) {
     throw outOfTurn("CONNACK with Session Present after a clean start", "MQTT-3.2.2-4");
+  }
+}
+
+/**
+ * While a CONNACK is awaited, the start of a packet in `chunk`: bytes that
+ * read as text cannot be one (CONNACK's and AUTH's first two bytes are not),
+ * so the error shows them: an HTTP answer (mqtt:// to a WebSocket port, the
+ * commonest wrong port) is then plain to see, not an MQTT rule its bytes
+ * happen to break further on.
+ *
+ * @throws {MQTTProtocolError} The bytes read as text (MQTT-3.2.0-1).
+ */
+export function connackStart(chunk: Uint8Array): void {
+  const text = /^[ -~]{4,}/.exec(String.fromCharCode(...chunk.subarray(0, 32)));
+  if (text) {
+    throw new MQTTProtocolError(
+      `Expected CONNACK first, got text "${text[0]}": not an MQTT listener?`,
+      "MQTT-3.2.0-1",
+    );
   }
 }
 

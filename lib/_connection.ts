@@ -1,8 +1,7 @@
-// One client's connections, one after another, and the parts that serve
-// them (as rumqttc's event loop drives its MqttState): opening within the
-// connect timeout, the CONNECT/CONNACK exchange, the reader that feeds the
-// protocol state, the writer its bytes go to, the inbox its messages go to,
-// the keepalive, and ending each connection exactly once.
+// One client's connections, one after another, and the parts that serve them (as rumqttc's
+// event loop drives its MqttState): opening within the connect timeout, the CONNECT/CONNACK
+// exchange, the reader that feeds the protocol state, the writer its bytes go to, the inbox its
+// messages go to, the keepalive, and ending each connection exactly once.
 import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
@@ -22,7 +21,8 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { connackStart, OWN_FAILURES, UNANSWERED } from "./_servers.ts";
+import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
+import { connackStart } from "./_acks.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";

@@ -1,7 +1,7 @@
 // The servers a client may connect to, which one it is on, and failover:
 // which failures move on to the next server, trying them in turn, and the
 // order a reconnect goes through them.
-import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+import { MQTTConnectionError, MQTTException } from "./errors.ts";
 import { type Endpoint, endpointUrl, parseServer } from "./transports/endpoint.ts";
 export { endpointUrl };
 
@@ -24,25 +24,6 @@ const MAX_REFERRED = 8;
 export function movesOn(error: unknown): boolean {
   if (error instanceof MQTTException) return SERVER_REFUSALS.includes(error.code);
   return error instanceof MQTTConnectionError && !OWN_FAILURES.has(error);
-}
-
-/**
- * While a CONNACK is awaited, the start of a packet in `chunk`: bytes that
- * read as text cannot be one (CONNACK's and AUTH's first two bytes are not),
- * so the error shows them: an HTTP answer (mqtt:// to a WebSocket port, the
- * commonest wrong port) is then plain to see, not an MQTT rule its bytes
- * happen to break further on.
- *
- * @throws {MQTTProtocolError} The bytes read as text (MQTT-3.2.0-1).
- */
-export function connackStart(chunk: Uint8Array): void {
-  const text = /^[ -~]{4,}/.exec(String.fromCharCode(...chunk.subarray(0, 32)));
-  if (text) {
-    throw new MQTTProtocolError(
-      `Expected CONNACK first, got text "${text[0]}": not an MQTT listener?`,
-      "MQTT-3.2.0-1",
-    );
-  }
 }
 
 /**
