@@ -71,9 +71,11 @@ export interface Broker {
   /**
    * Only on a broker from {@linkcode startMosquitto}: stops mosquitto with
    * SIGTERM (so that, with `persistence`, it saves its state), waits for its
-   * exit and starts it again with the same config on the same ports, ready.
+   * exit and starts it again with the same config on the same ports, ready;
+   * with `extraConfig`, those lines instead of the start's (a broker whose
+   * limits changed, say `max_qos 1`).
    */
-  restart?(): Promise<void>;
+  restart?(extraConfig?: string[]): Promise<void>;
 }
 
 /** Server-side TLS files for {@linkcode startMosquitto}; paths, copied so mosquitto can read them. */
@@ -202,6 +204,8 @@ interface Launch {
   log: string;
   /** The command the watchdog runs, kept for a restart. */
   argv: string[];
+  /** mosquitto: its options, to write its config again for a restart with other lines. */
+  opts?: MosquittoOptions;
 }
 
 const live = new Set<Launch>();
@@ -362,7 +366,9 @@ function launchMosquitto(opts: MosquittoOptions): Launch {
       ...(opts.websockets ? { wsPort: freePort() } : {}),
       ...(opts.tls ? { tlsPort: freePort() } : {}),
     };
-    return launch("mosquitto", dir, [bin, "-c", writeConfig(dir, ports, opts)], ports);
+    const l = launch("mosquitto", dir, [bin, "-c", writeConfig(dir, ports, opts)], ports);
+    l.opts = opts;
+    return l;
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -383,7 +389,7 @@ function writeConfig(dir: string, ports: Ports, opts: MosquittoOptions): string 
     // Written by the `mosquitto` user it drops to; saved on exit only, so
     // what survives a restart does not depend on when a timer fired.
     const data = join(dir, "data");
-    mkdirSync(data);
+    mkdirSync(data, { recursive: true }); // there already when written again for a restart
     chmodSync(data, 0o777);
     conf.push(`persistence_location ${data}/`, "autosave_interval 0");
   }
@@ -468,7 +474,7 @@ function launchAedes(): Launch {
  * the folder and its persistence file stay), waits for its exit, and
  * launches the same command in the same folder on the same ports.
  */
-async function restartLaunch(l: Launch): Promise<Launch> {
+async function restartLaunch(l: Launch, extraConfig?: string[]): Promise<Launch> {
   if (!live.has(l)) throw new Error(`Cannot restart ${l.kind}: it was stopped`);
   const pid = Number(readFileSync(join(l.dir, "pid"), "utf8"));
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -482,7 +488,10 @@ async function restartLaunch(l: Launch): Promise<Launch> {
   if (!gone) throw new Error(`${l.kind} did not exit within 10 s of SIGTERM`);
   live.delete(l);
   l.child.stdin?.destroy();
+  const opts = extraConfig ? { ...l.opts, extraConfig } : l.opts;
+  if (extraConfig) writeConfig(l.dir, l.ports!, opts!);
   const next = launch(l.kind, l.dir, l.argv, l.ports);
+  next.opts = opts;
   try {
     await ready(next, TIMEOUT[l.kind]);
     return next;
@@ -504,7 +513,7 @@ function asBroker(l: Launch, { port, wsPort, tlsPort }: Ports, owned = true): Br
     ...(tlsPort ? { tlsPort } : {}),
     stop: owned ? () => stopLaunch(current) : () => Promise.resolve(),
     ...(owned && l.kind === "mosquitto"
-      ? { restart: async () => void (current = await restartLaunch(current)) }
+      ? { restart: async (extra) => void (current = await restartLaunch(current, extra)) }
       : {}),
   };
 }
