@@ -341,12 +341,11 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         properties: this.core.broker,
       };
       this.acceptor?.accepted(server);
-      this.core.resend();
+      // MQTT 5: `dropped`, the kept publishes this broker's limits refuse.
+      const detail = { sessionPresent: ack.sessionPresent, ...this.core.resend() };
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
-      this.#target.dispatchEvent(
-        new CustomEvent("connected", { detail: { sessionPresent: ack.sessionPresent } }),
-      );
+      this.#target.dispatchEvent(new CustomEvent("connected", { detail }));
       return ack;
     } catch (e) {
       const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||

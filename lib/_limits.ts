@@ -13,6 +13,8 @@ import type {
 import { decodeFromBroker } from "./codec/decode.ts";
 import type { BodyDecoder } from "./codec/_framer.ts";
 import { outOfTurn } from "./_acks.ts";
+import type { SessionStore } from "./session_store.ts";
+import type { Pending } from "./_protocol_types.ts";
 
 /**
  * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
@@ -96,6 +98,31 @@ export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | u
     : max !== undefined && bytes.length > max
     ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
     : undefined;
+}
+
+/**
+ * MQTT 5: drops from the session (`s`; `ids`, the packet ids in flight) the
+ * publishes the CONNACK `b` refuses, each rejected with its error (a caller
+ * that stopped awaiting one learns it from the `connected` event's `dropped`).
+ * Returns their errors, if any.
+ */
+export function dropRefused(
+  b: ConnackProperties,
+  s: SessionStore,
+  ids: Map<number, Pending<unknown>>,
+): RangeError[] | undefined {
+  let dropped: RangeError[] | undefined;
+  for (const [id, bytes] of s.outgoing) {
+    const refused = bytes[0] >> 4 === 3 && keptRefusal(b, bytes);
+    if (refused) {
+      const e = new RangeError(`Cannot resend publish ${id}: ${refused}`);
+      (dropped ??= []).push(e);
+      s.outgoing.delete(id);
+      ids.get(id)?.reject(e);
+      ids.delete(id);
+    }
+  }
+  return dropped;
 }
 
 /**

@@ -17,7 +17,7 @@ import { ackRefusal } from "./codec/reason_codes.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
-import { keptRefusal } from "./_limits.ts";
+import { dropRefused, keptRefusal } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, connackFirst, outOfTurn, unexpectedAck } from "./_acks.ts";
 
@@ -187,18 +187,16 @@ export class Protocol {
   /**
    * CONNACK accepted: resends the session's unacknowledged packets, in order
    * (MQTT-4.4.0-1); MQTT 5 after Session Present 0, its publishes as new ones.
+   * Returns the errors of the kept publishes the broker's limits refuse, if any.
    */
-  resend(): void {
+  resend(): { dropped: RangeError[] } | undefined {
+    // MQTT 5: one the broker's new limits refuse would close every connection; it is dropped.
+    const dropped = this.limited
+      ? dropRefused(this.broker, this.#store, this.#inflight)
+      : undefined;
     let sent = 0;
     for (const [id, bytes] of this.#store.outgoing) {
-      const publish = bytes[0] >> 4 === 3;
-      // MQTT 5: one the broker's new limits refuse would close every connection; it rejects.
-      const refused = publish && keptRefusal(this.broker, bytes);
-      if (refused) {
-        this.#store.outgoing.delete(id);
-        this.#inflight.get(id)?.reject(new RangeError(`Cannot resend publish ${id}: ${refused}`));
-        this.#inflight.delete(id);
-      } else if (publish && sent >= this.#window) {
+      if (bytes[0] >> 4 === 3 && sent >= this.#window) {
         // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
         (this.#held === NONE ? this.#held = [] : this.#held).push(id);
       } else {
@@ -215,6 +213,7 @@ export class Protocol {
       }
     }
     this.#drain();
+    return dropped && { dropped };
   }
 
   /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */

@@ -101,7 +101,7 @@ export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
  * are remembered and renewed after a reconnect to a broker that lost the
  * session. All of them reject after `disconnect()`.
  *
- * Events (an `EventTarget`): `connected` (`detail.sessionPresent`),
+ * Events (an `EventTarget`): `connected` (`detail.sessionPresent`, MQTT 5 `detail.dropped`),
  * `disconnected` (`detail.error`), `reconnecting` ({@linkcode ReconnectingDetail}).
  *
  * @example
