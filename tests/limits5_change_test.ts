@@ -127,3 +127,73 @@ test(
   },
   OPTS,
 );
+
+test(
+  "robust client: publishes waiting for the old broker's Receive Maximum that the new limits refuse reject, naming the limit",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["max_inflight_messages 1"] });
+    const proxy = await proxyTo(broker);
+    const topic = uniqueId("limits-change-waiting");
+    const client = new RobustClient(uniqueId("w"), proxy.url, { protocolVersion: 5 });
+    client.DELAY = 0.05;
+    try {
+      await client.connect(false);
+      assert.equal(client.connack!.properties.receiveMaximum, 1);
+      proxy.blackhole(true);
+      const first = client.publish(`${topic}/first`, "first", false, 1); // in flight
+      const waiting = publishFour(client, topic); // waiting for a slot, never written
+      await offline(client, proxy);
+      proxy.blackhole(false);
+      await broker.restart!([...STRICT, "max_inflight_messages 1"]);
+      proxy.refuse(false);
+      await first;
+      const w = await Promise.all(waiting);
+      assert.match(
+        w[0],
+        /^RangeError: Cannot publish: QoS 2, over the broker's Maximum QoS 1 \(maximumQoS; MQTT-3\.2\.2-11\)$/,
+      );
+      assert.match(
+        w[1],
+        /^RangeError: Cannot publish: 3\d\d bytes, over the broker's Maximum Packet Size 100 \(maximumPacketSize; MQTT-3\.2\.2-15\)$/,
+      );
+      assert.match(
+        w[2],
+        /^RangeError: Cannot publish: retain, and the broker has no retained messages \(Retain Available 0, retainAvailable; MQTT-3\.2\.2-14\)$/,
+      );
+      assert.equal(w[3], "resolved");
+    } finally {
+      await client.disconnect();
+      proxy.close();
+      await broker.stop();
+    }
+  },
+  OPTS,
+);
+
+test(
+  "the keepalive follows each connection's CONNACK: Server Keep Alive 10 from a broker with max_keepalive 10, the client's own after a restart without",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["max_keepalive 10"] });
+    const client = new RobustClient(uniqueId("k"), broker.url, {
+      protocolVersion: 5,
+      keepalive: 60,
+    });
+    client.DELAY = 0.05;
+    const keepalives: number[] = [];
+    client.addEventListener("connected", () => keepalives.push(client.keepalive));
+    try {
+      await client.connect(false);
+      assert.equal(client.connack!.properties.serverKeepAlive, 10);
+      const back = new Promise((r) => client.addEventListener("connected", r, { once: true }));
+      await broker.restart!([]);
+      await back;
+      assert.equal(client.connack!.properties.serverKeepAlive, undefined);
+      assert.deepEqual(keepalives, [10, 60]);
+      await client.ping();
+    } finally {
+      await client.disconnect();
+      await broker.stop();
+    }
+  },
+  OPTS,
+);
