@@ -44,6 +44,7 @@ import { credentialFailure, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
+import { payloadBytes, renew } from "./_renew.ts";
 import type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.ts";
 import type { SslParams } from "./transports/types.ts";
 
@@ -158,6 +159,7 @@ export class MQTTClient extends SimpleClient {
   // yet make a session of it), and the subscriptions are not all renewed yet: the next connection
   // renews them even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
+  #most = [0, 0]; // see h.subscribed
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
   readonly #follow: boolean;
@@ -222,6 +224,10 @@ export class MQTTClient extends SimpleClient {
     h.run = (op, offlineBytes, signal) => this.#ride(op, offlineBytes, signal);
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subscriptions, codes, properties) => {
+      // The largest SUBSCRIBE the broker took, in filters and bytes: no renewal packet is larger.
+      const m = this.#most;
+      m[0] = Math.max(m[0], subscriptions.length);
+      m[1] = Math.max(m[1], payloadBytes(subscriptions));
       subscriptions.forEach((s, i) => {
         if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [s, properties]);
       });
@@ -449,23 +455,9 @@ export class MQTTClient extends SimpleClient {
     const present = await access.connectTo(this, server, clean, this.#stop.signal);
     if (!present) this.#renewOwed = true;
     if (this.#renewOwed && this.#subscriptions.size > 0) {
-      // One SUBSCRIBE per set of properties the filters were subscribed with.
-      const groups = new Map<SubscribeProperties | undefined, Subscription[]>();
-      for (const [s, props] of this.#subscriptions.values()) {
-        (groups.get(props) ?? groups.set(props, []).get(props)!).push(s); // not a copy per filter
-      }
-      for (const [props, subs] of groups) {
-        // disconnect() awaits this loop: it must not wait for a SUBACK that may never come.
-        // MQTT 5: a filter this broker's CONNACK refuses (no wildcards here, say) is left out,
-        // as a SUBACK's refusal leaves it; neither the reconnect nor kept publishes end on it.
-        const renew = (s: Subscription[]) =>
-          access.resubscribe(this, s, this.#stop.signal, props).then(() => true, (e) => {
-            if (!(e instanceof RangeError)) throw e;
-            this.log(true, e);
-            return false;
-          });
-        if (!await renew(subs) && subs.length > 1) { for (const s of subs) await renew([s]); }
-      }
+      // disconnect() awaits this: it must not wait for a SUBACK that may never come.
+      const log = (e: unknown) => this.log(true, e);
+      await renew(this, this.#subscriptions, this.#most, this.#stop.signal, log);
     }
     this.#renewOwed = false;
     return present;

@@ -1,0 +1,109 @@
+// The robust client's renewal of its subscriptions after a reconnect to a
+// broker without the session, under the broker's limits: a SUBSCRIBE larger
+// than any the application's own calls made may be one the broker refuses by
+// closing the connection (mosquitto's max_packet_size with MQTT 3.1.1, AWS
+// IoT's 8 filters per SUBSCRIBE), and a renewal that meets that every time
+// never ends.
+import assert from "node:assert/strict";
+import { MQTTClient } from "../lib/robust.ts";
+import { MQTTClient as SimpleClient } from "../mod.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
+import { startMosquitto } from "./_brokers.ts";
+import { acceptConnect, type HostileBroker, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+for (const v of [4, 5] as ProtocolVersion[]) {
+  test(
+    `MQTT ${
+      v === 4 ? "3.1.1" : "5"
+    }: filters subscribed one per call are renewed under mosquitto's max_packet_size, though all of them in one SUBSCRIBE would be over it`,
+    async () => {
+      const broker = await startMosquitto({ extraConfig: ["max_packet_size 512"] });
+      const u = uniqueId("mps");
+      const c = new MQTTClient(u, broker.host, { port: broker.port, protocolVersion: v });
+      c.DELAY = 0.02;
+      const filters = Array.from({ length: 60 }, (_, i) => `${u}/filter/${i}`); // ~1.6 KB in all
+      const pub = new SimpleClient(uniqueId("mpspub"), broker.host, { port: broker.port });
+      try {
+        await c.connect(false);
+        for (const f of filters) assert.equal(await c.subscribe(f, 1), 1);
+        const lost = () =>
+          new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+        const first = lost();
+        await broker.restart!(); // no persistence: the session is gone
+        await first;
+        // Before, the one SUBSCRIBE of every filter closed each new connection, for ever.
+        const outcome = await Promise.race([
+          c.reconnect().then(() => "renewed"),
+          lost().then(() => "lost again"),
+        ]);
+        assert.equal(outcome, "renewed");
+        await pub.connect();
+        for (const f of [filters[0], filters[59]]) {
+          await pub.publish(f, f, false, 1);
+          const m = await c.wait_msg();
+          assert.deepEqual([m.topic, text(m.payload)], [f, f]);
+        }
+      } finally {
+        await pub.disconnect().catch(() => {});
+        await c.disconnect();
+        await broker.stop();
+      }
+    },
+    { mosquitto: true, timeout: 30_000 },
+  );
+}
+
+test(
+  "a renewal goes in SUBSCRIBEs no larger than the application's: a broker that closes the connection over more than 8 filters (AWS IoT) renews them all",
+  async () => {
+    let hb: HostileBroker | undefined;
+    const renewals: string[][] = [];
+    let again!: () => void;
+    const reconnectedAgain = new Promise<string>((r) => again = () => r("reconnected again"));
+    await withHostileBroker(async (peer) => {
+      const i = hb!.peers.indexOf(peer);
+      if (i > 1) again();
+      await acceptConnect(peer); // Session Present 0, every time
+      for (let n = 0; n < (i === 0 ? 4 : 25);) {
+        const sub = await peer.expect("subscribe");
+        if (sub.subscriptions.length > 8) return peer.end(); // as AWS IoT: over its limit
+        if (i > 0) renewals.push(sub.subscriptions.map((s) => s.topic));
+        n += i === 0 ? 1 : sub.subscriptions.length;
+        await peer.write({
+          type: "suback",
+          packetId: sub.packetId,
+          returnCodes: sub.subscriptions.map(() => 1),
+        });
+      }
+      if (i === 0) return peer.end();
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      hb = broker;
+      const c = new MQTTClient(uniqueId("aws"), broker.url);
+      c.DELAY = 0;
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      await c.connect(false);
+      const all: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        const eight = Array.from({ length: 8 }, (_, j) => `aws/${k}/${j}`);
+        all.push(...eight);
+        await c.subscribe(eight.map((f) => [f, 1] as const));
+      }
+      await c.subscribe("aws/alone", 1);
+      all.push("aws/alone");
+      await lost;
+      assert.equal(
+        await Promise.race([c.reconnect().then(() => "renewed"), reconnectedAgain]),
+        "renewed",
+      );
+      assert.ok(renewals.every((r) => r.length <= 8), JSON.stringify(renewals));
+      assert.deepEqual(renewals.flat().sort(), all.sort());
+      await c.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  { timeout: 20_000 },
+);
