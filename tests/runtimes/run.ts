@@ -319,7 +319,8 @@ function npmApp(): Promise<string> {
  * per module resolution a TypeScript user may have: the types must resolve
  * and hold under strict settings without @types/node. Also with TypeScript
  * 6 (Deno's; npm's latest, 7, has the same DOM lib), whose `WebSocket` takes
- * no view of a `SharedArrayBuffer`.
+ * no view of a `SharedArrayBuffer`; and with TypeScript 5.2, the oldest the
+ * README promises: the first whose lib has `Symbol.asyncDispose`.
  */
 async function typecheckNpm(dir: string) {
   const resolutions = [
@@ -327,6 +328,7 @@ async function typecheckNpm(dir: string) {
     ["bundler", "esnext", "5.9.3"],
     ["node10", "esnext", "5.9.3"],
     ["bundler", "esnext", "6.0.3"],
+    ["node16", "node16", "5.2.2"],
   ];
   for (const [moduleResolution, module, typescript] of resolutions) {
     const config = join(dir, `tsconfig.${moduleResolution}.${typescript}.json`);
