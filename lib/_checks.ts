@@ -19,9 +19,14 @@ export function publishArgs(
   retain: boolean | { retain?: boolean; qos?: QoS },
   qos: QoS,
 ): { retain: boolean; qos: QoS } {
-  const o = typeof retain === "object" && retain !== null
-    ? { retain: retain.retain ?? false, qos: retain.qos ?? 0 }
-    : { retain, qos };
+  const given = typeof retain === "object" && retain !== null;
+  // After an options object, a positional qos (but 0, to reach the next argument) would go unused.
+  if (given && qos !== 0) {
+    throw new TypeError(
+      `Invalid qos ${String(qos)} after an options object: give it there, as { qos }`,
+    );
+  }
+  const o = given ? { retain: retain.retain ?? false, qos: retain.qos ?? 0 } : { retain, qos };
   checkBool("retain", o.retain);
   checkQos(o.qos);
   return o as { retain: boolean; qos: QoS };

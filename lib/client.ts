@@ -243,7 +243,7 @@ export class MQTTClient extends EventTarget {
    * @param topic Topic name (no wildcards).
    * @param msg Payload.
    * @param retain Retain flag, or `{ retain, qos, properties }`.
-   * @param qos QoS 0, 1 or 2.
+   * @param qos QoS 0, 1 or 2; after an options object, 0 (its `qos` is the one taken).
    * @param options MQTT 5: `properties` of the will, `willDelayInterval` included.
    * @throws {TypeError} A bad topic or payload, properties with MQTT 3.1.1 or an unknown one.
    * @throws {RangeError} A QoS out of range, or a payload over 65535 bytes.
@@ -349,7 +349,7 @@ export class MQTTClient extends EventTarget {
    * @param topic Topic name (no wildcards).
    * @param msg Payload: text (sent as UTF-8) or bytes.
    * @param retain Retain flag, or `{ retain, qos, properties, signal }`.
-   * @param qos 0, 1 or 2.
+   * @param qos 0, 1 or 2; after an options object, 0 (its `qos` is the one taken).
    * @param options `signal`: aborting it stops the wait for the acknowledgement
    * (QoS 0: for the write; the message may already be on its way); MQTT 5: `properties`.
    * @throws {TypeError} A bad topic, payload or property.

@@ -104,3 +104,23 @@ test("the robust client's DELAY given a string says it got a string", () => {
     /^RangeError: Invalid DELAY -1: must be a finite number of seconds, 0 or more$/,
   );
 });
+
+// After an options object in retain's place, a positional qos went unused
+// without a word: publish(t, m, { retain: true }, 1) was sent at QoS 0 and
+// resolved without waiting for a PUBACK. Only 0, the placeholder that reaches
+// the options after it, is taken there.
+test("after an options object, a positional qos other than 0 is a TypeError naming it", async () => {
+  const transport = () => Promise.reject(new Error("no connection expected"));
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, transport });
+  const refused = (qos: number) =>
+    new RegExp(
+      `^TypeError: Invalid qos ${qos} after an options object: give it there, as \\{ qos \\}$`,
+    );
+  await assert.rejects(c.publish("t", "m", { retain: true }, 1), refused(1));
+  await assert.rejects(c.publish("t", "m", { qos: 1 }, 2), refused(2));
+  assert.throws(() => c.set_last_will("t", "m", { retain: true }, 1), refused(1));
+  // A 0 there stays the way to reach the trailing options.
+  const signal = AbortSignal.abort(new Error("stop"));
+  await assert.rejects(c.publish("t", "m", { qos: 1 }, 0, { signal }), /^Error: stop$/);
+  c.set_last_will("t", "m", { qos: 2 }, 0);
+});
