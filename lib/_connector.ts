@@ -35,6 +35,8 @@ export class Connector {
   #stops = 0;
   // The disconnect() under way, which a second call joins.
   #leaving: Promise<void> | null = null;
+  // The DISCONNECT of the disconnect() under way, as a string ("undefined": the plain one).
+  #chosen: string | null = null;
   // Told by disconnect(): what a connect() awaits of the user's (credentials) ends with it.
   // Made only while one waits: an idle client holds no AbortController.
   #onStop: ((error: Error) => void) | null = null;
@@ -89,12 +91,21 @@ export class Connector {
    * disconnect()'s options checked, and encoded: the DISCONNECT they make.
    * Throws before anything changes, in the simple and the robust client alike;
    * else, with `count` (a disconnect() the user called), counts the call, which
-   * a connect() made before it must see (see `since`).
+   * a connect() made before it must see (see `since`). A call that would join
+   * one under way may not ask for another DISCONNECT: it would go unsent.
    */
   checkDisconnect(options: DisconnectOptions | undefined, count: boolean): Uint8Array | undefined {
     const max = this.#conn.core.broker.maximumPacketSize;
     const bytes = checkDisconnect(options, this.#config.version, this.sessionExpiry, max);
-    if (count) this.#stops++;
+    if (count) {
+      if (this.#chosen === null) this.#chosen = String(bytes);
+      else if (bytes && String(bytes) !== this.#chosen) {
+        throw new TypeError(
+          "Invalid disconnect() options: a disconnect() under way sends its own DISCONNECT",
+        );
+      }
+      this.#stops++;
+    }
     return bytes;
   }
 
@@ -118,7 +129,7 @@ export class Connector {
    * one runs joins it.
    */
   disconnect(bytes: Uint8Array | undefined): Promise<void> {
-    return this.#leaving ??= this.#stop(bytes).finally(() => this.#leaving = null);
+    return this.#leaving ??= this.#stop(bytes).finally(() => this.#leaving = this.#chosen = null);
   }
 
   async #stop(bytes: Uint8Array | undefined): Promise<void> {

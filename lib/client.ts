@@ -296,7 +296,8 @@ export class MQTTClient extends EventTarget {
    * connection. Pending operations, a waiting `wait_msg` and a `connect()`
    * under way included, reject with {@linkcode MQTTConnectionError}; nothing
    * is written after DISCONNECT. Does nothing when not connected. A second
-   * call while one runs joins it. Resolves once the transport is closed (a
+   * call while one runs joins it (MQTT 5: asking for another DISCONNECT, it
+   * is a TypeError). Resolves once the transport is closed (a
    * WebSocket after its closing handshake; the DISCONNECT write and the close
    * each wait at most 2 s), so the process may exit right after.
    *

@@ -76,3 +76,38 @@ for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] 
     { timeout: 15_000 },
   );
 }
+
+// A second disconnect() joins the first, whose DISCONNECT is the one sent: a
+// second that asked for another (MQTT 5 reason code 0x04, "publish my will")
+// resolved as if it had been sent, and the will was never published.
+for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] as const) {
+  test(
+    `${name}, MQTT 5: a second disconnect() asking for another DISCONNECT than the one under way is a TypeError`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await acceptConnect(peer);
+        await peer.clientClosed;
+      }, async (broker) => {
+        const c = new Client(uniqueId("dd"), broker.url, { protocolVersion: 5 });
+        await c.connect();
+        const first = c.disconnect({ reasonCode: 0, reasonString: "bye" });
+        await assert.rejects(
+          c.disconnect({ reasonCode: 0x04 }),
+          /^TypeError: Invalid disconnect\(\) options: a disconnect\(\) under way sends its own DISCONNECT$/,
+        );
+        // Joining stays: without options, or with the same ones.
+        await Promise.all([
+          first,
+          c.disconnect(),
+          c.disconnect({ reasonCode: 0, reasonString: "bye" }),
+        ]);
+        await broker.peers[0].clientClosed;
+        const sent = broker.peers[0].received;
+        assert.deepEqual(sent.map((p) => p.type), ["connect", "disconnect"]);
+        assert.equal((sent[1] as { reasonCode?: number }).reasonCode ?? 0, 0);
+        // Once it is over, a disconnect() may ask for any DISCONNECT again.
+        await c.disconnect({ reasonCode: 0x04 });
+      });
+    },
+  );
+}
