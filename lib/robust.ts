@@ -91,16 +91,15 @@ export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
  * The reconnecting client. Existing `umqtt.robust` code ports line by line;
  * see the module documentation for what it adds.
  *
- * `publish`, `subscribe`, `unsubscribe` and `wait_msg` take the simple
- * client's arguments, checked at once; then, while the connection is lost,
- * they wait for the reconnect and retry. A publish resolves once
- * acknowledged, however many reconnects that takes. While offline, at most
- * `maxOfflineMessages` publishes (`maxOfflineBytes` of payload) wait; a
- * payload larger than `maxOfflineBytes` published offline rejects with a
- * `RangeError`, and with `whenOfflineFull: "reject"` a publish that finds the
- * offline queue full rejects with an `MQTTConnectionError`. Subscriptions
- * are remembered and renewed after a reconnect to a broker that lost the
- * session. All of them reject after `disconnect()`.
+ * `publish`, `subscribe`, `unsubscribe` and `wait_msg` take the simple client's arguments, checked
+ * at once; then, while the connection is lost, they wait for the reconnect and retry. A publish
+ * resolves once acknowledged, however many reconnects that takes. While offline, at most
+ * `maxOfflineMessages` publishes (`maxOfflineBytes` of payload) wait; a payload larger than
+ * `maxOfflineBytes` published offline rejects with a `RangeError`, and with `whenOfflineFull:
+ * "reject"` a publish that finds the offline queue full rejects with an `MQTTConnectionError`.
+ * Subscriptions are remembered and renewed after a reconnect to a broker that lost the session. All
+ * of them reject after `disconnect()`. `ping()` does not wait: while offline it rejects at once
+ * with an `MQTTConnectionError`.
  *
  * Events (an `EventTarget`): `connected` (`detail.sessionPresent`, MQTT 5 `detail.dropped`),
  * `disconnected` (`detail.error`), `reconnecting` ({@linkcode ReconnectingDetail}).

@@ -1,10 +1,11 @@
 // What the README and the JSDoc promise about arguments, checked where an
 // audit of the docs against the running code found the code falling short.
 import assert from "node:assert/strict";
-import { MQTTClient } from "../mod.ts";
+import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { encode } from "../lib/codec/mod.ts";
-import { test } from "./_test.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
 
 // README "From MQTT.js": unknown keys in the options of connect are a
 // TypeError naming them, not ignored. After a positional clean_session the
@@ -123,4 +124,26 @@ test("after an options object, a positional qos other than 0 is a TypeError nami
   const signal = AbortSignal.abort(new Error("stop"));
   await assert.rejects(c.publish("t", "m", { qos: 1 }, 0, { signal }), /^Error: stop$/);
   c.set_last_will("t", "m", { qos: 2 }, 0);
+});
+
+// The robust client's JSDoc and README: ping() does not wait for the
+// reconnect, as publish and wait_msg do; offline it rejects at once. (The
+// reconnect never gets through: a ping() that waited for it would time out.)
+test("robust: ping() while offline rejects at once with MQTTConnectionError", async () => {
+  let n = 0;
+  // The first connection ends after CONNACK; a reconnect's gets no CONNACK.
+  await withHostileBroker(async (peer) => {
+    if (n++ > 0) return void await peer.clientClosed;
+    await acceptConnect(peer);
+    peer.end();
+  }, async (broker) => {
+    const c = new RobustClient(uniqueId("ping"), broker.url);
+    c.DELAY = 60;
+    c.log = () => {};
+    const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+    await c.connect();
+    await lost;
+    await assert.rejects(c.ping(), (e) => e instanceof MQTTConnectionError);
+    await c.disconnect();
+  });
 });
