@@ -120,3 +120,25 @@ export async function until(f: () => boolean, what: string, ms = 10_000): Promis
     await new Promise<void>((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * mulberry32: a generator of numbers in [0, 1), as `Math.random`, that gives
+ * the same ones in the same order for the same seed, so that a failing run's
+ * random choices can be replayed.
+ *
+ * @example
+ * ```ts
+ * import { seeded } from "./_test.ts";
+ * const a = seeded(42), b = seeded(42);
+ * if (a() !== b() || a() !== b()) throw new Error("not replayable");
+ * ```
+ */
+export function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6D2B79F5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

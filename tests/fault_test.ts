@@ -15,7 +15,13 @@ import { MemorySessionStore, type Message, type ProtocolVersion, type QoS } from
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { type LossReport, PacketLog } from "./_packet_log.ts";
-import { uniqueId, withTimeout } from "./_test.ts";
+import { seeded, uniqueId, withTimeout } from "./_test.ts";
+
+// The cuts' random choices (when, and where in the stream) come from this
+// seed: a failure prints it; replay with UMQTT_FAULT_SEED=<seed>. The timing of
+// the run itself still varies, so a replay repeats the choices, not every byte.
+const SEED = Number(Deno.env.get("UMQTT_FAULT_SEED") ?? Date.now() % 100_000);
+const replay = `seed ${SEED}; replay with UMQTT_FAULT_SEED=${SEED}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const noop = () => {};
@@ -27,6 +33,8 @@ interface Run {
   window: number;
   minCuts: number;
   restart: boolean;
+  /** The random choices of the cuts. */
+  random: () => number;
 }
 
 interface Figures {
@@ -208,7 +216,7 @@ async function faultRun(
     cutting = (async () => {
       let atCut = -1;
       while (cuts < run.minCuts || (!done && counts.size < run.total && !stalled())) {
-        await sleep(10 + Math.random() * 40);
+        await sleep(10 + run.random() * 40);
         // Cut again only once something got through since the last cut: on a
         // loaded machine a reconnect may take longer than the gap between
         // two cuts, and the run would then be cut faster than it can move.
@@ -222,11 +230,11 @@ async function faultRun(
         }
         // Cut now, or once a random number of bytes more has passed: inside
         // a packet, between PUBREC and PUBREL, wherever it falls.
-        if (Math.random() < 0.5) {
+        if (run.random() < 0.5) {
           log.note("cut");
           proxy.cut();
         } else {
-          const n = Math.floor(Math.random() * 4000);
+          const n = Math.floor(run.random() * 4000);
           log.note(`cut after ${n} bytes`);
           proxy.cutAfterBytes(n);
         }
@@ -317,6 +325,7 @@ forEachBroker(
           qos: 1,
           version,
           total: 10_000,
+          random: seeded(SEED * 10 + version + 1),
           window: 200,
           minCuts: 20,
           restart: own !== undefined,
@@ -359,6 +368,9 @@ forEachBroker(
       // aedes may deliver a message queued for a reconnecting subscriber after
       // newer live ones; mosquitto keeps the order, so the order is ours to keep.
       if (shared.name === "mosquitto") assertInOrder(firstSeen);
+    } catch (e) {
+      console.log(`${shared.name}, protocol level ${version}: failed with ${replay}`);
+      throw e;
     } finally {
       await own?.stop();
     }
@@ -380,6 +392,7 @@ forEachBroker(
           qos: 2,
           version,
           total: 2000,
+          random: seeded(SEED * 10 + version + 2),
           window: 100,
           minCuts: 20,
           restart: false,
@@ -427,6 +440,9 @@ forEachBroker(
         );
         assertInOrder(firstSeen);
       }
+    } catch (e) {
+      console.log(`${shared.name}, protocol level ${version}: failed with ${replay}`);
+      throw e;
     } finally {
       await own?.stop();
     }

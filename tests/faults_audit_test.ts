@@ -5,7 +5,7 @@ import { MQTTClient as Robust } from "../lib/robust.ts";
 import { MQTTClient, type ProtocolVersion } from "../mod.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
-import { test, uniqueId, until } from "./_test.ts";
+import { seeded, test, uniqueId, until } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -104,17 +104,6 @@ for (const version of [4, 5] as const) {
       { mosquitto: true, timeout: 30_000 },
     );
   }
-}
-
-/** mulberry32: the same faults, in the same order, for the same seed. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6D2B79F5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Replay a failure with UMQTT_FAULT_SEED=<the seed it printed>.
