@@ -20,7 +20,7 @@ import { seeded, uniqueId, withTimeout } from "./_test.ts";
 // The cuts' random choices (when, and where in the stream) come from this
 // seed: a failure prints it; replay with UMQTT_FAULT_SEED=<seed>. The timing of
 // the run itself still varies, so a replay repeats the choices, not every byte.
-const SEED = Number(Deno.env.get("UMQTT_FAULT_SEED") ?? Date.now() % 100_000);
+const SEED = Number(process.env.UMQTT_FAULT_SEED ?? Date.now() % 100_000); // process: Bun runs it too
 const replay = `seed ${SEED}; replay with UMQTT_FAULT_SEED=${SEED}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
