@@ -83,6 +83,34 @@ test("a text WebSocket frame ends the connection with an error naming it (MQTT-6
   });
 });
 
+test("a WebSocket closed by the server with a code: the loss names the code and reason", async () => {
+  // A gateway or broker that says why it ends the connection (1001 going
+  // away, 1008 policy, 1011 error): the user saw only "Connection closed by
+  // the broker". A plain close (1000) still reads as that.
+  for (const [code, reason] of [[1008, "not authorized: token expired"], [1011, ""], [1000, ""]]) {
+    await withWsServer((socket) => {
+      socket.onmessage = () => {
+        socket.send(CONNACK);
+        socket.onmessage = () => socket.close(code as number, reason as string); // on the PINGREQ
+      };
+    }, async (url) => {
+      const c = new MQTTClient(uniqueId("ws-code"), url);
+      const lost = new Promise<Error>((resolve) =>
+        c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error))
+      );
+      await c.connect();
+      const waiting = c.wait_msg().catch((e) => e);
+      await assert.rejects(c.ping());
+      const expected = code === 1000
+        ? /^Connection closed by the broker$/
+        : new RegExp(`closed by the server: code ${code}${reason ? `, ${reason}` : "$"}`);
+      assert.match((await lost).message, expected);
+      assert.match((await waiting).message, expected);
+      await c.disconnect();
+    });
+  }
+});
+
 test("connectWebSocket: closing the pair ends a pending read", async () => {
   const { connectWebSocket } = await import("../lib/transports/websocket.ts");
   for (const how of ["close()", "writable.close()"]) {

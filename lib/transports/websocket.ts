@@ -171,11 +171,23 @@ export async function connectWebSocket(
         // An empty frame carries no bytes (and a byte stream takes no empty chunk).
         if (data.byteLength > 0) c.enqueue(new Uint8Array(data));
       });
-      ws.addEventListener("close", () => {
+      ws.addEventListener("close", (e) => {
+        const { code, reason } = e as { code: number; reason?: string };
+        const ours = closed;
         closed = true;
         // Also after a close of ours (the writable's): a pending read ends.
         if (readEnded) return;
         readEnded = true;
+        // A code the server chose says why (1000: plain; 1005: none; 1006: dropped, no frame).
+        if (!ours && code > 1000 && code != 1005 && code != 1006) {
+          return c.error(
+            new Error(
+              `WebSocket to ${url} closed by the server: code ${code}${
+                reason ? `, ${reason}` : ""
+              }`,
+            ),
+          );
+        }
         c.close();
         c.byobRequest?.respond(0); // a pending BYOB read ends only this way
       });
