@@ -84,6 +84,9 @@ export class Keepalive {
       // held up, at most its length, since the CONNECT itself may have gone
       // out late (as timeLimit() does).
       this.#again = true;
+      // A PINGREQ due goes now, only the verdict waits: a hidden page's timers wake once a
+      // second (or minute), and a second wake-up before it would put it off by one more.
+      if (!this.#expired && this.#seconds) this.#owner.core.keepalive(now, this.#seconds * 1000);
       return this.#lookIn(this.#expired ? Math.min(late, this.#span) : 1, now);
     }
     this.#again = false;
