@@ -98,8 +98,9 @@ export class Connector {
     const max = this.#conn.core.broker.maximumPacketSize;
     const bytes = checkDisconnect(options, this.#config.version, this.sessionExpiry, max);
     if (count) {
-      if (this.#chosen === null) this.#chosen = String(bytes);
-      else if (bytes && String(bytes) !== this.#chosen) {
+      const key = String(bytes ?? "224,0"); // none: the plain DISCONNECT, as { reasonCode: 0 }
+      if (this.#chosen === null) this.#chosen = key;
+      else if (bytes && key !== this.#chosen) {
         throw new TypeError(
           "Invalid disconnect() options: a disconnect() under way sends its own DISCONNECT",
         );

@@ -111,3 +111,19 @@ for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] 
     },
   );
 }
+
+// The plain DISCONNECT is one, asked for with options or without.
+for (const [name, Client] of [["simple", MQTTClient], ["robust", RobustClient]] as const) {
+  test(`${name}, MQTT 5: disconnect() then disconnect({ reasonCode: 0 }) join: the same DISCONNECT`, async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.clientClosed;
+    }, async (broker) => {
+      const c = new Client(uniqueId("dd"), broker.url, { protocolVersion: 5 });
+      await c.connect();
+      await Promise.all([c.disconnect(), c.disconnect({ reasonCode: 0 }), c.disconnect({})]);
+      await broker.peers[0].clientClosed;
+      assert.deepEqual(broker.peers[0].received.map((p) => p.type), ["connect", "disconnect"]);
+    });
+  });
+}
