@@ -44,6 +44,11 @@ export interface Channel {
   write(bytes: Uint8Array, progress?: WriteProgress): Promise<void>;
   /** Closes both directions; a pending read ends. Never throws. */
   close(): Promise<void>;
+  /**
+   * Gathers the packet being read: the rest of a large one is read straight
+   * into its body (see Framer.room), not copied there from each chunk.
+   */
+  framer?: { room(min: number): Uint8Array | null };
 }
 
 interface Conn {
@@ -150,6 +155,9 @@ export function channel(pair: StreamPair): Channel {
  */
 class ConnChannel implements Channel {
   taken = 0;
+  framer?: { room(min: number): Uint8Array | null };
+  /** Where the pending read goes, when not #buf: a packet body's room. */
+  #room: Uint8Array | null = null;
   readonly #conn: Conn;
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
@@ -191,7 +199,8 @@ class ConnChannel implements Channel {
     if (this.#closed) return this.#sink!.data(this, null);
     this.#issued = performance.now();
     try {
-      this.#conn.read(this.#buf).then(this.#onRead, this.#onFail);
+      this.#room = this.framer?.room(MAX_READ) ?? null;
+      this.#conn.read(this.#room ?? this.#buf).then(this.#onRead, this.#onFail);
     } catch (e) {
       queueMicrotask(() => this.#onFail(e));
     }
@@ -207,6 +216,8 @@ class ConnChannel implements Channel {
       const fast = n < SMALL_READ && performance.now() - this.#issued < FAST_READ_MS;
       this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     }
+    // Read into a body's room: the bytes are where the framer wants them, not to be reused.
+    if (this.#room) return this.#sink!.data(this, view(this.#room, 0, n));
     const buf = this.#buf;
     const chunk = CHUNKS.copy(n === buf.length ? buf : view(buf, 0, n));
     const size = reuseSize(buf.length, n);

@@ -302,7 +302,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.#closeError = null;
       this.writer.attach(ch);
       this.core.start(clean);
-      this.#framer = new Framer(
+      this.#framer = ch.framer = new Framer(
         this.#config.maxPacketSize,
         brokerDecoder(this.#config.connectProperties),
         this.#config.version,

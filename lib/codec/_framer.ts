@@ -8,10 +8,10 @@ import { view } from "./_varint.ts";
 
 /**
  * The first buffer for a body split across chunks holds its whole length up
- * to this; a longer one doubles as its bytes come. So a header alone does not
- * make the decoder allocate all that `maxPacketSize` lets a packet declare
- * (up to 256 MiB) before any of it arrives, the class of mosquitto's
- * CVE-2023-0809; what a packet costs follows what was sent.
+ * to this; a longer one grows as its bytes come (see #grow). So a header
+ * alone does not make the decoder allocate all that `maxPacketSize` lets a
+ * packet declare (up to 256 MiB) before any of it arrives, the class of
+ * mosquitto's CVE-2023-0809; what a packet costs follows what was sent.
  */
 const FIRST_BODY = 65_536;
 
@@ -95,7 +95,10 @@ export class Framer {
         // Gathering a body split across chunks.
         const take = Math.min(n - i, this.#length - this.#filled);
         if (this.#filled + take > this.#body.length) this.#grow(this.#filled + take);
-        this.#body.set(view(chunk, i, i + take), this.#filled);
+        // A chunk read into room() is in place already.
+        if (chunk.buffer !== this.#body.buffer) {
+          this.#body.set(view(chunk, i, i + take), this.#filled);
+        }
         this.#filled += take;
         i += take;
         if (this.#filled === this.#length) {
@@ -178,9 +181,27 @@ export class Framer {
     }
   }
 
-  /** A body buffer for at least `need` bytes: twice as large, never past the body's length. */
+  /**
+   * Where the next `min` bytes or more of the body being gathered may be read
+   * in place, to be pushed then (no copy of them into the body): its free
+   * part, grown for them (to at most eight times what came and `min`). Null when
+   * no body is being gathered, or less than `min` of it is to come.
+   */
+  room(min: number): Uint8Array | null {
+    if (this.#body === null || this.#length - this.#filled < min) return null;
+    if (this.#body.length - this.#filled < min) this.#grow(this.#filled + min);
+    return view(this.#body, this.#filled, this.#body.length);
+  }
+
+  /**
+   * A body buffer for at least `need` bytes: twice as large, or once `need`
+   * is an eighth of the body, all of it. Doubling to the end allocated about
+   * three times a 64 MiB body (its last step, short of the length by the
+   * header's bytes, one more), and copied it twice over.
+   */
   #grow(need: number): void {
-    const body = new Uint8Array(Math.min(this.#length, Math.max(need, this.#body!.length * 2)));
+    const n = this.#length;
+    const body = new Uint8Array(n <= need * 8 ? n : Math.max(need, this.#body!.length * 2));
     body.set(view(this.#body!, 0, this.#filled));
     this.#body = body;
   }
