@@ -1,8 +1,22 @@
 // What the broker's acknowledgements answer, checked against what they
-// acknowledge, and what may come while a CONNACK is awaited: for the
-// protocol state (lib/_protocol.ts) and the reader (lib/_connection.ts).
-import type { ConnackPacket, Packet, SubackPacket, UnsubackPacket } from "./codec/packet.ts";
-import { MQTTProtocolError } from "./errors.ts";
+// acknowledge, what may come while a CONNACK is awaited and what a refusing
+// one means, and what a packet kept from an earlier connection awaits and is
+// sent again as: for the protocol state (lib/_protocol.ts) and the reader
+// (lib/_connection.ts).
+import {
+  type ConnackPacket,
+  connackReturnCodeMessage,
+  type Packet,
+  type ProtocolVersion,
+  type SubackPacket,
+  type UnsubackPacket,
+} from "./codec/packet.ts";
+import { encodeAck } from "./codec/publish.ts";
+import { reasonCodeMessage } from "./codec/reason_codes.ts";
+import { MQTTException, MQTTProtocolError } from "./errors.ts";
+import type { AckKind, InFlight } from "./_protocol_types.ts";
+
+const noop = () => {};
 
 const WAITS_FOR = {
   puback: "QoS 1 PUBLISH",
@@ -31,6 +45,21 @@ export function connackFirst(p: Packet, v5Clean: boolean): asserts p is ConnackP
   if (v5Clean && p.sessionPresent && p.returnCode === 0) {
     throw outOfTurn("CONNACK with Session Present after a clean start", "MQTT-3.2.2-4");
   }
+}
+
+/** The error for a CONNACK `ack` of MQTT `version` that refuses the connection. */
+export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQTTException {
+  const code = ack.returnCode, why = ack.properties?.reasonString;
+  return version === 5
+    ? new MQTTException(
+      `Connection refused: ${reasonCodeMessage(code)}${
+        why ? `: ${why}` : ""
+      } (CONNACK reason code 0x${code.toString(16)})`,
+      code,
+      why,
+      ack.properties?.serverReference,
+    )
+    : new MQTTException(connackReturnCodeMessage(code), code);
 }
 
 /**
@@ -77,4 +106,29 @@ export function ackCodes(p: SubackPacket | UnsubackPacket, filters: number): num
     );
   }
   return codes;
+}
+
+/** A packet kept from an earlier session, `bytes`, in flight, awaiting its acknowledgement. */
+export function kept(bytes: Uint8Array): InFlight {
+  // A PUBREL awaits PUBCOMP; a QoS 2 PUBLISH (flags 0b0100) PUBREC; a QoS 1 one PUBACK.
+  const kind = bytes[0] >> 4 === 6 ? "pubcomp" : bytes[0] & 4 ? "pubrec" : "puback";
+  return { kind, resolve: noop, reject: noop };
+}
+
+/**
+ * A kept packet, `bytes` under packet id `id` awaiting `kind`, to send again: a PUBLISH
+ * with DUP=1 (MQTT-3.3.1-1), unless published anew (`renewed`, see Protocol's renew).
+ */
+export function again(
+  bytes: Uint8Array,
+  id: number,
+  kind?: AckKind,
+  renewed?: boolean,
+): Uint8Array {
+  if (bytes[0] >> 4 !== 3 || renewed) return bytes;
+  // Past its PUBREC, kept as its PUBLISH by a 3.1.1 clean session: its PUBREL goes.
+  if (kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
+  const packet = bytes.slice();
+  packet[0] |= 0x08;
+  return packet;
 }

@@ -5,12 +5,7 @@
 import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.ts";
 import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
-import {
-  type AuthPacket,
-  type ConnackPacket,
-  connackReturnCodeMessage,
-  type DisconnectPacket,
-} from "./codec/packet.ts";
+import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
@@ -22,7 +17,7 @@ import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
-import { connackStart } from "./_acks.ts";
+import { connackRefusal, connackStart } from "./_acks.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
@@ -316,19 +311,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.writer.write(connect);
       const ack = await Promise.race([connack, timeout]);
       const code = ack.returnCode;
-      if (code !== 0) {
-        const why = ack.properties?.reasonString;
-        throw this.#config.version === 5
-          ? new MQTTException(
-            `Connection refused: ${reasonCodeMessage(code)}${
-              why ? `: ${why}` : ""
-            } (CONNACK reason code 0x${code.toString(16)})`,
-            code,
-            why,
-            ack.properties?.serverReference,
-          )
-          : new MQTTException(connackReturnCodeMessage(code), code);
-      }
+      if (code !== 0) throw connackRefusal(ack, this.#config.version);
       // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
       if (this.#ch !== ch) throw this.#closeError ?? this.notConnected("connect");
       this.connected = true;

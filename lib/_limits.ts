@@ -14,7 +14,7 @@ import { decodeFromBroker } from "./codec/decode.ts";
 import type { BodyDecoder } from "./codec/_framer.ts";
 import { outOfTurn } from "./_acks.ts";
 import type { SessionStore } from "./session_store.ts";
-import type { Pending } from "./_protocol_types.ts";
+import type { Pending, Request } from "./_protocol_types.ts";
 
 /**
  * MQTT 5: throws unless what the broker's CONNACK allows lets this publish,
@@ -98,6 +98,20 @@ export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | u
     : max !== undefined && bytes.length > max
     ? `${bytes.length} bytes, over the broker's Maximum Packet Size ${max} (maximumPacketSize; MQTT-3.2.2-15)`
     : undefined;
+}
+
+/**
+ * MQTT 5: rejects the publishes `waiting` for their turn since an earlier connection
+ * that the CONNACK `b` refuses, and takes them out.
+ */
+export function refuseWaiting(b: ConnackProperties, waiting: Request[]): void {
+  for (let i = 0; i < waiting.length; i++) {
+    const r = waiting[i], refused = keptRefusal(b, r.bytes);
+    if (refused) {
+      waiting.splice(i--, 1);
+      r.reject(new RangeError(`Cannot publish: ${refused}`));
+    }
+  }
 }
 
 /**

@@ -17,9 +17,9 @@ import { ackRefusal } from "./codec/reason_codes.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
-import { dropRefused, keptRefusal } from "./_limits.ts";
+import { dropRefused, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
-import { ackCodes, connackFirst, outOfTurn, unexpectedAck } from "./_acks.ts";
+import { ackCodes, again, connackFirst, kept, outOfTurn, unexpectedAck } from "./_acks.ts";
 
 export type * from "./_protocol_types.ts";
 import {
@@ -118,11 +118,7 @@ export class Protocol {
     this.#store = store ?? NO_SESSION;
     this.#out = out;
     this.#options = options;
-    for (const [id, bytes] of this.#store.outgoing) {
-      // A PUBREL awaits PUBCOMP; a QoS 2 PUBLISH (flags 0b0100) PUBREC; a QoS 1 one PUBACK.
-      const kind = bytes[0] >> 4 === 6 ? "pubcomp" : bytes[0] & 4 ? "pubrec" : "puback";
-      this.#ids().set(id, { kind, resolve: noop, reject: noop });
-    }
+    for (const [id, bytes] of this.#store.outgoing) this.#ids().set(id, kept(bytes));
   }
 
   /** The session store, to write to. */
@@ -201,30 +197,13 @@ export class Protocol {
         (this.#held === NONE ? this.#held = [] : this.#held).push(id);
       } else {
         sent++;
-        this.#out.write(this.#again(bytes, id));
+        this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
       }
     }
     // Publishes that waited for their turn on an earlier connection (see end()).
-    for (let i = 0; i < this.#waiting.length; i++) {
-      const r = this.#waiting[i], refused = keptRefusal(this.broker, r.bytes);
-      if (refused) {
-        this.#waiting.splice(i--, 1);
-        r.reject(new RangeError(`Cannot publish: ${refused}`));
-      }
-    }
+    refuseWaiting(this.broker, this.#waiting);
     this.#drain();
     return dropped && { dropped };
-  }
-
-  /** A kept packet to send again: a PUBLISH with DUP=1 (MQTT-3.3.1-1), unless published anew. */
-  #again(bytes: Uint8Array, id: number): Uint8Array {
-    if (bytes[0] >> 4 !== 3 || this.#renewed) return bytes;
-    // Past its PUBREC, kept as its PUBLISH by a 3.1.1 clean session: its PUBREL goes.
-    const kind = this.#inflight.get(id)?.kind;
-    if (kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
-    const packet = bytes.slice();
-    packet[0] |= 0x08;
-    return packet;
   }
 
   /**
@@ -387,7 +366,7 @@ export class Protocol {
     const held = this.#held, kept = this.#store.outgoing;
     while (held.length > 0 && kept.size - held.length < this.#window) {
       const id = held.shift()!, bytes = kept.get(id);
-      if (bytes) this.#out.write(this.#again(bytes, id));
+      if (bytes) this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
     }
     while (this.#waiting.length > 0) {
       const r = this.#waiting[0];
