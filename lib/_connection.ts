@@ -18,6 +18,7 @@ import { connectDefault, type Endpoint, endpointUrl } from "./transports/default
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart } from "./_acks.ts";
+import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
@@ -473,10 +474,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   failed(ch: Channel, e: unknown): void {
     if (e instanceof MQTTProtocolError) this.#fail(e, ch);
     else {
-      this.#teardown(
-        new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, { cause: e }),
-        ch,
-      );
+      const error = new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, {
+        cause: e,
+      });
+      // Reset by the broker: closed with bytes of ours unread (see _refusals.ts).
+      if (isReset(e)) RESET.add(error);
+      this.#teardown(error, ch);
     }
     this.#endRead(ch);
   }

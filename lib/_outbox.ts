@@ -65,6 +65,7 @@ export class Outbox {
    */
   #once(bytes: Uint8Array): Promise<void> {
     const writer = this.#conn.writer;
+    this.#conn.core.wroteQoS0();
     if (!this.#hooks.keepPending) return writer.send(bytes);
     // Where it ends in the next write, read before it is queued.
     const end = writer.queuedBytes + bytes.length;

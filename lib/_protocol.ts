@@ -20,6 +20,7 @@ import { TopicAliases } from "./_aliases.ts";
 import { dropRefused, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, outOfTurn, unexpectedAck } from "./_acks.ts";
+import { closedOn, givenUp } from "./_refusals.ts";
 
 export type * from "./_protocol_types.ts";
 import {
@@ -42,6 +43,8 @@ const NO_IDS = new Map<number, InFlight>();
 const NONE: never[] = [];
 // The broker's limits before its CONNACK, or when it sent none: never written to.
 const NO_PROPS: ConnackProperties = Object.freeze({});
+// A connection its CONNACK refused (see #taint).
+const REFUSED = -2;
 
 /** The protocol state of one client, across its connections. */
 export class Protocol {
@@ -97,8 +100,10 @@ export class Protocol {
   #session = 0;
   #online = false;
   #awaitingConnack = false;
-  // This connection's CONNACK refused it: the broker closes it and may send nothing more.
-  #refused = false;
+  // Which packet the broker may refuse by resetting this connection (_refusals.ts): 0, the oldest
+  // unacknowledged; an id, only that one (a QoS 0 PUBLISH went after it); -1, none (so until
+  // resend()). REFUSED: its CONNACK refused it, and the broker closes it and may send nothing more.
+  #taint = -1;
   // This connection asked for a clean start.
   #clean = false;
   // The session kept is a clean one's, ended with its connection (MQTT-3.1.2-6).
@@ -152,7 +157,7 @@ export class Protocol {
   start(clean: boolean): void {
     this.#online = true;
     this.#awaitingConnack = true;
-    this.#refused = false;
+    this.#taint = -1;
     this.#clean = clean;
     this.#renewed = false;
     this.#generation++;
@@ -187,9 +192,11 @@ export class Protocol {
    */
   resend(): { dropped: RangeError[] } | undefined {
     // MQTT 5: one the broker's new limits refuse would close every connection; it is dropped.
-    const dropped = this.limited
-      ? dropRefused(this.broker, this.#store, this.#inflight)
-      : undefined;
+    const dropped = givenUp(
+      this,
+      this.limited ? dropRefused(this.broker, this.#store, this.#inflight) : undefined,
+    );
+    this.#taint = 0;
     let sent = 0;
     for (const [id, bytes] of this.#store.outgoing) {
       if (bytes[0] >> 4 === 3 && sent >= this.#window) {
@@ -216,6 +223,8 @@ export class Protocol {
    * call order, ahead of anything published from then on.
    */
   end(error: Error, keepPending: boolean): void {
+    // Closed by the broker on a packet that it may refuse, the oldest unacknowledged: counted.
+    closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#pings);
     this.#online = false;
     this.#awaitingConnack = false;
     this.#pingSentAt = this.#pingTicket = 0;
@@ -382,6 +391,12 @@ export class Protocol {
     }
   }
 
+  /** A QoS 0 PUBLISH went out: nothing will say the broker took it, nor the packets after it. */
+  wroteQoS0(): void {
+    const first = this.#inflight.keys().next().value, t = this.#taint;
+    this.#taint = first && (t === 0 || t === first) ? first : -1;
+  }
+
   /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
   expectPong(pong: Pending<void> | null): void {
     (this.#pings === NONE ? this.#pings = [] : this.#pings).push(pong);
@@ -397,7 +412,7 @@ export class Protocol {
    * connection must be closed.
    */
   handle(p: Packet): void {
-    if (this.#refused) {
+    if (this.#taint === REFUSED) {
       const rule = this.#options.version === 5 ? "MQTT-3.2.2-7" : "MQTT-3.2.2-5";
       throw outOfTurn(`${p.type.toUpperCase()} after a refusing CONNACK`, rule);
     }
@@ -407,7 +422,7 @@ export class Protocol {
       connackFirst(p, this.#options.version === 5 && this.#clean);
       if (!this.#clean && !p.sessionPresent && p.returnCode === 0) this.#renew();
       this.#awaitingConnack = false;
-      this.#refused = p.returnCode !== 0;
+      if (p.returnCode !== 0) this.#taint = REFUSED;
       if (p.returnCode === 0) this.#ended = this.#clean;
       this.#limits(p.properties ?? NO_PROPS);
       this.#out.connack(p);
@@ -425,6 +440,10 @@ export class Protocol {
         // A PUBREC may come again for a PUBREL already sent: send it again.
         const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
         if (!f || (f.kind !== p.type && !rerec)) throw unexpectedAck(p.type, p.packetId);
+        // The broker read past an older packet: it refused none of this connection's by closing.
+        if (this.#inflight.size > 1 && this.#inflight.keys().next().value !== p.packetId) {
+          this.#taint = -1;
+        }
         const reason = "reasonCode" in p ? p.reasonCode ?? 0 : 0;
         if (reason >= 0x80 && p.type !== "pubcomp") {
           // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.
@@ -456,6 +475,7 @@ export class Protocol {
       case "pingresp":
         // Answers come in order: the first goes to the oldest PINGREQ.
         this.#pings.shift()?.resolve();
+        if (this.#inflight.size) this.#taint = -1; // perhaps read past the oldest unacknowledged
         return;
       case "disconnect":
         return this.#out.disconnected(p);

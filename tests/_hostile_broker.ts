@@ -53,6 +53,8 @@ export interface Peer {
   write(...data: (Uint8Array | number[] | Packet)[]): Promise<void>;
   /** Sends FIN: the broker closes its side. */
   end(): void;
+  /** Sends RST: the broker drops the connection, as one closed with bytes it had not read. */
+  reset(): void;
 }
 
 /** A running scripted broker. */
@@ -203,6 +205,9 @@ function makePeer(socket: Socket): Peer {
         // A write racing the client's close is part of the game, not a failure.
         socket.write(concat(bytes), () => resolve());
       });
+    },
+    reset() {
+      socket.resetAndDestroy();
     },
     end() {
       socket.end();
