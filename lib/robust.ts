@@ -101,7 +101,12 @@ export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
  * of them reject after `disconnect()`. `ping()` does not wait: while offline it rejects at once
  * with an `MQTTConnectionError`.
  *
- * Events (an `EventTarget`): `connected` (`detail.sessionPresent`, MQTT 5 `detail.dropped`),
+ * A publish, subscribe or unsubscribe the broker reset 3 connections in a row on (MQTT 3.1.1
+ * cannot say it refuses one: mosquitto's `max_packet_size`) rejects with a `RangeError` rather than
+ * be retried for ever (README "How messages flow" has the rule).
+ *
+ * Events (an `EventTarget`): `connected` (`detail.sessionPresent`; `detail.dropped`, the errors of
+ * kept publishes given up: MQTT 5 over the CONNACK's limits, or refused by reset 3 times),
  * `disconnected` (`detail.error`), `reconnecting` ({@linkcode ReconnectingDetail}).
  *
  * @example
