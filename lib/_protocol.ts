@@ -393,6 +393,7 @@ export class Protocol {
 
   /** A QoS 0 PUBLISH went out: nothing will say the broker took it, nor the packets after it. */
   wroteQoS0(): void {
+    if (this.#taint < 0) return; // (hot: no iterator made once nothing is suspect)
     const first = this.#inflight.keys().next().value, t = this.#taint;
     this.#taint = first && (t === 0 || t === first) ? first : -1;
   }
@@ -441,9 +442,7 @@ export class Protocol {
         const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
         if (!f || (f.kind !== p.type && !rerec)) throw unexpectedAck(p.type, p.packetId);
         // The broker read past an older packet: it refused none of this connection's by closing.
-        if (this.#inflight.size > 1 && this.#inflight.keys().next().value !== p.packetId) {
-          this.#taint = -1;
-        }
+        if (this.#taint >= 0 && this.#inflight.keys().next().value !== p.packetId) this.#taint = -1;
         const reason = "reasonCode" in p ? p.reasonCode ?? 0 : 0;
         if (reason >= 0x80 && p.type !== "pubcomp") {
           // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.
