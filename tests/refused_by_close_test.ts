@@ -44,57 +44,69 @@ async function subscriber(broker: Broker, topic: string) {
   };
 }
 
+/**
+ * Runs `fn` with a robust client connected with a session to a mosquitto
+ * with LIMIT (its `broker`), counting in `lost()` its connections lost and in
+ * `details` its `connected` events'; disconnects it and ends its session.
+ */
+async function withRobust(
+  fn: (
+    c: RobustClient,
+    t: { broker: Broker; lost: () => number; details: Detail[] },
+  ) => Promise<void>,
+): Promise<void> {
+  const broker = await startMosquitto({ extraConfig: LIMIT });
+  const c = new RobustClient(uniqueId("r"), broker.host, { port: broker.port });
+  c.DELAY = 0.01;
+  const details: Detail[] = [];
+  let lost = 0;
+  c.addEventListener("connected", (e) => details.push((e as CustomEvent).detail));
+  c.addEventListener("disconnected", () => lost++);
+  try {
+    await c.connect(false);
+    await fn(c, { broker, lost: () => lost, details });
+  } finally {
+    await c.disconnect();
+    await c.connect(true).then(() => c.disconnect(), () => {});
+    await broker.stop();
+  }
+}
+
 test(
   "robust: a QoS 1 publish over mosquitto's max_packet_size rejects after 3 closed connections; later publishes go",
-  async () => {
-    const broker = await startMosquitto({ extraConfig: LIMIT });
-    const topic = uniqueId("refused");
-    const sub = await subscriber(broker, topic);
-    const c = new RobustClient(uniqueId("r"), broker.host, { port: broker.port });
-    c.DELAY = 0.01;
-    const details: Detail[] = [];
-    let lost = 0;
-    c.addEventListener("connected", (e) => details.push((e as CustomEvent).detail));
-    c.addEventListener("disconnected", () => lost++);
-    try {
-      await c.connect(false);
-      const big = c.publish(`${topic}/big`, new Uint8Array(4096), false, 1);
-      const small = c.publish(`${topic}/small`, "after", false, 1);
-      const e = await big.then(() => assert.fail("resolved"), (e) => e);
-      assert.ok(e instanceof RangeError, String(e));
-      assert.match(e.message, REFUSED_PUBLISH);
-      assert.ok(e.cause instanceof MQTTConnectionError, String(e.cause));
-      assert.equal(lost, 3); // the first send, and the two resends
-      await small;
-      // The connection after the last refusal lists it as dropped, and lives on.
-      await until(() => details.length === 4, "a fourth connection");
-      assert.deepEqual(details[3].dropped?.map((d) => d.message), [e.message]);
-      assert.equal(details.slice(0, 3).some((d) => d.dropped), false);
-      await c.publish(`${topic}/later`, "later", false, 1);
-      await until(() => sub.got.length === 2, "both small messages");
-      assert.deepEqual(sub.got, [`${topic}/small`, `${topic}/later`]);
-      assert.equal(lost, 3);
-    } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
-      await sub.close();
-      await broker.stop();
-    }
-  },
+  () =>
+    withRobust(async (c, { broker, lost, details }) => {
+      const topic = uniqueId("refused");
+      const sub = await subscriber(broker, topic);
+      try {
+        const big = c.publish(`${topic}/big`, new Uint8Array(4096), false, 1);
+        const small = c.publish(`${topic}/small`, "after", false, 1);
+        const e = await big.then(() => assert.fail("resolved"), (e) => e);
+        assert.ok(e instanceof RangeError, String(e));
+        assert.match(e.message, REFUSED_PUBLISH);
+        assert.ok(e.cause instanceof MQTTConnectionError, String(e.cause));
+        assert.equal(lost(), 3); // the first send, and the two resends
+        await small;
+        // The connection after the last refusal lists it as dropped, and lives on.
+        await until(() => details.length === 4, "a fourth connection");
+        assert.deepEqual(details[3].dropped?.map((d) => d.message), [e.message]);
+        assert.equal(details.slice(0, 3).some((d) => d.dropped), false);
+        await c.publish(`${topic}/later`, "later", false, 1);
+        await until(() => sub.got.length === 2, "both small messages");
+        assert.deepEqual(sub.got, [`${topic}/small`, `${topic}/later`]);
+        assert.equal(lost(), 3);
+      } finally {
+        await sub.close();
+      }
+    }),
   OPTS,
 );
 
 test(
   "robust: a subscribe() over mosquitto's max_packet_size rejects after 3 closed connections; then the client subscribes",
-  async () => {
-    const broker = await startMosquitto({ extraConfig: LIMIT });
-    const topic = uniqueId("refused");
-    const c = new RobustClient(uniqueId("r"), broker.host, { port: broker.port });
-    c.DELAY = 0.01;
-    let lost = 0;
-    c.addEventListener("disconnected", () => lost++);
-    try {
-      await c.connect(false);
+  () =>
+    withRobust(async (c, { lost }) => {
+      const topic = uniqueId("refused");
       const filters = Array.from({ length: 30 }, (_, i) => `${topic}/${"f".repeat(80)}/${i}`);
       const e = await c.subscribe(filters.map((t) => [t, 1] as const)).then(
         () => assert.fail("resolved"),
@@ -105,32 +117,21 @@ test(
         e.message,
         /^Broker closed the connection each of the 3 times SUBSCRIBE \(\d{4} bytes\) was sent: it refuses it/,
       );
-      assert.equal(lost, 3);
+      assert.equal(lost(), 3);
       assert.equal(await c.subscribe(`${topic}/small`, 1), 1);
       await c.publish(`${topic}/small`, "x", false, 1);
       const m = await c.wait_msg();
       assert.equal(m?.topic, `${topic}/small`);
-      assert.equal(lost, 3);
-    } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
-      await broker.stop();
-    }
-  },
+      assert.equal(lost(), 3);
+    }),
   OPTS,
 );
 
 test(
   "robust: an unsubscribe() over mosquitto's max_packet_size rejects after 3 reset connections",
-  async () => {
-    const broker = await startMosquitto({ extraConfig: LIMIT });
-    const topic = uniqueId("refused");
-    const c = new RobustClient(uniqueId("r"), broker.host, { port: broker.port });
-    c.DELAY = 0.01;
-    let lost = 0;
-    c.addEventListener("disconnected", () => lost++);
-    try {
-      await c.connect(false);
+  () =>
+    withRobust(async (c, { lost }) => {
+      const topic = uniqueId("refused");
       const filters = Array.from({ length: 30 }, (_, i) => `${topic}/${"f".repeat(80)}/${i}`);
       const e = await c.unsubscribe(filters).then(() => assert.fail("resolved"), (e) => e);
       assert.ok(e instanceof RangeError, String(e));
@@ -138,15 +139,10 @@ test(
         e.message,
         /^Broker closed the connection each of the 3 times UNSUBSCRIBE \(\d{4} bytes\) was sent: /,
       );
-      assert.equal(lost, 3);
+      assert.equal(lost(), 3);
       await c.unsubscribe(filters.slice(0, 2));
-      assert.equal(lost, 3);
-    } finally {
-      await c.disconnect();
-      await c.connect(true).then(() => c.disconnect(), () => {});
-      await broker.stop();
-    }
-  },
+      assert.equal(lost(), 3);
+    }),
   OPTS,
 );
 
