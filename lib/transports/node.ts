@@ -14,6 +14,14 @@ export type { SslParams, StreamPair };
 /** How long closing waits for written bytes to be flushed before it destroys the socket. */
 const CLOSE_WAIT_MS = 2000;
 
+// A host with IPv6 and IPv4 addresses (often `localhost`: ::1 and 127.0.0.1) is tried
+// on each (autoSelectFamily) and fails with an AggregateError whose message
+// is empty, in Node, Bun and Deno's node:net: it takes its attempts' instead.
+const named = (e: unknown) =>
+  e instanceof AggregateError && !e.message
+    ? Object.assign(e, { message: e.errors.map((x) => x?.message).join("; ") })
+    : e;
+
 /** Where and how {@linkcode connectNode} connects. */
 export interface NodeConnectOptions {
   /** Host name or IP address to connect to. */
@@ -90,7 +98,7 @@ export async function connectNode(
     };
     const onAbort = () => fail(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    socket.on("error", fail);
+    socket.on("error", (e) => fail(named(e)));
     socket.once(ssl ? "secureConnect" : "connect", () => {
       if (settled) return;
       settled = true;
@@ -155,7 +163,7 @@ export function socketStreams(socket: Duplex): StreamPair {
         if ((c.desiredSize ?? 0) <= 0) socket.pause();
       });
       socket.once("end", () => finish());
-      socket.on("error", finish);
+      socket.on("error", (e) => finish(named(e)));
       socket.once("close", () => finish());
     },
     pull: () => void socket.resume(),

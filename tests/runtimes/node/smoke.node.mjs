@@ -70,6 +70,35 @@ if (globalThis.WebSocket === undefined) {
   });
 }
 
+// A host listed with ::1 and 127.0.0.1 (`localhost` in /etc/hosts on Debian,
+// Fedora, macOS, Docker): node:net tries both, and failing on both gave an
+// AggregateError with an empty message, so the error ended at "localhost:1883: ".
+// The lookup answers for the host as such an /etc/hosts would.
+test(`${runtime}: a host on IPv6 and IPv4 that refuses both is named with each attempt`, async () => {
+  const { default: dns } = await import("node:dns");
+  const { createServer } = await import("node:net");
+  const spare = createServer();
+  await new Promise((resolve) => spare.listen(0, "127.0.0.1", resolve));
+  const port = spare.address().port;
+  await new Promise((resolve) => spare.close(resolve));
+  const lookup = dns.lookup;
+  dns.lookup = (host, options, callback) => {
+    if (host !== "dual.test") return lookup(host, options, callback);
+    const all = [{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }];
+    options?.all ? callback(null, all) : callback(null, "::1", 6);
+  };
+  try {
+    const client = new MQTTClient("npm-dual", "dual.test", { port });
+    const e = await client.connect().then(() => null, (e) => e);
+    assert.equal(e?.name, "MQTTConnectionError", String(e));
+    assert.match(e.message, new RegExp(`^Cannot connect to dual\\.test:${port}: .*ECONNREFUSED`));
+    assert.ok(e.message.includes(`::1:${port}`), e.message);
+    assert.ok(e.message.includes(`127.0.0.1:${port}`), e.message);
+  } finally {
+    dns.lookup = lookup;
+  }
+});
+
 test(`${runtime}: the codec subpath works on its own`, () => {
   assert.deepEqual([...encode({ type: "pingreq" })], [0xc0, 0x00]);
 });
