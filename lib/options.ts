@@ -504,10 +504,11 @@ export function clientConfig(
     if (v !== undefined && typeof v !== "string") {
       throw invalid(`ssl_params.${k}`, v, "a string (PEM text or a host name)");
     }
-    // Runtimes differ on an empty value: Deno verified another name, Node sent no certificate.
-    if (v !== undefined && v.trim() === "") {
-      throw new TypeError(`Invalid ssl_params.${k}: empty; leave it out instead`);
-    }
+    // Runtimes differ on an empty value (Deno verified another name, Node sent no certificate)
+    // and on a cadata that is no PEM, a file's path (Node blamed the broker's chain, Bun the CA).
+    const no = v?.trim() === "" ? "empty; leave it out instead" : k === "cadata" && v &&
+      !v.includes("-----BEGIN ") && "no PEM in it (a path? give the file's text)";
+    if (no) throw new TypeError(`Invalid ssl_params.${k}: ${no}`);
   }
   const tls = Object.values(sp).some((v) => v !== undefined); // any TLS parameter given
   // A WebSocket's TLS is the runtime's (its CA store, the URL's host name): none of these applies.

@@ -528,6 +528,28 @@ test("ssl_params: an empty value, or any value for a ws:// or wss:// server, is 
   new MQTTClient("id", "wss://b/mqtt", { ssl_params: {} });
 });
 
+// A cadata that is a file's path, not its text, got past the constructor and
+// failed each runtime's TLS its own way, naming neither cadata nor a path:
+// Node "self-signed certificate in certificate chain" (the broker's chain
+// blamed), Bun "Invalid CA", Deno "invalid peer certificate: UnknownIssuer",
+// and only once connecting.
+test("ssl_params.cadata with no PEM in it (a file's path) is a TypeError naming it, in both clients", () => {
+  for (const Client of [MQTTClient, RobustClient]) {
+    for (const cadata of ["ca.pem", "/etc/ssl/certs/ca.pem", "MIIDazCCAlOgAwIBAgIU"]) {
+      assert.throws(
+        () => new Client("id", "mqtts://h", { ssl_params: { cadata } }),
+        /^TypeError: Invalid ssl_params\.cadata: no PEM in it \(a path\? give the file's text\)$/,
+      );
+    }
+    // PEM text, with what comes before it in a bundle file, is taken.
+    new Client("id", "mqtts://h", {
+      ssl_params: {
+        cadata: "# a bundle\n-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----\n",
+      },
+    });
+  }
+});
+
 test("a session store read back wrong is a TypeError naming the entry, before anything is sent", () => {
   const publish = (id: number, qos: QoS = 1) =>
     encode({
