@@ -126,10 +126,16 @@ export class Connector {
   /**
    * disconnect(): a connect() under way tries no further, publishes kept
    * across connections (robust client) reject, and the connection ends
-   * with `bytes` (the DISCONNECT) as its last write. A second call while
-   * one runs joins it.
+   * with the DISCONNECT `options` ask for (checked, as `checkDisconnect`; a
+   * rejection when wrong) as its last write. A second call while one runs joins it.
    */
-  disconnect(bytes: Uint8Array | undefined): Promise<void> {
+  disconnect(options: DisconnectOptions | undefined, count: boolean): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = this.checkDisconnect(options, count);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#leaving ??= this.#stop(bytes).finally(() => this.#leaving = this.#chosen = null);
   }
 

@@ -222,18 +222,25 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
-/** `respond()`'s publish: to the request's Response Topic, with its Correlation Data. */
-export function reply(
+/** `respond()`: publishes to the request's Response Topic, with its Correlation Data. */
+export function respond(
+  client: { publish(topic: string, msg: string | Uint8Array, o: PublishOptions): Promise<void> },
   request: Message,
   payload: string | Uint8Array,
   options: PublishOptions,
-): [string, string | Uint8Array, PublishOptions] {
-  const p = request?.properties;
-  if (!p?.responseTopic) {
-    throw new TypeError("Cannot respond: the request has no Response Topic (MQTT 5 section 4.10)");
+): Promise<void> {
+  try {
+    const p = request?.properties;
+    if (!p?.responseTopic) {
+      throw new TypeError(
+        "Cannot respond: the request has no Response Topic (MQTT 5 section 4.10)",
+      );
+    }
+    return client.publish(p.responseTopic, payload, {
+      ...options,
+      properties: { ...options.properties, correlationData: p.correlationData },
+    });
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return [p.responseTopic, payload, {
-    ...options,
-    properties: { ...options.properties, correlationData: p.correlationData },
-  }];
 }

@@ -39,7 +39,7 @@ import {
   NO_OPTIONS,
   signalOptionsError,
 } from "./_checks.ts";
-import { reply, Requests } from "./_requests.ts";
+import { Requests, respond } from "./_requests.ts";
 import {
   type ClientConfig,
   clientConfig,
@@ -308,13 +308,7 @@ export class MQTTClient extends EventTarget {
    * may not carry, a session expiry when the CONNECT had none (MQTT 5.0 section 3.14.2.2.2).
    */
   disconnect(options?: DisconnectOptions): Promise<void> {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = this.#link.checkDisconnect(options, !this.#hooks.run);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#link.disconnect(bytes);
+    return this.#link.disconnect(options, !this.#hooks.run);
   }
 
   /**
@@ -504,11 +498,7 @@ export class MQTTClient extends EventTarget {
     payload: string | Uint8Array,
     options: PublishOptions = {},
   ): Promise<void> {
-    try {
-      return this.publish(...reply(request, payload, options));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return respond(this, request, payload, options);
   }
 
   /**
