@@ -44,6 +44,13 @@ export type {
   WillProperties,
 } from "./lib/options.ts";
 export type { DisconnectReason } from "./lib/errors.ts";
+export type {
+  ConnectedDetail,
+  DetailEvent,
+  DisconnectedDetail,
+  ListenerArgs,
+  MQTTClientEventMap,
+} from "./lib/_events.ts";
 export type { AckProperties, UnsubscribeProperties } from "./lib/codec/properties.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";

@@ -1,7 +1,40 @@
-// The robust client's options and its `reconnecting` event's detail, apart
-// from lib/robust.ts so that the client's file holds its behaviour; both are
-// re-exported from there.
+// The robust client's options and its events' types, apart from lib/robust.ts
+// so that the client's file holds its behaviour; re-exported from there, with
+// the simple client's option and event types.
 import type { MQTTClientOptions } from "./options.ts";
+import type { DetailEvent, MQTTClientEventMap } from "./_events.ts";
+
+export type {
+  AuthChallenge,
+  AuthHandler,
+  Connack,
+  ConnackProperties,
+  ConnectOptions,
+  Credential,
+  DisconnectOptions,
+  Message,
+  MessageCallback,
+  MessageProperties,
+  MQTTClientOptions,
+  PublishOptions,
+  PublishProperties,
+  RequestOptions,
+  SignalOptions,
+  SubscribeListOptions,
+  SubscribeOptions,
+  SubscriptionOptions,
+  UnsubscribeOptions,
+  UserProperty,
+  WillOptions,
+  WillProperties,
+} from "./options.ts";
+export type {
+  ConnectedDetail,
+  DetailEvent,
+  DisconnectedDetail,
+  ListenerArgs,
+  MQTTClientEventMap,
+} from "./_events.ts";
 
 /** Options of the reconnecting client: the simple client's, and these. */
 export interface RobustClientOptions extends MQTTClientOptions {
@@ -39,4 +72,10 @@ export interface ReconnectingDetail {
   error: unknown;
   /** URL of the server about to be tried, `scheme://host:port`. */
   server: string;
+}
+
+/** The reconnecting client's events by name: the simple client's, and `reconnecting`. */
+export interface RobustClientEventMap extends MQTTClientEventMap {
+  /** Before each reconnect attempt, one per server tried. */
+  reconnecting: DetailEvent<ReconnectingDetail>;
 }

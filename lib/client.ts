@@ -40,6 +40,7 @@ import {
   signalOptionsError,
 } from "./_checks.ts";
 import { Requests, respond } from "./_requests.ts";
+import type { ListenerArgs, MQTTClientEventMap as Events } from "./_events.ts";
 import {
   type ClientConfig,
   clientConfig,
@@ -60,6 +61,18 @@ import {
   type UnsubscribeOptions,
   type WillOptions,
 } from "./options.ts";
+
+/** Its listeners typed by event name (types only): `e.detail` of `connected`, `disconnected`. */
+export interface MQTTClient {
+  /** Adds a listener; a `connected` or `disconnected` one gets its event typed. */
+  addEventListener<K extends keyof Events>(...args: ListenerArgs<Events, K>): void;
+  /** Adds a listener, as `EventTarget` does: any event name, a listener object. */
+  addEventListener(...args: Parameters<EventTarget["addEventListener"]>): void;
+  /** Removes a listener. */
+  removeEventListener<K extends keyof Events>(...args: ListenerArgs<Events, K>): void;
+  /** Removes a listener, as `EventTarget` does. */
+  removeEventListener(...args: Parameters<EventTarget["removeEventListener"]>): void;
+}
 
 /**
  * An MQTT 3.1.1 and MQTT 5 client with MicroPython `umqtt.simple`'s API: same names,

@@ -45,39 +45,22 @@ import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
 import { payloadBytes, renew } from "./_renew.ts";
-import type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.ts";
+import type {
+  ReconnectingDetail,
+  RobustClientEventMap as Events,
+  RobustClientOptions,
+} from "./_robust_options.ts";
+import type { ListenerArgs } from "./_events.ts";
 import type { SslParams } from "./transports/types.ts";
 
-export type { ReconnectingDetail, RobustClientOptions } from "./_robust_options.ts";
+// Its options and events, and the simple client's option types (a module of types only; not
+// `export type *`, which TypeScript before 5.0 refuses in the npm package's .d.ts).
+export * from "./_robust_options.ts";
 
 const noop = () => {};
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
 const STABLE_MS = 10_000;
 
-export type {
-  AuthChallenge,
-  AuthHandler,
-  Connack,
-  ConnackProperties,
-  ConnectOptions,
-  Credential,
-  DisconnectOptions,
-  Message,
-  MessageCallback,
-  MessageProperties,
-  MQTTClientOptions,
-  PublishOptions,
-  PublishProperties,
-  RequestOptions,
-  SignalOptions,
-  SubscribeListOptions,
-  SubscribeOptions,
-  SubscriptionOptions,
-  UnsubscribeOptions,
-  UserProperty,
-  WillOptions,
-  WillProperties,
-} from "./options.ts";
 export type { DisconnectReason } from "./errors.ts";
 export type { AckProperties, UnsubscribeProperties } from "./codec/properties.ts";
 export type { ProtocolVersion } from "./codec/packet.ts";
@@ -86,6 +69,18 @@ export type { QoS, SslParams };
 export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 export type { SessionStore } from "./session_store.ts";
 export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
+
+/** Its listeners typed by event name (types only): `e.detail` of `reconnecting` too. */
+export interface MQTTClient {
+  /** Adds a listener; a `connected`, `disconnected` or `reconnecting` one gets its event typed. */
+  addEventListener<K extends keyof Events>(...args: ListenerArgs<Events, K>): void;
+  /** Adds a listener, as `EventTarget` does: any event name, a listener object. */
+  addEventListener(...args: Parameters<EventTarget["addEventListener"]>): void;
+  /** Removes a listener. */
+  removeEventListener<K extends keyof Events>(...args: ListenerArgs<Events, K>): void;
+  /** Removes a listener, as `EventTarget` does. */
+  removeEventListener(...args: Parameters<EventTarget["removeEventListener"]>): void;
+}
 
 /**
  * The reconnecting client. Existing `umqtt.robust` code ports line by line;
@@ -114,7 +109,7 @@ export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
  * import { MQTTClient } from "@umqtt/umqtt/robust";
  * const client = new MQTTClient("meter-7", "mqtt://127.0.0.1", { keepalive: 30 });
  * client.DELAY = 0.5; // seconds, as in umqtt.robust
- * client.addEventListener("reconnecting", (e) => console.log((e as CustomEvent).detail));
+ * client.addEventListener("reconnecting", (e) => console.log(e.detail.server, e.detail.delay));
  * await client.connect(false);
  * await client.publish("meters/7", "42", { qos: 1 }); // resolves on PUBACK, across reconnects
  * ```

@@ -36,6 +36,9 @@ export async function main(): Promise<number> {
   const r = new Robust("id", ["mqtt://a", "mqtt://b"], {
     reconnectMaxDelay: 5000,
   });
+  // Events typed by name: no cast to CustomEvent.
+  c.addEventListener("connected", (e) => seen.length > Number(e.detail.sessionPresent));
+  r.addEventListener("reconnecting", (e) => e.detail.server.length + e.detail.delay);
   await r.connect(false);
   new PacketDecoder({ protocolVersion: 5 }).push(new Uint8Array(2));
   // A subclass may override the async disposer as the method it is.
