@@ -266,7 +266,7 @@ export class MQTTClient extends EventTarget {
     msg: string | Uint8Array,
     retain: boolean | WillOptions = false,
     qos: QoS = 0,
-    options: WillOptions = {},
+    options: Pick<WillOptions, "properties"> = {},
   ): void {
     this.#link.will = checkWill(topic, msg, retain, qos, options, this.#config.version);
   }
@@ -372,7 +372,7 @@ export class MQTTClient extends EventTarget {
     msg: string | Uint8Array,
     retain: boolean | PublishOptions = false,
     qos: QoS = 0,
-    options: PublishOptions = NO_OPTIONS,
+    options: Omit<PublishOptions, "retain" | "qos"> = NO_OPTIONS,
   ): Promise<void> {
     let p: CheckedPublish;
     const run = this.#hooks.run, plain = !run && this.#core.plain;

@@ -208,8 +208,8 @@ test("after a positional qos, options that only the options form takes are refus
     // publish(topic, msg, retain, qos, options): the options' qos and retain went unused.
     const trailing =
       /^TypeError: Invalid option (qos|retain) for publish: accepted are signal, properties$/;
-    await assert.rejects(c.publish("t", "m", false, 1, { qos: 0 }), trailing);
-    await assert.rejects(c.publish("t", "m", false, 0, { retain: true }), trailing);
+    await assert.rejects(c.publish("t", "m", false, 1, { qos: 0 } as never), trailing);
+    await assert.rejects(c.publish("t", "m", false, 0, { retain: true } as never), trailing);
     // subscribe(filter, qos, options): a second qos, or (MQTT 5) noLocal and the like.
     const sub =
       /^TypeError: Invalid option (\w+) for subscribe: accepted are signal, subscriptionIdentifier, userProperties$/;
@@ -220,7 +220,7 @@ test("after a positional qos, options that only the options form takes are refus
     }
     // set_last_will(topic, msg, retain, qos, options): the same as publish.
     assert.throws(
-      () => c.set_last_will("w", "m", false, 1, { qos: 2 }),
+      () => c.set_last_will("w", "m", false, 1, { qos: 2 } as never),
       /^TypeError: Invalid option qos for the will: accepted are properties$/,
     );
     // The options forms are unchanged.

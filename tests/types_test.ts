@@ -61,6 +61,27 @@ export class Logged extends Robust {
   }
 }
 
+/**
+ * Type-level only: after umqtt's positional retain and qos, the options take what the run time
+ * takes there (tests/arguments5_test.ts: `signal` and `properties` for a publish, `properties` for
+ * the will); the options object in retain's place takes them all.
+ */
+export async function trailingOptions(c: MQTTClient, signal: AbortSignal): Promise<void> {
+  await c.publish("t", "m", false, 1, { signal, properties: { contentType: "text/plain" } });
+  await c.publish("t", "m", { qos: 1, retain: true, signal }, 0, { signal });
+  c.set_last_will("t", "m", true, 1, { properties: { willDelayInterval: 5 } });
+  c.set_last_will("t", "m", { retain: true, qos: 1, properties: { willDelayInterval: 5 } });
+  c.setLastWill("t", "m", true, 1, { properties: { willDelayInterval: 5 } });
+  // @ts-expect-error: a second qos, which would go unused (a TypeError at run time)
+  await c.publish("t", "m", false, 1, { qos: 2 });
+  // @ts-expect-error: a second retain
+  await c.publish("t", "m", false, 0, { retain: true });
+  // @ts-expect-error: the will's second qos
+  c.set_last_will("t", "m", false, 1, { qos: 2 });
+  // @ts-expect-error: the will's second retain, through the camelCase twin
+  c.setLastWill("t", "m", false, 1, { retain: true });
+}
+
 forEachBroker("events carry the details their types name; calls give the types' values", async (
   broker,
   v,
