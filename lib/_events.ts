@@ -1,6 +1,6 @@
 // The client's events, typed: what `addEventListener("connected", (e) => e.detail…)` gets.
 // Types only (no bytes in a bundle); the clients' classes declare their listeners with them.
-import type { DisconnectReason, MQTTConnectionError } from "./errors.ts";
+import type { MQTTConnectionError } from "./errors.ts";
 
 /** An event carrying `detail`, as the client's `CustomEvent`s do. */
 export type DetailEvent<T> = Event & { readonly detail: T };
@@ -16,10 +16,19 @@ export interface ConnectedDetail {
   dropped?: RangeError[];
 }
 
-/** What a `disconnected` event carries: the error, and what the broker's DISCONNECT said (MQTT 5). */
-export interface DisconnectedDetail extends DisconnectReason {
+/**
+ * What a `disconnected` event carries: the error, and what the broker's DISCONNECT said (MQTT 5;
+ * `undefined` when none did), as the error's own fields.
+ */
+export interface DisconnectedDetail {
   /** Why the connection ended (also after `disconnect()`). */
   error: MQTTConnectionError;
+  /** The reason code of the broker's DISCONNECT. */
+  reasonCode: number | undefined;
+  /** Its Reason String. */
+  reasonString: string | undefined;
+  /** Its Server Reference (with 0x9C use another server, 0x9D server moved). */
+  serverReference: string | undefined;
 }
 
 /** The simple client's events by name. */

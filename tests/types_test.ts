@@ -109,6 +109,13 @@ forEachBroker("events carry the details their types name; calls give the types' 
   await c.disconnect();
   assert.equal(disconnected.length, 1);
   assert.ok(disconnected[0].error instanceof MQTTConnectionError);
+  // Every field of the type is there, reasonCode and the rest undefined without a DISCONNECT.
+  assert.deepEqual(Object.keys(disconnected[0]).sort(), [
+    "error",
+    "reasonCode",
+    "reasonString",
+    "serverReference",
+  ]);
   assert.equal(disconnected[0].reasonCode, undefined);
 
   // The robust client's reconnect announces each attempt.
