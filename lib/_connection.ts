@@ -371,7 +371,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     disconnect: Uint8Array = Uint8Array.of(0xe0, 0x00),
   ): Promise<void> {
     this.userClosed = true;
-    this.forsaken();
+    this.forsaken(true);
     this.#abortOpen?.(error);
     // A transport still opening is closed once it opens (a handshake that
     // ignores its abort signal is not waited for past CLOSE_WAIT_MS).
@@ -406,19 +406,21 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /**
    * workerd: whether the connection was opened by another request (ended, or
-   * running beside this one), which this one may not use. It is then given
-   * up at once, its I/O untouched: workerd would settle none of it here.
+   * running beside this one), which this one may not use. Taken over (by
+   * connect(), disconnect(), or any call of the robust client, which
+   * reconnects in each request), it is given up at once, its I/O untouched:
+   * workerd would settle none of it here. Else it is left to the request
+   * that may still be using it.
    */
-  forsaken(): boolean {
+  forsaken(takeOver = this.#hooks.keepPending): boolean {
     if (!this.#owner || readable(this.#owner)) return false;
-    this.#owner = null;
-    this.#teardown(new MQTTConnectionError(FORSAKEN), this.#ch, true);
+    if (takeOver) this.#teardown(new MQTTConnectionError(FORSAKEN), this.#ch, true);
     return true;
   }
 
   /** The error for `what` when there is no connection, naming why it ended. */
   notConnected(what: string): MQTTConnectionError {
-    const e = this.#closeError;
+    const e = this.forsaken(false) ? new MQTTConnectionError(FORSAKEN) : this.#closeError;
     return e
       ? new MQTTConnectionError(`Cannot ${what}: ${e.message}`, {
         cause: e,

@@ -163,7 +163,7 @@ export class Connector {
   ): Promise<boolean> {
     // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
     const stranded = WORKERD && this.#due > 0 && performance.now() > this.#due;
-    if (this.#conn.connected && !this.#conn.forsaken() || this.#connecting && !stranded) {
+    if (this.#conn.connected && !this.#conn.forsaken(true) || this.#connecting && !stranded) {
       // The reconnect loop retries: in workerd, another request's loop may be connecting it.
       if (loop) throw new MQTTConnectionError("Cannot reconnect: already connected or connecting");
       throw new TypeError("Cannot connect: this client is already connected or connecting");

@@ -305,6 +305,30 @@ for (const { name, entry, npm } of workers) {
         }
       });
 
+      test("a client kept across requests that run at once: the other is told, the owner keeps its connection", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          const owner = get(`/beside?port=${port}&topic=${topic}&step=owner`);
+          assert.deepEqual(await sub.next(1), [`${topic}/ready owner`]);
+          const other = await get(`/beside?port=${port}&topic=${topic}&step=other`);
+          assert.equal(other.connected, false, "the connection is the owner's");
+          assert.match(
+            other.publishing,
+            /^MQTTConnectionError: Cannot publish: Connection opened by another request/,
+          );
+          // A client of this test's own: the Worker's was told its wait ended otherwise.
+          const go = new MQTTClient(`t-go-${topic}`, `mqtt://127.0.0.1:${port}`);
+          await go.connect();
+          await go.publish(`${topic}/go`, "go", false, 1);
+          await go.disconnect();
+          assert.deepEqual(await owner, { waiting: "resolved", publishing: "resolved" });
+          assert.deepEqual(await sub.next(2), [`${topic}/go go`, `${topic}/owner owner`]);
+        } finally {
+          await sub.done();
+        }
+      });
+
       test("ssl_params workerd cannot take are refused, and not retried", async () => {
         const r = await get(`/cadata?port=${port}`);
         const refusal = /^MQTTConnectionError: .*cloudflare:sockets takes no cadata/;

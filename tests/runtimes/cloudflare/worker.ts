@@ -29,6 +29,12 @@
 //   GET /shared?port=&topic=&i=    one reconnecting client kept across
 //                                  requests that run at once, each
 //                                  publishing 3 messages on it
+//   GET /beside?port=&topic=&step= a client kept across requests that run at
+//                                  once: step=owner connects, announces itself
+//                                  on topic/ready and waits for topic/go, then
+//                                  publishes; step=other reads `connected` and
+//                                  publishes while the owner waits, and must
+//                                  leave the owner's connection alone
 //   GET /cadata?port=              ssl_params workerd cannot take: refused,
 //                                  and the reconnecting client does not retry
 //   GET /tls?port=                 a TLS broker whose CA workerd does not trust
@@ -48,6 +54,7 @@ const early = new RobustClient("w-early", "mqtt://127.0.0.1:1883");
 let kept: MQTTClient | undefined;
 let keptRobust: RobustClient | undefined;
 let stranded: MQTTClient | undefined;
+let beside: MQTTClient | undefined;
 const shared = new Map<string, RobustClient>();
 
 /** What a call that must fail at once failed with, or that it did not. */
@@ -195,6 +202,22 @@ export default {
           await new Promise((r) => setTimeout(r, 300));
           const stop = await failure(() => stopped.disconnect(), 1500);
           return Response.json({ timeout, disconnect, abort, stop, stopping: await connecting });
+        }
+        case "/beside": {
+          if (q.get("step") === "owner") {
+            const c = beside = new MQTTClient(`w-bes-${topic}`.slice(0, 23), server);
+            await c.connect();
+            await c.subscribe(`${topic}/go`, 1);
+            await c.publish(`${topic}/ready`, "owner", false, 1);
+            const waiting = await failure(() => c.wait_msg(), 10000);
+            const publishing = await failure(() => c.publish(`${topic}/owner`, "owner", false, 1));
+            await c.disconnect();
+            return Response.json({ waiting, publishing });
+          }
+          const c = beside!;
+          const connected = c.connected;
+          const publishing = await failure(() => c.publish(`${topic}/other`, "other", false, 1));
+          return Response.json({ connected, publishing });
         }
         case "/cadata": {
           const options = { ssl_params: { cadata: "-----BEGIN CERTIFICATE-----" } };
