@@ -47,8 +47,8 @@ export interface WebSocketOptions {
   WebSocket?: WebSocketConstructor;
   /**
    * Extra handshake headers: with the global `WebSocket` of Deno and Bun, or
-   * a passed constructor that takes `{ headers }` third (`ws`). Browsers
-   * cannot send any.
+   * a passed constructor that takes `{ headers }` third (`ws`). Browsers and
+   * Workers cannot send any: a `TypeError` there.
    */
   headers?: Record<string, string>;
   /** Writes wait while more than this many bytes are buffered; default 1 MiB. */
@@ -93,11 +93,19 @@ export async function connectWebSocket(
   signal?.throwIfAborted();
   // Headers go where each constructor looks: Deno's and Bun's global take
   // `{ protocols, headers }` as the second argument, `ws` a third argument.
-  const ws = !headers
-    ? new WS(url, ["mqtt"])
-    : options.WebSocket
-    ? new WS(url, ["mqtt"], { headers })
-    : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
+  let ws: WebSocketLike;
+  try {
+    ws = !headers
+      ? new WS(url, ["mqtt"])
+      : options.WebSocket
+      ? new WS(url, ["mqtt"], { headers })
+      : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
+  } catch (e) {
+    // A global WebSocket that takes no headers (browsers', workerd's) reads them as a bad subprotocol.
+    throw headers && !options.WebSocket
+      ? new TypeError("Invalid options.headers: this runtime's WebSocket takes none", { cause: e })
+      : e;
+  }
   ws.binaryType = "arraybuffer";
   const onAbort = () => ws.close();
   try {

@@ -59,12 +59,13 @@ async function run(
   }
 }
 
-/** esbuild from tests/runtimes, on the TypeScript source: `@umqtt/umqtt` is mod.ts, `node:*` and `cloudflare:*` stay imports. */
+/** esbuild from tests/runtimes, on the TypeScript source: `@umqtt/umqtt` is mod.ts (a subpath, its module), `node:*` and `cloudflare:*` stay imports. */
 async function esbuildSource(entry: string, out: string, flags: string[]) {
   await run(join(tools, ".bin/esbuild"), [
     entry,
     "--bundle",
     `--alias:@umqtt/umqtt/robust=${join(root, "lib/robust.ts")}`,
+    `--alias:@umqtt/umqtt/websocket=${join(root, "lib/transports/websocket.ts")}`,
     `--alias:@umqtt/umqtt=${join(root, "mod.ts")}`,
     "--external:node:*",
     "--external:cloudflare:*",
@@ -134,11 +135,12 @@ try {
       ]);
       // A TLS listener too, whose test CA workerd does not trust.
       const certs = makeCerts();
-      const broker = await startMosquitto({ tls: certs.serverTls() });
+      const broker = await startMosquitto({ tls: certs.serverTls(), websockets: true });
       try {
         await run("node", ["--test", join(here, "cloudflare/worker.node.mjs")], {
           env: {
             UMQTT_PORT: String(broker.port),
+            UMQTT_WS_URL: broker.wsUrl!,
             UMQTT_TLS_PORT: String(broker.tlsPort),
             UMQTT_WORKERS: JSON.stringify(workers),
             UMQTT_NODE_BUNDLE: join(tmp, "umqtt.node.js"),

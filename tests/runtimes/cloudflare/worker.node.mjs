@@ -15,7 +15,8 @@
 // Worker. Clients kept across requests (workerd lets no request use
 // another's I/O), a reconnecting client in every request and made in the
 // module's top level, and TLS settings workerd cannot take or a CA it does
-// not trust (UMQTT_TLS_PORT). The test's own MQTT client is the library
+// not trust (UMQTT_TLS_PORT); MQTT over workerd's own WebSocket (UMQTT_WS_URL,
+// mosquitto's WebSocket listener). The test's own MQTT client is the library
 // bundled for Node (UMQTT_NODE_BUNDLE).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -324,6 +325,24 @@ for (const { name, entry, npm } of workers) {
           await go.disconnect();
           assert.deepEqual(await owner, { waiting: "resolved", publishing: "resolved" });
           assert.deepEqual(await sub.next(2), [`${topic}/go go`, `${topic}/owner owner`]);
+        } finally {
+          await sub.done();
+        }
+      });
+
+      test("MQTT over workerd's own WebSocket; headers it cannot send are refused, not retried", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          const r = await get(
+            `/ws?url=${encodeURIComponent(process.env.UMQTT_WS_URL)}&topic=${topic}`,
+          );
+          assert.deepEqual(await sub.next(1), [`${topic}/ws over a WebSocket`]);
+          const refusal =
+            /^MQTTConnectionError: .*Invalid options\.headers: this runtime's WebSocket takes none$/;
+          assert.match(r.headed, refusal);
+          assert.match(r.publishing, refusal);
+          assert.equal(r.attempts, 1, "one attempt, no retry");
         } finally {
           await sub.done();
         }

@@ -35,6 +35,9 @@
 //                                  publishes; step=other reads `connected` and
 //                                  publishes while the owner waits, and must
 //                                  leave the owner's connection alone
+//   GET /ws?url=&topic=            MQTT over WebSocket with workerd's own
+//                                  WebSocket: publishes, then asks for
+//                                  handshake headers, which it cannot send
 //   GET /cadata?port=              ssl_params workerd cannot take: refused,
 //                                  and the reconnecting client does not retry
 //   GET /tls?port=                 a TLS broker whose CA workerd does not trust
@@ -47,6 +50,7 @@
 // AbortController there.
 import { MQTTClient } from "@umqtt/umqtt";
 import { MQTTClient as RobustClient } from "@umqtt/umqtt/robust";
+import { connectWebSocket } from "@umqtt/umqtt/websocket";
 import { smoke } from "../_smoke.mjs";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -218,6 +222,26 @@ export default {
           const connected = c.connected;
           const publishing = await failure(() => c.publish(`${topic}/other`, "other", false, 1));
           return Response.json({ connected, publishing });
+        }
+        case "/ws": {
+          const url = q.get("url")!;
+          const c = new MQTTClient(`w-ws-${topic}`.slice(0, 23), url);
+          await c.connect();
+          await c.publish(`${topic}/ws`, "over a WebSocket", false, 1);
+          await c.disconnect();
+          const headers = { authorization: "Bearer token" };
+          const transport = () => connectWebSocket(url, { headers });
+          const headed = await failure(() =>
+            new MQTTClient("w-ws-h", url, { transport }).connect()
+          );
+          const r = new RobustClient("w-ws-hr", url, { transport });
+          r.DELAY = 0.01;
+          let attempts = 0;
+          r.addEventListener("reconnecting", () => attempts++);
+          // Offline: the publish starts the reconnect loop, which must not retry.
+          const publishing = await failure(() => r.publish(`${topic}/never`, "never", false, 1));
+          await r.disconnect();
+          return Response.json({ headed, publishing, attempts });
         }
         case "/cadata": {
           const options = { ssl_params: { cadata: "-----BEGIN CERTIFICATE-----" } };
