@@ -13,10 +13,10 @@
 // the messages arrive at mosquitto (UMQTT_PORT on 127.0.0.1); a Worker
 // subscribes and returns what it received; the smoke scenario runs inside a
 // Worker. Clients kept across requests (workerd lets no request use
-// another's I/O), a reconnecting client in every request and made in the
-// module's top level, and TLS settings workerd cannot take or a CA it does
-// not trust (UMQTT_TLS_PORT); MQTT over workerd's own WebSocket (UMQTT_WS_URL,
-// mosquitto's WebSocket listener). The test's own MQTT client is the library
+// another's I/O) and in a Durable Object, a reconnecting client in every
+// request and made in the module's top level, and TLS settings workerd
+// cannot take or a CA it does not trust (UMQTT_TLS_PORT); MQTT over
+// workerd's own WebSocket (UMQTT_WS_URL, mosquitto's WebSocket listener). The test's own MQTT client is the library
 // bundled for Node (UMQTT_NODE_BUNDLE).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -70,6 +70,7 @@ for (const { name, entry, npm } of workers) {
             modulesRules,
           }),
           compatibilityDate: "2025-01-01",
+          durableObjects: { HOLDER: "Holder" },
         });
         await mf.ready;
       });
@@ -347,6 +348,44 @@ for (const { name, entry, npm } of workers) {
           await sub.done();
         }
       });
+
+      for (const robust of [false, true]) {
+        const what = robust ? "a reconnecting client" : "a client";
+        const also = robust ? ", a reconnect" : "";
+        test(`${what} kept in a Durable Object: keepalive, messages${also} between requests`, async () => {
+          const topic = `cf-${hex()}`;
+          const sub = await watch(topic);
+          const broker = await flaky();
+          const pub = new MQTTClient(`t-pub-${topic}`, `mqtt://127.0.0.1:${port}`);
+          await pub.connect();
+          try {
+            const q = `port=${broker.port}&topic=${topic}&robust=${robust ? 1 : 0}`;
+            assert.deepEqual(await get(`/do?${q}&step=connect`), { connected: true });
+            assert.deepEqual(await sub.next(1), [`${topic}/up connection 1`]);
+            const sent = robust ? ["during the outage"] : ["between 1", "between 2"];
+            // The connection is cut, and the reconnect announces itself, with no request under way.
+            if (robust) broker.set("away");
+            for (const m of sent) await pub.publish(`${topic}/in`, m, false, 1);
+            if (robust) broker.set("up");
+            const between = await sub.next(sent.length + (robust ? 1 : 0));
+            const want = sent.map((m) => `${topic}/in ${m}`);
+            if (robust) want.push(`${topic}/up connection 2`);
+            assert.deepEqual(between.sort(), want.sort());
+            // Past 1.5 keepalives: a client whose PINGREQs did not go between requests is dropped.
+            await new Promise((r) => setTimeout(r, 3000));
+            assert.deepEqual(await get(`/do?${q}&step=poll&n=${sent.length}`), {
+              connected: true,
+              got: sent,
+            });
+            assert.deepEqual(await sub.next(1), [`${topic}/out from a later request`]);
+            assert.deepEqual(await get(`/do?${q}&step=disconnect`), { connected: false });
+          } finally {
+            await pub.disconnect();
+            await sub.done();
+            await broker.close();
+          }
+        });
+      }
 
       test("ssl_params workerd cannot take are refused, and not retried", async () => {
         const r = await get(`/cadata?port=${port}`);

@@ -38,6 +38,16 @@
 //   GET /ws?url=&topic=            MQTT over WebSocket with workerd's own
 //                                  WebSocket: publishes, then asks for
 //                                  handshake headers, which it cannot send
+//   GET /do?port=&topic=&step=&robust=&n=  one client kept in a Durable
+//                                  Object (binding HOLDER, class Holder), the
+//                                  pattern the README gives: step=connect
+//                                  connects (keepalive 1 s, connect(false)),
+//                                  subscribes to topic/in and publishes
+//                                  topic/up on each connection, also those
+//                                  made between requests; step=poll, a later
+//                                  request, takes n messages that came
+//                                  between requests and publishes; then
+//                                  step=disconnect
 //   GET /cadata?port=              ssl_params workerd cannot take: refused,
 //                                  and the reconnecting client does not retry
 //   GET /tls?port=                 a TLS broker whose CA workerd does not trust
@@ -70,8 +80,51 @@ async function failure(call: () => Promise<unknown>, ms = 2000): Promise<string>
   ]);
 }
 
-export default {
+/** A Durable Object holding one client across the requests it serves (GET /do). */
+export class Holder {
+  #client: MQTTClient | RobustClient | undefined;
+
   async fetch(request: Request): Promise<Response> {
+    const q = new URL(request.url).searchParams;
+    const topic = q.get("topic")!;
+    try {
+      if (q.get("step") === "connect") {
+        const Client = q.get("robust") === "1" ? RobustClient : MQTTClient;
+        const server = `mqtt://127.0.0.1:${q.get("port")}`;
+        const c = this.#client = new Client(`w-do-${topic}`.slice(0, 23), server, { keepalive: 1 });
+        if (c instanceof RobustClient) c.DELAY = 0.05;
+        let n = 0;
+        c.addEventListener("connected", () => {
+          c.publish(`${topic}/up`, `connection ${++n}`, false, 1).catch(() => {});
+        });
+        await c.connect(false);
+        await c.subscribe(`${topic}/in`, 1);
+        return Response.json({ connected: c.connected });
+      }
+      const c = this.#client!;
+      if (q.get("step") === "poll") {
+        const got: string[] = [];
+        while (got.length < Number(q.get("n"))) got.push(text((await c.wait_msg()).payload));
+        await c.publish(`${topic}/out`, "from a later request", false, 1);
+        return Response.json({ connected: c.connected, got });
+      }
+      await c.disconnect();
+      return Response.json({ connected: c.connected });
+    } catch (e) {
+      return Response.json({ error: String((e as Error)?.stack ?? e) }, { status: 500 });
+    }
+  }
+}
+
+interface Env {
+  HOLDER: {
+    idFromName(name: string): unknown;
+    get(id: unknown): { fetch(r: Request): Promise<Response> };
+  };
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
     const q = new URL(request.url).searchParams;
     const server = `mqtt://127.0.0.1:${q.get("port")}`;
     const topic = q.get("topic") ?? "";
@@ -105,6 +158,8 @@ export default {
           await client.disconnect();
           return Response.json({ received: got });
         }
+        case "/do":
+          return await env.HOLDER.get(env.HOLDER.idFromName(topic)).fetch(request);
         case "/smoke":
           return Response.json(await smoke((id) => new MQTTClient(id, server)));
         case "/across": {
