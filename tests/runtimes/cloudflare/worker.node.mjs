@@ -387,6 +387,30 @@ for (const { name, entry, npm } of workers) {
         });
       }
 
+      test("a client not disconnected ends with its request, will and all; ctx.waitUntil(disconnect()) disconnects after the response", async () => {
+        for (const later of [false, true]) {
+          const topic = `cf-${hex()}`;
+          const sub = await watch(topic);
+          try {
+            const q = `port=${port}&topic=${topic}&later=${later ? 1 : 0}`;
+            assert.deepEqual(await get(`/forget?${q}`), { published: true });
+            assert.deepEqual(await sub.next(1), [`${topic}/p published`]);
+            if (later) {
+              // The next message is the test's own: a will would come only from a connection dropped.
+              const t = new MQTTClient(`t-m-${topic}`, `mqtt://127.0.0.1:${port}`);
+              await t.connect();
+              await t.publish(`${topic}/marker`, "after", false, 1);
+              await t.disconnect();
+              assert.deepEqual(await sub.next(1), [`${topic}/marker after`]);
+            } else {
+              assert.deepEqual(await sub.next(1), [`${topic}/will gone without DISCONNECT`]);
+            }
+          } finally {
+            await sub.done();
+          }
+        }
+      });
+
       test("ssl_params workerd cannot take are refused, and not retried", async () => {
         const r = await get(`/cadata?port=${port}`);
         const refusal = /^MQTTConnectionError: .*cloudflare:sockets takes no cadata/;

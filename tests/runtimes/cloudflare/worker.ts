@@ -38,6 +38,10 @@
 //   GET /ws?url=&topic=            MQTT over WebSocket with workerd's own
 //                                  WebSocket: publishes, then asks for
 //                                  handshake headers, which it cannot send
+//   GET /forget?port=&topic=&later=  connects with a will, publishes and
+//                                  returns: without disconnect() (the will
+//                                  goes), or with ctx.waitUntil(disconnect())
+//                                  when later=1 (it does not)
 //   GET /do?port=&topic=&step=&robust=&n=  one client kept in a Durable
 //                                  Object (binding HOLDER, class Holder), the
 //                                  pattern the README gives: step=connect
@@ -124,7 +128,11 @@ interface Env {
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(
+    request: Request,
+    env: Env,
+    ctx: { waitUntil(p: Promise<unknown>): void },
+  ): Promise<Response> {
     const q = new URL(request.url).searchParams;
     const server = `mqtt://127.0.0.1:${q.get("port")}`;
     const topic = q.get("topic") ?? "";
@@ -157,6 +165,14 @@ export default {
           }
           await client.disconnect();
           return Response.json({ received: got });
+        }
+        case "/forget": {
+          const c = new MQTTClient(`w-fg-${topic}`.slice(0, 23), server);
+          c.set_last_will(`${topic}/will`, "gone without DISCONNECT", false, 1);
+          await c.connect();
+          await c.publish(`${topic}/p`, "published", false, 1);
+          if (q.get("later") === "1") ctx.waitUntil(c.disconnect());
+          return Response.json({ published: true });
         }
         case "/do":
           return await env.HOLDER.get(env.HOLDER.idFromName(topic)).fetch(request);
