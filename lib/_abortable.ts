@@ -92,10 +92,14 @@ export function never(): AbortSignal {
 }
 let neverSignal: AbortSignal | undefined;
 
-/** Whether this is workerd (Cloudflare Workers): timers, signals and sockets are per request. */
+/**
+ * Whether this is workerd (Cloudflare Workers): timers, signals and sockets
+ * are per request. Its global `navigator` came with compatibility date
+ * 2022-03-21; `WebSocketPair`, its own, is there whatever the date.
+ */
 export const WORKERD: boolean =
   (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
-    "Cloudflare-Workers";
+    "Cloudflare-Workers" || "WebSocketPair" in globalThis;
 
 /**
  * Whether this code may read `signal`: workerd ties a signal to the request

@@ -61,17 +61,18 @@ for (const { name, entry, npm } of workers) {
   for (const load of npm ? ["listed", "discovered"] : ["listed"]) {
     describe(`${name}, ${load}`, () => {
       let mf;
+      const options = () => ({
+        ...(load === "listed" ? { modules: listModules(entry) } : {
+          modules: true,
+          scriptPath: entry,
+          modulesRoot: dirname(entry),
+          modulesRules,
+        }),
+        compatibilityDate: "2025-01-01",
+        durableObjects: { HOLDER: "Holder" },
+      });
       before(async () => {
-        mf = new Miniflare({
-          ...(load === "listed" ? { modules: listModules(entry) } : {
-            modules: true,
-            scriptPath: entry,
-            modulesRoot: dirname(entry),
-            modulesRules,
-          }),
-          compatibilityDate: "2025-01-01",
-          durableObjects: { HOLDER: "Holder" },
-        });
+        mf = new Miniflare(options());
         await mf.ready;
       });
       after(() => mf?.dispose());
@@ -440,6 +441,40 @@ for (const { name, entry, npm } of workers) {
           assert.equal(r.stopping, "MQTTConnectionError: Disconnected: disconnect() was called");
         } finally {
           silent.close();
+        }
+      });
+
+      test("a Worker whose compatibility date predates navigator.userAgent is told apart as a Worker", async () => {
+        // Before 2022-03-21 workerd has no global navigator, by which the runtime was told apart.
+        const old = new Miniflare({ ...options(), compatibilityDate: "2021-11-03" });
+        try {
+          const at = (path) => old.dispatchFetch(`http://worker.test${path}`).then((r) => r.json());
+          const topic = `cf-${hex()}`;
+          const sub = await watch(topic);
+          try {
+            assert.deepEqual(await at(`/publish?port=${port}&topic=${topic}&n=1`), {
+              published: 1,
+            });
+            assert.deepEqual(await at(`/across?port=${port}&topic=${topic}&step=1`), {
+              connected: true,
+            });
+            const second = await at(`/across?port=${port}&topic=${topic}&step=2`);
+            assert.equal(second.connected, false, "the connection is request 1's");
+            assert.match(
+              second.waiting,
+              /^MQTTConnectionError: Cannot wait_msg: Connection opened by another request/,
+            );
+            assert.equal(second.disconnecting, "resolved");
+            assert.deepEqual(await sub.next(3), [
+              `${topic}/0 from a Worker 0`,
+              `${topic}/1 from request 1`,
+              `${topic}/2 from request 2`,
+            ]);
+          } finally {
+            await sub.done();
+          }
+        } finally {
+          await old.dispose();
         }
       });
 
