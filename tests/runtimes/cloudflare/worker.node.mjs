@@ -12,7 +12,7 @@
 // but which discovery refuses. In each, a Worker publishes on each fetch and
 // the messages arrive at mosquitto (UMQTT_PORT on 127.0.0.1); a Worker
 // subscribes and returns what it received; the smoke scenario runs inside a
-// Worker. Clients kept across requests (workerd lets no request use
+// Worker; a cron trigger and a queue consumer publish. Clients kept across requests (workerd lets no request use
 // another's I/O) and in a Durable Object, a reconnecting client in every
 // request and made in the module's top level, and TLS settings workerd
 // cannot take or a CA it does not trust (UMQTT_TLS_PORT); MQTT over
@@ -70,6 +70,7 @@ for (const { name, entry, npm } of workers) {
         }),
         compatibilityDate: "2025-01-01",
         durableObjects: { HOLDER: "Holder" },
+        bindings: { UMQTT_PORT: port },
       });
       before(async () => {
         mf = new Miniflare(options());
@@ -475,6 +476,31 @@ for (const { name, entry, npm } of workers) {
           }
         } finally {
           await old.dispose();
+        }
+      });
+
+      test("a cron trigger and a queue consumer publish", async () => {
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          const worker = await mf.getWorker();
+          assert.equal((await worker.scheduled({ cron: topic })).outcome, "ok");
+          assert.deepEqual(await sub.next(1), [`${topic}/scheduled cron`]);
+          const messages = [1, 2].map((i) => ({
+            id: `m${i}`,
+            timestamp: new Date(),
+            attempts: 1,
+            body: { topic: `${topic}/queue`, text: `message ${i}` },
+          }));
+          const done = await worker.queue("umqtt", messages);
+          assert.equal(done.outcome, "ok");
+          assert.deepEqual(done.explicitAcks, ["m1", "m2"]);
+          assert.deepEqual(await sub.next(2), [
+            `${topic}/queue message 1`,
+            `${topic}/queue message 2`,
+          ]);
+        } finally {
+          await sub.done();
         }
       });
 

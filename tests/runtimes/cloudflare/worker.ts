@@ -58,6 +58,9 @@
 //   GET /tls-silent?port=          a server that takes TCP and never answers
 //                                  the TLS handshake: connectTimeout, the
 //                                  connect signal and disconnect() end it
+// scheduled() publishes "cron" to <cron>/scheduled (the test's cron string is
+// a topic), queue() each message's body.text to its body.topic, one
+// connection per batch; both reach mosquitto on env.UMQTT_PORT.
 // No transport option anywhere: the default connector must find
 // cloudflare:sockets on its own. A reconnecting client is made in the
 // module's top level, as the simple one can be: workerd allows no
@@ -121,6 +124,8 @@ export class Holder {
 }
 
 interface Env {
+  /** mosquitto's port, for the handlers that get no URL. */
+  UMQTT_PORT: string;
   HOLDER: {
     idFromName(name: string): unknown;
     get(id: unknown): { fetch(r: Request): Promise<Response> };
@@ -334,5 +339,25 @@ export default {
         status: 500,
       });
     }
+  },
+
+  async scheduled(controller: { cron: string }, env: Env): Promise<void> {
+    const c = new MQTTClient("w-cron", `mqtt://127.0.0.1:${env.UMQTT_PORT}`);
+    await c.connect();
+    await c.publish(`${controller.cron}/scheduled`, "cron", false, 1);
+    await c.disconnect();
+  },
+
+  async queue(
+    batch: { messages: { body: { topic: string; text: string }; ack(): void }[] },
+    env: Env,
+  ): Promise<void> {
+    const c = new MQTTClient("w-queue", `mqtt://127.0.0.1:${env.UMQTT_PORT}`);
+    await c.connect();
+    for (const m of batch.messages) {
+      await c.publish(m.body.topic, m.body.text, false, 1);
+      m.ack();
+    }
+    await c.disconnect();
   },
 };
