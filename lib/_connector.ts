@@ -9,7 +9,7 @@ import { type ClientConfig, credentials, type DisconnectOptions } from "./option
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
 import { Servers } from "./_servers.ts";
-import { abortable, timeLimit, WORKERD } from "./_abortable.ts";
+import { abortable, onAbort, timeLimit, WORKERD } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
@@ -184,9 +184,10 @@ export class Connector {
   #fetch(given: Promise<Credentials>, signal: AbortSignal | undefined): Promise<Credentials> {
     const ms = this.#config.connectTimeout;
     return new Promise((resolve, reject) => {
+      let off: (() => void) | undefined;
       const end = () => {
         cancel();
-        signal?.removeEventListener("abort", aborted);
+        off?.();
         if (this.#onStop === stopped) this.#onStop = null;
       };
       const aborted = () => (end(), reject(signal!.reason));
@@ -201,7 +202,7 @@ export class Connector {
       });
       given.then((v) => (end(), resolve(v)), (e) => (end(), reject(e)));
       if (signal?.aborted) return aborted();
-      signal?.addEventListener("abort", aborted, { once: true });
+      if (signal) off = onAbort(signal, aborted);
       this.#onStop = stopped;
     });
   }

@@ -98,6 +98,32 @@ forEachBroker(
   { only: ["mosquitto"], versions: [5] },
 );
 
+forEachBroker(
+  "clients connecting at once with one signal put one abort listener on it",
+  async (broker, v) => {
+    // An application's one shutdown signal given to each of its clients' connect(): from 11 at
+    // once, Node warned "Possible EventTarget memory leak detected" (one listener per connect).
+    const { signal } = new AbortController();
+    const clients = Array.from({ length: 20 }, (_, i) =>
+      new Simple(uniqueId("sig"), broker.host, {
+        port: broker.port,
+        protocolVersion: v,
+        // Half of them wait for a credential function first, under the same signal.
+        ...(i % 2 ? { user: () => Promise.resolve("u") } : {}),
+      }));
+    try {
+      const most = await mostAbortListeners(async () => {
+        await Promise.all(clients.map((c) => c.connect({ signal })));
+      });
+      // One each would be 10 even with only the credential waits (or only the CONNACK waits).
+      assert.ok(most <= 2, `${most} abort listeners on one signal at once`);
+    } finally {
+      await Promise.all(clients.map((c) => c.disconnect()));
+    }
+  },
+  { only: ["mosquitto"] },
+);
+
 /** A signal that is never aborted, and the number of abort listeners on it now. */
 function longLivedSignal(): { signal: AbortSignal; live(): number } {
   const signal = new AbortController().signal;
