@@ -158,28 +158,29 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-// Removes the abort listener of a collected owner from its signal (see watchWeakly).
-let unwatch: FinalizationRegistry<[AbortSignal, () => void]> | null | undefined;
+// Withdraws the abort wait of a collected owner from its signal (see watchWeakly).
+let unwatch: FinalizationRegistry<() => void> | null | undefined;
 
 /**
- * Calls `onAbort(owner, reason)` when `signal` aborts, holding `owner`
- * weakly: the listener goes once `owner` is collected, so that a long-lived
- * signal keeps neither. `onAbort` must not hold `owner` itself.
+ * Calls `aborted(owner, reason)` when `signal` aborts, holding `owner`
+ * weakly: the wait goes once `owner` is collected, so that a long-lived
+ * signal keeps neither. `aborted` must not hold `owner` itself. One of
+ * {@linkcode onAbort}'s waits: owners by the dozen on one signal (an
+ * application's robust clients) put one listener on it, not one each.
  */
 export function watchWeakly<T extends object>(
   signal: AbortSignal,
   owner: T,
-  onAbort: (owner: T, reason: unknown) => void,
+  aborted: (owner: T, reason: unknown) => void,
 ): void {
   const ref = new WeakRef(owner);
-  const listener = () => {
+  const off = onAbort(signal, () => {
     const o = ref.deref();
-    if (o) onAbort(o, signal.reason);
-  };
-  signal.addEventListener("abort", listener, { once: true });
+    if (o) aborted(o, signal.reason);
+  });
   // Made on first use: workerd runs nothing of the kind in a module's top level.
   unwatch ??= typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry(([s, f]) => s.removeEventListener("abort", f))
+    ? new FinalizationRegistry((f) => f())
     : null;
-  unwatch?.register(owner, [signal, listener]);
+  unwatch?.register(owner, off);
 }

@@ -5,7 +5,8 @@ import { MQTTClient as Simple } from "../mod.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { offline, proxyTo } from "./_fault_proxy.ts";
 import { robust } from "./_robust.ts";
-import { uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
+import { MQTTClient as Robust } from "../lib/robust.ts";
 
 /**
  * Counts the "abort" listeners on each AbortSignal while `fn` runs; returns
@@ -123,6 +124,33 @@ forEachBroker(
   },
   { only: ["mosquitto"] },
 );
+
+test("robust clients given one application-wide signal put one abort listener on it", async () => {
+  // The robust client's `signal` option is one for the whole application: from 11 clients,
+  // Node warned "Possible EventTarget memory leak detected" (one listener per client).
+  const controller = new AbortController();
+  const reason = new Error("shutting down");
+  let outcomes: unknown[] = [];
+  const most = await mostAbortListeners(async () => {
+    const clients = Array.from({ length: 20 }, () => {
+      const c = new Robust(uniqueId("app"), "127.0.0.1", {
+        signal: controller.signal,
+        transport: () => new Promise(() => {}), // never opens: the publish waits
+        connectTimeout: 600_000,
+      });
+      return c;
+    });
+    const calls = clients.map((c) => c.publish("bounds/app", "x", { qos: 1 }).catch((e) => e));
+    await new Promise((r) => setTimeout(r, 10));
+    controller.abort(reason);
+    // Each client still hears of the abort: what waits for its connection rejects with it.
+    outcomes = await withTimeout(Promise.all(calls), 5000, "the publishes after the abort");
+    await Promise.all(clients.map((c) => c.disconnect().catch(() => {})));
+  });
+  assert.equal(outcomes.length, 20);
+  for (const e of outcomes) assert.equal(e, reason);
+  assert.ok(most <= 2, `${most} abort listeners on one signal at once`);
+});
 
 /** A signal that is never aborted, and the number of abort listeners on it now. */
 function longLivedSignal(): { signal: AbortSignal; live(): number } {
