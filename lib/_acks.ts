@@ -132,3 +132,25 @@ export function again(
   packet[0] |= 0x08;
   return packet;
 }
+
+/**
+ * The session's packets in the order to resend them (MQTT-4.4.0-1): each in
+ * its place, but those past their PUBREC in this process, which go as PUBRELs
+ * in the order their PUBRECs came (MQTT-4.6.0-4). A `renewed` session sends
+ * no PUBREL: its publishes go anew, all in place.
+ */
+export function order(
+  outgoing: Map<number, Uint8Array>,
+  inflight: Map<number, InFlight>,
+  renewed?: boolean,
+): Iterable<[number, Uint8Array]> {
+  if (renewed) return outgoing;
+  const all = [...outgoing],
+    rec = ([id]: [number, unknown]) => {
+      const f = inflight.get(id);
+      return f?.kind === "pubcomp" ? f.rec! : 0;
+    };
+  const rels = all.filter(rec).sort((a, b) => rec(a) - rec(b));
+  let i = 0;
+  return all.map((e) => rec(e) ? rels[i++] : e);
+}

@@ -19,7 +19,7 @@ import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { dropRefused, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
-import { ackCodes, again, connackFirst, kept, outOfTurn, unexpectedAck } from "./_acks.ts";
+import { ackCodes, again, connackFirst, kept, order, outOfTurn, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
 
 export type * from "./_protocol_types.ts";
@@ -34,6 +34,7 @@ import {
 } from "./_protocol_types.ts";
 
 const noop = () => {};
+let recs = 0; // PUBRECs read, to resend the PUBRELs they released in their order
 
 // Empty collections every client shares until it needs its own: an idle client carries no
 // empty Map, Set or array. Never written to: the session store, the id map and the arrays are
@@ -198,7 +199,7 @@ export class Protocol {
     );
     this.#taint = 0;
     let sent = 0;
-    for (const [id, bytes] of this.#store.outgoing) {
+    for (const [id, bytes] of order(this.#store.outgoing, this.#inflight, this.#renewed)) {
       if (bytes[0] >> 4 === 3 && sent >= this.#window) {
         // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
         (this.#held === NONE ? this.#held = [] : this.#held).push(id);
@@ -453,6 +454,7 @@ export class Protocol {
           // Release (MQTT-4.3.3); a 3.1.1 clean session stores the PUBLISH, anew if restarted.
           const id = p.packetId, pubrel = encodeAck({ type: "pubrel", packetId: id });
           f.kind = "pubcomp"; // first: if the save throws, the next connection sends PUBREL
+          f.rec = ++recs;
           if (!this.#clean || this.#options.version === 5) this.#kept().outgoing.set(id, pubrel);
           this.#out.write(pubrel);
           return;

@@ -37,6 +37,8 @@ export interface InFlight extends Pending<unknown> {
   kind: AckKind;
   /** Number of filters in the SUBSCRIBE or UNSUBSCRIBE, to check the answer against. */
   filters?: number;
+  /** A QoS 2 PUBLISH past its PUBREC: when that came, to resend PUBRELs in that order. */
+  rec?: number;
 }
 
 /**
