@@ -82,3 +82,67 @@ test("PUBRECs in reverse order reorder only the resent PUBRELs: published anew, 
   resumed.connect(false, true);
   assert.deepEqual(ids(resumed.sent()), ["pubrel 3", "publish 2 dup", "pubrel 1"]);
 });
+
+// Each packet a broker sends, with fixed header flags other than Table 2.2's.
+const BAD_FLAGS: [string, number[]][] = [
+  ["PUBACK", [0x41, 2, 0, 1]],
+  ["PUBREC", [0x52, 2, 0, 1]],
+  ["PUBREL", [0x60, 2, 0, 1]], // must be 0010
+  ["PUBCOMP", [0x78, 2, 0, 1]],
+  ["SUBACK", [0x92, 3, 0, 1, 0]],
+  ["UNSUBACK", [0xb4, 2, 0, 1]],
+  ["PINGRESP", [0xd1, 0]],
+];
+
+test("a packet from the broker with reserved flags set closes the connection (MQTT-2.2.2-2)", async () => {
+  for (const [name, bytes] of BAD_FLAGS) {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.expect("pingreq");
+      await peer.write(bytes);
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("flags"), broker.url);
+      await client.connect();
+      await assert.rejects(client.ping(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, `${name}: ${e}`);
+        assert.match(String(e.cause), new RegExp(`${name} fixed header flags .*MQTT-2\\.2\\.2-1`));
+        return true;
+      });
+      assert.equal(client.connected, false, name);
+      await broker.peers[0].clientClosed;
+    });
+  }
+  // A CONNACK with flags: connect() rejects, the connection is closed.
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write([0x21, 2, 0, 0]);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("flags"), broker.url);
+    await assert.rejects(client.connect(), /CONNACK fixed header flags/);
+    assert.equal(client.connected, false);
+    await broker.peers[0].clientClosed;
+  });
+});
+
+test("a topic starting with EF BB BF keeps its U+FEFF, sent and received (MQTT-1.5.3-3)", async () => {
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    const out = await peer.expect("publish");
+    assert.equal(out.topic, "\uFEFFa");
+    // Topic EF BB BF 62 ("\uFEFFb"), payload "x", then the PINGRESP.
+    await peer.write([0x30, 7, 0, 4, 0xef, 0xbb, 0xbf, 0x62, 0x78]);
+    await peer.expect("pingreq");
+    await peer.write({ type: "pingresp" });
+    await peer.expect("disconnect");
+  }, async (broker) => {
+    const client = new MQTTClient(uniqueId("bom"), broker.url);
+    await client.connect();
+    await client.publish("\uFEFFa", "x");
+    await client.ping();
+    assert.equal((await client.check_msg())?.topic, "\uFEFFb");
+    await client.disconnect();
+    await broker.peers[0].clientClosed;
+  });
+});
