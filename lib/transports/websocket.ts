@@ -51,7 +51,7 @@ export interface WebSocketOptions {
    * Workers cannot send any: a `TypeError` there.
    */
   headers?: Record<string, string>;
-  /** Writes wait while more than this many bytes are buffered; default 1 MiB. */
+  /** Writes wait while more than this many bytes (0 or more) are buffered; default 1 MiB. */
   highWaterMark?: number;
   /** Aborting it before the WebSocket opens closes it and rejects. */
   signal?: AbortSignal;
@@ -64,6 +64,7 @@ export interface WebSocketOptions {
  * @param options Constructor, headers, send buffer limit.
  * @returns The connection as a stream pair.
  * @throws {TypeError} When there is no `WebSocket` to use.
+ * @throws {RangeError} A `highWaterMark` that is not a number of bytes, 0 or more.
  * @throws {Error} When the connection fails or the broker does not speak `mqtt`.
  *
  * @example
@@ -89,6 +90,8 @@ export async function connectWebSocket(
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
+  // Below 0 every write would wait for ever; NaN would let the buffer grow without bound.
+  if (!(high >= 0)) throw new RangeError(`Invalid highWaterMark ${high}: must be bytes, 0 or more`);
   const { headers, signal } = options;
   signal?.throwIfAborted();
   // Headers go where each constructor looks: Deno's and Bun's global take

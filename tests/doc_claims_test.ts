@@ -1,0 +1,39 @@
+// JSDoc claims of the public API checked against the running code, where an
+// audit of @throws, defaults and stated behaviour found them unasserted or
+// untrue (see doc_contract_test.ts for the earlier audit's).
+import assert from "node:assert/strict";
+import { MQTTClient } from "../mod.ts";
+import { connectWebSocket } from "../lib/transports/websocket.ts";
+import { test, uniqueId } from "./_test.ts";
+
+// errors.ts: "Bad arguments are plain TypeErrors and RangeErrors". A negative
+// highWaterMark held every write for ever (bufferedAmount 0 is over -1): the
+// CONNECT went out, and the first publish() after it never resolved.
+test("connectWebSocket: a highWaterMark below 0 is a RangeError naming it; 0 works", async () => {
+  for (const highWaterMark of [-1, NaN]) {
+    await assert.rejects(
+      connectWebSocket("ws://127.0.0.1:1/mqtt", { highWaterMark }),
+      (e) => e instanceof RangeError && /highWaterMark/.test(e.message),
+    );
+  }
+  // 0, the least: each write waits until the WebSocket has sent what it holds.
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mqtt" });
+    socket.onmessage = (e) => {
+      // CONNECT: CONNACK accepted.
+      if (new Uint8Array(e.data)[0] >> 4 === 1) socket.send(Uint8Array.of(0x20, 2, 0, 0));
+    };
+    return response;
+  });
+  try {
+    const url = `ws://127.0.0.1:${server.addr.port}/mqtt`;
+    const c = new MQTTClient(uniqueId("hwm"), url, {
+      transport: () => connectWebSocket(url, { highWaterMark: 0 }),
+    });
+    await c.connect();
+    await c.publish("t", "m");
+    await c.disconnect();
+  } finally {
+    await server.shutdown();
+  }
+});
