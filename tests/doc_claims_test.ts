@@ -37,3 +37,20 @@ test("connectWebSocket: a highWaterMark below 0 is a RangeError naming it; 0 wor
     await server.shutdown();
   }
 });
+
+// cloudflare.ts: "@throws {TypeError} For ssl_params a Worker cannot honour",
+// and its message names the key; a key without a cert went unchecked, to be
+// dropped without a word by workerd. (Outside workerd the import of
+// cloudflare:sockets fails after the check: also a TypeError, not naming ssl_params.)
+test("connectCloudflare: an ssl_params key alone is a TypeError naming ssl_params", async () => {
+  const { connectCloudflare } = await import("../lib/transports/cloudflare.ts");
+  await assert.rejects(
+    connectCloudflare({
+      hostname: "broker.example",
+      port: 8883,
+      ssl: true,
+      ssl_params: { key: "k" },
+    }),
+    (e) => e instanceof TypeError && /^Invalid ssl_params/.test(e.message),
+  );
+});

@@ -34,7 +34,7 @@ interface CloudflareSocket extends StreamPair {
  *
  * @param options Address, port and TLS settings.
  * @returns The socket, once open.
- * @throws {TypeError} For `ssl_params` a Worker cannot honour (a CA, a client certificate, another name).
+ * @throws {TypeError} For `ssl_params` a Worker cannot honour (a CA, a client certificate or key, another name).
  * @throws {Error} The socket's error if it cannot connect.
  *
  * @example
@@ -51,7 +51,7 @@ export async function connectCloudflare(
 ): Promise<StreamPair> {
   const { hostname, port, ssl = false, ssl_params: p = {}, signal } = options;
   if (
-    p.cadata !== undefined || p.cert !== undefined ||
+    p.cadata !== undefined || (p.cert ?? p.key) !== undefined ||
     (p.server_hostname !== undefined && p.server_hostname !== hostname)
   ) {
     throw new TypeError(
