@@ -117,13 +117,14 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
  * matches one level, `#` the parent level and any below, and a filter that
  * starts with a wildcard does not match topics that start with `$`
  * (MQTT-4.7.2-1). A shared subscription, `$share/{group}/{filter}`, matches
- * what its `{filter}` matches; a malformed one (see {@linkcode validateTopicFilter})
- * matches nothing.
+ * what its `{filter}` matches. A malformed filter (see {@linkcode validateTopicFilter}) or topic
+ * name (see {@linkcode validateTopicName}) matches nothing.
  *
  * @param filter A topic filter, e.g. `"sensors/+/temp"` or `"sensors/#"`.
  * @param topic A topic name, e.g. `"sensors/kitchen/temp"`.
  * @returns Whether a subscription to `filter` receives messages published to `topic`
  * (for a shared one: whether the group receives them; one member of it gets each).
+ * @throws {TypeError} When `filter` or `topic` is not a string.
  *
  * @example
  * ```ts
@@ -135,13 +136,15 @@ export function validateTopicFilter(filter: string, what = "subscribe"): void {
  * ```
  */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (filter.startsWith(SHARE)) {
-    const slash = filter.indexOf("/", SHARE.length);
-    if (slash <= SHARE.length || slash === filter.length - 1) return false;
-    const group = filter.slice(SHARE.length, slash);
-    if (group.includes("+") || group.includes("#")) return false;
-    filter = filter.slice(slash + 1);
+  try {
+    validateTopicFilter(filter);
+    validateTopicName(topic);
+  } catch (e) {
+    // What no one can subscribe to, or publish to, matches nothing; what is no string is an error.
+    if (typeof filter == "string" && typeof topic == "string") return false;
+    throw e;
   }
+  if (filter.startsWith(SHARE)) filter = filter.slice(filter.indexOf("/", SHARE.length) + 1);
   if (topic.startsWith("$") && (filter[0] === "+" || filter[0] === "#")) return false;
   const f = filter.split("/");
   const t = topic.split("/");

@@ -54,3 +54,22 @@ test("connectCloudflare: an ssl_params key alone is a TypeError naming ssl_param
     (e) => e instanceof TypeError && /^Invalid ssl_params/.test(e.message),
   );
 });
+
+// topic.ts: "a malformed one (see validateTopicFilter) matches nothing" held
+// for a shared subscription's group, not its filter: $share/g/a# matched the
+// topic "a#"; and a malformed plain filter or topic name matched as well.
+test("topicMatches: a filter or topic name the validators refuse matches nothing", async () => {
+  const { topicMatches, validateTopicFilter, validateTopicName } = await import("../mod.ts");
+  for (
+    const [filter, topic] of [["$share/g/a#", "a#"], ["$share/g/a/#/b", "a/#/b"], ["a+", "a+"]]
+  ) {
+    assert.throws(() => validateTopicFilter(filter), TypeError);
+    assert.equal(topicMatches(filter, topic), false, `${filter} and ${topic}`);
+  }
+  for (const [filter, topic] of [["#", ""], ["a/+", "a/#"], ["", ""]]) {
+    assert.throws(() => filter ? validateTopicName(topic) : validateTopicFilter(filter), TypeError);
+    assert.equal(topicMatches(filter, topic), false, `${filter} and ${topic}`);
+  }
+  assert.ok(topicMatches("$share/g/a/+", "a/b") && topicMatches("a/#", "a"));
+  assert.throws(() => topicMatches(1 as unknown as string, "a"), /must be a string, got number/);
+});
