@@ -250,8 +250,8 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * Sets the will: the message the broker publishes if this client vanishes
-   * without `disconnect()`. Call before `connect()`.
+   * Sets the will: the message the broker publishes if this client vanishes without
+   * `disconnect()`. Call before `connect()`: set while connected, it goes with the next one.
    *
    * @param topic Topic name (no wildcards).
    * @param msg Payload.

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { connectWebSocket } from "../lib/transports/websocket.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
 // errors.ts: "Bad arguments are plain TypeErrors and RangeErrors". A negative
@@ -72,4 +73,23 @@ test("topicMatches: a filter or topic name the validators refuse matches nothing
   }
   assert.ok(topicMatches("$share/g/a/+", "a/b") && topicMatches("a/#", "a"));
   assert.throws(() => topicMatches(1 as unknown as string, "a"), /must be a string, got number/);
+});
+
+// client.ts set_last_will: "Call before connect(): set while connected, it
+// goes with the next one." MQTT has no way to change a will mid-connection;
+// umqtt.simple keeps it for the next CONNECT, and so does this client.
+test("set_last_will while connected: no error, and the next CONNECT carries the will", async () => {
+  const wills: unknown[] = [];
+  await withHostileBroker(async (peer) => {
+    wills.push((await acceptConnect(peer)).will?.topic);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new MQTTClient(uniqueId("will"), broker.url);
+    await c.connect();
+    c.set_last_will("gone/now", "bye");
+    await c.disconnect();
+    await c.connect();
+    await c.disconnect();
+  });
+  assert.deepEqual(wills, [undefined, "gone/now"]);
 });
