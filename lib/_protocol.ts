@@ -466,13 +466,14 @@ export class Protocol {
         f.resolve(value, p.properties);
         return;
       }
-      case "pubrel":
-        // Releases an incoming QoS 2 id; answered even when unknown, as the
-        // broker may resend a PUBREL whose PUBCOMP was lost (MQTT-4.3.3).
-        this.#store.incoming.delete(p.packetId);
-        if (this.#qos2Released?.delete(p.packetId)) this.#unacked--;
-        this.#out.write(encodeAck({ type: "pubcomp", packetId: p.packetId }));
+      case "pubrel": {
+        // Releases an incoming QoS 2 id; an unknown one (a resent PUBREL whose PUBCOMP was
+        // lost: MQTT-4.3.3-11) is answered too, in MQTT 5 as such: 0x92 (section 3.7.2.1).
+        const id = p.packetId, reasonCode = this.#store.incoming.delete(id) ? 0 : 0x92;
+        if (this.#qos2Released?.delete(id)) this.#unacked--;
+        this.#out.write(encodeAck({ type: "pubcomp", packetId: id, reasonCode }, this.version));
         return;
+      }
       case "pingresp":
         // Answers come in order: the first goes to the oldest PINGREQ.
         this.#pings.shift()?.resolve();

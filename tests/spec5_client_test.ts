@@ -1,0 +1,54 @@
+// MQTT 5.0's statements that bind a Client, where the other tests leave
+// them out: each against a scripted broker (tests/_hostile_broker.ts) that
+// records the bytes the client writes.
+import assert from "node:assert/strict";
+import { MQTTClient } from "../mod.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
+
+const TIMEOUT = { timeout: 20_000 };
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+test(
+  "a PUBREL for a packet id the client holds no QoS 2 message under: PUBCOMP 0x92, Packet Identifier not found; a known one: PUBCOMP 0x00 (MQTT 5.0 section 3.7.2.1, MQTT-4.3.3-11)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.expect("pingreq");
+      // 62 02 00 07: a PUBREL for id 7, which no PUBLISH used; then a QoS 2 message, id 8.
+      await peer.write([0x62, 0x02, 0x00, 0x07], {
+        type: "publish",
+        topic: "t",
+        payload: bytes("m"),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: 8,
+      }, { type: "pingresp" });
+      let pinged = false;
+      for (let p = await peer.next(); p.type !== "pubrec"; p = await peer.next()) {
+        pinged ||= p.type === "pingreq";
+      }
+      await peer.write({ type: "pubrel", packetId: 8 });
+      if (!pinged) await peer.expect("pingreq");
+      // Answered after the PUBREL: the client has read it when its ping() resolves.
+      await peer.write({ type: "pingresp" });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("pubrel"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      const message = client.wait_msg();
+      await client.ping();
+      assert.equal((await message).qos, 2);
+      await client.ping();
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+      // 70 03 00 07 92: id 7 is not known; 70 02 00 08: id 8, the message delivered, is released.
+      assert.deepEqual(broker.peers[0].received.filter((p) => p.type === "pubcomp"), [
+        { type: "pubcomp", packetId: 7, reasonCode: 0x92 },
+        { type: "pubcomp", packetId: 8, reasonCode: 0 },
+      ]);
+    });
+  },
+  TIMEOUT,
+);
