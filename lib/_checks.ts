@@ -481,6 +481,15 @@ export function checkDisconnect(
     bytes = encodeDisconnect({ type: "disconnect", reasonCode, properties: p }, 5);
     if (bytes.length <= max) break;
   }
+  // A code DISCONNECT carries (the codec checked), but one only a Server sends (table 3-10).
+  const code = reasonCode!;
+  if (code > 0x99 || [0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f].includes(code)) {
+    throw new RangeError(
+      `Invalid disconnect() option reasonCode 0x${
+        code.toString(16)
+      }: only a Server sends it (MQTT-3.14.2-1)`,
+    );
+  }
   return bytes;
 }
 

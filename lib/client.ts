@@ -317,8 +317,8 @@ export class MQTTClient extends EventTarget {
    * @param options MQTT 5: what the DISCONNECT says; `{ reasonCode: 0x04 }` makes the broker
    * publish the will.
    * @returns When the connection is closed.
-   * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} a reason code DISCONNECT
-   * may not carry, a session expiry when the CONNECT had none (MQTT 5.0 section 3.14.2.2.2).
+   * @throws {TypeError} Options with MQTT 3.1.1; {@linkcode RangeError} a reason code a Client
+   * may not send, a session expiry when the CONNECT had none (MQTT 5.0 section 3.14.2.2.2).
    */
   disconnect(options?: DisconnectOptions): Promise<void> {
     return this.#link.disconnect(options, !this.#hooks.run);

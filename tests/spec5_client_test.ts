@@ -52,3 +52,38 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "disconnect() with a reason code only a Server sends (0x8E Session taken over, 0x9C Use another server): a RangeError, nothing written, still connected (MQTT-3.14.2-1)",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("dcode"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      for (const reasonCode of [0x87, 0x8b, 0x8e, 0x9c, 0xa2]) {
+        await assert.rejects(
+          client.disconnect({ reasonCode }),
+          (e: unknown) => {
+            assert.ok(e instanceof RangeError, String(e));
+            assert.match(
+              e.message,
+              new RegExp(`reasonCode 0x${reasonCode.toString(16)}.*MQTT-3\\.14\\.2-1`),
+            );
+            return true;
+          },
+        );
+      }
+      assert.equal(client.connected, true);
+      // The codes a Client sends go: 0x04 Disconnect with Will Message, e0 01 04.
+      await client.disconnect({ reasonCode: 0x04 });
+      await broker.peers[0].clientClosed;
+      assert.deepEqual(broker.peers[0].received.slice(1), [{
+        type: "disconnect",
+        reasonCode: 0x04,
+      }]);
+    });
+  },
+  TIMEOUT,
+);
