@@ -49,7 +49,12 @@ export function checkBrokerAuth(
         : !onAuth
         ? `AUTH from the broker for ${method}, and no onAuth to answer it`
         : `AUTH from the broker with reason 0x${p.reasonCode.toString(16)} for method ${theirs}`,
-      "MQTT-4.12.0-4",
+      // Its AUTH has 0x18 (-2) and the CONNECT's method (-5), and none without one (-6).
+      !method
+        ? "MQTT-4.12.0-6"
+        : !onAuth
+        ? "MQTT 5.0 section 4.12"
+        : `MQTT-4.12.0-${theirs !== method ? 5 : 2}`,
       method && !onAuth ? 0x8c : 0x82,
     );
   }

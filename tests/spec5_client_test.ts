@@ -2,7 +2,12 @@
 // them out: each against a scripted broker (tests/_hostile_broker.ts) that
 // records the bytes the client writes.
 import assert from "node:assert/strict";
-import { MQTTClient } from "../mod.ts";
+import {
+  MQTTClient,
+  type MQTTClientOptions,
+  MQTTConnectionError,
+  MQTTProtocolError,
+} from "../mod.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
@@ -87,3 +92,62 @@ test(
   },
   TIMEOUT,
 );
+
+// An AUTH the broker must not send names the rule it breaks: 4.12.0-4 (the
+// broker may refuse the authentication) is none of these.
+for (
+  const [name, rule, auth, options, atConnect] of [
+    [
+      "an AUTH 0x19 from the broker, a code only a client starts a re-authentication with",
+      "MQTT-4.12.0-2",
+      // f0 08 19 | 06 15 00 03 "abc"
+      [0xf0, 0x08, 0x19, 0x06, 0x15, 0x00, 0x03, 0x61, 0x62, 0x63],
+      { authenticationMethod: "abc", onAuth: () => Uint8Array.of(1) },
+      false,
+    ],
+    [
+      "an AUTH 0x18 without the CONNECT's Authentication Method",
+      "MQTT-4.12.0-5",
+      [0xf0, 0x02, 0x18, 0x00],
+      { authenticationMethod: "abc", onAuth: () => Uint8Array.of(1) },
+      true,
+    ],
+    [
+      "an AUTH 0x18 to a client whose CONNECT had no Authentication Method",
+      "MQTT-4.12.0-6",
+      [0xf0, 0x02, 0x18, 0x00],
+      {},
+      false,
+    ],
+  ] as const
+) {
+  test(`${name}: DISCONNECT 0x82, the error names ${rule}`, async () => {
+    await withHostileBroker(async (peer) => {
+      if (atConnect) await peer.expect("connect");
+      else {
+        await acceptConnect(peer);
+        await peer.expect("pingreq");
+      }
+      await peer.write([...auth]);
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("authrule"), broker.url, {
+        protocolVersion: 5,
+        ...options as MQTTClientOptions,
+      });
+      const broke = (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        assert.ok(e.cause.message.endsWith(`(${rule})`), e.cause.message);
+        return true;
+      };
+      if (atConnect) await assert.rejects(client.connect(), broke);
+      else {
+        await client.connect();
+        await assert.rejects(client.ping(), broke);
+      }
+      await broker.peers[0].clientClosed;
+      assert.deepEqual(broker.peers[0].received.at(-1), { type: "disconnect", reasonCode: 0x82 });
+    });
+  }, TIMEOUT);
+}
