@@ -154,13 +154,17 @@ export class Inbox {
     return this.#settle(queued, callback);
   }
 
-  /** `check_msg`: at most one queued message, as `receive` hands it out; never waits. */
+  /**
+   * `check_msg`: at most one queued message, as `receive` hands it out; never
+   * waits on the network. None queued, it resolves after a timer turn: a
+   * polling loop that never sleeps still lets the reader and keepalive run.
+   */
   check(callback?: MessageCallback): Promise<Message | undefined> {
     const queued = this.#take();
     if (queued) return this.#settle(queued, callback);
     this.#runSince = 0; // the application waits before it looks again
     const closed = this.#link.closed("check_msg");
-    return closed ? Promise.reject(closed) : Promise.resolve(undefined);
+    return closed ? Promise.reject(closed) : timerTurn() as Promise<undefined>;
   }
 
   /** `messages()`: each message acknowledged once the loop's body has run. */

@@ -578,7 +578,7 @@ export class MQTTClient extends EventTarget {
    * Handles at most one message already in the client's queue, as
    * {@linkcode MQTTClient.wait_msg} does; never waits on the network.
    *
-   * @returns The message, or `undefined` at once when none is queued.
+   * @returns The message, or `undefined`, after a timer turn, when none is queued.
    * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
    */
   check_msg(): Promise<Message | undefined> {

@@ -103,6 +103,34 @@ forEachBroker(
   },
 );
 
+// MicroPython's `while True: c.check_msg()` with no sleep polls a socket; ported
+// as `while (!(await c.check_msg()));` it spun in microtasks for ever: the
+// reader never ran, no message ever came, and the process hung. An empty
+// check_msg() now resolves after a timer turn, so the reader (and keepalive)
+// run between polls.
+forEachBroker(
+  "a check_msg loop with no sleep still receives: an empty check lets the reader run",
+  async (broker) => {
+    const topic = uniqueId("spin");
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    const c = new MQTTClient(uniqueId("c"), broker.host, broker.port);
+    await pub.connect();
+    await c.connect();
+    try {
+      await c.subscribe(topic, 1);
+      await pub.publish(topic, "spun", false, 1);
+      // Bounded by polls, not time: before, 100 000 polls passed with none of them reading.
+      let m, polls = 0;
+      while (!(m = await c.check_msg()) && ++polls < 100_000);
+      assert.ok(m, `no message after ${polls} polls with no sleep between them`);
+      assert.equal(text(m.payload), "spun");
+    } finally {
+      await c.disconnect();
+      await pub.disconnect();
+    }
+  },
+);
+
 forEachBroker(
   "example_pub_button.py drives example_sub_led.py; disconnect() ends the wait_msg loop",
   async (broker) => {
