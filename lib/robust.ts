@@ -11,8 +11,8 @@
  * MQTT 5 after Session Present 0 goes anew under its id, DUP=0); the
  * connection is re-established in the background as soon as it is lost;
  * subscriptions are renewed when the broker has no session; backoff is
- * exponential with full jitter; publishing while offline is bounded; an
- * `AbortSignal` stops it all.
+ * exponential with full jitter; publishing while offline is bounded; the
+ * `signal` option ends reconnecting (the connection stays until `disconnect()`).
  *
  * @example Port of umqtt.robust's example
  * ```ts ignore
