@@ -117,6 +117,10 @@ export async function sub(args: string[]): Promise<number> {
   const stopListening = onInterrupt(() => stop(new Stop(EXIT.ok)));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let client: SubClient | undefined;
+  // From the start, connecting included, as mosquitto_sub's alarm: -W bounds the whole run.
+  if (o.timeout > 0) {
+    timer = setTimeout(() => stop(new Stop(EXIT.timeout, "timed out")), o.timeout * 1000);
+  }
   try {
     client = await makeClient(
       class extends SubClient {
@@ -152,9 +156,6 @@ export async function sub(args: string[]): Promise<number> {
     }
     for (const t of o.unsubscribe) await race(c.unsubscribe(t, o.properties.unsubscribe));
     if (o.exitAfterSubscribe) throw new Stop(EXIT.ok);
-    if (o.timeout > 0) {
-      timer = setTimeout(() => stop(new Stop(EXIT.timeout, "timed out")), o.timeout * 1000);
-    }
     let count = 0;
     for (;;) {
       const batch = [await race(c.wait_msg())];
