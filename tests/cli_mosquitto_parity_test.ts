@@ -24,3 +24,27 @@ test("sub -W bounds the whole run: a broker that never sends CONNACK ends it at 
     for (const c of conns) c.close();
   }
 });
+
+test("sub stopped by Ctrl-C or SIGTERM before the broker's CONNACK exits 1, not 0 (mosquitto_sub: 255)", async () => {
+  // A broker that takes the connection and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) conns.push(c);
+  })();
+  try {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const sub = spawnCli(["sub", "-h", "127.0.0.1", "-p", String(listener.addr.port), "-t", "t"]
+        .concat(["-d"]));
+      await sub.waitFor(/-> CONNECT/);
+      sub.kill(signal);
+      const r = await sub.result();
+      assert.equal(r.code, 1, `${signal}: ${r.stderr}`);
+      assert.match(r.stderr, /umqtt sub: interrupted before connecting\n/);
+    }
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of conns) c.close();
+  }
+});

@@ -33,7 +33,8 @@ Output:
 
 const EXIT_CODES = `Exit codes:
   0   done (or stopped with Ctrl-C, after a clean DISCONNECT, but for a pub -m, -f, -s or -n
-      whose message was not yet published: 1; or sub's stdout closed)
+      whose message was not yet published, or a sub not yet connected: 1; or sub's stdout
+      closed)
   1   another error (every subscription refused, a publish refused, an unexpected failure)
   2   bad arguments (unknown flag, missing or bad value), or a value the library rejects
   3   network: cannot connect (refused, unreachable, TLS), or the connection was lost

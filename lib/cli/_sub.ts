@@ -114,7 +114,11 @@ export async function sub(args: string[]): Promise<number> {
   const stopped = new Promise<never>((_, reject) => stop = reject);
   stopped.catch(() => {});
   const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stopped]);
-  const stopListening = onInterrupt(() => stop(new Stop(EXIT.ok)));
+  // Ctrl-C or SIGTERM before the broker answered: nothing was done, and mosquitto_sub exits -1.
+  let connected = false;
+  const stopListening = onInterrupt(() =>
+    stop(connected ? new Stop(EXIT.ok) : new Stop(EXIT.error, "interrupted before connecting"))
+  );
   let timer: ReturnType<typeof setTimeout> | undefined;
   let client: SubClient | undefined;
   // From the start, connecting included, as mosquitto_sub's alarm: -W bounds the whole run.
@@ -138,6 +142,7 @@ export async function sub(args: string[]): Promise<number> {
     // Sooner than umqtt.robust's 2 s: a person is watching.
     c.DELAY = 0.5;
     await connectTo(c, !o.persistent, race, o.version);
+    connected = true;
     const options = subscribeOptions(o);
     if (o.topics.length > 0) {
       let refused = 0;
