@@ -103,3 +103,22 @@ export async function run(cmd: string, args: string[]): Promise<Result> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   return { code: out.code, stdout: out.stdout, stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * Runs `fn` with the port of a broker that takes connections and never
+ * answers (no CONNACK), closing it and them after.
+ */
+export async function withSilentBroker(fn: (port: string) => Promise<void>): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) conns.push(c);
+  })();
+  try {
+    await fn(String(listener.addr.port));
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of conns) c.close();
+  }
+}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { brokerKinds, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { makeCerts, type TestCerts } from "./_certs.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
-import { at, cli, ENTRY, run, spawnCli, subscribed } from "./_cli.ts";
+import { at, cli, ENTRY, run, spawnCli, subscribed, withSilentBroker } from "./_cli.ts";
 import { escapePayload } from "../lib/cli/_format.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 
@@ -703,15 +703,10 @@ test(
   "Ctrl-C or SIGTERM before pub -m's message is published exits 1, not 0 (mosquitto_pub fails too)",
   async () => {
     // A broker that takes the connection and never answers: the message cannot go out.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const conns: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const c of listener) conns.push(c);
-    })();
-    try {
+    await withSilentBroker(async (port) => {
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         const pub = spawnCli([
-          ...["pub", "-h", "127.0.0.1", "-p", String(listener.addr.port), "-t", "t", "-m", "x"],
+          ...["pub", "-h", "127.0.0.1", "-p", port, "-t", "t", "-m", "x"],
           ...["-q", "1", "-d"],
         ]);
         await pub.waitFor(/-> CONNECT/);
@@ -720,10 +715,6 @@ test(
         assert.equal(r.code, 1, `${signal}: ${r.stderr}`);
         assert.match(r.stderr, /umqtt pub: interrupted before the message was published\n/);
       }
-    } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of conns) c.close();
-    }
+    });
   },
 );
