@@ -39,7 +39,7 @@ const EXIT_CODES = `Exit codes:
   1   another error (every subscription refused, a publish refused, an unexpected failure)
   2   bad arguments (unknown flag, missing or bad value), or a value the library rejects
   3   network: cannot connect (refused, unreachable, TLS), or the connection was lost
-  4   timed out (-W, or no CONNACK within 30 s)
+  4   timed out (sub's -W, or no CONNACK within 30 s)
   11-15  the broker refused the connection: 10 + the CONNACK return code
          (11 protocol version, 12 client id, 13 server unavailable,
           14 bad user name or password, 15 not authorized); MQTT 5 reason codes
