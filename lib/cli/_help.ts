@@ -12,8 +12,8 @@ const CONNECTION = `Connection:
   -P, --pw PASSWORD      password (with MQTT 3.1.1 it needs -u)
   -k, --keepalive SECS   keep-alive interval, 0 to turn it off (default 60)
   -c, --disable-clean-session
-                         persistent session (clean session off); needs -i, but with
-                         -V 5 and a finite -x
+                         persistent session (clean session off); needs -i,
+                         except with -V 5 and a finite -x
   -V, --protocol-version V
                          mqttv311 (311, the default) or mqttv5 (5); MQTT 3.1 is not spoken
       --will-topic T     will: published by the broker if this client vanishes
