@@ -104,13 +104,10 @@ export function keptRefusal(b: ConnackProperties, bytes: Uint8Array): string | u
  * MQTT 5: rejects the publishes `waiting` for their turn since an earlier connection
  * that the CONNACK `b` refuses, and takes them out.
  */
-export function refuseWaiting(b: ConnackProperties, waiting: Request[]): void {
-  for (let i = 0; i < waiting.length; i++) {
-    const r = waiting[i], refused = keptRefusal(b, r.bytes);
-    if (refused) {
-      waiting.splice(i--, 1);
-      r.reject(new RangeError(`Cannot publish: ${refused}`));
-    }
+export function refuseWaiting(b: ConnackProperties, waiting: Map<Request, unknown>): void {
+  for (const r of waiting.keys()) {
+    const refused = keptRefusal(b, r.bytes);
+    if (refused && waiting.delete(r)) r.reject(new RangeError(`Cannot publish: ${refused}`));
   }
 }
 

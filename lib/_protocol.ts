@@ -21,7 +21,7 @@ import { dropRefused, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, order, outOfTurn, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
-
+import { Fifo, Ordered } from "./_ordered.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -40,8 +40,9 @@ let recs = 0; // PUBRECs read, to resend the PUBRELs they released in their orde
 // empty Map, Set or array. Never written to: the session store, the id map and the arrays are
 // replaced before their first set, add or push.
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
-const NO_IDS = new Map<number, InFlight>();
+const NO_IDS = new Ordered<number, InFlight>();
 const NONE: never[] = [];
+const EMPTY = new Fifo<never>();
 // The broker's limits before its CONNACK, or when it sent none: never written to.
 const NO_PROPS: ConnackProperties = Object.freeze({});
 // A connection its CONNACK refused (see #taint).
@@ -78,9 +79,9 @@ export class Protocol {
   #lastId = 0;
   // Requests waiting for a free packet id (or, publishes, for room in the
   // broker's Receive Maximum), in call order.
-  #waiting: Request[] = NONE;
+  #waiting: Fifo<Request> = EMPTY;
   // MQTT 5: ids of kept publishes not yet resent on this connection, for want of Receive Maximum.
-  #held: number[] = NONE;
+  #held: Fifo<number> = EMPTY;
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
   #pings: (Pending<void> | null)[] = NONE;
   #pingSentAt = 0;
@@ -134,8 +135,8 @@ export class Protocol {
   }
 
   /** The packet ids in flight, to write to. */
-  #ids(): Map<number, InFlight> {
-    if (this.#inflight === NO_IDS) this.#inflight = new Map();
+  #ids(): Ordered<number, InFlight> {
+    if (this.#inflight === NO_IDS) this.#inflight = new Ordered();
     return this.#inflight;
   }
 
@@ -165,7 +166,7 @@ export class Protocol {
     // Aliases, flow control and limits belong to one connection.
     this.#aliases = null;
     this.#limits(NO_PROPS);
-    this.#held = NONE;
+    this.#held = EMPTY;
     this.#unacked = 0;
     this.#qos2Released = this.#acks = null;
     if (clean) {
@@ -202,7 +203,7 @@ export class Protocol {
     for (const [id, bytes] of order(this.#store.outgoing, this.#inflight, this.#renewed)) {
       if (bytes[0] >> 4 === 3 && sent >= this.#window) {
         // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
-        (this.#held === NONE ? this.#held = [] : this.#held).push(id);
+        (this.#held === EMPTY ? this.#held = new Fifo() : this.#held).add(id);
       } else {
         sent++;
         this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
@@ -230,8 +231,8 @@ export class Protocol {
     this.#awaitingConnack = false;
     this.#pingSentAt = this.#pingTicket = 0;
     for (const p of this.#pings.splice(0)) p?.reject(error);
-    const left = this.#waiting.filter((r) => (keepPending && r.keep) || void r.reject(error));
-    this.#waiting = left.length > 0 ? left : NONE;
+    for (const r of this.#waiting.keys()) if (!keepPending || !r.keep) this.drop(r, error);
+    if (!this.#waiting.size) this.#waiting = EMPTY;
     for (const [id, f] of this.#inflight) {
       if (!this.#store.outgoing.has(id)) {
         this.#inflight.delete(id);
@@ -280,7 +281,7 @@ export class Protocol {
    * unawaited. Those still waiting for their turn go.
    */
   rejectKept(error: Error): void {
-    for (const r of this.#waiting.splice(0)) r.reject(error);
+    for (const r of this.#waiting.keys()) this.drop(r, error);
     for (const id of this.#store.outgoing.keys()) {
       const f = this.#inflight.get(id);
       if (f) {
@@ -303,16 +304,15 @@ export class Protocol {
    * UNSUBSCRIBE goes when an id is free.
    */
   send(request: Request): void {
-    const first = this.#waiting.length === 0 || !request.keep;
+    const first = this.#waiting.size === 0 || !request.keep;
     const id = first && this.#room(request) ? this.#takeId() : undefined;
     if (id !== undefined) this.#sendAs(id, request);
-    else (this.#waiting === NONE ? this.#waiting = [] : this.#waiting).push(request);
+    else (this.#waiting === EMPTY ? this.#waiting = new Fifo() : this.#waiting).add(request);
   }
 
   /** Drops `r` if it still waits for its turn (its signal aborted): a stalled broker keeps none. */
-  drop(r: Request): void {
-    const i = this.#waiting.indexOf(r);
-    if (i >= 0) this.#waiting.splice(i, 1)[0].reject(r.signal?.reason);
+  drop(r: Request, why: unknown = r.signal?.reason): void {
+    if (this.#waiting.delete(r)) r.reject(why);
   }
 
   /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */
@@ -374,20 +374,20 @@ export class Protocol {
    */
   #drain(): void {
     const held = this.#held, kept = this.#store.outgoing;
-    while (held.length > 0 && kept.size - held.length < this.#window) {
-      const id = held.shift()!, bytes = kept.get(id);
-      if (bytes) this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
+    while (held.size > 0 && kept.size - held.size < this.#window) {
+      const id = held.first()!, bytes = kept.get(id);
+      if (held.delete(id) && bytes) {
+        this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
+      }
     }
-    while (this.#waiting.length > 0) {
-      const r = this.#waiting[0];
+    for (let r; (r = this.#waiting.first());) {
       if (r.signal?.aborted) {
-        this.#waiting.shift();
-        r.reject(r.signal.reason);
+        this.drop(r);
         continue;
       }
       const id = this.#room(r) ? this.#takeId() : undefined;
       if (id === undefined) return;
-      this.#waiting.shift();
+      this.#waiting.delete(r);
       this.#sendAs(id, r);
     }
   }
@@ -395,7 +395,7 @@ export class Protocol {
   /** A QoS 0 PUBLISH went out: nothing will say the broker took it, nor the packets after it. */
   wroteQoS0(): void {
     if (this.#taint < 0) return; // (hot: no iterator made once nothing is suspect)
-    const first = this.#inflight.keys().next().value, t = this.#taint;
+    const first = this.#inflight.first(), t = this.#taint;
     this.#taint = first && (t === 0 || t === first) ? first : -1;
   }
 
@@ -443,7 +443,7 @@ export class Protocol {
         const rerec = p.type === "pubrec" && f?.kind === "pubcomp";
         if (!f || (f.kind !== p.type && !rerec)) throw unexpectedAck(p.type, p.packetId);
         // The broker read past an older packet: it refused none of this connection's by closing.
-        if (this.#taint >= 0 && this.#inflight.keys().next().value !== p.packetId) this.#taint = -1;
+        if (this.#taint >= 0 && this.#inflight.first() !== p.packetId) this.#taint = -1;
         const reason = "reasonCode" in p ? p.reasonCode ?? 0 : 0;
         if (reason >= 0x80 && p.type !== "pubcomp") {
           // MQTT 5: the broker refused the PUBLISH; a QoS 2 one ends at its PUBREC.

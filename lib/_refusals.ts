@@ -53,12 +53,12 @@ export function closedOn(
   s: SessionStore,
   ids: Map<number, InFlight>,
   taint: number,
-  held: number[],
+  held: { has(id: number): boolean },
   pings: unknown[],
 ): void {
   const [id, f] = ids.entries().next().value ?? [];
   const bytes = f && RESET.has(error) && f.kind !== "pubcomp" && !pings.length &&
-      !held.includes(id!) && (taint === 0 || taint === id)
+      !held.has(id!) && (taint === 0 || taint === id)
     ? s.outgoing.get(id!) ?? (f as Request).bytes
     : undefined;
   const t = tallies.get(client);
