@@ -7,6 +7,7 @@
 import type { Incoming, Pending } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { onAbort } from "./_abortable.ts";
+import { Fifo } from "./_ordered.ts";
 import type { Message, MessageCallback } from "./options.ts";
 
 /** What the inbox needs from the connection. */
@@ -19,9 +20,10 @@ export interface InboxLink {
   readonly userClosed: boolean;
 }
 
-// Shared by every inbox until it needs its own, never pushed to: an idle
-// client carries no empty arrays.
+// Shared by every inbox until it needs its own, never added to: an idle
+// client carries no empty array or set.
 const NONE: never[] = [];
+const NO_WAITERS = new Fifo<never>();
 
 /**
  * How long (ms) queued messages are handed out one after another before the
@@ -56,7 +58,8 @@ export class Inbox {
   #zeroFrom = 0;
   // Empty slots after #head, left by dropped messages; the last slot is never one.
   #holes = 0;
-  #waiters: Pending<Incoming>[] = NONE;
+  // In call order: served oldest first, withdrawn from anywhere (an abort).
+  #waiters: Fifo<Pending<Incoming>> = NO_WAITERS;
   // The reader waiting for the queue to empty (see `drained`).
   #drained: (() => void) | null = null;
   // Messages handed to a consumer so far, and as of the last `drained()`.
@@ -78,9 +81,11 @@ export class Inbox {
 
   /** A message arrived: to the oldest waiter, else into the queue. */
   push(message: Incoming): void {
-    if (this.#waiters.length !== 0) {
+    const waiter = this.#waiters.first();
+    if (waiter) {
       this.#took++;
-      return this.#waiters.shift()!.resolve(message);
+      this.#waiters.delete(waiter);
+      return waiter.resolve(message);
     }
     const queue = this.#queue;
     if (queue.length - this.#head - this.#holes >= this.#max && message.packet.qos === 0) {
@@ -135,7 +140,7 @@ export class Inbox {
 
   /** The connection ended: every waiter rejects; queued messages stay to be handed out. */
   fail(error: Error): void {
-    for (const w of this.#waiters.splice(0)) w.reject(error);
+    for (const w of this.#waiters.keys()) this.#waiters.delete(w), w.reject(error);
     this.#drained?.();
   }
 
@@ -326,8 +331,8 @@ export class Inbox {
     this.#runSince = 0;
     const closed = this.#link.closed(what);
     if (closed) return Promise.reject(closed);
-    if (this.#waiters === NONE) this.#waiters = [];
-    if (!signal) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (this.#waiters === NO_WAITERS) this.#waiters = new Fifo();
+    if (!signal) return new Promise((resolve, reject) => this.#waiters.add({ resolve, reject }));
     return new Promise((resolve, reject) => {
       const waiter: Pending<Incoming> = {
         resolve: (q) => (off(), resolve(q)),
@@ -335,14 +340,8 @@ export class Inbox {
       };
       // Only a waiter still waiting is withdrawn: one already handed a
       // message resolves with it, so no message is lost to an abort.
-      const off = onAbort(signal, () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i !== -1) {
-          this.#waiters.splice(i, 1);
-          reject(signal.reason);
-        }
-      });
-      this.#waiters.push(waiter);
+      const off = onAbort(signal, () => this.#waiters.delete(waiter) && reject(signal.reason));
+      this.#waiters.add(waiter);
     });
   }
 }

@@ -95,3 +95,35 @@ test(
   },
   { mosquitto: true, timeout: 60_000 },
 );
+
+test(
+  "20 000 wait_msg() calls, each with its own signal: those aborted reject, and only those; the others get the messages in call order",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
+    const topic = uniqueId("waiters");
+    const sub = new MQTTClient(uniqueId("sub"), broker.url);
+    const pub = new MQTTClient(uniqueId("pub"), broker.url);
+    try {
+      await sub.connect();
+      await sub.subscribe(topic, 1);
+      await pub.connect();
+      const n = 20_000;
+      const aborters = Array.from({ length: n }, () => new AbortController());
+      const waits = aborters.map((a) =>
+        sub.wait_msg({ signal: a.signal }).then((m) => text(m.payload), (e) => e)
+      );
+      // Every other one given up, the oldest first (as one deadline for all would).
+      aborters.forEach((a, i) => i % 2 === 0 && a.abort(i));
+      await Promise.all(
+        Array.from({ length: n / 2 }, (_, i) => pub.publish(topic, `${i}`, false, 1)),
+      );
+      const outcomes = await Promise.all(waits);
+      assert.deepEqual(outcomes, outcomes.map((_, i) => i % 2 === 0 ? i : `${(i - 1) / 2}`));
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true, timeout: 60_000 },
+);
