@@ -81,10 +81,9 @@ export class Inbox {
 
   /** A message arrived: to the oldest waiter, else into the queue. */
   push(message: Incoming): void {
-    const waiter = this.#waiters.first();
+    const waiter = this.#waiters.shift();
     if (waiter) {
       this.#took++;
-      this.#waiters.delete(waiter);
       return waiter.resolve(message);
     }
     const queue = this.#queue;

@@ -7,11 +7,13 @@
 // took 4 s to go and 8 s to abort; lib/_ordered.ts says why.
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { RESET } from "../lib/_refusals.ts";
 import { harness, request, type Tracked, V5 } from "./_protocol_harness.ts";
 import { startMosquitto } from "./_brokers.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -122,6 +124,48 @@ test(
     } finally {
       await pub.disconnect();
       await sub.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true, timeout: 60_000 },
+);
+
+test(
+  "robust: 20 000 publishes waiting offline for room, each with its own signal: those aborted reject, and only those; the others go in call order once back",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
+    const proxy = await proxyTo(broker);
+    const topic = uniqueId("offline");
+    const sub = new MQTTClient(uniqueId("sub"), broker.url);
+    const c = new RobustClient(uniqueId("rb"), proxy.hostname, {
+      port: proxy.port,
+      maxOfflineMessages: 10,
+    });
+    c.DELAY = 0.02;
+    try {
+      await sub.connect();
+      await sub.subscribe(topic, 1);
+      await c.connect();
+      await offline(c, proxy);
+      const n = 20_000;
+      const aborters = Array.from({ length: n }, () => new AbortController());
+      const calls = aborters.map((a, i) =>
+        c.publish(topic, `${i}`, { qos: 1, signal: a.signal }).then(() => "sent", (e) => e)
+      );
+      // Every other one past the first 10 given up, the oldest first; then the connection is back.
+      aborters.forEach((a, i) => i >= 10 && i % 2 === 0 && a.abort(i));
+      proxy.refuse(false);
+      const outcomes = await Promise.all(calls);
+      const kept = (i: number) => i < 10 || i % 2 === 1;
+      assert.deepEqual(outcomes, outcomes.map((_, i) => kept(i) ? "sent" : i));
+      const expected = Array.from({ length: n }, (_, i) => `${i}`).filter((_, i) => kept(i));
+      const got: string[] = [];
+      while (got.length < expected.length) got.push(text((await sub.wait_msg()).payload));
+      assert.deepEqual(got, expected);
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await proxy.close();
       await broker.stop();
     }
   },
