@@ -2,8 +2,9 @@
 // Retain Available, Maximum Packet Size, Wildcard, Shared Subscription and
 // Subscription Identifier Available): for a call before any byte of it is
 // written, and for a publish kept in the session before it is resent. And
-// what our CONNECT's Request Problem Information lets the broker send.
-import type { PublishPacket, Subscription } from "./codec/packet.ts";
+// what our CONNECT's Request Problem Information lets the broker send, and
+// how far past our Receive Maximum it may go.
+import type { ProtocolVersion, PublishPacket, Subscription } from "./codec/packet.ts";
 import type {
   AckProperties,
   ConnackProperties,
@@ -13,6 +14,7 @@ import type {
 import { decodeFromBroker } from "./codec/decode.ts";
 import type { BodyDecoder } from "./codec/_framer.ts";
 import { outOfTurn } from "./_acks.ts";
+import { MQTTProtocolError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
 import type { Pending, Request } from "./_protocol_types.ts";
 
@@ -66,6 +68,25 @@ export function checkLimits(
     const verb = typeof what[0] === "string" ? "unsubscribe from" : "subscribe to";
     throw new RangeError(`Cannot ${verb} ${filters} with ${tooLarge}`);
   }
+}
+
+/**
+ * Whether a QoS `qos` PUBLISH that leaves `unacked` messages unacknowledged is over our Receive
+ * Maximum `max`: tolerated (mosquitto 2.0.11 goes a few over), up to the 65 535 packet ids. A
+ * QoS 1 one past them reuses the id of one not acknowledged yet (a QoS 2 one is a resend, known
+ * by its id), and each such one would wait in the inbox, however many the broker sent.
+ *
+ * @throws {MQTTProtocolError} A QoS 1 one past 65 535 (reason code 0x93).
+ */
+export function overrun(unacked: number, max: number, qos: number, v: ProtocolVersion): boolean {
+  if (unacked > 65535 && qos === 1) {
+    throw new MQTTProtocolError(
+      "PUBLISH with 65535 QoS 1 and 2 messages unacknowledged: its packet id is in use",
+      v === 5 ? "MQTT-2.2.1-4" : "MQTT-2.3.1-4",
+      0x93, // Receive Maximum exceeded
+    );
+  }
+  return unacked > max;
 }
 
 /** Why a packet of `size` bytes may not go to the broker of CONNACK `b`, if it may not. */

@@ -17,7 +17,7 @@ import { ackRefusal } from "./codec/reason_codes.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
-import { dropRefused, refuseWaiting } from "./_limits.ts";
+import { dropRefused, overrun, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, order, outOfTurn, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
@@ -496,16 +496,14 @@ export class Protocol {
       (this.#aliases ??= new TopicAliases()).in(p, this.#options.topicAliasMaximum);
     }
     const acks = p.qos > 0 ? this.#acks ??= new AckOrder() : undefined;
-    if (p.qos > 0 && ++this.#unacked > this.#options.receiveMaximum) {
-      // Over our Receive Maximum: tolerated (mosquitto 2.0.11 goes a few over);
-      // acknowledging only once handled already bounds what waits.
+    // Over our Receive Maximum: counted, and tolerated up to the 65 535 packet ids.
+    if (p.qos > 0 && overrun(++this.#unacked, this.#options.receiveMaximum, p.qos, this.version)) {
       this.overruns++;
     }
     if (p.qos === 2) {
-      // A resend of a QoS 2 message already delivered or queued is never
-      // delivered twice (MQTT-4.3.3-2); a delivered one is answered again.
-      // Known by its id alone: a broker may not reuse it before our PUBCOMP,
-      // and not every broker sets DUP=1 on a resend (aedes does not).
+      // A resend of a QoS 2 message already delivered or queued is never delivered twice
+      // (MQTT-4.3.3-2); a delivered one is answered again. Known by its id alone: a broker may not
+      // reuse it before our PUBCOMP, and not every broker sets DUP=1 on a resend (aedes does not).
       if (this.#store.incoming.has(p.packetId!)) {
         this.#unacked--;
         return acks!.again(encodeAck({ type: "pubrec", packetId: p.packetId! }), this.#out);

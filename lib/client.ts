@@ -216,8 +216,8 @@ export class MQTTClient extends EventTarget {
   /**
    * MQTT 5: times the broker had more unacknowledged QoS 1/2 messages in
    * flight to this client than its `receiveMaximum` allows. They are
-   * delivered all the same (acknowledging only once handled already bounds
-   * what waits); this counts the broker's overrun.
+   * delivered all the same, up to 65 535 unacknowledged (past that the client
+   * closes, reason code 0x93); this counts the broker's overrun.
    */
   get receiveMaximumExceeded(): number {
     return this.#core.overruns;

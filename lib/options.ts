@@ -156,7 +156,7 @@ export interface MQTTClientOptions {
    * messages are dropped oldest first and counted in
    * {@linkcode MQTTClient.droppedMessages}. QoS 1 and 2 messages are never dropped:
    * they are acknowledged only once handled, so the broker's in-flight window
-   * bounds them.
+   * bounds them (a broker past 65 535 unacknowledged is refused: the client closes).
    */
   maxQueuedMessages?: number | undefined;
   /**

@@ -20,7 +20,7 @@ import {
   type Peer,
   withHostileBroker,
 } from "./_hostile_broker.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 import { startAedes } from "./_brokers.ts";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet } from "../lib/codec/packet.ts";
@@ -696,4 +696,49 @@ test(
     }
   },
   TIMEOUT,
+);
+
+// ---- flow control -----------------------------------------------------------
+
+test(
+  "QoS 1 PUBLISHes past 65 535 unacknowledged reuse a packet id in use: the client closes (0x93), its inbox no longer grows",
+  async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      await withHostileBroker(async (peer) => {
+        await acceptConnect(peer);
+        // Packet id 1 again and again, never acknowledged: the application does not consume.
+        const publish = encode({
+          type: "publish",
+          topic: "t",
+          payload: bytes("m"),
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: 1,
+        }, protocolVersion);
+        const burst = new Uint8Array(publish.length * 4096);
+        for (let i = 0; i < 4096; i++) burst.set(publish, i * publish.length);
+        // 16 bursts: 65 536 messages, one more than there are packet ids.
+        for (let i = 0; i < 16; i++) await peer.write(burst);
+        await peer.clientClosed;
+      }, async (broker) => {
+        const client = new MQTTClient(uniqueId("flood"), broker.url, { protocolVersion });
+        const lost = new Promise<CustomEvent>((r) =>
+          client.addEventListener("disconnected", (e) => r(e as CustomEvent), { once: true })
+        );
+        await client.connect();
+        const { error } = (await withTimeout(lost, 15_000, "the client to close")).detail;
+        assert.ok(error.cause instanceof MQTTProtocolError, `${error.cause}`);
+        assert.match(error.cause.message, /65535 QoS 1 and 2 messages unacknowledged/);
+        assert.equal(error.cause.reasonCode, 0x93);
+        if (protocolVersion === 5) await closedWith(client, broker.peers[0], 0x93);
+        // The 65 535 before it were delivered; the one that broke the rule was not.
+        let queued = 0;
+        while (await client.check_msg().catch(() => undefined)) queued++;
+        assert.equal(queued, 65535);
+        await client.disconnect();
+      });
+    }
+  },
+  { timeout: 60_000 },
 );
