@@ -143,9 +143,11 @@ export function socketStreams(socket: Duplex): StreamPair {
         resolve();
       });
     });
+  let ctl: ReadableByteStreamController;
   const readable = new ReadableStream({
     type: "bytes",
     start(c) {
+      ctl = c;
       const finish = (e?: unknown) => {
         if (done) return;
         done = true;
@@ -169,6 +171,8 @@ export function socketStreams(socket: Duplex): StreamPair {
     pull: () => void socket.resume(),
     cancel() {
       done = true;
+      // Bun before 1.4 leaves a pending BYOB read unsettled by cancel() (disconnect() hung).
+      ctl.byobRequest?.respond(0);
       socket.resume(); // keep reading, so the peer's FIN is seen and the socket closes
       return end();
     },

@@ -165,9 +165,11 @@ export async function connectWebSocket(
     });
   // The readable was cancelled, or has ended: its controller takes nothing more.
   let readEnded = false;
+  let ctl: ReadableByteStreamController;
   const readable = new ReadableStream({
     type: "bytes",
     start(c) {
+      ctl = c;
       // WebSocket has no pause: backpressure ends at the broker's TCP window.
       ws.addEventListener("message", (e) => {
         if (closed || readEnded) return;
@@ -205,6 +207,8 @@ export async function connectWebSocket(
     },
     cancel: () => {
       readEnded = true;
+      // Bun before 1.4 leaves a pending BYOB read unsettled by cancel() (disconnect() hung).
+      ctl.byobRequest?.respond(0);
       return close();
     },
   });

@@ -129,3 +129,25 @@ test("node adapter: bytes arriving after the reader cancelled are dropped, not e
   }
   await closeAll(server, peer);
 });
+
+test("node adapter: cancel() ends a pending BYOB read", async () => {
+  // The client cancels its reader while a read waits for the broker, then
+  // waits for that read to end. Bun before 1.4 leaves the read pending after
+  // cancel() unless the source answers it: disconnect() never resolved there.
+  const { server, client, peer } = await pairOfSockets();
+  const pair = socketStreams(client);
+  const reader = pair.readable.getReader({ mode: "byob" });
+  const read = reader.read(new Uint8Array(4096));
+  const cancelled = reader.cancel();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    read,
+    new Promise<"pending">((r) => timer = setTimeout(() => r("pending"), 1000)),
+  ]);
+  clearTimeout(timer);
+  assert.notEqual(result, "pending", "the read was still pending 1 s after cancel()");
+  assert.equal((result as ReadableStreamReadResult<Uint8Array>).done, true);
+  await cancelled;
+  await until(() => client.destroyed, "destroyed after cancel()");
+  await closeAll(server, peer);
+});
