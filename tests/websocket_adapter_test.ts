@@ -79,3 +79,43 @@ test("connectWebSocket: cancel() ends a pending BYOB read", async () => {
   assert.equal((result as ReadableStreamReadResult<Uint8Array>).done, true);
   await cancelled;
 });
+
+/**
+ * A WebSocket whose handshake never ends and whose `close()` while
+ * connecting fires no event, as Deno's from 2.0 to 2.2.0 does.
+ */
+class SilentHandshakeWebSocket {
+  binaryType = "";
+  bufferedAmount = 0;
+  closeCalls = 0;
+  static last: SilentHandshakeWebSocket | null = null;
+  constructor(_url: string, _protocols: string[]) {
+    SilentHandshakeWebSocket.last = this;
+  }
+  send() {}
+  close() {
+    this.closeCalls++;
+  }
+  addEventListener() {}
+}
+
+test("connectWebSocket: an abort during the handshake rejects even if close() fires no event", async () => {
+  // Deno 2.0 to 2.2.0: connectWebSocket waited for an "error" or "close" that
+  // never came, so a ws:// connect() timed out only after 2 s more, and an
+  // aborted connectWebSocket() never settled.
+  const ac = new AbortController();
+  const opening = connectWebSocket("ws://silent.test", {
+    WebSocket: SilentHandshakeWebSocket,
+    signal: ac.signal,
+  });
+  const reason = new Error("given up");
+  ac.abort(reason);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    opening.then(() => "opened", (e) => e),
+    new Promise<"pending">((r) => timer = setTimeout(() => r("pending"), 1000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(result, reason);
+  assert.equal(SilentHandshakeWebSocket.last!.closeCalls, 1, "the WebSocket was not closed");
+});

@@ -110,9 +110,14 @@ export async function connectWebSocket(
       : e;
   }
   ws.binaryType = "arraybuffer";
-  const onAbort = () => ws.close();
+  let onAbort = () => {};
   try {
     await new Promise<void>((resolve, reject) => {
+      // Rejects by itself: Deno 2.0 to 2.2.0 fire no event for a close() during the handshake.
+      onAbort = () => {
+        ws.close();
+        reject(signal!.reason);
+      };
       ws.addEventListener("open", () => {
         // MQTT-6.0.0-4: the server selects "mqtt". Browsers, ws and Bun fail
         // the handshake of one that selects none; Deno's WebSocket opens.
