@@ -7,28 +7,32 @@
  * The default, {@linkcode MemorySessionStore}, lives as long as the client
  * object. To keep a session across process restarts, pass a store whose
  * `outgoing` map and `incoming` set write through to disk (subclass `Map`
- * and `Set`, save on `set`/`add`/`delete`, load in the constructor; the
- * client empties them with `delete`, never `clear`), give the client the same
- * `client_id` and protocol version, and call `connect(false)`: whatever the
- * store holds is resent first, in its order. Save atomically (write a new
- * file, then rename it): a process killed mid-write must not leave half a
- * session. Save before `set`/`add`/`delete` return (synchronously): the
- * client writes the acknowledgement right after, and a save still under way
- * when the process dies loses what it acknowledged. A save that throws
- * rejects the call it served (`publish()`; `wait_msg()` for an incoming QoS 2
- * message, left unacknowledged) or ends the connection; nothing hangs. Only
- * packets already sent are in the store: publishes still waiting their turn
- * (MQTT 5's Receive Maximum, the robust client's offline queue) die with the
- * process. One store serves one client.
+ * and `Set`, save on `set`/`add`/`delete`, load in the constructor with
+ * `super.set`/`super.add`, as below: `new Map(entries)` calls your `set`,
+ * and a save while loading rewrites the file with part of the session, which
+ * a kill then leaves; the client empties them with `delete`, never `clear`),
+ * give the client the same `client_id` and protocol version, and call
+ * `connect(false)`: whatever the store holds is resent first, in its order.
+ * Save atomically (write a new file, then rename it): a process killed
+ * mid-write must not leave half a session. Save before `set`/`add`/`delete`
+ * return (synchronously): the client writes the acknowledgement right after,
+ * and a save still under way when the process dies loses what it
+ * acknowledged. A save that throws rejects the call it served (`publish()`;
+ * `wait_msg()` for an incoming QoS 2 message, left unacknowledged) or ends
+ * the connection; nothing hangs. Only packets already sent are in the store:
+ * publishes still waiting their turn (MQTT 5's Receive Maximum, the robust
+ * client's offline queue) die with the process. One store serves one client.
  *
  * @example A store that survives restarts (sketch)
  * ```ts ignore
  * import { MQTTClient, type SessionStore } from "@umqtt/umqtt";
  * class SavedMap extends Map<number, Uint8Array> {
+ *   constructor(saved: Iterable<[number, Uint8Array]>) { super(); for (const [id, b] of saved) super.set(id, b); }
  *   override set(id: number, bytes: Uint8Array) { super.set(id, bytes); save(this); return this; }
  *   override delete(id: number) { const had = super.delete(id); save(this); return had; }
  * }
  * class SavedSet extends Set<number> {
+ *   constructor(saved: Iterable<number>) { super(); for (const id of saved) super.add(id); }
  *   override add(id: number) { super.add(id); save(this); return this; }
  *   override delete(id: number) { const had = super.delete(id); save(this); return had; }
  * }
