@@ -62,7 +62,14 @@ export interface SessionStore {
   /**
    * Packet ids of incoming QoS 2 messages that were handed to the
    * application and answered with PUBREC, until the broker's PUBREL: a
-   * resent PUBLISH with one of these ids is not delivered again.
+   * resent PUBLISH with one of these ids is not delivered again. An id is
+   * added once its message's handler has returned (the `set_callback`
+   * function, or the promise it returned; with `messages()`, when the loop
+   * asks for the next), before its PUBREC and before the next message is
+   * handed out. Across a process kill, exactly once needs the handler's
+   * effect saved in the same write as its id: say, the handler leaves its
+   * result in memory and your `add` saves both; a kill before that write
+   * delivers the message again, one after it has the resend answered.
    */
   readonly incoming: Set<number>;
 }
