@@ -274,6 +274,8 @@ class StreamChannel implements Channel {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #size = MIN_READ;
   #closed = false;
+  /** The read side ended (the peer closed, or it failed): nothing written can arrive now. */
+  #ended = false;
 
   constructor(pair: StreamPair) {
     this.#pair = pair;
@@ -303,16 +305,23 @@ class StreamChannel implements Channel {
 
   // Made once per channel, not per read.
   readonly #onByob = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
-    if (done || !value) return this.#sink!.data(this, null);
+    if (done || !value) return this.#end();
     this.#size = nextSize(this.#size, value.length);
     this.#sink!.data(this, value);
   };
 
   readonly #onRead = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
-    this.#sink!.data(this, done ? null : value);
+    if (done) return this.#end();
+    this.#sink!.data(this, value);
   };
 
+  #end(): void {
+    this.#ended = true;
+    this.#sink!.data(this, null);
+  }
+
   readonly #onFail = (e: unknown): void => {
+    this.#ended = true;
     if (this.#closed) this.#sink!.data(this, null);
     else this.#sink!.failed(this, e);
   };
@@ -335,17 +344,24 @@ class StreamChannel implements Channel {
     if (this.#closed) return;
     this.#closed = true;
     const writer = this.#writer;
-    // Bounded: behind a write stuck on a peer that stopped reading,
-    // writer.close() never settles; pair.close() then ends the connection.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled([
-        (this.#byob ?? this.#reader!).cancel(),
-        writer.close().catch(() => writer.abort()),
-      ]),
-      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
+    if (this.#ended) {
+      // The peer closed: a write stuck on it can never arrive. It fails now, as
+      // pair.close() ends the connection, not after CLOSE_WAIT_MS (by then the
+      // robust client has reconnected, and would take it as a new connection's).
+      void writer.abort().catch(() => {});
+    } else {
+      // Bounded: behind a write stuck on a peer that stopped reading,
+      // writer.close() never settles; pair.close() then ends the connection.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([
+          (this.#byob ?? this.#reader!).cancel(),
+          writer.close().catch(() => writer.abort()),
+        ]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     try {
       await this.#pair.close?.();
     } catch { /* already closed */ }

@@ -298,6 +298,93 @@ forEachBroker(
   { versions: [4, 5] },
 );
 
+forEachBroker(
+  "QoS 0: a burst stuck in its write when the broker closes goes on the next connection",
+  async (broker) => {
+    // A proxy to the broker whose first connection, once it has taken 500 KB
+    // of the burst, stops reading and then closes its side (FIN): the
+    // client's write is stuck, and no reset ever fails it. What never left must go on
+    // the next connection, not reject (as it did under Node and Bun once the
+    // stuck write failed, after the client had reconnected).
+    const { createServer, connect } = await import("node:net");
+    type Socket = import("node:net").Socket;
+    const sockets: Socket[] = [];
+    let accepted = 0;
+    // allowHalfOpen: the socket stays open (and unread) once it has sent its FIN.
+    const proxy = createServer({ allowHalfOpen: true }, (client) => {
+      const first = ++accepted === 1;
+      const up = connect({ host: broker.host, port: broker.port });
+      sockets.push(client, up);
+      client.on("error", () => {}), up.on("error", () => {});
+      up.on("data", (d) => client.write(d));
+      up.on("close", () => first || client.destroy());
+      client.on("close", () => up.destroy());
+      let taken = 0;
+      client.on("data", (d) => {
+        if (!first) return void up.write(d);
+        if (taken >= 500_000) return;
+        up.write(d);
+        if ((taken += d.length) < 500_000) return;
+        client.pause(); // reads no more
+        // Once the client's write is stuck (its buffers full: a new write
+        // after the FIN would fail at once, as Node's does), FIN.
+        setTimeout(() => (client.end(), up.destroy()), 200);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const port = (proxy.address() as { port: number }).port;
+    const topic = uniqueId("rl/stuck");
+    const sub = new Simple(uniqueId("sts"), broker.host, {
+      port: broker.port,
+      maxQueuedMessages: 10_000,
+    });
+    await sub.connect();
+    await sub.subscribe(topic, 0);
+    const counts = new Map<string, number>();
+    sub.set_callback((_t, msg) => {
+      const i = new TextDecoder().decode(msg.subarray(0, 8)).trim();
+      counts.set(i, (counts.get(i) ?? 0) + 1);
+    });
+    const reading = (async () => {
+      try {
+        for (;;) await sub.wait_msg();
+      } catch { /* disconnected */ }
+    })();
+    const pub = new MQTTClient(uniqueId("stp"), "127.0.0.1", { port });
+    pub.DELAY = 0.01;
+    let connections = 0;
+    pub.addEventListener("connected", () => connections++);
+    try {
+      await pub.connect(false);
+      // 20 MB: more than the socket buffers hold behind a reader that stopped.
+      const pad = new Uint8Array(10_000);
+      const rejected: string[] = [];
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => {
+        const payload = pad.slice();
+        payload.set(new TextEncoder().encode(String(i).padEnd(8)));
+        return pub.publish(topic, payload, false, 0).catch((e) => {
+          rejected.push(`${i}: ${e}`);
+        });
+      }));
+      assert.deepEqual(rejected.slice(0, 3), [], `${rejected.length} rejected`);
+      for (const end = Date.now() + 10_000; !counts.has("1999");) {
+        assert.ok(Date.now() < end, `${counts.size} arrived, not the last`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(connections, 2);
+      await sub.ping();
+      assert.deepEqual([...counts].filter(([, n]) => n > 1), [], "published twice");
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await reading;
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
+  },
+  { only: ["mosquitto"], ...TIMEOUT },
+);
+
 test(
   "connections lost at once keep the backoff growing; one that lasted starts it over",
   async () => {

@@ -127,12 +127,13 @@ export async function connectNode(
  */
 export function socketStreams(socket: Duplex): StreamPair {
   let done = false; // the readable side was closed, errored or cancelled
+  let gone = false; // by the peer: what is written can no longer arrive
   // Ends the socket and resolves once what was written is flushed, so that a
   // process may exit right after (bounded, for a peer that stops reading).
   let ending: Promise<void> | undefined;
   const end = () =>
     ending ??= new Promise<void>((resolve) => {
-      if (socket.destroyed) return resolve();
+      if (socket.destroyed || gone) return resolve(void socket.destroy());
       const timer = setTimeout(() => {
         socket.destroy();
         resolve();
@@ -150,7 +151,7 @@ export function socketStreams(socket: Duplex): StreamPair {
       ctl = c;
       const finish = (e?: unknown) => {
         if (done) return;
-        done = true;
+        done = gone = true;
         if (e !== undefined) return c.error(e);
         c.close();
         // A pending BYOB read is answered only by respond(0), not by close().
