@@ -81,10 +81,10 @@ export class Inbox {
 
   /** A message arrived: to the oldest waiter, else into the queue. */
   push(message: Incoming): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) {
+    // (hot: a Map's size first, so that a message queued costs no look for the oldest waiter)
+    if (this.#waiters.size !== 0) {
       this.#took++;
-      return waiter.resolve(message);
+      return this.#waiters.shift()!.resolve(message);
     }
     const queue = this.#queue;
     if (queue.length - this.#head - this.#holes >= this.#max && message.packet.qos === 0) {
