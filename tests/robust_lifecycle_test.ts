@@ -15,6 +15,51 @@ import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 
+/**
+ * A QoS 0 subscriber to `topic` that counts each message by the index its
+ * payload starts with (see {@linkcode indexed}), reading until it disconnects.
+ */
+async function countingSubscriber(
+  id: string,
+  broker: { host: string; port: number },
+  topic: string,
+  protocolVersion?: 4 | 5,
+): Promise<{ sub: Simple; counts: Map<string, number>; reading: Promise<void> }> {
+  const sub = new Simple(uniqueId(id), broker.host, {
+    port: broker.port,
+    ...(protocolVersion ? { protocolVersion } : {}),
+    maxQueuedMessages: 10_000,
+  });
+  await sub.connect();
+  await sub.subscribe(topic, 0);
+  const counts = new Map<string, number>();
+  sub.set_callback((_t, msg) => {
+    const i = new TextDecoder().decode(msg.subarray(0, 8)).trim();
+    counts.set(i, (counts.get(i) ?? 0) + 1);
+  });
+  const reading = (async () => {
+    try {
+      for (;;) await sub.wait_msg();
+    } catch { /* disconnected */ }
+  })();
+  return { sub, counts, reading };
+}
+
+/** A copy of `pad` that starts with `i`, as {@linkcode countingSubscriber} counts it. */
+function indexed(pad: Uint8Array, i: number): Uint8Array {
+  const payload = pad.slice();
+  payload.set(new TextEncoder().encode(String(i).padEnd(8)));
+  return payload;
+}
+
+/** Resolves once message `last` has arrived at a {@linkcode countingSubscriber} (within 10 s). */
+async function untilArrived(counts: Map<string, number>, last: string): Promise<void> {
+  for (const end = Date.now() + 10_000; !counts.has(last);) {
+    assert.ok(Date.now() < end, `${counts.size} arrived, not the last`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Resolves once `get()` returns something (within 5 s): a value that the code under test sets. */
 function whenSet(get: () => unknown, what: string): Promise<void> {
   return withTimeout(
@@ -243,23 +288,7 @@ forEachBroker(
   "QoS 0 is at most once: a burst cut in the middle of its write is never published twice",
   async (broker, v) => {
     const topic = uniqueId("rl/q0");
-    const sub = new Simple(uniqueId("q0s"), broker.host, {
-      port: broker.port,
-      protocolVersion: v,
-      maxQueuedMessages: 10_000,
-    });
-    await sub.connect();
-    await sub.subscribe(topic, 0);
-    const counts = new Map<string, number>();
-    sub.set_callback((_t, msg) => {
-      const i = new TextDecoder().decode(msg.subarray(0, 8)).trim();
-      counts.set(i, (counts.get(i) ?? 0) + 1);
-    });
-    const reading = (async () => {
-      try {
-        for (;;) await sub.wait_msg();
-      } catch { /* disconnected */ }
-    })();
+    const { sub, counts, reading } = await countingSubscriber("q0s", broker, topic, v);
     const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
     const pub = new MQTTClient(uniqueId("q0p"), proxy.hostname, {
       port: proxy.port,
@@ -273,16 +302,11 @@ forEachBroker(
       // One write of 8 MB, more than the socket buffers take at once; cut after 500 KB.
       proxy.cutAfterBytes(500_000, "up");
       const pad = new Uint8Array(10_000);
-      await Promise.all(Array.from({ length: 800 }, (_, i) => {
-        const payload = pad.slice();
-        payload.set(new TextEncoder().encode(String(i).padEnd(8)));
-        return pub.publish(topic, payload, false, 0);
-      }));
+      await Promise.all(
+        Array.from({ length: 800 }, (_, i) => pub.publish(topic, indexed(pad, i), false, 0)),
+      );
       // Those of the write that never left go on the next connection: the last arrives.
-      for (const end = Date.now() + 10_000; !counts.has("799");) {
-        assert.ok(Date.now() < end, `${counts.size} arrived, not the last`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await untilArrived(counts, "799");
       assert.equal(connections, 2);
       // Anything sent twice would have come before the last one's PUBLISH, or with it.
       await sub.ping();
@@ -334,22 +358,7 @@ forEachBroker(
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     const port = (proxy.address() as { port: number }).port;
     const topic = uniqueId("rl/stuck");
-    const sub = new Simple(uniqueId("sts"), broker.host, {
-      port: broker.port,
-      maxQueuedMessages: 10_000,
-    });
-    await sub.connect();
-    await sub.subscribe(topic, 0);
-    const counts = new Map<string, number>();
-    sub.set_callback((_t, msg) => {
-      const i = new TextDecoder().decode(msg.subarray(0, 8)).trim();
-      counts.set(i, (counts.get(i) ?? 0) + 1);
-    });
-    const reading = (async () => {
-      try {
-        for (;;) await sub.wait_msg();
-      } catch { /* disconnected */ }
-    })();
+    const { sub, counts, reading } = await countingSubscriber("sts", broker, topic);
     const pub = new MQTTClient(uniqueId("stp"), "127.0.0.1", { port });
     pub.DELAY = 0.01;
     let connections = 0;
@@ -359,18 +368,17 @@ forEachBroker(
       // 20 MB: more than the socket buffers hold behind a reader that stopped.
       const pad = new Uint8Array(10_000);
       const rejected: string[] = [];
-      await Promise.all(Array.from({ length: 2000 }, (_, i) => {
-        const payload = pad.slice();
-        payload.set(new TextEncoder().encode(String(i).padEnd(8)));
-        return pub.publish(topic, payload, false, 0).catch((e) => {
-          rejected.push(`${i}: ${e}`);
-        });
-      }));
+      await Promise.all(
+        Array.from(
+          { length: 2000 },
+          (_, i) =>
+            pub.publish(topic, indexed(pad, i), false, 0).catch((e) => {
+              rejected.push(`${i}: ${e}`);
+            }),
+        ),
+      );
       assert.deepEqual(rejected.slice(0, 3), [], `${rejected.length} rejected`);
-      for (const end = Date.now() + 10_000; !counts.has("1999");) {
-        assert.ok(Date.now() < end, `${counts.size} arrived, not the last`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await untilArrived(counts, "1999");
       assert.equal(connections, 2);
       await sub.ping();
       assert.deepEqual([...counts].filter(([, n]) => n > 1), [], "published twice");
