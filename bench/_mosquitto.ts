@@ -9,6 +9,11 @@ import { join } from "node:path";
 export interface BenchBroker {
   port: number;
   version: string;
+  /**
+   * CPU time mosquitto has used so far, user and system, in µs (Linux:
+   * `/proc/<pid>/stat`, in clock ticks of 10 ms); undefined elsewhere.
+   */
+  cpuMicros(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -72,6 +77,16 @@ export async function startBroker(): Promise<BenchBroker> {
   return {
     port,
     version,
+    cpuMicros() {
+      try {
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return (Number(f[11]) + Number(f[12])) * 10_000;
+      } catch {
+        return undefined;
+      }
+    },
     async stop() {
       try {
         child.kill("SIGKILL");
