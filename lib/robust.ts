@@ -149,6 +149,7 @@ export class MQTTClient extends SimpleClient {
   #upAt = -Infinity;
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
+  #losses = 0; // connections lost so far (see #lost)
   #hookFailed: { error: unknown } | null = null; // log() threw on the loss: the reconnect ends
   #endedWith: Error | null = null; // what the last reconnect that gave up ended with
   // Each filter subscribed to, with its options (the QoS asked for: another broker may grant
@@ -208,6 +209,7 @@ export class MQTTClient extends SimpleClient {
     h.keepPending = true;
     // Lost without disconnect(): reconnect at once, so that kept publishes go even unasked.
     h.onLost = (error) => {
+      this.#losses++;
       this.#lastError = error;
       if (!this.#refer(error)) this.#referred = []; // none left from an earlier outage
       try {
@@ -498,13 +500,14 @@ export class MQTTClient extends SimpleClient {
       if (offline) await this.#offline.wait(offlineBytes, signal ?? never(), this.#stop.signal);
       // Aborted while it waited: nothing of it goes out.
       signal?.throwIfAborted();
+      const losses = this.#losses;
       try {
         return await op();
       } catch (e) {
         // Ending under a DISCONNECT of ours (still "connected"): lost once it has ended.
         const ending = e instanceof MQTTConnectionError ? access.ending(this) : undefined;
         if (ending) await ending; // (not a turn more otherwise: the reconnect may end meanwhile)
-        if (!this.#lost(e)) throw e;
+        if (!this.#lost(e, losses)) throw e;
         signal?.throwIfAborted();
         this.#signal?.throwIfAborted();
         this.log(false, e);
@@ -512,11 +515,12 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  // Whether `e` lost the connection: not after disconnect(), nor still connected (a callback's),
-  // nor what a reconnect gave up with (a kept publish that it rejected is not retried).
-  #lost(e: unknown): boolean {
+  // Whether `e` lost the connection: not after disconnect(), nor still connected on the one the
+  // call began on (a callback's; `losses` then), nor what a reconnect gave up with (a kept publish
+  // it rejected is not retried). One lost since fails late (a stuck write) after the reconnect.
+  #lost(e: unknown, losses = this.#losses): boolean {
     const lost = e instanceof MQTTConnectionError && e !== this.#endedWith;
-    return lost && !this.#closed && !this.connected;
+    return lost && !this.#closed && (!this.connected || losses !== this.#losses);
   }
 
   /**

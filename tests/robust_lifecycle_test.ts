@@ -285,6 +285,57 @@ forEachBroker(
 );
 
 forEachBroker(
+  "a QoS 0 publish whose write fails only after the reconnect goes on the new connection",
+  async (broker, v) => {
+    // A user's StreamPair whose writable errors late (a wrapper that fails a
+    // write it could not finish, as a WebSocket may): the cut ends the read
+    // side, the client reconnects, and only then does the old connection's
+    // write fail. The publish never left: it goes on the new connection
+    // rather than reject, as it would have during the outage.
+    const topic = uniqueId("rl/late");
+    const { sub, counts, reading } = await countingSubscriber("lts", broker, topic, v);
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    let hold = false, fail!: (e: Error) => void, writeHeld!: () => void;
+    const holding = new Promise<void>((r) => (writeHeld = r));
+    const pub = new MQTTClient(uniqueId("ltp"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+      transport: writingThrough(proxy.port, (chunk, writer) => {
+        if (!hold) return writer.write(chunk);
+        hold = false;
+        return new Promise<void>((_, reject) => (fail = reject, writeHeld()));
+      }),
+    });
+    pub.DELAY = 0;
+    let connections = 0;
+    pub.addEventListener("connected", () => connections++);
+    try {
+      await pub.connect(false);
+      hold = true;
+      const late = pub.publish(topic, indexed(new Uint8Array(8), 1), false, 0);
+      await holding;
+      proxy.cut();
+      for (const end = Date.now() + 5_000; connections < 2 || !pub.connected;) {
+        assert.ok(Date.now() < end, "not reconnected");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      fail(new Error("the write fails late (the test's transport)"));
+      await late;
+      await untilArrived(counts, "1");
+      await sub.ping();
+      assert.deepEqual([...counts], [["1", 1]]);
+      assert.equal(connections, 2);
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await reading;
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5], ...TIMEOUT },
+);
+
+forEachBroker(
   "QoS 0 is at most once: a burst cut in the middle of its write is never published twice",
   async (broker, v) => {
     const topic = uniqueId("rl/q0");
