@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { BodyReader, isUtf8, payloadBytes, typeName } from "./codec/_strings.ts";
+import { BodyReader, isUtf8, keyName, payloadBytes, typeName } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
@@ -560,7 +560,7 @@ export function checkStore(store: SessionStore): void {
   for (const id of store.incoming) {
     if (!isId(id)) {
       throw new TypeError(
-        `Invalid sessionStore.incoming entry ${String(id)}: not a packet id (1 to 65535)`,
+        `Invalid sessionStore.incoming entry ${keyName(id)}: not a packet id (1 to 65535)`,
       );
     }
   }
@@ -570,7 +570,7 @@ export function checkStore(store: SessionStore): void {
       : !(bytes instanceof Uint8Array)
       ? `its packet is not a Uint8Array (got ${typeName(bytes)})`
       : storedPacketError(bytes, id);
-    if (why) throw new TypeError(`Invalid sessionStore.outgoing entry ${String(id)}: ${why}`);
+    if (why) throw new TypeError(`Invalid sessionStore.outgoing entry ${keyName(id)}: ${why}`);
   }
 }
 

@@ -573,7 +573,11 @@ test("a session store read back wrong is a TypeError naming the entry, before an
       new Set(),
       `${out} 7: its packet is not a Uint8Array \\(got Array\\)$`,
     ],
-    [new Map([["7", publish(7)]]), new Set(), `${out} 7: not a packet id \\(1 to 65535\\)$`],
+    [
+      new Map([["7", publish(7)]]),
+      new Set(),
+      `${out} "7" \\(a string\\): not a packet id \\(1 to 65535\\)$`,
+    ],
     [new Map([[0, publish(1)]]), new Set(), `${out} 0: not a packet id`],
     [new Map([[8, publish(7)]]), new Set(), `${out} 8: the packet inside has packet id 7$`],
     [new Map([[7, new Uint8Array(0)]]), new Set(), `${out} 7: not a QoS 1/2 PUBLISH or a PUBREL$`],
@@ -616,6 +620,31 @@ test("a session store read back wrong is a TypeError naming the entry, before an
       incoming: new Set([5]),
     },
   });
+});
+
+test('a session store key that is no number is named as it is: "5" is a string, not the id 5', () => {
+  const pubrel = Uint8Array.of(0x62, 2, 0, 5);
+  const cases: [Map<unknown, unknown>, Set<unknown>, string][] = [
+    [new Map(), new Set(["5"]), 'incoming entry "5" (a string): not a packet id (1 to 65535)'],
+    [
+      new Map([["5", pubrel]]),
+      new Set(),
+      'outgoing entry "5" (a string): not a packet id (1 to 65535)',
+    ],
+    [
+      new Map([[5n, pubrel]]),
+      new Set(),
+      "outgoing entry of type bigint: not a packet id (1 to 65535)",
+    ],
+    [new Map(), new Set([null]), "incoming entry of type null: not a packet id (1 to 65535)"],
+  ];
+  for (const [outgoing, incoming, message] of cases) {
+    const sessionStore = { outgoing, incoming } as unknown as MemorySessionStore;
+    assert.throws(() => new MQTTClient("id", "127.0.0.1", { sessionStore }), {
+      name: "TypeError",
+      message: `Invalid sessionStore.${message}`,
+    });
+  }
 });
 
 // Checked by the type checker (`deno test` checks before it runs): a callback

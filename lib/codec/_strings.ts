@@ -71,6 +71,15 @@ export function typeName(v: unknown): string {
     : typeof v;
 }
 
+/** A key, for an error message: a number as it is, a string quoted (`"7"` is not the id 7), else its type. */
+export function keyName(v: unknown): string {
+  return typeof v === "number"
+    ? String(v)
+    : typeof v === "string"
+    ? `${JSON.stringify(v)} (a string)`
+    : `of type ${typeName(v)}`;
+}
+
 /**
  * Encodes a payload given as text or bytes; bytes are used as they are.
  * @param slab Where short text's bytes may go (bytes not kept for long).
