@@ -12,7 +12,7 @@ import {
   type UnsubackPacket,
 } from "./codec/packet.ts";
 import { encodeAck } from "./codec/publish.ts";
-import { reasonCodeMessage } from "./codec/reason_codes.ts";
+import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTException, MQTTProtocolError } from "./errors.ts";
 import type { AckKind, InFlight } from "./_protocol_types.ts";
 
@@ -52,9 +52,7 @@ export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQ
   const code = ack.returnCode, why = ack.properties?.reasonString;
   return version === 5
     ? new MQTTException(
-      `Connection refused: ${reasonCodeMessage(code)}${
-        why ? `: ${why}` : ""
-      } (CONNACK reason code 0x${code.toString(16)})`,
+      reasonText("Connection refused", code, "CONNACK", why),
       code,
       why,
       ack.properties?.serverReference,

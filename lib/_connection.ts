@@ -6,7 +6,7 @@ import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.
 import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
-import { reasonCodeMessage } from "./codec/reason_codes.ts";
+import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
@@ -131,9 +131,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const code = p.reasonCode ?? 0, props = p.properties ?? {};
     this.#teardown(
       new MQTTConnectionError(
-        `Disconnected by the broker: ${reasonCodeMessage(code)}${
-          props.reasonString ? `: ${props.reasonString}` : ""
-        } (DISCONNECT reason code 0x${code.toString(16)})`,
+        reasonText("Disconnected by the broker", code, "DISCONNECT", props.reasonString),
         {
           reasonCode: code,
           reasonString: props.reasonString,

@@ -104,15 +104,27 @@ export function reasonCodeMessage(code: number): string {
   return MESSAGES[code] ?? `Reserved reason code 0x${code.toString(16)}`;
 }
 
+/**
+ * How a broker's MQTT 5 reason code reads in an error: `${head}: ${its
+ * message}${: reasonString} (${packet} reason code 0x${code})`.
+ */
+export function reasonText(
+  head: string,
+  code: number,
+  packet: string,
+  reasonString?: string,
+): string {
+  const why = reasonString ? `: ${reasonString}` : "";
+  return `${head}: ${reasonCodeMessage(code)}${why} (${packet} reason code 0x${code.toString(16)})`;
+}
+
 /** The error for a PUBLISH the broker refused in its PUBACK or PUBREC (MQTT 5). */
 export function ackRefusal(type: string, code: number, props?: AckProperties): MQTTException {
-  const why = props?.reasonString ? `: ${props.reasonString}` : "";
+  const why = props?.reasonString;
   return new MQTTException(
-    `Publish refused by the broker: ${
-      reasonCodeMessage(code)
-    }${why} (${type.toUpperCase()} reason code 0x${code.toString(16)})`,
+    reasonText("Publish refused by the broker", code, type.toUpperCase(), why),
     code,
-    props?.reasonString,
+    why,
   );
 }
 
