@@ -9,6 +9,7 @@
 import type { ProtocolVersion, QoS } from "./codec/packet.ts";
 import type { ConnackProperties, ConnectProperties, UserProperty } from "./codec/properties.ts";
 import { writeProperties } from "./codec/properties.ts";
+import { passwordWithin } from "./codec/connect.ts";
 import { utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
@@ -410,13 +411,7 @@ async function fetched<T>(f: () => T | Promise<T>): Promise<T> {
 
 /** The password's bytes, once it is text or bytes within the limit. */
 export function checkPassword(password: unknown): Uint8Array {
-  const bytes = checkPayload(password, "password");
-  if (bytes.length > 65535) {
-    throw new RangeError(
-      "Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)",
-    );
-  }
-  return bytes;
+  return passwordWithin(checkPayload(password, "password"));
 }
 
 /**

@@ -69,12 +69,7 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
       `Invalid will message: ${will.payload.length} bytes, over the limit of 65535 (MQTT 3.1.1 section 3.1.3.3)`,
     );
   }
-  const password = p.password;
-  if (password && password.length > 65535) {
-    throw new RangeError(
-      `Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)`,
-    );
-  }
+  const password = p.password && passwordWithin(p.password);
   const flags = (p.cleanSession ? 0x02 : 0) |
     (will ? 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0) : 0) |
     (user ? 0x80 : 0) | (password ? 0x40 : 0);
@@ -112,6 +107,16 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (user) at = writeBytes(buf, at, user);
   if (password) writeBytes(buf, at, password);
   return buf;
+}
+
+/** `password`, once within MQTT's limit of 65535 bytes (the client checks it as the codec does). */
+export function passwordWithin(password: Uint8Array): Uint8Array {
+  if (password.length > 65535) {
+    throw new RangeError(
+      "Invalid password: over the limit of 65535 bytes (MQTT 3.1.1 section 3.1.3.5)",
+    );
+  }
+  return password;
 }
 
 /** A CONNECT field given as bytes must be a `Uint8Array`; a `required` one must be given. */
