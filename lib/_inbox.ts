@@ -440,7 +440,8 @@ class Messages implements AsyncGenerator<Message, void, undefined> {
   }
 }
 
-function message({ packet: p }: Incoming): Message {
+/** The message the application is handed for one received (a reply to `request()` too). */
+export function message({ packet: p }: Incoming): Message {
   const { topic, payload, qos, retain, dup, properties } = p;
   // MQTT 5: the protocol state gave every message properties, its topic alias
   // resolved. One literal each way, so that neither grows after it is made.

@@ -3,6 +3,7 @@
 // that topic that carries the same data. Replies go only to their request():
 // the client's connection hands them here before its inbox sees them.
 import type { Incoming } from "./_protocol.ts";
+import { message } from "./_inbox.ts";
 import { abortable, onAbort, timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
@@ -147,18 +148,12 @@ export class Requests {
   }
 
   /** Takes `m` if it came on the response topic: to its request, or dropped when late or unmatched. */
-  take({ packet: p }: Incoming): boolean {
+  take(m: Incoming): boolean {
+    const p = m.packet;
     if (p.topic !== this.#topic) return false;
     const data = p.properties?.correlationData;
     const w = data && this.#waiting.get(hex(data));
-    w?.resolve({
-      topic: p.topic,
-      payload: p.payload,
-      qos: p.qos,
-      retain: p.retain,
-      dup: p.dup,
-      properties: p.properties,
-    });
+    w?.resolve(message(m));
     return true;
   }
 
