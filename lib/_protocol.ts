@@ -586,8 +586,7 @@ export class Protocol {
     const idleSince = Math.min(this.lastWrite, this.lastRead);
     if (!this.#pingSentAt && now - idleSince >= ms) {
       this.#pingSentAt = now;
-      if (this.#pings === NONE) this.#pings = [];
-      this.#pings.push(null);
+      this.expectPong(null);
       this.#pingTicket = this.#out.write(Uint8Array.of(0xc0, 0x00)) || 0;
     }
     const sent = this.#pingSentAt;
