@@ -3,7 +3,7 @@
  * harness, builds with the real toolchains, then the real runtime as a
  * subprocess.
  *
- *   deno run -A tests/runtimes/run.ts browser      # Chromium + playwright-core
+ *   deno run -A tests/runtimes/run.ts browser      # Chromium + playwright-core: smoke, then the suite
  *   deno run -A tests/runtimes/run.ts cloudflare   # workerd through miniflare
  *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20, Node 22, Bun (latest, oldest)
  *
@@ -25,7 +25,7 @@
 import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { startMosquitto } from "../_brokers.ts";
+import { mosquittoPath, startMosquitto } from "../_brokers.ts";
 import { makeCerts } from "../_certs.ts";
 import { buildNpm } from "../../scripts/build_npm.ts";
 
@@ -124,6 +124,20 @@ try {
       } finally {
         await broker.stop();
       }
+      // The suite: its own mosquitto (it kills, restarts and SIGSTOPs it), the source's bundle.
+      const certs = makeCerts();
+      try {
+        await run("node", ["--test", join(here, "browser/suite.node.mjs")], {
+          env: {
+            UMQTT_SUITE_PAGE: await suitePage(),
+            UMQTT_MOSQUITTO: mosquittoPath() ?? "mosquitto",
+            UMQTT_CERTS: certs.dir,
+            CHROMIUM: chromium,
+          },
+        });
+      } finally {
+        certs.remove();
+      }
     } else if (which === "cloudflare") {
       if (!drivers) continue;
       const workers = await workerBundles();
@@ -213,6 +227,22 @@ async function browserPages(): Promise<Page[]> {
     { name: "npm-esbuild", dir: esbuilt, npm: true },
     { name: "npm-vite", dir: join(app, "browser/dist"), npm: true },
   ];
+}
+
+/** browser/suite.js, the source's bundle as an IIFE, in a folder with its index.html. */
+async function suitePage(): Promise<string> {
+  const dir = join(tmp, "page-suite");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(
+    join(dir, "index.html"),
+    `<!doctype html>\n<meta charset="utf-8">\n<script src="suite.js"></script>\n`,
+  );
+  await esbuildSource(join(here, "browser/suite.js"), join(dir, "suite.js"), [
+    "--format=iife",
+    "--platform=browser",
+    "--minify",
+  ]);
+  return dir;
 }
 
 /** A Worker bundle and its entry module, for cloudflare/worker.node.mjs. */
