@@ -12,6 +12,18 @@ export type { StreamPair };
 /** How long close() waits for the closing handshake before it gives up waiting. */
 const CLOSE_WAIT_MS = 2000;
 
+/**
+ * What a failed connection may have been, for a runtime that gives no reason:
+ * a browser hides it from the page (only its console shows it), and a
+ * refused port, a server that is not WebSocket or does not select `mqtt`,
+ * and an untrusted certificate then all look the same.
+ */
+function unsaid(url: string): string {
+  const tls = url.startsWith("wss:") ? ", or a TLS certificate not trusted here" : "";
+  return ` (no reason given; a browser shows it only in its console): nothing listens there, ` +
+    `not a WebSocket server, a server that does not select subprotocol "mqtt"${tls}?`;
+}
+
 /** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
 export interface WebSocketLike {
   /** Set to `"arraybuffer"` by the adapter. */
@@ -132,7 +144,7 @@ export async function connectWebSocket(
         reject(
           signal?.aborted
             ? signal.reason
-            : new Error(`WebSocket connection to ${url} failed${why ? `: ${why}` : ""}`),
+            : new Error(`WebSocket connection to ${url} failed${why ? `: ${why}` : unsaid(url)}`),
         );
       });
       ws.addEventListener(

@@ -295,6 +295,14 @@ test("connect() errors a browser user meets say what failed", async (t) => {
           JSON.stringify(r.error),
         );
         assert.ok(r.error.message.includes(url), r.error.message);
+        // Chromium tells the page nothing of why (only its console does): the
+        // message must name what to look for.
+        assert.match(r.error.message, /nothing listens/);
+        assert.match(r.error.message, /subprotocol "mqtt"/);
+        assert.match(r.error.message, /console/);
+        if (url.startsWith("wss:")) {
+          assert.match(r.error.message, /certificate/);
+        }
       });
     }
   } finally {
