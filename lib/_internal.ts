@@ -25,6 +25,13 @@ export interface CoreHooks {
     codes: number[],
     properties?: SubscribeProperties,
   ) => void;
+  /**
+   * A CONNACK accepted a connection: called before the session's packets are
+   * resent (`resending`: there are some), so that what it writes goes out
+   * ahead of them (the robust client's renewed subscriptions, in place
+   * before its resent publishes).
+   */
+  accepted?: (sessionPresent: boolean, resending: boolean) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
   /**

@@ -159,6 +159,7 @@ export class MQTTClient extends SimpleClient {
   // yet make a session of it), and the subscriptions are not all renewed yet: the next connection
   // renews them even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
+  #renewing: Promise<void> | undefined; // started by h.accepted, awaited by #attemptTo
   #most = [0, 0]; // see h.subscribed
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
@@ -234,6 +235,12 @@ export class MQTTClient extends SimpleClient {
       });
     };
     h.unsubscribed = (topics) => topics.forEach((t) => this.#subscriptions.delete(t));
+    // A reconnect's CONNACK (not an application's connect()) with publishes to resend: renewed
+    // subscriptions go first, or the resends reach none that a broker without the session has.
+    h.accepted = (present, resending) => {
+      if (this.#attempt && !present) this.#renewOwed = true;
+      if (this.#attempt && resending) (this.#renewing = this.#renew())?.catch(noop);
+    };
     // connect() follows a refusal's Server Reference too, before the rest of the list.
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
   }
@@ -452,16 +459,19 @@ export class MQTTClient extends SimpleClient {
   /** One reconnect attempt: connects to `server`, then renews what a new session lacks. */
   async #attemptTo(server: Endpoint): Promise<boolean> {
     await null; // #attempt set first: a credential function calling connect() must find it
-    const clean = this.#anonymous; // no session to resume
-    const present = await access.connectTo(this, server, clean, this.#stop.signal);
-    if (!present) this.#renewOwed = true;
-    if (this.#renewOwed && this.#subscriptions.size > 0) {
-      // disconnect() awaits this: it must not wait for a SUBACK that may never come.
-      const log = (e: unknown) => this.log(true, e);
-      await renew(this, this.#subscriptions, this.#most, this.#stop.signal, log);
-    }
+    this.#renewing = undefined; // none of an earlier attempt's
+    const present = await access.connectTo(this, server, this.#anonymous, this.#stop.signal);
+    await (this.#renewing ?? this.#renew()); // the hook's went ahead of the session's resends
     this.#renewOwed = false;
     return present;
+  }
+
+  // Renews what a new session lacks; disconnect() awaits it (#stop: no wait for a lost SUBACK).
+  #renew(): Promise<void> | undefined {
+    const log = (e: unknown) => this.log(true, e), subs = this.#subscriptions;
+    if (this.#renewOwed && subs.size > 0) {
+      return renew(this, subs, this.#most, this.#stop.signal, log);
+    }
   }
 
   /**

@@ -87,6 +87,51 @@ globalThis.suite = {
     return { received, events, lostWith, connected: c.connected };
   },
 
+  /**
+   * 1b. The broker killed while QoS 1 publishes are in flight, the client
+   * subscribed to them itself. Each publish resolves once the broker is back;
+   * each not yet acknowledged when it died arrives (a broker that lost its
+   * state may lose one it had acknowledged but not yet routed).
+   */
+  async robustKillInFlight({ ws, count, size }) {
+    const base = uid("inflight");
+    const c = new RobustClient(base, ws, { reconnectMaxDelay: 200 });
+    c.DELAY = 0.05;
+    let reconnecting = 0;
+    c.addEventListener("reconnecting", () => reconnecting++);
+    await c.connect();
+    await c.subscribe(`${base}/#`, 1);
+    const acked = new Set();
+    const publishes = [];
+    for (let n = 0; n < count; n++) {
+      const payload = new Uint8Array(size);
+      new DataView(payload.buffer).setUint32(0, n);
+      publishes.push(c.publish(`${base}/m`, payload, false, 1).then(() => acked.add(n)));
+    }
+    await globalThis.broker("kill");
+    const unacked = Array.from({ length: count }, (_, n) => n).filter((n) => !acked.has(n));
+    await globalThis.broker("restart");
+    const settled = await Promise.allSettled(publishes);
+    // A last one, after all: the broker routes one client's messages in order,
+    // so once it is here, every earlier one that will arrive has.
+    await c.publish(`${base}/last`, "", false, 1);
+    const got = new Map();
+    for await (const m of c.messages()) {
+      if (m.topic === `${base}/last`) break;
+      const n = new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0);
+      got.set(n, [...(got.get(n) ?? []), m.dup]);
+    }
+    await c.disconnect();
+    return {
+      unacked: unacked.length,
+      rejected: settled.filter((r) => r.status === "rejected").map((r) => String(r.reason)),
+      reconnecting,
+      missing: unacked.filter((n) => !got.has(n)),
+      // Delivered more than once, with the DUP flags of its copies.
+      twice: [...got].filter(([, dups]) => dups.length > 1),
+    };
+  },
+
   /** 2. MQTT 5 over WebSocket: properties round-trip, QoS 2 both ways. */
   async mqtt5({ ws }) {
     const base = uid("v5");

@@ -208,6 +208,14 @@ test("robust client: QoS 1 publishes made while the broker is killed arrive once
   assert.equal(r.connected, false);
 });
 
+test("robust client: the broker killed with QoS 1 publishes in flight: each resolves, each unacknowledged one reaches the client's own renewed subscription", async () => {
+  const r = await inPage("robustKillInFlight", { ws: broker.wsUrl, count: 20, size: 4096 });
+  assert.ok(r.unacked > 0, "the kill came while publishes were in flight");
+  assert.deepEqual(r.rejected, []);
+  assert.ok(r.reconnecting >= 1);
+  assert.deepEqual(r.missing, []);
+});
+
 test("MQTT 5 over WebSocket: properties round-trip, QoS 2 both ways, request/response", async () => {
   const r = await inPage("mqtt5", { ws: broker.wsUrl });
   assert.deepEqual(r.granted, [2, 2]);

@@ -1,0 +1,46 @@
+// The robust client after a reconnect to a broker that lost the session: its
+// renewed subscriptions must be in place before the publishes it resends, or
+// those (written before the broker went, not yet acknowledged) reach none of
+// its own subscriptions. Publishes made while offline already waited for the
+// renewal; the resent ones went out first, with the CONNACK.
+import assert from "node:assert/strict";
+import { MQTTClient } from "../lib/robust.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
+import { startMosquitto } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
+
+for (const v of [4, 5] as ProtocolVersion[]) {
+  test(`MQTT ${v === 4 ? "3.1.1" : "5"}: publishes in flight when the broker restarts without the session reach the client's own renewed subscription`, async () => {
+    const broker = await startMosquitto();
+    const u = uniqueId("resend");
+    const c = new MQTTClient(u, broker.host, { port: broker.port, protocolVersion: v });
+    c.DELAY = 0.02;
+    try {
+      await c.connect();
+      await c.subscribe(`${u}/#`, 1);
+      const count = 300;
+      const acked = new Set<number>();
+      const publishes = Array.from({ length: count }, (_, n) => {
+        const payload = new Uint8Array(4096);
+        new DataView(payload.buffer).setUint32(0, n);
+        return c.publish(`${u}/m`, payload, false, 1).then(() => acked.add(n));
+      });
+      await broker.restart!(); // no persistence: the session and its subscription are gone
+      const unacked = Array.from({ length: count }, (_, n) => n).filter((n) => !acked.has(n));
+      await Promise.all(publishes);
+      // A last one, after all: the broker routes one client's messages in order, so once it
+      // is here, every earlier one that will arrive has.
+      await c.publish(`${u}/last`, "", false, 1);
+      const got = new Set<number>();
+      for await (const m of c.messages()) {
+        if (m.topic === `${u}/last`) break;
+        got.add(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+      }
+      assert.ok(unacked.length > 0, "the restart came while publishes were in flight");
+      assert.deepEqual(unacked.filter((n) => !got.has(n)), []);
+    } finally {
+      await c.disconnect();
+      await broker.stop();
+    }
+  });
+}
