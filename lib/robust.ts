@@ -468,10 +468,8 @@ export class MQTTClient extends SimpleClient {
 
   // Renews what a new session lacks; disconnect() awaits it (#stop: no wait for a lost SUBACK).
   #renew(): Promise<void> | undefined {
-    const log = (e: unknown) => this.log(true, e), subs = this.#subscriptions;
-    if (this.#renewOwed && subs.size > 0) {
-      return renew(this, subs, this.#most, this.#stop.signal, log);
-    }
+    const subs = this.#subscriptions, log = (e: unknown) => this.log(true, e);
+    if (this.#renewOwed && subs.size) return renew(this, subs, this.#most, this.#stop.signal, log);
   }
 
   /**
@@ -508,9 +506,8 @@ export class MQTTClient extends SimpleClient {
       // In call order, with a signal or without; a call as a reconnect ends waits for it too.
       const offline = !this.connected || this.#reconnecting;
       if (offline) await this.#offline.wait(offlineBytes, signal ?? never(), this.#stop.signal);
-      // Aborted while it waited: nothing of it goes out.
-      signal?.throwIfAborted();
-      const losses = this.#losses;
+      signal?.throwIfAborted(); // aborted while it waited: nothing of it goes out
+      const losses = this.#losses; // connections lost before it: see #lost
       try {
         return await op();
       } catch (e) {
@@ -525,9 +522,8 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  // Whether `e` lost the connection: not after disconnect(), nor still connected on the one the
-  // call began on (a callback's; `losses` then), nor what a reconnect gave up with (a kept publish
-  // it rejected is not retried). One lost since fails late (a stuck write) after the reconnect.
+  // Whether `e` lost the connection: not after disconnect(), nor the call's own if still up (a
+  // callback's), nor what a reconnect gave up with; one lost since may fail late (a stuck write).
   #lost(e: unknown, losses = this.#losses): boolean {
     const lost = e instanceof MQTTConnectionError && e !== this.#endedWith;
     return lost && !this.#closed && (!this.connected || losses !== this.#losses);
