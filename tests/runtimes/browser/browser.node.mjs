@@ -9,17 +9,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { extname, join } from "node:path";
+import { serve } from "./_serve.mjs";
+import { join } from "node:path";
 // Computed: `deno check tests/` reads this file too, and cannot resolve the
 // dev folder's packages; Node resolves them from tests/runtimes/node_modules.
 const { chromium } = await import(String("playwright-core"));
 
 const pages = JSON.parse(process.env.UMQTT_PAGES);
-const types = { ".html": "text/html", ".js": "text/javascript" };
 // What each TCP adapter leaves in a minified bundle: the modules it imports
 // and the property names of the runtime APIs it calls.
-const tcpMarks = ["node:net", "node:tls", "cloudflare:sockets", "Deno.connect", "secureTransport"];
+const tcpMarks = [
+  "node:net",
+  "node:tls",
+  "cloudflare:sockets",
+  "Deno.connect",
+  "secureTransport",
+];
 
 /** Every script a page's folder holds, as one string. */
 function scripts(dir) {
@@ -29,33 +34,12 @@ function scripts(dir) {
     .join("\n");
 }
 
-/** Serves `dir` on a free 127.0.0.1 port (a page at the root, as Vite builds it by default); resolves with its origin and a stop function. */
-function serve(dir) {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (path === "/favicon.ico") return res.writeHead(204).end();
-    let body;
-    try {
-      body = !path.includes("..") && readFileSync(join(dir, path));
-    } catch { /* not found */ }
-    res.writeHead(body ? 200 : 404, { "content-type": types[extname(path)] ?? "text/plain" });
-    res.end(body || undefined);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        // A loopback origin: Chromium's Local Network Access checks block a
-        // public origin, and a route-intercepted one, from ws://127.0.0.1.
-        origin: `http://127.0.0.1:${server.address().port}`,
-        stop: () => new Promise((r) => server.close(r)),
-      }))
-  );
-}
-
 for (const { name, dir } of pages.filter((p) => p.npm)) {
   test(`${name}: no TCP adapter, no node: or cloudflare: module in the bundle`, () => {
     const code = scripts(dir);
-    for (const mark of tcpMarks) assert.ok(!code.includes(mark), `${name} holds ${mark}`);
+    for (const mark of tcpMarks) {
+      assert.ok(!code.includes(mark), `${name} holds ${mark}`);
+    }
   });
 }
 

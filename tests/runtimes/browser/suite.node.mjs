@@ -11,9 +11,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { serve } from "./_serve.mjs";
 import { connect, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 // Computed: `deno check tests/` reads this file too, and cannot resolve the
 // dev folder's packages; Node resolves them from tests/runtimes/node_modules.
 const { chromium } = await import(String("playwright-core"));
@@ -118,30 +119,6 @@ async function mosquitto() {
   };
 }
 
-const types = { ".html": "text/html", ".js": "text/javascript" };
-
-/** Serves `dir` on a loopback origin (Chromium's Local Network Access lets such a page open ws://127.0.0.1). */
-function serve(dir) {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    let body;
-    try {
-      body = !path.includes("..") && readFileSync(join(dir, path));
-    } catch { /* not found */ }
-    res.writeHead(body ? 200 : 404, {
-      "content-type": types[extname(path)] ?? "text/plain",
-    });
-    res.end(body || undefined);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        origin: `http://127.0.0.1:${server.address().port}`,
-        stop: () => new Promise((r) => server.close(r)),
-      }))
-  );
-}
-
 let browser, site, broker;
 before(async () => {
   broker = await mosquitto();
@@ -209,7 +186,11 @@ test("robust client: QoS 1 publishes made while the broker is killed arrive once
 });
 
 test("robust client: the broker killed with QoS 1 publishes in flight: each resolves, each unacknowledged one reaches the client's own renewed subscription", async () => {
-  const r = await inPage("robustKillInFlight", { ws: broker.wsUrl, count: 20, size: 4096 });
+  const r = await inPage("robustKillInFlight", {
+    ws: broker.wsUrl,
+    count: 20,
+    size: 4096,
+  });
   assert.ok(r.unacked > 0, "the kill came while publishes were in flight");
   assert.deepEqual(r.rejected, []);
   assert.ok(r.reconnecting >= 1);
