@@ -18,6 +18,31 @@ import { test, uniqueId } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
+/**
+ * A mosquitto that queues without limit for a subscriber (1000 QoS 1 messages
+ * by default), and a subscriber to a fresh topic at QoS 1.
+ */
+async function subscribed(name: string) {
+  const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
+  const topic = uniqueId(name);
+  const sub = new MQTTClient(uniqueId("sub"), broker.url);
+  try {
+    await sub.connect();
+    await sub.subscribe(topic, 1);
+  } catch (e) {
+    await broker.stop();
+    throw e;
+  }
+  return { broker, topic, sub };
+}
+
+/** The payloads, as text, of the next `count` messages `sub` receives. */
+async function received(sub: MQTTClient, count: number): Promise<string[]> {
+  const got: string[] = [];
+  while (got.length < count) got.push(text((await sub.wait_msg()).payload));
+  return got;
+}
+
 test("60 000 QoS 1 publishes acknowledged in order: the last one left is still the oldest, refused by close", () => {
   const h = harness();
   h.connect(false, false);
@@ -63,14 +88,9 @@ test("a session of 60 000 publishes resent to a Receive Maximum of 20: each PUBA
 test(
   "MQTT 5: 30 000 publishes waiting for mosquitto's Receive Maximum of 20; those aborted meanwhile, and only those, are dropped; the rest arrive in order",
   async () => {
-    // No limit on what mosquitto queues for the subscriber (1000 QoS 1 messages by default).
-    const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
-    const topic = uniqueId("scale");
-    const sub = new MQTTClient(uniqueId("sub"), broker.url);
+    const { broker, topic, sub } = await subscribed("scale");
     const pub = new MQTTClient(uniqueId("pub"), broker.url, { protocolVersion: 5 });
     try {
-      await sub.connect();
-      await sub.subscribe(topic, 1);
       await pub.connect();
       assert.equal(pub.connack!.properties.receiveMaximum, 20);
       const n = 30_000, aborter = new AbortController();
@@ -85,9 +105,7 @@ test(
       assert.deepEqual(outcomes, calls.map((_, i) => i % 3 === 2 ? "aborted" : "resolved"));
       const expected = Array.from({ length: n }, (_, i) => `${i}`)
         .filter((_, i) => i < 20 || i % 3 !== 2);
-      const got: string[] = [];
-      while (got.length < expected.length) got.push(text((await sub.wait_msg()).payload));
-      assert.deepEqual(got, expected);
+      assert.deepEqual(await received(sub, expected.length), expected);
       assert.equal(await sub.check_msg(), undefined, "nothing aborted arrived late");
     } finally {
       await pub.disconnect();
@@ -101,13 +119,9 @@ test(
 test(
   "20 000 wait_msg() calls, each with its own signal: those aborted reject, and only those; the others get the messages in call order",
   async () => {
-    const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
-    const topic = uniqueId("waiters");
-    const sub = new MQTTClient(uniqueId("sub"), broker.url);
+    const { broker, topic, sub } = await subscribed("waiters");
     const pub = new MQTTClient(uniqueId("pub"), broker.url);
     try {
-      await sub.connect();
-      await sub.subscribe(topic, 1);
       await pub.connect();
       const n = 20_000;
       const aborters = Array.from({ length: n }, () => new AbortController());
@@ -133,18 +147,14 @@ test(
 test(
   "robust: 20 000 publishes waiting offline for room, each with its own signal: those aborted reject, and only those; the others go in call order once back",
   async () => {
-    const broker = await startMosquitto({ extraConfig: ["max_queued_messages 0"] });
+    const { broker, topic, sub } = await subscribed("offline");
     const proxy = await proxyTo(broker);
-    const topic = uniqueId("offline");
-    const sub = new MQTTClient(uniqueId("sub"), broker.url);
     const c = new RobustClient(uniqueId("rb"), proxy.hostname, {
       port: proxy.port,
       maxOfflineMessages: 10,
     });
     c.DELAY = 0.02;
     try {
-      await sub.connect();
-      await sub.subscribe(topic, 1);
       await c.connect();
       await offline(c, proxy);
       const n = 20_000;
@@ -159,9 +169,7 @@ test(
       const kept = (i: number) => i < 10 || i % 2 === 1;
       assert.deepEqual(outcomes, outcomes.map((_, i) => kept(i) ? "sent" : i));
       const expected = Array.from({ length: n }, (_, i) => `${i}`).filter((_, i) => kept(i));
-      const got: string[] = [];
-      while (got.length < expected.length) got.push(text((await sub.wait_msg()).payload));
-      assert.deepEqual(got, expected);
+      assert.deepEqual(await received(sub, expected.length), expected);
     } finally {
       await c.disconnect();
       await sub.disconnect();
