@@ -345,6 +345,23 @@ export class Inbox {
   }
 }
 
+/**
+ * `gen`, disposable by `await using` (which calls `Symbol.asyncDispose`) where
+ * the runtime's async generators are not: Node 20 and 22 have the symbol but
+ * no generator method for it. Disposing returns the generator, as Deno's and
+ * Bun's own method does.
+ */
+export function disposable<T>(
+  gen: AsyncGenerator<T, void, undefined>,
+): AsyncGenerator<T, void, undefined> {
+  const key = Symbol.asyncDispose;
+  // Node before 20.4 has no such symbol: `await using` cannot run there at all.
+  if (key && !(key in gen)) {
+    Object.defineProperty(gen, key, { value: () => gen.return().then(() => {}) });
+  }
+  return gen;
+}
+
 const DONE: IteratorResult<Message, void> = Object.freeze({ value: undefined, done: true });
 
 /**

@@ -44,6 +44,7 @@ import { credentialFailure, type SignalOptions } from "./options.ts";
 import type { QoS, Subscription } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
+import { disposable } from "./_inbox.ts";
 import { payloadBytes, renew } from "./_renew.ts";
 import type {
   ReconnectingDetail,
@@ -141,10 +142,9 @@ export class MQTTClient extends SimpleClient {
   #attempt: Promise<boolean> | null = null;
   #nap: AbortController | null = null;
   #plannedDelay: number | undefined;
-  // The round of the server list the last reconnect connected in, and when:
-  // a connection lost within STABLE_MS of it goes on from the next round's
-  // backoff rather than the first (a broker that closes every connection at
-  // once, over a kept publish, say, is not met again every DELAY / 2).
+  // The round of the server list the last reconnect connected in, and when: a connection lost
+  // within STABLE_MS of it goes on from the next round's backoff rather than the first (a broker
+  // that closes every connection at once, over a kept publish, say, is not met every DELAY / 2).
   #round = 0;
   #upAt = -Infinity;
   // Why the connection, or the last attempt, failed.
@@ -434,9 +434,7 @@ export class MQTTClient extends SimpleClient {
           // A credential function's failure is tried again too: its service may come back.
           if (!movesOn(e) && !credentialFailure(e) || this.#stop.signal.aborted) {
             this.#signal?.throwIfAborted();
-            if (this.#closed) {
-              throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
-            }
+            if (this.#closed) this.#stopped();
             this.log(true, e);
             throw e;
           }
@@ -472,10 +470,8 @@ export class MQTTClient extends SimpleClient {
     if (this.#renewOwed && subs.size) return renew(this, subs, this.#most, this.#stop.signal, log);
   }
 
-  /**
-   * MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C,
-   * 0x9D) when told to; returns whether it did.
-   */
+  // MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) when told to;
+  // returns whether it did.
   #refer(e: unknown, like: Endpoint = access.servers(this)[0]): boolean {
     const ref = this.#follow ? serverReferenceOf(e) : undefined;
     if (ref) this.#referred = referredServers(ref, like);
@@ -551,9 +547,13 @@ export class MQTTClient extends SimpleClient {
    * Messages as an async iterable that survives lost connections; ends after `disconnect()`.
    *
    * @param options `signal`.
-   * @returns An async iterable of messages.
+   * @returns An async iterable of messages, which `await using` ends (on Node 20 and 22 too).
    */
-  override async *messages(options: SignalOptions = {}): AsyncGenerator<Message, void, undefined> {
+  override messages(options: SignalOptions = {}): AsyncGenerator<Message, void, undefined> {
+    return disposable(this.#messages(options));
+  }
+
+  async *#messages(options: SignalOptions): AsyncGenerator<Message, void, undefined> {
     for (;;) {
       try {
         return yield* super.messages(options);

@@ -113,6 +113,27 @@ test(`${runtime}: the package leaves out ./cli, the command line, which runs und
   );
 });
 
+// `await using` calls the iterator's Symbol.asyncDispose; Node 20 and 22
+// define the symbol but give their async generators no such method.
+test(`${runtime}: both clients' messages() end through Symbol.asyncDispose, as await using ends them`, async () => {
+  const { MQTTClient: Robust } = await import("@umqtt/umqtt/robust");
+  for (const [kind, Client] of [["simple", MQTTClient], ["robust", Robust]]) {
+    const client = new Client(`npm-dispose-${kind}`, process.env.UMQTT_URL);
+    try {
+      await client.connect();
+      await client.subscribe(`npm-dispose-${kind}/#`, 1);
+      await client.publish(`npm-dispose-${kind}/t`, "m", false, 1);
+      const messages = client.messages();
+      assert.equal(typeof messages[Symbol.asyncDispose], "function", `${kind} client`);
+      assert.equal(new TextDecoder().decode((await messages.next()).value.payload), "m");
+      await messages[Symbol.asyncDispose]();
+      assert.deepEqual(await messages.next(), { value: undefined, done: true }, `${kind} client`);
+    } finally {
+      await client.disconnect();
+    }
+  }
+});
+
 // require(esm): Node 20.19+/22.12+ and Bun load the ESM-only package from
 // CommonJS, as long as no module in it has a top-level await.
 if (process.features.require_module) {
