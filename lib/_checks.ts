@@ -8,9 +8,8 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { BodyReader, isUtf8, keyName, payloadBytes, typeName } from "./codec/_strings.ts";
+import { isUtf8, payloadBytes } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
-import type { SessionStore } from "./session_store.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
 
@@ -545,53 +544,4 @@ export function checkReauth(method: string | undefined, data: unknown): string {
     throw invalid("data", data, "a Uint8Array");
   }
   return method;
-}
-
-/**
- * A session store's contents, as the client reads them back (a store saved
- * to disk may come back wrong): packet ids from 1 to 65535, and outgoing
- * packets that are a QoS 1/2 PUBLISH or a PUBREL, whole, under their own id.
- *
- * @throws {TypeError} Naming the entry and what is wrong with it.
- */
-export function checkStore(store: SessionStore): void {
-  const isId = (id: unknown) =>
-    Number.isInteger(id) && (id as number) >= 1 && (id as number) <= 65535;
-  for (const id of store.incoming) {
-    if (!isId(id)) {
-      throw new TypeError(
-        `Invalid sessionStore.incoming entry ${keyName(id)}: not a packet id (1 to 65535)`,
-      );
-    }
-  }
-  for (const [id, bytes] of store.outgoing) {
-    const why = !isId(id)
-      ? "not a packet id (1 to 65535)"
-      : !(bytes instanceof Uint8Array)
-      ? `its packet is not a Uint8Array (got ${typeName(bytes)})`
-      : storedPacketError(bytes, id);
-    if (why) throw new TypeError(`Invalid sessionStore.outgoing entry ${keyName(id)}: ${why}`);
-  }
-}
-
-/** What is wrong with a stored packet under `id`, if anything. */
-function storedPacketError(bytes: Uint8Array, id: number): string | undefined {
-  const qos = (bytes[0] >> 1) & 3;
-  const publish = bytes[0] >> 4 === 3 && qos !== 0 && qos !== 3;
-  if (!publish && bytes[0] !== 0x62) return "not a QoS 1/2 PUBLISH or a PUBREL";
-  // Read as the codec reads a body: a field past the end throws.
-  const r = new BodyReader(bytes, "stored packet");
-  try {
-    r.u8("packet type");
-    const remaining = r.vbi("remaining length");
-    if (r.pos + remaining !== bytes.length) return `${bytes.length} bytes, not a whole packet`;
-    if (publish) {
-      const topicLength = r.u16("topic length");
-      r.pos += topicLength;
-    }
-    const inside = r.u16("packet identifier");
-    if (inside !== id) return `the packet inside has packet id ${inside}`;
-  } catch {
-    return `${bytes.length} bytes, not a whole packet`;
-  }
 }

@@ -15,15 +15,8 @@ import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import { endpointUrl } from "./transports/endpoint.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
-import {
-  checkBool,
-  checkInt,
-  checkOptions,
-  checkPayload,
-  checkStore,
-  invalid,
-  v5Only,
-} from "./_checks.ts";
+import { checkBool, checkInt, checkOptions, checkPayload, invalid, v5Only } from "./_checks.ts";
+import { checkStore } from "./_store_check.ts";
 
 export type { ConnackProperties, UserProperty };
 
