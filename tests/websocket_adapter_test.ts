@@ -109,3 +109,38 @@ test("connectWebSocket: an abort during the handshake rejects even if close() fi
   assert.equal(result, reason);
   assert.equal(SilentHandshakeWebSocket.last!.closeCalls, 1, "the WebSocket was not closed");
 });
+
+/** A WebSocket that fails to open as Node's (undici's) does, whatever the cause. */
+class UndiciFailingWebSocket {
+  binaryType = "";
+  bufferedAmount = 0;
+  readonly #listeners = new Map<string, ((e: unknown) => void)[]>();
+  constructor(_url: string, _protocols: string[]) {
+    setTimeout(() => {
+      this.#emit("error", { message: "Received network error or non-101 status code." });
+      this.#emit("close", { code: 1006, reason: "" });
+    }, 0);
+  }
+  send() {}
+  close() {}
+  addEventListener(type: string, f: (e: unknown) => void) {
+    this.#listeners.set(type, [...this.#listeners.get(type) ?? [], f]);
+  }
+  #emit(type: string, e: unknown) {
+    for (const f of this.#listeners.get(type) ?? []) f(e);
+  }
+}
+
+test("connectWebSocket: Node's reason-less failure says what it may have been, as a browser's does", async () => {
+  // Node 22's WebSocket gives this one message for a refused port, an HTTP
+  // answer and an untrusted wss:// certificate alike: a wss:// connection to
+  // a broker with a self-signed certificate said nothing of certificates.
+  for (const scheme of ["ws", "wss"]) {
+    const error = await connectWebSocket(`${scheme}://broker.test/mqtt`, {
+      WebSocket: UndiciFailingWebSocket,
+    }).catch((e) => e);
+    assert.match(error.message, /failed: Received network error or non-101 status code/);
+    assert.match(error.message, /nothing listens there, not a WebSocket server/);
+    assert.equal(/certificate/.test(error.message), scheme === "wss", error.message);
+  }
+});

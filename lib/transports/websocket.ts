@@ -14,13 +14,17 @@ const CLOSE_WAIT_MS = 2000;
 
 /**
  * What a failed connection may have been, for a runtime that gives no reason:
- * a browser hides it from the page (only its console shows it), and a
- * refused port, a server that is not WebSocket or does not select `mqtt`,
- * and an untrusted certificate then all look the same.
+ * a browser hides it from the page (only its console shows it), Node's
+ * (undici) gives one message for all, and a refused port, a server that is
+ * not WebSocket or does not select `mqtt`, and an untrusted certificate then
+ * all look the same.
  */
-function unsaid(url: string): string {
+function unsaid(
+  url: string,
+  who = "no reason given; a browser shows it only in its console",
+): string {
   const tls = url.startsWith("wss:") ? ", or a TLS certificate not trusted here" : "";
-  return ` (no reason given; a browser shows it only in its console): nothing listens there, ` +
+  return ` (${who}): nothing listens there, ` +
     `not a WebSocket server, a server that does not select subprotocol "mqtt"${tls}?`;
 }
 
@@ -140,11 +144,13 @@ export async function connectWebSocket(
       ws.addEventListener("error", (e) => {
         // The runtime's reason, where it gives one (ws, Deno, Bun; browsers give none).
         const why = (e as { message?: unknown }).message;
+        // Node's, the same for a refused port, an HTTP answer and an untrusted certificate.
+        const vague = String(why).includes("non-101") ? unsaid(url, "Node says no more") : "";
         // An abort closes it, and the runtimes report that as an error first.
         reject(
-          signal?.aborted
-            ? signal.reason
-            : new Error(`WebSocket connection to ${url} failed${why ? `: ${why}` : unsaid(url)}`),
+          signal?.aborted ? signal.reason : new Error(
+            `WebSocket connection to ${url} failed${why ? `: ${why}${vague}` : unsaid(url)}`,
+          ),
         );
       });
       ws.addEventListener(
