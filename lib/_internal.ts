@@ -16,9 +16,14 @@ export interface CoreHooks {
    * Runs a call that needs the connection, once its arguments are checked:
    * the robust client rides out lost connections. `offlineBytes` is given
    * by publishes only, which count against the offline limits; the call's
-   * `signal` ends the wait for a connection.
+   * `signal` ends the wait for a connection. `leaving`: an unsubscribe()'s filters.
    */
-  run?: <T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal) => Promise<T>;
+  run?: <T>(
+    op: () => Promise<T>,
+    offlineBytes?: number,
+    signal?: AbortSignal,
+    leaving?: readonly string[],
+  ) => Promise<T>;
   /** A SUBSCRIBE was answered: one return code per subscription. */
   subscribed?: (
     subscriptions: Subscription[],

@@ -460,11 +460,12 @@ export class MQTTClient extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#run(async () => {
+    const op = async () => {
       const acked = await this.#out.unsubscribe(bytes, topics, o?.signal);
       if (Array.isArray(topic)) return acked.codes;
       granted("Unsubscribe from", topic as string, "UNSUBACK", acked);
-    }, o?.signal);
+    };
+    return this.#run(op, o?.signal, topics); // (the robust client renews none of `topics` meanwhile)
   }
 
   /**
@@ -593,7 +594,7 @@ export class MQTTClient extends EventTarget {
   // ---- plumbing ----------------------------------------------------------
 
   /** Runs a call that needs the connection: at once, or as the robust client rides it. */
-  #run<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#hooks.run ? this.#hooks.run(op, undefined, signal) : op();
+  #run<T>(op: () => Promise<T>, signal?: AbortSignal, leaving?: readonly string[]): Promise<T> {
+    return this.#hooks.run ? this.#hooks.run(op, undefined, signal, leaving) : op();
   }
 }

@@ -37,15 +37,14 @@ import { access } from "./_internal.ts";
 import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
 import { UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
-import type { SubscribeProperties } from "./codec/properties.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
 import { credentialFailure, type SignalOptions } from "./options.ts";
-import type { QoS, Subscription } from "./codec/packet.ts";
+import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
 import { disposable } from "./_inbox.ts";
-import { payloadBytes, renew } from "./_renew.ts";
+import { Subscriptions } from "./_renew.ts";
 import type {
   ReconnectingDetail,
   RobustClientEventMap as Events,
@@ -152,15 +151,12 @@ export class MQTTClient extends SimpleClient {
   #losses = 0; // connections lost so far (see #lost)
   #hookFailed: { error: unknown } | null = null; // log() threw on the loss: the reconnect ends
   #endedWith: Error | null = null; // what the last reconnect that gave up ended with
-  // Each filter subscribed to, with its options (the QoS asked for: another broker may grant
-  // more than the last did) and its SUBSCRIBE's properties.
-  #subscriptions = new Map<string, [Subscription, SubscribeProperties | undefined]>();
+  readonly #subscriptions = new Subscriptions(); // renewed after a reconnect without the session
   // A broker without our session was met, or an attempt's CONNECT went unanswered (the broker may
   // yet make a session of it), and the subscriptions are not all renewed yet: the next connection
   // renews them even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
   #renewing: Promise<void> | undefined; // started by h.accepted, awaited by #attemptTo
-  #most = [0, 0]; // see h.subscribed
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
   readonly #follow: boolean;
@@ -221,20 +217,16 @@ export class MQTTClient extends SimpleClient {
       }
       void this.reconnect().catch(noop);
     };
-    // publish, subscribe, unsubscribe and wait_msg are the simple client's,
-    // their arguments checked there; each then runs through #ride.
-    h.run = (op, offlineBytes, signal) => this.#ride(op, offlineBytes, signal);
-    // Remembered to be renewed after a reconnect to a broker that lost the session.
-    h.subscribed = (subscriptions, codes, properties) => {
-      // The largest SUBSCRIBE the broker took, in filters and bytes: no renewal packet is larger.
-      const m = this.#most;
-      m[0] = Math.max(m[0], subscriptions.length);
-      m[1] = Math.max(m[1], payloadBytes(subscriptions));
-      subscriptions.forEach((s, i) => {
-        if (codes[i] < 0x80) this.#subscriptions.set(s.topic, [s, properties]);
-      });
+    // publish, subscribe, unsubscribe and wait_msg (their arguments checked there) run through
+    // #ride; an unsubscribe() made offline, or cut off, is left out of renewals (Subscriptions).
+    h.run = (op, offlineBytes, signal, leaving) => {
+      const at = this.connected ? this.#losses : -1;
+      return this.#subscriptions.leaving(leaving, at, this.#ride(op, offlineBytes, signal));
     };
-    h.unsubscribed = (topics) => topics.forEach((t) => this.#subscriptions.delete(t));
+    // Remembered to be renewed after a reconnect to a broker that lost the session.
+    h.subscribed = (subscriptions, codes, p) =>
+      this.#subscriptions.subscribed(subscriptions, codes, p);
+    h.unsubscribed = (topics) => this.#subscriptions.unsubscribed(topics);
     // A reconnect's CONNACK (not an application's connect()) with publishes to resend: renewed
     // subscriptions go first, or the resends reach none that a broker without the session has.
     h.accepted = (present, resending) => {
@@ -467,7 +459,7 @@ export class MQTTClient extends SimpleClient {
   // Renews what a new session lacks; disconnect() awaits it (#stop: no wait for a lost SUBACK).
   #renew(): Promise<void> | undefined {
     const subs = this.#subscriptions, log = (e: unknown) => this.log(true, e);
-    if (this.#renewOwed && subs.size) return renew(this, subs, this.#most, this.#stop.signal, log);
+    if (this.#renewOwed && subs.size) return subs.renew(this, this.#losses, this.#stop.signal, log);
   }
 
   // MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) when told to;

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/robust.ts";
 import { MQTTClient as SimpleClient } from "../mod.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
-import { startMosquitto } from "./_brokers.ts";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { acceptConnect, type HostileBroker, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
@@ -106,4 +107,49 @@ test(
     });
   },
   { timeout: 20_000 },
+);
+
+forEachBroker(
+  "a filter unsubscribed from while the connection is lost, or just before, is not renewed: none of its messages, retained or not, come after the reconnect",
+  async (broker, v) => {
+    const t = uniqueId("leave");
+    const pub = new SimpleClient(uniqueId("leavepub"), broker.host, { port: broker.port });
+    const proxy = await proxyTo(broker);
+    const c = new MQTTClient(uniqueId("leavesub"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+    });
+    c.DELAY = 0.02;
+    const filters = ["gone", "cut", "kept"];
+    try {
+      await pub.connect();
+      for (const f of filters) await pub.publish(`${t}/${f}`, `retained ${f}`, true, 1);
+      await c.connect(); // clean: the reconnect finds no session, and renews
+      for (const f of filters) await c.subscribe(`${t}/${f}`, 1);
+      for (const _ of filters) await c.wait_msg(); // the retained messages
+      // /cut: its UNSUBSCRIBE is lost with the connection, and goes again on the next.
+      proxy.blackhole(true);
+      const cut = c.unsubscribe(`${t}/cut`);
+      await offline(c, proxy);
+      proxy.blackhole(false);
+      const gone = c.unsubscribe(`${t}/gone`); // /gone: made during the outage
+      proxy.refuse(false);
+      await Promise.all([cut, gone]);
+      // The renewal's messages (a retained one of each filter renewed) came before the
+      // UNSUBACKs; the last one, to the filter kept, comes after all of them.
+      await pub.publish(`${t}/kept`, "last", false, 1);
+      const got: string[] = [];
+      for (let m; text((m = await c.wait_msg()).payload) !== "last";) {
+        got.push(`${m.topic.slice(t.length)} ${text(m.payload)}`);
+      }
+      // Before, the renewal subscribed to /gone and /cut again ahead of the UNSUBSCRIBEs.
+      assert.deepEqual(got, ["/kept retained kept"]);
+    } finally {
+      for (const f of filters) await pub.publish(`${t}/${f}`, "", true, 1).catch(() => {});
+      await pub.disconnect().catch(() => {});
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5], timeout: 20_000 },
 );
