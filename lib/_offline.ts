@@ -19,8 +19,11 @@ export interface OfflineLimits {
 export interface OfflineLink {
   /** Resolves once connected (the robust client's `reconnect()`). */
   reconnect(): Promise<unknown>;
-  /** Whether the client is connected now. */
-  readonly connected: boolean;
+  /**
+   * Whether calls go at once now: connected, and no reconnect under way (one
+   * still renewing subscriptions, connected, is not over).
+   */
+  online(): boolean;
 }
 
 // Shared by every client until one waits for room: never added to.
@@ -85,8 +88,9 @@ export class Offline {
         this.#room.delete(wake);
       }
       if (stop.aborted) throw stop.reason;
-      if (this.#link.connected) {
-        // Back online: no queue to wait in. Pass the wake-up on, in call order.
+      if (this.#link.online()) {
+        // Back online: no queue to wait in. Pass the wake-up on, in call order. (Connected, but
+        // still reconnecting: it waits for the reconnect, after those that waited before it.)
         this.#room.shift()?.();
         return;
       }

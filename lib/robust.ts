@@ -192,7 +192,8 @@ export class MQTTClient extends SimpleClient {
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
     // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
     this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
-    this.#offline = new Offline(o, this);
+    const online = () => this.connected && !this.#reconnecting; // as #ride asks
+    this.#offline = new Offline(o, { reconnect: () => this.reconnect(), online });
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw v5Only(["followServerReference"]);

@@ -7,6 +7,7 @@ import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
+import { withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 
@@ -103,6 +104,59 @@ test(
     } finally {
       await broker.stop();
     }
+  },
+  TIMEOUT,
+);
+
+test(
+  "robust: a publish that waited for room in the offline queue goes after those that waited for the connection, though room is made while the subscriptions are renewed",
+  async () => {
+    // A scripted broker: the first connection takes a SUBSCRIBE and ends; the second says
+    // Session Present 0, so the client renews it, and holds back the SUBACK until told.
+    let n = 0, renewing!: () => void, answer!: () => void;
+    const renewal = new Promise<void>((r) => renewing = r);
+    const answered = new Promise<void>((r) => answer = r);
+    const order: string[] = [];
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write([0x20, 0x02, 0x00, 0x00]); // CONNACK, Session Present 0
+      const s = await peer.expect("subscribe");
+      if (++n === 1) {
+        await peer.write({ type: "suback", packetId: s.packetId, returnCodes: [1] });
+        return peer.end();
+      }
+      renewing();
+      await answered;
+      await peer.write({ type: "suback", packetId: s.packetId, returnCodes: [1] });
+      for (let p; (p = await peer.next().catch(() => null));) {
+        if (p.type !== "publish") continue;
+        order.push(new TextDecoder().decode(p.payload));
+        await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("room"), broker.host, {
+        port: broker.port,
+        maxOfflineMessages: 2,
+      });
+      c.DELAY = 0.05;
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      await c.connect(false);
+      await c.subscribe("room/#", 1);
+      await lost;
+      // Two wait for the connection (the most that may), the third for room.
+      const first = new AbortController();
+      const withdrawn = c.publish("t", "1", { qos: 1, signal: first.signal }).catch((e) => e);
+      const waiting = [c.publish("t", "2", false, 1), c.publish("t", "3", false, 1)];
+      await renewal;
+      first.abort(); // room for "3" while connected, the reconnect still renewing
+      await new Promise((r) => setTimeout(r, 50));
+      answer();
+      await Promise.all(waiting);
+      assert.equal((await withdrawn).name, "AbortError");
+      await c.disconnect();
+    });
+    // Before, "3" went at once, ahead of "2", which waited for the end of the reconnect.
+    assert.deepEqual(order, ["2", "3"]);
   },
   TIMEOUT,
 );
