@@ -149,6 +149,7 @@ export class MQTTClient extends SimpleClient {
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
   #losses = 0; // connections lost so far (see #lost)
+  #cut = 0; // #losses as the last disconnect() counted it: no call begun before is retried
   #hookFailed: { error: unknown } | null = null; // log() threw on the loss: the reconnect ends
   #endedWith: Error | null = null; // what the last reconnect that gave up ended with
   readonly #subscriptions = new Subscriptions(); // renewed after a reconnect without the session
@@ -512,9 +513,10 @@ export class MQTTClient extends SimpleClient {
   }
 
   // Whether `e` lost the connection: not after disconnect(), nor the call's own if still up (a
-  // callback's), nor what a reconnect gave up with; one lost since may fail late (a stuck write).
+  // callback's), nor what a reconnect gave up with; one lost since may fail late (a stuck write),
+  // but a call begun before a disconnect() is not retried, even on a connect() made since.
   #lost(e: unknown, losses = this.#losses): boolean {
-    const lost = e instanceof MQTTConnectionError && e !== this.#endedWith;
+    const lost = e instanceof MQTTConnectionError && e !== this.#endedWith && losses >= this.#cut;
     return lost && !this.#closed && (!this.connected || losses !== this.#losses);
   }
 
@@ -584,6 +586,7 @@ export class MQTTClient extends SimpleClient {
     // Marked at once, as the simple client's: a connect() right after this call waits for it.
     return this.#leaving ??= (async () => {
       this.#closed = true;
+      this.#cut = ++this.#losses; // the calls made so far fail with it, even late
       this.#stop.abort(new MQTTConnectionError("Disconnected: disconnect() was called"));
       this.#offline.wakeAll();
       await this.#reconnecting?.catch(noop);

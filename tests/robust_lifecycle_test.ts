@@ -336,6 +336,58 @@ forEachBroker(
 );
 
 forEachBroker(
+  "a QoS 0 publish whose write fails late, after disconnect() and a new connect(), rejects: it is not sent on the new connection",
+  async (broker, v) => {
+    // As above, but the application calls disconnect() and connect() again before the
+    // old connection's write fails: the publish was made before disconnect(), whose calls
+    // all reject, and must not go out on the application's next connection.
+    const topic = uniqueId("rl/after");
+    const { sub, counts, reading } = await countingSubscriber("lds", broker, topic, v);
+    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+    let hold = false, fail!: (e: Error) => void, writeHeld!: () => void;
+    const holding = new Promise<void>((r) => (writeHeld = r));
+    const pub = new MQTTClient(uniqueId("ldp"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+      transport: writingThrough(proxy.port, (chunk, writer) => {
+        if (!hold) return writer.write(chunk);
+        hold = false;
+        return new Promise<void>((_, reject) => (fail = reject, writeHeld()));
+      }),
+    });
+    pub.DELAY = 0;
+    let connections = 0;
+    pub.addEventListener("connected", () => connections++);
+    try {
+      await pub.connect(false);
+      hold = true;
+      const late = pub.publish(topic, indexed(new Uint8Array(8), 1), false, 0);
+      await holding;
+      proxy.cut();
+      for (const end = Date.now() + 5_000; connections < 2 || !pub.connected;) {
+        assert.ok(Date.now() < end, "not reconnected");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await pub.disconnect();
+      await pub.connect(false);
+      fail(new Error("the write fails late (the test's transport)"));
+      // Before, it went out on the third connection and resolved.
+      await assert.rejects(late, MQTTConnectionError);
+      await pub.publish(topic, indexed(new Uint8Array(8), 2), false, 0);
+      await untilArrived(counts, "2");
+      await sub.ping();
+      assert.deepEqual([...counts], [["2", 1]]);
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+      await reading;
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5], ...TIMEOUT },
+);
+
+forEachBroker(
   "QoS 0 is at most once: a burst cut in the middle of its write is never published twice",
   async (broker, v) => {
     const topic = uniqueId("rl/q0");
