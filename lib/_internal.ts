@@ -5,6 +5,7 @@ import type { Subscription } from "./codec/packet.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import type { DisconnectOptions } from "./options.ts";
+import type { Acked } from "./_protocol_types.ts";
 
 /** Hooks the core client consults; robust.ts sets them. */
 export interface CoreHooks {
@@ -80,7 +81,7 @@ export interface CoreAccess {
     subscriptions: Subscription[],
     signal?: AbortSignal,
     properties?: SubscribeProperties,
-  ): Promise<unknown>;
+  ): Promise<Acked>;
 }
 
 /** Filled by the core client when its module loads. */

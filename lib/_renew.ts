@@ -8,6 +8,7 @@ import type { Subscription } from "./codec/packet.ts";
 import type { SubscribeProperties } from "./codec/properties.ts";
 import { access } from "./_internal.ts";
 import { utf8 } from "./codec/_strings.ts";
+import { granted } from "./_checks.ts";
 
 /** A SUBSCRIBE payload's bytes: per filter its length, its UTF-8, its options byte. */
 function payloadBytes(subscriptions: readonly Subscription[]): number {
@@ -73,9 +74,10 @@ export class Subscriptions {
    * no longer than one with them), written all at once, so that many packets
    * cost one round trip, not one each.
    *
-   * MQTT 5: a filter the broker's CONNACK refuses (no wildcards, say) is
-   * left out, as a SUBACK's refusal leaves it, and `log`ged: the packet that
-   * held it goes again filter by filter.
+   * A filter the SUBACK refuses is `log`ged (an `MQTTException`, as the
+   * application's subscribe() throws). MQTT 5: one the broker's CONNACK
+   * refuses (no wildcards, say) is left out, as a SUBACK's refusal leaves it,
+   * and `log`ged: the packet that held it goes again filter by filter.
    *
    * @throws The connection's end, or `signal`'s reason (disconnect(): no wait for a SUBACK).
    */
@@ -102,7 +104,17 @@ export class Subscriptions {
       p[0].push(s), p[1] += n;
     }
     const sent = (s: Subscription[], props?: SubscribeProperties) =>
-      access.resubscribe(client, s, signal, props).then(() => true, (e) => {
+      access.resubscribe(client, s, signal, props).then(({ codes, reasonString }) => {
+        // Refused in the SUBACK: logged as the application's own subscribe() would throw it.
+        codes.forEach((code, i) => {
+          try {
+            granted("Subscription to", s[i].topic, "SUBACK", { codes: [code], reasonString });
+          } catch (e) {
+            log(e);
+          }
+        });
+        return true;
+      }, (e) => {
         if (!(e instanceof RangeError)) throw e;
         log(e);
         return false;

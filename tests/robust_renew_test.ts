@@ -5,7 +5,7 @@
 // IoT's 8 filters per SUBSCRIBE), and a renewal that meets that every time
 // never ends.
 import assert from "node:assert/strict";
-import { MQTTClient } from "../lib/robust.ts";
+import { MQTTClient, MQTTException } from "../lib/robust.ts";
 import { MQTTClient as SimpleClient } from "../mod.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
@@ -153,3 +153,46 @@ forEachBroker(
   },
   { versions: [4, 5], timeout: 20_000 },
 );
+
+for (const v of [4, 5] as ProtocolVersion[]) {
+  test(
+    `MQTT ${v === 4 ? "3.1.1" : "5"}: a renewal the broker refuses in its SUBACK is logged`,
+    async () => {
+      // A scripted broker that grants both filters, then, without the session, refuses one.
+      let n = 0;
+      await withHostileBroker(async (peer) => {
+        await acceptConnect(peer); // Session Present 0
+        const first = ++n === 1;
+        for (let k = 0; k < 2; k++) { // one filter each, as the application's
+          const sub = await peer.expect("subscribe");
+          const codes = sub.subscriptions.map((s) =>
+            first || s.topic === "kept" ? 1 : v === 4 ? 0x80 : 0x87
+          );
+          await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: codes });
+        }
+        if (first) return peer.end();
+        await peer.expect("disconnect");
+      }, async (broker) => {
+        const c = new MQTTClient(uniqueId("refused"), broker.url, { protocolVersion: v });
+        c.DELAY = 0;
+        const logged: unknown[] = [];
+        c.log = (inReconnect, e) => void (inReconnect && logged.push(e));
+        const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+        await c.connect(false);
+        await c.subscribe("kept", 1);
+        await c.subscribe("refused", 1);
+        await lost;
+        await c.reconnect();
+        // Before, nothing said that "refused" was no longer subscribed to.
+        assert.equal(logged.length, 1, String(logged));
+        const e = logged[0] as MQTTException;
+        assert.ok(e instanceof MQTTException, String(e));
+        assert.equal(e.code, v === 4 ? 0x80 : 0x87);
+        assert.match(e.message, /^Subscription to "refused" refused by the broker \(SUBACK/);
+        await c.disconnect();
+        for (const peer of broker.peers) await peer.clientClosed;
+      });
+    },
+    { timeout: 20_000 },
+  );
+}
