@@ -158,6 +158,7 @@ export class MQTTClient extends SimpleClient {
   // renews them even if its broker says Session Present 1 (of the session that CONNECT made).
   #renewOwed = false;
   #renewing: Promise<void> | undefined; // started by h.accepted, awaited by #attemptTo
+  #cutShort = false; // the last attempt's renewal went ahead of its resends, and failed
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
   #referred: Endpoint[] = [];
   readonly #follow: boolean;
@@ -230,10 +231,12 @@ export class MQTTClient extends SimpleClient {
       this.#subscriptions.subscribed(subscriptions, codes, p);
     h.unsubscribed = (topics) => this.#subscriptions.unsubscribed(topics);
     // A reconnect's CONNACK (not an application's connect()) with publishes to resend: renewed
-    // subscriptions go first, or the resends reach none that a broker without the session has.
+    // subscriptions go first, or the resends reach none that a broker without the session has;
+    // but after one so cut short (a 3.1.1 broker resetting on it) they go first, or never go.
     h.accepted = (present, resending) => {
       if (this.#attempt && !present) this.#renewOwed = true;
-      if (this.#attempt && resending) (this.#renewing = this.#renew())?.catch(noop);
+      if (!this.#attempt || !resending || this.#cutShort) return;
+      (this.#renewing = this.#renew())?.catch(noop);
     };
     // connect() follows a refusal's Server Reference too, before the rest of the list.
     h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
@@ -453,8 +456,9 @@ export class MQTTClient extends SimpleClient {
     await null; // #attempt set first: a credential function calling connect() must find it
     this.#renewing = undefined; // none of an earlier attempt's
     const present = await access.connectTo(this, server, this.#anonymous, this.#stop.signal);
+    this.#cutShort = this.#renewing !== undefined; // until it is through
     await (this.#renewing ?? this.#renew()); // the hook's went ahead of the session's resends
-    this.#renewOwed = false;
+    this.#renewOwed = this.#cutShort = false;
     return present;
   }
 

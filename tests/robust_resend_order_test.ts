@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { startMosquitto } from "./_brokers.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
 for (const v of [4, 5] as ProtocolVersion[]) {
@@ -44,3 +45,38 @@ for (const v of [4, 5] as ProtocolVersion[]) {
     }
   });
 }
+
+test(
+  "a broker that resets each connection on the renewal's SUBSCRIBE still gets the publish in flight, which is not taken for the packet it refuses",
+  async () => {
+    // MQTT 3.1.1: a broker cannot say it refuses a SUBSCRIBE (over a max_packet_size smaller
+    // since a restart, say): it resets the connection. The renewal went ahead of the resent
+    // PUBLISH on every connection, so the broker never read it, and after 3 resets the client
+    // took the PUBLISH for the packet refused: rejected with a RangeError, dropped from the
+    // session. Before the renewal went first, the PUBLISH went ahead of it and was acknowledged.
+    let n = 0;
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer); // Session Present 0, every time
+      if (++n === 1) {
+        const s = await peer.expect("subscribe");
+        await peer.write({ type: "suback", packetId: s.packetId, returnCodes: [1] });
+        await peer.expect("publish");
+        return peer.end(); // lost before the PUBACK: the publish is kept, to be resent
+      }
+      for (let p; (p = await peer.next().catch(() => null));) {
+        if (p.type === "subscribe") return peer.reset();
+        if (p.type === "publish") await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("reset"), broker.url);
+      c.DELAY = 0.01;
+      c.log = () => {};
+      await c.connect(false);
+      await c.subscribe("reset/#", 1);
+      await c.publish("reset/m", "kept", false, 1); // resolves once a broker acknowledged it
+      await c.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  { timeout: 20_000 },
+);
