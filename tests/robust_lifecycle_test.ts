@@ -12,6 +12,7 @@ import { forEachBroker } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { writingThrough } from "./_writing_through.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 
@@ -43,6 +44,53 @@ async function countingSubscriber(
     } catch { /* disconnected */ }
   })();
   return { sub, counts, reading };
+}
+
+/**
+ * A robust publisher through a {@linkcode FaultProxy} on a user's StreamPair
+ * whose writable errors late (a wrapper that fails a write it could not
+ * finish, as a WebSocket may): `heldThroughCut()` holds a publish's write
+ * through a cut and the reconnect (5 s at most), until `fail(e)` fails it.
+ */
+async function lateFailingPublisher(
+  id: string,
+  broker: { host: string; port: number },
+  protocolVersion: ProtocolVersion,
+) {
+  const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
+  let hold = false, fail!: (e: Error) => void, writeHeld!: () => void;
+  const holding = new Promise<void>((r) => (writeHeld = r));
+  const pub = new MQTTClient(uniqueId(id), proxy.hostname, {
+    port: proxy.port,
+    protocolVersion,
+    transport: writingThrough(proxy.port, (chunk, writer) => {
+      if (!hold) return writer.write(chunk);
+      hold = false;
+      return new Promise<void>((_, reject) => (fail = reject, writeHeld()));
+    }),
+  });
+  pub.DELAY = 0;
+  let connections = 0;
+  pub.addEventListener("connected", () => connections++);
+  return {
+    pub,
+    proxy,
+    connections: () => connections,
+    fail: (e: Error) => fail(e),
+    /** Connects, publishes `payload` at QoS 0 with its write held, cuts, waits for the reconnect. */
+    async heldThroughCut(topic: string, payload: Uint8Array): Promise<{ late: Promise<void> }> {
+      await pub.connect(false);
+      hold = true;
+      const late = pub.publish(topic, payload, false, 0);
+      await holding;
+      proxy.cut();
+      for (const end = Date.now() + 5_000; connections < 2 || !pub.connected;) {
+        assert.ok(Date.now() < end, "not reconnected");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return { late };
+    },
+  };
 }
 
 /** A copy of `pad` that starts with `i`, as {@linkcode countingSubscriber} counts it. */
@@ -294,37 +342,15 @@ forEachBroker(
     // rather than reject, as it would have during the outage.
     const topic = uniqueId("rl/late");
     const { sub, counts, reading } = await countingSubscriber("lts", broker, topic, v);
-    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
-    let hold = false, fail!: (e: Error) => void, writeHeld!: () => void;
-    const holding = new Promise<void>((r) => (writeHeld = r));
-    const pub = new MQTTClient(uniqueId("ltp"), proxy.hostname, {
-      port: proxy.port,
-      protocolVersion: v,
-      transport: writingThrough(proxy.port, (chunk, writer) => {
-        if (!hold) return writer.write(chunk);
-        hold = false;
-        return new Promise<void>((_, reject) => (fail = reject, writeHeld()));
-      }),
-    });
-    pub.DELAY = 0;
-    let connections = 0;
-    pub.addEventListener("connected", () => connections++);
+    const w = await lateFailingPublisher("ltp", broker, v), { pub, proxy } = w;
     try {
-      await pub.connect(false);
-      hold = true;
-      const late = pub.publish(topic, indexed(new Uint8Array(8), 1), false, 0);
-      await holding;
-      proxy.cut();
-      for (const end = Date.now() + 5_000; connections < 2 || !pub.connected;) {
-        assert.ok(Date.now() < end, "not reconnected");
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      fail(new Error("the write fails late (the test's transport)"));
+      const { late } = await w.heldThroughCut(topic, indexed(new Uint8Array(8), 1));
+      w.fail(new Error("the write fails late (the test's transport)"));
       await late;
       await untilArrived(counts, "1");
       await sub.ping();
       assert.deepEqual([...counts], [["1", 1]]);
-      assert.equal(connections, 2);
+      assert.equal(w.connections(), 2);
     } finally {
       await pub.disconnect();
       await sub.disconnect();
@@ -343,34 +369,12 @@ forEachBroker(
     // all reject, and must not go out on the application's next connection.
     const topic = uniqueId("rl/after");
     const { sub, counts, reading } = await countingSubscriber("lds", broker, topic, v);
-    const proxy = await FaultProxy.start({ hostname: broker.host, port: broker.port });
-    let hold = false, fail!: (e: Error) => void, writeHeld!: () => void;
-    const holding = new Promise<void>((r) => (writeHeld = r));
-    const pub = new MQTTClient(uniqueId("ldp"), proxy.hostname, {
-      port: proxy.port,
-      protocolVersion: v,
-      transport: writingThrough(proxy.port, (chunk, writer) => {
-        if (!hold) return writer.write(chunk);
-        hold = false;
-        return new Promise<void>((_, reject) => (fail = reject, writeHeld()));
-      }),
-    });
-    pub.DELAY = 0;
-    let connections = 0;
-    pub.addEventListener("connected", () => connections++);
+    const w = await lateFailingPublisher("ldp", broker, v), { pub, proxy } = w;
     try {
-      await pub.connect(false);
-      hold = true;
-      const late = pub.publish(topic, indexed(new Uint8Array(8), 1), false, 0);
-      await holding;
-      proxy.cut();
-      for (const end = Date.now() + 5_000; connections < 2 || !pub.connected;) {
-        assert.ok(Date.now() < end, "not reconnected");
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      const { late } = await w.heldThroughCut(topic, indexed(new Uint8Array(8), 1));
       await pub.disconnect();
       await pub.connect(false);
-      fail(new Error("the write fails late (the test's transport)"));
+      w.fail(new Error("the write fails late (the test's transport)"));
       // Before, it went out on the third connection and resolved.
       await assert.rejects(late, MQTTConnectionError);
       await pub.publish(topic, indexed(new Uint8Array(8), 2), false, 0);
