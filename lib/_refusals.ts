@@ -63,8 +63,9 @@ export function closedOn(
     : undefined;
   const t = tallies.get(client);
   if (!bytes) return void (t?.dropped ? t.n = 0 : tallies.delete(client));
-  // The same call's: the same bytes (a kept publish's in the session, a subscribe()'s retried).
-  if (t?.bytes !== bytes || !t.n) {
+  // The same call's: the same bytes (a kept publish's in the session, a subscribe()'s retried), or a
+  // renewal's SUBSCRIBE encoded anew (see samePacket).
+  if (!t?.n || !samePacket(t.bytes, bytes)) {
     return void tallies.set(client, { bytes, n: 1, dropped: t?.dropped });
   }
   if (++t.n < REFUSALS) return;
@@ -83,6 +84,20 @@ export function closedOn(
   }
   ids.delete(id!);
   f!.reject(e);
+}
+
+/**
+ * Whether `b` is the packet `a` was: the same bytes, or a SUBSCRIBE or
+ * UNSUBSCRIBE alike but for its packet id (the robust client's renewal
+ * encodes its SUBSCRIBEs anew on each connection).
+ */
+function samePacket(a: Uint8Array, b: Uint8Array): boolean {
+  const type = b[0] >> 4;
+  if (a === b) return true;
+  if (a.length !== b.length || a[0] !== b[0] || (type !== 8 && type !== 10)) return false;
+  let id = 1;
+  while (b[id++] & 0x80); // past the remaining length: the packet id's two bytes
+  return a.every((x, k) => x === b[k] || k === id || k === id + 1);
 }
 
 /** The kept publishes given up since the last CONNACK, then `more`; none: undefined. */

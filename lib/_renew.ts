@@ -9,6 +9,7 @@ import type { SubscribeProperties } from "./codec/properties.ts";
 import { access } from "./_internal.ts";
 import { utf8 } from "./codec/_strings.ts";
 import { granted } from "./_checks.ts";
+import { RESET } from "./_refusals.ts";
 
 /** A SUBSCRIBE payload's bytes: per filter its length, its UTF-8, its options byte. */
 function payloadBytes(subscriptions: readonly Subscription[]): number {
@@ -117,6 +118,12 @@ export class Subscriptions {
       }, (e) => {
         if (!(e instanceof RangeError)) throw e;
         log(e);
+        // Refused by reset (3.1.1): the connection is gone, so the next renewal goes filter by
+        // filter, and a filter refused alone is forgotten, or every renewal would meet it again.
+        if (RESET.has(e.cause as Error)) {
+          this.#most = 1;
+          if (s.length === 1) this.#all.delete(s[0].topic);
+        }
         return false;
       });
     await Promise.all(packets.map(async ([subs, props]) => {

@@ -196,3 +196,45 @@ for (const v of [4, 5] as ProtocolVersion[]) {
     { timeout: 20_000 },
   );
 }
+
+test(
+  "MQTT 3.1.1: a renewal SUBSCRIBE the broker resets each connection on is given up after 3, logged, and calls go on",
+  async () => {
+    // mosquitto restarted with a max_packet_size under the one filter's SUBSCRIBE, and no
+    // session: 3.1.1 refuses it only by resetting the connection. Each renewal is encoded
+    // anew (a new packet id), so the refusal rule never saw the same packet twice: the
+    // renewal went on for ever, and calls made meanwhile waited for ever.
+    const broker = await startMosquitto();
+    const u = uniqueId("rsr");
+    const long = `${u}/${"f".repeat(240)}`; // a SUBSCRIBE of ~270 bytes
+    const c = new MQTTClient(u, broker.host, { port: broker.port });
+    c.DELAY = 0.02;
+    const logged: unknown[] = [];
+    c.log = (inReconnect, e) => void (inReconnect && logged.push(e));
+    try {
+      await c.connect(false);
+      await c.subscribe(long, 1);
+      await c.subscribe(`${u}/short`, 1);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      await broker.restart!(["max_packet_size 200"]); // no persistence: the session is gone
+      await lost;
+      const sent = c.publish(`${u}/short`, "after", false, 1);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        sent.then(() => "published"),
+        new Promise((r) => timer = setTimeout(() => r("still waiting after 10 s"), 10_000)),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(outcome, "published");
+      const refusals = logged.filter((e) => e instanceof RangeError);
+      assert.equal(refusals.length, 1, String(logged));
+      assert.match(String(refusals[0]), /SUBSCRIBE/);
+      // The other filter was renewed: its message comes.
+      const m = await c.wait_msg();
+      assert.deepEqual([m.topic, text(m.payload)], [`${u}/short`, "after"]);
+    } finally {
+      await c.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true, timeout: 30_000 },
+);
