@@ -128,8 +128,9 @@ export class MQTTClient extends SimpleClient {
   DEBUG = false;
 
   readonly #maxDelay: number;
-  // Calls waiting for the connection, and the offline limits.
+  // Calls waiting for the connection, and the offline limits; none waits while #online.
   readonly #offline: Offline;
+  readonly #online = () => this.connected && !this.#reconnecting; // no reconnect under way
   readonly #signal: AbortSignal | undefined;
   #stopper: AbortController | null = null; // see #stop
   #closed = false;
@@ -194,8 +195,7 @@ export class MQTTClient extends SimpleClient {
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
     // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
     this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
-    const online = () => this.connected && !this.#reconnecting; // as #ride asks
-    this.#offline = new Offline(o, { reconnect: () => this.reconnect(), online });
+    this.#offline = new Offline(o, { reconnect: () => this.reconnect(), online: this.#online });
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw v5Only(["followServerReference"]);
@@ -227,8 +227,7 @@ export class MQTTClient extends SimpleClient {
       return this.#subscriptions.leaving(leaving, at, this.#ride(op, offlineBytes, signal));
     };
     // Remembered to be renewed after a reconnect to a broker that lost the session.
-    h.subscribed = (subscriptions, codes, p) =>
-      this.#subscriptions.subscribed(subscriptions, codes, p);
+    h.subscribed = (subs, codes, p) => this.#subscriptions.subscribed(subs, codes, p);
     h.unsubscribed = (topics) => this.#subscriptions.unsubscribed(topics);
     // A reconnect's CONNACK (not an application's connect()) with publishes to resend: renewed
     // subscriptions go first, or the resends reach none that a broker without the session has;
@@ -498,8 +497,9 @@ export class MQTTClient extends SimpleClient {
   async #ride<T>(op: () => Promise<T>, offlineBytes?: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
       // In call order, with a signal or without; a call as a reconnect ends waits for it too.
-      const offline = !this.connected || this.#reconnecting;
-      if (offline) await this.#offline.wait(offlineBytes, signal ?? never(), this.#stop.signal);
+      if (!this.#online()) {
+        await this.#offline.wait(offlineBytes, signal ?? never(), this.#stop.signal);
+      }
       signal?.throwIfAborted(); // aborted while it waited: nothing of it goes out
       const losses = this.#losses; // connections lost before it: see #lost
       try {
