@@ -20,6 +20,7 @@
 // PUBLISH, its PUBACK cut off each time, in 2 runs of 3: counted, that was a
 // message lost). The same packet three times in a row is taken for a refusal.
 import type { SessionStore } from "./session_store.ts";
+import { headerLength } from "./codec/_varint.ts";
 import type { InFlight, Request } from "./_protocol_types.ts";
 
 /** Connections in a row the broker closes on the same packet before it is given up. */
@@ -95,8 +96,7 @@ function samePacket(a: Uint8Array, b: Uint8Array): boolean {
   const type = b[0] >> 4;
   if (a === b) return true;
   if (a.length !== b.length || a[0] !== b[0] || (type !== 8 && type !== 10)) return false;
-  let id = 1;
-  while (b[id++] & 0x80); // past the remaining length: the packet id's two bytes
+  const id = headerLength(b); // the packet id's two bytes come right after the fixed header
   return a.every((x, k) => x === b[k] || k === id || k === id + 1);
 }
 
