@@ -599,3 +599,33 @@ test("a hole in the list of servers is refused as an invalid server, when the cl
   });
   assert.throws(() => new MQTTClient("id", new Array<string>(2)), /^TypeError: Invalid server: /);
 });
+
+test("an explicit port 80 is kept, in a list entry of any scheme as in a Server Reference", async () => {
+  // URL's own parsing drops a port that is its scheme's default: http's 80 was taken for none.
+  const tried: string[] = [];
+  const c = new MQTTClient(uniqueId("fo80"), [
+    "mqtt://127.0.0.1:80",
+    "mqtts://127.0.0.1:80",
+    "wss://127.0.0.1:80/mqtt",
+    "ws://127.0.0.1:80",
+  ], {
+    transport: (_signal, server) => {
+      tried.push(endpointUrl(server));
+      throw new Error("not opened");
+    },
+  });
+  assert.equal(c.url, "mqtt://127.0.0.1:80");
+  assert.equal(c.port, 80);
+  await assert.rejects(c.connect(), /any of the 4 servers/);
+  assert.deepEqual(tried, [
+    "mqtt://127.0.0.1:80",
+    "mqtts://127.0.0.1:80",
+    "wss://127.0.0.1:80",
+    "ws://127.0.0.1:80",
+  ]);
+  const like = parseServer("mqtt://a", 0, false);
+  assert.deepEqual(referredServers("h:80 mqtt://g:80", like).map(endpointUrl), [
+    "mqtt://h:80",
+    "mqtt://g:80",
+  ]);
+});

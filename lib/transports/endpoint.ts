@@ -104,10 +104,12 @@ export function parseServer(
   const ws = given === "ws" || given === "wss";
   const tls = ssl || given === "mqtts" || given === "wss";
   const scheme = ws ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
+  // An http URL leaves out a port 80 given (its default), which mqtt://h:80 means: asked of https.
+  const explicit = url.port || new URL(server.replace(/^[a-z]+/i, "https")).port;
   const endpoint: Endpoint = {
     scheme,
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: port || (url.port ? Number(url.port) : 0) || DEFAULT_PORT[scheme],
+    port: port || Number(explicit) || DEFAULT_PORT[scheme],
     ssl: tls,
   };
   if (ws) {
