@@ -145,19 +145,23 @@ export function serverReferenceOf(e: unknown): string | undefined {
  * MQTT 5: the servers of a Server Reference (section 4.11): space-separated
  * `host[:port]` references (`[v6]:port` too), reached as `like` is (its
  * scheme, its TLS), or URLs as a `server` is given (TLS kept if `like` has
- * it); an entry that is neither is left out, and so is one given before. At
- * most the first `MAX_REFERRED`: 1000 references made a robust client try
- * 1000 servers at once, with no wait between them.
+ * it); an entry that is neither is left out (one naming port 0 too), and so
+ * is one given before. At most the first `MAX_REFERRED`: 1000 references
+ * made a robust client try 1000 servers at once, with no wait between them.
  */
 export function referredServers(reference: string, like: Endpoint): Endpoint[] {
   const out: Endpoint[] = [];
   for (const ref of reference.split(/\s+/)) {
     if (out.length === MAX_REFERRED) break;
     const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
-    // Not "mqtt://" prefixed to a URL, which made its scheme the host name.
-    if (!url && !/^(\[[0-9a-f:.]+\]|[^\s:/?#@[\]]+)(:\d{1,5})?$/i.test(ref)) continue;
+    // Not "mqtt://" prefixed to a URL, which made its scheme the host name; nor a host
+    // the URL parser rewrites (a\b is host a, h%41 is ha).
+    if (!url && !/^(\[[0-9a-f:.]+\]|[^\s:/?#@[\]\\%]+)(:\d{1,5})?$/i.test(ref)) continue;
+    const given = url ? ref : `${like.scheme}://${ref}`;
+    // Port 0, or a colon without one: parseServer's "none", the scheme's default port.
+    if (/:0*$/.test(given.slice(given.indexOf("//") + 2).split(/[/?#\\]/)[0])) continue;
     try {
-      const e = parseServer(url ? ref : `${like.scheme}://${ref}`, 0, like.ssl);
+      const e = parseServer(given, 0, like.ssl);
       const href = endpointUrl(e);
       if (!out.some((o) => endpointUrl(o) === href)) out.push(e);
     } catch { /* not a reference we can reach */ }

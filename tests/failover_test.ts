@@ -629,3 +629,11 @@ test("an explicit port 80 is kept, in a list entry of any scheme as in a Server 
     "mqtt://g:80",
   ]);
 });
+
+test("a Server Reference naming port 0, or a host no server has, is left out: not reached elsewhere", () => {
+  const urls = (reference: string) =>
+    referredServers(reference, parseServer("mqtt://a", 0, false)).map(endpointUrl);
+  // Port 0 made the default port (1883); "\" ended the host ("a", path "/b:1884"); "%41" became "A".
+  assert.deepEqual(urls("h:0 h:00 mqtt://g:0 a\\b:1884 h%41:1884"), []);
+  assert.deepEqual(urls("h:0 ok:1884"), ["mqtt://ok:1884"], "the valid ones still followed");
+});
