@@ -47,8 +47,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   userClosed = false;
   /** The last accepting CONNACK, as `client.connack` shows it. */
   accepted: Connack | undefined;
-  /** Told which server accepted, before the `connected` event (the connector keeps it). */
-  acceptor: { accepted(server: Endpoint): void } | null = null;
+  /** Told which server accepted, before the `connected` event, and which sent the client away. */
+  acceptor: { accepted(server: Endpoint): void; left(): void } | null = null;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
   replies: {
     take(message: Incoming): boolean;
@@ -129,6 +129,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   /** MQTT 5: the broker's DISCONNECT ends the connection (the protocol state's output). */
   disconnected(p: DisconnectPacket): void {
     const code = p.reasonCode ?? 0, props = p.properties ?? {};
+    // Use another server, server moved: not the one just accepted (with its CONNACK: not yet).
+    if ((code === 0x9c || code === 0x9d) && this.connected) this.acceptor?.left();
     this.#teardown(
       new MQTTConnectionError(
         reasonText("Disconnected by the broker", code, "DISCONNECT", props.reasonString),

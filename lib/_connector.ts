@@ -47,12 +47,7 @@ export class Connector {
     this.#clientId = clientId;
     this.servers = new Servers(config.servers);
     // Known as the current server by the time anyone hears of the connection.
-    conn.acceptor = this;
-  }
-
-  /** A server accepted (the connection says). */
-  accepted(server: Endpoint): void {
-    this.servers.use(server);
+    conn.acceptor = this.servers;
   }
 
   /** The client identifier: with MQTT 5, the one the broker assigned for an empty one. */

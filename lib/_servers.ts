@@ -49,6 +49,8 @@ export class Servers {
   // (MQTT 5) led to when that is the one connected to now, or last.
   #current = 0;
   #referred: Endpoint | null = null;
+  // MQTT 5: the server connected to sent the client away (DISCONNECT 0x9C, 0x9D): it goes last.
+  #left = false;
 
   constructor(list: Endpoint[]) {
     this.list = list;
@@ -60,24 +62,38 @@ export class Servers {
   }
 
   /**
-   * `server` is the one connected to now: one of the list, or one a Server
-   * Reference named, which is the listed one if it names that (the list then
-   * goes on from there).
+   * `server` accepted (the connection says, before anyone hears of it): the
+   * one connected to now, one of the list, or one a Server Reference named,
+   * which is the listed one if it names that (the list then goes on from there).
    */
-  use(server: Endpoint): void {
+  accepted(server: Endpoint): void {
     const url = endpointUrl(server);
     const i = this.list.findIndex((e) => endpointUrl(e) === url && e.path === server.path);
     this.#referred = i === -1 ? server : null;
     if (i !== -1) this.#current = i;
+    this.#left = false;
+  }
+
+  /**
+   * MQTT 5: the server connected to sent the client away (DISCONNECT 0x9C use
+   * another server, 0x9D server moved): the others are tried before it, as
+   * section 4.11 has it ("another Server … already known to the Client"),
+   * until a server accepts.
+   */
+  left(): void {
+    this.#left = true;
   }
 
   /**
    * The order a reconnect tries them: from the one that worked last — a
-   * server a Server Reference led to first, if that is the one — round the list.
+   * server a Server Reference led to first, if that is the one — round the
+   * list; that one last instead if it sent the client away (`left()`).
    */
   fromCurrent(): Endpoint[] {
     const list = [...this.list.slice(this.#current), ...this.list.slice(0, this.#current)];
-    return this.#referred ? [this.#referred, ...list] : list;
+    const all = this.#referred ? [this.#referred, ...list] : list;
+    if (this.#left) all.push(all.shift()!);
+    return all;
   }
 
   /**

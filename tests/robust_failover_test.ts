@@ -224,3 +224,45 @@ test(
   },
   TIMEOUT,
 );
+
+for (const [code, name] of [[0x9c, "use another server"], [0x9d, "server moved"]] as const) {
+  test(
+    `robust: a DISCONNECT 0x${
+      code.toString(16)
+    } (${name}) without a Server Reference: the next server of the list first, the one that sent the client away last`,
+    async () => {
+      // MQTT 5.0 section 4.11: the client SHOULD switch to another server, "either already
+      // known to the Client, or specified using a Server Reference".
+      let na = 0;
+      // A: accepts, sends the client away at its PINGREQ; accepts any later connection.
+      const a = await startHostileBroker(async (peer) => {
+        if (na++ > 0) return void await accepting(peer);
+        await acceptConnect(peer);
+        await peer.expect("pingreq");
+        await peer.write({ type: "disconnect", reasonCode: code });
+        await peer.clientClosed;
+      });
+      // B and C: unavailable (0x88), so that the round goes on to A.
+      const b = await startHostileBroker((peer) => refuse(peer, 0x88));
+      const c = await startHostileBroker((peer) => refuse(peer, 0x88));
+      const client = new Robust(uniqueId("gap"), [a.url, b.url, c.url], { protocolVersion: 5 });
+      client.DELAY = 0;
+      const tried = triedServers(client);
+      try {
+        await client.connect(false);
+        const up = connectedOnce(client);
+        await assert.rejects(client.ping());
+        await up;
+        assert.deepEqual(tried, [b.url, c.url, a.url], "A, which sent the client away, last");
+        assert.equal(client.url, a.url);
+        assert.equal(na, 2);
+      } finally {
+        await client.disconnect();
+        await a.close();
+        await b.close();
+        await c.close();
+      }
+    },
+    TIMEOUT,
+  );
+}
