@@ -111,6 +111,9 @@ export class Outbox {
    * A PINGREQ: resolves on its PINGRESP. With `bound` (ms; the keepalive is
    * off, so nothing else would) a connection that sends none within it is
    * dead (MQTT 3.1.2.10: the client closes it), rather than ping() hanging.
+   * As the keepalive's, the bound runs from when the PINGREQ is written, and
+   * until then (behind a large PUBLISH on a slow link) from the last bytes
+   * written: only a write stuck that long is a dead connection too.
    */
   async ping(bound = 0): Promise<void> {
     const offline = this.#conn.unusable("ping");
@@ -118,10 +121,17 @@ export class Outbox {
     const pong = new Promise<void>((resolve, reject) =>
       this.#conn.core.expectPong({ resolve, reject })
     );
-    let settled = false;
-    const sent = Promise.all([this.#conn.writer.send(Uint8Array.of(0xc0, 0x00)), pong]);
+    let settled = false, writtenAt = 0;
+    const written = this.#conn.writer.send(Uint8Array.of(0xc0, 0x00));
+    const sent = Promise.all([written, pong]);
     if (bound > 0) {
-      await within(pong.finally(() => (settled = true)).catch(noop), bound);
+      const core = this.#conn.core, start = performance.now();
+      written.then(() => (writtenAt = performance.now()), noop);
+      const answered = pong.finally(() => (settled = true)).catch(noop);
+      for (let left = bound; left > 0 && !settled;) {
+        await within(answered, left);
+        left = (writtenAt || Math.max(start, core.lastWrite)) + bound - performance.now();
+      }
       // Unsettled, so the connection it went on is still the current one (its end rejects it).
       if (!settled) {
         const why = `Connection dead: no answer to PINGREQ within ${bound} ms (connectTimeout)`;

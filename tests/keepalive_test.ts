@@ -499,3 +499,31 @@ test("a keepalive look that fires late sends the PINGREQ due at once; only the v
     k.stop();
   }
 });
+
+forEachBroker(
+  "ping() with keepalive 0 behind a large PUBLISH on a slow link: its bound runs from when it is written",
+  async (broker, v) => {
+    // 1 MB at ~400 KB/s: the PINGREQ waits ~2.5 s behind the PUBLISH, longer
+    // than connectTimeout (1 s), which bounds ping()'s answer with the
+    // keepalive off. Before, that bound ran from the call, and the live
+    // connection was declared dead while the PUBLISH was still going out.
+    const c = new MQTTClient(uniqueId("pslow"), broker.host, {
+      protocolVersion: v,
+      keepalive: 0,
+      connectTimeout: 1000,
+      transport: slowLink(broker, 16_384, 40),
+    });
+    let lost: unknown;
+    c.addEventListener("disconnected", (e) => (lost = (e as CustomEvent).detail.error));
+    await c.connect();
+    const settled = (p: Promise<unknown>) => p.then(() => "resolved", (e) => e);
+    const big = settled(c.publish(uniqueId("big"), new Uint8Array(1_000_000), false, 1));
+    await sleep(100); // the PUBLISH is going out: the PINGREQ queues behind it
+    assert.equal(await settled(c.ping()), "resolved");
+    assert.equal(await big, "resolved");
+    assert.equal(lost, undefined);
+    assert.equal(c.connected, true);
+    await c.disconnect();
+  },
+  { only: ["mosquitto"], versions: [4, 5], timeout: 15_000 },
+);
