@@ -99,10 +99,11 @@ export class Keepalive {
     if (k === 0) return;
     const next = this.#owner.core.keepalive(now, k);
     if (next < 0) {
+      const why = next === -1
+        ? `no answer to PINGREQ within ${k / 2} ms`
+        : `no PINGRESP within ${k} ms of a PINGREQ, though other packets came`;
       this.#owner.dead(
-        new MQTTConnectionError(
-          `Connection dead: no answer to PINGREQ within ${k / 2} ms (keepalive ${this.#seconds} s)`,
-        ),
+        new MQTTConnectionError(`Connection dead: ${why} (keepalive ${this.#seconds} s)`),
       );
       return;
     }

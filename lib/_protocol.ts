@@ -1,7 +1,7 @@
 // The MQTT protocol state of one client, apart from all I/O (the "sans-I/O"
 // pattern of h11, and of rumqttc's MqttState): packet ids, what is in flight
 // and what acknowledges it, the QoS 1 and 2 flows in both directions, the
-// session store, the order of PINGREQs, and the keepalive's arithmetic; with
+// session store, the order of PINGREQs, and the keepalive's clock; with
 // MQTT 5 also reason codes, flow control (Receive Maximum both ways), topic
 // aliases both ways, the broker's limits and DISCONNECT and AUTH from it.
 //
@@ -22,6 +22,7 @@ import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, order, outOfTurn, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
+import { PingClock } from "./_ping_clock.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -84,9 +85,7 @@ export class Protocol {
   #held: Fifo<number> = EMPTY;
   // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
   #pings: (Pending<void> | null)[] = NONE;
-  #pingSentAt = 0;
-  // The writer's count for the keepalive's PINGREQ until it is written (behind a large PUBLISH).
-  #pingTicket = 0;
+  readonly #clock = new PingClock();
   // Incoming QoS 2 ids queued, not yet handled (the store has those), each with the resend held
   // back meanwhile, if one came (see unhandled()); made on first use.
   #qos2Queued: Map<number, PublishPacket | undefined> | null = null;
@@ -229,7 +228,7 @@ export class Protocol {
     closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#pings);
     this.#online = false;
     this.#awaitingConnack = false;
-    this.#pingSentAt = this.#pingTicket = 0;
+    this.#clock.reset();
     for (const p of this.#pings.splice(0)) p?.reject(error);
     for (const r of this.#waiting.keys()) if (!keepPending || !r.keep) this.drop(r, error);
     if (!this.#waiting.size) this.#waiting = EMPTY;
@@ -477,6 +476,7 @@ export class Protocol {
       case "pingresp":
         // Answers come in order: the first goes to the oldest PINGREQ.
         this.#pings.shift()?.resolve();
+        this.#clock.answered();
         if (this.#inflight.size) this.#taint = -1; // perhaps read past the oldest unacknowledged
         return;
       case "disconnect":
@@ -565,33 +565,21 @@ export class Protocol {
   /** Bytes went out at `now` (part of a large write, or a whole one: `sent` packets so far). */
   wrote(now: number, sent = 0): void {
     this.lastWrite = now;
-    // The keepalive's PINGREQ is out: the wait for its answer starts now.
-    if (this.#pingTicket && sent >= this.#pingTicket) this.#pingSentAt = now, this.#pingTicket = 0;
+    this.#clock.wrote(now, sent);
   }
 
   /**
-   * The keepalive's decision at `now`, with an interval of `ms`: sends
-   * PINGREQ when nothing has been sent, or nothing received, for the
-   * interval, and declares the connection dead when, half an interval after
-   * a PINGREQ went, not a byte has come back. Until it goes (behind a large
-   * PUBLISH on a slow link) that half interval counts from the last bytes
-   * written: a write stuck that long is a dead connection too, whatever is
-   * read meanwhile. Returns when to look again, or -1 for a dead connection.
+   * The keepalive's decision at `now`, with an interval of `ms` (see
+   * {@linkcode PingClock.decide}): sends PINGREQ when due; returns when to
+   * look again, or -1 (no byte back) or -2 (no PINGRESP) for a dead connection.
    */
   keepalive(now: number, ms: number): number {
-    if (!this.#pingTicket && this.lastRead >= this.#pingSentAt) this.#pingSentAt = 0;
-    // Idle either way: writes into a stalled broker's socket buffer still
-    // succeed, so a client that keeps publishing must ask too (as
-    // libmosquitto does), or it never learns the broker is gone.
-    const idleSince = Math.min(this.lastWrite, this.lastRead);
-    if (!this.#pingSentAt && now - idleSince >= ms) {
-      this.#pingSentAt = now;
-      this.expectPong(null);
-      this.#pingTicket = this.#out.write(Uint8Array.of(0xc0, 0x00)) || 0;
-    }
-    const sent = this.#pingSentAt;
-    if (!sent) return idleSince + ms;
-    const due = (this.#pingTicket ? Math.max(sent, this.lastWrite) : sent) + ms / 2;
-    return now >= due ? -1 : due;
+    return this.#clock.decide(now, ms, this);
+  }
+
+  /** Queues the keepalive's PINGREQ: the writer's count for it, 0 when it cannot go. */
+  pingreq(): number {
+    this.expectPong(null);
+    return this.#out.write(Uint8Array.of(0xc0, 0x00)) || 0;
   }
 }

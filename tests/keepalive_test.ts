@@ -527,3 +527,43 @@ forEachBroker(
   },
   { only: ["mosquitto"], versions: [4, 5], timeout: 15_000 },
 );
+
+test(
+  "a broker whose messages keep coming but that answers no PINGREQ is found dead (a link dead one way)",
+  async () => {
+    // As a link dead towards the broker only: what it sends still arrives (a
+    // QoS 0 message every 200 ms), what we send never gets there, so no
+    // PINGRESP comes. Before, any byte read counted as the answer, and the
+    // connection lived for ever: the QoS 1 publish and ping() waited for ever.
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      let open = true;
+      peer.clientClosed.then(() => (open = false));
+      while (open) {
+        await peer.write(
+          { type: "publish", topic: "t", payload: new Uint8Array(1), qos: 0 } as never,
+        )
+          .catch(() => (open = false));
+        await sleep(200);
+      }
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("oneway"), broker.url, { keepalive: 1 });
+      const lost = new Promise<Error>((resolve) =>
+        c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+          once: true,
+        })
+      );
+      await c.connect();
+      const settled = (p: Promise<unknown>) => p.then(() => "resolved", (e) => e);
+      const publish = settled(c.publish(uniqueId("oneway/t"), "x", false, 1));
+      const pong = settled(c.ping());
+      const error = await withTimeout(lost, 8000, "the connection found dead");
+      assert.ok(error instanceof MQTTConnectionError);
+      assert.match(error.message, /no PINGRESP/);
+      assert.ok((await publish) instanceof MQTTConnectionError, "the QoS 1 publish rejects");
+      assert.ok((await pong) instanceof MQTTConnectionError, "ping() rejects");
+      await c.disconnect();
+    });
+  },
+  { timeout: 15_000 },
+);

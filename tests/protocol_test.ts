@@ -450,6 +450,20 @@ test("keepalive: PINGREQ after an idle interval; dead when nothing comes back wi
   assert.equal(h.core.keepalive(26_000, 10_000), -1, "no byte since the PINGREQ at 21 000");
 });
 
+test("keepalive: packets that keep coming do not answer a PINGREQ: dead a whole interval after it", () => {
+  const h = harness();
+  h.connect(true);
+  h.core.lastWrite = h.core.lastRead = 1000;
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
+  h.core.lastWrite = 11_000;
+  h.core.lastRead = 12_000; // a PUBLISH, not the PINGRESP
+  assert.equal(h.core.keepalive(16_000, 10_000), 21_000, "a byte came: not dead yet");
+  h.core.lastRead = 20_500;
+  assert.equal(h.core.keepalive(21_000, 10_000), -2, "no PINGRESP since the PINGREQ at 11 000");
+  assert.deepEqual(h.sent(), [], "no second PINGREQ before the verdict");
+});
+
 test("keepalive: a client that keeps writing but reads nothing pings too, and finds the broker dead", () => {
   const h = harness();
   h.connect(true);

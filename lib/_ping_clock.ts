@@ -1,0 +1,72 @@
+// The keepalive's arithmetic, part of the protocol state: when a PINGREQ is
+// due and when a connection is dead, from the times it is given (no timer,
+// no clock), so that tests drive it with numbers.
+
+/** What the clock watches: the connection's last bytes each way, and where its PINGREQ goes. */
+export interface PingLink {
+  /** When bytes last came in (ms, on a monotonic clock). */
+  readonly lastRead: number;
+  /** When bytes last went out. */
+  readonly lastWrite: number;
+  /** Queues a PINGREQ: the writer's count for it, 0 when it cannot go. */
+  pingreq(): number;
+}
+
+/** When the keepalive's PINGREQs went and what answered them; one per client. */
+export class PingClock {
+  #sentAt = 0;
+  // The writer's count for the PINGREQ until it is written (behind a large PUBLISH).
+  #ticket = 0;
+  // When the oldest PINGREQ that no PINGRESP has followed went out.
+  #askedAt = 0;
+
+  /** Bytes went out at `now`: `sent` packets so far for a whole write. */
+  wrote(now: number, sent: number): void {
+    // The PINGREQ is out: the wait for its answer starts now.
+    if (!this.#ticket || sent < this.#ticket) return;
+    this.#askedAt ||= this.#sentAt = now;
+    this.#ticket = 0;
+  }
+
+  /** A PINGRESP came: the broker reads what we send. */
+  answered(): void {
+    this.#askedAt = 0;
+  }
+
+  /** The connection ended: nothing it asked is waited for on the next. */
+  reset(): void {
+    this.#sentAt = this.#ticket = this.#askedAt = 0;
+  }
+
+  /**
+   * The keepalive's decision at `now`, with an interval of `ms`, on `link`:
+   * sends PINGREQ when nothing has been sent, or nothing received, for the
+   * interval, and declares the connection dead when, half an interval after
+   * a PINGREQ went, not a byte has come back. Until it goes (behind a large
+   * PUBLISH on a slow link) that half interval counts from the last bytes
+   * written: a write stuck that long is a dead connection too, whatever is
+   * read meanwhile. Dead too when a whole interval after a PINGREQ went no
+   * PINGRESP has come, whatever else did: a link dead towards the broker
+   * only (MQTT 3.1.2.10). Returns when to look again, or -1 (no byte) or -2
+   * (no PINGRESP) for a dead connection.
+   */
+  decide(now: number, ms: number, link: PingLink): number {
+    const read = link.lastRead, written = link.lastWrite;
+    const asked = this.#askedAt && this.#askedAt + ms;
+    if (asked && now >= asked) return -2;
+    if (!this.#ticket && read >= this.#sentAt) this.#sentAt = 0;
+    // Idle either way: writes into a stalled broker's socket buffer still
+    // succeed, so a client that keeps publishing must ask too (as
+    // libmosquitto does), or it never learns the broker is gone.
+    const idleSince = Math.min(written, read);
+    if (!this.#sentAt && now - idleSince >= ms) {
+      this.#sentAt = now;
+      this.#ticket = link.pingreq();
+      if (!this.#ticket) this.#askedAt ||= now;
+    }
+    const sent = this.#sentAt;
+    if (!sent) return asked ? Math.min(idleSince + ms, asked) : idleSince + ms;
+    const due = (this.#ticket ? Math.max(sent, written) : sent) + ms / 2;
+    return now >= due ? -1 : due;
+  }
+}
