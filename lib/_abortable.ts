@@ -144,6 +144,30 @@ export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   cancel!();
 }
 
+/**
+ * Waits for `answer` (never rejects), no longer than `ms` after `asked` has
+ * gone out (`written` resolves), and until then no longer than `ms` after the
+ * last bytes written on `link`: a request queued behind a large write on a
+ * slow link is not given up while that write moves, but is once it is stuck
+ * that long. Resolves whether the answer came in time.
+ */
+export async function answerWithin(
+  answer: Promise<unknown>,
+  written: Promise<unknown>,
+  ms: number,
+  link: { readonly lastWrite: number },
+): Promise<boolean> {
+  let settled = false, writtenAt = 0;
+  const start = performance.now();
+  written.then(() => (writtenAt = performance.now()), () => {});
+  const answered = answer.then(() => (settled = true), () => (settled = true));
+  for (let left = ms; left > 0 && !settled;) {
+    await within(answered, left);
+    left = (writtenAt || Math.max(start, link.lastWrite)) + ms - performance.now();
+  }
+  return settled;
+}
+
 /** Resolves after `ms`, or as soon as `signal` aborts (at once if it has); never rejects. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

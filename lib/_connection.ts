@@ -22,7 +22,8 @@ import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
 import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
-import { onAbort, readable, type Settleable, settleable, within, WORKERD } from "./_abortable.ts";
+import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
+import { type Settleable, settleable } from "./_abortable.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -207,11 +208,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const auth = this.#auth(0x19, method, data, "reauthenticate");
     const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
     const mine = this.#reauth;
-    this.writer.write(auth);
+    const written = this.writer.send(auth);
     // Bounded as a connect is: one that a broker or an onAuth never ends
-    // fails as MQTT-4.12.1-2 has it, with a DISCONNECT.
+    // fails as MQTT-4.12.1-2 has it, with a DISCONNECT. From when the AUTH
+    // goes out (see answerWithin): not while it waits behind a large PUBLISH.
     const ms = this.#config.connectTimeout, ch = this.#ch!;
-    await within(done.catch(noop), ms);
+    await answerWithin(done, written, ms, this.core);
     if (this.#reauth === mine) {
       const why = `Re-authentication failed: not ended within ${ms} ms (connectTimeout)`;
       this.#close(new MQTTConnectionError(why), 0x80, ch);

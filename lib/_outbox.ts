@@ -11,7 +11,7 @@ import type { Acked, AckKind, Request } from "./_protocol.ts";
 import type { CheckedPublish } from "./_checks.ts";
 import { checkLimits } from "./_limits.ts";
 import { headerLength } from "./codec/_varint.ts";
-import { abortable, within } from "./_abortable.ts";
+import { abortable, answerWithin } from "./_abortable.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { CoreHooks } from "./_internal.ts";
 import { WRITTEN } from "./_writer.ts";
@@ -121,22 +121,12 @@ export class Outbox {
     const pong = new Promise<void>((resolve, reject) =>
       this.#conn.core.expectPong({ resolve, reject })
     );
-    let settled = false, writtenAt = 0;
     const written = this.#conn.writer.send(Uint8Array.of(0xc0, 0x00));
     const sent = Promise.all([written, pong]);
-    if (bound > 0) {
-      const core = this.#conn.core, start = performance.now();
-      written.then(() => (writtenAt = performance.now()), noop);
-      const answered = pong.finally(() => (settled = true)).catch(noop);
-      for (let left = bound; left > 0 && !settled;) {
-        await within(answered, left);
-        left = (writtenAt || Math.max(start, core.lastWrite)) + bound - performance.now();
-      }
-      // Unsettled, so the connection it went on is still the current one (its end rejects it).
-      if (!settled) {
-        const why = `Connection dead: no answer to PINGREQ within ${bound} ms (connectTimeout)`;
-        this.#conn.dead(new MQTTConnectionError(why));
-      }
+    // Unanswered, so the connection it went on is still the current one (its end rejects it).
+    if (bound > 0 && !await answerWithin(pong, written, bound, this.#conn.core)) {
+      const why = `Connection dead: no answer to PINGREQ within ${bound} ms (connectTimeout)`;
+      this.#conn.dead(new MQTTConnectionError(why));
     }
     await sent;
   }

@@ -567,3 +567,50 @@ test(
   },
   { timeout: 15_000 },
 );
+
+test(
+  "MQTT 5: reauthenticate() behind a large PUBLISH on a slow link: its bound runs from when its AUTH is written",
+  async () => {
+    // 1 MB at ~400 KB/s: the AUTH waits ~2.5 s behind the PUBLISH, longer than
+    // connectTimeout (1 s), which bounds a re-authentication. Before, that bound
+    // ran from the call: the broker's AUTH 0x00 came too late, and the live
+    // connection was closed with DISCONNECT 0x80.
+    const method = "TOKEN";
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({
+        type: "connack",
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: method },
+      });
+      await peer.expect("publish");
+      const auth = await peer.expect("auth");
+      assert.equal(auth.reasonCode, 0x19);
+      await peer.write({
+        type: "auth",
+        reasonCode: 0,
+        properties: { authenticationMethod: method },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("reauth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: method,
+        onAuth: () => new Uint8Array(0),
+        connectTimeout: 1000,
+        transport: slowLink(broker, 16_384, 40),
+      });
+      await c.connect();
+      const big = c.publish("big", new Uint8Array(1_000_000));
+      await sleep(100); // the PUBLISH is going out: the AUTH queues behind it
+      const settled = await c.reauthenticate().then(() => "resolved", (e) => e);
+      assert.equal(settled, "resolved");
+      await big;
+      assert.equal(c.connected, true);
+      await c.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  { timeout: 15_000 },
+);
