@@ -127,8 +127,11 @@ export class Requests {
       // A request over (timed out, aborted) waits no more: through an outage,
       // requests that time out by the thousand would each hold their publish.
       await abortable(this.#subscription(), over);
-      // Over (timed out, aborted) before it was sent: it is not sent.
-      if (this.#waiting.has(key)) await this.#link.publish(topic, payload, options);
+      // Over (timed out, aborted) before it was sent: it is not sent, also when it waits
+      // for its turn (the broker's Receive Maximum) or, robust, for the connection.
+      if (this.#waiting.has(key)) {
+        await this.#link.publish(topic, payload, { ...options, signal: over });
+      }
     } catch (e) {
       this.#waiting.get(key)?.reject(e);
     }

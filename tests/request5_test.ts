@@ -703,3 +703,39 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a request that times out while its publish waits for a slot under Receive Maximum is not published",
+  async () => {
+    let timedOut!: () => void;
+    const over = new Promise<void>((resolve) => (timedOut = resolve));
+    let checked!: () => void;
+    const seen = new Promise<void>((resolve) => (checked = resolve));
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { receiveMaximum: 1 });
+      await grantResponseTopic(peer);
+      const first = await peer.expect("publish");
+      assert.equal(text(first.payload), "first");
+      await over; // the second request timed out, its publish still waiting for the slot
+      await peer.write({ type: "puback", packetId: first.packetId!, reasonCode: 0 });
+      // The slot is free: nothing was waiting for it any more.
+      const after = await roundTrip(peer);
+      checked();
+      assert.deepEqual(after.map((p) => p.type === "publish" ? text(p.payload) : p.type), []);
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      const first = client.request("svc", "first", { qos: 1, timeout: 60_000 });
+      first.catch(() => {}); // ends with disconnect()
+      await assert.rejects(client.request("svc", "second", { qos: 1, timeout: 200 }), {
+        name: "TimeoutError",
+      });
+      timedOut();
+      await seen;
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
