@@ -25,6 +25,15 @@ export interface RequestsLink {
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
 }
 
+/** A response topic, named by the broker's Response Information (`info`) or the client identifier. */
+interface Named {
+  info: string | undefined;
+  id: string;
+  /** `info` without trailing slashes. */
+  given: string | undefined;
+  topic: string;
+}
+
 interface Waiting {
   resolve(message: Message): void;
   reject(error: unknown): void;
@@ -42,6 +51,8 @@ export class Requests {
   #subscribed: Promise<unknown> | undefined;
   // #subscribed not settled yet (a robust client's SUBSCRIBE waiting for the connection).
   #subscribing = false;
+  // #named()'s last answer.
+  #name: Named | undefined;
 
   constructor(link: RequestsLink) {
     this.#link = link;
@@ -150,10 +161,13 @@ export class Requests {
     return this.#subscribed = p;
   }
 
-  /** Takes `m` if it came on the response topic: to its request, or dropped when late or unmatched. */
+  /**
+   * Takes `m` if it came on the response topic: to its request, or dropped when late or
+   * unmatched; also before any request(), a kept session's reply to the last client object's.
+   */
   take(m: Incoming): boolean {
     const p = m.packet;
-    if (p.topic !== this.#topic) return false;
+    if (p.topic !== this.#topic && p.topic !== this.#named().topic) return false;
     const data = p.properties?.correlationData;
     const w = data && this.#waiting.get(hex(data));
     w?.resolve(message(m));
@@ -170,6 +184,20 @@ export class Requests {
   }
 
   /**
+   * The response topic the last CONNACK's Response Information, else the client identifier,
+   * names: the same for every client object of one client identifier, so that a kept session
+   * holds one, whose late replies the next object drops.
+   */
+  #named(): Named {
+    const info = this.#link.connack?.properties.responseInformation;
+    const id = this.#link.client_id;
+    const n = this.#name;
+    if (n && n.info === info && n.id === id) return n;
+    const given = info?.replace(/\/+$/, "");
+    return this.#name = { info, id, given, topic: `${given || `${id}/responses`}/${digest(id)}` };
+  }
+
+  /**
    * The response topic: built on the last CONNACK's Response Information,
    * and built anew when a later CONNACK's differs and no request waits on
    * the old one.
@@ -182,9 +210,7 @@ export class Requests {
     if (this.#topic !== undefined && (info === this.#base || this.#waiting.size > 0)) {
       return this.#topic;
     }
-    const given = info?.replace(/\/+$/, "");
-    const base = given || `${this.#link.client_id}/responses`;
-    const topic = `${base}/${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
+    const { given, topic } = this.#named();
     try {
       validateTopicName(topic, "request");
     } catch (e) {
@@ -206,12 +232,22 @@ export class Requests {
     // The old topic's subscription goes (best effort): a robust client would
     // otherwise renew it for ever, one more after each such change.
     const old = this.#topic;
-    if (old !== undefined) this.#link.unsubscribe(old).catch(() => {});
+    if (old !== undefined && old !== topic) this.#link.unsubscribe(old).catch(() => {});
     this.#topic = topic;
     this.#base = info;
     this.#subscribed = undefined;
     return topic;
   }
+}
+
+/** 12 hex digits that stand for `s`, the same in every run (two FNV-1a hashes). */
+function digest(s: string): string {
+  let a = 0x811c9dc5, b = 0x050c5d1f;
+  for (let i = 0; i < s.length; i++) {
+    a = Math.imul(a ^ s.charCodeAt(i), 0x01000193);
+    b = Math.imul(b ^ s.charCodeAt(i), 0x01000193);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 16).toString(16).padStart(4, "0");
 }
 
 function hex(bytes: Uint8Array): string {

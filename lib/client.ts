@@ -106,7 +106,7 @@ export class MQTTClient extends EventTarget {
   readonly #conn: Connection;
   readonly #link: Connector;
   readonly #out: Outbox;
-  #requests: Requests | undefined;
+  readonly #requests: Requests | undefined;
 
   /**
    * Makes a client; nothing is sent until {@linkcode MQTTClient.connect}.
@@ -150,6 +150,8 @@ export class MQTTClient extends EventTarget {
     this.#inbox = this.#conn.inbox;
     this.#link = new Connector(c, this.#conn, client_id);
     this.#out = new Outbox(this.#conn, this.#hooks);
+    // From the start: a kept session may bring replies to the last run's requests.
+    if (c.version === 5) this.#conn.replies = this.#requests = new Requests(this);
   }
 
   static {
@@ -472,9 +474,11 @@ export class MQTTClient extends EventTarget {
    * MQTT 5 request/response: publishes a request with a Response Topic and
    * a fresh Correlation Data and resolves with the matching reply. The
    * client subscribes once to its response topic (built from the broker's
-   * Response Information when it gave one, else `<client_id>/responses/…`).
-   * Replies go only to their request, never to the callback, `wait_msg` or
-   * `messages()`; a late or unmatched one is acknowledged and dropped. Many
+   * Response Information when it gave one, else `<client_id>/responses/…`;
+   * the same for each client object of one client identifier). Replies go
+   * only to their request, never to the callback, `wait_msg` or `messages()`;
+   * a late or unmatched one is acknowledged and dropped, also one to an
+   * earlier client object's request that a kept session brings. Many
    * requests may be in flight at once.
    *
    * @param topic Where the request goes.
@@ -490,12 +494,8 @@ export class MQTTClient extends EventTarget {
     payload: string | Uint8Array,
     options: RequestOptions = {},
   ): Promise<Message> {
-    if (this.#config.version !== 5) {
-      return Promise.reject(new TypeError("Cannot request: request/response is MQTT 5's"));
-    }
-    const r = this.#requests ??= new Requests(this);
-    this.#conn.replies = r;
-    return r.request(topic, payload, options);
+    return this.#requests?.request(topic, payload, options) ??
+      Promise.reject(new TypeError("Cannot request: request/response is MQTT 5's"));
   }
 
   /**

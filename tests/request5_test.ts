@@ -739,3 +739,48 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a new client object on a kept session: the last one's late reply is dropped, its response topic reused",
+  async () => {
+    // An application restarted (a new client object, the same client id) on its kept session:
+    // the reply to a request of the last run, queued by the broker meanwhile, reached the
+    // callback and wait_msg, and each run subscribed the session to one more response topic.
+    const broker = await startMosquitto();
+    const u = uniqueId("rq");
+    const id = uniqueId("rr");
+    const options = { protocolVersion: 5 as const, sessionExpiryInterval: 60 };
+    const responder = new MQTTClient(uniqueId("svc"), broker.url, { protocolVersion: 5 });
+    const first = new MQTTClient(id, broker.url, options);
+    const second = new MQTTClient(id, broker.url, options);
+    const called: string[] = [];
+    second.set_callback((topic) => void called.push(topic));
+    try {
+      await responder.connect();
+      await responder.subscribe(`${u}/svc`, 1);
+      await first.connect(false);
+      await assert.rejects(first.request(`${u}/svc`, "q1", { timeout: 200, qos: 1 }), {
+        name: "TimeoutError",
+      });
+      const q1 = await responder.wait_msg();
+      await first.disconnect();
+      await responder.respond(q1, "late", { qos: 1 }); // queued in the kept session
+      assert.equal(await second.connect(false), true, "the session was kept");
+      await second.subscribe(`${u}/news`, 1);
+      await second.publish(`${u}/news`, "marker", { qos: 1 });
+      assert.equal((await second.wait_msg()).topic, `${u}/news`, "the late reply was dropped");
+      assert.deepEqual(called, [`${u}/news`]);
+      const reply = second.request(`${u}/svc`, "q2", { timeout: 10_000, qos: 1 });
+      const q2 = await responder.wait_msg();
+      assert.equal(q2.properties?.responseTopic, q1.properties?.responseTopic);
+      await responder.respond(q2, "answer", { qos: 1 });
+      assert.equal(text((await reply).payload), "answer");
+    } finally {
+      await responder.disconnect();
+      await second.disconnect();
+      await second.connect(true).then(() => second.disconnect(), () => {});
+      await broker.stop();
+    }
+  },
+  { ...TIMEOUT, mosquitto: true },
+);
