@@ -149,7 +149,8 @@ export interface CheckedPublish {
 }
 
 type PublishArgs = { retain?: boolean; qos?: QoS; signal?: AbortSignal; properties?: object };
-const PUBLISH_OPTIONS = ["retain", "qos", "signal", "properties"];
+/** publish()'s options (and respond()'s). */
+export const PUBLISH_OPTIONS = ["retain", "qos", "signal", "properties"];
 /** publish()'s options when none are given: shared, and known to need no checking. */
 export const NO_OPTIONS: PublishArgs = Object.freeze({});
 const WILL_OPTIONS = ["retain", "qos", "properties"];

@@ -7,7 +7,13 @@ import { message } from "./_inbox.ts";
 import { abortable, onAbort, timeLimit } from "./_abortable.ts";
 import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
-import { checkOptions, checkProperties, checkPublish, REQUEST_PROPERTIES } from "./_checks.ts";
+import {
+  checkOptions,
+  checkProperties,
+  checkPublish,
+  PUBLISH_OPTIONS,
+  REQUEST_PROPERTIES,
+} from "./_checks.ts";
 import { checkLimits } from "./_limits.ts";
 import type { ConnackProperties } from "./codec/properties.ts";
 import { validateTopicName } from "./topic.ts";
@@ -264,6 +270,11 @@ export function respond(
   options: PublishOptions,
 ): Promise<void> {
   try {
+    checkOptions(options, PUBLISH_OPTIONS, "respond");
+    const mine = options.properties;
+    if (mine !== undefined && (typeof mine !== "object" || mine === null)) {
+      throw new TypeError("Invalid properties for respond: must be an object");
+    }
     const p = request?.properties;
     if (!p?.responseTopic) {
       throw new TypeError(

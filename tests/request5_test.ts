@@ -4,7 +4,13 @@
 // (late, unmatched) acknowledged and dropped, never handed to wait_msg.
 import assert from "node:assert/strict";
 import type { Packet, PublishPacket } from "../lib/codec/mod.ts";
-import { type Message, MQTTClient, MQTTConnectionError, MQTTProtocolError } from "../mod.ts";
+import {
+  type Message,
+  MQTTClient,
+  MQTTConnectionError,
+  MQTTProtocolError,
+  type PublishOptions,
+} from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { acceptConnect, type Peer, roundTrip, withHostileBroker } from "./_hostile_broker.ts";
 import { startMosquitto } from "./_brokers.ts";
@@ -784,3 +790,27 @@ test(
   },
   { ...TIMEOUT, mosquitto: true },
 );
+
+test("respond() checks its options before anything is sent: not an object, properties not an object", async () => {
+  // Never connected: a bad argument is the TypeError, not "not connected". Before, `5` and
+  // `{ properties: null }` were ignored, and `null` failed inside ("Cannot read properties of null").
+  const client = new MQTTClient(uniqueId("rr"), "127.0.0.1", { protocolVersion: 5 });
+  const request: Message = {
+    topic: "svc",
+    payload: bytes("q"),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { responseTopic: "back/1", correlationData: bytes("id") },
+  };
+  const cases: [unknown, RegExp][] = [
+    [null, /^TypeError: Invalid options for respond: must be an object, got null/],
+    [5, /^TypeError: Invalid options for respond: must be an object, got number/],
+    [{ properties: null }, /^TypeError: Invalid properties for respond: must be an object/],
+    [{ properties: "x" }, /^TypeError: Invalid properties for respond: must be an object/],
+    [{ bogus: 1 }, /^TypeError: Invalid option bogus for respond: /],
+  ];
+  for (const [options, message] of cases) {
+    await assert.rejects(client.respond(request, "r", options as PublishOptions), message);
+  }
+});
