@@ -52,8 +52,6 @@ export class Requests {
   readonly #link: RequestsLink;
   readonly #waiting = new Map<string, Waiting>();
   #topic: string | undefined;
-  // The broker's Response Information #topic was built on.
-  #base: string | undefined;
   #subscribed: Promise<unknown> | undefined;
   // #subscribed not settled yet (a robust client's SUBSCRIBE waiting for the connection).
   #subscribing = false;
@@ -200,23 +198,25 @@ export class Requests {
     const n = this.#name;
     if (n && n.info === info && n.id === id) return n;
     const given = info?.replace(/\/+$/, "");
-    return this.#name = { info, id, given, topic: `${given || `${id}/responses`}/${digest(id)}` };
+    // An empty one not assigned yet (not connected) is every such client's: this one's own.
+    const last = id ? digest(id) : hex(crypto.getRandomValues(new Uint8Array(6)));
+    return this.#name = { info, id, given, topic: `${given || `${id}/responses`}/${last}` };
   }
 
   /**
    * The response topic: built on the last CONNACK's Response Information,
-   * and built anew when a later CONNACK's differs and no request waits on
-   * the old one.
+   * else the client identifier, and built anew when a later CONNACK's, or
+   * the identifier (one the broker assigned), differs and no request waits
+   * on the old one.
    *
    * @throws {MQTTProtocolError} The broker's Response Information makes no topic name.
    * @throws {TypeError} Without one, the client identifier makes none (a "+" or "#" in it).
    */
   #responseTopic(): string {
-    const info = this.#link.connack?.properties.responseInformation;
-    if (this.#topic !== undefined && (info === this.#base || this.#waiting.size > 0)) {
+    const { info, given, topic } = this.#named();
+    if (this.#topic !== undefined && (topic === this.#topic || this.#waiting.size > 0)) {
       return this.#topic;
     }
-    const { given, topic } = this.#named();
     try {
       validateTopicName(topic, "request");
     } catch (e) {
@@ -240,7 +240,6 @@ export class Requests {
     const old = this.#topic;
     if (old !== undefined && old !== topic) this.#link.unsubscribe(old).catch(() => {});
     this.#topic = topic;
-    this.#base = info;
     this.#subscribed = undefined;
     return topic;
   }

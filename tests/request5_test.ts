@@ -814,3 +814,49 @@ test("respond() checks its options before anything is sent: not an object, prope
     await assert.rejects(client.respond(request, "r", options as PublishOptions), message);
   }
 });
+
+test(
+  "an empty client identifier: the response topic follows the one the broker assigned, and is no other client's",
+  async () => {
+    let n = 0;
+    const topics: string[] = [];
+    await withHostileBroker(async (peer) => {
+      const k = ++n;
+      await acceptConnect(peer, { assignedClientIdentifier: `auto-${k}` });
+      // The topic built before the id was assigned may be unsubscribed first (best effort).
+      let sub = await peer.next();
+      if (sub.type === "unsubscribe") {
+        await peer.write({ type: "unsuback", packetId: sub.packetId, reasonCodes: [0x11] });
+        sub = await peer.next();
+      }
+      assert.equal(sub.type, "subscribe");
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+      const responseTopic = sub.subscriptions[0].topic;
+      topics.push(responseTopic);
+      const req = await peer.expect("publish");
+      assert.equal(req.properties?.responseTopic, responseTopic);
+      await peer.write(
+        publish(responseTopic, "ok", 0, undefined, {
+          correlationData: req.properties!.correlationData,
+        }),
+      );
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      // Each asks once before it is connected (which fails), then once connected.
+      for (const k of [1, 2]) {
+        const client = new MQTTClient("", broker.url, { protocolVersion: 5 });
+        await assert.rejects(client.request("svc", "q"), MQTTConnectionError);
+        await client.connect();
+        assert.equal(client.client_id, `auto-${k}`);
+        assert.equal(text((await client.request("svc", "q")).payload), "ok");
+        await client.disconnect();
+      }
+      // Before, both were "/responses/…", built before the id was assigned: one topic for
+      // every such client (with the response topic made the same for one client identifier).
+      assert.match(topics[0], /^auto-1\/responses\/[0-9a-f]{12}$/);
+      assert.match(topics[1], /^auto-2\/responses\/[0-9a-f]{12}$/);
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);
