@@ -741,3 +741,57 @@ test("a re-authentication that succeeded leaves none under way: the next one goe
     await broker.peers[0].clientClosed;
   });
 }, TIMEOUT);
+
+test(
+  "Authentication Data never shows in an error: given as text, over 65535 bytes, to reauthenticate() or from onAuth",
+  async () => {
+    const SECRET = "tok-51c3-secret";
+    const big = new Uint8Array(65536).fill(0x37); // "7777…": shown, it reads as "55,55,55,…"
+    const shows = (e: unknown) => {
+      assert.ok(e instanceof Error, String(e));
+      const t = String(e);
+      assert.ok(!t.includes(SECRET) && !t.includes("55,55"), `shows the data: ${t.slice(0, 200)}`);
+      assert.match(t, /authenticationData/);
+      return true;
+    };
+    // A JavaScript caller's mistake (text where bytes belong), and data too long for the field.
+    for (const authenticationData of [SECRET as unknown as Uint8Array, big]) {
+      assert.throws(
+        () =>
+          new MQTTClient(uniqueId("data"), "127.0.0.1", {
+            protocolVersion: 5,
+            authenticationMethod: METHOD,
+            authenticationData,
+          }),
+        shows,
+      );
+    }
+    await withHostileBroker(async (peer) => {
+      const k = (await peer.expect("connect")).clientId;
+      if (k.startsWith("onauth")) {
+        await peer.write(challenge("r=c1s1"));
+        return void await peer.clientClosed;
+      }
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, () => assert.fail("no challenge"));
+      await client.connect();
+      await assert.rejects(client.reauthenticate(big), shows);
+      await client.disconnect();
+      // The answer to a challenge: the error connect() rejects with says why, not what.
+      const answering = new MQTTClient(uniqueId("onauth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+        onAuth: () => big,
+      });
+      await assert.rejects(answering.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(e.message, /^Authentication failed: its AUTH cannot be sent/);
+        return shows(e);
+      });
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+  },
+  TIMEOUT,
+);

@@ -6,7 +6,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
-import { type BodyReader, utf8 } from "./_strings.ts";
+import { type BodyReader, typeName, utf8 } from "./_strings.ts";
 import { pushVarint, SHORT_LIVED } from "./_varint.ts";
 import {
   ACKS,
@@ -268,16 +268,18 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
         throw new ((t === BIN ? v instanceof Uint8Array : t && typeof v === "number")
           ? RangeError
           : TypeError)(
-          // A string quoted: `Invalid x 60: must be an integer` would read as if 60 were wrong.
-          `Invalid ${key} ${
-            typeof v === "string" ? JSON.stringify(v) : String(v)
-          } in ${where}: must be ${
-            t === BIN
-              ? "a Uint8Array of at most 65535 bytes"
-              : t
-              ? `an integer from ${min} to ${MAX[t]}`
-              : "true or false"
-          } (${rule(e[0], type, v)})`,
+          // Binary data (Authentication Data, a token; Correlation Data) never shown, only its
+          // size or type. A string quoted: `Invalid x 60: must be an integer` would read as if
+          // 60 were wrong.
+          t === BIN
+            ? `Invalid ${key} in ${where}: must be a Uint8Array of at most 65535 bytes, got ${
+              v instanceof Uint8Array ? `${v.length} bytes` : typeName(v)
+            } (${rule(e[0], type, v)})`
+            : `Invalid ${key} ${
+              typeof v === "string" ? JSON.stringify(v) : String(v)
+            } in ${where}: must be ${
+              t ? `an integer from ${min} to ${MAX[t]}` : "true or false"
+            } (${rule(e[0], type, v)})`,
         );
       }
       if (t === VBI) pushVarint(out, n);
