@@ -51,7 +51,11 @@ export type {
   ListenerArgs,
   MQTTClientEventMap,
 } from "./lib/_events.ts";
-export type { AckProperties, UnsubscribeProperties } from "./lib/codec/properties.ts";
+export type {
+  AckProperties,
+  AuthProperties,
+  UnsubscribeProperties,
+} from "./lib/codec/properties.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/topic.ts";
 export * from "./lib/session_store.ts";

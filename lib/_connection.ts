@@ -6,6 +6,7 @@ import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.
 import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
+import type { AuthProperties } from "./codec/properties.ts";
 import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
@@ -77,7 +78,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #closing: Promise<unknown> = DONE;
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
-  #reauth: Pending<void> | null = null;
+  #reauth: Pending<AuthProperties> | null = null;
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
   // workerd: the connecting request's signal while connected, which another request cannot read.
@@ -159,7 +160,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const onAuth = this.#config.onAuth!;
     checkBrokerAuth(p, method, !!onAuth, this.#reauth !== null, this.#connack !== null);
     if (p.reasonCode === 0) {
-      this.#reauth!.resolve();
+      // Its data (SCRAM's server-final) is the application's to verify, as a CONNACK's.
+      this.#reauth!.resolve(props);
       return void (this.#reauth = null);
     }
     // The client gives up with DISCONNECT 0x80 (unspecified error): it may
@@ -196,8 +198,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return sized(this.core.broker, encodeAuth({ type: "auth", reasonCode, properties }), what);
   }
 
-  /** MQTT 5: starts a re-authentication (AUTH 0x19) and resolves on the broker's AUTH 0x00. */
-  async reauthenticate(data: Uint8Array | undefined): Promise<void> {
+  /** MQTT 5: starts a re-authentication (AUTH 0x19); resolves with the broker's AUTH 0x00's properties. */
+  async reauthenticate(data: Uint8Array | undefined): Promise<AuthProperties> {
     const method = checkReauth(this.#config.connectProperties.authenticationMethod, data);
     const offline = this.unusable("reauthenticate");
     if (offline) throw offline;
@@ -206,7 +208,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       throw new TypeError("Cannot reauthenticate: a re-authentication is under way");
     }
     const auth = this.#auth(0x19, method, data, "reauthenticate");
-    const done = new Promise<void>((resolve, reject) => (this.#reauth = { resolve, reject }));
+    const done = new Promise<AuthProperties>((resolve, reject) => {
+      this.#reauth = { resolve, reject };
+    });
     const mine = this.#reauth;
     const written = this.writer.send(auth);
     // Bounded as a connect is: one that a broker or an onAuth never ends
@@ -218,7 +222,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       const why = `Re-authentication failed: not ended within ${ms} ms (connectTimeout)`;
       this.#close(new MQTTConnectionError(why), 0x80, ch);
     }
-    await done;
+    return await done;
   }
 
   /** Why no message can come for `what` now: null while a connection is open (the inbox asks). */

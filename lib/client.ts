@@ -20,6 +20,7 @@
 // The API room: umqtt's names, argument checks and options, wired to the parts doing the work;
 // CONTRIBUTING.md has the map (_protocol.ts, _connection.ts, _connector.ts, _outbox.ts, _inbox.ts).
 import type { QoS } from "./codec/packet.ts";
+import type { AuthProperties } from "./codec/properties.ts";
 import { access, type CoreHooks } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
 import { endpointUrl } from "./_servers.ts";
@@ -207,9 +208,8 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * What the last accepting CONNACK said: session present, reason code and,
-   * with MQTT 5, its properties (the broker's limits, an assigned client
-   * identifier, …); undefined before the first connection.
+   * What the last accepting CONNACK said: session present, reason code and, with MQTT 5, its
+   * properties (the broker's limits, an assigned client identifier, …); undefined before the first.
    */
   get connack(): Connack | undefined {
     return this.#conn.accepted;
@@ -327,16 +327,16 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * MQTT 5: re-authenticates on the open connection (AUTH 0x19) with the
-   * `authenticationMethod` given to the constructor; `onAuth` answers the
-   * broker's challenges. Resolves on the broker's AUTH 0x00; a broker that
-   * refuses ends the connection with a DISCONNECT.
+   * MQTT 5: re-authenticates on the open connection (AUTH 0x19) with the `authenticationMethod`
+   * given to the constructor; `onAuth` answers the broker's challenges. Resolves with the properties
+   * of the broker's AUTH 0x00: its final `authenticationData` (SCRAM's server signature) is the
+   * application's to verify. A broker that refuses ends the connection with a DISCONNECT.
    *
    * @param data The first step's Authentication Data.
    * @throws {TypeError} MQTT 3.1.1, no `authenticationMethod`, `data` not bytes, or one under way.
    * @throws {MQTTConnectionError} Not connected, or the connection ended first.
    */
-  reauthenticate(data?: Uint8Array): Promise<void> {
+  reauthenticate(data?: Uint8Array): Promise<AuthProperties> {
     return this.#conn.reauthenticate(data);
   }
 

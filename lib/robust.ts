@@ -62,7 +62,7 @@ const noop = () => {};
 const STABLE_MS = 10_000;
 
 export type { DisconnectReason } from "./errors.ts";
-export type { AckProperties, UnsubscribeProperties } from "./codec/properties.ts";
+export type { AckProperties, AuthProperties, UnsubscribeProperties } from "./codec/properties.ts";
 export type { ProtocolVersion } from "./codec/packet.ts";
 export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };

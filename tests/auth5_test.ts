@@ -795,3 +795,37 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "reauthenticate() resolves with the broker's AUTH 0x00: its final Authentication Data, for the application to verify",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer);
+      await peer.write(challenge("r=c2s2,s=salt,i=4096"));
+      await expectAuth(peer);
+      // The server-final (SCRAM's "v=" signature), as the CONNACK carries it after a CONNECT.
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x00,
+        properties: {
+          authenticationMethod: METHOD,
+          authenticationData: bytes("v=c2-signature"),
+          reasonString: "re-authenticated",
+        },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram([]));
+      await client.connect();
+      const done = await client.reauthenticate(bytes("n,,n=user,r=c2"));
+      assert.equal(text(done?.authenticationData), "v=c2-signature");
+      assert.equal(done?.authenticationMethod, METHOD);
+      assert.equal(done?.reasonString, "re-authenticated");
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
