@@ -79,6 +79,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
   #reauth: Pending<AuthProperties> | null = null;
+  // MQTT 5: this connection's answers to the broker's AUTH 0x18 under way, in order.
+  #answering: Promise<unknown> = DONE;
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
   // workerd: the connecting request's signal while connected, which another request cannot read.
@@ -172,13 +174,17 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       OWN_FAILURES.add(error);
       this.#close(error, 0x80, ch!);
     };
-    Promise.resolve()
+    // One step at a time: a challenge that comes before the last is answered waits for that
+    // answer (onAuth never runs twice at once, its answers never go swapped).
+    this.#answering = this.#answering
       .then(() =>
-        onAuth({
-          reasonCode: p.reasonCode,
-          authenticationMethod: props.authenticationMethod,
-          authenticationData: props.authenticationData,
-        })
+        this.#ch === ch
+          ? onAuth({
+            reasonCode: p.reasonCode,
+            authenticationMethod: props.authenticationMethod,
+            authenticationData: props.authenticationData,
+          })
+          : undefined
       )
       .then((data) => {
         if (this.#ch !== ch) return;
@@ -302,6 +308,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       ch = channel(pair);
       this.#ch = ch;
       this.#closeError = null;
+      this.#answering = DONE; // not behind an onAuth of the last connection that never settled
       this.writer.attach(ch);
       this.core.start(clean);
       this.#framer = ch.framer = new Framer(

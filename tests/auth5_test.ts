@@ -829,3 +829,34 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "two challenges before the first is answered: onAuth runs one at a time, the answers go in their order",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("s1"), challenge("s2"));
+      await expectAuth(peer), await expectAuth(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      let running = 0, most = 0;
+      const client = authClient(broker, async (c) => {
+        most = Math.max(most, ++running);
+        const data = text(c.authenticationData);
+        // The first step takes longer: run together, its answer went second.
+        await new Promise((r) => setTimeout(r, data === "s1" ? 100 : 1));
+        running--;
+        return bytes(`answer ${data}`);
+      });
+      await client.connect();
+      const answers = broker.peers[0].received.filter((p) => p.type === "auth")
+        .map((p) => text(p.properties?.authenticationData));
+      assert.deepEqual(answers, ["answer s1", "answer s2"]);
+      assert.equal(most, 1, "onAuth ran twice at once");
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
