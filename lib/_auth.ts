@@ -35,27 +35,23 @@ export function checkBrokerAuth(
     // The success that ends it names the method too: one for another
     // method, or none, authenticates nothing the client asked for.
     if (theirs === method) return;
-    throw outOfTurn(
-      `AUTH 0x00 from the broker ${
-        theirs === undefined ? "without an Authentication Method" : `for method ${theirs}`
-      }, not ${method}`,
-      "MQTT-4.12.0-5",
+    throw outOfTurn(`AUTH 0x00 from the broker ${named(theirs)}, not ${method}`, "MQTT-4.12.0-5");
+  }
+  if (!method) {
+    throw new MQTTProtocolError(
+      "AUTH from the broker, but this client asked for no enhanced authentication",
+      "MQTT-4.12.0-6",
+      0x82,
     );
   }
-  if (p.reasonCode !== 0x18 || !method || theirs !== method || !onAuth) {
-    throw new MQTTProtocolError(
-      !method
-        ? "AUTH from the broker, but this client asked for no enhanced authentication"
-        : !onAuth
-        ? `AUTH from the broker for ${method}, and no onAuth to answer it`
-        : `AUTH from the broker with reason 0x${p.reasonCode.toString(16)} for method ${theirs}`,
-      // Its AUTH has 0x18 (-2) and the CONNECT's method (-5), and none without one (-6).
-      !method
-        ? "MQTT-4.12.0-6"
-        : !onAuth
-        ? "MQTT 5.0 section 4.12"
-        : `MQTT-4.12.0-${theirs !== method ? 5 : 2}`,
-      method && !onAuth ? 0x8c : 0x82,
+  // Its AUTH has 0x18 (-2) and the CONNECT's method (-5): what breaks that is a protocol error,
+  // whether or not the client could have answered it.
+  if (p.reasonCode !== 0x18 || theirs !== method) {
+    throw outOfTurn(
+      `AUTH from the broker with reason 0x${p.reasonCode.toString(16)} ${named(theirs)}${
+        theirs === method ? "" : `, not ${method}`
+      }`,
+      `MQTT-4.12.0-${theirs !== method ? 5 : 2}`,
     );
   }
   if (!connecting && !reauthenticating) {
@@ -64,7 +60,18 @@ export function checkBrokerAuth(
       "MQTT 5.0 section 4.12.1",
     );
   }
+  if (!onAuth) {
+    throw new MQTTProtocolError(
+      `AUTH from the broker for ${method}, and no onAuth to answer it`,
+      "MQTT 5.0 section 4.12",
+      0x8c,
+    );
+  }
 }
+
+/** The method an AUTH names, for an error message. */
+const named = (method: string | undefined) =>
+  method === undefined ? "without an Authentication Method" : `for method ${method}`;
 
 /**
  * Checks a CONNACK against the client's Authentication Method: an accepting

@@ -860,3 +860,58 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "an AUTH 0x18 without an Authentication Method: the error says so and names the client's",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: { authenticationData: bytes("r=c1s1") },
+      });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, () => assert.fail("not for our method"));
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
+        // Not "for method undefined".
+        assert.equal(
+          e.cause.message,
+          "AUTH from the broker with reason 0x18 without an Authentication Method, not SCRAM-SHA-256 (MQTT-4.12.0-5)",
+        );
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "an AUTH 0x19 from the broker to a client without onAuth: a protocol error (DISCONNECT 0x82), not a want of onAuth",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ ...challenge("r=1"), reasonCode: 0x19 });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("noonauth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+      });
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          String(e.cause),
+          /with reason 0x19 for method SCRAM-SHA-256 \(MQTT-4\.12\.0-2\)/,
+        );
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
