@@ -1,8 +1,9 @@
 // MQTT 5 enhanced authentication (section 4.12): which AUTH from the broker
 // the client can take, apart from the connection that acts on it.
 import type { AuthPacket, ConnackPacket } from "./codec/packet.ts";
-import { MQTTProtocolError } from "./errors.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { outOfTurn } from "./_acks.ts";
+import { OWN_FAILURES } from "./_servers.ts";
 
 /**
  * Checks an AUTH from the broker. Only the client starts an exchange (CONNECT,
@@ -92,4 +93,15 @@ export function checkConnackAuth(p: ConnackPacket, method: string | undefined): 
     }`,
     "MQTT-4.12.0-5",
   );
+}
+
+/**
+ * The error of an exchange the client gives up (`onAuth` threw, or answered
+ * what cannot be sent): not a network failure, so the robust client does not
+ * retry it, as it would not bad credentials.
+ */
+export function authFailed(why: string, cause: unknown): MQTTConnectionError {
+  const error = new MQTTConnectionError(`Authentication failed: ${why}`, { cause });
+  OWN_FAILURES.add(error);
+  return error;
 }

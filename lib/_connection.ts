@@ -21,7 +21,7 @@ import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
-import { checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
+import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
@@ -166,19 +166,19 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.#reauth!.resolve(props);
       return void (this.#reauth = null);
     }
+    // The exchange it belongs to (the CONNECT's, or a re-authentication): once the broker has
+    // ended it, an answer would be out of turn (mosquitto closes over it) and a failure moot.
+    const exchange = this.#connack ?? this.#reauth;
+    const live = () => this.#ch === ch && (this.#connack ?? this.#reauth) === exchange;
     // The client gives up with DISCONNECT 0x80 (unspecified error): it may
     // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
-    const giveUp = (why: string, cause: unknown) => {
-      const error = new MQTTConnectionError(`Authentication failed: ${why}`, { cause });
-      // Not a network failure: the robust client does not retry it, as bad credentials.
-      OWN_FAILURES.add(error);
-      this.#close(error, 0x80, ch!);
-    };
+    const giveUp = (why: string, cause: unknown) =>
+      live() && this.#close(authFailed(why, cause), 0x80, ch!);
     // One step at a time: a challenge that comes before the last is answered waits for that
     // answer (onAuth never runs twice at once, its answers never go swapped).
     this.#answering = this.#answering
       .then(() =>
-        this.#ch === ch
+        live()
           ? onAuth({
             reasonCode: p.reasonCode,
             authenticationMethod: props.authenticationMethod,
@@ -187,7 +187,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
           : undefined
       )
       .then((data) => {
-        if (this.#ch !== ch) return;
+        if (!live()) return;
         if (!(data instanceof Uint8Array)) {
           // Not the value in the message: it may be a secret.
           const what = data === null ? "null" : typeof data;

@@ -915,3 +915,54 @@ test(
   },
   TIMEOUT,
 );
+
+for (const end of ["CONNACK", "AUTH 0x00"] as const) {
+  test(
+    `the broker ends the exchange (${end}) while onAuth answers its challenge: the answer is not sent, the connection stays`,
+    async () => {
+      let started!: () => void, release!: () => void, answered!: () => void;
+      const onAuthStarted = new Promise<void>((r) => started = r);
+      const released = new Promise<void>((r) => release = r);
+      const settled = new Promise<void>((r) => answered = r);
+      const ending = end === "CONNACK"
+        ? { type: "connack" as const, sessionPresent: false, returnCode: 0 }
+        : { type: "auth" as const, reasonCode: 0, properties: { authenticationMethod: METHOD } };
+      await withHostileBroker(async (peer) => {
+        await peer.expect("connect");
+        if (end === "AUTH 0x00") {
+          await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+          await expectAuth(peer); // 0x19
+        }
+        await peer.write(challenge("r=late"));
+        await onAuthStarted;
+        await peer.write(ending);
+        // An AUTH 0x18 now would answer no exchange: mosquitto closes with 0x82 over one.
+        await peer.expect("pingreq");
+        await peer.write({ type: "pingresp" });
+        await peer.expect("disconnect");
+      }, async (broker) => {
+        const client = authClient(broker, async () => {
+          started();
+          await released;
+          answered();
+          // Answered, or failed: either is too late to count.
+          if (end === "AUTH 0x00") throw new Error("too late to matter");
+          return bytes("c=late");
+        }, { connectTimeout: 5000 });
+        await client.connect();
+        if (end === "AUTH 0x00") await client.reauthenticate(bytes("n,,n=user,r=c2"));
+        release();
+        await settled;
+        await client.ping(); // behind what onAuth's answer would have written
+        assert.equal(client.connected, true);
+        await client.disconnect();
+        await broker.peers[0].clientClosed;
+        const types = broker.peers[0].received.map((p) =>
+          `${p.type} ${"reasonCode" in p ? p.reasonCode : ""}`
+        );
+        assert.equal(types.filter((t) => t === "auth 24").length, 0, types.join());
+      });
+    },
+    TIMEOUT,
+  );
+}
