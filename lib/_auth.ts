@@ -4,6 +4,7 @@ import type { AuthPacket, ConnackPacket } from "./codec/packet.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { outOfTurn } from "./_acks.ts";
 import { OWN_FAILURES } from "./_servers.ts";
+import { typeName } from "./codec/_strings.ts";
 
 /**
  * Checks an AUTH from the broker. Only the client starts an exchange (CONNECT,
@@ -104,4 +105,15 @@ export function authFailed(why: string, cause: unknown): MQTTConnectionError {
   const error = new MQTTConnectionError(`Authentication failed: ${why}`, { cause });
   OWN_FAILURES.add(error);
   return error;
+}
+
+/**
+ * Why `data`, what `onAuth` answered, cannot be sent, if it cannot: by its
+ * type only, as the value may be a secret.
+ */
+export function notAnAnswer(data: unknown): string | undefined {
+  if (data instanceof Uint8Array) return;
+  // What WebCrypto's sign() and digest() give.
+  const hint = data instanceof ArrayBuffer ? " (new Uint8Array(buffer) wraps one)" : "";
+  return `onAuth answered ${typeName(data)}, not a Uint8Array${hint}`;
 }

@@ -21,7 +21,7 @@ import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
-import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
+import { authFailed, checkBrokerAuth, checkConnackAuth, notAnAnswer } from "./_auth.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
@@ -188,11 +188,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       )
       .then((data) => {
         if (!live()) return;
-        if (!(data instanceof Uint8Array)) {
-          // Not the value in the message: it may be a secret.
-          const what = data === null ? "null" : typeof data;
-          return giveUp(`onAuth answered ${what}, not a Uint8Array`, new TypeError(what));
-        }
+        const wrong = notAnAnswer(data);
+        if (wrong) return giveUp(wrong, new TypeError(wrong));
         this.writer.write(this.#auth(0x18, method, data, "answer the broker's AUTH"));
       }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
       .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));

@@ -966,3 +966,38 @@ for (const end of ["CONNACK", "AUTH 0x00"] as const) {
     TIMEOUT,
   );
 }
+
+test(
+  "onAuth answers an ArrayBuffer (what crypto.subtle.sign gives): the error names it, not 'object'",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      await peer.clientClosed;
+    }, async (broker) => {
+      const key = await crypto.subtle.importKey(
+        "raw",
+        bytes("key"),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign"],
+      );
+      const client = authClient(
+        broker,
+        // Bytes, but not a Uint8Array: the application forgot to wrap them.
+        (c) =>
+          crypto.subtle.sign("HMAC", key, new Uint8Array(c.authenticationData!)) as Promise<never>,
+      );
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /^Authentication failed: onAuth answered ArrayBuffer, not a Uint8Array \(new Uint8Array\(buffer\) wraps one\)$/,
+        );
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x80);
+    });
+  },
+  TIMEOUT,
+);
