@@ -47,6 +47,26 @@ export function connackFirst(p: Packet, v5Clean: boolean): asserts p is ConnackP
   }
 }
 
+/**
+ * The error for a packet out of place once a CONNACK has come: any after one that refused
+ * (`refused`; MQTT-3.2.2-5, in MQTT 5 -7), or a second CONNACK (MQTT-3.2.0-1), which says what
+ * it said if it refuses: mosquitto 2.0 refuses a re-authentication so, where MQTT 5 has DISCONNECT.
+ */
+export function misplaced(p: Packet, version: ProtocolVersion, refused = false): MQTTProtocolError {
+  if (refused) {
+    const rule = version === 5 ? "MQTT-3.2.2-7" : "MQTT-3.2.2-5";
+    return outOfTurn(`${p.type.toUpperCase()} after a refusing CONNACK`, rule);
+  }
+  const head = "A second CONNACK on one connection", ack = p as ConnackPacket;
+  const why = ack.properties?.reasonString;
+  return outOfTurn(
+    version === 5 && ack.returnCode >= 0x80
+      ? reasonText(`${head}, refusing`, ack.returnCode, "CONNACK", why)
+      : head,
+    "MQTT-3.2.0-1",
+  );
+}
+
 /** The error for a CONNACK `ack` of MQTT `version` that refuses the connection. */
 export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQTTException {
   const code = ack.returnCode, why = ack.properties?.reasonString;

@@ -19,7 +19,7 @@ import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { dropRefused, overrun, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
-import { ackCodes, again, connackFirst, kept, order, outOfTurn, unexpectedAck } from "./_acks.ts";
+import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
@@ -413,10 +413,7 @@ export class Protocol {
    * connection must be closed.
    */
   handle(p: Packet): void {
-    if (this.#taint === REFUSED) {
-      const rule = this.#options.version === 5 ? "MQTT-3.2.2-7" : "MQTT-3.2.2-5";
-      throw outOfTurn(`${p.type.toUpperCase()} after a refusing CONNACK`, rule);
-    }
+    if (this.#taint === REFUSED) throw misplaced(p, this.#options.version, true);
     if (this.#awaitingConnack) {
       // MQTT 5: an AUTH may come before the CONNACK (enhanced authentication).
       if (p.type === "auth") return this.#out.auth(p);
@@ -484,7 +481,7 @@ export class Protocol {
       case "auth":
         return this.#out.auth(p);
       case "connack":
-        throw outOfTurn("A second CONNACK on one connection", "MQTT-3.2.0-1");
+        throw misplaced(p, this.#options.version);
         // The decoder refuses the packets only a client sends.
     }
   }

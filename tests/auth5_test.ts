@@ -1001,3 +1001,31 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "a re-authentication refused with a CONNACK 0x87, as mosquitto 2.0 does: it rejects saying the broker refused, DISCONNECT 0x82",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer); // 0x19
+      // mosquitto's handle__auth answers a refused re-authentication with send__connack(0x87).
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0x87 });
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, scram([]));
+      await client.connect();
+      await assert.rejects(client.reauthenticate(bytes("n,,n=user,r=c2")), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        // Not only "A second CONNACK": what the broker said, which is all the application has.
+        assert.match(
+          e.message,
+          /A second CONNACK on one connection, refusing: Not authorized \(CONNACK reason code 0x87\) \(MQTT-3\.2\.0-1\)$/,
+        );
+        return true;
+      });
+      await closedWith(broker.peers[0], 0x82);
+    });
+  },
+  TIMEOUT,
+);
