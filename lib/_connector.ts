@@ -5,10 +5,15 @@ import { encodeConnect } from "./codec/connect.ts";
 import type { Will } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Connection } from "./_connection.ts";
-import { type ClientConfig, credentials, type DisconnectOptions } from "./options.ts";
+import {
+  type ClientConfig,
+  CREDENTIAL_FAILURES,
+  credentials,
+  type DisconnectOptions,
+} from "./options.ts";
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
-import { Servers } from "./_servers.ts";
+import { OWN_FAILURES, Servers } from "./_servers.ts";
 import { abortable, onAbort, timeLimit, WORKERD } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
@@ -189,11 +194,14 @@ export class Connector {
       const stopped = (error: Error) => (end(), reject(error));
       const cancel = timeLimit(ms, () => {
         end();
-        reject(
-          new MQTTConnectionError(
-            `Connection attempt timed out: the user or password function did not settle within ${ms} ms (connectTimeout)`,
-          ),
+        const error = new MQTTConnectionError(
+          `Connection attempt timed out: the user or password function did not settle within ${ms} ms (connectTimeout)`,
         );
+        // The client's own, as what the function throws: no other server would change it (no
+        // failover), and the robust client asks again later, as for a function that threw.
+        OWN_FAILURES.add(error);
+        CREDENTIAL_FAILURES.add(error);
+        reject(error);
       });
       given.then((v) => (end(), resolve(v)), (e) => (end(), reject(e)));
       if (signal?.aborted) return aborted();

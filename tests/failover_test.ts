@@ -10,7 +10,7 @@ import { MQTTClient as RobustClient, type ReconnectingDetail } from "../lib/robu
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { FaultProxy } from "./_fault_proxy.ts";
 import { connect } from "./_net.ts";
-import { startHostileBroker } from "./_hostile_broker.ts";
+import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
 import { endpointUrl, referredServers } from "../lib/_servers.ts";
 import { parseServer } from "../lib/transports/endpoint.ts";
 import { test, uniqueId, until } from "./_test.ts";
@@ -637,3 +637,43 @@ test("a Server Reference naming port 0, or a host no server has, is left out: no
   assert.deepEqual(urls("h:0 h:00 mqtt://g:0 a\\b:1884 h%41:1884"), []);
   assert.deepEqual(urls("h:0 ok:1884"), ["mqtt://ok:1884"], "the valid ones still followed");
 });
+test(
+  "a credential function that never settles is the client's own failure: connect() tries no other server with it",
+  async () => {
+    const accept = async (peer: Peer) => (await acceptConnect(peer), void await peer.clientClosed);
+    const brokers = [await startHostileBroker(accept), await startHostileBroker(accept)];
+    let calls = 0;
+    const c = new MQTTClient(uniqueId("cr"), brokers.map((b) => b.url), {
+      user: "dev",
+      password: () => (calls++, new Promise<string>(() => {})),
+      connectTimeout: 300,
+    });
+    try {
+      await assert.rejects(c.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        // Not "Cannot connect to any of the 2 servers", each blamed for the function's silence.
+        assert.match(
+          e.message,
+          /^Connection attempt timed out: the user or password function did not settle within 300 ms/,
+        );
+        return true;
+      });
+      assert.equal(calls, 1, "asked again for the next server");
+      assert.deepEqual(brokers.map((b) => b.peers.length), [0, 0]);
+      // The robust client asks again later, as for a function that threw.
+      calls = 0;
+      const r = new RobustClient(uniqueId("cr"), brokers.map((b) => b.url), {
+        user: "dev",
+        password: () => calls++ === 0 ? new Promise<string>(() => {}) : "token",
+        connectTimeout: 300,
+      });
+      r.DELAY = 0;
+      await assert.rejects(r.connect(), /did not settle within 300 ms/);
+      await r.publish("t", "after the outage", { qos: 0 });
+      assert.equal(calls, 2);
+      await r.disconnect();
+    } finally {
+      for (const b of brokers) await b.close();
+    }
+  },
+);
