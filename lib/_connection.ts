@@ -164,6 +164,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (p.reasonCode === 0) {
       // Its data (SCRAM's server-final) is the application's to verify, as a CONNACK's.
       this.#reauth!.resolve(props);
+      this.#answering = DONE; // as in connack()
       return void (this.#reauth = null);
     }
     // The exchange it belongs to (the CONNECT's, or a re-authentication): once the broker has
@@ -201,7 +202,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return sized(this.core.broker, encodeAuth({ type: "auth", reasonCode, properties }), what);
   }
 
-  /** MQTT 5: starts a re-authentication (AUTH 0x19); resolves with the broker's AUTH 0x00's properties. */
+  /** MQTT 5: starts a re-authentication (AUTH 0x19); resolves with the broker's AUTH 0x00's. */
   async reauthenticate(data: Uint8Array | undefined): Promise<AuthProperties> {
     const method = checkReauth(this.#config.connectProperties.authenticationMethod, data);
     const offline = this.unusable("reauthenticate");
@@ -252,6 +253,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed();
     this.#connack?.resolve(packet);
     this.#connack = null;
+    // The exchange is over: an onAuth still working answers nothing, nor holds up a later one.
+    this.#answering = DONE;
   }
 
   /**

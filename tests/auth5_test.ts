@@ -1029,3 +1029,48 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  "an onAuth of an exchange the broker ended that never settles holds up no later exchange",
+  async () => {
+    let started!: () => void;
+    const firstAsked = new Promise<void>((r) => started = r);
+    await withHostileBroker(async (peer) => {
+      await scramUntilConnack(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await expectAuth(peer); // 0x19
+      // The exchange ends while its onAuth is still working.
+      await peer.write(challenge("r=first"));
+      await firstAsked;
+      await peer.write({
+        type: "auth",
+        reasonCode: 0,
+        properties: { authenticationMethod: METHOD },
+      });
+      await expectAuth(peer); // the second re-authentication's 0x19
+      await peer.write(challenge("r=second"));
+      assert.equal((await expectAuth(peer)).data, "answer r=second");
+      await peer.write({
+        type: "auth",
+        reasonCode: 0,
+        properties: { authenticationMethod: METHOD },
+      });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      let step = 0;
+      const client = authClient(broker, (c) => {
+        if (step++ === 0) return scram([])(c); // the CONNECT's
+        const data = text(c.authenticationData);
+        if (data !== "r=first") return bytes(`answer ${data}`);
+        started();
+        return new Promise<Uint8Array>(() => {});
+      }, { connectTimeout: 2000 });
+      await client.connect();
+      await client.reauthenticate();
+      await client.reauthenticate();
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
