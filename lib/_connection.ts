@@ -212,10 +212,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       throw new TypeError("Cannot reauthenticate: a re-authentication is under way");
     }
     const auth = this.#auth(0x19, method, data, "reauthenticate");
-    const done = new Promise<AuthProperties>((resolve, reject) => {
-      this.#reauth = { resolve, reject };
-    });
-    const mine = this.#reauth;
+    const mine = this.#reauth = settleable<AuthProperties>(), done = mine.promise;
     const written = this.writer.send(auth);
     // Bounded as a connect is: one that a broker or an onAuth never ends
     // fails as MQTT-4.12.1-2 has it, with a DISCONNECT. From when the AUTH
