@@ -24,7 +24,8 @@ export class PingClock {
   wrote(now: number, sent: number): void {
     // The PINGREQ is out: the wait for its answer starts now.
     if (!this.#ticket || sent < this.#ticket) return;
-    this.#askedAt ||= this.#sentAt = now;
+    this.#sentAt = now;
+    this.#askedAt ||= now;
     this.#ticket = 0;
   }
 
