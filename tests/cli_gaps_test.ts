@@ -56,6 +56,18 @@ test("-L: the scheme in any case, as mosquitto takes it; an empty topic is a usa
   }
 });
 
+test("-L: an explicit port is kept, 80 too (which an http: URL leaves out as its default)", () => {
+  for (const [url, port] of [["mqtt://h:80/t", 80], ["mqtts://h:80/t", 80], ["wss://h:80/t", 80]]) {
+    assert.equal(parsePubArgs(["-L", url as string, "-n"]).port, port, url as string);
+  }
+  assert.equal(parsePubArgs(["-L", "mqtt://h:443/t", "-n"]).port, 443);
+  assert.equal(
+    parsePubArgs(["-L", "mqtt://h/t", "-n"]).port,
+    0,
+    "none given: the scheme's default",
+  );
+});
+
 test("usage errors mosquitto_pub also refuses: -P without -u (MQTT 3.1.1), a will's flags without --will-topic", () => {
   const cases: [string[], string][] = [
     [["-P", "pw"], "-P needs -u: MQTT 3.1.1 sends a password only with a user name"],

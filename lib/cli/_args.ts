@@ -156,7 +156,8 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   }
   o.scheme = m[1].toLowerCase() as ConnectionArgs["scheme"];
   o.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  o.port = url.port ? Number(url.port) : 0;
+  // http: leaves out a port 80 given, its default: asked of https: then (as parseServer does).
+  o.port = Number(url.port || new URL(`https://${m[2]}/`).port);
   const decode = (part: string, what: string) => {
     try {
       return decodeURIComponent(part);
