@@ -23,6 +23,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
+import { checkStore } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -124,7 +125,14 @@ export class Protocol {
     this.#store = store ?? NO_SESSION;
     this.#out = out;
     this.#options = options;
-    for (const [id, bytes] of this.#store.outgoing) this.#ids().set(id, kept(bytes));
+    this.#adopt();
+  }
+
+  /** The store's packets not yet in flight join the session: their ids are taken, acks awaited. */
+  #adopt(): void {
+    for (const [id, bytes] of this.#store.outgoing) {
+      if (!this.#inflight.has(id)) this.#ids().set(id, kept(bytes));
+    }
   }
 
   /** The session store, to write to. */
@@ -156,6 +164,11 @@ export class Protocol {
    * session: what it left unacknowledged rejects.
    */
   start(clean: boolean): void {
+    if (!clean) {
+      // A store filled after the client was made (an asynchronous load): checked, then taken.
+      checkStore(this.#store);
+      this.#adopt();
+    }
     this.#online = true;
     this.#awaitingConnack = true;
     this.#taint = -1;

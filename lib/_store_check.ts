@@ -1,11 +1,11 @@
 // The session store's contents checked as the client reads them back, when
-// a client is made with one: a store saved to disk may come back wrong.
+// a client is made with one and at each connect(false): a store saved to disk may come back wrong.
 import { BodyReader, keyName, typeName } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 
 /**
  * A session store's contents, as the client reads them back (a store saved
- * to disk may come back wrong): packet ids from 1 to 65535, and outgoing
+ * to disk may come back wrong), when made and at each `connect(false)`: packet ids from 1 to 65535, and outgoing
  * packets that are a QoS 1/2 PUBLISH or a PUBREL, whole, under their own id.
  *
  * @throws {TypeError} Naming the entry and what is wrong with it.

@@ -11,8 +11,13 @@
  * `super.set`/`super.add`, as below: `new Map(entries)` calls your `set`,
  * and a save while loading rewrites the file with part of the session, which
  * a kill then leaves; the client empties them with `delete`, never `clear`),
- * give the client the same `client_id` and protocol version, and call
- * `connect(false)`: whatever the store holds is resent first, in its order.
+ * give the client the same `client_id` (MQTT 5: the one the broker assigned
+ * for an empty one, `client.client_id`) and protocol version, and call
+ * `connect(false)`: whatever the store holds is resent first, in its order
+ * (keep it: IndexedDB and most key-value stores give keys back sorted, not in
+ * the order sent once packet ids wrap from 65535 to 1). A store loaded
+ * asynchronously may be filled after the client is made (with `super.set`,
+ * as loading), before `connect(false)`, which checks and takes what it holds.
  * Save atomically (write a new file, then rename it): a process killed
  * mid-write must not leave half a session. Save before `set`/`add`/`delete`
  * return (synchronously): the client writes the acknowledgement right after,
