@@ -23,7 +23,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
-import { checkStore } from "./_store_check.ts";
+import { checkStore, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -335,8 +335,10 @@ export class Protocol {
   #sendAs(id: number, r: Request): void {
     r.bytes[r.idAt] = id >> 8;
     r.bytes[r.idAt + 1] = id & 0xff;
+    // A save that throws: the publish rejects, neither sent nor kept for a later connection.
+    const failed = r.keep && unsaved(this.#kept(), id, r.bytes);
+    if (failed) return r.reject(failed.error);
     this.#ids().set(id, r);
-    if (r.keep) this.#kept().outgoing.set(id, r.bytes);
     this.#out.write(r.packet ? this.wire(r.packet, r.bytes, id) : r.bytes);
   }
 

@@ -1,5 +1,6 @@
 // The session store's contents checked as the client reads them back, when
 // a client is made with one and at each connect(false): a store saved to disk may come back wrong.
+// And a save of a new packet that fails, undone.
 import { BodyReader, keyName, typeName } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 
@@ -49,5 +50,25 @@ function storedPacketError(bytes: Uint8Array, id: number): string | undefined {
     if (inside !== id) return `the packet inside has packet id ${inside}`;
   } catch {
     return `${bytes.length} bytes, not a whole packet`;
+  }
+}
+
+/**
+ * Keeps `bytes` under `id` in `store`; a save that throws is undone, as far
+ * as the store lets it (one that changed its Map before it saved), and its
+ * error returned.
+ */
+export function unsaved(
+  store: SessionStore,
+  id: number,
+  bytes: Uint8Array,
+): { error: unknown } | undefined {
+  try {
+    store.outgoing.set(id, bytes);
+  } catch (error) {
+    try {
+      store.outgoing.delete(id);
+    } catch { /* its save fails too, once the Map has it no more */ }
+    return { error };
   }
 }

@@ -4,9 +4,11 @@
 import assert from "node:assert/strict";
 import type { PublishPacket, QoS } from "../lib/codec/packet.ts";
 import type { SessionStore } from "../lib/session_store.ts";
-import { harness, request } from "./_protocol_harness.ts";
+import { harness, ids, request, V5 } from "./_protocol_harness.ts";
+import { MemorySessionStore } from "../lib/session_store.ts";
 import { test, uniqueId } from "./_test.ts";
-import { MQTTClient } from "../mod.ts";
+import { type Message, MQTTClient } from "../mod.ts";
+import { startMosquitto } from "./_brokers.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 
 /** Save fails while `broken.now` is set, after the change was made in memory (the sketch's order). */
@@ -42,6 +44,8 @@ function failingStore() {
   const store: SessionStore = { outgoing: new SavedMap(), incoming: new SavedSet() };
   return { store, broken };
 }
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** `p`'s value, or "nothing in 1 s". */
 async function within<T>(p: Promise<T>): Promise<T | string> {
@@ -148,4 +152,54 @@ test("a failed save of an outgoing PUBLISH: publish() rejects with the store's e
     broken.now = false;
     await client.disconnect();
   });
+});
+
+test("a failed save of an outgoing PUBLISH: the publish it rejected is never sent, on this connection or the next (mosquitto)", async () => {
+  const { store, broken } = failingStore();
+  const broker = await startMosquitto();
+  const topic = uniqueId("fs");
+  const sub = new MQTTClient(uniqueId("fss"), broker.url);
+  const client = new MQTTClient(uniqueId("fsp"), broker.url, { sessionStore: store });
+  try {
+    await sub.connect();
+    await sub.subscribe(topic, 2);
+    await client.connect(false);
+    broken.now = true;
+    await assert.rejects(client.publish(topic, "rejected", false, 2), /disk full/);
+    broken.now = false;
+    await client.disconnect();
+    await client.connect(false);
+    await client.publish(topic, "after", false, 2);
+    // Before the fix: "rejected" came first, resent with DUP=1 though never sent, and
+    // publish() had rejected (a retry on that rejection made it arrive twice, at QoS 2).
+    const got = text((await within(sub.wait_msg()) as Message).payload);
+    assert.equal(got, "after");
+    assert.equal(store.outgoing.size, 0);
+  } finally {
+    await client.disconnect().catch(() => {});
+    await sub.disconnect().catch(() => {});
+    await broker.stop();
+  }
+});
+
+test("a failed save of a PUBLISH that waited for the Receive Maximum: it rejects with the store's error, and the connection goes on", () => {
+  const store = new MemorySessionStore();
+  const h = harness(store, V5);
+  h.connect(false, false, { receiveMaximum: 1 });
+  const first = request(h.core, "puback", { payload: "first" });
+  const failing = request(h.core, "puback", { payload: "failing" });
+  const third = request(h.core, "puback", { payload: "third" });
+  assert.deepEqual(ids(h.sent()), ["publish 1"]);
+  // From now on a save of a new packet fails (the disk filled up); deletes still work.
+  store.outgoing.set = () => {
+    throw new Error("disk full");
+  };
+  // Before the fix: the store's error came out of handle(), which ends the connection.
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.equal(first.state, "resolved");
+  assert.equal(failing.state, "rejected");
+  assert.match(String(failing.error), /disk full/);
+  assert.equal(third.state, "rejected", "the disk is still full");
+  assert.deepEqual(h.sent(), [], "nothing unsaved goes out");
+  assert.equal(h.core.inflight, 0);
 });
