@@ -23,7 +23,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
-import { checkStore, unsaved } from "./_store_check.ts";
+import { checkStore, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -279,7 +279,7 @@ export class Protocol {
       const f = this.#inflight.get(id) as Partial<Request> | undefined;
       if (f?.keep && f.bytes) {
         // Set again under its id, it keeps its place in the order.
-        this.#store.outgoing.set(id, f.bytes);
+        this.#store.outgoing.set(id, stored(this.#store, f.bytes));
         f.kind = "pubrec";
       } else {
         this.#store.outgoing.delete(id);
@@ -466,7 +466,8 @@ export class Protocol {
           const id = p.packetId, pubrel = encodeAck({ type: "pubrel", packetId: id });
           f.kind = "pubcomp"; // first: if the save throws, the next connection sends PUBREL
           f.rec = ++recs;
-          if (!this.#clean || this.#options.version === 5) this.#kept().outgoing.set(id, pubrel);
+          const s = !this.#clean || this.#options.version === 5 ? this.#kept() : null;
+          s?.outgoing.set(id, stored(s, pubrel));
           this.#out.write(pubrel);
           return;
         }

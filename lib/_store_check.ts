@@ -1,8 +1,8 @@
 // The session store's contents checked as the client reads them back, when
 // a client is made with one and at each connect(false): a store saved to disk may come back wrong.
-// And a save of a new packet that fails, undone.
+// And what a store is given to save; a save of a new packet that fails, undone.
 import { BodyReader, keyName, typeName } from "./codec/_strings.ts";
-import type { SessionStore } from "./session_store.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 
 /**
  * A session store's contents, as the client reads them back (a store saved
@@ -64,11 +64,23 @@ export function unsaved(
   bytes: Uint8Array,
 ): { error: unknown } | undefined {
   try {
-    store.outgoing.set(id, bytes);
+    store.outgoing.set(id, stored(store, bytes));
   } catch (error) {
     try {
       store.outgoing.delete(id);
     } catch { /* its save fails too, once the Map has it no more */ }
     return { error };
   }
+}
+
+/**
+ * `bytes`, a packet, as `store` is given it: a {@linkcode MemorySessionStore}
+ * keeps the client's own, often a view into a slab shared with other packets;
+ * any other store gets a buffer of its own, since one that structured-clones
+ * what it saves (IndexedDB, a Durable Object's storage) would save the whole
+ * slab with each packet, other messages' bytes with it.
+ */
+export function stored(store: SessionStore, bytes: Uint8Array): Uint8Array {
+  const own = store instanceof MemorySessionStore || bytes.byteLength === bytes.buffer.byteLength;
+  return own ? bytes : bytes.slice();
 }

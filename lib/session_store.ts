@@ -59,9 +59,10 @@ export interface SessionStore {
    * first sent: the encoded PUBLISH (QoS 1, or QoS 2 before its PUBREC) or
    * the encoded PUBREL (QoS 2 after its PUBREC). Resent by `connect(false)`
    * (a PUBLISH with DUP=1), cleared by a clean session; MQTT 5 with Session
-   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped. A small
-   * packet is a view into a buffer it shares with other packets: save its
-   * bytes (the view itself, or `bytes.slice()`), never `bytes.buffer`.
+   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped. Each
+   * packet comes in a buffer of its own (a structured clone, as IndexedDB's,
+   * saves only it), but in a {@linkcode MemorySessionStore}, which keeps the
+   * client's: often a view into a buffer shared with other packets.
    */
   readonly outgoing: Map<number, Uint8Array>;
   /**
