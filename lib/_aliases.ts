@@ -2,7 +2,7 @@
 // stand for topic names, ours towards the broker and the broker's towards us.
 // Part of the protocol state: no I/O.
 import type { PublishPacket } from "./codec/packet.ts";
-import { encodePublish, hasAny } from "./codec/publish.ts";
+import { encodePublish } from "./codec/publish.ts";
 import {
   allocPacket,
   headerLength,
@@ -22,16 +22,20 @@ export class TopicAliases {
    * topic alias while fewer than `max` are in use — the first time a topic
    * goes out with the alias that will stand for it, then the alias alone —
    * unless that would take it over `maxSize` bytes (the alias property adds
-   * 3). The session keeps `full`: aliases do not outlive a connection.
-   * With `reuse` (a QoS 0 publish, written once and not kept), a known
-   * alias's packet is built at the end of `full` itself, which is then spent.
-   * Without `full` (a QoS 0 publish with no properties, not encoded yet), a
-   * known alias's packet is built from `packet` alone, and no full one.
+   * 3, or 4 when it lengthens the Property Length). The session keeps `full`: aliases do not outlive a connection.
+   * The aliased packet is built from `full`, the message as it was given at
+   * the call: a publish that waited for its turn must not read the caller's
+   * payload, user properties or correlation data again (they may have been
+   * reused, or the payload's buffer handed on). With `reuse` (a QoS 0
+   * publish, written once and not kept), a known alias's packet is built at
+   * the end of `full` itself, which is then spent. Without `full` (a QoS 0
+   * publish with no properties, not encoded yet), a known alias's packet is
+   * built from `packet` alone, and no full one.
    */
   out(
     packet: PublishPacket,
     full: Uint8Array | undefined,
-    packetId: number | undefined,
+    _packetId: number | undefined, // in `full` already
     max: number,
     maxSize = Infinity,
     reuse = false,
@@ -47,18 +51,8 @@ export class TopicAliases {
       if (aliases.size >= max) return full;
       alias = aliases.size + 1;
     }
-    // With properties, encoded anew: its payload taken from `full`, which
-    // holds the bytes given to publish() (the caller may have reused its buffer).
-    const bytes = hasAny(packet.properties)
-      ? encodePublish({
-        ...packet,
-        topic: known ? "" : packet.topic,
-        payload: full.subarray(full.length - packet.payload.length),
-        packetId,
-        properties: { ...packet.properties, topicAlias: alias },
-      }, 5)
-      : (reuse && known && packet.qos === 0 && aliasInPlace(full, alias)) ||
-        withAlias(full, packet.qos, alias, known);
+    const bytes = (reuse && known && packet.qos === 0 && aliasInPlace(full, alias)) ||
+      withAlias(full, packet.qos, alias!, known);
     // In full, it fits (checked before): an alias not set now stays free.
     if (bytes.length > maxSize) return full;
     if (!known) aliases.set(packet.topic, alias);
@@ -100,26 +94,37 @@ export class TopicAliases {
 }
 
 /**
- * `full`, a PUBLISH with no properties, with a Topic Alias property instead
- * (what `encodePublish` would make of it, without encoding it again) and,
- * when the alias is `known`, an empty topic name. Per publish, on the hot path.
+ * `full`, a PUBLISH, with the Topic Alias property after its own properties
+ * (what `encodePublish` makes of its packet with `topicAlias` added, without
+ * encoding it again) and, when the alias is `known`, an empty topic name. Per
+ * publish, on the hot path.
  */
 function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean): Uint8Array {
   const h = headerLength(full);
   const n = (full[h] << 8) | full[h + 1];
   const idAt = h + 2 + n; // the packet identifier follows the topic name
-  const propsAt = idAt + (qos > 0 ? 2 : 0); // its Property Length 0
+  const lengthAt = idAt + (qos > 0 ? 2 : 0); // then the Property Length, a Variable Byte Integer
+  let props = 0, at = lengthAt;
+  for (let shift = 0, b = 0x80; b & 0x80; shift += 7) props += ((b = full[at++]) & 0x7f) << shift;
+  const propsAt = at, payloadAt = propsAt + props;
   const from = known ? idAt : h + 2; // the topic name unless known, and the id, are copied
-  const payload = full.length - propsAt - 1;
-  const [buf, start] = allocPacket(full[0], 2 + propsAt - from + 4 + payload, SHORT_LIVED);
-  let at = start;
+  const length = props + 3, payload = full.length - payloadAt;
+  const remaining = 2 + lengthAt - from + varintSize(length) + length + payload;
+  const [buf, start] = allocPacket(full[0], remaining, SHORT_LIVED);
+  at = start;
   buf[at++] = (idAt - from) >> 8;
   buf[at++] = (idAt - from) & 0xff;
   // Byte by byte: a view to copy from costs more than copying a few bytes.
-  for (let i = from; i < propsAt; i++) buf[at++] = full[i];
-  at = writeAliasProperty(buf, at, alias);
-  if (payload > 32) buf.set(full.subarray(propsAt + 1), at);
-  else for (let i = propsAt + 1; i < full.length; i++) buf[at++] = full[i];
+  for (let i = from; i < lengthAt; i++) buf[at++] = full[i];
+  let v = length; // the Property Length, a Variable Byte Integer
+  for (; v > 127; v >>= 7) buf[at++] = (v & 127) | 128;
+  buf[at++] = v;
+  for (let i = propsAt; i < payloadAt; i++) buf[at++] = full[i];
+  buf[at++] = 0x23; // Topic Alias, a two-byte integer (MQTT 5.0 section 3.3.2.3.4)
+  buf[at++] = alias >> 8;
+  buf[at++] = alias & 0xff;
+  if (payload > 32) buf.set(full.subarray(payloadAt), at);
+  else for (let i = payloadAt; i < full.length; i++) buf[at++] = full[i];
   return buf;
 }
 
@@ -138,16 +143,17 @@ function aliased(packet: PublishPacket, alias: number): Uint8Array {
 }
 
 /**
- * A QoS 0 PUBLISH with no properties (`full`) under a known `alias`, built in
- * `full`'s own bytes, ending where it ends: an empty topic name and the Topic
- * Alias property take the place of the topic name when it has 3 bytes or
- * more (else undefined). The payload stays where it is, uncopied.
+ * A QoS 0 PUBLISH (`full`) under a known `alias`, built in `full`'s own
+ * bytes, ending where it ends: an empty topic name and the Topic Alias
+ * property take the place of the topic name when it has 3 bytes or more and
+ * no properties follow it (else undefined). The payload stays where it is, uncopied.
  */
 function aliasInPlace(full: Uint8Array, alias: number): Uint8Array | undefined {
   const h = headerLength(full);
   const n = (full[h] << 8) | full[h + 1];
-  if (n < 3) return undefined;
-  const payloadAt = h + 2 + n + 1; // after the topic name and its Property Length 0
+  // Property Length 0 (no properties) after the topic name (QoS 0: no packet id).
+  if (n < 3 || full[h + 2 + n] !== 0) return undefined;
+  const payloadAt = h + 2 + n + 1;
   const remaining = 6 + full.length - payloadAt;
   const bytes = full.subarray(payloadAt - 7 - varintSize(remaining));
   let at = writeFixedHeader(bytes, full[0], remaining);

@@ -158,3 +158,36 @@ test("topic aliases out: a PUBLISH that with its alias is exactly the broker's M
   const over = new TopicAliases();
   assert.deepEqual(over.out(p, full, p.packetId, 10, withAlias.length - 1), full, "one byte over");
 });
+
+test("topic aliases out: a PUBLISH with properties is its full bytes with the alias property added, at every Property Length", () => {
+  // Property Lengths (22 bytes and the value) that take one byte, with the
+  // alias too, or two only with it (125 to 127), or two (and three with the
+  // alias: 16 381 to 16 383), user properties in their order, at every QoS,
+  // known or new, payloads about the byte-by-byte copy's limit.
+  for (const qos of [0, 1, 2] as QoS[]) {
+    for (const value of [0, 1, 102, 103, 105, 106, 200, 16_358, 16_359, 16_361, 16_362]) {
+      for (const size of [0, 32, 33, 300]) {
+        const properties = {
+          contentType: "c",
+          userProperties: [["b", "v".repeat(value)], ["a", ""]] as [string, string][],
+          correlationData: Uint8Array.of(1, 2, 3),
+        };
+        const p = { ...packet("a/b/c", qos, size), properties };
+        const id = qos > 0 ? p.packetId : undefined;
+        const aliases = new TopicAliases();
+        const name = `QoS ${qos}, user property value ${value} B, payload ${size} B`;
+        for (const known of [false, true]) {
+          assert.deepEqual(
+            aliases.out(p, encodePublish(p, 5), id, 10, Infinity, true),
+            encodePublish({
+              ...p,
+              topic: known ? "" : p.topic,
+              properties: { ...properties, topicAlias: 1 },
+            }, 5),
+            `${name}, ${known ? "the alias alone" : "the topic with its alias"}`,
+          );
+        }
+      }
+    }
+  }
+});

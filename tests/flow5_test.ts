@@ -376,6 +376,63 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a publish that waits for its turn goes under its topic alias with the properties and payload given at the call",
+  async () => {
+    // Receive Maximum 1: the second and third publishes wait for the first's
+    // PUBACK, then go under topic alias 1 alone. The session keeps each as it
+    // was encoded at the call (and a resend carries that); the aliased PUBLISH
+    // must carry the same message, whatever the caller did since with the
+    // arrays and buffers it gave.
+    const seen: unknown[][] = [];
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer, { receiveMaximum: 1, topicAliasMaximum: 5 });
+      for (let i = 0; i < 3; i++) {
+        const p = await peer.expect("publish");
+        const { topicAlias, userProperties, correlationData, contentType } = p.properties ?? {};
+        seen.push([
+          p.topic,
+          topicAlias,
+          userProperties,
+          correlationData && text(correlationData),
+          contentType,
+          text(p.payload),
+        ]);
+        await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = v5(broker, "asgiven");
+      await client.connect();
+      const first = client.publish("t/a", "first", false, 1);
+      const userProperties: [string, string][] = [["seq", "1"]];
+      const correlationData = new TextEncoder().encode("corr-1");
+      const second = client.publish("t/a", "second", {
+        qos: 1,
+        properties: { userProperties, correlationData },
+      });
+      userProperties[0][1] = "2"; // the caller reuses what it gave
+      userProperties.push(["extra", "x"]);
+      correlationData.set(new TextEncoder().encode("XXXX"));
+      const payload = new TextEncoder().encode("third");
+      const third = client.publish("t/a", payload, {
+        qos: 1,
+        properties: { contentType: "text/plain" },
+      });
+      // Its buffer handed on (to a worker, say): the view is now empty.
+      structuredClone(payload.buffer, { transfer: [payload.buffer] });
+      await Promise.all([first, second, third]);
+      await bye(client, broker);
+    });
+    assert.deepEqual(seen, [
+      ["t/a", 1, undefined, undefined, undefined, "first"],
+      ["", 1, [["seq", "1"]], "corr-1", undefined, "second"],
+      ["", 1, undefined, undefined, "text/plain", "third"],
+    ]);
+  },
+  TIMEOUT,
+);
+
 test("autoTopicAlias false: no aliases even when the broker allows them", async () => {
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer, { topicAliasMaximum: 10 });
