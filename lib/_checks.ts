@@ -144,7 +144,7 @@ export interface CheckedPublish {
   idAt: number;
   payloadLength: number;
   signal: AbortSignal | undefined;
-  /** MQTT 5, QoS 0: `bytes` were written, perhaps rebuilt in place under a topic alias. */
+  /** MQTT 5, QoS 0: `bytes` were rebuilt in place under a topic alias and written. */
   spent: boolean;
 }
 

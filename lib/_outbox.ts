@@ -31,8 +31,9 @@ export class Outbox {
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
   publish(p: CheckedPublish): Promise<void> {
     // A QoS 0 publish's bytes may have gone out under a topic alias, built in
-    // them: when the robust client tries it again, it is encoded again, with
-    // the payload they still end with (the caller may have reused its buffer).
+    // them (no properties): when the robust client tries it again, it is
+    // encoded again, with the payload they still end with (the caller may have
+    // reused its buffer). Bytes not built in are sent again as they are.
     if (p.spent) {
       const spent = p.bytes!, payload = spent.subarray(spent.length - p.payloadLength);
       p.bytes = encodePublish({ ...p.packet!, payload }, 5), p.spent = false;
@@ -45,8 +46,11 @@ export class Outbox {
     const refused = this.#refused("publish", bytes?.length ?? 0, limited ? packet : undefined);
     if (refused) return Promise.reject(refused);
     if (packet && qos === 0) {
-      p.spent = bytes !== undefined;
-      return abortable(this.#once(conn.core.wire(packet, bytes, undefined, true)), signal);
+      const out = conn.core.wire(packet, bytes, undefined, true);
+      // Built in `bytes` (another view of their buffer, starting inside them), not beside them.
+      const at = out.byteOffset - (bytes?.byteOffset ?? 0);
+      p.spent = out !== bytes && out.buffer === bytes?.buffer && at >= 0 && at < bytes.length;
+      return abortable(this.#once(out), signal);
     }
     // Only MQTT 5 QoS 0 bytes are built as they go (above): these are here.
     const full = bytes!;

@@ -857,6 +857,55 @@ test(
 );
 
 test(
+  "a QoS 0 publish whose write failed goes out again with its properties as given, not as reused",
+  async () => {
+    // As above, with properties: the caller changes the user properties and
+    // correlation data it gave before the publish settles. Sent again, the
+    // publish must carry them as given, as the first attempt did.
+    const topic = "sensors/alias/9";
+    const given = [["seq", "1"]];
+    await resentAfterFailedWrite("props", (got, first) => {
+      assert.deepEqual(got.properties?.userProperties, first ? [["seq", "0"]] : given);
+      assert.equal(text(got.properties!.correlationData!), first ? "c0" : "c1");
+    }, async (client, fail) => {
+      const userProperties: [string, string][] = [["seq", "0"]];
+      await client.publish(topic, "one", {
+        properties: { userProperties, correlationData: new TextEncoder().encode("c0") },
+      });
+      fail.next = true;
+      const again: [string, string][] = [["seq", "1"]];
+      const correlationData = new TextEncoder().encode("c1");
+      const sending = client.publish(topic, "two", {
+        properties: { userProperties: again, correlationData },
+      });
+      again[0][1] = "2"; // reused before the publish settles
+      correlationData.set(new TextEncoder().encode("xx"));
+      await sending;
+    });
+  },
+  TIMEOUT,
+);
+
+for (const topic of ["s/7", "s/77", "sensors/alias/77"]) {
+  test(
+    `a QoS 0 publish to "${topic}" whose write failed under a topic alias goes out again whole`,
+    async () => {
+      // As the first above, for topic names whose aliased packet, built in
+      // their bytes, starts where they start (3 bytes), or a byte or more in.
+      await resentAfterFailedWrite("alias3", (got, first) => {
+        assert.deepEqual([got.topic, got.properties?.topicAlias], [topic, 1]);
+        assert.equal(text(got.payload), first ? "one" : "two");
+      }, async (client, fail) => {
+        await client.publish(topic, "one");
+        fail.next = true;
+        await client.publish(topic, "two");
+      });
+    },
+    TIMEOUT,
+  );
+}
+
+test(
   "a renewal SUBSCRIBE cut off is sent again, though the next broker says Session Present 1",
   async () => {
     // A broker that lost our session (Session Present 0), then a cut as the
