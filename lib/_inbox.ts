@@ -250,17 +250,21 @@ export class Inbox {
 
   /**
    * A connection resumed the session (Session Present 1): the QoS 1
-   * messages still queued came on earlier connections, and the broker sends
-   * each again on this one (MQTT-4.4.0-1), where it can be acknowledged.
-   * They go: kept, each would be handed out twice, its first copy never
-   * acknowledged, and a connection that keeps failing would pile up copies.
+   * messages still queued that came in this session (`session`) came on
+   * earlier connections, and the broker sends each again on this one
+   * (MQTT-4.4.0-1), where it can be acknowledged. They go: kept, each would
+   * be handed out twice, its first copy never acknowledged, and a connection
+   * that keeps failing would pile up copies. Those of a session the broker
+   * ended before (a clean one, an expired one) stay: no one sends them again
+   * (without `session`, every queued QoS 1 message goes).
    */
-  resumed(): void {
+  resumed(session?: number): void {
     const queue = this.#queue;
     if (this.#head === queue.length) return;
     let kept = this.#head;
     for (let i = this.#head; i < queue.length; i++) {
-      if (queue[i] && queue[i]!.packet.qos !== 1) queue[kept++] = queue[i];
+      const q = queue[i];
+      if (q && (q.packet.qos !== 1 || (session ?? q.session) !== q.session)) queue[kept++] = q;
     }
     queue.length = kept;
     this.#zeroFrom = this.#holes = 0;

@@ -152,6 +152,11 @@ export class Protocol {
     return this.#options.version;
   }
 
+  /** Counts the sessions met: a clean start, or Session Present 0 after connect(false). */
+  get session(): number {
+    return this.#session;
+  }
+
   /** Packet ids in use. */
   get inflight(): number {
     return this.#inflight.size;
