@@ -247,7 +247,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
    */
   connack(packet: ConnackPacket): void {
     checkConnackAuth(packet, this.#config.connectProperties.authenticationMethod);
-    if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed(this.core.session);
+    if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed(this.core);
     this.#connack?.resolve(packet);
     this.#connack = null;
     // The exchange is over: an onAuth still working answers nothing, nor holds up a later one.

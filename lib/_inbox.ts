@@ -250,21 +250,21 @@ export class Inbox {
 
   /**
    * A connection resumed the session (Session Present 1): the QoS 1
-   * messages still queued that came in this session (`session`) came on
-   * earlier connections, and the broker sends each again on this one
-   * (MQTT-4.4.0-1), where it can be acknowledged. They go: kept, each would
-   * be handed out twice, its first copy never acknowledged, and a connection
-   * that keeps failing would pile up copies. Those of a session the broker
-   * ended before (a clean one, an expired one) stay: no one sends them again
-   * (without `session`, every queued QoS 1 message goes).
+   * messages still queued came on earlier connections, and the broker sends
+   * each again on this one (MQTT-4.4.0-1), where it can be acknowledged.
+   * They go: kept, each would be handed out twice, its first copy never
+   * acknowledged, and a connection that keeps failing would pile up copies.
+   * But those the broker may not send again stay, as the protocol state
+   * (`core`) tells: one of a session it ended since (a clean one, an expired
+   * one), or one before a CONNECT that went unanswered.
    */
-  resumed(session?: number): void {
+  resumed(core?: { resends(message: Incoming): boolean }): void {
     const queue = this.#queue;
     if (this.#head === queue.length) return;
     let kept = this.#head;
     for (let i = this.#head; i < queue.length; i++) {
       const q = queue[i];
-      if (q && (q.packet.qos !== 1 || (session ?? q.session) !== q.session)) queue[kept++] = q;
+      if (q && (q.packet.qos !== 1 || core?.resends(q) === false)) queue[kept++] = q;
     }
     queue.length = kept;
     this.#zeroFrom = this.#holes = 0;

@@ -100,6 +100,8 @@ export class Protocol {
   // message of an earlier session is not acknowledged in this one.
   #generation = 0;
   #session = 0;
+  // The last connection that ended with its CONNECT unanswered (see resends()).
+  #doubt = 0;
   #online = false;
   #awaitingConnack = false;
   // Which packet the broker may refuse by resetting this connection (_refusals.ts): 0, the oldest
@@ -152,9 +154,14 @@ export class Protocol {
     return this.#options.version;
   }
 
-  /** Counts the sessions met: a clean start, or Session Present 0 after connect(false). */
-  get session(): number {
-    return this.#session;
+  /**
+   * On Session Present 1: whether the broker sends `m`, a message received
+   * before, again (MQTT-4.4.0-1). Not if it came in a session ended since,
+   * nor before a CONNECT that went unanswered: that one may have made the
+   * session that is present now (a broker restarted without persistence).
+   */
+  resends(m: Incoming): boolean {
+    return m.session === this.#session && m.generation > this.#doubt;
   }
 
   /** Packet ids in use. */
@@ -245,6 +252,7 @@ export class Protocol {
     // Closed by the broker on a packet that it may refuse, the oldest unacknowledged: counted.
     closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#pings);
     this.#online = false;
+    if (this.#awaitingConnack) this.#doubt = this.#generation;
     this.#awaitingConnack = false;
     this.#clock.reset();
     for (const p of this.#pings.splice(0)) p?.reject(error);

@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
-import { uniqueId, withTimeout } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -52,4 +53,54 @@ forEachBroker(
     await pub.disconnect();
   },
   { only: ["mosquitto"], versions: [4, 5] },
+);
+
+test(
+  "a QoS 1 message queued before a CONNECT that went unanswered is kept at the next Session Present 1: that CONNECT may have made the session",
+  async () => {
+    let connections = 0;
+    await withHostileBroker(async (peer) => {
+      const i = connections++;
+      await peer.expect("connect");
+      if (i === 0) {
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+        const payload = new TextEncoder().encode("kept");
+        await peer.write({
+          type: "publish",
+          topic: "t",
+          payload,
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: 7,
+        });
+        await peer.expect("pingreq");
+        await peer.write({ type: "pingresp" });
+        peer.end();
+      } else if (i === 1) {
+        // A broker restarted without persistence: this CONNECT makes a new, empty session,
+        // and the connection ends before its CONNACK reaches the client.
+        peer.end();
+      } else {
+        // That session, present: it holds no message to send again.
+        await peer.write({ type: "connack", sessionPresent: true, returnCode: 0 });
+        await peer.expect("pingreq");
+        await peer.write({ type: "pingresp" });
+        await peer.clientClosed;
+      }
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("unans"), broker.url);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      assert.equal(await c.connect(false), false);
+      await c.ping(); // the message came before the PINGRESP
+      await lost;
+      await assert.rejects(c.connect(false), /closed by the broker before its CONNACK/);
+      assert.equal(await c.connect(false), true);
+      await c.ping();
+      const m = await c.check_msg();
+      assert.equal(m && text(m.payload), "kept", "handed out, not dropped as if sent again");
+      await c.disconnect();
+    });
+  },
+  { timeout: 10_000 },
 );
