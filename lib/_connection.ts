@@ -335,7 +335,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         properties: this.core.broker,
       };
       this.acceptor?.accepted(server);
-      this.#hooks.accepted?.(ack.sessionPresent, this.core.inflight > 0);
+      this.#hooks.accepted?.(ack.sessionPresent, this.core.inflight > 0, clean);
       // MQTT 5: `dropped`, the kept publishes this broker's limits refuse.
       const detail = { sessionPresent: ack.sessionPresent, ...this.core.resend() };
       // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).

@@ -35,9 +35,9 @@ export interface CoreHooks {
    * A CONNACK accepted a connection: called before the session's packets are
    * resent (`resending`: there are some), so that what it writes goes out
    * ahead of them (the robust client's renewed subscriptions, in place
-   * before its resent publishes).
+   * before its resent publishes); `clean`: the CONNECT asked for a clean start.
    */
-  accepted?: (sessionPresent: boolean, resending: boolean) => void;
+  accepted?: (sessionPresent: boolean, resending: boolean, clean: boolean) => void;
   /** An UNSUBSCRIBE was answered. */
   unsubscribed?: (topics: string[]) => void;
   /**

@@ -28,6 +28,11 @@ export type {
   WillOptions,
   WillProperties,
 } from "./options.ts";
+export type { DisconnectReason } from "./errors.ts";
+export type { AckProperties, AuthProperties, UnsubscribeProperties } from "./codec/properties.ts";
+export type { ProtocolVersion } from "./codec/packet.ts";
+export type { SessionStore } from "./session_store.ts";
+export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
 export type {
   ConnectedDetail,
   DetailEvent,

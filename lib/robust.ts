@@ -61,14 +61,9 @@ const noop = () => {};
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
 const STABLE_MS = 10_000;
 
-export type { DisconnectReason } from "./errors.ts";
-export type { AckProperties, AuthProperties, UnsubscribeProperties } from "./codec/properties.ts";
-export type { ProtocolVersion } from "./codec/packet.ts";
 export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };
 export { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
-export type { SessionStore } from "./session_store.ts";
-export type { Endpoint, StreamPair, Transport } from "./transports/types.ts";
 
 /** Its listeners typed by event name (types only): `e.detail` of `reconnecting` too. */
 export interface MQTTClient {
@@ -229,12 +224,13 @@ export class MQTTClient extends SimpleClient {
     // Remembered to be renewed after a reconnect to a broker that lost the session.
     h.subscribed = (subs, codes, p) => this.#subscriptions.subscribed(subs, codes, p);
     h.unsubscribed = (topics) => this.#subscriptions.unsubscribed(topics);
-    // A reconnect's CONNACK (not an application's connect()) with publishes to resend: renewed
-    // subscriptions go first, or the resends reach none that a broker without the session has;
-    // but after one so cut short (a 3.1.1 broker resetting on it) they go first, or never go.
-    h.accepted = (present, resending) => {
-      if (this.#attempt && !present) this.#renewOwed = true;
-      if (!this.#attempt || !resending || this.#cutShort) return;
+    // A reconnect's CONNACK (an application's connect(false) as the reconnect runs is its attempt)
+    // with publishes to resend: renewed subscriptions go first, or the resends reach none that a
+    // broker without the session has; after one cut short so (a 3.1.1 broker's reset), first.
+    h.accepted = (present, resending, clean) => {
+      const attempt = this.#attempt ?? (clean || !this.#reconnecting ? null : this.#appConnecting);
+      if (attempt && !present) this.#renewOwed = true;
+      if (!attempt || !resending || this.#cutShort) return;
       (this.#renewing = this.#renew())?.catch(noop);
     };
     // connect() follows a refusal's Server Reference too, before the rest of the list.
@@ -331,8 +327,9 @@ export class MQTTClient extends SimpleClient {
     const wasClosed = this.#closed;
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
-    // Watched by the reconnect loop, which waits for it rather than collide.
-    const connecting = super.connect(clean_session, options);
+    // The reconnect loop waits for it rather than collide; connect(false) is then its attempt.
+    const given = super.connect(clean_session, options);
+    const connecting = !clean && this.#reconnecting ? this.#attemptTo(given) : given;
     this.#appConnecting = connecting;
     // A reconnect loop between attempts wakes, and waits for this one.
     this.#nap?.abort();
@@ -450,11 +447,14 @@ export class MQTTClient extends SimpleClient {
     }
   }
 
-  /** One reconnect attempt: connects to `server`, then renews what a new session lacks. */
-  async #attemptTo(server: Endpoint): Promise<boolean> {
+  /** One reconnect attempt (to a server, or an application's connect()); renews what is lacking. */
+  async #attemptTo(to: Endpoint | Promise<boolean>): Promise<boolean> {
     await null; // #attempt set first: a credential function calling connect() must find it
-    this.#renewing = undefined; // none of an earlier attempt's
-    const present = await access.connectTo(this, server, this.#anonymous, this.#stop.signal);
+    this.#renewing = undefined; // none of an earlier attempt's (a CONNACK is no microtask away)
+    const present =
+      await (to instanceof Promise
+        ? to
+        : access.connectTo(this, to, this.#anonymous, this.#stop.signal));
     this.#cutShort = this.#renewing !== undefined; // until it is through
     await (this.#renewing ?? this.#renew()); // the hook's went ahead of the session's resends
     this.#renewOwed = this.#cutShort = false;
@@ -485,8 +485,7 @@ export class MQTTClient extends SimpleClient {
   }
 
   #backoff(i: number): number {
-    const ceiling = Math.min(this.#maxDelay, this.DELAY * 1000 * 2 ** Math.min(i - 1, 30));
-    return Math.random() * ceiling;
+    return Math.random() * Math.min(this.#maxDelay, this.DELAY * 1000 * 2 ** Math.min(i - 1, 30));
   }
 
   /**

@@ -2,7 +2,9 @@
 // owes across connections, against mosquitto 2.0.11 and scripted brokers.
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -103,4 +105,34 @@ test(
     });
   },
   { timeout: 10_000 },
+);
+
+forEachBroker(
+  "robust: connect(false) made while the reconnect waits, to a broker without the session, renews the subscriptions as the reconnect would",
+  async (broker, protocolVersion) => {
+    const u = uniqueId("appsp0");
+    const proxy = await proxyTo(broker);
+    const c = new RobustClient(uniqueId("appsp0"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion,
+    });
+    c.DELAY = 60; // the reconnect waits: the application's connect() goes first
+    await c.connect(false);
+    await c.subscribe(`${u}/t`, 1);
+    await offline(c, proxy);
+    // The broker loses the session meanwhile (as a restart without persistence would).
+    const other = new MQTTClient(c.client_id, broker.host, { port: broker.port, protocolVersion });
+    await other.connect(true);
+    await other.disconnect();
+    proxy.refuse(false);
+    assert.equal(await c.connect(false), false, "no session");
+    await c.publish(`${u}/t`, "after", false, 1);
+    const m = await withTimeout(c.wait_msg(), 5000, "a message of the renewed subscription");
+    assert.equal(text(m.payload), "after");
+    await c.disconnect();
+    await c.connect(true);
+    await c.disconnect();
+    await proxy.close();
+  },
+  { only: ["mosquitto"], versions: [4, 5], timeout: 20_000 },
 );
