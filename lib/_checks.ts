@@ -472,7 +472,7 @@ export function checkDisconnect(
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
     // A broker takes it for a protocol error: mosquitto publishes the will.
     throw new RangeError(
-      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
+      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval, or sessionExpiryInterval: 0), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
     );
   }
   const { reasonString, userProperties, ...rest } = properties;

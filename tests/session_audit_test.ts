@@ -136,3 +136,24 @@ forEachBroker(
   },
   { only: ["mosquitto"], versions: [4, 5], timeout: 20_000 },
 );
+
+forEachBroker(
+  "disconnect({ sessionExpiryInterval }) after connect(false) with sessionExpiryInterval 0 is refused, saying why: not as if connect(true) had been called",
+  async (broker) => {
+    const c = new MQTTClient(uniqueId("se0"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+      sessionExpiryInterval: 0,
+    });
+    await c.connect(false);
+    await assert.rejects(c.disconnect({ sessionExpiryInterval: 60 }), (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.doesNotMatch(e.message, /connect\(true\) without sessionExpiryInterval\)/);
+      assert.match(e.message, /sessionExpiryInterval: 0/);
+      return true;
+    });
+    assert.equal(c.connected, true);
+    await c.disconnect();
+  },
+  { only: ["mosquitto"], versions: [5] },
+);
