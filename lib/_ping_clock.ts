@@ -1,6 +1,10 @@
 // The keepalive's arithmetic, part of the protocol state: when a PINGREQ is
 // due and when a connection is dead, from the times it is given (no timer,
-// no clock), so that tests drive it with numbers.
+// no clock), so that tests drive it with numbers; and the PINGREQs awaiting
+// their PINGRESP.
+import type { Pending } from "./_protocol_types.ts";
+
+const NONE: never[] = [];
 
 /** What the clock watches: the connection's last bytes each way, and where its PINGREQ goes. */
 export interface PingLink {
@@ -14,6 +18,8 @@ export interface PingLink {
 
 /** When the keepalive's PINGREQs went and what answered them; one per client. */
 export class PingClock {
+  /** PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own. */
+  pings: (Pending<void> | null)[] = NONE;
   #sentAt = 0;
   // The writer's count for the PINGREQ until it is written (behind a large PUBLISH).
   #ticket = 0;
@@ -29,13 +35,20 @@ export class PingClock {
     this.#ticket = 0;
   }
 
-  /** A PINGRESP came: the broker reads what we send. */
+  /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
+  expect(pong: Pending<void> | null): void {
+    (this.pings === NONE ? this.pings = [] : this.pings).push(pong);
+  }
+
+  /** A PINGRESP came: the broker reads what we send. Answers come in order: the oldest's. */
   answered(): void {
+    this.pings.shift()?.resolve();
     this.#askedAt = 0;
   }
 
-  /** The connection ended: nothing it asked is waited for on the next. */
-  reset(): void {
+  /** The connection ended with `error`: its PINGREQs reject, nothing is waited for on the next. */
+  reset(error: Error): void {
+    for (const p of this.pings.splice(0)) p?.reject(error);
     this.#sentAt = this.#ticket = this.#askedAt = 0;
   }
 

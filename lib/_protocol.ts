@@ -14,7 +14,6 @@ import type { Packet, ProtocolVersion, PublishPacket } from "./codec/packet.ts";
 import type { ConnackProperties } from "./codec/properties.ts";
 import { encodeAck, encodePublish, NO_PROPERTIES } from "./codec/publish.ts";
 import { ackRefusal } from "./codec/reason_codes.ts";
-import { MQTTConnectionError } from "./errors.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { TopicAliases } from "./_aliases.ts";
 import { dropRefused, overrun, refuseWaiting } from "./_limits.ts";
@@ -23,7 +22,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
-import { checkStore, stored, unsaved } from "./_store_check.ts";
+import { checkStore, forget, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -43,7 +42,6 @@ let recs = 0; // PUBRECs read, to resend the PUBRELs they released in their orde
 // replaced before their first set, add or push.
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
 const NO_IDS = new Ordered<number, InFlight>();
-const NONE: never[] = [];
 const EMPTY = new Fifo<never>();
 // The broker's limits before its CONNACK, or when it sent none: never written to.
 const NO_PROPS: ConnackProperties = Object.freeze({});
@@ -84,8 +82,7 @@ export class Protocol {
   #waiting: Fifo<Request> = EMPTY;
   // MQTT 5: ids of kept publishes not yet resent on this connection, for want of Receive Maximum.
   #held: Fifo<number> = EMPTY;
-  // PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own.
-  #pings: (Pending<void> | null)[] = NONE;
+  // The keepalive's times and the PINGREQs awaiting their PINGRESP.
   readonly #clock = new PingClock();
   // Incoming QoS 2 ids queued, not yet handled (the store has those), each with the resend held
   // back meanwhile, if one came (see unhandled()); made on first use.
@@ -198,16 +195,7 @@ export class Protocol {
       // not acknowledged in the new one, where their ids mean other messages.
       this.#session++;
       this.#qos2Queued = null;
-      // Made only when there is something to drop: an Error, with its stack, costs ~0.8 KB.
-      let dropped: MQTTConnectionError | undefined;
-      for (const id of this.#store.outgoing.keys()) {
-        dropped ??= new MQTTConnectionError("Dropped: connect() started a clean session");
-        this.#inflight.get(id)?.reject(dropped);
-        this.#inflight.delete(id);
-        // Not clear(): a store that writes through overrides delete (session_store.ts).
-        this.#store.outgoing.delete(id);
-      }
-      for (const id of this.#store.incoming) this.#store.incoming.delete(id);
+      forget(this.#store, this.#inflight);
     }
   }
 
@@ -250,12 +238,11 @@ export class Protocol {
    */
   end(error: Error, keepPending: boolean): void {
     // Closed by the broker on a packet that it may refuse, the oldest unacknowledged: counted.
-    closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#pings);
+    closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#clock.pings);
     this.#online = false;
     if (this.#awaitingConnack) this.#doubt = this.#generation;
     this.#awaitingConnack = false;
-    this.#clock.reset();
-    for (const p of this.#pings.splice(0)) p?.reject(error);
+    this.#clock.reset(error);
     for (const r of this.#waiting.keys()) if (!keepPending || !r.keep) this.drop(r, error);
     if (!this.#waiting.size) this.#waiting = EMPTY;
     for (const [id, f] of this.#inflight) {
@@ -428,7 +415,7 @@ export class Protocol {
 
   /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
   expectPong(pong: Pending<void> | null): void {
-    (this.#pings === NONE ? this.#pings = [] : this.#pings).push(pong);
+    this.#clock.expect(pong);
   }
 
   // ---- incoming --------------------------------------------------------
@@ -500,8 +487,6 @@ export class Protocol {
         return;
       }
       case "pingresp":
-        // Answers come in order: the first goes to the oldest PINGREQ.
-        this.#pings.shift()?.resolve();
         this.#clock.answered();
         if (this.#inflight.size) this.#taint = -1; // perhaps read past the oldest unacknowledged
         return;

@@ -1,8 +1,11 @@
 // The session store's contents checked as the client reads them back, when
 // a client is made with one and at each connect(false): a store saved to disk may come back wrong.
-// And what a store is given to save; a save of a new packet that fails, undone.
+// And what a store is given to save; a save of a new packet that fails, undone; a clean start's
+// forgetting.
 import { BodyReader, keyName, typeName } from "./codec/_strings.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
+import { MQTTConnectionError } from "./errors.ts";
+import type { InFlight } from "./_protocol_types.ts";
 
 /**
  * A session store's contents, as the client reads them back (a store saved
@@ -83,4 +86,21 @@ export function unsaved(
 export function stored(store: SessionStore, bytes: Uint8Array): Uint8Array {
   const own = store instanceof MemorySessionStore || bytes.byteLength === bytes.buffer.byteLength;
   return own ? bytes : bytes.slice();
+}
+
+/**
+ * A clean start: the session's packets leave `store`, and those awaited in
+ * `inflight` reject; its incoming QoS 2 ids go too.
+ */
+export function forget(store: SessionStore, inflight: Map<number, InFlight>): void {
+  // Made only when there is something to drop: an Error, with its stack, costs ~0.8 KB.
+  let dropped: MQTTConnectionError | undefined;
+  for (const id of store.outgoing.keys()) {
+    dropped ??= new MQTTConnectionError("Dropped: connect() started a clean session");
+    inflight.get(id)?.reject(dropped);
+    inflight.delete(id);
+    // Not clear(): a store that writes through overrides delete (session_store.ts).
+    store.outgoing.delete(id);
+  }
+  for (const id of store.incoming) store.incoming.delete(id);
 }
