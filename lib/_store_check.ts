@@ -84,7 +84,9 @@ export function unsaved(
  * slab with each packet, other messages' bytes with it.
  */
 export function stored(store: SessionStore, bytes: Uint8Array): Uint8Array {
-  const own = store instanceof MemorySessionStore || bytes.byteLength === bytes.buffer.byteLength;
+  // Not a subclass: one may save what it is given.
+  const own = store.constructor === MemorySessionStore ||
+    bytes.byteLength === bytes.buffer.byteLength;
   return own ? bytes : bytes.slice();
 }
 

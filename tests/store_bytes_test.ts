@@ -4,7 +4,7 @@
 // Object's storage.put, postMessage) would save the whole slab with each one:
 // 8 KB for a packet of 20 bytes, with the bytes of other messages in it.
 import assert from "node:assert/strict";
-import { type SessionStore } from "../lib/session_store.ts";
+import { MemorySessionStore, type SessionStore } from "../lib/session_store.ts";
 import { MQTTClient } from "../mod.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { harness, request, V5 } from "./_protocol_harness.ts";
@@ -61,4 +61,22 @@ test("a store of the user's that structured-clones saves no other message's byte
     await client.disconnect().catch(() => {});
     await broker.stop();
   }
+});
+
+test("a subclass of MemorySessionStore is a store of the user's too: each packet in its own buffer", () => {
+  const saved: Uint8Array[] = [];
+  // As one that saves a snapshot of its Map now and then, structured-cloned.
+  class Snapshots extends MemorySessionStore {
+    save() {
+      for (const b of this.outgoing.values()) saved.push(structuredClone(b));
+    }
+  }
+  const store = new Snapshots();
+  const h = harness(store, V5);
+  h.connect(false);
+  request(h.core, "puback", { payload: "one" });
+  request(h.core, "pubrec", { payload: "two" });
+  store.save();
+  assert.equal(saved.length, 2);
+  assert.deepEqual(saved.map((b) => b.buffer.byteLength), saved.map((b) => b.byteLength));
 });
