@@ -188,7 +188,11 @@ export interface MQTTClientOptions {
   authenticationMethod?: string | undefined;
   /** Enhanced authentication: the first step's data. */
   authenticationData?: Uint8Array | undefined;
-  /** Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. */
+  /**
+   * Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. One that throws,
+   * or answers what is not a `Uint8Array`, fails the connection as the client's own failure: the
+   * robust client does not reconnect after it.
+   */
   onAuth?: AuthHandler | undefined;
   /** Send repeated topics as topic aliases when the broker allows them; default true. */
   autoTopicAlias?: boolean | undefined;
