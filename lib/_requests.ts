@@ -170,8 +170,11 @@ export class Requests {
    * unmatched; also before any request(), a kept session's reply to the last client object's.
    */
   take(m: Incoming): boolean {
-    const p = m.packet;
-    if (p.topic !== this.#topic && p.topic !== this.#named().topic) return false;
+    const p = m.packet, t = p.topic;
+    // Per message: ours end in "/" and 12 hex digits, which tells most topics apart at one look.
+    if (t.charCodeAt(t.length - 13) !== 47 || (t !== this.#topic && t !== this.#named().topic)) {
+      return false;
+    }
     const data = p.properties?.correlationData;
     const w = data && this.#waiting.get(hex(data));
     w?.resolve(message(m));
