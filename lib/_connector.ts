@@ -13,6 +13,7 @@ import {
 } from "./options.ts";
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
+import { checkStore } from "./_store_check.ts";
 import { OWN_FAILURES, Servers } from "./_servers.ts";
 import { abortable, onAbort, timeLimit, WORKERD } from "./_abortable.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -73,6 +74,7 @@ export class Connector {
   ): Promise<boolean> {
     // Awaited only then: a disconnect() right after this call must find it under way.
     if (this.#leaving) await abortable(this.#leaving.catch(() => {}), signal).then(this.since());
+    this.#checkStore(clean);
     return await this.#run((stops) =>
       this.servers.first(
         (server) => this.#attempt(server, clean, signal, stops),
@@ -83,8 +85,19 @@ export class Connector {
   }
 
   /** One attempt to one server (the robust client's reconnect loop). */
-  connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
-    return this.#run((stops) => this.#attempt(server, clean, signal, stops), true);
+  async connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
+    this.#checkStore(clean);
+    return await this.#run((stops) => this.#attempt(server, clean, signal, stops), true);
+  }
+
+  /**
+   * connect(false): a store filled since the client was made (an asynchronous load) is checked
+   * before any connection opens; the protocol state takes its packets when one does.
+   *
+   * @throws {TypeError} Naming the entry that is wrong.
+   */
+  #checkStore(clean: boolean): void {
+    if (!clean && this.#config.store) checkStore(this.#config.store);
   }
 
   /**

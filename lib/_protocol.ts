@@ -22,7 +22,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
-import { checkStore, forget, stored, unsaved } from "./_store_check.ts";
+import { forget, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -173,11 +173,8 @@ export class Protocol {
    * session: what it left unacknowledged rejects.
    */
   start(clean: boolean): void {
-    if (!clean) {
-      // A store filled after the client was made (an asynchronous load): checked, then taken.
-      checkStore(this.#store);
-      this.#adopt();
-    }
+    // A store filled after the client was made (an asynchronous load; the connector checked it).
+    if (!clean) this.#adopt();
     this.#online = true;
     this.#awaitingConnack = true;
     this.#taint = -1;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/mod.ts";
 import { MemorySessionStore, MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { harness, ids, request } from "./_protocol_harness.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -88,5 +89,28 @@ test("a store filled wrong after the client was made: connect(false) rejects nam
   } finally {
     await client.disconnect().catch(() => {});
     await broker.stop();
+  }
+});
+
+test("a store filled wrong: connect(false) rejects with the TypeError before any connection is opened, robust too", async () => {
+  for (const Client of [MQTTClient, RobustClient]) {
+    const store = new MemorySessionStore();
+    let opened = 0;
+    const client = new Client(uniqueId("lw"), "127.0.0.1", {
+      sessionStore: store,
+      transport: () => {
+        opened++;
+        throw new Error("not opened");
+      },
+    });
+    store.outgoing.set(7, [...saved(7)] as unknown as Uint8Array);
+    await assert.rejects(client.connect(false), (e: unknown) => {
+      // Not "Cannot connect to 127.0.0.1:1883: Invalid sessionStore…", a network failure's shape.
+      assert.ok(e instanceof TypeError, String(e));
+      assert.match(e.message, /^Invalid sessionStore\.outgoing entry 7: /);
+      return true;
+    });
+    assert.equal(opened, 0, `${Client.name}: a transport opened`);
+    await client.disconnect().catch(() => {});
   }
 });
