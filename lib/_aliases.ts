@@ -22,7 +22,9 @@ export class TopicAliases {
    * topic alias while fewer than `max` are in use — the first time a topic
    * goes out with the alias that will stand for it, then the alias alone —
    * unless that would take it over `maxSize` bytes (the alias property adds
-   * 3, or 4 when it lengthens the Property Length). The session keeps `full`: aliases do not outlive a connection.
+   * 3, and the Property Length and Remaining Length may each grow a byte:
+   * measured on the bytes built). The session keeps `full`: aliases do not
+   * outlive a connection.
    * The aliased packet is built from `full`, the message as it was given at
    * the call: a publish that waited for its turn must not read the caller's
    * payload, user properties or correlation data again (they may have been
