@@ -7,8 +7,10 @@ import {
   allocPacket,
   headerLength,
   SHORT_LIVED,
+  varintAt,
   varintSize,
   writeFixedHeader,
+  writeVarint,
 } from "./codec/_varint.ts";
 import { MQTTProtocolError } from "./errors.ts";
 
@@ -106,21 +108,18 @@ function withAlias(full: Uint8Array, qos: number, alias: number, known: boolean)
   const n = (full[h] << 8) | full[h + 1];
   const idAt = h + 2 + n; // the packet identifier follows the topic name
   const lengthAt = idAt + (qos > 0 ? 2 : 0); // then the Property Length, a Variable Byte Integer
-  let props = 0, at = lengthAt;
-  for (let shift = 0, b = 0x80; b & 0x80; shift += 7) props += ((b = full[at++]) & 0x7f) << shift;
-  const propsAt = at, payloadAt = propsAt + props;
+  const props = varintAt(full, lengthAt), propsAt = lengthAt + varintSize(props);
+  const payloadAt = propsAt + props;
   const from = known ? idAt : h + 2; // the topic name unless known, and the id, are copied
   const length = props + 3, payload = full.length - payloadAt;
   const remaining = 2 + lengthAt - from + varintSize(length) + length + payload;
   const [buf, start] = allocPacket(full[0], remaining, SHORT_LIVED);
-  at = start;
+  let at = start;
   buf[at++] = (idAt - from) >> 8;
   buf[at++] = (idAt - from) & 0xff;
   // Byte by byte: a view to copy from costs more than copying a few bytes.
   for (let i = from; i < lengthAt; i++) buf[at++] = full[i];
-  let v = length; // the Property Length, a Variable Byte Integer
-  for (; v > 127; v >>= 7) buf[at++] = (v & 127) | 128;
-  buf[at++] = v;
+  at = writeVarint(buf, at, length); // the Property Length
   for (let i = propsAt; i < payloadAt; i++) buf[at++] = full[i];
   buf[at++] = 0x23; // Topic Alias, a two-byte integer (MQTT 5.0 section 3.3.2.3.4)
   buf[at++] = alias >> 8;

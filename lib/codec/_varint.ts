@@ -38,14 +38,29 @@ export function headerLength(bytes: Uint8Array): number {
 /** {@linkcode writeFixedHeader} for a `remaining` already checked. */
 function writeHeader(buf: Uint8Array, byte1: number, remaining: number): number {
   buf[0] = byte1;
-  let i = 1;
+  return writeVarint(buf, 1, remaining);
+}
+
+/**
+ * Writes `n` (at most {@linkcode MAX_REMAINING_LENGTH}) as a Variable Byte
+ * Integer at `at`.
+ * @returns The offset right after it.
+ */
+export function writeVarint(buf: Uint8Array, at: number, n: number): number {
   do {
-    let digit = remaining % 128;
-    remaining = Math.floor(remaining / 128);
-    if (remaining > 0) digit |= 0x80;
-    buf[i++] = digit;
-  } while (remaining > 0);
-  return i;
+    let digit = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) digit |= 0x80;
+    buf[at++] = digit;
+  } while (n > 0);
+  return at;
+}
+
+/** The Variable Byte Integer at `at` in bytes we encoded (whole; {@linkcode varintSize} long). */
+export function varintAt(bytes: Uint8Array, at: number): number {
+  let n = 0;
+  for (let shift = 0, b = 0x80; b & 0x80; shift += 7) n += ((b = bytes[at++]) & 0x7f) << shift;
+  return n;
 }
 
 /** Appends `n` (at most {@linkcode MAX_REMAINING_LENGTH}) as a Variable Byte Integer. */
