@@ -3,7 +3,7 @@
 // (as mosquitto does with -L followed by -p, say).
 import type { QoS } from "../../mod.ts";
 import { validateTopicFilter, validateTopicName } from "../topic.ts";
-import { withoutCredentials } from "../transports/endpoint.ts";
+import { portIn, withoutCredentials } from "../transports/endpoint.ts";
 import {
   anyProperties,
   type Command,
@@ -144,10 +144,10 @@ function qos(flag: string, value: string): QoS {
 function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, value: string) {
   const shown = withoutCredentials(value); // what an error may echo: no password
   const m = /^(mqtts?|wss?):\/\/([^/]*)(?:\/(.*))?$/is.exec(value);
-  let url: URL | undefined;
+  let url: URL | undefined, http = "";
   try {
     // URL parses only the authority: a topic's "#" or "?" is no fragment or query.
-    if (m) url = new URL(`http://${m[2]}/`);
+    if (m) url = new URL(http = `http://${m[2]}/`);
   } catch { /* reported below */ }
   if (!m || !url || !m[2]) {
     throw new UsageError(
@@ -156,8 +156,7 @@ function applyUrl(o: ConnectionArgs & { topic?: string; topics?: string[] }, val
   }
   o.scheme = m[1].toLowerCase() as ConnectionArgs["scheme"];
   o.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  // http: leaves out a port 80 given, its default: asked of https: then (as parseServer does).
-  o.port = Number(url.port || new URL(`https://${m[2]}/`).port);
+  o.port = portIn(url, http);
   const decode = (part: string, what: string) => {
     try {
       return decodeURIComponent(part);

@@ -88,8 +88,9 @@ export function parseServer(
     );
   }
   let url: URL;
+  const http = server.replace(/^[a-z]+/i, "http");
   try {
-    url = new URL(server.replace(/^[a-z]+/i, "http"));
+    url = new URL(http);
   } catch {
     throw new TypeError(
       `Invalid server "${withoutCredentials(server)}": not a URL (${given}://host[:port])`,
@@ -104,12 +105,10 @@ export function parseServer(
   const ws = given === "ws" || given === "wss";
   const tls = ssl || given === "mqtts" || given === "wss";
   const scheme = ws ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
-  // An http URL leaves out a port 80 given (its default), which mqtt://h:80 means: asked of https.
-  const explicit = url.port || new URL(server.replace(/^[a-z]+/i, "https")).port;
   const endpoint: Endpoint = {
     scheme,
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: port || Number(explicit) || DEFAULT_PORT[scheme],
+    port: port || portIn(url, http) || DEFAULT_PORT[scheme],
     ssl: tls,
   };
   if (ws) {
@@ -118,6 +117,15 @@ export function parseServer(
       : url.pathname + url.search;
   }
   return endpoint;
+}
+
+/**
+ * The port given in `http`, the http: URL text `url` was parsed from; 0 for
+ * none. An http: URL leaves out a port 80 given (its own default), which
+ * mqtt://h:80 means: that one is asked of https:.
+ */
+export function portIn(url: URL, http: string): number {
+  return Number(url.port || new URL(`https${http.slice(4)}`).port);
 }
 
 /**
