@@ -86,6 +86,24 @@ async function closedWith(peer: Peer, reasonCode: number) {
   assert.deepEqual(peer.received.at(-1), { type: "disconnect", reasonCode });
 }
 
+/**
+ * `client.connect()` rejects with an `MQTTConnectionError` that `check` accepts, and the client
+ * closes its connection to `broker` with a DISCONNECT of `reasonCode`.
+ */
+async function connectFails(
+  client: MQTTClient,
+  broker: { peers: Peer[] },
+  reasonCode: number,
+  check: (e: MQTTConnectionError) => void,
+) {
+  await assert.rejects(client.connect(), (e: unknown) => {
+    assert.ok(e instanceof MQTTConnectionError, String(e));
+    check(e);
+    return true;
+  });
+  await closedWith(broker.peers[0], reasonCode);
+}
+
 test(
   "a SCRAM-like exchange: CONNECT, AUTH challenge, AUTH answer, CONNACK with the server's data",
   async () => {
@@ -228,13 +246,10 @@ test(
       const client = authClient(broker, () => "c=biws" as unknown as Uint8Array, {
         connectTimeout: 600_000,
       });
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x80, (e) => {
         assert.match(e.message, /Authentication failed: onAuth/);
         assert.ok(e.cause instanceof TypeError, String(e.cause));
-        return true;
       });
-      await closedWith(broker.peers[0], 0x80);
     });
   },
   TIMEOUT,
@@ -684,12 +699,9 @@ test(
         protocolVersion: 5,
         onAuth: () => (calls++, bytes("answer")),
       });
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x82, (e) => {
         assert.match(String(e.cause), /this client asked for no enhanced authentication/);
-        return true;
       });
-      await closedWith(broker.peers[0], 0x82);
       assert.equal(calls, 0);
     });
   },
@@ -708,12 +720,9 @@ test(
         protocolVersion: 5,
         authenticationMethod: METHOD,
       });
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x8c, (e) => {
         assert.match(String(e.cause), /no onAuth to answer it/);
-        return true;
       });
-      await closedWith(broker.peers[0], 0x8c);
     });
   },
   TIMEOUT,
@@ -874,17 +883,14 @@ test(
       await peer.clientClosed;
     }, async (broker) => {
       const client = authClient(broker, () => assert.fail("not for our method"));
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x82, (e) => {
         assert.ok(e.cause instanceof MQTTProtocolError, String(e.cause));
         // Not "for method undefined".
         assert.equal(
           e.cause.message,
           "AUTH from the broker with reason 0x18 without an Authentication Method, not SCRAM-SHA-256 (MQTT-4.12.0-5)",
         );
-        return true;
       });
-      await closedWith(broker.peers[0], 0x82);
     });
   },
   TIMEOUT,
@@ -902,15 +908,12 @@ test(
         protocolVersion: 5,
         authenticationMethod: METHOD,
       });
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x82, (e) => {
         assert.match(
           String(e.cause),
           /with reason 0x19 for method SCRAM-SHA-256 \(MQTT-4\.12\.0-2\)/,
         );
-        return true;
       });
-      await closedWith(broker.peers[0], 0x82);
     });
   },
   TIMEOUT,
@@ -988,15 +991,12 @@ test(
         (c) =>
           crypto.subtle.sign("HMAC", key, new Uint8Array(c.authenticationData!)) as Promise<never>,
       );
-      await assert.rejects(client.connect(), (e: unknown) => {
-        assert.ok(e instanceof MQTTConnectionError, String(e));
+      await connectFails(client, broker, 0x80, (e) => {
         assert.match(
           e.message,
           /^Authentication failed: onAuth answered ArrayBuffer, not a Uint8Array \(new Uint8Array\(buffer\) wraps one\)$/,
         );
-        return true;
       });
-      await closedWith(broker.peers[0], 0x80);
     });
   },
   TIMEOUT,
