@@ -11,7 +11,7 @@ import type {
   ConnectProperties,
   SubscribeProperties,
 } from "./codec/properties.ts";
-import { decodeFromBroker } from "./codec/decode.ts";
+import { brokerBody } from "./codec/decode.ts";
 import type { BodyDecoder } from "./codec/_framer.ts";
 import { outOfTurn } from "./_acks.ts";
 import { MQTTProtocolError } from "./errors.ts";
@@ -164,9 +164,9 @@ export function dropRefused(
  * section 3.1.2.11.7).
  */
 export function brokerDecoder(c: ConnectProperties): BodyDecoder {
-  if (c.requestProblemInformation !== false) return decodeFromBroker;
+  if (c.requestProblemInformation !== false) return brokerBody;
   return (byte1, body, version) => {
-    const p = decodeFromBroker(byte1, body, version);
+    const p = brokerBody(byte1, body, version);
     const props = (p as { properties?: AckProperties }).properties;
     if (
       props && (props.reasonString !== undefined || props.userProperties !== undefined) &&

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { encodeConnect } from "../lib/codec/connect.ts";
+import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import { assertArgError } from "./_codec.ts";
@@ -75,4 +76,46 @@ test("PacketDecoder.push: a chunk that is not a Uint8Array is a TypeError naming
   }
   // Still usable, from the packet's first byte.
   assert.deepEqual(decoder.push(bytes), [{ type: "pingresp" }]);
+});
+
+test("decodePacket, decodeFromBroker: a body not a Uint8Array, a byte1 not a byte, a version not 4 or 5 is an argument error, never other bytes decoded", () => {
+  // PUBLISH to "a", payload 01 02, given as a number[]: it decoded as a PUBLISH with an empty
+  // topic and no payload (a view of an array's `buffer`, which it has not), which 3.1.1 forbids.
+  const body = [0x00, 0x01, 0x61, 0x01, 0x02];
+  for (const decode of [decodePacket, decodeFromBroker]) {
+    for (const v of [4, 5] as const) {
+      const bytes = v === 5 ? [0x00, 0x01, 0x61, 0x00, 0x01, 0x02] : body;
+      // An ArrayBuffer read as a PUBLISH with an empty topic (MQTTProtocolError); null failed inside.
+      for (const bad of [bytes, Uint8Array.from(bytes).buffer, null, undefined, "\x00\x01a"]) {
+        assertArgError(
+          () => decode(0x30, bad as unknown as Uint8Array, v),
+          TypeError,
+          "Invalid body: must be a Uint8Array",
+        );
+      }
+      // 0x1E0 read as an AUTH at 5; a fraction, or a string, as the byte below it.
+      for (const byte1 of [0x1e0, -1, 0xd0 + 0.5, "208", NaN]) {
+        assertArgError(
+          () => decode(byte1 as number, new Uint8Array(0), v),
+          RangeError,
+          `Invalid byte1 ${
+            typeof byte1 === "string" ? `"${byte1}" (a string)` : byte1
+          }: must be a fixed header's first byte`,
+        );
+      }
+      // The right arguments still decode, a Node-style view included.
+      const p = decode(0x30, Uint8Array.of(0xee, ...bytes).subarray(1), v);
+      assert.equal(p.type === "publish" && `${p.topic} ${p.payload.join()}`, "a 1,2");
+    }
+    // Version 3 or 6 decoded as 4: a 3.1.1 PUBACK, or a 5.0 AUTH refused as a reserved type.
+    for (const version of [3, 6, "5", 0]) {
+      assertArgError(
+        () => decode(0x40, Uint8Array.of(0, 1), version as 4),
+        RangeError,
+        `Invalid version ${
+          typeof version === "string" ? `"${version}" (a string)` : version
+        }: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`,
+      );
+    }
+  }
 });

@@ -10,6 +10,7 @@ import { decodeConnack, decodeConnect } from "./connect.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { decodeAck, decodePublish } from "./publish.ts";
 import { decodeCodes, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
+import { keyName, typeName } from "./_strings.ts";
 
 /**
  * Decodes a whole packet given the fixed header's first byte and the body
@@ -22,6 +23,8 @@ import { decodeCodes, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts"
  * CONNECT may be of either level; with 4 only of level 4.
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification; the message names the rule.
+ * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one).
+ * @throws {RangeError} A `byte1` that is not an integer from 0 to 255, a `version` other than 4 or 5.
  *
  * @example
  * ```ts
@@ -42,6 +45,15 @@ export function decodePacket(
   body: Uint8Array,
   version: ProtocolVersion = 4,
 ): Packet {
+  checkArguments(byte1, body, version);
+  return packetBody(byte1, body, version);
+}
+
+/**
+ * {@linkcode decodePacket} without its argument checks, for the framer, which
+ * gives it a byte it read and a body it cut.
+ */
+export function packetBody(byte1: number, body: Uint8Array, version: ProtocolVersion): Packet {
   if (version === 5) {
     try {
       return anyPacket(byte1, body, 5);
@@ -80,6 +92,8 @@ function anyPacket(byte1: number, body: Uint8Array, version: ProtocolVersion): P
  * DISCONNECT and AUTH).
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification, or a packet only a client sends.
+ * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one).
+ * @throws {RangeError} A `byte1` that is not an integer from 0 to 255, a `version` other than 4 or 5.
  *
  * @example
  * ```ts
@@ -100,6 +114,12 @@ export function decodeFromBroker(
   body: Uint8Array,
   version: ProtocolVersion = 4,
 ): Packet {
+  checkArguments(byte1, body, version);
+  return brokerBody(byte1, body, version);
+}
+
+/** {@linkcode decodeFromBroker} without its argument checks, for the client's framer. */
+export function brokerBody(byte1: number, body: Uint8Array, version: ProtocolVersion): Packet {
   if (version === 5) {
     try {
       return fromBroker(checkHeader(byte1, 5), byte1, body, 5);
@@ -144,6 +164,31 @@ function fromBroker(
     "MQTT 3.1.1 section 2.2.1",
     0x82,
   );
+}
+
+/**
+ * Throws unless the arguments are a byte, a Uint8Array and 4 or 5: a number[]
+ * body was read as no bytes at all (a view of its `buffer`, which it has not),
+ * a byte1 of 0x1E0 as an AUTH, a version 3 as 4.
+ */
+function checkArguments(byte1: unknown, body: unknown, version: unknown): void {
+  if (!(body instanceof Uint8Array)) {
+    throw new TypeError(
+      `Invalid body: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(body)}`,
+    );
+  }
+  if (!Number.isInteger(byte1) || (byte1 as number) < 0 || (byte1 as number) > 255) {
+    throw new RangeError(
+      `Invalid byte1 ${
+        keyName(byte1)
+      }: must be a fixed header's first byte, an integer from 0 to 255`,
+    );
+  }
+  if (version !== 4 && version !== 5) {
+    throw new RangeError(
+      `Invalid version ${keyName(version)}: must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`,
+    );
+  }
 }
 
 /** The packet type of `byte1`, once the type is not reserved and the flags are right. */

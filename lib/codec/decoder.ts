@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { decodePacket } from "./decode.ts";
+import { packetBody } from "./decode.ts";
 import { Framer } from "./_framer.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { typeName } from "./_strings.ts";
@@ -74,7 +74,7 @@ export class PacketDecoder {
     this.#framer = new Framer(
       options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
       (byte1, body, version) => {
-        const packet = decodePacket(byte1, body, version);
+        const packet = packetBody(byte1, body, version);
         if (packet.type === "connect") this.#framer.version = packet.protocolVersion ?? 4;
         return packet;
       },
