@@ -117,7 +117,7 @@ export function checkInt(name: string, v: number, min: number, max: number): num
   if (!Number.isInteger(v) || v < min || v > max) {
     throw invalid(name, v, `an integer from ${min} to ${max}`, 1);
   }
-  return v;
+  return v + 0; // -0 as 0: what reads it (`client.keepalive`) shows what is sent
 }
 
 /**
@@ -531,7 +531,7 @@ export function checkDelay(seconds: number): number {
       `Invalid DELAY ${String(seconds)}: must be a finite number of seconds, 0 or more${got}`,
     );
   }
-  return seconds;
+  return seconds + 0; // -0 as 0
 }
 
 /** reauthenticate()'s: the client's Authentication Method (MQTT 5), and data given as bytes. */

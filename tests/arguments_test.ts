@@ -700,3 +700,17 @@ test("the constructor: an argument after the options object is a TypeError namin
     assert.equal(new C("id", "127.0.0.1", 1884, "u", "p", 60, false, {}).keepalive, 60);
   }
 });
+
+test("an integer option given as -0 reads 0, as it is sent", () => {
+  for (const C of [MQTTClient, RobustClient]) {
+    const c = new C("id", "127.0.0.1", { keepalive: -0, port: -0 });
+    assert.ok(
+      Object.is(c.keepalive, 0),
+      `keepalive reads ${Object.is(c.keepalive, -0) ? "-0" : c.keepalive}`,
+    );
+    assert.equal(c.port, 1883);
+  }
+  const r = new RobustClient("id", "127.0.0.1");
+  r.DELAY = -0;
+  assert.ok(Object.is(r.DELAY, 0));
+});
