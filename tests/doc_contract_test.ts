@@ -147,3 +147,26 @@ test("robust: ping() while offline rejects at once with MQTTConnectionError", as
     await c.disconnect();
   });
 });
+
+// `disconnect({ reasonCode: -1 })` said "Reserved reason code 0x-1": -1 is no reserved code, it is
+// no code at all (one byte); nor is 0x100, which read as "Reserved reason code 0x100".
+test("a reason code outside one byte is a RangeError saying so, not a reserved code", async () => {
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5 });
+  for (const [code, shown] of [[-1, "-1"], [0x100, "256"], [-0x80, "-128"]] as const) {
+    await assert.rejects(
+      c.disconnect({ reasonCode: code }),
+      new RegExp(
+        `^RangeError: Invalid DISCONNECT: reasonCode ${shown} is not a reason code: must be an integer from 0x00 to 0xff$`,
+      ),
+    );
+  }
+  assert.throws(
+    () => encode({ type: "puback", packetId: 1, reasonCode: -16 }, 5),
+    /^RangeError: Invalid PUBACK: reasonCode -16 is not a reason code: must be an integer from 0x00 to 0xff$/,
+  );
+  // A reserved one is still named as such.
+  await assert.rejects(
+    c.disconnect({ reasonCode: 0x7f }),
+    /^RangeError: Reserved reason code 0x7f in DISCONNECT \(MQTT-3\.14\.2-1\)$/,
+  );
+});

@@ -133,12 +133,16 @@ export function ackRefusal(type: string, code: number, props?: AckProperties): M
  * `RangeError` when `encoding`, else an `MQTTProtocolError`.
  */
 export function checkReasonCode(code: number, type: number, encoding?: boolean): number {
-  if (encoding && !Number.isInteger(code)) {
+  if (encoding && !(code >= 0 && code < 256 && Number.isInteger(code))) {
     // CONNACK's is its returnCode (MQTT 5.0: the Connect Reason Code).
     const field = type === 2 ? "returnCode" : "reasonCode";
+    const int = Number.isInteger(code);
     // Its type named: `reasonCode 4 is not a reason code` would read as if 0x04 were wrong.
-    throw new TypeError(
-      `Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code (${typeof code})`,
+    // An integer past one byte is no code at all, not a reserved one ("0x-1").
+    throw new (int ? RangeError : TypeError)(
+      `Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code${
+        int ? ": must be an integer from 0x00 to 0xff" : ` (${typeof code})`
+      }`,
     );
   }
   if (!((PACKETS[code] >> type) & 1)) {
