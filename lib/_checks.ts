@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { isUtf8, payloadBytes } from "./codec/_strings.ts";
+import { isUtf8, payloadBytes, shown } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
@@ -22,7 +22,7 @@ export function publishArgs(
   // After an options object, a positional qos (but 0, to reach the next argument) would go unused.
   if (given && qos !== 0) {
     throw new TypeError(
-      `Invalid qos ${String(qos)} after an options object: give it there, as { qos }`,
+      `Invalid qos ${shown(qos)} after an options object: give it there, as { qos }`,
     );
   }
   const o = given ? { retain: retain.retain ?? false, qos: retain.qos ?? 0 } : { retain, qos };
@@ -472,7 +472,9 @@ export function checkDisconnect(
   if (connectExpiry === 0 && expiry !== undefined && expiry !== 0) {
     // A broker takes it for a protocol error: mosquitto publishes the will.
     throw new RangeError(
-      `Invalid disconnect() option sessionExpiryInterval ${expiry}: the CONNECT's was 0 (connect(true) without sessionExpiryInterval, or sessionExpiryInterval: 0), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
+      `Invalid disconnect() option sessionExpiryInterval ${
+        shown(expiry)
+      }: the CONNECT's was 0 (connect(true) without sessionExpiryInterval, or sessionExpiryInterval: 0), so the DISCONNECT may not set one (MQTT 5.0 section 3.14.2.2.2)`,
     );
   }
   const { reasonString, userProperties, ...rest } = properties;
@@ -525,8 +527,8 @@ export function positive(name: string, v: number, max = Number.MAX_SAFE_INTEGER)
 /** The robust client's `DELAY`: a finite number of seconds, 0 or more. */
 export function checkDelay(seconds: number): number {
   if (typeof seconds !== "number" || !(seconds >= 0) || seconds === Infinity) {
-    // A string named as one: `Invalid DELAY 1` would read as if 1 were out of range.
-    const got = typeof seconds === "string" ? ", got a string" : "";
+    // A string (a bigint) named as one: `Invalid DELAY 1` would read as if 1 were out of range.
+    const t = typeof seconds, got = t === "string" || t === "bigint" ? `, got a ${t}` : "";
     throw new RangeError(
       `Invalid DELAY ${String(seconds)}: must be a finite number of seconds, 0 or more${got}`,
     );

@@ -234,3 +234,37 @@ test("after a positional qos, options that only the options form takes are refus
     assert.equal(opened, 0);
   }
 });
+
+// `topicAliasMaximum: 10n` said "Invalid topicAliasMaximum 10 in CONNECT: must be an integer",
+// which reads as if 10 were wrong: a bigint is shown as one (`10n`), as a string is quoted.
+test("a bigint where a number belongs is shown as a bigint, not as if its value were wrong", async () => {
+  const big = (n: number) => BigInt(n) as unknown as number;
+  for (const name of ["sessionExpiryInterval", "receiveMaximum", "topicAliasMaximum"]) {
+    assert.throws(
+      () => new MQTTClient("id", "127.0.0.1", { protocolVersion: 5, [name]: big(10) }),
+      new RegExp(`^TypeError: Invalid ${name} 10n in CONNECT: must be an integer from`),
+    );
+  }
+  const c = new MQTTClient("id", "127.0.0.1", { protocolVersion: 5 });
+  await assert.rejects(
+    c.publish("t", "m", { properties: { messageExpiryInterval: big(60) } }),
+    /^TypeError: Invalid messageExpiryInterval 60n in PUBLISH: must be an integer/,
+  );
+  await assert.rejects(
+    c.subscribe("t", { subscriptionIdentifier: big(7) }),
+    /^TypeError: Invalid subscriptionIdentifier 7n in SUBSCRIBE: must be an integer/,
+  );
+  await assert.rejects(
+    c.disconnect({ sessionExpiryInterval: big(10) }),
+    /^TypeError: Invalid sessionExpiryInterval 10n in DISCONNECT: must be an integer/,
+  );
+  await assert.rejects(
+    c.publish("t", "m", { retain: false }, big(1) as never),
+    /^TypeError: Invalid qos 1n after an options object/,
+  );
+  const r = new RobustClient("id", "127.0.0.1");
+  assert.throws(
+    () => r.DELAY = big(2),
+    /^RangeError: Invalid DELAY 2: must be a finite number of seconds, 0 or more, got a bigint$/,
+  );
+});

@@ -71,6 +71,14 @@ export function typeName(v: unknown): string {
     : typeof v;
 }
 
+/**
+ * A value, for an error message: a string quoted, a bigint as its literal
+ * (`10n`; `10` would read as if 10 were out of range), else as it is.
+ */
+export function shown(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : typeof v === "bigint" ? `${v}n` : String(v);
+}
+
 /** A key, for an error message: a number as it is, a string quoted (`"7"` is not the id 7), else its type. */
 export function keyName(v: unknown): string {
   return typeof v === "number"

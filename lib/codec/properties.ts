@@ -6,7 +6,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
-import { type BodyReader, typeName, utf8 } from "./_strings.ts";
+import { type BodyReader, shown, typeName, utf8 } from "./_strings.ts";
 import { pushVarint, SHORT_LIVED } from "./_varint.ts";
 import {
   ACKS,
@@ -275,9 +275,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
             ? `Invalid ${key} in ${where}: must be a Uint8Array of at most 65535 bytes, got ${
               v instanceof Uint8Array ? `${v.length} bytes` : typeName(v)
             } (${rule(e[0], type, v)})`
-            : `Invalid ${key} ${
-              typeof v === "string" ? JSON.stringify(v) : String(v)
-            } in ${where}: must be ${
+            : `Invalid ${key} ${shown(v)} in ${where}: must be ${
               t ? `an integer from ${min} to ${MAX[t]}` : "true or false"
             } (${rule(e[0], type, v)})`,
         );
