@@ -131,8 +131,9 @@ export interface MQTTClientOptions {
    */
   user?: string | Credential<string> | null | undefined;
   /**
-   * Password (text or bytes); or a function called on every connection
-   * attempt for the current one (a JWT, a cloud IoT custom authorizer's token).
+   * Password (text or bytes, copied: the caller may wipe its buffer); or a
+   * function called on every connection attempt for the current one (a JWT,
+   * a cloud IoT custom authorizer's token).
    */
   password?: string | Uint8Array | Credential<string | Uint8Array> | null | undefined;
   /** Keep-alive interval in seconds, 0–65535; 0 (default) turns it off. */
@@ -186,7 +187,7 @@ export interface MQTTClientOptions {
   userProperties?: UserProperty[] | undefined;
   /** Enhanced authentication: the method's name (e.g. `"SCRAM-SHA-256"`). */
   authenticationMethod?: string | undefined;
-  /** Enhanced authentication: the first step's data. */
+  /** Enhanced authentication: the first step's data (copied: the caller may wipe its buffer). */
   authenticationData?: Uint8Array | undefined;
   /**
    * Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. One that throws,
@@ -479,7 +480,8 @@ export function clientConfig(
         "Invalid password: MQTT 3.1.1 needs a user with a password (MQTT-3.1.2-22)",
       );
     }
-    password = typeof pass === "function" ? pass : checkPassword(pass);
+    // Bytes copied: a secret is commonly wiped once handed over, and every CONNECT sends it.
+    password = typeof pass === "function" ? pass : checkPassword(pass).slice();
   }
   if (typeof user === "string") utf8(user, "user");
   const keepalive = checkInt("keepalive", o.keepalive ?? 0, 0, 65535);
@@ -548,6 +550,7 @@ export function clientConfig(
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
     throw invalid("onAuth", o.onAuth, "a function");
   }
+  const first = o.authenticationData;
   const receiveMaximum = o.receiveMaximum ?? 65535;
   const topicAliasMaximum = o.topicAliasMaximum ?? 0;
   // 3.1.1 sends none: every such client shares one empty object.
@@ -559,7 +562,8 @@ export function clientConfig(
     requestProblemInformation: o.requestProblemInformation === false ? false : undefined,
     userProperties: o.userProperties,
     authenticationMethod: o.authenticationMethod,
-    authenticationData: o.authenticationData,
+    // Copied, as the password (the codec refuses what is not bytes).
+    authenticationData: first instanceof Uint8Array ? first.slice() : first,
   };
   if (version === 5) {
     // The codec checks each value's type and range, naming the property.

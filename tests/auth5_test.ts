@@ -1074,3 +1074,30 @@ test(
   },
   TIMEOUT,
 );
+
+// Secrets are commonly wiped once handed over (`bytes.fill(0)`): kept by reference, the next
+// CONNECT sent the zeros.
+test(
+  "a password and authenticationData given as bytes are the client's copies: wiping the caller's buffers changes no CONNECT",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      const connect = await acceptConnect(peer);
+      assert.equal(text(connect.password), "s3cret");
+      assert.equal(text(connect.properties?.authenticationData), "n,,n=user,r=c1");
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const password = bytes("s3cret"), first = bytes("n,,n=user,r=c1");
+      const client = authClient(broker, scram([]), {
+        user: "user",
+        password,
+        authenticationData: first,
+      });
+      password.fill(0);
+      first.fill(0);
+      await client.connect();
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
