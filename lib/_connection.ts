@@ -21,7 +21,8 @@ import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
-import { authFailed, checkBrokerAuth, checkConnackAuth, notAnAnswer } from "./_auth.ts";
+import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
+import { AuthSteps } from "./_auth_steps.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
@@ -79,8 +80,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
   #reauth: Pending<AuthProperties> | null = null;
-  // MQTT 5: this connection's answers to the broker's AUTH 0x18 under way, in order.
-  #answering: Promise<unknown> = DONE;
+  // MQTT 5: onAuth's answers to the broker's AUTH 0x18 on this connection.
+  readonly #steps = new AuthSteps();
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
   // workerd: the connecting request's signal while connected, which another request cannot read.
@@ -164,7 +165,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (p.reasonCode === 0) {
       // Its data (SCRAM's server-final) is the application's to verify, as a CONNACK's.
       this.#reauth!.resolve(props);
-      this.#answering = DONE; // as in connack()
+      this.#steps.end(); // as in connack()
       return void (this.#reauth = null);
     }
     // The exchange it belongs to (the CONNECT's, or a re-authentication): once the broker has
@@ -175,25 +176,17 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
     const giveUp = (why: string, cause: unknown) =>
       live() && this.#close(authFailed(why, cause), 0x80, ch!);
-    // One step at a time: a challenge that comes before the last is answered waits for that
-    // answer (onAuth never runs twice at once, its answers never go swapped).
-    this.#answering = this.#answering
-      .then(() =>
-        live()
-          ? onAuth({
-            reasonCode: p.reasonCode,
-            authenticationMethod: props.authenticationMethod,
-            authenticationData: props.authenticationData,
-          })
-          : undefined
-      )
-      .then((data) => {
-        if (!live()) return;
-        const wrong = notAnAnswer(data);
-        if (wrong) return giveUp(wrong, new TypeError(wrong));
-        this.writer.write(this.#auth(0x18, method, data, "answer the broker's AUTH"));
-      }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
-      .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));
+    this.#steps.ask(
+      onAuth,
+      {
+        reasonCode: p.reasonCode,
+        authenticationMethod: props.authenticationMethod,
+        authenticationData: props.authenticationData,
+      },
+      live,
+      (data) => this.writer.write(this.#auth(0x18, method, data, "answer the broker's AUTH")),
+      giveUp,
+    );
   }
 
   /** Our AUTH, within the broker's Maximum Packet Size (else a RangeError saying we cannot `what`). */
@@ -250,8 +243,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed(this.core);
     this.#connack?.resolve(packet);
     this.#connack = null;
-    // The exchange is over: an onAuth still working answers nothing, nor holds up a later one.
-    this.#answering = DONE;
+    this.#steps.end(); // the exchange is over
   }
 
   /**
@@ -305,7 +297,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       ch = channel(pair);
       this.#ch = ch;
       this.#closeError = null;
-      this.#answering = DONE; // not behind an onAuth of the last connection that never settled
+      this.#steps.end(); // not behind an onAuth of the last connection that never settled
       this.writer.attach(ch);
       this.core.start(clean);
       this.#framer = ch.framer = new Framer(
