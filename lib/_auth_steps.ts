@@ -12,6 +12,16 @@ const DONE: Promise<unknown> = Promise.resolve();
 export class AuthSteps {
   // The answers under way, each after the one before; DONE when none.
   #chain: Promise<unknown> = DONE;
+  // A challenge of the exchange under way has no answer yet.
+  #waiting = false;
+
+  /**
+   * What the error of an exchange that timed out adds while `onAuth` has not
+   * answered (else nothing): without it, "no CONNACK" blames the broker.
+   */
+  get unanswered(): string {
+    return this.#waiting ? ": onAuth had not answered the broker's AUTH" : "";
+  }
 
   /**
    * The exchange is over (or a connection starts): an `onAuth` still
@@ -19,6 +29,7 @@ export class AuthSteps {
    */
   end(): void {
     this.#chain = DONE;
+    this.#waiting = false;
   }
 
   /**
@@ -37,7 +48,8 @@ export class AuthSteps {
     send: (data: Uint8Array) => void,
     giveUp: (why: string, cause: unknown) => void,
   ): void {
-    this.#chain = this.#chain
+    this.#waiting = true;
+    const step: Promise<unknown> = this.#chain = this.#chain
       .then(() => live() ? onAuth(challenge) : undefined)
       .then((data) => {
         if (!live()) return;
@@ -45,6 +57,8 @@ export class AuthSteps {
         if (wrong) return giveUp(wrong, new TypeError(wrong));
         send(data!);
       }, (e) => giveUp(`onAuth threw ${e?.message ?? e}`, e))
-      .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e));
+      .catch((e) => giveUp(`its AUTH cannot be sent: ${e?.message ?? e}`, e))
+      // Answered, or given up: unless another challenge came meanwhile.
+      .then(() => this.#waiting &&= this.#chain !== step);
   }
 }

@@ -213,7 +213,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const ms = this.#config.connectTimeout, ch = this.#ch!;
     await answerWithin(done, written, ms, this.core);
     if (this.#reauth === mine) {
-      const why = `Re-authentication failed: not ended within ${ms} ms (connectTimeout)`;
+      const why =
+        `Re-authentication failed: not ended within ${ms} ms (connectTimeout)${this.#steps.unanswered}`;
       this.#close(new MQTTConnectionError(why), 0x80, ch);
     }
     return await done;
@@ -281,7 +282,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
             new MQTTConnectionError(
               `Connection to ${where} timed out: ${
                 ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
-              } within ${this.#config.connectTimeout} ms`,
+              } within ${this.#config.connectTimeout} ms${this.#steps.unanswered}`,
             ),
           ));
         // One listener on a signal that many clients' connect() share (Node warns past 10).

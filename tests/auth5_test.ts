@@ -1101,3 +1101,37 @@ test(
   },
   TIMEOUT,
 );
+
+// "no CONNACK within N ms" alone blamed the broker, which was waiting for onAuth's answer.
+for (const who of ["onAuth never settles", "the broker never answers"]) {
+  test(
+    `the connect timeout while ${who}: the error ${
+      who.startsWith("onAuth") ? "says onAuth had not answered" : "blames no onAuth"
+    }`,
+    async () => {
+      await withHostileBroker(async (peer) => {
+        await peer.expect("connect");
+        await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+        await peer.clientClosed;
+      }, async (broker) => {
+        const client = authClient(
+          broker,
+          who.startsWith("onAuth") ? () => new Promise<Uint8Array>(() => {}) : scram([]),
+          { connectTimeout: 300 },
+        );
+        await assert.rejects(client.connect(), (e: unknown) => {
+          assert.ok(e instanceof MQTTConnectionError, String(e));
+          assert.match(
+            e.message,
+            who.startsWith("onAuth")
+              ? /timed out: no CONNACK within 300 ms: onAuth had not answered the broker's AUTH$/
+              : /timed out: no CONNACK within 300 ms$/,
+          );
+          return true;
+        });
+        await broker.peers[0].clientClosed;
+      });
+    },
+    TIMEOUT,
+  );
+}
