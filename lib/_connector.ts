@@ -5,12 +5,8 @@ import { encodeConnect } from "./codec/connect.ts";
 import type { Will } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { Connection } from "./_connection.ts";
-import {
-  type ClientConfig,
-  CREDENTIAL_FAILURES,
-  credentials,
-  type DisconnectOptions,
-} from "./options.ts";
+import type { ClientConfig, DisconnectOptions } from "./options.ts";
+import { CREDENTIAL_FAILURES, credentials } from "./_credentials.ts";
 import type { ConnackPacket } from "./codec/packet.ts";
 import { checkDisconnect } from "./_checks.ts";
 import { checkStore } from "./_store_check.ts";
