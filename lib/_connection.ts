@@ -178,11 +178,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       live() && this.#close(authFailed(why, cause), 0x80, ch!);
     this.#steps.ask(
       onAuth,
-      {
-        reasonCode: p.reasonCode,
-        authenticationMethod: props.authenticationMethod,
-        authenticationData: props.authenticationData,
-      },
+      // What it carries, as it came: an AUTH has no property but AuthChallenge's (the decoder).
+      { reasonCode: p.reasonCode, ...props },
       live,
       (data) => this.writer.write(this.#auth(0x18, method, data, "answer the broker's AUTH")),
       giveUp,

@@ -105,7 +105,10 @@ export interface Connack {
   properties: ConnackProperties;
 }
 
-/** MQTT 5 enhanced authentication: one step the broker asked for (AUTH, reason 0x18). */
+/**
+ * MQTT 5 enhanced authentication: one step the broker asked for (AUTH, reason
+ * 0x18), with the properties its AUTH carried; one it left out is absent.
+ */
 export interface AuthChallenge {
   /** 0x18, continue authentication. */
   reasonCode: number;
@@ -113,6 +116,10 @@ export interface AuthChallenge {
   authenticationMethod?: string;
   /** The broker's data for this step. */
   authenticationData?: Uint8Array;
+  /** What the broker said of this step (for a human, not to be parsed), when it said something. */
+  reasonString?: string;
+  /** The broker's User Properties of this step, `[name, value]` pairs in order, when it sent some. */
+  userProperties?: UserProperty[];
 }
 
 /** MQTT 5: answers the broker's AUTH challenge with the data for the next step. */

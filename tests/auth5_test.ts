@@ -1102,6 +1102,42 @@ test(
   TIMEOUT,
 );
 
+test(
+  "onAuth gets the Reason String and User Properties of the broker's AUTH when it sent them",
+  async () => {
+    const seen: AuthChallenge[] = [];
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: {
+          authenticationMethod: METHOD,
+          authenticationData: bytes("r=c1s1,s=salt,i=4096"),
+          reasonString: "server-first",
+          userProperties: [["step", "1"], ["step", "again"]],
+        },
+      });
+      await expectAuth(peer);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = authClient(broker, scram(seen));
+      await client.connect();
+      assert.deepEqual(seen, [{
+        reasonCode: 0x18,
+        authenticationMethod: METHOD,
+        authenticationData: bytes("r=c1s1,s=salt,i=4096"),
+        reasonString: "server-first",
+        userProperties: [["step", "1"], ["step", "again"]],
+      }]);
+      await client.disconnect();
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
 // "no CONNACK within N ms" alone blamed the broker, which was waiting for onAuth's answer.
 for (const who of ["onAuth never settles", "the broker never answers"]) {
   test(
