@@ -204,7 +204,9 @@ export class Connector {
       const cancel = timeLimit(ms, () => {
         end();
         const error = new MQTTConnectionError(
-          `Connection attempt timed out: the user or password function did not settle within ${ms} ms (connectTimeout)`,
+          `Connection attempt timed out: the user${
+            this.#config.authenticationData ? ", password or authenticationData" : " or password"
+          } function did not settle within ${ms} ms (connectTimeout)`,
         );
         // The client's own, as what the function throws: no other server would change it (no
         // failover), and the robust client asks again later, as for a function that threw.
@@ -228,7 +230,7 @@ export class Connector {
   ): Promise<ConnackPacket> {
     const c = this.#config;
     const { authenticationData, authenticationMethod } = c.connectProperties;
-    if (authenticationData !== undefined && authenticationMethod === undefined) {
+    if ((authenticationData ?? c.authenticationData) && authenticationMethod === undefined) {
       throw new TypeError(
         "Invalid CONNECT: authenticationData needs an authenticationMethod (MQTT 5.0 section 3.1.2.11.10)",
       );
@@ -244,7 +246,7 @@ export class Connector {
       given = await this.#fetch(given, signal);
       left -= performance.now() - t0;
     }
-    const { user, password } = given;
+    const { user, password, data } = given;
     // MQTT 5: umqtt's sessions in both versions, said outright (issue 15): connect(false)
     // keeps the session (0xFFFFFFFF: it never expires), connect(true) ends it with the connection.
     const expiry = c.sessionExpiryInterval ?? (clean ? 0 : 0xffffffff);
@@ -260,6 +262,8 @@ export class Connector {
       properties: c.version === 5
         ? {
           ...c.connectProperties,
+          // This attempt's, from the authenticationData function.
+          ...data && { authenticationData: data },
           // umqtt's meaning in both versions: connect(false) keeps the session.
           sessionExpiryInterval: expiry,
         }

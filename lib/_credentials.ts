@@ -1,30 +1,42 @@
-// The credentials of one connection attempt: the user name and password, at
-// once or from the user's functions, called for every attempt (rotating
-// tokens), and what those functions throw, which a later attempt may not meet.
+// The credentials of one connection attempt: the user name and password (and
+// MQTT 5's first step of enhanced authentication), at once or from the user's
+// functions, called for every attempt (rotating tokens, a SCRAM client nonce),
+// and what those functions throw, which a later attempt may not meet.
 import { checkPassword, type ClientConfig } from "./options.ts";
-import { utf8 } from "./codec/_strings.ts";
+import { typeName, utf8 } from "./codec/_strings.ts";
 
-type Credentials = { user: string | undefined; password: Uint8Array | undefined };
+type Credentials = {
+  user: string | undefined;
+  password: Uint8Array | undefined;
+  /** MQTT 5: the Authentication Data the authenticationData function gave for this attempt. */
+  data?: Uint8Array;
+};
 
-/** The user name and password for one connection attempt: at once, or once the functions answer. */
+/** The credentials of one connection attempt: at once, or once the functions answer. */
 export function credentials(c: ClientConfig): Credentials | Promise<Credentials> {
-  const { user, password } = c;
-  if (typeof user !== "function" && typeof password !== "function") return { user, password };
+  const { user, password, authenticationData: first } = c;
+  if (typeof user !== "function" && typeof password !== "function" && !first) {
+    return { user, password };
+  }
   return (async () => {
     let u = user;
     if (typeof u === "function") {
       u = await fetched(u);
-      if (typeof u !== "string") {
-        throw new TypeError(`Invalid user: the user function returned ${typeof u}, not a string`);
-      }
+      if (typeof u !== "string") throw returned("user", u, "a string");
       utf8(u, "user");
     }
-    return {
-      user: u,
-      password: typeof password === "function" ? checkPassword(await fetched(password)) : password,
-    };
+    const pass = typeof password === "function" ? checkPassword(await fetched(password)) : password;
+    const data = first && await fetched(first);
+    if (first && !(data instanceof Uint8Array)) {
+      throw returned("authenticationData", data, "a Uint8Array");
+    }
+    return { user: u, password: pass, data };
   })();
 }
+
+/** The error for what the `name` function returned, `v`, that is not `expected`. */
+const returned = (name: string, v: unknown, expected: string) =>
+  new TypeError(`Invalid ${name}: the ${name} function returned ${typeName(v)}, not ${expected}`);
 
 /**
  * Errors thrown by the user's credential functions (a token service that

@@ -194,8 +194,13 @@ export interface MQTTClientOptions {
   userProperties?: UserProperty[] | undefined;
   /** Enhanced authentication: the method's name (e.g. `"SCRAM-SHA-256"`). */
   authenticationMethod?: string | undefined;
-  /** Enhanced authentication: the first step's data (copied: the caller may wipe its buffer). */
-  authenticationData?: Uint8Array | undefined;
+  /**
+   * Enhanced authentication: the first step's data (copied: the caller may
+   * wipe its buffer); or a function called on every connection attempt for
+   * that attempt's (a SCRAM client-first with a new nonce: the same bytes on
+   * every reconnect would reuse it), as `password`'s is.
+   */
+  authenticationData?: Uint8Array | Credential<Uint8Array> | undefined;
   /**
    * Enhanced authentication: answers each challenge (AUTH 0x18) of the broker. One that throws,
    * or answers what is not a `Uint8Array`, fails the connection as the client's own failure: the
@@ -315,6 +320,8 @@ export interface ClientConfig {
   servers: Endpoint[];
   user: string | Credential<string> | undefined;
   password: Uint8Array | Credential<string | Uint8Array> | undefined;
+  /** MQTT 5: the function giving each attempt's Authentication Data (bytes: connectProperties). */
+  authenticationData: Credential<Uint8Array> | undefined;
   keepalive: number;
   ssl_params: SslParams;
   transport: Transport | undefined;
@@ -509,7 +516,8 @@ export function clientConfig(
   if (o.onAuth !== undefined && typeof o.onAuth !== "function") {
     throw invalid("onAuth", o.onAuth, "a function");
   }
-  const first = o.authenticationData;
+  // A function gives each attempt's (_credentials.ts); bytes are copied, as the password.
+  const first = o.authenticationData, asked = typeof first === "function" ? first : undefined;
   const receiveMaximum = o.receiveMaximum ?? 65535;
   const topicAliasMaximum = o.topicAliasMaximum ?? 0;
   // 3.1.1 sends none: every such client shares one empty object.
@@ -521,8 +529,10 @@ export function clientConfig(
     requestProblemInformation: o.requestProblemInformation === false ? false : undefined,
     userProperties: o.userProperties,
     authenticationMethod: o.authenticationMethod,
-    // Copied, as the password (the codec refuses what is not bytes).
-    authenticationData: first instanceof Uint8Array ? first.slice() : first,
+    // The codec refuses what is neither bytes nor a function.
+    authenticationData: first instanceof Uint8Array
+      ? first.slice()
+      : (asked ? undefined : first) as Uint8Array | undefined,
   };
   if (version === 5) {
     // The codec checks each value's type and range, naming the property.
@@ -544,6 +554,7 @@ export function clientConfig(
     servers,
     user,
     password,
+    authenticationData: asked,
     keepalive,
     ssl_params: sp,
     transport: o.transport,

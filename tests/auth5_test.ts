@@ -1171,3 +1171,61 @@ for (const who of ["onAuth never settles", "the broker never answers"]) {
     TIMEOUT,
   );
 }
+
+// A static first step repeats itself on every connection: for SCRAM, the client nonce.
+test(
+  "authenticationData given as a function is asked on each attempt: the robust client's reconnect sends a new first step, and onAuth answers for it",
+  async () => {
+    const firsts: (string | undefined)[] = [];
+    await withHostileBroker(async (peer) => {
+      const connect = await peer.expect("connect");
+      const first = text(connect.properties?.authenticationData);
+      firsts.push(first);
+      const nonce = first?.split("r=")[1];
+      await peer.write(challenge(`r=${nonce}s,s=salt,i=4096`));
+      assert.equal((await expectAuth(peer)).data, `c=biws,r=${nonce}s,p=proof`);
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      if (firsts.length === 1) peer.end(); // lost: the client reconnects
+      else await peer.expect("disconnect");
+      await peer.clientClosed;
+    }, async (broker) => {
+      let n = 0;
+      const client = new RobustClient(uniqueId("auth"), broker.url, {
+        protocolVersion: 5,
+        authenticationMethod: METHOD,
+        // Each attempt's own client nonce.
+        authenticationData: () => Promise.resolve(bytes(`n,,n=user,r=nonce${++n}`)),
+        onAuth: scram([]),
+      });
+      client.DELAY = 0;
+      const again = new Promise((r) => client.addEventListener("connected", r));
+      await client.connect();
+      await again; // the first connection's
+      const reconnected = new Promise((r) => client.addEventListener("connected", r));
+      await reconnected;
+      assert.deepEqual(firsts, ["n,,n=user,r=nonce1", "n,,n=user,r=nonce2"]);
+      await client.disconnect();
+      await broker.peers[1].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
+test(
+  "an authenticationData function that answers no bytes: connect() rejects naming it, before any connection",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.clientClosed;
+    }, async (broker) => {
+      const client = authClient(broker, scram([]), {
+        authenticationData: (() => "n,,n=user") as unknown as () => Uint8Array,
+      });
+      await assert.rejects(
+        client.connect(),
+        /^TypeError: Invalid authenticationData: the authenticationData function returned string, not a Uint8Array$/,
+      );
+      assert.equal(broker.peers.length, 0);
+    });
+  },
+  TIMEOUT,
+);
