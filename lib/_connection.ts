@@ -119,9 +119,13 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     this.#teardown(error, ch);
   }
 
-  /** The keepalive found the connection dead. */
+  /**
+   * The keepalive found the connection dead. One already ending under its
+   * DISCONNECT (disconnect()'s, or #close's over a protocol error) ends as it
+   * would have had the wait for that DISCONNECT run out: with why it was ending.
+   */
   dead(error: MQTTConnectionError): void {
-    this.#teardown(error);
+    this.#teardown(this.writer.sealed && this.#closeError || error);
   }
 
   /** Hands a received message to the inbox (the protocol state's output). */

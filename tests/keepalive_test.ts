@@ -614,3 +614,74 @@ test(
   },
   { timeout: 15_000 },
 );
+
+/**
+ * A raw broker: CONNACK (MQTT 5's with `v5`), then it reads nothing more: the client's writes back
+ * up. It writes `later` 100 ms after.
+ */
+async function deafBroker(v5 = false, later?: Uint8Array) {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+    s.once("data", () => {
+      s.write(
+        v5 ? Uint8Array.of(0x20, 0x03, 0x00, 0x00, 0x00) : Uint8Array.of(0x20, 0x02, 0x00, 0x00),
+      );
+      s.pause();
+      if (later) setTimeout(() => s.destroyed || s.write(later), 100);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// disconnect() waits a bounded time (2 s) for its DISCONNECT to go out, as MQTT 5 does for the one
+// that answers a broker's protocol error; a keepalive that found the stuck connection dead meanwhile
+// ended it with "Connection dead: …", as if it had been lost for no other reason.
+for (const why of ["disconnect()", "a protocol error of the broker (MQTT 5)"]) {
+  test(
+    `${why} while a write is stuck: a keepalive verdict during the wait for its DISCONNECT keeps why it ended`,
+    async () => {
+      const v5 = why !== "disconnect()";
+      // A packet of reserved type 0: malformed (MQTT-2.2.1).
+      const broker = await deafBroker(v5, v5 ? Uint8Array.of(0x00, 0x00) : undefined);
+      const c = new MQTTClient(uniqueId("deaf"), broker.url, {
+        keepalive: 1,
+        protocolVersion: v5 ? 5 : 4,
+      });
+      try {
+        const ended = new Promise<Error>((resolve) =>
+          c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+            once: true,
+          })
+        );
+        await c.connect();
+        // 64 MB: more than the loopback socket buffers take, so the write stalls.
+        const big = c.publish("big", new Uint8Array(64 * 1024 * 1024)).catch((e) => e);
+        // The write is under way; the keepalive finds the connection dead within the wait.
+        await sleep(50);
+        if (!v5) await c.disconnect();
+        const error = await ended;
+        const expected = v5
+          ? /^Connection closed: the broker broke the protocol: /
+          : /^Disconnected: disconnect\(\) was called$/;
+        assert.match(error.message, expected);
+        const rejected = await big;
+        assert.ok(rejected instanceof MQTTConnectionError, String(rejected));
+        assert.match(rejected.message, expected);
+      } finally {
+        await c.disconnect();
+        await broker.close();
+      }
+    },
+    { timeout: 15_000 },
+  );
+}
