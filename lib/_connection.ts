@@ -283,7 +283,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
             new MQTTConnectionError(
               `Connection to ${where} timed out: ${
                 ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
-              } within ${this.#config.connectTimeout} ms${this.#steps.unanswered}`,
+              } within ${this.#config.connectTimeout} ms${ch ? this.#steps.unanswered : ""}`,
             ),
           ));
         // One listener on a signal that many clients' connect() share (Node warns past 10).

@@ -19,6 +19,7 @@ import {
 } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { connectNode } from "../lib/transports/node.ts";
 
 const TIMEOUT = { timeout: 20_000 };
 const METHOD = "SCRAM-SHA-256";
@@ -1171,6 +1172,39 @@ for (const who of ["onAuth never settles", "the broker never answers"]) {
     TIMEOUT,
   );
 }
+
+// The hint is of the attempt that timed out: an onAuth left unanswered on an earlier connection
+// (ended by the broker) says nothing of a later attempt whose transport never opened.
+test(
+  "an onAuth left unanswered on an earlier connection: a later attempt that never opens is not blamed on it",
+  async () => {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write(challenge("r=c1s1,s=salt,i=4096"));
+      peer.end(); // the broker gives up on the exchange
+      await peer.clientClosed;
+    }, async (broker) => {
+      let opened = 0;
+      const client = authClient(broker, () => new Promise<Uint8Array>(() => {}), {
+        connectTimeout: 300,
+        transport: () =>
+          opened++ === 0
+            ? connectNode({ hostname: broker.host, port: broker.port })
+            : new Promise(() => {}), // a handshake that never ends
+      });
+      await assert.rejects(client.connect(), /Connection closed by the broker before its CONNACK/);
+      await assert.rejects(client.connect(), (e: unknown) => {
+        assert.ok(e instanceof MQTTConnectionError, String(e));
+        assert.match(
+          e.message,
+          /timed out: not open \(TCP, TLS or WebSocket handshake\) within 300 ms$/,
+        );
+        return true;
+      });
+    });
+  },
+  TIMEOUT,
+);
 
 // A static first step repeats itself on every connection: for SCRAM, the client nonce.
 test(
