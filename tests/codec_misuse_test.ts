@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { encodeConnect } from "../lib/codec/connect.ts";
 import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
+import { encodeAck, encodePublish } from "../lib/codec/publish.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import { assertArgError } from "./_codec.ts";
@@ -118,4 +119,21 @@ test("decodePacket, decodeFromBroker: a body not a Uint8Array, a byte1 not a byt
       );
     }
   }
+});
+
+test("the per-packet encoders leave MQTT 5.0 fields out at version 4, as the codec's module doc says; encode() refuses them", () => {
+  const refused = { type: "puback", packetId: 1, reasonCode: 0x87 } as const;
+  assert.deepEqual([...encodeAck(refused)], [0x40, 0x02, 0x00, 0x01]);
+  assertArgError(() => encode(refused), TypeError, "reasonCode");
+  const publish = {
+    type: "publish",
+    topic: "a",
+    payload: Uint8Array.of(0),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { contentType: "x" },
+  } as const;
+  assert.deepEqual([...encodePublish(publish)], [0x30, 0x04, 0x00, 0x01, 0x61, 0x00]);
+  assertArgError(() => encode(publish), TypeError, "properties");
 });

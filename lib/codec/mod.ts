@@ -9,6 +9,14 @@
  * packets with properties, reason codes, subscription options, and AUTH.
  * Malformed bytes raise {@linkcode MQTTProtocolError} naming the rule broken.
  *
+ * {@linkcode encode} refuses an MQTT 5.0 field (properties, a reason code,
+ * subscription options, AUTH) at version 4. The per-packet encoders it
+ * calls (`encodePublish`, `encodeAck`, `encodeConnack`, `encodeSubscribe`,
+ * `encodeSuback`…) do not: they write what the version has and leave the
+ * rest out, so `encodeAck({ type: "puback", packetId: 1, reasonCode: 0x87 })`
+ * is a plain MQTT 3.1.1 PUBACK. Use `encode` unless the packet already fits
+ * its version.
+ *
  * @example Encode a PUBLISH and decode it again, one byte at a time
  * ```ts
  * import { encode, PacketDecoder } from "@umqtt/umqtt/codec";
