@@ -69,6 +69,8 @@ export class Inbox {
   // its clock started (0: no run; -1: not yet), and #took when it began.
   #runSince = 0;
   #runFrom = 0;
+  // The timer turn a long run waits for: messages taken meanwhile are handed out after it, in order.
+  #turning: Promise<void> | null = null;
 
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
@@ -153,7 +155,11 @@ export class Inbox {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const queued = this.#take();
     if (!queued) {
-      return this.#wait(signal, "wait_msg").then((q) => this.#handle(q, callback));
+      return this.#wait(signal, "wait_msg").then((q) =>
+        this.#turning
+          ? this.#turning.then(() => this.#handle(q, callback))
+          : this.#handle(q, callback)
+      );
     }
     return this.#settle(queued, callback);
   }
@@ -196,19 +202,25 @@ export class Inbox {
    */
   next(signal: AbortSignal | undefined): Incoming | Promise<Incoming | undefined> {
     const queued = this.#take();
-    if (queued) return this.#runLong() ? this.#turn().then(() => queued) : queued;
-    return this.#wait(signal, "iterate messages").catch((e) => {
-      if (this.#link.userClosed && e instanceof MQTTConnectionError) return undefined;
-      throw e;
-    });
+    if (queued) return this.#turning || this.#runLong() ? this.#turn().then(() => queued) : queued;
+    return this.#wait(signal, "iterate messages").then(
+      (q) => this.#turning ? this.#turning.then(() => q) : q,
+      (e) => {
+        if (this.#link.userClosed && e instanceof MQTTConnectionError) return undefined;
+        throw e;
+      },
+    );
   }
 
   /**
    * `#handle` of a queued message, as one promise: settled at once unless the
-   * callback waits, or the run of hand-outs is long (after a timer turn then).
+   * callback waits, or the run of hand-outs is long (after a timer turn then,
+   * as every message taken until that turn has passed).
    */
   #settle(queued: Incoming, callback: MessageCallback | undefined): Promise<Message> {
-    if (this.#runLong()) return this.#turn().then(() => this.#handle(queued, callback));
+    if (this.#turning || this.#runLong()) {
+      return this.#turn().then(() => this.#handle(queued, callback));
+    }
     try {
       return Promise.resolve(this.#handle(queued, callback));
     } catch (e) {
@@ -323,10 +335,16 @@ export class Inbox {
     return now - this.#runSince > RUN_MS;
   }
 
-  /** A timer turn, after which a new run begins. */
-  async #turn(): Promise<void> {
-    await timerTurn();
-    this.#runSince = 0;
+  /**
+   * A timer turn, after which a new run begins: one for all the calls made
+   * until it has passed, so that each message is handed out after those
+   * taken before it (their callbacks in the order the messages came).
+   */
+  #turn(): Promise<void> {
+    return this.#turning ??= timerTurn().then(() => {
+      this.#turning = null;
+      this.#runSince = 0;
+    });
   }
 
   /** The next message to arrive, for callers served in call order. */

@@ -407,3 +407,38 @@ test("a full queue drops its oldest QoS 0 message without moving the QoS 1 messa
   // A few slots a drop, not the QoS 1 backlog's length (about 2 × 10^8 in all).
   assert.ok(moved < 50 * pairs, `${moved} slots moved for ${pairs - 500} drops`);
 });
+
+for (
+  const [way, call] of [
+    ["wait_msg", (inbox: Inbox, each: (t: string) => void) => inbox.receive(undefined, each)],
+    ["check_msg", (inbox: Inbox, each: (t: string) => void) => inbox.check(each)],
+  ] as const
+) {
+  test(`${way}: concurrent calls over a long backlog handle the messages in the order they came`, async () => {
+    // A call that takes a message after the run of hand-outs lasted too long
+    // hands it out after a timer turn: the calls made meanwhile must wait for
+    // that turn too, or their messages are handled first, and a message
+    // pushed to a call waiting meanwhile as well.
+    const { inbox, log, push } = setup(1000);
+    const n = 200;
+    for (let i = 0; i < n; i++) push(`m${i}`);
+    const handled: string[] = [];
+    const resolved: string[] = [];
+    const calls = [];
+    for (let i = 0; i <= n; i++) {
+      const p = call(inbox, (t) => (busy(1), handled.push(t)));
+      calls.push(p.then((m) => void resolved.push(m?.topic ?? "none")));
+    }
+    push(`m${n}`); // to the last call, waiting (wait_msg) or handed out after a turn (check_msg)
+    await Promise.all(calls);
+    const came = Array.from({ length: n + 1 }, (_, i) => `m${i}`);
+    const got = way === "wait_msg" ? came : came.slice(0, n);
+    assert.deepEqual(handled, got, "the callback ran in arrival order");
+    assert.deepEqual(
+      resolved.filter((t) => t !== "none"),
+      got,
+      "the calls resolved in arrival order",
+    );
+    assert.deepEqual(log, got.map((t) => `ack ${t}`));
+  });
+}
