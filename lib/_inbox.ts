@@ -434,7 +434,8 @@ class Messages implements AsyncGenerator<Message, void, undefined> {
 
   #next(): Promise<IteratorResult<Message, void>> {
     this.#waits = false;
-    this.#release();
+    const failed = this.#release();
+    if (failed) return failed;
     if (this.#done) return Promise.resolve(DONE);
     const signal = this.#signal;
     if (signal?.aborted) return this.#end(signal.reason, true);
@@ -446,9 +447,8 @@ class Messages implements AsyncGenerator<Message, void, undefined> {
 
   /** The iteration ends: the message handed out is acknowledged; rejects with `error` if thrown. */
   #end(error?: unknown, thrown = false): Promise<IteratorResult<Message, void>> {
-    this.#release();
     this.#done = true;
-    return thrown ? Promise.reject(error) : Promise.resolve(DONE);
+    return this.#release() ?? (thrown ? Promise.reject(error) : Promise.resolve(DONE));
   }
 
   #hold(q: Incoming): IteratorResult<Message, void> {
@@ -456,11 +456,18 @@ class Messages implements AsyncGenerator<Message, void, undefined> {
     return { value: message(q), done: false };
   }
 
-  #release(): void {
+  /**
+   * Acknowledges the message handed out last. An acknowledgement that throws
+   * (a session store's failed save) ends the iteration: the rejection to return.
+   */
+  #release(): Promise<never> | undefined {
     const q = this.#held;
-    if (q) {
-      this.#held = undefined;
-      this.#inbox.ack(q);
+    this.#held = undefined;
+    try {
+      if (q) this.#inbox.ack(q);
+    } catch (e) {
+      this.#done = true;
+      return Promise.reject(e);
     }
   }
 

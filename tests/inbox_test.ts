@@ -442,3 +442,50 @@ for (
     assert.deepEqual(log, got.map((t) => `ack ${t}`));
   });
 }
+
+test("messages(): an acknowledgement that throws (a failing session store) rejects next() and return(), and ends the loop", async () => {
+  // An async iterator's methods return promises: `it.next().catch(…)` must
+  // see the error, and the loop ends with it, as a generator whose `finally`
+  // threw would, rather than go on handing out messages after return().
+  for (const method of ["next", "return"] as const) {
+    const log: string[] = [];
+    let failing = false;
+    const inbox = new Inbox(100, {
+      core: {
+        ack: (m: Incoming) => {
+          if (failing) throw new Error("disk full");
+          log.push(`ack ${m.packet.topic}`);
+        },
+        unhandled: (m: Incoming) => void log.push(`unhandled ${m.packet.topic}`),
+      },
+      closed: () => null,
+      userClosed: false,
+    });
+    for (const t of ["a", "b"]) {
+      inbox.push({
+        packet: {
+          type: "publish",
+          topic: t,
+          payload: new Uint8Array(0),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: 1,
+        },
+        generation: 1,
+        session: 1,
+        seq: 0,
+      });
+    }
+    const it = inbox.messages(undefined);
+    assert.equal(topic(await it.next()), "a");
+    failing = true;
+    let call: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => void (call = it[method]()), `${method}() throws synchronously`);
+    await assert.rejects(call!, /disk full/);
+    failing = false;
+    assert.equal(topic(await it.next()), "done", `after ${method}() failed`);
+    assert.deepEqual(log, ["unhandled a"]);
+    assert.equal((await inbox.check())?.topic, "b", "b stays queued for another consumer");
+  }
+});
