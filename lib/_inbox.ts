@@ -24,6 +24,8 @@ export interface InboxLink {
 // client carries no empty array or set.
 const NONE: never[] = [];
 const NO_WAITERS = new Fifo<never>();
+// When each queued QoS 1 message with a Message Expiry Interval came (see `expired`).
+const ARRIVED = new WeakMap<Incoming, number>();
 
 /**
  * How long (ms) queued messages are handed out one after another before the
@@ -50,6 +52,8 @@ export class Inbox {
   callback: MessageCallback | undefined;
   readonly #max: number;
   readonly #link: InboxLink;
+  // MQTT 5: a message may carry a Message Expiry Interval.
+  readonly #v5: boolean;
   // Handed-out slots before #head are cleared, so that they pin nothing.
   #queue: (Incoming | undefined)[] = NONE;
   #head = 0;
@@ -75,10 +79,12 @@ export class Inbox {
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
    * @param link The protocol state, for acknowledgements, and the connection's state.
+   * @param v5 Whether the connection speaks MQTT 5.
    */
-  constructor(max: number, link: InboxLink) {
+  constructor(max: number, link: InboxLink, v5 = false) {
     this.#max = max;
     this.#link = link;
+    this.#v5 = v5;
   }
 
   /** A message arrived: to the oldest waiter, else into the queue. */
@@ -107,6 +113,10 @@ export class Inbox {
         this.#queue = queue.filter((q) => q);
         this.#head = this.#zeroFrom = this.#holes = 0;
       }
+    }
+    const p = this.#v5 ? message.packet : undefined;
+    if (p?.qos === 1 && p.properties!.messageExpiryInterval) {
+      ARRIVED.set(message, performance.now());
     }
     if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
@@ -268,15 +278,20 @@ export class Inbox {
    * acknowledged, and a connection that keeps failing would pile up copies.
    * But those the broker may not send again stay, as the protocol state
    * (`core`) tells: one of a session it ended since (a clean one, an expired
-   * one), or one before a CONNECT that went unanswered.
+   * one), or one before a CONNECT that went unanswered. So do those up to
+   * the last one whose Message Expiry Interval has passed (see `expired`),
+   * in the order they came: the broker's resends of those among them that it
+   * still has then come again, with DUP set, after them.
    */
   resumed(core?: { resends(message: Incoming): boolean }): void {
     const queue = this.#queue;
     if (this.#head === queue.length) return;
+    let last = queue.length - 1;
+    for (const now = performance.now(); last >= this.#head && !expired(queue[last], now);) last--;
     let kept = this.#head;
     for (let i = this.#head; i < queue.length; i++) {
       const q = queue[i];
-      if (q && (q.packet.qos !== 1 || core?.resends(q) === false)) queue[kept++] = q;
+      if (q && (i <= last || q.packet.qos !== 1 || core?.resends(q) === false)) queue[kept++] = q;
     }
     queue.length = kept;
     this.#zeroFrom = this.#holes = 0;
@@ -484,6 +499,18 @@ class Messages implements AsyncGenerator<Message, void, undefined> {
     };
     r.then(clear, clear);
   }
+}
+
+/**
+ * Whether `q` is a QoS 1 message whose Message Expiry Interval has passed, or
+ * all but its last second (the broker counts whole seconds), by `now`: one
+ * the broker may not send again at a resume. mosquitto 2.0 sends none such,
+ * though its delivery had begun (MQTT-3.3.2-5 lets a server delete only one
+ * whose delivery had not): dropped, it was lost.
+ */
+function expired(q: Incoming | undefined, now: number): boolean {
+  const at = q && ARRIVED.get(q);
+  return at !== undefined && now - at + 1000 >= q!.packet.properties!.messageExpiryInterval! * 1000;
 }
 
 /** The message the application is handed for one received (a reply to `request()` too). */

@@ -9,6 +9,7 @@ import { MemorySessionStore, type Message, MQTTClient, type MQTTClientOptions } 
 import { encodeAck, encodePublish } from "../lib/codec/mod.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { Tap } from "./_tap.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -177,6 +178,54 @@ forEachBroker(
     await away.disconnect({ sessionExpiryInterval: 0 });
     await late.disconnect();
     await pub.disconnect();
+  },
+  V5,
+);
+
+forEachBroker(
+  "message expiry: QoS 1 messages queued when the connection was lost and expired by the resume are handed out still, in order",
+  async (broker) => {
+    // The client drops a QoS 1 message still queued at a resume, since the
+    // broker sends it again (MQTT-4.4.0-1); mosquitto does not send one whose
+    // Message Expiry Interval passed meanwhile, though its delivery had begun
+    // (MQTT-3.3.2-5 lets it delete only one whose delivery had not).
+    const u = uniqueId("msgexp");
+    const proxy = await proxyTo(broker);
+    const sub = new MQTTClient(
+      uniqueId("x5"),
+      proxy.hostname,
+      options(broker, { port: proxy.port }),
+    );
+    const pub = await client(broker);
+    try {
+      await sub.connect(false);
+      await sub.subscribe(u, 1);
+      for (
+        const [payload, messageExpiryInterval] of [["a", 3600], ["b", 1], ["c", 3600]] as const
+      ) {
+        await pub.publish(u, payload, { qos: 1, properties: { messageExpiryInterval } });
+      }
+      await sub.ping(); // its PINGRESP comes after the three: they are queued, unread
+      await offline(sub, proxy);
+      await sleep(2500); // "b" expires
+      proxy.refuse(false);
+      assert.equal(await sub.connect(false), true);
+      const got: Message[] = [];
+      while (new Set(got.map((m) => text(m.payload))).size < 3) {
+        got.push(await next(sub, `the message after ${got.map((m) => text(m.payload))}`));
+      }
+      const first = [...new Set(got.map((m) => text(m.payload)))];
+      assert.deepEqual(first, ["a", "b", "c"], "each once at least, in the order they came");
+      const seen = new Set<string>();
+      for (const m of got) {
+        assert.ok(!seen.has(text(m.payload)) || m.dup, `${text(m.payload)} again without DUP`);
+        seen.add(text(m.payload));
+      }
+    } finally {
+      await sub.disconnect({ sessionExpiryInterval: 0 }).catch(() => {});
+      await pub.disconnect();
+      await proxy.close();
+    }
   },
   V5,
 );

@@ -489,3 +489,40 @@ test("messages(): an acknowledgement that throws (a failing session store) rejec
     assert.equal((await inbox.check())?.topic, "b", "b stays queued for another consumer");
   }
 });
+
+test("resumed(), MQTT 5: QoS 1 messages up to the last whose Message Expiry Interval (about) ran out stay, in order", async () => {
+  // mosquitto sends no expired message again at a resume: dropped, it was
+  // lost. Those before it stay too, so that the order holds (the broker's
+  // resends of them come after, with DUP set); those after it go as before.
+  const inbox = new Inbox(100, {
+    core: { ack: () => {}, unhandled: () => {} },
+    closed: () => null,
+    userClosed: false,
+  }, true);
+  const cases = [["a", 1, 3600], ["b", 1, 1], ["c", 0, 1], ["d", 1, 3600], [
+    "e",
+    1,
+    undefined,
+  ]] as const;
+  for (const [topic, qos, messageExpiryInterval] of cases) {
+    inbox.push({
+      packet: {
+        type: "publish",
+        topic,
+        payload: new Uint8Array(0),
+        qos,
+        retain: false,
+        dup: false,
+        packetId: qos ? 1 : undefined,
+        properties: messageExpiryInterval ? { messageExpiryInterval } : {},
+      },
+      generation: 1,
+      session: 1,
+      seq: 0,
+    });
+  }
+  inbox.resumed(); // "b" has less than a second left: the broker may take it for expired
+  const rest = [];
+  for (let m; (m = await inbox.check());) rest.push(m.topic);
+  assert.deepEqual(rest, ["a", "b", "c"]);
+});
