@@ -34,8 +34,7 @@
 import { abortable, never, readable, sleep, watchWeakly } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
-import { endpointUrl, movesOn, referredServers, serverReferenceOf } from "./_servers.ts";
-import { UNANSWERED } from "./_servers.ts";
+import { movesOn, referredServers, serverReferenceOf, UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
@@ -44,13 +43,10 @@ import { credentialFailure } from "./_credentials.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
+import { reconnecting, ReconnectOnce } from "./_reconnects.ts";
 import { disposable } from "./_inbox.ts";
 import { Subscriptions } from "./_renew.ts";
-import type {
-  ReconnectingDetail,
-  RobustClientEventMap as Events,
-  RobustClientOptions,
-} from "./_robust_options.ts";
+import type { RobustClientEventMap as Events, RobustClientOptions } from "./_robust_options.ts";
 import type { ListenerArgs } from "./_events.ts";
 import type { SslParams } from "./transports/types.ts";
 
@@ -132,6 +128,7 @@ export class MQTTClient extends SimpleClient {
   #closed = false;
   #leaving: Promise<void> | null = null; // disconnect() while it runs
   #reconnecting: Promise<boolean> | null = null;
+  readonly #once = new ReconnectOnce(this, MQTTClient.prototype.reconnect, () => this.#losses);
   // The application's connect() while it runs (not while it waits for a reconnect).
   #appConnecting: Promise<boolean> | null = null;
   // The reconnect loop's attempt under way (connect, then renew), and its wait before one.
@@ -191,7 +188,7 @@ export class MQTTClient extends SimpleClient {
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
     // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
     this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
-    this.#offline = new Offline(o, { reconnect: () => this.reconnect(), online: this.#online });
+    this.#offline = new Offline(o, { reconnect: () => this.#once.call(), online: this.#online });
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw v5Only(["followServerReference"]);
@@ -214,7 +211,7 @@ export class MQTTClient extends SimpleClient {
         // Not into the connection's teardown or a keepalive timer: the reconnect ends with it.
         this.#hookFailed = { error: e };
       }
-      void this.reconnect().catch(noop);
+      void this.#once.call().catch(noop);
     };
     // publish, subscribe, unsubscribe and wait_msg (their arguments checked there) run through
     // #ride; an unsubscribe() made offline, or cut off, is left out of renewals (Subscriptions).
@@ -229,7 +226,7 @@ export class MQTTClient extends SimpleClient {
     // with publishes to resend: renewed subscriptions go first, or the resends reach none that a
     // broker without the session has; after one cut short so (a 3.1.1 broker's reset), first.
     h.accepted = (present, resending, clean) => {
-      const attempt = this.#attempt ?? (clean || !this.#reconnecting ? null : this.#appConnecting);
+      const attempt = this.#attempt ?? (clean || !this.#looping ? null : this.#appConnecting);
       if (attempt && !present) this.#renewOwed = true;
       if (!attempt || !resending || this.#cutShort) return;
       (this.#renewing = this.#renew())?.catch(noop);
@@ -330,7 +327,7 @@ export class MQTTClient extends SimpleClient {
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
     // The reconnect loop waits for it rather than collide; connect(false) is then its attempt.
     const given = super.connect(clean_session, options);
-    const connecting = !clean && this.#reconnecting ? this.#attemptTo(given) : given;
+    const connecting = !clean && this.#looping ? this.#attemptTo(given) : given;
     this.#appConnecting = connecting;
     // A reconnect loop between attempts wakes, and waits for this one.
     this.#nap?.abort();
@@ -348,7 +345,8 @@ export class MQTTClient extends SimpleClient {
    * from the server that worked last, each attempt announced by a
    * `reconnecting` event and preceded by `delay(i)`; renews every
    * subscription when the broker reports no session. Concurrent calls share
-   * one attempt. Resolves at once when connected.
+   * one attempt. Resolves at once when connected. An override (umqtt.robust's
+   * README advises one) is what the client calls, one call at a time.
    *
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused the client itself (bad
@@ -380,6 +378,10 @@ export class MQTTClient extends SimpleClient {
     })();
   }
 
+  get #looping(): Promise<boolean> | null { // (an override's too: see lib/_reconnects.ts)
+    return this.#reconnecting ?? this.#once.running;
+  }
+
   async #reconnect(): Promise<boolean> {
     // An application connect() under way: a call made meanwhile waits for it, not for a backoff.
     const app = this.#appConnecting;
@@ -399,16 +401,7 @@ export class MQTTClient extends SimpleClient {
         // disconnect() ends an overridden delay() too, which cannot see #stop; so does an
         // application connect() (a listener's, even), which this loop then waits for.
         const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
-        this.dispatchEvent(
-          new CustomEvent<ReconnectingDetail>("reconnecting", {
-            detail: {
-              attempt,
-              delay: this.#plannedDelay,
-              error: this.#lastError,
-              server: endpointUrl(servers[k]),
-            },
-          }),
-        );
+        this.dispatchEvent(reconnecting(attempt, this.#plannedDelay, this.#lastError, servers[k]));
         await abortable(abortable(this.delay(attempt), stop), nap)
           .catch((e) => stop.aborted || nap.aborted || Promise.reject(e));
         this.#nap = null;
@@ -538,7 +531,7 @@ export class MQTTClient extends SimpleClient {
         if (!this.#lost(e) || left === 1) throw e;
         this.log(false, e);
       }
-      await this.reconnect();
+      await this.#once.call();
     }
   }
 
@@ -563,7 +556,7 @@ export class MQTTClient extends SimpleClient {
         this.log(false, e);
       }
       try {
-        await abortable(this.reconnect(), options.signal);
+        await abortable(this.#once.call(), options.signal);
       } catch (e) {
         // disconnect() during the outage: the iteration ends, as documented.
         if (this.#closed && e instanceof MQTTConnectionError) return;

@@ -529,3 +529,78 @@ forEachBroker(
     }
   },
 );
+
+// umqtt.robust's README: "any realistic application would inherit
+// umqtt.robust.MQTTClient class and override delay() and reconnect()". Ported
+// so, the client called the override from every call waiting for the
+// connection at once: their connect(False)s collided ("already connected or
+// connecting"), the publishes rejected with that TypeError (a loop catching
+// every error spun on it for ever), and the subscriptions were not renewed.
+test(
+  "a subclass overriding reconnect(), as umqtt.robust advises: run once at a time, nothing lost",
+  async () => {
+    const broker = await startMosquitto(); // no persistence: the restart forgets the session
+    const TOPIC = uniqueId("led");
+    // class MyClient(umqtt.robust.MQTTClient):
+    //     def reconnect(self):
+    //         i = 0
+    //         while 1:
+    //             try:
+    //                 return self.connect(False)
+    //             except OSError as e:
+    //                 self.log(True, e)
+    //                 i += 1
+    //                 self.delay(i)
+    let running = 0, most = 0;
+    class MyClient extends RobustClient {
+      override async reconnect(): Promise<boolean> {
+        most = Math.max(most, ++running);
+        try {
+          for (let i = 0;;) {
+            try {
+              return await this.connect(false);
+            } catch (e) {
+              if (!(e instanceof MQTTConnectionError)) throw e; // except OSError
+              this.log(true, e);
+              i++;
+              await this.delay(i);
+            }
+          }
+        } finally {
+          running--;
+        }
+      }
+    }
+    const c = new MyClient(uniqueId("umqtt_client"), broker.host, broker.port);
+    c.DELAY = 0.05;
+    const got: string[] = [];
+    c.set_callback((_topic, msg) => void got.push(text(msg)));
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    try {
+      await c.connect(false);
+      await c.subscribe(TOPIC, 1);
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      const restarted = broker.restart!();
+      await withTimeout(lost, 10_000, "the lost connection");
+      // Button presses while the broker is away: c.publish(TOPIC, b"toggle"), QoS 1 here.
+      const presses = Promise.all(
+        [1, 2, 3, 4, 5].map((n) => c.publish(TOPIC, `toggle ${n}`, false, 1)),
+      );
+      presses.catch(noop); // asserted below, once the broker is back
+      await restarted;
+      await withTimeout(presses, 15_000, "the presses");
+      assert.equal(most, 1, "reconnect() overrides run at once");
+      // The broker forgot the session: the subscription is renewed all the same.
+      await pub.connect();
+      await pub.publish(TOPIC, "after the restart", false, 1);
+      while (!got.includes("after the restart")) {
+        await withTimeout(c.wait_msg(), 10_000, "the message after the restart");
+      }
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);

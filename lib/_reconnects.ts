@@ -1,0 +1,67 @@
+// The robust client's reconnects: the event that announces each attempt, and reconnect() as the
+// client itself calls it, on a lost connection and for the calls that wait for one (publish,
+// wait_msg, check_msg, messages()). Its own reconnect() shares one loop among its callers. An
+// override (umqtt.robust's README: "any realistic application would inherit
+// umqtt.robust.MQTTClient class and override delay() and reconnect()") runs one at a time too, as
+// it did there, where nothing ran beside it: two at once would collide in connect() ("already
+// connected or connecting") and fail the calls that waited for them.
+
+import type { ReconnectingDetail } from "./_robust_options.ts";
+import { endpointUrl } from "./_servers.ts";
+import type { Endpoint } from "./transports/endpoint.ts";
+
+/** The `reconnecting` event of attempt `attempt`, about to be made to `server` after `delay` ms. */
+export function reconnecting(
+  attempt: number,
+  delay: number,
+  error: unknown,
+  server: Endpoint,
+): CustomEvent<ReconnectingDetail> {
+  const detail = { attempt, delay, error, server: endpointUrl(server) };
+  return new CustomEvent<ReconnectingDetail>("reconnecting", { detail });
+}
+
+/** What is asked of the robust client. */
+export interface Reconnecting {
+  reconnect(): Promise<boolean>;
+  readonly connected: boolean;
+}
+
+/** Calls the client's `reconnect()`, an override of it one at a time. */
+export class ReconnectOnce {
+  #running: Promise<boolean> | null = null;
+
+  /**
+   * @param client The robust client.
+   * @param own Its class's own `reconnect` (itself one loop at a time).
+   * @param losses Connections it lost so far.
+   */
+  constructor(
+    readonly client: Reconnecting,
+    readonly own: () => Promise<boolean>,
+    readonly losses: () => number,
+  ) {}
+
+  /** The override's call under way: its `connect(false)` is the reconnect's attempt. */
+  get running(): Promise<boolean> | null {
+    return this.#running;
+  }
+
+  /** `reconnect()`, or the override's call under way. @returns Its session-present flag. */
+  call(): Promise<boolean> {
+    const c = this.client;
+    if (c.reconnect === this.own) return c.reconnect();
+    return this.#running ??= (async () => {
+      await null; // set first, for the override's connect(false)
+      try {
+        // Lost again before it returned: that loss found this call under way, and joined it.
+        for (let n = this.losses();; n = this.losses()) {
+          const present = await c.reconnect();
+          if (c.connected || this.losses() === n) return present;
+        }
+      } finally {
+        this.#running = null;
+      }
+    })();
+  }
+}
