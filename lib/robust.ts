@@ -259,7 +259,8 @@ export class MQTTClient extends SimpleClient {
    * capped at `reconnectMaxDelay` (exponential backoff with full jitter), and
    * not at all before the other servers of a round. The rounds count on
    * across a connection lost within 10 s of the reconnect that made it.
-   * Override it to decide alone, as with umqtt.robust.
+   * Override it to decide alone, as with umqtt.robust (an override that
+   * returns no promise, JavaScript's `delay(i) {}`, means no wait).
    *
    * @param i The attempt about to be made.
    * @returns When the wait is over (early if the client is disconnected).
@@ -402,7 +403,8 @@ export class MQTTClient extends SimpleClient {
         // application connect() (a listener's, even), which this loop then waits for.
         const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
         this.dispatchEvent(reconnecting(attempt, this.#plannedDelay, this.#lastError, servers[k]));
-        await abortable(abortable(this.delay(attempt), stop), nap)
+        // An override may return no promise (JavaScript's `delay(i) {}`): no wait, then.
+        await abortable(abortable(Promise.resolve(this.delay(attempt)), stop), nap)
           .catch((e) => stop.aborted || nap.aborted || Promise.reject(e));
         this.#nap = null;
         // An application connect() under way (ours would be refused, "already connecting"): wait.

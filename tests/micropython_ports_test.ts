@@ -604,3 +604,36 @@ test(
   },
   { mosquitto: true },
 );
+
+// `def delay(self, i): pass` (retry at once) in a JavaScript subclass is
+// `delay(i) {}`: nothing says there that it must return a promise. The
+// reconnect took its undefined for one and failed every attempt with
+// "TypeError: Invalid value used as weak map key", and never reconnected.
+forEachBroker(
+  "a delay() override that returns nothing, as JavaScript allows, means no wait",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    // class MyClient(umqtt.robust.MQTTClient):
+    //     def delay(self, i):
+    //         pass
+    let delays = 0;
+    class MyClient extends RobustClient {
+      override delay(_i: number): Promise<void> {
+        delays++;
+        return undefined as unknown as Promise<void>; // JavaScript: delay(i) {}
+      }
+    }
+    const c = new MyClient(uniqueId("umqtt_client"), proxy.hostname, proxy.port);
+    try {
+      await c.connect();
+      await offline(c, proxy);
+      proxy.refuse(false);
+      await withTimeout(c.reconnect(), 10_000, "the reconnect");
+      assert.equal(c.connected, true);
+      assert.ok(delays >= 1, "delay() was not called");
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
