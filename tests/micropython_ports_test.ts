@@ -10,6 +10,7 @@ import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { type Broker, forEachBroker, startMosquitto } from "./_brokers.ts";
 import { offline, proxyTo } from "./_fault_proxy.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -637,3 +638,80 @@ forEachBroker(
     }
   },
 );
+
+// README "From umqtt.simple": what a literal port of these calls meets.
+test("README: an empty user is sent as an empty user name; connect()'s timeout is connectTimeout", async () => {
+  const connects: { username?: string; password?: Uint8Array }[] = [];
+  await withHostileBroker(async (peer) => {
+    connects.push(await acceptConnect(peer));
+    await peer.clientClosed;
+  }, async (broker) => {
+    // MQTTClient(CLIENT_ID, SERVER, user="", password=""): no user name in umqtt.simple
+    for (const user of ["", null]) {
+      const c = new MQTTClient(uniqueId("u"), broker.host, broker.port, user, user);
+      await c.connect();
+      await c.disconnect();
+    }
+    // c.connect(True, 5): a socket timeout in umqtt.simple; the options here.
+    const c = new MQTTClient(uniqueId("t"), broker.host, {
+      port: broker.port,
+      connectTimeout: 5000,
+    });
+    await assert.rejects(
+      c.connect(true, 5 as never),
+      /^TypeError: Invalid options for connect: must be an object, got number$/,
+    );
+    assert.equal(await c.connect(true), false);
+    await c.disconnect();
+  });
+  assert.equal(connects[0].username, "", "an empty user name");
+  assert.deepEqual(connects[0].password, new Uint8Array(0));
+  assert.equal(connects[1].username, undefined, "null: none");
+  assert.equal(connects[1].password, undefined);
+});
+
+forEachBroker(
+  "README: a QoS 1 publish not awaited before disconnect() goes out, and rejects",
+  async (broker) => {
+    const foo_topic = uniqueId("foo_topic");
+    const { w, seen, upTo } = await watch(broker, foo_topic);
+    try {
+      // c.connect(); c.publish(b"foo_topic", b"hello", qos=1); c.disconnect()
+      const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
+      await c.connect();
+      const published = c.publish(foo_topic, "hello", false, 1);
+      // Unawaited and uncaught, its rejection would end the process.
+      const rejected = assert.rejects(published, MQTTConnectionError);
+      await c.disconnect();
+      await rejected;
+      await upTo(1, "the message");
+      assert.deepEqual(seen, [`${foo_topic} hello`]);
+    } finally {
+      await w.disconnect();
+    }
+  },
+);
+
+test("README: a subclass sets DELAY in its constructor; a static DELAY is never read", () => {
+  // class MyClient(umqtt.robust.MQTTClient): DELAY = 5
+  class InConstructor extends RobustClient {
+    constructor(client_id: string, server: string) {
+      super(client_id, server);
+      this.DELAY = 5;
+    }
+  }
+  class Static extends RobustClient {
+    static DELAY = 5;
+  }
+  class Field extends RobustClient {
+    // @ts-expect-error TS2610: DELAY is an accessor, which a field cannot override
+    DELAY = 5;
+    override DEBUG = true; // a field: fine
+  }
+  assert.equal(new InConstructor("a", "localhost").DELAY, 5);
+  assert.equal(Static.DELAY, 5);
+  assert.equal(new Static("b", "localhost").DELAY, 2, "umqtt.robust's default");
+  const f = new Field("c", "localhost");
+  assert.equal(f.DEBUG, true);
+  assert.equal(f.DELAY, 5, "JavaScript, unchecked, defines a field of its own");
+});
