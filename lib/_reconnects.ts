@@ -6,6 +6,7 @@
 // it did there, where nothing ran beside it: two at once would collide in connect() ("already
 // connected or connecting") and fail the calls that waited for them.
 
+import { MQTTConnectionError } from "./errors.ts";
 import type { ReconnectingDetail } from "./_robust_options.ts";
 import { endpointUrl } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -47,7 +48,14 @@ export class ReconnectOnce {
     return this.#running;
   }
 
-  /** `reconnect()`, or the override's call under way. @returns Its session-present flag. */
+  /**
+   * `reconnect()`, or the override's call under way.
+   *
+   * @returns Its session-present flag.
+   * @throws {MQTTConnectionError} The override returned without connecting (umqtt.robust's README:
+   * "not doing anything at all"): the calls that waited for it fail, rather than call it again and
+   * again in a loop of promises that no timer or I/O would ever break into.
+   */
   call(): Promise<boolean> {
     const c = this.client;
     if (c.reconnect === this.own) return c.reconnect();
@@ -57,7 +65,10 @@ export class ReconnectOnce {
         // Lost again before it returned: that loss found this call under way, and joined it.
         for (let n = this.losses();; n = this.losses()) {
           const present = await c.reconnect();
-          if (c.connected || this.losses() === n) return present;
+          if (c.connected) return present;
+          if (this.losses() === n) {
+            throw new MQTTConnectionError("Not connected: reconnect() returned without connecting");
+          }
         }
       } finally {
         this.#running = null;

@@ -347,7 +347,8 @@ export class MQTTClient extends SimpleClient {
    * `reconnecting` event and preceded by `delay(i)`; renews every
    * subscription when the broker reports no session. Concurrent calls share
    * one attempt. Resolves at once when connected. An override (umqtt.robust's
-   * README advises one) is what the client calls, one call at a time.
+   * README advises one) is what the client calls, one call at a time; one that
+   * returns without connecting fails the calls that waited for it.
    *
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused the client itself (bad

@@ -715,3 +715,43 @@ test("README: a subclass sets DELAY in its constructor; a static DELAY is never 
   assert.equal(f.DEBUG, true);
   assert.equal(f.DELAY, 5, "JavaScript, unchecked, defines a field of its own");
 });
+
+// umqtt.robust's README, case 1: for a reading sent once a minute "the best
+// option in case of a transmission error might be not doing anything at all".
+// Ported as a reconnect() that returns at once, the calls waiting for the
+// connection retried on it in a loop of promises: the event loop starved,
+// and the whole process froze (no timer, no I/O ever ran again).
+forEachBroker(
+  "a reconnect() override that does not reconnect: the calls waiting for it reject, nothing spins",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    let calls = 0;
+    class MyClient extends RobustClient {
+      // def reconnect(self): pass
+      override reconnect(): Promise<boolean> {
+        // (bounded, so that a client that spins on it fails this test rather than hang it)
+        if (++calls > 1000) return super.reconnect();
+        return Promise.resolve(false);
+      }
+    }
+    const c = new MyClient(uniqueId("umqtt_client"), proxy.hostname, proxy.port);
+    c.DELAY = 0.01;
+    try {
+      await c.connect();
+      await offline(c, proxy);
+      proxy.refuse(false);
+      // The reading of this minute is dropped; the next one goes on a connection of its own.
+      await assert.rejects(
+        withTimeout(c.publish(uniqueId("temp"), "21.5"), 10_000, "publish"),
+        /^MQTTConnectionError: Not connected: reconnect\(\) returned without connecting$/,
+      );
+      await assert.rejects(withTimeout(c.check_msg(), 10_000, "check_msg"), MQTTConnectionError);
+      assert.ok(calls < 10, `reconnect() called ${calls} times`);
+      assert.equal(await c.connect(), false);
+      await c.publish(uniqueId("temp"), "21.6");
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
