@@ -755,3 +755,29 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker(
+  "README: publish(qos=1) does not run the callback; messages wait for wait_msg",
+  async (broker) => {
+    const TOPIC = uniqueId("cmd");
+    const got: string[] = [];
+    const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
+    c.set_callback((_topic, msg) => void got.push(text(msg)));
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    await c.connect();
+    await pub.connect();
+    try {
+      // c.set_callback(cb); c.subscribe(b"cmd"); then: while True: c.publish(b"data", r, qos=1)
+      await c.subscribe(TOPIC, 1);
+      await pub.publish(TOPIC, "on", false, 1); // the broker has sent it to c before its PUBACK
+      // In umqtt.simple this publish's wait for its PUBACK would run the callback with "on".
+      await c.publish(TOPIC, "reading", false, 1);
+      assert.deepEqual(got, [], "the callback ran outside wait_msg/check_msg");
+      assert.equal(text((await withTimeout(c.wait_msg(), 10_000, "on")).payload), "on");
+      assert.deepEqual(got, ["on"]);
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+    }
+  },
+);
