@@ -55,6 +55,7 @@ import type { SslParams } from "./transports/types.ts";
 export * from "./_robust_options.ts";
 
 const noop = () => {};
+const stopped = () => new MQTTConnectionError("Not reconnecting: disconnect() was called");
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
 const STABLE_MS = 10_000;
 
@@ -263,13 +264,16 @@ export class MQTTClient extends SimpleClient {
    * returns no promise, JavaScript's `delay(i) {}`, means no wait).
    *
    * @param i The attempt about to be made.
-   * @returns When the wait is over (early if the client is disconnected).
+   * @returns When the wait is over (early if the client's `signal` aborts).
+   * @throws {MQTTConnectionError} The client is disconnected: an override of `reconnect()` that
+   * awaits it ends there, as the client's own reconnect does.
    * @throws An override's rejection ends the reconnect, as `log()`'s error does.
    */
   delay(i: number): Promise<void> {
     const ms = this.#plannedDelay ?? this.#backoff(i);
     this.#plannedDelay = undefined;
-    return sleep(ms, this.#stop.signal);
+    const wait = sleep(ms, this.#stop.signal);
+    return wait.then(() => this.#closed ? Promise.reject(stopped()) : undefined);
   }
 
   /**
@@ -474,7 +478,7 @@ export class MQTTClient extends SimpleClient {
 
   /** Throws when reconnecting must stop: disconnect(), the client's signal, log() that threw. */
   #stopped(): void {
-    if (this.#closed) throw new MQTTConnectionError("Not reconnecting: disconnect() was called");
+    if (this.#closed) throw stopped();
     this.#signal?.throwIfAborted();
     const failed = this.#hookFailed;
     this.#hookFailed = null;

@@ -781,3 +781,54 @@ forEachBroker(
     }
   },
 );
+
+// The same override, told to stop: disconnect() during an outage ended the
+// client's own reconnect, but not an override's loop, which connected again
+// once the broker was back, after the application had disconnected.
+forEachBroker(
+  "a reconnect() override running in an outage ends at disconnect(): no connection after it",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const runs: Promise<boolean>[] = [];
+    class MyClient extends RobustClient {
+      override reconnect(): Promise<boolean> {
+        const run = this.#reconnect();
+        runs.push(run);
+        return run;
+      }
+      // def reconnect(self): i = 0; while 1: try: return self.connect(False)
+      //     except OSError as e: self.log(True, e); i += 1; self.delay(i)
+      async #reconnect(): Promise<boolean> {
+        for (let i = 0;;) {
+          try {
+            return await this.connect(false);
+          } catch (e) {
+            if (!(e instanceof MQTTConnectionError)) throw e;
+            this.log(true, e);
+            i++;
+            await this.delay(i);
+          }
+        }
+      }
+    }
+    const c = new MyClient(uniqueId("umqtt_client"), proxy.hostname, proxy.port);
+    c.DELAY = 0.01;
+    try {
+      await c.connect();
+      await offline(c, proxy); // the override retries meanwhile
+      await c.disconnect();
+      proxy.refuse(false); // the broker is back
+      assert.ok(runs.length > 0, "reconnect() was not called");
+      for (const run of runs) {
+        await assert.rejects(
+          withTimeout(run, 10_000, "the override's end"),
+          /^MQTTConnectionError: Not reconnecting: disconnect\(\) was called$/,
+        );
+      }
+      assert.equal(c.connected, false);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
