@@ -832,3 +832,37 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker(
+  "README: connect() on a connected client is a TypeError; after disconnect() it connects anew",
+  async (broker) => {
+    const TOPIC = uniqueId("led");
+    const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
+    const pub = new MQTTClient(uniqueId("p"), broker.host, broker.port);
+    // def sub_cb(topic, msg): int(msg)  -- raises on "on"
+    c.set_callback((_topic, msg) => {
+      if (isNaN(Number(text(msg)))) throw new SyntaxError(`not a number: ${text(msg)}`);
+    });
+    await c.connect();
+    await pub.connect();
+    try {
+      await c.subscribe(TOPIC);
+      await pub.publish(TOPIC, "on");
+      // try: c.wait_msg()  except Exception: c.connect(); c.subscribe(TOPIC)
+      await assert.rejects(withTimeout(c.wait_msg(), 10_000, "wait_msg"), SyntaxError);
+      assert.equal(c.connected, true, "a callback's error leaves the connection up");
+      await assert.rejects(
+        c.connect(),
+        /^TypeError: Cannot connect: this client is already connected/,
+      );
+      await c.disconnect();
+      assert.equal(await c.connect(), false);
+      await c.subscribe(TOPIC);
+      await pub.publish(TOPIC, "1");
+      assert.equal(text((await withTimeout(c.wait_msg(), 10_000, "wait_msg")).payload), "1");
+    } finally {
+      await pub.disconnect();
+      await c.disconnect();
+    }
+  },
+);
