@@ -22,6 +22,8 @@ export interface TestCerts {
   pem: (name: string) => string;
   /** Deletes the folder. */
   remove(): void;
+  /** Runs `openssl` in the folder: "$name" in `args` stands for the file `name` there. */
+  openssl(args: string): void;
   /** The files a mosquitto TLS listener needs, for `startMosquitto({ tls })`. */
   serverTls(requireCertificate?: boolean): MosquittoTlsOptions;
 }
@@ -50,6 +52,7 @@ export function makeCerts(): TestCerts {
   return {
     dir,
     path,
+    openssl,
     pem: (name) => readFileSync(path(name), "utf8"),
     remove: () => rmSync(dir, { recursive: true, force: true }),
     serverTls: (requireCertificate = false) => ({
@@ -59,4 +62,29 @@ export function makeCerts(): TestCerts {
       requireCertificate,
     }),
   };
+}
+
+/**
+ * Adds certificates that must be refused to `certs`: `expired.pem`/`.key`, a
+ * server certificate of the same CA and names whose validity ended a day
+ * before it began, and `stranger.pem`/`.key`, a client certificate signed by
+ * another CA (`other-ca.pem`), which the broker does not trust.
+ */
+export function addBadCerts(certs: TestCerts): void {
+  const { openssl } = certs;
+  openssl("req -newkey rsa:2048 -nodes -subj /CN=expired -keyout $expired.key -out $expired.csr");
+  openssl(
+    "x509 -req -in $expired.csr -CA $ca.pem -CAkey $ca.key -CAcreateserial -days -1" +
+      " -out $expired.pem -extfile $server.ext",
+  );
+  openssl(
+    "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout $other-ca.key -out $other-ca.pem",
+  );
+  openssl(
+    "req -newkey rsa:2048 -nodes -subj /CN=stranger -keyout $stranger.key -out $stranger.csr",
+  );
+  openssl(
+    "x509 -req -in $stranger.csr -CA $other-ca.pem -CAkey $other-ca.key -CAcreateserial -days 2" +
+      " -out $stranger.pem -extfile $client.ext",
+  );
 }

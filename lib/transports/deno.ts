@@ -6,6 +6,7 @@
  * @module
  */
 import { abortable } from "../_abortable.ts";
+import { explainTls } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where and how {@linkcode connectDeno} connects. */
@@ -43,7 +44,9 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
   const { hostname, port, ssl, ssl_params: p, signal } = options;
   if (!ssl) return await connectDenoTcp(hostname, port, signal);
   signal?.throwIfAborted();
-  const conn = await connectDenoTls(hostname, port, p, signal);
+  const conn = await connectDenoTls(hostname, port, p, signal).catch((e) => {
+    throw signal?.aborted ? e : explainTls(e);
+  });
   // Handshake now, so that a refused certificate fails the connect (as under
   // node:tls), and an abort closes the connection, ending the handshake.
   const onAbort = () => conn.close();
@@ -54,10 +57,19 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     try {
       conn.close();
     } catch { /* closed by the abort */ }
-    throw signal?.aborted ? signal.reason : e;
+    throw signal?.aborted ? signal.reason : explainTls(e);
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+  // TLS 1.3: the broker refuses our certificate (or its absence) after the
+  // handshake, in an alert the first read meets; explained there, then reads
+  // go straight to the connection's own method again.
+  const read = conn.read;
+  conn.read = (buf) =>
+    read.call(conn, buf).then((n) => {
+      Reflect.deleteProperty(conn, "read");
+      return n;
+    }, (e) => Promise.reject(explainTls(e, `${hostname}:${port}`)));
   return conn;
 }
 

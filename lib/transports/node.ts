@@ -8,6 +8,7 @@
  * @module
  */
 import type { Duplex } from "node:stream";
+import { explainTls } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
 
@@ -98,7 +99,10 @@ export async function connectNode(
     };
     const onAbort = () => fail(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    socket.on("error", (e) => fail(named(e)));
+    // Explained for the stream below too (it listens after): a TLS 1.3 broker
+    // refuses our certificate after "secureConnect", at the first read.
+    const where = `${host}:${port}`;
+    socket.on("error", (e) => fail(named(tls ? explainTls(e, settled ? where : "") : e)));
     socket.once(ssl ? "secureConnect" : "connect", () => {
       if (settled) return;
       settled = true;

@@ -1,0 +1,53 @@
+// A TLS failure as the runtimes report it (rustls under Deno, OpenSSL under
+// Node, BoringSSL under Bun), named as one: whose certificate was refused,
+// and the ssl_params key that changes it. Only the TCP transports (deno.ts,
+// node.ts) load it: ssl_params do not apply to wss://, nor in a browser.
+
+/** What each failure means, tried in order on the error's code and message. */
+const HINTS: [RegExp, string][] = [
+  [
+    /alert.{0,3}certificate.?required/i,
+    "the broker requires a client certificate: give ssl_params.cert and ssl_params.key",
+  ],
+  [
+    /alert.{0,3}(unknown.?ca|bad.?certificate|unsupported.?certificate|certificate.?(revoked|expired|unknown)|access.?denied)/i,
+    "the broker refused the client certificate (ssl_params.cert): it must be valid and signed by a CA the broker trusts",
+  ],
+  // Ours refused the broker's certificate.
+  [
+    /ERR_TLS_CERT_ALTNAME_INVALID|certificate not valid for name|NotValidForName/,
+    "the broker's certificate does not name the host connected to: connect by a name it holds, or give that name in ssl_params.server_hostname",
+  ],
+  [
+    /CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|peer certificate: (certificate )?(expired|not valid yet|Expired|NotValidYet)/,
+    "the broker's certificate has expired or is not valid yet, or this machine's clock is wrong",
+  ],
+  [
+    /SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE|invalid peer certificate|ERR_BORINGSSL Invalid CA/,
+    "the broker's certificate is not signed by a CA the client trusts: give that CA in ssl_params.cadata",
+  ],
+];
+
+const EXPLAINED = new WeakSet<object>();
+
+/**
+ * Prefixes the message of a TLS failure with what it means and which
+ * `ssl_params` key to change (`TLS: … (runtime's message)`); the error stays
+ * the runtime's own (its class and `code`). Anything else is returned as is.
+ *
+ * @param e What the runtime threw, or a read failed with.
+ * @param where `host:port`, for a failure that the caller's message will not name it in (a read's).
+ * @returns `e`.
+ */
+export function explainTls(e: unknown, where?: string): unknown {
+  if (!(e instanceof Error) || EXPLAINED.has(e)) return e;
+  const text = `${(e as { code?: unknown }).code ?? ""} ${e.message}`;
+  const hint = HINTS.find(([re]) => re.test(text))?.[1];
+  if (hint) {
+    EXPLAINED.add(e);
+    // OpenSSL's own message is a line of internals (file, line, alert number): its reason alone.
+    const said = /:([^:]*alert[^:]*):/i.exec(e.message)?.[1] ?? e.message.trim();
+    e.message = `TLS: ${hint} (${where ? `${where}: ` : ""}${said})`;
+  }
+  return e;
+}
