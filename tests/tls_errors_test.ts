@@ -5,15 +5,18 @@
 // alone ("self-signed certificate in certificate chain", "invalid peer
 // certificate: UnknownIssuer"), and a broker refusing our certificate after
 // a TLS 1.3 handshake with "Connection lost: " and a line of OpenSSL
-// internals, naming no server.
+// internals, naming no server. And ssl_params the runtime cannot use (a cert
+// and key that do not match) are a TypeError the robust client does not
+// retry, as any transport refusing its arguments: it retried them for ever.
 // No Deno.* here: Bun runs this file too.
 import assert from "node:assert/strict";
 import process from "node:process";
 import { MQTTClient, MQTTConnectionError, type SslParams } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { connectNode } from "../lib/transports/node.ts";
 import { type Broker, brokerKinds, startMosquitto } from "./_brokers.ts";
 import { addBadCerts, makeCerts, type TestCerts } from "./_certs.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const hasMosquitto = brokerKinds().includes("mosquitto");
 const certs: TestCerts | undefined = hasMosquitto ? makeCerts() : undefined;
@@ -22,8 +25,9 @@ if ("Deno" in globalThis) globalThis.addEventListener("unload", () => certs?.rem
 else process.once("exit", () => certs?.remove());
 const opts = { ignore: !hasMosquitto };
 // Deno's node:tls reports a broker's alert after the handshake now as an error, now as a plain
-// end ("Connection closed by the broker before its CONNACK"): the node:tls adapter's cases of
-// those run under Bun (.ci/run) and Node.
+// end ("Connection closed by the broker before its CONNACK"); and it finds a cert and key that do
+// not match only in the handshake ("unsupported protocol"), where Node's and Bun's tls.connect()
+// throws. The node:tls adapter's cases of both run under Bun (.ci/run) and Node.
 const notDenoNodeTls = (way: Way) => ({
   ignore: !hasMosquitto || way === "node:tls adapter" && "Deno" in globalThis,
 });
@@ -32,9 +36,9 @@ type Way = "default connector" | "node:tls adapter";
 const WAYS: Way[] = ["default connector", "node:tls adapter"];
 
 /** A client of `broker`'s TLS listener, at 127.0.0.1, connecting the `way` given. */
-function client(way: Way, b: Broker, ssl_params: SslParams) {
+function client(way: Way, b: Broker, ssl_params: SslParams, Client = MQTTClient) {
   const port = b.tlsPort!;
-  return new MQTTClient(uniqueId("tlserr"), `mqtts://127.0.0.1:${port}`, {
+  return new Client(uniqueId("tlserr"), `mqtts://127.0.0.1:${port}`, {
     connectTimeout: 5000,
     ssl_params,
     ...(way === "node:tls adapter"
@@ -151,4 +155,36 @@ for (const way of WAYS) {
       );
     });
   }, notDenoNodeTls(way));
+
+  test(
+    `${way}: a cert and key that do not match are a TypeError the robust client does not retry`,
+    async () => {
+      const c = certs!;
+      await withBroker({ requireCertificate: true }, async (b) => {
+        const ssl_params = {
+          cadata: c.pem("ca.pem"),
+          cert: c.pem("client.pem"),
+          key: c.pem("stranger.key"),
+        };
+        const e = await refusal(client(way, b, ssl_params));
+        assert.match(e.message, /: Invalid ssl_params: /);
+        assert.ok(e.cause instanceof TypeError, `cause: ${e.cause}`);
+
+        const robust = client(way, b, ssl_params, RobustClient) as RobustClient;
+        robust.DELAY = 0.01;
+        let attempts = 0;
+        robust.addEventListener("reconnecting", () => attempts++);
+        try {
+          const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
+          const later = await withTimeout(p, 5000, "the robust client's publish");
+          assert.ok(later instanceof MQTTConnectionError, String(later));
+          assert.match(later.message, /Invalid ssl_params: /);
+          assert.equal(attempts, 1, "one attempt, no retry");
+        } finally {
+          await robust.disconnect();
+        }
+      });
+    },
+    notDenoNodeTls(way),
+  );
 }

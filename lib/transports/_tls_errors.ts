@@ -51,3 +51,20 @@ export function explainTls(e: unknown, where?: string): unknown {
   }
   return e;
 }
+
+/**
+ * `ssl_params` the runtime cannot use, found while connecting (a `cert` and
+ * `key` that do not match, PEM text holding no certificate or no key), as the
+ * `TypeError` a transport refusing its arguments throws: no later attempt
+ * would differ, so the robust client does not retry it. Else `e` as is.
+ *
+ * @param e What the runtime threw.
+ * @param always The error is the runtime refusing the parameters, whatever it says.
+ * @returns A `TypeError` naming the runtime's complaint, or `e`.
+ */
+export function refusedParams(e: unknown, always = false): unknown {
+  const said = (e as Error)?.message;
+  return always || /KeyMismatch|No (certificates|keys) found/.test(said)
+    ? new TypeError(`Invalid ssl_params: ${String(said).trim()}`, { cause: e })
+    : e;
+}

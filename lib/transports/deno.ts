@@ -6,7 +6,7 @@
  * @module
  */
 import { abortable } from "../_abortable.ts";
-import { explainTls } from "./_tls_errors.ts";
+import { explainTls, refusedParams } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where and how {@linkcode connectDeno} connects. */
@@ -45,7 +45,7 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
   if (!ssl) return await connectDenoTcp(hostname, port, signal);
   signal?.throwIfAborted();
   const conn = await connectDenoTls(hostname, port, p, signal).catch((e) => {
-    throw signal?.aborted ? e : explainTls(e);
+    throw signal?.aborted ? e : refusedParams(explainTls(e));
   });
   // Handshake now, so that a refused certificate fails the connect (as under
   // node:tls), and an abort closes the connection, ending the handshake.
@@ -57,7 +57,7 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     try {
       conn.close();
     } catch { /* closed by the abort */ }
-    throw signal?.aborted ? signal.reason : explainTls(e);
+    throw signal?.aborted ? signal.reason : refusedParams(explainTls(e));
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Duplex } from "node:stream";
-import { explainTls } from "./_tls_errors.ts";
+import { explainTls, refusedParams } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
 
@@ -70,17 +70,22 @@ export async function connectNode(
     // DEP0123 to stderr and Bun throws. It goes unsent, and is verified
     // against the certificate by checkServerIdentity instead.
     const ip = name !== undefined && net.isIP(name) !== 0;
-    socket = tls.connect({
-      host,
-      port,
-      servername: ip ? "" : name,
-      ...(ip
-        ? { checkServerIdentity: (_: string, cert) => tls.checkServerIdentity(name, cert) }
-        : {}),
-      ca,
-      cert: p.cert,
-      key: p.key,
-    });
+    try {
+      socket = tls.connect({
+        host,
+        port,
+        servername: ip ? "" : name,
+        ...(ip
+          ? { checkServerIdentity: (_: string, cert) => tls.checkServerIdentity(name, cert) }
+          : {}),
+        ca,
+        cert: p.cert,
+        key: p.key,
+      });
+    } catch (e) {
+      // Thrown before any I/O, making the context: PEM text it cannot read, a key not the cert's.
+      throw refusedParams(e, true);
+    }
   } else {
     socket = net.connect({ host, port });
   }
