@@ -17,7 +17,7 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { OWN_FAILURES, UNANSWERED } from "./_servers.ts";
+import { OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
@@ -343,8 +343,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
           cause: e,
         });
-      // The transport refused its arguments (ssl_params a runtime cannot take): no retry.
-      if (e instanceof TypeError) OWN_FAILURES.add(error as Error);
+      // The transport refused its arguments, or the broker the client's certificate: no retry.
+      if (ownFailure(e)) OWN_FAILURES.add(error as Error);
       if (ch) {
         // Its CONNECT went out: the broker may yet act on it.
         if (error instanceof MQTTConnectionError) UNANSWERED.add(error);

@@ -30,9 +30,22 @@ export function movesOn(error: unknown): boolean {
  * Connection errors of the client's own making, which no other attempt
  * would change: MQTT 5 enhanced authentication given up (its `onAuth` threw
  * or answered wrongly), as bad credentials would be refused; a transport
- * that refused its arguments with a TypeError (`ssl_params` it cannot take).
+ * that refused its arguments with a TypeError (`ssl_params` it cannot take);
+ * a broker's TLS alert refusing the client's certificate, or its absence
+ * (the transport adds the runtime's error, transports/_tls_errors.ts).
  */
 export const OWN_FAILURES: WeakSet<Error> = new WeakSet();
+
+/**
+ * Whether what failed a connection attempt is of the client's own making: a
+ * transport's TypeError (`ssl_params` it cannot take), or an error the
+ * transport marked, thrown or read (the broker's TLS alert about our
+ * certificate, which TLS 1.3 delivers after the handshake, at the first read).
+ */
+export function ownFailure(e: unknown): boolean {
+  return e instanceof TypeError || OWN_FAILURES.has(e as Error) ||
+    OWN_FAILURES.has((e as Error)?.cause as Error);
+}
 
 /**
  * Attempts given up after their CONNECT went out unanswered (a timeout, a

@@ -16,7 +16,7 @@ import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { connectNode } from "../lib/transports/node.ts";
 import { type Broker, brokerKinds, startMosquitto } from "./_brokers.ts";
 import { addBadCerts, makeCerts, type TestCerts } from "./_certs.ts";
-import { test, uniqueId, withTimeout } from "./_test.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 const hasMosquitto = brokerKinds().includes("mosquitto");
 const certs: TestCerts | undefined = hasMosquitto ? makeCerts() : undefined;
@@ -188,3 +188,59 @@ for (const way of WAYS) {
     notDenoNodeTls(way),
   );
 }
+
+// A broker refusing our certificate refuses the client itself, the TLS form of
+// bad credentials (with use_identity_as_username the certificate is the user
+// name): as a refused password, it is not retried, and what waits on the
+// robust client's reconnect rejects with it. Before, it reconnected for ever.
+for (const way of WAYS) {
+  test(
+    `${way}: the robust client does not retry a broker's refusal of its certificate`,
+    async () => {
+      const c = certs!;
+      await withBroker({ requireCertificate: true }, async (b) => {
+        for (
+          const ssl_params of [
+            { cadata: c.pem("ca.pem") },
+            { cadata: c.pem("ca.pem"), cert: c.pem("stranger.pem"), key: c.pem("stranger.key") },
+          ]
+        ) {
+          const robust = client(way, b, ssl_params, RobustClient) as RobustClient;
+          robust.DELAY = 0.01;
+          let attempts = 0;
+          robust.addEventListener("reconnecting", () => attempts++);
+          try {
+            const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
+            const e = await withTimeout(p, 5000, "the robust client's publish");
+            assert.ok(e instanceof MQTTConnectionError, String(e));
+            assert.match(e.message, /TLS: the broker (requires a|refused the) client certificate/);
+            assert.equal(attempts, 1, "one attempt, no retry");
+          } finally {
+            await robust.disconnect();
+          }
+        }
+      });
+    },
+    notDenoNodeTls(way),
+  );
+}
+
+// A broker certificate the client refuses speaks of the server, as a refused
+// TCP connection does (its operator may renew it): the robust client goes on
+// trying, each `reconnecting` event carrying the explained error.
+test("the robust client retries a server certificate it refuses, saying why", async () => {
+  await withBroker({}, async (b) => {
+    const robust = client("default connector", b, {}, RobustClient) as RobustClient;
+    robust.DELAY = 0.01;
+    const errors: unknown[] = [];
+    robust.addEventListener("reconnecting", (e) => errors.push(e.detail.error));
+    const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
+    try {
+      await until(() => errors.length >= 3, "a third attempt");
+      assert.match(String(errors[1]), /TLS: the broker's certificate is not signed by a CA/);
+    } finally {
+      await robust.disconnect();
+    }
+    assert.ok(await p instanceof MQTTConnectionError);
+  });
+}, opts);

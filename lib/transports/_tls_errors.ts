@@ -2,18 +2,25 @@
 // Node, BoringSSL under Bun), named as one: whose certificate was refused,
 // and the ssl_params key that changes it. Only the TCP transports (deno.ts,
 // node.ts) load it: ssl_params do not apply to wss://, nor in a browser.
+import { OWN_FAILURES } from "../_servers.ts";
 
-/** What each failure means, tried in order on the error's code and message. */
-const HINTS: [RegExp, string][] = [
+/**
+ * What each failure means, tried in order on the error's code and message,
+ * and whether it refuses the client itself (`true`: the broker's alert about
+ * our certificate, the TLS form of bad credentials, not retried).
+ */
+const HINTS: [RegExp, string, boolean?][] = [
   [
     /alert.{0,3}certificate.?required/i,
     "the broker requires a client certificate: give ssl_params.cert and ssl_params.key",
+    true,
   ],
   [
     /alert.{0,3}(unknown.?ca|bad.?certificate|unsupported.?certificate|certificate.?(revoked|expired|unknown)|access.?denied)/i,
     "the broker refused the client certificate (ssl_params.cert): it must be valid and signed by a CA the broker trusts",
+    true,
   ],
-  // Ours refused the broker's certificate.
+  // Ours refused the broker's certificate: that speaks of the server (the next one may do).
   [
     /ERR_TLS_CERT_ALTNAME_INVALID|certificate not valid for name|NotValidForName/,
     "the broker's certificate does not name the host connected to: connect by a name it holds, or give that name in ssl_params.server_hostname",
@@ -33,7 +40,10 @@ const EXPLAINED = new WeakSet<object>();
 /**
  * Prefixes the message of a TLS failure with what it means and which
  * `ssl_params` key to change (`TLS: … (runtime's message)`); the error stays
- * the runtime's own (its class and `code`). Anything else is returned as is.
+ * the runtime's own (its class and `code`). A broker's refusal of our
+ * certificate joins `OWN_FAILURES`, as bad credentials: the connection
+ * attempt it ends moves on to no other server, and is not retried. Anything
+ * else is returned as is.
  *
  * @param e What the runtime threw, or a read failed with.
  * @param where `host:port`, for a failure that the caller's message will not name it in (a read's).
@@ -42,9 +52,10 @@ const EXPLAINED = new WeakSet<object>();
 export function explainTls(e: unknown, where?: string): unknown {
   if (!(e instanceof Error) || EXPLAINED.has(e)) return e;
   const text = `${(e as { code?: unknown }).code ?? ""} ${e.message}`;
-  const hint = HINTS.find(([re]) => re.test(text))?.[1];
+  const [, hint, own] = HINTS.find(([re]) => re.test(text)) ?? [];
   if (hint) {
     EXPLAINED.add(e);
+    if (own) OWN_FAILURES.add(e);
     // OpenSSL's own message is a line of internals (file, line, alert number): its reason alone.
     const said = /:([^:]*alert[^:]*):/i.exec(e.message)?.[1] ?? e.message.trim();
     e.message = `TLS: ${hint} (${where ? `${where}: ` : ""}${said})`;
