@@ -367,6 +367,10 @@ function checkConnection(o: ConnectionArgs, program: string, sends: Command[]): 
   if ((o.cert === undefined) !== (o.key === undefined)) {
     throw new UsageError("--cert and --key go together");
   }
+  // mosquitto_pub ignores them then, and connects in clear: the library refuses its ssl_params.
+  if (o.cert !== undefined && o.scheme === "mqtt" && o.cafile === undefined) {
+    throw new UsageError("--cert and --key need TLS: give --cafile, or an mqtts:// URL with -L");
+  }
   if (o.willTopic === undefined && (o.willPayload !== undefined || o.willRetain)) {
     throw new UsageError("--will-payload and --will-retain need --will-topic");
   }

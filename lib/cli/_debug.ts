@@ -11,6 +11,7 @@ import {
 } from "../codec/mod.ts";
 import { mosquittoName } from "./_props.ts";
 import type { SslParams, StreamPair, Transport } from "../../mod.ts";
+import { connectDeno } from "../transports/deno.ts";
 import { connectWebSocket } from "../transports/websocket.ts";
 
 function flags(p: { dup: boolean; qos: number; retain: boolean }): string {
@@ -193,21 +194,21 @@ export interface DebugTarget {
   ssl_params: SslParams;
 }
 
-/** A transport for -d: Deno's TCP or TLS connection, or the WebSocket adapter's, traced. */
+/**
+ * A transport for -d: the built-in one's connection (Deno's TCP, or TLS with
+ * its handshake done while connecting, Nagle off, given up on the signal), or
+ * the WebSocket adapter's, traced.
+ */
 export function debugTransport(
   t: DebugTarget,
   version: ProtocolVersion,
   log: (line: string) => void,
 ): Transport {
-  return async () => {
-    if (t.url !== undefined) return traced(await connectWebSocket(t.url), version, log);
-    const { hostname, port, ssl_params: p } = t;
-    const caCerts = p.cadata === undefined ? undefined : [p.cadata];
-    const conn = !t.ssl
-      ? await Deno.connect({ hostname, port })
-      : p.cert !== undefined && p.key !== undefined
-      ? await Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key })
-      : await Deno.connectTls({ hostname, port, caCerts });
-    return traced(conn, version, log);
+  return async (signal) => {
+    const { url, hostname, port, ssl, ssl_params } = t;
+    const pair = url !== undefined
+      ? await connectWebSocket(url, { signal })
+      : await connectDeno({ hostname, port, ssl, ssl_params, signal });
+    return traced(pair, version, log);
   };
 }
