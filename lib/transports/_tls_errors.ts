@@ -57,7 +57,7 @@ export function explainTls(e: unknown, where?: string): unknown {
     EXPLAINED.add(e);
     if (own) OWN_FAILURES.add(e);
     // OpenSSL's own message is a line of internals (file, line, alert number): its reason alone.
-    const said = /:([^:]*alert[^:]*):/i.exec(e.message)?.[1] ?? e.message.trim();
+    const said = /:([^:]*alert[^:]*)(:|$)/i.exec(e.message)?.[1] ?? e.message.trim();
     e.message = `TLS: ${hint} (${where ? `${where}: ` : ""}${said})`;
   }
   return e;
