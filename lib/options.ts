@@ -465,9 +465,14 @@ export function clientConfig(
       throw invalid(`ssl_params.${k}`, v, "a string (PEM text or a host name)");
     }
     // Runtimes differ on an empty value (Deno verified another name, Node sent no certificate)
-    // and on a cadata that is no PEM, a file's path (Node blamed the broker's chain, Bun the CA).
-    const no = v?.trim() === "" ? "empty; leave it out instead" : k === "cadata" && v &&
-      !v.includes("-----BEGIN ") && "no PEM in it (a path? give the file's text)";
+    // and on a cadata that is no PEM, a file's path (Node blamed the broker's chain, Bun the CA);
+    // one with no certificate (a key's PEM) each ignores, then refuses the broker's certificate.
+    const ca = k === "cadata" && v ? v : "";
+    const no = v?.trim() === ""
+      ? "empty; leave it out instead"
+      : ca && !ca.includes("-----BEGIN ")
+      ? "no PEM in it (a path? give the file's text)"
+      : ca && !ca.includes("CERTIFICATE-----") && "no certificate in it (a key? give the CA's)";
     if (no) throw new TypeError(`Invalid ssl_params.${k}: ${no}`);
   }
   const tls = Object.values(sp).some((v) => v !== undefined); // any TLS parameter given

@@ -244,3 +244,18 @@ test("the robust client retries a server certificate it refuses, saying why", as
     assert.ok(await p instanceof MQTTConnectionError);
   });
 }, opts);
+
+// A cadata holding PEM but no certificate (the key's file given for the CA's)
+// was taken, then ignored by every runtime: the broker's certificate was then
+// "not signed by a CA the client trusts", and the error sent the user back
+// to the cadata they had given. It is refused when the client is made.
+test("ssl_params.cadata with PEM but no certificate in it (a key) is a TypeError", () => {
+  const key =
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+  for (const Client of [MQTTClient, RobustClient]) {
+    assert.throws(
+      () => new Client("id", "mqtts://h", { ssl_params: { cadata: key } }),
+      /^TypeError: Invalid ssl_params\.cadata: no certificate in it \(a key\? give the CA's\)$/,
+    );
+  }
+});
