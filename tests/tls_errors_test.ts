@@ -259,3 +259,25 @@ test("ssl_params.cadata with PEM but no certificate in it (a key) is a TypeError
     );
   }
 });
+
+// mqtts:// to a plain MQTT listener: mosquitto takes the ClientHello for a
+// packet and resets the connection. That was "connection reset" (Deno) or
+// "read ECONNRESET" (Node, Bun) alone: the handshake's cut now asks whether the
+// port is a TLS listener's.
+for (const way of WAYS) {
+  test(`${way}: mqtts:// to a plain MQTT listener asks whether it is a TLS listener`, async () => {
+    const broker = await startMosquitto();
+    try {
+      const plain = { ...broker, tlsPort: broker.port };
+      const e = await refusal(client(way, plain, { cadata: certs!.pem("ca.pem") }));
+      assert.match(
+        e.message,
+        new RegExp(
+          `^Cannot connect to 127\\.0\\.0\\.1:${broker.port}: TLS: the server ended the connection during the TLS handshake: not a TLS listener\\? \\(mqtt:// for plain MQTT\\) \\(.+\\)$`,
+        ),
+      );
+    } finally {
+      await broker.stop();
+    }
+  }, opts);
+}

@@ -35,6 +35,15 @@ const HINTS: [RegExp, string, boolean?][] = [
   ],
 ];
 
+/**
+ * The server ending the connection in the handshake (checked only there): a
+ * plain MQTT listener takes the ClientHello for a packet and resets.
+ */
+const CUT: [RegExp, string] = [
+  /ECONNRESET|EPIPE|ConnectionReset|UnexpectedEof|BrokenPipe/,
+  "the server ended the connection during the TLS handshake: not a TLS listener? (mqtt:// for plain MQTT)",
+];
+
 const EXPLAINED = new WeakSet<object>();
 
 /**
@@ -46,13 +55,15 @@ const EXPLAINED = new WeakSet<object>();
  * else is returned as is.
  *
  * @param e What the runtime threw, or a read failed with.
- * @param where `host:port`, for a failure that the caller's message will not name it in (a read's).
+ * @param where `host:port`, for a failure after the handshake, which the caller's message will
+ * not name it in (a read's); none for one in the handshake.
  * @returns `e`.
  */
 export function explainTls(e: unknown, where?: string): unknown {
   if (!(e instanceof Error) || EXPLAINED.has(e)) return e;
-  const text = `${(e as { code?: unknown }).code ?? ""} ${e.message}`;
-  const [, hint, own] = HINTS.find(([re]) => re.test(text)) ?? [];
+  const text = `${e.name} ${(e as { code?: unknown }).code ?? ""} ${e.message}`;
+  const found = HINTS.find(([re]) => re.test(text)) ?? (!where && CUT[0].test(text) ? CUT : null);
+  const [, hint, own] = found ?? [];
   if (hint) {
     EXPLAINED.add(e);
     if (own) OWN_FAILURES.add(e);
