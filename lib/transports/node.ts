@@ -83,8 +83,9 @@ export async function connectNode(
         key: p.key,
       });
     } catch (e) {
-      // Thrown before any I/O, making the context: PEM text it cannot read, a key not the cert's.
-      throw refusedParams(e, true);
+      // OpenSSL's (BoringSSL's), thrown before any I/O, making the context: PEM text it cannot
+      // read, a key not the cert's. Not a port out of range, say, which is no ssl_params'.
+      throw refusedParams(e, /^ERR_(OSSL|BORINGSSL)/.test((e as { code?: string })?.code ?? ""));
     }
   } else {
     socket = net.connect({ host, port });
