@@ -121,9 +121,12 @@ export class MQTTClient extends SimpleClient {
   DEBUG = false;
 
   readonly #maxDelay: number;
-  // Calls waiting for the connection, and the offline limits; none waits while #online.
+  // Calls waiting for the connection, and the offline limits; none waits while #online: no
+  // reconnect under way, nor a reconnect() override's connect() (lib/_reconnects.ts).
   readonly #offline: Offline;
-  readonly #online = () => this.connected && !this.#reconnecting; // no reconnect under way
+  readonly #online = () => this.connected && !this.#reconnecting && !this.#attempting();
+  readonly #attempting = () => this.#attempt ?? (this.#once.running && this.#appConnecting);
+  readonly #looping = () => this.#reconnecting ?? this.#once.running; // (an override's too)
   readonly #signal: AbortSignal | undefined;
   #stopper: AbortController | null = null; // see #stop
   #closed = false;
@@ -227,7 +230,7 @@ export class MQTTClient extends SimpleClient {
     // with publishes to resend: renewed subscriptions go first, or the resends reach none that a
     // broker without the session has; after one cut short so (a 3.1.1 broker's reset), first.
     h.accepted = (present, resending, clean) => {
-      const attempt = this.#attempt ?? (clean || !this.#looping ? null : this.#appConnecting);
+      const attempt = this.#attempt ?? (clean || !this.#looping() ? null : this.#appConnecting);
       if (attempt && !present) this.#renewOwed = true;
       if (!attempt || !resending || this.#cutShort) return;
       (this.#renewing = this.#renew())?.catch(noop);
@@ -315,9 +318,8 @@ export class MQTTClient extends SimpleClient {
     this.#signal?.throwIfAborted(); // stopped for good
     // A disconnect() under way, not awaited: the connection it ends first, as the simple client.
     if (this.#leaving) await abortable(this.#leaving.catch(noop), signal);
-    // The reconnect loop's attempt under way would collide with ours: let it
-    // finish (the whole loop, if disconnect() stopped it: it is ending).
-    for (let r; (r = this.#stop.signal.aborted ? this.#reconnecting : this.#attempt);) {
+    // Ours would collide with the reconnect's attempt (an override's too), or its ending loop.
+    for (let r; (r = this.#stop.signal.aborted ? this.#reconnecting : this.#attempting());) {
       let present: boolean | undefined;
       try {
         present = await abortable(r, signal);
@@ -332,7 +334,7 @@ export class MQTTClient extends SimpleClient {
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
     // The reconnect loop waits for it rather than collide; connect(false) is then its attempt.
     const given = super.connect(clean_session, options);
-    const connecting = !clean && this.#looping ? this.#attemptTo(given) : given;
+    const connecting = !clean && this.#looping() ? this.#attemptTo(given) : given;
     this.#appConnecting = connecting;
     // A reconnect loop between attempts wakes, and waits for this one.
     this.#nap?.abort();
@@ -382,10 +384,6 @@ export class MQTTClient extends SimpleClient {
         if (this.#signal?.aborted) access.rejectKept(this, this.#signal.reason);
       }
     })();
-  }
-
-  get #looping(): Promise<boolean> | null { // (an override's too: see lib/_reconnects.ts)
-    return this.#reconnecting ?? this.#once.running;
   }
 
   async #reconnect(): Promise<boolean> {
