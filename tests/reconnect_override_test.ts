@@ -91,6 +91,31 @@ forEachBroker(
   },
 );
 
+// The README said that calling an override yourself while the client's call of it runs starts a
+// second whose connect() collides with the first's. Each now waits for the other's attempt.
+forEachBroker(
+  "a reconnect() override called by the application while the client's call runs: both connect",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    const c = new Ported(uniqueId("c"), proxy.hostname, proxy.port);
+    c.DELAY = 0.05;
+    try {
+      await c.connect(false);
+      await offline(c, proxy); // the client's call of the override starts
+      const mine = [c.reconnect(), c.reconnect()];
+      proxy.delay(300);
+      proxy.refuse(false);
+      const [a, b] = await withTimeout(Promise.all(mine), 10_000, "the application's calls");
+      assert.equal(typeof a, "boolean");
+      assert.equal(typeof b, "boolean");
+      assert.equal(c.connected, true);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
+
 // example_lwt_robust.py publishes "Online" in its connect() override, which umqtt.robust's
 // reconnect() calls. With a reconnect() override calling it so, that publish, made once connected
 // but within the override, must go: the override's end waits for it.
