@@ -329,6 +329,8 @@ export class MQTTClient extends SimpleClient {
       if (present !== undefined && this.connected && clean === false) return present;
     }
     stopped(); // a disconnect() called since this call ends it, as the simple client's
+    // An override's connect(false) after yours connected: as the own loop, it has its connection.
+    if (!clean && this.connected && this.#once.running) return this.connack!.sessionPresent;
     const wasClosed = this.#closed;
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();

@@ -157,3 +157,39 @@ forEachBroker(
     }
   },
 );
+
+// The README: while the reconnect waits before its next attempt, your connect() goes at once, "and
+// the reconnect waits for it". An override's next connect(false) met the connection the
+// application's had made ("already connected or connecting"), and the publish made offline, waiting
+// for the override, rejected with that TypeError.
+forEachBroker(
+  "a reconnect() override: the application's connect(false) during its delay() is its connection",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    let release!: () => void, waiting!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    const delaying = new Promise<void>((r) => waiting = r);
+    class Waits extends Ported {
+      override delay(_i: number): Promise<void> {
+        waiting();
+        return held; // until the application's connect() has connected
+      }
+    }
+    const c = new Waits(uniqueId("c"), proxy.hostname, proxy.port);
+    try {
+      await c.connect(false);
+      await offline(c, proxy);
+      const queued = c.publish(uniqueId("t"), "made offline", false, 1);
+      queued.catch(() => {}); // asserted below
+      await withTimeout(delaying, 10_000, "the override's delay() after a refused attempt");
+      proxy.refuse(false);
+      await c.connect(false);
+      release();
+      await withTimeout(queued, 10_000, "the publish made offline");
+      assert.equal(c.connected, true);
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+);
