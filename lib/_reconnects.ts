@@ -3,8 +3,9 @@
 // wait_msg, check_msg, messages()). Its own reconnect() shares one loop among its callers. An
 // override (umqtt.robust's README: "any realistic application would inherit
 // umqtt.robust.MQTTClient class and override delay() and reconnect()") runs one at a time too, as
-// it did there, where nothing ran beside it: two at once would collide in connect() ("already
-// connected or connecting") and fail the calls that waited for them.
+// it did there, where nothing ran beside it. While it runs, the client counts its connect() as the
+// reconnect's attempt (lib/robust.ts): calls wait for it, and an application connect() waits for
+// it, or is its connection.
 
 import { MQTTConnectionError } from "./errors.ts";
 import type { ReconnectingDetail } from "./_robust_options.ts";
