@@ -23,6 +23,22 @@ export function reconnecting(
   return new CustomEvent<ReconnectingDetail>("reconnecting", { detail });
 }
 
+/** The error of a reconnect ended by `disconnect()`. */
+export const stopped = (): MQTTConnectionError =>
+  new MQTTConnectionError("Not reconnecting: disconnect() was called");
+
+/**
+ * `wait`, then rejected with {@linkcode stopped} if `closed()`: an override of
+ * `reconnect()` that awaits the client's `delay()` ends there. Marked handled,
+ * so that an override of `delay()` that drops it (calls `super.delay(i)`
+ * without awaiting it) ends no process at `disconnect()`.
+ */
+export function stopping(wait: Promise<void>, closed: () => boolean): Promise<void> {
+  const p = wait.then(() => closed() ? Promise.reject(stopped()) : undefined);
+  p.catch(() => {});
+  return p;
+}
+
 /** What is asked of the robust client. */
 export interface Reconnecting {
   reconnect(): Promise<boolean>;

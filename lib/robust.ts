@@ -43,7 +43,7 @@ import { credentialFailure } from "./_credentials.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
-import { reconnecting, ReconnectOnce } from "./_reconnects.ts";
+import { reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
 import { disposable } from "./_inbox.ts";
 import { Subscriptions } from "./_renew.ts";
 import type { RobustClientEventMap as Events, RobustClientOptions } from "./_robust_options.ts";
@@ -55,7 +55,6 @@ import type { SslParams } from "./transports/types.ts";
 export * from "./_robust_options.ts";
 
 const noop = () => {};
-const stopped = () => new MQTTConnectionError("Not reconnecting: disconnect() was called");
 /** How long a reconnected connection must last for the next loss to start the backoff over. */
 const STABLE_MS = 10_000;
 
@@ -275,8 +274,7 @@ export class MQTTClient extends SimpleClient {
   delay(i: number): Promise<void> {
     const ms = this.#plannedDelay ?? this.#backoff(i);
     this.#plannedDelay = undefined;
-    const wait = sleep(ms, this.#stop.signal);
-    return wait.then(() => this.#closed ? Promise.reject(stopped()) : undefined);
+    return stopping(sleep(ms, this.#stop.signal), () => this.#closed);
   }
 
   /**
@@ -301,7 +299,8 @@ export class MQTTClient extends SimpleClient {
    * flag if `clean_session` is false, and throws the simple client's
    * `TypeError` (already connected) if it is true; when it failed, or while
    * the reconnect waits before its next attempt, connects, and the reconnect
-   * waits for this.
+   * waits for this. While a `reconnect()` override runs, `connect(false)` on a
+   * connected client resolves with the session-present flag, as such a wait does.
    *
    * @param clean_session Start a fresh session or resume one; or `{ clean_session, signal }`.
    * @param options `signal`.

@@ -193,3 +193,33 @@ forEachBroker(
     }
   },
 );
+
+// delay() rejects once the client is disconnected, which ends an override's loop that awaits it.
+// An override that calls super.delay(i) without awaiting it (a count, a log, then its own wait)
+// left that rejection unhandled: the process ended at the next disconnect().
+forEachBroker(
+  "a delay() override that drops super.delay()'s promise: disconnect() rejects nothing unhandled",
+  async (broker) => {
+    const proxy = await proxyTo(broker);
+    let calls = 0;
+    class Counting extends RobustClient {
+      override delay(i: number): Promise<void> {
+        calls++;
+        void super.delay(i); // not awaited, not returned
+        return new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const c = new Counting(uniqueId("c"), proxy.hostname, proxy.port);
+    c.DELAY = 5;
+    try {
+      await c.connect(false);
+      await offline(c, proxy);
+      while (calls === 0) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await c.disconnect();
+      await proxy.close();
+    }
+    // An unhandled rejection would surface within a timer turn or two.
+    await new Promise((r) => setTimeout(r, 50));
+  },
+);
