@@ -424,6 +424,7 @@ export class MQTTClient extends SimpleClient {
           this.#upAt = performance.now();
           return present;
         } catch (e) {
+          this.#lastError = e; // the next attempt's event tells of it, also one a refusal ended
           // A credential function's failure is tried again too: its service may come back.
           if (!movesOn(e) && !credentialFailure(e) || this.#stop.signal.aborted) {
             this.#signal?.throwIfAborted();
@@ -431,7 +432,6 @@ export class MQTTClient extends SimpleClient {
             this.log(true, e);
             throw e;
           }
-          this.#lastError = e;
           if (UNANSWERED.has(e as Error)) this.#renewOwed = true;
           // A refusal naming other servers: those next, before the rest of the list; once a round,
           // so that servers referring to each other wait for the next round's backoff.
