@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
-import { forEachBroker } from "./_brokers.ts";
-import { offline, proxyTo } from "./_fault_proxy.ts";
+import { type Broker, forEachBroker } from "./_brokers.ts";
+import { type FaultProxy, offline, proxyTo } from "./_fault_proxy.ts";
 import { uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -28,36 +28,70 @@ class Ported extends RobustClient {
   }
 }
 
+/**
+ * A robust client, made by `make` to go through a fault proxy to `broker`, connected with
+ * `connect(false)`, then cut off with the proxy refusing connections: `fn` runs in the outage.
+ * The client is disconnected and the proxy closed after.
+ */
+async function inOutage<C extends RobustClient>(
+  broker: Broker,
+  make: (host: string, port: number) => C,
+  fn: (c: C, proxy: FaultProxy) => Promise<void>,
+): Promise<void> {
+  const proxy = await proxyTo(broker);
+  const c = make(proxy.hostname, proxy.port);
+  try {
+    await c.connect(false);
+    await offline(c, proxy);
+    await fn(c, proxy);
+  } finally {
+    await c.disconnect();
+    await proxy.close();
+  }
+}
+
+/** A `Ported` client with a short delay between its attempts. */
+function ported(host: string, port: number): Ported {
+  const c = new Ported(uniqueId("c"), host, port);
+  c.DELAY = 0.05;
+  return c;
+}
+
+/** A client subscribed to `topic` at QoS 1 straight at `broker`, and the payloads it got. */
+async function watching(broker: Broker, topic: string) {
+  const seen: string[] = [];
+  const w = new MQTTClient(uniqueId("w"), broker.host, broker.port);
+  w.set_callback((_t, m) => void seen.push(text(m)));
+  await w.connect();
+  await w.subscribe(topic, 1);
+  /** Waits until `n` messages came. */
+  const until = async (n: number) => {
+    while (seen.length < n) await withTimeout(w.wait_msg(), 10_000, "the messages");
+    return seen;
+  };
+  return { w, until };
+}
+
 // The README's way to announce a reconnect ("do the rest in a connected listener") published
 // ahead of the publishes made during the outage when the override ran the reconnect: the listener
 // found the client connected, and nothing said a reconnect was still under way.
 forEachBroker(
   "a reconnect() override: a connected listener's publish goes after those made offline",
   async (broker) => {
-    const proxy = await proxyTo(broker);
     const T = uniqueId("status");
-    const seen: string[] = [];
-    const w = new MQTTClient(uniqueId("w"), broker.host, broker.port);
-    w.set_callback((_t, m) => void seen.push(text(m)));
-    const c = new Ported(uniqueId("c"), proxy.hostname, proxy.port);
-    c.DELAY = 0.05;
+    const { w, until } = await watching(broker, T);
     try {
-      await w.connect();
-      await w.subscribe(T, 1);
-      await c.connect(false);
-      await offline(c, proxy);
-      const queued = [1, 2, 3].map((n) => c.publish(T, `offline ${n}`, false, 1));
-      let online: Promise<void> | undefined;
-      c.addEventListener("connected", () => void (online ??= c.publish(T, "online", false, 1)));
-      proxy.refuse(false);
-      await withTimeout(Promise.all(queued), 10_000, "the publishes made offline");
-      await withTimeout(online!, 10_000, "the listener's publish");
-      while (seen.length < 4) await withTimeout(w.wait_msg(), 10_000, "the messages");
-      assert.deepEqual(seen, ["offline 1", "offline 2", "offline 3", "online"]);
+      await inOutage(broker, ported, async (c, proxy) => {
+        const queued = [1, 2, 3].map((n) => c.publish(T, `offline ${n}`, false, 1));
+        let online: Promise<void> | undefined;
+        c.addEventListener("connected", () => void (online ??= c.publish(T, "online", false, 1)));
+        proxy.refuse(false);
+        await withTimeout(Promise.all(queued), 10_000, "the publishes made offline");
+        await withTimeout(online!, 10_000, "the listener's publish");
+        assert.deepEqual(await until(4), ["offline 1", "offline 2", "offline 3", "online"]);
+      });
     } finally {
-      await c.disconnect();
       await w.disconnect();
-      await proxy.close();
     }
   },
 );
@@ -68,12 +102,7 @@ forEachBroker(
 forEachBroker(
   "a reconnect() override: the application's connect(false) during its attempt waits for it",
   async (broker) => {
-    const proxy = await proxyTo(broker);
-    const c = new Ported(uniqueId("c"), proxy.hostname, proxy.port);
-    c.DELAY = 0.05;
-    try {
-      await c.connect(false);
-      await offline(c, proxy);
+    await inOutage(broker, ported, async (c, proxy) => {
       const next = () => new Promise<{ connect: Promise<boolean> }>((r) => c.connecting = r);
       const refused = await withTimeout(next(), 10_000, "an attempt in the outage");
       await assert.rejects(refused.connect, MQTTConnectionError);
@@ -84,10 +113,7 @@ forEachBroker(
       const present = await withTimeout(c.connect(false), 10_000, "connect(false)");
       assert.equal(present, await connect, "the attempt's session-present flag");
       assert.equal(c.connected, true);
-    } finally {
-      await c.disconnect();
-      await proxy.close();
-    }
+    });
   },
 );
 
@@ -96,12 +122,8 @@ forEachBroker(
 forEachBroker(
   "a reconnect() override called by the application while the client's call runs: both connect",
   async (broker) => {
-    const proxy = await proxyTo(broker);
-    const c = new Ported(uniqueId("c"), proxy.hostname, proxy.port);
-    c.DELAY = 0.05;
-    try {
-      await c.connect(false);
-      await offline(c, proxy); // the client's call of the override starts
+    // The outage: the client's call of the override starts.
+    await inOutage(broker, ported, async (c, proxy) => {
       const mine = [c.reconnect(), c.reconnect()];
       proxy.delay(300);
       proxy.refuse(false);
@@ -109,10 +131,7 @@ forEachBroker(
       assert.equal(typeof a, "boolean");
       assert.equal(typeof b, "boolean");
       assert.equal(c.connected, true);
-    } finally {
-      await c.disconnect();
-      await proxy.close();
-    }
+    });
   },
 );
 
@@ -122,11 +141,7 @@ forEachBroker(
 forEachBroker(
   "a reconnect() override calling a connect() override that publishes once connected: no deadlock",
   async (broker) => {
-    const proxy = await proxyTo(broker);
     const T = uniqueId("status");
-    const seen: string[] = [];
-    const w = new MQTTClient(uniqueId("w"), broker.host, broker.port);
-    w.set_callback((_t, m) => void seen.push(text(m)));
     // def connect(self, clean_session=True): try: return super().connect(clean_session)
     //     finally: self.publish(b"status", b"Online", retain=True)   (here: when it connected)
     class Lwt extends Ported {
@@ -138,22 +153,21 @@ forEachBroker(
         }
       }
     }
-    const c = new Lwt(uniqueId("c"), proxy.hostname, proxy.port);
-    c.DELAY = 0.05;
+    const lwt = (host: string, port: number) => {
+      const c = new Lwt(uniqueId("c"), host, port);
+      c.DELAY = 0.05;
+      return c;
+    };
+    const { w, until } = await watching(broker, T);
     try {
-      await w.connect();
-      await w.subscribe(T, 1);
-      await c.connect(false);
-      await offline(c, proxy);
-      const queued = c.publish(T, "offline", false, 1);
-      proxy.refuse(false);
-      await withTimeout(queued, 10_000, "the publish made offline");
-      while (seen.length < 3) await withTimeout(w.wait_msg(), 10_000, "the messages");
-      assert.deepEqual(seen, ["Online", "Online", "offline"]);
+      await inOutage(broker, lwt, async (c, proxy) => {
+        const queued = c.publish(T, "offline", false, 1);
+        proxy.refuse(false);
+        await withTimeout(queued, 10_000, "the publish made offline");
+        assert.deepEqual(await until(3), ["Online", "Online", "offline"]);
+      });
     } finally {
-      await c.disconnect();
       await w.disconnect();
-      await proxy.close();
     }
   },
 );
@@ -165,7 +179,6 @@ forEachBroker(
 forEachBroker(
   "a reconnect() override: the application's connect(false) during its delay() is its connection",
   async (broker) => {
-    const proxy = await proxyTo(broker);
     let release!: () => void, waiting!: () => void;
     const held = new Promise<void>((r) => release = r);
     const delaying = new Promise<void>((r) => waiting = r);
@@ -175,10 +188,8 @@ forEachBroker(
         return held; // until the application's connect() has connected
       }
     }
-    const c = new Waits(uniqueId("c"), proxy.hostname, proxy.port);
-    try {
-      await c.connect(false);
-      await offline(c, proxy);
+    const waits = (host: string, port: number) => new Waits(uniqueId("c"), host, port);
+    await inOutage(broker, waits, async (c, proxy) => {
       const queued = c.publish(uniqueId("t"), "made offline", false, 1);
       queued.catch(() => {}); // asserted below
       await withTimeout(delaying, 10_000, "the override's delay() after a refused attempt");
@@ -187,10 +198,7 @@ forEachBroker(
       release();
       await withTimeout(queued, 10_000, "the publish made offline");
       assert.equal(c.connected, true);
-    } finally {
-      await c.disconnect();
-      await proxy.close();
-    }
+    });
   },
 );
 
@@ -200,7 +208,6 @@ forEachBroker(
 forEachBroker(
   "a delay() override that drops super.delay()'s promise: disconnect() rejects nothing unhandled",
   async (broker) => {
-    const proxy = await proxyTo(broker);
     let calls = 0;
     class Counting extends RobustClient {
       override delay(i: number): Promise<void> {
@@ -209,16 +216,14 @@ forEachBroker(
         return new Promise((r) => setTimeout(r, 20));
       }
     }
-    const c = new Counting(uniqueId("c"), proxy.hostname, proxy.port);
-    c.DELAY = 5;
-    try {
-      await c.connect(false);
-      await offline(c, proxy);
+    const counting = (host: string, port: number) => {
+      const c = new Counting(uniqueId("c"), host, port);
+      c.DELAY = 5;
+      return c;
+    };
+    await inOutage(broker, counting, async () => {
       while (calls === 0) await new Promise((r) => setTimeout(r, 10));
-    } finally {
-      await c.disconnect();
-      await proxy.close();
-    }
+    });
     // An unhandled rejection would surface within a timer turn or two.
     await new Promise((r) => setTimeout(r, 50));
   },
