@@ -99,7 +99,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     // The config has the protocol's options under their names: no copy of them per client.
     const core = new Protocol(config.store, this, config);
     this.core = core;
-    this.inbox = new Inbox(config.maxQueued, this, config.version === 5);
+    this.inbox = new Inbox(config.maxQueued, this);
     this.writer = new Writer(this);
     this.#keepalive = new Keepalive(this);
   }

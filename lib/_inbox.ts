@@ -52,8 +52,6 @@ export class Inbox {
   callback: MessageCallback | undefined;
   readonly #max: number;
   readonly #link: InboxLink;
-  // MQTT 5: a message may carry a Message Expiry Interval.
-  readonly #v5: boolean;
   // Handed-out slots before #head are cleared, so that they pin nothing.
   #queue: (Incoming | undefined)[] = NONE;
   #head = 0;
@@ -79,12 +77,10 @@ export class Inbox {
   /**
    * @param max Most messages held; past it, QoS 0 messages are dropped oldest first.
    * @param link The protocol state, for acknowledgements, and the connection's state.
-   * @param v5 Whether the connection speaks MQTT 5.
    */
-  constructor(max: number, link: InboxLink, v5 = false) {
+  constructor(max: number, link: InboxLink) {
     this.#max = max;
     this.#link = link;
-    this.#v5 = v5;
   }
 
   /** A message arrived: to the oldest waiter, else into the queue. */
@@ -114,8 +110,8 @@ export class Inbox {
         this.#head = this.#zeroFrom = this.#holes = 0;
       }
     }
-    const p = this.#v5 ? message.packet : undefined;
-    if (p?.qos === 1 && p.properties!.messageExpiryInterval) {
+    const p = message.packet; // an MQTT 3.1.1 PUBLISH has no properties
+    if (p.qos === 1 && p.properties?.messageExpiryInterval) {
       ARRIVED.set(message, performance.now());
     }
     if (this.#queue === NONE) this.#queue = [];

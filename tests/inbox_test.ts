@@ -498,7 +498,7 @@ test("resumed(), MQTT 5: QoS 1 messages up to the last whose Message Expiry Inte
     core: { ack: () => {}, unhandled: () => {} },
     closed: () => null,
     userClosed: false,
-  }, true);
+  });
   const cases = [["a", 1, 3600], ["b", 1, 1], ["c", 0, 1], ["d", 1, 3600], [
     "e",
     1,
