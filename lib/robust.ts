@@ -313,7 +313,7 @@ export class MQTTClient extends SimpleClient {
     clean_session: boolean | ConnectOptions = true,
     options: SignalOptions = {},
   ): Promise<boolean> {
-    const { clean, signal } = checkConnect(clean_session, options), stopped = access.since(this);
+    const { clean, signal } = checkConnect(clean_session, options), ended = access.since(this);
     this.#signal?.throwIfAborted(); // stopped for good
     // A disconnect() under way, not awaited: the connection it ends first, as the simple client.
     if (this.#leaving) await abortable(this.#leaving.catch(noop), signal);
@@ -327,7 +327,7 @@ export class MQTTClient extends SimpleClient {
       }
       if (present !== undefined && this.connected && clean === false) return present;
     }
-    stopped(); // a disconnect() called since this call ends it, as the simple client's
+    ended(); // a disconnect() called since this call ends it, as the simple client's
     // An override's connect(false) after yours connected: as the own loop, it has its connection.
     if (!clean && this.connected && this.#once.running) return this.connack!.sessionPresent;
     const wasClosed = this.#closed;
