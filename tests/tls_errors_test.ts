@@ -58,6 +58,26 @@ async function refusal(c: MQTTClient): Promise<MQTTConnectionError> {
   return e;
 }
 
+/**
+ * A robust client's publish that its first connection attempt ends: the error it rejects with,
+ * an MQTTConnectionError, after one attempt and no retry.
+ */
+async function givenUp(way: Way, b: Broker, ssl_params: SslParams): Promise<MQTTConnectionError> {
+  const robust = client(way, b, ssl_params, RobustClient) as RobustClient;
+  robust.DELAY = 0.01;
+  let attempts = 0;
+  robust.addEventListener("reconnecting", () => attempts++);
+  try {
+    const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
+    const e = await withTimeout(p, 5000, "the robust client's publish");
+    assert.ok(e instanceof MQTTConnectionError, String(e));
+    assert.equal(attempts, 1, "one attempt, no retry");
+    return e;
+  } finally {
+    await robust.disconnect();
+  }
+}
+
 async function withBroker(
   tls: { certfile?: string; keyfile?: string; requireCertificate?: boolean },
   fn: (b: Broker) => Promise<void>,
@@ -170,19 +190,8 @@ for (const way of WAYS) {
         assert.match(e.message, /: Invalid ssl_params: /);
         assert.ok(e.cause instanceof TypeError, `cause: ${e.cause}`);
 
-        const robust = client(way, b, ssl_params, RobustClient) as RobustClient;
-        robust.DELAY = 0.01;
-        let attempts = 0;
-        robust.addEventListener("reconnecting", () => attempts++);
-        try {
-          const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
-          const later = await withTimeout(p, 5000, "the robust client's publish");
-          assert.ok(later instanceof MQTTConnectionError, String(later));
-          assert.match(later.message, /Invalid ssl_params: /);
-          assert.equal(attempts, 1, "one attempt, no retry");
-        } finally {
-          await robust.disconnect();
-        }
+        const later = await givenUp(way, b, ssl_params);
+        assert.match(later.message, /Invalid ssl_params: /);
       });
     },
     notDenoNodeTls(way),
@@ -205,19 +214,8 @@ for (const way of WAYS) {
             { cadata: c.pem("ca.pem"), cert: c.pem("stranger.pem"), key: c.pem("stranger.key") },
           ]
         ) {
-          const robust = client(way, b, ssl_params, RobustClient) as RobustClient;
-          robust.DELAY = 0.01;
-          let attempts = 0;
-          robust.addEventListener("reconnecting", () => attempts++);
-          try {
-            const p = robust.publish("t", "m", false, 1).then(() => null, (e) => e);
-            const e = await withTimeout(p, 5000, "the robust client's publish");
-            assert.ok(e instanceof MQTTConnectionError, String(e));
-            assert.match(e.message, /TLS: the broker (requires a|refused the) client certificate/);
-            assert.equal(attempts, 1, "one attempt, no retry");
-          } finally {
-            await robust.disconnect();
-          }
+          const e = await givenUp(way, b, ssl_params);
+          assert.match(e.message, /TLS: the broker (requires a|refused the) client certificate/);
         }
       });
     },
