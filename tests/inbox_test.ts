@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Inbox } from "../lib/_inbox.ts";
 import type { Incoming } from "../lib/_protocol.ts";
 import type { QoS } from "../lib/codec/packet.ts";
+import type { PublishProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import type { Message } from "../lib/options.ts";
 import { test } from "./_test.ts";
@@ -22,7 +23,7 @@ function setup(max = 100) {
     userClosed: false,
   };
   const inbox = new Inbox(max, link);
-  const push = (topic: string, qos: QoS = 1) =>
+  const push = (topic: string, qos: QoS = 1, properties?: PublishProperties) =>
     inbox.push({
       packet: {
         type: "publish",
@@ -32,6 +33,7 @@ function setup(max = 100) {
         retain: false,
         dup: false,
         packetId: qos ? 1 : undefined,
+        ...properties && { properties },
       },
       generation: 1,
       session: 1,
@@ -494,32 +496,14 @@ test("resumed(), MQTT 5: QoS 1 messages up to the last whose Message Expiry Inte
   // mosquitto sends no expired message again at a resume: dropped, it was
   // lost. Those before it stay too, so that the order holds (the broker's
   // resends of them come after, with DUP set); those after it go as before.
-  const inbox = new Inbox(100, {
-    core: { ack: () => {}, unhandled: () => {} },
-    closed: () => null,
-    userClosed: false,
-  });
+  const { inbox, push } = setup();
   const cases = [["a", 1, 3600], ["b", 1, 1], ["c", 0, 1], ["d", 1, 3600], [
     "e",
     1,
     undefined,
   ]] as const;
   for (const [topic, qos, messageExpiryInterval] of cases) {
-    inbox.push({
-      packet: {
-        type: "publish",
-        topic,
-        payload: new Uint8Array(0),
-        qos,
-        retain: false,
-        dup: false,
-        packetId: qos ? 1 : undefined,
-        properties: messageExpiryInterval ? { messageExpiryInterval } : {},
-      },
-      generation: 1,
-      session: 1,
-      seq: 0,
-    });
+    push(topic, qos, messageExpiryInterval ? { messageExpiryInterval } : {});
   }
   inbox.resumed(); // "b" has less than a second left: the broker may take it for expired
   const rest = [];
