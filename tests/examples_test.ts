@@ -1,0 +1,110 @@
+// The programs in examples/, run as their header comments say, as
+// subprocesses against a harness broker: what they print and how they end.
+// `deno check … examples/` (deno task check) only type-checks them.
+import assert from "node:assert/strict";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { MQTTClient } from "../mod.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
+
+/** A running example: its stdout and stderr so far, as text. */
+class Example {
+  stdout = "";
+  stderr = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #pumps: Promise<void>[];
+
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#pumps = (["stdout", "stderr"] as const).map(async (name) => {
+      for await (const s of child[name].pipeThrough(new TextDecoderStream())) this[name] += s;
+    });
+  }
+
+  /** Resolves once `re` matches stdout or stderr (bounded, so a hang fails with what was printed). */
+  waitFor(re: RegExp): Promise<void> {
+    return until(() => re.test(this.stdout) || re.test(this.stderr), `${re} in ${this.output}`);
+  }
+
+  get output(): string {
+    return `stdout: ${JSON.stringify(this.stdout)}, stderr: ${JSON.stringify(this.stderr)}`;
+  }
+
+  kill(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
+  /** The exit code, once the program has ended and its output is read. */
+  async code(): Promise<number> {
+    const { code } = await withTimeout(this.#child.status, 20_000, `exit; ${this.output}`);
+    await Promise.all(this.#pumps);
+    return code;
+  }
+}
+
+/** `deno run --allow-net examples/<file> …args`, as the examples' headers give it. */
+function example(file: string, args: string[], allow = ["--allow-net"]): Example {
+  const path = new URL(`../examples/${file}`, import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...allow, path, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Example(child);
+}
+
+forEachBroker("examples/deno_publisher.ts: publishes at QoS 1, says so, exits 0", async (b) => {
+  const topic = `ex/${uniqueId("pub")}`;
+  const watcher = new MQTTClient(uniqueId("watch"), b.url);
+  await watcher.connect();
+  try {
+    await watcher.subscribe(topic, 1);
+    const pub = example("deno_publisher.ts", [b.url, topic, "21.5"]);
+    assert.equal(await pub.code(), 0, pub.output);
+    assert.equal(pub.stdout, `published to ${topic}: 21.5\n`);
+    const msg = await watcher.wait_msg();
+    assert.deepEqual(
+      [msg.topic, new TextDecoder().decode(msg.payload), msg.qos],
+      [topic, "21.5", 1],
+    );
+  } finally {
+    await watcher.disconnect();
+  }
+});
+
+forEachBroker("examples/demo.ts given a broker: both messages come back, exits 0", async (b) => {
+  const demo = example("demo.ts", [b.url], ["--allow-net"]);
+  assert.equal(await demo.code(), 0, demo.output);
+  const out = demo.stdout;
+  assert.match(out, /received umqtt-demo-\w+\/qos0: hello at QoS 0\n/);
+  assert.match(out, /received umqtt-demo-\w+\/qos1: hello at QoS 1\n/);
+  assert.match(out, /disconnected; bye\n$/);
+});
+
+// README "Try it": `deno task demo` with no broker starts aedes in-process; the broker must not
+// keep the process alive after the demo.
+test("examples/demo.ts alone (deno task demo): its embedded broker serves it, exits 0", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const allow = (config.tasks.demo as string).split(" ").filter((a) => a.startsWith("--allow"));
+  const demo = example("demo.ts", [], allow);
+  assert.equal(await demo.code(), 0, demo.output);
+  assert.match(demo.stdout, /^embedded aedes broker listening on mqtt:\/\/127\.0\.0\.1:\d+\n/);
+  assert.match(demo.stdout, /hello at QoS 1\n[\s\S]*disconnected; bye\n$/);
+});
+
+forEachBroker(
+  "examples/deno_subscriber.ts: prints what arrives; Ctrl-C ends it with 0",
+  async (b) => {
+    const topic = `ex/${uniqueId("sub")}`;
+    const sub = example("deno_subscriber.ts", [b.url, `${topic}/#`]);
+    await sub.waitFor(/Ctrl-C to stop/);
+    const pub = new MQTTClient(uniqueId("pub"), b.url);
+    await pub.connect();
+    await pub.publish(`${topic}/a`, "one", false, 1);
+    await pub.disconnect();
+    await sub.waitFor(/ one\n/);
+    sub.kill("SIGINT");
+    assert.equal(await sub.code(), 0, sub.output);
+    assert.equal(sub.stdout, `${topic}/a one\n`);
+  },
+);
