@@ -15,10 +15,15 @@ client.set_callback((topic, msg) => {
 await client.connect();
 await client.subscribe(filter, 1);
 console.error(`subscribed to ${filter} on ${url}; Ctrl-C to stop`);
-Deno.addSignalListener("SIGINT", () => void client.disconnect());
+let stopping = false;
+Deno.addSignalListener("SIGINT", () => {
+  stopping = true;
+  void client.disconnect();
+});
 try {
   while (true) await client.wait_msg();
 } catch (e) {
-  // wait_msg rejects once the connection ends; after Ctrl-C that is the way out.
-  if (client.connected) throw e;
+  // wait_msg rejects once the connection ends: after Ctrl-C that is the way
+  // out; otherwise the connection was lost, and the error says how.
+  if (!stopping) throw e;
 }

@@ -108,3 +108,23 @@ forEachBroker(
     assert.equal(sub.stdout, `${topic}/a one\n`);
   },
 );
+
+// The subscriber swallowed the end of its connection: `if (client.connected)
+// throw e` is false after a lost connection as after Ctrl-C, so a broker that
+// went away ended it silently with exit code 0, as if asked to stop.
+test(
+  "examples/deno_subscriber.ts: a broker that goes away ends it with an error, not 0",
+  async () => {
+    const b = await startMosquitto();
+    try {
+      const sub = example("deno_subscriber.ts", [b.url, "ex/#"]);
+      await sub.waitFor(/Ctrl-C to stop/);
+      await b.stop();
+      assert.notEqual(await sub.code(), 0, sub.output);
+      assert.match(sub.stderr, /MQTTConnectionError/);
+    } finally {
+      await b.stop();
+    }
+  },
+  { mosquitto: true },
+);
