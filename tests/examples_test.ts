@@ -128,3 +128,48 @@ test(
   },
   { mosquitto: true },
 );
+
+// examples/worker/worker.ts's fetch handler, called in Deno (the default
+// connector picks Deno.connect; the Worker's own runtime is tests/runtimes'
+// business). The topic is the request's path, which arrives percent-encoded:
+// `curl -d 21.5 localhost:8787/home/living%20room` published to
+// "home/living%20room". A topic the client refuses threw out of the handler
+// (a 500 with a stack) and left the connection open for the runtime to cut,
+// without DISCONNECT.
+forEachBroker(
+  "examples/worker/worker.ts: the path, decoded, is the topic; a bad one is a 400",
+  async (b) => {
+    const { default: worker } = await import("../examples/worker/worker.ts");
+    const env = { BROKER: b.url };
+    const base = uniqueId("wk");
+    const watcher = new MQTTClient(uniqueId("watch"), b.url);
+    await watcher.connect();
+    try {
+      await watcher.subscribe(`${base}/#`, 1);
+      const post = (path: string) =>
+        worker.fetch(
+          new Request(`http://localhost/${path}`, { method: "POST", body: "21.5" }),
+          env,
+        );
+      const ok = await post(`${base}/living%20room/caf%C3%A9`);
+      assert.equal(await ok.text(), `published to ${base}/living room/café\n`);
+      assert.equal(ok.status, 200);
+      const msg = await watcher.wait_msg();
+      assert.equal(msg.topic, `${base}/living room/café`);
+      for (const path of [`${base}/+`, `${base}/%E0%A4%A`]) {
+        const refused = await post(path);
+        assert.equal(refused.status, 400, path);
+        assert.match(await refused.text(), /^(TypeError|URIError): /, path);
+      }
+      // Only a POST publishes (a browser's GET / and /favicon.ico would otherwise).
+      const get = await worker.fetch(new Request(`http://localhost/${base}/x`), env);
+      await get.body?.cancel();
+      assert.equal(get.status, 405);
+      // None of those published: the next message is the one sent after them.
+      assert.equal((await post(`${base}/end`)).status, 200);
+      assert.equal((await watcher.wait_msg()).topic, `${base}/end`);
+    } finally {
+      await watcher.disconnect();
+    }
+  },
+);

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { MQTTClient } from "@umqtt/umqtt";
+import { MQTTClient, validateTopicName } from "@umqtt/umqtt";
 
 interface Env {
   BROKER: string;
@@ -24,11 +24,27 @@ interface Env {
 export default {
   /** POST /some/topic with a body: publishes it at QoS 1, answers once the broker has it. */
   async fetch(request: Request, env: Env): Promise<Response> {
-    const topic = new URL(request.url).pathname.slice(1) || "umqtt/worker";
+    if (request.method !== "POST") {
+      return new Response("POST a body to /some/topic\n", {
+        status: 405,
+        headers: { allow: "POST" },
+      });
+    }
+    let topic;
+    try {
+      // The path comes percent-encoded: /home/living%20room is "home/living room".
+      topic = decodeURIComponent(new URL(request.url).pathname.slice(1)) || "umqtt/worker";
+      validateTopicName(topic); // a TypeError saying why, before any connection
+    } catch (e) {
+      return new Response(`${e}\n`, { status: 400 });
+    }
     const client = new MQTTClient(`worker-${crypto.randomUUID().slice(0, 8)}`, env.BROKER);
     await client.connect();
-    await client.publish(topic, new Uint8Array(await request.arrayBuffer()), false, 1);
-    await client.disconnect();
+    try {
+      await client.publish(topic, new Uint8Array(await request.arrayBuffer()), false, 1);
+    } finally {
+      await client.disconnect();
+    }
     return new Response(`published to ${topic}\n`);
   },
 
