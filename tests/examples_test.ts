@@ -173,3 +173,57 @@ forEachBroker(
     }
   },
 );
+
+// examples/browser/index.html's script, run in Deno (its WebSocket) against
+// mosquitto's WebSocket listener, with the three inputs and the log as stubs
+// of the page's elements and `./umqtt.js` as the library, each client it
+// makes counted. Submits made while the first connected each made a client
+// of their own (`client?.connected` is false until CONNACK), replacing the
+// one being connected: that one's subscribe then went to an unconnected
+// client ("Cannot subscribe: not connected"), its message was not
+// published, and the connection it opened stayed open for the page's life.
+test("examples/browser/index.html: submits made while connecting share one client", async () => {
+  const b = await startMosquitto({ websockets: true });
+  const made: MQTTClient[] = [];
+  const dir = await Deno.makeTempDir();
+  const g = globalThis as { document?: unknown; __made?: MQTTClient[] };
+  try {
+    const page = await Deno.readTextFile(
+      new URL("../examples/browser/index.html", import.meta.url),
+    );
+    const script = page.match(/<script type="module">([\s\S]*?)<\/script>/)![1];
+    await Deno.writeTextFile(
+      `${dir}/umqtt.js`,
+      `import { MQTTClient as C } from ${
+        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+      };
+       export class MQTTClient extends C {
+         constructor(...a) { super(...a); globalThis.__made.push(this); }
+       }`,
+    );
+    await Deno.writeTextFile(`${dir}/page.js`, script);
+    const topic = `ex/${uniqueId("page")}`;
+    const el: Record<string, { value?: string; textContent?: string; onsubmit?: unknown }> = {
+      url: { value: `${b.wsUrl}/mqtt` },
+      topic: { value: topic },
+      text: { value: "hello" },
+      log: { textContent: "" },
+      f: {},
+    };
+    g.document = { getElementById: (id: string) => el[id] };
+    g.__made = made;
+    await import(`file://${dir}/page.js`);
+    const submit = el.f.onsubmit as (e: { preventDefault(): void }) => Promise<void>;
+    await Promise.all([1, 2, 3].map(() => submit({ preventDefault() {} })));
+    const lines = () => el.log.textContent!.split("\n").filter(Boolean);
+    await until(() => lines().length >= 3, `3 lines in the log: ${el.log.textContent}`);
+    assert.deepEqual(lines(), Array(3).fill(`${topic}/x: hello`));
+    assert.equal(made.length, 1);
+  } finally {
+    for (const c of made) await c.disconnect();
+    delete g.document;
+    delete g.__made;
+    await Deno.remove(dir, { recursive: true });
+    await b.stop();
+  }
+}, { mosquitto: true });
