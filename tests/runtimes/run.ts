@@ -5,7 +5,8 @@
  *
  *   deno run -A tests/runtimes/run.ts browser      # Chromium + playwright-core: smoke, then the suite
  *   deno run -A tests/runtimes/run.ts cloudflare   # workerd through miniflare
- *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20, Node 22, Bun (latest, oldest)
+ *   deno run -A tests/runtimes/run.ts npm          # npm pack → Node 20, Node 22, Bun (latest, oldest);
+ *                                                  # examples/node and examples/bun.ts
  *
  * Each scenario runs what the TypeScript source builds into (esbuild, with
  * `node:*` and `cloudflare:*` external) and, except `npm`, what the packed
@@ -345,6 +346,8 @@ function npmApp(): Promise<string> {
     copy("browser/main.js");
     copy("cloudflare/worker.ts");
     copy("cloudflare/wrangler.json");
+    // examples/node/main.mjs, as its user runs it: `node main.mjs <url>` beside the installed package.
+    Deno.copyFileSync(join(root, "examples/node/main.mjs"), join(dir, "example_node.mjs"));
     return dir;
   })();
 }
@@ -419,6 +422,10 @@ async function runNpm() {
     for (const bun of ["bun", `bun@${OLDEST_BUN}`]) {
       await run("npx", ["-y", bun, "test", "./node/smoke.test.mjs"], { cwd: dir, env });
     }
+    // The examples for Node (the tarball) and Bun (the source), as their first lines say to run
+    // them; each exits 0 once its message has come back.
+    await run("node", ["example_node.mjs", broker.url], { cwd: dir });
+    await run("npx", ["-y", "bun", "examples/bun.ts", broker.url]);
   } finally {
     await broker.stop();
     certs.remove();
