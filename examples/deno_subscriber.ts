@@ -3,12 +3,16 @@
  *
  *     deno run --allow-net examples/deno_subscriber.ts mqtt://127.0.0.1:1883 "sensors/#"
  *
+ * A lost connection ends it with the error. To ride out broker restarts, use
+ * the reconnecting client from "@umqtt/umqtt/robust" (README "Staying connected").
+ *
  * @module
  */
 import { MQTTClient } from "../mod.ts";
 
 const [url = "mqtt://127.0.0.1:1883", filter = "#"] = Deno.args;
-const client = new MQTTClient(`sub-${crypto.randomUUID().slice(0, 8)}`, url);
+// A keepalive, or a broker that stops answering is never noticed (0, the default, means none).
+const client = new MQTTClient(`sub-${crypto.randomUUID().slice(0, 8)}`, url, { keepalive: 30 });
 client.set_callback((topic, msg) => {
   console.log(`${topic} ${new TextDecoder().decode(msg)}`);
 });

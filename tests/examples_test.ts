@@ -3,6 +3,7 @@
 // `deno check … examples/` (deno task check) only type-checks them.
 import assert from "node:assert/strict";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { MQTTClient } from "../mod.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
@@ -129,6 +130,28 @@ test(
   { mosquitto: true },
 );
 
+// A subscriber runs for as long as it is left: with keepalive 0 (the
+// constructor's default, as in umqtt) a broker that stops answering, or a
+// connection a NAT dropped, is never noticed (README "Keepalive"), and it
+// waits for ever, printing nothing. It asks for a keepalive (the loss itself
+// takes 1.5 keepalives to see, too long for this test; keepalive_test.ts has it).
+test("examples/deno_subscriber.ts asks for a keepalive, so a dead connection is found", async () => {
+  const keepalives: number[] = [];
+  await withHostileBroker(async (peer) => {
+    keepalives.push((await acceptConnect(peer)).keepalive);
+    const { packetId } = await peer.expect("subscribe");
+    await peer.write({ type: "suback", packetId, returnCodes: [1] });
+    await peer.clientClosed;
+  }, async (broker) => {
+    const sub = example("deno_subscriber.ts", [broker.url, "ex/#"]);
+    await sub.waitFor(/Ctrl-C to stop/);
+    sub.kill("SIGINT");
+    assert.equal(await sub.code(), 0, sub.output);
+  });
+  assert.equal(keepalives.length, 1);
+  assert.ok(keepalives[0] > 0, `keepalive ${keepalives[0]}`);
+});
+
 // examples/worker/worker.ts's fetch handler, called in Deno (the default
 // connector picks Deno.connect; the Worker's own runtime is tests/runtimes'
 // business). The topic is the request's path, which arrives percent-encoded:
@@ -219,6 +242,7 @@ test("examples/browser/index.html: submits made while connecting share one clien
     await until(() => lines().length >= 3, `3 lines in the log: ${el.log.textContent}`);
     assert.deepEqual(lines(), Array(3).fill(`${topic}/x: hello`));
     assert.equal(made.length, 1);
+    assert.ok(made[0].keepalive > 0, `keepalive ${made[0].keepalive}`);
   } finally {
     for (const c of made) await c.disconnect();
     delete g.document;
