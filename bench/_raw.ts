@@ -125,6 +125,9 @@ export class RawSession {
 
   static async open(port: number, clientId: string): Promise<RawSession> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Nagle off, as umqtt's transports have it (Deno leaves it on: no
+    // TCP_NODELAY without setNoDelay, checked with strace on Deno 2.9.6).
+    conn.setNoDelay(true);
     let s!: RawSession;
     await new Promise<void>((resolve) => {
       s = new RawSession(conn, resolve);

@@ -115,9 +115,6 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     const sub = await RawSession.open(ctx.port, `sub-${ctx.id}`);
     await sub.subscribe(topic, 0);
     const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
-    // Nagle off, as umqtt's Deno transport has it: both sides alike.
-    (sub.conn as Deno.TcpConn).setNoDelay(true);
-    (pub.conn as Deno.TcpConn).setNoDelay(true);
     const { bytes, frameLength } = publishFrames(topic, PAYLOAD, 0, ctx.n);
     const count = countTo(ctx.n);
     sub.onPublish = count.tick;
@@ -189,18 +186,28 @@ function qos1(window: number, qos: 1 | 2 = 1): Record<ContenderName, Workload> {
       const { bytes, frameLength } = publishFrames(`bench/${ctx.id}`, PAYLOAD, qos, ctx.n);
       return {
         async run() {
+          // Framed as umqtt's writer frames them: the acks of one read are
+          // answered in one write, and while a write is under way what comes
+          // due waits for the next; never two writes at once on the socket.
+          // (Until 2026-12-07 raw wrote one PUBLISH per PUBACK, unserialized,
+          // and ran below both clients in the pipelined row of 2026-12-06.)
           const all = deferred();
-          let sent = 0, acked = 0;
+          let sent = 0, acked = 0, writing = false, due = false;
           const send = () => {
+            due = false;
             const k = Math.min(ctx.n, acked + window) - sent;
-            if (k <= 0) return;
+            if (writing || k <= 0) return;
             const chunk = bytes.subarray(sent * frameLength, (sent + k) * frameLength);
             sent += k;
-            writeAll(pub.conn, chunk).catch(all.reject);
+            writing = true;
+            writeAll(pub.conn, chunk).then(() => {
+              writing = false;
+              send();
+            }, all.reject);
           };
           pub.onAck = () => {
             if (++acked === ctx.n) all.resolve();
-            else send();
+            else if (!due) (due = true), queueMicrotask(send);
           };
           send();
           await all.promise;
