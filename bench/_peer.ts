@@ -5,7 +5,9 @@
 // ones, MQTT 3.1.1, for "blast1-<count>-…", their acks read and dropped). It
 // answers in the client's protocol version: MQTT 3.1.1, or MQTT 5.0 with
 // empty property sets in its CONNACK, SUBACK and PUBLISH frames.
-// Prints "PORT <n>" once listening; exits when its stdin closes.
+// Prints "PORT <n>" once listening, and for each sink connection that ends
+// "SINK <client id> <PUBLISH packets> <payload bytes>", so that the bench can
+// check that every message it timed was sent; exits when its stdin closes.
 import { publishFrames, readPackets, writeAll } from "./_raw.ts";
 
 const PAYLOAD = new Uint8Array(64).fill(0x61);
@@ -19,6 +21,7 @@ const qos1Frames = publishFrames("bench/blast", PAYLOAD, 1, CHUNK_FRAMES);
 async function serve(conn: Deno.Conn): Promise<void> {
   let mode = "";
   let v5 = false;
+  let published = 0, payloadBytes = 0;
   let subscribed!: () => void;
   const subscribe = new Promise<void>((r) => (subscribed = r));
   const reading = readPackets(conn, (byte1, body) => {
@@ -40,6 +43,13 @@ async function serve(conn: Deno.Conn): Promise<void> {
         ? Uint8Array.of(0x90, 4, body[0], body[1], 0, qos)
         : Uint8Array.of(0x90, 3, body[0], body[1], qos);
       void writeAll(conn, suback).then(subscribed, () => {});
+    } else if (type === 3) {
+      // After the topic, the packet id at QoS 1 and 2, and MQTT 5's properties
+      // (a Property Length of one byte here: the bench sends none or short ones).
+      let at = 2 + ((body[0] << 8) | body[1]) + (byte1 & 6 ? 2 : 0);
+      if (v5) at += 1 + body[at];
+      published++;
+      payloadBytes += body.length - at;
     } else if (type === 12) {
       void writeAll(conn, Uint8Array.of(0xd0, 0)).catch(() => {});
     }
@@ -59,6 +69,7 @@ async function serve(conn: Deno.Conn): Promise<void> {
     } catch { /* the client went away */ }
   }
   await reading;
+  if (mode.startsWith("sink-")) console.log(`SINK ${mode} ${published} ${payloadBytes}`);
   try {
     conn.close();
   } catch { /* closed */ }

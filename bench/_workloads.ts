@@ -22,11 +22,34 @@ export interface Ctx {
   id: string;
   /** umqtt's protocol version: 4 (MQTT 3.1.1, the default) or 5. */
   version?: 4 | 5;
+  /**
+   * With the client-only peer: what it received from the client `clientId`,
+   * once that connection has ended (PUBLISH packets, payload bytes).
+   */
+  sunk?: (clientId: string) => Promise<{ count: number; bytes: number }>;
 }
 
 export type Workload = (ctx: Ctx) => Promise<Prepared>;
 
 export const PAYLOAD: Uint8Array = new Uint8Array(64).fill(0x62);
+/**
+ * Throws unless the peer received the `ctx.n` messages of `PAYLOAD.length`
+ * bytes that `clientId` was timed publishing: QoS 0 has no acknowledgement,
+ * and a client that resolved its publishes without writing them all would
+ * otherwise make the fastest row. To be called once the connection is closed.
+ */
+async function verifySunk(ctx: Ctx, clientId: string, who: string): Promise<void> {
+  if (!ctx.sunk) return;
+  const { count, bytes } = await ctx.sunk(clientId);
+  if (count !== ctx.n || bytes !== ctx.n * PAYLOAD.length) {
+    throw new Error(
+      `${who}: the peer received ${count} messages of ${bytes} bytes, expected ${ctx.n} of ${
+        ctx.n * PAYLOAD.length
+      }`,
+    );
+  }
+}
+
 /** Publishes fired before waiting for the last of them (QoS 0). */
 const BURST = 100;
 /** QoS 1 publishes in flight in the pipelined workload. */
@@ -40,14 +63,37 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
-/** A count of received messages: call `tick` once per message; `done` resolves at the `n`th. */
-function countTo(n: number): { tick: () => void; done: Promise<void> } {
+/**
+ * A count of received messages: call `tick` with each message's payload
+ * length; `done` resolves at the `n`th. `verify` throws unless exactly `n`
+ * messages of `n * PAYLOAD.length` bytes came by then, so that a contender
+ * that loses, duplicates or cuts messages makes no row instead of a fast one
+ * (a lost one stalls `done`, which the bench reports after a minute).
+ */
+function countTo(n: number, who: string): {
+  tick: (bytes: number) => void;
+  done: Promise<void>;
+  verify: () => void;
+} {
   const all = deferred();
-  let got = 0;
-  const tick = () => {
+  let got = 0, bytes = 0;
+  const tick = (size: number) => {
+    bytes += size;
     if (++got === n) all.resolve();
   };
-  return { tick, done: all.promise };
+  const verify = () => {
+    if (got !== n || bytes !== n * PAYLOAD.length) {
+      throw new Error(
+        `${who}: ${got} messages of ${bytes} bytes in all, expected ${n} of ${n * PAYLOAD.length}`,
+      );
+    }
+  };
+  return { tick, done: all.promise, verify };
+}
+
+/** The payload length of a PUBLISH body (MQTT 3.1.1): after the topic and, at QoS 1 or 2, the packet id. */
+function payloadLength(body: Uint8Array, qos: 0 | 1): number {
+  return body.length - 2 - ((body[0] << 8) | body[1]) - (qos ? 2 : 0);
 }
 
 /** Keeps `window` calls of `one` pending until `n` have completed. */
@@ -116,8 +162,8 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     await sub.subscribe(topic, 0);
     const pub = await RawSession.open(ctx.port, `pub-${ctx.id}`);
     const { bytes, frameLength } = publishFrames(topic, PAYLOAD, 0, ctx.n);
-    const count = countTo(ctx.n);
-    sub.onPublish = count.tick;
+    const count = countTo(ctx.n, "raw subscriber");
+    sub.onPublish = (body) => count.tick(payloadLength(body, 0));
     return {
       async run() {
         for (let i = 0; i < ctx.n; i += BURST) {
@@ -126,6 +172,7 @@ export const qos0e2e: Record<ContenderName, Workload> = {
         await count.done;
       },
       async close() {
+        count.verify();
         await Promise.all([pub.close(), sub.close()]);
       },
     };
@@ -135,10 +182,11 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     const sub = await umqtt(ctx, "sub");
     await sub.subscribe(topic, 0);
     const pub = await umqtt(ctx, "pub");
+    const count = countTo(ctx.n, "umqtt subscriber");
     return {
       async run() {
         const receiving = (async () => {
-          for (let i = 0; i < ctx.n; i++) await sub.wait_msg();
+          for (let i = 0; i < ctx.n; i++) count.tick((await sub.wait_msg()).payload.length);
         })();
         for (let i = 0; i < ctx.n;) {
           let last!: Promise<void>;
@@ -150,6 +198,7 @@ export const qos0e2e: Record<ContenderName, Workload> = {
         await receiving;
       },
       async close() {
+        count.verify();
         await Promise.all([pub.disconnect(), sub.disconnect()]);
       },
     };
@@ -159,8 +208,8 @@ export const qos0e2e: Record<ContenderName, Workload> = {
     const sub = await mqttjs(ctx, "sub");
     await sub.subscribeAsync(topic, { qos: 0 });
     const pub = await mqttjs(ctx, "pub");
-    const count = countTo(ctx.n);
-    sub.on("message", count.tick);
+    const count = countTo(ctx.n, "MQTT.js subscriber");
+    sub.on("message", (_topic, payload) => count.tick(payload.length));
     return {
       async run() {
         for (let i = 0; i < ctx.n;) {
@@ -172,6 +221,7 @@ export const qos0e2e: Record<ContenderName, Workload> = {
         await count.done;
       },
       async close() {
+        count.verify();
         await Promise.all([endMqttjs(pub), endMqttjs(sub)]);
       },
     };
@@ -284,7 +334,7 @@ function publishInto(text: boolean): Partial<Record<ContenderName, Workload>> {
             await writeAll(s.conn, a.bytes.subarray(0, Math.min(1000, ctx.n - i) * frameLength));
           }
         },
-        close: () => s.close(),
+        close: () => s.close().then(() => verifySunk(ctx, `sink-${ctx.id}`, "raw")),
       };
     },
     async umqtt(ctx) {
@@ -300,7 +350,7 @@ function publishInto(text: boolean): Partial<Record<ContenderName, Workload>> {
             await last;
           }
         },
-        close: () => c.disconnect(),
+        close: () => c.disconnect().then(() => verifySunk(ctx, `sink-${ctx.id}`, "umqtt")),
       };
     },
     async "MQTT.js"(ctx) {
@@ -314,7 +364,7 @@ function publishInto(text: boolean): Partial<Record<ContenderName, Workload>> {
             await mqttjsPublish(c, topics[i++ & 1], 0, msg);
           }
         },
-        close: () => endMqttjs(c),
+        close: () => endMqttjs(c).then(() => verifySunk(ctx, `sink-${ctx.id}`, "MQTT.js")),
       };
     },
   };
@@ -329,12 +379,13 @@ export const clientPublishText: Partial<Record<ContenderName, Workload>> = publi
 function waitMsgFrom(mode: string, qos: 0 | 1): Workload {
   return async (ctx) => {
     const c = await umqtt(ctx, `${mode}-${ctx.n}`);
+    const count = countTo(ctx.n, "umqtt");
     return {
       async run() {
         await c.subscribe("bench/#", qos);
-        for (let i = 0; i < ctx.n; i++) await c.wait_msg();
+        for (let i = 0; i < ctx.n; i++) count.tick((await c.wait_msg()).payload.length);
       },
-      close: () => c.disconnect(),
+      close: () => (count.verify(), c.disconnect()),
     };
   };
 }
@@ -343,14 +394,14 @@ function waitMsgFrom(mode: string, qos: 0 | 1): Workload {
 function messageEventFrom(mode: string, qos: 0 | 1): Workload {
   return async (ctx) => {
     const c = await mqttjs(ctx, `${mode}-${ctx.n}`);
-    const count = countTo(ctx.n);
-    c.on("message", count.tick);
+    const count = countTo(ctx.n, "MQTT.js");
+    c.on("message", (_topic, payload) => count.tick(payload.length));
     return {
       async run() {
         await c.subscribeAsync("bench/#", { qos });
         await count.done;
       },
-      close: () => endMqttjs(c),
+      close: () => (count.verify(), endMqttjs(c)),
     };
   };
 }
@@ -364,14 +415,14 @@ function messageEventFrom(mode: string, qos: 0 | 1): Workload {
 export const clientReceive: Partial<Record<string, Workload>> = {
   async raw(ctx) {
     const s = await RawSession.open(ctx.port, `blast-${ctx.n}-${ctx.id}`);
-    const count = countTo(ctx.n);
-    s.onPublish = count.tick;
+    const count = countTo(ctx.n, "raw");
+    s.onPublish = (body) => count.tick(payloadLength(body, 0));
     return {
       async run() {
         await s.subscribe("bench/#", 0);
         await count.done;
       },
-      close: () => s.close(),
+      close: () => (count.verify(), s.close()),
     };
   },
   umqtt: waitMsgFrom("blast", 0),
@@ -386,7 +437,9 @@ export const clientReceive: Partial<Record<string, Workload>> = {
         await c.subscribe("bench/#", 0);
         let i = 0;
         while (i++ < ctx.n) await c.wait_msg();
-        if (bytes !== ctx.n * PAYLOAD.length) throw new Error("callback: bytes missing");
+        if (bytes !== ctx.n * PAYLOAD.length) {
+          throw new Error(`umqtt, callback: ${bytes} bytes, expected ${ctx.n * PAYLOAD.length}`);
+        }
       },
       close: () => c.disconnect(),
     };
@@ -396,8 +449,14 @@ export const clientReceive: Partial<Record<string, Workload>> = {
     return {
       async run() {
         await c.subscribe("bench/#", 0);
-        let got = 0;
-        for await (const _ of c.messages()) if (++got === ctx.n) break;
+        let got = 0, bytes = 0;
+        for await (const m of c.messages()) {
+          bytes += m.payload.length;
+          if (++got === ctx.n) break;
+        }
+        if (bytes !== ctx.n * PAYLOAD.length) {
+          throw new Error(`umqtt, messages(): ${bytes} bytes, expected ${ctx.n * PAYLOAD.length}`);
+        }
       },
       close: () => c.disconnect(),
     };
@@ -413,7 +472,7 @@ export const clientReceive: Partial<Record<string, Workload>> = {
 export const clientReceiveQos1: Partial<Record<ContenderName, Workload>> = {
   async raw(ctx) {
     const s = await RawSession.open(ctx.port, `blast1-${ctx.n}-${ctx.id}`);
-    const count = countTo(ctx.n);
+    const count = countTo(ctx.n, "raw");
     let acks: number[] = [];
     const flush = () => {
       const bytes = Uint8Array.from(acks);
@@ -425,14 +484,14 @@ export const clientReceiveQos1: Partial<Record<ContenderName, Workload>> = {
       const at = 2 + ((body[0] << 8) | body[1]);
       if (acks.length === 0) queueMicrotask(flush);
       acks.push(0x40, 2, body[at], body[at + 1]);
-      count.tick();
+      count.tick(payloadLength(body, 1));
     };
     return {
       async run() {
         await s.subscribe("bench/#", 1);
         await count.done;
       },
-      close: () => s.close(),
+      close: () => (count.verify(), s.close()),
     };
   },
   umqtt: waitMsgFrom("blast1", 1),

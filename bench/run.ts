@@ -148,7 +148,7 @@ async function measure(
   return { rate, cpu, rates, cpus, brokerCpus };
 
   async function once(name: string, count: number) {
-    const ctx: Ctx = { port, n: count, id: freshId() };
+    const ctx: Ctx = { port, n: count, id: freshId(), sunk: sinks.get(port) };
     const prepared = await stall(workload[name]!(ctx), `${name}: setting up`);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -442,6 +442,13 @@ function runtimeBundle(): Promise<string | undefined> {
 
 // ---- MQTT 5 beside MQTT 3.1.1 --------------------------------------------
 
+/**
+ * What the client-only peer on a port received from each sink client, as it
+ * reports when the connection ends (bench/_peer.ts): given to the workloads
+ * as `Ctx.sunk`.
+ */
+const sinks = new Map<number, (clientId: string) => Promise<{ count: number; bytes: number }>>();
+
 /** Starts bench/_peer.ts; its port, and a function that stops it. */
 async function startPeer(): Promise<{ port: number; stop(): Promise<void> }> {
   const peer = new Deno.Command(Deno.execPath(), {
@@ -450,13 +457,44 @@ async function startPeer(): Promise<{ port: number; stop(): Promise<void> }> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = "";
+  const lines = peer.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, string>({
+      transform(chunk, out) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop() ?? "";
+        for (const line of parts) out.enqueue(line);
+      },
+    }),
+  ).getReader();
   const first = (await lines.read()).value ?? "";
+  const port = Number(/PORT (\d+)/.exec(first)?.[1]);
+  const reported = new Map<string, { count: number; bytes: number }>();
+  const waiting = new Map<string, (r: { count: number; bytes: number }) => void>();
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read().catch(() => ({ value: "", done: true }));
+      if (done) return;
+      const m = /^SINK (\S+) (\d+) (\d+)$/.exec(value ?? "");
+      if (!m) continue;
+      const r = { count: Number(m[2]), bytes: Number(m[3]) };
+      const wake = waiting.get(m[1]);
+      if (wake) waiting.delete(m[1]), wake(r);
+      else reported.set(m[1], r);
+    }
+  })();
+  sinks.set(port, (clientId) => {
+    const r = reported.get(clientId);
+    if (r) return reported.delete(clientId), Promise.resolve(r);
+    return new Promise((resolve) => waiting.set(clientId, resolve));
+  });
   return {
-    port: Number(/PORT (\d+)/.exec(first)?.[1]),
+    port,
     async stop() {
+      sinks.delete(port);
       await peer.stdin.close();
       await lines.cancel();
+      await reading;
       await peer.status;
     },
   };
@@ -547,6 +585,27 @@ function codecRows() {
     const frameBuf = Buffer.from(frame);
     const payloadBuf = Buffer.from(payload);
     const ours = new PacketDecoder();
+    // What is timed must do the work: a codec that returned the wrong bytes
+    // or no packet quickly would make the best row.
+    const theirFrame = mqttPacket.generate({
+      cmd: "publish",
+      topic,
+      payload: payloadBuf,
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    if (!Buffer.from(frame).equals(theirFrame)) {
+      throw new Error(`codec: umqtt's ${name} differs from mqtt-packet's`);
+    }
+    const decoded = ours.push(frame);
+    const first = decoded[0] as PublishPacket | undefined;
+    if (
+      decoded.length !== 1 || first?.type !== "publish" || first.topic !== topic ||
+      !Buffer.from(first.payload).equals(payloadBuf)
+    ) {
+      throw new Error(`codec: umqtt's decoder did not give back the ${name}`);
+    }
     const theirs = mqttPacket.parser({ protocolVersion: 4 });
     let parsed = 0;
     theirs.on("packet", () => parsed++);
