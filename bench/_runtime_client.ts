@@ -27,6 +27,24 @@ function mqttjs(clientId: string): Promise<mqtt.MqttClient> {
     c.once("error", reject);
   });
 }
+/** Throws unless `got` messages of `bytes` in all are the `n` 64-byte ones sent. */
+function verify(who: string, got: number, bytes: number): void {
+  if (got !== n || bytes !== n * payload.length) {
+    throw new Error(
+      `${who}: ${got} messages of ${bytes} bytes, expected ${n} of ${n * payload.length}`,
+    );
+  }
+}
+
+/** `p`, or a rejection when it takes more than a minute: a stall fails the run instead of hanging it. */
+function stall<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer!: ReturnType<typeof setTimeout>;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench stalled: ${what}`)), 60_000);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 const end = (c: mqtt.MqttClient) => new Promise<void>((r) => c.end(false, {}, () => r()));
 
 const workloads: Record<string, Record<string, Run>> = {
@@ -71,19 +89,21 @@ const workloads: Record<string, Record<string, Run>> = {
         maxQueuedMessages: n,
       });
       await c.connect();
+      let got = 0, bytes = 0;
       return {
         async run() {
           await c.subscribe("bench/#", 0);
-          for (let i = 0; i < n; i++) await c.wait_msg();
+          for (; got < n; got++) bytes += (await c.wait_msg()).payload.length;
         },
-        close: () => c.disconnect(),
+        close: () => (verify("umqtt", got, bytes), c.disconnect()),
       };
     },
     async "MQTT.js"() {
       const c = await mqttjs(`blast-${n}-${id()}`);
-      let got = 0, done!: () => void;
+      let got = 0, bytes = 0, done!: () => void;
       const all = new Promise<void>((r) => (done = r));
-      c.on("message", () => {
+      c.on("message", (_topic: string, message: Uint8Array) => {
+        bytes += message.length;
         if (++got === n) done();
       });
       return {
@@ -91,7 +111,7 @@ const workloads: Record<string, Record<string, Run>> = {
           await c.subscribeAsync("bench/#", { qos: 0 });
           await all;
         },
-        close: () => end(c),
+        close: () => (verify("MQTT.js", got, bytes), end(c)),
       };
     },
   },
@@ -104,13 +124,13 @@ for (const [name, contenders] of Object.entries(workloads)) {
   for (let r = -1; r < rounds; r++) {
     for (let k = 0; k < names.length; k++) {
       const who = names[(r + 1 + k) % names.length];
-      const w = await contenders[who]();
+      const w = await stall(contenders[who](), `${name}, ${who}: setting up`);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      await w.run();
+      await stall(w.run(), `${name}, ${who}: ${n} messages`);
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
-      await w.close();
+      await stall(w.close(), `${name}, ${who}: closing`);
       if (r < 0) continue; // warm-up
       (rate[who] ??= []).push(n / ms * 1000);
       (cpu[who] ??= []).push((c.user + c.system) / n);

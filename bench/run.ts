@@ -354,9 +354,10 @@ async function runtimeRows(runtime: string, port: number, n: number) {
     return;
   }
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  // Not a note: a client that fails in Node or Bun (lost messages included,
+  // which _runtime_client.ts checks) must not leave a run that looks complete.
   if (!out.success || !text.startsWith("{")) {
-    notes.push(`No ${runtime} rows: the ${runtime} run failed.`);
-    return;
+    throw new Error(`the ${runtime} client-only run failed (exit ${out.code})`);
   }
   const version = new TextDecoder().decode(
     (await new Deno.Command(cmd, { args: [...pre, "--version"], stdout: "piped" }).output()).stdout,
@@ -988,6 +989,9 @@ async function memoryRows() {
         stdout: "piped",
         stderr: "inherit",
       }).output();
+      if (!out.success) {
+        throw new Error(`memory: ${name} at ${count} connections failed (exit ${out.code})`);
+      }
       return JSON.parse(new TextDecoder().decode(out.stdout));
     };
     // The bare socket holding a little more JS heap (bench/_memory.ts's
