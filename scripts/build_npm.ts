@@ -19,8 +19,16 @@
  *
  * @module
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 const root = resolve(import.meta.dirname!, "..");
 
@@ -50,11 +58,46 @@ export const DENO_ONLY: readonly string[] = ["./cli"];
 const TCP_IMPORT = 'import("./_tcp.js")';
 
 /**
- * Builds the package into `outDir` (emptied first).
+ * Throws unless `outDir` may be emptied: it is new, empty, or an earlier
+ * build of the package (`npm pack` may have left its tarball there), and it
+ * is not the repository or a folder above it. `deno task` runs in the
+ * repository root, where `deno task build:npm .` would otherwise delete the
+ * clone, `.git` too.
+ */
+function checkOutDir(outDir: string, name: string): void {
+  const up = relative(outDir, root);
+  if (!isAbsolute(up) && up !== ".." && !up.startsWith(`..${sep}`)) {
+    throw new Error(
+      `build:npm: ${outDir} holds the repository; give a folder of its own (default dist/npm)`,
+    );
+  }
+  if (!existsSync(outDir)) return;
+  const entries = readdirSync(outDir);
+  if (entries.length === 0) return;
+  const pkg = join(outDir, "package.json");
+  try {
+    if (
+      existsSync(join(outDir, "mod.js")) &&
+      JSON.parse(readFileSync(pkg, "utf8")).name === name
+    ) return;
+  } catch {
+    // No package.json, or not JSON: not a build of ours.
+  }
+  throw new Error(
+    `build:npm: ${outDir} holds files that are not an earlier build of ${name} (${
+      entries.slice(0, 5).join(", ")
+    }); it would be emptied: give a new or empty folder`,
+  );
+}
+
+/**
+ * Builds the package into `outDir`, which is emptied first: a new or empty
+ * folder, or one that holds an earlier build.
  *
  * @param outDir Folder for the package.
  * @returns The package's `package.json` contents.
- * @throws {Error} When the TypeScript compiler fails.
+ * @throws {Error} When `outDir` holds anything else, or is the repository or
+ * above it; when the TypeScript compiler fails.
  */
 export async function buildNpm(
   outDir: string,
@@ -65,6 +108,8 @@ export async function buildNpm(
       !DENO_ONLY.includes(k)
     ),
   );
+  outDir = resolve(outDir);
+  checkOutDir(outDir, config.name);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const tsconfig = join(outDir, "tsconfig.build.json");
