@@ -54,6 +54,9 @@ export const TCP_BY_CONDITION: Record<string, string> = {
  */
 export const DENO_ONLY: readonly string[] = ["./cli"];
 
+/** The files besides the code that the package holds, copied from the repository. */
+const DOCS = ["README.md", "LICENSE", "CHANGELOG.md"];
+
 /** The specifier in the compiled default connector that `#tcp` replaces. */
 const TCP_IMPORT = 'import("./_tcp.js")';
 
@@ -167,6 +170,9 @@ export async function buildNpm(
       "MQTT 3.1.1 and MQTT 5 client with MicroPython umqtt.simple's API for Deno, Bun, Node, Cloudflare Workers and browsers",
     license: config.license,
     type: "module",
+    // What the build writes, and nothing a user leaves beside it: `npm pack`
+    // here puts its tarball here, which the next pack or publish would ship.
+    files: ["mod.js", "mod.d.ts", "lib/", ...DOCS],
     sideEffects: false,
     engines: { node: ">=20" },
     keywords: [
@@ -200,7 +206,7 @@ export async function buildNpm(
     join(outDir, "package.json"),
     JSON.stringify(pkg, null, 2) + "\n",
   );
-  for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
+  for (const file of DOCS) {
     if (existsSync(join(root, file))) {
       copyFileSync(join(root, file), join(outDir, file));
     }

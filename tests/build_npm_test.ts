@@ -40,8 +40,18 @@ test("build:npm builds into an empty folder, and again over its own build and np
   try {
     const pkg = await buildNpm(dir);
     assert.equal(pkg.name, "@umqtt/umqtt");
-    // The module doc says: cd there and npm pack, which leaves the tarball there.
+    // The module doc says: cd there and npm pack (or publish), which leaves the tarball there;
+    // a second pack, or a publish after it, must not ship it inside the new one.
     writeFileSync(join(dir, "umqtt-umqtt-0.1.0.tgz"), "npm pack's tarball");
+    writeFileSync(join(dir, "notes.txt"), "a file of the user's");
+    const files = await packedFiles(dir);
+    assert.deepEqual(files.filter((f) => !/^(mod|lib\/.*)\.(d\.ts|js)$/.test(f)), [
+      "CHANGELOG.md",
+      "LICENSE",
+      "README.md",
+      "package.json",
+    ]);
+    assert.ok(files.includes("lib/robust.js") && files.includes("lib/robust.d.ts"));
     await buildNpm(dir);
     assert.ok(existsSync(join(dir, "mod.js")));
     assert.ok(existsSync(join(dir, "mod.d.ts")));
@@ -49,3 +59,16 @@ test("build:npm builds into an empty folder, and again over its own build and np
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The files `npm pack` would put in the tarball of the package in `dir`, sorted. */
+async function packedFiles(dir: string): Promise<string[]> {
+  const { code, stdout } = await new Deno.Command("npm", {
+    args: ["pack", "--dry-run", "--json", "--silent"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0, "npm pack --dry-run failed");
+  const [{ files }] = JSON.parse(new TextDecoder().decode(stdout));
+  return files.map((f: { path: string }) => f.path).sort();
+}
