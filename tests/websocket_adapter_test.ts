@@ -144,3 +144,41 @@ test("connectWebSocket: Node's reason-less failure says what it may have been, a
     assert.equal(/certificate/.test(error.message), scheme === "wss", error.message);
   }
 });
+
+/**
+ * A WebSocket typed as Cloudflare's (`@cloudflare/workers-types`, `wrangler
+ * types`), whose `protocol` is `string | null`: it opens at once with the
+ * subprotocol it is given.
+ */
+function workerdLike(protocol: string | null) {
+  return class {
+    readonly protocol: string | null = protocol;
+    binaryType = "";
+    bufferedAmount = 0;
+    readonly #listeners: [string, (e: unknown) => void][] = [];
+    constructor(_url: string, _protocols?: string | string[]) {
+      setTimeout(() => this.#emit("open"), 0);
+    }
+    send(_data: ArrayBufferView | ArrayBuffer | string) {}
+    close(_code?: number, _reason?: string) {
+      queueMicrotask(() => this.#emit("close"));
+    }
+    addEventListener(type: string, f: (e: unknown) => void) {
+      this.#listeners.push([type, f]);
+    }
+    #emit(type: string) {
+      for (const [t, f] of this.#listeners) if (t === type) f({ code: 1000 });
+    }
+  };
+}
+
+test("connectWebSocket takes a WebSocket typed as Cloudflare's, protocol string | null", async () => {
+  // A Worker in TypeScript passing its global WebSocket (or a subclass) failed
+  // to compile: "Type 'string | null' is not assignable to type 'string | undefined'".
+  const pair = await connectWebSocket("wss://broker.test/mqtt", { WebSocket: workerdLike("mqtt") });
+  await pair.close!();
+  await assert.rejects(
+    connectWebSocket("wss://broker.test/mqtt", { WebSocket: workerdLike(null) }),
+    /did not select the subprotocol mqtt/,
+  );
+});

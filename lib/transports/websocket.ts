@@ -34,8 +34,8 @@ export interface WebSocketLike {
   binaryType: string;
   /** Bytes sent but not yet handed to the network. */
   readonly bufferedAmount: number;
-  /** The subprotocol the server selected. */
-  readonly protocol?: string;
+  /** The subprotocol the server selected (Cloudflare's types say `string | null`). */
+  readonly protocol?: string | null;
   /**
    * Sends one binary message. Its bytes are in an `ArrayBuffer`, never a
    * `SharedArrayBuffer`: the DOM's `WebSocket` (TypeScript 6 on) takes no
