@@ -185,6 +185,10 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 // Withdraws the abort wait of a collected owner from its signal (see watchWeakly).
 let unwatch: FinalizationRegistry<() => void> | null | undefined;
 
+// Made apart: a closure over `owner` inside watchWeakly would keep it in the scope that the abort
+// listener shares, and so hold it where WeakRef is there too.
+const held = <T>(owner: T) => ({ deref: () => owner });
+
 /**
  * Calls `aborted(owner, reason)` when `signal` aborts, holding `owner`
  * weakly: the wait goes once `owner` is collected, so that a long-lived
@@ -197,7 +201,8 @@ export function watchWeakly<T extends object>(
   owner: T,
   aborted: (owner: T, reason: unknown) => void,
 ): void {
-  const ref = new WeakRef(owner);
+  // workerd has no WeakRef before compatibility date 2025-05-05: the owner is then held.
+  const ref = typeof WeakRef === "function" ? new WeakRef(owner) : held(owner);
   const off = onAbort(signal, () => {
     const o = ref.deref();
     if (o) aborted(o, signal.reason);

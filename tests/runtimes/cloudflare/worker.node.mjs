@@ -211,6 +211,21 @@ for (const { name, entry, npm } of workers) {
         }
       });
 
+      test("a reconnecting client given a signal works where workerd has no WeakRef", async () => {
+        // Compatibility dates before 2025-05-05 (this suite's is 2025-01-01) have no WeakRef.
+        const topic = `cf-${hex()}`;
+        const sub = await watch(topic);
+        try {
+          assert.deepEqual(await get(`/robust?port=${port}&topic=${topic}&i=0&signal=1`), {
+            published: true,
+            early: false,
+          });
+          assert.deepEqual(await sub.next(1), [`${topic}/0 while connecting`]);
+        } finally {
+          await sub.done();
+        }
+      });
+
       test("a reconnecting client kept across requests reconnects in each", async () => {
         const topic = `cf-${hex()}`;
         const sub = await watch(topic);

@@ -14,9 +14,10 @@
 //                                  (workerd lets no request use another's
 //                                  I/O), then connects anew and publishes;
 //                                  step=connect only connects and publishes
-//   GET /robust?port=&topic=&i=    a reconnecting client per request,
+//   GET /robust?port=&topic=&i=&signal=  a reconnecting client per request,
 //                                  publishing while it connects (the offline
-//                                  path), in every request of the isolate
+//                                  path), in every request of the isolate;
+//                                  signal=1 gives it an AbortSignal
 //   GET /robust-across?port=&topic=&step=  the reconnecting client kept
 //                                  across requests: it reconnects in each
 //   GET /stranded?port=&topic=&step=&robust=  a client kept across requests
@@ -210,7 +211,9 @@ export default {
           return Response.json({ connected, waiting, publishing, disconnecting });
         }
         case "/robust": {
-          const c = new RobustClient(`w-robust-${topic}`.slice(0, 23), server);
+          // signal=1: stopped by an AbortSignal, under a compatibility date with no WeakRef.
+          const signal = q.get("signal") ? new AbortController().signal : undefined;
+          const c = new RobustClient(`w-robust-${topic}`.slice(0, 23), server, { signal });
           const connecting = c.connect();
           // Not connected yet: it waits for the connection, as while offline.
           const publishing = c.publish(`${topic}/${q.get("i")}`, "while connecting", false, 1);
