@@ -48,6 +48,15 @@ export function ownFailure(e: unknown): boolean {
 }
 
 /**
+ * Whether the runtime's permissions forbid connecting to the server (Deno's
+ * `NotCapable`, under `--allow-net` for other hosts): it moves on, as the
+ * server is the one forbidden, but no later attempt to it would differ.
+ */
+export function denied(e: unknown): boolean {
+  return ((e as Error)?.cause as Error)?.name === "NotCapable";
+}
+
+/**
  * Attempts given up after their CONNECT went out unanswered (a timeout, a
  * cut): the broker may still act on it, starting a session or taking one
  * over, so a later CONNACK's Session Present may speak of that session.

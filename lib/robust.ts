@@ -34,7 +34,7 @@
 import { abortable, never, readable, sleep, watchWeakly } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
-import { movesOn, referredServers, serverReferenceOf, UNANSWERED } from "./_servers.ts";
+import { denied, movesOn, referredServers, serverReferenceOf, UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
@@ -396,7 +396,7 @@ export class MQTTClient extends SimpleClient {
     for (let attempt = 1, round = first;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.
       const servers = [...this.#referred.splice(0), ...access.servers(this)];
-      let referred = false;
+      let referred = false, forbidden = 0;
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
@@ -425,8 +425,10 @@ export class MQTTClient extends SimpleClient {
           return present;
         } catch (e) {
           this.#lastError = e; // the next attempt's event tells of it, also one a refusal ended
-          // A credential function's failure is tried again too: its service may come back.
-          if (!movesOn(e) && !credentialFailure(e) || this.#stop.signal.aborted) {
+          // A credential function's failure is tried again too: its service may come back. Not a
+          // round of servers that the runtime's permissions all forbid: no later round differs.
+          const all = denied(e) && ++forbidden === servers.length;
+          if (!movesOn(e) && !credentialFailure(e) || all || this.#stop.signal.aborted) {
             this.#signal?.throwIfAborted();
             if (this.#closed) this.#stopped();
             this.log(true, e);
@@ -467,8 +469,7 @@ export class MQTTClient extends SimpleClient {
     if (this.#renewOwed && subs.size) return subs.renew(this, this.#losses, this.#stop.signal, log);
   }
 
-  // MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) when told to;
-  // returns whether it did.
+  // MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) if told to: did it?
   #refer(e: unknown, like: Endpoint = access.servers(this)[0]): boolean {
     const ref = this.#follow ? serverReferenceOf(e) : undefined;
     if (ref) this.#referred = referredServers(ref, like);

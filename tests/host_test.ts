@@ -1,0 +1,39 @@
+// Deno's permissions: a program allowed to reach only some servers, as
+// `deno run --allow-net=host:port` runs it (the child has no other permission).
+import assert from "node:assert/strict";
+import { freePort, startMosquitto } from "./_brokers.ts";
+import { test } from "./_test.ts";
+
+const child = new URL("./_host_permission_child.ts", import.meta.url).pathname;
+
+/** Runs the child allowed to reach `allowed` only; its JSON line. */
+async function run(allowed: string, servers: string[]) {
+  const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", `--allow-net=${allowed}`, child, servers.join(",")],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout).trim();
+  assert.ok(out, new TextDecoder().decode(stderr));
+  return JSON.parse(out) as { outcome: string; attempts: number };
+}
+
+test("a server the permissions forbid ends the robust client's reconnect, not retried", async () => {
+  const [a, b] = [freePort(), freePort()];
+  const r = await run("127.0.0.1:1", [`mqtt://127.0.0.1:${a}`, `ws://127.0.0.1:${b}`]);
+  assert.match(
+    r.outcome,
+    /^MQTTConnectionError \(NotCapable\): Cannot connect to 127\.0\.0\.1:\d+: Requires net access to "127\.0\.0\.1:\d+"/,
+  );
+  assert.equal(r.attempts, 2, "one round of the list, each server once");
+});
+
+test("a server the permissions forbid is passed over for one they allow", async () => {
+  const broker = await startMosquitto();
+  try {
+    const r = await run(`127.0.0.1:${broker.port}`, [`mqtt://127.0.0.1:${freePort()}`, broker.url]);
+    assert.deepEqual(r, { outcome: "connected", attempts: 2 });
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
