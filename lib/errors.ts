@@ -37,6 +37,12 @@ export class MQTTException extends Error {
   readonly serverReference?: string;
 
   /**
+   * `"MQTTException"`. A field (after the others, as the assignment it replaces was), not
+   * `this.name = …`: an assignment is refused where a lockdown froze `Error.prototype`.
+   */
+  override name = "MQTTException";
+
+  /**
    * Makes an exception for a broker's refusal.
    *
    * @param message What was refused and why.
@@ -46,7 +52,6 @@ export class MQTTException extends Error {
    */
   constructor(message: string, code: number, reasonString?: string, serverReference?: string) {
     super(message);
-    this.name = "MQTTException";
     this.code = code;
     // Undefined when not given: the declared fields are own properties either way.
     this.reasonString = reasonString;
@@ -84,6 +89,9 @@ export class MQTTConnectionError extends Error {
   /** MQTT 5: that DISCONNECT's Server Reference, if any. */
   readonly serverReference?: string;
 
+  /** `"MQTTConnectionError"`. */
+  override name = "MQTTConnectionError";
+
   /**
    * Makes a connection error.
    *
@@ -93,7 +101,6 @@ export class MQTTConnectionError extends Error {
    */
   constructor(message: string, options?: ErrorOptions & DisconnectReason) {
     super(message, options);
-    this.name = "MQTTConnectionError";
     if (options?.reasonCode !== undefined) {
       this.reasonCode = options.reasonCode;
       this.reasonString = options.reasonString;
@@ -124,6 +131,9 @@ export class MQTTProtocolError extends Error {
    */
   readonly reasonCode: number;
 
+  /** `"MQTTProtocolError"`. */
+  override name = "MQTTProtocolError";
+
   /**
    * Makes a protocol error.
    *
@@ -133,7 +143,6 @@ export class MQTTProtocolError extends Error {
    */
   constructor(message: string, rule = "", reasonCode = 0x81) {
     super(rule ? `${message} (${rule})` : message);
-    this.name = "MQTTProtocolError";
     this.rule = rule;
     this.reasonCode = reasonCode;
   }

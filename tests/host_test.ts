@@ -37,3 +37,21 @@ test("a server the permissions forbid is passed over for one they allow", async 
     await broker.stop();
   }
 }, { mosquitto: true });
+
+test("the client works with the built-ins frozen before its import (a lockdown)", async () => {
+  const broker = await startMosquitto();
+  try {
+    const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_host_frozen_child.ts", import.meta.url).pathname, broker.url],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(stdout).trim(),
+      "MQTTConnectionError MQTTException MQTTProtocolError",
+      new TextDecoder().decode(stderr),
+    );
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
