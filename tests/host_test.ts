@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { freePort, startMosquitto } from "./_brokers.ts";
 import { test } from "./_test.ts";
+import { MQTTClient } from "../mod.ts";
 
 const child = new URL("./_host_permission_child.ts", import.meta.url).pathname;
 
@@ -55,3 +56,24 @@ test("the client works with the built-ins frozen before its import (a lockdown)"
     await broker.stop();
   }
 }, { mosquitto: true });
+
+test("strings are checked without String.prototype.isWellFormed (ES2024)", () => {
+  // Browsers before it (Chrome 111, Firefox 119, Safari 16.4) made no client at all.
+  const proto = String.prototype as { isWellFormed?: unknown };
+  const kept = proto.isWellFormed;
+  delete proto.isWellFormed;
+  try {
+    assert.equal(
+      new MQTTClient("caf\u00e9-\u{1f600}", "mqtt://127.0.0.1:1").client_id,
+      "caf\u00e9-\u{1f600}",
+    );
+    for (const id of ["a\ud800", "\udc00b", "\ud800\ud800\udc00"]) {
+      assert.throws(() => new MQTTClient(id, "mqtt://127.0.0.1:1"), {
+        name: "TypeError",
+        message: "Invalid client_id: it contains a lone UTF-16 surrogate (MQTT-1.5.3-1)",
+      });
+    }
+  } finally {
+    proto.isWellFormed = kept;
+  }
+});
