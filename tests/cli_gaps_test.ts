@@ -92,6 +92,19 @@ test("sub: -R with --retained-only is a usage error, as mosquitto_sub refuses it
   }
 });
 
+test("pub --repeat-delay longer than a timer can wait is a usage error, not no delay at all", () => {
+  // Past 2^31 - 1 ms setTimeout fires at once (Deno, Node, browsers): 25 days would be ~1 ms.
+  for (const x of ["2147484", "3000000", "1" + "0".repeat(400)]) {
+    assert.throws(() => parsePubArgs(["-t", "t", "-m", "x", "--repeat-delay", x]), {
+      name: "UsageError",
+      message: `--repeat-delay ${x}: must be a number of seconds from 0 to 2147483.647`,
+    }, x);
+  }
+  for (const x of ["2147483", "2147483.647", "0.5"]) {
+    assert.equal(parsePubArgs(["-t", "t", "-m", "x", "--repeat-delay", x]).repeatDelay, Number(x));
+  }
+});
+
 forEachBroker("pub --repeat 2 --repeat-delay 1 waits a second between its publishes", async (b) => {
   const topic = uniqueId("cli-delay");
   // %U: when sub received each message, in seconds.

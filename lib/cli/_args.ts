@@ -432,8 +432,11 @@ export function parsePubArgs(args: string[]): PubArgs {
     "--repeat": v((o, x) => o.repeat = int("--repeat", x, 1, 2 ** 31)),
     "--repeat-delay": v((o, x) => {
       const n = Number(x);
-      if (!/^\d+(\.\d+)?$/.test(x) || !(n >= 0)) {
-        throw new UsageError(`--repeat-delay ${x}: must be a number of seconds, 0 or more`);
+      // No longer than a timer can wait (2^31 - 1 ms): past it setTimeout fires at once.
+      if (!/^\d+(\.\d+)?$/.test(x) || !(n * 1000 <= 2_147_483_647)) {
+        throw new UsageError(
+          `--repeat-delay ${x}: must be a number of seconds from 0 to 2147483.647`,
+        );
       }
       o.repeatDelay = n;
     }),
