@@ -285,7 +285,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
                 ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
               } within ${this.#config.connectTimeout} ms${ch ? this.#steps.unanswered : ""}`,
             ),
-          ));
+          ), this.#config.connectTimeout);
         // One listener on a signal that many clients' connect() share (Node warns past 10).
         if (signal) off = onAbort(signal, () => giveUp(signal.reason));
         this.#abortOpen = giveUp;

@@ -60,12 +60,14 @@ export class Keepalive {
 
   /**
    * Calls `expired` in `ms`, unless `start()`, `stop()` or `cancel()` comes
-   * first: the connect timeout, before there is a keepalive to keep.
+   * first: the connect timeout, before there is a keepalive to keep. `ms` is
+   * what is left of a limit of `span` (0 or less: held up past it), which
+   * caps the time a late look gives back.
    */
-  deadline(ms: number, expired: () => void): void {
+  deadline(ms: number, expired: () => void, span = ms): void {
     this.stop();
     this.#expired = expired;
-    this.#span = ms;
+    this.#span = span;
     this.#lookIn(ms, performance.now());
   }
 

@@ -69,6 +69,37 @@ test("connect(): a CONNECT held up by the application still gets its connectTime
   }
 });
 
+test("connect(): a hold right after a credential function settled still leaves the connection its connectTimeout", async () => {
+  // A broker that answers 50 ms after the CONNECT. The user name comes from a
+  // function; the application holds the event loop, right after it settled,
+  // longer than the connect timeout: the socket opens only afterwards. As for
+  // a CONNECT held up, the hold does not count against the broker.
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    socket.once("data", () => setTimeout(() => socket.write(new Uint8Array([0x20, 2, 0, 0])), 50));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
+    port: (server.address() as AddressInfo).port,
+    connectTimeout: 400,
+    user: () =>
+      new Promise<string>((resolve) =>
+        setTimeout(() => {
+          resolve("u");
+          hold(1000);
+        }, 10)
+      ),
+  });
+  try {
+    assert.equal(await c.connect(), false);
+    await c.disconnect();
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test("request(): a reply that came while the application held the event loop resolves it", async () => {
   const broker = await startMosquitto();
   const responder = new MQTTClient(uniqueId("resp"), broker.host, {
