@@ -54,7 +54,11 @@ export interface Message {
 export interface PublishProperties {
   /** True when the payload is UTF-8 text, false (or absent) for unspecified bytes. */
   payloadFormatIndicator?: boolean | undefined;
-  /** Lifetime of the message in seconds; absent, it does not expire. */
+  /**
+   * Lifetime of the message in seconds; absent, it does not expire. It
+   * counts from when the PUBLISH goes out: one kept while offline (the robust
+   * client) or sent again after a reconnect goes with the whole interval.
+   */
   messageExpiryInterval?: number | undefined;
   /** Content type of the payload, e.g. a MIME type. */
   contentType?: string | undefined;
@@ -68,7 +72,8 @@ export interface PublishProperties {
 
 /**
  * MQTT 5: the properties of a received message, its topic alias resolved;
- * `messageExpiryInterval` is the lifetime left.
+ * `messageExpiryInterval` is the lifetime left when the broker sent it: it
+ * does not count down while the message waits in the client's queue.
  */
 export interface MessageProperties extends Omit<PublishProperties, "correlationData"> {
   /** Bytes that match a response to its request. */
