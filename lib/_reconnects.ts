@@ -7,6 +7,7 @@
 // reconnect's attempt (lib/robust.ts): calls wait for it, and an application connect() waits for
 // it, or is its connection.
 
+import { sleep } from "./_abortable.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import type { ReconnectingDetail } from "./_robust_options.ts";
 import { endpointUrl } from "./_servers.ts";
@@ -37,6 +38,21 @@ export function stopping(wait: Promise<void>, closed: () => boolean): Promise<vo
   const p = wait.then(() => closed() ? Promise.reject(stopped()) : undefined);
   p.catch(() => {});
   return p;
+}
+
+/**
+ * `delay(i)`'s wait of `ms`, until `signal` aborts; a RangeError when `i` is
+ * no number: `ms` is then NaN, and a timer of NaN ms waits not at all.
+ */
+export function napFor(ms: number, i: unknown, signal: AbortSignal): Promise<void> {
+  if (typeof i === "number" && ms >= 0) return sleep(ms, signal);
+  return Promise.reject(
+    new RangeError(
+      `Invalid delay() attempt ${
+        String(i)
+      }: must be a number, the attempt about to be made (from 1)`,
+    ),
+  );
 }
 
 /** What is asked of the robust client. */

@@ -31,7 +31,7 @@
  *
  * @module
  */
-import { abortable, never, readable, sleep, watchWeakly } from "./_abortable.ts";
+import { abortable, never, readable, watchWeakly } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { denied, movesOn, referredServers, serverReferenceOf, UNANSWERED } from "./_servers.ts";
@@ -43,7 +43,7 @@ import { credentialFailure } from "./_credentials.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
-import { reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
+import { napFor, reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
 import { disposable } from "./_inbox.ts";
 import { Subscriptions } from "./_renew.ts";
 import type { RobustClientEventMap as Events, RobustClientOptions } from "./_robust_options.ts";
@@ -270,11 +270,12 @@ export class MQTTClient extends SimpleClient {
    * @throws {MQTTConnectionError} The client is disconnected: an override of `reconnect()` that
    * awaits it ends there, as the client's own reconnect does.
    * @throws An override's rejection ends the reconnect, as `log()`'s error does.
+   * @throws {RangeError} `i` is not a number.
    */
   delay(i: number): Promise<void> {
     const ms = this.#plannedDelay ?? this.#backoff(i);
     this.#plannedDelay = undefined;
-    return stopping(sleep(ms, this.#stop.signal), () => this.#closed);
+    return stopping(napFor(ms, i, this.#stop.signal), () => this.#closed);
   }
 
   /**

@@ -6,7 +6,7 @@ import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { type Broker, forEachBroker } from "./_brokers.ts";
 import { type FaultProxy, offline, proxyTo } from "./_fault_proxy.ts";
-import { uniqueId, withTimeout } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -228,3 +228,19 @@ forEachBroker(
     await new Promise((r) => setTimeout(r, 50));
   },
 );
+
+test("delay() given no attempt number is a RangeError, not no wait at all", async () => {
+  // An override of reconnect() that calls this.delay() with nothing (umqtt.robust's delay()
+  // ignores its i) waited not at all: 2 ** NaN ms, a timer of ~1 ms, the attempts one on another.
+  const c = new RobustClient(uniqueId("delay"), "127.0.0.1");
+  c.DELAY = 60;
+  for (const i of [undefined, NaN, "2", {}]) {
+    await assert.rejects(c.delay(i as number), {
+      name: "RangeError",
+      message: `Invalid delay() attempt ${
+        String(i)
+      }: must be a number, the attempt about to be made (from 1)`,
+    }, String(i));
+  }
+  await c.disconnect();
+});
