@@ -41,6 +41,14 @@ export function stopping(wait: Promise<void>, closed: () => boolean): Promise<vo
 }
 
 /**
+ * Milliseconds to wait before attempt `i` (from 1): exponential backoff from
+ * `delaySeconds` with full jitter, capped at `maxMs`.
+ */
+export function backoff(i: number, delaySeconds: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, delaySeconds * 1000 * 2 ** Math.min(i - 1, 30));
+}
+
+/**
  * `delay(i)`'s wait of `ms`, until `signal` aborts; a RangeError when `i` is
  * no number: `ms` is then NaN, and a timer of NaN ms waits not at all.
  */

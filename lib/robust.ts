@@ -43,7 +43,7 @@ import { credentialFailure } from "./_credentials.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
-import { napFor, reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
+import { backoff, napFor, reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
 import { disposable } from "./_inbox.ts";
 import { Subscriptions } from "./_renew.ts";
 import type { RobustClientEventMap as Events, RobustClientOptions } from "./_robust_options.ts";
@@ -273,7 +273,7 @@ export class MQTTClient extends SimpleClient {
    * @throws {RangeError} `i` is not a number.
    */
   delay(i: number): Promise<void> {
-    const ms = this.#plannedDelay ?? this.#backoff(i);
+    const ms = this.#plannedDelay ?? backoff(i, this.DELAY, this.#maxDelay);
     this.#plannedDelay = undefined;
     return stopping(napFor(ms, i, this.#stop.signal), () => this.#closed);
   }
@@ -403,7 +403,9 @@ export class MQTTClient extends SimpleClient {
         this.#stopped();
         // Full jitter before the first attempt too (a fleet must not come back to a restarted
         // broker all at once); exponential backoff between rounds of the list, none within one.
-        this.#plannedDelay = k > 0 ? 0 : this.#backoff(Math.max(round - 1, 1));
+        this.#plannedDelay = k > 0
+          ? 0
+          : backoff(Math.max(round - 1, 1), this.DELAY, this.#maxDelay);
         // disconnect() ends an overridden delay() too, which cannot see #stop; so does an
         // application connect() (a listener's, even), which this loop then waits for.
         const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
@@ -484,10 +486,6 @@ export class MQTTClient extends SimpleClient {
     const failed = this.#hookFailed;
     this.#hookFailed = null;
     if (failed) throw failed.error;
-  }
-
-  #backoff(i: number): number {
-    return Math.random() * Math.min(this.#maxDelay, this.DELAY * 1000 * 2 ** Math.min(i - 1, 30));
   }
 
   /**
