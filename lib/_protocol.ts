@@ -22,7 +22,7 @@ import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } 
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo, Ordered } from "./_ordered.ts";
 import { PingClock } from "./_ping_clock.ts";
-import { forget, stored, unsaved } from "./_store_check.ts";
+import { forget, renew, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
@@ -253,36 +253,15 @@ export class Protocol {
     }
   }
 
-  /**
-   * connect(false) met Session Present 0, so the session goes: its incoming
-   * QoS 2 ids (both versions). MQTT 5 (MQTT-3.2.2-5), and 3.1.1 after a
-   * clean session (whose state is not reused, MQTT-3.1.2-6), its PUBRELs
-   * too: kept publishes are not retransmitted (MQTT-4.4.0-1 needs "a session
-   * is present") but published anew, DUP=0, in order, under their ids, still
-   * awaited; a QoS 2 one past its PUBREC too (twice rather than lost),
-   * unless only its PUBREL is known.
-   */
+  /** connect(false) met Session Present 0, so the session goes: see renew() (_store_check.ts). */
   #renew(): void {
     // As after a clean start: a queued QoS 2 message of the old session is not acknowledged.
     this.#session++;
     this.#qos2Queued = null;
-    for (const id of this.#store.incoming) this.#store.incoming.delete(id);
     // 3.1.1 keeps the resend (as the spec has it for a session it takes as present),
     // but for a clean session's: the broker ended that one, as the client asked.
-    if (this.#options.version !== 5 && !this.#ended) return;
-    this.#renewed = true;
-    for (const [id, bytes] of this.#store.outgoing) {
-      if (bytes[0] >> 4 === 3) continue;
-      const f = this.#inflight.get(id) as Partial<Request> | undefined;
-      if (f?.keep && f.bytes) {
-        // Set again under its id, it keeps its place in the order.
-        this.#store.outgoing.set(id, stored(this.#store, f.bytes));
-        f.kind = "pubrec";
-      } else {
-        this.#store.outgoing.delete(id);
-        this.#inflight.delete(id);
-      }
-    }
+    const v5 = this.#options.version === 5;
+    this.#renewed = renew(this.#store, this.#inflight, v5 || this.#ended);
   }
 
   /**

@@ -1,11 +1,11 @@
 // The session store's contents checked as the client reads them back, when
 // a client is made with one and at each connect(false): a store saved to disk may come back wrong.
 // And what a store is given to save; a save of a new packet that fails, undone; a clean start's
-// forgetting.
+// forgetting, and a lost session's renewal.
 import { BodyReader, keyName, typeName } from "./codec/_strings.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { MQTTConnectionError } from "./errors.ts";
-import type { InFlight } from "./_protocol_types.ts";
+import type { InFlight, Request } from "./_protocol_types.ts";
 
 /**
  * A session store's contents, as the client reads them back (a store saved
@@ -105,4 +105,35 @@ export function forget(store: SessionStore, inflight: Map<number, InFlight>): vo
     store.outgoing.delete(id);
   }
   for (const id of store.incoming) store.incoming.delete(id);
+}
+
+/**
+ * connect(false) met Session Present 0, so the session goes: its incoming
+ * QoS 2 ids (both versions). With `anew` (MQTT 5, MQTT-3.2.2-5, and 3.1.1 after a
+ * clean session, whose state is not reused, MQTT-3.1.2-6), its PUBRELs
+ * too: kept publishes are not retransmitted (MQTT-4.4.0-1 needs "a session
+ * is present") but published anew, DUP=0, in order, under their ids, still
+ * awaited; a QoS 2 one past its PUBREC too (twice rather than lost),
+ * unless only its PUBREL is known. Returns `anew`.
+ */
+export function renew(
+  store: SessionStore,
+  inflight: Map<number, InFlight>,
+  anew: boolean,
+): boolean {
+  for (const id of store.incoming) store.incoming.delete(id);
+  if (!anew) return false;
+  for (const [id, bytes] of store.outgoing) {
+    if (bytes[0] >> 4 === 3) continue;
+    const f = inflight.get(id) as Partial<Request> | undefined;
+    if (f?.keep && f.bytes) {
+      // Set again under its id, it keeps its place in the order.
+      store.outgoing.set(id, stored(store, f.bytes));
+      f.kind = "pubrec";
+    } else {
+      store.outgoing.delete(id);
+      inflight.delete(id);
+    }
+  }
+  return true;
 }
