@@ -77,11 +77,14 @@ export class Protocol {
   // kept publishes are resent in their original order.
   #inflight = NO_IDS;
   #lastId = 0;
-  // Requests waiting for a free packet id (or, publishes, for room in the
-  // broker's Receive Maximum), in call order.
+  // Requests waiting for a free packet id (or, publishes, for room: see
+  // #room()), in call order.
   #waiting: Fifo<Request> = EMPTY;
-  // MQTT 5: ids of kept publishes not yet resent on this connection, for want of Receive Maximum.
+  // Ids of kept publishes not yet resent on this connection, for want of Receive Maximum (MQTT 5)
+  // or of room under maxInflightQoS2 (3.1.1).
   #held: Fifo<number> = EMPTY;
+  // 3.1.1: this connection's QoS 2 publishes written and not yet completed (see #full()).
+  #qos2: Set<number> | null = null;
   // The keepalive's times and the PINGREQs awaiting their PINGRESP.
   readonly #clock = new PingClock();
   // Incoming QoS 2 ids queued, not yet handled (the store has those), each with the resend held
@@ -185,6 +188,7 @@ export class Protocol {
     this.#aliases = null;
     this.#limits(NO_PROPS);
     this.#held = EMPTY;
+    this.#qos2 = null;
     this.#unacked = 0;
     this.#qos2Released = this.#acks = null;
     if (clean) {
@@ -210,12 +214,12 @@ export class Protocol {
     this.#taint = 0;
     let sent = 0;
     for (const [id, bytes] of order(this.#store.outgoing, this.#inflight, this.#renewed)) {
-      if (bytes[0] >> 4 === 3 && sent >= this.#window) {
-        // MQTT 5: publishes beyond the broker's Receive Maximum wait for acknowledgements.
+      // Once one waits, the later publishes wait behind it: they keep their order.
+      if (bytes[0] >> 4 === 3 && (this.#held.size > 0 || this.#full(bytes, sent))) {
         (this.#held === EMPTY ? this.#held = new Fifo() : this.#held).add(id);
       } else {
         sent++;
-        this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
+        this.#again(id, bytes);
       }
     }
     // Publishes that waited for their turn on an earlier connection (see end()).
@@ -286,10 +290,10 @@ export class Protocol {
    * UNSUBSCRIBE — and settles the request when its acknowledgement comes: `undefined` for a
    * publish or an UNSUBACK, the return codes for a SUBACK. The id goes into `request.bytes` at
    * `request.idAt`. With `keep`, the packet joins the session, to be resent after a reconnect.
-   * It goes out at once, in the caller's turn, when an id is free (a publish: and the broker's
-   * Receive Maximum has room); if not, it waits, in call order, and is dropped if its signal
-   * aborts first. Only publishes wait for the Receive Maximum (MQTT-3.3.4-8): a SUBSCRIBE or
-   * UNSUBSCRIBE goes when an id is free.
+   * It goes out at once, in the caller's turn, when an id is free (a publish: and there is room,
+   * see #room()); if not, it waits, in call order, and is dropped if its signal aborts first.
+   * Only publishes wait for room (MQTT-3.3.4-8): a SUBSCRIBE or UNSUBSCRIBE goes when an id is
+   * free.
    */
   send(request: Request): void {
     const first = this.#waiting.size === 0 || !request.keep;
@@ -303,9 +307,32 @@ export class Protocol {
     if (this.#waiting.delete(r)) r.reject(why);
   }
 
-  /** Whether the broker's Receive Maximum lets `r` go now: the session's publishes count. */
+  /**
+   * Whether `r` may go now: MQTT 5, within the broker's Receive Maximum (the session's publishes
+   * count); 3.1.1, a publish if none is held and fewer than maxInflightQoS2 QoS 2 are out.
+   */
   #room(r: Request): boolean {
-    return !r.keep || this.#store.outgoing.size < this.#window;
+    if (!r.keep) return true;
+    if (this.#options.version === 5) return this.#store.outgoing.size < this.#window;
+    return !this.#held.size && (this.#qos2?.size ?? 0) < (this.#options.maxInflightQoS2 ?? 20);
+  }
+
+  /**
+   * Whether a kept PUBLISH must wait, `sent` of the session's being out: MQTT 5, beyond the
+   * broker's Receive Maximum; 3.1.1, a QoS 2 one while maxInflightQoS2 are (see options.ts).
+   */
+  #full(bytes: Uint8Array, sent: number): boolean {
+    if (this.#options.version === 5) return sent >= this.#window;
+    return (bytes[0] & 6) === 4 && (this.#qos2?.size ?? 0) >= (this.#options.maxInflightQoS2 ?? 20);
+  }
+
+  /** Writes the kept packet `bytes` again; 3.1.1: a QoS 2 PUBLISH or a PUBREL counts as out. */
+  #again(id: number, bytes: Uint8Array): void {
+    const b = again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed);
+    if (this.#options.version !== 5 && (b[0] >> 4 === 6 || (b[0] & 0xf6) === 0x34)) {
+      (this.#qos2 ??= new Set()).add(id);
+    }
+    this.#out.write(b);
   }
 
   #sendAs(id: number, r: Request): void {
@@ -315,6 +342,7 @@ export class Protocol {
     const failed = r.keep && unsaved(this.#kept(), id, r.bytes);
     if (failed) return r.reject(failed.error);
     this.#ids().set(id, r);
+    if (r.kind === "pubrec" && this.#options.version !== 5) (this.#qos2 ??= new Set()).add(id);
     this.#out.write(r.packet ? this.wire(r.packet, r.bytes, id) : r.bytes);
   }
 
@@ -353,6 +381,7 @@ export class Protocol {
   /** Frees `id`, acknowledged: requests waiting for an id or for room go, in call order. */
   #release(id: number): void {
     this.#store.outgoing.delete(id); // first: if its save throws, end() settles the request
+    this.#qos2?.delete(id);
     // All were in use: `id` is the one free, so the next is taken there, not after 65 535 looks.
     if (this.#inflight.delete(id) && this.#inflight.size === 65534) this.#lastId = id - 1 || 65535;
     this.#drain();
@@ -360,15 +389,14 @@ export class Protocol {
 
   /**
    * Sends what may go now, oldest first, until one may not: the session's
-   * publishes held back by the Receive Maximum, then the waiting requests.
+   * publishes held back (see #full()), then the waiting requests.
    */
   #drain(): void {
     const held = this.#held, kept = this.#store.outgoing;
-    while (held.size > 0 && kept.size - held.size < this.#window) {
-      const id = held.first()!, bytes = kept.get(id);
-      if (held.delete(id) && bytes) {
-        this.#out.write(again(bytes, id, this.#inflight.get(id)?.kind, this.#renewed));
-      }
+    for (let id; (id = held.first()) !== undefined;) {
+      const bytes = kept.get(id);
+      if (bytes && this.#full(bytes, kept.size - held.size)) break;
+      if (held.delete(id) && bytes) this.#again(id, bytes);
     }
     for (let r; (r = this.#waiting.first());) {
       if (r.signal?.aborted) {

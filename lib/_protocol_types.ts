@@ -68,6 +68,8 @@ export interface ProtocolOptions {
   topicAliasMaximum: number;
   /** Send repeated topics as aliases when the broker allows them. */
   autoTopicAlias: boolean;
+  /** 3.1.1: most QoS 2 publishes of ours unacknowledged at once; default 20. */
+  maxInflightQoS2?: number;
 }
 
 /** The settings of a 3.1.1 client. */

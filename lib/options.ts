@@ -176,6 +176,15 @@ export interface MQTTClientOptions {
    * default in memory. See {@linkcode SessionStore} to keep a session across restarts.
    */
   sessionStore?: SessionStore | undefined;
+  /**
+   * MQTT 3.1.1 only: most QoS 2 publishes unacknowledged at once, each from when it is written
+   * until its PUBCOMP; default 20. While that many are out, further QoS 1 and 2 publishes wait,
+   * in call order (QoS 1 ones alone never wait). 3.1.1 has no Receive Maximum: mosquitto's
+   * `max_inflight_messages` (default 20) answers QoS 2 publishes past it with a PUBREC and
+   * discards them, and QoS 1 ones while it is full. 20 is that default, and Paho Python's.
+   * With MQTT 5 the broker's Receive Maximum rules, and this option is a TypeError.
+   */
+  maxInflightQoS2?: number | undefined;
   /** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. The options below are MQTT 5's. */
   protocolVersion?: ProtocolVersion | undefined;
   /**
@@ -333,6 +342,8 @@ export interface ClientConfig {
   maxPacketSize: number;
   maxQueued: number;
   connectTimeout: number;
+  /** 3.1.1: most QoS 2 publishes unacknowledged at once. */
+  maxInflightQoS2: number;
   /** Null: a MemorySessionStore, made on first use. */
   store: SessionStore | null;
 }
@@ -364,6 +375,7 @@ const OPTIONS = [
   "maxQueuedMessages",
   "connectTimeout",
   "sessionStore",
+  "maxInflightQoS2",
   "protocolVersion",
   ...V5_OPTIONS,
 ];
@@ -513,6 +525,12 @@ export function clientConfig(
     Number.MAX_SAFE_INTEGER,
   );
   const connectTimeout = checkInt("connectTimeout", o.connectTimeout ?? 30_000, 1, 2_147_483_647);
+  if (version === 5 && o.maxInflightQoS2 !== undefined) {
+    throw new TypeError(
+      "Invalid option maxInflightQoS2: it is MQTT 3.1.1's; MQTT 5 keeps to the broker's Receive Maximum",
+    );
+  }
+  const maxInflightQoS2 = checkInt("maxInflightQoS2", o.maxInflightQoS2 ?? 20, 1, 65535);
   // None given: the protocol state makes one when it first keeps something.
   const store = o.sessionStore ?? null;
   if (store !== null && (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set))) {
@@ -571,6 +589,7 @@ export function clientConfig(
     maxPacketSize,
     maxQueued,
     connectTimeout,
+    maxInflightQoS2,
     store,
   };
 }

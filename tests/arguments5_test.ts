@@ -46,6 +46,19 @@ test("followServerReference with MQTT 3.1.1 is a TypeError naming it", () => {
   new RobustClient("id", "127.0.0.1", { protocolVersion: 5, followServerReference: false });
 });
 
+test("maxInflightQoS2 with MQTT 5 is a TypeError naming it: the broker's Receive Maximum rules", () => {
+  const message =
+    /^TypeError: Invalid option maxInflightQoS2: it is MQTT 3\.1\.1's; MQTT 5 keeps to the broker's Receive Maximum$/;
+  for (const Client of [MQTTClient, RobustClient]) {
+    assert.throws(
+      () => new Client("id", "127.0.0.1", { protocolVersion: 5, maxInflightQoS2: 20 }),
+      message,
+    );
+  }
+  new MQTTClient("id", "127.0.0.1", { maxInflightQoS2: 1 });
+  new RobustClient("id", "127.0.0.1", { protocolVersion: 4, maxInflightQoS2: 65535 });
+});
+
 test("MQTT 5 properties and calls with MQTT 3.1.1 are TypeErrors, before anything is sent", async () => {
   const c = new MQTTClient("id", "127.0.0.1");
   const v5 = /it is MQTT 5's|they are MQTT 5's|is MQTT 5's/;

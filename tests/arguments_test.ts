@@ -58,6 +58,20 @@ const constructorCases: [string, Ctor, ErrorConstructor, RegExp][] = [
   ["maxPacketSize 0", ["id", "h", { maxPacketSize: 0 }], RangeError, /maxPacketSize/],
   ["maxQueuedMessages 0", ["id", "h", { maxQueuedMessages: 0 }], RangeError, /maxQueuedMessages/],
   ["connectTimeout -5", ["id", "h", { connectTimeout: -5 }], RangeError, /connectTimeout/],
+  ["maxInflightQoS2 0", ["id", "h", { maxInflightQoS2: 0 }], RangeError, /maxInflightQoS2 0/],
+  [
+    "maxInflightQoS2 65536",
+    ["id", "h", { maxInflightQoS2: 65536 }],
+    RangeError,
+    /maxInflightQoS2 65536/,
+  ],
+  ["maxInflightQoS2 1.5", ["id", "h", { maxInflightQoS2: 1.5 }], RangeError, /maxInflightQoS2/],
+  [
+    "maxInflightQoS2 as a string",
+    ["id", "h", { maxInflightQoS2: "20" as unknown as number }],
+    TypeError,
+    /maxInflightQoS2.*got string/,
+  ],
   // Wrong types are TypeErrors; a number out of range is a RangeError.
   ["server not a string", ["id", 1883 as unknown as string], TypeError, /server/],
   ["port as a string", ["id", "h", "1883" as unknown as number], TypeError, /port.*got string/],

@@ -9,6 +9,8 @@ import { MemorySessionStore } from "../lib/session_store.ts";
 import { type Incoming, Protocol } from "../lib/_protocol.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { Requests } from "../lib/_requests.ts";
+import { encode } from "../lib/codec/encode.ts";
+import { V4 } from "../lib/_protocol_types.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -429,4 +431,103 @@ test("an earlier connection's message whose handler failed takes no place in thi
   h.core.ack(h.delivered[1]);
   h.core.ack(h.delivered[2]);
   assert.deepEqual(ids(h.sent()), ["puback 2", "puback 3"]);
+});
+
+test("3.1.1: the 21st QoS 2 publish waits for a PUBCOMP, and a QoS 1 publish behind it too", () => {
+  const h = harness();
+  h.connect(true);
+  const first = Array.from({ length: 20 }, () => request(h.core, "pubrec"));
+  assert.equal(h.sent().length, 20);
+  const q2 = request(h.core, "pubrec", { payload: "21st" });
+  const q1 = request(h.core, "puback", { payload: "after" });
+  assert.deepEqual(ids(h.sent()), [], "20 QoS 2 unacknowledged: neither goes");
+  request(h.core, "suback");
+  assert.deepEqual(ids(h.sent()), ["subscribe 21"], "a SUBSCRIBE is not held back");
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 1"], "past its PUBREC it still counts");
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 22"], "the QoS 2 one goes, the QoS 1 one waits");
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 2", "publish 23"]);
+  h.core.handle({ type: "puback", packetId: 23 });
+  assert.deepEqual([first[0].state, first[1].state, q2.state, q1.state], [
+    "resolved",
+    "resolved",
+    "pending",
+    "resolved",
+  ]);
+});
+
+test("3.1.1: QoS 1 publishes alone are not held back; nor is one while fewer than 20 QoS 2 are out", () => {
+  const h = harness();
+  h.connect(true);
+  for (let i = 0; i < 1000; i++) request(h.core, "puback");
+  assert.equal(h.sent().length, 1000);
+  for (let i = 0; i < 19; i++) request(h.core, "pubrec");
+  request(h.core, "puback");
+  assert.equal(h.sent().length, 20);
+});
+
+test("3.1.1: a QoS 2 publish waiting for its turn is dropped when its signal aborts", () => {
+  const h = harness(undefined, { ...V4, maxInflightQoS2: 1 });
+  h.connect(true);
+  request(h.core, "pubrec");
+  const aborted = new AbortController();
+  const skipped = request(h.core, "pubrec", { signal: aborted.signal });
+  const next = request(h.core, "pubrec", { payload: "next" });
+  h.sent();
+  aborted.abort(new Error("gave up"));
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.equal(skipped.state, "rejected");
+  assert.deepEqual(ids(h.sent()), ["pubrel 1", "publish 2"]);
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  assert.equal(next.state, "resolved");
+});
+
+test("3.1.1: the session's QoS 2 publishes are resent within maxInflightQoS2, before newer ones", () => {
+  const store = new MemorySessionStore();
+  const publish = (packetId: number, qos: 1 | 2) =>
+    encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array(1),
+      qos,
+      retain: false,
+      dup: false,
+      packetId,
+    });
+  store.outgoing.set(1, encode({ type: "pubrel", packetId: 1 }));
+  store.outgoing.set(2, publish(2, 2));
+  store.outgoing.set(3, publish(3, 1));
+  store.outgoing.set(4, publish(4, 2));
+  store.outgoing.set(5, publish(5, 1));
+  const h = harness(store, { ...V4, maxInflightQoS2: 2 });
+  h.connect(false, true);
+  // The PUBREL counts: publish 4 waits, and publish 5, a QoS 1 one, behind it.
+  assert.deepEqual(ids(h.sent()), ["pubrel 1", "publish 2 dup", "publish 3 dup"]);
+  const later = request(h.core, "puback");
+  assert.deepEqual(ids(h.sent()), [], "a new publish waits behind the held ones");
+  h.core.handle({ type: "puback", packetId: 3 });
+  assert.deepEqual(ids(h.sent()), []);
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 4 dup", "publish 5 dup"]);
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.core.handle({ type: "pubcomp", packetId: 2 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 2", "publish 1"], "then the new one, under a free id");
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.equal(later.state, "resolved");
+  // Cut with 4 unacknowledged: the next connection counts anew and resends it.
+  h.cut(true);
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 4 dup", "publish 5 dup"]);
+});
+
+test("MQTT 5: maxInflightQoS2 plays no part; the broker's Receive Maximum does", () => {
+  const h = harness(undefined, { ...V5, maxInflightQoS2: 1 });
+  h.connect(true);
+  for (let i = 0; i < 30; i++) request(h.core, "pubrec");
+  assert.equal(h.sent().length, 30);
 });
