@@ -145,6 +145,17 @@ export class Inbox {
     });
   }
 
+  /**
+   * A packet went out whose answer a caller may await (a PUBACK, a SUBACK, a
+   * PINGRESP): the reader reads on at once, as if no message had been taken
+   * since its last read. Held for a timer turn, the answer to each message of
+   * a backlog waited a turn (4 ms in Deno, a second in a hidden tab).
+   */
+  asked(): void {
+    this.#tookBefore = this.#took;
+    this.#drained?.();
+  }
+
   /** The connection ended: every waiter rejects; queued messages stay to be handed out. */
   fail(error: Error): void {
     for (const w of this.#waiters.keys()) this.#waiters.delete(w), w.reject(error);

@@ -57,9 +57,15 @@ export class Requests {
   #subscribing = false;
   // #named()'s last answer.
   #name: Named | undefined;
+  readonly #inbox: { asked(): void } | undefined;
 
-  constructor(link: RequestsLink) {
+  /**
+   * @param link The client.
+   * @param inbox Told when a request goes out: the reader reads its reply at once.
+   */
+  constructor(link: RequestsLink, inbox?: { asked(): void }) {
     this.#link = link;
+    this.#inbox = inbox;
   }
 
   /**
@@ -145,7 +151,10 @@ export class Requests {
       // Over (timed out, aborted) before it was sent: it is not sent, also when it waits
       // for its turn (the broker's Receive Maximum) or, robust, for the connection.
       if (this.#waiting.has(key)) {
-        await this.#link.publish(topic, payload, { ...options, signal: over });
+        const sent = this.#link.publish(topic, payload, { ...options, signal: over });
+        // A QoS 0 request too: its reply may come at once, the writer cannot tell.
+        this.#inbox?.asked();
+        await sent;
       }
     } catch (e) {
       this.#waiting.get(key)?.reject(e);

@@ -17,7 +17,17 @@ export interface WriterOwner {
   written(sent?: number): void;
   /** A write failed: the connection on `ch` is lost. */
   writeFailed(error: MQTTConnectionError, ch: Channel): void;
+  /** Told when a packet whose answer a caller may await is queued (none: no reader waits). */
+  readonly inbox?: { asked(): void };
 }
+
+/**
+ * The packets a caller awaits the broker's answer to, by type (bit n: type
+ * n): PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and AUTH; and a PUBLISH of QoS
+ * 1 or 2. Not the acknowledgements of received messages: a consumer's PUBACKs
+ * leave the reader waiting for it (see Inbox.drained).
+ */
+const ASKS = 0x9540;
 
 // Shared by every writer with nothing queued: never pushed to.
 const NONE: never[] = [];
@@ -120,6 +130,8 @@ export class Writer {
   write(bytes: Uint8Array): number {
     const ch = this.#ch;
     if (!ch || this.sealed) return 0;
+    const b = bytes[0];
+    if ((ASKS >> (b >> 4) & 1) === 1 || (b >> 4 === 3 && (b & 6) !== 0)) this.#owner.inbox?.asked();
     if (this.#out === NONE) this.#out = [bytes];
     else this.#out.push(bytes);
     this.#outBytes += bytes.length;

@@ -510,3 +510,25 @@ test("resumed(), MQTT 5: QoS 1 messages up to the last whose Message Expiry Inte
   for (let m; (m = await inbox.check());) rest.push(m.topic);
   assert.deepEqual(rest, ["a", "b", "c"]);
 });
+
+test("asked(): a packet that awaits the broker's answer went out: the reader reads on at once", async () => {
+  const { inbox, push } = setup();
+  push("a"), push("b"), push("c"), push("d");
+  await inbox.check();
+  // Taken, then a publish awaiting its PUBACK went out (before the reader's next read)…
+  inbox.asked();
+  assert.equal(inbox.drained(), undefined, "the answer is read at once");
+  // …or while the reader waits for the consumer: the wait ends now, not after a timer turn.
+  await inbox.check();
+  let settled = false;
+  const wait = inbox.drained()!.then(() => (settled = true));
+  inbox.asked();
+  await null;
+  assert.equal(settled, true);
+  await wait;
+  // A consumer that takes messages and asks nothing is waited for again.
+  await inbox.check();
+  const again = inbox.drained();
+  assert.ok(again instanceof Promise);
+  await again;
+});
