@@ -351,10 +351,10 @@ export class MQTTClient extends EventTarget {
 
   /**
    * Publishes a message. QoS 0 resolves once written; QoS 1 once the broker's
-   * PUBACK arrives; QoS 2 on PUBCOMP. With MQTT 5, at most the broker's
-   * Receive Maximum of QoS 1/2 publishes are unacknowledged at once: further
-   * ones wait their turn, in call order; a repeated topic goes out as a
-   * topic alias when the broker allows them (`autoTopicAlias`).
+   * PUBACK arrives; QoS 2 on PUBCOMP. At most the broker's Receive Maximum (MQTT 5) of QoS 1/2
+   * publishes, or `maxInflightQoS2` (3.1.1) of QoS 2 ones, are unacknowledged at once: further QoS
+   * 1/2 ones wait their turn, in call order. MQTT 5: a repeated topic goes out as a topic alias
+   * when the broker allows them (`autoTopicAlias`).
    *
    * @param topic Topic name (no wildcards).
    * @param msg Payload: text (sent as UTF-8) or bytes.

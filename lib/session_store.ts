@@ -24,8 +24,9 @@
  * and a save still under way when the process dies loses what it
  * acknowledged. A save that throws rejects the call it served (`publish()`,
  * whose packet is then neither sent nor kept; `wait_msg()` for an incoming
- * QoS 2 message, left unacknowledged) or ends the connection; nothing hangs. Only packets already sent are in the store:
- * publishes still waiting their turn (MQTT 5's Receive Maximum, the robust
+ * QoS 2 message, left unacknowledged) or ends the connection; nothing hangs.
+ * Only packets already sent are in the store: publishes still waiting their
+ * turn (MQTT 5's Receive Maximum, 3.1.1's `maxInflightQoS2`, the robust
  * client's offline queue) die with the process. One store serves one client.
  *
  * @example A store that survives restarts (sketch)
