@@ -26,6 +26,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -75,6 +76,9 @@ function checkOutDir(outDir: string, name: string): void {
     );
   }
   if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) {
+    throw new Error(`build:npm: ${outDir} is a file; give a new or empty folder`);
+  }
   const entries = readdirSync(outDir);
   if (entries.length === 0) return;
   const pkg = join(outDir, "package.json");

@@ -35,6 +35,21 @@ test("build:npm refuses the repository root and the folders above it", async () 
   }
 });
 
+test("build:npm given a file refuses it in its own words, and keeps it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "umqtt-build-npm-"));
+  const file = join(dir, "notes.txt");
+  try {
+    writeFileSync(file, "a file of the user's");
+    await assert.rejects(
+      buildNpm(file),
+      (e: Error) => e.message.startsWith(`build:npm: ${file} is a file`),
+    );
+    assert.equal(Deno.readTextFileSync(file), "a file of the user's");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("build:npm builds into an empty folder, and again over its own build and npm pack's tarball", async () => {
   const dir = mkdtempSync(join(tmpdir(), "umqtt-build-npm-"));
   try {
