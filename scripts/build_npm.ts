@@ -189,11 +189,15 @@ export async function buildNpm(
       "deno",
       "bun",
     ],
-    exports: Object.fromEntries(
-      Object.entries(exportsMap).map((
-        [k, p],
-      ) => [k, { types: dts(p), default: js(p) }]),
-    ),
+    exports: {
+      ...Object.fromEntries(
+        Object.entries(exportsMap).map((
+          [k, p],
+        ) => [k, { types: dts(p), default: js(p) }]),
+      ),
+      // Tools that read the package's version or fields resolve it (Metro, bundler plugins).
+      "./package.json": "./package.json",
+    },
     // For TypeScript's older "node" (node10) resolution, which reads no
     // `exports`: the root's types, and each subpath's.
     types: dts(exportsMap["."]),

@@ -113,6 +113,12 @@ test(`${runtime}: the package leaves out ./cli, the command line, which runs und
   );
 });
 
+test(`${runtime}: the package's package.json resolves, as tools that read its version expect`, () => {
+  // Not exported, Node refused it with ERR_PACKAGE_PATH_NOT_EXPORTED.
+  const require = createRequire(import.meta.url);
+  assert.equal(require("@umqtt/umqtt/package.json").name, "@umqtt/umqtt");
+});
+
 // `await using` calls the iterator's Symbol.asyncDispose; Node 20 and 22
 // define the symbol but give their async generators no such method.
 test(`${runtime}: both clients' messages() end through Symbol.asyncDispose, as await using ends them`, async () => {
