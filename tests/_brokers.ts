@@ -214,6 +214,8 @@ let exitHookInstalled = false;
 /** Spawns `argv` under the watchdog, synchronously, in a fresh temp dir. */
 function launch(kind: BrokerKind, dir: string, argv: string[], ports?: Ports): Launch {
   const log = join(dir, "stderr.log");
+  // A restart's: the last launch's pid must not pass for this one's (see brokerPid).
+  rmSync(join(dir, "pid"), { force: true });
   const child = spawn("sh", ["-c", WATCHDOG, log, ...argv], {
     stdio: ["pipe", "ignore", "ignore"],
   });
@@ -470,13 +472,28 @@ function launchAedes(): Launch {
 }
 
 /**
+ * The broker's pid, which the watchdog writes just after starting it: under
+ * load, after the broker is up and a test connected (a restart right then
+ * read no file: ENOENT), so it is waited for.
+ */
+async function brokerPid(l: Launch): Promise<number> {
+  const file = join(l.dir, "pid");
+  for (let waited = 0;; waited += 10) {
+    const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+    if (text.endsWith("\n")) return Number(text);
+    if (waited >= 5000) throw new Error(`${l.kind}'s watchdog wrote no pid within 5 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
  * SIGTERMs the broker itself (not the watchdog, whose stdin stays open, so
  * the folder and its persistence file stay), waits for its exit, and
  * launches the same command in the same folder on the same ports.
  */
 async function restartLaunch(l: Launch, extraConfig?: string[]): Promise<Launch> {
   if (!live.has(l)) throw new Error(`Cannot restart ${l.kind}: it was stopped`);
-  const pid = Number(readFileSync(join(l.dir, "pid"), "utf8"));
+  const pid = await brokerPid(l);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const exit = exited(l.child) ? Promise.resolve(true) : Promise.race([
     new Promise<boolean>((resolve) => l.child.once("close", () => resolve(true))),
