@@ -183,6 +183,38 @@ forEachBroker(
 );
 
 forEachBroker(
+  "message expiry 0: mosquitto 2.0 takes it as none, keeps the queued and retained copies and sends them without it",
+  async (broker) => {
+    // MQTT 5.0 section 3.3.2.3.3: a lifetime of 0 s has passed at once (MQTT-3.3.2-5), and a
+    // forwarded copy carries what is left (MQTT-3.3.2-6). mosquitto 2.0.11 stores 0 as "never"
+    // (the README says so): this pins that, so a broker that starts to obey is noticed.
+    const u = uniqueId("msgexp0");
+    const away = await client(broker, {}, false);
+    await away.subscribe(`${u}/q`, 1);
+    await away.disconnect();
+    const pub = await client(broker);
+    const expiry0 = { properties: { messageExpiryInterval: 0 } };
+    await pub.publish(`${u}/q`, "queued", { qos: 1, ...expiry0 });
+    await pub.publish(`${u}/r`, "retained", { qos: 1, retain: true, ...expiry0 });
+    await sleep(1500);
+    assert.equal(await away.connect(false), true);
+    const queued = await next(away, "the queued message");
+    assert.deepEqual([text(queued.payload), queued.properties], ["queued", {}]);
+    await away.subscribe(`${u}/r`, 1);
+    const retained = await next(away, "the retained message");
+    assert.deepEqual([text(retained.payload), retained.retain, retained.properties], [
+      "retained",
+      true,
+      {},
+    ]);
+    await pub.publish(`${u}/r`, "", { qos: 1, retain: true });
+    await away.disconnect({ sessionExpiryInterval: 0 });
+    await pub.disconnect();
+  },
+  V5,
+);
+
+forEachBroker(
   "message expiry: a received message's interval is what the broker sent; it does not count down in the client's queue",
   async (broker) => {
     const topic = uniqueId("msgexp/queue");
