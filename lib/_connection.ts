@@ -80,6 +80,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #connack: Pending<ConnackPacket> | null = null;
   // MQTT 5: a reauthenticate() waiting for the broker's AUTH 0x00.
   #reauth: Pending<AuthProperties> | null = null;
+  // disconnect(): reading, bytes discarded, until the broker closes after our DISCONNECT.
+  #linger: Settleable<void> | null = null;
   // MQTT 5: onAuth's answers to the broker's AUTH 0x18 on this connection.
   readonly #steps = new AuthSteps();
   // The last attempt's transport, closed if it opens after the attempt was given up.
@@ -140,15 +142,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const code = p.reasonCode ?? 0, props = p.properties ?? {};
     // Use another server, server moved: not the one just accepted (with its CONNACK: not yet).
     if ((code === 0x9c || code === 0x9d) && this.connected) this.acceptor?.left();
+    const { reasonString, serverReference } = props;
+    const why = reasonText("Disconnected by the broker", code, "DISCONNECT", reasonString);
     this.#teardown(
-      new MQTTConnectionError(
-        reasonText("Disconnected by the broker", code, "DISCONNECT", props.reasonString),
-        {
-          reasonCode: code,
-          reasonString: props.reasonString,
-          serverReference: props.serverReference,
-        },
-      ),
+      new MQTTConnectionError(why, { reasonCode: code, reasonString, serverReference }),
     );
   }
 
@@ -390,6 +387,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       // Bounded: a write stuck behind a broker that stopped reading must not
       // hold disconnect() for as long as TCP takes to give up.
       await within(sent, CLOSE_WAIT_MS);
+      // Acks coming after our close would make it a reset, which makes the broker drop what it
+      // has not read, the DISCONNECT too (and publish the will): read until it closes, for 1 s.
+      if (this.core.inflight && this.#ch) {
+        await within((this.#linger = settleable()).promise, CLOSE_WAIT_MS / 2);
+      }
+      this.#linger = null;
     }
     this.#teardown(error);
     // Resolves once the transport is closed, so that the DISCONNECT is out
@@ -446,6 +449,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */
   data(ch: Channel, chunk: Uint8Array | null): void {
+    if (this.#linger && ch === this.#ch) return chunk ? ch.read(this) : this.#endRead(ch);
     try {
       if (chunk === null) {
         const before = this.#connack ? " before its CONNACK" : ""; // a 3.1.1 refusal, say
@@ -479,6 +483,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Reading `ch` failed, or what it read broke the protocol: the connection on it ends. */
   failed(ch: Channel, e: unknown): void {
+    if (this.#linger && ch === this.#ch) return this.#endRead(ch);
     if (e instanceof MQTTProtocolError) this.#fail(e, ch);
     else {
       const error = new MQTTConnectionError(`Connection lost: ${(e as Error)?.message ?? e}`, {
@@ -510,6 +515,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** The reader of `ch` ended. */
   #endRead(ch: Channel): void {
+    this.#linger?.resolve(); // the broker closed after our DISCONNECT (or reset it)
     if (this.#reading === ch) this.#reading = null;
     const end = readEnds.get(ch);
     readEnds.delete(ch);
