@@ -312,9 +312,9 @@ export class MQTTClient extends EventTarget {
    * under way included, reject with {@linkcode MQTTConnectionError}; nothing
    * is written after DISCONNECT. Does nothing when not connected. A second
    * call while one runs joins it (MQTT 5: asking for another DISCONNECT, it
-   * is a TypeError). Resolves once the transport is closed (a
-   * WebSocket after its closing handshake; the DISCONNECT write and the close
-   * each wait at most 2 s), so the process may exit right after.
+   * is a TypeError). Resolves once the transport is closed (a WebSocket after
+   * its closing handshake; the DISCONNECT write and our close wait at most 2 s
+   * each, the broker's close while acks are due 1 s), so the process may exit right after.
    *
    * @param options MQTT 5: what the DISCONNECT says; `{ reasonCode: 0x04 }` makes the broker
    * publish the will.
