@@ -19,6 +19,23 @@ function hold(ms: number) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A broker that answers every CONNECT with CONNACK 50 ms after it came. */
+async function slowAccepting(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    socket.once("data", () => setTimeout(() => socket.write(new Uint8Array([0x20, 2, 0, 0])), 50));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 test("timeLimit(): a timer that fires late waits once more, as long as it was late, at most its length", async () => {
   const t0 = performance.now();
   // When each fires, awaited (a loaded machine may run any timer later still).
@@ -48,14 +65,9 @@ test("connect(): a CONNECT held up by the application still gets its connectTime
   // A broker that answers 50 ms after the CONNECT. The application calls
   // connect() and then holds the event loop twice the connect timeout: the
   // socket opens and the CONNECT leaves only afterwards.
-  const sockets: Socket[] = [];
-  const server: Server = createServer((socket) => {
-    sockets.push(socket);
-    socket.once("data", () => setTimeout(() => socket.write(new Uint8Array([0x20, 2, 0, 0])), 50));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port, close } = await slowAccepting();
   const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
-    port: (server.address() as AddressInfo).port,
+    port,
     connectTimeout: 300,
   });
   try {
@@ -64,8 +76,7 @@ test("connect(): a CONNECT held up by the application still gets its connectTime
     assert.equal(await connecting, false);
     await c.disconnect();
   } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
 });
 
@@ -74,14 +85,9 @@ test("connect(): a hold right after a credential function settled still leaves t
   // function; the application holds the event loop, right after it settled,
   // longer than the connect timeout: the socket opens only afterwards. As for
   // a CONNECT held up, the hold does not count against the broker.
-  const sockets: Socket[] = [];
-  const server: Server = createServer((socket) => {
-    sockets.push(socket);
-    socket.once("data", () => setTimeout(() => socket.write(new Uint8Array([0x20, 2, 0, 0])), 50));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port, close } = await slowAccepting();
   const c = new MQTTClient(uniqueId("held"), "127.0.0.1", {
-    port: (server.address() as AddressInfo).port,
+    port,
     connectTimeout: 400,
     user: () =>
       new Promise<string>((resolve) =>
@@ -95,8 +101,7 @@ test("connect(): a hold right after a credential function settled still leaves t
     assert.equal(await c.connect(), false);
     await c.disconnect();
   } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
 });
 
