@@ -3,6 +3,7 @@
 // and the ssl_params key that changes it. Only the TCP transports (deno.ts,
 // node.ts) load it: ssl_params do not apply to wss://, nor in a browser.
 import { OWN_FAILURES } from "../_servers.ts";
+import { isReset } from "../_refusals.ts";
 
 /**
  * What each failure means, tried in order on the error's code and message,
@@ -73,6 +74,28 @@ export function explainTls(e: unknown, where?: string): unknown {
   }
   return e;
 }
+
+/**
+ * A plain TCP connection reset before the server sent a byte: a TLS listener
+ * takes the CONNECT for a ClientHello and resets, which the runtime reports as
+ * a bare "connection reset". Its message then names the server and TLS.
+ *
+ * @param e What the first read failed with.
+ * @param where `host:port`.
+ * @returns `e`.
+ */
+export const explainReset = (e: unknown, where: string): unknown => (
+  // A runtime's error; `isReset` reads its name and code.
+  isReset(e) &&
+  ((e as Error).message =
+    `${where} reset the connection before answering CONNECT: a TLS listener? (mqtts:// for TLS) (${
+      (e as Error).message
+    })`), e
+);
+
+/** `host:port`, an IPv6 address in brackets. */
+export const hostPort = (host: string, port: number): string =>
+  `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
 /**
  * `ssl_params` the runtime cannot use, found while connecting (a `cert` and

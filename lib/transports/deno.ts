@@ -6,7 +6,7 @@
  * @module
  */
 import { abortable } from "../_abortable.ts";
-import { explainTls, refusedParams } from "./_tls_errors.ts";
+import { explainReset, explainTls, hostPort, refusedParams } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where and how {@linkcode connectDeno} connects. */
@@ -42,7 +42,11 @@ export interface DenoConnectOptions {
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
-  if (!ssl) return await connectDenoTcp(hostname, port, signal);
+  const where = hostPort(hostname, port);
+  // Plain: a reset before the broker's first byte is explained (a TLS listener?).
+  if (!ssl) {
+    return explainFirstRead(await connectDenoTcp(hostname, port, signal), explainReset, where);
+  }
   signal?.throwIfAborted();
   const conn = await connectDenoTls(hostname, port, p, signal).catch((e) => {
     throw signal?.aborted ? e : refusedParams(explainTls(e));
@@ -62,14 +66,25 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     signal?.removeEventListener("abort", onAbort);
   }
   // TLS 1.3: the broker refuses our certificate (or its absence) after the
-  // handshake, in an alert the first read meets; explained there, then reads
-  // go straight to the connection's own method again.
+  // handshake, in an alert the first read meets.
+  return explainFirstRead(conn, explainTls, where);
+}
+
+/**
+ * `conn` with the failure of its first read explained by `explain`; then
+ * reads go straight to the connection's own method again.
+ */
+function explainFirstRead<C extends Deno.Conn>(
+  conn: C,
+  explain: (e: unknown, where: string) => unknown,
+  where: string,
+): C {
   const read = conn.read;
   conn.read = (buf) =>
     read.call(conn, buf).then((n) => {
       Reflect.deleteProperty(conn, "read");
       return n;
-    }, (e) => Promise.reject(explainTls(e, `${hostname}:${port}`)));
+    }, (e) => Promise.reject(explain(e, where)));
   return conn;
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Duplex } from "node:stream";
-import { explainTls, refusedParams } from "./_tls_errors.ts";
+import { explainReset, explainTls, hostPort, refusedParams } from "./_tls_errors.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
 
@@ -62,7 +62,7 @@ export async function connectNode(
   const tls: typeof import("node:tls") | undefined = ssl ? await import("node:tls") : undefined;
   // Again: an abort while the modules loaded has no listener below to hear it.
   signal?.throwIfAborted();
-  let socket: Duplex & { setNoDelay(on: boolean): unknown };
+  let socket: Duplex & { setNoDelay(on: boolean): unknown; bytesRead: number };
   if (tls) {
     const ca = p.cadata === undefined ? undefined : [...tls.rootCertificates, p.cadata];
     const name = p.server_hostname;
@@ -106,9 +106,17 @@ export async function connectNode(
     const onAbort = () => fail(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     // Explained for the stream below too (it listens after): a TLS 1.3 broker
-    // refuses our certificate after "secureConnect", at the first read.
-    const where = `${host}:${port}`;
-    socket.on("error", (e) => fail(named(tls ? explainTls(e, settled ? where : "") : e)));
+    // refuses our certificate after "secureConnect", at the first read; a TLS
+    // listener resets a plain connection before its first byte.
+    const where = hostPort(host, port);
+    socket.on("error", (e) =>
+      fail(named(
+        tls
+          ? explainTls(e, settled ? where : "")
+          : settled && !socket.bytesRead
+          ? explainReset(e, where)
+          : e,
+      )));
     socket.once(ssl ? "secureConnect" : "connect", () => {
       if (settled) return;
       settled = true;
