@@ -491,6 +491,25 @@ test("a host with a port is a TypeError pointing at the port option or a URL; a 
   }
 });
 
+test("a server with a slash or a space that is no URL is a TypeError asking for one, not for the port option", () => {
+  // A scheme's slash missing, a space before the URL, a host followed by a path: no host name can
+  // hold either. They were taken for a host with a port ("give the port option, or a URL
+  // (mqtt://mqtt:/127.0.0.1)"), or for a host name, refused only by the name lookup at connect().
+  for (const server of ["mqtt:/127.0.0.1", " mqtt://127.0.0.1", "broker.local/mqtt", "mqtt//h:1"]) {
+    for (const Client of [MQTTClient, RobustClient]) {
+      assert.throws(
+        () => new Client("id", server),
+        new RegExp(
+          `^TypeError: Invalid server "${
+            server.replace(/[.]/g, "\\$&")
+          }": not a URL \\(mqtt://host\\[:port\\]\\)$`,
+        ),
+        server,
+      );
+    }
+  }
+});
+
 test("the robust client's DELAY: anything but a finite number of seconds ≥ 0 is a RangeError naming it", () => {
   const c = new RobustClient("id", "127.0.0.1");
   for (const bad of ["2s", NaN, -5, Infinity, null]) {

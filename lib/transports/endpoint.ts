@@ -64,7 +64,13 @@ export function parseServer(
     );
   }
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
+  const notUrl = (scheme: string) =>
+    new TypeError(
+      `Invalid server "${withoutCredentials(server)}": not a URL (${scheme}://host[:port])`,
+    );
   if (!match) {
+    // No host name holds a slash or a space: a URL mistyped (mqtt:/h, " mqtt://h"), a path.
+    if (/[\s/]/.test(server)) throw notUrl("mqtt");
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
       const shown = withoutCredentials(server);
@@ -92,9 +98,7 @@ export function parseServer(
   try {
     url = new URL(http);
   } catch {
-    throw new TypeError(
-      `Invalid server "${withoutCredentials(server)}": not a URL (${given}://host[:port])`,
-    );
+    throw notUrl(given);
   }
   if (url.username || url.password) {
     // Not echoed: it may hold a password.
