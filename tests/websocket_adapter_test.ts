@@ -4,6 +4,7 @@
 // a write that waits for the send buffer to drain.
 import assert from "node:assert/strict";
 import { connectWebSocket } from "../lib/transports/websocket.ts";
+import { brokerKinds, startMosquitto } from "./_brokers.ts";
 import { test } from "./_test.ts";
 import { assertCancelEndsRead } from "./_streams.ts";
 
@@ -182,3 +183,32 @@ test("connectWebSocket takes a WebSocket typed as Cloudflare's, protocol string 
     /did not select the subprotocol mqtt/,
   );
 });
+
+// The wrong scheme for the port: ws:// to a plain MQTT or a TLS listener, wss://
+// to a plain WebSocket one. Deno said only "connection error" and "received
+// corrupt message of type InvalidContentType", Bun "Connection ended: read
+// ECONNRESET" and "TLS handshake failed: …WRONG_VERSION_NUMBER": the runtime's
+// words are now followed by what the port may be, the other scheme among it.
+test("connectWebSocket: the wrong scheme for the port says what the port may be", async () => {
+  const broker = await startMosquitto({ websockets: true });
+  try {
+    const ws = new URL(broker.wsUrl!).host;
+    for (
+      const [url, other] of [
+        [`ws://127.0.0.1:${broker.port}/mqtt`, "a TLS listener \\(wss://\\)"],
+        [`wss://${ws}/mqtt`, "no TLS \\(ws://\\)"],
+      ]
+    ) {
+      const error = await connectWebSocket(url).then(() => null, (e) => e);
+      assert.ok(error instanceof Error, url);
+      assert.match(
+        error.message,
+        new RegExp(
+          `^WebSocket connection to ${url} failed: .+: nothing listens there, .*${other}\\?$`,
+        ),
+      );
+    }
+  } finally {
+    await broker.stop();
+  }
+}, { ignore: !("WebSocket" in globalThis) || !brokerKinds().includes("mosquitto") });

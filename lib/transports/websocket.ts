@@ -23,7 +23,9 @@ function unsaid(
   url: string,
   who = "no reason given; a browser shows it only in its console",
 ): string {
-  const tls = url.startsWith("wss:") ? ", or a TLS certificate not trusted here" : "";
+  const tls = url.startsWith("wss:")
+    ? ", a TLS certificate not trusted here, or no TLS (ws://)"
+    : ", or a TLS listener (wss://)";
   return ` (${who}): nothing listens there, ` +
     `not a WebSocket server, a server that does not select subprotocol "mqtt"${tls}?`;
 }
@@ -143,9 +145,13 @@ export async function connectWebSocket(
       });
       ws.addEventListener("error", (e) => {
         // The runtime's reason, where it gives one (ws, Deno, Bun; browsers give none).
-        const why = (e as { message?: unknown }).message;
-        // Node's, the same for a refused port, an HTTP answer and an untrusted certificate.
-        const vague = String(why).includes("non-101") ? unsaid(url, "Node says no more") : "";
+        // (Trimmed: Node's OpenSSL errors end in blank lines.)
+        const why = String((e as { message?: unknown }).message ?? "").trim();
+        // Node's (non-101), the same for a refused port, an HTTP answer and an untrusted
+        // certificate; Deno's, Bun's and ws's for a port of the other scheme (plain, TLS, MQTT).
+        const vague = /non-101|connection error|ECONNRESET|Content|version/i.test(why)
+          ? unsaid(url, "no more said")
+          : "";
         // An abort closes it, and the runtimes report that as an error first.
         reject(
           signal?.aborted ? signal.reason : new Error(
