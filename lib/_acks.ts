@@ -81,19 +81,29 @@ export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQ
 }
 
 /**
+ * What a connection ended while a CONNACK is awaited may have been: a 3.1.1
+ * refusal, say, or a TLS listener's end of a plain connection (OpenSSL's, Node's).
+ */
+export const UNACKED = " before its CONNACK (a TLS listener, or a CONNECT it refuses?)";
+
+/**
  * While a CONNACK is awaited, the start of a packet in `chunk`: bytes that
  * read as text cannot be one (CONNACK's and AUTH's first two bytes are not),
  * so the error shows them: an HTTP answer (mqtt:// to a WebSocket port, the
  * commonest wrong port) is then plain to see, not an MQTT rule its bytes
- * happen to break further on.
+ * happen to break further on; so is a TLS alert (mqtt:// to a TLS port).
  *
  * @throws {MQTTProtocolError} The bytes read as text (MQTT-3.2.0-1).
  */
 export function connackStart(chunk: Uint8Array): void {
   const text = /^[ -~]{4,}/.exec(String.fromCharCode(...chunk.subarray(0, 32)));
-  if (text) {
+  // Nor can a TLS alert record (0x15, version 3.x): a TLS listener's answer to a plain CONNECT.
+  const got = text
+    ? `text "${text[0]}"`
+    : chunk[0] == 0x15 && chunk[1] == 3 && "a TLS alert (mqtts:// for TLS)";
+  if (got) {
     throw new MQTTProtocolError(
-      `Expected CONNACK first, got text "${text[0]}": not an MQTT listener?`,
+      `Expected CONNACK first, got ${got}: not an MQTT listener?`,
       "MQTT-3.2.0-1",
     );
   }

@@ -18,7 +18,7 @@ import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
-import { connackRefusal, connackStart } from "./_acks.ts";
+import { connackRefusal, connackStart, UNACKED } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
 import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
@@ -452,7 +452,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (this.#linger && ch === this.#ch) return chunk ? ch.read(this) : this.#endRead(ch);
     try {
       if (chunk === null) {
-        const before = this.#connack ? " before its CONNACK" : ""; // a 3.1.1 refusal, say
+        const before = this.#connack ? UNACKED : "";
         this.#teardown(new MQTTConnectionError(`Connection closed by the broker${before}`), ch);
         return this.#endRead(ch);
       }

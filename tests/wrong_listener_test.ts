@@ -3,7 +3,9 @@
 // answered, not only the MQTT rule its bytes happen to break.
 import assert from "node:assert/strict";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
+import { createServer as createTlsServer } from "node:tls";
 import { connectNode } from "../lib/transports/node.ts";
 import { brokerKinds, startMosquitto } from "./_brokers.ts";
 import { makeCerts } from "./_certs.ts";
@@ -61,3 +63,56 @@ for (const way of ["default connector", "node:net adapter"]) {
     }
   }, { ignore: !certs });
 }
+
+// A TLS listener that answers a plain CONNECT with a TLS alert (rustls: Deno's
+// node:tls) was "the broker broke the protocol: CONNECT fixed header flags are
+// 0x5, must be 0x0 (MQTT-2.2.2-1)", the alert's bytes read as a packet; one that
+// ends the connection (OpenSSL's s_server, Node's node:tls) "Connection closed by
+// the broker before its CONNACK", which said no more. Both now point at TLS.
+const ANSWERS = {
+  "a TLS alert": [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46], // fatal protocol_version
+  "an end": [],
+};
+const SAID = {
+  "a TLS alert":
+    "Connection closed: the broker broke the protocol: Expected CONNACK first, got a TLS alert (mqtts:// for TLS): not an MQTT listener? (MQTT-3.2.0-1)",
+  "an end":
+    "Connection closed by the broker before its CONNACK (a TLS listener, or a CONNECT it refuses?)",
+};
+for (const [answer, bytes] of Object.entries(ANSWERS) as [keyof typeof ANSWERS, number[]][]) {
+  test(`mqtt:// to a listener that answers CONNECT with ${answer} asks whether it is TLS`, async () => {
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => socket.end(Uint8Array.from(bytes)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const client = new MQTTClient(uniqueId("wrong"), `mqtt://127.0.0.1:${port}`);
+      const e = await client.connect().then(() => null, (e) => e);
+      assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+      assert.equal(e.message, SAID[answer]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+}
+
+// A real one: this runtime's node:tls, which answers one way or the other.
+test("mqtt:// to a node:tls listener asks whether it is TLS", async () => {
+  const server = createTlsServer({ cert: certs!.pem("server.pem"), key: certs!.pem("server.key") });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new MQTTClient(uniqueId("wrong"), `mqtt://127.0.0.1:${port}`);
+    const e = await client.connect().then(() => null, (e) => e);
+    assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+    assert.ok(
+      Object.values(SAID).includes(e.message) || /a TLS listener\?/.test(e.message),
+      e.message,
+    );
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}, { ignore: !certs });
