@@ -279,3 +279,33 @@ for (const way of WAYS) {
     }
   }, opts);
 }
+
+// mqtts:// to a listener that answers in plain text (a WebSocket or HTTP port):
+// the runtime's words alone, "received corrupt message of type
+// InvalidContentType" (Deno), a line of OpenSSL internals ending in "wrong
+// version number" and blank lines (Node), "WRONG_VERSION_NUMBER" (Bun), named
+// no TLS mismatch (Deno's node:tls: both of the first two). It now asks whether the port is a TLS listener's, with the
+// runtime's reason alone after it.
+for (const way of WAYS) {
+  test(
+    `${way}: mqtts:// to a plain WebSocket listener asks whether it is a TLS listener`,
+    async () => {
+      const broker = await startMosquitto({ websockets: true });
+      try {
+        const port = Number(new URL(broker.wsUrl!).port);
+        const e = await refusal(
+          client(way, { ...broker, tlsPort: port }, { cadata: certs!.pem("ca.pem") }),
+        );
+        assert.match(
+          e.message,
+          new RegExp(
+            `^Cannot connect to 127\\.0\\.0\\.1:${port}: TLS: the server's answer is not TLS: not a TLS listener\\? \\(mqtt:// for plain MQTT\\) \\((received corrupt message of type InvalidContentType|wrong version number|WRONG_VERSION_NUMBER)( \\(SSL routines:ssl3_get_record:wrong version number\\))?\\)$`,
+          ),
+        );
+      } finally {
+        await broker.stop();
+      }
+    },
+    opts,
+  );
+}

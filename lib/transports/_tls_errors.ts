@@ -37,12 +37,19 @@ const HINTS: [RegExp, string, boolean?][] = [
 ];
 
 /**
- * The server ending the connection in the handshake (checked only there): a
- * plain MQTT listener takes the ClientHello for a packet and resets.
+ * Checked only in the handshake: the server ending the connection (a plain
+ * MQTT listener takes the ClientHello for a packet and resets), or answering
+ * with what is no TLS record (a WebSocket or HTTP listener's text).
  */
-const CUT: [RegExp, string] = [
-  /ECONNRESET|EPIPE|ConnectionReset|UnexpectedEof|BrokenPipe/,
-  "the server ended the connection during the TLS handshake: not a TLS listener? (mqtt:// for plain MQTT)",
+const CUT: [RegExp, string][] = [
+  [
+    /ECONNRESET|EPIPE|ConnectionReset|UnexpectedEof|BrokenPipe/,
+    "the server ended the connection during the TLS handshake: not a TLS listener? (mqtt:// for plain MQTT)",
+  ],
+  [
+    /InvalidContentType|wrong.version.number/i,
+    "the server's answer is not TLS: not a TLS listener? (mqtt:// for plain MQTT)",
+  ],
 ];
 
 const EXPLAINED = new WeakSet<object>();
@@ -63,13 +70,16 @@ const EXPLAINED = new WeakSet<object>();
 export function explainTls(e: unknown, where?: string): unknown {
   if (!(e instanceof Error) || EXPLAINED.has(e)) return e;
   const text = `${e.name} ${(e as { code?: unknown }).code ?? ""} ${e.message}`;
-  const found = HINTS.find(([re]) => re.test(text)) ?? (!where && CUT[0].test(text) ? CUT : null);
+  const found = HINTS.find(([re]) => re.test(text)) ??
+    (where ? null : CUT.find(([re]) => re.test(text)));
   const [, hint, own] = found ?? [];
   if (hint) {
     EXPLAINED.add(e);
     if (own) OWN_FAILURES.add(e);
     // OpenSSL's own message is a line of internals (file, line, alert number): its reason alone.
-    const said = /:([^:]*alert[^:]*)(:|$)/i.exec(e.message)?.[1] ?? e.message.trim();
+    const m = e.message;
+    const said = (/:([^:]*alert[^:]*)(:|$)/i.exec(m) ?? /error:\w+:[^:]*:[^:]*:([^:]+)/.exec(m))
+      ?.[1] ?? m.trim();
     e.message = `TLS: ${hint} (${where ? `${where}: ` : ""}${said})`;
   }
   return e;
