@@ -9,7 +9,8 @@ import { createServer as createTlsServer } from "node:tls";
 import { connectNode } from "../lib/transports/node.ts";
 import { brokerKinds, startMosquitto } from "./_brokers.ts";
 import { makeCerts } from "./_certs.ts";
-import { test, uniqueId } from "./_test.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { test, uniqueId, until } from "./_test.ts";
 
 for (const protocolVersion of [4, 5] as const) {
   test(`mqtt:// to a WebSocket listener: the error shows its HTTP answer (MQTT ${protocolVersion})`, async () => {
@@ -116,3 +117,58 @@ test("mqtt:// to a node:tls listener asks whether it is TLS", async () => {
     await new Promise((resolve) => server.close(resolve));
   }
 }, { ignore: !certs });
+
+// README "Errors": what a 3.1.1 client makes of an MQTT 5 broker's CONNACK 0x84
+// (MQTT-3.1.2-2 lets a broker answer another level so), a port 0 in a URL, and an
+// IPv6 address without brackets in one.
+test("README Errors: a 3.1.1 client cannot read an MQTT 5 CONNACK 0x84", async () => {
+  for (
+    const [bytes, said] of [
+      [[0x20, 3, 0, 0x84, 0], /Malformed CONNACK: 1 bytes left after its last field/],
+      [[0x20, 2, 0, 0x84], /^Connection refused: reserved return code 132$/],
+    ] as const
+  ) {
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => socket.end(Uint8Array.from(bytes)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const client = new MQTTClient(uniqueId("v4"), `mqtt://127.0.0.1:${port}`);
+      const e = await client.connect().then(() => null, (e) => e);
+      assert.match(e?.message, said);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+});
+
+test("README Errors: :0 in a URL is the scheme's default port; mqtt://::1:1883 is not a URL", () => {
+  assert.equal(new MQTTClient("id", "mqtt://127.0.0.1:0").url, "mqtt://127.0.0.1:1883");
+  assert.throws(
+    () => new MQTTClient("id", "mqtt://::1:1883"),
+    /^TypeError: Invalid server "mqtt:\/\/::1:1883": not a URL \(mqtt:\/\/host\[:port\]\)$/,
+  );
+});
+
+test("README Errors: the robust client retries a wrong port (a TLS listener's alert)", async () => {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => socket.end(Uint8Array.from(ANSWERS["a TLS alert"])));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = new RobustClient(uniqueId("wrong"), `mqtt://127.0.0.1:${port}`);
+  client.DELAY = 0.01;
+  try {
+    const errors: unknown[] = [];
+    client.addEventListener("reconnecting", (e) => errors.push(e.detail.error));
+    void client.reconnect().catch(() => {});
+    await until(() => errors.length >= 3, "three reconnect attempts");
+    assert.match(String(errors[2]), /got a TLS alert \(mqtts:\/\/ for TLS\)/);
+  } finally {
+    await client.disconnect();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
