@@ -3,6 +3,8 @@
 // untrue (see doc_contract_test.ts for the earlier audit's).
 import assert from "node:assert/strict";
 import { MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { forEachBroker } from "./_brokers.ts";
 import { connectWebSocket } from "../lib/transports/websocket.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
@@ -93,3 +95,37 @@ test("set_last_will while connected: no error, and the next CONNECT carries the 
   });
   assert.deepEqual(wills, [undefined, "gone/now"]);
 });
+
+// README "Requirements": WeakRef, FinalizationRegistry and Symbol.asyncDispose
+// are used where present (workerd has no WeakRef before compatibility date
+// 2025-05-05); the README listed WeakRef among what a browser must have. The
+// robust client's `signal` is the one use of both: watched weakly where they
+// exist, held otherwise. And robust.ts: the signal "ends reconnecting (the
+// connection stays until disconnect())".
+forEachBroker(
+  "a robust client given a signal runs where WeakRef and FinalizationRegistry are missing; its abort leaves the connection up",
+  async (broker) => {
+    const g = globalThis as { WeakRef?: unknown; FinalizationRegistry?: unknown };
+    const { WeakRef, FinalizationRegistry } = g;
+    delete g.WeakRef, delete g.FinalizationRegistry;
+    const stop = new AbortController();
+    let c: RobustClient;
+    try {
+      c = new RobustClient(uniqueId("noweakref"), broker.url, { signal: stop.signal });
+    } finally {
+      Object.assign(g, { WeakRef, FinalizationRegistry });
+    }
+    try {
+      await c.connect();
+      const topic = uniqueId("noweakref/t");
+      await c.subscribe(topic, 1);
+      await c.publish(topic, "x", false, 1);
+      assert.equal(new TextDecoder().decode((await c.wait_msg()).payload), "x");
+      stop.abort(new Error("stopped"));
+      assert.ok(c.connected, "the signal ends reconnecting, not the connection");
+      await c.publish(topic, "y", false, 1);
+    } finally {
+      await c.disconnect();
+    }
+  },
+);
