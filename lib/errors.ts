@@ -126,8 +126,10 @@ export class MQTTProtocolError extends Error {
   readonly rule: string;
   /**
    * The MQTT 5 reason code the client's DISCONNECT gives for it: 0x81
-   * malformed packet (the default), 0x82 protocol error, 0x94 topic alias
-   * invalid, 0x95 packet too large.
+   * malformed packet (the default), 0x82 protocol error, 0x8C bad
+   * authentication method (an AUTH challenge with no `onAuth` to answer it),
+   * 0x93 Receive Maximum exceeded (a QoS 1/2 PUBLISH past 65 535
+   * unacknowledged), 0x94 topic alias invalid, 0x95 packet too large.
    */
   readonly reasonCode: number;
 
