@@ -59,8 +59,10 @@ export interface SessionStore {
    * Outgoing packets awaiting acknowledgement, by packet id, in the order
    * first sent: the encoded PUBLISH (QoS 1, or QoS 2 before its PUBREC) or
    * the encoded PUBREL (QoS 2 after its PUBREC). Resent by `connect(false)`
-   * (a PUBLISH with DUP=1), cleared by a clean session; MQTT 5 with Session
-   * Present 0: publishes go anew (DUP=0), PUBRELs are dropped. Each
+   * (a PUBLISH with DUP=1), cleared by a clean session. MQTT 5 with Session
+   * Present 0 (and 3.1.1 after a clean session): publishes go anew (DUP=0),
+   * a QoS 2 one past its PUBREC as its PUBLISH while the client still holds
+   * it; a PUBREL alone (loaded from an earlier run) is dropped. Each
    * packet comes in a buffer of its own (a structured clone, as IndexedDB's,
    * saves only it), but in a {@linkcode MemorySessionStore}, which keeps the
    * client's: often a view into a buffer shared with other packets.
