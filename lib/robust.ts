@@ -360,8 +360,8 @@ export class MQTTClient extends SimpleClient {
    *
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused the client itself (bad
-   * credentials, not authorized…; as umqtt.robust, not retried). A refusal
-   * that speaks of the server (unavailable, busy, quota or rate exceeded, use another) moves on.
+   * credentials, not authorized…; as umqtt.robust, not retried). A refusal that speaks of
+   * the server (unavailable, busy, quota or rate exceeded, use another, moved) moves on.
    * @throws {MQTTConnectionError} After `disconnect()`.
    */
   reconnect(): Promise<boolean> {
