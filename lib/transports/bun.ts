@@ -19,6 +19,9 @@ export type BunConnectOptions = NodeConnectOptions;
  * @param options Address, port and TLS settings.
  * @returns The open connection as a stream pair.
  * @throws {Error} The socket's error if it cannot connect (refused, TLS verification).
+ * @throws {TypeError} Under Node and Bun, `ssl_params` their TLS cannot use, before any I/O
+ * (a key not the cert's, PEM text it cannot read): "Invalid ssl_params: …".
+ * @throws {RangeError} A port out of range (Node's own error).
  *
  * @example
  * ```ts ignore
