@@ -39,7 +39,8 @@ Run with: deno run -A jsr:@umqtt/umqtt/cli <command> ...
  *
  * @param args The arguments, command first (`["sub", "-t", "a/#", "-v"]`).
  * @returns The exit code: 0 ok, 1 other error, 2 bad arguments, 3 network,
- * 4 timeout, 10 + the CONNACK return code when the broker refused.
+ * 4 timeout, 10 + the CONNACK return code when the broker refused (MQTT 5:
+ * 11–15 for a reason code that stands for one, 10 for the others).
  *
  * @example
  * ```ts ignore
