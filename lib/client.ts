@@ -334,7 +334,7 @@ export class MQTTClient extends EventTarget {
    *
    * @param data The first step's Authentication Data.
    * @throws {TypeError} MQTT 3.1.1, no `authenticationMethod`, `data` not bytes, or one under way.
-   * @throws {MQTTConnectionError} Not connected, or the connection ended first.
+   * @throws {MQTTConnectionError} Not connected, the connection lost, or not done in `connectTimeout`.
    */
   reauthenticate(data?: Uint8Array): Promise<AuthProperties> {
     return this.#conn.reauthenticate(data);

@@ -168,7 +168,9 @@ export interface MQTTClientOptions {
   maxQueuedMessages?: number | undefined;
   /**
    * Milliseconds one connection attempt may take: credential functions
-   * settling, the connection, its CONNACK; default 30 000.
+   * settling, the connection, its CONNACK; default 30 000. It also bounds the
+   * wait for the broker's answer to a re-authentication and, with keepalive 0,
+   * to a `ping()`: none in time ends the connection.
    */
   connectTimeout?: number | undefined;
   /**
