@@ -51,7 +51,11 @@ export type Transport = (
  * Certificate verification is always on.
  */
 export interface SslParams {
-  /** The host name verified in the broker's certificate and sent as SNI; the address connected to stays `server`. */
+  /**
+   * The host name verified in the broker's certificate and sent as SNI; the address connected to
+   * stays `server` (with a list, this one name for every server of it). An IP address is verified
+   * against the certificate's IP entries, and no SNI goes out.
+   */
   server_hostname?: string | undefined;
   /** Trusted CA certificates, PEM text (one or more certificates). */
   cadata?: string | undefined;
