@@ -2,7 +2,8 @@
 // command lines through both: where a script would have noticed umqtt doing otherwise.
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { spawnCli, withSilentBroker } from "./_cli.ts";
+import { run, spawnCli, withSilentBroker } from "./_cli.ts";
+import { formatter } from "../lib/cli/_format.ts";
 
 test("sub -W bounds the whole run: a broker that never sends CONNACK ends it at -W, as mosquitto_sub's alarm does", async () => {
   // A broker that takes the connection and never answers (mosquitto_sub -W 1 exits after 1 s;
@@ -29,4 +30,39 @@ test("sub stopped by Ctrl-C or SIGTERM before the broker's CONNACK exits 1, not 
       assert.match(r.stderr, /umqtt sub: interrupted before connecting\n/);
     }
   });
+});
+
+test("-F @ prints every strftime conversion of the C locale, as mosquitto_sub's strftime does", async () => {
+  // mosquitto_sub passes @X to strftime; umqtt printed "@c", "@g", "@G", "@P", "@r", "@U", "@V",
+  // "@W", "@x" and "@X" as "%c" and so on. glibc's `date` is the reference, in the same TZ,
+  // on dates where the ISO week-based year and the week numbers turn.
+  const seconds = [
+    Date.UTC(2026, 11, 7, 7, 24, 17), // Monday
+    Date.UTC(2021, 0, 1, 13, 5, 9), // Friday: ISO week 53 of 2020
+    Date.UTC(2024, 11, 30, 23, 59, 59), // Monday: ISO week 1 of 2025
+    Date.UTC(2023, 0, 1, 0, 0, 0), // Sunday: %U 01, %W 00, ISO week 52 of 2022
+    Date.UTC(2020, 1, 29, 12, 0, 0), // leap day, noon
+  ].map((ms) => ms / 1000);
+  const convs = "aAbBcCdDeFgGhHIjklmMpPrRSTuUVwWxXyY";
+  for (const s of seconds) {
+    const now = new Date(s * 1000);
+    const theirs = (await run("date", [
+      "-d",
+      `@${s}`,
+      "+" + [...convs].map((c) => `%${c}`).join("|"),
+    ]))
+      .stdout;
+    const ours = formatter({
+      verbose: false,
+      eol: false,
+      format: [...convs].map((c) => `@${c}`).join("|"),
+      json: false,
+      terminal: false,
+    }, () => now)({ topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false });
+    assert.equal(
+      new TextDecoder().decode(ours),
+      new TextDecoder().decode(theirs).trimEnd(),
+      `${now}`,
+    );
+  }
 });

@@ -192,25 +192,35 @@ const MONTHS = [
 /**
  * mosquitto_sub's `@X`: strftime's `%X` for `now` in the C locale and local time, or `@N`, the
  * nanoseconds of the second (`Date` has milliseconds: the digits past them are zeros). As glibc,
- * a conversion it does not know is printed as it is (`@q` as `%q`).
+ * a conversion it does not know is printed as it is (`@q` as `%q`). `@Z` is the zone's short name
+ * as Intl knows it, which is not always tzdata's (`GMT+1` for Europe/Paris, where glibc has `CET`).
  */
 function strftime(c: string, now: Date): string {
   const pad = (n: number, w = 2, p = "0") => String(n).padStart(w, p);
   const { time, zone } = localTime(now);
   const h12 = now.getHours() % 12 || 12;
-  const yday = (Date.UTC(now.getFullYear(), now.getMonth(), now.getDate()) -
-    Date.UTC(now.getFullYear(), 0, 1)) / 86_400_000;
+  const day = 86_400_000;
+  const date = Date.UTC(now.getFullYear(), now.getMonth(), now.getDate());
+  const yday = (date - Date.UTC(now.getFullYear(), 0, 1)) / day;
+  // Weeks: %U from the first Sunday, %W from the first Monday; ISO 8601's (%V, %G) are those of
+  // the week's Thursday.
+  const week = (first: number) => pad(Math.floor((yday + 7 - (now.getDay() + 7 - first) % 7) / 7));
+  const thursday = new Date(date + (3 - (now.getDay() + 6) % 7) * day);
+  const isoYear = thursday.getUTCFullYear();
   const conv: Record<string, () => string> = {
     a: () => DAYS[now.getDay()].slice(0, 3),
     A: () => DAYS[now.getDay()],
     b: () => MONTHS[now.getMonth()].slice(0, 3),
     h: () => MONTHS[now.getMonth()].slice(0, 3),
     B: () => MONTHS[now.getMonth()],
+    c: () => `${conv.a()} ${conv.b()} ${conv.e()} ${conv.T()} ${conv.Y()}`,
     C: () => pad(Math.floor(now.getFullYear() / 100)),
     d: () => pad(now.getDate()),
     D: () => `${conv.m()}/${conv.d()}/${conv.y()}`,
     e: () => pad(now.getDate(), 2, " "),
     F: () => time.slice(0, 10),
+    g: () => pad(isoYear % 100),
+    G: () => String(isoYear),
     H: () => pad(now.getHours()),
     I: () => pad(h12),
     j: () => pad(yday + 1, 3),
@@ -221,13 +231,20 @@ function strftime(c: string, now: Date): string {
     n: () => "\n",
     N: () => fraction(now, 9),
     p: () => now.getHours() < 12 ? "AM" : "PM",
+    P: () => conv.p().toLowerCase(),
+    r: () => `${conv.I()}:${conv.M()}:${conv.S()} ${conv.p()}`,
     R: () => time.slice(11, 16),
     s: () => String(Math.floor(now.getTime() / 1000)),
     S: () => pad(now.getSeconds()),
     t: () => "\t",
     T: () => time.slice(11),
     u: () => String(now.getDay() || 7),
+    U: () => week(0),
+    V: () => pad(Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / day / 7) + 1),
     w: () => String(now.getDay()),
+    W: () => week(1),
+    x: () => conv.D(),
+    X: () => conv.T(),
     y: () => pad(now.getFullYear() % 100),
     Y: () => String(now.getFullYear()),
     z: () => zone,
@@ -448,11 +465,11 @@ function compile(format: string, warn: (message: string) => void): Part[] {
 }
 
 /**
- * Makes the formatter for `o`.
+ * Makes the formatter for `o`; `clock` gives the time a message is printed at (tests fix it).
  *
  * @throws {UsageError} A bad -F format.
  */
-export function formatter(o: FormatOptions): Formatter {
+export function formatter(o: FormatOptions, clock: () => Date = () => new Date()): Formatter {
   const eol = o.eol ? enc.encode("\n") : new Uint8Array(0);
   const payloadOf = o.terminal ? escapePayload : (b: Uint8Array) => b;
   if (o.json) return (m) => enc.encode(jsonLine(m) + "\n");
@@ -460,7 +477,7 @@ export function formatter(o: FormatOptions): Formatter {
     const parts = compile(o.format, o.warn ?? ((message) => console.error(message)));
     return (m) => {
       // One time for every time field of the message.
-      const now = new Date();
+      const now = clock();
       const out: Uint8Array[] = parts.map((p) => {
         const v = typeof p === "string" ? p : p(m, payloadOf, now);
         return typeof v === "string" ? enc.encode(v) : v;
