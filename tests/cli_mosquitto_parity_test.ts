@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "./_test.ts";
 import { run, spawnCli, withSilentBroker } from "./_cli.ts";
 import { formatter } from "../lib/cli/_format.ts";
+import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 
 test("sub -W bounds the whole run: a broker that never sends CONNACK ends it at -W, as mosquitto_sub's alarm does", async () => {
   // A broker that takes the connection and never answers (mosquitto_sub -W 1 exits after 1 s;
@@ -65,4 +66,23 @@ test("-F @ prints every strftime conversion of the C locale, as mosquitto_sub's 
       `${now}`,
     );
   }
+});
+
+test("where umqtt reads the command line otherwise than mosquitto's atoi and -L do (README)", () => {
+  // mosquitto_pub -p 1883abc -q 1.0 -k 60.5 --repeat 2.5 connects to 1883 and publishes twice at
+  // QoS 1: its atoi reads as far as the digits go. umqtt names the flag instead.
+  for (
+    const [flag, value] of [["-p", "1883abc"], ["-q", "1.0"], ["-k", "60.5"], ["--repeat", "2.5"]]
+  ) {
+    assert.throws(() => parsePubArgs(["-t", "t", "-m", "x", flag, value]), {
+      name: "UsageError",
+      message: new RegExp(`^${flag} ${value.replace(".", "\\.")}: must be an integer`),
+    });
+  }
+  // An empty -L port is the default one (mosquitto: "No such file or directory").
+  assert.equal(parseSubArgs(["-L", "mqtt://h:/t"]).port, 0);
+  // An empty user name with a password is refused, as -P without -u (mosquitto sends "" and it).
+  assert.throws(() => parseSubArgs(["-L", "mqtt://:pw@h/t"]), /-P needs -u/);
+  // -U needs no -t (mosquitto_sub: "You must specify a topic to subscribe to").
+  assert.deepEqual(parseSubArgs(["-U", "a/#"]).topics, []);
 });
