@@ -20,13 +20,13 @@ import { dropRefused, overrun, refuseWaiting } from "./_limits.ts";
 import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
-import { Fifo, Ordered } from "./_ordered.ts";
+import { Fifo } from "./_ordered.ts";
+import { PacketIds } from "./_ids.ts";
 import { PingClock } from "./_ping_clock.ts";
 import { forget, renew, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
 import {
   type Incoming,
-  type InFlight,
   type Pending,
   type ProtocolOptions,
   type ProtocolOutput,
@@ -41,7 +41,7 @@ let recs = 0; // PUBRECs read, to resend the PUBRELs they released in their orde
 // empty Map, Set or array. Never written to: the session store, the id map and the arrays are
 // replaced before their first set, add or push.
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
-const NO_IDS = new Ordered<number, InFlight>();
+const NO_IDS = new PacketIds();
 const EMPTY = new Fifo<never>();
 // The broker's limits before its CONNACK, or when it sent none: never written to.
 const NO_PROPS: ConnackProperties = Object.freeze({});
@@ -76,7 +76,6 @@ export class Protocol {
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
   #inflight = NO_IDS;
-  #lastId = 0;
   // Requests waiting for a free packet id (or, publishes, for room: see
   // #room()), in call order.
   #waiting: Fifo<Request> = EMPTY;
@@ -144,8 +143,8 @@ export class Protocol {
   }
 
   /** The packet ids in flight, to write to. */
-  #ids(): Ordered<number, InFlight> {
-    if (this.#inflight === NO_IDS) this.#inflight = new Ordered();
+  #ids(): PacketIds {
+    if (this.#inflight === NO_IDS) this.#inflight = new PacketIds();
     return this.#inflight;
   }
 
@@ -297,7 +296,7 @@ export class Protocol {
    */
   send(request: Request): void {
     const first = this.#waiting.size === 0 || !request.keep;
-    const id = first && this.#room(request) ? this.#takeId() : undefined;
+    const id = first && this.#room(request) ? this.#ids().take() : undefined;
     if (id !== undefined) this.#sendAs(id, request);
     else (this.#waiting === EMPTY ? this.#waiting = new Fifo() : this.#waiting).add(request);
   }
@@ -369,21 +368,11 @@ export class Protocol {
     this.plain = !this.limited && !this.#aliasing;
   }
 
-  /** The next free packet id, or undefined when all are in use. */
-  #takeId(): number | undefined {
-    if (this.#inflight.size >= 65535) return undefined;
-    let id = this.#lastId;
-    do id = id === 65535 ? 1 : id + 1; while (this.#inflight.has(id));
-    this.#lastId = id;
-    return id;
-  }
-
   /** Frees `id`, acknowledged: requests waiting for an id or for room go, in call order. */
   #release(id: number): void {
     this.#store.outgoing.delete(id); // first: if its save throws, end() settles the request
     this.#qos2?.delete(id);
-    // All were in use: `id` is the one free, so the next is taken there, not after 65 535 looks.
-    if (this.#inflight.delete(id) && this.#inflight.size === 65534) this.#lastId = id - 1 || 65535;
+    this.#inflight.free(id);
     this.#drain();
   }
 
@@ -403,7 +392,7 @@ export class Protocol {
         this.drop(r);
         continue;
       }
-      const id = this.#room(r) ? this.#takeId() : undefined;
+      const id = this.#room(r) ? this.#ids().take() : undefined;
       if (id === undefined) return;
       this.#waiting.delete(r);
       this.#sendAs(id, r);
