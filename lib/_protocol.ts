@@ -30,6 +30,7 @@ import {
   type Pending,
   type ProtocolOptions,
   type ProtocolOutput,
+  QOS2_WINDOW,
   type Request,
   V4,
 } from "./_protocol_types.ts";
@@ -313,7 +314,12 @@ export class Protocol {
   #room(r: Request): boolean {
     if (!r.keep) return true;
     if (this.#options.version === 5) return this.#store.outgoing.size < this.#window;
-    return !this.#held.size && (this.#qos2?.size ?? 0) < (this.#options.maxInflightQoS2 ?? 20);
+    return !this.#held.size && !this.#qos2Full();
+  }
+
+  /** 3.1.1: maxInflightQoS2 QoS 2 publishes are out (see options.ts). */
+  #qos2Full(): boolean {
+    return (this.#qos2?.size ?? 0) >= (this.#options.maxInflightQoS2 ?? QOS2_WINDOW);
   }
 
   /**
@@ -322,7 +328,7 @@ export class Protocol {
    */
   #full(bytes: Uint8Array, sent: number): boolean {
     if (this.#options.version === 5) return sent >= this.#window;
-    return (bytes[0] & 6) === 4 && (this.#qos2?.size ?? 0) >= (this.#options.maxInflightQoS2 ?? 20);
+    return (bytes[0] & 6) === 4 && this.#qos2Full();
   }
 
   /** Writes the kept packet `bytes` again; 3.1.1: a QoS 2 PUBLISH or a PUBREL counts as out. */

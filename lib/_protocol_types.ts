@@ -72,6 +72,9 @@ export interface ProtocolOptions {
   maxInflightQoS2?: number;
 }
 
+/** 3.1.1: maxInflightQoS2's default (see options.ts). */
+export const QOS2_WINDOW = 20;
+
 /** The settings of a 3.1.1 client. */
 export const V4: ProtocolOptions = {
   version: 4,

@@ -17,6 +17,7 @@ import { endpointUrl } from "./transports/endpoint.ts";
 import type { SslParams, Transport } from "./transports/types.ts";
 import { checkBool, checkInt, checkOptions, checkPayload, invalid, v5Only } from "./_checks.ts";
 import { checkStore } from "./_store_check.ts";
+import { QOS2_WINDOW } from "./_protocol_types.ts";
 
 export type { ConnackProperties, UserProperty };
 
@@ -532,7 +533,7 @@ export function clientConfig(
       "Invalid option maxInflightQoS2: it is MQTT 3.1.1's; MQTT 5 keeps to the broker's Receive Maximum",
     );
   }
-  const maxInflightQoS2 = checkInt("maxInflightQoS2", o.maxInflightQoS2 ?? 20, 1, 65535);
+  const maxInflightQoS2 = checkInt("maxInflightQoS2", o.maxInflightQoS2 ?? QOS2_WINDOW, 1, 65535);
   // None given: the protocol state makes one when it first keeps something.
   const store = o.sessionStore ?? null;
   if (store !== null && (!(store?.outgoing instanceof Map) || !(store.incoming instanceof Set))) {
