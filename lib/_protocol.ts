@@ -21,7 +21,7 @@ import { AckOrder } from "./_ack_order.ts";
 import { ackCodes, again, connackFirst, kept, misplaced, order, unexpectedAck } from "./_acks.ts";
 import { closedOn, givenUp } from "./_refusals.ts";
 import { Fifo } from "./_ordered.ts";
-import { PacketIds } from "./_ids.ts";
+import { PacketIds, Waiting } from "./_ids.ts";
 import { PingClock } from "./_ping_clock.ts";
 import { forget, renew, stored, unsaved } from "./_store_check.ts";
 export type * from "./_protocol_types.ts";
@@ -43,6 +43,7 @@ let recs = 0; // PUBRECs read, to resend the PUBRELs they released in their orde
 // replaced before their first set, add or push.
 const NO_SESSION: SessionStore = { outgoing: new Map(), incoming: new Set() };
 const NO_IDS = new PacketIds();
+const NO_WAITING = new Waiting();
 const EMPTY = new Fifo<never>();
 // The broker's limits before its CONNACK, or when it sent none: never written to.
 const NO_PROPS: ConnackProperties = Object.freeze({});
@@ -77,9 +78,8 @@ export class Protocol {
   // Packet ids this client allocated, in allocation order (Map keeps it), so
   // kept publishes are resent in their original order.
   #inflight = NO_IDS;
-  // Requests waiting for a free packet id (or, publishes, for room: see
-  // #room()), in call order.
-  #waiting: Fifo<Request> = EMPTY;
+  // Requests waiting for a free packet id (or, publishes, for room: see #room()).
+  #waiting = NO_WAITING;
   // Ids of kept publishes not yet resent on this connection, for want of Receive Maximum (MQTT 5)
   // or of room under maxInflightQoS2 (3.1.1).
   #held: Fifo<number> = EMPTY;
@@ -223,7 +223,7 @@ export class Protocol {
       }
     }
     // Publishes that waited for their turn on an earlier connection (see end()).
-    refuseWaiting(this.broker, this.#waiting);
+    refuseWaiting(this.broker, this.#waiting.publishes);
     this.#drain();
     return dropped && { dropped };
   }
@@ -244,8 +244,8 @@ export class Protocol {
     if (this.#awaitingConnack) this.#doubt = this.#generation;
     this.#awaitingConnack = false;
     this.#clock.reset(error);
-    for (const r of this.#waiting.keys()) if (!keepPending || !r.keep) this.drop(r, error);
-    if (!this.#waiting.size) this.#waiting = EMPTY;
+    for (const r of this.#waiting.all()) if (!keepPending || !r.keep) this.drop(r, error);
+    if (!this.#waiting.size) this.#waiting = NO_WAITING;
     for (const [id, f] of this.#inflight) {
       if (!this.#store.outgoing.has(id)) {
         this.#inflight.delete(id);
@@ -273,7 +273,7 @@ export class Protocol {
    * unawaited. Those still waiting for their turn go.
    */
   rejectKept(error: Error): void {
-    for (const r of this.#waiting.keys()) this.drop(r, error);
+    for (const r of this.#waiting.all()) this.drop(r, error);
     for (const id of this.#store.outgoing.keys()) {
       const f = this.#inflight.get(id);
       if (f) {
@@ -297,22 +297,23 @@ export class Protocol {
    */
   send(request: Request): void {
     const first = this.#waiting.size === 0 || !request.keep;
-    const id = first && this.#room(request) ? this.#ids().take() : undefined;
+    const id = first && (!request.keep || this.#room()) ? this.#ids().take() : undefined;
     if (id !== undefined) this.#sendAs(id, request);
-    else (this.#waiting === EMPTY ? this.#waiting = new Fifo() : this.#waiting).add(request);
+    else {(this.#waiting === NO_WAITING ? this.#waiting = new Waiting() : this.#waiting).add(
+        request,
+      );}
   }
 
   /** Drops `r` if it still waits for its turn (its signal aborted): a stalled broker keeps none. */
   drop(r: Request, why: unknown = r.signal?.reason): void {
-    if (this.#waiting.delete(r)) r.reject(why);
+    this.#waiting.drop(r, why);
   }
 
   /**
-   * Whether `r` may go now: MQTT 5, within the broker's Receive Maximum (the session's publishes
-   * count); 3.1.1, a publish if none is held and fewer than maxInflightQoS2 QoS 2 are out.
+   * Whether a publish may go now: MQTT 5, within the broker's Receive Maximum (the session's
+   * publishes count); 3.1.1, if none is held and fewer than maxInflightQoS2 QoS 2 are out.
    */
-  #room(r: Request): boolean {
-    if (!r.keep) return true;
+  #room(): boolean {
     if (this.#options.version === 5) return this.#store.outgoing.size < this.#window;
     return !this.#held.size && !this.#qos2Full();
   }
@@ -383,8 +384,8 @@ export class Protocol {
   }
 
   /**
-   * Sends what may go now, oldest first, until one may not: the session's
-   * publishes held back (see #full()), then the waiting requests.
+   * Sends what may go now, oldest first, until one may not: the session's publishes held back
+   * (see #full()), then the waiting requests, a SUBSCRIBE or UNSUBSCRIBE past publishes with no room.
    */
   #drain(): void {
     const held = this.#held, kept = this.#store.outgoing;
@@ -393,12 +394,8 @@ export class Protocol {
       if (bytes && this.#full(bytes, kept.size - held.size)) break;
       if (held.delete(id) && bytes) this.#again(id, bytes);
     }
-    for (let r; (r = this.#waiting.first());) {
-      if (r.signal?.aborted) {
-        this.drop(r);
-        continue;
-      }
-      const id = this.#room(r) ? this.#ids().take() : undefined;
+    for (let r; (r = this.#waiting.next(this.#room()));) {
+      const id = this.#ids().take();
       if (id === undefined) return;
       this.#waiting.delete(r);
       this.#sendAs(id, r);

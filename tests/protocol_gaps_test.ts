@@ -531,3 +531,41 @@ test("MQTT 5: maxInflightQoS2 plays no part; the broker's Receive Maximum does",
   for (let i = 0; i < 30; i++) request(h.core, "pubrec");
   assert.equal(h.sent().length, 30);
 });
+
+test("3.1.1, packet ids exhausted: a SUBSCRIBE waiting for an id takes a freed one, though a publish before it waits for maxInflightQoS2", () => {
+  const h = harness();
+  h.connect(true);
+  for (let i = 0; i < 20; i++) request(h.core, "pubrec"); // ids 1-20: the QoS 2 window is full
+  for (let i = 21; i <= 65535; i++) request(h.core, "unsuback");
+  h.sent();
+  const publish = request(h.core, "puback", { payload: "waits for room" });
+  const subscribe = request(h.core, "suback");
+  h.core.handle({ type: "unsuback", packetId: 100 });
+  assert.deepEqual(ids(h.sent()), ["subscribe 100"], "the SUBSCRIBE needs only an id");
+  assert.deepEqual([publish.state, subscribe.state], ["pending", "pending"]);
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 1", "publish 1"], "then the publish, with room");
+  h.core.handle({ type: "suback", packetId: 100, returnCodes: [1] });
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.deepEqual([publish.state, subscribe.state], ["resolved", "resolved"]);
+});
+
+test("MQTT 5, packet ids exhausted: an UNSUBSCRIBE waiting for an id is not stuck behind a publish waiting for Receive Maximum; publishes keep their order", () => {
+  const h = harness(undefined, V5);
+  h.connect(false, true, { receiveMaximum: 1 });
+  request(h.core, "puback"); // id 1 fills the window
+  for (let i = 2; i <= 65535; i++) request(h.core, "suback");
+  h.sent();
+  const a = request(h.core, "puback", { payload: "a" });
+  const u = request(h.core, "unsuback");
+  const b = request(h.core, "puback", { payload: "b" });
+  h.core.handle({ type: "suback", packetId: 9, returnCodes: [1] });
+  h.core.handle({ type: "suback", packetId: 10, returnCodes: [1] });
+  assert.deepEqual(ids(h.sent()), ["unsubscribe 9"], "b stays behind a, with no room either");
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 10"], "a, in its turn");
+  h.core.handle({ type: "puback", packetId: 10 });
+  assert.deepEqual(ids(h.sent()), ["publish 1"], "then b");
+  assert.deepEqual([a.state, u.state, b.state], ["resolved", "pending", "pending"]);
+});
