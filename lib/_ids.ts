@@ -1,6 +1,6 @@
 // Whose turn it is, for the protocol state (lib/_protocol.ts): the packet ids in use and the next
 // one to take (a new packet takes one not in use, MQTT-2.3.1-2), and the requests waiting for one.
-import { Ordered } from "./_ordered.ts";
+import { Fifo, Ordered } from "./_ordered.ts";
 import type { InFlight, Request } from "./_protocol_types.ts";
 
 /** The packet ids in use, each with what it awaits, in the order they were taken. */
@@ -22,15 +22,14 @@ export class PacketIds extends Ordered<number, InFlight> {
   }
 }
 
-// Never written to: a client with nothing waiting carries no Map of its own.
-const NONE = new Ordered<Request, number>();
+// Never written to: a client with nothing waiting carries no queue of its own.
+const NONE = new Fifo<Request>();
 
 /**
- * Requests waiting for their turn, each with its call's number: publishes wait for room (MQTT 5's
- * Receive Maximum, 3.1.1's maxInflightQoS2) and an id, a SUBSCRIBE or UNSUBSCRIBE for an id alone
- * (MQTT-3.3.4-8 counts PUBLISH packets only). In two queues, so that one that needs only an id is
- * not stuck behind a publish waiting for room while ids are free; among those that may go, the
- * oldest call takes the next id.
+ * Requests waiting for their turn: publishes wait for room (MQTT 5's Receive Maximum, 3.1.1's
+ * maxInflightQoS2) and an id, a SUBSCRIBE or UNSUBSCRIBE for an id alone (MQTT-3.3.4-8 counts
+ * PUBLISH packets only). In two queues, so that one that needs only an id is not stuck behind a
+ * publish waiting for room while ids are free; of those that may go, the oldest call goes first.
  */
 export class Waiting {
   /** The publishes, in call order. */
@@ -44,9 +43,9 @@ export class Waiting {
 
   /** `r` waits, last. */
   add(r: Request): void {
-    if (r.keep && this.publishes === NONE) this.publishes = new Ordered();
-    if (!r.keep && this.#others === NONE) this.#others = new Ordered();
-    (r.keep ? this.publishes : this.#others).set(r, ++this.#calls);
+    r.turn = ++this.#calls;
+    if (r.keep) (this.publishes === NONE ? this.publishes = new Fifo() : this.publishes).add(r);
+    else (this.#others === NONE ? this.#others = new Fifo() : this.#others).add(r);
   }
 
   /** Takes `r` out; whether it was waiting. */
@@ -56,20 +55,18 @@ export class Waiting {
 
   /** Every request waiting, in call order. */
   all(): Request[] {
-    const calls = (r: Request) => this.publishes.get(r) ?? this.#others.get(r)!;
-    return [...this.publishes.keys(), ...this.#others.keys()].sort((a, b) => calls(a) - calls(b));
+    return [...this.publishes.keys(), ...this.#others.keys()].sort((a, b) => a.turn! - b.turn!);
   }
 
   /**
-   * The oldest request that may take an id now (a publish only with `room`), if any; those at the
-   * front whose signal aborted are dropped on the way.
+   * The oldest request that may take an id now (a publish only with `room`), if any; those first
+   * in line whose signal aborted are dropped on the way.
    */
   next(room: boolean): Request | undefined {
     let p, o;
     while ((p = this.publishes.first())?.signal?.aborted) this.drop(p);
     while ((o = this.#others.first())?.signal?.aborted) this.drop(o);
-    const older = p && (!o || this.publishes.get(p)! < this.#others.get(o)!);
-    return room && older ? p : o ?? (room ? p : undefined);
+    return room && p && !(o && o.turn! < p.turn!) ? p : o;
   }
 
   /** Drops `r` if it still waits, rejected with `why` (default: its signal's reason). */

@@ -298,10 +298,9 @@ export class Protocol {
   send(request: Request): void {
     const first = this.#waiting.size === 0 || !request.keep;
     const id = first && (!request.keep || this.#room()) ? this.#ids().take() : undefined;
-    if (id !== undefined) this.#sendAs(id, request);
-    else {(this.#waiting === NO_WAITING ? this.#waiting = new Waiting() : this.#waiting).add(
-        request,
-      );}
+    if (id !== undefined) return this.#sendAs(id, request);
+    if (this.#waiting === NO_WAITING) this.#waiting = new Waiting();
+    this.#waiting.add(request);
   }
 
   /** Drops `r` if it still waits for its turn (its signal aborted): a stalled broker keeps none. */

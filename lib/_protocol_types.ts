@@ -56,6 +56,8 @@ export interface Request extends InFlight {
   signal?: AbortSignal;
   /** MQTT 5: the PUBLISH as a packet, to send it under a topic alias. */
   packet?: PublishPacket;
+  /** Waiting for its turn: its call's number (lib/_ids.ts). */
+  turn?: number;
 }
 
 /** MQTT 5 settings of the client's own side, from its options. */
