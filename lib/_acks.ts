@@ -6,6 +6,7 @@
 import {
   type ConnackPacket,
   connackReturnCodeMessage,
+  type DisconnectPacket,
   type Packet,
   type ProtocolVersion,
   type SubackPacket,
@@ -13,7 +14,7 @@ import {
 } from "./codec/packet.ts";
 import { encodeAck } from "./codec/publish.ts";
 import { reasonText } from "./codec/reason_codes.ts";
-import { MQTTException, MQTTProtocolError } from "./errors.ts";
+import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import type { AckKind, InFlight } from "./_protocol_types.ts";
 
 const noop = () => {};
@@ -78,6 +79,13 @@ export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQ
       ack.properties?.serverReference,
     )
     : new MQTTException(connackReturnCodeMessage(code), code);
+}
+
+/** MQTT 5: the error for the broker's DISCONNECT `p`, with its reason code and properties. */
+export function disconnectError(p: DisconnectPacket): MQTTConnectionError {
+  const reasonCode = p.reasonCode ?? 0, { reasonString, serverReference } = p.properties ?? {};
+  const why = reasonText("Disconnected by the broker", reasonCode, "DISCONNECT", reasonString);
+  return new MQTTConnectionError(why, { reasonCode, reasonString, serverReference });
 }
 
 /**

@@ -7,7 +7,6 @@ import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
 import type { AuthProperties } from "./codec/properties.ts";
-import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
@@ -18,7 +17,7 @@ import type { ClientConfig, Connack } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
-import { connackRefusal, connackStart, UNACKED } from "./_acks.ts";
+import { connackRefusal, connackStart, disconnectError, UNACKED } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
 import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
@@ -139,14 +138,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** MQTT 5: the broker's DISCONNECT ends the connection (the protocol state's output). */
   disconnected(p: DisconnectPacket): void {
-    const code = p.reasonCode ?? 0, props = p.properties ?? {};
+    const error = disconnectError(p), code = error.reasonCode;
     // Use another server, server moved: not the one just accepted (with its CONNACK: not yet).
     if ((code === 0x9c || code === 0x9d) && this.connected) this.acceptor?.left();
-    const { reasonString, serverReference } = props;
-    const why = reasonText("Disconnected by the broker", code, "DISCONNECT", reasonString);
-    this.#teardown(
-      new MQTTConnectionError(why, { reasonCode: code, reasonString, serverReference }),
-    );
+    this.#teardown(error);
   }
 
   /**
