@@ -379,6 +379,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.#closeError = error;
       const sent = this.writer.send(disconnect).catch(noop);
       this.writer.sealed = true;
+      this.core.closing(); // acks still settle what they acknowledge: the broker has those
       // Bounded: a write stuck behind a broker that stopped reading must not
       // hold disconnect() for as long as TCP takes to give up.
       await within(sent, CLOSE_WAIT_MS);
@@ -444,7 +445,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */
   data(ch: Channel, chunk: Uint8Array | null): void {
-    if (this.#linger && ch === this.#ch) return chunk ? ch.read(this) : this.#endRead(ch);
+    if (this.#linger && ch === this.#ch && !chunk) return this.#endRead(ch);
     try {
       if (chunk === null) {
         const before = this.#connack ? UNACKED : "";

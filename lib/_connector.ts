@@ -151,8 +151,9 @@ export class Connector {
   async #stop(bytes: Uint8Array | undefined): Promise<void> {
     const error = new MQTTConnectionError("Disconnected: disconnect() was called");
     this.#onStop?.(error);
-    this.rejectKept(error);
+    // After the close: acks read until then settle what they acknowledge (see Connection.stop).
     await this.#conn.stop(error, bytes);
+    this.rejectKept(error);
   }
 
   /**

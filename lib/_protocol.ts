@@ -387,6 +387,7 @@ export class Protocol {
    * (see #full()), then the waiting requests, a SUBSCRIBE or UNSUBSCRIBE past publishes with no room.
    */
   #drain(): void {
+    if (!this.#online) return; // not after our DISCONNECT: nothing more goes on this connection
     const held = this.#held, kept = this.#store.outgoing;
     for (let id; (id = held.first()) !== undefined;) {
       const bytes = kept.get(id);
@@ -399,6 +400,11 @@ export class Protocol {
       this.#waiting.delete(r);
       this.#sendAs(id, r);
     }
+  }
+
+  /** Our DISCONNECT went: acks read until the broker closes still settle, nothing else counts. */
+  closing(): void {
+    this.#online = false;
   }
 
   /** A QoS 0 PUBLISH went out: nothing will say the broker took it, nor the packets after it. */
@@ -437,8 +443,8 @@ export class Protocol {
       return;
     }
     switch (p.type) {
-      case "publish":
-        return this.#receive(p);
+      case "publish": // not after our DISCONNECT: no ack could go (a kept session has it resent)
+        return void (this.#online && this.#receive(p));
       case "puback":
       case "pubrec":
       case "pubcomp":

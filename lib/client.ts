@@ -307,13 +307,13 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * Sends DISCONNECT (so the broker discards the will) and closes the
-   * connection. Pending operations, a waiting `wait_msg` and a `connect()`
-   * under way included, reject with {@linkcode MQTTConnectionError}; nothing
-   * is written after DISCONNECT. Does nothing when not connected. A second
-   * call while one runs joins it (MQTT 5: asking for another DISCONNECT, it
-   * is a TypeError). Resolves once the transport is closed (a WebSocket after
-   * its closing handshake; the DISCONNECT write and our close wait at most 2 s
+   * Sends DISCONNECT (so the broker discards the will) and closes the connection. Pending
+   * operations, a waiting `wait_msg` and a `connect()` under way included, reject with
+   * {@linkcode MQTTConnectionError}, but for those the broker acknowledges before it closes (read
+   * while acks are due, up to 1 s: a publish it took resolves); nothing is written after
+   * DISCONNECT. Does nothing when not connected. A second call while one runs joins it (MQTT 5:
+   * asking for another DISCONNECT, it is a TypeError). Resolves once the transport is closed (a
+   * WebSocket after its closing handshake; the DISCONNECT write and our close wait at most 2 s
    * each, the broker's close while acks are due 1 s), so the process may exit right after.
    *
    * @param options MQTT 5: what the DISCONNECT says; `{ reasonCode: 0x04 }` makes the broker

@@ -671,7 +671,7 @@ test("README: an empty user is sent as an empty user name; connect()'s timeout i
 });
 
 forEachBroker(
-  "README: a QoS 1 publish not awaited before disconnect() goes out, and rejects",
+  "README: a QoS 1 publish not awaited before disconnect() goes out; it resolves if the broker acknowledges it as it closes, else rejects",
   async (broker) => {
     const foo_topic = uniqueId("foo_topic");
     const { w, seen, upTo } = await watch(broker, foo_topic);
@@ -680,10 +680,13 @@ forEachBroker(
       const c = new MQTTClient(uniqueId("umqtt_client"), broker.host, broker.port);
       await c.connect();
       const published = c.publish(foo_topic, "hello", false, 1);
-      // Unawaited and uncaught, its rejection would end the process.
-      const rejected = assert.rejects(published, MQTTConnectionError);
+      const settled = published.then(
+        () => "resolved",
+        (e) => e instanceof MQTTConnectionError ? "rejected" : e,
+      );
       await c.disconnect();
-      await rejected;
+      // mosquitto answers what it read before our DISCONNECT; aedes closes without a PUBACK.
+      assert.equal(await settled, broker.name === "mosquitto" ? "resolved" : "rejected");
       await upTo(1, "the message");
       assert.deepEqual(seen, [`${foo_topic} hello`]);
     } finally {

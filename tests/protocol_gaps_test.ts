@@ -569,3 +569,20 @@ test("MQTT 5, packet ids exhausted: an UNSUBSCRIBE waiting for an id is not stuc
   assert.deepEqual(ids(h.sent()), ["publish 1"], "then b");
   assert.deepEqual([a.state, u.state, b.state], ["resolved", "pending", "pending"]);
 });
+
+test("after our DISCONNECT (closing): acks still settle their calls and free the session; nothing waiting goes, nothing is delivered", () => {
+  const h = harness(undefined, V5);
+  h.connect(false, true, { receiveMaximum: 1 });
+  const a = request(h.core, "puback", { payload: "a" });
+  const b = request(h.core, "puback", { payload: "b" }); // waits for Receive Maximum
+  h.sent();
+  h.core.closing();
+  h.core.handle({ type: "puback", packetId: 1 });
+  h.core.handle(publishIn(7, 1));
+  assert.equal(a.state, "resolved");
+  assert.deepEqual(ids(h.sent()), [], "b does not go after the DISCONNECT");
+  assert.equal(h.delivered.length, 0);
+  assert.equal(h.store.outgoing.size, 0, "a left the session; b never joined it");
+  h.cut(false);
+  assert.equal(b.state, "rejected");
+});
