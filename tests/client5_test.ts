@@ -825,12 +825,13 @@ test(
 // --- request/response --------------------------------------------------------------
 
 /** Answers every request on `filter` with `reply:<payload>`, until closed. */
-async function responder(broker: Broker, filter: string, delay = 0) {
+/** Answers each request on `filter`, once `gate` (if given) has resolved. */
+async function responder(broker: Broker, filter: string, gate?: Promise<unknown>) {
   const r = await client(broker);
   await r.subscribe(filter, 1);
   const loop = (async () => {
     for await (const m of r.messages()) {
-      if (delay) await sleep(delay);
+      await gate;
       await r.respond(m, `reply:${text(m.payload)}`, { qos: 1 });
     }
   })();
@@ -894,7 +895,10 @@ forEachBroker(
   "request/response: a timeout rejects TimeoutError; the late reply is acknowledged and dropped",
   async (broker) => {
     const u = uniqueId("rrlate");
-    const svc = await responder(broker, `${u}/slow`, 300);
+    // Answered only once the request timed out: a time limit may run on past its
+    // `timeout` on a loaded machine (a late timer waits again, lib/_abortable.ts).
+    let timedOut!: () => void;
+    const svc = await responder(broker, `${u}/slow`, new Promise<void>((r) => (timedOut = r)));
     const { c, tap } = await tapped(broker);
     try {
       await c.subscribe(`${u}/other`, 1);
@@ -902,7 +906,8 @@ forEachBroker(
       assert.ok(nobody instanceof DOMException, `${nobody}`);
       assert.equal(nobody.name, "TimeoutError");
       const late = await outcome(c.request(`${u}/slow`, "late", { timeout: 100 }));
-      assert.ok(late instanceof DOMException && late.name === "TimeoutError");
+      timedOut();
+      assert.ok(late instanceof DOMException && late.name === "TimeoutError", `${late}`);
       await until(
         () =>
           tap.conns[0].read.some((p) => p.type === "publish" && text(p.payload) === "reply:late"),
