@@ -54,7 +54,8 @@ export interface Channel {
 interface Conn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
-  close(): void;
+  /** A node:net socket's (NodeConn) settles once what was written is flushed, bounded. */
+  close(): void | Promise<void>;
 }
 
 // An idle connection holds one pending read of MIN_READ bytes: keep it small.
@@ -161,6 +162,8 @@ class ConnChannel implements Channel {
   readonly #conn: Conn;
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
+  /** Settles once the transport is closed (close() awaits it). */
+  #done: Promise<unknown> = Promise.resolve();
   #sink: ReadSink | null = null;
   /** When the pending read was issued (performance.now()). */
   #issued = 0;
@@ -249,7 +252,7 @@ class ConnChannel implements Channel {
     if (!this.#closed) {
       this.#closed = true;
       try {
-        this.#conn.close();
+        this.#done = Promise.resolve(this.#conn.close()).catch(() => {});
       } catch { /* already closed by the peer */ }
       // A read waiting for its timer ends now, as a pending read does.
       if (this.#timer !== undefined) {
@@ -257,7 +260,7 @@ class ConnChannel implements Channel {
         queueMicrotask(() => this.#readNow());
       }
     }
-    return Promise.resolve();
+    return this.#done as Promise<void>;
   }
 }
 

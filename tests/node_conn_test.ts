@@ -13,7 +13,9 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { MQTTClient } from "../mod.ts";
 import { connectNode } from "../lib/transports/node.ts";
+import type { StreamPair } from "../lib/transports/types.ts";
 import { startMosquitto } from "./_brokers.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
 type Direct = {
@@ -181,3 +183,39 @@ test(
   },
   { mosquitto: true },
 );
+
+// disconnect() "resolves once the transport is closed, so the process may exit right after":
+// through the streams (socketStreams) the channel awaited the pair's close(), which ends the
+// socket once node:net has flushed what was written. The direct pair's close() returns the same
+// promise, but the channel dropped it: disconnect() resolved with the socket still open, its
+// DISCONNECT perhaps still in node:net's buffer (a write resolves once node:net took the bytes,
+// not once the kernel did), where a process.exit() next would lose it and the broker publish
+// the will.
+test("disconnect() over connectNode's direct pair resolves once the socket is closed", async () => {
+  let heard!: () => void;
+  const disconnected = new Promise<void>((resolve) => (heard = resolve));
+  await withHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("disconnect");
+    heard();
+    // The broker keeps its side open: only the client's own close ends the socket.
+  }, async (broker) => {
+    let pair: Direct | undefined;
+    const c = new MQTTClient(uniqueId("nodeconn-close"), broker.host, {
+      port: broker.port,
+      transport: async () => {
+        pair = await connectNode({ hostname: broker.host, port: broker.port }) as unknown as Direct;
+        return pair as unknown as StreamPair;
+      },
+    });
+    await c.connect();
+    await c.disconnect();
+    // The pair's close() is the one promise: settled already, it settles within two turns.
+    let closed = false;
+    void pair!.close().then(() => (closed = true));
+    await null;
+    await null;
+    assert.ok(closed, "disconnect() resolved while the socket was still being closed");
+    await disconnected;
+  });
+});
