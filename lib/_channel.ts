@@ -162,8 +162,8 @@ class ConnChannel implements Channel {
   readonly #conn: Conn;
   #buf = new Uint8Array(MIN_READ);
   #closed = false;
-  /** Settles once the transport is closed (close() awaits it). */
-  #done: Promise<unknown> = Promise.resolve();
+  /** Settles once the transport is closed (close() awaits it); none made until then. */
+  #done: Promise<unknown> | undefined;
   #sink: ReadSink | null = null;
   /** When the pending read was issued (performance.now()). */
   #issued = 0;
@@ -260,7 +260,7 @@ class ConnChannel implements Channel {
         queueMicrotask(() => this.#readNow());
       }
     }
-    return this.#done as Promise<void>;
+    return (this.#done ?? Promise.resolve()) as Promise<void>;
   }
 }
 
