@@ -82,21 +82,26 @@ const SAID = {
 };
 for (const [answer, bytes] of Object.entries(ANSWERS) as [keyof typeof ANSWERS, number[]][]) {
   test(`mqtt:// to a listener that answers CONNECT with ${answer} asks whether it is TLS`, async () => {
-    const server = createServer((socket) => {
-      socket.on("error", () => {});
-      socket.once("data", () => socket.end(Uint8Array.from(bytes)));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const client = new MQTTClient(uniqueId("wrong"), `mqtt://127.0.0.1:${port}`);
-      const e = await client.connect().then(() => null, (e) => e);
-      assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
-      assert.equal(e.message, SAID[answer]);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    const e = await answeredWith(bytes);
+    assert.ok(e instanceof MQTTConnectionError, `expected MQTTConnectionError, got ${e}`);
+    assert.equal(e.message, SAID[answer]);
   });
+}
+
+/** What connect() fails with when the server answers CONNECT with `bytes` and ends. */
+async function answeredWith(bytes: readonly number[]): Promise<unknown> {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => socket.end(Uint8Array.from(bytes)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new MQTTClient(uniqueId("wrong"), `mqtt://127.0.0.1:${port}`);
+    return await client.connect().then(() => null, (e) => e);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 // A real one: this runtime's node:tls, which answers one way or the other.
@@ -128,19 +133,8 @@ test("README Errors: a 3.1.1 client cannot read an MQTT 5 CONNACK 0x84", async (
       [[0x20, 2, 0, 0x84], /^Connection refused: reserved return code 132$/],
     ] as const
   ) {
-    const server = createServer((socket) => {
-      socket.on("error", () => {});
-      socket.once("data", () => socket.end(Uint8Array.from(bytes)));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const client = new MQTTClient(uniqueId("v4"), `mqtt://127.0.0.1:${port}`);
-      const e = await client.connect().then(() => null, (e) => e);
-      assert.match(e?.message, said);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    const e = await answeredWith(bytes) as Error | null;
+    assert.match(e?.message ?? `${e}`, said);
   }
 });
 
