@@ -10,6 +10,7 @@ import {
 } from "../../mod.ts";
 import { type ConnectionArgs, EXIT, UsageError } from "./_args.ts";
 import { debugTransport } from "./_debug.ts";
+import { hostPort } from "../transports/endpoint.ts";
 import { hasProperties } from "./_props.ts";
 
 /** The command's output channels; stderr lines carry the command's name. */
@@ -83,8 +84,7 @@ export async function makeClient<C extends MQTTClient>(
   if (o.cert !== undefined) ssl_params.cert = await readText("--cert", o.cert);
   if (o.key !== undefined) ssl_params.key = await readText("--key", o.key);
   const port = o.port || (ws ? (ssl ? 443 : 80) : ssl ? 8883 : 1883);
-  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
-  const server = ws ? `${ssl ? "wss" : "ws"}://${host}:${port}${o.wsPath}` : o.host;
+  const server = ws ? `${ssl ? "wss" : "ws"}://${hostPort(o.host, port)}${o.wsPath}` : o.host;
   const id = o.id ??
     (o.idPrefix !== undefined
       ? `${o.idPrefix}${Deno.pid}`

@@ -103,10 +103,6 @@ export const explainReset = (e: unknown, where: string): unknown => (
     })`), e
 );
 
-/** `host:port`, an IPv6 address in brackets. */
-export const hostPort = (host: string, port: number): string =>
-  `${host.includes(":") ? `[${host}]` : host}:${port}`;
-
 /**
  * `ssl_params` the runtime cannot use, found while connecting (a `cert` and
  * `key` that do not match, PEM text holding no certificate or no key), as the

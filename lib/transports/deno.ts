@@ -6,7 +6,8 @@
  * @module
  */
 import { abortable } from "../_abortable.ts";
-import { explainReset, explainTls, hostPort, refusedParams } from "./_tls_errors.ts";
+import { explainReset, explainTls, refusedParams } from "./_tls_errors.ts";
+import { hostPort } from "./endpoint.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /** Where and how {@linkcode connectDeno} connects. */

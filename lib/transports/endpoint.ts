@@ -151,6 +151,9 @@ export function webSocketUrl(endpoint: Endpoint): string {
 
 /** `scheme://host:port` of an endpoint, an IPv6 address in brackets. */
 export function endpointUrl(e: Endpoint): string {
-  const host = e.hostname.includes(":") ? `[${e.hostname}]` : e.hostname;
-  return `${e.scheme}://${host}:${e.port}`;
+  return `${e.scheme}://${hostPort(e.hostname, e.port)}`;
 }
+
+/** `host:port`, an IPv6 address in brackets. */
+export const hostPort = (host: string, port: number): string =>
+  `${host.includes(":") ? `[${host}]` : host}:${port}`;

@@ -9,7 +9,8 @@
  * @module
  */
 import type { Duplex } from "node:stream";
-import { explainReset, explainTls, hostPort, refusedParams } from "./_tls_errors.ts";
+import { explainReset, explainTls, refusedParams } from "./_tls_errors.ts";
+import { hostPort } from "./endpoint.ts";
 import { endSocket, named, NodeConn, onread } from "./_node_conn.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
