@@ -8,6 +8,7 @@
 // a read put off for a timer turn gets what came meanwhile in one chunk.
 import type { Socket } from "node:net";
 import type { StreamPair } from "./types.ts";
+import { concat } from "../_bytes.ts";
 
 /** How long closing waits for written bytes to be flushed before it destroys the socket. */
 const CLOSE_WAIT_MS = 2000;
@@ -111,12 +112,8 @@ export class NodeConn implements StreamPair {
       bytes = bytes.subarray(n);
     }
     const stash = this.#stash;
-    if (stash) {
-      const joined = new Uint8Array(stash.length + bytes.length);
-      joined.set(stash);
-      joined.set(bytes, stash.length);
-      this.#stash = joined;
-    } else this.#stash = bytes.slice();
+    // A copy either way: `bytes` is the shared buffer, read into again next.
+    this.#stash = concat(stash ? [stash, bytes] : [bytes]);
     // A read that takes the rest of this turn's bytes reads on until they fill it.
     if (this.#gathering && this.#stash.length < this.#want!.length) return true;
     if (this.#gathering) this.#flush();
