@@ -394,7 +394,8 @@ export class Protocol {
       if (bytes && this.#full(bytes, kept.size - held.size)) break;
       if (held.delete(id) && bytes) this.#again(id, bytes);
     }
-    for (let r; (r = this.#waiting.next(this.#room()));) {
+    // (Per ack: an empty queue costs no look at the room.)
+    for (let r; this.#waiting.size && (r = this.#waiting.next(this.#room()));) {
       const id = this.#ids().take();
       if (id === undefined) return;
       this.#waiting.delete(r);
