@@ -47,6 +47,27 @@ export function endSocket(
 }
 
 /**
+ * Writes `p` to `socket`: nothing to wait for (undefined) when node:net took
+ * it under its high-water mark, else a promise of "drain".
+ *
+ * @throws {Error} The socket is destroyed; the promise rejects if it closes first.
+ */
+export function writeSocket(
+  socket: import("node:stream").Duplex,
+  p: Uint8Array,
+): Promise<void> | undefined {
+  if (socket.destroyed) throw new Error("The socket is closed");
+  if (socket.write(p)) return undefined;
+  return new Promise((resolve, reject) => {
+    const settle = () => {
+      socket.off("drain", settle).off("close", settle);
+      socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
+    };
+    socket.on("drain", settle).on("close", settle);
+  });
+}
+
+/**
  * Where every connection's reads land: `onread` hands the bytes over at
  * once and they are copied out before it returns, so one buffer serves all
  * (an idle connection pins none).
@@ -182,16 +203,12 @@ export class NodeConn implements StreamPair {
 
   /** Writes all of `p`; resolves once node:net took it, or after "drain". */
   write(p: Uint8Array): Promise<number> {
-    const socket = this.#socket;
-    if (socket.destroyed) return Promise.reject(new Error("The socket is closed"));
-    if (socket.write(p)) return Promise.resolve(p.length);
-    return new Promise((resolve, reject) => {
-      const settle = () => {
-        socket.off("drain", settle).off("close", settle);
-        socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve(p.length);
-      };
-      socket.on("drain", settle).on("close", settle);
-    });
+    try {
+      const drained = writeSocket(this.#socket, p);
+      return drained ? drained.then(() => p.length) : Promise.resolve(p.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Ends the socket once what was written is flushed; a pending read ends (null). */

@@ -11,7 +11,7 @@
 import type { Duplex } from "node:stream";
 import { explainReset, explainTls, refusedParams } from "./_tls_errors.ts";
 import { hostPort } from "./endpoint.ts";
-import { endSocket, named, NodeConn, onread } from "./_node_conn.ts";
+import { endSocket, named, NodeConn, onread, writeSocket } from "./_node_conn.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 export type { SslParams, StreamPair };
 
@@ -182,17 +182,7 @@ export function socketStreams(socket: Duplex): StreamPair {
     },
   }, { highWaterMark: 65_536 });
   const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      if (socket.destroyed) throw new Error("The socket is closed");
-      if (socket.write(chunk)) return;
-      return new Promise((resolve, reject) => {
-        const settle = () => {
-          socket.off("drain", settle).off("close", settle);
-          socket.destroyed ? reject(new Error("The socket closed before drain")) : resolve();
-        };
-        socket.on("drain", settle).on("close", settle);
-      });
-    },
+    write: (chunk) => writeSocket(socket, chunk),
     close: end,
     abort: () => void socket.destroy(),
   });
