@@ -28,6 +28,16 @@ export class Outbox {
     this.#hooks = hooks;
   }
 
+  /** A request went out (MQTT 5 request()): the reader reads its reply at once. */
+  asked(): void {
+    this.#conn.inbox.asked();
+  }
+
+  /** Why a call named `what` cannot run now: none while the robust client would wait for it. */
+  refusal(what: string): unknown {
+    return !this.#hooks.run && this.#conn.unusable(what);
+  }
+
   /** A checked publish: QoS 0 resolves once written, QoS 1/2 on its acknowledgement. */
   publish(p: CheckedPublish): Promise<void> {
     // A QoS 0 publish's bytes may have gone out under a topic alias, built in

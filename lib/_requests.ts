@@ -31,6 +31,14 @@ export interface RequestsLink {
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions): Promise<void>;
 }
 
+/** The client's outgoing side, as the requests use it. */
+export interface RequestsOut {
+  /** A request went out: the reader reads its reply at once. */
+  asked(): void;
+  /** Why a call named `what` cannot run now (none while a robust client would wait for it). */
+  refusal(what: string): unknown;
+}
+
 /** A response topic, named by the broker's Response Information (`info`) or the client identifier. */
 interface Named {
   info: string | undefined;
@@ -57,15 +65,15 @@ export class Requests {
   #subscribing = false;
   // #named()'s last answer.
   #name: Named | undefined;
-  readonly #inbox: { asked(): void } | undefined;
+  readonly #out: RequestsOut | undefined;
 
   /**
    * @param link The client.
-   * @param inbox Told when a request goes out: the reader reads its reply at once.
+   * @param out Told when a request goes out; asked whether one can.
    */
-  constructor(link: RequestsLink, inbox?: { asked(): void }) {
+  constructor(link: RequestsLink, out?: RequestsOut) {
     this.#link = link;
-    this.#inbox = inbox;
+    this.#out = out;
   }
 
   /**
@@ -108,6 +116,9 @@ export class Requests {
     if (this.#link.connected) {
       checkLimits(this.#link.connack!.properties, p.packet!, p.bytes!.length);
     }
+    // Named for request(), not for the response topic's SUBSCRIBE it would fail at.
+    const refusal = this.#out?.refusal("request");
+    if (refusal) throw refusal;
     const key = hex(correlationData);
     // Aborted once the request is over: its wait for the subscription leaves nothing behind.
     const over = new AbortController();
@@ -153,7 +164,7 @@ export class Requests {
       if (this.#waiting.has(key)) {
         const sent = this.#link.publish(topic, payload, { ...options, signal: over });
         // A QoS 0 request too: its reply may come at once, the writer cannot tell.
-        this.#inbox?.asked();
+        this.#out?.asked();
         await sent;
       }
     } catch (e) {

@@ -152,7 +152,7 @@ export class MQTTClient extends EventTarget {
     this.#link = new Connector(c, this.#conn, client_id);
     this.#out = new Outbox(this.#conn, this.#hooks);
     // From the start: a kept session may bring replies to the last run's requests.
-    if (c.version === 5) this.#conn.replies = this.#requests = new Requests(this, this.#inbox);
+    if (c.version === 5) this.#conn.replies = this.#requests = new Requests(this, this.#out);
   }
 
   static {

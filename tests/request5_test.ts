@@ -226,6 +226,31 @@ test("request() checks its arguments first: its properties, the topic, before an
   assert.equal(client.connected, false);
 });
 
+test(
+  "request() that cannot run names request(), not the response topic's subscription",
+  async () => {
+    // Before, it rejected with "Cannot subscribe: not connected; call connect() first".
+    const named = (e: unknown) => {
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.match(e.message, /^Cannot request: /);
+      return true;
+    };
+    const client = new MQTTClient(uniqueId("rr"), "127.0.0.1", { protocolVersion: 5 });
+    await assert.rejects(client.request("svc", "q"), named); // never connected
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const client = new MQTTClient(uniqueId("rr"), broker.url, { protocolVersion: 5 });
+      await client.connect();
+      await client.disconnect();
+      await assert.rejects(client.request("svc", "q"), named); // after disconnect()
+      await broker.peers[0].clientClosed;
+    });
+  },
+  TIMEOUT,
+);
+
 test("request() with a signal already aborted rejects with its reason before anything else", async () => {
   // Never connected, and a client identifier that makes no response topic: the reason comes first.
   const client = new MQTTClient("dev+2", "127.0.0.1", { protocolVersion: 5 });
