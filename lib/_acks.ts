@@ -71,14 +71,19 @@ export function misplaced(p: Packet, version: ProtocolVersion, refused = false):
 /** The error for a CONNACK `ack` of MQTT `version` that refuses the connection. */
 export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQTTException {
   const code = ack.returnCode, why = ack.properties?.reasonString;
+  // The protocol level refused: the other one may do.
+  const other = version === 5
+    ? "3.1.1 only: try protocolVersion: 4"
+    : "5 only: try protocolVersion: 5";
+  const level = code === (version === 5 ? 0x84 : 1) ? `: the broker may speak MQTT ${other}` : "";
   return version === 5
     ? new MQTTException(
-      reasonText("Connection refused", code, "CONNACK", why),
+      reasonText("Connection refused", code, "CONNACK", why) + level,
       code,
       why,
       ack.properties?.serverReference,
     )
-    : new MQTTException(connackReturnCodeMessage(code), code);
+    : new MQTTException(connackReturnCodeMessage(code) + level, code);
 }
 
 /** MQTT 5: the error for the broker's DISCONNECT `p`, with its reason code and properties. */

@@ -2,7 +2,7 @@
 // with mosquitto_pub and mosquitto_sub (2.0) as the reference: the same
 // properties sent, the same -F output byte for byte.
 import assert from "node:assert/strict";
-import { brokerKinds, forEachBroker } from "./_brokers.ts";
+import { brokerKinds, forEachBroker, startAedes } from "./_brokers.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 import { at, cli, run, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
@@ -645,3 +645,18 @@ forEachBroker(
   },
   { only: ["mosquitto"], ignore: !hasMosquitto },
 );
+
+test("-V 5 to a broker without MQTT 5 (aedes): exit 11, the refusal says to try -V 311", async () => {
+  // Before: "Connection refused: Unsupported Protocol Version (CONNACK reason code 0x84)" alone.
+  const broker = await startAedes();
+  try {
+    const r = await cli(["pub", ...at(broker), "-V", "5", "-t", "t", "-m", "x"]);
+    assert.equal(r.code, 11);
+    assert.equal(
+      r.stderr,
+      "umqtt pub: Connection refused: Unsupported Protocol Version (CONNACK reason code 0x84): the broker may speak MQTT 3.1.1 only: try -V 311\n",
+    );
+  } finally {
+    await broker.stop();
+  }
+});

@@ -698,6 +698,43 @@ test(
   TIMEOUT,
 );
 
+test(
+  "a refusal of the protocol level names protocolVersion: the one to try instead",
+  async () => {
+    // Before, the refusal's words alone: "Connection refused: Unsupported Protocol Version
+    // (CONNACK reason code 0x84)", "Connection refused: unacceptable protocol version".
+    const cases: [4 | 5, number[], RegExp][] = [
+      [5, [0x20, 0x02, 0x00, 0x01], /MQTT 3\.1\.1 only: try protocolVersion: 4$/], // a 3.1.1 broker
+      [5, [0x20, 0x03, 0x00, 0x84, 0x00], /MQTT 3\.1\.1 only: try protocolVersion: 4$/],
+      [4, [0x20, 0x02, 0x00, 0x01], /MQTT 5 only: try protocolVersion: 5$/],
+    ];
+    for (const [protocolVersion, connack, hint] of cases) {
+      await withHostileBroker(async (peer) => {
+        await peer.expect("connect");
+        await peer.write(connack);
+        peer.end();
+        await peer.clientClosed;
+      }, async (b) => {
+        const client = new MQTTClient(uniqueId("level"), b.url, { protocolVersion });
+        await assert.rejects(client.connect(), (e: unknown) => {
+          assert.ok(e instanceof MQTTException, String(e));
+          assert.match(e.message, hint, `v${protocolVersion}, CONNACK ${connack}: ${e.message}`);
+          return true;
+        });
+        await client.disconnect();
+      });
+    }
+    const broker = await startAedes();
+    try {
+      const client = new MQTTClient(uniqueId("level"), broker.url, { protocolVersion: 5 });
+      await assert.rejects(client.connect(), /only: try protocolVersion: 4$/);
+    } finally {
+      await broker.stop();
+    }
+  },
+  TIMEOUT,
+);
+
 // ---- flow control -----------------------------------------------------------
 
 test(

@@ -154,9 +154,9 @@ export class Refused extends Error {
   /** 11 to 15 for the 3.1.1 return codes and the MQTT 5 reason codes paired with them, else 10. */
   readonly exit: number;
   constructor(readonly refusal: MQTTException, version: 4 | 5) {
-    super(
-      version === 4 ? `${refusal.message} (CONNACK return code ${refusal.code})` : refusal.message,
-    );
+    // The library's hint names its option; here it is -V.
+    const m = refusal.message.replace(/protocolVersion: (\d)$/, (_, v) => `-V ${v == 4 ? 311 : 5}`);
+    super(version === 4 ? `${m} (CONNACK return code ${refusal.code})` : m);
     this.name = "Refused";
     const code = version === 4 ? refusal.code : V311_CODE[refusal.code] ?? 0;
     this.exit = EXIT.refused + (code >= 1 && code <= 5 ? code : 0);
