@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { connectWebSocket } from "../lib/transports/websocket.ts";
 import { brokerKinds, startMosquitto } from "./_brokers.ts";
+import { type AddressInfo, createServer } from "node:net";
 import { test } from "./_test.ts";
 import { assertCancelEndsRead } from "./_streams.ts";
 
@@ -212,3 +213,34 @@ test("connectWebSocket: the wrong scheme for the port says what the port may be"
     await broker.stop();
   }
 }, { ignore: !("WebSocket" in globalThis) || !brokerKinds().includes("mosquitto") });
+
+// Words of the runtime's that only look like a wrong port's: a TLS server that refuses our TLS
+// version (its alert protocol_version) was "received fatal alert: ProtocolVersion" (Deno),
+// "TLSV1_ALERT_PROTOCOL_VERSION" (Bun), then "(no more said): nothing listens there, not a
+// WebSocket server, …, or no TLS (ws://)?", which "version" anywhere in the message had brought.
+test(
+  "connectWebSocket: a TLS server refusing our TLS version gets no wrong-port hint",
+  async () => {
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once(
+        "data",
+        () => socket.end(Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46)),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `wss://127.0.0.1:${(server.address() as AddressInfo).port}/mqtt`;
+      const error = await connectWebSocket(url).then(() => null, (e) => e);
+      assert.ok(error instanceof Error, url);
+      assert.match(
+        error.message,
+        /^WebSocket connection to .+ failed: .*alert.*protocol.?version/i,
+      );
+      assert.doesNotMatch(error.message, /nothing listens there|no more said/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  },
+  { ignore: !("WebSocket" in globalThis) },
+);

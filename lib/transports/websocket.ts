@@ -148,10 +148,13 @@ export async function connectWebSocket(
         // (Trimmed: Node's OpenSSL errors end in blank lines.)
         const why = String((e as { message?: unknown }).message ?? "").trim();
         // Node's (non-101), the same for a refused port, an HTTP answer and an untrusted
-        // certificate; Deno's, Bun's and ws's for a port of the other scheme (plain, TLS, MQTT).
-        const vague = /non-101|connection error|ECONNRESET|Content|version/i.test(why)
-          ? unsaid(url, "no more said")
-          : "";
+        // certificate; Deno's, Bun's and ws's for a port of the other scheme (plain, TLS, MQTT)
+        // or no HTTP: their words exactly, not others that share one (a TLS version refused).
+        const vague =
+          /non-101|connection error|ECONNRESET|InvalidContentType|wrong.version.number|invalid HTTP ver/i
+              .test(why)
+            ? unsaid(url, "no more said")
+            : "";
         // An abort closes it, and the runtimes report that as an error first.
         reject(
           signal?.aborted ? signal.reason : new Error(
