@@ -510,6 +510,37 @@ test("a server with a slash or a space that is no URL is a TypeError asking for 
   }
 });
 
+test("a mistyped URL of a scheme is answered with that scheme's form, not mqtt://", () => {
+  // They asked for "mqtt://host[:port]" (ws:/h, wss//h, mqtts:/h), or for the port option with
+  // "(mqtt://ws:host)"; ws:h:80, wss:h:443, mqtts:h:8883 were taken for a host name, refused only
+  // by the name lookup at connect().
+  const cases: [string, string][] = [
+    ["ws:/host", "ws"],
+    ["wss//host:443/mqtt", "wss"],
+    ["ws:host", "ws"],
+    ["WS:/host", "ws"],
+    [" wss://host", "wss"],
+    ["wss:host:443", "wss"],
+    ["ws:h:80", "ws"],
+    ["mqtts:/h", "mqtts"],
+    ["mqtts//h:8883", "mqtts"],
+    ["mqtts:h:8883", "mqtts"],
+    ["mqtt:h", "mqtt"],
+  ];
+  for (const [server, scheme] of cases) {
+    assert.throws(
+      () => new MQTTClient("id", server),
+      (e: unknown) => {
+        assert.ok(e instanceof TypeError, `${server}: ${e}`);
+        assert.equal(e.message, `Invalid server "${server}": not a URL (${scheme}://host[:port])`);
+        return true;
+      },
+    );
+  }
+  // A host named like a scheme, with a port, is still a host with a port.
+  assert.throws(() => new MQTTClient("id", "ws:8080"), /a host cannot carry a port/);
+});
+
 test("the robust client's DELAY: anything but a finite number of seconds ≥ 0 is a RangeError naming it", () => {
   const c = new RobustClient("id", "127.0.0.1");
   for (const bad of ["2s", NaN, -5, Infinity, null]) {

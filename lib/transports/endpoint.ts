@@ -69,7 +69,10 @@ export function parseServer(
       `Invalid server "${withoutCredentials(server)}": not a URL (${scheme}://host[:port])`,
     );
   if (!match) {
-    // No host name holds a slash or a space: a URL mistyped (mqtt:/h, " mqtt://h"), a path.
+    // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80), not a host with a port.
+    const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d*$)/i.exec(server);
+    if (typo) throw notUrl(typo[1].toLowerCase());
+    // No host name holds a slash or a space: a URL mistyped, a path.
     if (/[\s/]/.test(server)) throw notUrl("mqtt");
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
