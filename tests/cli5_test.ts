@@ -8,6 +8,8 @@ import { at, cli, run, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import type { Broker } from "./_brokers.ts";
 import type { Message } from "../mod.ts";
+import type { ConnectPacket } from "../lib/codec/packet.ts";
+import { withHostileBroker } from "./_hostile_broker.ts";
 import { formatter } from "../lib/cli/_format.ts";
 
 const hasMosquitto = brokerKinds().includes("mosquitto");
@@ -660,3 +662,57 @@ test("-V 5 to a broker without MQTT 5 (aedes): exit 11, the refusal says to try 
     await broker.stop();
   }
 });
+
+test(
+  "-D connect and -D will properties reach the broker as mosquitto_pub 2.0.11 sends them",
+  async () => {
+    // The CONNECT of each, read by a scripted broker that refuses it (both exit at once).
+    const connectOf = async (runIt: (port: string) => Promise<unknown>) => {
+      let got: ConnectPacket | undefined;
+      await withHostileBroker(async (peer) => {
+        got = await peer.expect("connect");
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 0x87 });
+        peer.end();
+      }, (b) => runIt(String(b.port)).then(() => {}));
+      return got!;
+    };
+    const both = async (args: string[]) => {
+      const line = ["-h", "127.0.0.1", "-V", "5", "-i", "cli5-parity", "-t", "t", "-m", "x"];
+      const theirs = await connectOf((p) => run("mosquitto_pub", [...line, "-p", p, ...args]));
+      const ours = await connectOf((p) => cli(["pub", ...line, "-p", p, ...args]));
+      return [ours, theirs];
+    };
+    const d = (command: string, ...rest: string[]) => ["-D", command, ...rest];
+    const [ours, theirs] = await both([
+      ...d("connect", "session-expiry-interval", "30"),
+      ...d("connect", "receive-maximum", "10"),
+      ...d("connect", "maximum-packet-size", "1000"),
+      ...d("connect", "topic-alias-maximum", "5"),
+      ...d("connect", "request-problem-information", "0"),
+      ...d("connect", "request-response-information", "1"),
+      ...d("connect", "user-property", "a", "b"),
+      ...d("connect", "user-property", "a", "c"),
+      ...d("connect", "authentication-method", "m"),
+      ...d("connect", "authentication-data", "d"),
+      ...["--will-topic", "wt", "--will-payload", "wp", "--will-qos", "1", "--will-retain"],
+      ...d("will", "will-delay-interval", "7"),
+      ...d("will", "payload-format-indicator", "1"),
+      ...d("will", "message-expiry-interval", "60"),
+      ...d("will", "content-type", "ct"),
+      ...d("will", "response-topic", "rt"),
+      ...d("will", "correlation-data", "cd"),
+      ...d("will", "user-property", "k", "v"),
+    ]);
+    // The same properties (their order in the packet differs, as MQTT 5 allows).
+    assert.deepEqual(ours, theirs);
+    // Without -D, each says its own defaults (README): mosquitto_pub its Receive Maximum 20,
+    // umqtt no Maximum Packet Size short of the largest packet and no session outright.
+    const [ours0, theirs0] = await both([]);
+    assert.deepEqual(theirs0.properties, { receiveMaximum: 20 });
+    assert.deepEqual(ours0.properties, {
+      maximumPacketSize: 268_435_460,
+      sessionExpiryInterval: 0,
+    });
+  },
+  { ignore: !hasMosquitto },
+);
