@@ -2,7 +2,7 @@
 // command lines through both: where a script would have noticed umqtt doing otherwise.
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { run, spawnCli, withSilentBroker } from "./_cli.ts";
+import { cli, run, spawnCli, withSilentBroker } from "./_cli.ts";
 import { formatter } from "../lib/cli/_format.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 
@@ -85,4 +85,16 @@ test("where umqtt reads the command line otherwise than mosquitto's atoi and -L 
   assert.throws(() => parseSubArgs(["-L", "mqtt://:pw@h/t"]), /-P needs -u/);
   // -U needs no -t (mosquitto_sub: "You must specify a topic to subscribe to").
   assert.deepEqual(parseSubArgs(["-U", "a/#"]).topics, []);
+});
+
+test("-h with a bad host exits 2, an unknown one 3, where mosquitto_pub exits 1 for both (README)", async () => {
+  // mosquitto_pub says "Unable to connect (Lookup error.)" to both and exits 1; umqtt's exit codes
+  // are its own table: a host no name can be (a space) is a bad argument, a name not found a
+  // network failure.
+  const bad = await cli(["pub", "-h", "bad host", "-t", "t", "-m", "x"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^umqtt pub: Invalid server "bad host": .+\n$/);
+  const unknown = await cli(["pub", "-h", "no-such-host.invalid", "-t", "t", "-m", "x"]);
+  assert.equal(unknown.code, 3, unknown.stderr);
+  assert.match(unknown.stderr, /^umqtt pub: Cannot connect to no-such-host\.invalid:1883: .+\n$/);
 });
