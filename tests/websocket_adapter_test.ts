@@ -214,6 +214,23 @@ test("connectWebSocket: the wrong scheme for the port says what the port may be"
   }
 }, { ignore: !("WebSocket" in globalThis) || !brokerKinds().includes("mosquitto") });
 
+// wss:// to a plain MQTT port, which resets the connection at the ClientHello: Deno said
+// "Connection reset by peer (os error 104)" and no more (Bun's "read ECONNRESET" had the hint).
+test("connectWebSocket: wss:// to a plain MQTT port says what the port may be", async () => {
+  const broker = await startMosquitto();
+  try {
+    const url = `wss://127.0.0.1:${broker.port}/mqtt`;
+    const error = await connectWebSocket(url).then(() => null, (e) => e);
+    assert.ok(error instanceof Error, url);
+    assert.match(
+      error.message,
+      /^WebSocket connection to .+ failed: .+: nothing listens there, .*no TLS \(ws:\/\/\)\?$/,
+    );
+  } finally {
+    await broker.stop();
+  }
+}, { ignore: !("WebSocket" in globalThis) || !brokerKinds().includes("mosquitto") });
+
 // Words of the runtime's that only look like a wrong port's: a TLS server that refuses our TLS
 // version (its alert protocol_version) was "received fatal alert: ProtocolVersion" (Deno),
 // "TLSV1_ALERT_PROTOCOL_VERSION" (Bun), then "(no more said): nothing listens there, not a

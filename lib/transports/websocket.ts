@@ -30,6 +30,17 @@ function unsaid(
     `not a WebSocket server, a server that does not select subprotocol "mqtt"${tls}?`;
 }
 
+/**
+ * The runtimes' words for a failure that a wrong port may be: Node's (undici: non-101), the same
+ * for a refused port, an HTTP answer and an untrusted certificate; for a port of the other scheme
+ * (plain, TLS, MQTT) or one not speaking HTTP, Deno's (connection error, reset by peer,
+ * InvalidContentType, invalid HTTP version), Bun's (ECONNRESET, WRONG_VERSION_NUMBER) and ws's
+ * (socket hang up, ECONNRESET, wrong version number). Those words exactly, not others that
+ * share one (a TLS version refused: "alert: ProtocolVersion").
+ */
+const WRONG_PORT =
+  /non-101|connection error|ECONNRESET|reset by peer|hang up|InvalidContentType|wrong.version.number|invalid HTTP ver/i;
+
 /** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
 export interface WebSocketLike {
   /** Set to `"arraybuffer"` by the adapter. */
@@ -147,14 +158,7 @@ export async function connectWebSocket(
         // The runtime's reason, where it gives one (ws, Deno, Bun; browsers give none).
         // (Trimmed: Node's OpenSSL errors end in blank lines.)
         const why = String((e as { message?: unknown }).message ?? "").trim();
-        // Node's (non-101), the same for a refused port, an HTTP answer and an untrusted
-        // certificate; Deno's, Bun's and ws's for a port of the other scheme (plain, TLS, MQTT)
-        // or no HTTP: their words exactly, not others that share one (a TLS version refused).
-        const vague =
-          /non-101|connection error|ECONNRESET|InvalidContentType|wrong.version.number|invalid HTTP ver/i
-              .test(why)
-            ? unsaid(url, "no more said")
-            : "";
+        const vague = WRONG_PORT.test(why) ? unsaid(url, "no more said") : "";
         // An abort closes it, and the runtimes report that as an error first.
         reject(
           signal?.aborted ? signal.reason : new Error(
