@@ -18,12 +18,13 @@ client.set_callback((topic, msg) => {
 });
 await client.connect();
 await client.subscribe(filter, 1);
-console.error(`subscribed to ${filter} on ${url}; Ctrl-C to stop`);
 let stopping = false;
 Deno.addSignalListener("SIGINT", () => {
   stopping = true;
   void client.disconnect();
 });
+// Said once Ctrl-C is handled: one pressed as soon as it shows ends the subscriber as it should.
+console.error(`subscribed to ${filter} on ${url}; Ctrl-C to stop`);
 try {
   while (true) await client.wait_msg();
 } catch (e) {
