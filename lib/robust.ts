@@ -138,8 +138,8 @@ export class MQTTClient extends SimpleClient {
   #attempt: Promise<boolean> | null = null;
   #nap: AbortController | null = null;
   #plannedDelay: number | undefined;
-  // The round of the server list the last reconnect connected in, and when: a connection lost
-  // within STABLE_MS of it goes on from the next round's backoff rather than the first (a broker
+  // The round the last reconnect began in (not those a broker down refused), and when it connected:
+  // a loss within STABLE_MS of it goes on from the next round's backoff, not the first (a broker
   // that closes every connection at once, over a kept publish, say, is not met every DELAY / 2).
   #round = 0;
   #upAt = -Infinity;
@@ -260,8 +260,9 @@ export class MQTTClient extends SimpleClient {
    * the first server of round `r` of the server list, a random time between
    * 0 and `DELAY * 2^(r-2)` seconds (`DELAY` before the first round too),
    * capped at `reconnectMaxDelay` (exponential backoff with full jitter), and
-   * not at all before the other servers of a round. The rounds count on
-   * across a connection lost within 10 s of the reconnect that made it.
+   * not at all before the other servers of a round. A connection lost within
+   * 10 s of the reconnect that made it goes on from the round after the one
+   * that reconnect began in.
    * Override it to decide alone, as with umqtt.robust (an override that
    * returns no promise, JavaScript's `delay(i) {}`, means no wait).
    *
@@ -423,7 +424,7 @@ export class MQTTClient extends SimpleClient {
         this.#stopped();
         try {
           const present = await (this.#attempt = this.#attemptTo(servers[k]));
-          this.#round = round;
+          this.#round = first;
           this.#upAt = performance.now();
           return present;
         } catch (e) {
