@@ -121,16 +121,27 @@ export async function makeClient<C extends MQTTClient>(
     if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
-  if (o.willTopic !== undefined) {
-    try {
-      const properties = hasProperties(o.properties, "will") ? o.properties.will : undefined;
-      client.set_last_will(o.willTopic, o.willPayload ?? "", {
-        retain: o.willRetain,
-        qos: o.willQos,
-        properties,
-      });
-    } catch (e) {
-      throw new UsageError(`--will-topic: ${(e as Error).message}`);
+  const topic = o.willTopic;
+  if (topic !== undefined) {
+    const payload = o.willPayload ?? "";
+    const properties = hasProperties(o.properties, "will") ? o.properties.will : undefined;
+    // Set a part at a time, so that an error names the flag it came from.
+    const steps: [string, () => void][] = [
+      ["--will-topic", () => client.set_last_will(topic, "")],
+      ["--will-payload", () => client.set_last_will(topic, payload)],
+      ["-D will", () =>
+        client.set_last_will(topic, payload, {
+          retain: o.willRetain,
+          qos: o.willQos,
+          properties,
+        })],
+    ];
+    for (const [flag, step] of steps) {
+      try {
+        step();
+      } catch (e) {
+        throw new UsageError(`${flag}: ${(e as Error).message}`);
+      }
     }
   }
   return client;
