@@ -2,9 +2,9 @@
 // client, the robust client and the command line (MQTT 3.1.1 sections 3.1.2.5-3.1.2.7,
 // 3.1.3.2-3.1.3.3; MQTT 5.0 sections 3.1.2.5, 3.1.3.2), with a subscriber watching the will topic.
 import assert from "node:assert/strict";
-import { type Message, MQTTClient as Simple } from "../mod.ts";
+import { type Message, MQTTClient as Simple, MQTTException } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
-import { forEachBroker } from "./_brokers.ts";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { cli } from "./_cli.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -123,3 +123,36 @@ test("the command line names the flag a bad will came from: --will-payload, -D w
     assert.match(r.stderr, message);
   }
 });
+
+test(
+  "mosquitto refuses a will over its message_size_limit in the CONNACK: 3.1.1 return code 5, MQTT 5 0x95",
+  async () => {
+    const broker = await startMosquitto({ extraConfig: ["message_size_limit 50"] });
+    try {
+      for (
+        const [v, code, message] of [[4, 5, /not authorized/], [
+          5,
+          0x95,
+          /Packet too large/,
+        ]] as const
+      ) {
+        const c = new Simple(uniqueId("bigwill"), broker.host, {
+          port: broker.port,
+          protocolVersion: v,
+        });
+        c.set_last_will(uniqueId("bigwill"), "x".repeat(51), false, 1);
+        const e = await c.connect().then(() => null, (e) => e);
+        assert.ok(e instanceof MQTTException, `MQTT ${v}: ${e}`);
+        assert.equal(e.code, code);
+        assert.match(e.message, message);
+        // Within the limit, the same will is taken.
+        c.set_last_will(uniqueId("bigwill"), "x".repeat(50), false, 1);
+        await c.connect();
+        await c.disconnect();
+      }
+    } finally {
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
