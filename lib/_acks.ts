@@ -78,7 +78,10 @@ export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQ
   const level = code === (version === 5 ? 0x84 : 1) ? `: the broker may speak MQTT ${other}` : "";
   return version === 5
     ? new MQTTException(
-      reasonText("Connection refused", code, "CONNACK", why) + level,
+      // 0x9A and 0x9B: in a CONNACK, only the will's (MQTT 5.0 section 3.2.2.2).
+      reasonText("Connection refused", code, "CONNACK", why) + level +
+        (code === 0x9a ? ": refused for the will's retain flag" : "") +
+        (code === 0x9b ? ": refused for the will's QoS" : ""),
       code,
       why,
       ack.properties?.serverReference,

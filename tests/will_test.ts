@@ -156,3 +156,43 @@ test(
   },
   { mosquitto: true },
 );
+
+test(
+  "MQTT 5: a CONNACK refusing the will's retain flag (0x9A) or QoS (0x9B) says it is the will's",
+  async () => {
+    // The reason code's own words ("Retain not supported") left a user who never published a
+    // retained message to guess that the will was meant: in a CONNACK these two are the will's.
+    const broker = await startMosquitto({ extraConfig: ["max_qos 1", "retain_available false"] });
+    try {
+      for (
+        const [retain, qos, code, says] of [
+          [
+            true,
+            0,
+            0x9a,
+            /^Connection refused: Retain not supported \(CONNACK reason code 0x9a\): .*will's retain flag/,
+          ],
+          [
+            false,
+            2,
+            0x9b,
+            /^Connection refused: QoS not supported \(CONNACK reason code 0x9b\): .*will's QoS/,
+          ],
+        ] as const
+      ) {
+        const c = new Simple(uniqueId("willcap"), broker.host, {
+          port: broker.port,
+          protocolVersion: 5,
+        });
+        c.set_last_will(uniqueId("willcap"), "x", { retain, qos });
+        const e = await c.connect().then(() => null, (e) => e);
+        assert.ok(e instanceof MQTTException, `${e}`);
+        assert.equal(e.code, code);
+        assert.match(e.message, says);
+      }
+    } finally {
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
