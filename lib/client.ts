@@ -261,7 +261,7 @@ export class MQTTClient extends EventTarget {
    * @param qos QoS 0, 1 or 2; after an options object, 0 (its `qos` is the one taken).
    * @param options MQTT 5: `properties` of the will, `willDelayInterval` included.
    * @throws {TypeError} A bad topic or payload, properties with MQTT 3.1.1 or an unknown one.
-   * @throws {RangeError} A QoS out of range, or a payload over 65535 bytes.
+   * @throws {RangeError} A QoS or property value out of range; a topic or message over 65535 bytes.
    */
   set_last_will(
     topic: string,
