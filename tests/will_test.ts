@@ -196,3 +196,32 @@ test(
   },
   { mosquitto: true },
 );
+
+forEachBroker(
+  "a will message of 65535 bytes, the most its 2-byte length holds, arrives whole; one byte more is refused",
+  async (broker, v) => {
+    const u = uniqueId("bigwill");
+    const { w, next } = await watch(broker, `${u}/#`);
+    const tap = new Tap(broker.host, broker.port);
+    const c = new Simple(uniqueId("bw"), broker.host, {
+      transport: tap.transport,
+      protocolVersion: v,
+    });
+    const payload = Uint8Array.from({ length: 65535 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
+    assert.throws(() => c.set_last_will(`${u}/status`, new Uint8Array(65536)), {
+      name: "RangeError",
+      message: /^Invalid will message: 65536 bytes, over the limit of 65535 /,
+    });
+    c.set_last_will(`${u}/status`, payload, false, 1);
+    try {
+      await c.connect();
+      tap.conns[0].cut();
+      const will = await next("the will");
+      assert.equal(will.payload.length, 65535);
+      assert.deepEqual(will.payload, payload);
+    } finally {
+      await w.disconnect();
+    }
+  },
+  BOTH,
+);
