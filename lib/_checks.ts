@@ -420,6 +420,11 @@ export function checkWill(
   if (will.properties?.payloadFormatIndicator) checkText(will.payload, "will message");
   // The codec checks the rest: the topic's UTF-8, the message's length, the properties' values.
   encodeConnect({ type: "connect", clientId: "", cleanSession: true, keepalive: 0, will }, version);
+  // Kept for every CONNECT to come: copies, which the caller's reuse of its own cannot change.
+  const p = will.properties ?? {};
+  will.payload = will.payload.slice();
+  p.correlationData &&= p.correlationData.slice();
+  p.userProperties &&= p.userProperties.map(([k, v]) => [k, v]);
   return will;
 }
 

@@ -6,8 +6,9 @@ import { type Message, MQTTClient as Simple, MQTTException } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { cli, ENTRY } from "./_cli.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { ConnectPacket } from "../lib/codec/packet.ts";
+import type { ConnectPacket, Will } from "../lib/codec/packet.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
@@ -294,3 +295,35 @@ test("the command line's will flags make the CONNECT mosquitto_pub makes", async
     assert.deepEqual(will(ours), will(theirs), flags.join(" "));
   }
 }, { mosquitto: true });
+
+test("the will is what set_last_will was given: bytes the caller changes afterwards do not change it", async () => {
+  // The will goes in every CONNECT to come (each reconnect of the robust client's); it held the
+  // caller's Uint8Arrays and arrays, so a buffer reused after set_last_will changed the will, past
+  // the checks: a message set as UTF-8 (payloadFormatIndicator) went out as bytes that are not.
+  const wills: (Will | undefined)[] = [];
+  await withHostileBroker(async (peer) => {
+    wills.push((await acceptConnect(peer)).will);
+    await peer.clientClosed;
+  }, async (broker) => {
+    const c = new Simple(uniqueId("willcopy"), broker.url, { protocolVersion: 5 });
+    const msg = new TextEncoder().encode("gone");
+    const correlationData = Uint8Array.of(1, 2);
+    const userProperties: [string, string][] = [["k", "v"]];
+    c.set_last_will("w", msg, {
+      qos: 1,
+      properties: { payloadFormatIndicator: true, correlationData, userProperties },
+    });
+    for (let i = 0; i < 2; i++) {
+      await c.connect();
+      await c.disconnect();
+      msg[0] = 0xff, correlationData[0] = 9, userProperties[0][1] = "changed";
+      userProperties.push(["more", "x"]);
+    }
+  });
+  assert.equal(wills.length, 2);
+  for (const will of wills) {
+    assert.deepEqual(will?.payload, new TextEncoder().encode("gone"));
+    assert.deepEqual(will?.properties?.correlationData, Uint8Array.of(1, 2));
+    assert.deepEqual(will?.properties?.userProperties, [["k", "v"]]);
+  }
+});
