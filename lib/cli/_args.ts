@@ -302,7 +302,9 @@ function run<T extends ConnectionArgs>(args: string[], o: T, flags: Record<strin
     const flag = Object.hasOwn(flags, name) ? flags[name] : undefined;
     if (!flag) {
       throw new UsageError(
-        arg.startsWith("-") ? `unknown option ${name}` : `unexpected argument "${arg}"`,
+        arg.startsWith("-")
+          ? `unknown option ${name}`
+          : `unexpected argument "${withoutCredentials(arg)}"`,
       );
     }
     if (!flag.value) {

@@ -1,0 +1,29 @@
+// Regressions found by coverage-guided fuzzing (Jazzer.js, libFuzzer's mutations guided by
+// the coverage of the decoder, the CLI's argument parser and the server parser): each the
+// smallest input the fuzzer found, kept as it was.
+import assert from "node:assert/strict";
+import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
+import { test } from "./_test.ts";
+
+const PW = "pw-secret-5e1f";
+
+test("umqtt: a URL given without -L is refused without showing its password", () => {
+  // The fuzzer's input: -F took "-L" as its format, leaving the URL alone. Typed by hand, the
+  // same happens to `umqtt pub mqtt://user:pw@host/t -m x`, a -L forgotten.
+  const cases: [string[], (args: string[]) => unknown][] = [
+    [["-F", "-L", `ws://u:${PW}@h:80/t/#`], parseSubArgs],
+    [[`mqtt://user:${PW}@127.0.0.1/t`, "-m", "x"], parsePubArgs],
+    [[`mqtt://user:${PW}@127.0.0.1/t`], parseSubArgs],
+    [["-t", "t", "-m", "x", `mqtts://user:${PW}@[::1]:8883/t`], parsePubArgs],
+  ];
+  for (const [args, parse] of cases) {
+    assert.throws(
+      () => parse(args),
+      (e: unknown) =>
+        e instanceof Error && e.name === "UsageError" &&
+        e.message.startsWith("unexpected argument") && !e.message.includes(PW) &&
+        e.message.includes("…@"),
+      JSON.stringify(args),
+    );
+  }
+});
