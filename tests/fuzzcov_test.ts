@@ -3,6 +3,9 @@
 // smallest input the fuzzer found, kept as it was.
 import assert from "node:assert/strict";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
+import { Console, makeClient } from "../lib/cli/_common.ts";
+import { MQTTClient } from "../mod.ts";
+import { parseServer } from "../lib/transports/endpoint.ts";
 import { test } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
@@ -26,4 +29,23 @@ test("umqtt: a URL given without -L is refused without showing its password", ()
       JSON.stringify(args),
     );
   }
+});
+
+test('an empty bracketed host ("[]") is refused like an empty server', async () => {
+  // parseServer("[]") gave the host name "", which Node's net.connect reads as localhost
+  // (Deno.connect refuses it): a client given "[]" connected to 127.0.0.1 under Node.
+  for (const ssl of [false, true]) {
+    assert.throws(() => parseServer("[]", 0, ssl), {
+      name: "TypeError",
+      message: "Invalid server: must be a host name, an IP address or an mqtt:// URL",
+    });
+  }
+  assert.throws(() => new MQTTClient("id", "[]"), TypeError);
+  // umqtt -h "[]": a usage error before connecting.
+  await assert.rejects(
+    makeClient(MQTTClient, parsePubArgs(["-h", "[]", "-t", "t", "-m", "x"]), new Console("pub")),
+    { name: "UsageError" },
+  );
+  // A bracketed address still is one.
+  assert.equal(parseServer("[::1]", 0, false).hostname, "::1");
 });

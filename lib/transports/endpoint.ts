@@ -45,7 +45,7 @@ export function withoutCredentials(server: string): string {
  * @param port The explicit port, 0 for none.
  * @param ssl Whether TLS was asked for (turns `ws` into `wss`).
  * @returns The endpoint.
- * @throws {TypeError} An empty server, a host with a port (`host:1883`), or an unsupported URL scheme.
+ * @throws {TypeError} An empty server (or `[]`), a host with a port (`host:1883`), or an unsupported URL scheme.
  * @example
  * ```ts
  * import { parseServer } from "./endpoint.ts";
@@ -58,7 +58,8 @@ export function parseServer(
   port: number,
   ssl: boolean,
 ): Endpoint {
-  if (typeof server !== "string" || server.length === 0) {
+  // "[]" too: a host name of "", which Node's net.connect takes for localhost.
+  if (typeof server !== "string" || server.length === 0 || server === "[]") {
     throw new TypeError(
       "Invalid server: must be a host name, an IP address or an mqtt:// URL",
     );
