@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import { Console, makeClient } from "../lib/cli/_common.ts";
 import { MQTTClient } from "../mod.ts";
-import { parseServer } from "../lib/transports/endpoint.ts";
+import { parseServer, webSocketUrl } from "../lib/transports/endpoint.ts";
 import { test } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
@@ -48,4 +48,25 @@ test('an empty bracketed host ("[]") is refused like an empty server', async () 
   );
   // A bracketed address still is one.
   assert.equal(parseServer("[::1]", 0, false).hostname, "::1");
+});
+
+test("a ws:// URL's path is /mqtt only when it has none, whatever its query ends with", () => {
+  // Whether a path was given was told by the URL's last character: "ws://h/?x=1" (the root, with
+  // a query) went to /mqtt?x=1, and "ws://h?x=/" (no path) to the root. The fuzzer found the
+  // second by the round trip parseServer(webSocketUrl(e)), which gave another path.
+  const cases: [string, string][] = [
+    ["ws://broker.local/?x=1", "ws://broker.local:80/?x=1"],
+    ["ws://broker.local?x=/", "ws://broker.local:80/mqtt?x=/"],
+    ["wss://broker.local/#top", "wss://broker.local:443/"],
+    ["wss://0\t? \t0xn--mqtt:///", "wss://0.0.0.0:443/mqtt?%200xn--mqtt:///"], // the fuzzer's, cut short
+    // Unchanged:
+    ["ws://broker.local/", "ws://broker.local:80/"],
+    ["ws://broker.local?x=1", "ws://broker.local:80/mqtt?x=1"],
+    ["ws://broker.local/ws?x=1", "ws://broker.local:80/ws?x=1"],
+  ];
+  for (const [server, url] of cases) {
+    const e = parseServer(server, 0, false);
+    assert.equal(webSocketUrl(e), url, JSON.stringify(server));
+    assert.deepEqual(parseServer(webSocketUrl(e), 0, e.ssl), e, `${JSON.stringify(server)} again`);
+  }
 });

@@ -120,7 +120,9 @@ export function parseServer(
     ssl: tls,
   };
   if (ws) {
-    endpoint.path = url.pathname === "/" && !server.endsWith("/")
+    // A path is given ("/" alone too) when a slash, or a backslash, follows the host: not told by
+    // the last character, as a query may end in "/" and "/?x" has a root path.
+    endpoint.path = url.pathname === "/" && !/^[^:]*:\/\/[^/\\?#]*[/\\]/.test(server)
       ? "/mqtt" + url.search
       : url.pathname + url.search;
   }
