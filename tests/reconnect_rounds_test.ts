@@ -6,7 +6,7 @@
 // connection 9 s, waited up to 10 s, then 13.9 s, before the first attempts of
 // the next outage, the broker up meanwhile.
 import assert from "node:assert/strict";
-import { type ReconnectingDetail } from "../lib/robust.ts";
+import type { ReconnectingDetail } from "../lib/robust.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { proxyTo } from "./_fault_proxy.ts";
 import { robust } from "./_robust.ts";
