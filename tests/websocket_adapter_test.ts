@@ -261,3 +261,23 @@ test(
   },
   { ignore: !("WebSocket" in globalThis) },
 );
+
+// A first user on Node 20 (no global WebSocket) reads this error alone: it
+// must say where `connectWebSocket` comes from, not only how to call it.
+test("connectWebSocket with no WebSocket anywhere names the module to import it from", async () => {
+  const g = globalThis as { WebSocket?: unknown };
+  const saved = Object.getOwnPropertyDescriptor(g, "WebSocket");
+  delete g.WebSocket;
+  try {
+    assert.equal(g.WebSocket, undefined);
+    await assert.rejects(connectWebSocket("ws://127.0.0.1:1/mqtt"), (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.match(e.message, /^Invalid options\.WebSocket: no global WebSocket here; /);
+      assert.match(e.message, /transport: \(\) => connectWebSocket\(url, \{ WebSocket \}\)/);
+      assert.match(e.message, /from "@umqtt\/umqtt\/websocket"/);
+      return true;
+    });
+  } finally {
+    if (saved) Object.defineProperty(g, "WebSocket", saved);
+  }
+});

@@ -115,7 +115,8 @@ export async function connectWebSocket(
   if (typeof WS !== "function") {
     throw new TypeError(
       "Invalid options.WebSocket: no global WebSocket here; pass a constructor (e.g. the ws package's), " +
-        "for the client as its transport: () => connectWebSocket(url, { WebSocket })",
+        "for the client as its transport: () => connectWebSocket(url, { WebSocket }), " +
+        'with connectWebSocket from "@umqtt/umqtt/websocket"',
     );
   }
   const high = options.highWaterMark ?? 1 << 20;
