@@ -246,7 +246,7 @@ export class MQTTClient extends EventTarget {
     this.#inbox.callback = f;
   }
 
-  /** camelCase twin of {@linkcode MQTTClient.set_callback}. @param f Called as `f(topic, msg)`. */
+  /** camelCase twin of {@linkcode MQTTClient.set_callback}. @param f Called as `f(topic, msg, message)`. */
   setCallback(f: MessageCallback): void {
     this.set_callback(f);
   }

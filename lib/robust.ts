@@ -167,7 +167,7 @@ export class MQTTClient extends SimpleClient {
    * client), or an options object with {@linkcode RobustClientOptions}.
    *
    * @param client_id Client identifier; reconnects resume its session.
-   * @param server Host, IP address or `mqtt://`/`mqtts://` URL, or a list of them.
+   * @param server Host, IP address or `mqtt://`/`mqtts://`/`ws://`/`wss://` URL, or a list of them.
    * @param port Port, or all options as one object.
    * @param user User name.
    * @param password Password.
