@@ -916,3 +916,31 @@ forEachBroker(
   },
   BOTH,
 );
+
+// README "Staying connected": a service started before its broker. connect() is one attempt and
+// rejects at once, as umqtt.robust's; reconnect(), or a call such as publish, waits for the
+// broker with the backoff.
+forEachBroker(
+  "broker down at start: connect() rejects, reconnect() and publish() wait for it",
+  async (broker, v) => {
+    const proxy = await proxyTo(broker);
+    proxy.refuse(true);
+    const { c, attempts } = robust(proxy, v);
+    try {
+      await assert.rejects(c.connect(false), MQTTConnectionError);
+      assert.equal(attempts.length, 0, "connect() itself does not retry");
+      const topic = uniqueId("startdown");
+      const published = c.publish(topic, "first", false, 1);
+      const connected = c.reconnect();
+      await until(() => attempts.length >= 2, "the reconnect retries while the broker is away");
+      proxy.refuse(false);
+      assert.equal(typeof await connected, "boolean");
+      await published;
+      assert.equal(c.connected, true);
+    } finally {
+      await endSession(c);
+      await proxy.close();
+    }
+  },
+  BOTH,
+);
