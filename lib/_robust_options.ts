@@ -73,7 +73,10 @@ export interface ReconnectingDetail {
   attempt: number;
   /** Milliseconds the default `delay()` waits before this attempt. */
   delay: number;
-  /** Why the last attempt (or the connection) failed. */
+  /**
+   * Why the last attempt (or the connection) failed; `undefined` when nothing has failed yet (the
+   * first attempt of a `reconnect()` called before any connection).
+   */
   error: unknown;
   /** URL of the server about to be tried, `scheme://host:port`. */
   server: string;

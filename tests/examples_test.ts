@@ -3,9 +3,12 @@
 // `deno check … examples/` (deno task check) only type-checks them.
 import assert from "node:assert/strict";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
+import { proxyTo } from "./_fault_proxy.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { MQTTClient } from "../mod.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** A running example: its stdout and stderr so far, as text. */
 class Example {
@@ -251,3 +254,43 @@ test("examples/browser/index.html: submits made while connecting share one clien
     await b.stop();
   }
 }, { mosquitto: true });
+
+// examples/deno_sensor.ts: started before its broker is up (connect() would reject; it awaits
+// reconnect()), publishes across a broker restart, and Ctrl-C ends it with 0 after "stopped".
+test(
+  "examples/deno_sensor.ts: waits for its broker, rides out a restart, Ctrl-C ends it with 0",
+  async () => {
+    const b = await startMosquitto();
+    const proxy = await proxyTo(b);
+    proxy.refuse(true); // not up yet when the sensor starts
+    const topic = `ex/${uniqueId("sensor")}`;
+    const watcher = new MQTTClient(uniqueId("watch"), b.url);
+    const seqs = async (n: number) => {
+      const got: number[] = [];
+      while (got.length < n) got.push(JSON.parse(text((await watcher.wait_msg()).payload)).seq);
+      return got;
+    };
+    try {
+      const sensor = example("deno_sensor.ts", [`mqtt://${proxy.hostname}:${proxy.port}`, topic]);
+      await sensor.waitFor(/reconnecting, attempt 2: MQTTConnectionError/);
+      proxy.refuse(false);
+      await sensor.waitFor(/Ctrl-C to stop/);
+      await watcher.connect();
+      await watcher.subscribe(topic, 1);
+      const before = await seqs(3);
+      await b.restart!();
+      await watcher.connect();
+      await watcher.subscribe(topic, 1);
+      const after = await seqs(3);
+      assert.ok(after[0] > before[2], `${before} then ${after}`);
+      sensor.kill("SIGINT");
+      assert.equal(await sensor.code(), 0, sensor.output);
+      assert.match(sensor.stderr, /stopped\n$/);
+    } finally {
+      if (watcher.connected) await watcher.disconnect();
+      await proxy.close();
+      await b.stop();
+    }
+  },
+  { mosquitto: true },
+);
