@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { isUtf8, payloadBytes, shown } from "./codec/_strings.ts";
+import { isUtf8, payloadBytes, shown, typeName } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
@@ -40,7 +40,14 @@ export function invalid(name: string, v: unknown, expected: string, numeric = 0,
   return numeric && typeof v === "number"
     ? new RangeError(`Invalid ${name} ${String(v)}: must be ${expected}${rule}`)
     : new TypeError(
-      `Invalid ${name}: must be ${expected}, got ${v === null ? "null" : typeof v}${rule}`,
+      // A plain object is "object"; another by its class (a MicroPython port's bytes: Uint8Array).
+      `Invalid ${name}: must be ${expected}, got ${
+        v && typeof v === "object" && Object.getPrototypeOf(v) !== Object.prototype
+          ? typeName(v)
+          : v === null
+          ? "null"
+          : typeof v
+      }${rule}`,
     );
 }
 

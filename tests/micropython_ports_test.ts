@@ -869,3 +869,23 @@ forEachBroker(
     }
   },
 );
+
+// A MicroPython client id is bytes: `CLIENT_ID = ubinascii.hexlify(machine.unique_id())`, and
+// `c.publish(b"foo_topic", b"hello")`. Ported as they are, the topic was refused by its type's
+// name ("got Uint8Array"), the client id only as "got object", which does not say what is wrong.
+test("a bytes client id, as MicroPython's, is refused by its type's name, as a bytes topic is", async () => {
+  const bytes = new TextEncoder().encode("e8db84c1");
+  assert.throws(
+    () => new MQTTClient(bytes as unknown as string, "127.0.0.1"),
+    /^TypeError: Invalid client_id: must be a string, got Uint8Array$/,
+  );
+  await assert.rejects(
+    new MQTTClient("id", "127.0.0.1").publish(bytes as unknown as string, "hello"),
+    /^TypeError: Cannot publish: the topic must be a string, got Uint8Array$/,
+  );
+  // A plain object still says "object", as the tests of option objects pin.
+  assert.throws(
+    () => new MQTTClient({} as unknown as string, "127.0.0.1"),
+    /^TypeError: Invalid client_id: must be a string, got object$/,
+  );
+});
