@@ -42,11 +42,7 @@ export function invalid(name: string, v: unknown, expected: string, numeric = 0,
     : new TypeError(
       // A plain object is "object"; another by its class (a MicroPython port's bytes: Uint8Array).
       `Invalid ${name}: must be ${expected}, got ${
-        v && typeof v === "object" && Object.getPrototypeOf(v) !== Object.prototype
-          ? typeName(v)
-          : v === null
-          ? "null"
-          : typeof v
+        Object.getPrototypeOf(v ?? 0) === Object.prototype ? "object" : typeName(v)
       }${rule}`,
     );
 }
