@@ -53,7 +53,9 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     throw signal?.aborted ? e : refusedParams(explainTls(e));
   });
   // Handshake now, so that a refused certificate fails the connect (as under
-  // node:tls), and an abort closes the connection, ending the handshake.
+  // node:tls). An abort stops the wait: Deno's TLS cannot be cancelled, and
+  // the socket closes only once the handshake ends (the server answers or
+  // closes; tests/tls_abandon_test.ts).
   const onAbort = () => conn.close();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
