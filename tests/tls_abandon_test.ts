@@ -153,15 +153,20 @@ test(
     );
     await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
     try {
-      const c = new MQTTClient(uniqueId("tlsdn"), "127.0.0.1", {
-        ...tlsTo(server.port, { cadata: certs.pem("ca.pem") }, true),
-        connectTimeout: 300,
-      });
-      await assert.rejects(c.connect(), MQTTConnectionError);
+      // Deno.startTls, and Deno.connectTls (with a client certificate).
+      const cadata = certs.pem("ca.pem");
+      const client = { cert: certs.pem("client.pem"), key: certs.pem("client.key") };
+      for (const ssl_params of [{ cadata }, { cadata, ...client }]) {
+        const c = new MQTTClient(uniqueId("tlsdn"), "127.0.0.1", {
+          ...tlsTo(server.port, ssl_params, true),
+          connectTimeout: 300,
+        });
+        await assert.rejects(c.connect(), MQTTConnectionError);
+      }
       await sleep(300);
       // Should this fail, Deno closes a TLS connection mid-handshake now: use it
       // (lib/transports/deno.ts), and drop the README's note.
-      assert.equal(server.open, 1, "the socket of the handshake given up is still open");
+      assert.equal(server.open, 2, "the sockets of the handshakes given up are still open");
       server.answer((tls.address() as AddressInfo).port);
       assert.equal(await openAfter(server), 0, "closed once its handshake completed late");
     } finally {
