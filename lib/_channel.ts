@@ -13,8 +13,12 @@ import type { StreamPair } from "./transports/types.ts";
  * about 1 KB per connection.
  */
 export interface ReadSink {
-  /** The bytes read, in a buffer never reused afterwards; null at end of stream. */
-  data(ch: Channel, chunk: Uint8Array | null): void;
+  /**
+   * The bytes read, in a buffer never reused afterwards; null at end of
+   * stream. `at`: when the read completed (performance.now()), if the
+   * channel looked at the clock (a call costs about as much as handling an ack).
+   */
+  data(ch: Channel, chunk: Uint8Array | null, at?: number): void;
   /** The read failed. */
   failed(ch: Channel, error: unknown): void;
 }
@@ -212,20 +216,22 @@ class ConnChannel implements Channel {
   // Made once per channel, not per read.
   readonly #onRead = (n: number | null): void => {
     if (n === null) return this.#sink!.data(this, null);
+    // Read once, for the streak and for the sink (the connection's last read).
+    const now = performance.now();
     if (this.#waited) {
       // A wait that gathered little: the stream is not that fast, read as it comes.
       if (n < SMALL_READ) this.#streak = 0;
     } else {
-      const fast = n < SMALL_READ && performance.now() - this.#issued < FAST_READ_MS;
+      const fast = n < SMALL_READ && now - this.#issued < FAST_READ_MS;
       this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     }
     // Read into a body's room: the bytes are where the framer wants them, not to be reused.
-    if (this.#room) return this.#sink!.data(this, view(this.#room, 0, n));
+    if (this.#room) return this.#sink!.data(this, view(this.#room, 0, n), now);
     const buf = this.#buf;
     const chunk = CHUNKS.copy(n === buf.length ? buf : view(buf, 0, n));
     const size = reuseSize(buf.length, n);
     if (size !== buf.length) this.#buf = new Uint8Array(size);
-    this.#sink!.data(this, chunk);
+    this.#sink!.data(this, chunk, now);
   };
 
   readonly #onFail = (e: unknown): void => {

@@ -443,8 +443,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return new Promise((resolve) => resolve(c.transport!(signal, server)));
   }
 
-  /** Bytes read on `ch`, null at its end (the channel calls it, once per read). */
-  data(ch: Channel, chunk: Uint8Array | null): void {
+  /** Bytes read on `ch` at `at`, null at its end (the channel calls it, once per read). */
+  data(ch: Channel, chunk: Uint8Array | null, at?: number): void {
     if (this.#linger && ch === this.#ch && !chunk) return this.#endRead(ch);
     try {
       if (chunk === null) {
@@ -452,7 +452,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         this.#teardown(new MQTTConnectionError(`Connection closed by the broker${before}`), ch);
         return this.#endRead(ch);
       }
-      this.core.lastRead = performance.now();
+      this.core.lastRead = at ?? performance.now();
       // What the packets of one chunk cause goes out in one write: their acks, and what
       // the code they resumed sends. Two turns let that code run (publish()'s own promise,
       // then its caller's await): a publish that awaited its PUBACK sends the next PUBLISH
