@@ -35,6 +35,20 @@ const WINDOW = 50;
 // acknowledged comes again after the failover within seconds.
 const ACK_WAIT_MS = 2000;
 
+/**
+ * Whether `e` is the robust client giving up a publish as refused by close
+ * (lib/_refusals.ts): the broker reset 3 connections in a row while it was
+ * the oldest unacknowledged. NATS 2.9 does that when the killed node also led
+ * `$MQTT_msgs`: it closes a connection whose QoS 1 PUBLISH it could not
+ * store within its JetStream API timeout (4 s), with the publisher's other
+ * publishes unread (a reset). The election took one or two of those in 10
+ * runs watched, but under load it outlasted three (once in 8 full runs on 2
+ * shared cores), and the scenario failed on the publisher, not on what it
+ * checks.
+ */
+const refusedByClose = (e: unknown) =>
+  e instanceof RangeError && e.message.startsWith("Broker closed the connection each of the");
+
 test(
   "NATS cluster: a robust subscriber fails over when its node is SIGKILLed mid-stream, resumes its session, and gets all 2000 QoS 1 messages",
   async () => {
@@ -62,6 +76,8 @@ test(
     const subAttempts: ReconnectingDetail[] = [];
     sub.addEventListener("reconnecting", (e) => subAttempts.push((e as CustomEvent).detail));
     let pubReconnects = 0;
+    // Publishes given up as refused by close (above) and published again.
+    let republished = 0;
     pub.addEventListener("reconnecting", () => pubReconnects++);
 
     const copies = new Uint16Array(TOTAL);
@@ -103,7 +119,17 @@ test(
         const worker = async () => {
           for (let i; (i = next++) < TOTAL;) {
             if (i >= BEFORE_KILL) await kill;
-            await pub.publish(topic, String(i), false, 1);
+            // What the publisher of a NATS cluster must do (above): not the subject here,
+            // which is the subscriber's failover and that every message reaches it.
+            for (;;) {
+              try {
+                await pub.publish(topic, String(i), false, 1);
+                break;
+              } catch (e) {
+                if (!refusedByClose(e)) throw e;
+                republished++;
+              }
+            }
             acked++;
             const t = performance.now();
             if (lastAck) stall = Math.max(stall, t - lastAck);
@@ -117,9 +143,10 @@ test(
       await withTimeout(Promise.all([receiving, publishing]), 120_000, `all ${TOTAL} messages`)
         .catch((e) => {
           stop.abort();
-          throw new Error(`${e.message}: ${distinct} received, ${acked} acknowledged`, {
-            cause: e,
-          });
+          throw new Error(
+            `${e.message}: ${distinct} received, ${acked} acknowledged, ${republished} published again`,
+            { cause: e },
+          );
         });
       const tEnd = performance.now();
       stop.abort();
@@ -153,7 +180,9 @@ test(
           }${
             after.length > 1 ? `, ${after.length} CONNACKs after the kill` : ""
           }); the publisher's longest wait for a PUBACK was ` +
-          `${seconds(stall)}, and it reconnected ${pubReconnects} time(s); ` +
+          `${seconds(stall)}, and it reconnected ${pubReconnects} time(s)${
+            republished ? ` and published ${republished} given up as refused by close again` : ""
+          }; ` +
           `${TOTAL} messages in ` +
           `${seconds(tEnd - tStart)}: ${missing} missing, ${duplicates} duplicates`,
       );
