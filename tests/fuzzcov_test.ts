@@ -70,3 +70,20 @@ test("a ws:// URL's path is /mqtt only when it has none, whatever its query ends
     assert.deepEqual(parseServer(webSocketUrl(e), 0, e.ssl), e, `${JSON.stringify(server)} again`);
   }
 });
+
+test("a ws:// URL's extra slashes before the host are no path", () => {
+  // The URL parser skips slashes and backslashes before a ws:// or wss:// URL's host (as for
+  // http://): "ws:///h" is the host h with no path, /mqtt as before the path was told from what
+  // follows the host; the slash after "//" was taken for a given root path.
+  const cases: [string, string][] = [
+    ["ws:///broker.local", "ws://broker.local:80/mqtt"],
+    ["ws://\\broker.local", "ws://broker.local:80/mqtt"],
+    ["wss:////broker.local:8443?x=1", "wss://broker.local:8443/mqtt?x=1"],
+    // A path after the host is still one.
+    ["ws:///broker.local/", "ws://broker.local:80/"],
+    ["ws://\\broker.local\\ws", "ws://broker.local:80/ws"],
+  ];
+  for (const [server, url] of cases) {
+    assert.equal(webSocketUrl(parseServer(server, 0, false)), url, JSON.stringify(server));
+  }
+});

@@ -121,8 +121,9 @@ export function parseServer(
   };
   if (ws) {
     // A path is given ("/" alone too) when a slash, or a backslash, follows the host: not told by
-    // the last character, as a query may end in "/" and "/?x" has a root path.
-    endpoint.path = url.pathname === "/" && !/^[^:]*:\/\/[^/\\?#]*[/\\]/.test(server)
+    // the last character, as a query may end in "/" and "/?x" has a root path. Those before the
+    // host (ws:///h, as the URL parser reads it) are no path.
+    endpoint.path = url.pathname === "/" && !/^[^:]*:[/\\]*[^/\\?#]+[/\\]/.test(server)
       ? "/mqtt" + url.search
       : url.pathname + url.search;
   }
