@@ -778,3 +778,21 @@ test("an integer option given as -0 reads 0, as it is sent", () => {
   r.DELAY = -0;
   assert.ok(Object.is(r.DELAY, 0));
 });
+
+test("an argument of an anonymous class, or none, is named object, not by an empty name", async () => {
+  // A class's name, where the object has one; an anonymous class's is "": "got " said nothing.
+  const anonymous = new (class {})();
+  assert.throws(
+    () => new MQTTClient(anonymous as unknown as string, "127.0.0.1"),
+    /^TypeError: Invalid client_id: must be a string, got object$/,
+  );
+  const c = new MQTTClient("id", "127.0.0.1");
+  assert.throws(
+    () => c.set_last_will("t", anonymous as unknown as string),
+    /^TypeError: Invalid msg: must be a string or a Uint8Array, got object$/,
+  );
+  await assert.rejects(
+    async () => await c.publish(anonymous as unknown as string, "x"),
+    /^TypeError: Cannot publish: the topic must be a string, got object$/,
+  );
+});

@@ -71,10 +71,8 @@ export function utf8(s: string, what: string, slab?: Slab): Uint8Array {
 
 /** What `v` is, for an error message: `null`, `number`, `string`, `Array`, `ArrayBuffer`… */
 export function typeName(v: unknown): string {
-  return v === null
-    ? "null"
-    : typeof v === "object"
-    ? (v as object).constructor?.name ?? "object"
+  return v === null ? "null" : typeof v === "object"
+    ? (v as object).constructor?.name || "object" // an anonymous class's is ""
     : typeof v;
 }
 
