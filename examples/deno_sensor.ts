@@ -17,9 +17,15 @@ client.addEventListener("reconnecting", ({ detail: { attempt, error } }) => {
 });
 client.addEventListener("connected", () => console.error(`connected to ${client.url}`));
 const stop = new AbortController();
-Deno.addSignalListener("SIGINT", () => stop.abort());
+Deno.addSignalListener("SIGINT", () => {
+  stop.abort();
+  // Still waiting for the broker: disconnect() ends the wait (reconnect() then rejects).
+  if (!client.connected) void client.disconnect();
+});
 // Not connect(): it tries once and rejects if the broker is not up yet; reconnect() retries.
-await client.reconnect();
+await client.reconnect().catch((e) => {
+  if (!stop.signal.aborted) throw e;
+});
 console.error(`publishing to ${topic}; Ctrl-C to stop`);
 for (let seq = 0; !stop.signal.aborted; seq++) {
   const reading = JSON.stringify({ seq, at: Date.now(), celsius: 20 + Math.random() * 2 });

@@ -294,3 +294,22 @@ test(
   },
   { mosquitto: true },
 );
+
+// Ctrl-C while the sensor still waits for its broker (never up): it said "stops cleanly on
+// Ctrl-C", yet its SIGINT listener took Ctrl-C's default away and reconnect() kept waiting.
+test("examples/deno_sensor.ts: Ctrl-C before its broker is up ends it with 0", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close(); // nothing listens there: every attempt is refused
+  const sensor = example("deno_sensor.ts", [`mqtt://127.0.0.1:${port}`, "ex/never"]);
+  try {
+    await sensor.waitFor(/reconnecting, attempt 2: MQTTConnectionError/);
+    sensor.kill("SIGINT");
+    assert.equal(await sensor.code(), 0, sensor.output);
+    assert.match(sensor.stderr, /stopped\n$/);
+  } finally {
+    try {
+      sensor.kill("SIGKILL");
+    } catch { /* ended */ }
+  }
+});
