@@ -423,10 +423,11 @@ export function checkWill(
   if (will.properties?.payloadFormatIndicator) checkText(will.payload, "will message");
   // The codec checks the rest: the topic's UTF-8, the message's length, the properties' values.
   encodeConnect({ type: "connect", clientId: "", cleanSession: true, keepalive: 0, will }, version);
-  // Kept for every CONNECT to come: copies, which the caller's reuse of its own cannot change.
+  // Kept for every CONNECT to come: copies, which the caller's reuse of its own cannot change
+  // (not slice()s: a Node Buffer's shares its memory).
   const p = will.properties ?? {};
-  will.payload = will.payload.slice();
-  p.correlationData &&= p.correlationData.slice();
+  will.payload = new Uint8Array(will.payload);
+  p.correlationData &&= new Uint8Array(p.correlationData);
   p.userProperties &&= p.userProperties.map(([k, v]) => [k, v]);
   return will;
 }

@@ -467,7 +467,8 @@ export function clientConfig(
       );
     }
     // Bytes copied: a secret is commonly wiped once handed over, and every CONNECT sends it.
-    password = typeof pass === "function" ? pass : checkPassword(pass).slice();
+    // (Not by slice(): a Node Buffer's is a view of the same memory.)
+    password = typeof pass === "function" ? pass : new Uint8Array(checkPassword(pass));
   }
   if (typeof user === "string") utf8(user, "user");
   const keepalive = checkInt("keepalive", o.keepalive ?? 0, 0, 65535);
@@ -562,7 +563,7 @@ export function clientConfig(
     authenticationMethod: o.authenticationMethod,
     // The codec refuses what is neither bytes nor a function.
     authenticationData: first instanceof Uint8Array
-      ? first.slice()
+      ? new Uint8Array(first)
       : (asked ? undefined : first) as Uint8Array | undefined,
   };
   if (version === 5) {
