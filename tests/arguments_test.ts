@@ -796,3 +796,18 @@ test("an argument of an anonymous class, or none, is named object, not by an emp
     /^TypeError: Cannot publish: the topic must be a string, got object$/,
   );
 });
+
+test("a scheme alone with its colon (ws:, mqtts:) is a URL cut short, not a host with an empty port", () => {
+  // They were "a host cannot carry a port; give the port option, or a URL (mqtt://ws:)".
+  for (
+    const [server, scheme] of [["ws:", "ws"], ["wss:", "wss"], ["mqtts:", "mqtts"], [
+      "mqtt:",
+      "mqtt",
+    ]]
+  ) {
+    assert.throws(() => new MQTTClient("id", server), {
+      name: "TypeError",
+      message: `Invalid server "${server}": not a URL (${scheme}://host[:port])`,
+    });
+  }
+});

@@ -70,8 +70,8 @@ export function parseServer(
       `Invalid server "${withoutCredentials(server)}": not a URL (${scheme}://host[:port])`,
     );
   if (!match) {
-    // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80), not a host with a port.
-    const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d*$)/i.exec(server);
+    // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80, ws:), not a host with a port.
+    const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d+$)/i.exec(server);
     if (typo) throw notUrl(typo[1].toLowerCase());
     // No host name holds a slash or a space: a URL mistyped, a path.
     if (/[\s/]/.test(server)) throw notUrl("mqtt");
