@@ -270,8 +270,9 @@ test(
       while (got.length < n) got.push(JSON.parse(text((await watcher.wait_msg()).payload)).seq);
       return got;
     };
+    let sensor: ReturnType<typeof example> | undefined;
     try {
-      const sensor = example("deno_sensor.ts", [`mqtt://${proxy.hostname}:${proxy.port}`, topic]);
+      sensor = example("deno_sensor.ts", [`mqtt://${proxy.hostname}:${proxy.port}`, topic]);
       await sensor.waitFor(/reconnecting, attempt 2: MQTTConnectionError/);
       proxy.refuse(false);
       await sensor.waitFor(/Ctrl-C to stop/);
@@ -287,6 +288,10 @@ test(
       assert.equal(await sensor.code(), 0, sensor.output);
       assert.match(sensor.stderr, /stopped\n$/);
     } finally {
+      // Ended by Ctrl-C above, unless something before it failed: not left running then.
+      try {
+        sensor?.kill("SIGKILL");
+      } catch { /* ended */ }
       if (watcher.connected) await watcher.disconnect();
       await proxy.close();
       await b.stop();
