@@ -72,21 +72,21 @@ export function misplaced(p: Packet, version: ProtocolVersion, refused = false):
 export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQTTException {
   const code = ack.returnCode, why = ack.properties?.reasonString;
   // The protocol level refused: the other one may do.
-  const other = version === 5
-    ? "3.1.1 only: try protocolVersion: 4"
-    : "5 only: try protocolVersion: 5";
-  const level = code === (version === 5 ? 0x84 : 1) ? `: the broker may speak MQTT ${other}` : "";
+  const [other, level] = version === 5 ? ["3.1.1", 4] : ["5", 5];
+  const hint = code === (version === 5 ? 0x84 : 1)
+    ? `: the broker may speak MQTT ${other} only: try protocolVersion: ${level}`
+    : "";
   return version === 5
     ? new MQTTException(
       // 0x9A and 0x9B: in a CONNACK, only the will's (MQTT 5.0 section 3.2.2.2).
-      reasonText("Connection refused", code, "CONNACK", why) + level +
+      reasonText("Connection refused", code, "CONNACK", why) + hint +
         (code === 0x9a ? ": refused for the will's retain flag" : "") +
         (code === 0x9b ? ": refused for the will's QoS" : ""),
       code,
       why,
       ack.properties?.serverReference,
     )
-    : new MQTTException(connackReturnCodeMessage(code) + level, code);
+    : new MQTTException(connackReturnCodeMessage(code) + hint, code);
 }
 
 /** MQTT 5: the error for the broker's DISCONNECT `p`, with its reason code and properties. */
