@@ -22,18 +22,13 @@
 import type { SessionStore } from "./session_store.ts";
 import { headerLength } from "./codec/_varint.ts";
 import type { InFlight, Request } from "./_protocol_types.ts";
+export { isReset } from "./_failure_marks.ts";
 
 /** Connections in a row the broker closes on the same packet before it is given up. */
 export const REFUSALS = 3;
 
 /** The errors of connections the broker reset while we read. */
 export const RESET: WeakSet<Error> = new WeakSet();
-
-/** Whether `e`, a transport's read error, is the peer's reset (ECONNRESET; Deno: ConnectionReset). */
-export function isReset(e: unknown): boolean {
-  const x = e as { name?: string; code?: string } | null;
-  return /reset/i.test(`${x?.name}${x?.code}`);
-}
 
 // Per client (its protocol state), the packet the broker last closed a
 // connection on, the times in a row, and the kept publishes given up since

@@ -3,7 +3,8 @@
 // order a reconnect goes through them.
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
 import { type Endpoint, endpointUrl, parseServer } from "./transports/endpoint.ts";
-export { endpointUrl };
+import { OWN_FAILURES } from "./_failure_marks.ts";
+export { endpointUrl, OWN_FAILURES };
 
 // Refusals that speak of the server, not of the client: 3.1.1 return code 3
 // (server unavailable); MQTT 5 0x88 server unavailable, 0x89 server busy,
@@ -25,16 +26,6 @@ export function movesOn(error: unknown): boolean {
   if (error instanceof MQTTException) return SERVER_REFUSALS.includes(error.code);
   return error instanceof MQTTConnectionError && !OWN_FAILURES.has(error);
 }
-
-/**
- * Connection errors of the client's own making, which no other attempt
- * would change: MQTT 5 enhanced authentication given up (its `onAuth` threw
- * or answered wrongly), as bad credentials would be refused; a transport
- * that refused its arguments with a TypeError (`ssl_params` it cannot take);
- * a broker's TLS alert refusing the client's certificate, or its absence
- * (the transport adds the runtime's error, transports/_tls_errors.ts).
- */
-export const OWN_FAILURES: WeakSet<Error> = new WeakSet();
 
 /**
  * Whether what failed a connection attempt is of the client's own making: a

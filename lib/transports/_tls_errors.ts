@@ -2,8 +2,7 @@
 // Node, BoringSSL under Bun), named as one: whose certificate was refused,
 // and the ssl_params key that changes it. Only the TCP transports (deno.ts,
 // node.ts) load it: ssl_params do not apply to wss://, nor in a browser.
-import { OWN_FAILURES } from "../_servers.ts";
-import { isReset } from "../_refusals.ts";
+import { isReset, OWN_FAILURES } from "../_failure_marks.ts";
 
 /**
  * What each failure means, tried in order on the error's code and message,
