@@ -9,7 +9,7 @@
 import type { Endpoint } from "./endpoint.ts";
 import { connectTcp as noTcp } from "./_tcp_none.ts";
 import { lazy } from "./_lazy.ts";
-import { WORKERD } from "../_abortable.ts";
+import { WORKERD } from "../_abort_waits.ts";
 import type { SslParams, StreamPair } from "./types.ts";
 
 /**

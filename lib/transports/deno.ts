@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { abortable } from "../_abortable.ts";
+import { abortable } from "../_abort_waits.ts";
 import { explainReset, explainTls, refusedParams } from "./_tls_errors.ts";
 import { hostPort } from "./endpoint.ts";
 import type { SslParams, StreamPair } from "./types.ts";
