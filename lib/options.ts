@@ -567,8 +567,9 @@ export function clientConfig(
       : (asked ? undefined : first) as Uint8Array | undefined,
   };
   if (version === 5) {
-    // The codec checks each value's type and range, naming the property.
+    // The codec checks each value's type and range, naming the property; userProperties copied.
     writeProperties({ ...connectProperties, sessionExpiryInterval: o.sessionExpiryInterval }, 1);
+    connectProperties.userProperties &&= connectProperties.userProperties.map(([k, v]) => [k, v]);
     checkBool("requestResponseInformation", o.requestResponseInformation ?? false);
     checkBool("requestProblemInformation", o.requestProblemInformation ?? true);
     checkBool("autoTopicAlias", o.autoTopicAlias ?? true);

@@ -41,3 +41,25 @@ test("a Buffer given as the will, password or authenticationData is copied, not 
   assert.equal(text(connect.will?.payload), "gone");
   assert.deepEqual([...connect.will?.properties?.correlationData ?? []], [1, 2]);
 });
+
+test("the CONNECT's userProperties are copied at the constructor, as the will's are", async () => {
+  // They were kept as given: the caller's later changes to the array, or to a pair, went into
+  // every CONNECT to come.
+  const connects: ConnectPacket[] = [];
+  await withHostileBroker(async (peer) => {
+    connects.push(await acceptConnect(peer));
+    await peer.clientClosed;
+  }, async (broker) => {
+    const userProperties: [string, string][] = [["a", "1"]];
+    const c = new MQTTClient(uniqueId("propcopy"), broker.url, {
+      protocolVersion: 5,
+      userProperties,
+    });
+    userProperties[0][1] = "changed";
+    userProperties.push(["b", "2"]);
+    await c.connect();
+    await c.disconnect();
+  });
+  assert.equal(connects.length, 1);
+  assert.deepEqual(connects[0].properties?.userProperties, [["a", "1"]]);
+});
