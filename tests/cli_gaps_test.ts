@@ -217,3 +217,19 @@ test("-F: a width over 65535 is a usage error, not a failure at the first messag
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr, "umqtt sub: -F %-070000t: width 70000 is over 65535 (see --help)\n");
 });
+
+test("an unexpected argument with an @ that is no URL is shown as typed, not as credentials", () => {
+  // Any argument's text up to its last @ was hidden, as a URL's user information is: a message
+  // given without -m ("hello@world") was refused as `unexpected argument "…@world"`.
+  for (const [arg, shown] of [["hello@world", "hello@world"], ["a@b@c", "a@b@c"]]) {
+    assert.throws(() => parsePubArgs(["-t", "t", arg]), {
+      name: "UsageError",
+      message: `unexpected argument "${shown}"`,
+    });
+  }
+  // A URL's user information is still hidden (tests/fuzzcov_test.ts has more).
+  assert.throws(() => parseSubArgs(["mqtt://u:pw@h/t"]), {
+    name: "UsageError",
+    message: 'unexpected argument "mqtt://…@h/t"',
+  });
+});

@@ -304,7 +304,8 @@ function run<T extends ConnectionArgs>(args: string[], o: T, flags: Record<strin
       throw new UsageError(
         arg.startsWith("-")
           ? `unknown option ${name}`
-          : `unexpected argument "${withoutCredentials(arg)}"`,
+          // Only a URL's user information is hidden: "hello@world" is no credentials.
+          : `unexpected argument "${arg.includes("://") ? withoutCredentials(arg) : arg}"`,
       );
     }
     if (!flag.value) {
