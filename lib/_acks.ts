@@ -71,8 +71,8 @@ export function misplaced(p: Packet, version: ProtocolVersion, refused = false):
 /** The error for a CONNACK `ack` of MQTT `version` that refuses the connection. */
 export function connackRefusal(ack: ConnackPacket, version: ProtocolVersion): MQTTException {
   const code = ack.returnCode, why = ack.properties?.reasonString;
-  // The protocol level refused: the other one may do.
-  const [other, level] = version === 5 ? ["3.1.1", 4] : ["5", 5];
+  // The protocol level refused: the other one may do (to 3.1.1, also a broker of MQTT 3.1 refuses).
+  const [other, level] = version === 5 ? ["3.1.1", 4] : ["3.1 (unsupported) or MQTT 5", 5];
   const hint = code === (version === 5 ? 0x84 : 1)
     ? `: the broker may speak MQTT ${other} only: try protocolVersion: ${level}`
     : "";

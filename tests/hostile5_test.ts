@@ -698,6 +698,25 @@ test(
   TIMEOUT,
 );
 
+test("a 3.1.1 client's refusal of its protocol level does not take the broker for an MQTT 5 one", async () => {
+  // CONNACK return code 1 to an MQTT 3.1.1 CONNECT comes as well from a broker of MQTT 3.1 only,
+  // which umqtt does not speak; the hint named MQTT 5 alone ("the broker may speak MQTT 5 only").
+  await withHostileBroker(async (peer) => {
+    await peer.expect("connect");
+    await peer.write([0x20, 0x02, 0x00, 0x01]);
+    peer.end();
+    await peer.clientClosed;
+  }, async (b) => {
+    const client = new MQTTClient(uniqueId("level31"), b.url);
+    await assert.rejects(client.connect(), {
+      name: "MQTTException",
+      message: "Connection refused: unacceptable protocol version: " +
+        "the broker may speak MQTT 3.1 (unsupported) or MQTT 5 only: try protocolVersion: 5",
+    });
+    await client.disconnect();
+  });
+});
+
 test(
   "a refusal of the protocol level names protocolVersion: the one to try instead",
   async () => {
