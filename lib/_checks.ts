@@ -40,10 +40,8 @@ export function invalid(name: string, v: unknown, expected: string, numeric = 0,
   return numeric && typeof v === "number"
     ? new RangeError(`Invalid ${name} ${String(v)}: must be ${expected}${rule}`)
     : new TypeError(
-      // A plain object is "object"; another by its class (a MicroPython port's bytes: Uint8Array).
-      `Invalid ${name}: must be ${expected}, got ${
-        Object.getPrototypeOf(v ?? 0) === Object.prototype ? "object" : typeName(v)
-      }${rule}`,
+      // An object by its class (a MicroPython port's bytes: Uint8Array), a plain one as "object".
+      `Invalid ${name}: must be ${expected}, got ${typeName(v)}${rule}`,
     );
 }
 

@@ -11,6 +11,7 @@ import {
   checkOptions,
   checkProperties,
   checkPublish,
+  invalid,
   PUBLISH_OPTIONS,
   REQUEST_PROPERTIES,
 } from "./_checks.ts";
@@ -102,7 +103,7 @@ export class Requests {
         ? new RangeError(
           `Invalid timeout ${timeout}: must be an integer of milliseconds from 1 to 2147483647`,
         )
-        : new TypeError(`Invalid timeout: must be a number of milliseconds, got ${typeof timeout}`);
+        : invalid("timeout", timeout, "a number of milliseconds");
     }
     o.signal?.throwIfAborted();
     const responseTopic = this.#responseTopic();

@@ -37,6 +37,7 @@ import {
   checkUnsubscribe,
   checkWill,
   granted,
+  invalid,
   NO_OPTIONS,
   signalOptionsError,
 } from "./_checks.ts";
@@ -240,9 +241,7 @@ export class MQTTClient extends EventTarget {
    * @throws {TypeError} When `f` is not a function.
    */
   set_callback(f: MessageCallback): void {
-    if (typeof f !== "function") {
-      throw new TypeError(`Invalid callback: must be a function, got ${typeof f}`);
-    }
+    if (typeof f !== "function") throw invalid("callback", f, "a function");
     this.#inbox.callback = f;
   }
 

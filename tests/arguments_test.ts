@@ -797,6 +797,33 @@ test("an argument of an anonymous class, or none, is named object, not by an emp
   );
 });
 
+test("an object without a class of its own is named object by every check, as {} is", async () => {
+  // {} as a topic was "got Object", as a client id "got object"; an object made by
+  // Object.create({}) (its prototype a plain object) was "got Object" everywhere.
+  const c = new MQTTClient("id", "127.0.0.1");
+  for (const v of [{}, Object.create({}), Object.create(null)]) {
+    assert.throws(
+      () => new MQTTClient(v, "127.0.0.1"),
+      /^TypeError: Invalid client_id: must be a string, got object$/,
+    );
+    assert.throws(
+      () => c.set_last_will("t", v),
+      /^TypeError: Invalid msg: must be a string or a Uint8Array, got object$/,
+    );
+    await assert.rejects(
+      async () => await c.publish(v, "x"),
+      /^TypeError: Cannot publish: the topic must be a string, got object$/,
+    );
+  }
+  // Checks that named the type by typeof called null and an array "object".
+  for (const [v, name] of [[null, "null"], [[], "Array"]]) {
+    assert.throws(
+      () => c.set_callback(v as never),
+      new RegExp(`^TypeError: Invalid callback: must be a function, got ${name}$`),
+    );
+  }
+});
+
 test("a scheme alone with its colon (ws:, mqtts:) is a URL cut short, not a host with an empty port", () => {
   // They were "a host cannot carry a port; give the port option, or a URL (mqtt://ws:)".
   for (

@@ -43,7 +43,7 @@ export const MAX_STRING_BYTES = 65_535;
  */
 export function utf8(s: string, what: string, slab?: Slab): Uint8Array {
   if (typeof s !== "string") {
-    throw new TypeError(`Invalid ${what}: must be a string, got ${typeof s}`);
+    throw new TypeError(`Invalid ${what}: must be a string, got ${typeName(s)}`);
   }
   if (LONE_SURROGATE.test(s)) {
     throw new TypeError(`Invalid ${what}: it contains a lone UTF-16 surrogate (MQTT-1.5.3-1)`);
@@ -69,11 +69,15 @@ export function utf8(s: string, what: string, slab?: Slab): Uint8Array {
   return bytes;
 }
 
-/** What `v` is, for an error message: `null`, `number`, `string`, `Array`, `ArrayBuffer`… */
+/** What `v` is, for an error message: `null`, `number`, `string`, `object`, `Array`, `ArrayBuffer`… */
 export function typeName(v: unknown): string {
-  return v === null ? "null" : typeof v === "object"
-    ? (v as object).constructor?.name || "object" // an anonymous class's is ""
+  const name = v === null
+    ? "null"
+    : typeof v === "object"
+    ? (v as object).constructor?.name
     : typeof v;
+  // A plain object's (or one made from it, Object.create({})) is "Object", an anonymous class's "".
+  return name && name !== "Object" ? name : "object";
 }
 
 /**

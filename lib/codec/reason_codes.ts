@@ -7,7 +7,7 @@
  */
 import { MQTTException, MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
-import type { BodyReader } from "./_strings.ts";
+import { type BodyReader, typeName } from "./_strings.ts";
 import { buildPacket, u16 } from "./_varint.ts";
 import { type AckProperties, readProperties, writeProperties } from "./properties.ts";
 import {
@@ -141,7 +141,7 @@ export function checkReasonCode(code: number, type: number, encoding?: boolean):
     // An integer past one byte is no code at all, not a reserved one ("0x-1").
     throw new (int ? RangeError : TypeError)(
       `Invalid ${NAMES[type]}: ${field} ${String(code)} is not a reason code${
-        int ? ": must be an integer from 0x00 to 0xff" : ` (${typeof code})`
+        int ? ": must be an integer from 0x00 to 0xff" : ` (${typeName(code)})`
       }`,
     );
   }

@@ -7,7 +7,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicFilter } from "../topic.ts";
-import { BodyReader, utf8 } from "./_strings.ts";
+import { BodyReader, typeName, utf8 } from "./_strings.ts";
 import { buildPacket, field, u16 } from "./_varint.ts";
 import { NAMES } from "./_names.ts";
 import { checkPacketId, nonZeroId } from "./publish.ts";
@@ -86,7 +86,7 @@ function subscriptionOptions(s: Subscription): number {
     throw typeof rh === "number"
       ? new RangeError(`Invalid retainHandling ${rh} ${rule} (MQTT 5.0 section 3.8.3.1)`)
       : new TypeError(
-        `Invalid retainHandling ${rule}, got ${typeof rh} (MQTT 5.0 section 3.8.3.1)`,
+        `Invalid retainHandling ${rule}, got ${typeName(rh)} (MQTT 5.0 section 3.8.3.1)`,
       );
   }
   if (s.noLocal && s.topic.startsWith("$share/")) {
