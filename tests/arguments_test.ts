@@ -510,6 +510,19 @@ test("a server with a slash or a space that is no URL is a TypeError asking for 
   }
 });
 
+test("a server with a space and no slash is refused as a host name, not as a URL", () => {
+  // "bad host" was "not a URL (mqtt://host[:port])", which asked for a URL where a host name
+  // was meant (umqtt pub -h "bad host"), and mqtt://bad host is no URL either.
+  for (const server of ["bad host", "broker.local 1883", "h\t", "a b:1883"]) {
+    for (const Client of [MQTTClient, RobustClient]) {
+      assert.throws(() => new Client("id", server), {
+        name: "TypeError",
+        message: `Invalid server "${server}": a host name cannot contain spaces`,
+      });
+    }
+  }
+});
+
 test("a mistyped URL of a scheme is answered with that scheme's form, not mqtt://", () => {
   // They asked for "mqtt://host[:port]" (ws:/h, wss//h, mqtts:/h), or for the port option with
   // "(mqtt://ws:host)"; ws:h:80, wss:h:443, mqtts:h:8883 were taken for a host name, refused only

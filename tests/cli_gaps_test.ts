@@ -233,3 +233,13 @@ test("an unexpected argument with an @ that is no URL is shown as typed, not as 
     message: 'unexpected argument "mqtt://…@h/t"',
   });
 });
+
+test("-h with a space says the host name cannot hold one, not that it is no URL", async () => {
+  // It said `Invalid server "bad host": not a URL (mqtt://host[:port])`.
+  const r = await cli(["pub", "-h", "bad host", "-t", "t", "-m", "x"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    'umqtt pub: Invalid server "bad host": a host name cannot contain spaces (see --help)\n',
+  );
+});

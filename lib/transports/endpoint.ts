@@ -65,22 +65,19 @@ export function parseServer(
     );
   }
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
-  const notUrl = (scheme: string) =>
-    new TypeError(
-      `Invalid server "${withoutCredentials(server)}": not a URL (${scheme}://host[:port])`,
-    );
+  const shown = withoutCredentials(server);
+  const bad = (why: string) => new TypeError(`Invalid server "${shown}": ${why}`);
+  const notUrl = (scheme: string) => bad(`not a URL (${scheme}://host[:port])`);
   if (!match) {
     // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80, ws:), not a host with a port.
     const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d+$)/i.exec(server);
     if (typo) throw notUrl(typo[1].toLowerCase());
-    // No host name holds a slash or a space: a URL mistyped, a path.
-    if (/[\s/]/.test(server)) throw notUrl("mqtt");
+    // No host name holds a slash (a URL mistyped, a path) or a space.
+    if (server.includes("/")) throw notUrl("mqtt");
+    if (/\s/.test(server)) throw bad("a host name cannot contain spaces");
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
-      const shown = withoutCredentials(server);
-      throw new TypeError(
-        `Invalid server "${shown}": a host cannot carry a port; give the port option, or a URL (mqtt://${shown})`,
-      );
+      throw bad(`a host cannot carry a port; give the port option, or a URL (mqtt://${shown})`);
     }
     return {
       scheme: ssl ? "mqtts" : "mqtt",
@@ -91,11 +88,7 @@ export function parseServer(
   }
   const given = match[1].toLowerCase();
   if (!(given in DEFAULT_PORT)) {
-    throw new TypeError(
-      `Invalid server "${
-        withoutCredentials(server)
-      }": the URL scheme must be mqtt://, mqtts://, ws:// or wss://`,
-    );
+    throw bad("the URL scheme must be mqtt://, mqtts://, ws:// or wss://");
   }
   let url: URL;
   const http = server.replace(/^[a-z]+/i, "http");
