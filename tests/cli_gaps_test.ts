@@ -243,3 +243,17 @@ test("-h with a space says the host name cannot hold one, not that it is no URL"
     'umqtt pub: Invalid server "bad host": a host name cannot contain spaces (see --help)\n',
   );
 });
+
+test("on a terminal a backslash prints as \\\\ and a BOM as its bytes, so no escape is ambiguous", () => {
+  // A payload holding the four characters \x01 printed as the byte 0x01 did, and a leading
+  // U+FEFF was dropped (the decoder's BOM handling) when the payload had control bytes, kept
+  // (invisible) when not. mosquitto_sub escapes nothing: its terminal gets the bytes.
+  const esc = (s: string | Uint8Array) =>
+    dec.decode(escapePayload(typeof s === "string" ? new TextEncoder().encode(s) : s));
+  assert.equal(esc("\\x01"), "\\\\x01");
+  assert.equal(esc(Uint8Array.of(1)), "\\x01");
+  assert.equal(esc("C:\\dir\\n"), "C:\\\\dir\\\\n");
+  assert.equal(esc("\uFEFFA\x01"), "\\xef\\xbb\\xbfA\\x01");
+  assert.equal(esc("\uFEFF{}"), "\\xef\\xbb\\xbf{}");
+  assert.equal(esc("a\uFEFFb"), "a\\xef\\xbb\\xbfb");
+});

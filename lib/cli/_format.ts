@@ -7,6 +7,7 @@ import { concat } from "../_bytes.ts";
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const withBom = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }); // keeps a leading BOM
 
 /** Turns a message into the bytes printed for it (newline included). */
 export type Formatter = (msg: Message) => Uint8Array;
@@ -19,7 +20,7 @@ export interface FormatOptions {
   json: boolean;
   /**
    * Stdout is a terminal: payloads that are not printable text are shown
-   * escaped (`\x00`), so that binary cannot garble the screen. Through a pipe
+   * escaped (`\x00`, a backslash `\\`), so that binary cannot garble the screen. Through a pipe
    * or into a file payloads go out byte for byte, as mosquitto_sub prints them.
    */
   terminal: boolean;
@@ -27,25 +28,27 @@ export interface FormatOptions {
   warn?: (message: string) => void;
 }
 
-function text(bytes: Uint8Array): string | undefined {
+function text(bytes: Uint8Array, decoder = utf8): string | undefined {
   try {
-    return utf8.decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     return undefined;
   }
 }
 
-/** The payload as printable text: control characters other than tab and newline, and invalid UTF-8, escaped. */
+/**
+ * The payload as printable text: control characters other than tab and newline, a BOM (U+FEFF,
+ * invisible) and invalid UTF-8 escaped as their bytes (`\xNN`), a backslash doubled: each escape
+ * reads one way, as a payload's own `\x01` prints `\\x01`.
+ */
 export function escapePayload(bytes: Uint8Array): Uint8Array {
-  const s = text(bytes);
+  const s = text(bytes, withBom);
   // deno-lint-ignore no-control-regex
-  if (s !== undefined && !/[\x00-\x08\x0b-\x1f\x7f]/.test(s)) return bytes;
+  const odd = /[\x00-\x08\x0b-\x1f\x7f\\\ufeff]/g;
+  if (s !== undefined && !odd.test(s)) return bytes;
   let out = "";
   if (s !== undefined) {
-    for (const ch of s) {
-      const c = ch.codePointAt(0)!;
-      out += (c < 0x20 && c !== 9 && c !== 10) || c === 0x7f ? `\\x${hex2(c)}` : ch;
-    }
+    out = s.replace(odd, (c) => c === "\\" ? "\\\\" : hex(enc.encode(c), false, "\\x"));
   } else {
     // Not UTF-8: keep printable ASCII, escape every other byte.
     for (const b of bytes) {
@@ -59,9 +62,9 @@ function hex2(n: number): string {
   return n.toString(16).padStart(2, "0");
 }
 
-function hex(bytes: Uint8Array, upper: boolean): string {
+function hex(bytes: Uint8Array, upper: boolean, before = ""): string {
   let s = "";
-  for (const b of bytes) s += hex2(b);
+  for (const b of bytes) s += before + hex2(b);
   return upper ? s.toUpperCase() : s;
 }
 

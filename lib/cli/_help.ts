@@ -130,7 +130,7 @@ ${CONNECT_PROPERTIES}
     subscribe   subscription-identifier (1 to 268435455; printed by %S), user-property
 ${DISCONNECT_PROPERTIES}
 Printing (one message a line; payloads go out byte for byte, except on a terminal,
-where bytes that are not printable text are shown as \\xNN):
+where bytes that are not printable text are shown as \\xNN, a backslash as \\\\):
   -v, --verbose          topic, one space, payload
   -N, --no-eol           no newline after each message
   -F, --format FMT       %t topic, %p payload, %q QoS, %r retain (0/1), %l payload length,
