@@ -589,7 +589,7 @@ export function clientConfig(
     password,
     authenticationData: asked,
     keepalive,
-    ssl_params: sp,
+    ssl_params: { ...sp }, // a copy: the caller may reuse its object for another client
     transport: o.transport,
     maxPacketSize,
     maxQueued,

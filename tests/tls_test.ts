@@ -93,6 +93,24 @@ test("a certificate for another host name is refused", async () => {
   });
 }, opts);
 
+test(
+  "ssl_params are copied at the constructor: the caller's later changes reach no connect()",
+  async () => {
+    // The object given was kept: a change to it after the constructor went unchecked into every
+    // later connect(), while client.ssl_params still showed the parameters given.
+    await withTlsBroker(false, async (b, c) => {
+      const ssl_params: SslParams = { cadata: c.pem("ca.pem") };
+      const client = new MQTTClient(uniqueId("tls"), `mqtts://127.0.0.1:${b.tlsPort}`, {
+        ssl_params,
+      });
+      ssl_params.server_hostname = "wrong.test";
+      assert.equal(client.ssl_params.server_hostname, undefined);
+      await roundTrip(client);
+    });
+  },
+  opts,
+);
+
 test("mutual TLS: a client certificate from ssl_params.cert/key is accepted", async () => {
   await withTlsBroker(true, async (b, c) => {
     const client = new MQTTClient(uniqueId("mtls"), `mqtts://127.0.0.1:${b.tlsPort}`, {
