@@ -6,7 +6,7 @@ import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { test, uniqueId } from "./_test.ts";
 import { at, cli, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
-import { escapePayload, formatter } from "../lib/cli/_format.ts";
+import { escapePayload, formatter, jsonLine, jsonPayloadLine } from "../lib/cli/_format.ts";
 import type { Message } from "../mod.ts";
 
 const dec = new TextDecoder();
@@ -256,4 +256,18 @@ test("on a terminal a backslash prints as \\\\ and a BOM as its bytes, so no esc
   assert.equal(esc("\uFEFFA\x01"), "\\xef\\xbb\\xbfA\\x01");
   assert.equal(esc("\uFEFF{}"), "\\xef\\xbb\\xbf{}");
   assert.equal(esc("a\uFEFFb"), "a\\xef\\xbb\\xbfb");
+});
+
+test("%j and --json keep a payload's leading BOM, as mosquitto_sub's %j; %J parses past it, as its", () => {
+  // The decoder dropped it: "payload" held 7 characters of a 10-byte payload ("payloadlen": 10).
+  const payload = new TextEncoder().encode('\uFEFF{"a":1}');
+  const msg: Message = { topic: "t", payload, qos: 0, retain: false, dup: false };
+  const line = JSON.parse(jsonLine(msg, "T"));
+  assert.equal(line.payloadlen, 10);
+  assert.equal(line.payload, '\uFEFF{"a":1}');
+  assert.deepEqual(JSON.parse(jsonPayloadLine(msg, "T")!).payload, { a: 1 });
+  // A property's bytes printed as text, likewise.
+  const correlationData = new TextEncoder().encode("\uFEFFid");
+  const withProps = JSON.parse(jsonLine({ ...msg, properties: { correlationData } }, "T"));
+  assert.equal(withProps.properties["correlation-data"], "\uFEFFid");
 });

@@ -6,8 +6,9 @@ import { UsageError } from "./_args.ts";
 import { concat } from "../_bytes.ts";
 
 const enc = new TextEncoder();
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const withBom = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }); // keeps a leading BOM
+// Text as it is, a leading BOM kept (the payload's bytes, all of them); `%J` parses past it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const json = new TextDecoder("utf-8", { fatal: true });
 
 /** Turns a message into the bytes printed for it (newline included). */
 export type Formatter = (msg: Message) => Uint8Array;
@@ -42,7 +43,7 @@ function text(bytes: Uint8Array, decoder = utf8): string | undefined {
  * reads one way, as a payload's own `\x01` prints `\\x01`.
  */
 export function escapePayload(bytes: Uint8Array): Uint8Array {
-  const s = text(bytes, withBom);
+  const s = text(bytes);
   // deno-lint-ignore no-control-regex
   const odd = /[\x00-\x08\x0b-\x1f\x7f\\\ufeff]/g;
   if (s !== undefined && !odd.test(s)) return bytes;
@@ -101,7 +102,7 @@ export function jsonLine(msg: Message, tst: string = new Date().toISOString()): 
 export function jsonPayloadLine(msg: Message, tst: string): string | undefined {
   let payload = "null";
   if (msg.payload.length > 0) {
-    const s = text(msg.payload);
+    const s = text(msg.payload, json);
     if (s === undefined) return undefined;
     try {
       payload = JSON.stringify(JSON.parse(s));
