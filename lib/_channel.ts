@@ -85,7 +85,7 @@ const WRITE_PIECE = 65_536;
 export const CLOSE_WAIT_MS = 2000;
 
 /**
- * Reads below SMALL_READ bytes, each answered within FAST_READ_MS of being
+ * Reads below SMALL_READ bytes, each answered within FAST_READ_US of being
  * issued, GATHER_AFTER in a row with nothing written since, mean a fast
  * stream arriving in small segments: the next read waits one timer turn
  * (1–2 ms in Deno). It goes on waiting while each wait gathers SMALL_READ
@@ -106,7 +106,15 @@ export const CLOSE_WAIT_MS = 2000;
  * publish: the reply may come soon). bench/RESULTS.md has the measurements.
  */
 export const SMALL_READ = 4096;
-const FAST_READ_MS = 0.05;
+const FAST_READ_US = 50;
+/**
+ * `performance.now()` in whole microseconds, wrapped to 32 bits: a small
+ * integer, which a field holds unboxed (a fraction costs a heap number per
+ * connection). A difference taken with `>>> 0` is right across a wrap, up to
+ * 71.6 minutes: a read pending for a multiple of that, give or take 50 µs,
+ * would count as fast (one step of a streak that needs GATHER_AFTER).
+ */
+const usNow = (): number => (performance.now() * 1000) | 0;
 /** Reads like that in a row before the next waits. */
 export const GATHER_AFTER = 8;
 
@@ -169,7 +177,7 @@ class ConnChannel implements Channel {
   /** Settles once the transport is closed (close() awaits it); none made until then. */
   #done: Promise<unknown> | undefined;
   #sink: ReadSink | null = null;
-  /** When the pending read was issued (performance.now()). */
+  /** When the pending read was issued (usNow()). */
   #issued = 0;
   /** Small reads answered at once in a row, with nothing written since. */
   #streak = 0;
@@ -204,7 +212,7 @@ class ConnChannel implements Channel {
     this.#timer = undefined;
     this.#waited = waited;
     if (this.#closed) return this.#sink!.data(this, null);
-    this.#issued = performance.now();
+    this.#issued = usNow();
     try {
       this.#room = this.framer?.room(MAX_READ) ?? null;
       this.#conn.read(this.#room ?? this.#buf).then(this.#onRead, this.#onFail);
@@ -222,7 +230,7 @@ class ConnChannel implements Channel {
       // A wait that gathered little: the stream is not that fast, read as it comes.
       if (n < SMALL_READ) this.#streak = 0;
     } else {
-      const fast = n < SMALL_READ && now - this.#issued < FAST_READ_MS;
+      const fast = n < SMALL_READ && ((now * 1000 | 0) - this.#issued) >>> 0 < FAST_READ_US;
       this.#streak = fast ? Math.min(this.#streak + 1, GATHER_AFTER) : 0;
     }
     // Read into a body's room: the bytes are where the framer wants them, not to be reused.

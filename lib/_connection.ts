@@ -10,7 +10,7 @@ import type { AuthProperties } from "./codec/properties.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
-import { Keepalive, type KeepaliveOwner } from "./_keepalive.ts";
+import { Keepalive, type KeepaliveOwner, msNow } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig, Connack } from "./options.ts";
@@ -112,7 +112,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
 
   /** Bytes went out (the writer and the channel say): `sent` packets so far for a whole write. */
   written(sent?: number): void {
-    this.core.wrote(performance.now(), sent);
+    this.core.wrote(msNow(), sent);
   }
 
   /** A write failed (the writer says): the connection on `ch` is lost. */
@@ -452,7 +452,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         this.#teardown(new MQTTConnectionError(`Connection closed by the broker${before}`), ch);
         return this.#endRead(ch);
       }
-      this.core.lastRead = at ?? performance.now();
+      this.core.lastRead = at === undefined ? msNow() : Math.floor(at);
       // What the packets of one chunk cause goes out in one write: their acks, and what
       // the code they resumed sends. Two turns let that code run (publish()'s own promise,
       // then its caller's await): a publish that awaited its PUBACK sends the next PUBLISH

@@ -10,9 +10,18 @@
 // Times are performance.now(), never Date.now(): the wall clock may be set
 // back or forward (NTP, a user) while a connection is open, and a keepalive
 // on it would then stay silent that long, or find a live connection dead.
+// Kept in whole milliseconds (msNow()): a fraction makes each field that
+// holds one a boxed number, 16 bytes more per idle client for each.
 import type { Protocol } from "./_protocol.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { LATE_MS, WORKERD } from "./_abortable.ts";
+
+/**
+ * `performance.now()` in whole milliseconds: a small integer (for the first
+ * 24 days of the process), which a field holds unboxed, where a fraction costs
+ * a heap number per client and field (lastRead, lastWrite, due).
+ */
+export const msNow = (): number => Math.floor(performance.now());
 
 /** Whose keepalive it is. */
 export interface KeepaliveOwner {
@@ -24,7 +33,7 @@ export interface KeepaliveOwner {
 
 /** Runs one client's keepalive until stopped or the connection is found dead. */
 export class Keepalive {
-  /** When to look next (ms, `performance.now()`); the shared schedule orders by it. */
+  /** When to look next (ms, `msNow()`); the shared schedule orders by it. */
   due = 0;
   /** Position in the shared schedule's heap, -1 when not in it. */
   slot = -1;
@@ -47,7 +56,7 @@ export class Keepalive {
   start(seconds: number): void {
     this.cancel();
     this.#seconds = seconds;
-    this.check(this.due = performance.now());
+    this.check(this.due = msNow());
   }
 
   /** Stops watching. */
@@ -68,7 +77,7 @@ export class Keepalive {
     this.stop();
     this.#expired = expired;
     this.#span = span;
-    this.#lookIn(ms, performance.now());
+    this.#lookIn(ms, msNow());
   }
 
   /** Ends a `deadline()` still running; does nothing otherwise. */
@@ -114,8 +123,9 @@ export class Keepalive {
 
   /** Looks again `ms` after `now`: on the shared schedule, or (Workers) a timer of its own. */
   #lookIn(ms: number, now: number): void {
-    this.due = now + ms;
-    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(performance.now()), ms);
+    // Rounded up: a connect timeout's `ms` (what is left of it) may have a fraction.
+    this.due = Math.ceil(now + ms);
+    if (OWN_TIMERS) this.#timer = setTimeout(() => this.check(msNow()), ms);
     else schedule.add(this);
   }
 }
@@ -157,7 +167,7 @@ class Schedule {
     this.#timer = undefined;
     this.#armedFor = Infinity;
     this.#firing = true;
-    const now = performance.now();
+    const now = msNow();
     try {
       // Each check re-adds its keepalive, further on (at least 10 ms later).
       for (let k = this.#heap[0]; k && k.due <= now; k = this.#heap[0]) {
