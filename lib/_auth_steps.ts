@@ -8,7 +8,11 @@ import { notAnAnswer } from "./_auth.ts";
 // No answer under way: one settled promise for every connection.
 const DONE: Promise<unknown> = Promise.resolve();
 
-/** `onAuth`'s answers to the broker's challenges on one connection. */
+/**
+ * `onAuth`'s answers to the broker's challenges in one exchange. The
+ * connection drops it when the exchange is over (or a connection starts): an
+ * `onAuth` still working then answers nothing, nor holds up a later exchange.
+ */
 export class AuthSteps {
   // The answers under way, each after the one before; DONE when none.
   #chain: Promise<unknown> = DONE;
@@ -21,15 +25,6 @@ export class AuthSteps {
    */
   get unanswered(): string {
     return this.#waiting ? ": onAuth had not answered the broker's AUTH" : "";
-  }
-
-  /**
-   * The exchange is over (or a connection starts): an `onAuth` still
-   * working answers nothing, nor holds up a later exchange.
-   */
-  end(): void {
-    this.#chain = DONE;
-    this.#waiting = false;
   }
 
   /**

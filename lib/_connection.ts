@@ -81,8 +81,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   #reauth: Pending<AuthProperties> | null = null;
   // disconnect(): reading, bytes discarded, until the broker closes after our DISCONNECT.
   #linger: Settleable<void> | null = null;
-  // MQTT 5: onAuth's answers to the broker's AUTH 0x18 on this connection.
-  readonly #steps = new AuthSteps();
+  // MQTT 5: onAuth's answers to the broker's AUTH 0x18 in this exchange; made by the first,
+  // dropped when the exchange ends (an idle client holds none).
+  #steps: AuthSteps | null = null;
   // The last attempt's transport, closed if it opens after the attempt was given up.
   #late: Promise<unknown> = DONE;
   // workerd: the connecting request's signal while connected, which another request cannot read.
@@ -161,7 +162,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (p.reasonCode === 0) {
       // Its data (SCRAM's server-final) is the application's to verify, as a CONNACK's.
       this.#reauth!.resolve(props);
-      this.#steps.end(); // as in connack()
+      this.#steps = null; // as in connack()
       return void (this.#reauth = null);
     }
     // The exchange it belongs to (the CONNECT's, or a re-authentication): once the broker has
@@ -172,7 +173,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     // during the CONNECT exchange and should in a re-authentication (MQTT-4.12.1-2).
     const giveUp = (why: string, cause: unknown) =>
       live() && this.#close(authFailed(why, cause), 0x80, ch!);
-    this.#steps.ask(
+    (this.#steps ??= new AuthSteps()).ask(
       onAuth,
       // What it carries, as it came: an AUTH has no property but AuthChallenge's (the decoder).
       { reasonCode: p.reasonCode, ...props },
@@ -206,8 +207,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     const ms = this.#config.connectTimeout, ch = this.#ch!;
     await answerWithin(done, written, ms, this.core);
     if (this.#reauth === mine) {
-      const why =
-        `Re-authentication failed: not ended within ${ms} ms (connectTimeout)${this.#steps.unanswered}`;
+      const why = `Re-authentication failed: not ended within ${ms} ms (connectTimeout)${
+        this.#steps?.unanswered ?? ""
+      }`;
       this.#close(new MQTTConnectionError(why), 0x80, ch);
     }
     return await done;
@@ -237,7 +239,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     if (packet.sessionPresent && packet.returnCode === 0) this.inbox.resumed(this.core);
     this.#connack?.resolve(packet);
     this.#connack = null;
-    this.#steps.end(); // the exchange is over
+    this.#steps = null; // the exchange is over
   }
 
   /**
@@ -275,7 +277,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
             new MQTTConnectionError(
               `Connection to ${where} timed out: ${
                 ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
-              } within ${this.#config.connectTimeout} ms${ch ? this.#steps.unanswered : ""}`,
+              } within ${this.#config.connectTimeout} ms${ch && this.#steps?.unanswered || ""}`,
             ),
           ), this.#config.connectTimeout);
         // One listener on a signal that many clients' connect() share (Node warns past 10).
@@ -291,7 +293,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       ch = channel(pair);
       this.#ch = ch;
       this.#closeError = null;
-      this.#steps.end(); // not behind an onAuth of the last connection that never settled
+      this.#steps = null; // not behind an onAuth of the last connection that never settled
       this.writer.attach(ch);
       this.core.start(clean);
       this.#framer = ch.framer = new Framer(
