@@ -47,6 +47,9 @@ export interface CoreHooks {
   referred?: (error: unknown, server: Endpoint) => Endpoint[];
 }
 
+/** The hooks of every simple client (the robust client's are its own): none set, never written to. */
+export const NO_HOOKS: CoreHooks = { keepPending: false };
+
 /** What the core client lets the robust client do, as functions of the client. */
 export interface CoreAccess {
   /** The client's hooks, for the robust client to set. */

@@ -21,7 +21,7 @@
 // CONTRIBUTING.md has the map (_protocol.ts, _connection.ts, _connector.ts, _outbox.ts, _inbox.ts).
 import type { QoS } from "./codec/packet.ts";
 import type { AuthProperties } from "./codec/properties.ts";
-import { access, type CoreHooks } from "./_internal.ts";
+import { access, type CoreHooks, NO_HOOKS } from "./_internal.ts";
 import type { SslParams } from "./transports/types.ts";
 import { endpointUrl } from "./_servers.ts";
 import { Connector } from "./_connector.ts";
@@ -146,7 +146,7 @@ export class MQTTClient extends EventTarget {
     this.#config = c;
     this.user = typeof c.user === "string" ? c.user : undefined;
     this.ssl_params = shownSsl(c.ssl_params);
-    this.#hooks = { keepPending: false };
+    this.#hooks = new.target === MQTTClient ? NO_HOOKS : { keepPending: false }; // robust: its own
     this.#conn = new Connection(c, this.#hooks, this);
     this.#core = this.#conn.core;
     this.#inbox = this.#conn.inbox;

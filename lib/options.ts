@@ -352,6 +352,7 @@ export interface ClientConfig {
 }
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
+const NO_SSL: SslParams = Object.freeze({}); // every client given none (its `ssl_params` too)
 const V5_OPTIONS = [
   "sessionExpiryInterval",
   "receiveMaximum",
@@ -472,7 +473,7 @@ export function clientConfig(
   }
   if (typeof user === "string") utf8(user, "user");
   const keepalive = checkInt("keepalive", o.keepalive ?? 0, 0, 65535);
-  const sp = o.ssl_params ?? {};
+  const sp = o.ssl_params ?? NO_SSL;
   if (typeof sp !== "object" || sp === null) throw invalid("ssl_params", sp, "an object");
   for (const [k, v] of Object.entries(sp)) {
     if (!SSL_KEYS.includes(k)) {
