@@ -16,6 +16,7 @@ import { encodeAck } from "./codec/publish.ts";
 import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import type { AckKind, InFlight } from "./_protocol_types.ts";
+import type { ConnackProperties } from "./codec/properties.ts";
 
 const noop = () => {};
 
@@ -197,4 +198,25 @@ export function order(
   const rels = all.filter(rec).sort((a, b) => rec(a) - rec(b));
   let i = 0;
   return all.map((e) => rec(e) ? rels[i++] : e);
+}
+
+/** An accepting CONNACK as `client.connack` shows it (options.ts's `Connack`; options.ts leads here). */
+type Connack = { sessionPresent: boolean; reasonCode: number; properties: ConnackProperties };
+
+/** `client.connack` of each connection that was asked for it since its last accepting CONNACK. */
+export const SHOWN: WeakMap<object, Connack> = new WeakMap();
+
+/**
+ * `client.connack`: the last accepting CONNACK of `conn`, made when first
+ * asked for, not by every connection (an idle client holds no object for it).
+ */
+export function shownConnack(
+  conn: { readonly acceptedProps: ConnackProperties | null; readonly present: boolean },
+): Connack | undefined {
+  const properties = conn.acceptedProps;
+  let shown = SHOWN.get(conn);
+  if (!shown && properties) {
+    SHOWN.set(conn, shown = { sessionPresent: conn.present, reasonCode: 0, properties });
+  }
+  return shown;
 }

@@ -6,18 +6,18 @@ import { type Channel, channel, CLOSE_WAIT_MS, type ReadSink } from "./_channel.
 import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
-import type { AuthProperties } from "./codec/properties.ts";
+import type { AuthProperties, ConnackProperties } from "./codec/properties.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
 import { Keepalive, type KeepaliveOwner, msNow } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
-import type { ClientConfig, Connack } from "./options.ts";
+import type { ClientConfig } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
-import { connackRefusal, connackStart, disconnectError, UNACKED } from "./_acks.ts";
+import { connackRefusal, connackStart, disconnectError, SHOWN, UNACKED } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
 import { authFailed, checkBrokerAuth, checkConnackAuth } from "./_auth.ts";
@@ -47,8 +47,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   connected = false;
   /** `disconnect()` was called and no `open()` succeeded since. */
   userClosed = false;
-  /** The last accepting CONNACK, as `client.connack` shows it. */
-  accepted: Connack | undefined;
+  /** The properties of the last accepting CONNACK (client.connack's: see `shownConnack`); null before one. */
+  acceptedProps: ConnackProperties | null = null;
+  /** Its Session Present. */
+  present = false;
   /** Told which server accepted, before the `connected` event, and which sent the client away. */
   acceptor: { accepted(server: Endpoint): void; left(): void } | null = null;
   /** Takes replies to `request()` before the inbox sees them; set by the client when needed. */
@@ -316,12 +318,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.connected = true;
       this.userClosed = false;
       if (WORKERD) this.#owner = attempt.signal;
-      this.accepted = {
-        sessionPresent: ack.sessionPresent,
-        reasonCode: code,
-        // The core's copy: `{}` shared by every client whose broker sent none (3.1.1's).
-        properties: this.core.broker,
-      };
+      // The core's copy: `{}` shared by every client whose broker sent none (3.1.1's).
+      this.acceptedProps = this.core.broker;
+      this.present = ack.sessionPresent;
+      SHOWN.delete(this);
       this.acceptor?.accepted(server);
       this.#hooks.accepted?.(ack.sessionPresent, this.core.inflight > 0, clean);
       // MQTT 5: `dropped`, the kept publishes this broker's limits refuse.

@@ -54,7 +54,7 @@ export class Connector {
 
   /** The client identifier: with MQTT 5, the one the broker assigned for an empty one. */
   get clientId(): string {
-    return this.#conn.accepted?.properties.assignedClientIdentifier ?? this.#clientId;
+    return this.#conn.acceptedProps?.assignedClientIdentifier ?? this.#clientId;
   }
 
   /**

@@ -26,8 +26,7 @@ import type { SslParams } from "./transports/types.ts";
 import { endpointUrl } from "./_servers.ts";
 import { Connector } from "./_connector.ts";
 import { Outbox } from "./_outbox.ts";
-import type { Protocol } from "./_protocol.ts";
-import type { Inbox } from "./_inbox.ts";
+import { shownConnack } from "./_acks.ts";
 import { Connection } from "./_connection.ts";
 import {
   checkConnect,
@@ -103,8 +102,6 @@ export class MQTTClient extends EventTarget {
 
   readonly #config: ClientConfig;
   readonly #hooks: CoreHooks;
-  readonly #core: Protocol;
-  readonly #inbox: Inbox;
   readonly #conn: Connection;
   readonly #link: Connector;
   readonly #out: Outbox;
@@ -148,8 +145,6 @@ export class MQTTClient extends EventTarget {
     this.ssl_params = shownSsl(c.ssl_params);
     this.#hooks = new.target === MQTTClient ? NO_HOOKS : { keepPending: false }; // robust: its own
     this.#conn = new Connection(c, this.#hooks, this);
-    this.#core = this.#conn.core;
-    this.#inbox = this.#conn.inbox;
     this.#link = new Connector(c, this.#conn, client_id);
     this.#out = new Outbox(this.#conn, this.#hooks);
     // From the start: a kept session may bring replies to the last run's requests.
@@ -200,7 +195,7 @@ export class MQTTClient extends EventTarget {
 
   /** Keep-alive in seconds (0: off): as given, or MQTT 5's Server Keep Alive once set (MQTT-3.2.2-21). */
   get keepalive(): number {
-    return this.#conn.accepted?.properties.serverKeepAlive ?? this.#config.keepalive;
+    return this.#conn.acceptedProps?.serverKeepAlive ?? this.#config.keepalive;
   }
 
   /** True between CONNACK and the end of the connection. */
@@ -213,7 +208,7 @@ export class MQTTClient extends EventTarget {
    * properties (the broker's limits, an assigned client identifier, …); undefined before the first.
    */
   get connack(): Connack | undefined {
-    return this.#conn.accepted;
+    return shownConnack(this.#conn);
   }
 
   /**
@@ -223,12 +218,12 @@ export class MQTTClient extends EventTarget {
    * closes, reason code 0x93); this counts the broker's overrun.
    */
   get receiveMaximumExceeded(): number {
-    return this.#core.overruns;
+    return this.#conn.core.overruns;
   }
 
   /** QoS 0 messages dropped because more than `maxQueuedMessages` were waiting to be handled. */
   get droppedMessages(): number {
-    return this.#inbox.dropped;
+    return this.#conn.inbox.dropped;
   }
 
   /**
@@ -242,7 +237,7 @@ export class MQTTClient extends EventTarget {
    */
   set_callback(f: MessageCallback): void {
     if (typeof f !== "function") throw invalid("callback", f, "a function");
-    this.#inbox.callback = f;
+    this.#conn.inbox.callback = f;
   }
 
   /** camelCase twin of {@linkcode MQTTClient.set_callback}. @param f Called as `f(topic, msg, message)`. */
@@ -376,7 +371,7 @@ export class MQTTClient extends EventTarget {
     options: Omit<PublishOptions, "retain" | "qos"> = NO_OPTIONS,
   ): Promise<void> {
     let p: CheckedPublish;
-    const run = this.#hooks.run, plain = !run && this.#core.plain;
+    const run = this.#hooks.run, plain = !run && this.#conn.core.plain;
     try {
       p = checkPublish(topic, msg, retain, qos, options, this.#config.version, !run, plain);
     } catch (e) {
@@ -529,9 +524,9 @@ export class MQTTClient extends EventTarget {
     if (bad) return Promise.reject(bad);
     // A message already queued needs no connection: the robust client's too.
     const run = this.#hooks.run;
-    return run && !this.#inbox.queued
-      ? run(() => this.#inbox.receive(options.signal), undefined, options.signal)
-      : this.#inbox.receive(options.signal);
+    return run && !this.#conn.inbox.queued
+      ? run(() => this.#conn.inbox.receive(options.signal), undefined, options.signal)
+      : this.#conn.inbox.receive(options.signal);
   }
 
   /** camelCase twin of {@linkcode MQTTClient.wait_msg}. @param options `signal`. @returns The message. */
@@ -562,7 +557,7 @@ export class MQTTClient extends EventTarget {
   messages(options: SignalOptions = NO_OPTIONS): AsyncGenerator<Message, void, undefined> {
     const bad = signalOptionsError(options, "messages");
     if (bad) throw bad;
-    return this.#inbox.messages(options.signal);
+    return this.#conn.inbox.messages(options.signal);
   }
 
   /**
@@ -582,7 +577,7 @@ export class MQTTClient extends EventTarget {
    * @throws {MQTTConnectionError} When the connection is gone and no message is left in the queue.
    */
   check_msg(): Promise<Message | undefined> {
-    return this.#inbox.check();
+    return this.#conn.inbox.check();
   }
 
   /** camelCase twin of {@linkcode MQTTClient.check_msg}. @returns The message or `undefined`. */
