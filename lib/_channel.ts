@@ -221,8 +221,12 @@ class ConnChannel implements Channel {
     }
   }
 
-  // Made once per channel, not per read.
-  readonly #onRead = (n: number | null): void => {
+  // Made once per channel, not per read; bound methods, 48 B each, where two arrow functions
+  // cost 56 B each and their shared context 40.
+  readonly #onRead = this.#read.bind(this);
+  readonly #onFail = this.#fail.bind(this);
+
+  #read(n: number | null): void {
     if (n === null) return this.#sink!.data(this, null);
     // Read once, for the streak and for the sink (the connection's last read).
     const now = performance.now();
@@ -240,12 +244,12 @@ class ConnChannel implements Channel {
     const size = reuseSize(buf.length, n);
     if (size !== buf.length) this.#buf = new Uint8Array(size);
     this.#sink!.data(this, chunk, now);
-  };
+  }
 
-  readonly #onFail = (e: unknown): void => {
+  #fail(e: unknown): void {
     if (this.#closed) this.#sink!.data(this, null);
     else this.#sink!.failed(this, e);
-  };
+  }
 
   async write(bytes: Uint8Array, progress?: WriteProgress): Promise<void> {
     this.#streak = 0;
@@ -320,28 +324,32 @@ class StreamChannel implements Channel {
     }
   }
 
-  // Made once per channel, not per read.
-  readonly #onByob = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
+  // Made once per channel, not per read (bound methods: see ConnChannel's).
+  readonly #onByob = this.#readByob.bind(this);
+  readonly #onRead = this.#read.bind(this);
+  readonly #onFail = this.#fail.bind(this);
+
+  #readByob({ value, done }: ReadableStreamReadResult<Uint8Array>): void {
     if (done || !value) return this.#end();
     this.#size = nextSize(this.#size, value.length);
     this.#sink!.data(this, value);
-  };
+  }
 
-  readonly #onRead = ({ value, done }: ReadableStreamReadResult<Uint8Array>): void => {
+  #read({ value, done }: ReadableStreamReadResult<Uint8Array>): void {
     if (done) return this.#end();
     this.#sink!.data(this, value);
-  };
+  }
 
   #end(): void {
     this.#ended = true;
     this.#sink!.data(this, null);
   }
 
-  readonly #onFail = (e: unknown): void => {
+  #fail(e: unknown): void {
     this.#ended = true;
     if (this.#closed) this.#sink!.data(this, null);
     else this.#sink!.failed(this, e);
-  };
+  }
 
   write(bytes: Uint8Array, progress?: WriteProgress): Promise<void> {
     // A stream says nothing of what a failed write took: a piece failing counts as none of it.
