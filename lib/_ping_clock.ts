@@ -40,10 +40,19 @@ export class PingClock {
     (this.pings === NONE ? this.pings = [] : this.pings).push(pong);
   }
 
-  /** A PINGRESP came: the broker reads what we send. Answers come in order: the oldest's. */
-  answered(): void {
+  /**
+   * A PINGRESP came: the broker reads what we send. Answers come in order: the oldest's.
+   * Returns whether nothing is awaited now (see `idle`).
+   */
+  answered(): boolean {
     this.pings.shift()?.resolve();
     this.#askedAt = 0;
+    return this.idle;
+  }
+
+  /** Nothing is awaited nor due to be: the state of a new clock, which the protocol state drops. */
+  get idle(): boolean {
+    return !this.#sentAt && !this.#ticket && !this.#askedAt && !this.pings.length;
   }
 
   /** The connection ended with `error`: its PINGREQs reject, nothing is waited for on the next. */

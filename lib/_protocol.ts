@@ -85,8 +85,8 @@ export class Protocol {
   #held: Fifo<number> = EMPTY;
   // 3.1.1: this connection's QoS 2 publishes written and not yet completed (see #full()).
   #qos2: Set<number> | null = null;
-  // The keepalive's times and the PINGREQs awaiting their PINGRESP.
-  readonly #clock = new PingClock();
+  // The keepalive's times and PINGREQs awaiting PINGRESP: made when one is due, dropped when idle.
+  #clock: PingClock | null = null;
   // Incoming QoS 2 ids queued, not yet handled (the store has those), each with the resend held
   // back meanwhile, if one came (see unhandled()); made on first use.
   #qos2Queued: Map<number, PublishPacket | undefined> | null = null;
@@ -239,11 +239,11 @@ export class Protocol {
    */
   end(error: Error, keepPending: boolean): void {
     // Closed by the broker on a packet that it may refuse, the oldest unacknowledged: counted.
-    closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#clock.pings);
+    closedOn(this, error, this.#store, this.#inflight, this.#taint, this.#held, this.#clock?.pings);
     this.#online = false;
     if (this.#awaitingConnack) this.#doubt = this.#generation;
     this.#awaitingConnack = false;
-    this.#clock.reset(error);
+    this.#clock?.reset(error); // (idle now: dropped by the next look)
     for (const r of this.#waiting.all()) if (!keepPending || !r.keep) this.drop(r, error);
     if (!this.#waiting.size) this.#waiting = NO_WAITING;
     for (const [id, f] of this.#inflight) {
@@ -417,7 +417,7 @@ export class Protocol {
 
   /** A PINGREQ is going out; `pong` settles on its PINGRESP (null: the keepalive's own). */
   expectPong(pong: Pending<void> | null): void {
-    this.#clock.expect(pong);
+    (this.#clock ??= new PingClock()).expect(pong);
   }
 
   // ---- incoming --------------------------------------------------------
@@ -489,7 +489,7 @@ export class Protocol {
         return;
       }
       case "pingresp":
-        this.#clock.answered();
+        if (this.#clock?.answered()) this.#clock = null;
         if (this.#inflight.size) this.#taint = -1; // perhaps read past the oldest unacknowledged
         return;
       case "disconnect":
@@ -578,7 +578,7 @@ export class Protocol {
   /** Bytes went out at `now` (part of a large write, or a whole one: `sent` packets so far). */
   wrote(now: number, sent = 0): void {
     this.lastWrite = now;
-    this.#clock.wrote(now, sent);
+    this.#clock?.wrote(now, sent);
   }
 
   /**
@@ -587,7 +587,9 @@ export class Protocol {
    * look again, or -1 (no byte back) or -2 (no PINGRESP) for a dead connection.
    */
   keepalive(now: number, ms: number): number {
-    return this.#clock.decide(now, ms, this);
+    const clock = this.#clock ??= new PingClock(), next = clock.decide(now, ms, this);
+    if (clock.idle) this.#clock = null;
+    return next;
   }
 
   /** Queues the keepalive's PINGREQ: the writer's count for it, 0 when it cannot go. */

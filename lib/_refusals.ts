@@ -39,7 +39,7 @@ const tallies = new WeakMap<object, { bytes: Uint8Array; n: number; dropped?: Ra
  * A connection of `client` ended with `error`; `ids`, the packet ids in flight, in the order
  * written; `taint`, which of them may have been refused by close (0: the oldest; an id: only
  * that; -1: none); `held`, ids not written (Receive Maximum, maxInflightQoS2); `pings`, PINGREQs
- * unanswered. The oldest is counted if refused by close (see above), and given up the
+ * unanswered (none: undefined). The oldest is counted if refused by close (see above), and given up the
  * REFUSALS-th time in a row: rejected with a RangeError naming it and, kept, taken out of the
  * session (`s`, `ids`), to be named in the next `connected` event's `dropped`.
  */
@@ -50,10 +50,10 @@ export function closedOn(
   ids: Map<number, InFlight>,
   taint: number,
   held: { has(id: number): boolean },
-  pings: unknown[],
+  pings: unknown[] | undefined,
 ): void {
   const [id, f] = ids.entries().next().value ?? [];
-  const bytes = f && RESET.has(error) && f.kind !== "pubcomp" && !pings.length &&
+  const bytes = f && RESET.has(error) && f.kind !== "pubcomp" && !pings?.length &&
       !held.has(id!) && (taint === 0 || taint === id)
     ? s.outgoing.get(id!) ?? (f as Request).bytes
     : undefined;
