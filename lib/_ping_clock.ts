@@ -16,7 +16,7 @@ export interface PingLink {
   pingreq(): number;
 }
 
-/** When the keepalive's PINGREQs went and what answered them; one per client. */
+/** When the keepalive's PINGREQs went and what answered them; made while one is due or awaited. */
 export class PingClock {
   /** PINGREQs awaiting their PINGRESP, in order; null for the keepalive's own. */
   pings: (Pending<void> | null)[] = NONE;
