@@ -352,7 +352,7 @@ export interface ClientConfig {
 }
 
 const SSL_KEYS = ["server_hostname", "cadata", "cert", "key"];
-const NO_SSL: SslParams = Object.freeze({}); // every client given none (its `ssl_params` too)
+const NO_SSL: SslParams = Object.freeze({}); // every client given none (frozen, as each copy is)
 const V5_OPTIONS = [
   "sessionExpiryInterval",
   "receiveMaximum",
@@ -400,14 +400,13 @@ export function checkPassword(password: unknown): Uint8Array {
 }
 
 /**
- * The TLS parameters a client shows as `ssl_params`: all but the private key
- * (`key`), which stays in its config, as the password does, so that no
- * `inspect()` or JSON of the client shows it.
+ * The TLS parameters a client shows as `ssl_params` (frozen): all but the private key (`key`),
+ * which stays in its config, as the password does, so that no `inspect()` or JSON shows it.
  */
 export function shownSsl(params: SslParams): SslParams {
   if (params.key === undefined) return params; // shared, as the config's: nothing to leave out
   const { key: _key, ...shown } = params;
-  return shown;
+  return Object.freeze(shown);
 }
 
 /**
@@ -590,7 +589,7 @@ export function clientConfig(
     password,
     authenticationData: asked,
     keepalive,
-    ssl_params: { ...sp }, // a copy: the caller may reuse its object for another client
+    ssl_params: sp === NO_SSL ? sp : Object.freeze({ ...sp }), // the caller may reuse its object
     transport: o.transport,
     maxPacketSize,
     maxQueued,

@@ -851,3 +851,19 @@ test("a scheme alone with its colon (ws:, mqtts:) is a URL cut short, not a host
     });
   }
 });
+
+test("client.ssl_params is frozen, given or not: a write throws, it never reaches a connect()", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+  const key = "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n";
+  for (
+    const ssl_params of [undefined, { cadata: pem }, { cadata: pem, cert: pem, key }]
+  ) {
+    const client = new MQTTClient("id", "mqtts://h", { ssl_params });
+    assert.ok(Object.isFrozen(client.ssl_params), JSON.stringify(ssl_params));
+    assert.throws(() => {
+      (client.ssl_params as Record<string, string>).server_hostname = "other.test";
+    }, TypeError);
+    assert.equal(client.ssl_params.server_hostname, undefined);
+    assert.equal(client.ssl_params.key, undefined);
+  }
+});
