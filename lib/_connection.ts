@@ -25,6 +25,7 @@ import { AuthSteps } from "./_auth_steps.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
+import { afterKept, dropKept, gaveUp, waitsWhy } from "./_uncancelled.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -279,16 +280,19 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
             new MQTTConnectionError(
               `Connection to ${where} timed out: ${
                 ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
-              } within ${this.#config.connectTimeout} ms${ch && this.#steps?.unanswered || ""}`,
+              } within ${this.#config.connectTimeout} ms${
+                ch ? this.#steps?.unanswered || "" : waitsWhy(this, where)
+              }`,
             ),
           ), this.#config.connectTimeout);
         // One listener on a signal that many clients' connect() share (Node warns past 10).
         if (signal) off = onAbort(signal, () => giveUp(signal.reason));
         this.#abortOpen = giveUp;
       });
-      const opening = this.#transport(server, attempt.signal);
-      // A connection that opens after the attempt was given up must still be closed.
-      this.#late = opening.then((p) => timedOut ? channel(p).close() : undefined).catch(noop);
+      const opening = this.#transport(server, attempt.signal, where);
+      // Opening late, it is closed; a robust client waits for what Deno cannot cancel (_uncancelled).
+      this.#late = opening.then((p) => timedOut ? channel(p).close() : undefined)
+        .catch(() => gaveUp(this, where, attempt.signal, this.#hooks.keepPending && signal));
       const pair = await Promise.race([opening, timeout]);
       // It opened in time: nothing opens late (and an idle client keeps no promise for it).
       this.#late = DONE;
@@ -372,9 +376,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     this.userClosed = true;
     this.forsaken(true);
     this.#abortOpen?.(error);
-    // A transport still opening is closed once it opens (a handshake that
-    // ignores its abort signal is not waited for past CLOSE_WAIT_MS).
-    const late = within(this.#late, CLOSE_WAIT_MS);
+    // One still opening is closed once open; kept TLS handshakes let go (each ≤ CLOSE_WAIT_MS).
+    const late = within(Promise.all([this.#late, dropKept(this)]), CLOSE_WAIT_MS);
     if (!this.#ch) return void await late;
     if (this.connected) {
       // From here on requests fail with `error`, and nothing is written after DISCONNECT.
@@ -438,9 +441,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
   }
 
-  #transport(server: Endpoint, signal: AbortSignal): Promise<StreamPair> {
+  #transport(server: Endpoint, signal: AbortSignal, where: string): Promise<StreamPair> {
     const c = this.#config;
-    if (!c.transport) return connectDefault(server, c.ssl_params, signal);
+    const open = () => connectDefault(server, c.ssl_params, signal);
+    if (!c.transport) return afterKept(this, where, signal, open);
     // The user's may return a pair or throw, rather than resolve or reject.
     return new Promise((resolve) => resolve(c.transport!(signal, server)));
   }

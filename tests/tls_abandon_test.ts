@@ -7,6 +7,8 @@
 // a TlsConn still in its handshake waits for the handshake to end, and Deno's
 // sanitizers see nothing (no resource, no op): the last test pins that, so
 // that its failure tells when Deno has learnt to cancel it.
+// What umqtt bounds instead, under Deno's own TLS: a robust client keeps at most
+// one such handshake per server, and its next attempts there wait for it.
 // Runtime-neutral: no Deno.* (node:net for the servers).
 import assert from "node:assert/strict";
 import { type AddressInfo, connect as netConnect, createServer, type Socket } from "node:net";
@@ -15,6 +17,7 @@ import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { connectNode } from "../lib/transports/node.ts";
 import type { SslParams } from "../lib/transports/types.ts";
+import { startMosquitto } from "./_brokers.ts";
 import { makeCerts } from "./_certs.ts";
 import { test, uniqueId } from "./_test.ts";
 
@@ -84,6 +87,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function openAfter(server: { open: number }): Promise<number> {
   for (let i = 0; i < 100 && server.open > 0; i++) await sleep(20);
   return server.open;
+}
+
+/** The most sockets `server` held at once until `done()` (sampled), and for 200 ms after. */
+async function mostOpen(server: { open: number }, done: () => boolean): Promise<number> {
+  let most = 0;
+  for (let after = 0; after < 10; after += done() ? 1 : 0) {
+    most = Math.max(most, server.open);
+    await sleep(20);
+  }
+  return most;
 }
 
 test("a TLS handshake given up (connectTimeout, disconnect()) closes its socket", async () => {
@@ -180,4 +193,79 @@ test(
     }
   },
   { ignore: !DENO },
+);
+
+test(
+  "Deno's own TLS: a robust client retrying a silent server keeps one handshake pending, not one per attempt",
+  async () => {
+    const certs = makeCerts();
+    const server = await silentServer();
+    const answered = new Set<TLSSocket>();
+    const tls = createTlsServer(
+      { cert: certs.pem("server.pem"), key: certs.pem("server.key") },
+      (s) => (answered.add(s), s.on("error", () => {})),
+    );
+    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+    try {
+      // The default connector: Deno.startTls.
+      const c = new RobustClient(uniqueId("tlsdr"), "127.0.0.1", {
+        ...tlsTo(server.port, { cadata: certs.pem("ca.pem") }, true),
+        connectTimeout: 200,
+      });
+      c.DELAY = 0.01;
+      const errors: unknown[] = [];
+      c.addEventListener("reconnecting", (e) => errors.push(e.detail.error));
+      const reconnecting = c.reconnect().then(() => null, (e) => e);
+      // The 6th event follows the 5th attempt's failure.
+      const most = await mostOpen(server, () => errors.length >= 6);
+      assert.ok(most <= 1, `${most} sockets open at once over ${errors.length - 1} attempts`);
+      // Those after the first say why they opened none.
+      assert.match(String(errors[5]), /a TLS handshake given up before is still pending/);
+      await c.disconnect();
+      assert.ok(await reconnecting instanceof Error);
+      // The one pending, let go by disconnect(), closes once the server answers (Deno's doing).
+      server.answer((tls.address() as AddressInfo).port);
+      assert.equal(await openAfter(server), 0, "sockets of given-up handshakes still open");
+    } finally {
+      for (const s of answered) s.destroy();
+      await new Promise((r) => tls.close(r));
+      await server.close();
+      certs.remove();
+    }
+  },
+  { ignore: !DENO },
+);
+
+test(
+  "Deno's own TLS: a robust client waiting on a pending handshake connects once the server answers",
+  async () => {
+    const certs = makeCerts();
+    const server = await silentServer();
+    const broker = await startMosquitto({ tls: certs.serverTls() });
+    try {
+      const c = new RobustClient(uniqueId("tlsdw"), "127.0.0.1", {
+        ...tlsTo(server.port, { cadata: certs.pem("ca.pem") }, true),
+        connectTimeout: 200,
+      });
+      c.DELAY = 0.01;
+      let attempts = 0;
+      c.addEventListener("reconnecting", () => attempts++);
+      const reconnecting = c.reconnect();
+      const most = await mostOpen(server, () => attempts >= 4);
+      assert.ok(most <= 1, `${most} sockets open at once over ${attempts - 1} attempts`);
+      // The pending handshake completes (and is closed); the attempt after it opens its own.
+      server.answer(broker.tlsPort!);
+      await reconnecting;
+      assert.ok(c.connected);
+      await c.ping();
+      assert.equal(server.open, 1, "the connection's socket alone");
+      await c.disconnect();
+      assert.equal(await openAfter(server), 0, "sockets still open after disconnect()");
+    } finally {
+      await server.close();
+      await broker.stop();
+      certs.remove();
+    }
+  },
+  { ignore: !DENO, mosquitto: true },
 );

@@ -6,6 +6,7 @@
  * @module
  */
 import { abortable } from "../_abort_waits.ts";
+import { LINGERING } from "../_uncancelled.ts";
 import { explainReset, explainTls, refusedParams } from "./_tls_errors.ts";
 import { hostPort } from "./endpoint.ts";
 import type { SslParams, StreamPair } from "./types.ts";
@@ -49,28 +50,40 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
     return explainFirstRead(await connectDenoTcp(hostname, port, signal), explainReset, where);
   }
   signal?.throwIfAborted();
-  const conn = await connectDenoTls(hostname, port, p, signal).catch((e) => {
-    throw signal?.aborted ? e : refusedParams(explainTls(e));
-  });
-  // Handshake now, so that a refused certificate fails the connect (as under
-  // node:tls). An abort stops the wait: Deno's TLS cannot be cancelled, and
-  // the socket closes only once the handshake ends (the server answers or
-  // closes; tests/tls_abandon_test.ts).
-  const onAbort = () => conn.close();
-  signal?.addEventListener("abort", onAbort, { once: true });
+  const tls = connectDenoTls(hostname, port, p, signal);
+  let conn: Deno.TlsConn | undefined, hs: Promise<unknown> | undefined;
   try {
-    await conn.handshake();
+    conn = await abortable(tls, signal);
+    // Handshake now, so that a refused certificate fails the connect (as under node:tls).
+    await abortable(hs = conn.handshake(), signal);
   } catch (e) {
-    try {
-      conn.close();
-    } catch { /* closed by the abort */ }
+    // Given up: Deno's TLS cannot be cancelled (closing it waits for the handshake, which ends
+    // when the server answers or closes), so it goes on; the client keeps or drops it.
+    if (signal?.aborted) linger(signal, tls, hs);
+    else close(conn);
     throw signal?.aborted ? signal.reason : refusedParams(explainTls(e));
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
   }
   // TLS 1.3: the broker refuses our certificate (or its absence) after the
   // handshake, in an alert the first read meets.
   return explainFirstRead(conn, explainTls, where);
+}
+
+const close = (conn?: Deno.Conn) => {
+  try {
+    conn?.close();
+  } catch { /* closed already */ }
+};
+
+/**
+ * Registers what the abort of `signal` leaves of `tls` (its handshake `hs`,
+ * if begun): a handshake that ends, and closes, when the server answers or
+ * closes, unless dropped first (see lib/_uncancelled.ts).
+ */
+function linger(signal: AbortSignal, tls: Promise<Deno.TlsConn>, hs?: Promise<unknown>): void {
+  let conn: Deno.TlsConn | undefined, dropped = false;
+  const end = () => close(conn);
+  const ended = tls.then((c) => (conn = c, dropped ? 0 : hs ?? c.handshake())).then(end, end);
+  LINGERING.set(signal, { ended, drop: () => (dropped = true, end()) });
 }
 
 /**
@@ -161,14 +174,8 @@ async function connectDenoTls(
   const caCerts = p.cadata === undefined ? undefined : [p.cadata];
   const name = p.server_hostname ?? hostname;
   if (p.cert !== undefined && name === hostname) {
-    // Deno.connectTls takes no signal: give up at the abort, close it if it opens later.
-    const tls = Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key });
-    try {
-      return await abortable(tls, signal);
-    } catch (e) {
-      if (signal?.aborted) tls.then((conn) => conn.close(), () => {});
-      throw e;
-    }
+    // Deno.connectTls takes no signal: connectDeno gives it up at the abort.
+    return await Deno.connectTls({ hostname, port, caCerts, cert: p.cert, key: p.key });
   }
   if (p.cert !== undefined) {
     throw new TypeError(
