@@ -12,6 +12,7 @@ import { checkDisconnect } from "./_checks.ts";
 import { checkStore } from "./_store_check.ts";
 import { OWN_FAILURES, Servers } from "./_servers.ts";
 import { abortable, onAbort, timeLimit, WORKERD } from "./_abortable.ts";
+import { dropKept } from "./_uncancelled.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
@@ -159,11 +160,13 @@ export class Connector {
   /**
    * Rejects what waits across connections: the publishes kept for a
    * reconnect, and requests waiting for their replies (a live connection's
-   * end rejects those, but a robust client keeps them while offline).
+   * end rejects those, but a robust client keeps them while offline); and
+   * lets go of Deno's TLS handshakes kept for its next attempts.
    */
   rejectKept(error: Error): void {
     this.#conn.core.rejectKept(error);
     this.#conn.replies?.lost(error, false);
+    void dropKept(this.#conn);
   }
 
   /** Connects with `attempts` (given the disconnect() count), one connect at a time: Session Present. */

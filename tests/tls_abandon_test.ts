@@ -11,7 +11,9 @@
 // one such handshake per server, and its next attempts there wait for it.
 // Runtime-neutral: no Deno.* (node:net for the servers).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { type AddressInfo, connect as netConnect, createServer, type Socket } from "node:net";
+import process from "node:process";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
@@ -274,4 +276,44 @@ test(
     }
   },
   { ignore: !DENO, mosquitto: true },
+);
+
+test(
+  "Deno's own TLS: a robust client that stops retrying lets its pending handshake go (the process ends)",
+  async () => {
+    const server = await silentServer();
+    // Refuses every CONNECT: not authorized (CONNACK 5), which the robust client does not retry.
+    const refuser = createServer((s) => {
+      s.on("error", () => {});
+      s.once("data", () => s.end(Uint8Array.of(0x20, 2, 0, 5)));
+    });
+    await new Promise<void>((r) => refuser.listen(0, "127.0.0.1", r));
+    const servers = [
+      `mqtts://127.0.0.1:${server.port}`,
+      `mqtt://127.0.0.1:${(refuser.address() as AddressInfo).port}`,
+    ];
+    // The silent server's handshake is kept when the refusal ends reconnect(): not disconnected,
+    // the program must still end (a pending handshake would hold it until the server answers).
+    const code = `import { MQTTClient } from "${new URL("../lib/robust.ts", import.meta.url)}";
+      const c = new MQTTClient("x", ${JSON.stringify(servers)}, {
+        ssl_params: { server_hostname: "localhost" }, connectTimeout: 200,
+      });
+      c.DELAY = 0.01;
+      await c.reconnect().catch((e) => console.log(e.message));`;
+    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => out += d);
+    const ended = new Promise<number | null>((r) => child.on("exit", r));
+    // Bounded, as a hang is what would fail it: the silent server never answers meanwhile.
+    const timer = setTimeout(() => child.kill(), 20_000);
+    try {
+      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+      assert.match(out, /not authorized/);
+    } finally {
+      clearTimeout(timer);
+      await new Promise((r) => refuser.close(r));
+      await server.close();
+    }
+  },
+  { ignore: !DENO },
 );
