@@ -40,11 +40,14 @@ export function ownFailure(e: unknown): boolean {
 
 /**
  * Whether the runtime's permissions forbid connecting to the server (Deno's
- * `NotCapable`, under `--allow-net` for other hosts): it moves on, as the
- * server is the one forbidden, but no later attempt to it would differ.
+ * `NotCapable`, under `--allow-net` for other hosts; Node's
+ * `ERR_ACCESS_DENIED`, 25+ under `--permission` without `--allow-net`): it
+ * moves on, as the server is the one forbidden, but no later attempt to it
+ * would differ.
  */
 export function denied(e: unknown): boolean {
-  return ((e as Error)?.cause as Error)?.name === "NotCapable";
+  const x = (e as Error)?.cause as { name?: string; code?: string } | undefined;
+  return x?.name === "NotCapable" || x?.code === "ERR_ACCESS_DENIED";
 }
 
 /**

@@ -2,8 +2,9 @@
 // `deno run --allow-net=host:port` runs it (the child has no other permission).
 import assert from "node:assert/strict";
 import { freePort, startMosquitto } from "./_brokers.ts";
-import { test } from "./_test.ts";
-import { MQTTClient } from "../mod.ts";
+import { test, uniqueId } from "./_test.ts";
+import { MQTTClient, MQTTConnectionError } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 
 const child = new URL("./_host_permission_child.ts", import.meta.url).pathname;
 
@@ -38,6 +39,35 @@ test("a server the permissions forbid is passed over for one they allow", async 
     await broker.stop();
   }
 }, { mosquitto: true });
+
+// Node 25+ under `--permission` without `--allow-net`: node:net's error for a
+// host name (its DNS lookup), as Node 26.12 emits it; for an address it says
+// "connect ERR_ACCESS_DENIED …. Use --allow-net to manage permissions.". No
+// Node here has that model (20 and 22 do not cover the network): the
+// transport stands in for node:net's refusal. Before, the robust client
+// retried it for ever.
+test("Node's permission model refusing the network (ERR_ACCESS_DENIED) ends the robust client's reconnect", async () => {
+  const servers = ["mqtt://broker.test:1883", "mqtts://broker2.test:8883"];
+  const c = new RobustClient(uniqueId("perm"), servers, {
+    transport: (_, server) =>
+      Promise.reject(
+        Object.assign(new Error(`getaddrinfo ERR_ACCESS_DENIED ${server.hostname}`), {
+          code: "ERR_ACCESS_DENIED",
+          permission: "Net",
+        }),
+      ),
+  });
+  c.DELAY = 0;
+  let attempts = 0;
+  // A third attempt is a second round: the refusal was retried. Stop it there.
+  c.addEventListener("reconnecting", () => ++attempts > 2 && void c.disconnect());
+  const e = await c.reconnect().then(() => null, (e) => e);
+  await c.disconnect();
+  assert.equal(attempts, 2, "one round of the list, each server once");
+  assert.ok(e instanceof MQTTConnectionError, String(e));
+  assert.equal((e.cause as { code?: string })?.code, "ERR_ACCESS_DENIED");
+  assert.match(e.message, /broker2\.test:8883: getaddrinfo ERR_ACCESS_DENIED broker2\.test/);
+});
 
 test("the client works with the built-ins frozen before its import (a lockdown)", async () => {
   const broker = await startMosquitto();
