@@ -16,7 +16,7 @@ import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig } from "./options.ts";
 import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
+import { deniedHint, OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart, disconnectError, SHOWN, UNACKED } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
@@ -338,9 +338,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||
           (signal?.aborted && e === signal.reason)
         ? e
-        : new MQTTConnectionError(`Cannot connect to ${where}: ${(e as Error)?.message ?? e}`, {
-          cause: e,
-        });
+        : new MQTTConnectionError(
+          `Cannot connect to ${where}: ${(e as Error)?.message ?? e}${deniedHint(e)}`,
+          { cause: e },
+        );
       // The transport refused its arguments, or the broker the client's certificate: no retry.
       if (ownFailure(e)) OWN_FAILURES.add(error as Error);
       if (ch) {

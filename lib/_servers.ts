@@ -51,6 +51,17 @@ export function denied(e: unknown): boolean {
 }
 
 /**
+ * What to add to a transport's error `x` that is Node's permissions refusing
+ * a host name's lookup ("getaddrinfo ERR_ACCESS_DENIED host"): the flag, which
+ * Node names for an address ("Use --allow-net …") and Deno always.
+ */
+export function deniedHint(x: unknown): string {
+  return /^getaddrinfo ERR_ACCESS_DENIED/.test((x as Error)?.message)
+    ? " (run with --allow-net)"
+    : "";
+}
+
+/**
  * Attempts given up after their CONNECT went out unanswered (a timeout, a
  * cut): the broker may still act on it, starting a session or taking one
  * over, so a later CONNACK's Session Present may speak of that session.

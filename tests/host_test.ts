@@ -46,17 +46,18 @@ test("a server the permissions forbid is passed over for one they allow", async 
 // Node here has that model (20 and 22 do not cover the network): the
 // transport stands in for node:net's refusal. Before, the robust client
 // retried it for ever.
+/** A transport failing as node:net does under Node 25+'s `--permission` without `--allow-net`. */
+const nodeRefusal = (_: AbortSignal, server: { hostname: string }) =>
+  Promise.reject(
+    Object.assign(new Error(`getaddrinfo ERR_ACCESS_DENIED ${server.hostname}`), {
+      code: "ERR_ACCESS_DENIED",
+      permission: "Net",
+    }),
+  );
+
 test("Node's permission model refusing the network (ERR_ACCESS_DENIED) ends the robust client's reconnect", async () => {
   const servers = ["mqtt://broker.test:1883", "mqtts://broker2.test:8883"];
-  const c = new RobustClient(uniqueId("perm"), servers, {
-    transport: (_, server) =>
-      Promise.reject(
-        Object.assign(new Error(`getaddrinfo ERR_ACCESS_DENIED ${server.hostname}`), {
-          code: "ERR_ACCESS_DENIED",
-          permission: "Net",
-        }),
-      ),
-  });
+  const c = new RobustClient(uniqueId("perm"), servers, { transport: nodeRefusal });
   c.DELAY = 0;
   let attempts = 0;
   // A third attempt is a second round: the refusal was retried. Stop it there.
@@ -67,6 +68,17 @@ test("Node's permission model refusing the network (ERR_ACCESS_DENIED) ends the 
   assert.ok(e instanceof MQTTConnectionError, String(e));
   assert.equal((e.cause as { code?: string })?.code, "ERR_ACCESS_DENIED");
   assert.match(e.message, /broker2\.test:8883: getaddrinfo ERR_ACCESS_DENIED broker2\.test/);
+});
+
+// Node names the flag when it refuses an address ("Use --allow-net to manage
+// permissions."), not a host name's lookup; Deno always does.
+test("Node's permission refusal of a host name's lookup names the flag to allow it", async () => {
+  const c = new MQTTClient(uniqueId("perm"), "mqtt://broker.test:1883", { transport: nodeRefusal });
+  await assert.rejects(c.connect(), {
+    name: "MQTTConnectionError",
+    message:
+      "Cannot connect to broker.test:1883: getaddrinfo ERR_ACCESS_DENIED broker.test (run with --allow-net)",
+  });
 });
 
 test("the client works with the built-ins frozen before its import (a lockdown)", async () => {
