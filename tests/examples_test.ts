@@ -96,6 +96,17 @@ test("examples/demo.ts alone (deno task demo): its embedded broker serves it, ex
   assert.match(demo.stdout, /hello at QoS 1\n[\s\S]*disconnected; bye\n$/);
 });
 
+// README "Try it" runs the task as it is: the permissions it grants are what the demo needs (the
+// library net, aedes's streams env), each one missed (stdin is no terminal: Deno does not prompt).
+test("deno task demo grants no permission the demo does without", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const allow = (config.tasks.demo as string).split(" ").filter((a) => a.startsWith("--allow"));
+  for (const flag of allow) {
+    const demo = example("demo.ts", [], allow.filter((a) => a !== flag));
+    assert.notEqual(await demo.code(), 0, `it ran without ${flag}: ${demo.output}`);
+  }
+});
+
 forEachBroker(
   "examples/deno_subscriber.ts: prints what arrives; Ctrl-C ends it with 0",
   async (b) => {
