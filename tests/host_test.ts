@@ -81,6 +81,61 @@ test("Node's permission refusal of a host name's lookup names the flag to allow 
   });
 });
 
+/** `umqtt …` (lib/cli) with only the permissions given, stdin closed: exit code and stderr. */
+async function cli(allow: string[], args: string[]) {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...allow,
+      new URL("../lib/cli/mod.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}
+
+// README "Command line": -A narrows to --allow-net (the broker's address) and --allow-read (the
+// files named); what is missing ends the command with one line that names the flag.
+test(
+  "the command line needs only the broker's address, and says which permission is missing",
+  async () => {
+    const broker = await startMosquitto();
+    const ca = await Deno.makeTempFile({ suffix: ".pem" });
+    try {
+      const to = ["-h", "127.0.0.1", "-p", String(broker.port), "-t", "perm/cli"];
+      const ok = await cli([`--allow-net=127.0.0.1:${broker.port}`], [
+        "pub",
+        ...to,
+        "-m",
+        "x",
+        "-q",
+        "1",
+      ]);
+      assert.deepEqual(ok, { code: 0, stderr: "" });
+      assert.deepEqual(await cli(["--allow-net=127.0.0.1:1"], ["sub", ...to, "-C", "1"]), {
+        code: 3,
+        stderr: `umqtt sub: Cannot connect to 127.0.0.1:${broker.port}: Requires net access to ` +
+          `"127.0.0.1:${broker.port}", run again with the --allow-net flag\n`,
+      });
+      const r = await cli(["--allow-net"], ["pub", ...to, "-m", "x", "--cafile", ca]);
+      assert.equal(r.code, 2);
+      assert.match(
+        r.stderr,
+        /^umqtt pub: --cafile \S+: cannot read it: Requires read access to .*--allow-read flag \(see --help\)\n$/,
+      );
+    } finally {
+      await Deno.remove(ca);
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
+
 test("the client works with the built-ins frozen before its import (a lockdown)", async () => {
   const broker = await startMosquitto();
   try {
