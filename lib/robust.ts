@@ -363,7 +363,7 @@ export class MQTTClient extends SimpleClient {
    * @throws {MQTTException} The broker refused the client itself (bad
    * credentials, not authorized…; as umqtt.robust, not retried). A refusal that speaks of
    * the server (unavailable, busy, quota or rate exceeded, use another, moved) moves on.
-   * @throws {MQTTConnectionError} After `disconnect()`.
+   * @throws {MQTTConnectionError} After `disconnect()`; every server forbidden by permissions.
    */
   reconnect(): Promise<boolean> {
     return this.#reconnecting ??= (async () => {
