@@ -41,13 +41,14 @@ export function ownFailure(e: unknown): boolean {
 /**
  * Whether the runtime's permissions forbid connecting to the server (Deno's
  * `NotCapable`, under `--allow-net` for other hosts; Node's
- * `ERR_ACCESS_DENIED`, 25+ under `--permission` without `--allow-net`): it
+ * `ERR_ACCESS_DENIED`, 25+ under `--permission` without `--allow-net`; a
+ * browser's `SecurityError`, a `ws://` WebSocket from an `https://` page): it
  * moves on, as the server is the one forbidden, but no later attempt to it
  * would differ.
  */
 export function denied(e: unknown): boolean {
   const x = (e as Error)?.cause as { name?: string; code?: string } | undefined;
-  return x?.name === "NotCapable" || x?.code === "ERR_ACCESS_DENIED";
+  return /^(NotCapable|SecurityError)$/.test(x?.name!) || x?.code === "ERR_ACCESS_DENIED";
 }
 
 /**

@@ -70,6 +70,30 @@ test("Node's permission model refusing the network (ERR_ACCESS_DENIED) ends the 
   assert.match(e.message, /broker2\.test:8883: getaddrinfo ERR_ACCESS_DENIED broker2\.test/);
 });
 
+// A browser page loaded over https:// that makes a ws:// WebSocket to a host not the page's own:
+// Chromium's constructor throws this (156, measured; the transport rethrows it), every time. The
+// transport stands in for it (no browser here: tests/runtimes). Before, the robust client retried
+// it for ever, as a server that was down.
+test("a browser's refusal of a WebSocket (SecurityError: mixed content) ends the robust client's reconnect", async () => {
+  const c = new RobustClient(uniqueId("perm"), ["ws://broker.test:8080", "ws://broker2.test"], {
+    transport: () => {
+      throw new DOMException(
+        "Failed to construct 'WebSocket': An insecure WebSocket connection may not be initiated from a page loaded over HTTPS.",
+        "SecurityError",
+      );
+    },
+  });
+  c.DELAY = 0;
+  let attempts = 0;
+  c.addEventListener("reconnecting", () => ++attempts > 2 && void c.disconnect());
+  const e = await c.reconnect().then(() => null, (e) => e);
+  await c.disconnect();
+  assert.equal(attempts, 2, "one round of the list, each server once");
+  assert.ok(e instanceof MQTTConnectionError, String(e));
+  assert.equal((e.cause as Error)?.name, "SecurityError");
+  assert.match(e.message, /^Cannot connect to broker2\.test:80: Failed to construct 'WebSocket'/);
+});
+
 // Node names the flag when it refuses an address ("Use --allow-net to manage
 // permissions."), not a host name's lookup; Deno always does.
 test("Node's permission refusal of a host name's lookup names the flag to allow it", async () => {
