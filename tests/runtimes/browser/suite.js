@@ -291,6 +291,23 @@ globalThis.suite = {
   },
 
   /**
+   * 5b. A robust client given servers the page may not reach (a page served
+   * over https:// given ws:// ones: mixed content): how its reconnect() ends,
+   * and after how many attempts (a further round is stopped at its first).
+   */
+  async refused({ urls }) {
+    const c = new RobustClient(uid("refused"), urls);
+    c.DELAY = 0;
+    let attempts = 0;
+    c.addEventListener("reconnecting", () => {
+      if (++attempts > urls.length) c.disconnect();
+    });
+    const r = await settle(() => c.reconnect());
+    await c.disconnect();
+    return { ...r, attempts };
+  },
+
+  /**
    * 6. A burst: `count` publishes of `size` bytes at QoS 1, made at once,
    * then awaited together, spread over `every` topics; a second client takes
    * one of them. Records the largest `bufferedAmount` the WebSocket reached.

@@ -141,10 +141,11 @@ after(async () => {
 
 /**
  * Runs `suite[name](arg)` in a fresh page, which may call `broker(command)`;
- * returns its result. Any uncaught error in the page fails the test.
+ * returns its result. Any uncaught error in the page fails the test. The page
+ * comes from `on` (a served site), in `context` (a browser context).
  */
-async function inPage(name, arg) {
-  const page = await browser.newPage();
+async function inPage(name, arg, on = site, context = browser) {
+  const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on(
@@ -156,7 +157,7 @@ async function inPage(name, arg) {
       "broker",
       (command) => broker.commands[command](),
     );
-    await page.goto(`${site.origin}/index.html`);
+    await page.goto(`${on.origin}/index.html`);
     await page.waitForFunction(() => globalThis.ready === true);
     const result = await page.evaluate(([n, a]) => globalThis.suite[n](a), [
       name,
@@ -297,6 +298,31 @@ test("connect() errors a browser user meets say what failed", async (t) => {
   } finally {
     wss.close();
     for (const s of [noMqtt, http]) await new Promise((r) => s.close(r));
+  }
+});
+
+// A page served over https:// may open no ws:// WebSocket to another host:
+// Chromium's constructor throws a SecurityError (mixed content), every time.
+// Before, the robust client retried it for ever.
+test("a page over https:// given ws:// servers: the robust client stops after one round", async () => {
+  const secure = await serve(pageDir, {
+    cert: readFileSync(join(certs, "server.pem")),
+    key: readFileSync(join(certs, "server.key")),
+  });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const urls = ["ws://broker.invalid:8080", "ws://broker2.invalid"];
+    const r = await inPage("refused", { urls }, secure, context);
+    assert.equal(r.ok, false);
+    assert.equal(r.attempts, 2, "one round of the list, each server once");
+    assert.equal(r.error.mqttConnectionError, true, JSON.stringify(r.error));
+    assert.match(
+      r.error.message,
+      /^Cannot connect to broker2\.invalid:80: .*insecure WebSocket/,
+    );
+  } finally {
+    await context.close();
+    await secure.stop();
   }
 });
 
