@@ -41,14 +41,17 @@ export function ownFailure(e: unknown): boolean {
 /**
  * Whether the runtime's permissions forbid connecting to the server (Deno's
  * `NotCapable`, under `--allow-net` for other hosts; Node's
- * `ERR_ACCESS_DENIED`, 25+ under `--permission` without `--allow-net`; a
+ * `ERR_ACCESS_DENIED`, 25+ under `--permission` without `--allow-net`, as
+ * node:net's code or in the words the `ws` package's WebSocket passes on; a
  * browser's `SecurityError`, a `ws://` WebSocket from an `https://` page): it
  * moves on, as the server is the one forbidden, but no later attempt to it
  * would differ.
  */
 export function denied(e: unknown): boolean {
-  const x = (e as Error)?.cause as { name?: string; code?: string } | undefined;
-  return /^(NotCapable|SecurityError)$/.test(x?.name!) || x?.code === "ERR_ACCESS_DENIED";
+  const x = (e as Error)?.cause as { name?: string; code?: string; message?: string } | undefined;
+  return /^(NotCapable|SecurityError) |ERR_ACCESS_DENIED/.test(
+    `${x?.name} ${x?.code} ${x?.message}`,
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { freePort, startMosquitto } from "./_brokers.ts";
 import { test, uniqueId } from "./_test.ts";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
+import { connectWebSocket } from "../lib/transports/websocket.ts";
 
 const child = new URL("./_host_permission_child.ts", import.meta.url).pathname;
 
@@ -92,6 +93,48 @@ test("a browser's refusal of a WebSocket (SecurityError: mixed content) ends the
   assert.ok(e instanceof MQTTConnectionError, String(e));
   assert.equal((e.cause as Error)?.name, "SecurityError");
   assert.match(e.message, /^Cannot connect to broker2\.test:80: Failed to construct 'WebSocket'/);
+});
+
+/**
+ * The `ws` package's WebSocket under Node 25+'s `--permission` without `--allow-net`, as Node 26.12
+ * runs it: an "error" event whose message is node:net's, then "close".
+ */
+class DeniedWebSocket {
+  binaryType = "";
+  bufferedAmount = 0;
+  readonly #listeners = new Map<string, ((e: unknown) => void)[]>();
+  constructor() {
+    const message =
+      "connect ERR_ACCESS_DENIED Access to this API has been restricted. Use --allow-net to manage permissions.";
+    const error = Object.assign(new Error(message), { code: "ERR_ACCESS_DENIED" });
+    setTimeout(() => (this.emit("error", { message, error }), this.emit("close", {})), 0);
+  }
+  send() {}
+  close() {}
+  addEventListener(type: string, f: (e: unknown) => void) {
+    this.#listeners.set(type, [...this.#listeners.get(type) ?? [], f]);
+  }
+  emit(type: string, e: unknown) {
+    for (const f of this.#listeners.get(type) ?? []) f(e);
+  }
+}
+
+// Node 26 has a global WebSocket (whose refusal gives no reason: README); the `ws` package is what
+// a Node program passes for handshake headers. Before, the robust client retried its refusal for
+// ever: the adapter's error kept Node's words, not its code.
+test("Node's permission refusal through the ws package's WebSocket ends the robust client's reconnect", async () => {
+  const url = "ws://127.0.0.1:8080";
+  const c = new RobustClient(uniqueId("perm"), url, {
+    transport: (signal) => connectWebSocket(url, { WebSocket: DeniedWebSocket, signal }),
+  });
+  c.DELAY = 0;
+  let attempts = 0;
+  c.addEventListener("reconnecting", () => ++attempts > 1 && void c.disconnect());
+  const e = await c.reconnect().then(() => null, (e) => e);
+  await c.disconnect();
+  assert.equal(attempts, 1, "no retry");
+  assert.ok(e instanceof MQTTConnectionError, String(e));
+  assert.match(e.message, /failed: connect ERR_ACCESS_DENIED .* Use --allow-net/);
 });
 
 // Node names the flag when it refuses an address ("Use --allow-net to manage
