@@ -328,9 +328,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       SHOWN.delete(this);
       this.acceptor?.accepted(server);
       this.#hooks.accepted?.(ack.sessionPresent, this.core.inflight > 0, clean);
-      // MQTT 5: `dropped`, the kept publishes this broker's limits refuse.
+      // MQTT 5: `dropped` (kept publishes its limits refuse); its keepalive (MQTT-3.2.2-21).
       const detail = { sessionPresent: ack.sessionPresent, ...this.core.resend() };
-      // MQTT 5: the broker may set the keepalive (MQTT-3.2.2-21).
       this.#keepalive.start(ack.properties?.serverKeepAlive ?? this.#config.keepalive);
       this.#target.dispatchEvent(new CustomEvent("connected", { detail }));
       return ack;
