@@ -271,3 +271,12 @@ test("%j and --json keep a payload's leading BOM, as mosquitto_sub's %j; %J pars
   const withProps = JSON.parse(jsonLine({ ...msg, properties: { correlationData } }, "T"));
   assert.equal(withProps.properties["correlation-data"], "\uFEFFid");
 });
+
+test("on a terminal C1 control characters (U+0080–U+009F) print as their bytes, as C0 ones do", () => {
+  // U+009B is CSI in terminals that take 8-bit controls: "\u009b2J" would clear the screen, as
+  // "\x1b[2J" would; the C0 escape was escaped, the C1 one passed through.
+  const esc = (s: string) => dec.decode(escapePayload(new TextEncoder().encode(s)));
+  assert.equal(esc("a\u009b2Jb"), "a\\xc2\\x9b2Jb");
+  assert.equal(esc("\u0080\u009f"), "\\xc2\\x80\\xc2\\x9f");
+  assert.equal(esc("\u00a0é"), "\u00a0é"); // printable from U+00A0 on
+});

@@ -38,14 +38,14 @@ function text(bytes: Uint8Array, decoder = utf8): string | undefined {
 }
 
 /**
- * The payload as printable text: control characters other than tab and newline, a BOM (U+FEFF,
+ * The payload as printable text: C0 and C1 controls other than tab and newline, a BOM (U+FEFF,
  * invisible) and invalid UTF-8 escaped as their bytes (`\xNN`), a backslash doubled: each escape
  * reads one way, as a payload's own `\x01` prints `\\x01`.
  */
 export function escapePayload(bytes: Uint8Array): Uint8Array {
   const s = text(bytes);
   // deno-lint-ignore no-control-regex
-  const odd = /[\x00-\x08\x0b-\x1f\x7f\\\ufeff]/g;
+  const odd = /[\x00-\x08\x0b-\x1f\x7f-\x9f\\\ufeff]/g;
   if (s !== undefined && !odd.test(s)) return bytes;
   let out = "";
   if (s !== undefined) {
