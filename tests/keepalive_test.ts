@@ -10,6 +10,7 @@ import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { Tap } from "./_tap.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 import { Keepalive } from "../lib/_keepalive.ts";
+import type { StreamPair } from "../lib/transports/types.ts";
 
 // The tests that hold for either MQTT version run at both (MQTT 5 on mosquitto only).
 const BOTH = { versions: [4, 5] } as const;
@@ -685,3 +686,54 @@ for (const why of ["disconnect()", "a protocol error of the broker (MQTT 5)"]) {
     { timeout: 15_000 },
   );
 }
+
+test("a byte read in the same millisecond just before the PINGREQ went does not answer it", async () => {
+  // A Deno.Conn-like transport: its first read answers the CONNACK; the write of the first
+  // PINGREQ first hands the client a QoS 0 PUBLISH (read at once), then completes, both at the
+  // start of one millisecond; nothing comes after. That PUBLISH came before the PINGREQ went:
+  // no answer to it, so the connection is dead half an interval on, at its first PINGREQ. (The
+  // times kept in whole milliseconds took it for the answer: a second PINGREQ an interval
+  // later, and the dead connection found that much later.)
+  const queue: number[][] = [[0x20, 0x02, 0x00, 0x00]];
+  let wake: (() => void) | null = null, closed = false, pingreqs = 0, endRead!: () => void;
+  const ended = new Promise<null>((resolve) => (endRead = () => resolve(null)));
+  const conn = {
+    async read(p: Uint8Array): Promise<number | null> {
+      while (!queue.length) {
+        if (await Promise.race([new Promise<void>((r) => (wake = r)), ended]) === null) return null;
+      }
+      const bytes = queue.shift()!;
+      p.set(bytes);
+      return bytes.length;
+    },
+    async write(p: Uint8Array): Promise<number> {
+      if (closed) throw new Error("closed");
+      if (p[0] === 0xc0 && ++pingreqs === 1) {
+        const ms = Math.floor(performance.now());
+        while (Math.floor(performance.now()) === ms); // the start of a millisecond
+        queue.push([0x30, 0x04, 0x00, 0x01, 0x74, 0x78]); // PUBLISH "t" "x", QoS 0
+        wake?.();
+        for (let i = 0; i < 20; i++) await null; // read and handled before the write ends
+      }
+      return p.length;
+    },
+    close() {
+      closed = true;
+      endRead();
+    },
+  };
+  const c = new MQTTClient(uniqueId("samems"), "127.0.0.1", {
+    keepalive: 1,
+    transport: () => conn as unknown as StreamPair,
+  });
+  const disconnected = new Promise<Error>((resolve) => {
+    c.addEventListener("disconnected", (e) => resolve((e as CustomEvent).detail.error), {
+      once: true,
+    });
+  });
+  await c.connect();
+  const error = await withTimeout(disconnected, 10_000, "the dead connection found");
+  assert.match(error.message, /no answer to PINGREQ within 500 ms/);
+  assert.equal(pingreqs, 1, "the PUBLISH read before the PINGREQ went was taken for its answer");
+  await c.disconnect();
+});
