@@ -47,6 +47,8 @@ export class PingClock {
   answered(): boolean {
     this.pings.shift()?.resolve();
     this.#askedAt = 0;
+    // Read after the PINGREQ went, even in its millisecond (decide() wants a later one).
+    if (!this.#ticket) this.#sentAt = 0;
     return this.idle;
   }
 
@@ -77,7 +79,8 @@ export class PingClock {
     const read = link.lastRead, written = link.lastWrite;
     const asked = this.#askedAt && this.#askedAt + ms;
     if (asked && now >= asked) return -2;
-    if (!this.#ticket && read >= this.#sentAt) this.#sentAt = 0;
+    // A byte read since it went answers it; one read in its millisecond may have come before it.
+    if (!this.#ticket && read > this.#sentAt) this.#sentAt = 0;
     // Idle either way: writes into a stalled broker's socket buffer still
     // succeed, so a client that keeps publishing must ask too (as
     // libmosquitto does), or it never learns the broker is gone.
