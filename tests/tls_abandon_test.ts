@@ -317,3 +317,32 @@ test(
   },
   { ignore: !DENO },
 );
+
+test(
+  "Deno's own TLS: a robust client's connect() with a signal that rejects lets its pending handshake go (the process ends)",
+  async () => {
+    const server = await silentServer();
+    // No reconnect loop runs after the connect() of the application has failed: nothing would
+    // wait for the handshake, which would hold the program until the server answers.
+    const code = `import { MQTTClient } from "${new URL("../lib/robust.ts", import.meta.url)}";
+      const c = new MQTTClient("x", "mqtts://127.0.0.1:${server.port}", {
+        ssl_params: { server_hostname: "localhost" }, connectTimeout: 200,
+      });
+      const shutdown = new AbortController(); // the application's, never aborted here
+      await c.connect(true, { signal: shutdown.signal }).catch((e) => console.log(e.message));`;
+    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => out += d);
+    const ended = new Promise<number | null>((r) => child.on("exit", r));
+    // Bounded, as a hang is what would fail it: the silent server never answers meanwhile.
+    const timer = setTimeout(() => child.kill(), 20_000);
+    try {
+      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+      assert.match(out, /timed out/);
+    } finally {
+      clearTimeout(timer);
+      await server.close();
+    }
+  },
+  { ignore: !DENO },
+);
