@@ -78,7 +78,11 @@ export class Connector {
         () => stops !== this.#stops || signal?.aborted === true,
         referred,
       )
-    );
+    ).catch((e) => {
+      // Failed, it keeps no Deno TLS handshake for later (_uncancelled.ts): no loop waits for it.
+      void dropKept(this.#conn);
+      throw e;
+    });
   }
 
   /** One attempt to one server (the robust client's reconnect loop). */

@@ -3,8 +3,8 @@
 // client keeps at most one per server: its next attempts there wait for it, within their own
 // timeout, rather than open another, so that retrying a server that accepts TCP and never answers
 // (a load balancer with no backend) holds one socket, not one per attempt. It is let go when the
-// robust client stops retrying (disconnect(), its signal, a refusal), and at once by other
-// clients and connect() without a signal: kept, it holds the process until the server answers.
+// robust client stops retrying (disconnect(), its signal, a refusal, a connect() that fails), and
+// at once by other clients and connect() without a signal: kept, it holds the process.
 import { abortable, onAbort } from "./_abort_waits.ts";
 
 /** An opening given up that goes on: `ended` settles once it has ended and closed. */
