@@ -18,6 +18,7 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import { connectNode } from "../lib/transports/node.ts";
+import { debugTransport } from "../lib/cli/_debug.ts";
 import type { SslParams } from "../lib/transports/types.ts";
 import { startMosquitto } from "./_brokers.ts";
 import { makeCerts } from "./_certs.ts";
@@ -342,6 +343,37 @@ test(
     } finally {
       clearTimeout(timer);
       await server.close();
+    }
+  },
+  { ignore: !DENO },
+);
+
+test(
+  "Deno's own TLS through umqtt sub -d's transport: a robust client keeps one handshake pending, not one per attempt",
+  async () => {
+    const certs = makeCerts();
+    const server = await silentServer();
+    let c: RobustClient | undefined;
+    try {
+      // The CLI's -d transport: connectDeno under the attempt's signal, traced (not the default).
+      const ssl_params = { cadata: certs.pem("ca.pem") };
+      const target = { hostname: "127.0.0.1", port: server.port, ssl: true, ssl_params };
+      c = new RobustClient(uniqueId("tlsdd"), "127.0.0.1", {
+        transport: debugTransport(target, 4, () => {}),
+        connectTimeout: 200,
+      });
+      c.DELAY = 0.01;
+      let attempts = 0;
+      c.addEventListener("reconnecting", () => attempts++);
+      const reconnecting = c.reconnect().then(() => null, (e) => e);
+      const most = await mostOpen(server, () => attempts >= 6);
+      assert.ok(most <= 1, `${most} sockets open at once over ${attempts - 1} attempts`);
+      await c.disconnect();
+      assert.ok(await reconnecting instanceof Error);
+    } finally {
+      await c?.disconnect(); // after a failure: no retrying past the test
+      await server.close();
+      certs.remove();
     }
   },
   { ignore: !DENO },
