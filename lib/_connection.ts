@@ -442,11 +442,11 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
   }
 
   #transport(server: Endpoint, signal: AbortSignal, where: string): Promise<StreamPair> {
-    const c = this.#config;
-    const open = () => connectDefault(server, c.ssl_params, signal);
-    if (!c.transport) return afterKept(this, where, signal, open);
-    // The user's may return a pair or throw, rather than resolve or reject.
-    return new Promise((resolve) => resolve(c.transport!(signal, server)));
+    const { transport: t, ssl_params: p } = this.#config;
+    // The user's may return a pair or throw, rather than resolve or reject; -d's uses Deno's TLS.
+    const open = () =>
+      t ? new Promise<StreamPair>((r) => r(t(signal, server))) : connectDefault(server, p, signal);
+    return afterKept(this, where, signal, open);
   }
 
   /** Bytes read on `ch` at `at`, null at its end (the channel calls it, once per read). */
