@@ -34,16 +34,17 @@ export function afterKept<T>(
 /**
  * What the attempt given up by `signal` left going on to `server`: kept
  * until `until` aborts (the robust client stops retrying) if given, else
- * dropped, and its end returned.
+ * dropped (closed when Deno lets it, not waited for).
  */
 export function gaveUp(
   client: { readonly userClosed: boolean },
   server: string,
   signal: AbortSignal,
   until: AbortSignal | false | undefined,
-): Promise<unknown> | undefined {
+): void {
   const l = LINGERING.get(signal);
-  if (!l || !until || until.aborted || client.userClosed) return l && (l.drop(), l.ended);
+  // Dropped, it is not waited for: its end may be a TCP connect Deno cannot cancel either.
+  if (!l || !until || until.aborted || client.userClosed) return void l?.drop();
   let kept = KEPT.get(client);
   if (!kept) KEPT.set(client, kept = new Map());
   kept.set(server, l);

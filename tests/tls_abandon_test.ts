@@ -378,3 +378,44 @@ test(
   },
   { ignore: !DENO },
 );
+
+test(
+  "Deno's own TLS: a connect() given up at its connectTimeout does not wait for a TCP connect Deno cannot cancel",
+  async () => {
+    // A client certificate takes Deno.connectTls, which opens TCP and TLS in one call with no
+    // signal. To a listener whose backlog is full (it never accepts) that TCP connect hangs; the
+    // client gave up at connectTimeout, yet its connect() waited for it (up to 2 s) before
+    // rejecting. The child releases the listener 1.5 s in: connect() must have rejected before.
+    const certs = makeCerts();
+    const code = `import { MQTTClient } from "${new URL("../mod.ts", import.meta.url)}";
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = l.addr.port, filled = [];
+      for (;;) { // fill the backlog: the first connect that does not open in 300 ms hangs
+        const ac = new AbortController(), t = setTimeout(() => ac.abort(), 300);
+        try { filled.push(await Deno.connect({ hostname: "127.0.0.1", port, signal: ac.signal })); }
+        catch { break; } finally { clearTimeout(t); }
+      }
+      const c = new MQTTClient("x", "mqtts://127.0.0.1:" + port, { connectTimeout: 200,
+        ssl_params: ${
+      JSON.stringify({
+        cadata: certs.pem("ca.pem"),
+        cert: certs.pem("client.pem"),
+        key: certs.pem("client.key"),
+      })
+    } });
+      const release = setTimeout(() => { console.log("released"); l.close(); filled.forEach((f) => f.close()); }, 1500);
+      await c.connect().catch((e) => console.log("rejected: " + e.message));`;
+    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => out += d);
+    const ended = new Promise<number | null>((r) => child.on("exit", r));
+    const timer = setTimeout(() => child.kill(), 30_000);
+    try {
+      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+      assert.match(out, /^rejected: .*timed out.*\nreleased\n$/s);
+    } finally {
+      clearTimeout(timer);
+    }
+  },
+  { ignore: !DENO },
+);
