@@ -280,3 +280,12 @@ test("on a terminal C1 control characters (U+0080–U+009F) print as their bytes
   assert.equal(esc("\u0080\u009f"), "\\xc2\\x80\\xc2\\x9f");
   assert.equal(esc("\u00a0é"), "\u00a0é"); // printable from U+00A0 on
 });
+
+test("an unexpected argument shaped user:password@host is masked, with or without a scheme", () => {
+  // Masking only what held "://" showed "alice:s3cret@broker" (a URL typed without its scheme)
+  // as typed; a colon before the @ is what marks a password.
+  assert.throws(() => parseSubArgs(["-t", "t", "alice:s3cret@broker"]), {
+    name: "UsageError",
+    message: 'unexpected argument "…@broker"',
+  });
+});

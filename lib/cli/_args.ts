@@ -304,8 +304,8 @@ function run<T extends ConnectionArgs>(args: string[], o: T, flags: Record<strin
       throw new UsageError(
         arg.startsWith("-")
           ? `unknown option ${name}`
-          // Only a URL's user information is hidden: "hello@world" is no credentials.
-          : `unexpected argument "${arg.includes("://") ? withoutCredentials(arg) : arg}"`,
+          // A URL's user information, or user:password@, is hidden: "hello@world" is no credentials.
+          : `unexpected argument "${/:\/\/|:.*@/.test(arg) ? withoutCredentials(arg) : arg}"`,
       );
     }
     if (!flag.value) {
