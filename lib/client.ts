@@ -97,7 +97,7 @@ export interface MQTTClient {
 export class MQTTClient extends EventTarget {
   /** User name, if any (undefined when `user` is a function). */
   readonly user: string | undefined;
-  /** TLS parameters, but the private key (`key`): the client keeps it to itself. */
+  /** TLS parameters, but the private key (`key`): the client keeps it to itself. Frozen. */
   readonly ssl_params: SslParams;
 
   readonly #config: ClientConfig;
