@@ -1,0 +1,293 @@
+// The protocol core (lib/_protocol.ts, _ids, _acks, _aliases, _ack_order, _ping_clock) where a
+// systematic mutation run (every comparison, condition, constant ±1 and statement, one at a time)
+// found behaviour no test pinned down. Driven as in protocol_test.ts: decoded packets in, the
+// exact packets out; no broker.
+import assert from "node:assert/strict";
+import { Protocol } from "../lib/_protocol.ts";
+import { encode } from "../lib/codec/encode.ts";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
+import { MemorySessionStore } from "../lib/session_store.ts";
+import { V4 } from "../lib/_protocol_types.ts";
+import { RESET } from "../lib/_refusals.ts";
+import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
+import { test } from "./_test.ts";
+
+/** A QoS 1 PUBLISH or a SUBSCRIBE through `core.send`, logging when it settles. */
+function logged(core: Protocol, kind: "puback" | "suback", name: string, log: string[]): void {
+  const publish = kind === "puback";
+  const bytes = publish
+    ? encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array(1),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 1,
+    })
+    : encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: "f", qos: 1 }] });
+  core.send({
+    kind,
+    bytes,
+    idAt: publish ? bytes.length - 3 : 2,
+    keep: publish,
+    filters: publish ? undefined : 1,
+    resolve: () => log.push(`${name} resolved`),
+    reject: () => log.push(`${name} rejected`),
+  });
+}
+
+/** A connected harness with all 65 535 packet ids in use (by UNSUBSCRIBEs). */
+function exhausted() {
+  const h = harness();
+  h.connect(true);
+  for (let i = 1; i <= 65535; i++) request(h.core, "unsuback");
+  h.sent();
+  return h;
+}
+
+test("packet ids exhausted: a SUBSCRIBE that waited before a publish takes the first freed id (oldest call first, lib/_ids.ts)", () => {
+  const h = exhausted();
+  const s = request(h.core, "suback");
+  const p = request(h.core, "puback");
+  h.core.handle({ type: "unsuback", packetId: 5 });
+  assert.deepEqual(ids(h.sent()), ["subscribe 5"], "both may go; the SUBSCRIBE was called first");
+  h.core.handle({ type: "unsuback", packetId: 6 });
+  assert.deepEqual(ids(h.sent()), ["publish 6"]);
+  assert.deepEqual([s.state, p.state], ["pending", "pending"]);
+});
+
+test("packet ids exhausted: at a cut the requests waiting for an id reject in call order, publishes and others mixed", () => {
+  const h = exhausted();
+  const log: string[] = [];
+  logged(h.core, "suback", "s1", log);
+  logged(h.core, "puback", "p1", log);
+  logged(h.core, "suback", "s2", log);
+  logged(h.core, "puback", "p2", log);
+  h.cut();
+  assert.deepEqual(log, ["s1 rejected", "p1 rejected", "s2 rejected", "p2 rejected"]);
+});
+
+test("one client's SUBSCRIBE waiting for a packet id never goes out on another client's connection", () => {
+  const a = exhausted();
+  const waiting = request(a.core, "suback");
+  const b = harness();
+  b.connect(true);
+  request(b.core, "suback");
+  assert.deepEqual(ids(b.sent()), ["subscribe 1"]);
+  b.core.handle({ type: "suback", packetId: 1, returnCodes: [1] });
+  assert.deepEqual(ids(b.sent()), [], "b has nothing waiting");
+  assert.equal(waiting.state, "pending");
+  a.core.handle({ type: "unsuback", packetId: 3 });
+  assert.deepEqual(ids(a.sent()), ["subscribe 3"], "a's SUBSCRIBE goes on a's connection");
+});
+
+test("resends(m): a resumed session's broker sends a message again, unless a clean start or an unanswered CONNECT came between (MQTT-4.4.0-1)", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(1, 1));
+  const m = h.delivered[0];
+  h.cut();
+  h.connect(false, true);
+  assert.equal(h.core.resends(m), true, "the session is present: the broker resends it");
+  h.cut();
+  h.core.start(false); // this CONNECT goes unanswered: it may have made the session now present
+  h.cut();
+  h.connect(false, true);
+  assert.equal(h.core.resends(m), false);
+  h.core.handle(publishIn(2, 1));
+  const later = h.delivered[1];
+  h.cut();
+  h.connect(true);
+  assert.equal(h.core.resends(later), false, "a clean start ended its session");
+});
+
+test("MQTT 5: the session's publishes before a PUBREL go within Receive Maximum, the PUBREL in its place", () => {
+  const h = harness(undefined, V5);
+  h.connect(false);
+  request(h.core, "puback");
+  request(h.core, "puback");
+  request(h.core, "pubrec");
+  h.core.handle({ type: "pubrec", packetId: 3 });
+  h.sent();
+  h.cut(true);
+  h.connect(false, true, { receiveMaximum: 2 });
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup", "publish 2 dup", "pubrel 3"]);
+});
+
+test("3.1.1: retained QoS 2 publishes of the session count against maxInflightQoS2 when resent", () => {
+  const store = new MemorySessionStore();
+  for (const packetId of [1, 2]) {
+    store.outgoing.set(
+      packetId,
+      encode({
+        type: "publish",
+        topic: "t",
+        payload: new Uint8Array(1),
+        qos: 2,
+        retain: true,
+        dup: false,
+        packetId,
+      }),
+    );
+  }
+  const h = harness(store, { ...V4, maxInflightQoS2: 1 });
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup"], "publish 2 waits for room");
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  h.core.handle({ type: "pubcomp", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["pubrel 1", "publish 2 dup"]);
+});
+
+test("MQTT 5: a QoS 0 publish built by wire() carries its properties (no topic alias in use)", () => {
+  const h = harness(undefined, V5);
+  h.connect(true);
+  const bytes = h.core.wire({
+    type: "publish",
+    topic: "t",
+    payload: new Uint8Array(1),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { contentType: "text/plain" },
+  });
+  const [p] = new PacketDecoder({ protocolVersion: 5 }).push(bytes) as PublishPacket[];
+  assert.deepEqual(p.properties, { contentType: "text/plain" });
+});
+
+test("MQTT 5: a CONNACK without Receive Maximum allows 65 535 unacknowledged publishes (section 3.2.2.3.3)", () => {
+  const h = harness(undefined, V5);
+  h.connect(true);
+  for (let i = 0; i < 65535; i++) request(h.core, "puback");
+  assert.equal(h.sent().length, 65535);
+});
+
+test("a CONNACK with Session Present after a clean start: MQTT 5 closes (MQTT-3.2.2-4); 3.1.1 goes on", () => {
+  const v5 = harness(undefined, V5);
+  v5.core.start(true);
+  assert.throws(
+    () => v5.core.handle({ type: "connack", sessionPresent: true, returnCode: 0 }),
+    (e) => e instanceof MQTTProtocolError && /MQTT-3\.2\.2-4/.test(e.message),
+  );
+  const v4 = harness();
+  v4.core.start(true);
+  v4.core.handle({ type: "connack", sessionPresent: true, returnCode: 0 });
+  assert.equal(v4.connacks.length, 1);
+});
+
+// Refused by close (lib/_refusals.ts): the broker reset the connection while a packet was the
+// oldest written on it still unacknowledged, all written before it acknowledged; the same
+// packet 3 connections in a row is given up.
+function reset(): MQTTConnectionError {
+  const e = new MQTTConnectionError("reset by peer");
+  RESET.add(e);
+  return e;
+}
+
+test("refused by close: the oldest unacknowledged publish is given up at the 3rd reset in a row, though not the first written", () => {
+  const h = harness();
+  h.connect(false);
+  request(h.core, "puback");
+  const p2 = request(h.core, "puback");
+  h.core.handle({ type: "puback", packetId: 1 }); // the broker read 1: 2 is the oldest now
+  h.cut(true, reset());
+  h.connect(false, true);
+  h.cut(true, reset());
+  h.connect(false, true);
+  assert.equal(p2.state, "pending");
+  h.cut(true, reset());
+  assert.equal(p2.state, "rejected");
+  assert.match((p2.error as Error).message, /each of the 3 times PUBLISH 2/);
+  assert.equal(h.store.outgoing.size, 0);
+});
+
+test("refused by close: not a publish written after a QoS 0 one on that connection, nor one the PINGREQ's answer may have read past", () => {
+  for (const first of ["qos0", "pingresp"] as const) {
+    const h = harness();
+    h.connect(false);
+    if (first === "qos0") {
+      h.core.wroteQoS0(); // nothing in flight yet: the QoS 0 one may be what the broker refuses
+      h.core.handle(publishIn(0, 0));
+    }
+    const p = request(h.core, "puback");
+    if (first === "qos0") h.core.wroteQoS0();
+    else h.core.handle({ type: "pingresp" });
+    h.core.handle(publishIn(0, 0)); // the connection goes on
+    h.cut(true, reset());
+    // From here on it is the first packet each connection writes: counted, a QoS 0 one after it
+    // notwithstanding.
+    for (let i = 0; i < 3; i++) {
+      assert.equal(p.state, "pending", `${first}: after ${i + 1} resets`);
+      h.connect(false, true);
+      h.core.wroteQoS0();
+      h.cut(true, reset());
+    }
+    assert.equal(p.state, "rejected", first);
+  }
+});
+
+test("refused by close: not the oldest publish when the broker acknowledged a later one on that connection", () => {
+  const h = harness();
+  h.connect(false);
+  const p1 = request(h.core, "puback");
+  request(h.core, "puback");
+  h.core.handle({ type: "puback", packetId: 2 }); // the broker read past 1
+  h.cut(true, reset());
+  for (let i = 0; i < 3; i++) {
+    assert.equal(p1.state, "pending", `after ${i + 1} resets`);
+    h.connect(false, true);
+    h.cut(true, reset());
+  }
+  assert.equal(p1.state, "rejected");
+});
+
+test("an acknowledgement of the wrong kind is a protocol error: a PUBREC for a QoS 1 PUBLISH, a PUBACK for a QoS 2 one", () => {
+  const h = harness();
+  h.connect(true);
+  request(h.core, "puback");
+  request(h.core, "pubrec");
+  assert.throws(() => h.core.handle({ type: "pubrec", packetId: 1 }), MQTTProtocolError);
+  assert.throws(() => h.core.handle({ type: "puback", packetId: 2 }), MQTTProtocolError);
+  assert.deepEqual(ids(h.sent()), ["publish 1", "publish 2"], "no PUBREL for either");
+});
+
+test("MQTT 5: a PUBREL for an id not awaiting one is answered by a PUBCOMP with 0x92, Packet Identifier not found (section 3.7.2.1)", () => {
+  const written: Packet[] = [];
+  const core = new Protocol(null, {
+    write: (b) => void written.push(...new PacketDecoder({ protocolVersion: 5 }).push(b)),
+    deliver: () => {},
+    connack: () => {},
+    disconnected: () => {},
+    auth: () => {},
+  }, V5);
+  core.start(true);
+  core.handle({ type: "connack", sessionPresent: false, returnCode: 0 });
+  core.handle({ type: "pubrel", packetId: 9 });
+  assert.deepEqual(written, [{ type: "pubcomp", packetId: 9, reasonCode: 0x92 }]);
+});
+
+test("our Receive Maximum: acknowledging an earlier connection's message frees nothing on this one", () => {
+  const h = harness(undefined, { ...V5, receiveMaximum: 2 });
+  h.connect(false);
+  h.core.handle(publishIn(1, 1));
+  const old = h.delivered[0];
+  h.cut();
+  h.connect(false, true);
+  h.core.handle(publishIn(2, 1));
+  h.core.handle(publishIn(3, 1));
+  h.core.ack(old);
+  assert.equal(h.core.overruns, 0);
+  h.core.handle(publishIn(4, 1));
+  assert.equal(h.core.overruns, 1, "a third unacknowledged message on this connection");
+});
+
+test("MQTT 5: an acknowledgement with nothing of its kind in flight is a Protocol Error, reason code 0x82", () => {
+  const h = harness(undefined, V5);
+  h.connect(true);
+  assert.throws(
+    () => h.core.handle({ type: "puback", packetId: 5 }),
+    (e) => e instanceof MQTTProtocolError && e.reasonCode === 0x82,
+  );
+});
