@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { Protocol } from "../lib/_protocol.ts";
 import { encode } from "../lib/codec/encode.ts";
+import { encodePublish } from "../lib/codec/publish.ts";
+import { TopicAliases } from "../lib/_aliases.ts";
 import { PacketDecoder } from "../lib/codec/decoder.ts";
-import type { Packet, PublishPacket } from "../lib/codec/packet.ts";
+import type { Packet, PublishPacket, QoS } from "../lib/codec/packet.ts";
 import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { V4 } from "../lib/_protocol_types.ts";
@@ -290,4 +292,163 @@ test("MQTT 5: an acknowledgement with nothing of its kind in flight is a Protoco
     () => h.core.handle({ type: "puback", packetId: 5 }),
     (e) => e instanceof MQTTProtocolError && e.reasonCode === 0x82,
   );
+});
+
+test("a second CONNACK is a protocol error (MQTT-3.2.0-1), which says what it refused when it refuses (MQTT 5)", () => {
+  const cases = [
+    [V5, 0, "A second CONNACK on one connection (MQTT-3.2.0-1)"],
+    [
+      V5,
+      0x80,
+      "A second CONNACK on one connection, refusing: Unspecified error (CONNACK reason code 0x80) (MQTT-3.2.0-1)",
+    ],
+    [V4, 0, "A second CONNACK on one connection (MQTT-3.2.0-1)"],
+  ] as const;
+  for (const [options, returnCode, message] of cases) {
+    const h = harness(undefined, options);
+    h.connect(true);
+    assert.throws(
+      () => h.core.handle({ type: "connack", sessionPresent: false, returnCode }),
+      (e) => e instanceof MQTTProtocolError && e.message === message,
+    );
+  }
+});
+
+test("a packet after a refusing CONNACK is a protocol error naming the version's rule: 3.1.1 MQTT-3.2.2-5, 5 MQTT-3.2.2-7", () => {
+  for (const [options, returnCode, rule] of [[V5, 0x87, "7"], [V4, 5, "5"]] as const) {
+    const h = harness(undefined, options);
+    h.core.start(true);
+    h.core.handle({ type: "connack", sessionPresent: false, returnCode });
+    assert.throws(
+      () => h.core.handle({ type: "pingresp" }),
+      (e) =>
+        e instanceof MQTTProtocolError &&
+        e.message === `PINGRESP after a refusing CONNACK (MQTT-3.2.2-${rule})`,
+    );
+  }
+});
+
+test("topic aliases out: aliases over 255 and topic names of 256 bytes or more, on each path (QoS 1, QoS 0 built anew, QoS 0 in its own bytes)", () => {
+  const publish = (topic: string, qos: QoS): PublishPacket => ({
+    type: "publish",
+    topic,
+    payload: new Uint8Array([1, 2, 3]),
+    qos,
+    retain: false,
+    dup: false,
+    packetId: qos ? 7 : undefined,
+  });
+  const aliases = new TopicAliases();
+  for (let i = 1; i < 300; i++) aliases.out(publish(`t/${i}`, 0), undefined, undefined, 1000);
+  const long = "t/".repeat(150);
+  const q1 = publish(long, 1), q0 = publish(long, 0);
+  const aliased = (p: PublishPacket, topic: string) =>
+    encodePublish({ ...p, topic, properties: { topicAlias: 300 } }, 5);
+  assert.deepEqual(aliases.out(q1, encodePublish(q1, 5), 7, 1000), aliased(q1, long), "first");
+  assert.deepEqual(aliases.out(q1, encodePublish(q1, 5), 7, 1000), aliased(q1, ""), "QoS 1");
+  assert.deepEqual(aliases.out(q0, undefined, undefined, 1000), aliased(q0, ""), "QoS 0, anew");
+  const full = encodePublish(q0, 5),
+    inPlace = aliases.out(q0, full, undefined, 1000, Infinity, true);
+  assert.deepEqual(inPlace, aliased(q0, ""), "QoS 0, reuse");
+  assert.ok(
+    inPlace.buffer === full.buffer &&
+      inPlace.byteOffset + inPlace.length === full.byteOffset + full.length,
+    "QoS 0, built in its own bytes",
+  );
+});
+
+test("topic aliases in: up to our Topic Alias Maximum is taken (MQTT-3.3.2-10); over it, or naming no topic, is 0x94", () => {
+  const publish = (topic: string, topicAlias: number): PublishPacket => ({
+    type: "publish",
+    topic,
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { topicAlias },
+  });
+  const aliases = new TopicAliases();
+  aliases.in(publish("a/b", 2), 2);
+  const p = publish("", 2);
+  aliases.in(p, 2);
+  assert.equal(p.topic, "a/b");
+  for (const bad of [publish("a/b", 3), publish("", 1)]) {
+    assert.throws(
+      () => aliases.in(bad, 2),
+      (e) => e instanceof MQTTProtocolError && e.reasonCode === 0x94,
+    );
+  }
+});
+
+test("MQTT 5: an UNSUBACK with a reason code per filter too few is an error that names UNSUBACK (MQTT-3.11.3-1)", () => {
+  const h = harness(undefined, V5);
+  h.connect(true);
+  request(h.core, "unsuback");
+  assert.throws(
+    () => h.core.handle({ type: "unsuback", packetId: 1, reasonCodes: [0, 0] }),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message === "UNSUBACK has 2 reason codes for an UNSUBSCRIBE of 1 filters (MQTT-3.11.3-1)",
+  );
+});
+
+test("a session's retained QoS 1 publish, loaded from the store, awaits a PUBACK and is resent with its flags, DUP=1", () => {
+  const store = new MemorySessionStore();
+  const publish = (packetId: number, retain: boolean) =>
+    encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array(1),
+      qos: 1,
+      retain,
+      dup: false,
+      packetId,
+    });
+  store.outgoing.set(1, publish(1, true));
+  store.outgoing.set(2, publish(2, false));
+  const h = harness(store);
+  h.connect(false, true);
+  const sent = h.sent() as PublishPacket[];
+  assert.deepEqual(sent.map((p) => [p.packetId, p.qos, p.retain, p.dup]), [
+    [1, 1, true, true],
+    [2, 1, false, true],
+  ]);
+  h.core.handle({ type: "puback", packetId: 1 });
+  h.core.handle({ type: "puback", packetId: 2 });
+  assert.equal(store.outgoing.size, 0);
+});
+
+test("PUBRELs are resent in the order their PUBRECs came, not their PUBLISHes' (MQTT-4.6.0-4)", () => {
+  const h = harness();
+  h.connect(false);
+  request(h.core, "pubrec");
+  request(h.core, "pubrec");
+  h.core.handle({ type: "pubrec", packetId: 2 });
+  h.core.handle({ type: "pubrec", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 1", "publish 2", "pubrel 2", "pubrel 1"]);
+  h.cut(true);
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["pubrel 2", "pubrel 1"]);
+});
+
+test("a QoS 2 resend of a message already answered gets its PUBREC in the acks' order, one per packet id while it waits, each after", () => {
+  const h = harness();
+  h.connect(true);
+  const answered = [1, 2, 128, 256, 257];
+  for (const id of answered) {
+    h.core.handle(publishIn(id, 2));
+    h.core.ack(h.delivered.at(-1)!);
+  }
+  assert.deepEqual(ids(h.sent()), answered.map((id) => `pubrec ${id}`));
+  h.core.handle(publishIn(5, 1)); // not yet handled: the acks after it wait (MQTT-4.6.0-2)
+  const older = h.delivered.at(-1)!;
+  for (const id of answered) h.core.handle(publishIn(id, 2, "x", true));
+  h.core.handle(publishIn(1, 2, "x", true)); // its PUBREC still waits: none more
+  assert.deepEqual(ids(h.sent()), []);
+  h.core.ack(older);
+  assert.deepEqual(ids(h.sent()), ["puback 5", ...answered.map((id) => `pubrec ${id}`)]);
+  h.core.handle(publishIn(1, 2, "x", true));
+  h.core.handle(publishIn(1, 2, "x", true));
+  assert.deepEqual(ids(h.sent()), ["pubrec 1", "pubrec 1"], "nothing waits: each is answered");
+  assert.equal(h.delivered.length, answered.length + 1, "none delivered twice (MQTT-4.3.3-2)");
 });
