@@ -452,3 +452,109 @@ test("a QoS 2 resend of a message already answered gets its PUBREC in the acks' 
   assert.deepEqual(ids(h.sent()), ["pubrec 1", "pubrec 1"], "nothing waits: each is answered");
   assert.equal(h.delivered.length, answered.length + 1, "none delivered twice (MQTT-4.3.3-2)");
 });
+
+/** A ping() call's PINGRESP awaited: its outcome, observable without awaiting. */
+function pong(): { state: string; resolve(): void; reject(): void } {
+  return {
+    state: "pending",
+    resolve() {
+      this.state = "resolved";
+    },
+    reject() {
+      this.state = "rejected";
+    },
+  };
+}
+
+test("keepalive, with a writer that counts: bytes written before any PINGREQ are not taken for one", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastRead = 1000;
+  h.core.wrote(1000, 1); // a PUBLISH, the writer's first packet
+  h.core.lastRead = 5000;
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000, "PINGREQ: idle since 1000");
+});
+
+test("keepalive, with a writer that counts: dead a whole interval after the PINGREQ went, other packets notwithstanding", () => {
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastWrite = h.core.lastRead = 1000;
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000);
+  h.core.wrote(11_000, 1); // the PINGREQ, the writer's first packet, is out
+  h.core.lastRead = 15_000;
+  assert.ok(h.core.keepalive(16_000, 10_000) > 0, "a byte came: not dead yet");
+  h.core.lastRead = 20_000;
+  assert.equal(h.core.keepalive(21_000, 10_000), -2, "no PINGRESP since the PINGREQ at 11 000");
+});
+
+test("ping(): every PINGRESP awaited rejects when the connection ends; another client's PINGRESP answers none", () => {
+  const a = harness(), b = harness();
+  a.connect(true);
+  b.connect(true);
+  const first = pong(), second = pong();
+  a.core.expectPong(first);
+  a.core.expectPong(second);
+  for (let i = 0; i < 100; i++) b.core.handle({ type: "pingresp" }); // however many b reads
+  assert.deepEqual([first.state, second.state], ["pending", "pending"]);
+  a.cut();
+  assert.deepEqual([first.state, second.state], ["rejected", "rejected"]);
+});
+
+test("the store's packets hold their ids from the start, and a store filled after the client was made joins the session at connect(false)", () => {
+  const kept = (packetId: number) =>
+    encode({
+      type: "publish",
+      topic: "t",
+      payload: new Uint8Array(1),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId,
+    });
+  const store = new MemorySessionStore();
+  store.outgoing.set(1, kept(1));
+  const h = harness(store);
+  request(h.core, "puback"); // before any connection: takes an id the store does not hold
+  assert.deepEqual([...store.outgoing.keys()], [1, 2]);
+  store.outgoing.set(3, kept(3)); // an asynchronous load, late
+  h.connect(false, true);
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup", "publish 2 dup", "publish 3 dup"]);
+  h.core.handle({ type: "puback", packetId: 3 });
+  assert.deepEqual([...store.outgoing.keys()], [1, 2]);
+});
+
+test("rejectKept: publishes waiting for their turn reject too, and never go", () => {
+  const h = harness(undefined, V5);
+  h.connect(false, true, { receiveMaximum: 1 });
+  const out = request(h.core, "puback");
+  const waiting = request(h.core, "puback");
+  h.sent();
+  h.core.rejectKept(new Error("gave up"));
+  assert.deepEqual([out.state, waiting.state], ["rejected", "rejected"]);
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.deepEqual(ids(h.sent()), [], "the one rejected waiting does not go");
+  assert.equal(h.store.outgoing.size, 0);
+});
+
+test("PINGRESPs answer PINGREQs in order, the keepalive's own included; no other packet answers one", () => {
+  const h = harness();
+  h.connect(true);
+  h.core.lastWrite = h.core.lastRead = 1000;
+  h.core.keepalive(11_000, 10_000); // the keepalive's PINGREQ
+  const mine = pong();
+  h.core.expectPong(mine);
+  assert.deepEqual(ids(h.sent()), ["pingreq"]);
+  h.core.handle({ type: "pubrel", packetId: 4 }); // answered by its PUBCOMP, nothing else
+  h.core.handle({ type: "pingresp" });
+  assert.equal(mine.state, "pending", "that one answered the keepalive's");
+  h.core.handle({ type: "pingresp" });
+  assert.equal(mine.state, "resolved");
+  assert.deepEqual(h.others, [], "a PINGRESP is no DISCONNECT");
+});
+
+test("MQTT 5: a message with no properties is delivered with {} as its properties", () => {
+  const h = harness(undefined, V5);
+  h.connect(true);
+  h.core.handle(publishIn(0, 0));
+  assert.deepEqual(h.delivered[0].packet.properties, {});
+});
