@@ -13,6 +13,7 @@ import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { V4 } from "../lib/_protocol_types.ts";
 import { RESET } from "../lib/_refusals.ts";
+import { connackRefusal } from "../lib/_acks.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -557,4 +558,19 @@ test("MQTT 5: a message with no properties is delivered with {} as its propertie
   h.connect(true);
   h.core.handle(publishIn(0, 0));
   assert.deepEqual(h.delivered[0].packet.properties, {});
+});
+
+test("resend() returns nothing when no kept publish was dropped (the connected event's detail has no `dropped`)", () => {
+  const h = harness(undefined, V5);
+  h.core.start(false);
+  h.core.handle({ type: "connack", sessionPresent: true, returnCode: 0 });
+  assert.equal(h.core.resend(), undefined);
+});
+
+test("MQTT 5: a CONNACK's 0x9A and 0x9B refuse the will (section 3.2.2.2), and the error says so", () => {
+  const refusal = (returnCode: number) =>
+    connackRefusal({ type: "connack", sessionPresent: false, returnCode }, 5).message;
+  assert.match(refusal(0x9a), /: refused for the will's retain flag$/);
+  assert.match(refusal(0x9b), /: refused for the will's QoS$/);
+  assert.doesNotMatch(refusal(0x87), /will/);
 });
