@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { decodePacket } from "../lib/codec/decode.ts";
-import type { PublishPacket } from "../lib/codec/packet.ts";
+import { type Packet, PacketType, type PublishPacket } from "../lib/codec/packet.ts";
 import { Framer } from "../lib/codec/_framer.ts";
 import { allocPacket, SHORT_LIVED } from "../lib/codec/_varint.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
@@ -68,4 +68,60 @@ test("MQTT 5 CONNACK: a 3.1.1 broker's refusal of level 5 (return code 1, nothin
 test("a CONNACK with bytes after its last field is malformed, in either version", () => {
   assert.throws(() => decodePacket(0x20, Uint8Array.of(0, 0, 0), 4), MQTTProtocolError);
   assert.throws(() => decodePacket(0x20, Uint8Array.of(0, 0, 0, 9), 5), MQTTProtocolError);
+});
+
+test("PacketType: each control packet's number (MQTT 3.1.1 section 2.2.1, MQTT 5.0 section 2.1.2)", () => {
+  assert.deepEqual(PacketType, {
+    connect: 1,
+    connack: 2,
+    publish: 3,
+    puback: 4,
+    pubrec: 5,
+    pubrel: 6,
+    pubcomp: 7,
+    subscribe: 8,
+    suback: 9,
+    unsubscribe: 10,
+    unsuback: 11,
+    pingreq: 12,
+    pingresp: 13,
+    disconnect: 14,
+    auth: 15,
+  });
+});
+
+test("a PINGREQ with a body is malformed, and the error names PINGREQ", () => {
+  assert.throws(
+    () => decodePacket(0xc0, Uint8Array.of(0)),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message ===
+        "Malformed PINGREQ: remaining length is 1, must be 0 (MQTT 3.1.1 section 2.2.3)",
+  );
+});
+
+test("MQTT 5: a property a packet must not carry is named by its identifier in hex", () => {
+  // PUBACK, packet id 1, reason 0, Property Length 5: Session Expiry Interval (0x11) 1.
+  assert.throws(
+    () => decodePacket(0x40, Uint8Array.of(0, 1, 0, 5, 0x11, 0, 0, 0, 1), 5),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message === "PUBACK must not carry property 0x11 (MQTT 5.0 section 2.2.2.2)",
+  );
+});
+
+test("MQTT 5: a property value out of range names the section of its packet's properties", () => {
+  const cases = [
+    [{ type: "connack", sessionPresent: false, returnCode: 0 }, "3.2.2.3"],
+    [
+      { type: "connect", protocolVersion: 5, clientId: "a", cleanSession: true, keepalive: 0 },
+      "3.1.2.11",
+    ],
+  ] as const;
+  for (const [packet, section] of cases) {
+    assert.throws(
+      () => encode({ ...packet, properties: { receiveMaximum: 0 } } as Packet, 5),
+      (e) => e instanceof RangeError && e.message.endsWith(`(MQTT 5.0 section ${section})`),
+    );
+  }
 });

@@ -13,7 +13,7 @@ import { MQTTConnectionError, MQTTProtocolError } from "../lib/errors.ts";
 import { MemorySessionStore } from "../lib/session_store.ts";
 import { V4 } from "../lib/_protocol_types.ts";
 import { RESET } from "../lib/_refusals.ts";
-import { connackRefusal } from "../lib/_acks.ts";
+import { connackRefusal, connackStart } from "../lib/_acks.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -573,4 +573,14 @@ test("MQTT 5: a CONNACK's 0x9A and 0x9B refuse the will (section 3.2.2.2), and t
   assert.match(refusal(0x9a), /: refused for the will's retain flag$/);
   assert.match(refusal(0x9b), /: refused for the will's QoS$/);
   assert.doesNotMatch(refusal(0x87), /will/);
+});
+
+test("before the CONNACK, a TLS alert record of any TLS version (0x15, 3, minor) is named as one", () => {
+  for (const minor of [1, 3]) {
+    assert.throws(
+      () => connackStart(Uint8Array.of(0x15, 3, minor, 0, 2, 2, 70)),
+      (e) =>
+        e instanceof MQTTProtocolError && /got a TLS alert \(mqtts:\/\/ for TLS\)/.test(e.message),
+    );
+  }
 });
