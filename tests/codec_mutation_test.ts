@@ -125,3 +125,46 @@ test("MQTT 5: a property value out of range names the section of its packet's pr
     );
   }
 });
+
+test("a QoS 1 PUBLISH that ends right after its topic name ends inside its packet identifier", () => {
+  assert.throws(
+    () => decodePacket(0x32, Uint8Array.of(0, 1, 0x74)),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message ===
+        "Malformed PUBLISH: the packet ends inside its packet identifier (MQTT 3.1.1 section 2.2.3)",
+  );
+});
+
+test("the last topic name decoded, kept to spare decoding it again, is never taken for another", () => {
+  // A prefix of it, one it prefixes, and one that differs only where the bytes before the topic
+  // name (its length, 2) would match: "a\u0002" (a control character, which MQTT allows).
+  const topics = ["a/b", "a", "a/b", "a\u0002", "ab", "a\u0002", "ab"];
+  const bytes = (topic: string) => {
+    const t = new TextEncoder().encode(topic);
+    return Uint8Array.of(0, t.length, ...t, 7);
+  };
+  const decoded = topics.map((t) => (decodePacket(0x30, bytes(t)) as PublishPacket).topic);
+  assert.deepEqual(decoded, topics);
+});
+
+test("a client's MQTT 5 framer gives each PUBLISH decoded in place properties, {} when it has none", () => {
+  const bytes = encode({
+    type: "publish",
+    topic: "t",
+    payload: Uint8Array.of(1),
+    qos: 0,
+    retain: false,
+    dup: false,
+  }, 5);
+  const [p] = new Framer(1024, brokerDecoder({}), 5, true).push(bytes) as PublishPacket[];
+  assert.deepEqual(p.properties, {});
+  const [q] = new Framer(1024, brokerDecoder({}), 5, false).push(bytes) as PublishPacket[];
+  assert.equal("properties" in q, false, "without fill, none");
+});
+
+test("an ack with packet identifier 0 is malformed, in either version (MQTT-2.3.1-1, MQTT-2.2.1-3)", () => {
+  for (const version of [4, 5] as const) {
+    assert.throws(() => decodePacket(0x40, Uint8Array.of(0, 0), version), MQTTProtocolError);
+  }
+});
