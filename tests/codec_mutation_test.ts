@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { encode } from "../lib/codec/encode.ts";
 import { decodePacket } from "../lib/codec/decode.ts";
-import { type Packet, PacketType, type PublishPacket } from "../lib/codec/packet.ts";
+import { encodeUnsubscribe } from "../lib/codec/subscribe.ts";
+import {
+  type Packet,
+  PacketType,
+  type PublishPacket,
+  type UnsubscribePacket,
+} from "../lib/codec/packet.ts";
 import { Framer } from "../lib/codec/_framer.ts";
 import { allocPacket, SHORT_LIVED } from "../lib/codec/_varint.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
@@ -167,4 +173,27 @@ test("an ack with packet identifier 0 is malformed, in either version (MQTT-2.3.
   for (const version of [4, 5] as const) {
     assert.throws(() => decodePacket(0x40, Uint8Array.of(0, 0), version), MQTTProtocolError);
   }
+});
+
+test("MQTT 5: an ack of 3 bytes says its reason code, success or not (section 3.4.2.1)", () => {
+  for (const reasonCode of [0, 0x10, 0x80]) {
+    assert.deepEqual(decodePacket(0x40, Uint8Array.of(0, 1, reasonCode), 5), {
+      type: "puback",
+      packetId: 1,
+      reasonCode,
+    });
+  }
+});
+
+test("MQTT 5: a reason code of 256 is refused, not written as 0", () => {
+  assert.throws(
+    () => encode({ type: "puback", packetId: 1, reasonCode: 256 }, 5),
+    (e) => e instanceof RangeError && /reasonCode 256/.test(e.message),
+  );
+});
+
+test("encodeUnsubscribe without a version encodes MQTT 3.1.1, as encode() does", () => {
+  const p: UnsubscribePacket = { type: "unsubscribe", packetId: 1, topics: ["a"] };
+  assert.deepEqual(encodeUnsubscribe(p), encode(p));
+  assert.deepEqual([...encodeUnsubscribe(p)], [0xa2, 5, 0, 1, 0, 1, 0x61]);
 });
