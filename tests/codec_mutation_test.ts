@@ -197,3 +197,13 @@ test("encodeUnsubscribe without a version encodes MQTT 3.1.1, as encode() does",
   assert.deepEqual(encodeUnsubscribe(p), encode(p));
   assert.deepEqual([...encodeUnsubscribe(p)], [0xa2, 5, 0, 1, 0, 1, 0x61]);
 });
+
+test("encode refuses an UNSUBSCRIBE of an invalid topic filter, as it does a SUBSCRIBE's", () => {
+  assert.throws(
+    () => encode({ type: "unsubscribe", packetId: 1, topics: ["a/#/b"] }),
+    (e) =>
+      e instanceof TypeError &&
+      e.message ===
+        `Cannot unsubscribe from "a/#/b": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
+  );
+});
