@@ -14,6 +14,7 @@ import { MemorySessionStore } from "../lib/session_store.ts";
 import { V4 } from "../lib/_protocol_types.ts";
 import { RESET } from "../lib/_refusals.ts";
 import { connackRefusal, connackStart } from "../lib/_acks.ts";
+import { Inbox } from "../lib/_inbox.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -583,4 +584,34 @@ test("before the CONNACK, a TLS alert record of any TLS version (0x15, 3, minor)
         e instanceof MQTTProtocolError && /got a TLS alert \(mqtts:\/\/ for TLS\)/.test(e.message),
     );
   }
+});
+
+test("inbox: a full queue counts its messages, not the slots left empty by dropped ones", async () => {
+  const inbox = new Inbox(3, {
+    core: { ack: () => {}, unhandled: () => {} },
+    closed: () => null,
+    userClosed: false,
+  });
+  const push = (topic: string, qos: QoS) =>
+    inbox.push({
+      packet: {
+        type: "publish",
+        topic,
+        payload: new Uint8Array(0),
+        qos,
+        retain: false,
+        dup: false,
+      },
+      generation: 1,
+      session: 1,
+      seq: 0,
+    });
+  push("a", 1), push("b", 0), push("c", 0);
+  push("d", 0); // full: b, the oldest QoS 0 message, goes
+  assert.equal((await inbox.check())?.topic, "a");
+  push("e", 0); // c, d and e: 3, room enough
+  const got = [];
+  for (let m; (m = await inbox.check());) got.push(m.topic);
+  assert.deepEqual(got, ["c", "d", "e"]);
+  assert.equal(inbox.dropped, 1);
 });
