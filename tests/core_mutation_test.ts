@@ -374,6 +374,7 @@ test("topic aliases in: up to our Topic Alias Maximum is taken (MQTT-3.3.2-10); 
   const p = publish("", 2);
   aliases.in(p, 2);
   assert.equal(p.topic, "a/b");
+  assert.deepEqual(p.properties, {}, "resolved, the alias is seen by nobody (lib/_aliases.ts)");
   for (const bad of [publish("a/b", 3), publish("", 1)]) {
     assert.throws(
       () => aliases.in(bad, 2),
