@@ -13,7 +13,7 @@ import {
 import { Framer } from "../lib/codec/_framer.ts";
 import { allocPacket, SHORT_LIVED } from "../lib/codec/_varint.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
-import { brokerDecoder } from "../lib/_limits.ts";
+import { brokerDecoder, checkLimits, keptRefusal } from "../lib/_limits.ts";
 import { test } from "./_test.ts";
 
 test("Framer.room(min): the body being gathered, grown for `min` bytes to read in place; null when none is", () => {
@@ -205,5 +205,42 @@ test("encode refuses an UNSUBSCRIBE of an invalid topic filter, as it does a SUB
       e instanceof TypeError &&
       e.message ===
         `Cannot unsubscribe from "a/#/b": "#" must be the last character and a whole level (MQTT-4.7.1-2)`,
+  );
+});
+
+test("MQTT 5: a kept QoS 1 publish is over a broker's Maximum QoS 0 (MQTT-3.2.2-11)", () => {
+  const qos1 = encode({
+    type: "publish",
+    topic: "t",
+    payload: new Uint8Array(0),
+    qos: 1,
+    retain: false,
+    dup: false,
+    packetId: 1,
+  }, 5);
+  assert.match(keptRefusal({ maximumQoS: 0 }, qos1)!, /^QoS 1, over the broker's Maximum QoS 0/);
+  assert.equal(keptRefusal({}, qos1), undefined);
+});
+
+test("MQTT 5: a subscribe the broker's CONNACK says it cannot take is refused, naming the flag", () => {
+  const sub = (topic: string) => [{ topic, qos: 0 as const }];
+  assert.throws(
+    () => checkLimits({ sharedSubscriptionAvailable: false }, sub("$share/g/t"), 10),
+    (e) => e instanceof RangeError && /sharedSubscriptionAvailable/.test(e.message),
+  );
+  checkLimits({ sharedSubscriptionAvailable: true }, sub("$share/g/t"), 10);
+  assert.throws(
+    () =>
+      checkLimits({ subscriptionIdentifiersAvailable: false }, sub("t"), 10, {
+        subscriptionIdentifier: 1,
+      }),
+    (e) => e instanceof RangeError && /subscriptionIdentifiersAvailable/.test(e.message),
+  );
+  checkLimits({ subscriptionIdentifiersAvailable: true }, sub("t"), 10, {
+    subscriptionIdentifier: 1,
+  });
+  assert.throws(
+    () => checkLimits({ maximumPacketSize: 5 }, ["a", "b"], 10),
+    (e) => e instanceof RangeError && /^Cannot unsubscribe from "a", "b" with /.test(e.message),
   );
 });
