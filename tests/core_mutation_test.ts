@@ -616,3 +616,34 @@ test("inbox: a full queue counts its messages, not the slots left empty by dropp
   assert.deepEqual(got, ["c", "d", "e"]);
   assert.equal(inbox.dropped, 1);
 });
+
+test("inbox: after the empty slots are compacted away, the queue counts and hands out as before", async () => {
+  const inbox = new Inbox(2, {
+    core: { ack: () => {}, unhandled: () => {} },
+    closed: () => null,
+    userClosed: false,
+  });
+  const push = (topic: string, qos: QoS) =>
+    inbox.push({
+      packet: {
+        type: "publish",
+        topic,
+        payload: new Uint8Array(0),
+        qos,
+        retain: false,
+        dup: false,
+      },
+      generation: 1,
+      session: 1,
+      seq: 0,
+    });
+  // Full at 2: b, then c, dropped; their slots outnumber the messages, and are compacted away.
+  push("a", 1), push("b", 0), push("c", 0), push("d", 0);
+  assert.equal(inbox.dropped, 2);
+  assert.equal((await inbox.check())?.topic, "a");
+  push("e", 0), push("f", 1); // d, e: full; f (QoS 1) is never dropped
+  const got = [];
+  for (let m; (m = await inbox.check());) got.push(m.topic);
+  assert.deepEqual(got, ["d", "e", "f"]);
+  assert.equal(inbox.dropped, 2);
+});
