@@ -13,7 +13,7 @@ import {
 import { Framer } from "../lib/codec/_framer.ts";
 import { allocPacket, SHORT_LIVED } from "../lib/codec/_varint.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
-import { brokerDecoder, checkLimits, keptRefusal } from "../lib/_limits.ts";
+import { brokerDecoder, checkLimits, keptRefusal, overrun } from "../lib/_limits.ts";
 import { test } from "./_test.ts";
 
 test("Framer.room(min): the body being gathered, grown for `min` bytes to read in place; null when none is", () => {
@@ -243,4 +243,13 @@ test("MQTT 5: a subscribe the broker's CONNACK says it cannot take is refused, n
     () => checkLimits({ maximumPacketSize: 5 }, ["a", "b"], 10),
     (e) => e instanceof RangeError && /^Cannot unsubscribe from "a", "b" with /.test(e.message),
   );
+});
+
+test("a QoS 1 PUBLISH with 65 535 messages unacknowledged reuses an id in use: the error names the version's rule", () => {
+  for (const [version, rule] of [[5, "MQTT-2.2.1-4"], [4, "MQTT-2.3.1-4"]] as const) {
+    assert.throws(
+      () => overrun(65_536, 65_535, 1, version),
+      (e) => e instanceof MQTTProtocolError && e.rule === rule && e.reasonCode === 0x93,
+    );
+  }
 });
