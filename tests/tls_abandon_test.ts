@@ -92,6 +92,23 @@ async function openAfter(server: { open: number }): Promise<number> {
   return server.open;
 }
 
+/** A TLS server with `certs`' server certificate, for the silent server to hand over to. */
+async function answeringTls(certs: ReturnType<typeof makeCerts>) {
+  const answered = new Set<TLSSocket>();
+  const tls = createTlsServer(
+    { cert: certs.pem("server.pem"), key: certs.pem("server.key") },
+    (s) => (answered.add(s), s.on("error", () => {})),
+  );
+  await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+  return {
+    port: (tls.address() as AddressInfo).port,
+    async close() {
+      for (const s of answered) s.destroy();
+      await new Promise((r) => tls.close(r));
+    },
+  };
+}
+
 /** The most sockets `server` held at once until `done()` (sampled), and for 200 ms after. */
 async function mostOpen(server: { open: number }, done: () => boolean): Promise<number> {
   let most = 0;
@@ -162,15 +179,7 @@ test(
   async () => {
     const certs = makeCerts();
     const server = await silentServer();
-    const answered = new Set<TLSSocket>();
-    const tls = createTlsServer(
-      { cert: certs.pem("server.pem"), key: certs.pem("server.key") },
-      (s) => {
-        answered.add(s);
-        s.on("error", () => {});
-      },
-    );
-    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+    const tls = await answeringTls(certs);
     try {
       // Deno.startTls, and Deno.connectTls (with a client certificate).
       const cadata = certs.pem("ca.pem");
@@ -186,11 +195,10 @@ test(
       // Should this fail, Deno closes a TLS connection mid-handshake now: use it
       // (lib/transports/deno.ts), and drop the README's note.
       assert.equal(server.open, 2, "the sockets of the handshakes given up are still open");
-      server.answer((tls.address() as AddressInfo).port);
+      server.answer(tls.port);
       assert.equal(await openAfter(server), 0, "closed once its handshake completed late");
     } finally {
-      for (const s of answered) s.destroy();
-      await new Promise((r) => tls.close(r));
+      await tls.close();
       await server.close();
       certs.remove();
     }
@@ -203,12 +211,7 @@ test(
   async () => {
     const certs = makeCerts();
     const server = await silentServer();
-    const answered = new Set<TLSSocket>();
-    const tls = createTlsServer(
-      { cert: certs.pem("server.pem"), key: certs.pem("server.key") },
-      (s) => (answered.add(s), s.on("error", () => {})),
-    );
-    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+    const tls = await answeringTls(certs);
     let c: RobustClient | undefined;
     try {
       // The default connector: Deno.startTls.
@@ -228,12 +231,11 @@ test(
       await c.disconnect();
       assert.ok(await reconnecting instanceof Error);
       // The one pending, let go by disconnect(), closes once the server answers (Deno's doing).
-      server.answer((tls.address() as AddressInfo).port);
+      server.answer(tls.port);
       assert.equal(await openAfter(server), 0, "sockets of given-up handshakes still open");
     } finally {
       await c?.disconnect(); // after a failure: no retrying past the test
-      for (const s of answered) s.destroy();
-      await new Promise((r) => tls.close(r));
+      await tls.close();
       await server.close();
       certs.remove();
     }
