@@ -30,7 +30,8 @@ export function connectTcp(
   ssl_params: SslParams,
   signal?: AbortSignal,
 ): Promise<StreamPair> {
-  const load = runtimeTcp();
+  const load = runtimeTcp(), m = load?.loaded;
+  if (m) return m.connectTcp(endpoint, ssl_params, signal);
   return load ? load().then((m) => m.connectTcp(endpoint, ssl_params, signal)) : noTcp(endpoint);
 }
 

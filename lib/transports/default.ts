@@ -37,7 +37,10 @@ export function connectDefault(
   if (endpoint.scheme === "ws" || endpoint.scheme === "wss") {
     return webSocket().then((m) => m.connectWebSocket(webSocketUrl(endpoint), { signal }));
   }
-  return tcp().then((m) => m.connectTcp(endpoint, ssl_params, signal));
+  const m = tcp.loaded;
+  return m
+    ? m.connectTcp(endpoint, ssl_params, signal)
+    : tcp().then((m) => m.connectTcp(endpoint, ssl_params, signal));
 }
 
 const webSocket = lazy(() => import("./websocket.ts"));

@@ -44,10 +44,9 @@ export interface DenoConnectOptions {
  */
 export async function connectDeno(options: DenoConnectOptions): Promise<StreamPair> {
   const { hostname, port, ssl, ssl_params: p, signal } = options;
-  const where = hostPort(hostname, port);
   // Plain: a reset before the broker's first byte is explained (a TLS listener?).
   if (!ssl) {
-    return explainFirstRead(await connectDenoTcp(hostname, port, signal), explainReset, where);
+    return explainFirstRead(await connectDenoTcp(hostname, port, signal), explainReset, options);
   }
   signal?.throwIfAborted();
   const tls = connectDenoTls(hostname, port, p, signal);
@@ -65,7 +64,7 @@ export async function connectDeno(options: DenoConnectOptions): Promise<StreamPa
   }
   // TLS 1.3: the broker refuses our certificate (or its absence) after the
   // handshake, in an alert the first read meets.
-  return explainFirstRead(conn, explainTls, where);
+  return explainFirstRead(conn, explainTls, options);
 }
 
 const close = (conn?: Deno.Conn) => {
@@ -88,12 +87,13 @@ function linger(signal: AbortSignal, tls: Promise<Deno.TlsConn>, hs?: Promise<un
 
 /**
  * `conn` with the failure of its first read explained by `explain`; then
- * reads go straight to the connection's own method again.
+ * reads go straight to the connection's own method again. `host:port` is
+ * made only for an explanation.
  */
 function explainFirstRead<C extends Deno.Conn>(
   conn: C,
   explain: (e: unknown, where: string) => unknown,
-  where: string,
+  { hostname, port }: DenoConnectOptions,
 ): C {
   const read = conn.read;
   // Put back, not deleted: a property deleted turns the connection into a
@@ -102,7 +102,7 @@ function explainFirstRead<C extends Deno.Conn>(
     read.call(conn, buf).then((n) => {
       conn.read = read;
       return n;
-    }, (e) => Promise.reject(explain(e, where)));
+    }, (e) => Promise.reject(explain(e, hostPort(hostname, port))));
   return conn;
 }
 
@@ -111,6 +111,7 @@ function explainFirstRead<C extends Deno.Conn>(
  * connection is then closed) before Deno is told to cancel it.
  */
 const CANCEL_AFTER_MS = 250;
+const ONCE = { once: true } as const;
 
 /**
  * {@linkcode openDenoTcp} with Nagle's algorithm off, as node.ts has it: a
@@ -150,7 +151,7 @@ async function openDenoTcp(
   const cancel = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = () => (timer = setTimeout(() => cancel.abort(signal.reason), CANCEL_AFTER_MS));
-  signal.addEventListener("abort", onAbort, { once: true });
+  signal.addEventListener("abort", onAbort, ONCE);
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port, signal: cancel.signal });
