@@ -14,7 +14,8 @@ import { Keepalive, type KeepaliveOwner, msNow } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig } from "./options.ts";
-import { connectDefault, type Endpoint, endpointUrl } from "./transports/default.ts";
+import { connectDefault, type Endpoint } from "./transports/default.ts";
+import { hostPort } from "./transports/endpoint.ts";
 import type { StreamPair } from "./transports/types.ts";
 import { deniedHint, OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart, disconnectError, SHOWN, UNACKED } from "./_acks.ts";
@@ -25,7 +26,8 @@ import { AuthSteps } from "./_auth_steps.ts";
 import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
-import { afterKept, dropKept, gaveUp, waitsWhy } from "./_uncancelled.ts";
+import { afterKept, dropKept } from "./_uncancelled.ts";
+import { lateOpen, timedOutError } from "./_attempt.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -259,7 +261,6 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     signal: AbortSignal | undefined,
     ms: number,
   ): Promise<ConnackPacket> {
-    const where = endpointUrl(server).slice(server.scheme.length + 3); // [::1]:1883
     let off = noop;
     let timedOut = false;
     let ch: Channel | null = null;
@@ -267,32 +268,27 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     // opening (a TLS or WebSocket handshake) closes what it opened.
     const attempt = new AbortController();
     try {
-      // Rejects on the connect timeout, on abort or on disconnect(), whichever comes first.
+      let opening: Promise<StreamPair> | null = null;
+      // Rejects on the connect timeout, on abort or on disconnect(), first come; so does the CONNACK.
       const timeout = new Promise<never>((_, reject) => {
         const giveUp = (error: unknown) => {
           timedOut = true;
           attempt.abort(error);
           reject(error);
+          this.#connack?.reject(error);
+          // Given up while opening (only then: nothing else opens late), closed once open.
+          const until = this.#hooks.keepPending && signal;
+          if (!ch && opening) this.#late = lateOpen(this, opening, server, attempt.signal, until);
         };
         // The keepalive's clock, which CONNACK hands over to the keepalive.
-        this.#keepalive.deadline(ms, () =>
-          giveUp(
-            new MQTTConnectionError(
-              `Connection to ${where} timed out: ${
-                ch ? "no CONNACK" : "not open (TCP, TLS or WebSocket handshake)"
-              } within ${this.#config.connectTimeout} ms${
-                ch ? this.#steps?.unanswered || "" : waitsWhy(this, where)
-              }`,
-            ),
-          ), this.#config.connectTimeout);
+        const limit = this.#config.connectTimeout;
+        const expired = () => giveUp(timedOutError(this, server, limit, ch !== null, this.#steps));
+        this.#keepalive.deadline(ms, expired, limit);
         // One listener on a signal that many clients' connect() share (Node warns past 10).
         if (signal) off = onAbort(signal, () => giveUp(signal.reason));
         this.#abortOpen = giveUp;
       });
-      const opening = this.#transport(server, attempt.signal, where);
-      // Opening late, it is closed; a robust client waits for what Deno cannot cancel (_uncancelled).
-      this.#late = opening.then((p) => timedOut ? channel(p).close() : undefined)
-        .catch(() => gaveUp(this, where, attempt.signal, this.#hooks.keepPending && signal));
+      opening = this.#transport(server, attempt.signal);
       const pair = await Promise.race([opening, timeout]);
       // It opened in time: nothing opens late (and an idle client keeps no promise for it).
       this.#late = DONE;
@@ -314,7 +310,7 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
         this.#connack = { resolve, reject };
       });
       this.writer.write(connect);
-      const ack = await Promise.race([connack, timeout]);
+      const ack = await connack;
       const code = ack.returnCode;
       if (code !== 0) throw connackRefusal(ack, this.#config.version);
       // Bytes read with the CONNACK (a second CONNACK, say) may have ended the connection already.
@@ -338,7 +334,9 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
           (signal?.aborted && e === signal.reason)
         ? e
         : new MQTTConnectionError(
-          `Cannot connect to ${where}: ${(e as Error)?.message ?? e}${deniedHint(e)}`,
+          `Cannot connect to ${hostPort(server.hostname, server.port)}: ${
+            (e as Error)?.message ?? e
+          }${deniedHint(e)}`,
           { cause: e },
         );
       // The transport refused its arguments, or the broker the client's certificate: no retry.
@@ -441,12 +439,12 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       : new MQTTConnectionError(`Cannot ${what}: not connected; call connect() first`);
   }
 
-  #transport(server: Endpoint, signal: AbortSignal, where: string): Promise<StreamPair> {
+  #transport(server: Endpoint, signal: AbortSignal): Promise<StreamPair> {
     const { transport: t, ssl_params: p } = this.#config;
     // The user's may return a pair or throw, rather than resolve or reject; -d's uses Deno's TLS.
     const open = () =>
       t ? new Promise<StreamPair>((r) => r(t(signal, server))) : connectDefault(server, p, signal);
-    return afterKept(this, where, signal, open);
+    return afterKept(this, server, signal, open);
   }
 
   /** Bytes read on `ch` at `at`, null at its end (the channel calls it, once per read). */

@@ -6,6 +6,7 @@
 // robust client stops retrying (disconnect(), its signal, a refusal, a connect() that fails), and
 // at once by other clients and connect() without a signal: kept, it holds the process.
 import { abortable, onAbort } from "./_abort_waits.ts";
+import { type Endpoint, hostPort } from "./transports/endpoint.ts";
 
 /** An opening given up that goes on: `ended` settles once it has ended and closed. */
 export interface Lingering {
@@ -20,14 +21,17 @@ export const LINGERING = new WeakMap<AbortSignal, Lingering>();
 // Each client's openings given up and still going on, by server: made by the first one kept.
 const KEPT = new WeakMap<object, Map<string, Lingering>>();
 
+/** Each server's key in `KEPT`: `host:port` (made only for a client that keeps one). */
+const key = (server: Endpoint): string => hostPort(server.hostname, server.port);
+
 /** Opens with `open`, once the opening `client` gave up to `server` earlier, if any, has ended. */
 export function afterKept<T>(
   client: object,
-  server: string,
+  server: Endpoint,
   signal: AbortSignal,
   open: () => Promise<T>,
 ): Promise<T> {
-  const l = KEPT.get(client)?.get(server);
+  const l = KEPT.get(client)?.get(key(server));
   return l ? abortable(l.ended, signal).then(open) : open();
 }
 
@@ -38,7 +42,7 @@ export function afterKept<T>(
  */
 export function gaveUp(
   client: { readonly userClosed: boolean },
-  server: string,
+  server: Endpoint,
   signal: AbortSignal,
   until: AbortSignal | false | undefined,
 ): void {
@@ -47,14 +51,15 @@ export function gaveUp(
   if (!l || !until || until.aborted || client.userClosed) return void l?.drop();
   let kept = KEPT.get(client);
   if (!kept) KEPT.set(client, kept = new Map());
-  kept.set(server, l);
+  const at = key(server);
+  kept.set(at, l);
   const off = onAbort(until, l.drop);
-  l.ended.then(() => (off(), kept.get(server) === l && kept.delete(server)));
+  l.ended.then(() => (off(), kept.get(at) === l && kept.delete(at)));
 }
 
 /** Why `client`'s attempt to `server` has not opened: "" unless it waits for one given up before. */
-export const waitsWhy = (client: object, server: string): string =>
-  KEPT.get(client)?.has(server)
+export const waitsWhy = (client: object, server: Endpoint): string =>
+  KEPT.get(client)?.has(key(server))
     ? "; a TLS handshake given up before is still pending there (Deno cannot cancel it)"
     : "";
 
