@@ -82,6 +82,8 @@ export function signalOptionsError(options: object, what: string): unknown {
   }
 }
 
+const CONNECT_OPTIONS = ["clean_session", "signal"], SIGNAL_ONLY = ["signal"];
+
 /** `connect()`'s arguments: umqtt's `clean_session` and options, or `{ clean_session, signal }`. */
 export function checkConnect(
   clean_session: boolean | { clean_session?: boolean; signal?: AbortSignal },
@@ -90,7 +92,7 @@ export function checkConnect(
   const asObject = typeof clean_session === "object" && clean_session !== null;
   const o = asObject ? clean_session : options;
   // After a positional clean_session, one in the options would go unused.
-  checkOptions(o, asObject ? ["clean_session", "signal"] : ["signal"], "connect");
+  checkOptions(o, asObject ? CONNECT_OPTIONS : SIGNAL_ONLY, "connect");
   const clean = checkBool(
     "clean_session",
     asObject ? clean_session.clean_session ?? true : clean_session,

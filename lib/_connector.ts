@@ -72,23 +72,35 @@ export class Connector {
     // Awaited only then: a disconnect() right after this call must find it under way.
     if (this.#leaving) await abortable(this.#leaving.catch(() => {}), signal).then(this.since());
     this.#checkStore(clean);
-    return await this.#run((stops) =>
-      this.servers.first(
-        (server) => this.#attempt(server, clean, signal, stops),
-        () => stops !== this.#stops || signal?.aborted === true,
-        referred,
-      )
-    ).catch((e) => {
+    const stops = this.#begin(false), { list } = this.servers;
+    try {
+      // One server and no reference to follow: first()'s own shortcut, without its closures.
+      const ack = list.length === 1 && !referred
+        ? this.#attempt(list[0], clean, signal, stops)
+        : this.servers.first(
+          (server) => this.#attempt(server, clean, signal, stops),
+          () => stops !== this.#stops || signal?.aborted === true,
+          referred,
+        );
+      return (await ack).sessionPresent;
+    } catch (e) {
       // Failed, it keeps no Deno TLS handshake for later (_uncancelled.ts): no loop waits for it.
       void dropKept(this.#conn);
       throw e;
-    });
+    } finally {
+      this.#connecting = false;
+    }
   }
 
   /** One attempt to one server (the robust client's reconnect loop). */
   async connectTo(server: Endpoint, clean: boolean, signal?: AbortSignal): Promise<boolean> {
     this.#checkStore(clean);
-    return await this.#run((stops) => this.#attempt(server, clean, signal, stops), true);
+    const stops = this.#begin(true);
+    try {
+      return (await this.#attempt(server, clean, signal, stops)).sessionPresent;
+    } finally {
+      this.#connecting = false;
+    }
   }
 
   /**
@@ -173,11 +185,12 @@ export class Connector {
     void dropKept(this.#conn);
   }
 
-  /** Connects with `attempts` (given the disconnect() count), one connect at a time: Session Present. */
-  async #run(
-    attempts: (stops: number) => Promise<ConnackPacket>,
-    loop = false,
-  ): Promise<boolean> {
+  /**
+   * One connect at a time: a connect() (or with `loop`, the reconnect loop's
+   * attempt) begins, until the caller's `finally` ends it. Returns the
+   * disconnect() count, which its attempts watch.
+   */
+  #begin(loop: boolean): number {
     // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
     const stranded = WORKERD && this.#due > 0 && performance.now() > this.#due;
     if (this.#conn.connected && !this.#conn.forsaken(true) || this.#connecting && !stranded) {
@@ -186,11 +199,7 @@ export class Connector {
       throw new TypeError("Cannot connect: this client is already connected or connecting");
     }
     this.#connecting = true;
-    try {
-      return (await attempts(this.#stops)).sessionPresent;
-    } finally {
-      this.#connecting = false;
-    }
+    return this.#stops;
   }
 
   /**

@@ -292,12 +292,16 @@ export class MQTTClient extends EventTarget {
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
    * @throws {TypeError} MQTT 3.1.1: an empty client id with a persistent session (MQTT-3.1.3-7); or already connected.
    */
-  async connect(
+  connect(
     clean_session: boolean | ConnectOptions = true,
-    options: SignalOptions = {},
+    options: SignalOptions = NO_OPTIONS,
   ): Promise<boolean> {
-    const { clean, signal } = checkConnect(clean_session, options);
-    return await this.#link.connect(clean, signal, this.#hooks.referred);
+    try {
+      const { clean, signal } = checkConnect(clean_session, options); // (not async: a frame less)
+      return this.#link.connect(clean, signal, this.#hooks.referred);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
