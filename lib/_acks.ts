@@ -113,7 +113,9 @@ export const UNACKED = " before its CONNACK (a TLS listener, or a CONNECT it ref
  * @throws {MQTTProtocolError} The bytes read as text (MQTT-3.2.0-1).
  */
 export function connackStart(chunk: Uint8Array): void {
-  const text = /^[ -~]{4,}/.exec(String.fromCharCode(...chunk.subarray(0, 32)));
+  // A string is made only when its second byte is printable, as a CONNACK's length seldom is.
+  const text = chunk[1] >= 0x20 && chunk[1] < 0x7f &&
+    /^[ -~]{4,}/.exec(String.fromCharCode(...chunk.subarray(0, 32)));
   // Nor can a TLS alert record (0x15, version 3.x): a TLS listener's answer to a plain CONNECT.
   const got = text
     ? `text "${text[0]}"`
@@ -189,7 +191,7 @@ export function order(
   inflight: Map<number, InFlight>,
   renewed?: boolean,
 ): Iterable<[number, Uint8Array]> {
-  if (renewed) return outgoing;
+  if (renewed || !outgoing.size) return outgoing; // (empty: no arrays and closures for nothing)
   const all = [...outgoing],
     rec = ([id]: [number, unknown]) => {
       const f = inflight.get(id);

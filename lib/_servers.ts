@@ -98,8 +98,10 @@ export class Servers {
    * which is the listed one if it names that (the list then goes on from there).
    */
   accepted(server: Endpoint): void {
-    const url = endpointUrl(server);
-    const i = this.list.findIndex((e) => endpointUrl(e) === url && e.path === server.path);
+    const url = this.list[0] === server ? "" : endpointUrl(server); // the first: found at once
+    const i = url
+      ? this.list.findIndex((e) => endpointUrl(e) === url && e.path === server.path)
+      : 0;
     this.#referred = i === -1 ? server : null;
     if (i !== -1) this.#current = i;
     this.#left = false;

@@ -442,9 +442,9 @@ export function clientConfig(
   }
   // Spread: a hole in the list is an entry too, refused as any non-string. (Not Array.from,
   // whose result keeps spare room, 20-30 bytes for each client.)
-  const servers = [...(Array.isArray(server) ? server : [server])].map((s) =>
-    parseServer(s, explicitPort, ssl)
-  );
+  const servers = Array.isArray(server)
+    ? [...server].map((s) => parseServer(s, explicitPort, ssl))
+    : [parseServer(server as string, explicitPort, ssl)];
   // null is umqtt's None, "no user" (or password), as port, keepalive and ssl take it.
   const user = o.user ?? undefined, pass = o.password ?? undefined;
   if (user !== undefined && typeof user !== "string" && typeof user !== "function") {
@@ -496,9 +496,9 @@ export function clientConfig(
       : ca && !ca.includes("CERTIFICATE-----") && "no certificate in it (a key? give the CA's)";
     if (no) throw new TypeError(`Invalid ssl_params.${k}: ${no}`);
   }
-  const tls = Object.values(sp).some((v) => v !== undefined); // any TLS parameter given
+  const tls = sp !== NO_SSL && Object.values(sp).some((v) => v !== undefined); // any given
   // A WebSocket's TLS is the runtime's (its CA store, the URL's host name): none of these applies.
-  const ws = servers.find((e) => e.scheme === "ws" || e.scheme === "wss");
+  const ws = tls && servers.find((e) => e.scheme === "ws" || e.scheme === "wss");
   if (ws && tls) {
     throw new TypeError(
       `Invalid ssl_params for ${

@@ -35,6 +35,12 @@ export function withoutCredentials(server: string): string {
   return server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1…@");
 }
 
+// parseServer()'s errors, the server shown without its user information.
+const bad = (server: string, why: string) =>
+  new TypeError(`Invalid server "${withoutCredentials(server)}": ${why}`);
+const notUrl = (server: string, scheme: string) =>
+  bad(server, `not a URL (${scheme}://host[:port])`);
+
 /**
  * Parses `server` (a host, or an `mqtt://`, `mqtts://`, `ws://` or `wss://`
  * URL) with umqtt's port rules: a non-zero `port` wins, else the URL's, else
@@ -65,19 +71,21 @@ export function parseServer(
     );
   }
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server);
-  const shown = withoutCredentials(server);
-  const bad = (why: string) => new TypeError(`Invalid server "${shown}": ${why}`);
-  const notUrl = (scheme: string) => bad(`not a URL (${scheme}://host[:port])`);
   if (!match) {
     // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80, ws:), not a host with a port.
     const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d+$)/i.exec(server);
-    if (typo) throw notUrl(typo[1].toLowerCase());
+    if (typo) throw notUrl(server, typo[1].toLowerCase());
     // No host name holds a slash (a URL mistyped, a path) or a space.
-    if (server.includes("/")) throw notUrl("mqtt");
-    if (/\s/.test(server)) throw bad("a host name cannot contain spaces");
+    if (server.includes("/")) throw notUrl(server, "mqtt");
+    if (/\s/.test(server)) throw bad(server, "a host name cannot contain spaces");
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
-      throw bad(`a host cannot carry a port; give the port option, or a URL (mqtt://${shown})`);
+      throw bad(
+        server,
+        `a host cannot carry a port; give the port option, or a URL (mqtt://${
+          withoutCredentials(server)
+        })`,
+      );
     }
     return {
       scheme: ssl ? "mqtts" : "mqtt",
@@ -88,14 +96,14 @@ export function parseServer(
   }
   const given = match[1].toLowerCase();
   if (!(given in DEFAULT_PORT)) {
-    throw bad("the URL scheme must be mqtt://, mqtts://, ws:// or wss://");
+    throw bad(server, "the URL scheme must be mqtt://, mqtts://, ws:// or wss://");
   }
   let url: URL;
   const http = server.replace(/^[a-z]+/i, "http");
   try {
     url = new URL(http);
   } catch {
-    throw notUrl(given);
+    throw notUrl(server, given);
   }
   if (url.username || url.password) {
     // Not echoed: it may hold a password.
