@@ -290,6 +290,8 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       });
       opening = this.#transport(server, attempt.signal);
       const pair = await Promise.race([opening, timeout]);
+      // Given up in the turns since it opened: with the give-up's error (#late closes it).
+      if (timedOut) await timeout;
       // It opened in time: nothing opens late (and an idle client keeps no promise for it).
       this.#late = DONE;
       ch = channel(pair);
