@@ -16,6 +16,14 @@
  *   loss of a node. A PUBACK comes once the message is stored on a majority.
  * - `mqtt { ack_wait }` (default 30 s) is how long a delivered but
  *   unacknowledged QoS 1 message waits before it is delivered again.
+ * - `$MQTT_msgs` keeps a message while some QoS 1 subscription's consumer
+ *   still needs it (interest retention). With the consumers replicated (the
+ *   default: as many replicas as the stream), a node that gets one
+ *   consumer's replicated ack before the message itself asks the stream to
+ *   delete the message on every node (NATS before 2.9.16), so under load
+ *   other subscribers' consumers skip it or, if they had it pending, count it
+ *   acknowledged: it never reaches them (a `MSG_TERMINATED` advisory at most).
+ *   {@linkcode NatsClusterOptions.consumerReplicas} 1 avoids that.
  * - Losing the node that led the session stream (`$MQTT_sess`) costs about
  *   4–9 s of refused or unanswered CONNECTs on the other nodes, until a new
  *   leader is elected; {@linkcode NatsCluster.streamLeader} tells which.
@@ -102,6 +110,12 @@ export interface NatsClusterOptions {
    * QoS 1 message waits before it is delivered again (NATS' default: 30 000).
    */
   ackWaitMs?: number;
+  /**
+   * `mqtt { consumer_replicas }`: how many servers keep each QoS 1
+   * subscription's JetStream consumer (NATS' default: as many as the
+   * message stream, here 3).
+   */
+  consumerReplicas?: number;
 }
 
 /** Path of `nats-server`: `/usr/sbin/nats-server` or one on `PATH`, else `undefined`. */
@@ -333,6 +347,10 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
   if (opts.ackWaitMs !== undefined && !(Number.isInteger(opts.ackWaitMs) && opts.ackWaitMs > 0)) {
     throw new RangeError(`startNatsCluster: ackWaitMs must be a positive integer`);
   }
+  const r = opts.consumerReplicas;
+  if (r !== undefined && !(Number.isInteger(r) && r >= 1 && r <= SIZE)) {
+    throw new RangeError(`startNatsCluster: consumerReplicas must be an integer from 1 to ${SIZE}`);
+  }
   const root = mkdtempSync(join(tmpdir(), "umqtt-nats-"));
   const ports: NodePorts[] = Array.from(
     { length: SIZE },
@@ -365,6 +383,7 @@ async function launchCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
       `  listen: "${HOST}:${ports[i].mqtt}"`,
       `  stream_replicas: ${SIZE}`,
       ...(opts.ackWaitMs ? [`  ack_wait: "${opts.ackWaitMs}ms"`] : []),
+      ...(opts.consumerReplicas ? [`  consumer_replicas: ${opts.consumerReplicas}`] : []),
       `}`,
     ].join("\n") + "\n";
     const path = join(dirs[i], "nats.conf");
