@@ -1,0 +1,115 @@
+// The inbox (lib/_inbox.ts) where a systematic mutation run (every comparison, condition,
+// constant ±1 and statement, one at a time) found behaviour no test pinned down: the QoS 0 drop
+// policy after the handed-out slots are dropped, a waiting call of one client, messages()'s call
+// order, and which queued QoS 1 messages a resumed session keeps. Driven as in inbox_test.ts: the
+// inbox with a stand-in for its connection; no broker.
+import assert from "node:assert/strict";
+import { Inbox } from "../lib/_inbox.ts";
+import type { Incoming } from "../lib/_protocol.ts";
+import type { QoS } from "../lib/codec/packet.ts";
+import type { PublishProperties } from "../lib/codec/properties.ts";
+import type { Message } from "../lib/options.ts";
+import { test } from "./_test.ts";
+
+function setup(max = 100) {
+  const log: string[] = [];
+  const inbox = new Inbox(max, {
+    core: {
+      ack: (m: Incoming) => void log.push(`ack ${m.packet.topic}`),
+      unhandled: (m: Incoming) => void log.push(`unhandled ${m.packet.topic}`),
+    },
+    closed: () => null,
+    userClosed: false,
+  });
+  const push = (topic: string, qos: QoS = 1, properties?: PublishProperties) =>
+    inbox.push({
+      packet: {
+        type: "publish",
+        topic,
+        payload: new Uint8Array(0),
+        qos,
+        retain: false,
+        dup: false,
+        packetId: qos ? 1 : undefined,
+        ...properties && { properties },
+      },
+      generation: 1,
+      session: 1,
+      seq: 0,
+    });
+  const rest = async () => {
+    const got = [];
+    for (let m; (m = await inbox.check());) got.push(m.topic);
+    return got;
+  };
+  return { inbox, log, push, rest };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("inbox: past 1024 handed-out slots, dropped from the queue's front, the oldest QoS 0 message still goes first and the count holds", async () => {
+  // maxQueuedMessages: past it, QoS 0 messages are dropped oldest first (README).
+  const { inbox, push, rest } = setup(3);
+  // A consumer that keeps up: one message queued at a time, 1024 handed out.
+  push("a0");
+  for (let i = 1; i < 1025; i++) {
+    push(`a${i}`);
+    assert.equal((await inbox.check())?.topic, `a${i - 1}`);
+  }
+  push("x", 0), push("y", 0); // a1024, x, y: 3, full
+  // The 1025th hand-out drops the handed-out slots before the queue's head.
+  assert.equal((await inbox.check())?.topic, "a1024");
+  push("w", 0); // x, y, w: room for it
+  assert.equal(inbox.dropped, 0);
+  push("v", 0); // full: x, the oldest QoS 0 message, goes
+  assert.equal(inbox.dropped, 1);
+  assert.deepEqual(await rest(), ["y", "w", "v"]);
+});
+
+test("inbox: a call waiting for one client's message is not handed another client's", async () => {
+  const one = setup(), other = setup();
+  const waiting = one.inbox.receive(undefined);
+  other.push("for-other");
+  one.push("for-one");
+  assert.equal((await waiting).topic, "for-one");
+  assert.deepEqual(await other.rest(), ["for-other"]);
+  assert.deepEqual(one.log, ["ack for-one"]);
+  assert.deepEqual(other.log, ["ack for-other"]);
+});
+
+test("messages(): results settle in call order, a call made after a waiting one settled included", async () => {
+  // As an async generator's: each call runs, and settles, after the one before it.
+  const { inbox, log, push } = setup();
+  const it = inbox.messages(undefined);
+  const settled: string[] = [];
+  const track = (p: Promise<IteratorResult<Message, void>>, name: string) =>
+    p.then((r) => (settled.push(`${name} ${r.done ? "done" : r.value.topic}`), r));
+  const first = track(it.next(), "first"), second = track(it.next(), "second");
+  push("a"), push("b"), push("c");
+  await first;
+  // The second call is still under way: the third runs after it.
+  const third = track(it.next(), "third");
+  await Promise.all([second, third]);
+  assert.deepEqual(settled, ["first a", "second b", "third c"]);
+  assert.deepEqual(log, ["ack a", "ack b"]);
+  await it.return();
+  assert.deepEqual(log, ["ack a", "ack b", "ack c"]);
+});
+
+test("resumed(), MQTT 5: a queued QoS 1 message's expiry counts from its arrival; a QoS 0 message's does not keep those before it", async () => {
+  const { inbox, push, rest } = setup();
+  // "b" has no more than its last second (the broker counts whole seconds): it stays.
+  push("b", 1, { messageExpiryInterval: 1 });
+  inbox.resumed();
+  assert.deepEqual(await rest(), ["b"]);
+  // "a" will be sent again (3600 s left); "c", QoS 0, is not, and stays: its expiry keeps nothing.
+  push("a", 1, { messageExpiryInterval: 3600 }), push("c", 0, { messageExpiryInterval: 1 });
+  inbox.resumed();
+  assert.deepEqual(await rest(), ["c"]);
+  // "d" has 2 s, so more than its last second, left just after it came: it goes, however long
+  // the process has run (the clock's origin is the process's start).
+  while (performance.now() < 1500) await sleep(100);
+  push("d", 1, { messageExpiryInterval: 2 });
+  inbox.resumed();
+  assert.deepEqual(await rest(), []);
+});
