@@ -647,3 +647,56 @@ test("inbox: after the empty slots are compacted away, the queue counts and hand
   assert.deepEqual(got, ["d", "e", "f"]);
   assert.equal(inbox.dropped, 2);
 });
+
+test("resends(m): a session ended by a clean start or by Session Present 0 is never taken for the present one again (MQTT-4.4.0-1)", () => {
+  // Clean start, then Session Present 0; and Session Present 0, then clean start: each ends the
+  // session the message came in, so a later resumed session's broker does not send it again.
+  for (const ends of [[true, false], [false, true]]) {
+    const h = harness();
+    h.connect(false);
+    h.core.handle(publishIn(1, 1));
+    const m = h.delivered[0];
+    for (const clean of ends) {
+      h.cut();
+      h.connect(clean, false);
+    }
+    h.cut();
+    h.connect(false, true);
+    assert.equal(
+      h.core.resends(m),
+      false,
+      `ended by ${ends.map((c) => c ? "clean start" : "Session Present 0")}`,
+    );
+  }
+});
+
+test("refused by close: a connection reset before its CONNACK counts against no publish (nothing was resent on it)", () => {
+  const h = harness();
+  h.connect(false);
+  const p = request(h.core, "puback");
+  h.cut(true, reset()); // reset after the publish went: counted once
+  for (let i = 0; i < 3; i++) {
+    h.core.start(false);
+    h.cut(true, reset()); // before the CONNACK: the publish was not sent again on this connection
+  }
+  assert.equal(p.state, "pending");
+  assert.equal(h.store.outgoing.size, 1);
+});
+
+test("MQTT 5: a publish held back by Receive Maximum at a resume, acknowledged anyway, settles and is not sent again", () => {
+  // A broker that acknowledges the session's publish 2 (read on an earlier connection) before
+  // the client had room to send it again: it is done, and the drain skips its id.
+  const h = harness(undefined, V5);
+  h.connect(false);
+  const p1 = request(h.core, "puback"), p2 = request(h.core, "puback");
+  h.sent();
+  h.cut(true);
+  h.connect(false, true, { receiveMaximum: 1 });
+  assert.deepEqual(ids(h.sent()), ["publish 1 dup"]);
+  h.core.handle({ type: "puback", packetId: 2 });
+  assert.equal(p2.state, "resolved");
+  h.core.handle({ type: "puback", packetId: 1 });
+  assert.equal(p1.state, "resolved");
+  assert.deepEqual(ids(h.sent()), []);
+  assert.equal(h.store.outgoing.size, 0);
+});
