@@ -700,3 +700,30 @@ test("MQTT 5: a publish held back by Receive Maximum at a resume, acknowledged a
   assert.deepEqual(ids(h.sent()), []);
   assert.equal(h.store.outgoing.size, 0);
 });
+
+test("our Receive Maximum counts QoS 1 and 2 messages only: QoS 0 ones are never overruns (section 3.3.4)", () => {
+  // MQTT 5 section 3.3.4: Receive Maximum limits the QoS 1 and QoS 2 PUBLISHes the server sends
+  // unacknowledged; README: an overrun is counted in receiveMaximumExceeded.
+  const h = harness(undefined, { ...V5, receiveMaximum: 2 });
+  h.connect(false);
+  for (let i = 0; i < 3; i++) h.core.handle(publishIn(0, 0));
+  h.core.handle(publishIn(1, 1));
+  h.core.handle(publishIn(2, 1));
+  assert.equal(h.core.overruns, 0);
+  h.core.handle(publishIn(3, 1));
+  assert.equal(h.core.overruns, 1);
+});
+
+test("refused by close: the publish in flight stays the one a reset may refuse after several QoS 0 ones went behind it", () => {
+  const h = harness();
+  h.connect(false);
+  const p = request(h.core, "puback");
+  for (let i = 0; i < 3; i++) {
+    assert.equal(p.state, "pending", `after ${i} resets`);
+    h.core.wroteQoS0(), h.core.wroteQoS0(); // two QoS 0 publishes after it: it is still the first
+    h.cut(true, reset());
+    h.connect(false, true);
+  }
+  assert.equal(p.state, "rejected");
+  assert.match((p.error as Error).message, /each of the 3 times PUBLISH 1/);
+});
