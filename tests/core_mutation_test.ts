@@ -727,3 +727,21 @@ test("refused by close: the publish in flight stays the one a reset may refuse a
   assert.equal(p.state, "rejected");
   assert.match((p.error as Error).message, /each of the 3 times PUBLISH 1/);
 });
+
+test("a QoS 2 message left unhandled after its connection ended: the broker's resend held back meanwhile comes after the next CONNACK, once", () => {
+  // The resend that came while the first copy was handled is not handed out on no connection:
+  // the broker sends it again after a CONNACK to come (MQTT-4.4.0-1), and that copy is delivered.
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(5, 2));
+  const first = h.delivered[0];
+  h.core.handle(publishIn(5, 2, "x", true)); // the broker's resend, while the first is queued
+  assert.equal(h.delivered.length, 1);
+  h.cut();
+  h.core.unhandled(first); // the application's callback threw, offline
+  assert.equal(h.delivered.length, 1, "nothing handed out between connections");
+  h.connect(false, true);
+  h.core.handle(publishIn(5, 2, "x", true));
+  assert.equal(h.delivered.length, 2);
+  assert.equal(h.delivered[1].packet.dup, true);
+});
