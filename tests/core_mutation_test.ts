@@ -1,7 +1,8 @@
 // The protocol core (lib/_protocol.ts, _ids, _acks, _aliases, _ack_order, _ping_clock) where a
 // systematic mutation run (every comparison, condition, constant ±1 and statement, one at a time)
 // found behaviour no test pinned down. Driven as in protocol_test.ts: decoded packets in, the
-// exact packets out; no broker.
+// exact packets out; no broker. At the end, the same for the connection's writer (lib/_writer.ts),
+// with a channel that records its writes.
 import assert from "node:assert/strict";
 import { Protocol } from "../lib/_protocol.ts";
 import { encode } from "../lib/codec/encode.ts";
@@ -15,6 +16,8 @@ import { V4 } from "../lib/_protocol_types.ts";
 import { RESET } from "../lib/_refusals.ts";
 import { connackRefusal, connackStart } from "../lib/_acks.ts";
 import { Inbox } from "../lib/_inbox.ts";
+import type { Channel } from "../lib/_channel.ts";
+import { Writer } from "../lib/_writer.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -744,4 +747,86 @@ test("a QoS 2 message left unhandled after its connection ended: the broker's re
   h.core.handle(publishIn(5, 2, "x", true));
   assert.equal(h.delivered.length, 2);
   assert.equal(h.delivered[1].packet.dup, true);
+});
+
+/** A Writer on a channel whose writes are recorded and settle when the test says. */
+function recordingChannel() {
+  const writes: { bytes: Uint8Array; done(): void; fail(e: Error): void }[] = [];
+  const ch: Channel = {
+    sink: null,
+    taken: 0,
+    read() {},
+    close: () => Promise.resolve(),
+    write: (bytes) =>
+      new Promise((done, fail) => void writes.push({ bytes, done: () => done(), fail })),
+  };
+  let asked = 0;
+  const failed: Error[] = [];
+  const writer = new Writer({
+    written() {},
+    writeFailed: (e) => void failed.push(e),
+    inbox: { asked: () => void asked++ },
+  });
+  writer.attach(ch);
+  return { writer, ch, writes, failed, asked: () => asked };
+}
+
+test("Writer: the packets a caller awaits an answer to end the reader's wait for the consumer; acks, QoS 0 publishes, CONNECT and DISCONNECT do not", () => {
+  // lib/_writer.ts ASKS: PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, AUTH and a QoS 1 or 2 PUBLISH.
+  const asks = { pubrel: 0x62, subscribe: 0x82, unsubscribe: 0xa2, pingreq: 0xc0, auth: 0xf0 };
+  const publishes = { qos1: 0x32, "qos1 dup retain": 0x3b, qos2: 0x34 };
+  const others = {
+    connect: 0x10,
+    qos0: 0x30,
+    "qos0 retain": 0x31,
+    puback: 0x40,
+    pubrec: 0x50,
+    pubcomp: 0x70,
+    disconnect: 0xe0,
+  };
+  for (const [name, first] of Object.entries({ ...asks, ...publishes, ...others })) {
+    const w = recordingChannel();
+    w.writer.write(Uint8Array.of(first, 0));
+    assert.equal(w.asked(), name in others ? 0 : 1, name);
+  }
+});
+
+test("Writer: nothing is queued after DISCONNECT (MQTT-3.14.4-2) or with no channel; write() then returns 0", async () => {
+  const w = recordingChannel();
+  w.writer.sealed = true;
+  assert.equal(w.writer.write(Uint8Array.of(0x30, 0)), 0);
+  w.writer.detach(new MQTTConnectionError("gone"));
+  assert.equal(w.writer.write(Uint8Array.of(0x30, 0)), 0);
+  await null;
+  assert.equal(w.writes.length, 0);
+  w.writer.attach(w.ch); // a new connection: writes go again
+  assert.equal(w.writer.write(Uint8Array.of(0x30, 0)), 1);
+  await null;
+  assert.equal(w.writes.length, 1);
+});
+
+test("Writer: queuedBytes is where the next packet starts in the next write, from 0 on a new or a detached writer", () => {
+  const w = recordingChannel();
+  assert.equal(w.writer.queuedBytes, 0);
+  w.writer.write(new Uint8Array(3));
+  w.writer.write(new Uint8Array(2));
+  assert.equal(w.writer.queuedBytes, 5);
+  w.writer.detach(new MQTTConnectionError("gone"));
+  assert.equal(w.writer.queuedBytes, 0);
+  w.writer.attach(w.ch);
+  w.writer.write(new Uint8Array(4));
+  assert.equal(w.writer.queuedBytes, 4);
+});
+
+test("Writer: a write cut short by the connection's end fails with the reason it ended, the transport's error its cause", async () => {
+  const w = recordingChannel();
+  w.writer.write(Uint8Array.of(0x30, 0));
+  await null;
+  assert.equal(w.writes.length, 1);
+  w.writer.detach(new MQTTConnectionError("No PINGRESP within 5 s: connection dead"));
+  w.writes[0].fail(new Error("operation canceled"));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(w.failed.length, 1);
+  assert.equal(w.failed[0].message, "No PINGRESP within 5 s: connection dead");
+  assert.equal((w.failed[0].cause as Error).message, "operation canceled");
 });
