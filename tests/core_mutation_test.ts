@@ -2,7 +2,7 @@
 // systematic mutation run (every comparison, condition, constant ±1 and statement, one at a time)
 // found behaviour no test pinned down. Driven as in protocol_test.ts: decoded packets in, the
 // exact packets out; no broker. At the end, the same for the connection's writer (lib/_writer.ts),
-// with a channel that records its writes.
+// with a channel that records its writes, and its keepalive (lib/_keepalive.ts), looked at by hand.
 import assert from "node:assert/strict";
 import { Protocol } from "../lib/_protocol.ts";
 import { encode } from "../lib/codec/encode.ts";
@@ -18,6 +18,7 @@ import { connackRefusal, connackStart } from "../lib/_acks.ts";
 import { Inbox } from "../lib/_inbox.ts";
 import type { Channel } from "../lib/_channel.ts";
 import { Writer } from "../lib/_writer.ts";
+import { Keepalive } from "../lib/_keepalive.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
 import { test } from "./_test.ts";
 
@@ -829,4 +830,57 @@ test("Writer: a write cut short by the connection's end fails with the reason it
   assert.equal(w.failed.length, 1);
   assert.equal(w.failed[0].message, "No PINGRESP within 5 s: connection dead");
   assert.equal((w.failed[0].cause as Error).message, "operation canceled");
+});
+
+/** A Keepalive whose core answers `answers` in turn (then -1: a PINGREQ unanswered), logged. */
+function watched(answers: ("ok" | number)[]) {
+  const looks: [number, number][] = [], dead: string[] = [];
+  const owner = {
+    core: {
+      keepalive: (now: number, ms: number) => {
+        looks.push([now, ms]);
+        const a = answers.shift() ?? -1;
+        return a === "ok" ? now + ms : a;
+      },
+    },
+    dead: (e: Error) => void dead.push(e.message),
+  } as unknown as ConstructorParameters<typeof Keepalive>[0];
+  return { k: new Keepalive(owner), looks, dead };
+}
+
+test("keepalive: a look held up past LATE_MS gives no verdict; the next look does (the PINGRESP may be read but not handled yet)", () => {
+  const { k, looks, dead } = watched(["ok"]);
+  try {
+    k.start(3);
+    assert.equal(looks.length, 1);
+    assert.equal(k.due, looks[0][0] + 3000, "on time: the next look when the core says");
+    const late = k.due + 1000;
+    k.check(late); // the PINGREQ due goes (see the test in keepalive_test.ts); no verdict yet
+    assert.deepEqual(looks.slice(1), [[late, 3000]]);
+    assert.deepEqual(dead, []);
+    k.check(late + 1);
+    assert.deepEqual(dead, [
+      "Connection dead: no answer to PINGREQ within 1500 ms (keepalive 3 s)",
+    ]);
+  } finally {
+    k.stop();
+  }
+});
+
+test("keepalive: a connect timeout held up expires at the next look, held up or not, and asks for no PINGREQ meanwhile", () => {
+  // The last connection's keepalive (3 s) stays set while the next connection's CONNACK is awaited.
+  const { k, looks } = watched(["ok"]);
+  let expired = 0;
+  try {
+    k.start(3);
+    k.deadline(1000, () => void expired++);
+    k.check(k.due + 5000);
+    assert.equal(expired, 0, "the CONNACK may be read but not handled yet");
+    assert.equal(looks.length, 1, "no PINGREQ before the CONNACK");
+    k.check(k.due + 5000); // held up again: the verdict now
+    assert.equal(expired, 1);
+    assert.equal(looks.length, 1);
+  } finally {
+    k.stop();
+  }
 });
