@@ -750,6 +750,39 @@ test("a QoS 2 message left unhandled after its connection ended: the broker's re
   assert.equal(h.delivered[1].packet.dup, true);
 });
 
+test("a QoS 1 publish whose save in the session store throws rejects with that error, and neither goes out nor is kept", () => {
+  const store = new MemorySessionStore();
+  const h = harness(store);
+  h.connect(false);
+  const set = store.outgoing.set;
+  store.outgoing.set = () => {
+    throw new Error("disk full");
+  };
+  const p = request(h.core, "puback");
+  store.outgoing.set = set;
+  assert.equal(p.state, "rejected");
+  assert.equal((p.error as Error).message, "disk full");
+  assert.deepEqual(ids(h.sent()), []);
+  assert.equal(store.outgoing.size, 0);
+  const next = request(h.core, "puback"); // the store works again: the next one goes
+  assert.equal(h.sent().length, 1);
+  assert.equal(next.state, "pending");
+  assert.equal(store.outgoing.size, 1);
+});
+
+test("a QoS 2 message left unhandled: the broker's resend held back meanwhile is handed out at once on that connection", () => {
+  const h = harness();
+  h.connect(false);
+  h.core.handle(publishIn(5, 2));
+  h.core.handle(publishIn(5, 2, "x", true)); // resent while the first copy is handled
+  assert.equal(h.delivered.length, 1);
+  h.core.unhandled(h.delivered[0]); // its callback threw
+  assert.equal(h.delivered.length, 2);
+  h.sent();
+  h.core.ack(h.delivered[1]);
+  assert.deepEqual(ids(h.sent()), ["pubrec 5"]);
+});
+
 /** A Writer on a channel whose writes are recorded and settle when the test says. */
 function recordingChannel() {
   const writes: { bytes: Uint8Array; done(): void; fail(e: Error): void }[] = [];
@@ -806,7 +839,7 @@ test("Writer: nothing is queued after DISCONNECT (MQTT-3.14.4-2) or with no chan
   assert.equal(w.writes.length, 1);
 });
 
-test("Writer: queuedBytes is where the next packet starts in the next write, from 0 on a new or a detached writer", () => {
+test("Writer: queuedBytes is where the next packet starts in the next write, from 0 on a new or a detached writer, or once a write took them", async () => {
   const w = recordingChannel();
   assert.equal(w.writer.queuedBytes, 0);
   w.writer.write(new Uint8Array(3));
@@ -817,6 +850,9 @@ test("Writer: queuedBytes is where the next packet starts in the next write, fro
   w.writer.attach(w.ch);
   w.writer.write(new Uint8Array(4));
   assert.equal(w.writer.queuedBytes, 4);
+  await null; // the write took them
+  assert.equal(w.writes.length, 1);
+  assert.equal(w.writer.queuedBytes, 0);
 });
 
 test("Writer: a write cut short by the connection's end fails with the reason it ended, the transport's error its cause", async () => {
@@ -883,4 +919,25 @@ test("keepalive: a connect timeout held up expires at the next look, held up or 
   } finally {
     k.stop();
   }
+});
+
+test("Writer: a batch of many small packets over 64 KiB goes out whole and in order, in writes of at most 64 KiB", async () => {
+  const chunks: Uint8Array[] = [];
+  const ch: Channel = {
+    sink: null,
+    taken: 0,
+    read() {},
+    close: () => Promise.resolve(),
+    write: (bytes) => (chunks.push(bytes.slice()), Promise.resolve()),
+  };
+  const writer = new Writer({ written() {}, writeFailed: (e) => assert.fail(e) });
+  writer.attach(ch);
+  const packets = Array.from({ length: 100 }, (_, i) => new Uint8Array(1000).fill(i));
+  const sent = Promise.all(packets.map((p) => writer.send(p)));
+  await sent;
+  assert.ok(chunks.length > 1, `${chunks.length} writes`);
+  for (const c of chunks) assert.ok(c.length <= 65_536, `a write of ${c.length} bytes`);
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  assert.deepEqual(all, new Uint8Array(100_000).map((_, i) => Math.floor(i / 1000)));
 });
