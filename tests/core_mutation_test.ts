@@ -941,3 +941,50 @@ test("Writer: a batch of many small packets over 64 KiB goes out whole and in or
   chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
   assert.deepEqual(all, new Uint8Array(100_000).map((_, i) => Math.floor(i / 1000)));
 });
+
+test("keepalive: the shared schedule fires the deadlines of many clients in the order they are due, however set", async () => {
+  // One timer for every client's keepalive (lib/_keepalive.ts): its heap must yield the earliest
+  // deadline first, or a connect timeout or PINGREQ waits for a later client's.
+  const owner = {} as ConstructorParameters<typeof Keepalive>[0]; // deadlines only: no core asked
+  const n = 40;
+  // A fixed shuffle of 0, 2, …, 78 ms (7 is prime to 40).
+  const ms = Array.from({ length: n }, (_, i) => ((i * 7 + 3) % n) * 2);
+  const all = ms.map(() => new Keepalive(owner));
+  const fired: number[] = [];
+  const stopped = new Set([5, 17, 33]);
+  try {
+    await new Promise<void>((resolve) => {
+      const expired = (i: number) => () => {
+        fired.push(i);
+        if (fired.length === n - stopped.size) resolve();
+      };
+      all.forEach((k, i) => k.deadline(ms[i], expired(i)));
+      for (const i of stopped) all[i].stop(); // taken out of the heap from its middle
+      all[2].deadline(ms[2] = 81, expired(2)); // moved past every other
+    });
+    const due = ms.map((_, i) => i).filter((i) => !stopped.has(i)).sort((a, b) => ms[a] - ms[b]);
+    assert.deepEqual(fired, due);
+  } finally {
+    for (const k of all) k.stop();
+  }
+});
+
+test("keepalive: the shared schedule fires a few deadlines in the order they are due, one moved later", async () => {
+  const owner = {} as ConstructorParameters<typeof Keepalive>[0]; // deadlines only: no core asked
+  const ms = [35, 5, 60, 20, 50, 10, 45, 0, 30, 55, 15, 40, 25];
+  const all = ms.map(() => new Keepalive(owner));
+  const fired: number[] = [];
+  try {
+    await new Promise<void>((resolve) => {
+      const expired = (i: number) => () => {
+        fired.push(i);
+        if (fired.length === all.length) resolve();
+      };
+      all.forEach((k, i) => k.deadline(ms[i], expired(i)));
+      all[2].deadline(ms[2] = 70, expired(2)); // moved
+    });
+    assert.deepEqual(fired, ms.map((_, i) => i).sort((a, b) => ms[a] - ms[b]));
+  } finally {
+    for (const k of all) k.stop();
+  }
+});
