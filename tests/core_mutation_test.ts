@@ -988,3 +988,42 @@ test("keepalive: the shared schedule fires a few deadlines in the order they are
     for (const k of all) k.stop();
   }
 });
+
+test("Writer: detach() drops what was not written and ends the batch; the next channel gets only its own packets, uncorked", async () => {
+  const w = recordingChannel();
+  w.writer.cork(); // the reader was handing out a chunk
+  const lost = w.writer.send(Uint8Array.of(0x30, 1, 1));
+  w.writer.detach(new MQTTConnectionError("gone"));
+  await assert.rejects(lost, /gone/);
+  assert.equal(w.writer.write(Uint8Array.of(0x30, 1, 2)), 0, "no channel: nothing queued");
+  w.writer.attach(w.ch);
+  const sent = w.writer.send(Uint8Array.of(0x10, 1, 3)); // the next connection's CONNECT
+  await null;
+  assert.deepEqual(w.writes.map((x) => [...x.bytes]), [[0x10, 1, 3]]);
+  w.writes[0].done();
+  await sent;
+});
+
+test("Writer: a run of two packets joined in a batch over 64 KiB goes whole; held() settles once the queue goes into a write", async () => {
+  const chunks: Uint8Array[] = [];
+  const ch: Channel = {
+    sink: null,
+    taken: 0,
+    read() {},
+    close: () => Promise.resolve(),
+    write: (bytes) => (chunks.push(bytes.slice()), Promise.resolve()),
+  };
+  const writer = new Writer({ written() {}, writeFailed: (e) => assert.fail(e) });
+  writer.attach(ch);
+  const packets = Array.from({ length: 5 }, (_, i) => new Uint8Array(30_000).fill(i + 1));
+  await Promise.all(packets.map((p) => writer.send(p)));
+  assert.deepEqual(chunks.map((c) => c.length), [60_000, 60_000, 30_000]);
+  assert.deepEqual(chunks.flatMap((c) => [c[0], c[c.length - 1]]), [1, 2, 3, 4, 5, 5]);
+  // Past 16 384 packets queued the reader waits (held()), until they go into a write.
+  writer.cork();
+  for (let i = 0; i <= 16_384; i++) writer.write(Uint8Array.of(0xc0, 0));
+  const held = writer.held();
+  assert.ok(held);
+  writer.uncork();
+  await held;
+});
