@@ -47,6 +47,8 @@ export class PingClock {
   answered(): boolean {
     this.pings.shift()?.resolve();
     this.#askedAt = 0;
+    // None left awaited: the keepalive's went too, though its write may be reported after this.
+    if (!this.pings.length) this.#ticket = 0;
     // Read after the PINGREQ went, even in its millisecond (decide() wants a later one).
     if (!this.#ticket) this.#sentAt = 0;
     return this.idle;

@@ -1027,3 +1027,19 @@ test("Writer: a run of two packets joined in a batch over 64 KiB goes whole; hel
   writer.uncork();
   await held;
 });
+
+test("keepalive, with a writer that counts: a PINGRESP handled before the PINGREQ's write is reported answers it", () => {
+  // The write's completion and the read of the answer may be handled in either order (both
+  // come back in one turn of a busy event loop): the broker answers only what it received, so
+  // the PINGRESP proves the PINGREQ went. Taking the late report for a new PINGREQ found a live
+  // connection dead half an interval later (no byte after it) or a whole one (no PINGRESP).
+  const h = harness(undefined, undefined, true);
+  h.connect(true);
+  h.core.lastWrite = h.core.lastRead = 1000;
+  assert.equal(h.core.keepalive(11_000, 10_000), 16_000); // the PINGREQ, the writer's first packet
+  h.core.lastRead = 11_000;
+  h.core.handle({ type: "pingresp" });
+  h.core.wrote(11_000, 1); // its write reported after its answer
+  assert.equal(h.core.keepalive(16_000, 10_000), 21_000, "answered: next PINGREQ idle + interval");
+  assert.equal(h.core.keepalive(21_000, 10_000), 26_000, "a new PINGREQ, not a verdict");
+});
