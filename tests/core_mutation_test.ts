@@ -20,6 +20,7 @@ import type { Channel } from "../lib/_channel.ts";
 import { Writer } from "../lib/_writer.ts";
 import { Keepalive } from "../lib/_keepalive.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
+import { incoming } from "./_incoming.ts";
 import { test } from "./_test.ts";
 
 /** A QoS 1 PUBLISH or a SUBSCRIBE through `core.send`, logging when it settles. */
@@ -597,20 +598,7 @@ test("inbox: a full queue counts its messages, not the slots left empty by dropp
     closed: () => null,
     userClosed: false,
   });
-  const push = (topic: string, qos: QoS) =>
-    inbox.push({
-      packet: {
-        type: "publish",
-        topic,
-        payload: new Uint8Array(0),
-        qos,
-        retain: false,
-        dup: false,
-      },
-      generation: 1,
-      session: 1,
-      seq: 0,
-    });
+  const push = (topic: string, qos: QoS) => inbox.push(incoming(topic, qos));
   push("a", 1), push("b", 0), push("c", 0);
   push("d", 0); // full: b, the oldest QoS 0 message, goes
   assert.equal((await inbox.check())?.topic, "a");
@@ -627,20 +615,7 @@ test("inbox: after the empty slots are compacted away, the queue counts and hand
     closed: () => null,
     userClosed: false,
   });
-  const push = (topic: string, qos: QoS) =>
-    inbox.push({
-      packet: {
-        type: "publish",
-        topic,
-        payload: new Uint8Array(0),
-        qos,
-        retain: false,
-        dup: false,
-      },
-      generation: 1,
-      session: 1,
-      seq: 0,
-    });
+  const push = (topic: string, qos: QoS) => inbox.push(incoming(topic, qos));
   // Full at 2: b, then c, dropped; their slots outnumber the messages, and are compacted away.
   push("a", 1), push("b", 0), push("c", 0), push("d", 0);
   assert.equal(inbox.dropped, 2);

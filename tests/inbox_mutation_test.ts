@@ -9,6 +9,7 @@ import type { Incoming } from "../lib/_protocol.ts";
 import type { QoS } from "../lib/codec/packet.ts";
 import type { PublishProperties } from "../lib/codec/properties.ts";
 import type { Message } from "../lib/options.ts";
+import { incoming } from "./_incoming.ts";
 import { test } from "./_test.ts";
 
 function setup(max = 100) {
@@ -22,21 +23,7 @@ function setup(max = 100) {
     userClosed: false,
   });
   const push = (topic: string, qos: QoS = 1, properties?: PublishProperties) =>
-    inbox.push({
-      packet: {
-        type: "publish",
-        topic,
-        payload: new Uint8Array(0),
-        qos,
-        retain: false,
-        dup: false,
-        packetId: qos ? 1 : undefined,
-        ...properties && { properties },
-      },
-      generation: 1,
-      session: 1,
-      seq: 0,
-    });
+    inbox.push(incoming(topic, qos, qos ? 1 : undefined, properties));
   const rest = async () => {
     const got = [];
     for (let m; (m = await inbox.check());) got.push(m.topic);

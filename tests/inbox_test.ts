@@ -8,6 +8,7 @@ import type { QoS } from "../lib/codec/packet.ts";
 import type { PublishProperties } from "../lib/codec/properties.ts";
 import { MQTTConnectionError } from "../lib/errors.ts";
 import type { Message } from "../lib/options.ts";
+import { incoming } from "./_incoming.ts";
 import { test } from "./_test.ts";
 
 function setup(max = 100) {
@@ -24,21 +25,7 @@ function setup(max = 100) {
   };
   const inbox = new Inbox(max, link);
   const push = (topic: string, qos: QoS = 1, properties?: PublishProperties) =>
-    inbox.push({
-      packet: {
-        type: "publish",
-        topic,
-        payload: new Uint8Array(0),
-        qos,
-        retain: false,
-        dup: false,
-        packetId: qos ? 1 : undefined,
-        ...properties && { properties },
-      },
-      generation: 1,
-      session: 1,
-      seq: 0,
-    });
+    inbox.push(incoming(topic, qos, qos ? 1 : undefined, properties));
   const end = (error: MQTTConnectionError, user = false) => {
     closed = error;
     link.userClosed = user;
@@ -464,20 +451,7 @@ test("messages(): an acknowledgement that throws (a failing session store) rejec
       userClosed: false,
     });
     for (const t of ["a", "b"]) {
-      inbox.push({
-        packet: {
-          type: "publish",
-          topic: t,
-          payload: new Uint8Array(0),
-          qos: 2,
-          retain: false,
-          dup: false,
-          packetId: 1,
-        },
-        generation: 1,
-        session: 1,
-        seq: 0,
-      });
+      inbox.push(incoming(t, 2, 1));
     }
     const it = inbox.messages(undefined);
     assert.equal(topic(await it.next()), "a");
