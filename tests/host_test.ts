@@ -21,6 +21,19 @@ async function run(allowed: string, servers: string[]) {
   return JSON.parse(out) as { outcome: string; attempts: number };
 }
 
+/**
+ * `c`'s reconnect() over its `servers`, stopped at a second round (a refusal
+ * retried): its attempts and its end.
+ */
+async function oneRound(c: RobustClient, servers = 2): Promise<{ attempts: number; e: unknown }> {
+  c.DELAY = 0;
+  let attempts = 0;
+  c.addEventListener("reconnecting", () => ++attempts > servers && void c.disconnect());
+  const e = await c.reconnect().then(() => null, (e) => e);
+  await c.disconnect();
+  return { attempts, e };
+}
+
 test("a server the permissions forbid ends the robust client's reconnect, not retried", async () => {
   const [a, b] = [freePort(), freePort()];
   const r = await run("127.0.0.1:1", [`mqtt://127.0.0.1:${a}`, `ws://127.0.0.1:${b}`]);
@@ -59,12 +72,7 @@ const nodeRefusal = (_: AbortSignal, server: { hostname: string }) =>
 test("Node's permission model refusing the network (ERR_ACCESS_DENIED) ends the robust client's reconnect", async () => {
   const servers = ["mqtt://broker.test:1883", "mqtts://broker2.test:8883"];
   const c = new RobustClient(uniqueId("perm"), servers, { transport: nodeRefusal });
-  c.DELAY = 0;
-  let attempts = 0;
-  // A third attempt is a second round: the refusal was retried. Stop it there.
-  c.addEventListener("reconnecting", () => ++attempts > 2 && void c.disconnect());
-  const e = await c.reconnect().then(() => null, (e) => e);
-  await c.disconnect();
+  const { attempts, e } = await oneRound(c);
   assert.equal(attempts, 2, "one round of the list, each server once");
   assert.ok(e instanceof MQTTConnectionError, String(e));
   assert.equal((e.cause as { code?: string })?.code, "ERR_ACCESS_DENIED");
@@ -84,11 +92,7 @@ test("a browser's refusal of a WebSocket (SecurityError: mixed content) ends the
       );
     },
   });
-  c.DELAY = 0;
-  let attempts = 0;
-  c.addEventListener("reconnecting", () => ++attempts > 2 && void c.disconnect());
-  const e = await c.reconnect().then(() => null, (e) => e);
-  await c.disconnect();
+  const { attempts, e } = await oneRound(c);
   assert.equal(attempts, 2, "one round of the list, each server once");
   assert.ok(e instanceof MQTTConnectionError, String(e));
   assert.equal((e.cause as Error)?.name, "SecurityError");
@@ -127,11 +131,7 @@ test("Node's permission refusal through the ws package's WebSocket ends the robu
   const c = new RobustClient(uniqueId("perm"), url, {
     transport: (signal) => connectWebSocket(url, { WebSocket: DeniedWebSocket, signal }),
   });
-  c.DELAY = 0;
-  let attempts = 0;
-  c.addEventListener("reconnecting", () => ++attempts > 1 && void c.disconnect());
-  const e = await c.reconnect().then(() => null, (e) => e);
-  await c.disconnect();
+  const { attempts, e } = await oneRound(c, 1);
   assert.equal(attempts, 1, "no retry");
   assert.ok(e instanceof MQTTConnectionError, String(e));
   assert.match(e.message, /failed: connect ERR_ACCESS_DENIED .* Use --allow-net/);
