@@ -119,6 +119,22 @@ async function mostOpen(server: { open: number }, done: () => boolean): Promise<
   return most;
 }
 
+/**
+ * Runs `code` in a child Deno (`deno eval`), killed after `ms`, as a hang is what fails the tests
+ * that use it: how it exited and what it printed.
+ */
+async function evalChild(code: string, ms = 20_000): Promise<{ exit: number | null; out: string }> {
+  const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d) => out += d);
+  const timer = setTimeout(() => child.kill(), ms);
+  try {
+    return { exit: await new Promise<number | null>((r) => child.on("exit", r)), out };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test("a TLS handshake given up (connectTimeout, disconnect()) closes its socket", async () => {
   const certs = makeCerts();
   const server = await silentServer();
@@ -303,17 +319,12 @@ test(
       });
       c.DELAY = 0.01;
       await c.reconnect().catch((e) => console.log(e.message));`;
-    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d) => out += d);
-    const ended = new Promise<number | null>((r) => child.on("exit", r));
-    // Bounded, as a hang is what would fail it: the silent server never answers meanwhile.
-    const timer = setTimeout(() => child.kill(), 20_000);
     try {
-      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+      // Bounded (evalChild): the silent server never answers meanwhile.
+      const { exit, out } = await evalChild(code);
+      assert.equal(exit, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
       assert.match(out, /not authorized/);
     } finally {
-      clearTimeout(timer);
       await new Promise((r) => refuser.close(r));
       await server.close();
     }
@@ -333,17 +344,12 @@ test(
       });
       const shutdown = new AbortController(); // the application's, never aborted here
       await c.connect(true, { signal: shutdown.signal }).catch((e) => console.log(e.message));`;
-    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d) => out += d);
-    const ended = new Promise<number | null>((r) => child.on("exit", r));
-    // Bounded, as a hang is what would fail it: the silent server never answers meanwhile.
-    const timer = setTimeout(() => child.kill(), 20_000);
     try {
-      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+      // Bounded (evalChild): the silent server never answers meanwhile.
+      const { exit, out } = await evalChild(code);
+      assert.equal(exit, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
       assert.match(out, /timed out/);
     } finally {
-      clearTimeout(timer);
       await server.close();
     }
   },
@@ -407,17 +413,9 @@ test(
     } });
       const release = setTimeout(() => { console.log("released"); l.close(); filled.forEach((f) => f.close()); }, 1500);
       await c.connect().catch((e) => console.log("rejected: " + e.message));`;
-    const child = spawn(process.execPath, ["eval", code], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d) => out += d);
-    const ended = new Promise<number | null>((r) => child.on("exit", r));
-    const timer = setTimeout(() => child.kill(), 30_000);
-    try {
-      assert.equal(await ended, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
-      assert.match(out, /^rejected: .*timed out.*\nreleased\n$/s);
-    } finally {
-      clearTimeout(timer);
-    }
+    const { exit, out } = await evalChild(code, 30_000);
+    assert.equal(exit, 0, `the program did not end (it printed ${JSON.stringify(out)})`);
+    assert.match(out, /^rejected: .*timed out.*\nreleased\n$/s);
   },
   { ignore: !DENO },
 );
