@@ -20,6 +20,7 @@ import type { Channel } from "../lib/_channel.ts";
 import { Writer } from "../lib/_writer.ts";
 import { Keepalive } from "../lib/_keepalive.ts";
 import { harness, ids, publishIn, request, V5 } from "./_protocol_harness.ts";
+import { publish } from "./_codec.ts";
 import { incoming } from "./_incoming.ts";
 import { test } from "./_test.ts";
 
@@ -336,19 +337,13 @@ test("a packet after a refusing CONNACK is a protocol error naming the version's
 });
 
 test("topic aliases out: aliases over 255 and topic names of 256 bytes or more, on each path (QoS 1, QoS 0 built anew, QoS 0 in its own bytes)", () => {
-  const publish = (topic: string, qos: QoS): PublishPacket => ({
-    type: "publish",
-    topic,
-    payload: new Uint8Array([1, 2, 3]),
-    qos,
-    retain: false,
-    dup: false,
-    packetId: qos ? 7 : undefined,
-  });
+  const payload = new Uint8Array([1, 2, 3]);
   const aliases = new TopicAliases();
-  for (let i = 1; i < 300; i++) aliases.out(publish(`t/${i}`, 0), undefined, undefined, 1000);
+  for (let i = 1; i < 300; i++) {
+    aliases.out(publish(`t/${i}`, { payload }), undefined, undefined, 1000);
+  }
   const long = "t/".repeat(150);
-  const q1 = publish(long, 1), q0 = publish(long, 0);
+  const q1 = publish(long, { payload, qos: 1, packetId: 7 }), q0 = publish(long, { payload });
   const aliased = (p: PublishPacket, topic: string) =>
     encodePublish({ ...p, topic, properties: { topicAlias: 300 } }, 5);
   assert.deepEqual(aliases.out(q1, encodePublish(q1, 5), 7, 1000), aliased(q1, long), "first");
@@ -365,22 +360,15 @@ test("topic aliases out: aliases over 255 and topic names of 256 bytes or more, 
 });
 
 test("topic aliases in: up to our Topic Alias Maximum is taken (MQTT-3.3.2-10); over it, or naming no topic, is 0x94", () => {
-  const publish = (topic: string, topicAlias: number): PublishPacket => ({
-    type: "publish",
-    topic,
-    payload: new Uint8Array(0),
-    qos: 0,
-    retain: false,
-    dup: false,
-    properties: { topicAlias },
-  });
+  const aliased = (topic: string, topicAlias: number) =>
+    publish(topic, { properties: { topicAlias } });
   const aliases = new TopicAliases();
-  aliases.in(publish("a/b", 2), 2);
-  const p = publish("", 2);
+  aliases.in(aliased("a/b", 2), 2);
+  const p = aliased("", 2);
   aliases.in(p, 2);
   assert.equal(p.topic, "a/b");
   assert.deepEqual(p.properties, {}, "resolved, the alias is seen by nobody (lib/_aliases.ts)");
-  for (const bad of [publish("a/b", 3), publish("", 1)]) {
+  for (const bad of [aliased("a/b", 3), aliased("", 1)]) {
     assert.throws(
       () => aliases.in(bad, 2),
       (e) => e instanceof MQTTProtocolError && e.reasonCode === 0x94,
@@ -402,18 +390,10 @@ test("MQTT 5: an UNSUBACK with a reason code per filter too few is an error that
 
 test("a session's retained QoS 1 publish, loaded from the store, awaits a PUBACK and is resent with its flags, DUP=1", () => {
   const store = new MemorySessionStore();
-  const publish = (packetId: number, retain: boolean) =>
-    encode({
-      type: "publish",
-      topic: "t",
-      payload: new Uint8Array(1),
-      qos: 1,
-      retain,
-      dup: false,
-      packetId,
-    });
-  store.outgoing.set(1, publish(1, true));
-  store.outgoing.set(2, publish(2, false));
+  const kept = (packetId: number, retain: boolean) =>
+    encode(publish("t", { payload: new Uint8Array(1), qos: 1, retain, packetId }));
+  store.outgoing.set(1, kept(1, true));
+  store.outgoing.set(2, kept(2, false));
   const h = harness(store);
   h.connect(false, true);
   const sent = h.sent() as PublishPacket[];
