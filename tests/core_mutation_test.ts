@@ -897,51 +897,46 @@ test("Writer: a batch of many small packets over 64 KiB goes out whole and in or
   assert.deepEqual(all, new Uint8Array(100_000).map((_, i) => Math.floor(i / 1000)));
 });
 
+/**
+ * One Keepalive per deadline of `ms` on the shared schedule, those in `stopped` stopped (taken
+ * out of the heap from its middle) and `moved[0]`'s set again to `moved[1]` ms: the order the
+ * deadlines fired in, and the order they are due.
+ */
+async function scheduleOrder(ms: number[], stopped: Set<number>, [m, later]: [number, number]) {
+  const owner = {} as ConstructorParameters<typeof Keepalive>[0]; // deadlines only: no core asked
+  const all = ms.map(() => new Keepalive(owner));
+  const fired: number[] = [];
+  try {
+    await new Promise<void>((resolve) => {
+      const expired = (i: number) => () => {
+        fired.push(i);
+        if (fired.length === all.length - stopped.size) resolve();
+      };
+      all.forEach((k, i) => k.deadline(ms[i], expired(i)));
+      for (const i of stopped) all[i].stop();
+      all[m].deadline(ms[m] = later, expired(m));
+    });
+    const due = ms.map((_, i) => i).filter((i) => !stopped.has(i)).sort((a, b) => ms[a] - ms[b]);
+    return { fired, due };
+  } finally {
+    for (const k of all) k.stop();
+  }
+}
+
 test("keepalive: the shared schedule fires the deadlines of many clients in the order they are due, however set", async () => {
   // One timer for every client's keepalive (lib/_keepalive.ts): its heap must yield the earliest
   // deadline first, or a connect timeout or PINGREQ waits for a later client's.
-  const owner = {} as ConstructorParameters<typeof Keepalive>[0]; // deadlines only: no core asked
   const n = 40;
-  // A fixed shuffle of 0, 2, …, 78 ms (7 is prime to 40).
+  // A fixed shuffle of 0, 2, …, 78 ms (7 is prime to 40); 2 moved past every other.
   const ms = Array.from({ length: n }, (_, i) => ((i * 7 + 3) % n) * 2);
-  const all = ms.map(() => new Keepalive(owner));
-  const fired: number[] = [];
-  const stopped = new Set([5, 17, 33]);
-  try {
-    await new Promise<void>((resolve) => {
-      const expired = (i: number) => () => {
-        fired.push(i);
-        if (fired.length === n - stopped.size) resolve();
-      };
-      all.forEach((k, i) => k.deadline(ms[i], expired(i)));
-      for (const i of stopped) all[i].stop(); // taken out of the heap from its middle
-      all[2].deadline(ms[2] = 81, expired(2)); // moved past every other
-    });
-    const due = ms.map((_, i) => i).filter((i) => !stopped.has(i)).sort((a, b) => ms[a] - ms[b]);
-    assert.deepEqual(fired, due);
-  } finally {
-    for (const k of all) k.stop();
-  }
+  const { fired, due } = await scheduleOrder(ms, new Set([5, 17, 33]), [2, 81]);
+  assert.deepEqual(fired, due);
 });
 
 test("keepalive: the shared schedule fires a few deadlines in the order they are due, one moved later", async () => {
-  const owner = {} as ConstructorParameters<typeof Keepalive>[0]; // deadlines only: no core asked
   const ms = [35, 5, 60, 20, 50, 10, 45, 0, 30, 55, 15, 40, 25];
-  const all = ms.map(() => new Keepalive(owner));
-  const fired: number[] = [];
-  try {
-    await new Promise<void>((resolve) => {
-      const expired = (i: number) => () => {
-        fired.push(i);
-        if (fired.length === all.length) resolve();
-      };
-      all.forEach((k, i) => k.deadline(ms[i], expired(i)));
-      all[2].deadline(ms[2] = 70, expired(2)); // moved
-    });
-    assert.deepEqual(fired, ms.map((_, i) => i).sort((a, b) => ms[a] - ms[b]));
-  } finally {
-    for (const k of all) k.stop();
-  }
+  const { fired, due } = await scheduleOrder(ms, new Set(), [2, 70]);
+  assert.deepEqual(fired, due);
 });
 
 test("Writer: detach() drops what was not written and ends the batch; the next channel gets only its own packets, uncorked", async () => {
