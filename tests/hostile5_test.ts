@@ -18,6 +18,7 @@ import {
   acceptConnect,
   type HostileBroker,
   type Peer,
+  type Scenario,
   withHostileBroker,
 } from "./_hostile_broker.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
@@ -655,16 +656,21 @@ test(
   TIMEOUT,
 );
 
+/**
+ * What an MQTT 3.1.1 broker answers a CONNECT of a level it lacks (MQTT 3.1.1, MQTT-3.1.2-2):
+ * CONNACK return code 1, then it closes.
+ */
+const refuseLevel: Scenario = async (peer) => {
+  await peer.expect("connect");
+  await peer.write([0x20, 0x02, 0x00, 0x01]);
+  peer.end();
+  await peer.clientClosed;
+};
+
 test(
   "a broker without MQTT 5 refuses level 5 with 3.1.1's CONNACK 0x01: connect() rejects with 0x84, Unsupported Protocol Version",
   async () => {
-    await withHostileBroker(async (peer) => {
-      await peer.expect("connect");
-      // What an MQTT 3.1.1 broker answers a CONNECT of a level it lacks (MQTT 3.1.1, MQTT-3.1.2-2).
-      await peer.write([0x20, 0x02, 0x00, 0x01]);
-      peer.end();
-      await peer.clientClosed;
-    }, async (b) => {
+    await withHostileBroker(refuseLevel, async (b) => {
       const client = v5(b, "v5on311");
       const e = await client.connect().catch((e) => e);
       assert.ok(e instanceof MQTTException, String(e));
@@ -701,12 +707,7 @@ test(
 test("a 3.1.1 client's refusal of its protocol level does not take the broker for an MQTT 5 one", async () => {
   // CONNACK return code 1 to an MQTT 3.1.1 CONNECT comes as well from a broker of MQTT 3.1 only,
   // which umqtt does not speak; the hint named MQTT 5 alone ("the broker may speak MQTT 5 only").
-  await withHostileBroker(async (peer) => {
-    await peer.expect("connect");
-    await peer.write([0x20, 0x02, 0x00, 0x01]);
-    peer.end();
-    await peer.clientClosed;
-  }, async (b) => {
+  await withHostileBroker(refuseLevel, async (b) => {
     const client = new MQTTClient(uniqueId("level31"), b.url);
     await assert.rejects(client.connect(), {
       name: "MQTTException",
