@@ -306,18 +306,27 @@ function readPortFile(path: string): Ports | undefined {
   return match ? { port: Number(match[1]) } : undefined;
 }
 
+/** Ports freePort() has returned in this process. */
+const handedOut = new Set<number>();
+
 /**
  * A port that nothing listens on right now, checked with a synchronous bind
  * so brokers can be spawned during module evaluation. Chosen below Linux's
  * ephemeral range (32768+), so the kernel never hands it to another socket
  * between our probe and the broker's bind; only another harness picking the
  * same random port at the same moment can collide, and startMosquitto
- * retries that.
+ * retries that. A port is handed out once per process (until 6000 have
+ * been): the probe's socket is closed before the next draw, so two calls
+ * made before anything binds (one broker's listeners) could otherwise meet.
  */
 export function freePort(): number {
+  if (handedOut.size >= 6000) handedOut.clear();
   for (let i = 0; i < 100; i++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
-    if (canBind(port)) return port;
+    if (!handedOut.has(port) && canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error("no free port found in 20000-31999 on 127.0.0.1");
 }
@@ -563,7 +572,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
     } catch (err) {
       await stopLaunch(l);
       // Another harness may have bound the port we probed; pick again.
-      if (attempt < 3 && /Address already in use/.test(String(err))) continue;
+      // (mosquitto words it so for its own listeners, the other way for
+      // libwebsockets'.)
+      if (attempt < 3 && /Address already in use|Unable to create websockets/.test(String(err))) {
+        continue;
+      }
       throw err;
     }
   }

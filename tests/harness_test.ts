@@ -4,7 +4,13 @@ import { deepEqual, equal } from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { readFileSync } from "node:fs";
-import { type BrokerKind, forEachBroker, startAedes, startMosquitto } from "./_brokers.ts";
+import {
+  type BrokerKind,
+  forEachBroker,
+  freePort,
+  startAedes,
+  startMosquitto,
+} from "./_brokers.ts";
 import { makeCerts } from "./_certs.ts";
 import { test, uniqueId, withTimeout } from "./_test.ts";
 
@@ -119,6 +125,15 @@ forEachBroker("acknowledges a 1 MiB QoS 1 PUBLISH", async (broker) => {
     [4, 4],
   );
   deepEqual(replies, [CONNACK_ACCEPTED, [0x40, 0x02, 0x00, 0x02]]); // PUBACK, packet id 2
+});
+
+// A CI run failed with "Unable to create websockets listener on port 30205":
+// mosquitto's plain and WebSocket listeners had been given the same port,
+// because each freePort() probe closes its socket before the next one draws.
+test("freePort: never the same port twice in a process, so one broker's listeners differ", () => {
+  const ports = Array.from({ length: 2000 }, () => freePort());
+  equal(new Set(ports).size, ports.length);
+  for (const port of ports) equal(port >= 20000 && port < 32000, true, `port ${port}`);
 });
 
 test("startAedes: a fresh broker answers CONNECT, and is gone after stop()", async () => {

@@ -24,15 +24,23 @@ const pageDir = process.env.UMQTT_SUITE_PAGE;
 const certs = process.env.UMQTT_CERTS;
 const KEEPALIVE = 2;
 
-/** A port nothing listens on now: bound to 0, read, closed. */
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createTcpServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+/**
+ * A port nothing listens on now: bound to 0, read, closed. Never one this
+ * file was given before, so one broker's three listeners cannot be handed
+ * the same port (each probe closes before the next).
+ */
+async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve) => {
+      const s = createTcpServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) return handedOut.add(port), port;
+  }
 }
+const handedOut = new Set();
 
 function accepts(port) {
   return new Promise((resolve) => {
