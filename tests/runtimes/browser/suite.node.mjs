@@ -25,20 +25,24 @@ const certs = process.env.UMQTT_CERTS;
 const KEEPALIVE = 2;
 
 /**
- * A port nothing listens on now: bound to 0, read, closed. Never one this
- * file was given before, so one broker's three listeners cannot be handed
- * the same port (each probe closes before the next).
+ * A port nothing listens on now, as tests/_brokers.ts picks them: drawn at
+ * random below Linux's ephemeral range (32768+), so no outgoing connection
+ * takes it before mosquitto binds it; probed with a listen, then closed.
+ * Never one this file was given before, so one broker's three listeners
+ * cannot be handed the same port (each probe closes before the next).
  */
 async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve) => {
-      const s = createTcpServer().listen(0, "127.0.0.1", () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise((resolve) => {
+      const s = createTcpServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-    if (!handedOut.has(port)) return handedOut.add(port), port;
+    if (free) return handedOut.add(port), port;
   }
+  throw new Error("no free port found in 20000-31999 on 127.0.0.1");
 }
 const handedOut = new Set();
 
