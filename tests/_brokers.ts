@@ -115,7 +115,8 @@ export interface MosquittoOptions {
   /**
    * More config lines, e.g. `max_queued_messages 0`, `max_inflight_messages 1`,
    * `max_qos 1`; written right after the main TCP listener's, so listener
-   * options apply to it.
+   * options apply to it. A `listener PORT [HOST]` line here adds a listener
+   * that startMosquitto waits for too (on 127.0.0.1 when it names no host).
    */
   extraConfig?: string[];
 }
@@ -256,10 +257,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** True if a TCP connection to the port succeeds; resolves only once the socket is closed. */
-function accepts(port: number): Promise<boolean> {
+function accepts(port: number, host = HOST): Promise<boolean> {
   return new Promise((resolve) => {
     let ok = false;
-    const socket = connect(port, HOST);
+    const socket = connect(port, host);
     socket.once("connect", () => {
       ok = true;
       socket.destroy();
@@ -277,9 +278,26 @@ function tail(path: string): string {
   }
 }
 
-/** Waits until every listener accepts connections; returns their ports. */
+/**
+ * The listeners a mosquitto config's extra lines add (`listener PORT [HOST]`),
+ * as [port, host to probe]; a listener on every interface is probed on 127.0.0.1.
+ */
+function extraListeners(lines: readonly string[] = []): [number, string][] {
+  return lines.flatMap((line) => {
+    const m = /^\s*listener\s+(\d+)(?:\s+(\S+))?/.exec(line);
+    return m ? [[Number(m[1]), m[2] ?? HOST] as [number, string]] : [];
+  });
+}
+
+/**
+ * Waits until every listener accepts connections, those of a mosquitto's
+ * `extraConfig` too; returns the harness's ports. mosquitto opens its
+ * listeners one after another and a WebSocket one 25-100 ms after the first
+ * accepts (measured), so no listener stands for another.
+ */
 async function ready(l: Launch, timeoutMs: number): Promise<Ports> {
   const deadline = Date.now() + timeoutMs;
+  const extra = extraListeners(l.opts?.extraConfig);
   for (;;) {
     if (exited(l.child)) {
       const how = l.child.signalCode ?? `code ${l.child.exitCode}`;
@@ -288,11 +306,17 @@ async function ready(l: Launch, timeoutMs: number): Promise<Ports> {
       );
     }
     const ports = l.ports ?? readPortFile(l.portFile!);
-    const all = ports ? Object.values(ports) : [];
-    if (ports && (await Promise.all(all.map(accepts))).every(Boolean)) return ports;
+    const all: [number, string][] = ports
+      ? [...Object.values(ports).map((p): [number, string] => [p, HOST]), ...extra]
+      : [];
+    if (ports && (await Promise.all(all.map(([p, h]) => accepts(p, h)))).every(Boolean)) {
+      return ports;
+    }
     if (Date.now() > deadline) {
       throw new Error(
-        `${l.kind} did not accept connections on 127.0.0.1:${all.join(",") || "?"} ` +
+        `${l.kind} did not accept connections on ${
+          all.map(([p, h]) => `${h}:${p}`).join(", ") || "?"
+        } ` +
           `within ${timeoutMs} ms; stderr:\n${tail(l.log)}`,
       );
     }

@@ -214,6 +214,34 @@ test("startMosquitto: websockets listener speaks MQTT over subprotocol mqtt", as
   }
 }, { mosquitto: true });
 
+// tls_wss_test once failed with "tcp connect error": mosquitto opens its
+// listeners one after another, and a WebSocket one 25-100 ms after the first
+// accepts connections (measured; libwebsockets builds a context for each), so
+// a listener added through extraConfig must be waited for too.
+test("startMosquitto: listeners added through extraConfig accept once it resolves", async () => {
+  const ws = freePort();
+  const v6 = freePort();
+  const broker = await startMosquitto({
+    extraConfig: [`listener ${ws} 127.0.0.1`, "protocol websockets", `listener ${v6} ::1`],
+  });
+  try {
+    equal(await connectOutcome(ws, "127.0.0.1"), "connected", `ws listener ${ws}`);
+    equal(await connectOutcome(v6, "::1"), "connected", `::1 listener ${v6}`);
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });
+
+/** "connected", or the error code of a TCP connection attempt to host:port. */
+async function connectOutcome(port: number, host: string): Promise<string> {
+  const socket = tcpConnect(port, host);
+  let outcome = "connected";
+  socket.once("connect", () => socket.destroy());
+  socket.once("error", (e: Error & { code?: string }) => outcome = e.code ?? e.message);
+  await new Promise((resolve) => socket.once("close", resolve));
+  return outcome;
+}
+
 test("startMosquitto: TLS listener with a client certificate", async () => {
   const certs = makeCerts();
   const f = certs.path;

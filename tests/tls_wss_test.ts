@@ -43,7 +43,7 @@ test(
     });
     try {
       const url = `wss://127.0.0.1:${port}/mqtt`;
-      // mosquitto binds every listener before it accepts on any: ready with the main one.
+      // startMosquitto waits for this extraConfig listener too (tests/_brokers.ts ready()).
       const refused = await connectFromChild(url, {});
       assert.match(refused, /^Cannot connect to 127\.0\.0\.1:\d+: .*UnknownIssuer/);
       assert.equal(await connectFromChild(url, { DENO_CERT: certs.path("ca.pem") }), "connected");
