@@ -194,6 +194,8 @@ const connect = fc.tuple(
   // Authentication Data needs an Authentication Method (section 3.1.2.11.10).
   const auth = p.properties;
   if (auth?.authenticationData && !auth.authenticationMethod) delete auth.authenticationData;
+  // None left (it was the only one): no key, as decoded, not an empty object.
+  if (auth && Object.keys(auth).length === 0) delete p.properties;
   return p;
 });
 
