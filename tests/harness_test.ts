@@ -276,10 +276,5 @@ test("startMosquitto: TLS listener with a client certificate", async () => {
 }, { mosquitto: true });
 
 async function assertRefused(port: number): Promise<void> {
-  const socket = tcp(port);
-  let outcome = "connected";
-  socket.once("connect", () => socket.destroy());
-  socket.once("error", (e: Error & { code?: string }) => outcome = e.code ?? e.message);
-  await new Promise((resolve) => socket.once("close", resolve));
-  equal(outcome, "ECONNREFUSED");
+  equal(await connectOutcome(port, "127.0.0.1"), "ECONNREFUSED");
 }
