@@ -3,7 +3,7 @@
 // TypeError rather than a silent plaintext connection.
 import assert from "node:assert/strict";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
-import { MQTTClient } from "../mod.ts";
+import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { test } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
@@ -67,4 +67,25 @@ test("ssl_params with no TLS server is a TypeError, not a plaintext connection",
   // Empty ones are no contradiction.
   new MQTTClient("id", "127.0.0.1", { ssl_params: {} });
   new MQTTClient("id", "127.0.0.1", 1883, "u", "p", 0, false, {});
+});
+
+// A WebSocket URL's query often carries the credential (`?token=…`, a signed URL's
+// X-Amz-Signature): the connection's error showed it, and so did a server refused as malformed.
+test("a token in a WebSocket server's query never shows in an error", async () => {
+  const TOKEN = "tok-" + PW;
+  for (const server of [`ws://broker:x/mqtt?token=${TOKEN}`, `wss://[broken/mqtt?token=${TOKEN}`]) {
+    const text = thrown(() => new MQTTClient("id", server));
+    assert.ok(!text.includes(TOKEN), `${server}: the error shows the token: ${text}`);
+    assert.match(text, /^Invalid server "wss?:\/\/[^"]*\?…"/);
+  }
+  // Nothing listens on the port: connect() rejects, and so does the robust client's first attempt.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = `ws://127.0.0.1:${l.addr.port}/mqtt?token=${TOKEN}`;
+  l.close();
+  const error = await new MQTTClient("id", server).connect().then(() => null, (e) => e);
+  assert.ok(error instanceof MQTTConnectionError);
+  const cause = error.cause as Error;
+  const shown = `${error.message}\n${error.stack}\n${cause.message}\n${cause.stack}`;
+  assert.ok(!shown.includes(TOKEN), `the error shows the token: ${shown}`);
+  assert.match(shown, /ws:\/\/127\.0\.0\.1:\d+\/mqtt\?…/);
 });

@@ -281,3 +281,77 @@ test("connectWebSocket with no WebSocket anywhere names the module to import it 
     if (saved) Object.defineProperty(g, "WebSocket", saved);
   }
 });
+
+// A WebSocket URL's query often carries a credential (`?token=…`, a signed URL's
+// X-Amz-Signature and X-Amz-Security-Token) and may hold user information: both showed in every
+// error of the connection (Bun's own words repeat the URL), which end in logs and crash reports.
+test("connectWebSocket: no error shows the URL's query or user information", async () => {
+  const SECRET = "tok-5e1f-secret";
+  /** What an error shows: its message, its stack, and its cause's. */
+  const shown = (e: unknown): string => {
+    const { message, stack, cause } = e as Error;
+    return `${message}\n${stack}\n${cause ? shown(cause) : ""}`;
+  };
+  // A real server that answers the handshake with 401, and a port where nothing listens.
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n"));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const hosts = [`127.0.0.1:${(server.address() as AddressInfo).port}`];
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  hosts.push(`127.0.0.1:${(closed.address() as AddressInfo).port}`);
+  await new Promise((resolve) => closed.close(resolve));
+  try {
+    const failing = "WebSocket" in globalThis ? hosts.map((h) => [h, undefined] as const) : [];
+    for (
+      const [host, WebSocket] of [
+        ...failing,
+        ["broker.test", UndiciFailingWebSocket] as const, // no reason given: a hint with the URL
+        ["broker.test", workerdLike(null)] as const, // no subprotocol selected
+      ]
+    ) {
+      for (const url of [`ws://${host}/mqtt?token=${SECRET}`, `ws://u:${SECRET}@${host}/mqtt`]) {
+        const error = await connectWebSocket(url, WebSocket ? { WebSocket } : {}).then(
+          () => null,
+          (e) => e,
+        );
+        assert.ok(error instanceof Error, url);
+        assert.ok(!shown(error).includes(SECRET), `${url}: the error shows it: ${shown(error)}`);
+        // What is left says where: the host and the path.
+        assert.match(error.message, new RegExp(`ws://(…@)?${host}/mqtt`), error.message);
+      }
+    }
+    // Opened, then closed by the server with a code of its own: the read's error says so.
+    const pair = await connectWebSocket(`ws://broker.test/mqtt?token=${SECRET}`, {
+      WebSocket: ClosedBy4001,
+    });
+    const error = await pair.readable.getReader().read().then(() => null, (e) => e);
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /ws:\/\/broker\.test\/mqtt.*code 4001/);
+    assert.ok(!shown(error).includes(SECRET), `the error shows it: ${shown(error)}`);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A WebSocket that opens with subprotocol mqtt, then is closed by its server with code 4001. */
+class ClosedBy4001 {
+  readonly protocol = "mqtt";
+  binaryType = "";
+  bufferedAmount = 0;
+  readonly #listeners: [string, (e: unknown) => void][] = [];
+  constructor(_url: string, _protocols: string[]) {
+    setTimeout(() => this.#emit("open", {}), 0);
+    setTimeout(() => this.#emit("close", { code: 4001, reason: "token expired" }), 10);
+  }
+  send() {}
+  close() {}
+  addEventListener(type: string, f: (e: unknown) => void) {
+    this.#listeners.push([type, f]);
+  }
+  #emit(type: string, e: unknown) {
+    for (const [t, f] of this.#listeners) if (t === type) f(e);
+  }
+}

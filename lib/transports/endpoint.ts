@@ -35,9 +35,9 @@ export function withoutCredentials(server: string): string {
   return server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1…@");
 }
 
-// parseServer()'s errors, the server shown without its user information.
+// parseServer()'s errors, the server shown without its user information, nor its query (a token).
 const bad = (server: string, why: string) =>
-  new TypeError(`Invalid server "${withoutCredentials(server)}": ${why}`);
+  new TypeError(`Invalid server "${withoutCredentials(server).replace(/\?.*/s, "?…")}": ${why}`);
 const notUrl = (server: string, scheme: string) =>
   bad(server, `not a URL (${scheme}://host[:port])`);
 

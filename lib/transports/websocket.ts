@@ -41,6 +41,16 @@ function unsaid(
 const WRONG_PORT =
   /non-101|connection error|ECONNRESET|reset by peer|hang up|InvalidContentType|wrong.version.number|invalid HTTP ver/i;
 
+/**
+ * `text` with each WebSocket URL's user information and query hidden (`…`): they may hold a
+ * password or a token (a signed URL's signature), and errors end in logs. Bun's words repeat the URL.
+ */
+const hidden = (text: string) =>
+  text.replace(/(wss?:\/\/)[^\s'"/?#]*@/gi, "$1…@").replace(
+    /(wss?:\/\/[^\s'"?#]*)\?[^\s'"#]*/gi,
+    "$1?…",
+  );
+
 /** The slice of the `WebSocket` API the adapter uses (browsers', Deno's, the `ws` package's). */
 export interface WebSocketLike {
   /** Set to `"arraybuffer"` by the adapter. */
@@ -123,6 +133,8 @@ export async function connectWebSocket(
   // Below 0 every write would wait for ever; NaN would let the buffer grow without bound.
   if (!(high >= 0)) throw new RangeError(`Invalid highWaterMark ${high}: must be bytes, 0 or more`);
   const { headers, signal } = options;
+  // The URL as errors show it (to the end: a query may hold a space).
+  const shown = url.replace(/^([a-z]+:\/\/)[^/?#]*@/i, "$1…@").replace(/\?.*/s, "?…");
   signal?.throwIfAborted();
   // Headers go where each constructor looks: Deno's and Bun's global take
   // `{ protocols, headers }` as the second argument, `ws` a third argument.
@@ -153,23 +165,23 @@ export async function connectWebSocket(
         // the handshake of one that selects none; Deno's WebSocket opens.
         if (ws.protocol === undefined || ws.protocol === "mqtt") return resolve();
         ws.close();
-        reject(new Error(`WebSocket to ${url}: the server did not select the subprotocol mqtt`));
+        reject(new Error(`WebSocket to ${shown}: the server did not select the subprotocol mqtt`));
       });
       ws.addEventListener("error", (e) => {
         // The runtime's reason, where it gives one (ws, Deno, Bun; browsers give none).
         // (Trimmed: Node's OpenSSL errors end in blank lines.)
-        const why = String((e as { message?: unknown }).message ?? "").trim();
+        const why = hidden(String((e as { message?: unknown }).message ?? "").trim());
         const vague = WRONG_PORT.test(why) ? unsaid(url, "no more said") : "";
         // An abort closes it, and the runtimes report that as an error first.
         reject(
           signal?.aborted ? signal.reason : new Error(
-            `WebSocket connection to ${url} failed${why ? `: ${why}${vague}` : unsaid(url)}`,
+            `WebSocket connection to ${shown} failed${why ? `: ${why}${vague}` : unsaid(url)}`,
           ),
         );
       });
       ws.addEventListener(
         "close",
-        () => reject(signal?.reason ?? new Error(`WebSocket to ${url} closed`)),
+        () => reject(signal?.reason ?? new Error(`WebSocket to ${shown} closed`)),
       );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
@@ -214,7 +226,7 @@ export async function connectWebSocket(
         if (typeof data === "string") {
           // MQTT goes in binary frames only (MQTT-6.0.0-1): the connection ends.
           readEnded = true;
-          c.error(new Error(`A text WebSocket frame from ${url}: MQTT takes binary frames only`));
+          c.error(new Error(`A text WebSocket frame from ${shown}: MQTT takes binary frames only`));
           void close();
           return;
         }
@@ -232,7 +244,7 @@ export async function connectWebSocket(
         if (!ours && code > 1000 && code != 1005 && code != 1006) {
           return c.error(
             new Error(
-              `WebSocket to ${url} closed by the server: code ${code}${
+              `WebSocket to ${shown} closed by the server: code ${code}${
                 reason ? `, ${reason}` : ""
               }`,
             ),
