@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
-import { test } from "./_test.ts";
+import { startMosquitto } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
 
@@ -89,3 +90,59 @@ test("a token in a WebSocket server's query never shows in an error", async () =
   assert.ok(!shown.includes(TOKEN), `the error shows the token: ${shown}`);
   assert.match(shown, /ws:\/\/127\.0\.0\.1:\d+\/mqtt\?…/);
 });
+
+// The CONNECT (user name, password, MQTT 5 Authentication Data) was carved out of the 64 KiB slab
+// that every client's short-lived packets share: any client's transport then wrote chunks whose
+// `.buffer` held another client's password, as long as any of that slab's packets lived.
+test("a client's credentials never share a buffer with another client's packets", async () => {
+  const broker = await startMosquitto();
+  const secrets = ["user-5e1f", PW, "authdata-5e1f"];
+  try {
+    const buffers: ArrayBufferLike[] = [];
+    const a = new MQTTClient(uniqueId("watch"), broker.host, {
+      port: broker.port,
+      transport: async () => {
+        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+        const w = conn.writable.getWriter();
+        const writable = new WritableStream<Uint8Array>({
+          write(chunk) {
+            buffers.push(chunk.buffer);
+            return w.write(chunk);
+          },
+          close: () => w.close(),
+          abort: (reason) => w.abort(reason),
+        });
+        return { readable: conn.readable, writable, close: () => conn.close() };
+      },
+    });
+    await a.connect();
+    const b = new MQTTClient(uniqueId("b"), broker.host, {
+      port: broker.port,
+      user: secrets[0],
+      password: secrets[1],
+    });
+    await b.connect();
+    // MQTT 5 with a method mosquitto does not know: refused, but its CONNECT went out.
+    const b5 = new MQTTClient(uniqueId("b5"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+      authenticationMethod: "X-TEST",
+      authenticationData: new TextEncoder().encode(secrets[2]),
+    });
+    await b5.connect().catch(() => {});
+    for (let i = 0; i < 3; i++) await a.publish("t", "x"); // QoS 0: short-lived packets
+    await a.ping();
+    await b.disconnect();
+    await a.disconnect();
+    assert.ok(buffers.length > 0);
+    const text = new TextDecoder("latin1");
+    for (const buffer of buffers) {
+      const all = text.decode(new Uint8Array(buffer));
+      for (const secret of secrets) {
+        assert.ok(!all.includes(secret), `a chunk's buffer holds another client's ${secret}`);
+      }
+    }
+  } finally {
+    await broker.stop();
+  }
+}, { mosquitto: true });

@@ -53,7 +53,9 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   if (p.password !== undefined && p.username === undefined && !v5) {
     throw new TypeError("A password needs a user name in MQTT 3.1.1 (MQTT-3.1.2-22)");
   }
-  const user = p.username === undefined ? undefined : utf8(p.username, "user name", SHORT_LIVED);
+  // Credentials stay out of the slab (shared by every client): another client's transport would
+  // see them in its chunks' `.buffer`.
+  const user = p.username === undefined ? undefined : utf8(p.username, "user name");
   const will = p.will;
   // The will is published to its topic: a topic name, no wildcards (MQTT-3.3.2-2).
   if (will) validateTopicName(will.topic, "set the will");
@@ -91,7 +93,11 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion = 4): U
   }
   if (user) n += 2 + user.length;
   if (password) n += 2 + password.length;
-  const [buf, start] = allocPacket(0x10, n, SHORT_LIVED);
+  const [buf, start] = allocPacket(
+    0x10,
+    n,
+    user || password || p.properties?.authenticationData ? undefined : SHORT_LIVED,
+  );
   buf.set(PROTOCOL, start);
   let at = start + PROTOCOL.length;
   buf[at++] = level;

@@ -297,9 +297,12 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
   }
   const length: number[] = [];
   pushVarint(length, out.length);
-  // Copied into a packet at once: small ones from a slab (a buffer of their own costs ~1 us).
+  // Copied into a packet at once: small ones from a slab (a buffer of their own costs ~1 us); not
+  // Authentication Data, a secret, which another client's chunk's `.buffer` would then show.
   const n = length.length + out.length;
-  const bytes = SHORT_LIVED.take(n);
+  const bytes = (props as { authenticationData?: unknown })?.authenticationData
+    ? new Uint8Array(n)
+    : SHORT_LIVED.take(n);
   bytes.set(length);
   bytes.set(out, length.length);
   return bytes;
