@@ -1,8 +1,11 @@
 // The inbox (lib/_inbox.ts) where a systematic mutation run (every comparison, condition,
 // constant ±1 and statement, one at a time) found behaviour no test pinned down: the QoS 0 drop
 // policy after the handed-out slots are dropped, a waiting call of one client, messages()'s call
-// order, and which queued QoS 1 messages a resumed session keeps. Driven as in inbox_test.ts: the
-// inbox with a stand-in for its connection; no broker.
+// order, and which queued QoS 1 messages a resumed session keeps. A third pass (all 302 mutants)
+// added the drop policy's bookkeeping at the queue's first slot, after resumed() and after a
+// compaction, the broker's resends at a resume, an aborted wait_msg, a chained throw(), disposal,
+// and a second long run's timer turn. Driven as in inbox_test.ts: the inbox with a stand-in for
+// its connection; no broker.
 import assert from "node:assert/strict";
 import { Inbox } from "../lib/_inbox.ts";
 import type { Incoming } from "../lib/_protocol.ts";
@@ -99,4 +102,121 @@ test("resumed(), MQTT 5: a queued QoS 1 message's expiry counts from its arrival
   push("d", 1, { messageExpiryInterval: 2 });
   inbox.resumed();
   assert.deepEqual(await rest(), []);
+});
+
+test("inbox: a new inbox, full of QoS 0 messages, drops the first one queued", async () => {
+  // maxQueuedMessages: the oldest QoS 0 message goes, even when it is the very first in the
+  // queue (the search for it starts at the queue's first slot).
+  const { inbox, push, rest } = setup(2);
+  push("a", 0), push("b", 0), push("c", 0);
+  assert.equal(inbox.dropped, 1);
+  assert.deepEqual(await rest(), ["b", "c"]);
+});
+
+test("resumed(): a queued QoS 1 message the broker sends again goes; one it may not send again stays", async () => {
+  // The protocol state tells which (MQTT-4.4.0-1): one of the present session, its CONNECT
+  // answered, is resent on the new connection; one of a session ended since is not.
+  const { inbox, push, rest } = setup();
+  push("again", 1), push("lost", 1), push("zero", 0);
+  inbox.resumed({ resends: (m) => m.packet.topic === "again" });
+  assert.deepEqual(await rest(), ["lost", "zero"]);
+});
+
+test("inbox: after resumed(), the queue's fullness counts its messages and drops the oldest QoS 0 one", async () => {
+  // maxQueuedMessages 2: "a" alone leaves room for "b"; "c" makes "a", the oldest, go.
+  const { inbox, push, rest } = setup(2);
+  push("a", 0);
+  inbox.resumed();
+  push("b", 0);
+  assert.equal(inbox.dropped, 0);
+  push("c", 0);
+  assert.equal(inbox.dropped, 1);
+  assert.deepEqual(await rest(), ["b", "c"]);
+});
+
+test("inbox: a dropped message's empty slot, once passed, no longer counts against the queue's room", async () => {
+  const { inbox, push, rest } = setup(2);
+  push("a", 1), push("b", 0), push("c", 0); // full: "b" goes, its slot left empty
+  assert.deepEqual(await rest(), ["a", "c"]);
+  // Empty again: the next three QoS 0 messages fill it and the first of them goes.
+  push("d", 0), push("e", 0), push("f", 0);
+  assert.equal(inbox.dropped, 2);
+  assert.deepEqual(await rest(), ["e", "f"]);
+});
+
+test("resumed(): the queue it keeps, a dropped message's slot closed up, drops its oldest QoS 0 message when full", async () => {
+  const { inbox, push, rest } = setup(2);
+  push("a", 1), push("b", 0), push("c", 0); // full: "b" goes, its slot left empty
+  inbox.resumed({ resends: () => false }); // "a" stays: [a, c]
+  push("d", 0); // full: "c" goes
+  assert.equal(inbox.dropped, 2);
+  assert.deepEqual(await rest(), ["a", "d"]);
+});
+
+test("wait_msg with a signal already aborted rejects with its reason and takes no message", async () => {
+  const { inbox, push, rest } = setup();
+  const ac = new AbortController();
+  ac.abort(new Error("stop"));
+  await assert.rejects(inbox.receive(ac.signal), /stop/); // nothing queued: no wait either
+  push("a");
+  await assert.rejects(inbox.receive(ac.signal), /stop/);
+  assert.deepEqual(await rest(), ["a"]);
+});
+
+test("messages(): throw() called while a next() waits rejects with its error once that next() has its message", async () => {
+  // As an async generator's throw(): it runs after the call before it, and rethrows.
+  const { inbox, log, push } = setup();
+  const it = inbox.messages(undefined);
+  const first = it.next();
+  const thrown = it.throw(new Error("body failed"));
+  push("a");
+  assert.equal((await first).value?.topic, "a");
+  await assert.rejects(thrown, /body failed/);
+  assert.deepEqual(log, ["ack a"]);
+  assert.deepEqual(await it.next(), { value: undefined, done: true });
+});
+
+test("inbox: past 1024 handed-out slots dropped after a drop, the next drop still takes the oldest QoS 0 message", async () => {
+  // Where the search for the oldest QoS 0 message starts moves with the queue's front.
+  const { inbox, push, rest } = setup(3);
+  push("a0");
+  for (let i = 1; i < 1025; i++) {
+    push(`a${i}`);
+    assert.equal((await inbox.check())?.topic, `a${i - 1}`);
+  }
+  push("x", 0), push("y", 0), push("z", 0); // a1024, x, y, z: "x" goes
+  assert.equal((await inbox.check())?.topic, "a1024"); // the handed-out slots are dropped
+  push("w", 0); // y, z, w: room for it
+  push("v", 0); // full: "y" goes
+  assert.equal(inbox.dropped, 2);
+  assert.deepEqual(await rest(), ["z", "w", "v"]);
+});
+
+test("wait_msg: a second long backlog, after one that waited for a timer turn, lets timers run between too", async () => {
+  // RUN_MS: each run of hand-outs without a turn is bounded, not only the first one.
+  const busy = (ms: number) => {
+    for (const end = performance.now() + ms; performance.now() < end;);
+  };
+  const { inbox, push } = setup(1000);
+  const n = 100;
+  for (const round of [1, 2]) {
+    for (let i = 0; i < n; i++) push(`m${i}`, 0);
+    let handled = 0, timerRanAt = -1;
+    setTimeout(() => (timerRanAt = handled), 0);
+    for (let i = 0; i < n; i++) await inbox.receive(undefined, () => (busy(3), handled++));
+    assert.ok(
+      timerRanAt >= 0 && timerRanAt < n,
+      `round ${round}: the timer ran after ${timerRanAt} of ${n}`,
+    );
+  }
+});
+
+test("messages(): disposing of the loop (await using) acknowledges the message handed out last", async () => {
+  const { inbox, log, push } = setup();
+  const it = inbox.messages(undefined);
+  push("a");
+  assert.equal((await it.next()).done, false);
+  await it[Symbol.asyncDispose]();
+  assert.deepEqual(log, ["ack a"]);
+  assert.deepEqual(await it.next(), { value: undefined, done: true });
 });
