@@ -876,6 +876,60 @@ test("keepalive: a connect timeout held up expires at the next look, held up or 
   }
 });
 
+test("keepalive: a connect timeout set after a keepalive look held up gets a look again of its own when held up", () => {
+  // The keepalive's late look left its second look pending when the connection ended (stopped
+  // first) or while it stays set until the next CONNACK (not stopped): the connect timeout's own
+  // held-up look still waits once, as the CONNACK may be read but not handled yet.
+  for (const stopped of [true, false]) {
+    const { k } = watched(["ok", "ok"]);
+    let expired = 0;
+    try {
+      k.start(3);
+      k.check(k.due + 1000); // held up: the PINGREQ goes, the verdict waits
+      if (stopped) k.stop();
+      k.deadline(1000, () => void expired++);
+      k.check(k.due + 5000);
+      assert.equal(expired, 0, `stopped first: ${stopped}`);
+      k.check(k.due + 5000);
+      assert.equal(expired, 1, `stopped first: ${stopped}`);
+    } finally {
+      k.stop();
+    }
+  }
+});
+
+test("keepalive: every look held up waits once for its verdict, not only the first", () => {
+  // Answers: the start's look, the first held-up look's PINGREQ, the look after it, and then
+  // "dead" (-1), which the second held-up look must not take for its verdict yet.
+  const { k, looks, dead } = watched(["ok", "ok", "ok", -1]);
+  try {
+    k.start(3);
+    k.check(k.due + 1000); // held up: no verdict
+    k.check(k.due); // on time: the verdict, alive
+    k.check(k.due + 1000); // held up again: no verdict yet
+    assert.equal(looks.length, 4);
+    assert.deepEqual(dead, []);
+  } finally {
+    k.stop();
+  }
+});
+
+test("keepalive: a connect timeout held up gives back the time it was held up, at most the timeout's length", () => {
+  const { k } = watched([]);
+  try {
+    k.deadline(400, () => {}, 1000); // 400 ms left of a 1000 ms limit
+    let late = k.due + 300;
+    k.check(late);
+    assert.equal(k.due, late + 300, "held up 300 ms: looked at again 300 ms later");
+    k.deadline(400, () => {}, 1000);
+    late = k.due + 5000;
+    k.check(late);
+    assert.equal(k.due, late + 1000, "held up 5 s: looked at again after the whole limit");
+  } finally {
+    k.stop();
+  }
+});
+
 test("Writer: a batch of many small packets over 64 KiB goes out whole and in order, in writes of at most 64 KiB", async () => {
   const chunks: Uint8Array[] = [];
   const ch: Channel = {
@@ -936,6 +990,15 @@ test("keepalive: the shared schedule fires the deadlines of many clients in the 
 test("keepalive: the shared schedule fires a few deadlines in the order they are due, one moved later", async () => {
   const ms = [35, 5, 60, 20, 50, 10, 45, 0, 30, 55, 15, 40, 25];
   const { fired, due } = await scheduleOrder(ms, new Set(), [2, 70]);
+  assert.deepEqual(fired, due);
+});
+
+test("keepalive: a deadline moved later fires before the later ones in the heap's other half", async () => {
+  // Set in this order, the heap is the sorted array [10, 20, 30, 50, 60, 80]. Moving 20 to 40
+  // takes it out (80 goes to its slot and sinks under 50: [10, 50, 30, 80, 60]), then puts it
+  // back at slot 5, whose parent is 30. A climb that compared each slot with the one before it,
+  // not with its parent, stopped at slot 3, under 50: 40 fired after 50, 10 ms late.
+  const { fired, due } = await scheduleOrder([60, 20, 80, 30, 50, 10], new Set(), [1, 40]);
   assert.deepEqual(fired, due);
 });
 
