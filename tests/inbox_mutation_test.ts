@@ -37,15 +37,23 @@ function setup(max = 100) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test("inbox: past 1024 handed-out slots, dropped from the queue's front, the oldest QoS 0 message still goes first and the count holds", async () => {
-  // maxQueuedMessages: past it, QoS 0 messages are dropped oldest first (README).
-  const { inbox, push, rest } = setup(3);
-  // A consumer that keeps up: one message queued at a time, 1024 handed out.
+/** A consumer that keeps up: one message queued at a time, a0…a1023 handed out, a1024 queued. */
+async function keepUp(
+  inbox: ReturnType<typeof setup>["inbox"],
+  push: ReturnType<typeof setup>["push"],
+): Promise<void> {
   push("a0");
   for (let i = 1; i < 1025; i++) {
     push(`a${i}`);
     assert.equal((await inbox.check())?.topic, `a${i - 1}`);
   }
+}
+
+test("inbox: past 1024 handed-out slots, dropped from the queue's front, the oldest QoS 0 message still goes first and the count holds", async () => {
+  // maxQueuedMessages: past it, QoS 0 messages are dropped oldest first (README).
+  const { inbox, push, rest } = setup(3);
+  // A consumer that keeps up: one message queued at a time, 1024 handed out.
+  await keepUp(inbox, push);
   push("x", 0), push("y", 0); // a1024, x, y: 3, full
   // The 1025th hand-out drops the handed-out slots before the queue's head.
   assert.equal((await inbox.check())?.topic, "a1024");
@@ -179,11 +187,7 @@ test("messages(): throw() called while a next() waits rejects with its error onc
 test("inbox: past 1024 handed-out slots dropped after a drop, the next drop still takes the oldest QoS 0 message", async () => {
   // Where the search for the oldest QoS 0 message starts moves with the queue's front.
   const { inbox, push, rest } = setup(3);
-  push("a0");
-  for (let i = 1; i < 1025; i++) {
-    push(`a${i}`);
-    assert.equal((await inbox.check())?.topic, `a${i - 1}`);
-  }
+  await keepUp(inbox, push);
   push("x", 0), push("y", 0), push("z", 0); // a1024, x, y, z: "x" goes
   assert.equal((await inbox.check())?.topic, "a1024"); // the handed-out slots are dropped
   push("w", 0); // y, z, w: room for it
