@@ -760,6 +760,21 @@ function recordingChannel() {
   return { writer, ch, writes, failed, asked: () => asked };
 }
 
+/** A Writer on a channel whose writes complete at once, each copied into `chunks`. */
+function collectingWriter() {
+  const chunks: Uint8Array[] = [];
+  const ch: Channel = {
+    sink: null,
+    taken: 0,
+    read() {},
+    close: () => Promise.resolve(),
+    write: (bytes) => (chunks.push(bytes.slice()), Promise.resolve()),
+  };
+  const writer = new Writer({ written() {}, writeFailed: (e) => assert.fail(e) });
+  writer.attach(ch);
+  return { writer, chunks };
+}
+
 test("Writer: the packets a caller awaits an answer to end the reader's wait for the consumer; acks, QoS 0 publishes, CONNECT and DISCONNECT do not", () => {
   // lib/_writer.ts ASKS: PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, AUTH and a QoS 1 or 2 PUBLISH.
   const asks = { pubrel: 0x62, subscribe: 0x82, unsubscribe: 0xa2, pingreq: 0xc0, auth: 0xf0 };
@@ -931,16 +946,7 @@ test("keepalive: a connect timeout held up gives back the time it was held up, a
 });
 
 test("Writer: a batch of many small packets over 64 KiB goes out whole and in order, in writes of at most 64 KiB", async () => {
-  const chunks: Uint8Array[] = [];
-  const ch: Channel = {
-    sink: null,
-    taken: 0,
-    read() {},
-    close: () => Promise.resolve(),
-    write: (bytes) => (chunks.push(bytes.slice()), Promise.resolve()),
-  };
-  const writer = new Writer({ written() {}, writeFailed: (e) => assert.fail(e) });
-  writer.attach(ch);
+  const { writer, chunks } = collectingWriter();
   const packets = Array.from({ length: 100 }, (_, i) => new Uint8Array(1000).fill(i));
   const sent = Promise.all(packets.map((p) => writer.send(p)));
   await sent;
@@ -1018,16 +1024,7 @@ test("Writer: detach() drops what was not written and ends the batch; the next c
 });
 
 test("Writer: a run of two packets joined in a batch over 64 KiB goes whole; held() settles once the queue goes into a write", async () => {
-  const chunks: Uint8Array[] = [];
-  const ch: Channel = {
-    sink: null,
-    taken: 0,
-    read() {},
-    close: () => Promise.resolve(),
-    write: (bytes) => (chunks.push(bytes.slice()), Promise.resolve()),
-  };
-  const writer = new Writer({ written() {}, writeFailed: (e) => assert.fail(e) });
-  writer.attach(ch);
+  const { writer, chunks } = collectingWriter();
   const packets = Array.from({ length: 5 }, (_, i) => new Uint8Array(30_000).fill(i + 1));
   await Promise.all(packets.map((p) => writer.send(p)));
   assert.deepEqual(chunks.map((c) => c.length), [60_000, 60_000, 30_000]);
