@@ -10,13 +10,23 @@
 // the bytes that survive its collections) and which a plain GC keeps; three
 // memory-reducing GCs after it give that back, and a second figure is taken
 // then: what the connections themselves hold.
+//
+// With `FROM,TO` after COUNT, the process goes on opening connections to
+// FROM and then to TO, three GCs at each, before the memory-reducing GCs,
+// and prints `marginal`: resident memory per connection between FROM and TO.
+// V8's young generation grows with the bytes that survive its collections
+// until it reaches its cap (~54 MB here): umqtt's by about 6500 connections,
+// the bare socket's by about 12 000. Past 14 000 every contender's is there,
+// so the growth between two such counts is what each further connection
+// costs, without that fixed cost (bench/RESULTS.md's memory rows).
 import mqtt from "npm:mqtt@5";
 import process from "node:process";
 import { MQTTClient } from "../mod.ts";
 import { connectFrame, writeAll } from "./_raw.ts";
 
-const [name, portArg, countArg] = Deno.args;
+const [name, portArg, countArg, beyondArg] = Deno.args;
 const port = Number(portArg), count = Number(countArg);
+const beyond = beyondArg ? beyondArg.split(",").map(Number) : [];
 const KEEPALIVE = 600;
 type GcOptions = { type: "major"; execution: "sync"; flavor: "last-resort" };
 const gc = (globalThis as { gc?: (o?: GcOptions) => void }).gc ?? (() => {});
@@ -130,24 +140,32 @@ function established(): number | undefined {
 await (await open(-1))();
 await settle();
 const before = process.memoryUsage();
-const closers = [];
+const closers: (() => Promise<void>)[] = [];
 for (let i = 0; i < count; i++) closers.push(await open(i));
 await settle();
 const after = process.memoryUsage();
+const at: number[] = [];
+for (const n of beyond) {
+  for (let i = closers.length; i < n; i++) closers.push(await open(i));
+  await settle();
+  at.push(process.memoryUsage().rss);
+}
+const opened = closers.length;
 await settle({ type: "major", execution: "sync", flavor: "last-resort" });
 const reduced = process.memoryUsage();
 // Every connection still open at the end, counted by the kernel rather than
 // by the contender: a client whose connections the broker dropped would hold
 // less and print a figure that flatters it.
 const open_ = established();
-if (open_ !== undefined && open_ !== count) {
-  console.error(`memory: ${name}: ${open_} of ${count} connections still established`);
+if (open_ !== undefined && open_ !== opened) {
+  console.error(`memory: ${name}: ${open_} of ${opened} connections still established`);
   Deno.exit(1);
 }
 console.log(JSON.stringify({
   perConnection: (after.rss - before.rss) / count,
   heapPerConnection: (after.heapUsed - before.heapUsed) / count,
-  reducedPerConnection: (reduced.rss - before.rss) / count,
+  reducedPerConnection: (reduced.rss - before.rss) / opened,
+  ...(at.length === 2 ? { marginal: (at[1] - at[0]) / (beyond[1] - beyond[0]) } : {}),
 }));
 for (let i = 0; i < closers.length; i += 500) {
   await Promise.all(closers.slice(i, i + 500).map((close) => close()));
