@@ -13,7 +13,7 @@ import type { CoreHooks } from "./_internal.ts";
 import { Keepalive, type KeepaliveOwner, msNow } from "./_keepalive.ts";
 import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_protocol.ts";
 import { Writer, type WriterOwner } from "./_writer.ts";
-import type { ClientConfig } from "./options.ts";
+import type { ClientConfig } from "./_client_config.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
 import { hostPort } from "./transports/endpoint.ts";
 import type { StreamPair } from "./transports/types.ts";

@@ -2,7 +2,7 @@
 // MQTT 5's first step of enhanced authentication), at once or from the user's
 // functions, called for every attempt (rotating tokens, a SCRAM client nonce),
 // and what those functions throw, which a later attempt may not meet.
-import { checkPassword, type ClientConfig } from "./options.ts";
+import { checkPassword, type ClientConfig } from "./_client_config.ts";
 import { typeName, utf8 } from "./codec/_strings.ts";
 
 type Credentials = {

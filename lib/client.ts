@@ -42,25 +42,23 @@ import {
 } from "./_checks.ts";
 import { Requests, respond } from "./_requests.ts";
 import type { ListenerArgs, MQTTClientEventMap as Events } from "./_events.ts";
-import {
-  type ClientConfig,
-  clientConfig,
-  type Connack,
-  type ConnectOptions,
-  type Credential,
-  type DisconnectOptions,
-  type Message,
-  type MessageCallback,
-  type MQTTClientOptions,
-  type PublishOptions,
-  type RequestOptions,
-  shownSsl,
-  type SignalOptions,
-  type SubscribeListOptions,
-  type SubscribeOptions,
-  type SubscriptionOptions,
-  type UnsubscribeOptions,
-  type WillOptions,
+import { type ClientConfig, clientConfig, shownSsl } from "./_client_config.ts";
+import type {
+  Connack,
+  ConnectOptions,
+  Credential,
+  DisconnectOptions,
+  Message,
+  MessageCallback,
+  MQTTClientOptions,
+  PublishOptions,
+  RequestOptions,
+  SignalOptions,
+  SubscribeListOptions,
+  SubscribeOptions,
+  SubscriptionOptions,
+  UnsubscribeOptions,
+  WillOptions,
 } from "./options.ts";
 
 /** Its listeners typed by event name (types only): `e.detail` of `connected`, `disconnected`. */
