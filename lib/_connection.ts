@@ -7,7 +7,7 @@ import { Framer } from "./codec/_framer.ts";
 import { encodeAuth, encodeDisconnect } from "./codec/auth.ts";
 import type { AuthPacket, ConnackPacket, DisconnectPacket } from "./codec/packet.ts";
 import type { AuthProperties, ConnackProperties } from "./codec/properties.ts";
-import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
+import { MQTTConnectionError, MQTTProtocolError } from "./errors.ts";
 import { Inbox } from "./_inbox.ts";
 import type { CoreHooks } from "./_internal.ts";
 import { Keepalive, type KeepaliveOwner, msNow } from "./_keepalive.ts";
@@ -15,9 +15,7 @@ import { type Incoming, type Pending, Protocol, type ProtocolOutput } from "./_p
 import { Writer, type WriterOwner } from "./_writer.ts";
 import type { ClientConfig } from "./_client_config.ts";
 import { connectDefault, type Endpoint } from "./transports/default.ts";
-import { hostPort } from "./transports/endpoint.ts";
 import type { StreamPair } from "./transports/types.ts";
-import { deniedHint, OWN_FAILURES, ownFailure, UNANSWERED } from "./_servers.ts";
 import { connackRefusal, connackStart, disconnectError, SHOWN, UNACKED } from "./_acks.ts";
 import { isReset, RESET } from "./_refusals.ts";
 import { checkReauth } from "./_checks.ts";
@@ -27,7 +25,7 @@ import { brokerDecoder, sized } from "./_limits.ts";
 import { answerWithin, onAbort, readable, within, WORKERD } from "./_abortable.ts";
 import { type Settleable, settleable } from "./_abortable.ts";
 import { afterKept, dropKept } from "./_uncancelled.ts";
-import { lateOpen, timedOutError } from "./_attempt.ts";
+import { attemptError, lateOpen, notCompleted, timedOutError } from "./_attempt.ts";
 
 const noop = () => {};
 // What waits on nothing: one settled promise for every client.
@@ -332,26 +330,10 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
       this.#target.dispatchEvent(new CustomEvent("connected", { detail }));
       return ack;
     } catch (e) {
-      const error = e instanceof MQTTException || e instanceof MQTTConnectionError ||
-          (signal?.aborted && e === signal.reason)
-        ? e
-        : new MQTTConnectionError(
-          `Cannot connect to ${hostPort(server.hostname, server.port)}: ${
-            (e as Error)?.message ?? e
-          }${deniedHint(e)}`,
-          { cause: e },
-        );
-      // The transport refused its arguments, or the broker the client's certificate: no retry.
-      if (ownFailure(e)) OWN_FAILURES.add(error as Error);
+      const error = attemptError(e, server, signal);
       if (ch) {
         // Its CONNECT went out: the broker may yet act on it.
-        if (error instanceof MQTTConnectionError) UNANSWERED.add(error);
-        this.#teardown(
-          error instanceof MQTTConnectionError ? error : new MQTTConnectionError(
-            `Connection not completed: ${(error as Error)?.message ?? error}`,
-            { cause: error },
-          ),
-        );
+        this.#teardown(notCompleted(error));
         await this.#readEnded();
       }
       // Given up while still opening: wait (bounded) until what was opening is closed or cancelled.
