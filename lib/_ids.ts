@@ -1,7 +1,10 @@
 // Whose turn it is, for the protocol state (lib/_protocol.ts): the packet ids in use and the next
-// one to take (a new packet takes one not in use, MQTT-2.3.1-2), and the requests waiting for one.
+// one to take (a new packet takes one not in use, MQTT-2.3.1-2), what the requests holding them
+// become when a connection ends, and the requests waiting for one.
 import { Fifo, Ordered } from "./_ordered.ts";
 import type { InFlight, Request } from "./_protocol_types.ts";
+
+const noop = () => {};
 
 /** The packet ids in use, each with what it awaits, in the order they were taken. */
 export class PacketIds extends Ordered<number, InFlight> {
@@ -19,6 +22,23 @@ export class PacketIds extends Ordered<number, InFlight> {
   free(id: number): void {
     // All were in use: `id` is the one free, so the next is taken there, not after 65 535 looks.
     if (this.delete(id) && this.size === 65534) this.#last = id - 1 || 65535;
+  }
+
+  /**
+   * The connection ended with `error`: what is not kept in the session (`kept`: the
+   * session store's outgoing packets) rejects and frees its id; a kept publish rejects too
+   * unless `keepPending`, and is then awaited no more.
+   */
+  end(kept: Map<number, Uint8Array>, error: Error, keepPending: boolean): void {
+    for (const [id, f] of this) {
+      if (!kept.has(id)) {
+        this.delete(id);
+        f.reject(error);
+      } else if (!keepPending) {
+        f.reject(error);
+        f.resolve = f.reject = noop;
+      }
+    }
   }
 }
 

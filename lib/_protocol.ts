@@ -246,15 +246,7 @@ export class Protocol {
     this.#clock?.reset(error); // (idle now: dropped by the next look)
     for (const r of this.#waiting.all()) if (!keepPending || !r.keep) this.drop(r, error);
     if (!this.#waiting.size) this.#waiting = NO_WAITING;
-    for (const [id, f] of this.#inflight) {
-      if (!this.#store.outgoing.has(id)) {
-        this.#inflight.delete(id);
-        f.reject(error);
-      } else if (!keepPending) {
-        f.reject(error);
-        f.resolve = f.reject = noop;
-      }
-    }
+    this.#inflight.end(this.#store.outgoing, error, keepPending);
   }
 
   /** connect(false) met Session Present 0, so the session goes: see renew() (_store_check.ts). */
