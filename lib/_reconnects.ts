@@ -1,7 +1,7 @@
-// The robust client's reconnects: the event that announces each attempt, and reconnect() as the
-// client itself calls it, on a lost connection and for the calls that wait for one (publish,
-// wait_msg, check_msg, messages()). Its own reconnect() shares one loop among its callers. An
-// override (umqtt.robust's README: "any realistic application would inherit
+// The robust client's reconnects: the event that announces each attempt, the backoff before each,
+// and reconnect() as the client itself calls it, on a lost connection and for the calls that wait
+// for one (publish, wait_msg, check_msg, messages()). Its own reconnect() shares one loop among its
+// callers. An override (umqtt.robust's README: "any realistic application would inherit
 // umqtt.robust.MQTTClient class and override delay() and reconnect()") runs one at a time too, as
 // it did there, where nothing ran beside it. While it runs, the client counts its connect() as the
 // reconnect's attempt (lib/robust.ts): calls wait for it, and an application connect() waits for
@@ -46,6 +46,68 @@ export function stopping(wait: Promise<void>, closed: () => boolean): Promise<vo
  */
 export function backoff(i: number, delaySeconds: number, maxMs: number): number {
   return Math.random() * Math.min(maxMs, delaySeconds * 1000 * 2 ** Math.min(i - 1, 30));
+}
+
+/** How long a reconnected connection must last for the next loss to start the backoff over. */
+const STABLE_MS = 10_000;
+
+/**
+ * The robust client's backoff between reconnect attempts, from its `DELAY` (read on each use) up to
+ * `maxMs` (`reconnectMaxDelay`): the wait the reconnect loop plans for each attempt, which the
+ * client's `delay(i)` takes. It keeps the round the last reconnect began in (not those a broker
+ * down refused), and when it connected: a loss within STABLE_MS of it goes on from the next
+ * round's backoff, not the first (a broker that closes every connection at once, over a kept
+ * publish, say, is not met every DELAY / 2).
+ */
+export class Backoff {
+  #round = 0;
+  #upAt = -Infinity;
+  #planned: number | undefined;
+  readonly #client: { readonly DELAY: number };
+  readonly #maxMs: number;
+
+  /**
+   * @param client The robust client, whose `DELAY` is the base delay in seconds.
+   * @param maxMs The longest wait.
+   */
+  constructor(client: { readonly DELAY: number }, maxMs: number) {
+    this.#client = client;
+    this.#maxMs = maxMs;
+  }
+
+  /** The round of the server list a reconnect starting now begins in. */
+  first(): number {
+    return performance.now() - this.#upAt < STABLE_MS ? this.#round + 1 : 1;
+  }
+
+  /**
+   * Plans the wait before server `k` (from 0) of round `round`, in ms: full jitter before the
+   * first attempt too (a fleet must not come back to a restarted broker all at once); exponential
+   * backoff between rounds of the list, none within one.
+   */
+  plan(k: number, round: number): number {
+    return this.#planned = k > 0
+      ? 0
+      : backoff(Math.max(round - 1, 1), this.#client.DELAY, this.#maxMs);
+  }
+
+  /** `delay(i)`'s wait, in ms: the one planned for attempt `i`, taken once; else its backoff. */
+  take(i: number): number {
+    const ms = this.#planned ?? backoff(i, this.#client.DELAY, this.#maxMs);
+    this.#planned = undefined;
+    return ms;
+  }
+
+  /** A reconnect that began in round `first` connected. */
+  connected(first: number): void {
+    this.#round = first;
+    this.#upAt = performance.now();
+  }
+
+  /** An application's connect() succeeded: the backoff starts over. */
+  reset(): void {
+    this.#round = 0;
+  }
 }
 
 /**

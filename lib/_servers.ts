@@ -1,6 +1,7 @@
 // The servers a client may connect to, which one it is on, and failover:
-// which failures move on to the next server, trying them in turn, and the
-// order a reconnect goes through them.
+// which failures move on to the next server, trying them in turn, the
+// order a reconnect goes through them, and the servers a Server Reference
+// sends the robust client to.
 import { MQTTConnectionError, MQTTException } from "./errors.ts";
 import { type Endpoint, endpointUrl, parseServer } from "./transports/endpoint.ts";
 import { OWN_FAILURES } from "./_failure_marks.ts";
@@ -216,4 +217,36 @@ export function referredServers(reference: string, like: Endpoint): Endpoint[] {
     } catch { /* not a reference we can reach */ }
   }
   return out;
+}
+
+/**
+ * MQTT 5: the servers a CONNACK's or DISCONNECT's Server Reference (0x9C use another server, 0x9D
+ * server moved) named, which the robust client's next reconnect tries first, before its list; when
+ * it follows them at all (`followServerReference`).
+ */
+export class Referrals {
+  #servers: Endpoint[] = [];
+  readonly #follow: boolean;
+
+  /** @param follow Whether to follow Server References. */
+  constructor(follow: boolean) {
+    this.#follow = follow;
+  }
+
+  /** Follows the Server Reference of `e`, if it has one and if told to (see referredServers()): did it? */
+  refer(e: unknown, like: Endpoint): boolean {
+    const ref = this.#follow ? serverReferenceOf(e) : undefined;
+    if (ref) this.#servers = referredServers(ref, like);
+    return ref !== undefined;
+  }
+
+  /** Takes the servers referred to and not tried yet, oldest reference first. */
+  take(): Endpoint[] {
+    return this.#servers.splice(0);
+  }
+
+  /** Forgets them: none left from an earlier outage. */
+  clear(): void {
+    this.#servers = [];
+  }
 }

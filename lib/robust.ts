@@ -34,7 +34,7 @@
 import { abortable, never, readable, watchWeakly } from "./_abortable.ts";
 import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
-import { denied, movesOn, referredServers, serverReferenceOf, UNANSWERED } from "./_servers.ts";
+import { denied, movesOn, Referrals, UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import { MQTTClient as SimpleClient } from "./client.ts";
 import type { ConnectOptions, Credential, DisconnectOptions, Message } from "./options.ts";
@@ -43,7 +43,7 @@ import { credentialFailure } from "./_credentials.ts";
 import type { QoS } from "./codec/packet.ts";
 import { MQTTConnectionError } from "./errors.ts";
 import { Offline } from "./_offline.ts";
-import { backoff, napFor, reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
+import { Backoff, napFor, reconnecting, ReconnectOnce, stopped, stopping } from "./_reconnects.ts";
 import { disposable } from "./_inbox.ts";
 import { Subscriptions } from "./_renew.ts";
 import type { RobustClientEventMap as Events, RobustClientOptions } from "./_robust_options.ts";
@@ -55,8 +55,6 @@ import type { SslParams } from "./transports/types.ts";
 export * from "./_robust_options.ts";
 
 const noop = () => {};
-/** How long a reconnected connection must last for the next loss to start the backoff over. */
-const STABLE_MS = 10_000;
 
 export { SimpleClient as SimpleMQTTClient };
 export type { QoS, SslParams };
@@ -119,7 +117,8 @@ export class MQTTClient extends SimpleClient {
   /** Print connection errors to the console (umqtt.robust's `DEBUG`); read on each use. */
   DEBUG = false;
 
-  readonly #maxDelay: number;
+  // The wait before each reconnect attempt, from DELAY up to reconnectMaxDelay (lib/_reconnects.ts).
+  readonly #backoff: Backoff;
   // Calls waiting for the connection, and the offline limits; none waits while #online: no
   // reconnect under way, nor a reconnect() override's connect() (lib/_reconnects.ts).
   readonly #offline: Offline;
@@ -137,12 +136,6 @@ export class MQTTClient extends SimpleClient {
   // The reconnect loop's attempt under way (connect, then renew), and its wait before one.
   #attempt: Promise<boolean> | null = null;
   #nap: AbortController | null = null;
-  #plannedDelay: number | undefined;
-  // The round the last reconnect began in (not those a broker down refused), and when it connected:
-  // a loss within STABLE_MS of it goes on from the next round's backoff, not the first (a broker
-  // that closes every connection at once, over a kept publish, say, is not met every DELAY / 2).
-  #round = 0;
-  #upAt = -Infinity;
   // Why the connection, or the last attempt, failed.
   #lastError: unknown;
   #losses = 0; // connections lost so far (see #lost)
@@ -157,8 +150,7 @@ export class MQTTClient extends SimpleClient {
   #renewing: Promise<void> | undefined; // started by h.accepted, awaited by #attemptTo
   #cutShort = false; // the last attempt's renewal went ahead of its resends, and failed
   // MQTT 5: servers a CONNACK or DISCONNECT referred to, tried first by the next reconnect.
-  #referred: Endpoint[] = [];
-  readonly #follow: boolean;
+  readonly #referred: Referrals;
   // MQTT 3.1.1 with an empty client id: every connection starts a clean session (MQTT-3.1.3-7).
   readonly #anonymous: boolean;
 
@@ -190,13 +182,14 @@ export class MQTTClient extends SimpleClient {
     super(client_id, server, port, user, password, keepalive, ssl, ssl_params);
     const o: RobustClientOptions = typeof port === "object" && port !== null ? port : {};
     // No longer than a timer can wait: past it setTimeout fires at once, a hot loop.
-    this.#maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
+    const maxDelay = positive("reconnectMaxDelay", o.reconnectMaxDelay ?? 30_000, 2_147_483_647);
+    this.#backoff = new Backoff(this, maxDelay);
     this.#offline = new Offline(o, { reconnect: () => this.#once.call(), online: this.#online });
     if (o.followServerReference !== undefined && o.protocolVersion !== 5) {
       // As the simple client's MQTT 5 options: there are no Server References in 3.1.1.
       throw v5Only(["followServerReference"]);
     }
-    this.#follow = o.followServerReference ?? true;
+    this.#referred = new Referrals(o.followServerReference ?? true);
     this.#anonymous = client_id === "" && o.protocolVersion !== 5;
     this.#signal = o.signal;
     // Watched weakly, by a function without `this`: a long-lived signal must not keep the client.
@@ -207,7 +200,8 @@ export class MQTTClient extends SimpleClient {
     h.onLost = (error) => {
       this.#losses++;
       this.#lastError = error;
-      if (!this.#refer(error)) this.#referred = []; // none left from an earlier outage
+      // None left from an earlier outage.
+      if (!this.#referred.refer(error, access.servers(this)[0])) this.#referred.clear();
       try {
         this.log(false, error);
       } catch (e) {
@@ -235,7 +229,8 @@ export class MQTTClient extends SimpleClient {
       (this.#renewing = this.#renew())?.catch(noop);
     };
     // connect() follows a refusal's Server Reference too, before the rest of the list.
-    h.referred = (error, server) => this.#refer(error, server) ? this.#referred.splice(0) : [];
+    h.referred = (error, server) =>
+      this.#referred.refer(error, server) ? this.#referred.take() : [];
   }
 
   /** On the client's signal: reconnecting stops for good, and what waits for it rejects. */
@@ -274,9 +269,7 @@ export class MQTTClient extends SimpleClient {
    * @throws {RangeError} `i` is not a number.
    */
   delay(i: number): Promise<void> {
-    const ms = this.#plannedDelay ?? backoff(i, this.DELAY, this.#maxDelay);
-    this.#plannedDelay = undefined;
-    return stopping(napFor(ms, i, this.#stop.signal), () => this.#closed);
+    return stopping(napFor(this.#backoff.take(i), i, this.#stop.signal), () => this.#closed);
   }
 
   /**
@@ -345,8 +338,11 @@ export class MQTTClient extends SimpleClient {
       if (this.#appConnecting === connecting) this.#appConnecting = null;
     };
     // One that fails (a disconnect() under way, say) leaves a disconnected client disconnected.
-    // One that succeeds starts the backoff over (see #round).
-    connecting.then(() => (done(), this.#round = 0), () => (done(), this.#closed ||= wasClosed));
+    // One that succeeds starts the backoff over (see Backoff).
+    connecting.then(
+      () => (done(), this.#backoff.reset()),
+      () => (done(), this.#closed ||= wasClosed),
+    );
     return connecting;
   }
 
@@ -394,23 +390,20 @@ export class MQTTClient extends SimpleClient {
     const app = this.#appConnecting;
     const appPresent = app && await abortable(app, this.#stop.signal).catch(noop);
     if (this.connected) return appPresent ?? this.connack?.sessionPresent ?? true;
-    const first = performance.now() - this.#upAt < STABLE_MS ? this.#round + 1 : 1;
+    const first = this.#backoff.first();
     for (let attempt = 1, round = first;; round++) {
       // A server the broker referred us to first, once; then the list, from the last that worked.
-      const servers = [...this.#referred.splice(0), ...access.servers(this)];
+      const servers = [...this.#referred.take(), ...access.servers(this)];
       let referred = false, forbidden = 0;
       for (let k = 0; k < servers.length; k++, attempt++) {
         if (this.connected) return true;
         this.#stopped();
-        // Full jitter before the first attempt too (a fleet must not come back to a restarted
-        // broker all at once); exponential backoff between rounds of the list, none within one.
-        this.#plannedDelay = k > 0
-          ? 0
-          : backoff(Math.max(round - 1, 1), this.DELAY, this.#maxDelay);
+        // Full jitter before the first attempt too; exponential between rounds, none within one.
+        const wait = this.#backoff.plan(k, round);
         // disconnect() ends an overridden delay() too, which cannot see #stop; so does an
         // application connect() (a listener's, even), which this loop then waits for.
         const stop = this.#stop.signal, nap = (this.#nap = new AbortController()).signal;
-        this.dispatchEvent(reconnecting(attempt, this.#plannedDelay, this.#lastError, servers[k]));
+        this.dispatchEvent(reconnecting(attempt, wait, this.#lastError, servers[k]));
         // An override may return no promise (JavaScript's `delay(i) {}`): no wait, then.
         await abortable(abortable(Promise.resolve(this.delay(attempt)), stop), nap)
           .catch((e) => stop.aborted || nap.aborted || Promise.reject(e));
@@ -424,8 +417,7 @@ export class MQTTClient extends SimpleClient {
         this.#stopped();
         try {
           const present = await (this.#attempt = this.#attemptTo(servers[k]));
-          this.#round = first;
-          this.#upAt = performance.now();
+          this.#backoff.connected(first);
           return present;
         } catch (e) {
           this.#lastError = e; // the next attempt's event tells of it, also one a refusal ended
@@ -441,9 +433,9 @@ export class MQTTClient extends SimpleClient {
           if (UNANSWERED.has(e as Error)) this.#renewOwed = true;
           // A refusal naming other servers: those next, before the rest of the list; once a round,
           // so that servers referring to each other wait for the next round's backoff.
-          if (this.#refer(e, servers[k]) && !referred) {
+          if (this.#referred.refer(e, servers[k]) && !referred) {
             referred = true;
-            servers.splice(k + 1, 0, ...this.#referred.splice(0));
+            servers.splice(k + 1, 0, ...this.#referred.take());
           }
           this.log(true, e);
         } finally {
@@ -471,13 +463,6 @@ export class MQTTClient extends SimpleClient {
   #renew(): Promise<void> | undefined {
     const subs = this.#subscriptions, log = (e: unknown) => this.log(true, e);
     if (this.#renewOwed && subs.size) return subs.renew(this, this.#losses, this.#stop.signal, log);
-  }
-
-  // MQTT 5: follows a Server Reference of a CONNACK or DISCONNECT (0x9C, 0x9D) if told to: did it?
-  #refer(e: unknown, like: Endpoint = access.servers(this)[0]): boolean {
-    const ref = this.#follow ? serverReferenceOf(e) : undefined;
-    if (ref) this.#referred = referredServers(ref, like);
-    return ref !== undefined;
   }
 
   /** Throws when reconnecting must stop: disconnect(), the client's signal, log() that threw. */
