@@ -16,6 +16,7 @@ import { encodeAck } from "./codec/publish.ts";
 import { reasonText } from "./codec/reason_codes.ts";
 import { MQTTConnectionError, MQTTException, MQTTProtocolError } from "./errors.ts";
 import type { AckKind, InFlight } from "./_protocol_types.ts";
+import type { Connack } from "./options.ts";
 import type { ConnackProperties } from "./codec/properties.ts";
 
 const noop = () => {};
@@ -201,9 +202,6 @@ export function order(
   let i = 0;
   return all.map((e) => rec(e) ? rels[i++] : e);
 }
-
-/** An accepting CONNACK as `client.connack` shows it (options.ts's `Connack`; options.ts leads here). */
-type Connack = { sessionPresent: boolean; reasonCode: number; properties: ConnackProperties };
 
 /** `client.connack` of each connection that was asked for it since its last accepting CONNACK. */
 export const SHOWN: WeakMap<object, Connack> = new WeakMap();
