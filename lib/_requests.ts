@@ -117,6 +117,10 @@ export class Requests {
     const properties = { ...o.properties, responseTopic, correlationData };
     const options = { qos: o.qos ?? 0, properties, signal: o.signal };
     const p = checkPublish(topic, payload, options, 0, {}, 5);
+    // Published after the response topic's SUBSCRIBE (a turn later at least): as given at the
+    // call, not as the caller's buffer and array hold them by then.
+    if (typeof payload !== "string") payload = new Uint8Array(payload);
+    properties.userProperties &&= properties.userProperties.map(([k, v]) => [k, v]);
     // The broker's limits too, as publish() meets them: before the response topic's SUBSCRIBE.
     if (this.#link.connected) {
       checkLimits(this.#link.connack!.properties, p.packet!, p.bytes!.length);

@@ -1,0 +1,54 @@
+// What the client keeps of the caller's own objects (an array, a buffer, a properties object)
+// beyond the call that was given them: a caller that reuses one once the call has returned (a
+// gateway's encode buffer, a list built per call) must not change what goes on the wire later.
+// publish() and set_last_will() take their bytes at the call (tests/buffer_copies_test.ts); these
+// are the calls whose work goes on after they return.
+import assert from "node:assert/strict";
+import { MQTTClient as Simple } from "../mod.ts";
+import type { ProtocolVersion } from "../lib/codec/packet.ts";
+import { forEachBroker } from "./_brokers.ts";
+import { uniqueId } from "./_test.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+forEachBroker(
+  "request(): the payload and user properties go as they were at the call, though the caller reuses them at once",
+  async (broker) => {
+    // request() sent them only after the response topic's SUBSCRIBE (on every request, a turn
+    // later at least): the caller's buffer and array, read then, held what it put there since.
+    const svc = uniqueId("svc");
+    const at = { port: broker.port, protocolVersion: 5 as ProtocolVersion };
+    const responder = new Simple(uniqueId("responder"), broker.host, at);
+    const requester = new Simple(uniqueId("requester"), broker.host, at);
+    try {
+      await responder.connect();
+      await responder.subscribe(svc, 1);
+      await requester.connect();
+      const buf = new Uint8Array(5);
+      const userProperties: [string, string][] = [];
+      for (const word of ["first", "later"]) {
+        buf.set(bytes(word));
+        userProperties.length = 0;
+        userProperties.push(["word", word]);
+        const reply = requester.request(svc, buf, { qos: 1, properties: { userProperties } });
+        reply.catch(() => {}); // (awaited below, unless an assertion fails first)
+        // The caller reuses both for its next message at once.
+        buf.set(bytes("XXXXX"));
+        userProperties[0][1] = "reused";
+        userProperties.push(["extra", "1"]);
+        const m = await responder.wait_msg();
+        assert.equal(text(m.payload), word);
+        assert.deepEqual(m.properties?.userProperties, [["word", word]]);
+        await responder.publish(m.properties!.responseTopic!, `re ${text(m.payload)}`, {
+          properties: { correlationData: m.properties!.correlationData },
+        });
+        assert.equal(text((await reply).payload), `re ${word}`);
+      }
+    } finally {
+      await requester.disconnect().catch(() => {});
+      await responder.disconnect().catch(() => {});
+    }
+  },
+  { versions: [5], timeout: 20_000 },
+);
