@@ -371,6 +371,10 @@ export function checkSubscribe(
     { type: "subscribe", packetId: 1, subscriptions, properties },
     version,
   );
+  // The robust client renews them later: copies, which the caller's reuse of its own cannot change.
+  if (properties?.userProperties) {
+    properties.userProperties = properties.userProperties.map(([k, v]) => [k, v]);
+  }
   return { subscriptions, signal, properties, bytes };
 }
 

@@ -5,9 +5,11 @@
 // are the calls whose work goes on after they return.
 import assert from "node:assert/strict";
 import { MQTTClient as Simple } from "../mod.ts";
+import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { forEachBroker } from "./_brokers.ts";
-import { uniqueId } from "./_test.ts";
+import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId } from "./_test.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -51,4 +53,39 @@ forEachBroker(
     }
   },
   { versions: [5], timeout: 20_000 },
+);
+
+test(
+  "robust subscribe(): the user properties it renews are those of the call, not the caller's array as changed since",
+  async () => {
+    // The renewal after a reconnect without the session encoded the SUBSCRIBE's properties anew
+    // from the caller's array, kept as given.
+    const renewed: unknown[] = [];
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer); // Session Present 0, every time
+      const sub = await peer.expect("subscribe");
+      await peer.write({ type: "suback", packetId: sub.packetId, returnCodes: [1] });
+      if (renewed.length === 0) {
+        renewed.push(sub.properties?.userProperties);
+        return peer.end(); // the first connection: lost after the SUBACK
+      }
+      renewed.push(sub.properties?.userProperties);
+      await peer.expect("disconnect");
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("subprops"), broker.url, { protocolVersion: 5 });
+      c.DELAY = 0;
+      const lost = new Promise((r) => c.addEventListener("disconnected", r, { once: true }));
+      await c.connect(false);
+      const userProperties: [string, string][] = [["tenant", "a"]];
+      await c.subscribe("t/#", { qos: 1, userProperties });
+      userProperties[0][1] = "b"; // reused for the next call
+      userProperties.push(["extra", "1"]);
+      await lost;
+      await c.reconnect();
+      await c.disconnect();
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+    assert.deepEqual(renewed, [[["tenant", "a"]], [["tenant", "a"]]]);
+  },
+  { timeout: 20_000 },
 );
