@@ -63,9 +63,8 @@ export class Subscriptions {
    */
   leaving<T>(topics: readonly string[] | undefined, at: number, call: Promise<T>): Promise<T> {
     if (!topics) return call;
-    const mine = topics.slice();
-    this.#leaving.set(mine, at);
-    return call.finally(() => this.#leaving.delete(mine));
+    this.#leaving.set(topics, at); // (the client's own copy of the caller's list)
+    return call.finally(() => this.#leaving.delete(topics));
   }
 
   /**

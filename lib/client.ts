@@ -451,7 +451,7 @@ export class MQTTClient extends EventTarget {
    */
   unsubscribe(topics: readonly string[], options?: UnsubscribeOptions): Promise<number[]>;
   unsubscribe(topic: string | readonly string[], o?: UnsubscribeOptions): Promise<void | number[]> {
-    const topics = Array.isArray(topic) ? topic : [topic];
+    const topics = Array.isArray(topic) ? [...topic] : [topic]; // the caller may reuse its list
     let bytes: Uint8Array;
     try {
       bytes = checkUnsubscribe(topics, this.#config.version, o);

@@ -8,6 +8,7 @@ import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { proxyTo } from "./_fault_proxy.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
@@ -53,6 +54,44 @@ forEachBroker(
     }
   },
   { versions: [5], timeout: 20_000 },
+);
+
+forEachBroker(
+  "robust unsubscribe(list): a list the caller reuses once the call returned does not change what is forgotten, so no filter left is renewed",
+  async (broker, v) => {
+    // The filters forgotten were read from the caller's array at the UNSUBACK: emptied since,
+    // none was, and the reconnect renewed the filters the application had left.
+    const t = uniqueId("unsublist");
+    const pub = new Simple(uniqueId("pub"), broker.host, { port: broker.port });
+    const proxy = await proxyTo(broker);
+    const c = new MQTTClient(uniqueId("sub"), proxy.hostname, {
+      port: proxy.port,
+      protocolVersion: v,
+    });
+    c.DELAY = 0.02;
+    try {
+      await c.connect(); // clean: the reconnect finds no session, and renews
+      await c.subscribe([[`${t}/a`, 1], [`${t}/b`, 1], [`${t}/c`, 1]]);
+      const list = [`${t}/a`, `${t}/b`];
+      const left = c.unsubscribe(list);
+      list.length = 0; // reused for the next batch
+      await left;
+      const back = new Promise((r) => c.addEventListener("connected", r, { once: true }));
+      proxy.cut();
+      await back;
+      await c.reconnect(); // the renewal is done
+      await pub.connect();
+      await pub.publish(`${t}/a`, "left", false, 1);
+      await pub.publish(`${t}/c`, "kept", false, 1);
+      const m = await c.wait_msg();
+      assert.deepEqual([m.topic, text(m.payload)], [`${t}/c`, "kept"]);
+    } finally {
+      await pub.disconnect().catch(() => {});
+      await c.disconnect();
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5], timeout: 20_000 },
 );
 
 test(
