@@ -18,6 +18,9 @@ import type { Endpoint } from "./transports/endpoint.ts";
 
 type Credentials = Awaited<ReturnType<typeof credentials>>;
 
+// The client that last connected with each session store (see #checkStore).
+const HOLDERS = new WeakMap<object, Connector>();
+
 /** Makes a client's connections. */
 export class Connector {
   /** The servers, and the one in use. */
@@ -108,10 +111,27 @@ export class Connector {
    * connect(false): a store filled since the client was made (an asynchronous load) is checked
    * before any connection opens; the protocol state takes its packets when one does.
    *
-   * @throws {TypeError} Naming the entry that is wrong.
+   * @throws {TypeError} Naming the entry that is wrong; the store of another client connected or
+   * connecting.
    */
   #checkStore(clean: boolean): void {
-    if (!clean && this.#config.store) checkStore(this.#config.store);
+    const store = this.#config.store, h = store && HOLDERS.get(store);
+    // Two clients' packets under one packet id: one's ack took the other's out (never resent).
+    if (
+      h && h !== this &&
+      (h.#connecting && !h.#stranded || h.#conn.connected && !h.#conn.forsaken(false))
+    ) {
+      throw new TypeError(
+        "Invalid sessionStore: another client connected or connecting uses it; one store serves one client",
+      );
+    }
+    if (store) HOLDERS.set(store, this);
+    if (!clean && store) checkStore(store);
+  }
+
+  /** workerd: a connect() of an ended request, which will never settle (see #due). */
+  get #stranded(): boolean {
+    return WORKERD && this.#due > 0 && performance.now() > this.#due;
   }
 
   /**
@@ -193,8 +213,7 @@ export class Connector {
    */
   #begin(loop: boolean): number {
     // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
-    const stranded = WORKERD && this.#due > 0 && performance.now() > this.#due;
-    if (this.#conn.connected && !this.#conn.forsaken(true) || this.#connecting && !stranded) {
+    if (this.#conn.connected && !this.#conn.forsaken(true) || this.#connecting && !this.#stranded) {
       // The reconnect loop retries: in workerd, another request's loop may be connecting it.
       if (loop) throw new MQTTConnectionError("Cannot reconnect: already connected or connecting");
       throw new TypeError("Cannot connect: this client is already connected or connecting");

@@ -27,7 +27,10 @@
  * QoS 2 message, left unacknowledged) or ends the connection; nothing hangs.
  * Only packets already sent are in the store: publishes still waiting their
  * turn (MQTT 5's Receive Maximum, 3.1.1's `maxInflightQoS2`, the robust
- * client's offline queue) die with the process. One store serves one client.
+ * client's offline queue) die with the process. One store serves one client: another client's
+ * `connect()` with it, while that one is connected or connecting, is a `TypeError` (their packets
+ * would share packet ids, and one's acknowledgement take the other's out); once it has disconnected,
+ * a new client object may take the store over.
  *
  * @example A store that survives restarts (sketch)
  * ```ts ignore

@@ -4,7 +4,7 @@
 // publish() and set_last_will() take their bytes at the call (tests/buffer_copies_test.ts); these
 // are the calls whose work goes on after they return.
 import assert from "node:assert/strict";
-import { MQTTClient as Simple } from "../mod.ts";
+import { MemorySessionStore, MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { forEachBroker } from "./_brokers.ts";
@@ -125,6 +125,36 @@ test(
       for (const peer of broker.peers) await peer.clientClosed;
     });
     assert.deepEqual(renewed, [[["tenant", "a"]], [["tenant", "a"]]]);
+  },
+  { timeout: 20_000 },
+);
+
+forEachBroker(
+  "two clients given one sessionStore: the second's connect() is refused while the first is connected, and goes once it has disconnected",
+  async (broker) => {
+    // Both kept their packets in it under their own packet ids, 1 from each: the first's PUBACK
+    // took the second's unacknowledged publish out of it, which its connect(false) then never
+    // resent (and a client made while another had packets in it resent them as its own).
+    const sessionStore = new MemorySessionStore();
+    const at = { port: broker.port, sessionStore };
+    const a = new Simple(uniqueId("storea"), broker.host, at);
+    const b = new Simple(uniqueId("storeb"), broker.host, at);
+    try {
+      await a.connect(false);
+      await assert.rejects(b.connect(false), (e: Error) => {
+        assert.ok(e instanceof TypeError, String(e));
+        assert.match(e.message, /sessionStore.*another client.*one store serves one client/);
+        return true;
+      });
+      assert.equal(b.connected, false);
+      await a.publish(uniqueId("t"), "a's", false, 1); // a's connection goes on
+      await a.disconnect();
+      await b.connect(true); // handed over
+      await assert.rejects(a.connect(false), TypeError, "b holds it now");
+    } finally {
+      await a.disconnect().catch(() => {});
+      await b.disconnect().catch(() => {});
+    }
   },
   { timeout: 20_000 },
 );
