@@ -372,10 +372,7 @@ export function checkSubscribe(
     version,
   );
   // The robust client renews them later: copies, which the caller's reuse of its own cannot change.
-  if (properties?.userProperties) {
-    properties.userProperties = properties.userProperties.map(([k, v]) => [k, v]);
-  }
-  return { subscriptions, signal, properties, bytes };
+  return { subscriptions, signal, properties: copied(properties), bytes };
 }
 
 /** Throws unless `o` passes {@linkcode checkOptions} and its keys, but for qos and signal, are MQTT 5's. */
@@ -460,6 +457,11 @@ const DISCONNECT_OPTIONS = [
   "reasonString",
   "userProperties",
 ];
+
+/** `o` with its `userProperties` copied: sent later, it is as at the call, whatever its caller reuses. */
+export const copied = <T extends { userProperties?: [string, string][] }>(o?: T): T | undefined =>
+  o &&
+  { ...o, ...o.userProperties && { userProperties: o.userProperties.map(([k, v]) => [k, v]) } };
 
 /**
  * `disconnect()`'s MQTT 5 options as the DISCONNECT to send; undefined

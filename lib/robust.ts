@@ -32,7 +32,7 @@
  * @module
  */
 import { abortable, never, readable, watchWeakly } from "./_abortable.ts";
-import { checkConnect, checkDelay, positive, v5Only } from "./_checks.ts";
+import { checkConnect, checkDelay, copied, positive, v5Only } from "./_checks.ts";
 import { access } from "./_internal.ts";
 import { denied, movesOn, Referrals, UNANSWERED } from "./_servers.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
@@ -568,7 +568,7 @@ export class MQTTClient extends SimpleClient {
   override disconnect(options?: DisconnectOptions): Promise<void> {
     try {
       // Invalid options reject before anything changes: the client keeps running, and reconnecting.
-      access.checkDisconnect(this, options);
+      options = (access.checkDisconnect(this, options), copied(options)); // sent a turn later at least
     } catch (e) {
       return Promise.reject(e);
     }

@@ -158,3 +158,30 @@ forEachBroker(
   },
   { timeout: 20_000 },
 );
+
+test(
+  "robust disconnect(options): the DISCONNECT says what the options said at the call, though the caller reuses them at once",
+  async () => {
+    // The robust client stops its reconnect first, then sent the DISCONNECT built from the
+    // caller's options as they were by then (a turn later at least).
+    let said: unknown;
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      const d = await peer.expect("disconnect");
+      said = [d.reasonCode, d.properties?.reasonString, d.properties?.userProperties];
+    }, async (broker) => {
+      const c = new MQTTClient(uniqueId("discopts"), broker.url, { protocolVersion: 5 });
+      await c.connect();
+      const options = { reasonCode: 4, reasonString: "bye", userProperties: [["k", "1"]] };
+      const done = c.disconnect(options as Parameters<typeof c.disconnect>[0]);
+      // The caller reuses its object.
+      options.reasonString = "reused";
+      options.userProperties[0][1] = "2";
+      options.userProperties.push(["extra", "1"]);
+      await done;
+      for (const peer of broker.peers) await peer.clientClosed;
+    });
+    assert.deepEqual(said, [4, "bye", [["k", "1"]]]);
+  },
+  { timeout: 20_000 },
+);
