@@ -208,7 +208,8 @@ export const SHOWN: WeakMap<object, Connack> = new WeakMap();
 
 /**
  * `client.connack`: the last accepting CONNACK of `conn`, made when first
- * asked for, not by every connection (an idle client holds no object for it).
+ * asked for, not by every connection (an idle client holds no object for it). Its properties are
+ * the limits the client checks each publish against: frozen, so that no caller lifts one.
  */
 export function shownConnack(
   conn: { readonly acceptedProps: ConnackProperties | null; readonly present: boolean },
@@ -216,6 +217,8 @@ export function shownConnack(
   const properties = conn.acceptedProps;
   let shown = SHOWN.get(conn);
   if (!shown && properties) {
+    // Frozen: the client keeps to these limits (the shared `{}` of 3.1.1's already is).
+    Object.freeze(properties);
     SHOWN.set(conn, shown = { sessionPresent: conn.present, reasonCode: 0, properties });
   }
   return shown;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { MemorySessionStore, MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
-import { forEachBroker } from "./_brokers.ts";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { proxyTo } from "./_fault_proxy.ts";
 import { acceptConnect, withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
@@ -184,4 +184,33 @@ test(
     assert.deepEqual(said, [4, "bye", [["k", "1"]]]);
   },
   { timeout: 20_000 },
+);
+
+test(
+  "client.connack.properties is read-only: changing it does not change the broker's limits the client keeps to",
+  async () => {
+    // It was the object the client checks each publish against: a caller's change to it (a
+    // logger that tidies what it is given, say) lifted a limit, and the broker closed the
+    // connection over the packet. 3.1.1's, the shared `{}`, was frozen already.
+    const broker = await startMosquitto({ extraConfig: ["max_packet_size 200"] });
+    const c = new Simple(uniqueId("connackro"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+    });
+    try {
+      await c.connect();
+      const props = c.connack!.properties;
+      assert.equal(props.maximumPacketSize, 200);
+      try {
+        delete (props as { maximumPacketSize?: number }).maximumPacketSize;
+      } catch { /* frozen: a TypeError in strict code */ }
+      assert.equal(c.connack!.properties.maximumPacketSize, 200, "unchanged");
+      await assert.rejects(c.publish(uniqueId("t"), new Uint8Array(300)), RangeError);
+      assert.equal(c.connected, true);
+    } finally {
+      await c.disconnect().catch(() => {});
+      await broker.stop();
+    }
+  },
+  { mosquitto: true, timeout: 20_000 },
 );
