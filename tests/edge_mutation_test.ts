@@ -1,0 +1,253 @@
+// The client's edges (lib/_channel.ts, _connector.ts, _requests.ts, _servers.ts, _outbox.ts,
+// _checks.ts, _renew.ts, _reconnects.ts, _abortable.ts) where a systematic mutation run (every
+// comparison, condition, constant ±1 and statement, one at a time, against the fast tests of
+// each) found behaviour no test pinned down. Each test here fails on such a mutant and passes on
+// the code. Driven with stand-ins (a conn or a stream pair that answers what the test says, a
+// link for the requests); no broker.
+import assert from "node:assert/strict";
+import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
+import type { StreamPair } from "../lib/transports/types.ts";
+import { test } from "./_test.ts";
+
+/** A sink that keeps the chunks it is given (null at the end). */
+function keeper() {
+  const chunks: (Uint8Array | null)[] = [];
+  const sink: ReadSink = {
+    data(_ch, chunk) {
+      chunks.push(chunk);
+    },
+    failed(_ch, e) {
+      throw e;
+    },
+  };
+  return { sink, chunks };
+}
+
+/** Runs the queued microtasks, and no timer. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await null;
+}
+
+// The read buffer a quiet connection leaves pending is what it pins: its size is the channel's
+// memory per connection (an ack or a PINGRESP: 64 bytes; a message of a few hundred: 4 KiB).
+test("channel (direct conn): the read buffer grows with reads that fill it, up to 64 KiB, and shrinks with small ones", async () => {
+  // Each read answers with the next count; the buffer each read was given is recorded.
+  const answers = [64, 4096, 65536, 65536, 4096, 1000, 10, 64, 4095, 64, 100, 63, 30];
+  const given: number[] = [];
+  const conn = {
+    read(p: Uint8Array): Promise<number | null> {
+      given.push(p.length);
+      const n = answers[given.length - 1];
+      if (n === undefined) return Promise.resolve(null);
+      p.fill(given.length, 0, n);
+      return Promise.resolve(Math.min(n, p.length));
+    },
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    close() {},
+  };
+  const ch = channel(conn as unknown as StreamPair);
+  const { sink, chunks } = keeper();
+  while (chunks.at(-1) !== null) {
+    // A read may wait a timer turn (a streak of small reads answered at once: see read_gathering_test).
+    const had = chunks.length;
+    ch.read(sink);
+    while (chunks.length === had) await new Promise((r) => setTimeout(r, 0));
+  }
+  // Each size follows from the read before it: 64 fills 64 (up to 4 KiB), 4096 fills 4096 (up to
+  // 64 KiB, the cap), 4096 of 64 KiB is not small, 1000 is (down to 4 KiB), 10 is tiny (64); 64 of
+  // 4 KiB is not tiny.
+  const sizes = [64, 4096, 65536, 65536, 65536, 65536, 4096, 64, 4096, 4096, 4096, 4096, 64, 64];
+  assert.deepEqual(given, sizes);
+  // Each chunk is just the bytes read, its own copy.
+  assert.deepEqual(chunks.slice(0, -1).map((c) => c!.length), answers);
+  chunks.slice(0, -1).forEach((c, i) => assert.ok(c!.every((b) => b === i + 1), `chunk ${i}`));
+  // A message kept from a small chunk pins its slab: 8 KiB at most.
+  for (const c of chunks.slice(0, -1)) {
+    if (c!.length <= 1024) assert.ok(c!.buffer.byteLength <= 8192, `${c!.buffer.byteLength} B`);
+  }
+});
+
+test("channel (byte stream): the BYOB read doubles while reads fill it, up to 64 KiB, and halves when they come in under a quarter", async () => {
+  const answers = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 65536];
+  answers.push(16384, 16383, 8191, 2000, 1, 1, 1, 1, 1, 1, 1, 1);
+  const given: number[] = [];
+  const readable = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const req = controller.byobRequest!;
+      const view = req.view as Uint8Array;
+      given.push(view.byteLength);
+      const n = answers[given.length - 1];
+      if (n === undefined) {
+        controller.close();
+        req.respond(0);
+        return;
+      }
+      view.fill(7, 0, n);
+      req.respond(Math.min(n, view.byteLength));
+    },
+  });
+  const writable = new WritableStream<Uint8Array>();
+  const ch = channel({ readable, writable } as unknown as StreamPair);
+  const { sink, chunks } = keeper();
+  while (chunks.at(-1) !== null) {
+    ch.read(sink);
+    await microtasks();
+  }
+  // Each size follows from the read before it.
+  const grown = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+  assert.deepEqual(given, [
+    ...grown,
+    65536, // 65536 filled it: the cap
+    65536, // 65536 again
+    65536, // 16384: a quarter, not under it: it stays
+    32768, // 16383: under a quarter, it halves
+    16384, // 8191
+    8192, // 2000
+    ...[4096, 2048, 1024, 512, 256, 128, 64], // a byte each
+    64, // the floor
+  ]);
+  assert.deepEqual(chunks.slice(0, -1).map((c) => c!.length), answers);
+  await ch.close();
+});
+
+test("channel: a transport that gave no stream pair is named by what it gave", () => {
+  const open = (given: unknown) => () => channel(given as StreamPair);
+  const pair = "not a StreamPair { readable, writable }";
+  assert.throws(open(42), {
+    name: "TypeError",
+    message: `Invalid transport: it gave number, ${pair}`,
+  });
+  assert.throws(open({ writable: 1 }), {
+    name: "TypeError",
+    message: `Invalid transport: it gave object without readable, ${pair}`,
+  });
+});
+
+test("channel: after a wait that gathered little, a new streak of GATHER_AFTER small reads is needed before the next wait", async () => {
+  // performance.now() stands still (at 1 s): every read is answered at once.
+  const now = performance.now;
+  performance.now = () => 1000;
+  try {
+    // A streak: 64 (fills the first buffer), then small reads; then a wait that gathers 100 bytes.
+    const sizes = [64, ...Array(GATHER_AFTER - 1).fill(100), 100, ...Array(GATHER_AFTER).fill(100)];
+    let reads = 0;
+    const conn = {
+      read: (p: Uint8Array) =>
+        Promise.resolve(reads < sizes.length ? Math.min(sizes[reads++], p.length) : null),
+      write: (p: Uint8Array) => Promise.resolve(p.length),
+      close() {},
+    };
+    const ch = channel(conn as unknown as StreamPair);
+    const { sink } = keeper();
+    const step = async () => (ch.read(sink), await microtasks());
+    for (let i = 0; i < GATHER_AFTER; i++) await step();
+    await step();
+    assert.equal(reads, GATHER_AFTER, "the read after the streak waits for a timer turn");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(reads, GATHER_AFTER + 1);
+    // That wait gathered 100 bytes: the streak starts again from none.
+    for (let i = 0; i < GATHER_AFTER; i++) {
+      await step();
+      assert.equal(reads, GATHER_AFTER + 2 + i, `read ${i + 1} after the wait: at once`);
+    }
+    await step();
+    assert.equal(reads, 2 * GATHER_AFTER + 1, "a full streak again: the next read waits");
+    await ch.close();
+    await microtasks();
+  } finally {
+    performance.now = now;
+  }
+});
+
+test("channel (direct conn): a read that fails while open is a failure, not the end of the stream", async () => {
+  const error = new Error("read failed");
+  const ch = channel({
+    read: () => Promise.reject(error),
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    close() {},
+  } as unknown as StreamPair);
+  const told: unknown[] = [];
+  ch.read({ data: (_ch, chunk) => void told.push(chunk), failed: (_ch, e) => void told.push(e) });
+  await microtasks();
+  assert.deepEqual(told, [error]);
+  await ch.close();
+});
+
+test("channel (direct conn): a transport that takes a byte at a time: each byte but the last is progress, and a failed write took none", async () => {
+  let fail = false;
+  const ch = channel({
+    read: () => new Promise<number | null>(() => {}),
+    write: (p: Uint8Array) =>
+      fail ? Promise.reject(new Error("gone")) : Promise.resolve(Math.min(1, p.length)),
+    close() {},
+  } as unknown as StreamPair);
+  let progress = 0;
+  await ch.write(new Uint8Array(3), { written: () => progress++ });
+  assert.deepEqual([progress, ch.taken], [2, 3]);
+  fail = true;
+  await assert.rejects(ch.write(new Uint8Array(3)), /gone/);
+  assert.equal(ch.taken, 0);
+});
+
+test("channel (streams): after the peer closed, close() ends a write stuck on it, and a second close() does nothing", async () => {
+  let end!: () => void;
+  let closes = 0;
+  const cut: (() => void)[] = [];
+  const ch = channel({
+    readable: new ReadableStream<Uint8Array>({ start: (c) => void (end = () => c.close()) }),
+    // A peer that stopped reading: the write completes only when the transport is closed.
+    writable: new WritableStream<Uint8Array>({
+      write: () => new Promise<void>((_, reject) => cut.push(() => reject(new Error("closed")))),
+    }),
+    close() {
+      closes++;
+      for (const f of cut.splice(0)) f();
+    },
+  });
+  const { sink, chunks } = keeper();
+  ch.read(sink);
+  end();
+  await microtasks();
+  assert.deepEqual(chunks, [null]);
+  await assert.rejects(Promise.all([ch.write(new Uint8Array(10)), ch.close()]), /closed/);
+  assert.equal(closes, 1);
+  await ch.close();
+  assert.equal(closes, 1, "closed once");
+});
+
+test("channel (streams): a write in pieces tells of each but the last; a small one that fails took nothing", async () => {
+  let fail = false;
+  const ch = channel({
+    readable: new ReadableStream<Uint8Array>(),
+    writable: new WritableStream<Uint8Array>({
+      write() {
+        if (fail) throw new Error("write failed");
+      },
+    }),
+  });
+  let progress = 0;
+  await ch.write(new Uint8Array(2 * 65_536 + 1), { written: () => progress++ });
+  assert.deepEqual([progress, ch.taken], [2, 2 * 65_536 + 1]);
+  fail = true;
+  await assert.rejects(ch.write(new Uint8Array(10)), /write failed/);
+  assert.equal(ch.taken, 0);
+  await ch.close();
+});
+
+test("channel (streams, not a byte stream): chunks come as the stream gives them, then null at its end", async () => {
+  const given = [Uint8Array.of(1, 2), Uint8Array.of(3)];
+  const ch = channel({
+    readable: new ReadableStream<Uint8Array>({
+      pull: (c) => void (given.length ? c.enqueue(given.shift()!) : c.close()),
+    }),
+    writable: new WritableStream<Uint8Array>(),
+  });
+  const { sink, chunks } = keeper();
+  for (let i = 0; i < 3; i++) {
+    ch.read(sink);
+    await microtasks();
+  }
+  assert.deepEqual(chunks, [Uint8Array.of(1, 2), Uint8Array.of(3), null]);
+  await ch.close();
+});
