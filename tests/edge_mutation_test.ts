@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
-import { test } from "./_test.ts";
+import { Requests } from "../lib/_requests.ts";
+import type { PublishOptions } from "../lib/options.ts";
+import { MQTTClient } from "../mod.ts";
+import type { ConnectPacket } from "../lib/codec/packet.ts";
+import { decodeChunks } from "./_codec.ts";
+import { incoming } from "./_incoming.ts";
+import { test, uniqueId } from "./_test.ts";
 
 /** A sink that keeps the chunks it is given (null at the end). */
 function keeper() {
@@ -250,4 +256,250 @@ test("channel (streams, not a byte stream): chunks come as the stream gives them
   }
   assert.deepEqual(chunks, [Uint8Array.of(1, 2), Uint8Array.of(3), null]);
   await ch.close();
+});
+
+// MQTT 5 request(), over a stand-in for its client: what it subscribes to, publishes and unsubscribes.
+
+/** A link whose calls are logged; `subscribe` answers as `suback` says (a promise: held). */
+function requestLink(clientId = "c", info?: string) {
+  const log: string[] = [];
+  const sent: { topic: string; options: PublishOptions }[] = [];
+  const link = {
+    client_id: clientId,
+    connack: { properties: { responseInformation: info } },
+    suback: (): Promise<number> => Promise.resolve(1),
+    subscribe(topic: string) {
+      log.push(`subscribe ${topic}`);
+      return link.suback();
+    },
+    unsubscribe(topic: string) {
+      log.push(`unsubscribe ${topic}`);
+      return Promise.resolve();
+    },
+    publish(topic: string, _payload: string | Uint8Array, options: PublishOptions) {
+      log.push(`publish ${topic}`);
+      sent.push({ topic, options });
+      return Promise.resolve();
+    },
+  };
+  return { link, log, sent, requests: new Requests(link) };
+}
+
+/** A reply on `topic` with `correlationData`. */
+const reply = (topic: string, correlationData?: Uint8Array, payload = "r") => {
+  const m = incoming(topic, 0, undefined, correlationData && { correlationData });
+  m.packet.payload = new TextEncoder().encode(payload);
+  return m;
+};
+
+const turn = () => new Promise((r) => setTimeout(r, 0));
+
+test("request(): the response topic's last level is the same for a client identifier in every run (a kept session's)", async () => {
+  // Two FNV-1a hashes of the identifier: a session the broker kept across a restart (or an
+  // upgrade) holds the subscription, and the new process must name the same topic.
+  for (
+    const [id, info, topic] of [
+      ["c", undefined, "c/responses/e60c2c526e77"],
+      ["client-1", "base//", "base/baf8a8e8fe48"],
+    ] as const
+  ) {
+    const { requests, sent } = requestLink(id, info);
+    const r = requests.request("q", "x", { timeout: 60_000 });
+    await turn();
+    assert.equal(sent[0].options.properties!.responseTopic, topic);
+    requests.lost(new Error("end"), false);
+    await assert.rejects(r, /end/);
+  }
+});
+
+test("request(): take() keeps what comes on the response topic, a late or unmatched reply too, and leaves the rest", async () => {
+  const { requests, sent } = requestLink();
+  const r = requests.request("q", "x", { timeout: 60_000 });
+  await turn();
+  const { responseTopic, correlationData } = sent[0].options.properties!;
+  const data = correlationData as Uint8Array;
+  // Not ours: another topic, one of the same length, one that differs only before the last level.
+  assert.equal(requests.take(reply("other", data)), false);
+  assert.equal(requests.take(reply(responseTopic!.replace("c/", "d/"), data)), false);
+  assert.equal(requests.take(reply(responseTopic!.slice(0, -1) + "0", data)), false);
+  // Ours, with no Correlation Data or another's: taken, and dropped.
+  assert.equal(requests.take(reply(responseTopic!)), true);
+  assert.equal(requests.take(reply(responseTopic!, new Uint8Array(16))), true);
+  assert.equal(requests.take(reply(responseTopic!, data, "answer")), true);
+  assert.equal(new TextDecoder().decode((await r).payload), "answer");
+  // Late: taken, and dropped.
+  assert.equal(requests.take(reply(responseTopic!, data, "again")), true);
+});
+
+test("request(): a connection lost keeps the requests a robust client rides it out with, and subscribes again after", async () => {
+  const { requests, log, sent } = requestLink();
+  const r = requests.request("q", "1", { timeout: 60_000 });
+  await turn();
+  requests.lost(new Error("lost"), true);
+  const r2 = requests.request("q", "2", { timeout: 60_000 });
+  await turn();
+  assert.deepEqual(log.filter((l) => l.startsWith("subscribe")).length, 2, "subscribed again");
+  for (const s of sent) {
+    const { responseTopic, correlationData } = s.options.properties!;
+    requests.take(reply(responseTopic!, correlationData as Uint8Array, s.topic));
+  }
+  await r, await r2;
+  // A robust client's SUBSCRIBE still waiting when the connection goes is not made twice.
+  const { requests: held, link, log: heldLog } = requestLink();
+  let suback!: (n: number) => void;
+  link.suback = () => new Promise((resolve) => (suback = resolve));
+  const h1 = held.request("q", "1", { timeout: 60_000 });
+  await turn();
+  held.lost(new Error("lost"), true);
+  const h2 = held.request("q", "2", { timeout: 60_000 });
+  await turn();
+  assert.deepEqual(heldLog.filter((l) => l.startsWith("subscribe")).length, 1);
+  suback(1);
+  await turn();
+  assert.deepEqual(heldLog.filter((l) => l.startsWith("publish")).length, 2);
+  held.lost(new Error("end"), false);
+  await assert.rejects(h1, /end/);
+  await assert.rejects(h2, /end/);
+});
+
+test("request(): a new client identifier moves the response topic once no request waits, and the old one is unsubscribed", async () => {
+  const { requests, link, log, sent } = requestLink("first");
+  const answer = async (i: number) => {
+    const { responseTopic, correlationData } = sent[i].options.properties!;
+    requests.take(reply(responseTopic!, correlationData as Uint8Array));
+  };
+  const r1 = requests.request("q", "1", { timeout: 60_000 });
+  await turn();
+  link.client_id = "second";
+  const r2 = requests.request("q", "2", { timeout: 60_000 });
+  await turn();
+  assert.equal(
+    sent[1].options.properties!.responseTopic,
+    sent[0].options.properties!.responseTopic,
+  );
+  await answer(0), await answer(1), await r1, await r2;
+  const r3 = requests.request("q", "3", { timeout: 60_000 });
+  await turn();
+  const old = sent[0].options.properties!.responseTopic!;
+  const now = sent[2].options.properties!.responseTopic!;
+  assert.match(now, /^second\/responses\//);
+  assert.deepEqual(log, [
+    `subscribe ${old}`,
+    "publish q",
+    "publish q",
+    `unsubscribe ${old}`,
+    `subscribe ${now}`,
+    "publish q",
+  ]);
+  await answer(2), await r3;
+});
+
+test("request(): a failed subscription fails the request, and the next request subscribes again", async () => {
+  const { requests, link, log } = requestLink();
+  link.suback = () => Promise.reject(new Error("refused"));
+  await assert.rejects(requests.request("q", "1", { timeout: 60_000 }), /refused/);
+  link.suback = () => Promise.resolve(1);
+  const r = requests.request("q", "2", { timeout: 60_000 });
+  await turn();
+  assert.deepEqual(log.map((l) => l.split(" ")[0]), ["subscribe", "subscribe", "publish"]);
+  requests.lost(new Error("end"), false);
+  await assert.rejects(r, /end/);
+});
+
+// The connector (connect(), disconnect()), over a Deno.Conn-like stand-in that answers the CONNECT
+// with a CONNACK and records every write.
+
+/** A conn whose first read is a CONNACK (MQTT 5 when `v5`), later reads pending until close(). */
+function connackConn(v5: boolean) {
+  let end!: (n: null) => void;
+  const ended = new Promise<null>((resolve) => (end = resolve));
+  let first = true;
+  const conn = {
+    written: [] as Uint8Array[],
+    read(p: Uint8Array): Promise<number | null> {
+      if (!first) return ended;
+      first = false;
+      const ack = v5 ? [0x20, 0x03, 0, 0, 0] : [0x20, 0x02, 0, 0];
+      p.set(ack);
+      return Promise.resolve(ack.length);
+    },
+    write(p: Uint8Array): Promise<number> {
+      conn.written.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+    close: () => end(null),
+  };
+  return conn;
+}
+
+/** The CONNECT a client with `options` (MQTT 5) sends at connect(`clean`). */
+async function connectSent(options: object, clean: boolean): Promise<ConnectPacket> {
+  const conn = connackConn(true);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    protocolVersion: 5,
+    transport: () => conn as unknown as StreamPair,
+    ...options,
+  });
+  await client.connect(clean);
+  await client.disconnect();
+  return decodeChunks(conn.written, 5)[0] as ConnectPacket;
+}
+
+test("connect(): MQTT 5's Session Expiry Interval is 0xFFFFFFFF for connect(false), 0 for connect(true), as given when given", async () => {
+  const expiry = async (options: object, clean: boolean) =>
+    (await connectSent(options, clean)).properties?.sessionExpiryInterval ?? 0;
+  assert.equal(await expiry({}, false), 0xffffffff);
+  assert.equal(await expiry({}, true), 0);
+  assert.equal(await expiry({ sessionExpiryInterval: 0 }, false), 0);
+  assert.equal(await expiry({ sessionExpiryInterval: 60 }, true), 60);
+});
+
+test("connect(): authenticationData given as bytes goes in the CONNECT, with its method", async () => {
+  const data = Uint8Array.of(1, 2, 3);
+  const { properties } = await connectSent(
+    { authenticationMethod: "m", authenticationData: data },
+    true,
+  );
+  assert.equal(properties?.authenticationMethod, "m");
+  assert.deepEqual(properties?.authenticationData, data);
+  const asked = await connectSent(
+    { authenticationMethod: "m", authenticationData: () => data },
+    true,
+  );
+  assert.deepEqual(asked.properties?.authenticationData, data);
+});
+
+test("connect() while a connect() is under way rejects, and the first connects", async () => {
+  const conn = connackConn(false);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    transport: () => conn as unknown as StreamPair,
+  });
+  const first = client.connect();
+  await assert.rejects(client.connect(), {
+    name: "TypeError",
+    message: "Cannot connect: this client is already connected or connecting",
+  });
+  assert.equal(await first, false);
+  await assert.rejects(client.connect(), TypeError);
+  assert.equal(decodeChunks(conn.written).filter((p) => p.type === "connect").length, 1);
+  await client.disconnect();
+});
+
+test("disconnect() twice at once: the second joins the first, unless it asks for another DISCONNECT", async () => {
+  const conn = connackConn(true);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    protocolVersion: 5,
+    transport: () => conn as unknown as StreamPair,
+  });
+  await client.connect();
+  const first = client.disconnect();
+  const joined = client.disconnect();
+  const same = client.disconnect({ reasonCode: 0 });
+  await assert.rejects(client.disconnect({ reasonCode: 4 }), {
+    name: "TypeError",
+    message: "Invalid disconnect() options: a disconnect() under way sends its own DISCONNECT",
+  });
+  await Promise.all([first, joined, same]);
+  const sent = decodeChunks(conn.written, 5).map((p) => p.type);
+  assert.deepEqual(sent, ["connect", "disconnect"]);
 });
