@@ -10,10 +10,11 @@ import type { StreamPair } from "../lib/transports/types.ts";
 import { Requests } from "../lib/_requests.ts";
 import type { PublishOptions } from "../lib/options.ts";
 import { MQTTClient } from "../mod.ts";
+import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import type { ConnectPacket } from "../lib/codec/packet.ts";
 import { decodeChunks } from "./_codec.ts";
 import { incoming } from "./_incoming.ts";
-import { test, uniqueId } from "./_test.ts";
+import { test, uniqueId, withTimeout } from "./_test.ts";
 
 /** A sink that keeps the chunks it is given (null at the end). */
 function keeper() {
@@ -502,4 +503,96 @@ test("disconnect() twice at once: the second joins the first, unless it asks for
   await Promise.all([first, joined, same]);
   const sent = decodeChunks(conn.written, 5).map((p) => p.type);
   assert.deepEqual(sent, ["connect", "disconnect"]);
+});
+
+test("request(): a timeout of 1 ms is accepted: the least the rule allows", async () => {
+  const { requests } = requestLink();
+  await assert.rejects(requests.request("q", "x", { timeout: 1 }), { name: "TimeoutError" });
+  await assert.rejects(requests.request("q", "x", { timeout: 0 }), RangeError);
+});
+
+/** A conn as connackConn's whose CONNACK (MQTT 5) assigns the client identifier `id`. */
+function assigningConn(id: string) {
+  const conn = connackConn(true);
+  const ack = [0x20, 6 + id.length, 0, 0, 3 + id.length, 0x12, 0, id.length];
+  ack.push(...new TextEncoder().encode(id));
+  let first = true;
+  const read = conn.read;
+  conn.read = (p: Uint8Array) => {
+    if (!first) return read(p);
+    first = false;
+    read(p); // the plain CONNACK, replaced
+    p.set(ack);
+    return Promise.resolve(ack.length);
+  };
+  return conn;
+}
+
+test("connect(): MQTT 5, an identifier the broker assigned is the one later connections give", async () => {
+  // The second broker takes the identifier as given (assigns none): the third goes on giving it.
+  const conns = [assigningConn("given-1"), connackConn(true), connackConn(true)];
+  const used = conns.slice();
+  const client = new MQTTClient("", "127.0.0.1", {
+    protocolVersion: 5,
+    transport: () => conns.shift() as unknown as StreamPair,
+  });
+  for (let i = 0; i < 3; i++) {
+    await client.connect(false);
+    assert.equal(client.client_id, "given-1");
+    await client.disconnect();
+  }
+  const ids = used.map((c) => (decodeChunks(c.written, 5)[0] as ConnectPacket).clientId);
+  assert.deepEqual(ids, ["", "given-1", "given-1"]);
+});
+
+test("robust: disconnect() while offline rejects a publish kept unacknowledged for the next connection", async () => {
+  const conns: ReturnType<typeof connackConn>[] = [];
+  let napping!: () => void;
+  const nap = new Promise<void>((resolve) => (napping = resolve));
+  const client = new (class extends RobustClient {
+    override delay(_i: number): Promise<void> {
+      napping();
+      return new Promise(() => {}); // offline until disconnect()
+    }
+  })(uniqueId("edge"), "127.0.0.1", {
+    transport: () => {
+      conns.push(connackConn(false));
+      return conns.at(-1) as unknown as StreamPair;
+    },
+  });
+  await client.connect();
+  // Sent and not acknowledged when the broker closes the connection: kept, to go again.
+  const kept = client.publish("t", "x", false, 1);
+  await turn();
+  conns[0].close();
+  await nap;
+  await client.disconnect();
+  await withTimeout(assert.rejects(kept, /disconnect/), 10_000, "the publish to end");
+});
+
+test("connect() made while a disconnect() is under way ends when disconnect() is called again meanwhile", async () => {
+  let opened = 0;
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    transport: () => (opened++, connackConn(false) as unknown as StreamPair),
+  });
+  await client.connect();
+  const leaving = client.disconnect();
+  const connecting = client.connect();
+  const again = client.disconnect();
+  await assert.rejects(connecting, { message: "Disconnected: disconnect() was called" });
+  await Promise.all([leaving, again]);
+  assert.equal(opened, 1, "no second connection");
+});
+
+test("connect({ signal }): aborted while a credential function has not settled, it rejects with the signal's reason", async () => {
+  const ac = new AbortController();
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    user: () => new Promise<string>(() => {}),
+    connectTimeout: 60_000,
+    transport: () => connackConn(false) as unknown as StreamPair,
+  });
+  const connecting = client.connect({ signal: ac.signal });
+  await turn();
+  ac.abort(new Error("stop"));
+  await withTimeout(assert.rejects(connecting, /stop/), 10_000, "connect() to end");
 });
