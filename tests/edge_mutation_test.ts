@@ -14,7 +14,7 @@ import { MQTTClient as RobustClient } from "../lib/robust.ts";
 import type { ConnectPacket } from "../lib/codec/packet.ts";
 import { decodeChunks } from "./_codec.ts";
 import { incoming } from "./_incoming.ts";
-import { test, uniqueId, withTimeout } from "./_test.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 /** A sink that keeps the chunks it is given (null at the end). */
 function keeper() {
@@ -595,4 +595,27 @@ test("connect({ signal }): aborted while a credential function has not settled, 
   await turn();
   ac.abort(new Error("stop"));
   await withTimeout(assert.rejects(connecting, /stop/), 10_000, "connect() to end");
+});
+
+test("robust: a credential function that does not settle within connectTimeout on a reconnect is asked again, as one that threw", async () => {
+  const conns: ReturnType<typeof connackConn>[] = [];
+  let asked = 0;
+  const client = new (class extends RobustClient {
+    override delay(_i: number): Promise<void> {
+      return Promise.resolve();
+    }
+  })(uniqueId("edge"), "127.0.0.1", {
+    // The second attempt's never settles: that attempt times out.
+    user: () => ++asked === 2 ? new Promise<string>(() => {}) : "u",
+    connectTimeout: 100,
+    transport: () => {
+      conns.push(connackConn(false));
+      return conns.at(-1) as unknown as StreamPair;
+    },
+  });
+  await client.connect();
+  conns[0].close(); // the broker closed the connection
+  await until(() => conns.length === 2 && client.connected, "the reconnect after the timeout");
+  assert.equal(asked, 3);
+  await client.disconnect();
 });
