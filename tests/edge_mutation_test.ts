@@ -8,6 +8,16 @@ import assert from "node:assert/strict";
 import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
 import { Requests } from "../lib/_requests.ts";
+import {
+  denied,
+  deniedHint,
+  movesOn,
+  OWN_FAILURES,
+  serverReferenceOf,
+  Servers,
+} from "../lib/_servers.ts";
+import { parseServer } from "../lib/transports/endpoint.ts";
+import { MQTTConnectionError, MQTTException } from "../lib/errors.ts";
 import type { PublishOptions } from "../lib/options.ts";
 import { MQTTClient } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
@@ -618,4 +628,97 @@ test("robust: a credential function that does not settle within connectTimeout o
   await until(() => conns.length === 2 && client.connected, "the reconnect after the timeout");
   assert.equal(asked, 3);
   await client.disconnect();
+});
+
+// The servers and failover (lib/_servers.ts), by hand.
+
+const at = (host: string) => parseServer(host, 0, false);
+const hosts = (list: { hostname: string }[]) => list.map((e) => e.hostname);
+
+test("servers: a reconnect goes round the list from the one that accepted; one that sent the client away goes last", () => {
+  const list = [at("a"), at("b"), at("c")];
+  const servers = new Servers(list);
+  assert.deepEqual(hosts(servers.fromCurrent()), ["a", "b", "c"]);
+  // The same server given anew (a Server Reference naming a listed one) is that one.
+  servers.accepted(at("b"));
+  assert.equal(servers.current, list[1]);
+  assert.deepEqual(hosts(servers.fromCurrent()), ["b", "c", "a"]);
+  servers.left();
+  assert.deepEqual(hosts(servers.fromCurrent()), ["c", "a", "b"]);
+  // A server a Server Reference led to, not in the list: first, then the list from b.
+  const x = at("x");
+  servers.accepted(x);
+  assert.equal(servers.current, x);
+  assert.deepEqual(hosts(servers.fromCurrent()), ["x", "b", "c", "a"]);
+  servers.left();
+  assert.deepEqual(hosts(servers.fromCurrent()), ["b", "c", "a", "x"]);
+  servers.accepted(list[0]);
+  assert.deepEqual(hosts(servers.fromCurrent()), ["a", "b", "c"]);
+});
+
+test("servers: first() moves on after a failure of the server, stops at the client's own or when stopped, and names every address when all fail", async () => {
+  const list = [at("a"), at("b"), at("c")];
+  const down = (s: { hostname: string }) => new MQTTConnectionError(`${s.hostname} down`);
+  const tried: string[] = [];
+  const servers = new Servers(list);
+  const ok = await servers.first((s) => {
+    tried.push(s.hostname);
+    return s.hostname === "b" ? Promise.resolve("b") : Promise.reject(down(s));
+  }, () => false);
+  assert.deepEqual([ok, tried], ["b", ["a", "b"]]);
+  // All fail: the last error, its message naming each.
+  const all = servers.first((s) => Promise.reject(down(s)), () => false);
+  await assert.rejects(all, {
+    message:
+      "Cannot connect to any of the 3 servers: mqtt://a:1883: a down; mqtt://b:1883: b down; mqtt://c:1883: c down",
+  });
+  // A refusal of the client itself, an error of its own, or stopped: no further server.
+  for (
+    const [error, stopped] of [
+      [new MQTTException("bad user", 4), false],
+      [new MQTTException("not authorized", 0x87), false],
+      [new TypeError("bad"), false],
+      [down({ hostname: "a" }), true],
+    ] as const
+  ) {
+    tried.length = 0;
+    const e = await servers.first(
+      (s) => (tried.push(s.hostname), Promise.reject(error)),
+      () => stopped,
+    )
+      .catch((e) => e);
+    assert.deepEqual([e, tried], [error, ["a"]]);
+  }
+  const own = down({ hostname: "a" });
+  OWN_FAILURES.add(own);
+  assert.equal(movesOn(own), false);
+  // The server's refusals move on.
+  for (const code of [3, 0x88, 0x89, 0x97, 0x9c, 0x9d, 0x9f]) {
+    assert.equal(movesOn(new MQTTException("server", code)), true, `code ${code}`);
+  }
+  for (const code of [1, 2, 4, 5, 0x80, 0x87, 0x8a, 0x9e]) {
+    assert.equal(movesOn(new MQTTException("client", code)), false, `code ${code}`);
+  }
+});
+
+test("servers: the Server Reference of a refusal or a DISCONNECT, only with 0x9C or 0x9D", () => {
+  assert.equal(serverReferenceOf({ reasonCode: 0x9c, serverReference: "x" }), "x");
+  assert.equal(serverReferenceOf({ code: 0x9d, serverReference: "y" }), "y");
+  assert.equal(serverReferenceOf({ reasonCode: 0x9e, serverReference: "x" }), undefined);
+  assert.equal(serverReferenceOf({ code: 0x88, serverReference: "x" }), undefined);
+  assert.equal(serverReferenceOf({ reasonCode: 0x9c }), undefined);
+});
+
+test("servers: what the runtime's permissions refused is told apart, and a refused lookup names the flag", () => {
+  const cause = (c: object) => new MQTTConnectionError("no", { cause: c });
+  assert.equal(denied(cause({ name: "NotCapable", message: "Requires net access" })), true);
+  assert.equal(denied(cause({ name: "SecurityError", message: "insecure" })), true);
+  assert.equal(denied(cause({ code: "ERR_ACCESS_DENIED" })), true);
+  assert.equal(denied(cause({ name: "Error", message: "connection refused" })), false);
+  assert.equal(denied(new Error("no cause")), false);
+  assert.equal(
+    deniedHint(new Error("getaddrinfo ERR_ACCESS_DENIED host")),
+    " (run with --allow-net)",
+  );
+  assert.equal(deniedHint(new Error("connect ERR_ACCESS_DENIED")), "");
 });
