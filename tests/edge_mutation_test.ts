@@ -312,6 +312,7 @@ test("request(): the response topic's last level is the same for a client identi
     const [id, info, topic] of [
       ["c", undefined, "c/responses/e60c2c526e77"],
       ["client-1", "base//", "base/baf8a8e8fe48"],
+      ["id1208", undefined, "id1208/responses/0e40f20303c7"], // both hashes padded with zeros
     ] as const
   ) {
     const { requests, sent } = requestLink(id, info);
@@ -340,6 +341,25 @@ test("request(): take() keeps what comes on the response topic, a late or unmatc
   assert.equal(new TextDecoder().decode((await r).payload), "answer");
   // Late: taken, and dropped.
   assert.equal(requests.take(reply(responseTopic!, data, "again")), true);
+  // An empty client identifier not assigned yet: a response topic of this client's own.
+  const empty = requestLink("");
+  const r2 = empty.requests.request("q", "x", { timeout: 60_000 });
+  await turn();
+  const own = empty.sent[0].options.properties!;
+  assert.match(own.responseTopic!, /^\/responses\/[0-9a-f]{12}$/);
+  assert.equal(
+    empty.requests.take(reply(own.responseTopic!, own.correlationData as Uint8Array)),
+    true,
+  );
+  await r2;
+  // It stays this client's: the next request waits on it too, subscribed once.
+  const r3 = empty.requests.request("q", "y", { timeout: 60_000 });
+  await turn();
+  const next = empty.sent[1].options.properties!;
+  assert.equal(next.responseTopic, own.responseTopic);
+  assert.deepEqual(empty.log.map((l) => l.split(" ")[0]), ["subscribe", "publish", "publish"]);
+  empty.requests.take(reply(next.responseTopic!, next.correlationData as Uint8Array));
+  await r3;
 });
 
 test("request(): a connection lost keeps the requests a robust client rides it out with, and subscribes again after", async () => {
