@@ -13,6 +13,7 @@ import {
   deniedHint,
   movesOn,
   OWN_FAILURES,
+  ownFailure,
   serverReferenceOf,
   Servers,
 } from "../lib/_servers.ts";
@@ -741,4 +742,39 @@ test("servers: what the runtime's permissions refused is told apart, and a refus
     " (run with --allow-net)",
   );
   assert.equal(deniedHint(new Error("connect ERR_ACCESS_DENIED")), "");
+});
+
+test("servers: first() follows a refusal's Server Reference next, once a round, and tries a single server as it is", async () => {
+  const down = (s: { hostname: string }) =>
+    Promise.reject(new MQTTConnectionError(`${s.hostname} down`));
+  const run = async (refer: Record<string, string[]>) => {
+    const tried: string[] = [];
+    await new Servers([at("a"), at("b"), at("c")]).first(
+      (s) => (tried.push(s.hostname), down(s)),
+      () => false,
+      (_e, s) => (refer[s.hostname] ?? []).map(at),
+    ).catch(() => {});
+    return tried;
+  };
+  // a refers to x: x next, then the rest of the list.
+  assert.deepEqual(await run({ a: ["x"] }), ["a", "x", "b", "c"]);
+  // a refers to none, b to x, c to y: x is followed, y not (once a round).
+  assert.deepEqual(await run({ b: ["x"], c: ["y"] }), ["a", "b", "x", "c"]);
+  // One server, no reference to follow: its attempt's outcome as it is.
+  const one = at("a");
+  const e = new MQTTConnectionError("a down");
+  const seen: unknown[] = [];
+  const got = await new Servers([one]).first((s) => (seen.push(s), Promise.reject(e)), () => false)
+    .catch((x) => x);
+  assert.deepEqual([got, got.message, seen], [e, "a down", [one]]);
+});
+
+test("servers: a failure of the client's own making: a TypeError, or an error marked so, or caused by one", () => {
+  const marked = new Error("certificate refused");
+  OWN_FAILURES.add(marked);
+  assert.equal(ownFailure(new TypeError("bad ssl_params")), true);
+  assert.equal(ownFailure(marked), true);
+  assert.equal(ownFailure(new MQTTConnectionError("read failed", { cause: marked })), true);
+  assert.equal(ownFailure(new MQTTConnectionError("reset")), false);
+  assert.equal(ownFailure(new Error("x", { cause: new TypeError("not marked") })), false);
 });
