@@ -778,3 +778,27 @@ test("servers: a failure of the client's own making: a TypeError, or an error ma
   assert.equal(ownFailure(new MQTTConnectionError("reset")), false);
   assert.equal(ownFailure(new Error("x", { cause: new TypeError("not marked") })), false);
 });
+
+// Argument checks (lib/_checks.ts): what an options object leaves out, and what it may not add.
+
+test("publish() and connect() with an options object: what it leaves out is the default (retain false, clean session)", async () => {
+  const conn = connackConn(false);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    transport: () => conn as unknown as StreamPair,
+  });
+  await client.connect({});
+  await client.publish("t", "x", { qos: 0 });
+  await client.disconnect();
+  const [connect, publish] = decodeChunks(conn.written);
+  assert.equal((connect as ConnectPacket).cleanSession, true);
+  assert.deepEqual([publish.type, (publish as { retain: boolean }).retain], ["publish", false]);
+});
+
+test("publish() after an options object: further options may give a signal only", async () => {
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", { protocolVersion: 5 });
+  const extra = { properties: { contentType: "c" } } as object;
+  await assert.rejects(client.publish("t", "x", { qos: 0 }, 0, extra), {
+    name: "TypeError",
+    message: "Invalid option properties for publish: accepted are signal",
+  });
+});
