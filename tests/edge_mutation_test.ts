@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
 import { Requests } from "../lib/_requests.ts";
+import { checkDisconnect, granted, positive } from "../lib/_checks.ts";
 import {
   denied,
   deniedHint,
@@ -801,4 +802,48 @@ test("publish() after an options object: further options may give a signal only"
     name: "TypeError",
     message: "Invalid option properties for publish: accepted are signal",
   });
+});
+
+test("disconnect(): a reason code only a Server sends is refused, naming it; a Client's goes", () => {
+  for (const code of [0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x9a, 0x9c, 0xa2]) {
+    assert.throws(() => checkDisconnect({ reasonCode: code }, 5), {
+      name: "RangeError",
+      message: `Invalid disconnect() option reasonCode 0x${
+        code.toString(16)
+      }: only a Server sends it (MQTT-3.14.2-1)`,
+    });
+  }
+  for (
+    const code of [0, 4, 0x80, 0x81, 0x82, 0x83, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99]
+  ) {
+    const bytes = checkDisconnect({ reasonCode: code }, 5)!;
+    assert.equal(bytes[1] === 0 ? 0 : bytes[2], code, `0x${code.toString(16)}`); // 0: the short form
+  }
+});
+
+test("a SUBACK's refusal names its code, and for MQTT 5 what it means; a grant is its QoS", () => {
+  assert.equal(granted("Subscription to", "t", "SUBACK", { codes: [2] }), 2);
+  assert.throws(() => granted("Subscription to", "t", "SUBACK", { codes: [0x80] }), {
+    name: "MQTTException",
+    message: 'Subscription to "t" refused by the broker (SUBACK return code 0x80)',
+  });
+  assert.throws(
+    () => granted("Subscription to", "t", "SUBACK", { codes: [0x87], reasonString: "no" }),
+    {
+      name: "MQTTException",
+      message:
+        'Subscription to "t" refused by the broker (SUBACK reason code 0x87, Not authorized: no)',
+    },
+  );
+});
+
+test("a positive integer option: 1 and its most are accepted, 0 and one over are not", () => {
+  assert.equal(positive("n", 1, 10), 1);
+  assert.equal(positive("n", 10, 10), 10);
+  assert.throws(() => positive("n", 0, 10), RangeError);
+  assert.throws(() => positive("n", 11, 10), {
+    message: "Invalid n 11: must be a positive integer of at most 10",
+  });
+  assert.throws(() => positive("n", "1" as unknown as number), TypeError);
+  assert.throws(() => positive("n", 1.5, 10), RangeError);
 });
