@@ -847,3 +847,28 @@ test("a positive integer option: 1 and its most are accepted, 0 and one over are
   assert.throws(() => positive("n", "1" as unknown as number), TypeError);
   assert.throws(() => positive("n", 1.5, 10), RangeError);
 });
+
+test("a QoS 1 publish to a topic of 256 bytes or more takes its packet identifier after the topic; a subscribe's QoS defaults to 0", async () => {
+  const conn = connackConn(false);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    transport: () => conn as unknown as StreamPair,
+  });
+  await client.connect();
+  const topic = "t/".repeat(150); // 300 bytes: the length's high byte is 1
+  const calls = [
+    client.publish(topic, "x", false, 1),
+    client.subscribe("a"),
+    client.subscribe([["b", {}]] as unknown as string),
+  ].map((p) => p.catch(() => {}));
+  await turn();
+  await client.disconnect();
+  await Promise.all(calls);
+  const [, publish, sub1, sub2] = decodeChunks(conn.written) as unknown as {
+    topic?: string;
+    packetId: number;
+    subscriptions?: { topic: string; qos: number }[];
+  }[];
+  assert.deepEqual([publish.topic, publish.packetId], [topic, 1]);
+  assert.deepEqual(sub1.subscriptions!.map((s) => s.qos), [0]);
+  assert.deepEqual(sub2.subscriptions!.map((s) => [s.topic, s.qos]), [["b", 0]]);
+});
