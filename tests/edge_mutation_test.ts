@@ -1,9 +1,11 @@
-// The client's edges (lib/_channel.ts, _connector.ts, _requests.ts, _servers.ts, _outbox.ts,
-// _checks.ts, _renew.ts, _reconnects.ts, _abortable.ts) where a systematic mutation run (every
-// comparison, condition, constant ±1 and statement, one at a time, against the fast tests of
-// each) found behaviour no test pinned down. Each test here fails on such a mutant and passes on
-// the code. Driven with stand-ins (a conn or a stream pair that answers what the test says, a
-// link for the requests); no broker.
+// The client's edges (lib/_channel.ts, _connector.ts, _requests.ts, _servers.ts, _checks.ts) where
+// a systematic mutation run (every comparison, condition, constant ±1 and statement, one at a time,
+// against the fast tests of each file) found behaviour no test pinned down: the channel's read
+// buffer sizes and read gathering, its failed reads and partial writes; the CONNECT's properties,
+// an assigned client identifier, concurrent connect() and disconnect(); request()'s response
+// topic; failover order and Server References; argument defaults. Each test here fails on such a
+// mutant and passes on the code. Driven with stand-ins (a conn or a stream pair that answers what
+// the test says, a link for the requests); no broker.
 import assert from "node:assert/strict";
 import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
