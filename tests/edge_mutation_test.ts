@@ -1,11 +1,12 @@
-// The client's edges (lib/_channel.ts, _connector.ts, _requests.ts, _servers.ts, _checks.ts) where
-// a systematic mutation run (every comparison, condition, constant ±1 and statement, one at a time,
-// against the fast tests of each file) found behaviour no test pinned down: the channel's read
-// buffer sizes and read gathering, its failed reads and partial writes; the CONNECT's properties,
-// an assigned client identifier, concurrent connect() and disconnect(); request()'s response
-// topic; failover order and Server References; argument defaults. Each test here fails on such a
-// mutant and passes on the code. Driven with stand-ins (a conn or a stream pair that answers what
-// the test says, a link for the requests); no broker.
+// The client's edges (lib/_channel.ts, _connector.ts, _requests.ts, _servers.ts, _checks.ts,
+// _renew.ts) where a systematic mutation run (every comparison, condition, constant ±1 and
+// statement, one at a time, against the fast tests of each file) found behaviour no test pinned
+// down: the channel's read buffer sizes and read gathering, its failed reads and partial writes;
+// the CONNECT's properties, an assigned client identifier, concurrent connect() and disconnect();
+// request()'s response topic; failover order and Server References; argument defaults; the will's
+// properties; which filters are renewed. Each test here fails on such a mutant and passes on the
+// code. Driven with stand-ins (a conn or a stream pair that answers what the test says, a link for
+// the requests); no broker.
 import assert from "node:assert/strict";
 import { channel, GATHER_AFTER, type ReadSink } from "../lib/_channel.ts";
 import type { StreamPair } from "../lib/transports/types.ts";
@@ -25,7 +26,8 @@ import { MQTTConnectionError, MQTTException } from "../lib/errors.ts";
 import type { PublishOptions } from "../lib/options.ts";
 import { MQTTClient } from "../mod.ts";
 import { MQTTClient as RobustClient } from "../lib/robust.ts";
-import type { ConnectPacket } from "../lib/codec/packet.ts";
+import type { ConnectPacket, Subscription } from "../lib/codec/packet.ts";
+import { Subscriptions } from "../lib/_renew.ts";
 import { decodeChunks } from "./_codec.ts";
 import { incoming } from "./_incoming.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
@@ -875,4 +877,25 @@ test("a QoS 1 publish to a topic of 256 bytes or more takes its packet identifie
   assert.deepEqual([publish.topic, publish.packetId], [topic, 1]);
   assert.deepEqual(sub1.subscriptions!.map((s) => s.qos), [0]);
   assert.deepEqual(sub2.subscriptions!.map((s) => [s.topic, s.qos]), [["b", 0]]);
+});
+
+test("the will: properties without correlationData send none, not an empty one (_checks mutant 912)", async () => {
+  const conn = connackConn(true);
+  const client = new MQTTClient(uniqueId("edge"), "127.0.0.1", {
+    protocolVersion: 5,
+    transport: () => conn as unknown as StreamPair,
+  });
+  client.set_last_will("w", "gone", { properties: { userProperties: [["k", "v"]] } });
+  await client.connect();
+  await client.disconnect();
+  const { will } = decodeChunks(conn.written, 5)[0] as ConnectPacket;
+  assert.deepEqual(will?.properties?.userProperties, [["k", "v"]]);
+  assert.equal(will?.properties?.correlationData, undefined);
+});
+
+test("renewal: a filter the SUBACK refused (0x80 or above) is not kept for renewal; one granted at any QoS is (_renew mutant 1062)", () => {
+  const renew = new Subscriptions();
+  const sub = (topic: string): Subscription => ({ topic, qos: 1 });
+  renew.subscribed([sub("a"), sub("b"), sub("c"), sub("d")], [0x80, 0x00, 0x87, 0x02]);
+  assert.equal(renew.size, 2);
 });
