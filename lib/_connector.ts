@@ -117,10 +117,7 @@ export class Connector {
   #checkStore(clean: boolean): void {
     const store = this.#config.store, h = store && HOLDERS.get(store);
     // Two clients' packets under one packet id: one's ack took the other's out (never resent).
-    if (
-      h && h !== this &&
-      (h.#connecting && !h.#stranded || h.#conn.connected && !h.#conn.forsaken(false))
-    ) {
+    if (h && h !== this && h.#busy(false)) {
       throw new TypeError(
         "Invalid sessionStore: another client connected or connecting uses it; one store serves one client",
       );
@@ -129,9 +126,13 @@ export class Connector {
     if (!clean && store) checkStore(store);
   }
 
-  /** workerd: a connect() of an ended request, which will never settle (see #due). */
-  get #stranded(): boolean {
-    return WORKERD && this.#due > 0 && performance.now() > this.#due;
+  /**
+   * Connected or connecting. In workerd a connection of another request is not (given up, with
+   * `takeOver`: see forsaken()), nor a connect() of an ended one, which will never settle (see #due).
+   */
+  #busy(takeOver: boolean): boolean {
+    const stranded = WORKERD && this.#due > 0 && performance.now() > this.#due;
+    return this.#conn.connected && !this.#conn.forsaken(takeOver) || this.#connecting && !stranded;
   }
 
   /**
@@ -212,8 +213,8 @@ export class Connector {
    * disconnect() count, which its attempts watch.
    */
   #begin(loop: boolean): number {
-    // workerd: a connection, or a connect(), of another request is given up (see #due, forsaken()).
-    if (this.#conn.connected && !this.#conn.forsaken(true) || this.#connecting && !this.#stranded) {
+    // workerd: a connection, or a connect(), of another request is given up (see #busy).
+    if (this.#busy(true)) {
       // The reconnect loop retries: in workerd, another request's loop may be connecting it.
       if (loop) throw new MQTTConnectionError("Cannot reconnect: already connected or connecting");
       throw new TypeError("Cannot connect: this client is already connected or connecting");
