@@ -11,6 +11,7 @@ import {
   checkOptions,
   checkProperties,
   checkPublish,
+  copied,
   invalid,
   PUBLISH_OPTIONS,
   REQUEST_PROPERTIES,
@@ -120,7 +121,7 @@ export class Requests {
     // Published after the response topic's SUBSCRIBE (a turn later at least): as given at the
     // call, not as the caller's buffer and array hold them by then.
     if (typeof payload !== "string") payload = new Uint8Array(payload);
-    properties.userProperties &&= properties.userProperties.map(([k, v]) => [k, v]);
+    options.properties = copied(properties)!;
     // The broker's limits too, as publish() meets them: before the response topic's SUBSCRIBE.
     if (this.#link.connected) {
       checkLimits(this.#link.connack!.properties, p.packet!, p.bytes!.length);
