@@ -57,6 +57,14 @@ const HOLD_BYTES = 1_048_576, HOLD_PACKETS = 16_384;
  */
 export const WRITTEN: WeakMap<Promise<void>, number> = new WeakMap();
 
+/**
+ * `chunks` joined into one buffer: from the slab every client shares, but for a batch that holds a
+ * CONNECT or an AUTH, whose credentials or Authentication Data another client's chunks' `.buffer`
+ * would show (reauthenticate() and what is written beside it go in one write).
+ */
+const joined = (chunks: Uint8Array[]) =>
+  concat(chunks, chunks.some((c) => c[0] === 0x10 || c[0] === 0xf0) ? undefined : SHORT_LIVED);
+
 /** Channels detached, and why: a write cut short by that rejects with the reason. */
 const LOST: WeakMap<Channel, Error> = new WeakMap();
 
@@ -185,7 +193,7 @@ export class Writer {
           if (chunks.length === 1 || size <= JOIN_MAX) {
             // A small batch (acks, say) joined in a slab: a buffer of its own costs about a µs.
             await ch.write(
-              chunks.length === 1 ? chunks[0] : concat(chunks, SHORT_LIVED),
+              chunks.length === 1 ? chunks[0] : joined(chunks),
               this.#owner,
             );
           } else {
@@ -193,7 +201,7 @@ export class Writer {
               let j = i + 1, n = chunks[i].length;
               while (j < chunks.length && n + chunks[j].length <= JOIN_MAX) n += chunks[j++].length;
               if (done > 0) this.#owner.written();
-              const piece = j === i + 1 ? chunks[i] : concat(chunks.slice(i, j), SHORT_LIVED);
+              const piece = j === i + 1 ? chunks[i] : joined(chunks.slice(i, j));
               await ch.write(piece, this.#owner);
               done += n;
               i = j;

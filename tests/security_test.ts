@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import { MQTTClient, MQTTConnectionError } from "../mod.ts";
 import { startMosquitto } from "./_brokers.ts";
+import { withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
@@ -146,3 +147,68 @@ test("a client's credentials never share a buffer with another client's packets"
     await broker.stop();
   }
 }, { mosquitto: true });
+
+test("re-authentication data never shares a buffer with another client's packets", async () => {
+  // reauthenticate()'s AUTH goes with what the client writes in the same turn: the batch is one
+  // write, which must not copy the Authentication Data into the buffer every client shares.
+  const secret = "reauth-5e1f";
+  await withHostileBroker(async (peer) => {
+    const connect = await peer.expect("connect");
+    await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    const method = connect.properties?.authenticationMethod;
+    for (;;) {
+      const p = await peer.next();
+      if (p.type === "disconnect") return;
+      if (p.type === "pingreq") await peer.write({ type: "pingresp" });
+      if (p.type === "auth") {
+        await peer.write({
+          type: "auth",
+          reasonCode: 0,
+          properties: { authenticationMethod: method },
+        });
+      }
+    }
+  }, async (broker) => {
+    const buffers: ArrayBufferLike[] = [];
+    const a = new MQTTClient(uniqueId("watch"), broker.host, {
+      port: broker.port,
+      transport: async () => {
+        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+        const w = conn.writable.getWriter();
+        const writable = new WritableStream<Uint8Array>({
+          write(chunk) {
+            buffers.push(chunk.buffer);
+            return w.write(chunk);
+          },
+          close: () => w.close(),
+          abort: (reason) => w.abort(reason),
+        });
+        return { readable: conn.readable, writable, close: () => conn.close() };
+      },
+    });
+    const b = new MQTTClient(uniqueId("b"), broker.host, {
+      port: broker.port,
+      protocolVersion: 5,
+      authenticationMethod: "X-TEST",
+    });
+    await b.connect();
+    const reauth = b.reauthenticate(new TextEncoder().encode(secret));
+    const sent = b.publish("t", "beside it"); // in the same write
+    await Promise.all([reauth, sent]);
+    await a.connect();
+    for (let i = 0; i < 3; i++) await a.publish("t", "x"); // QoS 0: short-lived packets
+    await a.ping();
+    await b.disconnect();
+    await a.disconnect();
+    await Promise.all(broker.peers.map((peer) => peer.clientClosed));
+    assert.ok(buffers.length > 0);
+    const text = new TextDecoder("latin1");
+    for (const buffer of buffers) {
+      const all = text.decode(new Uint8Array(buffer));
+      assert.ok(
+        !all.includes(secret),
+        "a chunk's buffer holds another client's re-authentication data",
+      );
+    }
+  });
+});
