@@ -92,6 +92,26 @@ test("a token in a WebSocket server's query never shows in an error", async () =
   assert.match(shown, /ws:\/\/127\.0\.0\.1:\d+\/mqtt\?…/);
 });
 
+test("a query after a host given without a scheme never shows in an error", async () => {
+  // A WebSocket URL whose scheme was left out: its token must not show either.
+  const TOKEN = "tok-" + PW;
+  for (const server of [`127.0.0.1:8883?token=${TOKEN}`, `127.0.0.1?token=${TOKEN}`]) {
+    let client: MQTTClient;
+    try {
+      client = new MQTTClient("id", server, { connectTimeout: 3000 });
+    } catch (e) {
+      const shown = `${(e as Error).message}\n${(e as Error).stack}`;
+      assert.ok(!shown.includes(TOKEN), `${server}: the error shows the token: ${shown}`);
+      continue;
+    }
+    const error = await client.connect().then(() => null, (e) => e);
+    assert.ok(error instanceof Error, `${server}: connected`);
+    const cause = error.cause as Error | undefined;
+    const shown = `${error.message}\n${error.stack}\n${cause?.message}\n${cause?.stack}`;
+    assert.ok(!shown.includes(TOKEN), `${server}: the error shows the token: ${shown}`);
+  }
+});
+
 // The CONNECT (user name, password, MQTT 5 Authentication Data) was carved out of the 64 KiB slab
 // that every client's short-lived packets share: any client's transport then wrote chunks whose
 // `.buffer` held another client's password, as long as any of that slab's packets lived.
