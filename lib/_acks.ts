@@ -208,8 +208,9 @@ export const SHOWN: WeakMap<object, Connack> = new WeakMap();
 
 /**
  * `client.connack`: the last accepting CONNACK of `conn`, made when first
- * asked for, not by every connection (an idle client holds no object for it). Its properties are
- * the limits the client checks each publish against: frozen, so that no caller lifts one.
+ * asked for, not by every connection (an idle client holds no object for it). Frozen, properties
+ * too: they are the limits the client checks each publish against, and the robust client answers
+ * `connect(false)` and `reconnect()` from it; no caller changes either.
  */
 export function shownConnack(
   conn: { readonly acceptedProps: ConnackProperties | null; readonly present: boolean },
@@ -217,9 +218,13 @@ export function shownConnack(
   const properties = conn.acceptedProps;
   let shown = SHOWN.get(conn);
   if (!shown && properties) {
-    // Frozen: the client keeps to these limits (the shared `{}` of 3.1.1's already is).
+    // Frozen: the client keeps to these limits (the shared `{}` of 3.1.1's already is), and the
+    // robust client answers from its session-present flag.
     Object.freeze(properties);
-    SHOWN.set(conn, shown = { sessionPresent: conn.present, reasonCode: 0, properties });
+    SHOWN.set(
+      conn,
+      shown = Object.freeze({ sessionPresent: conn.present, reasonCode: 0, properties }),
+    );
   }
   return shown;
 }

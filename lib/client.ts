@@ -202,7 +202,7 @@ export class MQTTClient extends EventTarget {
   }
 
   /**
-   * What the last accepting CONNACK said: session present, reason code and, with MQTT 5, its
+   * What the last accepting CONNACK said (frozen): session present, reason code and, with MQTT 5, its
    * properties (the broker's limits, an assigned client identifier, …); undefined before the first.
    */
   get connack(): Connack | undefined {

@@ -90,7 +90,7 @@ export type MessageCallback = (
   message: Message,
 ) => unknown;
 
-/** What the broker's CONNACK said, as {@linkcode MQTTClient.connack} keeps it. */
+/** What the broker's CONNACK said, as {@linkcode MQTTClient.connack} keeps it (frozen, properties too). */
 export interface Connack {
   /** Whether the broker had a session for this client. */
   sessionPresent: boolean;

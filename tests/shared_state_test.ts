@@ -214,3 +214,22 @@ test(
   },
   { mosquitto: true, timeout: 20_000 },
 );
+
+forEachBroker(
+  "client.connack is read-only: changing its session-present flag does not change what the robust client's reconnect() resolves with",
+  async (broker) => {
+    // The robust client answers connect(false) and reconnect() on a connected client from
+    // `client.connack`: a caller's change to the object it was shown changed that answer.
+    const c = new MQTTClient(uniqueId("connackro"), broker.host, { port: broker.port });
+    try {
+      assert.equal(await c.connect(), false);
+      try {
+        (c.connack as { sessionPresent: boolean }).sessionPresent = true;
+      } catch { /* frozen: a TypeError in strict code */ }
+      assert.equal(c.connack!.sessionPresent, false, "unchanged");
+      assert.equal(await c.reconnect(), false);
+    } finally {
+      await c.disconnect().catch(() => {});
+    }
+  },
+);
