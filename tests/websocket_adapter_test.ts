@@ -323,6 +323,16 @@ test("connectWebSocket: no error shows the URL's query or user information", asy
         assert.match(error.message, new RegExp(`ws://(…@)?${host}/mqtt`), error.message);
       }
     }
+    // A URL the runtime's WebSocket refuses (a transport's own): Deno's and Bun's words repeat it.
+    if ("WebSocket" in globalThis) {
+      for (
+        const url of [`ws://broker.test:99999/mqtt?token=${SECRET}`, `ws://[zz]/mqtt?t=${SECRET}`]
+      ) {
+        const error = await connectWebSocket(url).then(() => null, (e) => e);
+        assert.ok(error instanceof Error, url);
+        assert.ok(!shown(error).includes(SECRET), `${url}: the error shows it: ${shown(error)}`);
+      }
+    }
     // Opened, then closed by the server with a code of its own: the read's error says so.
     const pair = await connectWebSocket(`ws://broker.test/mqtt?token=${SECRET}`, {
       WebSocket: ClosedBy4001,

@@ -147,9 +147,14 @@ export async function connectWebSocket(
       : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
   } catch (e) {
     // A global WebSocket that takes no headers (browsers', workerd's) reads them as a bad subprotocol.
-    throw headers && !options.WebSocket
-      ? new TypeError("Invalid options.headers: this runtime's WebSocket takes none", { cause: e })
-      : e;
+    if (headers && !options.WebSocket) {
+      throw new TypeError("Invalid options.headers: this runtime's WebSocket takes none", {
+        cause: e,
+      });
+    }
+    // A URL it refuses: Deno's and Bun's words repeat it, query and all.
+    const why = String((e as Error)?.message);
+    throw hidden(why) === why ? e : new SyntaxError(hidden(why));
   }
   ws.binaryType = "arraybuffer";
   let onAbort = () => {};
