@@ -108,8 +108,9 @@ export class Connector {
   }
 
   /**
-   * connect(false): a store filled since the client was made (an asynchronous load) is checked
-   * before any connection opens; the protocol state takes its packets when one does.
+   * The session store is this client's from now on, unless another client connected or connecting
+   * holds it. connect(false): a store filled since the client was made (an asynchronous load) is
+   * checked before any connection opens; the protocol state takes its packets when one does.
    *
    * @throws {TypeError} Naming the entry that is wrong; the store of another client connected or
    * connecting.

@@ -240,7 +240,7 @@ export class Referrals {
     return ref !== undefined;
   }
 
-  /** Takes the servers referred to and not tried yet, oldest reference first. */
+  /** Takes the servers the last reference followed named, in its order, and forgets them. */
   take(): Endpoint[] {
     return this.#servers.splice(0);
   }

@@ -288,7 +288,8 @@ export class MQTTClient extends EventTarget {
    * @returns CONNACK's session-present flag: whether the broker had a session for this client.
    * @throws {MQTTException} The broker refused: `code` is the CONNACK return (MQTT 5: reason) code.
    * @throws {MQTTConnectionError} No connection, or no CONNACK within `connectTimeout`.
-   * @throws {TypeError} MQTT 3.1.1: an empty client id with a persistent session (MQTT-3.1.3-7); or already connected.
+   * @throws {TypeError} MQTT 3.1.1: an empty client id with a persistent session (MQTT-3.1.3-7);
+   * already connected; a `sessionStore` another client, connected or connecting, uses.
    */
   connect(
     clean_session: boolean | ConnectOptions = true,

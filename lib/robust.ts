@@ -302,7 +302,8 @@ export class MQTTClient extends SimpleClient {
    * @returns CONNACK's session-present flag.
    * @throws {MQTTException} The broker refused.
    * @throws {MQTTConnectionError} No connection.
-   * @throws {TypeError} Already connected or connecting, or a bad argument.
+   * @throws {TypeError} Already connected or connecting, a bad argument, or a `sessionStore` another
+   * client, connected or connecting, uses.
    */
   override async connect(
     clean_session: boolean | ConnectOptions = true,
