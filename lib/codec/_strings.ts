@@ -105,6 +105,26 @@ export function payloadBytes(payload: string | Uint8Array, slab?: Slab): Uint8Ar
   return typeof payload === "string" ? encode(payload, slab) : payload;
 }
 
+/**
+ * `bytes`, unless their ArrayBuffer was detached (transferred) or resized
+ * below them: they read as 0 bytes then, and would go as none.
+ *
+ * @throws {TypeError} Naming them `what`.
+ */
+export function intact(bytes: Uint8Array, what: string): Uint8Array {
+  // Only an empty view can be one; slice() throws for it (ES2024 `detached` misses resizing).
+  if (!bytes.length) {
+    try {
+      bytes.slice();
+    } catch {
+      throw new TypeError(
+        `Invalid ${what}: its ArrayBuffer was detached (transferred) or resized below it`,
+      );
+    }
+  }
+  return bytes;
+}
+
 /** Writes a two-byte big-endian number at `at`. */
 export function writeU16(buf: Uint8Array, at: number, n: number): number {
   buf[at] = n >> 8;

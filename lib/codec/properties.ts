@@ -6,7 +6,7 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { NAMES } from "./_names.ts";
-import { type BodyReader, shown, typeName, utf8 } from "./_strings.ts";
+import { type BodyReader, intact, shown, typeName, utf8 } from "./_strings.ts";
 import { pushVarint, SHORT_LIVED } from "./_varint.ts";
 import {
   ACKS,
@@ -280,6 +280,7 @@ export function writeProperties(props: object | undefined, type: number): Uint8A
             } (${rule(e[0], type, v)})`,
         );
       }
+      if (t === BIN) intact(v, `${key} in ${where}`);
       if (t === VBI) pushVarint(out, n);
       else if (t < VBI) {
         for (let shift = t > 2 ? 24 : t > 1 ? 8 : 0; shift >= 0; shift -= 8) {

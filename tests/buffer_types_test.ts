@@ -1,0 +1,118 @@
+// The byte containers a JavaScript caller may hand the client besides a plain Uint8Array: a
+// view whose ArrayBuffer was detached (transferred: structuredClone's or postMessage's transfer
+// list, ArrayBuffer.prototype.transfer()) or resized below it reads as 0 bytes, and must be
+// refused with an error naming the argument, never sent as nothing; views into larger
+// buffers (a Node Buffer from the pool), SharedArrayBuffers and resizable buffers must send
+// exactly the view's bytes as they were at the call, whatever the caller does to them after.
+// (The ownership of ordinary Uint8Arrays: buffer_copies_test.ts, shared_state_test.ts.)
+import assert from "node:assert/strict";
+import { MQTTClient as Simple } from "../mod.ts";
+import { encodeAuth, encodeConnect, encodePublish } from "../lib/codec/mod.ts";
+import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
+import type { Message } from "../lib/options.ts";
+import { forEachBroker } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
+
+/** Bytes whose ArrayBuffer was transferred away by structuredClone: they read as 0 bytes. */
+function detached(): Uint8Array {
+  const b = Uint8Array.of(1, 2, 3);
+  structuredClone(b, { transfer: [b.buffer] });
+  return b;
+}
+
+/** A fixed-length view over a resizable ArrayBuffer since shrunk below it: 0 bytes too. */
+function outOfBounds(): Uint8Array {
+  const buffer = new ArrayBuffer(8, { maxByteLength: 16 });
+  const b = new Uint8Array(buffer, 2, 4);
+  buffer.resize(3);
+  return b;
+}
+
+const GONE = [["detached", detached], ["out of bounds", outOfBounds]] as const;
+const GONE_RULE = /detached \(transferred\) or resized below it/;
+
+/** The messages `c` receives, in order (its callback). */
+function collect(c: Simple): Message[] {
+  const got: Message[] = [];
+  c.set_callback((_t, _p, m) => void got.push(m!));
+  return got;
+}
+
+forEachBroker(
+  "a correlationData whose ArrayBuffer was detached or resized below it is refused, never sent as none",
+  async (broker) => {
+    // It was sent as a Correlation Data of 0 bytes: the responder's reply then matched no request.
+    const u = uniqueId("cd");
+    const at = { port: broker.port, protocolVersion: 5 as ProtocolVersion };
+    const sub = new Simple(uniqueId("sub"), broker.host, at);
+    const pub = new Simple(uniqueId("pub"), broker.host, at);
+    try {
+      await sub.connect();
+      const got = collect(sub);
+      await sub.subscribe(`${u}/#`, 2);
+      await pub.connect();
+      for (const [name, gone] of GONE) {
+        for (const qos of [0, 1, 2] as QoS[]) {
+          await assert.rejects(
+            pub.publish(`${u}/gone`, "x", { qos, properties: { correlationData: gone() } }),
+            { name: "TypeError", message: GONE_RULE },
+            `${name}, QoS ${qos}`,
+          );
+        }
+        assert.throws(
+          () => pub.set_last_will(`${u}/will`, "w", { properties: { correlationData: gone() } }),
+          { name: "TypeError", message: /correlationData/ },
+          `the will's, ${name}`,
+        );
+      }
+      await pub.publish(`${u}/after`, "x", { qos: 1, properties: { correlationData: "k" } });
+      while (!got.length) await sub.wait_msg();
+      assert.deepEqual(got.map((m) => m.topic), [`${u}/after`]);
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+    }
+  },
+  { only: ["mosquitto"], versions: [5] },
+);
+
+test("the codec refuses binary properties whose ArrayBuffer was detached, naming them", () => {
+  for (const [name, gone] of GONE) {
+    assert.throws(
+      () =>
+        encodePublish({
+          type: "publish",
+          topic: "t",
+          payload: new Uint8Array(1),
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { correlationData: gone() },
+        }, 5),
+      { name: "TypeError", message: /Invalid correlationData in PUBLISH: .*detached/ },
+      name,
+    );
+    assert.throws(
+      () =>
+        encodeAuth({
+          type: "auth",
+          reasonCode: 0x18,
+          properties: { authenticationMethod: "m", authenticationData: gone() },
+        }),
+      { name: "TypeError", message: /Invalid authenticationData in AUTH: .*detached/ },
+      name,
+    );
+    assert.throws(
+      () =>
+        encodeConnect({
+          type: "connect",
+          clientId: "c",
+          cleanSession: true,
+          keepalive: 0,
+          properties: { authenticationMethod: "m", authenticationData: gone() },
+        }, 5),
+      { name: "TypeError", message: /Invalid authenticationData in CONNECT: .*detached/ },
+      name,
+    );
+  }
+});
