@@ -8,7 +8,7 @@ import { encodeSubscribe, encodeUnsubscribe } from "./codec/subscribe.ts";
 import { encodeDisconnect } from "./codec/auth.ts";
 import { reasonCodeMessage } from "./codec/reason_codes.ts";
 import { MQTTException } from "./errors.ts";
-import { isUtf8, payloadBytes, shown, typeName } from "./codec/_strings.ts";
+import { intact, isUtf8, payloadBytes, shown, typeName } from "./codec/_strings.ts";
 import { headerLength, SHORT_LIVED, type Slab } from "./codec/_varint.ts";
 import { validateTopicName } from "./topic.ts";
 import type { Acked } from "./_protocol.ts";
@@ -131,7 +131,7 @@ export function checkPayload(msg: unknown, name = "msg", slab?: Slab): Uint8Arra
   if (typeof msg !== "string" && !(msg instanceof Uint8Array)) {
     throw invalid(name, msg, "a string or a Uint8Array");
   }
-  return payloadBytes(msg, slab);
+  return typeof msg === "string" ? payloadBytes(msg, slab) : intact(msg, name);
 }
 
 /** A publish's arguments, checked and encoded. */

@@ -7,7 +7,7 @@ import type { ProtocolVersion } from "./codec/packet.ts";
 import type { ConnectProperties } from "./codec/properties.ts";
 import { writeProperties } from "./codec/properties.ts";
 import { passwordWithin } from "./codec/connect.ts";
-import { utf8 } from "./codec/_strings.ts";
+import { intact, utf8 } from "./codec/_strings.ts";
 import type { SessionStore } from "./session_store.ts";
 import { type Endpoint, parseServer } from "./transports/default.ts";
 import { endpointUrl } from "./transports/endpoint.ts";
@@ -259,7 +259,7 @@ export function clientConfig(
     authenticationMethod: o.authenticationMethod,
     // The codec refuses what is neither bytes nor a function.
     authenticationData: first instanceof Uint8Array
-      ? new Uint8Array(first)
+      ? new Uint8Array(intact(first, "authenticationData"))
       : (asked ? undefined : first) as Uint8Array | undefined,
   };
   if (version === 5) {

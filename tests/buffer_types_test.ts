@@ -7,6 +7,7 @@
 // (The ownership of ordinary Uint8Arrays: buffer_copies_test.ts, shared_state_test.ts.)
 import assert from "node:assert/strict";
 import { MQTTClient as Simple } from "../mod.ts";
+import { MQTTClient as Robust } from "../lib/robust.ts";
 import { encodeAuth, encodeConnect, encodePublish } from "../lib/codec/mod.ts";
 import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import type { Message } from "../lib/options.ts";
@@ -112,6 +113,98 @@ test("the codec refuses binary properties whose ArrayBuffer was detached, naming
           properties: { authenticationMethod: "m", authenticationData: gone() },
         }, 5),
       { name: "TypeError", message: /Invalid authenticationData in CONNECT: .*detached/ },
+      name,
+    );
+  }
+});
+
+forEachBroker(
+  "a payload whose ArrayBuffer was detached or resized below it: publish() rejects with a TypeError naming msg, and never throws",
+  async (broker, protocolVersion) => {
+    // The runtime's own TypeError ("Cannot perform %TypedArray%.prototype.set on a detached or
+    // out-of-bounds ArrayBuffer") came out of the encoder, naming nothing; with MQTT 5 a QoS 0
+    // publish to the topic just published, built as it goes, threw it at the caller instead of
+    // rejecting.
+    const u = uniqueId("pl");
+    const at = { port: broker.port, protocolVersion };
+    const simple = new Simple(uniqueId("simple"), broker.host, at);
+    const robust = new Robust(uniqueId("robust"), broker.host, at);
+    try {
+      for (const c of [simple, robust]) {
+        await c.connect();
+        for (const [name, gone] of GONE) {
+          for (const qos of [0, 1, 2] as QoS[]) {
+            await c.publish(u, "x", false, qos); // the topic just published
+            let p!: Promise<void>;
+            assert.doesNotThrow(() => p = c.publish(u, gone(), false, qos), `${name}, QoS ${qos}`);
+            await assert.rejects(p, { name: "TypeError", message: /^Invalid msg: .*detached/ });
+          }
+          assert.throws(() => c.set_last_will(u, gone()), {
+            name: "TypeError",
+            message: /^Invalid msg: .*detached/,
+          });
+          if (protocolVersion === 5) {
+            await assert.rejects(c.request(u, gone(), { timeout: 1000 }), {
+              name: "TypeError",
+              message: GONE_RULE,
+            });
+          }
+        }
+      }
+    } finally {
+      await robust.disconnect();
+      await simple.disconnect();
+    }
+  },
+  { versions: [4, 5] },
+);
+
+test("a password or authenticationData whose ArrayBuffer was detached is refused, named", () => {
+  for (const [name, gone] of GONE) {
+    assert.throws(() => new Simple("c", "localhost", { user: "u", password: gone() }), {
+      name: "TypeError",
+      message: /^Invalid password: .*detached/,
+    }, name);
+    assert.throws(
+      () =>
+        new Simple("c", "localhost", {
+          protocolVersion: 5,
+          authenticationMethod: "m",
+          authenticationData: gone(),
+        }),
+      { name: "TypeError", message: /authenticationData.*detached/ },
+      name,
+    );
+  }
+});
+
+test("the codec's encoders refuse a payload, password or will whose ArrayBuffer was detached", () => {
+  const connect = { type: "connect", clientId: "c", cleanSession: true, keepalive: 0 } as const;
+  for (const [name, gone] of GONE) {
+    assert.throws(
+      () =>
+        encodePublish({
+          type: "publish",
+          topic: "t",
+          payload: gone(),
+          qos: 0,
+          retain: false,
+          dup: false,
+        }),
+      { name: "TypeError", message: /^Invalid PUBLISH payload: .*detached/ },
+      name,
+    );
+    assert.throws(() => encodeConnect({ ...connect, username: "u", password: gone() }), {
+      name: "TypeError",
+      message: /^Invalid CONNECT password: .*detached/,
+    }, name);
+    assert.throws(
+      () =>
+        encodeConnect({
+          ...connect,
+          will: { topic: "w", payload: gone(), qos: 0, retain: false },
+        }),
+      { name: "TypeError", message: /^Invalid CONNECT will message: .*detached/ },
       name,
     );
   }

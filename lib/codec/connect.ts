@@ -5,7 +5,7 @@
  * @module
  */
 import { MQTTProtocolError } from "../errors.ts";
-import { BodyReader, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
+import { BodyReader, intact, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
 import { allocPacket, buildPacket, SHORT_LIVED } from "./_varint.ts";
 import type { ConnackPacket, ConnectPacket, ProtocolVersion, QoS } from "./packet.ts";
 import { readProperties, type WillProperties, writeProperties } from "./properties.ts";
@@ -130,6 +130,7 @@ function checkBytes(what: string, bytes: unknown, required = false): void {
   if ((required || bytes !== undefined) && !(bytes instanceof Uint8Array)) {
     throw new TypeError(`Invalid CONNECT ${what}: must be a Uint8Array, got ${typeName(bytes)}`);
   }
+  if (bytes) intact(bytes as Uint8Array, `CONNECT ${what}`);
 }
 
 /**

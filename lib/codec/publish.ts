@@ -7,7 +7,15 @@
  */
 import { MQTTProtocolError } from "../errors.ts";
 import { validateTopicName } from "../topic.ts";
-import { BodyReader, decodeUtf8, typeName, utf8, writeBytes, writeU16 } from "./_strings.ts";
+import {
+  BodyReader,
+  decodeUtf8,
+  intact,
+  typeName,
+  utf8,
+  writeBytes,
+  writeU16,
+} from "./_strings.ts";
 import { allocPacket, KEPT, SHORT_LIVED, view } from "./_varint.ts";
 import type { AckPacket, AckType, ProtocolVersion, PublishPacket, QoS } from "./packet.ts";
 import { type PublishProperties, readProperties, writeProperties } from "./properties.ts";
@@ -85,6 +93,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): U
   if (!(payload instanceof Uint8Array)) {
     throw new TypeError(`Invalid PUBLISH payload: must be a Uint8Array, got ${typeName(payload)}`);
   }
+  intact(payload, "PUBLISH payload");
   const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + propsLength + payload.length;
   const byte1 = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0);
   const [buf, start] = allocPacket(byte1, remaining, qos === 0 ? SHORT_LIVED : KEPT);
