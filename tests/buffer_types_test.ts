@@ -6,12 +6,14 @@
 // exactly the view's bytes as they were at the call, whatever the caller does to them after.
 // (The ownership of ordinary Uint8Arrays: buffer_copies_test.ts, shared_state_test.ts.)
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
 import { encodeAuth, encodeConnect, encodePublish } from "../lib/codec/mod.ts";
 import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import type { Message } from "../lib/options.ts";
 import { forEachBroker } from "./_brokers.ts";
+import { offline, proxyTo } from "./_fault_proxy.ts";
 import { test, uniqueId } from "./_test.ts";
 
 /** Bytes whose ArrayBuffer was transferred away by structuredClone: they read as 0 bytes. */
@@ -209,3 +211,113 @@ test("the codec's encoders refuse a payload, password or will whose ArrayBuffer 
     );
   }
 });
+
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const text = (b?: Uint8Array) => b && new TextDecoder().decode(b);
+
+/**
+ * Containers of the bytes of `want`, each with what the caller does to it once the call has
+ * returned (or nothing): what goes must be the view's bytes, as they were at the call.
+ */
+function containers(): [want: string, bytes: Uint8Array, after: () => void][] {
+  const pooled = Buffer.from("pool"); // a view into Node's shared 8 KiB slab
+  const unsafe = Buffer.allocUnsafe(6);
+  unsafe.write("unsafe");
+  const big = new Uint8Array(64).fill(0x2e);
+  const inside = new Uint8Array(big.buffer, 5, 6);
+  inside.set(ascii("inside"));
+  const shared = new Uint8Array(new SharedArrayBuffer(16), 3, 6);
+  shared.set(ascii("shared"));
+  const growing = new ArrayBuffer(4, { maxByteLength: 64 });
+  const grown = new Uint8Array(growing); // length-tracking
+  grown.set(ascii("grow"));
+  const shrinking = new ArrayBuffer(6, { maxByteLength: 64 });
+  const shrunk = new Uint8Array(shrinking);
+  shrunk.set(ascii("shrink"));
+  const moved = ascii("moved");
+  const cloned = ascii("cloned");
+  return [
+    ["pool", pooled, () => pooled.fill(0x21)],
+    ["unsafe", unsafe, () => unsafe.fill(0x21)],
+    ["inside", inside, () => big.fill(0x21)],
+    ["shared", shared, () => shared.fill(0x21)],
+    ["grow", grown, () => (growing.resize(32), grown.fill(0x21))],
+    ["shrink", shrunk, () => shrinking.resize(2)],
+    ["moved", moved, () => void moved.buffer.transfer()],
+    ["cloned", cloned, () => void structuredClone(cloned, { transfer: [cloned.buffer] })],
+  ];
+}
+
+forEachBroker(
+  "views into larger buffers, shared and resizable buffers: exactly the view's bytes go, as at the call, also when detached right after it",
+  async (broker, protocolVersion) => {
+    const u = uniqueId("ct");
+    const at = { port: broker.port, protocolVersion };
+    const sub = new Simple(uniqueId("sub"), broker.host, at);
+    const pub = new Simple(uniqueId("pub"), broker.host, at);
+    try {
+      await sub.connect();
+      const got = collect(sub);
+      await sub.subscribe(`${u}/#`, 2);
+      await pub.connect();
+      const sent: Promise<void>[] = [], want: string[] = [];
+      for (const qos of [0, 1, 2] as QoS[]) {
+        for (const [w, bytes, after] of containers()) {
+          const properties = protocolVersion === 5 ? { correlationData: bytes } : undefined;
+          sent.push(pub.publish(`${u}/${qos}/${w}`, bytes, { qos, properties }));
+          after(); // while a QoS 1/2 one waits for its acknowledgement
+          want.push(`${qos}/${w}`);
+        }
+      }
+      await Promise.all(sent);
+      while (got.length < want.length) await sub.wait_msg();
+      const seen = got.map((m) => [m.topic.slice(u.length + 1), text(m.payload)]);
+      assert.deepEqual(seen.sort(), want.map((w) => [w, w.slice(2)]).sort());
+      if (protocolVersion === 5) {
+        for (const m of got) assert.equal(text(m.properties?.correlationData), text(m.payload));
+      }
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+    }
+  },
+  { versions: [4, 5] },
+);
+
+forEachBroker(
+  "the robust client's offline queue holds the bytes of the call, whatever becomes of their buffer",
+  async (broker, protocolVersion) => {
+    const u = uniqueId("oq");
+    const proxy = await proxyTo(broker);
+    const sub = new Simple(uniqueId("sub"), broker.host, { port: broker.port, protocolVersion });
+    const c = new Robust(uniqueId("rb"), proxy.hostname, { port: proxy.port, protocolVersion });
+    c.DELAY = 0.02;
+    try {
+      await sub.connect();
+      const got = collect(sub);
+      await sub.subscribe(`${u}/#`, 1);
+      await c.connect();
+      await offline(c, proxy);
+      const sent: Promise<void>[] = [], want: string[] = [];
+      for (const [w, bytes, after] of containers()) {
+        const properties = protocolVersion === 5 ? { correlationData: bytes } : undefined;
+        sent.push(c.publish(`${u}/${w}`, bytes, { qos: 1, properties }));
+        after();
+        want.push(w);
+      }
+      proxy.refuse(false);
+      await Promise.all(sent);
+      while (got.length < want.length) await sub.wait_msg();
+      assert.deepEqual(got.map((m) => text(m.payload)), want);
+      assert.deepEqual(got.map((m) => m.topic), want.map((w) => `${u}/${w}`));
+      if (protocolVersion === 5) {
+        assert.deepEqual(got.map((m) => text(m.properties?.correlationData)), want);
+      }
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+  { versions: [4, 5] },
+);
