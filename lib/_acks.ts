@@ -176,7 +176,8 @@ export function again(
   if (bytes[0] >> 4 !== 3 || renewed) return bytes;
   // Past its PUBREC, kept as its PUBLISH by a 3.1.1 clean session: its PUBREL goes.
   if (kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
-  const packet = bytes.slice();
+  // A copy, not slice(): a store's Node Buffer's is a view, and DUP would go into the store's bytes.
+  const packet = new Uint8Array(bytes);
   packet[0] |= 0x08;
   return packet;
 }

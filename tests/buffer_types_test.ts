@@ -14,7 +14,8 @@ import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import type { Message } from "../lib/options.ts";
 import { forEachBroker } from "./_brokers.ts";
 import { offline, proxyTo } from "./_fault_proxy.ts";
-import { test, uniqueId } from "./_test.ts";
+import { withHostileBroker } from "./_hostile_broker.ts";
+import { test, uniqueId, until } from "./_test.ts";
 
 /** Bytes whose ArrayBuffer was transferred away by structuredClone: they read as 0 bytes. */
 function detached(): Uint8Array {
@@ -321,3 +322,47 @@ forEachBroker(
   },
   { versions: [4, 5] },
 );
+
+for (const protocolVersion of [4, 5] as ProtocolVersion[]) {
+  test(`the client never writes into the bytes its session store gives it, Node Buffers included (MQTT ${protocolVersion})`, async () => {
+    // A kept publish went again as a copy with DUP set, made by slice(): for a Buffer, which a
+    // store built on node:fs or Buffer.from() holds, a view, so DUP was set in the store's own
+    // bytes, behind its set(): a write-through store's memory then differed from its file.
+    const given: Buffer[] = [];
+    class BufferMap extends Map<number, Uint8Array> {
+      override set(id: number, bytes: Uint8Array) {
+        const b = Buffer.from(bytes); // as a store that reads its file back would hold it
+        given.push(b);
+        return super.set(id, b);
+      }
+    }
+    const store = { outgoing: new BufferMap(), incoming: new Set<number>() };
+    const resent: number[] = [];
+    let connections = 0;
+    await withHostileBroker(async (peer) => {
+      const first = connections++ === 0;
+      const connect = await peer.expect("connect");
+      assert.equal(connect.cleanSession, first);
+      await peer.write({ type: "connack", sessionPresent: !first, returnCode: 0 });
+      const p = await peer.expect("publish");
+      if (first) return peer.end(); // unacknowledged: kept
+      resent.push(p.dup ? 1 : 0);
+      await peer.write({ type: "puback", packetId: p.packetId! });
+      await peer.clientClosed;
+    }, async (b) => {
+      const c = new Simple(uniqueId("bufstore"), b.host, {
+        port: b.port,
+        protocolVersion,
+        sessionStore: store,
+      });
+      await c.connect(true);
+      await assert.rejects(c.publish("t", "kept", false, 1));
+      await c.connect(false);
+      await until(() => resent.length === 1, "the kept publish goes again");
+      await c.disconnect();
+    });
+    assert.deepEqual(resent, [1]);
+    assert.equal(given.length, 1);
+    assert.equal(given[0][0], 0x32, "the stored PUBLISH's first byte: QoS 1, DUP 0");
+  });
+}
