@@ -19,8 +19,11 @@ export interface Message {
   topic: string;
   /**
    * The payload bytes: a view into a buffer that holds other bytes too (the
-   * chunk read, or a slab shared by small ones). Keep the view, or a
-   * `slice()` of it, never its `.buffer`.
+   * chunk read, or a slab shared by small ones, other clients' included).
+   * Keep the view, or a `slice()` of it: the client never writes into it
+   * again. Never its `.buffer`: it shows those other bytes, and transferring
+   * it (`postMessage(p, [p.buffer])`) empties the messages still queued that
+   * share it; transfer a `slice()`'s.
    */
   payload: Uint8Array;
   /** The QoS it was delivered with. */
@@ -66,7 +69,7 @@ export interface PublishProperties {
  * does not count down while the message waits in the client's queue.
  */
 export interface MessageProperties extends Omit<PublishProperties, "correlationData"> {
-  /** Bytes that match a response to its request. */
+  /** Bytes that match a response to its request: a view, as {@linkcode Message.payload} is. */
   correlationData?: Uint8Array;
   /** The identifiers of the subscriptions the message matched, one per matching subscription. */
   subscriptionIdentifiers?: number[];
@@ -109,7 +112,7 @@ export interface AuthChallenge {
   reasonCode: number;
   /** The method, as the broker names it. */
   authenticationMethod?: string;
-  /** The broker's data for this step. */
+  /** The broker's data for this step: a view, as {@linkcode Message.payload} is. */
   authenticationData?: Uint8Array;
   /** What the broker said of this step (for a human, not to be parsed), when it said something. */
   reasonString?: string;

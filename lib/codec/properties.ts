@@ -136,7 +136,7 @@ export interface ConnackProperties extends AckProperties {
   serverReference?: string;
   /** Name of the extended authentication method. */
   authenticationMethod?: string;
-  /** Data of the extended authentication method. */
+  /** Data of the extended authentication method; decoded, a view into the packet's chunk. */
   authenticationData?: Uint8Array;
 }
 
@@ -152,7 +152,7 @@ export interface DisconnectProperties extends AckProperties {
 export interface AuthProperties extends AckProperties {
   /** Name of the extended authentication method. */
   authenticationMethod?: string;
-  /** Data of the extended authentication method. */
+  /** Data of the extended authentication method; decoded, a view into the packet's chunk. */
   authenticationData?: Uint8Array;
 }
 
