@@ -20,7 +20,11 @@ export type { Endpoint };
  * ```
  */
 export interface StreamPair {
-  /** Bytes from the broker. */
+  /**
+   * Bytes from the broker. Each chunk is the client's once read (a message's
+   * payload is a view into it): enqueue a new buffer each time, never one
+   * written into again.
+   */
   readable: ReadableStream<Uint8Array>;
   /**
    * Bytes to the broker. A chunk may be a view into a buffer shared with
