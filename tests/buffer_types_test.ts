@@ -366,3 +366,41 @@ for (const protocolVersion of [4, 5] as ProtocolVersion[]) {
     assert.equal(given[0][0], 0x32, "the stored PUBLISH's first byte: QoS 1, DUP 0");
   });
 }
+
+test("MQTT 5 enhanced authentication: a detached authenticationData from reauthenticate() or onAuth is refused, never sent as an AUTH with none", async () => {
+  const auths: number[] = [];
+  let connections = 0;
+  await withHostileBroker(async (peer) => {
+    const first = connections++ === 0;
+    await peer.expect("connect");
+    if (!first) {
+      // The challenge, which onAuth answers with detached bytes.
+      await peer.write({
+        type: "auth",
+        reasonCode: 0x18,
+        properties: { authenticationMethod: "m", authenticationData: ascii("challenge") },
+      });
+    } else await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+    for (;;) {
+      const p = await peer.next().catch(() => undefined);
+      if (!p || p.type === "disconnect") break;
+      if (p.type === "auth") auths.push(p.reasonCode);
+      if (p.type === "publish") await peer.write({ type: "puback", packetId: p.packetId! });
+    }
+  }, async (broker) => {
+    const options = { protocolVersion: 5 as const, authenticationMethod: "m" };
+    const c = new Simple(uniqueId("reauth"), broker.url, options);
+    await c.connect();
+    for (const [name, gone] of GONE) {
+      await assert.rejects(c.reauthenticate(gone()), {
+        name: "TypeError",
+        message: /Invalid authenticationData in AUTH: .*detached/,
+      }, name);
+    }
+    await c.publish("t", "after", false, 1); // a round trip: an AUTH would have come before it
+    await c.disconnect();
+    const asked = new Simple(uniqueId("onauth"), broker.url, { ...options, onAuth: detached });
+    await assert.rejects(asked.connect(), /Invalid authenticationData in AUTH: .*detached/);
+  });
+  assert.deepEqual(auths, []);
+});
