@@ -9,6 +9,7 @@ import type { Message, PublishOptions, RequestOptions } from "./options.ts";
 import { MQTTProtocolError } from "./errors.ts";
 import {
   checkOptions,
+  checkPayload,
   checkProperties,
   checkPublish,
   copied,
@@ -115,6 +116,8 @@ export class Requests {
     const correlationData = crypto.getRandomValues(new Uint8Array(16));
     // The request's own keys, then the whole PUBLISH, as publish() would check it.
     checkProperties(o.properties, REQUEST_PROPERTIES, "request", 5);
+    // Named as request() and respond() name it (publish()'s is msg); text needs no check.
+    typeof payload === "string" || checkPayload(payload, "payload");
     const properties = { ...o.properties, responseTopic, correlationData };
     const options = { qos: o.qos ?? 0, properties, signal: o.signal };
     const p = checkPublish(topic, payload, options, 0, {}, 5);
@@ -303,6 +306,7 @@ export function respond(
 ): Promise<void> {
   try {
     checkOptions(options, PUBLISH_OPTIONS, "respond");
+    typeof payload === "string" || checkPayload(payload, "payload");
     const mine = options.properties;
     if (mine !== undefined && (typeof mine !== "object" || mine === null)) {
       throw new TypeError("Invalid properties for respond: must be an object");

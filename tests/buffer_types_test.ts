@@ -404,3 +404,33 @@ test("MQTT 5 enhanced authentication: a detached authenticationData from reauthe
   });
   assert.deepEqual(auths, []);
 });
+
+test("request() and respond() name their payload argument payload, as their signatures do", async () => {
+  // Checked as publish() checks its msg, their errors said "Invalid msg", which neither has.
+  const c = new Simple("c", "127.0.0.1", { protocolVersion: 5 });
+  const request: Message = {
+    topic: "svc",
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { responseTopic: "replies", correlationData: ascii("k") },
+  };
+  for (
+    const [v, rule] of [[42, /got number$/], [new ArrayBuffer(2), /got ArrayBuffer$/], [
+      detached(),
+      GONE_RULE,
+    ]] as const
+  ) {
+    await assert.rejects(c.request("svc", v as never), {
+      name: "TypeError",
+      message: /^Invalid payload: /,
+    });
+    await assert.rejects(c.request("svc", v as never), { message: rule });
+    await assert.rejects(c.respond(request, v as never), {
+      name: "TypeError",
+      message: /^Invalid payload: /,
+    });
+    await assert.rejects(c.respond(request, v as never), { message: rule });
+  }
+});
