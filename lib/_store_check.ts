@@ -79,15 +79,14 @@ export function unsaved(
 /**
  * `bytes`, a packet, as `store` is given it: a {@linkcode MemorySessionStore}
  * keeps the client's own, often a view into a slab shared with other packets;
- * any other store gets a buffer of its own, since one that structured-clones
- * what it saves (IndexedDB, a Durable Object's storage) would save the whole
- * slab with each packet, other messages' bytes with it.
+ * any other store gets a copy, its own to keep, transfer or change (one that
+ * structured-clones what it saves, IndexedDB or a Durable Object's storage,
+ * would save a slab with each packet, other messages' bytes with it; one that
+ * transfers it to a worker would detach the packet the client is about to write).
  */
 export function stored(store: SessionStore, bytes: Uint8Array): Uint8Array {
   // Not a subclass: one may save what it is given.
-  const own = store.constructor === MemorySessionStore ||
-    bytes.byteLength === bytes.buffer.byteLength;
-  return own ? bytes : bytes.slice();
+  return store.constructor === MemorySessionStore ? bytes : bytes.slice();
 }
 
 /**

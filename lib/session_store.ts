@@ -66,9 +66,10 @@ export interface SessionStore {
    * Present 0 (and 3.1.1 after a clean session): publishes go anew (DUP=0),
    * a QoS 2 one past its PUBREC as its PUBLISH while the client still holds
    * it; a PUBREL alone (loaded from an earlier run) is dropped. Each
-   * packet comes in a buffer of its own (a structured clone, as IndexedDB's,
-   * saves only it), but in a {@linkcode MemorySessionStore}, which keeps the
-   * client's: often a view into a buffer shared with other packets.
+   * packet comes as a copy in a buffer of its own, the store's to keep,
+   * transfer or change (a structured clone, as IndexedDB's, saves only it),
+   * but in a {@linkcode MemorySessionStore}, which keeps the client's: often
+   * a view into a buffer shared with other packets.
    */
   readonly outgoing: Map<number, Uint8Array>;
   /**
