@@ -6,6 +6,7 @@
 // the file UMQTT_CA) and UMQTT_WS_URL (ws://).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
@@ -47,6 +48,44 @@ test(`${runtime}: WebSocket through the adapter (ws's constructor where there is
   await client.disconnect();
 });
 
+// Node code passes Buffers, most of them views into Node's 8 KiB pool, and perhaps a
+// SharedArrayBuffer's view: exactly the view's bytes go, over TCP and through ws's (or the
+// global) WebSocket, to whose send() the client hands its own bytes, never such a view (Deno's
+// and browsers' refuse one). A view whose buffer was transferred away reads as 0 bytes: refused,
+// named (tests/buffer_types_test.ts under Deno and Bun).
+test(`${runtime}: a pooled Buffer and a SharedArrayBuffer's view go as their own bytes, over TCP and WebSocket`, async () => {
+  const ws = () => connectWebSocket(process.env.UMQTT_WS_URL, { WebSocket });
+  for (const [name, transport] of [["tcp", undefined], ["ws", ws]]) {
+    const client = new MQTTClient(`npm-bytes-${name}`, process.env.UMQTT_URL, {
+      transport,
+    });
+    try {
+      await client.connect();
+      await client.subscribe(`npm-bytes-${name}/#`, 1);
+      const pooled = Buffer.from("pool"); // Node's is a view into its pool, Bun's not
+      const inside = Buffer.from(new ArrayBuffer(64), 7, 6);
+      inside.write("inside");
+      const shared = new Uint8Array(new SharedArrayBuffer(16), 3, 6);
+      shared.set(new TextEncoder().encode("shared"));
+      for (const bytes of [pooled, inside, shared]) {
+        await client.publish(`npm-bytes-${name}/t`, bytes, false, 1);
+        assert.deepEqual(
+          (await client.wait_msg()).payload,
+          new Uint8Array(bytes),
+        );
+      }
+      const gone = Uint8Array.of(1, 2);
+      structuredClone(gone, { transfer: [gone.buffer] });
+      await assert.rejects(client.publish(`npm-bytes-${name}/t`, gone), {
+        name: "TypeError",
+        message: /^Invalid msg: its ArrayBuffer was detached/,
+      });
+    } finally {
+      await client.disconnect();
+    }
+  }
+});
+
 // Node 22 and Bun have a global WebSocket: ws:// needs no transport there.
 if (globalThis.WebSocket !== undefined) {
   test(`${runtime}: ws:// through the default connector, with the global WebSocket`, async () => {
@@ -54,7 +93,10 @@ if (globalThis.WebSocket !== undefined) {
     await client.connect();
     await client.subscribe("npm-ws-global/#", 1);
     await client.publish("npm-ws-global/t", "g", false, 1);
-    assert.equal(new TextDecoder().decode((await client.wait_msg()).payload), "g");
+    assert.equal(
+      new TextDecoder().decode((await client.wait_msg()).payload),
+      "g",
+    );
     await client.disconnect();
   });
 }
@@ -84,14 +126,20 @@ test(`${runtime}: a host on IPv6 and IPv4 that refuses both is named with each a
   const lookup = dns.lookup;
   dns.lookup = (host, options, callback) => {
     if (host !== "dual.test") return lookup(host, options, callback);
-    const all = [{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }];
+    const all = [{ address: "::1", family: 6 }, {
+      address: "127.0.0.1",
+      family: 4,
+    }];
     options?.all ? callback(null, all) : callback(null, "::1", 6);
   };
   try {
     const client = new MQTTClient("npm-dual", "dual.test", { port });
     const e = await client.connect().then(() => null, (e) => e);
     assert.equal(e?.name, "MQTTConnectionError", String(e));
-    assert.match(e.message, new RegExp(`^Cannot connect to dual\\.test:${port}: .*ECONNREFUSED`));
+    assert.match(
+      e.message,
+      new RegExp(`^Cannot connect to dual\\.test:${port}: .*ECONNREFUSED`),
+    );
     assert.ok(e.message.includes(`::1:${port}`), e.message);
     assert.ok(e.message.includes(`127.0.0.1:${port}`), e.message);
   } finally {
@@ -109,7 +157,10 @@ test(`${runtime}: the package leaves out ./cli, the command line, which runs und
   // Node: ERR_PACKAGE_PATH_NOT_EXPORTED; Bun: ERR_MODULE_NOT_FOUND ("Cannot find package").
   await assert.rejects(
     import(cli),
-    (e) => ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(e.code),
+    (e) =>
+      ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(
+        e.code,
+      ),
   );
 });
 
@@ -130,10 +181,21 @@ test(`${runtime}: both clients' messages() end through Symbol.asyncDispose, as a
       await client.subscribe(`npm-dispose-${kind}/#`, 1);
       await client.publish(`npm-dispose-${kind}/t`, "m", false, 1);
       const messages = client.messages();
-      assert.equal(typeof messages[Symbol.asyncDispose], "function", `${kind} client`);
-      assert.equal(new TextDecoder().decode((await messages.next()).value.payload), "m");
+      assert.equal(
+        typeof messages[Symbol.asyncDispose],
+        "function",
+        `${kind} client`,
+      );
+      assert.equal(
+        new TextDecoder().decode((await messages.next()).value.payload),
+        "m",
+      );
       await messages[Symbol.asyncDispose]();
-      assert.deepEqual(await messages.next(), { value: undefined, done: true }, `${kind} client`);
+      assert.deepEqual(
+        await messages.next(),
+        { value: undefined, done: true },
+        `${kind} client`,
+      );
     } finally {
       await client.disconnect();
     }
@@ -156,7 +218,10 @@ if (process.features.require_module) {
 test(`${runtime}: failed, abandoned and reset connections crash nothing and hold no process`, async () => {
   // node/exit_child.mjs in a process of its own: it must print "done" and
   // exit 0 by itself; one that is still running after 20 s has failed.
-  const child = spawn(process.execPath, ["node/exit_child.mjs", process.env.UMQTT_URL], {
+  const child = spawn(process.execPath, [
+    "node/exit_child.mjs",
+    process.env.UMQTT_URL,
+  ], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
