@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
-import { encodeAuth, encodeConnect, encodePublish } from "../lib/codec/mod.ts";
+import { encodeAuth, encodeConnect, encodePublish, PacketDecoder } from "../lib/codec/mod.ts";
 import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import type { Message } from "../lib/options.ts";
 import { forEachBroker } from "./_brokers.ts";
@@ -476,3 +476,17 @@ forEachBroker(
   },
   { versions: [4, 5] },
 );
+
+test("PacketDecoder.push() refuses a chunk whose ArrayBuffer was detached, as it refuses an ArrayBuffer, and stays usable", () => {
+  // It took it as no bytes at all: the stream's bytes in it were lost without a word, and the
+  // packets after them misframed.
+  const decoder = new PacketDecoder();
+  for (const [name, gone] of GONE) {
+    assert.throws(() => decoder.push(gone()), {
+      name: "TypeError",
+      message: /^Invalid chunk: .*detached/,
+    }, name);
+  }
+  const pingresp = Uint8Array.of(0xd0, 0x00);
+  assert.deepEqual(decoder.push(pingresp), [{ type: "pingresp" }]);
+});

@@ -6,7 +6,7 @@
 import { packetBody } from "./decode.ts";
 import { Framer } from "./_framer.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
-import { typeName } from "./_strings.ts";
+import { intact, typeName } from "./_strings.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
 export interface PacketDecoderOptions {
@@ -101,8 +101,8 @@ export class PacketDecoder {
    * returned, and the next `push()` throws.
    * @throws {MQTTProtocolError} On malformed bytes, a packet over `maxPacketSize`
    * or a reserved packet type.
-   * @throws {TypeError} When `chunk` is not a Uint8Array (a Node Buffer is one); the decoder
-   * stays usable.
+   * @throws {TypeError} When `chunk` is not a Uint8Array (a Node Buffer is one), or its
+   * ArrayBuffer was detached or resized below it; the decoder stays usable.
    */
   push(chunk: Uint8Array): Packet[] {
     // An ArrayBuffer (a WebSocket's binaryType "arraybuffer") would be read as no bytes at all.
@@ -111,6 +111,7 @@ export class PacketDecoder {
         `Invalid chunk: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(chunk)}`,
       );
     }
-    return this.#framer.push(chunk);
+    // So would one whose ArrayBuffer was detached (transferred) or resized below it.
+    return this.#framer.push(intact(chunk, "chunk"));
   }
 }
