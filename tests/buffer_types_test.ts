@@ -7,6 +7,7 @@
 // (The ownership of ordinary Uint8Arrays: buffer_copies_test.ts, shared_state_test.ts.)
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { runInNewContext } from "node:vm";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
 import { encodeAuth, encodeConnect, encodePublish, PacketDecoder } from "../lib/codec/mod.ts";
@@ -489,4 +490,17 @@ test("PacketDecoder.push() refuses a chunk whose ArrayBuffer was detached, as it
   }
   const pingresp = Uint8Array.of(0xd0, 0x00);
   assert.deepEqual(decoder.push(pingresp), [{ type: "pingresp" }]);
+});
+
+test("bytes made in another realm (a vm context, an iframe) are named so, not 'must be a Uint8Array, got Uint8Array'", () => {
+  // Jest's jsdom environment, a node:vm context and an iframe each have their own Uint8Array;
+  // `instanceof` refuses theirs, and the error contradicted itself.
+  const foreign = runInNewContext("new Uint8Array([1, 2])");
+  const c = new Simple("c", "127.0.0.1");
+  assert.throws(() => c.set_last_will("t", foreign), {
+    name: "TypeError",
+    message: /^Invalid msg: must be a string or a Uint8Array, got Uint8Array of another realm/,
+  });
+  assert.throws(() => c.set_last_will("t", runInNewContext("({})")), /got object$/);
+  assert.throws(() => c.set_last_will("t", runInNewContext("[1]")), /got Array of another realm$/);
 });

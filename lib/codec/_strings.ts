@@ -71,13 +71,16 @@ export function utf8(s: string, what: string, slab?: Slab): Uint8Array {
 
 /** What `v` is, for an error message: `null`, `number`, `string`, `object`, `Array`, `ArrayBuffer`… */
 export function typeName(v: unknown): string {
-  const name = v === null
-    ? "null"
-    : typeof v === "object"
-    ? (v as object).constructor?.name
-    : typeof v;
+  const c = typeof v === "object" && v !== null ? v.constructor : undefined;
+  const name = v === null ? "null" : c ? c.name : typeof v;
   // A plain object's (or one made from it, Object.create({})) is "Object", an anonymous class's "".
-  return name && name !== "Object" ? name : "object";
+  // One made in another realm (a node:vm context's, an iframe's Uint8Array), which `instanceof`
+  // refuses, is said so: "must be a Uint8Array, got Uint8Array" would contradict itself.
+  return !name || name === "Object"
+    ? "object"
+    : c && c !== (globalThis as Record<string, unknown>)[name] && name in globalThis
+    ? `${name} of another realm`
+    : name;
 }
 
 /**
