@@ -10,6 +10,26 @@ import { test, uniqueId } from "./_test.ts";
 
 const PW = "pw-secret-5e1f";
 
+/** A client whose transport records the buffer behind each chunk it writes, into `buffers`. */
+function watching(broker: { host: string; port: number }, buffers: ArrayBufferLike[]): MQTTClient {
+  return new MQTTClient(uniqueId("watch"), broker.host, {
+    port: broker.port,
+    transport: async () => {
+      const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
+      const w = conn.writable.getWriter();
+      const writable = new WritableStream<Uint8Array>({
+        write(chunk) {
+          buffers.push(chunk.buffer);
+          return w.write(chunk);
+        },
+        close: () => w.close(),
+        abort: (reason) => w.abort(reason),
+      });
+      return { readable: conn.readable, writable, close: () => conn.close() };
+    },
+  });
+}
+
 /** Runs `f`, which must throw, and returns the error's message and stack. */
 function thrown(f: () => unknown): string {
   try {
@@ -120,22 +140,7 @@ test("a client's credentials never share a buffer with another client's packets"
   const secrets = ["user-5e1f", PW, "authdata-5e1f"];
   try {
     const buffers: ArrayBufferLike[] = [];
-    const a = new MQTTClient(uniqueId("watch"), broker.host, {
-      port: broker.port,
-      transport: async () => {
-        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
-        const w = conn.writable.getWriter();
-        const writable = new WritableStream<Uint8Array>({
-          write(chunk) {
-            buffers.push(chunk.buffer);
-            return w.write(chunk);
-          },
-          close: () => w.close(),
-          abort: (reason) => w.abort(reason),
-        });
-        return { readable: conn.readable, writable, close: () => conn.close() };
-      },
-    });
+    const a = watching(broker, buffers);
     await a.connect();
     const b = new MQTTClient(uniqueId("b"), broker.host, {
       port: broker.port,
@@ -190,22 +195,7 @@ test("re-authentication data never shares a buffer with another client's packets
     }
   }, async (broker) => {
     const buffers: ArrayBufferLike[] = [];
-    const a = new MQTTClient(uniqueId("watch"), broker.host, {
-      port: broker.port,
-      transport: async () => {
-        const conn = await Deno.connect({ hostname: broker.host, port: broker.port });
-        const w = conn.writable.getWriter();
-        const writable = new WritableStream<Uint8Array>({
-          write(chunk) {
-            buffers.push(chunk.buffer);
-            return w.write(chunk);
-          },
-          close: () => w.close(),
-          abort: (reason) => w.abort(reason),
-        });
-        return { readable: conn.readable, writable, close: () => conn.close() };
-      },
-    });
+    const a = watching(broker, buffers);
     const b = new MQTTClient(uniqueId("b"), broker.host, {
       port: broker.port,
       protocolVersion: 5,
