@@ -330,7 +330,8 @@ export class MQTTClient extends SimpleClient {
     this.#closed = false;
     if (this.#stop.signal.aborted && !this.#signal?.aborted) this.#stopper = new AbortController();
     // The reconnect loop waits for it rather than collide; connect(false) is then its attempt.
-    const given = super.connect(clean_session, options);
+    // What was checked at the call, not the caller's object read again after the waits above.
+    const given = super.connect(clean, { signal });
     const connecting = !clean && this.#looping() ? this.#attemptTo(given) : given;
     this.#appConnecting = connecting;
     // A reconnect loop between attempts wakes, and waits for this one.

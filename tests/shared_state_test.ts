@@ -233,3 +233,31 @@ forEachBroker(
     }
   },
 );
+
+forEachBroker(
+  "robust connect(options): the session it asks for is the one the options said at the call, though the caller changes them while a disconnect() ends first",
+  async (broker, protocolVersion) => {
+    // connect() waits for a disconnect() under way, then read the caller's object again for the
+    // CONNECT: clean_session changed meanwhile went on the wire, while the client kept the old.
+    const id = uniqueId("rc");
+    const at = { port: broker.port, protocolVersion };
+    const c = new MQTTClient(id, broker.host, at);
+    try {
+      await c.connect({ clean_session: false }); // a session for the next connect to resume
+      await c.subscribe(`${id}/t`, 1); // (aedes reports no session that holds nothing)
+      const leaving = c.disconnect();
+      const options = { clean_session: false };
+      const resumed = c.connect(options);
+      options.clean_session = true; // the caller's object, reused at once
+      await leaving;
+      assert.equal(await resumed, true, "the broker's session, resumed as asked at the call");
+    } finally {
+      await c.disconnect();
+      // The session asked for outlives the test otherwise (mosquitto keeps it).
+      const clear = new Simple(id, broker.host, at);
+      await clear.connect(true);
+      await clear.disconnect();
+    }
+  },
+  { versions: [4, 5] },
+);
