@@ -1,5 +1,5 @@
-// One connection attempt's ends that Connection.start() rarely meets, made
-// only when it does: its connect timeout's error, the error of one that
+// How a connection attempt that did not connect ends, kept out of
+// Connection.start(): its connect timeout's error, the error of one that
 // failed, and what an attempt given up while opening leaves. Not in
 // _uncancelled.ts, which the TCP transports import (loaded on first use): a
 // bundle would defer what this imports too.
