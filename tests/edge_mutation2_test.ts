@@ -1,0 +1,162 @@
+// More of the client's edges where a systematic mutation run (every comparison, condition,
+// constant ±1 and statement, one at a time, against the fast tests of each file; see
+// edge_mutation_test.ts for the first) found behaviour no test pinned down: the robust client's
+// backoff rounds (lib/_reconnects.ts), ... Each test here fails on such a mutant and passes on the
+// code. Driven with the scripted broker or by hand; no real broker.
+import assert from "node:assert/strict";
+import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
+import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
+import { readable } from "../lib/_abortable.ts";
+import { test, uniqueId, until } from "./_test.ts";
+
+/** Replaces `Math.random` and `performance.now` for the length of `fn`. */
+async function withClock(random: () => number, fn: () => Promise<void>): Promise<void> {
+  const r = Math.random, now = performance.now.bind(performance);
+  Math.random = random;
+  // A process hours old (the backoff compares times since a connection: the sign matters).
+  performance.now = () => now() + 1e7;
+  try {
+    await fn();
+  } finally {
+    Math.random = r;
+    delete (performance as { now?: unknown }).now;
+  }
+}
+
+/** A scripted broker: connection n (from 1) is refused by close if `refused(n)`, else accepted and held. */
+async function refusing(refused: (n: number) => boolean) {
+  let n = 0;
+  return await startHostileBroker(async (peer: Peer) => {
+    if (refused(++n)) {
+      await peer.expect("connect");
+      peer.end();
+    } else await acceptConnect(peer);
+    await peer.clientClosed;
+  });
+}
+
+test("robust backoff: each loss soon after a reconnect goes on one round further; an application connect() starts over from round 1", async () => {
+  // Connections 6 and 7 (the reconnect after the application's connect()) are refused.
+  const b = await refusing((n) => n === 6 || n === 7);
+  const c = new Robust(uniqueId("rounds"), b.url, { protocolVersion: 4 });
+  c.DELAY = 0.01;
+  const delays: number[] = [];
+  c.addEventListener(
+    "reconnecting",
+    (e) => delays.push((e as CustomEvent<ReconnectingDetail>).detail.delay),
+  );
+  /** Drops connection `n` once the client holds it, and waits for connection `n + 1`. */
+  const dropThenUp = async (n: number) => {
+    await until(() => c.connected && b.peers.length === n, `connection ${n}`);
+    b.peers[n - 1].end();
+    await until(() => c.connected && b.peers.length > n, `after connection ${n}`);
+  };
+  try {
+    await withClock(() => 1, async () => { // every wait its ceiling: DELAY * 2^(round-2) (round 1: DELAY)
+      await c.connect(false);
+      await dropThenUp(1); // round 1
+      await dropThenUp(2); // lost at once: round 2
+      await dropThenUp(3); // again: round 3
+      assert.deepEqual(delays, [10, 10, 20]);
+      await c.disconnect();
+      await c.connect(false); // connection 5: the backoff starts over
+      delays.length = 0;
+      await dropThenUp(5); // lost at once, yet round 1; 6 and 7 refused: rounds 2 and 3
+      assert.equal(b.peers.length, 8);
+      assert.deepEqual(delays, [10, 10, 20]);
+    });
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust backoff: the default delay() waits what was planned: a jitter of 0 waits 0, and none before the next server of a round", async () => {
+  // A: the application's connection, then refused by close. B: accepts.
+  const a = await refusing((n) => n > 1);
+  const b = await refusing(() => false);
+  const c = new Robust(uniqueId("planned"), [a.url, b.url], { protocolVersion: 4 });
+  c.DELAY = 1000; // a wait of DELAY would outlast the test
+  const delays: number[] = [];
+  c.addEventListener(
+    "reconnecting",
+    (e) => delays.push((e as CustomEvent<ReconnectingDetail>).detail.delay),
+  );
+  try {
+    await c.connect(false);
+    let draws = 0;
+    // The round's one draw is 0; any further draw would be the full backoff.
+    await withClock(() => draws++ === 0 ? 0 : 1, async () => {
+      a.peers[0].end();
+      await until(() => c.connected && b.peers.length === 1, "connected to B");
+    });
+    assert.deepEqual(delays, [0, 0]);
+    assert.equal(draws, 1);
+  } finally {
+    await c.disconnect();
+    await a.close();
+    await b.close();
+  }
+});
+
+// workerd throws on reading a signal of another request ("Cannot perform I/O on behalf of a
+// different request"): such a signal is not readable, and the connection it owns is forsaken.
+test("readable(): a signal that throws when read is not readable; any other is", () => {
+  const stale = {
+    get aborted(): boolean {
+      throw new Error("Cannot perform I/O on behalf of a different request");
+    },
+  } as unknown as AbortSignal;
+  assert.equal(readable(stale), false);
+  assert.equal(readable(new AbortController().signal), true);
+  assert.equal(readable(AbortSignal.abort()), true);
+});
+
+/** A scripted broker that accepts each connection and acknowledges its QoS 1 PUBLISHes. */
+async function acking() {
+  return await startHostileBroker(async (peer: Peer) => {
+    await acceptConnect(peer);
+    for (;;) {
+      const p = await peer.next().catch(() => null);
+      if (!p) return;
+      if (p.type === "publish" && p.qos === 1) {
+        await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+    }
+  });
+}
+
+test("a reconnect() override is called again for each outage, not only the first", async () => {
+  const b = await acking();
+  let calls = 0;
+  // umqtt.robust's README: "override delay() and reconnect()".
+  class Ported extends Robust {
+    override async reconnect(): Promise<boolean> {
+      calls++;
+      for (let i = 1;; i++) {
+        try {
+          return await this.connect(false);
+        } catch {
+          await this.delay(i);
+        }
+      }
+    }
+  }
+  const c = new Ported(uniqueId("again"), b.url, { protocolVersion: 4 });
+  c.DELAY = 0.01;
+  try {
+    await c.connect(false);
+    for (let n = 1; n <= 3; n++) {
+      await until(() => c.connected && b.peers.length === n, `connection ${n}`);
+      b.peers[n - 1].end();
+      await until(() => !c.connected || b.peers.length > n, `connection ${n} lost`);
+      // Waits for the reconnect, then goes on the new connection.
+      await c.publish(`t/${n}`, "x", false, 1);
+      assert.equal(calls, n);
+      assert.equal(b.peers.length, n + 1);
+    }
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
