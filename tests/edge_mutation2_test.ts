@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
 import { readable } from "../lib/_abortable.ts";
-import { test, uniqueId, until } from "./_test.ts";
+import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 /** Replaces `Math.random` and `performance.now` for the length of `fn`. */
 async function withClock(random: () => number, fn: () => Promise<void>): Promise<void> {
@@ -155,6 +155,88 @@ test("a reconnect() override is called again for each outage, not only the first
       assert.equal(calls, n);
       assert.equal(b.peers.length, n + 1);
     }
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+// A broker cannot say it refuses a SUBSCRIBE (3.1.1): it closes the connection. A renewal's
+// SUBSCRIBE is encoded anew on each connection (a new packet id), and is still the same packet.
+test("robust: a renewal's SUBSCRIBE the broker resets 3 connections in a row on is given up, logged, and its filter forgotten", async () => {
+  let n = 0;
+  const subscribes: number[] = []; // the connection each SUBSCRIBE came on
+  const b = await startHostileBroker(async (peer: Peer) => {
+    const mine = ++n;
+    await acceptConnect(peer); // Session Present 0: each reconnect renews
+    for (;;) {
+      const p = await peer.next().catch(() => null);
+      if (!p) return;
+      if (p.type === "subscribe") {
+        subscribes.push(mine);
+        if (mine > 1 && p.subscriptions.some((s) => s.topic === "refused")) return peer.reset();
+        await peer.write({ type: "suback", packetId: p.packetId, returnCodes: [1] });
+      } else if (p.type === "pingreq") await peer.write({ type: "pingresp" });
+    }
+  });
+  const c = new Robust(uniqueId("renew"), b.url, { protocolVersion: 4 });
+  c.DELAY = 0.01;
+  const logged: unknown[] = [];
+  c.log = (_inReconnect, e) => void logged.push(e);
+  try {
+    await c.connect(false);
+    assert.equal(await c.subscribe("refused", 1), 1);
+    b.peers[0].end();
+    const given = () => logged.find((e) => e instanceof RangeError) as RangeError | undefined;
+    await until(() => given() !== undefined && c.connected && n === 5, "the renewal given up");
+    assert.match(
+      given()!.message,
+      /^Broker closed the connection each of the 3 times SUBSCRIBE \(\d+ bytes\) was sent: it refuses it/,
+    );
+    await c.ping();
+    // Renewed on connections 2 to 4 (reset each time); not on the fifth, nor since.
+    assert.deepEqual(subscribes, [1, 2, 3, 4]);
+    assert.equal(n, 5);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust: resets on one publish, then on another, count for each apart; two refused in turn are each given up", async () => {
+  // The resets each topic's PUBLISH meets before the broker acknowledges it (Infinity: never).
+  const resets: Record<string, number> = { a: 1, b: 2, p: Infinity, q: Infinity };
+  const b = await startHostileBroker(async (peer: Peer) => {
+    await acceptConnect(peer);
+    for (;;) {
+      const p = await peer.next().catch(() => null);
+      if (!p) return;
+      if (p.type === "publish" && p.qos === 1) {
+        if ((resets[p.topic] ?? 0) > 0) return void (resets[p.topic]--, peer.reset());
+        await peer.write({ type: "puback", packetId: p.packetId! });
+      }
+    }
+  });
+  const c = new Robust(uniqueId("counts"), b.url, { protocolVersion: 4 });
+  c.DELAY = 0.01;
+  const refused = (topic: string) =>
+    withTimeout(c.publish(topic, "x", false, 1), 10_000, topic).then(
+      () => assert.fail(`${topic} resolved`),
+      (e) => e,
+    );
+  try {
+    await c.connect(false);
+    await withTimeout(c.publish("a", "x", false, 1), 10_000, "a"); // reset once, on connection 1
+    // Reset on connections 2 and 3: twice in a row for b, whatever a met before.
+    await withTimeout(c.publish("b", "x", false, 1), 10_000, "b");
+    assert.equal(b.peers.length, 4);
+    for (const topic of ["p", "q"]) {
+      const e = await refused(topic);
+      assert.ok(e instanceof RangeError, String(e));
+      assert.match(e.message, /^Broker closed the connection each of the 3 times PUBLISH \d+ /);
+    }
+    await withTimeout(c.publish("fine", "x", false, 1), 10_000, "fine");
+    assert.equal(b.peers.length, 10); // 3 resets each for p and q, then one that stays
   } finally {
     await c.disconnect();
     await b.close();
