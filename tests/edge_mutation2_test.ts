@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
 import { readable } from "../lib/_abortable.ts";
+import { MQTTConnectionError } from "../mod.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 /** Replaces `Math.random` and `performance.now` for the length of `fn`. */
@@ -237,6 +238,47 @@ test("robust: resets on one publish, then on another, count for each apart; two 
     }
     await withTimeout(c.publish("fine", "x", false, 1), 10_000, "fine");
     assert.equal(b.peers.length, 10); // 3 resets each for p and q, then one that stays
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust: maxOfflineMessages and maxOfflineBytes of 0 are refused, naming the option", () => {
+  for (const option of ["maxOfflineMessages", "maxOfflineBytes"]) {
+    assert.throws(
+      () => new Robust("x", "mqtt://127.0.0.1:1", { [option]: 0 }),
+      (e: Error) => e instanceof RangeError && e.message.includes(option),
+      option,
+    );
+  }
+});
+
+test("robust: by default 1000 publishes wait offline; whenOfflineFull 'reject' refuses the 1001st", async () => {
+  // Accepts the first connection; then closes each before its CONNACK.
+  let n = 0;
+  const b = await startHostileBroker(async (peer: Peer) => {
+    if (++n === 1) await acceptConnect(peer);
+    else await peer.expect("connect"), peer.end();
+    await peer.clientClosed;
+  });
+  const c = new Robust(uniqueId("offline"), b.url, {
+    protocolVersion: 4,
+    whenOfflineFull: "reject",
+  });
+  c.DELAY = 0.05;
+  try {
+    await c.connect(false);
+    b.peers[0].end();
+    await until(() => !c.connected, "offline");
+    const waiting = Array.from({ length: 1000 }, (_, i) => c.publish(`t/${i}`, "x"));
+    waiting.forEach((p) => p.catch(() => {}));
+    await assert.rejects(c.publish("t/full", "x"), (e: Error) =>
+      e instanceof MQTTConnectionError &&
+      /^Offline queue full: 1000 messages .*maxOfflineMessages 1000,/.test(e.message));
+    await c.disconnect();
+    const settled = await Promise.allSettled(waiting);
+    assert.ok(settled.every((s) => s.status === "rejected"));
   } finally {
     await c.disconnect();
     await b.close();
