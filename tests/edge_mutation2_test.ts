@@ -244,7 +244,11 @@ test("robust: resets on one publish, then on another, count for each apart; two 
   }
 });
 
-test("robust: maxOfflineMessages and maxOfflineBytes of 0 are refused, naming the option", () => {
+test("robust: maxOfflineMessages and maxOfflineBytes of 0, and an unknown whenOfflineFull, are refused, naming the option", () => {
+  assert.throws(
+    () => new Robust("x", "mqtt://127.0.0.1:1", { whenOfflineFull: "drop" as "wait" }),
+    /^TypeError: Invalid whenOfflineFull "drop": must be "wait" or "reject"$/,
+  );
   for (const option of ["maxOfflineMessages", "maxOfflineBytes"]) {
     assert.throws(
       () => new Robust("x", "mqtt://127.0.0.1:1", { [option]: 0 }),
@@ -273,14 +277,85 @@ test("robust: by default 1000 publishes wait offline; whenOfflineFull 'reject' r
     await until(() => !c.connected, "offline");
     const waiting = Array.from({ length: 1000 }, (_, i) => c.publish(`t/${i}`, "x"));
     waiting.forEach((p) => p.catch(() => {}));
-    await assert.rejects(c.publish("t/full", "x"), (e: Error) =>
-      e instanceof MQTTConnectionError &&
-      /^Offline queue full: 1000 messages .*maxOfflineMessages 1000,/.test(e.message));
+    await assert.rejects(
+      withTimeout(c.publish("t/full", "x"), 5_000, "t/full"),
+      (e: Error) =>
+        e instanceof MQTTConnectionError &&
+        /^Offline queue full: 1000 messages .*maxOfflineMessages 1000,/.test(e.message),
+    );
     await c.disconnect();
     const settled = await Promise.allSettled(waiting);
     assert.ok(settled.every((s) => s.status === "rejected"));
   } finally {
     await c.disconnect();
     await b.close();
+  }
+});
+
+/** A robust client of a scripted broker that accepts its first connection, then (`up()`) the rest. */
+async function outage(options: ConstructorParameters<typeof Robust>[2]) {
+  let down = true;
+  const published: string[] = [];
+  const b = await startHostileBroker(async (peer: Peer) => {
+    if (b.peers.length > 1 && down) return void (await peer.expect("connect"), peer.end());
+    await acceptConnect(peer);
+    for (;;) {
+      const p = await peer.next().catch(() => null);
+      if (!p) return;
+      if (p.type === "publish") published.push(p.topic);
+      if (p.type === "pingreq") await peer.write({ type: "pingresp" });
+    }
+  });
+  const c = new Robust(uniqueId("offline"), b.url, { protocolVersion: 4, ...(options as object) });
+  c.DELAY = 0.02;
+  await c.connect(false);
+  b.peers[0].end();
+  await until(() => !c.connected, "offline");
+  return { b, c, published, up: () => void (down = false) };
+}
+
+test("robust: maxOfflineBytes counts the bytes of every publish waiting offline", async () => {
+  const { b, c } = await outage({ maxOfflineBytes: 10, whenOfflineFull: "reject" });
+  try {
+    const first = c.publish("t/a", "123456");
+    first.catch(() => {});
+    await assert.rejects(
+      withTimeout(c.publish("t/b", "123456"), 5_000, "t/b"),
+      /^MQTTConnectionError: Offline queue full: 1 messages \(6 bytes\)/,
+    );
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust: publishes waiting for room offline go in call order once reconnected", async () => {
+  const { b, c, published, up } = await outage({ maxOfflineMessages: 1 });
+  try {
+    const calls = ["t/1", "t/2", "t/3", "t/4"].map((t) => c.publish(t, "x"));
+    up();
+    await withTimeout(Promise.all(calls), 5_000, "the publishes");
+    await c.ping();
+    assert.deepEqual(published, ["t/1", "t/2", "t/3", "t/4"]);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust: two clients' publishes waiting for room offline are each their own client's", async () => {
+  const y = await outage({ maxOfflineMessages: 1 });
+  const x = await outage({ maxOfflineMessages: 1 });
+  try {
+    const ys = ["y/1", "y/2"].map((t) => y.c.publish(t, "y"));
+    ys.forEach((p) => p.catch(() => {}));
+    const xs = ["x/1", "x/2"].map((t) => x.c.publish(t, "x"));
+    x.up(); // x reconnects; y stays offline
+    await withTimeout(Promise.all(xs), 5_000, "x's publishes");
+    await x.c.ping();
+    assert.deepEqual(x.published, ["x/1", "x/2"]);
+    assert.deepEqual(y.published, []);
+  } finally {
+    for (const { b, c } of [x, y]) await c.disconnect(), await b.close();
   }
 });
