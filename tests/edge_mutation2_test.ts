@@ -1,8 +1,11 @@
 // More of the client's edges where a systematic mutation run (every comparison, condition,
 // constant ±1 and statement, one at a time, against the fast tests of each file; see
 // edge_mutation_test.ts for the first) found behaviour no test pinned down: the robust client's
-// backoff rounds (lib/_reconnects.ts), ... Each test here fails on such a mutant and passes on the
-// code. Driven with the scripted broker or by hand; no real broker.
+// backoff rounds and planned waits, and a reconnect() override over several outages
+// (lib/_reconnects.ts); a signal that cannot be read (_abortable.ts); the refused-by-close count
+// of a renewal's SUBSCRIBE and of different publishes (_refusals.ts); the offline queue's limits,
+// options and order (_offline.ts). Each test here fails on such a mutant and passes on the code.
+// Driven with the scripted broker or by hand; no real broker.
 import assert from "node:assert/strict";
 import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
