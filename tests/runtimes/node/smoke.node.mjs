@@ -93,10 +93,7 @@ if (globalThis.WebSocket !== undefined) {
     await client.connect();
     await client.subscribe("npm-ws-global/#", 1);
     await client.publish("npm-ws-global/t", "g", false, 1);
-    assert.equal(
-      new TextDecoder().decode((await client.wait_msg()).payload),
-      "g",
-    );
+    assert.equal(new TextDecoder().decode((await client.wait_msg()).payload), "g");
     await client.disconnect();
   });
 }
@@ -126,20 +123,14 @@ test(`${runtime}: a host on IPv6 and IPv4 that refuses both is named with each a
   const lookup = dns.lookup;
   dns.lookup = (host, options, callback) => {
     if (host !== "dual.test") return lookup(host, options, callback);
-    const all = [{ address: "::1", family: 6 }, {
-      address: "127.0.0.1",
-      family: 4,
-    }];
+    const all = [{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }];
     options?.all ? callback(null, all) : callback(null, "::1", 6);
   };
   try {
     const client = new MQTTClient("npm-dual", "dual.test", { port });
     const e = await client.connect().then(() => null, (e) => e);
     assert.equal(e?.name, "MQTTConnectionError", String(e));
-    assert.match(
-      e.message,
-      new RegExp(`^Cannot connect to dual\\.test:${port}: .*ECONNREFUSED`),
-    );
+    assert.match(e.message, new RegExp(`^Cannot connect to dual\\.test:${port}: .*ECONNREFUSED`));
     assert.ok(e.message.includes(`::1:${port}`), e.message);
     assert.ok(e.message.includes(`127.0.0.1:${port}`), e.message);
   } finally {
@@ -157,10 +148,7 @@ test(`${runtime}: the package leaves out ./cli, the command line, which runs und
   // Node: ERR_PACKAGE_PATH_NOT_EXPORTED; Bun: ERR_MODULE_NOT_FOUND ("Cannot find package").
   await assert.rejects(
     import(cli),
-    (e) =>
-      ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(
-        e.code,
-      ),
+    (e) => ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(e.code),
   );
 });
 
@@ -181,21 +169,10 @@ test(`${runtime}: both clients' messages() end through Symbol.asyncDispose, as a
       await client.subscribe(`npm-dispose-${kind}/#`, 1);
       await client.publish(`npm-dispose-${kind}/t`, "m", false, 1);
       const messages = client.messages();
-      assert.equal(
-        typeof messages[Symbol.asyncDispose],
-        "function",
-        `${kind} client`,
-      );
-      assert.equal(
-        new TextDecoder().decode((await messages.next()).value.payload),
-        "m",
-      );
+      assert.equal(typeof messages[Symbol.asyncDispose], "function", `${kind} client`);
+      assert.equal(new TextDecoder().decode((await messages.next()).value.payload), "m");
       await messages[Symbol.asyncDispose]();
-      assert.deepEqual(
-        await messages.next(),
-        { value: undefined, done: true },
-        `${kind} client`,
-      );
+      assert.deepEqual(await messages.next(), { value: undefined, done: true }, `${kind} client`);
     } finally {
       await client.disconnect();
     }
@@ -218,10 +195,7 @@ if (process.features.require_module) {
 test(`${runtime}: failed, abandoned and reset connections crash nothing and hold no process`, async () => {
   // node/exit_child.mjs in a process of its own: it must print "done" and
   // exit 0 by itself; one that is still running after 20 s has failed.
-  const child = spawn(process.execPath, [
-    "node/exit_child.mjs",
-    process.env.UMQTT_URL,
-  ], {
+  const child = spawn(process.execPath, ["node/exit_child.mjs", process.env.UMQTT_URL], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
