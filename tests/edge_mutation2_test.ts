@@ -4,13 +4,14 @@
 // backoff rounds and planned waits, and a reconnect() override over several outages
 // (lib/_reconnects.ts); a signal that cannot be read (_abortable.ts); the refused-by-close count
 // of a renewal's SUBSCRIBE and of different publishes (_refusals.ts); the offline queue's limits,
-// options and order (_offline.ts). Each test here fails on such a mutant and passes on the code.
+// options and order (_offline.ts); what client.connack shows after a reconnect and the events of a
+// refused connect (_connection.ts). Each test here fails on such a mutant and passes on the code.
 // Driven with the scripted broker or by hand; no real broker.
 import assert from "node:assert/strict";
 import { MQTTClient as Robust, type ReconnectingDetail } from "../lib/robust.ts";
 import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
 import { readable } from "../lib/_abortable.ts";
-import { MQTTConnectionError } from "../mod.ts";
+import { MQTTClient as Simple, MQTTConnectionError, MQTTException } from "../mod.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 /** Replaces `Math.random` and `performance.now` for the length of `fn`. */
@@ -360,5 +361,61 @@ test("robust: two clients' publishes waiting for room offline are each their own
     assert.deepEqual(y.published, []);
   } finally {
     for (const { b, c } of [x, y]) await c.disconnect(), await b.close();
+  }
+});
+
+for (const protocolVersion of [4, 5] as const) {
+  test(`client.connack after a second connect() is that connection's CONNACK, not the first's (MQTT ${protocolVersion}; mutant 760 of _connection.ts)`, async () => {
+    // The shown object is made when first asked for and kept: each accepted CONNACK must drop it.
+    let n = 0;
+    const b = await startHostileBroker(async (peer) => {
+      const first = ++n === 1;
+      await peer.expect("connect");
+      await peer.write({
+        type: "connack",
+        sessionPresent: !first,
+        returnCode: 0,
+        properties: protocolVersion === 5 ? { receiveMaximum: first ? 10 : 20 } : undefined,
+      });
+      await peer.clientClosed;
+    });
+    const c = new Simple(uniqueId("shown"), b.url, { protocolVersion });
+    try {
+      assert.equal(await c.connect(false), false);
+      assert.equal(c.connack!.sessionPresent, false);
+      if (protocolVersion === 5) assert.equal(c.connack!.properties.receiveMaximum, 10);
+      await c.disconnect();
+      assert.equal(await c.connect(false), true);
+      assert.equal(c.connack!.sessionPresent, true, "the second CONNACK's session-present flag");
+      if (protocolVersion === 5) assert.equal(c.connack!.properties.receiveMaximum, 20);
+    } finally {
+      await c.disconnect();
+      await b.close();
+    }
+  });
+}
+
+test("a connect() the broker refuses emits neither 'connected' nor 'disconnected'; one that connected emits 'disconnected' once (mutant 832 of _connection.ts)", async () => {
+  let n = 0;
+  const b = await startHostileBroker(async (peer) => {
+    if (++n === 1) {
+      await peer.expect("connect");
+      await peer.write(Uint8Array.of(0x20, 0x02, 0x00, 0x05)); // 3.1.1: not authorized
+    } else await acceptConnect(peer);
+    await peer.clientClosed;
+  });
+  const c = new Simple(uniqueId("events"), b.url, { protocolVersion: 4 });
+  const events: string[] = [];
+  c.addEventListener("connected", () => events.push("connected"));
+  c.addEventListener("disconnected", () => events.push("disconnected"));
+  try {
+    await assert.rejects(c.connect(), (e) => e instanceof MQTTException && e.code === 5);
+    assert.deepEqual(events, [], "a refused connect() was never connected");
+    await c.connect();
+    await c.disconnect();
+    assert.deepEqual(events, ["connected", "disconnected"]);
+  } finally {
+    await c.disconnect();
+    await b.close();
   }
 });
