@@ -419,3 +419,25 @@ test("a connect() the broker refuses emits neither 'connected' nor 'disconnected
     await b.close();
   }
 });
+
+test("calls made while disconnect() is under way reject saying disconnect() was called, not 'call connect() first' (mutant 776 of _connection.ts)", async () => {
+  const b = await startHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  });
+  const c = new Simple(uniqueId("leaving"), b.url, { protocolVersion: 4 });
+  try {
+    await c.connect();
+    const leaving = c.disconnect();
+    const calls = [c.publish("t", "x", false, 1), c.subscribe("t", 1)];
+    const why = await Promise.all(calls.map((p) => p.then(() => "resolved", (e) => e)));
+    await leaving;
+    for (const [i, what] of ["publish", "subscribe"].entries()) {
+      assert.ok(why[i] instanceof MQTTConnectionError, String(why[i]));
+      assert.equal(why[i].message, `Cannot ${what}: Disconnected: disconnect() was called`);
+    }
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
