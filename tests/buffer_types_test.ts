@@ -287,6 +287,42 @@ forEachBroker(
 );
 
 forEachBroker(
+  "MQTT 5 QoS 0 without properties, built as it goes (under a topic alias): exactly the view's bytes go, as at the call",
+  async (broker) => {
+    // The test above gives every MQTT 5 publish a Correlation Data, and a topic of its own: none
+    // of them takes the path a plain QoS 0 publish to the topic just encoded takes, whose bytes
+    // are built from the packet as it goes out (aliased() under a topic alias), not encoded by
+    // encodePublish at the call.
+    const u = uniqueId("bg");
+    const at = { port: broker.port, protocolVersion: 5 as ProtocolVersion };
+    const sub = new Simple(uniqueId("sub"), broker.host, at);
+    const pub = new Simple(uniqueId("pub"), broker.host, at);
+    try {
+      await sub.connect();
+      const got = collect(sub);
+      await sub.subscribe(`${u}/#`, 0);
+      await pub.connect();
+      assert.ok(pub.connack!.properties.topicAliasMaximum! > 0, "the broker grants topic aliases");
+      const want: string[] = [];
+      for (const [w, bytes, after] of containers()) {
+        await pub.publish(`${u}/${w}`, "first"); // the topic just encoded
+        const sent = pub.publish(`${u}/${w}`, bytes);
+        after();
+        await sent;
+        want.push(`${w} first`, `${w} ${w}`);
+      }
+      while (got.length < want.length) await sub.wait_msg();
+      const seen = got.map((m) => `${m.topic.slice(u.length + 1)} ${text(m.payload)}`);
+      assert.deepEqual(seen.sort(), want.sort());
+    } finally {
+      await pub.disconnect();
+      await sub.disconnect();
+    }
+  },
+  { only: ["mosquitto"], versions: [5] },
+);
+
+forEachBroker(
   "the robust client's offline queue holds the bytes of the call, whatever becomes of their buffer",
   async (broker, protocolVersion) => {
     const u = uniqueId("oq");
