@@ -360,6 +360,45 @@ forEachBroker(
   { versions: [4, 5] },
 );
 
+forEachBroker(
+  "the robust client's offline queue holds the bytes of the call of an MQTT 5 QoS 0 publish without properties too",
+  async (broker) => {
+    // The test above publishes at QoS 1 with a Correlation Data: none of its publishes is one the
+    // simple client would leave unencoded (QoS 0, no properties, the topic just encoded), which
+    // the robust client must encode at the call, as it queues it, not when it goes.
+    const u = uniqueId("oq0");
+    const proxy = await proxyTo(broker);
+    const at = { protocolVersion: 5 as ProtocolVersion };
+    const sub = new Simple(uniqueId("sub"), broker.host, { ...at, port: broker.port });
+    const c = new Robust(uniqueId("rb"), proxy.hostname, { ...at, port: proxy.port });
+    c.DELAY = 0.02;
+    try {
+      await sub.connect();
+      const got = collect(sub);
+      await sub.subscribe(`${u}/#`, 0);
+      await c.connect();
+      await offline(c, proxy);
+      const sent: Promise<void>[] = [], want: string[] = [];
+      for (const [w, bytes, after] of containers()) {
+        sent.push(c.publish(`${u}/${w}`, "first")); // the topic just encoded
+        sent.push(c.publish(`${u}/${w}`, bytes));
+        after();
+        want.push(`${w} first`, `${w} ${w}`);
+      }
+      proxy.refuse(false);
+      await Promise.all(sent);
+      while (got.length < want.length) await sub.wait_msg();
+      const seen = got.map((m) => `${m.topic.slice(u.length + 1)} ${text(m.payload)}`);
+      assert.deepEqual(seen.sort(), want.sort());
+    } finally {
+      await c.disconnect();
+      await sub.disconnect();
+      await proxy.close();
+    }
+  },
+  { only: ["mosquitto"], versions: [5] },
+);
+
 for (const protocolVersion of [4, 5] as ProtocolVersion[]) {
   test(`the client never writes into the bytes its session store gives it, Node Buffers included (MQTT ${protocolVersion})`, async () => {
     // A kept publish went again as a copy with DUP set, made by slice(): for a Buffer, which a
