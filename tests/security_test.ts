@@ -120,7 +120,8 @@ test("a query after a host given without a scheme never shows in an error", asyn
     try {
       client = new MQTTClient("id", server, { connectTimeout: 3000 });
     } catch (e) {
-      const shown = `${(e as Error).message}\n${(e as Error).stack}`;
+      const error = e as Error, cause = error.cause as Error | undefined;
+      const shown = `${error.message}\n${error.stack}\n${cause?.message}\n${cause?.stack}`;
       assert.ok(!shown.includes(TOKEN), `${server}: the error shows the token: ${shown}`);
       continue;
     }
