@@ -228,11 +228,6 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return this.#ch !== null;
   }
 
-  /** Whether an `open()` is under way. */
-  get opening(): boolean {
-    return this.#abortOpen !== null;
-  }
-
   /**
    * The broker answered CONNECT (the protocol state's output).
    * @throws {MQTTProtocolError} It accepts for another Authentication Method: the reader closes.
