@@ -346,6 +346,24 @@ test("connectWebSocket: no error shows the URL's query or user information", asy
   }
 });
 
+test("connectWebSocket: a URL the runtime's WebSocket refuses, given with headers, is a URL error that shows no token, also in its cause", async () => {
+  // It was taken for a global WebSocket that takes no headers: "Invalid options.headers", with
+  // the runtime's error, the whole URL in its words, as the cause. Deno's and Bun's take headers.
+  const SECRET = "tok-5e2a-secret";
+  const shown = (e: unknown): string => {
+    const { message, stack, cause } = e as Error;
+    return `${message}\n${stack}\n${cause ? shown(cause) : ""}`;
+  };
+  for (const url of [`ws://broker.test:99999/mqtt?token=${SECRET}`, `ws://[zz]/mqtt?t=${SECRET}`]) {
+    const error = await connectWebSocket(url, { headers: { "x-a": "b" } }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof SyntaxError, `${url}: ${error}`);
+    assert.ok(!shown(error).includes(SECRET), `${url}: the error shows it: ${shown(error)}`);
+  }
+});
+
 /** A WebSocket that opens with subprotocol mqtt, then is closed by its server with code 4001. */
 class ClosedBy4001 {
   readonly protocol = "mqtt";

@@ -146,15 +146,16 @@ export async function connectWebSocket(
       ? new WS(url, ["mqtt"], { headers })
       : new WS(url, { protocols: ["mqtt"], headers } as unknown as string[]);
   } catch (e) {
+    // A URL it refuses: Deno's and Bun's words repeat it, query and all (headers or not).
+    const why = String((e as Error)?.message), said = hidden(why);
+    if (said !== why) throw new SyntaxError(said);
     // A global WebSocket that takes no headers (browsers', workerd's) reads them as a bad subprotocol.
     if (headers && !options.WebSocket) {
       throw new TypeError("Invalid options.headers: this runtime's WebSocket takes none", {
         cause: e,
       });
     }
-    // A URL it refuses: Deno's and Bun's words repeat it, query and all.
-    const why = String((e as Error)?.message);
-    throw hidden(why) === why ? e : new SyntaxError(hidden(why));
+    throw e;
   }
   ws.binaryType = "arraybuffer";
   let onAbort = () => {};
