@@ -173,12 +173,14 @@ export function again(
   kind?: AckKind,
   renewed?: boolean,
 ): Uint8Array {
-  if (bytes[0] >> 4 !== 3 || renewed) return bytes;
+  const dup = bytes[0] >> 4 === 3 && !renewed;
   // Past its PUBREC, kept as its PUBLISH by a 3.1.1 clean session: its PUBREL goes.
-  if (kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
-  // A copy, not slice(): a store's Node Buffer's is a view, and DUP would go into the store's bytes.
+  if (dup && kind === "pubcomp") return encodeAck({ type: "pubrel", packetId: id });
+  // A copy, also of a PUBREL: a store's own bytes may sit in a SharedArrayBuffer (or a resizable
+  // one), which a WebSocket refuses to send, and DUP must not go into them (not slice(): a Node
+  // Buffer's is a view).
   const packet = new Uint8Array(bytes);
-  packet[0] |= 0x08;
+  if (dup) packet[0] |= 0x08;
   return packet;
 }
 

@@ -10,10 +10,16 @@ import { Buffer } from "node:buffer";
 import { runInNewContext } from "node:vm";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
-import { encodeAuth, encodeConnect, encodePublish, PacketDecoder } from "../lib/codec/mod.ts";
+import {
+  encodeAck,
+  encodeAuth,
+  encodeConnect,
+  encodePublish,
+  PacketDecoder,
+} from "../lib/codec/mod.ts";
 import type { ProtocolVersion, QoS } from "../lib/codec/packet.ts";
 import type { Message } from "../lib/options.ts";
-import { forEachBroker } from "./_brokers.ts";
+import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { offline, proxyTo } from "./_fault_proxy.ts";
 import { withHostileBroker } from "./_hostile_broker.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
@@ -579,3 +585,70 @@ test("bytes made in another realm (a vm context, an iframe) are named so, not 'm
   assert.throws(() => c.set_last_will("t", runInNewContext("({})")), /got object$/);
   assert.throws(() => c.set_last_will("t", runInNewContext("[1]")), /got Array of another realm$/);
 });
+
+test(
+  "a session store's bytes held in a SharedArrayBuffer go over WebSocket, which sends no such view: its PUBREL and its publish published anew",
+  async () => {
+    // Deno's, Bun's and browsers' WebSocket.send() refuse a view on a SharedArrayBuffer: the
+    // PUBREL and the publish renewed after Session Present 0 went as the store's own bytes, so
+    // every connect(false) lost its connection ("Connection lost while writing") and left the
+    // session unsent. (A DUP publish goes as a copy, with DUP set.)
+    const broker = await startMosquitto({ websockets: true });
+    const shared = (packet: Uint8Array) => {
+      const b = new Uint8Array(new SharedArrayBuffer(packet.length + 4), 2, packet.length);
+      b.set(packet);
+      return b;
+    };
+    const watcher = new Simple(uniqueId("watch"), broker.host, { port: broker.port });
+    try {
+      await watcher.connect();
+      const got = collect(watcher);
+      const u = uniqueId("sabstore");
+      await watcher.subscribe(`${u}/#`, 1);
+      for (const protocolVersion of [4, 5] as ProtocolVersion[]) {
+        const id = uniqueId(`sab${protocolVersion}`);
+        const packet = {
+          type: "publish",
+          topic: `${u}/${protocolVersion}`,
+          qos: 1,
+          retain: false,
+          dup: false,
+        } as const;
+        const outgoing = new Map([
+          [
+            3,
+            shared(
+              encodePublish({ ...packet, payload: ascii("kept"), packetId: 3 }, protocolVersion),
+            ),
+          ],
+        ]);
+        if (protocolVersion === 4) {
+          // A session on the broker, so that the PUBREL goes (Session Present 1).
+          const before = new Simple(id, broker.host, { port: broker.port });
+          await before.connect(false);
+          await before.disconnect();
+          outgoing.set(9, shared(encodeAck({ type: "pubrel", packetId: 9 })));
+        }
+        // A store of one's own: not a MemorySessionStore, whose bytes are the client's.
+        const sessionStore = { outgoing, incoming: new Set<number>() };
+        const c = new Simple(id, `${broker.wsUrl}/mqtt`, { protocolVersion, sessionStore });
+        const lost: unknown[] = [];
+        c.addEventListener("disconnected", (e) => lost.push((e as CustomEvent).detail?.error));
+        try {
+          assert.equal(await c.connect(false), protocolVersion === 4, "session present");
+          await until(() => outgoing.size === 0 || lost.length > 0, "the session acknowledged");
+          assert.deepEqual(lost, [], `MQTT ${protocolVersion}: the connection was lost`);
+          await c.ping();
+        } finally {
+          await c.disconnect();
+        }
+      }
+      while (got.length < 2) await watcher.wait_msg();
+      assert.deepEqual(got.map((m) => text(m.payload)), ["kept", "kept"]);
+    } finally {
+      await watcher.disconnect();
+      await broker.stop();
+    }
+  },
+  { mosquitto: true },
+);
