@@ -169,9 +169,16 @@ export class Servers {
       }
     }
     if (servers.length > 1) {
-      (last as Error).message = `Cannot connect to any of the ${servers.length} servers: ${
+      const message = `Cannot connect to any of the ${servers.length} servers: ${
         failures.join("; ")
       }`;
+      // Not written into a connection error, which may be one a transport rejects with each time
+      // (each round would list the last in it, other clients' too): one like it, its cause kept.
+      if (last instanceof MQTTConnectionError) {
+        const e = new MQTTConnectionError(message, { ...last, cause: last.cause });
+        if (UNANSWERED.has(last)) UNANSWERED.add(e);
+        last = e;
+      } else (last as Error).message = message; // a refusal's, made of this attempt's CONNACK
     }
     throw last;
   }

@@ -4,7 +4,7 @@
 // publish() and set_last_will() take their bytes at the call (tests/buffer_copies_test.ts); these
 // are the calls whose work goes on after they return.
 import assert from "node:assert/strict";
-import { MemorySessionStore, MQTTClient as Simple } from "../mod.ts";
+import { MemorySessionStore, MQTTClient as Simple, MQTTConnectionError } from "../mod.ts";
 import { MQTTClient } from "../lib/robust.ts";
 import type { ProtocolVersion } from "../lib/codec/packet.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
@@ -261,3 +261,26 @@ forEachBroker(
   },
   { versions: [4, 5] },
 );
+
+test("a transport that rejects with one error it keeps: no client's failover round writes into it, nor names its servers in another's error", async () => {
+  // A round of several servers wrote its summary into the last attempt's error, which a
+  // transport's MQTTConnectionError is, as it is: one error a transport rejects with each time
+  // (say, when it knows the network is down) then named client a's servers in client b's error,
+  // and each connect() listed the summary before it in its own, doubling it (20 KB by a fourth).
+  const offline = new MQTTConnectionError("offline");
+  const transport = () => Promise.reject(offline);
+  const a = new Simple(uniqueId("a"), ["mqtt://a1", "mqtt://a2"], { transport });
+  const b = new Simple(uniqueId("b"), ["mqtt://b1", "mqtt://b2"], { transport });
+  for (let round = 0; round < 3; round++) {
+    for (const [c, n] of [[a, "a"], [b, "b"]] as const) {
+      const e = await c.connect().then(() => null, (e) => e);
+      assert.ok(e instanceof MQTTConnectionError, String(e));
+      assert.equal(
+        e.message,
+        `Cannot connect to any of the 2 servers: mqtt://${n}1:1883: offline; mqtt://${n}2:1883: offline`,
+        `round ${round}, client ${n}`,
+      );
+      assert.equal(offline.message, "offline", "the transport's error is its own");
+    }
+  }
+});
