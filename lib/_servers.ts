@@ -135,8 +135,9 @@ export class Servers {
    * that speaks of the server moves on, unless `stopped()`; any other
    * failure rejects at once. `referred` (the robust client's) names the
    * servers a refusal's Server Reference points to, tried next, once. When
-   * every server failed, rejects with the last error, its message then
-   * listing each address tried and why (with one server, as it was).
+   * every server failed, rejects with the last error (a connection error:
+   * a new one like it), its message then listing each address tried and why
+   * (with one server, as it was).
    */
   first<T>(
     attempt: (server: Endpoint) => Promise<T>,
