@@ -79,10 +79,11 @@ export function unsaved(
 /**
  * `bytes`, a packet, as `store` is given it: a {@linkcode MemorySessionStore}
  * keeps the client's own, often a view into a slab shared with other packets;
- * any other store gets a copy, its own to keep, transfer or change (one that
- * structured-clones what it saves, IndexedDB or a Durable Object's storage,
- * would save a slab with each packet, other messages' bytes with it; one that
- * transfers it to a worker would detach the packet the client is about to write).
+ * any other store gets a copy (one that structured-clones what it saves,
+ * IndexedDB or a Durable Object's storage, would save a slab with each packet,
+ * other messages' bytes with it; one that transferred or changed what it is
+ * given would detach or change the packet the client is about to write; what
+ * its map holds is still what a later connection resends).
  */
 export function stored(store: SessionStore, bytes: Uint8Array): Uint8Array {
   // Not a subclass: one may save what it is given.

@@ -66,10 +66,13 @@ export interface SessionStore {
    * Present 0 (and 3.1.1 after a clean session): publishes go anew (DUP=0),
    * a QoS 2 one past its PUBREC as its PUBLISH while the client still holds
    * it; a PUBREL alone (loaded from an earlier run) is dropped. Each
-   * packet comes as a copy in a buffer of its own, the store's to keep,
-   * transfer or change (a structured clone, as IndexedDB's, saves only it),
-   * but in a {@linkcode MemorySessionStore}, which keeps the client's: often
-   * a view into a buffer shared with other packets.
+   * packet comes as a copy in a buffer of its own (a structured clone, as
+   * IndexedDB's, saves only it), which the client never writes into, but in
+   * a {@linkcode MemorySessionStore}, which keeps the client's: often a view
+   * into a buffer shared with other packets. What the map holds is what
+   * `connect(false)` (and a robust client's reconnect) checks and resends:
+   * keep the packet as given there (transfer, or encrypt in place, a copy of
+   * it; an entry transferred or changed is refused, named, at the next one).
    */
   readonly outgoing: Map<number, Uint8Array>;
   /**
