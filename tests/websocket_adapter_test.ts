@@ -364,6 +364,22 @@ test("connectWebSocket: a URL the runtime's WebSocket refuses, given with header
   }
 });
 
+test("connectWebSocket: a URL the runtime's WebSocket refuses, given with headers, is a URL error also without a query", async () => {
+  // e721e62 told the URL error first only when its words held a query or user information to
+  // hide: 'ws://host:99999/mqtt' with headers was still "Invalid options.headers: this runtime's
+  // WebSocket takes none", under Deno and Bun, whose WebSocket takes headers.
+  if (!("WebSocket" in globalThis)) return;
+  for (const url of ["ws://broker.test:99999/mqtt", "ws://[zz]/mqtt"]) {
+    const error = await connectWebSocket(url, { headers: { "x-a": "b" } }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof Error, url);
+    assert.doesNotMatch(error.message, /headers/, `${url}: the error names the headers`);
+    assert.ok(error.message.includes(url), `${url}: the error does not name it: ${error.message}`);
+  }
+});
+
 /** A WebSocket that opens with subprotocol mqtt, then is closed by its server with code 4001. */
 class ClosedBy4001 {
   readonly protocol = "mqtt";

@@ -149,8 +149,9 @@ export async function connectWebSocket(
     // A URL it refuses: Deno's and Bun's words repeat it, query and all (headers or not).
     const why = String((e as Error)?.message), said = hidden(why);
     if (said !== why) throw new SyntaxError(said);
-    // A global WebSocket that takes no headers (browsers', workerd's) reads them as a bad subprotocol.
-    if (headers && !options.WebSocket) {
+    // A global WebSocket that takes no headers (browsers', workerd's) reads them as a bad
+    // subprotocol; one that refuses the URL (Deno's, Bun's, Chromium's words repeat it) does not.
+    if (headers && !options.WebSocket && !why.includes(url)) {
       throw new TypeError("Invalid options.headers: this runtime's WebSocket takes none", {
         cause: e,
       });
