@@ -11,6 +11,8 @@ import { runInNewContext } from "node:vm";
 import { MQTTClient as Simple } from "../mod.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
 import {
+  decodeFromBroker,
+  decodePacket,
   encodeAck,
   encodeAuth,
   encodeConnect,
@@ -571,6 +573,24 @@ test("PacketDecoder.push() refuses a chunk whose ArrayBuffer was detached, as it
   }
   const pingresp = Uint8Array.of(0xd0, 0x00);
   assert.deepEqual(decoder.push(pingresp), [{ type: "pingresp" }]);
+});
+
+test("decodePacket() and decodeFromBroker() refuse a body whose ArrayBuffer was detached, as PacketDecoder.push() refuses such a chunk", () => {
+  // PacketDecoder.push() got the check (45b5e31), its siblings did not: a detached body read as
+  // none, so an MQTT 5 DISCONNECT 0x8B (server shutting down) decoded as a normal disconnection.
+  for (const decode of [decodePacket, decodeFromBroker]) {
+    for (const [name, gone] of GONE) {
+      assert.throws(() => decode(0xe0, gone(), 5), {
+        name: "TypeError",
+        message: /^Invalid body: .*detached/,
+      }, `${decode.name}, ${name}`);
+    }
+    assert.deepEqual(decode(0xe0, Uint8Array.of(0x8b), 5), {
+      type: "disconnect",
+      reasonCode: 0x8b,
+    });
+    assert.deepEqual(decode(0xe0, new Uint8Array(0), 5), { type: "disconnect", reasonCode: 0 });
+  }
 });
 
 test("bytes made in another realm (a vm context, an iframe) are named so, not 'must be a Uint8Array, got Uint8Array'", () => {

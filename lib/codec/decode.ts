@@ -10,7 +10,7 @@ import { decodeConnack, decodeConnect } from "./connect.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { decodeAck, decodePublish } from "./publish.ts";
 import { decodeCodes, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
-import { keyName, typeName } from "./_strings.ts";
+import { intact, keyName, typeName } from "./_strings.ts";
 
 /**
  * Decodes a whole packet given the fixed header's first byte and the body
@@ -23,7 +23,8 @@ import { keyName, typeName } from "./_strings.ts";
  * CONNECT may be of either level; with 4 only of level 4.
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification; the message names the rule.
- * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one).
+ * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one), or whose
+ * ArrayBuffer was detached or resized below it.
  * @throws {RangeError} A `byte1` that is not an integer from 0 to 255, a `version` other than 4 or 5.
  *
  * @example
@@ -92,7 +93,8 @@ function anyPacket(byte1: number, body: Uint8Array, version: ProtocolVersion): P
  * DISCONNECT and AUTH).
  * @returns The packet.
  * @throws {MQTTProtocolError} Bytes that break the specification, or a packet only a client sends.
- * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one).
+ * @throws {TypeError} A `body` that is not a Uint8Array (a Node Buffer is one), or whose
+ * ArrayBuffer was detached or resized below it.
  * @throws {RangeError} A `byte1` that is not an integer from 0 to 255, a `version` other than 4 or 5.
  *
  * @example
@@ -177,6 +179,8 @@ function checkArguments(byte1: unknown, body: unknown, version: unknown): void {
       `Invalid body: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(body)}`,
     );
   }
+  // So would one whose ArrayBuffer was detached (transferred) or resized below it.
+  intact(body, "body");
   if (!Number.isInteger(byte1) || (byte1 as number) < 0 || (byte1 as number) > 255) {
     throw new RangeError(
       `Invalid byte1 ${
