@@ -133,6 +133,33 @@ test("a query after a host given without a scheme never shows in an error", asyn
   }
 });
 
+test("user information before a host given without a scheme never shows in an error", async () => {
+  // 'user:pw@host' was refused, hidden, for the colon of a port; 'user:pw@host:1883' (two colons:
+  // taken for an IPv6 address) and 'token@host' went to the resolver as host names, which every
+  // connection error then named, password and all.
+  const SECRET = "s3cret-" + PW;
+  for (
+    const server of [`user:${SECRET}@127.0.0.1:1883`, `${SECRET}@127.0.0.1`, `u:${SECRET}@[::1]`]
+  ) {
+    let client: MQTTClient;
+    try {
+      client = new MQTTClient("id", server, { connectTimeout: 3000 });
+    } catch (e) {
+      const error = e as Error;
+      assert.ok(
+        !`${error.message}\n${error.stack}`.includes(SECRET),
+        `${server}: ${error.message}`,
+      );
+      continue;
+    }
+    const error = await client.connect().then(() => null, (e) => e);
+    assert.ok(error instanceof Error, `${server}: connected`);
+    const cause = error.cause as Error | undefined;
+    const shown = `${error.message}\n${error.stack}\n${cause?.message}\n${cause?.stack}`;
+    assert.ok(!shown.includes(SECRET), `${server}: the error shows the password: ${shown}`);
+  }
+});
+
 // The CONNECT (user name, password, MQTT 5 Authentication Data) was carved out of the 64 KiB slab
 // that every client's short-lived packets share: any client's transport then wrote chunks whose
 // `.buffer` held another client's password, as long as any of that slab's packets lived.
