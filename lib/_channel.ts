@@ -4,6 +4,7 @@
 // with a BYOB reader where the stream is a byte stream so that an idle
 // connection pins a small buffer, not the default reader's 64 KiB.
 import { Slab, view } from "./codec/_varint.ts";
+import { readable } from "./codec/_strings.ts";
 import type { StreamPair } from "./transports/types.ts";
 
 /**
@@ -337,6 +338,12 @@ class StreamChannel implements Channel {
 
   #read({ value, done }: ReadableStreamReadResult<Uint8Array>): void {
     if (done) return this.#end();
+    try {
+      // A transport of one's own (in JavaScript) may give an ArrayBuffer: it would read as nothing.
+      readable(value, "chunk from the transport");
+    } catch (e) {
+      return this.#fail(e);
+    }
     this.#sink!.data(this, value);
   }
 

@@ -24,6 +24,7 @@ import type { Message } from "../lib/options.ts";
 import { forEachBroker, startMosquitto } from "./_brokers.ts";
 import { offline, proxyTo } from "./_fault_proxy.ts";
 import { withHostileBroker } from "./_hostile_broker.ts";
+import { connect } from "./_net.ts";
 import { test, uniqueId, until, withTimeout } from "./_test.ts";
 
 /** Bytes whose ArrayBuffer was transferred away by structuredClone: they read as 0 bytes. */
@@ -590,6 +591,39 @@ test("decodePacket() and decodeFromBroker() refuse a body whose ArrayBuffer was 
       reasonCode: 0x8b,
     });
     assert.deepEqual(decode(0xe0, new Uint8Array(0), 5), { type: "disconnect", reasonCode: 0 });
+  }
+});
+
+test("a transport whose readable gives an ArrayBuffer, or a chunk since detached, is told so, not waited on until no CONNACK came", async () => {
+  // The client took such a chunk as no bytes at all (PacketDecoder.push() refuses both): a
+  // transport written in JavaScript that enqueues a WebSocket's ArrayBuffer connected to nothing,
+  // and connect() said, after connectTimeout, that no CONNACK had come.
+  const kinds = {
+    ArrayBuffer: (c: Uint8Array, ctl: TransformStreamDefaultController<Uint8Array>) =>
+      ctl.enqueue(c.slice().buffer as unknown as Uint8Array),
+    detached: (c: Uint8Array, ctl: TransformStreamDefaultController<Uint8Array>) => {
+      const b = c.slice();
+      ctl.enqueue(b);
+      structuredClone(b, { transfer: [b.buffer] });
+    },
+  };
+  for (const [kind, transform] of Object.entries(kinds)) {
+    await withHostileBroker(async (peer) => {
+      await peer.expect("connect");
+      await peer.write({ type: "connack", sessionPresent: false, returnCode: 0 });
+      await peer.clientClosed;
+    }, async (b) => {
+      const transport = async () => {
+        const conn = await connect({ hostname: b.host, port: b.port });
+        const readable = conn.readable.pipeThrough(new TransformStream({ transform }));
+        return { readable, writable: conn.writable, close: () => conn.close() };
+      };
+      const c = new Simple(uniqueId("chunk"), b.host, { transport, connectTimeout: 5000 });
+      const e = await c.connect().then(() => null, (e) => e);
+      assert.ok(e instanceof Error, `${kind}: connected`);
+      assert.match(e.message, kind === "detached" ? /detached/ : /must be a Uint8Array/, kind);
+      await c.disconnect();
+    });
   }
 });
 

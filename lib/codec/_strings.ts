@@ -128,6 +128,22 @@ export function intact(bytes: Uint8Array, what: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * `bytes`, a Uint8Array whose bytes are there to read: an `ArrayBuffer` (a
+ * WebSocket's binaryType "arraybuffer"), or a view {@linkcode intact} refuses,
+ * would read as no bytes at all.
+ *
+ * @throws {TypeError} Naming them `what`.
+ */
+export function readable(bytes: unknown, what: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `Invalid ${what}: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(bytes)}`,
+    );
+  }
+  return intact(bytes, what);
+}
+
 /** Writes a two-byte big-endian number at `at`. */
 export function writeU16(buf: Uint8Array, at: number, n: number): number {
   buf[at] = n >> 8;

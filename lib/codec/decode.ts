@@ -10,7 +10,7 @@ import { decodeConnack, decodeConnect } from "./connect.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
 import { decodeAck, decodePublish } from "./publish.ts";
 import { decodeCodes, decodeSubscribe, decodeUnsubscribe } from "./subscribe.ts";
-import { intact, keyName, typeName } from "./_strings.ts";
+import { keyName, readable } from "./_strings.ts";
 
 /**
  * Decodes a whole packet given the fixed header's first byte and the body
@@ -174,13 +174,7 @@ function fromBroker(
  * a byte1 of 0x1E0 as an AUTH, a version 3 as 4.
  */
 function checkArguments(byte1: unknown, body: unknown, version: unknown): void {
-  if (!(body instanceof Uint8Array)) {
-    throw new TypeError(
-      `Invalid body: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(body)}`,
-    );
-  }
-  // So would one whose ArrayBuffer was detached (transferred) or resized below it.
-  intact(body, "body");
+  readable(body, "body");
   if (!Number.isInteger(byte1) || (byte1 as number) < 0 || (byte1 as number) > 255) {
     throw new RangeError(
       `Invalid byte1 ${

@@ -6,7 +6,7 @@
 import { packetBody } from "./decode.ts";
 import { Framer } from "./_framer.ts";
 import type { Packet, ProtocolVersion } from "./packet.ts";
-import { intact, typeName } from "./_strings.ts";
+import { readable } from "./_strings.ts";
 
 /** Options for {@linkcode PacketDecoder}. */
 export interface PacketDecoderOptions {
@@ -105,13 +105,6 @@ export class PacketDecoder {
    * ArrayBuffer was detached or resized below it; the decoder stays usable.
    */
   push(chunk: Uint8Array): Packet[] {
-    // An ArrayBuffer (a WebSocket's binaryType "arraybuffer") would be read as no bytes at all.
-    if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(
-        `Invalid chunk: must be a Uint8Array (wrap an ArrayBuffer in one), got ${typeName(chunk)}`,
-      );
-    }
-    // So would one whose ArrayBuffer was detached (transferred) or resized below it.
-    return this.#framer.push(intact(chunk, "chunk"));
+    return this.#framer.push(readable(chunk, "chunk"));
   }
 }
