@@ -14,14 +14,16 @@ export interface Lazy<T> {
 /**
  * `load()`'s promise, made on the first call and returned by every later
  * one; after a failure the next call loads again (a module fetched over
- * the network may come next time).
+ * the network may come next time). Its failure is an `Error`: a browser's
+ * is a `TypeError`, which the client would take for its own (a transport
+ * refusing its arguments) and not try again.
  */
 export function lazy<T>(load: () => Promise<T>): Lazy<T> {
   let loading: Promise<T> | undefined;
   const get: Lazy<T> = () =>
     loading ??= load().then((m) => get.loaded = m, (e) => {
       loading = undefined;
-      throw e;
+      throw new Error(String(e?.message ?? e), { cause: e });
     });
   return get;
 }

@@ -63,7 +63,11 @@ async function run(
   }
 }
 
-/** esbuild from tests/runtimes, on the TypeScript source: `@umqtt/umqtt` is mod.ts (a subpath, its module), `node:*` and `cloudflare:*` stay imports. */
+/**
+ * esbuild from tests/runtimes, on the TypeScript source: `@umqtt/umqtt` is mod.ts (a subpath, its
+ * module), `node:*` and `cloudflare:*` stay imports. `out` is the bundle, or with `--splitting` the
+ * folder its modules go into.
+ */
 async function esbuildSource(entry: string, out: string, flags: string[]) {
   await run(join(tools, ".bin/esbuild"), [
     entry,
@@ -74,7 +78,7 @@ async function esbuildSource(entry: string, out: string, flags: string[]) {
     "--external:node:*",
     "--external:cloudflare:*",
     "--log-level=warning",
-    `--outfile=${out}`,
+    flags.includes("--splitting") ? `--outdir=${out}` : `--outfile=${out}`,
     ...flags,
   ]);
 }
@@ -119,6 +123,7 @@ try {
           env: {
             UMQTT_WS_URL: broker.wsUrl!,
             UMQTT_PAGES: JSON.stringify(pages),
+            UMQTT_SPLIT_PAGE: await splitPage(),
             CHROMIUM: chromium,
           },
         });
@@ -228,6 +233,23 @@ async function browserPages(): Promise<Page[]> {
     { name: "npm-esbuild", dir: esbuilt, npm: true },
     { name: "npm-vite", dir: join(app, "browser/dist"), npm: true },
   ];
+}
+
+/** browser/split.js, the source's bundle split into ES modules, in a folder with its index.html. */
+async function splitPage(): Promise<string> {
+  const dir = join(tmp, "page-split");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(
+    join(dir, "index.html"),
+    `<!doctype html>\n<meta charset="utf-8">\n<script type="module" src="split.js"></script>\n`,
+  );
+  await esbuildSource(join(here, "browser/split.js"), dir, [
+    "--format=esm",
+    "--platform=browser",
+    "--splitting",
+    "--chunk-names=[name]-[hash]",
+  ]);
+  return dir;
 }
 
 /** browser/suite.js, the source's bundle as an IIFE, in a folder with its index.html. */

@@ -43,12 +43,9 @@ for (const { name, dir } of pages.filter((p) => p.npm)) {
   });
 }
 
-// The pages run at once: mosquitto's WebSocket listener is slow with the
-// smoke's 64 KiB messages (~1.5 s each), and each page has topics of its own.
-test("Chromium: each bundle round-trips over WebSocket with mosquitto", {
-  concurrency: true,
-}, async (t) => {
-  const browser = await chromium.launch({
+/** Headless Chromium. */
+function launch() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
     args: [
@@ -57,6 +54,14 @@ test("Chromium: each bundle round-trips over WebSocket with mosquitto", {
       "--disable-dev-shm-usage",
     ],
   });
+}
+
+// The pages run at once: mosquitto's WebSocket listener is slow with the
+// smoke's 64 KiB messages (~1.5 s each), and each page has topics of its own.
+test("Chromium: each bundle round-trips over WebSocket with mosquitto", {
+  concurrency: true,
+}, async (t) => {
+  const browser = await launch();
   try {
     await Promise.all(pages.map(({ name, dir }) =>
       t.test(name, async () => {
@@ -89,5 +94,32 @@ test("Chromium: each bundle round-trips over WebSocket with mosquitto", {
     ));
   } finally {
     await browser.close();
+  }
+});
+
+test("Chromium, a split bundle: the transport's chunk failing to load once is a failed attempt, which the robust client retries", async () => {
+  // A browser rejects a failed import() with a TypeError, which the client took for one of its
+  // own (a transport refusing its arguments): reconnect() gave up for good on a flaky network.
+  const { origin, stop } = await serve(process.env.UMQTT_SPLIT_PAGE);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const fetched = [];
+    await page.route(/\/websocket-[^/]*\.js$/, (route) => {
+      fetched.push(new URL(route.request().url()).pathname);
+      return fetched.length === 1 ? route.abort("internetdisconnected") : route.continue();
+    });
+    await page.goto(`${origin}/index.html`);
+    await page.waitForFunction(() => typeof globalThis.reconnect === "function");
+    const ws = process.env.UMQTT_WS_URL;
+    const result = await page.evaluate((url) => globalThis.reconnect(url), ws);
+    assert.equal(result.error, undefined);
+    assert.equal(fetched.length, 2, `the chunk fetched twice: ${fetched}`);
+    assert.equal(result.connected, true);
+    assert.equal(result.failed.length, 1, String(result.failed));
+    assert.match(result.failed[0], /^MQTTConnectionError: .*websocket-/);
+  } finally {
+    await browser.close();
+    await stop();
   }
 });
