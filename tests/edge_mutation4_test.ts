@@ -464,3 +464,147 @@ test("constructor: an empty user name is a user name; an empty password is a pas
     await b.close();
   }
 });
+
+test("constructor: keepalive 65535 is taken; ssl_params that is no object is refused as such (mutants 70, 71, 74 of _client_config.ts)", () => {
+  assert.equal(new MQTTClient("x", "127.0.0.1", { keepalive: 65535 }).keepalive, 65535);
+  assert.throws(() => new MQTTClient("x", "127.0.0.1", { keepalive: 65536 }), RangeError);
+  for (const sp of ["", "abc", 0]) {
+    assert.throws(() => new MQTTClient("x", "127.0.0.1", { ssl_params: sp as never }), {
+      name: "TypeError",
+      message: `Invalid ssl_params: must be an object, got ${typeof sp}`,
+    });
+  }
+});
+
+test("MQTT 5: CONNECT says the default Maximum Packet Size, 1 MiB (mutants 110 and 111 of _client_config.ts)", async () => {
+  const b = await startHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  });
+  const c = new MQTTClient(uniqueId("mps"), b.url, { protocolVersion: 5 });
+  try {
+    await c.connect();
+    const connect = b.peers[0].received[0];
+    assert.ok(connect.type === "connect");
+    assert.equal(connect.properties?.maximumPacketSize, 1_048_576);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("constructor: the limits' bounds are taken and one past them refused (mutants 112, 113, 115, 119, 124, 126, 127, 183-185 of _client_config.ts)", () => {
+  const make = (o: Record<string, unknown>) => new MQTTClient("x", "127.0.0.1", o);
+  for (
+    const [name, low, high, v5] of [
+      ["maxPacketSize", 2, 268_435_460, false],
+      ["maxQueuedMessages", 1, Number.MAX_SAFE_INTEGER, false],
+      ["connectTimeout", 1, 2_147_483_647, false],
+      ["topicAliasMaximum", 0, 65535, true],
+    ] as const
+  ) {
+    const o = v5 ? { protocolVersion: 5 } : {};
+    make({ ...o, [name]: low });
+    make({ ...o, [name]: high });
+    assert.throws(() => make({ ...o, [name]: low - 1 }), RangeError, `${name} ${low - 1}`);
+    if (high < Number.MAX_SAFE_INTEGER) {
+      assert.throws(() => make({ ...o, [name]: high + 1 }), RangeError, `${name} ${high + 1}`);
+    }
+  }
+});
+
+test("constructor: a sessionStore, MQTT 5 booleans and onAuth that are falsy or incomplete are refused, naming the option (mutants 139, 143, 152, 176, 178, 180, 204, 207, 210-212 of _client_config.ts)", () => {
+  const bad = (o: Record<string, unknown>, message: RegExp) =>
+    assert.throws(() => new MQTTClient("x", "127.0.0.1", o), { message }, String(message));
+  bad({ sessionStore: false }, /^Invalid sessionStore: needs an outgoing Map and an incoming Set$/);
+  bad(
+    { sessionStore: { outgoing: new Map(), incoming: [] } },
+    /^Invalid sessionStore: needs an outgoing Map and an incoming Set$/,
+  );
+  bad({ protocolVersion: 5, receiveMaximum: 0 }, /Receive Maximum|receiveMaximum/);
+  bad({ protocolVersion: 5, requestResponseInformation: 0 }, /^Invalid requestResponseInformation/);
+  bad({ protocolVersion: 5, requestProblemInformation: 0 }, /^Invalid requestProblemInformation/);
+  bad({ protocolVersion: 5, autoTopicAlias: 0 }, /^Invalid autoTopicAlias/);
+  bad({ protocolVersion: 5, onAuth: "x" }, /^Invalid onAuth: must be a function, got string$/);
+});
+
+test("MQTT 5 CONNECT: no Receive Maximum by default (65 535 is its meaning when absent), one given otherwise; Request Response Information when asked (mutants 154, 162, 163, 165 of _client_config.ts)", async () => {
+  const b = await startHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.clientClosed;
+  });
+  try {
+    for (
+      const [o, rm, rri] of [
+        [{}, undefined, undefined],
+        [{ receiveMaximum: 65534, requestResponseInformation: true }, 65534, true],
+        [{ receiveMaximum: 65535, requestResponseInformation: false }, undefined, undefined],
+      ] as const
+    ) {
+      const c = new MQTTClient(uniqueId("rm"), b.url, { protocolVersion: 5, ...o });
+      await c.connect();
+      await c.disconnect();
+      const connect = b.peers.at(-1)!.received[0];
+      assert.ok(connect.type === "connect");
+      assert.equal(connect.properties?.receiveMaximum, rm, JSON.stringify(o));
+      assert.equal(connect.properties?.requestResponseInformation, rri, JSON.stringify(o));
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test("MQTT 5: topic aliases are used by default where the broker allows them, and not with autoTopicAlias: false (mutants 186 and 187 of _client_config.ts)", async () => {
+  const b = await startHostileBroker(async (peer) => {
+    await acceptConnect(peer, { topicAliasMaximum: 10 });
+    for (let p; (p = await peer.next().catch(() => null));) {
+      if (p.type === "pingreq") await peer.write({ type: "pingresp" });
+    }
+  });
+  try {
+    for (const auto of [undefined, false]) {
+      const c = new MQTTClient(uniqueId("alias"), b.url, {
+        protocolVersion: 5,
+        autoTopicAlias: auto,
+      });
+      await c.connect();
+      await c.publish("em4/alias", "1");
+      await c.publish("em4/alias", "2");
+      await c.ping();
+      await c.disconnect();
+      const sent = b.peers.at(-1)!.received.filter((p) => p.type === "publish");
+      assert.deepEqual(
+        sent.map((p) => p.type === "publish" && p.properties?.topicAlias),
+        auto === false ? [undefined, undefined] : [1, 1],
+        `autoTopicAlias ${auto}`,
+      );
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test("by default 1000 messages wait in the client's queue: the 1001st unread is dropped (mutants 117 and 118 of _client_config.ts)", async () => {
+  const b = await startHostileBroker(async (peer) => {
+    await acceptConnect(peer);
+    await peer.expect("pingreq");
+    const p = { type: "publish", topic: "em4/q", qos: 0, retain: false, dup: false } as const;
+    await peer.write(
+      ...Array.from({ length: 1001 }, () => ({ ...p, payload: new Uint8Array(1) })),
+      { type: "pingresp" },
+    );
+    for (let p; (p = await peer.next().catch(() => null));) {
+      if (p.type === "pingreq") await peer.write({ type: "pingresp" });
+    }
+  });
+  const c = new MQTTClient(uniqueId("queue"), b.url);
+  try {
+    await c.connect();
+    await c.ping(); // its PINGRESP comes after the 1001 messages
+    await c.ping();
+    assert.equal(c.droppedMessages, 1);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
