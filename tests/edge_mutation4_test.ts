@@ -608,3 +608,12 @@ test("by default 1000 messages wait in the client's queue: the 1001st unread is 
     await b.close();
   }
 });
+
+test("an attempt given up that left nothing going on (any transport but Deno's TLS) keeps nothing (mutant 270 of _uncancelled.ts)", () => {
+  const client = { userClosed: false }, until = new AbortController();
+  const attempt = new AbortController();
+  attempt.abort();
+  gaveUp(client, SERVER, attempt.signal, until.signal);
+  assert.equal(waitsWhy(client, SERVER), "");
+  assert.equal(dropKept(client), undefined);
+});
