@@ -313,33 +313,114 @@ test("robust: log() is told which errors came from a reconnect attempt, and whic
   ]);
 });
 
-test("robust: messages() whose reconnect() override returns without connecting rejects, not ends; its loss is logged as no reconnect's (mutation8 mutants 240 and 242)", async () => {
-  let release!: () => void;
-  const released = new Promise<void>((r) => release = r);
+test(
+  "robust: messages() whose reconnect() override returns without connecting rejects, not ends; its loss is logged as no reconnect's (mutation8 mutants 240 and 242)",
+  async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => release = r);
+    const logged: boolean[] = [];
+    await withHostileBroker(async (peer) => {
+      await acceptConnect(peer);
+      await released;
+      peer.end();
+    }, async (broker) => {
+      class DoingNothing extends Robust {
+        override reconnect() {
+          return Promise.resolve(false); // umqtt.robust's README: "not doing anything at all"
+        }
+        override log(in_reconnect: boolean) {
+          logged.push(in_reconnect);
+        }
+      }
+      const c = new DoingNothing(uniqueId("m8-242"), broker.url);
+      await c.connect();
+      const it = c.messages();
+      const next = it.next();
+      release();
+      await assert.rejects(next, {
+        name: "MQTTConnectionError",
+        message: "Not connected: reconnect() returned without connecting",
+      });
+      await c.disconnect();
+    });
+    assert.deepEqual(logged, [false, false], "the loss, and the iteration it cut off");
+  },
+);
+
+test("robust: disconnect() during a reconnect's attempt, or its wait, ends reconnect() with 'Not reconnecting' (mutation8 mutants 302 and 312)", async () => {
+  for (const during of ["attempt", "wait"] as const) {
+    let connects = 0;
+    await withHostileBroker(async (peer) => {
+      if ((await peer.next().catch(() => null))?.type !== "connect") return;
+      connects++;
+      // The attempt: no CONNACK. The wait: the attempt is refused (server unavailable).
+      if (during === "wait") {
+        await peer.write({ type: "connack", sessionPresent: false, returnCode: 3 }).catch(() => {});
+      }
+      await peer.clientClosed;
+    }, async (broker) => {
+      class Waiting extends Robust {
+        // None before the first attempt; before the next one, a wait only disconnect() ends.
+        override delay(i: number) {
+          return i === 1 ? Promise.resolve() : new Promise<void>(() => {});
+        }
+      }
+      const c = new Waiting(uniqueId("m8-302"), broker.url);
+      let attempts = 0;
+      c.addEventListener("reconnecting", () => attempts++);
+      const reconnected = c.reconnect().then(() => "resolved", (e) => e);
+      await until(() => connects === 1 && (during === "attempt" || attempts === 2), during);
+      await c.disconnect();
+      const e = await reconnected;
+      assert.ok(e instanceof MQTTConnectionError, `${during}: ${e}`);
+      assert.equal(e.message, "Not reconnecting: disconnect() was called", during);
+    });
+  }
+});
+
+test("robust: check_msg() that met a lost connection logs it as no reconnect's, and tries again once reconnected (mutation8 mutant 322)", async () => {
+  let n = 0;
   const logged: boolean[] = [];
   await withHostileBroker(async (peer) => {
     await acceptConnect(peer);
-    await released;
-    peer.end();
+    if (++n === 1) return peer.end();
+    await peer.clientClosed;
   }, async (broker) => {
-    class DoingNothing extends Robust {
-      override reconnect() {
-        return Promise.resolve(false); // umqtt.robust's README: "not doing anything at all"
+    let go!: () => void;
+    const gate = new Promise<void>((r) => go = r);
+    class Gated extends Robust {
+      override delay() {
+        return gate; // the reconnect waits until check_msg() has met the loss
       }
       override log(in_reconnect: boolean) {
         logged.push(in_reconnect);
       }
     }
-    const c = new DoingNothing(uniqueId("m8-242"), broker.url);
+    const c = new Gated(uniqueId("m8-322"), broker.url);
     await c.connect();
-    const it = c.messages();
-    const next = it.next();
-    release();
-    await assert.rejects(next, {
-      name: "MQTTConnectionError",
-      message: "Not connected: reconnect() returned without connecting",
-    });
+    await until(() => !c.connected, "the loss");
+    const checked = c.check_msg();
+    go();
+    assert.equal(await checked, undefined);
+    assert.ok(c.connected);
     await c.disconnect();
   });
-  assert.deepEqual(logged, [false, false], "the loss, and the iteration it cut off");
+  assert.deepEqual(logged, [false, false], "the loss, and the check_msg() it failed");
+});
+
+test("robust: connect() whose signal aborts while it waits for a reconnect attempt rejects with the reason (mutation8 mutant 143)", async () => {
+  await heldFirstConnack(true, async (broker, firstConnect, release) => {
+    const c = new Robust(uniqueId("m8-143"), broker.url);
+    c.DELAY = 0;
+    const reconnected = c.reconnect();
+    await until(firstConnect, "the reconnect's CONNECT");
+    const controller = new AbortController();
+    const reason = new Error("given up");
+    const mine = c.connect(false, { signal: controller.signal });
+    controller.abort(reason);
+    await assert.rejects(mine, (e) => e === reason);
+    release();
+    assert.equal(await reconnected, false);
+    await c.disconnect();
+  });
 });
