@@ -424,3 +424,31 @@ test("robust: connect() whose signal aborts while it waits for a reconnect attem
     await c.disconnect();
   });
 });
+
+test("robust: reconnect() called again while the first call's loop runs (before any connect()) shares it (mutation8 mutant 137)", async () => {
+  const c = new Robust(uniqueId("m8-137"), "mqtt://127.0.0.1:1");
+  c.DELAY = 60; // the loop waits before its first attempt until disconnect()
+  const announced = new Promise((resolve) => c.addEventListener("reconnecting", resolve));
+  const first = c.reconnect();
+  await announced;
+  assert.equal(c.reconnect(), first, "one loop");
+  await c.disconnect();
+  await assert.rejects(first, MQTTConnectionError);
+});
+
+test("explainTls(): of an OpenSSL message, only its reason is kept (mutation8 mutants 68 and 69, which Bun's run of tls_errors_test kills too)", () => {
+  const alert = new Error(
+    "error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../ssl/record/rec_layer_s3.c:1605:SSL alert number 42",
+  );
+  explainTls(alert, "127.0.0.1:8883");
+  assert.equal(
+    alert.message,
+    "TLS: the broker refused the client certificate (ssl_params.cert): it must be valid and signed by a CA the broker trusts (127.0.0.1:8883: sslv3 alert bad certificate)",
+  );
+  const plain = new Error("error:0A00010B:SSL routines:ssl3_get_record:wrong version number");
+  explainTls(plain);
+  assert.equal(
+    plain.message,
+    "TLS: the server's answer is not TLS: not a TLS listener? (mqtt:// for plain MQTT) (wrong version number)",
+  );
+});
