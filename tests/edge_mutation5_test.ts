@@ -452,3 +452,37 @@ test("explainTls(): of an OpenSSL message, only its reason is kept (mutation8 mu
     "TLS: the server's answer is not TLS: not a TLS listener? (mqtt:// for plain MQTT) (wrong version number)",
   );
 });
+
+test("robust: a renewal the SUBACK refuses is logged as the reconnect's (mutation8 mutant 211)", async () => {
+  let n = 0;
+  const logged: [boolean, string][] = [];
+  let renewed = false;
+  await withHostileBroker(async (peer) => {
+    const mine = ++n;
+    await acceptConnect(peer); // Session Present 0 every time
+    const s = await peer.expect("subscribe");
+    // Granted at first; refused (0x80) when renewed.
+    await peer.write({
+      type: "suback",
+      packetId: s.packetId,
+      returnCodes: [mine === 1 ? 1 : 0x80],
+    });
+    if (mine === 1) return peer.end();
+    renewed = true;
+    await peer.clientClosed;
+  }, async (broker) => {
+    class Logging extends Robust {
+      override log(in_reconnect: boolean, e: unknown) {
+        logged.push([in_reconnect, (e as Error).constructor.name]);
+      }
+    }
+    const c = new Logging(uniqueId("m8-211"), broker.url);
+    c.DELAY = 0.01;
+    await c.connect(false);
+    await c.subscribe("m8/refused", 1);
+    await until(() => renewed, "the renewal");
+    assert.equal(await c.reconnect(), false);
+    await c.disconnect();
+  });
+  assert.deepEqual(logged, [[false, "MQTTConnectionError"], [true, "MQTTException"]]);
+});
