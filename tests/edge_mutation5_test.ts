@@ -486,3 +486,30 @@ test("robust: a renewal the SUBACK refuses is logged as the reconnect's (mutatio
   });
   assert.deepEqual(logged, [[false, "MQTTConnectionError"], [true, "MQTTException"]]);
 });
+
+test("robust: log() that throws when told of the loss ends the reconnect before its first attempt: no reconnecting event, no connection (mutation8 mutant 293)", async () => {
+  const failure = new Error("the application's log() failed");
+  const events: string[] = [];
+  let connections = 0;
+  await withHostileBroker(async (peer) => {
+    connections++;
+    await acceptConnect(peer);
+    await peer.expect("publish"); // kept unacknowledged, then the connection is lost
+    peer.end();
+  }, async (broker) => {
+    class Failing extends Robust {
+      override log(in_reconnect: boolean) {
+        if (!in_reconnect) throw failure;
+      }
+    }
+    const c = new Failing(uniqueId("m8-293"), broker.url);
+    c.DELAY = 0.01;
+    c.addEventListener("reconnecting", (e) => events.push(`reconnecting ${e.detail.attempt}`));
+    await c.connect(false);
+    await assert.rejects(c.publish("m8/kept", "x", false, 1), (e) => e === failure);
+    assert.deepEqual(events, []);
+    assert.equal(connections, 1);
+    assert.equal(c.connected, false);
+    await c.disconnect();
+  });
+});
