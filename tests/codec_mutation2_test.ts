@@ -1,0 +1,159 @@
+// The codec (lib/codec/) where a second mutation sample (mutant ids ≡ 2 and 4 mod 5 of a
+// regenerated set; codec_mutation_test.ts holds the first, ids ≡ 0 mod 5) found behaviour no
+// test pinned down.
+import assert from "node:assert/strict";
+import { PacketDecoder } from "../lib/codec/decoder.ts";
+import { Framer } from "../lib/codec/_framer.ts";
+import { decodePacket } from "../lib/codec/decode.ts";
+import { encode } from "../lib/codec/encode.ts";
+import { MQTTProtocolError } from "../lib/errors.ts";
+import { test } from "./_test.ts";
+
+test("a decoder's maxPacketSize may be 2, a whole PINGRESP; 1 is refused, naming the limit", () => {
+  const decoder = new PacketDecoder({ maxPacketSize: 2 });
+  assert.deepEqual(decoder.push(Uint8Array.of(0xd0, 0)), [{ type: "pingresp" }]);
+  assert.throws(
+    () => new PacketDecoder({ maxPacketSize: 1 }),
+    (e) =>
+      e instanceof RangeError &&
+      e.message === "Invalid maxPacketSize 1: must be an integer of at least 2 bytes",
+  );
+});
+
+test("a reserved packet type is named by its number: 0, and 15 before MQTT 5", () => {
+  for (const [byte1, type] of [[0x0f, 0], [0xf0, 15], [0xff, 15]]) {
+    assert.throws(
+      () => new PacketDecoder().push(Uint8Array.of(byte1)),
+      (e) =>
+        e instanceof MQTTProtocolError && e.message.startsWith(`Reserved packet type ${type} `),
+    );
+  }
+});
+
+test("an error that is no protocol error (a bug, no memory) is thrown at once, never kept as the stream's", () => {
+  const bug = new RangeError("bug");
+  let calls = 0;
+  const framer = new Framer(1024, (byte1, body, version) => {
+    if (++calls === 2) throw bug;
+    return decodePacket(byte1, body, version);
+  });
+  // The PINGRESP before it is not handed out: the error is thrown, not held for the next push().
+  assert.throws(() => framer.push(Uint8Array.of(0xd0, 0, 0xd0, 0)), (e) => e === bug);
+  assert.equal(framer.error, null);
+});
+
+test("MQTT 5: a CONNECT with Authentication Data but no Authentication Method is a Protocol Error, 0x82", () => {
+  // CONNECT, "MQTT" level 5, clean start, keepalive 0, Property Length 4: Authentication Data
+  // (0x16) of 1 byte; client id "a".
+  const body = [0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 2, 0, 0, 4, 0x16, 0, 1, 9, 0, 1, 0x61];
+  assert.throws(
+    () => decodePacket(0x10, Uint8Array.from(body), 5),
+    (e) => e instanceof MQTTProtocolError && e.reasonCode === 0x82,
+  );
+});
+
+test("fixed header flags that a packet type does not allow are named as they came (MQTT-2.2.2-1)", () => {
+  for (
+    const [byte1, flags] of [[0x41, "0x1"], [0x4f, "0xf"], [0x60, "0x0"], [0xe8, "0x8"]] as const
+  ) {
+    assert.throws(
+      () => decodePacket(byte1, Uint8Array.of(0, 1)),
+      (e) =>
+        e instanceof MQTTProtocolError && e.message.includes(` fixed header flags are ${flags},`),
+    );
+  }
+});
+
+test("MQTT 5: a property given twice names the section of its packet's properties", () => {
+  const twice = [8, 0x1f, 0, 1, 0x61, 0x1f, 0, 1, 0x61]; // Reason String "a", twice
+  const cases = [
+    [0x40, [0, 1, 0, ...twice], "3.4.2.2"],
+    [0x50, [0, 1, 0, ...twice], "3.5.2.2"],
+    [0x62, [0, 1, 0, ...twice], "3.6.2.2"],
+    [0x70, [0, 1, 0, ...twice], "3.7.2.2"],
+    [0x90, [0, 1, ...twice, 0], "3.9.2.1"],
+    [0xb0, [0, 1, ...twice, 0], "3.11.2.1"],
+    [0xe0, [0, ...twice], "3.14.2.2"],
+    [0xf0, [0x18, ...twice], "3.15.2.2"],
+  ] as const;
+  for (const [byte1, body, section] of cases) {
+    assert.throws(
+      () => decodePacket(byte1, Uint8Array.from(body), 5),
+      (e) =>
+        e instanceof MQTTProtocolError && e.reasonCode === 0x82 &&
+        e.rule === `MQTT 5.0 section ${section}`,
+      `0x${byte1.toString(16)}`,
+    );
+  }
+});
+
+test("an ack's packet identifier takes both bytes, and one of a single byte is malformed, in either version", () => {
+  for (const version of [4, 5] as const) {
+    for (const [hi, lo] of [[1, 2], [0xff, 0xff], [0x80, 0]]) {
+      assert.deepEqual(
+        decodePacket(0x40, Uint8Array.of(hi, lo), version),
+        version === 5
+          ? { type: "puback", packetId: (hi << 8) | lo, reasonCode: 0 }
+          : { type: "puback", packetId: (hi << 8) | lo },
+      );
+    }
+    assert.throws(
+      () => decodePacket(0x40, Uint8Array.of(1), version),
+      (e) => e instanceof MQTTProtocolError && /ends inside its packet identifier/.test(e.message),
+    );
+  }
+});
+
+test("MQTT 5: an ack of 3 bytes whose reason code its packet does not have is refused, not read as success", () => {
+  // 0x01 is no reason code of PUBACK, PUBREC, PUBREL or PUBCOMP (sections 3.4.2.1 to 3.7.2.1).
+  for (const byte1 of [0x40, 0x50, 0x62, 0x70]) {
+    assert.throws(
+      () => decodePacket(byte1, Uint8Array.of(0, 1, 1), 5),
+      MQTTProtocolError,
+      `0x${byte1.toString(16)}`,
+    );
+  }
+});
+
+test("MQTT 5: encoding reason code 0xff, a byte but no code of the packet's, names it reserved", () => {
+  assert.throws(
+    () => encode({ type: "puback", packetId: 1, reasonCode: 0xff }, 5),
+    (e) =>
+      e instanceof RangeError &&
+      e.message === "Reserved reason code 0xff in PUBACK (MQTT-3.4.2-1)",
+  );
+});
+
+test("a SUBSCRIBE with one byte after its last subscription is malformed, in either version", () => {
+  for (
+    const [version, body] of [[4, [0, 1, 0, 1, 0x61, 1, 7]], [5, [
+      0,
+      1,
+      0,
+      0,
+      1,
+      0x61,
+      1,
+      7,
+    ]]] as const
+  ) {
+    assert.throws(
+      () => decodePacket(0x82, Uint8Array.from(body), version),
+      (e) => e instanceof MQTTProtocolError && /ends inside its topic filter/.test(e.message),
+    );
+  }
+});
+
+test("MQTT 5: subscription options refused are shown in hex; a SUBACK return code refused too", () => {
+  assert.throws(
+    () => decodePacket(0x82, Uint8Array.of(0, 1, 0, 0, 1, 0x61, 0xc1), 5),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message.startsWith(`SUBSCRIBE "a" has subscription options 0xc1 `) && e.reasonCode === 0x81,
+  );
+  assert.throws(
+    () => decodePacket(0x90, Uint8Array.of(0, 1, 0x10), 4),
+    (e) =>
+      e instanceof MQTTProtocolError && e.message.startsWith("SUBACK return code 0x10 is reserved"),
+  );
+});
