@@ -6,6 +6,7 @@ import { PacketDecoder } from "../lib/codec/decoder.ts";
 import { Framer } from "../lib/codec/_framer.ts";
 import { decodePacket } from "../lib/codec/decode.ts";
 import { encode } from "../lib/codec/encode.ts";
+import type { Packet } from "../lib/codec/packet.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
 import { test } from "./_test.ts";
 
@@ -156,4 +157,35 @@ test("MQTT 5: subscription options refused are shown in hex; a SUBACK return cod
     (e) =>
       e instanceof MQTTProtocolError && e.message.startsWith("SUBACK return code 0x10 is reserved"),
   );
+});
+
+test("MQTT 5: a Four Byte Integer property cut by its Property Length ends inside it, though bytes follow", () => {
+  // CONNACK, Property Length 4: Session Expiry Interval (0x11) with 3 of its 4 bytes; one more byte
+  // in the body, past the properties.
+  assert.throws(
+    () => decodePacket(0x20, Uint8Array.of(0, 0, 4, 0x11, 0, 0, 1, 9), 5),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message ===
+        "Malformed CONNACK: the property length ends inside its sessionExpiryInterval (MQTT 5.0 section 2.2.2.1)",
+  );
+});
+
+test("MQTT 5: a property value of the wrong type is shown as given, a string quoted", () => {
+  const connect = {
+    type: "connect",
+    protocolVersion: 5,
+    clientId: "a",
+    cleanSession: true,
+    keepalive: 0,
+  };
+  for (const [value, as] of [["60", `"60"`], [60.5, "60.5"], [60n, "60n"]] as const) {
+    assert.throws(
+      () => encode({ ...connect, properties: { receiveMaximum: value } } as unknown as Packet, 5),
+      (e) =>
+        e instanceof Error &&
+        e.message ===
+          `Invalid receiveMaximum ${as} in CONNECT: must be an integer from 1 to 65535 (MQTT 5.0 section 3.1.2.11)`,
+    );
+  }
 });
