@@ -189,3 +189,77 @@ test("MQTT 5: a property value of the wrong type is shown as given, a string quo
     );
   }
 });
+
+test("a packet identifier over 255 and a field over 255 bytes keep their high byte, in every packet built from parts", () => {
+  const id = 0x0102;
+  const packets: [Packet, 4 | 5][] = [
+    [{ type: "subscribe", packetId: id, subscriptions: [{ topic: "a", qos: 1 }] }, 4],
+    [{
+      type: "subscribe",
+      packetId: id,
+      subscriptions: [{
+        topic: "a",
+        qos: 1,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 0,
+      }],
+    }, 5],
+    [{ type: "suback", packetId: id, returnCodes: [1] }, 4],
+    [{ type: "suback", packetId: id, returnCodes: [1] }, 5],
+    [{ type: "unsubscribe", packetId: id, topics: ["a"] }, 5],
+    [{ type: "unsuback", packetId: id, reasonCodes: [0x11] }, 5],
+    [{ type: "puback", packetId: id, reasonCode: 0x10 }, 5],
+    [{ type: "pubrel", packetId: id, reasonCode: 0x92 }, 5],
+  ];
+  for (const [packet, version] of packets) {
+    const bytes = encode(packet, version);
+    assert.deepEqual([bytes[2], bytes[3]], [1, 2], `${packet.type} ${version}`);
+    assert.deepEqual(decodePacket(bytes[0], bytes.subarray(2), version), packet);
+  }
+  const password = new Uint8Array(300).fill(7);
+  const connect: Packet = {
+    type: "connect",
+    clientId: "a",
+    cleanSession: true,
+    keepalive: 0,
+    username: "u",
+    password,
+  };
+  const bytes = encode(connect);
+  // Fixed header (3), "MQTT" level flags keepalive (10), client id (3), user name (3): the
+  // password's length.
+  assert.deepEqual([bytes[19], bytes[20]], [1, 44]);
+  assert.deepEqual(decodePacket(bytes[0], bytes.subarray(3)), connect);
+});
+
+test("a will message of 65 535 bytes, the most a field holds, is encoded; 65 536 is refused", () => {
+  const will = (n: number) => ({
+    topic: "w",
+    payload: new Uint8Array(n),
+    qos: 0 as const,
+    retain: false,
+  });
+  const connect = { type: "connect" as const, clientId: "a", cleanSession: true, keepalive: 0 };
+  assert.equal(encode({ ...connect, will: will(65_535) }).length, 65_557);
+  assert.throws(
+    () => encode({ ...connect, will: will(65_536) }),
+    (e) => e instanceof RangeError && /65536 bytes, over the limit of 65535/.test(e.message),
+  );
+});
+
+test("MQTT 3.1.1: a CONNACK return code is any byte, 255 included; 256 is refused", () => {
+  const connack = { type: "connack" as const, sessionPresent: false };
+  assert.deepEqual([...encode({ ...connack, returnCode: 255 })], [0x20, 2, 0, 255]);
+  assert.throws(() => encode({ ...connack, returnCode: 256 }), RangeError);
+});
+
+test("MQTT 3.1.1: a DISCONNECT with a body is malformed, and the error names DISCONNECT", () => {
+  assert.throws(
+    () => decodePacket(0xe0, Uint8Array.of(0), 4),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      e.message ===
+        "Malformed DISCONNECT: remaining length is 1, must be 0 (MQTT 3.1.1 section 2.2.3)",
+  );
+});
