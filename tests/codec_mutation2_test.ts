@@ -2,7 +2,7 @@
 // regenerated set; codec_mutation_test.ts holds the first, ids ≡ 0 mod 5) found behaviour no
 // test pinned down.
 import assert from "node:assert/strict";
-import { PacketDecoder } from "../lib/codec/decoder.ts";
+import { DEFAULT_MAX_PACKET_SIZE, PacketDecoder } from "../lib/codec/decoder.ts";
 import { Framer } from "../lib/codec/_framer.ts";
 import { decodePacket } from "../lib/codec/decode.ts";
 import { encode } from "../lib/codec/encode.ts";
@@ -261,5 +261,50 @@ test("MQTT 3.1.1: a DISCONNECT with a body is malformed, and the error names DIS
       e instanceof MQTTProtocolError &&
       e.message ===
         "Malformed DISCONNECT: remaining length is 1, must be 0 (MQTT 3.1.1 section 2.2.3)",
+  );
+});
+
+test("decodePacket refuses a byte1 of 256, past a byte, naming it", () => {
+  assert.throws(
+    () => decodePacket(256, Uint8Array.of()),
+    (e) => e instanceof RangeError && e.message.startsWith("Invalid byte1 256: "),
+  );
+  assert.deepEqual(decodePacket(0xd0, Uint8Array.of()), { type: "pingresp" });
+});
+
+test("a decoder's default maxPacketSize is 1 MiB: a packet of 1 048 576 bytes is taken, one more refused", () => {
+  assert.equal(DEFAULT_MAX_PACKET_SIZE, 1_048_576);
+  // PUBLISH headers: 1 byte, a 3-byte Remaining Length (1 048 572 or 1 048 573), so 1 048 576 or 577 in all.
+  const ok = new PacketDecoder();
+  assert.deepEqual(ok.push(Uint8Array.of(0x30, 0xfc, 0xff, 0x3f)), []);
+  assert.equal(ok.pending, true);
+  assert.throws(
+    () => new PacketDecoder().push(Uint8Array.of(0x30, 0xfd, 0xff, 0x3f)),
+    (e) =>
+      e instanceof MQTTProtocolError &&
+      /of 1048577 bytes exceeds maxPacketSize 1048576/.test(e.message),
+  );
+});
+
+test("MQTT 3.1.1: encode refuses each MQTT 5 subscription option alone, and will properties, naming them", () => {
+  const options = [{ noLocal: true }, { retainAsPublished: true }, { retainHandling: 1 as const }];
+  for (const o of options) {
+    assert.throws(
+      () =>
+        encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: "a", qos: 0, ...o }] }),
+      (e) => e instanceof TypeError && / with subscription options in MQTT 3\.1\.1/.test(e.message),
+      JSON.stringify(o),
+    );
+  }
+  const will = {
+    topic: "w",
+    payload: Uint8Array.of(),
+    qos: 0 as const,
+    retain: false,
+    properties: {},
+  };
+  assert.throws(
+    () => encode({ type: "connect", clientId: "a", cleanSession: true, keepalive: 0, will }),
+    (e) => e instanceof TypeError && / with will properties in MQTT 3\.1\.1/.test(e.message),
   );
 });
