@@ -308,3 +308,23 @@ test("MQTT 3.1.1: encode refuses each MQTT 5 subscription option alone, and will
     (e) => e instanceof TypeError && / with will properties in MQTT 3\.1\.1/.test(e.message),
   );
 });
+
+test("MQTT 5: property bounds on encode: Maximum QoS is 0 or 1; a Two Byte Integer goes up to 65 535", () => {
+  const connack = { type: "connack" as const, sessionPresent: false, returnCode: 0 };
+  for (const maximumQoS of [0, 1] as const) {
+    const bytes = encode({ ...connack, properties: { maximumQoS } }, 5);
+    assert.deepEqual([...bytes], [0x20, 5, 0, 0, 2, 0x24, maximumQoS]);
+  }
+  assert.throws(
+    () => encode({ ...connack, properties: { maximumQoS: 2 as 1 } }, 5),
+    (e) =>
+      e instanceof RangeError &&
+      /^Invalid maximumQoS 2 in CONNACK: must be an integer from 0 to 1/.test(e.message),
+  );
+  const bytes = encode({ ...connack, properties: { topicAliasMaximum: 65_535 } }, 5);
+  assert.deepEqual([...bytes], [0x20, 6, 0, 0, 3, 0x22, 0xff, 0xff]);
+  assert.throws(
+    () => encode({ ...connack, properties: { topicAliasMaximum: 65_536 } }, 5),
+    (e) => e instanceof RangeError && /must be an integer from 0 to 65535/.test(e.message),
+  );
+});
