@@ -328,3 +328,18 @@ test("MQTT 5: property bounds on encode: Maximum QoS is 0 or 1; a Two Byte Integ
     (e) => e instanceof RangeError && /must be an integer from 0 to 65535/.test(e.message),
   );
 });
+
+test("a PUBLISH's DUP flag is bit 3 alone: a resent QoS 1 message not retained stays not retained", () => {
+  const p = {
+    type: "publish" as const,
+    topic: "t",
+    payload: Uint8Array.of(),
+    qos: 1 as const,
+    packetId: 1,
+  };
+  for (const version of [4, 5] as const) {
+    assert.equal(encode({ ...p, dup: true, retain: false }, version)[0], 0x3a);
+    assert.equal(encode({ ...p, dup: true, retain: true }, version)[0], 0x3b);
+    assert.equal(encode({ ...p, dup: false, retain: true }, version)[0], 0x33);
+  }
+});
