@@ -7,6 +7,7 @@ import { Framer } from "../lib/codec/_framer.ts";
 import { decodePacket } from "../lib/codec/decode.ts";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet } from "../lib/codec/packet.ts";
+import { encodeSuback } from "../lib/codec/subscribe.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
 import { test } from "./_test.ts";
 
@@ -342,4 +343,19 @@ test("a PUBLISH's DUP flag is bit 3 alone: a resent QoS 1 message not retained s
     assert.equal(encode({ ...p, dup: true, retain: true }, version)[0], 0x3b);
     assert.equal(encode({ ...p, dup: false, retain: true }, version)[0], 0x33);
   }
+});
+
+test("MQTT 5: a subscription without retainHandling is sent with Retain Handling 0, its other options 0 too", () => {
+  const bytes = encode(
+    { type: "subscribe", packetId: 1, subscriptions: [{ topic: "a", qos: 1 }] },
+    5,
+  );
+  // Packet id, Property Length 0, "a", Subscription Options: QoS 1 alone.
+  assert.deepEqual([...bytes], [0x82, 7, 0, 1, 0, 0, 1, 0x61, 1]);
+});
+
+test("encodeSuback without a version encodes MQTT 3.1.1, as encode() does", () => {
+  const p = { type: "suback" as const, packetId: 1, returnCodes: [0 as const] };
+  assert.deepEqual([...encodeSuback(p)], [0x90, 3, 0, 1, 0]);
+  assert.deepEqual(encodeSuback(p), encode(p));
 });
