@@ -359,3 +359,14 @@ test("encodeSuback without a version encodes MQTT 3.1.1, as encode() does", () =
   assert.deepEqual([...encodeSuback(p)], [0x90, 3, 0, 1, 0]);
   assert.deepEqual(encodeSuback(p), encode(p));
 });
+
+test("an UNSUBSCRIBE with one byte after its last topic filter is malformed, in either version", () => {
+  for (
+    const [version, body] of [[4, [0, 1, 0, 1, 0x61, 7]], [5, [0, 1, 0, 0, 1, 0x61, 7]]] as const
+  ) {
+    assert.throws(
+      () => decodePacket(0xa2, Uint8Array.from(body), version),
+      (e) => e instanceof MQTTProtocolError && /ends inside its topic filter/.test(e.message),
+    );
+  }
+});
