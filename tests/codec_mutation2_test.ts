@@ -370,3 +370,19 @@ test("an UNSUBSCRIBE with one byte after its last topic filter is malformed, in 
     );
   }
 });
+
+test("a string refused for a control character or a non-character says which, U+009F a control character", () => {
+  const kinds = [["\u0001", "control character"], ["\u009f", "control character"], [
+    "\ufdd0",
+    "non-character",
+  ]];
+  for (const [s, kind] of kinds) {
+    assert.throws(
+      () => encode({ type: "subscribe", packetId: 1, subscriptions: [{ topic: `a${s}`, qos: 0 }] }),
+      (e) =>
+        e instanceof TypeError &&
+        e.message.includes(`, a ${kind}, which MQTT strings should not hold`),
+      kind,
+    );
+  }
+});
