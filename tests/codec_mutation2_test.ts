@@ -8,6 +8,7 @@ import { decodePacket } from "../lib/codec/decode.ts";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import { encodeSuback } from "../lib/codec/subscribe.ts";
+import { encodeDisconnect } from "../lib/codec/auth.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
 import { test } from "./_test.ts";
 
@@ -385,4 +386,28 @@ test("a string refused for a control character or a non-character says which, U+
       kind,
     );
   }
+});
+
+test("a CONNECT with a user name, a password or Authentication Data has a buffer of its own, shared with no other packet", () => {
+  const connect = { type: "connect" as const, clientId: "a", cleanSession: true, keepalive: 0 };
+  const secret = Uint8Array.of(1, 2, 3);
+  const cases: [Packet, 4 | 5][] = [
+    [{ ...connect, username: "u" }, 4],
+    [{ ...connect, username: "u", password: secret }, 4],
+    [{ ...connect, protocolVersion: 5, password: secret }, 5],
+    [{
+      ...connect,
+      protocolVersion: 5,
+      properties: { authenticationMethod: "m", authenticationData: secret },
+    }, 5],
+  ];
+  for (const [packet, version] of cases) {
+    const bytes = encode(packet, version);
+    assert.equal(bytes.buffer.byteLength, bytes.length, JSON.stringify(packet));
+  }
+});
+
+test("encodeDisconnect without a version encodes MQTT 3.1.1, which has no reason code", () => {
+  assert.deepEqual([...encodeDisconnect({ type: "disconnect", reasonCode: 4 })], [0xe0, 0]);
+  assert.deepEqual([...encodeDisconnect({ type: "disconnect", reasonCode: 4 }, 5)], [0xe0, 1, 4]);
 });
