@@ -411,3 +411,17 @@ test("encodeDisconnect without a version encodes MQTT 3.1.1, which has no reason
   assert.deepEqual([...encodeDisconnect({ type: "disconnect", reasonCode: 4 })], [0xe0, 0]);
   assert.deepEqual([...encodeDisconnect({ type: "disconnect", reasonCode: 4 }, 5)], [0xe0, 1, 4]);
 });
+
+test("encode() refuses a SUBSCRIBE whose subscriptions are no array, or hold no object, naming them, in either version", () => {
+  const message = "Invalid SUBSCRIBE: subscriptions must be an array of { topic, qos }";
+  for (const subscriptions of [0, 5, true, {}, null, [null], [undefined], [0]]) {
+    for (const version of [4, 5] as const) {
+      const packet = { type: "subscribe", packetId: 1, subscriptions } as unknown as Packet;
+      assert.throws(
+        () => encode(packet, version),
+        (e) => e instanceof TypeError && e.message === message,
+        `${JSON.stringify(subscriptions)} in ${version}`,
+      );
+    }
+  }
+});

@@ -107,8 +107,9 @@ function v5Field(packet: Packet): string {
   if (p.will?.properties !== undefined) return "will properties";
   if (p.reasonCode) return "reasonCode";
   if (p.reasonCodes !== undefined) return "reasonCodes";
-  for (const s of p.subscriptions ?? []) {
-    if (s.noLocal || s.retainAsPublished || s.retainHandling) return "subscription options";
+  // Not an array, or an item not an object: encodeSubscribe() names that.
+  for (const s of Array.isArray(p.subscriptions) ? p.subscriptions : []) {
+    if (s?.noLocal || s?.retainAsPublished || s?.retainHandling) return "subscription options";
   }
   return "";
 }

@@ -42,9 +42,9 @@ export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion = 4
 
 /**
  * SUBSCRIBE (`type` 8) or UNSUBSCRIBE (10): checks the packet identifier and
- * that `list` is an array of at least one item, then writes the identifier,
- * in MQTT 5.0 the properties, and each item as `write` gives it (its checks
- * made first, in order, then the properties').
+ * that `list` is an array of at least one item (SUBSCRIBE: of objects),
+ * then writes the identifier, in MQTT 5.0 the properties, and each item as
+ * `write` gives it (its checks made first, in order, then the properties').
  */
 function encodeList<T>(
   type: 8 | 10,
@@ -55,7 +55,7 @@ function encodeList<T>(
 ): Uint8Array {
   const sub = type === 8;
   checkPacketId(p.packetId, NAMES[type]);
-  if (!Array.isArray(list)) {
+  if (!Array.isArray(list) || sub && list.some((s) => !s || typeof s !== "object")) {
     throw new TypeError(
       sub
         ? "Invalid SUBSCRIBE: subscriptions must be an array of { topic, qos }"
