@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_PACKET_SIZE, PacketDecoder } from "../lib/codec/decoder.ts";
 import { Framer } from "../lib/codec/_framer.ts";
-import { decodePacket } from "../lib/codec/decode.ts";
+import { decodeFromBroker, decodePacket } from "../lib/codec/decode.ts";
 import { encode } from "../lib/codec/encode.ts";
 import type { Packet } from "../lib/codec/packet.ts";
 import { encodeSuback } from "../lib/codec/subscribe.ts";
+import { topicEncoded } from "../lib/codec/publish.ts";
 import { encodeDisconnect } from "../lib/codec/auth.ts";
 import { MQTTProtocolError } from "../lib/errors.ts";
 import { test } from "./_test.ts";
@@ -424,4 +425,47 @@ test("encode() refuses a SUBSCRIBE whose subscriptions are no array, or hold no 
       );
     }
   }
+});
+
+test("a PINGRESP with a body is malformed, and the error names PINGRESP", () => {
+  for (const decode of [decodePacket, decodeFromBroker]) {
+    assert.throws(
+      () => decode(0xd0, Uint8Array.of(0)),
+      (e) =>
+        e instanceof MQTTProtocolError &&
+        e.message ===
+          "Malformed PINGRESP: remaining length is 1, must be 0 (MQTT 3.1.1 section 2.2.3)",
+    );
+  }
+});
+
+test("MQTT 5: a packet a broker must never send is a Protocol Error (0x82), not a Malformed Packet", () => {
+  // SUBSCRIBE, packet id 1, no properties, "a" at QoS 0: well formed, from a client.
+  const body = Uint8Array.of(0, 1, 0, 0, 1, 0x61, 0);
+  assert.equal((decodePacket(0x82, body, 5) as { type: string }).type, "subscribe");
+  assert.throws(
+    () => decodeFromBroker(0x82, body, 5),
+    (e) =>
+      e instanceof MQTTProtocolError && e.reasonCode === 0x82 &&
+      /^SUBSCRIBE is a packet a broker must never send to a client/.test(e.message),
+  );
+});
+
+test("a decoder's protocolVersion 0 is refused, not taken for the default 4", () => {
+  assert.throws(
+    () => new PacketDecoder({ protocolVersion: 0 as 4 }),
+    (e) => e instanceof RangeError && e.message.startsWith("Invalid protocolVersion 0: "),
+  );
+  assert.equal(new PacketDecoder({}).protocolVersion, 4);
+});
+
+test("topicEncoded() says whether a topic is the one encodePublish() encoded last, and no other", () => {
+  const publish = (topic: string) =>
+    encode({ type: "publish", topic, payload: Uint8Array.of(), qos: 0, retain: false, dup: false });
+  publish("x/1");
+  assert.equal(topicEncoded("x/1"), true);
+  assert.equal(topicEncoded("x/2"), false);
+  publish("x/2");
+  assert.equal(topicEncoded("x/1"), false);
+  assert.equal(topicEncoded("x/2"), true);
 });
