@@ -469,3 +469,25 @@ test("topicEncoded() says whether a topic is the one encodePublish() encoded las
   assert.equal(topicEncoded("x/1"), false);
   assert.equal(topicEncoded("x/2"), true);
 });
+
+test("a PUBLISH that ends inside its topic name says so, QoS 0 or not", () => {
+  for (const byte1 of [0x30, 0x32]) {
+    assert.throws(
+      () => decodePacket(byte1, Uint8Array.of(0, 5, 0x61)),
+      (e) =>
+        e instanceof MQTTProtocolError &&
+        e.message ===
+          "Malformed PUBLISH: the packet ends inside its topic name (MQTT 3.1.1 section 2.2.3)",
+    );
+  }
+});
+
+test("the topic name cache starts empty: a first topic of one U+0000 is refused, not read as an empty topic", async () => {
+  // A module instance of its own, whose cache nothing has filled yet.
+  const fresh = new URL("../lib/codec/publish.ts?first", import.meta.url).href;
+  const { decodePublish } = await import(fresh) as typeof import("../lib/codec/publish.ts");
+  assert.throws(
+    () => decodePublish(0x30, Uint8Array.of(0, 1, 0)),
+    (e) => e instanceof MQTTProtocolError && e.message.startsWith("U+0000 in PUBLISH topic name"),
+  );
+});
