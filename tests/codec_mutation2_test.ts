@@ -491,3 +491,30 @@ test("the topic name cache starts empty: a first topic of one U+0000 is refused,
     (e) => e instanceof MQTTProtocolError && e.message.startsWith("U+0000 in PUBLISH topic name"),
   );
 });
+
+test("MQTT 5: the Subscription Options byte: QoS in bits 0-1, No Local bit 2 alone, Retain As Published bit 3, Retain Handling bits 4-5", () => {
+  const cases = [
+    [{ retainHandling: 1 }, 0x11],
+    [{ retainHandling: 2 }, 0x21],
+    [{ noLocal: true, retainAsPublished: true, retainHandling: 2 }, 0x2d],
+    [{ qos: 0, noLocal: true }, 0x04],
+    [{ qos: 2, noLocal: true }, 0x06],
+  ] as const;
+  for (const [options, byte] of cases) {
+    const packet = {
+      type: "subscribe" as const,
+      packetId: 1,
+      subscriptions: [{
+        topic: "a",
+        qos: 1 as const,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 0 as const,
+        ...options,
+      }],
+    };
+    const bytes = encode(packet, 5);
+    assert.equal(bytes[bytes.length - 1], byte);
+    assert.deepEqual(decodePacket(bytes[0], bytes.subarray(2), 5), packet);
+  }
+});
