@@ -194,16 +194,18 @@ interface Page {
   npm: boolean;
 }
 
+/** The folder `dir`, made with an index.html that loads `script` (a `<script>` element). */
+function page(dir: string, script: string): string {
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(
+    join(dir, "index.html"),
+    `<!doctype html>\n<meta charset="utf-8">\n${script}\n`,
+  );
+  return dir;
+}
+
 /** browser/main.js built three ways, each into a folder with its index.html. */
 async function browserPages(): Promise<Page[]> {
-  const page = (dir: string, script: string) => {
-    Deno.mkdirSync(dir, { recursive: true });
-    Deno.writeTextFileSync(
-      join(dir, "index.html"),
-      `<!doctype html>\n<meta charset="utf-8">\n${script}\n`,
-    );
-    return dir;
-  };
   // The source as an IIFE, loaded by a classic script.
   const source = page(join(tmp, "page-source"), `<script src="main.js"></script>`);
   await esbuildSource(join(here, "browser/main.js"), join(source, "main.js"), [
@@ -237,12 +239,7 @@ async function browserPages(): Promise<Page[]> {
 
 /** browser/split.js, the source's bundle split into ES modules, in a folder with its index.html. */
 async function splitPage(): Promise<string> {
-  const dir = join(tmp, "page-split");
-  Deno.mkdirSync(dir, { recursive: true });
-  Deno.writeTextFileSync(
-    join(dir, "index.html"),
-    `<!doctype html>\n<meta charset="utf-8">\n<script type="module" src="split.js"></script>\n`,
-  );
+  const dir = page(join(tmp, "page-split"), `<script type="module" src="split.js"></script>`);
   await esbuildSource(join(here, "browser/split.js"), dir, [
     "--format=esm",
     "--platform=browser",
@@ -254,12 +251,7 @@ async function splitPage(): Promise<string> {
 
 /** browser/suite.js, the source's bundle as an IIFE, in a folder with its index.html. */
 async function suitePage(): Promise<string> {
-  const dir = join(tmp, "page-suite");
-  Deno.mkdirSync(dir, { recursive: true });
-  Deno.writeTextFileSync(
-    join(dir, "index.html"),
-    `<!doctype html>\n<meta charset="utf-8">\n<script src="suite.js"></script>\n`,
-  );
+  const dir = page(join(tmp, "page-suite"), `<script src="suite.js"></script>`);
   await esbuildSource(join(here, "browser/suite.js"), join(dir, "suite.js"), [
     "--format=iife",
     "--platform=browser",
