@@ -251,3 +251,24 @@ test("-F: a \\ escape prints its character; @C is the century; @Z a zone name", 
   assert.equal(print("@C", msg(""), new Date(2000, 5, 1)), "20");
   assert.match(print("@Z", msg("")), /^[A-Z+-]/);
 });
+
+test("-F %I and @z: a whole-hour offset from UTC prints its hours (Europe/Paris in January: +0100)", async () => {
+  // The zone is read when the process starts: the formatter runs in a child with TZ set.
+  const code = `
+    import { formatter } from ${
+    JSON.stringify(new URL("../lib/cli/_format.ts", import.meta.url).href)
+  };
+    const f = formatter({ verbose: false, eol: false, format: "%I|@z", json: false, terminal: false },
+      () => new Date(Date.UTC(2026, 0, 15, 12, 0, 0)));
+    console.log(new TextDecoder().decode(f({ topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false })));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    env: { TZ: "Europe/Paris" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.equal(dec.decode(out.stdout), "2026-01-15T13:00:00+0100|+0100\n");
+});
