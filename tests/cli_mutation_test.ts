@@ -2,7 +2,9 @@
 // `umqtt pub` / `umqtt sub` the other CLI tests left open. Broker-free where it can be: the
 // parsers and the formatter are called in-process.
 import assert from "node:assert/strict";
-import { test } from "./_test.ts";
+import { forEachBroker } from "./_brokers.ts";
+import { test, uniqueId } from "./_test.ts";
+import { at, cli, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
 import { escapePayload, formatter, jsonLine } from "../lib/cli/_format.ts";
 import type { Message } from "../mod.ts";
@@ -272,3 +274,12 @@ test("-F %I and @z: a whole-hour offset from UTC prints its hours (Europe/Paris 
   assert.equal(out.code, 0, dec.decode(out.stderr));
   assert.equal(dec.decode(out.stdout), "2026-01-15T13:00:00+0100|+0100\n");
 });
+
+forEachBroker("pub -l: a last line of one byte without \\n is published too", async (b) => {
+  const topic = uniqueId("cli-mut-l");
+  const sub = await subscribed([...at(b), "-t", topic, "-C", "2"]);
+  const pub = await cli(["pub", ...at(b), "-t", topic, "-l", "-q", "1"], "ab\nc");
+  assert.equal(pub.code, 0, pub.stderr);
+  const r = await sub.result();
+  assert.equal(new TextDecoder().decode(r.stdout), "ab\nc\n", r.stderr);
+}, { only: ["mosquitto"] });
