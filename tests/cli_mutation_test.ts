@@ -2,7 +2,7 @@
 // `umqtt pub` / `umqtt sub` the other CLI tests left open. Broker-free where it can be: the
 // parsers and the formatter are called in-process.
 import assert from "node:assert/strict";
-import { forEachBroker } from "./_brokers.ts";
+import { forEachBroker, freePort } from "./_brokers.ts";
 import { test, uniqueId } from "./_test.ts";
 import { at, cli, subscribed } from "./_cli.ts";
 import { parsePubArgs, parseSubArgs } from "../lib/cli/_args.ts";
@@ -283,3 +283,12 @@ forEachBroker("pub -l: a last line of one byte without \\n is published too", as
   const r = await sub.result();
   assert.equal(new TextDecoder().decode(r.stdout), "ab\nc\n", r.stderr);
 }, { only: ["mosquitto"] });
+
+test("--quiet: a connection error prints nothing, and the exit code still says it (pub and sub)", async () => {
+  const port = String(freePort());
+  for (const command of [["pub", "-m", "x"], ["sub"]]) {
+    const r = await cli([...command, "--quiet", "-h", "127.0.0.1", "-p", port, "-t", "t"]);
+    assert.equal(r.code, 3, command[0]);
+    assert.equal(r.stderr, "", command[0]);
+  }
+});
