@@ -284,3 +284,102 @@ test("connectNode TLS: server_hostname is sent as SNI when it is a name, not whe
     certs.remove();
   }
 });
+
+test("connectNode direct pair: a reset after the peer's first bytes is not explained as a TLS listener's", async () => {
+  const { srv, port, peer } = await tcpServer();
+  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
+  const p = await peer;
+  p.write(Uint8Array.of(0x20, 2, 0, 0)); // a CONNACK: the peer speaks
+  const buf = new Uint8Array(64);
+  assert.equal(await conn.read(buf), 4);
+  const failing = conn.read(buf);
+  p.resetAndDestroy();
+  const e = await failing.then(() => undefined, (e) => e);
+  assert.ok(e instanceof Error, `the read ended with ${e}`);
+  assert.doesNotMatch(e.message, /TLS listener/);
+  await conn.close();
+  await new Promise((r) => srv.close(r));
+});
+
+test("socketStreams: a socket whose readable is not read stops being read (backpressure)", async () => {
+  const { Duplex } = await import("node:stream");
+  const { socketStreams } = await import("../lib/transports/node.ts");
+  // A source that gives 1 KiB each time node:stream asks, up to 16 MiB: how much it gave
+  // shows how far reading went on with no one reading the pair.
+  let given = 0;
+  const duplex = new Duplex({
+    read() {
+      if (given >= 16 << 20) return void this.push(null);
+      given += 1024;
+      this.push(new Uint8Array(1024));
+    },
+    write: (_c, _e, cb) => cb(),
+  });
+  const pair = socketStreams(duplex);
+  await settle(100);
+  assert.ok(given <= 1 << 20, `${given} bytes read into the readable's queue`);
+  await pair.readable.cancel();
+  duplex.destroy();
+});
+
+test("socketStreams: a pending read ends when the socket is destroyed without an error or an end", async () => {
+  const { Duplex } = await import("node:stream");
+  const { socketStreams } = await import("../lib/transports/node.ts");
+  const duplex = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+  const pair = socketStreams(duplex);
+  const read = pair.readable.getReader().read();
+  duplex.destroy();
+  assert.deepEqual(await bounded(read, "the read never ended"), { done: true, value: undefined });
+});
+
+test(
+  "connectDeno over TCP: connects without a signal; a signal aborted already rejects with its reason",
+  async () => {
+    const { connectDeno } = await import("../lib/transports/deno.ts");
+    const { srv, port } = await tcpServer();
+    const accepted: Socket[] = [];
+    srv.on("connection", (s) => accepted.push(s));
+    const options = { hostname: "127.0.0.1", port, ssl: false, ssl_params: {} };
+    const conn = await connectDeno(options);
+    await conn.close!();
+    const reason = new Error("given up");
+    await assert.rejects(
+      connectDeno({ ...options, signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    // Aborted while Deno.connect is under way: the connection it makes is closed, not returned.
+    const ac = new AbortController();
+    const connecting = connectDeno({ ...options, signal: ac.signal });
+    ac.abort(reason);
+    await assert.rejects(connecting, (e) => e === reason);
+    await settle(50);
+    // The first connection and the one given up; none for the signal aborted already.
+    assert.equal(accepted.length, 2);
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => srv.close(r));
+  },
+  { ignore: !("Deno" in globalThis) },
+);
+
+test(
+  "connectDeno over TLS: a server_hostname Deno.startTls refuses rejects with its error",
+  async () => {
+    const { connectDeno } = await import("../lib/transports/deno.ts");
+    const { srv, port } = await tcpServer();
+    const accepted: Socket[] = [];
+    srv.on("connection", (s) => accepted.push(s));
+    await assert.rejects(
+      connectDeno({
+        hostname: "127.0.0.1",
+        port,
+        ssl: true,
+        ssl_params: { server_hostname: "a b" },
+        signal: new AbortController().signal,
+      }),
+      /Invalid hostname: 'a b'/,
+    );
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => srv.close(r));
+  },
+  { ignore: !("Deno" in globalThis) },
+);
