@@ -103,11 +103,18 @@ test("connectWebSocket: a close with code 1005 (none given) or 1006 (dropped) en
       `code ${code}`,
     );
   }
-  // A code the server chose says why.
-  const pair = await connectWebSocket("ws://fake.test", { WebSocket: FakeWebSocket });
-  const read = pair.readable.getReader().read();
-  FakeWebSocket.last!.emit("close", { code: 1011, reason: "overloaded" });
-  await assert.rejects(read, /closed by the server: code 1011, overloaded/);
+  // A code the server chose says why: 1001 (going away) too.
+  for (
+    const [code, said] of [[1011, /code 1011, overloaded/], [
+      1001,
+      /code 1001, overloaded/,
+    ]] as const
+  ) {
+    const pair = await connectWebSocket("ws://fake.test", { WebSocket: FakeWebSocket });
+    const read = pair.readable.getReader().read();
+    FakeWebSocket.last!.emit("close", { code, reason: "overloaded" });
+    await assert.rejects(read, said);
+  }
 });
 
 test("connectWebSocket: a signal aborted already rejects with its reason and opens no WebSocket", async () => {
@@ -383,3 +390,22 @@ test(
   },
   { ignore: !("Deno" in globalThis) },
 );
+
+test("connectWebSocket: frames of one byte each are read, in order", async () => {
+  const pair = await connectWebSocket("ws://fake.test", { WebSocket: FakeWebSocket });
+  const ws = FakeWebSocket.last!;
+  for (const b of [0xd0, 0x00]) ws.emit("message", { data: Uint8Array.of(b).buffer });
+  ws.emit("close", { code: 1000 });
+  const got: number[] = [];
+  for await (const chunk of pair.readable) got.push(...chunk);
+  assert.deepEqual(got, [0xd0, 0x00]);
+});
+
+test("connectWebSocket: a server that selects another subprotocol is refused, and its WebSocket closed", async () => {
+  FakeWebSocket.next = { protocol: "other" };
+  await assert.rejects(
+    connectWebSocket("ws://fake.test/mqtt", { WebSocket: FakeWebSocket }),
+    /WebSocket to ws:\/\/fake\.test\/mqtt: the server did not select the subprotocol mqtt/,
+  );
+  assert.equal(FakeWebSocket.last!.closeCalls.length, 1, "the WebSocket was left open");
+});
