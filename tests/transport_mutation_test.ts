@@ -409,3 +409,37 @@ test("connectWebSocket: a server that selects another subprotocol is refused, an
   );
   assert.equal(FakeWebSocket.last!.closeCalls.length, 1, "the WebSocket was left open");
 });
+
+test("connectWebSocket: close() resolves, after its wait, for a WebSocket that has no terminate() and never closes", async () => {
+  // A browser's WebSocket: no terminate(); the closing handshake never ends here.
+  const pair = await connectWebSocket("ws://fake.test", { WebSocket: FakeWebSocket });
+  await bounded(Promise.resolve(pair.close!()), "close() never resolved", 10_000);
+  assert.deepEqual(FakeWebSocket.last!.closeCalls, [[1000]]);
+});
+
+test("connectWebSocket: a text frame errors the readable and closes the WebSocket", async () => {
+  const pair = await connectWebSocket("ws://fake.test/mqtt", { WebSocket: FakeWebSocket });
+  const ws = FakeWebSocket.last!;
+  const read = pair.readable.getReader().read();
+  ws.emit("message", { data: "hello" });
+  await assert.rejects(
+    read,
+    /A text WebSocket frame from ws:\/\/fake\.test\/mqtt: MQTT takes binary frames only/,
+  );
+  assert.deepEqual(ws.closeCalls, [[1000]]);
+  ws.emit("close", { code: 1000 });
+});
+
+test("named(): only an AggregateError without a message takes its errors' messages", async () => {
+  const { named } = await import("../lib/transports/_node_conn.ts");
+  const bare = new AggregateError([
+    new Error("ECONNREFUSED ::1"),
+    new Error("ECONNREFUSED 127.0.0.1"),
+  ]);
+  assert.equal((named(bare) as Error).message, "ECONNREFUSED ::1; ECONNREFUSED 127.0.0.1");
+  const said = new AggregateError([new Error("a")], "kept");
+  assert.equal((named(said) as Error).message, "kept");
+  const plain = new Error("");
+  assert.equal(named(plain), plain);
+  assert.equal(plain.message, "");
+});
