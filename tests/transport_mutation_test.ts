@@ -443,3 +443,53 @@ test("named(): only an AggregateError without a message takes its errors' messag
   assert.equal(named(plain), plain);
   assert.equal(plain.message, "");
 });
+
+test("connectNode direct pair: after a read that gathered exactly its buffer's size, the next read still reads on", async () => {
+  const { srv, port, peer } = await tcpServer();
+  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
+  const p = await peer;
+  p.write(new Uint8Array(10).fill(1));
+  await settle(30);
+  p.write(new Uint8Array(10).fill(2));
+  await settle(30);
+  const buf = new Uint8Array(20);
+  let n = 0;
+  while (n < 20) n += (await bounded(conn.read(buf.subarray(n)), "a read never came"))!;
+  p.write(new Uint8Array(10).fill(3));
+  assert.equal(await bounded(conn.read(buf), "the read after a gathering read never came"), 10);
+  p.destroy();
+  await conn.close();
+  await new Promise((r) => srv.close(r));
+});
+
+test("connectNode direct pair: close() flushes what was written to a peer that reads it all", async () => {
+  const { srv, port, peer } = await tcpServer();
+  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
+  const p = await peer;
+  let got = 0;
+  const ended = new Promise((r) =>
+    p.on("data", (c: Uint8Array) => (got += c.length)).once("end", r)
+  );
+  const data = new Uint8Array(16 << 20);
+  // Its promise waits for "drain", which a socket ended meanwhile never emits: it may reject.
+  const writing = conn.write(data).catch(() => {});
+  await conn.close();
+  await writing;
+  await bounded(ended, "the peer never saw the end");
+  assert.equal(got, data.length);
+  // A write after close() rejects: the socket is gone.
+  await assert.rejects(bounded(conn.write(Uint8Array.of(1)), "the write never settled"), /closed/);
+  p.destroy();
+  await new Promise((r) => srv.close(r));
+});
+
+test("connectNode direct pair: a reset while no read is pending fails the next read, not ends it", async () => {
+  const { srv, port, peer } = await tcpServer();
+  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
+  const p = await peer;
+  p.resetAndDestroy();
+  await settle(50);
+  await assert.rejects(bounded(conn.read(new Uint8Array(16)), "the read never settled"));
+  await conn.close();
+  await new Promise((r) => srv.close(r));
+});
