@@ -493,3 +493,27 @@ test("connectNode direct pair: a reset while no read is pending fails the next r
   await conn.close();
   await new Promise((r) => srv.close(r));
 });
+
+test("socketStreams: close() flushes what was written to a peer that reads it all", async () => {
+  const { connect } = await import("node:net");
+  const { socketStreams } = await import("../lib/transports/node.ts");
+  const { srv, port, peer } = await tcpServer();
+  const socket = connect({ host: "127.0.0.1", port });
+  await new Promise((r) => socket.once("connect", r));
+  const pair = socketStreams(socket);
+  const p = await peer;
+  let got = 0;
+  const ended = new Promise((r) =>
+    p.on("data", (c: Uint8Array) => (got += c.length)).once("end", r)
+  );
+  const writer = pair.writable.getWriter();
+  const data = new Uint8Array(16 << 20);
+  void writer.write(data).catch(() => {});
+  // The pair's close(), with the write still waiting for "drain" (the client's teardown).
+  await pair.close!();
+  await bounded(ended, "the peer never saw the end");
+  assert.equal(got, data.length);
+  p.destroy();
+  await pair.readable.cancel();
+  await new Promise((r) => srv.close(r));
+});
