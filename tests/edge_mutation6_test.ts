@@ -4,6 +4,7 @@
 // behaviour no test pinned down. Each test here fails on such a mutant and passes on the code.
 // Pure functions called directly, or the scripted broker; no real broker.
 import assert from "node:assert/strict";
+import { MQTTClient } from "../lib/client.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
 import { test } from "./_test.ts";
 
@@ -45,4 +46,28 @@ test("robust: the client's signal aborted by an attempt that then fails otherwis
   await assert.rejects(c.reconnect(), (e) => e === reason);
   assert.equal(transports, 1);
   assert.deepEqual(logged, [], "the attempt's error was logged");
+});
+
+test("a server given without a scheme that holds a fragment is refused as not a URL, the fragment not shown, as one holding a query is (review of 7252c58)", async () => {
+  // 'host#token' went to the resolver as a host name, which every connection error then named,
+  // fragment and all ("Cannot connect to host#token:1883: failed to lookup address…"); 'host?token'
+  // and 'token@host' were refused, hidden. With a scheme, a URL's fragment is not used.
+  const SECRET = "s3cret-fragment";
+  for (
+    const server of [`127.0.0.1#${SECRET}`, `localhost#access_token=${SECRET}`, `h#x?${SECRET}`]
+  ) {
+    let client: MQTTClient;
+    try {
+      client = new MQTTClient("id", server, { port: 1, connectTimeout: 3000 });
+    } catch (e) {
+      assert.ok(e instanceof TypeError, `${server}: ${e}`);
+      assert.match(e.message, /^Invalid server "[^"]*#…": not a URL \(mqtt:\/\/host\[:port\]\)$/);
+      assert.ok(!`${e.message}\n${e.stack}`.includes(SECRET), `${server}: ${e.message}`);
+      continue;
+    }
+    const error = await client.connect().then(() => null, (e) => e);
+    assert.fail(`${server}: taken as a host name: ${error?.message}`);
+  }
+  // A URL's fragment is dropped as before.
+  assert.equal(new MQTTClient("id", "mqtt://127.0.0.1#x").server, "127.0.0.1");
 });

@@ -35,9 +35,12 @@ export function withoutCredentials(server: string): string {
   return server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1…@");
 }
 
-// parseServer()'s errors, the server shown without its user information, nor its query (a token).
+// parseServer()'s errors, the server shown without its user information, nor its query or
+// fragment (a token).
 const bad = (server: string, why: string) =>
-  new TypeError(`Invalid server "${withoutCredentials(server).replace(/\?.*/s, "?…")}": ${why}`);
+  new TypeError(
+    `Invalid server "${withoutCredentials(server).replace(/([?#]).*/s, "$1…")}": ${why}`,
+  );
 const notUrl = (server: string, scheme: string) =>
   bad(server, `not a URL (${scheme}://host[:port])`);
 
@@ -75,9 +78,10 @@ export function parseServer(
     // A scheme's URL mistyped (ws:/h, wss//h, " ws://h", ws:h, ws:h:80, ws:), not a host with a port.
     const typo = /^\s*(mqtts?|wss?)(:\/*|\/+)(?!\d+$)/i.exec(server);
     if (typo) throw notUrl(server, typo[1].toLowerCase());
-    // No host name holds a slash (a URL mistyped, a path), a query or user information (a URL
-    // without its scheme, whose token or password every connection error would show) or a space.
-    if (/[/?@]/.test(server)) throw notUrl(server, "mqtt");
+    // No host name holds a slash (a URL mistyped, a path), a query, a fragment or user information
+    // (a URL without its scheme, whose token or password every connection error would show) or a
+    // space.
+    if (/[/?#@]/.test(server)) throw notUrl(server, "mqtt");
     if (/\s/.test(server)) throw bad(server, "a host name cannot contain spaces");
     // One colon, or one after a bracketed IPv6 address: a port, which a host cannot carry.
     if (/^[^:]*:[^:]*$|^\[.*\]:/.test(server)) {
