@@ -333,6 +333,48 @@ test("robust: maxOfflineBytes counts the bytes of every publish waiting offline"
   }
 });
 
+test("robust: a subscribe() waiting offline takes no place in maxOfflineMessages nor maxOfflineBytes (mutation12: _offline.ts mutant 505)", async () => {
+  const { b, c, published, up } = await outage({
+    maxOfflineMessages: 1,
+    maxOfflineBytes: 10,
+    whenOfflineFull: "reject",
+  });
+  try {
+    const subscribed = c.subscribe("t/#"); // the scripted broker never answers SUBSCRIBE
+    subscribed.catch(() => {});
+    const sent = c.publish("t/a", "123456789"); // the one place, and 9 of the 10 bytes
+    up();
+    await withTimeout(sent, 5_000, "the publish after a subscribe offline");
+    await c.ping();
+    assert.deepEqual(published, ["t/a"]);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
+test("robust: a publish waiting for room whose signal aborts hands the room on to the next one waiting (mutation12: _offline.ts mutant 509)", async () => {
+  const { b, c, published, up } = await outage({ maxOfflineMessages: 1 });
+  try {
+    const first = new AbortController();
+    const second = new AbortController();
+    const p1 = c.publish("t/1", "x", { signal: first.signal }); // holds the one place
+    const p2 = c.publish("t/2", "x", { signal: second.signal }); // waits for room
+    const p3 = c.publish("t/3", "x"); // waits for room after it
+    second.abort(new Error("t/2 given up"));
+    await assert.rejects(p2, /t\/2 given up/);
+    first.abort(new Error("t/1 given up")); // the place is free: t/3, not the gone t/2, takes it
+    await assert.rejects(p1, /t\/1 given up/);
+    up();
+    await withTimeout(p3, 5_000, "t/3, waiting for room that was freed");
+    await c.ping();
+    assert.deepEqual(published, ["t/3"]);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
+});
+
 test("robust: publishes waiting for room offline go in call order once reconnected", async () => {
   const { b, c, published, up } = await outage({ maxOfflineMessages: 1 });
   try {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/client.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
+import { topicMatches } from "../lib/topic.ts";
 import { test } from "./_test.ts";
 
 test("robust: a client whose signal has aborted reconnects no more: reconnect() rejects with the reason, announcing no attempt (mutation12: robust.ts mutant 313)", async () => {
@@ -70,4 +71,14 @@ test("a server given without a scheme that holds a fragment is refused as not a 
   }
   // A URL's fragment is dropped as before.
   assert.equal(new MQTTClient("id", "mqtt://127.0.0.1#x").server, "127.0.0.1");
+});
+
+test("topicMatches: a filter whose '+' stands past the topic's last level matches not, even before a '#' (mutation12: topic.ts mutants 203, 229)", () => {
+  // '#' matches its parent level, but '+' must match a level of its own: "a/+/#" matches "a/x",
+  // not "a". The mutants let the '+' stand for a level the topic does not have.
+  assert.equal(topicMatches("a/+/#", "a"), false);
+  assert.equal(topicMatches("a/+/#", "a/"), true);
+  assert.equal(topicMatches("a/+/#", "a/x"), true);
+  assert.equal(topicMatches("+/#", "/"), true);
+  assert.equal(topicMatches("a/+/+/#", "a/x"), false);
 });
