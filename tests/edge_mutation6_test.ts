@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { MQTTClient } from "../lib/client.ts";
 import { MQTTClient as Robust } from "../lib/robust.ts";
 import { topicMatches } from "../lib/topic.ts";
-import { test } from "./_test.ts";
+import { acceptConnect, type Peer, startHostileBroker } from "./_hostile_broker.ts";
+import { test, until, withTimeout } from "./_test.ts";
 
 test("robust: a client whose signal has aborted reconnects no more: reconnect() rejects with the reason, announcing no attempt (mutation12: robust.ts mutant 313)", async () => {
   const stop = new AbortController();
@@ -81,4 +82,33 @@ test("topicMatches: a filter whose '+' stands past the topic's last level matche
   assert.equal(topicMatches("a/+/#", "a/x"), true);
   assert.equal(topicMatches("+/#", "/"), true);
   assert.equal(topicMatches("a/+/+/#", "a/x"), false);
+});
+
+test("robust: messages() ends, not throws, when disconnect() comes while it waits out an outage (mutation12: robust.ts mutant 329)", async () => {
+  // The first connection is accepted and then ended by the broker; every later one is refused by
+  // close, so the iteration waits for a reconnect that disconnect() gives up.
+  const b = await startHostileBroker(async (peer: Peer) => {
+    if (b.peers.length > 1) return void (await peer.expect("connect"), peer.end());
+    await acceptConnect(peer);
+    await peer.next().catch(() => null);
+  });
+  const c = new Robust("id", b.url, { protocolVersion: 4 });
+  c.DELAY = 0.02;
+  c.log = () => {};
+  try {
+    await c.connect(false);
+    const iterated = (async () => {
+      let n = 0;
+      for await (const _ of c.messages()) n++;
+      return n;
+    })();
+    await until(() => b.peers[0].received.length > 0, "the CONNECT");
+    b.peers[0].end();
+    await until(() => b.peers.length >= 3, "two reconnect attempts");
+    await c.disconnect();
+    assert.equal(await withTimeout(iterated, 5_000, "the iteration's end"), 0);
+  } finally {
+    await c.disconnect();
+    await b.close();
+  }
 });
