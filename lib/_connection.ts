@@ -223,11 +223,6 @@ export class Connection implements ProtocolOutput, KeepaliveOwner, WriterOwner, 
     return this.#ch && !this.forsaken() ? null : this.notConnected(what);
   }
 
-  /** Whether a transport is open (from before CONNECT to the end). */
-  get open(): boolean {
-    return this.#ch !== null;
-  }
-
   /**
    * The broker answered CONNECT (the protocol state's output).
    * @throws {MQTTProtocolError} It accepts for another Authentication Method: the reader closes.
