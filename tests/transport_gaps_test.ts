@@ -3,7 +3,7 @@
 // adapters that no other test pinned down.
 import assert from "node:assert/strict";
 import { parseServer, webSocketUrl, withoutCredentials } from "../lib/transports/endpoint.ts";
-import { test } from "./_test.ts";
+import { test, withTimeout } from "./_test.ts";
 
 test("ws:// and wss:// URLs: default ports 80 and 443, path /mqtt unless one is given, ssl turns ws into wss", () => {
   const cases: [string, number, boolean, string][] = [
@@ -62,13 +62,8 @@ class FakeWebSocket {
   }
 }
 
-function bounded<T>(p: Promise<T>, what: string, ms = 2000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error(what)), ms)),
-  ]).finally(() => clearTimeout(timer));
-}
+/** `p`, or a rejection saying `what` if it has not settled within `ms` (a hang, not a timing). */
+const bounded = <T>(p: Promise<T>, what: string, ms = 2000): Promise<T> => withTimeout(p, ms, what);
 
 test("connectWebSocket: after the peer closed, a write rejects and sends nothing", async () => {
   const { connectWebSocket } = await import("../lib/transports/websocket.ts");
