@@ -135,19 +135,31 @@ test("a connect() whose signal aborts in the turns after its transport opened re
   });
 });
 
-test("MQTT 3.1.1: a protocol error read while disconnect()'s DISCONNECT waits behind a stuck write does not end the connection under the protocol error (mutation13: _connection.ts mutant 809)", async () => {
+/**
+ * A transport whose first write (the CONNECT) is answered with `connack`, and whose every later
+ * write stays stuck (a broker that stopped reading); `toClient` feeds the client's readable.
+ */
+function stuckAfterConnect(connack: Uint8Array): {
+  pair: StreamPair;
+  toClient: ReadableStreamDefaultController<Uint8Array>;
+} {
   let toClient!: ReadableStreamDefaultController<Uint8Array>;
   let writes = 0;
   const pair: StreamPair = {
     readable: new ReadableStream<Uint8Array>({ start: (c) => void (toClient = c) }),
     writable: new WritableStream<Uint8Array>({
       write() {
-        // The CONNECT goes and is accepted; every later write stays stuck (a broker that stopped reading).
         if (writes++ > 0) return new Promise<void>(() => {});
-        toClient.enqueue(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
+        toClient.enqueue(connack);
       },
+      abort() {},
     }),
   };
+  return { pair, toClient };
+}
+
+test("MQTT 3.1.1: a protocol error read while disconnect()'s DISCONNECT waits behind a stuck write does not end the connection under the protocol error (mutation13: _connection.ts mutant 809)", async () => {
+  const { pair, toClient } = stuckAfterConnect(Uint8Array.of(0x20, 0x02, 0x00, 0x00));
   const c = new MQTTClient(uniqueId("m7"), "mqtt://127.0.0.1:1", { transport: () => pair });
   await c.connect();
   const ended = new Promise<Error>((resolve) =>
@@ -164,19 +176,7 @@ test("MQTT 3.1.1: a protocol error read while disconnect()'s DISCONNECT waits be
 
 test("MQTT 5: a DISCONNECT of onAuth's failure stuck behind a write, failed as the broker closes, leaves no unhandled rejection (mutation13: _connection.ts mutant 813)", async () => {
   const unhandled = watchUnhandledRejections();
-  let toClient!: ReadableStreamDefaultController<Uint8Array>;
-  let writes = 0;
-  const pair: StreamPair = {
-    readable: new ReadableStream<Uint8Array>({ start: (c) => void (toClient = c) }),
-    writable: new WritableStream<Uint8Array>({
-      write() {
-        // The CONNECT goes and is accepted; later writes stay stuck (a broker that stopped reading).
-        if (writes++ > 0) return new Promise<void>(() => {});
-        toClient.enqueue(Uint8Array.of(0x20, 0x03, 0x00, 0x00, 0x00)); // CONNACK, MQTT 5
-      },
-      abort() {},
-    }),
-  };
+  const { pair, toClient } = stuckAfterConnect(Uint8Array.of(0x20, 0x03, 0x00, 0x00, 0x00)); // MQTT 5
   let asked!: () => void;
   const challenged = new Promise<void>((r) => (asked = r));
   const c = new MQTTClient(uniqueId("m7"), "mqtt://127.0.0.1:1", {

@@ -170,28 +170,32 @@ test("connectNode direct pair: the peer's FIN while no read is pending is kept f
 /** Resolves after `ms`: time for bytes on the loopback to arrive (a settling wait, not a timing). */
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test("connectNode direct pair: after a read that gathered, the next read still reads on", async () => {
-  const { srv, port, peer } = await tcpServer();
-  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
-  const p = await peer;
-  // Kept while no read is pending (the socket pauses), then more waits in the kernel: the read
-  // takes both after one turn of reading, and must leave the socket reading for the next one.
-  p.write(new Uint8Array(10).fill(1));
-  await settle(30);
-  p.write(new Uint8Array(10).fill(2));
-  await settle(30);
-  const buf = new Uint8Array(1000);
-  let n = 0;
-  while (n < 20) n += (await bounded(conn.read(buf.subarray(n)), "a read never came"))!;
-  assert.equal(n, 20);
-  p.write(new Uint8Array(10).fill(3));
-  const got = await bounded(conn.read(buf), "the read after a gathering read never came");
-  assert.equal(got, 10);
-  assert.deepEqual([...buf.subarray(0, 10)], new Array(10).fill(3));
-  p.destroy();
-  await conn.close();
-  await new Promise((r) => srv.close(r));
-});
+// A read buffer larger than what waits (1000), and one of exactly its size (20).
+for (const size of [1000, 20]) {
+  const what = size === 20 ? "gathered exactly its buffer's size" : "gathered";
+  test(`connectNode direct pair: after a read that ${what}, the next read still reads on`, async () => {
+    const { srv, port, peer } = await tcpServer();
+    const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
+    const p = await peer;
+    // Kept while no read is pending (the socket pauses), then more waits in the kernel: the read
+    // takes both after one turn of reading, and must leave the socket reading for the next one.
+    p.write(new Uint8Array(10).fill(1));
+    await settle(30);
+    p.write(new Uint8Array(10).fill(2));
+    await settle(30);
+    const buf = new Uint8Array(size);
+    let n = 0;
+    while (n < 20) n += (await bounded(conn.read(buf.subarray(n)), "a read never came"))!;
+    assert.equal(n, 20);
+    p.write(new Uint8Array(10).fill(3));
+    const got = await bounded(conn.read(buf), "the read after a gathering read never came");
+    assert.equal(got, 10);
+    assert.deepEqual([...buf.subarray(0, 10)], new Array(10).fill(3));
+    p.destroy();
+    await conn.close();
+    await new Promise((r) => srv.close(r));
+  });
+}
 
 test("connectNode direct pair: what comes while no read is pending stops reading from the kernel", async () => {
   const { srv, port, peer } = await tcpServer();
@@ -436,24 +440,6 @@ test("named(): only an AggregateError without a message takes its errors' messag
   const plain = new Error("");
   assert.equal(named(plain), plain);
   assert.equal(plain.message, "");
-});
-
-test("connectNode direct pair: after a read that gathered exactly its buffer's size, the next read still reads on", async () => {
-  const { srv, port, peer } = await tcpServer();
-  const conn = await connectNode({ hostname: "127.0.0.1", port }) as unknown as Direct;
-  const p = await peer;
-  p.write(new Uint8Array(10).fill(1));
-  await settle(30);
-  p.write(new Uint8Array(10).fill(2));
-  await settle(30);
-  const buf = new Uint8Array(20);
-  let n = 0;
-  while (n < 20) n += (await bounded(conn.read(buf.subarray(n)), "a read never came"))!;
-  p.write(new Uint8Array(10).fill(3));
-  assert.equal(await bounded(conn.read(buf), "the read after a gathering read never came"), 10);
-  p.destroy();
-  await conn.close();
-  await new Promise((r) => srv.close(r));
 });
 
 test("connectNode direct pair: close() flushes what was written to a peer that reads it all", async () => {
